@@ -1,0 +1,37 @@
+"""Error funnel and shared output helpers for CLI verbs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from ..errors import DockyardError
+
+
+def fail(message: str) -> int:
+    """Print a one-line error the way docker does and return the exit status."""
+    print(f"dockyard: {message.strip()}", file=sys.stderr)
+    return 1
+
+
+def run_verb(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run one verb, turning every expected failure into one line on stderr."""
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        return 130
+    except DockyardError as exc:
+        return fail(str(exc))
+    except Exception as exc:  # docker-py and connection errors: one line, never a traceback
+        return fail(_client_error_message(exc))
+
+
+def _client_error_message(exc: Exception) -> str:
+    explanation = getattr(exc, "explanation", None)
+    if explanation:
+        return str(explanation)
+    name = type(exc).__name__
+    if "ConnectionError" in name or isinstance(exc, (ConnectionRefusedError, FileNotFoundError)):
+        return f"cannot connect to the dockyard daemon: {exc}. Is the daemon running?"
+    return f"{name}: {exc}"

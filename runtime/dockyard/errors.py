@@ -1,0 +1,63 @@
+"""The engine's exception tree, translated to wire errors at exactly one edge per protocol.
+
+::
+
+    DockyardError                  500  something broke that the caller could not prevent
+    ├── InvalidArgument            400  the request itself is wrong (bad reference, bad flag value)
+    │   └── DigestMismatch         400  content does not hash to the digest it claims
+    ├── Unauthorized               401  credentials missing or wrong
+    ├── Forbidden                  403  credentials fine, permission missing
+    ├── NotFound                   404  no such image / container / network / volume
+    ├── Conflict                   409  the object is in a state that forbids the action
+    ├── NotModified                304  the action was already done (start a running container)
+    └── Unavailable                503  a capability the kernel or machine lacks; says what and how
+
+The Engine API (``dockyard.api``) maps ``status`` to the HTTP status and ``str(exc)`` to
+``{"message": …}``; the CLI and magics print ``str(exc)`` on one line. Messages follow
+dockerd's wording, because clients (docker CLI, docker-py) match on it.
+"""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    status: int = 500
+
+
+class InvalidArgument(DockyardError):
+    status = 400
+
+
+class DigestMismatch(InvalidArgument):
+    """Content whose digest differs from the one it was announced with."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"digest mismatch: expected {expected}, got {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class Unauthorized(DockyardError):
+    status = 401
+
+
+class Forbidden(DockyardError):
+    status = 403
+
+
+class NotFound(DockyardError):
+    status = 404
+
+
+class Conflict(DockyardError):
+    status = 409
+
+
+class NotModified(DockyardError):
+    status = 304
+
+
+class Unavailable(DockyardError):
+    status = 503

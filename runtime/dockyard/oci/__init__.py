@@ -1,0 +1,1 @@
+"""Pure OCI vocabulary, no I/O: references, digests, media types."""

@@ -1,0 +1,1 @@
+"""Test support shipped with dockyard: a pytest plugin (daemon, registry, busybox image fixtures)."""
