@@ -1,0 +1,189 @@
+"""The one facade the Engine API handlers, the CLI and tests call.
+
+Every method is synchronous (the API server runs them in a thread pool) and returns plain
+JSON-able values shaped exactly like Docker Engine API v1.45 responses, or raises an exception
+from :mod:`dockyard.errors` worded as dockerd words it. The contract is written down in
+``notes/engine-contract.md``; the image work itself lives in :mod:`dockyard.store`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from . import API_VERSION, MIN_API_VERSION, __version__
+from .config import DaemonConfig
+from .store.images import ImageStore
+
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+def go_arch() -> str:
+    """The machine architecture in Go's naming, which image configs and /version use."""
+    machine = platform.machine()
+    return _GOARCH.get(machine, machine)
+
+
+def cgroup_version() -> str:
+    """``"1"`` when the memory controller is a v1 mount (hybrid hosts count as v1), else ``"2"``."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                if fields[sep + 1] == "cgroup" and "memory" in fields[-1].split(","):
+                    return "1"
+    except (OSError, ValueError):
+        pass
+    return "2"
+
+
+def _os_pretty_name() -> str:
+    try:
+        with open("/etc/os-release", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class Engine:
+    """Opens the store under ``config.data_root`` and answers Engine API calls."""
+
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.data_root = Path(config.data_root)
+        self.data_root.mkdir(parents=True, exist_ok=True)
+        self._store = ImageStore(self.data_root)
+        self._id = self._engine_id()
+
+    def close(self) -> None:
+        self._store.close()
+
+    @property
+    def store(self) -> ImageStore:
+        return self._store
+
+    def _engine_id(self) -> str:
+        """A stable daemon ID, kept beside the data so it survives restarts (as dockerd's)."""
+        path = self.data_root / "engine-id"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            value = str(uuid.uuid4())
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(value + "\n")
+            os.replace(tmp, path)
+            return value
+
+    # ---- system ---------------------------------------------------------------------------
+
+    def version(self) -> dict:
+        kernel = platform.release()
+        details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
+                   "Arch": go_arch(), "KernelVersion": kernel, "GitCommit": "",
+                   "GoVersion": f"python{platform.python_version()}", "BuildTime": ""}
+        return {
+            "Platform": {"Name": f"dockyard {__version__}"},
+            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+            "Version": __version__,
+            **details,
+        }
+
+    def info(self) -> dict:
+        images = self._store.count_images()
+        return {
+            "ID": self._id, "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
+            "ContainersStopped": 0, "Images": images, "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+            "DockerRootDir": str(self.data_root), "Plugins": {"Volume": ["local"],
+            "Network": ["bridge", "host", "null"], "Authorization": None, "Log": ["json-file"]},
+            "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+            "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
+            "IPv4Forwarding": True, "Debug": self.config.log_level == "debug",
+            "NFd": len(os.listdir("/proc/self/fd")), "NGoroutines": 0, "SystemTime": _now_rfc3339(),
+            "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup_version(),
+            "NEventsListener": 0, "KernelVersion": platform.release(),
+            "OperatingSystem": _os_pretty_name(), "OSVersion": "", "OSType": "linux",
+            "Architecture": platform.machine(), "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {},
+                               "Mirrors": list(self.config.registry_mirrors)},
+            "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "Name": platform.node(),
+            "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+            "Runtimes": {"runc": {"path": "runc"}}, "DefaultRuntime": "runc", "Swarm": {
+                "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                "Error": "", "RemoteManagers": None},
+            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "SecurityOptions": [],
+            "Warnings": None,
+        }
+
+    def system_df(self) -> dict:
+        images = self._store.list_images(all=True)
+        return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": [],
+                "Volumes": [], "BuildCache": []}
+
+    # ---- images ---------------------------------------------------------------------------
+
+    def images_list(self, all: bool = False, filters: dict[str, list[str]] | None = None,
+                    digests: bool = False) -> list[dict]:
+        return self._store.list_images(all=all, filters=filters or {}, digests=digests)
+
+    def image_inspect(self, name: str) -> dict:
+        return self._store.inspect(name)
+
+    def image_history(self, name: str) -> list[dict]:
+        return self._store.history(name)
+
+    def image_tag(self, name: str, repo: str, tag: str | None) -> None:
+        self._store.tag(name, repo, tag)
+
+    def image_remove(self, name: str, force: bool = False, noprune: bool = False) -> list[dict]:
+        return self._store.remove(name, force=force, prune=not noprune)
+
+    def images_prune(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self._store.prune(filters or {})
+
+    def images_save(self, names: list[str]) -> Iterator[bytes]:
+        from .store.archive import save
+        return save(self._store, names)
+
+    def images_load(self, stream: BinaryIO, quiet: bool = False) -> Iterator[dict]:
+        from .store.archive import load
+        return load(self._store, stream, quiet=quiet)
+
+    def image_import(self, stream: BinaryIO, repo: str | None = None, tag: str | None = None,
+                     changes: list[str] | None = None, message: str = "",
+                     platform: str | None = None) -> Iterator[dict]:
+        from .store.importer import import_rootfs
+        return import_rootfs(self._store, stream, repo=repo, tag=tag, changes=changes or [],
+                             message=message, platform=platform)
+
+    # ---- internal, for containers and the builder ------------------------------------------
+
+    def image_rootfs_layers(self, name: str) -> list[Path]:
+        return self._store.rootfs_layers(name)
+
+
+def _now_rfc3339() -> str:
+    from .store.timefmt import rfc3339_now
+    return rfc3339_now()
+
+
+__all__ = ["Engine", "cgroup_version", "go_arch"]
