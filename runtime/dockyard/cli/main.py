@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Verb-group modules under dockyard.cli, in the order `dockyard --help` lists them.
-VERB_MODULES: tuple[str, ...] = ()
+VERB_MODULES: tuple[str, ...] = ("registry",)
 
 
 def build_parser() -> argparse.ArgumentParser:

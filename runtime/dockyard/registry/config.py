@@ -1,0 +1,80 @@
+"""``dockyard registry serve`` settings: command-line flags, or the same keys in a YAML file.
+
+Flags given on the command line override the file. Keys use the flag names with ``_`` or ``-``
+(``tls_cert`` / ``tls-cert``); an unknown key is an error rather than a silently ignored typo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InvalidArgument
+
+DEFAULT_ADDR = "127.0.0.1:5000"
+
+
+@dataclass
+class RegistryConfig:
+    root: Path = Path("/var/lib/dockyard/registry")
+    addr: str = DEFAULT_ADDR
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    htpasswd: Path | None = None
+    token_auth: bool = False
+    token_realm: str | None = None
+    token_key: Path | None = None
+    token_service: str = "dockyard-registry"
+    token_issuer: str = "dockyard-registry"
+    token_expiry: int = 300
+    public: list[str] = field(default_factory=list)
+    acl: list[str] = field(default_factory=list)
+    read_only: bool = False
+
+    @property
+    def uses_tokens(self) -> bool:
+        return self.token_auth or bool(self.token_realm)
+
+    def host_port(self) -> tuple[str, int]:
+        host, sep, port = self.addr.rpartition(":")
+        if not sep or not port.isdigit():
+            raise InvalidArgument(f"invalid --addr {self.addr!r}: want HOST:PORT")
+        return host.strip("[]") or "0.0.0.0", int(port)
+
+
+_PATHS = {"root", "tls_cert", "tls_key", "htpasswd", "token_key"}
+_LISTS = {"public", "acl"}
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidArgument(f"cannot read registry config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"registry config {path}: want a mapping at the top level")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def build(values: dict[str, Any]) -> RegistryConfig:
+    """A config from file values overlaid with flags (None means "not given")."""
+    known = {f.name for f in dataclasses.fields(RegistryConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidArgument(f"unknown registry setting(s): {', '.join(unknown)}")
+    config = RegistryConfig()
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key in _PATHS:
+            value = Path(value)
+        elif key in _LISTS and isinstance(value, str):
+            value = [value]
+        setattr(config, key, value)
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise InvalidArgument("--tls-cert and --tls-key go together")
+    return config

@@ -1,0 +1,378 @@
+"""Content-addressed registry storage on a local filesystem.
+
+On-disk layout under ``--root``::
+
+    blobs/<alg>/<hex[:2]>/<hex>                      content (layers, configs, manifests),
+                                                      immutable, visible only once verified
+    repositories/<name…>/                             one directory per repository; a name's
+                                                      ``/`` become directory levels
+        _layers/<alg>/<hex>                           empty: the blob belongs to this repository
+        _manifests/revisions/<alg>/<hex>              the manifest's media type: it is here
+        _manifests/tags/<tag>                         the digest the tag points at
+        _referrers/<alg>/<subject-hex>/<alg>-<hex>    empty: that manifest names this subject
+        _uploads/<uuid>/data                          an upload in progress (never visible)
+    tmp/                                              temp files of atomic replaces
+
+Why this shape: blobs are shared by every repository (cross-repository mount is a link), but a
+repository only *sees* what it links, so access control per repository holds. Names pass
+:func:`names.validate_name` before they reach a path, so components never start with ``.`` or
+``_`` and cannot escape the root or collide with the ``_``-directories.
+
+Writes are temp → fsync → rename: an upload's data file *is* its temp file, hashed as it
+streams in and renamed into ``blobs/`` only after its digest matches, so a crash mid-upload
+loses only that upload. Link files are empty (created whole or not at all). Blob reads open the
+file first, so a concurrent ``gc`` unlinking it cannot cut a response short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import uuid as _uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from ..oci import digest as _digest
+from . import manifests as _manifests
+from .errors import RegistryError
+from .names import is_digest, validate_digest
+
+_UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HASH_CHUNK: Final = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    body: bytes
+    media_type: str
+    digest: str
+
+
+class Upload:
+    """One upload session; ``size`` is what the data file holds now."""
+
+    def __init__(self, storage: Storage, repo: str, upload_id: str) -> None:
+        self.storage, self.repo, self.id = storage, repo, upload_id
+        self.dir = storage.repo_dir(repo) / "_uploads" / upload_id
+        self.data = self.dir / "data"
+
+    @property
+    def size(self) -> int:
+        try:
+            return self.data.stat().st_size
+        except FileNotFoundError:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": self.id}) from None
+
+    def writer(self) -> UploadWriter:
+        return UploadWriter(self)
+
+
+class UploadWriter:
+    """Appends a request body to an upload, hashing as it goes so ``commit`` need not re-read.
+
+    The running hash is kept between requests (chunked uploads) in the storage's memory and
+    trusted only if its offset still equals the file's size; otherwise commit re-hashes.
+    """
+
+    def __init__(self, upload: Upload) -> None:
+        self.upload = upload
+        self.start = upload.size
+        self.offset = self.start
+        self.fd = os.open(upload.data, os.O_WRONLY | os.O_APPEND)
+        cached = upload.storage.hashes.pop(upload.id, None)
+        self.hasher = cached[1] if cached and cached[0] == self.start else None
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        if self.hasher is not None:
+            self.hasher.update(data)
+        self.offset += len(data)
+
+    def rollback(self) -> None:
+        """Drop what this request appended (a chunk that failed a check)."""
+        os.ftruncate(self.fd, self.start)
+        self.offset, self.hasher = self.start, None
+
+    def close(self, keep_hash: bool = True) -> None:
+        if self.fd < 0:
+            return
+        os.close(self.fd)
+        self.fd = -1
+        if keep_hash and self.hasher is not None:
+            self.upload.storage.hashes[self.upload.id] = (self.offset, self.hasher)
+
+
+class Storage:
+    """The registry's storage interface; one filesystem implementation."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+        for sub in ("blobs", "repositories", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.hashes: dict[str, tuple[int, hashlib._Hash]] = {}
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def repo_dir(self, repo: str) -> Path:
+        return self.root / "repositories" / repo
+
+    def blob_path(self, digest: str) -> Path:
+        algorithm, hexpart = _digest.split(digest)
+        return self.root / "blobs" / algorithm / hexpart[:2] / hexpart
+
+    def _layer_link(self, repo: str, digest: str) -> Path:
+        return self.repo_dir(repo) / "_layers" / digest.replace(":", "/", 1)
+
+    def _revision(self, repo: str, digest: str) -> Path:
+        return self.repo_dir(repo) / "_manifests" / "revisions" / digest.replace(":", "/", 1)
+
+    def _tag(self, repo: str, tag: str) -> Path:
+        return self.repo_dir(repo) / "_manifests" / "tags" / tag
+
+    def _tags_dir(self, repo: str) -> Path:
+        return self.repo_dir(repo) / "_manifests" / "tags"
+
+    def _referrer(self, repo: str, subject: str, digest: str) -> Path:
+        return self._referrers_dir(repo, subject) / digest.replace(":", "-", 1)
+
+    def _referrers_dir(self, repo: str, subject: str) -> Path:
+        return self.repo_dir(repo) / "_referrers" / subject.replace(":", "/", 1)
+
+    # -- small atomic writes ----------------------------------------------------------------
+
+    def write_atomic(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.tmp)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.rename(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    @staticmethod
+    def _touch_link(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+
+    # -- repositories -----------------------------------------------------------------------
+
+    def repo_exists(self, repo: str) -> bool:
+        return (self.repo_dir(repo) / "_manifests").is_dir() or (self.repo_dir(repo) / "_layers").is_dir()
+
+    def repositories(self) -> list[str]:
+        """Every repository holding a manifest, sorted (``_catalog``'s order)."""
+        base = self.root / "repositories"
+        found: list[str] = []
+        for dirpath, dirnames, _files in os.walk(base):
+            if "_manifests" in dirnames:
+                found.append(os.path.relpath(dirpath, base))
+            dirnames[:] = [d for d in dirnames if not d.startswith("_")]
+        return sorted(found)
+
+    # -- blobs ------------------------------------------------------------------------------
+
+    def blob_stat(self, repo: str, digest: str) -> tuple[Path, int]:
+        """Path and size of a blob this repository links; BLOB_UNKNOWN otherwise."""
+        validate_digest(digest)
+        path = self.blob_path(digest)
+        linked = self._layer_link(repo, digest).exists() or self._revision(repo, digest).exists()
+        try:
+            if linked:
+                return path, path.stat().st_size
+        except FileNotFoundError:
+            pass
+        raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+
+    def delete_blob(self, repo: str, digest: str) -> None:
+        validate_digest(digest)
+        try:
+            self._layer_link(repo, digest).unlink()
+        except FileNotFoundError:
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest}) from None
+
+    def mount_blob(self, repo: str, source: str, digest: str) -> bool:
+        """Link ``source``'s blob into ``repo``; False when ``source`` does not have it."""
+        try:
+            path, _ = self.blob_stat(source, digest)
+            os.utime(path)
+        except (RegistryError, FileNotFoundError):
+            return False
+        self._touch_link(self._layer_link(repo, digest))
+        return True
+
+    # -- uploads ----------------------------------------------------------------------------
+
+    def start_upload(self, repo: str) -> Upload:
+        upload = Upload(self, repo, str(_uuid.uuid4()))
+        upload.dir.mkdir(parents=True)
+        upload.data.touch()
+        self.hashes[upload.id] = (0, hashlib.sha256())
+        return upload
+
+    def upload(self, repo: str, upload_id: str) -> Upload:
+        if not _UUID_RE.fullmatch(upload_id):
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:80]})
+        upload = Upload(self, repo, upload_id)
+        _ = upload.size
+        return upload
+
+    def cancel_upload(self, upload: Upload) -> None:
+        self.hashes.pop(upload.id, None)
+        for child in upload.dir.glob("*"):
+            child.unlink()
+        upload.dir.rmdir()
+
+    def _upload_digest(self, upload: Upload, algorithm: str) -> str:
+        cached = self.hashes.pop(upload.id, None)
+        if cached and cached[0] == upload.size and cached[1].name == algorithm:
+            return f"{algorithm}:{cached[1].hexdigest()}"
+        hasher = hashlib.new(algorithm)
+        with open(upload.data, "rb", buffering=0) as f:
+            while chunk := f.read(_HASH_CHUNK):
+                hasher.update(chunk)
+        return f"{algorithm}:{hasher.hexdigest()}"
+
+    def commit_upload(self, upload: Upload, digest: str) -> None:
+        """Verify, fsync and publish an upload as blob ``digest`` (blocking: run off-loop)."""
+        validate_digest(digest)
+        actual = self._upload_digest(upload, digest.partition(":")[0])
+        if actual != digest:
+            self.cancel_upload(upload)
+            raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
+        final = self.blob_path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            os.utime(final)
+        else:
+            fd = os.open(upload.data, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(upload.data, final)
+        self._touch_link(self._layer_link(upload.repo, digest))
+        self.cancel_upload(upload)
+
+    def stale_uploads(self, older_than: float) -> Iterator[Path]:
+        for data in (self.root / "repositories").glob("**/_uploads/*/data"):
+            if data.stat().st_mtime < older_than:
+                yield data.parent
+
+    # -- manifests --------------------------------------------------------------------------
+
+    def resolve(self, repo: str, reference: str) -> str:
+        """Tag or digest → the digest of a manifest this repository holds."""
+        if is_digest(reference):
+            digest = validate_digest(reference)
+        else:
+            try:
+                digest = self._tag(repo, reference).read_text()
+            except (FileNotFoundError, NotADirectoryError):
+                raise self._unknown(repo, reference) from None
+        return digest
+
+    def _unknown(self, repo: str, reference: str) -> RegistryError:
+        if not self.repo_exists(repo):
+            return RegistryError("NAME_UNKNOWN", detail={"name": repo})
+        return RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference})
+
+    def get_manifest(self, repo: str, reference: str) -> StoredManifest:
+        digest = self.resolve(repo, reference)
+        try:
+            media_type = self._revision(repo, digest).read_text()
+            body = self.blob_path(digest).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise self._unknown(repo, reference) from None
+        return StoredManifest(body, media_type, digest)
+
+    def put_manifest(self, repo: str, reference: str, body: bytes, manifest: _manifests.Manifest) -> str:
+        """Store a checked manifest under its digest (and tag); returns the digest."""
+        algorithm = reference.partition(":")[0] if is_digest(reference) else "sha256"
+        digest = _digest.of_bytes(body, algorithm)
+        if is_digest(reference) and reference != digest:
+            raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": digest})
+        self._check_references(repo, manifest)
+        path = self.blob_path(digest)
+        if path.exists():
+            os.utime(path)
+        else:
+            self.write_atomic(path, body)
+        self.write_atomic(self._revision(repo, digest), manifest.media_type.encode())
+        if manifest.subject is not None:
+            self._touch_link(self._referrer(repo, manifest.subject.digest, digest))
+        if not is_digest(reference):
+            self.write_atomic(self._tag(repo, reference), digest.encode())
+        return digest
+
+    def _check_references(self, repo: str, manifest: _manifests.Manifest) -> None:
+        """Every blob and child must be in ``repo``; touching them shields them from a running gc."""
+        for digest in _manifests.required_blobs(manifest):
+            try:
+                path, _ = self.blob_stat(repo, digest)
+                os.utime(path)
+            except (RegistryError, FileNotFoundError):
+                raise RegistryError("MANIFEST_BLOB_UNKNOWN", detail={"digest": digest}) from None
+        for child in manifest.children:
+            if not self._revision(repo, child.digest).exists():
+                raise RegistryError("MANIFEST_BLOB_UNKNOWN", detail={"digest": child.digest})
+
+    def delete_manifest(self, repo: str, reference: str) -> None:
+        if not is_digest(reference):
+            try:
+                self._tag(repo, reference).unlink()
+            except FileNotFoundError:
+                raise self._unknown(repo, reference) from None
+            return
+        stored = self.get_manifest(repo, reference)
+        self._revision(repo, stored.digest).unlink()
+        for tag in self.tags(repo):
+            if self._tag(repo, tag).read_text() == stored.digest:
+                self._tag(repo, tag).unlink(missing_ok=True)
+        try:
+            subject = _manifests.parse(stored.body, stored.media_type).subject
+        except RegistryError:
+            subject = None
+        if subject is not None:
+            self._referrer(repo, subject.digest, stored.digest).unlink(missing_ok=True)
+
+    def tags(self, repo: str) -> list[str]:
+        if not self.repo_exists(repo):
+            raise RegistryError("NAME_UNKNOWN", detail={"name": repo})
+        try:
+            return sorted(os.listdir(self._tags_dir(repo)))
+        except FileNotFoundError:
+            return []
+
+    def revisions(self, repo: str) -> Iterator[str]:
+        base = self.repo_dir(repo) / "_manifests" / "revisions"
+        for algorithm_dir in base.glob("*"):
+            for entry in algorithm_dir.iterdir():
+                yield f"{algorithm_dir.name}:{entry.name}"
+
+    def referrers(self, repo: str, subject: str) -> list[StoredManifest]:
+        validate_digest(subject)
+        found = []
+        try:
+            entries = sorted(os.listdir(self._referrers_dir(repo, subject)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        for entry in entries:
+            try:
+                found.append(self.get_manifest(repo, entry.replace("-", ":", 1)))
+            except RegistryError:
+                continue
+        return found

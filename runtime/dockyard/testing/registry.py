@@ -1,0 +1,88 @@
+"""A real ``dockyard registry serve`` process on loopback, for tests, interop and benchmarks.
+
+The server runs as a subprocess (exactly what users run), on a random port read from its
+``listening on`` line; the context manager stops it by pid and removes what it made.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Self
+
+_LISTENING = re.compile(r"listening on (\S+)")
+
+
+class RegistryProcess:
+    """``with RegistryProcess(htpasswd=…) as reg: requests.get(reg.url + "/v2/")``."""
+
+    def __init__(self, root: Path | None = None, *args: str, **flags: object) -> None:
+        self._own_root = root is None
+        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="dockyard-registry-"))
+        self.argv = [sys.executable, "-m", "dockyard.cli.main", "registry", "serve",
+                     "--root", str(self.root), "--addr", "127.0.0.1:0", *args]
+        for key, value in flags.items():
+            flag = "--" + key.replace("_", "-")
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                self.argv += [flag] if item is True else [flag, str(item)]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self._log: IO[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``, as image references name the registry."""
+        return self.url.split("://", 1)[1]
+
+    def start(self, timeout: float = 15.0) -> Self:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = _LISTENING.search(self.log())
+            if match:
+                self.url = match[1]
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        output = self.log()
+        self.stop()
+        raise RuntimeError(f"registry did not start: {output}")
+
+    def log(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
