@@ -163,3 +163,22 @@ def test_missing_busybox_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tm
     with pytest.raises(busybox.BusyboxMissing, match="apt-get install busybox-static"):
         busybox.build_busybox_archive(tmp_path)
     assert not list(tmp_path.glob("*.tar*")), "nothing half-written"
+
+
+def test_many_images_share_the_base_layer_and_file_layers_stream(tmp_path: Path) -> None:
+    big = tmp_path / "big.tar"
+    big.write_bytes(busybox.tar_bytes(busybox.extra_entries({"data/blob": os.urandom(3 << 20)})))
+    images = [busybox.make_image(f"many:{i}", {"id": str(i).encode()}) for i in range(3)]
+    images.append(busybox.make_image("big:1", extra_layers=[big]))
+    out = busybox.write_archive(tmp_path / "many.tar", images)
+    m = _members(out)
+    base = busybox.base_layer().name
+    assert sum(1 for k in m if k == base) == 1
+    assert m[busybox.Blob.of_file(busybox.LAYER, big).name] == big.read_bytes()
+    legacy = json.loads(m["manifest.json"])
+    assert [e["RepoTags"] for e in legacy] == [["many:0"], ["many:1"], ["many:2"], ["big:1"]]
+    assert all(e["Layers"][0] == base for e in legacy)
+    assert len({e["Config"] for e in legacy}) == 4
+    index = json.loads(m["index.json"])["manifests"]
+    assert [d["annotations"]["org.opencontainers.image.ref.name"] for d in index] == ["0", "1", "2", "1"]
+    assert set(json.loads(m["repositories"])) == {"many", "big"}
