@@ -1,42 +1,345 @@
-"""ImageStore: blobs + metadata + snapshots behind one interface (work in progress)."""
+"""ImageStore: blobs, metadata and snapshots combined into images with dockerd's semantics.
+
+An image is its config blob (ID = config digest, as Docker's classic store), an ordered list of
+layer blobs each unpacked once into a snapshot keyed by chain ID, and any number of references.
+Adding is two-phase — :meth:`ImageStore.prepare` makes blobs and snapshots visible, then
+:meth:`ImageStore.commit` writes the rows of one or many images in a single transaction — so a
+load that fails half-way adds no reference at all. Opening the store collects what a crash
+left: temp files, unreferenced snapshots and blobs.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import Conflict, InvalidArgument, NotFound
+from ..oci import digest as _digest
+from ..oci import mediatypes as mt
+from ..oci import reference as _ref
+from ..oci.reference import Reference
+from .content import ContentStore
+from .metadata import ImageRow, LayerRow, MetadataStore, RefRow, SnapshotRow
+from .snapshots import SnapshotStore, chain_ids
+from .timefmt import ZERO_TIME, parse_unix, rfc3339_now
+
+ContainersUsing = Callable[[str], list[tuple[str, bool]]]
+"""image ID → [(container ID, running)]; installed by the containers package."""
+
+
+@dataclass
+class LayerInput:
+    """A layer blob already in the content store, as a manifest lists it."""
+
+    blob_digest: str
+    media_type: str = mt.OCI_LAYER
+
+
+@dataclass
+class Prepared:
+    """An image whose blobs and snapshots exist, waiting for its rows to be committed."""
+
+    image: ImageRow
+    layers: list[LayerRow]
+    snapshots: list[SnapshotRow]
+    refs: list[Reference] = field(default_factory=list)
+
+
+class ImageNotFound(NotFound):
+    def __init__(self, shown: str) -> None:
+        super().__init__(f"No such image: {shown}")
+
+
+def shown_name(name: str) -> str:
+    """How dockerd names a missing image: familiar, with ``:latest`` added to a bare name."""
+    try:
+        if _digest.is_hex_id(name, 64) and len(name.removeprefix("sha256:")) == 64:
+            return name
+        return _ref.parse(name).familiar()
+    except InvalidArgument:
+        return name
+
+
+def config_labels(config: dict[str, Any]) -> dict[str, str]:
+    return dict((config.get("config") or {}).get("Labels") or {})
+
 
 class ImageStore:
+    """The image store under one data root; safe to share between threads."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.content = ContentStore(self.root)
+        self.snapshots = SnapshotStore(self.root)
+        self.meta = MetadataStore(self.root / "metadata.db")
+        self._lock = threading.RLock()
+        self._chain_locks: dict[str, threading.Lock] = {}
+        self.containers_using: ContainersUsing = lambda _image_id: []
+        self.recover()
 
     def close(self) -> None:
-        pass
+        self.meta.close()
+
+    # ---- crash recovery -------------------------------------------------------------------
+
+    def recover(self) -> dict[str, int]:
+        """Bring files and rows back in line after a crash; call only before serving."""
+        with self._lock:
+            stats = {"ingest": self.content.clean_ingest()}
+            self._drop_images_missing_files()
+            with self.meta.tx() as db:
+                for chain_id in self.meta.unreferenced_snapshots(db):
+                    db.execute("DELETE FROM snapshots WHERE chain_id = ?", (chain_id,))
+            stats["snapshots"] = len(self.snapshots.clean(self.meta.snapshot_ids()))
+            keep = self.meta.referenced_blobs()
+            orphans = [d for d in self.content.digests() if d not in keep]
+            for dgst in orphans:
+                self.content.delete(dgst)
+            stats["blobs"] = len(orphans)
+            return stats
+
+    def _drop_images_missing_files(self) -> None:
+        """An image whose snapshot or config vanished (deleted by hand) cannot be used: drop it."""
+        for image in self.meta.images():
+            layers = self.meta.layers(image.id)
+            if self.content.has(image.id) and all(self.snapshots.exists(x.chain_id) for x in layers):
+                continue
+            with self.meta.tx() as db:
+                db.execute("DELETE FROM images WHERE id = ?", (image.id,))
+
+    # ---- adding images ----------------------------------------------------------------------
+
+    def _chain_lock(self, chain_id: str) -> threading.Lock:
+        with self._lock:
+            return self._chain_locks.setdefault(chain_id, threading.Lock())
+
+    def ensure_snapshot(self, chain_id: str, parent: str, layer: LayerInput, diff_id: str) -> SnapshotRow:
+        """The snapshot for ``chain_id``, unpacking the layer blob if no snapshot exists yet."""
+        with self._chain_lock(chain_id):
+            row = self.meta.snapshot(chain_id)
+            if row is not None and self.snapshots.exists(chain_id):
+                return row
+            info = self.snapshots.info(chain_id)
+            if info is None:
+                with self.content.open(layer.blob_digest) as blob:
+                    info = self.snapshots.create(chain_id, blob, expected_diff_id=diff_id)
+            return SnapshotRow(chain_id, info.diff_id, parent, info.tar_size, info.size)
+
+    def prepare(self, config_bytes: bytes, layers: list[LayerInput], refs: list[Reference] = (),  # type: ignore[assignment]
+                manifest: tuple[str, str] | None = None, config_media_type: str = mt.DOCKER_CONFIG,
+                parent: str = "") -> Prepared:
+        """Store the config, unpack every layer (verifying diff_ids) and describe the image."""
+        config = parse_config(config_bytes)
+        image_id = self.content.write_bytes(config_bytes)
+        diff_ids: list[str] = config["rootfs"]["diff_ids"]
+        if len(diff_ids) != len(layers):
+            raise InvalidArgument(
+                f"image {image_id}: config lists {len(diff_ids)} layers, manifest {len(layers)}"
+            )
+        for layer in layers:
+            if layer.media_type not in mt.LAYERS:
+                raise InvalidArgument(f"unsupported layer media type: {layer.media_type}")
+        chains = chain_ids(diff_ids)
+        snaps, rows = [], []
+        for i, (layer, diff_id, chain) in enumerate(zip(layers, diff_ids, chains, strict=True)):
+            snaps.append(self.ensure_snapshot(chain, chains[i - 1] if i else "", layer, diff_id))
+            size = self.content.size(layer.blob_digest)
+            rows.append(LayerRow(image_id, i, chain, diff_id, layer.blob_digest, layer.media_type, size))
+        image = ImageRow(
+            id=image_id, manifest_digest=manifest[0] if manifest else None,
+            manifest_media_type=manifest[1] if manifest else None,
+            config_media_type=config_media_type, os=config.get("os") or "linux",
+            architecture=config.get("architecture") or "", variant=config.get("variant") or "",
+            created=config.get("created") or ZERO_TIME, created_unix=parse_unix(config.get("created")),
+            size=sum(s.size for s in snaps), parent=parent,
+            labels=json.dumps(config_labels(config)), last_tag_time=ZERO_TIME,
+        )
+        return Prepared(image, rows, snaps, list(refs))
+
+    def commit(self, prepared: list[Prepared]) -> list[tuple[str, str]]:
+        """Write every prepared image and its references in one transaction.
+
+        Returns ``(familiar reference, previous image ID)`` for each reference moved away from
+        another image (``docker load`` reports those).
+        """
+        moved: list[tuple[str, str]] = []
+        with self._lock:
+            self._check_files(prepared)
+            with self.meta.tx() as db:
+                for p in prepared:
+                    if not db.execute("SELECT 1 FROM images WHERE id = ?", (p.image.id,)).fetchone():
+                        self.meta.insert_image(db, p.image, p.layers, p.snapshots)
+                    for ref in p.refs:
+                        old = self.meta.set_ref(db, _ref_row(ref, p.image.id))
+                        if old:
+                            moved.append((ref.familiar(), old))
+                    if p.refs:
+                        db.execute("UPDATE images SET last_tag_time = ? WHERE id = ?",
+                                   (rfc3339_now(), p.image.id))
+        return moved
+
+    def _check_files(self, prepared: list[Prepared]) -> None:
+        for p in prepared:
+            missing = [s.chain_id for s in p.snapshots if not self.snapshots.exists(s.chain_id)]
+            missing += [x.blob_digest for x in p.layers if not self.content.has(x.blob_digest)]
+            if missing or not self.content.has(p.image.id):
+                raise Conflict(f"image {p.image.id} lost content while being added; retry")
+
+    # ---- lookup -----------------------------------------------------------------------------
+
+    def resolve(self, name: str) -> str:
+        """Image ID for a reference, a full or unique short ID, or name@digest (dockerd's order)."""
+        bare = name.removeprefix("sha256:")
+        if len(bare) == 64 and _digest.is_hex_id(bare, 64):
+            if self.meta.image("sha256:" + bare):
+                return "sha256:" + bare
+            raise ImageNotFound(f"sha256:{bare}")
+        try:
+            ref = _ref.parse(name)
+        except InvalidArgument:
+            ref = None
+        if ref is not None:
+            found = self._by_reference(ref)
+            if found:
+                return found
+        if _digest.is_hex_id(name):
+            ids = self.meta.ids_with_prefix(bare)
+            if len(ids) == 1:
+                return ids[0]
+        if ref is None:
+            _ref.parse(name)  # re-raise the reference error for input that is neither
+        raise ImageNotFound(shown_name(name))
+
+    def _by_reference(self, ref: Reference) -> str | None:
+        row = self.meta.ref(str(ref))
+        if row:
+            return row.image_id
+        if ref.digest:  # name@digest of a manifest the image came with, in a repository it has
+            rows = self.meta.query(
+                "SELECT i.id FROM images i JOIN refs r ON r.image_id = i.id "
+                "WHERE i.manifest_digest = ? AND r.repository = ? LIMIT 1",
+                (ref.digest, ref.repository),
+            )
+            return rows[0][0] if rows else None
+        return None
+
+    def get(self, name: str) -> ImageRow:
+        image = self.meta.image(self.resolve(name))
+        if image is None:
+            raise ImageNotFound(shown_name(name))
+        return image
+
+    def config(self, image_id: str) -> dict[str, Any]:
+        return json.loads(self.content.read_bytes(image_id))
+
+    def rootfs_layers(self, name: str) -> list[Path]:
+        """Snapshot dirs of an image, lowest first: overlayfs wants them reversed in lowerdir."""
+        return [self.snapshots.path(x.chain_id) for x in self.meta.layers(self.resolve(name))]
 
     def count_images(self) -> int:
-        return 0
+        return int(self.meta.query("SELECT COUNT(*) FROM images")[0][0])
 
     def layers_size(self) -> int:
-        return 0
+        return self.meta.layers_size()
+
+    # ---- tagging ----------------------------------------------------------------------------
+
+    def tag(self, name: str, repo: str, tag: str | None) -> None:
+        image_id = self.resolve(name)
+        ref = tag_reference(repo, tag)
+        with self.meta.tx() as db:
+            self.meta.set_ref(db, _ref_row(ref, image_id))
+            db.execute("UPDATE images SET last_tag_time = ? WHERE id = ?", (rfc3339_now(), image_id))
+
+    def untag(self, ref: Reference) -> None:
+        with self.meta.tx() as db:
+            db.execute("DELETE FROM refs WHERE name = ?", (str(ref),))
+
+    # ---- deleting ---------------------------------------------------------------------------
+
+    def delete_image(self, image_id: str) -> tuple[list[str], int]:
+        """Remove an image, then whatever snapshots and blobs nothing references any more.
+
+        Rows go first (one transaction), files after: a crash in between leaves only orphans.
+        Returns (removed chain IDs, bytes reclaimed).
+        """
+        with self._lock:
+            layers = self.meta.layers(image_id)
+            image = self.meta.image(image_id)
+            blobs = {image_id, *(x.blob_digest for x in layers)}
+            if image and image.manifest_digest:
+                blobs.add(image.manifest_digest)
+            with self.meta.tx() as db:
+                db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+                gone = self.meta.unreferenced_snapshots(db)
+                reclaimed = sum(db.execute("SELECT size FROM snapshots WHERE chain_id = ?", (c,))
+                                .fetchone()[0] for c in gone)
+                db.executemany("DELETE FROM snapshots WHERE chain_id = ?", [(c,) for c in gone])
+                unused = [b for b in blobs if not self.meta.blob_in_use(db, b)]
+            for chain_id in gone:
+                self.snapshots.remove(chain_id)
+            for dgst in unused:
+                self.content.delete(dgst)
+        order = {x.chain_id: x.position for x in layers}
+        return sorted(gone, key=lambda c: -order.get(c, 0)), reclaimed
+
+    def remove(self, name: str, force: bool = False, prune: bool = True) -> list[dict[str, Any]]:
+        from .removal import remove_image
+
+        return remove_image(self, name, force=force, prune=prune)
+
+    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        from .removal import prune_images
+
+        return prune_images(self, filters)
+
+    # ---- views ------------------------------------------------------------------------------
 
     def list_images(self, all: bool = False, filters: dict[str, list[str]] | None = None,
                     digests: bool = False) -> list[dict[str, Any]]:
-        return []
+        from .views import list_images
+
+        return list_images(self, all=all, filters=filters or {})
 
     def inspect(self, name: str) -> dict[str, Any]:
-        raise NotImplementedError
+        from .views import inspect
+
+        return inspect(self, self.get(name))
 
     def history(self, name: str) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        from .views import history
 
-    def tag(self, name: str, repo: str, tag: str | None) -> None:
-        raise NotImplementedError
+        return history(self, self.get(name))
 
-    def remove(self, name: str, force: bool = False, prune: bool = True) -> list[dict[str, Any]]:
-        raise NotImplementedError
 
-    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        raise NotImplementedError
+def tag_reference(repo: str, tag: str | None) -> Reference:
+    """The reference ``docker tag`` creates from its ``repo`` and ``tag`` arguments."""
+    ref = _ref.parse(repo, default_tag=False)
+    if ref.digest:
+        raise InvalidArgument("refusing to create a tag with a digest reference")
+    if tag:
+        return ref.with_tag(tag)
+    return ref if ref.tag else ref.with_tag(_ref.DEFAULT_TAG)
 
-    def rootfs_layers(self, name: str) -> list[Path]:
-        raise NotImplementedError
+
+def parse_config(data: bytes) -> dict[str, Any]:
+    """An image config, checked for what the store relies on (rootfs.diff_ids)."""
+    try:
+        config = json.loads(data)
+        diff_ids = config["rootfs"]["diff_ids"]
+        if not isinstance(diff_ids, list):
+            raise TypeError
+        for d in diff_ids:
+            _digest.validate(d)
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument("invalid image config: missing or malformed rootfs.diff_ids") from None
+    return config  # type: ignore[no-any-return]
+
+
+def _ref_row(ref: Reference, image_id: str) -> RefRow:
+    return RefRow(str(ref), ref.repository, ref.tag, ref.digest, image_id)

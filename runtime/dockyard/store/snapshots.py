@@ -1,0 +1,462 @@
+"""Layer snapshots: each layer unpacked once, into a directory ready to be an overlayfs lowerdir.
+
+On-disk layout (under the daemon's data root)::
+
+    snapshots/
+      <chainID hex>/fs        the unpacked layer (its own diff only, not the merged rootfs)
+      <chainID hex>/meta.json {"diff_id", "tar_size", "size"}: a complete snapshot describes
+                              itself, so one left by a crash before its row was committed can
+                              be adopted instead of unpacked again
+      tmp-<random>/fs         an unpack in progress; renamed to <chainID hex> when complete
+      trash-<random>/         a snapshot being deleted (renamed first, then removed)
+
+A crash leaves only ``tmp-*`` / ``trash-*`` directories, which :meth:`SnapshotStore.clean`
+removes: a half-unpacked layer is never visible under a chain ID.
+
+OCI whiteouts become overlayfs ones: ``.wh.NAME`` → a 0:0 character device ``NAME``, and
+``.wh..wh..opq`` → ``trusted.overlay.opaque="y"`` on the directory.
+
+Hostile tars: every path is resolved component by component from a descriptor of the snapshot
+root with ``O_NOFOLLOW|O_DIRECTORY``, so a ``..`` component, a symlinked parent (created by the
+same tar or not) or a hardlink target outside the root is rejected, never followed. Absolute
+names are taken relative to the root, as Docker does.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import queue
+import secrets
+import shutil
+import stat
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import DigestMismatch, InvalidArgument
+from . import tarparse
+from .compression import Readable, decompressed_chunks
+from .tarparse import ChunkReader, Entry, TarError
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE = ".wh..wh..opq"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_FD_CACHE_MAX = 256
+LAYER_COMPRESSIONS = frozenset({"gzip", "zstd"})
+
+
+class HostileLayer(InvalidArgument):
+    """A layer entry that tries to write outside its snapshot."""
+
+
+@dataclass
+class UnpackResult:
+    diff_id: str
+    tar_size: int
+    size: int
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n)), as the OCI image spec defines."""
+    out: list[str] = []
+    for diff_id in diff_ids:
+        if out:
+            diff_id = "sha256:" + hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest()
+        out.append(diff_id)
+    return out
+
+
+# ---- the streaming pipeline ---------------------------------------------------------------
+
+
+class _Producer(threading.Thread):
+    """Decompresses and hashes in a second thread, so inflate overlaps with file writes."""
+
+    def __init__(self, src: Readable) -> None:
+        super().__init__(daemon=True, name="layer-inflate")
+        self.src = src
+        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+        self.hasher = hashlib.sha256()
+        self.total = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for chunk in decompressed_chunks(self.src, LAYER_COMPRESSIONS):
+                self.hasher.update(chunk)
+                self.total += len(chunk)
+                if self.stop.is_set():
+                    return
+                self.queue.put(chunk)
+            self.queue.put(None)
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            self.queue.put(exc)
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def cancel(self) -> None:
+        self.stop.set()
+        while self.is_alive():
+            try:
+                self.queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.join()
+
+
+def unpack(src: Readable, dest: Path) -> UnpackResult:
+    """Unpack a layer stream (gzip, zstd or plain tar) into the existing directory ``dest``."""
+    producer = _Producer(src)
+    producer.start()
+    extractor = _Extractor(dest)
+    try:
+        reader = ChunkReader(producer.chunks())
+        for entry in tarparse.entries(reader):
+            extractor.apply(entry, reader)
+        reader.drain()
+        extractor.finish()
+    except BaseException:
+        producer.cancel()
+        raise
+    finally:
+        extractor.close()
+    producer.join()
+    return UnpackResult("sha256:" + producer.hasher.hexdigest(), producer.total, extractor.size)
+
+
+def unpack_layer(src: str | Path | Readable, dest: str | Path) -> str:
+    """Benchmark-friendly entry point: unpack ``src`` into ``dest`` (created); return the diff_id."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if isinstance(src, (str, Path)):
+        with open(src, "rb", buffering=0) as f:
+            return unpack(f, dest).diff_id
+    return unpack(src, dest).diff_id
+
+
+# ---- applying entries safely ---------------------------------------------------------------
+
+
+def _split(name: str) -> tuple[str, str]:
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise HostileLayer(f"invalid layer entry {name!r}: path contains '..'")
+    if not parts:
+        return "", ""
+    return "/".join(parts[:-1]), parts[-1]
+
+
+class _Extractor:
+    """Applies tar entries below a root directory descriptor, never following a symlink."""
+
+    def __init__(self, root: Path) -> None:
+        self.root_fd = os.open(root, _DIR_FLAGS)
+        self.dirs: dict[str, int] = {}
+        self.deferred: list[tuple[str, Entry]] = []
+        self.size = 0
+        self.privileged = os.geteuid() == 0
+        self.owner = (os.geteuid(), os.getegid())  # what a new file gets (no setgid dirs yet)
+        self.umask = _umask()
+
+    def close(self) -> None:
+        self._forget_dirs()
+        os.close(self.root_fd)
+
+    def _forget_dirs(self) -> None:
+        for fd in self.dirs.values():
+            os.close(fd)
+        self.dirs.clear()
+
+    def dir_fd(self, rel: str, create: bool = True) -> int:
+        """Descriptor of directory ``rel`` (below the root), creating missing parents."""
+        if not rel:
+            return self.root_fd
+        fd = self.dirs.get(rel)
+        if fd is not None:
+            return fd
+        parent_rel, _, base = rel.rpartition("/")
+        parent = self.dir_fd(parent_rel, create)
+        try:
+            fd = os.open(base, _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                raise HostileLayer(f"invalid layer entry: {rel!r} does not exist") from None
+            os.mkdir(base, 0o755, dir_fd=parent)
+            fd = os.open(base, _DIR_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise HostileLayer(
+                    f"invalid layer entry: path component {rel!r} is a symlink or not a directory"
+                ) from None
+            raise
+        if len(self.dirs) >= _FD_CACHE_MAX:
+            self._forget_dirs()
+        self.dirs[rel] = fd
+        return fd
+
+    def apply(self, entry: Entry, reader: ChunkReader) -> None:
+        parent_rel, base = _split(entry.name)
+        if not base:
+            if entry.type == tarparse.DIRECTORY:
+                self.deferred.append(("", entry))
+            return
+        pfd = self.dir_fd(parent_rel)
+        if base.startswith(WHITEOUT_PREFIX):
+            self._whiteout(pfd, base, entry)
+            return
+        handler = _HANDLERS[entry.type]
+        handler(self, pfd, base, entry, reader, parent_rel)
+
+    def _clear(self, pfd: int, base: str, keep_dir: bool) -> bool:
+        """Remove what is at ``base`` unless it is a directory and ``keep_dir``; True if kept."""
+        try:
+            st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            if keep_dir:
+                return True
+            self._forget_dirs()
+            shutil.rmtree(base, dir_fd=pfd)
+        else:
+            os.unlink(base, dir_fd=pfd)
+        return False
+
+    def _whiteout(self, pfd: int, base: str, entry: Entry) -> None:
+        if base == OPAQUE:
+            os.setxattr(pfd, "trusted.overlay.opaque", b"y")
+            return
+        if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+            return  # other AUFS metadata has no overlay meaning
+        name = base[len(WHITEOUT_PREFIX) :]
+        self._clear(pfd, name, keep_dir=False)
+        os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+        self._chown(name, pfd, entry)
+
+    def _regular(self, pfd: int, base: str, entry: Entry, reader: ChunkReader, _p: str) -> None:
+        mode = entry.mode & 0o7777
+        plain = not (mode & ~0o777 or mode & self.umask)  # can be created with its final mode
+        try:
+            fd = os.open(base, _FILE_FLAGS, mode if plain else 0o600, dir_fd=pfd)
+        except FileExistsError:
+            self._clear(pfd, base, keep_dir=False)
+            fd = os.open(base, _FILE_FLAGS, mode if plain else 0o600, dir_fd=pfd)
+        try:
+            reader.write_to(fd, entry.size)
+            self.size += entry.size
+            if plain and not entry.xattrs and (entry.uid, entry.gid) == self.owner:
+                os.utime(fd, ns=self._times(entry))  # the common case: 4 syscalls per file
+            else:
+                self._meta_fd(fd, entry)
+        finally:
+            os.close(fd)
+
+    def _directory(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, parent: str) -> None:
+        if not self._clear(pfd, base, keep_dir=True):
+            os.mkdir(base, 0o755, dir_fd=pfd)
+        self.deferred.append((f"{parent}/{base}" if parent else base, entry))
+
+    def _symlink(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
+        self._clear(pfd, base, keep_dir=False)
+        os.symlink(entry.linkname, base, dir_fd=pfd)
+        self._chown(base, pfd, entry)
+        self._xattrs_path(pfd, base, entry)
+        os.utime(base, ns=self._times(entry), dir_fd=pfd, follow_symlinks=False)
+
+    def _hardlink(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
+        target_parent, target = _split(entry.linkname)
+        if not target:
+            raise HostileLayer(f"invalid hardlink {entry.name!r} -> {entry.linkname!r}")
+        tfd = self.dir_fd(target_parent, create=False)
+        if (tfd, target) == (pfd, base):
+            return
+        try:
+            st = os.stat(target, dir_fd=tfd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise HostileLayer(
+                f"invalid hardlink {entry.name!r}: target {entry.linkname!r} not in layer"
+            ) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise HostileLayer(f"invalid hardlink {entry.name!r}: target is a directory")
+        self._clear(pfd, base, keep_dir=False)
+        os.link(target, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+
+    def _special(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
+        self._clear(pfd, base, keep_dir=False)
+        kind = {tarparse.CHAR: stat.S_IFCHR, tarparse.BLOCKDEV: stat.S_IFBLK,
+                tarparse.FIFO: stat.S_IFIFO}[entry.type]
+        try:
+            os.mknod(base, kind | 0o600, os.makedev(entry.devmajor, entry.devminor), dir_fd=pfd)
+        except PermissionError:
+            if self.privileged or kind == stat.S_IFIFO:
+                raise
+            return  # rootless: device nodes cannot be made; the runtime bind-mounts /dev
+        self._chown(base, pfd, entry)
+        os.chmod(base, entry.mode & 0o7777, dir_fd=pfd)  # a node we just made, not a symlink
+        self._xattrs_path(pfd, base, entry)
+        os.utime(base, ns=self._times(entry), dir_fd=pfd)
+
+    # -- metadata --
+
+    @staticmethod
+    def _times(entry: Entry) -> tuple[int, int]:
+        atime = entry.atime_ns if entry.atime_ns is not None else entry.mtime_ns
+        return atime, entry.mtime_ns
+
+    def _chown(self, base: str, pfd: int, entry: Entry) -> None:
+        try:
+            os.chown(base, entry.uid, entry.gid, dir_fd=pfd, follow_symlinks=False)
+        except PermissionError:
+            if self.privileged:
+                raise
+
+    def _meta_fd(self, fd: int, entry: Entry) -> None:
+        """Owner first (chown clears setuid bits and file capabilities), then mode, xattrs, times."""
+        try:
+            os.fchown(fd, entry.uid, entry.gid)
+        except PermissionError:
+            if self.privileged:
+                raise
+        os.fchmod(fd, entry.mode & 0o7777)
+        for key, value in _safe_xattrs(entry):
+            os.setxattr(fd, key, value)
+        os.utime(fd, ns=self._times(entry))
+
+    def _xattrs_path(self, pfd: int, base: str, entry: Entry) -> None:
+        for key, value in _safe_xattrs(entry):
+            try:
+                os.setxattr(f"/proc/self/fd/{pfd}/{base}", key, value, follow_symlinks=False)
+            except PermissionError:
+                if key.startswith("user."):
+                    continue  # user.* xattrs are not allowed on symlinks and device nodes
+                raise
+
+    def finish(self) -> None:
+        """Directory owners, modes and times last, so writing their children does not undo them."""
+        for rel, entry in reversed(self.deferred):
+            parent_rel, _, base = rel.rpartition("/")
+            fd = self.root_fd if not rel else os.open(base, _DIR_FLAGS, dir_fd=self.dir_fd(parent_rel))
+            try:
+                self._meta_fd(fd, entry)
+            finally:
+                if fd != self.root_fd:
+                    os.close(fd)
+
+
+def _umask() -> int:
+    """The process umask, read without the racy set-and-restore dance of os.umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o777  # unknown: always chmod explicitly
+
+
+def _safe_xattrs(entry: Entry) -> list[tuple[str, bytes]]:
+    """A layer may not set overlayfs' own xattrs (redirects, opaque) through PAX records."""
+    return [(k, v) for k, v in entry.xattrs.items() if not k.startswith("trusted.overlay.")]
+
+
+_HANDLERS = {
+    tarparse.REGULAR: _Extractor._regular,
+    tarparse.DIRECTORY: _Extractor._directory,
+    tarparse.SYMLINK: _Extractor._symlink,
+    tarparse.HARDLINK: _Extractor._hardlink,
+    tarparse.CHAR: _Extractor._special,
+    tarparse.BLOCKDEV: _Extractor._special,
+    tarparse.FIFO: _Extractor._special,
+}
+
+
+# ---- the store of snapshots ----------------------------------------------------------------
+
+
+class SnapshotStore:
+    """Unpacked layers keyed by chain ID, each written to a temp dir and renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root) / "snapshots"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def dir(self, chain_id: str) -> Path:
+        return self.root / chain_id.removeprefix("sha256:")
+
+    def path(self, chain_id: str) -> Path:
+        """The ``fs`` directory: what overlayfs takes as a lowerdir."""
+        return self.dir(chain_id) / "fs"
+
+    def exists(self, chain_id: str) -> bool:
+        return self.path(chain_id).is_dir()
+
+    def create(self, chain_id: str, src: Readable, expected_diff_id: str | None = None) -> UnpackResult:
+        """Unpack ``src`` as snapshot ``chain_id``; verify the diff_id before it becomes visible."""
+        tmp = self.root / f"tmp-{secrets.token_hex(8)}"
+        (tmp / "fs").mkdir(parents=True)
+        try:
+            result = unpack(src, tmp / "fs")
+            if expected_diff_id is not None and result.diff_id != expected_diff_id:
+                raise DigestMismatch(expected_diff_id, result.diff_id)
+            (tmp / "meta.json").write_text(json.dumps(asdict(result)))
+            try:
+                os.rename(tmp, self.dir(chain_id))
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise  # else: a concurrent unpack of the same layer won; ours is identical
+            return result
+        finally:
+            if tmp.exists():
+                _remove_tree(tmp)
+
+    def info(self, chain_id: str) -> UnpackResult | None:
+        """What a complete snapshot recorded about itself, or None if there is none."""
+        try:
+            data = json.loads((self.dir(chain_id) / "meta.json").read_text())
+            return UnpackResult(data["diff_id"], int(data["tar_size"]), int(data["size"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def remove(self, chain_id: str) -> None:
+        """Rename out of sight first, so a crash mid-delete leaves only ``trash-*``."""
+        trash = self.root / f"trash-{secrets.token_hex(8)}"
+        try:
+            os.rename(self.dir(chain_id), trash)
+        except FileNotFoundError:
+            return
+        _remove_tree(trash)
+
+    def ids(self) -> list[str]:
+        return [f"sha256:{e.name}" for e in os.scandir(self.root) if len(e.name) == 64]
+
+    def clean(self, keep: set[str]) -> list[str]:
+        """Remove temp and trash dirs and every snapshot not in ``keep``; return removed IDs."""
+        removed = []
+        for e in os.scandir(self.root):
+            if e.name.startswith(("tmp-", "trash-")):
+                _remove_tree(Path(e.path))
+            elif f"sha256:{e.name}" not in keep:
+                removed.append(f"sha256:{e.name}")
+                self.remove(f"sha256:{e.name}")
+        return removed
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = ["HostileLayer", "SnapshotStore", "TarError", "UnpackResult", "chain_ids", "unpack",
+           "unpack_layer"]
