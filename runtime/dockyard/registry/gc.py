@@ -73,23 +73,32 @@ def _sweep_one(storage: Storage, path: Path, cutoff: float) -> int | None:
     return stat.st_size
 
 
-def collect(storage: Storage, grace: float = 3600.0, dry_run: bool = False,
-            upload_age: float = 86400.0) -> GcResult:
-    started = time.time()
-    cutoff = started - grace
-    result = GcResult()
-    marked = mark(storage)
-    result.marked = len(marked)
+def sweep(storage: Storage, marked: set[str], cutoff: float, dry_run: bool, result: GcResult) -> None:
+    """Remove every unmarked blob last touched before ``cutoff``."""
     for digest, path in blobs(storage):
         if digest in marked:
             continue
-        if path.stat().st_mtime >= cutoff:
-            result.kept_recent += 1
+        try:
+            if path.stat().st_mtime >= cutoff:
+                result.kept_recent += 1
+                continue
+            size = path.stat().st_size if dry_run else _sweep_one(storage, path, cutoff)
+        except FileNotFoundError:
             continue
-        size = path.stat().st_size if dry_run else _sweep_one(storage, path, cutoff)
-        if size is not None:
+        if size is None:
+            result.kept_recent += 1
+        else:
             result.removed.append(digest)
             result.freed_bytes += size
+
+
+def collect(storage: Storage, grace: float = 3600.0, dry_run: bool = False,
+            upload_age: float = 86400.0) -> GcResult:
+    started = time.time()
+    result = GcResult()
+    marked = mark(storage)
+    result.marked = len(marked)
+    sweep(storage, marked, started - grace, dry_run, result)
     for upload_dir in list(storage.stale_uploads(started - upload_age)):
         result.stale_uploads += 1
         if not dry_run:

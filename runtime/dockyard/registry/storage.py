@@ -269,8 +269,11 @@ class Storage:
 
     def stale_uploads(self, older_than: float) -> Iterator[Path]:
         for data in (self.root / "repositories").glob("**/_uploads/*/data"):
-            if data.stat().st_mtime < older_than:
-                yield data.parent
+            try:
+                if data.stat().st_mtime < older_than:
+                    yield data.parent
+            except FileNotFoundError:
+                continue
 
     # -- manifests --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from ..names import validate_digest
 from .base import RegistryHandler
 
 CHUNK: Final = 4 * 1024 * 1024
-_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE: Final = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

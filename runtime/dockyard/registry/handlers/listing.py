@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from typing import ClassVar
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ def page(items: list[str], n: str | None, last: str | None) -> tuple[list[str], 
     start = bisect.bisect_right(items, last) if last else 0
     if n is None:
         return items[start:], False
-    if not n.isdigit() or len(n) > 9:
+    if not re.fullmatch(r"[0-9]{1,9}", n):
         raise RegistryError("PAGINATION_NUMBER_INVALID", detail={"n": n[:20]})
     chunk = items[start : start + int(n)]
     return chunk, start + int(n) < len(items) and int(n) > 0

@@ -29,7 +29,7 @@ class ManifestHandler(RegistryHandler):
         self._chunks: list[bytes] = []
         self._received = 0
         length = self.request.headers.get("Content-Length", "0")
-        if self.request.method == "PUT" and length.isdigit() and int(length) > MAX_MANIFEST_BYTES:
+        if self.request.method == "PUT" and length.isascii() and length.isdigit() and int(length) > MAX_MANIFEST_BYTES:
             raise _too_large(int(length))
 
     def data_received(self, chunk: bytes) -> None:

@@ -20,7 +20,7 @@ from ..names import validate_digest, validate_name
 from ..storage import Upload, UploadWriter
 from .base import RegistryHandler
 
-_CONTENT_RANGE: Final = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
+_CONTENT_RANGE: Final = re.compile(r"(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?")
 
 
 def parse_content_range(header: str) -> tuple[int, int]:
