@@ -183,6 +183,18 @@ class ImageStore:
                                    (rfc3339_now(), p.image.id))
         return moved
 
+    def discard(self, blobs: set[str], chains: list[str]) -> None:
+        """Undo a failed add: remove the given blobs and snapshots unless something uses them."""
+        with self._lock:
+            in_use = self.meta.snapshot_ids()
+            for chain_id in chains:
+                if chain_id not in in_use:
+                    self.snapshots.remove(chain_id)
+            with self.meta.tx() as db:
+                unused = [b for b in blobs if not self.meta.blob_in_use(db, b)]
+            for dgst in unused:
+                self.content.delete(dgst)
+
     def _check_files(self, prepared: list[Prepared]) -> None:
         for p in prepared:
             missing = [s.chain_id for s in p.snapshots if not self.snapshots.exists(s.chain_id)]
