@@ -1,0 +1,192 @@
+"""The low-level container runtime as the engine sees it: start a container from a
+:class:`~dockyard.containers.spec.ContainerSpec`, get a handle with its pid, wait for its exit
+status, signal it, clean up.
+
+The work happens in a launcher process (``dockyard.linux.launcher``) spawned once per
+:class:`Runtime` — never by forking the caller, whose size would make every start slow. A
+reader thread receives the launcher's replies and exit events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal as _signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Final, Self
+
+from .. import errors
+from ..linux import cgroups
+from ..linux.launcher import StartFailed
+from .spec import ContainerSpec
+
+_PACKAGE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from dockyard.linux.launcher import main; main()")
+
+
+def dockerd_start_error(message: str) -> str:
+    """The whole message dockerd (with containerd and runc) returns for a failed start, which
+    the docker CLI prints after ``docker: Error response from daemon:``."""
+    return ("failed to create shim task: OCI runtime create failed: runc create failed: "
+            f"unable to start container process: {message}: unknown")
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    exit_code: int
+    oom_killed: bool = False
+
+
+class Container:
+    """A started container; its exit is reported by the launcher, never polled."""
+
+    def __init__(self, runtime: Runtime, spec: ContainerSpec, pid: int) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.id = spec.id
+        self.pid = pid
+        self._done = threading.Event()
+        self._status: ExitStatus | None = None
+
+    def _exited(self, status: ExitStatus) -> None:
+        self._status = status
+        self._done.set()
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    @property
+    def status(self) -> ExitStatus | None:
+        return self._status
+
+    def wait(self, timeout: float | None = None) -> ExitStatus:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"container {self.id} still running after {timeout} s")
+        assert self._status is not None
+        return self._status
+
+    def signal(self, signo: int = _signal.SIGTERM) -> None:
+        """Signal the init process (through a pidfd: never a recycled pid)."""
+        if self.running:
+            self.runtime._request({"op": "signal", "id": self.id, "signal": int(signo)})
+
+    def kill(self) -> None:
+        try:
+            self.signal(_signal.SIGKILL)
+        except errors.InvalidArgument:
+            pass  # exited meanwhile
+
+    def cleanup(self, timeout: float = 10.0) -> ExitStatus:
+        """Kill if still running, wait, and make sure the cgroup is gone (mounts die with the
+        container's mount namespace)."""
+        if self.running:
+            self.kill()
+        status = self.wait(timeout)
+        cg = cgroups.for_container(self.id, parent=self.spec.cgroup_parent)
+        if cg is not None and os.geteuid() == 0:
+            cg.remove()
+        return status
+
+
+class Runtime:
+    """One launcher process and the containers it runs; close it to kill them all."""
+
+    def __init__(self, python: str = sys.executable) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._proc = subprocess.Popen(
+            [python, "-S", "-c", _BOOT, _PACKAGE_ROOT, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        self._sock = mine
+        self._lock = threading.Lock()
+        self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._containers: dict[str, Container] = {}
+        self._reader = threading.Thread(target=self._read, name="dockyard-launcher", daemon=True)
+        self._reader.start()
+        self._request({"op": "ping"})
+
+    @property
+    def launcher_pid(self) -> int:
+        return self._proc.pid
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(1 << 20)
+            except OSError:
+                data = b""
+            if not data:
+                self._replies.put({"ok": False, "error": {
+                    "type": "DockyardError", "message": "the launcher process exited"}})
+                return
+            msg = json.loads(data)
+            if msg.get("event") == "exit":
+                self._on_exit(msg)
+            else:
+                self._replies.put(msg)
+
+    def _on_exit(self, msg: dict[str, Any]) -> None:
+        container = self._containers.pop(msg["id"], None)
+        if container is not None:
+            container._exited(ExitStatus(msg["exit_code"], msg["oom_killed"]))
+
+    def _request(self, msg: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        with self._lock:
+            socket.send_fds(self._sock, [json.dumps(msg).encode()], fds or [])
+            reply = self._replies.get()
+        if not reply["ok"]:
+            raise _error(reply["error"])
+        return reply
+
+    def start(self, spec: ContainerSpec, stdin: int | None = None, stdout: int | None = None,
+              stderr: int | None = None) -> Container:
+        """Start ``spec``; returns once the entrypoint has been exec'd (or raises
+        :class:`StartFailed` with Docker's exit code 127/126 and runc's message)."""
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            stdio = [devnull if fd is None else fd for fd in (stdin, stdout, stderr)]
+            container = Container(self, spec, 0)
+            self._containers[spec.id] = container
+            try:
+                reply = self._request({"op": "start", "spec": json.loads(spec.to_json())}, stdio)
+            except BaseException:
+                self._containers.pop(spec.id, None)
+                raise
+        finally:
+            os.close(devnull)
+        container.pid = reply["pid"]
+        return container
+
+    def close(self) -> None:
+        """Stop the launcher: it kills and reaps every container it still runs."""
+        if self._proc.poll() is None:
+            self._sock.shutdown(socket.SHUT_RDWR)
+            self._proc.wait()
+        self._sock.close()
+        self._reader.join(5)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_ERRORS: Final[dict[str, type[errors.DockyardError]]] = {
+    "InvalidArgument": errors.InvalidArgument, "NotFound": errors.NotFound,
+    "Unavailable": errors.Unavailable, "Conflict": errors.Conflict,
+}
+
+
+def _error(info: dict[str, Any]) -> errors.DockyardError:
+    if info.get("type") == "StartFailed" or info.get("kind") == "exec":
+        return StartFailed(info["message"], info.get("kind", "setup"), info.get("exit") or 125)
+    cls = _ERRORS.get(info.get("type", ""), errors.DockyardError)
+    return cls(info["message"])

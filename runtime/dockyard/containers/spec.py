@@ -1,0 +1,110 @@
+"""What the runtime needs to start one container — already resolved (users, capabilities'
+inputs, layer paths), so starting it needs no image store and no policy decisions.
+
+It crosses a process boundary (caller → launcher helper) as JSON: ``to_json``/``from_json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from ..errors import InvalidArgument
+from ..linux.cgroups import Limits
+from ..linux.idmap import UserNamespace
+
+DEFAULT_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Docker's defaults (moby oci/defaults.go): hidden behind /dev/null or an empty read-only tmpfs…
+MASKED_PATHS: Final = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+# …and made read-only.
+READONLY_PATHS: Final = (
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+
+
+@dataclass
+class Mount:
+    """A ``--mount``: ``type`` is ``bind`` or ``tmpfs``; ``options`` are tmpfs data
+    (``size=64m``, ``mode=1777``) or bind propagation/recursion (``rbind`` is the default)."""
+
+    type: str
+    target: str
+    source: str = ""
+    read_only: bool = False
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class User:
+    uid: int = 0
+    gid: int = 0
+    additional_gids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ContainerSpec:
+    id: str
+    lower_dirs: list[str]                  # unpacked layer dirs, lowest first
+    upper_dir: str
+    work_dir: str
+    args: list[str]
+    rootfs_dir: str = ""                   # overlay mountpoint; default: <upper>/../merged
+    env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
+    cwd: str = "/"
+    user: User = field(default_factory=User)
+    hostname: str = ""
+    read_only: bool = False
+    masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
+    readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    no_new_privs: bool = False
+    mounts: list[Mount] = field(default_factory=list)
+    network: str = "none"                  # "none" (new netns), "host", or a netns path to join
+    limits: Limits = field(default_factory=Limits)
+    userns: UserNamespace | None = None    # rootless / --userns
+    cgroup_parent: str = "dockyard"
+
+    def validate(self) -> None:
+        """Reject specs the kernel would reject later with a less clear message."""
+        if not self.args:
+            raise InvalidArgument("No command specified")
+        if not self.lower_dirs:
+            raise InvalidArgument("a container needs at least one image layer")
+        for path in [*self.lower_dirs, self.upper_dir, self.work_dir, self.cwd]:
+            if not path.startswith("/"):
+                raise InvalidArgument(f"path {path!r} is not absolute")
+        for m in self.mounts:
+            if m.type not in ("bind", "tmpfs"):
+                raise InvalidArgument(f"mount type {m.type!r} is not supported")
+            if not m.target.startswith("/"):
+                raise InvalidArgument(f"invalid mount config for type \"{m.type}\": "
+                                      f"invalid mount path: '{m.target}' mount path must be absolute")
+        self.limits.validate()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ContainerSpec:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContainerSpec:
+        data = dict(data)
+        data["user"] = User(**data.get("user", {}))
+        data["limits"] = Limits(**data.get("limits", {}))
+        data["mounts"] = [Mount(**m) for m in data.get("mounts", [])]
+        if data.get("userns") is not None:
+            ns = data["userns"]
+            data["userns"] = UserNamespace([(a, b, c) for a, b, c in ns["uid_map"]],
+                                           [(a, b, c) for a, b, c in ns["gid_map"]],
+                                           ns["use_helpers"])
+        return cls(**data)

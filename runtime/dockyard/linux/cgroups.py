@@ -1,0 +1,293 @@
+"""Per-container cgroups behind one small interface, for cgroup v1 and v2.
+
+Which one applies is decided from what is *really mounted and writable* (``/proc/self/mountinfo``
+plus each v2 root's ``cgroup.controllers``), not from the mere presence of a ``cgroup2`` mount:
+a "hybrid" host — v1 controllers plus an empty v2 ``unified`` mount, as on the machines this
+project is developed on — must use v1, while tools that only test for ``cgroup2`` would pick v2
+and then find no ``memory`` controller there.
+
+Layout (``<parent>`` defaults to ``dockyard``)::
+
+    v1: /sys/fs/cgroup/<controller>/<parent>/<id>/   one dir per mounted hierarchy we use
+    v2: /sys/fs/cgroup/<parent>/<id>/                one dir; controllers enabled on the way down
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from ..errors import InvalidArgument, Unavailable
+
+V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
+V2_CONTROLLERS: Final = ("memory", "cpu", "pids")
+_PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
+
+
+@dataclass
+class Limits:
+    """Resource limits as ``docker run`` takes them; ``None`` means "no limit"."""
+
+    memory: int | None = None          # bytes (--memory)
+    cpu_quota: int | None = None       # µs per period (--cpus × period)
+    cpu_period: int | None = None      # µs (default 100000 when a quota is set)
+    cpu_shares: int | None = None      # relative weight (--cpu-shares), 2..262144
+    pids: int | None = None            # --pids-limit; 0 or -1 mean unlimited
+
+    def validate(self) -> None:
+        """Reject values dockerd rejects, with its wording."""
+        if self.memory is not None and self.memory < 6 * 1024 * 1024:
+            raise InvalidArgument("Minimum memory limit allowed is 6MB")
+        if self.cpu_period is not None and not 1000 <= self.cpu_period <= 1_000_000:
+            raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) "
+                                  "or larger than 1s (i.e. 1000000)")
+        if self.cpu_quota is not None and 0 < self.cpu_quota < 1000:
+            raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+        if self.cpu_shares is not None and not 0 <= self.cpu_shares <= 262144:
+            raise InvalidArgument("cpu-shares must be in the range 2..262144")
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids))
+
+
+@dataclass
+class Hierarchies:
+    """What the host has mounted: v1 controller → mountpoint, and v2 roots."""
+
+    v1: dict[str, str] = field(default_factory=dict)
+    v2: str | None = None
+    v2_controllers: frozenset[str] = frozenset()
+
+    @property
+    def mode(self) -> str:
+        """``"v1"``, ``"v2"`` or ``"none"``; hybrid hosts resolve to v1 (see module doc)."""
+        used = [self.v1[c] for c in ("memory", "pids", "cpu") if c in self.v1]
+        if used:
+            return "v1" if all(os.access(m, os.W_OK) for m in used) else "none"
+        if self.v2 is not None and os.access(self.v2, os.W_OK):
+            return "v2"
+        return "none"
+
+
+def detect(mountinfo: str = _PROC_MOUNTINFO) -> Hierarchies:
+    """Parse the mount table for cgroup file systems."""
+    found = Hierarchies()
+    with open(mountinfo, encoding="utf-8") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fstype, _source, options = (right.split() + ["", ""])[:3]
+            mountpoint = left.split()[4].replace("\\040", " ")
+            if fstype == "cgroup":
+                for opt in options.split(","):
+                    if opt in V1_CONTROLLERS or opt in ("blkio", "devices", "cpuset"):
+                        found.v1.setdefault(opt, mountpoint)
+            elif fstype == "cgroup2" and found.v2 is None:
+                found.v2 = mountpoint
+                found.v2_controllers = frozenset(_read(f"{mountpoint}/cgroup.controllers").split())
+    return found
+
+
+class Cgroup(Protocol):
+    """One container's cgroup, whatever the version."""
+
+    paths: list[str]
+
+    def create(self, limits: Limits) -> None: ...
+    def join(self, pid: int = 0) -> None: ...
+    def oom_killed(self) -> bool: ...
+    def pids(self) -> list[int]: ...
+    def memory_usage(self) -> int | None: ...
+    def remove(self) -> None: ...
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w", encoding="ascii") as f:
+        f.write(value)
+
+
+def _counter(text: str, key: str) -> int:
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
+
+
+def _rmdir(path: str, procs_file: str) -> None:
+    """rmdir a cgroup, killing stragglers; the kernel may report EBUSY for a moment after the
+    last task died, so retry briefly."""
+    for attempt in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+        for pid in _read(os.path.join(path, procs_file)).split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.001 * min(attempt + 1, 10))
+    os.rmdir(path)
+
+
+class CgroupV1:
+    """One directory per mounted v1 hierarchy (co-mounted controllers share one)."""
+
+    def __init__(self, container_id: str, hier: Hierarchies, parent: str = "dockyard") -> None:
+        self.dirs = {c: os.path.join(hier.v1[c], parent, container_id)
+                     for c in V1_CONTROLLERS if c in hier.v1}
+        self.paths = sorted(set(self.dirs.values()))
+
+    def create(self, limits: Limits) -> None:
+        for path in self.paths:
+            os.makedirs(path, exist_ok=True)
+        try:
+            self._apply(limits)
+        except BaseException:
+            self.remove()
+            raise
+
+    def _need(self, controller: str) -> str:
+        if controller not in self.dirs:
+            raise Unavailable(f"cgroup v1 controller {controller!r} is not mounted "
+                              f"(mount it under /sys/fs/cgroup/{controller})")
+        return self.dirs[controller]
+
+    def _apply(self, limits: Limits) -> None:
+        if limits.memory is not None:
+            mem = self._need("memory")
+            _write(f"{mem}/memory.limit_in_bytes", str(limits.memory))
+            if os.path.exists(f"{mem}/memory.memsw.limit_in_bytes"):
+                _write(f"{mem}/memory.memsw.limit_in_bytes", str(limits.memory * 2))
+        if limits.cpu_quota is not None or limits.cpu_period is not None:
+            cpu = self._need("cpu")
+            _write(f"{cpu}/cpu.cfs_period_us", str(limits.cpu_period or 100000))
+            _write(f"{cpu}/cpu.cfs_quota_us", str(limits.cpu_quota or -1))
+        if limits.cpu_shares:
+            _write(f"{self._need('cpu')}/cpu.shares", str(max(limits.cpu_shares, 2)))
+        if limits.pids is not None:
+            value = "max" if limits.pids <= 0 else str(limits.pids)
+            _write(f"{self._need('pids')}/pids.max", value)
+
+    def join(self, pid: int = 0) -> None:
+        for path in self.paths:
+            _write(f"{path}/cgroup.procs", str(pid))
+
+    def oom_killed(self) -> bool:
+        mem = self.dirs.get("memory")
+        return bool(mem) and _counter(_read(f"{mem}/memory.oom_control"), "oom_kill") > 0
+
+    def pids(self) -> list[int]:
+        return sorted({int(p) for path in self.paths
+                       for p in _read(f"{path}/cgroup.procs").split()})
+
+    def memory_usage(self) -> int | None:
+        text = _read(f"{self.dirs.get('memory', '/nonexistent')}/memory.usage_in_bytes")
+        return int(text) if text else None
+
+    def remove(self) -> None:
+        for path in self.paths:
+            _rmdir(path, "cgroup.procs")
+
+
+class CgroupV2:
+    """One directory in the unified hierarchy; controllers must be enabled in every ancestor."""
+
+    def __init__(self, container_id: str, hier: Hierarchies, parent: str = "dockyard") -> None:
+        assert hier.v2 is not None
+        self.root = hier.v2
+        self.available = hier.v2_controllers
+        self.parent = os.path.join(hier.v2, parent)
+        self.path = os.path.join(self.parent, container_id)
+        self.paths = [self.path]
+
+    def _need(self, controller: str) -> None:
+        if controller not in self.available:
+            listed = " ".join(sorted(self.available)) or "nothing"
+            raise Unavailable(f"cgroup v2 controller {controller!r} is not available in "
+                              f"{self.root} (its cgroup.controllers lists {listed}); "
+                              "boot with systemd.unified_cgroup_hierarchy=1 or release it from v1")
+
+    def create(self, limits: Limits) -> None:
+        wanted = self._wanted(limits)
+        for name in wanted:
+            self._need(name)
+        os.makedirs(self.parent, exist_ok=True)
+        enable = " ".join(f"+{c}" for c in sorted(set(V2_CONTROLLERS) & self.available))
+        if enable:
+            for level in (self.root, self.parent):
+                _write(f"{level}/cgroup.subtree_control", enable)
+        os.makedirs(self.path, exist_ok=True)
+        try:
+            self._apply(limits)
+        except BaseException:
+            self.remove()
+            raise
+
+    @staticmethod
+    def _wanted(limits: Limits) -> list[str]:
+        wanted = ["memory"] if limits.memory is not None else []
+        if limits.cpu_quota is not None or limits.cpu_shares or limits.cpu_period is not None:
+            wanted.append("cpu")
+        return wanted + (["pids"] if limits.pids is not None else [])
+
+    def _apply(self, limits: Limits) -> None:
+        if limits.memory is not None:
+            _write(f"{self.path}/memory.max", str(limits.memory))
+        if limits.cpu_quota is not None or limits.cpu_period is not None:
+            quota = str(limits.cpu_quota) if limits.cpu_quota and limits.cpu_quota > 0 else "max"
+            _write(f"{self.path}/cpu.max", f"{quota} {limits.cpu_period or 100000}")
+        if limits.cpu_shares:
+            weight = 1 + ((max(limits.cpu_shares, 2) - 2) * 9999) // 262142
+            _write(f"{self.path}/cpu.weight", str(weight))
+        if limits.pids is not None:
+            _write(f"{self.path}/pids.max", "max" if limits.pids <= 0 else str(limits.pids))
+
+    def join(self, pid: int = 0) -> None:
+        _write(f"{self.path}/cgroup.procs", str(pid))
+
+    def oom_killed(self) -> bool:
+        return _counter(_read(f"{self.path}/memory.events"), "oom_kill") > 0
+
+    def pids(self) -> list[int]:
+        return sorted(int(p) for p in _read(f"{self.path}/cgroup.procs").split())
+
+    def memory_usage(self) -> int | None:
+        text = _read(f"{self.path}/memory.current")
+        return int(text) if text else None
+
+    def remove(self) -> None:
+        if os.path.exists(f"{self.path}/cgroup.kill") and self.pids():
+            _write(f"{self.path}/cgroup.kill", "1")
+        _rmdir(self.path, "cgroup.procs")
+
+
+def for_container(container_id: str, hier: Hierarchies | None = None,
+                  parent: str = "dockyard", mode: str | None = None) -> Cgroup | None:
+    """The cgroup a container with this id uses on this host (``None`` when none is usable).
+
+    ``mode`` forces ``"v1"`` or ``"v2"`` (tests run both drivers on a hybrid host)."""
+    hier = hier or detect()
+    mode = mode or hier.mode
+    if mode == "v1":
+        return CgroupV1(container_id, hier, parent)
+    if mode == "v2" and hier.v2 is not None:
+        return CgroupV2(container_id, hier, parent)
+    return None

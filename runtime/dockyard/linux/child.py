@@ -1,0 +1,186 @@
+"""What a container's init process does between ``clone`` and ``execve``.
+
+It runs in the freshly cloned child (new mount/PID/UTS/IPC[/net][/user] namespaces) and never
+returns: it either execs the entrypoint or reports why it could not on the *error pipe* (a
+close-on-exec pipe to the launcher: EOF without data means the exec succeeded) and exits —
+127/126 for a missing/unrunnable executable, as Docker reports them, 125 for anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from ..containers.spec import DEFAULT_PATH, ContainerSpec
+from . import capabilities, idmap, mounts, namespaces, overlay, syscalls
+from .cgroups import Cgroup
+
+SETUP_FAILED = 125
+
+
+class ExecError(Exception):
+    """The entrypoint cannot be executed; ``str`` is runc's wording, which dockerd relays."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class ChildContext:
+    """Everything the child needs that the launcher prepared before ``clone``."""
+
+    err_fd: int
+    sync_fd: int | None
+    stdio: list[int]
+    cgroup: Cgroup | None
+    hierarchies: list[tuple[str, str, str]] = field(default_factory=list)
+    close_fds: list[int] = field(default_factory=list)
+
+
+def _env_path(env: list[str]) -> str:
+    for item in env:
+        if item.startswith("PATH="):
+            return item[5:]
+    return DEFAULT_PATH
+
+
+def find_executable(name: str, env: list[str]) -> str:
+    """Go's ``exec.LookPath`` as runc applies it inside the container."""
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except OSError as exc:
+            raise ExecError(f'exec: "{name}": stat {name}: {os.strerror(exc.errno or 2).lower()}',
+                            127) from None
+        if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
+            raise ExecError(f'exec: "{name}": permission denied', 126)
+        return name
+    for directory in _env_path(env).split(":"):
+        path = os.path.join(directory or ".", name)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            return path
+    raise ExecError(f'exec: "{name}": executable file not found in $PATH', 127)
+
+
+def _stdio(fds: list[int]) -> None:
+    for target, fd in enumerate(fds[:3]):
+        if fd != target:
+            os.dup2(fd, target, inheritable=True)
+        else:
+            os.set_inheritable(fd, True)
+
+
+def _enter_userns(spec: ContainerSpec, ctx: ChildContext) -> None:
+    if spec.userns is None:
+        return
+    if ctx.sync_fd is not None:  # the launcher writes our maps (newuidmap) and then says "go"
+        if os.read(ctx.sync_fd, 1) != b"1":
+            raise RuntimeError("the launcher failed to write the user namespace maps")
+    else:
+        idmap.write_own(spec.userns)
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
+def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
+    root = spec.rootfs_dir
+    rootless = spec.userns is not None
+    mounts.make_private()
+    overlay.mount(spec.lower_dirs, spec.upper_dir, spec.work_dir, root, userxattr=rootless)
+    mounts.mount_proc(root)
+    mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none")
+    if not rootless and ctx.hierarchies:
+        mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged)
+    extra = mounts.host_devices() if spec.privileged and not rootless else []
+    mounts.mount_dev(root, use_mknod=not rootless, pts_gid=None if rootless else 5, extra=extra)
+    for m in spec.mounts:
+        if m.type == "bind":
+            mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options)
+        else:
+            mounts.tmpfs(root, m.target, m.options, m.read_only)
+    if spec.hostname:
+        syscalls.sethostname(spec.hostname)
+    mounts.pivot(root)
+    if not spec.privileged:
+        mounts.mask(spec.masked_paths)
+        mounts.make_readonly(spec.readonly_paths)
+    if spec.cwd != "/":
+        os.makedirs(spec.cwd, 0o755, exist_ok=True)
+    if spec.read_only:
+        mounts.remount_readonly("/")
+
+
+def _become_user(spec: ContainerSpec) -> None:
+    caps = capabilities.mask(capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged))
+    capabilities.drop_bounding(caps)
+    user = spec.user
+    if spec.userns is None or spec.userns.use_helpers:
+        os.setgroups(user.additional_gids)
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)  # non-root: the kernel clears every capability
+    if user.uid == 0:
+        capabilities.restrict(caps)
+    if spec.no_new_privs:
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
+    for fd in ctx.close_fds:
+        os.close(fd)
+    _stdio(ctx.stdio)
+    _enter_userns(spec, ctx)
+    if ctx.cgroup is not None:
+        ctx.cgroup.join(0)
+    syscalls.unshare(namespaces.FLAGS["cgroup"])
+    if spec.network not in ("none", "host"):
+        namespaces.join_network(spec.network)
+    _filesystem(spec, ctx)
+    _become_user(spec)
+    os.chdir(spec.cwd)
+    return find_executable(spec.args[0], spec.env)
+
+
+def _report(fd: int, kind: str, message: str, code: int) -> None:
+    try:
+        os.write(fd, json.dumps({"kind": kind, "message": message, "exit": code}).encode())
+    except OSError:
+        pass
+
+
+def run(spec: ContainerSpec, ctx: ChildContext) -> NoReturn:
+    """Set the container up and exec its entrypoint; never returns."""
+    code = SETUP_FAILED
+    try:
+        path = _setup(spec, ctx)
+        env = dict(item.partition("=")[::2] for item in spec.env)
+        try:
+            os.execve(path, spec.args, env)
+        except OSError as exc:
+            raise ExecError(f'exec: "{spec.args[0]}": {os.strerror(exc.errno or 13).lower()}',
+                            127 if exc.errno == 2 else 126) from None
+    except ExecError as exc:
+        code = exc.exit_code
+        _report(ctx.err_fd, "exec", str(exc), code)
+        _say(str(exc))
+    except BaseException as exc:  # noqa: BLE001 — anything else: report it, never let Python unwind further
+        _report(ctx.err_fd, "setup", f"{type(exc).__name__}: {exc}", code)
+        _say(str(exc))
+    finally:
+        os._exit(code)
+
+
+def _say(message: str) -> None:
+    try:
+        os.write(2, f"{message}\n".encode())
+    except OSError:
+        pass
+    sys.stderr = sys.__stderr__

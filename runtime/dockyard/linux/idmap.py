@@ -1,0 +1,127 @@
+"""User-namespace id maps for rootless containers and ``--userns``.
+
+Two ways to map, chosen from /etc/subuid and /etc/subgid:
+
+* the user has subordinate ranges → ``0 → the user`` plus ``1.. → the range``, written by the
+  setuid helpers ``newuidmap``/``newgidmap`` (only they may map ids the user does not own);
+* no ranges → a single-id map ``0 → the user``, which an unprivileged process may write for
+  itself (after ``setgroups deny``); files of other owners then show up as ``nobody``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Final
+
+from ..errors import Unavailable
+
+Mapping = tuple[int, int, int]  # (id inside, id outside, count)
+SUBUID: Final = "/etc/subuid"
+SUBGID: Final = "/etc/subgid"
+
+
+@dataclass
+class UserNamespace:
+    uid_map: list[Mapping] = field(default_factory=list)
+    gid_map: list[Mapping] = field(default_factory=list)
+    use_helpers: bool = False  # newuidmap/newgidmap write the maps from outside
+
+
+def subordinate_ranges(path: str, user: str, uid: int) -> list[tuple[int, int]]:
+    """``(start, count)`` ranges listed for ``user`` (by name or uid) in a subid file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    ranges = []
+    for line in lines:
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[0] in (user, str(uid)) and parts[1].isdigit() \
+                and parts[2].isdigit() and int(parts[2]) > 0:
+            ranges.append((int(parts[1]), int(parts[2])))
+    return ranges
+
+
+def rootless(uid: int | None = None, gid: int | None = None,
+             subuid: str = SUBUID, subgid: str = SUBGID) -> UserNamespace:
+    """The map a rootless container of the calling user gets."""
+    uid = os.getuid() if uid is None else uid
+    gid = os.getgid() if gid is None else gid
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    uids, gids = subordinate_ranges(subuid, name, uid), subordinate_ranges(subgid, name, uid)
+    if not uids or not gids:
+        return UserNamespace([(0, uid, 1)], [(0, gid, 1)], use_helpers=False)
+    return UserNamespace(_stack(uid, uids), _stack(gid, gids), use_helpers=True)
+
+
+def _stack(own: int, ranges: list[tuple[int, int]]) -> list[Mapping]:
+    maps: list[Mapping] = [(0, own, 1)]
+    inside = 1
+    for start, count in ranges[:4]:  # the kernel accepts at most a few hundred lines; keep it short
+        maps.append((inside, start, count))
+        inside += count
+    return maps
+
+
+def _format(maps: list[Mapping]) -> str:
+    return "".join(f"{a} {b} {c}\n" for a, b, c in maps)
+
+
+def write_own(ns: UserNamespace) -> None:
+    """In the child, map itself (single-id maps only: the kernel allows no more unprivileged)."""
+    with open("/proc/self/setgroups", "w", encoding="ascii") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w", encoding="ascii") as f:
+        f.write(_format(ns.uid_map))
+    with open("/proc/self/gid_map", "w", encoding="ascii") as f:
+        f.write(_format(ns.gid_map))
+
+
+def write_for(pid: int, ns: UserNamespace) -> None:
+    """From the parent: write ``pid``'s maps, through newuidmap/newgidmap when ranges are used."""
+    if not ns.use_helpers:
+        for name, maps in (("uid_map", ns.uid_map), ("gid_map", ns.gid_map)):
+            with open(f"/proc/{pid}/{name}", "w", encoding="ascii") as f:
+                f.write(_format(maps))
+        return
+    for tool, maps in (("newuidmap", ns.uid_map), ("newgidmap", ns.gid_map)):
+        exe = shutil.which(tool)
+        if exe is None:
+            raise Unavailable(f"{tool} not found: /etc/subuid and /etc/subgid give this user "
+                              "subordinate ids, which only the setuid helpers newuidmap and "
+                              "newgidmap may map; install them (Debian: apt-get install uidmap)")
+        argv = [exe, str(pid)] + [str(n) for m in maps for n in m]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise Unavailable(f"{tool} failed: {done.stderr.strip() or done.returncode}")
+
+
+def userns_unavailable_reason() -> str | None:
+    """Why unprivileged user namespaces cannot be created here, or ``None`` if they can."""
+    checks = [
+        ("/proc/sys/user/max_user_namespaces", "0",
+         ("user namespaces are disabled: sysctl user.max_user_namespaces is 0 "
+         "(set it, e.g. sysctl -w user.max_user_namespaces=15000)")),
+        ("/proc/sys/kernel/unprivileged_userns_clone", "0",
+         ("unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone "
+         "is 0 (sysctl -w kernel.unprivileged_userns_clone=1)")),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
+         ("AppArmor restricts unprivileged user namespaces: sysctl "
+         "kernel.apparmor_restrict_unprivileged_userns is 1 (set it to 0 or add a profile)")),
+    ]
+    for path, bad, reason in checks:
+        try:
+            with open(path, encoding="ascii") as f:
+                if f.read().strip() == bad:
+                    return reason
+        except OSError:
+            continue
+    return None

@@ -1,0 +1,271 @@
+"""The launcher: a small single-threaded process that starts containers and reaps them.
+
+Why a separate process: ``fork`` (and ``clone``) get slower as the forking process grows — a
+daemon with a large heap would pay ~10 ms per container just to copy page tables. The launcher
+is spawned once, early, stays small (a bare interpreter plus this package's ``linux`` and
+``containers.spec`` modules), and clones each container's init process directly into its new
+namespaces, so the init is pid 1 with no intermediate process.
+
+Protocol (``SOCK_SEQPACKET``, one JSON object per packet, stdio fds via ``SCM_RIGHTS``)::
+
+    → {"op": "start", "spec": {...}}  + 3 fds   ← {"ok": true, "pid": N}
+                                               | {"ok": false, "error": {"type", "kind", "message", "exit"}}
+    → {"op": "signal", "id": ID, "signal": S}   ← {"ok": true} | {"ok": false, "error": …}
+    ← {"event": "exit", "id": ID, "pid": N, "exit_code": C, "oom_killed": B}   (unsolicited)
+
+On EOF of its socket the launcher kills every container it started, reaps them, removes their
+cgroups and exits: a crashed caller leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ..containers.spec import ContainerSpec
+from ..errors import DockyardError, InvalidArgument, Unavailable
+from . import cgroups, child, idmap, mounts, namespaces, syscalls
+
+MAX_PACKET = 1 << 20
+
+
+class StartFailed(DockyardError):
+    """The init process died before exec; ``exit_code`` is what Docker records (127/126/125)."""
+
+    def __init__(self, message: str, kind: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.exit_code = exit_code
+        self.status = 400 if kind == "exec" else 500
+
+
+@dataclass
+class Running:
+    id: str
+    pid: int
+    pidfd: int
+    cgroup: cgroups.Cgroup | None
+
+
+def exit_code(status: int) -> int:
+    """Docker's exit code: the status, or 128 + signal number for a signal death."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+class Launcher:
+    """Starts containers in-process; the server loop below wraps it, and a supervisor (shim)
+    that is itself small may use it directly."""
+
+    def __init__(self) -> None:
+        self.hier = cgroups.detect()
+        self.host_hierarchies = mounts.host_hierarchies() if self.hier.mode == "v1" else []
+        self.rootless = os.geteuid() != 0
+
+    def _cgroup(self, spec: ContainerSpec) -> cgroups.Cgroup | None:
+        cg = None if self.rootless else cgroups.for_container(spec.id, self.hier,
+                                                              spec.cgroup_parent)
+        if cg is None and not spec.limits.empty:
+            raise Unavailable("resource limits need a writable cgroup hierarchy, and "
+                              + ("a rootless process cannot create cgroups on cgroup v1 "
+                                 "(cgroup v2 with delegation is required)" if self.rootless
+                                 else "none is mounted under /sys/fs/cgroup"))
+        if cg is not None:
+            cg.create(spec.limits)
+        return cg
+
+    def _prepare(self, spec: ContainerSpec) -> None:
+        spec.validate()
+        if self.rootless and spec.userns is None:
+            spec.userns = idmap.rootless()
+        if not spec.rootfs_dir:
+            spec.rootfs_dir = os.path.join(os.path.dirname(spec.upper_dir.rstrip("/")), "merged")
+        for path in (spec.upper_dir, spec.work_dir, spec.rootfs_dir):
+            os.makedirs(path, 0o755, exist_ok=True)
+
+    def start(self, spec: ContainerSpec, stdio: list[int]) -> Running:
+        self._prepare(spec)
+        cg = self._cgroup(spec)
+        try:
+            return self._clone(spec, stdio, cg)
+        except BaseException:
+            if cg is not None:
+                cg.remove()
+            raise
+
+    def _clone(self, spec: ContainerSpec, stdio: list[int], cg: cgroups.Cgroup | None) -> Running:
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC) if spec.userns and spec.userns.use_helpers \
+            else (None, None)
+        ctx = child.ChildContext(err_w, sync_r, stdio, cg, self.host_hierarchies,
+                                 [fd for fd in (err_r, sync_w) if fd is not None])
+        try:
+            pid = syscalls.clone(namespaces.clone_flags(spec.network, spec.userns is not None))
+        except OSError as exc:
+            _close(err_r, err_w, sync_r, sync_w)
+            raise _clone_error(exc, spec) from None
+        if pid == 0:
+            child.run(spec, ctx)
+        _close(err_w, sync_r)
+        pidfd = os.pidfd_open(pid)
+        try:
+            if sync_w is not None:
+                _write_maps(pid, spec, sync_w)
+            failure = _read_all(err_r)
+        except BaseException:
+            _kill_and_reap(pid, pidfd)
+            raise
+        finally:
+            _close(err_r, sync_w)
+        if failure:
+            _kill_and_reap(pid, pidfd)
+            report = json.loads(failure)
+            raise StartFailed(report["message"], report["kind"], report["exit"])
+        return Running(spec.id, pid, pidfd, cg)
+
+    @staticmethod
+    def reap(running: Running) -> dict[str, Any]:
+        """Collect an exited container: status, OOM flag, cgroup removed, pidfd closed."""
+        _, status = os.waitpid(running.pid, 0)
+        oom = running.cgroup.oom_killed() if running.cgroup is not None else False
+        if running.cgroup is not None:
+            running.cgroup.remove()
+        os.close(running.pidfd)
+        return {"event": "exit", "id": running.id, "pid": running.pid,
+                "exit_code": exit_code(status), "oom_killed": oom}
+
+
+def _write_maps(pid: int, spec: ContainerSpec, sync_w: int) -> None:
+    assert spec.userns is not None
+    try:
+        idmap.write_for(pid, spec.userns)
+    except BaseException:
+        os.write(sync_w, b"0")
+        raise
+    os.write(sync_w, b"1")
+
+
+def _clone_error(exc: OSError, spec: ContainerSpec) -> DockyardError:
+    if spec.userns is not None and exc.errno in (errno.EPERM, errno.ENOSPC, errno.EINVAL):
+        reason = idmap.userns_unavailable_reason()
+        return Unavailable(reason or f"cannot create a user namespace: {exc.strerror}")
+    return Unavailable(f"cannot create the container's namespaces: {exc.strerror}")
+
+
+def _close(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _kill_and_reap(pid: int, pidfd: int) -> None:
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    os.close(pidfd)
+
+
+class Server:
+    """The launcher's request loop over one SOCK_SEQPACKET connection."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.launcher = Launcher()
+        self.running: dict[str, Running] = {}
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(sock, selectors.EVENT_READ, None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sock.send(json.dumps(message).encode())
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                if key.data is None:
+                    if not self._request():
+                        self._shutdown()
+                        return
+                else:
+                    self._exited(key.data)
+
+    def _request(self) -> bool:
+        data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_PACKET, 3)
+        if not data:
+            return False
+        for fd in fds:
+            os.set_inheritable(fd, False)
+        try:
+            self.send(self._handle(json.loads(data), fds))
+        finally:
+            _close(*fds)
+        return True
+
+    def _handle(self, msg: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        try:
+            if msg["op"] == "start":
+                spec = ContainerSpec.from_dict(msg["spec"])
+                if spec.id in self.running:
+                    raise InvalidArgument(f"container {spec.id} is already running")
+                running = self.launcher.start(spec, fds)
+                self.running[spec.id] = running
+                self.selector.register(running.pidfd, selectors.EVENT_READ, spec.id)
+                return {"ok": True, "pid": running.pid}
+            if msg["op"] == "signal":
+                signal.pidfd_send_signal(self.running[msg["id"]].pidfd, msg["signal"])
+                return {"ok": True}
+            return {"ok": True} if msg["op"] == "ping" else _error(InvalidArgument("bad op"))
+        except KeyError as exc:
+            return _error(InvalidArgument(f"no such container: {exc.args[0]}"))
+        except Exception as exc:  # noqa: BLE001 — every failure goes back to the caller as a typed error
+            return _error(exc)
+
+    def _exited(self, container_id: str) -> None:
+        running = self.running.pop(container_id)
+        self.selector.unregister(running.pidfd)
+        self.send(Launcher.reap(running))
+
+    def _shutdown(self) -> None:
+        for running in list(self.running.values()):
+            try:
+                signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            Launcher.reap(running)
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    kind = getattr(exc, "kind", "setup")
+    code = getattr(exc, "exit_code", None)
+    message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return {"ok": False, "error": {"type": type(exc).__name__, "kind": kind, "message": message,
+                                   "exit": code, "status": getattr(exc, "status", 500)}}
+
+
+def main() -> None:
+    """Entry point of the helper process: fd 3 is the socket (see ``runtime.Runtime``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    os.set_inheritable(fd, False)
+    sock = socket.socket(fileno=fd)
+    Server(sock).serve()
+
+
+if __name__ == "__main__":
+    main()

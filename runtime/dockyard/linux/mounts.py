@@ -1,0 +1,243 @@
+"""The container's mount table, built inside its fresh mount namespace by its init process.
+
+Order (each step relies on the one before):
+
+1. make ``/`` recursively private — nothing we mount may propagate back to the host;
+2. overlay on the rootfs dir (``overlay.py``); /proc, /sys (read-only), /sys/fs/cgroup, /dev
+   (tmpfs + device nodes + pts + shm + mqueue) and the user's ``--mount``s inside it;
+3. ``pivot_root`` into it and detach the old root;
+4. masked paths, read-only paths, then a read-only root if asked.
+
+Because all of it happens in a private mount namespace, no mount outlives the container:
+when its last process exits the kernel drops the namespace and every mount in it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterable
+from typing import Final
+
+from ..errors import InvalidArgument
+from . import syscalls as sc
+
+NOSUID_NODEV_NOEXEC: Final = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+DEVICES: Final = {  # name: (major, minor) — the set every Docker container has
+    "null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9),
+    "tty": (5, 0),
+}
+DEV_LINKS: Final = {
+    "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx", "core": "/proc/kcore",
+}
+# statvfs f_flag bits → mount flags a bind remount must keep (the kernel refuses to clear
+# "locked" flags inside a user namespace)
+_KEEP_FLAGS: Final = ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_NOEXEC),
+                      (1024, sc.MS_NOATIME), (2048, 2048), (4096, sc.MS_RELATIME))
+
+
+def make_private() -> None:
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+
+
+def in_root(root: str, path: str) -> str:
+    """``root``/``path`` with symlinks resolved *inside* ``root`` (an absolute link points at
+    root's top, ``..`` stops at root), so an image cannot make a mount land on the host."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            resolved = resolved[:-1]
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        if os.path.islink(candidate):
+            hops += 1
+            if hops > 40:
+                raise InvalidArgument(f"too many levels of symbolic links in {path}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def ensure_dir(path: str, mode: int = 0o755) -> None:
+    try:
+        os.makedirs(path, mode, exist_ok=True)
+    except FileExistsError:
+        raise InvalidArgument(f"mountpoint {path} exists and is not a directory") from None
+
+
+def ensure_file(path: str) -> None:
+    ensure_dir(os.path.dirname(path))
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+
+def mount_proc(root: str) -> None:
+    target = in_root(root, "/proc")
+    ensure_dir(target, 0o555)
+    sc.mount("proc", target, "proc", NOSUID_NODEV_NOEXEC)
+
+
+def mount_sys(root: str, read_only: bool, own_netns: bool) -> None:
+    """A fresh sysfs needs a network namespace we own; otherwise bind the host's."""
+    target = in_root(root, "/sys")
+    ensure_dir(target, 0o555)
+    ro = sc.MS_RDONLY if read_only else 0
+    try:
+        sc.mount("sysfs", target, "sysfs", NOSUID_NODEV_NOEXEC | ro)
+    except PermissionError:
+        if own_netns:
+            raise
+        sc.mount("/sys", target, None, sc.MS_BIND | sc.MS_REC)
+        if read_only:
+            remount_readonly(target)
+
+
+def mount_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_only: bool) -> None:
+    """/sys/fs/cgroup as Docker lays it out: a tmpfs with one mount per host hierarchy
+    (``(name, fstype, options)``), each showing the container's own cgroup as its root."""
+    base = in_root(root, "/sys/fs/cgroup")
+    if not os.path.isdir(base):
+        return
+    sc.mount("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755")
+    flags = NOSUID_NODEV_NOEXEC | (sc.MS_RDONLY if read_only else 0)
+    for name, fstype, options in hierarchies:
+        os.mkdir(os.path.join(base, name), 0o555)
+        sc.mount("cgroup", os.path.join(base, name), fstype, flags, options or None)
+    if read_only:
+        sc.mount(None, base, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | NOSUID_NODEV_NOEXEC)
+
+
+def host_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]:
+    """``(name, fstype, options)`` of every cgroup mount under /sys/fs/cgroup on the host."""
+    found = []
+    with open(mountinfo, encoding="utf-8") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = right.split()
+            mountpoint = left.split()[4]
+            if fields[0] not in ("cgroup", "cgroup2") or \
+                    os.path.dirname(mountpoint) != "/sys/fs/cgroup":
+                continue
+            opts = [o for o in fields[2].split(",") if o not in ("rw", "ro")]
+            found.append((os.path.basename(mountpoint), fields[0], ",".join(opts)))
+    return found
+
+
+def mount_dev(root: str, use_mknod: bool, pts_gid: int | None, extra: Iterable[str] = ()) -> None:
+    """/dev as a small tmpfs holding only the devices a container may use."""
+    dev = in_root(root, "/dev")
+    ensure_dir(dev)
+    sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | (1 << 24), "mode=755,size=65536k")
+    for name in [*DEVICES, *extra]:
+        _device(dev, name, use_mknod)
+    for name, target in DEV_LINKS.items():
+        if name != "core" or os.path.exists("/proc/kcore"):
+            os.symlink(target, os.path.join(dev, name))
+    os.mkdir(f"{dev}/pts", 0o755)
+    gid = f",gid={pts_gid}" if pts_gid is not None else ""
+    sc.mount("devpts", f"{dev}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+             f"newinstance,ptmxmode=0666,mode=0620{gid}")
+    os.mkdir(f"{dev}/shm", 0o1777)
+    sc.mount("shm", f"{dev}/shm", "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    os.mkdir(f"{dev}/mqueue", 0o755)
+    sc.mount("mqueue", f"{dev}/mqueue", "mqueue", NOSUID_NODEV_NOEXEC)
+
+
+def _device(dev: str, name: str, use_mknod: bool) -> None:
+    host = os.path.join("/dev", name)
+    target = os.path.join(dev, name)
+    if use_mknod:
+        st = os.stat(host) if name not in DEVICES else None
+        kind = stat.S_IFCHR if st is None or stat.S_ISCHR(st.st_mode) else stat.S_IFBLK
+        rdev = os.makedev(*DEVICES[name]) if st is None else st.st_rdev
+        os.mknod(target, kind | 0o666, rdev)
+        os.chmod(target, 0o666)
+        return
+    # inside a user namespace mknod is forbidden: bind the host's node instead
+    ensure_file(target)
+    sc.mount(host, target, None, sc.MS_BIND)
+
+
+def host_devices() -> list[str]:
+    """Every top-level device node of the host (``--privileged`` gets them all)."""
+    names = []
+    for entry in os.scandir("/dev"):
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and entry.name not in DEVICES \
+                and entry.name not in ("ptmx", "console"):
+            names.append(entry.name)
+    return sorted(names)
+
+
+def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True) -> None:
+    """A ``--mount type=bind``; the mountpoint is created with the source's kind."""
+    if not os.path.exists(source):
+        raise InvalidArgument(f"invalid mount config for type \"bind\": "
+                              f"bind source path does not exist: {source}")
+    dest = in_root(root, target)
+    if os.path.isdir(source):
+        ensure_dir(dest)
+    else:
+        ensure_file(dest)
+    sc.mount(source, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
+    if read_only:
+        remount_readonly(dest)
+
+
+def tmpfs(root: str, target: str, options: list[str], read_only: bool) -> None:
+    dest = in_root(root, target)
+    ensure_dir(dest)
+    flags = NOSUID_NODEV_NOEXEC | (sc.MS_RDONLY if read_only else 0)
+    sc.mount("tmpfs", dest, "tmpfs", flags, ",".join(options) or None)
+
+
+def pivot(root: str) -> None:
+    """Make ``root`` the new ``/`` and detach the old one (pivot_root(".", ".") needs no
+    put_old directory inside the image)."""
+    os.chdir(root)
+    sc.pivot_root(".", ".")
+    sc.umount2(".", sc.MNT_DETACH)
+    os.chdir("/")
+
+
+def _kept_flags(path: str) -> int:
+    bits = os.statvfs(path).f_flag
+    return sum(ms for st, ms in _KEEP_FLAGS if bits & st)
+
+
+def remount_readonly(path: str) -> None:
+    flags = _kept_flags(path) | sc.MS_RDONLY
+    sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | flags)
+
+
+def mask(paths: Iterable[str]) -> None:
+    """Hide each existing path: files behind /dev/null, directories behind an empty ro tmpfs."""
+    for path in paths:
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if is_dir:
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, "size=0")
+        else:
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+
+
+def make_readonly(paths: Iterable[str]) -> None:
+    for path in paths:
+        try:
+            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                continue
+            raise
+        remount_readonly(path)

@@ -1,0 +1,60 @@
+"""Which namespaces a container gets, and joining an existing container's namespaces.
+
+A container always gets new mount, PID, UTS, IPC and cgroup namespaces; a network namespace
+unless it shares the host's (``network="host"``) or joins a prepared one (a path such as
+``/run/netns/x``); a user namespace when rootless or ``--userns`` asks for one. The cgroup
+namespace is created *after* the init process has joined its cgroup (so the container sees its
+own cgroup as ``/``); everything else is created by ``clone`` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from . import syscalls
+
+FLAGS: Final = {
+    "mnt": syscalls.CLONE_NEWNS, "pid": syscalls.CLONE_NEWPID, "uts": syscalls.CLONE_NEWUTS,
+    "ipc": syscalls.CLONE_NEWIPC, "net": syscalls.CLONE_NEWNET, "user": syscalls.CLONE_NEWUSER,
+    "cgroup": syscalls.CLONE_NEWCGROUP,
+}
+# setns order: the user namespace first (it grants the rights to join the others), mnt last.
+JOIN_ORDER: Final = ("user", "ipc", "uts", "net", "pid", "cgroup", "mnt")
+
+
+def clone_flags(network: str, userns: bool) -> int:
+    """Flags for the ``clone`` that creates the init process (cgroup ns comes later)."""
+    flags = FLAGS["mnt"] | FLAGS["pid"] | FLAGS["uts"] | FLAGS["ipc"]
+    if network == "none":
+        flags |= FLAGS["net"]
+    if userns:
+        flags |= FLAGS["user"]
+    return flags
+
+
+def join_network(path: str) -> None:
+    """Enter a prepared network namespace (bridge networking sets one up beforehand)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        syscalls.setns(fd, FLAGS["net"])
+    finally:
+        os.close(fd)
+
+
+def join(pid: int, kinds: tuple[str, ...] = JOIN_ORDER) -> None:
+    """Enter the namespaces of ``pid`` (for ``exec`` and ``cp``); skips ones already shared.
+
+    Entering a PID namespace only affects children created afterwards."""
+    fds = {}
+    try:
+        for kind in kinds:
+            path = f"/proc/{pid}/ns/{kind}"
+            if os.stat(path).st_ino != os.stat(f"/proc/self/ns/{kind}").st_ino:
+                fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        for kind in kinds:
+            if kind in fds:
+                syscalls.setns(fds[kind], FLAGS[kind])
+    finally:
+        for fd in fds.values():
+            os.close(fd)
