@@ -229,7 +229,8 @@ def entries(reader: ChunkReader) -> Iterator[Entry]:
             continue
         if entry.type not in _TYPES:
             raise TarError(f"unsupported tar entry type {entry.type!r} for {entry.name!r}")
-        entry.type = _TYPES[entry.type]
+        old_style_dir = entry.type == "\0" and entry.name.endswith("/")  # V7 tars mark dirs so
+        entry.type = DIRECTORY if old_style_dir else _TYPES[entry.type]
         if long_name is not None:
             entry.name = long_name
         if long_link is not None:

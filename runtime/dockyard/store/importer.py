@@ -1,0 +1,152 @@
+"""``docker import``: a rootfs tarball becomes a one-layer image, with ``--change`` applied.
+
+The upload (plain, gzip, zstd, xz or bzip2) is stored decompressed — a plain tar blob whose
+digest is the layer's diff_id — then unpacked like any layer. ``changes`` are the Dockerfile
+instructions dockerd accepts for import and commit, applied to an empty container config.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from .. import __version__
+from ..errors import InvalidArgument
+from ..oci import mediatypes as mt
+from .compression import ChunkStream, decompressed_chunks
+from .images import ImageStore, LayerInput, Prepared, tag_reference
+from .timefmt import rfc3339_now
+from .views import EMPTY_CONFIG
+
+CHANGE_COMMANDS = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL",
+                   "USER", "VOLUME", "WORKDIR"}
+
+
+def import_rootfs(store: ImageStore, stream: BinaryIO, repo: str | None = None,
+                  tag: str | None = None, changes: list[str] | None = None, message: str = "",
+                  platform: str | None = None) -> Iterator[dict[str, Any]]:
+    """Import; yields ``{"status": "sha256:…"}`` once the image is committed."""
+    ref = tag_reference(repo, tag) if repo else None
+    config_obj = apply_changes(dict(EMPTY_CONFIG), changes or [])
+    os_name, arch, variant = parse_platform(platform)
+    return _run(store, stream, ref, config_obj, message or "Imported from -", (os_name, arch, variant))
+
+
+def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, Any], message: str,
+         plat: tuple[str, str, str]) -> Iterator[dict[str, Any]]:
+    new_blobs: set[str] = set()
+    prepared: list[Prepared] = []
+    try:
+        diff_id, _ = store.content.write(ChunkStream(decompressed_chunks(stream)))
+        new_blobs.add(diff_id)
+        config = _config(diff_id, config_obj, message, plat)
+        prepared = [store.prepare(config, [LayerInput(diff_id, mt.OCI_LAYER)], [ref] if ref else [])]
+        store.commit(prepared)
+    except BaseException:
+        store.discard(new_blobs, [s.chain_id for p in prepared for s in p.snapshots])
+        raise
+    yield {"status": prepared[0].image.id}
+
+
+def _config(diff_id: str, config_obj: dict[str, Any], message: str, plat: tuple[str, str, str]) -> bytes:
+    created = rfc3339_now()
+    out: dict[str, Any] = {"architecture": plat[1], "comment": message, "config": config_obj,
+                           "container_config": dict(EMPTY_CONFIG), "created": created,
+                           "docker_version": __version__,
+                           "history": [{"created": created, "comment": message}], "os": plat[0],
+                           "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
+    if plat[2]:
+        out["variant"] = plat[2]
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def parse_platform(text: str | None) -> tuple[str, str, str]:
+    """``os/arch[/variant]`` → parts; defaults to this machine."""
+    from ..engine import go_arch
+
+    if not text:
+        return "linux", go_arch(), ""
+    parts = text.lower().split("/")
+    if len(parts) > 3 or not all(parts):
+        raise InvalidArgument(f'"{text}": unknown operating system or architecture: invalid argument')
+    if parts[0] != "linux":
+        raise InvalidArgument(f'operating system is not supported: "{parts[0]}"')
+    arch = parts[1] if len(parts) > 1 else go_arch()
+    return "linux", arch, parts[2] if len(parts) > 2 else ""
+
+
+def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
+    for change in changes:
+        word, _, rest = change.strip().partition(" ")
+        cmd = word.upper()
+        if cmd not in CHANGE_COMMANDS:
+            raise InvalidArgument(f"{word.lower()} is not a valid change command")
+        _APPLY[cmd](config, rest.strip())
+    return config
+
+
+def _exec_form(rest: str, shell: bool = True) -> list[str]:
+    if rest.startswith("["):
+        try:
+            value = json.loads(rest)
+            if isinstance(value, list) and all(isinstance(x, str) for x in value):
+                return value
+        except ValueError:
+            pass
+    return ["/bin/sh", "-c", rest] if shell else shlex.split(rest)
+
+
+def _pairs(rest: str, what: str) -> list[tuple[str, str]]:
+    words = shlex.split(rest)
+    if words and "=" not in words[0]:  # legacy one-pair form: ENV KEY value with spaces
+        key, _, value = rest.partition(" ")
+        return [(key, value.strip())]
+    out = []
+    for w in words:
+        key, eq, value = w.partition("=")
+        if not eq or not key:
+            raise InvalidArgument(f"{what} names can not be blank" if not key else f"Syntax error - can't find = in {w!r}. Must be of the form: name=value")
+        out.append((key, value))
+    return out
+
+
+def _env(config: dict[str, Any], rest: str) -> None:
+    env = list(config.get("Env") or [])
+    for key, value in _pairs(rest, "ENV"):
+        env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
+    config["Env"] = env
+
+
+def _label(config: dict[str, Any], rest: str) -> None:
+    config["Labels"] = {**(config.get("Labels") or {}), **dict(_pairs(rest, "LABEL"))}
+
+
+def _expose(config: dict[str, Any], rest: str) -> None:
+    ports = dict(config.get("ExposedPorts") or {})
+    for p in rest.split():
+        ports[p if "/" in p else f"{p}/tcp"] = {}
+    config["ExposedPorts"] = ports
+
+
+def _volume(config: dict[str, Any], rest: str) -> None:
+    vols = dict(config.get("Volumes") or {})
+    for v in (_exec_form(rest, shell=False) if rest.startswith("[") else rest.split()):
+        vols[v] = {}
+    config["Volumes"] = vols
+
+
+_APPLY = {
+    "CMD": lambda c, r: c.__setitem__("Cmd", _exec_form(r)),
+    "ENTRYPOINT": lambda c, r: c.__setitem__("Entrypoint", _exec_form(r)),
+    "ENV": _env,
+    "LABEL": _label,
+    "EXPOSE": _expose,
+    "VOLUME": _volume,
+    "USER": lambda c, r: c.__setitem__("User", r),
+    "WORKDIR": lambda c, r: c.__setitem__("WorkingDir", r),
+    "STOPSIGNAL": lambda c, r: c.__setitem__("StopSignal", r),
+    "ONBUILD": lambda c, r: c.__setitem__("OnBuild", [*(c.get("OnBuild") or []), r]),
+}
+
