@@ -1,6 +1,23 @@
 """dockyard_jupyter: the notebook front end of dockyard (magics, widgets, server extension).
 
-Entry points only; heavy modules are imported lazily.
+Entry points only; the magics and the server are imported when they are used, so
+``%load_ext dockyard_jupyter`` pulls in no server code and the server no kernel code.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import load
+
+    load(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server import _jupyter_server_extension_points as points
+
+    return points()

@@ -1,0 +1,124 @@
+"""``%docker VERB …`` and ``%%dockerfile``: thin entry points over :mod:`verbs`.
+
+Interpolation is IPython's (``{expr}``, ``$var``, ``$$`` for a literal ``$``) with one
+difference from ``!``: docker's Go templates (``{{.ID}}``) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
+from IPython.utils.text import DollarFormatter
+from traitlets import Unicode
+
+from dockyard.errors import DockyardError
+
+from . import client as clients
+from . import parsers, reprs, verbs
+from .errors import CommandUsage
+
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+
+
+def interpolate(line: str, namespace: dict[str, Any]) -> str:
+    """IPython's ``!`` expansion, keeping ``{{…}}`` spans literal. As in IPython, a line whose
+    expansion fails (unknown name) is used as written."""
+    protected = _TEMPLATE.sub(lambda m: m.group(0).replace("{", "{{").replace("}", "}}"), line)
+    try:
+        return DollarFormatter().vformat(protected, args=[], kwargs=namespace)
+    except Exception:  # noqa: BLE001 - IPython's rule: leave the line as written
+        return line
+
+
+def split_global(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--host URL`` / ``-H URL`` before the verb, as docker's global flags."""
+    host = None
+    while argv and (argv[0] in {"--host", "-H"} or argv[0].startswith("--host=")):
+        flag = argv.pop(0)
+        if "=" in flag:
+            host = flag.split("=", 1)[1]
+        elif not argv:
+            raise CommandUsage(f"%docker: flag needs an argument: {flag}")
+        else:
+            host = argv.pop(0)
+    return host, argv
+
+
+@magics_class
+class DockerMagics(Magics):
+    host = Unicode(
+        None, allow_none=True,
+        help="Engine API address the magics use when neither --host nor DOCKYARD_HOST is "
+             "given (default: the bundled dockyard daemon).",
+    ).tag(config=True)
+
+    def _namespace(self, local_ns: dict[str, Any] | None) -> dict[str, Any]:
+        ns = dict(self.shell.user_ns) if self.shell else {}
+        ns.update(local_ns or {})
+        return ns
+
+    def _call(self, host: str | None, user_ns: dict[str, Any], func: Any, *args: Any) -> Any:
+        """The magics' error edge: every expected failure becomes one line."""
+        chosen = clients.resolve_host(host, self.host)
+        try:
+            with clients.daemon_errors(chosen):
+                ctx = verbs.Context(clients.get_client(chosen), chosen, Path(os.getcwd()), user_ns)
+                result = func(ctx, *args)
+        except DockyardError as exc:
+            raise UsageError(str(exc)) from None
+        if ctx.exit_code is not None and self.shell is not None:
+            self.shell.user_ns["_exit_code"] = ctx.exit_code
+        return result
+
+    @no_var_expand  # type: ignore[untyped-decorator]
+    @needs_local_scope  # type: ignore[untyped-decorator]
+    @line_magic  # type: ignore[untyped-decorator]
+    def docker(self, line: str, local_ns: dict[str, Any] | None = None) -> Any:
+        """Run a docker command: ``%docker [--host URL] VERB [OPTIONS] …`` (docker's syntax)."""
+        user_ns = self._namespace(local_ns)
+        try:
+            argv = shlex.split(interpolate(line, user_ns))
+            host, argv = split_global(argv)
+            if not argv:
+                raise CommandUsage("usage: %docker [--host URL] VERB [OPTIONS] … (verbs: "
+                                   f"{', '.join(sorted(parsers.PARSERS))})")
+            ns = parsers.parse(argv[0], argv[1:])
+        except parsers.HelpShown:
+            return None
+        except (CommandUsage, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        return self._call(host, user_ns, verbs.VERBS[argv[0]], ns)
+
+    @no_var_expand  # type: ignore[untyped-decorator]
+    @needs_local_scope  # type: ignore[untyped-decorator]
+    @cell_magic  # type: ignore[untyped-decorator]
+    def dockerfile(self, line: str, cell: str, local_ns: dict[str, Any] | None = None) -> Any:
+        """Build the cell (a Dockerfile) into an image: ``%%dockerfile [-t NAME[:TAG]] …``."""
+        user_ns = self._namespace(local_ns)
+        try:
+            host, argv = split_global(shlex.split(interpolate(line, user_ns)))
+            ns: argparse.Namespace = parsers.dockerfile().parse_args(argv)
+        except parsers.HelpShown:
+            return None
+        except (CommandUsage, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        return self._call(host, user_ns, verbs.build_from_text, cell, ns)
+
+
+def load(ipython: Any) -> None:
+    reprs.install()
+    ipython.register_magics(DockerMagics)

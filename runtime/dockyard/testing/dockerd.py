@@ -1,0 +1,152 @@
+"""A private, real dockerd for tests: its own data root, exec root, socket and pidfile.
+
+The front end speaks the Engine API through docker-py, so the same code paths are exercised
+against a real dockerd (container verbs) before dockyard's own daemon serves them. Nothing is
+shared with a system dockerd: no bridge, no iptables, containers run with ``--network none``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
+BUSYBOX = "/bin/busybox"
+APPLETS = ("sh", "echo", "sleep", "cat", "ls", "true", "false", "env", "id", "printf", "touch")
+
+
+class DockerdError(RuntimeError):
+    """dockerd could not be started; the message carries the tail of its log."""
+
+
+@dataclass
+class Dockerd:
+    root: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "docker.sock"
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "dockerd.log"
+
+    def client(self) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.host, version="auto", timeout=30)
+
+
+def _command(root: Path) -> list[str]:
+    (root / "daemon.json").write_text("{}")
+    return [
+        DOCKERD, "--config-file", str(root / "daemon.json"),
+        "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+        "-H", f"unix://{root / 'docker.sock'}", "--pidfile", str(root / "dockerd.pid"),
+        "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
+        "--shutdown-timeout", "2", "--log-level", "warn",
+    ]
+
+
+def start_dockerd(timeout: float = 30.0) -> Dockerd:
+    """Start dockerd in a fresh temp directory (short path: socket names are length-limited)."""
+    root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
+    with open(root / "dockerd.log", "wb") as log:
+        proc = subprocess.Popen(_command(root), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    daemon = Dockerd(root, proc)
+    try:
+        _wait_ready(daemon, timeout)
+    except BaseException:
+        stop_dockerd(daemon)
+        raise
+    return daemon
+
+
+def _wait_ready(daemon: Dockerd, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.process.poll() is not None:
+            raise DockerdError(f"dockerd exited: {daemon.log.read_text()[-2000:]}")
+        if daemon.socket.exists() and _answers(daemon.host):
+            return
+        time.sleep(0.05)
+    raise DockerdError(f"dockerd not ready after {timeout}s: {daemon.log.read_text()[-2000:]}")
+
+
+def _answers(host: str) -> bool:
+    try:
+        return bool(docker.APIClient(base_url=host, version="1.41", timeout=2).ping())
+    except Exception:  # noqa: BLE001 - not ready yet
+        return False
+
+
+def stop_dockerd(daemon: Dockerd) -> None:
+    """SIGTERM by pid (dockerd stops its containerd), SIGKILL if stuck, then unmount and delete."""
+    proc = daemon.process
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    _unmount_under(daemon.root)
+    shutil.rmtree(daemon.root, ignore_errors=True)
+
+
+def _unmount_under(root: Path) -> None:
+    prefix = str(root) + "/"
+    with open("/proc/self/mounts") as mounts:
+        targets = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for target in sorted(targets, key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+
+
+def busybox_rootfs_tar() -> bytes:
+    """A one-binary root filesystem: /bin/busybox plus the applet links tests use."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in ("bin", "tmp", "etc"):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if name == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(BUSYBOX, arcname="bin/busybox")
+        for applet in APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def load_busybox(daemon: Dockerd, tag: str = "busybox:latest") -> str:
+    """Put a busybox image into the daemon: the shared docker-save archive when that helper
+    exists, else ``docker import`` of a rootfs tar. Returns the image id."""
+    client = daemon.client()
+    try:
+        try:
+            from dockyard.testing.busybox import build_busybox_archive
+        except ImportError:
+            repo, _, version = tag.partition(":")
+            client.api.import_image_from_data(
+                busybox_rootfs_tar(), repository=repo, tag=version or "latest",
+                changes=['CMD ["sh"]'])
+        else:
+            archive = build_busybox_archive(daemon.root, tag)
+            client.images.load(archive.read_bytes())
+        return str(client.images.get(tag).id)
+    finally:
+        client.close()
