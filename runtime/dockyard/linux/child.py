@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from ..containers.spec import DEFAULT_PATH, ContainerSpec
+from ..errors import DockyardError
 from . import capabilities, idmap, mounts, namespaces, overlay, syscalls
 from .cgroups import Cgroup
 
@@ -149,9 +150,10 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     return find_executable(spec.args[0], spec.env)
 
 
-def _report(fd: int, kind: str, message: str, code: int) -> None:
+def _report(fd: int, kind: str, message: str, code: int, error: str = "StartFailed") -> None:
+    report = {"kind": kind, "message": message, "exit": code, "type": error}
     try:
-        os.write(fd, json.dumps({"kind": kind, "message": message, "exit": code}).encode())
+        os.write(fd, json.dumps(report).encode())
     except OSError:
         pass
 
@@ -172,10 +174,18 @@ def run(spec: ContainerSpec, ctx: ChildContext) -> NoReturn:
         _report(ctx.err_fd, "exec", str(exc), code)
         _say(str(exc))
     except BaseException as exc:  # noqa: BLE001 — anything else: report it, never let Python unwind further
-        _report(ctx.err_fd, "setup", f"{type(exc).__name__}: {exc}", code)
-        _say(str(exc))
+        typed = isinstance(exc, DockyardError)
+        message = str(exc) if typed else _describe(exc)
+        _report(ctx.err_fd, "setup", message, code, type(exc).__name__ if typed else "StartFailed")
+        _say(message)
     finally:
         os._exit(code)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # syscalls.py puts the call and its arguments here
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _say(message: str) -> None:

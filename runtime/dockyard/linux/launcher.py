@@ -127,8 +127,7 @@ class Launcher:
             _close(err_r, sync_w)
         if failure:
             _kill_and_reap(pid, pidfd)
-            report = json.loads(failure)
-            raise StartFailed(report["message"], report["kind"], report["exit"])
+            raise _start_error(json.loads(failure))
         return Running(spec.id, pid, pidfd, cg)
 
     @staticmethod
@@ -141,6 +140,14 @@ class Launcher:
         os.close(running.pidfd)
         return {"event": "exit", "id": running.id, "pid": running.pid,
                 "exit_code": exit_code(status), "oom_killed": oom}
+
+
+def _start_error(report: dict[str, Any]) -> DockyardError:
+    """The child's report as a typed error: its own class for a DockyardError it raised."""
+    typed = {"InvalidArgument": InvalidArgument, "Unavailable": Unavailable}.get(report["type"])
+    if typed is not None and report["kind"] == "setup":
+        return typed(report["message"])
+    return StartFailed(report["message"], report["kind"], report["exit"])
 
 
 def _write_maps(pid: int, spec: ContainerSpec, sync_w: int) -> None:

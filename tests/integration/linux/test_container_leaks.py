@@ -1,0 +1,81 @@
+"""Nothing outlives a container: mounts, cgroup dirs, processes, launcher fds."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import collect
+
+from dockyard.containers.runtime import Runtime
+from dockyard.containers.spec import ContainerSpec, Mount
+from dockyard.errors import InvalidArgument
+from dockyard.linux import cgroups
+from dockyard.linux.cgroups import Limits
+from dockyard.linux.launcher import StartFailed
+
+MakeSpec = Callable[..., ContainerSpec]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _cgroup_dirs(prefix: str) -> list[str]:
+    hier = cgroups.detect()
+    roots = {os.path.join(m, "dockyard") for m in hier.v1.values()}
+    return sorted(os.path.join(r, d) for r in roots if os.path.isdir(r)
+                  for d in os.listdir(r) if d.startswith(prefix))
+
+
+def _snapshot(rt: Runtime, prefix: str) -> dict[str, object]:
+    return {
+        "mounts": Path("/proc/self/mountinfo").read_text().count("\n"),
+        "cgroups": _cgroup_dirs(prefix),
+        "children": _children(rt.launcher_pid),
+        "launcher_fds": len(os.listdir(f"/proc/{rt.launcher_pid}/fd")),
+        "my_fds": len(os.listdir("/proc/self/fd")),
+    }
+
+
+def test_a_batch_of_runs_leaves_nothing_behind(runtime: Runtime, make_spec: MakeSpec) -> None:
+    prefix = f"dytest-{os.getpid()}-"
+    before = _snapshot(runtime, prefix)
+    limits = Limits(memory=32 << 20, pids=20)
+    for _ in range(5):
+        assert collect(runtime, make_spec(["true"], limits=limits)).code == 0
+    running = runtime.start(make_spec(["sleep", "60"], limits=limits))
+    during = _snapshot(runtime, prefix)
+    assert during["mounts"] == before["mounts"], "container mounts leaked into the host table"
+    assert len(during["cgroups"]) > len(before["cgroups"])  # type: ignore[arg-type]
+    assert during["children"] == [running.pid]
+    running.kill()
+    assert running.wait(5).exit_code == 137
+    with pytest.raises(StartFailed):
+        runtime.start(make_spec(["missing-binary"], limits=limits))
+    with pytest.raises(InvalidArgument, match="bind source path does not exist"):
+        runtime.start(make_spec(["true"], limits=limits,
+                                mounts=[Mount("bind", "/x", "/nonexistent/dir")]))
+    assert _snapshot(runtime, prefix) == before
+
+
+def test_closing_the_runtime_kills_its_containers(make_spec: MakeSpec) -> None:
+    rt = Runtime()
+    c = rt.start(make_spec(["sleep", "60"], limits=Limits(pids=10)))
+    cg = cgroups.for_container(c.id)
+    assert cg is not None and c.pid in cg.pids()
+    rt.close()
+    assert not os.path.exists(f"/proc/{c.pid}")
+    assert all(not os.path.exists(p) for p in cg.paths)
+

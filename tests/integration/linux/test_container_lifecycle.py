@@ -1,0 +1,95 @@
+"""Exit statuses, exec failures, signals and cgroup limits, as Docker reports them."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+from conftest import Result, collect
+
+from dockyard.containers.runtime import Runtime, dockerd_start_error
+from dockyard.containers.spec import ContainerSpec
+from dockyard.linux.cgroups import Limits
+from dockyard.linux.launcher import StartFailed
+
+Run = Callable[..., Result]
+MakeSpec = Callable[..., ContainerSpec]
+
+
+def test_exit_code_is_passed_through(run: Run) -> None:
+    assert run("exit 3").code == 3
+
+
+def test_signal_death_is_128_plus_signo(runtime: Runtime, make_spec: MakeSpec) -> None:
+    c = runtime.start(make_spec(["sleep", "100"]))
+    assert c.running and c.pid > 1
+    c.kill()
+    assert c.wait(5).exit_code == 128 + signal.SIGKILL
+
+
+def test_init_without_handler_ignores_sigterm_but_a_trap_runs(runtime: Runtime,
+                                                              make_spec: MakeSpec) -> None:
+    """pid 1 only gets signals it handles — why ``docker stop`` escalates to SIGKILL."""
+    c = runtime.start(make_spec(["sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.01; done"]))
+    import time
+    time.sleep(0.2)
+    c.signal(signal.SIGTERM)
+    assert c.wait(5).exit_code == 42
+
+
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (["nosuchcmd"], 'exec: "nosuchcmd": executable file not found in $PATH', 127),
+    (["/bin/nothere"], 'exec: "/bin/nothere": stat /bin/nothere: no such file or directory', 127),
+    (["/etc/passwd"], 'exec: "/etc/passwd": permission denied', 126),
+    (["/etc"], 'exec: "/etc": permission denied', 126),
+])
+def test_exec_failures_match_runc_and_docker(runtime: Runtime, make_spec: MakeSpec,
+                                             args: list[str], message: str, code: int) -> None:
+    err_r, err_w = os.pipe()
+    with pytest.raises(StartFailed) as info:
+        runtime.start(make_spec(args), stderr=err_w)
+    os.close(err_w)
+    assert str(info.value) == message and info.value.exit_code == code
+    assert info.value.status == 400
+    assert os.read(err_r, 4096).decode() == message + "\n"
+    os.close(err_r)
+    assert dockerd_start_error(message).endswith(f"unable to start container process: {message}: unknown")
+
+
+def test_path_lookup_uses_the_containers_path(run: Run, runtime: Runtime,
+                                              make_spec: MakeSpec) -> None:
+    assert collect(runtime, make_spec(["busybox", "true"], env=["PATH=/bin"])).code == 0
+    with pytest.raises(StartFailed):
+        runtime.start(make_spec(["busybox"], env=["PATH=/nowhere"]))
+
+
+def test_memory_cpu_pids_limits_visible_inside(run: Run) -> None:
+    r = run("cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes cpu/cpu.cfs_quota_us "
+            "cpu/cpu.cfs_period_us cpu/cpu.shares pids/pids.max; cat /proc/self/cgroup",
+            limits=Limits(memory=64 << 20, cpu_quota=50000, cpu_period=100000, cpu_shares=512,
+                          pids=50))
+    assert r.code == 0, r.err
+    assert r.out.split()[:5] == [str(64 << 20), "50000", "100000", "512", "50"]
+    assert "4:memory:/\n" in r.out  # the cgroup namespace shows the container's cgroup as /
+
+
+def test_pids_limit_is_enforced(run: Run) -> None:
+    r = run("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait", limits=Limits(pids=4))
+    assert "can't fork" in r.err or "Resource temporarily unavailable" in r.err
+
+
+def test_oom_kill_is_reported_as_docker_does(run: Run) -> None:
+    r = run("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
+            limits=Limits(memory=16 << 20))
+    assert r.status.oom_killed and r.code == 137 and "survived" not in r.out
+
+
+def test_limits_out_of_range_are_rejected_with_dockerds_words(runtime: Runtime,
+                                                              make_spec: MakeSpec) -> None:
+    from dockyard.errors import InvalidArgument
+    with pytest.raises(InvalidArgument, match="Minimum memory limit allowed is 6MB"):
+        runtime.start(make_spec(["true"], limits=Limits(memory=1024)))
+    with pytest.raises(InvalidArgument, match="No command specified"):
+        runtime.start(make_spec([]))

@@ -1,0 +1,146 @@
+"""Pure parts of the runtime: capability sets, users, id maps, cgroup detection, overlay
+options, exec lookup, in-root path resolution, spec round trip."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dockyard.containers.spec import ContainerSpec, Mount, User
+from dockyard.errors import InvalidArgument
+from dockyard.linux import capabilities, cgroups, child, idmap, mounts, overlay, users
+from dockyard.linux.cgroups import Limits
+
+
+def test_capabilities_follow_dockerd() -> None:
+    assert capabilities.resolve() == sorted(capabilities.DOCKER_DEFAULT,
+                                            key=capabilities.NUMBERS.__getitem__)
+    caps = capabilities.resolve(["net_admin"], ["CHOWN"])
+    assert "CAP_NET_ADMIN" in caps and "CAP_CHOWN" not in caps
+    assert capabilities.resolve(["kill"], ["all"]) == ["CAP_KILL"]
+    assert len(capabilities.resolve(["ALL"], ["mknod"])) == capabilities.last_cap()
+    assert len(capabilities.resolve(privileged=True, cap_drop=["ALL"])) == capabilities.last_cap() + 1
+    with pytest.raises(InvalidArgument, match='unknown capability: "CAP_BOGUS"'):
+        capabilities.resolve(["bogus"])
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> list[str]:
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "etc").mkdir(parents=True)
+    (upper / "etc").mkdir(parents=True)
+    (lower / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                      "app:x:1000:1000::/home/app:/bin/sh\n")
+    (lower / "etc/group").write_text("root:x:0:\nwheel:x:10:root,app\napp:x:1000:\nstaff:x:50:\n")
+    return [str(upper), str(lower)]
+
+
+def test_users_resolve_like_docker(image: list[str]) -> None:
+    assert users.resolve("", image) == users.ExecUser(0, 0, (10,), "/root")
+    assert users.resolve("app", image) == users.ExecUser(1000, 1000, (10,), "/home/app")
+    assert users.resolve("app:staff", image) == users.ExecUser(1000, 50, (), "/home/app")
+    assert users.resolve("4242", image) == users.ExecUser(4242, 0, (), "/")
+    assert users.resolve("4242:7", image, ["staff"]).additional_gids == (50,)
+    with pytest.raises(InvalidArgument, match="unable to find user ghost: no matching entries "
+                                              "in passwd file"):
+        users.resolve("ghost", image)
+    with pytest.raises(InvalidArgument, match="unable to find group nope: no matching entries "
+                                              "in group file"):
+        users.resolve("app:nope", image)
+
+
+def test_users_whiteout_hides_lower_passwd(image: list[str]) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a whiteout is a 0/0 character device: mknod needs root")
+    os.mknod(os.path.join(image[0], "etc/passwd"), 0o020000 | 0o600, 0)
+    with pytest.raises(InvalidArgument):
+        users.resolve("app", image)
+
+
+def test_subordinate_ranges_choose_the_mapping(tmp_path: Path) -> None:
+    sub = tmp_path / "subuid"
+    sub.write_text("other:100000:65536\n1234:200000:65536\nbad:line\n")
+    assert idmap.subordinate_ranges(str(sub), "nobody-here", 1234) == [(200000, 65536)]
+    ns = idmap.rootless(1234, 1234, str(sub), str(sub))
+    assert ns.use_helpers and ns.uid_map == [(0, 1234, 1), (1, 200000, 65536)]
+    single = idmap.rootless(1234, 99, str(tmp_path / "none"), str(tmp_path / "none"))
+    assert not single.use_helpers and single.gid_map == [(0, 99, 1)]
+
+
+HYBRID = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+
+
+def test_cgroup_detection_hybrid_and_pure_v2(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text(HYBRID)
+    hier = cgroups.detect(str(info))
+    assert hier.v1["cpu"] == hier.v1["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct"
+    assert hier.v2 == "/sys/fs/cgroup/unified"
+    assert "name=systemd" not in hier.v1
+    v2root = tmp_path / "cg2"
+    v2root.mkdir()
+    (v2root / "cgroup.controllers").write_text("cpu memory pids\n")
+    info.write_text(f"41 31 0:38 / {v2root} rw - cgroup2 cgroup2 rw\n")
+    pure = cgroups.detect(str(info))
+    assert pure.mode == "v2" and pure.v2_controllers == {"cpu", "memory", "pids"}
+
+
+def test_limits_validation() -> None:
+    Limits(memory=6 << 20, cpu_quota=1000, cpu_period=100000, cpu_shares=1024, pids=-1).validate()
+    for bad in (Limits(memory=1), Limits(cpu_period=10), Limits(cpu_quota=5),
+                Limits(cpu_shares=300000)):
+        with pytest.raises(InvalidArgument):
+            bad.validate()
+
+
+def test_overlay_options_put_the_top_layer_first() -> None:
+    assert overlay.options(["/l/base", "/l/top"], "/c/u", "/c/w") == \
+        "lowerdir=/l/top:/l/base,upperdir=/c/u,workdir=/c/w"
+    assert overlay.options(["/a"], "/u", "/w", userxattr=True).endswith(",userxattr")
+    with pytest.raises(InvalidArgument, match="contains ':'"):
+        overlay.options(["/a:b"], "/u", "/w")
+
+
+def test_find_executable_is_gos_lookpath(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    tool = tmp_path / "bin/tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    (tmp_path / "bin/data").write_text("x")
+    env = [f"PATH=/nonexistent:{tmp_path}/bin"]
+    assert child.find_executable("tool", env) == str(tool)
+    with pytest.raises(child.ExecError, match=r'"data": executable file not found in \$PATH'):
+        child.find_executable("data", env)
+    with pytest.raises(child.ExecError, match="permission denied") as info:
+        child.find_executable(str(tmp_path / "bin/data"), env)
+    assert info.value.exit_code == 126
+
+
+def test_in_root_keeps_symlinks_inside(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "escape").symlink_to("/etc")
+    (tmp_path / "up").symlink_to("../../../..")
+    assert mounts.in_root(str(tmp_path), "/escape/x") == f"{tmp_path}/etc/x"
+    assert mounts.in_root(str(tmp_path), "/up/etc") == f"{tmp_path}/etc"
+    assert mounts.in_root(str(tmp_path), "/a/../../b") == f"{tmp_path}/b"
+
+
+def test_spec_round_trips_and_validates() -> None:
+    spec = ContainerSpec("c1", ["/l"], "/u", "/w", ["sh"], user=User(5, 6, [7]),
+                         mounts=[Mount("tmpfs", "/t", options=["size=1m"])],
+                         limits=Limits(memory=8 << 20), userns=idmap.rootless(1000, 1000))
+    assert ContainerSpec.from_json(spec.to_json()) == spec
+    spec.mounts.append(Mount("bind", "rel", "/src"))
+    with pytest.raises(InvalidArgument, match="mount path must be absolute"):
+        spec.validate()
+    with pytest.raises(InvalidArgument, match="No command specified"):
+        ContainerSpec("c2", ["/l"], "/u", "/w", []).validate()
