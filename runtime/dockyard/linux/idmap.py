@@ -125,3 +125,22 @@ def userns_unavailable_reason() -> str | None:
         except OSError:
             continue
     return None
+
+
+def _mapped(maps: list[Mapping], value: int) -> bool:
+    return any(inside <= value < inside + count for inside, _, count in maps)
+
+
+def check_mapped(ns: UserNamespace, uid: int, gids: list[int]) -> None:
+    """Refuse, before starting, a user the namespace cannot represent (the kernel would only
+    say EINVAL from setresuid deep inside the container's set-up)."""
+    if _mapped(ns.uid_map, uid) and all(_mapped(ns.gid_map, g) for g in gids):
+        return
+    if not ns.use_helpers:
+        raise Unavailable(
+            f"user {uid}:{gids[0] if gids else 0} is not mapped in the rootless user namespace: "
+            "only id 0 is (this user has no subordinate ids in /etc/subuid and /etc/subgid; "
+            "add a range, e.g. usermod --add-subuids 100000-165535 --add-subgids "
+            "100000-165535 USER, and install newuidmap/newgidmap)")
+    raise Unavailable(f"user {uid} or one of groups {gids} is outside the user namespace's "
+                      "id map (/etc/subuid, /etc/subgid)")

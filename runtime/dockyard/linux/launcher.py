@@ -86,6 +86,9 @@ class Launcher:
         spec.validate()
         if self.rootless and spec.userns is None:
             spec.userns = idmap.rootless()
+        if spec.userns is not None:
+            user = spec.user
+            idmap.check_mapped(spec.userns, user.uid, [user.gid, *user.additional_gids])
         if not spec.rootfs_dir:
             spec.rootfs_dir = os.path.join(os.path.dirname(spec.upper_dir.rstrip("/")), "merged")
         for path in (spec.upper_dir, spec.work_dir, spec.rootfs_dir):

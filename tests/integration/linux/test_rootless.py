@@ -1,0 +1,114 @@
+"""The rootless path, run for real as an unprivileged user this test creates: a busybox
+container in a user namespace with overlayfs, once with subordinate ids (newuidmap) and once
+with the single-id map; plus the errors that name what a rootless user cannot have."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RUNTIME_DIR = Path(__file__).resolve().parents[3] / "runtime"
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+SCRIPT = r'''
+import json, os, sys
+from pathlib import Path
+from dockyard.testing.busybox import busybox_rootfs
+from dockyard.containers.runtime import Runtime
+from dockyard.containers.spec import ContainerSpec, User
+from dockyard.linux.cgroups import Limits
+
+base = Path(sys.argv[1])
+busybox_rootfs(base / "rootfs")
+
+def spec(name, args, **kw):
+    return ContainerSpec(id=name, lower_dirs=[str(base / "rootfs")], args=args,
+                         upper_dir=str(base / name / "upper"), work_dir=str(base / name / "work"),
+                         hostname="rootless", **kw)
+
+out = {}
+with Runtime() as rt:
+    r, w = os.pipe()
+    c = rt.start(spec("c1", ["sh", "-c", "id; cat /proc/self/uid_map; hostname; echo $$; "
+                         "touch /newfile && echo wrote; ls /dev; cat /proc/kcore; "
+                         "grep ' / ' /proc/self/mountinfo"]), stdout=w, stderr=w)
+    os.close(w)
+    out["status"] = c.wait(20).exit_code
+    out["output"] = os.read(r, 1 << 20).decode()
+    for name, kw in (("limits", {"limits": Limits(memory=64 << 20)}),
+                     ("user", {"user": User(1000, 1000)})):
+        try:
+            rt.start(spec(name, ["true"], **kw))
+            out[name] = "started"
+        except Exception as exc:
+            out[name] = f"{type(exc).__name__}: {exc}"
+    try:
+        rt.start(spec("missing", ["nosuchcmd"]))
+    except Exception as exc:
+        out["missing"] = [str(exc), exc.exit_code]
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture(params=["subids", "single"])
+def unprivileged(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path, str]]:
+    if os.geteuid() != 0:
+        pytest.skip("creating a test user needs root")
+    name = f"dy{uuid.uuid4().hex[:8]}"
+    saved = {p: Path(p).read_bytes() if Path(p).exists() else None
+             for p in ("/etc/subuid", "/etc/subgid")}
+    extra = [] if request.param == "subids" else ["-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"]
+    subprocess.run(["useradd", "-M", "-s", "/bin/sh", *extra, name], check=True)
+    home = Path(tempfile.mkdtemp(prefix="dyrootless-", dir="/tmp"))
+    try:
+        home.chmod(0o755)
+        entry = pwd.getpwnam(name)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        yield name, home, request.param
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+        for path, data in saved.items():
+            if data is not None:
+                Path(path).write_bytes(data)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_rootless_busybox_container(unprivileged: tuple[str, Path, str]) -> None:
+    name, home, mode = unprivileged
+    (home / "script.py").write_text(SCRIPT)
+    if mode == "subids" and not shutil.which("newuidmap"):
+        pytest.fail("newuidmap is missing: install the uidmap package")
+    done = subprocess.run(
+        ["runuser", "-u", name, "--", "env", f"PYTHONPATH={RUNTIME_DIR}", PYTHON,
+         str(home / "script.py"), str(home)],
+        check=False, capture_output=True, text=True, timeout=60, cwd=home)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    uid = pwd.getpwnam(name).pw_uid
+    lines = out["output"].splitlines()
+    assert out["status"] == 0, out["output"]
+    assert lines[0].startswith("uid=0(root) gid=0(root)")
+    assert lines[1].split() == ["0", str(uid), "1"]
+    assert (len(lines[2].split()) == 3) == (mode == "subids")  # the subordinate range
+    tail = lines[3 if mode == "subids" else 2:]
+    assert tail[:3] == ["rootless", "1", "wrote"]
+    assert {"null", "zero", "pts", "shm", "mqueue"} <= set(tail)
+    assert " - overlay " in out["output"] and "userxattr" in out["output"]
+    assert (home / "c1/upper/newfile").stat().st_uid == uid  # root inside is the user outside
+    assert "rootless process cannot create cgroups on cgroup v1" in out["limits"]
+    assert out["missing"] == ['exec: "nosuchcmd": executable file not found in $PATH', 127]
+    if mode == "single":
+        assert "not mapped in the rootless user namespace" in out["user"]
+        assert "/etc/subuid" in out["user"]
+    else:
+        assert out["user"] == "started"
