@@ -1,0 +1,85 @@
+"""The Engine API application: one route table, and version negotiation in one place.
+
+Routes are written without a version; ``EngineApplication.find_handler`` strips an optional
+``/v1.xx`` prefix, remembers the version on the request (``request.api_version``) and answers
+dockerd's 400 for a version outside ``MIN_API_VERSION``…``API_VERSION``. Handlers adapt their
+output to older versions through :mod:`dockyard.api.compat`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import tornado.web
+from tornado.httputil import HTTPServerRequest
+
+from .. import API_VERSION, MIN_API_VERSION
+from .handlers import images, system
+from .handlers.base import NotFoundHandler, VersionErrorHandler, parse_version
+
+access_log = logging.getLogger("dockyard.api.access")
+
+_VERSION_PREFIX = re.compile(r"^/v([0-9][0-9.]*)(?=/)")
+
+ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
+    (r"/_ping", system.PingHandler),
+    (r"/version", system.VersionHandler),
+    (r"/info", system.InfoHandler),
+    (r"/system/df", system.SystemDfHandler),
+    (r"/images/json", images.ListHandler),
+    (r"/images/load", images.LoadHandler),
+    (r"/images/create", images.CreateHandler),
+    (r"/images/prune", images.PruneHandler),
+    (r"/images/get", images.SaveManyHandler),
+    (r"/images/(.+)/json", images.InspectHandler),
+    (r"/images/(.+)/history", images.HistoryHandler),
+    (r"/images/(.+)/tag", images.TagHandler),
+    (r"/images/(.+)/get", images.SaveHandler),
+    (r"/images/(.+)", images.ImageHandler),
+]
+
+
+def version_error(version: str) -> str | None:
+    """dockerd's message for an unsupported client version, or None when it is supported."""
+    wanted = parse_version(version)
+    if wanted > parse_version(API_VERSION):
+        return f"client version {version} is too new. Maximum supported API version is {API_VERSION}"
+    if wanted < parse_version(MIN_API_VERSION):
+        return (f"client version {version} is too old. Minimum supported API version is "
+                f"{MIN_API_VERSION}, please upgrade your client to a newer version")
+    return None
+
+
+class EngineApplication(tornado.web.Application):
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        match = _VERSION_PREFIX.match(request.path)
+        if match:
+            version = match.group(1)
+            message = version_error(version)
+            if message is not None:
+                return self.get_handler_delegate(request, VersionErrorHandler, {"message": message})
+            request.api_version = version  # type: ignore[attr-defined]
+            request.path = request.path[match.end():]
+        return super().find_handler(request, **kwargs)
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Requests are debug-level noise, as in dockerd; server errors stay visible."""
+    status = handler.get_status()
+    level = logging.ERROR if status >= 500 else logging.DEBUG
+    if access_log.isEnabledFor(level):
+        request = handler.request
+        access_log.log(level, "%d %s %s %.1fms", status, request.method, request.uri,
+                       1000.0 * request.request_time())
+
+
+def make_app(engine: Any, executor: ThreadPoolExecutor | None = None) -> EngineApplication:
+    """The Engine API over ``engine`` (anything with the :class:`dockyard.engine.Engine` methods)."""
+    executor = executor or ThreadPoolExecutor(max_workers=16, thread_name_prefix="engine")
+    return EngineApplication(
+        ROUTES, engine=engine, executor=executor, default_handler_class=NotFoundHandler,
+        log_function=_log_request, compress_response=False,
+    )

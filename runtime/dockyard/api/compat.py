@@ -1,0 +1,42 @@
+"""Per-version response shapes: the engine answers in API v1.45 terms, older clients get theirs.
+
+Only fields whose presence or form changed between MIN_API_VERSION and API_VERSION live here
+(the Engine API's version-history page lists them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .handlers.base import parse_version
+
+V1_44 = (1, 44)
+V1_45 = (1, 45)
+
+
+def adapt_image_summaries(images: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """Before 1.44 untagged images read ``<none>:<none>`` and carry ``VirtualSize``."""
+    wanted = parse_version(version)
+    for image in images:
+        if wanted < V1_44:
+            image.setdefault("VirtualSize", image.get("Size", 0))
+            if not image.get("RepoTags"):
+                image["RepoTags"] = ["<none>:<none>"]
+                if not image.get("RepoDigests"):
+                    image["RepoDigests"] = ["<none>@<none>"]
+        else:
+            image.pop("VirtualSize", None)
+    return images
+
+
+def adapt_image_inspect(image: dict[str, Any], version: str) -> dict[str, Any]:
+    """``VirtualSize`` left in 1.44, ``Container``/``ContainerConfig`` in 1.45."""
+    wanted = parse_version(version)
+    if wanted < V1_44:
+        image.setdefault("VirtualSize", image.get("Size", 0))
+    else:
+        image.pop("VirtualSize", None)
+    if wanted >= V1_45:
+        image.pop("Container", None)
+        image.pop("ContainerConfig", None)
+    return image

@@ -1,0 +1,151 @@
+"""The base of every Engine API handler: engine access, query parsing, and the ONE error edge.
+
+Handlers parse the request, call the engine in the thread pool (``await self.call(...)``),
+and write the result. Every exception ends in ``write_error``, which speaks dockerd's wire
+format: ``{"message": …}`` with the status of the :mod:`dockyard.errors` class.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from ... import API_VERSION, __version__
+from ...errors import DockyardError, InvalidArgument
+from ..streams import PulledStream, error_message
+
+log = logging.getLogger("dockyard.api")
+T = TypeVar("T")
+
+_FALSE = {"", "0", "no", "false", "none"}
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+class EngineHandler(tornado.web.RequestHandler):
+    """Shared plumbing; subclasses implement ``get``/``post``/``delete`` in a few lines."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Server", f"Dockyard/{__version__} (linux)")
+        self.set_header("Api-Version", API_VERSION)
+        self.set_header("Docker-Experimental", "false")
+        self.set_header("Ostype", "linux")
+
+    def compute_etag(self) -> None:
+        """Engine API responses are never cached: no ETag."""
+        return
+
+    @property
+    def engine(self) -> Any:
+        return self.application.settings["engine"]
+
+    @property
+    def executor(self) -> Executor:
+        executor: Executor = self.application.settings["executor"]
+        return executor
+
+    @property
+    def api_version(self) -> str:
+        """The version the client asked for with ``/v1.xx/``, else the newest."""
+        return getattr(self.request, "api_version", None) or API_VERSION
+
+    def version_below(self, version: str) -> bool:
+        return parse_version(self.api_version) < parse_version(version)
+
+    async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking engine call in the thread pool."""
+        return await IOLoop.current().run_in_executor(self.executor, lambda: func(*args, **kwargs))
+
+    def pull(self, iterator: Iterator[Any]) -> PulledStream:
+        return PulledStream(iterator, self.executor)
+
+    # ---- query parameters, as dockerd reads them ------------------------------------------
+
+    def bool_arg(self, name: str) -> bool:
+        value = self.get_query_argument(name, "")
+        return value.strip().lower() not in _FALSE
+
+    def str_arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return value if value else None
+
+    def filters_arg(self) -> dict[str, list[str]]:
+        """``filters`` as ``{"key": ["v", …]}``; the legacy ``{"key": {"v": true}}`` form too."""
+        raw = self.get_query_argument("filters", "")
+        if not raw:
+            return {}
+        try:
+            parsed = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid filter: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise InvalidArgument("invalid filter: expected a JSON object")
+        return {str(k): _filter_values(v) for k, v in parsed.items()}
+
+    # ---- output ----------------------------------------------------------------------------
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(value) + "\n")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The one place an exception becomes a wire error."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, DockyardError):
+            status_code = exc.status
+            message = error_message(exc)
+        elif isinstance(exc, tornado.web.HTTPError):
+            message = exc.log_message or self._reason
+        else:
+            message = error_message(exc) if exc is not None else self._reason
+        self.set_status(status_code)
+        if status_code == 304:
+            self.finish()
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}) + "\n")
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Expected errors are one log line; only real bugs get a traceback."""
+        if isinstance(value, DockyardError | tornado.web.HTTPError):
+            log.debug("%s %s: %s", self.request.method, self.request.uri, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+def _filter_values(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [str(k) for k, on in value.items() if on]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+class NotFoundHandler(EngineHandler):
+    """Every unknown path, as dockerd answers it."""
+
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": "page not found"}) + "\n")
+
+
+class VersionErrorHandler(EngineHandler):
+    """A ``/v1.xx/`` prefix outside the supported range: dockerd's 400 and wording."""
+
+    def initialize(self, message: str) -> None:
+        self.message = message
+
+    def prepare(self) -> None:
+        self.set_status(400)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": self.message}) + "\n")

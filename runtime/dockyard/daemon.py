@@ -1,0 +1,261 @@
+"""The daemon process: lock the data root, open the engine, serve the Engine API, shut down clean.
+
+Lifecycle::
+
+    lock <data-root>/dockyard.lock (flock; holds our pid)   -- a second daemon stops here
+    write --pidfile                                          -- refused if a live daemon owns it
+    bind every -H address (unix sockets mode 0660)           -- before the engine opens: fail fast
+    open the engine, serve until SIGTERM/SIGINT
+    stop listening, close connections, close the engine, remove sockets, pidfile, lock
+
+Heavy modules (the store, sqlite) are imported only once the lock is held, so the refusal of a
+second daemon and ``--help`` are instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import grp
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import DaemonConfig
+from .errors import Conflict, InvalidArgument
+
+log = logging.getLogger("dockyard.daemon")
+
+SOCKET_MODE = 0o660
+SOCKET_GROUP = "docker"
+"""As dockerd: members of the ``docker`` group may use the socket, when that group exists."""
+
+
+class DaemonRunning(Conflict):
+    """Another daemon already owns the data root, the pidfile or the socket."""
+
+
+@dataclass
+class Listener:
+    """One bound ``-H`` address; ``path`` is set for unix sockets (removed at shutdown)."""
+
+    address: str
+    sock: socket.socket
+    path: Path | None = None
+
+
+def parse_host(host: str) -> tuple[str, str]:
+    """``unix:///p`` → ("unix", "/p"); ``tcp://127.0.0.1:2375`` → ("tcp", "127.0.0.1:2375")."""
+    if host.startswith("unix://"):
+        path = host[len("unix://"):]
+        if not path.startswith("/"):
+            raise InvalidArgument(f"invalid host {host!r}: a unix socket path must be absolute")
+        return "unix", path
+    if host.startswith("tcp://"):
+        hostport = host[len("tcp://"):].rstrip("/")
+        if not hostport.rpartition(":")[2].isdigit():
+            raise InvalidArgument(f"invalid host {host!r}: expected tcp://ADDRESS:PORT")
+        return "tcp", hostport
+    if host.startswith("/"):
+        return "unix", host
+    raise InvalidArgument(f"invalid host {host!r}: use unix:///path/to.sock or tcp://ADDRESS:PORT")
+
+
+class DataRootLock:
+    """An exclusive flock on ``<data-root>/dockyard.lock``; released by the kernel if we die."""
+
+    def __init__(self, data_root: Path) -> None:
+        self.path = data_root / "dockyard.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise DaemonRunning(
+                f"a dockyard daemon (pid {owner}) is already running on data root "
+                f"{self.path.parent}; stop it first or use another --data-root"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_pidfile(path: Path) -> None:
+    """Write our pid atomically, refusing if the file names a live process (as dockerd)."""
+    try:
+        old = int(path.read_text().strip() or "0")
+    except (FileNotFoundError, ValueError):
+        old = 0
+    if old and old != os.getpid() and _pid_alive(old):
+        raise DaemonRunning(
+            f"pid file found, ensure dockyard is not running or delete {path} (pid {old})"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def remove_pidfile(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        if int(path.read_text().strip()) == os.getpid():
+            path.unlink()
+
+
+def bind_unix(path: str) -> socket.socket:
+    """Bind a unix socket with mode 0660, replacing a stale socket file but never a live one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() or target.is_symlink():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError:
+            target.unlink()
+        else:
+            raise DaemonRunning(f"another daemon is already listening on {path}")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o117)  # the socket never exists with wider permissions
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, SOCKET_MODE)
+    with contextlib.suppress(KeyError, PermissionError):
+        os.chown(path, -1, grp.getgrnam(SOCKET_GROUP).gr_gid)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def bind_tcp(hostport: str) -> list[socket.socket]:
+    from tornado.netutil import bind_sockets
+
+    address, _, port = hostport.rpartition(":")
+    try:
+        return bind_sockets(int(port), address.strip("[]") or "127.0.0.1")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise DaemonRunning(f"address already in use: tcp://{hostport}") from None
+        raise
+
+
+def bind_hosts(hosts: list[str]) -> list[Listener]:
+    listeners: list[Listener] = []
+    try:
+        for host in hosts:
+            kind, where = parse_host(host)
+            if kind == "unix":
+                listeners.append(Listener(host, bind_unix(where), Path(where)))
+            else:
+                listeners.extend(Listener(host, s) for s in bind_tcp(where))
+    except BaseException:
+        close_listeners(listeners)
+        raise
+    return listeners
+
+
+def close_listeners(listeners: list[Listener]) -> None:
+    for listener in listeners:
+        listener.sock.close()
+        if listener.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                listener.path.unlink()
+
+
+@dataclass
+class Daemon:
+    """One daemon process; ``run()`` blocks until a signal asks it to stop."""
+
+    config: DaemonConfig
+    listeners: list[Listener] = field(default_factory=list)
+    engine: Any = None
+
+    def run(self) -> None:
+        lock = DataRootLock(Path(self.config.data_root))
+        lock.acquire()
+        try:
+            if self.config.pidfile is not None:
+                write_pidfile(Path(self.config.pidfile))
+            self.listeners = bind_hosts(list(self.config.hosts))
+            asyncio.run(self._serve())
+        finally:
+            close_listeners(self.listeners)
+            if self.config.pidfile is not None:
+                remove_pidfile(Path(self.config.pidfile))
+            lock.release()
+
+    async def _serve(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from tornado.httpserver import HTTPServer
+
+        from .api.app import make_app
+        from .engine import Engine
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        self.engine = Engine(self.config)
+        executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engine")
+        server = HTTPServer(make_app(self.engine, executor), max_body_size=16 << 20,
+                            idle_connection_timeout=3600)
+        try:
+            server.add_sockets([listener.sock for listener in self.listeners])
+            for listener in self.listeners:
+                log.info("API listen on %s", listener.path or listener.sock.getsockname())
+            log.info("Daemon has completed initialization (pid %d, data root %s)",
+                     os.getpid(), self.config.data_root)
+            await stop.wait()
+            log.info("Processing signal, shutting down")
+        finally:
+            server.stop()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(server.close_all_connections(), timeout=5)
+            executor.shutdown(wait=False, cancel_futures=True)
+            self.engine.close()
+            log.info("Daemon shutdown complete")
+
+
+def setup_logging(level: str) -> None:
+    levels = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+              "warning": logging.WARNING, "error": logging.ERROR, "fatal": logging.CRITICAL}
+    if level not in levels:
+        raise InvalidArgument(f"unable to parse logging level: {level}")
+    logging.basicConfig(level=levels[level], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "debug":
+        logging.getLogger("tornado.access").setLevel(logging.WARNING)
+
+
+def run_daemon(config: DaemonConfig) -> None:
+    setup_logging(config.log_level)
+    Daemon(config).run()

@@ -1,0 +1,128 @@
+"""A real ``dockyard daemon`` subprocess for tests, examples and benchmarks.
+
+``DaemonProcess`` starts the daemon on its own temporary data root and socket, waits until
+``/_ping`` answers, and stops it by pid. The plugin's ``dockyard_daemon`` fixture wraps it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Self
+
+
+def ping_unix(path: Path, timeout: float = 1.0) -> bool:
+    """True when an Engine API server answers ``GET /_ping`` with ``OK`` on the unix socket."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: dockyard\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+    except OSError:
+        return False
+    return data.startswith(b"HTTP/1.1 200") and data.endswith(b"OK")
+
+
+class DaemonProcess:
+    """One ``dockyard daemon`` on a private data root (``root``) and socket (``socket``)."""
+
+    def __init__(self, root: Path | None = None, *extra_args: str, log_level: str = "info") -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="dockyard-daemon-"))
+        self.root = root or self.tmp / "root"
+        self.socket = self.tmp / "dockyard.sock"
+        self.pidfile = self.tmp / "dockyard.pid"
+        self.log_path = self.tmp / "daemon.log"
+        self.extra_args = list(extra_args)
+        self.log_level = log_level
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "dockyard.cli.main", "daemon", "--data-root", str(self.root),
+                "-H", self.host, "--pidfile", str(self.pidfile), "--log-level", self.log_level,
+                *self.extra_args]
+
+    def start(self, timeout: float = 20.0) -> DaemonProcess:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while not ping_unix(self.socket):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dockyard daemon exited with {self.proc.returncode}: {self.log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"dockyard daemon did not answer /_ping in {timeout}s: {self.log()}")
+            time.sleep(0.02)
+        return self
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def client(self, **kwargs: Any) -> Any:
+        """A docker-py ``DockerClient`` for this daemon (version negotiated by /version)."""
+        import docker
+
+        kwargs.setdefault("version", "auto")
+        return docker.DockerClient(base_url=self.host, **kwargs)
+
+    def stop(self, timeout: float = 15.0, sig: int = signal.SIGTERM) -> int | None:
+        """Signal the daemon by pid and wait; SIGKILL if it does not stop in time."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def restart(self) -> DaemonProcess:
+        self.stop()
+        return self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.tmp)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (``VmRSS`` from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+__all__ = ["DaemonProcess", "ping_unix", "rss_kib"]
