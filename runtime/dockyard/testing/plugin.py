@@ -6,6 +6,7 @@ root and must exercise everything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from .daemon import DaemonProcess
     from .registry import RegistryProcess
 
 
@@ -32,7 +34,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture
-def dockyard_registry_factory() -> Iterator[Callable[..., "RegistryProcess"]]:
+def dockyard_registry_factory() -> Iterator[Callable[..., RegistryProcess]]:
     """Start ``dockyard registry serve`` processes with given flags; all stopped at teardown.
 
     ``factory(htpasswd=path, public=["pub/*"], token_auth=True)`` → a started RegistryProcess
@@ -53,6 +55,79 @@ def dockyard_registry_factory() -> Iterator[Callable[..., "RegistryProcess"]]:
 
 
 @pytest.fixture
-def dockyard_registry(dockyard_registry_factory: Callable[..., "RegistryProcess"]) -> "RegistryProcess":
+def dockyard_registry(dockyard_registry_factory: Callable[..., RegistryProcess]) -> RegistryProcess:
     """An open (no auth) dockyard registry on 127.0.0.1, on a fresh temporary root."""
     return dockyard_registry_factory()
+
+
+# ---- the daemon ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dockyard_daemon() -> Iterator[DaemonProcess]:
+    """A real ``dockyard daemon`` on a temporary data root and socket, shared by the session.
+
+    ``.socket``, ``.host`` (``unix://…``), ``.root``, ``.client()`` (a docker-py DockerClient).
+    Tests that add images should also use ``dockyard_clean_images``.
+    """
+    from .daemon import DaemonProcess
+
+    daemon = DaemonProcess()
+    daemon.start()
+    yield daemon
+    daemon.cleanup()
+
+
+@pytest.fixture
+def dockyard_client(dockyard_daemon: DaemonProcess) -> Iterator[object]:
+    """A docker-py client of the session daemon, closed after the test."""
+    client = dockyard_daemon.client()
+    yield client
+    client.close()
+
+
+def _image_state(client: object) -> tuple[set[str], set[str]]:
+    images = client.api.images(all=True)  # type: ignore[attr-defined]
+    return {i["Id"] for i in images}, {t for i in images for t in i.get("RepoTags") or []}
+
+
+@pytest.fixture
+def dockyard_clean_images(dockyard_client: object) -> Iterator[object]:
+    """Removes the images and tags a test added to the session daemon (yields the client)."""
+    ids, tags = _image_state(dockyard_client)
+    yield dockyard_client
+    api = dockyard_client.api  # type: ignore[attr-defined]
+    new_ids, new_tags = _image_state(dockyard_client)
+    for tag in sorted(new_tags - tags):
+        api.remove_image(tag, noprune=True)
+    for image_id in sorted(new_ids - ids):
+        with _ignore_not_found():
+            api.remove_image(image_id, force=True)
+
+
+def _ignore_not_found() -> contextlib.AbstractContextManager[None]:
+    import docker.errors
+
+    return contextlib.suppress(docker.errors.NotFound)
+
+
+@pytest.fixture(scope="session")
+def busybox_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``docker save`` archive of the offline busybox image (``busybox:latest``)."""
+    from .busybox import build_busybox_archive
+
+    return build_busybox_archive(tmp_path_factory.mktemp("busybox"))
+
+
+@pytest.fixture
+def busybox_image(dockyard_client: object, busybox_archive: Path) -> str:
+    """``busybox:latest`` loaded into the session daemon; returns its image ID."""
+    import docker.errors
+
+    api = dockyard_client.api  # type: ignore[attr-defined]
+    try:
+        return str(api.inspect_image("busybox:latest")["Id"])
+    except docker.errors.ImageNotFound:
+        with open(busybox_archive, "rb") as f:
+            list(api.load_image(f))
+    return str(api.inspect_image("busybox:latest")["Id"])

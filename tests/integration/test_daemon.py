@@ -1,0 +1,119 @@
+"""The ``dockyard daemon`` process: sockets, locking, signals, restarts, footprint."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from dockyard.testing.daemon import DaemonProcess, ping_unix, rss_kib
+
+
+@pytest.fixture
+def daemon():
+    with DaemonProcess() as d:
+        yield d
+
+
+def run_daemon(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dockyard.cli.main", "daemon", *args],
+                          check=False, capture_output=True, text=True, timeout=timeout)
+
+
+def test_socket_is_mode_0660_and_pidfile_names_the_daemon(daemon: DaemonProcess) -> None:
+    mode = daemon.socket.stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
+    assert int(daemon.pidfile.read_text()) == daemon.pid
+    assert (daemon.root / "dockyard.lock").read_text().strip() == str(daemon.pid)
+
+
+def test_second_daemon_on_the_same_data_root_refuses(daemon: DaemonProcess, tmp_path: Path) -> None:
+    other = tmp_path / "other.sock"
+    r = run_daemon("--data-root", str(daemon.root), "-H", f"unix://{other}")
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "already running on data root" in r.stderr
+    assert str(daemon.pid) in r.stderr and "Traceback" not in r.stderr
+    assert not other.exists()
+    assert ping_unix(daemon.socket)
+
+
+def test_live_pidfile_and_live_socket_are_refused(daemon: DaemonProcess, tmp_path: Path) -> None:
+    r = run_daemon("--data-root", str(tmp_path / "a"), "-H", f"unix://{tmp_path}/a.sock",
+                   "--pidfile", str(daemon.pidfile))
+    assert r.returncode == 1 and "pid file found" in r.stderr
+    r = run_daemon("--data-root", str(tmp_path / "b"), "-H", daemon.host)
+    assert r.returncode == 1 and "already listening" in r.stderr
+    assert ping_unix(daemon.socket)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shuts_down_cleanly(sig: int) -> None:
+    with DaemonProcess() as d:
+        assert d.stop(sig=sig) == 0
+        assert not d.socket.exists() and not d.pidfile.exists()
+        assert "Daemon shutdown complete" in d.log()
+
+
+def test_restart_keeps_images(busybox_archive: Path) -> None:
+    with DaemonProcess() as d:
+        client = d.client()
+        with open(busybox_archive, "rb") as f:
+            (image,) = client.images.load(f)
+        client.close()
+        d.restart()
+        client = d.client()
+        assert client.images.get("busybox:latest").id == image.id
+        client.close()
+
+
+def test_kill_9_leaves_nothing_that_blocks_a_restart() -> None:
+    with DaemonProcess() as d:
+        d.stop(sig=signal.SIGKILL)
+        assert d.socket.exists()  # stale, nobody listens
+        d.start()
+        assert ping_unix(d.socket)
+
+
+def test_tcp_and_unix_hosts_together() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with DaemonProcess(None, "-H", f"tcp://127.0.0.1:{port}") as d:
+        assert ping_unix(d.socket)
+        r = requests.get(f"http://127.0.0.1:{port}/v1.41/_ping", timeout=5)
+        assert r.text == "OK" and r.headers["API-Version"]
+
+
+@pytest.mark.parametrize("host", ["relative.sock", "unix://relative.sock", "tcp://nohost"])
+def test_bad_host_is_one_line(host: str, tmp_path: Path) -> None:
+    r = run_daemon("--data-root", str(tmp_path), "-H", host)
+    assert r.returncode == 1 and r.stderr.startswith("dockyard: invalid host")
+    assert r.stderr.count("\n") == 1
+
+
+def test_starts_fast_and_idles_small() -> None:
+    started = time.monotonic()
+    with DaemonProcess() as d:
+        elapsed = time.monotonic() - started
+        assert d.pid is not None
+        assert d.client().ping()
+        rss = rss_kib(d.pid)
+    print(f"daemon start {elapsed * 1000:.0f} ms, idle RSS {rss / 1024:.1f} MiB")
+    assert elapsed < 3.0
+    assert rss < 60 * 1024
+
+
+def test_light_imports_before_the_lock() -> None:
+    """``dockyard daemon --help`` and a refused start never import the store or docker-py."""
+    code = ("import sys; from dockyard.cli.main import build_parser; build_parser(); "
+            "bad = [m for m in ('dockyard.store', 'dockyard.engine', 'docker', 'sqlite3') "
+            "if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
