@@ -257,6 +257,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.request(method, path, body=body, headers=headers or {})
         resp = self.getresponse()
         data = resp.read()
+        if resp.status in (404, 501) and b"page not found" in data or resp.status == 501:
+            raise Unsupported(f"not implemented: {method} {path} → {resp.status}")
         if resp.status >= 300:
             raise RuntimeError(f"{method} {path}: {resp.status} {data[:300]!r}")
         return data
@@ -318,8 +320,8 @@ def _dockerd_version(host: str) -> str:
 def dockyard_daemon(ctx: Context) -> Iterator[Daemon]:
     """dockyard's own daemon on a fresh data root; :class:`Unsupported` until it exists."""
     try:
-        from dockyard.testing import daemon as testing_daemon  # type: ignore[attr-defined]
+        from dockyard.testing.daemon import DaemonProcess
     except ImportError:
         raise Unsupported("not implemented") from None
-    with ctx.scratch("dockyard-daemon") as root, testing_daemon.running_daemon(root) as d:
+    with ctx.scratch("dockyard-daemon") as root, DaemonProcess(root, log_level="warn") as d:
         yield Daemon("dockyard", d.host)
