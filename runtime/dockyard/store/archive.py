@@ -33,7 +33,7 @@ from ..oci import mediatypes as mt
 from ..oci import reference as _ref
 from ..oci.reference import Reference
 from .compression import ChunkStream, decompressed_chunks, detect
-from .images import ImageStore, LayerInput, Prepared, parse_config
+from .images import ImageStore, LayerInput, parse_config
 from .removal import familiar
 
 CHUNK = 1 << 20
@@ -51,22 +51,25 @@ class InvalidArchive(InvalidArgument):
 
 
 def _selection(store: ImageStore, names: list[str]) -> dict[str, list[Reference]]:
-    """image ID → the tags to record for it, following ``docker save``'s rules."""
+    """image ID → the tags to record for it, following ``docker save``'s rules: a bare name
+    saves every tag of that repository, an ID saves the image untagged."""
     out: dict[str, list[Reference]] = {}
     for name in names:
-        image_id = store.resolve(name)
-        tags = out.setdefault(image_id, [])
-        if image_id.removeprefix("sha256:").startswith(name.removeprefix("sha256:")):
-            continue  # saved by ID: no tags
-        ref = _ref.parse(name, default_tag=False)
-        if ref.tag is None and ref.digest is None:  # a bare name saves every tag of it
+        try:
+            ref: Reference | None = _ref.parse(name, default_tag=False)
+        except InvalidArgument:
+            ref = None
+        if ref is not None and ref.tag is None and ref.digest is None:
             rows = [r for r in store.meta.refs() if r.repository == ref.repository and r.tag]
             for row in rows:
                 out.setdefault(row.image_id, []).append(ref.with_tag(row.tag or ""))
-            if rows and image_id not in {r.image_id for r in rows}:
-                del out[image_id]
-        elif ref.tag is not None:
-            tags.append(Reference(ref.domain, ref.path, ref.tag))
+            if rows:
+                continue
+        image_id = store.resolve(name)
+        tags = out.setdefault(image_id, [])
+        row = store.meta.ref(str(ref)) if ref is not None and ref.tag is not None else None
+        if ref is not None and row is not None and row.image_id == image_id and ref not in tags:
+            tags.append(ref)
     return out
 
 
@@ -202,14 +205,14 @@ class _Archive:
 def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[dict[str, Any]]:
     """Load a ``docker save`` archive; yield dockerd's JSON-stream messages once committed."""
     archive = _Archive()
-    prepared: list[Prepared] = []
+    created: list[str] = []
     try:
         _read(store, stream, archive)
         plan = _plan(store, archive)
-        prepared = [store.prepare(cfg, layers, refs) for cfg, layers, refs in plan]
+        prepared = [store.prepare(cfg, layers, refs, created=created) for cfg, layers, refs in plan]
         moved = store.commit(prepared)
     except BaseException:
-        store.discard(archive.new_blobs, [s.chain_id for p in prepared for s in p.snapshots])
+        store.discard(archive.new_blobs, created)
         raise
     for name, old in moved:
         yield {"stream": f"The image {name} already exists, renaming the old one with ID {old} to empty string\n"}

@@ -118,8 +118,12 @@ class ImageStore:
         with self._lock:
             return self._chain_locks.setdefault(chain_id, threading.Lock())
 
-    def ensure_snapshot(self, chain_id: str, parent: str, layer: LayerInput, diff_id: str) -> SnapshotRow:
-        """The snapshot for ``chain_id``, unpacking the layer blob if no snapshot exists yet."""
+    def ensure_snapshot(self, chain_id: str, parent: str, layer: LayerInput, diff_id: str,
+                        created: list[str] | None = None) -> SnapshotRow:
+        """The snapshot for ``chain_id``, unpacking the layer blob if no snapshot exists yet.
+
+        ``created`` collects the chain IDs made visible without a row yet, for :meth:`discard`.
+        """
         with self._chain_lock(chain_id):
             row = self.meta.snapshot(chain_id)
             if row is not None and self.snapshots.exists(chain_id):
@@ -128,11 +132,13 @@ class ImageStore:
             if info is None:
                 with self.content.open(layer.blob_digest) as blob:
                     info = self.snapshots.create(chain_id, blob, expected_diff_id=diff_id)
+            if created is not None:
+                created.append(chain_id)
             return SnapshotRow(chain_id, info.diff_id, parent, info.tar_size, info.size)
 
     def prepare(self, config_bytes: bytes, layers: list[LayerInput], refs: list[Reference] = (),  # type: ignore[assignment]
                 manifest: tuple[str, str] | None = None, config_media_type: str = mt.DOCKER_CONFIG,
-                parent: str = "") -> Prepared:
+                parent: str = "", created: list[str] | None = None) -> Prepared:
         """Store the config, unpack every layer (verifying diff_ids) and describe the image."""
         config = parse_config(config_bytes)
         image_id = self.content.write_bytes(config_bytes)
@@ -147,7 +153,7 @@ class ImageStore:
         chains = chain_ids(diff_ids)
         snaps, rows = [], []
         for i, (layer, diff_id, chain) in enumerate(zip(layers, diff_ids, chains, strict=True)):
-            snaps.append(self.ensure_snapshot(chain, chains[i - 1] if i else "", layer, diff_id))
+            snaps.append(self.ensure_snapshot(chain, chains[i - 1] if i else "", layer, diff_id, created))
             size = self.content.size(layer.blob_digest)
             rows.append(LayerRow(image_id, i, chain, diff_id, layer.blob_digest, layer.media_type, size))
         image = ImageRow(

@@ -16,7 +16,7 @@ from .. import __version__
 from ..errors import InvalidArgument
 from ..oci import mediatypes as mt
 from .compression import ChunkStream, decompressed_chunks
-from .images import ImageStore, LayerInput, Prepared, tag_reference
+from .images import ImageStore, LayerInput, tag_reference
 from .timefmt import rfc3339_now
 from .views import EMPTY_CONFIG
 
@@ -37,17 +37,19 @@ def import_rootfs(store: ImageStore, stream: BinaryIO, repo: str | None = None,
 def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, Any], message: str,
          plat: tuple[str, str, str]) -> Iterator[dict[str, Any]]:
     new_blobs: set[str] = set()
-    prepared: list[Prepared] = []
+    created: list[str] = []
     try:
         diff_id, _ = store.content.write(ChunkStream(decompressed_chunks(stream)))
         new_blobs.add(diff_id)
         config = _config(diff_id, config_obj, message, plat)
-        prepared = [store.prepare(config, [LayerInput(diff_id, mt.OCI_LAYER)], [ref] if ref else [])]
-        store.commit(prepared)
+        layer = LayerInput(diff_id, mt.OCI_LAYER)
+        prepared = store.prepare(config, [layer], [ref] if ref else [], created=created)
+        new_blobs.add(prepared.image.id)
+        store.commit([prepared])
     except BaseException:
-        store.discard(new_blobs, [s.chain_id for p in prepared for s in p.snapshots])
+        store.discard(new_blobs, created)
         raise
-    yield {"status": prepared[0].image.id}
+    yield {"status": prepared.image.id}
 
 
 def _config(diff_id: str, config_obj: dict[str, Any], message: str, plat: tuple[str, str, str]) -> bytes:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import add_image, simple_layer
+from store_helpers import add_image, simple_layer
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.oci import reference
@@ -42,7 +42,7 @@ def test_ambiguous_prefix_is_not_found(store: ImageStore) -> None:
 
 
 def test_name_at_manifest_digest(store: ImageStore) -> None:
-    from conftest import make_config, sha256
+    from store_helpers import make_config, sha256
 
     from dockyard.store.images import LayerInput
 
@@ -72,7 +72,7 @@ def test_tag_and_untag(store: ImageStore) -> None:
 
 
 def test_remove_reference_only_untags_while_others_remain(store: ImageStore) -> None:
-    from conftest import sha256
+    from store_helpers import sha256
 
     image_id = add_image(store, [simple_layer()], ["a:1", "a:2"])
     assert store.remove("a:1") == [{"Untagged": "a:1"}]
@@ -215,7 +215,7 @@ def test_recover_drops_image_whose_snapshot_vanished(tmp_path: Path) -> None:
 def test_snapshot_left_before_commit_is_adopted(store: ImageStore) -> None:
     import io
 
-    from conftest import sha256
+    from store_helpers import sha256
 
     layer = simple_layer()
     chain = sha256(layer)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conftest import F, make_tar, sha256
+from store_helpers import F, make_tar, sha256
 
 from dockyard.errors import DigestMismatch, InvalidArgument
 from dockyard.store.snapshots import HostileLayer, SnapshotStore, chain_ids, unpack, unpack_layer
