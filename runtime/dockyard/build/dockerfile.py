@@ -327,7 +327,10 @@ class _Resolver:
                 f.line, f.end_line, 1, f.original)
         platform = self.target_platform
         if f.platform:
-            platform = _platform(self.expand(f.platform, env, f))
+            try:
+                platform = _platform(self.expand(f.platform, env, f))
+            except DockerfileResolveError as exc:
+                raise exc.located(f.line, f.end_line, 1, f.original) from None
         found = self.df.find(name)
         if found is not None and found.index < stage.index:
             return name, found.index, platform
@@ -486,11 +489,11 @@ class _Resolver:
             except ExpansionError as exc:
                 raise DockerfileResolveError(exc.message).located(inst.line) from None
         try:
-            parse_ports(ports)
+            keys = parse_ports(ports)
         except ValueError as exc:
             raise DockerfileResolveError(str(exc)).located(
                 inst.line, inst.end_line, 1, inst.original) from None
-        return replace(inst, ports=tuple(ports))
+        return replace(inst, ports=tuple(keys))
 
     def _word_field(self, inst: Instruction, st: _State) -> Instruction:
         attr = {User: "user", Workdir: "path", StopSignal: "signal"}[type(inst)]

@@ -480,15 +480,17 @@ def _with_location(inst: Instruction, raw: RawInstruction) -> Instruction:
 
 
 def _column(raw: RawInstruction, exc: DockerfileParseError) -> int:
-    """1-based column of the offending word in the logical line (the command by default)."""
-    stripped = raw.original.lstrip()
-    base = len(raw.original) - len(stripped) + 1
-    for word in (*raw.flags, *raw.args):
-        if word and word in exc.message:
+    """1-based column of the offending flag or word in the logical line, else the command's."""
+    for word in raw.flags:
+        name = word[2:].partition("=")[0]
+        if name and re.search(rf"\b{re.escape(name)}\b", exc.message):
+            return raw.original.find(word) + 1
+    for word in raw.args:
+        if len(word) > 1 and re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", exc.message):
             idx = raw.original.find(word)
             if idx >= 0:
                 return idx + 1
-    return base
+    return len(raw.original) - len(raw.original.lstrip()) + 1
 
 
 def parse_trigger(onbuild: Onbuild, escape: str = "\\") -> Instruction:
