@@ -495,26 +495,32 @@ class _Resolver:
                 inst.line, inst.end_line, 1, inst.original) from None
         return replace(inst, ports=tuple(keys))
 
-    def _word_field(self, inst: Instruction, st: _State) -> Instruction:
-        attr = {User: "user", Workdir: "path", StopSignal: "signal"}[type(inst)]
-        return replace(inst, **{attr: self.expand(getattr(inst, attr), st.env, inst)})
+    def _user(self, inst: User, st: _State) -> Instruction:
+        return replace(inst, user=self.expand(inst.user, st.env, inst))
+
+    def _workdir(self, inst: Workdir, st: _State) -> Instruction:
+        return replace(inst, path=self.expand(inst.path, st.env, inst))
+
+    def _stopsignal(self, inst: StopSignal, st: _State) -> Instruction:
+        return replace(inst, signal=self.expand(inst.signal, st.env, inst))
 
     def _volume(self, inst: Volume, st: _State) -> Instruction:
         return replace(inst, paths=tuple(self.expand(p, st.env, inst) for p in inst.paths))
 
     def _copy(self, inst: CopyLike, st: _State) -> Instruction:
-        ex = lambda w: self.expand(w, st.env, inst)
+        def ex(word: str) -> str:
+            return self.expand(word, st.env, inst)
+
         raw = Lexer(skip_quotes=True)
         contents = tuple(
             SourceContent(c.path, self.expand(c.data, st.env, inst, raw) if c.expand
                           else c.data, c.expand) for c in inst.contents)
-        changes: dict[str, object] = {
-            "sources": tuple(ex(s) for s in inst.sources), "dest": ex(inst.dest),
-            "contents": contents, "chown": ex(inst.chown), "chmod": ex(inst.chmod),
-            "excludes": tuple(ex(e) for e in inst.excludes)}
-        if isinstance(inst, Add):
-            changes["checksum"] = ex(inst.checksum)
-        return replace(inst, **changes)
+        out = replace(inst, sources=tuple(ex(s) for s in inst.sources), dest=ex(inst.dest),
+                      contents=contents, chown=ex(inst.chown), chmod=ex(inst.chmod),
+                      excludes=tuple(ex(e) for e in inst.excludes))
+        if isinstance(out, Add):
+            out = replace(out, checksum=ex(out.checksum))
+        return out
 
     def _run(self, inst: Run, st: _State) -> Instruction:
         mounts: list[Mount] = []
@@ -530,8 +536,8 @@ class _Resolver:
 
 _EXPANDERS: dict[type, Callable[[_Resolver, Instruction, _State], Instruction]] = {
     Arg: _Resolver._arg, Env: _Resolver._env, Label: _Resolver._label,  # type: ignore[dict-item]
-    Expose: _Resolver._expose, User: _Resolver._word_field,  # type: ignore[dict-item]
-    Workdir: _Resolver._word_field, StopSignal: _Resolver._word_field,
+    Expose: _Resolver._expose, User: _Resolver._user,  # type: ignore[dict-item]
+    Workdir: _Resolver._workdir, StopSignal: _Resolver._stopsignal,  # type: ignore[dict-item]
     Volume: _Resolver._volume, Copy: _Resolver._copy, Add: _Resolver._copy,  # type: ignore[dict-item]
     Run: _Resolver._run,  # type: ignore[dict-item]
 }

@@ -440,11 +440,19 @@ def _maintainer(raw: RawInstruction) -> Maintainer:
     return Maintainer(name=_exactly_one(raw))
 
 
-def _single(cls: type[Instruction], attr: str) -> Callable[[RawInstruction], Instruction]:
-    def build(raw: RawInstruction) -> Instruction:
-        _flags(raw)
-        return cls(**{attr: _exactly_one(raw)})
-    return build
+def _user(raw: RawInstruction) -> User:
+    _flags(raw)
+    return User(user=_exactly_one(raw))
+
+
+def _workdir(raw: RawInstruction) -> Workdir:
+    _flags(raw)
+    return Workdir(path=_exactly_one(raw))
+
+
+def _stopsignal(raw: RawInstruction) -> StopSignal:
+    _flags(raw)
+    return StopSignal(signal=_exactly_one(raw))
 
 
 _BUILDERS: dict[str, Callable[[RawInstruction], Instruction]] = {
@@ -452,8 +460,7 @@ _BUILDERS: dict[str, Callable[[RawInstruction], Instruction]] = {
     "env": lambda raw: Env(pairs=_pairs(raw)), "expose": _expose, "from": _from,
     "healthcheck": _healthcheck, "label": lambda raw: Label(pairs=_pairs(raw)),
     "maintainer": _maintainer, "onbuild": _onbuild, "run": _run, "shell": _shell,
-    "stopsignal": _single(StopSignal, "signal"), "user": _single(User, "user"),
-    "volume": _volume, "workdir": _single(Workdir, "path"),
+    "stopsignal": _stopsignal, "user": _user, "volume": _volume, "workdir": _workdir,
 }
 KEYWORDS = tuple(_BUILDERS)
 

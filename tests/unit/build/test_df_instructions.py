@@ -40,10 +40,10 @@ def test_from(line: str, expected: I.From) -> None:
     ("FROM a b", "FROM requires either one or three arguments"),
     ("FROM a AS b c", "FROM requires either one or three arguments"),
     ("FROM a XS b", "FROM requires either one or three arguments"),
-    ("FROM a AS 1b", 'invalid name for build stage: "1b", name can\'t start with a number '
-                     "or contain symbols"),
-    ("FROM a AS b$", 'invalid name for build stage: "b$", name can\'t start with a number '
-                     "or contain symbols"),
+    ("FROM a AS 1b", ('invalid name for build stage: "1b", name can\'t start with a number '
+                     "or contain symbols")),
+    ("FROM a AS b$", ('invalid name for build stage: "b$", name can\'t start with a number '
+                     "or contain symbols")),
     ("FROM --platfrom=x a", "unknown flag: platfrom (did you mean platform?)"),
     ("FROM --platform a", "missing a value on flag: platform"),
 ])
@@ -169,10 +169,10 @@ def test_simple_instructions() -> None:
     ("MAINTAINER", "MAINTAINER requires exactly one argument"),
     ("SHELL /bin/sh -c", "SHELL requires the arguments to be in JSON form"),
     ("SHELL", "SHELL requires at least one argument"),
-    ("COPY a", "COPY requires at least two arguments, but only one was provided. "
-               "Destination could not be determined."),
-    ("ADD a", "ADD requires at least two arguments, but only one was provided. "
-              "Destination could not be determined."),
+    ("COPY a", ("COPY requires at least two arguments, but only one was provided. "
+               "Destination could not be determined.")),
+    ("ADD a", ("ADD requires at least two arguments, but only one was provided. "
+              "Destination could not be determined.")),
     ("COPY a <<EOF\nx\nEOF", "COPY cannot accept a heredoc as a destination"),
     ("COPY --from=a --from=b x y", "duplicate flag specified: from"),
     ("COPY --link=maybe x y", "expecting boolean value for flag link, not: maybe"),
@@ -213,8 +213,8 @@ def test_instruction_errors(line: str, message: str) -> None:
     ("HEALTHCHECK NONE", ("NONE",), (0, 0, 0, 0), 0),
     ("HEALTHCHECK CMD curl -f http://x/", ("CMD-SHELL", "curl -f http://x/"), (0, 0, 0, 0), 0),
     ('HEALTHCHECK CMD ["true"]', ("CMD", "true"), (0, 0, 0, 0), 0),
-    ("HEALTHCHECK --interval=5m --timeout=3s --start-period=1m30s --start-interval=500ms "
-     "--retries=5 CMD x", ("CMD-SHELL", "x"),
+    (("HEALTHCHECK --interval=5m --timeout=3s --start-period=1m30s --start-interval=500ms "
+     "--retries=5 CMD x"), ("CMD-SHELL", "x"),
      (300_000_000_000, 3_000_000_000, 90_000_000_000, 500_000_000), 5),
     ("HEALTHCHECK --interval=0s CMD x", ("CMD-SHELL", "x"), (0, 0, 0, 0), 0),
     ("healthcheck cmd x", ("CMD-SHELL", "x"), (0, 0, 0, 0), 0),

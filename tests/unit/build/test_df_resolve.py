@@ -183,11 +183,11 @@ def test_unknown_from_name_is_an_image_with_a_hint() -> None:
     ("FROM busybox AS a\nCOPY --from=0 / /\n", {}, "circular dependency detected on stage: a", 1),
     ("FROM busybox\nCOPY --from=5 / /\n", {}, "invalid stage index 5", 2),
     ("FROM later\nFROM busybox AS later\n", {},
-     'FROM later: stage "later" is defined later in the Dockerfile (line 2); '
-     "a stage can only build on earlier stages", 1),
+     ('FROM later: stage "later" is defined later in the Dockerfile (line 2); '
+     "a stage can only build on earlier stages"), 1),
     ("ARG IMG\nFROM $IMG\n", {}, "base name ($IMG) should not be blank", 2),
-    ("FROM Busybox\n", {}, 'failed to parse stage name "Busybox": invalid reference format: '
-                           "repository name (library/Busybox) must be lowercase", 1),
+    ("FROM Busybox\n", {}, ('failed to parse stage name "Busybox": invalid reference format: '
+                           "repository name (library/Busybox) must be lowercase"), 1),
     ("FROM --platform=linux/nope busybox\n", {},
      "failed to parse platform linux/nope: unknown operating system or architecture: nope", 1),
     ("FROM busybox\nWORKDIR ${X:?need X}\n", {}, "X: need X", 2),
