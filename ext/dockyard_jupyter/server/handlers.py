@@ -86,10 +86,16 @@ class ProxyHandler(DockyardHandler):
                 self.request.body or None, self._on_headers, self._on_chunk)
         except (ClientGone, StreamClosedError):
             return
+        except OSError as exc:
+            raise self._unreachable(exc) from None
         if response.code == 599:
-            raise web.HTTPError(502, f"dockyard daemon at {self.proxy.host} is unreachable: "
-                                     f"{response.error}")
+            raise self._unreachable(response.error)
         self.finish()
+
+    def _unreachable(self, cause: BaseException | None) -> web.HTTPError:
+        reason = getattr(cause, "strerror", None) or str(cause)
+        return web.HTTPError(502, f"dockyard daemon at {self.proxy.host} is unreachable: "
+                                  f"{reason}")
 
     @web.authenticated
     async def get(self, path: str) -> None:

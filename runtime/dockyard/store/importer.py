@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from .. import __version__
 from ..errors import InvalidArgument
 from ..oci import mediatypes as mt
+from ..oci.digest import of_bytes
 from .compression import ChunkStream, decompressed_chunks
 from .images import ImageStore, LayerInput, tag_reference
 from .timefmt import rfc3339_now
@@ -42,9 +43,9 @@ def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, An
         diff_id, _ = store.content.write(ChunkStream(decompressed_chunks(stream)))
         new_blobs.add(diff_id)
         config = _config(diff_id, config_obj, message, plat)
+        new_blobs.add(of_bytes(config))
         layer = LayerInput(diff_id, mt.OCI_LAYER)
         prepared = store.prepare(config, [layer], [ref] if ref else [], created=created)
-        new_blobs.add(prepared.image.id)
         store.commit([prepared])
     except BaseException:
         store.discard(new_blobs, created)

@@ -50,7 +50,8 @@ class Dockerd:
         return docker.DockerClient(base_url=self.host, version="auto", timeout=30)
 
 
-def _command(root: Path) -> list[str]:
+def dockerd_command(root: Path) -> list[str]:
+    """dockerd confined to ``root``: config, data, exec root, socket, pidfile."""
     (root / "daemon.json").write_text("{}")
     return [
         DOCKERD, "--config-file", str(root / "daemon.json"),
@@ -65,7 +66,7 @@ def start_dockerd(timeout: float = 30.0) -> Dockerd:
     """Start dockerd in a fresh temp directory (short path: socket names are length-limited)."""
     root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
     with open(root / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(_command(root), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(dockerd_command(root), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     daemon = Dockerd(root, proc)
     try:
@@ -104,11 +105,11 @@ def stop_dockerd(daemon: Dockerd) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-    _unmount_under(daemon.root)
+    unmount_under(daemon.root)
     shutil.rmtree(daemon.root, ignore_errors=True)
 
 
-def _unmount_under(root: Path) -> None:
+def unmount_under(root: Path) -> None:
     prefix = str(root) + "/"
     with open("/proc/self/mounts") as mounts:
         targets = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]

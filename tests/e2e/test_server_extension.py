@@ -1,0 +1,118 @@
+"""The server extension in a real Jupyter server: status, and the Engine API proxy (auth,
+streaming, errors) against a private real dockerd."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from jupyter_procs import JupyterServer, start_server, stop_server
+
+from dockyard.testing.dockerd import Dockerd
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def server(real_dockerd: Dockerd) -> Iterator[JupyterServer]:
+    srv = start_server({"daemon_host": real_dockerd.host, "start_daemon": False})
+    yield srv
+    stop_server(srv)
+
+
+def test_status_reports_the_daemon(server: JupyterServer, real_dockerd: Dockerd) -> None:
+    status = server.get("/dockyard/status").json()
+    assert status["reachable"] is True and status["host"] == real_dockerd.host
+    assert status["api_version"] == "1.41" and status["version"].startswith("20.10")
+    assert status["daemon"]["managed"] is False
+
+
+def test_proxy_version_and_images(server: JupyterServer) -> None:
+    version = server.get("/dockyard/api/v1.41/version")
+    assert version.status_code == 200 and version.json()["ApiVersion"] == "1.41"
+    assert version.headers["Api-Version"] == "1.41"
+    assert version.headers["Content-Type"] == "application/json"
+    images = server.get("/dockyard/api/v1.41/images/json").json()
+    assert any("busybox:latest" in (i.get("RepoTags") or []) for i in images)
+    ping = server.get("/dockyard/api/_ping")
+    assert ping.text == "OK"
+
+
+def test_proxy_passes_daemon_errors_through(server: JupyterServer, real_dockerd: Dockerd) -> None:
+    missing = server.get("/dockyard/api/v1.41/images/no-such-image/json")
+    engine = real_dockerd.client()
+    direct = engine.api.get(engine.api._url("/images/no-such-image/json"))
+    engine.close()
+    assert missing.status_code == direct.status_code == 404
+    assert missing.json() == direct.json()
+    assert "No such image: no-such-image" in missing.json()["message"]
+
+
+def test_proxy_requires_jupyter_auth(server: JupyterServer) -> None:
+    anonymous = requests.get(server.url + "/dockyard/api/v1.41/version", timeout=10,
+                             allow_redirects=False)
+    assert anonymous.status_code in {302, 403}
+    wrong = requests.get(server.url + "/dockyard/status", timeout=10, allow_redirects=False,
+                         headers={"Authorization": "token wrong"})
+    assert wrong.status_code in {302, 403}
+
+
+def test_post_without_token_or_xsrf_is_refused(server: JupyterServer) -> None:
+    session = requests.Session()
+    session.get(server.url + f"/?token={server.token}", timeout=10)   # cookie login
+    assert session.get(server.url + "/dockyard/status", timeout=10).status_code == 200
+    refused = session.post(server.url + "/dockyard/api/v1.41/images/prune", timeout=10)
+    assert refused.status_code == 403
+    xsrf = session.cookies.get("_xsrf")
+    allowed = session.post(server.url + "/dockyard/api/v1.41/images/prune", timeout=10,
+                           headers={"X-XSRFToken": xsrf})
+    assert allowed.status_code == 200 and "SpaceReclaimed" in allowed.json()
+
+
+def test_logs_follow_streams_chunk_by_chunk(server: JupyterServer, real_dockerd: Dockerd) -> None:
+    engine = real_dockerd.client()
+    container = engine.containers.run(
+        "busybox", ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.5; done"],
+        detach=True, network_mode="none")
+    try:
+        start = time.monotonic()
+        stamps = []
+        with server.get(f"/dockyard/api/v1.41/containers/{container.id}/logs"
+                        "?follow=1&stdout=1", stream=True) as response:
+            assert response.status_code == 200
+            for chunk in response.iter_content(None):
+                stamps.append((time.monotonic() - start, chunk))
+        body = b"".join(c for _, c in stamps)
+        assert body.count(b"line") == 3 and b"line3\n" in body
+        assert stamps[0][0] < 0.8, "first line must arrive before the container ends"
+        assert stamps[-1][0] > 0.9
+    finally:
+        container.remove(force=True)
+        engine.close()
+
+
+def test_post_with_body_creates_and_removes(server: JupyterServer) -> None:
+    headers = {"Authorization": f"token {server.token}", "Content-Type": "application/json"}
+    created = requests.post(server.url + "/dockyard/api/v1.41/containers/create?name=via-proxy",
+                            data=json.dumps({"Image": "busybox", "Cmd": ["true"]}),
+                            headers=headers, timeout=10)
+    assert created.status_code == 201, created.text
+    removed = requests.delete(server.url + "/dockyard/api/v1.41/containers/via-proxy",
+                              headers=headers, timeout=10)
+    assert removed.status_code == 204
+
+
+def test_unreachable_daemon() -> None:
+    srv = start_server({"daemon_host": "unix:///nonexistent/dockyard.sock", "start_daemon": False})
+    try:
+        status = srv.get("/dockyard/status").json()
+        assert status["reachable"] is False and status["host"].endswith("/dockyard.sock")
+        proxied = srv.get("/dockyard/api/v1.41/version")
+        assert proxied.status_code == 502
+        assert proxied.json()["message"].startswith(
+            "dockyard daemon at unix:///nonexistent/dockyard.sock is unreachable")
+    finally:
+        stop_server(srv)
