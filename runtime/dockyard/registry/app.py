@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import ssl
 import sys
 from dataclasses import dataclass
 from typing import Any, Final
 
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream, SSLIOStream
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
@@ -98,12 +100,52 @@ def ssl_context(config: RegistryConfig) -> ssl.SSLContext | None:
     return context
 
 
+TLS_HANDSHAKE: Final = b"\x16"
+PLAIN_TO_TLS_REPLY: Final = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+
+
+class _Server(HTTPServer):
+    """Answers a TLS ClientHello on a plain-HTTP port at once, as Go's server does.
+
+    Clients told a registry is "insecure" (skopeo ``--tls-verify=false``, docker's
+    ``insecure-registries``) try HTTPS first and fall back to HTTP only when that fails; without
+    this, the handshake would sit waiting for an HTTP request line until the client times out.
+    """
+
+    async def handle_stream(self, stream: IOStream, address: tuple[str, int]) -> None:  # type: ignore[override]
+        if not isinstance(stream, SSLIOStream) and await _peek(stream) == TLS_HANDSHAKE:
+            await stream.write(PLAIN_TO_TLS_REPLY)
+            stream.close()
+            return
+        super().handle_stream(stream, address)
+
+
+async def _peek(stream: IOStream) -> bytes:
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    fd = stream.socket.fileno()
+
+    def ready() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(fd, ready)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(fd)
+    try:
+        return stream.socket.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return b""
+
+
 def start_server(registry: Registry) -> tuple[HTTPServer, str]:
     """Bind and start serving on the running loop; returns the server and its base URL."""
     config = registry.config
     host, port = config.host_port()
     tls = ssl_context(config)
-    server = HTTPServer(make_app(registry), ssl_options=tls, max_body_size=MAX_BODY,
+    server = _Server(make_app(registry), ssl_options=tls, max_body_size=MAX_BODY,
                         chunk_size=BODY_CHUNK, max_buffer_size=4 * BODY_CHUNK, xheaders=False)
     sockets = bind_sockets(port, host)
     server.add_sockets(sockets)

@@ -1,7 +1,10 @@
-"""A real ``dockyard registry serve`` process on loopback, for tests, interop and benchmarks.
+"""Real registry processes on loopback, for tests, interop and benchmarks.
 
-The server runs as a subprocess (exactly what users run), on a random port read from its
-``listening on`` line; the context manager stops it by pid and removes what it made.
+:class:`RegistryProcess` runs ``dockyard registry serve`` as a subprocess (exactly what users
+run) on a random port read from its ``listening on`` line; :class:`DistributionProcess` runs
+Debian's ``docker-registry`` (distribution 2.8) from a temporary config, so the same test or
+benchmark can run side by side against both. Each context manager stops its process by pid and
+removes what it made.
 """
 
 from __future__ import annotations
@@ -86,3 +89,54 @@ class RegistryProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+DOCKER_REGISTRY = "/usr/bin/docker-registry"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DistributionProcess(RegistryProcess):
+    """Debian's ``docker-registry`` with a filesystem root, deletes enabled, optional htpasswd."""
+
+    def __init__(self, root: Path | None = None, htpasswd: Path | None = None) -> None:
+        super().__init__(root)
+        port = free_port()
+        config = {
+            "version": 0.1,
+            "log": {"level": "error", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}, "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}"},
+        }
+        if htpasswd is not None:
+            config["auth"] = {"htpasswd": {"realm": "distribution", "path": str(htpasswd)}}
+        import json
+
+        (self.root / "config.yml").write_text(json.dumps(config))  # JSON is YAML
+        self.argv = [DOCKER_REGISTRY, "serve", str(self.root / "config.yml")]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self, timeout: float = 15.0) -> Self:
+        import urllib.error
+        import urllib.request
+
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                urllib.request.urlopen(self.url + "/v2/", timeout=1)
+                return self
+            except urllib.error.HTTPError:
+                return self  # 401 with htpasswd: it is up
+            except OSError:
+                time.sleep(0.05)
+        output = self.log()
+        self.stop()
+        raise RuntimeError(f"docker-registry did not start: {output}")

@@ -132,3 +132,14 @@ def test_error_table_covers_the_spec() -> None:
     assert spec <= set(CODES)
     assert {code: CODES[code].status for code in ("UNAUTHORIZED", "DENIED", "TOOMANYREQUESTS")} == {
         "UNAUTHORIZED": 401, "DENIED": 403, "TOOMANYREQUESTS": 429}
+
+
+def test_tls_handshake_on_plain_port_fails_fast(shared_registry: RegistryProcess) -> None:
+    """Clients probing HTTPS first (skopeo, docker with insecure registries) must fall back fast."""
+    import socket
+
+    address, port = shared_registry.host.split(":")
+    with socket.create_connection((address, int(port)), timeout=5) as sock:
+        sock.sendall(b"\x16\x03\x01\x00\x05hello")
+        reply = sock.recv(200)
+    assert reply.startswith(b"HTTP/1.0 400 Bad Request")
