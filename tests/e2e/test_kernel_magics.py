@@ -1,0 +1,114 @@
+"""The magics in a real IPython kernel: a notebook executed through nbclient, and the stop
+button (a kernel interrupt) stopping and removing a running container."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import nbformat
+import pytest
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from dockyard.testing.dockerd import Dockerd
+
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
+
+
+@pytest.fixture
+def kernel_env(real_dockerd: Dockerd, monkeypatch: pytest.MonkeyPatch) -> Dockerd:
+    monkeypatch.setenv("DOCKYARD_HOST", real_dockerd.host)
+    return real_dockerd
+
+
+def stream_text(cell: Any, name: str) -> str:
+    return "".join(o["text"] for o in cell.outputs
+                   if o["output_type"] == "stream" and o["name"] == name)
+
+
+def test_notebook_runs_docker_magics(kernel_env: Dockerd, tmp_path: Path) -> None:
+    (tmp_path / "input.txt").write_text("from the notebook folder\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext dockyard_jupyter",
+        "%docker images",
+        "%docker run --rm --network none busybox echo hello",
+        "%docker run --rm --network none -v .:/work busybox cat /work/input.txt",
+        "%%dockerfile -t kernel-built:1\nFROM busybox\nLABEL from=kernel\n",
+        "_.labels",
+    )]
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    images = nb.cells[1].outputs[0]["data"]
+    assert "busybox" in images["text/plain"] and "<table>" in images["text/html"]
+    assert stream_text(nb.cells[2], "stdout") == "hello\n"
+    assert stream_text(nb.cells[3], "stdout") == "from the notebook folder\n"
+    assert "Successfully tagged kernel-built:1" in stream_text(nb.cells[4], "stdout")
+    assert nb.cells[5].outputs[0]["data"]["text/plain"] == "{'from': 'kernel'}"
+    engine = kernel_env.client()
+    engine.images.remove("kernel-built:1")
+    engine.close()
+
+
+@pytest.fixture
+def kernel(kernel_env: Dockerd) -> Iterator[tuple[KernelManager, Any]]:
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def wait_running(engine: docker.DockerClient, name: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = engine.containers.list(filters={"name": name})
+        if found and found[0].status == "running":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"container {name} never ran")
+
+
+def test_interrupt_stops_and_removes_the_container(kernel: tuple[KernelManager, Any],
+                                                   kernel_env: Dockerd) -> None:
+    km, kc = kernel
+    kc.execute_interactive("%load_ext dockyard_jupyter", timeout=60)
+    outputs: list[dict[str, Any]] = []
+    msg_id = kc.execute("%docker run --rm --name to-interrupt --network none busybox sleep 30")
+    engine = kernel_env.client()
+    try:
+        wait_running(engine, "to-interrupt")
+        started = time.monotonic()
+        km.interrupt_kernel()
+        reply = _reply(kc, msg_id, outputs, timeout=30)
+        elapsed = time.monotonic() - started
+        assert reply["content"]["status"] == "ok"
+        assert elapsed < 10, f"interrupt took {elapsed:.1f}s"
+        assert not engine.containers.list(all=True, filters={"name": "to-interrupt"})
+        stderr = "".join(o["text"] for o in outputs if o.get("name") == "stderr")
+        assert "to-interrupt stopped: interrupted" in stderr
+    finally:
+        for c in engine.containers.list(all=True, filters={"name": "to-interrupt"}):
+            c.remove(force=True)
+        engine.close()
+
+
+def _reply(kc: Any, msg_id: str, outputs: list[dict[str, Any]], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            outputs.append(msg["content"])
+        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "idle"):
+            return kc.get_shell_msg(timeout=5)
+    raise AssertionError("no reply")
