@@ -55,3 +55,58 @@ def test_cgroup_version_matches_mounts() -> None:
 def test_system_df_empty(engine: Engine) -> None:
     df = engine.system_df()
     assert df["LayersSize"] == 0 and df["Images"] == [] and df["Containers"] == []
+
+
+def _busybox(engine: Engine, tmp_path: Path) -> str:
+    from dockyard.testing import busybox
+
+    with open(busybox.build_busybox_archive(tmp_path), "rb") as f:
+        assert list(engine.images_load(f)) == [{"stream": "Loaded image: busybox:latest\n"}]
+    return busybox.image_id()
+
+
+def test_image_calls_end_to_end(engine: Engine, tmp_path: Path) -> None:
+    image_id = _busybox(engine, tmp_path)
+    assert engine.info()["Images"] == 1
+    engine.image_tag("busybox", "localhost:5000/bb", "v1")
+    listed = engine.images_list()
+    assert listed[0]["Id"] == image_id and sorted(listed[0]["RepoTags"]) == ["busybox:latest", "localhost:5000/bb:v1"]
+    assert engine.images_list(filters={"reference": ["localhost:5000/*"]})[0]["Id"] == image_id
+    assert engine.image_inspect(image_id[7:19])["Id"] == image_id
+    assert engine.image_history("busybox")[0]["Id"] == image_id
+    layers = engine.image_rootfs_layers("busybox")
+    assert (layers[0] / "bin" / "busybox").is_file()
+    df = engine.system_df()
+    assert df["LayersSize"] > 1_000_000 and df["Images"][0]["Id"] == image_id
+    archive = b"".join(engine.images_save(["localhost:5000/bb:v1"]))
+    assert engine.image_remove("localhost:5000/bb:v1") == [{"Untagged": "localhost:5000/bb:v1"}]
+    records = engine.image_remove("busybox")
+    assert records[:2] == [{"Untagged": "busybox:latest"}, {"Deleted": image_id}]
+    assert engine.images_list() == [] and engine.images_prune() == {"ImagesDeleted": None, "SpaceReclaimed": 0}
+    import io
+
+    assert list(engine.images_load(io.BytesIO(archive))) == [{"stream": "Loaded image: localhost:5000/bb:v1\n"}]
+
+
+def test_image_import_through_engine(engine: Engine) -> None:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("hello")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    msgs = list(engine.image_import(io.BytesIO(buf.getvalue()), "imported", "1", changes=["CMD /hello"]))
+    assert engine.image_inspect("imported:1")["Config"]["Cmd"] == ["/bin/sh", "-c", "/hello"]
+    assert msgs == [{"status": engine.image_inspect("imported:1")["Id"]}]
+
+
+def test_missing_image_errors(engine: Engine) -> None:
+    from dockyard.errors import NotFound
+
+    for call in (lambda: engine.image_inspect("nope"), lambda: engine.image_history("nope"),
+                 lambda: engine.image_remove("nope"), lambda: engine.image_tag("nope", "x", None),
+                 lambda: engine.images_save(["nope"])):
+        with pytest.raises(NotFound, match="^No such image: nope:latest$"):
+            call()
