@@ -134,15 +134,25 @@ class Launcher:
         return Running(spec.id, pid, pidfd, cg)
 
     @staticmethod
-    def reap(running: Running) -> dict[str, Any]:
-        """Collect an exited container: status, OOM flag, cgroup removed, pidfd closed."""
+    def collect(running: Running) -> dict[str, Any]:
+        """Reap an exited container: its exit event (status, OOM flag); pidfd closed."""
         _, status = os.waitpid(running.pid, 0)
         oom = running.cgroup.oom_killed() if running.cgroup is not None else False
-        if running.cgroup is not None:
-            running.cgroup.remove()
         os.close(running.pidfd)
         return {"event": "exit", "id": running.id, "pid": running.pid,
                 "exit_code": exit_code(status), "oom_killed": oom}
+
+    @staticmethod
+    def release(running: Running) -> None:
+        """Remove what outlives the processes: the cgroup (mounts died with the namespace)."""
+        if running.cgroup is not None:
+            running.cgroup.remove()
+
+    @classmethod
+    def reap(cls, running: Running) -> dict[str, Any]:
+        event = cls.collect(running)
+        cls.release(running)
+        return event
 
 
 def _start_error(report: dict[str, Any]) -> DockyardError:
@@ -249,7 +259,8 @@ class Server:
     def _exited(self, container_id: str) -> None:
         running = self.running.pop(container_id)
         self.selector.unregister(running.pidfd)
-        self.send(Launcher.reap(running))
+        self.send(Launcher.collect(running))  # report the exit first: removal takes ~1 ms
+        Launcher.release(running)
 
     def _shutdown(self) -> None:
         for running in list(self.running.values()):
