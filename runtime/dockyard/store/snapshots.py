@@ -271,6 +271,7 @@ class _Extractor:
     def _symlink(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
         self._clear(pfd, base, keep_dir=False)
         os.symlink(entry.linkname, base, dir_fd=pfd)
+        self.size += len(os.fsencode(entry.linkname))  # dockerd counts a symlink's length too
         self._chown(base, pfd, entry)
         self._xattrs_path(pfd, base, entry)
         os.utime(base, ns=self._times(entry), dir_fd=pfd, follow_symlinks=False)
