@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from conftest import Result
 
-from dockyard.containers.spec import Mount, User
+from dockyard.containers.runtime import Runtime
+from dockyard.containers.spec import ContainerSpec, Mount, User
 from dockyard.linux import capabilities
 
 Run = Callable[..., Result]
@@ -26,13 +31,15 @@ def test_init_is_pid_1_with_own_hostname_and_no_network(run: Run) -> None:
     assert rest[0] == "lo" and "sh -c" in rest[1]
 
 
-def test_root_is_a_fresh_overlay_and_the_host_is_gone(run: Run, busybox_dir: object) -> None:
-    r = run("cat /proc/self/mountinfo; ls /")
+def test_root_is_a_fresh_overlay_and_the_host_is_gone(run: Run, busybox_dir: Path) -> None:
+    r = run("cat /proc/self/mountinfo; echo ---; ls /")
     assert r.code == 0, r.err
-    root = next(line for line in r.out.splitlines() if line.split()[4:5] == ["/"])
-    assert " - overlay " in root
-    assert str(busybox_dir) not in r.out.split(" - overlay ")[0]  # no host path as a mountpoint
-    assert "work" not in r.out.split()[-20:]  # the host's / is not visible
+    table, listing = r.out.split("---\n")
+    root = next(line for line in table.splitlines() if line.split()[4] == "/")
+    assert " - overlay " in root and f"lowerdir={busybox_dir}" in root
+    mountpoints = {line.split()[4] for line in table.splitlines()}
+    assert not {"/work", "/root/.pyenv", "/tmp/pytest-of-root"} & mountpoints
+    assert listing.split() == sorted(os.listdir(busybox_dir))  # the image, not the host
 
 
 def test_dev_holds_only_the_docker_devices(run: Run) -> None:
@@ -106,9 +113,8 @@ def test_read_only_rootfs_still_has_writable_dev_shm(run: Run) -> None:
     assert r.out.split() == ["ro", "shm-ok"]
 
 
-def test_cwd_env_and_mounts(run: Run, tmp_path: object) -> None:
-    from pathlib import Path
-    host = Path(str(tmp_path)) / "shared"
+def test_cwd_env_and_mounts(run: Run, tmp_path: Path) -> None:
+    host = tmp_path / "shared"
     host.mkdir()
     (host / "f").write_text("from-host\n")
     r = run("pwd; echo $GREETING; cat /data/f; echo x > /data/g || echo ro-bind; "
@@ -123,13 +129,27 @@ def test_cwd_env_and_mounts(run: Run, tmp_path: object) -> None:
 
 
 def test_ipc_and_uts_are_private(run: Run) -> None:
-    import os
     r = run("for k in ipc uts cgroup net; do readlink /proc/self/ns/$k; done")
     host = [os.readlink(f"/proc/self/ns/{k}") for k in ("ipc", "uts", "cgroup", "net")]
     assert r.code == 0 and not set(r.out.split()) & set(host)
 
 
 def test_host_network_shares_the_host_netns(run: Run) -> None:
-    import os
     r = run("readlink /proc/self/ns/net", network="host")
     assert r.out.strip() == os.readlink("/proc/self/ns/net")
+
+
+def test_joining_a_running_containers_namespaces(runtime: Runtime,
+                                                 make_spec: Callable[..., ContainerSpec]) -> None:
+    """What ``exec`` and ``cp`` will build on: setns into every namespace of the init."""
+    c = runtime.start(make_spec(["sleep", "30"], hostname="joined"))
+    try:
+        probe = ("import os, sys; from dockyard.linux import namespaces; "
+                 "namespaces.join(int(sys.argv[1])); "
+                 "print(os.uname().nodename, sorted(os.listdir('/dev'))[:3], "
+                 "os.path.exists('/etc/passwd'), os.listdir('/sys/class/net'))")
+        out = subprocess.run([sys.executable, "-c", probe, str(c.pid)], capture_output=True,
+                             text=True, check=True).stdout
+        assert out.strip() == "joined ['fd', 'full', 'mqueue'] True ['lo']"
+    finally:
+        c.cleanup()
