@@ -49,7 +49,7 @@ def forget_client(host: str) -> None:
 
 def _connect(host: str) -> docker.DockerClient:
     if host == config.default_host():
-        launcher.ensure_default_daemon(host)
+        launcher.ensure_daemon(host)
     try:
         return docker.DockerClient(base_url=host, version="auto", timeout=60)
     except docker.errors.DockerException as exc:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from dockyard import config
 
+from .errors import DaemonUnreachable
+
 PING_INTERVAL = 0.05
 
 
@@ -30,17 +32,21 @@ def daemon_command(host: str, data_root: Path | None = None) -> list[str]:
             "--data-root", str(root)]
 
 
+def log_path(data_root: Path | None = None) -> Path:
+    return (data_root or config.default_data_root()) / "daemon.log"
+
+
 def spawn(host: str, data_root: Path | None = None, *, detached: bool) -> subprocess.Popen[bytes]:
     """Start the daemon; ``detached`` puts it in its own session so it outlives the kernel and
     is shared by every kernel of the user."""
     sock = socket_path(host)
     if sock is not None:
         sock.parent.mkdir(parents=True, exist_ok=True)
-    log_dir = config.default_data_root()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "daemon.log", "ab") as log:
+    log = log_path(data_root)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
         return subprocess.Popen(daemon_command(host, data_root), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, start_new_session=detached,
+                                stdout=out, stderr=out, start_new_session=detached,
                                 env=dict(os.environ))
 
 
@@ -68,12 +74,17 @@ def wait_for_ping(host: str, timeout: float, proc: subprocess.Popen[bytes] | Non
     return False
 
 
-def ensure_default_daemon(host: str, timeout: float = 15.0) -> bool:
-    """Start the bundled daemon at the default host if nothing answers there. True if one
-    answers afterwards."""
+def ensure_daemon(host: str, data_root: Path | None = None,
+                  timeout: float = 15.0) -> subprocess.Popen[bytes] | None:
+    """Start the bundled daemon at ``host`` (a unix socket) when nothing answers there.
+    Returns the process it started (None when one was already running); raises
+    DaemonUnreachable, naming the log, when the daemon cannot be started."""
     if ping(host):
-        return True
-    if host != config.default_host() or not daemon_cli_available():
-        return False
-    proc = spawn(host, detached=True)
-    return wait_for_ping(host, timeout, proc)
+        return None
+    if socket_path(host) is None or not daemon_cli_available():
+        raise DaemonUnreachable(host)
+    proc = spawn(host, data_root, detached=True)
+    if not wait_for_ping(host, timeout, proc):
+        raise DaemonUnreachable(host, f"the bundled daemon did not start; see "
+                                      f"{log_path(data_root)}")
+    return proc

@@ -35,13 +35,20 @@ _TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 
 def interpolate(line: str, namespace: dict[str, Any]) -> str:
-    """IPython's ``!`` expansion, keeping ``{{…}}`` spans literal. As in IPython, a line whose
-    expansion fails (unknown name) is used as written."""
-    protected = _TEMPLATE.sub(lambda m: m.group(0).replace("{", "{{").replace("}", "}}"), line)
+    """IPython's ``!`` expansion, keeping ``{{…}}`` spans literal (swapped for placeholders
+    while expanding). As in IPython, a line whose expansion fails is used as written."""
+    spans: list[str] = []
+
+    def mask(match: re.Match[str]) -> str:
+        spans.append(match.group(0))
+        return f"\0{len(spans) - 1}\0"
+
+    masked = _TEMPLATE.sub(mask, line)
     try:
-        return DollarFormatter().vformat(protected, args=[], kwargs=namespace)
+        expanded = DollarFormatter().vformat(masked, args=[], kwargs=namespace)
     except Exception:  # noqa: BLE001 - IPython's rule: leave the line as written
         return line
+    return re.sub(r"\0(\d+)\0", lambda m: spans[int(m.group(1))], expanded)
 
 
 def split_global(argv: list[str]) -> tuple[str | None, list[str]]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, List, Unicode
-
-from dockyard import config
 
 from .. import launcher
 from ..client import resolve_host
@@ -45,17 +43,19 @@ class DockyardExtension(ExtensionApp):
         return resolve_host(self.daemon_host)
 
     def _manager(self, host: str) -> DaemonManager | None:
+        """Only a local daemon is ours to start: a unix socket host, or an explicit command."""
         if not self.start_daemon:
             return None
-        command = self.daemon_command
-        if not command:
-            if not launcher.daemon_cli_available():
-                self.log.info("dockyard: no `dockyard daemon` in this install; not starting one")
-                return None
-            command = launcher.daemon_command(host, _path(self.data_root))
-        return DaemonManager(host, list(command), log=self.log, restart_delay=self.restart_delay,
-                             log_path=config.default_data_root() / "daemon.log"
-                             if not self.daemon_command else None)
+        if self.daemon_command:
+            return DaemonManager(host, list(self.daemon_command), log=self.log,
+                                 restart_delay=self.restart_delay)
+        if launcher.socket_path(host) is None or not launcher.daemon_cli_available():
+            self.log.info("dockyard: not starting a daemon for %s", host)
+            return None
+        data_root = Path(self.data_root) if self.data_root else None
+        return DaemonManager(host, launcher.daemon_command(host, data_root), log=self.log,
+                             restart_delay=self.restart_delay,
+                             log_path=launcher.log_path(data_root))
 
     def initialize_settings(self) -> None:
         host = self._host()
@@ -74,12 +74,6 @@ class DockyardExtension(ExtensionApp):
         proxy: EngineProxy | None = self.settings.get("dockyard_proxy")
         if proxy is not None:
             proxy.close()
-
-
-def _path(value: str | None) -> Any:
-    from pathlib import Path
-
-    return Path(value) if value else None
 
 
 main = launch_new_instance = DockyardExtension.launch_instance

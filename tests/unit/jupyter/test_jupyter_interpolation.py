@@ -18,6 +18,7 @@ NS = {"tag": "v1", "n": 2, "image": "busybox"}
     ("run img sh -c 'echo $n'", "run img sh -c 'echo $n'"),  # single quotes: left alone
     ("ps --format '{{.ID}} {{.Names}}'", "ps --format '{{.ID}} {{.Names}}'"),
     ("inspect -f '{{json .Config}}' {image}", "inspect -f '{{json .Config}}' busybox"),
+    ("--host $image inspect -f '{{.Id}}' x", "--host busybox inspect -f '{{.Id}}' x"),
     ("run $undefined_name x", "run $undefined_name x"),   # IPython leaves a failed line as is
 ])
 def test_interpolate(line: str, expected: str) -> None:
