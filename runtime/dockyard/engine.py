@@ -13,7 +13,7 @@ import platform
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from . import API_VERSION, MIN_API_VERSION, __version__
 from .config import DaemonConfig
@@ -95,7 +95,7 @@ class Engine:
 
     # ---- system ---------------------------------------------------------------------------
 
-    def version(self) -> dict:
+    def version(self) -> dict[str, Any]:
         kernel = platform.release()
         details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
                    "Arch": go_arch(), "KernelVersion": kernel, "GitCommit": "",
@@ -107,7 +107,7 @@ class Engine:
             **details,
         }
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         images = self._store.count_images()
         return {
             "ID": self._id, "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
@@ -134,7 +134,7 @@ class Engine:
             "Warnings": None,
         }
 
-    def system_df(self) -> dict:
+    def system_df(self) -> dict[str, Any]:
         images = self._store.list_images(all=True)
         return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": [],
                 "Volumes": [], "BuildCache": []}
@@ -142,35 +142,35 @@ class Engine:
     # ---- images ---------------------------------------------------------------------------
 
     def images_list(self, all: bool = False, filters: dict[str, list[str]] | None = None,
-                    digests: bool = False) -> list[dict]:
+                    digests: bool = False) -> list[dict[str, Any]]:
         return self._store.list_images(all=all, filters=filters or {}, digests=digests)
 
-    def image_inspect(self, name: str) -> dict:
+    def image_inspect(self, name: str) -> dict[str, Any]:
         return self._store.inspect(name)
 
-    def image_history(self, name: str) -> list[dict]:
+    def image_history(self, name: str) -> list[dict[str, Any]]:
         return self._store.history(name)
 
     def image_tag(self, name: str, repo: str, tag: str | None) -> None:
         self._store.tag(name, repo, tag)
 
-    def image_remove(self, name: str, force: bool = False, noprune: bool = False) -> list[dict]:
+    def image_remove(self, name: str, force: bool = False, noprune: bool = False) -> list[dict[str, Any]]:
         return self._store.remove(name, force=force, prune=not noprune)
 
-    def images_prune(self, filters: dict[str, list[str]] | None = None) -> dict:
+    def images_prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         return self._store.prune(filters or {})
 
     def images_save(self, names: list[str]) -> Iterator[bytes]:
         from .store.archive import save
         return save(self._store, names)
 
-    def images_load(self, stream: BinaryIO, quiet: bool = False) -> Iterator[dict]:
+    def images_load(self, stream: BinaryIO, quiet: bool = False) -> Iterator[dict[str, Any]]:
         from .store.archive import load
         return load(self._store, stream, quiet=quiet)
 
     def image_import(self, stream: BinaryIO, repo: str | None = None, tag: str | None = None,
                      changes: list[str] | None = None, message: str = "",
-                     platform: str | None = None) -> Iterator[dict]:
+                     platform: str | None = None) -> Iterator[dict[str, Any]]:
         from .store.importer import import_rootfs
         return import_rootfs(self._store, stream, repo=repo, tag=tag, changes=changes or [],
                              message=message, platform=platform)

@@ -26,7 +26,7 @@ import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from ..errors import DockyardError, InvalidArgument, NotFound
 from ..oci import mediatypes as mt
@@ -67,8 +67,8 @@ def _selection(store: ImageStore, names: list[str]) -> dict[str, list[Reference]
                 continue
         image_id = store.resolve(name)
         tags = out.setdefault(image_id, [])
-        row = store.meta.ref(str(ref)) if ref is not None and ref.tag is not None else None
-        if ref is not None and row is not None and row.image_id == image_id and ref not in tags:
+        tagged = store.meta.ref(str(ref)) if ref is not None and ref.tag is not None else None
+        if ref is not None and tagged is not None and tagged.image_id == image_id and ref not in tags:
             tags.append(ref)
     return out
 
@@ -96,7 +96,9 @@ def save(store: ImageStore, names: list[str]) -> Iterator[bytes]:
 
 def _save_stream(store: ImageStore, selection: dict[str, list[Reference]]) -> Iterator[bytes]:
     written: set[str] = set()
-    manifests, index, repos = [], [], {}
+    manifests: list[Any] = []
+    index: list[Any] = []
+    repos: dict[str, dict[str, str]] = {}
     yield _header("blobs/", 0, 0, dir=True) + _header("blobs/sha256/", 0, 0, dir=True)
     for image_id, tags in selection.items():
         image = store.meta.image(image_id)
@@ -258,14 +260,14 @@ def _take(store: ImageStore, tar: tarfile.TarFile, member: tarfile.TarInfo, arch
         archive.blobs[name] = _store_blob(store, f, expected, member.size, archive)
 
 
-def _read_exact(f: BinaryIO, size: int, name: str) -> bytes:
+def _read_exact(f: IO[bytes], size: int, name: str) -> bytes:
     data = f.read(size)
     if len(data) != size:
         raise InvalidArchive(f"invalid archive: {name} is truncated")
     return data
 
 
-def _store_blob(store: ImageStore, f: BinaryIO, expected: str | None, size: int, archive: _Archive) -> str:
+def _store_blob(store: ImageStore, f: IO[bytes], expected: str | None, size: int, archive: _Archive) -> str:
     if expected is not None and store.content.has(expected):
         return expected  # already stored and verified; tarfile skips the unread rest
     digest, _ = store.content.write(f, expected, size)

@@ -101,7 +101,8 @@ def _unzstd(chunks: Iterator[bytes]) -> Iterator[bytes]:
     import zstandard
 
     reader = zstandard.ZstdDecompressor().stream_reader(
-        ChunkStream(chunks), read_size=READ_SIZE, read_across_frames=True
+        ChunkStream(chunks),  # type: ignore[arg-type]  # it only calls read()
+        read_size=READ_SIZE, read_across_frames=True,
     )
     try:
         while out := reader.read(OUT_LIMIT):

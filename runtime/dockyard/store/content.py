@@ -19,6 +19,7 @@ most a stale ``ingest/*.tmp``, which :meth:`ContentStore.clean_ingest` deletes.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -102,7 +103,7 @@ class ContentStore:
 
         return self.write(io.BytesIO(data), expected, len(data))[0]
 
-    def _copy_hashing(self, stream: Readable, tmp: Path, h: _digest.hashlib._Hash,
+    def _copy_hashing(self, stream: Readable, tmp: Path, h: hashlib._Hash,
                       limit: int | None) -> int:
         written = 0
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)

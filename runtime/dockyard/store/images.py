@@ -253,7 +253,8 @@ class ImageStore:
         return image
 
     def config(self, image_id: str) -> dict[str, Any]:
-        return json.loads(self.content.read_bytes(image_id))
+        config: dict[str, Any] = json.loads(self.content.read_bytes(image_id))
+        return config
 
     def rootfs_layers(self, name: str) -> list[Path]:
         """Snapshot dirs of an image, lowest first: overlayfs wants them reversed in lowerdir."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from .. import __version__
@@ -140,16 +140,34 @@ def _volume(config: dict[str, Any], rest: str) -> None:
     config["Volumes"] = vols
 
 
-_APPLY = {
-    "CMD": lambda c, r: c.__setitem__("Cmd", _exec_form(r)),
-    "ENTRYPOINT": lambda c, r: c.__setitem__("Entrypoint", _exec_form(r)),
+def _setter(key: str) -> Callable[[dict[str, Any], str], None]:
+    def apply(config: dict[str, Any], rest: str) -> None:
+        config[key] = rest
+
+    return apply
+
+
+def _cmd(key: str) -> Callable[[dict[str, Any], str], None]:
+    def apply(config: dict[str, Any], rest: str) -> None:
+        config[key] = _exec_form(rest)
+
+    return apply
+
+
+def _onbuild(config: dict[str, Any], rest: str) -> None:
+    config["OnBuild"] = [*(config.get("OnBuild") or []), rest]
+
+
+_APPLY: dict[str, Callable[[dict[str, Any], str], None]] = {
+    "CMD": _cmd("Cmd"),
+    "ENTRYPOINT": _cmd("Entrypoint"),
     "ENV": _env,
     "LABEL": _label,
     "EXPOSE": _expose,
     "VOLUME": _volume,
-    "USER": lambda c, r: c.__setitem__("User", r),
-    "WORKDIR": lambda c, r: c.__setitem__("WorkingDir", r),
-    "STOPSIGNAL": lambda c, r: c.__setitem__("StopSignal", r),
-    "ONBUILD": lambda c, r: c.__setitem__("OnBuild", [*(c.get("OnBuild") or []), r]),
+    "USER": _setter("User"),
+    "WORKDIR": _setter("WorkingDir"),
+    "STOPSIGNAL": _setter("StopSignal"),
+    "ONBUILD": _onbuild,
 }
 

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -142,7 +143,7 @@ class MetadataStore:
                 raise
             self.db.execute("COMMIT")
 
-    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 

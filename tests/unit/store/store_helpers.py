@@ -54,7 +54,7 @@ def sha256(data: bytes) -> str:
 
 def make_config(diff_ids: list[str], created: str = "2024-01-02T03:04:05.123456789Z",
                 labels: dict[str, str] | None = None, cmd: list[str] | None = None) -> bytes:
-    history = [{"created": created, "created_by": f"/bin/sh -c #(nop) ADD layer {i}"}
+    history: list[dict[str, object]] = [{"created": created, "created_by": f"/bin/sh -c #(nop) ADD layer {i}"}
                for i in range(len(diff_ids))]
     history.append({"created": created, "created_by": "/bin/sh -c #(nop) CMD", "empty_layer": True})
     return json.dumps({
@@ -104,8 +104,8 @@ def oci_archive(images: list[tuple[list[bytes], list[str]]], docker_json: bool =
             blobs[sha256(blob)] = blob
         manifests.append({"Config": f"blobs/sha256/{sha256(config)[7:]}", "RepoTags": tags,
                           "Layers": [f"blobs/sha256/{sha256(t)[7:]}" for t in layers]})
-        for t in tags or [None]:
-            desc = {"mediaType": mt.OCI_MANIFEST, "digest": sha256(manifest), "size": len(manifest)}
+        for t in tags or [""]:
+            desc: dict[str, object] = {"mediaType": mt.OCI_MANIFEST, "digest": sha256(manifest), "size": len(manifest)}
             if t:
                 desc["annotations"] = {"io.containerd.image.name": str(reference.parse(t))}
             index.append(desc)
@@ -123,7 +123,8 @@ def oci_archive(images: list[tuple[list[bytes], list[str]]], docker_json: bool =
 def legacy_archive(images: list[tuple[list[bytes], list[str]]]) -> bytes:
     """What Docker <= 24 ``docker save`` writes: v1 dirs, a symlink for a repeated layer."""
     buf = io.BytesIO()
-    manifests, seen = [], {}
+    manifests: list[object] = []
+    seen: dict[str, str] = {}
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for n, (layers, tags) in enumerate(images):
             paths = []
