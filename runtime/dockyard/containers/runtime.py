@@ -108,6 +108,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._containers: dict[str, Container] = {}
+        self._closed = False
         self._reader = threading.Thread(target=self._read, name="dockyard-launcher", daemon=True)
         self._reader.start()
         self._request({"op": "ping"})
@@ -123,14 +124,22 @@ class Runtime:
             except OSError:
                 data = b""
             if not data:
-                self._replies.put({"ok": False, "error": {
-                    "type": "DockyardError", "message": "the launcher process exited"}})
+                self._launcher_gone()
                 return
             msg = json.loads(data)
             if msg.get("event") == "exit":
                 self._on_exit(msg)
             else:
                 self._replies.put(msg)
+
+    def _launcher_gone(self) -> None:
+        """The launcher died: its containers were SIGKILLed with it (``die_with_parent``)."""
+        self._closed = True
+        self._replies.put({"ok": False, "error": {
+            "type": "DockyardError", "message": "the launcher process exited"}})
+        for container in list(self._containers.values()):
+            container._exited(ExitStatus(128 + _signal.SIGKILL))
+        self._containers.clear()
 
     def _on_exit(self, msg: dict[str, Any]) -> None:
         container = self._containers.pop(msg["id"], None)
@@ -139,6 +148,8 @@ class Runtime:
 
     def _request(self, msg: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
         with self._lock:
+            if self._closed:
+                raise errors.DockyardError("the launcher process exited")
             socket.send_fds(self._sock, [json.dumps(msg).encode()], fds or [])
             reply = self._replies.get()
         if not reply["ok"]:

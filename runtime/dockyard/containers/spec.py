@@ -71,6 +71,7 @@ class ContainerSpec:
     limits: Limits = field(default_factory=Limits)
     userns: UserNamespace | None = None    # rootless / --userns
     cgroup_parent: str = "dockyard"
+    die_with_parent: bool = True           # SIGKILL the init if its launcher dies
 
     def validate(self) -> None:
         """Reject specs the kernel would reject later with a less clear message."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
-import sys
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -132,6 +132,8 @@ def _become_user(spec: ContainerSpec) -> None:
         capabilities.restrict(caps)
     if spec.no_new_privs:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+    if spec.die_with_parent:  # after the uid change, which would clear it
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
@@ -193,4 +195,3 @@ def _say(message: str) -> None:
         os.write(2, f"{message}\n".encode())
     except OSError:
         pass
-    sys.stderr = sys.__stderr__

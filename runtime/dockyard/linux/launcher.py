@@ -248,11 +248,11 @@ class Server:
                 self.selector.register(running.pidfd, selectors.EVENT_READ, spec.id)
                 return {"ok": True, "pid": running.pid}
             if msg["op"] == "signal":
+                if msg["id"] not in self.running:
+                    raise InvalidArgument(f"container {msg['id']} is not running")
                 signal.pidfd_send_signal(self.running[msg["id"]].pidfd, msg["signal"])
                 return {"ok": True}
             return {"ok": True} if msg["op"] == "ping" else _error(InvalidArgument("bad op"))
-        except KeyError as exc:
-            return _error(InvalidArgument(f"no such container: {exc.args[0]}"))
         except Exception as exc:  # noqa: BLE001 — every failure goes back to the caller as a typed error
             return _error(exc)
 

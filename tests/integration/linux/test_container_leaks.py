@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from conftest import collect
 
 from dockyard.containers.runtime import Runtime
 from dockyard.containers.spec import ContainerSpec, Mount
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.linux import cgroups
 from dockyard.linux.cgroups import Limits
 from dockyard.linux.launcher import StartFailed
@@ -89,3 +91,18 @@ def test_closing_the_runtime_kills_its_containers(make_spec: MakeSpec) -> None:
     assert not os.path.exists(f"/proc/{c.pid}")
     assert all(not os.path.exists(p) for p in cg.paths)
 
+
+
+def test_a_killed_launcher_takes_its_containers_along(make_spec: MakeSpec) -> None:
+    rt = Runtime()
+    c = rt.start(make_spec(["sleep", "60"]))
+    os.kill(rt.launcher_pid, signal.SIGKILL)
+    assert c.wait(5).exit_code == 137  # reported by the runtime, not left hanging
+    for _ in range(500):
+        if not os.path.exists(f"/proc/{c.pid}"):
+            break
+        time.sleep(0.01)
+    assert not os.path.exists(f"/proc/{c.pid}"), "the container outlived its launcher"
+    with pytest.raises(DockyardError, match="the launcher process exited"):
+        rt.start(make_spec(["true"]))
+    rt.close()
