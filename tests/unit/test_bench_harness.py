@@ -113,3 +113,10 @@ def test_cli_rejects_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> No
         parse(["nope"])
     assert exc.value.code == 2 and "unknown benchmark(s): nope" in capsys.readouterr().err
     assert parse(["unpack", "--quick"]).names == ["unpack"]
+
+
+def test_every_registered_benchmark_imports() -> None:
+    from bench.__main__ import BENCHMARKS, load_benchmark
+
+    assert {"unpack", "load", "images"} <= set(BENCHMARKS)
+    assert all(callable(load_benchmark(name)) for name in BENCHMARKS)
