@@ -1,0 +1,135 @@
+"""The real docker 28.x CLI against the dockyard daemon (DOCKER_HOST=unix://…)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from dockyard import API_VERSION
+
+pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("dockyard_clean_images")]
+
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+
+
+@pytest.fixture
+def docker(dockyard_daemon, tmp_path_factory):
+    config = tmp_path_factory.mktemp("docker-config")
+    env = {**os.environ, "DOCKER_HOST": dockyard_daemon.host, "DOCKER_CONFIG": str(config)}
+    env.pop("DOCKER_CONTEXT", None)
+
+    def run(*args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([DOCKER, *args], env=env, input=input, capture_output=True, timeout=60,
+                           check=False)
+        result = subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(errors="replace"),
+                                             r.stderr.decode(errors="replace"))
+        if check and r.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    return run
+
+
+def test_the_cli_is_docker_28() -> None:
+    out = subprocess.run([DOCKER, "--version"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("Docker version 28.")
+
+
+def test_version_negotiates_down_to_our_api(docker) -> None:
+    out = docker("version").stdout
+    assert "Server: dockyard" in out
+    assert f"API version:       {API_VERSION} (downgraded from" in out
+    assert docker("version", "-f", "{{.Server.APIVersion}}").stdout.strip() == API_VERSION
+
+
+def test_info_has_no_errors(docker, busybox_image: str, dockyard_daemon) -> None:
+    r = docker("info")
+    assert "Server Version:" in r.stdout and f"Docker Root Dir: {dockyard_daemon.root}" in r.stdout
+    assert "ERROR" not in r.stdout + r.stderr and "error" not in r.stderr.lower()
+    assert int(docker("info", "-f", "{{.Images}}").stdout) >= 1
+
+
+def test_load_images_inspect_history(docker, busybox_archive: Path) -> None:
+    r = docker("load", "-i", str(busybox_archive))
+    assert r.stdout.strip() == "Loaded image: busybox:latest"
+    lines = docker("images").stdout.splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert any(line.split()[:2] == ["busybox", "latest"] for line in lines[1:])
+    inspected = json.loads(docker("image", "inspect", "busybox").stdout)[0]
+    assert inspected["RepoTags"] == ["busybox:latest"] and inspected["Os"] == "linux"
+    assert docker("image", "inspect", "-f", "{{.Config.Cmd}}", "busybox").stdout.strip() == "[sh]"
+    history = docker("history", "busybox").stdout.splitlines()
+    assert history[0].split()[:3] == ["IMAGE", "CREATED", "CREATED"] and len(history) >= 2
+
+
+def test_load_from_stdin_quiet(docker, busybox_archive: Path) -> None:
+    r = docker("load", "-q", input=busybox_archive.read_bytes())
+    assert "Loaded image: busybox:latest" in r.stdout
+
+
+def test_dockyard_and_docker_cli_print_the_same_images_table(docker, busybox_image: str,
+                                                               dockyard_daemon) -> None:
+    docker("tag", "busybox", "localhost:5000/team/app:1.0")
+    ours = subprocess.run(
+        ["dockyard", "-H", dockyard_daemon.host, "images"], capture_output=True, text=True, check=True
+    ).stdout
+    theirs = docker("images").stdout
+    assert sorted(ours.splitlines()) == sorted(theirs.splitlines())
+
+
+def test_tag_save_rmi(docker, busybox_image: str, tmp_path: Path) -> None:
+    docker("tag", "busybox", "localhost:5000/team/app:1.0")
+    out = docker("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
+    assert f"localhost:5000/team/app:1.0 {busybox_image[7:19]}" in out
+    target = tmp_path / "saved.tar"
+    docker("save", "-o", str(target), "localhost:5000/team/app:1.0")
+    with tarfile.open(target) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert "manifest.json" in names and manifest[0]["RepoTags"] == ["localhost:5000/team/app:1.0"]
+    r = docker("rmi", "localhost:5000/team/app:1.0")
+    assert r.stdout.strip() == "Untagged: localhost:5000/team/app:1.0"
+
+
+def test_errors_read_as_dockerd_errors(docker) -> None:
+    r = docker("rmi", "nope", check=False)
+    assert r.returncode == 1
+    assert r.stderr.strip() == "Error response from daemon: No such image: nope:latest"
+    r = docker("image", "inspect", "nope", check=False)
+    assert r.returncode == 1 and "No such image: nope" in r.stderr
+
+
+def test_rmi_conflict_needs_force(docker, busybox_image: str) -> None:
+    docker("tag", "busybox", "second:tag")
+    r = docker("rmi", busybox_image[7:19], check=False)
+    assert r.returncode == 1 and "must be forced" in r.stderr
+    r = docker("rmi", "-f", busybox_image[7:19])
+    assert "Untagged: second:tag" in r.stdout and f"Deleted: {busybox_image}" in r.stdout
+
+
+def test_system_df_and_prune(docker, busybox_image: str) -> None:
+    lines = docker("system", "df").stdout.splitlines()
+    assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert lines[1].startswith("Images")
+    r = docker("image", "prune", "-a", "-f")
+    assert "untagged: busybox:latest" in r.stdout and "Total reclaimed space:" in r.stdout
+    assert docker("images", "-q").stdout.strip() == ""
+
+
+def test_import(docker, tmp_path: Path) -> None:
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "hello").write_text("hi\n")
+    archive = tmp_path / "rootfs.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(rootfs, arcname=".")
+    r = docker("import", "-c", "CMD [\"/bin/sh\"]", "-m", "from docker", str(archive), "imported:1")
+    assert r.stdout.strip().startswith("sha256:")
+    assert docker("image", "inspect", "-f", "{{.Comment}} {{.Config.Cmd}}", "imported:1").stdout.strip() == \
+        "from docker [/bin/sh]"
