@@ -104,22 +104,22 @@ def write_for(pid: int, ns: UserNamespace) -> None:
             raise Unavailable(f"{tool} failed: {done.stderr.strip() or done.returncode}")
 
 
-def userns_unavailable_reason() -> str | None:
+def userns_unavailable_reason(proc: str = "/proc") -> str | None:
     """Why unprivileged user namespaces cannot be created here, or ``None`` if they can."""
     checks = [
-        ("/proc/sys/user/max_user_namespaces", "0",
+        ("sys/user/max_user_namespaces", "0",
          ("user namespaces are disabled: sysctl user.max_user_namespaces is 0 "
          "(set it, e.g. sysctl -w user.max_user_namespaces=15000)")),
-        ("/proc/sys/kernel/unprivileged_userns_clone", "0",
+        ("sys/kernel/unprivileged_userns_clone", "0",
          ("unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone "
          "is 0 (sysctl -w kernel.unprivileged_userns_clone=1)")),
-        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
+        ("sys/kernel/apparmor_restrict_unprivileged_userns", "1",
          ("AppArmor restricts unprivileged user namespaces: sysctl "
          "kernel.apparmor_restrict_unprivileged_userns is 1 (set it to 0 or add a profile)")),
     ]
     for path, bad, reason in checks:
         try:
-            with open(path, encoding="ascii") as f:
+            with open(os.path.join(proc, path), encoding="ascii") as f:
                 if f.read().strip() == bad:
                     return reason
         except OSError:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.containers.spec import ContainerSpec, Mount, User
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, Unavailable
 from dockyard.linux import capabilities, cgroups, child, idmap, mounts, overlay, users
 from dockyard.linux.cgroups import Limits
 
@@ -144,3 +144,28 @@ def test_spec_round_trips_and_validates() -> None:
         spec.validate()
     with pytest.raises(InvalidArgument, match="No command specified"):
         ContainerSpec("c2", ["/l"], "/u", "/w", []).validate()
+
+
+def test_userns_refusal_names_the_sysctl(tmp_path: Path) -> None:
+    assert idmap.userns_unavailable_reason() is None  # this host allows them
+    for rel, value, needle in (("sys/user/max_user_namespaces", "0", "user.max_user_namespaces"),
+                               ("sys/kernel/unprivileged_userns_clone", "0",
+                                "kernel.unprivileged_userns_clone=1"),
+                               ("sys/kernel/apparmor_restrict_unprivileged_userns", "1",
+                                "AppArmor")):
+        proc = tmp_path / rel.replace("/", "_")
+        (proc / rel).parent.mkdir(parents=True)
+        (proc / rel).write_text(value + "\n")
+        reason = idmap.userns_unavailable_reason(str(proc))
+        assert reason is not None and needle in reason
+
+
+def test_single_id_map_refuses_unmapped_users() -> None:
+    single = idmap.UserNamespace([(0, 1000, 1)], [(0, 1000, 1)])
+    idmap.check_mapped(single, 0, [0])
+    with pytest.raises(Unavailable, match="only id 0 is"):
+        idmap.check_mapped(single, 5, [5])
+    ranged = idmap.UserNamespace([(0, 1000, 1), (1, 100000, 65536)], [(0, 1000, 1)], True)
+    idmap.check_mapped(ranged, 5, [0])
+    with pytest.raises(Unavailable, match="outside the user namespace's id map"):
+        idmap.check_mapped(ranged, 5, [5])
