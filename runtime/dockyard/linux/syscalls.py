@@ -151,3 +151,9 @@ def clone(flags: int) -> int:
     rc = syscall(ctypes.c_long(_NR["clone"]), ctypes.c_ulong(flags | SIGCHLD),
                  ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_ulong(0))
     return _check(int(rc), f"clone(0x{flags:x})")
+
+
+def syncfs(fd: int) -> None:
+    """Flush the whole filesystem holding ``fd``: one call makes an unpacked layer durable
+    before it is renamed into place (cheaper than an fsync per file)."""
+    _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs")

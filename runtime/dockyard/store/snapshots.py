@@ -390,9 +390,10 @@ _HANDLERS = {
 class SnapshotStore:
     """Unpacked layers keyed by chain ID, each written to a temp dir and renamed into place."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, durable: bool = True) -> None:
         self.root = Path(root) / "snapshots"
         self.root.mkdir(parents=True, exist_ok=True)
+        self.durable = durable
 
     def dir(self, chain_id: str) -> Path:
         return self.root / chain_id.removeprefix("sha256:")
@@ -413,6 +414,8 @@ class SnapshotStore:
             if expected_diff_id is not None and result.diff_id != expected_diff_id:
                 raise DigestMismatch(expected_diff_id, result.diff_id)
             (tmp / "meta.json").write_text(json.dumps(asdict(result)))
+            if self.durable:
+                _sync(tmp)  # data on disk before the rename and the row that points at it
             try:
                 os.rename(tmp, self.dir(chain_id))
             except OSError as exc:
@@ -453,6 +456,16 @@ class SnapshotStore:
                 removed.append(f"sha256:{e.name}")
                 self.remove(f"sha256:{e.name}")
         return removed
+
+
+def _sync(path: Path) -> None:
+    from ..linux.syscalls import syncfs
+
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        syncfs(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_tree(path: Path) -> None:
