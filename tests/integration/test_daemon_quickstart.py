@@ -1,0 +1,35 @@
+"""examples/quickstart.sh, the README's main job, runs end to end and fails loudly."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dockyard.testing.daemon import DaemonProcess
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "quickstart.sh"
+
+
+@pytest.mark.slow
+def test_quickstart_runs_end_to_end() -> None:
+    r = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Loaded image: busybox:latest" in r.stdout
+    assert r.stdout.count("busybox      latest") >= 2  # dockyard images and docker images
+    assert r.stdout.rstrip().endswith("quickstart OK")
+
+
+def test_quickstart_fails_when_the_daemon_cannot_start() -> None:
+    with DaemonProcess() as busy:  # holds the data root's lock
+        r = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60,
+                           check=False, env={**_env(), "DOCKYARD_DATA_ROOT": str(busy.root)})
+    assert r.returncode != 0
+    assert "already running" in r.stderr and "quickstart FAILED" in r.stderr
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
