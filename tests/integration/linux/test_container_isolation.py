@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Result
+from containerprobe import Result
 
 from dockyard.containers.runtime import Runtime
 from dockyard.containers.spec import ContainerSpec, Mount, User

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import collect
+from containerprobe import collect
 
 from dockyard.containers.runtime import Runtime
 from dockyard.containers.spec import ContainerSpec, Mount

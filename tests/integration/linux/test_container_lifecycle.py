@@ -7,7 +7,7 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from conftest import Result, collect
+from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime, dockerd_start_error
 from dockyard.containers.spec import ContainerSpec
