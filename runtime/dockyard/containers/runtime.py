@@ -164,6 +164,8 @@ class Runtime:
         try:
             stdio = [devnull if fd is None else fd for fd in (stdin, stdout, stderr)]
             container = Container(self, spec, 0)
+            if spec.id in self._containers:
+                raise errors.Conflict(f"container {spec.id} is already running")
             self._containers[spec.id] = container
             try:
                 reply = self._request({"op": "start", "spec": json.loads(spec.to_json())}, stdio)

@@ -108,8 +108,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
             mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options)
         else:
             mounts.tmpfs(root, m.target, m.options, m.read_only)
-    if spec.hostname:
-        syscalls.sethostname(spec.hostname)
+    syscalls.sethostname(spec.hostname or spec.id[:12])  # Docker's default: the short id
     mounts.pivot(root)
     if not spec.privileged:
         mounts.mask(spec.masked_paths)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime, dockerd_start_error
 from dockyard.containers.spec import ContainerSpec
+from dockyard.errors import Conflict, InvalidArgument
 from dockyard.linux.cgroups import Limits
 from dockyard.linux.launcher import StartFailed
 
@@ -33,7 +35,6 @@ def test_init_without_handler_ignores_sigterm_but_a_trap_runs(runtime: Runtime,
                                                               make_spec: MakeSpec) -> None:
     """pid 1 only gets signals it handles — why ``docker stop`` escalates to SIGKILL."""
     c = runtime.start(make_spec(["sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.01; done"]))
-    import time
     time.sleep(0.2)
     c.signal(signal.SIGTERM)
     assert c.wait(5).exit_code == 42
@@ -88,8 +89,21 @@ def test_oom_kill_is_reported_as_docker_does(run: Run) -> None:
 
 def test_limits_out_of_range_are_rejected_with_dockerds_words(runtime: Runtime,
                                                               make_spec: MakeSpec) -> None:
-    from dockyard.errors import InvalidArgument
     with pytest.raises(InvalidArgument, match="Minimum memory limit allowed is 6MB"):
         runtime.start(make_spec(["true"], limits=Limits(memory=1024)))
     with pytest.raises(InvalidArgument, match="No command specified"):
         runtime.start(make_spec([]))
+
+
+def test_default_hostname_is_the_short_id_and_ids_are_unique(runtime: Runtime,
+                                                             make_spec: MakeSpec) -> None:
+    spec = make_spec(["sleep", "30"])
+    c = runtime.start(spec)
+    try:
+        with pytest.raises(Conflict, match="already running"):
+            runtime.start(spec)
+        assert c.running  # the refused duplicate did not disturb the first
+    finally:
+        c.cleanup()
+    other = make_spec(["hostname"])
+    assert collect(runtime, other).out.strip() == other.id[:12]
