@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,11 @@ def test_tls(tmp_path: Path) -> None:
         s.verify = str(tmp_path / "cert.pem")
         pushed = Client(reg.url, s).push_image("tls/app", "v1")
         assert s.get(reg.url + "/v2/tls/app/manifests/v1").content == pushed.body
+        big = os.urandom(5 * 1024 * 1024 + 3)  # > one streamed chunk: TLS cannot use sendfile
+        digest = Client(reg.url, s).upload("tls/app", big)
+        assert s.get(f"{reg.url}/v2/tls/app/blobs/{digest}").content == big
+        ranged = s.get(f"{reg.url}/v2/tls/app/blobs/{digest}", headers={"Range": "bytes=4194300-4194310"})
+        assert ranged.status_code == 206 and ranged.content == big[4194300:4194311]
 
 
 def test_names_and_references() -> None:
