@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from containerprobe import Result
+from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime
 from dockyard.containers.spec import ContainerSpec, Mount, User
@@ -153,3 +153,16 @@ def test_joining_a_running_containers_namespaces(runtime: Runtime,
         assert out.strip() == "joined ['fd', 'full', 'mqueue'] True ['lo']"
     finally:
         c.cleanup()
+
+
+def test_joining_a_prepared_network_namespace(runtime: Runtime,
+                                              make_spec: Callable[..., ContainerSpec]) -> None:
+    """Bridge networking prepares a netns first; the container then joins it by path."""
+    holder = runtime.start(make_spec(["sleep", "30"]))
+    try:
+        netns = f"/proc/{holder.pid}/ns/net"
+        r = collect(runtime, make_spec(["readlink", "/proc/self/ns/net"], network=netns))
+        assert r.code == 0, r.err
+        assert r.out.strip() == os.readlink(netns) != os.readlink("/proc/self/ns/net")
+    finally:
+        holder.cleanup()
