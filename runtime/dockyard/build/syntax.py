@@ -28,24 +28,21 @@ _LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 
 
+GO_SPACES = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
+
+
 def is_space(ch: str) -> bool:
     """Go's unicode.IsSpace (Python's isspace also counts \\x1c-\\x1f)."""
-    return ch.isspace() and ch not in "\x1c\x1d\x1e\x1f"
+    return ch in GO_SPACES
 
 
 def lstrip_space(text: str) -> str:
-    i = 0
-    while i < len(text) and is_space(text[i]):
-        i += 1
-    return text[i:]
+    return text.lstrip(GO_SPACES)
 
 
 def strip_space(text: str) -> str:
-    text = lstrip_space(text)
-    j = len(text)
-    while j and is_space(text[j - 1]):
-        j -= 1
-    return text[:j]
+    return text.strip(GO_SPACES)
 
 
 @dataclass(frozen=True)
@@ -199,7 +196,7 @@ def parse_lines(text: str) -> ParsedLines:
         line, end = _join_continuations(src, d, line, ended, warnings)
         inst = _located(lambda: node_from_line(line, d.escape), start, end, raw)  # noqa: B023
         inst.start_line, inst.end_line, inst.comments = start, end, comments
-        if _can_contain_heredoc(inst):
+        if "<<" in line and _can_contain_heredoc(inst):
             _read_heredocs(src, inst, line)
             inst.end_line = src.pos
         out.append(inst)
@@ -330,7 +327,15 @@ def extract_flags(line: str) -> tuple[str, list[str]]:
             words.append(word)
 
 
+_SIMPLE_FLAG = re.compile(r"--[^\s'\"\\]*")
+
+
 def _flag_word(line: str, pos: int) -> tuple[str, int, bool]:
+    simple = _SIMPLE_FLAG.match(line, pos)
+    assert simple is not None
+    end = simple.end()
+    if end == len(line) or is_space(line[end]):
+        return simple.group(), end, False
     out: list[str] = []
     quote = ""
     blank_ok = False
