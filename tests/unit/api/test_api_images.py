@@ -166,3 +166,22 @@ def test_create_without_source_is_an_error(api) -> None:
 def test_system_df_counts_the_image(loaded) -> None:
     df = loaded.get("/system/df").json()
     assert len(df["Images"]) == 1 and df["LayersSize"] > 0
+
+
+def test_client_vanishing_mid_upload_leaves_the_store_unchanged(api, busybox_tar: Path) -> None:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    data = busybox_tar.read_bytes()
+    where = urlsplit(api.url)
+    with socket.create_connection((where.hostname, where.port)) as sock:
+        sock.sendall(b"POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+                     + f"Content-Length: {len(data)}\r\n\r\n".encode() + data[: len(data) // 2])
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while api.engine.images_list() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.get("/images/json").json() == []
+    assert api.post("/images/load", data=data).status_code == 200
+    assert len(api.get("/images/json").json()) == 1

@@ -126,3 +126,31 @@ def test_body_pipe_abort_raises_in_the_reader() -> None:
     pipe.abort(InvalidArgument("unexpected EOF"))
     with pytest.raises(InvalidArgument):
         pipe.reader().read()
+
+
+def test_disconnect_mid_upload_raises_in_the_engine_reader(serve) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    seen: list[BaseException] = []
+    finished = threading.Event()
+
+    class Recorder:
+        def images_load(self, stream: BinaryIO, quiet: bool = False) -> Iterator[dict[str, Any]]:
+            try:
+                while stream.read(4096):
+                    pass
+            except InvalidArgument as exc:
+                seen.append(exc)
+                raise
+            finally:
+                finished.set()
+            yield {"stream": "never\n"}
+
+    api = serve(Recorder())
+    where = urlsplit(api.url)
+    with socket.create_connection((where.hostname, where.port)) as sock:
+        sock.sendall(b"POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"z" * 5000)
+        time.sleep(0.1)
+    assert finished.wait(10)
+    assert seen and "unexpected EOF" in str(seen[0])
