@@ -77,12 +77,43 @@ class Dockerfile:
     stages: tuple[Stage, ...]
     warnings: tuple[Warning, ...] = ()
 
+    @property
+    def checks(self) -> Checks:
+        return parse_checks(self.directives.get("check"))
+
     def find(self, name: str) -> Stage | None:
         """Stage by name (case-insensitive, as BuildKit), else None."""
         for stage in self.stages:
             if stage.name is not None and stage.name == name.lower():
                 return stage
         return None
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The ``# check=skip=<rules|all>;error=<bool>`` directive."""
+
+    skip: frozenset[str] = frozenset()
+    error: bool = False
+
+    def keep(self, warning: Warning) -> bool:
+        return "all" not in self.skip and warning.rule not in self.skip
+
+
+def parse_checks(value: str | None) -> Checks:
+    skip: set[str] = set()
+    error = False
+    for part in (value or "").split(";"):
+        key, eq, val = part.strip().partition("=")
+        if not key:
+            continue
+        if key == "skip" and eq:
+            skip.update(r.strip() for r in val.split(",") if r.strip())
+        elif key == "error" and val.lower() in ("true", "false"):
+            error = val.lower() == "true"
+        else:
+            raise DockerfileParseError(f"invalid check directive: {value}")
+    return Checks(frozenset(skip), error)
 
 
 def parse(source: str | bytes) -> Dockerfile:
@@ -116,6 +147,8 @@ def _parse(source: str) -> Dockerfile:
             stages[-1][1].append(inst)
     if not stages:
         raise DockerfileParseError("dockerfile contains no stages to build")
+    checks = parse_checks(lines.directives.get("check"))
+    warnings = [w for w in warnings if checks.keep(w)]
     built = tuple(Stage(i, f, tuple(body)) for i, (f, body) in enumerate(stages))
     return Dockerfile(source, dict(lines.directives), lines.escape, tuple(meta), built,
                       tuple(warnings))
@@ -247,7 +280,9 @@ class _Resolver:
         self.lexer = Lexer(escape=df.escape)
         self.warnings: list[Warning] = list(df.warnings)
         self.used_args: set[str] = set()
+        self.declared: set[str] = set()
         self.meta = self._meta_args()
+        self.stage_declared: dict[int, set[str]] = {}
         self.bases: dict[int, tuple[str, int | None, Platform]] = {}
         self.states: dict[int, _State] = {}
 
@@ -261,6 +296,7 @@ class _Resolver:
             for d in inst.args:
                 value = self._arg_value(d, {**self.platform_args, **values}, inst)
                 self.meta_declared[d.key] = value
+                self.declared.add(d.key)
                 if value is not None:
                     values[d.key] = value
         return values
@@ -280,12 +316,16 @@ class _Resolver:
         except ExpansionError as exc:
             raise DockerfileResolveError(exc.message).located(
                 inst.line, inst.end_line, 1, inst.original) from None
-        for name in sorted(unmatched):
+        for name in sorted(unmatched - self.declared):
             self._undefined(name, env, inst)
         return text
 
     def _undefined(self, name: str, env: Mapping[str, str], inst: Instruction) -> None:
         if not name or not (name[0].isalpha() or name[0] == "_"):
+            return
+        if isinstance(inst, From):
+            message = with_suggestion(f"FROM argument '{name}' is not declared", name, env, True)
+            self.warnings.append(Warning("UndefinedArgInFrom", message, inst.line))
             return
         message = with_suggestion(f"Usage of undefined variable '${name}'", name, env, True)
         message = message.replace("(did you mean ", "(did you mean $")
@@ -304,7 +344,17 @@ class _Resolver:
         unused = tuple(sorted(k for k in self.build_args
                               if k not in self.used_args and k not in PROXY_ARGS))
         return ResolvedBuild(tuple(resolved), target_index, dict(self.meta),
-                             tuple(self.warnings), unused)
+                             self._checked_warnings(), unused)
+
+    def _checked_warnings(self) -> tuple[Warning, ...]:
+        """Apply ``# check=``: drop skipped rules; with ``error=true`` any left is fatal."""
+        checks = self.df.checks
+        kept = tuple(w for w in self.warnings if checks.keep(w))
+        if checks.error and kept:
+            rules = ", ".join(sorted({w.rule for w in kept}))
+            first = min(w.line for w in kept)
+            raise DockerfileResolveError(f"lint violation found for rules: {rules}").located(first)
+        return kept
 
     def _check_names(self) -> None:
         seen: set[str] = set()
@@ -321,6 +371,7 @@ class _Resolver:
     def _base(self, stage: Stage) -> tuple[str, int | None, Platform]:
         f = stage.source
         env = {**self.platform_args, **self.meta}
+        self.declared = set(self.meta_declared)
         name = self.expand(f.image, env, f)
         if not name:
             raise DockerfileResolveError(f"base name ({f.image}) should not be blank").located(
@@ -427,6 +478,7 @@ class _Resolver:
         st = self._initial_state(base, base_stage, platform)
         steps = [self._step(inst, st) for inst in stage.instructions]
         self.states[stage.index] = st
+        self.stage_declared[stage.index] = set(self.declared)
         images = {v for v, inst in self._refs(stage) if self.df.find(v) is None
                   and not v.lstrip("-").isdigit()}
         proxies = {k: v for k, v in self.build_args.items() if k in PROXY_ARGS}
@@ -436,6 +488,8 @@ class _Resolver:
             tuple(st.config_env.items()), dict(st.args), proxies)
 
     def _initial_state(self, base: str, base_stage: int | None, platform: Platform) -> _State:
+        self.declared = set(self.stage_declared.get(base_stage, ())) if base_stage is not None \
+            else set()
         if base_stage is not None:
             parent = self.states[base_stage]
             return _State(dict(parent.env), dict(parent.config_env), dict(parent.args))
@@ -456,6 +510,7 @@ class _Resolver:
     def _arg(self, inst: Arg, st: _State) -> Instruction:
         defs = []
         for d in inst.args:
+            self.declared.add(d.key)
             value = self._arg_value(d, st.env, inst) if (
                 d.key in self.build_args or d.value is not None) else None
             if value is None and d.value is None and d.key not in self.build_args:

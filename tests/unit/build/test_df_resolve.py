@@ -219,3 +219,40 @@ def test_expose_port_normalisation() -> None:
     expose = steps("FROM busybox\nEXPOSE 80 53/UDP 8000-8002/tcp 443\n")[-1]
     assert expose.ports == ("443/tcp", "53/udp", "80/tcp", "8000/tcp", "8001/tcp",  # type: ignore
                             "8002/tcp")
+
+
+def rules(text: str, **kw: object) -> list[str]:
+    return [w.rule for w in build(text, **kw).warnings]
+
+
+def test_undefined_var_rules() -> None:
+    assert rules("FROM busybox\nWORKDIR $NOPE\n") == ["UndefinedVar"]
+    assert rules("FROM busybox\nARG DECLARED\nWORKDIR /$DECLARED\n") == []
+    assert rules("FROM $NOPE:x\n".replace("$NOPE:x", "busybox${TAG}")) == ["UndefinedArgInFrom"]
+    assert rules("ARG TAG\nFROM busybox${TAG}\n") == []
+    res = build("FROM busybox\nENV HOME_DIR=/h\nWORKDIR $HOME_DIRR\n")
+    assert res.warnings[0].message == (
+        "Usage of undefined variable '$HOME_DIRR' (did you mean $HOME_DIR?)")
+    assert rules("FROM busybox AS a\nARG X\nFROM a\nWORKDIR /$X\n") == []
+
+
+@pytest.mark.parametrize(("directive", "expected"), [
+    ("", ["JSONArgsRecommended", "MaintainerDeprecated"]),
+    ("# check=skip=JSONArgsRecommended\n", ["MaintainerDeprecated"]),
+    ("# check=skip=JSONArgsRecommended,MaintainerDeprecated\n", []),
+    ("# check=skip=all\n", []),
+])
+def test_check_directive_skips_rules(directive: str, expected: list[str]) -> None:
+    text = directive + "FROM busybox\nMAINTAINER me\nCMD echo\n"
+    assert sorted(rules(text)) == expected
+    assert sorted(w.rule for w in parse(text).warnings) == expected
+
+
+def test_check_directive_error_mode() -> None:
+    with pytest.raises(DockerfileResolveError) as info:
+        build("# check=error=true\nFROM busybox\nCMD echo\n")
+    assert info.value.message == "lint violation found for rules: JSONArgsRecommended"
+    assert info.value.line == 3
+    assert rules("# check=error=true;skip=JSONArgsRecommended\nFROM busybox\nCMD echo\n") == []
+    with pytest.raises(DockerfileError, match="invalid check directive"):
+        parse("# check=bogus\nFROM busybox\n")
