@@ -26,6 +26,7 @@ file first, so a concurrent ``gc`` unlinking it cannot cut a response short.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -232,9 +233,12 @@ class Storage:
 
     def cancel_upload(self, upload: Upload) -> None:
         self.hashes.pop(upload.id, None)
-        for child in upload.dir.glob("*"):
-            child.unlink()
-        upload.dir.rmdir()
+        try:
+            for child in upload.dir.iterdir():
+                child.unlink(missing_ok=True)
+            upload.dir.rmdir()
+        except FileNotFoundError:  # a concurrent finish or cancel got there first
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload.id}) from None
 
     def _upload_digest(self, upload: Upload, algorithm: str) -> str:
         cached = self.hashes.pop(upload.id, None)
@@ -248,16 +252,21 @@ class Storage:
 
     def commit_upload(self, upload: Upload, digest: str) -> None:
         """Verify, fsync and publish an upload as blob ``digest`` (blocking: run off-loop)."""
-        validate_digest(digest)
+        try:
+            self._commit(upload, validate_digest(digest))
+        except FileNotFoundError:  # two requests finishing one upload: the second lost
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload.id}) from None
+
+    def _commit(self, upload: Upload, digest: str) -> None:
         actual = self._upload_digest(upload, digest.partition(":")[0])
         if actual != digest:
             self.cancel_upload(upload)
             raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
         final = self.blob_path(digest)
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            os.utime(final)
-        else:
+        try:
+            os.utime(final)  # already stored (deduplicated): refreshed for gc's grace period
+        except FileNotFoundError:
             fd = os.open(upload.data, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -265,7 +274,8 @@ class Storage:
                 os.close(fd)
             os.rename(upload.data, final)
         self._touch_link(self._layer_link(upload.repo, digest))
-        self.cancel_upload(upload)
+        with contextlib.suppress(RegistryError):
+            self.cancel_upload(upload)
 
     def stale_uploads(self, older_than: float) -> Iterator[Path]:
         for data in (self.root / "repositories").glob("**/_uploads/*/data"):
@@ -341,10 +351,14 @@ class Storage:
                 raise self._unknown(repo, reference) from None
             return
         stored = self.get_manifest(repo, reference)
-        self._revision(repo, stored.digest).unlink()
+        try:
+            self._revision(repo, stored.digest).unlink()
+        except FileNotFoundError:
+            raise self._unknown(repo, reference) from None
         for tag in self.tags(repo):
-            if self._tag(repo, tag).read_text() == stored.digest:
-                self._tag(repo, tag).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                if self._tag(repo, tag).read_text() == stored.digest:
+                    self._tag(repo, tag).unlink(missing_ok=True)
         try:
             subject = _manifests.parse(stored.body, stored.media_type).subject
         except RegistryError:

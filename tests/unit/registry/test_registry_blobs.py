@@ -154,3 +154,22 @@ def test_unknown_endpoint_and_method(client: Client) -> None:
     assert r.status_code == 404 and error_code(r) == "UNSUPPORTED"
     r = client.request("POST", f"/v2/blobs/x/blobs/{sha256(b'')}")
     assert r.status_code == 405 and error_code(r) == "UNSUPPORTED"
+
+
+def test_finishing_one_upload_twice_at_once(client: Client) -> None:
+    """Two concurrent final PUTs: one wins, the other is told the upload is gone (never a 500)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    data = os.urandom(2_000_000)
+    location = client.request("POST", "/v2/blobs/race/blobs/uploads/").headers["Location"]
+    client.request("PATCH", location, data=data)
+
+    def finish(_: int) -> int:
+        return requests.put(client.url + location, params={"digest": sha256(data)}, timeout=30).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(finish, range(4)))
+    assert statuses[0] == 201 and all(s in (201, 404) for s in statuses), statuses
+    assert client.request("GET", f"/v2/blobs/race/blobs/{sha256(data)}").content == data
