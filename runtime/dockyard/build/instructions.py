@@ -211,6 +211,44 @@ class Maintainer(Instruction):
     name: str = ""
 
 
+DEFAULT_SHELL = ("/bin/sh", "-c")
+HEREDOC_PIPES = "/dev/pipes/"
+
+
+@dataclass(frozen=True)
+class InlineFile:
+    """A file the executor must mount read-only before running (a heredoc script)."""
+
+    path: str
+    data: str
+    mode: int = 0o755
+
+
+def command_argv(inst: CommandLine, shell: tuple[str, ...] = DEFAULT_SHELL
+                 ) -> tuple[tuple[str, ...], tuple[InlineFile, ...]]:
+    """The argv a RUN/CMD/ENTRYPOINT executes, with BuildKit's heredoc rules for RUN.
+
+    ``RUN <<EOF`` alone runs the body with the shell (or, if it starts with ``#!``, as a
+    script mounted under /dev/pipes/); any other heredoc line is passed to the shell with
+    the bodies re-attached, so the shell itself handles them.
+    """
+    args: tuple[str, ...] = inst.command
+    files: tuple[InlineFile, ...] = ()
+    docs = inst.heredocs if isinstance(inst, Run) else ()
+    if docs and len(args) == 1 and inst.shell_form:
+        whole = parse_heredoc(args[0])
+        if whole is not None and docs[0].data.startswith("#!"):
+            files = (InlineFile(HEREDOC_PIPES + docs[0].name, docs[0].data),)
+            args = (HEREDOC_PIPES + docs[0].name,)
+        elif whole is not None:
+            args = (docs[0].data,)
+        else:
+            args = (args[0] + "".join(f"\n{d.content}{d.name}" for d in docs),)
+    if inst.shell_form:
+        args = (*shell, " ".join(args))
+    return args, files
+
+
 # --- raw → typed ------------------------------------------------------------------------------
 
 def _exactly_one(raw: RawInstruction) -> str:

@@ -280,3 +280,24 @@ def test_instruction_keywords_case_insensitive() -> None:
 def test_keyword_classvars() -> None:
     assert I.Copy.keyword == "COPY" and I.Copy.expands
     assert not I.Cmd.expands and not I.Onbuild.expands and not I.Healthcheck.expands
+
+
+@pytest.mark.parametrize(("line", "shell", "argv", "files"), [
+    ("RUN echo hi", I.DEFAULT_SHELL, ("/bin/sh", "-c", "echo hi"), ()),
+    ('RUN ["echo", "hi"]', I.DEFAULT_SHELL, ("echo", "hi"), ()),
+    ("RUN echo hi", ("/bin/bash", "-eo", "pipefail", "-c"),
+     ("/bin/bash", "-eo", "pipefail", "-c", "echo hi"), ()),
+    ("CMD run me", I.DEFAULT_SHELL, ("/bin/sh", "-c", "run me"), ()),
+    ("RUN <<EOF\necho a\necho b\nEOF", I.DEFAULT_SHELL, ("/bin/sh", "-c", "echo a\necho b\n"), ()),
+    ("RUN <<-EOF\n\techo a\n\tEOF", I.DEFAULT_SHELL, ("/bin/sh", "-c", "echo a\n"), ()),
+    ("RUN <<EOF\n#!/bin/sh\necho s\nEOF", I.DEFAULT_SHELL, ("/bin/sh", "-c", "/dev/pipes/EOF"),
+     (I.InlineFile("/dev/pipes/EOF", "#!/bin/sh\necho s\n"),)),
+    ("RUN cat <<A > /a\nx\nA", I.DEFAULT_SHELL, ("/bin/sh", "-c", "cat <<A > /a\nx\nA"), ()),
+    ("RUN <<A cat - <<-B\none\nA\n\ttwo\n\tB", I.DEFAULT_SHELL,
+     ("/bin/sh", "-c", "<<A cat - <<-B\none\nA\n\ttwo\nB"), ()),
+])
+def test_command_argv(line: str, shell: tuple[str, ...], argv: tuple[str, ...],
+                      files: tuple[I.InlineFile, ...]) -> None:
+    inst = one(line)
+    assert isinstance(inst, I.CommandLine)
+    assert I.command_argv(inst, shell) == (argv, files)
