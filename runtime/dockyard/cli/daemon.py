@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help=f"root directory of persistent state (default {default_data_root()})")
     parser.add_argument("-p", "--pidfile", type=Path, default=None, help="path to write the daemon's pid")
     parser.add_argument("-l", "--log-level", default="info",
-                        choices=["debug", "info", "warn", "error", "fatal"], help="logging level")
+                        choices=["debug", "info", "warn", "warning", "error", "fatal"], help="logging level")
     parser.set_defaults(func=run)
 
 

@@ -59,7 +59,7 @@ class DaemonProcess:
                 "-H", self.host, "--pidfile", str(self.pidfile), "--log-level", self.log_level,
                 *self.extra_args]
 
-    def start(self, timeout: float = 20.0) -> DaemonProcess:
+    def start(self, timeout: float = 20.0) -> Self:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT)
@@ -101,7 +101,7 @@ class DaemonProcess:
         self.proc = None
         return code
 
-    def restart(self) -> DaemonProcess:
+    def restart(self) -> Self:
         self.stop()
         return self.start()
 
@@ -111,7 +111,11 @@ class DaemonProcess:
             shutil.rmtree(self.tmp)
 
     def __enter__(self) -> Self:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()

@@ -72,10 +72,8 @@ def dockyard_daemon() -> Iterator[DaemonProcess]:
     """
     from .daemon import DaemonProcess
 
-    daemon = DaemonProcess()
-    daemon.start()
-    yield daemon
-    daemon.cleanup()
+    with DaemonProcess() as daemon:
+        yield daemon
 
 
 @pytest.fixture
