@@ -169,4 +169,5 @@ async def _serve(config: RegistryConfig) -> None:
 
 def serve(config: RegistryConfig, **_: Any) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.ERROR)  # 401 and 404 are routine here
     asyncio.run(_serve(config))

@@ -5,6 +5,10 @@ plain ``docker-registry`` is). With authentication: repositories matching a ``--
 may be pulled by anyone; an authenticated account holds every action on every repository
 unless ``--acl ACCOUNT:REPOSITORY:ACTIONS`` rules are given, in which case it holds exactly the
 union of the rules matching it (globs, ``fnmatch`` style, case-sensitive).
+
+The docker client pulls anonymously only after a Bearer challenge (with a Basic challenge it
+insists on credentials, as against distribution), so public repositories serve docker users
+in token mode; in Basic mode they serve clients that simply try without credentials.
 """
 
 from __future__ import annotations
