@@ -89,10 +89,16 @@ class Container:
         if self.running:
             self.kill()
         status = self.wait(timeout)
-        cg = cgroups.for_container(self.id, parent=self.spec.cgroup_parent)
-        if cg is not None and os.geteuid() == 0:
-            cg.remove()
+        _remove_cgroup(self.spec)
         return status
+
+
+def _remove_cgroup(spec: ContainerSpec) -> None:
+    """Idempotent: the launcher normally removes it; this covers a launcher that died."""
+    if os.geteuid() == 0:
+        cg = cgroups.for_container(spec.id, parent=spec.cgroup_parent)
+        if cg is not None:
+            cg.remove()
 
 
 class Runtime:
@@ -138,6 +144,7 @@ class Runtime:
         self._replies.put({"ok": False, "error": {
             "type": "DockyardError", "message": "the launcher process exited"}})
         for container in list(self._containers.values()):
+            _remove_cgroup(container.spec)
             container._exited(ExitStatus(128 + _signal.SIGKILL))
         self._containers.clear()
 

@@ -15,6 +15,7 @@ from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime
 from dockyard.containers.spec import ContainerSpec
+from dockyard.linux import cgroups
 from dockyard.testing.busybox import busybox_rootfs
 
 _ids = itertools.count()
@@ -50,3 +51,14 @@ def run(runtime: Runtime, make_spec: Callable[..., ContainerSpec]) -> Callable[.
     def go(script: str, **kw: Any) -> Result:
         return collect(runtime, make_spec(["sh", "-c", script], **kw))
     return go
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_cgroup_left_behind() -> Iterator[None]:
+    """Every container these tests start has a ``dytest-<pid>-`` id; none may keep a cgroup."""
+    yield
+    prefix = f"dytest-{os.getpid()}-"
+    roots = {os.path.join(m, "dockyard") for m in cgroups.detect().v1.values()}
+    left = [os.path.join(r, d) for r in roots if os.path.isdir(r)
+            for d in os.listdir(r) if d.startswith(prefix)]
+    assert not left, f"cgroups left behind: {left}"

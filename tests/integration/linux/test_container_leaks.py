@@ -96,8 +96,11 @@ def test_closing_the_runtime_kills_its_containers(make_spec: MakeSpec) -> None:
 def test_a_killed_launcher_takes_its_containers_along(make_spec: MakeSpec) -> None:
     rt = Runtime()
     c = rt.start(make_spec(["sleep", "60"]))
+    cg = cgroups.for_container(c.id)
+    assert cg is not None and c.pid in cg.pids()
     os.kill(rt.launcher_pid, signal.SIGKILL)
     assert c.wait(5).exit_code == 137  # reported by the runtime, not left hanging
+    assert not any(os.path.exists(p) for p in cg.paths)
     for _ in range(500):
         if not os.path.exists(f"/proc/{c.pid}"):
             break
