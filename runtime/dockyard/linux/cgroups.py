@@ -102,7 +102,32 @@ class Cgroup(Protocol):
     def oom_killed(self) -> bool: ...
     def pids(self) -> list[int]: ...
     def memory_usage(self) -> int | None: ...
+    def stats(self) -> Stats: ...
+    def freeze(self, frozen: bool) -> None: ...
     def remove(self) -> None: ...
+
+
+@dataclass
+class Stats:
+    """The figures ``docker stats`` shows, read from the container's cgroup."""
+
+    memory_usage: int | None = None     # bytes
+    memory_limit: int | None = None     # bytes; None = unlimited
+    cpu_usage_ns: int | None = None     # total CPU time consumed
+    pids: int | None = None             # tasks currently in the cgroup
+
+
+def _int_or_none(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _wait_state(path: str, wanted: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _read(path).strip() != wanted:
+        if time.monotonic() > deadline:
+            raise Unavailable(f"{path} did not reach {wanted!r} within {timeout} s")
+        time.sleep(0.001)
 
 
 def _read(path: str) -> str:
@@ -199,8 +224,19 @@ class CgroupV1:
                        for p in _read(f"{path}/cgroup.procs").split()})
 
     def memory_usage(self) -> int | None:
-        text = _read(f"{self.dirs.get('memory', '/nonexistent')}/memory.usage_in_bytes")
-        return int(text) if text else None
+        return _int_or_none(_read(f"{self.dirs.get('memory', '/-')}/memory.usage_in_bytes"))
+
+    def stats(self) -> Stats:
+        limit = _int_or_none(_read(f"{self.dirs.get('memory', '/-')}/memory.limit_in_bytes"))
+        return Stats(self.memory_usage(), limit if limit and limit < 1 << 62 else None,
+                     _int_or_none(_read(f"{self.dirs.get('cpuacct', '/-')}/cpuacct.usage")),
+                     _int_or_none(_read(f"{self.dirs.get('pids', '/-')}/pids.current")))
+
+    def freeze(self, frozen: bool) -> None:
+        """Pause/unpause with the v1 freezer (FREEZING settles into FROZEN)."""
+        state = f"{self._need('freezer')}/freezer.state"
+        _write(state, "FROZEN" if frozen else "THAWED")
+        _wait_state(state, "FROZEN" if frozen else "THAWED")
 
     def remove(self) -> None:
         for path in self.paths:
@@ -270,8 +306,22 @@ class CgroupV2:
         return sorted(int(p) for p in _read(f"{self.path}/cgroup.procs").split())
 
     def memory_usage(self) -> int | None:
-        text = _read(f"{self.path}/memory.current")
-        return int(text) if text else None
+        return _int_or_none(_read(f"{self.path}/memory.current"))
+
+    def stats(self) -> Stats:
+        usage = _counter(_read(f"{self.path}/cpu.stat"), "usage_usec")
+        return Stats(self.memory_usage(), _int_or_none(_read(f"{self.path}/memory.max")),
+                     usage * 1000 if usage else None,
+                     _int_or_none(_read(f"{self.path}/pids.current")))
+
+    def freeze(self, frozen: bool) -> None:
+        """Pause/unpause through ``cgroup.freeze``; ``cgroup.events`` says when it took."""
+        _write(f"{self.path}/cgroup.freeze", "1" if frozen else "0")
+        deadline = time.monotonic() + 5
+        while _counter(_read(f"{self.path}/cgroup.events"), "frozen") != int(frozen):
+            if time.monotonic() > deadline:
+                raise Unavailable(f"{self.path} did not {'freeze' if frozen else 'thaw'} in 5 s")
+            time.sleep(0.001)
 
     def remove(self) -> None:
         if os.path.exists(f"{self.path}/cgroup.kill") and self.pids():

@@ -74,3 +74,22 @@ def test_remove_is_idempotent(cgroup: cgroups.Cgroup) -> None:
     cgroup.create(Limits())
     cgroup.remove()
     cgroup.remove()
+
+
+def test_stats_and_freeze(cgroup: cgroups.Cgroup) -> None:
+    cgroup.create(Limits())
+    proc = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+    try:
+        cgroup.join(proc.pid)
+        cgroup.freeze(True)
+        state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{proc.pid}/wchan", encoding="ascii") as f:
+            assert state in ("D", "S") or "freez" in f.read()  # a busy loop, frozen
+        cgroup.freeze(False)
+        stats = cgroup.stats()
+        if isinstance(cgroup, cgroups.CgroupV1):
+            assert stats.pids == 1 and stats.memory_usage and stats.cpu_usage_ns
+            assert stats.memory_limit is None
+    finally:
+        cgroup.remove()
+        proc.wait(5)
