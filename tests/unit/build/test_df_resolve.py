@@ -85,10 +85,10 @@ def test_platform_args_usable_in_global_scope() -> None:
 
 
 def test_which_instructions_expand() -> None:
-    text = ("FROM busybox\nENV V=x\n"
+    text = ("FROM busybox\nENV V=x S=SIGINT\n"
             "RUN echo $V\nCMD echo $V\nENTRYPOINT [\"$V\"]\nSHELL [\"/bin/$V\"]\n"
             "HEALTHCHECK CMD $V\nONBUILD RUN $V\nMAINTAINER $V\n"
-            "LABEL $V=$V\nUSER $V\nWORKDIR /$V\nVOLUME /$V\nSTOPSIGNAL $V\nEXPOSE 80$V\n")
+            "LABEL $V=$V\nUSER $V\nWORKDIR /$V\nVOLUME /$V\nSTOPSIGNAL $S\nEXPOSE 80$V\n")
     with pytest.raises(DockerfileResolveError, match="invalid containerPort: 80x"):
         build(text)
     insts = steps(text.replace("EXPOSE 80$V", "EXPOSE ${V:+80}"))
@@ -98,7 +98,7 @@ def test_which_instructions_expand() -> None:
     assert hc.test == ("CMD-SHELL", "$V") and ob.expression == "RUN $V"  # type: ignore
     assert mt.name == "$V"  # type: ignore[attr-defined]
     assert (label.pairs[0].key, label.pairs[0].value) == ("x", "x")  # type: ignore
-    assert (user.user, wd.path, vol.paths, sig.signal) == ("x", "/x", ("/x",), "x")  # type: ignore
+    assert (user.user, wd.path, vol.paths, sig.signal) == ("x", "/x", ("/x",), "SIGINT")  # type: ignore
     assert expose.ports == ("80/tcp",)  # type: ignore[attr-defined]
 
 
@@ -256,3 +256,17 @@ def test_check_directive_error_mode() -> None:
     assert rules("# check=error=true;skip=JSONArgsRecommended\nFROM busybox\nCMD echo\n") == []
     with pytest.raises(DockerfileError, match="invalid check directive"):
         parse("# check=bogus\nFROM busybox\n")
+
+
+@pytest.mark.parametrize(("signal", "ok"), [
+    ("SIGTERM", True), ("term", True), ("9", True), ("SIGRTMIN+3", True), ("RTMAX", True),
+    ("sigwinch", True), ("0", False), ("SIGFOO", False), ("$S", False),
+])
+def test_stopsignal_validation(signal: str, ok: bool) -> None:
+    text = f"FROM busybox\nSTOPSIGNAL {signal}\n"
+    if ok:
+        assert steps(text)[-1].signal == signal  # type: ignore[attr-defined]
+        return
+    with pytest.raises(DockerfileResolveError, match="Invalid signal: ") as info:
+        build(text)
+    assert info.value.line == 2
