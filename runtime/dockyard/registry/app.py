@@ -41,7 +41,8 @@ log = logging.getLogger("dockyard.registry")
 
 # Large reads per syscall: a blob body arrives in up to this much per data_received call.
 BODY_CHUNK: Final = 1024 * 1024
-MAX_BODY: Final = 1 << 42
+# Bodies tornado buffers (token form posts …); streaming handlers raise their own limit.
+SMALL_BODY: Final = 1024 * 1024
 
 _NAME = r"(?P<name>[^?]+?)"
 ROUTES: Final[list[tuple[str, type]]] = [
@@ -145,7 +146,7 @@ def start_server(registry: Registry) -> tuple[HTTPServer, str]:
     config = registry.config
     host, port = config.host_port()
     tls = ssl_context(config)
-    server = _Server(make_app(registry), ssl_options=tls, max_body_size=MAX_BODY,
+    server = _Server(make_app(registry), ssl_options=tls, max_body_size=SMALL_BODY,
                         chunk_size=BODY_CHUNK, max_buffer_size=4 * BODY_CHUNK, xheaders=False)
     sockets = bind_sockets(port, host)
     server.add_sockets(sockets)

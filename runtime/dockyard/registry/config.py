@@ -1,4 +1,4 @@
-"""``dockyard registry serve`` settings: command-line flags, or the same keys in a YAML file.
+"""``dockyard registry serve`` settings: command-line flags, or the same keys in a YAML/TOML file.
 
 Flags given on the command line override the file. Keys use the flag names with ``_`` or ``-``
 (``tls_cert`` / ``tls-cert``); an unknown key is an error rather than a silently ignored typo.
@@ -7,6 +7,7 @@ Flags given on the command line override the file. Keys use the flag names with 
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,11 @@ _LISTS = {"public", "acl"}
 
 
 def load_file(path: Path) -> dict[str, Any]:
+    """YAML, or TOML when the name ends in ``.toml``."""
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        text = Path(path).read_text()
+        data = tomllib.loads(text) if str(path).endswith(".toml") else yaml.safe_load(text) or {}
+    except (OSError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise InvalidArgument(f"cannot read registry config {path}: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidArgument(f"registry config {path}: want a mapping at the top level")

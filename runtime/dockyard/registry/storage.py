@@ -44,6 +44,7 @@ from .names import is_digest, validate_digest
 
 _UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _HASH_CHUNK: Final = 4 * 1024 * 1024
+MAX_CACHED_HASHES: Final = 4096  # a dropped one only costs a re-read at commit
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class UploadWriter:
         os.close(self.fd)
         self.fd = -1
         if keep_hash and self.hasher is not None:
-            self.upload.storage.hashes[self.upload.id] = (self.offset, self.hasher)
+            self.upload.storage.remember_hash(self.upload.id, self.offset, self.hasher)
 
 
 class Storage:
@@ -118,6 +119,12 @@ class Storage:
         for sub in ("blobs", "repositories", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.hashes: dict[str, tuple[int, hashlib._Hash]] = {}
+
+    def remember_hash(self, upload_id: str, offset: int, hasher: hashlib._Hash) -> None:
+        """Keep a running upload hash; abandoned sessions' hashes are dropped oldest first."""
+        while len(self.hashes) >= MAX_CACHED_HASHES:
+            self.hashes.pop(next(iter(self.hashes)), None)
+        self.hashes[upload_id] = (offset, hasher)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -221,7 +228,7 @@ class Storage:
         upload = Upload(self, repo, str(_uuid.uuid4()))
         upload.dir.mkdir(parents=True)
         upload.data.touch()
-        self.hashes[upload.id] = (0, hashlib.sha256())
+        self.remember_hash(upload.id, 0, hashlib.sha256())
         return upload
 
     def upload(self, repo: str, upload_id: str) -> Upload:

@@ -149,3 +149,17 @@ def test_tls_handshake_on_plain_port_fails_fast(shared_registry: RegistryProcess
         sock.sendall(b"\x16\x03\x01\x00\x05hello")
         reply = sock.recv(200)
     assert reply.startswith(b"HTTP/1.0 400 Bad Request")
+
+
+def test_toml_config(tmp_path: Path) -> None:
+    path = tmp_path / "registry.toml"
+    path.write_text('addr = "127.0.0.1:0"\npublic = ["a/*", "b/*"]\nread_only = true\n')
+    config = build(load_file(path))
+    assert config.public == ["a/*", "b/*"] and config.read_only and config.host_port() == ("127.0.0.1", 0)
+
+
+def test_buffered_bodies_are_bounded(shared_registry: RegistryProcess) -> None:
+    """Only streaming endpoints take big bodies; elsewhere tornado refuses past 1 MiB."""
+    r = requests.post(shared_registry.url + "/token", data=b"x" * (2 * 1024 * 1024))
+    assert r.status_code == 400
+    assert Client(shared_registry.url).upload("big/ok", b"y" * (3 * 1024 * 1024))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dockyard.registry")
 WRITES = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+STREAMED_BODY_LIMIT = 1 << 42
 
 
 class RegistryHandler(RequestHandler):
@@ -51,6 +52,9 @@ class RegistryHandler(RequestHandler):
         return Scope("repository", self.name, self.ACTIONS.get(self.request.method or "GET", ("pull",)))
 
     def prepare(self) -> None:
+        if getattr(self, "_stream_request_body", False):
+            # streamed bodies never sit in memory: blobs may be any size
+            self.request.connection.set_max_body_size(STREAMED_BODY_LIMIT)  # type: ignore[attr-defined]
         if "name" in self.path_kwargs:
             validate_name(self.name)
         if self.registry.config.read_only and self.request.method in WRITES:
