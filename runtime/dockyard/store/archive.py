@@ -33,7 +33,7 @@ from ..oci import mediatypes as mt
 from ..oci import reference as _ref
 from ..oci.reference import Reference
 from .compression import ChunkStream, decompressed_chunks, detect
-from .images import ImageStore, LayerInput, parse_config
+from .images import AddSession, ImageStore, LayerInput, disk_errors, parse_config
 from .removal import familiar
 
 CHUNK = 1 << 20
@@ -182,10 +182,10 @@ def _layer_member(store: ImageStore, blob: str, diff_id: str, size: int, mtime: 
 class _Archive:
     """What a streamed pass over an archive leaves: blob digests by path, and small files."""
 
+    session: AddSession
     blobs: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     small: dict[str, bytes] = field(default_factory=dict)
-    new_blobs: set[str] = field(default_factory=set)
 
     def digest(self, path: str) -> str:
         seen = 0
@@ -206,16 +206,12 @@ class _Archive:
 
 def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[dict[str, Any]]:
     """Load a ``docker save`` archive; yield dockerd's JSON-stream messages once committed."""
-    archive = _Archive()
-    created: list[str] = []
-    try:
+    with store.adding() as session, disk_errors(store.root):
+        archive = _Archive(session)
         _read(store, stream, archive)
         plan = _plan(store, archive)
-        prepared = [store.prepare(cfg, layers, refs, created=created) for cfg, layers, refs in plan]
+        prepared = [store.prepare(cfg, layers, refs, session=session) for cfg, layers, refs in plan]
         moved = store.commit(prepared)
-    except BaseException:
-        store.discard(archive.new_blobs, created)
-        raise
     for name, old in moved:
         yield {"stream": f"The image {name} already exists, renaming the old one with ID {old} to empty string\n"}
     for p in prepared:
@@ -268,10 +264,12 @@ def _read_exact(f: IO[bytes], size: int, name: str) -> bytes:
 
 
 def _store_blob(store: ImageStore, f: IO[bytes], expected: str | None, size: int, archive: _Archive) -> str:
-    if expected is not None and store.content.has(expected):
-        return expected  # already stored and verified; tarfile skips the unread rest
+    if expected is not None:
+        archive.session.blob(expected)  # pinned first, so no concurrent discard can race us
+        if store.content.has(expected):
+            return expected  # already stored and verified; tarfile skips the unread rest
     digest, _ = store.content.write(f, expected, size)
-    archive.new_blobs.add(digest)
+    archive.session.blob(digest)
     return digest
 
 

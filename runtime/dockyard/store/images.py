@@ -10,17 +10,22 @@ left: temp files, unreferenced snapshots and blobs.
 
 from __future__ import annotations
 
+import errno
 import json
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..oci import digest as _digest
 from ..oci import mediatypes as mt
 from ..oci import reference as _ref
+from ..oci.digest import of_bytes
 from ..oci.reference import Reference
 from .content import ContentStore
 from .metadata import ImageRow, LayerRow, MetadataStore, RefRow, SnapshotRow
@@ -47,6 +52,50 @@ class Prepared:
     layers: list[LayerRow]
     snapshots: list[SnapshotRow]
     refs: list[Reference] = field(default_factory=list)
+
+
+class AddSession:
+    """What one load/import/pull touched before its commit: blobs it wrote or found, snapshots
+    it made or adopted without a row. Everything it touched stays pinned — a concurrent add
+    may not discard it — until the session ends; then whatever no row references and no other
+    session pins goes. Every writer of content (load, import, pull, build) adds inside one."""
+
+    def __init__(self, store: ImageStore) -> None:
+        self.store = store
+        self.blobs: set[str] = set()
+        self.chains: list[str] = []
+        self.pinned: list[str] = []
+
+    def blob(self, digest: str) -> None:
+        """Record (and pin) a blob this add writes or relies on."""
+        self.store._pin(digest)
+        self.pinned.append(digest)
+        self.blobs.add(digest)
+
+    def chain(self, chain_id: str) -> None:
+        self.store._pin(chain_id)
+        self.pinned.append(chain_id)
+        self.chains.append(chain_id)
+
+
+class StoreFull(DockyardError):
+    """The data root's filesystem ran out of space (or quota) while adding content."""
+
+
+@contextmanager
+def disk_errors(root: Path) -> Iterator[None]:
+    """Turn ENOSPC/EDQUOT from deep inside a write into one typed error naming the cause."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = exc.filename or root
+        raise StoreFull(f"write {where}: no space left on device") from None
+    except sqlite3.OperationalError as exc:
+        if "full" not in str(exc):
+            raise
+        raise StoreFull(f"write {root / 'metadata.db'}: no space left on device") from None
 
 
 class ImageNotFound(NotFound):
@@ -79,6 +128,7 @@ class ImageStore:
         self.meta = MetadataStore(self.root / "metadata.db")
         self._lock = threading.RLock()
         self._chain_locks: dict[str, threading.Lock] = {}
+        self._pins: Counter[str] = Counter()
         self.containers_using: ContainersUsing = lambda _image_id: []
         self.recover()
 
@@ -119,10 +169,10 @@ class ImageStore:
             return self._chain_locks.setdefault(chain_id, threading.Lock())
 
     def ensure_snapshot(self, chain_id: str, parent: str, layer: LayerInput, diff_id: str,
-                        created: list[str] | None = None) -> SnapshotRow:
+                        session: AddSession | None = None) -> SnapshotRow:
         """The snapshot for ``chain_id``, unpacking the layer blob if no snapshot exists yet.
 
-        ``created`` collects the chain IDs made visible without a row yet, for :meth:`discard`.
+        A snapshot made (or found) without a row is recorded in ``session`` until committed.
         """
         with self._chain_lock(chain_id):
             row = self.meta.snapshot(chain_id)
@@ -132,16 +182,19 @@ class ImageStore:
             if info is None:
                 with self.content.open(layer.blob_digest) as blob:
                     info = self.snapshots.create(chain_id, blob, expected_diff_id=diff_id)
-            if created is not None:
-                created.append(chain_id)
+            if session is not None:
+                session.chain(chain_id)
             return SnapshotRow(chain_id, info.diff_id, parent, info.tar_size, info.size)
 
     def prepare(self, config_bytes: bytes, layers: list[LayerInput], refs: list[Reference] = (),  # type: ignore[assignment]
                 manifest: tuple[str, str] | None = None, config_media_type: str = mt.DOCKER_CONFIG,
-                parent: str = "", created: list[str] | None = None) -> Prepared:
+                parent: str = "", session: AddSession | None = None) -> Prepared:
         """Store the config, unpack every layer (verifying diff_ids) and describe the image."""
         config = parse_config(config_bytes)
-        image_id = self.content.write_bytes(config_bytes)
+        image_id = of_bytes(config_bytes)
+        if session is not None:
+            session.blob(image_id)  # pinned before it is written: no concurrent discard races
+        self.content.write_bytes(config_bytes, image_id)
         diff_ids: list[str] = config["rootfs"]["diff_ids"]
         if len(diff_ids) != len(layers):
             raise InvalidArgument(
@@ -153,7 +206,7 @@ class ImageStore:
         chains = chain_ids(diff_ids)
         snaps, rows = [], []
         for i, (layer, diff_id, chain) in enumerate(zip(layers, diff_ids, chains, strict=True)):
-            snaps.append(self.ensure_snapshot(chain, chains[i - 1] if i else "", layer, diff_id, created))
+            snaps.append(self.ensure_snapshot(chain, chains[i - 1] if i else "", layer, diff_id, session))
             size = self.content.size(layer.blob_digest)
             rows.append(LayerRow(image_id, i, chain, diff_id, layer.blob_digest, layer.media_type, size))
         image = ImageRow(
@@ -189,15 +242,33 @@ class ImageStore:
                                    (rfc3339_now(), p.image.id))
         return moved
 
-    def discard(self, blobs: set[str], chains: list[str]) -> None:
-        """Undo a failed add: remove the given blobs and snapshots unless something uses them."""
+    @contextmanager
+    def adding(self) -> Iterator[AddSession]:
+        """Scope of one add: on exit (success or not) unpin, and remove what it brought that
+        nothing references — a failed add leaves the store as it was."""
+        session = AddSession(self)
+        try:
+            yield session
+        finally:
+            with self._lock:
+                for key in session.pinned:
+                    self._pins[key] -= 1
+                self._pins = +self._pins
+            self.discard(session.blobs, session.chains)
+
+    def _pin(self, key: str) -> None:
         with self._lock:
-            in_use = self.meta.snapshot_ids()
-            for chain_id in chains:
-                if chain_id not in in_use:
+            self._pins[key] += 1
+
+    def discard(self, blobs: set[str], chains: list[str]) -> None:
+        """Remove the given blobs and snapshots unless a row or an add in flight uses them."""
+        for chain_id in set(chains):
+            with self._chain_lock(chain_id), self._lock:
+                if not self._pins[chain_id] and self.meta.snapshot(chain_id) is None:
                     self.snapshots.remove(chain_id)
+        with self._lock:
             with self.meta.tx() as db:
-                unused = [b for b in blobs if not self.meta.blob_in_use(db, b)]
+                unused = [b for b in blobs if not self._pins[b] and not self.meta.blob_in_use(db, b)]
             for dgst in unused:
                 self.content.delete(dgst)
 

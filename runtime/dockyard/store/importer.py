@@ -15,9 +15,8 @@ from typing import Any, BinaryIO
 from .. import __version__
 from ..errors import InvalidArgument
 from ..oci import mediatypes as mt
-from ..oci.digest import of_bytes
 from .compression import ChunkStream, decompressed_chunks
-from .images import ImageStore, LayerInput, tag_reference
+from .images import ImageStore, LayerInput, disk_errors, tag_reference
 from .timefmt import rfc3339_now
 from .views import EMPTY_CONFIG
 
@@ -37,19 +36,14 @@ def import_rootfs(store: ImageStore, stream: BinaryIO, repo: str | None = None,
 
 def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, Any], message: str,
          plat: tuple[str, str, str]) -> Iterator[dict[str, Any]]:
-    new_blobs: set[str] = set()
-    created: list[str] = []
-    try:
-        diff_id, _ = store.content.write(ChunkStream(decompressed_chunks(stream)))
-        new_blobs.add(diff_id)
+    with store.adding() as session, disk_errors(store.root):
+        upload = ChunkStream(decompressed_chunks(stream))
+        diff_id, _ = store.content.write(upload)
+        session.blob(diff_id)  # kept if an image uses it, else removed on exit
         config = _config(diff_id, config_obj, message, plat)
-        new_blobs.add(of_bytes(config))
         layer = LayerInput(diff_id, mt.OCI_LAYER)
-        prepared = store.prepare(config, [layer], [ref] if ref else [], created=created)
+        prepared = store.prepare(config, [layer], [ref] if ref else [], session=session)
         store.commit([prepared])
-    except BaseException:
-        store.discard(new_blobs, created)
-        raise
     yield {"status": prepared.image.id}
 
 

@@ -227,3 +227,26 @@ def test_load_streams_without_buffering(store: ImageStore, tmp_path: Path) -> No
         tracemalloc.stop()
     assert peak < 24 << 20, f"load buffered {peak >> 20} MiB"
     assert store.resolve("big:1") == image.config.digest
+
+
+def test_concurrent_loads_of_one_archive(store: ImageStore) -> None:
+    import threading
+
+    archive = oci_archive([(LAYERS, ["same:1"]), ([LAYERS[0]], ["same:2"])])
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            load_bytes(store, archive)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_images() == 2 and len(store.snapshots.ids()) == 2
+    assert [p.name for p in store.snapshots.root.iterdir() if len(p.name) != 64] == []
+    assert set(store.content.digests()) == store.meta.referenced_blobs()
