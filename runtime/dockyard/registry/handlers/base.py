@@ -6,6 +6,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tornado.http1connection import HTTP1Connection
 from tornado.web import HTTPError, RequestHandler
 
 from ..auth.authenticator import Identity, authorize
@@ -52,9 +53,10 @@ class RegistryHandler(RequestHandler):
         return Scope("repository", self.name, self.ACTIONS.get(self.request.method or "GET", ("pull",)))
 
     def prepare(self) -> None:
-        if getattr(self, "_stream_request_body", False):
+        connection = self.request.connection
+        if getattr(self, "_stream_request_body", False) and isinstance(connection, HTTP1Connection):
             # streamed bodies never sit in memory: blobs may be any size
-            self.request.connection.set_max_body_size(STREAMED_BODY_LIMIT)  # type: ignore[attr-defined]
+            connection.set_max_body_size(STREAMED_BODY_LIMIT)
         if "name" in self.path_kwargs:
             validate_name(self.name)
         if self.registry.config.read_only and self.request.method in WRITES:
