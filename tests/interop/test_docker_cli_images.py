@@ -76,11 +76,12 @@ def test_load_from_stdin_quiet(docker, busybox_archive: Path) -> None:
 def test_dockyard_and_docker_cli_print_the_same_images_table(docker, busybox_image: str,
                                                                dockyard_daemon) -> None:
     docker("tag", "busybox", "localhost:5000/team/app:1.0")
-    ours = subprocess.run(
-        ["dockyard", "-H", dockyard_daemon.host, "images"], capture_output=True, text=True, check=True
-    ).stdout
-    theirs = docker("images").stdout
-    assert sorted(ours.splitlines()) == sorted(theirs.splitlines())
+    for flags in ([], ["--digests"], ["--format", "json"], ["-q", "--no-trunc"],
+                  ["--format", "table {{.Repository}}\\t{{.ID}}\\t{{.VirtualSize}}"]):
+        ours = subprocess.run(["dockyard", "-H", dockyard_daemon.host, "images", *flags],
+                              capture_output=True, text=True, check=True).stdout
+        theirs = docker("images", *flags).stdout
+        assert sorted(ours.splitlines()) == sorted(theirs.splitlines()), flags
 
 
 def test_tag_save_rmi(docker, busybox_image: str, tmp_path: Path) -> None:
@@ -133,3 +134,15 @@ def test_import(docker, tmp_path: Path) -> None:
     assert r.stdout.strip().startswith("sha256:")
     assert docker("image", "inspect", "-f", "{{.Comment}} {{.Config.Cmd}}", "imported:1").stdout.strip() == \
         "from docker [/bin/sh]"
+
+
+def test_dockyard_and_docker_cli_print_the_same_history_and_df(docker, busybox_image: str,
+                                                                 dockyard_daemon) -> None:
+    cases = [["history", "busybox"], ["history", "--no-trunc", "busybox"],
+             ["history", "--human=false", "busybox"], ["history", "--format", "json", "busybox"],
+             ["history", "-q", "busybox"], ["system", "df"], ["image", "inspect", "busybox"],
+             ["image", "inspect", "-f", "{{.Config.Cmd}} {{json .Config.Env}} {{.RootFS.Type}}", "busybox"]]
+    for args in cases:
+        ours = subprocess.run(["dockyard", "-H", dockyard_daemon.host, *args],
+                              capture_output=True, text=True, check=True).stdout
+        assert ours == docker(*args).stdout, args

@@ -72,6 +72,13 @@ def go_time(unix: float) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S %z ") + (stamp.tzname() or "")
 
 
+def rfc3339(unix: float) -> str:
+    """Go's ``time.Unix(t, 0).Format(time.RFC3339)`` in local time (``Z`` when at UTC)."""
+    stamp = datetime.fromtimestamp(unix).astimezone()
+    text = stamp.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def short_id(image_id: str) -> str:
     """docker's ``TruncateID``: no algorithm prefix, 12 hex digits."""
     return image_id.split(":", 1)[-1][:12]
@@ -98,7 +105,9 @@ def go_str(value: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Go's ``json.Marshal``: compact, with ``<``, ``>`` and ``&`` escaped as docker prints them."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _join(items: Any, sep: str) -> str:
@@ -243,4 +252,4 @@ class _Headers(dict[str, str]):
 
 
 __all__ = ["ellipsis", "expand_format", "format_rows", "go_str", "go_time", "human_duration",
-           "human_size", "render", "short_id", "since", "tabwrite"]
+           "human_size", "render", "rfc3339", "short_id", "since", "tabwrite"]

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,7 +28,7 @@ IMAGES_TABLE_DIGESTS = "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.Crea
 IMAGES_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
                   "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
                   "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE",
-                  "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
+                  "UniqueSize": "UNIQUE SIZE", "VirtualSize": "SIZE"}
 HISTORY_TABLE = "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
 HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
                    "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
@@ -109,7 +108,7 @@ def image_context(image: dict[str, Any], repo: str, tag: str, digest: str, no_tr
         "CreatedSince": fmt.since(created), "Digest": digest,
         "ID": image["Id"] if no_trunc else fmt.short_id(image["Id"]), "Repository": repo,
         "SharedSize": _na_size(image.get("SharedSize", -1)), "Size": size, "Tag": tag,
-        "UniqueSize": _na_size(_unique(image)), "VirtualSize": size,
+        "UniqueSize": _na_size(_unique(image)), "VirtualSize": fmt.human_size(image.get("Size", 0), 4),
     }
 
 
@@ -195,7 +194,7 @@ def rmi(args: argparse.Namespace) -> int:
 def add_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--format", help="format output with a Go template, 'table', or 'json'")
-    p.add_argument("-H", "--human", type=_bool, default=True, metavar="BOOL",
+    p.add_argument("-H", "--human", type=_bool, nargs="?", const=True, default=True, metavar="BOOL",
                    help="print sizes and dates in human readable format (default true)")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
@@ -213,26 +212,25 @@ def _bool(text: str) -> bool:
 def history(args: argparse.Namespace) -> int:
     entries = connect(args).history(args.image)
     rows = [history_context(e, args.human, not args.no_trunc) for e in entries]
-    template = "{{.ID}}" if args.quiet else (args.format or "table " + HISTORY_TABLE)
-    sys.stdout.write(fmt.format_rows(template, rows, HISTORY_HEADERS, HISTORY_TABLE))
+    table = HISTORY_TABLE if args.human else HISTORY_TABLE.replace(".CreatedSince", ".CreatedAt")
+    template = "{{.ID}}" if args.quiet else (args.format or "table " + table)
+    sys.stdout.write(fmt.format_rows(template, rows, HISTORY_HEADERS, table))
     return 0
 
 
 def history_context(entry: dict[str, Any], human: bool, trunc: bool) -> dict[str, str]:
+    """docker's history row (keys in Go's sorted order, as ``{{json .}}`` prints them)."""
     created = entry.get("Created", 0)
     created_by = str(entry.get("CreatedBy", "")).replace("\t", " ")
     image_id = str(entry.get("Id", "<missing>"))
+    size = int(entry.get("Size", 0))
     return {
+        "Comment": str(entry.get("Comment", "")), "CreatedAt": fmt.rfc3339(created),
+        "CreatedBy": fmt.ellipsis(created_by, 45) if trunc else created_by,
+        "CreatedSince": fmt.since(created) if human else fmt.rfc3339(created),
         "ID": fmt.short_id(image_id) if trunc and image_id != "<missing>" else image_id,
-        "CreatedSince": fmt.since(created) if human else _rfc3339(created),
-        "CreatedAt": _rfc3339(created), "CreatedBy": fmt.ellipsis(created_by, 45) if trunc else created_by,
-        "Size": fmt.human_size(entry.get("Size", 0)) if human else str(entry.get("Size", 0)),
-        "Comment": str(entry.get("Comment", "")),
+        "Size": fmt.human_size(size) if human else str(size),
     }
-
-
-def _rfc3339(unix: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(unix))
 
 
 # ---- save / load / import / prune -------------------------------------------------------------

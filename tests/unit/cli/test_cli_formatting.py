@@ -75,6 +75,7 @@ def test_format_rows_table_json_and_plain() -> None:
     table = fmt.format_rows("table {{.ID}}\\t{{.Size}}", rows, headers, "{{.ID}}")
     assert table.splitlines() == ["IMAGE ID   SIZE", "a1         1B", "b2         2B"]
     assert fmt.format_rows("json", rows[:1], headers, "") == '{"ID":"a1","Size":"1B"}\n'
+    assert fmt.render("{{json .}}", {"Digest": "<none>", "A": "&"}) == '{"Digest":"\\u003cnone\\u003e","A":"\\u0026"}'
     assert fmt.format_rows("{{.ID}}", rows, headers, "") == "a1\nb2\n"
     assert fmt.format_rows("{{.ID}}", [], headers, "") == ""
     assert fmt.format_rows("table", rows, headers, "{{.ID}}").splitlines()[0] == "IMAGE ID"
