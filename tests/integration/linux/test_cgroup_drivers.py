@@ -88,7 +88,7 @@ def test_stats_and_freeze(cgroup: cgroups.Cgroup) -> None:
         cgroup.freeze(False)
         stats = cgroup.stats()
         if isinstance(cgroup, cgroups.CgroupV1):
-            assert stats.pids == 1 and stats.memory_usage and stats.cpu_usage_ns
+            assert stats.pids == 1 and stats.memory_usage is not None and stats.cpu_usage_ns
             assert stats.memory_limit is None
     finally:
         cgroup.remove()
