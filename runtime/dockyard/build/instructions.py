@@ -350,10 +350,10 @@ def _expose(raw: RawInstruction) -> Expose:
 def _volume(raw: RawInstruction) -> Volume:
     _flags(raw)
     _at_least_one(raw)
-    for path in raw.args:
-        if not path.strip():
-            raise DockerfileParseError("VOLUME specified can not be an empty string")
-    return Volume(paths=tuple(raw.args))
+    paths = tuple(path.strip() for path in raw.args)
+    if "" in paths:
+        raise DockerfileParseError("VOLUME specified can not be an empty string")
+    return Volume(paths=paths)
 
 
 def _shell(raw: RawInstruction) -> Shell:

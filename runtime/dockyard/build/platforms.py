@@ -48,7 +48,7 @@ def _arch(arch: str, variant: str) -> tuple[str, str]:
         variant = ""
     if name == "arm" and variant.isdigit():
         variant = "v" + variant
-    return name, variant or (default_variant if not variant else variant)
+    return name, variant or default_variant
 
 
 def parse(text: str) -> Platform:
