@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dockyard.build import platforms
-from dockyard.build.flags import levenshtein, parse_duration, ram_in_bytes, suggest
 from dockyard.build.errors import DockerfileParseError
+from dockyard.build.flags import levenshtein, parse_duration, ram_in_bytes, suggest
 from dockyard.build.ports import parse_ports
 
 
