@@ -83,6 +83,20 @@ class Container:
         except errors.InvalidArgument:
             pass  # exited meanwhile
 
+    def _cgroup(self) -> cgroups.Cgroup:
+        cg = cgroups.for_container(self.id, parent=self.spec.cgroup_parent)
+        if cg is None or not self.running:
+            raise errors.Conflict(f"container {self.id} has no cgroup (not running, or rootless)")
+        return cg
+
+    def stats(self) -> cgroups.Stats:
+        """What ``docker stats`` shows, read from the container's cgroup."""
+        return self._cgroup().stats()
+
+    def pause(self, paused: bool = True) -> None:
+        """Freeze (or thaw) every process of the container."""
+        self._cgroup().freeze(paused)
+
     def cleanup(self, timeout: float = 10.0) -> ExitStatus:
         """Kill if still running, wait, and make sure the cgroup is gone (mounts die with the
         container's mount namespace)."""

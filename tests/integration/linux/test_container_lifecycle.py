@@ -107,3 +107,22 @@ def test_default_hostname_is_the_short_id_and_ids_are_unique(runtime: Runtime,
         c.cleanup()
     other = make_spec(["hostname"])
     assert collect(runtime, other).out.strip() == other.id[:12]
+
+
+def test_stats_and_pause(runtime: Runtime, make_spec: MakeSpec) -> None:
+    c = runtime.start(make_spec(["sh", "-c", "while :; do :; done"], limits=Limits(memory=64 << 20)))
+    try:
+        c.pause()
+        time.sleep(0.05)
+        before = c.stats().cpu_usage_ns
+        time.sleep(0.1)
+        frozen = c.stats()
+        assert frozen.cpu_usage_ns == before  # no CPU while frozen
+        assert frozen.memory_limit == 64 << 20 and frozen.pids == 1
+        c.pause(False)
+        time.sleep(0.1)
+        assert (c.stats().cpu_usage_ns or 0) > (before or 0)
+    finally:
+        c.cleanup()
+    with pytest.raises(Conflict):
+        c.stats()
