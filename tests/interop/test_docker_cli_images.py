@@ -46,6 +46,7 @@ def test_version_negotiates_down_to_our_api(docker) -> None:
     assert "Server: dockyard" in out
     assert f"API version:       {API_VERSION} (downgraded from" in out
     assert docker("version", "-f", "{{.Server.APIVersion}}").stdout.strip() == API_VERSION
+    assert "Experimental:     false" in out
 
 
 def test_info_has_no_errors(docker, busybox_image: str, dockyard_daemon) -> None:

@@ -40,3 +40,12 @@ def adapt_image_inspect(image: dict[str, Any], version: str) -> dict[str, Any]:
         image.pop("Container", None)
         image.pop("ContainerConfig", None)
     return image
+
+
+def complete_version(body: dict[str, Any]) -> dict[str, Any]:
+    """Fields ``docker version`` prints that dockerd always sends (Details are strings)."""
+    for component in body.get("Components") or []:
+        if component.get("Name") == "Engine":
+            component.setdefault("Details", {}).setdefault("Experimental", "false")
+    body.setdefault("Experimental", False)
+    return body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import API_VERSION
-from ..compat import adapt_image_summaries
+from ..compat import adapt_image_summaries, complete_version
 from .base import EngineHandler
 
 
@@ -31,7 +31,7 @@ class PingHandler(EngineHandler):
 
 class VersionHandler(EngineHandler):
     async def get(self) -> None:
-        self.write_json(await self.call(self.engine.version))
+        self.write_json(complete_version(await self.call(self.engine.version)))
 
 
 class InfoHandler(EngineHandler):
