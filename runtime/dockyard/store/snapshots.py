@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import DigestMismatch, InvalidArgument
+from ..errors import DigestMismatch, InvalidArgument, Unavailable
 from . import tarparse
 from .compression import Readable, decompressed_chunks
 from .tarparse import ChunkReader, Entry, TarError
@@ -236,13 +236,21 @@ class _Extractor:
 
     def _whiteout(self, pfd: int, base: str, entry: Entry) -> None:
         if base == OPAQUE:
-            os.setxattr(pfd, "trusted.overlay.opaque", b"y")
+            # rootless overlayfs (mounted with userxattr) reads the user.* namespace instead
+            key = "trusted.overlay.opaque" if self.privileged else "user.overlay.opaque"
+            os.setxattr(pfd, key, b"y")
             return
         if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
             return  # other AUFS metadata has no overlay meaning
         name = base[len(WHITEOUT_PREFIX) :]
         self._clear(pfd, name, keep_dir=False)
-        os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+        try:
+            os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+        except PermissionError:
+            raise Unavailable(
+                f"cannot make the overlay whiteout for {entry.name!r}: creating a 0:0 character "
+                "device needs root or a user namespace (run the daemon as root or rootless mode)"
+            ) from None
         self._chown(name, pfd, entry)
 
     def _regular(self, pfd: int, base: str, entry: Entry, reader: ChunkReader, _p: str) -> None:
