@@ -158,7 +158,10 @@ class Runtime:
         self._replies.put({"ok": False, "error": {
             "type": "DockyardError", "message": "the launcher process exited"}})
         for container in list(self._containers.values()):
-            _remove_cgroup(container.spec)
+            try:
+                _remove_cgroup(container.spec)
+            except OSError:
+                pass  # still busy: Container.cleanup() tries again
             container._exited(ExitStatus(128 + _signal.SIGKILL))
         self._containers.clear()
 
