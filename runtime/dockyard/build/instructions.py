@@ -288,9 +288,8 @@ def _command(raw: RawInstruction) -> tuple[str, ...]:
 def _run(raw: RawInstruction) -> Run:
     flags = _flags(raw, {"mount": "strings", "network": "string", "security": "string"})
     specs = flags.strings("mount")
-    mounts = tuple(parse_mount(s, None if "$" in s else (lambda v: v)) for s in specs
-                   if "$" not in s)
     _check_mount_from(specs)
+    mounts = tuple(m for m in map(_parse_mount_early, specs) if m is not None)
     network = flags.string("network") or None
     if network is not None and network not in ("default", "none", "host"):
         raise DockerfileParseError(f"unsupported network mode {network!r}".replace("'", '"'))
@@ -299,6 +298,17 @@ def _run(raw: RawInstruction) -> Run:
         raise DockerfileParseError(f"unsupported security mode {security!r}".replace("'", '"'))
     return Run(command=_command(raw), shell_form=not raw.json, heredocs=tuple(raw.heredocs),
                mounts=mounts, mount_specs=tuple(specs), network=network, security=security)
+
+
+def _parse_mount_early(spec: str) -> Mount | None:
+    """Parse a mount before expansion; a spec whose ``$`` values only make sense expanded
+    is deferred to resolution (None) instead of failing."""
+    try:
+        return parse_mount(spec, lambda value: value)
+    except DockerfileParseError:
+        if "$" in spec:
+            return None
+        raise
 
 
 def _check_mount_from(specs: list[str]) -> None:

@@ -270,3 +270,15 @@ def test_stopsignal_validation(signal: str, ok: bool) -> None:
     with pytest.raises(DockerfileResolveError, match="Invalid signal: ") as info:
         build(text)
     assert info.value.line == 2
+
+
+def test_mount_from_dependency_survives_variables_elsewhere_in_the_spec() -> None:
+    text = ("FROM busybox AS dep\nFROM busybox\nARG T=/in UID=7\n"
+            "RUN --mount=type=bind,from=dep,target=$T --mount=type=cache,target=/c,uid=$UID x\n")
+    df = parse(text)
+    run = df.stages[1].instructions[-1]
+    assert [m.type for m in run.mounts] == ["bind"]  # type: ignore[attr-defined]
+    res = build(text)
+    assert res.target_stage.deps == frozenset({0})
+    bind, cache = res.target_stage.instructions[-1].mounts  # type: ignore[attr-defined]
+    assert (bind.target, cache.uid) == ("/in", 7)
