@@ -445,13 +445,13 @@ def _sources(raw: RawInstruction) -> tuple[tuple[str, ...], str, tuple[SourceCon
     dest = raw.args[-1]
     if not raw.json and parse_heredoc(dest) is not None:
         raise DockerfileParseError(f"{raw.cmd.upper()} cannot accept a heredoc as a destination")
-    docs = {d.name: d for d in raw.heredocs}
+    bodies = iter(raw.heredocs)  # bodies follow the line in the order the words appear
     paths: list[str] = []
     contents: list[SourceContent] = []
     for src in raw.args[:-1]:
         doc = parse_heredoc(src) if not raw.json else None
         if doc is not None:
-            body = docs.get(doc.name, doc)
+            body = next(bodies, doc)
             contents.append(SourceContent(doc.name, body.data, doc.expand))
         else:
             paths.append(src)

@@ -301,3 +301,9 @@ def test_command_argv(line: str, shell: tuple[str, ...], argv: tuple[str, ...],
     inst = one(line)
     assert isinstance(inst, I.CommandLine)
     assert I.command_argv(inst, shell) == (argv, files)
+
+
+def test_copy_heredocs_with_the_same_name_keep_their_own_bodies() -> None:
+    copy = one("COPY <<X <<X /dst/\nfirst\nX\nsecond\nX")
+    assert isinstance(copy, I.Copy)
+    assert [c.data for c in copy.contents] == ["first\n", "second\n"]
