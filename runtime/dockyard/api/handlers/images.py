@@ -10,7 +10,7 @@ from typing import Any
 
 import tornado.web
 
-from ...errors import InvalidArgument, Unavailable
+from ...errors import DockyardError, InvalidArgument, Unavailable
 from ..compat import adapt_image_inspect, adapt_image_summaries
 from ..streams import (
     BackgroundStream,
@@ -101,6 +101,7 @@ class UploadHandler(EngineHandler):
     """
 
     stream: BackgroundStream | None = None
+    early_error: DockyardError | None = None
     pipe: BodyPipe
 
     def start(self, reader: Any) -> Any:
@@ -111,7 +112,14 @@ class UploadHandler(EngineHandler):
         if connection is not None and hasattr(connection, "set_max_body_size"):
             connection.set_max_body_size(MAX_UPLOAD)
         self.pipe = BodyPipe()
-        iterator = await self.call(self.start, self.pipe.reader())
+        try:
+            iterator = await self.call(self.start, self.pipe.reader())
+        except DockyardError as exc:
+            # Answer only once the body has been read (and dropped): a client still sending
+            # would otherwise see a reset connection instead of the error.
+            self.early_error = exc
+            self.pipe.close_reader()
+            return
         self.stream = BackgroundStream(iterator, self.executor)
         self.stream.done.add_done_callback(lambda _f: self.pipe.close_reader())
 
@@ -120,6 +128,8 @@ class UploadHandler(EngineHandler):
 
     async def post(self) -> None:
         self.pipe.finish()
+        if self.early_error is not None:
+            raise self.early_error
         assert self.stream is not None
         await write_json_stream(self, self.stream)
 
