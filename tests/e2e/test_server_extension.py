@@ -3,14 +3,20 @@ streaming, errors) against a private real dockerd."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import docker
+import docker.errors
 import pytest
 import requests
 from jupyter_procs import JupyterServer, start_server, stop_server
 
+from dockyard.testing.busybox import build_busybox_archive
 from dockyard.testing.dockerd import Dockerd
 
 pytestmark = pytest.mark.interop
@@ -64,7 +70,10 @@ def test_post_without_token_or_xsrf_is_refused(server: JupyterServer) -> None:
     session = requests.Session()
     session.get(server.url + f"/?token={server.token}", timeout=10)   # cookie login
     assert session.get(server.url + "/dockyard/status", timeout=10).status_code == 200
-    refused = session.post(server.url + "/dockyard/api/v1.41/images/prune", timeout=10)
+    # a refusal before the body is read ends the connection (tornado's rule for streamed
+    # request bodies); browsers retry on a fresh one, requests does not, so ask for that
+    refused = session.post(server.url + "/dockyard/api/v1.41/images/prune", timeout=10,
+                           headers={"Connection": "close"})
     assert refused.status_code == 403
     xsrf = session.cookies.get("_xsrf")
     allowed = session.post(server.url + "/dockyard/api/v1.41/images/prune", timeout=10,
@@ -116,3 +125,40 @@ def test_unreachable_daemon() -> None:
             "dockyard daemon at unix:///nonexistent/dockyard.sock is unreachable")
     finally:
         stop_server(srv)
+
+
+def proxied_client(server: JupyterServer) -> docker.DockerClient:
+    """docker-py itself, talking Engine API through Jupyter (token in a header)."""
+    client = docker.DockerClient(base_url=server.url + "/dockyard/api", version="1.41",
+                                 timeout=60)
+    client.api.headers["Authorization"] = f"token {server.token}"
+    return client
+
+
+def test_docker_py_through_the_proxy_uploads_and_streams(server: JupyterServer,
+                                                         tmp_path: Path) -> None:
+    client = proxied_client(server)
+    try:
+        archive = build_busybox_archive(tmp_path, "proxied/busybox:up")
+        with open(archive, "rb") as body:                     # a streamed upload
+            client.images.load(body)
+        assert client.images.get("proxied/busybox:up").id
+        dockerfile = io.BytesIO(b"FROM proxied/busybox:up\nLABEL via=proxy\nRUN echo built\n")
+        lines = [m.get("stream", "") for m in client.api.build(fileobj=dockerfile,
+                                                               tag="proxied/built:1", decode=True)]
+        assert any("Step 3/3 : RUN echo built" in line for line in lines)
+        assert client.images.get("proxied/built:1").labels == {"via": "proxy"}
+    finally:
+        for ref in ("proxied/built:1", "proxied/busybox:up"):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.images.remove(ref, force=True)
+        client.close()
+
+
+def test_upload_to_a_daemon_that_refuses_early(server: JupyterServer) -> None:
+    headers = {"Authorization": f"token {server.token}", "Content-Type": "application/x-tar"}
+    body = (b"\0" * 65536 for _ in range(64))                # 4 MiB, chunked
+    refused = requests.post(server.url + "/dockyard/api/v1.41/build?dockerfile=nope",
+                            data=body, headers=headers, timeout=30)
+    assert refused.status_code in {200, 400, 500}
+    assert server.get("/dockyard/status").json()["reachable"] is True

@@ -3,6 +3,7 @@ The route table is at the bottom."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from http.client import responses
 from typing import Any
@@ -14,7 +15,7 @@ from tornado.iostream import StreamClosedError
 
 from dockyard.errors import DockyardError
 
-from .proxy import DROP_RESPONSE, EngineProxy
+from .proxy import BODY_METHODS, DROP_RESPONSE, EngineProxy
 
 
 class ClientGone(Exception):
@@ -57,10 +58,42 @@ class StatusHandler(DockyardHandler):
         self.finish(status)
 
 
+@web.stream_request_body
 class ProxyHandler(DockyardHandler):
-    """Any Engine API call, forwarded with the daemon's status, headers and body as it streams."""
+    """Any Engine API call, forwarded with the daemon's status, headers and body as it streams.
+    Request bodies (build contexts, image archives) stream too: nothing is held whole."""
 
     _gone = False
+    _upstream: asyncio.Future[Any] | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.current_user is None:
+            raise web.HTTPError(403)
+        if self.request.method in BODY_METHODS and _has_body(self.request.headers):
+            self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+            self._upstream = self._start(self._produce)
+            self._upstream.add_done_callback(lambda _f: self._drain())
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._upstream is not None and not self._upstream.done():
+            await self._chunks.put(chunk)      # a full queue pauses reading from the client
+
+    def _drain(self) -> None:
+        """The daemon answered (or failed) before taking the whole body: unblock the reader."""
+        while not self._chunks.empty():
+            self._chunks.get_nowait()
+
+    async def _produce(self, write: Any) -> None:
+        while (chunk := await self._chunks.get()) is not None:
+            await write(chunk)
+
+    def _start(self, producer: Any) -> asyncio.Future[Any]:
+        path = self.path_args[0] if self.path_args else ""
+        target = path + (f"?{self.request.query}" if self.request.query else "")
+        return asyncio.ensure_future(self.proxy.request(
+            self.request.method or "GET", target, self.request.headers, producer,
+            self._on_headers, self._on_chunk))
 
     def on_connection_close(self) -> None:
         self._gone = True
@@ -79,11 +112,12 @@ class ProxyHandler(DockyardHandler):
         self.flush()
 
     async def _forward(self, path: str) -> None:
-        target = path + (f"?{self.request.query}" if self.request.query else "")
+        if self._upstream is None:
+            self._upstream = self._start(None)
+        elif not self._upstream.done():
+            await self._chunks.put(None)       # the client's body is complete
         try:
-            response = await self.proxy.request(
-                self.request.method or "GET", target, self.request.headers,
-                self.request.body or None, self._on_headers, self._on_chunk)
+            response = await self._upstream
         except (ClientGone, StreamClosedError):
             return
         except OSError as exc:
@@ -97,25 +131,26 @@ class ProxyHandler(DockyardHandler):
         return web.HTTPError(502, f"dockyard daemon at {self.proxy.host} is unreachable: "
                                   f"{reason}")
 
-    @web.authenticated
     async def get(self, path: str) -> None:
         await self._forward(path)
 
-    @web.authenticated
     async def head(self, path: str) -> None:
         await self._forward(path)
 
-    @web.authenticated
     async def post(self, path: str) -> None:
         await self._forward(path)
 
-    @web.authenticated
     async def put(self, path: str) -> None:
         await self._forward(path)
 
-    @web.authenticated
     async def delete(self, path: str) -> None:
         await self._forward(path)
+
+
+def _has_body(headers: httputil.HTTPHeaders) -> bool:
+    if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        return True
+    return headers.get("Content-Length", "0").strip() not in {"", "0"}
 
 
 def route_table() -> list[tuple[str, type[DockyardHandler]]]:

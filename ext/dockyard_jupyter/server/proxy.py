@@ -15,14 +15,16 @@ from tornado.netutil import Resolver
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 UNIX_HOST = "dockyard-daemon"
+BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Jupyter's credentials must never reach the daemon; hop-by-hop headers are per connection.
 DROP_REQUEST = {"host", "cookie", "authorization", "x-xsrftoken", "connection", "keep-alive",
                 "transfer-encoding", "content-length", "upgrade", "accept-encoding"}
 DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "content-length",
-                 "content-encoding"}
+                 "content-encoding", "date"}
 
 OnHeaders = Callable[[int, str, httputil.HTTPHeaders], None]
 OnChunk = Callable[[bytes], None]
+BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]
 
 
 class UnixResolver(Resolver):
@@ -55,13 +57,23 @@ class EngineProxy:
             kwargs["resolver"] = resolver
         self.client = SimpleAsyncHTTPClient(force_instance=True, **kwargs)
 
-    def request(self, method: str, path: str, headers: httputil.HTTPHeaders, body: bytes | None,
-                on_headers: OnHeaders, on_chunk: OnChunk) -> Awaitable[HTTPResponse]:
-        """Send one request; the response arrives through the callbacks as it streams."""
+    def request(self, method: str, path: str, headers: httputil.HTTPHeaders,
+                body_producer: BodyProducer | None, on_headers: OnHeaders,
+                on_chunk: OnChunk) -> Awaitable[HTTPResponse]:
+        """Send one request; the body streams from ``body_producer`` with the client's framing
+        (its Content-Length, else chunked), the response arrives through the callbacks."""
         forward = httputil.HTTPHeaders({k: v for k, v in headers.get_all()
                                         if k.lower() not in DROP_REQUEST})
+        body: bytes | None = None
+        if body_producer is not None:
+            if "Content-Length" in headers:
+                forward["Content-Length"] = headers["Content-Length"]
+            # tornado would call an untyped POST body a form; the daemon would then parse it
+            forward.setdefault("Content-Type", "application/octet-stream")
+        elif method in BODY_METHODS:
+            body = b""
         req = HTTPRequest(f"{self.base}/{path.lstrip('/')}", method=method, headers=forward,
-                          body=body or (b"" if method in {"POST", "PUT", "PATCH"} else None),
+                          body=body, body_producer=body_producer,  # type: ignore[arg-type]
                           header_callback=_HeaderParser(on_headers), streaming_callback=on_chunk,
                           allow_nonstandard_methods=True, decompress_response=False,
                           connect_timeout=10, request_timeout=0, follow_redirects=False)
