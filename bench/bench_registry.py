@@ -4,7 +4,8 @@ Three figures, each measured against both servers in the same run with the same 
 (``http.client`` on loopback, one keep-alive connection): a monolithic blob PUT
 (``POST …/blobs/uploads/`` then one ``PUT …?digest=`` with the whole body, ``ctx.big`` bytes of random data, a new blob every run so
 neither server can skip the work), a blob GET of that size, and ``--requests`` manifest GETs by
-tag. Targets (issue 5): blob PUT and GET at least distribution's, manifest GETs at least half
+tag. Both servers run at once and are timed in turn, run after run, so that whatever else the
+machine is doing weighs on both alike. Targets (issue 5): blob PUT and GET at least distribution's, manifest GETs at least half
 of distribution's requests per second.
 
 Run alone: ``python3 -m bench.bench_registry [--quick] [--repeats N] [--requests N]``; or
@@ -19,8 +20,8 @@ import http.client
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from .harness import Context, Result, Stats, Unsupported, format_table, measure
@@ -113,49 +114,75 @@ def push_image(endpoint: Endpoint, repo: str) -> None:
         raise RuntimeError(f"manifest PUT answered {status}")
 
 
-def measure_server(kind: str, ctx: Context, work: Workload, requests: int) -> dict[str, Stats]:
-    """The three figures for one server."""
-    with server(kind) as url:
-        endpoint = Endpoint(url)
-        blobs: list[bytes] = []
+class Side:
+    """One server under test and the state its timed operations need."""
 
-        def put() -> None:
-            endpoint.put_blob("bench/blob", blobs[-1])
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind, self.endpoint = kind, Endpoint(url)
+        self.digest = ""
 
-        put_stats = measure(put, ctx.repeats, setup=lambda: blobs.append(work.next_blob()))
-        digest = "sha256:" + hashlib.sha256(blobs[-1]).hexdigest()
-        blobs.clear()
+    def put(self, blob: bytes) -> None:
+        self.digest = self.endpoint.put_blob("bench/blob", blob)
 
-        def get() -> None:
-            status, length = endpoint.call("GET", f"/v2/bench/blob/blobs/{digest}")
-            if status != 200 or length != work.size:
-                raise RuntimeError(f"blob GET answered {status} with {length} bytes")
+    def get(self, size: int) -> None:
+        status, length = self.endpoint.call("GET", f"/v2/bench/blob/blobs/{self.digest}")
+        if status != 200 or length != size:
+            raise RuntimeError(f"{self.kind}: blob GET answered {status} with {length} bytes")
 
-        get_stats = measure(get, ctx.repeats)
-        push_image(endpoint, "bench/image")
+    def manifests(self, requests: int) -> None:
         accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
-
-        def manifests() -> None:
-            for _ in range(requests):
-                endpoint.call("GET", "/v2/bench/image/manifests/latest", headers=accept)
-
-        manifest_stats = measure(manifests, ctx.repeats)
-    return {"put": put_stats, "get": get_stats, "manifest": manifest_stats}
+        for _ in range(requests):
+            self.endpoint.call("GET", "/v2/bench/image/manifests/latest", headers=accept)
 
 
-def _side(kind: str, ctx: Context, work: Workload, requests: int) -> dict[str, Stats] | str:
-    try:
-        return measure_server(kind, ctx, work, requests)
-    except Unsupported as exc:
-        return str(exc)
+def alternate(sides: list[Side], runs: int, timed: Callable[[Side], Callable[[], object]],
+              setup: Callable[[], object] | None = None) -> dict[str, Stats]:
+    """Time each side in turn, run after run, so load from elsewhere on the machine falls on
+    both alike; the first round is a warm-up."""
+    samples: dict[str, list[float]] = {side.kind: [] for side in sides}
+    for run in range(runs + 1):
+        for side in sides:
+            if setup is not None:
+                setup()
+            stats = measure(timed(side), repeats=1, warmup=0)
+            if run:
+                samples[side.kind].append(stats.median)
+    return {kind: Stats(tuple(values)) for kind, values in samples.items()}
+
+
+@contextmanager
+def servers() -> Iterator[tuple[list[Side], dict[str, str]]]:
+    """Every server that can run here, and why the others cannot."""
+    with ExitStack() as stack:
+        sides, missing = [], {}
+        for kind in SERVERS:
+            try:
+                sides.append(Side(kind, stack.enter_context(server(kind))))
+            except Unsupported as exc:
+                missing[kind] = str(exc)
+        yield sides, missing
+
+
+def measure_all(ctx: Context, work: Workload, requests: int) -> dict[str, dict[str, Stats] | str]:
+    with servers() as (sides, missing):
+        blob = [b""]
+        put = alternate(sides, ctx.repeats, lambda side: lambda: side.put(blob[0]),
+                        setup=lambda: blob.__setitem__(0, work.next_blob()))
+        get = alternate(sides, ctx.repeats, lambda side: lambda: side.get(work.size))
+        for side in sides:
+            push_image(side.endpoint, "bench/image")
+        manifest = alternate(sides, ctx.repeats, lambda side: lambda: side.manifests(requests))
+    figures: dict[str, dict[str, Stats] | str] = dict(missing)
+    for side in sides:
+        figures[side.kind] = {"put": put[side.kind], "get": get[side.kind], "manifest": manifest[side.kind]}
+    return figures
 
 
 def bench(ctx: Context, requests: int = REQUESTS) -> list[Result]:
     size = ctx.big
     print(f"  registry: blob {size // MiB} MiB, {requests} manifest GETs, {ctx.repeats} runs",
           file=sys.stderr)
-    work = Workload(size)
-    sides = {kind: _side(kind, ctx, work, requests) for kind in SERVERS}
+    sides = measure_all(ctx, Workload(size), requests)
 
     def pick(kind: str, key: str) -> Stats | str:
         side = sides[kind]

@@ -27,15 +27,16 @@ file first, so a concurrent ``gc`` unlinking it cannot cut a response short.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import re
 import tempfile
 import uuid as _uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from ..oci import digest as _digest
 from . import manifests as _manifests
@@ -73,6 +74,32 @@ class Upload:
         return UploadWriter(self)
 
 
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return cast(Callable[[int, int, int, int], int], function)
+
+
+_SYNC_FILE_RANGE = _load_sync_file_range()
+_SYNC_FILE_RANGE_WRITE: Final = 2
+WRITEBACK_WINDOW: Final = 8 * 1024 * 1024
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a range to disk now, without waiting for it.
+
+    A streamed upload then reaches the disk while it is still arriving, and the fsync that
+    makes it durable at commit waits only for the tail instead of the whole blob.
+    """
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
 class UploadWriter:
     """Appends a request body to an upload, hashing as it goes so ``commit`` need not re-read.
 
@@ -83,7 +110,7 @@ class UploadWriter:
     def __init__(self, upload: Upload) -> None:
         self.upload = upload
         self.start = upload.size
-        self.offset = self.start
+        self.offset = self.written_back = self.start
         self.fd = os.open(upload.data, os.O_WRONLY | os.O_APPEND)
         cached = upload.storage.hashes.pop(upload.id, None)
         self.hasher = cached[1] if cached and cached[0] == self.start else None
@@ -95,11 +122,15 @@ class UploadWriter:
         if self.hasher is not None:
             self.hasher.update(data)
         self.offset += len(data)
+        if self.offset - self.written_back >= WRITEBACK_WINDOW:
+            start_writeback(self.fd, self.written_back, self.offset - self.written_back)
+            self.written_back = self.offset
 
     def rollback(self) -> None:
         """Drop what this request appended (a chunk that failed a check)."""
         os.ftruncate(self.fd, self.start)
-        self.offset, self.hasher = self.start, None
+        self.offset = self.written_back = self.start
+        self.hasher = None
 
     def close(self, keep_hash: bool = True) -> None:
         if self.fd < 0:
