@@ -220,6 +220,24 @@ class ImageStore:
         )
         return Prepared(image, rows, snaps, list(refs))
 
+    def add(self, config_bytes: bytes, layers: list[LayerInput], refs: list[Reference] = (),  # type: ignore[assignment]
+            manifest: tuple[str, str] | None = None, parent: str = "",
+            session: AddSession | None = None) -> str:
+        """Prepare and commit one image whose layer blobs are stored; return its ID.
+
+        For the builder and pull: write the layer blobs inside ``with store.adding() as s``
+        (``s.blob(digest)`` for each), then ``store.add(..., session=s)``.
+        """
+        if session is None:
+            with self.adding() as own:
+                return self.add(config_bytes, layers, refs, manifest, parent, own)
+        for layer in layers:
+            session.blob(layer.blob_digest)
+        prepared = self.prepare(config_bytes, layers, refs, manifest=manifest, parent=parent,
+                                session=session)
+        self.commit([prepared])
+        return prepared.image.id
+
     def commit(self, prepared: list[Prepared]) -> list[tuple[str, str]]:
         """Write every prepared image and its references in one transaction.
 

@@ -48,6 +48,9 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _FD_CACHE_MAX = 256
 LAYER_COMPRESSIONS = frozenset({"gzip", "zstd"})
+# errno values that are the machine's fault, not the layer's: they stay OSError (or StoreFull)
+_MACHINE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM,
+                             errno.EMFILE, errno.ENFILE})
 
 
 class HostileLayer(InvalidArgument):
@@ -124,7 +127,12 @@ def unpack(src: Readable, dest: Path) -> UnpackResult:
     try:
         reader = ChunkReader(producer.chunks())
         for entry in tarparse.entries(reader):
-            extractor.apply(entry, reader)
+            try:
+                extractor.apply(entry, reader)
+            except OSError as exc:
+                if exc.errno in _MACHINE_ERRORS:
+                    raise
+                raise InvalidArgument(f"invalid layer entry {entry.name!r}: {exc.strerror}") from None
         reader.drain()
         extractor.finish()
     except BaseException:

@@ -94,7 +94,7 @@ def _filter(store: ImageStore, images: list[ImageRow], refs: dict[str, list[RefR
             continue
         if "reference" in filters and not _reference_match(filters["reference"], mine):
             continue
-        if not labels_match(image.label_dict, filters.get("label", [])):
+        if "label" in filters and not labels_match(image.label_dict, filters["label"]):
             continue
         if any(image.created_unix >= b for b in before) or any(image.created_unix <= s for s in since):
             continue

@@ -234,3 +234,27 @@ def test_list_500_images(store: ImageStore) -> None:
     elapsed = time.perf_counter() - start
     assert len(images) == 500 and all(len(i["RepoTags"]) == 1 for i in images)
     print(f"images_list of 500 images: {elapsed * 1000:.1f} ms")
+
+
+def test_add_with_parent_for_builds(store: ImageStore) -> None:
+    from store_helpers import make_config, sha256
+
+    from dockyard.store.images import LayerInput
+
+    base_layer, top_layer = simple_layer("base"), simple_layer("top")
+    with store.adding() as session:
+        for layer in (base_layer, top_layer):
+            session.blob(store.content.write_bytes(layer))
+        base = store.add(make_config([sha256(base_layer)]), [LayerInput(sha256(base_layer))],
+                         session=session)
+        child = store.add(make_config([sha256(base_layer), sha256(top_layer)]),
+                          [LayerInput(sha256(base_layer)), LayerInput(sha256(top_layer))],
+                          [reference.parse("built:1")], parent=base, session=session)
+    assert store.inspect("built:1")["Parent"] == base
+    assert [i["Id"] for i in store.list_images()] == [child]  # the intermediate is hidden
+    assert {i["Id"] for i in store.list_images(all=True)} == {base, child}
+    with pytest.raises(Conflict, match="image has dependent child images"):
+        store.remove(base)
+    records = store.remove("built:1")
+    assert {"Deleted": child} in records and {"Deleted": base} in records  # parent pruned too
+    assert list(store.content.digests()) == []

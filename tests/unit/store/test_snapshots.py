@@ -136,6 +136,17 @@ def test_hardlink_through_symlinked_dir(tmp_path: Path, outside: Path) -> None:
     assert (outside / "keep").stat().st_nlink == 1
 
 
+def test_hardlink_to_a_symlink_links_the_symlink(tmp_path: Path) -> None:
+    passwd = os.stat("/etc/passwd").st_nlink
+    out = extract(tmp_path, [F("s", type=SYM, linkname="/etc/passwd"), F("h", type=LNK, linkname="s")])
+    assert os.readlink(out / "h") == "/etc/passwd" and os.stat("/etc/passwd").st_nlink == passwd
+
+
+def test_impossible_entry_is_a_layer_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="invalid layer entry .*name too long"):
+        extract(tmp_path, [F("d/" + "x" * 300, b"1")])
+
+
 def test_hardlink_then_rewrite_does_not_touch_target(tmp_path: Path) -> None:
     out = extract(tmp_path, [F("a", b"original"), F("b", type=LNK, linkname="a"), F("b", b"changed")])
     assert (out / "a").read_bytes() == b"original" and (out / "b").read_bytes() == b"changed"
