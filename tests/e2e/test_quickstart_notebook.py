@@ -35,10 +35,10 @@ def stop_leftovers(folder: Path) -> None:
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            mine = b"registry serve" in cmdline and Path(os.readlink(proc / "cwd")) == folder
         except OSError:
             continue
-        if b"registry serve" in cmdline and b"registry-data" in cmdline and \
-                Path(os.readlink(proc / "cwd")) == folder:
+        if mine:
             os.kill(int(proc.name), signal.SIGTERM)
 
 
