@@ -135,9 +135,18 @@ def _become_user(spec: ContainerSpec) -> None:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _default_signals() -> None:
+    """Ignored signals survive exec: undo Python's (SIGPIPE, SIGXFSZ) and the launcher's
+    (SIGINT) so the entrypoint starts with every disposition at its default and none blocked."""
+    for signo in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(signo, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     for fd in ctx.close_fds:
         os.close(fd)
+    _default_signals()
     _stdio(ctx.stdio)
     _enter_userns(spec, ctx)
     if ctx.cgroup is not None:

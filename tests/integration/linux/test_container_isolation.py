@@ -75,6 +75,14 @@ def test_default_capabilities_are_dockers(run: Run) -> None:
     assert "NoNewPrivs:\t0" in r.out
 
 
+def test_entrypoint_starts_with_default_signal_dispositions(
+        runtime: Runtime, make_spec: Callable[..., ContainerSpec]) -> None:
+    """Ignored signals survive exec, and Python ignores SIGPIPE: none may leak in (exec'd
+    directly, since busybox sh itself ignores SIGQUIT when it execs its last command)."""
+    r = collect(runtime, make_spec(["cat", "/proc/self/status"]))
+    assert _caps(r.out, "SigIgn") == 0 and _caps(r.out, "SigBlk") == 0
+
+
 def test_cap_add_drop_and_no_new_privs(run: Run) -> None:
     r = run("cat /proc/self/status; hostname other && echo renamed",
             cap_add=["sys_admin"], cap_drop=["CAP_CHOWN", "net_raw"], no_new_privs=True)
