@@ -141,7 +141,8 @@ def test_dockyard_and_docker_cli_print_the_same_history_and_df(docker, busybox_i
                                                                  dockyard_daemon) -> None:
     cases = [["history", "busybox"], ["history", "--no-trunc", "busybox"],
              ["history", "--human=false", "busybox"], ["history", "--format", "json", "busybox"],
-             ["history", "-q", "busybox"], ["system", "df"], ["image", "inspect", "busybox"],
+             ["history", "-q", "busybox"], ["system", "df"], ["system", "df", "-v"],
+             ["system", "df", "--format", "json"], ["image", "inspect", "busybox"],
              ["image", "inspect", "-f", "{{.Config.Cmd}} {{json .Config.Env}} {{.RootFS.Type}}", "busybox"]]
     for args in cases:
         ours = subprocess.run(["dockyard", "-H", dockyard_daemon.host, *args],

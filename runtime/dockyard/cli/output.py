@@ -21,10 +21,22 @@ def run_verb(func: Callable[[argparse.Namespace], int], args: argparse.Namespace
         return func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): quiet, and 141 as SIGPIPE gives
+        _drop_stdout()
+        return 141
     except DockyardError as exc:
         return fail(str(exc))
     except Exception as exc:  # docker-py and connection errors: one line, never a traceback
         return fail(_client_error_message(exc))
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _client_error_message(exc: Exception) -> str:

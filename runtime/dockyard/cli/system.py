@@ -136,19 +136,28 @@ def _df_row(kind: str, count: int, active: int, size: int, reclaimable: int) -> 
     text = fmt.human_size(reclaimable, 4)
     if size > 0:
         text += f" ({reclaimable * 100 // size}%)"
-    return {"Type": kind, "TotalCount": str(count), "Active": str(active),
-            "Size": fmt.human_size(size, 4), "Reclaimable": text}
+    return {"Active": str(active), "Reclaimable": text, "Size": fmt.human_size(size, 4),
+            "TotalCount": str(count), "Type": kind}
+
+
+IMAGES_VERBOSE = ("{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}"
+                  "\t{{.UniqueSize}}\t{{.Containers}}")
+CONTAINERS_VERBOSE = "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES"
+VOLUMES_VERBOSE = "VOLUME NAME\tLINKS\tSIZE"
+CACHE_VERBOSE = "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED"
 
 
 def df_verbose(usage: dict[str, Any]) -> str:
-    from .images import image_rows
+    """``docker system df -v``; containers, volumes and build cache are empty so far."""
+    from .images import IMAGES_HEADERS, image_rows
 
     rows = [row for image in usage.get("Images") or [] for row in image_rows(image, False, False)]
-    table = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}"
-    headers = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
-               "Size": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
-               "Containers": "CONTAINERS"}
-    return "Images space usage:\n\n" + fmt.format_rows("table " + table, rows, headers, table)
+    images = fmt.format_rows("table " + IMAGES_VERBOSE, rows, IMAGES_HEADERS, IMAGES_VERBOSE)
+    cache = sum(int(c.get("Size", 0)) for c in usage.get("BuildCache") or [])
+    return (f"Images space usage:\n\n{images}\nContainers space usage:\n\n"
+            f"{fmt.tabwrite([CONTAINERS_VERBOSE])}\nLocal Volumes space usage:\n\n"
+            f"{fmt.tabwrite([VOLUMES_VERBOSE])}\nBuild cache usage: {fmt.human_size(cache, 4)}\n\n"
+            f"{fmt.tabwrite([CACHE_VERBOSE])}")
 
 
 # ---- registration ----------------------------------------------------------------------------

@@ -153,3 +153,14 @@ def test_dockyard_host_env_selects_the_daemon(dockyard_daemon, busybox_image: st
     monkeypatch.setenv("DOCKYARD_HOST", dockyard_daemon.host)
     assert main(["images", "-q", "busybox"]) == 0
     assert capsys.readouterr().out.strip() == busybox_image[7:19]
+
+
+def test_a_closed_pipe_is_quiet(dockyard_daemon, busybox_image: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "-H", dockyard_daemon.host,
+                             "save", "busybox"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()  # like `| head -c 100`
+    assert proc.wait(30) == 141
+    assert proc.stderr.read() == b""
+    proc.stderr.close()
