@@ -309,6 +309,16 @@ class _Extractor:
             raise HostileLayer(f"invalid hardlink {entry.name!r}: target is a directory")
         self._clear(pfd, base, keep_dir=False)
         os.link(target, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        self._link_meta(pfd, base, entry, stat.S_ISLNK(st.st_mode))
+
+    def _link_meta(self, pfd: int, base: str, entry: Entry, is_symlink: bool) -> None:
+        """dockerd applies a hardlink header's owner, xattrs, mode and times to the shared
+        inode (a symlink's only gets the owner and xattrs); do the same so layers match."""
+        self._chown(base, pfd, entry)
+        self._xattrs_path(pfd, base, entry)
+        if not is_symlink:  # a regular file, fifo or device we made, never a symlink: safe
+            os.chmod(base, entry.mode & 0o7777, dir_fd=pfd)
+            os.utime(base, ns=self._times(entry), dir_fd=pfd)
 
     def _special(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
         self._clear(pfd, base, keep_dir=False)
