@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import InvalidArgument
 
 _SERVE_FLAGS: list[tuple[str, dict[str, Any]]] = [
-    ("--root", {"type": Path, "help": "storage directory (default /var/lib/dockyard/registry)"}),
+    ("--root", {"type": Path, "help": "storage directory (default: <data root>/registry)"}),
     ("--addr", {"help": "HOST:PORT to listen on (default 127.0.0.1:5000; port 0 picks one)"}),
     ("--tls-cert", {"type": Path, "help": "PEM certificate: serve HTTPS"}),
     ("--tls-key", {"type": Path, "help": "PEM private key of --tls-cert"}),
@@ -34,12 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("registry", help="run the bundled OCI registry")
     verbs = parser.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
     serve = verbs.add_parser("serve", help="serve the OCI Distribution API")
-    serve.add_argument("--config", type=Path, help="YAML file with the same settings as the flags")
+    serve.add_argument("--config", type=Path, help="YAML (or .toml) file with the same settings as the flags")
     for flag, options in _SERVE_FLAGS:
         serve.add_argument(flag, **options)
     serve.set_defaults(func=run_serve)
     gc = verbs.add_parser("gc", help="remove blobs no manifest references")
-    gc.add_argument("--root", type=Path, help="storage directory (default /var/lib/dockyard/registry)")
+    gc.add_argument("--root", type=Path, help="storage directory (default: <data root>/registry)")
     gc.add_argument("--config", type=Path, help="YAML file giving root")
     gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
     gc.add_argument("--grace", type=float, default=3600.0,

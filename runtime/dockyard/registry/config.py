@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..config import default_data_root
 from ..errors import InvalidArgument
 
 DEFAULT_ADDR = "127.0.0.1:5000"
@@ -21,7 +22,7 @@ DEFAULT_ADDR = "127.0.0.1:5000"
 
 @dataclass
 class RegistryConfig:
-    root: Path = Path("/var/lib/dockyard/registry")
+    root: Path = field(default_factory=lambda: default_data_root() / "registry")
     addr: str = DEFAULT_ADDR
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -232,3 +232,20 @@ def test_read_only(tmp_path: Path) -> None:
                              ("DELETE", f"/v2/ro/app/manifests/{pushed.digest}")):
             r = client.request(method, path, data=b"{}")
             assert r.status_code == 405 and error_code(r) == "UNSUPPORTED", (method, path)
+
+
+def test_public_key_only_trusts_an_external_token_server(token_key: Path, tmp_path: Path) -> None:
+    private = serialization.load_pem_private_key(token_key.read_bytes(), password=None)
+    public = tmp_path / "public.pem"
+    public.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
+    with RegistryProcess(None, token_realm="https://auth.example/token", token_key=public) as registry:
+        assert requests.get(registry.url + "/token").status_code == 404  # no bundled endpoint
+        now = int(time.time())
+        jwt = KeyPair.load(token_key).sign({
+            "iss": "dockyard-registry", "sub": "ext", "aud": "dockyard-registry", "nbf": now, "exp": now + 60,
+            "access": [{"type": "repository", "name": "ext/app", "actions": ["pull", "push"]}]})
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {jwt}"
+        Client(registry.url, s).push_image("ext/app", "v1")
+        assert s.get(registry.url + "/v2/other/app/tags/list").status_code == 403
