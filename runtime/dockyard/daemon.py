@@ -33,6 +33,7 @@ from .errors import Conflict, InvalidArgument
 log = logging.getLogger("dockyard.daemon")
 
 SOCKET_MODE = 0o660
+DRAIN_SECONDS = 10
 SOCKET_GROUP = "docker"
 """As dockerd: members of the ``docker`` group may use the socket, when that group exists."""
 
@@ -225,6 +226,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, log.info, "SIGHUP: nothing to reload")
         self.engine = Engine(self.config)
         executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engine")
         server = HTTPServer(make_app(self.engine, executor), max_body_size=16 << 20,
@@ -238,12 +240,23 @@ class Daemon:
             await stop.wait()
             log.info("Processing signal, shutting down")
         finally:
-            server.stop()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(server.close_all_connections(), timeout=5)
-            executor.shutdown(wait=False, cancel_futures=True)
+            await self._drain(server, executor)
             self.engine.close()
             log.info("Daemon shutdown complete")
+
+
+    @staticmethod
+    async def _drain(server: Any, executor: Any) -> None:
+        """Stop accepting, close connections (aborting uploads), let engine calls finish."""
+        server.stop()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server.close_all_connections(), timeout=5)
+        loop = asyncio.get_running_loop()
+        waiting = loop.run_in_executor(None, lambda: executor.shutdown(wait=True, cancel_futures=True))
+        try:
+            await asyncio.wait_for(asyncio.shield(waiting), timeout=DRAIN_SECONDS)
+        except TimeoutError:
+            log.warning("engine calls still running after %ss; closing anyway", DRAIN_SECONDS)
 
 
 def setup_logging(level: str) -> None:

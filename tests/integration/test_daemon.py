@@ -117,3 +117,32 @@ def test_light_imports_before_the_lock() -> None:
             "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sigterm_during_an_upload_exits_clean_and_the_store_stays_consistent(
+        busybox_archive: Path) -> None:
+    data = busybox_archive.read_bytes()
+    with DaemonProcess() as d:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(d.socket))
+            sock.sendall(b"POST /v1.45/images/load HTTP/1.1\r\nHost: x\r\n"
+                         + f"Content-Length: {len(data)}\r\n\r\n".encode() + data[: len(data) // 2])
+            time.sleep(0.3)  # the engine is now blocked reading the rest of the body
+            started = time.monotonic()
+            assert d.stop(sig=signal.SIGTERM) == 0
+            assert time.monotonic() - started < 8
+        assert not d.socket.exists()
+        d.start()
+        client = d.client()
+        assert client.images.list() == []
+        (image,) = client.images.load(data)
+        assert image.tags == ["busybox:latest"]
+        client.close()
+
+
+def test_sighup_is_not_fatal() -> None:
+    with DaemonProcess() as d:
+        assert d.proc is not None
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        assert ping_unix(d.socket)
