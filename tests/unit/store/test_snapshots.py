@@ -48,7 +48,8 @@ def test_metadata_is_preserved(tmp_path: Path) -> None:
         F("d/owned", b"x", mode=0o640, uid=1000, gid=2000, mtime=1_500_000_000.5,
           xattrs={"user.note": "hello", "trusted.t": "v"}),
         F("d/link", type=SYM, linkname="owned", uid=7, gid=8),
-        F("d/hard", type=LNK, linkname="d/owned"),
+        F("d/hard", type=LNK, linkname="d/owned", mode=0o640, uid=1000, gid=2000,
+          mtime=1_500_000_000.5, xattrs={"user.note": "hello", "trusted.t": "v"}),
         F("dev/null", type=tarfile.CHRTYPE, mode=0o666, devmajor=1, devminor=3),
         F("dev/fifo", type=tarfile.FIFOTYPE, mode=0o600),
     ])
@@ -134,6 +135,12 @@ def test_hardlink_through_symlinked_dir(tmp_path: Path, outside: Path) -> None:
     with pytest.raises(HostileLayer):
         extract(tmp_path, [F("s", type=SYM, linkname=str(outside)), F("h", type=LNK, linkname="s/keep")])
     assert (outside / "keep").stat().st_nlink == 1
+
+
+def test_hardlink_header_metadata_applies_to_the_inode_as_dockerd_does(tmp_path: Path) -> None:
+    out = extract(tmp_path, [F("a", b"x", mode=0o600, uid=1), F("b", type=LNK, linkname="a", mode=0o644, uid=2)])
+    st = (out / "a").stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_nlink) == (0o644, 2, 2)
 
 
 def test_hardlink_to_a_symlink_links_the_symlink(tmp_path: Path) -> None:
