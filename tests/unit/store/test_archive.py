@@ -250,3 +250,25 @@ def test_concurrent_loads_of_one_archive(store: ImageStore) -> None:
     assert store.count_images() == 2 and len(store.snapshots.ids()) == 2
     assert [p.name for p in store.snapshots.root.iterdir() if len(p.name) != 64] == []
     assert set(store.content.digests()) == store.meta.referenced_blobs()
+
+
+def test_oci_layout_with_a_multi_platform_index(store: ImageStore) -> None:
+    from dockyard.engine import go_arch
+
+    files = members(oci_archive([(LAYERS, [])], docker_json=False))
+    manifest_desc = json.loads(files["index.json"])["manifests"][0]
+    other = {**manifest_desc, "digest": "sha256:" + "0" * 64, "platform": {"os": "linux", "architecture": "s390x"}}
+    nested = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                         "manifests": [other, {**manifest_desc, "platform": {"os": "linux", "architecture": go_arch()}}]}).encode()
+    files[f"blobs/sha256/{sha256(nested)[7:]}"] = nested
+    files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha256(nested), "size": len(nested),
+        "annotations": {"io.containerd.image.name": "docker.io/library/multi:1"}}]}).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert load_bytes(store, buf.getvalue()) == ["Loaded image: multi:1\n"]
+    assert store.resolve("multi:1") == sha256(make_config([sha256(t) for t in LAYERS]))
