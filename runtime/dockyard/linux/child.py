@@ -2,8 +2,8 @@
 
 It runs in the freshly cloned child (new mount/PID/UTS/IPC[/net][/user] namespaces) and never
 returns: it either execs the entrypoint or reports why it could not on the *error pipe* (a
-close-on-exec pipe to the launcher: EOF without data means the exec succeeded) and exits —
-127/126 for a missing/unrunnable executable, as Docker reports them, 125 for anything else.
+close-on-exec pipe to the launcher: EOF without data means the exec succeeded) and exits
+with the code dockerd would record (:func:`docker_exit_code`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,22 @@ from ..errors import DockyardError
 from . import capabilities, idmap, mounts, namespaces, overlay, syscalls
 from .cgroups import Cgroup
 
-SETUP_FAILED = 125
+SETUP_FAILED = 128  # dockerd's code for a start failure it cannot classify
+
+
+def docker_exit_code(message: str, cmd: str) -> int:
+    """dockerd's classification of a failed start: 127 when the command is missing, 126 when
+    something is not permitted, 127 for a file/directory mix-up, 128 otherwise."""
+    text = message.lower()
+    code = SETUP_FAILED
+    if cmd.lower() in text and ("executable file not found" in text
+                                or "no such file or directory" in text):
+        code = 127
+    if "permission denied" in text:
+        code = 126
+    if "not a directory" in text:
+        code = 127
+    return code
 
 
 class ExecError(Exception):
@@ -146,6 +161,8 @@ def _default_signals() -> None:
 def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     for fd in ctx.close_fds:
         os.close(fd)
+    os.setsid()  # no controlling terminal: /dev/tty must not reach the caller's terminal
+    os.umask(0o022)  # Docker's, whatever the launcher inherited
     _default_signals()
     _stdio(ctx.stdio)
     _enter_userns(spec, ctx)
@@ -156,7 +173,12 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
         namespaces.join_network(spec.network)
     _filesystem(spec, ctx)
     _become_user(spec)
-    os.chdir(spec.cwd)
+    try:
+        os.chdir(spec.cwd)
+    except OSError as exc:
+        message = (f'chdir to cwd ("{spec.cwd}") set in config.json failed: '
+                   f"{os.strerror(exc.errno or 13).lower()}")
+        raise ExecError(message, docker_exit_code(message, spec.args[0])) from None
     return find_executable(spec.args[0], spec.env)
 
 
@@ -186,6 +208,7 @@ def run(spec: ContainerSpec, ctx: ChildContext) -> NoReturn:
     except BaseException as exc:  # noqa: BLE001 — anything else: report it, never let Python unwind further
         typed = isinstance(exc, DockyardError)
         message = str(exc) if typed else _describe(exc)
+        code = docker_exit_code(message, spec.args[0] if spec.args else "")
         _report(ctx.err_fd, "setup", message, code, type(exc).__name__ if typed else "StartFailed")
         _say(message)
     finally:
@@ -194,7 +217,9 @@ def run(spec: ContainerSpec, ctx: ChildContext) -> NoReturn:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror  # syscalls.py puts the call and its arguments here
+        # syscalls.py puts the call and its arguments in strerror; os.* put the path aside
+        return exc.strerror + (f": {exc.filename}" if exc.filename and
+                               str(exc.filename) not in exc.strerror else "")
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -92,7 +92,9 @@ class Launcher:
         if not spec.rootfs_dir:
             spec.rootfs_dir = os.path.join(os.path.dirname(spec.upper_dir.rstrip("/")), "merged")
         for path in (spec.upper_dir, spec.work_dir, spec.rootfs_dir):
-            os.makedirs(path, 0o755, exist_ok=True)
+            if not os.path.isdir(path):
+                os.makedirs(path, exist_ok=True)
+                os.chmod(path, 0o755)  # the upper dir's mode is the container's "/" mode
 
     def start(self, spec: ContainerSpec, stdio: list[int]) -> Running:
         self._prepare(spec)

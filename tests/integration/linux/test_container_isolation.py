@@ -81,6 +81,14 @@ def test_entrypoint_starts_with_default_signal_dispositions(
     directly, since busybox sh itself ignores SIGQUIT when it execs its last command)."""
     r = collect(runtime, make_spec(["cat", "/proc/self/status"]))
     assert _caps(r.out, "SigIgn") == 0 and _caps(r.out, "SigBlk") == 0
+    assert "Umask:\t0022" in r.out
+
+
+def test_init_leads_its_own_session_without_a_terminal(run: Run) -> None:
+    r = run("cat /proc/self/stat; cat /dev/tty || echo no-tty")
+    fields = r.out.split(")", 1)[1].split()
+    assert (fields[3], fields[4]) == ("1", "0")  # session = pid 1, tty_nr = none
+    assert "no-tty" in r.out
 
 
 def test_cap_add_drop_and_no_new_privs(run: Run) -> None:

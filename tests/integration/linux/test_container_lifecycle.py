@@ -11,7 +11,7 @@ import pytest
 from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime, dockerd_start_error
-from dockyard.containers.spec import ContainerSpec
+from dockyard.containers.spec import ContainerSpec, User
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.linux.cgroups import Limits
 from dockyard.linux.launcher import StartFailed
@@ -57,6 +57,13 @@ def test_exec_failures_match_runc_and_docker(runtime: Runtime, make_spec: MakeSp
     assert os.read(err_r, 4096).decode() == message + "\n"
     os.close(err_r)
     assert dockerd_start_error(message).endswith(f"unable to start container process: {message}: unknown")
+
+
+def test_unreachable_workdir_fails_like_runc(runtime: Runtime, make_spec: MakeSpec) -> None:
+    with pytest.raises(StartFailed) as info:
+        runtime.start(make_spec(["true"], cwd="/root", user=User(1, 1)))
+    assert str(info.value) == 'chdir to cwd ("/root") set in config.json failed: permission denied'
+    assert info.value.exit_code == 126
 
 
 def test_path_lookup_uses_the_containers_path(run: Run, runtime: Runtime,

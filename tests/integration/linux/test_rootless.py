@@ -86,6 +86,7 @@ def unprivileged(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path, st
 def test_rootless_busybox_container(unprivileged: tuple[str, Path, str]) -> None:
     name, home, mode = unprivileged
     (home / "script.py").write_text(SCRIPT)
+    (home / "script.py").chmod(0o644)
     if mode == "subids" and not shutil.which("newuidmap"):
         pytest.fail("newuidmap is missing: install the uidmap package")
     done = subprocess.run(

@@ -169,3 +169,11 @@ def test_single_id_map_refuses_unmapped_users() -> None:
     idmap.check_mapped(ranged, 5, [0])
     with pytest.raises(Unavailable, match="outside the user namespace's id map"):
         idmap.check_mapped(ranged, 5, [5])
+
+
+def test_docker_exit_code_classification() -> None:
+    assert child.docker_exit_code('exec: "foo": executable file not found in $PATH', "foo") == 127
+    assert child.docker_exit_code("exec: \"/x\": stat /x: no such file or directory", "/x") == 127
+    assert child.docker_exit_code('exec: "/etc": permission denied', "/etc") == 126
+    assert child.docker_exit_code("mount /a on /b: not a directory", "true") == 127
+    assert child.docker_exit_code("mount proc: device or resource busy", "true") == 128
