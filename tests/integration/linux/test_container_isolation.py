@@ -182,3 +182,10 @@ def test_joining_a_prepared_network_namespace(runtime: Runtime,
         assert r.out.strip() == os.readlink(netns) != os.readlink("/proc/self/ns/net")
     finally:
         holder.cleanup()
+
+
+def test_only_stdio_reaches_the_entrypoint(runtime: Runtime,
+                                           make_spec: Callable[..., ContainerSpec]) -> None:
+    """No launcher socket, pidfd, pipe or another container's fd leaks across exec."""
+    r = collect(runtime, make_spec(["ls", "/proc/self/fd"]))
+    assert r.out.split() == ["0", "1", "2", "3"]  # 3 is ls's own handle on the directory
