@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from regclient import Client, sha256
 
 from dockyard.testing.registry import RegistryProcess
@@ -88,3 +90,23 @@ def test_kill_9_mid_upload(tmp_path: Path) -> None:
         assert client.request("HEAD", f"/v2/dur/kill/blobs/{digest}").status_code == 404
         assert client.request("GET", "/v2/_catalog").json() == {"repositories": []}
         assert client.upload("dur/kill", data) == digest
+
+
+@pytest.mark.root
+def test_disk_full_is_a_clean_error(tmp_path: Path) -> None:
+    """A real ENOSPC (a 2 MiB tmpfs): the upload fails with the spec's envelope, leaves nothing,
+    and the registry keeps serving."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    try:
+        with RegistryProcess(mount / "root") as registry:
+            client = Client(registry.url)
+            data = os.urandom(4 << 20)
+            r = client.request("POST", "/v2/full/app/blobs/uploads/", params={"digest": sha256(data)}, data=data)
+            assert r.status_code == 500 and r.json()["errors"][0]["code"] == "UNKNOWN"
+            assert not list((mount / "root").glob("repositories/**/_uploads/*"))
+            assert not list((mount / "root").glob("blobs/*/*/*"))
+            assert client.upload("full/app", b"small") == sha256(b"small")
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

@@ -8,6 +8,7 @@ PATCH) or, for a monolithic POST, nothing at all.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import ClassVar, Final
 
@@ -36,10 +37,23 @@ class _Streaming(RegistryHandler):
     writer: UploadWriter | None = None
     upload: Upload | None = None
     cancel_on_close: bool = False
+    write_failure: OSError | None = None
 
     def data_received(self, chunk: bytes) -> None:
-        if self.writer is not None:
+        """Append a chunk; a failed write (disk full …) is kept and reported once the body ends,
+        since tornado cannot answer from inside the body stream."""
+        if self.writer is None or self.write_failure is not None:
+            return
+        try:
             self.writer.write(chunk)
+        except OSError as exc:
+            self.write_failure = exc
+            self.writer.rollback()
+
+    def check_write(self) -> None:
+        if self.write_failure is not None:
+            raise RegistryError("UNKNOWN", message="cannot store upload",
+                                detail=self.write_failure.strerror or str(self.write_failure))
 
     def on_connection_close(self) -> None:
         if self.writer is not None:
@@ -57,6 +71,7 @@ class _Streaming(RegistryHandler):
         self.set_header("Docker-Upload-UUID", upload.id)
 
     async def commit(self, upload: Upload, digest: str) -> None:
+        self.check_write()
         if self.writer is not None:
             self.writer.close()
             self.writer = None
@@ -106,10 +121,13 @@ class UploadStartHandler(_Streaming):
             self.finish()
             return
         if self.upload is not None:
+            self.cancel_on_close = False
             try:
                 await self.commit(self.upload, self.get_query_argument("digest", ""))
-            finally:
-                self.cancel_on_close = False
+            except BaseException:
+                with contextlib.suppress(RegistryError, OSError):
+                    self.storage.cancel_upload(self.upload)  # a monolithic upload is all or nothing
+                raise
             return
         upload = self.storage.start_upload(name)
         self.set_status(202)
@@ -155,6 +173,7 @@ class UploadHandler(_Streaming):
 
     def patch(self, name: str, uuid: str) -> None:
         assert self.writer is not None
+        self.check_write()
         if self._range is not None and self.writer.offset != self._range[1] + 1:
             self.writer.rollback()
             raise RegistryError("RANGE_INVALID", detail="Content-Range does not match the body's length",
