@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
+from ..errors import Conflict, DockyardError, InvalidArgument
 from ..oci import digest as _digest
 from ..oci import mediatypes as mt
 from ..oci import reference as _ref
@@ -29,6 +29,7 @@ from ..oci.digest import of_bytes
 from ..oci.reference import Reference
 from .content import ContentStore
 from .metadata import ImageRow, LayerRow, MetadataStore, RefRow, SnapshotRow
+from .removal import ImageNotFound
 from .snapshots import SnapshotStore, chain_ids
 from .timefmt import ZERO_TIME, parse_unix, rfc3339_now
 
@@ -96,11 +97,6 @@ def disk_errors(root: Path) -> Iterator[None]:
         if "full" not in str(exc):
             raise
         raise StoreFull(f"write {root / 'metadata.db'}: no space left on device") from None
-
-
-class ImageNotFound(NotFound):
-    def __init__(self, shown: str) -> None:
-        super().__init__(f"No such image: {shown}")
 
 
 def shown_name(name: str) -> str:

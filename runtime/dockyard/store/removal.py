@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, InvalidArgument
+from ..errors import Conflict, InvalidArgument, NotFound
 from ..oci import reference as _ref
 from .metadata import RefRow
 from .timefmt import parse_unix
 
 if TYPE_CHECKING:
     from .images import ImageStore
+
+
+class ImageNotFound(NotFound):
+    def __init__(self, shown: str) -> None:
+        super().__init__(f"No such image: {shown}")
 
 
 def short_id(image_id: str) -> str:
@@ -52,6 +57,8 @@ def remove_image(store: ImageStore, name: str, force: bool = False,
     records: list[dict[str, Any]] = []
     if not is_id_prefix(image_id, name):
         ref = _ref.parse(name)
+        if store.meta.ref(str(ref)) is None:  # found through its manifest digest only
+            raise ImageNotFound(ref.familiar())
         if not force and is_single_reference(refs):
             users = store.containers_using(image_id)
             if users:

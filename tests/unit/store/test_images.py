@@ -56,6 +56,9 @@ def test_name_at_manifest_digest(store: ImageStore) -> None:
     assert store.resolve(f"repo@{mdigest}") == prepared.image.id
     with pytest.raises(NotFound):
         store.resolve(f"other@{mdigest}")
+    with pytest.raises(NotFound, match=f"No such image: repo@{mdigest}"):
+        store.remove(f"repo@{mdigest}")  # not a stored reference: nothing to untag
+    assert store.resolve("repo:1") == prepared.image.id
 
 
 def test_tag_and_untag(store: ImageStore) -> None:
@@ -258,3 +261,13 @@ def test_add_with_parent_for_builds(store: ImageStore) -> None:
     records = store.remove("built:1")
     assert {"Deleted": child} in records and {"Deleted": base} in records  # parent pruned too
     assert list(store.content.digests()) == []
+
+
+def test_untagging_last_tag_drops_digest_references_of_the_repo(store: ImageStore) -> None:
+    digest = "sha256:" + "d" * 64
+    image_id = add_image(store, [simple_layer()], ["repo:1", f"repo@{digest}", "other:2"])
+    assert store.list_images()[0]["RepoDigests"] == [f"repo@{digest}"]
+    assert store.resolve(f"repo@{digest}") == image_id
+    assert store.remove("repo:1") == [{"Untagged": "repo:1"}, {"Untagged": f"repo@{digest}"}]
+    records = store.remove("other:2")
+    assert records[:2] == [{"Untagged": "other:2"}, {"Deleted": image_id}]
