@@ -195,3 +195,21 @@ def test_manifest_bytes(raw: Raw, body: bytes) -> None:
     status, data, _ = raw.send("PUT", "/v2/fuzz/app/manifests/bytes", body, {"Content-Type": OCI_MANIFEST})
     check(status, data)
     assert status == 400
+
+
+@FUZZ
+@given(tag=st.text(alphabet="aZ09._-/%:\\ é", min_size=1, max_size=130))
+def test_tags(raw: Raw, sandbox: tuple[RegistryProcess, Path], seeded: dict[str, Any], tag: str) -> None:
+    path = f"/v2/fuzz/app/manifests/{quote(tag, safe='')}"
+    status, data, _ = raw.send("PUT", path, seeded["pushed"].body, {"Content-Type": OCI_MANIFEST})
+    check(status, data)
+    valid = re.fullmatch(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", tag) is not None
+    if not valid:
+        assert status == 400 and json.loads(data)["errors"][0]["code"] in {"TAG_INVALID", "DIGEST_INVALID"}
+        return
+    assert status == 201, data
+    status, body, _ = raw.send("GET", path)
+    assert status == 200 and body == seeded["pushed"].body
+    status, body, _ = raw.send("GET", "/v2/fuzz/app/tags/list")
+    assert tag in json.loads(body)["tags"]
+    assert_contained(sandbox[1])
