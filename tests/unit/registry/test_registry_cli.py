@@ -167,3 +167,10 @@ def test_buffered_bodies_are_bounded(shared_registry: RegistryProcess) -> None:
         sock.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 400 ")  # refused before any body is sent
     assert Client(shared_registry.url).upload("big/ok", b"y" * (3 * 1024 * 1024))
+
+
+def test_shipped_fixtures(dockyard_registry: RegistryProcess, dockyard_registry_factory) -> None:  # type: ignore[no-untyped-def]
+    assert requests.get(dockyard_registry.url + "/v2/").status_code == 200
+    locked = dockyard_registry_factory(htpasswd=Path("/dev/null"))
+    assert requests.get(locked.url + "/v2/").status_code == 401
+    assert locked.root != dockyard_registry.root
