@@ -121,9 +121,9 @@ class _Producer(threading.Thread):
 
 def unpack(src: Readable, dest: Path) -> UnpackResult:
     """Unpack a layer stream (gzip, zstd or plain tar) into the existing directory ``dest``."""
+    extractor = _Extractor(dest)
     producer = _Producer(src)
     producer.start()
-    extractor = _Extractor(dest)
     try:
         reader = ChunkReader(producer.chunks())
         for entry in tarparse.entries(reader):
@@ -371,15 +371,32 @@ class _Extractor:
                 raise
 
     def finish(self) -> None:
-        """Directory owners, modes and times last, so writing their children does not undo them."""
-        for rel, entry in reversed(self.deferred):
-            parent_rel, _, base = rel.rpartition("/")
-            fd = self.root_fd if not rel else os.open(base, _DIR_FLAGS, dir_fd=self.dir_fd(parent_rel))
+        """Directory owners, modes and times last, so writing their children does not undo them.
+
+        A directory listed twice gets its last entry's metadata; one replaced later by a
+        non-directory is skipped.
+        """
+        for rel, entry in {rel: entry for rel, entry in self.deferred}.items():
+            try:
+                fd = self._open_dir(rel)
+            except (HostileLayer, NotADirectoryError, FileNotFoundError):
+                continue
             try:
                 self._meta_fd(fd, entry)
             finally:
                 if fd != self.root_fd:
                     os.close(fd)
+
+    def _open_dir(self, rel: str) -> int:
+        if not rel:
+            return self.root_fd
+        parent_rel, _, base = rel.rpartition("/")
+        try:
+            return os.open(base, _DIR_FLAGS, dir_fd=self.dir_fd(parent_rel, create=False))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotADirectoryError(rel) from None
+            raise
 
 
 def _umask() -> int:

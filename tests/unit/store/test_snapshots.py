@@ -164,6 +164,13 @@ def test_directory_replaced_by_file_and_back(tmp_path: Path) -> None:
     assert (out / "x").is_dir() and os.listdir(out / "x") == []
 
 
+def test_directory_listed_twice_or_replaced(tmp_path: Path) -> None:
+    out = extract(tmp_path, [F("d/", type=DIR, mode=0o700), F("d/", type=DIR, mode=0o751),
+                             F("e/", type=DIR), F("e", b"now a file")])
+    assert stat.S_IMODE((out / "d").stat().st_mode) == 0o751
+    assert (out / "e").read_bytes() == b"now a file"
+
+
 def test_long_names_gnu_and_pax(tmp_path: Path) -> None:
     long = "d/" + "n" * 150 + "/" + "f" * 120
     for fmt, name in ((tarfile.GNU_FORMAT, "gnu"), (tarfile.PAX_FORMAT, "pax")):
