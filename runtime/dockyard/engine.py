@@ -1,9 +1,12 @@
 """The one facade the Engine API handlers, the CLI and tests call.
 
 Every method is synchronous (the API server runs them in a thread pool) and returns plain
-JSON-able values shaped exactly like Docker Engine API v1.45 responses, or raises an exception
-from :mod:`dockyard.errors` worded as dockerd words it. The contract is written down in
-``notes/engine-contract.md``; the image work itself lives in :mod:`dockyard.store`.
+JSON-able values shaped exactly like Docker Engine API v1.45 responses (handlers adapt them to
+older API versions), or raises an exception from :mod:`dockyard.errors` worded as dockerd words
+it ("No such image: busybox:latest", "conflict: unable to delete …"). Streams (save, load,
+import) are generators the caller may close early. Image names accept a reference, a full or
+unique short ID (with or without ``sha256:``), or name@digest. The image work itself lives in
+:mod:`dockyard.store`.
 """
 
 from __future__ import annotations
