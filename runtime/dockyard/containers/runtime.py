@@ -53,6 +53,8 @@ class Container:
         self.pid = pid
         self._done = threading.Event()
         self._status: ExitStatus | None = None
+        self.console: int | None = None
+        """With ``spec.tty``: the pty master (read output, write input); the caller closes it."""
 
     def _exited(self, status: ExitStatus) -> None:
         self._status = status
@@ -140,13 +142,14 @@ class Runtime:
     def _read(self) -> None:
         while True:
             try:
-                data = self._sock.recv(1 << 20)
+                data, fds, _flags, _addr = socket.recv_fds(self._sock, 1 << 20, 1)
             except OSError:
-                data = b""
+                data, fds = b"", []
             if not data:
                 self._launcher_gone()
                 return
             msg = json.loads(data)
+            msg["fds"] = fds
             if msg.get("event") == "exit":
                 self._on_exit(msg)
             else:
@@ -183,7 +186,8 @@ class Runtime:
     def start(self, spec: ContainerSpec, stdin: int | None = None, stdout: int | None = None,
               stderr: int | None = None) -> Container:
         """Start ``spec``; returns once the entrypoint has been exec'd (or raises
-        :class:`StartFailed` with Docker's exit code 127/126 and runc's message)."""
+        :class:`StartFailed` with Docker's exit code 127/126 and runc's message). With
+        ``spec.tty`` the stdio arguments are ignored: ``Container.console`` is the terminal."""
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             stdio = [devnull if fd is None else fd for fd in (stdin, stdout, stderr)]
@@ -199,6 +203,7 @@ class Runtime:
         finally:
             os.close(devnull)
         container.pid = reply["pid"]
+        container.console = reply["fds"][0] if reply["fds"] else None
         return container
 
     def close(self) -> None:

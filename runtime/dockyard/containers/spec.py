@@ -72,6 +72,7 @@ class ContainerSpec:
     userns: UserNamespace | None = None    # rootless / --userns
     cgroup_parent: str = "dockyard"
     die_with_parent: bool = True           # SIGKILL the init if its launcher dies
+    tty: bool = False                      # a pty from the container's devpts as stdio + console
 
     def validate(self) -> None:
         """Reject specs the kernel would reject later with a less clear message."""

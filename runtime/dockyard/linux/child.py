@@ -8,10 +8,13 @@ with the code dockerd would record (:func:`docker_exit_code`).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import socket
 import stat
+import termios
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -56,6 +59,7 @@ class ChildContext:
     cgroup: Cgroup | None
     hierarchies: list[tuple[str, str, str]] = field(default_factory=list)
     close_fds: list[int] = field(default_factory=list)
+    console_fd: int | None = None  # socket to send the pty master through (``tty``)
 
 
 def _env_path(env: list[str]) -> str:
@@ -125,6 +129,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
             mounts.tmpfs(root, m.target, m.options, m.read_only)
     syscalls.sethostname(spec.hostname or spec.id[:12])  # Docker's default: the short id
     mounts.pivot(root)
+    if ctx.console_fd is not None:
+        _console(spec, ctx.console_fd)
     if not spec.privileged:
         mounts.mask(spec.masked_paths)
         mounts.make_readonly(spec.readonly_paths)
@@ -132,6 +138,23 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         os.makedirs(spec.cwd, 0o755, exist_ok=True)
     if spec.read_only:
         mounts.remount_readonly("/")
+
+
+def _console(spec: ContainerSpec, sock_fd: int) -> None:
+    """A pty from the container's own devpts (``/dev/ptmx`` now leads there) as stdio,
+    controlling terminal and ``/dev/console``; its master goes back to the launcher, as
+    runc hands it over through ``--console-socket``."""
+    master, slave = os.openpty()
+    mounts.ensure_file("/dev/console")
+    syscalls.mount(os.ttyname(slave), "/dev/console", None, syscalls.MS_BIND)
+    os.fchown(slave, spec.user.uid, -1)
+    for target in range(3):
+        os.dup2(slave, target)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    with socket.socket(fileno=sock_fd) as sock:
+        socket.send_fds(sock, [b"console"], [master])
+    os.close(master)
+    os.close(slave)
 
 
 def _become_user(spec: ContainerSpec) -> None:

@@ -8,7 +8,7 @@ namespaces, so the init is pid 1 with no intermediate process.
 
 Protocol (``SOCK_SEQPACKET``, one JSON object per packet, stdio fds via ``SCM_RIGHTS``)::
 
-    → {"op": "start", "spec": {...}}  + 3 fds   ← {"ok": true, "pid": N}
+    → {"op": "start", "spec": {...}}  + 3 fds   ← {"ok": true, "pid": N}  (+ pty master if tty)
                                                | {"ok": false, "error": {"type", "kind", "message", "exit"}}
     → {"op": "signal", "id": ID, "signal": S}   ← {"ok": true} | {"ok": false, "error": …}
     ← {"event": "exit", "id": ID, "pid": N, "exit_code": C, "oom_killed": B}   (unsolicited)
@@ -52,6 +52,7 @@ class Running:
     pid: int
     pidfd: int
     cgroup: cgroups.Cgroup | None
+    console: int | None = None  # pty master (``tty``): the caller's to read, write and close
 
 
 def exit_code(status: int) -> int:
@@ -110,30 +111,40 @@ class Launcher:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC) if spec.userns and spec.userns.use_helpers \
             else (None, None)
+        con_r, con_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if spec.tty \
+            else (None, None)
         ctx = child.ChildContext(err_w, sync_r, stdio, cg, self.host_hierarchies,
-                                 [fd for fd in (err_r, sync_w) if fd is not None])
+                                 [fd for fd in (err_r, sync_w) if fd is not None]
+                                 + ([con_r.fileno()] if con_r else []),
+                                 con_w.detach() if con_w else None)
         try:
             pid = syscalls.clone(namespaces.clone_flags(spec.network, spec.userns is not None))
         except OSError as exc:
-            _close(err_r, err_w, sync_r, sync_w)
+            _close(err_r, err_w, sync_r, sync_w, ctx.console_fd)
             raise _clone_error(exc, spec) from None
         if pid == 0:
             child.run(spec, ctx)
-        _close(err_w, sync_r)
+        _close(err_w, sync_r, ctx.console_fd)
         pidfd = os.pidfd_open(pid)
+        console = None
         try:
             if sync_w is not None:
                 _write_maps(pid, spec, sync_w)
+            console = _receive_console(con_r) if con_r else None
             failure = _read_all(err_r)
         except BaseException:
+            _close(console)
             _kill_and_reap(pid, pidfd)
             raise
         finally:
             _close(err_r, sync_w)
+            if con_r:
+                con_r.close()
         if failure:
+            _close(console)
             _kill_and_reap(pid, pidfd)
             raise _start_error(json.loads(failure))
-        return Running(spec.id, pid, pidfd, cg)
+        return Running(spec.id, pid, pidfd, cg, console)
 
     @staticmethod
     def collect(running: Running) -> dict[str, Any]:
@@ -188,6 +199,14 @@ def _close(*fds: int | None) -> None:
             os.close(fd)
 
 
+def _receive_console(sock: socket.socket) -> int | None:
+    """The pty master the child sends before exec; ``None`` if it failed before that."""
+    _data, fds, _flags, _addr = socket.recv_fds(sock, 64, 1)
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    return fds[0] if fds else None
+
+
 def _read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 65536):
@@ -214,8 +233,8 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.selector.register(sock, selectors.EVENT_READ, None)
 
-    def send(self, message: dict[str, Any]) -> None:
-        self.sock.send(json.dumps(message).encode())
+    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
 
     def serve(self) -> None:
         while True:
@@ -233,13 +252,15 @@ class Server:
             return False
         for fd in fds:
             os.set_inheritable(fd, False)
+        reply_fds: list[int] = []
         try:
-            self.send(self._handle(json.loads(data), fds))
+            self.send(self._handle(json.loads(data), fds, reply_fds), reply_fds)
         finally:
-            _close(*fds)
+            _close(*fds, *reply_fds)
         return True
 
-    def _handle(self, msg: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+    def _handle(self, msg: dict[str, Any], fds: list[int],
+                reply_fds: list[int]) -> dict[str, Any]:
         try:
             if msg["op"] == "start":
                 spec = ContainerSpec.from_dict(msg["spec"])
@@ -248,6 +269,8 @@ class Server:
                 running = self.launcher.start(spec, fds)
                 self.running[spec.id] = running
                 self.selector.register(running.pidfd, selectors.EVENT_READ, spec.id)
+                if running.console is not None:
+                    reply_fds.append(running.console)  # handed over: closed after sending
                 return {"ok": True, "pid": running.pid}
             if msg["op"] == "signal":
                 if msg["id"] not in self.running:

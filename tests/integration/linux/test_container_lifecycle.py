@@ -133,3 +133,24 @@ def test_stats_and_pause(runtime: Runtime, make_spec: MakeSpec) -> None:
         c.cleanup()
     with pytest.raises(Conflict):
         c.stats()
+
+
+def test_tty_gives_a_pty_from_the_containers_devpts(runtime: Runtime, make_spec: MakeSpec) -> None:
+    c = runtime.start(make_spec(["sh", "-c", ("tty; [ -t 0 ] && echo interactive; "
+                                 "ls -l /dev/console; read line; echo got:$line")], tty=True))
+    assert c.console is not None
+    os.write(c.console, b"hello\n")
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(c.console, 4096)
+        except OSError:  # EIO: the last slave closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(c.console)
+    out = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert c.cleanup().exit_code == 0
+    assert "/dev/pts/0\ninteractive\n" in out and "got:hello" in out
+    assert "/dev/console" in out

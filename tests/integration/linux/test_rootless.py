@@ -52,6 +52,12 @@ with Runtime() as rt:
             out[name] = "started"
         except Exception as exc:
             out[name] = f"{type(exc).__name__}: {exc}"
+    t = rt.start(spec("tty", ["tty"], tty=True))
+    t.wait(20)
+    try:
+        out["tty"] = os.read(t.console, 4096).decode().strip()
+    finally:
+        os.close(t.console)
     try:
         rt.start(spec("missing", ["nosuchcmd"]))
     except Exception as exc:
@@ -107,6 +113,7 @@ def test_rootless_busybox_container(unprivileged: tuple[str, Path, str]) -> None
     assert " - overlay " in out["output"] and "userxattr" in out["output"]
     assert (home / "c1/upper/newfile").stat().st_uid == uid  # root inside is the user outside
     assert "rootless process cannot create cgroups on cgroup v1" in out["limits"]
+    assert out["tty"] == "/dev/pts/0"
     assert out["missing"] == ['exec: "nosuchcmd": executable file not found in $PATH', 127]
     if mode == "single":
         assert "not mapped in the rootless user namespace" in out["user"]
