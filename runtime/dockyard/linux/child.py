@@ -60,6 +60,7 @@ class ChildContext:
     hierarchies: list[tuple[str, str, str]] = field(default_factory=list)
     close_fds: list[int] = field(default_factory=list)
     console_fd: int | None = None  # socket to send the pty master through (``tty``)
+    caps: int = 0                  # capability mask, resolved (and validated) before clone
 
 
 def _env_path(env: list[str]) -> str:
@@ -157,8 +158,7 @@ def _console(spec: ContainerSpec, sock_fd: int) -> None:
     os.close(slave)
 
 
-def _become_user(spec: ContainerSpec) -> None:
-    caps = capabilities.mask(capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged))
+def _become_user(spec: ContainerSpec, caps: int) -> None:
     capabilities.drop_bounding(caps)
     user = spec.user
     if spec.userns is None or spec.userns.use_helpers:
@@ -195,7 +195,7 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     if spec.network not in ("none", "host"):
         namespaces.join_network(spec.network)
     _filesystem(spec, ctx)
-    _become_user(spec)
+    _become_user(spec, ctx.caps)
     try:
         os.chdir(spec.cwd)
     except OSError as exc:

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..containers.spec import ContainerSpec
 from ..errors import DockyardError, InvalidArgument, Unavailable
-from . import cgroups, child, idmap, mounts, namespaces, syscalls
+from . import capabilities, cgroups, child, idmap, mounts, namespaces, syscalls
 
 MAX_PACKET = 1 << 20
 
@@ -60,6 +60,11 @@ def exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def spec_caps(spec: ContainerSpec) -> int:
+    """The container's capability mask; raises on an unknown name before anything starts."""
+    return capabilities.mask(capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged))
 
 
 class Launcher:
@@ -99,15 +104,17 @@ class Launcher:
 
     def start(self, spec: ContainerSpec, stdio: list[int]) -> Running:
         self._prepare(spec)
+        caps = spec_caps(spec)
         cg = self._cgroup(spec)
         try:
-            return self._clone(spec, stdio, cg)
+            return self._clone(spec, stdio, cg, caps)
         except BaseException:
             if cg is not None:
                 cg.remove()
             raise
 
-    def _clone(self, spec: ContainerSpec, stdio: list[int], cg: cgroups.Cgroup | None) -> Running:
+    def _clone(self, spec: ContainerSpec, stdio: list[int], cg: cgroups.Cgroup | None,
+               caps: int) -> Running:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC) if spec.userns and spec.userns.use_helpers \
             else (None, None)
@@ -116,7 +123,7 @@ class Launcher:
         ctx = child.ChildContext(err_w, sync_r, stdio, cg, self.host_hierarchies,
                                  [fd for fd in (err_r, sync_w) if fd is not None]
                                  + ([con_r.fileno()] if con_r else []),
-                                 con_w.detach() if con_w else None)
+                                 con_w.detach() if con_w else None, caps)
         try:
             pid = syscalls.clone(namespaces.clone_flags(spec.network, spec.userns is not None))
         except OSError as exc:

@@ -154,3 +154,9 @@ def test_tty_gives_a_pty_from_the_containers_devpts(runtime: Runtime, make_spec:
     assert c.cleanup().exit_code == 0
     assert "/dev/pts/0\ninteractive\n" in out and "got:hello" in out
     assert "/dev/console" in out
+
+
+def test_unknown_capability_is_refused_before_anything_starts(runtime: Runtime,
+                                                              make_spec: MakeSpec) -> None:
+    with pytest.raises(InvalidArgument, match='unknown capability: "CAP_NOPE"'):
+        runtime.start(make_spec(["true"], cap_add=["nope"]))
