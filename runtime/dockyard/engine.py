@@ -138,7 +138,7 @@ class Engine:
         }
 
     def system_df(self) -> dict[str, Any]:
-        images = self._store.list_images(all=True)
+        images = self._store.disk_usage()
         return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": [],
                 "Volumes": [], "BuildCache": []}
 

@@ -410,6 +410,12 @@ class ImageStore:
 
         return list_images(self, all=all, filters=filters or {})
 
+    def disk_usage(self) -> list[dict[str, Any]]:
+        from .views import disk_usage
+
+        counts = {i.id: len(self.containers_using(i.id)) for i in self.meta.images()}
+        return disk_usage(self, counts)
+
     def inspect(self, name: str) -> dict[str, Any]:
         from .views import inspect
 

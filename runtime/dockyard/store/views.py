@@ -168,3 +168,20 @@ def history(store: ImageStore, image: ImageRow) -> list[dict[str, Any]]:
         item["Tags"] = _tags(store.meta.refs(current.id)) or None
         current = store.meta.image(current.parent) if current.parent else None
     return items
+
+
+def disk_usage(store: ImageStore, containers_per_image: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """``/system/df`` images: summaries with SharedSize (bytes of layers another image also
+    uses) and Containers counted, which ``docker system df`` needs for RECLAIMABLE."""
+    shared_rows = store.meta.query(
+        "SELECT l.image_id, COALESCE(SUM(s.size), 0) FROM layers l "
+        "JOIN snapshot_refs r ON r.chain_id = l.chain_id JOIN snapshots s ON s.chain_id = l.chain_id "
+        "WHERE r.refs > 1 GROUP BY l.image_id"
+    )
+    shared = {image_id: int(size) for image_id, size in shared_rows}
+    counts = containers_per_image or {}
+    out = list_images(store, all=True, filters={})
+    for summary in out:
+        summary["SharedSize"] = shared.get(summary["Id"], 0)
+        summary["Containers"] = counts.get(summary["Id"], 0)
+    return out

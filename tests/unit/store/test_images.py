@@ -271,3 +271,14 @@ def test_untagging_last_tag_drops_digest_references_of_the_repo(store: ImageStor
     assert store.remove("repo:1") == [{"Untagged": "repo:1"}, {"Untagged": f"repo@{digest}"}]
     records = store.remove("other:2")
     assert records[:2] == [{"Untagged": "other:2"}, {"Deleted": image_id}]
+
+
+def test_disk_usage_counts_shared_layers(store: ImageStore) -> None:
+    base = simple_layer("base")
+    one = add_image(store, [base, simple_layer("one")], ["one"])
+    two = add_image(store, [base, simple_layer("three")], ["two"])
+    alone = add_image(store, [simple_layer("x")], ["alone"])
+    store.containers_using = lambda i: [("c1", False)] if i == one else []
+    usage = {i["Id"]: i for i in store.disk_usage()}
+    assert usage[one]["SharedSize"] == usage[two]["SharedSize"] == 4 and usage[alone]["SharedSize"] == 0
+    assert usage[one]["Containers"] == 1 and usage[two]["Containers"] == 0
