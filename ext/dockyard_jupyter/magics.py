@@ -23,13 +23,14 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.utils.text import DollarFormatter
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 from dockyard.errors import DockyardError
 
 from . import client as clients
-from . import parsers, reprs, verbs
+from . import parsers, reproduce, reprs, verbs  # noqa: F401 - reproduce registers its verb
 from .errors import CommandUsage
+from .lockfile import LockFile
 
 _TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
@@ -73,6 +74,18 @@ class DockerMagics(Magics):
              "given (default: the bundled dockyard daemon).",
     ).tag(config=True)
 
+    lock_file = Bool(
+        None, allow_none=True,
+        help="Record builds, pushes and runs in dockyard.lock.json beside the notebook (the "
+             "kernel's working directory). None: only in notebook kernels.",
+    ).tag(config=True)
+
+    def _lock(self) -> LockFile | None:
+        record = self.lock_file
+        if record is None:
+            record = type(self.shell).__name__ == "ZMQInteractiveShell"
+        return LockFile.load(Path(os.getcwd())) if record else None
+
     def _namespace(self, local_ns: dict[str, Any] | None) -> dict[str, Any]:
         ns = dict(self.shell.user_ns) if self.shell else {}
         ns.update(local_ns or {})
@@ -83,7 +96,8 @@ class DockerMagics(Magics):
         chosen = clients.resolve_host(host, self.host)
         try:
             with clients.daemon_errors(chosen):
-                ctx = verbs.Context(clients.get_client(chosen), chosen, Path(os.getcwd()), user_ns)
+                ctx = verbs.Context(clients.get_client(chosen), chosen, Path(os.getcwd()), user_ns,
+                                    lock=self._lock())
                 result = func(ctx, *args)
         except DockyardError as exc:
             raise UsageError(str(exc)) from None

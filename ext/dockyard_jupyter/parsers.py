@@ -106,6 +106,7 @@ def build() -> Parser:
     p.add_argument("--network")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--rm", action=argparse.BooleanOptionalAction, default=True)
+    _force_rm(p)
     p.add_argument("path")
     return p
 
@@ -122,7 +123,14 @@ def dockerfile() -> Parser:
     p.add_argument("--pull", action="store_true")
     p.add_argument("--platform")
     p.add_argument("-q", "--quiet", action="store_true")
+    _force_rm(p)
     return p
+
+
+def _force_rm(p: Parser) -> None:
+    """A notebook keeps no litter: a failed step's container is removed unless asked not to."""
+    p.add_argument("--force-rm", action=argparse.BooleanOptionalAction, default=True,
+                   help="remove intermediate containers even after a failed step (default)")
 
 
 def _image_transfer(verb: str, what: str) -> Parser:
@@ -282,6 +290,14 @@ def load() -> Parser:
     return p
 
 
+def reproduce() -> Parser:
+    p = Parser("reproduce", "Pull or rebuild exactly the images recorded in dockyard.lock.json")
+    p.add_argument("--build", action="store_true",
+                   help="rebuild from the recorded Dockerfile even when a pushed digest exists")
+    p.add_argument("images", nargs="*", help="recorded names (default: all)")
+    return p
+
+
 def _object_group(group: str, *, driver: bool) -> Parser:
     p = Parser(group, f"Manage {group}s")
     sub = p.add_subparsers(dest="action", metavar="COMMAND", parser_class=Parser)
@@ -338,7 +354,7 @@ PARSERS: dict[str, Callable[[], Parser]] = {
     "run": run, "build": build, "pull": pull, "push": push, "images": images, "ps": ps,
     "logs": logs, "exec": exec_, "stop": stop, "start": start, "restart": restart, "kill": kill,
     "rm": rm, "rmi": rmi, "tag": tag, "inspect": inspect, "login": login, "logout": logout,
-    "save": save, "load": load, "network": network, "volume": volume, "system": system,
+    "save": save, "load": load, "reproduce": reproduce, "network": network, "volume": volume, "system": system,
     "version": _bare("version", "Show the Docker version information"),
     "info": _bare("info", "Display system-wide information"),
 }

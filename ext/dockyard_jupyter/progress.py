@@ -109,6 +109,7 @@ class JsonStreamView:
         self.out = out
         self.board = board
         self.image_id: str | None = None
+        self.aux: list[dict[str, Any]] = []
 
     def handle(self, msg: dict[str, Any]) -> None:
         if "error" in msg:
@@ -120,8 +121,10 @@ class JsonStreamView:
         elif "status" in msg:
             self.out.write(f"{msg['status']}\n")
         aux = msg.get("aux")
-        if isinstance(aux, dict) and "ID" in aux:
-            self.image_id = str(aux["ID"])
+        if isinstance(aux, dict):
+            self.aux.append(aux)
+            if "ID" in aux:
+                self.image_id = str(aux["ID"])
 
     @property
     def outputs(self) -> list[Flushable]:

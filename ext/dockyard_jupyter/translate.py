@@ -175,6 +175,7 @@ def build_kwargs(ns: argparse.Namespace) -> dict[str, Any]:
         "labels": parse_key_values(ns.label, "--label") or None,
         "target": ns.target, "nocache": ns.no_cache, "pull": ns.pull,
         "platform": ns.platform, "decode": True, "rm": getattr(ns, "rm", True),
+        "forcerm": getattr(ns, "force_rm", True),
     }
     if getattr(ns, "network", None):
         kw["network_mode"] = ns.network

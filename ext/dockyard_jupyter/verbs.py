@@ -24,6 +24,7 @@ import docker.errors
 
 from . import reprs, runner
 from .errors import CommandUsage, ContainerExitError
+from .lockfile import LockFile, base_references, pin
 from .progress import BatchedWriter, JsonStreamView, LayerBoard, pump
 from .translate import build_kwargs, parse_filters, parse_key_values, run_kwargs, split_repo_tag
 
@@ -38,6 +39,7 @@ class Context:
     cwd: Path
     user_ns: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
+    lock: LockFile | None = None
 
     @property
     def api(self) -> docker.APIClient:
@@ -80,12 +82,12 @@ def show_board() -> Callable[[str], None]:
     return show
 
 
-def stream_json(messages: Iterable[dict[str, Any]], quiet: bool = False) -> str | None:
+def stream_json(messages: Iterable[dict[str, Any]], quiet: bool = False) -> JsonStreamView:
     out = BatchedWriter(io.StringIO() if quiet else sys.stdout)
     view = JsonStreamView(out, LayerBoard((lambda _t: None) if quiet else show_board()))
     pump(messages, view.handle, view.outputs)
     out.close()
-    return view.image_id
+    return view
 
 
 # -- containers ------------------------------------------------------------------------------
@@ -97,9 +99,15 @@ def run(ctx: Context, ns: argparse.Namespace) -> Any:
     kwargs = run_kwargs(ns, ctx.cwd)
     container = _create(ctx, ns.image, kwargs, ns.pull)
     if ns.detach:
+        if ctx.lock is not None:
+            ctx.lock.record_run(ns.image, str(container.attrs["Image"]))
+            ctx.lock.save()
         container.start()
         container.reload()
         return container
+    if ctx.lock is not None:
+        ctx.lock.record_run(ns.image, str(container.attrs["Image"]))
+        ctx.lock.save()
     outcome = runner.run_attached(ctx.api, container.id, remove=ns.rm)
     ctx.exit_code = outcome.exit_code
     return _report_exit(container.name or container.short_id, outcome, ns.raise_error)
@@ -241,8 +249,16 @@ def pull(ctx: Context, ns: argparse.Namespace) -> Any:
 @verb("push")
 def push(ctx: Context, ns: argparse.Namespace) -> None:
     repo, tag = split_repo_tag(ns.name)
-    stream_json(ctx.api.push(repo, None if ns.all_tags else tag, stream=True, decode=True),
-                ns.quiet)
+    view = stream_json(ctx.api.push(repo, None if ns.all_tags else tag, stream=True,
+                                    decode=True), ns.quiet)
+    if ctx.lock is None:
+        return
+    for aux in view.aux:
+        if "Digest" in aux and "Tag" in aux:
+            reference = f"{repo}:{aux['Tag']}"
+            ctx.lock.record_push(reference, str(aux["Digest"]),
+                                 str(ctx.client.images.get(reference).id))
+    ctx.lock.save()
 
 
 @verb("build")
@@ -251,23 +267,39 @@ def build(ctx: Context, ns: argparse.Namespace) -> Any:
     if not context.is_dir():
         raise CommandUsage(f"unable to prepare context: path \"{ns.path}\" not found")
     dockerfile = str((ctx.cwd / ns.file).resolve()) if ns.file else None
-    return build_image(ctx, str(context), dockerfile, ns)
+    text = Path(dockerfile or context / "Dockerfile").read_text(errors="replace")
+    return build_image(ctx, str(context), dockerfile, ns, text, os.path.relpath(context, ctx.cwd))
 
 
 def build_image(ctx: Context, context: str, dockerfile: str | None,
-                ns: argparse.Namespace) -> Any:
+                ns: argparse.Namespace, text: str, record_context: str | None = None) -> Any:
     """Classic builder, JSON stream shown step by step; extra ``-t`` tags applied after."""
     stream = ctx.api.build(path=context, dockerfile=dockerfile, **build_kwargs(ns))
-    image_id = stream_json(stream, ns.quiet)
+    image_id = stream_json(stream, ns.quiet).image_id
     if image_id is None:
         raise CommandUsage("build finished without reporting an image ID")
     for extra in ns.tag[1:]:
         repo, tag = split_repo_tag(extra)
         ctx.api.tag(image_id, repo, tag)
     image = ctx.client.images.get(image_id)
+    if ctx.lock is not None:
+        _record_build(ctx, ctx.lock, ns, text, record_context, image_id)
     if ns.quiet:
         print(image_id)
     return image
+
+
+def _record_build(ctx: Context, lock: LockFile, ns: argparse.Namespace, text: str,
+                  context: str | None, image_id: str) -> None:
+    entry = {
+        "dockerfile": text, "build_args": build_kwargs(ns).get("buildargs") or {},
+        "target": ns.target, "platform": ns.platform, "context": context,
+        "base_images": {ref: pin(ctx.client, ref) for ref in base_references(text)},
+        "image_id": image_id,
+    }
+    for name in ns.tag or [image_id]:
+        lock.record_build(name, dict(entry))
+    lock.save()
 
 
 def build_from_text(ctx: Context, text: str, ns: argparse.Namespace) -> Any:
@@ -276,11 +308,12 @@ def build_from_text(ctx: Context, text: str, ns: argparse.Namespace) -> Any:
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(text)
         if ns.context is None:
-            return build_image(ctx, tmp, "Dockerfile", ns)
+            return build_image(ctx, tmp, "Dockerfile", ns, text)
         context = (ctx.cwd / os.path.expanduser(ns.context)).resolve()
         if not context.is_dir():
             raise CommandUsage(f"unable to prepare context: path \"{ns.context}\" not found")
-        return build_image(ctx, str(context), str(dockerfile), ns)
+        return build_image(ctx, str(context), str(dockerfile), ns, text,
+                           os.path.relpath(context, ctx.cwd))
 
 
 @verb("rmi")

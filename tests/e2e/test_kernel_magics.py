@@ -3,6 +3,7 @@ button (a kernel interrupt) stopping and removing a running container."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,9 +56,9 @@ def test_notebook_runs_docker_magics(kernel_env: Dockerd, tmp_path: Path) -> Non
 
 
 @pytest.fixture
-def kernel(kernel_env: Dockerd) -> Iterator[tuple[KernelManager, Any]]:
+def kernel(kernel_env: Dockerd, tmp_path: Path) -> Iterator[tuple[KernelManager, Any]]:
     km = KernelManager(kernel_name="python3")
-    km.start_kernel()
+    km.start_kernel(cwd=str(tmp_path))     # the "notebook folder": the lock file goes here
     kc = km.client()
     kc.start_channels()
     try:
@@ -79,7 +80,7 @@ def wait_running(engine: docker.DockerClient, name: str, timeout: float = 20.0) 
 
 
 def test_interrupt_stops_and_removes_the_container(kernel: tuple[KernelManager, Any],
-                                                   kernel_env: Dockerd) -> None:
+                                                   kernel_env: Dockerd, tmp_path: Path) -> None:
     km, kc = kernel
     kc.execute_interactive("%load_ext dockyard_jupyter", timeout=60)
     outputs: list[dict[str, Any]] = []
@@ -96,6 +97,7 @@ def test_interrupt_stops_and_removes_the_container(kernel: tuple[KernelManager, 
         assert not engine.containers.list(all=True, filters={"name": "to-interrupt"})
         stderr = "".join(o["text"] for o in outputs if o.get("name") == "stderr")
         assert "to-interrupt stopped: interrupted" in stderr
+        assert "busybox" in json.loads((tmp_path / "dockyard.lock.json").read_text())["runs"]
     finally:
         for c in engine.containers.list(all=True, filters={"name": "to-interrupt"}):
             c.remove(force=True)

@@ -143,9 +143,12 @@ def test_dockerfile_cell_builds_step_by_step(shell: InteractiveShell, tmp_path: 
     assert "nb-env:1" not in {t for i in engine.images.list() for t in i.tags}
 
 
-def test_dockerfile_error_is_one_line(shell: InteractiveShell) -> None:
+def test_dockerfile_error_is_one_line_and_leaves_no_container(
+        shell: InteractiveShell, engine: docker.DockerClient) -> None:
+    before = container_ids(engine)
     with pytest.raises(UsageError, match="Error response from daemon: .*returned a non-zero code"):
         shell.run_cell_magic("dockerfile", "", "FROM busybox\nRUN exit 4\n")
+    assert container_ids(engine) == before
 
 
 def test_build_tag_save_load(shell: InteractiveShell, tmp_path: Path,

@@ -3,6 +3,7 @@ private dockerd and dockyard's bundled registry, asserting on what a newcomer wo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -66,6 +67,10 @@ def test_quickstart_runs_end_to_end(real_dockerd: Dockerd, tmp_path: Path,
     assert "Status: Downloaded newer image" in text_of(cell_with(nb, "%docker pull"))
     assert text_of(cell_with(nb, "%docker run --rm --network none -v .:/data {registry_host}"
                              )).endswith(SUMMARY)
+    lock = json.loads((tmp_path / "dockyard.lock.json").read_text())
+    env = lock["images"]["quickstart/env:1"]
+    assert env["dockerfile"].startswith("FROM busybox:latest") and env["context"] == "."
+    assert next(iter(env["pushed"])).endswith("/quickstart/env:1")
     engine = real_dockerd.client()
     try:
         assert not [t for i in engine.images.list() for t in i.tags if "quickstart" in t]

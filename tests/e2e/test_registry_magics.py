@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import bcrypt
@@ -75,10 +76,11 @@ def test_wrong_password_is_one_line(shell: InteractiveShell,
 
 def test_kernel_asks_for_the_password_without_echo(real_dockerd: Dockerd,
                                                    registry: DistributionProcess,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKYARD_HOST", real_dockerd.host)
     km = KernelManager(kernel_name="python3")
-    km.start_kernel()
+    km.start_kernel(cwd=str(tmp_path))
     kc = km.client()
     kc.start_channels()
     try:

@@ -108,7 +108,8 @@ def test_build_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ns.path == "ctx" and ns.tag == ["a:1", "b:2"]
     assert build_kwargs(ns) == {"tag": "a:1", "buildargs": {"X": "1", "FROM_ENV": "e"},
                                 "target": "t", "nocache": True, "pull": False,
-                                "platform": "linux/amd64", "decode": True, "rm": True}
+                                "platform": "linux/amd64", "decode": True, "rm": True,
+                                "forcerm": True}
 
 
 def test_dockerfile_magic_flags() -> None:
@@ -149,7 +150,7 @@ def test_help_prints_and_stops(capsys: pytest.CaptureFixture[str]) -> None:
 def test_every_verb_the_issue_names_has_a_parser() -> None:
     wanted = ["run", "build", "pull", "push", "images", "ps", "logs", "exec", "stop", "start",
               "restart", "kill", "rm", "rmi", "tag", "inspect", "login", "logout", "save", "load",
-              "network", "volume", "system", "version", "info"]
+              "network", "volume", "system", "version", "info", "reproduce"]
     assert sorted(parsers.PARSERS) == sorted(wanted)
     from dockyard_jupyter.verbs import VERBS
     assert sorted(VERBS) == sorted(wanted)
