@@ -54,6 +54,7 @@ async def send_file(connection: HTTP1Connection, f: BinaryIO, start: int, length
     finish) is settled here; a short send raises, and tornado then drops the connection.
     """
     sock = connection.stream.socket
+    connection.stream.set_nodelay(True)  # no Nagle wait between sendfile bursts (Go's default)
     sent = await asyncio.get_running_loop().sock_sendfile(sock, f, start, length)
     if sent != length:
         raise RegistryError("BLOB_UNKNOWN", detail="blob truncated on disk")
