@@ -1,13 +1,13 @@
 """The registry server side by side with Debian's docker-registry (distribution 2.8).
 
 Three figures, each measured against both servers in the same run with the same client
-(``http.client`` on loopback, one keep-alive connection): a monolithic blob PUT
-(``POST …/blobs/uploads/`` then one ``PUT …?digest=`` with the whole body, ``ctx.big`` bytes of random data, a new blob every run so
-neither server can skip the work), a blob GET of that size (read by ``curl`` when installed:
-Python's own client is slower than either server), and ``--requests`` manifest GETs by
-tag. Both servers run at once and are timed in turn, run after run, so that whatever else the
-machine is doing weighs on both alike. Targets (issue 5): blob PUT and GET at least distribution's, manifest GETs at least half
-of distribution's requests per second.
+(``http.client`` on loopback, one keep-alive connection): a monolithic blob PUT (``POST
+…/blobs/uploads/`` then one ``PUT …?digest=`` with the whole body: ``ctx.big`` bytes of random
+data, a new blob every run so neither server can skip the work), a blob GET of that size (read
+by ``curl`` when installed: Python's own client is slower than either server), and
+``--requests`` manifest GETs by tag. Both servers run at once and are timed in turn, run after
+run, so that whatever else the machine is doing weighs on both alike. Targets (issue 5): blob
+PUT and GET at least distribution's, manifest GETs at least half of its requests per second.
 
 Run alone: ``python3 -m bench.bench_registry [--quick] [--repeats N] [--requests N]``; or
 register ``bench_registry.bench`` in ``bench/__main__.py``'s ``BENCHMARKS`` as ``"registry"``.
