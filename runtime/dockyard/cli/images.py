@@ -117,7 +117,7 @@ def _na(value: int) -> str:
 
 
 def _na_size(value: int) -> str:
-    return "N/A" if value == -1 else fmt.human_size(value)
+    return "N/A" if value == -1 else fmt.human_size(value, 4)  # go-units HumanSize
 
 
 def _unique(image: dict[str, Any]) -> int:
