@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +40,18 @@ def test_info_describes_the_daemon(engine: Engine, tmp_path: Path) -> None:
 
 def test_engine_id_survives_restart(tmp_path: Path) -> None:
     first = Engine(DaemonConfig(data_root=tmp_path))
-    second = Engine(DaemonConfig(data_root=tmp_path))
-    assert first.info()["ID"] == second.info()["ID"]
+    first_id = first.info()["ID"]
     first.close()
+    second = Engine(DaemonConfig(data_root=tmp_path))
+    assert second.info()["ID"] == first_id
     second.close()
+
+
+def test_one_store_per_data_root(engine: Engine) -> None:
+    from dockyard.errors import Conflict
+
+    with pytest.raises(Conflict, match=rf"in use by another process \(pid {os.getpid()}\)"):
+        Engine(DaemonConfig(data_root=engine.data_root))
 
 
 def test_cgroup_version_matches_mounts() -> None:

@@ -11,7 +11,9 @@ left: temp files, unreferenced snapshots and blobs.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections import Counter
@@ -119,6 +121,7 @@ class ImageStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_root(self.root)
         self.content = ContentStore(self.root)
         self.snapshots = SnapshotStore(self.root)
         self.meta = MetadataStore(self.root / "metadata.db")
@@ -130,6 +133,9 @@ class ImageStore:
 
     def close(self) -> None:
         self.meta.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
 
     # ---- crash recovery -------------------------------------------------------------------
 
@@ -425,6 +431,21 @@ class ImageStore:
         from .views import history
 
         return history(self, self.get(name))
+
+
+def _lock_root(root: Path) -> int:
+    """One open store per data root: opening collects orphans, which would delete the content
+    another live store is still adding. The kernel drops the flock if the holder dies."""
+    fd = os.open(root / "store.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise Conflict(f"image store {root} is in use by another process (pid {holder})") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def tag_reference(repo: str, tag: str | None) -> Reference:
