@@ -32,6 +32,9 @@ from . import parsers, reproduce, reprs, verbs  # noqa: F401 - reproduce registe
 from .errors import CommandUsage
 from .lockfile import LockFile
 
+USAGE = ("usage: %docker [--host URL] VERB [OPTIONS] …   (docker's own syntax)\n"
+         f"verbs: {', '.join(sorted(parsers.PARSERS))}\n"
+         "%docker VERB --help shows a verb's options; {expr} and $var are interpolated.")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 
@@ -114,6 +117,9 @@ class DockerMagics(Magics):
         try:
             argv = shlex.split(interpolate(line, user_ns))
             host, argv = split_global(argv)
+            if argv[:1] in (["--help"], ["help"]):
+                print(USAGE)
+                return None
             if not argv:
                 raise CommandUsage("usage: %docker [--host URL] VERB [OPTIONS] … (verbs: "
                                    f"{', '.join(sorted(parsers.PARSERS))})")

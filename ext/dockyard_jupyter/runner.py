@@ -52,9 +52,12 @@ def stream_to_cell(stream: Iterable[tuple[bytes | None, bytes | None]]) -> None:
 
 
 def run_attached(api: docker.APIClient, cid: str, *, remove: bool) -> Outcome:
-    """Attach, start, stream until the container exits; stop it on interrupt."""
+    """Attach, start, stream until the container exits; stop it on interrupt.
+
+    The attach subscribes to the live streams before its response arrives, so attaching before
+    start loses nothing; ``logs=True`` would replay the log too and could print lines twice."""
     try:
-        stream = api.attach(cid, stdout=True, stderr=True, stream=True, logs=True, demux=True)
+        stream = api.attach(cid, stdout=True, stderr=True, stream=True, logs=False, demux=True)
         api.start(cid)
         try:
             stream_to_cell(stream)

@@ -200,3 +200,37 @@ def test_bad_input_and_unreachable_daemon_are_one_line(shell: InteractiveShell, 
     with pytest.raises(UsageError, match=message) as info:
         docker_(shell, line)
     assert "\n" not in str(info.value)
+
+
+def test_logs_follow_returns_when_the_container_exits(shell: InteractiveShell,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    c = docker_(shell, "run -d --network none busybox sh -c 'echo a; sleep 0.5; echo b'")
+    try:
+        started = time.monotonic()
+        docker_(shell, f"logs -f {c.id}")  # type: ignore[attr-defined]
+        assert capsys.readouterr().out == "a\nb\n" and time.monotonic() - started < 10
+    finally:
+        docker_(shell, f"rm -f {c.id}")  # type: ignore[attr-defined]
+
+
+def test_exec_exit_status_and_raise_error(shell: InteractiveShell,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    c = docker_(shell, "run -d --name exec-target --network none busybox sleep 60")
+    try:
+        assert docker_(shell, "exec -e X=1 exec-target sh -c 'echo $X; exit 5'") == 5
+        captured = capsys.readouterr()
+        assert captured.out == "1\n" and "exec-target exited with status 5" in captured.err
+        with pytest.raises(UsageError, match="exited with status 2"):
+            docker_(shell, "exec --raise-error exec-target sh -c 'exit 2'")
+    finally:
+        docker_(shell, f"rm -f {c.id}")  # type: ignore[attr-defined]
+
+
+def test_tty_run_and_usage_help(shell: InteractiveShell,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    docker_(shell, "run --rm -t --network none busybox echo tty")
+    assert capsys.readouterr().out == "tty\r\n"                     # a terminal's line ending
+    docker_(shell, "--help")
+    assert "verbs: build, exec, images" in capsys.readouterr().out
+    docker_(shell, "run --help")
+    assert "--raise-error" in capsys.readouterr().out

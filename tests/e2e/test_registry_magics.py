@@ -10,6 +10,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from jupyter_client.manager import KernelManager
 
@@ -66,8 +67,6 @@ def test_login_push_pull_with_progress(shell: InteractiveShell, registry: Distri
 
 def test_wrong_password_is_one_line(shell: InteractiveShell,
                                     registry: DistributionProcess) -> None:
-    from IPython.core.error import UsageError
-
     shell.user_ns["WRONG"] = "nope"
     with pytest.raises(UsageError, match="Error response from daemon: .*401 Unauthorized") as info:
         shell.run_line_magic("docker", f"login -u alice --password-from WRONG {registry.host}")
@@ -111,3 +110,22 @@ def _stdout_until_idle(kc: Any, msg_id: str, timeout: float = 30.0) -> str:
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             return text
     raise AssertionError("kernel never went idle")
+
+
+def test_run_pulls_a_missing_image(shell: InteractiveShell, registry: DistributionProcess,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    ref = f"{registry.host}/nb/auto:1"
+    shell.user_ns["REGISTRY_PASSWORD"] = PASSWORD
+    shell.run_line_magic("docker", f"login -u alice --password-from REGISTRY_PASSWORD "
+                                   f"{registry.host}")
+    shell.run_line_magic("docker", f"tag busybox {ref}")
+    shell.run_line_magic("docker", f"push {ref}")
+    shell.run_line_magic("docker", f"rmi {ref}")
+    capsys.readouterr()
+    shell.run_line_magic("docker", f"run --rm --network none {ref} echo pulled-and-ran")
+    captured = capsys.readouterr()
+    assert f"Unable to find image '{ref}' locally" in captured.err
+    assert captured.out.endswith("pulled-and-ran\n")
+    with pytest.raises(UsageError, match="No such image|not found"):
+        shell.run_line_magic("docker", f"run --rm --pull never {registry.host}/nb/none:1 true")
+    shell.run_line_magic("docker", f"rmi {ref}")
