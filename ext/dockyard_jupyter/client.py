@@ -12,7 +12,6 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import docker
 import docker.errors
@@ -83,16 +82,3 @@ def daemon_errors(host: str) -> Iterator[None]:
         raise DaemonUnreachable(host, _root_cause(exc)) from None
     except docker.errors.DockerException as exc:
         raise DaemonError(str(exc)) from None
-
-
-def decode_json_stream(chunks: Iterator[Any]) -> Iterator[dict[str, Any]]:
-    """docker-py's ``decode=True`` already yields dicts; this tolerates bytes lines too."""
-    import json
-
-    for chunk in chunks:
-        if isinstance(chunk, dict):
-            yield chunk
-        else:
-            for line in bytes(chunk).splitlines():
-                if line.strip():
-                    yield json.loads(line)
