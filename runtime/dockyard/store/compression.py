@@ -15,8 +15,8 @@ from typing import Protocol
 
 from ..errors import InvalidArgument
 
-READ_SIZE = 1 << 20
-OUT_LIMIT = 4 << 20
+READ_SIZE = 256 << 10
+OUT_LIMIT = 1 << 20
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

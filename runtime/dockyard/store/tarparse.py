@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -127,9 +128,8 @@ def _text(field_: bytes) -> str:
     return field_.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
-def _checksum_ok(block: bytes) -> bool:
-    stored = _number(block[148:156])
-    unsigned = sum(block[:148]) + 256 + sum(block[156:])
+def _checksum_ok(block: bytes, stored: int) -> bool:
+    unsigned = sum(block) - sum(block[148:156]) + 256  # the checksum field counts as spaces
     if stored == unsigned:
         return True
     high = sum(b for i, b in enumerate(block) if b > 127 and not 148 <= i < 156)
@@ -184,19 +184,27 @@ def _apply_pax(entry: Entry, pax: dict[str, bytes]) -> None:
             raise TarError("sparse files are not supported in layers")
 
 
+# name mode uid gid size mtime chksum type linkname magic+version uname gname major minor prefix
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
+
+
 def _parse_header(block: bytes) -> Entry:
-    if not _checksum_ok(block):
+    (name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic, _u, _g, major, minor,
+     prefix) = _HEADER.unpack(block)
+    if not _checksum_ok(block, _number(chksum)):
         raise TarError("invalid tar header: checksum mismatch")
-    name = _text(block[0:100])
-    if block[257:263] == b"ustar\0" and block[345] != 0:
-        name = _text(block[345:500]) + "/" + name
-    typeflag = chr(block[156])
-    return Entry(
-        name=name, type=typeflag, size=_number(block[124:136]), mode=_number(block[100:108]),
-        uid=_number(block[108:116]), gid=_number(block[116:124]),
-        mtime_ns=_number(block[136:148]) * 1_000_000_000, linkname=_text(block[157:257]),
-        devmajor=_number(block[329:337]), devminor=_number(block[337:345]),
+    path = _text(name)
+    if magic[:6] == b"ustar\0" and prefix[0]:
+        path = _text(prefix) + "/" + path
+    kind = typeflag.decode("latin-1")
+    entry = Entry(
+        name=path, type=kind, size=_number(size), mode=_number(mode), uid=_number(uid),
+        gid=_number(gid), mtime_ns=_number(mtime) * 1_000_000_000,
+        linkname=_text(linkname) if linkname[0] else "",
     )
+    if kind in ("3", "4"):  # only device nodes carry meaningful numbers here
+        entry.devmajor, entry.devminor = _number(major), _number(minor)
+    return entry
 
 
 def entries(reader: ChunkReader) -> Iterator[Entry]:
