@@ -14,7 +14,7 @@ import docker
 import docker.errors
 import pytest
 import requests
-from jupyter_procs import JupyterServer, start_server, stop_server
+from jupyter_procs import JupyterServer, free_port, start_server, stop_server
 
 from dockyard.testing.busybox import build_busybox_archive
 from dockyard.testing.dockerd import Dockerd
@@ -162,3 +162,45 @@ def test_upload_to_a_daemon_that_refuses_early(server: JupyterServer) -> None:
                             data=body, headers=headers, timeout=30)
     assert refused.status_code in {200, 400, 500}
     assert server.get("/dockyard/status").json()["reachable"] is True
+
+
+def test_container_port_through_jupyter(server: JupyterServer, real_dockerd: Dockerd) -> None:
+    port = free_port()
+    engine = real_dockerd.client()
+    web_app = engine.containers.run(
+        "busybox", ["sh", "-c", (f"mkdir -p /www/sub && echo hello-from-container > "
+                                 f"/www/sub/index.html && httpd -f -p 127.0.0.1:{port} -h /www")],
+        detach=True, network_mode="host", name="port-app")
+    try:
+        base = f"/dockyard/containers/port-app/ports/{port}"
+        deadline = time.monotonic() + 10
+        while (page := server.get(base + "/sub/index.html")).status_code != 200:
+            assert time.monotonic() < deadline, page.text
+            time.sleep(0.1)
+        assert page.text == "hello-from-container\n"
+        missing = server.get(base + "/nope.html")
+        assert missing.status_code == 404                       # the app's own 404
+        redirect = server.get(base, allow_redirects=False)
+        assert redirect.status_code == 302 and redirect.headers["Location"].endswith(f"{port}/")
+        anonymous = requests.get(server.url + base + "/sub/index.html", timeout=10,
+                                 allow_redirects=False)
+        assert anonymous.status_code in {302, 403}
+        unknown = server.get("/dockyard/containers/no-such-box/ports/80/")
+        assert unknown.status_code == 404
+        assert unknown.json() == {"message": "No such container: no-such-box"}
+    finally:
+        web_app.remove(force=True)
+        engine.close()
+
+
+def test_container_without_reachable_port(server: JupyterServer, real_dockerd: Dockerd) -> None:
+    engine = real_dockerd.client()
+    box = engine.containers.run("busybox", ["sleep", "30"], detach=True, network_mode="none",
+                                name="isolated-box")
+    try:
+        answer = server.get("/dockyard/containers/isolated-box/ports/80/")
+        assert answer.status_code == 404
+        assert "container isolated-box has no reachable port 80" in answer.json()["message"]
+    finally:
+        box.remove(force=True)
+        engine.close()

@@ -11,10 +11,12 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import httputil, web
+from tornado.httpclient import HTTPClientError
 from tornado.iostream import StreamClosedError
 
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, NotFound
 
+from .ports import resolve_port
 from .proxy import BODY_METHODS, DROP_RESPONSE, EngineProxy
 
 
@@ -89,11 +91,17 @@ class ProxyHandler(DockyardHandler):
             await write(chunk)
 
     def _start(self, producer: Any) -> asyncio.Future[Any]:
-        path = self.path_args[0] if self.path_args else ""
-        target = path + (f"?{self.request.query}" if self.request.query else "")
-        return asyncio.ensure_future(self.proxy.request(
-            self.request.method or "GET", target, self.request.headers, producer,
-            self._on_headers, self._on_chunk))
+        return asyncio.ensure_future(self._send(producer))
+
+    async def _send(self, producer: Any) -> Any:
+        """The Engine API request; PortHandler sends to a container's port instead."""
+        return await self.proxy.request(self.request.method or "GET", self._target(),
+                                        self.request.headers, producer, self._on_headers,
+                                        self._on_chunk)
+
+    def _target(self) -> str:
+        path = self.path_args[-1] if self.path_args else ""
+        return (path or "") + (f"?{self.request.query}" if self.request.query else "")
 
     def on_connection_close(self) -> None:
         self._gone = True
@@ -111,7 +119,7 @@ class ProxyHandler(DockyardHandler):
         self.write(chunk)
         self.flush()
 
-    async def _forward(self, path: str) -> None:
+    async def _forward(self) -> None:
         if self._upstream is None:
             self._upstream = self._start(None)
         elif not self._upstream.done():
@@ -120,6 +128,8 @@ class ProxyHandler(DockyardHandler):
             response = await self._upstream
         except (ClientGone, StreamClosedError):
             return
+        except DockyardError:
+            raise
         except OSError as exc:
             raise self._unreachable(exc) from None
         if response.code == 599:
@@ -131,20 +141,50 @@ class ProxyHandler(DockyardHandler):
         return web.HTTPError(502, f"dockyard daemon at {self.proxy.host} is unreachable: "
                                   f"{reason}")
 
-    async def get(self, path: str) -> None:
-        await self._forward(path)
+    async def get(self, *_path: str) -> None:
+        await self._forward()
 
-    async def head(self, path: str) -> None:
-        await self._forward(path)
+    async def head(self, *_path: str) -> None:
+        await self._forward()
 
-    async def post(self, path: str) -> None:
-        await self._forward(path)
+    async def post(self, *_path: str) -> None:
+        await self._forward()
 
-    async def put(self, path: str) -> None:
-        await self._forward(path)
+    async def put(self, *_path: str) -> None:
+        await self._forward()
 
-    async def delete(self, path: str) -> None:
-        await self._forward(path)
+    async def delete(self, *_path: str) -> None:
+        await self._forward()
+
+
+class PortHandler(ProxyHandler):
+    """A container's HTTP port, through Jupyter's auth: the daemon says where it listens."""
+
+    async def _send(self, producer: Any) -> Any:
+        container_id, port = self.path_args[0], int(self.path_args[1])
+        try:
+            container = await self.proxy.get_json(f"/containers/{container_id}/json")
+        except HTTPClientError as exc:
+            if exc.code != 404:
+                raise
+            raise NotFound(f"No such container: {container_id}") from None
+        host, real_port = resolve_port(container, port)
+        return await self.proxy.request(
+            self.request.method or "GET", self._target(), self.request.headers, producer,
+            self._on_headers, self._on_chunk, base=f"http://{host}:{real_port}",
+            direct=True)
+
+    def _unreachable(self, cause: BaseException | None) -> web.HTTPError:
+        reason = getattr(cause, "strerror", None) or str(cause)
+        return web.HTTPError(502, f"container port {self.path_args[1]} is unreachable: {reason}")
+
+
+class PortRootHandler(DockyardHandler):
+    """``…/ports/8080`` → ``…/ports/8080/`` so the app's relative links resolve."""
+
+    @web.authenticated
+    def get(self, container_id: str, port: str) -> None:
+        self.redirect(self.request.path + "/", permanent=False)
 
 
 def _has_body(headers: httputil.HTTPHeaders) -> bool:
@@ -157,4 +197,6 @@ def route_table() -> list[tuple[str, type[DockyardHandler]]]:
     return [
         (r"/dockyard/status", StatusHandler),
         (r"/dockyard/api/(.*)", ProxyHandler),
+        (r"/dockyard/containers/([^/]+)/ports/(\d+)", PortRootHandler),
+        (r"/dockyard/containers/([^/]+)/ports/(\d+)(/.*)", PortHandler),
     ]

@@ -53,13 +53,16 @@ class EngineProxy:
         self.base, resolver = base_url(host)
         kwargs: dict[str, Any] = {"max_clients": 64, "max_body_size": 1 << 40,
                                   "max_buffer_size": 1 << 40}
+        # container ports are plain TCP: never through the unix-socket resolver
+        self.direct = SimpleAsyncHTTPClient(force_instance=True, **kwargs)
         if resolver is not None:
             kwargs["resolver"] = resolver
         self.client = SimpleAsyncHTTPClient(force_instance=True, **kwargs)
 
     def request(self, method: str, path: str, headers: httputil.HTTPHeaders,
                 body_producer: BodyProducer | None, on_headers: OnHeaders,
-                on_chunk: OnChunk) -> Awaitable[HTTPResponse]:
+                on_chunk: OnChunk, base: str | None = None,
+                direct: bool = False) -> Awaitable[HTTPResponse]:
         """Send one request; the body streams from ``body_producer`` with the client's framing
         (its Content-Length, else chunked), the response arrives through the callbacks."""
         forward = httputil.HTTPHeaders({k: v for k, v in headers.get_all()
@@ -72,12 +75,13 @@ class EngineProxy:
             forward.setdefault("Content-Type", "application/octet-stream")
         elif method in BODY_METHODS:
             body = b""
-        req = HTTPRequest(f"{self.base}/{path.lstrip('/')}", method=method, headers=forward,
+        req = HTTPRequest(f"{base or self.base}/{path.lstrip('/')}", method=method,
+                          headers=forward,
                           body=body, body_producer=body_producer,  # type: ignore[arg-type]
                           header_callback=_HeaderParser(on_headers), streaming_callback=on_chunk,
                           allow_nonstandard_methods=True, decompress_response=False,
                           connect_timeout=10, request_timeout=0, follow_redirects=False)
-        return self.client.fetch(req, raise_error=False)
+        return (self.direct if direct else self.client).fetch(req, raise_error=False)
 
     async def get_json(self, path: str, timeout: float = 5.0) -> Any:
         import json
@@ -88,6 +92,7 @@ class EngineProxy:
 
     def close(self) -> None:
         self.client.close()
+        self.direct.close()
 
 
 class _HeaderParser:
