@@ -3,10 +3,12 @@ streaming, errors) against a private real dockerd."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +206,65 @@ def test_container_without_reachable_port(server: JupyterServer, real_dockerd: D
     finally:
         box.remove(force=True)
         engine.close()
+
+
+async def ws_session(server: JupyterServer, path: str, send: bytes | None,
+                     want: bytes, timeout: float = 10.0) -> bytes:
+    """Open the hijack websocket, optionally send stdin, read until ``want`` appears."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    url = server.url.replace("http://", "ws://") + path
+    conn = await websocket_connect(HTTPRequest(url, headers={
+        "Authorization": f"token {server.token}"}, connect_timeout=timeout))
+    received = b""
+    try:
+        if send is not None:
+            await conn.write_message(send, binary=True)
+        deadline = time.monotonic() + timeout
+        while want not in received and time.monotonic() < deadline:
+            message = await asyncio.wait_for(conn.read_message(), timeout)
+            if message is None:
+                break
+            received += message if isinstance(message, bytes) else message.encode()
+    finally:
+        conn.close()
+    return received
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    return bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
+
+
+def test_attach_and_exec_over_a_websocket(server: JupyterServer, real_dockerd: Dockerd) -> None:
+    engine = real_dockerd.client()
+    box = engine.containers.run("busybox", ["sh", "-c", "while read l; do echo got:$l; done"],
+                                detach=True, stdin_open=True, network_mode="none")
+    try:
+        attach = (f"/dockyard/hijack/v1.41/containers/{box.id}/attach"
+                  "?stream=1&stdin=1&stdout=1&stderr=1")
+        got = asyncio.run(ws_session(server, attach, b"hello\n", b"got:hello"))
+        assert got == frame(1, b"got:hello\n")
+        exec_id = engine.api.exec_create(box.id, ["sh", "-c", "echo out; echo err >&2"])["Id"]
+        body = urllib.parse.quote(json.dumps({"Detach": False, "Tty": False}))
+        got = asyncio.run(ws_session(server, f"/dockyard/hijack/v1.41/exec/{exec_id}/start"
+                                     f"?body={body}", None, b"err\n"))
+        assert frame(1, b"out\n") in got and frame(2, b"err\n") in got
+    finally:
+        box.remove(force=True)
+        engine.close()
+
+
+def test_hijack_errors_and_auth(server: JupyterServer) -> None:
+    from tornado.httpclient import HTTPClientError
+
+    with pytest.raises(HTTPClientError) as missing:
+        asyncio.run(ws_session(server, "/dockyard/hijack/v1.41/containers/nope/attach?stream=1",
+                               None, b""))
+    assert missing.value.code == 404
+    anonymous = requests.get(server.url + "/dockyard/hijack/v1.41/containers/x/attach",
+                             headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                                      "Sec-WebSocket-Version": "13",
+                                      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
+                             timeout=10, allow_redirects=False)
+    assert anonymous.status_code == 403

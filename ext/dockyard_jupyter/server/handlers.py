@@ -16,6 +16,7 @@ from tornado.iostream import StreamClosedError
 
 from dockyard.errors import DockyardError, NotFound
 
+from .hijack import HijackHandler
 from .ports import resolve_port
 from .proxy import BODY_METHODS, DROP_RESPONSE, EngineProxy
 
@@ -193,8 +194,9 @@ def _has_body(headers: httputil.HTTPHeaders) -> bool:
     return headers.get("Content-Length", "0").strip() not in {"", "0"}
 
 
-def route_table() -> list[tuple[str, type[DockyardHandler]]]:
+def route_table() -> list[tuple[str, type[Any]]]:
     return [
+        (r"/dockyard/hijack/(.*)", HijackHandler),
         (r"/dockyard/status", StatusHandler),
         (r"/dockyard/api/(.*)", ProxyHandler),
         (r"/dockyard/containers/([^/]+)/ports/(\d+)", PortRootHandler),

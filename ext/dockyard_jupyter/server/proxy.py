@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 
 from tornado import httputil
 from tornado.httpclient import HTTPRequest, HTTPResponse
+from tornado.iostream import IOStream
 from tornado.netutil import Resolver
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
+from tornado.tcpclient import TCPClient
 
 UNIX_HOST = "dockyard-daemon"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -51,6 +53,7 @@ class EngineProxy:
     def __init__(self, host: str) -> None:
         self.host = host
         self.base, resolver = base_url(host)
+        self.resolver = resolver
         kwargs: dict[str, Any] = {"max_clients": 64, "max_body_size": 1 << 40,
                                   "max_buffer_size": 1 << 40}
         # container ports are plain TCP: never through the unix-socket resolver
@@ -89,6 +92,12 @@ class EngineProxy:
         response = await self.client.fetch(f"{self.base}/{path.lstrip('/')}",
                                            connect_timeout=timeout, request_timeout=timeout)
         return json.loads(response.body)
+
+    async def connect(self) -> IOStream:
+        """A raw connection to the daemon (for hijacked streams)."""
+        parts = urlsplit(self.base)
+        return await TCPClient(resolver=self.resolver).connect(
+            parts.hostname or UNIX_HOST, parts.port or 80)
 
     def close(self) -> None:
         self.client.close()
