@@ -81,3 +81,19 @@ def test_start_daemon_false_starts_nothing(tmp_path: Path) -> None:
         assert status["reachable"] is False and status["daemon"] == {"managed": False}
     finally:
         stop_server(server)
+
+
+def test_server_runs_the_bundled_dockyard_daemon(tmp_path: Path) -> None:
+    """No daemon_command: the server starts `dockyard daemon` itself on the configured socket."""
+    host = f"unix://{tmp_path}/run/dockyard.sock"
+    server = start_server({"daemon_host": host, "start_daemon": True,
+                           "data_root": str(tmp_path / "data")})
+    try:
+        status = server.get("/dockyard/status").json()
+        assert status["reachable"] is True and status["daemon"]["managed"] is True
+        pid = status["daemon"]["pid"]
+        assert server.get("/dockyard/api/v1.41/images/json").json() == []
+        assert (tmp_path / "data" / "daemon.log").exists()
+    finally:
+        stop_server(server)
+    assert not alive(pid) and not launcher.ping(host)
