@@ -268,3 +268,61 @@ def test_hijack_errors_and_auth(server: JupyterServer) -> None:
                                       "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
                              timeout=10, allow_redirects=False)
     assert anonymous.status_code == 403
+
+
+@pytest.fixture
+def echo_ws_server() -> Iterator[int]:
+    """A websocket echo app on loopback, standing in for a web app in a host-network
+    container (busybox has no websocket server)."""
+    import threading
+
+    import tornado.web
+    import tornado.websocket
+
+    class Echo(tornado.websocket.WebSocketHandler):
+        def on_message(self, message: str | bytes) -> None:
+            self.write_message(f"echo:{message!s}")
+
+    port, ready, holder = free_port(), threading.Event(), {}
+
+    def serve() -> None:
+        async def main() -> None:
+            server = tornado.web.Application([(r"/echo", Echo)]).listen(port, "127.0.0.1")
+            holder["stop"] = asyncio.Event()
+            holder["loop"] = asyncio.get_running_loop()
+            ready.set()
+            await holder["stop"].wait()
+            server.stop()
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    ready.wait(10)
+    yield port
+    holder["loop"].call_soon_threadsafe(holder["stop"].set)
+    thread.join(10)
+
+
+def test_container_port_websocket(server: JupyterServer, real_dockerd: Dockerd,
+                                  echo_ws_server: int) -> None:
+    engine = real_dockerd.client()
+    box = engine.containers.run("busybox", ["sleep", "30"], detach=True, network_mode="host",
+                                name="ws-app")
+    try:
+        async def talk() -> str | bytes | None:
+            from tornado.httpclient import HTTPRequest
+            from tornado.websocket import websocket_connect
+
+            url = (server.url.replace("http://", "ws://") +
+                   f"/dockyard/containers/ws-app/ports/{echo_ws_server}/echo")
+            conn = await websocket_connect(HTTPRequest(url, headers={
+                "Authorization": f"token {server.token}"}, connect_timeout=10))
+            await conn.write_message("ping")
+            answer = await asyncio.wait_for(conn.read_message(), 10)
+            conn.close()
+            return answer
+
+        assert asyncio.run(talk()) == "echo:ping"
+    finally:
+        box.remove(force=True)
+        engine.close()

@@ -12,7 +12,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import httputil, web
 from tornado.httpclient import HTTPClientError
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
+from tornado.tcpclient import TCPClient
 
 from dockyard.errors import DockyardError, NotFound
 
@@ -159,9 +160,10 @@ class ProxyHandler(DockyardHandler):
 
 
 class PortHandler(ProxyHandler):
-    """A container's HTTP port, through Jupyter's auth: the daemon says where it listens."""
+    """A container's HTTP port, through Jupyter's auth: the daemon says where it listens.
+    A websocket upgrade is tunnelled byte for byte once the request head is passed on."""
 
-    async def _send(self, producer: Any) -> Any:
+    async def _resolve(self) -> tuple[str, int]:
         container_id, port = self.path_args[0], int(self.path_args[1])
         try:
             container = await self.proxy.get_json(f"/containers/{container_id}/json")
@@ -169,15 +171,52 @@ class PortHandler(ProxyHandler):
             if exc.code != 404:
                 raise
             raise NotFound(f"No such container: {container_id}") from None
-        host, real_port = resolve_port(container, port)
+        return resolve_port(container, port)
+
+    async def _send(self, producer: Any) -> Any:
+        host, port = await self._resolve()
         return await self.proxy.request(
             self.request.method or "GET", self._target(), self.request.headers, producer,
-            self._on_headers, self._on_chunk, base=f"http://{host}:{real_port}",
-            direct=True)
+            self._on_headers, self._on_chunk, base=f"http://{host}:{port}", direct=True)
+
+    async def get(self, *_path: str) -> None:
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            await self._forward()
+            return
+        host, port = await self._resolve()
+        try:
+            upstream = await TCPClient().connect(host, port)
+        except OSError as exc:
+            raise self._unreachable(exc) from None
+        await upstream.write(upgrade_head(self.request, self._target(), f"{host}:{port}"))
+        await tunnel(self.detach(), upstream)
 
     def _unreachable(self, cause: BaseException | None) -> web.HTTPError:
         reason = getattr(cause, "strerror", None) or str(cause)
         return web.HTTPError(502, f"container port {self.path_args[1]} is unreachable: {reason}")
+
+
+def upgrade_head(request: httputil.HTTPServerRequest, target: str, host: str) -> bytes:
+    """The client's upgrade request for the app, minus Jupyter's credentials."""
+    lines = [f"{request.method} /{target.lstrip('/')} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{k}: {v}" for k, v in request.headers.get_all()
+              if k.lower() not in {"host", "cookie", "authorization", "x-xsrftoken"}]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def tunnel(a: IOStream, b: IOStream) -> None:
+    """Copy bytes both ways until one side closes, then close both."""
+    async def pipe(src: IOStream, dst: IOStream) -> None:
+        try:
+            while True:
+                await dst.write(await src.read_bytes(65536, partial=True))
+        except StreamClosedError:
+            pass
+        finally:
+            src.close()
+            dst.close()
+
+    await asyncio.gather(pipe(a, b), pipe(b, a))
 
 
 class PortRootHandler(DockyardHandler):
