@@ -7,8 +7,9 @@
     │   └── DaemonUnreachable     no daemon answers at the chosen host
     ├── InvalidArgument
     │   └── CommandUsage          bad magic syntax (shown as IPython's UsageError)
-    └── DaemonError               the daemon refused a request ("Error response from daemon: …")
-        └── ContainerExitError    a container exited non-zero and --raise-error was given
+    ├── DaemonError               the daemon refused a request ("Error response from daemon: …")
+    │   └── ContainerExitError    a container exited non-zero and --raise-error was given
+    └── Interrupted               the user stopped a build/pull/push; its request was cancelled
 """
 
 from __future__ import annotations
@@ -41,3 +42,8 @@ class ContainerExitError(DaemonError):
     def __init__(self, container: str, code: int) -> None:
         DockyardError.__init__(self, f"container {container} exited with status {code}")
         self.returncode = code
+
+
+class Interrupted(DockyardError):
+    """A kernel interrupt during a streamed request: the connection was closed, which makes the
+    daemon cancel the build, pull or push."""

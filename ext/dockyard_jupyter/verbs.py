@@ -12,8 +12,10 @@ import io
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ import docker
 import docker.errors
 
 from . import reprs, runner
-from .errors import CommandUsage, ContainerExitError
+from .errors import CommandUsage, ContainerExitError, Interrupted
 from .lockfile import LockFile, base_references, pin
 from .progress import BatchedWriter, JsonStreamView, LayerBoard, pump
 from .translate import build_kwargs, parse_filters, parse_key_values, run_kwargs, split_repo_tag
@@ -82,12 +84,40 @@ def show_board() -> Callable[[str], None]:
     return show
 
 
-def stream_json(messages: Iterable[dict[str, Any]], quiet: bool = False) -> JsonStreamView:
+def stream_json(ctx: Context, what: str, start: Callable[[], Iterable[dict[str, Any]]],
+                quiet: bool = False) -> JsonStreamView:
+    """Start a streamed request and show it; an interrupt closes its connection (the daemon
+    then cancels the work) and ends the cell with one line."""
+    responses: list[Any] = []
+
+    def keep(response: Any, *_args: Any, **_kw: Any) -> None:
+        responses.append(response)
+
+    ctx.api.hooks["response"].append(keep)
+    try:
+        messages = start()
+    finally:
+        ctx.api.hooks["response"].remove(keep)
     out = BatchedWriter(io.StringIO() if quiet else sys.stdout)
     view = JsonStreamView(out, LayerBoard((lambda _t: None) if quiet else show_board()))
-    pump(messages, view.handle, view.outputs)
+    try:
+        pump(messages, view.handle, view.outputs)
+    except KeyboardInterrupt:
+        for response in responses:
+            _hang_up(ctx.api, response)
+        raise Interrupted(f"{what} interrupted") from None
     out.close()
     return view
+
+
+def _hang_up(api: docker.APIClient, response: Any) -> None:
+    """Shut the socket down rather than close the response: the reader thread holds the
+    response's buffer lock while blocked in recv, so close() would wait for the next byte."""
+    try:
+        raw = api._get_raw_response_socket(response)
+        getattr(raw, "_sock", raw).shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError, docker.errors.APIError):
+        threading.Thread(target=response.close, daemon=True).start()
 
 
 # -- containers ------------------------------------------------------------------------------
@@ -236,8 +266,8 @@ def _pull(ctx: Context, name: str, platform: str | None = None, quiet: bool = Fa
     repo, tag = split_repo_tag(name)
     if tag is None and "@" not in repo and not all_tags:
         tag = "latest"
-    stream_json(ctx.api.pull(repo, tag, stream=True, decode=True, platform=platform,
-                             all_tags=all_tags), quiet)
+    stream_json(ctx, "pull", lambda: ctx.api.pull(
+        repo, tag, stream=True, decode=True, platform=platform, all_tags=all_tags), quiet)
     return None if all_tags else ctx.client.images.get(f"{repo}:{tag}" if tag else repo)
 
 
@@ -249,8 +279,8 @@ def pull(ctx: Context, ns: argparse.Namespace) -> Any:
 @verb("push")
 def push(ctx: Context, ns: argparse.Namespace) -> None:
     repo, tag = split_repo_tag(ns.name)
-    view = stream_json(ctx.api.push(repo, None if ns.all_tags else tag, stream=True,
-                                    decode=True), ns.quiet)
+    view = stream_json(ctx, "push", lambda: ctx.api.push(
+        repo, None if ns.all_tags else tag, stream=True, decode=True), ns.quiet)
     if ctx.lock is None:
         return
     for aux in view.aux:
@@ -274,8 +304,8 @@ def build(ctx: Context, ns: argparse.Namespace) -> Any:
 def build_image(ctx: Context, context: str, dockerfile: str | None,
                 ns: argparse.Namespace, text: str, record_context: str | None = None) -> Any:
     """Classic builder, JSON stream shown step by step; extra ``-t`` tags applied after."""
-    stream = ctx.api.build(path=context, dockerfile=dockerfile, **build_kwargs(ns))
-    image_id = stream_json(stream, ns.quiet).image_id
+    image_id = stream_json(ctx, "build", lambda: ctx.api.build(
+        path=context, dockerfile=dockerfile, **build_kwargs(ns)), ns.quiet).image_id
     if image_id is None:
         raise CommandUsage("build finished without reporting an image ID")
     for extra in ns.tag[1:]:
@@ -355,7 +385,7 @@ def load(ctx: Context, ns: argparse.Namespace) -> None:
         data = source.read_bytes()
     except OSError as exc:
         raise CommandUsage(f"open {ns.input}: {exc.strerror}") from None
-    stream_json(ctx.api.load_image(data, quiet=ns.quiet), ns.quiet)
+    stream_json(ctx, "load", lambda: ctx.api.load_image(data, quiet=ns.quiet), ns.quiet)
 
 
 # -- objects, registries, system ---------------------------------------------------------------

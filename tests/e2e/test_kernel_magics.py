@@ -114,3 +114,30 @@ def _reply(kc: Any, msg_id: str, outputs: list[dict[str, Any]], timeout: float) 
                 and msg["content"]["execution_state"] == "idle"):
             return kc.get_shell_msg(timeout=5)
     raise AssertionError("no reply")
+
+
+def test_interrupt_cancels_a_build(kernel: tuple[KernelManager, Any],
+                                   kernel_env: Dockerd) -> None:
+    km, kc = kernel
+    kc.execute_interactive("%load_ext dockyard_jupyter", timeout=60)
+    outputs: list[dict[str, Any]] = []
+    msg_id = kc.execute("%%dockerfile -t never-built:1\nFROM busybox\nRUN sleep 30\n")
+    engine = kernel_env.client()
+    try:
+        deadline = time.monotonic() + 20
+        while not engine.containers.list(filters={"ancestor": "busybox"}):
+            assert time.monotonic() < deadline, "the RUN step never started"
+            time.sleep(0.05)
+        started = time.monotonic()
+        km.interrupt_kernel()
+        reply = _reply(kc, msg_id, outputs, timeout=30)
+        assert time.monotonic() - started < 5
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["evalue"] == "build interrupted"
+        deadline = time.monotonic() + 15
+        while engine.containers.list(all=True):                # the daemon cancelled the step
+            assert time.monotonic() < deadline, engine.containers.list(all=True)
+            time.sleep(0.1)
+        assert not engine.images.list(name="never-built")
+    finally:
+        engine.close()
