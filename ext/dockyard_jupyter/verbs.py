@@ -191,9 +191,12 @@ def logs(ctx: Context, ns: argparse.Namespace) -> None:
         raw = ctx.api.logs(ns.container, stream=False, **{k: v for k, v in kw.items() if v})
         sys.stdout.write(raw.decode("utf-8", "replace"))
         return
-    frames = ctx.api.logs(ns.container, stream=True, follow=True, **{k: v for k, v in kw.items()
-                                                                     if v})
-    runner.stream_to_cell((chunk, None) for chunk in frames)
+    frames = ctx.api.logs(ns.container, stream=True, follow=True,
+                          **{k: v for k, v in kw.items() if v})
+    try:
+        runner.stream_to_cell((chunk, None) for chunk in frames)
+    except KeyboardInterrupt:          # the usual way to stop following, as in a terminal
+        frames.close()
 
 
 def _time_arg(text: str | None) -> Any:

@@ -141,3 +141,25 @@ def test_interrupt_cancels_a_build(kernel: tuple[KernelManager, Any],
         assert not engine.images.list(name="never-built")
     finally:
         engine.close()
+
+
+def test_interrupt_stops_following_logs(kernel: tuple[KernelManager, Any],
+                                        kernel_env: Dockerd) -> None:
+    km, kc = kernel
+    engine = kernel_env.client()
+    box = engine.containers.run("busybox", ["sh", "-c", "echo first; sleep 60"], detach=True,
+                                network_mode="none")
+    try:
+        kc.execute_interactive("%load_ext dockyard_jupyter", timeout=60)
+        outputs: list[dict[str, Any]] = []
+        msg_id = kc.execute(f"%docker logs -f {box.id}")
+        time.sleep(1.0)
+        km.interrupt_kernel()
+        reply = _reply(kc, msg_id, outputs, timeout=15)
+        assert reply["content"]["status"] == "ok"
+        assert "first\n" in "".join(o["text"] for o in outputs if o.get("name") == "stdout")
+        box.reload()
+        assert box.status == "running"                     # following stopped, not the box
+    finally:
+        box.remove(force=True)
+        engine.close()
