@@ -17,7 +17,7 @@ _SERVE_FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--token-auth", {"action": "store_const", "const": True,
                       "help": "Docker token auth with the bundled /token endpoint"}),
     ("--token-realm", {"help": "token realm URL to advertise (implies --token-auth)"}),
-    ("--token-key", {"type": Path, "help": "PEM EC P-256 (ES256) or RSA (RS256) key signing tokens; "
+    ("--token-key", {"type": Path, "help": "PEM EC P-256 (ES256) or RSA (RS256) key signing tokens (implies --token-auth); "
                      "a public key only verifies (external token server); default: a fresh key"}),
     ("--token-service", {"help": "service name in tokens (default dockyard-registry)"}),
     ("--token-issuer", {"help": "issuer in tokens (default dockyard-registry)"}),

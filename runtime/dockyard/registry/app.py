@@ -21,6 +21,7 @@ from tornado.iostream import IOStream, SSLIOStream
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
+from ..errors import InvalidArgument, Unavailable
 from .auth.authenticator import Authenticator, BasicAuth, OpenAuth, TokenAuth
 from .auth.htpasswd import Htpasswd
 from .auth.jwt import KeyPair
@@ -155,9 +156,19 @@ def start_server(registry: Registry) -> tuple[HTTPServer, str]:
     return server, f"{'https' if tls else 'http'}://{shown}:{bound[1]}"
 
 
+def _startup(config: RegistryConfig) -> tuple[HTTPServer, str]:
+    """Build and bind, turning a bad file or a busy port into one clear line for the user."""
+    try:
+        return start_server(build_registry(config))
+    except ssl.SSLError as exc:
+        raise InvalidArgument(f"cannot load --tls-cert/--tls-key: {exc}") from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else f" on {config.addr}"
+        raise Unavailable(f"registry cannot start:{where}: {exc.strerror or exc}") from None
+
+
 async def _serve(config: RegistryConfig) -> None:
-    registry = build_registry(config)
-    server, url = start_server(registry)
+    server, url = _startup(config)
     print(f"dockyard registry listening on {url}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -39,7 +39,7 @@ class RegistryConfig:
 
     @property
     def uses_tokens(self) -> bool:
-        return self.token_auth or bool(self.token_realm)
+        return self.token_auth or bool(self.token_realm) or self.token_key is not None
 
     def host_port(self) -> tuple[str, int]:
         host, sep, port = self.addr.rpartition(":")

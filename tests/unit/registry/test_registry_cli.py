@@ -48,6 +48,9 @@ def test_yaml_config_file(tmp_path: Path) -> None:
     (["--addr", "nonsense"], "invalid --addr"),
     (["--acl", "bob:x"], "invalid access rule"),
     (["--config", "/nonexistent.yaml"], "cannot read registry config"),
+    (["--htpasswd", "/nonexistent"], "registry cannot start: /nonexistent: No such file"),
+    (["--tls-cert", "/etc/hostname", "--tls-key", "/etc/hostname"], "cannot load --tls-cert/--tls-key"),
+    (["--token-key", "/etc/hostname"], "not a PEM private or public key"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
     r = subprocess.run([*SERVE, "--root", str(tmp_path), *args], capture_output=True, text=True, timeout=30, check=False)
