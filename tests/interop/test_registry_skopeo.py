@@ -98,9 +98,9 @@ def target(request: pytest.FixtureRequest) -> Iterator[RegistryProcess]:
 
 @pytest.fixture(params=["dockyard", "distribution"])
 def authed(request: pytest.FixtureRequest, htpasswd: Path) -> Iterator[RegistryProcess]:
-    make = (lambda: RegistryProcess(None, htpasswd=htpasswd)) if request.param == "dockyard" else (
-        lambda: DistributionProcess(htpasswd=htpasswd))
-    with make() as registry:
+    registry = (RegistryProcess(None, htpasswd=htpasswd) if request.param == "dockyard"
+                else DistributionProcess(htpasswd=htpasswd))
+    with registry:
         yield registry
 
 

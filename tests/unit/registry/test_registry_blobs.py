@@ -6,6 +6,8 @@ import os
 
 from regclient import Client, error_code, sha256
 
+from dockyard.testing.registry import RegistryProcess
+
 
 def test_base_endpoint_answers_with_the_api_version(client: Client) -> None:
     r = client.request("GET", "/v2/")
@@ -55,7 +57,7 @@ def test_unknown_blob_and_wrong_repository(client: Client) -> None:
     assert r.status_code == 404
 
 
-def test_digest_mismatch_is_refused_and_leaves_nothing(client: Client, shared_registry) -> None:
+def test_digest_mismatch_is_refused_and_leaves_nothing(client: Client, shared_registry: RegistryProcess) -> None:
     claimed = sha256(b"something else")
     r = client.request("POST", "/v2/blobs/bad/blobs/uploads/", params={"digest": claimed}, data=b"data")
     assert r.status_code == 400 and error_code(r) == "DIGEST_INVALID"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from regclient import (
     DOCKER_LIST,
@@ -109,7 +110,7 @@ def test_oversize_manifest_is_refused(client: Client) -> None:
     r = client.put_manifest("man/big", "big", b" " * (4 * 1024 * 1024 + 1))
     assert r.status_code == 413 and error_code(r) == "MANIFEST_INVALID"
 
-    def chunks():  # no Content-Length: the limit holds for chunked bodies too
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds for chunked bodies too
         for _ in range(5):
             yield b" " * (1024 * 1024)
     r = client.request("PUT", "/v2/man/big/manifests/big", data=chunks(), headers={"Content-Type": OCI_MANIFEST})
