@@ -16,11 +16,15 @@ import platform
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import API_VERSION, MIN_API_VERSION, __version__
 from .config import DaemonConfig
 from .store.images import ImageStore
+
+if TYPE_CHECKING:
+    from .distribution.credentials import AuthConfig
+    from .distribution.service import Distribution
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -76,8 +80,11 @@ class Engine:
         self.data_root.mkdir(parents=True, exist_ok=True)
         self._store = ImageStore(self.data_root)
         self._id = self._engine_id()
+        self._distribution: Distribution | None = None
 
     def close(self) -> None:
+        if self._distribution is not None:
+            self._distribution.close()
         self._store.close()
 
     @property
@@ -177,6 +184,40 @@ class Engine:
         from .store.importer import import_rootfs
         return import_rootfs(self._store, stream, repo=repo, tag=tag, changes=changes or [],
                              message=message, platform=platform)
+
+    # ---- registries (dockyard.distribution) ----------------------------------------------------
+
+    @property
+    def distribution(self) -> Distribution:
+        """The registry client, created on first use (importing it costs urllib3)."""
+        if self._distribution is None:
+            from .distribution.endpoints import RegistryConfig
+            from .distribution.service import Distribution
+
+            config = RegistryConfig(list(self.config.insecure_registries), list(self.config.registry_mirrors))
+            self._distribution = Distribution(self._store, self.data_root, config)
+        return self._distribution
+
+    def image_pull(self, name: str, tag: str | None = None, platform: str | None = None,
+                   auth: AuthConfig | None = None, all_tags: bool = False) -> Iterator[dict[str, Any]]:
+        return self.distribution.pull(name, tag, platform, auth, all_tags=all_tags)
+
+    def image_push(self, name: str, tag: str | None = None,
+                   auth: AuthConfig | None = None) -> Iterator[dict[str, Any]]:
+        return self.distribution.push(name, tag, auth)
+
+    def registry_login(self, auth: AuthConfig) -> dict[str, Any]:
+        return self.distribution.login(auth)
+
+    def image_search(self, term: str, limit: int = 25, auth: AuthConfig | None = None) -> list[dict[str, Any]]:
+        return self.distribution.search(term, limit, auth)
+
+    def distribution_inspect(self, name: str, auth: AuthConfig | None = None) -> dict[str, Any]:
+        return self.distribution.inspect(name, auth)
+
+    def ensure_image(self, name: str, platform: str | None = None, auth: AuthConfig | None = None) -> str:
+        """Pull-through for run/build: the image ID, pulled first when it is not local."""
+        return self.distribution.ensure_image(name, platform, auth)
 
     # ---- internal, for containers and the builder ------------------------------------------
 

@@ -17,7 +17,7 @@ import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from .. import API_VERSION, MIN_API_VERSION
-from .handlers import images, system
+from .handlers import distribution, images, system
 from .handlers.base import NotFoundHandler, VersionErrorHandler, parse_version
 
 access_log = logging.getLogger("dockyard.api.access")
@@ -31,13 +31,17 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/system/df", system.SystemDfHandler),
     (r"/images/json", images.ListHandler),
     (r"/images/load", images.LoadHandler),
-    (r"/images/create", images.CreateHandler),
+    (r"/images/create", distribution.CreateHandler),  # fromImage: pull; fromSrc: import
     (r"/images/prune", images.PruneHandler),
     (r"/images/get", images.SaveManyHandler),
     (r"/images/(.+)/json", images.InspectHandler),
     (r"/images/(.+)/history", images.HistoryHandler),
     (r"/images/(.+)/tag", images.TagHandler),
     (r"/images/(.+)/get", images.SaveHandler),
+    (r"/images/search", distribution.SearchHandler),
+    (r"/images/(.+)/push", distribution.PushHandler),
+    (r"/auth", distribution.AuthHandler),
+    (r"/distribution/(.+)/json", distribution.InspectHandler),
     (r"/images/(.+)", images.ImageHandler),
 ]
 

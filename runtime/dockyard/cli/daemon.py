@@ -17,13 +17,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("-p", "--pidfile", type=Path, default=None, help="path to write the daemon's pid")
     parser.add_argument("-l", "--log-level", default="info",
                         choices=["debug", "info", "warn", "warning", "error", "fatal"], help="logging level")
+    parser.add_argument("--insecure-registry", dest="insecure_registries", action="append", default=[],
+                        metavar="REGISTRY", help="registry (host:port or CIDR) reachable over plain HTTP, repeatable")
+    parser.add_argument("--registry-mirror", dest="registry_mirrors", action="append", default=[],
+                        metavar="URL", help="preferred Docker Hub mirror, repeatable")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..daemon import run_daemon
 
-    config = DaemonConfig(log_level=args.log_level, pidfile=args.pidfile)
+    config = DaemonConfig(log_level=args.log_level, pidfile=args.pidfile,
+                          insecure_registries=list(args.insecure_registries),
+                          registry_mirrors=list(args.registry_mirrors))
     if args.data_root is not None:
         config.data_root = args.data_root.resolve()
     if args.hosts:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Verb-group modules under dockyard.cli, in the order `dockyard --help` lists them.
-VERB_MODULES: tuple[str, ...] = ("daemon", "images", "system", "registry")
+VERB_MODULES: tuple[str, ...] = ("daemon", "images", "distribution", "system", "registry")
 
 
 def build_parser() -> argparse.ArgumentParser:

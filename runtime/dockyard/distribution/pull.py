@@ -1,0 +1,249 @@
+"""``docker pull``: manifest (platform chosen from an index), config, then the layers.
+
+Layers download concurrently (``MAX_DOWNLOADS`` at a time, dockerd's default is 3); each blob
+streams into the content store, hashed on the way and visible only once its digest matches.
+While it downloads, the same bytes feed the unpacker in a second thread, so a layer is
+extracted as it arrives; the snapshot becomes visible only once its diff_id (from the
+digest-verified config) matches. Layers whose blob is already stored are skipped ("Already
+exists"). The image's rows and references are committed last, in one transaction: a failed
+pull leaves no reference and nothing it brought.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from ..errors import DigestMismatch, Forbidden, Unauthorized
+from ..oci import mediatypes as mt
+from ..oci.digest import of_bytes
+from ..oci.reference import Reference
+from ..store.images import AddSession, LayerInput, disk_errors, parse_config
+from ..store.snapshots import chain_ids
+from . import manifests
+from .client import Registry
+from .credentials import AuthConfig
+from .errors import ManifestUnknown, RegistryError, UnsupportedManifest
+from .manifests import Descriptor, ImageManifest, Index, Platform
+from .progress import Message, layer, progress, short_id, status
+from .transfer import Context, CountingReader, Pipe, drain
+
+MAX_DOWNLOADS = 3
+CONFIG_LIMIT = 8 << 20
+
+
+class Pulled:
+    """What a finished pull reports: the digest users see and the image it gave."""
+
+    def __init__(self) -> None:
+        self.digest = ""
+        self.image_id = ""
+        self.updated = False
+        self.config_bytes = b""
+
+
+def pull(ctx: Context, ref: Reference, platform: Platform, auth: AuthConfig,
+         result: Pulled | None = None, announce: bool = True) -> Iterator[Message]:
+    """Pull ``ref`` into the store, yielding dockerd's progress messages."""
+    result = result or Pulled()
+    try:
+        reg, data, media_type, top = _fetch_manifest(ctx, ref, auth)
+        if announce:  # only now, as dockerd: a missing tag is a plain error response
+            yield status(f"Pulling from {ref.path}", ref.tag or ref.digest)
+        manifest, digest = _resolve(reg, ref, data, media_type, platform)
+        with ctx.store.adding() as session, disk_errors(ctx.store.root):
+            yield from _pull_image(ctx, reg, ref, manifest, digest, data if digest == top else None,
+                                   session, result)
+            _commit(ctx, ref, top, digest, manifest, session, result)
+    except (Unauthorized, Forbidden) as exc:
+        raise type(exc)(f"pull access denied for {ref.familiar_repository}, repository does not exist "
+                        f"or may require 'docker login': {exc}") from None
+    except ManifestUnknown as exc:
+        raise ManifestUnknown(_not_found(ref, exc)) from None
+    result.digest = top
+    yield status(f"Digest: {top}")
+
+
+def _not_found(ref: Reference, exc: Exception) -> str:
+    text = str(exc)
+    if text.startswith("no matching manifest"):
+        return text
+    return f"manifest for {ref.familiar()} not found: {text}"
+
+
+def _fetch_manifest(ctx: Context, ref: Reference, auth: AuthConfig) -> tuple[Registry, bytes, str, str]:
+    """Try each endpoint (mirrors first); the last one's error is the one reported."""
+    endpoints = ctx.config.endpoints(ref.domain)
+    for i, endpoint in enumerate(endpoints):
+        reg = ctx.registry(endpoint, auth if not endpoint.mirror else AuthConfig())
+        try:
+            data, media_type, header = reg.get_manifest(ref.path, ref.digest or ref.tag or "latest")
+        except (RegistryError, ManifestUnknown, Unauthorized, Forbidden):
+            if i == len(endpoints) - 1:
+                raise
+            continue
+        digest = of_bytes(data, (ref.digest or "sha256:").partition(":")[0])
+        if ref.digest and digest != ref.digest:
+            raise DigestMismatch(ref.digest, digest)
+        if header and not ref.digest and header != digest and header.startswith("sha256:"):
+            raise DigestMismatch(header, digest)
+        return reg, data, media_type, digest
+    raise AssertionError("no endpoint")
+
+
+def _resolve(reg: Registry, ref: Reference, data: bytes, media_type: str,
+             platform: Platform) -> tuple[ImageManifest, str]:
+    """The image manifest (an index resolved to ``platform``) and its digest."""
+    parsed = manifests.parse(data, media_type)
+    if isinstance(parsed, Index):
+        entry = manifests.select(parsed, platform)
+        data, media_type, _ = reg.get_manifest(ref.path, entry.digest)
+        if of_bytes(data) != entry.digest:
+            raise DigestMismatch(entry.digest, of_bytes(data))
+        parsed = manifests.parse(data, media_type or entry.media_type)
+        if isinstance(parsed, Index):
+            raise UnsupportedManifest("nested manifest lists are not supported")
+        return parsed, entry.digest
+    return parsed, of_bytes(data)
+
+
+def _pull_image(ctx: Context, reg: Registry, ref: Reference, manifest: ImageManifest, digest: str,
+                data: bytes | None, session: AddSession, result: Pulled) -> Iterator[Message]:
+    config_bytes = _config(ctx, reg, ref, manifest.config)
+    config = parse_config(config_bytes)
+    diff_ids: list[str] = config["rootfs"]["diff_ids"]
+    if len(diff_ids) != len(manifest.layers):
+        raise UnsupportedManifest(f"manifest lists {len(manifest.layers)} layers, config {len(diff_ids)}")
+    for d in manifest.layers:
+        if d.media_type not in mt.LAYERS:
+            raise UnsupportedManifest(f"unsupported layer media type: {d.media_type}")
+    session.blob(digest)
+    ctx.store.content.write_bytes(data if data is not None else _manifest_bytes(reg, ref, digest), digest)
+    result.config_bytes = config_bytes
+    yield from _layers(ctx, reg, ref, manifest.layers, diff_ids, session)
+
+
+def _manifest_bytes(reg: Registry, ref: Reference, digest: str) -> bytes:
+    data, _, _ = reg.get_manifest(ref.path, digest)
+    return data
+
+
+def _config(ctx: Context, reg: Registry, ref: Reference, d: Descriptor) -> bytes:
+    if d.size > CONFIG_LIMIT:
+        raise UnsupportedManifest(f"image config {d.digest} is too large ({d.size} bytes)")
+    if ctx.store.content.has(d.digest):
+        return ctx.store.content.read_bytes(d.digest)
+    resp = reg.get_blob(ref.path, d.digest)
+    try:
+        data = resp.read()
+    finally:
+        resp.release_conn()
+    if of_bytes(data, d.digest.partition(":")[0]) != d.digest:
+        raise DigestMismatch(d.digest, of_bytes(data))
+    return data
+
+
+def _layers(ctx: Context, reg: Registry, ref: Reference, layers: list[Descriptor], diff_ids: list[str],
+            session: AddSession) -> Iterator[Message]:
+    chains = chain_ids(diff_ids)
+    jobs: dict[str, tuple[Descriptor, str, str]] = {}
+    for d, diff_id, chain in zip(layers, diff_ids, chains, strict=True):
+        session.blob(d.digest)
+        if ctx.store.content.has(d.digest):
+            yield layer("Already exists", short_id(d.digest))
+        elif d.digest not in jobs:
+            jobs[d.digest] = (d, diff_id, chain)
+            yield layer("Pulling fs layer", short_id(d.digest))
+    if not jobs:
+        return
+    with ThreadPoolExecutor(MAX_DOWNLOADS, thread_name_prefix="pull") as pool:
+        futures: list[Future[None]] = [pool.submit(_download, ctx, reg, ref, d, diff_id, chain, session)
+                                       for d, diff_id, chain in jobs.values()]
+        yield from drain(ctx, futures)
+
+
+def _download(ctx: Context, reg: Registry, ref: Reference, d: Descriptor, diff_id: str, chain: str,
+              session: AddSession) -> None:
+    """One layer: blob into the content store while the unpacker makes its snapshot."""
+    sid = short_id(d.digest)
+    unpack = ctx.store.snapshots.info(chain) is None
+    pipe = Pipe() if unpack else None
+    unpacker = _Unpacker(ctx, chain, diff_id, pipe, session) if pipe else None
+    resp = reg.get_blob(ref.path, d.digest)
+    try:
+        reader = CountingReader(resp, ctx, lambda n: ctx.emit(progress("Downloading", sid, n, d.size)), pipe)
+        ctx.store.content.write(_Verifying(reader, ctx, sid, d.size), expected=d.digest, size=d.size)
+    except BaseException as exc:
+        if pipe is not None:
+            pipe.abort(exc)
+        raise
+    finally:
+        resp.release_conn()
+        if unpacker is not None and pipe is not None:
+            pipe.finish()
+            unpacker.join()
+    ctx.emit(layer("Download complete", sid))
+    if unpacker is not None and unpacker.error is not None:
+        raise unpacker.error
+    ctx.emit(progress("Extracting", sid, d.size, d.size))
+    ctx.emit(layer("Pull complete", sid))
+
+
+class _Verifying:
+    """Announces "Verifying Checksum" when the last byte has been read, as dockerd does."""
+
+    def __init__(self, reader: CountingReader, ctx: Context, sid: str, size: int) -> None:
+        self.reader, self.ctx, self.sid, self.size = reader, ctx, sid, size
+        self.done = False
+
+    def read(self, n: int = -1, /) -> bytes:
+        chunk = self.reader.read(n)
+        if not self.done and (not chunk or self.reader.count >= self.size):
+            self.done = True
+            self.ctx.emit(progress("Downloading", self.sid, self.reader.count, self.size))
+            self.ctx.emit(layer("Verifying Checksum", self.sid))
+        return chunk
+
+
+class _Unpacker(threading.Thread):
+    def __init__(self, ctx: Context, chain: str, diff_id: str, pipe: Pipe, session: AddSession) -> None:
+        super().__init__(name="pull-unpack", daemon=True)
+        self.ctx, self.chain, self.diff_id, self.pipe = ctx, chain, diff_id, pipe
+        self.error: BaseException | None = None
+        session.chain(chain)  # pinned before it exists: a concurrent add may not discard it
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.ctx.store.snapshots.create(self.chain, self.pipe, expected_diff_id=self.diff_id)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the downloader
+            self.error = exc
+        finally:
+            self.pipe.close_reader()
+
+
+def _commit(ctx: Context, ref: Reference, top: str, digest: str, manifest: ImageManifest,
+            session: AddSession, result: Pulled) -> None:
+    store = ctx.store
+    config_bytes = result.config_bytes
+    refs = [Reference(ref.domain, ref.path, None, top)]
+    if ref.tag and not ref.digest:
+        refs.insert(0, Reference(ref.domain, ref.path, ref.tag, None))
+    previous = store.meta.ref(str(refs[0]))
+    layers = [LayerInput(d.digest, d.media_type) for d in manifest.layers]
+    prepared = store.prepare(config_bytes, layers, refs, manifest=(digest, manifest.media_type),
+                             config_media_type=manifest.config.media_type or mt.DOCKER_CONFIG,
+                             session=session)
+    store.commit([prepared])
+    result.image_id = prepared.image.id
+    result.updated = previous is None or previous.image_id != prepared.image.id
+    for d in manifest.layers:
+        ctx.meta.record_seen(d.digest, ref.domain, ref.path)
+
+
+def final_status(ref: Reference, result: Pulled) -> Message:
+    name = ref.familiar()
+    if result.updated:
+        return status(f"Status: Downloaded newer image for {name}")
+    return status(f"Status: Image is up to date for {name}")

@@ -1,0 +1,155 @@
+"""Push to and pull from the bundled dockyard registry (a real server on loopback)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from dist_helpers import Node, registry_get, run, statuses
+
+from dockyard.distribution.errors import ManifestUnknown
+from dockyard.distribution.push import Options
+from dockyard.oci.digest import of_bytes
+
+
+def push(node: Node, name: str, tag: str = "v1", **options: object) -> list[dict]:
+    return run(node.dist.push(name, tag, options=Options(**options)))  # type: ignore[arg-type]
+
+
+def pushed_digest(messages: list[dict]) -> str:
+    return next(m["aux"]["Digest"] for m in messages if "aux" in m)
+
+
+def test_push_then_pull_gives_identical_image(source: Node, node_factory: Callable[..., Node],
+                                              dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/bb"
+    source.store.tag("busybox:latest", repo, "v1")
+    messages = push(source, repo)
+    assert messages[0] == {"status": f"The push refers to repository [{repo}]"}
+    assert {"Preparing", "Pushing", "Pushed"} <= set(statuses(messages))
+    pushing = [m for m in messages if m.get("status") == "Pushing"]
+    assert pushing[-1]["progressDetail"]["current"] == pushing[-1]["progressDetail"]["total"]
+    digest = pushed_digest(messages)
+    assert messages[-2]["status"] == f"v1: digest: {digest} size: {messages[-1]['aux']['Size']}"
+    assert f"{repo}@{digest}" in source.store.inspect(f"{repo}:v1")["RepoDigests"]
+
+    fresh = node_factory("fresh")
+    pulled = run(fresh.dist.pull(repo, "v1"))
+    assert pulled[0] == {"status": "Pulling from bb", "id": "v1"}
+    order = ["Pulling fs layer", "Downloading", "Verifying Checksum", "Download complete",
+             "Extracting", "Pull complete"]
+    seen = [s for s in statuses(pulled) if s in order]
+    assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s] == order
+    assert pulled[-2:] == [{"status": f"Digest: {digest}"},
+                           {"status": f"Status: Downloaded newer image for {repo}:v1"}]
+    image = fresh.store.inspect(f"{repo}:v1")
+    assert image["Id"] == source.store.inspect("busybox:latest")["Id"]
+    assert image["RepoDigests"] == [f"{repo}@{digest}"]
+    layers = fresh.store.rootfs_layers(f"{repo}:v1")
+    assert (layers[0] / "bin" / "busybox").is_file()
+
+    again = run(fresh.dist.pull(repo, "v1"))
+    assert "Already exists" in statuses(again)
+    assert again[-1] == {"status": f"Status: Image is up to date for {repo}:v1"}
+
+
+def test_repush_keeps_digest_skips_and_mounts(source: Node, node_factory: Callable[..., Node],
+                                              dockyard_registry) -> None:
+    host = dockyard_registry.host
+    source.store.tag("busybox:latest", f"{host}/a", "v1")
+    first = pushed_digest(push(source, f"{host}/a"))
+    second = push(source, f"{host}/a")
+    assert "Layer already exists" in statuses(second)
+    assert "Pushing" not in statuses(second)
+    assert pushed_digest(second) == first
+
+    source.store.tag("busybox:latest", f"{host}/b", "v1")
+    mounted = push(source, f"{host}/b")
+    assert any(s == "Mounted from a" for s in statuses(mounted))
+    assert pushed_digest(mounted) == first
+
+    # an image that came from a registry keeps its manifest: pushed elsewhere, same digest
+    fresh = node_factory("fresh")
+    run(fresh.dist.pull(f"{host}/a", "v1"))
+    fresh.store.tag(f"{host}/a:v1", f"{host}/c", "x")
+    assert pushed_digest(push(fresh, f"{host}/c", "x")) == first
+
+
+def test_pull_by_digest_and_missing_tag(source: Node, node_factory: Callable[..., Node],
+                                        dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/bb"
+    source.store.tag("busybox:latest", repo, "v1")
+    digest = pushed_digest(push(source, repo))
+    fresh = node_factory("fresh")
+    messages = run(fresh.dist.pull(repo, digest))
+    assert messages[0] == {"status": "Pulling from bb", "id": digest}
+    image = fresh.store.inspect(f"{repo}@{digest}")
+    assert image["RepoTags"] == [] and image["RepoDigests"] == [f"{repo}@{digest}"]
+    with pytest.raises(ManifestUnknown) as info:
+        run(fresh.dist.pull(repo, "nope"))
+    assert str(info.value).startswith(f"manifest for {repo}:nope not found: manifest unknown")
+
+
+def test_all_tags(source: Node, node_factory: Callable[..., Node], dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/bb"
+    for tag in ("one", "two"):
+        source.store.tag("busybox:latest", repo, tag)
+        push(source, repo, tag)
+    fresh = node_factory("fresh")
+    messages = run(fresh.dist.pull(repo, None, all_tags=True))
+    assert messages[-1] == {"status": f"Status: Downloaded newer image for {repo}"}
+    tags = fresh.store.inspect(f"{repo}:one")["RepoTags"]
+    assert sorted(tags) == [f"{repo}:one", f"{repo}:two"]
+
+
+def test_push_all_tags_of_a_repository(source: Node, dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/many"
+    for tag in ("x", "y"):
+        source.store.tag("busybox:latest", repo, tag)
+    messages = run(source.dist.push(repo, None))
+    assert sorted(m["aux"]["Tag"] for m in messages if "aux" in m) == ["x", "y"]
+    status, body = registry_get(f"{dockyard_registry.url}/v2/many/tags/list")
+    assert status == 200 and sorted(json.loads(body)["tags"]) == ["x", "y"]
+
+
+def test_chunked_zstd_push_pulls_back(source: Node, node_factory: Callable[..., Node],
+                                      dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/z"
+    source.store.tag("busybox:latest", repo, "v1")
+    digest = pushed_digest(push(source, repo, compression="zstd", chunk_size=256 << 10, oci=True))
+    status, body = registry_get(f"{dockyard_registry.url}/v2/z/manifests/v1",
+                                accept="application/vnd.oci.image.manifest.v1+json")
+    manifest = json.loads(body)
+    assert status == 200 and of_bytes(body) == digest
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+    fresh = node_factory("fresh")
+    run(fresh.dist.pull(repo, "v1"))
+    assert fresh.store.inspect(f"{repo}:v1")["Id"] == source.store.inspect("busybox:latest")["Id"]
+
+
+def test_uncompressed_push(source: Node, node_factory: Callable[..., Node], dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/raw"
+    source.store.tag("busybox:latest", repo, "v1")
+    push(source, repo, compression="")
+    _, body = registry_get(f"{dockyard_registry.url}/v2/raw/manifests/v1")
+    assert json.loads(body)["layers"][0]["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar"
+    fresh = node_factory("fresh")
+    run(fresh.dist.pull(repo, "v1"))
+    assert fresh.store.inspect(f"{repo}:v1")["Id"] == source.store.inspect("busybox:latest")["Id"]
+
+
+def test_closing_a_pull_midway_leaves_the_store_as_it_was(source: Node, node_factory: Callable[..., Node],
+                                                          dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/bb"
+    source.store.tag("busybox:latest", repo, "v1")
+    push(source, repo)
+    fresh = node_factory("fresh")
+    stream = fresh.dist.pull(repo, "v1")
+    for message in stream:
+        if message.get("status") == "Pulling fs layer":
+            break
+    stream.close()
+    assert list(fresh.store.content.digests()) == []
+    assert fresh.store.count_images() == 0
+    assert fresh.store.snapshots.ids() == []
