@@ -134,13 +134,13 @@ class Registry:
             return None
         raise_for(resp, repo, digest)
 
-    def get_blob(self, repo: str, digest: str) -> urllib3.BaseHTTPResponse:
-        """A streaming response; the caller reads and releases it."""
+    def get_blob(self, repo: str, digest: str) -> BlobStream:
+        """A streaming body; the caller reads it and then calls ``release``."""
         resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", _pull(repo), preload=False)
         if resp.status != 200:
             resp.read()
             raise_for(resp, repo, digest)
-        return resp
+        return BlobStream(resp, f"{self.base}/v2/{repo}/blobs/{digest}")
 
     def start_upload(self, repo: str, mount: str | None = None, source: str | None = None) -> str | None:
         """POST an upload session; None when the blob was mounted from ``source`` instead."""
@@ -191,6 +191,28 @@ class Registry:
         if not location:
             raise RegistryError("registry answered an upload request without a Location")
         return urllib.parse.urljoin(self.base + "/", location)
+
+
+class BlobStream:
+    """A blob response body whose transport failures surface as :class:`RegistryError`."""
+
+    def __init__(self, resp: urllib3.BaseHTTPResponse, url: str) -> None:
+        self.resp = resp
+        self.url = url
+
+    def read(self, n: int = -1, /) -> bytes:
+        try:
+            return self.resp.read(None if n < 0 else n)
+        except Urllib3Error as exc:
+            raise RegistryError(f"Get \"{self.url}\": {_reason(exc)}") from None
+
+    def release(self) -> None:
+        """Back to the pool when fully read; a half-read connection is closed instead."""
+        if self.resp.closed or self.resp.tell() >= int(self.resp.headers.get("Content-Length", "-1")):
+            self.resp.release_conn()
+        else:
+            self.resp.close()
+            self.resp.release_conn()
 
 
 def _pull(repo: str) -> frozenset[str]:

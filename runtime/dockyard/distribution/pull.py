@@ -138,7 +138,7 @@ def _config(ctx: Context, reg: Registry, ref: Reference, d: Descriptor) -> bytes
     try:
         data = resp.read()
     finally:
-        resp.release_conn()
+        resp.release()
     if of_bytes(data, d.digest.partition(":")[0]) != d.digest:
         raise DigestMismatch(d.digest, of_bytes(data))
     return data
@@ -179,7 +179,7 @@ def _download(ctx: Context, reg: Registry, ref: Reference, d: Descriptor, diff_i
             pipe.abort(exc)
         raise
     finally:
-        resp.release_conn()
+        resp.release()
         if unpacker is not None and pipe is not None:
             pipe.finish()
             unpacker.join()

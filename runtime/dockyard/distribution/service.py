@@ -159,7 +159,7 @@ class Distribution:
         else:
             resp = reg.get_blob(ref.path, parsed.config.digest)
             config = json.loads(resp.read(CONFIG_LIMIT))
-            resp.release_conn()
+            resp.release()
             platforms = [{"architecture": config.get("architecture", ""), "os": config.get("os", ""),
                           **({"variant": config["variant"]} if config.get("variant") else {})}]
         return {"Descriptor": descriptor, "Platforms": platforms}

@@ -69,12 +69,14 @@ def registry_get(url: str, auth: tuple[str, str] | None = None,
 
 
 class DroppingProxy:
-    """A TCP proxy on loopback that cuts both connections once ``limit`` bytes went upstream.
+    """A TCP proxy on loopback that cuts both connections once ``limit`` bytes went upstream
+    (or, with ``downstream=True``, came back from the server).
 
-    A real fault on a real socket: the client sees its connection reset mid-upload.
+    A real fault on a real socket: the client sees its connection reset mid-transfer.
     """
 
-    def __init__(self, target: str, limit: int) -> None:
+    def __init__(self, target: str, limit: int, downstream: bool = False) -> None:
+        self.downstream = downstream
         host, _, port = target.rpartition(":")
         self.target = (host, int(port))
         self.limit = limit
@@ -99,8 +101,9 @@ class DroppingProxy:
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._socks += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+            up, down = (False, True) if self.downstream else (True, False)
+            threading.Thread(target=self._pipe, args=(client, upstream, up), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, down), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, counted: bool) -> None:
         try:
@@ -124,12 +127,17 @@ class DroppingProxy:
         for s in socks:
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                s.close()  # linger 0: a reset, as a dropped link looks
+                s.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in recv on it
             except OSError:
                 pass
+            s.close()  # linger 0: a reset, as a dropped link looks
 
     def close(self) -> None:
         self._closing = True
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        except OSError:
+            pass
         self.listener.close()
         with self._lock:
             self._cut(*self._socks)
