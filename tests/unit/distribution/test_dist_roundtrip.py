@@ -153,3 +153,40 @@ def test_closing_a_pull_midway_leaves_the_store_as_it_was(source: Node, node_fac
     assert list(fresh.store.content.digests()) == []
     assert fresh.store.count_images() == 0
     assert fresh.store.snapshots.ids() == []
+
+
+def test_manifest_list_platform_selection(source: Node, node_factory: Callable[..., Node],
+                                          dockyard_registry, tmp_path) -> None:
+    import urllib3
+
+    from dockyard.distribution.manifests import host_platform
+    from dockyard.testing.busybox import build_busybox_archive
+
+    repo = f"{dockyard_registry.host}/multi"
+    other = node_factory("other")
+    other.load(build_busybox_archive(tmp_path, extra_files={"etc/motd": b"s390x\n"}))
+    entries = []
+    for node, tag, arch in ((source, "a", host_platform().architecture), (other, "b", "s390x")):
+        node.store.tag("busybox:latest", repo, tag)
+        messages = push(node, repo, tag)
+        entries.append({"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        "digest": pushed_digest(messages), "size": messages[-1]["aux"]["Size"],
+                        "platform": {"architecture": arch, "os": "linux"}})
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "manifests": entries}).encode()
+    resp = urllib3.request("PUT", f"{dockyard_registry.url}/v2/multi/manifests/latest", body=index,
+                           headers={"Content-Type": "application/vnd.docker.distribution.manifest.list.v2+json"})
+    assert resp.status == 201
+
+    fresh = node_factory("fresh")
+    messages = run(fresh.dist.pull(repo, "latest"))
+    assert messages[-2] == {"status": f"Digest: {of_bytes(index)}"}
+    assert fresh.store.inspect(f"{repo}:latest")["Id"] == source.store.inspect("busybox:latest")["Id"]
+    assert fresh.store.inspect(f"{repo}:latest")["RepoDigests"] == [f"{repo}@{of_bytes(index)}"]
+    run(fresh.dist.pull(repo, "latest", platform="linux/s390x"))
+    assert fresh.store.inspect(f"{repo}:latest")["Id"] == other.store.inspect("busybox:latest")["Id"]
+    with pytest.raises(ManifestUnknown, match="no matching manifest for linux/riscv64"):
+        run(fresh.dist.pull(repo, "latest", platform="linux/riscv64"))
+    inspect = fresh.dist.inspect(f"{repo}:latest")
+    assert inspect["Descriptor"]["digest"] == of_bytes(index)
+    assert {p["architecture"] for p in inspect["Platforms"]} == {host_platform().architecture, "s390x"}
