@@ -14,6 +14,7 @@ import bcrypt
 import pytest
 
 from dockyard.distribution.credentials import AuthConfig
+from dockyard.distribution.errors import RegistryError
 from dockyard.distribution.push import Options
 from dockyard.distribution.service import Distribution
 from dockyard.errors import Unauthorized
@@ -119,7 +120,7 @@ def test_distribution_htpasswd(source: Node, nodes: Callable[[], Node],
     assert source.dist.login(AuthConfig("alice", "wonderland", reg.host))["Status"] == "Login Succeeded"
     fresh = nodes()
     round_trip(source, fresh, repo, ALICE)
-    with pytest.raises(Unauthorized, match="pull access denied"):
+    with pytest.raises(RegistryError, match="pull access denied"):
         list(nodes().dist.pull(repo, "v1"))
 
 

@@ -56,13 +56,19 @@ def pull(ctx: Context, ref: Reference, platform: Platform, auth: AuthConfig,
             yield from _pull_image(ctx, reg, ref, manifest, digest, data if digest == top else None,
                                    session, result)
             _commit(ctx, ref, top, digest, manifest, session, result)
-    except (Unauthorized, Forbidden) as exc:
-        raise type(exc)(f"pull access denied for {ref.familiar_repository}, repository does not exist "
-                        f"or may require 'docker login': {exc}") from None
+    except Forbidden as exc:  # dockerd: a "denied" answer is a 404 to the client
+        raise ManifestUnknown(_access_denied(ref, exc)) from None
+    except Unauthorized as exc:  # … and a 401 a plain error (a 401 would make docker prompt)
+        raise RegistryError(_access_denied(ref, exc)) from None
     except ManifestUnknown as exc:
         raise ManifestUnknown(_not_found(ref, exc)) from None
     result.digest = top
     yield status(f"Digest: {top}")
+
+
+def _access_denied(ref: Reference, exc: Exception) -> str:
+    return (f"pull access denied for {ref.familiar_repository}, repository does not exist or may "
+            f"require 'docker login': {exc}")
 
 
 def _not_found(ref: Reference, exc: Exception) -> str:
