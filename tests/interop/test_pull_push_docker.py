@@ -111,3 +111,21 @@ def test_dockyard_cli_login_push_pull_logout(env: dict[str, str], registry, busy
     assert dockyard("logout", registry.host).stdout == f"Not logged in to {registry.host}\n"
     failed = dockyard("pull", f"{repo}:v3", check=False)
     assert failed.returncode == 1 and failed.stderr.startswith("dockyard: pull access denied")
+
+
+def test_distribution_inspect_and_search(env: dict[str, str], registry, busybox_image: str,
+                                         dockyard_client) -> None:
+    auth = {"username": "alice", "password": PASSWORD}
+    repo = f"{registry.host}/meta"
+    dockyard_client.images.get("busybox:latest").tag(repo, "v1")
+    pushed = list(dockyard_client.images.push(repo, "v1", auth_config=auth, stream=True, decode=True))
+    digest = next(m["aux"]["Digest"] for m in pushed if "aux" in m)
+    data = dockyard_client.api.inspect_distribution(f"{repo}:v1", auth_config=auth)
+    assert data["Descriptor"]["digest"] == digest and data["Descriptor"]["size"] == 527
+    assert data["Platforms"][0]["os"] == "linux"
+    with pytest.raises(docker.errors.APIError) as info:
+        dockyard_client.api.search(f"{registry.host}/meta")
+    assert info.value.status_code == 503 and "does not support search" in str(info.value)
+    cli = runner([DOCKER], env)
+    failed = cli("search", f"{registry.host}/meta", check=False)
+    assert failed.returncode != 0 and "does not support search" in failed.stderr

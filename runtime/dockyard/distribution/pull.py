@@ -51,10 +51,9 @@ def pull(ctx: Context, ref: Reference, platform: Platform, auth: AuthConfig,
         reg, data, media_type, top = _fetch_manifest(ctx, ref, auth)
         if announce:  # only now, as dockerd: a missing tag is a plain error response
             yield status(f"Pulling from {ref.path}", ref.tag or ref.digest)
-        manifest, digest = _resolve(reg, ref, data, media_type, platform)
+        manifest, digest, data = _resolve(reg, ref, data, media_type, platform)
         with ctx.store.adding() as session, disk_errors(ctx.store.root):
-            yield from _pull_image(ctx, reg, ref, manifest, digest, data if digest == top else None,
-                                   session, result)
+            yield from _pull_image(ctx, reg, ref, manifest, digest, data, session, result)
             _commit(ctx, ref, top, digest, manifest, session, result)
     except Forbidden as exc:  # dockerd: a "denied" answer is a 404 to the client
         raise ManifestUnknown(_access_denied(ref, exc)) from None
@@ -99,8 +98,8 @@ def _fetch_manifest(ctx: Context, ref: Reference, auth: AuthConfig) -> tuple[Reg
 
 
 def _resolve(reg: Registry, ref: Reference, data: bytes, media_type: str,
-             platform: Platform) -> tuple[ImageManifest, str]:
-    """The image manifest (an index resolved to ``platform``) and its digest."""
+             platform: Platform) -> tuple[ImageManifest, str, bytes]:
+    """The image manifest (an index resolved to ``platform``), its digest and bytes."""
     parsed = manifests.parse(data, media_type)
     if isinstance(parsed, Index):
         entry = manifests.select(parsed, platform)
@@ -110,12 +109,12 @@ def _resolve(reg: Registry, ref: Reference, data: bytes, media_type: str,
         parsed = manifests.parse(data, media_type or entry.media_type)
         if isinstance(parsed, Index):
             raise UnsupportedManifest("nested manifest lists are not supported")
-        return parsed, entry.digest
-    return parsed, of_bytes(data)
+        return parsed, entry.digest, data
+    return parsed, of_bytes(data), data
 
 
 def _pull_image(ctx: Context, reg: Registry, ref: Reference, manifest: ImageManifest, digest: str,
-                data: bytes | None, session: AddSession, result: Pulled) -> Iterator[Message]:
+                data: bytes, session: AddSession, result: Pulled) -> Iterator[Message]:
     config_bytes = _config(ctx, reg, ref, manifest.config)
     config = parse_config(config_bytes)
     diff_ids: list[str] = config["rootfs"]["diff_ids"]
@@ -125,14 +124,9 @@ def _pull_image(ctx: Context, reg: Registry, ref: Reference, manifest: ImageMani
         if d.media_type not in mt.LAYERS:
             raise UnsupportedManifest(f"unsupported layer media type: {d.media_type}")
     session.blob(digest)
-    ctx.store.content.write_bytes(data if data is not None else _manifest_bytes(reg, ref, digest), digest)
+    ctx.store.content.write_bytes(data, digest)  # kept, so a push elsewhere keeps the digest
     result.config_bytes = config_bytes
     yield from _layers(ctx, reg, ref, manifest.layers, diff_ids, session)
-
-
-def _manifest_bytes(reg: Registry, ref: Reference, digest: str) -> bytes:
-    data, _, _ = reg.get_manifest(ref.path, digest)
-    return data
 
 
 def _config(ctx: Context, reg: Registry, ref: Reference, d: Descriptor) -> bytes:
@@ -163,6 +157,8 @@ def _layers(ctx: Context, reg: Registry, ref: Reference, layers: list[Descriptor
             yield layer("Pulling fs layer", short_id(d.digest))
     if not jobs:
         return
+    for d, _, _ in list(jobs.values())[MAX_DOWNLOADS:]:
+        yield layer("Waiting", short_id(d.digest))
     with ThreadPoolExecutor(MAX_DOWNLOADS, thread_name_prefix="pull") as pool:
         futures: list[Future[None]] = [pool.submit(_download, ctx, reg, ref, d, diff_id, chain, session)
                                        for d, diff_id, chain in jobs.values()]

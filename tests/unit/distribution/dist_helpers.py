@@ -22,12 +22,12 @@ from dockyard.store.images import ImageStore
 class Node:
     """One data root: an image store and its distribution client."""
 
-    def __init__(self, root: Path, insecure: list[str] | None = None) -> None:
+    def __init__(self, root: Path, insecure: list[str] | None = None, mirrors: list[str] | None = None) -> None:
         from dockyard.distribution.endpoints import RegistryConfig
 
         self.root = root
         self.store = ImageStore(root)
-        self.dist = Distribution(self.store, root, RegistryConfig(insecure or []))
+        self.dist = Distribution(self.store, root, RegistryConfig(insecure or [], mirrors or []))
 
     def load(self, archive: Path) -> None:
         with open(archive, "rb") as f:

@@ -190,3 +190,35 @@ def test_manifest_list_platform_selection(source: Node, node_factory: Callable[.
     inspect = fresh.dist.inspect(f"{repo}:latest")
     assert inspect["Descriptor"]["digest"] == of_bytes(index)
     assert {p["architecture"] for p in inspect["Platforms"]} == {host_platform().architecture, "s390x"}
+
+
+def test_docker_hub_names_go_to_the_mirror(source: Node, node_factory: Callable[..., Node],
+                                           dockyard_registry) -> None:
+    """``busybox`` means docker.io/library/busybox: served by --registry-mirror when one is set."""
+    source.store.tag("busybox:latest", f"{dockyard_registry.host}/library/bb", "latest")
+    digest = pushed_digest(push(source, f"{dockyard_registry.host}/library/bb", "latest"))
+    mirrored = node_factory("mirrored", mirrors=[dockyard_registry.url])
+    messages = run(mirrored.dist.pull("bb"))
+    assert messages[0] == {"status": "Pulling from library/bb", "id": "latest"}
+    assert messages[-1] == {"status": "Status: Downloaded newer image for bb:latest"}
+    image = mirrored.store.inspect("bb")
+    assert image["RepoTags"] == ["bb:latest"] and image["RepoDigests"] == [f"bb@{digest}"]
+
+
+def test_ensure_image_pulls_only_when_missing(source: Node, node_factory: Callable[..., Node],
+                                              dockyard_registry) -> None:
+    repo = f"{dockyard_registry.host}/bb"
+    source.store.tag("busybox:latest", repo, "v1")
+    push(source, repo)
+    fresh = node_factory("fresh")
+    image_id = fresh.dist.ensure_image(f"{repo}:v1")
+    assert image_id == source.store.inspect("busybox:latest")["Id"]
+    dockyard_registry.stop()  # present now: no registry needed
+    assert fresh.dist.ensure_image(f"{repo}:v1") == image_id
+
+
+def test_search_is_refused_cleanly(source: Node, dockyard_registry) -> None:
+    from dockyard.errors import Unavailable
+
+    with pytest.raises(Unavailable, match="does not support search"):
+        source.dist.search(f"{dockyard_registry.host}/bb")
