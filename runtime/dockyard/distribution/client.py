@@ -31,10 +31,27 @@ USER_AGENT = "dockyard (docker-compatible; python)"
 _TIMEOUT = urllib3.Timeout(connect=10.0, read=300.0)
 
 
-def new_pool(maxsize: int = 8) -> urllib3.PoolManager:
-    """A pool shared by every Registry of one pull/push (connections reused across threads)."""
+def new_pool(maxsize: int = 8, verify: bool = True) -> urllib3.PoolManager:
+    """A pool shared by every Registry of one pull/push (connections reused across threads).
+
+    ``verify=False`` is for insecure registries only: TLS without certificate checks, as
+    dockerd talks to a registry listed in ``--insecure-registry`` (or on loopback).
+    """
     return urllib3.PoolManager(maxsize=maxsize, block=False, timeout=_TIMEOUT, retries=False,
-                               headers={"User-Agent": USER_AGENT})
+                               headers={"User-Agent": USER_AGENT},
+                               cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE")
+
+
+_UNVERIFIED: list[urllib3.PoolManager] = []
+
+
+def _unverified_pool() -> urllib3.PoolManager:
+    if not _UNVERIFIED:
+        import warnings
+
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+        _UNVERIFIED.append(new_pool(16, verify=False))
+    return _UNVERIFIED[0]
 
 
 class Registry:
@@ -42,7 +59,7 @@ class Registry:
 
     def __init__(self, endpoint: Endpoint, auth: AuthConfig, pool: urllib3.PoolManager | None = None) -> None:
         self.endpoint = endpoint
-        self.pool = pool or new_pool()
+        self.pool = self._shared_pool = pool or new_pool()
         self.authorizer = Authorizer(auth, self._token_fetch)
         self.base = ""
         self._lock = threading.Lock()
@@ -58,6 +75,10 @@ class Registry:
             last: Exception | None = None
             for scheme in schemes:
                 url = self.endpoint.url(scheme)
+                if scheme == "https" and self.endpoint.insecure:
+                    self.pool = _unverified_pool()
+                elif scheme == "http":
+                    self.pool = self._shared_pool
                 try:
                     resp = self.pool.request("GET", url + "/v2/", retries=False)
                 except (SSLError, Urllib3Error) as exc:

@@ -129,3 +129,27 @@ def test_interrupted_pull_adds_nothing(node_factory: Callable[..., Node], dockya
     assert fresh.store.count_images() == 0
     assert list(fresh.store.content.digests()) == []
     assert fresh.store.snapshots.ids() == []
+
+
+def test_tls_registry_on_loopback(source: Node, node_factory: Callable[..., Node], dockyard_registry_factory,
+                                  tmp_path: Path) -> None:
+    """Loopback registries are insecure as in dockerd: TLS first (certificate not checked), so a
+    self-signed registry works; a registry that must be secure fails on the certificate."""
+    import subprocess
+
+    from dockyard.distribution.client import Registry
+    from dockyard.distribution.endpoints import Endpoint
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    reg = dockyard_registry_factory(tls_cert=cert, tls_key=key)
+    assert reg.url.startswith("https://")
+    repo = f"{reg.host}/tls"
+    source.store.tag("busybox:latest", repo, "v1")
+    run(source.dist.push(repo, "v1"))
+    fresh = node_factory("fresh")
+    run(fresh.dist.pull(repo, "v1"))
+    assert fresh.store.inspect(f"{repo}:v1")["Id"] == source.store.inspect("busybox:latest")["Id"]
+    with pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        Registry(Endpoint(reg.host, reg.host, insecure=False), AuthConfig()).ping()
