@@ -10,10 +10,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import docker.errors
 import pytest
+
+from dockyard.testing.daemon import DaemonProcess
+from dockyard.testing.registry import RegistryProcess
 
 pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("dockyard_clean_images")]
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
@@ -23,7 +27,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def registry(dockyard_registry_factory, tmp_path: Path):
+def registry(dockyard_registry_factory: Callable[..., RegistryProcess], tmp_path: Path) -> RegistryProcess:
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text(f"alice:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
     return dockyard_registry_factory(htpasswd=htpasswd)
@@ -40,15 +44,15 @@ def runner(argv0: list[str], env: dict[str, str]) -> Run:
 
 
 @pytest.fixture
-def env(dockyard_daemon, tmp_path: Path) -> dict[str, str]:
+def env(dockyard_daemon: DaemonProcess, tmp_path: Path) -> dict[str, str]:
     out = {**os.environ, "DOCKER_HOST": dockyard_daemon.host, "DOCKYARD_HOST": dockyard_daemon.host,
            "DOCKER_CONFIG": str(tmp_path / "docker-config")}
     out.pop("DOCKER_CONTEXT", None)
     return out
 
 
-def test_docker_cli_login_push_pull(env: dict[str, str], registry, busybox_image: str,
-                                    dockyard_client) -> None:
+def test_docker_cli_login_push_pull(env: dict[str, str], registry: RegistryProcess, busybox_image: str,
+                                    dockyard_client: Any) -> None:
     docker = runner([DOCKER], env)
     repo = f"{registry.host}/team/bb"
     bad = docker("login", registry.host, "-u", "alice", "--password-stdin", input="nope\n", check=False)
@@ -74,7 +78,7 @@ def test_docker_cli_login_push_pull(env: dict[str, str], registry, busybox_image
     assert denied.returncode != 0 and "pull access denied" in denied.stderr
 
 
-def test_docker_py_push_pull(registry, busybox_image: str, dockyard_client) -> None:
+def test_docker_py_push_pull(registry: RegistryProcess, busybox_image: str, dockyard_client: Any) -> None:
     client = dockyard_client
     repo = f"{registry.host}/py"
     auth = {"username": "alice", "password": PASSWORD}
@@ -91,8 +95,8 @@ def test_docker_py_push_pull(registry, busybox_image: str, dockyard_client) -> N
     assert client.login("alice", PASSWORD, registry=registry.host, reauth=True)["Status"] == "Login Succeeded"
 
 
-def test_dockyard_cli_login_push_pull_logout(env: dict[str, str], registry, busybox_image: str,
-                                             dockyard_client, tmp_path: Path) -> None:
+def test_dockyard_cli_login_push_pull_logout(env: dict[str, str], registry: RegistryProcess, busybox_image: str,
+                                             dockyard_client: Any, tmp_path: Path) -> None:
     dockyard = runner([sys.executable, "-m", "dockyard.cli.main"], env)
     repo = f"{registry.host}/cli"
     login = dockyard("login", registry.host, "-u", "alice", "--password-stdin", input=PASSWORD)
@@ -113,8 +117,8 @@ def test_dockyard_cli_login_push_pull_logout(env: dict[str, str], registry, busy
     assert failed.returncode == 1 and failed.stderr.startswith("dockyard: pull access denied")
 
 
-def test_distribution_inspect_and_search(env: dict[str, str], registry, busybox_image: str,
-                                         dockyard_client) -> None:
+def test_distribution_inspect_and_search(env: dict[str, str], registry: RegistryProcess, busybox_image: str,
+                                         dockyard_client: Any) -> None:
     auth = {"username": "alice", "password": PASSWORD}
     repo = f"{registry.host}/meta"
     dockyard_client.images.get("busybox:latest").tag(repo, "v1")

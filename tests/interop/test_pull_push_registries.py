@@ -20,7 +20,7 @@ from dockyard.distribution.service import Distribution
 from dockyard.errors import Unauthorized
 from dockyard.store.archive import load
 from dockyard.store.images import ImageStore
-from dockyard.testing.registry import DistributionProcess
+from dockyard.testing.registry import DistributionProcess, RegistryProcess
 
 pytestmark = pytest.mark.interop
 SKOPEO = shutil.which("skopeo") or "/usr/bin/skopeo"
@@ -130,7 +130,7 @@ def skopeo(*args: str) -> str:
     return result.stdout
 
 
-def test_skopeo_reads_what_dockyard_pushed(source: Node, nodes: Callable[[], Node], dockyard_registry,
+def test_skopeo_reads_what_dockyard_pushed(source: Node, nodes: Callable[[], Node], dockyard_registry: RegistryProcess,
                                            distribution: DistributionProcess, tmp_path: Path) -> None:
     """skopeo inspects and copies the pushed image (dockyard registry → distribution) byte for
     byte; dockyard pulls the copy back with the same image ID and digest."""

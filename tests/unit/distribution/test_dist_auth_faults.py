@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dist_helpers import DroppingProxy, Node, registry_get, run, write_htpasswd
@@ -15,6 +16,7 @@ from dockyard.distribution.errors import LoginFailed, RegistryError
 from dockyard.distribution.push import Options
 from dockyard.errors import Forbidden, NotFound, Unauthorized
 from dockyard.testing.busybox import build_busybox_archive
+from dockyard.testing.registry import RegistryProcess
 
 ALICE = AuthConfig("alice", "wonderland")
 
@@ -24,11 +26,11 @@ def htpasswd(tmp_path: Path) -> Path:
     return write_htpasswd(tmp_path / "htpasswd", {"alice": "wonderland", "bob": "builder"})
 
 
-def digest_of(messages: list[dict]) -> str:
-    return next(m["aux"]["Digest"] for m in messages if "aux" in m)
+def digest_of(messages: list[dict[str, Any]]) -> str:
+    return str(next(m["aux"]["Digest"] for m in messages if "aux" in m))
 
 
-def test_basic_auth_registry(source: Node, node_factory: Callable[..., Node], dockyard_registry_factory,
+def test_basic_auth_registry(source: Node, node_factory: Callable[..., Node], dockyard_registry_factory: Callable[..., RegistryProcess],
                              htpasswd: Path) -> None:
     reg = dockyard_registry_factory(htpasswd=htpasswd)
     repo = f"{reg.host}/private"
@@ -40,16 +42,16 @@ def test_basic_auth_registry(source: Node, node_factory: Callable[..., Node], do
         run(source.dist.push(repo, "v1", AuthConfig("alice", "wrong")))
     digest = digest_of(run(source.dist.push(repo, "v1", ALICE)))
     fresh = node_factory("fresh")
-    with pytest.raises(RegistryError) as info:
+    with pytest.raises(RegistryError) as denied:
         run(fresh.dist.pull(repo, "v1"))
-    assert str(info.value).startswith(f"pull access denied for {repo}, repository does not exist "
+    assert str(denied.value).startswith(f"pull access denied for {repo}, repository does not exist "
                                       "or may require 'docker login'")
     assert fresh.store.count_images() == 0
     run(fresh.dist.pull(repo, "v1", auth=ALICE))
     assert fresh.store.inspect(f"{repo}:v1")["RepoDigests"] == [f"{repo}@{digest}"]
 
 
-def test_login_checks_credentials(source: Node, dockyard_registry_factory, htpasswd: Path) -> None:
+def test_login_checks_credentials(source: Node, dockyard_registry_factory: Callable[..., RegistryProcess], htpasswd: Path) -> None:
     reg = dockyard_registry_factory(htpasswd=htpasswd)
     ok = source.dist.login(AuthConfig("alice", "wonderland", reg.host))
     assert ok == {"Status": "Login Succeeded", "IdentityToken": ""}
@@ -59,7 +61,7 @@ def test_login_checks_credentials(source: Node, dockyard_registry_factory, htpas
     assert "nope" not in str(info.value)
 
 
-def test_token_flow(source: Node, node_factory: Callable[..., Node], dockyard_registry_factory,
+def test_token_flow(source: Node, node_factory: Callable[..., Node], dockyard_registry_factory: Callable[..., RegistryProcess],
                     htpasswd: Path) -> None:
     reg = dockyard_registry_factory(htpasswd=htpasswd, token_auth=True, public=["pub/*"],
                                     acl=["alice:*:*", "bob:pub/*:pull"])
@@ -87,7 +89,7 @@ def test_token_flow(source: Node, node_factory: Callable[..., Node], dockyard_re
 
 
 def test_interrupted_push_leaves_the_target_unchanged(source: Node, node_factory: Callable[..., Node],
-                                                     dockyard_registry, tmp_path: Path) -> None:
+                                                     dockyard_registry: RegistryProcess, tmp_path: Path) -> None:
     repo_path = "target"
     source.store.tag("busybox:latest", f"{dockyard_registry.host}/{repo_path}", "v1")
     before = digest_of(run(source.dist.push(f"{dockyard_registry.host}/{repo_path}", "v1")))
@@ -112,7 +114,7 @@ def test_interrupted_push_leaves_the_target_unchanged(source: Node, node_factory
     assert run(fresh.dist.pull(f"{dockyard_registry.host}/{repo_path}", "v1"))[-2]["status"] == f"Digest: {before}"
 
 
-def test_interrupted_pull_adds_nothing(node_factory: Callable[..., Node], dockyard_registry,
+def test_interrupted_pull_adds_nothing(node_factory: Callable[..., Node], dockyard_registry: RegistryProcess,
                                        tmp_path: Path) -> None:
     other = node_factory("other")
     other.load(build_busybox_archive(tmp_path, extra_files={"blob": os.urandom(3 << 20)}))
@@ -131,7 +133,7 @@ def test_interrupted_pull_adds_nothing(node_factory: Callable[..., Node], dockya
     assert fresh.store.snapshots.ids() == []
 
 
-def test_tls_registry_on_loopback(source: Node, node_factory: Callable[..., Node], dockyard_registry_factory,
+def test_tls_registry_on_loopback(source: Node, node_factory: Callable[..., Node], dockyard_registry_factory: Callable[..., RegistryProcess],
                                   tmp_path: Path) -> None:
     """Loopback registries are insecure as in dockerd: TLS first (certificate not checked), so a
     self-signed registry works; a registry that must be secure fails on the certificate."""

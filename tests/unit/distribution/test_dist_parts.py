@@ -126,7 +126,10 @@ def test_platform_selection() -> None:
     index = manifests.parse(_index(("linux", "amd64", ""), ("linux", "arm", "v6"), ("linux", "arm", "v7"),
                                    ("linux", "arm64", "v8")), "")
     assert isinstance(index, manifests.Index)
-    pick = lambda p: manifests.select(index, manifests.parse_platform(p)).digest[7]
+
+    def pick(platform: str) -> str:
+        return manifests.select(index, manifests.parse_platform(platform)).digest[7]
+
     assert pick("linux/amd64") == "1"
     assert pick("linux/arm/v7") == "3" and pick("linux/arm/v6") == "2"
     assert pick("linux/arm64") == "4" and pick("arm64") == "4"

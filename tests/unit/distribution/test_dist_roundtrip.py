@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from dist_helpers import Node, registry_get, run, statuses
@@ -11,18 +13,19 @@ from dist_helpers import Node, registry_get, run, statuses
 from dockyard.distribution.errors import ManifestUnknown
 from dockyard.distribution.push import Options
 from dockyard.oci.digest import of_bytes
+from dockyard.testing.registry import RegistryProcess
 
 
-def push(node: Node, name: str, tag: str = "v1", **options: object) -> list[dict]:
+def push(node: Node, name: str, tag: str = "v1", **options: object) -> list[dict[str, Any]]:
     return run(node.dist.push(name, tag, options=Options(**options)))  # type: ignore[arg-type]
 
 
-def pushed_digest(messages: list[dict]) -> str:
-    return next(m["aux"]["Digest"] for m in messages if "aux" in m)
+def pushed_digest(messages: list[dict[str, Any]]) -> str:
+    return str(next(m["aux"]["Digest"] for m in messages if "aux" in m))
 
 
 def test_push_then_pull_gives_identical_image(source: Node, node_factory: Callable[..., Node],
-                                              dockyard_registry) -> None:
+                                              dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/bb"
     source.store.tag("busybox:latest", repo, "v1")
     messages = push(source, repo)
@@ -55,7 +58,7 @@ def test_push_then_pull_gives_identical_image(source: Node, node_factory: Callab
 
 
 def test_repush_keeps_digest_skips_and_mounts(source: Node, node_factory: Callable[..., Node],
-                                              dockyard_registry) -> None:
+                                              dockyard_registry: RegistryProcess) -> None:
     host = dockyard_registry.host
     source.store.tag("busybox:latest", f"{host}/a", "v1")
     first = pushed_digest(push(source, f"{host}/a"))
@@ -77,7 +80,7 @@ def test_repush_keeps_digest_skips_and_mounts(source: Node, node_factory: Callab
 
 
 def test_pull_by_digest_and_missing_tag(source: Node, node_factory: Callable[..., Node],
-                                        dockyard_registry) -> None:
+                                        dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/bb"
     source.store.tag("busybox:latest", repo, "v1")
     digest = pushed_digest(push(source, repo))
@@ -91,7 +94,7 @@ def test_pull_by_digest_and_missing_tag(source: Node, node_factory: Callable[...
     assert str(info.value).startswith(f"manifest for {repo}:nope not found: manifest unknown")
 
 
-def test_all_tags(source: Node, node_factory: Callable[..., Node], dockyard_registry) -> None:
+def test_all_tags(source: Node, node_factory: Callable[..., Node], dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/bb"
     for tag in ("one", "two"):
         source.store.tag("busybox:latest", repo, tag)
@@ -103,7 +106,7 @@ def test_all_tags(source: Node, node_factory: Callable[..., Node], dockyard_regi
     assert sorted(tags) == [f"{repo}:one", f"{repo}:two"]
 
 
-def test_push_all_tags_of_a_repository(source: Node, dockyard_registry) -> None:
+def test_push_all_tags_of_a_repository(source: Node, dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/many"
     for tag in ("x", "y"):
         source.store.tag("busybox:latest", repo, tag)
@@ -114,7 +117,7 @@ def test_push_all_tags_of_a_repository(source: Node, dockyard_registry) -> None:
 
 
 def test_chunked_zstd_push_pulls_back(source: Node, node_factory: Callable[..., Node],
-                                      dockyard_registry) -> None:
+                                      dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/z"
     source.store.tag("busybox:latest", repo, "v1")
     digest = pushed_digest(push(source, repo, compression="zstd", chunk_size=256 << 10, oci=True))
@@ -128,7 +131,7 @@ def test_chunked_zstd_push_pulls_back(source: Node, node_factory: Callable[..., 
     assert fresh.store.inspect(f"{repo}:v1")["Id"] == source.store.inspect("busybox:latest")["Id"]
 
 
-def test_uncompressed_push(source: Node, node_factory: Callable[..., Node], dockyard_registry) -> None:
+def test_uncompressed_push(source: Node, node_factory: Callable[..., Node], dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/raw"
     source.store.tag("busybox:latest", repo, "v1")
     push(source, repo, compression="")
@@ -140,12 +143,12 @@ def test_uncompressed_push(source: Node, node_factory: Callable[..., Node], dock
 
 
 def test_closing_a_pull_midway_leaves_the_store_as_it_was(source: Node, node_factory: Callable[..., Node],
-                                                          dockyard_registry) -> None:
+                                                          dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/bb"
     source.store.tag("busybox:latest", repo, "v1")
     push(source, repo)
     fresh = node_factory("fresh")
-    stream = fresh.dist.pull(repo, "v1")
+    stream = cast(Generator[dict[str, Any], None, None], fresh.dist.pull(repo, "v1"))
     for message in stream:
         if message.get("status") == "Pulling fs layer":
             break
@@ -156,7 +159,7 @@ def test_closing_a_pull_midway_leaves_the_store_as_it_was(source: Node, node_fac
 
 
 def test_manifest_list_platform_selection(source: Node, node_factory: Callable[..., Node],
-                                          dockyard_registry, tmp_path) -> None:
+                                          dockyard_registry: RegistryProcess, tmp_path: Path) -> None:
     import urllib3
 
     from dockyard.distribution.manifests import host_platform
@@ -193,7 +196,7 @@ def test_manifest_list_platform_selection(source: Node, node_factory: Callable[.
 
 
 def test_docker_hub_names_go_to_the_mirror(source: Node, node_factory: Callable[..., Node],
-                                           dockyard_registry) -> None:
+                                           dockyard_registry: RegistryProcess) -> None:
     """``busybox`` means docker.io/library/busybox: served by --registry-mirror when one is set."""
     source.store.tag("busybox:latest", f"{dockyard_registry.host}/library/bb", "latest")
     digest = pushed_digest(push(source, f"{dockyard_registry.host}/library/bb", "latest"))
@@ -206,7 +209,7 @@ def test_docker_hub_names_go_to_the_mirror(source: Node, node_factory: Callable[
 
 
 def test_ensure_image_pulls_only_when_missing(source: Node, node_factory: Callable[..., Node],
-                                              dockyard_registry) -> None:
+                                              dockyard_registry: RegistryProcess) -> None:
     repo = f"{dockyard_registry.host}/bb"
     source.store.tag("busybox:latest", repo, "v1")
     push(source, repo)
@@ -217,7 +220,7 @@ def test_ensure_image_pulls_only_when_missing(source: Node, node_factory: Callab
     assert fresh.dist.ensure_image(f"{repo}:v1") == image_id
 
 
-def test_search_is_refused_cleanly(source: Node, dockyard_registry) -> None:
+def test_search_is_refused_cleanly(source: Node, dockyard_registry: RegistryProcess) -> None:
     from dockyard.errors import Unavailable
 
     with pytest.raises(Unavailable, match="does not support search"):
