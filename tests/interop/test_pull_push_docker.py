@@ -133,3 +133,20 @@ def test_distribution_inspect_and_search(env: dict[str, str], registry: Registry
     cli = runner([DOCKER], env)
     failed = cli("search", f"{registry.host}/meta", check=False)
     assert failed.returncode != 0 and "does not support search" in failed.stderr
+
+
+def test_daemon_registry_mirror_flag(dockyard_registry: RegistryProcess, busybox_image: str,
+                                     dockyard_client: Any) -> None:
+    """``dockyard daemon --registry-mirror URL``: Docker Hub names are pulled from the mirror."""
+    dockyard_client.images.get("busybox:latest").tag(f"{dockyard_registry.host}/library/mirrored", "1.0")
+    list(dockyard_client.images.push(f"{dockyard_registry.host}/library/mirrored", "1.0", stream=True))
+    with DaemonProcess(None, "--registry-mirror", dockyard_registry.url,
+                       "--insecure-registry", "10.0.0.0/8") as daemon:
+        client = daemon.client()
+        try:
+            mirrors = client.info()["RegistryConfig"]["Mirrors"]
+            assert mirrors == [dockyard_registry.url]
+            image = client.images.pull("mirrored", "1.0")
+            assert image.id == busybox_image and image.tags == ["mirrored:1.0"]
+        finally:
+            client.close()
