@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterable
 from typing import Any, NoReturn
@@ -155,13 +156,21 @@ class Registry:
             return None
         raise_for(resp, repo, digest)
 
-    def get_blob(self, repo: str, digest: str) -> BlobStream:
-        """A streaming body; the caller reads it and then calls ``release``."""
-        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", _pull(repo), preload=False)
-        if resp.status != 200:
+    def get_blob(self, repo: str, digest: str, offset: int = 0) -> BlobStream:
+        """A streaming body (from byte ``offset``); the caller reads it, then calls ``release``."""
+        return BlobStream(self, repo, digest, self._open_blob(repo, digest, offset), offset)
+
+    def _open_blob(self, repo: str, digest: str, offset: int) -> urllib3.BaseHTTPResponse:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", _pull(repo), headers, preload=False)
+        if resp.status not in (200, 206):
             resp.read()
             raise_for(resp, repo, digest)
-        return BlobStream(resp, f"{self.base}/v2/{repo}/blobs/{digest}")
+        if offset and resp.status == 200:  # Range ignored: skip what we already have
+            skip = offset
+            while skip:
+                skip -= len(resp.read(min(skip, 1 << 20)) or _eof(resp))
+        return resp
 
     def start_upload(self, repo: str, mount: str | None = None, source: str | None = None) -> str | None:
         """POST an upload session; None when the blob was mounted from ``source`` instead."""
@@ -215,25 +224,48 @@ class Registry:
 
 
 class BlobStream:
-    """A blob response body whose transport failures surface as :class:`RegistryError`."""
+    """A blob body that survives dropped connections, as dockerd's downloads do: a transport
+    failure reopens the blob with ``Range`` from the current offset (``RETRIES`` times, with a
+    short back-off); what the caller reads stays one contiguous byte stream, which its digest
+    check then verifies. A failure past the retries is a :class:`RegistryError`."""
 
-    def __init__(self, resp: urllib3.BaseHTTPResponse, url: str) -> None:
+    RETRIES = 3
+
+    def __init__(self, registry: Registry, repo: str, digest: str, resp: urllib3.BaseHTTPResponse,
+                 offset: int = 0) -> None:
+        self.registry, self.repo, self.digest = registry, repo, digest
         self.resp = resp
-        self.url = url
+        self.offset = offset
+        self.retries = self.RETRIES
+        self.url = f"{registry.base}/v2/{repo}/blobs/{digest}"
 
     def read(self, n: int = -1, /) -> bytes:
-        try:
-            return self.resp.read(None if n < 0 else n)
-        except Urllib3Error as exc:
+        while True:
+            try:
+                chunk = self.resp.read(None if n < 0 else n)
+                self.offset += len(chunk)
+                return chunk
+            except Urllib3Error as exc:
+                self._retry(exc)
+
+    def _retry(self, exc: Exception) -> None:
+        if self.retries <= 0:
             raise RegistryError(f"Get \"{self.url}\": {_reason(exc)}") from None
+        self.retries -= 1
+        self.resp.close()
+        self.resp.release_conn()
+        time.sleep(0.2 * (self.RETRIES - self.retries))
+        self.resp = self.registry._open_blob(self.repo, self.digest, self.offset)
 
     def release(self) -> None:
         """Back to the pool when fully read; a half-read connection is closed instead."""
-        if self.resp.closed or self.resp.tell() >= int(self.resp.headers.get("Content-Length", "-1")):
-            self.resp.release_conn()
-        else:
+        if not self.resp.closed and self.resp.tell() < int(self.resp.headers.get("Content-Length", "-1")):
             self.resp.close()
-            self.resp.release_conn()
+        self.resp.release_conn()
+
+
+def _eof(resp: urllib3.BaseHTTPResponse) -> NoReturn:
+    raise RegistryError(f"unexpected end of blob from {resp.geturl() or 'registry'}")
 
 
 def _pull(repo: str) -> frozenset[str]:

@@ -75,8 +75,9 @@ class DroppingProxy:
     A real fault on a real socket: the client sees its connection reset mid-transfer.
     """
 
-    def __init__(self, target: str, limit: int, downstream: bool = False) -> None:
+    def __init__(self, target: str, limit: int, downstream: bool = False, once: bool = False) -> None:
         self.downstream = downstream
+        self.once = once  # cut only the first connection that crosses the limit
         host, _, port = target.rpartition(":")
         self.target = (host, int(port))
         self.limit = limit
@@ -111,7 +112,7 @@ class DroppingProxy:
                 if counted:
                     with self._lock:
                         self.sent += len(chunk)
-                        over = self.sent > self.limit
+                        over = self.sent > self.limit and not (self.once and self.dropped.is_set())
                     if over:
                         self.dropped.set()
                         self._cut(src, dst)

@@ -114,6 +114,22 @@ def test_interrupted_push_leaves_the_target_unchanged(source: Node, node_factory
     assert run(fresh.dist.pull(f"{dockyard_registry.host}/{repo_path}", "v1"))[-2]["status"] == f"Digest: {before}"
 
 
+def test_pull_resumes_after_a_dropped_connection(node_factory: Callable[..., Node],
+                                                 dockyard_registry: RegistryProcess, tmp_path: Path) -> None:
+    other = node_factory("other")
+    other.load(build_busybox_archive(tmp_path, extra_files={"blob": os.urandom(3 << 20)}))
+    other.store.tag("busybox:latest", f"{dockyard_registry.host}/big", "v1")
+    run(other.dist.push(f"{dockyard_registry.host}/big", "v1", options=Options(compression="")))
+    proxy = DroppingProxy(dockyard_registry.host, limit=2 << 20, downstream=True, once=True)
+    fresh = node_factory("fresh")
+    try:
+        run(fresh.dist.pull(f"{proxy.host}/big", "v1"))
+        assert proxy.dropped.is_set()
+    finally:
+        proxy.close()
+    assert fresh.store.inspect(f"{proxy.host}/big:v1")["Id"] == other.store.inspect("busybox:latest")["Id"]
+
+
 def test_interrupted_pull_adds_nothing(node_factory: Callable[..., Node], dockyard_registry: RegistryProcess,
                                        tmp_path: Path) -> None:
     other = node_factory("other")
