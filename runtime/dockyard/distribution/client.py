@@ -10,6 +10,7 @@ that pull and push make.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -43,6 +44,20 @@ def new_pool(maxsize: int = 8, verify: bool = True) -> urllib3.PoolManager:
                                cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE")
 
 
+def tls_pool(certs_dir: str) -> urllib3.PoolManager:
+    """A pool trusting the system CAs plus ``certs_dir/*.crt``, presenting ``*.cert``/``*.key``."""
+    import glob
+    import ssl
+
+    context = ssl.create_default_context()
+    for ca in sorted(glob.glob(os.path.join(certs_dir, "*.crt"))):
+        context.load_verify_locations(ca)
+    for cert in sorted(glob.glob(os.path.join(certs_dir, "*.cert"))):
+        context.load_cert_chain(cert, cert[: -len(".cert")] + ".key")
+    return urllib3.PoolManager(maxsize=8, block=False, timeout=_TIMEOUT, retries=False,
+                               headers={"User-Agent": USER_AGENT}, ssl_context=context)
+
+
 _UNVERIFIED: list[urllib3.PoolManager] = []
 
 
@@ -60,7 +75,7 @@ class Registry:
 
     def __init__(self, endpoint: Endpoint, auth: AuthConfig, pool: urllib3.PoolManager | None = None) -> None:
         self.endpoint = endpoint
-        self.pool = self._shared_pool = pool or new_pool()
+        self.pool = self._shared_pool = tls_pool(endpoint.certs_dir) if endpoint.certs_dir else (pool or new_pool())
         self.authorizer = Authorizer(auth, self._token_fetch)
         self.base = ""
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ is *insecure* — plain HTTP allowed, TLS tried first — when it is listed in
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from ..oci.reference import DEFAULT_DOMAIN
 
 HUB_ENDPOINT = "registry-1.docker.io"
 HUB_AUTH_KEY = "https://index.docker.io/v1/"
+CERTS_DIRS = ("/etc/dockyard/certs.d", "/etc/docker/certs.d")
 """The key docker login stores Docker Hub credentials under in config.json."""
 
 
@@ -27,6 +29,7 @@ class Endpoint:
     host: str  # host[:port] to connect to
     insecure: bool = False  # plain HTTP allowed (TLS tried first)
     mirror: bool = False
+    certs_dir: str = ""  # <certs.d>/<host>: extra CAs (*.crt) and a client cert (*.cert + *.key)
 
     def url(self, scheme: str) -> str:
         return f"{scheme}://{self.host}"
@@ -38,6 +41,7 @@ class RegistryConfig:
 
     insecure: list[str] = field(default_factory=list)
     mirrors: list[str] = field(default_factory=list)
+    certs_dirs: list[str] = field(default_factory=lambda: list(CERTS_DIRS))
 
     def is_insecure(self, host: str) -> bool:
         if host in self.insecure or _strip_scheme(host) in map(_strip_scheme, self.insecure):
@@ -52,9 +56,17 @@ class RegistryConfig:
         """Endpoints to try in order; mirrors serve only Docker Hub, as in dockerd."""
         if domain == DEFAULT_DOMAIN:
             out = [Endpoint(domain, _strip_scheme(m), self.is_insecure(_strip_scheme(m)) or m.startswith("http://"),
-                            mirror=True) for m in self.mirrors]
-            return out + [Endpoint(domain, HUB_ENDPOINT, False)]
-        return [Endpoint(domain, domain, self.is_insecure(domain))]
+                            mirror=True, certs_dir=self.certs_for(_strip_scheme(m))) for m in self.mirrors]
+            return out + [Endpoint(domain, HUB_ENDPOINT, False, certs_dir=self.certs_for(HUB_ENDPOINT))]
+        return [Endpoint(domain, domain, self.is_insecure(domain), certs_dir=self.certs_for(domain))]
+
+    def certs_for(self, host: str) -> str:
+        """``<dir>/<host>`` of the first certs.d directory that has one (dockerd's layout)."""
+        for base in self.certs_dirs:
+            path = os.path.join(base, host)
+            if os.path.isdir(path):
+                return path
+        return ""
 
 
 def auth_key(domain: str) -> str:

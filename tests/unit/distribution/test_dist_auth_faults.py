@@ -171,3 +171,34 @@ def test_tls_registry_on_loopback(source: Node, node_factory: Callable[..., Node
     assert fresh.store.inspect(f"{repo}:v1")["Id"] == source.store.inspect("busybox:latest")["Id"]
     with pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         Registry(Endpoint(reg.host, reg.host, insecure=False), AuthConfig()).ping()
+
+
+def test_certs_d_ca_makes_a_secure_registry_trusted(dockyard_registry_factory: Callable[..., RegistryProcess],
+                                                    tmp_path: Path) -> None:
+    """dockerd's ``certs.d/<host:port>/ca.crt``: a registry signed by a private CA is verified."""
+    import subprocess
+
+    from dockyard.distribution.client import Registry
+    from dockyard.distribution.endpoints import Endpoint, RegistryConfig
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+            "-keyout", "ca.key", "-out", "ca.crt")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key", "-out", "srv.csr")
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "1", "-out", "srv.crt", "-extfile", "san.ext")
+    reg = dockyard_registry_factory(tls_cert=tmp_path / "srv.crt", tls_key=tmp_path / "srv.key")
+    certs = tmp_path / "certs.d" / reg.host
+    certs.mkdir(parents=True)
+    (certs / "ca.crt").write_bytes((tmp_path / "ca.crt").read_bytes())
+    config = RegistryConfig(certs_dirs=[str(tmp_path / "certs.d")])
+    endpoint = config.endpoints(reg.host)[0]
+    assert endpoint.certs_dir == str(certs)
+    secure = Endpoint(reg.host, reg.host, insecure=False, certs_dir=endpoint.certs_dir)
+    registry = Registry(secure, AuthConfig())
+    assert registry.ping() == 200 and registry.base == f"https://{reg.host}"
+    with pytest.raises(RegistryError, match="certificate verify failed"):
+        Registry(Endpoint(reg.host, reg.host, insecure=False), AuthConfig()).ping()
