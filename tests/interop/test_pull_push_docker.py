@@ -150,3 +150,10 @@ def test_daemon_registry_mirror_flag(dockyard_registry: RegistryProcess, busybox
             assert image.id == busybox_image and image.tags == ["mirrored:1.0"]
         finally:
             client.close()
+
+
+def test_dockyard_cli_search_fails_cleanly(env: dict[str, str], dockyard_registry: RegistryProcess) -> None:
+    dockyard = runner([sys.executable, "-m", "dockyard.cli.main"], env)
+    failed = dockyard("search", f"{dockyard_registry.host}/x", check=False)
+    assert failed.returncode == 1 and failed.stderr.startswith("dockyard: ") and "does not support search" in failed.stderr
+    assert "Traceback" not in failed.stderr

@@ -1,4 +1,4 @@
-"""``dockyard pull|push|login|logout``: registry verbs over the daemon, as docker spells them.
+"""``dockyard pull|push|login|logout|search``: registry verbs over the daemon, as docker spells them.
 
 Credentials come from ``~/.docker/config.json`` (:mod:`dockyard.distribution.credentials`) and
 travel to the daemon in ``X-Registry-Auth``; ``login`` checks them through the daemon
@@ -219,11 +219,34 @@ def logout(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_search(p: argparse.ArgumentParser) -> None:
+    p.add_argument("term", metavar="TERM")
+    p.add_argument("--limit", type=int, default=25, help="max number of search results (default 25)")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.set_defaults(func=search)
+
+
+def search(args: argparse.Namespace) -> int:
+    results = connect(args).search(args.term, limit=args.limit)
+    rows = [("NAME", "DESCRIPTION", "STARS", "OFFICIAL")]
+    for r in results:
+        description = str(r.get("description") or "")
+        if not args.no_trunc and len(description) > 45:
+            description = description[:44] + "…"
+        rows.append((str(r.get("name", "")), description, str(r.get("star_count", 0)),
+                     "[OK]" if r.get("is_official") else ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 VERBS = {
     "pull": (add_pull, "Download an image from a registry"),
     "push": (add_push, "Upload an image to a registry"),
     "login": (add_login, "Log in to a registry"),
     "logout": (add_logout, "Log out from a registry"),
+    "search": (add_search, "Search a registry for images"),
 }
 
 

@@ -225,3 +225,40 @@ def test_search_is_refused_cleanly(source: Node, dockyard_registry: RegistryProc
 
     with pytest.raises(Unavailable, match="does not support search"):
         source.dist.search(f"{dockyard_registry.host}/bb")
+
+
+def test_search_of_a_registry_with_v1_search(source: Node) -> None:
+    """A registry that does have the v1 search API (a small real HTTP server on loopback)."""
+    import http.server
+    import threading
+    import urllib.parse
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            if url.path == "/v2/":
+                body = b"{}"
+            else:
+                query = urllib.parse.parse_qs(url.query)
+                body = json.dumps({"results": [
+                    {"name": f"{query['q'][0]}-{i}", "description": "d", "star_count": i,
+                     "is_official": i == 0} for i in range(int(query["n"][0]) + 5)]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        results = source.dist.search(f"127.0.0.1:{server.server_address[1]}/tools", limit=3)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r["name"] for r in results] == ["tools-0", "tools-1", "tools-2"]
+    assert results[0] == {"name": "tools-0", "description": "d", "star_count": 0, "is_official": True,
+                          "is_automated": False}

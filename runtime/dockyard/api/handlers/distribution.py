@@ -68,7 +68,10 @@ class SearchHandler(EngineHandler):
         term = self.str_arg("term")
         if not term:
             raise InvalidArgument("term is required")
-        limit = int(self.get_query_argument("limit", "25") or 25)
+        raw = self.get_query_argument("limit", "") or "25"
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise InvalidArgument(f"invalid limit {raw!r}: must be between 1 and 100")
+        limit = int(raw)
         result = await self.call(self.engine.image_search, term, limit, registry_auth(self))
         self.write_json(result)
 
