@@ -157,3 +157,25 @@ def test_dockyard_cli_search_fails_cleanly(env: dict[str, str], dockyard_registr
     failed = dockyard("search", f"{dockyard_registry.host}/x", check=False)
     assert failed.returncode == 1 and failed.stderr.startswith("dockyard: ") and "does not support search" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_bad_requests_are_400s(dockyard_client: Any, registry: RegistryProcess) -> None:
+    api = dockyard_client.api
+    cases = [
+        (lambda: api.pull("Upper/Case"), "repository name (Upper/Case) must be lowercase"),
+        (lambda: api.pull(f"{registry.host}/x", tag="bad tag!"), "invalid tag format"),
+        (lambda: api.pull(f"{registry.host}/x", platform="linux/a/b/c"), "unknown operating system"),
+        (lambda: api.push("x:y", tag="also:bad"), "invalid tag format"),
+    ]
+    for call, wording in cases:
+        with pytest.raises(docker.errors.APIError) as info:
+            call()
+        assert info.value.status_code == 400, info.value
+        assert wording in str(info.value)
+    with pytest.raises(docker.errors.APIError) as missing:
+        list(api.push(f"{registry.host}/never-tagged", tag="v1", stream=True))
+    assert missing.value.status_code == 404
+    assert "An image does not exist locally with the tag" in str(missing.value)
+    with pytest.raises(docker.errors.APIError) as unknown:
+        api.pull(f"{registry.host}/x", tag="nope", auth_config={"username": "alice", "password": PASSWORD})
+    assert unknown.value.status_code == 404 and "not found" in str(unknown.value)
