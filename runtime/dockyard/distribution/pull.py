@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from ..errors import DigestMismatch, Forbidden, Unauthorized
 from ..oci import mediatypes as mt
@@ -44,8 +45,11 @@ class Pulled:
 
 
 def pull(ctx: Context, ref: Reference, platform: Platform, auth: AuthConfig,
-         result: Pulled | None = None, announce: bool = True) -> Iterator[Message]:
-    """Pull ``ref`` into the store, yielding dockerd's progress messages."""
+         result: Pulled | None = None, announce: bool = True, strict: bool = False) -> Iterator[Message]:
+    """Pull ``ref`` into the store, yielding dockerd's progress messages.
+
+    ``strict`` (an explicit ``--platform``): a single-platform image must be of that platform.
+    """
     result = result or Pulled()
     try:
         reg, data, media_type, top = _fetch_manifest(ctx, ref, auth)
@@ -53,7 +57,8 @@ def pull(ctx: Context, ref: Reference, platform: Platform, auth: AuthConfig,
             yield status(f"Pulling from {ref.path}", ref.tag or ref.digest)
         manifest, digest, data = _resolve(reg, ref, data, media_type, platform)
         with ctx.store.adding() as session, disk_errors(ctx.store.root):
-            yield from _pull_image(ctx, reg, ref, manifest, digest, data, session, result)
+            check = platform if strict and digest == top else None
+            yield from _pull_image(ctx, reg, ref, manifest, digest, data, session, result, check)
             _commit(ctx, ref, top, digest, manifest, session, result)
     except Forbidden as exc:  # dockerd: a "denied" answer is a 404 to the client
         raise ManifestUnknown(_access_denied(ref, exc)) from None
@@ -114,9 +119,12 @@ def _resolve(reg: Registry, ref: Reference, data: bytes, media_type: str,
 
 
 def _pull_image(ctx: Context, reg: Registry, ref: Reference, manifest: ImageManifest, digest: str,
-                data: bytes, session: AddSession, result: Pulled) -> Iterator[Message]:
+                data: bytes, session: AddSession, result: Pulled,
+                check: Platform | None = None) -> Iterator[Message]:
     config_bytes = _config(ctx, reg, ref, manifest.config)
     config = parse_config(config_bytes)
+    if check is not None:
+        _check_platform(ref, config, check)
     diff_ids: list[str] = config["rootfs"]["diff_ids"]
     if len(diff_ids) != len(manifest.layers):
         raise UnsupportedManifest(f"manifest lists {len(manifest.layers)} layers, config {len(diff_ids)}")
@@ -127,6 +135,14 @@ def _pull_image(ctx: Context, reg: Registry, ref: Reference, manifest: ImageMani
     ctx.store.content.write_bytes(data, digest)  # kept, so a push elsewhere keeps the digest
     result.config_bytes = config_bytes
     yield from _layers(ctx, reg, ref, manifest.layers, diff_ids, session)
+
+
+def _check_platform(ref: Reference, config: dict[str, Any], wanted: Platform) -> None:
+    actual = Platform(str(config.get("os") or ""), str(config.get("architecture") or ""),
+                      str(config.get("variant") or ""))
+    if (actual.os, actual.architecture) != (wanted.os, wanted.architecture):
+        raise ManifestUnknown(f"image with reference {ref.familiar()} was found but does not match the "
+                              f"specified platform: wanted {wanted}, actual: {actual}")
 
 
 def _config(ctx: Context, reg: Registry, ref: Reference, d: Descriptor) -> bytes:

@@ -59,7 +59,7 @@ class Distribution:
             yield from self._pull_all(ctx, ref, wanted, auth or AuthConfig())
             return
         result = _pull.Pulled()
-        yield from _pull.pull(ctx, ref, wanted, auth or AuthConfig(), result)
+        yield from _pull.pull(ctx, ref, wanted, auth or AuthConfig(), result, strict=bool(platform))
         yield _pull.final_status(ref, result)
 
     def _pull_all(self, ctx: Context, ref: Reference, wanted: Any, auth: AuthConfig) -> Iterator[Message]:

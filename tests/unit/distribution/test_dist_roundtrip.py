@@ -262,3 +262,19 @@ def test_search_of_a_registry_with_v1_search(source: Node) -> None:
     assert [r["name"] for r in results] == ["tools-0", "tools-1", "tools-2"]
     assert results[0] == {"name": "tools-0", "description": "d", "star_count": 0, "is_official": True,
                           "is_automated": False}
+
+
+def test_explicit_platform_must_match_a_single_platform_image(source: Node, node_factory: Callable[..., Node],
+                                                              dockyard_registry: RegistryProcess) -> None:
+    from dockyard.distribution.manifests import host_platform
+
+    repo = f"{dockyard_registry.host}/single"
+    source.store.tag("busybox:latest", repo, "v1")
+    push(source, repo)
+    fresh = node_factory("fresh")
+    with pytest.raises(ManifestUnknown, match="was found but does not match the specified platform: "
+                                              "wanted linux/s390x, actual: linux/"):
+        run(fresh.dist.pull(repo, "v1", platform="linux/s390x"))
+    assert fresh.store.count_images() == 0
+    run(fresh.dist.pull(repo, "v1", platform=str(host_platform())))
+    assert fresh.store.count_images() == 1
