@@ -128,3 +128,42 @@ def artifact_type(manifest: Manifest) -> str | None:
     if manifest.media_type in mt.MANIFESTS and manifest.blobs:
         return manifest.blobs[0].media_type
     return None
+
+
+# -- content negotiation on GET/HEAD, as distribution does it -------------------------------------
+
+DEFAULT_PLATFORM: Final = ("linux", "amd64")
+_REFUSED: Final = {
+    mt.OCI_MANIFEST: "OCI manifest found, but accept header does not support OCI manifests",
+    mt.OCI_INDEX: "OCI index found, but accept header does not support OCI indexes",
+}
+
+
+def accepted_types(headers: list[str]) -> frozenset[str]:
+    """Media types named in ``Accept`` headers; parameters (``q=``) ignored, as distribution does."""
+    return frozenset(part.split(";")[0].strip() for header in headers for part in header.split(","))
+
+
+def check_acceptable(media_type: str, accepted: frozenset[str]) -> None:
+    """An OCI manifest or index is served only to a client that says it can read one.
+
+    distribution refuses them otherwise (``*/*`` does not count), because an old client would
+    mistake one for something else; Docker types are served as stored (this registry keeps no
+    schema1 to downgrade to).
+    """
+    if media_type in _REFUSED and media_type not in accepted:
+        raise RegistryError("MANIFEST_UNKNOWN", message=_REFUSED[media_type])
+
+
+def default_platform_child(body: bytes) -> str | None:
+    """The linux/amd64 entry of a Docker manifest list: what a client that cannot read lists gets
+    when it asks by tag (distribution's fallback)."""
+    try:
+        entries = json.loads(body).get("manifests", [])
+        for entry in entries:
+            platform = entry.get("platform") or {}
+            if (platform.get("os"), platform.get("architecture")) == DEFAULT_PLATFORM:
+                return validate_digest(entry["digest"])
+    except (ValueError, AttributeError, TypeError, KeyError, RegistryError):
+        return None
+    return None

@@ -15,6 +15,8 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+ACCEPT_ALL = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
+"""What real clients send; without it an OCI manifest is refused, as distribution does."""
 
 
 def sha256(data: bytes) -> str:
@@ -41,6 +43,7 @@ class Client:
     def __init__(self, url: str, session: requests.Session | None = None) -> None:
         self.url = url
         self.s = session or requests.Session()
+        self.s.headers["Accept"] = ACCEPT_ALL
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
         return self.s.request(method, self.url + path, **kw)

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from regclient import Client
+from regclient import ACCEPT_ALL, Client
 
 from dockyard.errors import InvalidArgument
 from dockyard.registry.auth.htpasswd import entry
@@ -39,7 +39,7 @@ def test_yaml_config_file(tmp_path: Path) -> None:
         s = requests.Session()
         s.auth = ("carol", "pw")
         Client(registry.url, s).push_image("open/app", "v1")
-        assert requests.get(registry.url + "/v2/open/app/manifests/v1").status_code == 200
+        assert requests.get(registry.url + "/v2/open/app/manifests/v1", headers={"Accept": ACCEPT_ALL}).status_code == 200
         assert requests.get(registry.url + "/v2/closed/app/manifests/v1").status_code == 401
 
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from regclient import OCI_MANIFEST, Client, sha256
+from regclient import ACCEPT_ALL, OCI_MANIFEST, Client, sha256
 
 from dockyard.testing.registry import RegistryProcess
 
@@ -39,7 +39,7 @@ class Raw:
              headers: dict[str, str] | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
         for attempt in range(2):
             try:
-                self.conn.request(method, path, body=body, headers=headers or {})
+                self.conn.request(method, path, body=body, headers={"Accept": ACCEPT_ALL, **(headers or {})})
                 response = self.conn.getresponse()
                 data = response.read()
                 if response.getheader("Connection", "").lower() == "close":

@@ -6,9 +6,16 @@ from typing import ClassVar
 
 from tornado.web import stream_request_body
 
+from ...oci import mediatypes as mt
 from ..errors import RegistryError
-from ..manifests import MAX_MANIFEST_BYTES, parse
-from ..names import validate_reference
+from ..manifests import (
+    MAX_MANIFEST_BYTES,
+    accepted_types,
+    check_acceptable,
+    default_platform_child,
+    parse,
+)
+from ..names import is_digest, validate_reference
 from ..storage import StoredManifest
 from .base import RegistryHandler
 
@@ -44,7 +51,17 @@ class ManifestHandler(RegistryHandler):
         self.set_header("ETag", f'"{stored.digest}"')
 
     def _stored(self, reference: str) -> StoredManifest:
-        return self.storage.get_manifest(self.name, validate_reference(reference))
+        """The manifest to serve for this request's ``Accept`` (see ``check_acceptable``)."""
+        stored = self.storage.get_manifest(self.name, validate_reference(reference))
+        accepted = accepted_types(self.request.headers.get_list("Accept"))
+        check_acceptable(stored.media_type, accepted)
+        if stored.media_type == mt.DOCKER_MANIFEST_LIST and mt.DOCKER_MANIFEST_LIST not in accepted \
+                and not is_digest(reference):
+            child = default_platform_child(stored.body)
+            if child is None:
+                raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference})
+            stored = self.storage.get_manifest(self.name, child)
+        return stored
 
     def get(self, name: str, reference: str) -> None:
         stored = self._stored(reference)
