@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from regclient import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Client, canonical, descriptor, sha256
+from regclient import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Client,
+    canonical,
+    descriptor,
+    sha256,
+)
 
 from dockyard.testing.registry import DistributionProcess, RegistryProcess
 
