@@ -1,0 +1,216 @@
+"""Hijacked connections: attach and exec turn their HTTP request into a raw two-way byte stream.
+
+The wire protocol, as dockerd speaks it and the docker CLI / docker-py expect it:
+
+- The client POSTs with ``Connection: Upgrade`` and ``Upgrade: tcp``; the daemon answers
+  ``HTTP/1.1 101 UPGRADED`` with ``Content-Type: application/vnd.docker.raw-stream`` (or
+  ``…multiplexed-stream`` for a non-tty stream on API ≥ 1.42), ``Connection: Upgrade``,
+  ``Upgrade: tcp`` and no body framing. A client that did not ask to upgrade gets ``200 OK``
+  and the same content type. From then on the socket carries stdin one way and output the other.
+- Non-tty output is multiplexed with Docker's "stdcopy" frames (:func:`frame`): an 8-byte
+  header — stream id (0 stdin, 1 stdout, 2 stderr), three zero bytes, a big-endian uint32
+  length — then the payload. Tty output is raw bytes.
+- The client half-closes its side (``CloseWrite``) when its stdin ends: that is end-of-file for
+  the process's stdin, while output keeps flowing until the daemon closes the connection.
+
+tornado's ``IOStream`` closes the whole socket when a read sees end-of-file, which would throw
+away the output that follows a half-close (``echo hi | docker exec -i c cat``). So
+:func:`hijack` takes the socket out of tornado and hands back a :class:`HijackedStream` that reads
+and writes it directly on the asyncio loop; a read returning ``b""`` is the half-close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Iterator
+from contextlib import suppress
+from typing import Any, Self
+
+from tornado.iostream import StreamClosedError
+from tornado.web import RequestHandler
+
+from .. import API_VERSION
+
+RAW_STREAM = "application/vnd.docker.raw-stream"
+MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
+STDIN, STDOUT, STDERR = 0, 1, 2
+
+_HEADER = struct.Struct(">BxxxL")
+_MAX_FRAME = 1 << 20  # larger payloads are split (dockerd's frames are at most 32 KiB anyway)
+
+
+def frame(stream_id: int, data: bytes) -> bytes:
+    """One stdcopy frame; payloads above 1 MiB become several frames."""
+    if len(data) <= _MAX_FRAME:
+        return _HEADER.pack(stream_id, len(data)) + data
+    return b"".join(frame(stream_id, data[i:i + _MAX_FRAME]) for i in range(0, len(data), _MAX_FRAME))
+
+
+def content_type(api_version: str, tty: bool) -> str:
+    """dockerd ≥ API 1.42 labels a non-tty (framed) stream as multiplexed."""
+    version = tuple(int(p) for p in api_version.split(".") if p.isdigit())
+    return RAW_STREAM if tty or version < (1, 42) else MULTIPLEXED_STREAM
+
+
+def wants_upgrade(handler: RequestHandler) -> bool:
+    headers = handler.request.headers
+    connection = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
+    return "upgrade" in connection and headers.get("Upgrade", "").strip().lower() == "tcp"
+
+
+class HijackedStream:
+    """The client's socket after the switch: async ``read``/``write``, ``close``.
+
+    ``read`` returns ``b""`` once the client has half-closed (or dropped) its side; ``write``
+    raises tornado's ``StreamClosedError`` when the client is gone. Writes are serialised, so
+    frames from concurrent stdout/stderr pumps never interleave.
+    """
+
+    def __init__(self, sock: socket.socket, buffered: bytes = b"") -> None:
+        self._sock = sock
+        self._buffered = buffered
+        self._loop = asyncio.get_running_loop()
+        self._write_lock = asyncio.Lock()
+        self._pending: set[asyncio.Future[Any]] = set()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def read(self, max_bytes: int = 65536) -> bytes:
+        """Up to ``max_bytes`` of client input; ``b""`` means end of input."""
+        if self._buffered:
+            data, self._buffered = self._buffered[:max_bytes], self._buffered[max_bytes:]
+            return data
+        if self._closed:
+            return b""
+        try:
+            received: bytes = await self._track(self._loop.sock_recv(self._sock, max_bytes))
+            return received
+        except (ConnectionError, OSError):
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        async with self._write_lock:
+            if self._closed:
+                raise StreamClosedError()
+            try:
+                await self._track(self._loop.sock_sendall(self._sock, data))
+            except (ConnectionError, OSError) as exc:
+                raise StreamClosedError(real_error=exc) from None
+
+    async def _track(self, coro: Any) -> Any:
+        """Run a socket operation, remembering it so ``close`` never pulls the fd from under it."""
+        future = asyncio.ensure_future(coro)
+        self._pending.add(future)
+        try:
+            return await future
+        finally:
+            self._pending.discard(future)
+
+    def close_write(self) -> None:
+        """Half-close towards the client (it reads end-of-file, may still send)."""
+        with suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Hang up; pending reads and writes end first, then the fd is closed."""
+        if self._closed:
+            return
+        self._closed = True
+        with suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        pending = [f for f in self._pending if not f.done()]
+        if not pending:
+            self._sock.close()
+            return
+        remaining = set(pending)
+
+        def done(future: asyncio.Future[Any]) -> None:
+            remaining.discard(future)
+            if not remaining:
+                self._sock.close()
+
+        for future in pending:
+            future.add_done_callback(done)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def hijack(handler: RequestHandler, tty: bool = False) -> HijackedStream:
+    """Answer ``handler``'s request with the switch (101, or 200 for old clients) and take over
+    its connection. Nothing may have been written to the response before."""
+    version = getattr(handler.request, "api_version", None) or API_VERSION
+    kind = content_type(version, tty)
+    if wants_upgrade(handler):
+        head = ["HTTP/1.1 101 UPGRADED", f"Content-Type: {kind}", "Connection: Upgrade", "Upgrade: tcp"]
+    else:
+        head = ["HTTP/1.1 200 OK", f"Content-Type: {kind}"]
+    head += [f"{name}: {value}" for name, value in _default_headers(handler)]
+    stream = handler.detach()
+    await stream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+    buffered = bytes(stream._read_buffer[:stream._read_buffer_size])  # bytes pipelined after the request
+    sock = stream.socket.dup()
+    stream.close()  # tornado lets go of its fd; ours (the dup) keeps the connection
+    sock.setblocking(False)
+    return HijackedStream(sock, buffered)
+
+
+def _default_headers(handler: RequestHandler) -> list[tuple[str, str]]:
+    """The handler's own headers (Api-Version, Server, Ostype…), as dockerd copies them."""
+    headers = getattr(handler, "_headers", None)
+    if headers is None:
+        return []
+    skip = {"content-type", "content-length", "connection", "transfer-encoding", "date"}
+    return [(n, v) for n, v in headers.get_all() if n.lower() not in skip]
+
+
+# ---- reading the framing (tests, clients) --------------------------------------------------
+
+
+class FrameReader:
+    """Incremental stdcopy decoder: ``feed`` bytes, get complete ``(stream_id, payload)`` frames."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self._buffer += data
+        frames: list[tuple[int, bytes]] = []
+        while len(self._buffer) >= _HEADER.size:
+            stream_id, length = _HEADER.unpack_from(self._buffer)
+            end = _HEADER.size + length
+            if len(self._buffer) < end:
+                break
+            frames.append((stream_id, bytes(self._buffer[_HEADER.size:end])))
+            del self._buffer[:end]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame still buffered (non-zero at EOF = truncated stream)."""
+        return len(self._buffer)
+
+
+def read_frames(sock: socket.socket) -> Iterator[tuple[int, bytes]]:
+    """Blocking: every frame from ``sock`` until the peer closes."""
+    reader = FrameReader()
+    while chunk := sock.recv(65536):
+        yield from reader.feed(chunk)
+
+
+def demux(data: bytes) -> tuple[bytes, bytes]:
+    """A whole framed stream split into (stdout, stderr)."""
+    out: dict[int, list[bytes]] = {STDOUT: [], STDERR: []}
+    for stream_id, payload in FrameReader().feed(data):
+        out.setdefault(stream_id, []).append(payload)
+    return b"".join(out[STDOUT]), b"".join(out[STDERR])
