@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gc.add_argument("--root", type=Path, help="storage directory (default: <data root>/registry)")
     gc.add_argument("--config", type=Path, help="YAML file giving root")
     gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    gc.add_argument("-m", "--delete-untagged", action="store_true",
+                    help="also delete manifests no tag reaches (and then their blobs)")
     gc.add_argument("--grace", type=float, default=3600.0,
                     help="keep unreferenced blobs younger than this many seconds (default 3600)")
     gc.set_defaults(func=run_gc)
@@ -72,10 +74,14 @@ def run_gc(args: argparse.Namespace) -> int:
     config = _config(args, ["root"])
     if not config.root.is_dir():
         raise InvalidArgument(f"registry root {config.root} does not exist")
-    result = collect(Storage(config.root), grace=args.grace, dry_run=args.dry_run)
+    result = collect(Storage(config.root), grace=args.grace, dry_run=args.dry_run,
+                     delete_untagged=args.delete_untagged)
     verb = "would remove" if args.dry_run else "removed"
+    for manifest in result.untagged:
+        print(f"{verb} manifest {manifest}")
     for digest in result.removed:
         print(f"{verb} {digest}")
-    print(f"{len(result.removed)} blob(s) {verb}, {result.freed_bytes} bytes; {result.marked} marked; "
+    summary = "would be removed" if args.dry_run else "removed"
+    print(f"{len(result.untagged)} untagged manifest(s) and {len(result.removed)} blob(s) {summary}, {result.freed_bytes} bytes; {result.marked} marked; "
           f"{result.kept_recent} recent kept; {result.stale_uploads} stale upload(s)")
     return 0

@@ -413,6 +413,18 @@ class Storage:
         except FileNotFoundError:
             return []
 
+    def revision_mtime(self, repo: str, digest: str) -> float:
+        """When the manifest was last pushed to ``repo`` (gc's grace period for untagged ones)."""
+        return self._revision(repo, digest).stat().st_mtime
+
+    def tag_targets(self, repo: str) -> set[str]:
+        """The digests this repository's tags point at."""
+        targets = set()
+        for tag in self.tags(repo):
+            with contextlib.suppress(FileNotFoundError):
+                targets.add(self._tag(repo, tag).read_text())
+        return targets
+
     def revisions(self, repo: str) -> Iterator[str]:
         base = self.repo_dir(repo) / "_manifests" / "revisions"
         for algorithm_dir in base.glob("*"):
