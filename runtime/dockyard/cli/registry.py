@@ -26,6 +26,7 @@ _SERVE_FLAGS: list[tuple[str, dict[str, Any]]] = [
                   "help": "repositories (glob) anyone may pull; repeatable"}),
     ("--acl", {"action": "append", "metavar": "ACCOUNT:REPOSITORY:ACTIONS",
                "help": "grant actions (pull,push,delete or *) to matching accounts; repeatable"}),
+    ("--max-blob-size", {"metavar": "SIZE", "help": "refuse blobs larger than this (bytes, or 512m, 2g …; default: no limit)"}),
     ("--read-only", {"action": "store_const", "const": True, "help": "refuse every write"}),
 ]
 

@@ -10,7 +10,7 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -36,6 +36,10 @@ class RegistryConfig:
     public: list[str] = field(default_factory=list)
     acl: list[str] = field(default_factory=list)
     read_only: bool = False
+    max_blob_size: int = 0  # bytes; 0: no limit
+
+    def __post_init__(self) -> None:
+        self.max_blob_size = parse_size(self.max_blob_size)
 
     @property
     def uses_tokens(self) -> bool:
@@ -46,6 +50,20 @@ class RegistryConfig:
         if not sep or not port.isdigit():
             raise InvalidArgument(f"invalid --addr {self.addr!r}: want HOST:PORT")
         return host.strip("[]") or "0.0.0.0", int(port)
+
+
+_UNITS: Final = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from ``1048576``, ``512m`` or ``2g`` (binary units, as docker's size flags)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value).strip().lower().removesuffix("ib").removesuffix("b")
+    number, unit = text.rstrip("kmgt"), text[len(text.rstrip("kmgt")):]
+    if not number.isdigit() or unit not in _UNITS:
+        raise InvalidArgument(f"invalid size {value!r}: want bytes, or a number with k, m, g or t")
+    return int(number) * _UNITS[unit]
 
 
 _PATHS = {"root", "tls_cert", "tls_key", "htpasswd", "token_key"}
@@ -79,6 +97,7 @@ def build(values: dict[str, Any]) -> RegistryConfig:
         elif key in _LISTS and isinstance(value, str):
             value = [value]
         setattr(config, key, value)
+    config.max_blob_size = parse_size(config.max_blob_size)
     if bool(config.tls_cert) != bool(config.tls_key):
         raise InvalidArgument("--tls-cert and --tls-key go together")
     return config

@@ -31,26 +31,42 @@ def parse_content_range(header: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def too_large(limit: int, size: int) -> RegistryError:
+    return RegistryError("SIZE_INVALID", message="blob exceeds the registry's size limit", status=413,
+                         detail={"limit": limit, "size": size})
+
+
 class _Streaming(RegistryHandler):
     """Shared body plumbing: a writer when the request carries upload data."""
 
     writer: UploadWriter | None = None
     upload: Upload | None = None
     cancel_on_close: bool = False
-    write_failure: OSError | None = None
+    write_failure: OSError | RegistryError | None = None
+
+    def check_declared_size(self, existing: int) -> None:
+        """Refuse before reading a body whose declared length takes the blob over the limit."""
+        limit, length = self.registry.config.max_blob_size, self.request.headers.get("Content-Length", "")
+        if limit and length.isascii() and length.isdigit() and existing + int(length) > limit:
+            raise too_large(limit, existing + int(length))
 
     def data_received(self, chunk: bytes) -> None:
-        """Append a chunk; a failed write (disk full …) is kept and reported once the body ends,
-        since tornado cannot answer from inside the body stream."""
+        """Append a chunk; a failed write (disk full, over the size limit) is kept and reported
+        once the body ends, since tornado cannot answer from inside the body stream."""
         if self.writer is None or self.write_failure is not None:
             return
+        limit = self.registry.config.max_blob_size
         try:
+            if limit and self.writer.offset + len(chunk) > limit:
+                raise too_large(limit, self.writer.offset + len(chunk))
             self.writer.write(chunk)
-        except OSError as exc:
+        except (OSError, RegistryError) as exc:
             self.write_failure = exc
             self.writer.rollback()
 
     def check_write(self) -> None:
+        if isinstance(self.write_failure, RegistryError):
+            raise self.write_failure
         if self.write_failure is not None:
             raise RegistryError("UNKNOWN", message="cannot store upload",
                                 detail=self.write_failure.strerror or str(self.write_failure))
@@ -99,6 +115,7 @@ class UploadStartHandler(_Streaming):
             return
         if digest is not None:
             validate_digest(digest)
+            self.check_declared_size(0)
             self.upload = self.storage.start_upload(self.name)
             self.writer, self.cancel_on_close = self.upload.writer(), True
 
@@ -157,6 +174,7 @@ class UploadHandler(_Streaming):
                 raise RegistryError("RANGE_INVALID", headers={"Range": self.range_header(upload.size)},
                                     detail={"expected_start": upload.size, "got": self._range[0]})
         if self.request.method in ("PATCH", "PUT"):
+            self.check_declared_size(upload.size)
             self.writer = upload.writer()
 
     def _progress(self, status: int, size: int) -> None:
