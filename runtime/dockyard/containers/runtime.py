@@ -22,6 +22,7 @@ from typing import Any, Final, Self
 
 from .. import errors
 from ..linux import cgroups
+from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
 from .spec import ContainerSpec
 
@@ -109,6 +110,41 @@ class Container:
         return status
 
 
+class ExecProcess:
+    """A process started inside a running container (``docker exec``); the launcher is its
+    parent and reports its exit like a container's."""
+
+    def __init__(self, runtime: Runtime, spec: ExecSpec, pid: int) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.id = spec.id
+        self.pid = pid
+        self.console: int | None = None
+        self._done = threading.Event()
+        self._status: ExitStatus | None = None
+
+    def _exited(self, status: ExitStatus) -> None:
+        self._status = status
+        self._done.set()
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> ExitStatus:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"exec {self.id} still running after {timeout} s")
+        assert self._status is not None
+        return self._status
+
+    def signal(self, signo: int = _signal.SIGTERM) -> None:
+        if self.running:
+            try:
+                self.runtime._request({"op": "signal", "id": self.id, "signal": int(signo)})
+            except errors.InvalidArgument:
+                pass  # exited meanwhile
+
+
 def _remove_cgroup(spec: ContainerSpec) -> None:
     """Idempotent: the launcher normally removes it; this covers a launcher that died."""
     if os.geteuid() == 0:
@@ -130,6 +166,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._containers: dict[str, Container] = {}
+        self._execs: dict[str, ExecProcess] = {}
         self._closed = False
         self._reader = threading.Thread(target=self._read, name="dockyard-launcher", daemon=True)
         self._reader.start()
@@ -167,9 +204,12 @@ class Runtime:
                 pass  # still busy: Container.cleanup() tries again
             container._exited(ExitStatus(128 + _signal.SIGKILL))
         self._containers.clear()
+        for process in list(self._execs.values()):
+            process._exited(ExitStatus(128 + _signal.SIGKILL))
+        self._execs.clear()
 
     def _on_exit(self, msg: dict[str, Any]) -> None:
-        container = self._containers.pop(msg["id"], None)
+        container = self._containers.pop(msg["id"], None) or self._execs.pop(msg["id"], None)
         if container is not None:
             container._exited(ExitStatus(msg["exit_code"], msg["oom_killed"]))
 
@@ -205,6 +245,34 @@ class Runtime:
         container.pid = reply["pid"]
         container.console = reply["fds"][0] if reply["fds"] else None
         return container
+
+    def exec(self, spec: ExecSpec, stdin: int | None = None, stdout: int | None = None,
+             stderr: int | None = None) -> ExecProcess:
+        """Start a process in the running container whose init is ``spec.pid``; returns once it
+        has exec'd (or raises :class:`StartFailed` with runc's message). With ``spec.tty``,
+        ``console`` is its terminal."""
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        process = ExecProcess(self, spec, 0)
+        self._execs[spec.id] = process  # before the request: the exit event may come first
+        try:
+            stdio = [devnull if fd is None else fd for fd in (stdin, stdout, stderr)]
+            reply = self._request({"op": "exec", "spec": spec.to_dict()}, stdio)
+        except BaseException:
+            self._execs.pop(spec.id, None)
+            raise
+        finally:
+            os.close(devnull)
+        process.pid = reply["pid"]
+        process.console = reply["fds"][0] if reply["fds"] else None
+        return process
+
+    def start_shim(self, spec: ContainerSpec, directory: str, log_path: str,
+                   open_stdin: bool = False) -> tuple[int, socket.socket]:
+        """Start ``spec`` under its own supervisor (:mod:`dockyard.containers.shim`), which
+        outlives this runtime; returns the init's pid and a connected socket to the shim."""
+        reply = self._request({"op": "shim", "spec": json.loads(spec.to_json()), "shim": {
+            "dir": directory, "log_path": log_path, "open_stdin": open_stdin}})
+        return reply["pid"], socket.socket(fileno=reply["fds"][0])
 
     def close(self) -> None:
         """Stop the launcher: it kills and reaps every container it still runs."""

@@ -10,7 +10,13 @@ Protocol (``SOCK_SEQPACKET``, one JSON object per packet, stdio fds via ``SCM_RI
 
     → {"op": "start", "spec": {...}}  + 3 fds   ← {"ok": true, "pid": N}  (+ pty master if tty)
                                                | {"ok": false, "error": {"type", "kind", "message", "exit"}}
+    → {"op": "exec", "spec": {...}}   + 3 fds   ← like "start" (``linux.enter``: a process in a
+                                                 running container; its exit is an "exit" event)
     → {"op": "signal", "id": ID, "signal": S}   ← {"ok": true} | {"ok": false, "error": …}
+    → {"op": "shim", "spec": {...}, "shim": {"dir", "log_path", "open_stdin"}}
+                                               ← {"ok": true, "pid": N} + the shim's socket
+      (a per-container supervisor forked from here, see ``dockyard.containers.shim``; its
+      container is the shim's, not the launcher's: no exit event, not killed on EOF)
     ← {"event": "exit", "id": ID, "pid": N, "exit_code": C, "oom_killed": B}   (unsolicited)
 
 On EOF of its socket the launcher kills every container it started, reaps them, removes their
@@ -31,7 +37,7 @@ from typing import Any
 
 from ..containers.spec import ContainerSpec
 from ..errors import DockyardError, InvalidArgument, Unavailable
-from . import capabilities, cgroups, child, idmap, mounts, namespaces, syscalls
+from . import capabilities, cgroups, child, enter, idmap, mounts, namespaces, syscalls
 
 MAX_PACKET = 1 << 20
 
@@ -152,6 +158,18 @@ class Launcher:
             _kill_and_reap(pid, pidfd)
             raise _start_error(json.loads(failure))
         return Running(spec.id, pid, pidfd, cg, console)
+
+    def exec(self, spec: enter.ExecSpec, stdio: list[int]) -> Running:
+        """Start a process in the running container whose init is ``spec.pid``."""
+        caps = capabilities.mask(capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged))
+        pid, pidfd, console, failure = enter.launch(spec, stdio, self.hier, caps)
+        if failure is not None:
+            _close(console)
+            if pid:
+                os.waitpid(pid, 0)
+                os.close(pidfd)
+            raise StartFailed(failure["message"], failure["kind"], failure["exit"])
+        return Running(spec.id, pid, pidfd, None, console)
 
     @staticmethod
     def collect(running: Running) -> dict[str, Any]:
@@ -279,6 +297,19 @@ class Server:
                 if running.console is not None:
                     reply_fds.append(running.console)  # handed over: closed after sending
                 return {"ok": True, "pid": running.pid}
+            if msg["op"] == "exec":
+                running = self.launcher.exec(enter.ExecSpec.from_dict(msg["spec"]), fds)
+                self.running[running.id] = running
+                self.selector.register(running.pidfd, selectors.EVENT_READ, running.id)
+                if running.console is not None:
+                    reply_fds.append(running.console)
+                return {"ok": True, "pid": running.pid}
+            if msg["op"] == "shim":
+                from ..containers import shim
+                pid, sock_fd = shim.spawn(self.launcher, ContainerSpec.from_dict(msg["spec"]),
+                                          msg["shim"])
+                reply_fds.append(sock_fd)
+                return {"ok": True, "pid": pid}
             if msg["op"] == "signal":
                 if msg["id"] not in self.running:
                     raise InvalidArgument(f"container {msg['id']} is not running")

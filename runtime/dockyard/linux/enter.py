@@ -1,0 +1,244 @@
+"""Running one more process inside a running container (``docker exec``).
+
+Two processes, as runc's ``nsexec`` does it, because entering a PID namespace only affects
+children created afterwards:
+
+1. The *joiner*, forked by the launcher, moves into the container's cgroups (seen from the
+   host, so before entering its cgroup namespace), joins its user, IPC, UTS, network, PID,
+   cgroup and mount namespaces (mount last: it also sets root and cwd to the container's root),
+   then clones the *process* with ``CLONE_PARENT`` — so the launcher is its parent and reaps
+   it like a container — writes its pid to the launcher and exits.
+2. The *process* becomes a session leader, takes its stdio (or a pty from the container's own
+   devpts), resolves the user through the container's /etc/passwd and /etc/group, changes to
+   the working directory, applies the container's capabilities, ``no_new_privs``, and execs.
+
+Failures before exec go to the launcher on the same close-on-exec error pipe as a container
+start (:mod:`dockyard.linux.child`), with the exit codes dockerd records (126/127).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import termios
+from dataclasses import asdict, dataclass, field
+from typing import Any, NoReturn
+
+from ..containers.spec import DEFAULT_PATH
+from . import capabilities, cgroups, namespaces, syscalls, users
+from .child import (
+    SETUP_FAILED,
+    ExecError,
+    _default_signals,
+    _describe,
+    _report,
+    _say,
+    _stdio,
+    docker_exit_code,
+    find_executable,
+)
+
+CLONE_PARENT = 0x00008000
+
+
+@dataclass
+class ExecSpec:
+    """One exec, resolved as far as the daemon can without entering the container."""
+
+    id: str                                  # the exec id (the launcher's handle for it)
+    pid: int                                 # the container's init, as the host sees it
+    args: list[str]
+    env: list[str] = field(default_factory=lambda: [f"PATH={DEFAULT_PATH}"])
+    cwd: str = "/"
+    user: str = ""                           # Docker's User: name|uid[:group|gid]
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False                 # the exec's own --privileged: every capability
+    no_new_privs: bool = False
+    tty: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExecSpec:
+        return cls(**data)
+
+
+@dataclass
+class ExecContext:
+    """The fds the launcher prepared: error pipe, pid pipe, console socket, stdio."""
+
+    err_fd: int
+    pid_fd: int
+    stdio: list[int]
+    close_fds: list[int]
+    console_fd: int | None
+    caps: int
+    hier: cgroups.Hierarchies
+
+
+def join_cgroups(pid: int, hier: cgroups.Hierarchies) -> None:
+    """Move this process into every cgroup ``pid`` is in, for the hierarchies we manage."""
+    with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        _hid, controllers, path = line.split(":", 2)
+        if controllers:
+            mount = next((hier.v1[c] for c in controllers.split(",")
+                          if c in cgroups.V1_CONTROLLERS and c in hier.v1), None)
+        else:
+            mount = hier.v2 if hier.mode == "v2" else None
+        if mount is not None:
+            with open(os.path.join(mount, path.lstrip("/"), "cgroup.procs"), "w") as procs:
+                procs.write("0")
+
+
+def joiner(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
+    """Step 1 (see the module docstring); never returns."""
+    code = SETUP_FAILED
+    try:
+        for fd in ctx.close_fds:
+            os.close(fd)
+        if ctx.hier.mode != "none" and os.geteuid() == 0:
+            join_cgroups(spec.pid, ctx.hier)
+        namespaces.join(spec.pid)
+        child = syscalls.clone(CLONE_PARENT)
+        if child == 0:
+            process(spec, ctx)
+        os.write(ctx.pid_fd, str(child).encode())
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 — reported to the launcher, never unwound
+        message = _container_gone(exc, spec.pid) or _describe(exc)
+        _report(ctx.err_fd, "setup", message, SETUP_FAILED)
+    finally:
+        os._exit(code)
+
+
+def _container_gone(exc: BaseException, pid: int) -> str | None:
+    if isinstance(exc, FileNotFoundError | ProcessLookupError) and not os.path.exists(f"/proc/{pid}"):
+        return "the container's init process has exited"
+    return None
+
+
+def process(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
+    """Step 2: set up and exec the command; never returns."""
+    code = SETUP_FAILED
+    try:
+        os.close(ctx.pid_fd)
+        path, env = _setup(spec, ctx)
+        try:
+            os.execve(path, spec.args, env)
+        except OSError as exc:
+            raise ExecError(f'exec: "{spec.args[0]}": {os.strerror(exc.errno or 13).lower()}',
+                            127 if exc.errno == 2 else 126) from None
+    except ExecError as exc:
+        code = exc.exit_code
+        _report(ctx.err_fd, "exec", str(exc), code)
+        _say(str(exc))
+    except BaseException as exc:  # noqa: BLE001 — reported to the launcher, never unwound
+        message = str(exc) if not isinstance(exc, OSError) else _describe(exc)
+        code = docker_exit_code(message, spec.args[0] if spec.args else "")
+        _report(ctx.err_fd, "setup", message, code, type(exc).__name__)
+        _say(message)
+    finally:
+        os._exit(code)
+
+
+def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
+    os.setsid()
+    _default_signals()
+    _stdio(ctx.stdio)
+    user = users.resolve(spec.user, ["/"])  # the container's files: we are in its root now
+    if ctx.console_fd is not None:
+        _console(ctx.console_fd, user.uid)
+    env = dict(item.partition("=")[::2] for item in spec.env)
+    env.setdefault("HOME", user.home)
+    capabilities.drop_bounding(ctx.caps)
+    syscalls.setgroups(list(user.additional_gids))
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)
+    if user.uid == 0:
+        capabilities.restrict(ctx.caps)
+    if spec.no_new_privs:
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+    try:
+        os.chdir(spec.cwd or "/")
+    except OSError as exc:
+        message = (f'chdir to cwd ("{spec.cwd}") set in config.json failed: '
+                   f"{os.strerror(exc.errno or 13).lower()}")
+        raise ExecError(message, docker_exit_code(message, spec.args[0])) from None
+    return find_executable(spec.args[0], spec.env), env
+
+
+def _console(sock_fd: int, uid: int) -> None:
+    """A pty from the container's devpts as stdio and controlling terminal; the master goes
+    back to the launcher."""
+    master, slave = os.openpty()
+    os.fchown(slave, uid, -1)
+    for target in range(3):
+        os.dup2(slave, target)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    with socket.socket(fileno=sock_fd) as sock:
+        socket.send_fds(sock, [b"console"], [master])
+    os.close(master)
+    os.close(slave)
+
+
+def launch(spec: ExecSpec, stdio: list[int], hier: cgroups.Hierarchies,
+           caps: int) -> tuple[int, int, int | None, dict[str, Any] | None]:
+    """Launcher side: fork the joiner, learn the process's pid, wait for its exec.
+
+    Returns ``(pid, pidfd, console, failure)``; with a failure report the process has already
+    exited (the caller reaps it), and ``pid`` is 0 if it never existed."""
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    con_r, con_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if spec.tty \
+        else (None, None)
+    ctx = ExecContext(err_w, pid_w, stdio, [err_r, pid_r] + ([con_r.fileno()] if con_r else []),
+                      con_w.fileno() if con_w else None, caps, hier)
+    joiner_pid = os.fork()
+    if joiner_pid == 0:
+        joiner(spec, ctx)
+    os.close(err_w)
+    os.close(pid_w)
+    if con_w is not None:
+        con_w.close()
+    try:
+        text = _read_all(pid_r)
+        os.waitpid(joiner_pid, 0)
+        pid = int(text) if text else 0
+        pidfd = os.pidfd_open(pid) if pid else -1
+        console = _receive_console(con_r) if con_r is not None and pid else None
+        failure = _read_all(err_r)
+    finally:
+        os.close(pid_r)
+        os.close(err_r)
+        if con_r is not None:
+            con_r.close()
+    report: dict[str, Any] | None = _parse_report(failure) if failure or not pid else None
+    return pid, pidfd, console, report
+
+
+def _parse_report(data: bytes) -> dict[str, Any]:
+    try:
+        report: dict[str, Any] = json.loads(data)
+    except ValueError:
+        report = {"kind": "setup", "message": "the exec process failed to start", "exit": SETUP_FAILED}
+    return report
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _receive_console(sock: socket.socket) -> int | None:
+    _data, fds, _flags, _addr = socket.recv_fds(sock, 64, 1)
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    return fds[0] if fds else None
