@@ -22,9 +22,11 @@ and writes it directly on the asyncio loop; a read returning ``b""`` is the half
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any, Self
 
@@ -172,6 +174,85 @@ def _default_headers(handler: RequestHandler) -> list[tuple[str, str]]:
         return []
     skip = {"content-type", "content-length", "connection", "transfer-encoding", "date"}
     return [(n, v) for n, v in headers.get_all() if n.lower() not in skip]
+
+
+# ---- relaying a process's fds over a hijacked stream ---------------------------------------
+
+
+async def read_fd(fd: int, max_bytes: int = 65536) -> bytes:
+    """Read a non-blocking pipe or pty master on the loop; ``b""`` at EOF (EIO on a pty whose
+    last slave closed counts as EOF)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            return os.read(fd, max_bytes)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                return b""
+            raise
+        await _ready(loop, fd, loop.add_reader, loop.remove_reader)
+
+
+async def write_fd(fd: int, data: bytes) -> None:
+    loop = asyncio.get_running_loop()
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            await _ready(loop, fd, loop.add_writer, loop.remove_writer)
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, add: Any, remove: Any) -> None:
+    future: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    add(fd, wake)
+    try:
+        await future
+    finally:
+        remove(fd)
+
+
+async def relay(stream: HijackedStream, stdin: int | None, outputs: list[tuple[int, int]],
+                tty: bool, input_done: Callable[[], None] | None = None) -> None:
+    """Pump client input into ``stdin`` and each ``(fd, stream_id)`` output to the client —
+    framed, or raw for a tty — until every output reaches EOF. The fds stay the caller's;
+    ``input_done`` is called at the client's half-close (to close the process's stdin)."""
+    for fd in [stdin, *(fd for fd, _ in outputs)]:
+        if fd is not None:
+            os.set_blocking(fd, False)
+    pump_in = asyncio.ensure_future(_pump_input(stream, stdin, input_done)) \
+        if stdin is not None else None
+    try:
+        await asyncio.gather(*(_pump_output(stream, fd, sid, tty) for fd, sid in outputs))
+    finally:
+        if pump_in is not None:
+            pump_in.cancel()
+            await asyncio.gather(pump_in, return_exceptions=True)
+
+
+async def _pump_input(stream: HijackedStream, fd: int, done: Callable[[], None] | None) -> None:
+    try:
+        while data := await stream.read():
+            await write_fd(fd, data)
+    except OSError:
+        return  # the process closed its stdin (EPIPE)
+    if done is not None:
+        done()
+
+
+async def _pump_output(stream: HijackedStream, fd: int, stream_id: int, tty: bool) -> None:
+    while data := await read_fd(fd):
+        try:
+            await stream.write(data if tty else frame(stream_id, data))
+        except StreamClosedError:
+            return
 
 
 # ---- reading the framing (tests, clients) --------------------------------------------------

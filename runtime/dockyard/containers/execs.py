@@ -1,0 +1,306 @@
+"""Exec instances (``docker exec``): create, start, inspect, resize — dockerd's semantics.
+
+An exec is created against a running container (``POST /containers/{id}/exec``) and started
+once (``POST /exec/{id}/start``); its process joins the container through the launcher
+(:mod:`dockyard.linux.enter`). The instance lives in memory, as in dockerd, and is forgotten
+when its container goes away. What the process sees, as dockerd composes it:
+
+- env: the container's ``Config.Env``, then the exec's ``Env`` replacing same-name entries;
+  ``TERM=xterm`` with a tty unless set; ``HOME`` from the user's passwd entry unless set.
+- user / working dir: the exec's, else the container's ``Config.User`` / ``WorkingDir``.
+- capabilities: the container's (``CapAdd``/``CapDrop``/``Privileged``), or all with the
+  exec's ``Privileged``; ``no_new_privs`` from ``SecurityOpt: no-new-privileges``.
+
+A failed start records exit code 127 (command not found) or 126 (anything else) and raises
+:class:`ExecStartFailed` with dockerd's message, which the API writes into the stream.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import struct
+import termios
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
+from ..linux.enter import ExecSpec
+from ..linux.launcher import StartFailed
+from .runtime import ExecProcess, Runtime
+from .spec import DEFAULT_PATH
+
+
+class ExecStartFailed(DockyardError):
+    """The process could not be started; ``str`` is dockerd's message for it."""
+
+    status = 400
+
+
+def dockerd_exec_error(message: str) -> str:
+    return f"OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
+
+
+def merge_env(base: list[str], extra: list[str]) -> list[str]:
+    """dockerd's ReplaceOrAppendEnvValues: same-name entries replaced in place, others appended."""
+    merged = {item.partition("=")[0]: item for item in base}
+    for item in extra:
+        merged[item.partition("=")[0]] = item
+    return list(merged.values())
+
+
+@dataclass
+class ExecInstance:
+    id: str
+    container_id: str
+    config: dict[str, Any]
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    started: bool = False
+    process: ExecProcess | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def inspect(self) -> dict[str, Any]:
+        cmd = list(self.config.get("Cmd") or [])
+        return {
+            "ID": self.id, "Running": self.running, "ExitCode": self.exit_code,
+            "ProcessConfig": {"tty": bool(self.config.get("Tty")), "entrypoint": cmd[0] if cmd else "",
+                              "arguments": cmd[1:], "privileged": bool(self.config.get("Privileged")),
+                              "user": self.config.get("User") or ""},
+            "OpenStdin": bool(self.config.get("AttachStdin")),
+            "OpenStderr": bool(self.config.get("AttachStderr")),
+            "OpenStdout": bool(self.config.get("AttachStdout")),
+            "CanRemove": False, "ContainerID": self.container_id,
+            "DetachKeys": self.config.get("DetachKeys") or "", "Pid": self.pid,
+        }
+
+
+@dataclass
+class ExecSession:
+    """A started exec's ends: write ``stdin`` (or ``console``), read ``stdout``/``stderr``
+    (or ``console``). The caller owns and closes the fds."""
+
+    instance: ExecInstance
+    tty: bool
+    stdin: int | None = None
+    stdout: int | None = None
+    stderr: int | None = None
+    console: int | None = None
+
+    def close_stdin(self) -> None:
+        """End of the client's input: EOF for the process (a tty keeps its terminal open)."""
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+
+    def close(self) -> None:
+        for fd in (self.stdin, self.stdout, self.stderr, self.console):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.stdin = self.stdout = self.stderr = self.console = None
+
+
+class ExecManager:
+    """``engine.execs``: needs ``engine.containers.get(x)`` (a record with state, config,
+    host_config) and a launcher (the container manager's runtime, or one of its own)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._execs: dict[str, ExecInstance] = {}
+        self._lock = threading.Lock()
+        self._own_runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        shared = getattr(self.engine.containers, "runtime", None)
+        if isinstance(shared, Runtime):
+            return shared
+        with self._lock:
+            if self._own_runtime is None:
+                self._own_runtime = Runtime()
+            return self._own_runtime
+
+    def close(self) -> None:
+        if self._own_runtime is not None:
+            self._own_runtime.close()
+            self._own_runtime = None
+
+    # ---- the API's verbs ---------------------------------------------------------------------
+
+    def create(self, container: str, config: dict[str, Any]) -> str:
+        record = self._running_record(container)
+        cmd = config.get("Cmd")
+        if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
+            raise InvalidArgument("No exec command specified")
+        exec_id = secrets.token_hex(32)
+        with self._lock:
+            self._execs[exec_id] = ExecInstance(exec_id, record.id, dict(config))
+        return exec_id
+
+    def get(self, exec_id: str) -> ExecInstance:
+        instance = self._execs.get(exec_id)
+        if instance is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return instance
+
+    def inspect(self, exec_id: str) -> dict[str, Any]:
+        return self.get(exec_id).inspect()
+
+    def ids_for(self, container_id: str) -> list[str]:
+        """The container's exec ids (``ExecIDs`` of container inspect)."""
+        return [i.id for i in list(self._execs.values()) if i.container_id == container_id]
+
+    def forget_container(self, container_id: str) -> None:
+        with self._lock:
+            for exec_id in self.ids_for(container_id):
+                del self._execs[exec_id]
+
+    def tty_of(self, exec_id: str) -> bool:
+        return bool(self.get(exec_id).config.get("Tty"))
+
+    def check_startable(self, exec_id: str) -> None:
+        """What ``start`` would refuse (404, 409), checked before the API switches protocols."""
+        instance = self.get(exec_id)
+        if instance.exit_code is not None:
+            raise Conflict(f"Error: Exec command {exec_id} has already run")
+        if instance.started:
+            raise Conflict(f"Error: Exec command {exec_id} is already running")
+        self._running_record(instance.container_id)
+
+    def start(self, exec_id: str, detach: bool = False, tty: bool | None = None,
+              console_size: list[int] | None = None) -> ExecSession:
+        """Start the process; with ``detach`` its stdio is /dev/null and nothing is returned
+        to read. Raises :class:`ExecStartFailed` (exit code recorded) if it cannot start."""
+        record = self._running_record(self.get(exec_id).container_id)
+        instance = self._claim(exec_id)
+        config = instance.config
+        use_tty = bool(config.get("Tty") if tty is None else tty)
+        spec = self._spec(instance, record, use_tty)
+        session = ExecSession(instance, use_tty)
+        child_ends = self._pipes(session, config, detach, use_tty)
+        try:
+            process = self.runtime.exec(spec, *child_ends)
+        except StartFailed as exc:
+            session.close()
+            self._finish(instance, 127 if exc.exit_code == 127 else 126)
+            raise ExecStartFailed(dockerd_exec_error(str(exc))) from None
+        except BaseException:
+            session.close()
+            self._finish(instance, 126)
+            raise
+        finally:
+            for fd in child_ends:
+                if fd is not None:
+                    os.close(fd)
+        instance.process, instance.pid = process, process.pid
+        session.console = process.console
+        if console_size and process.console is not None:
+            _set_size(process.console, console_size[0], console_size[1])
+        if detach and session.console is not None:
+            threading.Thread(target=_drain, args=(session.console,), daemon=True).start()
+            session.console = None
+        threading.Thread(target=self._wait, args=(instance, process), daemon=True,
+                         name=f"exec-{exec_id[:12]}").start()
+        return session
+
+    def resize(self, exec_id: str, height: int, width: int) -> None:
+        instance = self.get(exec_id)
+        process = instance.process
+        if process is None or process.console is None or not instance.running:
+            raise Conflict(f"Exec {exec_id} is not running") if process is not None else \
+                Conflict(f"Exec {exec_id} has not been started")
+        _set_size(process.console, height, width)
+
+    def wait(self, exec_id: str, timeout: float | None = None) -> int | None:
+        instance = self.get(exec_id)
+        instance.done.wait(timeout)
+        return instance.exit_code
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _running_record(self, container: str) -> Any:
+        record = self.engine.containers.get(container)
+        state = record.state
+        if not state.get("Running") or not state.get("Pid"):
+            raise Conflict(f"Container {record.id} is not running")
+        if state.get("Paused"):
+            raise Conflict(f"Container {record.id} is paused, unpause the container before exec")
+        if state.get("Restarting"):
+            raise Conflict(f"Container {record.id} is restarting, wait until the container is running")
+        return record
+
+    def _claim(self, exec_id: str) -> ExecInstance:
+        with self._lock:
+            instance = self.get(exec_id)
+            if instance.exit_code is not None:
+                raise Conflict(f"Error: Exec command {exec_id} has already run")
+            if instance.started:
+                raise Conflict(f"Error: Exec command {exec_id} is already running")
+            instance.started = instance.running = True
+            return instance
+
+    def _spec(self, instance: ExecInstance, record: Any, tty: bool) -> ExecSpec:
+        config, cfg, host = instance.config, record.config or {}, record.host_config or {}
+        env = merge_env(list(cfg.get("Env") or []), list(config.get("Env") or []))
+        if not any(e.startswith("PATH=") for e in env):
+            env.insert(0, f"PATH={DEFAULT_PATH}")
+        if tty and not any(e.startswith("TERM=") for e in env):
+            env.append("TERM=xterm")
+        security = [str(o) for o in host.get("SecurityOpt") or []]
+        return ExecSpec(
+            id=instance.id, pid=int(record.state["Pid"]), args=list(config["Cmd"]), env=env,
+            cwd=config.get("WorkingDir") or cfg.get("WorkingDir") or "/",
+            user=config.get("User") or cfg.get("User") or "",
+            cap_add=list(host.get("CapAdd") or []), cap_drop=list(host.get("CapDrop") or []),
+            privileged=bool(config.get("Privileged") or host.get("Privileged")),
+            no_new_privs=any(o in ("no-new-privileges", "no-new-privileges:true") for o in security),
+            tty=tty)
+
+    @staticmethod
+    def _pipes(session: ExecSession, config: dict[str, Any], detach: bool,
+               tty: bool) -> list[int | None]:
+        """Create the pipes the attached streams need; returns the child's ends."""
+        child: list[int | None] = [None, None, None]
+        if detach or tty:
+            return child
+        wanted = (config.get("AttachStdin"), config.get("AttachStdout"), config.get("AttachStderr"))
+        for index, on in enumerate(wanted):
+            if not on:
+                continue
+            r, w = os.pipe2(os.O_CLOEXEC)
+            mine, child[index] = (w, r) if index == 0 else (r, w)
+            setattr(session, ("stdin", "stdout", "stderr")[index], mine)
+        return child
+
+    def _wait(self, instance: ExecInstance, process: ExecProcess) -> None:
+        self._finish(instance, process.wait().exit_code)
+
+    @staticmethod
+    def _finish(instance: ExecInstance, code: int) -> None:
+        instance.exit_code = code
+        instance.running = False
+        instance.done.set()
+
+
+def _set_size(fd: int, height: int, width: int) -> None:
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+    except OSError as exc:
+        raise Conflict(f"cannot resize the exec's terminal: {exc.strerror}") from None
+
+
+def _drain(fd: int) -> None:
+    """A detached tty exec: keep its terminal readable until it ends (nobody reads it)."""
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
