@@ -25,7 +25,6 @@ from .store.images import ImageStore
 if TYPE_CHECKING:
     from .containers.execs import ExecManager
     from .distribution.credentials import AuthConfig
-    from .build.builder import Builder
     from .distribution.service import Distribution
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -83,11 +82,8 @@ class Engine:
         self._store = ImageStore(self.data_root)
         self._id = self._engine_id()
         self._distribution: Distribution | None = None
-        self._builder: Builder | None = None
 
     def close(self) -> None:
-        if self._builder is not None:
-            self._builder.close()
         if self._distribution is not None:
             self._distribution.close()
         if (execs := self.__dict__.get("_execs")) is not None:
@@ -164,7 +160,7 @@ class Engine:
     def system_df(self) -> dict[str, Any]:
         images = self._store.disk_usage()
         return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": [],
-                "Volumes": [], "BuildCache": self.builder.disk_usage()}
+                "Volumes": [], "BuildCache": []}
 
     # ---- images ---------------------------------------------------------------------------
 
@@ -235,17 +231,6 @@ class Engine:
     def ensure_image(self, name: str, platform: str | None = None, auth: AuthConfig | None = None) -> str:
         """Pull-through for run/build: the image ID, pulled first when it is not local."""
         return self.distribution.ensure_image(name, platform, auth)
-
-    # ---- the builder (dockyard.build) -------------------------------------------------------
-
-    @property
-    def builder(self) -> Builder:
-        """The Dockerfile builder, created on first use (it opens the build cache index)."""
-        if self._builder is None:
-            from .build.builder import Builder
-
-            self._builder = Builder(self)
-        return self._builder
 
     # ---- internal, for containers and the builder ------------------------------------------
 
