@@ -21,3 +21,8 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .server import _jupyter_server_extension_points as points
 
     return points()
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab panel (built from labextension/; see docs/jupyterlab-panel.md)."""
+    return [{"src": "labextension", "dest": "dockyard-jupyter"}]

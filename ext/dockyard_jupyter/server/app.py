@@ -9,7 +9,7 @@ from traitlets import Bool, Float, List, Unicode
 
 from .. import launcher
 from ..client import resolve_host
-from . import handlers
+from . import handlers, panel
 from .daemon import DaemonManager
 from .proxy import EngineProxy
 
@@ -65,7 +65,7 @@ class DockyardExtension(ExtensionApp):
         self.settings.update(dockyard_proxy=EngineProxy(host), dockyard_manager=manager)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(handlers.route_table())
+        self.handlers.extend(handlers.route_table() + panel.route_table())
 
     async def stop_extension(self) -> None:
         manager: DaemonManager | None = self.settings.get("dockyard_manager")

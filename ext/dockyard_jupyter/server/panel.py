@@ -1,0 +1,134 @@
+"""Two routes the JupyterLab panel needs that the Engine API alone cannot give a browser:
+
+- ``GET /dockyard/registries``: the daemon's registries (``/info`` IndexConfigs) and which ones
+  the Jupyter user is logged in to, from ``~/.docker/config.json`` — server names and user
+  names only, never a secret.
+- ``GET /dockyard/events``: the daemon's ``/events``, with the response head passed on at
+  once: the daemon sends nothing more until something happens, and the panel must know the
+  stream is open to say its lists are live.
+- ``POST /dockyard/build?path=DIR/Dockerfile&t=NAME``: builds a Dockerfile from the notebook
+  tree. The context (the Dockerfile's folder, minus ``.dockerignore``) is packed here on the
+  server, where the files are, and streamed to the daemon's ``/build``; the daemon's progress
+  streams back unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlencode
+
+from tornado import httputil, web
+
+from dockyard.distribution import credentials
+from dockyard.errors import InvalidArgument, NotFound
+
+from .handlers import DockyardHandler, ProxyHandler
+
+CHUNK = 256 * 1024
+
+
+def logins(config: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Registries with stored credentials: inline ``auths`` (user name decoded) and helpers."""
+    found: dict[str, dict[str, str]] = {}
+    for server, entry in (config.get("auths") or {}).items():
+        found[server] = {"username": _username(entry)}
+    for server in config.get("credHelpers") or {}:
+        found.setdefault(server, {"username": ""})
+    return found
+
+
+def _username(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return ""
+    if entry.get("username"):
+        return str(entry["username"])
+    try:
+        user = base64.b64decode(str(entry.get("auth", ""))).decode().split(":", 1)[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return "" if user == credentials.TOKEN_USER else user
+
+
+class RegistriesHandler(DockyardHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        info = await self.proxy.get_json("/info")
+        try:
+            config = credentials.load_config()
+        except InvalidArgument as exc:
+            self.finish({"registries": (info.get("RegistryConfig") or {}).get("IndexConfigs"),
+                         "logins": {}, "error": str(exc)})
+            return
+        self.finish({"registries": (info.get("RegistryConfig") or {}).get("IndexConfigs") or {},
+                     "logins": logins(config)})
+
+
+class EventsHandler(ProxyHandler):
+    def _target(self) -> str:
+        return "/events" + (f"?{self.request.query}" if self.request.query else "")
+
+    def _on_headers(self, code: int, reason: str, headers: httputil.HTTPHeaders) -> None:
+        super()._on_headers(code, reason, headers)
+        self.flush()
+
+
+def context_dir(root: str, path: str) -> tuple[Path, str]:
+    """``path`` (a Dockerfile, relative to the notebook root) → its folder and file name;
+    anything outside the root is refused."""
+    base = Path(root).resolve()
+    dockerfile = (base / path.lstrip("/")).resolve()
+    if base != dockerfile and base not in dockerfile.parents:
+        raise InvalidArgument(f"{path} is outside the notebook directory")
+    if not dockerfile.is_file():
+        raise NotFound(f"no such Dockerfile: {path}")
+    return dockerfile.parent, dockerfile.name
+
+
+def pack_context(folder: Path, dockerfile: str) -> IO[bytes]:
+    """The build context as docker-py packs it (``.dockerignore`` honoured), in a temp file."""
+    from docker.utils import build as docker_build
+
+    ignore = folder / ".dockerignore"
+    exclude: list[str] = []
+    if ignore.is_file():
+        exclude = [line.strip() for line in ignore.read_text().splitlines()
+                   if line.strip() and not line.lstrip().startswith("#")]
+    archive: IO[bytes] = docker_build.tar(str(folder), exclude=exclude,
+                                          dockerfile=(dockerfile, None))
+    return archive
+
+
+class BuildHandler(ProxyHandler):
+    """The daemon's ``/build``, with a context packed from the notebook tree."""
+
+    async def _send(self, producer: Any) -> Any:
+        root = self.settings.get("server_root_dir") or os.getcwd()
+        folder, name = context_dir(root, self.get_query_argument("path"))
+        archive = pack_context(folder, name)
+        size = archive.seek(0, os.SEEK_END)
+        archive.seek(0)
+        query = {"dockerfile": name, "rm": "1", "forcerm": "1"}   # no failed-step leftovers
+        if tag := self.get_query_argument("t", "").strip():
+            query["t"] = tag
+        headers = httputil.HTTPHeaders({"Content-Type": "application/x-tar",
+                                        "Content-Length": str(size)})
+
+        async def body(write: Any) -> None:
+            with archive:
+                while chunk := archive.read(CHUNK):
+                    await write(chunk)
+
+        return await self.proxy.request("POST", f"/build?{urlencode(query)}", headers, body,
+                                        self._on_headers, self._on_chunk)
+
+
+def route_table() -> list[tuple[str, type[Any]]]:
+    return [
+        (r"/dockyard/registries", RegistriesHandler),
+        (r"/dockyard/build", BuildHandler),
+        (r"/dockyard/events", EventsHandler),
+    ]

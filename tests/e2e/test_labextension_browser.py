@@ -1,0 +1,216 @@
+"""The JupyterLab panel in a real browser: a real `jupyter lab` (token, loopback, temp root)
+with the prebuilt extension and the server extension pointed at a private real dockerd,
+driven by Playwright through Debian's chromium (headless). Screenshots of each state go to
+$DOCKYARD_ARTIFACTS (default tmp/artifacts/labextension)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+from jupyter_procs import JupyterServer, _wait_up, free_port, jupyter_env, stop_server
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+import dockyard_jupyter
+from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
+
+pytestmark = [pytest.mark.slow, pytest.mark.interop]
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("DOCKYARD_ARTIFACTS", REPO / "tmp" / "artifacts" / "labextension"))
+IMAGE = "panel-demo:1"
+# the quiet page config: no news prompt over the screenshots
+PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+
+
+def start_lab(extension_config: dict[str, object], timeout: float = 60.0) -> JupyterServer:
+    """`jupyter lab` isolated from the user's Jupyter dirs, the prebuilt panel in its data
+    dir (as `pip install` puts it in share/jupyter/labextensions)."""
+    root = Path(tempfile.mkdtemp(prefix="jplab-"))
+    for sub in ("config/labconfig", "notebooks", "data/labextensions"):
+        (root / sub).mkdir(parents=True)
+    [entry] = dockyard_jupyter._jupyter_labextension_paths()
+    built = Path(dockyard_jupyter.__file__).parent / entry["src"]
+    (root / "data" / "labextensions" / entry["dest"]).symlink_to(built)
+    config = {"ServerApp": {"jpserver_extensions": {"dockyard_jupyter": True}},
+              "DockyardExtension": extension_config}
+    (root / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+    (root / "config" / "labconfig" / "page_config.json").write_text(json.dumps(PAGE_CONFIG))
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+           "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={root / 'notebooks'}", "--LabApp.news_url=None"]
+    with open(root / "server.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                env=jupyter_env(root), start_new_session=True)
+    server = JupyterServer(f"http://127.0.0.1:{port}", token, proc, root)
+    try:
+        _wait_up(server, timeout)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=["--no-sandbox", "--disable-gpu"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def lab(real_dockerd: Dockerd) -> Iterator[JupyterServer]:
+    srv = start_lab({"daemon_host": real_dockerd.host, "start_daemon": False})
+    yield srv
+    stop_server(srv)
+
+
+def open_panel(browser: Browser, server: JupyterServer) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(20000)
+    workspace = secrets.token_hex(4)      # a fresh layout: the panel starts closed
+    page.goto(f"{server.url}/lab/workspaces/w{workspace}?token={server.token}")
+    page.locator('.lm-TabBar-tab[data-id="dockyard-panel"]').click()
+    expect(page.locator("#dockyard-panel")).to_be_visible()
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def build_image(engine: docker.DockerClient, tag: str, message: str) -> str:
+    dockerfile = ("FROM busybox:latest\nLABEL demo=panel\n"
+                  f"CMD [\"sh\", \"-c\", \"printf '\\\\033[32m{message}\\\\033[0m\\\\n'; "
+                  "echo plain line; sleep 300\"]\n")
+    image, _ = engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+    return str(image.id)
+
+
+def test_panel_builds_list_runs_logs_and_removes(browser: Browser, lab: JupyterServer,
+                                                 real_dockerd: Dockerd) -> None:
+    engine = real_dockerd.client()
+    image_id = build_image(engine, IMAGE, "hello from the panel")
+    page = open_panel(browser, lab)
+    try:
+        panel = page.locator("#dockyard-panel")
+        image = panel.locator(f'.jp-dockyard-images li[data-ref="{IMAGE}"]')
+        expect(image).to_contain_text(image_id.split(":")[1][:12])
+        expect(panel).to_have_attribute("data-live", "true")      # /events is followed
+        panel.get_by_role("button", name=f"Show the layers of {IMAGE}").click()
+        expect(image.locator(".jp-dockyard-history")).to_contain_text("LABEL demo=panel")
+        shot(page, "images")
+
+        # an image made outside the panel appears through /events, before any slow refresh
+        build_image(engine, "panel-other:1", "other")
+        expect(panel.locator('li[data-ref="panel-other:1"]')).to_be_visible(timeout=5000)
+
+        image.get_by_role("button", name=f"Run {IMAGE}").click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.get_by_label("Name").fill("panel-run")
+        shot(page, "run-dialog")
+        dialog.get_by_role("button", name="Run").click()
+
+        logs = page.locator(".jp-dockyard-logs")
+        expect(logs).to_contain_text("hello from the panel")
+        expect(logs.locator(".ansi-green-fg")).to_have_text("hello from the panel")
+        expect(logs).to_contain_text("plain line")
+        container = panel.locator('.jp-dockyard-containers li[data-name="panel-run"]')
+        expect(container).to_contain_text(re.compile(r"Up .*"))
+        shot(page, "logs")
+
+        container.get_by_role("button", name="Remove panel-run").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Remove").click()
+        expect(container).to_have_count(0)
+        with pytest.raises(docker.errors.NotFound):
+            engine.containers.get("panel-run")
+
+        image.get_by_role("button", name=f"Remove {IMAGE}").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Remove").click()
+        expect(image).to_have_count(0)
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get(IMAGE)
+        shot(page, "removed")
+    finally:
+        page.close()
+        for name in ("panel-run",):
+            try:
+                engine.containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        for tag in (IMAGE, "panel-other:1"):
+            try:
+                engine.images.remove(tag, force=True)
+            except docker.errors.ImageNotFound:
+                pass
+        engine.close()
+
+
+def test_inline_error_on_a_refused_action(browser: Browser, lab: JupyterServer,
+                                          real_dockerd: Dockerd) -> None:
+    engine = real_dockerd.client()
+    build_image(engine, "panel-busy:1", "busy")
+    container = engine.containers.create("panel-busy:1", name="panel-busy")
+    page = open_panel(browser, lab)
+    try:
+        image = page.locator('.jp-dockyard-images li[data-ref="panel-busy:1"]')
+        image.get_by_role("button", name="Remove panel-busy:1").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Remove").click()
+        alert = image.locator('[role="alert"]')
+        expect(alert).to_contain_text("conflict: unable to remove repository reference")
+        expect(image).to_be_visible()
+        expect(page.locator("#dockyard-panel .jp-dockyard-registries")).to_contain_text(
+            "docker.io")
+        shot(page, "inline-error")
+    finally:
+        page.close()
+        container.remove(force=True)
+        engine.images.remove("panel-busy:1", force=True)
+        engine.close()
+
+
+def test_empty_daemon_says_so(browser: Browser) -> None:
+    daemon = start_dockerd()
+    server = start_lab({"daemon_host": daemon.host, "start_daemon": False})
+    try:
+        page = open_panel(browser, server)
+        panel = page.locator("#dockyard-panel")
+        expect(panel.locator(".jp-dockyard-images")).to_contain_text("No images yet")
+        expect(panel.locator(".jp-dockyard-containers")).to_contain_text("No containers")
+        shot(page, "empty")
+        page.close()
+    finally:
+        stop_server(server)
+        stop_dockerd(daemon)
+
+
+def test_unreachable_daemon_is_explained(browser: Browser) -> None:
+    server = start_lab({"daemon_host": "unix:///nonexistent/dockyard.sock",
+                        "start_daemon": False})
+    try:
+        page = open_panel(browser, server)
+        banner = page.locator("#dockyard-panel .jp-dockyard-banner")
+        expect(banner).to_contain_text("Cannot reach the daemon at unix:///nonexistent/dockyard.sock")
+        expect(banner).to_contain_text(re.compile(r"No such file|not found|nonexistent", re.IGNORECASE))
+        expect(page.locator("#dockyard-panel")).to_have_attribute("data-state", "unreachable")
+        expect(banner.get_by_role("button", name="Try to reach the daemon again")).to_be_visible()
+        shot(page, "unreachable")
+        page.close()
+    finally:
+        stop_server(server)
