@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 # Verb-group modules under dockyard.cli, in the order `dockyard --help` lists them.
-VERB_MODULES: tuple[str, ...] = ("daemon", "images", "distribution", "system", "registry")
+VERB_MODULES: tuple[str, ...] = ("daemon", "images", "containers", "networks", "distribution", "system",
+                                 "registry")
 
 
 def build_parser() -> argparse.ArgumentParser:
