@@ -390,7 +390,8 @@ IMAGE_VERBS: dict[str, tuple[Verb, str, tuple[str, ...]]] = {
     "history": (add_history, "Show the history of an image", ()),
 }
 
-TOP_LEVEL = {"images": "ls", "inspect": "inspect", "tag": "tag", "rmi": "rm", "save": "save",
+# The top-level `inspect` (any object kind) is dockyard.cli.containers'.
+TOP_LEVEL = {"images": "ls", "tag": "tag", "rmi": "rm", "save": "save",
              "load": "load", "import": "import", "history": "history"}
 
 

@@ -186,6 +186,9 @@ def register(sub: Sub[argparse.ArgumentParser]) -> None:
     system_sub = group.add_subparsers(dest="system_command", metavar="COMMAND")
     _add_df(system_sub.add_parser("df", help="Show dockyard disk usage"))
     _add_info(system_sub.add_parser("info", help="Display system-wide information"))
+    from .containers import add_system_prune
+
+    add_system_prune(system_sub.add_parser("prune", help="Remove unused data"))
     group.set_defaults(func=lambda _args: _usage(group))
 
 
