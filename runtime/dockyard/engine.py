@@ -23,6 +23,7 @@ from .config import DaemonConfig
 from .store.images import ImageStore
 
 if TYPE_CHECKING:
+    from .build.builder import Builder
     from .containers.execs import ExecManager
     from .distribution.credentials import AuthConfig
     from .distribution.service import Distribution
@@ -82,8 +83,11 @@ class Engine:
         self._store = ImageStore(self.data_root)
         self._id = self._engine_id()
         self._distribution: Distribution | None = None
+        self._builder: Builder | None = None
 
     def close(self) -> None:
+        if self._builder is not None:
+            self._builder.close()
         if self._distribution is not None:
             self._distribution.close()
         if (execs := self.__dict__.get("_execs")) is not None:
@@ -160,7 +164,7 @@ class Engine:
     def system_df(self) -> dict[str, Any]:
         images = self._store.disk_usage()
         return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": [],
-                "Volumes": [], "BuildCache": []}
+                "Volumes": [], "BuildCache": self.builder.disk_usage()}
 
     # ---- images ---------------------------------------------------------------------------
 
@@ -231,6 +235,17 @@ class Engine:
     def ensure_image(self, name: str, platform: str | None = None, auth: AuthConfig | None = None) -> str:
         """Pull-through for run/build: the image ID, pulled first when it is not local."""
         return self.distribution.ensure_image(name, platform, auth)
+
+    # ---- the builder (dockyard.build) -------------------------------------------------------
+
+    @property
+    def builder(self) -> Builder:
+        """The Dockerfile builder, created on first use (it opens the build cache index)."""
+        if self._builder is None:
+            from .build.builder import Builder
+
+            self._builder = Builder(self)
+        return self._builder
 
     # ---- internal, for containers and the builder ------------------------------------------
 

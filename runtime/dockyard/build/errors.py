@@ -110,3 +110,16 @@ class DockerfileParseError(DockerfileError):
 
 class DockerfileResolveError(DockerfileError):
     """An error found while resolving stages, args and expansions, before anything runs."""
+
+
+class BuildError(InvalidArgument):
+    """A build that cannot go on (missing context file, bad COPY, unknown base image…); the
+    builder's own errors, reported in the build stream as ``errorDetail``."""
+
+
+class StepFailed(BuildError):
+    """A RUN whose command exited non-zero, worded as the classic builder words it."""
+
+    def __init__(self, command: str, code: int) -> None:
+        super().__init__(f"The command '{command}' returned a non-zero code: {code}")
+        self.code = code

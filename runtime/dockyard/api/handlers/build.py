@@ -1,0 +1,63 @@
+"""``POST /build`` (the classic builder's JSON stream) and ``POST /build/prune``.
+
+The context tar is streamed to the builder as it arrives (see ``UploadHandler``); query
+parameters are read as dockerd reads them (``t`` repeatable, ``buildargs``/``labels`` JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import tornado.web
+
+from ...build.builder import BuildOptions, parse_build_args
+from ...errors import InvalidArgument
+from .base import EngineHandler
+from .images import UploadHandler
+
+
+def _json_object(text: str | None, name: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"failed to parse {name}: {exc}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"failed to parse {name}: expected a JSON object")
+    return value
+
+
+@tornado.web.stream_request_body
+class BuildHandler(UploadHandler):
+    def options_from_query(self) -> BuildOptions:
+        if self.str_arg("remote"):
+            raise InvalidArgument("remote build contexts (git URLs, remote tarballs) are not "
+                                  "supported by this daemon: send the context as the body")
+        cache_from = self.get_query_arguments("cachefrom")
+        if len(cache_from) == 1 and cache_from[0].startswith("["):
+            cache_from = json.loads(cache_from[0])
+        secrets = _json_object(self.request.headers.get("X-Dockyard-Secrets"), "secrets")
+        return BuildOptions(
+            tags=[t for t in self.get_query_arguments("t") if t],
+            dockerfile=self.get_query_argument("dockerfile", "") or "Dockerfile",
+            build_args=parse_build_args(_json_object(self.str_arg("buildargs"), "build args")),
+            labels={str(k): str(v) for k, v in
+                    _json_object(self.str_arg("labels"), "labels").items()},
+            nocache=self.bool_arg("nocache"), pull=self.bool_arg("pull"),
+            target=self.str_arg("target"), network=self.str_arg("networkmode") or "default",
+            quiet=self.bool_arg("q"), cache_from=list(cache_from),
+            platform=self.str_arg("platform"),
+            secrets={k: base64.b64decode(v) for k, v in secrets.items()})
+
+    def start(self, reader: Any) -> Any:
+        return self.engine.builder.build(reader, self.options_from_query())
+
+
+class PruneHandler(EngineHandler):
+    async def post(self) -> None:
+        self.write_json(await self.call(self.engine.builder.prune, all=self.bool_arg("all")))

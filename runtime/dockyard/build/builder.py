@@ -1,0 +1,415 @@
+"""``engine.builder``: ``docker build`` (the classic builder's output and images) on dockyard.
+
+A build is a :class:`BuildJob`: the uploaded context unpacked, the Dockerfile parsed and
+resolved (stages the target needs, build args, base images — every error before anything
+runs), then each stage executed in its own thread as soon as the stages it depends on are done,
+so independent stages build concurrently. The stream still reads like the classic builder's —
+``Step N/M``, `` ---> Running in``, RUN output live, `` ---> Using cache`` — because each
+stage's messages are queued and written in stage order.
+
+On disk (under the data root)::
+
+    build/cache.db          the cache index (:mod:`.cache`)
+    build/tmp/              contexts and scratch files of running builds (emptied on start)
+    build/mounts/<id>/      RUN --mount=type=cache directories
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import shutil
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ..errors import DockyardError, InvalidArgument, NotFound
+from ..oci import reference
+from .cache import BuildCache
+from .context import BuildContext
+from .dockerfile import Dockerfile, ResolvedBuild, ResolvedStage, parse, resolve
+from .errors import BuildError
+from .imageconfig import ImageConfig
+from .instructions import Arg, Cmd, CopyLike, Instruction, KeyValue, Label, Run
+from .platforms import Platform
+from .steps import StageState, StepRunner, temp_dir
+
+if TYPE_CHECKING:
+    from ..containers.runtime import Runtime
+    from ..engine import Engine
+    from .executor import RunOp
+
+_DONE = object()
+
+
+@dataclass
+class BuildOptions:
+    """The ``POST /build`` parameters the builder uses."""
+
+    tags: list[str] = field(default_factory=list)
+    dockerfile: str = "Dockerfile"
+    build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    nocache: bool = False
+    pull: bool = False
+    target: str | None = None
+    network: str = "default"
+    quiet: bool = False
+    cache_from: list[str] = field(default_factory=list)
+    platform: str | None = None
+    secrets: dict[str, bytes] = field(default_factory=dict)
+
+
+def short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+class Builder:
+    """One per engine; builds share the cache, the launcher and the image store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.root = Path(engine.data_root) / "build"
+        shutil.rmtree(self.root / "tmp", ignore_errors=True)
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        self.cache = BuildCache(self.root)
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> Runtime:
+        with self._lock:
+            if self._runtime is None:
+                from ..containers.runtime import Runtime
+
+                self._runtime = Runtime()
+            return self._runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+        self.cache.close()
+
+    def build(self, stream: BinaryIO, options: BuildOptions) -> Iterator[dict[str, Any]]:
+        """The build's JSON messages; raises before the first one for bad input."""
+        return BuildJob(self, options).run(stream)
+
+    def prune(self, all: bool = True) -> dict[str, Any]:
+        """Forget cache entries and remove the intermediate images nothing else needs."""
+        entries = self.cache.entries()
+        self.cache.remove(e.key for e in entries)
+        reclaimed, deleted = 0, []
+        for entry in sorted(entries, key=lambda e: -e.created):
+            try:
+                removed = self.store.remove(entry.image_id, force=False, prune=False)
+            except DockyardError:
+                continue
+            if any("Deleted" in r for r in removed):
+                reclaimed += entry.size
+                deleted.append(entry.key.removeprefix("sha256:")[:25])
+        return {"CachesDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+    def disk_usage(self) -> list[dict[str, Any]]:
+        return self.cache.disk_usage()
+
+
+class BuildJob:
+    """One build: context, resolution, stage threads, and the stream in stage order."""
+
+    def __init__(self, builder: Builder, options: BuildOptions) -> None:
+        self.builder = builder
+        self.store = builder.store
+        self.options = options
+        self.network = "host" if options.network == "host" else "none"
+        self.proxy_env = {k: v for k, v in options.build_args.items()
+                          if k.lower().endswith("_proxy")}
+        self.context = BuildContext(Path("/nonexistent"), owned=False)
+        self.df: Dockerfile | None = None
+        self.futures: dict[int, Future[str]] = {}
+        self.bases: dict[str, str] = {}
+        self.abort = threading.Event()
+        self._bases_lock = threading.Lock()
+
+    # ---- set-up -----------------------------------------------------------------------------
+
+    def run(self, stream: BinaryIO) -> Iterator[dict[str, Any]]:
+        """A generator: nothing is read before the first ``next`` (the API feeds the body
+        while the build consumes it)."""
+        self.context = BuildContext.from_tar(stream, self.builder.root / "tmp")
+        try:
+            build = self._resolve()
+            self._precheck(build)
+        except BaseException:
+            self.context.close()
+            raise
+        yield from self._stream(build)
+
+    def _resolve(self) -> ResolvedBuild:
+        text = self.context.read_dockerfile(self.options.dockerfile)
+        self.df = parse(text)
+        return resolve(self.df, self.options.build_args, self.options.target,
+                       target_platform=self.options.platform, image_env=self._image_env)
+
+    def _image_env(self, name: str, _platform: Platform) -> list[str]:
+        config = self.store.config(self.base_image(name))
+        return list((config.get("config") or {}).get("Env") or [])
+
+    def base_image(self, name: str) -> str:
+        """The ID of an external image (FROM, --from), pulled when missing (or with --pull)."""
+        with self._bases_lock:
+            found = self.bases.get(name)
+            if found is None:
+                found = self._find_image(name)
+                self.bases[name] = found
+            return found
+
+    def _find_image(self, name: str) -> str:
+        if not self.options.pull:
+            try:
+                return self.store.resolve(name)
+            except NotFound:
+                pass
+        try:
+            return self.builder.engine.ensure_image(name) if not self.options.pull else \
+                self._pull(name)
+        except DockyardError as exc:
+            raise BuildError(str(exc)) from None
+
+    def _pull(self, name: str) -> str:
+        for _ in self.builder.engine.image_pull(name):
+            pass
+        return self.store.resolve(name)
+
+    def _precheck(self, build: ResolvedBuild) -> None:
+        """Missing context files and unknown images are errors before any step runs."""
+        for stage in build.stages:
+            for inst in stage.instructions:
+                from_ = getattr(inst, "from_", "")
+                if isinstance(inst, CopyLike) and not from_:
+                    for src in inst.sources:
+                        if not src.startswith(("http://", "https://", "git@")):
+                            self.context.sources(src)
+                elif isinstance(inst, CopyLike):
+                    self.from_image(from_, wait=False)
+
+    # ---- stages -----------------------------------------------------------------------------
+
+    def stage_index(self, name: str) -> int | None:
+        assert self.df is not None
+        if name.lstrip("-").isdigit():
+            return int(name)
+        found = self.df.find(name)
+        return found.index if found is not None else None
+
+    def from_image(self, name: str, wait: bool = True) -> str:
+        """The image a ``--from``/``from=`` names: a stage's result, or an external image."""
+        index = self.stage_index(name)
+        if index is None:
+            return self.base_image(name)
+        if not wait:
+            return ""
+        future = self.futures.get(index)
+        if future is None:
+            raise BuildError(f"stage {name} is not part of this build")
+        return future.result()
+
+    def _stream(self, build: ResolvedBuild) -> Iterator[dict[str, Any]]:
+        queues = {s.index: queue.Queue[Any]() for s in build.stages}
+        total = sum(1 + len(s.steps) for s in build.stages) + (1 if self.options.labels else 0)
+        pool = ThreadPoolExecutor(max_workers=max(1, len(build.stages)),
+                                  thread_name_prefix="build-stage")
+        try:
+            number = 1
+            for stage in build.stages:
+                last = stage.index == build.target
+                self.futures[stage.index] = pool.submit(
+                    self._stage_thread, stage, number, total, queues[stage.index], last)
+                number += 1 + len(stage.steps)
+            for stage in build.stages:
+                yield from self._drain(queues[stage.index])
+            yield from self._finish(self.futures[build.target].result(), build)
+        finally:
+            self.abort.set()
+            pool.shutdown(wait=True)
+            self.context.close()
+
+    def _drain(self, q: queue.Queue[Any]) -> Iterator[dict[str, Any]]:
+        while (item := q.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            if not self.options.quiet:
+                yield {"stream": item}
+
+    def _stage_thread(self, stage: ResolvedStage, number: int, total: int,
+                      q: queue.Queue[Any], last: bool) -> str:
+        try:
+            image_id = self._run_stage(stage, number, total, q.put, last)
+        except BaseException as exc:
+            self.abort.set()
+            q.put(exc)
+            raise
+        q.put(_DONE)
+        return image_id
+
+    def _run_stage(self, stage: ResolvedStage, number: int, total: int, emit: Any,
+                   last: bool) -> str:
+        emit(f"Step {number}/{total} : {stage_line(stage, self.df)}\n")
+        state = self._initial_state(stage)
+        emit(f" ---> {short(state.image_id)}\n")
+        runner = StepRunner(self, state, emit)
+        steps: list[Instruction] = [s.instruction for s in stage.steps]
+        if last and self.options.labels:
+            steps.append(_labels_step(self.options.labels))
+        for inst in steps:
+            number += 1
+            if self.abort.is_set():
+                raise BuildError("build cancelled")
+            emit(f"Step {number}/{total} : {step_line(inst)}\n")
+            self._step(runner, inst, emit)
+        return state.image_id
+
+    def _initial_state(self, stage: ResolvedStage) -> StageState:
+        plat = (stage.platform.os, stage.platform.architecture, stage.platform.variant)
+        if stage.base_stage is not None:
+            base_id = self.futures[stage.base_stage].result()
+        elif stage.base.lower() == "scratch":
+            return StageState(ImageConfig(None, "", plat))
+        else:
+            base_id = self.base_image(stage.base)
+        return StageState(ImageConfig(self.store.config(base_id), base_id, plat))
+
+    def _step(self, runner: StepRunner, inst: Instruction, emit: Any) -> None:
+        state = runner.state
+        parent = state.image_id
+        key = runner.key(inst)
+        cache = self.builder.cache
+        hit = None if self.options.nocache else cache.get(key, self._exists)
+        if hit is not None:
+            emit(" ---> Using cache\n")
+            _replay(inst, state)
+            state.config = _reload(self.store.config(hit), hit, state.config)
+        else:
+            hit = runner.execute(inst)
+            cache.put(key, hit, parent, f"{inst.keyword} {step_line(inst)}"[:200],
+                      self._layer_size(hit, state.config.diff_ids, parent))
+        emit(f" ---> {short(hit)}\n")
+
+    def _exists(self, image_id: str) -> bool:
+        return self.store.meta.image(image_id) is not None
+
+    def _layer_size(self, image_id: str, diff_ids: list[str], parent: str) -> int:
+        layers = self.store.meta.layers(image_id)
+        before = len(self.store.meta.layers(parent)) if parent else 0
+        if len(layers) <= before:
+            return 0
+        snap = self.store.meta.snapshot(layers[-1].chain_id)
+        return snap.size if snap else 0
+
+    def _finish(self, image_id: str, build: ResolvedBuild) -> Iterator[dict[str, Any]]:
+        if build.unused_build_args and not self.options.quiet:
+            names = " ".join(build.unused_build_args)
+            yield {"stream": f"[Warning] One or more build-args [{names}] were not consumed\n"}
+        yield {"aux": {"ID": image_id}}
+        if self.options.quiet:
+            yield {"stream": image_id + "\n"}
+            return
+        yield {"stream": f"Successfully built {short(image_id)}\n"}
+        for tag in self.options.tags:
+            ref = reference.parse(tag)
+            self.store.tag(image_id, ref.repository, ref.tag or "latest")
+            yield {"stream": f"Successfully tagged {ref.familiar()}\n"}
+
+    # ---- services for the steps ------------------------------------------------------------
+
+    def run_container(self, lower_dirs: list[str], scratch: Path, op: RunOp, emit: Any,
+                      cid: str) -> None:
+        from .executor import run_container
+
+        run_container(self.builder.runtime, lower_dirs, scratch, op, emit, cid)
+
+    def temp_dir(self) -> AbstractContextManager[Path]:
+        return temp_dir(self.builder.root / "tmp")
+
+    def cache_mount(self, m: Any) -> Path:
+        digest = hashlib.sha256(m.id.encode()).hexdigest()[:32]
+        path = self.builder.root / "mounts" / digest
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            os.chown(path, m.uid or 0, m.gid or 0)
+            os.chmod(path, m.mode if m.mode is not None else 0o755)
+        return path
+
+    def secret_file(self, m: Any, stack: ExitStack) -> Path | None:
+        data = self.options.secrets.get(m.id)
+        if data is None:
+            if m.required:
+                raise BuildError(f"secret {m.id}: not found")
+            return None
+        path = stack.enter_context(self.temp_dir()) / "secret"
+        path.write_bytes(data)
+        os.chown(path, m.uid or 0, m.gid or 0)
+        os.chmod(path, m.mode if m.mode is not None else 0o400)
+        return path
+
+
+def _replay(inst: Instruction, state: StageState) -> None:
+    """What a cache hit must still do to the stage state beyond the config (ARG scope)."""
+    if isinstance(inst, Arg):
+        for d in inst.args:
+            if d.value is not None:
+                state.args[d.key] = d.value
+    if isinstance(inst, Cmd):
+        state.config.cmd_set = True
+
+
+def _reload(config: dict[str, Any], image_id: str, old: ImageConfig) -> ImageConfig:
+    new = ImageConfig(config, image_id, ("", "", ""))
+    new.cmd_set = old.cmd_set
+    return new
+
+
+def _labels_step(labels: dict[str, str]) -> Label:
+    """``--label`` becomes a last LABEL step of the target stage, as in the classic builder."""
+    pairs = tuple(KeyValue(k, v) for k, v in sorted(labels.items()))
+    text = "LABEL " + " ".join(f"{_q(k)}='{v}'" for k, v in sorted(labels.items()))
+    return Label(pairs=pairs, original=text)
+
+
+def _q(text: str) -> str:
+    from .imageconfig import go_quote
+
+    return go_quote(text)
+
+
+def stage_line(stage: ResolvedStage, df: Dockerfile | None) -> str:
+    if df is not None:
+        return " ".join(df.stages[stage.index].source.original.split())
+    return f"FROM {stage.base}"
+
+
+def step_line(inst: Instruction) -> str:
+    """The instruction as the classic builder echoes it: its source text, one line."""
+    text = inst.original.strip()
+    if isinstance(inst, Run) and inst.heredocs:
+        return text.splitlines()[0]
+    return " ".join(text.split("\\\n")) if "\n" in text else text
+
+
+def parse_build_args(value: dict[str, str | None]) -> dict[str, str]:
+    """``buildargs`` JSON: a null value means "take it from the daemon's environment"."""
+    out = {}
+    for key, val in value.items():
+        if val is None:
+            val = os.environ.get(key)
+            if val is None:
+                continue
+        if not isinstance(val, str):
+            raise InvalidArgument(f"build arg {key}: value must be a string")
+        out[key] = val
+    return out

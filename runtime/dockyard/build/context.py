@@ -1,0 +1,183 @@
+"""The build context on the daemon side: the uploaded tar unpacked into a private directory,
+and the content digests the cache keys use.
+
+The context arrives as a tar (plain, gzip, bzip2, xz or zstd), unpacked with the layer
+unpacker (never follows a symlink out of the directory, rejects ``..``). ``.dockerignore`` is
+applied again here, as dockerd does, so a client that did not filter gets the same build.
+
+Digests are what Docker's cache considers: file content, mode, uid/gid, symlink targets and
+the paths inside a copied directory — never mtimes, so ``touch`` changes no cache key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ..store.compression import ChunkStream, decompressed_chunks
+from ..store.snapshots import unpack
+from .dockerignore import DockerIgnore
+from .errors import BuildError
+
+
+class ContextError(BuildError):
+    """A COPY/ADD source that is missing or outside the context."""
+
+
+class BuildContext:
+    """A context directory (owned: removed by :meth:`close`) and its digests."""
+
+    def __init__(self, root: Path, owned: bool = True) -> None:
+        self.root = root
+        self.owned = owned
+        self._digests: dict[str, str] = {}
+
+    @classmethod
+    def from_tar(cls, stream: BinaryIO, parent: Path) -> BuildContext:
+        parent.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix="context-", dir=parent))
+        try:
+            unpack(ChunkStream(decompressed_chunks(stream)), root)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        ctx = cls(root)
+        ctx._apply_dockerignore()
+        return ctx
+
+    @classmethod
+    def empty(cls, parent: Path) -> BuildContext:
+        parent.mkdir(parents=True, exist_ok=True)
+        return cls(Path(tempfile.mkdtemp(prefix="context-", dir=parent)))
+
+    def close(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _apply_dockerignore(self) -> None:
+        ignore_file = self.root / ".dockerignore"
+        if not ignore_file.is_file():
+            return
+        ignore = DockerIgnore.from_file(ignore_file)
+        keep = set(ignore.walk(self.root))
+        for rel, st in sorted(_walk(str(self.root)), reverse=True):
+            if rel in keep or rel in (".dockerignore",):
+                continue
+            path = self.root / rel
+            if stat.S_ISDIR(st.st_mode):
+                if not any(k.startswith(rel + "/") for k in keep):
+                    shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def read_dockerfile(self, name: str) -> bytes:
+        path = self.resolve(name or "Dockerfile", follow=True)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            shown = name or "Dockerfile"
+            raise ContextError(
+                f"Cannot locate specified Dockerfile: {shown}") from None
+
+    # ---- paths -------------------------------------------------------------------------------
+
+    def resolve(self, rel: str, follow: bool = True) -> Path:
+        """``rel`` inside the context, symlinks resolved inside it; escaping is an error."""
+        from ..linux.mounts import in_root
+
+        clean = os.path.normpath("/" + rel).lstrip("/")
+        if not follow:
+            return self.root / clean if clean else self.root
+        return Path(in_root(str(self.root), clean))
+
+    def sources(self, pattern: str) -> list[Path]:
+        """Paths a COPY source names: a wildcard expands (sorted); a missing one is an error."""
+        clean = os.path.normpath("/" + pattern).lstrip("/")
+        if not _has_magic(clean):
+            path = self.resolve(clean)
+            if not os.path.lexists(path):
+                raise ContextError(f"COPY failed: file not found in build context or excluded "
+                                   f"by .dockerignore: stat {clean or '.'}: file does not exist")
+            return [path]
+        found = [self.root / rel for rel in _glob(str(self.root), clean)]
+        if not found:
+            raise ContextError("COPY failed: no source files were specified")
+        return found
+
+    # ---- digests -----------------------------------------------------------------------------
+
+    def digest(self, path: Path) -> str:
+        """Content digest of a file or directory tree (cached per path for this build)."""
+        key = str(path)
+        found = self._digests.get(key)
+        if found is None:
+            found = tree_digest(path)
+            self._digests[key] = found
+        return found
+
+
+def _has_magic(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _glob(root: str, pattern: str) -> list[str]:
+    """Docker's COPY wildcards: filepath.Match per path component."""
+    parts = pattern.split("/")
+    current = [""]
+    for part in parts:
+        nxt = []
+        for base in current:
+            folder = os.path.join(root, base) if base else root
+            try:
+                names = sorted(os.listdir(folder))
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            for name in names:
+                if fnmatch.fnmatchcase(name, part) if _has_magic(part) else name == part:
+                    nxt.append(f"{base}/{name}" if base else name)
+        current = nxt
+    return current
+
+
+def _walk(root: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
+    base = os.path.join(root, rel) if rel else root
+    with os.scandir(base) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        path = f"{rel}/{entry.name}" if rel else entry.name
+        st = entry.stat(follow_symlinks=False)
+        yield path, st
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(root, path)
+
+
+def _meta(st: os.stat_result) -> bytes:
+    return f"{stat.S_IFMT(st.st_mode)} {stat.S_IMODE(st.st_mode):o} {st.st_uid} {st.st_gid}".encode()
+
+
+def file_digest(path: str, st: os.stat_result) -> bytes:
+    h = hashlib.sha256(_meta(st))
+    if stat.S_ISLNK(st.st_mode):
+        h.update(b"->" + os.fsencode(os.readlink(path)))
+    elif stat.S_ISREG(st.st_mode):
+        with open(path, "rb", buffering=0) as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.digest()
+
+
+def tree_digest(path: Path) -> str:
+    """sha256 over (relative path, metadata, content) of every entry, sorted; mtimes ignored."""
+    st = os.lstat(path)
+    h = hashlib.sha256(file_digest(str(path), st))
+    if stat.S_ISDIR(st.st_mode):
+        for rel, child in _walk(str(path)):
+            h.update(os.fsencode(rel) + b"\0" + file_digest(os.path.join(path, rel), child))
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,299 @@
+"""The file-system work of a build step: RUN in a container, COPY/ADD/WORKDIR through an
+overlay mount, each leaving its changes in a fresh upper dir that becomes the step's layer.
+
+An upper dir lives in ``snapshots/tmp-*`` (:func:`dockyard.store.diff.scratch_dir`) so the
+layer can be adopted as its snapshot without unpacking; a failed step removes it, and the
+store's crash recovery removes what a crash leaves. COPY mounts the overlay in the daemon's
+own mount namespace only for the duration of the copy (``umount`` in ``finally``); RUN's
+overlay exists only inside the container's mount namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..containers.runtime import Runtime
+from ..containers.spec import ContainerSpec, Mount, User
+from ..linux import overlay, syscalls
+from ..linux.mounts import in_root
+from ..linux.users import resolve as resolve_user
+from ..store.diff import scratch_dir
+from ..store.snapshots import SnapshotStore, unpack
+from .errors import BuildError, StepFailed
+
+Emit = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def mounted(lower_dirs: list[str], upper: Path | None, work: Path | None,
+            target: Path) -> Iterator[Path]:
+    """The overlay of ``lower_dirs`` (+ ``upper`` when given) on ``target``, unmounted after."""
+    lowers = lower_dirs or [str(_empty_dir(target.parent))]
+    if upper is None:
+        if len(lowers) == 1:
+            yield Path(lowers[0])
+            return
+        data = "lowerdir=" + ":".join(reversed(lowers))
+        syscalls.mount("overlay", str(target), "overlay", syscalls.MS_RDONLY, data)
+    else:
+        assert work is not None
+        overlay.mount(lowers, str(upper), str(work), str(target))
+    try:
+        yield target
+    finally:
+        syscalls.umount2(str(target), syscalls.MNT_DETACH)
+
+
+def _empty_dir(parent: Path) -> Path:
+    path = parent / "empty"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def image_rootfs(snapshots: SnapshotStore, lower_dirs: list[str]) -> Iterator[Path]:
+    """A read-only view of an image's file system (for COPY --from and bind mounts)."""
+    tmp = Path(tempfile.mkdtemp(prefix="tmp-ro-", dir=snapshots.root))
+    (tmp / "merged").mkdir()
+    try:
+        with mounted(lower_dirs, None, None, tmp / "merged") as root:
+            yield root
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- COPY / ADD ----------------------------------------------------------------------------
+
+
+@dataclass
+class CopyOp:
+    """One COPY/ADD: source paths (already resolved on the host), destination as written."""
+
+    sources: list[Path]
+    dest: str
+    workdir: str
+    owner: tuple[int, int] | None = None  # None: root (classic) unless from the archive
+    chmod: int | None = None
+    extract_archives: bool = False
+    contents: list[tuple[str, bytes]] = field(default_factory=list)  # heredoc files
+
+
+def dest_path(root: Path, dest: str, workdir: str) -> tuple[str, bool]:
+    """The absolute destination and whether it names a directory (trailing slash)."""
+    is_dir = dest.endswith("/") or dest in (".", "")
+    if not dest.startswith("/"):
+        dest = os.path.join(workdir or "/", dest)
+    return os.path.normpath(dest), is_dir
+
+
+def apply_copy(root: Path, op: CopyOp) -> None:
+    dest, dest_is_dir = dest_path(root, op.dest, op.workdir)
+    many = len(op.sources) + len(op.contents) > 1
+    target = Path(in_root(str(root), dest))
+    if many or dest_is_dir or target.is_dir():
+        _makedirs(root, dest)
+        for src in op.sources:
+            _copy_into(src, target, op)
+        for name, data in op.contents:
+            _write_file(target / name, data, op)
+        return
+    _makedirs(root, os.path.dirname(dest))
+    for src in op.sources:
+        if src.is_dir() and not src.is_symlink():
+            _makedirs(root, dest)
+            _copy_tree_contents(src, target, op)
+        elif op.extract_archives and _is_archive(src):
+            _makedirs(root, dest)
+            _extract(src, target)
+        else:
+            _copy_one(src, target, op)
+    for _name, data in op.contents:
+        _write_file(target, data, op)
+
+
+def _makedirs(root: Path, path: str) -> None:
+    """Create missing directories (root-owned 0755, as the classic builder) inside ``root``."""
+    current = "/"
+    for part in [p for p in path.split("/") if p]:
+        current = os.path.join(current, part)
+        real = Path(in_root(str(root), current))
+        if not real.exists():
+            real.mkdir(mode=0o755)
+            os.chown(real, 0, 0)
+
+
+def _copy_into(src: Path, target_dir: Path, op: CopyOp) -> None:
+    if src.is_dir() and not src.is_symlink():
+        _copy_tree_contents(src, target_dir, op)
+    elif op.extract_archives and _is_archive(src):
+        _extract(src, target_dir)
+    else:
+        _copy_one(src, target_dir / src.name, op)
+
+
+def _copy_tree_contents(src: Path, target: Path, op: CopyOp) -> None:
+    """``COPY dir /dst`` copies the directory's contents, and the directory's own metadata."""
+    if not target.is_dir():
+        _remove(target)
+        target.mkdir()
+    for name in sorted(os.listdir(src)):
+        child = src / name
+        if child.is_dir() and not child.is_symlink():
+            _copy_tree_contents(child, target / name, op)
+        else:
+            _copy_one(child, target / name, op)
+    _finish(src, target, op, is_dir=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def _copy_one(src: Path, target: Path, op: CopyOp) -> None:
+    st = os.lstat(src)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif os.path.lexists(target):
+        target.unlink()
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(src), target)
+        uid, gid = op.owner or (0, 0)
+        os.chown(target, uid, gid, follow_symlinks=False)
+        os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
+        return
+    if stat.S_ISREG(st.st_mode):
+        shutil.copyfile(src, target, follow_symlinks=False)
+    else:
+        raise BuildError(f"cannot copy {src.name}: not a regular file, directory or symlink")
+    _finish(src, target, op, is_dir=False)
+
+
+def _finish(src: Path, target: Path, op: CopyOp, is_dir: bool) -> None:
+    st = os.lstat(src)
+    uid, gid = op.owner or (0, 0)
+    os.chown(target, uid, gid)
+    os.chmod(target, op.chmod if op.chmod is not None else stat.S_IMODE(st.st_mode))
+    os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns))
+
+
+def _write_file(target: Path, data: bytes, op: CopyOp) -> None:
+    if os.path.lexists(target):
+        _remove(target)
+    target.write_bytes(data)
+    uid, gid = op.owner or (0, 0)
+    os.chown(target, uid, gid)
+    os.chmod(target, op.chmod if op.chmod is not None else 0o644)
+
+
+_ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+
+
+def _is_archive(path: Path) -> bool:
+    """ADD extracts local tar archives (plain or compressed), as Docker does."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if any(head.startswith(m) for m in _ARCHIVE_MAGIC):
+        return True
+    return len(head) == 512 and head[257:262] == b"ustar"
+
+
+def _extract(src: Path, target: Path) -> None:
+    from ..store.compression import ChunkStream, decompressed_chunks
+
+    target.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as f:
+        unpack(ChunkStream(decompressed_chunks(f)), target)
+
+
+def resolve_owner(chown: str, root: Path) -> tuple[int, int] | None:
+    """``--chown user[:group]`` through the destination image's /etc/passwd and /etc/group."""
+    if not chown:
+        return None
+    try:
+        user = resolve_user(chown, [str(root)])
+    except Exception as exc:  # noqa: BLE001 - any lookup failure is the user's input
+        raise BuildError(str(exc)) from None
+    return user.uid, user.gid
+
+
+# ---- RUN -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunOp:
+    argv: list[str]
+    env: list[str]
+    workdir: str
+    user: str
+    network: str = "none"
+    mounts: list[Mount] = field(default_factory=list)
+    created_by: str = ""
+
+
+def _pump(fd: int, emit: Emit) -> None:
+    decoder_buffer = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            decoder_buffer += chunk
+            text = decoder_buffer.decode("utf-8", "ignore")
+            decoder_buffer = b""
+            emit(text)
+    finally:
+        os.close(fd)
+
+
+def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: RunOp,
+                  emit: Emit, container_id: str) -> None:
+    """Run ``op`` in a container whose upper dir is ``scratch/fs``; raise StepFailed on a
+    non-zero exit. The container and its cgroup are gone when this returns."""
+    lowers = lower_dirs or [str(_empty_dir(scratch))]
+    user = resolve_user(op.user, [str(scratch / "fs"), *reversed(lowers)])
+    spec = ContainerSpec(
+        id=container_id, lower_dirs=lowers, upper_dir=str(scratch / "fs"),
+        work_dir=str(scratch / "work"), rootfs_dir=str(scratch / "merged"), args=op.argv,
+        env=op.env, cwd=op.workdir or "/", hostname=container_id[:12],
+        user=User(user.uid, user.gid, list(user.additional_gids)), network=op.network,
+        mounts=op.mounts)
+    read_fd, write_fd = os.pipe()
+    reader = threading.Thread(target=_pump, args=(read_fd, emit), daemon=True)
+    reader.start()
+    try:
+        container = runtime.start(spec, stdout=write_fd, stderr=write_fd)
+    except BaseException:
+        os.close(write_fd)
+        reader.join()
+        raise
+    os.close(write_fd)
+    try:
+        status = container.wait()
+    finally:
+        container.cleanup()
+        reader.join()
+    if status.exit_code != 0:
+        raise StepFailed(" ".join(op.argv), status.exit_code)
+
+
+def new_scratch(snapshots: SnapshotStore) -> Path:
+    return scratch_dir(snapshots)
+
+
+def container_id() -> str:
+    return secrets.token_hex(32)
+
+
+def upper_is_empty(scratch: Path) -> bool:
+    return not any(os.scandir(scratch / "fs"))

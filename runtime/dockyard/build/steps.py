@@ -1,0 +1,427 @@
+"""One Dockerfile step of one stage: its cache key, and what it does on a miss.
+
+Metadata instructions change only the config (an empty layer); RUN, COPY, ADD (and WORKDIR
+when the directory is missing) produce a layer from an upper dir (see :mod:`.executor`).
+:class:`StageState` is the stage's image so far; :class:`StepRunner` commits each step's
+image into the store with the previous step's image as its parent, as the classic builder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..containers.spec import Mount as SpecMount
+from ..oci import mediatypes as mt
+from ..store.diff import adopt_snapshot, write_layer
+from ..store.images import ImageStore, LayerInput
+from ..store.snapshots import chain_ids
+from . import executor
+from .cache import step_key
+from .context import BuildContext, tree_digest
+from .errors import BuildError
+from .imageconfig import ImageConfig, go_duration, go_list, go_quote, go_rune
+from .instructions import (
+    Add,
+    Arg,
+    Cmd,
+    CopyLike,
+    Entrypoint,
+    Env,
+    Expose,
+    Healthcheck,
+    Instruction,
+    Label,
+    Maintainer,
+    Onbuild,
+    Run,
+    Shell,
+    StopSignal,
+    User,
+    Volume,
+    Workdir,
+    command_argv,
+)
+
+if TYPE_CHECKING:
+    from .builder import BuildJob
+
+
+@dataclass
+class StageState:
+    config: ImageConfig
+    args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def image_id(self) -> str:
+        return self.config.image_id
+
+
+# ---- metadata ---------------------------------------------------------------------------------
+
+
+def _pairs_text(keyword: str, pairs: Any) -> str:
+    return keyword + "".join(f" {p.key}={p.value}" for p in pairs)
+
+
+def _command(inst: Cmd | Entrypoint, shell: list[str]) -> list[str]:
+    if inst.shell_form:
+        return [*shell, " ".join(inst.command)] if inst.command else []
+    return list(inst.command)
+
+
+def meta_comment(inst: Instruction, state: StageState) -> str:
+    """The classic builder's comment for a metadata step (what ``#(nop)`` is followed by)."""
+    cfg = state.config
+    if isinstance(inst, (Env, Label)):
+        return _pairs_text(inst.keyword, inst.pairs)
+    if isinstance(inst, (Cmd, Entrypoint)):
+        return f"{inst.keyword} {go_list(_command(inst, cfg.shell))}"
+    if isinstance(inst, Expose):
+        return "EXPOSE " + " ".join(inst.ports)
+    if isinstance(inst, Volume):
+        return "VOLUME [" + " ".join(inst.paths) + "]"
+    if isinstance(inst, User):
+        return "USER " + inst.user
+    if isinstance(inst, Shell):
+        return "SHELL [" + " ".join(inst.shell) + "]"
+    if isinstance(inst, StopSignal):
+        return "STOPSIGNAL " + inst.signal
+    if isinstance(inst, Maintainer):
+        return "MAINTAINER " + inst.name
+    if isinstance(inst, Onbuild):
+        return "ONBUILD " + inst.expression
+    if isinstance(inst, Arg):
+        return "ARG " + " ".join(d.key if d.value is None else f"{d.key}={d.value}"
+                                 for d in inst.args)
+    if isinstance(inst, Healthcheck):
+        return "HEALTHCHECK " + _health_text(inst)
+    raise BuildError(f"unsupported instruction {inst.keyword}")
+
+
+def _health_text(inst: Healthcheck) -> str:
+    if inst.test == ("NONE",):
+        return '&{["NONE"] "0s" "0s" "0s" \'\\x00\'}'
+    durations = " ".join(go_quote(go_duration(v)) for v in
+                         (inst.interval, inst.timeout, inst.start_period))
+    return f"&{{{go_list(list(inst.test))} {durations} {go_rune(inst.retries)}}}"
+
+
+def apply_meta(inst: Instruction, state: StageState) -> None:
+    cfg, c = state.config, state.config.config
+    if isinstance(inst, Env):
+        for p in inst.pairs:
+            cfg.set_env(p.key, p.value)
+    elif isinstance(inst, Label):
+        c["Labels"] = {**(c.get("Labels") or {}), **{p.key: p.value for p in inst.pairs}}
+    elif isinstance(inst, Cmd):
+        c["Cmd"] = _command(inst, cfg.shell) or None
+        cfg.cmd_set = True
+    elif isinstance(inst, Entrypoint):
+        c["Entrypoint"] = _command(inst, cfg.shell) or None
+        if not cfg.cmd_set:
+            c["Cmd"] = None
+    elif isinstance(inst, Expose):
+        c["ExposedPorts"] = {**(c.get("ExposedPorts") or {}), **{p: {} for p in inst.ports}}
+    elif isinstance(inst, Volume):
+        c["Volumes"] = {**(c.get("Volumes") or {}), **{p: {} for p in inst.paths}}
+    elif isinstance(inst, User):
+        c["User"] = inst.user
+    elif isinstance(inst, Shell):
+        c["Shell"] = list(inst.shell)
+    elif isinstance(inst, StopSignal):
+        c["StopSignal"] = inst.signal
+    elif isinstance(inst, Maintainer):
+        cfg.data["author"] = inst.name
+    elif isinstance(inst, Onbuild):
+        c["OnBuild"] = [*(c.get("OnBuild") or []), inst.expression]
+    elif isinstance(inst, Arg):
+        for d in inst.args:
+            if d.value is not None:
+                state.args[d.key] = d.value
+    elif isinstance(inst, Healthcheck):
+        c["Healthcheck"] = _health_config(inst)
+
+
+def _health_config(inst: Healthcheck) -> dict[str, Any]:
+    out: dict[str, Any] = {"Test": list(inst.test)}
+    for key, value in (("Interval", inst.interval), ("Timeout", inst.timeout),
+                       ("StartPeriod", inst.start_period), ("StartInterval", inst.start_interval),
+                       ("Retries", inst.retries)):
+        if value:
+            out[key] = value
+    return out
+
+
+def workdir_path(inst: Workdir, state: StageState) -> str:
+    current = state.config.config.get("WorkingDir") or "/"
+    return os.path.normpath(os.path.join(current, inst.path))
+
+
+# ---- the runner -------------------------------------------------------------------------------
+
+
+class StepRunner:
+    """Executes steps of one stage for a :class:`~.builder.BuildJob`."""
+
+    def __init__(self, job: BuildJob, state: StageState, emit: Callable[[str], None]) -> None:
+        self.job = job
+        self.store: ImageStore = job.store
+        self.state = state
+        self.emit = emit
+
+    # -- committing --
+
+    def layer_inputs(self, image_id: str) -> list[LayerInput]:
+        if not image_id:
+            return []
+        return [LayerInput(x.blob_digest, x.media_type) for x in self.store.meta.layers(image_id)]
+
+    def lower_dirs(self, image_id: str | None = None) -> list[str]:
+        image_id = self.state.image_id if image_id is None else image_id
+        if not image_id:
+            return []
+        return [str(p) for p in self.store.rootfs_layers(image_id)]
+
+    def commit(self, container_cmd: list[str], scratch: Path | None,
+               container_env: list[str] | None = None) -> str:
+        """Commit the step's image (``scratch`` = its upper dir, None = empty layer)."""
+        parent = self.state.image_id
+        layers = self.layer_inputs(parent)
+        try:
+            with self.store.adding() as session:
+                diff_id = None
+                if scratch is not None and not executor.upper_is_empty(scratch):
+                    layer = write_layer(self.store.content, scratch / "fs")
+                    session.blob(layer.blob_digest)
+                    chain = chain_ids([*self.state.config.diff_ids, layer.diff_id])[-1]
+                    adopt_snapshot(self.store.snapshots, scratch, chain, layer)
+                    session.chain(chain)
+                    layers.append(LayerInput(layer.blob_digest, mt.OCI_LAYER))
+                    diff_id = layer.diff_id
+                config = self.state.config.commit(container_cmd, diff_id, container_env)
+                image_id = self.store.add(config, layers, parent=parent, session=session)
+        finally:
+            if scratch is not None and scratch.exists():
+                shutil.rmtree(scratch, ignore_errors=True)
+        self.state.config.image_id = image_id
+        return image_id
+
+    # -- dispatch --
+
+    def cache_text(self, inst: Instruction) -> tuple[str, list[str]]:
+        """(description used in the key, content digests) — before running anything."""
+        if isinstance(inst, Run):
+            argv, files = command_argv(inst, tuple(self.state.config.shell))
+            net = inst.network or ""
+            text = (f"RUN {argv!r} {self._run_args()!r} {net} {inst.mount_specs!r} "
+                    f"{[f.data for f in files]!r}")
+            return text, self._mount_digests(inst)
+        if isinstance(inst, CopyLike):
+            fields = (inst.sources, inst.dest, inst.chown, inst.chmod, getattr(inst, "from_", ""),
+                      inst.excludes, self.state.config.config.get("WorkingDir"))
+            return f"{inst.keyword} {fields!r}", self._copy_digests(inst)
+        if isinstance(inst, Workdir):
+            return f"WORKDIR {workdir_path(inst, self.state)}", []
+        return meta_comment(inst, self.state), []
+
+    def key(self, inst: Instruction) -> str:
+        text, digests = self.cache_text(inst)
+        return step_key(self.state.image_id, text, self.state.args.items(), digests)
+
+    def execute(self, inst: Instruction) -> str:
+        if isinstance(inst, Run):
+            return self.run(inst)
+        if isinstance(inst, CopyLike):
+            return self.copy(inst)
+        if isinstance(inst, Workdir):
+            return self.workdir(inst)
+        cid = executor.container_id()
+        self.emit(f" ---> Running in {cid[:12]}\n")
+        comment = meta_comment(inst, self.state)
+        apply_meta(inst, self.state)
+        image_id = self.commit(self.state.config.nop_cmd(comment), None)
+        self.emit(f"Removing intermediate container {cid[:12]}\n")
+        return image_id
+
+    # -- WORKDIR --
+
+    def workdir(self, inst: Workdir) -> str:
+        path = workdir_path(inst, self.state)
+        self.state.config.config["WorkingDir"] = path
+        cmd = self.state.config.nop_cmd(f"WORKDIR {path}", one_word=True)
+        if self._exists(path):
+            return self.commit(cmd, None)
+        scratch = executor.new_scratch(self.store.snapshots)
+        with executor.mounted(self.lower_dirs(), scratch / "fs", scratch / "work",
+                              scratch / "merged") as root:
+            executor._makedirs(root, path)
+        return self.commit(cmd, scratch)
+
+    def _exists(self, path: str) -> bool:
+        from ..store.diff import is_whiteout
+
+        rel = path.lstrip("/")
+        if not rel:
+            return True
+        for layer in reversed(self.lower_dirs()):
+            try:
+                st = os.lstat(os.path.join(layer, rel))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            return not is_whiteout(st)
+        return False
+
+    # -- RUN --
+
+    def _run_args(self) -> list[str]:
+        env_keys = {e.partition("=")[0] for e in self.state.config.config.get("Env") or []}
+        return sorted(f"{k}={v}" for k, v in self.state.args.items() if k not in env_keys)
+
+    def run(self, inst: Run) -> str:
+        cfg = self.state.config
+        argv, files = command_argv(inst, tuple(cfg.shell))
+        build_env = self._run_args()
+        save_cmd = ([f"|{len(build_env)}", *build_env, *argv] if build_env else list(argv))
+        env = [*(cfg.config.get("Env") or []), *build_env,
+               *(f"{k}={v}" for k, v in self.job.proxy_env.items())]
+        network = inst.network if inst.network in ("host", "none") else self.job.network
+        cid = executor.container_id()
+        self.emit(f" ---> Running in {cid[:12]}\n")
+        scratch = executor.new_scratch(self.store.snapshots)
+        try:
+            with ExitStack() as stack:
+                mounts = [*self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
+                op = executor.RunOp(list(argv), env, cfg.config.get("WorkingDir") or "/",
+                                    cfg.config.get("User") or "", network, mounts)
+                self.job.run_container(self.lower_dirs(), scratch, op, self.emit, cid)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        image_id = self.commit(save_cmd, scratch)
+        self.emit(f"Removing intermediate container {cid[:12]}\n")
+        return image_id
+
+    def _inline_mounts(self, files: Any, stack: ExitStack) -> list[SpecMount]:
+        out = []
+        for f in files:
+            tmp = stack.enter_context(self.job.temp_dir())
+            path = tmp / "script"
+            path.write_text(f.data)
+            path.chmod(f.mode)
+            out.append(SpecMount("bind", f.path, str(path), read_only=True))
+        return out
+
+    def _run_mounts(self, inst: Run, stack: ExitStack) -> list[SpecMount]:
+        out: list[SpecMount] = []
+        for m in inst.mounts:
+            if m.type == "cache":
+                out.append(SpecMount("bind", m.target, str(self.job.cache_mount(m))))
+            elif m.type == "tmpfs":
+                out.append(SpecMount("tmpfs", m.target, options=[f"size={m.size}"] if m.size else []))
+            elif m.type == "bind":
+                source = self._bind_source(m, stack)
+                out.append(SpecMount("bind", m.target, str(source), read_only=m.readonly))
+            elif m.type == "secret":
+                secret = self.job.secret_file(m, stack)
+                if secret is not None:
+                    out.append(SpecMount("bind", m.target, str(secret), read_only=True))
+            else:
+                raise BuildError(f"RUN --mount=type={m.type} is not supported by this builder")
+        return out
+
+    def _bind_source(self, m: Any, stack: ExitStack) -> Path:
+        if not m.from_:
+            return self.job.context.resolve(m.source or "/")
+        image_id = self.job.from_image(m.from_)
+        root = stack.enter_context(executor.image_rootfs(self.store.snapshots,
+                                                         self.lower_dirs(image_id)))
+        from ..linux.mounts import in_root
+
+        return Path(in_root(str(root), (m.source or "/").lstrip("/")))
+
+    def _mount_digests(self, inst: Run) -> list[str]:
+        out = []
+        for m in inst.mounts:
+            if m.type == "bind":
+                out.append(self.job.from_image(m.from_) if m.from_ else
+                           self.job.context.digest(self.job.context.resolve(m.source or "/")))
+        return out
+
+    # -- COPY / ADD --
+
+    def _copy_digests(self, inst: CopyLike) -> list[str]:
+        from_ = getattr(inst, "from_", "")
+        if from_:
+            return [self.job.from_image(from_)]
+        digests = [self.job.context.digest(p) for s in inst.sources if not _is_url(s)
+                   for p in self.job.context.sources(s)]
+        digests += [hashlib.sha256(c.data.encode()).hexdigest() for c in inst.contents]
+        return digests
+
+    def copy(self, inst: CopyLike) -> str:
+        for src in inst.sources:
+            if _is_url(src):
+                raise BuildError(f"ADD from a URL is not supported by this builder (no network "
+                                 f"access for builds): {src}; download it into the context and "
+                                 "COPY it instead")
+        digests = self._copy_digests(inst)
+        scratch = executor.new_scratch(self.store.snapshots)
+        try:
+            with ExitStack() as stack:
+                sources = self._copy_sources(inst, stack)
+                root = stack.enter_context(executor.mounted(
+                    self.lower_dirs(), scratch / "fs", scratch / "work", scratch / "merged"))
+                op = executor.CopyOp(
+                    sources, inst.dest, self.state.config.config.get("WorkingDir") or "/",
+                    executor.resolve_owner(inst.chown, root),
+                    int(inst.chmod, 8) if inst.chmod else None, isinstance(inst, Add),
+                    [(c.path, c.data.encode()) for c in inst.contents])
+                executor.apply_copy(root, op)
+                kind = "dir" if len(sources) == 1 and sources[0].is_dir() else "file"
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        comment = f"{inst.keyword} {_source_label(digests, kind)} in {inst.dest} "
+        return self.commit(self.state.config.nop_cmd(comment, one_word=True), scratch)
+
+    def _copy_sources(self, inst: CopyLike, stack: ExitStack) -> list[Path]:
+        from_ = getattr(inst, "from_", "")
+        if not from_:
+            return [p for s in inst.sources for p in self.job.context.sources(s)]
+        image_id = self.job.from_image(from_)
+        root = stack.enter_context(executor.image_rootfs(self.store.snapshots,
+                                                         self.lower_dirs(image_id)))
+        return [p for s in inst.sources for p in BuildContext(root, owned=False).sources(s)]
+
+
+def _is_url(src: str) -> bool:
+    return src.startswith(("http://", "https://", "git@"))
+
+
+def _source_label(digests: list[str], kind: str) -> str:
+    """``file:<hex>`` / ``dir:<hex>`` / ``multi:<hex>`` as the classic builder labels sources."""
+    if len(digests) == 1:
+        return f"{kind}:{digests[0].removeprefix('sha256:')}"
+    joined = hashlib.sha256(",".join(digests).encode()).hexdigest()
+    return f"multi:{joined}"
+
+
+@contextmanager
+def temp_dir(parent: Path) -> Iterator[Path]:
+    parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = ["StageState", "StepRunner", "apply_meta", "meta_comment", "temp_dir", "tree_digest"]

@@ -1,0 +1,73 @@
+"""A dockyard daemon of its own for the builder's tests (restartable, private cache), with
+busybox loaded, and a ``build`` helper that writes a context and collects the stream."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.testing.daemon import DaemonProcess
+
+
+@dataclass
+class Built:
+    image_id: str | None
+    messages: list[dict[str, Any]]
+
+    @property
+    def text(self) -> str:
+        return "".join(m.get("stream", "") for m in self.messages)
+
+    @property
+    def error(self) -> str | None:
+        return next((m["error"] for m in self.messages if "error" in m), None)
+
+    @property
+    def cached(self) -> int:
+        return self.text.count(" ---> Using cache")
+
+
+@pytest.fixture(scope="module")
+def daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
+    if os.geteuid() != 0:
+        pytest.skip("RUN steps need root (namespaces, overlayfs)")
+    with DaemonProcess() as d:
+        client = d.client()
+        with open(busybox_archive, "rb") as f:
+            list(client.api.load_image(f))
+        client.close()
+        yield d
+
+
+@pytest.fixture
+def client(daemon: DaemonProcess) -> Iterator[Any]:
+    c = daemon.client()
+    yield c
+    c.close()
+
+
+def write_context(root: Path, files: dict[str, str | bytes]) -> Path:
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data)
+        else:
+            path.write_bytes(data)
+    return root
+
+
+@pytest.fixture
+def build(client: Any, tmp_path: Path) -> Callable[..., Built]:
+    def go(files: dict[str, str | bytes] | None = None, path: Path | None = None,
+           **kwargs: Any) -> Built:
+        ctx = path or write_context(tmp_path / "ctx", files or {})
+        messages = list(client.api.build(path=str(ctx), decode=True, **kwargs))
+        image = next((m["aux"]["ID"] for m in messages if "aux" in m), None)
+        return Built(image, messages)
+    return go

@@ -1,0 +1,154 @@
+"""POST /build end to end through docker-py: the classic stream, image config and history as
+dockerd 20.10's classic builder makes them (tests/fixtures/dockerd-20.10-build.json), RUN
+output, errors, and nothing left behind by a failing step."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+from conftest import Built
+
+from dockyard.testing.daemon import DaemonProcess
+
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "dockerd-20.10-build.json"
+DOCKERFILE = """FROM busybox:latest
+ENV GREETING=hello
+COPY hello.txt /hello.txt
+RUN echo "$GREETING" > /greeting && mkdir -p /data
+LABEL org.example.fixture=dockyard
+CMD ["cat", "/greeting"]
+"""
+
+
+def _reference() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(FIXTURE.read_text())["images"][0]
+    return data
+
+
+def test_fixture_dockerfile_matches_dockerd(build: Callable[..., Built], client: Any) -> None:
+    got = build({"Dockerfile": DOCKERFILE, "hello.txt": "hello from the build context\n"},
+                tag="built:v1")
+    assert got.error is None, got.text
+    ref = _reference()
+    inspect = client.api.inspect_image("built:v1")
+    for key in ("Env", "Cmd", "Labels", "Entrypoint", "WorkingDir", "User", "Volumes"):
+        assert inspect["Config"][key] == ref["inspect"]["Config"][key], key
+    assert len(inspect["RootFS"]["Layers"]) == len(ref["inspect"]["RootFS"]["Layers"])
+    assert inspect["Parent"] == inspect["Config"]["Image"] != ""
+    history = client.api.history("built:v1")
+    mine = [h["CreatedBy"] for h in history]
+    theirs = [h["CreatedBy"] for h in ref["history"]]
+    assert [m.split(" COPY file:")[0] for m in mine] == [t.split(" COPY file:")[0] for t in theirs]
+    assert mine[3].endswith(" in /hello.txt ")
+    assert [h["Size"] for h in history][:3] == [h["Size"] for h in ref["history"]][:3]
+    assert [h["Id"] != "<missing>" for h in history] == [h["Id"] != "<missing>" for h in ref["history"]]
+    steps = [line for line in got.text.splitlines() if line.startswith("Step ")]
+    assert steps[0] == "Step 1/6 : FROM busybox:latest"
+    assert steps[5] == 'Step 6/6 : CMD ["cat", "/greeting"]'
+    assert got.text.endswith("Successfully tagged built:v1\n")
+    assert f"Successfully built {got.image_id.removeprefix('sha256:')[:12]}" in got.text  # type: ignore[union-attr]
+
+
+def test_run_output_streams_and_changes_land_in_the_layer(build: Callable[..., Built],
+                                                          client: Any) -> None:
+    got = build({"Dockerfile": "FROM busybox\nRUN echo out; echo err >&2; echo x > /made\n"
+                 "CMD cat /made\n"}, tag="runout:1")
+    assert got.error is None
+    lines = got.text.splitlines()
+    running = next(i for i, line in enumerate(lines) if line.startswith(" ---> Running in"))
+    assert "out" in lines[running + 1:running + 3] and "err" in lines[running + 1:running + 3]
+    cfg = client.api.inspect_image("runout:1")["Config"]
+    assert cfg["Cmd"] == ["/bin/sh", "-c", "cat /made"]
+
+
+def test_failing_run_is_reported_classically_and_leaves_nothing(
+        build: Callable[..., Built], daemon: DaemonProcess) -> None:
+    got = build({"Dockerfile": "FROM busybox\nRUN echo before && false\n"})
+    assert got.error == "The command '/bin/sh -c echo before && false' returned a non-zero code: 1"
+    assert "before\n" in got.text
+    snapshots = daemon.root / "snapshots"
+    assert not [p for p in os.listdir(snapshots) if p.startswith("tmp-")]
+    assert os.listdir(daemon.root / "build" / "tmp") == []
+    with open("/proc/self/mountinfo") as f:
+        assert str(daemon.root) not in f.read()
+
+
+def test_errors_before_anything_runs(build: Callable[..., Built], client: Any) -> None:
+    before = {i["Id"] for i in client.api.images(all=True)}
+    with pytest.raises(docker.errors.APIError) as info:
+        build({"Dockerfile": "FROM busybox\nRUN true\nCOPY missing.txt /\n"})
+    assert "missing.txt" in str(info.value)
+    with pytest.raises(docker.errors.APIError) as info:
+        build({"Dockerfile": "FROM busybox AS a\nRUN true\n"}, target="nope")
+    assert "failed to reach build target nope" in str(info.value)
+    with pytest.raises(docker.errors.APIError) as info:
+        build({"Dockerfile": "FROM busybox\nFOO bar\n"})
+    assert "unknown instruction: FOO" in str(info.value)
+    with pytest.raises(docker.errors.APIError) as info:
+        build({"Dockerfile": "FROM busybox\nCOPY ../../etc/passwd /x\n"})
+    assert "file not found in build context" in str(info.value)
+    assert {i["Id"] for i in client.api.images(all=True)} == before
+
+
+def test_multistage_target_and_copy_from(build: Callable[..., Built], client: Any) -> None:
+    dockerfile = """FROM busybox AS one
+RUN echo one > /one
+FROM busybox AS two
+RUN echo two > /two
+FROM busybox AS unused
+RUN false
+FROM busybox
+COPY --from=one /one /got/one
+COPY --from=1 /two /got/two
+RUN cat /got/one /got/two > /both
+"""
+    got = build({"Dockerfile": dockerfile}, tag="multi:1")
+    assert got.error is None, got.text
+    assert "Step 1/8 : FROM busybox AS one" in got.text
+    assert "RUN false" not in got.text
+    got = build({"Dockerfile": dockerfile}, target="two", tag="multi:two")
+    assert got.error is None and "Step 2/2 : RUN echo two > /two" in got.text
+    assert client.api.inspect_image("multi:two")["Id"] == got.image_id
+
+
+def test_metadata_instructions(build: Callable[..., Built], client: Any) -> None:
+    dockerfile = """FROM busybox
+ARG V=1
+ENV A=$V B="two words"
+LABEL x=y
+EXPOSE 80 53/udp
+VOLUME /data
+USER nobody
+WORKDIR /srv/app
+SHELL ["/bin/sh", "-ec"]
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=3 CMD true
+ONBUILD RUN echo hi
+ENTRYPOINT ["/bin/echo"]
+CMD ["x"]
+"""
+    got = build({"Dockerfile": dockerfile}, tag="meta:1", labels={"extra": "yes"})
+    assert got.error is None, got.text
+    cfg = client.api.inspect_image("meta:1")["Config"]
+    assert cfg["Env"][1:] == ["A=1", "B=two words"]
+    assert cfg["Labels"] == {"x": "y", "extra": "yes"}
+    assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert cfg["Volumes"] == {"/data": {}}
+    assert (cfg["User"], cfg["WorkingDir"], cfg["StopSignal"]) == ("nobody", "/srv/app", "SIGINT")
+    assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000,
+                                  "Retries": 3}
+    assert cfg["OnBuild"] == ["RUN echo hi"]
+    assert (cfg["Entrypoint"], cfg["Cmd"]) == (["/bin/echo"], ["x"])
+    created = [h["CreatedBy"] for h in client.api.history("meta:1")]
+    assert "/bin/sh -c #(nop)  ENV A=1 B=two words" in created
+    assert "/bin/sh -c #(nop) WORKDIR /srv/app" in created
+    assert '/bin/sh -ec #(nop)  CMD ["x"]' in created
+    assert "/bin/sh -ec #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" '\\x03'}" in created
+    assert created[0] == "/bin/sh -ec #(nop)  LABEL extra=yes"
+    assert "Step 15/15 : LABEL \"extra\"='yes'" in got.text
