@@ -1,89 +1,19 @@
 """The exec endpoints over a real Engine API server, driven by docker-py's low-level client,
-against a container started with the low-level Runtime (its record comes from a minimal
-stand-in for the container manager: ``get`` only, with the record fields exec reads)."""
+against a container started with the low-level Runtime (see ``standin``)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_unix_socket
+from standin import ContainerRecord, EngineStandIn, Server, start_box
 
-from dockyard.api.app import make_app
-from dockyard.containers.execs import ExecManager
-from dockyard.containers.runtime import Container, Runtime
-from dockyard.containers.spec import ContainerSpec
-from dockyard.errors import NotFound
+from dockyard.containers.runtime import Runtime
 from dockyard.testing.busybox import busybox_rootfs
-
-
-@dataclass
-class ContainerRecord:
-    """The fields of H1's record that exec reads."""
-
-    id: str
-    name: str
-    config: dict[str, Any]
-    host_config: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-
-
-class Containers:
-    """Stand-in for ``engine.containers``: records by id; the shared runtime."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.records: dict[str, ContainerRecord] = {}
-
-    def get(self, name: str) -> ContainerRecord:
-        for record in self.records.values():
-            if record.id.startswith(name) or record.name.lstrip("/") == name.lstrip("/"):
-                return record
-        raise NotFound(f"No such container: {name}")
-
-
-class EngineStandIn:
-    def __init__(self, runtime: Runtime) -> None:
-        self.containers = Containers(runtime)
-        self.execs = ExecManager(self)
-
-
-class Server:
-    def __init__(self, engine: Any, path: Path) -> None:
-        self.path = str(path)
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.server = HTTPServer(make_app(engine))
-            self.server.add_socket(bind_unix_socket(self.path))
-            self.loop.call_soon(ready.set)
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=serve, daemon=True)
-        self.thread.start()
-        assert ready.wait(5)
-
-    def close(self) -> None:
-        async def stop() -> None:
-            self.server.stop()
-            await self.server.close_all_connections()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +22,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EngineStandI
     rootfs = busybox_rootfs(base / "rootfs")
     runtime = Runtime()
     engine = EngineStandIn(runtime)
-    cid = os.urandom(32).hex()
-    spec = ContainerSpec(id=cid, lower_dirs=[str(rootfs)], upper_dir=str(base / "upper"),
-                         work_dir=str(base / "work"), args=["sleep", "1000"], hostname="apibox",
-                         env=["PATH=/bin", "FROM_IMAGE=1"])
-    container: Container = runtime.start(spec)
-    record = ContainerRecord(id=cid, name="/apibox",
-                             config={"Env": ["PATH=/bin", "FROM_IMAGE=1"], "WorkingDir": "/tmp"},
-                             state={"Running": True, "Pid": container.pid, "Status": "running"})
-    engine.containers.records[cid] = record
+    record, container = start_box(engine, base, rootfs, "apibox", hostname="apibox",
+                                  config={"Env": ["PATH=/bin", "FROM_IMAGE=1"], "WorkingDir": "/tmp"},
+                                  env=["PATH=/bin", "FROM_IMAGE=1"])
     server = Server(engine, base / "api.sock")
     yield engine, server, record
     server.close()
