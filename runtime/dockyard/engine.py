@@ -25,6 +25,7 @@ from .store.images import ImageStore
 if TYPE_CHECKING:
     from .build.builder import Builder
     from .containers.execs import ExecManager
+    from .containers.manager import ContainerManager
     from .distribution.credentials import AuthConfig
     from .distribution.service import Distribution
 
@@ -84,8 +85,13 @@ class Engine:
         self._id = self._engine_id()
         self._distribution: Distribution | None = None
         self._builder: Builder | None = None
+        self._containers: ContainerManager | None = None
+        if any((self.data_root / "containers").glob("*/config.v2.json")):
+            _ = self.containers  # re-adopt running containers, restart "always" ones, now
 
     def close(self) -> None:
+        if self._containers is not None:
+            self._containers.close()
         if self._builder is not None:
             self._builder.close()
         if self._distribution is not None:
@@ -97,6 +103,14 @@ class Engine:
     @property
     def store(self) -> ImageStore:
         return self._store
+
+    @property
+    def containers(self) -> ContainerManager:
+        """The container lifecycle (:mod:`dockyard.containers.manager`), created on first use."""
+        if self._containers is None:
+            from .containers.manager import ContainerManager
+            self._containers = ContainerManager(self)
+        return self._containers
 
     @property
     def execs(self) -> ExecManager:

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import shutil
 import signal
 import socket
@@ -16,6 +18,26 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Self
+
+
+def api_unix(path: Path, method: str, target: str, timeout: float = 30.0) -> str:
+    """One Engine API request over the unix socket; the body as text ("" on an error status)."""
+    import http.client
+
+    class _Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(str(path))
+
+    conn = _Conn("dockyard", timeout=timeout)
+    try:
+        conn.request(method, target)
+        response = conn.getresponse()
+        body = response.read().decode()
+        return body if response.status < 300 else ""
+    finally:
+        conn.close()
 
 
 def ping_unix(path: Path, timeout: float = 1.0) -> bool:
@@ -105,8 +127,24 @@ class DaemonProcess:
         self.stop()
         return self.start()
 
+    def remove_containers(self) -> None:
+        """Force-remove every container (running ones outlive a stopped daemon, by design)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for item in json.loads(api_unix(self.socket, "GET", "/containers/json?all=1") or "[]"):
+            api_unix(self.socket, "DELETE", f"/containers/{item['Id']}?force=1&v=1")
+
+    def kill_leftovers(self) -> None:
+        """Containers whose daemon is gone: SIGKILL their shims (their inits die with them)."""
+        for pidfile in (self.root / "containers").glob("*/shim.pid"):
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
     def cleanup(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.remove_containers()
         self.stop()
+        self.kill_leftovers()
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.tmp)
 

@@ -1,0 +1,319 @@
+"""Container endpoints: parse, call ``engine.containers``, write. Streams (attach, logs, wait,
+events) bridge the manager's callbacks (monitor thread) to the loop with
+``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+
+from ...containers.events import matches as event_matches
+from ...containers.logs import LogOptions, LogReader, parse_time
+from ...errors import InvalidArgument
+from ..hijack import STDERR, STDOUT, content_type, frame, hijack
+from .base import EngineHandler
+
+_STREAM_IDS = {"stdout": STDOUT, "stderr": STDERR}
+
+
+class ContainersHandler(EngineHandler):
+    @property
+    def containers(self) -> Any:
+        return self.engine.containers
+
+    def int_arg(self, name: str, default: int | None = None) -> int | None:
+        value = self.get_query_argument(name, "")
+        if value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidArgument(f"invalid value for {name}: {value!r}") from None
+
+    def json_body(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise InvalidArgument("invalid JSON: expected an object")
+        return body
+
+    def no_content(self) -> None:
+        self.set_status(204)
+        self.finish()
+
+
+class CreateHandler(ContainersHandler):
+    async def post(self) -> None:
+        body = self.json_body()
+        result = await self.call(self.containers.create, body, self.str_arg("name"))
+        self.write_json(result, 201)
+
+
+class ListHandler(ContainersHandler):
+    async def get(self) -> None:
+        result = self.containers.listing(all=self.bool_arg("all"), limit=self.int_arg("limit", -1),
+                                      size=self.bool_arg("size"), filters=self.filters_arg())
+        self.write_json(result)
+
+
+class InspectHandler(ContainersHandler):
+    async def get(self, name: str) -> None:
+        self.write_json(self.containers.inspect(name))
+
+
+class StartHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        await self.call(self.containers.start, name)
+        self.no_content()
+
+
+class StopHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        await self.call(self.containers.stop, name, self.int_arg("t"), self.str_arg("signal"))
+        self.no_content()
+
+
+class RestartHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        await self.call(self.containers.restart, name, self.int_arg("t"), self.str_arg("signal"))
+        self.no_content()
+
+
+class KillHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        self.containers.kill(name, self.str_arg("signal"))
+        self.no_content()
+
+
+class PauseHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        await self.call(self.containers.pause, name)
+        self.no_content()
+
+
+class UnpauseHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        await self.call(self.containers.unpause, name)
+        self.no_content()
+
+
+class RenameHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        self.containers.rename(name, self.get_query_argument("name", ""))
+        self.no_content()
+
+
+class RemoveHandler(ContainersHandler):
+    async def delete(self, name: str) -> None:
+        await self.call(self.containers.remove, name, force=self.bool_arg("force"),
+                        volumes=self.bool_arg("v"))
+        self.no_content()
+
+
+class PruneHandler(ContainersHandler):
+    async def post(self) -> None:
+        self.write_json(await self.call(self.containers.prune, self.filters_arg()))
+
+
+class TopHandler(ContainersHandler):
+    async def get(self, name: str) -> None:
+        self.write_json(await self.call(self.containers.top, name))
+
+
+class ResizeHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        record = self.containers.get(name)
+        height, width = self.int_arg("h", 0), self.int_arg("w", 0)
+        if record.running and height and width:
+            self.containers.resize(name, height, width)
+        self.set_status(200)
+        self.finish()
+
+
+class WaitHandler(ContainersHandler):
+    """Headers go out at once (the docker CLI waits for them before it starts the container);
+    the body follows at the exit."""
+
+    async def post(self, name: str) -> None:
+        future = self.containers.exit_future(name, self.get_query_argument("condition", ""))
+        self.set_status(200)
+        self.set_header("Content-Type", "application/json")
+        try:
+            await self.flush()
+            body = await asyncio.wrap_future(future)
+            self.finish(json.dumps(body) + "\n")
+        except StreamClosedError:
+            future.cancel()
+
+
+def _bridge(queue: asyncio.Queue[tuple[str, bytes]]) -> Callable[[str, bytes], None]:
+    loop = asyncio.get_running_loop()
+
+    def put(kind: str, data: bytes) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
+    return put
+
+
+class AttachHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        record = self.containers.get(name)
+        tty = bool(record.config.get("Tty"))
+        wanted = {s for s in ("stdout", "stderr") if self.bool_arg(s)}
+        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        stream = self.bool_arg("stream")
+        unsubscribe = self.containers.listen(record.id, _bridge(queue)) if stream else None
+        conn = await hijack(self, tty)
+        pump = asyncio.ensure_future(self._stdin(conn, record)) if self.bool_arg("stdin") \
+            else None
+        try:
+            if self.bool_arg("logs"):
+                reader = LogReader(record.log_path, LogOptions("stdout" in wanted,
+                                                               "stderr" in wanted))
+                for kind, data in reader.initial():
+                    await conn.write(data if tty else frame(_STREAM_IDS[kind], data))
+            while stream:
+                kind, data = await queue.get()
+                if kind == "exit":
+                    break
+                if kind in wanted:
+                    await conn.write(data if tty else frame(_STREAM_IDS[kind], data))
+        except StreamClosedError:
+            pass
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+            if pump is not None:
+                pump.cancel()
+            conn.close()
+
+    async def _stdin(self, conn: Any, record: Any) -> None:
+        while data := await conn.read():
+            self.containers.write_stdin(record.id, data)
+        if record.config.get("StdinOnce"):
+            self.containers.close_stdin(record.id)
+
+
+class LogsHandler(ContainersHandler):
+    async def get(self, name: str) -> None:
+        record = self.containers.get(name)
+        options = LogOptions(self.bool_arg("stdout"), self.bool_arg("stderr"),
+                             parse_time(self.str_arg("since")), parse_time(self.str_arg("until")),
+                             _tail(self.get_query_argument("tail", "all")),
+                             self.bool_arg("timestamps"))
+        if not (options.stdout or options.stderr):
+            raise InvalidArgument("Bad parameters: you must choose at least one stream")
+        tty = bool(record.config.get("Tty"))
+        follow = self.bool_arg("follow") and not options.until_ns
+        queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        unsubscribe = self.containers.listen(record.id, _bridge(queue)) if follow else None
+        try:
+            await self._send(record, options, tty, follow and record.running, queue)
+        except StreamClosedError:
+            pass
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+
+    async def _send(self, record: Any, options: LogOptions, tty: bool, follow: bool,
+                    queue: asyncio.Queue[tuple[str, bytes]]) -> None:
+        self.set_header("Content-Type", content_type(self.api_version, tty))
+        reader = LogReader(record.log_path, options)
+        await self._write(reader.initial(), tty)
+        while follow:
+            kind, _ = await queue.get()
+            while not queue.empty() and kind != "exit":
+                kind, _ = queue.get_nowait()
+            await self._write(reader.read(), tty)
+            follow = kind != "exit"
+        self.finish()
+
+    async def _write(self, entries: list[tuple[str, bytes]], tty: bool) -> None:
+        if entries:
+            self.write(b"".join(d if tty else frame(_STREAM_IDS[k], d) for k, d in entries))
+        await self.flush()
+
+
+def _tail(text: str) -> int:
+    if text in ("", "all"):
+        return -1
+    try:
+        return max(int(text), -1)
+    except ValueError:
+        return -1
+
+
+class EventsHandler(ContainersHandler):
+    """``GET /events``: history since ``since``, then live until ``until`` or the client goes."""
+
+    async def get(self) -> None:
+        since, until = self.str_arg("since"), self.str_arg("until")
+        since_ns = parse_time(since) if since else None
+        until_ns = parse_time(until) if until else 0
+        filters = self.filters_arg()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        bus = self.containers.events
+        callback = lambda e: loop.call_soon_threadsafe(queue.put_nowait, e)
+        history = bus.subscribe(callback, since_ns)
+        self.set_header("Content-Type", "application/json")
+        try:
+            await self._stream(history, queue, filters, until_ns)
+        except StreamClosedError:
+            pass
+        finally:
+            bus.unsubscribe(callback)
+
+    async def _stream(self, history: list[dict[str, Any]], queue: asyncio.Queue[dict[str, Any]],
+                      filters: dict[str, list[str]], until_ns: int) -> None:
+        await self.flush()
+        for event in history:
+            if until_ns and event["timeNano"] > until_ns:
+                self.finish()
+                return
+            if event_matches(event, filters):
+                self.write(json.dumps(event) + "\n")
+        await self.flush()
+        while True:
+            timeout = max(0.0, until_ns / 1e9 - time.time()) if until_ns else None
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout)
+            except TimeoutError:
+                break
+            if until_ns and event["timeNano"] > until_ns:
+                break
+            if event_matches(event, filters):
+                self.write(json.dumps(event) + "\n")
+                await self.flush()
+        self.finish()
+
+
+ROUTES: list[tuple[str, type[EngineHandler]]] = [
+    (r"/containers/create", CreateHandler),
+    (r"/containers/json", ListHandler),
+    (r"/containers/prune", PruneHandler),
+    (r"/containers/([^/]+)/json", InspectHandler),
+    (r"/containers/([^/]+)/start", StartHandler),
+    (r"/containers/([^/]+)/stop", StopHandler),
+    (r"/containers/([^/]+)/restart", RestartHandler),
+    (r"/containers/([^/]+)/kill", KillHandler),
+    (r"/containers/([^/]+)/wait", WaitHandler),
+    (r"/containers/([^/]+)/pause", PauseHandler),
+    (r"/containers/([^/]+)/unpause", UnpauseHandler),
+    (r"/containers/([^/]+)/rename", RenameHandler),
+    (r"/containers/([^/]+)/top", TopHandler),
+    (r"/containers/([^/]+)/logs", LogsHandler),
+    (r"/containers/([^/]+)/attach", AttachHandler),
+    (r"/containers/([^/]+)/resize", ResizeHandler),
+    (r"/containers/([^/]+)", RemoveHandler),
+    (r"/events", EventsHandler),
+]

@@ -1,0 +1,102 @@
+"""Reading a container's json-file log (written by its shim) for ``GET /containers/{id}/logs``
+and attach's ``logs=1``: stream selection, ``since``/``until``, ``tail``, ``timestamps``.
+
+Each line of ``<id>-json.log`` is ``{"log": "hi\\n", "stream": "stdout", "time": "…Z"}``.
+:class:`LogReader` reads from an offset, so a follower re-reads only what was appended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidArgument
+
+Entry = tuple[str, bytes]  # ("stdout"|"stderr", payload)
+
+
+@dataclass
+class LogOptions:
+    stdout: bool = True
+    stderr: bool = True
+    since_ns: int = 0
+    until_ns: int = 0           # 0: no end
+    tail: int = -1              # -1: all
+    timestamps: bool = False
+
+
+def parse_time(text: str | None) -> int:
+    """dockerd's since/until: unix seconds (with fraction) or RFC 3339 → nanoseconds."""
+    if not text:
+        return 0
+    try:
+        secs, _, frac = text.partition(".")
+        return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+    except ValueError:
+        ns = _rfc3339_ns(text)
+        if ns is None:
+            raise InvalidArgument(f'invalid value for "since": {text}') from None
+        return ns
+
+
+def _rfc3339_ns(text: str) -> int | None:
+    from datetime import datetime
+    main, _, rest = text.rstrip("Z").partition(".")
+    try:
+        base = datetime.fromisoformat(main + "+00:00") if text.endswith("Z") or "+" not in text \
+            else datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    digits = "".join(c for c in rest if c.isdigit())
+    return int(base.timestamp()) * 1_000_000_000 + int((digits + "000000000")[:9])
+
+
+def entry_ns(stamp: str) -> int:
+    ns = _rfc3339_ns(stamp)
+    return 0 if ns is None else ns
+
+
+class LogReader:
+    """Incremental reader of one log file; ``read()`` returns the new matching entries."""
+
+    def __init__(self, path: str, options: LogOptions) -> None:
+        self.path = path
+        self.options = options
+        self.offset = 0
+        self._rest = b""
+
+    def read(self) -> list[Entry]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        data = self._rest + data
+        lines = data.split(b"\n")
+        self._rest = lines.pop()
+        return [e for line in lines if line and (e := self._entry(json.loads(line)))]
+
+    def _entry(self, item: dict[str, Any]) -> Entry | None:
+        o = self.options
+        stream = item.get("stream", "stdout")
+        if (stream == "stdout" and not o.stdout) or (stream == "stderr" and not o.stderr):
+            return None
+        if o.since_ns or o.until_ns:
+            ns = entry_ns(item.get("time", ""))
+            if ns < o.since_ns or (o.until_ns and ns > o.until_ns):
+                return None
+        payload = item.get("log", "").encode()
+        if o.timestamps:
+            payload = item.get("time", "").encode() + b" " + payload
+        return stream, payload
+
+    def initial(self) -> list[Entry]:
+        """The first read, cut to ``tail``."""
+        entries = self.read()
+        tail = self.options.tail
+        if tail >= 0:
+            entries = entries[len(entries) - tail:] if tail else []
+        return entries

@@ -1,0 +1,647 @@
+"""The container lifecycle (``engine.containers``): create, start, stop, kill, wait, remove,
+rename, pause, restart policies, re-adoption after a daemon restart.
+
+State machine (``State.Status``)::
+
+    created ──start──▶ running ──exit──▶ exited ──start──▶ running …
+                        │  ▲ pause/unpause (paused)            │
+                        └──┴────────────── rm -f ──────────────┴──▶ removing ──▶ (gone)
+
+An illegal transition is a named error (:class:`NotRunning`, :class:`AlreadyPaused`…) with
+dockerd's status and wording. Each running container has a shim (:mod:`.shim`); the daemon
+reads every shim through one :class:`~.monitor.Monitor` thread and learns exits from it.
+
+Networking and volumes come from ``engine.networks`` / ``engine.volumes`` when those exist
+(other packages); without a network manager every container gets only a loopback interface
+("none"), whatever NetworkMode it reports, except ``host``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..errors import Conflict, InvalidArgument, NotFound, NotModified
+from ..store.timefmt import rfc3339_now, rfc3339_ns
+from . import create as _create
+from .events import EventBus
+from .monitor import Monitor
+from .record import CONFIG_FILE, ContainerRecord
+from .spec import Mount
+
+log = logging.getLogger("dockyard.containers")
+
+Listener = Callable[[str, bytes], None]
+"""Attach/log-follow callback: ("stdout"|"stderr", data), ("exit", b"") — on the monitor thread."""
+
+
+class NotRunning(Conflict):
+    pass
+
+
+class AlreadyPaused(Conflict):
+    pass
+
+
+class Live:
+    """What the daemon holds for a running container: its shim connection and listeners."""
+
+    def __init__(self, sock: Any, pid: int) -> None:
+        self.sock = sock
+        self.pid = pid
+
+
+class ContainerManager:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.root = Path(engine.data_root) / "containers"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.events: EventBus = getattr(engine, "events", None) or EventBus()
+        self._lock = threading.RLock()
+        self._records: dict[str, ContainerRecord] = {}
+        self._names: dict[str, str] = {}
+        self._live: dict[str, Live] = {}
+        self._listeners: dict[str, list[Listener]] = {}
+        self._pending_stdin: dict[str, list[bytes]] = {}
+        self._exit_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
+        self._remove_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
+        self._runtime: Any = None
+        self._closing = False
+        self.monitor = Monitor()
+        engine.store.containers_using = self.containers_using
+        self._restore()
+
+    # ---- lookup --------------------------------------------------------------------------
+
+    def get(self, name_or_id: str) -> ContainerRecord:
+        """By full id, unique id prefix, or name (with or without "/")."""
+        with self._lock:
+            record = self._records.get(name_or_id)
+            if record is not None:
+                return record
+            by_name = self._names.get("/" + name_or_id.lstrip("/"))
+            if by_name is not None:
+                return self._records[by_name]
+            found = [r for i, r in self._records.items() if i.startswith(name_or_id)] \
+                if name_or_id else []
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise InvalidArgument(f"multiple IDs found with provided prefix: {name_or_id}")
+        raise NotFound(f"No such container: {name_or_id}")
+
+    def inspect(self, name_or_id: str) -> dict[str, Any]:
+        from .views import inspect
+        return inspect(self.get(name_or_id))
+
+    def listing(self, all: bool = False, limit: int = -1, size: bool = False,
+             filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        from .views import listing
+        return listing(self.all(), all, limit, size, filters or {})
+
+    def top(self, name: str) -> dict[str, Any]:
+        from .views import top
+        record = self.get(name)
+        if not record.running:
+            raise NotRunning(f"Container {record.id} is not running")
+        return top(record)
+
+    def all(self) -> list[ContainerRecord]:
+        with self._lock:
+            return list(self._records.values())
+
+    def containers_using(self, image_id: str) -> list[tuple[str, bool]]:
+        return [(r.id, r.running) for r in self.all() if r.image_id == image_id]
+
+    @property
+    def runtime(self) -> Any:
+        if self._runtime is None:
+            from .runtime import Runtime
+            with self._lock:
+                if self._runtime is None:
+                    self._runtime = Runtime()
+        return self._runtime
+
+    def _emit(self, record: ContainerRecord, action: str, **extra: str) -> None:
+        attrs = {**(record.config.get("Labels") or {}), "image": record.image,
+                 "name": record.name.lstrip("/"), **extra}
+        self.events.emit("container", action, record.id, attrs)
+
+    # ---- create --------------------------------------------------------------------------
+
+    def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        """``POST /containers/create``: nothing is written unless every check passes."""
+        image_name = body.get("Image") or ""
+        if not image_name:
+            raise InvalidArgument("No image specified")  # dockerd: "config cannot be empty"…
+        store = self.engine.store
+        image_id = store.resolve(image_name)
+        image_cfg = store.config(image_id).get("config") or {}
+        config = _create.merge_config(
+            {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
+            image_cfg, image_name)
+        host_config = _create.host_config_defaults(body.get("HostConfig") or {})
+        _create.validate_host_config(host_config)
+        layers = [str(p) for p in self.engine.image_rootfs_layers(image_id)]
+        cid = secrets.token_hex(32)
+        with self._lock:
+            full = self._claim_name(name, cid)
+            record = ContainerRecord(id=cid, name=full, image=image_name, image_id=image_id,
+                                     config=config, host_config=host_config,
+                                     created=rfc3339_now(), dir=self.root / cid,
+                                     lower_dirs=layers)
+            record.config["Hostname"] = record.config.get("Hostname") or cid[:12]
+            if body.get("NetworkingConfig"):
+                record.network_settings["_requested"] = body["NetworkingConfig"]
+            try:
+                self._prepare(record)
+            except BaseException:
+                self._names.pop(full, None)
+                shutil.rmtree(record.dir, ignore_errors=True)
+                raise
+            self._records[cid] = record
+        self._emit(record, "create")
+        return {"Id": cid, "Warnings": []}
+
+    def _claim_name(self, name: str | None, cid: str) -> str:
+        if not name:
+            full = _create.generate_name(set(self._names))
+        else:
+            full = _create.check_name(name)
+            if full in self._names:
+                raise Conflict(f'Conflict. The container name "{full}" is already in use by '
+                               f'container "{self._names[full]}". You have to remove (or rename) '
+                               "that container to be able to reuse that name.")
+        self._names[full] = cid
+        return full
+
+    def _prepare(self, record: ContainerRecord) -> None:
+        networks = getattr(self.engine, "networks", None)
+        if networks is not None:
+            networks.validate(record)
+        record.dir.mkdir(parents=True)
+        volumes = getattr(self.engine, "volumes", None)
+        if volumes is not None:
+            record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
+        for sub in (record.upper_dir, record.work_dir, record.rootfs):
+            os.mkdir(sub, 0o755)
+        record.save(durable=True)
+
+    # ---- start ---------------------------------------------------------------------------
+
+    def start(self, name: str) -> None:
+        record = self.get(name)
+        with self._lock:
+            if record.state["Paused"]:
+                raise Conflict("cannot start a paused container, try unpause instead")
+            if record.running:
+                raise NotModified("container already started")
+            if record.state["Status"] in ("removing", "dead"):
+                raise Conflict("container is marked for removal and cannot be started")
+            self._start(record)
+
+    def _start(self, record: ContainerRecord) -> None:
+        from ..linux.launcher import StartFailed
+        from .runtime import dockerd_start_error
+        spec = self._spec(record)
+        try:
+            os.unlink(record.dir / "exit.json")
+        except FileNotFoundError:
+            pass
+        try:
+            pid, sock = self.runtime.start_shim(spec, str(record.dir), record.log_path,
+                                                open_stdin=bool(record.config.get("OpenStdin")))
+        except StartFailed as exc:
+            self._network_teardown(record)
+            record.state.update(ExitCode=exc.exit_code, Error=dockerd_start_error(str(exc)))
+            record.save()
+            self._resolve(self._exit_waiters, record.id, exc.exit_code, record.state["Error"])
+            raise StartFailed(dockerd_start_error(str(exc)), exc.kind, exc.exit_code) from None
+        except BaseException:
+            self._network_teardown(record)
+            raise
+        record.state.update(Status="running", Running=True, Paused=False, Restarting=False,
+                            OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
+                            StartedAt=rfc3339_now())
+        record.has_been_started = True
+        record.manually_stopped = False
+        record.save()
+        self._adopt(record, sock, pid)
+        self._emit(record, "start")
+
+    def _spec(self, record: ContainerRecord) -> Any:
+        hc = record.host_config
+        mounts = [Mount(**m) for m in record.spec_mounts]
+        hostname = record.config.get("Hostname") or record.short_id
+        mode = hc.get("NetworkMode") or "bridge"
+        netns = "host" if mode == "host" else "none"
+        if mode.startswith("container:"):
+            other = self.get(mode.split(":", 1)[1])
+            if not other.running:
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            netns = f"/proc/{other.state['Pid']}/ns/net"
+        networks = getattr(self.engine, "networks", None)
+        if networks is not None:
+            setup = networks.setup(record)
+            netns, hostname = setup.netns, setup.hostname or hostname
+            mounts += list(setup.mounts)
+        try:
+            return _create.build_spec(record, netns, mounts, hostname)
+        except BaseException:
+            self._network_teardown(record)
+            raise
+
+    def _network_teardown(self, record: ContainerRecord) -> None:
+        networks = getattr(self.engine, "networks", None)
+        if networks is not None:
+            try:
+                networks.teardown(record)
+            except Exception:
+                log.exception("network teardown of %s", record.id)
+
+    def _adopt(self, record: ContainerRecord, sock: Any, pid: int) -> None:
+        live = Live(sock, pid)
+        self._live[record.id] = live
+        for data in self._pending_stdin.pop(record.id, []):
+            sock.send(data)
+        self.monitor.watch(record.id, sock, lambda k, b: self._on_packet(record, k, b),
+                           lambda: self._on_lost(record))
+
+    # ---- shim messages (monitor thread) ----------------------------------------------------
+
+    def _on_packet(self, record: ContainerRecord, kind: bytes, body: bytes) -> None:
+        if kind == b"x":
+            self._on_exit(record, json.loads(body))
+            return
+        stream = "stdout" if kind == b"1" else "stderr"
+        for listener in list(self._listeners.get(record.id, [])):
+            listener(stream, body)
+
+    def _on_lost(self, record: ContainerRecord) -> None:
+        """The shim's socket closed without an exit report: the shim died (or we close)."""
+        if self._closing:
+            return
+        self._on_exit(record, self._exit_file(record))
+
+    def _exit_file(self, record: ContainerRecord) -> dict[str, Any]:
+        try:
+            with open(record.dir / "exit.json", encoding="utf-8") as f:
+                status: dict[str, Any] = json.load(f)
+                return status
+        except (OSError, ValueError):
+            from ..linux import cgroups
+            cg = cgroups.for_container(record.id)
+            if cg is not None:
+                try:
+                    cg.remove()
+                except OSError:
+                    log.warning("could not remove the cgroup of %s", record.id)
+            return {"exit_code": 255, "oom_killed": False, "finished_at": time.time_ns(),
+                    "error": "the container's shim exited unexpectedly"}
+
+    def _on_exit(self, record: ContainerRecord, status: dict[str, Any]) -> None:
+        with self._lock:
+            self._live.pop(record.id, None)
+            code = int(status["exit_code"])
+            record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
+                                ExitCode=code, OOMKilled=bool(status.get("oom_killed")),
+                                Error=status.get("error", ""),
+                                FinishedAt=rfc3339_ns(int(status["finished_at"])))
+            if record.id in self._records:
+                record.save()
+        self._network_teardown(record)
+        for listener in list(self._listeners.get(record.id, [])):
+            listener("exit", b"")
+        self._emit(record, "die", exitCode=str(code))
+        self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
+        if record.host_config.get("AutoRemove"):
+            threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
+        elif self._should_restart(record, code):
+            self._schedule_restart(record)
+
+    def _auto_remove(self, record: ContainerRecord) -> None:
+        try:
+            self.remove(record.id, force=True, volumes=True)
+        except NotFound:
+            pass
+
+    def _resolve(self, table: dict[str, list[concurrent.futures.Future[dict[str, Any]]]],
+                 cid: str, code: int, error: str) -> None:
+        with self._lock:
+            waiters = table.pop(cid, [])
+        body = {"StatusCode": code, "Error": {"Message": error} if error else None}
+        for future in waiters:
+            if not future.done():
+                future.set_result(body)
+
+    # ---- restart policies ------------------------------------------------------------------
+
+    def _should_restart(self, record: ContainerRecord, code: int) -> bool:
+        policy = record.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if self._closing or record.manually_stopped or record.id not in self._records:
+            return False
+        if name == "on-failure":
+            limit = int(policy.get("MaximumRetryCount") or 0)
+            return code != 0 and (limit == 0 or record.restart_count < limit)
+        return name in ("always", "unless-stopped")
+
+    def _schedule_restart(self, record: ContainerRecord) -> None:
+        delay = min(0.1 * (2 ** min(record.restart_count, 10)), 60.0)
+        record.state.update(Restarting=True, Status="restarting")
+        timer = threading.Timer(delay, self._restart_now, args=(record,))
+        timer.daemon = True
+        timer.start()
+
+    def _restart_now(self, record: ContainerRecord) -> None:
+        with self._lock:
+            if record.id not in self._records or record.running or not record.state["Restarting"]:
+                return
+            record.restart_count += 1
+            try:
+                self._start(record)
+            except Exception as exc:  # noqa: BLE001 — a failed restart ends the policy, logged
+                log.warning("restarting %s failed: %s", record.id, exc)
+                record.state.update(Restarting=False, Status="exited")
+                record.save()
+
+    # ---- stop / kill / wait ----------------------------------------------------------------
+
+    def exit_future(self, name: str, condition: str = "not-running"
+                    ) -> concurrent.futures.Future[dict[str, Any]]:
+        """A future of the wait body; ``condition`` as dockerd: not-running, next-exit, removed."""
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: \"{condition}\"")
+        record = self.get(name)
+        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        with self._lock:
+            if condition in ("", "not-running") and not record.running \
+                    and not record.state["Restarting"]:
+                error = record.state.get("Error") or ""
+                future.set_result({"StatusCode": record.state["ExitCode"],
+                                   "Error": {"Message": error} if error else None})
+            else:
+                table = self._remove_waiters if condition == "removed" else self._exit_waiters
+                table.setdefault(record.id, []).append(future)
+        return future
+
+    def signal(self, record: ContainerRecord, signo: int) -> None:
+        live = self._live.get(record.id)
+        if live is None:
+            raise NotRunning(f"Container {record.id} is not running")
+        try:
+            live.sock.send(b"k%d" % signo)
+        except OSError:
+            raise NotRunning(f"Container {record.id} is not running") from None
+
+    def kill(self, name: str, sig: str | None = None) -> None:
+        record = self.get(name)
+        signo = _create.parse_signal(sig, signal.SIGKILL)
+        if not record.running:
+            raise Conflict(f"Cannot kill container: {name}: Container {record.id} is not running")
+        if signo in (signal.SIGKILL, signal.SIGTERM):
+            record.manually_stopped = True
+        if record.state["Paused"] and signo == signal.SIGKILL:
+            self.signal(record, signo)
+            self._freeze(record, False)
+            return
+        self.signal(record, signo)
+
+    def stop(self, name: str, timeout: int | None = None, sig: str | None = None) -> None:
+        record = self.get(name)
+        if not record.running:
+            raise NotModified("container already stopped")
+        record.manually_stopped = True
+        self._stop(record, timeout, sig)
+
+    def _stop(self, record: ContainerRecord, timeout: int | None, sig: str | None) -> None:
+        if timeout is None:
+            stop_timeout = record.config.get("StopTimeout")
+            timeout = 10 if stop_timeout is None else int(stop_timeout)
+        signo = _create.parse_signal(sig or record.config.get("StopSignal"), signal.SIGTERM)
+        future = self.exit_future(record.id, "not-running")
+        if record.state["Paused"]:
+            self._freeze(record, False)
+        try:
+            self.signal(record, signo)
+            if timeout < 0:
+                future.result()
+                return
+            future.result(timeout)
+        except (concurrent.futures.TimeoutError, NotRunning):
+            pass
+        if record.running:
+            try:
+                self.signal(record, signal.SIGKILL)
+            except NotRunning:
+                return
+            future.result(30)
+
+    def restart(self, name: str, timeout: int | None = None, sig: str | None = None) -> None:
+        record = self.get(name)
+        if record.running:
+            record.manually_stopped = True
+            self._stop(record, timeout, sig)
+        with self._lock:
+            record.state["Restarting"] = False
+            self._start(record)
+        self._emit(record, "restart")
+
+    # ---- pause ---------------------------------------------------------------------------
+
+    def _freeze(self, record: ContainerRecord, frozen: bool) -> None:
+        from ..linux import cgroups
+        cg = cgroups.for_container(record.id)
+        if cg is None:
+            raise Conflict("pause needs the freezer cgroup, which this daemon cannot use "
+                           "(rootless on cgroup v1)")
+        cg.freeze(frozen)
+        record.state.update(Paused=frozen, Status="paused" if frozen else "running")
+        record.save()
+
+    def pause(self, name: str) -> None:
+        record = self.get(name)
+        if not record.running:
+            raise NotRunning(f"Container {record.id} is not running")
+        if record.state["Paused"]:
+            raise AlreadyPaused(f"Container {record.id} is already paused")
+        self._freeze(record, True)
+        self._emit(record, "pause")
+
+    def unpause(self, name: str) -> None:
+        record = self.get(name)
+        if not record.state["Paused"]:
+            raise Conflict(f"Container {record.id} is not paused")
+        self._freeze(record, False)
+        self._emit(record, "unpause")
+
+    # ---- remove / rename / prune -----------------------------------------------------------
+
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> None:
+        record = self.get(name)
+        if record.running and not force:
+            what = "paused" if record.state["Paused"] else "running"
+            raise Conflict(f"You cannot remove a {what} container {record.id}. Stop the "
+                           "container before attempting removal or force remove")
+        with self._lock:
+            if record.state["Status"] == "removing":
+                raise Conflict(f"removal of container {record.id} is already in progress")
+            previous = record.state["Status"]
+            record.state["Status"] = "removing"
+        if record.running:
+            record.manually_stopped = True
+            try:
+                self._stop(record, 0, "SIGKILL")
+            except BaseException:
+                record.state["Status"] = previous
+                raise
+        self._destroy(record, volumes)
+
+    def _destroy(self, record: ContainerRecord, volumes: bool) -> None:
+        vol = getattr(self.engine, "volumes", None)
+        if vol is not None:
+            vol.release(record, remove_anonymous=volumes)
+        self._network_teardown(record)
+        shutil.rmtree(record.dir, ignore_errors=True)
+        with self._lock:
+            self._records.pop(record.id, None)
+            if self._names.get(record.name) == record.id:
+                del self._names[record.name]
+            self._listeners.pop(record.id, None)
+        self._emit(record, "destroy")
+        error = record.state.get("Error") or ""
+        self._resolve(self._remove_waiters, record.id, record.state["ExitCode"], error)
+        self._resolve(self._exit_waiters, record.id, record.state["ExitCode"], error)
+
+    def rename(self, name: str, new_name: str) -> None:
+        record = self.get(name)
+        if not new_name:
+            raise InvalidArgument("Neither old nor new names may be empty")
+        with self._lock:
+            old = record.name
+            if _create.check_name(new_name) == old:
+                raise InvalidArgument("Renaming a container with the same name as its current "
+                                      "name")
+            self._names.pop(old, None)
+            try:
+                record.name = self._claim_name(new_name, record.id)
+            except BaseException:
+                self._names[old] = record.id
+                raise
+            record.save()
+        self._emit(record, "rename", oldName=old)
+
+    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        from .views import matches_prune
+        deleted, reclaimed = [], 0
+        for record in self.all():
+            if record.running or not matches_prune(record, filters):
+                continue
+            reclaimed += _du(record.upper_dir)
+            try:
+                self.remove(record.id)
+            except (Conflict, NotFound):
+                continue
+            deleted.append(record.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ---- streams -------------------------------------------------------------------------
+
+    def listen(self, name: str, listener: Listener) -> Callable[[], None]:
+        """Receive live output and the exit of ``name``; returns the unsubscribe function."""
+        record = self.get(name)
+        with self._lock:
+            self._listeners.setdefault(record.id, []).append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                listeners = self._listeners.get(record.id, [])
+                if listener in listeners:
+                    listeners.remove(listener)
+        return unsubscribe
+
+    def write_stdin(self, name: str, data: bytes) -> None:
+        self._to_shim(self.get(name), b"0" + data)
+
+    def close_stdin(self, name: str) -> None:
+        self._to_shim(self.get(name), b"c")
+
+    def resize(self, name: str, height: int, width: int) -> None:
+        record = self.get(name)
+        if not record.running:
+            raise NotRunning(f"Container {record.id} is not running")
+        self._to_shim(record, f"r{height} {width}".encode())
+
+    def _to_shim(self, record: ContainerRecord, packet: bytes) -> None:
+        """To the shim — or queued until the start when a client attached before it."""
+        with self._lock:
+            live = self._live.get(record.id)
+            if live is None:
+                self._pending_stdin.setdefault(record.id, []).append(packet)
+                return
+        try:
+            live.sock.send(packet)
+        except OSError:
+            pass  # the shim is gone; the monitor reports the exit
+
+    # ---- daemon restart ----------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Re-adopt what a previous daemon left: running shims, exits that happened meanwhile."""
+        for directory in sorted(self.root.iterdir()):
+            try:
+                record = ContainerRecord.load(directory)
+            except (OSError, ValueError, TypeError):
+                if not (directory / CONFIG_FILE).exists():
+                    shutil.rmtree(directory, ignore_errors=True)  # a create that never finished
+                continue
+            self._records[record.id] = record
+            self._names[record.name] = record.id
+            if record.running:
+                self._reconnect(record)
+        for record in list(self._records.values()):
+            policy = (record.host_config.get("RestartPolicy") or {}).get("Name")
+            if not record.running and (policy == "always" or (
+                    policy == "unless-stopped" and not record.manually_stopped)):
+                try:
+                    self._start(record)
+                except Exception as exc:  # noqa: BLE001 — one bad container must not stop the daemon
+                    log.warning("could not restart %s: %s", record.id, exc)
+
+    def _reconnect(self, record: ContainerRecord) -> None:
+        from .shim import connect
+        try:
+            sock = connect(str(record.dir / "shim.sock"))
+        except OSError:
+            self._on_exit(record, self._exit_file(record))
+            return
+        self._adopt(record, sock, int(record.state["Pid"]))
+
+    def close(self) -> None:
+        """Let go of the shims (containers keep running, as with dockerd's live-restore)."""
+        self._closing = True
+        self.monitor.close()
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+def _du(path: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,355 @@
+"""The per-container supervisor (shim): owns one container's stdio, log file and exit status, and
+outlives the daemon.
+
+Why it looks like this: the launcher (small, pre-spawned) is the cheap place to fork from, so it
+forks the shim (:func:`spawn`, double fork + ``setsid``: the shim is nobody's child and no
+terminal's). The shim clones the container's init itself with the launcher's code, so the init
+is the shim's child — it dies with the shim (``PDEATHSIG``), never with the launcher or daemon.
+
+Wire protocol on the shim's sockets (``SOCK_SEQPACKET``, one message per packet, first byte is
+the type). The daemon's first connection is a socketpair made before the container starts (so
+no output is ever missed); a restarted daemon connects to ``<dir>/shim.sock``::
+
+    shim → daemon   b"1" + stdout bytes | b"2" + stderr bytes | b"x" + exit JSON
+    daemon → shim   b"0" + stdin bytes  | b"c" (close stdin) | b"r" + b"ROWS COLS" | b"k" + b"SIGNO"
+
+Files written in ``<dir>``: ``<id>-json.log`` (Docker's json-file lines), ``exit.json``
+(``{"exit_code", "oom_killed", "finished_at"}``, written atomically before the exit message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import termios
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .spec import ContainerSpec
+
+PACKET = 65536
+_PARTIAL_MAX = 16 * 1024  # as dockerd: a line longer than this is logged in pieces
+
+
+def log_time(ns: int | None = None) -> str:
+    """json-file's timestamp: RFC 3339 with exactly nine fraction digits, UTC."""
+    ns = time.time_ns() if ns is None else ns
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+@contextlib.contextmanager
+def short_path(path: str) -> Iterator[str]:
+    """``path`` as ``/proc/self/fd/N/name``: socket paths are limited to 108 bytes, and data
+    roots are often deeper than that."""
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+    finally:
+        os.close(fd)
+
+
+def connect(path: str) -> socket.socket:
+    """A daemon's connection to a running shim (re-adoption after a daemon restart)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    try:
+        with short_path(path) as short:
+            sock.connect(short)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def spawn(launcher: Any, spec: ContainerSpec, cfg: dict[str, Any]) -> tuple[int, int]:
+    """Fork a shim that starts ``spec``; returns (init pid, daemon end of the shim's socket).
+
+    Raises the container's start error (as the launcher's ``start`` would)."""
+    report, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            report.close()
+            os.setsid()
+            if os.fork() == 0:
+                _detach_fds(theirs.fileno())
+                try:
+                    Shim(launcher, spec, cfg, theirs).run()
+                except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
+                    _crash_report(cfg["dir"])
+        finally:
+            os._exit(0)
+    theirs.close()
+    os.waitpid(pid, 0)
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(report, PACKET, 1)
+    finally:
+        report.close()
+    reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
+        "type": "DockyardError", "message": "the container's shim exited before starting it"}}
+    if not reply["ok"]:
+        for fd in fds:
+            os.close(fd)
+        raise _error(reply["error"])
+    return int(reply["pid"]), fds[0]
+
+
+def _error(info: dict[str, Any]) -> Exception:
+    from ..errors import DockyardError, InvalidArgument, Unavailable
+    from ..linux.launcher import StartFailed
+    if info.get("type") == "StartFailed":
+        return StartFailed(info["message"], info.get("kind", "setup"), info.get("exit") or 125)
+    cls = {"InvalidArgument": InvalidArgument, "Unavailable": Unavailable}.get(info["type"],
+                                                                               DockyardError)
+    return cls(info["message"])
+
+
+def _crash_report(directory: str) -> None:
+    """A shim bug leaves its traceback in ``<dir>/shim-error.log`` (its stderr is /dev/null)."""
+    import traceback
+    with open(os.path.join(directory, "shim-error.log"), "a") as f:
+        traceback.print_exc(file=f)
+
+
+def _detach_fds(keep: int) -> None:
+    """Drop every inherited fd (the launcher's socket above all) and point stdio at /dev/null."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in range(3):
+        os.dup2(null, target)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
+class Shim:
+    """The shim's whole life: start the init, pump its output, report its exit, then exit."""
+
+    def __init__(self, launcher: Any, spec: ContainerSpec, cfg: dict[str, Any],
+                 report: socket.socket) -> None:
+        self.launcher = launcher
+        self.spec = spec
+        self.dir = cfg["dir"]
+        self.log = os.open(cfg["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                           0o640)
+        self.report = report
+        self.sel = selectors.DefaultSelector()
+        self.clients: list[socket.socket] = []
+        self.outputs: dict[int, str] = {}      # fd → "stdout" | "stderr"
+        self.partial: dict[str, bytes] = {}
+        self.stdin: int | None = None
+        self.console: int | None = None
+        self.pidfd: int | None = None
+        self.open_stdin = bool(cfg.get("open_stdin"))
+
+    def run(self) -> None:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        with open(os.path.join(self.dir, "shim.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        listener = self._listen()
+        try:
+            running = self._start()
+        except Exception as exc:  # noqa: BLE001 — every failure goes back to the daemon, typed
+            from ..linux.launcher import _error as launcher_error
+            self._send_report(launcher_error(exc), [])
+            os.unlink(os.path.join(self.dir, "shim.sock"))
+            return
+        mine, daemon = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._add_client(mine)
+        self._send_report({"ok": True, "pid": running.pid}, [daemon.fileno()])
+        daemon.close()
+        self.sel.register(listener, selectors.EVENT_READ, "listen")
+        self.pidfd = running.pidfd
+        self.sel.register(running.pidfd, selectors.EVENT_READ, "exit")
+        self._loop()
+        self._finish(running, listener)
+
+    def _listen(self) -> socket.socket:
+        path = os.path.join(self.dir, "shim.sock")
+        if os.path.exists(path):
+            os.unlink(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with short_path(path) as short:
+            listener.bind(short)
+        listener.listen(8)
+        return listener
+
+    def _start(self) -> Any:
+        stdio: list[int] = []
+        theirs: list[int] = []
+        if not self.spec.tty:
+            if self.open_stdin:
+                r, self.stdin = os.pipe2(os.O_CLOEXEC)
+            else:
+                r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            stdio.append(r)
+            for name in ("stdout", "stderr"):
+                out_r, out_w = os.pipe2(os.O_CLOEXEC)
+                stdio.append(out_w)
+                self._output(out_r, name)
+            theirs = stdio
+        try:
+            running = self.launcher.start(self.spec, stdio or [0, 1, 2])
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if running.console is not None:
+            self.console = running.console
+            self._output(running.console, "stdout")
+        return running
+
+    def _output(self, fd: int, name: str) -> None:
+        os.set_blocking(fd, False)
+        self.outputs[fd] = name
+        self.sel.register(fd, selectors.EVENT_READ, "out")
+
+    def _send_report(self, reply: dict[str, Any], fds: list[int]) -> None:
+        try:
+            socket.send_fds(self.report, [json.dumps(reply).encode()], fds)
+        finally:
+            self.report.close()
+
+    def _add_client(self, sock: socket.socket) -> None:
+        self.clients.append(sock)
+        self.sel.register(sock, selectors.EVENT_READ, "client")
+
+    # ---- the loop ------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            for key, _ in self.sel.select():
+                if key.data == "exit":
+                    self.sel.unregister(key.fd)
+                    return
+                if key.data == "out":
+                    self._read_output(key.fd)
+                elif key.data == "listen":
+                    self._add_client(key.fileobj.accept()[0])  # type: ignore[union-attr]
+                else:
+                    self._request(key.fileobj)  # type: ignore[arg-type]
+
+    def _read_output(self, fd: int) -> bool:
+        try:
+            data = os.read(fd, PACKET - 1)
+        except BlockingIOError:
+            return True
+        except OSError:
+            data = b""  # EIO: the pty's last slave closed
+        name = self.outputs[fd]
+        if not data:
+            self.sel.unregister(fd)
+            del self.outputs[fd]
+            if fd != self.console:
+                os.close(fd)
+            self._log(name, b"", final=True)
+            return False
+        self._log(name, data)
+        self._broadcast((b"1" if name == "stdout" else b"2") + data)
+        return True
+
+    def _log(self, name: str, data: bytes, final: bool = False) -> None:
+        """Append whole lines as json-file entries; a trailing partial line waits for more."""
+        *lines, rest = (self.partial.get(name, b"") + data).split(b"\n")
+        entries = [line + b"\n" for line in lines]
+        if rest and (final or len(rest) > _PARTIAL_MAX):
+            entries.append(rest)
+            rest = b""
+        self.partial[name] = rest
+        if entries:
+            now = log_time()
+            text = "".join(json.dumps({"log": e.decode("utf-8", "replace"), "stream": name,
+                                       "time": now}, separators=(",", ":")) + "\n"
+                           for e in entries)
+            os.write(self.log, text.encode())
+
+    def _broadcast(self, packet: bytes) -> None:
+        for client in list(self.clients):
+            try:
+                client.send(packet)
+            except OSError:
+                self._drop(client)
+
+    def _drop(self, client: socket.socket) -> None:
+        if client in self.clients:
+            self.clients.remove(client)
+            self.sel.unregister(client)
+            client.close()
+
+    def _request(self, client: socket.socket) -> None:
+        try:
+            data = client.recv(PACKET)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(client)
+            return
+        kind, body = data[:1], data[1:]
+        if kind == b"0":
+            self._write_stdin(body)
+        elif kind == b"c":
+            self._close_stdin()
+        elif kind == b"r" and self.console is not None:
+            rows, cols = (int(x) for x in body.split())
+            fcntl.ioctl(self.console, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        elif kind == b"k":
+            self._signal(int(body))
+
+    def _write_stdin(self, data: bytes) -> None:
+        fd = self.console if self.console is not None else self.stdin
+        if fd is None:
+            return
+        try:
+            os.write(fd, data)
+        except OSError:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+
+    def _signal(self, signo: int) -> None:
+        if self.pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signo)
+            except ProcessLookupError:
+                pass
+
+    # ---- the end -------------------------------------------------------------------------
+
+    def _drain(self, timeout: float = 1.0) -> None:
+        """Read what the container wrote before it died (its pid namespace is gone, so every
+        writer closes soon)."""
+        deadline = time.monotonic() + timeout
+        while self.outputs and time.monotonic() < deadline:
+            ready = self.sel.select(max(0.0, deadline - time.monotonic()))
+            for key, _ in ready:
+                if key.data == "out":
+                    self._read_output(key.fd)
+                elif key.data == "client":
+                    self._request(key.fileobj)  # type: ignore[arg-type]
+        for fd, name in list(self.outputs.items()):
+            self._log(name, b"", final=True)
+
+    def _finish(self, running: Any, listener: socket.socket) -> None:
+        self._drain()
+        self.pidfd = None
+        event = self.launcher.collect(running)
+        status = {"exit_code": event["exit_code"], "oom_killed": event["oom_killed"],
+                  "finished_at": time.time_ns()}
+        tmp = os.path.join(self.dir, "exit.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(status, f)
+        os.replace(tmp, os.path.join(self.dir, "exit.json"))
+        self._broadcast(b"x" + json.dumps(status).encode())
+        self.launcher.release(running)
+        os.unlink(os.path.join(self.dir, "shim.sock"))
+        os.unlink(os.path.join(self.dir, "shim.pid"))
+        listener.close()
+        if self.console is not None:
+            os.close(self.console)

@@ -1,0 +1,229 @@
+"""Engine API views of container records: inspect, the ``ps`` summaries and their filters, top.
+
+Pure formatting over :class:`~dockyard.containers.record.ContainerRecord` (plus /proc reads for
+``top``), shaped as Engine API v1.45 bodies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import InvalidArgument
+from ..store.timefmt import parse_unix
+from .create import command
+from .record import ContainerRecord
+
+_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def _network_settings(record: ContainerRecord) -> dict[str, Any]:
+    settings = {k: v for k, v in record.network_settings.items() if not k.startswith("_")}
+    mode = record.host_config.get("NetworkMode") or "bridge"
+    base: dict[str, Any] = {
+        "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {mode: {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
+                            "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                            "MacAddress": "", "DriverOpts": None}}
+        if not mode.startswith("container:") else {},
+    }
+    base.update(settings)
+    return base
+
+
+def inspect(record: ContainerRecord) -> dict[str, Any]:
+    """``GET /containers/{id}/json``."""
+    args = command(record.config)
+    return {
+        "Id": record.id, "Created": record.created, "Path": args[0] if args else "",
+        "Args": args[1:], "State": dict(record.state), "Image": record.image_id,
+        "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "", "LogPath": record.log_path,
+        "Name": record.name, "RestartCount": record.restart_count, "Driver": "overlay2",
+        "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
+        "ExecIDs": None, "HostConfig": record.host_config,
+        "GraphDriver": {"Name": "overlay2", "Data": {
+            "LowerDir": ":".join(reversed(record.lower_dirs)), "MergedDir": record.rootfs,
+            "UpperDir": record.upper_dir, "WorkDir": record.work_dir}},
+        "Mounts": record.mounts, "Config": record.config,
+        "NetworkSettings": _network_settings(record),
+    }
+
+
+def human_duration(seconds: float) -> str:
+    """go-units' HumanDuration, which ``docker ps`` status strings use."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = s // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(s / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def status_text(record: ContainerRecord, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    state = record.state
+    if state["Status"] == "removing":
+        return "Removal In Progress"
+    if state["Running"] and not state["Restarting"]:
+        up = f"Up {human_duration(now - parse_unix(state['StartedAt']))}"
+        return up + " (Paused)" if state["Paused"] else up
+    if state["Restarting"]:
+        ago = human_duration(now - parse_unix(state["FinishedAt"]))
+        return f"Restarting ({state['ExitCode']}) {ago} ago"
+    if state["Status"] == "created" or not record.has_been_started:
+        return "Created"
+    ago = human_duration(now - parse_unix(state["FinishedAt"]))
+    return f"Exited ({state['ExitCode']}) {ago} ago"
+
+
+def summary(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
+    """One ``GET /containers/json`` entry."""
+    item: dict[str, Any] = {
+        "Id": record.id, "Names": [record.name], "Image": record.image,
+        "ImageID": record.image_id, "Command": " ".join(command(record.config)),
+        "Created": parse_unix(record.created), "Ports": _ports(record),
+        "Labels": record.config.get("Labels") or {}, "State": record.state["Status"],
+        "Status": status_text(record),
+        "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode", "bridge")},
+        "NetworkSettings": {"Networks": _network_settings(record)["Networks"]},
+        "Mounts": record.mounts,
+    }
+    if size:
+        from .manager import _du
+        item["SizeRw"] = _du(record.upper_dir)
+        item["SizeRootFs"] = item["SizeRw"] + sum(_du(d) for d in record.lower_dirs)
+    return item
+
+
+def _ports(record: ContainerRecord) -> list[dict[str, Any]]:
+    ports = (record.network_settings.get("Ports") or {}) if record.running else {}
+    out: list[dict[str, Any]] = []
+    for key, bindings in ports.items():
+        port, _, proto = key.partition("/")
+        for b in bindings or [{}]:
+            entry: dict[str, Any] = {"PrivatePort": int(port), "Type": proto or "tcp"}
+            if b.get("HostPort"):
+                entry.update(IP=b.get("HostIp") or "0.0.0.0", PublicPort=int(b["HostPort"]))
+            out.append(entry)
+    return out
+
+
+def _label_match(labels: dict[str, str], spec: str) -> bool:
+    key, eq, value = spec.partition("=")
+    return key in labels and (not eq or labels[key] == value)
+
+
+def _ancestor(record: ContainerRecord, value: str) -> bool:
+    return value in (record.image, record.image_id) or record.image_id.removeprefix(
+        "sha256:").startswith(value.removeprefix("sha256:")) or (
+        ":" not in value and record.image == value + ":latest")
+
+
+def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
+    """``docker ps --filter``: each key must match one of its values."""
+    checks: dict[str, Callable[[str], bool]] = {
+        "status": lambda v: bool(record.state["Status"] == v),
+        "name": lambda v: re.search(v, record.name) is not None,
+        "id": lambda v: record.id.startswith(v),
+        "label": lambda v: _label_match(record.config.get("Labels") or {}, v),
+        "ancestor": lambda v: _ancestor(record, v),
+        "exited": lambda v: (record.has_been_started and not record.running
+                             and str(record.state["ExitCode"]) == v),
+        "network": lambda v: v in _network_settings(record)["Networks"],
+        "volume": lambda v: any(v in (m.get("Name"), m.get("Destination"))
+                                for m in record.mounts),
+    }
+    for key, values in filters.items():
+        if key not in checks and key not in ("before", "since", "health", "is-task"):
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if key == "status":
+            for v in values:
+                if v not in _STATUSES:
+                    raise InvalidArgument(f"invalid filter 'status={v}'")
+        check = checks.get(key)
+        if check is not None and values and not any(check(v) for v in values):
+            return False
+    return True
+
+
+def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
+    for spec in filters.get("label", []):
+        if not _label_match(record.config.get("Labels") or {}, spec):
+            return False
+    for spec in filters.get("label!", []):
+        if _label_match(record.config.get("Labels") or {}, spec):
+            return False
+    for until in filters.get("until", []):
+        limit = float(until) if until.replace(".", "").isdigit() else parse_unix(until)
+        if parse_unix(record.created) >= limit:
+            return False
+    return True
+
+
+def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
+            filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    chosen = [r for r in records if (all_ or limit > 0 or r.running
+                                     or "status" in filters or "exited" in filters)
+              and matches(r, filters)]
+    chosen.sort(key=lambda r: r.created, reverse=True)
+    if limit > 0:
+        chosen = chosen[:limit]
+    return [summary(r, size) for r in chosen]
+
+
+# ---- top -------------------------------------------------------------------------------------
+
+
+def top(record: ContainerRecord) -> dict[str, Any]:
+    """``docker top``: ps -ef columns for every process in the container's cgroup."""
+    from ..linux import cgroups
+    cg = cgroups.for_container(record.id)
+    pids = sorted(cg.pids()) if cg is not None else [int(record.state["Pid"])]
+    tick = os.sysconf("SC_CLK_TCK")
+    boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
+    rows = [row for pid in pids if (row := _ps_row(pid, tick, boot)) is not None]
+    return {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+            "Processes": rows}
+
+
+def _ps_row(pid: int, tick: int, boot: float) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    cpu = (int(fields[11]) + int(fields[12])) // tick
+    start = time.strftime("%H:%M", time.localtime(boot + int(fields[19]) / tick))
+    cmd = cmdline.replace(b"\0", b" ").decode(errors="replace").strip() \
+        or "[" + stat[stat.index("(") + 1:stat.rindex(")")] + "]"
+    return ["root" if uid == 0 else str(uid), str(pid), fields[1], "0", start, "?",
+            time.strftime("%H:%M:%S", time.gmtime(cpu)), cmd]

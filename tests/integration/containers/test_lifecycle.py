@@ -1,0 +1,206 @@
+"""The container lifecycle through the Engine API with docker-py: run, create/start/stop/kill/
+wait/restart/rm/rename/pause, inspect and ps shapes, and dockerd's errors for bad input."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import docker.errors
+import pytest
+
+
+def test_run_echo_remove(client: Any) -> None:
+    before = len(client.api.containers(all=True))
+    assert client.containers.run("busybox", "echo hi", remove=True) == b"hi\n"
+    assert len(client.api.containers(all=True)) == before
+
+
+def test_run_stdout_stderr_and_exit_code(client: Any) -> None:
+    with pytest.raises(docker.errors.ContainerError) as info:
+        client.containers.run("busybox", ["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert info.value.exit_status == 3
+    assert info.value.stderr == b"err\n"
+
+
+def test_create_inspect_shape(client: Any) -> None:
+    c = client.api.create_container("busybox", "true", name="shape", labels={"a": "b"},
+                                    environment=["X=1"], working_dir="/tmp")
+    data = client.api.inspect_container(c["Id"])
+    assert data["Id"] == c["Id"] and data["Name"] == "/shape"
+    assert data["State"]["Status"] == "created" and data["State"]["Running"] is False
+    assert data["Config"]["Hostname"] == c["Id"][:12]
+    assert data["Config"]["Cmd"] == ["true"] and data["Path"] == "true"
+    assert "X=1" in data["Config"]["Env"] and any(e.startswith("PATH=") for e in data["Config"]["Env"])
+    assert data["Config"]["Labels"] == {"a": "b"} and data["Config"]["WorkingDir"] == "/tmp"
+    assert data["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    assert data["Platform"] == "linux" and data["Driver"] == "overlay2"
+    assert data["Image"].startswith("sha256:") and data["LogPath"].endswith("-json.log")
+    assert set(data["GraphDriver"]["Data"]) == {"LowerDir", "MergedDir", "UpperDir", "WorkDir"}
+    assert data["RestartCount"] == 0 and data["Mounts"] == []
+    assert "Networks" in data["NetworkSettings"]
+
+
+def test_generated_names_are_adjective_surname(client: Any) -> None:
+    c = client.containers.create("busybox", "true")
+    left, _, right = c.name.partition("_")
+    assert left.isalpha() and right.rstrip("0123456789").isalpha()
+
+
+def test_name_conflict_has_dockerd_wording(client: Any) -> None:
+    first = client.api.create_container("busybox", "true", name="taken")
+    with pytest.raises(docker.errors.APIError) as info:
+        client.api.create_container("busybox", "true", name="taken")
+    assert info.value.status_code == 409
+    assert info.value.explanation == (
+        f'Conflict. The container name "/taken" is already in use by container "{first["Id"]}". '
+        "You have to remove (or rename) that container to be able to reuse that name.")
+
+
+def test_bad_input(client: Any) -> None:
+    with pytest.raises(docker.errors.ImageNotFound) as info:
+        client.api.create_container("nope", "true")
+    assert "No such image: nope:latest" in str(info.value)
+    with pytest.raises(docker.errors.APIError) as bad:
+        client.api.create_container("busybox", "true", host_config=client.api.create_host_config(
+            mem_limit="1m"))
+    assert bad.value.status_code == 400
+    assert bad.value.explanation == "Minimum memory limit allowed is 6MB"
+    with pytest.raises(docker.errors.APIError) as name:
+        client.api.create_container("busybox", "true", name="bad name!")
+    assert name.value.status_code == 400 and "Invalid container name" in name.value.explanation
+    with pytest.raises(docker.errors.NotFound) as missing:
+        client.api.inspect_container("nosuchcontainer")
+    assert missing.value.explanation == "No such container: nosuchcontainer"
+
+
+def test_entrypoint_not_found_is_127(client: Any) -> None:
+    c = client.api.create_container("busybox", "nope")
+    with pytest.raises(docker.errors.APIError) as info:
+        client.api.start(c)
+    assert 'exec: "nope": executable file not found in $PATH' in info.value.explanation
+    state = client.api.inspect_container(c)["State"]
+    assert state["ExitCode"] == 127 and state["Status"] == "created"
+
+
+def test_stop_kill_wait_restart_remove(client: Any) -> None:
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True, name="sleeper")
+    assert client.api.inspect_container(c.id)["State"]["Running"]
+    with pytest.raises(docker.errors.APIError) as running:
+        c.remove()
+    assert running.value.status_code == 409
+    assert "You cannot remove a running container" in running.value.explanation
+    t0 = time.monotonic()
+    c.stop(timeout=5)  # sleep as pid 1 ignores SIGTERM: the stop ends with SIGKILL
+    assert time.monotonic() - t0 > 4
+    assert c.wait()["StatusCode"] == 137
+    c.restart(timeout=1)
+    c.reload()
+    assert c.status == "running"
+    c.kill(signal="SIGTERM")  # ignored by pid 1
+    c.kill("KILL")
+    assert c.wait(timeout=10)["StatusCode"] == 137
+    with pytest.raises(docker.errors.APIError) as notrunning:
+        c.kill()
+    assert notrunning.value.status_code == 409
+    c.rename("sleeper2")
+    assert client.containers.get("sleeper2").id == c.id
+    c.remove()
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(c.id)
+
+
+def test_force_remove_running(client: Any) -> None:
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    client.api.remove_container(c.id, force=True)
+    assert c.id not in {x["Id"] for x in client.api.containers(all=True)}
+
+
+def test_pause_unpause_and_top(client: Any) -> None:
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    top = c.top()
+    assert top["Titles"][1] == "PID" and any("sleep 100" in p[-1] for p in top["Processes"])
+    c.pause()
+    c.reload()
+    assert c.status == "paused" and c.attrs["State"]["Paused"]
+    with pytest.raises(docker.errors.APIError) as again:
+        c.pause()
+    assert again.value.status_code == 409
+    c.unpause()
+    c.reload()
+    assert c.status == "running"
+    c.remove(force=True)
+
+
+def test_ps_filters_and_limit(client: Any) -> None:
+    a = client.containers.run("busybox", "true", detach=True, labels={"t": "ps"})
+    a.wait()
+    b = client.containers.run("busybox", ["sh", "-c", "exit 2"], detach=True, labels={"t": "ps"})
+    b.wait()
+    r = client.containers.run("busybox", ["sleep", "100"], detach=True, labels={"t": "ps"})
+    ids = lambda **kw: {x["Id"] for x in client.api.containers(**kw)}  # noqa: E731
+    assert r.id in ids() and a.id not in ids()
+    assert {a.id, b.id, r.id} <= ids(all=True, filters={"label": "t=ps"})
+    assert ids(all=True, filters={"exited": "2", "label": "t"}) == {b.id}
+    assert ids(filters={"status": "running", "label": "t=ps"}) == {r.id}
+    assert ids(all=True, filters={"id": a.id[:10]}) == {a.id}
+    assert ids(all=True, filters={"ancestor": "busybox", "label": "t=ps"}) == {a.id, b.id, r.id}
+    assert len(client.api.containers(limit=1)) == 1
+    summary = next(x for x in client.api.containers() if x["Id"] == r.id)
+    assert summary["Status"].startswith("Up ") and summary["State"] == "running"
+    assert summary["Command"] == "sleep 100" and summary["Names"][0].startswith("/")
+    exited = next(x for x in client.api.containers(all=True) if x["Id"] == b.id)
+    assert exited["Status"].startswith("Exited (2) ")
+
+
+def test_user_env_hostname_workdir(client: Any) -> None:
+    out = client.containers.run("busybox", ["sh", "-c", "id -u; id -g; echo $HOSTNAME $HOME; pwd"],
+                                user="nobody", working_dir="/tmp", hostname="box", remove=True)
+    assert out.decode().split() == ["65534", "65534", "box", "/home", "/tmp"]
+    with pytest.raises(docker.errors.APIError) as info:
+        client.containers.run("busybox", "true", user="ghost", remove=True)
+    assert "unable to find user ghost" in info.value.explanation
+
+
+def test_entrypoint_and_cmd_combination(client: Any) -> None:
+    out = client.containers.run("busybox", ["a", "b"], entrypoint=["echo", "x"], remove=True)
+    assert out == b"x a b\n"
+
+
+def test_oom_is_137_and_oomkilled(client: Any) -> None:
+    c = client.containers.run("busybox", ["sh", "-c", "tail /dev/zero"], mem_limit="8m",
+                              memswap_limit="8m", detach=True)
+    assert c.wait(timeout=30)["StatusCode"] == 137
+    c.reload()
+    assert c.attrs["State"]["OOMKilled"] is True
+
+
+def test_restart_policy_on_failure(client: Any) -> None:
+    c = client.containers.run("busybox", ["sh", "-c", "exit 1"], detach=True,
+                              restart_policy={"Name": "on-failure", "MaximumRetryCount": 2})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        c.reload()
+        if c.attrs["RestartCount"] == 2 and not c.attrs["State"]["Running"] \
+                and not c.attrs["State"]["Restarting"]:
+            break
+        time.sleep(0.05)
+    assert c.attrs["RestartCount"] == 2 and c.attrs["State"]["ExitCode"] == 1
+
+
+def test_auto_remove_and_wait_removed(client: Any) -> None:
+    c = client.api.create_container("busybox", ["sh", "-c", "exit 4"],
+                                    host_config=client.api.create_host_config(auto_remove=True))
+    client.api.start(c)
+    assert client.api.wait(c, condition="removed")["StatusCode"] == 4
+    with pytest.raises(docker.errors.NotFound):
+        client.api.inspect_container(c)
+
+
+def test_prune(client: Any) -> None:
+    c = client.containers.run("busybox", "true", detach=True, labels={"prune": "yes"})
+    c.wait()
+    keep = client.containers.run("busybox", ["sleep", "100"], detach=True, labels={"prune": "yes"})
+    result = client.api.prune_containers(filters={"label": "prune=yes"})
+    assert result["ContainersDeleted"] == [c.id]
+    assert keep.id in {x["Id"] for x in client.api.containers()}
