@@ -475,3 +475,31 @@ export function runFileSpec(
     HostConfig: { Binds: [`${serverRoot.replace(/\/$/, '')}:/work`] }
   };
 }
+
+export interface DaemonView {
+  state: 'ready' | 'starting' | 'unreachable';
+  message: string;
+}
+
+/** What the panel says about `/dockyard/status`: a managed daemon whose process is alive but
+ * does not answer yet is starting (the server restarts one that died); anything else that
+ * does not answer is unreachable, with the server's reason. */
+export function daemonView(status: {
+  host: string;
+  reachable: boolean;
+  error?: string;
+  daemon?: { managed?: boolean; pid?: number | null };
+}): DaemonView {
+  if (status.reachable) return { state: 'ready', message: '' };
+  const pid = status.daemon?.managed ? status.daemon.pid : null;
+  if (pid) {
+    return {
+      state: 'starting',
+      message: `The dockyard daemon (pid ${pid}) is starting at ${status.host}…`
+    };
+  }
+  return {
+    state: 'unreachable',
+    message: `Cannot reach the daemon at ${status.host}: ${status.error || 'no answer'}`
+  };
+}

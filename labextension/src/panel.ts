@@ -13,6 +13,7 @@ import {
   ImageRow,
   JSONStreamParser,
   containerRows,
+  daemonView,
   eventTopic,
   historyRows,
   imageRows,
@@ -102,14 +103,12 @@ export class DockyardPanel extends Widget {
   }
 
   private showUnreachable(status: DaemonStatus): void {
-    const starting = Boolean(status.daemon?.managed && status.daemon?.pid);
-    this.node.dataset.state = starting ? 'starting' : 'unreachable';
+    const view = daemonView(status);
+    const starting = view.state === 'starting';
+    this.node.dataset.state = view.state;
     const retry = button('Retry', 'Try to reach the daemon again', () => this.refresh());
-    this.banner.replaceChildren(starting
-      ? el('p', {}, `The dockyard daemon is starting (pid ${status.daemon!.pid})…`)
-      : el('p', { class: 'jp-dockyard-error' },
-        `Cannot reach the daemon at ${status.host}: ${status.error ?? 'no answer'}`),
-    retry);
+    this.banner.replaceChildren(
+      el('p', starting ? {} : { class: 'jp-dockyard-error' }, view.message), retry);
     for (const body of Object.values(this.bodies)) body.replaceChildren();
     this.stopEvents();
     this.retryTimer = window.setTimeout(() => this.refresh(), starting ? 1000 : SLOW_REFRESH_MS);

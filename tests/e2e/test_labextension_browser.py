@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import dockyard_jupyter
 from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
+from dockyard.testing.registry import RegistryProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 
@@ -35,7 +36,8 @@ IMAGE = "panel-demo:1"
 PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
 
 
-def start_lab(extension_config: dict[str, object], timeout: float = 60.0) -> JupyterServer:
+def start_lab(extension_config: dict[str, object], timeout: float = 60.0,
+              theme: str | None = None) -> JupyterServer:
     """`jupyter lab` isolated from the user's Jupyter dirs, the prebuilt panel in its data
     dir (as `pip install` puts it in share/jupyter/labextensions)."""
     root = Path(tempfile.mkdtemp(prefix="jplab-"))
@@ -48,6 +50,10 @@ def start_lab(extension_config: dict[str, object], timeout: float = 60.0) -> Jup
               "DockyardExtension": extension_config}
     (root / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
     (root / "config" / "labconfig" / "page_config.json").write_text(json.dumps(PAGE_CONFIG))
+    if theme:
+        themes = root / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+        themes.mkdir(parents=True)
+        (themes / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
     port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
            "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
@@ -185,6 +191,97 @@ def test_inline_error_on_a_refused_action(browser: Browser, lab: JupyterServer,
         engine.close()
 
 
+def test_tag_push_pull_progress(browser: Browser, lab: JupyterServer, real_dockerd: Dockerd,
+                                dockyard_registry: RegistryProcess) -> None:
+    engine = real_dockerd.client()
+    build_image(engine, "panel-push:1", "push me")
+    remote = f"{dockyard_registry.host}/panel/push:1"
+    page = open_panel(browser, lab)
+    try:
+        panel = page.locator("#dockyard-panel")
+        panel.get_by_role("button", name="Tag panel-push:1").click()
+        page.locator(".jp-Dialog input").fill(remote)
+        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+        tagged = panel.locator(f'li[data-ref="{remote}"]')
+        tagged.get_by_role("button", name=f"Push {remote}").click()
+        progress = page.locator(".jp-dockyard-progress").last
+        expect(progress.locator(".jp-dockyard-streamStatus")).to_have_text("Done.")
+        expect(progress.locator(".jp-dockyard-layers")).to_contain_text("Pushed")
+        expect(progress).to_contain_text("digest: sha256:")
+        shot(page, "push-progress")
+
+        engine.images.remove(remote)
+        expect(tagged).to_have_count(0)
+        panel.get_by_role("button", name="Pull an image").click()
+        page.locator(".jp-Dialog input").fill(remote)
+        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+        pulled = page.locator(".jp-dockyard-progress").last
+        expect(pulled.locator(".jp-dockyard-streamStatus")).to_have_text("Done.")
+        expect(pulled).to_contain_text(f"Status: Downloaded newer image for {remote}")
+        expect(tagged).to_have_count(1)
+
+        panel.get_by_role("button", name="Pull an image").click()
+        page.locator(".jp-Dialog input").fill(f"{dockyard_registry.host}/panel/missing:1")
+        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+        failed = page.locator(".jp-dockyard-progress").last
+        expect(failed.locator(".jp-dockyard-streamStatus")).to_contain_text(
+            f"Error: repository {dockyard_registry.host}/panel/missing not found")
+    finally:
+        page.close()
+        for tag in ("panel-push:1", remote):
+            try:
+                engine.images.remove(tag, force=True)
+            except docker.errors.ImageNotFound:
+                pass
+        engine.close()
+
+
+STAND_IN = ("FROM busybox:latest\n"
+            "RUN printf '#!/bin/sh\\necho \"python stand-in ran $1 in $(pwd)\"\\ncat \"$1\"\\n' "
+            "> /bin/python && chmod +x /bin/python\n")
+
+
+def test_file_browser_build_and_run_commands(browser: Browser, lab: JupyterServer,
+                                             real_dockerd: Dockerd) -> None:
+    ctx = lab.root / "notebooks" / "proj"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(STAND_IN)
+    (ctx / "hello.py").write_text("print('hello from the notebook folder')\n")
+    engine = real_dockerd.client()
+    page = open_panel(browser, lab)
+    try:
+        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+        page.locator(".jp-DirListing-item", has_text="proj").dblclick()
+        page.locator(".jp-DirListing-item", has_text="Dockerfile").click(button="right")
+        page.get_by_role("menuitem", name="Build Image from this Dockerfile").click()
+        page.locator(".jp-Dialog input").fill("panel-built:1")
+        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+        build = page.locator(".jp-dockyard-progress").last
+        expect(build.locator(".jp-dockyard-streamStatus")).to_contain_text("Done")
+        expect(build).to_contain_text("Step 2/2 : RUN printf")
+        shot(page, "build-output")
+        engine.images.get("panel-built:1")
+
+        page.locator(".jp-DirListing-item", has_text="hello.py").click(button="right")
+        expect(page.get_by_role("menuitem", name="Build Image from this Dockerfile")).to_have_count(0)
+        page.get_by_role("menuitem", name="Run in Container").click()
+        page.locator(".jp-Dialog input").fill("panel-built:1")
+        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+        logs = page.locator(".jp-dockyard-logs").last
+        expect(logs).to_contain_text("python stand-in ran hello.py in /work/proj")
+        expect(logs).to_contain_text("print('hello from the notebook folder')")
+        expect(logs).to_contain_text("end of logs")
+    finally:
+        page.close()
+        for container in engine.containers.list(all=True, filters={"ancestor": "panel-built:1"}):
+            container.remove(force=True)
+        try:
+            engine.images.remove("panel-built:1", force=True)
+        except docker.errors.ImageNotFound:
+            pass
+        engine.close()
+
+
 def test_empty_daemon_says_so(browser: Browser) -> None:
     daemon = start_dockerd()
     server = start_lab({"daemon_host": daemon.host, "start_daemon": False})
@@ -202,7 +299,7 @@ def test_empty_daemon_says_so(browser: Browser) -> None:
 
 def test_unreachable_daemon_is_explained(browser: Browser) -> None:
     server = start_lab({"daemon_host": "unix:///nonexistent/dockyard.sock",
-                        "start_daemon": False})
+                        "start_daemon": False}, theme="JupyterLab Dark")
     try:
         page = open_panel(browser, server)
         banner = page.locator("#dockyard-panel .jp-dockyard-banner")
@@ -210,7 +307,8 @@ def test_unreachable_daemon_is_explained(browser: Browser) -> None:
         expect(banner).to_contain_text(re.compile(r"No such file|not found|nonexistent", re.IGNORECASE))
         expect(page.locator("#dockyard-panel")).to_have_attribute("data-state", "unreachable")
         expect(banner.get_by_role("button", name="Try to reach the daemon again")).to_be_visible()
-        shot(page, "unreachable")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        shot(page, "unreachable-dark")
         page.close()
     finally:
         stop_server(server)

@@ -6,6 +6,7 @@ import {
   JSONStreamParser,
   ProgressModel,
   containerRows,
+  daemonView,
   eventTopic,
   formatPorts,
   historyRows,
@@ -246,5 +247,18 @@ describe('ProgressModel', () => {
     expect(model.output).toBe('Step 1/2 : FROM busybox\n');
     expect(model.imageId).toBe('sha256:123');
     expect(model.error).toBe('boom');
+  });
+});
+
+describe('daemonView', () => {
+  it('tells starting, unreachable and ready apart', () => {
+    expect(daemonView({ host: 'unix:///s', reachable: true }).state).toBe('ready');
+    expect(
+      daemonView({ host: 'unix:///s', reachable: false, error: 'refused', daemon: { managed: true, pid: 42 } })
+    ).toEqual({ state: 'starting', message: 'The dockyard daemon (pid 42) is starting at unix:///s…' });
+    expect(
+      daemonView({ host: 'unix:///s', reachable: false, error: 'refused', daemon: { managed: true, pid: null } })
+    ).toEqual({ state: 'unreachable', message: 'Cannot reach the daemon at unix:///s: refused' });
+    expect(daemonView({ host: 'h', reachable: false }).message).toBe('Cannot reach the daemon at h: no answer');
   });
 });
