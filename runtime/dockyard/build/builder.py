@@ -101,18 +101,21 @@ class Builder:
         return BuildJob(self, options).run(stream)
 
     def prune(self, all: bool = True) -> dict[str, Any]:
-        """Forget cache entries and remove the intermediate images nothing else needs."""
+        """Forget every cache entry and remove the intermediate images no tag or child image
+        needs (newest first, so a chain of them goes); tagged images stay."""
         entries = self.cache.entries()
         self.cache.remove(e.key for e in entries)
-        reclaimed, deleted = 0, []
+        reclaimed = 0
         for entry in sorted(entries, key=lambda e: -e.created):
+            if self.store.meta.image(entry.image_id) is None or self.store.meta.refs(entry.image_id):
+                continue
             try:
                 removed = self.store.remove(entry.image_id, force=False, prune=False)
             except DockyardError:
                 continue
             if any("Deleted" in r for r in removed):
                 reclaimed += entry.size
-                deleted.append(entry.key.removeprefix("sha256:")[:25])
+        deleted = [e.key.removeprefix("sha256:")[:25] for e in entries]
         return {"CachesDeleted": deleted, "SpaceReclaimed": reclaimed}
 
     def disk_usage(self) -> list[dict[str, Any]]:
@@ -152,6 +155,7 @@ class BuildJob:
 
     def _resolve(self) -> ResolvedBuild:
         text = self.context.read_dockerfile(self.options.dockerfile)
+        self.context.apply_dockerignore()
         self.df = parse(text)
         return resolve(self.df, self.options.build_args, self.options.target,
                        target_platform=self.options.platform, image_env=self._image_env)

@@ -3,7 +3,8 @@ and the content digests the cache keys use.
 
 The context arrives as a tar (plain, gzip, bzip2, xz or zstd), unpacked with the layer
 unpacker (never follows a symlink out of the directory, rejects ``..``). ``.dockerignore`` is
-applied again here, as dockerd does, so a client that did not filter gets the same build.
+applied again here once the Dockerfile has been read, so a client that did not filter gets the
+same build (a ``.wh.``-prefixed context file is taken as a whiteout: a known limit).
 
 Digests are what Docker's cache considers: file content, mode, uid/gid, symlink targets and
 the paths inside a copied directory — never mtimes, so ``touch`` changes no cache key.
@@ -44,13 +45,11 @@ class BuildContext:
         parent.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="context-", dir=parent))
         try:
-            unpack(ChunkStream(decompressed_chunks(stream)), root)
+            unpack(ChunkStream(_with_trailer(decompressed_chunks(stream))), root)
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        ctx = cls(root)
-        ctx._apply_dockerignore()
-        return ctx
+        return cls(root)
 
     @classmethod
     def empty(cls, parent: Path) -> BuildContext:
@@ -61,7 +60,8 @@ class BuildContext:
         if self.owned:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def _apply_dockerignore(self) -> None:
+    def apply_dockerignore(self) -> None:
+        """After the Dockerfile is read (the CLI's ``-f -`` lists its own Dockerfile there)."""
         ignore_file = self.root / ".dockerignore"
         if not ignore_file.is_file():
             return
@@ -121,6 +121,13 @@ class BuildContext:
             found = tree_digest(path)
             self._digests[key] = found
         return found
+
+
+def _with_trailer(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The docker CLI's ``-f -`` context ends without tar's two zero blocks (Go's reader
+    takes EOF at a header boundary as the end): supply them; extra zeros are ignored."""
+    yield from chunks
+    yield b"\0" * 1024
 
 
 def _has_magic(text: str) -> bool:

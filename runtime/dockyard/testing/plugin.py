@@ -98,9 +98,27 @@ def dockyard_clean_images(dockyard_client: object) -> Iterator[object]:
     new_ids, new_tags = _image_state(dockyard_client)
     for tag in sorted(new_tags - tags):
         api.remove_image(tag, noprune=True)
-    for image_id in sorted(new_ids - ids):
-        with _ignore_not_found():
-            api.remove_image(image_id, force=True)
+    _remove_ids(api, sorted(new_ids - ids))
+
+
+def _remove_ids(api: object, image_ids: list[str]) -> None:
+    """Builds leave parent chains of intermediate images: a child must go before its parent,
+    so retry in passes until nothing more can be removed."""
+    import docker.errors
+
+    while image_ids:
+        left = []
+        for image_id in image_ids:
+            try:
+                with _ignore_not_found():
+                    api.remove_image(image_id, force=True)  # type: ignore[attr-defined]
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:
+                    raise
+                left.append(image_id)
+        if len(left) == len(image_ids):
+            api.remove_image(left[0], force=True)  # type: ignore[attr-defined]  # raises the conflict for the report
+        image_ids = left
 
 
 def _ignore_not_found() -> contextlib.AbstractContextManager[None]:

@@ -5,31 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from buildhelp import Built, write_context
 
 from dockyard.testing.daemon import DaemonProcess
-
-
-@dataclass
-class Built:
-    image_id: str | None
-    messages: list[dict[str, Any]]
-
-    @property
-    def text(self) -> str:
-        return "".join(m.get("stream", "") for m in self.messages)
-
-    @property
-    def error(self) -> str | None:
-        return next((m["error"] for m in self.messages if "error" in m), None)
-
-    @property
-    def cached(self) -> int:
-        return self.text.count(" ---> Using cache")
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +31,6 @@ def client(daemon: DaemonProcess) -> Iterator[Any]:
     c = daemon.client()
     yield c
     c.close()
-
-
-def write_context(root: Path, files: dict[str, str | bytes]) -> Path:
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, str):
-            path.write_text(data)
-        else:
-            path.write_bytes(data)
-    return root
 
 
 @pytest.fixture

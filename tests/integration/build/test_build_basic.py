@@ -12,7 +12,7 @@ from typing import Any
 
 import docker.errors
 import pytest
-from conftest import Built
+from buildhelp import Built
 
 from dockyard.testing.daemon import DaemonProcess
 

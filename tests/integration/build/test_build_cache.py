@@ -1,0 +1,86 @@
+"""The build cache: keys from content, not timestamps; survives a daemon restart; pruned."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from buildhelp import Built, write_context
+
+from dockyard.testing.daemon import DaemonProcess
+
+DOCKERFILE = """FROM busybox
+ENV A=1
+COPY one.txt /one.txt
+RUN cat /one.txt > /copy1
+COPY two.txt /two.txt
+RUN cat /two.txt > /copy2
+CMD ["cat", "/copy2"]
+"""
+
+
+def _ctx(tmp_path: Path, name: str) -> Path:
+    return write_context(tmp_path / name, {"Dockerfile": DOCKERFILE, "one.txt": "1\n",
+                                           "two.txt": "2\n"})
+
+
+def test_rebuild_touch_edit_and_no_cache(build: Callable[..., Built], tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, "cache")
+    first = build(path=ctx)
+    assert first.error is None and first.cached == 0
+    again = build(path=ctx)
+    assert (again.image_id, again.cached) == (first.image_id, 6)
+    os.utime(ctx / "one.txt", (1, 1))
+    os.utime(ctx / "two.txt", None)
+    touched = build(path=ctx)
+    assert (touched.image_id, touched.cached) == (first.image_id, 6)
+    (ctx / "two.txt").write_text("edited\n")
+    edited = build(path=ctx)
+    assert edited.image_id != first.image_id
+    assert edited.cached == 3  # ENV, COPY one.txt, RUN: everything from COPY two.txt reruns
+    nocache = build(path=ctx, nocache=True)
+    assert nocache.cached == 0 and nocache.image_id != edited.image_id
+    os.chmod(ctx / "one.txt", 0o600)  # a mode Docker keeps is part of the key
+    assert build(path=ctx).cached == 1
+
+
+def test_build_args_are_part_of_the_key(build: Callable[..., Built]) -> None:
+    files = {"Dockerfile": "FROM busybox\nARG V\nRUN echo $V > /v\n"}
+    a = build(files, buildargs={"V": "a"})
+    b = build(files, buildargs={"V": "b"})
+    a2 = build(files, buildargs={"V": "a"})
+    assert a.image_id != b.image_id and a2.image_id == a.image_id and a2.cached == 2
+
+
+def test_cache_survives_a_daemon_restart_and_is_pruned(busybox_archive: Path,
+                                                       tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, "restart")
+    with DaemonProcess() as daemon:
+        client = daemon.client()
+        with open(busybox_archive, "rb") as f:
+            list(client.api.load_image(f))
+
+        def go() -> Built:
+            messages = list(client.api.build(path=str(ctx), decode=True, tag="kept:1"))
+            return Built(next(m["aux"]["ID"] for m in messages if "aux" in m), messages)
+
+        first = go()
+        client.close()
+        daemon.restart()
+        client = daemon.client()
+        again = go()
+        assert (again.image_id, again.cached) == (first.image_id, 6)
+        usage: dict[str, Any] = client.api.df()
+        assert len(usage["BuildCache"]) >= 6
+        assert {"ID", "Type", "Size", "UsageCount", "LastUsedAt"} <= set(usage["BuildCache"][0])
+        (ctx / "two.txt").write_text("a variant nothing tags\n")
+        assert go().cached == 3
+        client.api.tag(first.image_id, "kept", "1")
+        pruned = client.api.prune_builds()
+        assert pruned["SpaceReclaimed"] > 0 and len(pruned["CachesDeleted"]) >= 9
+        assert client.api.df()["BuildCache"] == []
+        assert client.api.inspect_image("kept:1")["Id"] == first.image_id  # tagged: kept
+        assert go().cached == 0
+        client.close()

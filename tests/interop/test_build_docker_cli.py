@@ -1,0 +1,96 @@
+"""The docker 28.x CLI's classic builder (and its fallback without buildx) and docker-py's
+``images.build`` against the dockyard daemon's POST /build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("busybox_image", "dockyard_clean_images")]
+
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def docker_cli(dockyard_daemon: Any, busybox_image: str, tmp_path: Path) -> Run:
+    if os.geteuid() != 0:
+        pytest.skip("RUN steps need root")
+    env = {**os.environ, "DOCKER_HOST": dockyard_daemon.host, "DOCKER_CONFIG": str(tmp_path),
+           "DOCKER_BUILDKIT": "0"}
+    env.pop("DOCKER_CONTEXT", None)
+
+    def run(*args: str, input: str | None = None, buildkit: str | None = "0") -> Any:
+        run_env = {k: v for k, v in env.items() if k != "DOCKER_BUILDKIT" or buildkit}
+        if buildkit:
+            run_env["DOCKER_BUILDKIT"] = buildkit
+        return subprocess.run([DOCKER, *args], env=run_env, input=input, capture_output=True,
+                              text=True, timeout=60, check=False)
+    return run
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nARG WHO=nobody\nCOPY msg.txt /msg\n"
+                                    "RUN echo \"hello $WHO\" && cat /msg\nCMD [\"cat\", \"/msg\"]\n")
+    (ctx / "msg.txt").write_text("from the context\n")
+    (ctx / "secret.key").write_text("must not be sent")
+    (ctx / ".dockerignore").write_text("*.key\n")
+    return ctx
+
+
+def test_classic_build_tags_args_and_iidfile(docker_cli: Run, context: Path,
+                                             dockyard_client: Any) -> None:
+    iid = context.parent / "iid"
+    r = docker_cli("build", "-t", "clib:1", "-t", "clib:2", "--build-arg", "WHO=docker",
+                   "--iidfile", str(iid), str(context))
+    assert r.returncode == 0, r.stderr
+    assert "Step 4/5 : RUN echo \"hello $WHO\" && cat /msg" in r.stdout
+    assert "hello docker\nfrom the context\n" in r.stdout
+    assert "Successfully tagged clib:1" in r.stdout and "Successfully tagged clib:2" in r.stdout
+    image_id = iid.read_text().strip()
+    assert dockyard_client.api.inspect_image("clib:2")["Id"] == image_id
+    again = docker_cli("build", "-q", "--build-arg", "WHO=docker", str(context))
+    assert again.stdout.strip() == image_id
+
+
+def test_dockerfile_from_stdin_and_failing_run(docker_cli: Run, context: Path) -> None:
+    r = docker_cli("build", "-q", "-f", "-", str(context), input="FROM busybox\nCOPY . /ctx\n"
+                   "RUN test ! -e /ctx/secret.key && test -e /ctx/msg.txt\n")
+    assert r.returncode == 0, r.stderr
+    bad = docker_cli("build", "-f", "-", str(context), input="FROM busybox\nRUN exit 3\n")
+    assert bad.returncode == 1
+    assert "The command '/bin/sh -c exit 3' returned a non-zero code: 3" in bad.stderr
+
+
+def test_without_docker_buildkit_the_cli_falls_back_to_the_classic_builder(
+        docker_cli: Run, context: Path) -> None:
+    """/_ping says Builder-Version 1; the 28.x CLI without a buildx plugin then uses the
+    legacy builder (printing its deprecation notice) instead of failing."""
+    r = docker_cli("build", "-q", str(context), buildkit=None)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("sha256:")
+    assert "legacy builder is deprecated" in r.stderr
+
+
+def test_docker_py_images_build_streams_steps(dockyard_client: Any, busybox_image: str,
+                                              context: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("RUN steps need root")
+    image, logs = dockyard_client.images.build(path=str(context), tag="pyb:1",
+                                               buildargs={"WHO": "py"})
+    lines = "".join(chunk.get("stream", "") for chunk in logs)
+    assert "Step 1/5 : FROM busybox" in lines and "hello py\n" in lines
+    assert image.tags == ["pyb:1"]
+    with pytest.raises(docker.errors.BuildError) as info:
+        dockyard_client.images.build(fileobj=__import__("io").BytesIO(b"FROM busybox\nRUN false\n"))
+    assert "returned a non-zero code: 1" in str(info.value)
