@@ -119,7 +119,10 @@ def test_panel_builds_list_runs_logs_and_removes(browser: Browser, lab: JupyterS
         image = panel.locator(f'.jp-dockyard-images li[data-ref="{IMAGE}"]')
         expect(image).to_contain_text(image_id.split(":")[1][:12])
         expect(panel).to_have_attribute("data-live", "true")      # /events is followed
-        panel.get_by_role("button", name=f"Show the layers of {IMAGE}").click()
+        history = panel.get_by_role("button", name=f"Show the layers of {IMAGE}")
+        history.focus()                                            # keyboard only
+        page.keyboard.press("Enter")
+        expect(history).to_have_attribute("aria-expanded", "true")
         expect(image.locator(".jp-dockyard-history")).to_contain_text("LABEL demo=panel")
         shot(page, "images")
 
@@ -181,8 +184,15 @@ def test_inline_error_on_a_refused_action(browser: Browser, lab: JupyterServer,
         alert = image.locator('[role="alert"]')
         expect(alert).to_contain_text("conflict: unable to remove repository reference")
         expect(image).to_be_visible()
-        expect(page.locator("#dockyard-panel .jp-dockyard-registries")).to_contain_text(
-            "docker.io")
+        registries = page.locator("#dockyard-panel .jp-dockyard-registries")
+        expect(registries).to_contain_text("docker.io")
+        toggle = registries.get_by_role("button", name="Registries")
+        toggle.focus()
+        page.keyboard.press("Space")
+        expect(toggle).to_have_attribute("aria-expanded", "false")
+        expect(registries.get_by_role("list")).to_be_hidden()
+        page.keyboard.press("Enter")
+        expect(registries.get_by_role("list")).to_be_visible()
         shot(page, "inline-error")
     finally:
         page.close()
