@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .containers.manager import ContainerManager
     from .distribution.credentials import AuthConfig
     from .distribution.service import Distribution
+    from .network.manager import NetworkManager
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -84,12 +85,17 @@ class Engine:
         self._store = ImageStore(self.data_root)
         self._id = self._engine_id()
         self._distribution: Distribution | None = None
+        self._networks: NetworkManager | None = None
+        if (self.data_root / "network" / "state.json").exists():
+            _ = self.networks  # bridges, NAT and published ports back as they were
         self._builder: Builder | None = None
         self._containers: ContainerManager | None = None
         if any((self.data_root / "containers").glob("*/config.v2.json")):
             _ = self.containers  # re-adopt running containers, restart "always" ones, now
 
     def close(self) -> None:
+        if self._networks is not None:
+            self._networks.close()
         if self._containers is not None:
             self._containers.close()
         if self._builder is not None:
@@ -111,6 +117,16 @@ class Engine:
             from .containers.manager import ContainerManager
             self._containers = ContainerManager(self)
         return self._containers
+
+    @property
+    def networks(self) -> NetworkManager:
+        """Networks and the container network hooks (:mod:`dockyard.network`), made on first use."""
+        if self._networks is None:
+            from .network.manager import NetworkManager
+            self._networks = NetworkManager(self.data_root, rootless=self.config.rootless, engine=self,
+                                            bridge=getattr(self.config, "bridge", None),
+                                            bip=getattr(self.config, "bip", None))
+        return self._networks
 
     @property
     def execs(self) -> ExecManager:

@@ -1,0 +1,64 @@
+"""The per-container ``/etc/hosts``, ``/etc/resolv.conf`` and ``/etc/hostname``.
+
+They live in the container's directory and are bind-mounted over the image's files, as dockerd
+does. Name resolution on user-defined networks works through ``/etc/hosts``: each container's
+file lists its peers (name, aliases, short id) on every user-defined network it shares, and is
+rewritten *in place* (the bind mount pins the inode) when a peer joins or leaves. No DNS server
+runs, so resolv.conf keeps the host's non-loopback nameservers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+LOCALHOST: Final = (
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\n"
+    "ff02::1\tip6-allnodes\n"
+    "ff02::2\tip6-allrouters\n"
+)
+DEFAULT_DNS: Final = "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+"""dockerd's fallback when the host only has loopback resolvers (unreachable from a netns)."""
+
+
+def hosts(own: Iterable[tuple[str, str]], peers: Iterable[tuple[str, list[str]]]) -> str:
+    """Docker's localhost block, the container's own ``ip hostname`` lines, then its peers."""
+    lines = [LOCALHOST]
+    lines += [f"{ip}\t{name}\n" for ip, name in own]
+    lines += [f"{ip}\t{' '.join(names)}\n" for ip, names in peers]
+    return "".join(lines)
+
+
+def resolv_conf(host_file: str = "/etc/resolv.conf", keep_loopback: bool = False) -> str:
+    """The host's resolv.conf minus loopback nameservers (they mean nothing in another netns)."""
+    try:
+        text = Path(host_file).read_text()
+    except OSError:
+        text = ""
+    out, servers = [], 0
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["nameserver"] and len(words) > 1:
+            if not keep_loopback and (words[1].startswith("127.") or words[1] == "::1"):
+                continue
+            servers += 1
+        out.append(line + "\n")
+    text = "".join(out)
+    return text if servers else text + DEFAULT_DNS
+
+
+def write(path: Path, text: str) -> None:
+    """Rewrite in place: a running container has the inode bind-mounted, a rename would
+    leave it looking at the old file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        data = text.encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)

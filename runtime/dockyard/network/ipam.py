@@ -1,0 +1,93 @@
+"""IP address management: pick a subnet, hand out addresses, derive MAC addresses.
+
+Pure functions over :mod:`ipaddress`; the allocations themselves are persisted by
+:mod:`dockyard.network.state` (so they survive a daemon restart and are released on teardown).
+The defaults follow dockerd: the gateway is the subnet's first host, containers get the next
+free address (from ``IPRange`` when given), and the MAC is ``02:42`` followed by the IPv4
+address's four bytes, so a container's MAC is predictable from its IP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Final
+
+from ..errors import InvalidArgument
+from .errors import NetworkForbidden
+
+IPv4Net = ipaddress.IPv4Network
+IPv4Addr = ipaddress.IPv4Address
+
+DEFAULT_BRIDGE_SUBNET: Final = "172.30.0.0/16"
+
+
+def candidate_subnets() -> Iterable[IPv4Net]:
+    """Private /16s in dockerd's order: 172.17–172.31, then /20s of 192.168.0.0/16."""
+    for second in range(17, 32):
+        yield IPv4Net(f"172.{second}.0.0/16")
+    for third in range(0, 256, 16):
+        yield IPv4Net(f"192.168.{third}.0/20")
+
+
+def free_subnet(taken: Iterable[IPv4Net], preferred: str | None = None) -> IPv4Net:
+    """``preferred`` when it overlaps nothing in ``taken`` (host routes, other networks), else
+    the first free candidate."""
+    used = list(taken)
+    options = [IPv4Net(preferred)] if preferred else []
+    for net in [*options, *candidate_subnets()]:
+        if not any(net.overlaps(other) for other in used):
+            return net
+    raise NetworkForbidden("could not find an available, non-overlapping IPv4 address pool "
+                           "among the defaults to assign to the network")
+
+
+def parse_subnet(text: str) -> IPv4Net:
+    try:
+        net = IPv4Net(text, strict=False)
+    except ValueError:
+        raise InvalidArgument(f"invalid CIDR address: {text}") from None
+    if net.prefixlen > 30:
+        raise InvalidArgument(f"subnet {text} is too small: at least a /30 is needed")
+    return net
+
+
+def parse_address(text: str, subnet: IPv4Net, what: str = "address") -> IPv4Addr:
+    try:
+        addr = IPv4Addr(text.split("/")[0])
+    except ValueError:
+        raise InvalidArgument(f"invalid {what}: {text}") from None
+    if addr not in subnet:
+        raise InvalidArgument(f"no matching subnet for {what} {text}")
+    return addr
+
+
+def default_gateway(subnet: IPv4Net) -> IPv4Addr:
+    return subnet.network_address + 1
+
+
+def allocate(subnet: IPv4Net, used: Iterable[str], ip_range: IPv4Net | None = None,
+             wanted: str | None = None) -> IPv4Addr:
+    """The requested address when free, else the lowest free host address (in ``ip_range``)."""
+    taken = set(used)
+    if wanted:
+        addr = parse_address(wanted, subnet)
+        if str(addr) in taken:
+            raise NetworkForbidden(f"Address already in use: {addr}")
+        return addr
+    pool = ip_range or subnet
+    last = subnet.broadcast_address
+    for addr in pool.hosts() if pool.prefixlen < 31 else pool:
+        if addr != last and addr != subnet.network_address and str(addr) not in taken:
+            return addr
+    raise NetworkForbidden(f"no available IPv4 addresses on this network's address pools: "
+                           f"{subnet}")
+
+
+def mac_for(addr: IPv4Addr) -> str:
+    """dockerd's MAC derivation: ``02:42`` and the four bytes of the IPv4 address."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)
+
+
+__all__ = ["DEFAULT_BRIDGE_SUBNET", "allocate", "candidate_subnets", "default_gateway",
+           "free_subnet", "mac_for", "parse_address", "parse_subnet"]

@@ -1,0 +1,652 @@
+"""``engine.networks``: the networks the Engine API manages, and the hooks that give each
+container its network when it starts (``validate`` at create, ``setup`` before the init is
+cloned, ``teardown`` after it exits).
+
+Drivers: ``null`` (the ``none`` network: a fresh netns with only ``lo`` up), ``host`` (the
+daemon's netns) and ``bridge`` (the default ``bridge`` network on the Linux bridge ``dockyard0``,
+and user-defined networks on ``br-<id>``). A bridge endpoint is a veth pair whose container end
+becomes ``eth0`` (``eth1``… for further networks). Per-container work is netlink only (~4 ms);
+iptables runs when a network is created or restored. See docs/networking.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..containers.spec import Mount
+from ..errors import Conflict, InvalidArgument, NotFound
+from . import files, ipam, nat, netlink, ports
+from .errors import NetworkExists, NetworkForbidden, NetworkNotFound, NetworkUnavailable
+from .proxy import PortProxy, Published, Target, bind
+from .state import Endpoint, Network, Sandbox, State
+from .views import (
+    DEFAULT_BRIDGE_OPTIONS,
+    empty_settings,
+    endpoint_settings,
+    network_json,
+    prefixlen,
+)
+
+log = logging.getLogger("dockyard.network")
+
+PREDEFINED = ("bridge", "host", "none")
+DEFAULT_BRIDGE = "dockyard0"
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+
+
+class ContainerLike(Protocol):
+    """What the hooks read from H1's ContainerRecord."""
+
+    id: str
+    name: str
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    dir: Path
+    network_settings: dict[str, Any]
+
+
+@dataclass
+class NetworkSetup:
+    netns: str                                   # "none" | "host" | a netns path to join
+    mounts: list[Mount] = field(default_factory=list)
+    hostname: str = ""
+
+
+def _now() -> str:
+    from ..store.timefmt import rfc3339_now
+    return rfc3339_now()
+
+
+def _new_id() -> str:
+    return secrets.token_hex(32)
+
+
+class NetworkManager:
+    """Thread-safe: the API calls it from a thread pool, one lock guards state and plumbing."""
+
+    def __init__(self, data_root: Path, rootless: bool = False, engine: Any = None,
+                 bridge: str | None = None, bip: str | None = None) -> None:
+        self.rootless = rootless
+        self.engine = engine
+        self.state = State(Path(data_root))
+        self.netns_dir = Path(data_root) / "netns"
+        self.netns_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._netlink: netlink.Netlink | None = None
+        self._bridges: dict[str, int] = {}
+        self._proxy = PortProxy()
+        self._published: dict[str, list[Published]] = {}
+        self._predefine(bridge or DEFAULT_BRIDGE, bip)
+        self._restore()
+
+    def close(self) -> None:
+        with self._lock:
+            for cid in list(self._published):
+                self._unpublish(cid)
+            self._proxy.close()
+            if self._netlink is not None:
+                self._netlink.close()
+
+    # ---- start-up -----------------------------------------------------------------------------
+
+    @property
+    def nl(self) -> netlink.Netlink:
+        if self._netlink is None:
+            self._netlink = netlink.Netlink()
+        return self._netlink
+
+    def _predefine(self, bridge: str, bip: str | None) -> None:
+        """bridge/host/none exist from the first start on, with ids that never change."""
+        have = {n.name for n in self.state.networks.values()}
+        created = _now()
+        for name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
+            if name not in have:
+                net = Network(_new_id(), name, driver, created)
+                if name == "bridge":
+                    net.bridge = bridge
+                    net.options = {**DEFAULT_BRIDGE_OPTIONS, BRIDGE_NAME_OPTION: bridge}
+                    if bip or not self.rootless:
+                        self._address_default_bridge(net, bip)
+                self.state.networks[net.id] = net
+        self.state.save(durable=True)
+
+    def _address_default_bridge(self, net: Network, bip: str | None) -> None:
+        """``--bip``, else the address a bridge left by an earlier daemon has, else 172.30/16 or
+        the first private /16 no host route or other network uses."""
+        if bip:
+            iface = ipam.parse_subnet(bip)
+            net.subnet, net.gateway = str(iface), bip.split("/")[0]
+            return
+        taken = self.nl.routes(exclude={net.bridge}) + self._subnets()
+        subnet = ipam.free_subnet(taken, ipam.DEFAULT_BRIDGE_SUBNET)
+        net.subnet, net.gateway = str(subnet), str(ipam.default_gateway(subnet))
+
+    def _subnets(self) -> list[ipam.IPv4Net]:
+        return [ipam.IPv4Net(n.subnet) for n in self.state.networks.values() if n.subnet]
+
+    def _restore(self) -> None:
+        """Bridges and NAT back in place, published ports of running containers re-served."""
+        if self.rootless:
+            return
+        for net in list(self.state.networks.values()):
+            if net.driver == "bridge" and net.subnet:
+                try:
+                    self._bridge(net)
+                except Exception as exc:  # noqa: BLE001 - a daemon must start; use reports it
+                    log.warning("network %s: %s", net.name, exc)
+        for sb in list(self.state.sandboxes.values()):
+            if sb.ports and (sb.netns in ("host", "none") or os.path.exists(sb.netns)):
+                try:
+                    self._publish(sb, self._target(sb), [tuple(p) for p in sb.ports])
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("container %s: ports not re-published: %s", sb.container_id[:12], exc)
+
+    def _bridge(self, net: Network) -> int:
+        """The bridge's ifindex, creating the bridge and its NAT rules when missing."""
+        index = self._bridges.get(net.id)
+        if index is None or self.nl.index(net.bridge) != index:
+            if self.rootless:
+                raise NetworkUnavailable(
+                    f"bridge network {net.name} needs CAP_NET_ADMIN in the host network namespace "
+                    f"to create {net.bridge} (the daemon runs as uid {os.getuid()}): run it as root, "
+                    "or use --network host or --network none")
+            netlink.ip_forward()
+            index = self.nl.ensure_bridge(net.bridge, net.gateway, prefixlen(net))
+            nat.install(net.id, net.subnet, net.bridge, net.internal)
+            self._bridges[net.id] = index
+        return index
+
+    # ---- networks ---------------------------------------------------------------------------
+
+    def find(self, name_or_id: str) -> Network:
+        """By exact name, full id, then unique id prefix (dockerd's order)."""
+        nets = list(self.state.networks.values())
+        for match in ([n for n in nets if n.name == name_or_id], [n for n in nets if n.id == name_or_id]):
+            if match:
+                return match[0]
+        found = [n for n in nets if name_or_id and n.id.startswith(name_or_id)]
+        if len(found) > 1:
+            raise NotFound(f"network {name_or_id} is ambiguous ({len(found)} matches found based on ID prefix)")
+        if not found:
+            raise NetworkNotFound(name_or_id)
+        return found[0]
+
+    def create(self, body: dict[str, Any]) -> dict[str, str]:
+        name = body.get("Name") or ""
+        if not name:
+            raise InvalidArgument("network name must not be empty")
+        driver = body.get("Driver") or "bridge"
+        if driver in ("host", "null"):
+            raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
+        if driver != "bridge":
+            raise NotFound(f'plugin "{driver}" not found')
+        if body.get("EnableIPv6"):
+            raise InvalidArgument("IPv6 networks are not supported by dockyard")
+        with self._lock:
+            if any(n.name == name for n in self.state.networks.values()):
+                raise NetworkExists(name)
+            net = self._new_bridge_network(name, body)
+            self._bridge(net)
+            self.state.networks[net.id] = net
+            self.state.save(durable=True)
+        return {"Id": net.id, "Warning": ""}
+
+    def _new_bridge_network(self, name: str, body: dict[str, Any]) -> Network:
+        net_id = _new_id()
+        options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
+        net = Network(net_id, name, "bridge", _now(), internal=bool(body.get("Internal")),
+                      attachable=bool(body.get("Attachable")), options=options,
+                      labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
+                      bridge=options.get(BRIDGE_NAME_OPTION) or f"br-{net_id[:12]}")
+        configs = ((body.get("IPAM") or {}).get("Config")) or []
+        config = configs[0] if configs else {}
+        if config.get("Subnet"):
+            subnet = ipam.parse_subnet(config["Subnet"])
+            if any(subnet.overlaps(other) for other in self._subnets()):
+                raise NetworkForbidden("Pool overlaps with other one on this address space")
+        else:
+            subnet = ipam.free_subnet(self.nl.routes(exclude=set()) + self._subnets())
+        gateway = config.get("Gateway") or str(ipam.default_gateway(subnet))
+        net.subnet, net.gateway = str(subnet), str(ipam.parse_address(gateway, subnet, "gateway"))
+        if config.get("IPRange"):
+            ip_range = ipam.parse_subnet(config["IPRange"])
+            if not ip_range.subnet_of(subnet):
+                raise InvalidArgument(f"invalid ip-range {config['IPRange']}: it does not belong to subnet {subnet}")
+            net.ip_range = str(ip_range)
+        return net
+
+    def list_networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            nets = [n for n in self.state.networks.values() if _matches(n, filters or {})]
+            return [network_json(n, [], with_containers=False) for n in nets]
+
+    def inspect(self, name_or_id: str) -> dict[str, Any]:
+        with self._lock:
+            net = self.find(name_or_id)
+            return network_json(net, self.state.endpoints_of(net.id))
+
+    def remove(self, name_or_id: str) -> None:
+        with self._lock:
+            net = self.find(name_or_id)
+            if net.predefined:
+                raise NetworkForbidden(f"{net.name} is a pre-defined network and cannot be removed")
+            if self.state.endpoints_of(net.id):
+                raise NetworkForbidden(f"error while removing network: network {net.name} id "
+                                       f"{net.id} has active endpoints")
+            self._destroy(net)
+
+    def _destroy(self, net: Network) -> None:
+        if not self.rootless:
+            nat.remove(net.id)
+            self.nl.delete_link(net.bridge)
+        self._bridges.pop(net.id, None)
+        del self.state.networks[net.id]
+        self.state.save(durable=True)
+
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """User-defined networks without endpoints (and not named by a created container)."""
+        with self._lock:
+            wanted = self._networks_wanted_by_containers()
+            deleted = []
+            for net in list(self.state.networks.values()):
+                if (not net.predefined and not self.state.endpoints_of(net.id)
+                        and net.name not in wanted and _matches(net, filters or {}, prune=True)):
+                    self._destroy(net)
+                    deleted.append(net.name)
+        return {"NetworksDeleted": deleted}
+
+    def _networks_wanted_by_containers(self) -> set[str]:
+        containers = getattr(self.engine, "containers", None) if self.engine is not None else None
+        records = getattr(containers, "all", None)
+        if not callable(records):
+            return set()
+        return {name for r in records() for name in (r.network_settings.get("Networks") or {})}
+
+    # ---- container hooks ----------------------------------------------------------------------
+
+    def mode(self, record: ContainerLike) -> str:
+        """``HostConfig.NetworkMode`` resolved: "default" is the bridge (rootless: none)."""
+        mode = str(record.host_config.get("NetworkMode") or "default")
+        if mode == "default":
+            return "none" if self.rootless else "bridge"
+        return mode
+
+    def validate(self, record: ContainerLike) -> None:
+        """At create: ports well-formed, networks exist; fills ``record.network_settings``
+        with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig)."""
+        ports.bindings(record.config, record.host_config)
+        mode = self.mode(record)
+        settings = empty_settings()
+        if mode.startswith("container:"):
+            self._joined_sandbox(mode.split(":", 1)[1], must_run=False)
+            record.network_settings = settings
+            return
+        with self._lock:
+            requested = self._requested(record, mode)
+            settings["Networks"] = {net.name: endpoint_settings(net, None, req) for net, req in requested}
+            settings["Ports"] = {}
+        record.network_settings = settings
+
+    def _requested(self, record: ContainerLike, mode: str) -> list[tuple[Network, dict[str, Any]]]:
+        settings = record.network_settings or {}
+        asked = dict(settings.get("Networks") or {})
+        asked.update((settings.get("_requested") or {}).get("EndpointsConfig") or {})
+        primary = self.find(mode)
+        out: list[tuple[Network, dict[str, Any]]] = [(primary, {})]
+        for key, req in asked.items():
+            net = self.find(key)
+            if net.id == primary.id:
+                out[0] = (primary, req or {})
+            else:
+                out.append((net, req or {}))
+        if len(out) > 1 and primary.driver in ("host", "null"):
+            raise InvalidArgument("container cannot be connected to multiple networks with one of the "
+                                  f"networks in private ({primary.name}) mode")
+        if self.rootless and any(n.driver == "bridge" for n, _ in out):
+            self._bridge(next(n for n, _ in out if n.driver == "bridge"))
+        return out
+
+    def setup(self, record: ContainerLike) -> NetworkSetup:
+        """Before the init is cloned: netns, endpoints, files, published ports."""
+        with self._lock:
+            if record.id in self.state.sandboxes:
+                self._teardown(record)
+            try:
+                return self._setup(record)
+            except BaseException:
+                self._teardown(record)
+                raise
+
+    def _setup(self, record: ContainerLike) -> NetworkSetup:
+        mode = self.mode(record)
+        directory = Path(record.dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        if mode.startswith("container:"):
+            return self._setup_joined(record, mode.split(":", 1)[1])
+        hostname = str(record.config.get("Hostname") or "") or record.id[:12]
+        if mode == "host":
+            hostname = str(record.config.get("Hostname") or "") or platform.node()
+            sb = Sandbox(record.id, "host", str(directory), hostname)
+        elif mode == "none" and self.rootless:
+            sb = Sandbox(record.id, "none", str(directory), hostname)
+        else:
+            sb = Sandbox(record.id, str(self.netns_dir / record.id), str(directory), hostname)
+        self.state.sandboxes[record.id] = sb
+        requested = [] if mode == "host" else self._requested(record, mode)
+        if sb.netns not in ("host", "none"):
+            with netlink.create_netns(sb.netns) as inside:
+                for i, (net, req) in enumerate(n for n in requested if n[0].driver == "bridge"):
+                    self._attach(sb, inside, net, req, f"eth{i}", primary=i == 0, name=record.name)
+        self._publish_record(record, sb)
+        self.state.save()
+        self._write_files(sb, host_mode=mode == "host")
+        self._refresh_peers(record.id)
+        self._fill_settings(record, requested)
+        return NetworkSetup(sb.netns, _file_mounts(directory), hostname)
+
+    def _attach(self, sb: Sandbox, inside: netlink.Sandbox, net: Network, req: dict[str, Any],
+                ifname: str, primary: bool, name: str) -> Endpoint:
+        index = self._bridge(net)
+        subnet = ipam.IPv4Net(net.subnet)
+        used = [e.ip for e in self.state.endpoints_of(net.id)] + [net.gateway]
+        wanted = ((req.get("IPAMConfig") or {}).get("IPv4Address")) or None
+        ip_range = ipam.IPv4Net(net.ip_range) if net.ip_range else None
+        addr = ipam.allocate(subnet, used, ip_range, wanted)
+        mac = str(req.get("MacAddress") or ipam.mac_for(addr))
+        ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
+                      "veth" + secrets.token_hex(4)[:7], ifname, list(req.get("Aliases") or []))
+        self.state.endpoints[f"{net.id}/{sb.container_id}"] = ep
+        self.nl.add_veth(ep.host_if, sb.netns, index, mac, ifname)
+        gateway = net.gateway if primary and not net.internal else None
+        inside.configure(ifname, ep.ip, subnet.prefixlen, gateway)
+        return ep
+
+    def _setup_joined(self, record: ContainerLike, other: str) -> NetworkSetup:
+        """``--network container:x``: x's netns and x's /etc files."""
+        sb = self._joined_sandbox(other, must_run=True)
+        assert sb is not None
+        return NetworkSetup(sb.netns, _file_mounts(Path(sb.dir)), sb.hostname)
+
+    def _joined_sandbox(self, other: str, must_run: bool) -> Sandbox | None:
+        containers = getattr(self.engine, "containers", None) if self.engine is not None else None
+        if containers is None:
+            raise NotFound(f"No such container: {other}")
+        target = containers.get(other)
+        sb = self.state.sandboxes.get(target.id)
+        if must_run and sb is None:
+            raise Conflict(f"cannot join network of a non running container: {target.id}")
+        return sb
+
+    def teardown(self, record: ContainerLike) -> None:
+        """After the container exited: idempotent, releases addresses, ports, netns, veths."""
+        with self._lock:
+            self._teardown(record)
+            if isinstance(record.network_settings, dict):
+                self._clear_settings(record)
+
+    def _teardown(self, record: ContainerLike) -> None:
+        self._unpublish(record.id)
+        eps = self.state.endpoints_for(record.id)
+        for ep in eps:
+            del self.state.endpoints[f"{ep.network_id}/{ep.container_id}"]
+        sb = self.state.sandboxes.pop(record.id, None)
+        path = sb.netns if sb else str(self.netns_dir / record.id)
+        if path not in ("host", "none"):
+            netlink.delete_netns(path)
+        self.state.save()
+        if eps:
+            self._reap([ep.host_if for ep in eps])
+            self._refresh_peers(record.id, [ep.network_id for ep in eps])
+
+    def _reap(self, names: list[str]) -> None:
+        """The kernel removes a veth with its netns, asynchronously; this makes sure of it a
+        second later (a process still inside the netns would keep it on the bridge)."""
+        def later() -> None:
+            try:
+                link = netlink.Netlink()
+                try:
+                    for name in names:
+                        link.delete_link(name)
+                finally:
+                    link.close()
+            except Exception as exc:  # noqa: BLE001 - best effort, logged
+                log.debug("reaping %s: %s", names, exc)
+        timer = threading.Timer(1.0, later)
+        timer.daemon = True
+        timer.start()
+
+    # ---- connect / disconnect -------------------------------------------------------------
+
+    def connect(self, name_or_id: str, container: str, config: dict[str, Any] | None = None) -> None:
+        record = self._container(container)
+        with self._lock:
+            net = self.find(name_or_id)
+            if net.driver != "bridge" or self.mode(record) in ("host", "none") or \
+                    self.mode(record).startswith("container:"):
+                raise NetworkForbidden("container sharing network namespace with another container or "
+                                       "host cannot be connected to any other network")
+            key = f"{net.id}/{record.id}"
+            networks = record.network_settings.setdefault("Networks", {})
+            if key in self.state.endpoints or net.name in networks:
+                raise NetworkForbidden(f"endpoint with name {record.name.lstrip('/')} already exists "
+                                       f"in network {net.name}")
+            sb = self.state.sandboxes.get(record.id)
+            ep = None
+            if sb is not None and sb.netns not in ("host", "none"):
+                ifname = f"eth{len(self.state.endpoints_for(record.id))}"
+                with netlink.open_netns(sb.netns) as inside:
+                    ep = self._attach(sb, inside, net, config or {}, ifname, False, record.name)
+                self.state.save()
+                self._write_files(sb, host_mode=False)
+                self._refresh_peers(record.id)
+            networks[net.name] = endpoint_settings(net, ep, config, self._dns_names(ep, net))
+        self._save_record(record)
+
+    def disconnect(self, name_or_id: str, container: str, force: bool = False) -> None:
+        record = self._container(container)
+        with self._lock:
+            net = self.find(name_or_id)
+            networks = record.network_settings.get("Networks") or {}
+            ep = self.state.endpoints.pop(f"{net.id}/{record.id}", None)
+            if ep is None and net.name not in networks:
+                raise NetworkForbidden(f"container {record.id} is not connected to network {net.name}")
+            networks.pop(net.name, None)
+            if ep is not None:
+                self.nl.delete_link(ep.host_if)
+                self.state.save()
+                sb = self.state.sandboxes.get(record.id)
+                if sb is not None:
+                    self._write_files(sb, host_mode=False)
+                self._refresh_peers(record.id, [net.id])
+        self._save_record(record)
+
+    def _container(self, name: str) -> ContainerLike:
+        containers = getattr(self.engine, "containers", None) if self.engine is not None else None
+        if containers is None:
+            raise NotFound(f"No such container: {name}")
+        record: ContainerLike = containers.get(name)
+        return record
+
+    def _save_record(self, record: ContainerLike) -> None:
+        save = getattr(record, "save", None)
+        if callable(save):
+            save()
+
+    # ---- /etc files and peers -----------------------------------------------------------------
+
+    def _write_files(self, sb: Sandbox, host_mode: bool) -> None:
+        directory = Path(sb.dir)
+        if host_mode:
+            try:
+                hosts = Path("/etc/hosts").read_text()
+            except OSError:
+                hosts = files.LOCALHOST
+        else:
+            eps = self.state.endpoints_for(sb.container_id)
+            own = [(eps[0].ip, sb.hostname)] if eps else []
+            hosts = files.hosts(own, self._peers(sb.container_id))
+        files.write(directory / "hosts", hosts)
+        files.write(directory / "resolv.conf", files.resolv_conf(keep_loopback=host_mode))
+        files.write(directory / "hostname", sb.hostname + "\n")
+
+    def _peers(self, container_id: str) -> list[tuple[str, list[str]]]:
+        """Containers sharing a user-defined network with this one, with the names they answer to."""
+        out: dict[str, list[str]] = {}
+        for ep in self.state.endpoints_for(container_id):
+            net = self.state.networks.get(ep.network_id)
+            if net is None or net.predefined:
+                continue
+            for peer in self.state.endpoints_of(ep.network_id):
+                if peer.container_id != container_id:
+                    names = out.setdefault(peer.ip, [])
+                    names += [n for n in self._dns_names(peer, net) or [] if n not in names]
+        return list(out.items())
+
+    def _dns_names(self, ep: Endpoint | None, net: Network) -> list[str] | None:
+        if ep is None or net.predefined:
+            return None
+        return [ep.name, *ep.aliases, ep.container_id[:12]]
+
+    def _refresh_peers(self, container_id: str, network_ids: list[str] | None = None) -> None:
+        """Rewrite the /etc/hosts of every container on the networks this one joined or left."""
+        ids = network_ids or [ep.network_id for ep in self.state.endpoints_for(container_id)]
+        peers = {p.container_id for nid in ids for p in self.state.endpoints_of(nid)}
+        for cid in peers - {container_id}:
+            sb = self.state.sandboxes.get(cid)
+            if sb is not None:
+                try:
+                    self._write_files(sb, host_mode=False)
+                except OSError as exc:
+                    log.warning("container %s: /etc/hosts not updated: %s", cid[:12], exc)
+
+    # ---- published ports ------------------------------------------------------------------------
+
+    def _target(self, sb: Sandbox) -> Target:
+        eps = [e for e in self.state.endpoints_for(sb.container_id)
+               if not self.state.networks[e.network_id].internal]
+        if eps:
+            return Target(eps[0].ip)
+        if sb.netns == "host":
+            return Target("127.0.0.1")
+        return Target(None, sb.netns if sb.netns != "none" else None)
+
+    def _publish_record(self, record: ContainerLike, sb: Sandbox) -> None:
+        if sb.netns == "host":
+            return  # dockerd: published ports are discarded in host mode
+        wanted = ports.bindings(record.config, record.host_config)
+        if not wanted:
+            return
+        target = self._target(sb)
+        if target.ip is None and target.netns is None:
+            raise NetworkUnavailable("published ports need a network namespace the daemon can enter "
+                                     "(rootless --network none has none): use --network host")
+        done: list[tuple[Any, ...]] = []
+        for b in wanted:
+            done.append(self._bind_one(b))
+        sb.ports = [list(p) for p in done]
+        self._publish(sb, target, done)
+
+    def _bind_one(self, b: ports.PortBinding) -> tuple[str, str, int, int, Any]:
+        error: Exception | None = None
+        for host_port in b.host_ports:
+            try:
+                sock = bind(b.proto, b.host_ip, host_port)
+            except Exception as exc:  # noqa: BLE001 - try the next port of a range
+                error = exc
+                continue
+            return (b.proto, b.host_ip, sock.getsockname()[1], b.container_port, sock)
+        assert error is not None
+        raise error
+
+    def _publish(self, sb: Sandbox, target: Target, bound: list[tuple[Any, ...]]) -> None:
+        """Serve bound sockets (setup) or re-bind recorded ports (restore)."""
+        pubs = self._published.setdefault(sb.container_id, [])
+        for entry in bound:
+            proto, host_ip, host_port, container_port = entry[:4]
+            sock = entry[4] if len(entry) > 4 else bind(proto, host_ip, host_port)
+            pub = Published(proto, host_ip, host_port, container_port, sock)
+            pubs.append(pub)
+            self._proxy.start(pub, target)
+        sb.ports = [[p.proto, p.host_ip, p.host_port, p.container_port] for p in pubs]
+
+    def _unpublish(self, container_id: str) -> None:
+        for pub in self._published.pop(container_id, []):
+            self._proxy.stop(pub)
+
+    def published_count(self) -> int:
+        """Live proxies (leak checks in tests)."""
+        return sum(len(p) for p in self._published.values())
+
+    # ---- NetworkSettings ----------------------------------------------------------------------
+
+    def _fill_settings(self, record: ContainerLike, requested: list[tuple[Network, dict[str, Any]]]) -> None:
+        sb = self.state.sandboxes[record.id]
+        s = empty_settings()
+        s["SandboxID"] = secrets.token_hex(32) if sb.netns not in ("host", "none") else ""
+        s["SandboxKey"] = sb.netns if sb.netns not in ("host", "none") else ""
+        keys = ports.exposed_keys(record.config, record.host_config)
+        s["Ports"] = ports.settings(keys, [(str(p[0]), str(p[1]), int(p[2]), int(p[3])) for p in sb.ports])
+        if self.mode(record) == "host":
+            requested = [(self.find("host"), {})]
+        for net, req in requested:
+            ep = self.state.endpoints.get(f"{net.id}/{record.id}")
+            s["Networks"][net.name] = endpoint_settings(net, ep, req, self._dns_names(ep, net))
+            if net.name == "bridge" and ep is not None:
+                s.update(EndpointID=ep.endpoint_id, Gateway=net.gateway, IPAddress=ep.ip,
+                         IPPrefixLen=prefixlen(net), MacAddress=ep.mac)
+        record.network_settings = s
+
+    def _clear_settings(self, record: ContainerLike) -> None:
+        """After exit: dockerd keeps the network names and their requests, drops addresses."""
+        old = record.network_settings.get("Networks") or {}
+        s = empty_settings()
+        for name, ep in old.items():
+            keep = {k: ep.get(k) for k in ("IPAMConfig", "Links", "Aliases", "DriverOpts")}
+            net = next((n for n in self.state.networks.values() if n.name == name), None)
+            s["Networks"][name] = endpoint_settings(net, None, keep)
+        record.network_settings = s
+
+
+def _file_mounts(directory: Path) -> list[Mount]:
+    return [Mount("bind", f"/etc/{name}", str(directory / name), options=["norbind"])
+            for name in ("resolv.conf", "hostname", "hosts")]
+
+
+def _matches(net: Network, filters: dict[str, list[str]], prune: bool = False) -> bool:
+    """dockerd's network filters: name (substring), id (prefix), driver, type, label, scope."""
+    checks: dict[str, Callable[[str], bool]] = {
+        "name": lambda v: v in net.name,
+        "id": lambda v: net.id.startswith(v),
+        "driver": lambda v: v == net.driver,
+        "type": lambda v: (v == "builtin") == net.predefined,
+        "scope": lambda v: v == "local",
+        "label": lambda v: _label_match(net.labels, v),
+        "label!": lambda v: not _label_match(net.labels, v),
+        "until": lambda v: net.created <= v,
+    }
+    for key, values in filters.items():
+        check = checks.get(key)
+        if check is None:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if key == "label!":
+            if not all(check(v) for v in values):
+                return False
+        elif not any(check(v) for v in values):
+            return False
+    return True
+
+
+def _label_match(labels: dict[str, str], wanted: str) -> bool:
+    key, eq, value = wanted.partition("=")
+    return key in labels and (not eq or labels[key] == value)
+
+
+__all__ = ["NetworkManager", "NetworkSetup"]

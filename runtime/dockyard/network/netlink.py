@@ -1,0 +1,219 @@
+"""Kernel plumbing through netlink (pyroute2): bridges, veth pairs, persistent netns.
+
+A container's network namespace is made by the daemon *before* the container starts, so the
+launcher only has to join it: ``unshare(CLONE_NEWNET)`` on the calling thread, bind-mount
+``/proc/thread-self/ns/net`` onto a file (``<data-root>/netns/<id>``), and ``setns`` back. A
+netlink socket opened while the thread sits in the new namespace stays bound to it, so the
+container's side (``lo`` up, ``eth0`` address, MAC, default route) is configured from the daemon
+without forking a helper. One start costs about eight netlink round trips (~4 ms).
+
+Teardown unmounts the netns file; the kernel then destroys the namespace and the veth pair
+with it (asynchronously, within milliseconds), which keeps ``docker rm`` fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Self
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from ..linux import syscalls
+from .errors import NetworkError
+
+_NET = syscalls.CLONE_NEWNET
+
+
+@contextmanager
+def _netlink_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except NetlinkError as exc:
+        raise NetworkError(f"{what}: {os.strerror(exc.code) if exc.code else exc}") from None
+
+
+class Netlink:
+    """The daemon's host-side netlink socket; every call is serialised (pyroute2 sockets are
+    not meant to be shared between threads)."""
+
+    def __init__(self) -> None:
+        self._ipr = IPRoute()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._ipr.close()
+
+    def index(self, name: str) -> int | None:
+        with self._lock:
+            found = self._ipr.link_lookup(ifname=name)
+        return found[0] if found else None
+
+    def link_names(self) -> set[str]:
+        with self._lock:
+            return {str(link.get("ifname")) for link in self._ipr.get_links()}
+
+    def ensure_bridge(self, name: str, gateway: str, prefixlen: int) -> int:
+        """Create (or adopt, after a daemon restart) the bridge with the gateway address, up."""
+        with self._lock, _netlink_errors(f"failed to create bridge {name}"):
+            found = self._ipr.link_lookup(ifname=name)
+            if not found:
+                self._ipr.link("add", ifname=name, kind="bridge")
+                found = self._ipr.link_lookup(ifname=name)
+            index = found[0]
+            have = {(a.get("address"), a["prefixlen"]) for a in self._ipr.get_addr(index=index, family=2)}
+            if (gateway, prefixlen) not in have:
+                self._ipr.addr("add", index=index, address=gateway, prefixlen=prefixlen)
+            self._ipr.link("set", index=index, state="up")
+        return int(index)
+
+    def delete_link(self, name: str) -> None:
+        """Remove an interface; one that is already gone is fine (teardown is idempotent)."""
+        with self._lock:
+            try:
+                found = self._ipr.link_lookup(ifname=name)
+                if found:
+                    self._ipr.link("del", index=found[0])
+            except NetlinkError as exc:
+                if exc.code not in (errno.ENODEV, errno.ENOENT):
+                    raise NetworkError(f"failed to delete {name}: {os.strerror(exc.code)}") from None
+
+    def routes(self, exclude: set[str]) -> list[ipaddress.IPv4Network]:
+        """Destinations the host already routes (not via ``exclude`` interfaces), so a new
+        subnet never hides them."""
+        with self._lock:
+            names = {link["index"]: link.get("ifname") for link in self._ipr.get_links()}
+            out = []
+            for route in self._ipr.get_routes(family=2, table=254):
+                dst, length = route.get("dst"), route["dst_len"]
+                if dst and length and names.get(route.get("oif")) not in exclude:
+                    out.append(ipaddress.IPv4Network(f"{dst}/{length}", strict=False))
+        return out
+
+    def add_veth(self, host_name: str, netns_path: str, bridge: int, mac: str, peer: str) -> None:
+        """A veth pair: ``host_name`` on the bridge and up, its ``peer`` (``eth0``…) in the netns."""
+        fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with self._lock, _netlink_errors(f"failed to add the veth pair {host_name}"):
+                self._ipr.link("add", ifname=host_name, kind="veth", master=bridge,
+                               peer={"ifname": peer, "net_ns_fd": fd, "address": mac})
+                self._ipr.link("set", ifname=host_name, state="up")
+        finally:
+            os.close(fd)
+
+
+class Sandbox:
+    """A netlink socket inside one container netns, opened for configuring it."""
+
+    def __init__(self, ipr: IPRoute) -> None:
+        self._ipr = ipr
+
+    def close(self) -> None:
+        self._ipr.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def configure(self, ifname: str, address: str, prefixlen: int, gateway: str | None) -> None:
+        """Address the interface, bring it up and (for the primary network) route through it."""
+        with _netlink_errors(f"failed to configure {ifname}"):
+            index = self._ipr.link_lookup(ifname=ifname)[0]
+            self._ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
+            self._ipr.link("set", index=index, state="up")
+            if gateway:
+                self._ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+    def rename(self, old: str, new: str) -> None:
+        with _netlink_errors(f"failed to rename {old}"):
+            index = self._ipr.link_lookup(ifname=old)[0]
+            self._ipr.link("set", index=index, ifname=new)
+
+    def link_names(self) -> list[str]:
+        return [str(link.get("ifname")) for link in self._ipr.get_links()]
+
+
+@contextmanager
+def _in_netns(fd: int) -> Iterator[None]:
+    """Run the block with this thread in another netns, always coming back."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        syscalls.setns(fd, _NET)
+        try:
+            yield
+        finally:
+            syscalls.setns(home, _NET)
+    finally:
+        os.close(home)
+
+
+def create_netns(path: str) -> Sandbox:
+    """A new network namespace pinned at ``path`` with ``lo`` up; returns a socket inside it."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        syscalls.unshare(_NET)
+        try:
+            syscalls.mount("/proc/thread-self/ns/net", path, None, syscalls.MS_BIND)
+            ipr = IPRoute()
+            ipr.link("set", index=1, state="up")
+        finally:
+            syscalls.setns(home, _NET)
+    except BaseException:
+        os.close(home)
+        delete_netns(path)
+        raise
+    os.close(home)
+    return Sandbox(ipr)
+
+
+def open_netns(path: str) -> Sandbox:
+    """A netlink socket inside an existing pinned netns (``network connect`` while running)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with _in_netns(fd):
+            return Sandbox(IPRoute())
+    finally:
+        os.close(fd)
+
+
+def delete_netns(path: str) -> None:
+    """Unpin the namespace (idempotent); the kernel frees it once no process is inside."""
+    try:
+        syscalls.umount2(path, syscalls.MNT_DETACH)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):
+            raise
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+@contextmanager
+def socket_in_netns(path: str) -> Iterator[None]:
+    """Sockets created inside the block belong to the netns at ``path`` (the port proxy's
+    way into a container that has no address reachable from the host)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with _in_netns(fd):
+            yield
+    finally:
+        os.close(fd)
+
+
+def ip_forward() -> None:
+    """Routing between the bridge and the host's interfaces, as dockerd enables it."""
+    path = "/proc/sys/net/ipv4/ip_forward"
+    with open(path, encoding="ascii") as f:
+        if f.read().strip() == "1":
+            return
+    with open(path, "w", encoding="ascii") as f:
+        f.write("1\n")

@@ -1,0 +1,78 @@
+"""Published ports: ``HostConfig.PortBindings`` / ``PublishAllPorts`` + ``Config.ExposedPorts``
+into a list of bindings, and back into ``NetworkSettings.Ports`` as dockerd shows it::
+
+    {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": null}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    proto: str            # tcp | udp
+    container_port: int
+    host_ip: str          # "0.0.0.0" when unspecified
+    host_ports: tuple[int, ...]  # candidates in order; (0,) = ephemeral
+
+
+def parse_port_key(key: str) -> tuple[int, str]:
+    """``"80"``, ``"80/tcp"``, ``"53/udp"`` → (port, proto)."""
+    port_text, _, proto = key.partition("/")
+    proto = (proto or "tcp").lower()
+    if proto not in ("tcp", "udp", "sctp") or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise InvalidArgument(f"invalid port specification: \"{key}\"")
+    if proto == "sctp":
+        raise InvalidArgument("sctp ports are not supported by dockyard")
+    return int(port_text), proto
+
+
+def _host_ports(text: str, key: str) -> tuple[int, ...]:
+    if not text:
+        return (0,)
+    low, _, high = text.partition("-")
+    try:
+        first, last = int(low), int(high or low)
+    except ValueError:
+        raise InvalidArgument(f"invalid hostPort: {text}") from None
+    if not 0 <= first <= last < 65536:
+        raise InvalidArgument(f"invalid hostPort: {text}")
+    return tuple(range(first, last + 1))
+
+
+def bindings(config: dict[str, Any], host_config: dict[str, Any]) -> list[PortBinding]:
+    """Every port to publish, validated (bad input is a 400 at create time)."""
+    out: list[PortBinding] = []
+    declared = host_config.get("PortBindings") or {}
+    for key, entries in declared.items():
+        port, proto = parse_port_key(key)
+        for entry in entries or [{}]:
+            host_ip = (entry or {}).get("HostIp") or "0.0.0.0"
+            out.append(PortBinding(proto, port, host_ip, _host_ports((entry or {}).get("HostPort") or "", key)))
+    if host_config.get("PublishAllPorts"):
+        done = {parse_port_key(k) for k in declared}
+        for key in config.get("ExposedPorts") or {}:
+            port, proto = parse_port_key(key)
+            if (port, proto) not in done:
+                out.append(PortBinding(proto, port, "0.0.0.0", (0,)))
+    return out
+
+
+def exposed_keys(config: dict[str, Any], host_config: dict[str, Any]) -> list[str]:
+    """Every port key inspect lists, published or not, normalised to ``port/proto``."""
+    keys = [*(config.get("ExposedPorts") or {}), *(host_config.get("PortBindings") or {})]
+    return sorted({"{}/{}".format(*parse_port_key(k)) for k in keys})
+
+
+def settings(keys: list[str], published: list[tuple[str, str, int, int]]) -> dict[str, Any]:
+    """``NetworkSettings.Ports`` from ``(proto, host_ip, host_port, container_port)`` tuples."""
+    ports: dict[str, Any] = {key: None for key in keys}
+    for proto, host_ip, host_port, container_port in published:
+        entry = {"HostIp": host_ip, "HostPort": str(host_port)}
+        key = f"{container_port}/{proto}"
+        ports[key] = [*(ports.get(key) or []), entry]
+    return ports

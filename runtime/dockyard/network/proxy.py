@@ -1,0 +1,215 @@
+"""The userland port proxy: published ports as listening sockets in the daemon, forwarding to
+the container (dockerd runs one ``docker-proxy`` process per port; here one asyncio loop on one
+thread serves them all).
+
+Sockets are bound in the caller's thread, so a taken port fails ``setup`` at once with dockerd's
+message and ``-P`` learns its ephemeral port before the container starts. The upstream side
+connects to the container's address on the bridge, or — when the container has none reachable
+from the host — from a socket created inside the container's netns to its 127.0.0.1.
+Proxies live as long as the daemon; a restarted daemon re-publishes running containers' ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import NetworkError, PortAllocated
+from .netlink import socket_in_netns
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where forwarded traffic goes: ``ip`` on the bridge, or 127.0.0.1 inside ``netns``."""
+
+    ip: str | None
+    netns: str | None = None
+
+
+@dataclass
+class Published:
+    """One bound host port; ``close`` stops listening and drops its live connections."""
+
+    proto: str
+    host_ip: str
+    host_port: int
+    container_port: int
+    sock: socket.socket
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+def bind(proto: str, host_ip: str, host_port: int) -> socket.socket:
+    """A bound (and, for TCP, listening) socket, or dockerd's "port is already allocated"."""
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    sock = socket.socket(socket.AF_INET, kind)
+    try:
+        if proto == "tcp":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host_ip, host_port))
+        if proto == "tcp":
+            sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortAllocated(host_ip, host_port) from None
+        raise NetworkError(f"failed to bind {host_ip}:{host_port}/{proto}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
+
+class PortProxy:
+    """One event loop thread, started on first use."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="port-proxy", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop = None
+
+    def start(self, pub: Published, target: Target) -> None:
+        """Serve ``pub`` until :meth:`stop`."""
+        loop = self._ensure_loop()
+        coro = _serve_tcp(pub, target) if pub.proto == "tcp" else _serve_udp(pub, target)
+        asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=10)
+
+    def stop(self, pub: Published) -> None:
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            pub.sock.close()
+            return
+        asyncio.run_coroutine_threadsafe(_close(pub), loop).result(timeout=10)
+
+
+async def _close(pub: Published) -> None:
+    for closer in pub.closers:
+        closer()
+    pub.closers.clear()
+    pub.sock.close()
+
+
+def _upstream_socket(kind: int, target: Target) -> socket.socket:
+    if target.ip is not None:
+        sock = socket.socket(socket.AF_INET, kind)
+    else:
+        assert target.netns is not None
+        with socket_in_netns(target.netns):
+            sock = socket.socket(socket.AF_INET, kind)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve_tcp(pub: Published, target: Target) -> None:
+    conns: set[asyncio.StreamWriter] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conns.add(writer)
+        try:
+            await _pipe_to(reader, writer, target, pub.container_port, conns)
+        finally:
+            conns.discard(writer)
+            writer.close()
+
+    server = await asyncio.start_server(handle, sock=pub.sock)
+
+    def close() -> None:
+        server.close()
+        for w in list(conns):
+            w.transport.abort()
+
+    pub.closers.append(close)
+
+
+async def _pipe_to(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: Target,
+                   port: int, conns: set[asyncio.StreamWriter]) -> None:
+    loop = asyncio.get_running_loop()
+    up = _upstream_socket(socket.SOCK_STREAM, target)
+    try:
+        await loop.sock_connect(up, (target.ip or "127.0.0.1", port))
+    except OSError:
+        up.close()
+        return
+    up_reader, up_writer = await asyncio.open_connection(sock=up)
+    conns.add(up_writer)
+    try:
+        await asyncio.gather(_copy(reader, up_writer), _copy(up_reader, writer))
+    finally:
+        conns.discard(up_writer)
+        up_writer.close()
+
+
+async def _copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Bytes one way until EOF, then half-close (so request/response protocols finish)."""
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+        if dst.can_write_eof():
+            dst.write_eof()
+
+
+class _UdpUpstream(asyncio.DatagramProtocol):
+    def __init__(self, reply: Callable[[bytes], None]) -> None:
+        self.reply = reply
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.reply(data)
+
+
+class _UdpServer(asyncio.DatagramProtocol):
+    """One upstream socket per client address, so replies find their way back."""
+
+    def __init__(self, target: Target, port: int) -> None:
+        self.target, self.port = target, port
+        self.transport: asyncio.DatagramTransport | None = None
+        self.clients: dict[Any, asyncio.DatagramTransport] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        up = self.clients.get(addr)
+        if up is not None:
+            up.sendto(data)
+        else:
+            asyncio.ensure_future(self._open(data, addr))
+
+    async def _open(self, data: bytes, addr: Any) -> None:
+        sock = _upstream_socket(socket.SOCK_DGRAM, self.target)
+        sock.connect((self.target.ip or "127.0.0.1", self.port))
+        server = self.transport
+        assert server is not None
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _UdpUpstream(lambda reply: server.sendto(reply, addr)), sock=sock)
+        self.clients[addr] = transport
+        transport.sendto(data)
+
+    def close(self) -> None:
+        for t in self.clients.values():
+            t.close()
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def _serve_udp(pub: Published, target: Target) -> None:
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_datagram_endpoint(lambda: _UdpServer(target, pub.container_port),
+                                                      sock=pub.sock)
+    pub.closers.append(protocol.close)

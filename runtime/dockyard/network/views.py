@@ -1,0 +1,69 @@
+"""The Engine API JSON shapes of networks and endpoints (dockerd v1.45), built from state."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from .state import Endpoint, Network
+
+DEFAULT_BRIDGE_OPTIONS = {
+    "com.docker.network.bridge.default_bridge": "true",
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+    "com.docker.network.driver.mtu": "1500",
+}
+
+
+def prefixlen(net: Network) -> int:
+    return ipaddress.IPv4Network(net.subnet).prefixlen if net.subnet else 0
+
+
+def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool = True) -> dict[str, Any]:
+    config: list[dict[str, str]] = []
+    if net.subnet:
+        entry = {"Subnet": net.subnet, "Gateway": net.gateway}
+        if net.ip_range:
+            entry["IPRange"] = net.ip_range
+        config.append(entry)
+    containers = {e.container_id: {
+        "Name": e.name, "EndpointID": e.endpoint_id, "MacAddress": e.mac,
+        "IPv4Address": f"{e.ip}/{prefixlen(net)}", "IPv6Address": ""} for e in endpoints}
+    return {
+        "Name": net.name, "Id": net.id, "Created": net.created, "Scope": "local",
+        "Driver": net.driver, "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": None if net.predefined else {}, "Config": config},
+        "Internal": net.internal, "Attachable": net.attachable, "Ingress": False,
+        "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
+        "Containers": containers if with_containers else {},
+        "Options": dict(net.options), "Labels": dict(net.labels),
+    }
+
+
+def endpoint_settings(net: Network | None, ep: Endpoint | None, request: dict[str, Any] | None,
+                      dns_names: list[str] | None = None) -> dict[str, Any]:
+    """``NetworkSettings.Networks[name]``: the request's Aliases/IPAMConfig, and the live
+    endpoint's addresses while the container runs (empty strings otherwise, as dockerd)."""
+    request = request or {}
+    running = ep is not None and net is not None
+    return {
+        "IPAMConfig": request.get("IPAMConfig"), "Links": request.get("Links"),
+        "Aliases": request.get("Aliases"), "MacAddress": ep.mac if ep else "",
+        "DriverOpts": request.get("DriverOpts"),
+        "NetworkID": net.id if net else "", "EndpointID": ep.endpoint_id if ep else "",
+        "Gateway": net.gateway if running and net and net.gateway else "",
+        "IPAddress": ep.ip if ep else "", "IPPrefixLen": prefixlen(net) if running and net else 0,
+        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "DNSNames": dns_names if running else None,
+    }
+
+
+def empty_settings() -> dict[str, Any]:
+    return {
+        "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": False,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
+        "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+        "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": {},
+    }
