@@ -403,8 +403,8 @@ def add_inspect(p: argparse.ArgumentParser, kind: str | None = None) -> None:
 
 
 def add_top(p: argparse.ArgumentParser) -> None:
-    p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="[ps OPTIONS]")
     _one(p, top)
+    p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="[ps OPTIONS]")
 
 
 def add_port(p: argparse.ArgumentParser) -> None:

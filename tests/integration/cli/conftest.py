@@ -1,0 +1,159 @@
+"""The dockyard CLI's container and network verbs against real daemons.
+
+``engine`` is parametrized by name: ``dockerd`` (a private real dockerd in its own network
+namespace, so user-defined bridges never touch the host) always, ``dockyard`` (the session's
+dockyard daemon) for the verb groups whose endpoints dockyard serves — listed in ``SERVED``
+below and extended as the endpoint modules land. Both daemons are shared by the session;
+every test removes the containers and networks it made.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.cli.main import main
+from dockyard.testing.dockerd import (
+    DOCKERD,
+    Dockerd,
+    _wait_ready,
+    dockerd_command,
+    load_busybox,
+    stop_dockerd,
+)
+
+# Verb groups → the daemons they are tested against (dockyard once its endpoints are in the tree).
+SERVED: dict[str, tuple[str, ...]] = {
+    "containers": ("dockerd",),
+    "networks": ("dockerd",),
+    "objects": ("dockerd", "dockyard"),  # inspect's lookup over images (and more as they land)
+}
+
+
+def engines(group: str) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize("engine", SERVED[group], indirect=True)
+
+
+@dataclass
+class Engine:
+    """One daemon as the CLI tests see it."""
+
+    name: str
+    host: str
+    capfd: pytest.CaptureFixture[str]
+
+    def cli(self, *argv: str) -> tuple[int, str, str]:
+        """``dockyard -H host argv…`` in this process: (status, stdout, stderr)."""
+        self.capfd.readouterr()
+        code = main(["-H", self.host, *argv])
+        out, err = self.capfd.readouterr()
+        return code, out, err
+
+    def ok(self, *argv: str) -> str:
+        code, out, err = self.cli(*argv)
+        assert code == 0, f"dockyard {' '.join(argv)} → {code}: {err}"
+        return out
+
+    def proc(self, *argv: str, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        """The CLI as a separate process (stdin, signals, terminals)."""
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("timeout", 60)
+        kwargs.setdefault("text", True)
+        return subprocess.run([sys.executable, "-m", "dockyard.cli.main", "-H", self.host, *argv],
+                              check=False, **kwargs)
+
+    def client(self) -> Any:
+        import docker
+
+        return docker.APIClient(base_url=self.host, version="auto", timeout=60)
+
+
+def _start_private_netns_dockerd() -> Dockerd:
+    """dockerd as testing.dockerd starts it, but in a new network namespace (``unshare --net``
+    execs dockerd, so the pid is dockerd's and ``stop_dockerd`` works unchanged)."""
+    root = Path(tempfile.mkdtemp(prefix="dkc-", dir="/tmp"))
+    with open(root / "dockerd.log", "wb") as log:
+        proc = subprocess.Popen(["unshare", "--net", "--", *dockerd_command(root)], stdout=log,
+                                stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    daemon = Dockerd(root, proc)
+    try:
+        _wait_ready(daemon, 30.0)
+    except BaseException:
+        stop_dockerd(daemon)
+        raise
+    return daemon
+
+
+@pytest.fixture(scope="session")
+def cli_dockerd() -> Iterator[Dockerd]:
+    assert os.path.exists(DOCKERD), "dockerd (Debian docker.io) is needed by the CLI tests"
+    daemon = _start_private_netns_dockerd()
+    try:
+        load_busybox(daemon, "busybox:latest")
+        yield daemon
+    finally:
+        stop_dockerd(daemon)
+
+
+def _host_for(request: pytest.FixtureRequest, name: str) -> str:
+    if name == "dockerd":
+        return str(request.getfixturevalue("cli_dockerd").host)
+    request.getfixturevalue("busybox_image")
+    return str(request.getfixturevalue("dockyard_daemon").host)
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, capfd: pytest.CaptureFixture[str]) -> Iterator[Engine]:
+    """The daemon named by the test's parameter, left as the test found it."""
+    name = request.param
+    eng = Engine(name, _host_for(request, name), capfd)
+    api = eng.client()
+    try:
+        before = _tolerant_state(api)
+        yield eng
+        _restore(api, before)
+    finally:
+        api.close()
+
+
+def _tolerant_state(api: Any) -> tuple[set[str], set[str], set[str]]:
+    """What exists now; a group the daemon does not serve yet counts as empty."""
+    return (_ids(lambda: api.containers(all=True)), _ids(api.networks),
+            _ids(lambda: api.images(all=True)))
+
+
+def _ids(lister: Callable[[], list[dict[str, Any]]]) -> set[str]:
+    import docker.errors
+
+    try:
+        return {str(item["Id"]) for item in lister()}
+    except docker.errors.NotFound:
+        return set()
+
+
+def _restore(api: Any, before: tuple[set[str], set[str], set[str]]) -> None:
+    """Remove what the test added: containers (forced, with volumes), networks, images."""
+    after = _tolerant_state(api)
+    for cid in after[0] - before[0]:
+        _quiet(api.remove_container, cid, force=True, v=True)
+    for nid in after[1] - before[1]:
+        _quiet(api.remove_network, nid)
+    for iid in after[2] - before[2]:
+        _quiet(api.remove_image, iid, force=True)
+
+
+def _quiet(action: Callable[..., object], *args: object, **kwargs: object) -> None:
+    import docker.errors
+
+    try:
+        action(*args, **kwargs)
+    except docker.errors.APIError:
+        pass
