@@ -163,7 +163,7 @@ class ContainerManager:
                                      lower_dirs=layers)
             record.config["Hostname"] = record.config.get("Hostname") or cid[:12]
             if body.get("NetworkingConfig"):
-                record.network_settings["_requested"] = body["NetworkingConfig"]
+                record.network_settings["_requested"] = _endpoints(body["NetworkingConfig"])
             try:
                 self._prepare(record)
             except BaseException:
@@ -227,6 +227,8 @@ class ContainerManager:
             record.state.update(ExitCode=exc.exit_code, Error=dockerd_start_error(str(exc)))
             record.save()
             self._resolve(self._exit_waiters, record.id, exc.exit_code, record.state["Error"])
+            if record.host_config.get("AutoRemove"):  # as dockerd: --rm also covers a failed start
+                threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
             raise StartFailed(dockerd_start_error(str(exc)), exc.kind, exc.exit_code) from None
         except BaseException:
             self._network_teardown(record)
@@ -518,10 +520,13 @@ class ContainerManager:
             self._records.pop(record.id, None)
             if self._names.get(record.name) == record.id:
                 del self._names[record.name]
-            self._listeners.pop(record.id, None)
+            listeners = self._listeners.pop(record.id, [])
+            self._pending_stdin.pop(record.id, None)
+        for listener in listeners:
+            listener("exit", b"")
         self._emit(record, "destroy")
         error = record.state.get("Error") or ""
-        self._resolve(self._remove_waiters, record.id, record.state["ExitCode"], error)
+        self._resolve(self._remove_waiters, record.id, record.state["ExitCode"], "")
         self._resolve(self._exit_waiters, record.id, record.state["ExitCode"], error)
 
     def rename(self, name: str, new_name: str) -> None:
@@ -570,6 +575,10 @@ class ContainerManager:
                 if listener in listeners:
                     listeners.remove(listener)
         return unsubscribe
+
+    def attached(self, name: str) -> None:
+        """An attach began (dockerd logs it as an event)."""
+        self._emit(self.get(name), "attach")
 
     def write_stdin(self, name: str, data: bytes) -> None:
         self._to_shim(self.get(name), b"0" + data)
@@ -634,6 +643,14 @@ class ContainerManager:
         self.monitor.close()
         if self._runtime is not None:
             self._runtime.close()
+
+
+def _endpoints(networking: dict[str, Any]) -> dict[str, Any]:
+    """The docker CLI names the default network "default", which is "bridge" (as dockerd)."""
+    endpoints = dict(networking.get("EndpointsConfig") or {})
+    if "default" in endpoints:
+        endpoints["bridge"] = endpoints.pop("default")
+    return {**networking, "EndpointsConfig": endpoints}
 
 
 def _du(path: str) -> int:

@@ -173,6 +173,9 @@ class AttachHandler(ContainersHandler):
         stream = self.bool_arg("stream")
         unsubscribe = self.containers.listen(record.id, _bridge(queue)) if stream else None
         conn = await hijack(self, tty)
+        self.containers.attached(record.id)
+        # Without stdin the client half-closes at once, so its EOF says nothing: such an
+        # attach ends with the container's exit or removal.
         pump = asyncio.ensure_future(self._stdin(conn, record)) if self.bool_arg("stdin") \
             else None
         try:
@@ -197,6 +200,7 @@ class AttachHandler(ContainersHandler):
             conn.close()
 
     async def _stdin(self, conn: Any, record: Any) -> None:
+        """Client input to the container; its half-close is EOF (with StdinOnce)."""
         while data := await conn.read():
             self.containers.write_stdin(record.id, data)
         if record.config.get("StdinOnce"):
