@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument
