@@ -51,6 +51,8 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/exec/([^/]+)/json", execs.InspectHandler),
     (r"/exec/([^/]+)/resize", execs.ResizeHandler),
     (r"/containers/([^/]+)/stats", container_io.StatsHandler),
+    (r"/containers/([^/]+)/archive", container_io.ArchiveHandler),
+    (r"/containers/([^/]+)/export", container_io.ExportHandler),
 ]
 
 

@@ -1,0 +1,183 @@
+"""``docker cp`` and ``docker export``: files in and out of a container, running or stopped.
+
+The work happens in a helper process that chroots into the container (see
+:mod:`dockyard.linux.cparchive` for why): the daemon only picks the root (the running init's
+``/proc/<pid>/root``, or the stopped container's layers, which the helper mounts in a private
+mount namespace on the record's ``rootfs`` directory), pipes bytes, and turns the helper's
+one-line reports into dockerd's errors. Copies into one stopped container are serialised (one
+overlay mount of its upper dir at a time).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import IO, Any, Final
+
+from ..errors import DockyardError, Forbidden, InvalidArgument, NotFound
+
+_PACKAGE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from dockyard.linux.cparchive import main; main()")
+_CHUNK: Final = 1 << 16
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def stat_header(stat: dict[str, Any]) -> str:
+    """``X-Docker-Container-Path-Stat``: base64 (URL alphabet, as dockerd) of the JSON stat."""
+    return base64.urlsafe_b64encode(json.dumps(stat).encode()).decode()
+
+
+def _lock(container_id: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(container_id, threading.Lock())
+
+
+class _Helper:
+    """One helper process: its first stdout line is a report, the rest (if any) is a tar."""
+
+    def __init__(self, record: Any, op: str, path: str, stdin: int | None = subprocess.DEVNULL,
+                 **extra: Any) -> None:
+        options: dict[str, Any] = {"path": path, **extra}
+        running = record.state.get("Running") and record.state.get("Pid")
+        self.lock = None if running else _lock(record.id)
+        if running:
+            options["pid"] = int(record.state["Pid"])
+        else:
+            os.makedirs(record.rootfs, exist_ok=True)
+            options.update(lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
+                           work_dir=record.work_dir, mountpoint=record.rootfs)
+        if self.lock is not None:
+            self.lock.acquire()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-S", "-c", _BOOT, _PACKAGE_ROOT, op, json.dumps(options)],
+                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except BaseException:
+            self._release()
+            raise
+        assert self.proc.stdout is not None
+        self.stdout: IO[bytes] = self.proc.stdout
+
+    def report(self) -> dict[str, Any]:
+        line = self.stdout.readline()
+        if not line:
+            self.close()
+            stderr = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
+            raise DockyardError(f"copy helper failed: {stderr.splitlines()[-1] if stderr else 'no output'}")
+        report: dict[str, Any] = json.loads(line)
+        return report
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.stdout.read1(_CHUNK):  # type: ignore[attr-defined]
+                yield chunk
+            if self.proc.wait() != 0:
+                raise DockyardError("copy helper failed mid-stream")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def _raise(report: dict[str, Any], name: str, path: str) -> None:
+    kind, message = report.get("error"), report.get("message", "")
+    if kind is None:
+        return
+    if kind == "notfound":
+        raise NotFound(f"Could not find the file {path} in container {name}")
+    if kind in ("notdir", "conflict", "breakout", "invalid"):
+        raise InvalidArgument(message)
+    raise DockyardError(message)
+
+
+def _check_path(path: str | None) -> str:
+    if not path:
+        raise InvalidArgument("Path cannot be empty")
+    return path
+
+
+def stat(containers: Any, name: str, path: str | None) -> dict[str, Any]:
+    """HEAD /containers/{id}/archive: the path's stat (symlinks in it resolved in the container)."""
+    path = _check_path(path)
+    helper = _Helper(containers.get(name), "stat", path)
+    try:
+        report = helper.report()
+    finally:
+        helper.close()
+    _raise(report, name, path)
+    result: dict[str, Any] = report["stat"]
+    return result
+
+
+def get(containers: Any, name: str, path: str | None) -> tuple[dict[str, Any], Iterator[bytes]]:
+    """GET /containers/{id}/archive: the stat and a tar stream of ``path``."""
+    path = _check_path(path)
+    helper = _Helper(containers.get(name), "get", path)
+    try:
+        report = helper.report()
+        _raise(report, name, path)
+    except BaseException:
+        helper.close()
+        raise
+    return report["stat"], helper.chunks()
+
+
+def export(containers: Any, name: str) -> Iterator[bytes]:
+    """GET /containers/{id}/export: the container's root file system (no volumes, no /proc)."""
+    helper = _Helper(containers.get(name), "export", "/")
+    try:
+        _raise(helper.report(), name, "/")
+    except BaseException:
+        helper.close()
+        raise
+    return helper.chunks()
+
+
+def put(containers: Any, name: str, path: str | None, body: IO[bytes],
+        no_overwrite_dir_non_dir: bool = False, copy_uid_gid: bool = False) -> None:
+    """PUT /containers/{id}/archive: unpack the tar ``body`` into directory ``path``."""
+    path = _check_path(path)
+    record = containers.get(name)
+    if (record.host_config or {}).get("ReadonlyRootfs"):
+        raise Forbidden("container rootfs is marked read-only")
+    chown = (record.config or {}).get("User") or "0" if copy_uid_gid else None
+    helper = _Helper(record, "put", path, stdin=subprocess.PIPE,
+                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, chown_user=chown)
+    try:
+        _feed(helper, body)
+        report = helper.report()
+    finally:
+        helper.close()
+    _raise(report, name, path)
+
+
+def _feed(helper: _Helper, body: IO[bytes]) -> None:
+    """Copy the upload to the helper; if it stops reading (an early error), drain the rest."""
+    stdin = helper.proc.stdin
+    assert stdin is not None
+    try:
+        while chunk := body.read(_CHUNK):
+            stdin.write(chunk)
+        stdin.close()
+    except BrokenPipeError:
+        while body.read(_CHUNK):
+            pass
