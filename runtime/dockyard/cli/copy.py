@@ -62,12 +62,23 @@ class _ChunkReader(io.RawIOBase):
 
 def path_stat(api: Any, container: str, path: str) -> dict[str, Any] | None:
     """The container path's stat (``HEAD /containers/{id}/archive``), None when it is missing."""
-    resp = api.head(api._url("/containers/{0}/archive", container), params={"path": path})  # a Session
-    if resp.status_code == 404 and "page not found" not in resp.text:
+    url = api._url("/containers/{0}/archive", container)
+    resp = api.head(url, params={"path": path})  # APIClient is a requests Session
+    if resp.status_code == 404:
+        _raise_unless_path_missing(api, url)
         return None
     api._raise_for_status(resp)
     header = resp.headers.get("X-Docker-Container-Path-Stat", "")
     return json.loads(base64.b64decode(header)) if header else {}
+
+
+def _raise_unless_path_missing(api: Any, url: str) -> None:
+    """A HEAD's 404 has no body to tell "no such path" from "no such container/route": a GET of
+    a path that cannot exist answers with the daemon's message, raised unless it is the path's."""
+    probe = api._get(url, params={"path": "/.dockyard-cp-probe/none"})
+    if probe.status_code == 404 and "Could not find the file" in probe.text:
+        return
+    api._raise_for_status(probe)
 
 
 def _is_dir(stat: dict[str, Any] | None) -> bool:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from conftest import Engine, engines
 
-pytestmark = engines("containers")
+CONTAINERS = engines("containers")
 
 
+@CONTAINERS
 def test_run_streams_output_and_exits_with_the_containers_status(engine: Engine) -> None:
     assert engine.cli("run", "--rm", "busybox", "echo", "hi") == (0, "hi\n", "")
     code, out, err = engine.cli("run", "--rm", "--network", "none", "busybox", "sh", "-c",
@@ -25,6 +26,7 @@ def test_run_streams_output_and_exits_with_the_containers_status(engine: Engine)
     assert engine.ok("ps", "-a", "-q") == ""  # --rm left nothing
 
 
+@CONTAINERS
 def test_run_failures_are_one_line_with_dockers_status(engine: Engine) -> None:
     code, out, err = engine.cli("run", "--rm", "busybox", "nosuchcommand")
     assert code == 127 and out == ""
@@ -38,6 +40,7 @@ def test_run_failures_are_one_line_with_dockers_status(engine: Engine) -> None:
     assert engine.ok("ps", "-a", "-q") == ""
 
 
+@CONTAINERS
 def test_run_detached_applies_config_flags(engine: Engine, tmp_path: Path) -> None:
     env_file = tmp_path / "env"
     env_file.write_text("# comment\nB=from-file\n\n")
@@ -55,19 +58,31 @@ def test_run_detached_applies_config_flags(engine: Engine, tmp_path: Path) -> No
         'web 67108864 500000000 512 64 ["NET_RAW"] on-failure:2\n'
 
 
-def test_entrypoint_read_only_and_tmpfs(engine: Engine) -> None:
+@CONTAINERS
+def test_entrypoint_and_read_only(engine: Engine) -> None:
     code, out, _ = engine.cli("run", "--rm", "--entrypoint", "echo", "busybox", "via", "entrypoint")
     assert (code, out) == (0, "via entrypoint\n")
-    code, _, err = engine.cli("run", "--rm", "--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c",
-                              "touch /scratch/ok && touch /nope")
+    code, _, err = engine.cli("run", "--rm", "--read-only", "busybox", "touch", "/nope")
     assert code == 1 and "Read-only file system" in err
 
 
+@engines("mounts")
+def test_tmpfs_bind_and_mount_flags(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "hostfile").write_text("from host\n")
+    code, out, err = engine.cli("run", "--rm", "--read-only", "--tmpfs", "/scratch", "-v", f"{tmp_path}:/h:ro",
+                                "--mount", f"type=bind,src={tmp_path},dst=/m", "busybox", "sh", "-c",
+                                "touch /scratch/ok && cat /h/hostfile && touch /m/made && touch /h/no")
+    assert (code, out) == (1, "from host\n") and "Read-only file system" in err
+    assert (tmp_path / "made").exists()
+
+
+@CONTAINERS
 def test_interactive_stdin_is_forwarded_then_closed(engine: Engine) -> None:
     r = engine.proc("run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done", input="line 1\nline 2\n")
     assert (r.returncode, r.stdout) == (0, "line 1\nline 2\ndone\n"), r.stderr
 
 
+@CONTAINERS
 def test_it_gives_a_terminal_with_the_callers_size(engine: Engine) -> None:
     pid, fd = pty.fork()
     if pid == 0:  # the child: the CLI on a 30x100 terminal
@@ -101,6 +116,7 @@ def _read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
     return data
 
 
+@CONTAINERS
 def test_ctrl_c_is_forwarded_to_the_container(engine: Engine) -> None:
     script = 'trap "echo got INT; exit 7" INT; echo ready; while true; do sleep 0.1; done'
     proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "-H", engine.host, "run", "--rm",
@@ -117,6 +133,7 @@ def test_ctrl_c_is_forwarded_to_the_container(engine: Engine) -> None:
     assert (proc.returncode, out) == (7, "got INT\n"), err
 
 
+@CONTAINERS
 def test_create_then_start_attached(engine: Engine) -> None:
     cid = engine.ok("create", "--name", "later", "busybox", "sh", "-c", "echo started; exit 2").strip()
     assert json.loads(engine.ok("inspect", "later"))[0]["State"]["Status"] == "created"
