@@ -1,0 +1,146 @@
+"""A private daemon: containers survive a daemon restart and are re-adopted (state, logs, wait),
+"always" containers come back, a killed shim is reported; nothing leaks (mounts, cgroups,
+shims, container processes, container directories)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+from dockyard.linux import cgroups
+from dockyard.testing.daemon import DaemonProcess
+
+MARK = f"DOCKYARD_LEAKTEST={uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
+    key, _, value = MARK.partition("=")
+    os.environ[key] = value  # inherited by the daemon, its launcher and every shim
+    try:
+        with DaemonProcess() as d:
+            client = d.client()
+            with open(busybox_archive, "rb") as f:
+                list(client.api.load_image(f))
+            client.close()
+            yield d
+    finally:
+        del os.environ[key]
+
+
+@pytest.fixture
+def client(daemon: DaemonProcess) -> Iterator[Any]:
+    c = daemon.client()
+    yield c
+    for item in c.api.containers(all=True):
+        c.api.remove_container(item["Id"], force=True)
+    c.close()
+
+
+def _shims() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes()
+            except OSError:
+                continue
+            if MARK.encode() in environ.split(b"\0"):
+                found.append(int(entry))
+    return found
+
+
+def _cgroups(ids: list[str]) -> list[str]:
+    hier = cgroups.detect()
+    return [p for m in hier.v1.values() for i in ids
+            if os.path.isdir(p := os.path.join(m, "dockyard", i))]
+
+
+def _mounts(root: Path) -> list[str]:
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if str(root) in line]
+
+
+def _wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_daemon_restart_readopts_running_and_exited(daemon: DaemonProcess, client: Any) -> None:
+    script = 'trap "echo two; exit 7" TERM; echo one; while true; do sleep 0.05; done'
+    runner = client.containers.run("busybox", ["sh", "-c", script], detach=True)
+    quick = client.containers.run("busybox", ["sh", "-c", "sleep 0.3; exit 3"], detach=True)
+    always = client.containers.run("busybox", ["sleep", "100"], detach=True,
+                                   restart_policy={"Name": "always"})
+    always.stop(timeout=0)
+    pid = client.api.inspect_container(runner.id)["State"]["Pid"]
+    _wait_for(lambda: b"one" in runner.logs())
+    client.close()
+    daemon.restart()
+    time.sleep(0.4)  # "quick" exits while nobody listens… or after the new daemon adopted it
+    c = daemon.client()
+    state = c.api.inspect_container(runner.id)["State"]
+    assert state["Running"] and state["Pid"] == pid
+    assert c.api.wait(quick.id, timeout=10)["StatusCode"] == 3
+    c.api.kill(runner.id, "TERM")
+    assert c.api.wait(runner.id, timeout=10)["StatusCode"] == 7
+    assert c.api.logs(runner.id) == b"one\ntwo\n"
+    assert c.api.inspect_container(always.id)["State"]["Running"], daemon.log()
+    c.close()
+
+
+def test_killed_shim_is_reported_and_cleaned(daemon: DaemonProcess, client: Any) -> None:
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    shim = int((daemon.root / "containers" / c.id / "shim.pid").read_text())
+    os.kill(shim, signal.SIGKILL)
+    result = client.api.wait(c.id, timeout=10)
+    assert result["StatusCode"] == 255 and "shim" in result["Error"]["Message"]
+    assert _cgroups([c.id]) == []
+
+
+def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
+    shims_before = _shims()
+    ids = []
+    for i in range(4):
+        ids.append(client.containers.run("busybox", "true", detach=True).id)
+    client.containers.run("busybox", ["sh", "-c", "echo x; exit 1"], detach=True).wait()
+    with pytest.raises(docker.errors.APIError):
+        client.containers.run("busybox", "nope", detach=True)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.api.create_container("ghost", "true")
+    with pytest.raises(docker.errors.APIError):
+        client.containers.run("busybox", "true", mem_limit="1m")
+    victim = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    os.kill(int((daemon.root / "containers" / victim.id / "shim.pid").read_text()), signal.SIGKILL)
+    victim.wait(timeout=10)
+    running = client.containers.run("busybox", ["sleep", "100"], detach=True,
+                                    mem_limit="64m", pids_limit=50)
+    ids += [victim.id, running.id]
+    for item in client.api.containers(all=True):
+        ids.append(item["Id"])
+        client.api.remove_container(item["Id"], force=True)
+    _wait_for(lambda: sorted(_shims()) == sorted(shims_before))
+    assert _cgroups(ids) == []
+    assert _mounts(daemon.root) == []
+    assert list((daemon.root / "containers").iterdir()) == []
+    launcher = [p for p in shims_before if p != daemon.pid]
+    assert len(launcher) == 1  # the launcher itself, and no shim, stays
+
+
+def test_exit_file_is_atomic_json(daemon: DaemonProcess, client: Any) -> None:
+    c = client.containers.run("busybox", ["sh", "-c", "exit 9"], detach=True, auto_remove=False)
+    c.wait()
+    status = json.loads((daemon.root / "containers" / c.id / "exit.json").read_text())
+    assert status["exit_code"] == 9 and status["oom_killed"] is False
+    assert not (daemon.root / "containers" / c.id / "shim.sock").exists()
