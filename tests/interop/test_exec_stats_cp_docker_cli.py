@@ -29,7 +29,8 @@ def docker(dockyard_daemon: Any, client: Any) -> Any:
     env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
 
     def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["docker", *args], env=env, capture_output=True, timeout=60, **kw)
+        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
+                              timeout=60, **kw)
     run.env = env  # type: ignore[attr-defined]
     return run
 
