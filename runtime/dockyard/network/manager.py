@@ -11,6 +11,9 @@ iptables runs when a network is created or restored. See docs/networking.md.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
 import logging
 import os
 import platform
@@ -19,12 +22,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..containers.spec import Mount
 from ..errors import Conflict, InvalidArgument, NotFound
 from . import files, ipam, nat, netlink, ports
-from .errors import NetworkExists, NetworkForbidden, NetworkNotFound, NetworkUnavailable
+from .errors import (
+    NetworkError,
+    NetworkExists,
+    NetworkForbidden,
+    NetworkNotFound,
+    NetworkUnavailable,
+)
 from .proxy import PortProxy, Published, Target, bind
 from .state import Endpoint, Network, Sandbox, State
 from .views import (
@@ -36,6 +45,7 @@ from .views import (
 )
 
 log = logging.getLogger("dockyard.network")
+T = TypeVar("T")
 
 PREDEFINED = ("bridge", "host", "none")
 DEFAULT_BRIDGE = "dockyard0"
@@ -65,6 +75,21 @@ def _now() -> str:
     return rfc3339_now()
 
 
+def off_loop(func: Callable[..., T]) -> Callable[..., T]:
+    """Run ``func`` on a helper thread when called from a thread whose asyncio loop is running
+    (the daemon's main thread): pyroute2's sync API drives its own loop per thread and would
+    otherwise try to re-enter the running one."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return func(*args, **kwargs)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(func, *args, **kwargs).result()
+    return wrapper
+
+
 def _new_id() -> str:
     return secrets.token_hex(32)
 
@@ -72,6 +97,7 @@ def _new_id() -> str:
 class NetworkManager:
     """Thread-safe: the API calls it from a thread pool, one lock guards state and plumbing."""
 
+    @off_loop
     def __init__(self, data_root: Path, rootless: bool = False, engine: Any = None,
                  bridge: str | None = None, bip: str | None = None) -> None:
         self.rootless = rootless
@@ -87,6 +113,7 @@ class NetworkManager:
         self._predefine(bridge or DEFAULT_BRIDGE, bip)
         self._restore()
 
+    @off_loop
     def close(self) -> None:
         with self._lock:
             for cid in list(self._published):
@@ -152,7 +179,7 @@ class NetworkManager:
     def _bridge(self, net: Network) -> int:
         """The bridge's ifindex, creating the bridge and its NAT rules when missing."""
         index = self._bridges.get(net.id)
-        if index is None or self.nl.index(net.bridge) != index:
+        if index is None:
             if self.rootless:
                 raise NetworkUnavailable(
                     f"bridge network {net.name} needs CAP_NET_ADMIN in the host network namespace "
@@ -179,6 +206,7 @@ class NetworkManager:
             raise NetworkNotFound(name_or_id)
         return found[0]
 
+    @off_loop
     def create(self, body: dict[str, Any]) -> dict[str, str]:
         name = body.get("Name") or ""
         if not name:
@@ -233,6 +261,7 @@ class NetworkManager:
             net = self.find(name_or_id)
             return network_json(net, self.state.endpoints_of(net.id))
 
+    @off_loop
     def remove(self, name_or_id: str) -> None:
         with self._lock:
             net = self.find(name_or_id)
@@ -251,6 +280,7 @@ class NetworkManager:
         del self.state.networks[net.id]
         self.state.save(durable=True)
 
+    @off_loop
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """User-defined networks without endpoints (and not named by a created container)."""
         with self._lock:
@@ -279,6 +309,7 @@ class NetworkManager:
             return "none" if self.rootless else "bridge"
         return mode
 
+    @off_loop
     def validate(self, record: ContainerLike) -> None:
         """At create: ports well-formed, networks exist; fills ``record.network_settings``
         with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig)."""
@@ -314,6 +345,7 @@ class NetworkManager:
             self._bridge(next(n for n, _ in out if n.driver == "bridge"))
         return out
 
+    @off_loop
     def setup(self, record: ContainerLike) -> NetworkSetup:
         """Before the init is cloned: netns, endpoints, files, published ports."""
         with self._lock:
@@ -364,7 +396,11 @@ class NetworkManager:
         ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
                       "veth" + secrets.token_hex(4)[:7], ifname, list(req.get("Aliases") or []))
         self.state.endpoints[f"{net.id}/{sb.container_id}"] = ep
-        self.nl.add_veth(ep.host_if, sb.netns, index, mac, ifname)
+        try:
+            self.nl.add_veth(ep.host_if, sb.netns, index, mac, ifname)
+        except NetworkError:  # the bridge went away behind our back: make it again, once
+            self._bridges.pop(net.id, None)
+            self.nl.add_veth(ep.host_if, sb.netns, self._bridge(net), mac, ifname)
         gateway = net.gateway if primary and not net.internal else None
         inside.configure(ifname, ep.ip, subnet.prefixlen, gateway)
         return ep
@@ -385,6 +421,7 @@ class NetworkManager:
             raise Conflict(f"cannot join network of a non running container: {target.id}")
         return sb
 
+    @off_loop
     def teardown(self, record: ContainerLike) -> None:
         """After the container exited: idempotent, releases addresses, ports, netns, veths."""
         with self._lock:
@@ -425,6 +462,7 @@ class NetworkManager:
 
     # ---- connect / disconnect -------------------------------------------------------------
 
+    @off_loop
     def connect(self, name_or_id: str, container: str, config: dict[str, Any] | None = None) -> None:
         record = self._container(container)
         with self._lock:
@@ -450,6 +488,7 @@ class NetworkManager:
             networks[net.name] = endpoint_settings(net, ep, config, self._dns_names(ep, net))
         self._save_record(record)
 
+    @off_loop
     def disconnect(self, name_or_id: str, container: str, force: bool = False) -> None:
         record = self._container(container)
         with self._lock:

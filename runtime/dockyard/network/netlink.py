@@ -100,9 +100,8 @@ class Netlink:
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             with self._lock, _netlink_errors(f"failed to add the veth pair {host_name}"):
-                self._ipr.link("add", ifname=host_name, kind="veth", master=bridge,
+                self._ipr.link("add", ifname=host_name, kind="veth", master=bridge, state="up",
                                peer={"ifname": peer, "net_ns_fd": fd, "address": mac})
-                self._ipr.link("set", ifname=host_name, state="up")
         finally:
             os.close(fd)
 
@@ -125,7 +124,7 @@ class Sandbox:
     def configure(self, ifname: str, address: str, prefixlen: int, gateway: str | None) -> None:
         """Address the interface, bring it up and (for the primary network) route through it."""
         with _netlink_errors(f"failed to configure {ifname}"):
-            index = self._ipr.link_lookup(ifname=ifname)[0]
+            index = self._ipr.link("get", ifname=ifname)[0]["index"]
             self._ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
             self._ipr.link("set", index=index, state="up")
             if gateway:
@@ -179,7 +178,9 @@ def open_netns(path: str) -> Sandbox:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with _in_netns(fd):
-            return Sandbox(IPRoute())
+            ipr = IPRoute()
+            ipr.link_lookup(ifname="lo")  # pyroute2 opens its socket on first use: here, inside
+            return Sandbox(ipr)
     finally:
         os.close(fd)
 
