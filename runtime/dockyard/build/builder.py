@@ -267,6 +267,7 @@ class BuildJob:
         state = self._initial_state(stage)
         emit(f" ---> {short(state.image_id)}\n")
         runner = StepRunner(self, state, emit)
+        self._triggers(runner, emit)
         steps: list[Instruction] = [s.instruction for s in stage.steps]
         if last and self.options.labels:
             steps.append(_labels_step(self.options.labels))
@@ -277,6 +278,23 @@ class BuildJob:
             emit(f"Step {number}/{total} : {step_line(inst)}\n")
             self._step(runner, inst, emit)
         return state.image_id
+
+    def _triggers(self, runner: StepRunner, emit: Any) -> None:
+        """The base image's ONBUILD triggers run first (and are not inherited further)."""
+        config = runner.state.config.config
+        triggers = list(config.get("OnBuild") or [])
+        if not triggers:
+            return
+        config["OnBuild"] = None
+        emit(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
+        env = list(config.get("Env") or [])
+        text = "FROM onbuild-base\n" + "\n".join(triggers) + "\n"
+        resolved = resolve(parse(text), self.options.build_args, image_env=lambda _n, _p: env)
+        for step in resolved.target_stage.steps:
+            if isinstance(step.instruction, CopyLike) and not getattr(step.instruction, "from_", ""):
+                for src in step.instruction.sources:
+                    self.context.sources(src)
+            self._step(runner, step.instruction, emit)
 
     def _initial_state(self, stage: ResolvedStage) -> StageState:
         plat = (stage.platform.os, stage.platform.architecture, stage.platform.variant)

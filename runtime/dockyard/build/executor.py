@@ -85,6 +85,15 @@ class CopyOp:
     chmod: int | None = None
     extract_archives: bool = False
     contents: list[tuple[str, bytes]] = field(default_factory=list)  # heredoc files
+    excludes: list[str] = field(default_factory=list)  # --exclude, relative to each source
+    parents_root: Path | None = None  # --parents: keep paths relative to this root
+
+    def excluded(self, rel: str) -> bool:
+        if not self.excludes:
+            return False
+        from .dockerignore import DockerIgnore
+
+        return DockerIgnore(self.excludes).matches(rel)
 
 
 def dest_path(root: Path, dest: str, workdir: str) -> tuple[str, bool]:
@@ -99,10 +108,18 @@ def apply_copy(root: Path, op: CopyOp) -> None:
     dest, dest_is_dir = dest_path(root, op.dest, op.workdir)
     many = len(op.sources) + len(op.contents) > 1
     target = Path(in_root(str(root), dest))
+    if op.parents_root is not None:
+        _makedirs(root, dest)
+        for src in op.sources:
+            rel = os.path.relpath(src, op.parents_root)
+            _makedirs(root, os.path.join(dest, os.path.dirname(rel)))
+            _copy_into(src, target / os.path.dirname(rel), op)
+        return
     if many or dest_is_dir or target.is_dir():
         _makedirs(root, dest)
         for src in op.sources:
-            _copy_into(src, target, op)
+            if not op.excluded(src.name):
+                _copy_into(src, target, op)
         for name, data in op.contents:
             _write_file(target / name, data, op)
         return
@@ -140,15 +157,17 @@ def _copy_into(src: Path, target_dir: Path, op: CopyOp) -> None:
         _copy_one(src, target_dir / src.name, op)
 
 
-def _copy_tree_contents(src: Path, target: Path, op: CopyOp) -> None:
+def _copy_tree_contents(src: Path, target: Path, op: CopyOp, rel: str = "") -> None:
     """``COPY dir /dst`` copies the directory's contents, and the directory's own metadata."""
     if not target.is_dir():
         _remove(target)
         target.mkdir()
     for name in sorted(os.listdir(src)):
-        child = src / name
+        child, child_rel = src / name, f"{rel}/{name}" if rel else name
+        if op.excluded(child_rel):
+            continue
         if child.is_dir() and not child.is_symlink():
-            _copy_tree_contents(child, target / name, op)
+            _copy_tree_contents(child, target / name, op, child_rel)
         else:
             _copy_one(child, target / name, op)
     _finish(src, target, op, is_dir=True)

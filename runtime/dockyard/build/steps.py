@@ -226,7 +226,8 @@ class StepRunner:
             return text, self._mount_digests(inst)
         if isinstance(inst, CopyLike):
             fields = (inst.sources, inst.dest, inst.chown, inst.chmod, getattr(inst, "from_", ""),
-                      inst.excludes, self.state.config.config.get("WorkingDir"))
+                      inst.excludes, getattr(inst, "parents", False),
+                      self.state.config.config.get("WorkingDir"))
             return f"{inst.keyword} {fields!r}", self._copy_digests(inst)
         if isinstance(inst, Workdir):
             return f"WORKDIR {workdir_path(inst, self.state)}", []
@@ -383,7 +384,8 @@ class StepRunner:
                     sources, inst.dest, self.state.config.config.get("WorkingDir") or "/",
                     executor.resolve_owner(inst.chown, root),
                     int(inst.chmod, 8) if inst.chmod else None, isinstance(inst, Add),
-                    [(c.path, c.data.encode()) for c in inst.contents])
+                    [(c.path, c.data.encode()) for c in inst.contents], list(inst.excludes),
+                    self._parents_root(inst))
                 executor.apply_copy(root, op)
                 kind = "dir" if len(sources) == 1 and sources[0].is_dir() else "file"
         except BaseException:
@@ -391,6 +393,13 @@ class StepRunner:
             raise
         comment = f"{inst.keyword} {_source_label(digests, kind)} in {inst.dest} "
         return self.commit(self.state.config.nop_cmd(comment, one_word=True), scratch)
+
+    def _parents_root(self, inst: CopyLike) -> Path | None:
+        if not getattr(inst, "parents", False):
+            return None
+        if getattr(inst, "from_", ""):
+            raise BuildError("COPY --parents with --from is not supported by this builder")
+        return self.job.context.root
 
     def _copy_sources(self, inst: CopyLike, stack: ExitStack) -> list[Path]:
         from_ = getattr(inst, "from_", "")
