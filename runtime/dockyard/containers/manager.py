@@ -196,7 +196,7 @@ class ContainerManager:
             record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
         for sub in (record.upper_dir, record.work_dir, record.rootfs):
             os.mkdir(sub, 0o755)
-        record.save(durable=True)
+        record.save()
 
     # ---- start ---------------------------------------------------------------------------
 
@@ -515,7 +515,7 @@ class ContainerManager:
         if vol is not None:
             vol.release(record, remove_anonymous=volumes)
         self._network_teardown(record)
-        shutil.rmtree(record.dir, ignore_errors=True)
+        _discard(record.dir)
         with self._lock:
             self._records.pop(record.id, None)
             if self._names.get(record.name) == record.id:
@@ -609,6 +609,9 @@ class ContainerManager:
     def _restore(self) -> None:
         """Re-adopt what a previous daemon left: running shims, exits that happened meanwhile."""
         for directory in sorted(self.root.iterdir()):
+            if directory.name.startswith(".removing-"):
+                shutil.rmtree(directory, ignore_errors=True)  # a removal cut short
+                continue
             try:
                 record = ContainerRecord.load(directory)
             except (OSError, ValueError, TypeError):
@@ -643,6 +646,16 @@ class ContainerManager:
         self.monitor.close()
         if self._runtime is not None:
             self._runtime.close()
+
+
+def _discard(directory: Path) -> None:
+    """Rename away (instant, so the name and id are free at once), delete in the background."""
+    trash = directory.with_name(f".removing-{directory.name}")
+    try:
+        os.rename(directory, trash)
+    except FileNotFoundError:
+        return
+    threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True).start()
 
 
 def _endpoints(networking: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 outlives the daemon.
 
 Why it looks like this: the launcher (small, pre-spawned) is the cheap place to fork from, so it
-forks the shim (:func:`spawn`, double fork + ``setsid``: the shim is nobody's child and no
-terminal's). The shim clones the container's init itself with the launcher's code, so the init
+forks the shim (:func:`spawn`, one fork + ``setsid``: no terminal's; the launcher reaps it, and
+when the launcher goes with its daemon the shim is re-parented and lives on). The shim clones the container's init itself with the launcher's code, so the init
 is the shim's child — it dies with the shim (``PDEATHSIG``), never with the launcher or daemon.
 
 Wire protocol on the shim's sockets (``SOCK_SEQPACKET``, one message per packet, first byte is
@@ -68,8 +68,9 @@ def connect(path: str) -> socket.socket:
     return sock
 
 
-def spawn(launcher: Any, spec: ContainerSpec, cfg: dict[str, Any]) -> tuple[int, int]:
-    """Fork a shim that starts ``spec``; returns (init pid, daemon end of the shim's socket).
+def spawn(launcher: Any, spec: ContainerSpec, cfg: dict[str, Any]) -> tuple[int, int, int]:
+    """Fork a shim that starts ``spec``; returns (init pid, daemon end of the shim's socket,
+    shim pid — the launcher's child while the launcher lives, to reap).
 
     Raises the container's start error (as the launcher's ``start`` would)."""
     report, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -78,16 +79,13 @@ def spawn(launcher: Any, spec: ContainerSpec, cfg: dict[str, Any]) -> tuple[int,
         try:
             report.close()
             os.setsid()
-            if os.fork() == 0:
-                _detach_fds(theirs.fileno())
-                try:
-                    Shim(launcher, spec, cfg, theirs).run()
-                except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
-                    _crash_report(cfg["dir"])
+            _detach_fds(theirs.fileno())
+            Shim(launcher, spec, cfg, theirs).run()
+        except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
+            _crash_report(cfg["dir"])
         finally:
             os._exit(0)
     theirs.close()
-    os.waitpid(pid, 0)
     try:
         data, fds, _flags, _addr = socket.recv_fds(report, PACKET, 1)
     finally:
@@ -98,7 +96,7 @@ def spawn(launcher: Any, spec: ContainerSpec, cfg: dict[str, Any]) -> tuple[int,
         for fd in fds:
             os.close(fd)
         raise _error(reply["error"])
-    return int(reply["pid"]), fds[0]
+    return int(reply["pid"]), fds[0], pid
 
 
 def _error(info: dict[str, Any]) -> Exception:

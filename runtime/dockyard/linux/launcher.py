@@ -268,6 +268,10 @@ class Server:
                     if not self._request():
                         self._shutdown()
                         return
+                elif isinstance(key.data, int):  # a shim we forked: reap it, nothing to report
+                    self.selector.unregister(key.fd)
+                    os.close(key.fd)
+                    os.waitpid(key.data, 0)
                 else:
                     self._exited(key.data)
 
@@ -306,9 +310,10 @@ class Server:
                 return {"ok": True, "pid": running.pid}
             if msg["op"] == "shim":
                 from ..containers import shim
-                pid, sock_fd = shim.spawn(self.launcher, ContainerSpec.from_dict(msg["spec"]),
-                                          msg["shim"])
+                pid, sock_fd, shim_pid = shim.spawn(
+                    self.launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"])
                 reply_fds.append(sock_fd)
+                self.selector.register(os.pidfd_open(shim_pid), selectors.EVENT_READ, shim_pid)
                 return {"ok": True, "pid": pid}
             if msg["op"] == "signal":
                 if msg["id"] not in self.running:

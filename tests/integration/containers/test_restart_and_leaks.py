@@ -133,7 +133,7 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
     _wait_for(lambda: sorted(_shims()) == sorted(shims_before))
     assert _cgroups(ids) == []
     assert _mounts(daemon.root) == []
-    assert list((daemon.root / "containers").iterdir()) == []
+    _wait_for(lambda: list((daemon.root / "containers").iterdir()) == [])
     launcher = [p for p in shims_before if p != daemon.pid]
     assert len(launcher) == 1  # the launcher itself, and no shim, stays
 
