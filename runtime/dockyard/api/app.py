@@ -54,6 +54,8 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/containers/([^/]+)/stats", container_io.StatsHandler),
     (r"/containers/([^/]+)/archive", container_io.ArchiveHandler),
     (r"/containers/([^/]+)/export", container_io.ExportHandler),
+    (r"/containers/([^/]+)/changes", container_io.ChangesHandler),
+    (r"/commit", container_io.CommitHandler),
 ]
 
 

@@ -7,10 +7,11 @@ import asyncio
 
 import tornado.web
 
-from ...containers import archive, stats
+from ...containers import archive, commit, stats
 from ...errors import InvalidArgument
 from ..streams import BodyPipe, upload_aborted, write_bytes_stream, write_json_stream
 from .base import EngineHandler
+from .execs import json_body
 
 MAX_UPLOAD = 1 << 40  # docker cp streams: no practical limit, the pipe bounds memory
 
@@ -79,3 +80,24 @@ class ExportHandler(EngineHandler):
     async def get(self, name: str) -> None:
         chunks = await self.call(archive.export, self.engine.containers, name)
         await write_bytes_stream(self, self.pull(chunks), "application/x-tar")
+
+
+class ChangesHandler(EngineHandler):
+    """GET /containers/{id}/changes — ``docker diff``."""
+
+    async def get(self, name: str) -> None:
+        self.write_json(await self.call(commit.changes, self.engine.containers, name))
+
+
+class CommitHandler(EngineHandler):
+    """POST /commit?container=&repo=&tag=&comment=&author=&changes=&pause= (body: a Config)."""
+
+    async def post(self) -> None:
+        config = json_body(self) if self.request.body.strip() not in (b"", b"null") else None
+        pause = self.bool_arg("pause") if self.get_query_argument("pause", "") else True
+        image_id = await self.call(
+            commit.commit, self.engine, self.get_query_argument("container", ""),
+            repo=self.str_arg("repo"), tag=self.str_arg("tag"),
+            comment=self.get_query_argument("comment", ""), author=self.get_query_argument("author", ""),
+            change_list=self.get_query_arguments("changes"), pause=pause, config=config)
+        self.write_json({"Id": image_id}, status=201)

@@ -1,0 +1,107 @@
+"""``docker diff`` and ``docker commit``: a container's writable layer as changes, or as a new
+image on top of its image.
+
+Commit, as dockerd does it: the container is paused while its upper dir is read (unless
+``pause=false``); the layer tar is streamed into the content store (:mod:`dockyard.store.diff`)
+and unpacked as the new snapshot; the image config is the parent's with the container's
+``Config`` (overridden by the request's ``Config`` and ``changes``), a history entry (author,
+comment, the container's command) and the new diff_id. An empty upper dir adds no layer (an
+``empty_layer`` history entry), as dockerd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .. import __version__
+from ..oci import mediatypes as mt
+from ..store import diff
+from ..store.images import LayerInput, tag_reference
+from ..store.importer import apply_changes
+from ..store.timefmt import rfc3339_now
+
+# Mountpoints the runtime creates (dockerd keeps them in a hidden "-init" layer, so they never
+# show in docker diff).
+INIT_PATHS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv",
+                        "/etc/mtab", "/dev/console", "/dev/pts", "/dev/shm"})
+
+
+def changes(containers: Any, name: str) -> list[dict[str, Any]]:
+    """GET /containers/{id}/changes: [{"Path", "Kind"}] (0 modified, 1 added, 2 deleted)."""
+    record = containers.get(name)
+    return without_init_paths(diff.changes(record.lower_dirs, record.upper_dir))
+
+
+def without_init_paths(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the runtime's mountpoints, and a parent shown as modified only because of them."""
+    kept = [c for c in found if c["Path"] not in INIT_PATHS]
+    parents = {os.path.dirname(c["Path"]) for c in found if c["Path"] in INIT_PATHS}
+    return [c for c in kept if not (c["Path"] in parents and c["Kind"] == diff.MODIFIED
+                                    and not any(o["Path"].startswith(c["Path"] + "/") for o in kept))]
+
+
+def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = None,
+           comment: str = "", author: str = "", change_list: list[str] | None = None,
+           pause: bool = True, config: dict[str, Any] | None = None) -> str:
+    """POST /commit: the new image's ID (``sha256:…``), tagged ``repo:tag`` when given."""
+    containers, store = engine.containers, engine.store
+    record = containers.get(name)
+    ref = tag_reference(repo, tag) if repo else None
+    new_config = apply_changes(_merged_config(record.config, config or {}), change_list or [])
+    paused = pause and record.state.get("Running") and not record.state.get("Paused")
+    if paused:
+        containers.pause(record.id)
+    try:
+        with store.adding() as session:
+            layers = [LayerInput(x.blob_digest, x.media_type) for x in store.meta.layers(record.image_id)]
+            diff_id = None
+            if diff.changes(record.lower_dirs, record.upper_dir):
+                layer = diff.write_layer(store.content, record.upper_dir)
+                session.blob(layer.blob_digest)
+                layers.append(LayerInput(layer.blob_digest, mt.OCI_LAYER))
+                diff_id = layer.diff_id
+            parent = store.config(record.image_id)
+            image_config = _image_config(parent, record, new_config, diff_id, comment, author)
+            return str(store.add(image_config, layers, refs=[ref] if ref else [],
+                                 parent=record.image_id, session=session))
+    finally:
+        if paused:
+            containers.unpause(record.id)
+
+
+def _merged_config(container: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """dockerd's merge: the request's non-empty fields win over the container's."""
+    merged = dict(container)
+    for key, value in override.items():
+        if value not in (None, "", [], {}):
+            merged[key] = value
+    return merged
+
+
+def _image_config(parent: dict[str, Any], record: Any, config: dict[str, Any],
+                  diff_id: str | None, comment: str, author: str) -> bytes:
+    created = rfc3339_now()
+    cmd = [*(record.config.get("Entrypoint") or []), *(record.config.get("Cmd") or [])]
+    entry: dict[str, Any] = {"created": created, "created_by": " ".join(cmd)}
+    if author:
+        entry["author"] = author
+    if comment:
+        entry["comment"] = comment
+    diff_ids = list((parent.get("rootfs") or {}).get("diff_ids") or [])
+    if diff_id is None:
+        entry["empty_layer"] = True
+    else:
+        diff_ids.append(diff_id)
+    out: dict[str, Any] = {
+        "architecture": parent.get("architecture", ""), "os": parent.get("os", "linux"),
+        "author": author, "comment": comment, "config": {**config, "Image": record.image_id},
+        "container": record.id, "container_config": record.config, "created": created,
+        "docker_version": __version__,
+        "history": [*(parent.get("history") or []), entry],
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    if parent.get("variant"):
+        out["variant"] = parent["variant"]
+    return json.dumps(out, separators=(",", ":")).encode()
