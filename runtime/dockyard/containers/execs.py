@@ -62,6 +62,7 @@ class ExecInstance:
     started: bool = False
     process: ExecProcess | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    spawned: threading.Event = field(default_factory=threading.Event)  # start finished, either way
 
     def inspect(self) -> dict[str, Any]:
         cmd = list(self.config.get("Cmd") or [])
@@ -199,6 +200,7 @@ class ExecManager:
                 if fd is not None:
                     os.close(fd)
         instance.process, instance.pid = process, process.pid
+        instance.spawned.set()
         session.console = process.console
         if console_size and process.console is not None:
             _set_size(process.console, console_size[0], console_size[1])
@@ -211,6 +213,8 @@ class ExecManager:
 
     def resize(self, exec_id: str, height: int, width: int) -> None:
         instance = self.get(exec_id)
+        if instance.started:
+            instance.spawned.wait(5)  # a client resizes right after start; the process may lag
         process = instance.process
         if process is None or process.console is None or not instance.running:
             raise Conflict(f"Exec {exec_id} is not running") if process is not None else \
@@ -285,6 +289,7 @@ class ExecManager:
     def _finish(instance: ExecInstance, code: int) -> None:
         instance.exit_code = code
         instance.running = False
+        instance.spawned.set()
         instance.done.set()
 
 

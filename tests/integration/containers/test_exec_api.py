@@ -110,3 +110,17 @@ def test_container_not_running_is_409(api: docker.APIClient, env: Any) -> None:
         record.state["Running"] = True
     assert info.value.status_code == 409
     assert info.value.explanation == f"Container {record.id} is not running"
+
+
+def test_resize_a_tty_exec(api: docker.APIClient) -> None:
+    exec_id = api.exec_create("apibox", ["sh", "-c", "sleep 0.5; stty size"], tty=True)["Id"]
+    sock: Any = api.exec_start(exec_id, tty=True, socket=True)
+    api.exec_resize(exec_id, height=33, width=101)
+    out = b""
+    while chunk := sock._sock.recv(4096):
+        out += chunk
+    sock.close()
+    assert out.strip() == b"33 101"
+    with pytest.raises(docker.errors.APIError) as info:
+        api.exec_resize(exec_id, height=1, width=1)
+    assert info.value.status_code == 409
