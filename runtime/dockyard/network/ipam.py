@@ -77,7 +77,7 @@ def allocate(subnet: IPv4Net, used: Iterable[str], ip_range: IPv4Net | None = No
         return addr
     pool = ip_range or subnet
     last = subnet.broadcast_address
-    for addr in pool.hosts() if pool.prefixlen < 31 else pool:
+    for addr in pool:  # a range's own first/last addresses are usable, the subnet's are not
         if addr != last and addr != subnet.network_address and str(addr) not in taken:
             return addr
     raise NetworkForbidden(f"no available IPv4 addresses on this network's address pools: "

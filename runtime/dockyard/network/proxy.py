@@ -18,7 +18,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .errors import NetworkError, PortAllocated
 from .netlink import socket_in_netns
@@ -181,8 +181,7 @@ class _UdpServer(asyncio.DatagramProtocol):
         self.clients: dict[Any, asyncio.DatagramTransport] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         up = self.clients.get(addr)

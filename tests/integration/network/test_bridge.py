@@ -5,6 +5,7 @@ through NAT. Nothing leaves the machine."""
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import subprocess
 import time
@@ -18,13 +19,14 @@ from nettestkit import Record, Running
 from dockyard.network import nat, netlink
 from dockyard.network.errors import PortAllocated
 from dockyard.network.manager import NetworkManager
+from dockyard.network.proxy import PortProxy, Published, Target, bind
 
 
 def _links() -> set[str]:
     return set(os.listdir("/sys/class/net"))
 
 
-def _wait_gone(names: set[str], timeout: float = 3.0) -> set[str]:
+def _wait_gone(names: set[str], timeout: float = 8.0) -> set[str]:
     deadline = time.monotonic() + timeout
     while (left := names & _links()) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -232,3 +234,35 @@ def test_rules_tagged_per_network(manager: NetworkManager) -> None:
     assert not nat.rules_tagged("filter", "dockyard:" + made[:12])
 
 
+
+
+def test_publish_all_exposed_ports(manager: NetworkManager, record: Callable[..., Record],
+                                   start: Callable[..., Running]) -> None:
+    rec = record(PublishAllPorts=True, config={"ExposedPorts": {"80/tcp": {}}})
+    manager.validate(rec)
+    run = start(rec, "echo all > /tmp/a; exec httpd -f -p 80 -h /tmp")
+    [binding] = rec.network_settings["Ports"]["80/tcp"]
+    assert binding["HostIp"] == "0.0.0.0" and int(binding["HostPort"]) > 0
+    assert _wait_ready(run, f"http://127.0.0.1:{binding['HostPort']}/a") == b"all\n"
+
+
+def test_udp_proxy_round_trip() -> None:
+    """busybox has no UDP server applet: the forwarder is exercised against a host echo socket."""
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.0.1", 0))
+    proxy = PortProxy()
+    pub = Published("udp", "127.0.0.1", 0, echo.getsockname()[1], bind("udp", "127.0.0.1", 0))
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(5)
+    try:
+        proxy.start(pub, Target("127.0.0.1"))
+        client.sendto(b"ping", pub.sock.getsockname())
+        data, peer = echo.recvfrom(100)
+        echo.sendto(data.upper(), peer)
+        assert client.recv(100) == b"PING"
+    finally:
+        proxy.stop(pub)
+        proxy.close()
+        client.close()
+        echo.close()
+    assert pub.sock.fileno() == -1

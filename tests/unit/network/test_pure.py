@@ -1,0 +1,70 @@
+"""The network package's pure parts: IPAM, port specs, /etc files, filters and JSON shapes."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from dockyard.errors import InvalidArgument
+from dockyard.network import files, ipam, ports
+from dockyard.network.errors import NetworkForbidden
+
+
+def test_mac_is_derived_from_the_ip_as_dockerd_does() -> None:
+    assert ipam.mac_for(ipaddress.IPv4Address("172.17.0.2")) == "02:42:ac:11:00:02"
+
+
+def test_allocation_skips_used_gateway_and_honours_ranges() -> None:
+    net = ipam.IPv4Net("10.0.0.0/29")
+    assert str(ipam.allocate(net, ["10.0.0.1"])) == "10.0.0.2"
+    assert str(ipam.allocate(net, ["10.0.0.1", "10.0.0.2"])) == "10.0.0.3"
+    assert str(ipam.allocate(net, [], ipam.IPv4Net("10.0.0.4/30"))) == "10.0.0.4"
+    assert str(ipam.allocate(net, [], wanted="10.0.0.5")) == "10.0.0.5"
+    with pytest.raises(NetworkForbidden, match="Address already in use"):
+        ipam.allocate(net, ["10.0.0.5"], wanted="10.0.0.5")
+    with pytest.raises(NetworkForbidden, match="no available IPv4 addresses"):
+        ipam.allocate(net, [f"10.0.0.{i}" for i in range(1, 7)])
+    with pytest.raises(InvalidArgument):
+        ipam.allocate(net, [], wanted="10.9.0.5")
+
+
+def test_free_subnet_avoids_routes_and_prefers_the_default() -> None:
+    assert str(ipam.free_subnet([], ipam.DEFAULT_BRIDGE_SUBNET)) == "172.30.0.0/16"
+    taken = [ipam.IPv4Net("172.30.5.0/24"), ipam.IPv4Net("172.17.0.0/16")]
+    assert str(ipam.free_subnet(taken, ipam.DEFAULT_BRIDGE_SUBNET)) == "172.18.0.0/16"
+    with pytest.raises(InvalidArgument, match="invalid CIDR address: nope"):
+        ipam.parse_subnet("nope")
+
+
+def test_port_bindings_ranges_publish_all_and_errors() -> None:
+    got = ports.bindings({"ExposedPorts": {"80/tcp": {}, "53/udp": {}}},
+                         {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080-8081"}]},
+                          "PublishAllPorts": True})
+    assert got == [ports.PortBinding("tcp", 80, "0.0.0.0", (8080, 8081)),
+                   ports.PortBinding("udp", 53, "0.0.0.0", (0,))]
+    with pytest.raises(InvalidArgument, match='invalid port specification: "x/tcp"'):
+        ports.bindings({}, {"PortBindings": {"x/tcp": []}})
+    shaped = ports.settings(["443/tcp", "80/tcp"], [("tcp", "0.0.0.0", 8080, 80)])
+    assert shaped == {"443/tcp": None, "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
+
+
+def test_hosts_and_resolv_conf(tmp_path: Path) -> None:
+    text = files.hosts([("10.0.0.2", "box")], [("10.0.0.3", ["web", "www"])])
+    assert text.startswith("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+    assert text.endswith("10.0.0.2\tbox\n10.0.0.3\tweb www\n")
+    host = tmp_path / "resolv.conf"
+    host.write_text("search lan\nnameserver 127.0.0.53\nnameserver 192.0.2.1\n")
+    assert files.resolv_conf(str(host)) == "search lan\nnameserver 192.0.2.1\n"
+    host.write_text("nameserver 127.0.0.53\n")
+    assert files.resolv_conf(str(host)).endswith(files.DEFAULT_DNS)
+    assert files.resolv_conf(str(host), keep_loopback=True) == "nameserver 127.0.0.53\n"
+
+
+def test_in_place_rewrite_keeps_the_inode(tmp_path: Path) -> None:
+    path = tmp_path / "hosts"
+    files.write(path, "a long first version\n")
+    inode = path.stat().st_ino
+    files.write(path, "short\n")
+    assert path.stat().st_ino == inode and path.read_text() == "short\n"
