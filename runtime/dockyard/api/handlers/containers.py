@@ -6,7 +6,11 @@ events) bridge the manager's callbacks (monitor thread) to the loop with
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import socket
+import struct
+import termios
 import time
 from collections.abc import Callable
 from typing import Any
@@ -173,6 +177,7 @@ class AttachHandler(ContainersHandler):
         stream = self.bool_arg("stream")
         unsubscribe = self.containers.listen(record.id, _bridge(queue)) if stream else None
         conn = await hijack(self, tty)
+        await _until_read(conn)
         self.containers.attached(record.id)
         # Without stdin the client half-closes at once, so its EOF says nothing: such an
         # attach ends with the container's exit or removal.
@@ -205,6 +210,20 @@ class AttachHandler(ContainersHandler):
             self.containers.write_stdin(record.id, data)
         if record.config.get("StdinOnce"):
             self.containers.close_stdin(record.id)
+
+
+async def _until_read(conn: Any, timeout: float = 0.1) -> None:
+    """Wait (briefly) until the client has read the 101 response: docker-py parses it through a
+    buffered file, and output sent in the same burst would vanish into that buffer."""
+    sock = getattr(conn, "_sock", None)
+    if sock is None or sock.family != socket.AF_UNIX:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        unread = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+        if unread == 0:
+            return
+        await asyncio.sleep(0.0005)
 
 
 class LogsHandler(ContainersHandler):
