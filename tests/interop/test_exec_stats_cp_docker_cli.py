@@ -53,6 +53,16 @@ def test_exec_user_workdir_env_and_exit_code(docker: Any, box: str) -> None:
     assert b'exec: "nosuch": executable file not found in $PATH' in done.stdout + done.stderr
 
 
+def test_exec_detached(docker: Any, box: str) -> None:
+    done = docker("exec", "-d", box, "sh", "-c", "sleep 0.2; echo later > /tmp/detached")
+    assert (done.returncode, done.stdout) == (0, b"")
+    for _ in range(50):
+        if docker("exec", box, "cat", "/tmp/detached").stdout == b"later\n":
+            break
+        time.sleep(0.1)
+    assert docker("exec", box, "cat", "/tmp/detached").stdout == b"later\n"
+
+
 def test_exec_it_through_a_pty(docker: Any, box: str) -> None:
     pid, master = pty.fork()
     if pid == 0:
