@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,10 +24,12 @@ from jupyter_procs import JupyterServer, _wait_up, free_port, jupyter_env, stop_
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import dockyard_jupyter
+from dockyard.testing.daemon import DaemonProcess
 from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
 from dockyard.testing.registry import RegistryProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
+expect.set_options(timeout=20_000)   # a loaded CI machine can take seconds to load JupyterLab
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
@@ -128,7 +131,7 @@ def test_panel_builds_list_runs_logs_and_removes(browser: Browser, lab: JupyterS
 
         # an image made outside the panel appears through /events, before any slow refresh
         build_image(engine, "panel-other:1", "other")
-        expect(panel.locator('li[data-ref="panel-other:1"]')).to_be_visible(timeout=5000)
+        expect(panel.locator('li[data-ref="panel-other:1"]')).to_be_visible(timeout=8000)
 
         image.get_by_role("button", name=f"Run {IMAGE}").click()
         dialog = page.locator(".jp-Dialog")
@@ -292,6 +295,51 @@ def test_file_browser_build_and_run_commands(browser: Browser, lab: JupyterServe
         engine.close()
 
 
+def test_panel_against_the_dockyard_daemon(browser: Browser, dockyard_daemon: DaemonProcess,
+                                           busybox_image: str) -> None:
+    """The same panel, driving dockyard's own daemon instead of dockerd."""
+    engine = dockyard_daemon.client()
+    engine.images.get("busybox:latest").tag("panel-dy", "1")
+    server = start_lab({"daemon_host": dockyard_daemon.host, "start_daemon": False})
+    page = open_panel(browser, server)
+    try:
+        panel = page.locator("#dockyard-panel")
+        image = panel.locator('.jp-dockyard-images li[data-ref="panel-dy:1"]')
+        expect(image).to_contain_text(busybox_image.split(":")[1][:12])
+        expect(panel).to_have_attribute("data-live", "true")      # dockyard's /events
+        image.get_by_role("button", name="Run panel-dy:1").click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.get_by_label("Name").fill("panel-dy-run")
+        dialog.get_by_label("Command").fill(
+            "printf '\\033[35mhello from dockyard\\033[0m\\n'; sleep 300")
+        dialog.get_by_role("button", name="Run").click()
+        logs = page.locator(".jp-dockyard-logs")
+        expect(logs.locator(".ansi-magenta-fg")).to_have_text("hello from dockyard")
+        container = panel.locator('.jp-dockyard-containers li[data-name="panel-dy-run"]')
+        expect(container).to_contain_text(re.compile(r"Up .*"))
+        shot(page, "dockyard-daemon-logs")
+        container.get_by_role("button", name="Remove panel-dy-run").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Remove").click()
+        expect(container).to_have_count(0)
+        image.get_by_role("button", name="Remove panel-dy:1").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Remove").click()
+        expect(image).to_have_count(0)
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get("panel-dy:1")
+    finally:
+        page.close()
+        stop_server(server)
+        try:
+            engine.containers.get("panel-dy-run").remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        try:
+            engine.images.remove("panel-dy:1")
+        except docker.errors.ImageNotFound:
+            pass
+        engine.close()
+
+
 def test_empty_daemon_says_so(browser: Browser) -> None:
     daemon = start_dockerd()
     server = start_lab({"daemon_host": daemon.host, "start_daemon": False})
@@ -305,6 +353,52 @@ def test_empty_daemon_says_so(browser: Browser) -> None:
     finally:
         stop_server(server)
         stop_dockerd(daemon)
+
+
+# An Engine API server without /events (older or partial implementations): the one fault a
+# real dockerd or dockyard daemon cannot produce, so a minimal one stands in.
+NO_EVENTS_DAEMON = """
+import json, sys
+from tornado import ioloop, httpserver, netutil, web
+ANSWERS = {"/_ping": "OK", "/version": {"Version": "0-noevents", "ApiVersion": "1.41"},
+           "/v1.41/images/json": [], "/v1.41/containers/json": [],
+           "/v1.41/info": {"RegistryConfig": {"IndexConfigs": {}}}}
+class Engine(web.RequestHandler):
+    def get(self):
+        if self.request.path not in ANSWERS:
+            self.set_status(404)
+            self.finish({"message": "page not found"})
+            return
+        body = ANSWERS[self.request.path]
+        self.finish(body if isinstance(body, str) else json.dumps(body))
+server = httpserver.HTTPServer(web.Application([(r".*", Engine)]))
+server.add_socket(netutil.bind_unix_socket(sys.argv[1]))
+ioloop.IOLoop.current().start()
+"""
+
+
+def test_without_events_the_panel_says_it_refreshes_slowly(browser: Browser) -> None:
+    short = Path(tempfile.mkdtemp(prefix="noev-", dir="/tmp"))    # socket paths are short
+    sock = short / "engine.sock"
+    daemon = subprocess.Popen([sys.executable, "-c", NO_EVENTS_DAEMON, str(sock)],
+                              stdin=subprocess.DEVNULL)
+    server = None
+    try:
+        server = start_lab({"daemon_host": f"unix://{sock}", "start_daemon": False})
+        page = open_panel(browser, server)
+        panel = page.locator("#dockyard-panel")
+        expect(panel).to_have_attribute("data-live", "false")
+        expect(panel.locator(".jp-dockyard-live")).to_have_text(
+            "Live updates unavailable (page not found): refreshing every 10 s.")
+        expect(panel.locator(".jp-dockyard-images")).to_contain_text("No images yet")
+        shot(page, "no-events")
+        page.close()
+    finally:
+        if server is not None:
+            stop_server(server)
+        daemon.terminate()
+        daemon.wait(10)
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def test_unreachable_daemon_is_explained(browser: Browser) -> None:
