@@ -18,6 +18,10 @@ BENCHMARKS: dict[str, str] = {
     "unpack": "unpack",
     "load": "load",
     "images": "images",
+    "run": "bench_run",
+    "registry": "bench_registry",
+    "distribution": "bench_distribution",
+    "api_run": "bench_api_run",
 }
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 

@@ -57,7 +57,22 @@ class Stats:
         return {"median_s": self.median, "p90_s": self.p90, "samples_s": list(self.samples)}
 
 
-Figure = Stats | str  # a measurement, or why there is none
+@dataclass(frozen=True)
+class Amount:
+    """A figure that is not a time (a resident set size in MiB …): one value and its unit."""
+
+    value: float
+    unit: str
+
+    @property
+    def median(self) -> float:  # so ratios treat it like a timing
+        return self.value
+
+    def as_json(self) -> dict[str, Any]:
+        return {"value": self.value, "unit": self.unit}
+
+
+Figure = Stats | Amount | str  # a measurement, or why there is none
 
 
 def measure(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
@@ -100,13 +115,13 @@ class Result:
     def ratio(self, peer: str) -> float | None:
         """dockyard's median over the peer's: below 1 means dockyard is faster."""
         theirs = self.peers.get(peer)
-        if not isinstance(self.dockyard, Stats) or not isinstance(theirs, Stats):
+        if not isinstance(self.dockyard, Stats | Amount) or not isinstance(theirs, Stats | Amount):
             return None
         return self.dockyard.median / theirs.median if theirs.median > 0 else None
 
     def as_json(self) -> dict[str, Any]:
         def fig(f: Figure) -> Any:
-            return f.as_json() if isinstance(f, Stats) else {"unavailable": f}
+            return {"unavailable": f} if isinstance(f, str) else f.as_json()
         return {
             "name": self.name, "target": self.target, "size_bytes": self.size_bytes,
             "dockyard": fig(self.dockyard),
@@ -126,6 +141,8 @@ def format_figure(figure: Figure, size_bytes: int | None = None) -> str:
     """``"1.23 s (p90 1.30 s, 208 MB/s)"``, or ``"n/a (why)"``."""
     if isinstance(figure, str):
         return f"n/a ({figure})"
+    if isinstance(figure, Amount):
+        return f"{figure.value:.1f} {figure.unit}"
     extra = [f"p90 {format_seconds(figure.p90)}"]
     if size_bytes and figure.median > 0:
         extra.append(f"{size_bytes / figure.median / 1e6:.0f} MB/s")

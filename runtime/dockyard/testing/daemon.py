@@ -159,6 +159,15 @@ class DaemonProcess:
         self.cleanup()
 
 
+class NetnsDaemonProcess(DaemonProcess):
+    """A ``DaemonProcess`` in a new network namespace (``unshare --net`` execs the daemon, so
+    the pid is the daemon's): its bridges, veths and NAT rules vanish with it and never touch
+    the host's network. The unix socket is reachable from the host as usual."""
+
+    def command(self) -> list[str]:
+        return ["unshare", "--net", "--", *super().command()]
+
+
 def rss_kib(pid: int) -> int:
     """Resident set size of ``pid`` in KiB (``VmRSS`` from /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -167,4 +176,4 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-__all__ = ["DaemonProcess", "ping_unix", "rss_kib"]
+__all__ = ["DaemonProcess", "NetnsDaemonProcess", "ping_unix", "rss_kib"]

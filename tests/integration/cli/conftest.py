@@ -1,8 +1,8 @@
 """The dockyard CLI's container and network verbs against real daemons.
 
 ``engine`` is parametrized by name: ``dockerd`` (a private real dockerd in its own network
-namespace, so user-defined bridges never touch the host) always, ``dockyard`` (the session's
-dockyard daemon) for the verb groups whose endpoints dockyard serves — listed in ``SERVED``
+namespace, so user-defined bridges never touch the host) always, ``dockyard`` (a dockyard
+daemon, also in a network namespace of its own) for the verb groups whose endpoints dockyard serves — listed in ``SERVED``
 below and extended as the endpoint modules land. Both daemons are shared by the session;
 every test removes the containers and networks it made.
 """
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from dockyard.cli.main import main
+from dockyard.testing.daemon import NetnsDaemonProcess
 from dockyard.testing.dockerd import (
     DOCKERD,
     Dockerd,
@@ -106,11 +107,21 @@ def cli_dockerd() -> Iterator[Dockerd]:
         stop_dockerd(daemon)
 
 
+@pytest.fixture(scope="session")
+def cli_dockyard(busybox_archive: Path) -> Iterator[NetnsDaemonProcess]:
+    """A dockyard daemon of its own, in a new network namespace like dockerd's: its default
+    bridge and NAT rules stay out of the host's network."""
+    with NetnsDaemonProcess(log_level="warn") as daemon:
+        api = daemon.client().api
+        with open(busybox_archive, "rb") as f:
+            list(api.load_image(f))
+        api.close()
+        yield daemon
+
+
 def _host_for(request: pytest.FixtureRequest, name: str) -> str:
-    if name == "dockerd":
-        return str(request.getfixturevalue("cli_dockerd").host)
-    request.getfixturevalue("busybox_image")
-    return str(request.getfixturevalue("dockyard_daemon").host)
+    fixture = "cli_dockerd" if name == "dockerd" else "cli_dockyard"
+    return str(request.getfixturevalue(fixture).host)
 
 
 @pytest.fixture

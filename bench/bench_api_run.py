@@ -1,0 +1,363 @@
+"""Engine-API-level ``run --rm busybox true``: dockyard's daemon through docker-py's
+``containers.run`` (create + start + wait + logs + remove round trips), network ``none`` and the
+default bridge, side by side with a private dockerd (``docker run --rm`` and docker-py), ``podman
+run --rm``, ``runc run``/``crun run`` on an OCI bundle and the bare ``unshare … chroot`` floor
+(those three from :mod:`bench.bench_run`); then 50 ``run -d`` followed by 50 ``wait``, the
+daemons' idle RSS and the per-container supervisor's RSS (dockyard's shim, containerd-shim).
+
+Both daemons run in network namespaces of their own (``unshare --net``) with their default bridge,
+so bridges, veths and NAT rules never touch the host. A dockyard endpoint that is not written yet
+shows as ``n/a (endpoint missing)``.
+
+Targets (issue 3): ≤ 15 ms median with ``--network none``, ≤ 25 ms with the bridge; daemon idle
+RSS < 60 MiB; shim ≤ 13 MiB. Standalone: ``python3 -m bench.bench_api_run [--repeats N]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import bench_run
+from .harness import (
+    Amount,
+    Context,
+    Figure,
+    Result,
+    Stats,
+    Unsupported,
+    format_table,
+    measure,
+    run,
+)
+
+TARGET_NONE = "≤ 15 ms"
+TARGET_BRIDGE = "≤ 25 ms"
+BATCH = 50
+MiB = 1 << 20
+
+
+@dataclass
+class Side:
+    """A daemon under test: its ``unix://`` host and the pids whose memory counts as its own."""
+
+    label: str
+    host: str
+    pids: Callable[[], list[int]]
+
+
+# ---- pure helpers -----------------------------------------------------------------------------
+
+
+def rss_bytes(pid: int, proc: Path = Path("/proc")) -> int:
+    """``VmRSS`` of ``pid`` in bytes (0 for a gone process or a kernel thread)."""
+    try:
+        text = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def parent_pid(pid: int, proc: Path = Path("/proc")) -> int:
+    """``PPid`` of ``pid`` (0 when it is gone)."""
+    try:
+        text = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return 0
+
+
+def children(pid: int, proc: Path = Path("/proc")) -> list[int]:
+    """Direct children of ``pid``, from every process's ``PPid``."""
+    found = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and parent_pid(int(entry.name), proc) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def missing_endpoint(exc: BaseException) -> bool:
+    """docker-py's error for a route the daemon does not serve (404 ``page not found``)."""
+    response = getattr(exc, "response", None)
+    return response is not None and response.status_code == 404 and \
+        "page not found" in str(getattr(exc, "explanation", "") or "")
+
+
+@contextlib.contextmanager
+def endpoint_guard() -> Iterator[None]:
+    """Turn a missing dockyard endpoint into the benchmark's ``n/a (endpoint missing)``."""
+    try:
+        yield
+    except Exception as exc:
+        if missing_endpoint(exc):
+            raise Unsupported("endpoint missing") from None
+        raise
+
+
+# ---- daemons ----------------------------------------------------------------------------------
+
+
+def busybox_archive(ctx: Context) -> Path:
+    def make(dest: Path) -> None:
+        from dockyard.testing.busybox import build_busybox_archive
+
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.move(str(build_busybox_archive(Path(tmp))), dest)
+    return ctx.cached("busybox-image.tar", make)
+
+
+def load_archive(host: str, archive: Path) -> None:
+    import docker
+
+    api = docker.APIClient(base_url=host, version="auto", timeout=120)
+    try:
+        with open(archive, "rb") as f:
+            for _ in api.load_image(f):
+                pass
+    finally:
+        api.close()
+
+
+@contextlib.contextmanager
+def dockyard_side(ctx: Context, archive: Path) -> Iterator[Side]:
+    from dockyard.testing.daemon import NetnsDaemonProcess
+
+    with ctx.scratch("api-run-dockyard") as root, NetnsDaemonProcess(root / "data", log_level="warn") as d:
+        load_archive(d.host, archive)
+        yield Side("dockyard", d.host, lambda: [d.pid] if d.pid else [])
+
+
+@contextlib.contextmanager
+def dockerd_side(ctx: Context, archive: Path) -> Iterator[Side]:
+    """A private dockerd with its default bridge, in a new network namespace."""
+    if "dockerd" not in ctx.peers:
+        raise Unsupported("dockerd not installed")
+    if os.geteuid() != 0:
+        raise Unsupported("dockerd needs root")
+    from dockyard.testing.dockerd import Dockerd, _wait_ready, dockerd_command, stop_dockerd
+
+    root = Path(tempfile.mkdtemp(prefix="dkb-", dir="/tmp"))
+    argv = [a for a in dockerd_command(root) if a != "--bridge=none"]
+    with open(root / "dockerd.log", "wb") as log:
+        proc = subprocess.Popen(["unshare", "--net", "--", *argv], stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    daemon = Dockerd(root, proc)
+    try:
+        _wait_ready(daemon, 30.0)
+        load_archive(daemon.host, archive)
+        yield Side("dockerd", daemon.host, lambda: [proc.pid, *children(proc.pid)])
+    finally:
+        stop_dockerd(daemon)
+
+
+# ---- measurements -----------------------------------------------------------------------------
+
+
+def _client(host: str) -> Any:
+    import docker
+
+    return docker.DockerClient(base_url=host, version="auto", timeout=120)
+
+
+def dockerpy_run(side: Side, network: str | None, repeats: int) -> Stats:
+    """``containers.run("busybox", "true", remove=True)`` start to exit."""
+    client = _client(side.host)
+    kwargs: dict[str, Any] = {"remove": True}
+    if network:
+        kwargs["network_mode"] = network
+    try:
+        with endpoint_guard():
+            return measure(lambda: client.containers.run("busybox", "true", **kwargs), repeats, warmup=3)
+    finally:
+        client.close()
+
+
+def cli_run(ctx: Context, side: Side, network: str | None, repeats: int) -> Stats:
+    """The real ``docker run --rm busybox true`` (CLI start-up included, as users see it)."""
+    if "docker" not in ctx.peers:
+        raise Unsupported("docker CLI not installed")
+    env = dict(os.environ, DOCKER_HOST=side.host, DOCKER_CONFIG=str(ctx.cache / "docker-config"))
+    argv = ["docker", "run", "--rm", *(["--network", network] if network else []), "busybox", "true"]
+    return measure(lambda: run(*argv, env=env), repeats, warmup=2)
+
+
+def podman_run(ctx: Context, network: str | None, repeats: int) -> Stats:
+    if "podman" not in ctx.peers:
+        raise Unsupported("podman not installed")
+    argv = ["podman", "run", "--rm", *(["--network", network] if network else []), "busybox", "true"]
+    return measure(lambda: run(*argv), repeats, warmup=2)
+
+
+def detached_batch(side: Side, repeats: int) -> Stats:
+    """``BATCH`` × ``run -d busybox true`` then a ``wait`` on each (removal untimed)."""
+    client = _client(side.host)
+    made: list[Any] = []
+
+    def clean() -> None:
+        for container in made:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        made.clear()
+
+    def batch() -> None:
+        for _ in range(BATCH):
+            made.append(client.containers.run("busybox", "true", detach=True, network_mode="none"))
+        for container in made:
+            container.wait()
+    try:
+        with endpoint_guard():
+            return measure(batch, repeats, warmup=1, setup=clean)
+    finally:
+        clean()
+        client.close()
+
+
+def idle_rss(side: Side) -> Amount:
+    """The daemon's resident memory once idle (dockerd: dockerd plus its containerd)."""
+    return Amount(sum(rss_bytes(p) for p in side.pids()) / MiB, "MiB")
+
+
+def shim_rss(side: Side) -> Amount:
+    """RSS of the process that supervises one running container (the init's parent)."""
+    client = _client(side.host)
+    container = None
+    try:
+        with endpoint_guard():
+            container = client.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none")
+            container.reload()
+        init = int(container.attrs["State"]["Pid"])
+        supervisor = parent_pid(init) if init else 0
+        if not supervisor:
+            raise RuntimeError(f"{side.label}: no running init to find the supervisor of")
+        return Amount(rss_bytes(supervisor) / MiB, "MiB")
+    finally:
+        if container is not None:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        client.close()
+
+
+# ---- the benchmark ----------------------------------------------------------------------------
+
+
+def _with_side(make: Callable[[], contextlib.AbstractContextManager[Side]],
+               work: Callable[[Side], dict[str, Figure]], names: list[str]) -> dict[str, Figure]:
+    """Run ``work`` inside a started daemon; a daemon that cannot start gives n/a everywhere."""
+    try:
+        with make() as side:
+            return work(side)
+    except Unsupported as exc:
+        return dict.fromkeys(names, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a daemon that fails to start is n/a, not a crash
+        return dict.fromkeys(names, _reason(exc))
+
+
+FIGURES = ["none", "bridge", "cli none", "cli bridge", "batch", "rss", "shim"]
+
+
+def _dockyard_figures(ctx: Context, side: Side) -> dict[str, Figure]:
+    reps = max(ctx.repeats * 4, 20)
+    figures: dict[str, Figure] = {"rss": idle_rss(side)}
+    figures["none"] = _safe(lambda: dockerpy_run(side, "none", reps))
+    figures["bridge"] = _safe(lambda: dockerpy_run(side, None, reps))
+    figures["batch"] = _safe(lambda: detached_batch(side, max(ctx.repeats // 2, 2)))
+    figures["shim"] = _safe(lambda: shim_rss(side))
+    return figures
+
+
+def _dockerd_figures(ctx: Context, side: Side) -> dict[str, Figure]:
+    reps = max(ctx.repeats * 2, 10)
+    figures: dict[str, Figure] = {"rss": idle_rss(side)}
+    figures["none"] = _safe(lambda: dockerpy_run(side, "none", reps))
+    figures["bridge"] = _safe(lambda: dockerpy_run(side, None, reps))
+    figures["cli none"] = _safe(lambda: cli_run(ctx, side, "none", reps))
+    figures["cli bridge"] = _safe(lambda: cli_run(ctx, side, None, reps))
+    figures["batch"] = _safe(lambda: detached_batch(side, max(ctx.repeats // 2, 2)))
+    figures["shim"] = _safe(lambda: shim_rss(side))
+    return figures
+
+
+def _safe(fn: Callable[[], Stats | Amount]) -> Figure:
+    """One figure; a side that cannot run or fails here is its n/a reason, not a crash."""
+    try:
+        return fn()
+    except Unsupported as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001
+        return _reason(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1][-160:] if text else type(exc).__name__
+
+
+def _low_level(ctx: Context) -> dict[str, Figure]:
+    """runc, crun and the floor on the same rootfs, through bench_run's helpers."""
+    rootfs = bench_run._rootfs(ctx)
+    peers: dict[str, Figure] = {}
+    with ctx.scratch("api-run-bundle") as scratch:
+        try:
+            bundle = bench_run._bundle(rootfs, scratch / "bundle")
+        except (Unsupported, RuntimeError) as exc:
+            peers["runc run"] = peers["crun run"] = str(exc)
+        else:
+            peers["runc run"] = bench_run._safely(lambda: bench_run._oci(ctx, "runc", ["runc"], bundle))
+            peers["crun run"] = bench_run._safely(lambda: bench_run._crun(ctx, bundle))
+        peers["unshare+chroot floor"] = bench_run._safely(lambda: bench_run._floor(ctx, rootfs))
+    return peers
+
+
+def results(mine: dict[str, Figure], dockerd: dict[str, Figure], podman: dict[str, Figure],
+            low: dict[str, Figure]) -> list[Result]:
+    """The table: one row group per figure, dockyard against each peer that has it."""
+    return [
+        Result("api run --rm true (network none)", mine["none"],
+               {"dockerd (docker-py)": dockerd["none"], "docker run --rm (CLI)": dockerd["cli none"],
+                "podman run --rm": podman["none"], **low}, TARGET_NONE),
+        Result("api run --rm true (default bridge)", mine["bridge"],
+               {"dockerd (docker-py)": dockerd["bridge"], "docker run --rm (CLI)": dockerd["cli bridge"],
+                "podman run --rm": podman["bridge"]}, TARGET_BRIDGE),
+        Result(f"{BATCH}× run -d, then wait", mine["batch"], {"dockerd (docker-py)": dockerd["batch"]}),
+        Result("daemon idle RSS", mine["rss"], {"dockerd + containerd": dockerd["rss"]}, "< 60 MiB"),
+        Result("per-container supervisor RSS", mine["shim"], {"containerd-shim-runc-v2": dockerd["shim"]},
+               "≤ 13 MiB"),
+    ]
+
+
+def bench(ctx: Context) -> list[Result]:
+    archive = busybox_archive(ctx)
+    print("  api_run: dockyard daemon", file=sys.stderr)
+    mine = _with_side(lambda: dockyard_side(ctx, archive), lambda s: _dockyard_figures(ctx, s), FIGURES)
+    print("  api_run: private dockerd (own netns, default bridge)", file=sys.stderr)
+    dockerd = _with_side(lambda: dockerd_side(ctx, archive), lambda s: _dockerd_figures(ctx, s), FIGURES)
+    reps = max(ctx.repeats * 2, 10)
+    podman: dict[str, Figure] = {"none": _safe(lambda: podman_run(ctx, "none", reps)),
+                                 "bridge": _safe(lambda: podman_run(ctx, None, reps))}
+    print("  api_run: runc, crun, floor", file=sys.stderr)
+    return results(mine, dockerd, podman, _low_level(ctx))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    repeats = int(args[args.index("--repeats") + 1]) if "--repeats" in args else 5
+    print(format_table(bench(Context(repeats=repeats))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
