@@ -52,7 +52,9 @@ class _Helper:
         else:
             os.makedirs(record.rootfs, exist_ok=True)
             options.update(lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
-                           work_dir=record.work_dir, mountpoint=record.rootfs)
+                           work_dir=record.work_dir, mountpoint=record.rootfs,
+                           binds=[m for m in getattr(record, "spec_mounts", []) or []
+                                  if m.get("type") == "bind" and op != "export"])
         if self.lock is not None:
             self.lock.acquire()
         try:

@@ -6,7 +6,7 @@ holds) must resolve *inside* the container — an absolute link points at the co
 container swapping a directory for a symlink; inside a chroot the kernel does the resolution.
 The root is ``/proc/<pid>/root`` for a running container (its mounts, volumes included, are
 seen there), or, for a stopped one, its overlay mounted in a private mount namespace that dies
-with the helper — nothing can leak.
+with the helper — nothing can leak (its bind mounts and volumes are mounted there too).
 
 Hardening: a hostile image must not run code in this root process. Everything is imported
 before the chroot and file-based imports are switched off after it; no user/group *name*
@@ -116,6 +116,8 @@ def enter_root(options: dict[str, Any]) -> None:
         syscalls.unshare(syscalls.CLONE_NEWNS)
         mounts.make_private()
         overlay.mount(options["lower_dirs"], options["upper_dir"], options["work_dir"], root)
+        for m in options.get("binds", []):  # its volumes and bind mounts, as dockerd mounts them
+            mounts.bind(root, m["source"], m["target"], m.get("read_only", False))
     os.chroot(root)
     os.chdir("/")
     tarfile.pwd = tarfile.grp = None  # type: ignore[attr-defined]  # no NSS: numbers only
