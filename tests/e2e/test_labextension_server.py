@@ -130,3 +130,15 @@ def test_prebuilt_extension_is_where_the_paths_say() -> None:
     assert entry["dest"] == meta["name"] == "dockyard-jupyter"
     remote = meta["jupyterlab"]["_build"]["load"]
     assert (built / remote).is_file()
+
+
+def test_registries_of_an_unreachable_daemon_is_a_502() -> None:
+    srv = start_server({"daemon_host": "unix:///nonexistent/dockyard.sock",
+                        "start_daemon": False})
+    try:
+        response = srv.get("/dockyard/registries")
+        assert response.status_code == 502
+        assert response.json()["message"] == ("dockyard daemon at unix:///nonexistent/dockyard"
+                                              ".sock is unreachable: No such file or directory")
+    finally:
+        stop_server(srv)

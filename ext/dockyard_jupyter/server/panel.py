@@ -22,6 +22,7 @@ from typing import IO, Any
 from urllib.parse import urlencode
 
 from tornado import httputil, web
+from tornado.httpclient import HTTPClientError
 
 from dockyard.distribution import credentials
 from dockyard.errors import InvalidArgument, NotFound
@@ -56,15 +57,19 @@ def _username(entry: Any) -> str:
 class RegistriesHandler(DockyardHandler):
     @web.authenticated
     async def get(self) -> None:
-        info = await self.proxy.get_json("/info")
         try:
-            config = credentials.load_config()
-        except InvalidArgument as exc:
-            self.finish({"registries": (info.get("RegistryConfig") or {}).get("IndexConfigs"),
-                         "logins": {}, "error": str(exc)})
-            return
-        self.finish({"registries": (info.get("RegistryConfig") or {}).get("IndexConfigs") or {},
-                     "logins": logins(config)})
+            info = await self.proxy.get_json("/info")
+        except (OSError, HTTPClientError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise web.HTTPError(502, f"dockyard daemon at {self.proxy.host} is unreachable: "
+                                     f"{reason}") from None
+        body: dict[str, Any] = {
+            "registries": (info.get("RegistryConfig") or {}).get("IndexConfigs") or {}}
+        try:
+            body["logins"] = logins(credentials.load_config())
+        except InvalidArgument as exc:       # a broken config.json: say so, list registries
+            body.update(logins={}, error=str(exc))
+        self.finish(body)
 
 
 class EventsHandler(ProxyHandler):
