@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "unpack": "unpack",
     "load": "load",
     "images": "images",
+    "build": "build",
     "run": "bench_run",
     "registry": "bench_registry",
     "distribution": "bench_distribution",

@@ -18,6 +18,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -57,8 +58,14 @@ class BuildContext:
         return cls(Path(tempfile.mkdtemp(prefix="context-", dir=parent)))
 
     def close(self) -> None:
-        if self.owned:
-            shutil.rmtree(self.root, ignore_errors=True)
+        """Remove the directory in the background: unlinking thousands of files can take
+        seconds on a disk mounted with ``discard`` and must not delay the build's answer
+        (the builder empties its tmp dir on start, so a crash leaves nothing)."""
+        if self.owned and self.root.exists():
+            trash = self.root.with_name("trash-" + self.root.name)
+            os.rename(self.root, trash)
+            threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True,
+                             name="context-cleanup").start()
 
     def apply_dockerignore(self) -> None:
         """After the Dockerfile is read (the CLI's ``-f -`` lists its own Dockerfile there)."""

@@ -87,6 +87,7 @@ class CopyOp:
     contents: list[tuple[str, bytes]] = field(default_factory=list)  # heredoc files
     excludes: list[str] = field(default_factory=list)  # --exclude, relative to each source
     parents_root: Path | None = None  # --parents: keep paths relative to this root
+    link: bool = False  # sources are private files on the upper dir's file system
 
     def excluded(self, rel: str) -> bool:
         if not self.excludes:
@@ -96,7 +97,7 @@ class CopyOp:
         return DockerIgnore(self.excludes).matches(rel)
 
 
-def dest_path(root: Path, dest: str, workdir: str) -> tuple[str, bool]:
+def dest_path(dest: str, workdir: str) -> tuple[str, bool]:
     """The absolute destination and whether it names a directory (trailing slash)."""
     is_dir = dest.endswith("/") or dest in (".", "")
     if not dest.startswith("/"):
@@ -104,48 +105,72 @@ def dest_path(root: Path, dest: str, workdir: str) -> tuple[str, bool]:
     return os.path.normpath(dest), is_dir
 
 
-def apply_copy(root: Path, op: CopyOp) -> None:
-    dest, dest_is_dir = dest_path(root, op.dest, op.workdir)
+@dataclass
+class Roots:
+    """Where a COPY resolves paths (``view``: the parent image's file system, symlinks
+    followed inside it) and where it writes (``upper``: the step's upper dir, written directly,
+    no overlay mounted over it). A directory the copy enters that exists below is created in
+    the upper dir with its owner and mode, as an overlay copy-up would."""
+
+    view: Path
+    upper: Path
+
+    def target(self, path: str) -> Path:
+        resolved = in_root(str(self.view), path)
+        return self.upper / os.path.relpath(resolved, self.view)
+
+    def is_dir(self, path: str) -> bool:
+        return self.target(path).is_dir() or Path(in_root(str(self.view), path)).is_dir()
+
+    def makedirs(self, path: str) -> None:
+        current = "/"
+        for part in [p for p in path.split("/") if p]:
+            current = os.path.join(current, part)
+            real = self.target(current)
+            if real.is_dir():
+                continue
+            below = Path(in_root(str(self.view), current))
+            real.mkdir(mode=0o755)
+            if below.is_dir():
+                st = below.stat()
+                os.chown(real, st.st_uid, st.st_gid)
+                os.chmod(real, stat.S_IMODE(st.st_mode))
+            else:
+                os.chown(real, 0, 0)
+
+
+def apply_copy(roots: Roots, op: CopyOp) -> None:
+    dest, dest_is_dir = dest_path(op.dest, op.workdir)
     many = len(op.sources) + len(op.contents) > 1
-    target = Path(in_root(str(root), dest))
     if op.parents_root is not None:
-        _makedirs(root, dest)
         for src in op.sources:
             rel = os.path.relpath(src, op.parents_root)
-            _makedirs(root, os.path.join(dest, os.path.dirname(rel)))
-            _copy_into(src, target / os.path.dirname(rel), op)
+            parent = os.path.join(dest, os.path.dirname(rel))
+            roots.makedirs(parent)
+            _copy_into(src, roots.target(parent), op)
         return
-    if many or dest_is_dir or target.is_dir():
-        _makedirs(root, dest)
+    if many or dest_is_dir or roots.is_dir(dest):
+        roots.makedirs(dest)
+        target = roots.target(dest)
         for src in op.sources:
             if not op.excluded(src.name):
                 _copy_into(src, target, op)
         for name, data in op.contents:
             _write_file(target / name, data, op)
         return
-    _makedirs(root, os.path.dirname(dest))
+    roots.makedirs(os.path.dirname(dest))
+    target = roots.target(dest)
     for src in op.sources:
         if src.is_dir() and not src.is_symlink():
-            _makedirs(root, dest)
+            roots.makedirs(dest)
             _copy_tree_contents(src, target, op)
         elif op.extract_archives and _is_archive(src):
-            _makedirs(root, dest)
+            roots.makedirs(dest)
             _extract(src, target)
         else:
             _copy_one(src, target, op)
     for _name, data in op.contents:
         _write_file(target, data, op)
-
-
-def _makedirs(root: Path, path: str) -> None:
-    """Create missing directories (root-owned 0755, as the classic builder) inside ``root``."""
-    current = "/"
-    for part in [p for p in path.split("/") if p]:
-        current = os.path.join(current, part)
-        real = Path(in_root(str(root), current))
-        if not real.exists():
-            real.mkdir(mode=0o755)
-            os.chown(real, 0, 0)
 
 
 def _copy_into(src: Path, target_dir: Path, op: CopyOp) -> None:
@@ -182,21 +207,33 @@ def _remove(path: Path) -> None:
 
 def _copy_one(src: Path, target: Path, op: CopyOp) -> None:
     st = os.lstat(src)
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif os.path.lexists(target):
-        target.unlink()
+    if os.path.lexists(target):
+        _remove(target)
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), target)
         uid, gid = op.owner or (0, 0)
         os.chown(target, uid, gid, follow_symlinks=False)
         os.utime(target, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
         return
-    if stat.S_ISREG(st.st_mode):
-        shutil.copyfile(src, target, follow_symlinks=False)
-    else:
+    if not stat.S_ISREG(st.st_mode):
         raise BuildError(f"cannot copy {src.name}: not a regular file, directory or symlink")
+    if op.link and _linkable(st, op):
+        try:
+            os.link(src, target)
+            return
+        except OSError:
+            pass  # another file system: copy
+    shutil.copyfile(src, target, follow_symlinks=False)
     _finish(src, target, op, is_dir=False)
+
+
+def _linkable(st: os.stat_result, op: CopyOp) -> bool:
+    """A context file already has what COPY gives it (root owner, its mode and mtime), so it
+    can be hard-linked into the layer instead of copied (the context is private and is
+    deleted after the build; snapshots are never written to)."""
+    if op.chmod is not None:
+        return False
+    return (st.st_uid, st.st_gid) == (op.owner or (0, 0)) and not st.st_mode & 0o6000
 
 
 def _finish(src: Path, target: Path, op: CopyOp, is_dir: bool) -> None:

@@ -261,9 +261,12 @@ class StepRunner:
         if self._exists(path):
             return self.commit(cmd, None)
         scratch = executor.new_scratch(self.store.snapshots)
-        with executor.mounted(self.lower_dirs(), scratch / "fs", scratch / "work",
-                              scratch / "merged") as root:
-            executor._makedirs(root, path)
+        try:
+            with executor.image_rootfs(self.store.snapshots, self.lower_dirs()) as view:
+                executor.Roots(view, scratch / "fs").makedirs(path)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         return self.commit(cmd, scratch)
 
     def _exists(self, path: str) -> bool:
@@ -378,15 +381,15 @@ class StepRunner:
         try:
             with ExitStack() as stack:
                 sources = self._copy_sources(inst, stack)
-                root = stack.enter_context(executor.mounted(
-                    self.lower_dirs(), scratch / "fs", scratch / "work", scratch / "merged"))
+                view = stack.enter_context(executor.image_rootfs(self.store.snapshots,
+                                                                 self.lower_dirs()))
                 op = executor.CopyOp(
                     sources, inst.dest, self.state.config.config.get("WorkingDir") or "/",
-                    executor.resolve_owner(inst.chown, root),
+                    executor.resolve_owner(inst.chown, view),
                     int(inst.chmod, 8) if inst.chmod else None, isinstance(inst, Add),
                     [(c.path, c.data.encode()) for c in inst.contents], list(inst.excludes),
-                    self._parents_root(inst))
-                executor.apply_copy(root, op)
+                    self._parents_root(inst), link=not getattr(inst, "from_", ""))
+                executor.apply_copy(executor.Roots(view, scratch / "fs"), op)
                 kind = "dir" if len(sources) == 1 and sources[0].is_dir() else "file"
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ def test_failing_run_is_reported_classically_and_leaves_nothing(
     assert "before\n" in got.text
     snapshots = daemon.root / "snapshots"
     assert not [p for p in os.listdir(snapshots) if p.startswith("tmp-")]
+    deadline = time.monotonic() + 10  # the context is removed in the background
+    while os.listdir(daemon.root / "build" / "tmp") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert os.listdir(daemon.root / "build" / "tmp") == []
     with open("/proc/self/mountinfo") as f:
         assert str(daemon.root) not in f.read()
