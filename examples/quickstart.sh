@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # dockyard's main job, end to end: start the daemon, make a local busybox base image, load it,
-# list and inspect it with dockyard's CLI and with the real docker CLI, then stop the daemon.
+# list and inspect it with dockyard's CLI and with the real docker CLI, run containers from it,
+# then stop the daemon.
 #
 #   bash examples/quickstart.sh            # on a temporary data root, removed at the end
 #   DOCKYARD_DATA_ROOT=/var/lib/dockyard bash examples/quickstart.sh   # keep the data
 #
-# Prints each step; exits non-zero on the first failure. (Later: run a container from it.)
+# Prints each step; exits non-zero on the first failure.
 set -euo pipefail
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -65,6 +66,15 @@ fi
 step "Inspect it"
 run dockyard image inspect --format 'ID {{.Id}}  OS/arch {{.Os}}/{{.Architecture}}  Cmd {{.Config.Cmd}}  layers {{len .RootFS.Layers}}' busybox
 run dockyard history busybox
+
+step "Run a container from it (its output streams back; --rm removes it when it exits)"
+run dockyard run --rm busybox echo "hello from a dockyard container"
+
+step "Run a named one without --rm: it stays listed after it exits, with its logs, until removed"
+run dockyard run --name quickstart busybox sh -c 'echo "written to the log at $(date +%T)"'
+run dockyard ps -a
+run dockyard logs quickstart
+run dockyard rm quickstart
 
 step "Stop the daemon (SIGTERM)"
 run kill -TERM "$daemon_pid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,10 +15,20 @@ SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "quickstart.sh"
 
 @pytest.mark.slow
 def test_quickstart_runs_end_to_end() -> None:
-    r = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=120, check=False)
+    # In a network namespace of its own: the daemon's default bridge and NAT stay off the host.
+    r = subprocess.run(["unshare", "--net", "bash", str(SCRIPT)], capture_output=True, text=True,
+                       timeout=120, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Loaded image: busybox:latest" in r.stdout
     assert r.stdout.count("busybox      latest") >= 2  # dockyard images and docker images
+    assert "\nhello from a dockyard container\n" in r.stdout
+    ps = r.stdout.split("$ dockyard ps -a\n", 1)[1].splitlines()
+    assert re.split(r"\s{2,}", ps[0]) == ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
+                                          "NAMES"]
+    assert re.fullmatch(r"[0-9a-f]{12}   busybox   \"sh -c .+…\"   .+ ago   "
+                        r"Exited \(0\) .+ ago\s+quickstart", ps[1]), ps[1]
+    assert re.search(r"\$ dockyard logs quickstart\nwritten to the log at \d\d:\d\d:\d\d\n", r.stdout)
+    assert "$ dockyard rm quickstart\nquickstart\n" in r.stdout
     assert r.stdout.rstrip().endswith("quickstart OK")
 
 
