@@ -49,6 +49,8 @@ class DaemonConfig:
     log_level: str = "info"
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
+    bridge: str | None = None               # -b: the default bridge network's Linux bridge
+    bip: str | None = None                  # --bip: its address/prefix (first use only)
 
     @property
     def rootless(self) -> bool:

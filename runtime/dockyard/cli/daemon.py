@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         metavar="REGISTRY", help="registry (host:port or CIDR) reachable over plain HTTP, repeatable")
     parser.add_argument("--registry-mirror", dest="registry_mirrors", action="append", default=[],
                         metavar="URL", help="preferred Docker Hub mirror, repeatable")
+    parser.add_argument("-b", "--bridge", default=None, metavar="NAME",
+                        help="Linux bridge of the default bridge network (default dockyard0)")
+    parser.add_argument("--bip", default=None, metavar="CIDR",
+                        help="the default bridge's address and subnet, e.g. 172.30.0.1/16")
     parser.set_defaults(func=run)
 
 
@@ -29,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = DaemonConfig(log_level=args.log_level, pidfile=args.pidfile,
                           insecure_registries=list(args.insecure_registries),
-                          registry_mirrors=list(args.registry_mirrors))
+                          registry_mirrors=list(args.registry_mirrors), bridge=args.bridge, bip=args.bip)
     if args.data_root is not None:
         config.data_root = args.data_root.resolve()
     if args.hosts:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import hashlib
 import logging
 import os
 import platform
@@ -75,6 +76,15 @@ def _now() -> str:
     return rfc3339_now()
 
 
+def default_bridge_name(data_root: Path) -> str:
+    """``dockyard0`` for the default data root; any other root (a second daemon, a test) gets
+    its own bridge, so two daemons never hand out the same address on one bridge."""
+    from ..config import default_data_root
+    if data_root.resolve() == default_data_root().resolve():
+        return DEFAULT_BRIDGE
+    return "dy" + hashlib.sha256(str(data_root.resolve()).encode()).hexdigest()[:8]
+
+
 def off_loop(func: Callable[..., T]) -> Callable[..., T]:
     """Run ``func`` on a helper thread when called from a thread whose asyncio loop is running
     (the daemon's main thread): pyroute2's sync API drives its own loop per thread and would
@@ -110,17 +120,27 @@ class NetworkManager:
         self._bridges: dict[str, int] = {}
         self._proxy = PortProxy()
         self._published: dict[str, list[Published]] = {}
-        self._predefine(bridge or DEFAULT_BRIDGE, bip)
+        self._predefine(bridge or default_bridge_name(Path(data_root)), bip)
         self._restore()
 
     @off_loop
     def close(self) -> None:
+        """Daemon stop. With no container running, the bridges and NAT rules go too (the next
+        start makes them again); otherwise they stay for the containers that outlive us."""
         with self._lock:
             for cid in list(self._published):
                 self._unpublish(cid)
             self._proxy.close()
+            if not self.rootless and not any(sb.netns not in ("host", "none")
+                                             for sb in self.state.sandboxes.values()):
+                for net in self.state.networks.values():
+                    if net.bridge and net.id in self._bridges:
+                        nat.remove(net.bridge)
+                        self.nl.delete_link(net.bridge)
+                self._bridges.clear()
             if self._netlink is not None:
                 self._netlink.close()
+                self._netlink = None
 
     # ---- start-up -----------------------------------------------------------------------------
 
@@ -133,6 +153,8 @@ class NetworkManager:
     def _predefine(self, bridge: str, bip: str | None) -> None:
         """bridge/host/none exist from the first start on, with ids that never change."""
         have = {n.name for n in self.state.networks.values()}
+        if "bridge" in have:
+            self._reconfigure_default(self.find("bridge"), bridge, bip)
         created = _now()
         for name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
             if name not in have:
@@ -144,6 +166,23 @@ class NetworkManager:
                         self._address_default_bridge(net, bip)
                 self.state.networks[net.id] = net
         self.state.save(durable=True)
+
+    def _reconfigure_default(self, net: Network, bridge: str, bip: str | None) -> None:
+        """A changed ``-b``/``--bip`` takes effect on the next start while nothing uses the network."""
+        gateway = bip.split("/")[0] if bip else net.gateway
+        subnet = str(ipam.parse_subnet(bip)) if bip else net.subnet
+        if (bridge, gateway, subnet) == (net.bridge, net.gateway, net.subnet):
+            return
+        if self.state.endpoints_of(net.id):
+            log.warning("default bridge in use: keeping %s %s/%s", net.bridge, net.gateway, net.subnet)
+            return
+        if not self.rootless:
+            nat.remove(net.bridge)
+            self.nl.delete_link(net.bridge)
+        net.bridge, net.options[BRIDGE_NAME_OPTION] = bridge, bridge
+        net.gateway, net.subnet = gateway, subnet
+        if not bip and not self.rootless:
+            self._address_default_bridge(net, None)
 
     def _address_default_bridge(self, net: Network, bip: str | None) -> None:
         """``--bip``, else the address a bridge left by an earlier daemon has, else 172.30/16 or
@@ -187,7 +226,7 @@ class NetworkManager:
                     "or use --network host or --network none")
             netlink.ip_forward()
             index = self.nl.ensure_bridge(net.bridge, net.gateway, prefixlen(net))
-            nat.install(net.id, net.subnet, net.bridge, net.internal)
+            nat.install(net.subnet, net.bridge, net.internal)
             self._bridges[net.id] = index
         return index
 
@@ -274,7 +313,7 @@ class NetworkManager:
 
     def _destroy(self, net: Network) -> None:
         if not self.rootless:
-            nat.remove(net.id)
+            nat.remove(net.bridge)
             self.nl.delete_link(net.bridge)
         self._bridges.pop(net.id, None)
         del self.state.networks[net.id]

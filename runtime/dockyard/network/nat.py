@@ -1,6 +1,6 @@
 """iptables rules for a bridge network: MASQUERADE for outbound traffic, FORWARD accepts (or
-drops, for ``--internal``), each tagged with a ``dockyard:<network id>`` comment so removal and
-leak checks find exactly ours.
+drops, for ``--internal``), each tagged with a ``dockyard:<bridge>`` comment so removal and leak
+checks find exactly ours, and a second daemon using the same bridge finds them in place.
 
 They are installed when a network is created or restored (daemon start), never per container:
 a container start runs no iptables command. Published ports go through the userland proxy
@@ -26,8 +26,8 @@ def _iptables() -> str:
     return path
 
 
-def _rules(network_id: str, subnet: str, bridge: str, internal: bool) -> list[list[str]]:
-    tag = ["-m", "comment", "--comment", TAG + network_id[:12]]
+def _rules(subnet: str, bridge: str, internal: bool) -> list[list[str]]:
+    tag = ["-m", "comment", "--comment", TAG + bridge]
     if internal:
         return [["-t", "filter", "FORWARD", "-i", bridge, "!", "-o", bridge, *tag, "-j", "DROP"],
                 ["-t", "filter", "FORWARD", "-o", bridge, "!", "-i", bridge, *tag, "-j", "DROP"]]
@@ -40,9 +40,9 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([_iptables(), "-w", *args], capture_output=True, text=True, check=False)
 
 
-def install(network_id: str, subnet: str, bridge: str, internal: bool) -> None:
+def install(subnet: str, bridge: str, internal: bool) -> None:
     """Insert the network's rules unless present (a restarted daemon finds them in place)."""
-    for table, chain, *spec in ((r[1], r[2], *r[3:]) for r in _rules(network_id, subnet, bridge, internal)):
+    for table, chain, *spec in ((r[1], r[2], *r[3:]) for r in _rules(subnet, bridge, internal)):
         if _run(["-t", table, "-C", chain, *spec]).returncode == 0:
             continue
         done = _run(["-t", table, "-I", chain, *spec])
@@ -50,14 +50,14 @@ def install(network_id: str, subnet: str, bridge: str, internal: bool) -> None:
             raise NetworkError(f"failed to program iptables for {bridge}: {done.stderr.strip()}")
 
 
-def remove(network_id: str) -> None:
-    """Delete every rule tagged with the network's id (idempotent)."""
+def remove(bridge: str) -> None:
+    """Delete every rule tagged with the bridge's name (idempotent)."""
     for table in ("nat", "filter"):
-        for line in rules_tagged(table, TAG + network_id[:12]):
+        for line in rules_tagged(table, f"{TAG}{bridge} "):
             _run(["-t", table, "-D", *line.split()[1:]])
 
 
 def rules_tagged(table: str, tag: str = TAG) -> list[str]:
     """``iptables -S`` lines carrying ``tag`` (quotes stripped, ready to be re-used as args)."""
     listing = _run(["-t", table, "-S"])
-    return [line.replace('"', "") for line in listing.stdout.splitlines() if tag in line]
+    return [line.replace('"', "") for line in listing.stdout.splitlines() if tag in line.replace('"', "") + " "]

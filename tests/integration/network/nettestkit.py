@@ -42,7 +42,7 @@ def destroy(mgr: NetworkManager) -> None:
     mgr.close()
     for net in mgr.state.networks.values():
         if net.driver == "bridge":
-            nat.remove(net.id)
+            nat.remove(net.bridge)
             link = netlink.Netlink()
             link.delete_link(net.bridge)
             link.close()

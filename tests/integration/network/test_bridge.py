@@ -227,11 +227,12 @@ def test_setup_and_teardown_cost(manager: NetworkManager, record: Callable[..., 
 
 def test_rules_tagged_per_network(manager: NetworkManager) -> None:
     made = manager.create({"Name": "dyt-rules"})["Id"]
-    assert len(nat.rules_tagged("nat", "dockyard:" + made[:12])) == 1
-    assert len(nat.rules_tagged("filter", "dockyard:" + made[:12])) == 2
+    tag = f"dockyard:br-{made[:12]} "
+    assert len(nat.rules_tagged("nat", tag)) == 1 and len(nat.rules_tagged("filter", tag)) == 2
+    nat.install(manager.find("dyt-rules").subnet, f"br-{made[:12]}", False)  # a second daemon
+    assert len(nat.rules_tagged("nat", tag)) == 1 and len(nat.rules_tagged("filter", tag)) == 2
     manager.remove("dyt-rules")
-    assert not nat.rules_tagged("nat", "dockyard:" + made[:12])
-    assert not nat.rules_tagged("filter", "dockyard:" + made[:12])
+    assert not nat.rules_tagged("nat", tag) and not nat.rules_tagged("filter", tag)
 
 
 

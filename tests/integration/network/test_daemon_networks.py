@@ -1,0 +1,79 @@
+"""The daemon end to end with ``-b``/``--bip``: a published port answers on 127.0.0.1, survives
+a daemon restart (the proxy is re-served for the running container), and ``rm -f`` leaves no
+veth, netns mount or proxy behind. The bridge and its NAT rules are removed at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.network import nat
+from dockyard.testing.daemon import DaemonProcess
+
+BRIDGE = f"dytd{os.getpid() % 100000}"
+
+
+@pytest.fixture
+def daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
+    proc = DaemonProcess(None, "--bridge", BRIDGE, "--bip", "10.214.0.1/24")
+    try:
+        proc.start()
+        client = proc.client()
+        with open(busybox_archive, "rb") as f:
+            client.images.load(f.read())
+        client.close()
+        yield proc
+    finally:
+        proc.cleanup()
+    assert not nat.rules_tagged("nat", f"dockyard:{BRIDGE} ") and BRIDGE not in os.listdir("/sys/class/net")
+
+
+def _get(url: str, timeout: float = 8.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                body: bytes = resp.read()
+                return body
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _nsfs_mounts(root: Path) -> int:
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return sum(1 for line in f if " nsfs " in line and str(root) in line)
+
+
+def test_published_port_survives_restart_and_rm_cleans_up(daemon: DaemonProcess) -> None:
+    links = set(os.listdir("/sys/class/net")) | {BRIDGE}
+    with contextlib.closing(daemon.client()) as client:
+        c: Any = client.containers.run("busybox", ["sh", "-c", "echo up > /tmp/u; exec httpd -f -p 80 -h /tmp"],
+                                       ports={"80/tcp": ("127.0.0.1", None)}, detach=True)
+        c.reload()
+        assert _nsfs_mounts(daemon.root) == 1
+        settings = c.attrs["NetworkSettings"]
+        assert settings["IPAddress"].startswith("10.214.0.") and settings["Gateway"] == "10.214.0.1"
+        port = settings["Ports"]["80/tcp"][0]["HostPort"]
+        assert _get(f"http://127.0.0.1:{port}/u") == b"up\n"
+    daemon.restart()
+    with contextlib.closing(daemon.client()) as client:
+        assert _get(f"http://127.0.0.1:{port}/u") == b"up\n"
+        [bridge] = [n for n in client.api.networks() if n["Name"] == "bridge"]
+        assert bridge["Options"]["com.docker.network.bridge.name"] == BRIDGE
+        client.api.remove_container(c.id, force=True)
+    deadline = time.monotonic() + 8
+    while set(os.listdir("/sys/class/net")) - links and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(os.listdir("/sys/class/net")) - links == set()
+    assert _nsfs_mounts(daemon.root) == 0
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/u", timeout=1)
