@@ -19,7 +19,6 @@ Files written in ``<dir>``: ``<id>-json.log`` (Docker's json-file lines), ``exit
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -29,12 +28,17 @@ import socket
 import struct
 import termios
 import time
-from collections.abc import Iterator
-from typing import Any
 
-from .spec import ContainerSpec
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .spec import ContainerSpec
 
 PACKET = 65536
+HANDOFF_AFTER = 0.5
+"""Seconds a container runs before its shim re-executes itself as a bare interpreter that has
+imported only this module: the forked launcher image costs ~14 MiB RSS, the bare one ~10."""
 _PARTIAL_MAX = 16 * 1024  # as dockerd: a line longer than this is logged in pieces
 
 
@@ -45,13 +49,12 @@ def log_time(ns: int | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
 
 
-@contextlib.contextmanager
-def short_path(path: str) -> Iterator[str]:
-    """``path`` as ``/proc/self/fd/N/name``: socket paths are limited to 108 bytes, and data
-    roots are often deeper than that."""
+def _at(sock: socket.socket, op: str, path: str) -> None:
+    """bind/connect ``path`` as ``/proc/self/fd/N/name``: socket paths are limited to 108
+    bytes, and data roots are often deeper than that."""
     fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
     try:
-        yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+        getattr(sock, op)(f"/proc/self/fd/{fd}/{os.path.basename(path)}")
     finally:
         os.close(fd)
 
@@ -60,8 +63,7 @@ def connect(path: str) -> socket.socket:
     """A daemon's connection to a running shim (re-adoption after a daemon restart)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     try:
-        with short_path(path) as short:
-            sock.connect(short)
+        _at(sock, "connect", path)
     except BaseException:
         sock.close()
         raise
@@ -128,14 +130,19 @@ def _detach_fds(keep: int) -> None:
 class Shim:
     """The shim's whole life: start the init, pump its output, report its exit, then exit."""
 
-    def __init__(self, launcher: Any, spec: ContainerSpec, cfg: dict[str, Any],
-                 report: socket.socket) -> None:
+    def __init__(self, launcher: Any, spec: ContainerSpec | None, cfg: dict[str, Any],
+                 report: socket.socket | None) -> None:
         self.launcher = launcher
         self.spec = spec
         self.dir = cfg["dir"]
-        self.log = os.open(cfg["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
-                           0o640)
+        self.log = cfg["log_fd"] if "log_fd" in cfg else os.open(
+            cfg["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self.report = report
+        self.running: Any = None          # the launcher's handle (forked mode only)
+        self.listener: socket.socket | None = None
+        self.pid = 0
+        self.cid = spec.id if spec is not None else cfg["id"]
+        self.cgroup_parent = spec.cgroup_parent if spec is not None else cfg["cgroup_parent"]
         self.sel = selectors.DefaultSelector()
         self.clients: list[socket.socket] = []
         self.outputs: dict[int, str] = {}      # fd → "stdout" | "stderr"
@@ -149,9 +156,9 @@ class Shim:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         with open(os.path.join(self.dir, "shim.pid"), "w") as f:
             f.write(str(os.getpid()))
-        listener = self._listen()
+        self.listener = self._listen()
         try:
-            running = self._start()
+            self.running = running = self._start()
         except Exception as exc:  # noqa: BLE001 — every failure goes back to the daemon, typed
             from ..linux.launcher import _error as launcher_error
             self._send_report(launcher_error(exc), [])
@@ -161,23 +168,25 @@ class Shim:
         self._add_client(mine)
         self._send_report({"ok": True, "pid": running.pid}, [daemon.fileno()])
         daemon.close()
-        self.sel.register(listener, selectors.EVENT_READ, "listen")
-        self.pidfd = running.pidfd
+        self.sel.register(self.listener, selectors.EVENT_READ, "listen")
+        self.pid, self.pidfd = running.pid, running.pidfd
         self.sel.register(running.pidfd, selectors.EVENT_READ, "exit")
-        self._loop()
-        self._finish(running, listener)
+        if self._loop(time.monotonic() + HANDOFF_AFTER):
+            self._finish()
+        else:
+            self._handoff()
 
     def _listen(self) -> socket.socket:
         path = os.path.join(self.dir, "shim.sock")
         if os.path.exists(path):
             os.unlink(path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        with short_path(path) as short:
-            listener.bind(short)
+        _at(listener, "bind", path)
         listener.listen(8)
         return listener
 
     def _start(self) -> Any:
+        assert self.spec is not None
         stdio: list[int] = []
         theirs: list[int] = []
         if not self.spec.tty:
@@ -207,6 +216,7 @@ class Shim:
         self.sel.register(fd, selectors.EVENT_READ, "out")
 
     def _send_report(self, reply: dict[str, Any], fds: list[int]) -> None:
+        assert self.report is not None
         try:
             socket.send_fds(self.report, [json.dumps(reply).encode()], fds)
         finally:
@@ -218,12 +228,16 @@ class Shim:
 
     # ---- the loop ------------------------------------------------------------------------
 
-    def _loop(self) -> None:
+    def _loop(self, deadline: float | None = None) -> bool:
+        """Pump until the init exits (True) or ``deadline`` passes (False)."""
         while True:
-            for key, _ in self.sel.select():
+            timeout = None if deadline is None else deadline - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                return False
+            for key, _ in self.sel.select(timeout):
                 if key.data == "exit":
                     self.sel.unregister(key.fd)
-                    return
+                    return True
                 if key.data == "out":
                     self._read_output(key.fd)
                 elif key.data == "listen":
@@ -334,10 +348,12 @@ class Shim:
         for fd, name in list(self.outputs.items()):
             self._log(name, b"", final=True)
 
-    def _finish(self, running: Any, listener: socket.socket) -> None:
+    def _finish(self) -> None:
+        from ..linux.launcher import Launcher
         self._drain()
+        running = self.running or self._handle()
         self.pidfd = None
-        event = self.launcher.collect(running)
+        event = Launcher.collect(running)
         status = {"exit_code": event["exit_code"], "oom_killed": event["oom_killed"],
                   "finished_at": time.time_ns()}
         tmp = os.path.join(self.dir, "exit.json.tmp")
@@ -345,9 +361,68 @@ class Shim:
             json.dump(status, f)
         os.replace(tmp, os.path.join(self.dir, "exit.json"))
         self._broadcast(b"x" + json.dumps(status).encode())
-        self.launcher.release(running)
+        Launcher.release(running)
         os.unlink(os.path.join(self.dir, "shim.sock"))
         os.unlink(os.path.join(self.dir, "shim.pid"))
-        listener.close()
+        if self.listener is not None:
+            self.listener.close()
         if self.console is not None:
             os.close(self.console)
+
+    def _handle(self) -> Any:
+        """The launcher's view of our init, rebuilt after the hand-off (imports only now)."""
+        from ..linux import cgroups
+        from ..linux.launcher import Running
+        cg = cgroups.for_container(self.cid, parent=self.cgroup_parent) \
+            if os.geteuid() == 0 else None
+        assert self.pidfd is not None
+        return Running(self.cid, self.pid, self.pidfd, cg)
+
+    # ---- the hand-off to a bare interpreter --------------------------------------------------
+
+    def _handoff(self) -> None:
+        """Re-exec as ``python -S`` importing only this module; every fd survives the exec."""
+        assert self.listener is not None and self.pidfd is not None
+        state = {"dir": self.dir, "log_fd": self.log, "id": self.cid,
+                 "cgroup_parent": self.cgroup_parent, "pid": self.pid, "pidfd": self.pidfd,
+                 "listener": self.listener.fileno(), "stdin": self.stdin,
+                 "console": self.console, "clients": [c.fileno() for c in self.clients],
+                 "outputs": {str(fd): name for fd, name in self.outputs.items()},
+                 "partial": {k: v.decode("latin-1") for k, v in self.partial.items()}}
+        fds = [self.log, self.pidfd, self.listener.fileno(), *state["clients"],
+               *self.outputs, *(fd for fd in (self.stdin, self.console) if fd is not None)]
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from dockyard.containers.shim import resume; resume(sys.argv[2])")
+        import sys
+        os.execv(sys.executable, [sys.executable, "-S", "-c", boot, root, json.dumps(state)])
+
+
+def resume(text: str) -> None:
+    """The shim after its hand-off: same process, same fds, a fraction of the memory."""
+    state = json.loads(text)
+    try:
+        shim = Shim(None, None, state, None)
+        shim.pid, shim.pidfd = state["pid"], state["pidfd"]
+        shim.stdin, shim.console = state["stdin"], state["console"]
+        shim.partial = {k: v.encode("latin-1") for k, v in state["partial"].items()}
+        for fd in [shim.log, shim.pidfd, state["listener"], *state["clients"],
+                   *(int(x) for x in state["outputs"])]:
+            os.set_inheritable(fd, False)
+        shim.listener = socket.socket(fileno=state["listener"])
+        shim.sel.register(shim.listener, selectors.EVENT_READ, "listen")
+        for fd in state["clients"]:
+            shim._add_client(socket.socket(fileno=fd))
+        for fd, name in state["outputs"].items():
+            shim._output(int(fd), name)
+        shim.sel.register(shim.pidfd, selectors.EVENT_READ, "exit")
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        shim._loop()
+        shim._finish()
+    except BaseException:  # noqa: BLE001 — the shim's last words
+        _crash_report(state["dir"])
+    finally:
+        os._exit(0)

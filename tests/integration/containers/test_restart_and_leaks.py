@@ -144,3 +144,21 @@ def test_exit_file_is_atomic_json(daemon: DaemonProcess, client: Any) -> None:
     status = json.loads((daemon.root / "containers" / c.id / "exit.json").read_text())
     assert status["exit_code"] == 9 and status["oom_killed"] is False
     assert not (daemon.root / "containers" / c.id / "shim.sock").exists()
+
+
+def test_long_running_shim_hands_off_to_a_small_interpreter(daemon: DaemonProcess,
+                                                            client: Any) -> None:
+    from dockyard.containers.shim import HANDOFF_AFTER
+    from dockyard.testing.daemon import rss_kib
+
+    script = 'trap "echo bye; exit 5" TERM; echo hi; while true; do sleep 0.05; done'
+    c = client.containers.run("busybox", ["sh", "-c", script], detach=True)
+    shim = int((daemon.root / "containers" / c.id / "shim.pid").read_text())
+    _wait_for(lambda: b"resume" in Path(f"/proc/{shim}/cmdline").read_bytes(),
+              HANDOFF_AFTER + 5)
+    time.sleep(0.1)
+    assert rss_kib(shim) <= 13 * 1024
+    c.kill("TERM")
+    assert c.wait(timeout=10)["StatusCode"] == 5
+    assert c.logs() == b"hi\nbye\n"
+    _wait_for(lambda: not Path(f"/proc/{shim}").exists())

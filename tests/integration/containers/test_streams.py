@@ -92,3 +92,22 @@ def test_events_shape_and_filters(client: Any) -> None:
     only_die = list(client.events(since=since, until=time.time() + 0.1, decode=True,
                                   filters={"container": c.id, "event": "die"}))
     assert [e["Action"] for e in only_die] == ["die"]
+
+
+def test_tty_stdin_and_resize_after_the_shim_hand_off(client: Any) -> None:
+    from dockyard.containers.shim import HANDOFF_AFTER
+
+    c = client.api.create_container("busybox", "sh", tty=True, stdin_open=True)
+    client.api.start(c)
+    time.sleep(HANDOFF_AFTER + 0.5)
+    client.api.resize(c, height=33, width=77)
+    sock = client.api.attach_socket(c, params={"stdin": 1, "stdout": 1, "stream": 1})
+    raw: socket.socket = sock._sock
+    raw.sendall(b"stty size; echo $((6*7)); exit 3\n")
+    raw.settimeout(10)
+    data = b""
+    while chunk := raw.recv(65536):
+        data += chunk
+    sock.close()
+    assert b"33 77" in data and b"42" in data
+    assert client.api.wait(c)["StatusCode"] == 3
