@@ -21,7 +21,7 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -96,9 +96,9 @@ class Builder:
             self._runtime.close()
         self.cache.close()
 
-    def build(self, stream: BinaryIO, options: BuildOptions) -> Iterator[dict[str, Any]]:
+    def build(self, stream: BinaryIO, options: BuildOptions) -> BuildStream:
         """The build's JSON messages; raises before the first one for bad input."""
-        return BuildJob(self, options).run(stream)
+        return BuildStream(BuildJob(self, options), stream)
 
     def prune(self, all: bool = True) -> dict[str, Any]:
         """Forget every cache entry and remove the intermediate images no tag or child image
@@ -122,6 +122,28 @@ class Builder:
         return self.cache.disk_usage()
 
 
+class BuildStream:
+    """The build's messages; :meth:`cancel` (a client that hung up) stops it from any thread,
+    even while a RUN is silent, and :meth:`close` cancels and waits for the cleanup."""
+
+    def __init__(self, job: BuildJob, body: BinaryIO) -> None:
+        self.job = job
+        self._messages = job.run(body)
+
+    def __iter__(self) -> BuildStream:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._messages)
+
+    def cancel(self) -> None:
+        self.job.cancel()
+
+    def close(self) -> None:
+        self.job.cancel()
+        self._messages.close()
+
+
 class BuildJob:
     """One build: context, resolution, stage threads, and the stream in stage order."""
 
@@ -137,11 +159,12 @@ class BuildJob:
         self.futures: dict[int, Future[str]] = {}
         self.bases: dict[str, str] = {}
         self.abort = threading.Event()
+        self.running: dict[str, Any] = {}  # RUN containers now running, killed on cancel
         self._bases_lock = threading.Lock()
 
     # ---- set-up -----------------------------------------------------------------------------
 
-    def run(self, stream: BinaryIO) -> Iterator[dict[str, Any]]:
+    def run(self, stream: BinaryIO) -> Generator[dict[str, Any], None, None]:
         """A generator: nothing is read before the first ``next`` (the API feeds the body
         while the build consumes it)."""
         self.context = BuildContext.from_tar(stream, self.builder.root / "tmp")
@@ -239,9 +262,17 @@ class BuildJob:
                 yield from self._drain(queues[stage.index])
             yield from self._finish(self.futures[build.target].result(), build)
         finally:
-            self.abort.set()
+            self.cancel()
             pool.shutdown(wait=True)
             self.context.close()
+
+    def cancel(self) -> None:
+        """Stop the other stages (a failed stage, or a client that hung up): kill RUNs."""
+        self.abort.set()
+        with self._bases_lock:
+            running = list(self.running.values())
+        for container in running:
+            container.kill()
 
     def _drain(self, q: queue.Queue[Any]) -> Iterator[dict[str, Any]]:
         while (item := q.get()) is not _DONE:
@@ -255,7 +286,7 @@ class BuildJob:
         try:
             image_id = self._run_stage(stage, number, total, q.put, last)
         except BaseException as exc:
-            self.abort.set()
+            self.cancel()
             q.put(exc)
             raise
         q.put(_DONE)
@@ -353,7 +384,19 @@ class BuildJob:
                       cid: str) -> None:
         from .executor import run_container
 
-        run_container(self.builder.runtime, lower_dirs, scratch, op, emit, cid)
+        if self.abort.is_set():
+            raise BuildError("build cancelled")
+
+        def track(container: Any) -> None:
+            with self._bases_lock:
+                if container is None:
+                    self.running.pop(cid, None)
+                    return
+                self.running[cid] = container
+            if self.abort.is_set():
+                container.kill()
+
+        run_container(self.builder.runtime, lower_dirs, scratch, op, emit, cid, track)
 
     def temp_dir(self) -> AbstractContextManager[Path]:
         return temp_dir(self.builder.root / "tmp")

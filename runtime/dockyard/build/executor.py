@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..containers.runtime import Runtime
+from ..containers.runtime import Container, Runtime
 from ..containers.spec import ContainerSpec, Mount, User
 from ..linux import overlay, syscalls
 from ..linux.mounts import in_root
@@ -313,7 +313,8 @@ def _pump(fd: int, emit: Emit) -> None:
 
 
 def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: RunOp,
-                  emit: Emit, container_id: str) -> None:
+                  emit: Emit, container_id: str,
+                  track: Callable[[Container | None], None] | None = None) -> None:
     """Run ``op`` in a container whose upper dir is ``scratch/fs``; raise StepFailed on a
     non-zero exit. The container and its cgroup are gone when this returns."""
     lowers = lower_dirs or [str(_empty_dir(scratch))]
@@ -334,11 +335,15 @@ def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: Ru
         reader.join()
         raise
     os.close(write_fd)
+    if track is not None:
+        track(container)  # a cancelled build kills it
     try:
         status = container.wait()
     finally:
         container.cleanup()
         reader.join()
+        if track is not None:
+            track(None)
     if status.exit_code != 0:
         raise StepFailed(" ".join(op.argv), status.exit_code)
 

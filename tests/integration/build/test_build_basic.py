@@ -156,3 +156,57 @@ CMD ["x"]
     assert "/bin/sh -ec #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" '\\x03'}" in created
     assert created[0] == "/bin/sh -ec #(nop)  LABEL extra=yes"
     assert "Step 15/15 : LABEL \"extra\"='yes'" in got.text
+
+
+def test_independent_stages_build_concurrently(build: Callable[..., Built]) -> None:
+    dockerfile = "".join(f"FROM busybox AS s{i}\nRUN sleep 1 && echo {i} > /{i}\n"
+                         for i in range(3))
+    dockerfile += "FROM busybox\n" + "".join(f"COPY --from=s{i} /{i} /\n" for i in range(3))
+    started = time.monotonic()
+    got = build({"Dockerfile": dockerfile})
+    assert got.error is None, got.text
+    assert time.monotonic() - started < 2.5  # three 1 s RUNs side by side, not 3 s in a row
+    steps = [line for line in got.text.splitlines() if line.startswith("Step ")]
+    assert [s.split(" : ")[0] for s in steps] == [f"Step {i}/10" for i in range(1, 11)]
+
+
+def test_a_client_that_hangs_up_cancels_the_build(daemon: DaemonProcess, tmp_path: Path) -> None:
+    import io
+    import socket
+    import tarfile
+
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        body = b"FROM busybox\nRUN echo started && sleep 60\n"
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    payload = data.getvalue()
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(str(daemon.socket))
+    sock.sendall(b"POST /build HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+                 + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    seen = b""
+    while b"started" not in seen:
+        chunk = sock.recv(4096)
+        assert chunk, seen
+        seen += chunk
+    sock.close()
+    deadline = time.monotonic() + 10
+    while _sleepers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _sleepers()
+    while os.listdir(daemon.root / "build" / "tmp") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in os.listdir(daemon.root / "snapshots") if p.startswith("tmp-")]
+
+
+def _sleepers() -> list[str]:
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x0060\x00":
+                out.append(pid)
+        except OSError:
+            continue
+    return out

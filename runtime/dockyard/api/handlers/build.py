@@ -54,8 +54,17 @@ class BuildHandler(UploadHandler):
             platform=self.str_arg("platform"),
             secrets={k: base64.b64decode(v) for k, v in secrets.items()})
 
+    build_stream: Any = None
+
     def start(self, reader: Any) -> Any:
-        return self.engine.builder.build(reader, self.options_from_query())
+        self.build_stream = self.engine.builder.build(reader, self.options_from_query())
+        return self.build_stream
+
+    def on_connection_close(self) -> None:
+        """The client hung up (docker build interrupted): stop the build, kill its RUN."""
+        super().on_connection_close()
+        if self.build_stream is not None:
+            self.build_stream.cancel()
 
 
 class PruneHandler(EngineHandler):
