@@ -311,13 +311,22 @@ def test_panel_against_the_dockyard_daemon(browser: Browser, dockyard_daemon: Da
         dialog = page.locator(".jp-Dialog")
         dialog.get_by_label("Name").fill("panel-dy-run")
         dialog.get_by_label("Command").fill(
-            "printf '\\033[35mhello from dockyard\\033[0m\\n'; sleep 300")
+            "printf '\\033[35mhello from dockyard\\033[0m\\n'; mkdir /www; "
+            "echo web app in a container > /www/index.html; exec httpd -f -p 8080 -h /www")
+        dialog.get_by_label("Container port to publish").fill("8080")
         dialog.get_by_role("button", name="Run").click()
         logs = page.locator(".jp-dockyard-logs")
         expect(logs.locator(".ansi-magenta-fg")).to_have_text("hello from dockyard")
         container = panel.locator('.jp-dockyard-containers li[data-name="panel-dy-run"]')
         expect(container).to_contain_text(re.compile(r"Up .*"))
+        expect(container).to_contain_text(re.compile(r"127\.0\.0\.1:\d+->8080/tcp"))
         shot(page, "dockyard-daemon-logs")
+        with page.expect_popup() as opened:       # the app, through Jupyter's port proxy
+            container.get_by_role("button", name="Open port 8080 of panel-dy-run").click()
+        app = opened.value
+        expect(app.locator("body")).to_contain_text("web app in a container")
+        assert "/dockyard/containers/" in app.url and app.url.endswith("/ports/8080/")
+        app.close()
         container.get_by_role("button", name="Remove panel-dy-run").click()
         page.locator(".jp-Dialog").get_by_role("button", name="Remove").click()
         expect(container).to_have_count(0)
