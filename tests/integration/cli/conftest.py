@@ -34,10 +34,10 @@ from dockyard.testing.dockerd import (
 # Verb groups → the daemons they are tested against (dockyard once its endpoints are in the tree).
 SERVED: dict[str, tuple[str, ...]] = {
     "containers": ("dockerd", "dockyard"),
-    "archive": ("dockerd",),  # cp, diff, commit, export: /containers/{id}/archive|changes, /commit, /export
-    "mounts": ("dockerd",),  # --tmpfs, -v, --mount (volumes)
+    "archive": ("dockerd", "dockyard"),  # cp, diff, commit, export
+    "mounts": ("dockerd",),  # --tmpfs, -v, --mount: dockyard's volumes (H4) not landed yet
     "top-ps-args": ("dockerd",),  # dockyard's /top ignores ps_args so far
-    "networks": ("dockerd",),
+    "networks": ("dockerd", "dockyard"),
     "objects": ("dockerd", "dockyard"),  # inspect's lookup over images (and more as they land)
 }
 
