@@ -123,6 +123,19 @@ def test_events_stream_opens_before_the_first_event(server: JupyterServer,
     assert first["Type"] == "image" and first["Action"] == "tag"
 
 
+def test_panel_routes_require_jupyter_auth(server: JupyterServer) -> None:
+    for method, path in [("GET", "/dockyard/registries"), ("GET", "/dockyard/events"),
+                         ("POST", "/dockyard/build?path=app/Dockerfile")]:
+        anonymous = requests.request(method, server.url + path, timeout=10,
+                                     allow_redirects=False, headers={"Connection": "close"})
+        assert anonymous.status_code in {302, 403}, (path, anonymous.status_code)
+    session = requests.Session()
+    session.get(server.url + f"/?token={server.token}", timeout=10)      # cookie login
+    no_xsrf = session.post(server.url + "/dockyard/build?path=app/Dockerfile", timeout=10,
+                           headers={"Connection": "close"})
+    assert no_xsrf.status_code == 403
+
+
 def test_prebuilt_extension_is_where_the_paths_say() -> None:
     [entry] = dockyard_jupyter._jupyter_labextension_paths()
     built = Path(dockyard_jupyter.__file__).parent / entry["src"]
