@@ -72,6 +72,7 @@ class ContainerManager:
         self._records: dict[str, ContainerRecord] = {}
         self._names: dict[str, str] = {}
         self._live: dict[str, Live] = {}
+        self._guards: dict[str, threading.Lock] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._pending_stdin: dict[str, list[bytes]] = {}
         self._exit_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
@@ -85,14 +86,15 @@ class ContainerManager:
     # ---- lookup --------------------------------------------------------------------------
 
     def get(self, name_or_id: str) -> ContainerRecord:
-        """By full id, unique id prefix, or name (with or without "/")."""
+        """By full id, unique id prefix, or name (with or without "/"). Single dict reads
+        need no lock (the GIL makes them atomic); only the prefix scan copies under it."""
+        record = self._records.get(name_or_id)
+        if record is not None:
+            return record
+        by_name = self._names.get("/" + name_or_id.lstrip("/"))
+        if by_name is not None and (record := self._records.get(by_name)) is not None:
+            return record
         with self._lock:
-            record = self._records.get(name_or_id)
-            if record is not None:
-                return record
-            by_name = self._names.get("/" + name_or_id.lstrip("/"))
-            if by_name is not None:
-                return self._records[by_name]
             found = [r for i, r in self._records.items() if i.startswith(name_or_id)] \
                 if name_or_id else []
         if len(found) == 1:
@@ -202,7 +204,7 @@ class ContainerManager:
 
     def start(self, name: str) -> None:
         record = self.get(name)
-        with self._lock:
+        with self._guard(record):
             if record.state["Paused"]:
                 raise Conflict("cannot start a paused container, try unpause instead")
             if record.running:
@@ -210,6 +212,12 @@ class ContainerManager:
             if record.state["Status"] in ("removing", "dead"):
                 raise Conflict("container is marked for removal and cannot be started")
             self._start(record)
+
+    def _guard(self, record: ContainerRecord) -> threading.Lock:
+        """The container's own lock: start, restart and exit handling (network teardown) of
+        one container never interleave, while other containers go on."""
+        with self._lock:
+            return self._guards.setdefault(record.id, threading.Lock())
 
     def _start(self, record: ContainerRecord) -> None:
         from ..linux.launcher import StartFailed
@@ -313,20 +321,22 @@ class ContainerManager:
                     "error": "the container's shim exited unexpectedly"}
 
     def _on_exit(self, record: ContainerRecord, status: dict[str, Any]) -> None:
-        with self._lock:
+        """Record the exit and tell waiters first; the network goes after, under the same
+        lock, so a restart cannot slip in between and lose its fresh sandbox."""
+        code = int(status["exit_code"])
+        with self._guard(record):
             self._live.pop(record.id, None)
-            code = int(status["exit_code"])
             record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, OOMKilled=bool(status.get("oom_killed")),
                                 Error=status.get("error", ""),
                                 FinishedAt=rfc3339_ns(int(status["finished_at"])))
             if record.id in self._records:
                 record.save()
-        self._network_teardown(record)
-        for listener in list(self._listeners.get(record.id, [])):
-            listener("exit", b"")
-        self._emit(record, "die", exitCode=str(code))
-        self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
+            for listener in list(self._listeners.get(record.id, [])):
+                listener("exit", b"")
+            self._emit(record, "die", exitCode=str(code))
+            self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
+            self._network_teardown(record)
         if record.host_config.get("AutoRemove"):
             threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
         elif self._should_restart(record, code):
@@ -367,7 +377,7 @@ class ContainerManager:
         timer.start()
 
     def _restart_now(self, record: ContainerRecord) -> None:
-        with self._lock:
+        with self._guard(record):
             if record.id not in self._records or record.running or not record.state["Restarting"]:
                 return
             record.restart_count += 1
@@ -455,7 +465,7 @@ class ContainerManager:
         if record.running:
             record.manually_stopped = True
             self._stop(record, timeout, sig)
-        with self._lock:
+        with self._guard(record):
             record.state["Restarting"] = False
             self._start(record)
         self._emit(record, "restart")
@@ -521,6 +531,7 @@ class ContainerManager:
             if self._names.get(record.name) == record.id:
                 del self._names[record.name]
             listeners = self._listeners.pop(record.id, [])
+            self._guards.pop(record.id, None)
             self._pending_stdin.pop(record.id, None)
         for listener in listeners:
             listener("exit", b"")
