@@ -227,7 +227,7 @@ def each(names: list[str], action: Any) -> int:
         try:
             action(name)
         except docker.errors.APIError as exc:
-            status = fail(str(exc.explanation or exc))
+            status = fail(api_error_message(exc))
         else:
             print(name)
     return status
