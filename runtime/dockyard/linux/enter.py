@@ -157,7 +157,8 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
     env = dict(item.partition("=")[::2] for item in spec.env)
     env.setdefault("HOME", user.home)
     capabilities.drop_bounding(ctx.caps)
-    syscalls.setgroups(list(user.additional_gids))
+    if _setgroups_allowed():  # "deny" in a user namespace with a single-uid (rootless) map
+        syscalls.setgroups(list(user.additional_gids))
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
     if user.uid == 0:
@@ -171,6 +172,14 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
                    f"{os.strerror(exc.errno or 13).lower()}")
         raise ExecError(message, docker_exit_code(message, spec.args[0])) from None
     return find_executable(spec.args[0], spec.env), env
+
+
+def _setgroups_allowed() -> bool:
+    try:
+        with open("/proc/self/setgroups", encoding="ascii") as f:
+            return f.read().strip() != "deny"
+    except OSError:
+        return True
 
 
 def _console(sock_fd: int, uid: int) -> None:
