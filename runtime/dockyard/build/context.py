@@ -121,11 +121,11 @@ class BuildContext:
     # ---- digests -----------------------------------------------------------------------------
 
     def digest(self, path: Path) -> str:
-        """Content digest of a file or directory tree (cached per path for this build)."""
+        """:func:`classic_hash` of a source (cached per path for this build)."""
         key = str(path)
         found = self._digests.get(key)
         if found is None:
-            found = tree_digest(path)
+            found = classic_hash(self.root, path)
             self._digests[key] = found
         return found
 
@@ -172,26 +172,53 @@ def _walk(root: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
             yield from _walk(root, path)
 
 
-def _meta(st: os.stat_result) -> bytes:
-    return f"{stat.S_IFMT(st.st_mode)} {stat.S_IMODE(st.st_mode):o} {st.st_uid} {st.st_gid}".encode()
+_TYPEFLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IFBLK: "4",
+              stat.S_IFDIR: "5", stat.S_IFIFO: "6"}
 
 
-def file_digest(path: str, st: os.stat_result) -> bytes:
-    h = hashlib.sha256(_meta(st))
-    if stat.S_ISLNK(st.st_mode):
-        h.update(b"->" + os.fsencode(os.readlink(path)))
-    elif stat.S_ISREG(st.st_mode):
+def entry_hash(root: Path, path: Path, st: os.stat_result) -> str:
+    """The classic builder's per-file hash (tarsum v1 of one entry): the tar header fields
+    name, mode, uid, gid, size, typeflag, linkname, uname, gname, devmajor, devminor (never
+    the mtime), security xattrs, then the content."""
+    rel = os.path.relpath(path, root)
+    kind = _TYPEFLAGS.get(stat.S_IFMT(st.st_mode), "0")
+    link = os.readlink(path) if kind == "2" else ""
+    size = st.st_size if kind == "0" else 0
+    name = rel + "/" if kind == "5" and rel != "." else rel
+    fields = (("name", name), ("mode", str(stat.S_IMODE(st.st_mode))), ("uid", str(st.st_uid)),
+              ("gid", str(st.st_gid)), ("size", str(size)), ("typeflag", kind),
+              ("linkname", link), ("uname", ""), ("gname", ""),
+              ("devmajor", str(os.major(st.st_rdev) if kind in "34" else 0)),
+              ("devminor", str(os.minor(st.st_rdev) if kind in "34" else 0)))
+    h = hashlib.sha256("".join(k + v for k, v in fields).encode("utf-8", "surrogateescape"))
+    try:
+        h.update(b"xattrsecurity.capability" + os.getxattr(path, "security.capability",
+                                                           follow_symlinks=False))
+    except OSError:
+        pass
+    if kind == "0" and size:
         with open(path, "rb", buffering=0) as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
-    return h.digest()
+    return h.hexdigest()
 
 
-def tree_digest(path: Path) -> str:
-    """sha256 over (relative path, metadata, content) of every entry, sorted; mtimes ignored."""
+def classic_hash(root: Path, path: Path) -> str:
+    """``file:<hash>`` or ``dir:<hash>``, as the classic builder names a COPY source in the
+    history (verified against dockerd 20.10 for files); also the content digest the cache
+    key uses: content, mode and owner count, mtimes do not."""
     st = os.lstat(path)
-    h = hashlib.sha256(file_digest(str(path), st))
-    if stat.S_ISDIR(st.st_mode):
-        for rel, child in _walk(str(path)):
-            h.update(os.fsencode(rel) + b"\0" + file_digest(os.path.join(path, rel), child))
-    return "sha256:" + h.hexdigest()
+    if not stat.S_ISDIR(st.st_mode):
+        return "file:" + entry_hash(root, path, st)
+    hashes = [entry_hash(root, path, st)]
+    for rel, child in _walk(str(path)):
+        hashes.append(entry_hash(root, path / rel, child))
+    joined = ",".join(sorted(hashes))
+    return "dir:" + hashlib.sha256(joined.encode()).hexdigest()
+
+
+def multi_hash(hashes: list[str]) -> str:
+    """How the classic builder names several sources: ``multi:`` + sha256 of them joined."""
+    if len(hashes) == 1:
+        return hashes[0]
+    return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()

@@ -25,7 +25,7 @@ from ..store.images import ImageStore, LayerInput
 from ..store.snapshots import chain_ids
 from . import executor
 from .cache import step_key
-from .context import BuildContext, tree_digest
+from .context import BuildContext, classic_hash, multi_hash
 from .errors import BuildError
 from .imageconfig import ImageConfig, go_duration, go_list, go_quote, go_rune
 from .instructions import (
@@ -176,6 +176,7 @@ class StepRunner:
         self.store: ImageStore = job.store
         self.state = state
         self.emit = emit
+        self._source_root = Path("/")
 
     # -- committing --
 
@@ -367,7 +368,7 @@ class StepRunner:
             return [self.job.from_image(from_)]
         digests = [self.job.context.digest(p) for s in inst.sources if not _is_url(s)
                    for p in self.job.context.sources(s)]
-        digests += [hashlib.sha256(c.data.encode()).hexdigest() for c in inst.contents]
+        digests += ["file:" + hashlib.sha256(c.data.encode()).hexdigest() for c in inst.contents]
         return digests
 
     def copy(self, inst: CopyLike) -> str:
@@ -390,11 +391,12 @@ class StepRunner:
                     [(c.path, c.data.encode()) for c in inst.contents], list(inst.excludes),
                     self._parents_root(inst), link=not getattr(inst, "from_", ""))
                 executor.apply_copy(executor.Roots(view, scratch / "fs"), op)
-                kind = "dir" if len(sources) == 1 and sources[0].is_dir() else "file"
+                if getattr(inst, "from_", ""):  # name the files copied, as the classic builder
+                    digests = [classic_hash(self._source_root, p) for p in sources]
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        comment = f"{inst.keyword} {_source_label(digests, kind)} in {inst.dest} "
+        comment = f"{inst.keyword} {multi_hash(digests)} in {inst.dest} "
         return self.commit(self.state.config.nop_cmd(comment, one_word=True), scratch)
 
     def _parents_root(self, inst: CopyLike) -> Path | None:
@@ -411,19 +413,12 @@ class StepRunner:
         image_id = self.job.from_image(from_)
         root = stack.enter_context(executor.image_rootfs(self.store.snapshots,
                                                          self.lower_dirs(image_id)))
+        self._source_root = root
         return [p for s in inst.sources for p in BuildContext(root, owned=False).sources(s)]
 
 
 def _is_url(src: str) -> bool:
     return src.startswith(("http://", "https://", "git@"))
-
-
-def _source_label(digests: list[str], kind: str) -> str:
-    """``file:<hex>`` / ``dir:<hex>`` / ``multi:<hex>`` as the classic builder labels sources."""
-    if len(digests) == 1:
-        return f"{kind}:{digests[0].removeprefix('sha256:')}"
-    joined = hashlib.sha256(",".join(digests).encode()).hexdigest()
-    return f"multi:{joined}"
 
 
 @contextmanager
@@ -436,4 +431,4 @@ def temp_dir(parent: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["StageState", "StepRunner", "apply_meta", "meta_comment", "temp_dir", "tree_digest"]
+__all__ = ["StageState", "StepRunner", "apply_meta", "meta_comment", "temp_dir"]

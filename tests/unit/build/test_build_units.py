@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.build.cache import BuildCache, step_key
-from dockyard.build.context import BuildContext, ContextError, tree_digest
+from dockyard.build.context import BuildContext, ContextError, classic_hash, multi_hash
 from dockyard.build.dockerfile import parse, resolve
 from dockyard.build.imageconfig import ImageConfig, go_duration, go_list, go_quote, go_rune
 from dockyard.build.steps import StageState, apply_meta, meta_comment
@@ -105,16 +105,32 @@ def test_cache_index_persists_and_forgets_missing_images(tmp_path: Path) -> None
     cache.close()
 
 
-def test_tree_digest_ignores_mtimes_but_not_content_or_mode(tmp_path: Path) -> None:
+def test_source_hashes_ignore_mtimes_but_not_content_or_mode(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_text("x")
-    first = tree_digest(tmp_path / "d")
+
+    def digest() -> str:
+        return classic_hash(tmp_path, tmp_path / "d")
+
+    first = digest()
+    assert first.startswith("dir:")
     os.utime(tmp_path / "d" / "f", (1, 1))
-    assert tree_digest(tmp_path / "d") == first
+    assert digest() == first
     os.chmod(tmp_path / "d" / "f", 0o600)
-    assert tree_digest(tmp_path / "d") != first
+    assert digest() != first
     (tmp_path / "d" / "f").write_text("y")
-    assert tree_digest(tmp_path / "d") != first
+    assert digest() != first
+    assert multi_hash(["file:a"]) == "file:a" and multi_hash(["a", "b"]).startswith("multi:")
+
+
+def test_file_hash_is_dockerd_classic_one(tmp_path: Path) -> None:
+    """dockerd 20.10 named this file ``file:aad3286e…`` in the recorded build's history."""
+    path = tmp_path / "hello.txt"
+    path.write_text("hello from the build context\n")
+    os.chmod(path, 0o644)
+    os.chown(path, 0, 0)
+    assert classic_hash(tmp_path, path) == (
+        "file:aad3286ebadec9b990e236276a99827dc3a17926a21d903204eecd37a0945bbe")
 
 
 def _context(tmp_path: Path, files: dict[str, str]) -> BuildContext:
