@@ -141,3 +141,31 @@ def test_create_then_start_attached(engine: Engine) -> None:
     assert engine.cli("start", "-a", "later") == (2, "started\n", "")
     assert engine.ok("start", "later") == "later\n"
     assert engine.ok("wait", "later") == "2\n"
+
+
+@CONTAINERS
+def test_attach_streams_until_exit_and_returns_the_status(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "late", "busybox", "sh", "-c", "sleep 1; echo late; echo err >&2; exit 6")
+    assert engine.cli("attach", "late") == (6, "late\n", "err\n")
+    code, _, err = engine.cli("attach", "late")
+    assert (code, err) == (1, "dockyard: You cannot attach to a stopped container, start it first\n")
+
+
+@CONTAINERS
+def test_exec_it_gives_a_terminal_with_the_callers_size(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "shell", "busybox", "sleep", "60")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "dockyard.cli.main", "-H", engine.host, "exec",
+                                    "-it", "shell", "sh"], os.environ)
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    _read_until(fd, b"# ")
+    os.write(fd, b"stty size; echo ab''cd; exit 3\r")
+    out = _read_until(fd, b"abcd\r\n", timeout=20)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 3 and b"40 120\r\n" in out
