@@ -63,6 +63,7 @@ class BuildOptions:
     cache_from: list[str] = field(default_factory=list)
     platform: str | None = None
     secrets: dict[str, bytes] = field(default_factory=dict)
+    registry_auth: dict[str, Any] = field(default_factory=dict)  # X-Registry-Config
 
 
 def short(image_id: str) -> str:
@@ -202,16 +203,29 @@ class BuildJob:
                 return self.store.resolve(name)
             except NotFound:
                 pass
+        auth = self._auth(name)
         try:
-            return self.builder.engine.ensure_image(name) if not self.options.pull else \
-                self._pull(name)
+            if not self.options.pull:
+                return str(self.builder.engine.ensure_image(name, auth=auth))
+            for _ in self.builder.engine.image_pull(name, auth=auth):
+                pass
+            return self.store.resolve(name)
         except DockyardError as exc:
             raise BuildError(str(exc)) from None
 
-    def _pull(self, name: str) -> str:
-        for _ in self.builder.engine.image_pull(name):
-            pass
-        return self.store.resolve(name)
+    def _auth(self, name: str) -> Any:
+        """Credentials for the base image's registry from ``X-Registry-Config``, if sent."""
+        if not self.options.registry_auth:
+            return None
+        from ..distribution.credentials import from_dict
+        from ..distribution.endpoints import auth_key
+
+        key = auth_key(reference.parse(name).domain)
+        for server, data in self.options.registry_auth.items():
+            if isinstance(data, dict) and (server == key or server.endswith("//" + key)
+                                           or server.split("/")[0] == key):
+                return from_dict(data)
+        return None
 
     def _precheck(self, build: ResolvedBuild) -> None:
         """Missing context files and unknown images are errors before any step runs."""

@@ -209,3 +209,22 @@ def _sleepers() -> list[str]:
         except OSError:
             continue
     return out
+
+
+def test_a_missing_base_image_is_pulled_and_pull_refreshes_it(
+        build: Callable[..., Built], client: Any, dockyard_registry: Any) -> None:
+    name = f"{dockyard_registry.host}/lib/bb:1"
+    client.api.tag("busybox:latest", f"{dockyard_registry.host}/lib/bb", "1")
+    for message in client.api.push(f"{dockyard_registry.host}/lib/bb", tag="1", stream=True,
+                                   decode=True):
+        assert "error" not in message, message
+    client.api.remove_image(name)
+    got = build({"Dockerfile": f"FROM {name}\nRUN true\n"})
+    assert got.error is None, got.text
+    assert client.api.inspect_image(name)["Id"] == client.api.inspect_image("busybox")["Id"]
+    again = build({"Dockerfile": f"FROM {name}\nRUN true\n"}, pull=True)
+    assert again.error is None and again.cached == 1
+    with pytest.raises(docker.errors.APIError) as info:
+        build({"Dockerfile": f"FROM {dockyard_registry.host}/lib/nope:1\nRUN true\n"})
+    assert "nope" in str(info.value)
+    client.api.remove_image(name)

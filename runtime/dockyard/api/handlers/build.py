@@ -32,6 +32,18 @@ def _json_object(text: str | None, name: str) -> dict[str, Any]:
     return value
 
 
+def _registry_config(value: str | None) -> dict[str, Any]:
+    """``X-Registry-Config``: base64url JSON ``{"registry": {auth config}}`` for base pulls."""
+    if not value or not value.strip():
+        return {}
+    try:
+        raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
+        data = json.loads(raw)
+    except (ValueError, TypeError):
+        raise InvalidArgument("invalid X-Registry-Config header") from None
+    return data if isinstance(data, dict) else {}
+
+
 @tornado.web.stream_request_body
 class BuildHandler(UploadHandler):
     def options_from_query(self) -> BuildOptions:
@@ -52,7 +64,8 @@ class BuildHandler(UploadHandler):
             target=self.str_arg("target"), network=self.str_arg("networkmode") or "default",
             quiet=self.bool_arg("q"), cache_from=list(cache_from),
             platform=self.str_arg("platform"),
-            secrets={k: base64.b64decode(v) for k, v in secrets.items()})
+            secrets={k: base64.b64decode(v) for k, v in secrets.items()},
+            registry_auth=_registry_config(self.request.headers.get("X-Registry-Config")))
 
     build_stream: Any = None
 
