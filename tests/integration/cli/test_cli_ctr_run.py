@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import Engine, engines
 
 CONTAINERS = engines("containers")
@@ -169,3 +171,22 @@ def test_exec_it_gives_a_terminal_with_the_callers_size(engine: Engine) -> None:
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 3 and b"40 120\r\n" in out
+
+
+def test_run_pulls_a_missing_image_first(dockyard_daemon: Any, busybox_image: str, dockyard_registry: Any,
+                                         capfd: pytest.CaptureFixture[str]) -> None:
+    """docker's ``--pull missing``: "Unable to find image" on stderr, the pull, then the run. On
+    the session daemon (host network namespace, so it reaches the registry on 127.0.0.1); the
+    container itself has ``--network none``."""
+    ref = f"{dockyard_registry.host}/cli/bb:v1"
+    eng = Engine("dockyard", dockyard_daemon.host, capfd)
+    eng.ok("tag", "busybox", ref)
+    eng.ok("push", ref)
+    eng.ok("rmi", ref)
+    try:
+        code, out, err = eng.cli("run", "--rm", "--network", "none", ref, "echo", "pulled")
+        assert (code, out) == (0, "pulled\n"), err
+        assert err.startswith(f"Unable to find image '{ref}' locally\n")
+        assert eng.ok("images", "-q", ref) != ""
+    finally:
+        eng.cli("rmi", ref)
