@@ -360,10 +360,10 @@ class Shim:
         with open(tmp, "w") as f:
             json.dump(status, f)
         os.replace(tmp, os.path.join(self.dir, "exit.json"))
+        os.unlink(os.path.join(self.dir, "shim.sock"))  # before the news: a waiter sees it gone
+        os.unlink(os.path.join(self.dir, "shim.pid"))
         self._broadcast(b"x" + json.dumps(status).encode())
         Launcher.release(running)
-        os.unlink(os.path.join(self.dir, "shim.sock"))
-        os.unlink(os.path.join(self.dir, "shim.pid"))
         if self.listener is not None:
             self.listener.close()
         if self.console is not None:
