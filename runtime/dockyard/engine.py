@@ -167,8 +167,7 @@ class Engine:
     def info(self) -> dict[str, Any]:
         images = self._store.count_images()
         return {
-            "ID": self._id, "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
-            "ContainersStopped": 0, "Images": images, "Driver": "overlay2",
+            "ID": self._id, **self.containers.counts(), "Images": images, "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
             "DockerRootDir": str(self.data_root), "Plugins": {"Volume": ["local"],
             "Network": ["bridge", "host", "null"], "Authorization": None, "Log": ["json-file"]},

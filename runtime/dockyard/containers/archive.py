@@ -70,8 +70,9 @@ class _Helper:
     def report(self) -> dict[str, Any]:
         line = self.stdout.readline()
         if not line:
-            self.close()
+            self.proc.wait()
             stderr = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.stderr else ""
+            self.close()
             raise DockyardError(f"copy helper failed: {stderr.splitlines()[-1] if stderr else 'no output'}")
         report: dict[str, Any] = json.loads(line)
         return report

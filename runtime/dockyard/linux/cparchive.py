@@ -34,7 +34,7 @@ import zlib  # noqa: F401
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from . import mounts, overlay, syscalls, users
+from . import mounts, namespaces, overlay, syscalls, users
 
 # Go's os.FileMode type bits, which X-Docker-Container-Path-Stat carries.
 _GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE = 1 << 31, 1 << 27, 1 << 26, 1 << 25
@@ -111,6 +111,8 @@ def enter_root(options: dict[str, Any]) -> None:
     """chroot into the container (see the module docstring), then forbid file-based imports."""
     if options.get("pid"):
         root = f"/proc/{int(options['pid'])}/root"
+        if os.geteuid() != 0:  # rootless: chroot needs CAP_SYS_CHROOT, which its userns grants
+            namespaces.join(int(options["pid"]), ("user",))
     else:
         root = options["mountpoint"]  # an empty directory the caller owns
         syscalls.unshare(syscalls.CLONE_NEWNS)
@@ -197,11 +199,19 @@ def extract(stream: IO[bytes], dest: str, no_overwrite_dir_non_dir: bool,
         raise CopyError("notdir", "extraction point is not a directory")
     dest = os.path.realpath(dest)
 
-    def prepare(member: tarfile.TarInfo, _path: str) -> tarfile.TarInfo:
-        return _prepare(member, dest, no_overwrite_dir_non_dir, owner)
-
+    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+    directories: list[tarfile.TarInfo] = []
     with tarfile.open(fileobj=stream, mode="r|*") as tar:
-        tar.extractall(dest, filter=prepare, numeric_owner=True)
+        for member in tar:
+            member = _prepare(member, dest, no_overwrite_dir_non_dir, owner)
+            tar.extract(member, dest, set_attrs=not member.isdir(), numeric_owner=True, **trusted)  # type: ignore[arg-type]
+            if member.isdir():
+                directories.append(member)
+        for member in reversed(directories):  # after their contents, as extractall does
+            path = os.path.join(dest, member.name.lstrip("/"))
+            tar.chown(member, path, numeric_owner=True)
+            tar.utime(member, path)
+            tar.chmod(member, path)
 
 
 def _inside(dest: str, name: str) -> str:

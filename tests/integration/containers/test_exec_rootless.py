@@ -1,4 +1,4 @@
-"""exec into a rootless container, run for real as an unprivileged user this test creates (with
+"""exec and docker cp with a rootless container, run for real as an unprivileged user this test creates (with
 subordinate ids, and with the single-id map where setgroups is denied)."""
 
 from __future__ import annotations
@@ -40,6 +40,20 @@ with Runtime() as rt:
     os.close(w)
     out["status"] = p.wait(20).exit_code
     out["output"] = os.read(r, 1 << 20).decode()
+    import io, tarfile
+    from types import SimpleNamespace
+    from dockyard.containers import archive
+    record = SimpleNamespace(id="c1", state={"Running": True, "Pid": c.pid}, config={},
+                             host_config={})
+    boxes = SimpleNamespace(get=lambda name: record)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("copied")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"cp\n"))
+    archive.put(boxes, "c1", "/tmp", io.BytesIO(buf.getvalue()))
+    stat, chunks = archive.get(boxes, "c1", "/tmp/copied")
+    out["cp"] = [stat["size"], len(b"".join(chunks)) > 0]
     c.kill()
     c.wait(20)
 print(json.dumps(out))
@@ -80,3 +94,4 @@ def test_rootless_exec(unprivileged: tuple[str, Path]) -> None:
     assert out["status"] == 0, out["output"]
     uid, hostname, pid = out["output"].split()
     assert (uid, hostname) == ("0", "rootless") and int(pid) > 1
+    assert out["cp"] == [3, True]  # docker cp into and out of the rootless container
