@@ -113,3 +113,28 @@ def test_published_port_and_inspect(docker: Any, client: Any) -> None:
     clash = docker("run", "-d", "-p", f"127.0.0.1:{binding['HostPort']}:80", "busybox", "true")
     assert clash.returncode != 0
     assert f"Bind for 127.0.0.1:{binding['HostPort']} failed: port is already allocated" in clash.stderr
+
+
+def test_connect_before_start_and_static_ip(docker: Any, client: Any) -> None:
+    first = client.networks.create("dyn-first", ipam={"Config": [{"Subnet": "10.212.0.0/24"}]})
+    second = client.networks.create("dyn-second")
+    made = docker("create", "--network", "dyn-first", "--ip", "10.212.0.50", "--network-alias", "db",
+                  "busybox", "sh", "-c", "ip -o -4 addr; cat /etc/hosts")
+    assert made.returncode == 0, made.stderr
+    cid = made.stdout.strip()
+    second.connect(cid)
+    started = docker("start", "-a", cid)
+    assert started.returncode == 0, started.stderr
+    assert "eth0" in started.stdout and "10.212.0.50/24" in started.stdout and "eth1" in started.stdout
+    client.api.wait(cid)
+    deadline = time.monotonic() + 5  # waiters hear the exit first, the network goes right after
+    while (nets := client.api.inspect_container(cid)["NetworkSettings"]["Networks"]) and \
+            nets.get("dyn-first", {}).get("IPAddress") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    c = client.containers.get(cid)
+    assert set(nets) == {"dyn-first", "dyn-second"}
+    assert nets["dyn-first"]["IPAMConfig"] == {"IPv4Address": "10.212.0.50"} and "db" in nets["dyn-first"]["Aliases"]
+    assert nets["dyn-first"]["IPAddress"] == ""  # stopped: addresses released, requests kept
+    c.remove()
+    first.reload()
+    assert first.attrs["Containers"] == {}

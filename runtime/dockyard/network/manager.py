@@ -412,10 +412,13 @@ class NetworkManager:
             sb = Sandbox(record.id, str(self.netns_dir / record.id), str(directory), hostname)
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" else self._requested(record, mode)
+        bridged = [n for n in requested if n[0].driver == "bridge"]
         if sb.netns not in ("host", "none"):
-            with netlink.create_netns(sb.netns) as inside:
-                for i, (net, req) in enumerate(n for n in requested if n[0].driver == "bridge"):
-                    self._attach(sb, inside, net, req, f"eth{i}", primary=i == 0, name=record.name)
+            inside = netlink.create_netns(sb.netns, with_socket=bool(bridged))
+            if inside is not None:
+                with inside:
+                    for i, (net, req) in enumerate(bridged):
+                        self._attach(sb, inside, net, req, f"eth{i}", primary=i == 0, name=record.name)
         self._publish_record(record, sb)
         self.state.save()
         self._write_files(sb, host_mode=mode == "host")

@@ -14,8 +14,11 @@ with it (asynchronously, within milliseconds), which keeps ``docker rm`` fast.
 from __future__ import annotations
 
 import errno
+import fcntl
 import ipaddress
 import os
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +31,8 @@ from ..linux import syscalls
 from .errors import NetworkError
 
 _NET = syscalls.CLONE_NEWNET
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP_LOOPBACK_RUNNING = 0x1 | 0x8 | 0x40
 
 
 @contextmanager
@@ -153,16 +158,21 @@ def _in_netns(fd: int) -> Iterator[None]:
         os.close(home)
 
 
-def create_netns(path: str) -> Sandbox:
-    """A new network namespace pinned at ``path`` with ``lo`` up; returns a socket inside it."""
+def create_netns(path: str, with_socket: bool = True) -> Sandbox | None:
+    """A new network namespace pinned at ``path`` with ``lo`` up; with ``with_socket``, a
+    netlink socket inside it for configuring it further."""
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    sandbox = None
     try:
         syscalls.unshare(_NET)
         try:
             syscalls.mount("/proc/thread-self/ns/net", path, None, syscalls.MS_BIND)
-            ipr = IPRoute()
-            ipr.link("set", index=1, state="up")
+            _loopback_up()
+            if with_socket:
+                ipr = IPRoute()
+                ipr.link_lookup(ifname="lo")  # pyroute2 opens its socket on first use: here, inside
+                sandbox = Sandbox(ipr)
         finally:
             syscalls.setns(home, _NET)
     except BaseException:
@@ -170,7 +180,17 @@ def create_netns(path: str) -> Sandbox:
         delete_netns(path)
         raise
     os.close(home)
-    return Sandbox(ipr)
+    return sandbox
+
+
+def _loopback_up() -> None:
+    """``lo`` up with one SIOCSIFFLAGS (0.05 ms; a pyroute2 socket for it alone costs ~2 ms,
+    which matters for every ``--network none`` start)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", _IFF_UP_LOOPBACK_RUNNING))
+    finally:
+        sock.close()
 
 
 def open_netns(path: str) -> Sandbox:

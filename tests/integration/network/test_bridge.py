@@ -113,6 +113,7 @@ def outside() -> Iterator[str]:
     """A netns standing for the world: 10.250.0.2/30 behind a veth, no route back to any bridge."""
     path = f"/run/dyt-outside-{os.getpid()}"
     inside = netlink.create_netns(path)
+    assert inside is not None
     host = netlink.Netlink()
     try:
         subprocess.run(["ip", "link", "add", "dyt-out-h", "type", "veth", "peer", "name", "eth0",
@@ -160,24 +161,25 @@ def test_none_and_host_modes(manager: NetworkManager, record: Callable[..., Reco
 
 def test_teardown_leaves_nothing_and_is_idempotent(manager: NetworkManager, record: Callable[..., Record],
                                                    start: Callable[..., Running]) -> None:
-    before_links, before_mounts = _links(), _netns_mounts()
     recs = [record(PortBindings={"8/tcp": [{}]}) for _ in range(3)]
     for rec in recs:
         manager.validate(rec)
         start(rec, "true").wait()
     made = {ep.host_if for ep in manager.state.endpoints.values()}
+    assert _netns_mounts(manager.netns_dir) == 3
     assert len(made) == 3 and manager.published_count() == 3
     for rec in recs:
         manager.teardown(rec)
         manager.teardown(rec)
-    assert not _wait_gone(made) and _links() == before_links
-    assert _netns_mounts() == before_mounts and not os.listdir(manager.netns_dir)
+    assert not _wait_gone(made)
+    assert os.listdir(f"/sys/class/net/{manager.find('bridge').bridge}/brif") == []
+    assert _netns_mounts(manager.netns_dir) == 0 and not os.listdir(manager.netns_dir)
     assert manager.published_count() == 0 and not manager.state.endpoints
 
 
-def _netns_mounts() -> int:
+def _netns_mounts(where: Path) -> int:
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        return sum(1 for line in f if "nsfs" in line)
+        return sum(1 for line in f if " nsfs " in line and str(where) in line)
 
 
 def test_state_survives_a_restart(tmp_path: Path, manager: NetworkManager, record: Callable[..., Record]) -> None:
