@@ -126,11 +126,20 @@ def create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _needs_terminal(tty: bool, stdin: bool) -> None:
+    """``-it`` needs a terminal on our stdin, as docker checks before doing anything."""
+    if tty and stdin and not sys.stdin.isatty():
+        from ..errors import InvalidArgument
+
+        raise InvalidArgument("the input device is not a TTY")
+
+
 def run(args: argparse.Namespace) -> int:
     import docker.errors
 
     from ..errors import DockyardError
 
+    _needs_terminal(args.tty and not args.detach, args.interactive)
     try:
         api = connect(args, timeout=None)
         body = runopts.create_body(args, detach=args.detach)
@@ -249,6 +258,7 @@ def attach(args: argparse.Namespace) -> int:
 
 
 def exec_(args: argparse.Namespace) -> int:
+    _needs_terminal(args.tty and not args.detach, args.interactive)
     api = connect(args, timeout=None)
     env = [runopts.env_entry(e) for e in args.env] or None
     exec_id = api.exec_create(args.container, args.command, stdout=not args.detach,

@@ -86,6 +86,8 @@ def test_interactive_stdin_is_forwarded_then_closed(engine: Engine) -> None:
 
 @CONTAINERS
 def test_it_gives_a_terminal_with_the_callers_size(engine: Engine) -> None:
+    r = engine.proc("run", "-it", "--rm", "busybox", "true", input="")
+    assert (r.returncode, r.stderr) == (1, "dockyard: the input device is not a TTY\n")
     pid, fd = pty.fork()
     if pid == 0:  # the child: the CLI on a 30x100 terminal
         os.execvpe(sys.executable, [sys.executable, "-m", "dockyard.cli.main", "-H", engine.host, "run",
