@@ -119,6 +119,14 @@ class ContainerManager:
             raise NotRunning(f"Container {record.id} is not running")
         return top(record)
 
+    def counts(self) -> dict[str, int]:
+        """``/info``'s container figures."""
+        records = self.all()
+        running = sum(1 for r in records if r.running and not r.state["Paused"])
+        paused = sum(1 for r in records if r.state["Paused"])
+        return {"Containers": len(records), "ContainersRunning": running,
+                "ContainersPaused": paused, "ContainersStopped": len(records) - running - paused}
+
     def all(self) -> list[ContainerRecord]:
         with self._lock:
             return list(self._records.values())

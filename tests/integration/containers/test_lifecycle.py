@@ -204,3 +204,16 @@ def test_prune(client: Any) -> None:
     result = client.api.prune_containers(filters={"label": "prune=yes"})
     assert result["ContainersDeleted"] == [c.id]
     assert keep.id in {x["Id"] for x in client.api.containers()}
+
+
+def test_info_counts_and_rmi_of_an_image_in_use(client: Any) -> None:
+    before = client.info()
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    info = client.info()
+    assert info["Containers"] == before["Containers"] + 1
+    assert info["ContainersRunning"] == before["ContainersRunning"] + 1
+    image_id = client.api.inspect_image("busybox")["Id"]
+    with pytest.raises(docker.errors.APIError) as rmi:
+        client.api.remove_image(image_id)
+    assert rmi.value.status_code == 409 and "conflict: unable to delete" in rmi.value.explanation
+    c.remove(force=True)
