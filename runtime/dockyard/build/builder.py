@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..errors import DockyardError, InvalidArgument, NotFound
 from ..oci import reference
 from .cache import BuildCache
+from .cachefrom import CacheSources
 from .context import BuildContext
 from .dockerfile import Dockerfile, ResolvedBuild, ResolvedStage, parse, resolve
 from .errors import BuildError
@@ -161,6 +162,7 @@ class BuildJob:
         self.bases: dict[str, str] = {}
         self.abort = threading.Event()
         self.running: dict[str, Any] = {}  # RUN containers now running, killed on cancel
+        self.cache_sources = CacheSources(self.store, options.cache_from)
         self._bases_lock = threading.Lock()
 
     # ---- set-up -----------------------------------------------------------------------------
@@ -361,6 +363,10 @@ class BuildJob:
             emit(" ---> Using cache\n")
             _replay(inst, state)
             state.config = _reload(self.store.config(hit), hit, state.config)
+        elif not self.options.nocache and (hit := self.cache_sources.restore(runner, inst)):
+            emit(" ---> Using cache\n")
+            _replay(inst, state)
+            cache.put(key, hit, parent, f"{inst.keyword} {step_line(inst)}"[:200], 0)
         else:
             hit = runner.execute(inst)
             cache.put(key, hit, parent, f"{inst.keyword} {step_line(inst)}"[:200],

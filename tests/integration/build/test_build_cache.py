@@ -84,3 +84,25 @@ def test_cache_survives_a_daemon_restart_and_is_pruned(busybox_archive: Path,
         assert client.api.inspect_image("kept:1")["Id"] == first.image_id  # tagged: kept
         assert go().cached == 0
         client.close()
+
+
+def test_cache_from_an_image_without_its_intermediates(build: Callable[..., Built], client: Any,
+                                                       tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, "cachefrom")
+    first = build(path=ctx, tag="cf:1")
+    assert first.error is None
+    archive = b"".join(client.api.get_image("cf:1"))
+    client.api.remove_image("cf:1")  # the whole chain of intermediates goes with it
+    client.api.prune_builds()
+    client.api.load_image(archive)
+    assert client.api.inspect_image("cf:1")["Parent"] == ""
+    plain = build(path=ctx, nocache=False, cache_from=["nope:missing"])
+    assert plain.cached == 0
+    client.api.remove_image(plain.image_id)
+    client.api.prune_builds()
+    got = build(path=ctx, cache_from=["cf:1"])
+    assert got.cached == 6, got.text
+    assert got.image_id == first.image_id  # the last step is the source image itself
+    (ctx / "two.txt").write_text("changed\n")
+    edited = build(path=ctx, cache_from=["cf:1"])
+    assert edited.cached == 3 and edited.image_id != first.image_id
