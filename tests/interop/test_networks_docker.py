@@ -138,3 +138,11 @@ def test_connect_before_start_and_static_ip(docker: Any, client: Any) -> None:
     c.remove()
     first.reload()
     assert first.attrs["Containers"] == {}
+
+
+def test_none_and_host_modes_through_the_cli(docker: Any) -> None:
+    none = docker("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                  "ls /sys/class/net; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-ok")
+    assert none.returncode == 0 and none.stdout.split() == ["lo", "lo-ok"], none.stderr
+    host = docker("run", "--rm", "--network", "host", "busybox", "hostname")
+    assert host.returncode == 0 and host.stdout.strip() == os.uname().nodename, host.stderr

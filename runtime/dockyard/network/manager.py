@@ -292,7 +292,8 @@ class NetworkManager:
 
     def list_networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            nets = [n for n in self.state.networks.values() if _matches(n, filters or {})]
+            nets = [n for n in self.state.networks.values()
+                    if _matches(n, filters or {}, len(self.state.endpoints_of(n.id)))]
             return [network_json(n, [], with_containers=False) for n in nets]
 
     def inspect(self, name_or_id: str) -> dict[str, Any]:
@@ -327,7 +328,7 @@ class NetworkManager:
             deleted = []
             for net in list(self.state.networks.values()):
                 if (not net.predefined and not self.state.endpoints_of(net.id)
-                        and net.name not in wanted and _matches(net, filters or {}, prune=True)):
+                        and net.name not in wanted and _matches(net, filters or {})):
                     self._destroy(net)
                     deleted.append(net.name)
         return {"NetworksDeleted": deleted}
@@ -354,6 +355,8 @@ class NetworkManager:
         with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig)."""
         ports.bindings(record.config, record.host_config)
         mode = self.mode(record)
+        if mode == "host":
+            record.config["Hostname"] = _host_mode_hostname(record)
         settings = empty_settings()
         if mode.startswith("container:"):
             self._joined_sandbox(mode.split(":", 1)[1], must_run=False)
@@ -404,7 +407,7 @@ class NetworkManager:
             return self._setup_joined(record, mode.split(":", 1)[1])
         hostname = str(record.config.get("Hostname") or "") or record.id[:12]
         if mode == "host":
-            hostname = str(record.config.get("Hostname") or "") or platform.node()
+            hostname = _host_mode_hostname(record)
             sb = Sandbox(record.id, "host", str(directory), hostname)
         elif mode == "none" and self.rootless:
             sb = Sandbox(record.id, "none", str(directory), hostname)
@@ -696,13 +699,21 @@ class NetworkManager:
         record.network_settings = s
 
 
+def _host_mode_hostname(record: ContainerLike) -> str:
+    """dockerd gives a host-network container the host's name unless one was asked for (the
+    short id is the name a container gets when none was)."""
+    asked = str(record.config.get("Hostname") or "")
+    return asked if asked and asked != record.id[:12] else platform.node()
+
+
 def _file_mounts(directory: Path) -> list[Mount]:
     return [Mount("bind", f"/etc/{name}", str(directory / name), options=["norbind"])
             for name in ("resolv.conf", "hostname", "hosts")]
 
 
-def _matches(net: Network, filters: dict[str, list[str]], prune: bool = False) -> bool:
-    """dockerd's network filters: name (substring), id (prefix), driver, type, label, scope."""
+def _matches(net: Network, filters: dict[str, list[str]], endpoints: int = 0) -> bool:
+    """dockerd's network filters: name (substring), id (prefix), driver, type, label, scope,
+    dangling (no endpoints, not pre-defined), until."""
     checks: dict[str, Callable[[str], bool]] = {
         "name": lambda v: v in net.name,
         "id": lambda v: net.id.startswith(v),
@@ -712,6 +723,7 @@ def _matches(net: Network, filters: dict[str, list[str]], prune: bool = False) -
         "label": lambda v: _label_match(net.labels, v),
         "label!": lambda v: not _label_match(net.labels, v),
         "until": lambda v: net.created <= v,
+        "dangling": lambda v: (v.lower() in ("1", "true")) == (not net.predefined and not endpoints),
     }
     for key, values in filters.items():
         check = checks.get(key)
