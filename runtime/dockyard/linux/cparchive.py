@@ -161,9 +161,13 @@ def write_tar(out: IO[bytes] | _Out, path: str, name: str, one_file_system: bool
             tar.add(real, arcname=name, recursive=True, filter=_tarinfo_filter)
 
 
+_RUNTIME_FS = frozenset({"/proc", "/sys", "/dev"})  # the runtime's mounts, not the container's files
+
+
 def _add_tree(tar: tarfile.TarFile, root: str, one_file_system: bool) -> None:
-    """The whole root as ``./``-less relative entries; other file systems only as their
-    mountpoint directory (so no /proc, /sys, /dev contents or volumes)."""
+    """The whole root as ``./``-less relative entries. Other file systems only as their
+    mountpoint directory with ``one_file_system`` (export: no volumes either); /proc, /sys and
+    /dev contents never, as dockerd copies from the container's layers, not its live mounts."""
     root_dev = os.lstat(root).st_dev
     for entry in sorted(os.listdir(root)):
         _add_entry(tar, os.path.join(root, entry), entry, root_dev, one_file_system)
@@ -179,7 +183,8 @@ def _add_entry(tar: tarfile.TarFile, path: str, arcname: str, root_dev: int, one
             tar.addfile(info, f)
         return
     tar.addfile(info)
-    if info.isdir() and not (one_fs and os.lstat(path).st_dev != root_dev):
+    other_fs = info.isdir() and os.lstat(path).st_dev != root_dev
+    if info.isdir() and not (other_fs and (one_fs or path in _RUNTIME_FS)):
         for entry in sorted(os.listdir(path)):
             _add_entry(tar, os.path.join(path, entry), f"{arcname}/{entry}", root_dev, one_fs)
 

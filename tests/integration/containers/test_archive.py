@@ -150,3 +150,11 @@ def test_export_of_a_running_container_skips_proc_and_sys(box: Any) -> None:
     exported = members(box.export())
     assert exported["live"] == b"live\n"
     assert "proc" in exported and not [n for n in exported if n.startswith(("proc/", "sys/"))]
+
+
+def test_get_of_the_root_leaves_out_proc_sys_dev(box: Any) -> None:
+    stream, stat = box.get_archive("/")
+    assert stat["name"] == "/"
+    names = set(members(stream))
+    assert {"bin/busybox", "etc/passwd", "proc", "sys", "dev"} <= names
+    assert not [n for n in names if n.startswith(("proc/", "sys/", "dev/"))]
