@@ -221,7 +221,7 @@ class StepRunner:
         """(description used in the key, content digests) — before running anything."""
         if isinstance(inst, Run):
             argv, files = command_argv(inst, tuple(self.state.config.shell))
-            net = inst.network or ""
+            net = self._network(inst)
             text = (f"RUN {argv!r} {self._run_args()!r} {net} {inst.mount_specs!r} "
                     f"{[f.data for f in files]!r}")
             return text, self._mount_digests(inst)
@@ -297,7 +297,7 @@ class StepRunner:
         save_cmd = ([f"|{len(build_env)}", *build_env, *argv] if build_env else list(argv))
         env = [*(cfg.config.get("Env") or []), *build_env,
                *(f"{k}={v}" for k, v in self.job.proxy_env.items())]
-        network = inst.network if inst.network in ("host", "none") else self.job.network
+        network = self._network(inst)
         cid = executor.container_id()
         self.emit(f" ---> Running in {cid[:12]}\n")
         scratch = executor.new_scratch(self.store.snapshots)
@@ -313,6 +313,11 @@ class StepRunner:
         image_id = self.commit(save_cmd, scratch)
         self.emit(f"Removing intermediate container {cid[:12]}\n")
         return image_id
+
+    def _network(self, inst: Run) -> str:
+        """``RUN --network`` wins over the build's ``--network`` (part of the cache key, as in
+        BuildKit: a step run with the host's network is not the same step)."""
+        return inst.network if inst.network in ("host", "none") else self.job.network
 
     def _inline_mounts(self, files: Any, stack: ExitStack) -> list[SpecMount]:
         out = []

@@ -228,3 +228,28 @@ def test_a_missing_base_image_is_pulled_and_pull_refreshes_it(
         build({"Dockerfile": f"FROM {dockyard_registry.host}/lib/nope:1\nRUN true\n"})
     assert "nope" in str(info.value)
     client.api.remove_image(name)
+
+
+def test_run_network_none_by_default_host_on_request(build: Callable[..., Built],
+                                                     client: Any) -> None:
+    dockerfile = "FROM busybox\nRUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 > /nets\n"
+    got = build({"Dockerfile": dockerfile}, tag="nets:none")
+    host = build({"Dockerfile": dockerfile}, tag="nets:host", network_mode="host")
+    per_step = build({"Dockerfile": dockerfile.replace("RUN ", "RUN --network=host ")},
+                     tag="nets:step")
+    assert got.error is None and host.error is None and per_step.error is None
+    assert host.image_id != got.image_id  # the network is part of what the step did
+
+    def nets(tag: str) -> list[str]:
+        upper = Path(client.api.inspect_image(tag)["GraphDriver"]["Data"]["UpperDir"])
+        return (upper / "nets").read_text().split()
+
+    assert nets("nets:none") == ["lo"]
+    with open("/proc/net/dev") as f:
+        mine = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+    assert sorted(nets("nets:host")) == mine == sorted(nets("nets:step"))
+
+
+def test_add_url_is_refused_clearly(build: Callable[..., Built]) -> None:
+    got = build({"Dockerfile": "FROM busybox\nADD http://127.0.0.1:9/x.tar /x\n"})
+    assert got.error is not None and "ADD from a URL is not supported" in got.error
