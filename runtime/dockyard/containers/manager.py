@@ -652,12 +652,18 @@ class ContainerManager:
 
     def _reconnect(self, record: ContainerRecord) -> None:
         from .shim import connect
-        try:
-            sock = connect(str(record.dir / "shim.sock"))
-        except OSError:
-            self._on_exit(record, self._exit_file(record))
+        for attempt in range(100):  # a shim binds its socket just after reporting the start
+            try:
+                sock = connect(str(record.dir / "shim.sock"))
+            except OSError:
+                shim_gone = attempt > 10 and not (record.dir / "shim.pid").exists()
+                if shim_gone or (record.dir / "exit.json").exists():
+                    break
+                time.sleep(0.01)
+                continue
+            self._adopt(record, sock, int(record.state["Pid"]))
             return
-        self._adopt(record, sock, int(record.state["Pid"]))
+        self._on_exit(record, self._exit_file(record))
 
     def close(self) -> None:
         """Let go of the shims (containers keep running, as with dockerd's live-restore)."""

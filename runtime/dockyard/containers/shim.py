@@ -154,20 +154,20 @@ class Shim:
 
     def run(self) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        with open(os.path.join(self.dir, "shim.pid"), "w") as f:
-            f.write(str(os.getpid()))
-        self.listener = self._listen()
         try:
             self.running = running = self._start()
         except Exception as exc:  # noqa: BLE001 — every failure goes back to the daemon, typed
             from ..linux.launcher import _error as launcher_error
             self._send_report(launcher_error(exc), [])
-            os.unlink(os.path.join(self.dir, "shim.sock"))
             return
         mine, daemon = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._add_client(mine)
         self._send_report({"ok": True, "pid": running.pid}, [daemon.fileno()])
         daemon.close()
+        # Only a restarted daemon needs these: made after the start has been reported.
+        with open(os.path.join(self.dir, "shim.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        self.listener = self._listen()
         self.sel.register(self.listener, selectors.EVENT_READ, "listen")
         self.pid, self.pidfd = running.pid, running.pidfd
         self.sel.register(running.pidfd, selectors.EVENT_READ, "exit")

@@ -70,6 +70,12 @@ def _mounts(root: Path) -> list[str]:
             if str(root) in line]
 
 
+def _shim_pid(daemon: DaemonProcess, cid: str) -> int:
+    path = daemon.root / "containers" / cid / "shim.pid"
+    _wait_for(path.exists)
+    return int(path.read_text())
+
+
 def _wait_for(predicate: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -102,7 +108,7 @@ def test_daemon_restart_readopts_running_and_exited(daemon: DaemonProcess, clien
 
 def test_killed_shim_is_reported_and_cleaned(daemon: DaemonProcess, client: Any) -> None:
     c = client.containers.run("busybox", ["sleep", "100"], detach=True)
-    shim = int((daemon.root / "containers" / c.id / "shim.pid").read_text())
+    shim = _shim_pid(daemon, c.id)
     os.kill(shim, signal.SIGKILL)
     result = client.api.wait(c.id, timeout=10)
     assert result["StatusCode"] == 255 and "shim" in result["Error"]["Message"]
@@ -122,7 +128,7 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
     with pytest.raises(docker.errors.APIError):
         client.containers.run("busybox", "true", mem_limit="1m")
     victim = client.containers.run("busybox", ["sleep", "100"], detach=True)
-    os.kill(int((daemon.root / "containers" / victim.id / "shim.pid").read_text()), signal.SIGKILL)
+    os.kill(_shim_pid(daemon, victim.id), signal.SIGKILL)
     victim.wait(timeout=10)
     running = client.containers.run("busybox", ["sleep", "100"], detach=True,
                                     mem_limit="64m", pids_limit=50)
@@ -153,7 +159,7 @@ def test_long_running_shim_hands_off_to_a_small_interpreter(daemon: DaemonProces
 
     script = 'trap "echo bye; exit 5" TERM; echo hi; while true; do sleep 0.05; done'
     c = client.containers.run("busybox", ["sh", "-c", script], detach=True)
-    shim = int((daemon.root / "containers" / c.id / "shim.pid").read_text())
+    shim = _shim_pid(daemon, c.id)
     _wait_for(lambda: b"resume" in Path(f"/proc/{shim}/cmdline").read_bytes(),
               HANDOFF_AFTER + 5)
     time.sleep(0.1)
