@@ -148,12 +148,13 @@ def dockerd_side(ctx: Context, archive: Path) -> Iterator[Side]:
         raise Unsupported("dockerd not installed")
     if os.geteuid() != 0:
         raise Unsupported("dockerd needs root")
+    from dockyard.testing.daemon import IN_NEW_NETNS
     from dockyard.testing.dockerd import Dockerd, _wait_ready, dockerd_command, stop_dockerd
 
     root = Path(tempfile.mkdtemp(prefix="dkb-", dir="/tmp"))
     argv = [a for a in dockerd_command(root) if a != "--bridge=none"]
     with open(root / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(["unshare", "--net", "--", *argv], stdout=log, stderr=log,
+        proc = subprocess.Popen([*IN_NEW_NETNS, *argv], stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     daemon = Dockerd(root, proc)
     try:

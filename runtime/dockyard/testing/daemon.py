@@ -159,13 +159,17 @@ class DaemonProcess:
         self.cleanup()
 
 
+# Run argv in a new network namespace with its loopback up (``exec`` keeps the pid).
+IN_NEW_NETNS: tuple[str, ...] = ("unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh")
+
+
 class NetnsDaemonProcess(DaemonProcess):
     """A ``DaemonProcess`` in a new network namespace (``unshare --net`` execs the daemon, so
     the pid is the daemon's): its bridges, veths and NAT rules vanish with it and never touch
     the host's network. The unix socket is reachable from the host as usual."""
 
     def command(self) -> list[str]:
-        return ["unshare", "--net", "--", *super().command()]
+        return [*IN_NEW_NETNS, *super().command()]
 
 
 def rss_kib(pid: int) -> int:
@@ -176,4 +180,4 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-__all__ = ["DaemonProcess", "NetnsDaemonProcess", "ping_unix", "rss_kib"]
+__all__ = ["IN_NEW_NETNS", "DaemonProcess", "NetnsDaemonProcess", "ping_unix", "rss_kib"]

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from dockyard.cli.main import main
-from dockyard.testing.daemon import NetnsDaemonProcess
+from dockyard.testing.daemon import IN_NEW_NETNS, NetnsDaemonProcess
 from dockyard.testing.dockerd import (
     DOCKERD,
     Dockerd,
@@ -85,7 +85,7 @@ def _start_private_netns_dockerd() -> Dockerd:
     execs dockerd, so the pid is dockerd's and ``stop_dockerd`` works unchanged)."""
     root = Path(tempfile.mkdtemp(prefix="dkc-", dir="/tmp"))
     with open(root / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(["unshare", "--net", "--", *dockerd_command(root)], stdout=log,
+        proc = subprocess.Popen([*IN_NEW_NETNS, *dockerd_command(root)], stdout=log,
                                 stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     daemon = Dockerd(root, proc)
     try:

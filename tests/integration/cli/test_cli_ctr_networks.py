@@ -59,3 +59,28 @@ def test_a_route_the_daemon_lacks_is_one_line(engine: Engine) -> None:
         api.close()
     assert re.fullmatch(r"the daemon does not serve GET (/v[\d.]+)?/no/such/route \(page not found\)",
                         api_error_message(caught.value))
+
+
+@engines("networks")
+def test_published_ports_in_port_and_ps(engine: Engine) -> None:
+    engine.ok("network", "create", "ports-net")
+    engine.ok("run", "-d", "--name", "pub", "--network", "ports-net", "-p", "127.0.0.1::80", "-p", "9090:90/udp",
+              "busybox", "sleep", "30")
+    lines = engine.ok("port", "pub").splitlines()
+    assert lines == _docker(engine, "port", "pub").splitlines()
+    assert any(re.fullmatch(r"80/tcp -> 127\.0\.0\.1:\d+", line) for line in lines)
+    host_port = engine.ok("port", "pub", "80").strip()
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", host_port)
+    fmt = "{{.Ports}}"
+    assert engine.ok("ps", "--format", fmt) == _docker(engine, "ps", "--format", fmt)
+    assert f"{host_port}->80/tcp" in engine.ok("ps", "--format", fmt)
+
+
+def _docker(engine: Engine, *argv: str) -> str:
+    import shutil
+    import subprocess
+
+    docker = shutil.which("docker")
+    assert docker, "the docker CLI is the reference"
+    env = {"DOCKER_HOST": engine.host, "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    return subprocess.run([docker, *argv], env=env, capture_output=True, text=True, check=True).stdout
