@@ -118,6 +118,10 @@ def test_cp_both_ways(docker: Any, box: str, tmp_path: Path) -> None:
     assert (down / "pw").read_text().startswith("root:x:0:0:")
     assert docker("cp", f"{box}:/srv/.", str(down / "srvcopy")).returncode == 0
     assert (down / "srvcopy" / "sub" / "f").read_text() == "deep\n"
+    piped = docker("cp", f"{box}:/etc/passwd", "-")  # a tar on stdout…
+    assert piped.returncode == 0 and b"root:x:0:0:" in piped.stdout
+    assert docker("cp", "-", f"{box}:/srv", input=piped.stdout).returncode == 0  # …and back in
+    assert docker("exec", box, "head", "-c", "5", "/srv/passwd").stdout == b"root:"
     done = docker("cp", f"{box}:/nope", str(down))
     assert done.returncode != 0 and b"Could not find the file /nope in container clibox" in done.stderr
 

@@ -32,6 +32,8 @@ from ..linux.launcher import StartFailed
 from .runtime import ExecProcess, Runtime
 from .spec import DEFAULT_PATH
 
+MAX_FINISHED = 1000  # exec instances kept in memory before finished ones are forgotten
+
 
 class ExecStartFailed(DockyardError):
     """The process could not be started; ``str`` is dockerd's message for it."""
@@ -141,8 +143,15 @@ class ExecManager:
             raise InvalidArgument("No exec command specified")
         exec_id = secrets.token_hex(32)
         with self._lock:
+            if len(self._execs) >= MAX_FINISHED:
+                self._drop_finished()
             self._execs[exec_id] = ExecInstance(exec_id, record.id, dict(config))
         return exec_id
+
+    def _drop_finished(self) -> None:
+        """Forget every finished exec (dockerd forgets them with their container)."""
+        for exec_id in [i for i, e in self._execs.items() if e.exit_code is not None]:
+            del self._execs[exec_id]
 
     def get(self, exec_id: str) -> ExecInstance:
         instance = self._execs.get(exec_id)

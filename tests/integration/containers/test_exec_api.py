@@ -124,3 +124,16 @@ def test_resize_a_tty_exec(api: docker.APIClient) -> None:
     with pytest.raises(docker.errors.APIError) as info:
         api.exec_resize(exec_id, height=1, width=1)
     assert info.value.status_code == 409
+
+
+def test_finished_execs_are_forgotten_past_the_cap(api: docker.APIClient, env: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import dockyard.containers.execs as execs_module
+
+    manager = env[0].execs
+    monkeypatch.setattr(execs_module, "MAX_FINISHED", len(manager._execs) + 1)
+    first = api.exec_create("apibox", ["true"])["Id"]
+    api.exec_start(first)
+    api.exec_create("apibox", ["true"])
+    with pytest.raises(docker.errors.NotFound):
+        api.exec_inspect(first)
