@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any, Self
 
-from tornado.iostream import StreamClosedError
+from tornado.iostream import SSLIOStream, StreamClosedError
 from tornado.web import RequestHandler
 
 from .. import API_VERSION
+from ..errors import Unavailable
 
 RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
@@ -158,6 +159,8 @@ async def hijack(handler: RequestHandler, tty: bool = False) -> HijackedStream:
     else:
         head = ["HTTP/1.1 200 OK", f"Content-Type: {kind}"]
     head += [f"{name}: {value}" for name, value in _default_headers(handler)]
+    if isinstance(handler.request.connection.stream, SSLIOStream):  # type: ignore[union-attr]
+        raise Unavailable("hijacked streams (attach, exec) are not available over TLS yet")
     stream = handler.detach()
     await stream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
     buffered = bytes(stream._read_buffer[:stream._read_buffer_size])  # bytes pipelined after the request

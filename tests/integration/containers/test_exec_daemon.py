@@ -50,3 +50,15 @@ def test_exec_on_a_stopped_container_is_409(client: Any) -> None:
     assert info.value.explanation == f"Container {stopped.id} is not running"
     with pytest.raises(docker.errors.NotFound, match="No such exec instance: deadbeef"):
         client.api.exec_inspect("deadbeef")
+
+
+def test_exec_on_a_paused_container_is_409(box: Any) -> None:
+    box.pause()
+    try:
+        with pytest.raises(docker.errors.APIError) as info:
+            box.exec_run("true")
+    finally:
+        box.unpause()
+    assert info.value.status_code == 409
+    assert info.value.explanation == f"Container {box.id} is paused, unpause the container before exec"
+    assert box.exec_run("true").exit_code == 0
