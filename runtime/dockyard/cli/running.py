@@ -182,7 +182,21 @@ def run_attached(api: Any, cid: str, tty: bool, stdin: bool, condition: str) -> 
         return status
     with _proxy_signals(api, cid, enabled=not tty):
         streams.session(sock, tty, stdin, resize=lambda h, w: api.resize(cid, h, w))
+    if stdin and _detached(api, cid, waiter):
+        return 0
     return waiter.status()
+
+
+def _detached(api: Any, cid: str, waiter: _ExitWaiter) -> bool:
+    """The stream ended but the container lives on: the user typed the detach keys
+    (ctrl-p ctrl-q), and docker leaves it running and exits 0."""
+    waiter.join(1.0)
+    if not waiter.is_alive():
+        return False
+    try:
+        return bool(api.inspect_container(cid)["State"].get("Running"))
+    except Exception:  # noqa: BLE001 - gone: not a detach
+        return False
 
 
 @contextlib.contextmanager

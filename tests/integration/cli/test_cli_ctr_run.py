@@ -192,3 +192,17 @@ def test_run_pulls_a_missing_image_first(dockyard_daemon: Any, busybox_image: st
         assert eng.ok("images", "-q", ref) != ""
     finally:
         eng.cli("rmi", ref)
+
+
+@engines("detach-keys")
+def test_ctrl_p_ctrl_q_detaches_and_leaves_it_running(engine: Engine) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "dockyard.cli.main", "-H", engine.host, "run",
+                                    "-it", "--name", "detachme", "busybox", "sh"], os.environ)
+    _read_until(fd, b"# ")
+    os.write(fd, b"\x10\x11")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert engine.ok("inspect", "-f", "{{.State.Running}}", "detachme") == "true\n"
