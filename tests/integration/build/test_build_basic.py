@@ -248,7 +248,7 @@ def test_run_network_none_by_default_host_on_request(build: Callable[..., Built]
     with open("/proc/net/dev") as f:
         mine = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
     for tag in ("nets:host", "nets:step"):  # other tests add and remove veths meanwhile
-        assert set(nets(tag)) - {"lo"} & set(mine), (nets(tag), mine)
+        assert (set(nets(tag)) - {"lo"}) & set(mine), (nets(tag), mine)
 
 
 def test_add_url_is_refused_clearly(build: Callable[..., Built]) -> None:
