@@ -290,6 +290,9 @@ def system_prune(args: argparse.Namespace) -> int:
     report = api.prune_images(filters={**filters, "dangling": ["false" if args.all else "true"]})
     _print_deleted("Deleted Images:", report.get("ImagesDeleted"))
     reclaimed += int(report.get("SpaceReclaimed") or 0)
+    report = api.prune_builds(all=args.all or None) or {}
+    _print_deleted("Deleted build cache objects:", report.get("CachesDeleted"))
+    reclaimed += int(report.get("SpaceReclaimed") or 0)
     print(f"Total reclaimed space: {fmt.human_size(reclaimed, 4)}")
     return 0
 
