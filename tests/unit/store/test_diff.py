@@ -161,3 +161,23 @@ def test_layer_from_upper_contract(changed: tuple[Path, Path], tmp_path: Path) -
         assert store.content.has(diff_id) and store.content.size(diff_id) == size
     finally:
         store.close()
+
+
+def test_fast_ustar_headers_equal_tarfiles(tmp_path: Path) -> None:
+    """The direct USTAR packer must write exactly what tarfile writes (stable diff_ids)."""
+    from dockyard.store.diff import _pax_header, _ustar
+
+    f = tmp_path / "f"
+    f.write_text("data")
+    os.chown(f, 1000, 2000)
+    os.chmod(f, 0o4755)
+    st, dst = os.lstat(f), os.lstat(tmp_path)
+    for name, stat_, kind, link, size in (("f", st, tarfile.REGTYPE, "", 4),
+                                          ("d/", dst, tarfile.DIRTYPE, "", 0),
+                                          ("l", st, tarfile.SYMTYPE, "../f", 0),
+                                          ("h", st, tarfile.LNKTYPE, "f", 0),
+                                          ("p", st, tarfile.FIFOTYPE, "", 0)):
+        assert _ustar(name, stat_, kind, link, size) == _pax_header(name, stat_, kind, {}, link,
+                                                                    size)
+    assert _ustar("x" * 101, st, tarfile.REGTYPE, "", 0) is None  # needs a PAX path record
+    assert _ustar("é", st, tarfile.REGTYPE, "", 0) is None
