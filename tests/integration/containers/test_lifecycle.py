@@ -217,3 +217,24 @@ def test_info_counts_and_rmi_of_an_image_in_use(client: Any) -> None:
         client.api.remove_image(image_id)
     assert rmi.value.status_code == 409 and "conflict: unable to delete" in rmi.value.explanation
     c.remove(force=True)
+
+
+def test_read_only_caps_and_limits_reach_the_container(client: Any) -> None:
+    with pytest.raises(docker.errors.ContainerError) as ro:
+        client.containers.run("busybox", ["touch", "/x"], read_only=True, remove=True)
+    assert b"Read-only file system" in ro.value.stderr
+    def capeff(**kw: Any) -> int:
+        show = "grep CapEff /proc/self/status | cut -f2"
+        return int(client.containers.run("busybox", ["sh", "-c", show], remove=True, **kw), 16)
+    default = capeff()
+    assert default & (1 << 13)  # CAP_NET_RAW is in Docker's default set
+    assert not capeff(cap_drop=["NET_RAW"]) & (1 << 13)
+    assert capeff(cap_add=["SYS_ADMIN"]) & (1 << 21)
+    assert capeff(privileged=True) > default
+    script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+    out = client.containers.run("busybox", ["sh", "-c", script], mem_limit="64m",
+                                pids_limit=42, remove=True)
+    assert out.split() == [str(64 << 20).encode(), b"42"]
+    with pytest.raises(docker.errors.APIError) as cpus:
+        client.containers.run("busybox", "true", nano_cpus=1000, remove=True)
+    assert "Range of CPUs is from 0.01" in cpus.value.explanation
