@@ -15,10 +15,12 @@ import asyncio
 import concurrent.futures
 import functools
 import hashlib
+import json
 import logging
 import os
 import platform
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from .errors import (
     NetworkNotFound,
     NetworkUnavailable,
 )
+from .nsconnect import SocketFactory
 from .proxy import PortProxy, Published, Target, bind
 from .state import Endpoint, Network, Sandbox, State
 from .views import (
@@ -120,6 +123,8 @@ class NetworkManager:
         self._bridges: dict[str, int] = {}
         self._proxy = PortProxy()
         self._published: dict[str, list[Published]] = {}
+        self._factories: dict[str, SocketFactory] = {}
+        self._factory_lock = threading.Lock()
         self._predefine(bridge or default_bridge_name(Path(data_root)), bip)
         self._restore()
 
@@ -260,6 +265,8 @@ class NetworkManager:
         with self._lock:
             if any(n.name == name for n in self.state.networks.values()):
                 raise NetworkExists(name)
+            if self.rootless:
+                self._bridge(Network("", name, "bridge", "", bridge=f"br-{name}"))  # raises, says why
             net = self._new_bridge_network(name, body)
             self._bridge(net)
             self.state.networks[net.id] = net
@@ -620,7 +627,29 @@ class NetworkManager:
             return Target(eps[0].ip)
         if sb.netns == "host":
             return Target("127.0.0.1")
-        return Target(None, sb.netns if sb.netns != "none" else None)
+        if sb.netns == "none":  # rootless: the launcher's netns, entered through a helper
+            return Target(None, factory=functools.partial(self._factory_socket, sb.container_id))
+        return Target(None, sb.netns)
+
+    def _factory_socket(self, container_id: str, kind: int) -> socket.socket:
+        """A socket in a rootless container's netns (see :mod:`dockyard.network.nsconnect`)."""
+        with self._factory_lock:  # never the main lock: teardown holds it while it waits for us
+            factory = self._factories.get(container_id)
+            if factory is None:
+                factory = self._factories[container_id] = SocketFactory(self._init_pid(container_id))
+        return factory.socket(kind)
+
+    def _init_pid(self, container_id: str) -> int:
+        """The init's pid from the container's persisted state (no container-manager lock)."""
+        sb = self.state.sandboxes.get(container_id)
+        try:
+            record = json.loads((Path(sb.dir) / "config.v2.json").read_text()) if sb else {}
+        except (OSError, ValueError):
+            record = {}
+        pid = int((record.get("State") or record.get("state") or {}).get("Pid") or 0)
+        if not pid:
+            raise OSError(f"container {container_id[:12]} is not running")
+        return pid
 
     def _publish_record(self, record: ContainerLike, sb: Sandbox) -> None:
         if sb.netns == "host":
@@ -629,9 +658,6 @@ class NetworkManager:
         if not wanted:
             return
         target = self._target(sb)
-        if target.ip is None and target.netns is None:
-            raise NetworkUnavailable("published ports need a network namespace the daemon can enter "
-                                     "(rootless --network none has none): use --network host")
         done: list[tuple[Any, ...]] = []
         for b in wanted:
             done.append(self._bind_one(b))
@@ -664,6 +690,10 @@ class NetworkManager:
     def _unpublish(self, container_id: str) -> None:
         for pub in self._published.pop(container_id, []):
             self._proxy.stop(pub)
+        with self._factory_lock:
+            factory = self._factories.pop(container_id, None)
+        if factory is not None:
+            factory.close()
 
     def published_count(self) -> int:
         """Live proxies (leak checks in tests)."""

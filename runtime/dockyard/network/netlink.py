@@ -22,10 +22,7 @@ import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Self
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import Any, Self
 
 from ..linux import syscalls
 from .errors import NetworkError
@@ -35,12 +32,26 @@ _SIOCSIFFLAGS = 0x8914
 _IFF_UP_LOOPBACK_RUNNING = 0x1 | 0x8 | 0x40
 
 
+def IPRoute() -> Any:
+    """pyroute2's IPRoute, imported lazily: ``import dockyard.network`` stays light and a rootless
+    daemon without pyroute2 still offers none/host."""
+    from pyroute2 import IPRoute as _IPRoute
+    return _IPRoute()
+
+
+def _netlink_error() -> type[Exception]:
+    from pyroute2.netlink.exceptions import NetlinkError
+    error: type[Exception] = NetlinkError
+    return error
+
+
 @contextmanager
 def _netlink_errors(what: str) -> Iterator[None]:
     try:
         yield
-    except NetlinkError as exc:
-        raise NetworkError(f"{what}: {os.strerror(exc.code) if exc.code else exc}") from None
+    except _netlink_error() as exc:
+        code = int(getattr(exc, "code", 0) or 0)
+        raise NetworkError(f"{what}: {os.strerror(code) if code else exc}") from None
 
 
 class Netlink:
@@ -84,9 +95,10 @@ class Netlink:
                 found = self._ipr.link_lookup(ifname=name)
                 if found:
                     self._ipr.link("del", index=found[0])
-            except NetlinkError as exc:
-                if exc.code not in (errno.ENODEV, errno.ENOENT):
-                    raise NetworkError(f"failed to delete {name}: {os.strerror(exc.code)}") from None
+            except _netlink_error() as exc:
+                code = int(getattr(exc, "code", 0) or 0)
+                if code not in (errno.ENODEV, errno.ENOENT):
+                    raise NetworkError(f"failed to delete {name}: {os.strerror(code)}") from None
 
     def routes(self, exclude: set[str]) -> list[ipaddress.IPv4Network]:
         """Destinations the host already routes (not via ``exclude`` interfaces), so a new
@@ -114,7 +126,7 @@ class Netlink:
 class Sandbox:
     """A netlink socket inside one container netns, opened for configuring it."""
 
-    def __init__(self, ipr: IPRoute) -> None:
+    def __init__(self, ipr: Any) -> None:
         self._ipr = ipr
 
     def close(self) -> None:

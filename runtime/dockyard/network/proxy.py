@@ -26,10 +26,12 @@ from .netlink import socket_in_netns
 
 @dataclass(frozen=True)
 class Target:
-    """Where forwarded traffic goes: ``ip`` on the bridge, or 127.0.0.1 inside ``netns``."""
+    """Where forwarded traffic goes: ``ip`` on the bridge, or 127.0.0.1 inside ``netns`` (a path
+    the daemon can enter), or 127.0.0.1 through sockets ``factory`` makes inside the container."""
 
     ip: str | None
     netns: str | None = None
+    factory: Callable[[int], socket.socket] | None = None
 
 
 @dataclass
@@ -105,7 +107,9 @@ async def _close(pub: Published) -> None:
 
 
 def _upstream_socket(kind: int, target: Target) -> socket.socket:
-    if target.ip is not None:
+    if target.factory is not None:
+        sock = target.factory(kind)
+    elif target.ip is not None:
         sock = socket.socket(socket.AF_INET, kind)
     else:
         assert target.netns is not None
@@ -139,7 +143,10 @@ async def _serve_tcp(pub: Published, target: Target) -> None:
 async def _pipe_to(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: Target,
                    port: int, conns: set[asyncio.StreamWriter]) -> None:
     loop = asyncio.get_running_loop()
-    up = _upstream_socket(socket.SOCK_STREAM, target)
+    try:
+        up = _upstream_socket(socket.SOCK_STREAM, target)
+    except OSError:
+        return
     try:
         await loop.sock_connect(up, (target.ip or "127.0.0.1", port))
     except OSError:
