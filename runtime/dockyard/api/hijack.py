@@ -39,6 +39,7 @@ from ..errors import Unavailable
 RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 STDIN, STDOUT, STDERR = 0, 1, 2
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 
 _HEADER = struct.Struct(">BxxxL")
 _MAX_FRAME = 1 << 20  # larger payloads are split (dockerd's frames are at most 32 KiB anyway)
@@ -223,27 +224,91 @@ async def _ready(loop: asyncio.AbstractEventLoop, fd: int, add: Any, remove: Any
 
 
 async def relay(stream: HijackedStream, stdin: int | None, outputs: list[tuple[int, int]],
-                tty: bool, input_done: Callable[[], None] | None = None) -> None:
+                tty: bool, input_done: Callable[[], None] | None = None,
+                detach_keys: bytes = b"") -> bool:
     """Pump client input into ``stdin`` and each ``(fd, stream_id)`` output to the client —
     framed, or raw for a tty — until every output reaches EOF. The fds stay the caller's;
-    ``input_done`` is called at the client's half-close (to close the process's stdin)."""
+    ``input_done`` is called at the client's half-close (to close the process's stdin).
+    Returns True if the client typed ``detach_keys`` (the caller leaves the process running)."""
     for fd in [stdin, *(fd for fd, _ in outputs)]:
         if fd is not None:
             os.set_blocking(fd, False)
-    pump_in = asyncio.ensure_future(_pump_input(stream, stdin, input_done)) \
+    scanner = DetachScanner(detach_keys)
+    pump_in = asyncio.ensure_future(_pump_input(stream, stdin, input_done, scanner)) \
         if stdin is not None else None
+    pump_out = asyncio.ensure_future(
+        asyncio.gather(*(_pump_output(stream, fd, sid, tty) for fd, sid in outputs)))
     try:
-        await asyncio.gather(*(_pump_output(stream, fd, sid, tty) for fd, sid in outputs))
+        waiting = {pump_out} | ({pump_in} if pump_in is not None else set())
+        while not pump_out.done() and not scanner.detached:
+            _done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if not waiting:
+                break
+        if pump_out.done():
+            pump_out.result()  # an output failure propagates
+        return scanner.detached
     finally:
-        if pump_in is not None:
-            pump_in.cancel()
-            await asyncio.gather(pump_in, return_exceptions=True)
+        for task in (pump_in, pump_out):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
 
-async def _pump_input(stream: HijackedStream, fd: int, done: Callable[[], None] | None) -> None:
+def detach_sequence(keys: str) -> bytes:
+    """Docker's ``--detach-keys`` ("ctrl-p,ctrl-q", "a,ctrl-@") as the bytes to watch for."""
+    out = bytearray()
+    for key in (k.strip() for k in keys.split(",") if k.strip()):
+        lowered = key.lower()
+        if lowered.startswith("ctrl-") and len(key) == 6:
+            char = lowered[5]
+            if "a" <= char <= "z":
+                out.append(ord(char) - ord("a") + 1)
+            elif char in "@[\\]^_":
+                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[char])
+            else:
+                raise ValueError(f"Unknown character: '{key}'")
+        elif len(key) == 1:
+            out += key.encode()
+        else:
+            raise ValueError(f"Unknown character: '{key}'")
+    return bytes(out)
+
+
+class DetachScanner:
+    """Holds back input that could start the detach sequence; releases it on a mismatch."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.held = b""
+        self.detached = False
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes to pass on now; sets ``detached`` when the whole sequence arrived."""
+        if not self.keys:
+            return data
+        out = bytearray()
+        for byte in data:
+            candidate = self.held + bytes([byte])
+            if self.keys.startswith(candidate):
+                self.held = candidate
+                if candidate == self.keys:
+                    self.detached = True
+                    return bytes(out)
+            else:
+                out += candidate if not self.keys.startswith(bytes([byte])) else self.held
+                self.held = bytes([byte]) if self.keys.startswith(bytes([byte])) else b""
+        return bytes(out)
+
+
+async def _pump_input(stream: HijackedStream, fd: int, done: Callable[[], None] | None,
+                      scanner: DetachScanner) -> None:
     try:
         while data := await stream.read():
-            await write_fd(fd, data)
+            passed = scanner.feed(data)
+            if passed:
+                await write_fd(fd, passed)
+            if scanner.detached:
+                return
     except OSError:
         return  # the process closed its stdin (EPIPE)
     if done is not None:

@@ -230,6 +230,16 @@ class ExecManager:
                 Conflict(f"Exec {exec_id} has not been started")
         _set_size(process.console, height, width)
 
+    @staticmethod
+    def detached(session: ExecSession) -> None:
+        """The client detached: keep reading the process's output (into nothing) so it is never
+        blocked or hung up on, until it ends; the session's fds pass to the drain threads."""
+        for fd in (session.console, session.stdout, session.stderr):
+            if fd is not None:
+                os.set_blocking(fd, True)  # the relay made it non-blocking
+                threading.Thread(target=_drain, args=(fd,), daemon=True).start()
+        session.console = session.stdout = session.stderr = None
+
     def wait(self, exec_id: str, timeout: float | None = None) -> int | None:
         instance = self.get(exec_id)
         instance.done.wait(timeout)

@@ -3,6 +3,8 @@ against a container started with the low-level Runtime (see ``standin``)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -137,3 +139,21 @@ def test_finished_execs_are_forgotten_past_the_cap(api: docker.APIClient, env: A
     api.exec_create("apibox", ["true"])
     with pytest.raises(docker.errors.NotFound):
         api.exec_inspect(first)
+
+
+def test_detach_keys_leave_a_tty_exec_running(api: docker.APIClient, env: Any) -> None:
+    exec_id = api.exec_create("apibox", ["sh"], tty=True, stdin=True)["Id"]
+    sock: Any = api.exec_start(exec_id, tty=True, socket=True)
+    sock._sock.settimeout(10)
+    sock._sock.sendall(b"echo before-$((2+3))\n")
+    out = b""
+    while b"before-5" not in out:
+        out += sock._sock.recv(4096)
+    sock._sock.sendall(b"\x10\x11")  # ctrl-p ctrl-q
+    while sock._sock.recv(4096):  # the daemon hangs up…
+        pass
+    sock.close()
+    assert api.exec_inspect(exec_id)["Running"] is True  # …and the shell lives on
+    pid = api.exec_inspect(exec_id)["Pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert env[0].execs.wait(exec_id, 5) == 128 + signal.SIGKILL

@@ -23,8 +23,10 @@ from dockyard.api.hijack import (
     RAW_STREAM,
     STDERR,
     STDOUT,
+    DetachScanner,
     FrameReader,
     demux,
+    detach_sequence,
     frame,
     hijack,
     read_frames,
@@ -213,3 +215,14 @@ def test_frame_format() -> None:
     parts = reader.feed(big[:10]) + reader.feed(big[10:])
     assert [len(p) for _, p in parts] == [1 << 20, 5]
     assert reader.feed(b"\x01\x00\x00") == [] and reader.pending == 3
+
+
+def test_detach_keys() -> None:
+    assert detach_sequence("ctrl-p,ctrl-q") == b"\x10\x11"
+    assert detach_sequence("a,ctrl-@,ctrl-_") == b"a\x00\x1f"
+    with pytest.raises(ValueError, match="Unknown character"):
+        detach_sequence("ctrl-pp")
+    scanner = DetachScanner(b"\x10\x11")
+    assert scanner.feed(b"ab\x10") == b"ab"  # held: may start the sequence
+    assert scanner.feed(b"c") == b"\x10c"  # released on a mismatch
+    assert scanner.feed(b"\x10\x10\x11tail") == b"\x10" and scanner.detached

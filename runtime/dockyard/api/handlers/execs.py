@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ...errors import DockyardError, InvalidArgument
-from ..hijack import STDERR, STDOUT, frame, hijack, relay
+from ..hijack import DEFAULT_DETACH_KEYS, STDERR, STDOUT, detach_sequence, frame, hijack, relay
 from .base import EngineHandler
 
 
@@ -55,20 +55,24 @@ class StartHandler(EngineHandler):
                 await stream.write(data if tty else frame(STDOUT, data))
                 return
             try:
-                await self._relay(stream, session)
+                if await self._relay(stream, session):
+                    execs.detached(session)  # ctrl-p ctrl-q: the process keeps running
+                    return
                 await self.call(execs.wait, exec_id)
             finally:
                 session.close()
 
     @staticmethod
-    async def _relay(stream: Any, session: Any) -> None:
+    async def _relay(stream: Any, session: Any) -> bool:
+        """True if the client detached (only a tty with stdin watches for the detach keys)."""
         if session.tty:
             outputs = [(session.console, STDOUT)] if session.console is not None else []
-            await relay(stream, session.console, outputs, tty=True)
-            return
+            stdin = session.console if session.instance.config.get("AttachStdin") else None
+            keys = detach_sequence(session.instance.config.get("DetachKeys") or DEFAULT_DETACH_KEYS)
+            return await relay(stream, stdin, outputs, tty=True, detach_keys=keys)
         outputs = [(fd, sid) for fd, sid in ((session.stdout, STDOUT), (session.stderr, STDERR))
                    if fd is not None]
-        await relay(stream, session.stdin, outputs, tty=False, input_done=session.close_stdin)
+        return await relay(stream, session.stdin, outputs, tty=False, input_done=session.close_stdin)
 
 
 class InspectHandler(EngineHandler):
