@@ -168,3 +168,18 @@ def test_long_running_shim_hands_off_to_a_small_interpreter(daemon: DaemonProces
     assert c.wait(timeout=10)["StatusCode"] == 5
     assert c.logs() == b"hi\nbye\n"
     _wait_for(lambda: not Path(f"/proc/{shim}").exists())
+
+
+def test_daemon_crash_loses_nothing(daemon: DaemonProcess, client: Any) -> None:
+    script = 'trap "echo after; exit 6" TERM; echo before; while true; do sleep 0.05; done'
+    c = client.containers.run("busybox", ["sh", "-c", script], detach=True)
+    _wait_for(lambda: c.logs() == b"before\n")
+    client.close()
+    daemon.stop(sig=signal.SIGKILL)
+    daemon.start()
+    fresh = daemon.client()
+    assert fresh.api.inspect_container(c.id)["State"]["Running"]
+    fresh.api.kill(c.id, "TERM")
+    assert fresh.api.wait(c.id, timeout=10)["StatusCode"] == 6
+    assert fresh.api.logs(c.id) == b"before\nafter\n"
+    fresh.close()
