@@ -103,9 +103,9 @@ class ContainerManager:
             raise InvalidArgument(f"multiple IDs found with provided prefix: {name_or_id}")
         raise NotFound(f"No such container: {name_or_id}")
 
-    def inspect(self, name_or_id: str) -> dict[str, Any]:
+    def inspect(self, name_or_id: str, size: bool = False) -> dict[str, Any]:
         from .views import inspect
-        return inspect(self.get(name_or_id))
+        return inspect(self.get(name_or_id), size)
 
     def listing(self, all: bool = False, limit: int = -1, size: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:

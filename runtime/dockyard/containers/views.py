@@ -40,10 +40,12 @@ def _network_settings(record: ContainerRecord) -> dict[str, Any]:
     return base
 
 
-def inspect(record: ContainerRecord) -> dict[str, Any]:
-    """``GET /containers/{id}/json``."""
+def inspect(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
+    """``GET /containers/{id}/json`` (``size``: SizeRw and SizeRootFs too)."""
     args = command(record.config)
-    return {
+    sizes = {k: v for k, v in summary(record, True).items() if k.startswith("Size")} if size \
+        else {}
+    return {**sizes,
         "Id": record.id, "Created": record.created, "Path": args[0] if args else "",
         "Args": args[1:], "State": dict(record.state), "Image": record.image_id,
         "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "", "LogPath": record.log_path,
@@ -187,11 +189,25 @@ def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> boo
     return True
 
 
+def _created_between(records: list[ContainerRecord], filters: dict[str, list[str]]
+                     ) -> tuple[str, str]:
+    """``before``/``since`` name containers; the bounds are their creation times."""
+    def created(ref: str) -> str:
+        for r in records:
+            if ref in (r.id, r.name, r.name.lstrip("/")) or (len(ref) >= 3 and r.id.startswith(ref)):
+                return r.created
+        raise InvalidArgument(f"No such container: {ref}")
+    before = min((created(v) for v in filters.get("before", [])), default="~")
+    since = max((created(v) for v in filters.get("since", [])), default="")
+    return since, before
+
+
 def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
             filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    since, before = _created_between(records, filters)
     chosen = [r for r in records if (all_ or limit > 0 or r.running
                                      or "status" in filters or "exited" in filters)
-              and matches(r, filters)]
+              and since < r.created < before and matches(r, filters)]
     chosen.sort(key=lambda r: r.created, reverse=True)
     if limit > 0:
         chosen = chosen[:limit]

@@ -146,6 +146,11 @@ def test_ps_filters_and_limit(client: Any) -> None:
     assert ids(all=True, filters={"id": a.id[:10]}) == {a.id}
     assert ids(all=True, filters={"ancestor": "busybox", "label": "t=ps"}) == {a.id, b.id, r.id}
     assert len(client.api.containers(limit=1)) == 1
+    assert ids(all=True, filters={"since": a.id, "label": "t=ps"}) == {b.id, r.id}
+    assert ids(all=True, filters={"before": r.id, "label": "t=ps"}) == {a.id, b.id}
+    url = client.api._url("/containers/{0}/json", b.id)  # docker-py has no size parameter
+    sized = client.api._result(client.api._get(url, params={"size": 1}), True)
+    assert sized["SizeRw"] >= 0 and sized["SizeRootFs"] > sized["SizeRw"]
     summary = next(x for x in client.api.containers() if x["Id"] == r.id)
     assert summary["Status"].startswith("Up ") and summary["State"] == "running"
     assert summary["Command"] == "sleep 100" and summary["Names"][0].startswith("/")

@@ -72,7 +72,7 @@ class ListHandler(ContainersHandler):
 
 class InspectHandler(ContainersHandler):
     async def get(self, name: str) -> None:
-        self.write_json(self.containers.inspect(name))
+        self.write_json(self.containers.inspect(name, self.bool_arg("size")))
 
 
 class StartHandler(ContainersHandler):
