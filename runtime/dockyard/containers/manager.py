@@ -353,8 +353,8 @@ class ContainerManager:
     def _auto_remove(self, record: ContainerRecord) -> None:
         try:
             self.remove(record.id, force=True, volumes=True)
-        except NotFound:
-            pass
+        except (NotFound, Conflict):
+            pass  # removed meanwhile, or being removed by a client
 
     def _resolve(self, table: dict[str, list[concurrent.futures.Future[dict[str, Any]]]],
                  cid: str, code: int, error: str) -> None:
