@@ -380,6 +380,7 @@ class ContainerManager:
     def _schedule_restart(self, record: ContainerRecord) -> None:
         delay = min(0.1 * (2 ** min(record.restart_count, 10)), 60.0)
         record.state.update(Restarting=True, Status="restarting")
+        record.save()
         timer = threading.Timer(delay, self._restart_now, args=(record,))
         timer.daemon = True
         timer.start()
