@@ -45,6 +45,13 @@ def dockerd_exec_error(message: str) -> str:
     return f"OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
 
 
+def _exec_message(message: str) -> str:
+    """dockerd resolves the user itself, so that failure comes without the runtime's wrapping."""
+    if message.startswith(("unable to find user ", "unable to find group ")):
+        return message
+    return dockerd_exec_error(message)
+
+
 def merge_env(base: list[str], extra: list[str]) -> list[str]:
     """dockerd's ReplaceOrAppendEnvValues: same-name entries replaced in place, others appended."""
     merged = {item.partition("=")[0]: item for item in base}
@@ -70,15 +77,21 @@ class ExecInstance:
         cmd = list(self.config.get("Cmd") or [])
         return {
             "ID": self.id, "Running": self.running, "ExitCode": self.exit_code,
-            "ProcessConfig": {"tty": bool(self.config.get("Tty")), "entrypoint": cmd[0] if cmd else "",
-                              "arguments": cmd[1:], "privileged": bool(self.config.get("Privileged")),
-                              "user": self.config.get("User") or ""},
+            "ProcessConfig": self._process_config(cmd),
             "OpenStdin": bool(self.config.get("AttachStdin")),
             "OpenStderr": bool(self.config.get("AttachStderr")),
             "OpenStdout": bool(self.config.get("AttachStdout")),
             "CanRemove": False, "ContainerID": self.container_id,
             "DetachKeys": self.config.get("DetachKeys") or "", "Pid": self.pid,
         }
+
+
+    def _process_config(self, cmd: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"tty": bool(self.config.get("Tty")), "entrypoint": cmd[0] if cmd else "",
+                               "arguments": cmd[1:], "privileged": bool(self.config.get("Privileged"))}
+        if self.config.get("User"):
+            out["user"] = self.config["User"]  # omitted when empty, as dockerd
+        return out
 
 
 @dataclass
@@ -199,7 +212,7 @@ class ExecManager:
         except StartFailed as exc:
             session.close()
             self._finish(instance, 127 if exc.exit_code == 127 else 126)
-            raise ExecStartFailed(dockerd_exec_error(str(exc))) from None
+            raise ExecStartFailed(_exec_message(str(exc))) from None
         except BaseException:
             session.close()
             self._finish(instance, 126)

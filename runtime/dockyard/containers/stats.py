@@ -61,7 +61,8 @@ def memory_stats(s: cgstats.Sample, machine_memory: int) -> dict[str, Any]:
                            "limit": min(limit, machine_memory) if machine_memory else limit}
     if s.version == "v1":
         out["max_usage"] = s.memory_max_usage or 0
-        out["failcnt"] = s.memory_failcnt or 0
+        if s.memory_failcnt:
+            out["failcnt"] = s.memory_failcnt  # omitted when zero, as dockerd
     return out
 
 
@@ -72,8 +73,8 @@ def snapshot(pid: int, name: str, container_id: str, hier: Hierarchies,
     pids: dict[str, Any] = {"current": s.pids_current or 0}
     if s.pids_limit:
         pids["limit"] = s.pids_limit
-    blkio: dict[str, Any] = dict.fromkeys(_BLKIO_KEYS)
-    blkio["io_service_bytes_recursive"] = s.blkio
+    blkio: dict[str, Any] = {key: [] for key in _BLKIO_KEYS}  # running: lists, as dockerd
+    blkio["io_service_bytes_recursive"] = s.blkio or []
     out: dict[str, Any] = {
         "read": rfc3339_now(), "preread": ZERO_TIME, "pids_stats": pids, "blkio_stats": blkio,
         "num_procs": 0, "storage_stats": {}, "cpu_stats": cpu_stats(s),

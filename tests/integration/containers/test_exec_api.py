@@ -51,7 +51,7 @@ def test_create_start_inspect_exit_code(api: docker.APIClient, env: Any) -> None
     after = api.exec_inspect(exec_id)
     assert after["ExitCode"] == 3 and not after["Running"] and after["Pid"] > 0
     assert after["ProcessConfig"] == {"tty": False, "entrypoint": "sh", "privileged": False,
-                                      "arguments": ["-c", "echo out; echo err >&2; exit 3"], "user": ""}
+                                      "arguments": ["-c", "echo out; echo err >&2; exit 3"]}
     with pytest.raises(docker.errors.APIError) as info:
         api.exec_start(exec_id)
     assert info.value.status_code == 409 and "has already run" in str(info.value)
