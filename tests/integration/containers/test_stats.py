@@ -78,7 +78,7 @@ def test_one_shot_shape_and_limits(api: docker.APIClient) -> None:
 def test_no_stream_has_precpu_for_a_cpu_percentage(api: docker.APIClient) -> None:
     s = api.stats("busy", stream=False)
     assert s["preread"] != "0001-01-01T00:00:00Z"
-    assert 20.0 < cpu_percent(s) <= 100.0 * (os.cpu_count() or 1)  # a busy loop: about one CPU
+    assert 5.0 < cpu_percent(s) <= 100.0 * (os.cpu_count() or 1)  # a busy loop: up to one CPU (0 when idle)
 
 
 def test_stream_sends_a_sample_per_second(api: docker.APIClient) -> None:
