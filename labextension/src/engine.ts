@@ -391,6 +391,9 @@ export interface LayerProgress {
  * Folds pull/push/build JSON messages into what the progress view shows: one row per layer
  * (latest status and bytes), other status lines in order, build output text, the final error.
  */
+/** Status lines that carry an `id` but are not about a layer (the tag being pulled). */
+const NOT_A_LAYER = /^(Pulling from|Digest|Status)/;
+
 export class ProgressModel {
   readonly layers = new Map<string, LayerProgress>();
   readonly lines: string[] = [];
@@ -405,7 +408,7 @@ export class ProgressModel {
       this.output += message.stream;
     } else if (message.aux?.ID) {
       this.imageId = String(message.aux.ID);
-    } else if (message.id && message.status && !/^(Pulling from|Digest|Status)/.test(message.status)) {
+    } else if (message.id && message.status && !NOT_A_LAYER.test(message.status)) {
       const detail = message.progressDetail ?? {};
       const prev = this.layers.get(message.id);
       this.layers.set(message.id, {

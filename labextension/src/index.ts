@@ -99,8 +99,8 @@ class Frontend {
   }
 
   logs(id: string, name: string): void {
-    const existing = [...this.app.shell.widgets('main')].find(w => w.id === `dockyard-logs-${id.slice(0, 12)}`);
-    if (existing) existing.dispose();
+    const tabId = `dockyard-logs-${id.slice(0, 12)}`;
+    [...this.app.shell.widgets('main')].find(w => w.id === tabId)?.dispose();
     this.open(new LogView(this.client, id, name));
   }
 
@@ -133,7 +133,8 @@ class Frontend {
   async push(row: ImageRow): Promise<void> {
     const { image, tag } = parseReference(row.ref);
     const url = this.client.engineUrl(`images/${image}/push?tag=${encodeURIComponent(tag)}`);
-    await this.progress(`Push ${row.ref}`, url, post(undefined, { 'X-Registry-Auth': ANONYMOUS_AUTH }));
+    const init = post(undefined, { 'X-Registry-Auth': ANONYMOUS_AUTH });
+    await this.progress(`Push ${row.ref}`, url, init);
   }
 
   async pull(ref?: string): Promise<void> {
@@ -147,13 +148,15 @@ class Frontend {
     const { image, tag } = parseReference(target);
     const url = this.client.engineUrl(`images/create?fromImage=${encodeURIComponent(image)}` +
       `&tag=${encodeURIComponent(tag)}`);
-    await this.progress(`Pull ${target}`, url, post(undefined, { 'X-Registry-Auth': ANONYMOUS_AUTH }));
+    const init = post(undefined, { 'X-Registry-Auth': ANONYMOUS_AUTH });
+    await this.progress(`Pull ${target}`, url, init);
   }
 
   async build(path: string): Promise<void> {
     const folder = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+    const suggestion = `${folder.split('/').pop() || 'app'}:latest`;
     const answer = await InputDialog.getText({ title: `Build ${path}`,
-      label: 'Name the image (optional)', placeholder: (folder.split('/').pop() || 'app') + ':latest' });
+      label: 'Name the image (optional)', placeholder: suggestion });
     if (!answer.button.accept) return;
     const query = `path=${encodeURIComponent(path)}&t=${encodeURIComponent(answer.value ?? '')}`;
     await this.progress(`Build ${path}`, this.client.url(`build?${query}`), post());
@@ -168,7 +171,8 @@ class Frontend {
 
   async runFile(path: string): Promise<void> {
     const images: any[] = await this.client.engine('images/json');
-    const tags = images.flatMap(i => (i.RepoTags ?? []).filter((t: string) => t !== '<none>:<none>'));
+    const tags: string[] = images.flatMap(i =>
+      (i.RepoTags ?? []).filter((t: string) => t !== '<none>:<none>'));
     const python = tags.filter(t => t.includes('python'));
     const answer = await InputDialog.getItem({ title: `Run python ${path}`,
       label: 'Image (the notebook folder is mounted at /work)', editable: true,

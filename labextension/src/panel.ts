@@ -19,7 +19,7 @@ import {
   imageRows,
   registryRows
 } from './engine';
-import { el } from './views';
+import { el, isNetworkError } from './views';
 
 export const SLOW_REFRESH_MS = 10000;
 
@@ -35,7 +35,7 @@ export interface PanelActions {
 type Section = 'images' | 'containers' | 'registries';
 
 export class DockyardPanel extends Widget {
-  private banner = el('div', { class: 'jp-dockyard-banner', role: 'status', 'aria-live': 'polite' });
+  private banner = el('div', { class: 'jp-dockyard-banner', role: 'status' });
   private liveNote = el('div', { class: 'jp-dockyard-live', role: 'status' });
   private bodies: Record<Section, HTMLElement> = {
     images: el('ul', { class: 'jp-dockyard-list', 'aria-label': 'Images' }),
@@ -47,6 +47,9 @@ export class DockyardPanel extends Widget {
   private events: AbortController | null = null;
   private slowTimer = 0;
   private retryTimer = 0;
+  private pendingTopics = new Set<string>();
+  private eventRetries = 0;
+  private failures: Record<Section, number> = { images: 0, containers: 0, registries: 0 };
   status: DaemonStatus | null = null;
 
   constructor(
@@ -142,17 +145,30 @@ export class DockyardPanel extends Widget {
             r.mirrors.length ? `mirrors: ${r.mirrors.join(', ')}` : '',
             r.loggedIn ? `logged in${r.username ? ` as ${r.username}` : ''}` : 'not logged in']
             .filter(Boolean).join(' · ')))) : [empty('No registries configured.')]));
+      this.failures.registries = 0;
     } catch (err) {
-      this.bodies.registries.replaceChildren(errorLine((err as Error).message));
+      this.failed('registries', err as Error);
     }
   }
 
   private async load(key: Section, path: string, render: (data: any) => HTMLElement[]) {
     try {
       this.bodies[key].replaceChildren(...render(await this.client.engine(path)));
+      this.failures[key] = 0;
     } catch (err) {
-      this.bodies[key].replaceChildren(errorLine((err as Error).message));
+      this.failed(key, err as Error);
     }
+  }
+
+  /** Show the error; a request that never reached the server (status 0) is tried again a
+   * few times, since no event would ever repair the list. */
+  private failed(key: Section, err: Error): void {
+    this.bodies[key].replaceChildren(errorLine(err.message));
+    if (!isNetworkError(err) || this.failures[key] >= 5) return;
+    const delay = 1000 * ++this.failures[key];
+    const reload = { images: () => this.refreshImages(), containers: () => this.refreshContainers(),
+      registries: () => this.refreshRegistries() }[key];
+    window.setTimeout(() => void reload(), delay);
   }
 
   private imageItem(row: ImageRow): HTMLElement {
@@ -274,6 +290,7 @@ export class DockyardPanel extends Widget {
     const text = new TextDecoder();
     const filters = encodeURIComponent(JSON.stringify({ type: ['image', 'container'] }));
     let reason = 'the event stream ended';
+    let network = false;
     try {
       await this.client.stream(this.client.url(`events?filters=${filters}`),
         { signal: abort.signal }, chunk => {
@@ -283,9 +300,16 @@ export class DockyardPanel extends Widget {
         }, () => this.setLive(true));
     } catch (err) {
       reason = err instanceof EngineError ? err.message : String(err);
+      network = isNetworkError(err);
     }
     if (abort.signal.aborted || this.isDisposed) return;
     this.events = null;
+    if (network && this.eventRetries < 5) {
+      // the browser dropped the connection (e.g. a network change): catch up and reconnect
+      this.eventRetries++;
+      this.slowTimer = window.setTimeout(() => this.refresh(), 1000);
+      return;
+    }
     this.setLive(false, reason);
   }
 
@@ -293,6 +317,7 @@ export class DockyardPanel extends Widget {
     this.node.dataset.live = String(live);
     window.clearTimeout(this.slowTimer);
     if (live) {
+      this.eventRetries = 0;
       this.liveNote.textContent = '';
       return;
     }
@@ -301,7 +326,6 @@ export class DockyardPanel extends Widget {
     this.slowTimer = window.setTimeout(() => this.refresh(), SLOW_REFRESH_MS);
   }
 
-  private pendingTopics = new Set<string>();
   private onEvent(topic: 'images' | 'containers' | null): void {
     if (!topic) return;
     if (this.pendingTopics.size === 0) {

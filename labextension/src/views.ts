@@ -5,7 +5,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { DockyardClient } from './api';
+import { DockyardClient, EngineError } from './api';
 import {
   AnsiParser,
   FrameDecoder,
@@ -80,7 +80,8 @@ abstract class StreamView extends Widget {
 
 /** `docker logs -f` in a tab: multiplexed frames unless the container has a TTY. */
 export class LogView extends StreamView {
-  readonly output = new AnsiOutput();
+  output = new AnsiOutput();
+  private retries = 0;
 
   constructor(
     client: DockyardClient,
@@ -114,9 +115,23 @@ export class LogView extends StreamView {
       });
       this.setStatus('The container stopped: end of logs.');
     } catch (err) {
-      if (!this.abort.signal.aborted) this.setStatus((err as Error).message, true);
+      if (this.abort.signal.aborted) return;
+      if (isNetworkError(err) && this.retries++ < 5) {
+        // the browser dropped the stream (e.g. a network change): read the logs again
+        const fresh = new AnsiOutput();
+        this.output.node.replaceWith(fresh.node);
+        this.output = fresh;
+        window.setTimeout(() => void this.follow(), 500);
+        return;
+      }
+      this.setStatus((err as Error).message, true);
     }
   }
+}
+
+/** fetch's own failure (no HTTP answer at all), as opposed to an error from the daemon. */
+export function isNetworkError(err: unknown): boolean {
+  return err instanceof TypeError || (err instanceof EngineError && err.status === 0);
 }
 
 /** Pull, push or build: per-layer bars, status lines, build output, the outcome. */

@@ -92,6 +92,10 @@ def lab(real_dockerd: Dockerd) -> Iterator[JupyterServer]:
 def open_panel(browser: Browser, server: JupyterServer) -> Page:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(20000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    failed_log = ARTIFACTS / "failed-requests.log"        # for diagnosing a flaky network
+    page.on("requestfailed", lambda r: failed_log.open("a").write(
+        f"{r.method} {r.url.split('?')[0]} {r.failure}\n"))
     workspace = secrets.token_hex(4)      # a fresh layout: the panel starts closed
     page.goto(f"{server.url}/lab/workspaces/w{workspace}?token={server.token}")
     page.locator('.lm-TabBar-tab[data-id="dockyard-panel"]').click()
