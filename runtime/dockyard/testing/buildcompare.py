@@ -18,10 +18,13 @@ import fnmatch
 import hashlib
 import json
 import posixpath
+import shutil
 import stat
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 Snapshot = dict[str, Any]
@@ -124,6 +127,16 @@ def snapshot_image(api: Any, image: str) -> Snapshot:
         return snapshot_archive(f)
 
 
+@contextmanager
+def case_context(case: Path) -> Iterator[Path]:
+    """A copy of a corpus case without its ``expected.json``: a recorded result is not build
+    input (a ``COPY . /x`` would otherwise see it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / case.name
+        shutil.copytree(case, dest, symlinks=True, ignore=shutil.ignore_patterns("expected.json"))
+        yield dest
+
+
 def _describe(entry: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in entry.items())
 
@@ -186,5 +199,5 @@ def report(name: str, differences: list[str], limit: int = 60) -> str:
     return f"{name}: {len(differences)} difference(s)\n  " + "\n  ".join(shown) + more
 
 
-__all__ = ["Snapshot", "apply_layer", "compare", "normalize_config", "report", "snapshot_archive",
+__all__ = ["Snapshot", "apply_layer", "case_context", "compare", "normalize_config", "report", "snapshot_archive",
            "snapshot_image"]

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .buildcompare import Snapshot, snapshot_image
+from .buildcompare import Snapshot, case_context, snapshot_image
 from .dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
 
 CORPUS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "dockerfiles"
@@ -71,7 +71,8 @@ def record(daemon: Dockerd, case: Path) -> tuple[str, Snapshot | None]:
     builder = builder_for(cfg)
     tag = f"fidelity/{case.name}:latest"
     build = build_classic if builder == "classic" else build_buildkit
-    error = build(daemon, case, cfg, tag)
+    with case_context(case) as context:
+        error = build(daemon, context, cfg, tag)
     recorded_with = f"dockerd {DOCKERD_VERSION} {builder}"
     if error is not None:
         if "syntax" in (case / "Dockerfile").read_text().split("\n", 1)[0] or "frontend" in error:
