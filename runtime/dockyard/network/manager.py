@@ -205,10 +205,8 @@ class NetworkManager:
 
     def _restore(self) -> None:
         """Bridges and NAT back in place, published ports of running containers re-served."""
-        if self.rootless:
-            return
         for net in list(self.state.networks.values()):
-            if net.driver == "bridge" and net.subnet:
+            if net.driver == "bridge" and net.subnet and not self.rootless:
                 try:
                     self._bridge(net)
                 except Exception as exc:  # noqa: BLE001 - a daemon must start; use reports it
