@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .distribution.credentials import AuthConfig
     from .distribution.service import Distribution
     from .network.manager import NetworkManager
+    from .volumes.manager import VolumeManager
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -104,6 +105,8 @@ class Engine:
             self._distribution.close()
         if (execs := self.__dict__.get("_execs")) is not None:
             execs.close()
+        if (volumes := self.__dict__.get("_volumes")) is not None:
+            volumes.close()
         self._store.close()
 
     @property
@@ -137,6 +140,16 @@ class Engine:
 
             execs = self.__dict__["_execs"] = ExecManager(self)
         return execs
+
+    @property
+    def volumes(self) -> VolumeManager:
+        """Volumes and the container mount hooks (:mod:`dockyard.volumes`), made on first use."""
+        volumes: VolumeManager | None = self.__dict__.get("_volumes")
+        if volumes is None:
+            from .volumes.manager import VolumeManager
+
+            volumes = self.__dict__["_volumes"] = VolumeManager(self)
+        return volumes
 
     def _engine_id(self) -> str:
         """A stable daemon ID, kept beside the data so it survives restarts (as dockerd's)."""
@@ -193,7 +206,7 @@ class Engine:
     def system_df(self) -> dict[str, Any]:
         images = self._store.disk_usage()
         return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": [],
-                "Volumes": [], "BuildCache": self.builder.disk_usage()}
+                "Volumes": self.volumes.disk_usage(), "BuildCache": self.builder.disk_usage()}
 
     # ---- images ---------------------------------------------------------------------------
 

@@ -17,7 +17,17 @@ import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from .. import API_VERSION, MIN_API_VERSION
-from .handlers import build, container_io, containers, distribution, execs, images, networks, system
+from .handlers import (
+    build,
+    container_io,
+    containers,
+    distribution,
+    execs,
+    images,
+    networks,
+    system,
+    volumes,
+)
 from .handlers.base import NotFoundHandler, VersionErrorHandler, parse_version
 
 access_log = logging.getLogger("dockyard.api.access")
@@ -47,6 +57,7 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/build/prune", build.PruneHandler),
     *containers.ROUTES,
     *networks.ROUTES,
+    *volumes.ROUTES,
     (r"/containers/([^/]+)/exec", execs.CreateHandler),
     (r"/exec/([^/]+)/start", execs.StartHandler),
     (r"/exec/([^/]+)/json", execs.InspectHandler),

@@ -193,11 +193,27 @@ def bind(root: str, source: str, target: str, read_only: bool, recursive: bool =
         remount_readonly(dest)
 
 
+# tmpfs option words that set or clear mount flags rather than being tmpfs data (``--tmpfs
+# /run:exec,size=64m``): Docker starts from noexec,nosuid,nodev and lets the words override
+_TMPFS_SET: Final = {"ro": sc.MS_RDONLY, "noexec": sc.MS_NOEXEC, "nosuid": sc.MS_NOSUID,
+                     "nodev": sc.MS_NODEV, "noatime": sc.MS_NOATIME}
+_TMPFS_CLEAR: Final = {"rw": sc.MS_RDONLY, "exec": sc.MS_NOEXEC, "suid": sc.MS_NOSUID,
+                       "dev": sc.MS_NODEV, "atime": sc.MS_NOATIME}
+
+
 def tmpfs(root: str, target: str, options: list[str], read_only: bool) -> None:
     dest = in_root(root, target)
     ensure_dir(dest)
     flags = NOSUID_NODEV_NOEXEC | (sc.MS_RDONLY if read_only else 0)
-    sc.mount("tmpfs", dest, "tmpfs", flags, ",".join(options) or None)
+    data = []
+    for word in options:
+        if word in _TMPFS_SET:
+            flags |= _TMPFS_SET[word]
+        elif word in _TMPFS_CLEAR:
+            flags &= ~_TMPFS_CLEAR[word]
+        elif word not in ("rprivate", "private", "shared", "rshared", "slave", "rslave"):
+            data.append(word)
+    sc.mount("tmpfs", dest, "tmpfs", flags, ",".join(data) or None)
 
 
 def pivot(root: str) -> None:

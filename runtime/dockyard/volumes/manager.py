@@ -1,0 +1,371 @@
+"""``engine.volumes``: the volume API (create, list, inspect, remove, prune, disk usage) and the
+two container hooks the lifecycle calls.
+
+- :meth:`VolumeManager.resolve` at container create: parses and validates the container's
+  mounts (:mod:`.parse`), creates the named and anonymous volumes it names, copies the image's
+  content into a new empty volume (:mod:`.copyup`), fills ``record.mounts`` with Engine API
+  ``MountPoint`` dicts and returns the runtime :class:`~dockyard.containers.spec.Mount` list
+  (a volume is a bind of its ``_data`` dir). On any error the volumes it made are removed.
+- :meth:`VolumeManager.release` at container rm: ``-v`` removes the container's anonymous
+  volumes (never named ones), as dockerd.
+
+A volume's users are the containers whose ``record.mounts`` name it, read from
+``engine.containers`` (so they survive a daemon restart with the records), plus the
+containers being created right now (their record is not listed yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..containers.spec import Mount
+from ..errors import Conflict, InvalidArgument, NotFound
+from . import parse
+from .copyup import copy_up, image_path_kind, is_empty
+from .local import LocalDriver, Volume
+
+log = logging.getLogger("dockyard.volumes")
+
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+LIST_FILTERS = ("dangling", "name", "driver", "label")
+PRUNE_FILTERS = ("label", "label!", "all")
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
+
+
+class VolumeInUse(Conflict):
+    pass
+
+
+class VolumeManager:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.driver = LocalDriver(Path(engine.data_root) / "volumes")
+        self._lock = threading.Lock()
+        self._pending: dict[str, set[str]] = {}   # volume name → ids of containers being made
+        self._removing: set[str] = set()
+
+    # ---- the API ------------------------------------------------------------------------
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /volumes/create``; an existing name answers with that volume (dockerd)."""
+        name = str(body.get("Name") or "")
+        _check_driver(str(body.get("Driver") or ""), name)
+        if not name:
+            name = secrets.token_hex(32)
+        labels, opts = body.get("Labels"), body.get("DriverOpts")
+        volume, _ = self.driver.create(name, _str_map(opts, "DriverOpts"), _str_map(labels, "Labels"))
+        return volume.view()
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        return self.driver.get(name).view()
+
+    def list_volumes(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        filters = filters or {}
+        _check_filters(filters, LIST_FILTERS)
+        dangling = _bool_filter(filters, "dangling")
+        used = self._used_names() if dangling is not None else set()
+        out = []
+        for volume in self.driver.all():
+            if dangling is not None and (volume.name in used) == dangling:
+                continue
+            if _matches(volume, filters):
+                out.append(volume.view())
+        return {"Volumes": out, "Warnings": []}
+
+    def remove(self, name: str, force: bool = False) -> None:
+        """``DELETE /volumes/{name}``; ``force`` ignores a missing volume, never one in use."""
+        try:
+            volume = self.driver.get(name)
+        except NotFound:
+            if force:
+                return
+            raise
+        with self._claim(volume.name):
+            self.driver.remove(volume)
+
+    def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /volumes/prune``: unused anonymous volumes (all unused ones with all=true)."""
+        filters = filters or {}
+        _check_filters(filters, PRUNE_FILTERS)
+        every = bool(_bool_filter(filters, "all"))
+        deleted, reclaimed = [], 0
+        for volume in self.driver.all():
+            if not every and not volume.anonymous or not _label_match(volume, filters):
+                continue
+            try:
+                with self._claim(volume.name):
+                    size = self.driver.size(volume)
+                    self.driver.remove(volume)
+            except (VolumeInUse, NotFound):
+                continue
+            deleted.append(volume.name)
+            reclaimed += size
+        return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+    def disk_usage(self) -> list[dict[str, Any]]:
+        """``/system/df``'s Volumes: each with ``UsageData`` (Size, RefCount)."""
+        counts: dict[str, int] = {}
+        for names in self._users_by_volume().values():
+            for name in names:
+                counts[name] = counts.get(name, 0) + 1
+        return [{**v.view(), "UsageData": {"Size": self.driver.size(v), "RefCount": counts.get(v.name, 0)}}
+                for v in self.driver.all()]
+
+    def close(self) -> None:
+        """Unmount the device volumes no container refers to (used ones stay for restarts)."""
+        used = self._used_names()
+        for volume in self.driver.all():
+            if volume.name not in used:
+                try:
+                    self.driver.unmount(volume)
+                except OSError:
+                    log.exception("unmount volume %s", volume.name)
+
+    # ---- users ----------------------------------------------------------------------------
+
+    def _users_by_volume(self) -> dict[str, list[str]]:
+        """container id → names of the volumes it uses."""
+        out: dict[str, list[str]] = {}
+        containers = getattr(self.engine, "containers", None)
+        for record in containers.all() if containers is not None else []:
+            out[record.id] = [str(m.get("Name")) for m in record.mounts if m.get("Type") == "volume"]
+        root = Path(self.engine.data_root) / "containers"
+        with self._lock:
+            for name, ids in list(self._pending.items()):
+                ids &= {i for i in ids if i in out or (root / i).is_dir()}
+                for cid in ids:
+                    out.setdefault(cid, []).append(name)
+                if not ids:
+                    del self._pending[name]
+        return out
+
+    def users(self, name: str) -> list[str]:
+        return sorted(cid for cid, names in self._users_by_volume().items() if name in names)
+
+    def _used_names(self) -> set[str]:
+        return {n for names in self._users_by_volume().values() for n in names}
+
+    def _claim(self, name: str) -> _Claim:
+        return _Claim(self, name)
+
+    # ---- container hooks ------------------------------------------------------------------
+
+    def resolve(self, record: Any) -> list[Mount]:
+        """The container's runtime mounts; fills ``record.mounts`` (see the module doc)."""
+        requests = self._from_volumes_from(record) + parse.requests(record.config, record.host_config)
+        requests = _dedupe(requests)
+        made: list[Volume] = []
+        mounts: list[Mount] = []
+        points: list[dict[str, Any]] = []
+        try:
+            for req in requests:
+                mount, point = self._resolve_one(record, req, made)
+                mounts.append(mount)
+                if point is not None:
+                    points.append(point)
+        except BaseException:
+            self._forget(record.id)
+            for volume in made:
+                self.driver.remove(volume)
+            raise
+        record.mounts = points
+        return mounts
+
+    def _resolve_one(self, record: Any, req: parse.MountRequest,
+                     made: list[Volume]) -> tuple[Mount, dict[str, Any] | None]:
+        if req.type == "tmpfs":
+            mount = Mount("tmpfs", req.destination, "", req.read_only, list(req.tmpfs_data))
+            return mount, _point(req, "") if req.listed else None
+        if req.type == "bind":
+            _ensure_bind_source(req)
+            mount = Mount("bind", req.destination, req.source, req.read_only, [req.propagation])
+            return mount, _point(req, req.source)
+        volume = self._volume(record, req, made)
+        source = self.driver.mountpoint(volume)
+        if req.copy_data and is_empty(source):
+            copy_up(record.lower_dirs, req.destination, source)
+        return Mount("bind", req.destination, source, req.read_only, []), _point(req, source)
+
+    def _volume(self, record: Any, req: parse.MountRequest, made: list[Volume]) -> Volume:
+        _check_driver(req.driver, req.name)
+        labels = dict(req.labels) or None
+        if not req.name:
+            if image_path_kind(record.lower_dirs, req.destination) == "file":
+                raise InvalidArgument("cannot mount volume over existing file, file exists "
+                                      f"{Path(record.rootfs) / req.destination.lstrip('/')}")
+            req.name = secrets.token_hex(32)
+            labels = {**(labels or {}), ANONYMOUS_LABEL: ""}
+        with self._lock:
+            if req.name in self._removing:
+                raise Conflict(f"volume {req.name} is being removed")
+            self._pending.setdefault(req.name, set()).add(record.id)
+        volume, new = self.driver.create(req.name, req.driver_opts or None, labels)
+        if new:
+            made.append(volume)
+        req.driver = "local"
+        if not req.mode and req.listed and req.from_binds:
+            req.mode = "z"  # dockerd's default for a local volume named in Binds
+        return volume
+
+    def _forget(self, cid: str) -> None:
+        with self._lock:
+            for ids in self._pending.values():
+                ids.discard(cid)
+
+    def _from_volumes_from(self, record: Any) -> list[parse.MountRequest]:
+        """``HostConfig.VolumesFrom`` (``container[:ro|:rw]``): the other container's mounts."""
+        out = []
+        for spec in record.host_config.get("VolumesFrom") or []:
+            name, _, mode = str(spec).partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise InvalidArgument(f"invalid mode: {mode}")
+            other = self.engine.containers.get(name)
+            for m in other.mounts:
+                if m.get("Type") not in ("bind", "volume"):
+                    continue
+                rw = bool(m.get("RW")) if not mode else mode == "rw"
+                out.append(parse.MountRequest(
+                    type=str(m["Type"]), destination=str(m["Destination"]), source=str(m.get("Source") or ""),
+                    name=str(m.get("Name") or ""), read_only=not rw, mode=str(m.get("Mode") or ""),
+                    propagation=str(m.get("Propagation") or ""), copy_data=False))
+        return out
+
+    def release(self, record: Any, remove_anonymous: bool) -> None:
+        """Container rm: with ``-v`` its anonymous volumes go too, when no one else uses them."""
+        self._forget(record.id)
+        if not remove_anonymous:
+            return
+        for point in record.mounts:
+            if point.get("Type") != "volume":
+                continue
+            try:
+                volume = self.driver.get(str(point.get("Name")))
+                if volume.anonymous:
+                    with _Claim(self, volume.name, ignore=record.id):
+                        self.driver.remove(volume)
+            except (NotFound, VolumeInUse):
+                continue
+
+
+class _Claim:
+    """Marks a volume as being removed while its users are checked and it is deleted, so a
+    container create that races with rm/prune either lands first (in use) or fails."""
+
+    def __init__(self, manager: VolumeManager, name: str, ignore: str = "") -> None:
+        self.manager, self.name, self.ignore = manager, name, ignore
+
+    def __enter__(self) -> None:
+        m = self.manager
+        with m._lock:
+            if self.name in m._removing:
+                raise NotFound(f"get {self.name}: no such volume")
+            m._removing.add(self.name)
+        users = [u for u in m.users(self.name) if u != self.ignore]
+        if users:
+            self.__exit__()
+            raise VolumeInUse(f"remove {self.name}: volume is in use - [{', '.join(users)}]")
+
+    def __exit__(self, *_exc: object) -> None:
+        with self.manager._lock:
+            self.manager._removing.discard(self.name)
+
+
+def _dedupe(requests: list[parse.MountRequest]) -> list[parse.MountRequest]:
+    """Later sources win over ``--volumes-from`` ones at the same destination."""
+    by_dest: dict[str, parse.MountRequest] = {}
+    for req in requests:
+        by_dest[req.destination] = req
+    return sorted(by_dest.values(), key=lambda r: (len([p for p in r.destination.split("/") if p]),
+                                                   r.destination))
+
+
+def _ensure_bind_source(req: parse.MountRequest) -> None:
+    """``-v /host:/ctr`` makes a missing host directory (dockerd does); ``--mount`` does not."""
+    if os.path.lexists(req.source):
+        return
+    if not req.create_source:
+        raise parse.InvalidMount('invalid mount config for type "bind": '
+                                 f"bind source path does not exist: {req.source}")
+    try:
+        os.makedirs(req.source, 0o755, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgument(f"error while creating mount source path '{req.source}': "
+                              f"mkdir {req.source}: {exc.strerror.lower() if exc.strerror else exc}") from None
+
+
+def _point(req: parse.MountRequest, source: str) -> dict[str, Any]:
+    """The Engine API ``MountPoint`` for one mount."""
+    point: dict[str, Any] = {"Type": req.type}
+    if req.type == "volume":
+        point.update(Name=req.name, Source=source, Destination=req.destination, Driver="local")
+    else:
+        point.update(Source=source, Destination=req.destination)
+    point.update(Mode=req.mode, RW=not req.read_only, Propagation=req.propagation)
+    return point
+
+
+def _check_driver(driver: str, name: str) -> None:
+    if driver and driver != "local":
+        raise NotFound(f"create {name}: error looking up volume plugin {driver}: "
+                       f'plugin "{driver}" not found')
+
+
+def _str_map(value: Any, field: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"invalid {field}: expected an object")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _check_filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> None:
+    for key in filters:
+        if key not in allowed:
+            raise InvalidArgument(f"invalid filter '{key}'")
+
+
+def _bool_filter(filters: dict[str, list[str]], key: str) -> bool | None:
+    values = filters.get(key)
+    if not values:
+        return None
+    for value in values:
+        if value.lower() not in _TRUE + _FALSE:
+            raise InvalidArgument(f"invalid filter '{key}={value}'")
+    return any(v.lower() in _TRUE for v in values)
+
+
+def _matches(volume: Volume, filters: dict[str, list[str]]) -> bool:
+    names = filters.get("name")
+    if names and not any(n in volume.name or _search(n, volume.name) for n in names):
+        return False
+    drivers = filters.get("driver")
+    if drivers and "local" not in drivers:
+        return False
+    return _label_match(volume, filters)
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
+
+
+def _label_match(volume: Volume, filters: dict[str, list[str]]) -> bool:
+    labels = volume.labels or {}
+
+    def has(spec: str) -> bool:
+        key, eq, value = spec.partition("=")
+        return key in labels and (not eq or labels[key] == value)
+
+    return (all(has(s) for s in filters.get("label", []))
+            and not any(has(s) for s in filters.get("label!", [])))
+
+
+__all__ = ["ANONYMOUS_LABEL", "VolumeInUse", "VolumeManager"]

@@ -1,0 +1,259 @@
+"""A container's mount requests, parsed and validated as dockerd's Linux parser does it.
+
+Pure (no I/O except the existence check ``--mount type=bind`` asks for), so the rules and
+their wording live in one place. Four sources feed one list of :class:`MountRequest`:
+
+- ``HostConfig.Binds``   ``/host:/ctr[:mode]`` (bind) or ``name:/ctr[:mode]`` (named volume);
+  a missing host directory is created later, as dockerd does for ``-v``;
+- ``HostConfig.Mounts``  ``{"Type": "bind"|"volume"|"tmpfs", "Source", "Target", …}``; a bind
+  source must exist;
+- ``HostConfig.Tmpfs``   ``{"/run": "size=64m,mode=1777"}``;
+- ``Config.Volumes``     ``{"/data": {}}`` — the image's VOLUMEs and ``-v /data``: anonymous
+  volumes, skipped where another mount already covers the path.
+
+Messages follow dockerd's (``invalid mount config for type "bind": …``,
+``invalid volume specification: '…'``, ``Duplicate mount point: …``): clients match on them.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..errors import InvalidArgument
+
+NAME_RE: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+PROPAGATIONS: Final = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+DEFAULT_PROPAGATION: Final = "rprivate"
+_RW_MODES: Final = ("rw", "ro")
+_LABEL_MODES: Final = ("z", "Z")
+_COPY_MODES: Final = ("nocopy",)
+_CONSISTENCY: Final = ("consistent", "cached", "delegated")
+# tmpfs option words that are mount flags, not tmpfs data
+TMPFS_FLAGS: Final = ("ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "sync",
+                      "async", "atime", "noatime", "diratime", "nodiratime", "relatime",
+                      "norelatime", "strictatime", "nostrictatime", "mand", "nomand")
+
+
+@dataclass
+class MountRequest:
+    """One mount as dockerd's ``MountPoint`` holds it before the volume is looked up."""
+
+    type: str                      # bind | volume | tmpfs
+    destination: str
+    source: str = ""               # host path (bind)
+    name: str = ""                 # volume name; "" for a new anonymous volume
+    read_only: bool = False
+    mode: str = ""
+    propagation: str = ""
+    copy_data: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+    driver: str = ""
+    driver_opts: dict[str, str] = field(default_factory=dict)
+    tmpfs_data: list[str] = field(default_factory=list)
+    create_source: bool = False    # a -v bind whose host directory may be made
+    listed: bool = True            # shown in the container's Mounts (not for HostConfig.Tmpfs)
+    from_binds: bool = False       # named in HostConfig.Binds (a local volume's Mode is "z")
+
+
+class InvalidMount(InvalidArgument):
+    pass
+
+
+def invalid_spec(raw: str) -> str:
+    return f"invalid volume specification: '{raw}'"
+
+
+def _config_error(kind: str, message: str) -> InvalidMount:
+    return InvalidMount(f'invalid mount config for type "{kind}": {message}')
+
+
+def check_volume_name(name: str) -> None:
+    """The local driver's rule: a name can never be a path (no "/", no "..")."""
+    if not NAME_RE.match(name):
+        raise InvalidMount(f'create {name}: "{name}" includes invalid characters for a local '
+                           'volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you '
+                           "intended to pass a host directory, use absolute path")
+
+
+def valid_mode(mode: str) -> bool:
+    """dockerd's ``validMountMode``: comma-separated words, at most one of each kind."""
+    if not mode:
+        return True
+    counts = {"rw": 0, "label": 0, "prop": 0, "copy": 0, "cons": 0}
+    for word in mode.split(","):
+        kind = ("rw" if word in _RW_MODES else "label" if word in _LABEL_MODES
+                else "prop" if word in PROPAGATIONS else "copy" if word in _COPY_MODES
+                else "cons" if word in _CONSISTENCY else None)
+        if kind is None:
+            return False
+        counts[kind] += 1
+        if counts[kind] > 1:
+            return False
+    return True
+
+
+def _check_target(kind: str, target: str) -> None:
+    if not target:
+        raise _config_error(kind, "field Target must not be empty")
+    if target == "/":
+        raise _config_error(kind, "invalid specification: destination can't be '/'")
+    if not target.startswith("/"):
+        raise _config_error(kind, f"invalid mount path: '{target}' mount path must be absolute")
+
+
+def parse_bind(raw: str) -> MountRequest:
+    """One ``HostConfig.Binds`` entry (``ParseMountRaw``)."""
+    if raw.count(":") > 2 or not raw.split(":", 1)[0]:
+        raise InvalidMount(invalid_spec(raw))
+    parts = raw.split(":")
+    if len(parts) == 1:
+        source, target, mode = "", parts[0], ""
+    elif len(parts) == 2:
+        if valid_mode(parts[1]):  # "/foo:rw": a mode but no destination
+            raise InvalidMount(invalid_spec(raw))
+        (source, target), mode = parts, ""
+    else:
+        source, target, mode = parts
+    if not valid_mode(mode):
+        raise InvalidMount(f"invalid mode: {mode}")
+    words = mode.split(",") if mode else []
+    kind = "bind" if source.startswith("/") else "volume"
+    try:
+        _check_target(kind, target)
+        if kind == "volume" and source:
+            check_volume_name(source)
+    except InvalidMount as exc:
+        raise InvalidMount(f"{invalid_spec(raw)}: {exc}") from None
+    req = MountRequest(type=kind, destination=posixpath.normpath(target), mode=mode,
+                       read_only="ro" in words, copy_data="nocopy" not in words, from_binds=True)
+    if kind == "bind":
+        req.source = posixpath.normpath(source)
+        req.create_source = True
+        req.propagation = next((w for w in words if w in PROPAGATIONS), DEFAULT_PROPAGATION)
+    else:
+        req.name = source
+    return req
+
+
+def _extra(kind: str, spec: dict[str, Any], *names: str) -> None:
+    for name in names:
+        if spec.get(name) is not None:
+            raise _config_error(kind, f"field {name} must not be specified")
+
+
+def parse_mount(spec: dict[str, Any]) -> MountRequest:
+    """One ``HostConfig.Mounts`` entry (``validateMountConfig`` + ``parseMountSpec``)."""
+    kind = str(spec.get("Type") or "")
+    target = str(spec.get("Target") or "")
+    source = str(spec.get("Source") or "")
+    read_only = bool(spec.get("ReadOnly"))
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise _config_error(kind, "mount type unknown")
+    _check_target(kind, target)
+    req = MountRequest(type=kind, destination=posixpath.normpath(target), read_only=read_only)
+    if kind == "bind":
+        _bind_mount(spec, req, source)
+    elif kind == "volume":
+        _volume_mount(spec, req, source)
+    else:
+        _extra(kind, spec, "BindOptions", "VolumeOptions")
+        if source:
+            raise _config_error(kind, "field Source must not be specified")
+        req.tmpfs_data = tmpfs_options(spec.get("TmpfsOptions") or {})
+    return req
+
+
+def _bind_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
+    _extra("bind", spec, "VolumeOptions", "TmpfsOptions")
+    if not source:
+        raise _config_error("bind", "field Source must not be empty")
+    propagation = str((spec.get("BindOptions") or {}).get("Propagation") or "")
+    if propagation and propagation not in PROPAGATIONS:
+        raise _config_error("bind", f"invalid propagation mode: {propagation}")
+    if not source.startswith("/"):
+        raise _config_error("bind", f"invalid mount path: '{source}' mount path must be absolute")
+    if not os.path.lexists(source):
+        raise _config_error("bind", f"bind source path does not exist: {source}")
+    req.source = posixpath.normpath(source)
+    req.propagation = propagation or DEFAULT_PROPAGATION
+
+
+def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
+    _extra("volume", spec, "BindOptions", "TmpfsOptions")
+    if req.read_only and not source:
+        raise _config_error("volume", "must not set ReadOnly mode when using anonymous volumes")
+    if source:
+        check_volume_name(source)
+    options = spec.get("VolumeOptions") or {}
+    driver = options.get("DriverConfig") or {}
+    req.name = source
+    req.copy_data = not options.get("NoCopy")
+    req.labels = dict(options.get("Labels") or {})
+    req.driver = str(driver.get("Name") or "")
+    req.driver_opts = dict(driver.get("Options") or {})
+
+
+def tmpfs_options(options: dict[str, Any]) -> list[str]:
+    """``TmpfsOptions`` → tmpfs data (``ConvertTmpfsOptions``: size with the largest unit
+    that divides it, mode in octal)."""
+    out = []
+    mode = int(options.get("Mode") or 0)
+    if mode:
+        out.append(f"mode={mode:o}")
+    size = int(options.get("SizeBytes") or 0)
+    if size < 0:
+        raise _config_error("tmpfs", f"invalid tmpfs size: {size}")
+    if size:
+        for suffix, divisor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+            if size % divisor == 0:
+                out.append(f"size={size // divisor}{suffix}")
+                break
+        else:
+            out.append(f"size={size}")
+    return out
+
+
+def parse_tmpfs(destination: str, data: str) -> MountRequest:
+    """One ``HostConfig.Tmpfs`` entry; flag words (``ro``, ``exec``…) are kept for the mount."""
+    _check_target("tmpfs", destination)
+    words = [w for w in (data or "").split(",") if w]
+    return MountRequest(type="tmpfs", destination=posixpath.normpath(destination),
+                        read_only="ro" in words, tmpfs_data=[w for w in words if w != "ro"],
+                        listed=False)
+
+
+def parse_config_volume(path: str) -> MountRequest:
+    """A ``Config.Volumes`` key: an anonymous volume at an absolute path."""
+    try:
+        _check_target("volume", path)
+    except InvalidMount as exc:
+        raise InvalidMount(f"{invalid_spec(path)}: {exc}") from None
+    return MountRequest(type="volume", destination=posixpath.normpath(path))
+
+
+def requests(config: dict[str, Any], host_config: dict[str, Any]) -> list[MountRequest]:
+    """Every mount a container asks for, duplicates refused, image volumes filling the gaps,
+    sorted parents first (as dockerd mounts them)."""
+    taken: dict[str, MountRequest] = {}
+    for req in [*(parse_bind(str(b)) for b in host_config.get("Binds") or []),
+                *(parse_mount(m) for m in host_config.get("Mounts") or []),
+                *(parse_tmpfs(d, str(v or "")) for d, v in (host_config.get("Tmpfs") or {}).items())]:
+        if req.destination in taken:
+            raise InvalidMount(f"Duplicate mount point: {req.destination}")
+        taken[req.destination] = req
+    for path in sorted(config.get("Volumes") or {}):
+        req = parse_config_volume(str(path))
+        taken.setdefault(req.destination, req)
+    return sorted(taken.values(), key=lambda r: (_depth(r.destination), r.destination))
+
+
+def _depth(path: str) -> int:
+    return len([p for p in path.split("/") if p])
+
+
+__all__ = ["InvalidMount", "MountRequest", "check_volume_name", "parse_bind", "parse_config_volume",
+           "parse_mount", "parse_tmpfs", "requests", "tmpfs_options", "valid_mode"]

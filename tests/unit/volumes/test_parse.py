@@ -1,0 +1,118 @@
+"""Mount requests parsed and refused with dockerd's wording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockyard.volumes import parse
+from dockyard.volumes.parse import InvalidMount
+
+
+def test_bind_with_mode_and_propagation() -> None:
+    req = parse.parse_bind("/srv/data/:/data/:ro,rshared")
+    assert (req.type, req.source, req.destination, req.read_only) == ("bind", "/srv/data", "/data", True)
+    assert req.propagation == "rshared" and req.mode == "ro,rshared" and req.create_source
+
+
+def test_bind_default_propagation_and_named_volume() -> None:
+    assert parse.parse_bind("/a:/b").propagation == "rprivate"
+    req = parse.parse_bind("cache:/var/cache:nocopy")
+    assert (req.type, req.name, req.copy_data, req.read_only) == ("volume", "cache", False, False)
+    anonymous = parse.parse_bind("/only/target")
+    assert anonymous.type == "volume" and anonymous.name == "" and anonymous.destination == "/only/target"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("x", "invalid volume specification: 'x': invalid mount config for type \"volume\": "
+          "invalid mount path: 'x' mount path must be absolute"),
+    ("/a:/b:/c:/d", "invalid volume specification: '/a:/b:/c:/d'"),
+    (":/b", "invalid volume specification: ':/b'"),
+    ("/foo:rw", "invalid volume specification: '/foo:rw'"),
+    ("/a:/b:bogus", "invalid mode: bogus"),
+    ("/a:/b:ro,rw", "invalid mode: ro,rw"),
+    ("/a:/", "invalid volume specification: '/a:/': invalid mount config for type \"bind\": "
+             "invalid specification: destination can't be '/'"),
+    ("../etc:/x", "invalid volume specification: '../etc:/x': create ../etc: \"../etc\" includes "
+                  "invalid characters for a local volume name"),
+    ("a/b:/x", "includes invalid characters for a local volume name, only "
+               "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host "
+               "directory, use absolute path"),
+])
+def test_bad_binds(raw: str, message: str) -> None:
+    with pytest.raises(InvalidMount) as info:
+        parse.parse_bind(raw)
+    assert message in str(info.value)
+
+
+def test_mount_bind_source_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(InvalidMount, match='^invalid mount config for type "bind": '
+                                          "bind source path does not exist: /nope$"):
+        parse.parse_mount({"Type": "bind", "Source": "/nope", "Target": "/x"})
+    req = parse.parse_mount({"Type": "bind", "Source": str(tmp_path), "Target": "/x", "ReadOnly": True,
+                             "BindOptions": {"Propagation": "rslave"}})
+    assert req.read_only and req.propagation == "rslave" and not req.create_source
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"Type": "bind", "Source": "/", "Target": "/x", "BindOptions": {"Propagation": "sideways"}},
+     'invalid mount config for type "bind": invalid propagation mode: sideways'),
+    ({"Type": "bind", "Target": "/x"}, 'invalid mount config for type "bind": field Source must not be empty'),
+    ({"Type": "bind", "Source": "/", "Target": "rel"},
+     "invalid mount config for type \"bind\": invalid mount path: 'rel' mount path must be absolute"),
+    ({"Type": "volume", "Target": "/x", "ReadOnly": True},
+     'invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes'),
+    ({"Type": "volume", "Source": "v1", "Target": "/x", "BindOptions": {}},
+     'invalid mount config for type "volume": field BindOptions must not be specified'),
+    ({"Type": "tmpfs", "Source": "x", "Target": "/x"},
+     'invalid mount config for type "tmpfs": field Source must not be specified'),
+    ({"Type": "npipe", "Target": "/x"}, 'invalid mount config for type "npipe": mount type unknown'),
+    ({"Type": "volume", "Source": "v1"}, 'invalid mount config for type "volume": field Target must not be empty'),
+])
+def test_bad_mounts(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidMount) as info:
+        parse.parse_mount(spec)
+    assert str(info.value) == message
+
+
+def test_volume_and_tmpfs_mounts() -> None:
+    req = parse.parse_mount({"Type": "volume", "Source": "v1", "Target": "/x",
+                             "VolumeOptions": {"NoCopy": True, "Labels": {"a": "b"}}})
+    assert (req.name, req.copy_data, req.labels) == ("v1", False, {"a": "b"})
+    tmp = parse.parse_mount({"Type": "tmpfs", "Target": "/t",
+                             "TmpfsOptions": {"SizeBytes": 64 << 20, "Mode": 0o1770}})
+    assert tmp.tmpfs_data == ["mode=1770", "size=64m"]
+    assert parse.tmpfs_options({"SizeBytes": 1000}) == ["size=1000"]
+    assert parse.tmpfs_options({"SizeBytes": 3 << 30}) == ["size=3g"]
+
+
+def test_requests_sorted_deduplicated_and_image_volumes_fill_gaps() -> None:
+    reqs = parse.requests({"Volumes": {"/data": {}, "/a": {}}},
+                          {"Binds": ["/h:/a/b", "v1:/a"], "Tmpfs": {"/run": "size=1m,exec"}})
+    assert [(r.type, r.destination) for r in reqs] == [
+        ("volume", "/a"), ("volume", "/data"), ("tmpfs", "/run"), ("bind", "/a/b")]
+    assert reqs[0].name == "v1" and reqs[1].name == ""
+    assert reqs[2].tmpfs_data == ["size=1m", "exec"] and not reqs[2].listed
+
+
+@pytest.mark.parametrize("host_config", [
+    {"Binds": ["/a:/data", "vv:/data/"]},
+    {"Binds": ["/a:/data"], "Mounts": [{"Type": "tmpfs", "Target": "/data"}]},
+    {"Binds": ["/a:/data"], "Tmpfs": {"/data": ""}},
+])
+def test_duplicate_mount_point(host_config: dict[str, object]) -> None:
+    with pytest.raises(InvalidMount, match="^Duplicate mount point: /data$"):
+        parse.requests({}, host_config)
+
+
+def test_config_volume_must_be_absolute() -> None:
+    with pytest.raises(InvalidMount, match="mount path must be absolute"):
+        parse.requests({"Volumes": {"data": {}}}, {})
+
+
+def test_valid_modes() -> None:
+    for mode in ("", "ro", "rw,z", "Z,rslave,nocopy", "delegated"):
+        assert parse.valid_mode(mode)
+    for mode in ("x", "z,Z", "shared,slave", "ro,ro", "nocopy,nocopy"):
+        assert not parse.valid_mode(mode)
