@@ -150,6 +150,10 @@ def _diff_values(where: str, expected: Any, actual: Any) -> Iterator[str]:
                 yield f"{where}.{key}: unexpected {json.dumps(actual[key])}"
             else:
                 yield from _diff_values(f"{where}.{key}", expected[key], actual[key])
+    elif isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual) \
+            and any(isinstance(item, dict) for item in expected):
+        for i, (left, right) in enumerate(zip(expected, actual, strict=True)):
+            yield from _diff_values(f"{where}[{i}]", left, right)
     elif expected != actual:
         yield f"{where}: expected {json.dumps(expected)}, got {json.dumps(actual)}"
 
