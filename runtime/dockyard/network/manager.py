@@ -146,6 +146,7 @@ class NetworkManager:
             if self._netlink is not None:
                 self._netlink.close()
                 self._netlink = None
+        self.state.flush()
 
     # ---- start-up -----------------------------------------------------------------------------
 

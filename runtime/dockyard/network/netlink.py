@@ -183,7 +183,7 @@ def create_netns(path: str, with_socket: bool = True) -> Sandbox | None:
             _loopback_up()
             if with_socket:
                 ipr = IPRoute()
-                ipr.link_lookup(ifname="lo")  # pyroute2 opens its socket on first use: here, inside
+                ipr.link("get", index=1)  # pyroute2 opens its socket on first use: here, inside
                 sandbox = Sandbox(ipr)
         finally:
             syscalls.setns(home, _NET)
@@ -211,7 +211,7 @@ def open_netns(path: str) -> Sandbox:
     try:
         with _in_netns(fd):
             ipr = IPRoute()
-            ipr.link_lookup(ifname="lo")  # pyroute2 opens its socket on first use: here, inside
+            ipr.link("get", index=1)  # pyroute2 opens its socket on first use: here, inside
             return Sandbox(ipr)
     finally:
         os.close(fd)
