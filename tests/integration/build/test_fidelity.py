@@ -4,7 +4,7 @@ The expected snapshots (config, platform, layer count, history, and every path's
 owner, size and content digest) were recorded from Debian's dockerd 20.10 by
 ``python3 -m dockyard.testing.record_builds``; cases it could not build offline (a ``# syntax``
 frontend to pull, flags newer than its BuildKit) have no fixture. Deliberate differences are
-listed here, each with its reason, and in docs/build.md.
+listed here, each with its reason.
 """
 
 from __future__ import annotations
