@@ -138,7 +138,8 @@ def test_ps_filters_and_limit(client: Any) -> None:
     b = client.containers.run("busybox", ["sh", "-c", "exit 2"], detach=True, labels={"t": "ps"})
     b.wait()
     r = client.containers.run("busybox", ["sleep", "100"], detach=True, labels={"t": "ps"})
-    ids = lambda **kw: {x["Id"] for x in client.api.containers(**kw)}
+    def ids(**kw: Any) -> set[str]:
+        return {x["Id"] for x in client.api.containers(**kw)}
     assert r.id in ids() and a.id not in ids()
     assert {a.id, b.id, r.id} <= ids(all=True, filters={"label": "t=ps"})
     assert ids(all=True, filters={"exited": "2", "label": "t"}) == {b.id}
