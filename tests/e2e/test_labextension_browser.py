@@ -21,7 +21,8 @@ import docker
 import docker.errors
 import pytest
 from jupyter_procs import JupyterServer, _wait_up, free_port, jupyter_env, stop_server
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 import dockyard_jupyter
 from dockyard.testing.daemon import DaemonProcess
@@ -89,15 +90,28 @@ def lab(real_dockerd: Dockerd) -> Iterator[JupyterServer]:
     stop_server(srv)
 
 
+def log_failed_request(request: Request) -> None:
+    """Kept as an artifact for diagnosing a flaky network."""
+    with (ARTIFACTS / "failed-requests.log").open("a") as log:
+        log.write(f"{request.method} {request.url.split('?')[0]} {request.failure}\n")
+
+
 def open_panel(browser: Browser, server: JupyterServer) -> Page:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(20000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    failed_log = ARTIFACTS / "failed-requests.log"        # for diagnosing a flaky network
-    page.on("requestfailed", lambda r: failed_log.open("a").write(
-        f"{r.method} {r.url.split('?')[0]} {r.failure}\n"))
+    page.on("requestfailed", log_failed_request)
     workspace = secrets.token_hex(4)      # a fresh layout: the panel starts closed
-    page.goto(f"{server.url}/lab/workspaces/w{workspace}?token={server.token}")
+    for attempt in range(3):
+        # chromium drops loads when host interfaces change (other tests' container networks
+        # come and go: net::ERR_NETWORK_CHANGED); a user would press reload
+        try:
+            page.goto(f"{server.url}/lab/workspaces/w{workspace}?token={server.token}")
+            page.locator('.lm-TabBar-tab[data-id="dockyard-panel"]').wait_for()
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
     page.locator('.lm-TabBar-tab[data-id="dockyard-panel"]').click()
     expect(page.locator("#dockyard-panel")).to_be_visible()
     return page
