@@ -342,6 +342,8 @@ class ContainerManager:
                 record.save()
             for listener in list(self._listeners.get(record.id, [])):
                 listener("exit", b"")
+            if record.state["OOMKilled"]:
+                self._emit(record, "oom")
             self._emit(record, "die", exitCode=str(code))
             self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
             self._network_teardown(record)
@@ -433,6 +435,7 @@ class ContainerManager:
             raise Conflict(f"Cannot kill container: {name}: Container {record.id} is not running")
         if signo in (signal.SIGKILL, signal.SIGTERM):
             record.manually_stopped = True
+        self._emit(record, "kill", signal=str(signo))
         if record.state["Paused"] and signo == signal.SIGKILL:
             self.signal(record, signo)
             self._freeze(record, False)
@@ -445,6 +448,7 @@ class ContainerManager:
             raise NotModified("container already stopped")
         record.manually_stopped = True
         self._stop(record, timeout, sig)
+        self._emit(record, "stop")
 
     def _stop(self, record: ContainerRecord, timeout: int | None, sig: str | None) -> None:
         if timeout is None:

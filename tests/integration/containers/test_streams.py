@@ -89,6 +89,12 @@ def test_events_shape_and_filters(client: Any) -> None:
     assert die["Actor"]["Attributes"]["exitCode"] == "0"
     assert die["Actor"]["Attributes"]["ev"] == "1"
     assert die["timeNano"] // 1_000_000_000 == die["time"]
+    sleeper = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    sleeper.kill("KILL")
+    sleeper.wait()
+    actions = [e["Action"] for e in client.events(
+        since=since, until=time.time() + 0.2, decode=True, filters={"container": sleeper.id})]
+    assert actions == ["create", "start", "kill", "die"]
     only_die = list(client.events(since=since, until=time.time() + 0.1, decode=True,
                                   filters={"container": c.id, "event": "die"}))
     assert [e["Action"] for e in only_die] == ["die"]
