@@ -35,8 +35,9 @@ from .cachefrom import CacheSources
 from .context import BuildContext
 from .dockerfile import Dockerfile, ResolvedBuild, ResolvedStage, parse, resolve
 from .errors import BuildError
+from .expand import Lexer
 from .imageconfig import ImageConfig
-from .instructions import Arg, Cmd, CopyLike, Instruction, KeyValue, Label, Run
+from .instructions import Arg, Cmd, CopyLike, Expose, Instruction, KeyValue, Label, Run
 from .platforms import Platform
 from .steps import StageState, StepRunner, temp_dir
 
@@ -64,6 +65,7 @@ class BuildOptions:
     cache_from: list[str] = field(default_factory=list)
     platform: str | None = None
     secrets: dict[str, bytes] = field(default_factory=dict)
+    rm: bool = True  # "Removing intermediate container" lines (the Engine API's default)
     registry_auth: dict[str, Any] = field(default_factory=dict)  # X-Registry-Config
 
 
@@ -313,6 +315,8 @@ class BuildJob:
         emit(f"Step {number}/{total} : {stage_line(stage, self.df)}\n")
         state = self._initial_state(stage)
         emit(f" ---> {short(state.image_id)}\n")
+        state.remove_containers = self.options.rm
+        state.comments = self._comments(stage)
         runner = StepRunner(self, state, emit)
         self._triggers(runner, emit)
         steps: list[Instruction] = [s.instruction for s in stage.steps]
@@ -325,6 +329,24 @@ class BuildJob:
             emit(f"Step {number}/{total} : {step_line(inst)}\n")
             self._step(runner, inst, emit)
         return state.image_id
+
+    def _comments(self, stage: ResolvedStage) -> dict[int, str]:
+        """ARG and EXPOSE history texts come from the Dockerfile as written (expanded): ARG
+        shows its declared default, not the build arg; EXPOSE its words sorted."""
+        assert self.df is not None
+        lexer = Lexer(escape=self.df.escape)
+        out = {}
+        originals = self.df.stages[stage.index].instructions
+        for step, original in zip(stage.steps, originals, strict=True):
+            env = dict(step.env)
+            if isinstance(original, Arg):
+                parts = [d.key if d.value is None else f"{d.key}={lexer.process_word(d.value, env)}"
+                         for d in original.args]
+                out[id(step.instruction)] = "ARG " + " ".join(parts)
+            elif isinstance(original, Expose):
+                words = [w for word in original.ports for w in lexer.process_words(word, env)]
+                out[id(step.instruction)] = "EXPOSE " + " ".join(sorted(words))
+        return out
 
     def _triggers(self, runner: StepRunner, emit: Any) -> None:
         """The base image's ONBUILD triggers run first (and are not inherited further)."""

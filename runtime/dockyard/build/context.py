@@ -176,18 +176,37 @@ _TYPEFLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IF
               stat.S_IFDIR: "5", stat.S_IFIFO: "6"}
 
 
-def entry_hash(root: Path, path: Path, st: os.stat_result) -> str:
+def _names(st: os.stat_result) -> tuple[str, str]:
+    """User and group names of an owner, looked up on this host (as Go's tar header does)."""
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        user = ""
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = ""
+    return user, group
+
+
+def entry_hash(root: Path, path: Path, st: os.stat_result, image: bool = False) -> str:
     """The classic builder's per-file hash (tarsum v1 of one entry): the tar header fields
     name, mode, uid, gid, size, typeflag, linkname, uname, gname, devmajor, devminor (never
-    the mtime), security xattrs, then the content."""
+    the mtime), security xattrs, then the content. Files of an image (``COPY --from``) are
+    hashed from a fresh header: file-type bits in the mode, owner names looked up."""
     rel = os.path.relpath(path, root)
     kind = _TYPEFLAGS.get(stat.S_IFMT(st.st_mode), "0")
     link = os.readlink(path) if kind == "2" else ""
     size = st.st_size if kind == "0" else 0
     name = rel + "/" if kind == "5" and rel != "." else rel
-    fields = (("name", name), ("mode", str(stat.S_IMODE(st.st_mode))), ("uid", str(st.st_uid)),
+    mode = st.st_mode if image else stat.S_IMODE(st.st_mode)
+    user, group = _names(st) if image else ("", "")
+    fields = (("name", name), ("mode", str(mode)), ("uid", str(st.st_uid)),
               ("gid", str(st.st_gid)), ("size", str(size)), ("typeflag", kind),
-              ("linkname", link), ("uname", ""), ("gname", ""),
+              ("linkname", link), ("uname", user), ("gname", group),
               ("devmajor", str(os.major(st.st_rdev) if kind in "34" else 0)),
               ("devminor", str(os.minor(st.st_rdev) if kind in "34" else 0)))
     h = hashlib.sha256("".join(k + v for k, v in fields).encode("utf-8", "surrogateescape"))
@@ -203,16 +222,16 @@ def entry_hash(root: Path, path: Path, st: os.stat_result) -> str:
     return h.hexdigest()
 
 
-def classic_hash(root: Path, path: Path) -> str:
+def classic_hash(root: Path, path: Path, image: bool = False) -> str:
     """``file:<hash>`` or ``dir:<hash>``, as the classic builder names a COPY source in the
     history (verified against dockerd 20.10 for files); also the content digest the cache
     key uses: content, mode and owner count, mtimes do not."""
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
-        return "file:" + entry_hash(root, path, st)
-    hashes = [entry_hash(root, path, st)]
+        return "file:" + entry_hash(root, path, st, image)
+    hashes = [entry_hash(root, path, st, image)]
     for rel, child in _walk(str(path)):
-        hashes.append(entry_hash(root, path / rel, child))
+        hashes.append(entry_hash(root, path / rel, child, image))
     joined = ",".join(sorted(hashes))
     return "dir:" + hashlib.sha256(joined.encode()).hexdigest()
 

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 class StageState:
     config: ImageConfig
     args: dict[str, str] = field(default_factory=dict)
+    comments: dict[int, str] = field(default_factory=dict)  # id(inst) -> classic comment
+    remove_containers: bool = True  # the API's rm: print "Removing intermediate container"
 
     @property
     def image_id(self) -> str:
@@ -79,6 +81,8 @@ def _command(inst: Cmd | Entrypoint, shell: list[str]) -> list[str]:
 
 def meta_comment(inst: Instruction, state: StageState) -> str:
     """The classic builder's comment for a metadata step (what ``#(nop)`` is followed by)."""
+    if id(inst) in state.comments:
+        return state.comments[id(inst)]
     cfg = state.config
     if isinstance(inst, (Env, Label)):
         return _pairs_text(inst.keyword, inst.pairs)
@@ -250,8 +254,12 @@ class StepRunner:
         comment = meta_comment(inst, self.state)
         apply_meta(inst, self.state)
         image_id = self.commit(self.state.config.nop_cmd(comment), None)
-        self.emit(f"Removing intermediate container {cid[:12]}\n")
+        self._removed(cid)
         return image_id
+
+    def _removed(self, cid: str) -> None:
+        if self.state.remove_containers:
+            self.emit(f"Removing intermediate container {cid[:12]}\n")
 
     # -- WORKDIR --
 
@@ -259,16 +267,20 @@ class StepRunner:
         path = workdir_path(inst, self.state)
         self.state.config.config["WorkingDir"] = path
         cmd = self.state.config.nop_cmd(f"WORKDIR {path}", one_word=True)
-        if self._exists(path):
-            return self.commit(cmd, None)
-        scratch = executor.new_scratch(self.store.snapshots)
-        try:
-            with executor.image_rootfs(self.store.snapshots, self.lower_dirs()) as view:
-                executor.Roots(view, scratch / "fs").makedirs(path)
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        return self.commit(cmd, scratch)
+        cid = executor.container_id()
+        self.emit(f" ---> Running in {cid[:12]}\n")
+        scratch = None
+        if not self._exists(path):
+            scratch = executor.new_scratch(self.store.snapshots)
+            try:
+                with executor.image_rootfs(self.store.snapshots, self.lower_dirs()) as view:
+                    executor.Roots(view, scratch / "fs").makedirs(path)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
+        image_id = self.commit(cmd, scratch)
+        self._removed(cid)
+        return image_id
 
     def _exists(self, path: str) -> bool:
         from ..store.diff import is_whiteout
@@ -311,7 +323,7 @@ class StepRunner:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         image_id = self.commit(save_cmd, scratch)
-        self.emit(f"Removing intermediate container {cid[:12]}\n")
+        self._removed(cid)
         return image_id
 
     def _network(self, inst: Run) -> str:
@@ -397,7 +409,7 @@ class StepRunner:
                     self._parents_root(inst), link=not getattr(inst, "from_", ""))
                 executor.apply_copy(executor.Roots(view, scratch / "fs"), op)
                 if getattr(inst, "from_", ""):  # name the files copied, as the classic builder
-                    digests = [classic_hash(self._source_root, p) for p in sources]
+                    digests = [classic_hash(self._source_root, p, image=True) for p in sources]
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise

@@ -64,10 +64,18 @@ class BuildHandler(UploadHandler):
             target=self.str_arg("target"), network=self.str_arg("networkmode") or "default",
             quiet=self.bool_arg("q"), cache_from=list(cache_from),
             platform=self.str_arg("platform"),
+            rm=self._rm(),
             secrets={k: base64.b64decode(v) for k, v in secrets.items()},
             registry_auth=_registry_config(self.request.headers.get("X-Registry-Config")))
 
     build_stream: Any = None
+
+    def _rm(self) -> bool:
+        """``rm`` defaults to true; ``forcerm`` implies it."""
+        if self.bool_arg("forcerm"):
+            return True
+        value = self.get_query_argument("rm", None)
+        return True if value is None or value == "" else self.bool_arg("rm")
 
     def start(self, reader: Any) -> Any:
         self.build_stream = self.engine.builder.build(reader, self.options_from_query())

@@ -1,0 +1,109 @@
+"""The same Dockerfiles built by a private real dockerd 20.10 (classic builder) and by the
+dockyard daemon: image config, author, every history entry (``created_by`` including COPY's
+``file:/dir:/multi:`` hashes, sizes, empty layers) and the stream (ids masked) must agree."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
+
+pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.slow]
+
+RICH = """FROM busybox
+MAINTAINER someone <a@b>
+ARG V=1
+ARG W
+ENV A=$V B="two words"
+LABEL k=v "x y"=z
+EXPOSE 80 53/udp 8080-8081
+VOLUME /data ["/other"]
+WORKDIR /srv
+WORKDIR app
+COPY a.txt b.txt /multi/
+COPY sub /subcopy
+COPY a.txt /single
+ADD arch.tar /arch/
+USER nobody
+SHELL ["/bin/sh", "-ec"]
+RUN echo $V > /tmp/v
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 CMD wget -q localhost || exit 1
+ONBUILD RUN echo hi
+ENTRYPOINT echo entry
+CMD ["x", "y z"]
+"""
+STAGES = """FROM busybox AS build
+WORKDIR /src
+COPY sub/ ./
+RUN cat c > /out
+FROM busybox
+COPY --from=build /out /usr/local/out
+RUN ls -l /usr/local/out
+"""
+
+
+@pytest.fixture(scope="module")
+def dockerd(busybox_archive: Path) -> Iterator[Dockerd]:
+    if os.geteuid() != 0:
+        pytest.skip("a private dockerd needs root")
+    daemon = start_dockerd()
+    try:
+        client = daemon.client()
+        with open(busybox_archive, "rb") as f:
+            client.images.load(f.read())
+        yield daemon
+    finally:
+        stop_dockerd(daemon)
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    (tmp_path / "a.txt").write_text("a\n")
+    (tmp_path / "b.txt").write_text("b\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c").write_text("c\n")
+    with tarfile.open(tmp_path / "arch.tar", "w") as tar:
+        info = tarfile.TarInfo("in/arch.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"arc"))
+    return tmp_path
+
+
+def _build(client: Any, context: Path, dockerfile: str, tag: str) -> dict[str, Any]:
+    (context / "Dockerfile").write_text(dockerfile)
+    messages = list(client.api.build(path=str(context), tag=tag, decode=True, rm=True,
+                                     buildargs={"W": "w"}))
+    text = "".join(m.get("stream", "") for m in messages)
+    errors = [m["error"] for m in messages if "error" in m]
+    result: dict[str, Any] = {"text": re.sub(r"[0-9a-f]{12}", "<id>", text), "errors": errors}
+    if not errors:
+        inspect = client.api.inspect_image(tag)
+        config = {k: v for k, v in inspect["Config"].items() if k not in ("Image", "Hostname")}
+        history = [(h["CreatedBy"], h["Size"]) for h in client.api.history(tag)]
+        result.update(config=config, author=inspect["Author"], history=history,
+                      layers=len(inspect["RootFS"]["Layers"]))
+    return result
+
+
+@pytest.mark.parametrize("name", ["rich", "stages", "failing"])
+def test_classic_builder_parity(name: str, dockerd: Dockerd, dockyard_client: Any,
+                                busybox_image: str, context: Path) -> None:
+    dockerfile = {"rich": RICH, "stages": STAGES,
+                  "failing": "FROM busybox\nRUN echo out && exit 7\n"}[name]
+    theirs = _build(dockerd.client(), context, dockerfile, f"parity-{name}:1")
+    mine = _build(dockyard_client, context, dockerfile, f"parity-{name}:1")
+    assert mine["errors"] == theirs["errors"]
+    assert mine["text"] == theirs["text"]
+    for key in ("config", "author", "history", "layers"):
+        assert mine.get(key) == theirs.get(key), key
+    if not mine["errors"]:
+        dockyard_client.api.remove_image(f"parity-{name}:1")
