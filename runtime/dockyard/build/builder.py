@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import re
 import shutil
 import threading
 from collections.abc import Generator, Iterator
@@ -34,7 +35,7 @@ from .cache import BuildCache
 from .cachefrom import CacheSources
 from .context import BuildContext
 from .dockerfile import Dockerfile, ResolvedBuild, ResolvedStage, parse, resolve
-from .errors import BuildError
+from .errors import BuildError, DockerfileParseError
 from .expand import Lexer
 from .imageconfig import ImageConfig
 from .instructions import Arg, Cmd, CopyLike, Expose, Instruction, KeyValue, Label, Run
@@ -184,7 +185,10 @@ class BuildJob:
     def _resolve(self) -> ResolvedBuild:
         text = self.context.read_dockerfile(self.options.dockerfile)
         self.context.apply_dockerignore()
-        self.df = parse(text)
+        try:
+            self.df = parse(text)
+        except DockerfileParseError as exc:
+            raise classic_parse_error(exc) from None
         return resolve(self.df, self.options.build_args, self.options.target,
                        target_platform=self.options.platform, image_env=self._image_env)
 
@@ -506,6 +510,14 @@ def step_line(inst: Instruction) -> str:
     if isinstance(inst, Run) and inst.heredocs:
         return text.splitlines()[0]
     return " ".join(text.split("\\\n")) if "\n" in text else text
+
+
+def classic_parse_error(exc: DockerfileParseError) -> BuildError:
+    """The classic builder's wording: ``dockerfile parse error line N: …`` (no hint)."""
+    message = re.sub(r" \(did you mean [^)]*\?\)$", "", exc.message)
+    if not exc.line:
+        return BuildError(message)
+    return BuildError(f"dockerfile parse error line {exc.line}: {message}")
 
 
 def parse_build_args(value: dict[str, str | None]) -> dict[str, str]:
