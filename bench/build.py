@@ -187,7 +187,9 @@ def bench(ctx: Context) -> list[Result]:
         mine = dockyard_figures(ctx, app, big)
     except Unsupported as exc:
         mine = {name: str(exc) for name in TARGETS}
-    return results(mine, size=BIG_BYTES)
+    from .build_peers import peer_figures  # dockerd classic, BuildKit, buildah, podman
+
+    return results(mine, peer_figures(app, big, ctx.repeats), size=BIG_BYTES)
 
 
 if __name__ == "__main__":
