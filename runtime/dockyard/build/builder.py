@@ -81,6 +81,7 @@ class Builder:
         self.engine = engine
         self.store = engine.store
         self.root = Path(engine.data_root) / "build"
+        _unmount_leftovers(self.store.snapshots.root)
         shutil.rmtree(self.root / "tmp", ignore_errors=True)
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         self.cache = BuildCache(self.root)
@@ -467,6 +468,25 @@ class BuildJob:
         os.chown(path, m.uid or 0, m.gid or 0)
         os.chmod(path, m.mode if m.mode is not None else 0o400)
         return path
+
+
+def _unmount_leftovers(snapshots_root: Path) -> None:
+    """A crash during COPY --from or a bind mount can leave a read-only view mounted under
+    ``snapshots/tmp-ro-*`` (the store's recovery cannot delete it): detach and remove it."""
+    from ..linux import syscalls
+
+    prefix = str(snapshots_root / "tmp-ro-")
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            points = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+    except OSError:
+        return
+    for point in points:
+        try:
+            syscalls.umount2(point, syscalls.MNT_DETACH)
+        except OSError:
+            continue
+        shutil.rmtree(Path(point).parent, ignore_errors=True)
 
 
 def _replay(inst: Instruction, state: StageState) -> None:
