@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,13 @@ from playwright.sync_api import Error as PlaywrightError
 
 import dockyard_jupyter
 from dockyard.testing.daemon import DaemonProcess
-from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import (
+    Dockerd,
+    dockerd_command,
+    start_dockerd,
+    stop_dockerd,
+    unmount_under,
+)
 from dockyard.testing.registry import RegistryProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
@@ -426,6 +433,32 @@ def test_without_events_the_panel_says_it_refreshes_slowly(browser: Browser) -> 
         daemon.terminate()
         daemon.wait(10)
         shutil.rmtree(short, ignore_errors=True)
+
+
+def test_daemon_starting_then_ready(browser: Browser) -> None:
+    """The server manages the daemon: its first start fails, the restart does not answer
+    until the test lets it (the panel says it is starting), then the panel shows its lists."""
+    root = Path(tempfile.mkdtemp(prefix="dks-", dir="/tmp"))
+    dockerd = " ".join(shlex.quote(a) for a in dockerd_command(root))
+    script = (f"if [ -e {root}/tried ]; then while [ ! -e {root}/go ]; do sleep 0.1; done; "
+              f"exec {dockerd}; fi; touch {root}/tried; exit 1")
+    server = start_lab({"daemon_host": f"unix://{root}/docker.sock", "start_daemon": True,
+                        "daemon_command": ["sh", "-c", script], "restart_delay": 0.2})
+    try:
+        page = open_panel(browser, server)
+        panel = page.locator("#dockyard-panel")
+        expect(panel).to_have_attribute("data-state", "starting")
+        expect(panel.locator(".jp-dockyard-banner")).to_contain_text(
+            "The dockyard daemon (pid ")
+        shot(page, "starting")
+        (root / "go").touch()
+        expect(panel).to_have_attribute("data-state", "ready")
+        expect(panel.locator(".jp-dockyard-images")).to_contain_text("No images yet")
+        page.close()
+    finally:
+        stop_server(server)          # the server stops the daemon it started
+        unmount_under(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_unreachable_daemon_is_explained(browser: Browser) -> None:
