@@ -75,9 +75,11 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
     cfg = dict(request)
     cfg["Image"] = image_name
     if not cfg.get("Entrypoint"):
-        cfg["Entrypoint"] = None if cfg.get("Entrypoint") == [] else image.get("Entrypoint")
+        entrypoint = image.get("Entrypoint")
+        cfg["Entrypoint"] = None if cfg.get("Entrypoint") == [] or not entrypoint \
+            else list(entrypoint)
         if not cfg.get("Cmd"):
-            cfg["Cmd"] = image.get("Cmd")
+            cfg["Cmd"] = list(image["Cmd"]) if image.get("Cmd") else None
     cfg["Env"] = _env_merge(image.get("Env") or [], cfg.get("Env") or [])
     for key in ("WorkingDir", "User", "StopSignal"):
         cfg[key] = cfg.get(key) or image.get(key) or ""

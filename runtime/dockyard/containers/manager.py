@@ -73,6 +73,7 @@ class ContainerManager:
         self._names: dict[str, str] = {}
         self._live: dict[str, Live] = {}
         self._guards: dict[str, threading.Lock] = {}
+        self._images: dict[str, tuple[dict[str, Any], list[str]]] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._pending_stdin: dict[str, list[bytes]] = {}
         self._exit_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
@@ -155,22 +156,20 @@ class ContainerManager:
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidArgument("No image specified")  # dockerd: "config cannot be empty"…
-        store = self.engine.store
-        image_id = store.resolve(image_name)
-        image_cfg = store.config(image_id).get("config") or {}
+        image_id = self.engine.store.resolve(image_name)
+        image_cfg, layers = self._image(image_id)
         config = _create.merge_config(
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
             image_cfg, image_name)
         host_config = _create.host_config_defaults(body.get("HostConfig") or {})
         _create.validate_host_config(host_config)
-        layers = [str(p) for p in self.engine.image_rootfs_layers(image_id)]
         cid = secrets.token_hex(32)
         with self._lock:
             full = self._claim_name(name, cid)
             record = ContainerRecord(id=cid, name=full, image=image_name, image_id=image_id,
                                      config=config, host_config=host_config,
                                      created=rfc3339_now(), dir=self.root / cid,
-                                     lower_dirs=layers)
+                                     lower_dirs=list(layers))
             record.config["Hostname"] = record.config.get("Hostname") or cid[:12]
             if body.get("NetworkingConfig"):
                 record.network_settings["_requested"] = _endpoints(body["NetworkingConfig"])
@@ -183,6 +182,15 @@ class ContainerManager:
             self._records[cid] = record
         self._emit(record, "create")
         return {"Id": cid, "Warnings": []}
+
+    def _image(self, image_id: str) -> tuple[dict[str, Any], list[str]]:
+        """An image's config and layer dirs; cached, since an image ID names immutable content."""
+        cached = self._images.get(image_id)
+        if cached is None:
+            config = self.engine.store.config(image_id).get("config") or {}
+            layers = [str(p) for p in self.engine.image_rootfs_layers(image_id)]
+            cached = self._images[image_id] = (config, layers)
+        return cached
 
     def _claim_name(self, name: str | None, cid: str) -> str:
         if not name:
