@@ -187,12 +187,15 @@ def dockerpy_run(side: Side, network: str | None, repeats: int) -> Stats:
         client.close()
 
 
-def cli_run(ctx: Context, side: Side, network: str | None, repeats: int) -> Stats:
-    """The real ``docker run --rm busybox true`` (CLI start-up included, as users see it)."""
-    if "docker" not in ctx.peers:
+def cli_run(ctx: Context, side: Side, network: str | None, repeats: int, client: str = "docker") -> Stats:
+    """``docker run --rm busybox true`` (or ``dockyard run …``): CLI start-up included, as users
+    see it."""
+    if client == "docker" and "docker" not in ctx.peers:
         raise Unsupported("docker CLI not installed")
-    env = dict(os.environ, DOCKER_HOST=side.host, DOCKER_CONFIG=str(ctx.cache / "docker-config"))
-    argv = ["docker", "run", "--rm", *(["--network", network] if network else []), "busybox", "true"]
+    env = dict(os.environ, DOCKER_HOST=side.host, DOCKYARD_HOST=side.host,
+               DOCKER_CONFIG=str(ctx.cache / "docker-config"))
+    head = ["docker"] if client == "docker" else [sys.executable, "-m", "dockyard.cli.main"]
+    argv = [*head, "run", "--rm", *(["--network", network] if network else []), "busybox", "true"]
     return measure(lambda: run(*argv, env=env), repeats, warmup=2)
 
 
@@ -267,7 +270,7 @@ def _with_side(make: Callable[[], contextlib.AbstractContextManager[Side]],
         return dict.fromkeys(names, _reason(exc))
 
 
-FIGURES = ["none", "bridge", "cli none", "cli bridge", "batch", "rss", "shim"]
+FIGURES = ["none", "bridge", "cli none", "cli bridge", "docker cli none", "batch", "rss", "shim"]
 
 
 def _dockyard_figures(ctx: Context, side: Side) -> dict[str, Figure]:
@@ -277,6 +280,8 @@ def _dockyard_figures(ctx: Context, side: Side) -> dict[str, Figure]:
     figures["bridge"] = _safe(lambda: dockerpy_run(side, None, reps))
     figures["batch"] = _safe(lambda: detached_batch(side, max(ctx.repeats // 2, 2)))
     figures["shim"] = _safe(lambda: shim_rss(side))
+    figures["cli none"] = _safe(lambda: cli_run(ctx, side, "none", max(ctx.repeats * 2, 10), "dockyard"))
+    figures["docker cli none"] = _safe(lambda: cli_run(ctx, side, "none", max(ctx.repeats * 2, 10)))
     return figures
 
 
@@ -333,6 +338,9 @@ def results(mine: dict[str, Figure], dockerd: dict[str, Figure], podman: dict[st
         Result("api run --rm true (default bridge)", mine["bridge"],
                {"dockerd (docker-py)": dockerd["bridge"], "docker run --rm (CLI)": dockerd["cli bridge"],
                 "podman run --rm": podman["bridge"]}, TARGET_BRIDGE),
+        Result("CLI run --rm true (network none)", mine["cli none"],
+               {"docker CLI → dockyard daemon": mine["docker cli none"],
+                "docker CLI → dockerd": dockerd["cli none"]}),
         Result(f"{BATCH}× run -d, then wait", mine["batch"], {"dockerd (docker-py)": dockerd["batch"]}),
         Result("daemon idle RSS", mine["rss"], {"dockerd + containerd": dockerd["rss"]}, "< 60 MiB"),
         Result("per-container supervisor RSS", mine["shim"], {"containerd-shim-runc-v2": dockerd["shim"]},
