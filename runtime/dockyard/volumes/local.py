@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -167,7 +168,7 @@ class LocalDriver:
     def mountpoint(self, volume: Volume) -> str:
         """``_data``, with the volume's device mounted there first if it has one."""
         opts = volume.options or {}
-        if opts.get("device") and not os.path.ismount(volume.data):
+        if opts.get("device") and not mounted(volume.data):
             from ..linux import syscalls
             source, fstype, flags, data = mount_args(opts)
             try:
@@ -180,9 +181,13 @@ class LocalDriver:
         return str(volume.data)
 
     def unmount(self, volume: Volume) -> None:
-        if (volume.options or {}).get("device") and os.path.ismount(volume.data):
-            from ..linux import syscalls
-            syscalls.umount2(str(volume.data), 2)  # MNT_DETACH
+        """Detach whatever is mounted on or below the volume, and check: a bind-mounted device
+        must never be reached by the removal that follows."""
+        from ..linux import syscalls
+        for point in sorted(mounts_below(volume.path), reverse=True):
+            syscalls.umount2(point, 2)  # MNT_DETACH
+        if mounts_below(volume.path):
+            raise VolumeMountError(f"remove {volume.name}: volume is still mounted")
 
     def size(self, volume: Volume) -> int:
         """Bytes in the volume (dockerd's ``directory.Size``: regular files, each inode once)."""
@@ -197,6 +202,27 @@ class LocalDriver:
                     seen.add((st.st_dev, st.st_ino))
                     total += st.st_size
         return total
+
+
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts_below(path: Path | str) -> list[str]:
+    """Mount points at or under ``path`` in our mount namespace (``os.path.ismount`` misses a
+    bind mount from the same file system)."""
+    root = os.path.realpath(path)
+    out = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            point = _unescape(line.split(" ", 5)[4])
+            if point == root or point.startswith(root + "/"):
+                out.append(point)
+    return out
+
+
+def mounted(path: Path | str) -> bool:
+    return os.path.realpath(path) in mounts_below(path)
 
 
 def _write_json(path: Path, value: Any) -> None:

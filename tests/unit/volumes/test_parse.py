@@ -25,20 +25,20 @@ def test_bind_default_propagation_and_named_volume() -> None:
 
 
 @pytest.mark.parametrize("raw, message", [
-    ("x", "invalid volume specification: 'x': invalid mount config for type \"volume\": "
-          "invalid mount path: 'x' mount path must be absolute"),
+    ("x", ("invalid volume specification: 'x': invalid mount config for type \"volume\": "
+          "invalid mount path: 'x' mount path must be absolute")),
     ("/a:/b:/c:/d", "invalid volume specification: '/a:/b:/c:/d'"),
     (":/b", "invalid volume specification: ':/b'"),
     ("/foo:rw", "invalid volume specification: '/foo:rw'"),
     ("/a:/b:bogus", "invalid mode: bogus"),
     ("/a:/b:ro,rw", "invalid mode: ro,rw"),
-    ("/a:/", "invalid volume specification: '/a:/': invalid mount config for type \"bind\": "
-             "invalid specification: destination can't be '/'"),
-    ("../etc:/x", "invalid volume specification: '../etc:/x': create ../etc: \"../etc\" includes "
-                  "invalid characters for a local volume name"),
-    ("a/b:/x", "includes invalid characters for a local volume name, only "
+    ("/a:/", ("invalid volume specification: '/a:/': invalid mount config for type \"bind\": "
+             "invalid specification: destination can't be '/'")),
+    ("../etc:/x", ("invalid volume specification: '../etc:/x': create ../etc: \"../etc\" includes "
+                  "invalid characters for a local volume name")),
+    ("a/b:/x", ("includes invalid characters for a local volume name, only "
                "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host "
-               "directory, use absolute path"),
+               "directory, use absolute path")),
 ])
 def test_bad_binds(raw: str, message: str) -> None:
     with pytest.raises(InvalidMount) as info:
