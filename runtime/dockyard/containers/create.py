@@ -96,7 +96,9 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
 
 
 def command(cfg: dict[str, Any]) -> list[str]:
-    return [*(cfg.get("Entrypoint") or []), *(cfg.get("Cmd") or [])]
+    """Entrypoint + Cmd; ``--entrypoint ""`` (sent as ``[""]``) is an explicit empty one."""
+    entrypoint = cfg.get("Entrypoint") or []
+    return [*(entrypoint if entrypoint != [""] else []), *(cfg.get("Cmd") or [])]
 
 
 def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:

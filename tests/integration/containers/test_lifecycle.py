@@ -244,3 +244,8 @@ def test_read_only_caps_and_limits_reach_the_container(client: Any) -> None:
     with pytest.raises(docker.errors.APIError) as cpus:
         client.containers.run("busybox", "true", nano_cpus=1000, remove=True)
     assert "Range of CPUs is from 0.01" in cpus.value.explanation
+
+
+def test_empty_entrypoint_resets_it(client: Any) -> None:
+    assert client.containers.run("busybox", ["echo", "plain"], entrypoint=[""],
+                                 remove=True) == b"plain\n"
