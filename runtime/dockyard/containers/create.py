@@ -92,6 +92,9 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
     cfg.setdefault("OnBuild", image.get("OnBuild"))
     if not command(cfg):
         raise InvalidArgument("No command specified")
+    if cfg["WorkingDir"] and not cfg["WorkingDir"].startswith("/"):
+        raise InvalidArgument(f"the working directory '{cfg['WorkingDir']}' is invalid, it needs "
+                              "to be an absolute path")
     return cfg
 
 

@@ -69,6 +69,10 @@ def test_bad_input(client: Any) -> None:
     with pytest.raises(docker.errors.APIError) as name:
         client.api.create_container("busybox", "true", name="bad name!")
     assert name.value.status_code == 400 and "Invalid container name" in name.value.explanation
+    with pytest.raises(docker.errors.APIError) as workdir:
+        client.api.create_container("busybox", "true", working_dir="rel")
+    assert workdir.value.explanation == ("the working directory 'rel' is invalid, it needs to be "
+                                         "an absolute path")
     with pytest.raises(docker.errors.NotFound) as missing:
         client.api.inspect_container("nosuchcontainer")
     assert missing.value.explanation == "No such container: nosuchcontainer"
