@@ -197,7 +197,9 @@ def entry_hash(root: Path, path: Path, st: os.stat_result, image: bool = False) 
     name, mode, uid, gid, size, typeflag, linkname, uname, gname, devmajor, devminor (never
     the mtime), security xattrs, then the content. Files of an image (``COPY --from``) are
     hashed from a fresh header: file-type bits in the mode, owner names looked up."""
-    rel = os.path.relpath(path, root)
+    text, base = str(path), str(root)
+    rel = text[len(base):].lstrip("/") if text.startswith(base) else os.path.relpath(text, base)
+    rel = rel or "."
     kind = _TYPEFLAGS.get(stat.S_IFMT(st.st_mode), "0")
     link = os.readlink(path) if kind == "2" else ""
     size = st.st_size if kind == "0" else 0
@@ -216,9 +218,12 @@ def entry_hash(root: Path, path: Path, st: os.stat_result, image: bool = False) 
     except OSError:
         pass
     if kind == "0" and size:
-        with open(path, "rb", buffering=0) as f:
-            while chunk := f.read(1 << 20):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            while chunk := os.read(fd, 1 << 20):
                 h.update(chunk)
+        finally:
+            os.close(fd)
     return h.hexdigest()
 
 
