@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 # Verb-group modules under dockyard.cli, in the order `dockyard --help` lists them.
 VERB_MODULES: tuple[str, ...] = ("daemon", "images", "containers", "networks", "distribution", "system",
-                                 "registry", "build")
+                                 "registry", "build", "volumes")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -317,11 +317,10 @@ def _check_driver(driver: str, name: str) -> None:
 
 
 def _str_map(value: Any, field: str) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
+    """An empty map is stored as none, so inspect shows ``null`` as dockerd does."""
+    if value is not None and not isinstance(value, dict):
         raise InvalidArgument(f"invalid {field}: expected an object")
-    return {str(k): str(v) for k, v in value.items()}
+    return {str(k): str(v) for k, v in value.items()} if value else None
 
 
 def _check_filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> None:
