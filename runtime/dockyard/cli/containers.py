@@ -136,7 +136,7 @@ def port_lines(ports: dict[str, Any] | None, wanted: str | None) -> list[str]:
     if wanted and "/" not in wanted:
         wanted += "/tcp"
     lines = []
-    for key, bindings in sorted((ports or {}).items()):
+    for key, bindings in sorted((ports or {}).items(), key=_port_key):
         if wanted and key != wanted:
             continue
         for binding in bindings or []:
@@ -145,6 +145,12 @@ def port_lines(ports: dict[str, Any] | None, wanted: str | None) -> list[str]:
             lines.append(f"{host}:{binding.get('HostPort')}" if wanted else
                          f"{key} -> {host}:{binding.get('HostPort')}")
     return lines
+
+
+def _port_key(item: tuple[str, Any]) -> tuple[int, str]:
+    """``80/tcp`` before ``7000/tcp``: numeric, then by protocol, as docker port orders them."""
+    number, _, proto = item[0].partition("/")
+    return (int(number) if number.isdigit() else 0, proto)
 
 
 def port(args: argparse.Namespace) -> int:

@@ -34,21 +34,41 @@ def names(container: Mapping[str, Any]) -> str:
     return ",".join(own)
 
 
+def _join_host_port(ip: str, port: str) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"  # Go's net.JoinHostPort
+
+
+def _port_sort_key(port: Mapping[str, Any]) -> tuple[int, str, int, str]:
+    return (int(port.get("PrivatePort") or 0), str(port.get("IP") or ""),
+            int(port.get("PublicPort") or 0), str(port.get("Type") or ""))
+
+
+def _port_group(ip: str, kind: str, first: int, last: int) -> str:
+    span = str(first) if first == last else f"{first}-{last}"
+    return f"{_join_host_port(ip, span)}->{span}/{kind}" if ip else f"{span}/{kind}"
+
+
 def display_ports(ports: list[Mapping[str, Any]] | None) -> str:
-    """``0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp`` as docker ps prints them."""
-    out: list[str] = []
-    for port in sorted(ports or [], key=lambda p: (p.get("PrivatePort", 0), p.get("Type", ""),
-                                                    p.get("IP", ""))):
-        private = f"{port.get('PrivatePort')}/{port.get('Type', 'tcp')}"
-        if port.get("PublicPort"):
-            ip = port.get("IP") or "0.0.0.0"
-            host = f"[{ip}]" if ":" in ip else ip  # Go's net.JoinHostPort, as docker 28
-            item = f"{host}:{port['PublicPort']}->{private}"
-        else:
-            item = private
-        if item not in out:
-            out.append(item)
-    return ", ".join(out)
+    """docker ps's PORTS: runs of consecutive ports folded (``8000-8002/tcp``, or
+    ``0.0.0.0:8000-8001->8000-8001/tcp`` when published on the same numbers), then the ports
+    published on other numbers (``0.0.0.0:8080->80/tcp``), in docker's order."""
+    groups: dict[tuple[str, str], list[int]] = {}  # (ip, type) -> [first, last], in first-seen order
+    folded: list[str] = []
+    mappings: list[str] = []
+    for port in sorted(ports or [], key=_port_sort_key):
+        private, kind, ip = int(port.get("PrivatePort") or 0), str(port.get("Type") or "tcp"), str(port.get("IP") or "")
+        if ip and int(port.get("PublicPort") or 0) != private:
+            mappings.append(f"{_join_host_port(ip, str(port.get('PublicPort')))}->{private}/{kind}")
+            continue
+        group = groups.get((ip, kind))
+        if group is not None and private == group[1] + 1:
+            group[1] = private
+            continue
+        if group is not None:
+            folded.append(_port_group(ip, kind, *group))
+        groups[(ip, kind)] = [private, private]
+    folded += [_port_group(ip, kind, *span) for (ip, kind), span in groups.items()]
+    return ", ".join(folded + mappings)
 
 
 def image_name(image: str, no_trunc: bool) -> str:

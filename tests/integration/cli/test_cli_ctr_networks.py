@@ -65,7 +65,7 @@ def test_a_route_the_daemon_lacks_is_one_line(engine: Engine) -> None:
 def test_published_ports_in_port_and_ps(engine: Engine) -> None:
     engine.ok("network", "create", "ports-net")
     engine.ok("run", "-d", "--name", "pub", "--network", "ports-net", "-p", "127.0.0.1::80", "-p", "9090:90/udp",
-              "busybox", "sleep", "30")
+              "-p", "7000-7001:7000-7001", "--expose", "8000-8002", "--expose", "8005", "busybox", "sleep", "30")
     lines = engine.ok("port", "pub").splitlines()
     assert lines == _docker(engine, "port", "pub").splitlines()
     assert any(re.fullmatch(r"80/tcp -> 127\.0\.0\.1:\d+", line) for line in lines)

@@ -93,7 +93,7 @@ def test_ps_row_wording() -> None:
                                      {"PrivatePort": 443, "Type": "tcp"}]}, no_trunc=False)
     assert row["ID"] == "a" * 12 and row["Image"] == "b" * 12 and row["Names"] == "web"
     assert row["Command"] == '"sh -c \'echo a very …"'
-    assert row["Ports"] == "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp"
+    assert row["Ports"] == "443/tcp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
     assert row["Size"] == "12B (virtual 2MB)" and row["Status"] == "Exited (3) 2 minutes ago"
 
 
@@ -136,3 +136,14 @@ def test_system_prune_warning() -> None:
         "  - all networks not used by at least one container\n  - all dangling images\n"
         "  - unused build cache\n")
     assert "all images without at least one container" in containers.system_prune_warning(True, True)
+
+
+def test_ps_ports_fold_runs_as_docker_does() -> None:
+    def port(private: int, public: int = 0, ip: str = "", kind: str = "tcp") -> dict[str, object]:
+        return {"PrivatePort": private, "PublicPort": public, "IP": ip, "Type": kind}
+    ports = [port(8002), port(8000), port(8001), port(9000, kind="udp"), port(8005),
+             port(7000, 7000, "0.0.0.0"), port(7001, 7001, "0.0.0.0"), port(53, 5353, "127.0.0.1", "udp")]
+    # a run that ends early is printed at once; open runs follow in first-seen order (docker's quirk)
+    assert ctformat.display_ports(ports) == (
+        "8000-8002/tcp, 0.0.0.0:7000-7001->7000-7001/tcp, 8005/tcp, 9000/udp, 127.0.0.1:5353->53/udp")
+    assert ctformat.display_ports(None) == ""
