@@ -49,6 +49,12 @@ def test_run_piped_stdin(docker: Any) -> None:
     assert done.returncode == 0 and done.stdout == b"line1\nline2\ndone\n"
 
 
+def test_run_large_stdin_does_not_deadlock(docker: Any) -> None:
+    data = os.urandom(3 << 20).hex().encode()  # 6 MiB: far beyond every pipe and socket buffer
+    done = docker("run", "--rm", "-i", "busybox", "cat", input=data)
+    assert done.returncode == 0 and done.stdout == data
+
+
 def test_run_missing_command_is_127(docker: Any) -> None:
     done = docker("run", "--rm", "busybox", "nope")
     assert done.returncode == 127

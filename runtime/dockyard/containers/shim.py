@@ -149,6 +149,10 @@ class Shim:
         self.partial: dict[str, bytes] = {}
         self.stdin: int | None = None
         self.console: int | None = None
+        self.console_w: int | None = None     # a dup of the console for buffered input
+        self.pending_in = bytearray()
+        self.input_watched = False
+        self.close_in_after = False
         self.pidfd: int | None = None
         self.open_stdin = bool(cfg.get("open_stdin"))
 
@@ -192,6 +196,7 @@ class Shim:
         if not self.spec.tty:
             if self.open_stdin:
                 r, self.stdin = os.pipe2(os.O_CLOEXEC)
+                os.set_blocking(self.stdin, False)
             else:
                 r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             stdio.append(r)
@@ -208,6 +213,7 @@ class Shim:
         if running.console is not None:
             self.console = running.console
             self._output(running.console, "stdout")
+            self.console_w = os.dup(running.console)
         return running
 
     def _output(self, fd: int, name: str) -> None:
@@ -240,6 +246,8 @@ class Shim:
                     return True
                 if key.data == "out":
                     self._read_output(key.fd)
+                elif key.data == "in":
+                    self._flush_stdin()
                 elif key.data == "listen":
                     self._add_client(key.fileobj.accept()[0])  # type: ignore[union-attr]
                 else:
@@ -294,7 +302,7 @@ class Shim:
 
     def _request(self, client: socket.socket) -> None:
         try:
-            data = client.recv(PACKET)
+            data = client.recv(2 * PACKET)
         except OSError:
             data = b""
         if not data:
@@ -311,19 +319,51 @@ class Shim:
         elif kind == b"k":
             self._signal(int(body))
 
+    # Input is buffered and written without blocking: a container that is not reading its
+    # stdin must never stop the shim from pumping its output (the two would deadlock).
+
+    def _input_fd(self) -> int | None:
+        return self.console_w if self.console_w is not None else self.stdin
+
     def _write_stdin(self, data: bytes) -> None:
-        fd = self.console if self.console is not None else self.stdin
+        if self._input_fd() is not None:
+            self.pending_in += data
+            self._flush_stdin()
+
+    def _flush_stdin(self) -> None:
+        fd = self._input_fd()
         if fd is None:
             return
-        try:
-            os.write(fd, data)
-        except OSError:
+        while self.pending_in:
+            try:
+                del self.pending_in[:os.write(fd, self.pending_in)]
+            except BlockingIOError:
+                break
+            except OSError:  # the reader is gone
+                self.pending_in.clear()
+                self.close_in_after = True
+        self._watch_input(fd, bool(self.pending_in))
+        if not self.pending_in and self.close_in_after:
             self._close_stdin()
 
+    def _watch_input(self, fd: int, wanted: bool) -> None:
+        if wanted != self.input_watched:
+            if wanted:
+                self.sel.register(fd, selectors.EVENT_WRITE, "in")
+            else:
+                self.sel.unregister(fd)
+            self.input_watched = wanted
+
     def _close_stdin(self) -> None:
-        if self.stdin is not None:
-            os.close(self.stdin)
-            self.stdin = None
+        """EOF for the container's stdin (pipes only: a terminal has no EOF to give)."""
+        if self.stdin is None:
+            return
+        if self.pending_in:
+            self.close_in_after = True
+            return
+        self._watch_input(self.stdin, False)
+        os.close(self.stdin)
+        self.stdin = None
 
     def _signal(self, signo: int) -> None:
         if self.pidfd is not None:
@@ -366,8 +406,9 @@ class Shim:
         Launcher.release(running)
         if self.listener is not None:
             self.listener.close()
-        if self.console is not None:
-            os.close(self.console)
+        for fd in (self.console, self.console_w):
+            if fd is not None:
+                os.close(fd)
 
     def _handle(self) -> Any:
         """The launcher's view of our init, rebuilt after the hand-off (imports only now)."""
@@ -386,11 +427,15 @@ class Shim:
         state = {"dir": self.dir, "log_fd": self.log, "id": self.cid,
                  "cgroup_parent": self.cgroup_parent, "pid": self.pid, "pidfd": self.pidfd,
                  "listener": self.listener.fileno(), "stdin": self.stdin,
-                 "console": self.console, "clients": [c.fileno() for c in self.clients],
+                 "console": self.console, "console_w": self.console_w,
+                 "pending_in": self.pending_in.decode("latin-1"),
+                 "close_in_after": self.close_in_after,
+                 "clients": [c.fileno() for c in self.clients],
                  "outputs": {str(fd): name for fd, name in self.outputs.items()},
                  "partial": {k: v.decode("latin-1") for k, v in self.partial.items()}}
         fds = [self.log, self.pidfd, self.listener.fileno(), *state["clients"],
-               *self.outputs, *(fd for fd in (self.stdin, self.console) if fd is not None)]
+               *self.outputs,
+               *(fd for fd in (self.stdin, self.console, self.console_w) if fd is not None)]
         for fd in fds:
             os.set_inheritable(fd, True)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -407,6 +452,8 @@ def resume(text: str) -> None:
         shim = Shim(None, None, state, None)
         shim.pid, shim.pidfd = state["pid"], state["pidfd"]
         shim.stdin, shim.console = state["stdin"], state["console"]
+        shim.console_w, shim.close_in_after = state["console_w"], state["close_in_after"]
+        shim.pending_in = bytearray(state["pending_in"].encode("latin-1"))
         shim.partial = {k: v.encode("latin-1") for k, v in state["partial"].items()}
         for fd in [shim.log, shim.pidfd, state["listener"], *state["clients"],
                    *(int(x) for x in state["outputs"])]:
@@ -418,6 +465,7 @@ def resume(text: str) -> None:
         for fd, name in state["outputs"].items():
             shim._output(int(fd), name)
         shim.sel.register(shim.pidfd, selectors.EVENT_READ, "exit")
+        shim._flush_stdin()
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         shim._loop()
