@@ -27,8 +27,8 @@ def client(dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
 def run(client: Any) -> Any:
     """``run(CMD, **kwargs)``: ``docker run --rm busybox sh -c CMD`` (no network); its output."""
 
-    def run_(cmd: str, **kwargs: Any) -> str:
+    def run_(cmd: str, image: str = "busybox", **kwargs: Any) -> str:
         kwargs.setdefault("network_mode", "none")
-        out: bytes = client.containers.run("busybox", ["sh", "-c", cmd], remove=True, **kwargs)
+        out: bytes = client.containers.run(image, ["sh", "-c", cmd], remove=True, **kwargs)
         return out.decode()
     return run_

@@ -156,3 +156,31 @@ def test_device_volume_bind(client: Any, run: Any, tmp_path: Path) -> None:
     assert (tmp_path / "f").read_text() == "b\n"
     api.remove_volume("bind-h4")
     assert (tmp_path / "f").exists()  # removing the volume unmounts, never deletes the device
+
+
+def test_a_failed_create_removes_the_volumes_it_made(client: Any) -> None:
+    api = client.api
+    hc = api.create_host_config(binds=["fresh-h4:/a"], network_mode="none")
+    with pytest.raises(docker.errors.APIError, match="cannot mount volume over existing file"):
+        api.create_container("busybox", ["true"], volumes=["/etc/passwd"], host_config=hc)
+    assert "fresh-h4" not in {v["Name"] for v in api.volumes()["Volumes"] or []}
+
+
+def test_image_volume_gets_the_image_content(dockyard_clean_images: Any, client: Any, run: Any) -> None:
+    """``VOLUME`` in a Dockerfile: every container gets an anonymous volume seeded from the
+    image (owner and mode kept), and a named volume over it is seeded the same way."""
+    import io
+
+    dockerfile = (b"FROM busybox\nRUN mkdir -p /srv/sub && echo seed > /srv/sub/f && chown -R 123:45 /srv "
+                  b"&& chmod 0710 /srv && ln -s sub/f /srv/link\nVOLUME /srv\n")
+    client.images.build(fileobj=io.BytesIO(dockerfile), tag="h4-volimage:latest", rm=True)
+    out = run("stat -c '%u:%g %a' /srv; cat /srv/link; echo more > /srv/more", image="h4-volimage")
+    assert out == "123:45 710\nseed\n"
+    api = client.api
+    ctr = api.create_container("h4-volimage", ["true"], host_config=api.create_host_config(
+        binds=["seeded-h4:/srv"], network_mode="none"))
+    [mount] = api.inspect_container(ctr["Id"])["Mounts"]
+    assert (mount["Name"], mount["Destination"]) == ("seeded-h4", "/srv")
+    source = Path(mount["Source"])
+    assert (source / "sub" / "f").read_text() == "seed\n" and os.readlink(source / "link") == "sub/f"
+    assert not (source / "more").exists()
