@@ -1,0 +1,147 @@
+"""The pure rules of container creation and presentation: Config merge, signals, HostConfig
+checks (dockerd's wording), ps status strings and filters, log time parsing, event filters."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.containers import create, events, logs, views
+from dockyard.containers.record import ContainerRecord
+from dockyard.errors import InvalidArgument
+
+IMAGE = {"Cmd": ["sh"], "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/srv", "User": "nobody",
+         "Labels": {"from": "image"}, "Entrypoint": None}
+
+
+def test_merge_takes_the_image_defaults() -> None:
+    cfg = create.merge_config({"Env": ["A=mine", "B=2"], "Labels": {"x": "y"}}, IMAGE, "busybox")
+    assert cfg["Cmd"] == ["sh"] and cfg["Env"] == ["PATH=/bin", "A=mine", "B=2"]
+    assert cfg["WorkingDir"] == "/srv" and cfg["User"] == "nobody"
+    assert cfg["Labels"] == {"from": "image", "x": "y"} and cfg["Image"] == "busybox"
+
+
+def test_an_explicit_entrypoint_drops_the_image_cmd() -> None:
+    image = {**IMAGE, "Entrypoint": ["/init"], "Cmd": ["--serve"]}
+    assert create.command(create.merge_config({}, image, "i")) == ["/init", "--serve"]
+    assert create.command(create.merge_config({"Entrypoint": ["echo"]}, image, "i")) == ["echo"]
+    assert create.command(create.merge_config({"Cmd": ["x"]}, image, "i")) == ["/init", "x"]
+    with pytest.raises(InvalidArgument, match="No command specified"):
+        create.merge_config({}, {}, "scratch")
+
+
+@pytest.mark.parametrize(("text", "number"), [("SIGKILL", 9), ("kill", 9), ("9", 9), (15, 15),
+                                              ("", signal.SIGTERM), ("HUP", 1)])
+def test_signals(text: Any, number: int) -> None:
+    assert create.parse_signal(text) == number
+
+
+def test_bad_signal() -> None:
+    with pytest.raises(InvalidArgument, match="Invalid signal: SIGNOPE"):
+        create.parse_signal("SIGNOPE")
+
+
+@pytest.mark.parametrize(("host_config", "message"), [
+    ({"Memory": 1 << 20}, "Minimum memory limit allowed is 6MB"),
+    ({"RestartPolicy": {"Name": "sometimes"}}, "invalid restart policy: unknown policy"),
+    ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}, "can only be used with"),
+    ({"AutoRemove": True, "RestartPolicy": {"Name": "always"}}, "cannot specify both"),
+    ({"NanoCpus": 1000}, "Range of CPUs is from 0.01"),
+])
+def test_host_config_checks(host_config: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        create.validate_host_config(create.host_config_defaults(host_config))
+
+
+def test_limits_from_host_config() -> None:
+    hc = create.host_config_defaults({"NanoCpus": 1_500_000_000, "Memory": 64 << 20,
+                                      "PidsLimit": -1, "CpuShares": 512})
+    limits = create.limits(hc)
+    assert (limits.cpu_quota, limits.cpu_period, limits.memory, limits.pids, limits.cpu_shares) \
+        == (150_000, 100_000, 64 << 20, None, 512)
+
+
+def test_names() -> None:
+    assert create.check_name("web-1") == "/web-1"
+    with pytest.raises(InvalidArgument, match="Invalid container name"):
+        create.check_name("-x")
+    name = create.generate_name(set())
+    assert name.startswith("/") and "_" in name
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.5, "Less than a second"), (1, "1 second"),
+                                               (59, "59 seconds"), (90, "About a minute"),
+                                               (600, "10 minutes"), (3600, "About an hour"),
+                                               (7200, "2 hours"), (3 * 86400, "3 days")])
+def test_human_duration(seconds: float, text: str) -> None:
+    assert views.human_duration(seconds) == text
+
+
+def _record(tmp_path: Path, **state: Any) -> ContainerRecord:
+    record = ContainerRecord(id="ab" * 32, name="/web", image="busybox", image_id="sha256:" + "c" * 64,
+                             config={"Labels": {"tier": "front"}, "Cmd": ["sh"]},
+                             host_config={"NetworkMode": "bridge"}, created="2026-01-01T00:00:00Z",
+                             dir=tmp_path, lower_dirs=["/l"])
+    record.state.update(state)
+    return record
+
+
+def test_ps_filters(tmp_path: Path) -> None:
+    exited = _record(tmp_path, Status="exited", ExitCode=3)
+    exited.has_been_started = True
+    assert views.matches(exited, {"status": ["exited"], "exited": ["3"], "label": ["tier=front"],
+                                  "name": ["we"], "ancestor": ["busybox"], "id": ["abab"]})
+    assert not views.matches(exited, {"label": ["tier=back"]})
+    with pytest.raises(InvalidArgument, match="invalid filter 'status=sleeping'"):
+        views.matches(exited, {"status": ["sleeping"]})
+    assert views.status_text(exited).startswith("Exited (3) ")
+    assert views.status_text(_record(tmp_path)) == "Created"
+
+
+def test_inspect_shape(tmp_path: Path) -> None:
+    body = views.inspect(_record(tmp_path))
+    assert body["Name"] == "/web" and body["Path"] == "sh" and body["Args"] == []
+    assert body["LogPath"] == str(tmp_path / f"{'ab' * 32}-json.log")
+    assert body["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""
+
+
+def test_record_round_trip(tmp_path: Path) -> None:
+    record = _record(tmp_path, Status="running", Running=True, Pid=42)
+    record.save()
+    again = ContainerRecord.load(tmp_path)
+    assert again == record and again.running
+
+
+def test_log_times() -> None:
+    assert logs.parse_time("1700000000.5") == 1_700_000_000_500_000_000
+    assert logs.parse_time("2026-11-28T17:00:00.123456789Z") == \
+        logs.parse_time("1795885200.123456789")
+    with pytest.raises(InvalidArgument):
+        logs.parse_time("yesterday")
+
+
+def test_log_reader_tail_and_streams(tmp_path: Path) -> None:
+    path = tmp_path / "log.json"
+    path.write_text("".join(
+        f'{{"log":"{i}\\n","stream":"{"stdout" if i % 2 else "stderr"}",'
+        f'"time":"2026-11-28T17:00:0{i}.000000000Z"}}\n' for i in range(6)))
+    reader = logs.LogReader(str(path), logs.LogOptions(stderr=False, tail=2))
+    assert reader.initial() == [("stdout", b"3\n"), ("stdout", b"5\n")]
+    since = logs.LogOptions(since_ns=logs.parse_time("2026-11-28T17:00:04Z"), timestamps=True)
+    assert [e[1] for e in logs.LogReader(str(path), since).initial()] == [
+        b"2026-11-28T17:00:04.000000000Z 4\n", b"2026-11-28T17:00:05.000000000Z 5\n"]
+
+
+def test_event_bus_history_and_filters() -> None:
+    bus = events.EventBus()
+    first = bus.emit("container", "start", "abc", {"name": "web", "image": "busybox"})
+    seen: list[dict[str, Any]] = []
+    history = bus.subscribe(seen.append, since_ns=first["timeNano"])
+    bus.emit("container", "die", "abc", {"name": "web", "image": "busybox", "exitCode": "0"})
+    assert [e["Action"] for e in history] == ["start"] and seen[0]["status"] == "die"
+    assert seen[0]["from"] == "busybox" and seen[0]["scope"] == "local"
+    assert events.matches(seen[0], {"container": ["web"], "event": ["die"]})
+    assert not events.matches(seen[0], {"type": ["image"]})
