@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from ..errors import DockyardError, InvalidArgument, NotFound
 from ..store.timefmt import rfc3339_ns
-from .parse import check_volume_name
+from .parse import NAME_RE, check_volume_name
 
 META: Final = "volume.json"
 DATA: Final = "_data"
@@ -113,7 +113,7 @@ class LocalDriver:
     # ---- metadata -----------------------------------------------------------------------
 
     def get(self, name: str) -> Volume:
-        if not name or "/" in name or name.startswith("."):
+        if not NAME_RE.match(name):  # never a path: no "/", "..", NUL, or our .new-/.gone- dirs
             raise NotFound(f"get {name}: no such volume")
         path = self.root / name
         try:

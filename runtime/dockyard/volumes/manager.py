@@ -170,9 +170,13 @@ class VolumeManager:
                 if point is not None:
                     points.append(point)
         except BaseException:
+            for volume in made:  # unless another container took it up meanwhile
+                try:
+                    with _Claim(self, volume.name, ignore=record.id):
+                        self.driver.remove(volume)
+                except (NotFound, VolumeInUse):
+                    pass
             self._forget(record.id)
-            for volume in made:
-                self.driver.remove(volume)
             raise
         record.mounts = points
         return mounts

@@ -57,7 +57,8 @@ def test_create_refusals(client: Any, dockyard_daemon: Any, body: dict[str, Any]
 
 
 def test_path_like_names_never_leave_the_volumes_dir(client: Any, dockyard_daemon: Any) -> None:
-    for target in ("/v1.45/volumes/..", "/v1.45/volumes/.gone-x", "/v1.45/volumes/%2e%2e%2fcontainers"):
+    for target in ("/v1.45/volumes/..", "/v1.45/volumes/.gone-x", "/v1.45/volumes/%2e%2e%2fcontainers",
+                   "/v1.45/volumes/a%00b", "/v1.45/volumes/%2fetc"):
         status, reply = _raw(dockyard_daemon.socket, "DELETE", target)
         assert status == 404, (target, reply)
     assert os.path.isdir(os.path.join(dockyard_daemon.root, "containers"))
