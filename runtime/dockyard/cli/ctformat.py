@@ -6,7 +6,7 @@ Pure functions over the Engine API's JSON, so the wording is tested without a da
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import formatting as fmt
@@ -48,7 +48,7 @@ def _port_group(ip: str, kind: str, first: int, last: int) -> str:
     return f"{_join_host_port(ip, span)}->{span}/{kind}" if ip else f"{span}/{kind}"
 
 
-def display_ports(ports: list[Mapping[str, Any]] | None) -> str:
+def display_ports(ports: Sequence[Mapping[str, Any]] | None) -> str:
     """docker ps's PORTS: runs of consecutive ports folded (``8000-8002/tcp``, or
     ``0.0.0.0:8000-8001->8000-8001/tcp`` when published on the same numbers), then the ports
     published on other numbers (``0.0.0.0:8080->80/tcp``), in docker's order."""

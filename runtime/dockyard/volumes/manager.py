@@ -138,7 +138,8 @@ class VolumeManager:
         root = Path(self.engine.data_root) / "containers"
         with self._lock:
             for name, ids in list(self._pending.items()):
-                ids &= {i for i in ids if i in out or (root / i).is_dir()}
+                ids -= set(out)  # listed now: its record speaks for it
+                ids -= {i for i in ids if not (root / i).is_dir()}  # a create that failed
                 for cid in ids:
                     out.setdefault(cid, []).append(name)
                 if not ids:

@@ -35,11 +35,11 @@ from dockyard.testing.dockerd import (
 SERVED: dict[str, tuple[str, ...]] = {
     "containers": ("dockerd", "dockyard"),
     "archive": ("dockerd", "dockyard"),  # cp, diff, commit, export
-    "mounts": ("dockerd",),  # --tmpfs, -v, --mount: dockyard's volumes (H4) not landed yet
+    "mounts": ("dockerd", "dockyard"),  # --tmpfs, -v, --mount
     "top-ps-args": ("dockerd",),  # dockyard's /top ignores ps_args so far
     "detach-keys": ("dockerd",),  # dockyard's attach has no detach keys (ctrl-p ctrl-q) so far
     "networks": ("dockerd", "dockyard"),
-    "objects": ("dockerd", "dockyard"),  # inspect's lookup over images (and more as they land)
+    "objects": ("dockerd", "dockyard"),  # inspect's lookup over every object kind
 }
 
 

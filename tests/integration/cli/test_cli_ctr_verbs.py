@@ -182,3 +182,19 @@ def test_inspect_looks_up_containers_first(engine: Engine, kind: str) -> None:
     assert code == 1 and len(json.loads(out)) == 1 and err == "dockyard: No such object: nosuch\n"
     code, _, err = engine.cli("inspect", "--type", kind, "nosuch")
     assert err == f"dockyard: No such {kind}: nosuch\n"
+
+
+@engines("objects")
+def test_inspect_finds_networks_and_volumes(engine: Engine) -> None:
+    api = engine.client()
+    try:
+        api.create_volume("cli-vol")
+        engine.ok("network", "create", "cli-obj-net")
+        volume = json.loads(engine.ok("inspect", "cli-vol"))[0]
+        assert volume["Name"] == "cli-vol" and "Mountpoint" in volume
+        assert engine.ok("inspect", "-f", "{{.Name}} {{.Driver}}", "cli-obj-net") == "cli-obj-net bridge\n"
+        assert engine.ok("inspect", "--type", "volume", "-f", "{{.Driver}}", "cli-vol") == "local\n"
+        assert engine.cli("inspect", "--type", "network", "cli-vol")[2] == "dockyard: No such network: cli-vol\n"
+    finally:
+        api.remove_volume("cli-vol", force=True)
+        api.close()

@@ -108,6 +108,10 @@ def test_system_df_volumes(client: Any, run: Any) -> None:
     run("head -c 5000 /dev/zero > /v/f", volumes=["vol-df:/v"])
     [usage] = [v for v in client.api.df()["Volumes"] if v["Name"] == "vol-df"]
     assert usage["UsageData"] == {"Size": 5000, "RefCount": 0}
+    client.api.create_container("busybox", ["true"], host_config=client.api.create_host_config(
+        binds=["vol-df:/v"], network_mode="none"))
+    [usage] = [v for v in client.api.df()["Volumes"] if v["Name"] == "vol-df"]
+    assert usage["UsageData"] == {"Size": 5000, "RefCount": 1}
 
 
 def _raw(sock_path: Any, method: str, target: str, body: Any = None) -> tuple[int, Any]:
