@@ -189,7 +189,8 @@ class VolumeManager:
             return mount, _point(req, "") if req.listed else None
         if req.type == "bind":
             _ensure_bind_source(req)
-            mount = Mount("bind", req.destination, req.source, req.read_only, [req.propagation])
+            options = [req.propagation] + ([] if req.recursive else ["norbind"])
+            mount = Mount("bind", req.destination, req.source, req.read_only, options)
             return mount, _point(req, req.source)
         volume = self._volume(record, req, made)
         source = self.driver.mountpoint(volume)

@@ -57,6 +57,7 @@ class MountRequest:
     create_source: bool = False    # a -v bind whose host directory may be made
     listed: bool = True            # shown in the container's Mounts (not for HostConfig.Tmpfs)
     from_binds: bool = False       # named in HostConfig.Binds (a local volume's Mode is "z")
+    recursive: bool = True         # a bind's submounts too (BindOptions.NonRecursive: false)
 
 
 class InvalidMount(InvalidArgument):
@@ -171,15 +172,18 @@ def _bind_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
     _extra("bind", spec, "VolumeOptions", "TmpfsOptions")
     if not source:
         raise _config_error("bind", "field Source must not be empty")
-    propagation = str((spec.get("BindOptions") or {}).get("Propagation") or "")
+    options = spec.get("BindOptions") or {}
+    propagation = str(options.get("Propagation") or "")
     if propagation and propagation not in PROPAGATIONS:
         raise _config_error("bind", f"invalid propagation mode: {propagation}")
     if not source.startswith("/"):
         raise _config_error("bind", f"invalid mount path: '{source}' mount path must be absolute")
-    if not os.path.lexists(source):
+    req.create_source = bool(options.get("CreateMountpoint"))
+    if not req.create_source and not os.path.lexists(source):
         raise _config_error("bind", f"bind source path does not exist: {source}")
     req.source = posixpath.normpath(source)
     req.propagation = propagation or DEFAULT_PROPAGATION
+    req.recursive = not options.get("NonRecursive")
 
 
 def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
@@ -189,6 +193,8 @@ def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
     if source:
         check_volume_name(source)
     options = spec.get("VolumeOptions") or {}
+    if options.get("Subpath"):
+        raise _config_error("volume", "VolumeOptions.Subpath is not supported by this daemon")
     driver = options.get("DriverConfig") or {}
     req.name = source
     req.copy_data = not options.get("NoCopy")

@@ -184,3 +184,21 @@ def test_image_volume_gets_the_image_content(dockyard_clean_images: Any, client:
     source = Path(mount["Source"])
     assert (source / "sub" / "f").read_text() == "seed\n" and os.readlink(source / "link") == "sub/f"
     assert not (source / "more").exists()
+
+
+def test_bind_options_non_recursive_and_create_mountpoint(client: Any, run: Any, tmp_path: Path) -> None:
+    from dockyard.linux import syscalls
+
+    (tmp_path / "sub").mkdir()
+    syscalls.mount("tmpfs", str(tmp_path / "sub"), "tmpfs", 0, "size=64k")
+    try:
+        (tmp_path / "sub" / "on-submount").write_text("x")
+        flat = {"Type": "bind", "Source": str(tmp_path), "Target": "/flat", "BindOptions": {"NonRecursive": True}}
+        deep = {"Type": "bind", "Source": str(tmp_path), "Target": "/deep"}
+        made = {"Type": "bind", "Source": str(tmp_path / "made"), "Target": "/made",
+                "BindOptions": {"CreateMountpoint": True}}
+        out = run("ls /flat/sub; echo -; ls /deep/sub; echo -; ls -d /made", mounts=[flat, deep, made])
+        assert out == "-\non-submount\n-\n/made\n"
+        assert (tmp_path / "made").is_dir()
+    finally:
+        syscalls.umount2(str(tmp_path / "sub"), 2)

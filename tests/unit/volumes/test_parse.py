@@ -116,3 +116,11 @@ def test_valid_modes() -> None:
         assert parse.valid_mode(mode)
     for mode in ("x", "z,Z", "shared,slave", "ro,ro", "nocopy,nocopy"):
         assert not parse.valid_mode(mode)
+
+
+def test_bind_options(tmp_path: Path) -> None:
+    req = parse.parse_mount({"Type": "bind", "Source": str(tmp_path / "new"), "Target": "/x",
+                             "BindOptions": {"CreateMountpoint": True, "NonRecursive": True}})
+    assert req.create_source and not req.recursive
+    with pytest.raises(InvalidMount, match="Subpath is not supported"):
+        parse.parse_mount({"Type": "volume", "Source": "vv", "Target": "/x", "VolumeOptions": {"Subpath": "a"}})
