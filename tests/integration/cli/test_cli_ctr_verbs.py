@@ -8,7 +8,9 @@ import io
 import json
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -198,3 +200,21 @@ def test_inspect_finds_networks_and_volumes(engine: Engine) -> None:
     finally:
         api.remove_volume("cli-vol", force=True)
         api.close()
+
+
+@CONTAINERS
+def test_stats_streams_until_interrupted(engine: Engine) -> None:
+    engine.ok("run", "-d", "--name", "watched", "busybox", "sleep", "30")
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "-H", engine.host, "stats",
+                             "--format", "{{.Name}} {{.PIDs}}", "watched"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    frames = [f for f in out.split("\033[2J\033[H") if f]
+    assert len(frames) >= 2 and all(f == "watched 1\n" for f in frames), out
+    assert proc.returncode == 130
