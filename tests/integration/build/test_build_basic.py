@@ -254,3 +254,13 @@ def test_run_network_none_by_default_host_on_request(build: Callable[..., Built]
 def test_add_url_is_refused_clearly(build: Callable[..., Built]) -> None:
     got = build({"Dockerfile": "FROM busybox\nADD http://127.0.0.1:9/x.tar /x\n"})
     assert got.error is not None and "ADD from a URL is not supported" in got.error
+
+
+def test_run_output_arrives_while_the_step_runs(client: Any, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo first && sleep 1 && echo second\n")
+    seen: dict[str, float] = {}
+    for message in client.api.build(path=str(tmp_path), decode=True, nocache=True):
+        for word in ("first", "second"):
+            if word in message.get("stream", ""):
+                seen[word] = time.monotonic()
+    assert seen["second"] - seen["first"] > 0.8
