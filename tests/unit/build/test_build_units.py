@@ -180,3 +180,20 @@ def test_step_view_is_readable() -> None:
     quiet = io.StringIO()
     StepView(quiet, quiet=True).run([{"stream": "Step 1/1 : FROM x\n"}, {"aux": {"ID": "i"}}])
     assert quiet.getvalue() == "i\n"
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_context_tar_may_be_compressed(tmp_path: Path, mode: str) -> None:
+    import tarfile
+
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode=mode) as tar:  # type: ignore[call-overload]
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"FROM x"))
+    data.seek(0)
+    ctx = BuildContext.from_tar(data, tmp_path / "tmp")
+    try:
+        assert ctx.read_dockerfile("Dockerfile") == b"FROM x"
+    finally:
+        ctx.close()
