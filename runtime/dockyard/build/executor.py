@@ -301,13 +301,18 @@ class RunOp:
 
 
 def _pump(fd: int, emit: Emit) -> None:
-    decoder_buffer = b""
+    """Forward output as it comes; a UTF-8 character split across reads stays whole."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
     try:
         while chunk := os.read(fd, 65536):
-            decoder_buffer += chunk
-            text = decoder_buffer.decode("utf-8", "ignore")
-            decoder_buffer = b""
-            emit(text)
+            text = decoder.decode(chunk)
+            if text:
+                emit(text)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            emit(tail)
     finally:
         os.close(fd)
 
