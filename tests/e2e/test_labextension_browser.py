@@ -30,8 +30,6 @@ from dockyard.testing.daemon import DaemonProcess
 from dockyard.testing.dockerd import (
     Dockerd,
     dockerd_command,
-    start_dockerd,
-    stop_dockerd,
     unmount_under,
 )
 from dockyard.testing.registry import RegistryProcess
@@ -279,44 +277,58 @@ STAND_IN = ("FROM busybox:latest\n"
             "> /bin/python && chmod +x /bin/python\n")
 
 
-def test_file_browser_build_and_run_commands(browser: Browser, lab: JupyterServer,
-                                             real_dockerd: Dockerd) -> None:
-    ctx = lab.root / "notebooks" / "proj"
-    ctx.mkdir()
+def build_and_run_from_file_browser(page: Page, notebooks: Path,
+                                    engine: docker.DockerClient, tag: str) -> None:
+    """Right-click a Dockerfile → build; right-click a .py → run it in the built image."""
+    ctx = notebooks / "proj"
+    ctx.mkdir(exist_ok=True)
     (ctx / "Dockerfile").write_text(STAND_IN)
     (ctx / "hello.py").write_text("print('hello from the notebook folder')\n")
+    page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
+    page.locator(".jp-DirListing-item", has_text="proj").dblclick()
+    page.locator(".jp-DirListing-item", has_text="Dockerfile").click(button="right")
+    page.get_by_role("menuitem", name="Build Image from this Dockerfile").click()
+    page.locator(".jp-Dialog input").fill(tag)
+    page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+    build = page.locator(".jp-dockyard-progress").last
+    expect(build.locator(".jp-dockyard-streamStatus")).to_contain_text("Done")
+    expect(build).to_contain_text("Step 2/2 : RUN printf")
+    expect(build).to_contain_text(f"Successfully tagged {tag}")
+    engine.images.get(tag)
+
+    page.locator(".jp-DirListing-item", has_text="hello.py").click(button="right")
+    expect(page.get_by_role("menuitem", name="Build Image from this Dockerfile")).to_have_count(0)
+    page.get_by_role("menuitem", name="Run in Container").click()
+    page.locator(".jp-Dialog input").fill(tag)
+    page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+    logs = page.locator(".jp-dockyard-logs").last
+    expect(logs).to_contain_text("python stand-in ran hello.py in /work/proj")
+    expect(logs).to_contain_text("print('hello from the notebook folder')")
+    expect(logs).to_contain_text("end of logs")
+
+
+def remove_built(engine: docker.DockerClient, tag: str) -> None:
+    try:
+        image = engine.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return
+    for container in engine.containers.list(all=True):
+        if container.attrs.get("Image") == image.id:
+            container.remove(force=True)
+    engine.images.remove(tag, force=True)
+
+
+def test_file_browser_build_and_run_commands(browser: Browser, lab: JupyterServer,
+                                             real_dockerd: Dockerd) -> None:
     engine = real_dockerd.client()
     page = open_panel(browser, lab)
     try:
-        page.locator('.lm-TabBar-tab[data-id="filebrowser"]').click()
-        page.locator(".jp-DirListing-item", has_text="proj").dblclick()
-        page.locator(".jp-DirListing-item", has_text="Dockerfile").click(button="right")
-        page.get_by_role("menuitem", name="Build Image from this Dockerfile").click()
-        page.locator(".jp-Dialog input").fill("panel-built:1")
-        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
-        build = page.locator(".jp-dockyard-progress").last
-        expect(build.locator(".jp-dockyard-streamStatus")).to_contain_text("Done")
-        expect(build).to_contain_text("Step 2/2 : RUN printf")
+        build_and_run_from_file_browser(page, lab.root / "notebooks", engine, "panel-built:1")
+        page.locator(".lm-TabBar-tab", has_text="Build proj/Dockerfile").click()
         shot(page, "build-output")
-        engine.images.get("panel-built:1")
-
-        page.locator(".jp-DirListing-item", has_text="hello.py").click(button="right")
-        expect(page.get_by_role("menuitem", name="Build Image from this Dockerfile")).to_have_count(0)
-        page.get_by_role("menuitem", name="Run in Container").click()
-        page.locator(".jp-Dialog input").fill("panel-built:1")
-        page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
-        logs = page.locator(".jp-dockyard-logs").last
-        expect(logs).to_contain_text("python stand-in ran hello.py in /work/proj")
-        expect(logs).to_contain_text("print('hello from the notebook folder')")
-        expect(logs).to_contain_text("end of logs")
     finally:
         page.close()
-        for container in engine.containers.list(all=True, filters={"ancestor": "panel-built:1"}):
-            container.remove(force=True)
-        try:
-            engine.images.remove("panel-built:1", force=True)
-        except docker.errors.ImageNotFound:
-            pass
+        remove_built(engine, "panel-built:1")
         engine.close()
 
 
@@ -360,9 +372,12 @@ def test_panel_against_the_dockyard_daemon(browser: Browser, dockyard_daemon: Da
         expect(image).to_have_count(0)
         with pytest.raises(docker.errors.ImageNotFound):
             engine.images.get("panel-dy:1")
+
+        build_and_run_from_file_browser(page, server.root / "notebooks", engine, "panel-dyb:1")
     finally:
         page.close()
         stop_server(server)
+        remove_built(engine, "panel-dyb:1")
         try:
             engine.containers.get("panel-dy-run").remove(force=True)
         except docker.errors.NotFound:
@@ -374,36 +389,22 @@ def test_panel_against_the_dockyard_daemon(browser: Browser, dockyard_daemon: Da
         engine.close()
 
 
-def test_empty_daemon_says_so(browser: Browser) -> None:
-    daemon = start_dockerd()
-    server = start_lab({"daemon_host": daemon.host, "start_daemon": False})
-    try:
-        page = open_panel(browser, server)
-        panel = page.locator("#dockyard-panel")
-        expect(panel.locator(".jp-dockyard-images")).to_contain_text("No images yet")
-        expect(panel.locator(".jp-dockyard-containers")).to_contain_text("No containers")
-        shot(page, "empty")
-        page.close()
-    finally:
-        stop_server(server)
-        stop_dockerd(daemon)
-
-
 # An Engine API server without /events (older or partial implementations): the one fault a
 # real dockerd or dockyard daemon cannot produce, so a minimal one stands in.
 NO_EVENTS_DAEMON = """
-import json, sys
+import json, re, sys
 from tornado import ioloop, httpserver, netutil, web
 ANSWERS = {"/_ping": "OK", "/version": {"Version": "0-noevents", "ApiVersion": "1.41"},
-           "/v1.41/images/json": [], "/v1.41/containers/json": [],
-           "/v1.41/info": {"RegistryConfig": {"IndexConfigs": {}}}}
+           "/images/json": [], "/containers/json": [],
+           "/info": {"RegistryConfig": {"IndexConfigs": {}}}}
 class Engine(web.RequestHandler):
     def get(self):
-        if self.request.path not in ANSWERS:
+        path = re.sub(r"^/v1[.][0-9]+", "", self.request.path)
+        if path not in ANSWERS:
             self.set_status(404)
             self.finish({"message": "page not found"})
             return
-        body = ANSWERS[self.request.path]
+        body = ANSWERS[path]
         self.finish(body if isinstance(body, str) else json.dumps(body))
 server = httpserver.HTTPServer(web.Application([(r".*", Engine)]))
 server.add_socket(netutil.bind_unix_socket(sys.argv[1]))
@@ -425,6 +426,7 @@ def test_without_events_the_panel_says_it_refreshes_slowly(browser: Browser) -> 
         expect(panel.locator(".jp-dockyard-live")).to_have_text(
             "Live updates unavailable (page not found): refreshing every 10 s.")
         expect(panel.locator(".jp-dockyard-images")).to_contain_text("No images yet")
+        expect(panel.locator(".jp-dockyard-registries")).to_contain_text("No registries")
         shot(page, "no-events")
         page.close()
     finally:
@@ -454,6 +456,8 @@ def test_daemon_starting_then_ready(browser: Browser) -> None:
         (root / "go").touch()
         expect(panel).to_have_attribute("data-state", "ready")
         expect(panel.locator(".jp-dockyard-images")).to_contain_text("No images yet")
+        expect(panel.locator(".jp-dockyard-containers")).to_contain_text("No containers")
+        shot(page, "empty")
         page.close()
     finally:
         stop_server(server)          # the server stops the daemon it started

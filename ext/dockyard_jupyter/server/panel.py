@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -59,10 +60,12 @@ class RegistriesHandler(DockyardHandler):
     async def get(self) -> None:
         try:
             info = await self.proxy.get_json("/info")
-        except (OSError, HTTPClientError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise web.HTTPError(502, f"dockyard daemon at {self.proxy.host} is unreachable: "
-                                     f"{reason}") from None
+        except HTTPClientError as exc:
+            if exc.code != 599:                 # the daemon answered: its status and words
+                raise web.HTTPError(exc.code, daemon_message(exc)) from None
+            raise self._unreachable(exc.message) from None
+        except OSError as exc:
+            raise self._unreachable(exc.strerror or str(exc)) from None
         body: dict[str, Any] = {
             "registries": (info.get("RegistryConfig") or {}).get("IndexConfigs") or {}}
         try:
@@ -70,6 +73,18 @@ class RegistriesHandler(DockyardHandler):
         except InvalidArgument as exc:       # a broken config.json: say so, list registries
             body.update(logins={}, error=str(exc))
         self.finish(body)
+
+    def _unreachable(self, reason: str | None) -> web.HTTPError:
+        return web.HTTPError(502, f"dockyard daemon at {self.proxy.host} is unreachable: "
+                                  f"{reason}")
+
+
+def daemon_message(exc: HTTPClientError) -> str:
+    """The Engine API's ``{"message": …}`` of an error response, else tornado's summary."""
+    try:
+        return str(json.loads(exc.response.body)["message"])  # type: ignore[union-attr]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return str(exc)
 
 
 class EventsHandler(ProxyHandler):
