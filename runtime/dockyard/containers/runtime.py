@@ -269,10 +269,27 @@ class Runtime:
     def start_shim(self, spec: ContainerSpec, directory: str, log_path: str,
                    open_stdin: bool = False) -> tuple[int, socket.socket]:
         """Start ``spec`` under its own supervisor (:mod:`dockyard.containers.shim`), which
-        outlives this runtime; returns the init's pid and a connected socket to the shim."""
-        reply = self._request({"op": "shim", "spec": json.loads(spec.to_json()), "shim": {
-            "dir": directory, "log_path": log_path, "open_stdin": open_stdin}})
-        return reply["pid"], socket.socket(fileno=reply["fds"][0])
+        outlives this runtime; returns the init's pid and a connected socket to the shim.
+
+        The shim reports on that socket directly: the launcher only forks it, so starts
+        proceed in parallel."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            self._request({"op": "shim", "spec": json.loads(spec.to_json()), "shim": {
+                "dir": directory, "log_path": log_path, "open_stdin": open_stdin}},
+                [theirs.fileno()])
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        data = mine.recv(1 << 16)
+        reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
+            "type": "DockyardError", "message": "the container's shim exited before starting it"}}
+        if not reply["ok"]:
+            mine.close()
+            raise _error(reply["error"])
+        return int(reply["pid"]), mine
 
     def close(self) -> None:
         """Stop the launcher: it kills and reaps every container it still runs."""

@@ -70,45 +70,20 @@ def connect(path: str) -> socket.socket:
     return sock
 
 
-def spawn(launcher: Any, spec: ContainerSpec, cfg: dict[str, Any]) -> tuple[int, int, int]:
-    """Fork a shim that starts ``spec``; returns (init pid, daemon end of the shim's socket,
-    shim pid — the launcher's child while the launcher lives, to reap).
-
-    Raises the container's start error (as the launcher's ``start`` would)."""
-    report, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+def spawn(launcher: Any, spec: ContainerSpec, cfg: dict[str, Any], report_fd: int) -> int:
+    """Fork a shim that starts ``spec`` and reports on ``report_fd`` (then keeps it as its
+    first client); returns the shim's pid — the launcher's child while the launcher lives."""
     pid = os.fork()
     if pid == 0:
         try:
-            report.close()
             os.setsid()
-            _detach_fds(theirs.fileno())
-            Shim(launcher, spec, cfg, theirs).run()
+            _detach_fds(report_fd)
+            Shim(launcher, spec, cfg, socket.socket(fileno=report_fd)).run()
         except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
             _crash_report(cfg["dir"])
         finally:
             os._exit(0)
-    theirs.close()
-    try:
-        data, fds, _flags, _addr = socket.recv_fds(report, PACKET, 1)
-    finally:
-        report.close()
-    reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
-        "type": "DockyardError", "message": "the container's shim exited before starting it"}}
-    if not reply["ok"]:
-        for fd in fds:
-            os.close(fd)
-        raise _error(reply["error"])
-    return int(reply["pid"]), fds[0], pid
-
-
-def _error(info: dict[str, Any]) -> Exception:
-    from ..errors import DockyardError, InvalidArgument, Unavailable
-    from ..linux.launcher import StartFailed
-    if info.get("type") == "StartFailed":
-        return StartFailed(info["message"], info.get("kind", "setup"), info.get("exit") or 125)
-    cls = {"InvalidArgument": InvalidArgument, "Unavailable": Unavailable}.get(info["type"],
-                                                                               DockyardError)
-    return cls(info["message"])
+    return pid
 
 
 def _crash_report(directory: str) -> None:
@@ -162,12 +137,10 @@ class Shim:
             self.running = running = self._start()
         except Exception as exc:  # noqa: BLE001 — every failure goes back to the daemon, typed
             from ..linux.launcher import _error as launcher_error
-            self._send_report(launcher_error(exc), [])
+            self._send_report(launcher_error(exc))
             return
-        mine, daemon = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._add_client(mine)
-        self._send_report({"ok": True, "pid": running.pid}, [daemon.fileno()])
-        daemon.close()
+        if not self._send_report({"ok": True, "pid": running.pid}):
+            os.kill(running.pid, signal.SIGKILL)  # the daemon gave up: run nothing unknown
         # Only a restarted daemon needs these: made after the start has been reported.
         with open(os.path.join(self.dir, "shim.pid"), "w") as f:
             f.write(str(os.getpid()))
@@ -221,12 +194,19 @@ class Shim:
         self.outputs[fd] = name
         self.sel.register(fd, selectors.EVENT_READ, "out")
 
-    def _send_report(self, reply: dict[str, Any], fds: list[int]) -> None:
+    def _send_report(self, reply: dict[str, Any]) -> bool:
+        """The start's outcome; after a success the same socket is the daemon's connection."""
         assert self.report is not None
         try:
-            socket.send_fds(self.report, [json.dumps(reply).encode()], fds)
-        finally:
+            self.report.send(json.dumps(reply).encode())
+            delivered = True
+        except OSError:
+            delivered = False
+        if reply["ok"] and delivered:
+            self._add_client(self.report)
+        else:
             self.report.close()
+        return delivered
 
     def _add_client(self, sock: socket.socket) -> None:
         self.clients.append(sock)
@@ -440,14 +420,20 @@ class Shim:
             os.set_inheritable(fd, True)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from dockyard.containers.shim import resume; resume(sys.argv[2])")
+                "from dockyard.containers.shim import resume; resume(int(sys.argv[2]))")
+        carrier = os.memfd_create("shim-state", 0)  # the state can be large (buffered stdin)
+        data = json.dumps(state).encode()
+        while data:
+            data = data[os.write(carrier, data):]
+        os.lseek(carrier, 0, os.SEEK_SET)
         import sys
-        os.execv(sys.executable, [sys.executable, "-S", "-c", boot, root, json.dumps(state)])
+        os.execv(sys.executable, [sys.executable, "-S", "-c", boot, root, str(carrier)])
 
 
-def resume(text: str) -> None:
+def resume(carrier: int) -> None:
     """The shim after its hand-off: same process, same fds, a fraction of the memory."""
-    state = json.loads(text)
+    with open(carrier, "rb") as f:
+        state = json.loads(f.read())
     try:
         shim = Shim(None, None, state, None)
         shim.pid, shim.pidfd = state["pid"], state["pidfd"]

@@ -13,10 +13,11 @@ Protocol (``SOCK_SEQPACKET``, one JSON object per packet, stdio fds via ``SCM_RI
     → {"op": "exec", "spec": {...}}   + 3 fds   ← like "start" (``linux.enter``: a process in a
                                                  running container; its exit is an "exit" event)
     → {"op": "signal", "id": ID, "signal": S}   ← {"ok": true} | {"ok": false, "error": …}
-    → {"op": "shim", "spec": {...}, "shim": {"dir", "log_path", "open_stdin"}}
-                                               ← {"ok": true, "pid": N} + the shim's socket
-      (a per-container supervisor forked from here, see ``dockyard.containers.shim``; its
-      container is the shim's, not the launcher's: no exit event, not killed on EOF)
+    → {"op": "shim", "spec": {...}, "shim": {"dir", "log_path", "open_stdin"}} + 1 socket
+                                               ← {"ok": true, "shim_pid": N}  (at once)
+      (a per-container supervisor forked from here, see ``dockyard.containers.shim``; it
+      reports the start on that socket itself, so the launcher never waits for a container;
+      the container is the shim's, not the launcher's: no exit event, not killed on EOF)
     ← {"event": "exit", "id": ID, "pid": N, "exit_code": C, "oom_killed": B}   (unsolicited)
 
 On EOF of its socket the launcher kills every container it started, reaps them, removes their
@@ -310,11 +311,12 @@ class Server:
                 return {"ok": True, "pid": running.pid}
             if msg["op"] == "shim":
                 from ..containers import shim
-                pid, sock_fd, shim_pid = shim.spawn(
-                    self.launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"])
-                reply_fds.append(sock_fd)
+                if len(fds) != 1:
+                    raise InvalidArgument("the shim op takes exactly one socket")
+                shim_pid = shim.spawn(self.launcher, ContainerSpec.from_dict(msg["spec"]),
+                                      msg["shim"], fds[0])
                 self.selector.register(os.pidfd_open(shim_pid), selectors.EVENT_READ, shim_pid)
-                return {"ok": True, "pid": pid}
+                return {"ok": True, "shim_pid": shim_pid}
             if msg["op"] == "signal":
                 if msg["id"] not in self.running:
                     raise InvalidArgument(f"container {msg['id']} is not running")
