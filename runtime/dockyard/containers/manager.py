@@ -326,13 +326,7 @@ class ContainerManager:
                 status: dict[str, Any] = json.load(f)
                 return status
         except (OSError, ValueError):
-            from ..linux import cgroups
-            cg = cgroups.for_container(record.id)
-            if cg is not None:
-                try:
-                    cg.remove()
-                except OSError:
-                    log.warning("could not remove the cgroup of %s", record.id)
+            threading.Thread(target=_remove_cgroup, args=(record.id,), daemon=True).start()
             return {"exit_code": 255, "oom_killed": False, "finished_at": time.time_ns(),
                     "error": "the container's shim exited unexpectedly"}
 
@@ -684,6 +678,21 @@ class ContainerManager:
         self.monitor.close()
         if self._runtime is not None:
             self._runtime.close()
+
+
+def _remove_cgroup(container_id: str, attempts: int = 20) -> None:
+    """After a shim died: its container's processes die with it (PDEATHSIG), but may take a
+    moment to leave the cgroup; retry for a few seconds before giving up."""
+    from ..linux import cgroups
+    cg = cgroups.for_container(container_id)
+    for _ in range(attempts):
+        try:
+            if cg is not None:
+                cg.remove()
+            return
+        except OSError:
+            time.sleep(0.25)
+    log.warning("could not remove the cgroup of %s", container_id)
 
 
 def _discard(directory: Path) -> None:

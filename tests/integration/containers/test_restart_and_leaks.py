@@ -112,7 +112,7 @@ def test_killed_shim_is_reported_and_cleaned(daemon: DaemonProcess, client: Any)
     os.kill(shim, signal.SIGKILL)
     result = client.api.wait(c.id, timeout=10)
     assert result["StatusCode"] == 255 and "shim" in result["Error"]["Message"]
-    assert _cgroups([c.id]) == []
+    _wait_for(lambda: _cgroups([c.id]) == [])
 
 
 def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
@@ -137,7 +137,7 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
         ids.append(item["Id"])
         client.api.remove_container(item["Id"], force=True)
     _wait_for(lambda: sorted(_shims()) == sorted(shims_before))
-    assert _cgroups(ids) == []
+    _wait_for(lambda: _cgroups(ids) == [])
     assert _mounts(daemon.root) == []
     _wait_for(lambda: list((daemon.root / "containers").iterdir()) == [])
     launcher = [p for p in shims_before if p != daemon.pid]
