@@ -81,7 +81,7 @@ class Frontend {
       run: row => this.runImage(row),
       tag: row => this.tagImage(row),
       push: row => this.push(row),
-      pull: ref => this.pull(ref),
+      pull: (ref, prefill) => this.pull(ref, prefill),
       logs: row => this.logs(row.id, row.name),
       openPort: (row, port) => this.openPort(row, port)
     });
@@ -137,11 +137,11 @@ class Frontend {
     await this.progress(`Push ${row.ref}`, url, init);
   }
 
-  async pull(ref?: string): Promise<void> {
+  async pull(ref?: string, prefill = ''): Promise<void> {
     let target = ref;
     if (!target) {
       const answer = await InputDialog.getText({ title: 'Pull an image',
-        label: 'Image (name[:tag])', placeholder: 'busybox:latest' });
+        label: 'Image (name[:tag])', placeholder: `${prefill}busybox:latest`, text: prefill });
       if (!answer.button.accept || !answer.value) return;
       target = answer.value;
     }

@@ -12,6 +12,7 @@ import {
   ContainerRow,
   ImageRow,
   JSONStreamParser,
+  RegistryRow,
   containerRows,
   daemonView,
   eventTopic,
@@ -27,7 +28,7 @@ export interface PanelActions {
   run(row: ImageRow): Promise<void>;
   tag(row: ImageRow): Promise<void>;
   push(row: ImageRow): Promise<void>;
-  pull(ref?: string): Promise<void>;
+  pull(ref?: string, prefill?: string): Promise<void>;
   logs(row: ContainerRow): void;
   openPort(row: ContainerRow, port: number): void;
 }
@@ -137,18 +138,29 @@ export class DockyardPanel extends Widget {
     try {
       const data = await this.client.registries();
       const rows = registryRows(data.registries, data.logins);
-      this.bodies.registries.replaceChildren(...(rows.length ? rows.map(r => el('li',
-        { class: 'jp-dockyard-item' },
-        el('div', { class: 'jp-dockyard-title' }, r.name),
-        el('div', { class: 'jp-dockyard-meta' },
-          [r.official ? 'official' : '', r.secure ? 'TLS' : 'insecure',
-            r.mirrors.length ? `mirrors: ${r.mirrors.join(', ')}` : '',
-            r.loggedIn ? `logged in${r.username ? ` as ${r.username}` : ''}` : 'not logged in']
-            .filter(Boolean).join(' · ')))) : [empty('No registries configured.')]));
+      this.bodies.registries.replaceChildren(...(rows.length ? rows.map(r => this.registryItem(r))
+        : [empty('No registries configured.')]));
       this.failures.registries = 0;
     } catch (err) {
       this.failed('registries', err as Error);
     }
+  }
+
+  /** A registry the daemon knows; a host (not a CIDR range) is also a pull target. */
+  private registryItem(r: RegistryRow): HTMLElement {
+    const meta = [r.official ? 'official' : '', r.secure ? 'TLS' : 'insecure',
+      r.mirrors.length ? `mirrors: ${r.mirrors.join(', ')}` : '',
+      r.loggedIn ? `logged in${r.username ? ` as ${r.username}` : ''}` : 'not logged in'];
+    const item = el('li', { class: 'jp-dockyard-item', 'data-registry': r.name },
+      el('div', { class: 'jp-dockyard-title' }, r.name),
+      el('div', { class: 'jp-dockyard-meta' }, meta.filter(Boolean).join(' · ')));
+    if (!r.name.includes('/')) {
+      const prefix = r.official ? '' : `${r.name.replace(/^https?:\/\//, '')}/`;
+      item.append(el('div', { class: 'jp-dockyard-actions' },
+        button('Pull from…', `Pull an image from ${r.name}`, () => this.actions.pull(undefined,
+          prefix))));
+    }
+    return item;
   }
 
   private async load(key: Section, path: string, render: (data: any) => HTMLElement[]) {

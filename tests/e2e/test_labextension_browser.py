@@ -5,6 +5,7 @@ $DOCKYARD_ARTIFACTS (default tmp/artifacts/labextension)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -67,9 +68,11 @@ def start_lab(extension_config: dict[str, object], timeout: float = 60.0,
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
            "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={root / 'notebooks'}", "--LabApp.news_url=None"]
+    env = jupyter_env(root)
+    env["DOCKER_CONFIG"] = str(root / "docker")      # logins the test writes, not the user's
     with open(root / "server.log", "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                env=jupyter_env(root), start_new_session=True)
+                                env=env, start_new_session=True)
     server = JupyterServer(f"http://127.0.0.1:{port}", token, proc, root)
     try:
         _wait_up(server, timeout)
@@ -232,6 +235,10 @@ def test_tag_push_pull_progress(browser: Browser, lab: JupyterServer, real_docke
     engine = real_dockerd.client()
     build_image(engine, "panel-push:1", "push me")
     remote = f"{dockyard_registry.host}/panel/push:1"
+    (lab.root / "docker").mkdir(exist_ok=True)
+    login = base64.b64encode(b"ann:not-shown").decode()
+    (lab.root / "docker" / "config.json").write_text(
+        json.dumps({"auths": {dockyard_registry.host: {"auth": login}}}))
     page = open_panel(browser, lab)
     try:
         panel = page.locator("#dockyard-panel")
@@ -248,7 +255,10 @@ def test_tag_push_pull_progress(browser: Browser, lab: JupyterServer, real_docke
 
         engine.images.remove(remote)
         expect(tagged).to_have_count(0)
-        panel.get_by_role("button", name="Pull an image").click()
+        registry = panel.locator(f'li[data-registry="{dockyard_registry.host}"]')
+        expect(registry).to_contain_text("logged in as ann")
+        registry.get_by_role("button", name=f"Pull an image from {dockyard_registry.host}").click()
+        expect(page.locator(".jp-Dialog input")).to_have_value(f"{dockyard_registry.host}/")
         page.locator(".jp-Dialog input").fill(remote)
         page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
         pulled = page.locator(".jp-dockyard-progress").last
@@ -256,7 +266,7 @@ def test_tag_push_pull_progress(browser: Browser, lab: JupyterServer, real_docke
         expect(pulled).to_contain_text(f"Status: Downloaded newer image for {remote}")
         expect(tagged).to_have_count(1)
 
-        panel.get_by_role("button", name="Pull an image").click()
+        panel.get_by_role("button", name="Pull an image", exact=True).click()
         page.locator(".jp-Dialog input").fill(f"{dockyard_registry.host}/panel/missing:1")
         page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
         failed = page.locator(".jp-dockyard-progress").last
