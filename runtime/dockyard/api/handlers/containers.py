@@ -206,10 +206,10 @@ class AttachHandler(ContainersHandler):
 
     async def _stdin(self, conn: Any, record: Any) -> None:
         """Client input to the container; its half-close is EOF (with StdinOnce)."""
-        while data := await conn.read():
-            self.containers.write_stdin(record.id, data)
+        while data := await conn.read():  # in the pool: a busy shim must not stall the loop
+            await self.call(self.containers.write_stdin, record.id, data)
         if record.config.get("StdinOnce"):
-            self.containers.close_stdin(record.id)
+            await self.call(self.containers.close_stdin, record.id)
 
 
 async def _until_read(conn: Any, timeout: float = 0.1) -> None:
