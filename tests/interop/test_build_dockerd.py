@@ -94,10 +94,11 @@ def _build(client: Any, context: Path, dockerfile: str, tag: str) -> dict[str, A
     return result
 
 
-@pytest.mark.parametrize("name", ["rich", "stages", "failing"])
+@pytest.mark.parametrize("name", ["rich", "stages", "whole-context", "failing"])
 def test_classic_builder_parity(name: str, dockerd: Dockerd, dockyard_client: Any,
                                 busybox_image: str, context: Path) -> None:
     dockerfile = {"rich": RICH, "stages": STAGES,
+                  "whole-context": "FROM busybox\nCOPY . /ctx/\nCOPY sub/ /sub2\n",
                   "failing": "FROM busybox\nRUN echo out && exit 7\n"}[name]
     theirs = _build(dockerd.client(), context, dockerfile, f"parity-{name}:1")
     mine = _build(dockyard_client, context, dockerfile, f"parity-{name}:1")

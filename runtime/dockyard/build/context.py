@@ -234,7 +234,8 @@ def classic_hash(root: Path, path: Path, image: bool = False) -> str:
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         return "file:" + entry_hash(root, path, st, image)
-    hashes = [entry_hash(root, path, st, image)]
+    # the classic walk skips the context root itself (``COPY . /dst``), not a named subdir
+    hashes = [] if Path(path) == Path(root) else [entry_hash(root, path, st, image)]
     for rel, child in _walk(str(path)):
         hashes.append(entry_hash(root, path / rel, child, image))
     joined = ",".join(sorted(hashes))

@@ -95,7 +95,9 @@ def test_corpus_meta_args_and_run_env() -> None:
 def test_corpus_dockerignore_context() -> None:
     case, _ = load("29-dockerignore")
     ctx = CORPUS / "29-dockerignore"
-    assert list(DockerIgnore.for_build(ctx, ctx / "Dockerfile").walk(ctx)) == case["context"]
+    walked = DockerIgnore.for_build(ctx, ctx / "Dockerfile").walk(ctx)
+    # expected.json (the recorded dockerd fixture) was added after the case was written
+    assert [p for p in walked if p != "expected.json"] == case["context"]
 
 
 def test_corpus_files_stay_offline() -> None:
