@@ -162,7 +162,8 @@ export function containerRows(containers: ContainerSummary[]): ContainerRow[] {
 
 export interface RegistryRow {
   name: string;
-  secure: boolean;
+  /** null: the daemon has no settings for it (only a login names it) */
+  secure: boolean | null;
   official: boolean;
   mirrors: string[];
   loggedIn: boolean;
@@ -176,13 +177,13 @@ export function registryRows(
 ): RegistryRow[] {
   const names = new Set([...Object.keys(indexConfigs ?? {}), ...Object.keys(logins ?? {})]);
   return [...names].sort().map(name => {
-    const index = (indexConfigs ?? {})[name] ?? {};
+    const index = (indexConfigs ?? {})[name];
     const login = (logins ?? {})[loginKey(name, logins)];
     return {
       name,
-      secure: index.Secure ?? true,
-      official: Boolean(index.Official),
-      mirrors: index.Mirrors ?? [],
+      secure: index ? index.Secure !== false : null,
+      official: Boolean(index?.Official),
+      mirrors: index?.Mirrors ?? [],
       loggedIn: login !== undefined,
       username: login?.username ?? ''
     };

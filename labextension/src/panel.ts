@@ -148,7 +148,8 @@ export class DockyardPanel extends Widget {
 
   /** A registry the daemon knows; a host (not a CIDR range) is also a pull target. */
   private registryItem(r: RegistryRow): HTMLElement {
-    const meta = [r.official ? 'official' : '', r.secure ? 'TLS' : 'insecure',
+    const tls = r.secure === null ? '' : r.secure ? 'TLS' : 'insecure';
+    const meta = [r.official ? 'official' : '', tls,
       r.mirrors.length ? `mirrors: ${r.mirrors.join(', ')}` : '',
       r.loggedIn ? `logged in${r.username ? ` as ${r.username}` : ''}` : 'not logged in'];
     const item = el('li', { class: 'jp-dockyard-item', 'data-registry': r.name },

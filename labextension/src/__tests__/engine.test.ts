@@ -112,7 +112,8 @@ describe('formatting as the docker CLI does', () => {
     const byName = Object.fromEntries(rows.map(r => [r.name, r]));
     expect(byName['docker.io']).toMatchObject({ loggedIn: true, username: 'ann', official: true });
     expect(byName['127.0.0.0/8']).toMatchObject({ loggedIn: false, secure: false });
-    expect(byName['localhost:5000']).toMatchObject({ loggedIn: true, username: '' });
+    expect(byName['localhost:5000']).toMatchObject({ loggedIn: true, username: '', secure: null });
+    expect(byName['docker.io'].secure).toBe(true);
   });
 
   it('shortens history', () => {
