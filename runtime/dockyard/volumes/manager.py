@@ -46,7 +46,7 @@ class VolumeManager:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.driver = LocalDriver(Path(engine.data_root) / "volumes")
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._pending: dict[str, set[str]] = {}   # volume name → ids of containers being made
         self._removing: set[str] = set()
 
@@ -81,13 +81,11 @@ class VolumeManager:
     def remove(self, name: str, force: bool = False) -> None:
         """``DELETE /volumes/{name}``; ``force`` ignores a missing volume, never one in use."""
         try:
-            volume = self.driver.get(name)
+            with self._claim(name):
+                self.driver.remove(self.driver.get(name))
         except NotFound:
-            if force:
-                return
-            raise
-        with self._claim(volume.name):
-            self.driver.remove(volume)
+            if not force:
+                raise
 
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /volumes/prune``: unused anonymous volumes (all unused ones with all=true)."""
@@ -208,8 +206,8 @@ class VolumeManager:
             req.name = secrets.token_hex(32)
             labels = {**(labels or {}), ANONYMOUS_LABEL: ""}
         with self._lock:
-            if req.name in self._removing:
-                raise Conflict(f"volume {req.name} is being removed")
+            while req.name in self._removing:  # being deleted: wait, then make it anew
+                self._lock.wait()
             self._pending.setdefault(req.name, set()).add(record.id)
         volume, new = self.driver.create(req.name, req.driver_opts or None, labels)
         if new:
@@ -260,26 +258,33 @@ class VolumeManager:
 
 
 class _Claim:
-    """Marks a volume as being removed while its users are checked and it is deleted, so a
-    container create that races with rm/prune either lands first (in use) or fails."""
+    """Holds a volume as "being removed" while it is deleted.
+
+    Lock order: a container create holds the container manager's lock and then wants ours, so
+    the users are read (which takes the manager's lock) *before* the mark is set; creates that
+    started since show up in ``_pending``, checked under our lock with the mark. A create that
+    comes after the mark waits for the deletion to end and then makes the volume anew."""
 
     def __init__(self, manager: VolumeManager, name: str, ignore: str = "") -> None:
         self.manager, self.name, self.ignore = manager, name, ignore
 
     def __enter__(self) -> None:
         m = self.manager
+        users = set(m.users(self.name))
+        root = Path(m.engine.data_root) / "containers"
         with m._lock:
-            if self.name in m._removing:
-                raise NotFound(f"get {self.name}: no such volume")
+            while self.name in m._removing:
+                m._lock.wait()
+            users |= {i for i in m._pending.get(self.name, ()) if (root / i).is_dir()}
+            users.discard(self.ignore)
+            if users:
+                raise VolumeInUse(f"remove {self.name}: volume is in use - [{', '.join(sorted(users))}]")
             m._removing.add(self.name)
-        users = [u for u in m.users(self.name) if u != self.ignore]
-        if users:
-            self.__exit__()
-            raise VolumeInUse(f"remove {self.name}: volume is in use - [{', '.join(users)}]")
 
     def __exit__(self, *_exc: object) -> None:
         with self.manager._lock:
             self.manager._removing.discard(self.name)
+            self.manager._lock.notify_all()
 
 
 def _dedupe(requests: list[parse.MountRequest]) -> list[parse.MountRequest]:

@@ -129,3 +129,37 @@ def _raw(sock_path: Any, method: str, target: str, body: Any = None) -> tuple[in
         return response.status, json.loads(raw) if raw.strip() else None
     finally:
         conn.close()
+
+
+def test_creates_racing_removals_never_lose_a_used_volume(client: Any) -> None:
+    """Containers created while another client keeps removing and pruning their volume: every
+    container that exists at the end has its volume on disk."""
+    import threading
+
+    api = client.api
+    stop = threading.Event()
+    outcomes: list[int] = []
+
+    def remover() -> None:
+        while not stop.is_set():
+            try:
+                api.remove_volume("race-h4")
+                outcomes.append(204)
+            except docker.errors.APIError as exc:
+                outcomes.append(exc.status_code)
+            api.prune_volumes(filters={"all": "true"})
+
+    thread = threading.Thread(target=remover)
+    thread.start()
+    try:
+        ids = [api.create_container("busybox", ["true"], host_config=api.create_host_config(
+            binds=["race-h4:/d"], network_mode="none"))["Id"] for _ in range(12)]
+    finally:
+        stop.set()
+        thread.join()
+    assert set(outcomes) <= {204, 404, 409}
+    for cid in ids:
+        [mount] = api.inspect_container(cid)["Mounts"]
+        assert os.path.isdir(mount["Source"]), mount
+    with pytest.raises(docker.errors.APIError, match="volume is in use"):
+        api.remove_volume("race-h4")
