@@ -28,7 +28,7 @@ from ..containers.spec import Mount
 from ..errors import Conflict, InvalidArgument, NotFound
 from . import parse
 from .copyup import copy_up, image_path_kind, is_empty
-from .local import LocalDriver, Volume
+from .local import LocalDriver, Volume, mounted
 
 log = logging.getLogger("dockyard.volumes")
 
@@ -117,12 +117,13 @@ class VolumeManager:
 
     def close(self) -> None:
         """Unmount the device volumes no container refers to (used ones stay for restarts)."""
-        used = self._used_names()
-        for volume in self.driver.all():
+        devices = [v for v in self.driver.all() if (v.options or {}).get("device") and mounted(v.data)]
+        used = self._used_names() if devices else set()
+        for volume in devices:
             if volume.name not in used:
                 try:
                     self.driver.unmount(volume)
-                except OSError:
+                except Exception:
                     log.exception("unmount volume %s", volume.name)
 
     # ---- users ----------------------------------------------------------------------------
