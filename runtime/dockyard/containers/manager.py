@@ -297,10 +297,10 @@ class ContainerManager:
                 log.exception("network teardown of %s", record.id)
 
     def _adopt(self, record: ContainerRecord, sock: Any, pid: int) -> None:
-        live = Live(sock, pid)
-        self._live[record.id] = live
-        for data in self._pending_stdin.pop(record.id, []):
-            sock.send(data)
+        with self._lock:  # input queued before the start goes first, whoever sends next
+            self._live[record.id] = Live(sock, pid)
+            for data in self._pending_stdin.pop(record.id, []):
+                sock.send(data)
         self.monitor.watch(record.id, sock, lambda k, b: self._on_packet(record, k, b),
                            lambda: self._on_lost(record))
 

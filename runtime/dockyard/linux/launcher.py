@@ -258,6 +258,7 @@ class Server:
         self.running: dict[str, Running] = {}
         self.selector = selectors.DefaultSelector()
         self.selector.register(sock, selectors.EVENT_READ, None)
+        self.spares: Any = None  # dockyard.containers.shim.Spares, on the first shim op
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
         socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
@@ -287,7 +288,13 @@ class Server:
             self.send(self._handle(json.loads(data), fds, reply_fds), reply_fds)
         finally:
             _close(*fds, *reply_fds)
+        if self.spares is not None:
+            self.spares.refill()  # after the reply: the next shim is forked off the clock
         return True
+
+    def _reap_later(self, pid: int) -> None:
+        """A shim is our child while we live: reap it when it exits (no event to report)."""
+        self.selector.register(os.pidfd_open(pid), selectors.EVENT_READ, pid)
 
     def _handle(self, msg: dict[str, Any], fds: list[int],
                 reply_fds: list[int]) -> dict[str, Any]:
@@ -313,10 +320,10 @@ class Server:
                 from ..containers import shim
                 if len(fds) != 1:
                     raise InvalidArgument("the shim op takes exactly one socket")
-                shim_pid = shim.spawn(self.launcher, ContainerSpec.from_dict(msg["spec"]),
-                                      msg["shim"], fds[0])
-                self.selector.register(os.pidfd_open(shim_pid), selectors.EVENT_READ, shim_pid)
-                return {"ok": True, "shim_pid": shim_pid}
+                ContainerSpec.from_dict(msg["spec"]).validate()
+                if self.spares is None:
+                    self.spares = shim.Spares(self.launcher, self._reap_later)
+                return {"ok": True, "shim_pid": self.spares.take(msg["spec"], msg["shim"], fds[0])}
             if msg["op"] == "signal":
                 if msg["id"] not in self.running:
                     raise InvalidArgument(f"container {msg['id']} is not running")
