@@ -82,15 +82,19 @@ class Spares:
 
     def take(self, spec: dict[str, Any], cfg: dict[str, Any], report_fd: int) -> int:
         """Hand ``spec`` to the spare (it reports on ``report_fd``); returns its pid."""
-        if self.spare is None:
+        message = json.dumps({"spec": spec, "shim": cfg}).encode()
+        for _ in range(2):  # a spare killed while it waited is replaced once
             self.refill()
-        assert self.spare is not None
-        (pid, ctrl), self.spare = self.spare, None
-        try:
-            socket.send_fds(ctrl, [json.dumps({"spec": spec, "shim": cfg}).encode()], [report_fd])
-        finally:
-            ctrl.close()
-        return pid
+            assert self.spare is not None
+            (pid, ctrl), self.spare = self.spare, None
+            try:
+                socket.send_fds(ctrl, [message], [report_fd])
+                return pid
+            except OSError:
+                continue
+            finally:
+                ctrl.close()
+        raise OSError("could not hand the container to a shim")
 
     def refill(self) -> None:
         if self.spare is not None:

@@ -204,3 +204,13 @@ def test_daemon_crash_loses_nothing(daemon: DaemonProcess, client: Any) -> None:
     assert fresh.api.wait(c.id, timeout=10)["StatusCode"] == 6
     assert fresh.api.logs(c.id) == b"before\nafter\n"
     fresh.close()
+
+
+def test_a_killed_spare_shim_is_replaced(daemon: DaemonProcess, client: Any) -> None:
+    client.containers.run("busybox", "true", remove=True)  # a spare now waits
+    ours = _shims()
+    spares = set(ours) - set(_busy(ours, daemon.pid)) - {daemon.pid}
+    assert len(spares) == 1
+    os.kill(spares.pop(), signal.SIGKILL)
+    time.sleep(0.1)
+    assert client.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
