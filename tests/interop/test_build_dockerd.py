@@ -16,7 +16,8 @@ import pytest
 
 from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
 
-pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.slow]
+pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.slow,
+              pytest.mark.usefixtures("busybox_image", "dockyard_clean_images")]
 
 RICH = """FROM busybox
 MAINTAINER someone <a@b>

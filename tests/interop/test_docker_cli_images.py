@@ -7,13 +7,24 @@ import os
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dockyard import API_VERSION
+from dockyard.testing.daemon import DaemonProcess
 
 pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("dockyard_clean_images")]
+
+
+@pytest.fixture(scope="module")
+def dockyard_daemon() -> Iterator[DaemonProcess]:
+    """This module asserts on a daemon's whole state (df, prune -a, no images left): its own
+    daemon, so what other modules leave on the session daemon cannot change the outcome."""
+    with DaemonProcess() as daemon:
+        yield daemon
+
 
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 
