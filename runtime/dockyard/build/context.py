@@ -40,11 +40,11 @@ class BuildContext:
         self.root = root
         self.owned = owned
         self._digests: dict[str, str] = {}
+        self.unsent: frozenset[str] = frozenset()  # see apply_dockerignore
 
     @classmethod
     def from_tar(cls, stream: BinaryIO, parent: Path) -> BuildContext:
-        parent.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix="context-", dir=parent))
+        root = _context_dir(parent)
         try:
             unpack(ChunkStream(_with_trailer(decompressed_chunks(stream))), root)
         except BaseException:
@@ -54,8 +54,7 @@ class BuildContext:
 
     @classmethod
     def empty(cls, parent: Path) -> BuildContext:
-        parent.mkdir(parents=True, exist_ok=True)
-        return cls(Path(tempfile.mkdtemp(prefix="context-", dir=parent)))
+        return cls(_context_dir(parent))
 
     def close(self) -> None:
         """Remove the directory in the background: unlinking thousands of files can take
@@ -74,6 +73,7 @@ class BuildContext:
             return
         ignore = DockerIgnore.from_file(ignore_file)
         keep = set(ignore.walk(self.root))
+        unsent = set()
         for rel, st in sorted(_walk(str(self.root)), reverse=True):
             if rel in keep or rel in (".dockerignore",):
                 continue
@@ -81,8 +81,11 @@ class BuildContext:
             if stat.S_ISDIR(st.st_mode):
                 if not any(k.startswith(rel + "/") for k in keep):
                     shutil.rmtree(path, ignore_errors=True)
+                else:
+                    unsent.add(rel)
             else:
                 path.unlink(missing_ok=True)
+        self.unsent = frozenset(unsent)
 
     def read_dockerfile(self, name: str) -> bytes:
         path = self.resolve(name or "Dockerfile", follow=True)
@@ -125,9 +128,18 @@ class BuildContext:
         key = str(path)
         found = self._digests.get(key)
         if found is None:
-            found = classic_hash(self.root, path)
+            found = classic_hash(self.root, path, unsent=self.unsent)
             self._digests[key] = found
         return found
+
+
+def _context_dir(parent: Path) -> Path:
+    """A fresh context root with mode 0755, as dockerd extracts it: ``COPY . /dst`` gives
+    ``/dst`` the root's mode (mkdtemp's 0700 would leak into the image and its ``dir:`` hash)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="context-", dir=parent))
+    root.chmod(0o755)
+    return root
 
 
 def _with_trailer(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -227,17 +239,24 @@ def entry_hash(root: Path, path: Path, st: os.stat_result, image: bool = False) 
     return h.hexdigest()
 
 
-def classic_hash(root: Path, path: Path, image: bool = False) -> str:
+def classic_hash(root: Path, path: Path, image: bool = False,
+                 unsent: frozenset[str] = frozenset()) -> str:
     """``file:<hash>`` or ``dir:<hash>``, as the classic builder names a COPY source in the
-    history (verified against dockerd 20.10 for files); also the content digest the cache
-    key uses: content, mode and owner count, mtimes do not."""
+    history (verified against dockerd 20.10); also the content digest the cache key uses:
+    content, mode and owner count, mtimes do not.
+
+    ``unsent``: directories a client left out of the context tar (excluded by
+    ``.dockerignore``, entered only for a ``!`` exception): dockerd has no tarsum for them and
+    takes the relative path itself as their hash."""
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         return "file:" + entry_hash(root, path, st, image)
     # the classic walk skips the context root itself (``COPY . /dst``), not a named subdir
-    hashes = [] if Path(path) == Path(root) else [entry_hash(root, path, st, image)]
+    top = os.path.relpath(path, root)
+    hashes = [] if top == "." else [top if top in unsent else entry_hash(root, path, st, image)]
     for rel, child in _walk(str(path)):
-        hashes.append(entry_hash(root, path / rel, child, image))
+        name = rel if top == "." else f"{top}/{rel}"
+        hashes.append(name if name in unsent else entry_hash(root, path / rel, child, image))
     joined = ",".join(sorted(hashes))
     return "dir:" + hashlib.sha256(joined.encode()).hexdigest()
 

@@ -300,6 +300,27 @@ class RunOp:
     created_by: str = ""
 
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def step_env(env: list[str], hostname: str, home: str) -> list[str]:
+    """A RUN container's environment as dockerd builds it: ``PATH`` (default unless set) and
+    ``HOSTNAME`` first, the step's variables replacing or appending, then ``HOME`` from the
+    user's passwd entry unless set (runc's rule: ``/`` for a user without one)."""
+    out = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
+    index = {e.partition("=")[0]: i for i, e in enumerate(out)}
+    for entry in env:
+        key = entry.partition("=")[0]
+        if key in index:
+            out[index[key]] = entry
+        else:
+            index[key] = len(out)
+            out.append(entry)
+    if "HOME" not in index:
+        out.append(f"HOME={home}")
+    return out
+
+
 def _pump(fd: int, emit: Emit) -> None:
     """Forward output as it comes; a UTF-8 character split across reads stays whole."""
     import codecs
@@ -327,7 +348,8 @@ def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: Ru
     spec = ContainerSpec(
         id=container_id, lower_dirs=lowers, upper_dir=str(scratch / "fs"),
         work_dir=str(scratch / "work"), rootfs_dir=str(scratch / "merged"), args=op.argv,
-        env=op.env, cwd=op.workdir or "/", hostname=container_id[:12],
+        env=step_env(op.env, container_id[:12], user.home), cwd=op.workdir or "/",
+        hostname=container_id[:12],
         user=User(user.uid, user.gid, list(user.additional_gids)), network=op.network,
         mounts=op.mounts)
     read_fd, write_fd = os.pipe()

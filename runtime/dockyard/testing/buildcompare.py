@@ -158,29 +158,33 @@ def _diff_values(where: str, expected: Any, actual: Any) -> Iterator[str]:
         yield f"{where}: expected {json.dumps(expected)}, got {json.dumps(actual)}"
 
 
-def _diff_tree(expected: dict[str, Any], actual: dict[str, Any], ignore: Iterable[str]) -> Iterator[str]:
-    patterns = list(ignore)
+def _diff_tree(expected: dict[str, Any], actual: dict[str, Any], ignore: Iterable[str],
+               ignore_digests: Iterable[str] = ()) -> Iterator[str]:
+    patterns, no_digest = list(ignore), list(ignore_digests)
     for path in sorted(set(expected) | set(actual)):
         if any(fnmatch.fnmatchcase(path, p) for p in patterns):
             continue
+        skipped = {"digest"} if any(fnmatch.fnmatchcase(path, p) for p in no_digest) else set()
         if path not in actual:
             yield f"tree {path}: missing ({_describe(expected[path])})"
         elif path not in expected:
             yield f"tree {path}: unexpected ({_describe(actual[path])})"
         else:
             changed = [f"{k} {expected[path].get(k)} -> {actual[path].get(k)}"
-                       for k in sorted(set(expected[path]) | set(actual[path]))
+                       for k in sorted((set(expected[path]) | set(actual[path])) - skipped)
                        if expected[path].get(k) != actual[path].get(k)]
             if changed:
                 yield f"tree {path}: " + ", ".join(changed)
 
 
 def compare(expected: Snapshot, actual: Snapshot, ignore_keys: Iterable[str] = (),
-            ignore_paths: Iterable[str] = ()) -> list[str]:
+            ignore_paths: Iterable[str] = (), ignore_digests: Iterable[str] = ()) -> list[str]:
     """Every difference, one readable line each; [] when the builds agree.
 
     ``ignore_keys`` names top-level parts (``history``, ``layers``) or config keys
-    (``config.ArgsEscaped``) left out; ``ignore_paths`` are glob patterns of tree paths.
+    (``config.ArgsEscaped``) left out; ``ignore_paths`` are glob patterns of tree paths;
+    ``ignore_digests`` are patterns of paths whose content may differ but whose type, mode,
+    owner and size must still agree.
     """
     skip = set(ignore_keys)
     lines: list[str] = []
@@ -192,7 +196,8 @@ def compare(expected: Snapshot, actual: Snapshot, ignore_keys: Iterable[str] = (
     if "config" not in skip:
         lines += _diff_values("config", config_e, config_a)
     if "tree" not in skip:
-        lines += _diff_tree(expected.get("tree") or {}, actual.get("tree") or {}, ignore_paths)
+        lines += _diff_tree(expected.get("tree") or {}, actual.get("tree") or {}, ignore_paths,
+                            ignore_digests)
     return lines
 
 
