@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import DockyardError, InvalidArgument, NotFound
 from ..oci import reference
+from . import remote
 from .cache import BuildCache
 from .cachefrom import CacheSources
 from .context import BuildContext
@@ -167,7 +168,9 @@ class BuildJob:
         self.abort = threading.Event()
         self.running: dict[str, Any] = {}  # RUN containers now running, killed on cancel
         self.cache_sources = CacheSources(self.store, options.cache_from)
+        self.downloads: dict[str, Path] = {}  # ADD <URL> files of this build
         self._bases_lock = threading.Lock()
+        self._downloads_lock = threading.Lock()
 
     # ---- set-up -----------------------------------------------------------------------------
 
@@ -243,7 +246,7 @@ class BuildJob:
                 from_ = getattr(inst, "from_", "")
                 if isinstance(inst, CopyLike) and not from_:
                     for src in inst.sources:
-                        if not src.startswith(("http://", "https://", "git@")):
+                        if not remote.is_url(src):
                             self.context.sources(src)
                 elif isinstance(inst, CopyLike):
                     self.from_image(from_, wait=False)
@@ -288,6 +291,8 @@ class BuildJob:
             self.cancel()
             pool.shutdown(wait=True)
             self.context.close()
+            for path in self.downloads.values():
+                remote.remove(path)
 
     def cancel(self) -> None:
         """Stop the other stages (a failed stage, or a client that hung up): kill RUNs."""
@@ -444,6 +449,16 @@ class BuildJob:
                 container.kill()
 
         run_container(self.builder.runtime, lower_dirs, scratch, op, emit, cid, track)
+
+    def download(self, url: str, checksum: str = "") -> Path:
+        """``ADD <URL>``: fetched once per build (the key and the copy share it)."""
+        with self._downloads_lock:
+            found = self.downloads.get(url)
+            if found is None:
+                found = remote.download(url, self.builder.root / "tmp")
+                self.downloads[url] = found
+        remote.verify(found, checksum)
+        return found
 
     def temp_dir(self) -> AbstractContextManager[Path]:
         return temp_dir(self.builder.root / "tmp")

@@ -88,6 +88,11 @@ class CopyOp:
     excludes: list[str] = field(default_factory=list)  # --exclude, relative to each source
     parents_root: Path | None = None  # --parents: keep paths relative to this root
     link: bool = False  # sources are private files on the upper dir's file system
+    downloads: frozenset[Path] = frozenset()  # ADD <URL> files: copied as they are
+
+    def extracts(self, src: Path) -> bool:
+        """ADD unpacks a local tar archive (never a downloaded one)."""
+        return self.extract_archives and src not in self.downloads and _is_archive(src)
 
     def excluded(self, rel: str) -> bool:
         if not self.excludes:
@@ -164,7 +169,7 @@ def apply_copy(roots: Roots, op: CopyOp) -> None:
         if src.is_dir() and not src.is_symlink():
             roots.makedirs(dest)
             _copy_tree_contents(src, target, op)
-        elif op.extract_archives and _is_archive(src):
+        elif op.extracts(src):
             roots.makedirs(dest)
             _extract(src, target)
         else:
@@ -176,7 +181,7 @@ def apply_copy(roots: Roots, op: CopyOp) -> None:
 def _copy_into(src: Path, target_dir: Path, op: CopyOp) -> None:
     if src.is_dir() and not src.is_symlink():
         _copy_tree_contents(src, target_dir, op)
-    elif op.extract_archives and _is_archive(src):
+    elif op.extracts(src):
         _extract(src, target_dir)
     else:
         _copy_one(src, target_dir / src.name, op)

@@ -49,6 +49,7 @@ from .instructions import (
     Workdir,
     command_argv,
 )
+from .remote import is_url
 
 if TYPE_CHECKING:
     from .builder import BuildJob
@@ -383,17 +384,17 @@ class StepRunner:
         from_ = getattr(inst, "from_", "")
         if from_:
             return [self.job.from_image(from_)]
-        digests = [self.job.context.digest(p) for s in inst.sources if not _is_url(s)
-                   for p in self.job.context.sources(s)]
+        digests = []
+        for src in inst.sources:
+            if is_url(src):
+                path = self.job.download(src, getattr(inst, "checksum", ""))
+                digests.append(classic_hash(path.parent, path, image=True))
+            else:
+                digests += [self.job.context.digest(p) for p in self.job.context.sources(src)]
         digests += ["file:" + hashlib.sha256(c.data.encode()).hexdigest() for c in inst.contents]
         return digests
 
     def copy(self, inst: CopyLike) -> str:
-        for src in inst.sources:
-            if _is_url(src):
-                raise BuildError(f"ADD from a URL is not supported by this builder (no network "
-                                 f"access for builds): {src}; download it into the context and "
-                                 "COPY it instead")
         digests = self._copy_digests(inst)
         scratch = executor.new_scratch(self.store.snapshots)
         try:
@@ -406,7 +407,8 @@ class StepRunner:
                     executor.resolve_owner(inst.chown, view),
                     int(inst.chmod, 8) if inst.chmod else None, isinstance(inst, Add),
                     [(c.path, c.data.encode()) for c in inst.contents], list(inst.excludes),
-                    self._parents_root(inst), link=not getattr(inst, "from_", ""))
+                    self._parents_root(inst), link=not getattr(inst, "from_", ""),
+                    downloads=frozenset(self.job.downloads.values()))
                 executor.apply_copy(executor.Roots(view, scratch / "fs"), op)
                 if getattr(inst, "from_", ""):  # name the files copied, as the classic builder
                     digests = [classic_hash(self._source_root, p, image=True) for p in sources]
@@ -426,16 +428,15 @@ class StepRunner:
     def _copy_sources(self, inst: CopyLike, stack: ExitStack) -> list[Path]:
         from_ = getattr(inst, "from_", "")
         if not from_:
-            return [p for s in inst.sources for p in self.job.context.sources(s)]
+            out: list[Path] = []
+            for src in inst.sources:
+                out += [self.job.download(src)] if is_url(src) else self.job.context.sources(src)
+            return out
         image_id = self.job.from_image(from_)
         root = stack.enter_context(executor.image_rootfs(self.store.snapshots,
                                                          self.lower_dirs(image_id)))
         self._source_root = root
         return [p for s in inst.sources for p in BuildContext(root, owned=False).sources(s)]
-
-
-def _is_url(src: str) -> bool:
-    return src.startswith(("http://", "https://", "git@"))
 
 
 @contextmanager

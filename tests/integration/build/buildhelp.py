@@ -35,3 +35,19 @@ def write_context(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_bytes(data)
     return root
+
+
+def image_file(inspect: dict[str, Any], path: str) -> Path | None:
+    """``path`` in an image's layer dirs (GraphDriver names them), top layer first; None when
+    absent or whited out."""
+    import os
+    import stat
+
+    data = inspect["GraphDriver"]["Data"]
+    layers = [data["UpperDir"], *(p for p in data.get("LowerDir", "").split(":") if p)]
+    for layer in layers:
+        candidate = Path(layer) / path.lstrip("/")
+        if os.path.lexists(candidate):
+            st = os.lstat(candidate)
+            return None if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0 else candidate
+    return None

@@ -1,8 +1,11 @@
-"""The build cache: keys from content, not timestamps; survives a daemon restart; pruned."""
+"""The build cache: keys from content, not timestamps; survives a daemon restart; pruned by
+``builder prune`` (docker-py) and by the docker CLI's ``system prune``."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,8 +85,22 @@ def test_cache_survives_a_daemon_restart_and_is_pruned(busybox_archive: Path,
         assert pruned["SpaceReclaimed"] > 0 and len(pruned["CachesDeleted"]) >= 9
         assert client.api.df()["BuildCache"] == []
         assert client.api.inspect_image("kept:1")["Id"] == first.image_id  # tagged: kept
+        rebuilt = go()
+        assert rebuilt.cached == 0 and client.api.df()["BuildCache"]
+        pruned = _docker(daemon, "system", "prune", "-f")  # the real CLI's system prune
+        assert pruned.returncode == 0, pruned.stderr
+        assert "Total reclaimed space" in pruned.stdout
+        assert client.api.df()["BuildCache"] == []
+        assert client.api.inspect_image("kept:1")["Id"] == rebuilt.image_id
         assert go().cached == 0
         client.close()
+
+
+def _docker(daemon: DaemonProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": daemon.host}
+    env.pop("DOCKER_CONTEXT", None)
+    return subprocess.run([shutil.which("docker") or "/usr/local/bin/docker", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_cache_from_an_image_without_its_intermediates(build: Callable[..., Built], client: Any,
