@@ -182,9 +182,9 @@ def test_context_symlinks_cannot_escape(build: Callable[..., Built], client: Any
         link.type, link.linkname = tarfile.SYMTYPE, str(outside)
         tar.addfile(link)
         for name, body in (("esc/pwned", b"x"), ("Dockerfile", b"FROM busybox\n")):
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
+            entry = tarfile.TarInfo(name)
+            entry.size = len(body)
+            tar.addfile(entry, io.BytesIO(body))
     evil.seek(0)
     try:
         list(client.api.build(fileobj=evil, custom_context=True, decode=True))

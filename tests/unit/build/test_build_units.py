@@ -197,3 +197,46 @@ def test_context_tar_may_be_compressed(tmp_path: Path, mode: str) -> None:
         assert ctx.read_dockerfile("Dockerfile") == b"FROM x"
     finally:
         ctx.close()
+
+
+def test_context_root_is_0755_and_unsent_dirs_hash_as_their_path(tmp_path: Path) -> None:
+    """dockerd extracts the context into a 0755 directory; a directory the client left out of
+    the tar (excluded, entered for a ``!`` exception) has no tarsum there: its path stands in."""
+    ctx = _context(tmp_path, {"Dockerfile": "FROM x", "build/keep.txt": "k", "build/out.bin": "o",
+                              ".dockerignore": "build/\n!build/keep.txt\n"})
+    try:
+        assert os.stat(ctx.root).st_mode & 0o7777 == 0o755
+        ctx.apply_dockerignore()
+        assert ctx.unsent == {"build"}
+        listed = classic_hash(ctx.root, ctx.root)
+        before = ctx.digest(ctx.root)
+        os.chmod(ctx.root / "build", 0o700)  # what the hash takes for "build" is its name only
+        assert classic_hash(ctx.root, ctx.root, unsent=ctx.unsent) == before != listed
+    finally:
+        ctx.close()
+
+
+def test_step_env_is_dockerds() -> None:
+    from dockyard.build.executor import step_env
+
+    env = step_env(["A=1", "PATH=/x"], "abcdef012345", "/root")
+    assert env == ["PATH=/x", "HOSTNAME=abcdef012345", "A=1", "HOME=/root"]
+    assert step_env(["HOME=/h", "HOSTNAME=set"], "id", "/root")[1:] == ["HOSTNAME=set", "HOME=/h"]
+
+
+@pytest.mark.parametrize(("url", "disposition", "name"), [
+    ("http://h/a/b.tar.gz", "", "b.tar.gz"),
+    ("http://h/a/b.txt?x=1", 'attachment; filename="other.txt"', "b.txt"),
+    ("http://h/dir/", 'attachment; filename="got.bin"', "got.bin"),
+    ("http://h", 'attachment; filename="../../x"', "x"),
+    ("http://h/", "", ""),
+])
+def test_add_url_file_name(url: str, disposition: str, name: str) -> None:
+    from email.message import Message
+
+    from dockyard.build.remote import filename
+
+    headers = Message()
+    if disposition:
+        headers["Content-Disposition"] = disposition
+    assert filename(url, headers) == name
