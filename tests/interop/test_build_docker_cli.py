@@ -27,12 +27,13 @@ def docker_cli(dockyard_daemon: Any, busybox_image: str, tmp_path: Path) -> Run:
            "DOCKER_BUILDKIT": "0"}
     env.pop("DOCKER_CONTEXT", None)
 
-    def run(*args: str, input: str | None = None, buildkit: str | None = "0") -> Any:
+    def run(*args: str, input: str | None = None, buildkit: str | None = "0",
+            stdin: Any = None) -> Any:
         run_env = {k: v for k, v in env.items() if k != "DOCKER_BUILDKIT" or buildkit}
         if buildkit:
             run_env["DOCKER_BUILDKIT"] = buildkit
-        return subprocess.run([DOCKER, *args], env=run_env, input=input, capture_output=True,
-                              text=True, timeout=60, check=False)
+        return subprocess.run([DOCKER, *args], env=run_env, input=input, stdin=stdin,
+                              capture_output=True, text=True, timeout=60, check=False)
     return run
 
 
@@ -70,6 +71,27 @@ def test_dockerfile_from_stdin_and_failing_run(docker_cli: Run, context: Path) -
     bad = docker_cli("build", "-f", "-", str(context), input="FROM busybox\nRUN exit 3\n")
     assert bad.returncode == 1
     assert "The command '/bin/sh -c exit 3' returned a non-zero code: 3" in bad.stderr
+
+
+def test_tarball_on_stdin_label_and_network(docker_cli: Run, context: Path,
+                                            dockyard_client: Any) -> None:
+    """``docker build - < ctx.tar`` (the context is the tarball), ``--label``, ``--network``."""
+    import tarfile
+
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY msg.txt /m\n"
+                                        "RUN cat /proc/net/dev | tail -n +3 | wc -l > /nets\n")
+    tar_path = context.parent / "ctx.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.USTAR_FORMAT) as tar:  # the CLI sniffs
+        # 512 bytes: a PAX header first would make it send the tar as a Dockerfile
+        tar.add(context, arcname=".")
+    with open(tar_path, "rb") as stdin:
+        r = docker_cli("build", "-q", "--label", "from=stdin", "--network", "host", "-t",
+                       "clitar:1", "-", stdin=stdin)
+    assert r.returncode == 0, r.stderr
+    inspect = dockyard_client.api.inspect_image("clitar:1")
+    assert r.stdout.strip() == inspect["Id"] and inspect["Config"]["Labels"] == {"from": "stdin"}
+    upper = Path(inspect["GraphDriver"]["Data"]["UpperDir"])
+    assert int((upper / "nets").read_text()) > 1  # the host's interfaces, not just lo
 
 
 def test_without_docker_buildkit_the_cli_falls_back_to_the_classic_builder(

@@ -398,10 +398,10 @@ class BuildJob:
         elif not self.options.nocache and (hit := self.cache_sources.restore(runner, inst)):
             emit(" ---> Using cache\n")
             _replay(inst, state)
-            cache.put(key, hit, parent, f"{inst.keyword} {step_line(inst)}"[:200], 0)
+            cache.put(key, hit, parent, step_line(inst)[:200], 0)
         else:
             hit = runner.execute(inst)
-            cache.put(key, hit, parent, f"{inst.keyword} {step_line(inst)}"[:200],
+            cache.put(key, hit, parent, step_line(inst)[:200],
                       self._layer_size(hit, state.config.diff_ids, parent))
         emit(f" ---> {short(hit)}\n")
 
@@ -421,14 +421,15 @@ class BuildJob:
             names = " ".join(build.unused_build_args)
             yield {"stream": f"[Warning] One or more build-args [{names}] were not consumed\n"}
         yield {"aux": {"ID": image_id}}
-        if self.options.quiet:
-            yield {"stream": image_id + "\n"}
-            return
-        yield {"stream": f"Successfully built {short(image_id)}\n"}
-        for tag in self.options.tags:
+        if not self.options.quiet:
+            yield {"stream": f"Successfully built {short(image_id)}\n"}
+        for tag in self.options.tags:  # -q prints only the ID but tags all the same
             ref = reference.parse(tag)
             self.store.tag(image_id, ref.repository, ref.tag or "latest")
-            yield {"stream": f"Successfully tagged {ref.familiar()}\n"}
+            if not self.options.quiet:
+                yield {"stream": f"Successfully tagged {ref.familiar()}\n"}
+        if self.options.quiet:
+            yield {"stream": image_id + "\n"}
 
     # ---- services for the steps ------------------------------------------------------------
 
