@@ -109,7 +109,8 @@ def _context(args: argparse.Namespace) -> tuple[IO[bytes], str]:
         return sys.stdin.buffer, args.file or "Dockerfile"
     if args.file == "-":
         name = ".dockerfile." + secrets.token_hex(10)
-        return pack_context(args.context, name, sys.stdin.buffer.read()), name
+        args.stdin_dockerfile = sys.stdin.buffer.read()
+        return pack_context(args.context, name, args.stdin_dockerfile), name
     name = args.file
     if name and os.path.isabs(name):
         name = os.path.relpath(name, args.context)
@@ -151,6 +152,8 @@ def build(args: argparse.Namespace) -> int:
     api = connect(args, timeout=None)
     response = api._post(api._url("/build"), params=params, data=body, headers=headers,
                          stream=True)
+    if response.status_code == 400:
+        sys.stderr.write(parse_snippet(args, dockerfile))
     api._raise_for_status(response)
     view = StepView(sys.stdout, quiet=args.quiet)
     image_id = view.run(json_messages(api._stream_helper(response, decode=True)))
@@ -158,6 +161,30 @@ def build(args: argparse.Namespace) -> int:
         with open(args.iidfile, "w") as f:
             f.write(image_id)
     return 0
+
+
+def parse_snippet(args: argparse.Namespace, name: str) -> str:
+    """Docker's framed excerpt (line, the offending text marked) for a Dockerfile the daemon
+    refused as unparsable, when the file is here to quote; the daemon's message follows."""
+    from ..build.dockerfile import parse
+    from ..build.errors import DockerfileParseError
+
+    if args.context == "-" or args.file == "-":
+        text = getattr(args, "stdin_dockerfile", None)
+    else:
+        try:
+            with open(os.path.join(args.context, name), "rb") as f:
+                text = f.read()
+        except OSError:
+            return ""
+    if text is None:  # a context tarball: the Dockerfile is inside it
+        return ""
+    try:
+        parse(text)
+    except DockerfileParseError as exc:
+        shown = "Dockerfile" if args.file in (None, "", "-") else args.file
+        return exc.with_source(text.decode("utf-8", "replace")).snippet(shown)
+    return ""
 
 
 class StepView:

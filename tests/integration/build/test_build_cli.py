@@ -57,6 +57,16 @@ def test_stdin_dockerfile_stdin_tar_and_errors(daemon: DaemonProcess, tmp_path: 
     assert bad.returncode == 1
     assert bad.stderr.strip() == ("dockyard: The command '/bin/sh -c exit 4' returned a "
                                   "non-zero code: 4")
+    (ctx / "Dockerfile").write_text("FROM busybox\n\nRUN true\nFOO bar\nRUN x\n")
+    syntax = _dockyard(daemon, "build", str(ctx))
+    assert syntax.returncode == 1
+    assert syntax.stderr == ("Dockerfile:4\n--------------------\n   2 |     \n   3 |     RUN true\n"
+                             "   4 | >>> FOO bar\n   5 |     RUN x\n   6 |     \n"
+                             "--------------------\n"
+                             "dockyard: dockerfile parse error line 4: unknown instruction: FOO\n")
+    piped = _dockyard(daemon, "build", "-f", "-", str(ctx), input=b"FROM busybox\nRUN a \\\n  b\n"
+                      b"COPY --nope=1 a b\n")
+    assert piped.stderr.startswith("Dockerfile:4\n") and " >>> COPY --nope=1 a b" in piped.stderr
     missing = _dockyard(daemon, "build", str(tmp_path / "nope"))
     assert missing.returncode == 1 and "unable to prepare context" in missing.stderr
 
