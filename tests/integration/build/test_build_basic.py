@@ -147,12 +147,15 @@ SHELL ["/bin/sh", "-ec"]
 STOPSIGNAL SIGINT
 HEALTHCHECK --interval=5s --retries=3 CMD true
 ONBUILD RUN echo hi
+MAINTAINER Dockyard <team@example.com>
 ENTRYPOINT ["/bin/echo"]
 CMD ["x"]
 """
     got = build({"Dockerfile": dockerfile}, tag="meta:1", labels={"extra": "yes"})
     assert got.error is None, got.text
-    cfg = client.api.inspect_image("meta:1")["Config"]
+    inspect = client.api.inspect_image("meta:1")
+    cfg = inspect["Config"]
+    assert inspect["Author"] == "Dockyard <team@example.com>"
     assert cfg["Env"][1:] == ["A=1", "B=two words"]
     assert cfg["Labels"] == {"x": "y", "extra": "yes"}
     assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
@@ -168,7 +171,8 @@ CMD ["x"]
     assert '/bin/sh -ec #(nop)  CMD ["x"]' in created
     assert "/bin/sh -ec #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" '\\x03'}" in created
     assert created[0] == "/bin/sh -ec #(nop)  LABEL extra=yes"
-    assert "Step 15/15 : LABEL \"extra\"='yes'" in got.text
+    assert "Step 16/16 : LABEL \"extra\"='yes'" in got.text
+    assert "/bin/sh -ec #(nop)  MAINTAINER Dockyard <team@example.com>" in created
 
 
 def test_independent_stages_build_concurrently(build: Callable[..., Built],

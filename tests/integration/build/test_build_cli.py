@@ -40,6 +40,13 @@ def test_build_flags_step_view_and_iidfile(daemon: DaemonProcess, client: Any,
     assert client.api.inspect_image("cli:a")["Config"]["Labels"] == {"l": "1"}
     again = _dockyard(daemon, "build", "-q", "--build-arg", "WHO=you", "--label", "l=1", str(ctx))
     assert again.stdout.strip() == image_id
+    (ctx / "docker").mkdir()
+    (ctx / "docker" / "Other.dockerfile").write_text("FROM busybox\nCOPY keep.txt /k\n")
+    other = _dockyard(daemon, "build", "-q", "-f", "docker/Other.dockerfile", "-t", "cli:f",
+                      str(ctx))
+    assert other.returncode == 0, other.stderr
+    history = client.api.history("cli:f")
+    assert history[0]["CreatedBy"].startswith("/bin/sh -c #(nop) COPY file:")
 
 
 def test_stdin_dockerfile_stdin_tar_and_errors(daemon: DaemonProcess, tmp_path: Path) -> None:
