@@ -1,6 +1,7 @@
 """Push and pull of a single-layer image (``ctx.big`` bytes: random, and text-like) between an
 image store and Debian's docker-registry (distribution 2.8) on loopback: dockyard's registry
-client (``dockyard.distribution``, in process) against ``skopeo copy``.
+client (``dockyard.distribution``, in process) against ``docker push/pull`` (a private dockerd
+20.10, overlay2, driven by the docker CLI) and ``skopeo copy``, in the same run.
 
 - push: dockyard compresses the uncompressed layer (parallel gzip, level 1; incompressible
   blocks stored) while uploading; skopeo copies the same layer from an OCI layout, which it
@@ -10,7 +11,10 @@ client (``dockyard.distribution``, in process) against ``skopeo copy``.
   ``--dest-compress-format zstd``): the registry accepts it, and it unpacks much faster.
 - pull: dockyard downloads, verifies, stores and unpacks the layer into a fresh data root (what
   ``docker pull`` does); skopeo copies it into a fresh OCI layout (download and verify only, no
-  unpack), so skopeo's pull does less work than dockyard's.
+  unpack), so skopeo's pull does less work than dockyard's. ``docker pull`` downloads, verifies
+  and unpacks, like dockyard; between runs its image is removed (untimed) so every run fetches.
+- docker push: dockerd gets the image by ``docker load`` (no distribution metadata, so it can
+  neither skip nor mount) and gzips the layer as it uploads. docker figures are gzip only.
 
 Targets (issue 5): push and pull at least 2× docker's figures measured here (push 40 MB/s
 random / 29 MB/s text, pull 93 / 111 MB/s).
@@ -29,19 +33,32 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from dockyard.distribution.push import Options
 from dockyard.distribution.service import Distribution
 from dockyard.engine import go_arch
+from dockyard.store import archive
 from dockyard.store.images import ImageStore, LayerInput
 from dockyard.testing.registry import DistributionProcess
 
-from .harness import Context, Result, Stats, Unsupported, attempt, format_table
+from .harness import (
+    Context,
+    Daemon,
+    Figure,
+    Result,
+    Stats,
+    Unsupported,
+    attempt,
+    format_table,
+    private_dockerd,
+    run,
+)
 from .inputs import big_files, random_content, text_content, write_layer
 
 SKOPEO = shutil.which("skopeo")
+DOCKER = shutil.which("docker") or "docker"
 COMPRESSIONS = {"random": ("gzip",), "text": ("gzip", "zstd")}
 KINDS = {"random": random_content, "text": text_content}
 TARGETS = {("push", "random"): "≥ 80 MB/s (2× docker push)", ("push", "text"): "≥ 58 MB/s (2× docker push)",
@@ -146,7 +163,36 @@ def stop(reg: object) -> None:
     reg.cleanup()  # type: ignore[attr-defined]
 
 
-def push_figures(ctx: Context, kind: str, dist: Distribution, layout: Path, compression: str) -> Result:
+Peer = Daemon | str  # the private dockerd, or why there is none
+
+
+def docker(peer: Peer, *args: str) -> None:
+    if isinstance(peer, str):
+        raise Unsupported(peer)
+    run(DOCKER, *args, env=peer.env)
+
+
+def docker_push_figure(ctx: Context, peer: Peer, compression: str) -> Figure:
+    """``docker push`` of ``bench/src:v1`` (loaded beforehand) to a fresh registry per run."""
+    if compression != "gzip":
+        return "docker pushes gzip only"
+
+    def setup() -> object:
+        reg = DistributionProcess().start()
+        docker(peer, "tag", "bench/src:v1", f"{reg.host}/bench:v1")
+        return reg
+
+    def teardown(reg: object) -> None:
+        docker(peer, "rmi", f"{reg.host}/bench:v1")  # type: ignore[attr-defined]
+        stop(reg)
+
+    return attempt(lambda: timed(ctx.repeats, setup,
+                                 lambda reg: docker(peer, "push", f"{reg.host}/bench:v1"),  # type: ignore[attr-defined]
+                                 teardown))
+
+
+def push_figures(ctx: Context, kind: str, dist: Distribution, layout: Path, compression: str,
+                 peer: Peer) -> Result:
     def dockyard_push(reg: object) -> None:
         host = reg.host  # type: ignore[attr-defined]
         dist.store.tag("bench/src:v1", f"{host}/bench", "v1")
@@ -160,11 +206,13 @@ def push_figures(ctx: Context, kind: str, dist: Distribution, layout: Path, comp
 
     mine = timed(ctx.repeats, lambda: DistributionProcess().start(), dockyard_push, stop)
     theirs = attempt(lambda: timed(ctx.repeats, lambda: DistributionProcess().start(), skopeo_push, stop))
-    return Result(f"push {ctx.big >> 20} MiB {kind} {compression}", mine, {"skopeo copy": theirs},
+    return Result(f"push {ctx.big >> 20} MiB {kind} {compression}", mine,
+                  {"docker push": docker_push_figure(ctx, peer, compression), "skopeo copy": theirs},
                   TARGETS[("push", kind)], ctx.big)
 
 
-def pull_figures(ctx: Context, kind: str, dist: Distribution, scratch: Path, compression: str) -> Result:
+def pull_figures(ctx: Context, kind: str, dist: Distribution, scratch: Path, compression: str,
+                 peer: Peer) -> Result:
     with DistributionProcess() as reg:
         dist.store.tag("bench/src:v1", f"{reg.host}/bench", "v1")
         list(dist.push(f"{reg.host}/bench", "v1", options=Options(compression)))
@@ -190,26 +238,58 @@ def pull_figures(ctx: Context, kind: str, dist: Distribution, scratch: Path, com
             shutil.rmtree(str(root), ignore_errors=True)
 
         mine = timed(ctx.repeats, fresh, dockyard_pull, remove)
+        docker_pull: Figure = "docker figures are gzip only"
+        if compression == "gzip":
+            docker_pull = attempt(lambda: timed(ctx.repeats, lambda: None,
+                                                lambda _: docker(peer, "pull", f"{reg.host}/bench:v1"),
+                                                lambda _: docker(peer, "rmi", f"{reg.host}/bench:v1")))
         theirs = attempt(lambda: timed(ctx.repeats, fresh, skopeo_pull, remove))
-    return Result(f"pull {ctx.big >> 20} MiB {kind} {compression}", mine, {"skopeo copy (no unpack)": theirs},
-                  TARGETS[("pull", kind)], ctx.big)
+    return Result(f"pull {ctx.big >> 20} MiB {kind} {compression}", mine,
+                  {"docker pull": docker_pull, "skopeo copy (no unpack)": theirs}, TARGETS[("pull", kind)], ctx.big)
+
+
+@contextmanager
+def docker_peer(ctx: Context) -> Iterator[Peer]:
+    """A private dockerd for the whole run, or the reason there is none."""
+    with ExitStack() as stack:
+        try:
+            peer: Peer = stack.enter_context(private_dockerd(ctx))
+        except Unsupported as exc:
+            peer = str(exc)
+        yield peer
+
+
+def docker_load(peer: Peer, dist: Distribution, scratch: Path) -> None:
+    """``bench/src:v1`` into dockerd through ``docker load`` (so it has no distribution metadata)."""
+    if isinstance(peer, str):
+        return
+    saved = scratch / "src.tar"
+    with open(saved, "wb") as f:
+        f.writelines(archive.save(dist.store, ["bench/src:v1"]))
+    docker(peer, "load", "-q", "-i", str(saved))
+    saved.unlink()
 
 
 def bench(ctx: Context) -> list[Result]:
     if not Path("/usr/bin/docker-registry").exists():
         raise Unsupported("docker-registry not installed")
     results = []
-    for kind in KINDS:
-        layer = layer_tar(ctx, kind)
-        layout = oci_layout(ctx, kind, layer)
-        scratch = Path(tempfile.mkdtemp(prefix="dockyard-bench-dist-"))
-        try:
-            with source_store(scratch, layer) as dist:
-                for compression in COMPRESSIONS[kind]:
-                    results.append(push_figures(ctx, kind, dist, layout, compression))
-                    results.append(pull_figures(ctx, kind, dist, scratch, compression))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+    with docker_peer(ctx) as peer:
+        for kind in KINDS:
+            layer = layer_tar(ctx, kind)
+            layout = oci_layout(ctx, kind, layer)
+            scratch = Path(tempfile.mkdtemp(prefix="dockyard-bench-dist-"))
+            try:
+                with source_store(scratch, layer) as dist:
+                    docker_load(peer, dist, scratch)
+                    for compression in COMPRESSIONS[kind]:
+                        results.append(push_figures(ctx, kind, dist, layout, compression, peer))
+                    if not isinstance(peer, str):  # else docker pull would find the layer present
+                        docker(peer, "rmi", "bench/src:v1")
+                    for compression in COMPRESSIONS[kind]:
+                        results.append(pull_figures(ctx, kind, dist, scratch, compression, peer))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
     return results
 
 
