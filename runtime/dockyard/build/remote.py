@@ -3,7 +3,7 @@
 The download lands in a private directory of the build as ``<dir>/<filename>`` (the URL
 path's last component, else the ``Content-Disposition`` filename) with mode 0600 and the
 ``Last-Modified`` time, and is never extracted. The step's cache key and its history name
-(``file:<tarsum>``) come from that file, so the URL is fetched on every build, as dockerd does,
+(the bare tarsum, without ``file:``, checked against dockerd 20.10) come from that file, so the URL is fetched on every build, as dockerd does,
 and an unchanged download is a cache hit. Only http and https are fetched; git URLs are refused.
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from .errors import BuildError
 
 TIMEOUT = 60.0
+UNNAMED = "__unnamed__"  # dockerd's name for a download whose URL names no file
 
 
 def is_url(src: str) -> bool:
@@ -43,7 +44,7 @@ def download(url: str, parent: Path) -> Path:
     with response:
         name = filename(url, response.headers)
         directory = Path(_mkdtemp(parent))
-        path = directory / (name or "download")
+        path = directory / (name or UNNAMED)
         _save(response, path)
     os.chmod(path, 0o600)
     modified = _last_modified(response.headers)

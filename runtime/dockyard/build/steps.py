@@ -23,7 +23,7 @@ from ..oci import mediatypes as mt
 from ..store.diff import adopt_snapshot, write_layer
 from ..store.images import ImageStore, LayerInput
 from ..store.snapshots import chain_ids
-from . import executor
+from . import executor, remote
 from .cache import step_key
 from .context import BuildContext, classic_hash, multi_hash
 from .errors import BuildError
@@ -386,9 +386,11 @@ class StepRunner:
             return [self.job.from_image(from_)]
         digests = []
         for src in inst.sources:
-            if is_url(src):
+            if is_url(src):  # dockerd names a download by its bare hash (no "file:")
                 path = self.job.download(src, getattr(inst, "checksum", ""))
-                digests.append(classic_hash(path.parent, path, image=True))
+                if path.name == remote.UNNAMED and inst.dest.endswith("/"):
+                    raise BuildError(f"cannot determine filename for source {src}")
+                digests.append(classic_hash(path.parent, path, image=True).removeprefix("file:"))
             else:
                 digests += [self.job.context.digest(p) for p in self.job.context.sources(src)]
         digests += ["file:" + hashlib.sha256(c.data.encode()).hexdigest() for c in inst.contents]
