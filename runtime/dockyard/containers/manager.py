@@ -39,6 +39,7 @@ from .events import EventBus
 from .monitor import Monitor
 from .record import CONFIG_FILE, ContainerRecord
 from .spec import Mount
+from .trace import mark
 
 log = logging.getLogger("dockyard.containers")
 
@@ -106,7 +107,12 @@ class ContainerManager:
 
     def inspect(self, name_or_id: str, size: bool = False) -> dict[str, Any]:
         from .views import inspect
-        return inspect(self.get(name_or_id), size)
+        record = self.get(name_or_id)
+        body = inspect(record, size)
+        execs = getattr(self.engine, "execs", None)
+        if execs is not None:
+            body["ExecIDs"] = execs.ids_for(record.id) or None  # dockerd: null when none
+        return body
 
     def listing(self, all: bool = False, limit: int = -1, size: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
@@ -173,6 +179,7 @@ class ContainerManager:
             record.config["Hostname"] = record.config.get("Hostname") or cid[:12]
             if body.get("NetworkingConfig"):
                 record.network_settings["_requested"] = _endpoints(body["NetworkingConfig"])
+            mark(cid, "create.claimed")
             try:
                 self._prepare(record)
             except BaseException:
@@ -180,6 +187,7 @@ class ContainerManager:
                 shutil.rmtree(record.dir, ignore_errors=True)
                 raise
             self._records[cid] = record
+        mark(cid, "create.prepared")
         self._emit(record, "create")
         return {"Id": cid, "Warnings": []}
 
@@ -238,7 +246,9 @@ class ContainerManager:
     def _start(self, record: ContainerRecord) -> None:
         from ..linux.launcher import StartFailed
         from .runtime import dockerd_start_error
+        mark(record.id, "start.begin")
         spec = self._spec(record)
+        mark(record.id, "start.spec")
         try:
             os.unlink(record.dir / "exit.json")
         except FileNotFoundError:
@@ -257,14 +267,17 @@ class ContainerManager:
         except BaseException:
             self._network_teardown(record)
             raise
+        mark(record.id, "start.shim-replied")
         record.state.update(Status="running", Running=True, Paused=False, Restarting=False,
                             OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
                             StartedAt=rfc3339_now())
         record.has_been_started = True
         record.manually_stopped = False
         record.save()
+        mark(record.id, "start.saved")
         self._adopt(record, sock, pid)
         self._emit(record, "start")
+        mark(record.id, "start.done")
 
     def _spec(self, record: ContainerRecord) -> Any:
         hc = record.host_config
@@ -331,24 +344,30 @@ class ContainerManager:
                     "error": "the container's shim exited unexpectedly"}
 
     def _on_exit(self, record: ContainerRecord, status: dict[str, Any]) -> None:
-        """Record the exit and tell waiters first; the network goes after, under the same
-        lock, so a restart cannot slip in between and lose its fresh sandbox."""
+        """Record the exit, take the network down, save, and only then tell waiters: dockerd's
+        wait returns once the container's network is gone, so an inspect right after shows
+        no address. All under the container's lock, so a restart cannot slip in between and
+        lose its fresh sandbox."""
         code = int(status["exit_code"])
+        mark(record.id, "exit.packet")
         with self._guard(record):
             self._live.pop(record.id, None)
             record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, OOMKilled=bool(status.get("oom_killed")),
                                 Error=status.get("error", ""),
                                 FinishedAt=rfc3339_ns(int(status["finished_at"])))
+            self._network_teardown(record)
+            mark(record.id, "exit.teardown")
             if record.id in self._records:
                 record.save()
+            mark(record.id, "exit.saved")
             for listener in list(self._listeners.get(record.id, [])):
                 listener("exit", b"")
             if record.state["OOMKilled"]:
                 self._emit(record, "oom")
             self._emit(record, "die", exitCode=str(code))
             self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
-            self._network_teardown(record)
+            mark(record.id, "exit.waiters-told")
         if record.host_config.get("AutoRemove"):
             threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
         elif self._should_restart(record, code):
@@ -536,11 +555,18 @@ class ContainerManager:
         self._destroy(record, volumes)
 
     def _destroy(self, record: ContainerRecord, volumes: bool) -> None:
+        mark(record.id, "rm.begin")
         vol = getattr(self.engine, "volumes", None)
         if vol is not None:
             vol.release(record, remove_anonymous=volumes)
+        mark(record.id, "rm.volumes")
         self._network_teardown(record)
+        mark(record.id, "rm.network")
+        execs = getattr(self.engine, "execs", None)
+        if execs is not None:
+            execs.forget_container(record.id)
         _discard(record.dir)
+        mark(record.id, "rm.discarded")
         with self._lock:
             self._records.pop(record.id, None)
             if self._names.get(record.name) == record.id:

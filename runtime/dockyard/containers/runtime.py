@@ -25,6 +25,7 @@ from ..linux import cgroups
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
 from .spec import ContainerSpec
+from .trace import mark
 
 _PACKAGE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
@@ -283,6 +284,7 @@ class Runtime:
             raise
         finally:
             theirs.close()
+        mark(spec.id, "runtime.launcher-replied")
         data = mine.recv(1 << 16)
         reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
             "type": "DockyardError", "message": "the container's shim exited before starting it"}}

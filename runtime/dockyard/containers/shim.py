@@ -176,14 +176,18 @@ class Shim:
 
     def run(self) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        from .trace import mark
+        mark(self.cid, "shim.got-spec")
         try:
             self.running = running = self._start()
         except Exception as exc:  # noqa: BLE001 — every failure goes back to the daemon, typed
             from ..linux.launcher import _error as launcher_error
             self._send_report(launcher_error(exc))
             return
+        mark(self.cid, "shim.exec-done")
         if not self._send_report({"ok": True, "pid": running.pid}):
             os.kill(running.pid, signal.SIGKILL)  # the daemon gave up: run nothing unknown
+        mark(self.cid, "shim.reported")
         # Only a restarted daemon needs these: made after the start has been reported.
         with open(os.path.join(self.dir, "shim.pid"), "w") as f:
             f.write(str(os.getpid()))
@@ -192,7 +196,9 @@ class Shim:
         self.pid, self.pidfd = running.pid, running.pidfd
         self.sel.register(running.pidfd, selectors.EVENT_READ, "exit")
         if self._loop(time.monotonic() + HANDOFF_AFTER):
+            mark(self.cid, "shim.init-exited")
             self._finish()
+            mark(self.cid, "shim.finished")
         else:
             self._handoff()
 
@@ -425,6 +431,8 @@ class Shim:
         os.replace(tmp, os.path.join(self.dir, "exit.json"))
         os.unlink(os.path.join(self.dir, "shim.sock"))  # before the news: a waiter sees it gone
         os.unlink(os.path.join(self.dir, "shim.pid"))
+        from .trace import mark
+        mark(self.cid, "shim.exit-sending")
         self._broadcast(b"x" + json.dumps(status).encode())
         Launcher.release(running)
         if self.listener is not None:

@@ -116,13 +116,17 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     root = spec.rootfs_dir
     rootless = spec.userns is not None
     mounts.make_private()
+    from ..containers.trace import mark
     overlay.mount(spec.lower_dirs, spec.upper_dir, spec.work_dir, root, userxattr=rootless)
+    mark(spec.id, "child.overlay")
     mounts.mount_proc(root)
     mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none")
     if not rootless and ctx.hierarchies:
         mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged)
     extra = mounts.host_devices() if spec.privileged and not rootless else []
+    mark(spec.id, "child.proc-sys-cg")
     mounts.mount_dev(root, use_mknod=not rootless, pts_gid=None if rootless else 5, extra=extra)
+    mark(spec.id, "child.dev")
     for m in spec.mounts:
         if m.type == "bind":
             mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options)
@@ -130,6 +134,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
             mounts.tmpfs(root, m.target, m.options, m.read_only)
     syscalls.sethostname(spec.hostname or spec.id[:12])  # Docker's default: the short id
     mounts.pivot(root)
+    mark(spec.id, "child.pivot")
     if ctx.console_fd is not None:
         _console(spec, ctx.console_fd)
     if not spec.privileged:
@@ -139,6 +144,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         os.makedirs(spec.cwd, 0o755, exist_ok=True)
     if spec.read_only:
         mounts.remount_readonly("/")
+    mark(spec.id, "child.masked")
 
 
 def _console(spec: ContainerSpec, sock_fd: int) -> None:
@@ -182,6 +188,8 @@ def _default_signals() -> None:
 
 
 def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
+    from ..containers.trace import mark
+    mark(spec.id, "child.begin")
     for fd in ctx.close_fds:
         os.close(fd)
     os.setsid()  # no controlling terminal: /dev/tty must not reach the caller's terminal
@@ -189,11 +197,15 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     _default_signals()
     _stdio(ctx.stdio)
     _enter_userns(spec, ctx)
+    mark(spec.id, "child.stdio")
     if ctx.cgroup is not None:
         ctx.cgroup.join(0)
+    mark(spec.id, "child.cgroup-joined")
     syscalls.unshare(namespaces.FLAGS["cgroup"])
     if spec.network not in ("none", "host"):
         namespaces.join_network(spec.network)
+    from ..containers.trace import mark
+    mark(spec.id, "child.fs")
     _filesystem(spec, ctx)
     _become_user(spec, ctx.caps)
     try:
@@ -202,7 +214,9 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
         message = (f'chdir to cwd ("{spec.cwd}") set in config.json failed: '
                    f"{os.strerror(exc.errno or 13).lower()}")
         raise ExecError(message, docker_exit_code(message, spec.args[0])) from None
-    return find_executable(spec.args[0], spec.env)
+    path = find_executable(spec.args[0], spec.env)
+    mark(spec.id, "child.exec")
+    return path
 
 
 def _report(fd: int, kind: str, message: str, code: int, error: str = "StartFailed") -> None:

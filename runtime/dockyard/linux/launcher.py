@@ -110,9 +110,12 @@ class Launcher:
                 os.chmod(path, 0o755)  # the upper dir's mode is the container's "/" mode
 
     def start(self, spec: ContainerSpec, stdio: list[int]) -> Running:
+        from ..containers.trace import mark
         self._prepare(spec)
         caps = spec_caps(spec)
+        mark(spec.id, "launcher.prepared")
         cg = self._cgroup(spec)
+        mark(spec.id, "launcher.cgroup")
         try:
             return self._clone(spec, stdio, cg, caps)
         except BaseException:
@@ -138,6 +141,8 @@ class Launcher:
             raise _clone_error(exc, spec) from None
         if pid == 0:
             child.run(spec, ctx)
+        from ..containers.trace import mark
+        mark(spec.id, "launcher.cloned")
         _close(err_w, sync_r, ctx.console_fd)
         pidfd = os.pidfd_open(pid)
         console = None
@@ -318,6 +323,8 @@ class Server:
                 return {"ok": True, "pid": running.pid}
             if msg["op"] == "shim":
                 from ..containers import shim
+                from ..containers.trace import mark
+                mark(msg["spec"]["id"], "launcher.shim-op")
                 if len(fds) != 1:
                     raise InvalidArgument("the shim op takes exactly one socket")
                 ContainerSpec.from_dict(msg["spec"]).validate()

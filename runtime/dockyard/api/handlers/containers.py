@@ -17,6 +17,7 @@ from typing import Any
 
 from tornado.iostream import StreamClosedError
 
+from ...containers import trace
 from ...containers.events import matches as event_matches
 from ...containers.logs import LogOptions, LogReader, parse_time
 from ...errors import InvalidArgument
@@ -27,9 +28,29 @@ _STREAM_IDS = {"stdout": STDOUT, "stderr": STDERR}
 
 
 class ContainersHandler(EngineHandler):
+    trace_id = ""
+
     @property
     def containers(self) -> Any:
         return self.engine.containers
+
+    def prepare(self) -> None:
+        """With tracing on: when the request arrived (tornado's wall-clock stamp, moved to the
+        monotonic clock) and when the handler began."""
+        if trace.PATH is not None:
+            waited = time.time() - self.request._start_time
+            self.arrived = time.monotonic_ns() - int(waited * 1e9)
+            if self.path_args:
+                self.trace_in(self.path_args[0])
+
+    def trace_in(self, cid: str) -> None:
+        self.trace_id = cid
+        trace.mark(cid, f"http {self.request.method} {type(self).__name__} in", self.arrived)
+        trace.mark(cid, "handler")
+
+    def on_finish(self) -> None:
+        if self.trace_id:
+            trace.mark(self.trace_id, f"http {type(self).__name__} done")
 
     def int_arg(self, name: str, default: int | None = None) -> int | None:
         value = self.get_query_argument(name, "")
@@ -60,6 +81,8 @@ class CreateHandler(ContainersHandler):
     async def post(self) -> None:
         body = self.json_body()
         result = await self.call(self.containers.create, body, self.str_arg("name"))
+        if trace.PATH is not None:
+            self.trace_in(result["Id"])
         self.write_json(result, 201)
 
 
@@ -154,7 +177,9 @@ class WaitHandler(ContainersHandler):
         self.set_header("Content-Type", "application/json")
         try:
             await self.flush()
+            trace.mark(self.trace_id, "wait.flushed")
             body = await asyncio.wrap_future(future)
+            trace.mark(self.trace_id, "wait.woken")
             self.finish(json.dumps(body) + "\n")
         except StreamClosedError:
             future.cancel()
@@ -252,8 +277,10 @@ class LogsHandler(ContainersHandler):
         self.set_header("Content-Type", content_type(self.api_version, tty))
         reader = LogReader(record.log_path, options)
         await self._write(reader.initial(), tty)
+        trace.mark(record.id, "logs.initial-sent")
         while follow:
             kind, _ = await queue.get()
+            trace.mark(record.id, f"logs.{kind}")
             while not queue.empty() and kind != "exit":
                 kind, _ = queue.get_nowait()
             await self._write(reader.read(), tty)

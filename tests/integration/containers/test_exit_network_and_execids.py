@@ -1,0 +1,50 @@
+"""Two details of dockerd's container bookkeeping: ``wait`` returns only once the container's
+network is gone (the saved record too shows no address), and container inspect lists the
+container's exec instances (``ExecIDs``), which ``rm`` forgets."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+from dockyard.testing.daemon import NetnsDaemonProcess
+
+
+@pytest.fixture(scope="module")
+def bridged(busybox_archive: Path) -> Iterator[NetnsDaemonProcess]:
+    """A daemon of our own in its own netns: the default bridge it makes lands there."""
+    with NetnsDaemonProcess(log_level="warn") as daemon:
+        with contextlib.closing(daemon.client()) as client, open(busybox_archive, "rb") as f:
+            client.images.load(f.read())
+        yield daemon
+
+
+def test_wait_returns_after_the_network_is_gone(bridged: NetnsDaemonProcess) -> None:
+    with contextlib.closing(bridged.client()) as client:
+        for _ in range(5):
+            c = client.containers.run("busybox", ["sh", "-c", "exit 3"], detach=True)
+            assert c.wait()["StatusCode"] == 3
+            settings = client.api.inspect_container(c.id)["NetworkSettings"]
+            with open(bridged.root / "containers" / c.id / "config.v2.json", encoding="utf-8") as f:
+                saved = json.load(f)["network_settings"]
+            c.remove()
+            for view in (settings, saved):
+                assert view.get("IPAddress", "") == ""
+                assert all(not ep.get("IPAddress") for ep in (view.get("Networks") or {}).values())
+
+
+def test_inspect_lists_exec_ids_and_rm_forgets_them(client: Any) -> None:
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    assert client.api.inspect_container(c.id)["ExecIDs"] is None
+    first = client.api.exec_create(c.id, "true")["Id"]
+    second = client.api.exec_create(c.id, "true")["Id"]
+    assert sorted(client.api.inspect_container(c.id)["ExecIDs"]) == sorted([first, second])
+    c.remove(force=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.api.exec_inspect(first)
