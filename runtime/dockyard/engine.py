@@ -204,8 +204,16 @@ class Engine:
         }
 
     def system_df(self) -> dict[str, Any]:
+        """``GET /system/df`` at API 1.45 (the handler adapts BuildCache/BuilderSize to older
+        versions). Containers are ``ps -a -s`` entries, SizeRw/SizeRootFs left out when 0 as
+        dockerd's ``omitempty`` does; a daemon that never had a container starts no manager."""
         images = self._store.disk_usage()
-        return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": [],
+        containers = self._containers.listing(all=True, size=True) if self._containers is not None else []
+        for item in containers:
+            for key in ("SizeRw", "SizeRootFs"):
+                if not item.get(key):
+                    item.pop(key, None)
+        return {"LayersSize": self._store.layers_size(), "Images": images, "Containers": containers,
                 "Volumes": self.volumes.disk_usage(), "BuildCache": self.builder.disk_usage()}
 
     # ---- images ---------------------------------------------------------------------------

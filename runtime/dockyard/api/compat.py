@@ -10,6 +10,7 @@ from typing import Any
 
 from .handlers.base import parse_version
 
+V1_42 = (1, 42)
 V1_44 = (1, 44)
 V1_45 = (1, 45)
 
@@ -40,6 +41,23 @@ def adapt_image_inspect(image: dict[str, Any], version: str) -> dict[str, Any]:
         image.pop("Container", None)
         image.pop("ContainerConfig", None)
     return image
+
+
+def adapt_disk_usage(usage: dict[str, Any], version: str) -> dict[str, Any]:
+    """``/system/df``: build cache ``Parent`` became ``Parents`` in 1.42, when dockerd also
+    stopped sending the deprecated ``BuilderSize`` (the sum of the records' sizes before)."""
+    wanted = parse_version(version)
+    usage["Images"] = adapt_image_summaries(usage.get("Images") or [], version)
+    records = usage.get("BuildCache") or []
+    for record in records:
+        parent = record.pop("Parent", "")
+        if wanted < V1_42:
+            record["Parent"] = parent
+        elif parent:
+            record["Parents"] = [parent]
+    if wanted < V1_42:
+        usage["BuilderSize"] = sum(int(r.get("Size") or 0) for r in records)
+    return usage
 
 
 def complete_version(body: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import API_VERSION
-from ..compat import adapt_image_summaries, complete_version
+from ..compat import adapt_disk_usage, complete_version
 from .base import EngineHandler
 
 
@@ -42,5 +42,4 @@ class InfoHandler(EngineHandler):
 class SystemDfHandler(EngineHandler):
     async def get(self) -> None:
         usage = await self.call(self.engine.system_df)
-        usage["Images"] = adapt_image_summaries(usage.get("Images") or [], self.api_version)
-        self.write_json(usage)
+        self.write_json(adapt_disk_usage(usage, self.api_version))
