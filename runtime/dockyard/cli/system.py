@@ -108,6 +108,8 @@ def _binary_size(size: float) -> str:
 
 
 # ---- system df ------------------------------------------------------------------------------
+# docker 28's formatter/disk_usage.go over the same /system/df answer: the summary rows, and the
+# four ``-v`` tables; sizes are go-units' HumanSize (4 digits) except per-row sizes (3 digits).
 
 
 def df(args: argparse.Namespace) -> int:
@@ -120,16 +122,38 @@ def df(args: argparse.Namespace) -> int:
 
 
 def df_rows(usage: dict[str, Any]) -> list[dict[str, str]]:
+    """The TYPE/TOTAL/ACTIVE/SIZE/RECLAIMABLE rows, computed as the docker CLI computes them."""
     images = usage.get("Images") or []
     total = int(usage.get("LayersSize") or 0)
-    used = sum(int(i.get("Size", 0)) - max(int(i.get("SharedSize", 0)), 0)
-               for i in images if i.get("Containers", 0) not in (0, -1))
+    used = sum(int(i.get("Size", 0)) - int(i.get("SharedSize", 0)) for i in images
+               if i.get("Containers", 0) != 0 and -1 not in (i.get("Size", 0), i.get("SharedSize", 0)))
+    containers = usage.get("Containers") or []
+    ct_sizes = [(int(c.get("SizeRw") or 0), container_active(c)) for c in containers]
+    volumes = [v.get("UsageData") or {} for v in usage.get("Volumes") or []]
+    vol_sizes = [(int(u.get("Size", 0)), int(u.get("RefCount", 0)) > 0) for u in volumes
+                 if u.get("Size", 0) != -1]
+    cache = usage.get("BuildCache") or []
+    in_use = sum(int(c.get("Size") or 0) for c in cache if c.get("InUse") and not c.get("Shared"))
     return [
         _df_row("Images", len(images), sum(1 for i in images if i.get("Containers", 0) > 0), total, total - used),
-        _df_row("Containers", len(usage.get("Containers") or []), 0, 0, 0),
-        _df_row("Local Volumes", len(usage.get("Volumes") or []), 0, 0, 0),
-        _df_row("Build Cache", len(usage.get("BuildCache") or []), 0, 0, 0),
+        _df_row("Containers", len(containers), sum(1 for c in containers if container_active(c)),
+                sum(size for size, _ in ct_sizes), sum(size for size, active in ct_sizes if not active)),
+        _df_row("Local Volumes", len(volumes), sum(1 for u in volumes if int(u.get("RefCount", 0)) > 0),
+                sum(size for size, _ in vol_sizes), sum(size for size, active in vol_sizes if not active)),
+        {**_df_row("Build Cache", len(cache), sum(1 for c in cache if c.get("InUse")), builder_size(cache), 0),
+         "Reclaimable": fmt.human_size(builder_size(cache) - in_use, 4)},
     ]
+
+
+def container_active(container: dict[str, Any]) -> bool:
+    """docker counts running, paused and restarting containers as active."""
+    state = str(container.get("State", ""))
+    return any(word in state for word in ("running", "paused", "restarting"))
+
+
+def builder_size(cache: list[dict[str, Any]]) -> int:
+    """The docker CLI's build cache size: records not shared with anything else."""
+    return sum(int(c.get("Size") or 0) for c in cache if not c.get("Shared"))
 
 
 def _df_row(kind: str, count: int, active: int, size: int, reclaimable: int) -> dict[str, str]:
@@ -142,22 +166,102 @@ def _df_row(kind: str, count: int, active: int, size: int, reclaimable: int) -> 
 
 IMAGES_VERBOSE = ("{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}"
                   "\t{{.UniqueSize}}\t{{.Containers}}")
-CONTAINERS_VERBOSE = "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES"
-VOLUMES_VERBOSE = "VOLUME NAME\tLINKS\tSIZE"
-CACHE_VERBOSE = "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED"
+CONTAINERS_VERBOSE = ("{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}"
+                      "\t{{.Status}}\t{{.Names}}")
+VOLUMES_VERBOSE = "{{.Name}}\t{{.Links}}\t{{.Size}}"
+VOLUMES_HEADERS = {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}
+CACHE_VERBOSE = ("{{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}"
+                 "\t{{.UsageCount}}\t{{.Shared}}")
+CACHE_HEADERS = {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE", "CreatedSince": "CREATED",
+                 "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "Shared": "SHARED",
+                 "InUse": "IN USE", "Parent": "PARENT", "Description": "DESCRIPTION"}
 
 
-def df_verbose(usage: dict[str, Any]) -> str:
-    """``docker system df -v``; containers, volumes and build cache are empty so far."""
-    from .images import IMAGES_HEADERS, image_rows
+def df_verbose(usage: dict[str, Any], now: float | None = None) -> str:
+    """``docker system df -v``: images, containers, local volumes and build cache tables."""
+    from .ctformat import PS_HEADERS
+    from .images import IMAGES_HEADERS
 
-    rows = [row for image in usage.get("Images") or [] for row in image_rows(image, False, False)]
-    images = fmt.format_rows("table " + IMAGES_VERBOSE, rows, IMAGES_HEADERS, IMAGES_VERBOSE)
-    cache = sum(int(c.get("Size", 0)) for c in usage.get("BuildCache") or [])
-    return (f"Images space usage:\n\n{images}\nContainers space usage:\n\n"
-            f"{fmt.tabwrite([CONTAINERS_VERBOSE])}\nLocal Volumes space usage:\n\n"
-            f"{fmt.tabwrite([VOLUMES_VERBOSE])}\nBuild cache usage: {fmt.human_size(cache, 4)}\n\n"
-            f"{fmt.tabwrite([CACHE_VERBOSE])}")
+    images = [df_image_row(image) for image in usage.get("Images") or []]
+    containers = [df_container_row(c, now) for c in usage.get("Containers") or []]
+    volumes = [df_volume_row(v) for v in usage.get("Volumes") or []]
+    cache = [df_cache_row(c, now) for c in sort_build_cache(usage.get("BuildCache") or [])]
+    table = fmt.format_rows
+    return (f"Images space usage:\n\n{table('table ' + IMAGES_VERBOSE, images, IMAGES_HEADERS, IMAGES_VERBOSE)}"
+            f"\nContainers space usage:\n\n"
+            f"{table('table ' + CONTAINERS_VERBOSE, containers, PS_HEADERS, CONTAINERS_VERBOSE)}"
+            f"\nLocal Volumes space usage:\n\n"
+            f"{table('table ' + VOLUMES_VERBOSE, volumes, VOLUMES_HEADERS, VOLUMES_VERBOSE)}"
+            f"\nBuild cache usage: {fmt.human_size(builder_size(usage.get('BuildCache') or []), 4)}\n\n"
+            f"{table('table ' + CACHE_VERBOSE, cache, CACHE_HEADERS, CACHE_VERBOSE)}")
+
+
+def df_image_row(image: dict[str, Any]) -> dict[str, str]:
+    """One row per image, under its first tag only (``docker images`` has one per tag)."""
+    from .images import image_context, split_tag
+
+    tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+    repo, tag = split_tag(tags[0]) if tags else ("", "")
+    if not tag:
+        repo, tag = "<none>", "<none>"
+    return image_context(image, repo, tag, "<none>", False)
+
+
+def df_container_row(container: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """A ``ps`` row without the virtual size, volumes counted by the ``local`` driver."""
+    from .ctformat import ps_row
+
+    row = ps_row({**container, "SizeRootFs": 0}, False)
+    row["LocalVolumes"] = str(sum(1 for m in container.get("Mounts") or [] if m.get("Driver") == "local"))
+    if now is not None:
+        row["RunningFor"] = fmt.since(float(container.get("Created") or 0), now)
+    return row
+
+
+def df_volume_row(volume: dict[str, Any]) -> dict[str, str]:
+    usage = volume.get("UsageData")
+    if usage is None:
+        return {"Name": str(volume.get("Name", "")), "Links": "N/A", "Size": "N/A"}
+    return {"Name": str(volume.get("Name", "")), "Links": str(int(usage.get("RefCount", 0))),
+            "Size": fmt.human_size(float(usage.get("Size", 0)), 4)}
+
+
+def sort_build_cache(cache: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """docker's order: never-used records first, then by last use; ties by ID."""
+    return sorted(cache, key=lambda c: (c.get("LastUsedAt") is not None,
+                                        _unix(c.get("LastUsedAt")) if c.get("LastUsedAt") else 0.0,
+                                        str(c.get("ID", ""))))
+
+
+def df_cache_row(record: dict[str, Any], now: float | None = None) -> dict[str, str]:
+    last_used = record.get("LastUsedAt")
+    parents = record.get("Parents") or ([record["Parent"]] if record.get("Parent") else [])
+    return {
+        "ID": fmt.short_id(str(record.get("ID", ""))) + ("*" if record.get("InUse") else ""),
+        "CacheType": str(record.get("Type", "")), "Description": str(record.get("Description", "")),
+        "Size": fmt.human_size(float(record.get("Size") or 0)),
+        "CreatedSince": fmt.since(_unix(record.get("CreatedAt")), now),
+        "LastUsedSince": fmt.since(_unix(last_used), now) if last_used else "",
+        "UsageCount": str(int(record.get("UsageCount") or 0)),
+        "InUse": _go_bool(record.get("InUse")), "Shared": _go_bool(record.get("Shared")),
+        "Parent": fmt.short_id(", ".join(parents)),
+    }
+
+
+def _unix(stamp: Any) -> float:
+    """An RFC 3339 time (nanoseconds allowed, as dockerd sends) as a unix timestamp."""
+    from datetime import datetime
+
+    text = str(stamp or "1970-01-01T00:00:00Z")
+    head, dot, frac = text.partition(".")
+    if dot:  # fromisoformat takes at most 6 fraction digits
+        digits = "".join(ch for ch in frac if ch.isdigit())
+        text = f"{head}.{digits[:6]}{frac[len(digits):]}"
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _go_bool(value: Any) -> str:
+    return "true" if value else "false"
 
 
 # ---- registration ----------------------------------------------------------------------------
