@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -152,10 +153,83 @@ def test_dockyard_and_docker_cli_print_the_same_history_and_df(docker, busybox_i
                                                                  dockyard_daemon) -> None:
     cases = [["history", "busybox"], ["history", "--no-trunc", "busybox"],
              ["history", "--human=false", "busybox"], ["history", "--format", "json", "busybox"],
-             ["history", "-q", "busybox"], ["system", "df"], ["system", "df", "-v"],
-             ["system", "df", "--format", "json"], ["image", "inspect", "busybox"],
+             ["history", "-q", "busybox"], ["image", "inspect", "busybox"],
              ["image", "inspect", "-f", "{{.Config.Cmd}} {{json .Config.Env}} {{.RootFS.Type}}", "busybox"]]
     for args in cases:
         ours = subprocess.run(["dockyard", "-H", dockyard_daemon.host, *args],
                               capture_output=True, text=True, check=True).stdout
         assert ours == docker(*args).stdout, args
+
+
+@pytest.fixture
+def df_scene(dockyard_client, busybox_image: str) -> Iterator[object]:
+    """Something in every /system/df section: a build (an image and its build cache), a running
+    container using a volume, an exited one that wrote a file, an unused volume. Removed after."""
+    client = dockyard_client
+    dockerfile = b"FROM busybox\nRUN echo hi > /x\n"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    context.seek(0)
+    client.images.build(fileobj=context, custom_context=True, tag="df-built:1")
+    client.api.tag("busybox", "df-second", "tag")
+    exited = client.containers.run("busybox", ["sh", "-c", "echo hello > /f"], detach=True, network_mode="none")
+    exited.wait()
+    running = client.containers.run("busybox", ["sleep", "300"], detach=True, network_mode="none",
+                                    volumes={"df-used": {"bind": "/data", "mode": "rw"}})
+    client.volumes.create("df-spare")
+    try:
+        yield client
+    finally:
+        for container in (running, exited):
+            container.remove(force=True)
+        for name in ("df-used", "df-spare"):
+            client.volumes.get(name).remove()
+        client.api.prune_builds()
+
+
+def test_system_df_sections_as_dockerd_shapes_them(df_scene, dockyard_daemon) -> None:
+    usage = df_scene.df()
+    containers = {c["Command"]: c for c in usage["Containers"]}
+    assert set(containers) == {"sh -c 'echo hello > /f'", "sleep 300"}
+    wrote, sleeping = containers["sh -c 'echo hello > /f'"], containers["sleep 300"]
+    assert wrote["SizeRw"] == 6 and wrote["State"] == "exited" and wrote["Names"][0].startswith("/")
+    layers = {i["Id"]: i for i in usage["Images"]}[wrote["ImageID"]]["Size"]
+    assert wrote["SizeRootFs"] == layers + 6 and sleeping["SizeRootFs"] == layers
+    assert "SizeRw" not in sleeping  # dockerd leaves a 0 out
+    assert sleeping["Mounts"][0]["Name"] == "df-used" and sleeping["HostConfig"]["NetworkMode"] == "none"
+    volumes = {v["Name"]: v["UsageData"] for v in usage["Volumes"]}
+    assert volumes == {"df-used": {"Size": 0, "RefCount": 1}, "df-spare": {"Size": 0, "RefCount": 0}}
+    [record] = usage["BuildCache"]
+    assert record["Description"] == "RUN echo hi > /x" and record["Size"] == 3 and len(record["ID"]) == 25
+    assert record["Parents"] and "Parent" not in record and "BuilderSize" not in usage
+    assert {i["Containers"] for i in usage["Images"] if "busybox:latest" in i["RepoTags"]} == {2}
+    import docker
+
+    with docker.APIClient(base_url=dockyard_daemon.host, version="1.41") as api:
+        old = api.df()
+    assert old["BuilderSize"] == 3 and old["BuildCache"][0]["Parent"] and "Parents" not in old["BuildCache"][0]
+
+
+def test_dockyard_and_docker_cli_print_the_same_system_df(df_scene, docker, dockyard_daemon) -> None:
+    """Ages ("2 seconds ago") move on: each pair is taken back to back, and taken again when
+    a second boundary fell between the two."""
+    cases = [[], ["-v"], ["--format", "json"], ["--format", "{{.Type}} {{.Size}}"],
+             ["--format", "table {{.Type}}\t{{.Active}}\t{{.Reclaimable}}"]]
+    for flags in cases:
+        for _attempt in range(3):
+            ours = subprocess.run(["dockyard", "-H", dockyard_daemon.host, "system", "df", *flags],
+                                  capture_output=True, text=True, check=True).stdout
+            theirs = docker("system", "df", *flags).stdout
+            if ours == theirs:
+                break
+        assert ours == theirs, flags
+    verbose = docker("system", "df", "-v").stdout
+    assert verbose.count(busybox_short(df_scene)) == 1  # one row per image, under its first tag
+    assert "\nBuild cache usage: 0B\n" in verbose  # the only record is shared with its image
+
+
+def busybox_short(client) -> str:
+    return client.images.get("busybox").id[7:19]
