@@ -146,7 +146,8 @@ def test_arg(line: str, args: list[tuple[str, str | None]]) -> None:
 def test_simple_instructions() -> None:
     assert one("USER app:app") == I.User(user="app:app", line=2, end_line=2,
                                           original="USER app:app")
-    assert isinstance(one("WORKDIR /a b"), I.Workdir) and one("WORKDIR /a b").path == "/a b"
+    assert isinstance(one("WORKDIR /a b"), I.Workdir)
+    assert one("WORKDIR /a b").path == "/a b"  # type: ignore[attr-defined]
     assert one("STOPSIGNAL SIGTERM").signal == "SIGTERM"  # type: ignore[attr-defined]
     assert one("EXPOSE 80 443/tcp").ports == ("80", "443/tcp")  # type: ignore[attr-defined]
     assert one("VOLUME /a /b").paths == ("/a", "/b")  # type: ignore[attr-defined]
