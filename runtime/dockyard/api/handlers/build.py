@@ -56,7 +56,7 @@ class BuildHandler(UploadHandler):
         secrets = _json_object(self.request.headers.get("X-Dockyard-Secrets"), "secrets")
         return BuildOptions(
             tags=[t for t in self.get_query_arguments("t") if t],
-            dockerfile=self.get_query_argument("dockerfile", "") or "Dockerfile",
+            dockerfile=self._first("dockerfile") or "Dockerfile",
             build_args=parse_build_args(_json_object(self.str_arg("buildargs"), "build args")),
             labels={str(k): str(v) for k, v in
                     _json_object(self.str_arg("labels"), "labels").items()},
@@ -69,6 +69,12 @@ class BuildHandler(UploadHandler):
             registry_auth=_registry_config(self.request.headers.get("X-Registry-Config")))
 
     build_stream: Any = None
+
+    def _first(self, name: str) -> str:
+        """The first of repeated values, as dockerd's ``FormValue`` reads it: docker-py sends
+        ``dockerfile`` twice (name, then the text) for a Dockerfile outside the context."""
+        values = self.get_query_arguments(name)
+        return values[0] if values else ""
 
     def _rm(self) -> bool:
         """``rm`` defaults to true; ``forcerm`` implies it."""
