@@ -8,6 +8,7 @@ highly compressible input can never balloon in memory.
 from __future__ import annotations
 
 import bz2
+import itertools
 import lzma
 import zlib
 from collections.abc import Iterator
@@ -63,11 +64,30 @@ def raw_chunks(src: Readable, size: int = READ_SIZE) -> Iterator[bytes]:
 
 def decompressed_chunks(src: Readable, allowed: frozenset[str] | None = None) -> Iterator[bytes]:
     """Decompress ``src`` (detected by magic) into chunks of at most ~4 MiB."""
-    first = src.read(READ_SIZE)
-    kind = detect(first)
+    return decompress(raw_chunks(src), allowed)
+
+
+def decompress(chunks: Iterator[bytes], allowed: frozenset[str] | None = None) -> Iterator[bytes]:
+    """Like :func:`decompressed_chunks`, from an iterator of chunks (a network stream's own
+    buffers, decompressed without being re-cut)."""
+    kind, chunks = sniff(chunks)
+    return decoder(kind, chunks, allowed)
+
+
+def sniff(chunks: Iterator[bytes]) -> tuple[str, Iterator[bytes]]:
+    """The compression of a chunk stream (see :func:`detect`) and the same stream, unconsumed."""
+    first = b""
+    for chunk in chunks:
+        first += chunk
+        if len(first) >= len(XZ_MAGIC):
+            break
+    return detect(first), itertools.chain((first,), chunks) if first else chunks
+
+
+def decoder(kind: str, chunks: Iterator[bytes], allowed: frozenset[str] | None = None) -> Iterator[bytes]:
+    """The decompressed chunks of a stream known to be ``kind`` ("" passes it through)."""
     if allowed is not None and kind and kind not in allowed:
         raise InvalidArgument(f"unsupported compression: {kind}")
-    chunks = _chain(first, src)
     if kind == "gzip":
         return _gunzip(chunks)
     if kind == "zstd":
@@ -77,12 +97,6 @@ def decompressed_chunks(src: Readable, allowed: frozenset[str] | None = None) ->
     if kind == "bzip2":
         return _generic(chunks, bz2.BZ2Decompressor, "bzip2")
     return chunks
-
-
-def _chain(first: bytes, src: Readable) -> Iterator[bytes]:
-    if first:
-        yield first
-        yield from raw_chunks(src)
 
 
 def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:

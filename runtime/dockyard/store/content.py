@@ -9,22 +9,26 @@ On-disk layout (under the daemon's data root)::
       ingest/
         <random>.tmp          a write in progress; never read, removed on open
 
-A write streams into ``ingest/`` (same filesystem as ``blobs/``), hashing as it goes, then
-fsyncs, checks digest and size, and only then hard-links the file into ``blobs/``. ``link``
+A write streams into ``ingest/`` (same filesystem as ``blobs/``), hashing as it goes, checks
+digest and size, then fsyncs, and only then hard-links the file into ``blobs/``. ``link``
 fails if the name exists, so when two writers race the first complete blob wins and the other
 simply drops its temp file; a reader never sees a partial or wrong blob. A crash leaves at
 most a stale ``ingest/*.tmp``, which :meth:`ContentStore.clean_ingest` deletes.
+
+:meth:`ContentStore.writer` hands the caller the loop (:class:`Ingest`: write, verify, commit),
+so a pull can feed the same network buffers to the unpacker, and let it finish once the digest
+is verified while the blob's fsync is still running.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from types import TracebackType
+from typing import BinaryIO, Protocol, Self
 
 from ..errors import DigestMismatch, InvalidArgument, NotFound
 from ..oci import digest as _digest
@@ -82,44 +86,25 @@ class ContentStore:
         Raises DigestMismatch / SizeMismatch, leaving nothing visible, when the content is not
         what ``expected``/``size`` announce.
         """
-        if expected is not None:
-            algorithm = _digest.split(expected)[0]
-        h = _digest.hasher(algorithm)
-        tmp = self.ingest / f"{secrets.token_hex(12)}.tmp"
-        try:
-            written = self._copy_hashing(stream, tmp, h, size)
-            actual = f"{algorithm}:{h.hexdigest()}"
-            if size is not None and written != size:
-                raise SizeMismatch(expected or actual, size, written)
-            if expected is not None and actual != expected:
-                raise DigestMismatch(expected, actual)
-            self._publish(tmp, actual)
-            return actual, written
-        finally:
-            _unlink_quietly(tmp)
+        with self.writer(expected, size, algorithm) as blob:
+            while size is None or blob.written < size:
+                chunk = stream.read(CHUNK if size is None else min(CHUNK, size - blob.written))
+                if not chunk:
+                    break
+                blob.write(chunk)
+            return blob.commit(), blob.written
 
     def write_bytes(self, data: bytes, expected: str | None = None) -> str:
         import io
 
         return self.write(io.BytesIO(data), expected, len(data))[0]
 
-    def _copy_hashing(self, stream: Readable, tmp: Path, h: hashlib._Hash,
-                      limit: int | None) -> int:
-        written = 0
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        try:
-            while limit is None or written < limit:
-                want = CHUNK if limit is None else min(CHUNK, limit - written)
-                chunk = stream.read(want)
-                if not chunk:
-                    break
-                h.update(chunk)
-                _write_all(fd, chunk)
-                written += len(chunk)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return written
+    def writer(self, expected: str | None = None, size: int | None = None,
+               algorithm: str = "sha256") -> Ingest:
+        """A blob written chunk by chunk by the caller; nothing is visible before ``commit``."""
+        if expected is not None:
+            algorithm = _digest.split(expected)[0]
+        return Ingest(self, expected, size, algorithm)
 
     def _publish(self, tmp: Path, digest: str) -> None:
         final = self.path(digest)
@@ -151,7 +136,57 @@ class ContentStore:
         return removed
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
+class Ingest:
+    """One blob in ``ingest/``: :meth:`write` hashes and appends, :meth:`verify` checks digest
+    and size (so a caller may act on verified content before the fsync), :meth:`commit` fsyncs
+    and links it into ``blobs/``. Leaving the ``with`` block removes the temp file."""
+
+    def __init__(self, store: ContentStore, expected: str | None, size: int | None, algorithm: str) -> None:
+        self.store, self.expected, self.size, self.algorithm = store, expected, size, algorithm
+        self.hasher = _digest.hasher(algorithm)
+        self.tmp = store.ingest / f"{secrets.token_hex(12)}.tmp"
+        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self.written = 0
+        self.digest = ""
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        self.hasher.update(chunk)
+        _write_all(self.fd, chunk)
+        self.written += len(chunk)
+
+    def verify(self) -> str:
+        """The digest, once it and the size match what was announced; else raise."""
+        if not self.digest:
+            actual = f"{self.algorithm}:{self.hasher.hexdigest()}"
+            if self.size is not None and self.written != self.size:
+                raise SizeMismatch(self.expected or actual, self.size, self.written)
+            if self.expected is not None and actual != self.expected:
+                raise DigestMismatch(self.expected, actual)
+            self.digest = actual
+        return self.digest
+
+    def commit(self) -> str:
+        """Verify, make durable, then visible; returns the digest."""
+        digest = self.verify()
+        os.fsync(self.fd)
+        self.store._publish(self.tmp, digest)
+        return digest
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        _unlink_quietly(self.tmp)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)

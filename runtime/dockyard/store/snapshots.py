@@ -47,7 +47,7 @@ from pathlib import Path
 
 from ..errors import DigestMismatch, InvalidArgument, Unavailable
 from . import tarparse
-from .compression import Readable, decompressed_chunks
+from .compression import Readable, decoder, raw_chunks, sniff
 from .tarparse import ChunkReader, Entry, TarError
 
 WHITEOUT_PREFIX = ".wh."
@@ -86,21 +86,30 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
 
 
 class _Producer(threading.Thread):
-    """Decompresses and hashes in a second thread, so inflate overlaps with file writes."""
+    """Decompresses in a second thread, so inflate overlaps with file writes.
 
-    def __init__(self, src: Readable) -> None:
+    The diff_id's sha256 runs where it best balances the two threads: here for a plain tar
+    (this thread only reads), in the consumer for a compressed one (inflate is the longest
+    stage: a text layer's gzip inflates at ~650 MB/s with ISA-L, sha256 runs at ~1.5 GB/s).
+    """
+
+    def __init__(self, src: Readable | Iterator[bytes]) -> None:
         super().__init__(daemon=True, name="layer-inflate")
-        self.src = src
+        self.src = src if isinstance(src, Iterator) else raw_chunks(src)
         self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
         self.hasher = hashlib.sha256()
         self.total = 0
+        self.hash_here = False  # set before the first chunk is queued
         self.stop = threading.Event()
 
     def run(self) -> None:
         try:
-            for chunk in decompressed_chunks(self.src, LAYER_COMPRESSIONS):
-                self.hasher.update(chunk)
-                self.total += len(chunk)
+            kind, chunks = sniff(self.src)
+            self.hash_here = not kind
+            for chunk in decoder(kind, chunks, LAYER_COMPRESSIONS):
+                if self.hash_here:
+                    self.hasher.update(chunk)
+                    self.total += len(chunk)
                 if self.stop.is_set():
                     return
                 self.queue.put(chunk)
@@ -115,6 +124,9 @@ class _Producer(threading.Thread):
                 return
             if isinstance(item, BaseException):
                 raise item
+            if not self.hash_here:
+                self.hasher.update(item)
+                self.total += len(item)
             yield item
 
     def cancel(self) -> None:
@@ -127,8 +139,9 @@ class _Producer(threading.Thread):
         self.join()
 
 
-def unpack(src: Readable, dest: Path) -> UnpackResult:
-    """Unpack a layer stream (gzip, zstd or plain tar) into the existing directory ``dest``."""
+def unpack(src: Readable | Iterator[bytes], dest: Path) -> UnpackResult:
+    """Unpack a layer stream (gzip, zstd or plain tar; a file or an iterator of chunks) into the
+    existing directory ``dest``."""
     extractor = _Extractor(dest)
     producer = _Producer(src)
     producer.start()
@@ -456,7 +469,7 @@ class SnapshotStore:
     def exists(self, chain_id: str) -> bool:
         return self.path(chain_id).is_dir()
 
-    def create(self, chain_id: str, src: Readable, expected_diff_id: str | None = None) -> UnpackResult:
+    def create(self, chain_id: str, src: Readable | Iterator[bytes], expected_diff_id: str | None = None) -> UnpackResult:
         """Unpack ``src`` as snapshot ``chain_id``; verify the diff_id before it becomes visible."""
         tmp = self.root / f"tmp-{secrets.token_hex(8)}"
         (tmp / "fs").mkdir(parents=True)
