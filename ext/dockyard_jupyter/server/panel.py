@@ -10,6 +10,10 @@
   tree. The context (the Dockerfile's folder, minus ``.dockerignore``) is packed here on the
   server, where the files are, and streamed to the daemon's ``/build``; the daemon's progress
   streams back unchanged.
+- ``GET /dockyard/lock?path=DIR/NOTEBOOK.ipynb``: what that notebook's kernel recorded in the
+  ``dockyard.lock.json`` beside it (its own entries, secrets nulled: see ``lockfile``), which
+  the panel merges into the notebook's ``metadata.dockyard``. A read of the notebook tree, so
+  it asks Jupyter's authorizer for ``contents`` read; 404 when there is no lock.
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ import base64
 import binascii
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 from urllib.parse import urlencode
 
+from jupyter_server.auth.decorator import authorized
 from tornado import httputil, web
 from tornado.httpclient import HTTPClientError
 
 from dockyard.distribution import credentials
 from dockyard.errors import InvalidArgument, NotFound
 
+from .. import lockfile
 from .handlers import DockyardHandler, ProxyHandler
 
 CHUNK = 256 * 1024
@@ -96,13 +102,19 @@ class EventsHandler(ProxyHandler):
         self.flush()
 
 
-def context_dir(root: str, path: str) -> tuple[Path, str]:
-    """``path`` (a Dockerfile, relative to the notebook root) → its folder and file name;
-    anything outside the root is refused."""
+def inside_root(root: str, path: str) -> Path:
+    """``path`` (relative to the notebook root) resolved; anything outside the root, symlinks
+    included, is refused."""
     base = Path(root).resolve()
-    dockerfile = (base / path.lstrip("/")).resolve()
-    if base != dockerfile and base not in dockerfile.parents:
+    target = (base / path.lstrip("/")).resolve()
+    if base != target and base not in target.parents:
         raise InvalidArgument(f"{path} is outside the notebook directory")
+    return target
+
+
+def context_dir(root: str, path: str) -> tuple[Path, str]:
+    """``path`` (a Dockerfile, relative to the notebook root) → its folder and file name."""
+    dockerfile = inside_root(root, path)
     if not dockerfile.is_file():
         raise NotFound(f"no such Dockerfile: {path}")
     return dockerfile.parent, dockerfile.name
@@ -146,9 +158,32 @@ class BuildHandler(ProxyHandler):
                                         self._on_headers, self._on_chunk)
 
 
+def notebook_lock(root: str, path: str) -> dict[str, Any]:
+    """The lock beside notebook ``path``, cut down to that notebook's own entries."""
+    if not path.endswith(".ipynb"):
+        raise InvalidArgument(f"{path} is not a notebook (.ipynb)")
+    notebook = inside_root(root, path)
+    lock = lockfile.LockFile.load(notebook.parent)
+    if not lock.path.is_file():
+        raise NotFound(f"no {lockfile.LOCK_NAME} beside {path}")
+    return lockfile.for_notebook(lock.data, PurePosixPath(path).name)
+
+
+class LockHandler(DockyardHandler):
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        root = self.settings.get("server_root_dir") or os.getcwd()
+        self.set_header("Cache-Control", "no-store")
+        self.finish(notebook_lock(root, self.get_query_argument("path")))
+
+
 def route_table() -> list[tuple[str, type[Any]]]:
     return [
         (r"/dockyard/registries", RegistriesHandler),
         (r"/dockyard/build", BuildHandler),
         (r"/dockyard/events", EventsHandler),
+        (r"/dockyard/lock", LockHandler),
     ]
