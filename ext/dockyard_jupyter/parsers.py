@@ -291,9 +291,12 @@ def load() -> Parser:
 
 
 def reproduce() -> Parser:
-    p = Parser("reproduce", "Pull or rebuild exactly the images recorded in dockyard.lock.json")
+    p = Parser("reproduce", "Pull or rebuild exactly the images recorded in dockyard.lock.json "
+                            "or in the notebook's metadata")
     p.add_argument("--build", action="store_true",
                    help="rebuild from the recorded Dockerfile even when a pushed digest exists")
+    p.add_argument("--from", dest="from_notebook", metavar="NOTEBOOK",
+                   help="read the record of this .ipynb (default: the kernel's own notebook)")
     p.add_argument("images", nargs="*", help="recorded names (default: all)")
     return p
 
