@@ -2,8 +2,8 @@
 
 Layers download concurrently (``MAX_DOWNLOADS`` at a time, dockerd's default is 3); each blob
 streams into the content store, hashed on the way and visible only once its digest matches.
-While it downloads, the same bytes feed the unpacker in a second thread, so a layer is
-extracted as it arrives; the snapshot becomes visible only once its diff_id (from the
+While it downloads, the same buffers feed the unpacker in other threads (inflate; tar and
+files), so a layer is extracted as it arrives; the snapshot becomes visible only once its diff_id (from the
 digest-verified config) matches. Layers whose blob is already stored are skipped ("Already
 exists"). The image's rows and references are committed last, in one transaction: a failed
 pull leaves no reference and nothing it brought.
@@ -20,15 +20,16 @@ from ..errors import DigestMismatch, Forbidden, Unauthorized
 from ..oci import mediatypes as mt
 from ..oci.digest import of_bytes
 from ..oci.reference import Reference
+from ..store.content import Ingest
 from ..store.images import AddSession, LayerInput, disk_errors, parse_config
 from ..store.snapshots import chain_ids
 from . import manifests
-from .client import Registry
+from .client import BlobStream, Registry
 from .credentials import AuthConfig
 from .errors import ManifestUnknown, RegistryError, UnsupportedManifest
 from .manifests import Descriptor, ImageManifest, Index, Platform
-from .progress import Message, layer, progress, short_id, status
-from .transfer import Context, CountingReader, Pipe, drain
+from .progress import Message, Throttle, layer, progress, short_id, status
+from .transfer import CHUNK, Context, Pipe, drain
 
 MAX_DOWNLOADS = 3
 CONFIG_LIMIT = 8 << 20
@@ -183,21 +184,27 @@ def _layers(ctx: Context, reg: Registry, ref: Reference, layers: list[Descriptor
 
 def _download(ctx: Context, reg: Registry, ref: Reference, d: Descriptor, diff_id: str, chain: str,
               session: AddSession) -> None:
-    """One layer: blob into the content store while the unpacker makes its snapshot."""
+    """One layer: blob into the content store while the unpacker makes its snapshot.
+
+    One pass over the network buffers: each goes to the unpacker, then into the blob's hash
+    and file. The unpacker sees the end of the stream only once the blob's digest is verified,
+    so it finishes (diff_id check, syncfs, rename) while the blob's fsync runs.
+    """
     sid = short_id(d.digest)
-    unpack = ctx.store.snapshots.info(chain) is None
-    pipe = Pipe() if unpack else None
+    pipe = Pipe() if ctx.store.snapshots.info(chain) is None else None
     unpacker = _Unpacker(ctx, chain, diff_id, pipe, session) if pipe else None
-    resp = reg.get_blob(ref.path, d.digest)
     try:
-        reader = CountingReader(resp, ctx, lambda n: ctx.emit(progress("Downloading", sid, n, d.size)), pipe)
-        ctx.store.content.write(_Verifying(reader, ctx, sid, d.size), expected=d.digest, size=d.size)
+        with ctx.store.content.writer(d.digest, d.size) as blob:
+            _receive(ctx, reg.get_blob(ref.path, d.digest), blob, pipe, sid)
+            blob.verify()
+            if pipe is not None:
+                pipe.finish()
+            blob.commit()
     except BaseException as exc:
         if pipe is not None:
             pipe.abort(exc)
         raise
     finally:
-        resp.release()
         if unpacker is not None and pipe is not None:
             pipe.finish()
             unpacker.join()
@@ -208,20 +215,25 @@ def _download(ctx: Context, reg: Registry, ref: Reference, d: Descriptor, diff_i
     ctx.emit(layer("Pull complete", sid))
 
 
-class _Verifying:
-    """Announces "Verifying Checksum" when the last byte has been read, as dockerd does."""
-
-    def __init__(self, reader: CountingReader, ctx: Context, sid: str, size: int) -> None:
-        self.reader, self.ctx, self.sid, self.size = reader, ctx, sid, size
-        self.done = False
-
-    def read(self, n: int = -1, /) -> bytes:
-        chunk = self.reader.read(n)
-        if not self.done and (not chunk or self.reader.count >= self.size):
-            self.done = True
-            self.ctx.emit(progress("Downloading", self.sid, self.reader.count, self.size))
-            self.ctx.emit(layer("Verifying Checksum", self.sid))
-        return chunk
+def _receive(ctx: Context, resp: BlobStream, blob: Ingest, pipe: Pipe | None, sid: str) -> None:
+    """The blob's bytes (``blob.size`` of them at most) into ``pipe`` and ``blob``."""
+    size = blob.size or 0
+    throttle = Throttle()
+    try:
+        while blob.written < size:
+            ctx.check()
+            chunk = resp.read(min(CHUNK, size - blob.written))
+            if not chunk:
+                break
+            if pipe is not None:
+                pipe.put(chunk)
+            blob.write(chunk)
+            if throttle.due():
+                ctx.emit(progress("Downloading", sid, blob.written, size))
+    finally:
+        resp.release()
+    ctx.emit(progress("Downloading", sid, blob.written, size))
+    ctx.emit(layer("Verifying Checksum", sid))
 
 
 class _Unpacker(threading.Thread):
@@ -234,7 +246,7 @@ class _Unpacker(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.ctx.store.snapshots.create(self.chain, self.pipe, expected_diff_id=self.diff_id)
+            self.ctx.store.snapshots.create(self.chain, iter(self.pipe), expected_diff_id=self.diff_id)
         except BaseException as exc:  # noqa: BLE001 - re-raised by the downloader
             self.error = exc
         finally:

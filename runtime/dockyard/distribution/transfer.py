@@ -59,15 +59,22 @@ class Context:
             raise Cancelled("operation cancelled: the client closed the connection")
 
 
+_WAKE: Message = {}  # queued when a worker finishes, so drain notices at once (never yielded)
+
+
 def drain(ctx: Context, futures: list[Future[Any]]) -> Iterator[Message]:
     """Yield worker messages until every future is done; then raise the first failure."""
+    for future in futures:
+        future.add_done_callback(lambda _: ctx.events.put(_WAKE))
     try:
         while True:
             try:
-                yield ctx.events.get(timeout=0.05)
-                continue
+                message = ctx.events.get(timeout=0.5)
             except queue.Empty:
-                pass
+                message = _WAKE
+            if message is not _WAKE:
+                yield message
+                continue
             failed = [f for f in futures if f.done() and f.exception() is not None]
             if failed:
                 ctx.cancel.set()
@@ -92,12 +99,10 @@ def _wait(futures: list[Future[Any]]) -> None:
 class CountingReader:
     """Reads from ``src``, counting bytes, reporting progress and honouring cancellation."""
 
-    def __init__(self, src: Readable, ctx: Context, report: Callable[[int], None],
-                 tee: Pipe | None = None) -> None:
+    def __init__(self, src: Readable, ctx: Context, report: Callable[[int], None]) -> None:
         self.src = src
         self.ctx = ctx
         self.report = report
-        self.tee = tee
         self.count = 0
         self._throttle = Throttle()
 
@@ -106,22 +111,21 @@ class CountingReader:
         chunk = self.src.read(CHUNK if n < 0 else n)
         if chunk:
             self.count += len(chunk)
-            if self.tee is not None:
-                self.tee.put(chunk)
             if self._throttle.due():
                 self.report(self.count)
         return chunk
 
 
 class Pipe:
-    """A bounded in-memory pipe from one producer thread to one consumer thread."""
+    """A bounded queue of buffers from one producer thread to one consumer thread, which
+    iterates it: the buffers cross as they are, never re-cut or copied."""
 
     def __init__(self, limit: int = 8) -> None:
         self._q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=limit)
-        self._buf = b""
         self._closed = threading.Event()
 
     def put(self, chunk: bytes | BaseException | None) -> None:
+        """Blocks while the pipe is full; returns at once once the consumer has gone."""
         while not self._closed.is_set():
             try:
                 self._q.put(chunk, timeout=0.05)
@@ -138,17 +142,12 @@ class Pipe:
     def close_reader(self) -> None:
         self._closed.set()
 
-    def read(self, n: int = -1, /) -> bytes:
-        if not self._buf:
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
             item = self._q.get()
             if item is None:
                 self._q.put(None)  # stay at EOF for later reads
-                return b""
+                return
             if isinstance(item, BaseException):
                 raise item
-            self._buf = item
-        if n < 0 or n >= len(self._buf):
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+            yield item
