@@ -2,8 +2,9 @@
 the front end's (one line each).
 
 Host selection: ``--host`` on the magic, then ``DOCKYARD_HOST``, then configuration
-(``c.DockerMagics.host``), then the bundled daemon's socket (``dockyard.config.default_host``),
-which is started on first use when nothing answers there.
+(``c.DockerMagics.host``), then the bundled daemon's socket (``launcher.bundled_host``: the
+usual one, or one inside ``$DOCKYARD_DATA_ROOT``), which is started on first use when nothing
+answers there.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from dockyard import config
-
 from . import launcher
 from .errors import DaemonError, DaemonUnreachable
 
@@ -27,7 +26,7 @@ _lock = threading.Lock()
 
 
 def resolve_host(explicit: str | None = None, configured: str | None = None) -> str:
-    return explicit or os.environ.get("DOCKYARD_HOST") or configured or config.default_host()
+    return explicit or os.environ.get("DOCKYARD_HOST") or configured or launcher.bundled_host()
 
 
 def get_client(host: str) -> docker.DockerClient:
@@ -47,7 +46,7 @@ def forget_client(host: str) -> None:
 
 
 def _connect(host: str) -> docker.DockerClient:
-    if host == config.default_host():
+    if host == launcher.bundled_host():
         launcher.ensure_daemon(host)
     try:
         return docker.DockerClient(base_url=host, version="auto", timeout=60)

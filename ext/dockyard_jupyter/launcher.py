@@ -1,5 +1,11 @@
-"""Starting the bundled ``dockyard daemon``: shared by the magics (first use) and the server's
-daemon manager. Imports nothing from Jupyter."""
+"""Starting the bundled ``dockyard daemon``: shared by the magics (first use), the server's
+daemon manager and the quickstart. Imports nothing from Jupyter.
+
+Where the bundled daemon lives: dockyard's usual data root and socket, or, when
+``DOCKYARD_DATA_ROOT`` names another data root, that root with its socket inside it
+(``ROOT/dockyard.sock``) — a private daemon that never answers for, or collides with, the
+user's own (the headless quickstart runs on one).
+"""
 
 from __future__ import annotations
 
@@ -22,18 +28,37 @@ def daemon_cli_available() -> bool:
     return importlib.util.find_spec("dockyard.cli.daemon") is not None
 
 
+DATA_ROOT_ENV = "DOCKYARD_DATA_ROOT"
+
+
+def bundled_data_root() -> Path:
+    chosen = os.environ.get(DATA_ROOT_ENV)
+    return Path(chosen).absolute() if chosen else config.default_data_root()
+
+
+def bundled_host(data_root: Path | None = None) -> str:
+    root = data_root or bundled_data_root()
+    if root == config.default_data_root():
+        return config.default_host()
+    return f"unix://{root / 'dockyard.sock'}"
+
+
+def pidfile(data_root: Path | None = None) -> Path:
+    return (data_root or bundled_data_root()) / "dockyard.pid"
+
+
 def socket_path(host: str) -> Path | None:
     return Path(host[len("unix://"):]) if host.startswith("unix://") else None
 
 
 def daemon_command(host: str, data_root: Path | None = None) -> list[str]:
-    root = data_root or config.default_data_root()
+    root = data_root or bundled_data_root()
     return [sys.executable, "-m", "dockyard.cli.main", "daemon", "-H", host,
-            "--data-root", str(root)]
+            "--data-root", str(root), "--pidfile", str(pidfile(root))]
 
 
 def log_path(data_root: Path | None = None) -> Path:
-    return (data_root or config.default_data_root()) / "daemon.log"
+    return (data_root or bundled_data_root()) / "daemon.log"
 
 
 def spawn(host: str, data_root: Path | None = None, *, detached: bool) -> subprocess.Popen[bytes]:

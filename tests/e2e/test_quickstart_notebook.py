@@ -1,82 +1,71 @@
-"""examples/quickstart.ipynb, executed top to bottom in a real kernel (nbclient) against a
-private dockerd and dockyard's bundled registry, asserting on what a newcomer would see."""
+"""examples/quickstart.ipynb, executed top to bottom in a real kernel (nbclient) against
+dockyard's own daemon (a private one named by DOCKYARD_HOST) and against a private real dockerd
+(the front end drives any Engine API daemon), asserting on what a newcomer would see. The
+default path, a bundled daemon started on first use, is test_quickstart_entry.py's."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from quickstart_checks import NOTEBOOK, check_notebook, leftover_registries
 
+from dockyard.testing.daemon import DaemonProcess
 from dockyard.testing.dockerd import Dockerd
 
-pytestmark = [pytest.mark.interop, pytest.mark.slow]
-NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "quickstart.ipynb"
-SUMMARY = ("Lima   n=2 mean=21.0 min=19 max=23\nOslo   n=3 mean=4.0 min=1 max=7\n"
-           "Perth  n=2 mean=28.0 min=25 max=31\n")
+pytestmark = [pytest.mark.slow]
 
 
-def text_of(cell: Any) -> str:
-    parts = []
-    for out in cell.outputs:
-        if out["output_type"] == "error":
-            parts.append(f"ERROR {out['ename']}: {out['evalue']}")
-        parts.append(out.get("text") or out.get("data", {}).get("text/plain", ""))
-    return "".join(parts)
-
-
-def stop_leftovers(folder: Path) -> None:
-    """A notebook that failed half-way leaves its registry running: stop that pid."""
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
-            mine = b"registry serve" in cmdline and Path(os.readlink(proc / "cwd")) == folder
-        except OSError:
-            continue
-        if mine:
-            os.kill(int(proc.name), signal.SIGTERM)
-
-
-def cell_with(nb: Any, source_start: str) -> Any:
-    return next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(source_start))
-
-
-def test_quickstart_runs_end_to_end(real_dockerd: Dockerd, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKYARD_HOST", real_dockerd.host)
-    shutil.copy(NOTEBOOK, tmp_path / "quickstart.ipynb")
-    nb = nbformat.read(tmp_path / "quickstart.ipynb", as_version=4)
+def execute(folder: Path, monkeypatch: pytest.MonkeyPatch, host: str) -> Any:
+    monkeypatch.setenv("DOCKYARD_HOST", host)
+    shutil.copy(NOTEBOOK, folder / "quickstart.ipynb")
+    nb = nbformat.read(folder / "quickstart.ipynb", as_version=4)
     try:
         NotebookClient(nb, timeout=120, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+                       resources={"metadata": {"path": str(folder)}}).execute()
     finally:
-        stop_leftovers(tmp_path)
-    assert "Loaded image: busybox:latest" in text_of(cell_with(nb, "from pathlib"))
-    build = text_of(cell_with(nb, "%%dockerfile"))
-    assert "Step 6/6 : ENTRYPOINT" in build and "Successfully tagged quickstart/env:1" in build
-    first_run = text_of(cell_with(nb, "%docker run --rm --network none -v .:/data quickstart"))
-    assert first_run.endswith(SUMMARY) and first_run.startswith("analysing data.csv in ")
-    assert "quickstart/env" in text_of(cell_with(nb, "%docker images"))
-    assert "Pushed" in text_of(cell_with(nb, "%docker tag"))
-    assert "Status: Downloaded newer image" in text_of(cell_with(nb, "%docker pull"))
-    assert text_of(cell_with(nb, "%docker run --rm --network none -v .:/data {registry_host}"
-                             )).endswith(SUMMARY)
-    lock = json.loads((tmp_path / "dockyard.lock.json").read_text())
+        stopped = leftover_registries(folder)
+    assert not stopped, "the notebook left its registry running"
+    return nb
+
+
+def check_lock(folder: Path) -> None:
+    lock = json.loads((folder / "dockyard.lock.json").read_text())
     env = lock["images"]["quickstart/env:1"]
     assert env["dockerfile"].startswith("FROM busybox:latest") and env["context"] == "."
     assert next(iter(env["pushed"])).endswith("/quickstart/env:1")
-    engine = real_dockerd.client()
+
+
+def check_nothing_left(engine: Any) -> None:
     try:
         assert not [t for i in engine.images.list() for t in i.tags if "quickstart" in t]
         assert not engine.containers.list(all=True)
     finally:
         engine.close()
+
+
+def test_quickstart_on_a_dockyard_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No bridge network is made (the runs use --network none), and the daemon must share the
+    # kernel's loopback to reach the notebook's registry: a plain DaemonProcess.
+    with DaemonProcess() as daemon:
+        nb = execute(tmp_path, monkeypatch, daemon.host)
+        check_notebook(nb, tmp_path)
+        check_lock(tmp_path)
+        check_nothing_left(daemon.client())
+
+
+@pytest.mark.interop
+def test_quickstart_on_real_dockerd(real_dockerd: Dockerd, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = execute(tmp_path, monkeypatch, real_dockerd.host)
+    check_notebook(nb, tmp_path)
+    check_lock(tmp_path)
+    check_nothing_left(real_dockerd.client())
 
 
 def test_quickstart_is_committed_without_outputs() -> None:
