@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "registry": "bench_registry",
     "distribution": "bench_distribution",
     "api_run": "bench_api_run",
+    "magics": "bench_magics",
 }
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
