@@ -19,6 +19,7 @@ Networking and volumes come from ``engine.networks`` / ``engine.volumes`` when t
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -352,14 +353,16 @@ class ContainerManager:
         mark(record.id, "exit.packet")
         with self._guard(record):
             self._live.pop(record.id, None)
-            record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
-                                ExitCode=code, OOMKilled=bool(status.get("oom_killed")),
-                                Error=status.get("error", ""),
-                                FinishedAt=rfc3339_ns(int(status["finished_at"])))
-            self._network_teardown(record)
+            self._network_teardown(record)  # still "running": a wait now waits for the end
             mark(record.id, "exit.teardown")
-            if record.id in self._records:
-                record.save()
+            with self._lock:  # saved before a wait can see it exited (and a client remove it)
+                record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
+                                    ExitCode=code, OOMKilled=bool(status.get("oom_killed")),
+                                    Error=status.get("error", ""),
+                                    FinishedAt=rfc3339_ns(int(status["finished_at"])))
+                if record.id in self._records:
+                    with contextlib.suppress(FileNotFoundError):  # removed meanwhile (rm -f)
+                        record.save()
             mark(record.id, "exit.saved")
             for listener in list(self._listeners.get(record.id, [])):
                 listener("exit", b"")

@@ -117,16 +117,27 @@ class Spares:
 def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
     """A spare's life: wait for a container (or the launcher's end), then be its shim."""
     from .spec import ContainerSpec
+    embryo = _embryo(launcher)
     data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 1)
     ctrl.close()
     if not data or not fds:
+        if embryo is not None:
+            launcher.discard(embryo)
         return  # the launcher is gone: nothing to run
     msg = json.loads(data)
     try:
         Shim(launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"],
-             socket.socket(fileno=fds[0])).run()
+             socket.socket(fileno=fds[0]), embryo).run()
     except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
         _crash_report(msg["shim"]["dir"])
+
+
+def _embryo(launcher: Any) -> Any:
+    """The next container's init, cloned while we wait (``linux.launcher.Embryo``), or None."""
+    try:
+        return launcher.embryo()
+    except Exception:  # noqa: BLE001 — a start without one only takes longer
+        return None
 
 
 def _crash_report(directory: str) -> None:
@@ -149,8 +160,9 @@ class Shim:
     """The shim's whole life: start the init, pump its output, report its exit, then exit."""
 
     def __init__(self, launcher: Any, spec: ContainerSpec | None, cfg: dict[str, Any],
-                 report: socket.socket | None) -> None:
+                 report: socket.socket | None, embryo: Any = None) -> None:
         self.launcher = launcher
+        self.embryo = embryo
         self.spec = spec
         self.dir = cfg["dir"]
         self.log = cfg["log_fd"] if "log_fd" in cfg else os.open(
@@ -228,7 +240,8 @@ class Shim:
                 self._output(out_r, name)
             theirs = stdio
         try:
-            running = self.launcher.start(self.spec, stdio or [0, 1, 2])
+            embryo, self.embryo = self.embryo, None
+            running = self.launcher.start(self.spec, stdio or [0, 1, 2], embryo)
         finally:
             for fd in theirs:
                 os.close(fd)

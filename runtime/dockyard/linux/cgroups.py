@@ -98,6 +98,7 @@ class Cgroup(Protocol):
     paths: list[str]
 
     def create(self, limits: Limits) -> None: ...
+    def apply(self, limits: Limits) -> None: ...
     def join(self, pid: int = 0) -> None: ...
     def oom_killed(self) -> bool: ...
     def pids(self) -> list[int]: ...
@@ -176,13 +177,26 @@ class CgroupV1:
     """One directory per mounted v1 hierarchy (co-mounted controllers share one)."""
 
     def __init__(self, container_id: str, hier: Hierarchies, parent: str = "dockyard") -> None:
+        self.hier, self.parent = hier, parent
         self.dirs = {c: os.path.join(hier.v1[c], parent, container_id)
                      for c in V1_CONTROLLERS if c in hier.v1}
         self.paths = sorted(set(self.dirs.values()))
 
+    def rename(self, container_id: str) -> CgroupV1:
+        """The same cgroups (tasks included) under another name: v1 allows a rename within
+        one parent, which costs far less than moving a task (see ``linux.launcher.Embryo``)."""
+        other = CgroupV1(container_id, self.hier, self.parent)
+        for old, new in {self.dirs[c]: other.dirs[c] for c in self.dirs}.items():
+            os.rename(old, new)
+        return other
+
     def create(self, limits: Limits) -> None:
         for path in self.paths:
             os.makedirs(path, exist_ok=True)
+        self.apply(limits)
+
+    def apply(self, limits: Limits) -> None:
+        """Write ``limits``; on failure the cgroups are removed (killing what is in them)."""
         try:
             self._apply(limits)
         except BaseException:
@@ -271,6 +285,10 @@ class CgroupV2:
             for level in (self.root, self.parent):
                 _write(f"{level}/cgroup.subtree_control", enable)
         os.makedirs(self.path, exist_ok=True)
+        self.apply(limits)
+
+    def apply(self, limits: Limits) -> None:
+        """Write ``limits``; on failure the cgroup is removed (killing what is in it)."""
         try:
             self._apply(limits)
         except BaseException:

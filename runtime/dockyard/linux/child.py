@@ -61,6 +61,7 @@ class ChildContext:
     close_fds: list[int] = field(default_factory=list)
     console_fd: int | None = None  # socket to send the pty master through (``tty``)
     caps: int = 0                  # capability mask, resolved (and validated) before clone
+    net_joined: bool = False       # an embryo joined ``spec.network`` through a passed fd
 
 
 def _env_path(env: list[str]) -> str:
@@ -202,7 +203,7 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
         ctx.cgroup.join(0)
     mark(spec.id, "child.cgroup-joined")
     syscalls.unshare(namespaces.FLAGS["cgroup"])
-    if spec.network not in ("none", "host"):
+    if spec.network not in ("none", "host") and not ctx.net_joined:
         namespaces.join_network(spec.network)
     from ..containers.trace import mark
     mark(spec.id, "child.fs")
@@ -250,6 +251,45 @@ def run(spec: ContainerSpec, ctx: ChildContext) -> NoReturn:
         _say(message)
     finally:
         os._exit(code)
+
+
+def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
+           hierarchies: list[tuple[str, str, str]]) -> NoReturn:
+    """An init cloned before its container is known (``linux.launcher.Embryo``): it joins its
+    cgroup off the clock, then waits for ``{"spec", "caps", "net", "console"}`` with the error
+    pipe, stdio, the network namespace to join unless ``none`` and the console socket (tty),
+    makes its mount namespace (a copy of the mounts as they are at the start) and goes on as
+    :func:`run`. Its parent's death, or EOF, ends it."""
+    try:
+        syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.close(peer_fd)  # the parent's end: its death is our EOF
+        cgroup.join(0)
+        with socket.socket(fileno=sock_fd) as sock:
+            sock.send(b"ready")  # in the cgroup: from now on it may be renamed
+            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
+    except BaseException:  # noqa: BLE001 — nobody to tell yet: the parent sees us gone
+        os._exit(SETUP_FAILED)
+    if not data or len(fds) < 4:
+        os._exit(0)
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    try:
+        msg = json.loads(data)
+        spec = ContainerSpec.from_dict(msg["spec"])
+        syscalls.unshare(namespaces.FLAGS["mnt"])  # now: a copy of the mounts as they are now
+        extra = fds[4:]
+        if msg["net"]:
+            net = extra.pop(0)
+            syscalls.setns(net, namespaces.FLAGS["net"])
+            os.close(net)
+        ctx = ChildContext(fds[0], None, fds[1:4], None, hierarchies, [],
+                           extra[0] if msg["console"] else None, int(msg["caps"]),
+                           bool(msg["net"]))
+    except BaseException as exc:  # noqa: BLE001 — reported like any failed start; nothing
+        # may unwind into the code of the process we were cloned from
+        _report(fds[0], "setup", _describe(exc), SETUP_FAILED)
+        os._exit(SETUP_FAILED)
+    run(spec, ctx)
 
 
 def _describe(exc: BaseException) -> str:

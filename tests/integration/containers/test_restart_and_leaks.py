@@ -139,23 +139,50 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
         client.api.remove_container(item["Id"], force=True)
     _wait_for(lambda: _busy(_shims(), daemon.pid) == busy_before)
     _wait_for(lambda: _cgroups(ids) == [])
+    _wait_for(lambda: _spare_cgroups_of_gone_spares() == [])
     assert _mounts(daemon.root) == []
     _wait_for(lambda: list((daemon.root / "containers").iterdir()) == [])
     assert len(busy_before) == 1  # the launcher itself, and no shim, stays
 
 
 def _busy(pids: list[int], daemon_pid: int) -> list[int]:
-    """Our processes but the daemon and the idle spare shim (a child of the launcher with no
-    children of its own, waiting for the next container)."""
-    def parent(pid: int) -> int:
-        try:
-            return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            return 0
-    launchers = [p for p in pids if parent(p) == daemon_pid]
-    idle = {p for p in pids if parent(p) in launchers and not any(parent(q) == p for q in pids)
-            and not _has_children(p)}
-    return sorted(p for p in pids if p != daemon_pid and p not in idle)
+    """Our processes but the daemon and the idle spare shim (a child of the launcher waiting
+    for the next container, with at most its embryo as a child)."""
+    idle = _idle_spares(pids, daemon_pid)
+    embryos = {q for q in pids if _parent(q) in idle}
+    return sorted(p for p in pids if p != daemon_pid and p not in idle | embryos)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return 0
+
+
+def _idle_spares(pids: list[int], daemon_pid: int) -> set[int]:
+    launchers = [p for p in pids if _parent(p) == daemon_pid]
+    return {p for p in pids if _parent(p) in launchers and _only_embryos(p)}
+
+
+def _only_embryos(pid: int) -> bool:
+    """A spare shim's children are at most its embryo: an init cloned ahead of time, which has
+    not exec'd (same executable as the shim) and has no children."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return all(os.readlink(f"/proc/{k}/exe") == os.readlink(f"/proc/{pid}/exe")
+                   and not _has_children(int(k)) for k in kids)
+    except OSError:
+        return False
+
+
+def _spare_cgroups_of_gone_spares() -> list[str]:
+    """Embryo cgroups (``dockyard/spare-<pid>``) whose spare shim no longer exists."""
+    hier = cgroups.detect()
+    return [os.path.join(m, "dockyard", name) for m in hier.v1.values()
+            if os.path.isdir(os.path.join(m, "dockyard"))
+            for name in os.listdir(os.path.join(m, "dockyard"))
+            if name.startswith("spare-") and not Path(f"/proc/{name[6:]}").exists()]
 
 
 def _has_children(pid: int) -> bool:
@@ -209,8 +236,9 @@ def test_daemon_crash_loses_nothing(daemon: DaemonProcess, client: Any) -> None:
 def test_a_killed_spare_shim_is_replaced(daemon: DaemonProcess, client: Any) -> None:
     client.containers.run("busybox", "true", remove=True)  # a spare now waits
     ours = _shims()
-    spares = set(ours) - set(_busy(ours, daemon.pid)) - {daemon.pid}
+    spares = _idle_spares(ours, daemon.pid)
     assert len(spares) == 1
     os.kill(spares.pop(), signal.SIGKILL)
     time.sleep(0.1)
     assert client.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
+    _wait_for(lambda: _spare_cgroups_of_gone_spares() == [])  # its embryo's cgroup too
