@@ -128,16 +128,11 @@ def run(ctx: Context, ns: argparse.Namespace) -> Any:
         raise CommandUsage("%docker run: -i is not supported in a notebook (no terminal stdin)")
     kwargs = run_kwargs(ns, ctx.cwd)
     container = _create(ctx, ns.image, kwargs, ns.pull)
+    _record_run(ctx, ns.image, str(container.attrs["Image"]))
     if ns.detach:
-        if ctx.lock is not None:
-            ctx.lock.record_run(ns.image, str(container.attrs["Image"]))
-            ctx.lock.save()
         container.start()
         container.reload()
         return container
-    if ctx.lock is not None:
-        ctx.lock.record_run(ns.image, str(container.attrs["Image"]))
-        ctx.lock.save()
     outcome = runner.run_attached(ctx.api, container.id, remove=ns.rm)
     ctx.exit_code = outcome.exit_code
     return _report_exit(container.name or container.short_id, outcome, ns.raise_error)
@@ -154,6 +149,17 @@ def _create(ctx: Context, image: str, kwargs: dict[str, Any], pull: str) -> Any:
         print(f"Unable to find image '{image}' locally", file=sys.stderr)
         _pull(ctx, image, kwargs.get("platform"))
         return ctx.client.containers.create(image, **kwargs)
+
+
+def _record_run(ctx: Context, reference: str, image_id: str) -> None:
+    """Written only when the record changes: running the same image again (the common loop in
+    a notebook) costs no file write and fsync."""
+    if ctx.lock is None:
+        return
+    before = json.dumps(ctx.lock.data, sort_keys=True)
+    ctx.lock.record_run(reference, image_id)
+    if json.dumps(ctx.lock.data, sort_keys=True) != before:
+        ctx.lock.save()
 
 
 def _report_exit(name: str, outcome: runner.Outcome, raise_error: bool) -> int | None:
