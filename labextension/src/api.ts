@@ -52,6 +52,11 @@ export class DockyardClient {
     return this.fetchJSON(this.url('registries'));
   }
 
+  /** A notebook's part of the dockyard.lock.json beside it (404 `EngineError`: no lock). */
+  async lock(notebookPath: string): Promise<unknown> {
+    return this.fetchJSON(`${this.url('lock')}?path=${encodeURIComponent(notebookPath)}`);
+  }
+
   /** A streamed response, handed over chunk by chunk until it ends or `signal` aborts. */
   async stream(
     url: string,

@@ -1,7 +1,8 @@
 /**
  * dockyard's JupyterLab plugin: the "Containers" sidebar, its commands (palette and file
  * browser context menu) and the main-area views they open. All daemon access goes through the
- * server extension's `/dockyard/` routes (see api.ts).
+ * server extension's `/dockyard/` routes (see api.ts). Open notebooks get their
+ * reproducibility record in `metadata.dockyard` (notebooks.ts).
  */
 import {
   ILayoutRestorer,
@@ -18,11 +19,13 @@ import {
 } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { DockyardClient, post } from './api';
 import { ANONYMOUS_AUTH, ContainerRow, ImageRow, parseReference, runFileSpec } from './engine';
+import { NotebookRecords } from './notebooks';
 import { DockyardPanel } from './panel';
 import { LogView, ProgressView, el } from './views';
 
@@ -229,13 +232,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'dockyard-jupyter:panel',
   description: 'Images, containers and registries of the dockyard daemon in the sidebar.',
   autoStart: true,
-  optional: [ICommandPalette, IFileBrowserFactory, ILayoutRestorer],
+  optional: [ICommandPalette, IFileBrowserFactory, ILayoutRestorer, INotebookTracker],
   activate: (app: JupyterFrontEnd, palette: ICommandPalette | null,
-    factory: IFileBrowserFactory | null, restorer: ILayoutRestorer | null) => {
+    factory: IFileBrowserFactory | null, restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null) => {
     const ui = new Frontend(app);
     app.shell.add(ui.panel, 'left', { rank: 400 });
     restorer?.add(ui.panel, ui.panel.id);
     addCommands(app, ui, factory, palette);
+    if (notebooks) new NotebookRecords(ui.client, notebooks);   // metadata.dockyard
   }
 };
 

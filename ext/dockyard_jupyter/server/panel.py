@@ -31,7 +31,7 @@ from tornado import httputil, web
 from tornado.httpclient import HTTPClientError
 
 from dockyard.distribution import credentials
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
 
 from .. import lockfile
 from .handlers import DockyardHandler, ProxyHandler
@@ -177,7 +177,11 @@ class LockHandler(DockyardHandler):
     async def get(self) -> None:
         root = self.settings.get("server_root_dir") or os.getcwd()
         self.set_header("Cache-Control", "no-store")
-        self.finish(notebook_lock(root, self.get_query_argument("path")))
+        try:
+            record = notebook_lock(root, self.get_query_argument("path"))
+        except DockyardError as exc:       # expected (no lock is the usual case): no traceback
+            raise web.HTTPError(exc.status, str(exc)) from None
+        self.finish(record)
 
 
 def route_table() -> list[tuple[str, type[Any]]]:
