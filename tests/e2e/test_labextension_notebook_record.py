@@ -1,17 +1,20 @@
 """A notebook carries its images' record: in a real JupyterLab (Playwright, Debian's chromium)
 a %%dockerfile cell runs in the notebook's kernel against dockyard's daemon, the panel merges
-the lock the kernel wrote into metadata.dockyard, and saving puts it in the .ipynb."""
+the lock the kernel wrote into metadata.dockyard, and saving puts it in the .ipynb; that
+.ipynb, copied alone, is enough for ``%docker reproduce``."""
 
 from __future__ import annotations
 
 import json
 import re
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 from jupyter_procs import JupyterServer
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
@@ -23,6 +26,7 @@ from test_labextension_browser import (  # noqa: F401 - browser is a fixture
 )
 
 from dockyard.testing.daemon import DaemonProcess
+from dockyard_jupyter import client as clients
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 IMAGE = "nb-record:1"
@@ -78,9 +82,24 @@ def run_cells(page: Page) -> None:
         expect(prompt).to_have_text(f"[{number}]:", timeout=60_000)
 
 
+def reproduce_alone(notebook: Path, tmp_path: Path, engine: Any,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saved .ipynb copied alone elsewhere: ``%docker reproduce --from`` rebuilds it."""
+    alone = tmp_path / "copied" / notebook.name
+    alone.parent.mkdir()
+    shutil.copy(notebook, alone)
+    engine.images.remove(IMAGE)
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    shell.extension_manager.load_extension("dockyard_jupyter")
+    [rebuilt] = shell.run_line_magic("docker", f"reproduce --from copied/{notebook.name}")
+    assert IMAGE in rebuilt.tags and rebuilt.labels == {"made": "notebook"}
+    assert sorted(p.name for p in alone.parent.iterdir()) == [notebook.name]    # no lock made
+
+
 def test_a_dockerfile_cell_lands_in_the_saved_notebook(
         browser: Browser, dockyard_daemon: DaemonProcess, busybox_image: str,  # noqa: F811
-        dockyard_clean_images: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        dockyard_clean_images: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKYARD_HOST", dockyard_daemon.host)   # the kernel's daemon
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     server = start_lab({"daemon_host": dockyard_daemon.host, "start_daemon": False})
@@ -106,6 +125,8 @@ def test_a_dockerfile_cell_lands_in_the_saved_notebook(
         assert record["version"] == 1 and "notebooks" not in record
         lock = json.loads((notebook.parent / "dockyard.lock.json").read_text())
         assert lock["notebooks"] == {"study.ipynb": {"images": [IMAGE], "runs": []}}
+        reproduce_alone(notebook, tmp_path, dockyard_clean_images, monkeypatch)
     finally:
         page.close()
         stop_server(server)
+        clients.forget_client(dockyard_daemon.host)
