@@ -169,6 +169,9 @@ class Runtime:
         self._containers: dict[str, Container] = {}
         self._execs: dict[str, ExecProcess] = {}
         self._closed = False
+        self._spare: socket.socket | None = None
+        self._spare_cv = threading.Condition()
+        self._filler: threading.Thread | None = None
         self._reader = threading.Thread(target=self._read, name="dockyard-launcher", daemon=True)
         self._reader.start()
         self._request({"op": "ping"})
@@ -272,20 +275,16 @@ class Runtime:
         """Start ``spec`` under its own supervisor (:mod:`dockyard.containers.shim`), which
         outlives this runtime; returns the init's pid and a connected socket to the shim.
 
-        The shim reports on that socket directly: the launcher only forks it, so starts
-        proceed in parallel."""
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        The spare shim that takes it was forked by the launcher ahead of time and is held
+        here: the spec goes to it directly, and it reports on the same socket."""
+        message = json.dumps({"spec": json.loads(spec.to_json()), "shim": {
+            "dir": directory, "log_path": log_path, "open_stdin": open_stdin}}).encode()
+        mine = self._hand_to_spare(message)
+        mark(spec.id, "runtime.sent-to-spare")
         try:
-            self._request({"op": "shim", "spec": json.loads(spec.to_json()), "shim": {
-                "dir": directory, "log_path": log_path, "open_stdin": open_stdin}},
-                [theirs.fileno()])
-        except BaseException:
-            mine.close()
-            raise
+            data = mine.recv(1 << 16)
         finally:
-            theirs.close()
-        mark(spec.id, "runtime.launcher-replied")
-        data = mine.recv(1 << 16)
+            self._refill()  # after the start: the next spare's fork must not slow this one
         reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
             "type": "DockyardError", "message": "the container's shim exited before starting it"}}
         if not reply["ok"]:
@@ -293,8 +292,60 @@ class Runtime:
             raise _error(reply["error"])
         return int(reply["pid"]), mine
 
+    # ---- spare shims, held here ---------------------------------------------------------------
+
+    def _hand_to_spare(self, message: bytes) -> socket.socket:
+        for _ in range(3):  # a spare killed while it waited is replaced
+            with self._spare_cv:
+                sock, self._spare = self._spare, None
+            sock = sock or self._new_spare()
+            try:
+                sock.send(message)
+                return sock
+            except OSError:
+                sock.close()
+        raise errors.DockyardError("could not hand the container to a shim")
+
+    def _new_spare(self) -> socket.socket:
+        reply = self._request({"op": "spare"})
+        fd = reply["fds"][0]
+        os.set_inheritable(fd, False)
+        return socket.socket(fileno=fd)
+
+    def _refill(self) -> None:
+        with self._spare_cv:
+            if self._filler is None:
+                self._filler = threading.Thread(target=self._fill, name="dockyard-spares",
+                                                daemon=True)
+                self._filler.start()
+            self._spare_cv.notify()
+
+    def _fill(self) -> None:
+        """Keep one spare: made after each start, off every start's path."""
+        while True:
+            with self._spare_cv:
+                while self._spare is not None and not self._closed:
+                    self._spare_cv.wait()
+                if self._closed:
+                    return
+            try:
+                sock = self._new_spare()
+            except errors.DockyardError:
+                return  # the launcher is gone
+            with self._spare_cv:
+                if self._spare is None and not self._closed:
+                    self._spare = sock
+                    continue
+            sock.close()
+
     def close(self) -> None:
         """Stop the launcher: it kills and reaps every container it still runs."""
+        with self._spare_cv:
+            self._closed = True
+            if self._spare is not None:
+                self._spare.close()
+                self._spare = None
+            self._spare_cv.notify()
         if self._proc.poll() is None:
             self._sock.shutdown(socket.SHUT_RDWR)
             self._proc.wait()

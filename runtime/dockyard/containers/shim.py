@@ -97,8 +97,12 @@ class Spares:
         raise OSError("could not hand the container to a shim")
 
     def refill(self) -> None:
-        if self.spare is not None:
-            return
+        if self.spare is None:
+            self.spare = self.fork()
+
+    def fork(self) -> tuple[int, socket.socket]:
+        """A new spare: its pid and our end of its socket (``{"spec", "shim"}`` goes there,
+        with the report socket or without one: then the spare reports on this socket)."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
@@ -110,8 +114,8 @@ class Spares:
             finally:
                 os._exit(0)
         theirs.close()
-        self.spare = (pid, mine)
         self.on_fork(pid)
+        return pid, mine
 
 
 def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
@@ -119,15 +123,17 @@ def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
     from .spec import ContainerSpec
     embryo = _embryo(launcher)
     data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 1)
-    ctrl.close()
-    if not data or not fds:
+    if not data:
         if embryo is not None:
             launcher.discard(embryo)
-        return  # the launcher is gone: nothing to run
+        return  # the launcher (or the daemon holding us) is gone: nothing to run
+    report = ctrl
+    if fds:
+        ctrl.close()
+        report = socket.socket(fileno=fds[0])
     msg = json.loads(data)
     try:
-        Shim(launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"],
-             socket.socket(fileno=fds[0]), embryo).run()
+        Shim(launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"], report, embryo).run()
     except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
         _crash_report(msg["shim"]["dir"])
 

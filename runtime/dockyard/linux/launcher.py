@@ -13,6 +13,9 @@ Protocol (``SOCK_SEQPACKET``, one JSON object per packet, stdio fds via ``SCM_RI
     → {"op": "exec", "spec": {...}}   + 3 fds   ← like "start" (``linux.enter``: a process in a
                                                  running container; its exit is an "exit" event)
     → {"op": "signal", "id": ID, "signal": S}   ← {"ok": true} | {"ok": false, "error": …}
+    → {"op": "spare"}                            ← {"ok": true, "pid": N} + 1 socket
+      (a spare shim for the caller to hold: sending it {"spec", "shim"} starts the container,
+      and the spare reports on that same socket — one hop less than the "shim" op)
     → {"op": "shim", "spec": {...}, "shim": {"dir", "log_path", "open_stdin"}} + 1 socket
                                                ← {"ok": true, "shim_pid": N}  (at once)
       (a per-container supervisor forked from here, see ``dockyard.containers.shim``; it
@@ -455,6 +458,11 @@ class Server:
                 if self.spares is None:
                     self.spares = shim.Spares(self.launcher, self._reap_later)
                 return {"ok": True, "shim_pid": self.spares.take(msg["spec"], msg["shim"], fds[0])}
+            if msg["op"] == "spare":
+                from ..containers import shim
+                pid, ctrl = shim.Spares(self.launcher, self._reap_later).fork()
+                reply_fds.append(ctrl.detach())  # handed over: closed after sending
+                return {"ok": True, "pid": pid}
             if msg["op"] == "signal":
                 if msg["id"] not in self.running:
                     raise InvalidArgument(f"container {msg['id']} is not running")
