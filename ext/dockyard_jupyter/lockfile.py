@@ -110,10 +110,15 @@ def validate(data: Any, where: str) -> dict[str, Any]:
     return data
 
 
-def for_notebook(data: dict[str, Any], notebook: str | None) -> dict[str, Any]:
+def for_notebook(data: dict[str, Any], notebook: str | None,
+                 present: set[str] | None = None) -> dict[str, Any]:
     """One notebook's part of a folder's lock, as it goes into that notebook's metadata:
-    entries another notebook recorded are left out, unattributed ones kept, secrets nulled."""
-    others = _owned_by_others(data.get("notebooks") or {}, notebook)
+    entries another notebook recorded are left out, unattributed ones kept, secrets nulled.
+    With ``present`` (the notebooks in the folder now), a notebook that is gone — renamed while
+    its kernel kept recording under the old name, say — claims nothing."""
+    notebooks = {name: owned for name, owned in (data.get("notebooks") or {}).items()
+                 if present is None or name in present}
+    others = _owned_by_others(notebooks, notebook)
     images = {n: dict(e, build_args=redact(e.get("build_args") or {}))
               for n, e in data.get("images", {}).items() if n not in others["images"]}
     runs = {r: i for r, i in data.get("runs", {}).items() if r not in others["runs"]}
@@ -165,7 +170,10 @@ class LockFile:
             data = json.loads(text)
         except ValueError:
             raise InvalidRecord(f"{path} is not valid JSON") from None
-        return cls(path, validate(data, str(path)))
+        data = validate(data, str(path))
+        data.setdefault("images", {})
+        data.setdefault("runs", {})
+        return cls(path, data)
 
     def save(self) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".dockyard-lock-", dir=self.path.parent)

@@ -39,6 +39,8 @@ def test_a_notebook_gets_its_own_entries_without_secrets(server: JupyterServer) 
     folder = server.root / "notebooks" / "work dir"
     folder.mkdir()
     (folder / "dockyard.lock.json").write_text(json.dumps(LOCK))
+    for name in ("a.ipynb", "b.ipynb"):
+        (folder / name).write_text("{}")
     response = lock(server, "work dir/a.ipynb")
     assert response.status_code == 200, response.text
     assert response.headers["Cache-Control"] == "no-store"
@@ -47,6 +49,10 @@ def test_a_notebook_gets_its_own_entries_without_secrets(server: JupyterServer) 
     assert body["images"]["a:1"]["build_args"] == {"V": "1", "API_KEY": None}
     assert body["version"] == 1 and "notebooks" not in body
     assert sorted(lock(server, "/work dir/b.ipynb").json()["images"]) == ["b:1", "old:1"]
+    (folder / "b.ipynb").rename(folder / "c.ipynb")     # b's kernel still says "b.ipynb"
+    assert sorted(lock(server, "work dir/c.ipynb").json()["images"]) == ["b:1", "old:1"]
+    # a notebook that is gone claims nothing: its entries are unattributed, as old:1 is
+    assert sorted(lock(server, "work dir/a.ipynb").json()["images"]) == ["a:1", "b:1", "old:1"]
 
     (folder / "dockyard.lock.json").write_text('{"version": 1, "images": [')
     broken = lock(server, "work dir/a.ipynb")

@@ -166,7 +166,8 @@ def notebook_lock(root: str, path: str) -> dict[str, Any]:
     lock = lockfile.LockFile.load(notebook.parent)
     if not lock.path.is_file():
         raise NotFound(f"no {lockfile.LOCK_NAME} beside {path}")
-    return lockfile.for_notebook(lock.data, PurePosixPath(path).name)
+    present = {p.name for p in notebook.parent.glob("*.ipynb")}
+    return lockfile.for_notebook(lock.data, PurePosixPath(path).name, present)
 
 
 class LockHandler(DockyardHandler):
