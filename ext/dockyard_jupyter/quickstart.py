@@ -109,6 +109,8 @@ def run_headless(args: argparse.Namespace) -> int:
             execute(folder / args.notebook.name, kernel_env(root), args.timeout)
     except Failed as exc:
         problems.insert(0, str(exc))
+    except KeyboardInterrupt:
+        problems.insert(0, "interrupted")
     finally:
         problems += stop_leftovers(folder)
         if problems:
@@ -144,7 +146,8 @@ def execute(path: Path, env: dict[str, str], timeout: int) -> None:
         raise Failed(f"a cell raised {exc.ename}: {exc.evalue}") from None
     except Exception as exc:  # noqa: BLE001 - a timeout, a dead kernel: say which, in one line
         printer.flush_pending()
-        raise Failed(f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}") from None
+        last = (str(exc).strip().splitlines() or [""])[-1]
+        raise Failed(f"{type(exc).__name__}: {last}") from None
     finally:
         nbformat.write(nb, path)  # type: ignore[no-untyped-call]
 
