@@ -63,8 +63,8 @@ def test_headless_quickstart_prints_the_notebook_and_cleans_up() -> None:
 
 
 def test_headless_quickstart_fails_loudly_and_still_cleans_up(tmp_path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in (
+    nb = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in (  # type: ignore[no-untyped-call]
         ("%load_ext dockyard_jupyter\n"
          "from pathlib import Path\nfrom dockyard.testing.busybox import build_busybox_archive\n"
          "%docker load -i {build_busybox_archive(Path('.'), 'busybox:latest')}"),
@@ -74,7 +74,7 @@ def test_headless_quickstart_fails_loudly_and_still_cleans_up(tmp_path: Path) ->
          "print('helper', helper.pid)"),
         "%docker run --rm --network none --raise-error busybox sh -c 'echo about to fail; exit 3'",
         "print('never reached')")]
-    nbformat.write(nb, tmp_path / "broken.ipynb")
+    nbformat.write(nb, tmp_path / "broken.ipynb")  # type: ignore[no-untyped-call]
     r = quickstart("--notebook", str(tmp_path / "broken.ipynb"))
     assert r.returncode == 1, r.stdout + r.stderr
     assert "about to fail" in r.stdout and "never reached" not in r.stdout

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow]
 def execute(folder: Path, monkeypatch: pytest.MonkeyPatch, host: str) -> Any:
     monkeypatch.setenv("DOCKYARD_HOST", host)
     shutil.copy(NOTEBOOK, folder / "quickstart.ipynb")
-    nb = nbformat.read(folder / "quickstart.ipynb", as_version=4)
+    nb = nbformat.read(folder / "quickstart.ipynb", as_version=4)  # type: ignore[no-untyped-call]
     try:
         NotebookClient(nb, timeout=120, kernel_name="python3",
                        resources={"metadata": {"path": str(folder)}}).execute()
@@ -69,6 +69,6 @@ def test_quickstart_on_real_dockerd(real_dockerd: Dockerd, tmp_path: Path,
 
 
 def test_quickstart_is_committed_without_outputs() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
     nbformat.validate(nb)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
