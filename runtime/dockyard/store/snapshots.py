@@ -48,6 +48,7 @@ from pathlib import Path
 from ..errors import DigestMismatch, InvalidArgument, Unavailable
 from . import tarparse
 from .compression import Readable, decoder, raw_chunks, sniff
+from .content import WRITEBACK, start_writeback
 from .tarparse import ChunkReader, Entry, TarError
 
 WHITEOUT_PREFIX = ".wh."
@@ -55,6 +56,7 @@ OPAQUE = ".wh..wh..opq"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _FD_CACHE_MAX = 256
+_WRITEBACK_MIN = 1 << 20
 LAYER_COMPRESSIONS = frozenset({"gzip", "zstd"})
 # errno values that are the machine's fault, not the layer's: they stay OSError (or StoreFull)
 _MACHINE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM,
@@ -139,10 +141,11 @@ class _Producer(threading.Thread):
         self.join()
 
 
-def unpack(src: Readable | Iterator[bytes], dest: Path) -> UnpackResult:
+def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False) -> UnpackResult:
     """Unpack a layer stream (gzip, zstd or plain tar; a file or an iterator of chunks) into the
-    existing directory ``dest``."""
-    extractor = _Extractor(dest)
+    existing directory ``dest``. ``writeback``: start the disk writes of large files as they
+    are written (for an unpack that ends with a sync)."""
+    extractor = _Extractor(dest, writeback)
     producer = _Producer(src)
     producer.start()
     try:
@@ -190,8 +193,9 @@ def _split(name: str) -> tuple[str, str]:
 class _Extractor:
     """Applies tar entries below a root directory descriptor, never following a symlink."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, writeback: bool = False) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
+        self.writeback = writeback
         self.dirs: dict[str, int] = {}
         self.deferred: list[tuple[str, Entry]] = []
         self.size = 0
@@ -291,7 +295,7 @@ class _Extractor:
             self._clear(pfd, base, keep_dir=False)
             fd = os.open(base, _FILE_FLAGS, mode if plain else 0o600, dir_fd=pfd)
         try:
-            reader.write_to(fd, entry.size)
+            self._body(fd, entry.size, reader)
             self.size += entry.size
             if plain and not entry.xattrs and (entry.uid, entry.gid) == self.owner:
                 os.utime(fd, ns=self._times(entry))  # the common case: 4 syscalls per file
@@ -299,6 +303,18 @@ class _Extractor:
                 self._meta_fd(fd, entry)
         finally:
             os.close(fd)
+
+    def _body(self, fd: int, size: int, reader: ChunkReader) -> None:
+        """A large file's pages go to disk while the rest of the layer arrives, so the final
+        syncfs finds little left to write; small files are left to it (one call each would
+        cost more than it saves)."""
+        if not self.writeback or size < _WRITEBACK_MIN:
+            reader.write_to(fd, size)
+            return
+        for offset in range(0, size, WRITEBACK):
+            n = min(WRITEBACK, size - offset)
+            reader.write_to(fd, n)
+            start_writeback(fd, offset, n)
 
     def _directory(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, parent: str) -> None:
         if not self._clear(pfd, base, keep_dir=True):
@@ -474,7 +490,7 @@ class SnapshotStore:
         tmp = self.root / f"tmp-{secrets.token_hex(8)}"
         (tmp / "fs").mkdir(parents=True)
         try:
-            result = unpack(src, tmp / "fs")
+            result = unpack(src, tmp / "fs", writeback=self.durable)
             if expected_diff_id is not None and result.diff_id != expected_diff_id:
                 raise DigestMismatch(expected_diff_id, result.diff_id)
             (tmp / "meta.json").write_text(json.dumps(asdict(result)))

@@ -95,3 +95,34 @@ def test_missing_blob(content: ContentStore) -> None:
     with pytest.raises(NotFound):
         content.open("sha256:" + "0" * 64)
     assert not content.delete("sha256:" + "0" * 64)
+
+
+def test_writer_verifies_before_commit_and_leaves_nothing_on_mismatch(content: ContentStore) -> None:
+    """The caller's own loop: verify() is the point where the bytes are known good (a pull lets
+    its unpacker finish there), commit() the point where they become visible."""
+    data = os.urandom((2 << 20) + 123)
+    good = "sha256:" + hashlib.sha256(data).hexdigest()
+    with content.writer(good, len(data)) as blob:
+        for off in range(0, len(data), 1 << 20):
+            blob.write(memoryview(data)[off : off + (1 << 20)])
+        assert blob.verify() == good and not content.has(good)
+        assert blob.commit() == good
+    assert content.read_bytes(good) == data
+    wrong = "sha256:" + "0" * 64
+    with pytest.raises(DigestMismatch), content.writer(wrong, len(data)) as blob:
+        blob.write(data)
+        blob.verify()
+    with pytest.raises(InvalidArgument, match="size mismatch"), content.writer(good, len(data)) as blob:
+        blob.write(data[:-1])
+        blob.commit()
+    assert list(content.digests()) == [good]
+    assert list(content.ingest.iterdir()) == []
+
+
+def test_large_blob_written_with_early_writeback(content: ContentStore) -> None:
+    """Blobs beyond WRITEBACK bytes have their pages sent to disk as they stream in."""
+    from dockyard.store.content import WRITEBACK
+
+    data = os.urandom(2 * WRITEBACK + 5)
+    digest, size = content.write(io.BytesIO(data), size=len(data))
+    assert size == len(data) and content.read_bytes(digest) == data
