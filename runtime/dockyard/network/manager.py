@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ..containers.spec import Mount
+from ..containers.trace import mark
 from ..errors import Conflict, InvalidArgument, NotFound
 from . import files, ipam, nat, netlink, ports
 from .errors import (
@@ -38,6 +39,7 @@ from .errors import (
     NetworkUnavailable,
 )
 from .nsconnect import SocketFactory
+from .pool import NetnsPool
 from .proxy import PortProxy, Published, Target, bind
 from .state import Endpoint, Network, Sandbox, State
 from .views import (
@@ -125,6 +127,8 @@ class NetworkManager:
         self._published: dict[str, list[Published]] = {}
         self._factories: dict[str, SocketFactory] = {}
         self._factory_lock = threading.Lock()
+        # the daemon's manager (one with an engine) keeps netns ready (see network/pool.py)
+        self._pool = NetnsPool(self.netns_dir) if engine is not None and not rootless else None
         self._predefine(bridge or default_bridge_name(Path(data_root)), bip)
         self._restore()
 
@@ -133,6 +137,8 @@ class NetworkManager:
         """Daemon stop. With no container running, the bridges and NAT rules go too (the next
         start makes them again); otherwise they stay for the containers that outlive us."""
         with self._lock:
+            if self._pool is not None:
+                self._pool.close()
             for cid in list(self._published):
                 self._unpublish(cid)
             self._proxy.close()
@@ -422,20 +428,27 @@ class NetworkManager:
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" else self._requested(record, mode)
         bridged = [n for n in requested if n[0].driver == "bridge"]
+        mark(record.id, "net.requested")
         if sb.netns not in ("host", "none"):
-            inside = netlink.create_netns(sb.netns, with_socket=bool(bridged))
+            ready = self._pool.take(sb.netns, bool(bridged)) if self._pool else None
+            inside = ready.inside if ready else netlink.create_netns(sb.netns, bool(bridged))
+            mark(record.id, "net.netns")
             if inside is not None:
                 with inside:
                     for i, (net, req) in enumerate(bridged):
                         self._attach(sb, inside, net, req, f"eth{i}", primary=i == 0, name=record.name)
+                mark(record.id, "net.attached")
         self._publish_record(record, sb)
         self.state.save()
+        mark(record.id, "net.saved")
         self._write_files(sb, host_mode=mode == "host")
+        mark(record.id, "net.files")
         self._refresh_peers(record.id)
         self._fill_settings(record, requested)
+        mark(record.id, "net.done")
         return NetworkSetup(sb.netns, _file_mounts(directory), hostname)
 
-    def _attach(self, sb: Sandbox, inside: netlink.Sandbox, net: Network, req: dict[str, Any],
+    def _attach(self, sb: Sandbox, inside: netlink.Sandbox | netlink.InetSandbox, net: Network, req: dict[str, Any],
                 ifname: str, primary: bool, name: str) -> Endpoint:
         index = self._bridge(net)
         subnet = ipam.IPv4Net(net.subnet)
@@ -444,6 +457,7 @@ class NetworkManager:
         ip_range = ipam.IPv4Net(net.ip_range) if net.ip_range else None
         addr = ipam.allocate(subnet, used, ip_range, wanted)
         mac = str(req.get("MacAddress") or ipam.mac_for(addr))
+        mark(sb.container_id, "net.bridge-ready")
         ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
                       "veth" + secrets.token_hex(4)[:7], ifname, list(req.get("Aliases") or []))
         self.state.endpoints[f"{net.id}/{sb.container_id}"] = ep
@@ -452,8 +466,10 @@ class NetworkManager:
         except NetworkError:  # the bridge went away behind our back: make it again, once
             self._bridges.pop(net.id, None)
             self.nl.add_veth(ep.host_if, sb.netns, self._bridge(net), mac, ifname)
+        mark(sb.container_id, "net.veth")
         gateway = net.gateway if primary and not net.internal else None
         inside.configure(ifname, ep.ip, subnet.prefixlen, gateway)
+        mark(sb.container_id, "net.configured")
         return ep
 
     def _setup_joined(self, record: ContainerLike, other: str) -> NetworkSetup:

@@ -66,8 +66,11 @@ def _cgroups(ids: list[str]) -> list[str]:
 
 
 def _mounts(root: Path) -> list[str]:
-    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if str(root) in line]
+    """Mounts under ``root`` but the netns the daemon keeps ready (at most one per kind)."""
+    found = [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+             if str(root) in line]
+    assert len([line for line in found if "/netns/pool-" in line]) <= 2
+    return [line for line in found if "/netns/pool-" not in line]
 
 
 def _shim_pid(daemon: DaemonProcess, cid: str) -> int:

@@ -31,7 +31,9 @@ def daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
         client.close()
         yield proc
     finally:
+        root = proc.root
         proc.cleanup()
+    assert _nsfs_mounts(root, pool=True) == 0  # the netns pool's ready ones went with the daemon
     assert not nat.rules_tagged("nat", f"dockyard:{BRIDGE} ") and BRIDGE not in os.listdir("/sys/class/net")
 
 
@@ -48,9 +50,12 @@ def _get(url: str, timeout: float = 8.0) -> bytes:
             time.sleep(0.05)
 
 
-def _nsfs_mounts(root: Path) -> int:
+def _nsfs_mounts(root: Path, pool: bool = False) -> int:
+    """Pinned netns under ``root``; those the daemon keeps ready (``netns/pool-*``) only with
+    ``pool``."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        return sum(1 for line in f if " nsfs " in line and str(root) in line)
+        return sum(1 for line in f if " nsfs " in line and str(root) in line
+                   and (pool or "/netns/pool-" not in line))
 
 
 def test_published_port_survives_restart_and_rm_cleans_up(daemon: DaemonProcess) -> None:
