@@ -122,6 +122,7 @@ def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
     """A spare's life: wait for a container (or the launcher's end), then be its shim."""
     from .spec import ContainerSpec
     embryo = _embryo(launcher)
+    _prefault()
     data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 1)
     if not data:
         if embryo is not None:
@@ -136,6 +137,15 @@ def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
         Shim(launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"], report, embryo).run()
     except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
         _crash_report(msg["shim"]["dir"])
+
+
+def _prefault() -> None:
+    """Copy now the pages a start will write: a forked process shares its parent's memory
+    copy-on-write, and Python writes (reference counts, GC headers) to nearly every object it
+    touches, so the first pass through the start code took ~2 ms of page faults per process.
+    A full collection writes the GC header of every tracked object; done while we wait."""
+    import gc
+    gc.collect()
 
 
 def _embryo(launcher: Any) -> Any:

@@ -9,6 +9,7 @@ with the code dockerd would record (:func:`docker_exit_code`).
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import signal
@@ -264,6 +265,7 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(peer_fd)  # the parent's end: its death is our EOF
         cgroup.join(0)
+        gc.collect()  # copy-on-write faults now, not after the spec came (see shim._prefault)
         with socket.socket(fileno=sock_fd) as sock:
             sock.send(b"ready")  # in the cgroup: from now on it may be renamed
             data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
@@ -276,7 +278,10 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
     try:
         msg = json.loads(data)
         spec = ContainerSpec.from_dict(msg["spec"])
+        from ..containers.trace import mark
+        mark(spec.id, "embryo.got-spec")
         syscalls.unshare(namespaces.FLAGS["mnt"])  # now: a copy of the mounts as they are now
+        mark(spec.id, "embryo.unshared")
         extra = fds[4:]
         if msg["net"]:
             net = extra.pop(0)

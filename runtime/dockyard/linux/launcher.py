@@ -204,8 +204,10 @@ class Launcher:
         """Hand ``spec`` to the embryo: its cgroup renamed to the container's, the limits,
         then the spec with the error pipe, stdio and the console socket; then as after a
         clone."""
+        from ..containers.trace import mark
         try:
             cg = embryo.cgroup.rename(spec.id)
+            mark(spec.id, "launcher.renamed")
         except BaseException:
             self.discard(embryo)
             cgroups.CgroupV1(spec.id, self.hier).remove()  # whatever was renamed already
@@ -231,6 +233,8 @@ class Launcher:
                                   "spec": json.loads(spec.to_json())}).encode()
             socket.send_fds(embryo.sock, [message], [err_w, *stdio, *([net] if net else []),
                                                      *([con_w.fileno()] if con_w else [])])
+            from ..containers.trace import mark
+            mark(spec.id, "launcher.sent-to-embryo")
         except BaseException:
             _close(err_r)
             if con_r:
