@@ -70,9 +70,13 @@ class Netlink:
     def __init__(self) -> None:
         self._ipr = IPRoute()
         self._lock = threading.Lock()
+        self._raw: socket.socket | None = None  # for add_veth
+        self._seq = 0
 
     def close(self) -> None:
         self._ipr.close()
+        if self._raw is not None:
+            self._raw.close()
 
     def index(self, name: str) -> int | None:
         with self._lock:
@@ -122,14 +126,65 @@ class Netlink:
         return out
 
     def add_veth(self, host_name: str, netns_path: str, bridge: int, mac: str, peer: str) -> None:
-        """A veth pair: ``host_name`` on the bridge and up, its ``peer`` (``eth0``…) in the netns."""
+        """A veth pair: ``host_name`` on the bridge and up, its ``peer`` (``eth0``…) in the netns.
+
+        One RTM_NEWLINK written by hand: through pyroute2 the same request cost ~1.5 ms of
+        Python per bridged start."""
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            with self._lock, _netlink_errors(f"failed to add the veth pair {host_name}"):
-                self._ipr.link("add", ifname=host_name, kind="veth", master=bridge, state="up",
-                               peer={"ifname": peer, "net_ns_fd": fd, "address": mac})
+            with self._lock:
+                if self._raw is None:
+                    self._raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                              socket.NETLINK_ROUTE)
+                self._seq += 1
+                code = _request(self._raw, _newveth(self._seq, host_name, bridge, peer, fd, mac))
         finally:
             os.close(fd)
+        if code:
+            raise NetworkError(f"failed to add the veth pair {host_name}: {os.strerror(code)}")
+
+
+# rtnetlink constants (linux/rtnetlink.h, if_link.h, veth.h)
+_RTM_NEWLINK, _NLMSG_ERROR = 16, 2
+_NLM_F_REQUEST_ACK_EXCL_CREATE = 0x1 | 0x4 | 0x200 | 0x400
+_IFLA_ADDRESS, _IFLA_IFNAME, _IFLA_MASTER, _IFLA_LINKINFO, _IFLA_NET_NS_FD = 1, 3, 10, 18, 28
+_IFLA_INFO_KIND, _IFLA_INFO_DATA, _VETH_INFO_PEER = 1, 2, 1
+
+
+def _attr(kind: int, data: bytes) -> bytes:
+    """One rtattr (length, type, payload), padded to 4 bytes."""
+    head = struct.pack("HH", 4 + len(data), kind)
+    return head + data + b"\0" * (-len(data) % 4)
+
+
+def _ifinfo(flags: int = 0) -> bytes:
+    return struct.pack("BxHiII", socket.AF_UNSPEC, 0, 0, flags, flags)
+
+
+def _newveth(seq: int, name: str, master: int, peer: str, netns_fd: int, mac: str) -> bytes:
+    peer_info = _ifinfo() + _attr(_IFLA_IFNAME, peer.encode() + b"\0") + \
+        _attr(_IFLA_NET_NS_FD, struct.pack("I", netns_fd)) + \
+        _attr(_IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
+    linkinfo = _attr(_IFLA_INFO_KIND, b"veth\0") + \
+        _attr(_IFLA_INFO_DATA, _attr(_VETH_INFO_PEER, peer_info))
+    body = _ifinfo(0x1) + _attr(_IFLA_IFNAME, name.encode() + b"\0") + \
+        _attr(_IFLA_MASTER, struct.pack("I", master)) + _attr(_IFLA_LINKINFO, linkinfo)
+    return struct.pack("IHHII", 16 + len(body), _RTM_NEWLINK, _NLM_F_REQUEST_ACK_EXCL_CREATE,
+                       seq, 0) + body
+
+
+def _request(sock: socket.socket, message: bytes) -> int:
+    """Send one request and read its ack: 0, or the errno the kernel refused it with."""
+    sock.send(message)
+    seq = struct.unpack_from("I", message, 8)[0]
+    while True:
+        reply = sock.recv(65536)
+        offset = 0
+        while offset + 16 <= len(reply):
+            length, kind, _flags, rseq, _pid = struct.unpack_from("IHHII", reply, offset)
+            if kind == _NLMSG_ERROR and rseq == seq:
+                return -int(struct.unpack_from("i", reply, offset + 16)[0])
+            offset += max(length + (-length % 4), 16)
 
 
 class Sandbox:
