@@ -19,7 +19,6 @@ Networking and volumes come from ``engine.networks`` / ``engine.volumes`` when t
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import json
 import logging
 import os
@@ -345,25 +344,21 @@ class ContainerManager:
                     "error": "the container's shim exited unexpectedly"}
 
     def _on_exit(self, record: ContainerRecord, status: dict[str, Any]) -> None:
-        """Record the exit, take the network down, save, and only then tell waiters: dockerd's
-        wait returns once the container's network is gone, so an inspect right after shows
-        no address. All under the container's lock, so a restart cannot slip in between and
-        lose its fresh sandbox."""
+        """Take the network down, record the exit, tell waiters, save: dockerd's wait returns
+        once the container's network is gone, so an inspect right after shows no address.
+        All under the container's lock, so a restart cannot slip in between and lose its
+        fresh sandbox, and a remove (which takes it too) cannot move the directory away
+        under the save."""
         code = int(status["exit_code"])
         mark(record.id, "exit.packet")
         with self._guard(record):
             self._live.pop(record.id, None)
             self._network_teardown(record)  # still "running": a wait now waits for the end
             mark(record.id, "exit.teardown")
-            with self._lock:  # saved before a wait can see it exited (and a client remove it)
-                record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
-                                    ExitCode=code, OOMKilled=bool(status.get("oom_killed")),
-                                    Error=status.get("error", ""),
-                                    FinishedAt=rfc3339_ns(int(status["finished_at"])))
-                if record.id in self._records:
-                    with contextlib.suppress(FileNotFoundError):  # removed meanwhile (rm -f)
-                        record.save()
-            mark(record.id, "exit.saved")
+            record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
+                                ExitCode=code, OOMKilled=bool(status.get("oom_killed")),
+                                Error=status.get("error", ""),
+                                FinishedAt=rfc3339_ns(int(status["finished_at"])))
             for listener in list(self._listeners.get(record.id, [])):
                 listener("exit", b"")
             if record.state["OOMKilled"]:
@@ -371,6 +366,9 @@ class ContainerManager:
             self._emit(record, "die", exitCode=str(code))
             self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
             mark(record.id, "exit.waiters-told")
+            if record.id in self._records:
+                record.save()
+            mark(record.id, "exit.saved")
         if record.host_config.get("AutoRemove"):
             threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
         elif self._should_restart(record, code):
@@ -568,7 +566,8 @@ class ContainerManager:
         execs = getattr(self.engine, "execs", None)
         if execs is not None:
             execs.forget_container(record.id)
-        _discard(record.dir)
+        with self._guard(record):  # an exit being recorded saves first
+            _discard(record.dir)
         mark(record.id, "rm.discarded")
         with self._lock:
             self._records.pop(record.id, None)
