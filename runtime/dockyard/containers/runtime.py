@@ -277,8 +277,10 @@ class Runtime:
 
         The spare shim that takes it was forked by the launcher ahead of time and is held
         here: the spec goes to it directly, and it reports on the same socket."""
+        mark(spec.id, "runtime.begin")
         message = json.dumps({"spec": json.loads(spec.to_json()), "shim": {
             "dir": directory, "log_path": log_path, "open_stdin": open_stdin}}).encode()
+        mark(spec.id, "runtime.encoded")
         mine = self._hand_to_spare(message)
         mark(spec.id, "runtime.sent-to-spare")
         try:

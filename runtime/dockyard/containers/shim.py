@@ -121,8 +121,9 @@ class Spares:
 def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
     """A spare's life: wait for a container (or the launcher's end), then be its shim."""
     from .spec import ContainerSpec
+    _no_gc()
     embryo = _embryo(launcher)
-    _prefault()
+    _rehearse()
     data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 1)
     if not data:
         if embryo is not None:
@@ -139,13 +140,27 @@ def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
         _crash_report(msg["shim"]["dir"])
 
 
-def _prefault() -> None:
-    """Copy now the pages a start will write: a forked process shares its parent's memory
-    copy-on-write, and Python writes (reference counts, GC headers) to nearly every object it
-    touches, so the first pass through the start code took ~2 ms of page faults per process.
-    A full collection writes the GC header of every tracked object; done while we wait."""
+def _no_gc() -> None:
+    """No garbage collection in a spare (nor its embryo): a collection would write the GC
+    header of every object the fork shares with the launcher, copying most of its pages
+    (~5–10 ms, measured) in the middle of a start. What a spare allocates is freed by
+    reference counting; a long-running shim re-execs into a fresh interpreter anyway."""
     import gc
-    gc.collect()
+    gc.disable()
+
+
+def _rehearse() -> None:
+    """Run the spec's decoding once on a sample while we wait: its first pass in a fresh fork
+    writes (reference counts, allocator pages) to ~200 pages shared copy-on-write with the
+    launcher, ~0.5–1 ms of faults that a real start would otherwise take."""
+    from ..linux.launcher import spec_caps
+    from .spec import ContainerSpec, Mount
+    sample = ContainerSpec("0" * 64, ["/l"], "/u", "/w", ["true"], mounts=[Mount("bind", "/a", "/b")])
+    message = json.dumps({"spec": json.loads(sample.to_json()), "shim": {
+        "dir": "/", "log_path": "/", "open_stdin": False}}).encode()
+    decoded = ContainerSpec.from_dict(json.loads(message)["spec"])
+    decoded.validate()
+    spec_caps(decoded)
 
 
 def _embryo(launcher: Any) -> Any:

@@ -9,7 +9,6 @@ with the code dockerd would record (:func:`docker_exit_code`).
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import os
 import signal
@@ -265,7 +264,6 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(peer_fd)  # the parent's end: its death is our EOF
         cgroup.join(0)
-        gc.collect()  # copy-on-write faults now, not after the spec came (see shim._prefault)
         with socket.socket(fileno=sock_fd) as sock:
             sock.send(b"ready")  # in the cgroup: from now on it may be renamed
             data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
