@@ -16,8 +16,9 @@ client (``dockyard.distribution``, in process) against ``docker push/pull`` (a p
 - docker push: dockerd gets the image by ``docker load`` (no distribution metadata, so it can
   neither skip nor mount) and gzips the layer as it uploads. docker figures are gzip only.
 
-Targets (issue 5): push and pull at least 2× docker's figures measured here (push 40 MB/s
-random / 29 MB/s text, pull 93 / 111 MB/s).
+Targets (issue 5): push and pull at least 2× docker's figures measured here when the issue was
+written (push 40 MB/s random / 29 MB/s text, pull 93 / 111 MB/s); the docker rows give the
+figures of the same run (a ratio ≤ 0.5× is 2× docker's speed).
 
 Run alone: ``python3 -m bench.bench_distribution [--quick] [--repeats N]``; or register
 ``"distribution": "bench_distribution"`` in ``bench/__main__.py``'s ``BENCHMARKS``.
