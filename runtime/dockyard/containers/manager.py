@@ -687,7 +687,7 @@ class ContainerManager:
 
     def _reconnect(self, record: ContainerRecord) -> None:
         from .shim import connect
-        for attempt in range(100):  # a shim binds its socket just after reporting the start
+        for attempt in range(100):  # a shim binds its socket LISTEN_AFTER (10 ms) into a start
             try:
                 sock = connect(str(record.dir / "shim.sock"))
             except OSError:

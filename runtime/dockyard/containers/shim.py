@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from .spec import ContainerSpec
 
 PACKET = 65536
+LISTEN_AFTER = 0.01
+"""Seconds a container runs before its shim writes ``shim.pid`` and listens on ``shim.sock``
+(for a restarted daemon): a short container (``run --rm … true``) never pays for them. A
+restarting daemon waits longer than this for them (``ContainerManager._reconnect``)."""
 HANDOFF_AFTER = 0.5
 """Seconds a container runs before its shim re-executes itself as a bare interpreter that has
 imported only this module: the forked launcher image costs ~14 MiB RSS, the bare one ~10."""
@@ -231,19 +235,25 @@ class Shim:
         if not self._send_report({"ok": True, "pid": running.pid}):
             os.kill(running.pid, signal.SIGKILL)  # the daemon gave up: run nothing unknown
         mark(self.cid, "shim.reported")
-        # Only a restarted daemon needs these: made after the start has been reported.
-        with open(os.path.join(self.dir, "shim.pid"), "w") as f:
-            f.write(str(os.getpid()))
-        self.listener = self._listen()
-        self.sel.register(self.listener, selectors.EVENT_READ, "listen")
         self.pid, self.pidfd = running.pid, running.pidfd
         self.sel.register(running.pidfd, selectors.EVENT_READ, "exit")
-        if self._loop(time.monotonic() + HANDOFF_AFTER):
+        exited = self._loop(time.monotonic() + LISTEN_AFTER)
+        if not exited:
+            self._adoptable()
+            exited = self._loop(time.monotonic() + HANDOFF_AFTER)
+        if exited:
             mark(self.cid, "shim.init-exited")
             self._finish()
             mark(self.cid, "shim.finished")
         else:
             self._handoff()
+
+    def _adoptable(self) -> None:
+        """Only a restarted daemon needs these (see LISTEN_AFTER)."""
+        with open(os.path.join(self.dir, "shim.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        self.listener = self._listen()
+        self.sel.register(self.listener, selectors.EVENT_READ, "listen")
 
     def _listen(self) -> socket.socket:
         path = os.path.join(self.dir, "shim.sock")
@@ -473,8 +483,9 @@ class Shim:
         with open(tmp, "w") as f:
             json.dump(status, f)
         os.replace(tmp, os.path.join(self.dir, "exit.json"))
-        os.unlink(os.path.join(self.dir, "shim.sock"))  # before the news: a waiter sees it gone
-        os.unlink(os.path.join(self.dir, "shim.pid"))
+        if self.listener is not None:  # before the news: a waiter sees them gone
+            os.unlink(os.path.join(self.dir, "shim.sock"))
+            os.unlink(os.path.join(self.dir, "shim.pid"))
         from .trace import mark
         mark(self.cid, "shim.exit-sending")
         self._broadcast(b"x" + json.dumps(status).encode())
