@@ -44,6 +44,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 from ..errors import DigestMismatch, InvalidArgument, Unavailable
 from . import tarparse
@@ -97,7 +98,7 @@ class _Producer(threading.Thread):
 
     def __init__(self, src: Readable | Iterator[bytes]) -> None:
         super().__init__(daemon=True, name="layer-inflate")
-        self.src = src if isinstance(src, Iterator) else raw_chunks(src)
+        self.src = _chunks_of(src)
         self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
         self.hasher = hashlib.sha256()
         self.total = 0
@@ -139,6 +140,13 @@ class _Producer(threading.Thread):
             except queue.Empty:
                 pass
         self.join()
+
+
+def _chunks_of(src: Readable | Iterator[bytes]) -> Iterator[bytes]:
+    """A file is an iterator too (of lines!): anything with ``read`` is read in blocks."""
+    if isinstance(src, Iterator) and not hasattr(src, "read"):
+        return src
+    return raw_chunks(cast(Readable, src))
 
 
 def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False) -> UnpackResult:

@@ -247,3 +247,22 @@ def test_chain_ids() -> None:
     import hashlib
 
     assert chain_ids([a, b]) == [a, "sha256:" + hashlib.sha256(f"{a} {b}".encode()).hexdigest()]
+
+
+class _NoLines(io.BytesIO):
+    """A file that fails if iterated: files are iterators of lines, which an unpack must not use."""
+
+    def __next__(self) -> bytes:
+        raise AssertionError("a layer file was iterated line by line")
+
+
+def test_files_are_read_in_blocks_and_chunk_iterators_taken_as_they_are(tmp_path: Path) -> None:
+    data = b"line\n" * 100_000
+    layer = gzip.compress(make_tar([F("a.txt", data=data)]), 1)
+    (tmp_path / "file").mkdir()
+    unpack(_NoLines(layer), tmp_path / "file")
+    (tmp_path / "chunks").mkdir()
+    result = unpack(iter([layer[:3], layer[3:1000], layer[1000:]]), tmp_path / "chunks")
+    for out in ("file", "chunks"):
+        assert (tmp_path / out / "a.txt").read_bytes() == data
+    assert result.diff_id == sha256(gzip.decompress(layer))
