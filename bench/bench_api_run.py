@@ -10,7 +10,10 @@ so bridges, veths and NAT rules never touch the host. A dockyard endpoint that i
 shows as ``n/a (endpoint missing)``.
 
 Targets (issue 3): ≤ 15 ms median with ``--network none``, ≤ 25 ms with the bridge; daemon idle
-RSS < 60 MiB; shim ≤ 13 MiB. Standalone: ``python3 -m bench.bench_api_run [--repeats N]``.
+RSS < 60 MiB; shim ≤ 13 MiB. Standalone: ``python3 -m bench.bench_api_run [--repeats N]``;
+``--trace`` instead runs only dockyard's docker-py figures with the daemon's phase marks on
+(``DOCKYARD_TRACE``, :mod:`dockyard.containers.trace`) and prints where a run's time goes —
+on a shared machine the medians are noise, the phases are not.
 """
 
 from __future__ import annotations
@@ -361,9 +364,35 @@ def bench(ctx: Context) -> list[Result]:
     return results(mine, dockerd, podman, _low_level(ctx))
 
 
+def traced(ctx: Context, repeats: int) -> str:
+    """``containers.run`` against a dockyard daemon with its phase marks on: per network mode,
+    the median and the medians of each phase over ``repeats`` runs."""
+    from dockyard.containers import trace
+
+    archive = busybox_archive(ctx)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace"
+        os.environ["DOCKYARD_TRACE"] = str(path)  # the daemon, its launcher and shims inherit it
+        try:
+            with dockyard_side(ctx, archive) as side:
+                for network in ("none", None):
+                    path.write_text("")
+                    stats = dockerpy_run(side, network, repeats)
+                    out.append(f"network {network or 'bridge'}: median {stats.median * 1000:.1f} ms, "
+                               f"p90 {stats.p90 * 1000:.1f} ms (tracing on)")
+                    out.append(trace.summary(path.read_text().splitlines()))
+        finally:
+            del os.environ["DOCKYARD_TRACE"]
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     repeats = int(args[args.index("--repeats") + 1]) if "--repeats" in args else 5
+    if "--trace" in args:
+        print(traced(Context(repeats=repeats), max(repeats * 4, 20)))
+        return 0
     print(format_table(bench(Context(repeats=repeats))))
     return 0
 
