@@ -23,7 +23,7 @@ from typing import Any, Final, Self
 from .. import errors
 from ..linux import cgroups
 from ..linux.enter import ExecSpec
-from ..linux.launcher import StartFailed
+from ..linux.launcher import StartFailed, exec_result
 from .spec import ContainerSpec
 from .trace import mark
 
@@ -283,12 +283,22 @@ class Runtime:
         mark(spec.id, "runtime.encoded")
         mine = self._hand_to_spare(message)
         mark(spec.id, "runtime.sent-to-spare")
+        data: bytes = b""
+        fds: list[int] = []
         try:
-            data = mine.recv(1 << 16)
+            data, fds, _flags, _addr = socket.recv_fds(mine, 1 << 16, 1)
+            reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
+                "type": "DockyardError",
+                "message": "the container's shim exited before starting it"}}
+            if reply["ok"] and reply.get("exec_pipe"):
+                exec_result(fds.pop())  # the init reports its exec to us: one hop less
+        except BaseException:
+            mine.close()
+            raise
         finally:
+            for fd in fds:
+                os.close(fd)
             self._refill()  # after the start: the next spare's fork must not slow this one
-        reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
-            "type": "DockyardError", "message": "the container's shim exited before starting it"}}
         if not reply["ok"]:
             mine.close()
             raise _error(reply["error"])

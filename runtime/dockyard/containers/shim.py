@@ -231,8 +231,16 @@ class Shim:
             from ..linux.launcher import _error as launcher_error
             self._send_report(launcher_error(exc))
             return
-        mark(self.cid, "shim.exec-done")
-        if not self._send_report({"ok": True, "pid": running.pid}):
+        mark(self.cid, "shim.handed-over")
+        if running.exec_pipe is not None:  # the daemon waits for the exec itself (early start)
+            delivered = self._send_report({"ok": True, "pid": running.pid, "exec_pipe": True},
+                                          [running.exec_pipe])
+            os.close(running.exec_pipe)
+            if running.console_sock is not None:
+                self._take_console(running.console_sock)
+        else:
+            delivered = self._send_report({"ok": True, "pid": running.pid})
+        if not delivered:
             os.kill(running.pid, signal.SIGKILL)  # the daemon gave up: run nothing unknown
         mark(self.cid, "shim.reported")
         self.pid, self.pidfd = running.pid, running.pidfd
@@ -282,26 +290,39 @@ class Shim:
             theirs = stdio
         try:
             embryo, self.embryo = self.embryo, None
-            running = self.launcher.start(self.spec, stdio or [0, 1, 2], embryo)
+            running = self.launcher.start(self.spec, stdio or [0, 1, 2], embryo, early=True)
         finally:
             for fd in theirs:
                 os.close(fd)
         if running.console is not None:
-            self.console = running.console
-            self._output(running.console, "stdout")
-            self.console_w = os.dup(running.console)
+            self._use_console(running.console)
         return running
+
+    def _use_console(self, master: int) -> None:
+        self.console = master
+        self._output(master, "stdout")
+        self.console_w = os.dup(master)
+
+    def _take_console(self, sock: socket.socket) -> None:
+        """An early start's pty master, sent by the init before it execs (EOF if it failed)."""
+        from ..linux.launcher import _receive_console
+        try:
+            master = _receive_console(sock)
+        finally:
+            sock.close()
+        if master is not None:
+            self._use_console(master)
 
     def _output(self, fd: int, name: str) -> None:
         os.set_blocking(fd, False)
         self.outputs[fd] = name
         self.sel.register(fd, selectors.EVENT_READ, "out")
 
-    def _send_report(self, reply: dict[str, Any]) -> bool:
+    def _send_report(self, reply: dict[str, Any], fds: list[int] | None = None) -> bool:
         """The start's outcome; after a success the same socket is the daemon's connection."""
         assert self.report is not None
         try:
-            self.report.send(json.dumps(reply).encode())
+            socket.send_fds(self.report, [json.dumps(reply).encode()], fds or [])
             delivered = True
         except OSError:
             delivered = False

@@ -65,6 +65,8 @@ class Running:
     pidfd: int
     cgroup: cgroups.Cgroup | None
     console: int | None = None  # pty master (``tty``): the caller's to read, write and close
+    exec_pipe: int | None = None  # ``early``: EOF = exec'd, else the failure (see ``exec_result``)
+    console_sock: socket.socket | None = None  # ``early`` + tty: the master comes through it
 
 
 def exit_code(status: int) -> int:
@@ -136,8 +138,12 @@ class Launcher:
                 os.makedirs(path, exist_ok=True)
                 os.chmod(path, 0o755)  # the upper dir's mode is the container's "/" mode
 
-    def start(self, spec: ContainerSpec, stdio: list[int], embryo: Embryo | None = None) -> Running:
-        """Start ``spec``: in ``embryo`` when it fits the spec (it is used up either way)."""
+    def start(self, spec: ContainerSpec, stdio: list[int], embryo: Embryo | None = None,
+              early: bool = False) -> Running:
+        """Start ``spec``: in ``embryo`` when it fits the spec (it is used up either way).
+        With ``early`` and an embryo, return as soon as it has the spec: the exec's outcome
+        is then ``Running.exec_pipe``'s to tell whoever waits for it (:func:`exec_result`),
+        and a tty's master comes through ``console_sock`` — one process hop less."""
         from ..containers.trace import mark
         try:
             self._prepare(spec)
@@ -152,7 +158,7 @@ class Launcher:
             embryo = None
         mark(spec.id, "launcher.prepared")
         if embryo is not None:
-            return self._hatch(spec, stdio, embryo, caps)
+            return self._hatch(spec, stdio, embryo, caps, early)
         cg = self._cgroup(spec)
         try:
             return self._clone(spec, stdio, cg, caps)
@@ -200,7 +206,7 @@ class Launcher:
         embryo.cgroup.remove()
 
     def _hatch(self, spec: ContainerSpec, stdio: list[int], embryo: Embryo,
-               caps: int) -> Running:
+               caps: int, early: bool = False) -> Running:
         """Hand ``spec`` to the embryo: its cgroup renamed to the container's, the limits,
         then the spec with the error pipe, stdio and the console socket; then as after a
         clone."""
@@ -213,13 +219,13 @@ class Launcher:
             cgroups.CgroupV1(spec.id, self.hier).remove()  # whatever was renamed already
             raise
         try:
-            return self._send_spec(spec, stdio, embryo, cg, caps)
+            return self._send_spec(spec, stdio, embryo, cg, caps, early)
         except BaseException:
             cg.remove()
             raise
 
     def _send_spec(self, spec: ContainerSpec, stdio: list[int], embryo: Embryo,
-                   cg: cgroups.CgroupV1, caps: int) -> Running:
+                   cg: cgroups.CgroupV1, caps: int, early: bool) -> Running:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         con_r, con_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if spec.tty \
             else (None, None)
@@ -246,6 +252,8 @@ class Launcher:
             if con_w:
                 con_w.close()
             embryo.sock.close()
+        if early:
+            return Running(spec.id, embryo.pid, embryo.pidfd, cg, None, err_r, con_r)
         return self._started(spec, embryo.pid, embryo.pidfd, err_r, None, con_r, cg)
 
     def _clone(self, spec: ContainerSpec, stdio: list[int], cg: cgroups.Cgroup | None,
@@ -327,6 +335,17 @@ class Launcher:
         event = cls.collect(running)
         cls.release(running)
         return event
+
+
+def exec_result(exec_pipe: int) -> None:
+    """Wait for an early start's exec (EOF on its pipe); raise its failure. Closes the pipe.
+    The process is its parent's to reap."""
+    try:
+        failure = _read_all(exec_pipe)
+    finally:
+        os.close(exec_pipe)
+    if failure:
+        raise _start_error(json.loads(failure))
 
 
 def _start_error(report: dict[str, Any]) -> DockyardError:
