@@ -29,6 +29,8 @@ import struct
 import termios
 import time
 
+from .trace import mark
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -223,7 +225,6 @@ class Shim:
 
     def run(self) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        from .trace import mark
         mark(self.cid, "shim.got-spec")
         try:
             self.running = running = self._start()
@@ -507,7 +508,6 @@ class Shim:
         if self.listener is not None:  # before the news: a waiter sees them gone
             os.unlink(os.path.join(self.dir, "shim.sock"))
             os.unlink(os.path.join(self.dir, "shim.pid"))
-        from .trace import mark
         mark(self.cid, "shim.exit-sending")
         self._broadcast(b"x" + json.dumps(status).encode())
         Launcher.release(running)

@@ -12,7 +12,6 @@ deltas, or (``--summary``) the medians over all containers.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 
@@ -66,6 +65,7 @@ def summary(lines: list[str], skip: int = 3) -> str:
     """Medians over containers (the first ``skip`` left out: warm-up) of each phase's time
     since the container's first mark and since the mark before it. Phases are named with
     their occurrence (``handler#2``); marks not tied to a container (``spare-…``) are left out."""
+    import statistics  # here: every shim and init imports this module, and must stay small
     runs = [m for cid, m in _by_id(lines).items() if not cid.startswith("spare-")][skip:]
     at: dict[str, list[float]] = {}
     step: dict[str, list[float]] = {}

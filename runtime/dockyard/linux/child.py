@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from ..containers.spec import DEFAULT_PATH, ContainerSpec
+from ..containers.trace import mark
 from ..errors import DockyardError
 from . import capabilities, idmap, mounts, namespaces, overlay, syscalls
 from .cgroups import Cgroup
@@ -117,7 +118,6 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     root = spec.rootfs_dir
     rootless = spec.userns is not None
     mounts.make_private()
-    from ..containers.trace import mark
     overlay.mount(spec.lower_dirs, spec.upper_dir, spec.work_dir, root, userxattr=rootless)
     mark(spec.id, "child.overlay")
     mounts.mount_proc(root)
@@ -189,7 +189,6 @@ def _default_signals() -> None:
 
 
 def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
-    from ..containers.trace import mark
     mark(spec.id, "child.begin")
     for fd in ctx.close_fds:
         os.close(fd)
@@ -205,7 +204,6 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     syscalls.unshare(namespaces.FLAGS["cgroup"])
     if spec.network not in ("none", "host") and not ctx.net_joined:
         namespaces.join_network(spec.network)
-    from ..containers.trace import mark
     mark(spec.id, "child.fs")
     _filesystem(spec, ctx)
     _become_user(spec, ctx.caps)
@@ -257,9 +255,10 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
            hierarchies: list[tuple[str, str, str]]) -> NoReturn:
     """An init cloned before its container is known (``linux.launcher.Embryo``): it joins its
     cgroup off the clock, then waits for ``{"spec", "caps", "net", "console"}`` with the error
-    pipe, stdio, the network namespace to join unless ``none`` and the console socket (tty),
-    makes its mount namespace (a copy of the mounts as they are at the start) and goes on as
-    :func:`run`. Its parent's death, or EOF, ends it."""
+    pipe, stdio, the network namespace to join (a path's: as an fd) and the console socket
+    (tty), makes its mount namespace (a copy of the mounts as they are at the start) and, for
+    ``none``, its network namespace, and goes on as :func:`run`. Its parent's death, or EOF,
+    ends it."""
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(peer_fd)  # the parent's end: its death is our EOF
@@ -276,9 +275,9 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
     try:
         msg = json.loads(data)
         spec = ContainerSpec.from_dict(msg["spec"])
-        from ..containers.trace import mark
         mark(spec.id, "embryo.got-spec")
-        syscalls.unshare(namespaces.FLAGS["mnt"])  # now: a copy of the mounts as they are now
+        syscalls.unshare(namespaces.FLAGS["mnt"] |  # now: a copy of the mounts as they are now
+                         (namespaces.FLAGS["net"] if spec.network == "none" else 0))
         mark(spec.id, "embryo.unshared")
         extra = fds[4:]
         if msg["net"]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..containers.spec import ContainerSpec
+from ..containers.trace import mark
 from ..errors import DockyardError, InvalidArgument, Unavailable
 from . import capabilities, cgroups, child, enter, idmap, mounts, namespaces, syscalls
 
@@ -83,8 +84,8 @@ def spec_caps(spec: ContainerSpec) -> int:
 
 @dataclass
 class Embryo:
-    """A container init cloned before its container is known: fresh PID, UTS, IPC and network
-    namespaces (the mount namespace comes with the spec), already in a cgroup of its own. Moving a task into a cgroup v1 waits
+    """A container init cloned before its container is known: fresh PID, UTS and IPC
+    namespaces (mount and network ones come with the spec), already in a cgroup of its own. Moving a task into a cgroup v1 waits
     for an RCU grace period (measured 10–17 ms here, the largest part of a start), and the
     clone takes another ~1 ms; an embryo pays both before the start, which then only renames
     the cgroup, writes the limits and sends the spec (:func:`dockyard.linux.child.embryo`)."""
@@ -144,7 +145,6 @@ class Launcher:
         With ``early`` and an embryo, return as soon as it has the spec: the exec's outcome
         is then ``Running.exec_pipe``'s to tell whoever waits for it (:func:`exec_result`),
         and a tty's master comes through ``console_sock`` — one process hop less."""
-        from ..containers.trace import mark
         try:
             self._prepare(spec)
             caps = spec_caps(spec)
@@ -176,9 +176,10 @@ class Launcher:
         cg.create(cgroups.Limits())
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            # no new mount namespace yet: it is copied at the start, so that it holds what was
-            # mounted meanwhile (volumes, netns pins)
-            pid = syscalls.clone(namespaces.clone_flags("none", False) & ~namespaces.FLAGS["mnt"])
+            # no mount nor network namespace yet: the mounts are copied at the start (so they
+            # hold what was mounted meanwhile: volumes, netns pins), and the network is the
+            # spec's (a fresh one for "none" is made then; a daemon's network manager passes one)
+            pid = syscalls.clone(namespaces.clone_flags("host", False) & ~namespaces.FLAGS["mnt"])
         except OSError:
             _close(theirs.detach(), mine.detach())
             cg.remove()
@@ -210,7 +211,6 @@ class Launcher:
         """Hand ``spec`` to the embryo: its cgroup renamed to the container's, the limits,
         then the spec with the error pipe, stdio and the console socket; then as after a
         clone."""
-        from ..containers.trace import mark
         try:
             cg = embryo.cgroup.rename(spec.id)
             mark(spec.id, "launcher.renamed")
@@ -231,15 +231,13 @@ class Launcher:
             else (None, None)
         net = None
         try:
-            if spec.network != "none":
-                net = os.open("/proc/self/ns/net" if spec.network == "host" else spec.network,
-                              os.O_RDONLY | os.O_CLOEXEC)
+            if spec.network not in ("none", "host"):  # host: the embryo is in ours already
+                net = os.open(spec.network, os.O_RDONLY | os.O_CLOEXEC)
             cg.apply(spec.limits)
             message = json.dumps({"caps": caps, "net": net is not None, "console": bool(con_w),
                                   "spec": json.loads(spec.to_json())}).encode()
             socket.send_fds(embryo.sock, [message], [err_w, *stdio, *([net] if net else []),
                                                      *([con_w.fileno()] if con_w else [])])
-            from ..containers.trace import mark
             mark(spec.id, "launcher.sent-to-embryo")
         except BaseException:
             _close(err_r)
@@ -274,7 +272,6 @@ class Launcher:
             raise _clone_error(exc, spec) from None
         if pid == 0:
             child.run(spec, ctx)
-        from ..containers.trace import mark
         mark(spec.id, "launcher.cloned")
         _close(err_w, sync_r, ctx.console_fd)
         return self._started(spec, pid, os.pidfd_open(pid), err_r, sync_w, con_r, cg)
@@ -473,7 +470,6 @@ class Server:
                 return {"ok": True, "pid": running.pid}
             if msg["op"] == "shim":
                 from ..containers import shim
-                from ..containers.trace import mark
                 mark(msg["spec"]["id"], "launcher.shim-op")
                 if len(fds) != 1:
                     raise InvalidArgument("the shim op takes exactly one socket")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,24 @@ def test_wait_returns_after_the_network_is_gone(bridged: NetnsDaemonProcess) -> 
             c = client.containers.run("busybox", ["sh", "-c", "exit 3"], detach=True)
             assert c.wait()["StatusCode"] == 3
             settings = client.api.inspect_container(c.id)["NetworkSettings"]
-            with open(bridged.root / "containers" / c.id / "config.v2.json", encoding="utf-8") as f:
-                saved = json.load(f)["network_settings"]
+            saved = _saved_once_exited(bridged.root / "containers" / c.id / "config.v2.json")
             c.remove()
             for view in (settings, saved):
                 assert view.get("IPAddress", "") == ""
                 assert all(not ep.get("IPAddress") for ep in (view.get("Networks") or {}).values())
+
+
+def _saved_once_exited(path: Path) -> dict[str, Any]:
+    """The saved record's network settings once it records the exit (the save follows the
+    answer to wait by a moment; it must not hold the address either)."""
+    deadline = time.monotonic() + 5
+    while True:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        if not record["state"]["Running"] or time.monotonic() > deadline:
+            settings: dict[str, Any] = record["network_settings"]
+            return settings
+        time.sleep(0.01)
 
 
 def test_inspect_lists_exec_ids_and_rm_forgets_them(client: Any) -> None:
