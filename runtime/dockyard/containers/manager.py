@@ -19,9 +19,11 @@ Networking and volumes come from ``engine.networks`` / ``engine.volumes`` when t
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -730,7 +732,42 @@ def _discard(directory: Path) -> None:
         os.rename(directory, trash)
     except FileNotFoundError:
         return
-    threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True).start()
+    global _reaper
+    _trash.put(trash)
+    with _reaper_lock:
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap, name="container-trash", daemon=True)
+            _reaper.start()
+
+
+_trash: queue.SimpleQueue[Path] = queue.SimpleQueue()
+_reaper: threading.Thread | None = None
+_reaper_lock = threading.Lock()
+_LAYOUT = ("config.v2.json", "exit.json", "hosts", "resolv.conf", "hostname",
+           "upper/etc/hosts", "upper/etc/resolv.conf", "upper/etc/hostname")
+_LAYOUT_DIRS = ("upper/etc", "upper", "merged", "work/work", "work")
+
+
+def _reap() -> None:
+    """One thread deletes removed containers' directories, one after the other."""
+    while True:
+        _remove_dir(_trash.get())
+
+
+def _remove_dir(path: Path) -> None:
+    """What a container usually leaves, entry by entry (rmtree's scans and stats cost ~2 ms of
+    a busy daemon per container); anything else it finds, rmtree takes."""
+    cid = path.name.removeprefix(".removing-")
+    try:
+        for name in (*_LAYOUT, f"{cid}-json.log"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path / name)
+        for name in _LAYOUT_DIRS:
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(path / name)
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _endpoints(networking: dict[str, Any]) -> dict[str, Any]:

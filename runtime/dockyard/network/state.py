@@ -9,7 +9,8 @@ On disk, one JSON document rewritten atomically (temp → rename) on every chang
     <data-root>/netns/<container id>                               # pinned netns (bind mount)
 
 Container starts and stops only queue the new document for a writer thread (a rename costs
-1–2 ms on a busy disk, twice per container); it is written within milliseconds, in order, and
+1–2 ms on a busy disk, twice per container); it is written within ~10 ms (coalescing a burst
+into one write), in order, and
 ``flush`` (daemon stop) waits for it. It is not fsynced: after a machine crash no container
 runs, so what a lost write leaves behind is released by the containers' teardown on the next
 start. Network create/remove write synchronously with fsync.
@@ -20,9 +21,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+COALESCE = 0.01
+"""Seconds the writer waits before writing a queued snapshot: a stream of starts and stops
+(two snapshots per container) is written about once per container, not twice; a daemon killed
+meanwhile loses at most this much (see above)."""
 
 
 @dataclass
@@ -120,6 +127,8 @@ class State:
         while True:
             with self._cv:
                 self._cv.wait_for(lambda: self._pending is not None)
+            time.sleep(COALESCE)  # snapshots queued meanwhile replace this one: one write a burst
+            with self._cv:
                 item, self._pending = self._pending, None
                 self._writing = True
             try:
