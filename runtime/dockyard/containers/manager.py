@@ -39,7 +39,7 @@ from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
 from .events import EventBus
 from .monitor import Monitor
-from .record import CONFIG_FILE, ContainerRecord
+from .record import CONFIG_FILE, ContainerRecord, Saver
 from .spec import Mount
 from .trace import mark
 
@@ -84,6 +84,7 @@ class ContainerManager:
         self._runtime: Any = None
         self._closing = False
         self.monitor = Monitor()
+        self._saver = Saver()
         engine.store.containers_using = self.containers_using
         self._restore()
 
@@ -224,7 +225,7 @@ class ContainerManager:
             record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
         for sub in (record.upper_dir, record.work_dir, record.rootfs):
             os.mkdir(sub, 0o755)
-        record.save()
+        self._saver.save(record, wait=True)
 
     # ---- start ---------------------------------------------------------------------------
 
@@ -261,7 +262,7 @@ class ContainerManager:
         except StartFailed as exc:
             self._network_teardown(record)
             record.state.update(ExitCode=exc.exit_code, Error=dockerd_start_error(str(exc)))
-            record.save()
+            self._saver.save(record, wait=True)
             self._resolve(self._exit_waiters, record.id, exc.exit_code, record.state["Error"])
             if record.host_config.get("AutoRemove"):  # as dockerd: --rm also covers a failed start
                 threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
@@ -275,7 +276,7 @@ class ContainerManager:
                             StartedAt=rfc3339_now())
         record.has_been_started = True
         record.manually_stopped = False
-        record.save()
+        self._saver.save(record, wait=True)  # after queued exits: never overwritten by one
         mark(record.id, "start.saved")
         self._adopt(record, sock, pid)
         self._emit(record, "start")
@@ -369,7 +370,7 @@ class ContainerManager:
             self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
             mark(record.id, "exit.waiters-told")
             if record.id in self._records:
-                record.save()
+                self._saver.save(record)
             mark(record.id, "exit.saved")
         if record.host_config.get("AutoRemove"):
             threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
@@ -406,7 +407,7 @@ class ContainerManager:
     def _schedule_restart(self, record: ContainerRecord) -> None:
         delay = min(0.1 * (2 ** min(record.restart_count, 10)), 60.0)
         record.state.update(Restarting=True, Status="restarting")
-        record.save()
+        self._saver.save(record, wait=True)
         timer = threading.Timer(delay, self._restart_now, args=(record,))
         timer.daemon = True
         timer.start()
@@ -421,7 +422,7 @@ class ContainerManager:
             except Exception as exc:  # noqa: BLE001 — a failed restart ends the policy, logged
                 log.warning("restarting %s failed: %s", record.id, exc)
                 record.state.update(Restarting=False, Status="exited")
-                record.save()
+                self._saver.save(record, wait=True)
 
     # ---- stop / kill / wait ----------------------------------------------------------------
 
@@ -517,7 +518,7 @@ class ContainerManager:
                            "(rootless on cgroup v1)")
         cg.freeze(frozen)
         record.state.update(Paused=frozen, Status="paused" if frozen else "running")
-        record.save()
+        self._saver.save(record, wait=True)
 
     def pause(self, name: str) -> None:
         record = self.get(name)
@@ -600,7 +601,7 @@ class ContainerManager:
             except BaseException:
                 self._names[old] = record.id
                 raise
-            record.save()
+            self._saver.save(record, wait=True)
         self._emit(record, "rename", oldName=old)
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
@@ -706,6 +707,7 @@ class ContainerManager:
         """Let go of the shims (containers keep running, as with dockerd's live-restore)."""
         self._closing = True
         self.monitor.close()
+        self._saver.flush()
         if self._runtime is not None:
             self._runtime.close()
 

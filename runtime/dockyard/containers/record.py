@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,16 +83,70 @@ class ContainerRecord:
 
     def save(self, durable: bool = False) -> None:
         """Atomic replace of config.v2.json; ``durable`` also fsyncs (at create)."""
-        path = self.dir / CONFIG_FILE
-        tmp = path.with_name(CONFIG_FILE + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write(self.dir / CONFIG_FILE, json.dumps(self.to_dict()), durable)
+
+    def snapshot(self) -> tuple[Path, str]:
+        """What :class:`Saver` writes: the path and the record as it is now."""
+        return self.dir / CONFIG_FILE, json.dumps(self.to_dict())
 
     @classmethod
     def load(cls, directory: Path) -> ContainerRecord:
         with open(directory / CONFIG_FILE, encoding="utf-8") as f:
             return cls.from_dict(json.load(f))
+
+
+def _write(path: Path, text: str, durable: bool = False) -> None:
+    tmp = path.with_name(CONFIG_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Saver:
+    """Saves in order on one thread, so that an exit need not wait for its save: a save costs
+    ~0.3–1 ms of file system work (the rename over the old file), and an exit's state is also
+    in the shim's ``exit.json``, which a restarted daemon reads. A start waits for its own
+    save (``wait``): a daemon killed right after must find the container running. ``flush``
+    (daemon stop) waits for every write."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[int, Path, str]] = []
+        self._cv = threading.Condition()
+        self._queued = self._written = 0
+        self._thread: threading.Thread | None = None
+
+    def save(self, record: ContainerRecord, wait: bool = False) -> None:
+        path, text = record.snapshot()
+        with self._cv:
+            self._queued += 1
+            seq = self._queued
+            self._queue.append((seq, path, text))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="container-records",
+                                                daemon=True)
+                self._thread.start()
+            self._cv.notify_all()
+            if wait:
+                self._cv.wait_for(lambda: self._written >= seq)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: bool(self._queue))
+                seq, path, text = self._queue.pop(0)
+            try:
+                _write(path, text)
+            except FileNotFoundError:
+                pass  # removed meanwhile
+            finally:
+                with self._cv:
+                    self._written = seq
+                    self._cv.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        with self._cv:
+            self._cv.wait_for(lambda: self._written >= self._queued, timeout)
+
