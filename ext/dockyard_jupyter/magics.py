@@ -69,6 +69,11 @@ def split_global(argv: list[str]) -> tuple[str | None, list[str]]:
     return host, argv
 
 
+#: The verbs whose outcome goes into dockyard.lock.json.
+RECORDING = frozenset({verbs.VERBS["run"], verbs.VERBS["build"], verbs.VERBS["push"],
+                       verbs.build_from_text})
+
+
 @magics_class
 class DockerMagics(Magics):
     host = Unicode(
@@ -83,7 +88,11 @@ class DockerMagics(Magics):
              "kernel's working directory). None: only in notebook kernels.",
     ).tag(config=True)
 
-    def _lock(self) -> LockFile | None:
+    def _lock(self, func: Any) -> LockFile | None:
+        """Loaded only for a verb that records: a damaged lock file stops those (rather than be
+        overwritten) but never ``ps``, ``logs`` or ``rm``, which have nothing to record."""
+        if func not in RECORDING:
+            return None
         record = self.lock_file
         if record is None:
             record = type(self.shell).__name__ == "ZMQInteractiveShell"
@@ -100,7 +109,7 @@ class DockerMagics(Magics):
         try:
             with clients.daemon_errors(chosen):
                 ctx = verbs.Context(clients.get_client(chosen), chosen, Path(os.getcwd()), user_ns,
-                                    lock=self._lock())
+                                    lock=self._lock(func))
                 result = func(ctx, *args)
         except DockyardError as exc:
             raise UsageError(str(exc)) from None

@@ -1,5 +1,5 @@
-"""e2e fixtures: a private real dockerd (containers are not in dockyard's daemon yet) with a
-busybox image in it."""
+"""e2e fixtures: a private real dockerd with a busybox image in it, for the tests that show the
+magics, widgets and server extension drive a real Docker as well as dockyard's daemon."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from dockyard.testing.daemon import DaemonProcess
@@ -46,3 +47,20 @@ def test_a_repeated_run_does_not_rewrite_the_lock(shell: InteractiveShell, busyb
     finally:
         dockyard_client.images.remove("lockcheck/again:1")
     assert {c.id for c in dockyard_client.containers.list(all=True)} == before
+
+
+def test_a_damaged_lock_stops_only_the_verbs_that_record(shell: InteractiveShell,
+                                                         busybox_image: str,
+                                                         tmp_path: Path) -> None:
+    """A lock file the user broke (say, a merge conflict) is never overwritten: run, build and
+    push refuse with one line naming it, while verbs with nothing to record still work."""
+    lock = tmp_path / "dockyard.lock.json"
+    lock.write_text("<<<<<<< HEAD\n")
+    images = shell.run_line_magic("docker", "images -q")
+    assert busybox_image.split(":")[1][:12] in images
+    shell.run_line_magic("docker", "ps -a")
+    with pytest.raises(UsageError, match="dockyard.lock.json is not valid JSON"):
+        shell.run_line_magic("docker", "run --rm --network none busybox true")
+    with pytest.raises(UsageError, match="dockyard.lock.json is not valid JSON"):
+        shell.run_cell_magic("dockerfile", "-t lockcheck/damaged", "FROM busybox\n")
+    assert lock.read_text() == "<<<<<<< HEAD\n"

@@ -1,4 +1,4 @@
-"""examples/quickstart.sh, the README's main job, runs end to end and fails loudly."""
+"""examples/quickstart.sh, the short CLI tour README mentions, runs end to end and fails loudly."""
 
 from __future__ import annotations
 
