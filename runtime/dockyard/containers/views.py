@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..diskusage import files_size
 from ..errors import InvalidArgument
 from ..store.timefmt import parse_unix
 from .create import command
@@ -118,32 +119,14 @@ def summary(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
         "Mounts": record.mounts,
     }
     if size:
-        from .manager import _du
-        item["SizeRw"] = _du(record.upper_dir)
-        item["SizeRootFs"] = item["SizeRw"] + _files_size(record.lower_dirs)
+        item["SizeRw"] = files_size([record.upper_dir])
+        item["SizeRootFs"] = item["SizeRw"] + files_size(record.lower_dirs)
     return item
 
 
 def summary_command(args: list[str]) -> str:
     """dockerd's list ``Command``: the path, then the args, those with a space in single quotes."""
     return " ".join(args[:1] + [f"'{a}'" if " " in a else a for a in args[1:]])
-
-
-def _files_size(dirs: list[str]) -> int:
-    """Bytes of the files under ``dirs``, each inode once (busybox's applets are hard links
-    of one binary: counted per name they made a 2 MB image weigh 531 MB)."""
-    total, seen = 0, set()
-    for top in dirs:
-        for dirpath, _dirs, files in os.walk(top):
-            for name in files:
-                try:
-                    st = os.lstat(os.path.join(dirpath, name))
-                except OSError:
-                    continue
-                if (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    total += st.st_size
-    return total
 
 
 def _ports(record: ContainerRecord) -> list[dict[str, Any]]:

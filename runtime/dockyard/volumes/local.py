@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ..diskusage import files_size
 from ..errors import DockyardError, InvalidArgument, NotFound
 from ..store.timefmt import rfc3339_ns
 from .parse import NAME_RE, check_volume_name
@@ -190,18 +191,8 @@ class LocalDriver:
             raise VolumeMountError(f"remove {volume.name}: volume is still mounted")
 
     def size(self, volume: Volume) -> int:
-        """Bytes in the volume (dockerd's ``directory.Size``: regular files, each inode once)."""
-        total, seen = 0, set()
-        for top, dirs, files in os.walk(volume.data):
-            for name in files:
-                try:
-                    st = os.lstat(os.path.join(top, name))
-                except OSError:
-                    continue
-                if (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    total += st.st_size
-        return total
+        """Bytes in the volume (dockerd's ``directory.Size``: each inode once)."""
+        return files_size([volume.data])
 
 
 def _unescape(field: str) -> str:

@@ -1,5 +1,5 @@
 """What ``/containers/json`` (and so ``/system/df``) says of a container: dockerd's Command
-quoting and a root filesystem size that counts a hard-linked file once."""
+quoting and sizes (root filesystem, writable layer, volumes) that count a hard-linked file once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from dockyard.containers import views
+from dockyard.diskusage import files_size
 
 
 def test_command_quotes_the_args_that_hold_a_space_as_dockerd_does() -> None:
@@ -24,4 +25,5 @@ def test_files_size_counts_each_inode_once(tmp_path: Path) -> None:
         os.link(lower / "bin" / "busybox", lower / "bin" / applet)
     (upper / "f").write_bytes(b"y" * 10)
     os.symlink("busybox", lower / "bin" / "echo")
-    assert views._files_size([str(lower), str(upper)]) == 1000 + 10 + len("busybox")
+    assert files_size([str(lower), str(upper)]) == 1000 + 10 + len("busybox")
+
