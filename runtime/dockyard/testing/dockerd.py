@@ -50,11 +50,11 @@ class Dockerd:
         return docker.DockerClient(base_url=self.host, version="auto", timeout=30)
 
 
-def dockerd_command(root: Path) -> list[str]:
+def dockerd_command(root: Path, binary: str = DOCKERD) -> list[str]:
     """dockerd confined to ``root``: config, data, exec root, socket, pidfile."""
     (root / "daemon.json").write_text("{}")
     return [
-        DOCKERD, "--config-file", str(root / "daemon.json"),
+        binary, "--config-file", str(root / "daemon.json"),
         "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
         "-H", f"unix://{root / 'docker.sock'}", "--pidfile", str(root / "dockerd.pid"),
         "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
@@ -62,12 +62,17 @@ def dockerd_command(root: Path) -> list[str]:
     ]
 
 
-def start_dockerd(timeout: float = 30.0) -> Dockerd:
-    """Start dockerd in a fresh temp directory (short path: socket names are length-limited)."""
+def start_dockerd(timeout: float = 30.0, binary: str = DOCKERD,
+                  env: dict[str, str] | None = None) -> Dockerd:
+    """Start dockerd in a fresh temp directory (short path: socket names are length-limited).
+
+    ``binary`` and ``env`` run another dockerd (e.g. a newer one unpacked in a scratch
+    directory, with its containerd first on ``PATH``); by default Debian's, in this environment.
+    """
     root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
     with open(root / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(dockerd_command(root), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(dockerd_command(root, binary), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
     daemon = Dockerd(root, proc)
     try:
         _wait_ready(daemon, timeout)

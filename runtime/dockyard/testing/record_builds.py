@@ -1,14 +1,21 @@
 """Record the fidelity fixtures: build every Dockerfile case with a real dockerd and save what
 it produced as ``tests/fixtures/dockerfiles/<case>/expected.json`` (see ``buildcompare``).
 
-``python3 -m dockyard.testing.record_builds [CASE …]`` starts a private dockerd (Debian's
-docker.io 20.10), loads the busybox test image, and builds each case as ``case.json`` says
-(build args, target, platform): cases that ``require`` only the classic builder with dockerd's
-classic builder (``DOCKER_BUILDKIT=0``, the Engine API's ``POST /build``), the others with
-BuildKit through Debian's docker 20.10 CLI (``DOCKER_BUILDKIT=1``). Nothing is fetched from a
-network, so a case whose ``# syntax=`` frontend must be pulled cannot be recorded; it is listed
-as skipped. A case that fails on dockerd too is recorded as ``{"error": …}``: dockyard must
-fail it the same way.
+``python3 -m dockyard.testing.record_builds [--dockerd PATH] [CASE …]`` starts a private dockerd
+(Debian's docker.io 20.10 unless ``--dockerd`` names another one; its directory goes first on
+``PATH`` so that its own containerd and shim are used), loads the busybox test image, and builds
+each case as ``case.json`` says (build args, target, platform): cases that ``require`` only the
+classic builder with dockerd's classic builder (``DOCKER_BUILDKIT=0``, the Engine API's ``POST
+/build``), the others with BuildKit through Debian's docker 20.10 CLI (``DOCKER_BUILDKIT=1``,
+``--docker`` for another). The fixture says which dockerd (its ``/version``) and builder made it.
+
+Nothing is fetched from a network: dockerd's proxy is a closed loopback port, so a pull fails at
+once. A ``# syntax=docker/dockerfile:<version>`` line would make BuildKit pull that frontend
+image; the case is built with the daemon's *built-in* Dockerfile frontend instead, the line
+replaced by ``# escape=\\`` (the default: same line numbers, the directives after it still read
+as directives), and the fixture notes it. A case the built-in frontend cannot build (a ``-labs``
+syntax, flags newer than the daemon's BuildKit) is listed as skipped. A case that fails on dockerd
+too is recorded as ``{"error": …}``: dockyard must fail it the same way.
 """
 
 from __future__ import annotations
@@ -16,17 +23,40 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .buildcompare import Snapshot, case_context, snapshot_image
-from .dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from .dockerd import DOCKERD, Dockerd, load_busybox, start_dockerd, stop_dockerd
 
 CORPUS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "dockerfiles"
 DOCKER_2010 = "/usr/bin/docker"  # Debian's CLI: BuildKit built in, no buildx plugin needed
-DOCKERD_VERSION = "20.10"
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port, closed here: any registry request fails at once
+SYNTAX_LINE = re.compile(r"#[ \t]*syntax[ \t]*=[ \t]*(\S+)[ \t]*\n")
+BUILTIN_DIRECTIVE = "# escape=\\\n"
+
+
+@dataclass
+class Recorder:
+    """The dockerd that records, the CLI that drives its BuildKit, and what the fixtures say."""
+    daemon: Dockerd
+    docker_cli: str
+    version: str  # dockerd's /version "Version", e.g. "20.10.24+dfsg1"
+
+
+def use_builtin_frontend(context: Path) -> str | None:
+    """Replace a first-line ``# syntax=`` directive by a no-op one; the frontend it named, if any."""
+    dockerfile = context / "Dockerfile"
+    text = dockerfile.read_text()
+    match = SYNTAX_LINE.match(text)
+    if match is None:
+        return None
+    dockerfile.write_text(BUILTIN_DIRECTIVE + text[match.end():])
+    return match.group(1)
 
 
 def case_config(case: Path) -> dict[str, Any]:
@@ -51,8 +81,9 @@ def build_classic(daemon: Dockerd, case: Path, cfg: dict[str, Any], tag: str) ->
         client.close()
 
 
-def build_buildkit(daemon: Dockerd, case: Path, cfg: dict[str, Any], tag: str) -> str | None:
-    argv = [DOCKER_2010, "build", "-q", "--network", "none", "-t", tag]
+def build_buildkit(daemon: Dockerd, case: Path, cfg: dict[str, Any], tag: str,
+                   docker_cli: str = DOCKER_2010) -> str | None:
+    argv = [docker_cli, "build", "-q", "--network", "none", "-t", tag]
     for key, value in (cfg.get("build_args") or {}).items():
         argv += ["--build-arg", f"{key}={value}"]
     if cfg.get("target"):
@@ -65,25 +96,30 @@ def build_buildkit(daemon: Dockerd, case: Path, cfg: dict[str, Any], tag: str) -
     return None if result.returncode == 0 else (result.stderr.strip().splitlines() or ["failed"])[-1]
 
 
-def record(daemon: Dockerd, case: Path) -> tuple[str, Snapshot | None]:
+def record(rec: Recorder, case: Path) -> tuple[str, Snapshot | None]:
     """Build one case; (status line, snapshot or error record)."""
     cfg = case_config(case)
     builder = builder_for(cfg)
     tag = f"fidelity/{case.name}:latest"
-    build = build_classic if builder == "classic" else build_buildkit
     with case_context(case) as context:
-        error = build(daemon, context, cfg, tag)
-    recorded_with = f"dockerd {DOCKERD_VERSION} {builder}"
+        frontend = use_builtin_frontend(context) if builder == "buildkit" else None
+        if builder == "classic":
+            error = build_classic(rec.daemon, context, cfg, tag)
+        else:
+            error = build_buildkit(rec.daemon, context, cfg, tag, rec.docker_cli)
+    meta: dict[str, Any] = {"recorded_with": f"dockerd {rec.version} {builder}"}
+    if frontend is not None:
+        meta["frontend"] = f"built-in (the Dockerfile's '# syntax={frontend}' line read as '# escape=\\')"
     if error is not None:
-        if "syntax" in (case / "Dockerfile").read_text().split("\n", 1)[0] or "frontend" in error:
+        if frontend is not None or "frontend" in error:
             return f"skipped ({builder}: {error[:120]})", None
-        return f"error ({error[:120]})", {"recorded_with": recorded_with, "error": error}
-    client = daemon.client()
+        return f"error ({error[:120]})", {**meta, "error": error}
+    client = rec.daemon.client()
     try:
         snap = snapshot_image(client.api, tag)
     finally:
         client.close()
-    return f"recorded ({builder}, {len(snap['tree'])} paths)", {"recorded_with": recorded_with, **snap}
+    return f"recorded ({builder}, {len(snap['tree'])} paths)", {**meta, **snap}
 
 
 def dump(snap: Snapshot) -> str:
@@ -99,13 +135,25 @@ def dump(snap: Snapshot) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m dockyard.testing.record_builds", description=__doc__.split("\n")[0])
     parser.add_argument("cases", nargs="*", help="case directory names (default: all)")
+    parser.add_argument("--dockerd", default=DOCKERD,
+                        help="the dockerd to record with; its directory goes first on PATH (its containerd, shim, runc)")
+    parser.add_argument("--docker", default=DOCKER_2010, help="the docker CLI driving BuildKit (DOCKER_BUILDKIT=1)")
     args = parser.parse_args(argv)
     cases = [CORPUS / name for name in args.cases] or sorted(p.parent for p in CORPUS.glob("*/case.json"))
-    daemon = start_dockerd()
+    env = {**os.environ, "PATH": f"{Path(args.dockerd).parent}:{os.environ.get('PATH', '')}",
+           "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "NO_PROXY": ""}
+    daemon = start_dockerd(binary=args.dockerd, env=env)
     try:
         load_busybox(daemon)
+        client = daemon.client()
+        try:
+            version = str(client.version()["Version"])
+        finally:
+            client.close()
+        rec = Recorder(daemon, args.docker, version)
+        print(f"recording with dockerd {version} ({args.dockerd})", flush=True)
         for case in cases:
-            status, snap = record(daemon, case)
+            status, snap = record(rec, case)
             if snap is not None:
                 (case / "expected.json").write_text(dump(snap))
             print(f"{case.name}: {status}", flush=True)
