@@ -50,6 +50,7 @@ from .instructions import (
     command_argv,
 )
 from .remote import is_url
+from .stubs import mount_stubs, remove_mount_stubs
 
 if TYPE_CHECKING:
     from .builder import BuildJob
@@ -319,7 +320,9 @@ class StepRunner:
                 mounts = [*self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
                 op = executor.RunOp(list(argv), env, cfg.config.get("WorkingDir") or "/",
                                     cfg.config.get("User") or "", network, mounts)
+                stubs = mount_stubs(self.lower_dirs(), [m.target for m in mounts])
                 self.job.run_container(self.lower_dirs(), scratch, op, self.emit, cid)
+            remove_mount_stubs(scratch / "fs", stubs)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
