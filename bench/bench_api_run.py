@@ -3,7 +3,8 @@
 default bridge, side by side with a private dockerd (``docker run --rm`` and docker-py), ``podman
 run --rm``, ``runc run``/``crun run`` on an OCI bundle and the bare ``unshare … chroot`` floor
 (those three from :mod:`bench.bench_run`); then 50 ``run -d`` followed by 50 ``wait``, the
-daemons' idle RSS and the per-container supervisor's RSS (dockyard's shim, containerd-shim).
+daemons' idle RSS and the per-container supervisor's RSS (dockyard's shim, containerd-shim),
+read while a container has been running for 2 s (steady state).
 
 Both daemons run in network namespaces of their own (``unshare --net``) with their default bridge,
 so bridges, veths and NAT rules never touch the host. A dockyard endpoint that is not written yet
@@ -11,7 +12,7 @@ shows as ``n/a (endpoint missing)``.
 
 Targets (issue 3): ≤ 15 ms median with ``--network none``, ≤ 25 ms with the bridge; daemon idle
 RSS < 60 MiB; shim ≤ 13 MiB. Standalone: ``python3 -m bench.bench_api_run [--repeats N]``;
-``--trace`` instead runs only dockyard's docker-py figures with the daemon's phase marks on
+``--rss`` only reads dockyard's memory figures; ``--trace`` instead runs only dockyard's docker-py figures with the daemon's phase marks on
 (``DOCKYARD_TRACE``, :mod:`dockyard.containers.trace`) and prints where a run's time goes —
 on a shared machine the medians are noise, the phases are not.
 """
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,15 +240,23 @@ def idle_rss(side: Side) -> Amount:
     return Amount(sum(rss_bytes(p) for p in side.pids()) / MiB, "MiB")
 
 
-def shim_rss(side: Side) -> Amount:
-    """RSS of the process that supervises one running container (the init's parent)."""
+SHIM_SETTLE = 2.0
+"""Seconds a container runs before its supervisor's RSS is read: the steady state of a running
+container (dockyard's shim slims down after 0.5 s, see ``dockyard.containers.shim``)."""
+
+
+def shim_rss(side: Side, settle: float = SHIM_SETTLE) -> Amount:
+    """Steady-state RSS of the process that supervises one running container (the init's
+    parent), read ``settle`` seconds after the start while the container still runs."""
     client = _client(side.host)
     container = None
     try:
         with endpoint_guard():
-            container = client.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none")
-            container.reload()
-        init = int(container.attrs["State"]["Pid"])
+            container = client.containers.run("busybox", ["sleep", str(int(settle) + 30)],
+                                               detach=True, network_mode="none")
+        time.sleep(settle)
+        container.reload()
+        init = int(container.attrs["State"]["Pid"]) if container.attrs["State"]["Running"] else 0
         supervisor = parent_pid(init) if init else 0
         if not supervisor:
             raise RuntimeError(f"{side.label}: no running init to find the supervisor of")
@@ -387,11 +397,23 @@ def traced(ctx: Context, repeats: int) -> str:
     return "\n".join(out)
 
 
+def memory(ctx: Context) -> str:
+    """Only dockyard's memory figures: the daemon idle, a running container's shim."""
+    with dockyard_side(ctx, busybox_archive(ctx)) as side:
+        idle = idle_rss(side)
+        shim = shim_rss(side)
+    return f"daemon idle RSS {idle.value:.1f} MiB; shim RSS {shim.value:.1f} MiB " \
+           f"(a container running for {SHIM_SETTLE:g} s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     repeats = int(args[args.index("--repeats") + 1]) if "--repeats" in args else 5
     if "--trace" in args:
         print(traced(Context(repeats=repeats), max(repeats * 4, 20)))
+        return 0
+    if "--rss" in args:
+        print(memory(Context(repeats=repeats)))
         return 0
     print(format_table(bench(Context(repeats=repeats))))
     return 0
