@@ -124,11 +124,12 @@ def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:
 # ---- HostConfig ------------------------------------------------------------------------------
 
 
-def host_config_defaults(hc: dict[str, Any]) -> dict[str, Any]:
+def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge") -> dict[str, Any]:
+    """``default_network``: what "default" (or no mode) means — "bridge", "none" when rootless."""
     hc = dict(hc)
-    hc["NetworkMode"] = hc.get("NetworkMode") or "bridge"
+    hc["NetworkMode"] = hc.get("NetworkMode") or default_network
     if hc["NetworkMode"] == "default":
-        hc["NetworkMode"] = "bridge"
+        hc["NetworkMode"] = default_network
     hc["RestartPolicy"] = hc.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0}
     hc["RestartPolicy"].setdefault("MaximumRetryCount", 0)
     hc["LogConfig"] = hc.get("LogConfig") or {"Type": "json-file", "Config": {}}

@@ -170,7 +170,9 @@ class ContainerManager:
         config = _create.merge_config(
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
             image_cfg, image_name)
-        host_config = _create.host_config_defaults(body.get("HostConfig") or {})
+        networks = getattr(self.engine, "networks", None)
+        default_network = getattr(networks, "default_network", "bridge")
+        host_config = _create.host_config_defaults(body.get("HostConfig") or {}, default_network)
         _create.validate_host_config(host_config)
         cid = secrets.token_hex(32)
         with self._lock:
@@ -181,7 +183,7 @@ class ContainerManager:
                                      lower_dirs=list(layers))
             record.config["Hostname"] = record.config.get("Hostname") or cid[:12]
             if body.get("NetworkingConfig"):
-                record.network_settings["_requested"] = _endpoints(body["NetworkingConfig"])
+                record.network_settings["_requested"] = _endpoints(body["NetworkingConfig"], default_network)
             mark(cid, "create.claimed")
             try:
                 self._prepare(record)
@@ -772,11 +774,12 @@ def _remove_dir(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _endpoints(networking: dict[str, Any]) -> dict[str, Any]:
-    """The docker CLI names the default network "default", which is "bridge" (as dockerd)."""
+def _endpoints(networking: dict[str, Any], default_network: str = "bridge") -> dict[str, Any]:
+    """The docker CLI names the default network "default", which is "bridge" (as dockerd;
+    "none" for a rootless daemon)."""
     endpoints = dict(networking.get("EndpointsConfig") or {})
     if "default" in endpoints:
-        endpoints["bridge"] = endpoints.pop("default")
+        endpoints[default_network] = endpoints.pop("default")
     return {**networking, "EndpointsConfig": endpoints}
 
 

@@ -354,11 +354,17 @@ class NetworkManager:
 
     # ---- container hooks ----------------------------------------------------------------------
 
+    @property
+    def default_network(self) -> str:
+        """What ``NetworkMode: default`` means: the bridge, or ``none`` for a rootless daemon
+        (it cannot make bridges; its containers get a private netns, ports through the proxy)."""
+        return "none" if self.rootless else "bridge"
+
     def mode(self, record: ContainerLike) -> str:
-        """``HostConfig.NetworkMode`` resolved: "default" is the bridge (rootless: none)."""
+        """``HostConfig.NetworkMode`` resolved: "default" is :attr:`default_network`."""
         mode = str(record.host_config.get("NetworkMode") or "default")
         if mode == "default":
-            return "none" if self.rootless else "bridge"
+            return self.default_network
         return mode
 
     @off_loop
