@@ -263,12 +263,12 @@ class ContainerManager:
                                                 open_stdin=bool(record.config.get("OpenStdin")))
         except StartFailed as exc:
             self._network_teardown(record)
-            record.state.update(ExitCode=exc.exit_code, Error=dockerd_start_error(str(exc)))
-            self._saver.save(record, wait=True)
-            self._resolve(self._exit_waiters, record.id, exc.exit_code, record.state["Error"])
-            if record.host_config.get("AutoRemove"):  # as dockerd: --rm also covers a failed start
-                threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
+            self._start_failed(record, exc.exit_code, dockerd_start_error(str(exc)))
             raise StartFailed(dockerd_start_error(str(exc)), exc.kind, exc.exit_code) from None
+        except Exception as exc:  # refused before the clone (a rootless limit, a missing map…)
+            self._network_teardown(record)
+            self._start_failed(record, 128, str(exc))  # dockerd's exitUnknown
+            raise
         except BaseException:
             self._network_teardown(record)
             raise
@@ -283,6 +283,15 @@ class ContainerManager:
         self._adopt(record, sock, pid)
         self._emit(record, "start")
         mark(record.id, "start.done")
+
+    def _start_failed(self, record: ContainerRecord, code: int, error: str) -> None:
+        """As dockerd: the exit code and error recorded, waiters told, and ``--rm`` honoured
+        (the docker CLI's ``run --rm`` waits for the removal after a failed start)."""
+        record.state.update(ExitCode=code, Error=error)
+        self._saver.save(record, wait=True)
+        self._resolve(self._exit_waiters, record.id, code, error)
+        if record.host_config.get("AutoRemove"):
+            threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
 
     def _spec(self, record: ContainerRecord) -> Any:
         hc = record.host_config
