@@ -204,6 +204,8 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     syscalls.unshare(namespaces.FLAGS["cgroup"])
     if spec.network not in ("none", "host") and not ctx.net_joined:
         namespaces.join_network(spec.network)
+    elif spec.network == "none":  # a namespace of our own (rootless, or no network manager)
+        namespaces.loopback_up()
     mark(spec.id, "child.fs")
     _filesystem(spec, ctx)
     _become_user(spec, ctx.caps)

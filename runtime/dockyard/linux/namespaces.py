@@ -9,7 +9,10 @@ own cgroup as ``/``); everything else is created by ``clone`` itself.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
+import struct
 from typing import Final
 
 from . import syscalls
@@ -31,6 +34,17 @@ def clone_flags(network: str, userns: bool) -> int:
     if userns:
         flags |= FLAGS["user"]
     return flags
+
+
+_SIOCSIFFLAGS: Final = 0x8914
+_IFF_UP_LOOPBACK_RUNNING: Final = 0x1 | 0x8 | 0x40
+
+
+def loopback_up() -> None:
+    """``lo`` up in the calling process's (new) network namespace, as every container's
+    ``--network none`` has it (one ioctl, ~0.05 ms)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", _IFF_UP_LOOPBACK_RUNNING))
 
 
 def join_network(path: str) -> None:
