@@ -34,7 +34,7 @@ import zlib  # noqa: F401
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from . import mounts, namespaces, overlay, syscalls, users
+from . import mounts, namespaces, overlay, syscalls, userns, users
 
 # Go's os.FileMode type bits, which X-Docker-Container-Path-Stat carries.
 _GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE = 1 << 31, 1 << 27, 1 << 26, 1 << 25
@@ -115,9 +115,13 @@ def enter_root(options: dict[str, Any]) -> None:
             namespaces.join(int(options["pid"]), ("user",))
     else:
         root = options["mountpoint"]  # an empty directory the caller owns
+        rootless = os.geteuid() != 0
+        if rootless:  # mounting needs the user namespace the container's files belong to
+            userns.enter()
         syscalls.unshare(syscalls.CLONE_NEWNS)
         mounts.make_private()
-        overlay.mount(options["lower_dirs"], options["upper_dir"], options["work_dir"], root)
+        overlay.mount(options["lower_dirs"], options["upper_dir"], options["work_dir"], root,
+                      userxattr=rootless)
         for m in options.get("binds", []):  # its volumes and bind mounts, as dockerd mounts them
             mounts.bind(root, m["source"], m["target"], m.get("read_only", False))
     os.chroot(root)
