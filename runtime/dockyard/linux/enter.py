@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
 from ..containers.spec import DEFAULT_PATH
-from . import capabilities, cgroups, namespaces, syscalls, users
+from . import capabilities, cgroups, idmap, namespaces, syscalls, userns, users
 from .child import (
     SETUP_FAILED,
     ExecError,
@@ -152,6 +152,9 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
     _default_signals()
     _stdio(ctx.stdio)
     user = users.resolve(spec.user, ["/"])  # the container's files: we are in its root now
+    if userns.inside():  # rootless: a user the map lacks is named, not EINVAL from setresuid
+        extra = list(user.additional_gids) if _setgroups_allowed() else []
+        idmap.check_mapped(userns.current(), user.uid, [user.gid, *extra])
     if ctx.console_fd is not None:
         _console(ctx.console_fd, user.uid)
     env = dict(item.partition("=")[::2] for item in spec.env)

@@ -131,7 +131,9 @@ class Launcher:
             spec.userns = idmap.rootless()
         if spec.userns is not None:
             user = spec.user
-            idmap.check_mapped(spec.userns, user.uid, [user.gid, *user.additional_gids])
+            # a single-id map denies setgroups: the init keeps no supplementary groups at all
+            extra = user.additional_gids if spec.userns.use_helpers else []
+            idmap.check_mapped(spec.userns, user.uid, [user.gid, *extra])
         if not spec.rootfs_dir:
             spec.rootfs_dir = os.path.join(os.path.dirname(spec.upper_dir.rstrip("/")), "merged")
         for path in (spec.upper_dir, spec.work_dir, spec.rootfs_dir):
