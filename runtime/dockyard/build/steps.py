@@ -182,7 +182,6 @@ class StepRunner:
         self.store: ImageStore = job.store
         self.state = state
         self.emit = emit
-        self._source_root = Path("/")
 
     # -- committing --
 
@@ -275,8 +274,7 @@ class StepRunner:
         if not self._exists(path):
             scratch = executor.new_scratch(self.store.snapshots)
             try:
-                with executor.image_rootfs(self.store.snapshots, self.lower_dirs()) as view:
-                    executor.Roots(view, scratch / "fs").makedirs(path)
+                _isolated(_make_workdir, self.store.snapshots, self.lower_dirs(), scratch / "fs", path)
             except BaseException:
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise
@@ -366,6 +364,10 @@ class StepRunner:
     def _bind_source(self, m: Any, stack: ExitStack) -> Path:
         if not m.from_:
             return self.job.context.resolve(m.source or "/")
+        if os.geteuid() != 0:
+            raise BuildError(f"RUN --mount=type=bind,from={m.from_} needs a mount of that image's "
+                             "file system in the daemon's namespace, which a rootless daemon "
+                             "cannot make (no CAP_SYS_ADMIN): copy the files with COPY --from instead")
         image_id = self.job.from_image(m.from_)
         root = stack.enter_context(executor.image_rootfs(self.store.snapshots,
                                                          self.lower_dirs(image_id)))
@@ -401,22 +403,21 @@ class StepRunner:
 
     def copy(self, inst: CopyLike) -> str:
         digests = self._copy_digests(inst)
+        from_ = getattr(inst, "from_", "")
         scratch = executor.new_scratch(self.store.snapshots)
         try:
-            with ExitStack() as stack:
-                sources = self._copy_sources(inst, stack)
-                view = stack.enter_context(executor.image_rootfs(self.store.snapshots,
-                                                                 self.lower_dirs()))
-                op = executor.CopyOp(
-                    sources, inst.dest, self.state.config.config.get("WorkingDir") or "/",
-                    executor.resolve_owner(inst.chown, view),
-                    int(inst.chmod, 8) if inst.chmod else None, isinstance(inst, Add),
-                    [(c.path, c.data.encode()) for c in inst.contents], list(inst.excludes),
-                    self._parents_root(inst), link=not getattr(inst, "from_", ""),
-                    downloads=frozenset(self.job.downloads.values()))
-                executor.apply_copy(executor.Roots(view, scratch / "fs"), op)
-                if getattr(inst, "from_", ""):  # name the files copied, as the classic builder
-                    digests = [classic_hash(self._source_root, p, image=True) for p in sources]
+            op = executor.CopyOp(
+                [] if from_ else self._copy_sources(inst), inst.dest,
+                self.state.config.config.get("WorkingDir") or "/", None,
+                int(inst.chmod, 8) if inst.chmod else None, isinstance(inst, Add),
+                [(c.path, c.data.encode()) for c in inst.contents], list(inst.excludes),
+                self._parents_root(inst), link=not from_,
+                downloads=frozenset(self.job.downloads.values()))
+            from_lowers = self.lower_dirs(self.job.from_image(from_)) if from_ else None
+            copied = _isolated(_copy_files, self.store.snapshots, self.lower_dirs(), scratch / "fs",
+                               op, inst.chown, from_lowers, list(inst.sources))
+            if from_:  # name the files copied, as the classic builder
+                digests = copied
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
@@ -430,18 +431,54 @@ class StepRunner:
             raise BuildError("COPY --parents with --from is not supported by this builder")
         return self.job.context.root
 
-    def _copy_sources(self, inst: CopyLike, stack: ExitStack) -> list[Path]:
-        from_ = getattr(inst, "from_", "")
-        if not from_:
-            out: list[Path] = []
-            for src in inst.sources:
-                out += [self.job.download(src)] if is_url(src) else self.job.context.sources(src)
-            return out
-        image_id = self.job.from_image(from_)
-        root = stack.enter_context(executor.image_rootfs(self.store.snapshots,
-                                                         self.lower_dirs(image_id)))
-        self._source_root = root
-        return [p for s in inst.sources for p in BuildContext(root, owned=False).sources(s)]
+    def _copy_sources(self, inst: CopyLike) -> list[Path]:
+        """A COPY's sources from the context or downloads (``--from`` ones: :func:`_copy_files`)."""
+        out: list[Path] = []
+        for src in inst.sources:
+            out += [self.job.download(src)] if is_url(src) else self.job.context.sources(src)
+        return out
+
+
+def _isolated(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` where it may mount an image's view and own files as its containers do:
+    here as root; for a rootless daemon, in a helper in its user namespace
+    (:mod:`dockyard.linux.userns`)."""
+    if os.geteuid() == 0:
+        return fn(*args)
+    from ..linux import userns
+
+    return userns.call(fn, *args)
+
+
+def _check_mapped(uid: int, gid: int) -> None:
+    """In a rootless daemon's user namespace, an owner outside its map is named, not EINVAL."""
+    from ..linux import idmap, userns
+
+    if userns.inside():
+        idmap.check_mapped(userns.current(), uid, [gid])
+
+
+def _make_workdir(snapshots: Any, lower_dirs: list[str], upper: Path, path: str) -> None:
+    with executor.image_rootfs(snapshots, lower_dirs) as view:
+        executor.Roots(view, upper).makedirs(path)
+
+
+def _copy_files(snapshots: Any, lower_dirs: list[str], upper: Path, op: executor.CopyOp, chown: str,
+                from_lowers: list[str] | None, patterns: list[str]) -> list[str]:
+    """A COPY's file work: ``--from`` sources resolved in that image's view, the owner through
+    the destination's /etc/passwd, the copy; the classic builder's hashes of ``--from`` files."""
+    with ExitStack() as stack:
+        if from_lowers is not None:
+            root = stack.enter_context(executor.image_rootfs(snapshots, from_lowers))
+            op.sources = [p for s in patterns for p in BuildContext(root, owned=False).sources(s)]
+        view = stack.enter_context(executor.image_rootfs(snapshots, lower_dirs))
+        op.owner = executor.resolve_owner(chown, view)
+        if op.owner is not None and os.geteuid() == 0:
+            _check_mapped(*op.owner)
+        executor.apply_copy(executor.Roots(view, upper), op)
+        if from_lowers is None:
+            return []
+        return [classic_hash(root, p, image=True) for p in op.sources]
 
 
 @contextmanager
