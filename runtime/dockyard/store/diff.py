@@ -7,6 +7,9 @@ marks deletions with 0:0 character devices and replaced directories with the
 turns that into tar entries with OCI whiteouts (``.wh.NAME``, ``DIR/.wh..wh..opq``): sorted
 by path, owner/mode/xattrs/hardlinks/symlinks kept, mtimes kept (whole seconds, USTAR where
 it fits and PAX records where not), so the same upper dir always gives the same diff_id.
+A rootless daemon's upper dirs hold host ids (its own uid for the container's root, its
+subordinate ids for the others): the tar carries the container's ids, through the inverse of
+the map its containers get (an id outside it becomes 65534, as the kernel shows it).
 
 :func:`commit_upper` streams the tar into the content store (uncompressed: blob digest =
 diff_id, compressed when pushed) and then *adopts* the upper dir as the layer's snapshot,
@@ -168,16 +171,52 @@ def _pax_header(name: str, st: os.stat_result, kind: bytes, xattrs: dict[str, st
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
+class _Owned:
+    """A stat result with the container's owner in place of the host's (what headers read)."""
+
+    __slots__ = ("st_dev", "st_gid", "st_ino", "st_mode", "st_mtime", "st_nlink", "st_rdev",
+                 "st_size", "st_uid")
+
+    def __init__(self, st: os.stat_result, uid: int, gid: int) -> None:
+        self.st_mode, self.st_mtime, self.st_rdev = st.st_mode, st.st_mtime, st.st_rdev
+        self.st_dev, self.st_ino, self.st_nlink, self.st_size = st.st_dev, st.st_ino, st.st_nlink, st.st_size
+        self.st_uid, self.st_gid = uid, gid
+
+
+IdMaps = tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]
+
+
+def _rootless_maps() -> IdMaps | None:
+    """The rootless containers' (uid, gid) maps, or None as root (host ids are the ids)."""
+    if os.geteuid() == 0:
+        return None
+    from ..linux import idmap
+
+    ns = idmap.rootless()
+    return ns.uid_map, ns.gid_map
+
+
+def _inside(maps: list[tuple[int, int, int]], host_id: int) -> int:
+    for inside, outside, count in maps:
+        if outside <= host_id < outside + count:
+            return inside + host_id - outside
+    return 65534
+
+
 class _Writer:
     """Yields the tar's bytes; tracks hardlinks and the unpacked size (dockerd's rules)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, maps: IdMaps | None = None) -> None:
         self.root = root
         self.links: dict[tuple[int, int], str] = {}
         self.fs_size = 0
+        self.maps = maps
 
     def entries(self) -> Iterator[bytes]:
         for rel, st in _walk(self.root):
+            if self.maps is not None:
+                st = _Owned(st, _inside(self.maps[0], st.st_uid),  # type: ignore[assignment]
+                            _inside(self.maps[1], st.st_gid))
             yield from self.entry(rel, st)
         yield b"\0" * (_BLOCK * 2)
 
@@ -264,7 +303,7 @@ class _IterReader(io.RawIOBase):
 
 def layer_tar(upper_dir: str | Path) -> Iterator[bytes]:
     """The OCI layer tar of an upper dir, as a stream of chunks."""
-    return _Writer(str(upper_dir)).entries()
+    return _Writer(str(upper_dir), _rootless_maps()).entries()
 
 
 # ---- storing a layer -------------------------------------------------------------------------
@@ -281,7 +320,7 @@ class Layer:
 
 def write_layer(content: ContentStore, upper_dir: str | Path) -> Layer:
     """Stream the upper dir's layer tar into the content store (uncompressed)."""
-    writer = _Writer(str(upper_dir))
+    writer = _Writer(str(upper_dir), _rootless_maps())
     digest, written = content.write(_IterReader(writer.entries()))
     return Layer(digest, digest, mt.OCI_LAYER, written, writer.fs_size)
 
