@@ -199,7 +199,8 @@ class Engine:
             "Runtimes": {"runc": {"path": "runc"}}, "DefaultRuntime": "runc", "Swarm": {
                 "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                 "Error": "", "RemoteManagers": None},
-            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "SecurityOptions": [],
+            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
+            "SecurityOptions": ["name=rootless"] if self.config.rootless else [],  # as dockerd
             "Warnings": None,
         }
 

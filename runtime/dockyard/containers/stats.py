@@ -9,6 +9,7 @@ gets dockerd's all-zero object with only ``name`` and ``id`` set.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any, Final
@@ -69,7 +70,10 @@ def memory_stats(s: cgstats.Sample, machine_memory: int) -> dict[str, Any]:
 def snapshot(pid: int, name: str, container_id: str, hier: Hierarchies,
              machine_memory: int) -> dict[str, Any]:
     """One sample of a running container (``precpu_stats``/``preread`` left empty)."""
-    s = cgstats.sample(pid, hier)
+    # a rootless daemon's containers have no cgroup of their own: the one /proc/<pid>/cgroup
+    # names is the daemon's session's, whose figures are not the container's (dockerd
+    # rootless on cgroup v1 has none either)
+    s = cgstats.sample(pid, hier) if os.geteuid() == 0 else cgstats.Sample()
     pids: dict[str, Any] = {"current": s.pids_current or 0}
     if s.pids_limit:
         pids["limit"] = s.pids_limit
