@@ -1,0 +1,397 @@
+"""The rootless daemon end to end: an unprivileged user this test creates runs ``dockyard
+daemon`` with its default paths (``~/.local/share/dockyard``; the socket under
+``$XDG_RUNTIME_DIR``, or the ``/tmp/dockyard-<uid>`` fallback), and the real docker CLI (run as
+that user, ``DOCKER_HOST=unix://…``) and docker-py drive it: run, logs, exec, networks,
+published ports, volumes, binds, ``--user``, cp, build, a daemon restart around a running
+container, and nothing left behind. Twice: with subordinate ids (newuidmap) and with the
+single-id map. Where the kernel forbids something, the error names what is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tarfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.testing.busybox import build_busybox_archive
+from dockyard.testing.daemon import ping_unix
+from dockyard.testing.registry import free_port
+from dockyard.testing.rootless import UnprivilegedUser
+
+DOCKER = shutil.which("docker")
+
+
+@dataclass
+class Rootless:
+    """One rootless daemon of one test user, and how to reach it."""
+
+    user: UnprivilegedUser
+    mode: str  # "subids" | "single"
+    socket: Path
+    data_root: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = self.user.popen([self.user.python, "-m", "dockyard.cli.main", "daemon"],
+                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not ping_unix(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"rootless daemon did not come up: {self.log.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def docker(self, *args: str, stdin: Any = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """The docker CLI, run as the user."""
+        assert DOCKER is not None
+        return self.user.run([DOCKER, *args], env={"DOCKER_HOST": self.host}, stdin=stdin,
+                             timeout=timeout)
+
+    def ok(self, *args: str, timeout: float = 60) -> str:
+        done = self.docker(*args, timeout=timeout)
+        assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr}\n{self.log.read_text()[-2000:]}"
+        return done.stdout
+
+    def client(self) -> Any:
+        import docker
+
+        return docker.DockerClient(base_url=self.host, version="auto")
+
+
+@pytest.fixture(scope="module", params=["subids", "single"])
+def rootless(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rootless]:
+    if os.geteuid() != 0:
+        pytest.skip("creating a test user needs root")
+    if DOCKER is None:
+        pytest.skip("the docker CLI is not installed")
+    mode = request.param
+    if mode == "subids" and not shutil.which("newuidmap"):
+        pytest.fail("newuidmap is missing: install the uidmap package (.ci/install does)")
+    # subids: $XDG_RUNTIME_DIR set; single: unset, the daemon falls back to /tmp/dockyard-<uid>
+    user = UnprivilegedUser.create(subids=mode == "subids", runtime_dir=mode == "subids", prefix="dyd")
+    try:
+        if user.runtime_dir is not None:
+            sock = user.runtime_dir / "dockyard" / "dockyard.sock"
+        else:
+            fallback = Path(f"/tmp/dockyard-{user.uid}")
+            shutil.rmtree(fallback, ignore_errors=True)  # a deleted user's, with the same uid
+            user.extra_dirs.append(fallback)
+            sock = fallback / "dockyard" / "dockyard.sock"
+        daemon = Rootless(user, mode, sock, user.home / ".local/share/dockyard",
+                          tmp_path_factory.mktemp("rootless-log") / "daemon.log")
+        daemon.start()
+        archive = build_busybox_archive(tmp_path_factory.mktemp("rootless-busybox"))
+        with open(archive, "rb") as f:
+            done = daemon.docker("load", stdin=f)
+        assert done.returncode == 0, done.stderr
+        yield daemon
+    finally:
+        with contextlib.suppress(Exception):
+            if daemon.proc is not None:
+                for line in daemon.ok("ps", "-aq").split():
+                    daemon.docker("rm", "-f", line)
+            daemon.stop()
+        user.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_containers(rootless: Rootless) -> Iterator[None]:
+    """A failed test's containers must not fail the next ones."""
+    yield
+    if rootless.proc is not None:
+        client = rootless.client()
+        try:
+            for container in client.containers.list(all=True):
+                container.remove(force=True)
+        finally:
+            client.close()
+
+
+def _layer_owners(image: Any, names: set[str]) -> dict[str, tuple[int, int]]:
+    """Owners of ``names`` in an image's layers, as ``docker save`` carries them."""
+    owners = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(image.save()))) as outer:
+        for member in outer.getmembers():
+            if not member.isfile() or not member.name.startswith("blobs/"):
+                continue
+            data = outer.extractfile(member).read()  # type: ignore[union-attr]
+            with contextlib.suppress(tarfile.TarError), tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                for entry in layer.getmembers():
+                    if entry.name in names:
+                        owners[entry.name] = (entry.uid, entry.gid)
+    return owners
+
+
+def _wait_for(predicate: Any, timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+    return value
+
+
+def _get(url: str) -> str:
+    def fetch() -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as resp:
+                return str(resp.read().decode())
+        except OSError:
+            return None
+    return str(_wait_for(fetch))
+
+
+# ---- the tests (in this order for each mode; the last one stops the daemon) ----------------------
+
+
+def test_default_paths_and_socket(rootless: Rootless) -> None:
+    st = rootless.socket.stat()
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+    assert st.st_uid == rootless.user.uid
+    assert rootless.data_root.stat().st_uid == rootless.user.uid
+    info = json.loads(rootless.ok("info", "--format", "{{json .}}"))
+    assert info["DockerRootDir"] == str(rootless.data_root)
+    assert "name=rootless" in info["SecurityOptions"]
+    assert not [p for p in rootless.data_root.rglob("*") if p.lstat().st_uid == 0]
+
+
+def test_run_rm_output_and_exit_code(rootless: Rootless) -> None:
+    done = rootless.docker("run", "--rm", "busybox", "sh", "-c",
+                           "id -u; wc -l < /proc/self/uid_map; echo oops >&2; exit 3")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.split() == ["0", "2" if rootless.mode == "subids" else "1"]
+    assert "oops" in done.stderr
+    assert rootless.ok("ps", "-aq") == ""
+
+
+def test_detached_logs_exec_stop_rm(rootless: Rootless) -> None:
+    cid = rootless.ok("run", "-d", "--name", "rl-detached", "busybox", "sh", "-c",
+                      "echo up; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done").strip()
+    _wait_for(lambda: "up" in rootless.ok("logs", cid))
+    assert rootless.ok("exec", "rl-detached", "sh", "-c", "echo $((6*7)); id -u").split() == ["42", "0"]
+    as_nobody = rootless.docker("exec", "-u", "nobody", "rl-detached", "id", "-u")
+    if rootless.mode == "subids":
+        assert as_nobody.stdout.strip() == "65534", as_nobody.stderr
+    else:
+        assert as_nobody.returncode != 0  # the CLI prints an exec's start error on stdout
+        assert "not mapped in the rootless user namespace" in as_nobody.stdout + as_nobody.stderr
+    rootless.ok("stop", "-t", "5", "rl-detached")
+    assert rootless.ok("logs", "rl-detached").split() == ["up", "bye"]
+    assert rootless.ok("inspect", "-f", "{{.State.ExitCode}}", cid).strip() == "0"
+    rootless.ok("rm", "rl-detached")
+
+
+def test_networks_none_host_default_and_bridge_refused(rootless: Rootless) -> None:
+    probe = "ip -o link | cut -d: -f2 | tr -d ' '; ip -o link show lo | grep -c ',UP'"
+    assert rootless.ok("run", "--rm", "--network", "none", "busybox", "sh", "-c", probe).split() == ["lo", "1"]
+    assert rootless.ok("run", "--rm", "busybox", "sh", "-c", probe).split() == ["lo", "1"]  # the default
+    assert rootless.ok("run", "--rm", "--network", "host", "busybox", "hostname").strip() == socket.gethostname()
+    client = rootless.client()
+    try:
+        made = client.containers.create("busybox", "true")
+        assert made.attrs["HostConfig"]["NetworkMode"] == "none"
+        assert list(made.attrs["NetworkSettings"]["Networks"]) == ["none"]
+        made.remove()
+    finally:
+        client.close()
+    bridge = rootless.docker("run", "--rm", "--network", "bridge", "busybox", "true")
+    assert bridge.returncode == 125 and "CAP_NET_ADMIN" in bridge.stderr
+    created = rootless.docker("network", "create", "rl-net")
+    assert created.returncode != 0 and "CAP_NET_ADMIN" in created.stderr
+    assert rootless.ok("ps", "-aq") == ""
+
+
+def test_published_port_through_the_proxy(rootless: Rootless) -> None:
+    port = free_port()
+    rootless.ok("run", "-d", "--name", "rl-web", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+                "echo served > /tmp/i; exec httpd -f -p 80 -h /tmp")
+    assert _get(f"http://127.0.0.1:{port}/i") == "served\n"
+    assert rootless.ok("port", "rl-web").strip() == f"80/tcp -> 127.0.0.1:{port}"
+    # inside, the container's own loopback works too
+    assert rootless.ok("exec", "rl-web", "wget", "-q", "-O-", "http://127.0.0.1/i") == "served\n"
+    rootless.ok("rm", "-f", "rl-web")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/i", timeout=2)
+
+
+def test_named_volume_and_bind_mount(rootless: Rootless) -> None:
+    bind = rootless.user.home / "bind"
+    done = rootless.user.run(["sh", "-c", f"mkdir {bind} && echo from-host > {bind}/in"])
+    assert done.returncode == 0, done.stderr
+    rootless.ok("volume", "create", "rl-vol")
+    out = rootless.ok("run", "--rm", "-v", "rl-vol:/data", "-v", f"{bind}:/b", "busybox", "sh", "-c",
+                      "cat /b/in; echo kept > /data/v; echo from-ctr > /b/out")
+    assert out == "from-host\n"
+    assert rootless.ok("run", "--rm", "-v", "rl-vol:/data:ro", "busybox", "cat", "/data/v") == "kept\n"
+    assert (bind / "out").read_text() == "from-ctr\n" and (bind / "out").stat().st_uid == rootless.user.uid
+    mountpoint = rootless.ok("volume", "inspect", "-f", "{{.Mountpoint}}", "rl-vol").strip()
+    assert mountpoint == str(rootless.data_root / "volumes/rl-vol/_data")
+    rootless.ok("volume", "rm", "rl-vol")
+
+
+def test_user_flag(rootless: Rootless) -> None:
+    done = rootless.docker("run", "--rm", "--user", "1000:1000", "busybox", "sh", "-c",
+                           "id -u; id -g; touch /tmp/f && stat -c %u /tmp/f")
+    if rootless.mode == "subids":
+        assert done.stdout.split() == ["1000", "1000", "1000"], done.stderr
+        assert rootless.ok("run", "--rm", "--user", "nobody", "busybox", "id", "-u").strip() == "65534"
+    else:  # a single-id map has no 1000: the error says what to add
+        assert done.returncode != 0
+        assert "not mapped in the rootless user namespace" in done.stderr and "/etc/subuid" in done.stderr
+    assert rootless.ok("ps", "-aq") == ""
+
+
+def test_cp_both_ways_running_and_stopped(rootless: Rootless) -> None:
+    home = rootless.user.home
+    done = rootless.user.run(["sh", "-c", f"echo to-ctr > {home}/cp-in"])
+    assert done.returncode == 0
+    rootless.ok("run", "-d", "--name", "rl-cp", "busybox", "sleep", "60")
+    rootless.ok("cp", f"{home}/cp-in", "rl-cp:/tmp/cp-in")
+    assert rootless.ok("exec", "rl-cp", "cat", "/tmp/cp-in") == "to-ctr\n"
+    rootless.ok("cp", "rl-cp:/etc/passwd", f"{home}/cp-out")
+    assert (home / "cp-out").read_text().startswith("root:x:0:0:")
+    assert (home / "cp-out").stat().st_uid == rootless.user.uid
+    rootless.ok("rm", "-f", "rl-cp")
+    rootless.ok("create", "--name", "rl-cp-stopped", "busybox", "sh", "-c", "echo made > /made")
+    rootless.ok("cp", f"{home}/cp-in", "rl-cp-stopped:/cp-in")
+    rootless.ok("start", "-a", "rl-cp-stopped")
+    rootless.ok("cp", "rl-cp-stopped:/made", f"{home}/made")
+    assert (home / "made").read_text() == "made\n"
+    client = rootless.client()
+    try:
+        data = b"".join(client.containers.get("rl-cp-stopped").export())
+        with tarfile.open(fileobj=io.BytesIO(data)) as exported:
+            assert {"made", "cp-in"} <= set(exported.getnames())
+            assert exported.getmember("made").uid == 0
+    finally:
+        client.close()
+    assert sorted(rootless.ok("diff", "rl-cp-stopped").splitlines()) == ["A /cp-in", "A /made"]
+    rootless.ok("rm", "rl-cp-stopped")
+
+
+def test_build_with_run_workdir_and_copy(rootless: Rootless) -> None:
+    ctx = rootless.user.home / "ctx"
+    subids = rootless.mode == "subids"
+    dockerfile = "FROM busybox\nRUN echo built > /built\nWORKDIR /app/sub\nCOPY f.txt ./\n"
+    if subids:
+        dockerfile += ("RUN echo app:x:1234:1234::/app:/bin/sh >> /etc/passwd && chown 1234:1234 /built\n"
+                       "COPY --chown=app f.txt /owned.txt\n")
+    dockerfile += 'CMD ["sh", "-c", "cat /built f.txt; stat -c %u /built"]\n'
+    done = rootless.user.run(["sh", "-c", f"mkdir {ctx} && echo copied > {ctx}/f.txt && cat > {ctx}/Dockerfile"],
+                             input=dockerfile)
+    assert done.returncode == 0, done.stderr
+    build = rootless.docker("build", "-t", "rl-built", str(ctx), timeout=90)
+    assert build.returncode == 0, build.stdout + build.stderr
+    owner = "1234" if subids else "0"
+    assert rootless.ok("run", "--rm", "rl-built").split() == ["built", "copied", owner]
+    client = rootless.client()
+    try:
+        owners = _layer_owners(client.images.get("rl-built"), {"built", "app/sub/f.txt", "owned.txt"})
+    finally:
+        client.close()
+    assert owners["app/sub/f.txt"] == (0, 0)  # the container's ids, not the host's
+    assert owners["built"] == ((1234, 1234) if subids else (0, 0))
+    if subids:
+        assert owners["owned.txt"] == (1234, 1234)
+    else:
+        bad = rootless.user.run(["sh", "-c", f"cat > {ctx}/Dockerfile"],
+                                input="FROM busybox\nCOPY --chown=1234 f.txt /\n")
+        assert bad.returncode == 0
+        failed = rootless.docker("build", "-t", "rl-unmapped", str(ctx))
+        assert failed.returncode != 0 and "/etc/subuid" in failed.stdout + failed.stderr
+    rootless.ok("rmi", "rl-built")
+
+
+def test_kernel_limits_are_named(rootless: Rootless) -> None:
+    limited = rootless.docker("run", "--rm", "--memory", "64m", "busybox", "true")
+    if limited.returncode != 0:  # cgroup v1 (or v2 without delegation): no cgroup for us
+        assert "cgroup" in limited.stderr, limited.stderr
+    assert rootless.ok("ps", "-aq") == ""  # --rm also removed the container that failed to start
+    rootless.ok("run", "-d", "--name", "rl-pause", "busybox", "sleep", "60")
+    # no cgroup of its own: no figures, rather than those of the daemon's session
+    usage = rootless.ok("stats", "--no-stream", "--format", "{{.MemUsage}} {{.CPUPerc}}", "rl-pause")
+    assert usage.split()[0] == "0B" and usage.split()[-1] == "0.00%"
+    paused = rootless.docker("pause", "rl-pause")
+    if paused.returncode != 0:
+        assert "freezer" in paused.stderr, paused.stderr
+    else:
+        rootless.ok("unpause", "rl-pause")
+    rootless.ok("rm", "-f", "rl-pause")
+
+
+def test_restart_readopts_a_running_container(rootless: Rootless) -> None:
+    port = free_port()
+    cid = rootless.ok("run", "-d", "--name", "rl-keep", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+                      "echo before; echo kept > /tmp/i; httpd -p 80 -h /tmp; "
+                      "trap 'echo term; exit 0' TERM; while :; do sleep 0.1; done").strip()
+    _wait_for(lambda: "before" in rootless.ok("logs", cid))
+    pid = int(rootless.ok("inspect", "-f", "{{.State.Pid}}", cid))
+    assert rootless.stop() == 0
+    os.kill(pid, 0)  # still running without its daemon
+    rootless.start()
+    assert rootless.ok("ps", "-q", "--no-trunc").split() == [cid]
+    assert int(rootless.ok("inspect", "-f", "{{.State.Pid}}", cid)) == pid
+    assert _get(f"http://127.0.0.1:{port}/i") == "kept\n"
+    rootless.ok("exec", cid, "sh", "-c", "echo after > /proc/1/fd/1")
+    _wait_for(lambda: "after" in rootless.ok("logs", cid))
+    rootless.ok("stop", "-t", "5", cid)
+    assert rootless.ok("logs", cid).split() == ["before", "after", "term"]
+    assert rootless.ok("inspect", "-f", "{{.State.ExitCode}}", cid).strip() == "0"
+    rootless.ok("rm", cid)
+
+
+def _live_pids(user: UnprivilegedUser) -> list[int]:
+    live = []
+    for pid in user.pids():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                live.append(pid)
+    return live
+
+
+def test_nothing_left_after_stop(rootless: Rootless) -> None:
+    rootless.ok("run", "-d", "--name", "rl-last", "busybox", "sleep", "60")
+    rootless.ok("rm", "-f", "rl-last")
+    assert rootless.ok("ps", "-aq") == ""
+    assert rootless.stop() == 0
+    time.sleep(0.2)
+    left = [Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            for p in _live_pids(rootless.user) if os.path.exists(f"/proc/{p}/cmdline")]
+    assert left == []
+    places = [str(rootless.user.home), str(rootless.socket.parent.parent)]
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        assert [line for line in f if any(p in line for p in places)] == []
+    assert not rootless.socket.exists()
+    assert not list((rootless.data_root / "containers").glob("[0-9a-f]*"))
