@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PEERS = ("dockerd", "docker", "podman", "runc", "crun", "skopeo", "docker-registry", "tar")
+PEERS = ("dockerd", "docker", "podman", "buildah", "runc", "crun", "skopeo", "docker-registry", "tar")
 CACHE_ENV = "DOCKYARD_BENCH_CACHE"
 DEFAULT_CACHE = Path("/tmp/dockyard-bench-cache")
 MiB = 1 << 20
