@@ -384,6 +384,7 @@ def traced(ctx: Context, repeats: int) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "trace"
         os.environ["DOCKYARD_TRACE"] = str(path)  # the daemon, its launcher and shims inherit it
+        os.environ["DOCKYARD_TRACE_CPU"] = "1"
         try:
             with dockyard_side(ctx, archive) as side:
                 for network in ("none", None):
@@ -393,7 +394,7 @@ def traced(ctx: Context, repeats: int) -> str:
                                f"p90 {stats.p90 * 1000:.1f} ms (tracing on)")
                     out.append(trace.summary(path.read_text().splitlines()))
         finally:
-            del os.environ["DOCKYARD_TRACE"]
+            del os.environ["DOCKYARD_TRACE"], os.environ["DOCKYARD_TRACE_CPU"]
     return "\n".join(out)
 
 

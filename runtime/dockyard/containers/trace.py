@@ -4,7 +4,10 @@ to that file (one ``O_APPEND`` write each, so processes never interleave within 
 CLOCK_MONOTONIC is system-wide, so lines from different processes order correctly).
 
 Wall-clock medians on a shared machine are noise; these marks say where the time goes.
-Unset (the default), :func:`mark` is one global lookup and a comparison.
+Unset (the default), :func:`mark` is one global lookup and a comparison. With
+``DOCKYARD_TRACE_CPU=1`` as well, each mark also carries its thread's CPU time
+(`` @<tid>:<thread CPU ns>``), and the summary shows the CPU each thread spent since its own
+previous mark for that container: on a loaded machine, CPU is what a change can be judged by.
 ``python3 -m dockyard.containers.trace [--summary] <file>`` prints each container's phases as
 deltas, or (``--summary``) the medians over all containers.
 """
@@ -16,6 +19,7 @@ import sys
 import time
 
 PATH: str | None = os.environ.get("DOCKYARD_TRACE") or None
+CPU: bool = bool(os.environ.get("DOCKYARD_TRACE_CPU"))
 _fd: tuple[int, int] | None = None  # (pid, fd): kept open, so a container's init can mark after pivot_root
 
 
@@ -32,6 +36,9 @@ def mark(cid: str, phase: str, ns: int | None = None) -> None:
             if _fd is None:
                 return
             _fd = (pid, _fd[1])  # after pivot_root: the inherited descriptor still works
+    if CPU:
+        import threading  # (loaded already wherever CPU is traced: no cost to a quiet start)
+        phase += f" @{threading.get_native_id()}:{time.thread_time_ns()}"
     try:
         os.write(_fd[1], f"{ns} {pid} {cid[:12]} {phase}\n".encode())
     except OSError:
@@ -49,14 +56,37 @@ def _by_id(lines: list[str]) -> dict[str, list[tuple[int, str, str]]]:
     return by_id
 
 
+def _cpu_steps(marks: list[tuple[int, str, str]]) -> list[float | None]:
+    """Per mark: ms of CPU its thread spent since that thread's previous mark (None for a
+    thread's first mark, or without ``DOCKYARD_TRACE_CPU``)."""
+    last: dict[str, int] = {}
+    steps: list[float | None] = []
+    for _ns, pid, phase in marks:
+        _, sep, cpu = phase.rpartition(" @")
+        if not sep:
+            steps.append(None)
+            continue
+        thread, _, used = cpu.partition(":")
+        key = f"{pid}/{thread}"
+        steps.append((int(used) - last[key]) / 1e6 if key in last else None)
+        last[key] = int(used)
+    return steps
+
+
+def _name(phase: str) -> str:
+    return phase.rpartition(" @")[0] or phase
+
+
 def report(lines: list[str]) -> str:
     """Per container: each phase as ms since the container's first mark (and since the last)."""
     out = []
     for cid, marks in _by_id(lines).items():
         first = previous = marks[0][0]
         out.append(cid)
-        for ns, pid, phase in marks:
-            out.append(f"  {(ns - first) / 1e6:8.2f} {(ns - previous) / 1e6:+7.2f}  {pid:>7} {phase}")
+        for (ns, pid, phase), cpu in zip(marks, _cpu_steps(marks)):
+            used = f" cpu {cpu:5.2f}" if cpu is not None else ""
+            out.append(f"  {(ns - first) / 1e6:8.2f} {(ns - previous) / 1e6:+7.2f}{used}  {pid:>7} "
+                       f"{_name(phase)}")
             previous = ns
     return "\n".join(out)
 
@@ -69,20 +99,29 @@ def summary(lines: list[str], skip: int = 3) -> str:
     runs = [m for cid, m in _by_id(lines).items() if not cid.startswith("spare-")][skip:]
     at: dict[str, list[float]] = {}
     step: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     for marks in runs:
         seen: dict[str, int] = {}
         previous = marks[0][0]
-        for ns, _pid, phase in marks:
+        for (ns, _pid, phase), used in zip(marks, _cpu_steps(marks)):
+            phase = _name(phase)
             seen[phase] = seen.get(phase, 0) + 1
             key = f"{phase}#{seen[phase]}"
             at.setdefault(key, []).append((ns - marks[0][0]) / 1e6)
             step.setdefault(key, []).append((ns - previous) / 1e6)
+            if used is not None:
+                cpu.setdefault(key, []).append(used)
             previous = ns
     common = [k for k in at if len(at[k]) > len(runs) // 2]
     common.sort(key=lambda k: statistics.median(at[k]))
-    rows = [f"{len(runs)} containers; ms: median since the first mark, median since the previous"]
-    rows += [f"  {statistics.median(at[k]):8.2f} {statistics.median(step[k]):+7.2f}  {k}"
-             for k in common]
+    rows = [f"{len(runs)} containers; ms: median since the first mark, median since the previous"
+            + (", mean CPU of the marking thread since its previous mark" if cpu else "")]
+    rows += [f"  {statistics.median(at[k]):8.2f} {statistics.median(step[k]):+7.2f}"
+             + (f"  cpu {statistics.mean(cpu[k]):5.2f}" if k in cpu else "  " + " " * 9 if cpu else "")
+             + f"  {k}" for k in common]
+    if cpu:
+        rows.append(f"  CPU between marks, summed (mean per container): "
+                    f"{sum(statistics.mean(v) for v in cpu.values() if len(v) > len(runs) // 2):.2f} ms")
     return "\n".join(rows)
 
 
