@@ -45,6 +45,11 @@ from .trace import mark
 
 log = logging.getLogger("dockyard.containers")
 
+SHIM_DONE_TIMEOUT = 10.0
+"""Seconds a start waits for the container's previous shim to finish: it releases the previous
+run's overlay after reporting the exit (``shim.Shim._finish``), and two overlays must not share
+an upper dir."""
+
 Listener = Callable[[str, bytes], None]
 """Attach/log-follow callback: ("stdout"|"stderr", data), ("exit", b"") — on the monitor thread."""
 
@@ -81,6 +86,7 @@ class ContainerManager:
         self._pending_stdin: dict[str, list[bytes]] = {}
         self._exit_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
         self._remove_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
+        self._shims: dict[str, threading.Event] = {}  # set when a shim is done (socket closed)
         self._runtime: Any = None
         self._closing = False
         self.monitor = Monitor()
@@ -258,6 +264,9 @@ class ContainerManager:
             os.unlink(record.dir / "exit.json")
         except FileNotFoundError:
             pass
+        previous = self._shims.get(record.id)
+        if previous is not None:  # the last run's shim still holds its overlay (releasing it)
+            previous.wait(SHIM_DONE_TIMEOUT)
         try:
             pid, sock = self.runtime.start_shim(spec, str(record.dir), record.log_path,
                                                 open_stdin=bool(record.config.get("OpenStdin")))
@@ -328,8 +337,15 @@ class ContainerManager:
             self._live[record.id] = Live(sock, pid)
             for data in self._pending_stdin.pop(record.id, []):
                 sock.send(data)
+        done = self._shims[record.id] = threading.Event()
         self.monitor.watch(record.id, sock, lambda k, b: self._on_packet(record, k, b),
-                           lambda: self._on_lost(record))
+                           lambda: self._on_lost(record), lambda: self._shim_done(record.id, done))
+
+    def _shim_done(self, cid: str, done: threading.Event) -> None:
+        done.set()
+        with self._lock:
+            if self._shims.get(cid) is done:
+                del self._shims[cid]
 
     # ---- shim messages (monitor thread) ----------------------------------------------------
 

@@ -1,9 +1,11 @@
 """The daemon's side of the shims: one thread reading every shim socket, so the daemon learns
 output and exits as they happen (no polling, no thread per container).
 
-``Monitor.watch(id, sock, on_packet, on_lost)``: ``on_packet(kind, body)`` for each shim message
-(see :mod:`dockyard.containers.shim`), ``on_lost()`` when the socket closes without an exit
-message (the shim died, or the daemon is closing). Callbacks run on the monitor thread.
+``Monitor.watch(id, sock, on_packet, on_lost, on_closed)``: ``on_packet(kind, body)`` for each
+shim message (see :mod:`dockyard.containers.shim`), ``on_lost()`` when the socket closes without
+an exit message (the shim died, or the daemon is closing), ``on_closed()`` whenever it closes
+(after an exit: the shim is done, its container's root mount released). Callbacks run on the
+monitor thread.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Watched:
     sock: socket.socket
     on_packet: OnPacket
     on_lost: OnLost
+    on_closed: OnLost | None = None
     exited: bool = False
 
 
@@ -42,9 +45,9 @@ class Monitor:
         self._thread.start()
 
     def watch(self, container_id: str, sock: socket.socket, on_packet: OnPacket,
-              on_lost: OnLost) -> None:
+              on_lost: OnLost, on_closed: OnLost | None = None) -> None:
         self._sel.register(sock, selectors.EVENT_READ,
-                           Watched(container_id, sock, on_packet, on_lost))
+                           Watched(container_id, sock, on_packet, on_lost, on_closed))
 
     def _run(self) -> None:
         while not self._closed:
@@ -69,6 +72,8 @@ class Monitor:
         watched.sock.close()
         if not watched.exited:
             watched.on_lost()
+        if watched.on_closed is not None:
+            watched.on_closed()
 
     def close(self) -> None:
         """Stop reading (the shims keep running; a new daemon re-adopts them)."""

@@ -222,6 +222,10 @@ class Shim:
         self.close_in_after = False
         self.pidfd: int | None = None
         self.open_stdin = bool(cfg.get("open_stdin"))
+        self.root_sock: socket.socket | None = None
+        self.rootfs: int | None = None
+        """The container's root mount (see ``linux.child._hand_root``): closed once the exit
+        is reported, so the overlay's sync of the upper file system follows the news."""
 
     def run(self) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -246,6 +250,9 @@ class Shim:
         mark(self.cid, "shim.reported")
         self.pid, self.pidfd = running.pid, running.pidfd
         self.sel.register(running.pidfd, selectors.EVENT_READ, "exit")
+        if running.root_sock is not None:
+            self.root_sock = running.root_sock
+            self.sel.register(running.root_sock, selectors.EVENT_READ, "root")
         exited = self._loop(time.monotonic() + LISTEN_AFTER)
         if not exited:
             self._adoptable()
@@ -355,8 +362,27 @@ class Shim:
                     self._flush_stdin()
                 elif key.data == "listen":
                     self._add_client(key.fileobj.accept()[0])  # type: ignore[union-attr]
+                elif key.data == "root":
+                    self._take_root()
                 else:
                     self._request(key.fileobj)  # type: ignore[arg-type]
+
+    def _take_root(self, wait: bool = True) -> None:
+        """The init's root mount (or EOF: it failed before mounting it). Without ``wait``, a
+        mount not sent yet is let go: the init's exit unmounts it then."""
+        assert self.root_sock is not None
+        sock, self.root_sock = self.root_sock, None
+        self.sel.unregister(sock)
+        sock.setblocking(wait)
+        try:
+            _data, fds, _flags, _addr = socket.recv_fds(sock, 16, 1)
+        except OSError:
+            fds = []
+        finally:
+            sock.close()
+        if fds:
+            os.set_inheritable(fds[0], False)
+            self.rootfs = fds[0]
 
     def _read_output(self, fd: int) -> bool:
         try:
@@ -516,6 +542,11 @@ class Shim:
         for fd in (self.console, self.console_w):
             if fd is not None:
                 os.close(fd)
+        if self.root_sock is not None:
+            self._take_root()  # the init is gone: its mount is there, or EOF
+        if self.rootfs is not None:
+            os.close(self.rootfs)  # the overlay goes now, and syncs: after the news
+            mark(self.cid, "shim.rootfs-released")
 
     def _handle(self) -> Any:
         """The launcher's view of our init, rebuilt after the hand-off (imports only now)."""
@@ -531,6 +562,8 @@ class Shim:
     def _handoff(self) -> None:
         """Re-exec as ``python -S`` importing only this module; every fd survives the exec."""
         assert self.listener is not None and self.pidfd is not None
+        if self.root_sock is not None:
+            self._take_root(wait=False)
         state = {"dir": self.dir, "log_fd": self.log, "id": self.cid,
                  "cgroup_parent": self.cgroup_parent, "pid": self.pid, "pidfd": self.pidfd,
                  "listener": self.listener.fileno(), "stdin": self.stdin,
@@ -539,10 +572,11 @@ class Shim:
                  "close_in_after": self.close_in_after,
                  "clients": [c.fileno() for c in self.clients],
                  "outputs": {str(fd): name for fd, name in self.outputs.items()},
-                 "partial": {k: v.decode("latin-1") for k, v in self.partial.items()}}
+                 "partial": {k: v.decode("latin-1") for k, v in self.partial.items()},
+                 "rootfs": self.rootfs}
         fds = [self.log, self.pidfd, self.listener.fileno(), *state["clients"],
-               *self.outputs,
-               *(fd for fd in (self.stdin, self.console, self.console_w) if fd is not None)]
+               *self.outputs, *(fd for fd in (self.stdin, self.console, self.console_w,
+                                               self.rootfs) if fd is not None)]
         for fd in fds:
             os.set_inheritable(fd, True)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -566,10 +600,11 @@ def resume(carrier: int) -> None:
         shim.pid, shim.pidfd = state["pid"], state["pidfd"]
         shim.stdin, shim.console = state["stdin"], state["console"]
         shim.console_w, shim.close_in_after = state["console_w"], state["close_in_after"]
+        shim.rootfs = state.get("rootfs")
         shim.pending_in = bytearray(state["pending_in"].encode("latin-1"))
         shim.partial = {k: v.encode("latin-1") for k, v in state["partial"].items()}
         for fd in [shim.log, shim.pidfd, state["listener"], *state["clients"],
-                   *(int(x) for x in state["outputs"])]:
+                   *(int(x) for x in state["outputs"]), *([shim.rootfs] if shim.rootfs else [])]:
             os.set_inheritable(fd, False)
         shim.listener = socket.socket(fileno=state["listener"])
         shim.sel.register(shim.listener, selectors.EVENT_READ, "listen")

@@ -68,6 +68,9 @@ class Running:
     console: int | None = None  # pty master (``tty``): the caller's to read, write and close
     exec_pipe: int | None = None  # ``early``: EOF = exec'd, else the failure (see ``exec_result``)
     console_sock: socket.socket | None = None  # ``early`` + tty: the master comes through it
+    root_sock: socket.socket | None = None  # ``early``: the init sends its root mount there
+    """(an ``O_PATH`` fd; holding it defers the overlay's unmount, and its sync of the upper
+    file system, from the init's exit to whenever the holder closes it: ``child._hand_root``)"""
 
 
 def exit_code(status: int) -> int:
@@ -246,14 +249,15 @@ class Launcher:
             if con_r:
                 con_r.close()
             _kill_and_reap(embryo.pid, embryo.pidfd)
+            embryo.sock.close()
             raise
         finally:
             _close(err_w, net)
             if con_w:
                 con_w.close()
-            embryo.sock.close()
         if early:
-            return Running(spec.id, embryo.pid, embryo.pidfd, cg, None, err_r, con_r)
+            return Running(spec.id, embryo.pid, embryo.pidfd, cg, None, err_r, con_r, embryo.sock)
+        embryo.sock.close()
         return self._started(spec, embryo.pid, embryo.pidfd, err_r, None, con_r, cg)
 
     def _clone(self, spec: ContainerSpec, stdio: list[int], cg: cgroups.Cgroup | None,

@@ -199,7 +199,9 @@ def test_restart_policy_on_failure(client: Any) -> None:
 
 
 def test_auto_remove_and_wait_removed(client: Any) -> None:
-    c = client.api.create_container("busybox", ["sh", "-c", "exit 4"],
+    # it runs a moment: an exit and removal quicker than the wait request would leave it a 404,
+    # as with dockerd (the docker CLI sends this wait before the start)
+    c = client.api.create_container("busybox", ["sh", "-c", "sleep 1; exit 4"],
                                     host_config=client.api.create_host_config(auto_remove=True))
     client.api.start(c)
     assert client.api.wait(c, condition="removed")["StatusCode"] == 4
