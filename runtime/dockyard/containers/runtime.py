@@ -240,7 +240,7 @@ class Runtime:
                 raise errors.Conflict(f"container {spec.id} is already running")
             self._containers[spec.id] = container
             try:
-                reply = self._request({"op": "start", "spec": json.loads(spec.to_json())}, stdio)
+                reply = self._request({"op": "start", "spec": spec.to_dict()}, stdio)
             except BaseException:
                 self._containers.pop(spec.id, None)
                 raise
@@ -278,7 +278,7 @@ class Runtime:
         The spare shim that takes it was forked by the launcher ahead of time and is held
         here: the spec goes to it directly, and it reports on the same socket."""
         mark(spec.id, "runtime.begin")
-        message = json.dumps({"spec": json.loads(spec.to_json()), "shim": {
+        message = json.dumps({"spec": spec.to_dict(), "shim": {
             "dir": directory, "log_path": log_path, "open_stdin": open_stdin}}).encode()
         mark(spec.id, "runtime.encoded")
         mine = self._hand_to_spare(message)

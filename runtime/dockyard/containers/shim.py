@@ -162,7 +162,7 @@ def _rehearse() -> None:
     from ..linux.launcher import spec_caps
     from .spec import ContainerSpec, Mount
     sample = ContainerSpec("0" * 64, ["/l"], "/u", "/w", ["true"], mounts=[Mount("bind", "/a", "/b")])
-    message = json.dumps({"spec": json.loads(sample.to_json()), "shim": {
+    message = json.dumps({"spec": sample.to_dict(), "shim": {
         "dir": "/", "log_path": "/", "open_stdin": False}}).encode()
     decoded = ContainerSpec.from_dict(json.loads(message)["spec"])
     decoded.validate()

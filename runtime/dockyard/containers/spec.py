@@ -91,8 +91,12 @@ class ContainerSpec:
                                       f"invalid mount path: '{m.target}' mount path must be absolute")
         self.limits.validate()
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a JSON message (what ``from_dict`` takes back)."""
+        return asdict(self)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str) -> ContainerSpec:

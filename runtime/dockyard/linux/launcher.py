@@ -240,7 +240,7 @@ class Launcher:
                 net = os.open(spec.network, os.O_RDONLY | os.O_CLOEXEC)
             cg.apply(spec.limits)
             message = json.dumps({"caps": caps, "net": net is not None, "console": bool(con_w),
-                                  "spec": json.loads(spec.to_json())}).encode()
+                                  "spec": spec.to_dict()}).encode()
             socket.send_fds(embryo.sock, [message], [err_w, *stdio, *([net] if net else []),
                                                      *([con_w.fileno()] if con_w else [])])
             mark(spec.id, "launcher.sent-to-embryo")
