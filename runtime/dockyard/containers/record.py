@@ -105,12 +105,21 @@ def _write(path: Path, text: str, durable: bool = False) -> None:
     os.replace(tmp, path)
 
 
+def _write_quietly(path: Path, text: str) -> None:
+    try:
+        _write(path, text)
+    except FileNotFoundError:
+        pass  # removed meanwhile
+
+
 class Saver:
     """Saves in order on one thread, so that an exit need not wait for its save: a save costs
     ~0.3–1 ms of file system work (the rename over the old file), and an exit's state is also
     in the shim's ``exit.json``, which a restarted daemon reads. A start waits for its own
-    save (``wait``): a daemon killed right after must find the container running. ``flush``
-    (daemon stop) waits for every write."""
+    save (``wait``): a daemon killed right after must find the container running — written
+    on the caller's thread when nothing is queued (the order holds: the lock is held, so
+    nothing queued meanwhile is written before it). ``flush`` (daemon stop) waits for every
+    write."""
 
     def __init__(self) -> None:
         self._queue: list[tuple[int, Path, str]] = []
@@ -121,6 +130,9 @@ class Saver:
     def save(self, record: ContainerRecord, wait: bool = False) -> None:
         path, text = record.snapshot()
         with self._cv:
+            if wait and self._written == self._queued:
+                _write_quietly(path, text)  # nothing queued nor being written: no thread hop
+                return
             self._queued += 1
             seq = self._queued
             self._queue.append((seq, path, text))
@@ -138,9 +150,7 @@ class Saver:
                 self._cv.wait_for(lambda: bool(self._queue))
                 seq, path, text = self._queue.pop(0)
             try:
-                _write(path, text)
-            except FileNotFoundError:
-                pass  # removed meanwhile
+                _write_quietly(path, text)
             finally:
                 with self._cv:
                     self._written = seq

@@ -175,6 +175,9 @@ class WaitHandler(ContainersHandler):
         future = self.containers.exit_future(name, self.get_query_argument("condition", ""))
         self.set_status(200)
         self.set_header("Content-Type", "application/json")
+        if future.done():  # exited already (``run``'s usual case): headers and body in one go
+            self.finish(json.dumps(future.result()) + "\n")
+            return
         try:
             await self.flush()
             trace.mark(self.trace_id, "wait.flushed")
