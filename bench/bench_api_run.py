@@ -204,11 +204,61 @@ def cli_run(ctx: Context, side: Side, network: str | None, repeats: int, client:
     return measure(lambda: run(*argv, env=env), repeats, warmup=2)
 
 
-def podman_run(ctx: Context, network: str | None, repeats: int) -> Stats:
-    if "podman" not in ctx.peers:
+PODMAN_ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
+"""podman's default rlimits (nofile and nproc of 1M and more) exceed this machine's hard limits,
+and runc then refuses to start anything."""
+
+
+@contextlib.contextmanager
+def podman_side(ctx: Context, archive: Path) -> Iterator[list[str]]:
+    """podman offline on private storage with busybox loaded (``build_peers.ToolStore``: never
+    the system's storage, runc, cgroupfs), in a network namespace of its own (``ip netns``,
+    entered with ``nsenter`` so /sys keeps its cgroup mounts): its bridge and NAT rules never
+    touch the host's network. Yields the argv that runs it; everything goes after."""
+    from dockyard.testing.dockerd import unmount_under
+
+    from .build_peers import RUNC, ToolStore
+
+    binary = shutil.which("podman") if "podman" in ctx.peers else None
+    if binary is None:
         raise Unsupported("podman not installed")
-    argv = ["podman", "run", "--rm", *(["--network", network] if network else []), "busybox", "true"]
+    if os.geteuid() != 0 or not os.path.exists(RUNC):
+        raise Unsupported("podman: needs root and runc")
+    netns = f"dkbench-podman-{os.getpid()}"
+    root = Path(tempfile.mkdtemp(prefix="bench-podman-run-", dir="/tmp"))
+    store = ToolStore("podman", binary, root, archive)
+    try:
+        subprocess.run(["ip", "netns", "add", netns], check=True, capture_output=True)
+        subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+        try:
+            store.load_busybox()
+        except RuntimeError as exc:
+            raise Unsupported(str(exc)) from None
+        yield ["nsenter", f"--net=/run/netns/{netns}", *store.global_args]
+    finally:
+        for argv in (["rm", "--all", "--force"], ["rmi", "--all", "--force"]):
+            subprocess.run([*store.global_args, *argv], capture_output=True, check=False)
+        unmount_under(root)
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(["ip", "netns", "delete", netns], capture_output=True, check=False)
+
+
+def podman_run(podman: list[str], network: str | None, repeats: int) -> Stats:
+    argv = [*podman, "run", "--rm", "--pull=never", *PODMAN_ULIMITS,
+            *(["--network", network] if network else []), "busybox", "true"]
     return measure(lambda: run(*argv), repeats, warmup=2)
+
+
+def _podman_figures(ctx: Context, archive: Path) -> dict[str, Figure]:
+    reps = max(ctx.repeats * 2, 10)
+    try:
+        with podman_side(ctx, archive) as podman:
+            return {"none": _safe(lambda: podman_run(podman, "none", reps)),
+                    "bridge": _safe(lambda: podman_run(podman, None, reps))}
+    except Unsupported as exc:
+        return dict.fromkeys(["none", "bridge"], str(exc))
+    except Exception as exc:  # noqa: BLE001 - a peer that cannot start is n/a, not a crash
+        return dict.fromkeys(["none", "bridge"], _reason(exc))
 
 
 def detached_batch(side: Side, repeats: int) -> Stats:
@@ -347,10 +397,10 @@ def results(mine: dict[str, Figure], dockerd: dict[str, Figure], podman: dict[st
     return [
         Result("api run --rm true (network none)", mine["none"],
                {"dockerd (docker-py)": dockerd["none"], "docker run --rm (CLI)": dockerd["cli none"],
-                "podman run --rm": podman["none"], **low}, TARGET_NONE),
+                "podman run --rm (runc)": podman["none"], **low}, TARGET_NONE),
         Result("api run --rm true (default bridge)", mine["bridge"],
                {"dockerd (docker-py)": dockerd["bridge"], "docker run --rm (CLI)": dockerd["cli bridge"],
-                "podman run --rm": podman["bridge"]}, TARGET_BRIDGE),
+                "podman run --rm (runc)": podman["bridge"]}, TARGET_BRIDGE),
         Result("CLI run --rm true (network none)", mine["cli none"],
                {"docker CLI → dockyard daemon": mine["docker cli none"],
                 "docker CLI → dockerd": dockerd["cli none"]}),
@@ -367,9 +417,8 @@ def bench(ctx: Context) -> list[Result]:
     mine = _with_side(lambda: dockyard_side(ctx, archive), lambda s: _dockyard_figures(ctx, s), FIGURES)
     print("  api_run: private dockerd (own netns, default bridge)", file=sys.stderr)
     dockerd = _with_side(lambda: dockerd_side(ctx, archive), lambda s: _dockerd_figures(ctx, s), FIGURES)
-    reps = max(ctx.repeats * 2, 10)
-    podman: dict[str, Figure] = {"none": _safe(lambda: podman_run(ctx, "none", reps)),
-                                 "bridge": _safe(lambda: podman_run(ctx, None, reps))}
+    print("  api_run: podman (private storage, own netns)", file=sys.stderr)
+    podman = _podman_figures(ctx, archive)
     print("  api_run: runc, crun, floor", file=sys.stderr)
     return results(mine, dockerd, podman, _low_level(ctx))
 
