@@ -74,7 +74,7 @@ def test_results_table_lists_every_peer_and_reason() -> None:
     results = api_run.results(mine, dockerd, podman, low)
     assert [r.name for r in results] == ["api run --rm true (network none)", "api run --rm true (default bridge)",
                                          "CLI run --rm true (network none)", "50× run -d, then wait", "daemon idle RSS", "per-container supervisor RSS"]
-    assert set(results[0].peers) == {"dockerd (docker-py)", "docker run --rm (CLI)", "podman run --rm",
+    assert set(results[0].peers) == {"dockerd (docker-py)", "docker run --rm (CLI)", "podman run --rm (runc)",
                                      "runc run", "crun run", "unshare+chroot floor"}
     table = format_table(results)
     assert "n/a (endpoint missing)" in table and "n/a (podman not installed)" in table
