@@ -12,7 +12,8 @@ shows as ``n/a (endpoint missing)``.
 
 Targets (issue 3): ≤ 15 ms median with ``--network none``, ≤ 25 ms with the bridge; daemon idle
 RSS < 60 MiB; shim ≤ 13 MiB. Standalone: ``python3 -m bench.bench_api_run [--repeats N]``;
-``--rss`` only reads dockyard's memory figures; ``--trace`` instead runs only dockyard's docker-py figures with the daemon's phase marks on
+``--rss`` only reads dockyard's memory figures, ``--cpu`` the CPU a run costs in each process;
+``--trace`` instead runs only dockyard's docker-py figures with the daemon's phase marks on
 (``DOCKYARD_TRACE``, :mod:`dockyard.containers.trace`) and prints where a run's time goes —
 on a shared machine the medians are noise, the phases are not.
 """
@@ -447,6 +448,57 @@ def traced(ctx: Context, repeats: int) -> str:
     return "\n".join(out)
 
 
+def cpu_ms(stat: str) -> tuple[float, float]:
+    """(own, reaped children's) user+system CPU in ms from a ``/proc/…/stat`` line."""
+    fields = stat.rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return ((int(fields[11]) + int(fields[12])) * 1000 / tick,
+            (int(fields[13]) + int(fields[14])) * 1000 / tick)
+
+
+def _cpu_snapshot(daemon: int) -> dict[str, float]:
+    """CPU so far of the daemon's main thread, its other threads, its launcher, and what the
+    launcher reaped (shims, which reaped their inits)."""
+    snap = {"daemon main thread": 0.0, "daemon, other threads": 0.0}
+    for task in os.listdir(f"/proc/{daemon}/task"):
+        with contextlib.suppress(OSError):
+            own, _ = cpu_ms(Path(f"/proc/{daemon}/task/{task}/stat").read_text())
+            snap["daemon main thread" if int(task) == daemon else "daemon, other threads"] += own
+    for pid in children(daemon):
+        with contextlib.suppress(OSError):
+            own, reaped = cpu_ms(Path(f"/proc/{pid}/stat").read_text())
+            snap["launcher"] = snap.get("launcher", 0.0) + own
+            snap["shims and inits (reaped)"] = snap.get("shims and inits (reaped)", 0.0) + reaped
+    return snap
+
+
+def cpu_split(ctx: Context, runs: int) -> str:
+    """Where the CPU of one docker-py ``run --rm --network none busybox true`` goes, per
+    process (mean of ``runs``): on a shared machine the wall-clock median moves with the load,
+    this does much less."""
+    import resource
+
+    with dockyard_side(ctx, busybox_archive(ctx)) as side:
+        client = _client(side.host)
+        try:
+            for _ in range(5):
+                client.containers.run("busybox", "true", remove=True, network_mode="none")
+            time.sleep(0.5)  # spares, trash and the shims' releases of the warm-up runs settle
+            daemon = side.pids()[0]
+            before, mine = _cpu_snapshot(daemon), resource.getrusage(resource.RUSAGE_SELF)
+            for _ in range(runs):
+                client.containers.run("busybox", "true", remove=True, network_mode="none")
+            time.sleep(0.5)
+            after, done = _cpu_snapshot(daemon), resource.getrusage(resource.RUSAGE_SELF)
+        finally:
+            client.close()
+    rows = {"client (docker-py)": (done.ru_utime + done.ru_stime - mine.ru_utime - mine.ru_stime) * 1000,
+            **{k: after[k] - before.get(k, 0.0) for k in after}}
+    lines = [f"  {v / runs:6.2f} ms  {k}" for k, v in rows.items()]
+    lines.append(f"  {sum(rows.values()) / runs:6.2f} ms  in all, per run ({runs} runs)")
+    return "\n".join(["CPU per run --rm --network none busybox true:", *lines])
+
+
 def memory(ctx: Context) -> str:
     """Only dockyard's memory figures: the daemon idle, a running container's shim."""
     with dockyard_side(ctx, busybox_archive(ctx)) as side:
@@ -464,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if "--rss" in args:
         print(memory(Context(repeats=repeats)))
+        return 0
+    if "--cpu" in args:
+        print(cpu_split(Context(repeats=repeats), max(repeats * 20, 100)))
         return 0
     print(format_table(bench(Context(repeats=repeats))))
     return 0
