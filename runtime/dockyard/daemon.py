@@ -2,6 +2,7 @@
 
 Lifecycle::
 
+    create the data root (rootless: mode 0700, tightened if wider)
     lock <data-root>/dockyard.lock (flock; holds our pid)   -- a second daemon stops here
     write --pidfile                                          -- refused if a live daemon owns it
     bind every -H address (unix sockets mode 0660)           -- before the engine opens: fail fast
@@ -23,6 +24,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from .errors import Conflict, InvalidArgument
 log = logging.getLogger("dockyard.daemon")
 
 SOCKET_MODE = 0o660
+PRIVATE_DATA_ROOT_MODE = 0o700  # a rootless data root: the user's images, containers, volumes
 DRAIN_SECONDS = 10
 SOCKET_GROUP = "docker"
 """As dockerd: members of the ``docker`` group may use the socket, when that group exists."""
@@ -95,6 +98,20 @@ class DataRootLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def prepare_data_root(path: Path, rootless: bool) -> None:
+    """Create the data root. A rootless one is the user's alone (0700, as dockerd's own root
+    dir is 0700/0710): a wider one, made by an older dockyard or by hand, is tightened on
+    every start, as dockerd chmods its root dir when it starts."""
+    if not rootless:
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    path.mkdir(PRIVATE_DATA_ROOT_MODE, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode != PRIVATE_DATA_ROOT_MODE:
+        os.chmod(path, PRIVATE_DATA_ROOT_MODE)
+        log.info("data root %s: mode %04o tightened to %04o", path, mode, PRIVATE_DATA_ROOT_MODE)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -201,6 +218,7 @@ class Daemon:
     engine: Any = None
 
     def run(self) -> None:
+        prepare_data_root(Path(self.config.data_root), self.config.rootless)
         lock = DataRootLock(Path(self.config.data_root))
         lock.acquire()
         try:

@@ -181,6 +181,7 @@ def test_default_paths_and_socket(rootless: Rootless) -> None:
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
     assert st.st_uid == rootless.user.uid
     assert rootless.data_root.stat().st_uid == rootless.user.uid
+    assert stat.S_IMODE(rootless.data_root.stat().st_mode) == 0o700  # as dockerd's: private
     info = json.loads(rootless.ok("info", "--format", "{{json .}}"))
     assert info["DockerRootDir"] == str(rootless.data_root)
     assert "name=rootless" in info["SecurityOptions"]
@@ -360,7 +361,9 @@ def test_restart_readopts_a_running_container(rootless: Rootless) -> None:
     pid = int(rootless.ok("inspect", "-f", "{{.State.Pid}}", cid))
     assert rootless.stop() == 0
     os.kill(pid, 0)  # still running without its daemon
+    rootless.data_root.chmod(0o755)  # an existing data root is tightened on start, as dockerd's
     rootless.start()
+    assert stat.S_IMODE(rootless.data_root.stat().st_mode) == 0o700
     assert rootless.ok("ps", "-q", "--no-trunc").split() == [cid]
     assert int(rootless.ok("inspect", "-f", "{{.State.Pid}}", cid)) == pid
     assert _get(f"http://127.0.0.1:{port}/i") == "kept\n"
