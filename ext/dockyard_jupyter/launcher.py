@@ -63,7 +63,8 @@ def log_path(data_root: Path | None = None) -> Path:
 
 def spawn(host: str, data_root: Path | None = None, *, detached: bool) -> subprocess.Popen[bytes]:
     """Start the daemon; ``detached`` puts it in its own session so it outlives the kernel and
-    is shared by every kernel of the user."""
+    is shared by every kernel of the user. It runs in ``/``: a daemon that outlives the kernel
+    must not keep the first notebook's folder (its cwd) busy."""
     sock = socket_path(host)
     if sock is not None:
         sock.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def spawn(host: str, data_root: Path | None = None, *, detached: bool) -> subpro
     with open(log, "ab") as out:
         return subprocess.Popen(daemon_command(host, data_root), stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=out, start_new_session=detached,
-                                env=dict(os.environ))
+                                env=dict(os.environ), cwd="/")
 
 
 def ping(host: str, timeout: float = 1.0) -> bool:
@@ -108,8 +109,24 @@ def ensure_daemon(host: str, data_root: Path | None = None,
         return None
     if socket_path(host) is None or not daemon_cli_available():
         raise DaemonUnreachable(host)
+    deadline = time.monotonic() + timeout
     proc = spawn(host, data_root, detached=True)
-    if not wait_for_ping(host, timeout, proc):
-        raise DaemonUnreachable(host, f"the bundled daemon did not start; see "
-                                      f"{log_path(data_root)}")
-    return proc
+    if wait_for_ping(host, timeout, proc):
+        return proc if proc.poll() is None else None
+    if proc.poll() is not None and _started_elsewhere(host, data_root, deadline):
+        return None
+    raise DaemonUnreachable(host, f"the bundled daemon did not start; see {log_path(data_root)}")
+
+
+def _started_elsewhere(host: str, data_root: Path | None, deadline: float) -> bool:
+    """Two kernels of the user on first use at once: each starts a daemon, one wins the data
+    root's lock and the other's exits at once, before the winner listens. The loser's kernel
+    waits for the winner, which is the user's daemon for every kernel from then on."""
+    from dockyard.daemon import DataRootLock
+
+    root = data_root or bundled_data_root()
+    while time.monotonic() < deadline and DataRootLock.held(root):
+        if ping(host):
+            return True
+        time.sleep(PING_INTERVAL)
+    return ping(host)

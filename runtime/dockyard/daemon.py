@@ -99,6 +99,21 @@ class DataRootLock:
             os.close(self._fd)
             self._fd = None
 
+    @staticmethod
+    def held(data_root: Path) -> bool:
+        """Whether a live daemon holds ``data_root`` (or is opening it) right now."""
+        try:
+            fd = os.open(data_root / "dockyard.lock", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
 
 def prepare_data_root(path: Path, rootless: bool) -> None:
     """Create the data root. A rootless one is the user's alone (0700, as dockerd's own root
