@@ -694,7 +694,7 @@ class ContainerManager:
         """Re-adopt what a previous daemon left: running shims, exits that happened meanwhile."""
         for directory in sorted(self.root.iterdir()):
             if directory.name.startswith(".removing-"):
-                shutil.rmtree(directory, ignore_errors=True)  # a removal cut short
+                _remove_tree(directory)  # a removal cut short
                 continue
             try:
                 record = ContainerRecord.load(directory)
@@ -796,7 +796,15 @@ def _remove_dir(path: Path) -> None:
                 os.rmdir(path / name)
         os.rmdir(path)
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        _remove_tree(path)
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree; a rootless daemon finishes in its user namespace what its containers made
+    unreadable to it (a directory of mode 0 or of the container's uid 1000, say)."""
+    from ..linux import userns
+
+    userns.remove_tree(str(path))
 
 
 def _endpoints(networking: dict[str, Any], default_network: str = "bridge") -> dict[str, Any]:

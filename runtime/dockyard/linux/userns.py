@@ -10,7 +10,9 @@ subordinate id outside — the same owners a container of that daemon sees and m
 
 * :func:`enter` moves the calling, single-threaded process there (``cparchive`` uses it);
 * :func:`call` runs a picklable callable in a fresh helper that entered there, and returns its
-  result or raises its exception (the builder's WORKDIR and COPY steps).
+  result or raises its exception (the builder's WORKDIR and COPY steps, a layer's owners);
+* :func:`remove_tree` deletes a tree the daemon cannot empty alone (a directory of another
+  owner, 0750 of the container's 1000, say, is not the daemon's to write).
 
 Subordinate ids are mapped by ``newuidmap``/``newgidmap``, which must run *outside* the new
 namespace for its process: :func:`enter` forks that small job before it unshares.
@@ -18,8 +20,10 @@ namespace for its process: :func:`enter` forks that small job before it unshares
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +33,7 @@ from ..errors import Unavailable
 from . import idmap, mounts, syscalls
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _PACKAGE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
                 "from dockyard.linux.userns import _serve; _serve()")
@@ -124,6 +129,18 @@ def call(fn: Callable[..., T], *args: Any) -> T:
     if not ok:
         raise value
     return value  # type: ignore[no-any-return]
+
+
+def remove_tree(path: str) -> None:
+    """``rmtree``, finished in a helper when a rootless daemon could not do it alone. Never
+    raises: what is left is logged, for the caller's next clean-up (a daemon's start)."""
+    shutil.rmtree(path, ignore_errors=True)
+    if os.geteuid() == 0 or not os.path.lexists(path):
+        return
+    try:
+        call(shutil.rmtree, path, True)
+    except (Unavailable, OSError) as exc:
+        log.warning("cannot remove %s: %s", path, exc)
 
 
 def _serve() -> None:

@@ -27,15 +27,16 @@ import secrets
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..oci import mediatypes as mt
 from .content import ContentStore
 from .snapshots import OPAQUE, WHITEOUT_PREFIX, SnapshotStore, UnpackResult
 
+T = TypeVar("T")
 MODIFIED, ADDED, DELETED = 0, 1, 2
 _OPAQUE_KEYS = ("trusted.overlay.opaque", "user.overlay.opaque")
 _BLOCK = 512
@@ -79,8 +80,26 @@ def _in_lowers(lower_dirs: list[str], rel: str) -> bool:
     return False
 
 
+def _as_owner(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, again in the user namespace helper if a rootless daemon may not read a
+    directory its containers made (0750 of the container's 1000, say); in there the
+    container's root reads everything, and lstat gives the container's ids."""
+    try:
+        return fn(*args)
+    except PermissionError:
+        if os.geteuid() == 0:
+            raise
+    from ..linux import userns
+
+    return userns.call(fn, *args)
+
+
 def changes(lower_dirs: Iterable[str | Path], upper_dir: str | Path) -> list[dict[str, Any]]:
     """``docker diff``: ``[{"Path": "/etc", "Kind": 0|1|2}]`` (modified, added, deleted)."""
+    return _as_owner(_changes, [str(d) for d in lower_dirs], str(upper_dir))
+
+
+def _changes(lower_dirs: list[str], upper_dir: str) -> list[dict[str, Any]]:
     lowers = [str(d) for d in lower_dirs]
     out: list[dict[str, Any]] = []
     for rel, st in _walk(str(upper_dir)):
@@ -320,6 +339,10 @@ class Layer:
 
 def write_layer(content: ContentStore, upper_dir: str | Path) -> Layer:
     """Stream the upper dir's layer tar into the content store (uncompressed)."""
+    return _as_owner(_write_layer, content, str(upper_dir))
+
+
+def _write_layer(content: ContentStore, upper_dir: str) -> Layer:
     writer = _Writer(str(upper_dir), _rootless_maps())
     digest, written = content.write(_IterReader(writer.entries()))
     return Layer(digest, digest, mt.OCI_LAYER, written, writer.fs_size)
@@ -369,7 +392,7 @@ def adopt_snapshot(snapshots: SnapshotStore, scratch: Path, chain_id: str, layer
 
     for sub in ("work", "merged"):
         shutil.rmtree(scratch / sub, ignore_errors=True)
-    _strip_overlay_xattrs(str(scratch / "fs"))
+    _as_owner(_strip_overlay_xattrs, str(scratch / "fs"))
     info = UnpackResult(layer.diff_id, layer.tar_size, layer.size)
     (scratch / "meta.json").write_text(json.dumps(info.__dict__))
     if snapshots.durable:

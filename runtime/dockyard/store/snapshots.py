@@ -419,9 +419,11 @@ class _Extractor:
         """Directory owners, modes and times last, so writing their children does not undo them.
 
         A directory listed twice gets its last entry's metadata; one replaced later by a
-        non-directory is skipped.
+        non-directory is skipped. Deepest first: a directory's mode (0700, 0) may shut out a
+        rootless unpack, which has no CAP_DAC_OVERRIDE, from the directories below it.
         """
-        for rel, entry in {rel: entry for rel, entry in self.deferred}.items():
+        last = {rel: entry for rel, entry in self.deferred}
+        for rel, entry in sorted(last.items(), key=lambda item: -_depth(item[0])):
             try:
                 fd = self._open_dir(rel)
             except (HostileLayer, NotADirectoryError, FileNotFoundError):
@@ -442,6 +444,10 @@ class _Extractor:
             if exc.errno == errno.ELOOP:
                 raise NotADirectoryError(rel) from None
             raise
+
+
+def _depth(rel: str) -> int:
+    return rel.count("/") + 1 if rel else 0
 
 
 def _umask() -> int:
@@ -557,7 +563,11 @@ def _sync(path: Path) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+    """A rootless daemon's layer may hold directories of other owners it cannot empty: those
+    are removed inside its user namespace; a failure leaves ``trash-*`` for :meth:`clean`."""
+    from ..linux import userns
+
+    userns.remove_tree(str(path))
 
 
 __all__ = ["HostileLayer", "SnapshotStore", "TarError", "UnpackResult", "chain_ids", "unpack",

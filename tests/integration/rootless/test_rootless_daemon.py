@@ -385,6 +385,18 @@ def _live_pids(user: UnprivilegedUser) -> list[int]:
 
 
 def test_nothing_left_after_stop(rootless: Rootless) -> None:
+    # a container's files the user may not read or delete (mode 0; another owner): read by
+    # diff and commit, and removed all the same, in the user namespace
+    chown = " && chown -R 1000:1000 /d" if rootless.mode == "subids" else ""
+    rootless.ok("run", "--name", "rl-locked", "busybox", "sh", "-c",
+                f"mkdir -p /d/e && touch /d/e/f{chown} && chmod 0 /d/e /d")
+    assert "A /d/e/f" in rootless.ok("diff", "rl-locked").splitlines()
+    rootless.ok("commit", "rl-locked", "rl-locked-img")
+    assert rootless.ok("run", "--rm", "rl-locked-img", "ls", "/d/e") == "f\n"
+    rootless.ok("rmi", "rl-locked-img")
+    rootless.ok("rm", "rl-locked")
+    containers = rootless.data_root / "containers"
+    _wait_for(lambda: not [p for p in containers.iterdir() if p.name.startswith(".removing-")])
     rootless.ok("run", "-d", "--name", "rl-last", "busybox", "sleep", "60")
     rootless.ok("rm", "-f", "rl-last")
     assert rootless.ok("ps", "-aq") == ""
@@ -398,3 +410,4 @@ def test_nothing_left_after_stop(rootless: Rootless) -> None:
         assert [line for line in f if any(p in line for p in places)] == []
     assert not rootless.socket.exists()
     assert not list((rootless.data_root / "containers").glob("[0-9a-f]*"))
+    assert not [p for p in rootless.data_root.glob("snapshots/*") if p.name.startswith(("tmp-", "trash-"))]
