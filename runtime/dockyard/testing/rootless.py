@@ -99,6 +99,18 @@ class UnprivilegedUser:
         env.update(extra)
         return env
 
+    def daemon_socket(self) -> Path:
+        """Where the user's rootless daemon listens by default: under ``$XDG_RUNTIME_DIR``, or
+        without one under ``/tmp/dockyard-<uid>`` (cleared first: a deleted user with the same
+        uid may have left it; removed again by ``cleanup``)."""
+        if self.runtime_dir is not None:
+            return self.runtime_dir / "dockyard" / "dockyard.sock"
+        fallback = Path(f"/tmp/dockyard-{self.uid}")
+        if fallback not in self.extra_dirs:
+            shutil.rmtree(fallback, ignore_errors=True)
+            self.extra_dirs.append(fallback)
+        return fallback / "dockyard" / "dockyard.sock"
+
     def _as_user(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         env = self.env()
         env.update(kwargs.pop("env", None) or {})
