@@ -89,6 +89,7 @@ class CopyOp:
     parents_root: Path | None = None  # --parents: keep paths relative to this root
     link: bool = False  # sources are private files on the upper dir's file system
     downloads: frozenset[Path] = frozenset()  # ADD <URL> files: copied as they are
+    notes: list[str] = field(default_factory=list)  # for the build output (owners not kept)
 
     def extracts(self, src: Path) -> bool:
         """ADD unpacks a local tar archive (never a downloaded one)."""
@@ -171,7 +172,7 @@ def apply_copy(roots: Roots, op: CopyOp) -> None:
             _copy_tree_contents(src, target, op)
         elif op.extracts(src):
             roots.makedirs(dest)
-            _extract(src, target)
+            _extract(src, target, op)
         else:
             _copy_one(src, target, op)
     for _name, data in op.contents:
@@ -182,7 +183,7 @@ def _copy_into(src: Path, target_dir: Path, op: CopyOp) -> None:
     if src.is_dir() and not src.is_symlink():
         _copy_tree_contents(src, target_dir, op)
     elif op.extracts(src):
-        _extract(src, target_dir)
+        _extract(src, target_dir, op)
     else:
         _copy_one(src, target_dir / src.name, op)
 
@@ -272,12 +273,14 @@ def _is_archive(path: Path) -> bool:
     return len(head) == 512 and head[257:262] == b"ustar"
 
 
-def _extract(src: Path, target: Path) -> None:
+def _extract(src: Path, target: Path, op: CopyOp) -> None:
     from ..store.compression import ChunkStream, decompressed_chunks
 
     target.mkdir(parents=True, exist_ok=True)
     with open(src, "rb") as f:
-        unpack(ChunkStream(decompressed_chunks(f)), target)
+        result = unpack(ChunkStream(decompressed_chunks(f)), target, what=f"ADD {src.name}")
+    if result.unmapped:
+        op.notes.append(result.unmapped)
 
 
 def resolve_owner(chown: str, root: Path) -> tuple[int, int] | None:

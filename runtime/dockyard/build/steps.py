@@ -414,8 +414,10 @@ class StepRunner:
                 self._parents_root(inst), link=not from_,
                 downloads=frozenset(self.job.downloads.values()))
             from_lowers = self.lower_dirs(self.job.from_image(from_)) if from_ else None
-            copied = _isolated(_copy_files, self.store.snapshots, self.lower_dirs(), scratch / "fs",
-                               op, inst.chown, from_lowers, list(inst.sources))
+            copied, notes = _isolated(_copy_files, self.store.snapshots, self.lower_dirs(),
+                                      scratch / "fs", op, inst.chown, from_lowers, list(inst.sources))
+            for note in notes:  # an ADDed archive's owners a rootless daemon cannot give
+                self.emit(f"[WARNING]: {note}\n")
             if from_:  # name the files copied, as the classic builder
                 digests = copied
         except BaseException:
@@ -464,9 +466,10 @@ def _make_workdir(snapshots: Any, lower_dirs: list[str], upper: Path, path: str)
 
 
 def _copy_files(snapshots: Any, lower_dirs: list[str], upper: Path, op: executor.CopyOp, chown: str,
-                from_lowers: list[str] | None, patterns: list[str]) -> list[str]:
+                from_lowers: list[str] | None, patterns: list[str]) -> tuple[list[str], list[str]]:
     """A COPY's file work: ``--from`` sources resolved in that image's view, the owner through
-    the destination's /etc/passwd, the copy; the classic builder's hashes of ``--from`` files."""
+    the destination's /etc/passwd, the copy. Returns the classic builder's hashes of ``--from``
+    files, and the notes for the build output."""
     with ExitStack() as stack:
         if from_lowers is not None:
             root = stack.enter_context(executor.image_rootfs(snapshots, from_lowers))
@@ -477,8 +480,8 @@ def _copy_files(snapshots: Any, lower_dirs: list[str], upper: Path, op: executor
             _check_mapped(*op.owner)
         executor.apply_copy(executor.Roots(view, upper), op)
         if from_lowers is None:
-            return []
-        return [classic_hash(root, p, image=True) for p in op.sources]
+            return [], op.notes
+        return [classic_hash(root, p, image=True) for p in op.sources], op.notes
 
 
 @contextmanager

@@ -127,20 +127,27 @@ def userns_unavailable_reason(proc: str = "/proc") -> str | None:
     return None
 
 
-def _mapped(maps: list[Mapping], value: int) -> bool:
+def mapped(maps: list[Mapping], value: int) -> bool:
+    """Whether id ``value`` (inside the namespace) is in ``maps``."""
     return any(inside <= value < inside + count for inside, _, count in maps)
+
+
+def missing_ids_hint(ns: UserNamespace) -> str:
+    """What to change so that more ids are mapped (the end of every "not mapped" message)."""
+    if not ns.use_helpers:
+        return ("only id 0 is (this user has no subordinate ids in /etc/subuid and /etc/subgid; "
+                "add a range, e.g. usermod --add-subuids 100000-165535 --add-subgids "
+                "100000-165535 USER, and install newuidmap/newgidmap)")
+    return "the ranges in /etc/subuid and /etc/subgid do not reach it"
 
 
 def check_mapped(ns: UserNamespace, uid: int, gids: list[int]) -> None:
     """Refuse, before starting, a user the namespace cannot represent (the kernel would only
     say EINVAL from setresuid deep inside the container's set-up)."""
-    if _mapped(ns.uid_map, uid) and all(_mapped(ns.gid_map, g) for g in gids):
+    if mapped(ns.uid_map, uid) and all(mapped(ns.gid_map, g) for g in gids):
         return
     if not ns.use_helpers:
-        raise Unavailable(
-            f"user {uid}:{gids[0] if gids else 0} is not mapped in the rootless user namespace: "
-            "only id 0 is (this user has no subordinate ids in /etc/subuid and /etc/subgid; "
-            "add a range, e.g. usermod --add-subuids 100000-165535 --add-subgids "
-            "100000-165535 USER, and install newuidmap/newgidmap)")
+        raise Unavailable(f"user {uid}:{gids[0] if gids else 0} is not mapped in the rootless "
+                          f"user namespace: {missing_ids_hint(ns)}")
     raise Unavailable(f"user {uid} or one of groups {gids} is outside the user namespace's "
                       "id map (/etc/subuid, /etc/subgid)")

@@ -394,7 +394,7 @@ def adopt_snapshot(snapshots: SnapshotStore, scratch: Path, chain_id: str, layer
         shutil.rmtree(scratch / sub, ignore_errors=True)
     _as_owner(_strip_overlay_xattrs, str(scratch / "fs"))
     info = UnpackResult(layer.diff_id, layer.tar_size, layer.size)
-    (scratch / "meta.json").write_text(json.dumps(info.__dict__))
+    (scratch / "meta.json").write_text(json.dumps(info.meta()))
     if snapshots.durable:
         _sync(scratch)
     try:

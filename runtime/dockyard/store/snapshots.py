@@ -35,6 +35,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import queue
 import secrets
@@ -42,14 +43,16 @@ import shutil
 import stat
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from ..errors import DigestMismatch, InvalidArgument, Unavailable
+from ..linux import idmap
 from . import tarparse
 from .compression import Readable, decoder, raw_chunks, sniff
 from .content import WRITEBACK, start_writeback
+from .owners import CAPS, OwnerLog, OwnerMap, unmapped_message
 from .tarparse import ChunkReader, Entry, TarError
 
 WHITEOUT_PREFIX = ".wh."
@@ -57,6 +60,7 @@ OPAQUE = ".wh..wh..opq"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _FD_CACHE_MAX = 256
+log = logging.getLogger(__name__)
 _WRITEBACK_MIN = 1 << 20
 LAYER_COMPRESSIONS = frozenset({"gzip", "zstd"})
 # errno values that are the machine's fault, not the layer's: they stay OSError (or StoreFull)
@@ -73,6 +77,11 @@ class UnpackResult:
     diff_id: str
     tar_size: int
     size: int
+    unmapped: str = ""  # what a rootless unpack could not own as the layer says (see .owners)
+
+    def meta(self) -> dict[str, Any]:
+        """What meta.json keeps."""
+        return {"diff_id": self.diff_id, "tar_size": self.tar_size, "size": self.size}
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -149,10 +158,13 @@ def _chunks_of(src: Readable | Iterator[bytes]) -> Iterator[bytes]:
     return raw_chunks(cast(Readable, src))
 
 
-def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False) -> UnpackResult:
+def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False,
+           what: str = "") -> UnpackResult:
     """Unpack a layer stream (gzip, zstd or plain tar; a file or an iterator of chunks) into the
     existing directory ``dest``. ``writeback``: start the disk writes of large files as they
-    are written (for an unpack that ends with a sync)."""
+    are written (for an unpack that ends with a sync). A non-root caller gets the layer's
+    owners through a helper in its rootless user namespace (:mod:`.owners`); ``what`` names
+    the archive in the message about owners that could not be kept (default: the layer)."""
     extractor = _Extractor(dest, writeback)
     producer = _Producer(src)
     producer.start()
@@ -167,13 +179,18 @@ def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False)
                 raise InvalidArgument(f"invalid layer entry {entry.name!r}: {exc.strerror}") from None
         reader.drain()
         extractor.finish()
+        if extractor.owners is not None:
+            extractor.owners.apply(str(dest))
     except BaseException:
         producer.cancel()
         raise
     finally:
         extractor.close()
     producer.join()
-    return UnpackResult("sha256:" + producer.hasher.hexdigest(), producer.total, extractor.size)
+    diff_id = "sha256:" + producer.hasher.hexdigest()
+    ids = extractor.ids
+    unmapped = unmapped_message(ids, what or f"layer {diff_id[:19]}") if ids.unmapped else ""
+    return UnpackResult(diff_id, producer.total, extractor.size, unmapped)
 
 
 def unpack_layer(src: str | Path | Readable, dest: str | Path) -> str:
@@ -208,7 +225,12 @@ class _Extractor:
         self.deferred: list[tuple[str, Entry]] = []
         self.size = 0
         self.privileged = os.geteuid() == 0
-        self.owner = (os.geteuid(), os.getegid())  # what a new file gets (no setgid dirs yet)
+        # the container ids a new file has (no setgid dirs yet): 0:0 as root, and as a rootless
+        # daemon too (its own ids are its containers' root); other owners are given directly
+        # as root, recorded for the user namespace helper (``owners``) when rootless
+        self.owner = (0, 0)
+        self.owners = None if self.privileged else OwnerLog()
+        self.ids = OwnerMap(_namespace(self.privileged))
         self.umask = _umask()
 
     def close(self) -> None:
@@ -256,7 +278,11 @@ class _Extractor:
         pfd = self.dir_fd(parent_rel)
         if base.startswith(WHITEOUT_PREFIX):
             self._whiteout(pfd, base, entry)
+            if self.owners is not None:
+                self.owners.forget(_join(parent_rel, base[len(WHITEOUT_PREFIX):]))
             return
+        if self.owners is not None:
+            self.owners.forget(_join(parent_rel, base))  # an earlier entry's record is stale
         handler = _HANDLERS[entry.type]
         handler(self, pfd, base, entry, reader, parent_rel)
 
@@ -292,9 +318,10 @@ class _Extractor:
                 f"cannot make the overlay whiteout for {entry.name!r}: creating a 0:0 character "
                 "device needs root or a user namespace (run the daemon as root or rootless mode)"
             ) from None
-        self._chown(name, pfd, entry)
+        if self.privileged:
+            self._chown(name, pfd, entry, entry.name)
 
-    def _regular(self, pfd: int, base: str, entry: Entry, reader: ChunkReader, _p: str) -> None:
+    def _regular(self, pfd: int, base: str, entry: Entry, reader: ChunkReader, parent: str) -> None:
         mode = entry.mode & 0o7777
         plain = not (mode & ~0o777 or mode & self.umask)  # can be created with its final mode
         try:
@@ -308,7 +335,7 @@ class _Extractor:
             if plain and not entry.xattrs and (entry.uid, entry.gid) == self.owner:
                 os.utime(fd, ns=self._times(entry))  # the common case: 4 syscalls per file
             else:
-                self._meta_fd(fd, entry)
+                self._meta_fd(fd, entry, _join(parent, base))
         finally:
             os.close(fd)
 
@@ -329,15 +356,15 @@ class _Extractor:
             os.mkdir(base, 0o755, dir_fd=pfd)
         self.deferred.append((f"{parent}/{base}" if parent else base, entry))
 
-    def _symlink(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
+    def _symlink(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, parent: str) -> None:
         self._clear(pfd, base, keep_dir=False)
         os.symlink(entry.linkname, base, dir_fd=pfd)
         self.size += len(os.fsencode(entry.linkname))  # dockerd counts a symlink's length too
-        self._chown(base, pfd, entry)
+        self._chown(base, pfd, entry, _join(parent, base), symlink=True)
         self._xattrs_path(pfd, base, entry)
         os.utime(base, ns=self._times(entry), dir_fd=pfd, follow_symlinks=False)
 
-    def _hardlink(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
+    def _hardlink(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, parent: str) -> None:
         target_parent, target = _split(entry.linkname)
         if not target:
             raise HostileLayer(f"invalid hardlink {entry.name!r} -> {entry.linkname!r}")
@@ -354,18 +381,19 @@ class _Extractor:
             raise HostileLayer(f"invalid hardlink {entry.name!r}: target is a directory")
         self._clear(pfd, base, keep_dir=False)
         os.link(target, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
-        self._link_meta(pfd, base, entry, stat.S_ISLNK(st.st_mode))
+        self._link_meta(pfd, base, entry, stat.S_ISLNK(st.st_mode), _join(parent, base))
 
-    def _link_meta(self, pfd: int, base: str, entry: Entry, is_symlink: bool) -> None:
+    def _link_meta(self, pfd: int, base: str, entry: Entry, is_symlink: bool, path: str) -> None:
         """dockerd applies a hardlink header's owner, xattrs, mode and times to the shared
-        inode (a symlink's only gets the owner and xattrs); do the same so layers match."""
-        self._chown(base, pfd, entry)
+        inode (a symlink's only gets the owner and xattrs); do the same so layers match.
+        (Rootless, the record is kept even for root's owner: it overrides the target's.)"""
+        self._chown(base, pfd, entry, path, symlink=is_symlink, always=True)
         self._xattrs_path(pfd, base, entry)
         if not is_symlink:  # a regular file, fifo or device we made, never a symlink: safe
             os.chmod(base, entry.mode & 0o7777, dir_fd=pfd)
             os.utime(base, ns=self._times(entry), dir_fd=pfd)
 
-    def _special(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, _p: str) -> None:
+    def _special(self, pfd: int, base: str, entry: Entry, _r: ChunkReader, parent: str) -> None:
         self._clear(pfd, base, keep_dir=False)
         kind = {tarparse.CHAR: stat.S_IFCHR, tarparse.BLOCKDEV: stat.S_IFBLK,
                 tarparse.FIFO: stat.S_IFIFO}[entry.type]
@@ -375,7 +403,7 @@ class _Extractor:
             if self.privileged or kind == stat.S_IFIFO:
                 raise
             return  # rootless: device nodes cannot be made; the runtime bind-mounts /dev
-        self._chown(base, pfd, entry)
+        self._chown(base, pfd, entry, _join(parent, base))
         os.chmod(base, entry.mode & 0o7777, dir_fd=pfd)  # a node we just made, not a symlink
         self._xattrs_path(pfd, base, entry)
         os.utime(base, ns=self._times(entry), dir_fd=pfd)
@@ -387,27 +415,35 @@ class _Extractor:
         atime = entry.atime_ns if entry.atime_ns is not None else entry.mtime_ns
         return atime, entry.mtime_ns
 
-    def _chown(self, base: str, pfd: int, entry: Entry) -> None:
-        try:
-            os.chown(base, entry.uid, entry.gid, dir_fd=pfd, follow_symlinks=False)
-        except PermissionError:
-            if self.privileged:
-                raise
+    def _chown(self, base: str, pfd: int, entry: Entry, path: str, symlink: bool = False,
+               always: bool = False) -> None:
+        uid, gid = self.ids.owner(path, entry.uid, entry.gid)
+        if self.owners is None:
+            os.chown(base, uid, gid, dir_fd=pfd, follow_symlinks=False)
+        elif uid or gid or always or CAPS in entry.xattrs:
+            self.owners.add(path, uid, gid, None if symlink else entry.mode & 0o7777,
+                            entry.xattrs.get(CAPS))
 
-    def _meta_fd(self, fd: int, entry: Entry) -> None:
+    def _meta_fd(self, fd: int, entry: Entry, path: str) -> None:
         """Owner first (chown clears setuid bits and file capabilities), then mode, xattrs, times."""
-        try:
-            os.fchown(fd, entry.uid, entry.gid)
-        except PermissionError:
-            if self.privileged:
-                raise
+        uid, gid = self.ids.owner(path, entry.uid, entry.gid)
+        if self.owners is None:
+            os.fchown(fd, uid, gid)
+        elif uid or gid or CAPS in entry.xattrs:
+            self.owners.add(path, uid, gid, entry.mode & 0o7777, entry.xattrs.get(CAPS))
         os.fchmod(fd, entry.mode & 0o7777)
-        for key, value in _safe_xattrs(entry):
+        for key, value in self._xattrs(entry):
             os.setxattr(fd, key, value)
         os.utime(fd, ns=self._times(entry))
 
+    def _xattrs(self, entry: Entry) -> list[tuple[str, bytes]]:
+        """The xattrs set here: rootless, file capabilities wait for the helper (only root of
+        a user namespace may write them; the chown there would remove them anyway)."""
+        xattrs = _safe_xattrs(entry)
+        return xattrs if self.owners is None else [(k, v) for k, v in xattrs if k != CAPS]
+
     def _xattrs_path(self, pfd: int, base: str, entry: Entry) -> None:
-        for key, value in _safe_xattrs(entry):
+        for key, value in self._xattrs(entry):
             try:
                 os.setxattr(f"/proc/self/fd/{pfd}/{base}", key, value, follow_symlinks=False)
             except PermissionError:
@@ -429,7 +465,7 @@ class _Extractor:
             except (HostileLayer, NotADirectoryError, FileNotFoundError):
                 continue
             try:
-                self._meta_fd(fd, entry)
+                self._meta_fd(fd, entry, rel)
             finally:
                 if fd != self.root_fd:
                     os.close(fd)
@@ -444,6 +480,20 @@ class _Extractor:
             if exc.errno == errno.ELOOP:
                 raise NotADirectoryError(rel) from None
             raise
+
+
+def _join(parent: str, base: str) -> str:
+    return f"{parent}/{base}" if parent else base
+
+
+def _namespace(privileged: bool) -> idmap.UserNamespace | None:
+    """The map whose ids an unpack may give: none to check in the initial namespace as root;
+    the rootless map for a non-root daemon; the map of the user namespace we are root of."""
+    from ..linux import userns
+
+    if not privileged:
+        return idmap.rootless()
+    return userns.current() if userns.inside() else None
 
 
 def _depth(rel: str) -> int:
@@ -507,7 +557,9 @@ class SnapshotStore:
             result = unpack(src, tmp / "fs", writeback=self.durable)
             if expected_diff_id is not None and result.diff_id != expected_diff_id:
                 raise DigestMismatch(expected_diff_id, result.diff_id)
-            (tmp / "meta.json").write_text(json.dumps(asdict(result)))
+            if result.unmapped:
+                log.warning("%s", result.unmapped)
+            (tmp / "meta.json").write_text(json.dumps(result.meta()))
             if self.durable:
                 _sync(tmp)  # data on disk before the rename and the row that points at it
             try:

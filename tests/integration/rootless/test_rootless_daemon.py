@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.busybox import build_busybox_archive
+from dockyard.testing.busybox import BUSYBOX, build_busybox_archive, make_image, write_archive
 from dockyard.testing.daemon import ping_unix
 from dockyard.testing.registry import free_port
 from dockyard.testing.rootless import UnprivilegedUser
@@ -171,6 +171,51 @@ def _get(url: str) -> str:
         except OSError:
             return None
     return str(_wait_for(fetch))
+
+
+# cap_net_raw+ep as a version 2 security.capability xattr (what setcap writes outside a userns)
+NET_RAW_CAPS = bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000")
+
+
+def _owned_layer(path: Path) -> Path:
+    """A layer tar with owners other than root: a directory, files, a symlink and a hardlink of
+    1000:1000, a setgid file of group 42, a setuid file of 1000, an owner no subordinate range
+    reaches (200000) and a busybox with file capabilities."""
+    def add(tar: tarfile.TarFile, name: str, kind: bytes, owner: tuple[int, int], mode: int,
+            data: bytes = b"", link: str = "", xattrs: dict[str, bytes] | None = None) -> None:
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.mtime = kind, mode, 1704067200
+        info.uid, info.gid = owner
+        info.linkname = link
+        info.size = len(data) if kind == tarfile.REGTYPE else 0
+        info.pax_headers = {f"SCHILY.xattr.{k}": v.decode("utf-8", "surrogateescape")
+                            for k, v in (xattrs or {}).items()}
+        tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        add(tar, "owned", tarfile.DIRTYPE, (1000, 1000), 0o750)
+        add(tar, "owned/file", tarfile.REGTYPE, (1000, 1000), 0o640, b"mine\n")
+        add(tar, "owned/link", tarfile.SYMTYPE, (1000, 1000), 0o777, link="file")
+        add(tar, "owned/hard", tarfile.LNKTYPE, (1000, 1000), 0o640, link="owned/file")
+        add(tar, "owned/gidonly", tarfile.REGTYPE, (0, 42), 0o2755, b"#!/bin/sh\n")
+        add(tar, "owned/suid", tarfile.REGTYPE, (1000, 1000), 0o4755, b"#!/bin/sh\n")
+        add(tar, "owned/far", tarfile.REGTYPE, (200000, 200000), 0o644, b"far\n")
+        add(tar, "owned/root", tarfile.REGTYPE, (0, 0), 0o644, b"root\n")
+        add(tar, "owned/busybox", tarfile.REGTYPE, (0, 0), 0o755, BUSYBOX.read_bytes(),
+            xattrs={"security.capability": NET_RAW_CAPS})
+    return path
+
+
+OWNED = ["/owned", "/owned/file", "/owned/link", "/owned/hard", "/owned/gidonly", "/owned/suid",
+         "/owned/far", "/owned/root", "/owned/busybox"]
+
+
+def _stat_lines(rootless: Rootless, image: str, paths: list[str]) -> list[str]:
+    return rootless.ok("run", "--rm", image, "stat", "-c", "%n %u:%g %a", *paths).splitlines()
+
+
+def _unmapped_warning(rootless: Rootless) -> bool:
+    return "owned by ids outside the rootless user namespace" in rootless.log.read_text()
 
 
 # ---- the tests (in this order for each mode; the last one stops the daemon) ----------------------
@@ -333,6 +378,99 @@ def test_build_with_run_workdir_and_copy(rootless: Rootless) -> None:
         failed = rootless.docker("build", "-t", "rl-unmapped", str(ctx))
         assert failed.returncode != 0 and "/etc/subuid" in failed.stdout + failed.stderr
     rootless.ok("rmi", "rl-built")
+
+
+def test_layer_owners_from_an_image_archive(rootless: Rootless, tmp_path: Path) -> None:
+    """A loaded layer's owners, as the container sees them: with subordinate ids, the tar's
+    (applied inside the user namespace; the setuid/setgid bits and file capabilities a chown
+    clears put back); with the single-id map, root, and the daemon's log says why."""
+    image = make_image("rl-owned:latest", extra_layers=[_owned_layer(tmp_path / "owned.tar")])
+    archive = write_archive(tmp_path / "rl-owned.tar", [image])
+    with open(archive, "rb") as f:
+        done = rootless.docker("load", stdin=f)
+    assert done.returncode == 0, done.stdout + done.stderr + rootless.log.read_text()[-2000:]
+    seen = _stat_lines(rootless, "rl-owned", OWNED)
+    if rootless.mode == "subids":
+        assert seen == ["/owned 1000:1000 750", "/owned/file 1000:1000 640", "/owned/link 1000:1000 777",
+                        "/owned/hard 1000:1000 640", "/owned/gidonly 0:42 2755",
+                        "/owned/suid 1000:1000 4755", "/owned/far 0:0 644", "/owned/root 0:0 644",
+                        "/owned/busybox 0:0 755"]
+        # file capabilities work for a non-root user of the container
+        caps = rootless.ok("run", "--rm", "--user", "1000", "rl-owned", "/owned/busybox", "grep",
+                           "CapEff", "/proc/self/status")
+        assert caps.split() == ["CapEff:", "0000000000002000"]
+    else:  # only 0 is mapped: every file is root's
+        assert seen == ["/owned 0:0 750", "/owned/file 0:0 640", "/owned/link 0:0 777",
+                        "/owned/hard 0:0 640", "/owned/gidonly 0:0 2755", "/owned/suid 0:0 4755",
+                        "/owned/far 0:0 644", "/owned/root 0:0 644", "/owned/busybox 0:0 755"]
+    assert _unmapped_warning(rootless)  # /owned/far in both modes
+    [fs] = [p for p in rootless.data_root.glob("snapshots/*/fs") if (p / "owned/busybox").exists()]
+    assert os.getxattr(fs / "owned/busybox", "security.capability")  # kept (v3, the user's root)
+    assert (fs / "owned/far").stat().st_uid == rootless.user.uid
+    if rootless.mode == "subids":  # container id N is subordinate id start + N - 1 on the host
+        start = int(next(line for line in Path("/etc/subuid").read_text().splitlines()
+                         if line.startswith(rootless.user.name + ":")).split(":")[1])
+        assert (fs / "owned/file").stat().st_uid == start + 999
+    rootless.ok("rmi", "rl-owned")
+
+
+def test_build_owner_survives_save_and_load(rootless: Rootless) -> None:
+    """``RUN chown 1000:1000`` in a build: owned so in the image, and again after the image
+    went out (docker save) and came back (docker load) through the unpacker. (The single-id
+    map has no 1000 to chown to: there the files are root's both ways.)"""
+    subids = rootless.mode == "subids"
+    ctx = rootless.user.home / "ctx-chown"
+    chown = " && chown -R 1000:1000 /d" if subids else ""
+    done = rootless.user.run(["sh", "-c", f"mkdir {ctx} && cat > {ctx}/Dockerfile"],
+                             input=f"FROM busybox\nRUN mkdir /d && echo x > /d/f{chown}\n")
+    assert done.returncode == 0, done.stderr
+    build = rootless.docker("build", "-t", "rl-chown", str(ctx), timeout=90)
+    assert build.returncode == 0, build.stdout + build.stderr
+    owner = "1000:1000" if subids else "0:0"
+    expect = [f"/d {owner} 755", f"/d/f {owner} 644"]
+    assert _stat_lines(rootless, "rl-chown", ["/d", "/d/f"]) == expect
+    saved = rootless.user.home / "rl-chown.tar"
+    rootless.ok("save", "-o", str(saved), "rl-chown")
+    rootless.ok("rmi", "rl-chown")
+    assert not list(rootless.data_root.glob("snapshots/*/fs/d"))  # so the load unpacks again
+    rootless.ok("load", "-i", str(saved))
+    assert _stat_lines(rootless, "rl-chown", ["/d", "/d/f"]) == expect
+    rootless.ok("rmi", "rl-chown")
+
+
+def test_add_of_a_local_tar_with_other_owners(rootless: Rootless, tmp_path: Path) -> None:
+    """ADD extracts a local tar in the user-namespace helper: its owners as they are with
+    subordinate ids; with the single-id map root's, and the build output says so."""
+    ctx = rootless.user.home / "ctx-add"
+    archive = _owned_layer(tmp_path / "owned.tar")
+    done = rootless.user.run(["sh", "-c", f"mkdir {ctx} && cat > {ctx}/owned.tar"], input=archive.read_bytes(),
+                             text=False)
+    assert done.returncode == 0, done.stderr
+    dockerfile = "FROM busybox\nADD owned.tar /x/\n"
+    done = rootless.user.run(["sh", "-c", f"cat > {ctx}/Dockerfile"], input=dockerfile)
+    assert done.returncode == 0, done.stderr
+    build = rootless.docker("build", "-t", "rl-add", str(ctx), timeout=90)
+    assert build.returncode == 0, build.stdout + build.stderr + rootless.log.read_text()[-2000:]
+    seen = _stat_lines(rootless, "rl-add", ["/x" + p for p in OWNED])
+    if rootless.mode == "subids":
+        assert seen[:6] == ["/x/owned 1000:1000 750", "/x/owned/file 1000:1000 640",
+                            "/x/owned/link 1000:1000 777", "/x/owned/hard 1000:1000 640",
+                            "/x/owned/gidonly 0:42 2755", "/x/owned/suid 1000:1000 4755"]
+    else:
+        assert [line.split()[1] for line in seen] == ["0:0"] * len(OWNED)
+        assert seen[4:6] == ["/x/owned/gidonly 0:0 2755", "/x/owned/suid 0:0 4755"]
+    assert seen[6:8] == ["/x/owned/far 0:0 644", "/x/owned/root 0:0 644"]
+    # the build output names what could not be kept
+    assert "owned by ids outside the rootless user namespace" in build.stdout + build.stderr
+    client = rootless.client()
+    try:  # the committed layer carries the container's ids
+        owners = _layer_owners(client.images.get("rl-add"), {"x/owned/file", "x/owned/gidonly"})
+    finally:
+        client.close()
+    expect = {"x/owned/file": (1000, 1000), "x/owned/gidonly": (0, 42)} if rootless.mode == "subids" \
+        else {"x/owned/file": (0, 0), "x/owned/gidonly": (0, 0)}
+    assert owners == expect
+    rootless.ok("rmi", "rl-add")
 
 
 def test_kernel_limits_are_named(rootless: Rootless) -> None:
