@@ -19,7 +19,6 @@ Networking and volumes come from ``engine.networks`` / ``engine.volumes`` when t
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import json
 import logging
 import os
@@ -267,28 +266,39 @@ class ContainerManager:
         previous = self._shims.get(record.id)
         if previous is not None:  # the last run's shim still holds its overlay (releasing it)
             previous.wait(SHIM_DONE_TIMEOUT)
+        before = dict(record.state), record.has_been_started, record.manually_stopped
+
+        def started(pid: int) -> None:
+            """The init exists and is exec'ing the command: the record says running meanwhile
+            (its save, ~1 ms, overlaps the exec instead of following it). After any queued
+            exit's save: never overwritten by one."""
+            record.state.update(Status="running", Running=True, Paused=False, Restarting=False,
+                                OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
+                                StartedAt=rfc3339_now())
+            record.has_been_started = True
+            record.manually_stopped = False
+            self._saver.save(record, wait=True)
+            mark(record.id, "start.saved")
+
         try:
             pid, sock = self.runtime.start_shim(spec, str(record.dir), record.log_path,
-                                                open_stdin=bool(record.config.get("OpenStdin")))
+                                                open_stdin=bool(record.config.get("OpenStdin")),
+                                                on_started=started)
         except StartFailed as exc:
+            _unstart(record, before)
             self._network_teardown(record)
             self._start_failed(record, exc.exit_code, dockerd_start_error(str(exc)))
             raise StartFailed(dockerd_start_error(str(exc)), exc.kind, exc.exit_code) from None
         except Exception as exc:  # refused before the clone (a rootless limit, a missing map…)
+            _unstart(record, before)
             self._network_teardown(record)
             self._start_failed(record, 128, str(exc))  # dockerd's exitUnknown
             raise
         except BaseException:
+            _unstart(record, before)
             self._network_teardown(record)
             raise
         mark(record.id, "start.shim-replied")
-        record.state.update(Status="running", Running=True, Paused=False, Restarting=False,
-                            OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
-                            StartedAt=rfc3339_now())
-        record.has_been_started = True
-        record.manually_stopped = False
-        self._saver.save(record, wait=True)  # after queued exits: never overwritten by one
-        mark(record.id, "start.saved")
         self._adopt(record, sock, pid)
         self._emit(record, "start")
         mark(record.id, "start.done")
@@ -739,6 +749,13 @@ class ContainerManager:
             self._runtime.close()
 
 
+def _unstart(record: ContainerRecord, before: tuple[dict[str, Any], bool, bool]) -> None:
+    """A start that failed after its init was reported leaves the record as it was."""
+    state, record.has_been_started, record.manually_stopped = before
+    record.state.clear()
+    record.state.update(state)
+
+
 def _remove_cgroup(container_id: str, attempts: int = 20) -> None:
     """After a shim died: its container's processes die with it (PDEATHSIG), but may take a
     moment to leave the cgroup; retry for a few seconds before giving up."""
@@ -788,12 +805,14 @@ def _remove_dir(path: Path) -> None:
     a busy daemon per container); anything else it finds, rmtree takes."""
     cid = path.name.removeprefix(".removing-")
     try:
-        for name in (*_LAYOUT, f"{cid}-json.log"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path / name)
-        for name in _LAYOUT_DIRS:
-            with contextlib.suppress(FileNotFoundError):
-                os.rmdir(path / name)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:  # names relative to the directory's fd: no path objects, no lookups from /
+            for name in (*_LAYOUT, f"{cid}-json.log"):
+                _gone(os.unlink, name, fd)
+            for name in _LAYOUT_DIRS:
+                _gone(os.rmdir, name, fd)
+        finally:
+            os.close(fd)
         os.rmdir(path)
     except OSError:
         _remove_tree(path)
@@ -805,6 +824,13 @@ def _remove_tree(path: Path) -> None:
     from ..linux import userns
 
     userns.remove_tree(str(path))
+
+
+def _gone(remove: Callable[..., None], name: str, dir_fd: int) -> None:
+    try:
+        remove(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
 
 
 def _endpoints(networking: dict[str, Any], default_network: str = "bridge") -> dict[str, Any]:

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Self
 
@@ -271,12 +272,15 @@ class Runtime:
         return process
 
     def start_shim(self, spec: ContainerSpec, directory: str, log_path: str,
-                   open_stdin: bool = False) -> tuple[int, socket.socket]:
+                   open_stdin: bool = False,
+                   on_started: Callable[[int], None] | None = None) -> tuple[int, socket.socket]:
         """Start ``spec`` under its own supervisor (:mod:`dockyard.containers.shim`), which
         outlives this runtime; returns the init's pid and a connected socket to the shim.
 
         The spare shim that takes it was forked by the launcher ahead of time and is held
-        here: the spec goes to it directly, and it reports on the same socket."""
+        here: the spec goes to it directly, and it reports on the same socket.
+        ``on_started(pid)`` runs once the init exists, while it execs the command (a failed
+        exec still raises afterwards)."""
         mark(spec.id, "runtime.begin")
         message = json.dumps({"spec": spec.to_dict(), "shim": {
             "dir": directory, "log_path": log_path, "open_stdin": open_stdin}}).encode()
@@ -290,6 +294,8 @@ class Runtime:
             reply: dict[str, Any] = json.loads(data) if data else {"ok": False, "error": {
                 "type": "DockyardError",
                 "message": "the container's shim exited before starting it"}}
+            if reply["ok"] and on_started is not None:
+                on_started(int(reply["pid"]))
             if reply["ok"] and reply.get("exec_pipe"):
                 exec_result(fds.pop())  # the init reports its exec to us: one hop less
         except BaseException:

@@ -7,7 +7,7 @@ It crosses a process boundary (caller → launcher helper) as JSON: ``to_json``/
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from ..errors import InvalidArgument
@@ -92,8 +92,9 @@ class ContainerSpec:
         self.limits.validate()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for a JSON message (what ``from_dict`` takes back)."""
-        return asdict(self)
+        """Plain data for a JSON message (what ``from_dict`` takes back): ``asdict``'s result
+        without its deep copy of every string (~0.5 ms of a start's daemon time here)."""
+        return _plain(self)  # type: ignore[no-any-return]
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -114,3 +115,24 @@ class ContainerSpec:
                                            [(a, b, c) for a, b, c in ns["gid_map"]],
                                            ns["use_helpers"])
         return cls(**data)
+
+
+_LEAVES: Final = (str, int, float, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for what a spec holds: dataclasses become dicts, lists and
+    tuples are copied, leaves (immutable) are shared."""
+    if isinstance(value, _LEAVES):
+        return value
+    if isinstance(value, list):
+        return [v if isinstance(v, _LEAVES) else _plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
+    return {name: _plain(getattr(value, name)) for name in names}

@@ -511,7 +511,8 @@ class NetworkManager:
         path = sb.netns if sb else str(self.netns_dir / record.id)
         if path not in ("host", "none"):
             netlink.delete_netns(path)
-        self.state.save()
+        if eps or sb is not None:  # not again at ``rm`` of a container whose exit tore it down
+            self.state.save()
         if eps:
             self._reap([ep.host_if for ep in eps])
             self._refresh_peers(record.id, [ep.network_id for ep in eps])

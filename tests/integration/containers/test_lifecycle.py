@@ -85,6 +85,9 @@ def test_entrypoint_not_found_is_127(client: Any) -> None:
     assert 'exec: "nope": executable file not found in $PATH' in info.value.explanation
     state = client.api.inspect_container(c)["State"]
     assert state["ExitCode"] == 127 and state["Status"] == "created"
+    # the record said running while the init exec'd; the failed exec took that back
+    assert state["Running"] is False and state["Pid"] == 0
+    assert state["StartedAt"] == "0001-01-01T00:00:00Z"
 
 
 def test_stop_kill_wait_restart_remove(client: Any) -> None:

@@ -3,6 +3,8 @@ options, exec lookup, in-root path resolution, spec round trip."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -144,6 +146,20 @@ def test_spec_round_trips_and_validates() -> None:
         spec.validate()
     with pytest.raises(InvalidArgument, match="No command specified"):
         ContainerSpec("c2", ["/l"], "/u", "/w", []).validate()
+
+
+def test_spec_to_dict_is_asdict_with_fresh_containers() -> None:
+    spec = ContainerSpec("c1", ["/l"], "/u", "/w", ["sh"], user=User(5, 6, [7]),
+                         mounts=[Mount("bind", "/t", "/s", True, ["rbind"])],
+                         limits=Limits(memory=8 << 20), userns=idmap.rootless(1000, 1000))
+    plain = spec.to_dict()
+    assert plain == dataclasses.asdict(spec)
+    assert json.dumps(plain) == json.dumps(dataclasses.asdict(spec))
+    plain["args"].append("-c")
+    plain["mounts"][0]["options"].append("ro")
+    plain["user"]["additional_gids"].clear()
+    assert spec.args == ["sh"] and spec.mounts[0].options == ["rbind"]
+    assert spec.user.additional_gids == [7]
 
 
 def test_userns_refusal_names_the_sysctl(tmp_path: Path) -> None:

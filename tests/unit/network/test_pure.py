@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from dockyard.errors import InvalidArgument
 from dockyard.network import files, ipam, ports
 from dockyard.network.errors import NetworkForbidden
+from dockyard.network.state import Endpoint, Network, Sandbox, State
 
 
 def test_mac_is_derived_from_the_ip_as_dockerd_does() -> None:
@@ -68,3 +71,20 @@ def test_in_place_rewrite_keeps_the_inode(tmp_path: Path) -> None:
     inode = path.stat().st_ino
     files.write(path, "short\n")
     assert path.stat().st_ino == inode and path.read_text() == "short\n"
+
+
+def test_state_snapshot_is_every_field_and_loads_back(tmp_path: Path) -> None:
+    state = State(tmp_path)
+    state.networks["n"] = Network("n", "bridge", "bridge", "2026-01-01T00:00:00Z",
+                                  subnet="172.17.0.0/16", labels={"a": "b"})
+    state.endpoints["n/c"] = Endpoint("n", "c", "web", "e", "172.17.0.2", "02:42:ac:11:00:02",
+                                      "veth1234567", "eth0", ["alias"])
+    state.sandboxes["c"] = Sandbox("c", "/run/netns/c", "/d", "web", [["tcp", "", 80, 8080]])
+    state.save(durable=True)
+    on_disk = json.loads((tmp_path / "network" / "state.json").read_text())
+    assert on_disk == {"networks": {"n": dataclasses.asdict(state.networks["n"])},
+                       "endpoints": {"n/c": dataclasses.asdict(state.endpoints["n/c"])},
+                       "sandboxes": {"c": dataclasses.asdict(state.sandboxes["c"])}}
+    again = State(tmp_path)
+    assert (again.networks, again.endpoints, again.sandboxes) == \
+        (state.networks, state.endpoints, state.sandboxes)
