@@ -15,6 +15,7 @@ from typing import Any
 
 import tornado.web
 from tornado.httputil import HTTPServerRequest
+from tornado.routing import PathMatches
 
 from .. import API_VERSION, MIN_API_VERSION
 from .handlers import (
@@ -33,6 +34,7 @@ from .handlers.base import NotFoundHandler, VersionErrorHandler, parse_version
 access_log = logging.getLogger("dockyard.api.access")
 
 _VERSION_PREFIX = re.compile(r"^/v([0-9][0-9.]*)(?=/)")
+_LITERAL_SEGMENT = re.compile(r"[A-Za-z0-9_.-]+")
 
 ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/_ping", system.PingHandler),
@@ -81,7 +83,29 @@ def version_error(version: str) -> str | None:
     return None
 
 
+Route = tuple[PathMatches, type[tornado.web.RequestHandler]]
+
+
+def index_routes(routes: list[tuple[str, type[tornado.web.RequestHandler]]]) -> dict[str, list[Route]]:
+    """The route table by first path segment, in table order: a request tries the few routes
+    of its segment, not the seventy before (tornado's router matches every pattern in turn,
+    ~0.1 ms of each request here). Every pattern starts with a literal segment, so no route
+    of another segment could have matched."""
+    index: dict[str, list[Route]] = {}
+    for pattern, handler in routes:
+        segment = pattern[1:].split("/", 1)[0]
+        if not _LITERAL_SEGMENT.fullmatch(segment):
+            raise ValueError(f"route {pattern!r} must start with a literal path segment")
+        index.setdefault(segment, []).append((PathMatches(pattern), handler))
+    return index
+
+
 class EngineApplication(tornado.web.Application):
+    def __init__(self, handlers: list[tuple[str, type[tornado.web.RequestHandler]]],
+                 **settings: Any) -> None:
+        super().__init__(handlers, **settings)
+        self.routes_by_segment = index_routes(handlers)
+
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
         match = _VERSION_PREFIX.match(request.path)
         if match:
@@ -91,7 +115,11 @@ class EngineApplication(tornado.web.Application):
                 return self.get_handler_delegate(request, VersionErrorHandler, {"message": message})
             request.api_version = version  # type: ignore[attr-defined]
             request.path = request.path[match.end():]
-        return super().find_handler(request, **kwargs)
+        for matcher, handler in self.routes_by_segment.get(request.path[1:].split("/", 1)[0], ()):
+            params = matcher.match(request)
+            if params is not None:
+                return self.get_handler_delegate(request, handler, **params)
+        return super().find_handler(request, **kwargs)  # no route: the default handler's 404
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:

@@ -76,3 +76,37 @@ def test_system_df_shape(api) -> None:
 def test_every_response_carries_api_version_header(api) -> None:
     assert api.get("/nope").headers["Api-Version"] == API_VERSION
     assert api.get("/images/nope/json").headers["Api-Version"] == API_VERSION
+
+
+def test_route_index_finds_what_the_table_order_finds() -> None:
+    """Each request tries only its first segment's routes; the table's order decides
+    within them, as before (``/containers/json`` is the list, not an inspect of "json")."""
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+    from dockyard.api.app import ROUTES, index_routes
+    from dockyard.api.handlers import containers, images
+
+    index = index_routes(ROUTES)
+
+    def route(path: str) -> object:
+        request = HTTPServerRequest(start_line=RequestStartLine("GET", path, "HTTP/1.1"),
+                                    headers=HTTPHeaders({"Host": "dockyard"}))
+        for matcher, handler in index.get(path[1:].split("/", 1)[0], []):
+            if matcher.match(request) is not None:
+                return handler
+        return None
+
+    assert route("/containers/json") is containers.ListHandler
+    assert route("/containers/abc/json") is containers.InspectHandler
+    assert route("/containers/abc") is containers.RemoveHandler
+    assert route("/images/busybox:latest/json") is images.InspectHandler
+    assert route("/containers/a/b/c") is None and route("/nope") is None
+    assert sum(len(rules) for rules in index.values()) == len(ROUTES)
+    with pytest.raises(ValueError, match="literal path segment"):
+        index_routes([(r"/(containers|images)/json", containers.ListHandler)])
+
+
+@pytest.mark.parametrize("path", ["/containers/a/b/c", "/v1.41/containers/x/nope"])
+def test_a_known_segment_without_a_route_is_page_not_found(api, path: str) -> None:
+    r = api.get(path)
+    assert r.status_code == 404 and r.json() == {"message": "page not found"}

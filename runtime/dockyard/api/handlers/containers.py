@@ -279,6 +279,10 @@ class LogsHandler(ContainersHandler):
                     queue: asyncio.Queue[tuple[str, bytes]]) -> None:
         self.set_header("Content-Type", content_type(self.api_version, tty))
         reader = LogReader(record.log_path, options)
+        if not follow:  # all there is: headers and body go out in one write at the finish
+            self._frame(reader.initial(), tty)
+            self.finish()
+            return
         await self._write(reader.initial(), tty)
         trace.mark(record.id, "logs.initial-sent")
         while follow:
@@ -291,9 +295,12 @@ class LogsHandler(ContainersHandler):
         self.finish()
 
     async def _write(self, entries: list[tuple[str, bytes]], tty: bool) -> None:
+        self._frame(entries, tty)
+        await self.flush()
+
+    def _frame(self, entries: list[tuple[str, bytes]], tty: bool) -> None:
         if entries:
             self.write(b"".join(d if tty else frame(_STREAM_IDS[k], d) for k, d in entries))
-        await self.flush()
 
 
 def _tail(text: str) -> int:
