@@ -253,23 +253,60 @@ def _kernel_log() -> str:
     return subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10, check=True).stdout
 
 
+def _take_fds(pid: int, wanted: Any) -> list[int]:
+    """Copies (``pidfd_getfd``) of the descriptors of process ``pid`` whose
+    ``/proc/<pid>/fd`` entry ``wanted(path)`` accepts."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    taken = []
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            if wanted(f"/proc/{pid}/fd/{name}"):
+                fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd (x86_64, aarch64)
+                assert fd >= 0, os.strerror(ctypes.get_errno())
+                taken.append(fd)
+    finally:
+        os.close(pidfd)
+    return taken
+
+
 def test_a_restart_waits_for_the_previous_runs_overlay(daemon: DaemonProcess, client: Any) -> None:
-    """The shim lets the container's overlay go only after reporting the exit (its sync of the
-    upper file system is off the exit's path), and a start right after an exit waits for that
-    (two live overlays on one upper dir are undefined behaviour; the kernel warns): every run
-    sees the last one's writes, no start waits out the timeout, the kernel has no complaint."""
-    from dockyard.containers.manager import SHIM_DONE_TIMEOUT
+    """A start right after an exit waits until the last run's shim is gone, for that shim
+    holds the last run's overlay while it reports the exit (two live overlays on one upper dir
+    are undefined behaviour; the kernel warns). The test plays a slow shim: it takes copies of
+    the shim's root mount and sockets before the exit and lets them go only later — so a start
+    that did not wait would mount a second overlay and finish before that."""
+    import threading
 
     before = _kernel_log().count("upperdir is in-use")
-    script = "echo run >> /runs; wc -l < /runs; dd if=/dev/zero of=/dirty bs=1M count=32 2>/dev/null"
-    c = client.containers.create("busybox", ["sh", "-c", script])  # /dirty: something to sync
+    c = client.containers.create("busybox", ["sh", "-c", "echo run >> /runs; wc -l < /runs; "
+                                             "exec sleep 100"])
     try:
-        for _ in range(4):
-            started = time.monotonic()
-            c.start()
-            assert time.monotonic() - started < SHIM_DONE_TIMEOUT / 2
-            assert c.wait(timeout=10)["StatusCode"] == 0
-        assert c.logs().split() == [str(n).encode() for n in range(1, 5)]
+        c.start()
+        _wait_for(lambda: c.logs() == b"1\n")
+        init = client.api.inspect_container(c.id)["State"]["Pid"]
+        shim = _parent(init)
+        root_dev = os.stat(f"/proc/{init}/root").st_dev
+        mount = _take_fds(shim, lambda p: os.stat(p).st_dev == root_dev)
+        assert len(mount) == 1, "the shim holds the container's root mount"
+        sockets = _take_fds(shim, lambda p: os.readlink(p).startswith("socket:"))
+        try:
+            c.kill()
+            assert c.wait(timeout=10)["StatusCode"] == 137
+            _wait_for(lambda: not Path(f"/proc/{shim}").exists())
+            result: list[Any] = []
+            starter = threading.Thread(target=lambda: result.append(c.start()), daemon=True)
+            starter.start()
+            starter.join(1.0)
+            assert starter.is_alive(), "the start did not wait for the last run's overlay"
+        finally:
+            for fd in mount + sockets:  # the mount first, as the shim lets go of it
+                os.close(fd)
+        starter.join(10)
+        assert not starter.is_alive() and result == [None]
+        _wait_for(lambda: c.logs() == b"1\n2\n")  # the second run saw the first one's write
         assert _kernel_log().count("upperdir is in-use") == before
     finally:
         c.remove(force=True)
