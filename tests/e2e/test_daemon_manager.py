@@ -4,9 +4,11 @@ speaks the same API; the manager only needs a command and a socket)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ from jupyter_procs import JupyterServer, start_server, stop_server
 
 from dockyard.testing.dockerd import dockerd_command, unmount_under
 from dockyard_jupyter import launcher
+from dockyard_jupyter.server.daemon import DaemonManager
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -97,3 +100,33 @@ def test_server_runs_the_bundled_dockyard_daemon(tmp_path: Path) -> None:
     finally:
         stop_server(server)
     assert not alive(pid) and not launcher.ping(host)
+
+
+def test_a_daemon_started_while_ours_was_down_is_adopted(tmp_path: Path) -> None:
+    """The managed daemon dies and, before the restart delay is over, a kernel's first magic
+    starts the user's daemon: the manager uses that one instead of spawning its own into the
+    data root's lock again and again."""
+    host, root = f"unix://{tmp_path}/run/dockyard.sock", tmp_path / "data"
+    # the restart delay leaves the kernel's daemon the time to come up first
+    manager = DaemonManager(host, launcher.daemon_command(host, root), restart_delay=8.0,
+                            log=logging.getLogger("test"), log_path=launcher.log_path(root))
+    kernels: subprocess.Popen[bytes] | None = None
+    manager.start()
+    try:
+        first = manager.status()["pid"]
+        assert first and launcher.ping(host)
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: not alive(first))
+        kernels = launcher.ensure_daemon(host, root)               # the kernel's, meanwhile
+        assert kernels is not None
+        wait_for(lambda: manager.status()["adopted"])
+        assert manager.status() | {"checked": 0} == {"managed": False, "adopted": True,
+                                                     "pid": None, "restarts": 0, "checked": 0}
+        assert "already running" not in launcher.log_path(root).read_text()
+        manager.stop()                                             # not ours: it stays
+        assert kernels.poll() is None and launcher.ping(host)
+    finally:
+        manager.stop()
+        if kernels is not None and kernels.poll() is None:
+            kernels.send_signal(signal.SIGTERM)
+            kernels.wait(20)

@@ -62,13 +62,24 @@ class DaemonManager:
     def _watch(self) -> None:
         while not self._stopping.wait(0.2):
             proc = self.process
-            if proc is not None and proc.poll() is not None:
-                self.log.warning("dockyard: daemon exited with status %s; restarting",
-                                 proc.returncode)
-                if self._stopping.wait(self.restart_delay):
-                    return
-                self.restarts += 1
-                self._spawn()
+            if proc is None or proc.poll() is None:
+                continue
+            self.log.warning("dockyard: daemon exited with status %s; restarting",
+                             proc.returncode)
+            if self._stopping.wait(self.restart_delay):
+                return
+            if launcher.ping(self.host):
+                self._adopt()
+                return
+            self.restarts += 1
+            self._spawn()
+
+    def _adopt(self) -> None:
+        """Another daemon answers now (a kernel's first magic started one while ours was
+        down): use it as at start, rather than spawn ours again and again into its lock."""
+        self.process = None
+        self.adopted = True
+        self.log.info("dockyard: using the daemon already running at %s", self.host)
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM to the pid we started, SIGKILL if it does not go; adopted daemons stay."""
