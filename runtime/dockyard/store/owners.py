@@ -9,7 +9,7 @@ and the two things a ``chown`` takes away — the setuid/setgid bits and the
 helper inside the user namespace (:func:`dockyard.linux.userns.call`) then applies the record
 with plain ``lchown``: id N lands on the host id the map gives N, exactly what the container
 sees. A layer whose entries are all root's costs nothing more; one with other owners, one
-helper process (~0.1 s), however many entries. Unpacking the whole layer in the helper instead
+helper process (~0.2 s: Python's start-up and newuidmap) and an lchown per entry. Unpacking the whole layer in the helper instead
 would push every byte through a pipe and keep a second copy of the unpacker's threads alive.
 
 Owners the map lacks (every id but 0 with the single-id map; ids past the subordinate ranges)
