@@ -116,10 +116,13 @@ def _enter_with_helpers(ns: idmap.UserNamespace) -> None:
         raise Unavailable(message or "newuidmap/newgidmap failed to map the user namespace")
 
 
-def call(fn: Callable[..., T], *args: Any) -> T:
+def call(fn: Callable[..., T], *args: Any, stdlib_only: bool = False) -> T:
     """``fn(*args)`` in a helper inside the rootless user namespace with a private mount
-    namespace (mounts made there vanish with it). Arguments and result cross as pickles."""
-    proc = subprocess.Popen([sys.executable, "-c", _BOOT, _PACKAGE_ROOT],
+    namespace (mounts made there vanish with it). Arguments and result cross as pickles.
+    ``stdlib_only``: ``fn`` needs nothing from site-packages, so the helper starts without
+    ``site`` (``-S``, as the launcher), about half of its start-up."""
+    flags = ["-S"] if stdlib_only else []
+    proc = subprocess.Popen([sys.executable, *flags, "-c", _BOOT, _PACKAGE_ROOT],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(pickle.dumps((fn, args)))
     if not out:
@@ -138,7 +141,7 @@ def remove_tree(path: str) -> None:
     if os.geteuid() == 0 or not os.path.lexists(path):
         return
     try:
-        call(shutil.rmtree, path, True)
+        call(shutil.rmtree, path, True, stdlib_only=True)
     except (Unavailable, OSError) as exc:
         log.warning("cannot remove %s: %s", path, exc)
 

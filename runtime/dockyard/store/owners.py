@@ -9,8 +9,9 @@ and the two things a ``chown`` takes away — the setuid/setgid bits and the
 helper inside the user namespace (:func:`dockyard.linux.userns.call`) then applies the record
 with plain ``lchown``: id N lands on the host id the map gives N, exactly what the container
 sees. A layer whose entries are all root's costs nothing more; one with other owners, one
-helper process (~0.2 s: Python's start-up and newuidmap) and an lchown per entry. Unpacking the whole layer in the helper instead
-would push every byte through a pipe and keep a second copy of the unpacker's threads alive.
+helper process (Python's start-up without ``site``, and newuidmap) and an lchown per entry.
+Unpacking the whole layer in the helper instead would push every byte through a pipe and keep
+a second copy of the unpacker's threads alive.
 
 Owners the map lacks (every id but 0 with the single-id map; ids past the subordinate ranges)
 cannot exist on the host: those entries stay root's (podman's ``ignore_chown_errors``) and
@@ -84,7 +85,7 @@ class OwnerLog:
             return
         from ..linux import userns
 
-        userns.call(apply_records, root, list(self.records.values()))
+        userns.call(apply_records, root, list(self.records.values()), stdlib_only=True)
 
 
 def unmapped_message(owners: OwnerMap, what: str) -> str:
