@@ -26,13 +26,19 @@ DOCKER_DEFAULT: Final = (
 )
 
 
+_last_cap: list[int] = []
+
+
 def last_cap() -> int:
-    """The highest capability number this kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
-            return int(f.read())
-    except OSError:
-        return len(NAMES) - 1
+    """The highest capability number this kernel knows (read once per process tree: every
+    start asks twice, and a container's init inherits the launcher's answer)."""
+    if not _last_cap:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
+                _last_cap.append(int(f.read()))
+        except OSError:
+            _last_cap.append(len(NAMES) - 1)
+    return _last_cap[0]
 
 
 def normalize(name: str) -> str:

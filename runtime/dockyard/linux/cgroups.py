@@ -132,16 +132,30 @@ def _wait_state(path: str, wanted: str, timeout: float = 5.0) -> None:
 
 
 def _read(path: str) -> str:
+    """The file's text, "" when it cannot be read. Plain descriptors rather than ``open()``:
+    a container's init and shim use these, and a text file object is a stack of three
+    objects that a forked process pays for in copy-on-write faults."""
     try:
-        with open(path, encoding="ascii") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("ascii", "replace")
 
 
 def _write(path: str, value: str) -> None:
-    with open(path, "w", encoding="ascii") as f:
-        f.write(value)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, value.encode("ascii"))
+    finally:
+        os.close(fd)
 
 
 def _counter(text: str, key: str) -> int:

@@ -289,7 +289,7 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
         os._exit(SETUP_FAILED)
     if not data or len(fds) < 4:
         os._exit(0)
-    for fd in fds:
+    for fd in fds:  # (recv_fds drops its flags argument: MSG_CMSG_CLOEXEC cannot do this)
         os.set_inheritable(fd, False)
     try:
         msg = json.loads(data)

@@ -68,6 +68,8 @@ def in_root(root: str, path: str) -> str:
 
 
 def ensure_dir(path: str, mode: int = 0o755) -> None:
+    if os.path.isdir(path):  # the usual case, in one call (makedirs takes three)
+        return
     try:
         os.makedirs(path, mode, exist_ok=True)
     except FileExistsError:
@@ -137,8 +139,12 @@ def mount_dev(root: str, use_mknod: bool, pts_gid: int | None, extra: Iterable[s
     dev = in_root(root, "/dev")
     ensure_dir(dev)
     sc.mount("tmpfs", dev, "tmpfs", sc.MS_NOSUID | (1 << 24), "mode=755,size=65536k")
-    for name in [*DEVICES, *extra]:
-        _device(dev, name, use_mknod)
+    umask = os.umask(0)  # the nodes are made 0666 as they are, without a chmod each
+    try:
+        for name in [*DEVICES, *extra]:
+            _device(dev, name, use_mknod)
+    finally:
+        os.umask(umask)
     for name, target in DEV_LINKS.items():
         if name != "core" or os.path.exists("/proc/kcore"):
             os.symlink(target, os.path.join(dev, name))
@@ -159,8 +165,7 @@ def _device(dev: str, name: str, use_mknod: bool) -> None:
         st = os.stat(host) if name not in DEVICES else None
         kind = stat.S_IFCHR if st is None or stat.S_ISCHR(st.st_mode) else stat.S_IFBLK
         rdev = os.makedev(*DEVICES[name]) if st is None else st.st_rdev
-        os.mknod(target, kind | 0o666, rdev)
-        os.chmod(target, 0o666)
+        os.mknod(target, kind | 0o666, rdev)  # the caller's umask is 0
         return
     # inside a user namespace mknod is forbidden: bind the host's node instead
     ensure_file(target)
