@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -92,6 +90,9 @@ def write_for(pid: int, ns: UserNamespace) -> None:
             with open(f"/proc/{pid}/{name}", "w", encoding="ascii") as f:
                 f.write(_format(maps))
         return
+    import shutil  # here: the launcher, which every shim and init is forked from, stays
+    import subprocess  # without them (and their imports) unless a rootless start needs them
+
     for tool, maps in (("newuidmap", ns.uid_map), ("newgidmap", ns.gid_map)):
         exe = shutil.which(tool)
         if exe is None:

@@ -37,12 +37,15 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..containers.spec import ContainerSpec
 from ..containers.trace import mark
 from ..errors import DockyardError, InvalidArgument, Unavailable
-from . import capabilities, cgroups, child, enter, idmap, mounts, namespaces, syscalls
+from . import capabilities, cgroups, child, idmap, mounts, namespaces, syscalls
+
+if TYPE_CHECKING:
+    from . import enter
 
 MAX_PACKET = 1 << 20
 SPARE_CGROUP = "spare-{pid}"
@@ -115,6 +118,9 @@ class Launcher:
         self.hier = cgroups.detect()
         self.host_hierarchies = mounts.host_hierarchies() if self.hier.mode == "v1" else []
         self.rootless = os.geteuid() != 0
+        if self.rootless:  # newuidmap runs from a shim's start: imported once, here
+            import shutil  # noqa: F401
+            import subprocess  # noqa: F401
 
     def _cgroup(self, spec: ContainerSpec) -> cgroups.Cgroup | None:
         cg = None if self.rootless else cgroups.for_container(spec.id, self.hier,
@@ -308,6 +314,7 @@ class Launcher:
 
     def exec(self, spec: enter.ExecSpec, stdio: list[int]) -> Running:
         """Start a process in the running container whose init is ``spec.pid``."""
+        from . import enter
         caps = capabilities.mask(capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged))
         pid, pidfd, console, failure = enter.launch(spec, stdio, self.hier, caps)
         if failure is not None:
@@ -468,6 +475,7 @@ class Server:
                     reply_fds.append(running.console)  # handed over: closed after sending
                 return {"ok": True, "pid": running.pid}
             if msg["op"] == "exec":
+                from . import enter
                 running = self.launcher.exec(enter.ExecSpec.from_dict(msg["spec"]), fds)
                 self.running[running.id] = running
                 self.selector.register(running.pidfd, selectors.EVENT_READ, running.id)
@@ -526,7 +534,27 @@ def main() -> None:
     fd = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     os.set_inheritable(fd, False)
     sock = socket.socket(fileno=fd)
-    Server(sock).serve()
+    server = Server(sock)
+    _settle()
+    server.serve()
+
+
+def _settle() -> None:
+    """Prepare this process to be forked once per container: run the start's pure code until
+    it is warm (``shim.warm``), freeze what exists now out of reach of our own garbage
+    collections (a collection writes to every object it visits, and every page written after
+    a fork is copied), and give the allocator's free pages back (fewer pages to share)."""
+    import gc
+
+    from ..containers import shim
+    shim.warm()
+    gc.collect()
+    gc.freeze()
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 if __name__ == "__main__":
