@@ -4,15 +4,19 @@ DOCKYARD_HOST: the first magic starts the user's bundled rootless daemon (defaul
 fallback); a busybox image made in the kernel is loaded into it; ``-v .:/data`` resolves to the
 notebook's directory and what the container writes there belongs to the user, not root; a
 second kernel of the user reuses that daemon; and the daemon stops leaving nothing mounted or
-running. Twice: with subordinate ids (newuidmap) and with the single-id map.
+running. Twice: with subordinate ids (newuidmap) and with the single-id map. And once under a
+real Jupyter server the user runs: the server extension starts that daemon, the server's
+kernels share it, and the server's shutdown stops it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +25,10 @@ from typing import Any
 
 import nbformat
 import pytest
+import requests
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_procs import JupyterServer, free_port, stop_server
+from jupyter_procs import _wait_up as wait_up
 
 from dockyard.testing.rootless import UnprivilegedUser
 
@@ -202,3 +210,93 @@ def test_rootless_kernel_bind_mount_and_shared_daemon(setup: UserSetup) -> None:
     assert not daemons_of(user) and not setup.socket.exists()
     assert mounts_under(user.home, setup.socket.parent) == []
     assert not list((setup.data_root / "containers").glob("[0-9a-f]*"))
+
+
+def start_user_server(setup: UserSetup, root: Path) -> JupyterServer:
+    """A Jupyter server with the extension, run by the user in the notebook folder; its log in
+    ``root`` (removed by ``stop_server``)."""
+    user, port, token = setup.user, free_port(), secrets.token_hex(16)
+    root.mkdir()
+    with open(root / "server.log", "wb") as out:
+        proc = user.popen([user.python, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+                           "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
+                           f"--ServerApp.root_dir={setup.folder}",
+                           "--ServerApp.jpserver_extensions={'dockyard_jupyter': True}"],
+                          stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    server = JupyterServer(f"http://127.0.0.1:{port}", token, proc, root)
+    try:
+        wait_up(server, 60)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def start_kernel(server: JupyterServer, user: UnprivilegedUser) -> BlockingKernelClient:
+    """A kernel the server starts (as the user, in the folder), reached through its
+    connection file."""
+    made = requests.post(server.url + "/api/kernels", json={"name": "python3", "path": ""},
+                         headers={"Authorization": f"token {server.token}"}, timeout=30)
+    made.raise_for_status()
+    connection = user.home / f".local/share/jupyter/runtime/kernel-{made.json()['id']}.json"
+    wait_for(connection.exists)
+    kc = BlockingKernelClient(connection_file=str(connection))
+    kc.load_connection_file()
+    kc.start_channels(hb=False)   # a heartbeat late under load would read as a dead kernel
+    kc.wait_for_ready(timeout=60)
+    return kc
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+    return value
+
+
+def run_cell(kc: BlockingKernelClient, code: str) -> tuple[str, str]:
+    """stdout and stderr (errors included) of one cell."""
+    out: dict[str, str] = {"stdout": "", "stderr": ""}
+
+    def hook(msg: dict[str, Any]) -> None:
+        content = msg["content"]
+        if msg["msg_type"] == "stream":
+            out[content["name"]] += content["text"]
+        elif msg["msg_type"] == "error":
+            out["stderr"] += f"{content['ename']}: {content['evalue']}"
+
+    kc.execute_interactive(code, timeout=60, output_hook=hook)
+    return out["stdout"], out["stderr"]
+
+
+@pytest.mark.parametrize("setup", ["single"], indirect=True)
+def test_rootless_server_starts_the_daemon_its_kernels_share(setup: UserSetup,
+                                                             tmp_path: Path) -> None:
+    user, folder = setup.user, setup.folder
+    server = start_user_server(setup, tmp_path / "server")
+    kernels: list[BlockingKernelClient] = []
+    try:
+        status = server.get("/dockyard/status").json()
+        assert status["host"] == f"unix://{setup.socket}" and status["reachable"], status
+        pid = status["daemon"]["pid"]
+        assert status["daemon"]["managed"] and daemons_of(user) == [pid]
+        kernels = [start_kernel(server, user), start_kernel(server, user)]
+        out, err = run_cell(kernels[0], f"%load_ext dockyard_jupyter\n{FIRST[1]}")
+        assert "Loaded image: busybox:latest" in out, err
+        out, err = run_cell(kernels[0], "%docker run --rm -v .:/data busybox sh -c "
+                                        "'echo served > /data/srv.txt; cat /data/srv.txt'")
+        assert out == "served\n", err
+        st = (folder / "srv.txt").stat()
+        assert (st.st_uid, st.st_gid) == (user.uid, user.gid)
+        out, err = run_cell(kernels[1], "%load_ext dockyard_jupyter\n"
+                                        "%docker run --rm -v .:/data busybox cat /data/srv.txt")
+        assert out == "served\n", err
+        assert daemons_of(user) == [pid] and setup.daemon_pid() == pid   # one daemon for all
+    finally:
+        for kc in kernels:
+            kc.stop_channels()
+        stop_server(server)
+    assert server.process.returncode == 0
+    wait_for(lambda: not daemons_of(user))                   # the server's shutdown stopped it
+    assert not setup.socket.exists() and mounts_under(user.home, setup.socket.parent) == []
