@@ -209,8 +209,9 @@ def test_container_without_reachable_port(server: JupyterServer, real_dockerd: D
 
 
 async def ws_session(server: JupyterServer, path: str, send: bytes | None,
-                     want: bytes, timeout: float = 10.0) -> bytes:
-    """Open the hijack websocket, optionally send stdin, read until ``want`` appears."""
+                     want: bytes | tuple[bytes, ...], timeout: float = 10.0) -> bytes:
+    """Open the hijack websocket, optionally send stdin, read until ``want`` (each of them:
+    stdout and stderr frames come in either order) appears."""
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
 
@@ -222,7 +223,8 @@ async def ws_session(server: JupyterServer, path: str, send: bytes | None,
         if send is not None:
             await conn.write_message(send, binary=True)
         deadline = time.monotonic() + timeout
-        while want not in received and time.monotonic() < deadline:
+        wanted = want if isinstance(want, tuple) else (want,)
+        while not all(w in received for w in wanted) and time.monotonic() < deadline:
             message = await asyncio.wait_for(conn.read_message(), timeout)
             if message is None:
                 break
@@ -248,7 +250,7 @@ def test_attach_and_exec_over_a_websocket(server: JupyterServer, real_dockerd: D
         exec_id = engine.api.exec_create(box.id, ["sh", "-c", "echo out; echo err >&2"])["Id"]
         body = urllib.parse.quote(json.dumps({"Detach": False, "Tty": False}))
         got = asyncio.run(ws_session(server, f"/dockyard/hijack/v1.41/exec/{exec_id}/start"
-                                     f"?body={body}", None, b"err\n"))
+                                     f"?body={body}", None, (b"out\n", b"err\n")))
         assert frame(1, b"out\n") in got and frame(2, b"err\n") in got
     finally:
         box.remove(force=True)
