@@ -68,6 +68,7 @@ class AddSession:
         self.blobs: set[str] = set()
         self.chains: list[str] = []
         self.pinned: list[str] = []
+        self.notes: list[str] = []  # for the client: a rootless unpack's owners not kept
 
     def blob(self, digest: str) -> None:
         """Record (and pin) a blob this add writes or relies on."""
@@ -186,6 +187,8 @@ class ImageStore:
                     info = self.snapshots.create(chain_id, blob, expected_diff_id=diff_id)
             if session is not None:
                 session.chain(chain_id)
+                if info.unmapped:
+                    session.notes.append(info.unmapped)
             return SnapshotRow(chain_id, info.diff_id, parent, info.tar_size, info.size)
 
     def prepare(self, config_bytes: bytes, layers: list[LayerInput], refs: list[Reference] = (),  # type: ignore[assignment]
