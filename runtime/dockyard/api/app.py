@@ -8,6 +8,7 @@ output to older versions through :mod:`dockyard.api.compat`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -72,8 +73,10 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
 ]
 
 
+@functools.lru_cache(maxsize=64)
 def version_error(version: str) -> str | None:
-    """dockerd's message for an unsupported client version, or None when it is supported."""
+    """dockerd's message for an unsupported client version, or None when it is supported
+    (cached: every request with a ``/v1.xx`` prefix asks, clients use one or two versions)."""
     wanted = parse_version(version)
     if wanted > parse_version(API_VERSION):
         return f"client version {version} is too new. Maximum supported API version is {API_VERSION}"

@@ -290,8 +290,11 @@ class LogsHandler(ContainersHandler):
             trace.mark(record.id, f"logs.{kind}")
             while not queue.empty() and kind != "exit":
                 kind, _ = queue.get_nowait()
-            await self._write(reader.read(), tty)
             follow = kind != "exit"
+            if follow:
+                await self._write(reader.read(), tty)
+            else:  # the last lines and the end of the stream in one write
+                self._frame(reader.read(), tty)
         self.finish()
 
     async def _write(self, entries: list[tuple[str, bytes]], tty: bool) -> None:
