@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -225,10 +226,22 @@ def test_dockyard_and_docker_cli_print_the_same_system_df(df_scene, docker, dock
             theirs = docker("system", "df", *flags).stdout
             if ours == theirs:
                 break
-        assert ours == theirs, flags
+        # under load each pair can straddle a second boundary: then only the ages may differ
+        assert ours == theirs or same_but_ages(ours, theirs), flags
     verbose = docker("system", "df", "-v").stdout
     assert verbose.count(busybox_short(df_scene)) == 1  # one row per image, under its first tag
     assert "\nBuild cache usage: 0B\n" in verbose  # the only record is shared with its image
+
+
+AGE = re.compile(r"\b(\d+) (second|minute|hour)s? ago\b")
+
+
+def same_but_ages(ours: str, theirs: str) -> bool:
+    """Equal once ages are blanked, and no age apart by more than a second."""
+    ages = list(zip(AGE.finditer(ours), AGE.finditer(theirs)))
+    close = all(a.group(2) == b.group(2) and abs(int(a.group(1)) - int(b.group(1))) <= 1
+                for a, b in ages)
+    return close and AGE.sub("AGE", ours) == AGE.sub("AGE", theirs)
 
 
 def busybox_short(client) -> str:
