@@ -278,7 +278,8 @@ def _extract(src: Path, target: Path, op: CopyOp) -> None:
 
     target.mkdir(parents=True, exist_ok=True)
     with open(src, "rb") as f:
-        result = unpack(ChunkStream(decompressed_chunks(f)), target, what=f"ADD {src.name}")
+        result = unpack(ChunkStream(decompressed_chunks(f)), target, what=f"ADD {src.name}",
+                        layer=False)
     if result.unmapped:
         op.notes.append(result.unmapped)
 

@@ -159,13 +159,15 @@ def _chunks_of(src: Readable | Iterator[bytes]) -> Iterator[bytes]:
 
 
 def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False,
-           what: str = "") -> UnpackResult:
+           what: str = "", layer: bool = True) -> UnpackResult:
     """Unpack a layer stream (gzip, zstd or plain tar; a file or an iterator of chunks) into the
     existing directory ``dest``. ``writeback``: start the disk writes of large files as they
     are written (for an unpack that ends with a sync). A non-root caller gets the layer's
     owners through a helper in its rootless user namespace (:mod:`.owners`); ``what`` names
-    the archive in the message about owners that could not be kept (default: the layer)."""
-    extractor = _Extractor(dest, writeback)
+    the archive in the message about owners that could not be kept (default: the layer).
+    ``layer=False``: a plain archive (ADD of a local tar), whose ``.wh.*`` entries are files
+    like any other, not whiteouts or opaque-directory markers (as dockerd's ADD extracts)."""
+    extractor = _Extractor(dest, writeback, whiteouts=layer)
     producer = _Producer(src)
     producer.start()
     try:
@@ -218,9 +220,10 @@ def _split(name: str) -> tuple[str, str]:
 class _Extractor:
     """Applies tar entries below a root directory descriptor, never following a symlink."""
 
-    def __init__(self, root: Path, writeback: bool = False) -> None:
+    def __init__(self, root: Path, writeback: bool = False, whiteouts: bool = True) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
         self.writeback = writeback
+        self.whiteouts = whiteouts  # ``.wh.*`` entries are overlay whiteouts (a layer's tar)
         self.dirs: dict[str, int] = {}
         self.deferred: list[tuple[str, Entry]] = []
         self.size = 0
@@ -276,7 +279,7 @@ class _Extractor:
                 self.deferred.append(("", entry))
             return
         pfd = self.dir_fd(parent_rel)
-        if base.startswith(WHITEOUT_PREFIX):
+        if self.whiteouts and base.startswith(WHITEOUT_PREFIX):
             self._whiteout(pfd, base, entry)
             if self.owners is not None:
                 self.owners.forget(_join(parent_rel, base[len(WHITEOUT_PREFIX):]))

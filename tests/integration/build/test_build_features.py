@@ -124,6 +124,44 @@ def test_add_url_from_a_loopback_server(build: Callable[..., Built], client: Any
         client.api.remove_image(image)
 
 
+def _wh_tar() -> bytes:
+    """A plain tar whose entries look like a layer's whiteouts: ``.wh.keep`` (would delete
+    ``keep``) and ``d/.wh..wh..opq`` (would hide what ``d`` has below)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        folder = tarfile.TarInfo("d")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(folder)
+        for name, body in ((".wh.keep", b"not a whiteout\n"), ("d/.wh..wh..opq", b"not opaque\n"),
+                           ("d/added.txt", b"added\n")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(body), 0o644
+            tar.addfile(info, io.BytesIO(body))
+    return data.getvalue()
+
+
+def test_add_of_a_local_tar_keeps_whiteout_names_as_files(build: Callable[..., Built],
+                                                           client: Any) -> None:
+    """dockerd's ADD extracts a local tar as plain files: ``.wh.*`` entries are files of that
+    name, not whiteouts or opaque markers, and nothing the base has is deleted or hidden."""
+    dockerfile = ("FROM busybox\nRUN mkdir -p /dst/d && echo base > /dst/d/base.txt && "
+                  "echo kept > /dst/keep\nADD wh.tar /dst/\nRUN ls -A /dst /dst/d > /listing\n")
+    got = build({"Dockerfile": dockerfile, "wh.tar": _wh_tar()}, tag="addwh:1")
+    assert got.error is None, got.text
+    inspect = client.api.inspect_image("addwh:1")
+    assert _read(client, "addwh:1", "/listing") == (
+        "/dst:\n.wh.keep\nd\nkeep\n\n/dst/d:\n.wh..wh..opq\nadded.txt\nbase.txt\n")
+    for path, body in (("/dst/.wh.keep", "not a whiteout\n"), ("/dst/d/.wh..wh..opq", "not opaque\n"),
+                       ("/dst/keep", "kept\n"), ("/dst/d/base.txt", "base\n")):
+        found = image_file(inspect, path)
+        assert found is not None and stat.S_ISREG(os.lstat(found).st_mode), path
+        assert found.read_text() == body
+    marker = image_file(inspect, "/dst/d/.wh..wh..opq")
+    assert marker is not None  # its directory in the ADD's layer is not made opaque
+    assert not any(key.endswith("overlay.opaque") for key in os.listxattr(marker.parent))
+    client.api.remove_image("addwh:1")
+
+
 def test_predefined_and_proxy_args(build: Callable[..., Built], client: Any) -> None:
     """TARGETPLATFORM and friends once declared; proxy args reach RUN without ARG, stay out of
     the history and are never reported as unused."""

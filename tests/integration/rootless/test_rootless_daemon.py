@@ -474,6 +474,30 @@ def test_add_of_a_local_tar_with_other_owners(rootless: Rootless, tmp_path: Path
     rootless.ok("rmi", "rl-add")
 
 
+def test_add_of_a_local_tar_with_whiteout_names(rootless: Rootless) -> None:
+    """``.wh.*`` entries of an ADDed tar are plain files here too (no whiteout device, no
+    opaque xattr), and the base's files stay."""
+    ctx = rootless.user.home / "ctx-add-wh"
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for name in (".wh.keep", "d/.wh..wh..opq"):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = 2, 0o644
+            tar.addfile(info, io.BytesIO(b"x\n"))
+    done = rootless.user.run(["sh", "-c", f"mkdir {ctx} && cat > {ctx}/wh.tar"], input=data.getvalue(),
+                             text=False)
+    assert done.returncode == 0, done.stderr
+    dockerfile = ("FROM busybox\nRUN mkdir -p /x/d && echo b > /x/d/base && echo k > /x/keep\n"
+                  "ADD wh.tar /x/\n")
+    done = rootless.user.run(["sh", "-c", f"cat > {ctx}/Dockerfile"], input=dockerfile)
+    assert done.returncode == 0, done.stderr
+    build = rootless.docker("build", "-t", "rl-add-wh", str(ctx), timeout=90)
+    assert build.returncode == 0, build.stdout + build.stderr + rootless.log.read_text()[-2000:]
+    listed = rootless.ok("run", "--rm", "rl-add-wh", "sh", "-c", "ls -A /x /x/d; cat /x/.wh.keep")
+    assert listed.split() == ["/x:", ".wh.keep", "d", "keep", "/x/d:", ".wh..wh..opq", "base", "x"]
+    rootless.ok("rmi", "rl-add-wh")
+
+
 def test_kernel_limits_are_named(rootless: Rootless) -> None:
     limited = rootless.docker("run", "--rm", "--memory", "64m", "busybox", "true")
     if limited.returncode != 0:  # cgroup v1 (or v2 without delegation): no cgroup for us
