@@ -4,7 +4,7 @@ and the content digests the cache keys use.
 The context arrives as a tar (plain, gzip, bzip2, xz or zstd), unpacked with the layer
 unpacker (never follows a symlink out of the directory, rejects ``..``). ``.dockerignore`` is
 applied again here once the Dockerfile has been read, so a client that did not filter gets the
-same build (a ``.wh.``-prefixed context file is taken as a whiteout: a known limit).
+same build. A context is not a layer: a ``.wh.``-prefixed file is just a file.
 
 Digests are what Docker's cache considers: file content, mode, uid/gid, symlink targets and
 the paths inside a copied directory — never mtimes, so ``touch`` changes no cache key.
@@ -46,7 +46,7 @@ class BuildContext:
     def from_tar(cls, stream: BinaryIO, parent: Path) -> BuildContext:
         root = _context_dir(parent)
         try:
-            unpack(ChunkStream(_with_trailer(decompressed_chunks(stream))), root)
+            unpack(ChunkStream(_with_trailer(decompressed_chunks(stream))), root, layer=False)
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise

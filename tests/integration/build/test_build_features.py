@@ -162,6 +162,17 @@ def test_add_of_a_local_tar_keeps_whiteout_names_as_files(build: Callable[..., B
     client.api.remove_image("addwh:1")
 
 
+def test_context_files_named_like_whiteouts_are_files(build: Callable[..., Built],
+                                                        client: Any) -> None:
+    """A build context is not a layer: ``.wh.note`` in it is a file COPY can copy."""
+    dockerfile = "FROM busybox\nCOPY .wh.note /n\nCOPY . /ctx/\nRUN ls -A /ctx > /listing\n"
+    got = build({"Dockerfile": dockerfile, ".wh.note": "a note\n"}, tag="ctxwh:1")
+    assert got.error is None, got.text
+    assert _read(client, "ctxwh:1", "/n") == "a note\n"
+    assert _read(client, "ctxwh:1", "/listing") == ".wh.note\nDockerfile\n"
+    client.api.remove_image("ctxwh:1")
+
+
 def test_predefined_and_proxy_args(build: Callable[..., Built], client: Any) -> None:
     """TARGETPLATFORM and friends once declared; proxy args reach RUN without ARG, stay out of
     the history and are never reported as unused."""
