@@ -100,13 +100,12 @@ def changes(lower_dirs: Iterable[str | Path], upper_dir: str | Path) -> list[dic
 
 
 def _changes(lower_dirs: list[str], upper_dir: str) -> list[dict[str, Any]]:
-    lowers = [str(d) for d in lower_dirs]
     out: list[dict[str, Any]] = []
-    for rel, st in _walk(str(upper_dir)):
+    for rel, st in _walk(upper_dir):
         if is_whiteout(st):
             kind = DELETED
         else:
-            kind = MODIFIED if _in_lowers(lowers, rel) else ADDED
+            kind = MODIFIED if _in_lowers(lower_dirs, rel) else ADDED
         out.append({"Path": "/" + rel, "Kind": kind})
     return out
 
@@ -343,7 +342,7 @@ def write_layer(content: ContentStore, upper_dir: str | Path) -> Layer:
 
 
 def _write_layer(content: ContentStore, upper_dir: str) -> Layer:
-    writer = _Writer(str(upper_dir), _rootless_maps())
+    writer = _Writer(upper_dir, _rootless_maps())
     digest, written = content.write(_IterReader(writer.entries()))
     return Layer(digest, digest, mt.OCI_LAYER, written, writer.fs_size)
 
