@@ -37,8 +37,11 @@ def mark(cid: str, phase: str, ns: int | None = None) -> None:
                 return
             _fd = (pid, _fd[1])  # after pivot_root: the inherited descriptor still works
     if CPU:
-        import threading  # (loaded already wherever CPU is traced: no cost to a quiet start)
-        phase += f" @{threading.get_native_id()}:{time.thread_time_ns()}"
+        # a process that never imported threading has one thread, its pid's: importing it
+        # here cost a spare shim ~5 ms of CPU on its first mark, a gap that was not a start's
+        threading = sys.modules.get("threading")
+        tid = threading.get_native_id() if threading is not None else pid
+        phase += f" @{tid}:{time.thread_time_ns()}"
     try:
         os.write(_fd[1], f"{ns} {pid} {cid[:12]} {phase}\n".encode())
     except OSError:
