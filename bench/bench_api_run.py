@@ -2,9 +2,10 @@
 ``containers.run`` (create + start + wait + logs + remove round trips), network ``none`` and the
 default bridge, side by side with a private dockerd (``docker run --rm`` and docker-py), ``podman
 run --rm``, ``runc run``/``crun run`` on an OCI bundle and the bare ``unshare … chroot`` floor
-(those three from :mod:`bench.bench_run`); then 50 ``run -d`` followed by 50 ``wait``, the
-daemons' idle RSS and the per-container supervisor's RSS (dockyard's shim, containerd-shim),
-read while a container has been running for 2 s (steady state).
+(those three from :mod:`bench.bench_run`), and docker-py's own floor (``containers.run``
+against :mod:`bench.null_engine`, which answers at once and runs nothing); then 50 ``run -d``
+followed by 50 ``wait``, the daemons' idle RSS and the per-container supervisor's RSS
+(dockyard's shim, containerd-shim), read while a container has been running for 2 s.
 
 Both daemons run in network namespaces of their own (``unshare --net``) with their default bridge,
 so bridges, veths and NAT rules never touch the host. A dockyard endpoint that is not written yet
@@ -145,6 +146,26 @@ def dockyard_side(ctx: Context, archive: Path) -> Iterator[Side]:
     with ctx.scratch("api-run-dockyard") as root, NetnsDaemonProcess(root / "data", log_level="warn") as d:
         load_archive(d.host, archive)
         yield Side("dockyard", d.host, lambda: [d.pid] if d.pid else [])
+
+
+@contextlib.contextmanager
+def null_side(ctx: Context) -> Iterator[Side]:
+    """:mod:`bench.null_engine` in a process of its own: docker-py against it is docker-py's
+    own floor."""
+    with ctx.scratch("api-run-null") as root:
+        sock = root / "engine.sock"
+        proc = subprocess.Popen([sys.executable, "-m", "bench.null_engine", str(sock)],
+                                cwd=Path(__file__).resolve().parents[1], stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while not sock.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("bench.null_engine did not start")
+                time.sleep(0.01)
+            yield Side("docker-py floor", f"unix://{sock}", lambda: [proc.pid])
+        finally:
+            proc.terminate()
+            proc.wait()
 
 
 @contextlib.contextmanager
@@ -392,13 +413,24 @@ def _low_level(ctx: Context) -> dict[str, Figure]:
     return peers
 
 
+def _floor_figure(ctx: Context) -> Figure:
+    """docker-py's ``containers.run`` against :mod:`bench.null_engine`."""
+    try:
+        with null_side(ctx) as side:
+            return _safe(lambda: dockerpy_run(side, "none", max(ctx.repeats * 4, 20)))
+    except Exception as exc:  # noqa: BLE001 - a floor that cannot be measured is n/a
+        return _reason(exc)
+
+
 def results(mine: dict[str, Figure], dockerd: dict[str, Figure], podman: dict[str, Figure],
-            low: dict[str, Figure]) -> list[Result]:
-    """The table: one row group per figure, dockyard against each peer that has it."""
+            low: dict[str, Figure], floor: Figure = "not measured") -> list[Result]:
+    """The table: one row group per figure, dockyard against each peer that has it (and
+    docker-py's own floor, which every docker-py figure includes)."""
     return [
         Result("api run --rm true (network none)", mine["none"],
                {"dockerd (docker-py)": dockerd["none"], "docker run --rm (CLI)": dockerd["cli none"],
-                "podman run --rm (runc)": podman["none"], **low}, TARGET_NONE),
+                "podman run --rm (runc)": podman["none"], **low,
+                "docker-py alone (null server)": floor}, TARGET_NONE),
         Result("api run --rm true (default bridge)", mine["bridge"],
                {"dockerd (docker-py)": dockerd["bridge"], "docker run --rm (CLI)": dockerd["cli bridge"],
                 "podman run --rm (runc)": podman["bridge"]}, TARGET_BRIDGE),
@@ -421,7 +453,9 @@ def bench(ctx: Context) -> list[Result]:
     print("  api_run: podman (private storage, own netns)", file=sys.stderr)
     podman = _podman_figures(ctx, archive)
     print("  api_run: runc, crun, floor", file=sys.stderr)
-    return results(mine, dockerd, podman, _low_level(ctx))
+    low = _low_level(ctx)
+    print("  api_run: docker-py against a null server", file=sys.stderr)
+    return results(mine, dockerd, podman, low, _floor_figure(ctx))
 
 
 def traced(ctx: Context, repeats: int) -> str:

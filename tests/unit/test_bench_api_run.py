@@ -71,11 +71,33 @@ def test_results_table_lists_every_peer_and_reason() -> None:
     podman: dict[str, Figure] = {"none": "podman not installed", "bridge": "podman not installed"}
     low: dict[str, Figure] = {"runc run": Stats((0.026,)), "crun run": Stats((0.009,)),
                               "unshare+chroot floor": Stats((0.003,))}
-    results = api_run.results(mine, dockerd, podman, low)
+    results = api_run.results(mine, dockerd, podman, low, Stats((0.008,)))
     assert [r.name for r in results] == ["api run --rm true (network none)", "api run --rm true (default bridge)",
                                          "CLI run --rm true (network none)", "50× run -d, then wait", "daemon idle RSS", "per-container supervisor RSS"]
     assert set(results[0].peers) == {"dockerd (docker-py)", "docker run --rm (CLI)", "podman run --rm (runc)",
-                                     "runc run", "crun run", "unshare+chroot floor"}
+                                     "runc run", "crun run", "unshare+chroot floor",
+                                     "docker-py alone (null server)"}
     table = format_table(results)
     assert "n/a (endpoint missing)" in table and "n/a (podman not installed)" in table
     assert "40.0 MiB" in table and "0.36×" in table  # 40 / 112
+
+
+def test_the_null_engine_serves_docker_py_a_whole_run(tmp_path: Path) -> None:
+    """docker-py's floor is only a floor if ``containers.run`` really goes through every
+    request against the stand-in: fresh ids, empty logs, exit 0, removal; and anything
+    else is dockerd's 404."""
+    import docker
+    from bench.harness import Context
+    from docker.errors import NotFound
+
+    with api_run.null_side(Context(repeats=1, peers={}, cache=tmp_path)) as side:
+        client = docker.DockerClient(base_url=side.host, version="auto", timeout=10)
+        try:
+            assert client.containers.run("busybox", "true", remove=True, network_mode="none") == b""
+            first, second = client.containers.create("busybox"), client.containers.create("busybox")
+            assert first.id != second.id and len(first.id) == 64
+            with pytest.raises(NotFound, match="page not found"):
+                client.images.get("busybox")
+        finally:
+            client.close()
+    assert not (tmp_path / "scratch" / "api-run-null").exists()
