@@ -33,6 +33,10 @@ class ProgressView:
         self.last: dict[str, str] = {}
 
     def show(self, message: dict[str, Any]) -> None:
+        if "stream" in message:  # plain text (a warning), printed as it is
+            self.out.write(str(message["stream"]))
+            self.ids.clear()
+            return
         text = line(message)
         ident = message.get("id")
         if not ident:

@@ -335,9 +335,11 @@ def _import(api: Any, params: dict[str, Any], body: Any) -> int:
     response = api._post(api._url("/images/create"), params=params, data=body,
                          headers={"Content-Type": "application/tar"}, stream=True)
     api._raise_for_status(response)
+    from .distribution import ProgressView  # pull's view: a warning's stream line, the ID
+
+    view = ProgressView(sys.stdout)
     for message in json_messages(api._stream_helper(response, decode=True)):
-        if message.get("status"):
-            print(message["status"])
+        view.show(message)
     return 0
 
 

@@ -61,6 +61,7 @@ def pull(ctx: Context, ref: Reference, platform: Platform, auth: AuthConfig,
             check = platform if strict and digest == top else None
             yield from _pull_image(ctx, reg, ref, manifest, digest, data, session, result, check)
             _commit(ctx, ref, top, digest, manifest, session, result)
+            yield from session.warnings()  # layer owners a rootless daemon could not keep
     except Forbidden as exc:  # dockerd: a "denied" answer is a 404 to the client
         raise ManifestUnknown(_access_denied(ref, exc)) from None
     except Unauthorized as exc:  # … and a 401 a plain error (a 401 would make docker prompt)
@@ -240,13 +241,14 @@ class _Unpacker(threading.Thread):
     def __init__(self, ctx: Context, chain: str, diff_id: str, pipe: Pipe, session: AddSession) -> None:
         super().__init__(name="pull-unpack", daemon=True)
         self.ctx, self.chain, self.diff_id, self.pipe = ctx, chain, diff_id, pipe
+        self.session = session
         self.error: BaseException | None = None
         session.chain(chain)  # pinned before it exists: a concurrent add may not discard it
         self.start()
 
     def run(self) -> None:
         try:
-            self.ctx.store.snapshots.create(self.chain, iter(self.pipe), expected_diff_id=self.diff_id)
+            self.ctx.store.unpack(self.chain, iter(self.pipe), self.diff_id, self.session)
         except BaseException as exc:  # noqa: BLE001 - re-raised by the downloader
             self.error = exc
         finally:

@@ -212,8 +212,7 @@ def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[d
         plan = _plan(store, archive)
         prepared = [store.prepare(cfg, layers, refs, session=session) for cfg, layers, refs in plan]
         moved = store.commit(prepared)
-    for note in session.notes:  # a rootless daemon's layer owners it could not keep
-        yield {"stream": f"WARNING: {note}\n"}
+    yield from session.warnings()  # a rootless daemon's layer owners it could not keep
     for name, old in moved:
         yield {"stream": f"The image {name} already exists, renaming the old one with ID {old} to empty string\n"}
     for p in prepared:

@@ -29,10 +29,11 @@ from ..oci import mediatypes as mt
 from ..oci import reference as _ref
 from ..oci.digest import of_bytes
 from ..oci.reference import Reference
+from .compression import Readable
 from .content import ContentStore
 from .metadata import ImageRow, LayerRow, MetadataStore, RefRow, SnapshotRow
 from .removal import ImageNotFound
-from .snapshots import SnapshotStore, chain_ids
+from .snapshots import SnapshotStore, UnpackResult, chain_ids
 from .timefmt import ZERO_TIME, parse_unix, rfc3339_now
 
 ContainersUsing = Callable[[str], list[tuple[str, bool]]]
@@ -80,6 +81,12 @@ class AddSession:
         self.store._pin(chain_id)
         self.pinned.append(chain_id)
         self.chains.append(chain_id)
+
+    def warnings(self) -> Iterator[dict[str, Any]]:
+        """The notes as JSON-stream messages, the same for load, import and pull: the docker
+        CLI prints a ``stream`` text as it is, progress or not."""
+        for note in self.notes:
+            yield {"stream": f"WARNING: {note}\n"}
 
 
 class StoreFull(DockyardError):
@@ -184,12 +191,20 @@ class ImageStore:
             info = self.snapshots.info(chain_id)
             if info is None:
                 with self.content.open(layer.blob_digest) as blob:
-                    info = self.snapshots.create(chain_id, blob, expected_diff_id=diff_id)
+                    info = self.unpack(chain_id, blob, diff_id, session)
             if session is not None:
                 session.chain(chain_id)
-                if info.unmapped:
-                    session.notes.append(info.unmapped)
             return SnapshotRow(chain_id, info.diff_id, parent, info.tar_size, info.size)
+
+    def unpack(self, chain_id: str, src: Readable | Iterator[bytes], diff_id: str,
+               session: AddSession | None) -> UnpackResult:
+        """Unpack a layer as snapshot ``chain_id`` (every add's one way to make one): what a
+        rootless unpack could not keep of its owners becomes a note of ``session``, which the
+        client is shown (:meth:`AddSession.warnings`) as well as the daemon's log."""
+        info = self.snapshots.create(chain_id, src, expected_diff_id=diff_id)
+        if session is not None and info.unmapped:
+            session.notes.append(info.unmapped)  # list.append: safe from pull's unpack threads
+        return info
 
     def prepare(self, config_bytes: bytes, layers: list[LayerInput], refs: list[Reference] = (),  # type: ignore[assignment]
                 manifest: tuple[str, str] | None = None, config_media_type: str = mt.DOCKER_CONFIG,

@@ -27,7 +27,8 @@ CHANGE_COMMANDS = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "ST
 def import_rootfs(store: ImageStore, stream: BinaryIO, repo: str | None = None,
                   tag: str | None = None, changes: list[str] | None = None, message: str = "",
                   platform: str | None = None) -> Iterator[dict[str, Any]]:
-    """Import; yields ``{"status": "sha256:…"}`` once the image is committed."""
+    """Import; yields ``{"status": "sha256:…"}`` once the image is committed (after any
+    ``{"stream": "WARNING: …"}`` about owners a rootless daemon could not keep)."""
     ref = tag_reference(repo, tag) if repo else None
     config_obj = apply_changes(dict(EMPTY_CONFIG), changes or [])
     os_name, arch, variant = parse_platform(platform)
@@ -44,6 +45,7 @@ def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, An
         layer = LayerInput(diff_id, mt.OCI_LAYER)
         prepared = store.prepare(config, [layer], [ref] if ref else [], session=session)
         store.commit([prepared])
+    yield from session.warnings()  # a rootless daemon's layer owners it could not keep
     yield {"status": prepared.image.id}
 
 

@@ -15,7 +15,7 @@ a second copy of the unpacker's threads alive.
 
 Owners the map lacks (every id but 0 with the single-id map; ids past the subordinate ranges)
 cannot exist on the host: those entries stay root's (podman's ``ignore_chown_errors``) and
-:func:`unmapped_message` says so; the daemon logs it, a build prints it.
+:func:`unmapped_message` says so; the daemon logs it, and load, pull, import and build print it.
 
 The record is applied after the layer is complete, so a path is resolved again from the
 snapshot root one component at a time with ``O_NOFOLLOW``: an entry replaced later by a

@@ -2,14 +2,16 @@
 daemon`` with its default paths (``~/.local/share/dockyard``; the socket under
 ``$XDG_RUNTIME_DIR``, or the ``/tmp/dockyard-<uid>`` fallback), and the real docker CLI (run as
 that user, ``DOCKER_HOST=unix://…``) and docker-py drive it: run, logs, exec, networks,
-published ports, volumes, binds, ``--user``, cp, build, a daemon restart around a running
-container, and nothing left behind. Twice: with subordinate ids (newuidmap) and with the
-single-id map. Where the kernel forbids something, the error names what is missing.
+published ports, volumes, binds, ``--user``, cp, build, pull (from a loopback registry),
+import, a daemon restart around a running container, and nothing left behind. Twice: with
+subordinate ids (newuidmap) and with the single-id map. Where the kernel forbids something,
+the error names what is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -28,9 +30,15 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.busybox import BUSYBOX, build_busybox_archive, make_image, write_archive
+from dockyard.testing.busybox import (
+    BUSYBOX,
+    Image,
+    build_busybox_archive,
+    make_image,
+    write_archive,
+)
 from dockyard.testing.daemon import ping_unix
-from dockyard.testing.registry import free_port
+from dockyard.testing.registry import RegistryProcess, free_port
 from dockyard.testing.rootless import UnprivilegedUser
 
 DOCKER = shutil.which("docker")
@@ -177,10 +185,11 @@ def _get(url: str) -> str:
 NET_RAW_CAPS = bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000")
 
 
-def _owned_layer(path: Path) -> Path:
+def _owned_layer(path: Path, note: bytes = b"") -> Path:
     """A layer tar with owners other than root: a directory, files, a symlink and a hardlink of
     1000:1000, a setgid file of group 42, a setuid file of 1000, an owner no subordinate range
-    reaches (200000) and a busybox with file capabilities."""
+    reaches (200000) and a busybox with file capabilities; ``note`` (in /owned/note) makes it
+    a layer of its own, unpacked again whatever an earlier test left."""
     def add(tar: tarfile.TarFile, name: str, kind: bytes, owner: tuple[int, int], mode: int,
             data: bytes = b"", link: str = "", xattrs: dict[str, bytes] | None = None) -> None:
         info = tarfile.TarInfo(name)
@@ -203,7 +212,22 @@ def _owned_layer(path: Path) -> Path:
         add(tar, "owned/root", tarfile.REGTYPE, (0, 0), 0o644, b"root\n")
         add(tar, "owned/busybox", tarfile.REGTYPE, (0, 0), 0o755, BUSYBOX.read_bytes(),
             xattrs={"security.capability": NET_RAW_CAPS})
+        if note:
+            add(tar, "owned/note", tarfile.REGTYPE, (0, 0), 0o644, note)
     return path
+
+
+def _push(registry: str, repo: str, image: Image) -> None:
+    """``image`` into a registry byte for byte (owners and all) through the Distribution API."""
+    for blob in (image.config, *image.layers):
+        with blob.open() as data:
+            request = urllib.request.Request(f"{registry}/v2/{repo}/blobs/uploads/?digest={blob.digest}",
+                                             data=data.read(), method="POST")
+        urllib.request.urlopen(request, timeout=30).close()
+    request = urllib.request.Request(f"{registry}/v2/{repo}/manifests/{image.tag.rpartition(':')[2]}",
+                                     data=image.manifest.data, method="PUT",
+                                     headers={"Content-Type": image.manifest.media_type})
+    urllib.request.urlopen(request, timeout=30).close()
 
 
 OWNED = ["/owned", "/owned/file", "/owned/link", "/owned/hard", "/owned/gidonly", "/owned/suid",
@@ -413,6 +437,42 @@ def test_layer_owners_from_an_image_archive(rootless: Rootless, tmp_path: Path) 
                          if line.startswith(rootless.user.name + ":")).split(":")[1])
         assert (fs / "owned/file").stat().st_uid == start + 999
     rootless.ok("rmi", "rl-owned")
+
+
+def test_pull_and_import_tell_the_client_of_owners_not_kept(rootless: Rootless, tmp_path: Path,
+                                                            dockyard_registry: RegistryProcess) -> None:
+    """``docker pull`` (from a registry on loopback) and ``docker import`` of a layer with an
+    owner the map cannot hold (/owned/far, 200000): the docker CLI prints the warning naming
+    the layer, as ``docker load`` does, and the files are owned as the map allows."""
+    pulled = make_image("rl/owned:v1", extra_layers=[_owned_layer(tmp_path / "p.tar", b"pulled\n")])
+    _push(dockyard_registry.url, "rl/owned", pulled)
+    name = f"{dockyard_registry.host}/rl/owned:v1"
+    done = rootless.docker("pull", name, timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr + rootless.log.read_text()[-2000:]
+    owner = "1000:1000" if rootless.mode == "subids" else "0:0"
+    warning = f"WARNING: layer {pulled.layers[-1].digest[:19]}: "
+    assert warning in done.stdout and "owned by ids outside the rootless user namespace" in done.stdout
+    assert done.stdout.index(warning) < done.stdout.index("Digest: sha256:")  # inside the stream
+    assert _stat_lines(rootless, name, ["/owned/file", "/owned/far"]) == [
+        f"/owned/file {owner} 640", "/owned/far 0:0 644"]
+
+    layer = _owned_layer(tmp_path / "i.tar", b"imported\n")
+    with open(layer, "rb") as f:
+        done = rootless.docker("import", "-", "rl-imported", stdin=f)
+    assert done.returncode == 0, done.stdout + done.stderr + rootless.log.read_text()[-2000:]
+    diff_id = "sha256:" + hashlib.sha256(layer.read_bytes()).hexdigest()
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"WARNING: layer {diff_id[:19]}: ") and len(lines) == 2, done.stdout
+    assert lines[1].startswith("sha256:")  # the image ID, last, as dockerd sends it
+    seen = rootless.ok("run", "--rm", "rl-imported", "/owned/busybox", "stat", "-c", "%n %u:%g",
+                       "/owned/file", "/owned/far").splitlines()
+    assert seen == [f"/owned/file {owner}", "/owned/far 0:0"]
+    with open(_owned_layer(tmp_path / "d.tar", b"dockyard\n"), "rb") as f:  # dockyard's CLI too
+        done = rootless.user.run([rootless.user.python, "-m", "dockyard.cli.main", "-H", rootless.host,
+                                  "import", "-", "rl-imported-dy"], stdin=f)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("WARNING: layer sha256:") and "\nsha256:" in done.stdout, done.stdout
+    rootless.ok("rmi", name, "rl-imported", "rl-imported-dy")
 
 
 def test_build_owner_survives_save_and_load(rootless: Rootless) -> None:

@@ -19,6 +19,7 @@ def messages() -> list[dict[str, object]]:
          "id": "aaa"},
         {"status": "Download complete", "progressDetail": {}, "id": "aaa"},
         {"status": "Pull complete", "progressDetail": {}, "id": "bbb"},
+        {"stream": "WARNING: layer sha256:bbb: 1 entry owned by …\n"},  # rootless, printed as is
         {"status": "Digest: sha256:abc"},
     ]
 
@@ -30,7 +31,8 @@ def test_plain_output_prints_each_state_once() -> None:
         view.show(m)
     assert out.getvalue().splitlines() == [
         "latest: Pulling from library/busybox", "aaa: Pulling fs layer", "bbb: Pulling fs layer",
-        "aaa: Download complete", "bbb: Pull complete", "Digest: sha256:abc"]
+        "aaa: Download complete", "bbb: Pull complete", "WARNING: layer sha256:bbb: 1 entry owned by …",
+        "Digest: sha256:abc"]
 
 
 def test_tty_output_redraws_lines_in_place() -> None:
@@ -41,7 +43,7 @@ def test_tty_output_redraws_lines_in_place() -> None:
     text = out.getvalue()
     assert "\x1b[2A\r\x1b[2Kaaa: Downloading [==>  ] 5B/10B\r\x1b[2B" in text  # two lines up: aaa
     assert "\x1b[1A\r\x1b[2Kbbb: Pull complete\r\x1b[1B" in text
-    assert text.endswith("Digest: sha256:abc\n")
+    assert text.endswith("\x1b[1BWARNING: layer sha256:bbb: 1 entry owned by …\nDigest: sha256:abc\n")
     assert line({"status": "Pushed", "id": "x"}) == "x: Pushed"
 
 
