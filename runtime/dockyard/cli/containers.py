@@ -303,14 +303,6 @@ def system_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_system_prune(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--all", action="store_true", help="remove all unused images not just dangling ones")
-    p.add_argument("--volumes", action="store_true", help="prune anonymous volumes")
-    p.add_argument("--filter", action="append", default=[], help="provide filter values (e.g. 'label=<key>=<value>')")
-    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
-    p.set_defaults(func=endpoint_guard(system_prune))
-
-
 # ---- flags ----------------------------------------------------------------------------------
 
 

@@ -283,6 +283,21 @@ def _add_df(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=df)
 
 
+def _add_prune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="remove all unused images not just dangling ones")
+    p.add_argument("--volumes", action="store_true", help="prune anonymous volumes")
+    p.add_argument("--filter", action="append", default=[], help="provide filter values (e.g. 'label=<key>=<value>')")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=_system_prune)
+
+
+def _system_prune(args: argparse.Namespace) -> int:
+    """``system prune`` runs with the container verbs (imported only then: ``version`` stays light)."""
+    from .containers import endpoint_guard, system_prune
+
+    return endpoint_guard(system_prune)(args)
+
+
 def register(sub: Sub[argparse.ArgumentParser]) -> None:
     _add_version(sub.add_parser("version", help="Show the dockyard version information"))
     _add_info(sub.add_parser("info", help="Display system-wide information"))
@@ -290,9 +305,7 @@ def register(sub: Sub[argparse.ArgumentParser]) -> None:
     system_sub = group.add_subparsers(dest="system_command", metavar="COMMAND")
     _add_df(system_sub.add_parser("df", help="Show dockyard disk usage"))
     _add_info(system_sub.add_parser("info", help="Display system-wide information"))
-    from .containers import add_system_prune
-
-    add_system_prune(system_sub.add_parser("prune", help="Remove unused data"))
+    _add_prune(system_sub.add_parser("prune", help="Remove unused data"))
     group.set_defaults(func=lambda _args: _usage(group))
 
 
