@@ -80,10 +80,12 @@ def _in_lowers(lower_dirs: list[str], rel: str) -> bool:
     return False
 
 
-def _as_owner(fn: Callable[..., T], *args: Any) -> T:
+def as_owner(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)``, again in the user namespace helper if a rootless daemon may not read a
     directory its containers made (0750 of the container's 1000, say); in there the
-    container's root reads everything, and lstat gives the container's ids."""
+    container's root reads everything, and lstat gives the container's ids. ``fn`` raises
+    PermissionError where it was refused; run again in the helper it sees euid 0.
+    (Here, not in :mod:`dockyard.linux.userns`, so that a store's user imports no ctypes.)"""
     try:
         return fn(*args)
     except PermissionError:
@@ -96,7 +98,7 @@ def _as_owner(fn: Callable[..., T], *args: Any) -> T:
 
 def changes(lower_dirs: Iterable[str | Path], upper_dir: str | Path) -> list[dict[str, Any]]:
     """``docker diff``: ``[{"Path": "/etc", "Kind": 0|1|2}]`` (modified, added, deleted)."""
-    return _as_owner(_changes, [str(d) for d in lower_dirs], str(upper_dir))
+    return as_owner(_changes, [str(d) for d in lower_dirs], str(upper_dir))
 
 
 def _changes(lower_dirs: list[str], upper_dir: str) -> list[dict[str, Any]]:
@@ -338,7 +340,7 @@ class Layer:
 
 def write_layer(content: ContentStore, upper_dir: str | Path) -> Layer:
     """Stream the upper dir's layer tar into the content store (uncompressed)."""
-    return _as_owner(_write_layer, content, str(upper_dir))
+    return as_owner(_write_layer, content, str(upper_dir))
 
 
 def _write_layer(content: ContentStore, upper_dir: str) -> Layer:
@@ -391,7 +393,7 @@ def adopt_snapshot(snapshots: SnapshotStore, scratch: Path, chain_id: str, layer
 
     for sub in ("work", "merged"):
         shutil.rmtree(scratch / sub, ignore_errors=True)
-    _as_owner(_strip_overlay_xattrs, str(scratch / "fs"))
+    as_owner(_strip_overlay_xattrs, str(scratch / "fs"))
     info = UnpackResult(layer.diff_id, layer.tar_size, layer.size)
     (scratch / "meta.json").write_text(json.dumps(info.meta()))
     if snapshots.durable:
@@ -404,5 +406,5 @@ def adopt_snapshot(snapshots: SnapshotStore, scratch: Path, chain_id: str, layer
         shutil.rmtree(scratch, ignore_errors=True)  # the same layer exists already
 
 
-__all__ = ["ADDED", "DELETED", "MODIFIED", "Layer", "adopt_snapshot", "changes", "is_whiteout",
+__all__ = ["ADDED", "DELETED", "MODIFIED", "Layer", "adopt_snapshot", "as_owner", "changes", "is_whiteout",
            "layer_from_upper", "layer_tar", "scratch_dir", "write_layer"]

@@ -475,6 +475,38 @@ def test_pull_and_import_tell_the_client_of_owners_not_kept(rootless: Rootless, 
     rootless.ok("rmi", name, "rl-imported", "rl-imported-dy")
 
 
+def _bytes_under(path: Path) -> int:
+    """What root counts under ``path`` with find(1), every inode once: the figure to match."""
+    out = subprocess.run(["find", str(path), "-type", "f,l", "-printf", "%i %s\n"], capture_output=True,
+                         text=True, check=True).stdout
+    return sum(int(size) for size in dict(line.split() for line in out.splitlines()).values())
+
+
+def test_sizes_count_what_the_daemon_user_may_not_read(rootless: Rootless) -> None:
+    """A container makes a directory of mode 0 (and with subordinate ids one 0750 of its 1000)
+    in its writable layer and in a volume: the daemon's user may not read them, yet
+    ``system df`` and ``inspect --size`` count the bytes inside, as a root walk does."""
+    script = ("mkdir -p /d/sub /v/d && head -c 300000 /dev/zero > /d/sub/f && "
+              "head -c 200000 /dev/zero > /v/d/f && chmod 0 /d /v/d")
+    if rootless.mode == "subids":
+        script += " && mkdir /e && head -c 5000 /dev/zero > /e/f && chown -R 1000:1000 /e && chmod 750 /e"
+    rootless.ok("run", "--name", "rl-df", "-v", "rl-dfvol:/v", "busybox", "sh", "-c", script)
+    client = rootless.client()
+    try:
+        usage = client.api.df()
+        [container] = [c for c in usage["Containers"] if c["Names"] == ["/rl-df"]]
+        [volume] = [v for v in usage["Volumes"] if v["Name"] == "rl-dfvol"]
+    finally:
+        client.close()
+    upper = rootless.data_root / "containers" / container["Id"] / "upper"
+    expected = 300000 + (5000 if rootless.mode == "subids" else 0)
+    assert container["SizeRw"] == _bytes_under(upper) and container["SizeRw"] >= expected
+    assert rootless.ok("inspect", "--size", "--format", "{{.SizeRw}}", "rl-df").strip() == str(container["SizeRw"])
+    assert volume["UsageData"]["Size"] == _bytes_under(Path(volume["Mountpoint"])) == 200000
+    rootless.ok("rm", "rl-df")
+    rootless.ok("volume", "rm", "rl-dfvol")
+
+
 def test_build_owner_survives_save_and_load(rootless: Rootless) -> None:
     """``RUN chown 1000:1000`` in a build: owned so in the image, and again after the image
     went out (docker save) and came back (docker load) through the unpacker. (The single-id
