@@ -20,7 +20,7 @@ import shutil
 import stat
 from typing import Final
 
-from ..store.diff import is_opaque, is_whiteout
+from ..store.diff import as_owner, is_opaque, is_whiteout
 
 _MAX_HOPS: Final = 40
 _OVERLAY_XATTRS: Final = ("trusted.overlay.", "user.overlay.")
@@ -101,12 +101,21 @@ class MergedImage:
 
 
 def is_empty(path: str) -> bool:
+    """Whether a volume's directory is empty (one a container gave its 1000, 0700, too)."""
+    return as_owner(_is_empty, path)
+
+
+def _is_empty(path: str) -> bool:
     with os.scandir(path) as it:
         return next(it, None) is None
 
 
 def image_path_kind(lower_dirs: list[str], path: str) -> str:
     """"dir", "file" (anything else) or "" (absent) for ``path`` in the image."""
+    return as_owner(_image_path_kind, lower_dirs, path)
+
+
+def _image_path_kind(lower_dirs: list[str], path: str) -> str:
     found = MergedImage(lower_dirs).lookup(path) if lower_dirs else None
     if found is None:
         return ""
@@ -115,12 +124,22 @@ def image_path_kind(lower_dirs: list[str], path: str) -> str:
 
 def copy_up(lower_dirs: list[str], path: str, dest: str) -> bool:
     """Copy the image's directory ``path`` into the empty directory ``dest``; False when the
-    image has no directory there (nothing to copy). A failure leaves ``dest`` empty again."""
+    image has no directory there (nothing to copy). A failure leaves ``dest`` empty again.
+
+    A rootless daemon's user may not read a directory of the container's 1000 (0750), nor give
+    a copy any owner but its own: refused either way, it does the copy again in the user
+    namespace helper (:func:`~dockyard.store.diff.as_owner`), where lstat gives the
+    container's ids and a chown to one lands on the host id the map gives it."""
+    return as_owner(_copy_up, lower_dirs, path, dest)
+
+
+def _copy_up(lower_dirs: list[str], path: str, dest: str) -> bool:
     image = MergedImage(lower_dirs)
     found = image.lookup(path) if lower_dirs else None
     if found is None or not stat.S_ISDIR(found[1][1].st_mode):
         return False
     rel, (layers, st) = found
+    _empty(dest)  # what a refused first try left, a directory of mode 0555 say (see copy_up)
     try:
         _Copier(image).tree(layers, rel, dest)
         _attributes(os.path.join(layers[0], rel), dest, st)
@@ -178,7 +197,11 @@ def _attributes(source: str, target: str, st: os.stat_result) -> None:
     try:
         os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
     except PermissionError:
-        pass  # rootless: owners outside our user namespace cannot be set
+        if os.geteuid() != 0:
+            raise  # a rootless daemon's user: copy_up does it again in the user namespace
+    except OSError as exc:  # in there, an owner its map lacks (65534 of the single-id map)
+        if exc.errno != errno.EINVAL:
+            raise
     _copy_xattrs(source, target)
     if not link:
         os.chmod(target, stat.S_IMODE(st.st_mode))

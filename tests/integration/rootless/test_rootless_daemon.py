@@ -185,22 +185,24 @@ def _get(url: str) -> str:
 NET_RAW_CAPS = bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000")
 
 
+def _tar_add(tar: tarfile.TarFile, name: str, kind: bytes, owner: tuple[int, int], mode: int,
+             data: bytes = b"", link: str = "", xattrs: dict[str, bytes] | None = None) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime = kind, mode, 1704067200
+    info.uid, info.gid = owner
+    info.linkname = link
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    info.pax_headers = {f"SCHILY.xattr.{k}": v.decode("utf-8", "surrogateescape")
+                        for k, v in (xattrs or {}).items()}
+    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
 def _owned_layer(path: Path, note: bytes = b"") -> Path:
     """A layer tar with owners other than root: a directory, files, a symlink and a hardlink of
     1000:1000, a setgid file of group 42, a setuid file of 1000, an owner no subordinate range
     reaches (200000) and a busybox with file capabilities; ``note`` (in /owned/note) makes it
     a layer of its own, unpacked again whatever an earlier test left."""
-    def add(tar: tarfile.TarFile, name: str, kind: bytes, owner: tuple[int, int], mode: int,
-            data: bytes = b"", link: str = "", xattrs: dict[str, bytes] | None = None) -> None:
-        info = tarfile.TarInfo(name)
-        info.type, info.mode, info.mtime = kind, mode, 1704067200
-        info.uid, info.gid = owner
-        info.linkname = link
-        info.size = len(data) if kind == tarfile.REGTYPE else 0
-        info.pax_headers = {f"SCHILY.xattr.{k}": v.decode("utf-8", "surrogateescape")
-                            for k, v in (xattrs or {}).items()}
-        tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
-
+    add = _tar_add
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
         add(tar, "owned", tarfile.DIRTYPE, (1000, 1000), 0o750)
         add(tar, "owned/file", tarfile.REGTYPE, (1000, 1000), 0o640, b"mine\n")
@@ -232,6 +234,13 @@ def _push(registry: str, repo: str, image: Image) -> None:
 
 OWNED = ["/owned", "/owned/file", "/owned/link", "/owned/hard", "/owned/gidonly", "/owned/suid",
          "/owned/far", "/owned/root", "/owned/busybox"]
+
+
+def _host_uid(rootless: Rootless, uid: int) -> int:
+    """Container id N (N > 0) is subordinate id start + N - 1 on the host."""
+    start = int(next(line for line in Path("/etc/subuid").read_text().splitlines()
+                     if line.startswith(rootless.user.name + ":")).split(":")[1])
+    return start + uid - 1
 
 
 def _stat_lines(rootless: Rootless, image: str, paths: list[str]) -> list[str]:
@@ -329,6 +338,46 @@ def test_named_volume_and_bind_mount(rootless: Rootless) -> None:
     mountpoint = rootless.ok("volume", "inspect", "-f", "{{.Mountpoint}}", "rl-vol").strip()
     assert mountpoint == str(rootless.data_root / "volumes/rl-vol/_data")
     rootless.ok("volume", "rm", "rl-vol")
+
+
+def test_volume_copy_up_keeps_owners_and_reads_what_the_user_may_not(rootless: Rootless,
+                                                                     tmp_path: Path) -> None:
+    """A new named volume mounted where the image has content gets a copy of it (docker's
+    copy-up) as the image has it: the owners the container sees (1000:1000 with subordinate
+    ids), modes, a setuid bit, and a directory of mode 0 the daemon's user may not read —
+    and where it may read everything (/pub), the owners still."""
+    layer = tmp_path / "data.tar"
+    with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
+        _tar_add(tar, "pub", tarfile.DIRTYPE, (1000, 1000), 0o755)
+        _tar_add(tar, "pub/file", tarfile.REGTYPE, (1000, 1000), 0o644, b"public\n")
+        _tar_add(tar, "data", tarfile.DIRTYPE, (1000, 1000), 0o750)
+        _tar_add(tar, "data/file", tarfile.REGTYPE, (1000, 1000), 0o640, b"mine\n")
+        _tar_add(tar, "data/suid", tarfile.REGTYPE, (1000, 1000), 0o4755, b"#!/bin/sh\n")
+        _tar_add(tar, "data/locked", tarfile.DIRTYPE, (0, 0), 0o000)
+        _tar_add(tar, "data/locked/inner", tarfile.REGTYPE, (0, 0), 0o644, b"inner\n")
+    archive = write_archive(tmp_path / "rl-copyup.tar", [make_image("rl-copyup:latest", extra_layers=[layer])])
+    with open(archive, "rb") as f:
+        done = rootless.docker("load", stdin=f)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = rootless.docker("run", "--rm", "-v", "rl-cu:/data", "-v", "rl-cu-pub:/pub", "rl-copyup", "sh", "-c",
+                           "stat -c '%n %u:%g %a' /data /data/file /data/suid /data/locked /data/locked/inner"
+                           " /pub /pub/file && cat /data/locked/inner /pub/file")
+    assert done.returncode == 0, done.stdout + done.stderr + rootless.log.read_text()[-2000:]
+    owner = "1000:1000" if rootless.mode == "subids" else "0:0"
+    assert done.stdout.splitlines() == [f"/data {owner} 750", f"/data/file {owner} 640", f"/data/suid {owner} 4755",
+                                        "/data/locked 0:0 0", "/data/locked/inner 0:0 644", f"/pub {owner} 755",
+                                        f"/pub/file {owner} 644", "inner", "public"]
+    if rootless.mode == "subids":  # on the host, the volumes hold the subordinate ids
+        for path in ("rl-cu/_data/file", "rl-cu-pub/_data/file"):
+            assert (rootless.data_root / "volumes" / path).stat().st_uid == _host_uid(rootless, 1000)
+    rootless.ok("volume", "rm", "rl-cu", "rl-cu-pub")
+    # an anonymous volume below the 0750 directory: the image's path looked up as the owner too
+    assert rootless.ok("run", "--rm", "-v", "/data/locked", "rl-copyup", "cat", "/data/locked/inner") == "inner\n"
+    # a volume a container closed to the daemon's user mounts again (is it empty? asked as the owner)
+    rootless.ok("run", "--rm", "-v", "rl-cu-shut:/v", "busybox", "chmod", "0", "/v")
+    assert rootless.ok("run", "--rm", "-v", "rl-cu-shut:/v", "busybox", "stat", "-c", "%a", "/v") == "0\n"
+    rootless.ok("volume", "rm", "rl-cu-shut")
+    rootless.ok("rmi", "rl-copyup")
 
 
 def test_user_flag(rootless: Rootless) -> None:
@@ -432,10 +481,8 @@ def test_layer_owners_from_an_image_archive(rootless: Rootless, tmp_path: Path) 
     [fs] = [p for p in rootless.data_root.glob("snapshots/*/fs") if (p / "owned/busybox").exists()]
     assert os.getxattr(fs / "owned/busybox", "security.capability")  # kept (v3, the user's root)
     assert (fs / "owned/far").stat().st_uid == rootless.user.uid
-    if rootless.mode == "subids":  # container id N is subordinate id start + N - 1 on the host
-        start = int(next(line for line in Path("/etc/subuid").read_text().splitlines()
-                         if line.startswith(rootless.user.name + ":")).split(":")[1])
-        assert (fs / "owned/file").stat().st_uid == start + 999
+    if rootless.mode == "subids":
+        assert (fs / "owned/file").stat().st_uid == _host_uid(rootless, 1000)
     rootless.ok("rmi", "rl-owned")
 
 
