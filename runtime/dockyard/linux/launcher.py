@@ -297,7 +297,7 @@ class Launcher:
             if sync_w is not None:
                 _write_maps(pid, spec, sync_w)
             console = _receive_console(con_r) if con_r else None
-            failure = _read_all(err_r)
+            failure = _exec_outcome(err_r)
         except BaseException:
             _close(console)
             _kill_and_reap(pid, pidfd)
@@ -348,10 +348,10 @@ class Launcher:
 
 
 def exec_result(exec_pipe: int) -> None:
-    """Wait for an early start's exec (EOF on its pipe); raise its failure. Closes the pipe.
-    The process is its parent's to reap."""
+    """Wait for an early start's exec (:func:`_exec_outcome`); raise its failure. Closes the
+    pipe. The process is its parent's to reap."""
     try:
-        failure = _read_all(exec_pipe)
+        failure = _exec_outcome(exec_pipe)
     finally:
         os.close(exec_pipe)
     if failure:
@@ -395,6 +395,15 @@ def _receive_console(sock: socket.socket) -> int | None:
     for fd in fds:
         os.set_inheritable(fd, False)
     return fds[0] if fds else None
+
+
+def _exec_outcome(err_r: int) -> bytes:
+    """The init's failure report from its error pipe, or b"" once it is about to exec
+    (``child.EXECUTING``) or exec'd (EOF)."""
+    first = os.read(err_r, 65536)
+    if not first or first.startswith(child.EXECUTING):
+        return b""
+    return first + _read_all(err_r)
 
 
 def _read_all(fd: int) -> bytes:

@@ -3,6 +3,8 @@ wait/restart/rm/rename/pause, inspect and ps shapes, and dockerd's errors for ba
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
 from typing import Any
 
@@ -88,6 +90,34 @@ def test_entrypoint_not_found_is_127(client: Any) -> None:
     # the record said running while the init exec'd; the failed exec took that back
     assert state["Running"] is False and state["Pid"] == 0
     assert state["StartedAt"] == "0001-01-01T00:00:00Z"
+
+
+def _executable(name: str, content: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(content), 0o755
+        tar.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"#!/nowhere/sh\necho hi\n", "exec /x: no such file or directory"),
+    (b"not a program\n", "exec /x: exec format error"),
+])
+def test_an_exec_that_fails_after_the_lookup_ends_the_started_container(
+        client: Any, content: bytes, message: str) -> None:
+    """The entrypoint exists, so the start succeeds, as with runc; its execve's failure (a
+    missing interpreter, not a program) is the container's exit 1 with runc's words in its
+    log — what dockerd answers for these two, recorded on this machine."""
+    c = client.containers.create("busybox", "/x")
+    assert c.put_archive("/", _executable("x", content))
+    c.start()
+    assert c.wait(timeout=20)["StatusCode"] == 1
+    assert c.logs(stdout=False) == message.encode() + b"\n" and c.logs(stderr=False) == b""
+    c.reload()
+    assert c.attrs["State"]["Status"] == "exited" and c.attrs["State"]["Error"] == ""
+    c.remove()
 
 
 def test_stop_kill_wait_restart_remove(client: Any) -> None:

@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from containerprobe import Result, collect
@@ -57,6 +58,24 @@ def test_exec_failures_match_runc_and_docker(runtime: Runtime, make_spec: MakeSp
     assert os.read(err_r, 4096).decode() == message + "\n"
     os.close(err_r)
     assert dockerd_start_error(message).endswith(f"unable to start container process: {message}: unknown")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"#!/nowhere/sh\n", "exec /x: no such file or directory"),
+    (b"not a program\n", "exec /x: exec format error"),
+])
+def test_an_exec_that_fails_after_the_lookup_is_the_containers_exit(
+        runtime: Runtime, make_spec: MakeSpec, tmp_path: Path, content: bytes, message: str) -> None:
+    """runc's split: a missing entrypoint fails the start (above); one that is found but
+    cannot be exec'd has started, and exits 1 with runc's words on its stderr."""
+    layer = tmp_path / "entry"
+    layer.mkdir()
+    (layer / "x").write_bytes(content)
+    (layer / "x").chmod(0o755)
+    spec = make_spec(["/x"])
+    spec.lower_dirs.insert(0, str(layer))
+    result = collect(runtime, spec)
+    assert (result.code, result.err, result.out) == (1, message + "\n", "")
 
 
 def test_unreachable_workdir_fails_like_runc(runtime: Runtime, make_spec: MakeSpec) -> None:
