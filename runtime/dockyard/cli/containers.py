@@ -16,7 +16,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import copy as cpmod
@@ -183,6 +182,8 @@ def commit(args: argparse.Namespace) -> int:
 
 
 def stats(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor  # here only: the other verbs start faster
+
     api = connect(args, timeout=None)
     names = args.containers or [c["Id"] for c in api.containers(all=args.all)]
     template = args.format or "table " + ctformat.STATS_TABLE

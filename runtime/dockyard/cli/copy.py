@@ -14,8 +14,6 @@ import io
 import json
 import os
 import sys
-import tarfile
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +105,8 @@ def copy_from(api: Any, container: str, path: str, dest: str, keep_owner: bool) 
 
 def extract(source: io.RawIOBase, dest: Path, rename: tuple[str, str] | None, keep_owner: bool) -> None:
     """Unpack a tar stream into ``dest``; ``rename`` swaps the top-level name (docker cp's rule)."""
+    import tarfile  # here, not at the top: `dockyard run` imports this module for its flags
+
     with tarfile.open(fileobj=io.BufferedReader(source), mode="r|") as tar:
         for member in tar:
             if rename is not None:
@@ -119,6 +119,9 @@ def extract(source: io.RawIOBase, dest: Path, rename: tuple[str, str] | None, ke
 
 
 def copy_to(api: Any, source: str, container: str, path: str) -> int:
+    import tarfile
+    import tempfile
+
     if source == "-":
         data = sys.stdin.buffer.read()
         api.put_archive(container, path, data)

@@ -16,8 +16,8 @@ from dockyard.cli.main import COMMANDS, VERB_MODULES, LazyCommands, build_parser
 HEAVY = ("docker", "requests", "urllib3", "concurrent.futures")
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+def _subparsers(parser: argparse.ArgumentParser) -> LazyCommands:
+    return next(a for a in parser._actions if isinstance(a, LazyCommands))
 
 
 def _eager(module: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
@@ -62,11 +62,11 @@ def test_help_and_every_command_parse_as_the_eager_parser_does() -> None:
         importlib.import_module(f"dockyard.cli.{module}").register(eager_sub)
     assert lazy.format_help() == eager.format_help()
     lazy_sub = _subparsers(lazy)
-    assert isinstance(lazy_sub, LazyCommands) and not lazy_sub.loaded
+    assert not lazy_sub.built
     for _, name, _ in COMMANDS:
         assert callable(lazy.parse_args([name, *_minimal(name)]).func)
         assert lazy_sub._name_parser_map[name].format_help() == eager_sub._name_parser_map[name].format_help()
-    assert lazy_sub.loaded == set(VERB_MODULES)
+    assert lazy_sub.built == {name for _, name, _ in COMMANDS}
 
 
 def _minimal(name: str) -> list[str]:
@@ -82,10 +82,15 @@ def _minimal(name: str) -> list[str]:
     return needs.get(name, [])
 
 
-def test_a_command_runs_its_module_function() -> None:
-    args = build_parser().parse_args(["-H", "unix:///nowhere", "container", "ls", "-a"])
+def test_a_command_builds_only_its_own_parser() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["-H", "unix:///nowhere", "container", "ls", "-a"])
     assert args.host == "unix:///nowhere" and args.all
     assert args.func.__module__ == "dockyard.cli.containers"
+    assert _subparsers(parser).built == {"container"}  # not run, create, ps … of the same module
+    args = parser.parse_args(["run", "--rm", "-e", "A=1", "busybox", "true"])
+    assert args.rm and args.env == ["A=1"] and args.image == "busybox"
+    assert _subparsers(parser).built == {"container", "run"}
 
 
 def test_an_unknown_command_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
