@@ -33,11 +33,9 @@ def endpoint_guard(func: Verb) -> Verb:
     """A route the daemon lacks (404 ``page not found``) becomes one line naming the request."""
     @functools.wraps(func)
     def guarded(args: argparse.Namespace) -> int:
-        import docker.errors
-
         try:
             return func(args)
-        except docker.errors.APIError as exc:
+        except running.api_errors() as exc:
             raise DaemonError(running.api_error_message(exc)) from None
     return guarded
 
