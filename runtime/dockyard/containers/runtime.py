@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Self
 
 from .. import errors
-from ..linux import cgroups
+from ..linux import cgroups, syscalls
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed, exec_result
 from .spec import ContainerSpec
@@ -170,7 +170,7 @@ class Runtime:
         self._containers: dict[str, Container] = {}
         self._execs: dict[str, ExecProcess] = {}
         self._closed = False
-        self._spare: socket.socket | None = None
+        self._spare: tuple[socket.socket, int] | None = None  # a held spare, and its pid
         self._spare_cv = threading.Condition()
         self._filler: threading.Thread | None = None
         self._reader = threading.Thread(target=self._read, name="dockyard-launcher", daemon=True)
@@ -315,20 +315,21 @@ class Runtime:
     def _hand_to_spare(self, message: bytes) -> socket.socket:
         for _ in range(3):  # a spare killed while it waited is replaced
             with self._spare_cv:
-                sock, self._spare = self._spare, None
-            sock = sock or self._new_spare()
+                spare, self._spare = self._spare, None
+            sock, pid = spare or self._new_spare()
             try:
+                syscalls.foreground(pid)  # it may still be getting ready on idle CPU
                 sock.send(message)
                 return sock
             except OSError:
                 sock.close()
         raise errors.DockyardError("could not hand the container to a shim")
 
-    def _new_spare(self) -> socket.socket:
+    def _new_spare(self) -> tuple[socket.socket, int]:
         reply = self._request({"op": "spare"})
         fd = reply["fds"][0]
         os.set_inheritable(fd, False)
-        return socket.socket(fileno=fd)
+        return socket.socket(fileno=fd), int(reply["pid"])
 
     def _refill(self) -> None:
         with self._spare_cv:
@@ -347,21 +348,21 @@ class Runtime:
                 if self._closed:
                     return
             try:
-                sock = self._new_spare()
+                spare = self._new_spare()
             except errors.DockyardError:
                 return  # the launcher is gone
             with self._spare_cv:
                 if self._spare is None and not self._closed:
-                    self._spare = sock
+                    self._spare = spare
                     continue
-            sock.close()
+            spare[0].close()
 
     def close(self) -> None:
         """Stop the launcher: it kills and reaps every container it still runs."""
         with self._spare_cv:
             self._closed = True
             if self._spare is not None:
-                self._spare.close()
+                self._spare[0].close()
                 self._spare = None
             self._spare_cv.notify()
         if self._proc.poll() is None:

@@ -88,12 +88,14 @@ class Spares:
 
     def take(self, spec: dict[str, Any], cfg: dict[str, Any], report_fd: int) -> int:
         """Hand ``spec`` to the spare (it reports on ``report_fd``); returns its pid."""
+        from ..linux import syscalls
         message = json.dumps({"spec": spec, "shim": cfg}).encode()
         for _ in range(2):  # a spare killed while it waited is replaced once
             self.refill()
             assert self.spare is not None
             (pid, ctrl), self.spare = self.spare, None
             try:
+                syscalls.foreground(pid)  # it may still be getting ready on idle CPU
                 socket.send_fds(ctrl, [message], [report_fd])
                 return pid
             except OSError:
@@ -127,10 +129,14 @@ class Spares:
 
 def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
     """A spare's life: wait for a container (or the launcher's end), then be its shim."""
+    from ..linux import syscalls
     from .spec import ContainerSpec
     _no_gc()
+    idle = syscalls.background()  # got ready on CPU nobody else wants (a taker raises us)
     embryo = _embryo(launcher)
     _rehearse()
+    if idle:
+        syscalls.foreground()
     data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 1)
     if not data:
         if embryo is not None:

@@ -290,6 +290,7 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(peer_fd)  # the parent's end: its death is our EOF
         cgroup.join(0)
+        syscalls.foreground()  # cloned by a spare on idle CPU: the container must not inherit it
         sock = socket.socket(fileno=sock_fd)
         sock.send(b"ready")  # in the cgroup: from now on it may be renamed
         data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)

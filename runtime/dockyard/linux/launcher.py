@@ -103,7 +103,9 @@ class Embryo:
 
     def ready(self) -> bool:
         """Wait until it is in its cgroup (False: it died): only then may the cgroup be
-        renamed, and only a live embryo can be trusted to report a failed start."""
+        renamed, and only a live embryo can be trusted to report a failed start. An embryo
+        still on idle CPU (``syscalls.background``) is raised first: a start waits for it now."""
+        syscalls.foreground(self.pid)
         try:
             return self.sock.recv(16) == b"ready"
         except OSError:

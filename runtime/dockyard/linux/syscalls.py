@@ -173,3 +173,25 @@ def syncfs(fd: int) -> None:
     """Flush the whole filesystem holding ``fd``: one call makes an unpacked layer durable
     before it is renamed into place (cheaper than an fsync per file)."""
     _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs")
+
+
+def background() -> bool:
+    """Run this process on otherwise idle CPU only (``SCHED_IDLE``): what a spare and its
+    embryo do ahead of the next start (a fork's faults, a clone, a rehearsal: 3–5 ms of CPU)
+    then never takes a core from the run in progress — the last one's exit, a client's next
+    request. Root only: without CAP_SYS_NICE a process cannot come back (:func:`foreground`).
+    Returns whether it went."""
+    if os.geteuid() != 0:
+        return False
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    return True
+
+
+def foreground(pid: int = 0) -> None:
+    """The normal policy again, for ``pid`` (this process by default): a spare or embryo that
+    takes a container — before anything of the container runs, so nothing of it inherits
+    the idle policy. A process gone meanwhile, or a rootless caller's EPERM, is no matter."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+    except OSError:
+        pass

@@ -4,8 +4,10 @@ wait/restart/rm/rename/pause, inspect and ps shapes, and dockerd's errors for ba
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import time
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -118,6 +120,23 @@ def test_an_exec_that_fails_after_the_lookup_ends_the_started_container(
     c.reload()
     assert c.attrs["State"]["Status"] == "exited" and c.attrs["State"]["Error"] == ""
     c.remove()
+
+
+def test_containers_and_their_shims_run_at_normal_priority(client: Any) -> None:
+    """Spares and embryos get ready on idle CPU (SCHED_IDLE); whatever takes a container is
+    raised first, so no container, nor the shim serving it, inherits the idle policy — a
+    container on it would starve beside any busy process."""
+    for _ in range(3):  # each start takes the spare the one before left getting ready
+        c = client.containers.run("busybox", ["sleep", "30"], detach=True)
+        try:
+            pid = client.api.inspect_container(c.id)["State"]["Pid"]
+            shim = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+            assert os.sched_getscheduler(shim) == os.SCHED_OTHER
+            exec_id = client.api.exec_create(c.id, ["sh", "-c", "sleep 0.2; echo done"])
+            assert client.api.exec_start(exec_id) == b"done\n"
+        finally:
+            c.remove(force=True)
 
 
 def test_stop_kill_wait_restart_remove(client: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from dockyard.containers.spec import ContainerSpec, Mount, User
 from dockyard.errors import InvalidArgument, Unavailable
-from dockyard.linux import capabilities, cgroups, child, idmap, mounts, overlay, users
+from dockyard.linux import capabilities, cgroups, child, idmap, mounts, overlay, syscalls, users
 from dockyard.linux.cgroups import Limits
 
 
@@ -193,3 +193,30 @@ def test_docker_exit_code_classification() -> None:
     assert child.docker_exit_code('exec: "/etc": permission denied', "/etc") == 126
     assert child.docker_exit_code("mount /a on /b: not a directory", "true") == 127
     assert child.docker_exit_code("mount proc: device or resource busy", "true") == 128
+
+
+def test_background_and_foreground_move_a_process_between_policies() -> None:
+    """A spare's preparation runs on idle CPU and its taker raises it (as root; rootless
+    never goes idle, since it could not come back)."""
+    pid = os.fork()
+    if pid == 0:
+        went = syscalls.background()
+        os._exit(0 if went == (os.geteuid() == 0) and os.sched_getscheduler(0) ==
+                 (os.SCHED_IDLE if went else os.SCHED_OTHER) else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        syscalls.background()
+        os.read(r, 1)  # until the parent has raised us
+        os._exit(0 if os.sched_getscheduler(0) == os.SCHED_OTHER else 1)
+    os.close(r)
+    if os.geteuid() == 0:
+        while os.sched_getscheduler(pid) != os.SCHED_IDLE:
+            os.sched_yield()
+    syscalls.foreground(pid)
+    os.write(w, b"x")
+    os.close(w)
+    assert os.waitpid(pid, 0)[1] == 0
+    syscalls.foreground(pid)  # gone by now: no matter
