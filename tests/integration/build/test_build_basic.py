@@ -223,25 +223,40 @@ def test_a_client_that_hangs_up_cancels_the_build(daemon: DaemonProcess, tmp_pat
         chunk = sock.recv(4096)
         assert chunk, seen
         seen += chunk
-    sock.close()
+    assert daemon.pid is not None
     deadline = time.monotonic() + 10
-    while _sleepers() and time.monotonic() < deadline:
+    while not _sleepers(daemon.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _sleepers()
+    assert _sleepers(daemon.pid), "the RUN step's sleep never started"
+    sock.close()
+    while _sleepers(daemon.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _sleepers(daemon.pid)
     while os.listdir(daemon.root / "build" / "tmp") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [p for p in os.listdir(daemon.root / "snapshots") if p.startswith("tmp-")]
 
 
-def _sleepers() -> list[str]:
+def _sleepers(daemon: int) -> list[str]:
+    """The build step's ``sleep 60`` processes under ``daemon`` (its launcher's shims' inits):
+    another test's or another user's ``sleep 60`` on this machine is none of ours."""
     out = []
     for pid in os.listdir("/proc"):
         try:
-            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x0060\x00":
+            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x0060\x00" \
+                    and daemon in _ancestors(int(pid)):
                 out.append(pid)
         except OSError:
             continue
     return out
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        chain.append(pid)
+    return chain
 
 
 def test_a_missing_base_image_is_pulled_and_pull_refreshes_it(
