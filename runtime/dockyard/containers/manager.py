@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflict, InvalidArgument, NotFound, NotModified
+from ..linux import userns
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
 from .events import EventBus
@@ -704,7 +705,7 @@ class ContainerManager:
         """Re-adopt what a previous daemon left: running shims, exits that happened meanwhile."""
         for directory in sorted(self.root.iterdir()):
             if directory.name.startswith(".removing-"):
-                _remove_tree(directory)  # a removal cut short
+                userns.remove_tree(directory)  # a removal cut short
                 continue
             try:
                 record = ContainerRecord.load(directory)
@@ -815,15 +816,7 @@ def _remove_dir(path: Path) -> None:
             os.close(fd)
         os.rmdir(path)
     except OSError:
-        _remove_tree(path)
-
-
-def _remove_tree(path: Path) -> None:
-    """rmtree; a rootless daemon finishes in its user namespace what its containers made
-    unreadable to it (a directory of mode 0 or of the container's uid 1000, say)."""
-    from ..linux import userns
-
-    userns.remove_tree(str(path))
+        userns.remove_tree(path)
 
 
 def _gone(remove: Callable[..., None], name: str, dir_fd: int) -> None:

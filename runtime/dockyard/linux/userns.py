@@ -134,9 +134,11 @@ def call(fn: Callable[..., T], *args: Any, stdlib_only: bool = False) -> T:
     return value  # type: ignore[no-any-return]
 
 
-def remove_tree(path: str) -> None:
-    """``rmtree``, finished in a helper when a rootless daemon could not do it alone. Never
-    raises: what is left is logged, for the caller's next clean-up (a daemon's start)."""
+def remove_tree(where: str | os.PathLike[str]) -> None:
+    """``rmtree``, finished in a helper when a rootless daemon could not do it alone (a
+    container's or a layer's directories of mode 0 or of another owner). Never raises: what
+    is left is logged, for the caller's next clean-up (a daemon's start, a store's clean)."""
+    path = os.fspath(where)
     shutil.rmtree(path, ignore_errors=True)
     if os.geteuid() == 0 or not os.path.lexists(path):
         return

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..errors import DigestMismatch, InvalidArgument, Unavailable
-from ..linux import idmap
+from ..linux import idmap, userns
 from . import tarparse
 from .compression import Readable, decoder, raw_chunks, sniff
 from .content import WRITEBACK, start_writeback
@@ -573,7 +573,7 @@ class SnapshotStore:
             return result
         finally:
             if tmp.exists():
-                _remove_tree(tmp)
+                userns.remove_tree(tmp)
 
     def info(self, chain_id: str) -> UnpackResult | None:
         """What a complete snapshot recorded about itself, or None if there is none."""
@@ -590,7 +590,7 @@ class SnapshotStore:
             os.rename(self.dir(chain_id), trash)
         except FileNotFoundError:
             return
-        _remove_tree(trash)
+        userns.remove_tree(trash)
 
     def ids(self) -> list[str]:
         return [f"sha256:{e.name}" for e in os.scandir(self.root) if len(e.name) == 64]
@@ -600,7 +600,7 @@ class SnapshotStore:
         removed = []
         for e in os.scandir(self.root):
             if e.name.startswith(("tmp-", "trash-")):
-                _remove_tree(Path(e.path))
+                userns.remove_tree(e.path)
             elif f"sha256:{e.name}" not in keep:
                 removed.append(f"sha256:{e.name}")
                 self.remove(f"sha256:{e.name}")
@@ -616,13 +616,6 @@ def _sync(path: Path) -> None:
     finally:
         os.close(fd)
 
-
-def _remove_tree(path: Path) -> None:
-    """A rootless daemon's layer may hold directories of other owners it cannot empty: those
-    are removed inside its user namespace; a failure leaves ``trash-*`` for :meth:`clean`."""
-    from ..linux import userns
-
-    userns.remove_tree(str(path))
 
 
 __all__ = ["HostileLayer", "SnapshotStore", "TarError", "UnpackResult", "chain_ids", "unpack",
