@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..config import client_host
 from ..errors import DockyardError, Unavailable
+from ..hosts import client_host
 
 
 class DaemonError(DockyardError):
