@@ -11,7 +11,6 @@ Streaming verbs live in :mod:`.running`, tar transfers in :mod:`.copy`, output w
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
@@ -19,25 +18,15 @@ from collections.abc import Callable
 from typing import Any
 
 from . import copy as cpmod
-from . import ctformat, running, runopts
+from . import ctformat, running
 from . import formatting as fmt
 from .client import DaemonError, connect
 from .images import confirm, parse_filters
 from .output import fail
+from .running import endpoint_guard
 
 Sub = argparse._SubParsersAction
 Verb = Callable[[argparse.Namespace], int]
-
-
-def endpoint_guard(func: Verb) -> Verb:
-    """A route the daemon lacks (404 ``page not found``) becomes one line naming the request."""
-    @functools.wraps(func)
-    def guarded(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except running.api_errors() as exc:
-            raise DaemonError(running.api_error_message(exc)) from None
-    return guarded
 
 
 # ---- ps -------------------------------------------------------------------------------------
@@ -317,17 +306,6 @@ def _one(p: argparse.ArgumentParser, func: Verb) -> argparse.ArgumentParser:
     return p
 
 
-def add_run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-d", "--detach", action="store_true", help="run container in background and print container ID")
-    runopts.add_create_flags(p)
-    p.set_defaults(func=endpoint_guard(running.run))
-
-
-def add_create(p: argparse.ArgumentParser) -> None:
-    runopts.add_create_flags(p)
-    p.set_defaults(func=endpoint_guard(running.create))
-
-
 def add_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR and forward signals")
     p.add_argument("-i", "--interactive", action="store_true", help="attach container's STDIN")
@@ -452,8 +430,8 @@ def _guarded(add: Callable[[argparse.ArgumentParser], None]) -> Callable[[argpar
 
 # name -> (add flags, help, aliases, also top-level)
 VERBS: dict[str, tuple[Callable[[argparse.ArgumentParser], object], str, tuple[str, ...], bool]] = {
-    "run": (add_run, "Create and run a new container from an image", (), True),
-    "create": (add_create, "Create a new container", (), True),
+    "run": (running.add_run, running.RUN_HELP, (), False),  # top-level run and create: running.register
+    "create": (running.add_create, running.CREATE_HELP, (), False),
     "start": (add_start, "Start one or more stopped containers", (), True),
     "stop": (add_stop, "Stop one or more running containers", (), True),
     "restart": (lambda p: add_stop(p, restart), "Restart one or more containers", (), True),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import re
 import signal
 import sys
@@ -21,9 +22,31 @@ from datetime import datetime
 from typing import Any
 
 from . import runopts, streams
-from .client import connect, connect_light
+from .client import DaemonError, connect, connect_light
 from .engineapi import Engine, EngineError, ImageMissing
 from .output import fail
+
+Verb = Callable[[argparse.Namespace], int]
+RUN_HELP = "Create and run a new container from an image"
+CREATE_HELP = "Create a new container"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Top-level ``run`` and ``create`` (``container run``/``create`` are :mod:`.containers`'s):
+    registered here so that ``dockyard run`` imports none of the other container verbs."""
+    for verb, help_text, add in (("run", RUN_HELP, add_run), ("create", CREATE_HELP, add_create)):
+        add(sub.add_parser(verb, help=help_text, add_help=False, description=help_text))  # -h: --hostname
+
+
+def add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--detach", action="store_true", help="run container in background and print container ID")
+    runopts.add_create_flags(p)
+    p.set_defaults(func=endpoint_guard(run))
+
+
+def add_create(p: argparse.ArgumentParser) -> None:
+    runopts.add_create_flags(p)
+    p.set_defaults(func=endpoint_guard(create))
 
 
 class _ExitWaiter(threading.Thread):
@@ -93,6 +116,17 @@ def _missing_route(exc: Exception) -> str | None:
     if response is None or response.status_code != 404:
         return None
     return f"{response.request.method} {response.request.path_url.split('?')[0]}"
+
+
+def endpoint_guard(func: Verb) -> Verb:
+    """A route the daemon lacks (404 ``page not found``) becomes one line naming the request."""
+    @functools.wraps(func)
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except api_errors() as exc:
+            raise DaemonError(api_error_message(exc)) from None
+    return guarded
 
 
 def _status_of_start_error(message: str) -> int:

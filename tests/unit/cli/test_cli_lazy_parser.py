@@ -117,3 +117,11 @@ def test_parsing_version_loads_only_its_module() -> None:
     assert _heavy(modules) == []
     verbs = {f"dockyard.cli.{m}" for m in VERB_MODULES} - {"dockyard.cli.system"}
     assert sorted(modules & verbs) == []
+
+
+def test_parsing_run_loads_no_other_container_verb() -> None:
+    modules = _loaded(["run", "--rm", "busybox", "true"])
+    assert "dockyard.cli.running" in modules
+    assert _heavy(modules) == []
+    assert sorted(m for m in modules if m in {"dockyard.cli.containers", "dockyard.cli.images",
+                                               "dockyard.cli.copy", "dockyard.config"}) == []
