@@ -1,7 +1,7 @@
 """The CLI's connection to a daemon: docker-py, host chosen as ``-H`` → DOCKYARD_HOST → default.
 
 docker-py is imported here, lazily, so that ``dockyard --help`` and ``dockyard daemon`` stay
-light; ``connect_light`` spares the verbs bound by start-up its import altogether.
+light.
 """
 
 from __future__ import annotations
@@ -21,23 +21,10 @@ class DaemonError(DockyardError):
 
 def connect(args: argparse.Namespace, timeout: int | None = 60) -> Any:
     """A docker-py ``APIClient`` for the selected daemon, API version negotiated."""
-    return docker_client(client_host(getattr(args, "host", None)), timeout)
-
-
-def connect_light(args: argparse.Namespace, timeout: int | None = 60) -> Any:
-    """For the verbs whose time is mostly start-up (``run``, ``create``, ``version``, ``info``):
-    :mod:`.engineapi`'s small client on a unix socket, docker-py on any other host."""
-    from .engineapi import Engine, unix_path
-
-    host = client_host(getattr(args, "host", None))
-    return docker_client(host, timeout) if unix_path(host) is None else Engine(host, timeout)
-
-
-def docker_client(host: str, timeout: float | None) -> Any:
-    """docker-py's ``APIClient`` for ``host``; a daemon it cannot reach is ``Unavailable``."""
     import docker
     import docker.errors
 
+    host = client_host(getattr(args, "host", None))
     try:
         return docker.APIClient(base_url=host, version="auto", timeout=timeout)
     except docker.errors.DockerException:

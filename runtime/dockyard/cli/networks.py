@@ -13,9 +13,9 @@ from typing import Any
 from ..errors import InvalidArgument
 from . import formatting as fmt
 from .client import connect
-from .containers import endpoint_guard
 from .images import confirm, parse_filters
 from .output import fail
+from .running import endpoint_guard
 
 Sub = argparse._SubParsersAction
 

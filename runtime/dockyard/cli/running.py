@@ -22,8 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from . import runopts, streams
-from .client import DaemonError, connect, connect_light
-from .engineapi import Engine, EngineError, ImageMissing
+from .client import DaemonError, connect
 from .output import fail
 
 Verb = Callable[[argparse.Namespace], int]
@@ -60,8 +59,11 @@ class _ExitWaiter(threading.Thread):
         self.error: Exception | None = None
 
     def run(self) -> None:
-        try:  # dockerd flushes the headers once the waiter is registered
-            self.body = _wait_registered(self.api, self.cid, self.condition, self.ready.set)
+        try:
+            url = self.api._url("/containers/{0}/wait", self.cid)
+            resp = self.api._post(url, params={"condition": self.condition}, timeout=None, stream=True)
+            self.ready.set()  # dockerd flushes the headers once the waiter is registered
+            self.body = self.api._result(resp, json=True)
         except Exception as exc:  # noqa: BLE001 - reported by status()
             self.error = exc
         finally:
@@ -82,49 +84,26 @@ class _ExitWaiter(threading.Thread):
         return int(self.body.get("StatusCode", 0))
 
 
-def _wait_registered(api: Any, cid: str, condition: str, registered: Callable[[], None]) -> Any:
-    """``POST /containers/{id}/wait``; ``registered()`` once its headers are in, then the body."""
-    if isinstance(api, Engine):
-        return api.wait(cid, condition, on_registered=registered)
-    resp = api._post(api._url("/containers/{0}/wait", cid), params={"condition": condition},
-                     timeout=None, stream=True)
-    registered()
-    return api._result(resp, json=True)
-
-
-def api_errors(ours: type[Exception] = EngineError, docker_py: str = "APIError") -> tuple[type[Exception], ...]:
-    """``ours``, and docker-py's error class of that name once a verb has loaded docker-py (a
-    pull, a host the small client does not serve, a verb other than run and create)."""
-    loaded = sys.modules.get("docker.errors")
-    return (ours,) if loaded is None else (ours, getattr(loaded, docker_py))
-
-
 def api_error_message(exc: Exception) -> str:
     """The daemon's message; a route it lacks (404 ``page not found``) is named instead."""
-    explanation = str(getattr(exc, "explanation", None) or exc)
-    route = _missing_route(exc)
-    if route and "page not found" in explanation:
-        return f"the daemon does not serve {route} (page not found)"
-    return explanation
-
-
-def _missing_route(exc: Exception) -> str | None:
-    """``METHOD /path`` of a request the daemon answered 404."""
-    if isinstance(exc, EngineError):
-        return f"{exc.method} {exc.path}" if exc.status == 404 else None
     response = getattr(exc, "response", None)
-    if response is None or response.status_code != 404:
-        return None
-    return f"{response.request.method} {response.request.path_url.split('?')[0]}"
+    explanation = str(getattr(exc, "explanation", None) or exc)
+    if response is not None and response.status_code == 404 and "page not found" in explanation:
+        request = response.request
+        return (f"the daemon does not serve {request.method} "
+                f"{request.path_url.split('?')[0]} (page not found)")
+    return explanation
 
 
 def endpoint_guard(func: Verb) -> Verb:
     """A route the daemon lacks (404 ``page not found``) becomes one line naming the request."""
     @functools.wraps(func)
     def guarded(args: argparse.Namespace) -> int:
+        import docker.errors
+
         try:
             return func(args)
-        except api_errors() as exc:
+        except docker.errors.APIError as exc:
             raise DaemonError(api_error_message(exc)) from None
     return guarded
 
@@ -160,11 +139,13 @@ def pull(api: Any, image: str, platform: str | None, quiet: bool) -> None:
 
 def create_container(api: Any, args: argparse.Namespace, body: dict[str, Any]) -> str:
     """Create, pulling the image first when it is missing (or always, with ``--pull always``)."""
+    import docker.errors
+
     if args.pull == "always":
         pull(api, args.image, args.platform, args.quiet)
     try:
         result = api.create_container_from_config(body, name=args.name, platform=args.platform)
-    except api_errors(ImageMissing, "ImageNotFound"):
+    except docker.errors.ImageNotFound:
         if args.pull == "never":
             raise
         print(f"Unable to find image '{familiar(args.image)}' locally", file=sys.stderr)
@@ -177,7 +158,7 @@ def create_container(api: Any, args: argparse.Namespace, body: dict[str, Any]) -
 
 def create(args: argparse.Namespace) -> int:
     body = runopts.create_body(args, detach=True)
-    print(create_container(connect_light(args, timeout=None), args, body))
+    print(create_container(connect(args, timeout=None), args, body))
     return 0
 
 
@@ -190,14 +171,16 @@ def _needs_terminal(tty: bool, stdin: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import docker.errors
+
     from ..errors import DockyardError
 
     _needs_terminal(args.tty and not args.detach, args.interactive)
     try:
-        api = connect_light(args, timeout=None)
+        api = connect(args, timeout=None)
         body = runopts.create_body(args, detach=args.detach)
         cid = create_container(api, args, body)
-    except api_errors(DockyardError) as exc:
+    except (docker.errors.APIError, DockyardError) as exc:
         fail(api_error_message(exc))
         return 125
     if args.detach:
@@ -210,9 +193,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _start_or_status(api: Any, cid: str) -> int:
     """Start; a failure is printed and mapped to docker's 125/126/127."""
+    import docker.errors
+
     try:
         api.start(cid)
-    except api_errors() as exc:
+    except docker.errors.APIError as exc:
         message = api_error_message(exc)
         fail(message)
         return _status_of_start_error(message)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import API_VERSION, __version__
 from . import formatting as fmt
-from .client import connect, connect_light
+from .client import connect
 
 Sub = argparse._SubParsersAction
 
@@ -34,7 +34,7 @@ def _go_arch() -> str:
 
 
 def version(args: argparse.Namespace) -> int:
-    api = connect_light(args)
+    api = connect(args)
     data = {"Client": client_info(api.api_version), "Server": api.version()}
     if args.format:
         template, _ = fmt.expand_format(args.format, "")
@@ -64,7 +64,7 @@ def version_text(client: dict[str, Any], server: dict[str, Any]) -> str:
 
 
 def info(args: argparse.Namespace) -> int:
-    api = connect_light(args)
+    api = connect(args)
     data = api.info()
     if args.format:
         data["ClientInfo"] = client_info(api.api_version)
@@ -293,7 +293,8 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
 
 def _system_prune(args: argparse.Namespace) -> int:
     """``system prune`` runs with the container verbs (imported only then: ``version`` stays light)."""
-    from .containers import endpoint_guard, system_prune
+    from .containers import system_prune
+    from .running import endpoint_guard
 
     return endpoint_guard(system_prune)(args)
 
