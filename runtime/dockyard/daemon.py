@@ -2,7 +2,7 @@
 
 Lifecycle::
 
-    create the data root (rootless: mode 0700, tightened if wider)
+    create the data root (mode 0710, rootless 0700; tightened if wider)
     lock <data-root>/dockyard.lock (flock; holds our pid)   -- a second daemon stops here
     write --pidfile                                          -- refused if a live daemon owns it
     bind every -H address (unix sockets mode 0660)           -- before the engine opens: fail fast
@@ -36,6 +36,7 @@ log = logging.getLogger("dockyard.daemon")
 
 SOCKET_MODE = 0o660
 PRIVATE_DATA_ROOT_MODE = 0o700  # a rootless data root: the user's images, containers, volumes
+ROOT_DATA_ROOT_MODE = 0o710     # dockerd's /var/lib/docker: no other user lists or enters it
 DRAIN_SECONDS = 10
 SOCKET_GROUP = "docker"
 """As dockerd: members of the ``docker`` group may use the socket, when that group exists."""
@@ -116,17 +117,17 @@ class DataRootLock:
 
 
 def prepare_data_root(path: Path, rootless: bool) -> None:
-    """Create the data root. A rootless one is the user's alone (0700, as dockerd's own root
-    dir is 0700/0710): a wider one, made by an older dockyard or by hand, is tightened on
-    every start, as dockerd chmods its root dir when it starts."""
-    if not rootless:
-        path.mkdir(parents=True, exist_ok=True)
-        return
-    path.mkdir(PRIVATE_DATA_ROOT_MODE, parents=True, exist_ok=True)
+    """Create the data root: a root daemon's 0710 (root's, as dockerd's /var/lib/docker: other
+    users can neither list it nor reach the containers' files and volumes below it), a
+    rootless one the user's alone (0700). A wider one, made by an older dockyard or by hand,
+    is tightened on every start, as dockerd chmods its root dir when it starts; a narrower one
+    is left as it is."""
+    wanted = PRIVATE_DATA_ROOT_MODE if rootless else ROOT_DATA_ROOT_MODE
+    path.mkdir(wanted, parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode != PRIVATE_DATA_ROOT_MODE:
-        os.chmod(path, PRIVATE_DATA_ROOT_MODE)
-        log.info("data root %s: mode %04o tightened to %04o", path, mode, PRIVATE_DATA_ROOT_MODE)
+    if mode & ~wanted:
+        os.chmod(path, wanted)
+        log.info("data root %s: mode %04o tightened to %04o", path, mode, wanted)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import stat
@@ -32,6 +33,31 @@ def test_socket_is_mode_0660_and_pidfile_names_the_daemon(daemon: DaemonProcess)
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
     assert int(daemon.pidfile.read_text()) == daemon.pid
     assert (daemon.root / "dockyard.lock").read_text().strip() == str(daemon.pid)
+
+
+def test_data_root_is_0710_and_closed_to_other_users(daemon: DaemonProcess) -> None:
+    """As dockerd's /var/lib/docker: another user may reach the directory holding the data
+    root, but neither list the data root nor reach anything below it."""
+    assert stat.S_IMODE(daemon.root.stat().st_mode) == 0o710
+    daemon.tmp.chmod(0o755)  # the test's own directory: open, so the data root is the boundary
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os.stat(daemon.tmp)  # reachable
+            for probe in (lambda: os.listdir(daemon.root), lambda: os.stat(daemon.root / "dockyard.lock")):
+                try:
+                    probe()
+                    break
+                except PermissionError:
+                    pass
+            else:
+                code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
 
 
 def test_second_daemon_on_the_same_data_root_refuses(daemon: DaemonProcess, tmp_path: Path) -> None:
