@@ -84,8 +84,7 @@ def as_owner(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)``, again in the user namespace helper if a rootless daemon may not read a
     directory its containers made (0750 of the container's 1000, say); in there the
     container's root reads everything, and lstat gives the container's ids. ``fn`` raises
-    PermissionError where it was refused; run again in the helper it sees euid 0.
-    (Here, not in :mod:`dockyard.linux.userns`, so that a store's user imports no ctypes.)"""
+    PermissionError where it was refused; run again in the helper it sees euid 0."""
     try:
         return fn(*args)
     except PermissionError:
