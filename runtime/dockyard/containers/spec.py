@@ -121,6 +121,15 @@ _LEAVES: Final = (str, int, float, bool, type(None))
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
+def field_names(value: Any) -> tuple[str, ...]:
+    """A dataclass instance's field names, looked up once per type: what turns a spec (here)
+    or a network record (``network.state``) into a plain dict without ``asdict``'s copies."""
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
+    return names
+
+
 def _plain(value: Any) -> Any:
     """``dataclasses.asdict`` for what a spec holds: dataclasses become dicts, lists and
     tuples are copied, leaves (immutable) are shared."""
@@ -132,7 +141,4 @@ def _plain(value: Any) -> Any:
         return tuple(_plain(v) for v in value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    names = _FIELD_NAMES.get(type(value))
-    if names is None:
-        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
-    return {name: _plain(getattr(value, name)) for name in names}
+    return {name: _plain(getattr(value, name)) for name in field_names(value)}

@@ -22,9 +22,11 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..containers.spec import field_names
 
 COALESCE = 0.01
 """Seconds the writer waits before writing a queued snapshot: a stream of starts and stops
@@ -161,14 +163,8 @@ class State:
         return [e for e in self.endpoints.values() if e.container_id == container_id]
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
 def _shallow(item: Network | Endpoint | Sandbox) -> dict[str, Any]:
     """The fields of ``item`` as they are: ``save`` encodes the snapshot at once, under the
     manager's lock, so ``asdict``'s deep copy of every value (three snapshots per container,
     most of their cost) buys nothing."""
-    names = _FIELD_NAMES.get(type(item))
-    if names is None:
-        names = _FIELD_NAMES[type(item)] = tuple(f.name for f in fields(item))
-    return {name: getattr(item, name) for name in names}
+    return {name: getattr(item, name) for name in field_names(item)}
