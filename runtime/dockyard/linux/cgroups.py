@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from ..errors import InvalidArgument, Unavailable
+from . import syscalls
 
 V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
 V2_CONTROLLERS: Final = ("memory", "cpu", "pids")
@@ -140,14 +141,11 @@ def _read(path: str) -> str:
     except OSError:
         return ""
     try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
+        return syscalls.read_all(fd).decode("ascii", "replace")
     except OSError:
         return ""
     finally:
         os.close(fd)
-    return b"".join(chunks).decode("ascii", "replace")
 
 
 def _write(path: str, value: str) -> None:

@@ -219,12 +219,12 @@ def launch(spec: ExecSpec, stdio: list[int], hier: cgroups.Hierarchies,
     if con_w is not None:
         con_w.close()
     try:
-        text = _read_all(pid_r)
+        text = syscalls.read_all(pid_r)
         os.waitpid(joiner_pid, 0)
         pid = int(text) if text else 0
         pidfd = os.pidfd_open(pid) if pid else -1
         console = _receive_console(con_r) if con_r is not None and pid else None
-        failure = _read_all(err_r)
+        failure = syscalls.read_all(err_r)
     finally:
         os.close(pid_r)
         os.close(err_r)
@@ -240,13 +240,6 @@ def _parse_report(data: bytes) -> dict[str, Any]:
     except ValueError:
         report = {"kind": "setup", "message": "the exec process failed to start", "exit": SETUP_FAILED}
     return report
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _receive_console(sock: socket.socket) -> int | None:

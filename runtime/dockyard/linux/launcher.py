@@ -405,14 +405,7 @@ def _exec_outcome(err_r: int) -> bytes:
     first = os.read(err_r, 65536)
     if not first or first.startswith(child.EXECUTING):
         return b""
-    return first + _read_all(err_r)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return first + syscalls.read_all(err_r)
 
 
 def _kill_and_reap(pid: int, pidfd: int) -> None:

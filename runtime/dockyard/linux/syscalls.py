@@ -175,6 +175,14 @@ def syncfs(fd: int) -> None:
     _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs")
 
 
+def read_all(fd: int) -> bytes:
+    """Everything ``fd`` gives until its end: a pipe to EOF, a /proc or cgroup file."""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def background() -> bool:
     """Run this process on otherwise idle CPU only (``SCHED_IDLE``): what a spare and its
     embryo do ahead of the next start (a fork's faults, a clone, a rehearsal: 3–5 ms of CPU)
