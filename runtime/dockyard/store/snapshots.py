@@ -492,8 +492,6 @@ def _join(parent: str, base: str) -> str:
 def _namespace(privileged: bool) -> idmap.UserNamespace | None:
     """The map whose ids an unpack may give: none to check in the initial namespace as root;
     the rootless map for a non-root daemon; the map of the user namespace we are root of."""
-    from ..linux import userns
-
     if not privileged:
         return idmap.rootless()
     return userns.current() if userns.inside() else None
