@@ -415,11 +415,10 @@ def _low_level(ctx: Context) -> dict[str, Figure]:
 
 def _floor_figure(ctx: Context) -> Figure:
     """docker-py's ``containers.run`` against :mod:`bench.null_engine`."""
-    try:
-        with null_side(ctx) as side:
-            return _safe(lambda: dockerpy_run(side, "none", max(ctx.repeats * 4, 20)))
-    except Exception as exc:  # noqa: BLE001 - a floor that cannot be measured is n/a
-        return _reason(exc)
+    reps = max(ctx.repeats * 4, 20)
+    return _with_side(lambda: null_side(ctx),
+                      lambda side: {"none": _safe(lambda: dockerpy_run(side, "none", reps))},
+                      ["none"])["none"]
 
 
 def results(mine: dict[str, Figure], dockerd: dict[str, Figure], podman: dict[str, Figure],
