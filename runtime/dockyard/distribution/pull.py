@@ -78,9 +78,12 @@ def _access_denied(ref: Reference, exc: Exception) -> str:
 
 
 def _not_found(ref: Reference, exc: Exception) -> str:
+    """dockerd's wording by the registry's error code: NAME_UNKNOWN names the repository."""
     text = str(exc)
     if text.startswith("no matching manifest"):
         return text
+    if text.startswith("name unknown:"):
+        return f"repository {ref.familiar_repository} not found: {text}"
     return f"manifest for {ref.familiar()} not found: {text}"
 
 

@@ -92,6 +92,10 @@ def test_pull_by_digest_and_missing_tag(source: Node, node_factory: Callable[...
     with pytest.raises(ManifestUnknown) as info:
         run(fresh.dist.pull(repo, "nope"))
     assert str(info.value).startswith(f"manifest for {repo}:nope not found: manifest unknown")
+    with pytest.raises(ManifestUnknown) as info:  # dockerd names the repository for NAME_UNKNOWN
+        run(fresh.dist.pull(f"{dockyard_registry.host}/nope", "1"))
+    assert str(info.value) == (f"repository {dockyard_registry.host}/nope not found: name unknown: "
+                               "repository name not known to registry")
 
 
 def test_all_tags(source: Node, node_factory: Callable[..., Node], dockyard_registry: RegistryProcess) -> None:
