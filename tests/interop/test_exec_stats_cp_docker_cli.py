@@ -8,20 +8,10 @@ import pty
 import select
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture
-def client(dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
-    before = {c["Id"] for c in dockyard_client.api.containers(all=True)}
-    yield dockyard_client
-    for c in dockyard_client.api.containers(all=True):
-        if c["Id"] not in before:
-            dockyard_client.api.remove_container(c["Id"], force=True, v=True)
 
 
 @pytest.fixture

@@ -26,9 +26,12 @@ DEFAULT_DNS: Final = "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
 """dockerd's fallback when the host only has loopback resolvers (unreachable from a netns)."""
 
 
-def hosts(own: Iterable[tuple[str, str]], peers: Iterable[tuple[str, list[str]]]) -> str:
-    """Docker's localhost block, the container's own ``ip hostname`` lines, then its peers."""
+def hosts(own: Iterable[tuple[str, str]], peers: Iterable[tuple[str, list[str]]],
+          extra: Iterable[tuple[str, str]] = ()) -> str:
+    """Docker's localhost block, ``--add-host`` lines, the container's own ``ip names`` lines,
+    then its peers (dockerd's order)."""
     lines = [LOCALHOST]
+    lines += [f"{ip}\t{name}\n" for ip, name in extra]
     lines += [f"{ip}\t{name}\n" for ip, name in own]
     lines += [f"{ip}\t{' '.join(names)}\n" for ip, names in peers]
     return "".join(lines)
@@ -50,6 +53,29 @@ def resolv_conf(host_file: str = "/etc/resolv.conf", keep_loopback: bool = False
         out.append(line + "\n")
     text = "".join(out)
     return text if servers else text + DEFAULT_DNS
+
+
+def own_names(hostname: str, domainname: str) -> str:
+    """The names of the container's own /etc/hosts line: ``host.domain host`` with a
+    ``--domainname``, as dockerd writes it."""
+    return f"{hostname}.{domainname} {hostname}" if domainname else hostname
+
+
+def resolv_conf_with(host_text: str, dns: list[str], search: list[str], options: list[str]) -> str:
+    """``--dns``/``--dns-search``/``--dns-option``: each replaces the host's (already filtered)
+    nameservers, search domains or options; the file is rebuilt as dockerd's resolvconf.Build
+    writes it (``--dns-search .`` means no search line)."""
+    words = [line.split() for line in host_text.splitlines()]
+    servers = dns or [w[1] for w in words if w[:1] == ["nameserver"] and len(w) > 1]
+    domains = search or next((w[1:] for w in reversed(words) if w[:1] == ["search"]), [])
+    opts = options or [o for w in words if w[:1] == ["options"] for o in w[1:]]
+    out = []
+    if domains and " ".join(domains).strip() != ".":
+        out.append("search " + " ".join(domains) + "\n")
+    out += [f"nameserver {server}\n" for server in servers]
+    if opts and " ".join(opts).strip():
+        out.append("options " + " ".join(opts) + "\n")
+    return "".join(out)
 
 
 def write(path: Path, text: str) -> None:

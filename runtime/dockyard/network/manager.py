@@ -431,6 +431,7 @@ class NetworkManager:
             sb = Sandbox(record.id, "none", str(directory), hostname)
         else:
             sb = Sandbox(record.id, str(self.netns_dir / record.id), str(directory), hostname)
+        self._name_options(sb, record)
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" else self._requested(record, mode)
         bridged = [n for n in requested if n[0].driver == "bridge"]
@@ -595,19 +596,45 @@ class NetworkManager:
 
     # ---- /etc files and peers -----------------------------------------------------------------
 
+    def _name_options(self, sb: Sandbox, record: ContainerLike) -> None:
+        """What the container asked of its /etc files: ``--domainname``, ``--add-host`` (a
+        ``host-gateway`` address is the default bridge's, as dockerd's default), ``--dns*``."""
+        hc = record.host_config
+        sb.domainname = str(record.config.get("Domainname") or "")
+        sb.extra_hosts = []
+        for item in hc.get("ExtraHosts") or []:
+            name, _, ip = str(item).partition(":")
+            if ip == "host-gateway":
+                ip = self._host_gateway()
+            sb.extra_hosts.append([ip, name])
+        sb.dns = [str(d) for d in hc.get("Dns") or []]
+        sb.dns_search = [str(d) for d in hc.get("DnsSearch") or []]
+        sb.dns_options = [str(d) for d in hc.get("DnsOptions") or []]
+
+    def _host_gateway(self) -> str:
+        bridge = next((n for n in self.state.networks.values() if n.name == "bridge"), None)
+        if bridge is None or not bridge.gateway:
+            raise InvalidArgument("unable to derive the IP value for host-gateway")
+        return bridge.gateway
+
     def _write_files(self, sb: Sandbox, host_mode: bool) -> None:
         directory = Path(sb.dir)
+        extra = [(ip, name) for ip, name in sb.extra_hosts]
         if host_mode:
             try:
                 hosts = Path("/etc/hosts").read_text()
             except OSError:
                 hosts = files.LOCALHOST
+            hosts += "".join(f"{ip}\t{name}\n" for ip, name in extra)
         else:
             eps = self.state.endpoints_for(sb.container_id)
-            own = [(eps[0].ip, sb.hostname)] if eps else []
-            hosts = files.hosts(own, self._peers(sb.container_id))
+            own = [(eps[0].ip, files.own_names(sb.hostname, sb.domainname))] if eps else []
+            hosts = files.hosts(own, self._peers(sb.container_id), extra)
+        resolv = files.resolv_conf(keep_loopback=host_mode)
+        if sb.dns or sb.dns_search or sb.dns_options:
+            resolv = files.resolv_conf_with(resolv, sb.dns, sb.dns_search, sb.dns_options)
         files.write(directory / "hosts", hosts)
-        files.write(directory / "resolv.conf", files.resolv_conf(keep_loopback=host_mode))
+        files.write(directory / "resolv.conf", resolv)
         files.write(directory / "hostname", sb.hostname + "\n")
 
     def _peers(self, container_id: str) -> list[tuple[str, list[str]]]:

@@ -74,6 +74,11 @@ class Sandbox:
     dir: str                          # the container's directory (hosts, resolv.conf, hostname)
     hostname: str
     ports: list[list[Any]] = field(default_factory=list)  # [proto, host_ip, host_port, container_port]
+    domainname: str = ""
+    extra_hosts: list[list[str]] = field(default_factory=list)  # --add-host: [ip, names]
+    dns: list[str] = field(default_factory=list)                # --dns
+    dns_search: list[str] = field(default_factory=list)         # --dns-search
+    dns_options: list[str] = field(default_factory=list)        # --dns-option
 
 
 class State:

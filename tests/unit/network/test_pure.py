@@ -65,6 +65,18 @@ def test_hosts_and_resolv_conf(tmp_path: Path) -> None:
     assert files.resolv_conf(str(host), keep_loopback=True) == "nameserver 127.0.0.53\n"
 
 
+def test_add_host_lines_and_dns_options_as_dockerd_writes_them() -> None:
+    text = files.hosts([("10.0.0.2", files.own_names("hh", "ex.org"))], [], [("5.6.7.8", "x.y")])
+    assert text.endswith("ff02::2\tip6-allrouters\n5.6.7.8\tx.y\n10.0.0.2\thh.ex.org hh\n")
+    assert files.own_names("hh", "") == "hh"
+    host = "search lan\nnameserver 192.0.2.1\noptions rotate\n"
+    assert files.resolv_conf_with(host, ["1.1.1.1"], [], []) == \
+        "search lan\nnameserver 1.1.1.1\noptions rotate\n"
+    assert files.resolv_conf_with(host, [], ["a.b", "c.d"], ["ndots:2"]) == \
+        "search a.b c.d\nnameserver 192.0.2.1\noptions ndots:2\n"
+    assert files.resolv_conf_with(host, [], ["."], []) == "nameserver 192.0.2.1\noptions rotate\n"
+
+
 def test_in_place_rewrite_keeps_the_inode(tmp_path: Path) -> None:
     path = tmp_path / "hosts"
     files.write(path, "a long first version\n")

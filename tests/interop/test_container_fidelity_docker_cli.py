@@ -1,0 +1,44 @@
+"""The real docker CLI against the dockyard daemon, on what users do daily and what dockerd
+answers (each expectation below was recorded from dockerd on this machine with the same
+command): /etc files from ``--add-host``/``--dns*``/``--domainname``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def docker(dockyard_daemon: Any, client: Any) -> Any:
+    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
+
+    def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
+                              text=True, timeout=60, **kw)
+    return run
+
+
+LOCALHOST = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+             "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+
+
+def test_add_host_dns_and_domainname_reach_the_etc_files(docker: Any, client: Any) -> None:
+    done = docker("run", "--rm", "--add-host", "x.y:5.6.7.8", "--add-host", "gw:host-gateway",
+                  "--hostname", "hh", "--domainname", "ex.org", "--dns", "1.1.1.1", "--dns", "2.2.2.2",
+                  "busybox", "sh", "-c", "cat /etc/hosts; echo ---; cat /etc/resolv.conf")
+    assert done.returncode == 0, done.stderr
+    hosts, resolv = done.stdout.split("---\n")
+    gateway = client.api.inspect_network("bridge")["IPAM"]["Config"][0]["Gateway"]
+    head, own = hosts.rsplit("\n", 2)[0] + "\n", hosts.rsplit("\n", 2)[1]
+    assert head == LOCALHOST + f"5.6.7.8\tx.y\n{gateway}\tgw\n"
+    assert own.endswith("\thh.ex.org hh")
+    assert resolv == "nameserver 1.1.1.1\nnameserver 2.2.2.2\n"
+    done = docker("run", "--rm", "--network", "none", "--add-host", "a:1.2.3.4", "--dns-search", "a.b",
+                  "--dns-search", "c.d", "--dns-option", "ndots:3", "--dns", "8.8.8.8",
+                  "busybox", "sh", "-c", "cat /etc/resolv.conf /etc/hosts")
+    assert done.stdout == ("search a.b c.d\nnameserver 8.8.8.8\noptions ndots:3\n"
+                           + LOCALHOST + "1.2.3.4\ta\n")
+
