@@ -239,9 +239,12 @@ class Shim:
         self.pidfd: int | None = None
         self.open_stdin = bool(cfg.get("open_stdin"))
         self.root_sock: socket.socket | None = None
-        self.rootfs: int | None = None
-        """The container's root mount (see ``linux.child._hand_root``): closed once the exit
-        is reported, so the overlay's sync of the upper file system follows the news."""
+        self.held: list[int] = []
+        """The init's root mount (``linux.child._hand_root``) and its mount, IPC and network
+        namespaces: closed once the exit is reported. Whoever drops the last reference tears
+        them down — the overlay syncs its upper file system, every mount of the namespace is
+        unmounted, each file system behind them shut down (1.5–2 ms here, more under load).
+        Held here, that is not the exiting init's work, which the exit's waiters wait for."""
 
     def run(self) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -269,6 +272,8 @@ class Shim:
         if running.root_sock is not None:
             self.root_sock = running.root_sock
             self.sel.register(running.root_sock, selectors.EVENT_READ, "root")
+        else:  # no embryo: the init has exec'd already, in its namespaces for good
+            self.held = _namespaces(running.pid)
         exited = self._loop(time.monotonic() + LISTEN_AFTER)
         if not exited:
             self._adoptable()
@@ -398,7 +403,7 @@ class Shim:
             sock.close()
         if fds:
             os.set_inheritable(fds[0], False)
-            self.rootfs = fds[0]
+            self.held = [fds[0], *_namespaces(self.pid)]
 
     def _read_output(self, fd: int) -> bool:
         try:
@@ -563,9 +568,10 @@ class Shim:
                 os.close(fd)
         if self.root_sock is not None:
             self._take_root()  # the init is gone: its mount is there, or EOF
-        if self.rootfs is not None:
-            os.close(self.rootfs)  # the overlay goes now, and syncs: after the news
-            mark(self.cid, "shim.rootfs-released")
+        if self.held:
+            for fd in self.held:  # the init's mounts go now: after the news
+                os.close(fd)
+            mark(self.cid, "shim.released")
 
     def _handle(self) -> Any:
         """The launcher's view of our init, rebuilt after the hand-off (imports only now)."""
@@ -592,10 +598,10 @@ class Shim:
                  "clients": [c.fileno() for c in self.clients],
                  "outputs": {str(fd): name for fd, name in self.outputs.items()},
                  "partial": {k: v.decode("latin-1") for k, v in self.partial.items()},
-                 "rootfs": self.rootfs}
+                 "held": self.held}
         fds = [self.log, self.pidfd, self.listener.fileno(), *state["clients"],
-               *self.outputs, *(fd for fd in (self.stdin, self.console, self.console_w,
-                                               self.rootfs) if fd is not None)]
+               *self.outputs, *self.held,
+               *(fd for fd in (self.stdin, self.console, self.console_w) if fd is not None)]
         for fd in fds:
             os.set_inheritable(fd, True)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -610,6 +616,18 @@ class Shim:
         os.execv(sys.executable, [sys.executable, "-S", "-c", boot, root, str(carrier)])
 
 
+def _namespaces(pid: int) -> list[int]:
+    """The init's mount, IPC and network namespaces (see ``Shim.held``). One we cannot open
+    (the init is gone already) is left to the init's exit, as before."""
+    held = []
+    for ns in ("mnt", "ipc", "net"):
+        try:
+            held.append(os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            pass
+    return held
+
+
 def resume(carrier: int) -> None:
     """The shim after its hand-off: same process, same fds, a fraction of the memory."""
     with open(carrier, "rb") as f:
@@ -619,11 +637,11 @@ def resume(carrier: int) -> None:
         shim.pid, shim.pidfd = state["pid"], state["pidfd"]
         shim.stdin, shim.console = state["stdin"], state["console"]
         shim.console_w, shim.close_in_after = state["console_w"], state["close_in_after"]
-        shim.rootfs = state.get("rootfs")
+        shim.held = state["held"]
         shim.pending_in = bytearray(state["pending_in"].encode("latin-1"))
         shim.partial = {k: v.encode("latin-1") for k, v in state["partial"].items()}
         for fd in [shim.log, shim.pidfd, state["listener"], *state["clients"],
-                   *(int(x) for x in state["outputs"]), *([shim.rootfs] if shim.rootfs else [])]:
+                   *(int(x) for x in state["outputs"]), *shim.held]:
             os.set_inheritable(fd, False)
         shim.listener = socket.socket(fileno=state["listener"])
         shim.sel.register(shim.listener, selectors.EVENT_READ, "listen")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -12,8 +13,10 @@ import pytest
 from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime, dockerd_start_error
+from dockyard.containers.shim import HANDOFF_AFTER
 from dockyard.containers.spec import ContainerSpec, User
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.linux import cgroups
 from dockyard.linux.cgroups import Limits
 from dockyard.linux.launcher import StartFailed
 
@@ -30,6 +33,61 @@ def test_signal_death_is_128_plus_signo(runtime: Runtime, make_spec: MakeSpec) -
     assert c.running and c.pid > 1
     c.kill()
     assert c.wait(5).exit_code == 128 + signal.SIGKILL
+
+
+def _held_by(pid: int) -> set[str]:
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            held.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return held
+
+
+@pytest.mark.parametrize("cloned", [False, True], ids=["from-an-embryo", "cloned-at-start"])
+def test_the_shim_holds_the_inits_mounts_until_the_exit_is_reported(
+        runtime: Runtime, make_spec: MakeSpec, tmp_path: Path, cloned: bool) -> None:
+    """Whoever drops the last reference to a container's mounts unmounts them all; that must
+    not be the exiting init, whose exit every waiter waits for. Its shim holds the mount, IPC
+    and network namespaces from the start, across its hand-off to a bare interpreter too —
+    whether the init was a spare's embryo or cloned at the start (another cgroup parent than
+    the embryo's)."""
+    parent = f"dockyard/dytest-{os.getpid()}-parent" if cloned else "dockyard"
+    spec = make_spec(["sleep", "100"], cgroup_parent=parent)
+    pid, sock = runtime.start_shim(spec, str(tmp_path), str(tmp_path / "log"))
+    try:
+        shim = int(Path(f"/proc/{pid}/status").read_text().split("PPid:")[1].split()[0])
+        spaces = {os.readlink(f"/proc/{pid}/ns/{ns}") for ns in ("mnt", "ipc", "net")}
+        deadline = time.monotonic() + 5
+        while not spaces <= _held_by(shim) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert spaces <= _held_by(shim)
+        time.sleep(HANDOFF_AFTER + 0.3)
+        assert "resume" in Path(f"/proc/{shim}/cmdline").read_text()  # the handed-off shim
+        assert spaces <= _held_by(shim)
+    finally:
+        sock.send(b"k9")
+        while (packet := sock.recv(65536)) and packet[:1] != b"x":
+            pass
+        sock.close()
+        if cloned:
+            _remove_cgroup_parent(parent)
+    assert json.loads(packet[1:])["exit_code"] == 128 + signal.SIGKILL
+
+
+def _remove_cgroup_parent(parent: str) -> None:
+    """The parent's directories, once the shim has removed the container's under them."""
+    for mount in set(cgroups.detect().v1.values()):
+        path = os.path.join(mount, parent)
+        deadline = time.monotonic() + 5
+        while os.path.isdir(path):
+            try:
+                os.rmdir(path)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
 
 def test_init_without_handler_ignores_sigterm_but_a_trap_runs(runtime: Runtime,
