@@ -1,6 +1,6 @@
 """The real docker CLI against the dockyard daemon, on what users do daily and what dockerd
 answers (each expectation below was recorded from dockerd on this machine with the same
-command): /etc files from ``--add-host``/``--dns*``/``--domainname``."""
+command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups."""
 
 from __future__ import annotations
 
@@ -42,3 +42,14 @@ def test_add_host_dns_and_domainname_reach_the_etc_files(docker: Any, client: An
     assert done.stdout == ("search a.b c.d\nnameserver 8.8.8.8\noptions ndots:3\n"
                            + LOCALHOST + "1.2.3.4\ta\n")
 
+
+def test_the_primary_group_is_a_supplementary_group(docker: Any) -> None:
+    """dockerd (containerd and runc since CVE-2023-25173): ``id`` lists the primary group."""
+    done = docker("run", "--rm", "--network", "none", "busybox", "id")
+    assert done.stdout == "uid=0(root) gid=0(root) groups=0(root),10(wheel)\n"
+    done = docker("run", "--rm", "--network", "none", "-u", "nobody", "--group-add", "10", "busybox",
+                  "grep", "Groups", "/proc/self/status")
+    assert done.stdout.split() == ["Groups:", "10", "65534"]
+    docker("run", "-d", "--name", "fid-groups", "--network", "none", "busybox", "sleep", "100")
+    done = docker("exec", "-u", "1000", "fid-groups", "id")
+    assert done.stdout == "uid=1000 gid=0(root) groups=0(root)\n"

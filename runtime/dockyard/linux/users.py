@@ -71,7 +71,9 @@ def resolve(user: str, layers_top_down: list[str], group_add: Iterable[str] = ()
         extra = [int(g[2]) for g in groups
                  if len(g) > 3 and entry[0] in g[3].split(",") and _int(g[2]) is not None]
     extra += [_group_id(g, groups) for g in group_add]
-    unique = tuple(dict.fromkeys(g for g in extra if g != gid))
+    # the primary group is a supplementary one too (containerd and runc since the fix of
+    # CVE-2023-25173: dockerd's containers list it in ``id`` and /proc/self/status)
+    unique = tuple(dict.fromkeys([gid, *extra]))
     assert uid is not None
     return ExecUser(uid, gid, unique, entry[5] if entry and entry[5] else "/")
 

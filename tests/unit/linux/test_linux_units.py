@@ -40,11 +40,12 @@ def image(tmp_path: Path) -> list[str]:
 
 
 def test_users_resolve_like_docker(image: list[str]) -> None:
-    assert users.resolve("", image) == users.ExecUser(0, 0, (10,), "/root")
-    assert users.resolve("app", image) == users.ExecUser(1000, 1000, (10,), "/home/app")
-    assert users.resolve("app:staff", image) == users.ExecUser(1000, 50, (), "/home/app")
-    assert users.resolve("4242", image) == users.ExecUser(4242, 0, (), "/")
-    assert users.resolve("4242:7", image, ["staff"]).additional_gids == (50,)
+    # dockerd lists the primary group among the supplementary ones (id: groups=0(root),10(wheel))
+    assert users.resolve("", image) == users.ExecUser(0, 0, (0, 10), "/root")
+    assert users.resolve("app", image) == users.ExecUser(1000, 1000, (1000, 10), "/home/app")
+    assert users.resolve("app:staff", image) == users.ExecUser(1000, 50, (50,), "/home/app")
+    assert users.resolve("4242", image) == users.ExecUser(4242, 0, (0,), "/")
+    assert users.resolve("4242:7", image, ["staff"]).additional_gids == (7, 50)
     with pytest.raises(InvalidArgument, match="unable to find user ghost: no matching entries "
                                               "in passwd file"):
         users.resolve("ghost", image)
