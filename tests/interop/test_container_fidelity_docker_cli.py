@@ -1,6 +1,6 @@
 """The real docker CLI against the dockyard daemon, on what users do daily and what dockerd
 answers (each expectation below was recorded from dockerd on this machine with the same
-command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups."""
+command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups, ``top`` with ps options."""
 
 from __future__ import annotations
 
@@ -53,3 +53,18 @@ def test_the_primary_group_is_a_supplementary_group(docker: Any) -> None:
     docker("run", "-d", "--name", "fid-groups", "--network", "none", "busybox", "sleep", "100")
     done = docker("exec", "-u", "1000", "fid-groups", "id")
     assert done.stdout == "uid=1000 gid=0(root) groups=0(root)\n"
+
+
+def test_top_with_ps_options(docker: Any) -> None:
+    """``docker top C ARGS`` runs ps with ARGS and keeps the container's rows (they were
+    ignored: always ps -ef's columns); dockerd's refusals and their words."""
+    docker("run", "-d", "--name", "fid-top", "--network", "none", "busybox", "sleep", "1000")
+    done = docker("top", "fid-top", "-o", "pid,args")
+    titles, row = done.stdout.splitlines()
+    assert titles.split() == ["PID", "COMMAND"] and row.split()[1:] == ["sleep", "1000"]
+    assert docker("top", "fid-top", "aux").stdout.split()[:3] == ["USER", "PID", "%CPU"]
+    for args, message in ((["-o", "comm"], "Couldn't find PID field in ps output"),
+                          (["-o", "user=PID"], 'specifying "user=PID" is not allowed'),
+                          (["-Q"], "ps: error: unsupported SysV option")):
+        done = docker("top", "fid-top", *args)
+        assert (done.returncode, done.stderr) == (1, f"Error response from daemon: {message}\n")

@@ -128,12 +128,12 @@ class ContainerManager:
         from .views import listing
         return listing(self.all(), all, limit, size, filters or {})
 
-    def top(self, name: str) -> dict[str, Any]:
+    def top(self, name: str, ps_args: str = "") -> dict[str, Any]:
         from .views import top
         record = self.get(name)
         if not record.running:
             raise NotRunning(f"Container {record.id} is not running")
-        return top(record)
+        return top(record, ps_args)
 
     def counts(self) -> dict[str, int]:
         """``/info``'s container figures."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..diskusage import files_size
-from ..errors import InvalidArgument
+from ..errors import DockyardError, InvalidArgument
 from ..store.timefmt import parse_unix
 from .create import command
 from .record import ContainerRecord
@@ -222,11 +223,14 @@ def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
 # ---- top -------------------------------------------------------------------------------------
 
 
-def top(record: ContainerRecord) -> dict[str, Any]:
-    """``docker top``: ps -ef columns for every process in the container's cgroup."""
+def top(record: ContainerRecord, ps_args: str = "") -> dict[str, Any]:
+    """``docker top``: ps -ef columns for every process in the container's cgroup; with
+    ``ps_args``, the host's ``ps`` run with them and its rows kept for those processes."""
     from ..linux import cgroups
     cg = cgroups.for_container(record.id)
     pids = sorted(cg.pids()) if cg is not None else [int(record.state["Pid"])]
+    if ps_args.strip():
+        return _ps_top(ps_args, pids)
     tick = os.sysconf("SC_CLK_TCK")
     boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
     rows = [row for pid in pids if (row := _ps_row(pid, tick, boot)) is not None]
@@ -248,3 +252,29 @@ def _ps_row(pid: int, tick: int, boot: float) -> list[str] | None:
         or "[" + stat[stat.index("(") + 1:stat.rindex(")")] + "]"
     return ["root" if uid == 0 else str(uid), str(pid), fields[1], "0", start, "?",
             time.strftime("%H:%M:%S", time.gmtime(cpu)), cmd]
+
+
+_PS_PID_RENAME: Final = re.compile(r"\s+([^\s]*)=\s*(PID[^\s]*)")
+
+
+def _ps_top(ps_args: str, pids: list[int]) -> dict[str, Any]:
+    """dockerd's way with ``docker top CONTAINER ARGS``: run ps, find the PID column in its
+    header, keep the rows of the container's processes (the last column keeps its spaces);
+    its errors and wording (500s, ps's first line of complaint)."""
+    for key, value in _PS_PID_RENAME.findall(ps_args):
+        if key != "pid":
+            raise DockyardError(f'specifying "{key}={value}" is not allowed')
+    done = subprocess.run(["ps", *ps_args.split()], capture_output=True, check=False)
+    if done.returncode != 0:
+        first = done.stderr.split(b"\n", 1)[0].decode(errors="replace")
+        raise DockyardError(f"ps: {first or f'exit status {done.returncode}'}")
+    lines = done.stdout.decode(errors="replace").splitlines()
+    titles = lines[0].split() if lines else []
+    if "PID" not in titles:
+        raise DockyardError("Couldn't find PID field in ps output")
+    column, wanted, rows = titles.index("PID"), {str(p) for p in pids}, []
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > column and fields[column] in wanted:
+            rows.append([*fields[:len(titles) - 1], " ".join(fields[len(titles) - 1:])])
+    return {"Titles": titles, "Processes": rows}

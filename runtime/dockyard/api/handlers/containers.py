@@ -154,7 +154,7 @@ class PruneHandler(ContainersHandler):
 
 class TopHandler(ContainersHandler):
     async def get(self, name: str) -> None:
-        self.write_json(await self.call(self.containers.top, name))
+        self.write_json(await self.call(self.containers.top, name, self.str_arg("ps_args") or ""))
 
 
 class ResizeHandler(ContainersHandler):
