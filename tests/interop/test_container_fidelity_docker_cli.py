@@ -1,6 +1,6 @@
 """The real docker CLI against the dockyard daemon, on what users do daily and what dockerd
 answers (each expectation below was recorded from dockerd on this machine with the same
-command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups, ``top`` with ps options."""
+command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups, ``top`` with ps options, and dockerd's wording for bad input."""
 
 from __future__ import annotations
 
@@ -68,3 +68,22 @@ def test_top_with_ps_options(docker: Any) -> None:
                           (["-Q"], "ps: error: unsupported SysV option")):
         done = docker("top", "fid-top", *args)
         assert (done.returncode, done.stderr) == (1, f"Error response from daemon: {message}\n")
+
+
+def test_errors_in_dockerd_words(docker: Any) -> None:
+    docker("run", "-d", "--name", "fid-err", "--network", "none", "busybox", "sleep", "1000")
+    expected = {
+        ("kill", "-s", "BOGUS", "fid-nosuch"): "Invalid signal: BOGUS",
+        ("kill", "fid-nosuch"): "Cannot kill container: fid-nosuch: No such container: fid-nosuch",
+        ("ps", "-a", "--filter", "exited=abc"): 'strconv.Atoi: parsing "abc": invalid syntax',
+        ("ps", "--filter", "before=fid-nosuch"): "no such container fid-nosuch",
+        ("container", "prune", "-f", "--filter", "bogus=1"): "invalid filter 'bogus'",
+    }
+    for args, message in expected.items():
+        done = docker(*args)
+        assert (done.returncode, done.stderr) == (1, f"Error response from daemon: {message}\n"), args
+    assert docker("pause", "fid-err").returncode == 0
+    done = docker("exec", "fid-err", "true")
+    assert done.stderr == ("Error response from daemon: Container fid-err is paused, unpause the "
+                           "container before exec\n")
+    docker("unpause", "fid-err")

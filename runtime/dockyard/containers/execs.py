@@ -266,7 +266,7 @@ class ExecManager:
         if not state.get("Running") or not state.get("Pid"):
             raise Conflict(f"Container {record.id} is not running")
         if state.get("Paused"):
-            raise Conflict(f"Container {record.id} is paused, unpause the container before exec")
+            raise Conflict(f"Container {container} is paused, unpause the container before exec")
         if state.get("Restarting"):
             raise Conflict(f"Container {record.id} is restarting, wait until the container is running")
         return record

@@ -492,8 +492,11 @@ class ContainerManager:
             raise NotRunning(f"Container {record.id} is not running") from None
 
     def kill(self, name: str, sig: str | None = None) -> None:
-        record = self.get(name)
-        signo = _create.parse_signal(sig, signal.SIGKILL)
+        signo = _create.parse_signal(sig, signal.SIGKILL)  # dockerd checks it first
+        try:
+            record = self.get(name)
+        except NotFound as exc:
+            raise NotFound(f"Cannot kill container: {name}: {exc}") from None
         if not record.running:
             raise Conflict(f"Cannot kill container: {name}: Container {record.id} is not running")
         if signo in (signal.SIGKILL, signal.SIGTERM):
@@ -643,7 +646,8 @@ class ContainerManager:
         self._emit(record, "rename", oldName=old)
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from .views import matches_prune
+        from .views import check_prune_filters, matches_prune
+        check_prune_filters(filters)
         deleted, reclaimed = [], 0
         for record in self.all():
             if record.running or not matches_prune(record, filters):

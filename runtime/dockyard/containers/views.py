@@ -154,6 +154,23 @@ def _ancestor(record: ContainerRecord, value: str) -> bool:
         ":" not in value and record.image == value + ":latest")
 
 
+_PS_FILTERS: Final = ("status", "name", "id", "label", "ancestor", "exited", "network", "volume",
+                      "before", "since", "health", "is-task")
+
+
+def check_filters(filters: dict[str, list[str]]) -> None:
+    """``docker ps --filter`` keys and values dockerd refuses, in its words, before any
+    container is looked at."""
+    for key, values in filters.items():
+        if key not in _PS_FILTERS:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        for v in values:
+            if key == "status" and v not in _STATUSES:
+                raise InvalidArgument(f"invalid filter 'status={v}'")
+            if key == "exited" and not v.lstrip("-").isdigit():  # Go's Atoi, and dockerd's 500
+                raise DockyardError(f'strconv.Atoi: parsing "{v}": invalid syntax')
+
+
 def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
     """``docker ps --filter``: each key must match one of its values."""
     checks: dict[str, Callable[[str], bool]] = {
@@ -168,17 +185,18 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
         "volume": lambda v: any(v in (m.get("Name"), m.get("Destination"))
                                 for m in record.mounts),
     }
+    check_filters(filters)
     for key, values in filters.items():
-        if key not in checks and key not in ("before", "since", "health", "is-task"):
-            raise InvalidArgument(f"invalid filter '{key}'")
-        if key == "status":
-            for v in values:
-                if v not in _STATUSES:
-                    raise InvalidArgument(f"invalid filter 'status={v}'")
         check = checks.get(key)
         if check is not None and values and not any(check(v) for v in values):
             return False
     return True
+
+
+def check_prune_filters(filters: dict[str, list[str]]) -> None:
+    for key in filters:
+        if key not in ("label", "label!", "until"):
+            raise InvalidArgument(f"invalid filter '{key}'")
 
 
 def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
@@ -202,7 +220,7 @@ def _created_between(records: list[ContainerRecord], filters: dict[str, list[str
         for r in records:
             if ref in (r.id, r.name, r.name.lstrip("/")) or (len(ref) >= 3 and r.id.startswith(ref)):
                 return r.created
-        raise InvalidArgument(f"No such container: {ref}")
+        raise DockyardError(f"no such container {ref}")  # dockerd's words, and its 500
     before = min((created(v) for v in filters.get("before", [])), default="~")
     since = max((created(v) for v in filters.get("since", [])), default="")
     return since, before
@@ -210,6 +228,7 @@ def _created_between(records: list[ContainerRecord], filters: dict[str, list[str
 
 def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
             filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    check_filters(filters)
     since, before = _created_between(records, filters)
     chosen = [r for r in records if (all_ or limit > 0 or r.running
                                      or "status" in filters or "exited" in filters)
