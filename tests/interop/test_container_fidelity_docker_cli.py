@@ -1,6 +1,8 @@
 """The real docker CLI against the dockyard daemon, on what users do daily and what dockerd
 answers (each expectation below was recorded from dockerd on this machine with the same
-command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups, ``top`` with ps options, and dockerd's wording for bad input."""
+command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups,
+``--shm-size``, ``top`` with ps options, the environment, HostConfig defaults in ``inspect``,
+``docker update``, and dockerd's wording for bad input."""
 
 from __future__ import annotations
 
@@ -87,3 +89,35 @@ def test_errors_in_dockerd_words(docker: Any) -> None:
     assert done.stderr == ("Error response from daemon: Container fid-err is paused, unpause the "
                            "container before exec\n")
     docker("unpause", "fid-err")
+
+
+def test_run_flags_dockerd_honours(docker: Any) -> None:
+    """``--shm-size`` sizes /dev/shm; ``-e NAME`` with no NAME in the client's environment
+    leaves the variable unset (it was set empty); the image's variables follow the request's."""
+    done = docker("run", "--rm", "--network", "none", "--shm-size", "32m", "busybox", "sh", "-c",
+                  "df -k /dev/shm | tail -1")
+    assert done.stdout.split()[1] == "32768"
+    assert "FID_UNSET" not in os.environ
+    done = docker("run", "--rm", "--network", "none", "-e", "FID_UNSET", "-e", "B=1", "busybox", "sh", "-c",
+                  'env | grep -c FID_UNSET; echo "[$B]"')
+    assert done.stdout == "0\n[1]\n"
+
+
+def test_inspect_reads_dockerds_defaults(docker: Any) -> None:
+    docker("create", "--name", "fid-inspect", "--network", "none", "--memory", "64m", "-e", "A=1", "busybox", "true")
+    fmt = ("{{.HostConfig.MemorySwap}} {{.HostConfig.MemorySwappiness}} {{.HostConfig.IpcMode}} "
+           "{{.HostConfig.PidsLimit}} {{index .HostConfig.ReadonlyPaths 0}} {{json .Config.Env}}")
+    done = docker("inspect", "-f", fmt, "fid-inspect")
+    assert done.stdout == ('134217728 <nil> private <nil> /proc/bus '
+                           '["A=1","PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]\n')
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--stop-signal", "BOGUS"], "Invalid signal: BOGUS"),
+    (["--cap-add", "BOGUS"], 'invalid CapAdd: unknown capability: "CAP_BOGUS"'),
+    (["--memory-swap", "64m"], "You should always set the Memory limit when using Memoryswap limit, see usage"),
+    (["--cpus", "0.5", "--cpu-quota", "50000"], "Conflicting options: Nano CPUs and CPU Quota cannot both be set"),
+])
+def test_create_refuses_as_dockerd(docker: Any, args: list[str], message: str) -> None:
+    done = docker("create", "--network", "none", *args, "busybox", "true")
+    assert (done.returncode, done.stderr) == (1, f"Error response from daemon: {message}\n")

@@ -15,12 +15,13 @@ import signal
 from typing import Any, Final
 
 from ..errors import InvalidArgument
-from ..linux import users
+from ..linux import capabilities, users
 from ..linux.cgroups import Limits
-from .spec import DEFAULT_PATH, ContainerSpec, Mount, User
+from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
 NAME_RE: Final = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 RESTART_POLICIES: Final = ("", "no", "always", "on-failure", "unless-stopped")
+DEFAULT_SHM_SIZE: Final = 64 << 20
 
 # Generated names are "<adjective>_<surname>" as dockerd makes them (lists are our own).
 _ADJECTIVES: Final = (
@@ -62,11 +63,21 @@ def check_name(name: str) -> str:
 
 
 def _env_merge(image_env: list[str], env: list[str]) -> list[str]:
-    merged: dict[str, str] = {}
-    for item in [*image_env, *env]:
-        key = item.partition("=")[0]
-        merged[key] = item
-    return list(merged.values())
+    """The request's variables first, then the image's it does not name (dockerd's order; a
+    bare ``NAME``, sent for ``-e NAME`` when the client has no such variable, names one too)."""
+    named = {item.partition("=")[0] for item in env}
+    return [*env, *(item for item in image_env if item.partition("=")[0] not in named)]
+
+
+def process_env(env: list[str]) -> list[str]:
+    """What the process gets from Config.Env: a bare ``NAME`` unsets NAME and is dropped, as
+    dockerd's ReplaceOrAppendEnvValues does; a later ``NAME=v`` replaces an earlier one."""
+    merged: dict[str, str | None] = {}
+    for item in env:
+        key, eq, _ = item.partition("=")
+        merged.pop(key, None)
+        merged[key] = item if eq else None
+    return [item for item in merged.values() if item is not None]
 
 
 def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str) -> dict[str, Any]:
@@ -89,6 +100,7 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
     for key in ("Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr"):
         cfg[key] = bool(cfg.get(key))
     cfg.setdefault("Domainname", "")
+    parse_signal(cfg["StopSignal"] or None)  # dockerd refuses a bad --stop-signal at create
     cfg.setdefault("OnBuild", image.get("OnBuild"))
     if not command(cfg):
         raise InvalidArgument("No command specified")
@@ -139,22 +151,44 @@ def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge") ->
         hc[key] = hc.get(key) or 0
     for key in ("AutoRemove", "Privileged", "ReadonlyRootfs", "PublishAllPorts"):
         hc[key] = bool(hc.get(key))
-    hc.setdefault("PidsLimit", None)
+    if (hc.get("PidsLimit") or 0) <= 0:
+        hc["PidsLimit"] = None  # 0 and -1 mean unlimited: dockerd keeps no value
     hc.setdefault("Binds", None)
     hc.setdefault("CapAdd", None)
     hc.setdefault("CapDrop", None)
     hc.setdefault("PortBindings", {})
-    hc.setdefault("ShmSize", 67108864)
+    hc["ShmSize"] = hc.get("ShmSize") or DEFAULT_SHM_SIZE
     hc.setdefault("Runtime", "runc")
     hc.setdefault("ConsoleSize", [0, 0])
-    hc.setdefault("IpcMode", "private")
-    hc.setdefault("CgroupnsMode", "private")
+    # the docker CLI sends "" for what it leaves to the daemon: dockerd fills in its defaults
+    hc["IpcMode"] = hc.get("IpcMode") or "private"
+    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or "private"  # dockyard's inits get their own
+    if hc["Memory"] > 0 and hc["MemorySwap"] == 0:
+        hc["MemorySwap"] = hc["Memory"] * 2  # dockerd's default: swap as much as memory
+    if hc.get("MemorySwappiness") == -1:
+        hc["MemorySwappiness"] = None  # the CLI's "unset"
+    hc.setdefault("MemorySwappiness", None)
+    if not hc["Privileged"]:
+        if hc.get("MaskedPaths") is None:
+            hc["MaskedPaths"] = list(MASKED_PATHS)
+        if hc.get("ReadonlyPaths") is None:
+            hc["ReadonlyPaths"] = list(READONLY_PATHS)
     return hc
 
 
 def validate_host_config(hc: dict[str, Any]) -> None:
     """dockerd's checks and wording for what we honour."""
-    policy = hc["RestartPolicy"]
+    _check_restart_policy(hc["RestartPolicy"], hc["AutoRemove"])
+    check_resources(hc)
+    for key in ("CapAdd", "CapDrop"):
+        try:
+            for name in hc.get(key) or []:
+                capabilities.normalize(name)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"invalid {key}: {exc}") from None
+
+
+def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
     name = policy.get("Name") or ""
     if name not in RESTART_POLICIES:
         raise InvalidArgument(f"invalid restart policy: unknown policy '{name}'; use one of "
@@ -165,17 +199,30 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     if retries and name != "on-failure":
         raise InvalidArgument("invalid restart policy: maximum retry count can only be used "
                               "with 'on-failure'")
-    if hc["AutoRemove"] and name not in ("", "no"):
+    if auto_remove and name not in ("", "no"):
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
-    nano, ncpu = hc["NanoCpus"], os.cpu_count() or 1
+
+
+def check_resources(hc: dict[str, Any], update: bool = False) -> None:
+    """dockerd's verifyPlatformContainerResources, at create and for ``docker update``'s
+    request (a swap limit alone is fine there: the container has its memory limit)."""
+    nano, ncpu = hc.get("NanoCpus") or 0, os.cpu_count() or 1
+    memory, swap = hc.get("Memory") or 0, hc.get("MemorySwap") or 0
     if nano and (nano < 10_000_000 or nano > ncpu * 1_000_000_000):
         raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
                               f"{ncpu} CPUs available")
-    if nano and (hc["CpuQuota"] or hc["CpuPeriod"]):
-        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
-    if hc["Memory"] and 0 < hc["MemorySwap"] < hc["Memory"]:
+    for key, what in (("CpuPeriod", "CPU Period"), ("CpuQuota", "CPU Quota")):
+        if nano and hc.get(key):
+            raise InvalidArgument(f"Conflicting options: Nano CPUs and {what} cannot both be set")
+    if memory and 0 < swap < memory:
         raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, "
                               "see usage")
+    if not memory and swap > 0 and not update:
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap "
+                              "limit, see usage")
+    swappiness = hc.get("MemorySwappiness")
+    if swappiness is not None and not 0 <= swappiness <= 100:
+        raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
     limits(hc).validate()
 
 
@@ -197,7 +244,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
     cfg, hc = record.config, record.host_config
     layers_top_down = [record.upper_dir, *reversed(record.lower_dirs)]
     user = users.resolve(cfg.get("User") or "", layers_top_down, hc.get("GroupAdd") or [])
-    env = list(cfg.get("Env") or [])
+    env = process_env(list(cfg.get("Env") or []))
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, f"PATH={DEFAULT_PATH}")
     env.append(f"HOSTNAME={hostname}")
@@ -205,6 +252,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
         env.append("TERM=xterm")
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home}")
+    masked, readonly = hc.get("MaskedPaths"), hc.get("ReadonlyPaths")
     return ContainerSpec(
         id=record.id, lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
         work_dir=record.work_dir, rootfs_dir=record.rootfs, args=command(cfg), env=env,
@@ -212,4 +260,15 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
         user=User(user.uid, user.gid, list(user.additional_gids)), hostname=hostname,
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],
-        mounts=mounts, network=network, limits=limits(hc), tty=bool(cfg.get("Tty")))
+        masked_paths=list(MASKED_PATHS if masked is None else masked),
+        readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
+        mounts=[*_shm(hc), *mounts], network=network, limits=limits(hc), tty=bool(cfg.get("Tty")))
+
+
+def _shm(hc: dict[str, Any]) -> list[Mount]:
+    """``--shm-size``: a /dev/shm of that size over the runtime's 64 MiB one (the options are
+    dockerd's; the user's own mounts come after it, so ``--tmpfs /dev/shm`` still wins)."""
+    size = hc.get("ShmSize") or DEFAULT_SHM_SIZE
+    if size == DEFAULT_SHM_SIZE:
+        return []
+    return [Mount("tmpfs", "/dev/shm", options=["mode=1777", f"size={size}"])]

@@ -19,7 +19,8 @@ IMAGE = {"Cmd": ["sh"], "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/srv", "
 
 def test_merge_takes_the_image_defaults() -> None:
     cfg = create.merge_config({"Env": ["A=mine", "B=2"], "Labels": {"x": "y"}}, IMAGE, "busybox")
-    assert cfg["Cmd"] == ["sh"] and cfg["Env"] == ["PATH=/bin", "A=mine", "B=2"]
+    # dockerd's order: the request's variables, then the image's it does not set
+    assert cfg["Cmd"] == ["sh"] and cfg["Env"] == ["A=mine", "B=2", "PATH=/bin"]
     assert cfg["WorkingDir"] == "/srv" and cfg["User"] == "nobody"
     assert cfg["Labels"] == {"from": "image", "x": "y"} and cfg["Image"] == "busybox"
 
@@ -31,6 +32,30 @@ def test_an_explicit_entrypoint_drops_the_image_cmd() -> None:
     assert create.command(create.merge_config({"Cmd": ["x"]}, image, "i")) == ["/init", "x"]
     with pytest.raises(InvalidArgument, match="No command specified"):
         create.merge_config({}, {}, "scratch")
+
+
+def test_a_bare_name_unsets_the_variable() -> None:
+    """``-e FOO`` with no FOO in the client's environment: Config.Env keeps "FOO" (and it hides
+    the image's FOO), the process gets no FOO at all, as under dockerd."""
+    cfg = create.merge_config({"Env": ["A", "B=1"]}, IMAGE, "busybox")
+    assert cfg["Env"] == ["A", "B=1", "PATH=/bin"]
+    assert create.process_env(cfg["Env"]) == ["B=1", "PATH=/bin"]
+    assert create.process_env(["X=1", "Y=2", "X=3"]) == ["Y=2", "X=3"]
+    with pytest.raises(InvalidArgument, match="Invalid signal: BOGUS"):
+        create.merge_config({"StopSignal": "BOGUS"}, IMAGE, "busybox")
+
+
+def test_host_config_defaults_as_dockerd_fills_them() -> None:
+    """What the docker CLI leaves empty ("" or -1) reads back as dockerd's defaults."""
+    hc = create.host_config_defaults({"Memory": 64 << 20, "MemorySwappiness": -1, "IpcMode": "",
+                                      "CgroupnsMode": "", "ShmSize": 0})
+    assert (hc["MemorySwap"], hc["MemorySwappiness"], hc["IpcMode"], hc["ShmSize"]) == \
+        (128 << 20, None, "private", 64 << 20)
+    assert hc["MaskedPaths"][0] == "/proc/asound" and hc["ReadonlyPaths"][0] == "/proc/bus"
+    assert create.host_config_defaults({"Privileged": True}).get("MaskedPaths") is None
+    assert create.host_config_defaults({"Memory": 64 << 20, "MemorySwap": -1})["MemorySwap"] == -1
+    assert create.host_config_defaults({"PidsLimit": -1})["PidsLimit"] is None
+    assert create.host_config_defaults({"PidsLimit": 0})["PidsLimit"] is None
 
 
 @pytest.mark.parametrize(("text", "number"), [("SIGKILL", 9), ("kill", 9), ("9", 9), (15, 15),
@@ -50,6 +75,10 @@ def test_bad_signal() -> None:
     ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}, "can only be used with"),
     ({"AutoRemove": True, "RestartPolicy": {"Name": "always"}}, "cannot specify both"),
     ({"NanoCpus": 1000}, "Range of CPUs is from 0.01"),
+    ({"MemorySwap": 64 << 20}, "You should always set the Memory limit when using Memoryswap limit"),
+    ({"MemorySwappiness": 101}, "Invalid value: 101, valid memory swappiness range is 0-100"),
+    ({"CapAdd": ["BOGUS"]}, 'invalid CapAdd: unknown capability: "CAP_BOGUS"'),
+    ({"CapDrop": ["net_nope"]}, 'invalid CapDrop: unknown capability: "CAP_NET_NOPE"'),
 ])
 def test_host_config_checks(host_config: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
