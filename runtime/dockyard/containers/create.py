@@ -83,6 +83,7 @@ def process_env(env: list[str]) -> list[str]:
 def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str) -> dict[str, Any]:
     """The container's Config: the request's fields, the image's where the request is empty.
     An explicit Entrypoint drops the image's Cmd (Docker's rule)."""
+    parse_signal(request.get("StopSignal") or None)  # dockerd refuses a bad --stop-signal
     cfg = dict(request)
     cfg["Image"] = image_name
     if not cfg.get("Entrypoint"):
@@ -100,7 +101,6 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
     for key in ("Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr"):
         cfg[key] = bool(cfg.get(key))
     cfg.setdefault("Domainname", "")
-    parse_signal(cfg["StopSignal"] or None)  # dockerd refuses a bad --stop-signal at create
     cfg.setdefault("OnBuild", image.get("OnBuild"))
     if not command(cfg):
         raise InvalidArgument("No command specified")
@@ -130,7 +130,20 @@ def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:
         member = getattr(signal.Signals, name, None)
         if member is not None:
             return int(member)
+        realtime = _realtime(name[3:])
+        if realtime is not None:
+            return realtime
     raise InvalidArgument(f"Invalid signal: {value}")
+
+
+def _realtime(name: str) -> int | None:
+    """Go's names for the real-time signals (RTMIN, RTMIN+n, RTMAX-n, RTMAX: 34…64 on
+    Linux), which images use as STOPSIGNAL (systemd's SIGRTMIN+3)."""
+    base, sign, offset = name.partition("+") if "+" in name else name.partition("-")
+    if base not in ("RTMIN", "RTMAX") or (sign and not offset.isdigit()):
+        return None
+    number = (34 if base == "RTMIN" else 64) + (int(offset or 0) if sign != "-" else -int(offset))
+    return number if 34 <= number <= 64 else None
 
 
 # ---- HostConfig ------------------------------------------------------------------------------

@@ -59,7 +59,8 @@ def test_host_config_defaults_as_dockerd_fills_them() -> None:
 
 
 @pytest.mark.parametrize(("text", "number"), [("SIGKILL", 9), ("kill", 9), ("9", 9), (15, 15),
-                                              ("", signal.SIGTERM), ("HUP", 1)])
+                                              ("", signal.SIGTERM), ("HUP", 1),
+                                              ("SIGRTMIN+3", 37), ("RTMAX-1", 63), ("RTMIN", 34)])
 def test_signals(text: Any, number: int) -> None:
     assert create.parse_signal(text) == number
 
@@ -67,6 +68,8 @@ def test_signals(text: Any, number: int) -> None:
 def test_bad_signal() -> None:
     with pytest.raises(InvalidArgument, match="Invalid signal: SIGNOPE"):
         create.parse_signal("SIGNOPE")
+    with pytest.raises(InvalidArgument, match="Invalid signal: RTMIN\\+40"):
+        create.parse_signal("RTMIN+40")
 
 
 @pytest.mark.parametrize(("host_config", "message"), [
