@@ -121,3 +121,26 @@ def test_inspect_reads_dockerds_defaults(docker: Any) -> None:
 def test_create_refuses_as_dockerd(docker: Any, args: list[str], message: str) -> None:
     done = docker("create", "--network", "none", *args, "busybox", "true")
     assert (done.returncode, done.stderr) == (1, f"Error response from daemon: {message}\n")
+
+
+def test_update_a_running_container(docker: Any, client: Any) -> None:
+    """``docker update`` (it answered 404 "page not found"): resources reach the running
+    container's cgroup, the restart policy the record; dockerd's refusals."""
+    cid = docker("run", "-d", "--name", "fid-up", "--network", "none", "-m", "64m", "busybox",
+                 "sleep", "1000").stdout.strip()
+    done = docker("update", "--memory", "32m", "--pids-limit", "20", "--restart", "on-failure:3", "fid-up")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "fid-up\n", "")
+    fmt = "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy}}"
+    assert docker("inspect", "-f", fmt, "fid-up").stdout == "33554432 134217728 20 {on-failure 3}\n"
+    if client.info()["CgroupVersion"] == "1":
+        paths = "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+    else:
+        paths = "/sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+    assert docker("exec", "fid-up", "cat", *paths.split()).stdout == "33554432\n20\n"
+    done = docker("update", "--memory", "200m", "fid-up")
+    assert done.stderr == (f"Error response from daemon: Cannot update container {cid}: Memory limit should be "
+                           "smaller than already set memoryswap limit, update the memoryswap at the same time\n")
+    assert docker("update", "--memory", "200m", "--memory-swap", "400m", "--pids-limit", "-1", "fid-up").returncode == 0
+    assert docker("exec", "fid-up", "cat", *paths.split()).stdout == "209715200\nmax\n"
+    done = docker("update", "--cpus", "1", "fid-nosuch")
+    assert done.stderr == "Error response from daemon: No such container: fid-nosuch\n"

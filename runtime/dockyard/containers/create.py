@@ -14,7 +14,7 @@ import re
 import signal
 from typing import Any, Final
 
-from ..errors import InvalidArgument
+from ..errors import Conflict, InvalidArgument
 from ..linux import capabilities, users
 from ..linux.cgroups import Limits
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
@@ -237,6 +237,42 @@ def check_resources(hc: dict[str, Any], update: bool = False) -> None:
     if swappiness is not None and not 0 <= swappiness <= 100:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
     limits(hc).validate()
+
+
+# what ``docker update`` may change: its Resources (a value of 0 or "" leaves one as it is)
+UPDATABLE: Final = ("CpuShares", "NanoCpus", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
+                    "Memory", "MemorySwap", "MemoryReservation", "BlkioWeight")
+
+
+def update_host_config(hc: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """``POST /containers/{id}/update``: ``hc`` with the request applied by dockerd's rules
+    (its UpdateHostConfig); a refused change is a :class:`Conflict` in dockerd's words."""
+    check_resources(request, update=True)
+    hc = dict(hc)
+    for key, other, words in (("NanoCpus", "CpuPeriod", "Nano CPUs … CPU Period"),
+                              ("NanoCpus", "CpuQuota", "Nano CPUs … CPU Quota"),
+                              ("CpuPeriod", "NanoCpus", "CPU Period … NanoCPUs"),
+                              ("CpuQuota", "NanoCpus", "CPU Quota … NanoCPUs")):
+        if request.get(key) and hc.get(other):
+            asked, kept = words.split(" … ")
+            raise Conflict(f"Conflicting options: {asked} cannot be updated as {kept} has "
+                           "already been set")
+    memory = request.get("Memory") or 0
+    if memory and memory > (hc.get("MemorySwap") or 0) and not request.get("MemorySwap"):
+        raise Conflict("Memory limit should be smaller than already set memoryswap limit, "
+                       "update the memoryswap at the same time")
+    hc.update((key, request[key]) for key in UPDATABLE if request.get(key))
+    if request.get("PidsLimit") is not None:
+        hc["PidsLimit"] = max(request["PidsLimit"], 0)  # unlimited again reads back as 0
+    policy = request.get("RestartPolicy") or {}
+    if policy.get("Name"):
+        _check_restart_policy(policy, False)
+        if hc.get("AutoRemove") and policy["Name"] != "no":
+            raise Conflict("Restart policy cannot be updated because AutoRemove is enabled "
+                           "for the container")
+        hc["RestartPolicy"] = {"Name": policy["Name"],
+                               "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
+    return hc
 
 
 def limits(hc: dict[str, Any]) -> Limits:

@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, InvalidArgument, NotFound, NotModified
+from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 from ..linux import userns
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
@@ -644,6 +644,40 @@ class ContainerManager:
                 raise
             self._saver.save(record, wait=True)
         self._emit(record, "rename", oldName=old)
+
+    def update(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
+        """``POST /containers/{id}/update`` (``docker update``): resources and the restart
+        policy; a running container's cgroup gets the new limits first, so a refused value
+        leaves the record as it was."""
+        record = self.get(name)
+        with self._lock:
+            try:
+                host_config = _create.update_host_config(record.host_config, request)
+            except Conflict as exc:
+                raise Conflict(f"Cannot update container {record.id}: {exc}") from None
+            resources = any(request.get(k) for k in _create.UPDATABLE) or \
+                request.get("PidsLimit") is not None
+            if resources and record.running and not record.state["Restarting"]:
+                self._update_cgroup(record, host_config, request)
+            record.host_config = host_config
+            self._saver.save(record, wait=True)
+        self._emit(record, "update")
+        return {"Warnings": []}
+
+    def _update_cgroup(self, record: ContainerRecord, host_config: dict[str, Any],
+                       request: dict[str, Any]) -> None:
+        from ..linux import cgroups
+        limits = _create.limits(host_config)
+        pids = request.get("PidsLimit")
+        if pids is not None and pids <= 0:
+            limits.pids = -1  # written as "max": no limit any more
+        cg = cgroups.for_container(record.id)
+        try:
+            if cg is None or not all(os.path.isdir(p) for p in cg.paths):
+                raise OSError("the container has no cgroup of its own (rootless)")
+            cg.update(limits)
+        except OSError as exc:
+            raise DockyardError(f"Cannot update container {record.id}: {exc}") from None
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         from .views import check_prune_filters, matches_prune

@@ -18,7 +18,7 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 from ..errors import InvalidArgument, Unavailable
@@ -100,6 +100,7 @@ class Cgroup(Protocol):
 
     def create(self, limits: Limits) -> None: ...
     def apply(self, limits: Limits) -> None: ...
+    def update(self, limits: Limits) -> None: ...
     def join(self, pid: int = 0) -> None: ...
     def oom_killed(self) -> bool: ...
     def pids(self) -> list[int]: ...
@@ -215,6 +216,21 @@ class CgroupV1:
             self.remove()
             raise
 
+    def update(self, limits: Limits) -> None:
+        """``docker update`` of a running container: unlike :meth:`apply`, a refused value
+        leaves the cgroup (and what runs in it) alone. v1 wants memory+swap at least as high
+        as memory, so a raised limit moves that bound first and a lowered one after."""
+        if limits.memory is not None:
+            mem = self._need("memory")
+            writes = [(f"{mem}/memory.limit_in_bytes", limits.memory)]
+            memsw = f"{mem}/memory.memsw.limit_in_bytes"
+            if os.path.exists(memsw):
+                raised = limits.memory * 2 >= (_int_or_none(_read(memsw)) or 0)
+                writes.insert(0 if raised else 1, (memsw, limits.memory * 2))
+            for path, value in writes:
+                _write(path, str(value))
+        self._apply(replace(limits, memory=None))
+
     def _need(self, controller: str) -> str:
         if controller not in self.dirs:
             raise Unavailable(f"cgroup v1 controller {controller!r} is not mounted "
@@ -306,6 +322,10 @@ class CgroupV2:
         except BaseException:
             self.remove()
             raise
+
+    def update(self, limits: Limits) -> None:
+        """``docker update`` of a running container (a refused value changes nothing)."""
+        self._apply(limits)
 
     @staticmethod
     def _wanted(limits: Limits) -> list[str]:

@@ -70,6 +70,34 @@ def test_limits_are_written_or_refused_by_name(cgroup: cgroups.Cgroup) -> None:
     assert str(32 << 20) in (texts.get("memory.limit_in_bytes"), texts.get("memory.max"))
 
 
+def test_update_raises_and_lowers_limits_in_place(cgroup: cgroups.Cgroup) -> None:
+    """``docker update``: raising memory past the v1 memory+swap bound needs that bound moved
+    first (EINVAL otherwise); a refused value leaves the cgroup and its process alone."""
+    if isinstance(cgroup, cgroups.CgroupV2) and "memory" not in cgroup.available:
+        cgroup.create(Limits())  # a hybrid host: the limit has nowhere to go, the cgroup stays
+        with pytest.raises(OSError):
+            cgroup.update(Limits(memory=256 << 20))
+        assert os.path.isdir(cgroup.paths[0])
+        return
+    cgroup.create(Limits(memory=32 << 20, pids=7))
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        cgroup.join(proc.pid)
+        memory = next(Path(p, n) for p in cgroup.paths for n in ("memory.limit_in_bytes", "memory.max")
+                      if Path(p, n).exists())
+        pids = next(Path(p, "pids.max") for p in cgroup.paths if Path(p, "pids.max").exists())
+        cgroup.update(Limits(memory=256 << 20, pids=-1))
+        assert (memory.read_text().strip(), pids.read_text().strip()) == (str(256 << 20), "max")
+        cgroup.update(Limits(memory=16 << 20))
+        assert memory.read_text().strip() == str(16 << 20)
+        with pytest.raises(OSError):
+            cgroup.update(Limits(cpu_quota=500, cpu_period=10))
+        assert cgroup.pids() == [proc.pid]
+    finally:
+        cgroup.remove()
+        proc.wait(5)
+
+
 def test_remove_is_idempotent(cgroup: cgroups.Cgroup) -> None:
     cgroup.create(Limits())
     cgroup.remove()

@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.containers import create, events, logs, views
 from dockyard.containers.record import ContainerRecord
-from dockyard.errors import InvalidArgument
+from dockyard.errors import Conflict, InvalidArgument
 
 IMAGE = {"Cmd": ["sh"], "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/srv", "User": "nobody",
          "Labels": {"from": "image"}, "Entrypoint": None}
@@ -56,6 +56,31 @@ def test_host_config_defaults_as_dockerd_fills_them() -> None:
     assert create.host_config_defaults({"Memory": 64 << 20, "MemorySwap": -1})["MemorySwap"] == -1
     assert create.host_config_defaults({"PidsLimit": -1})["PidsLimit"] is None
     assert create.host_config_defaults({"PidsLimit": 0})["PidsLimit"] is None
+
+
+def test_update_rules_and_wording() -> None:
+    """``docker update`` as dockerd applies it (UpdateHostConfig): zero leaves a value alone,
+    the refusals are conflicts in its words."""
+    hc = create.host_config_defaults({"Memory": 64 << 20, "NanoCpus": 500_000_000})
+    new = create.update_host_config(hc, {"Memory": 32 << 20, "PidsLimit": -1, "CpuShares": 0,
+                                         "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}})
+    assert (new["Memory"], new["MemorySwap"], new["PidsLimit"], new["CpuShares"]) == (32 << 20, 128 << 20, 0, 0)
+    assert new["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3} and hc["Memory"] == 64 << 20
+    with pytest.raises(Conflict, match="^Memory limit should be smaller than already set memoryswap limit"):
+        create.update_host_config(hc, {"Memory": 200 << 20})
+    assert create.update_host_config(hc, {"Memory": 200 << 20, "MemorySwap": 400 << 20})["MemorySwap"] == 400 << 20
+    with pytest.raises(Conflict, match="^Conflicting options: CPU Quota cannot be updated as NanoCPUs has"):
+        create.update_host_config(hc, {"CpuQuota": 50000})
+    quota = create.host_config_defaults({"CpuQuota": 50000})
+    with pytest.raises(Conflict, match="^Conflicting options: Nano CPUs cannot be updated as CPU Quota has"):
+        create.update_host_config(quota, {"NanoCpus": 500_000_000})
+    with pytest.raises(InvalidArgument, match="Conflicting options: Nano CPUs and CPU Quota cannot both"):
+        create.update_host_config(hc, {"NanoCpus": 500_000_000, "CpuQuota": 1000})
+    with pytest.raises(InvalidArgument, match="Minimum memory limit allowed is 6MB"):
+        create.update_host_config(hc, {"Memory": 1 << 20})
+    auto = create.host_config_defaults({"AutoRemove": True})
+    with pytest.raises(Conflict, match="Restart policy cannot be updated because AutoRemove is enabled"):
+        create.update_host_config(auto, {"RestartPolicy": {"Name": "always"}})
 
 
 @pytest.mark.parametrize(("text", "number"), [("SIGKILL", 9), ("kill", 9), ("9", 9), (15, 15),

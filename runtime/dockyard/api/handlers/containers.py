@@ -152,6 +152,11 @@ class PruneHandler(ContainersHandler):
         self.write_json(await self.call(self.containers.prune, self.filters_arg()))
 
 
+class UpdateHandler(ContainersHandler):
+    async def post(self, name: str) -> None:
+        self.write_json(await self.call(self.containers.update, name, self.json_body()))
+
+
 class TopHandler(ContainersHandler):
     async def get(self, name: str) -> None:
         self.write_json(await self.call(self.containers.top, name, self.str_arg("ps_args") or ""))
@@ -374,6 +379,7 @@ ROUTES: list[tuple[str, type[EngineHandler]]] = [
     (r"/containers/([^/]+)/unpause", UnpauseHandler),
     (r"/containers/([^/]+)/rename", RenameHandler),
     (r"/containers/([^/]+)/top", TopHandler),
+    (r"/containers/([^/]+)/update", UpdateHandler),
     (r"/containers/([^/]+)/logs", LogsHandler),
     (r"/containers/([^/]+)/attach", AttachHandler),
     (r"/containers/([^/]+)/resize", ResizeHandler),
