@@ -250,6 +250,35 @@ def resolve(
         raise exc.with_source(dockerfile.source) from None
 
 
+@dataclass(frozen=True)
+class PlannedStage:
+    """A stage the target needs, as known before any base image is looked at."""
+
+    index: int
+    base: str
+    base_stage: int | None
+    steps: int
+
+
+def plan(
+    dockerfile: Dockerfile,
+    build_args: Mapping[str, str] | None = None,
+    target: str | None = None,
+    target_platform: Platform | str | None = None,
+) -> tuple[PlannedStage, ...]:
+    """The stages :func:`resolve` would return, in its order, without expanding their
+    instructions: a builder numbers its steps (``Step N/M``) with it before it pulls a base
+    image whose environment :func:`resolve` needs."""
+    resolver = _Resolver(dockerfile, dict(build_args or {}), _platform(None),
+                         _platform(target_platform), None)
+    try:
+        order = resolver.graph(target)[0]
+    except DockerfileError as exc:
+        raise exc.with_source(dockerfile.source) from None
+    return tuple(PlannedStage(i, *resolver.bases[i][:2], len(dockerfile.stages[i].instructions))
+                 for i in order)
+
+
 def _platform(value: Platform | str | None, fallback: Platform | str | None = None) -> Platform:
     if value is None:
         return _platform(fallback) if fallback is not None else platforms.host()
@@ -335,17 +364,22 @@ class _Resolver:
     # the graph
 
     def run(self, target: str | None) -> ResolvedBuild:
-        self._check_names()
-        for stage in self.df.stages:
-            self.bases[stage.index] = self._base(stage)
-        deps = {s.index: self._deps(s) for s in self.df.stages}
-        target_index = self._target(target)
-        order = self._order(target_index, deps)
+        order, deps, target_index = self.graph(target)
         resolved = [self._stage(self.df.stages[i], deps[i]) for i in order]
         unused = tuple(sorted(k for k in self.build_args
                               if k not in self.used_args and k not in PROXY_ARGS))
         return ResolvedBuild(tuple(resolved), target_index, dict(self.meta),
                              self._checked_warnings(), unused)
+
+    def graph(self, target: str | None) -> tuple[list[int], dict[int, set[int]], int]:
+        """The stages ``target`` needs in build order, each stage's dependencies, the target:
+        FROM lines and ``--from`` values only, so no base image is looked at."""
+        self._check_names()
+        for stage in self.df.stages:
+            self.bases[stage.index] = self._base(stage)
+        deps = {s.index: self._deps(s) for s in self.df.stages}
+        target_index = self._target(target)
+        return self._order(target_index, deps), deps, target_index
 
     def _checked_warnings(self) -> tuple[Warning, ...]:
         """Apply ``# check=``: drop skipped rules; with ``error=true`` any left is fatal."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.build import instructions as I
-from dockyard.build.dockerfile import ResolvedBuild, parse, resolve
+from dockyard.build.dockerfile import ResolvedBuild, parse, plan, resolve
 from dockyard.build.errors import DockerfileError, DockerfileResolveError
 from dockyard.build.platforms import Platform
 
@@ -159,6 +159,22 @@ def test_graph_and_target_pruning() -> None:
     assert final.base == "scratch" and final.base_stage is None
     only = build(text, target="BUILD")
     assert [s.name for s in only.stages] == ["base", "build"] and only.target == 1
+
+
+def test_plan_orders_and_counts_stages_as_resolve_does_without_base_images() -> None:
+    """``plan`` (a builder's step numbers before any base is pulled) agrees with ``resolve``
+    and never asks for a base image's environment."""
+    text = ("ARG V=3\nFROM busybox:$V AS base\nRUN a\nFROM base AS build\nRUN b\nENV X=1\n"
+            "FROM busybox AS unused\nRUN c\nFROM scratch\nCOPY --from=build /o /o\n")
+    df = parse(text)
+    for target in (None, "build"):
+        planned = plan(df, target=target)
+        res = resolve(df, target=target, image_env=lambda _n, _p: [])
+        assert [(p.index, p.base, p.base_stage, p.steps) for p in planned] == [
+            (s.index, s.base, s.base_stage, len(s.steps)) for s in res.stages]
+    assert [p.base for p in plan(df)] == ["busybox:3", "base", "scratch"]
+    with pytest.raises(DockerfileResolveError, match="failed to reach build target nope"):
+        plan(df, target="nope")
 
 
 def test_copy_from_later_stage_by_name_is_allowed() -> None:
