@@ -96,9 +96,10 @@ def dockyard_clean_images(dockyard_client: object) -> Iterator[object]:
     yield dockyard_client
     api = dockyard_client.api  # type: ignore[attr-defined]
     new_ids, new_tags = _image_state(dockyard_client)
-    for tag in sorted(new_tags - tags):
-        api.remove_image(tag, noprune=True)
-    _remove_ids(api, sorted(new_ids - ids))
+    _remove_ids(api, sorted(new_ids - ids))  # children first (a build on a pulled base), tags too
+    for tag in sorted(new_tags - tags):  # new tags of images that were there before
+        with _ignore_not_found():
+            api.remove_image(tag, noprune=True)
 
 
 def _remove_ids(api: object, image_ids: list[str]) -> None:

@@ -32,13 +32,12 @@ import pytest
 
 from dockyard.testing.busybox import (
     BUSYBOX,
-    Image,
     build_busybox_archive,
     make_image,
     write_archive,
 )
 from dockyard.testing.daemon import ping_unix
-from dockyard.testing.registry import RegistryProcess, free_port
+from dockyard.testing.registry import RegistryProcess, free_port, push_image
 from dockyard.testing.rootless import UnprivilegedUser
 
 DOCKER = shutil.which("docker")
@@ -217,19 +216,6 @@ def _owned_layer(path: Path, note: bytes = b"") -> Path:
         if note:
             add(tar, "owned/note", tarfile.REGTYPE, (0, 0), 0o644, note)
     return path
-
-
-def _push(registry: str, repo: str, image: Image) -> None:
-    """``image`` into a registry byte for byte (owners and all) through the Distribution API."""
-    for blob in (image.config, *image.layers):
-        with blob.open() as data:
-            request = urllib.request.Request(f"{registry}/v2/{repo}/blobs/uploads/?digest={blob.digest}",
-                                             data=data.read(), method="POST")
-        urllib.request.urlopen(request, timeout=30).close()
-    request = urllib.request.Request(f"{registry}/v2/{repo}/manifests/{image.tag.rpartition(':')[2]}",
-                                     data=image.manifest.data, method="PUT",
-                                     headers={"Content-Type": image.manifest.media_type})
-    urllib.request.urlopen(request, timeout=30).close()
 
 
 OWNED = ["/owned", "/owned/file", "/owned/link", "/owned/hard", "/owned/gidonly", "/owned/suid",
@@ -492,7 +478,7 @@ def test_pull_and_import_tell_the_client_of_owners_not_kept(rootless: Rootless, 
     owner the map cannot hold (/owned/far, 200000): the docker CLI prints the warning naming
     the layer, as ``docker load`` does, and the files are owned as the map allows."""
     pulled = make_image("rl/owned:v1", extra_layers=[_owned_layer(tmp_path / "p.tar", b"pulled\n")])
-    _push(dockyard_registry.url, "rl/owned", pulled)
+    push_image(dockyard_registry.url, "rl/owned", pulled)
     name = f"{dockyard_registry.host}/rl/owned:v1"
     done = rootless.docker("pull", name, timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr + rootless.log.read_text()[-2000:]
