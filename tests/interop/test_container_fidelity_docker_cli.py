@@ -144,3 +144,18 @@ def test_update_a_running_container(docker: Any, client: Any) -> None:
     assert docker("exec", "fid-up", "cat", *paths.split()).stdout == "209715200\nmax\n"
     done = docker("update", "--cpus", "1", "fid-nosuch")
     assert done.stderr == "Error response from daemon: No such container: fid-nosuch\n"
+
+
+def test_a_start_refused_before_the_clone_is_a_failed_start(docker: Any, client: Any) -> None:
+    """An unknown ``--user`` fails the start as under dockerd: ExitCode 128 and the error in
+    the record, and ``run --rm`` removes the container (the CLI waited forever for that)."""
+    before = len(client.api.containers(all=True))
+    done = docker("run", "--rm", "--network", "none", "-u", "fid-nosuchuser", "busybox", "id")
+    assert done.returncode == 125
+    assert "unable to find user fid-nosuchuser: no matching entries in passwd file" in done.stderr
+    assert len(client.api.containers(all=True)) == before
+    docker("create", "--name", "fid-nouser", "--network", "none", "-u", "fid-nosuchuser", "busybox", "id")
+    assert docker("start", "fid-nouser").returncode == 1
+    done = docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}", "fid-nouser")
+    assert done.stdout == ("created 128 unable to find user fid-nosuchuser: no matching entries in "
+                           "passwd file\n")

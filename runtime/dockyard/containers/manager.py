@@ -258,7 +258,11 @@ class ContainerManager:
         from ..linux.launcher import StartFailed
         from .runtime import dockerd_start_error
         mark(record.id, "start.begin")
-        spec = self._spec(record)
+        try:
+            spec = self._spec(record)
+        except Exception as exc:  # an unknown --user, a network to join that is gone…
+            self._start_failed(record, 128, str(exc))  # dockerd's exitUnknown; --rm honoured
+            raise
         mark(record.id, "start.spec")
         try:
             os.unlink(record.dir / "exit.json")
