@@ -2,12 +2,15 @@
 answers (each expectation below was recorded from dockerd on this machine with the same
 command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups,
 ``--shm-size``, ``top`` with ps options, the environment, HostConfig defaults in ``inspect``,
-``docker update``, and dockerd's wording for bad input."""
+``docker update``, /.dockerenv and /etc/mtab, and dockerd's wording for bad input."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
+import tarfile
 from typing import Any
 
 import pytest
@@ -159,3 +162,28 @@ def test_a_start_refused_before_the_clone_is_a_failed_start(docker: Any, client:
     done = docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}", "fid-nouser")
     assert done.stdout == ("created 128 unable to find user fid-nosuchuser: no matching entries in "
                            "passwd file\n")
+
+
+def test_dockerenv_and_mtab_as_dockerds_init_layer_gives_them(docker: Any, client: Any) -> None:
+    """``/.dockerenv`` (what scripts test to know they run in Docker) and ``/etc/mtab``; like
+    the rest of dockerd's init layer they stay out of ``docker diff`` and of a commit."""
+    done = docker("run", "--name", "fid-env", "--network", "none", "busybox", "sh", "-c",
+                  "stat -c '%a %s' /.dockerenv; readlink /etc/mtab")
+    assert done.stdout == "755 0\n/proc/mounts\n"
+    assert docker("diff", "fid-env").stdout == ""
+    image = client.images.get(docker("commit", "fid-env", "fid-env:1").stdout.strip())
+    try:
+        with tarfile.open(fileobj=io.BytesIO(b"".join(image.save()))) as saved:
+            manifest = json.load(saved.extractfile("manifest.json"))  # type: ignore[arg-type]
+            top = saved.extractfile(manifest[0]["Layers"][-1])
+            assert top is not None
+            with tarfile.open(fileobj=io.BytesIO(top.read())) as layer:
+                names = layer.getnames()
+    finally:
+        client.images.remove("fid-env:1")
+    assert not {".dockerenv", "etc/mtab"} & set(names)
+
+
+def test_size_leaves_out_the_runtime_files(docker: Any) -> None:
+    docker("run", "--name", "fid-size", "--network", "none", "busybox", "true")
+    assert docker("ps", "-a", "-s", "--filter", "name=fid-size", "--format", "{{.Size}}").stdout.startswith("0B ")

@@ -57,8 +57,9 @@ def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = No
         with store.adding() as session:
             layers = [LayerInput(x.blob_digest, x.media_type) for x in store.meta.layers(record.image_id)]
             diff_id = None
-            if diff.changes(record.lower_dirs, record.upper_dir):
-                layer = diff.write_layer(store.content, record.upper_dir)
+            if without_init_paths(diff.changes(record.lower_dirs, record.upper_dir)):
+                layer = diff.write_layer(store.content, record.upper_dir,
+                                         [p.lstrip("/") for p in INIT_PATHS])
                 session.blob(layer.blob_digest)
                 layers.append(LayerInput(layer.blob_digest, mt.OCI_LAYER))
                 diff_id = layer.diff_id

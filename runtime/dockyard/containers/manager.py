@@ -19,6 +19,7 @@ Networking and volumes come from ``engine.networks`` / ``engine.volumes`` when t
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import queue
 import secrets
 import shutil
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -233,6 +235,7 @@ class ContainerManager:
             record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
         for sub in (record.upper_dir, record.work_dir, record.rootfs):
             os.mkdir(sub, 0o755)
+        _runtime_files(record)
         self._saver.save(record, wait=True)
 
     # ---- start ---------------------------------------------------------------------------
@@ -790,6 +793,27 @@ class ContainerManager:
         self._saver.flush()
         if self._runtime is not None:
             self._runtime.close()
+
+
+def _runtime_files(record: ContainerRecord) -> None:
+    """What dockerd's init layer gives every container: an empty ``/.dockerenv`` (scripts
+    look for it to know they run in Docker) and ``/etc/mtab`` → ``/proc/mounts``. They go in
+    the upper dir, ``/etc`` there with the image's owner and mode; ``docker diff`` and commit
+    leave them out (:data:`~dockyard.containers.commit.INIT_PATHS`)."""
+    upper = Path(record.upper_dir)
+    os.close(os.open(upper / ".dockerenv", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
+    os.chmod(upper / ".dockerenv", 0o755)  # whatever the umask
+    image_etc = next((Path(d, "etc") for d in reversed(record.lower_dirs) if Path(d, "etc").is_dir()), None)
+    if image_etc is not None and Path(image_etc, "mtab").is_symlink():
+        return  # the image has the link already (a regular mtab is shadowed, as by dockerd)
+    etc = upper / "etc"
+    etc.mkdir(mode=0o755)
+    if image_etc is not None:
+        st = image_etc.stat()
+        os.chmod(etc, stat.S_IMODE(st.st_mode))
+        with contextlib.suppress(PermissionError):  # rootless: already the daemon's own
+            os.chown(etc, st.st_uid, st.st_gid)
+    os.symlink("/proc/mounts", etc / "mtab")
 
 
 def _unstart(record: ContainerRecord, before: tuple[dict[str, Any], bool, bool]) -> None:

@@ -120,9 +120,19 @@ def summary(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
         "Mounts": record.mounts,
     }
     if size:
-        item["SizeRw"] = files_size([record.upper_dir])
+        item["SizeRw"] = max(files_size([record.upper_dir]) - _runtime_files_size(record), 0)
         item["SizeRootFs"] = item["SizeRw"] + files_size(record.lower_dirs)
     return item
+
+
+def _runtime_files_size(record: ContainerRecord) -> int:
+    """The upper dir's share of dockerd's init layer, which SizeRw leaves out: the
+    /etc/mtab link (the mountpoints and /.dockerenv are empty)."""
+    mtab = Path(record.upper_dir, "etc", "mtab")
+    try:
+        return len("/proc/mounts") if os.readlink(mtab) == "/proc/mounts" else 0
+    except OSError:
+        return 0
 
 
 def summary_command(args: list[str]) -> str:

@@ -225,14 +225,18 @@ def _inside(maps: list[tuple[int, int, int]], host_id: int) -> int:
 class _Writer:
     """Yields the tar's bytes; tracks hardlinks and the unpacked size (dockerd's rules)."""
 
-    def __init__(self, root: str, maps: IdMaps | None = None) -> None:
+    def __init__(self, root: str, maps: IdMaps | None = None,
+                 exclude: frozenset[str] = frozenset()) -> None:
         self.root = root
         self.links: dict[tuple[int, int], str] = {}
         self.fs_size = 0
         self.maps = maps
+        self.exclude = exclude
 
     def entries(self) -> Iterator[bytes]:
         for rel, st in _walk(self.root):
+            if rel in self.exclude:
+                continue
             if self.maps is not None:
                 st = _Owned(st, _inside(self.maps[0], st.st_uid),  # type: ignore[assignment]
                             _inside(self.maps[1], st.st_gid))
@@ -337,13 +341,14 @@ class Layer:
     size: int  # unpacked bytes, as dockerd counts a layer
 
 
-def write_layer(content: ContentStore, upper_dir: str | Path) -> Layer:
-    """Stream the upper dir's layer tar into the content store (uncompressed)."""
-    return as_owner(_write_layer, content, str(upper_dir))
+def write_layer(content: ContentStore, upper_dir: str | Path, exclude: Iterable[str] = ()) -> Layer:
+    """Stream the upper dir's layer tar into the content store (uncompressed); ``exclude``:
+    paths relative to the upper dir left out (a container's runtime files, for a commit)."""
+    return as_owner(_write_layer, content, str(upper_dir), sorted(exclude))
 
 
-def _write_layer(content: ContentStore, upper_dir: str) -> Layer:
-    writer = _Writer(upper_dir, _rootless_maps())
+def _write_layer(content: ContentStore, upper_dir: str, exclude: list[str] | None = None) -> Layer:
+    writer = _Writer(upper_dir, _rootless_maps(), frozenset(exclude or ()))
     digest, written = content.write(_IterReader(writer.entries()))
     return Layer(digest, digest, mt.OCI_LAYER, written, writer.fs_size)
 
