@@ -23,6 +23,8 @@ from .config import DaemonConfig
 from .store.images import ImageStore
 
 if TYPE_CHECKING:
+    import threading
+
     from .build.builder import Builder
     from .containers.execs import ExecManager
     from .containers.manager import ContainerManager
@@ -267,8 +269,11 @@ class Engine:
         return self._distribution
 
     def image_pull(self, name: str, tag: str | None = None, platform: str | None = None,
-                   auth: AuthConfig | None = None, all_tags: bool = False) -> Iterator[dict[str, Any]]:
-        return self.distribution.pull(name, tag, platform, auth, all_tags=all_tags)
+                   auth: AuthConfig | None = None, all_tags: bool = False,
+                   cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        """dockerd's pull messages; setting ``cancel`` (e.g. a build's abort) stops the pull
+        from another thread, as closing the iterator does from the one reading it."""
+        return self.distribution.pull(name, tag, platform, auth, all_tags=all_tags, cancel=cancel)
 
     def image_push(self, name: str, tag: str | None = None,
                    auth: AuthConfig | None = None) -> Iterator[dict[str, Any]]:

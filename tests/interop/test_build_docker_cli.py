@@ -116,3 +116,34 @@ def test_docker_py_images_build_streams_steps(dockyard_client: Any, busybox_imag
     with pytest.raises(docker.errors.BuildError) as info:
         dockyard_client.images.build(fileobj=__import__("io").BytesIO(b"FROM busybox\nRUN false\n"))
     assert "returned a non-zero code: 1" in str(info.value)
+
+
+def test_the_cli_shows_a_base_images_pull_as_docker_pull_does(
+        docker_cli: Run, tmp_path: Path, dockyard_registry: Any) -> None:
+    """``docker build`` of a base only the registry (on loopback) has: the pull's lines after
+    ``Step 1/2 : FROM``, before the step's `` ---> <id>``; a base that cannot be pulled ends
+    the build with dockerd's one-line message."""
+    from dockyard.testing.busybox import make_image
+    from dockyard.testing.registry import push_image
+
+    image = make_image("cli/base:1", extra_files={"/note": os.urandom(8).hex().encode()})
+    push_image(dockyard_registry.url, "cli/base", image)
+    name = f"{dockyard_registry.host}/cli/base:1"
+    ctx = tmp_path / "pull"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {name}\nRUN cat /note\n")
+    r = docker_cli("build", str(ctx))
+    assert r.returncode == 0, r.stderr
+    layer = image.layers[1].digest[7:19]
+    expected = [f"Step 1/2 : FROM {name}\n1: Pulling from cli/base\n",
+                f"{image.layers[0].digest[7:19]}: Already exists\n", f"{layer}: Pulling fs layer\n",
+                f"{layer}: Pull complete\nDigest: {image.manifest.digest}\n",
+                f"Status: Downloaded newer image for {name}\n ---> {image.config.digest[7:19]}\n",
+                "Step 2/2 : RUN cat /note\n"]
+    at = [r.stdout.find(part) for part in expected]
+    assert -1 not in at and at == sorted(at), r.stdout
+    (ctx / "Dockerfile").write_text(f"FROM {dockyard_registry.host}/cli/nope:1\nRUN true\n")
+    bad = docker_cli("build", str(ctx))
+    assert bad.returncode == 1 and bad.stdout.endswith(f"Step 1/2 : FROM {dockyard_registry.host}/cli/nope:1\n")
+    assert bad.stderr.splitlines()[-1] == (f"repository {dockyard_registry.host}/cli/nope not found: "
+                                           "name unknown: repository name not known to registry")

@@ -109,3 +109,59 @@ def test_classic_builder_parity(name: str, dockerd: Dockerd, dockyard_client: An
         assert mine.get(key) == theirs.get(key), key
     if not mine["errors"]:
         dockyard_client.api.remove_image(f"parity-{name}:1")
+
+
+PULLS = {
+    "one": "FROM {a}\nRUN cat /note\n",
+    "stages": "FROM {a} AS one\nRUN cat /note > /one\nFROM {b}\nCOPY --from={c} /note /c\n"
+              "COPY --from=one /one /one\n",
+    "pull-again": "FROM {a}\nRUN cat /note\n",
+    "unknown-repository": "FROM {host}/nope/x:1\nRUN true\n",
+    "unknown-tag": "FROM {a}9\nRUN true\n",
+}
+
+
+def _pull_transcript(client: Any, dockerfile: str, **kwargs: Any) -> list[str]:
+    """The build's stream as lines, pull messages as ``id: status`` (ids masked): a layer's
+    messages are left out (which layers a daemon already holds is its own business) once
+    checked to stand between ``Pulling from`` and ``Digest:``."""
+    messages = list(client.api.build(fileobj=io.BytesIO(dockerfile.encode()), decode=True,
+                                     rm=True, **kwargs))
+    out: list[str] = []
+    in_pull = False
+    for m in messages:
+        if "stream" in m:
+            out.append(m["stream"])
+        elif "status" in m and re.fullmatch(r"[0-9a-f]{12}", m.get("id", "")):
+            assert in_pull, messages
+        elif "status" in m:
+            out.append(f"{m['id']}: {m['status']}\n" if m.get("id") else m["status"] + "\n")
+            in_pull = "Pulling from" in m["status"]
+        elif "error" in m:
+            out.append(f"ERROR {m['error']}\n")
+    return re.sub(r"[0-9a-f]{12}", "<id>", "".join(out)).splitlines()
+
+
+@pytest.mark.parametrize("name", list(PULLS))
+def test_implicit_pull_parity(name: str, dockerd: Dockerd, dockyard_client: Any,
+                              busybox_image: str, dockyard_registry: Any) -> None:
+    """A base image neither daemon has, from a registry on loopback: the pull's messages (or
+    its error) stand in the build's stream where dockerd's classic builder puts them."""
+    from dockyard.testing.busybox import make_image
+    from dockyard.testing.registry import push_image
+
+    names = {"host": dockyard_registry.host}
+    for key in "abc":
+        repo = f"pull-{name}/{key}"
+        image = make_image(f"{repo}:1", extra_files={"/note": f"{repo} {os.urandom(8).hex()}\n".encode()})
+        push_image(dockyard_registry.url, repo, image)
+        names[key] = f"{dockyard_registry.host}/{repo}:1"
+    dockerfile = PULLS[name].format(**names)
+    transcripts = []
+    for client in (dockerd.client(), dockyard_client):
+        if name == "pull-again":
+            _pull_transcript(client, dockerfile)
+        transcripts.append(_pull_transcript(client, dockerfile, pull=name == "pull-again"))
+    theirs, mine = transcripts
+    assert any("Pulling from" in line for line in theirs) or "ERROR" in theirs[-1], theirs
+    assert mine == theirs

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
 from typing import Any
@@ -184,6 +185,32 @@ def test_dockerenv_and_mtab_as_dockerds_init_layer_gives_them(docker: Any, clien
     assert not {".dockerenv", "etc/mtab"} & set(names)
 
 
-def test_size_leaves_out_the_runtime_files(docker: Any) -> None:
+def test_published_ports_filters_clash_and_host_mode(docker: Any) -> None:
+    """``ps --filter publish=``/``expose=`` (they were "invalid filter"), dockerd's words for a
+    host port already taken, and its warning for ``-p`` with ``--network host``."""
+    done = docker("run", "-d", "--name", "fid-pub", "-p", "127.0.0.1::80", "--expose", "7000", "busybox",
+                  "sleep", "1000")
+    assert done.returncode == 0, done.stderr
+    host_port = docker("port", "fid-pub", "80").stdout.strip().rsplit(":", 1)[1]
+    for wanted, names in ((f"publish={host_port}", "fid-pub\n"), (f"publish={host_port}/udp", ""),
+                          ("publish=80", ""), ("expose=80/tcp", "fid-pub\n"), ("expose=7000", "fid-pub\n"),
+                          ("expose=7000-7001/udp", "")):
+        assert docker("ps", "--filter", wanted, "--filter", "name=fid-pub", "--format", "{{.Names}}").stdout == names
+    done = docker("ps", "--filter", "publish=1.2.3.4:80")
+    assert done.stderr == "Error response from daemon: filter for 'publish' should not contain ':': 1.2.3.4:80\n"
+    done = docker("ps", "--filter", "expose=70000")
+    assert done.stderr == ("Error response from daemon: error while looking up for expose 70000: "
+                           'strconv.ParseUint: parsing "70000": value out of range\n')
+    done = docker("run", "--rm", "--name", "fid-clash", "-p", f"127.0.0.1:{host_port}:80", "busybox", "true")
+    assert done.returncode == 125
+    assert re.search(r"driver failed programming external connectivity on endpoint fid-clash \([0-9a-f]{64}\): "
+                     f"Bind for 127.0.0.1:{host_port} failed: port is already allocated", done.stderr)
+    done = docker("create", "--network", "host", "-p", "80:80", "busybox", "true")
+    assert done.stderr == "WARNING: Published ports are discarded when using host network mode\n"
+
+
+def test_size_and_etc_paths_in_inspect(docker: Any) -> None:
     docker("run", "--name", "fid-size", "--network", "none", "busybox", "true")
     assert docker("ps", "-a", "-s", "--filter", "name=fid-size", "--format", "{{.Size}}").stdout.startswith("0B ")
+    done = docker("inspect", "-f", "{{.HostsPath}} {{.ResolvConfPath}} {{.HostnamePath}}", "fid-size")
+    assert [os.path.basename(p) for p in done.stdout.split()] == ["hosts", "resolv.conf", "hostname"]

@@ -7,6 +7,12 @@ so independent stages build concurrently. The stream still reads like the classi
 ``Step N/M``, `` ---> Running in``, RUN output live, `` ---> Using cache`` — because each
 stage's messages are queued and written in stage order.
 
+A base image that is not in the store (or every one, with ``pull``) is pulled while the build
+is resolved, in a thread of its own, and its progress messages go where dockerd puts them:
+after the ``Step N/M : FROM`` line of the stage that uses it (or the step naming it in
+``--from``). The first stage's pull streams live; a later stage's is kept and written with
+that stage's output, as the rest of a concurrent stage's output is.
+
 On disk (under the data root)::
 
     build/cache.db          the cache index (:mod:`.cache`)
@@ -35,7 +41,7 @@ from . import remote
 from .cache import BuildCache
 from .cachefrom import CacheSources
 from .context import BuildContext
-from .dockerfile import Dockerfile, ResolvedBuild, ResolvedStage, parse, resolve
+from .dockerfile import Dockerfile, PlannedStage, ResolvedBuild, ResolvedStage, parse, plan, resolve
 from .errors import BuildError, DockerfileParseError
 from .expand import Lexer
 from .imageconfig import ImageConfig
@@ -169,7 +175,13 @@ class BuildJob:
         self.running: dict[str, Any] = {}  # RUN containers now running, killed on cancel
         self.cache_sources = CacheSources(self.store, options.cache_from)
         self.downloads: dict[str, Path] = {}  # ADD <URL> files of this build
+        self.plan: tuple[PlannedStage, ...] = ()
+        self.pulled: dict[str, list[dict[str, Any]]] = {}  # pull messages not shown yet
+        self.announced: int | None = None  # the stage whose FROM line the live pull printed
+        self._live: Any = None  # where the first stage's pull writes (set while resolving)
+        self._failed_pull = ""
         self._bases_lock = threading.Lock()
+        self._pull_lock = threading.Lock()  # held for a whole pull: not the one cancel() takes
         self._downloads_lock = threading.Lock()
 
     # ---- set-up -----------------------------------------------------------------------------
@@ -179,22 +191,78 @@ class BuildJob:
         while the build consumes it)."""
         self.context = BuildContext.from_tar(stream, self.builder.root / "tmp")
         try:
-            build = self._resolve()
-            self._precheck(build)
+            self._parse()
+            build = yield from self._prepare()
         except BaseException:
             self.context.close()
             raise
         yield from self._stream(build)
 
-    def _resolve(self) -> ResolvedBuild:
+    def _parse(self) -> None:
         text = self.context.read_dockerfile(self.options.dockerfile)
         self.context.apply_dockerignore()
         try:
             self.df = parse(text)
         except DockerfileParseError as exc:
             raise classic_parse_error(exc) from None
-        return resolve(self.df, self.options.build_args, self.options.target,
-                       target_platform=self.options.platform, image_env=self._image_env)
+        self.plan = plan(self.df, self.options.build_args, self.options.target,
+                         target_platform=self.options.platform)
+
+    def _prepare(self) -> Generator[dict[str, Any], None, ResolvedBuild]:
+        """Resolve and check the build in a thread, streaming the first stage's pull as it
+        runs; an error with nothing streamed yet still comes before the first message."""
+        q: queue.Queue[Any] = queue.Queue()
+        done: list[ResolvedBuild] = []
+        self._live = q.put
+        df = self.df
+        assert df is not None
+
+        def work() -> None:
+            try:
+                build = resolve(df, self.options.build_args, self.options.target,
+                                target_platform=self.options.platform, image_env=self._image_env)
+                self._precheck(build)
+                done.append(build)
+                q.put(_DONE)
+            except BaseException as exc:  # noqa: BLE001 - raised by the generator below
+                q.put(exc)
+
+        thread = threading.Thread(target=work, name="build-resolve", daemon=True)
+        thread.start()
+        try:
+            while (item := q.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    yield from self._failed_pull_output()
+                    raise item
+                if not self.options.quiet:
+                    yield item
+        except GeneratorExit:  # the client hung up mid-pull: stop it, wait for its cleanup
+            self.cancel()
+            raise
+        finally:
+            thread.join()
+        return done[0]
+
+    @property
+    def total_steps(self) -> int:
+        return sum(1 + p.steps for p in self.plan) + (1 if self.options.labels else 0)
+
+    def _from_line(self, stage: PlannedStage) -> dict[str, Any]:
+        """``Step N/M : FROM …`` of ``stage``, numbered as :meth:`_stream` numbers it."""
+        number = 1 + sum(1 + p.steps for p in self.plan[:self.plan.index(stage)])
+        return {"stream": f"Step {number}/{self.total_steps} : {stage_line(stage, self.df)}\n"}
+
+    def _failed_pull_output(self) -> Iterator[dict[str, Any]]:
+        """A kept (not live) pull that failed: its stage's FROM line and its messages, so
+        the error reads as dockerd's does, after them."""
+        name, self._failed_pull = self._failed_pull, ""
+        kept = self.pulled.pop(name, None)
+        if kept is None or self.options.quiet:
+            return
+        stage = next((p for p in self.plan if p.base_stage is None and p.base == name), None)
+        if stage is not None:
+            yield self._from_line(stage)
+        yield from kept
 
     def _image_env(self, name: str, _platform: Platform) -> list[str]:
         config = self.store.config(self.base_image(name))
@@ -202,7 +270,7 @@ class BuildJob:
 
     def base_image(self, name: str) -> str:
         """The ID of an external image (FROM, --from), pulled when missing (or with --pull)."""
-        with self._bases_lock:
+        with self._pull_lock:
             found = self.bases.get(name)
             if found is None:
                 found = self._find_image(name)
@@ -215,15 +283,32 @@ class BuildJob:
                 return self.store.resolve(name)
             except NotFound:
                 pass
-        auth = self._auth(name)
-        try:
-            if not self.options.pull:
-                return str(self.builder.engine.ensure_image(name, auth=auth))
-            for _ in self.builder.engine.image_pull(name, auth=auth):
-                pass
+        emit = self._pull_output(name)
+        try:  # the build's abort is the pull's cancel: a client that hangs up stops both
+            for message in self.builder.engine.image_pull(name, auth=self._auth(name),
+                                                          cancel=self.abort):
+                emit(message)
             return self.store.resolve(name)
         except DockyardError as exc:
+            self._failed_pull = name
             raise BuildError(str(exc)) from None
+
+    def _pull_output(self, name: str) -> Any:
+        """Where a pull's messages go: live after ``Step 1/N : FROM name`` for the first
+        stage's base, else kept for the stage or step that uses the image."""
+        first = self.plan[0] if self.plan else None
+        if (self._live is not None and self.announced is None and first is not None
+                and first.base_stage is None and first.base == name):
+            self.announced = first.index
+            self._live(self._from_line(first))
+            return self._live
+        kept = self.pulled.setdefault(name, [])
+        return kept.append
+
+    def show_pull(self, name: str, emit: Any) -> None:
+        """Write the kept messages of ``name``'s pull (once) where the image is first used."""
+        for message in self.pulled.pop(name, None) or ():
+            emit(message)
 
     def _auth(self, name: str) -> Any:
         """Credentials for the base image's registry from ``X-Registry-Config``, if sent."""
@@ -240,16 +325,16 @@ class BuildJob:
         return None
 
     def _precheck(self, build: ResolvedBuild) -> None:
-        """Missing context files and unknown images are errors before any step runs."""
+        """Missing context files and unknown images are errors before any step runs (and
+        every image a step names is pulled now: its messages wait for that step)."""
         for stage in build.stages:
             for inst in stage.instructions:
-                from_ = getattr(inst, "from_", "")
-                if isinstance(inst, CopyLike) and not from_:
+                if isinstance(inst, CopyLike) and not getattr(inst, "from_", ""):
                     for src in inst.sources:
                         if not remote.is_url(src):
                             self.context.sources(src)
-                elif isinstance(inst, CopyLike):
-                    self.from_image(from_, wait=False)
+                for name in named_images(inst):
+                    self.from_image(name, wait=False)
 
     # ---- stages -----------------------------------------------------------------------------
 
@@ -274,7 +359,7 @@ class BuildJob:
 
     def _stream(self, build: ResolvedBuild) -> Iterator[dict[str, Any]]:
         queues = {s.index: queue.Queue[Any]() for s in build.stages}
-        total = sum(1 + len(s.steps) for s in build.stages) + (1 if self.options.labels else 0)
+        total = self.total_steps
         pool = ThreadPoolExecutor(max_workers=max(1, len(build.stages)),
                                   thread_name_prefix="build-stage")
         try:
@@ -306,8 +391,8 @@ class BuildJob:
         while (item := q.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
-            if not self.options.quiet:
-                yield {"stream": item}
+            if not self.options.quiet:  # text, or a pull's message as it came
+                yield item if isinstance(item, dict) else {"stream": item}
 
     def _stage_thread(self, stage: ResolvedStage, number: int, total: int,
                       q: queue.Queue[Any], last: bool) -> str:
@@ -322,7 +407,10 @@ class BuildJob:
 
     def _run_stage(self, stage: ResolvedStage, number: int, total: int, emit: Any,
                    last: bool) -> str:
-        emit(f"Step {number}/{total} : {stage_line(stage, self.df)}\n")
+        if stage.index != self.announced:  # else the live pull printed it, before its messages
+            emit(f"Step {number}/{total} : {stage_line(stage, self.df)}\n")
+            if stage.base_stage is None:
+                self.show_pull(stage.base, emit)
         state = self._initial_state(stage)
         emit(f" ---> {short(state.image_id)}\n")
         state.remove_containers = self.options.rm
@@ -337,8 +425,14 @@ class BuildJob:
             if self.abort.is_set():
                 raise BuildError("build cancelled")
             emit(f"Step {number}/{total} : {step_line(inst)}\n")
+            for name in self._images_named(inst):
+                self.show_pull(name, emit)
             self._step(runner, inst, emit)
         return state.image_id
+
+    def _images_named(self, inst: Instruction) -> list[str]:
+        """External images a step's ``--from`` values name (pulled before the build ran)."""
+        return [n for n in named_images(inst) if self.stage_index(n) is None]
 
     def _comments(self, stage: ResolvedStage) -> dict[int, str]:
         """ARG and EXPOSE history texts come from the Dockerfile as written (expanded): ARG
@@ -534,7 +628,15 @@ def _q(text: str) -> str:
     return go_quote(text)
 
 
-def stage_line(stage: ResolvedStage, df: Dockerfile | None) -> str:
+def named_images(inst: Instruction) -> list[str]:
+    """The stages or images a step's ``--from`` values name (COPY, RUN --mount)."""
+    names = [getattr(inst, "from_", "")]
+    if isinstance(inst, Run):
+        names += [m.from_ for m in inst.mounts]
+    return [n for n in names if n]
+
+
+def stage_line(stage: ResolvedStage | PlannedStage, df: Dockerfile | None) -> str:
     if df is not None:
         return " ".join(df.stages[stage.index].source.original.split())
     return f"FROM {stage.base}"

@@ -201,6 +201,14 @@ def validate_host_config(hc: dict[str, Any]) -> None:
             raise InvalidArgument(f"invalid {key}: {exc}") from None
 
 
+def warnings(hc: dict[str, Any]) -> list[str]:
+    """What dockerd's create answers beside the ID (the docker CLI prints "WARNING: …")."""
+    out = []
+    if hc.get("NetworkMode") == "host" and hc.get("PortBindings"):
+        out.append("Published ports are discarded when using host network mode")
+    return out
+
+
 def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
     name = policy.get("Name") or ""
     if name not in RESTART_POLICIES:

@@ -202,7 +202,7 @@ class ContainerManager:
             self._records[cid] = record
         mark(cid, "create.prepared")
         self._emit(record, "create")
-        return {"Id": cid, "Warnings": []}
+        return {"Id": cid, "Warnings": _create.warnings(host_config)}
 
     def _image(self, image_id: str) -> tuple[dict[str, Any], list[str]]:
         """An image's config and layer dirs; cached, since an image ID names immutable content."""

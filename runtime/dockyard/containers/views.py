@@ -50,7 +50,7 @@ def inspect(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
     return {**sizes,
         "Id": record.id, "Created": record.created, "Path": args[0] if args else "",
         "Args": args[1:], "State": dict(record.state), "Image": record.image_id,
-        "ResolvConfPath": "", "HostnamePath": "", "HostsPath": "", "LogPath": record.log_path,
+        **_etc_paths(record), "LogPath": record.log_path,
         "Name": record.name, "RestartCount": record.restart_count, "Driver": "overlay2",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": None, "HostConfig": record.host_config,
@@ -125,6 +125,14 @@ def summary(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
     return item
 
 
+def _etc_paths(record: ContainerRecord) -> dict[str, str]:
+    """Where the container's /etc files are, once a start has written them (dockerd names
+    them from the create on; "" before a first start here)."""
+    return {key: str(path) if (path := record.dir / name).exists() else ""
+            for key, name in (("ResolvConfPath", "resolv.conf"), ("HostnamePath", "hostname"),
+                              ("HostsPath", "hosts"))}
+
+
 def _runtime_files_size(record: ContainerRecord) -> int:
     """The upper dir's share of dockerd's init layer, which SizeRw leaves out: the
     /etc/mtab link (the mountpoints and /.dockerenv are empty)."""
@@ -165,7 +173,7 @@ def _ancestor(record: ContainerRecord, value: str) -> bool:
 
 
 _PS_FILTERS: Final = ("status", "name", "id", "label", "ancestor", "exited", "network", "volume",
-                      "before", "since", "health", "is-task")
+                      "before", "since", "health", "is-task", "publish", "expose")
 
 
 def check_filters(filters: dict[str, list[str]]) -> None:
@@ -179,6 +187,32 @@ def check_filters(filters: dict[str, list[str]]) -> None:
                 raise InvalidArgument(f"invalid filter 'status={v}'")
             if key == "exited" and not v.lstrip("-").isdigit():  # Go's Atoi, and dockerd's 500
                 raise DockyardError(f'strconv.Atoi: parsing "{v}": invalid syntax')
+            if key in ("publish", "expose"):
+                _port_set(v, key)
+
+
+def _port_set(value: str, key: str = "publish") -> set[str]:
+    """``8080``, ``8080/udp``, ``8000-8090/tcp`` as the ``port/proto`` keys they cover;
+    dockerd's words (and its 500) for what it cannot read."""
+    if ":" in value:
+        raise DockyardError(f"filter for '{key}' should not contain ':': {value}")
+    port, _, proto = value.partition("/")
+    start, _, end = port.partition("-")
+    bounds = []
+    for text in (start, end or start):
+        if not text.isdigit() or int(text) > 65535:
+            why = "value out of range" if text.isdigit() else "invalid syntax"
+            raise DockyardError(f'error while looking up for {key} {value}: strconv.ParseUint: '
+                                f'parsing "{text}": {why}')
+        bounds.append(int(text))
+    return {f"{p}/{proto or 'tcp'}" for p in range(bounds[0], bounds[1] + 1)}
+
+
+def _published(record: ContainerRecord) -> set[str]:
+    """The host ports a running container publishes, as ``port/proto``."""
+    ports = (record.network_settings.get("Ports") or {}) if record.running else {}
+    return {f"{b['HostPort']}/{key.partition('/')[2] or 'tcp'}"
+            for key, bindings in ports.items() for b in bindings or [] if b.get("HostPort")}
 
 
 def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
@@ -194,6 +228,8 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
         "network": lambda v: v in _network_settings(record)["Networks"],
         "volume": lambda v: any(v in (m.get("Name"), m.get("Destination"))
                                 for m in record.mounts),
+        "publish": lambda v: bool(_port_set(v) & _published(record)),
+        "expose": lambda v: bool(_port_set(v) & set(_network_settings(record)["Ports"] or {})),
     }
     check_filters(filters)
     for key, values in filters.items():

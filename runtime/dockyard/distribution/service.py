@@ -44,17 +44,21 @@ class Distribution:
         self.meta.close()
         self.pool.clear()
 
-    def _context(self) -> Context:
-        return Context(self.store, self.meta, self.config, self.pool)
+    def _context(self, cancel: threading.Event | None = None) -> Context:
+        if cancel is None:
+            return Context(self.store, self.meta, self.config, self.pool)
+        return Context(self.store, self.meta, self.config, self.pool, cancel)
 
     # ---- pull -----------------------------------------------------------------------------
 
     def pull(self, name: str, tag: str | None = None, platform: str | None = None,
-             auth: AuthConfig | None = None, all_tags: bool = False) -> Iterator[Message]:
-        """``POST /images/create?fromImage=name&tag=tag``: dockerd's progress messages."""
+             auth: AuthConfig | None = None, all_tags: bool = False,
+             cancel: threading.Event | None = None) -> Iterator[Message]:
+        """``POST /images/create?fromImage=name&tag=tag``: dockerd's progress messages.
+        ``cancel`` is the pull's cancel flag, for a caller that stops it from another thread."""
         ref = pull_reference(name, tag, all_tags)
         wanted = parse_platform(platform)
-        ctx = self._context()
+        ctx = self._context(cancel)
         if all_tags:
             yield from self._pull_all(ctx, ref, wanted, auth or AuthConfig())
             return

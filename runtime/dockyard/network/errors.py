@@ -39,6 +39,14 @@ class PortAllocated(DockyardError):
     def __init__(self, host_ip: str, port: int) -> None:
         super().__init__(f"Bind for {host_ip}:{port} failed: port is already allocated")
 
+    @classmethod
+    def on_endpoint(cls, exc: PortAllocated, name: str, endpoint_id: str) -> PortAllocated:
+        """What dockerd says when a container's start meets the taken port."""
+        out = cls.__new__(cls)
+        DockyardError.__init__(out, "driver failed programming external connectivity on endpoint "
+                                    f"{name} ({endpoint_id}): {exc}")
+        return out
+
 
 class NetworkUnavailable(Unavailable):
     pass

@@ -37,6 +37,7 @@ from .errors import (
     NetworkForbidden,
     NetworkNotFound,
     NetworkUnavailable,
+    PortAllocated,
 )
 from .nsconnect import SocketFactory
 from .pool import NetnsPool
@@ -708,8 +709,15 @@ class NetworkManager:
             return
         target = self._target(sb)
         done: list[tuple[Any, ...]] = []
-        for b in wanted:
-            done.append(self._bind_one(b))
+        try:
+            for b in wanted:
+                done.append(self._bind_one(b))
+        except PortAllocated as exc:  # dockerd's words: the port is the endpoint's failure
+            for _proto, _ip, _port, _cport, sock in done:
+                sock.close()
+            eps = self.state.endpoints_for(record.id)
+            endpoint = eps[0].endpoint_id if eps else _new_id()
+            raise PortAllocated.on_endpoint(exc, record.name.lstrip("/"), endpoint) from None
         sb.ports = [list(p) for p in done]
         self._publish(sb, target, done)
 

@@ -508,6 +508,28 @@ def test_pull_and_import_tell_the_client_of_owners_not_kept(rootless: Rootless, 
     rootless.ok("rmi", name, "rl-imported", "rl-imported-dy")
 
 
+def test_a_builds_pull_tells_the_build_output_of_owners_not_kept(
+        rootless: Rootless, tmp_path: Path, dockyard_registry: RegistryProcess) -> None:
+    """``docker build`` of a base only the registry has, with a layer owned by ids the map
+    cannot hold: the warning stands in the build's output with the pull's lines, after
+    ``Step 1/2 : FROM`` and before ``Digest:``, as ``docker pull`` prints it."""
+    image = make_image("rl/base:v1", extra_layers=[_owned_layer(tmp_path / "b.tar", b"build\n")])
+    push_image(dockyard_registry.url, "rl/base", image)
+    name = f"{dockyard_registry.host}/rl/base:v1"
+    ctx = rootless.user.home / "pullctx"
+    done = rootless.user.run(["sh", "-c", f"mkdir -p {ctx} && cat > {ctx}/Dockerfile"],
+                             input=f"FROM {name}\nRUN true\n")
+    assert done.returncode == 0, done.stderr
+    build = rootless.docker("build", "-t", "rl-pulled-base", str(ctx), timeout=90)
+    assert build.returncode == 0, build.stdout + build.stderr + rootless.log.read_text()[-2000:]
+    warning = f"WARNING: layer {image.layers[-1].digest[:19]}: "
+    out = build.stdout
+    assert "owned by ids outside the rootless user namespace" in out, out
+    assert out.index(f"Step 1/2 : FROM {name}\n") < out.index("v1: Pulling from rl/base") \
+        < out.index(warning) < out.index("Digest: sha256:") < out.index("Step 2/2 : RUN true"), out
+    rootless.ok("rmi", "rl-pulled-base", name)
+
+
 def _bytes_under(path: Path) -> int:
     """What root counts under ``path`` with find(1), every inode once: the figure to match."""
     out = subprocess.run(["find", str(path), "-type", "f,l", "-printf", "%i %s\n"], capture_output=True,
