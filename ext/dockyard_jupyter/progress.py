@@ -117,6 +117,7 @@ class JsonStreamView:
         if "stream" in msg:
             self.out.write(str(msg["stream"]))
         elif "id" in msg and "status" in msg:
+            self.out.flush()  # a build's "Step 1/2 : FROM x" goes out above the pull's board
             self.board.update(str(msg["id"]), str(msg["status"]), str(msg.get("progress") or ""))
         elif "status" in msg:
             self.out.write(f"{msg['status']}\n")

@@ -188,8 +188,8 @@ def parse_snippet(args: argparse.Namespace, name: str) -> str:
 
 
 class StepView:
-    """Shows ``Step N/M`` as ``[N/M] INSTRUCTION``, cache hits as CACHED, RUN output indented,
-    and each step's time; ``-q`` prints only the image ID."""
+    """Shows ``Step N/M`` as ``[N/M] INSTRUCTION``, cache hits as CACHED, RUN output and a
+    base image's pull indented, and each step's time; ``-q`` prints only the image ID."""
 
     def __init__(self, out: IO[str], quiet: bool = False) -> None:
         self.out = out
@@ -206,10 +206,20 @@ class StepView:
                 self.image_id = message["aux"].get("ID", "")
             elif "stream" in message and not self.quiet:
                 self.text(message["stream"])
+            elif "status" in message and not self.quiet:
+                self.pull(message)
         self._end_step()
         if self.quiet:
             self.out.write(self.image_id + "\n")
         return self.image_id
+
+    def pull(self, message: dict[str, Any]) -> None:
+        """A base image's pull, inside its FROM step: each layer's stages, no progress bars."""
+        from .distribution import _TRANSIENT, line
+
+        if message.get("status") not in _TRANSIENT:
+            self.out.write(f"   | {line(message)}\n")
+            self.out.flush()
 
     def text(self, chunk: str) -> None:
         data = self.partial + chunk

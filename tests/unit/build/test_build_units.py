@@ -180,6 +180,13 @@ def test_step_view_is_readable() -> None:
     quiet = io.StringIO()
     StepView(quiet, quiet=True).run([{"stream": "Step 1/1 : FROM x\n"}, {"aux": {"ID": "i"}}])
     assert quiet.getvalue() == "i\n"
+    pulled = io.StringIO()  # a base image's pull, inside its FROM step
+    StepView(pulled).run([{"stream": "Step 1/1 : FROM r/x\n"}, {"status": "Pulling from x", "id": "1"},
+                          {"status": "Downloading", "id": "abc", "progress": "[=>  ]"},
+                          {"status": "Pull complete", "id": "abc"}, {"status": "Digest: sha256:d"},
+                          {"stream": " ---> f00\n"}])
+    assert pulled.getvalue().startswith("=> [1/1] FROM r/x\n   | 1: Pulling from x\n   | abc: Pull "
+                                        "complete\n   | Digest: sha256:d\n   done in ")
 
 
 @pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])

@@ -73,6 +73,27 @@ def test_json_stream_view_and_pump() -> None:
     assert view.image_id == "sha256:abc" and shown == ["1: Pulling from lib/x"]
 
 
+def test_a_builds_pull_board_comes_after_the_step_text_before_it() -> None:
+    """A build pulling its base: the held ``Step 1/2 : FROM`` text is written before the
+    pull's board first shows, so a notebook shows them in the stream's order."""
+    events: list[str] = []
+
+    class Out(io.StringIO):
+        def write(self, text: str) -> int:
+            events.append("text " + text)
+            return len(text)
+
+    view = JsonStreamView(BatchedWriter(Out(), interval=10), LayerBoard(
+        lambda text: events.append("board " + text), interval=0))
+    view.handle({"stream": "Sending\n"})
+    view.handle({"stream": "Step 1/2 : FROM x\n"})
+    view.handle({"status": "Pulling from lib/x", "id": "1"})
+    view.handle({"status": "Digest: sha256:abc"})
+    view.out.flush()
+    assert events == ["text Sending\n", "text Step 1/2 : FROM x\n", "board 1: Pulling from lib/x",
+                      "text Digest: sha256:abc\n"]
+
+
 def test_error_message_raises_after_earlier_output() -> None:
     out = io.StringIO()
     view = JsonStreamView(BatchedWriter(out, interval=10), LayerBoard(lambda _: None))
