@@ -147,3 +147,29 @@ def test_the_cli_shows_a_base_images_pull_as_docker_pull_does(
     assert bad.returncode == 1 and bad.stdout.endswith(f"Step 1/2 : FROM {dockyard_registry.host}/cli/nope:1\n")
     assert bad.stderr.splitlines()[-1] == (f"repository {dockyard_registry.host}/cli/nope not found: "
                                            "name unknown: repository name not known to registry")
+
+
+def test_docker_py_images_build_logs_a_base_images_pull(dockyard_client: Any,
+                                                        dockyard_registry: Any) -> None:
+    """docker-py's ``images.build`` on a base only the registry has: the logs it returns hold
+    the pull's messages after the FROM step; a base that cannot be pulled is a BuildError
+    with dockerd's message."""
+    import io
+
+    from dockyard.testing.busybox import make_image
+    from dockyard.testing.registry import push_image
+
+    image = make_image("py/base:1", extra_files={"/note": os.urandom(8).hex().encode()})
+    push_image(dockyard_registry.url, "py/base", image)
+    name = f"{dockyard_registry.host}/py/base:1"
+    built, logs = dockyard_client.images.build(fileobj=io.BytesIO(f"FROM {name}\nLABEL k=v\n".encode()))
+    chunks = list(logs)
+    assert built.labels == {"k": "v"}
+    assert chunks[0] == {"stream": f"Step 1/2 : FROM {name}\n"}
+    assert chunks[1] == {"status": "Pulling from py/base", "id": "1"}
+    statuses = [c.get("status") for c in chunks]
+    assert statuses.index(f"Status: Downloaded newer image for {name}") \
+        < chunks.index({"stream": "Step 2/2 : LABEL k=v\n"})
+    with pytest.raises(docker.errors.BuildError) as info:
+        dockyard_client.images.build(fileobj=io.BytesIO(f"FROM {name[:-2]}:2\n".encode()))
+    assert str(info.value) == f"manifest for {name[:-2]}:2 not found: manifest unknown: manifest unknown"
