@@ -251,9 +251,8 @@ class Daemon:
     async def _serve(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from tornado.httpserver import HTTPServer
-
         from .api.app import make_app
+        from .api.wire import Server
         from .engine import Engine
 
         stop = asyncio.Event()
@@ -263,12 +262,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, log.info, "SIGHUP: nothing to reload")
         self.engine = Engine(self.config)
         executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="engine")
-        server = HTTPServer(make_app(self.engine, executor), max_body_size=16 << 20)
-        # No timer per request: tornado's idle timeout arms one around every header read
-        # (~0.1 ms a request here). dockerd has no idle timeout either.
-        server.conn_params.header_timeout = None
+        server = Server(make_app(self.engine, executor))
         try:
-            server.add_sockets([listener.sock for listener in self.listeners])
+            await server.listen([listener.sock for listener in self.listeners])
             for listener in self.listeners:
                 log.info("API listen on %s", listener.path or listener.sock.getsockname())
             log.info("Daemon has completed initialization (pid %d, data root %s)",

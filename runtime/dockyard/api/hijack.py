@@ -13,10 +13,10 @@ The wire protocol, as dockerd speaks it and the docker CLI / docker-py expect it
 - The client half-closes its side (``CloseWrite``) when its stdin ends: that is end-of-file for
   the process's stdin, while output keeps flowing until the daemon closes the connection.
 
-tornado's ``IOStream`` closes the whole socket when a read sees end-of-file, which would throw
-away the output that follows a half-close (``echo hi | docker exec -i c cat``). So
-:func:`hijack` takes the socket out of tornado and hands back a :class:`HijackedStream` that reads
-and writes it directly on the asyncio loop; a read returning ``b""`` is the half-close.
+An HTTP connection ends when the client stops sending, which would throw away the output that
+follows a half-close (``echo hi | docker exec -i c cat``). So :func:`hijack` takes the socket
+out of the HTTP layer (``wire.Connection.detach``) and hands back a :class:`HijackedStream` that
+reads and writes it directly on the asyncio loop; a read returning ``b""`` is the half-close.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any, Self
 
-from tornado.iostream import SSLIOStream, StreamClosedError
+from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from .. import API_VERSION
 from ..errors import Unavailable
+from .wire import Connection
 
 RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
@@ -160,15 +161,12 @@ async def hijack(handler: RequestHandler, tty: bool = False) -> HijackedStream:
     else:
         head = ["HTTP/1.1 200 OK", f"Content-Type: {kind}"]
     head += [f"{name}: {value}" for name, value in _default_headers(handler)]
-    if isinstance(handler.request.connection.stream, SSLIOStream):  # type: ignore[union-attr]
-        raise Unavailable("hijacked streams (attach, exec) are not available over TLS yet")
-    stream = handler.detach()
-    await stream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-    buffered = bytes(stream._read_buffer[:stream._read_buffer_size])  # bytes pipelined after the request
-    sock = stream.socket.dup()
-    stream.close()  # tornado lets go of its fd; ours (the dup) keeps the connection
-    sock.setblocking(False)
-    return HijackedStream(sock, buffered)
+    if not isinstance(handler.request.connection, Connection):
+        raise Unavailable("hijacked streams (attach, exec) need the daemon's own HTTP server")
+    sock, buffered = handler.detach()  # the socket, and what the client sent past the request
+    hijacked = HijackedStream(sock, buffered)
+    await hijacked.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+    return hijacked
 
 
 def _default_headers(handler: RequestHandler) -> list[tuple[str, str]]:

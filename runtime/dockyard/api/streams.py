@@ -29,6 +29,7 @@ from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from ..errors import DockyardError, InvalidArgument
+from .wire import Connection
 
 log = logging.getLogger("dockyard.api")
 
@@ -267,9 +268,8 @@ async def write_bytes_stream(handler: RequestHandler, stream: PulledStream, cont
 def abort_connection(handler: RequestHandler) -> None:
     """Drop the connection without the final chunk, so the client sees a truncated response."""
     connection = handler.request.connection
-    stream = getattr(connection, "stream", None)
-    if stream is not None:
-        stream.close()
+    if isinstance(connection, Connection):
+        connection.abort()
     handler._finished = True  # tornado must not try to finish a response on a closed stream
 
 

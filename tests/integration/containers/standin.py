@@ -4,14 +4,11 @@ started with the low-level Runtime — so these endpoints are tested without the
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_unix_socket
 
 from dockyard.api.app import make_app
@@ -19,6 +16,7 @@ from dockyard.containers.execs import ExecManager
 from dockyard.containers.runtime import Container, Runtime
 from dockyard.containers.spec import ContainerSpec
 from dockyard.errors import NotFound
+from dockyard.testing.apiserver import ThreadedServer
 
 
 @dataclass
@@ -58,29 +56,10 @@ class EngineStandIn:
 class Server:
     def __init__(self, engine: Any, path: Path) -> None:
         self.path = str(path)
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.server = HTTPServer(make_app(engine))
-            self.server.add_socket(bind_unix_socket(self.path))
-            self.loop.call_soon(ready.set)
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=serve, daemon=True)
-        self.thread.start()
-        assert ready.wait(5)
+        self.served = ThreadedServer(make_app(engine), [bind_unix_socket(self.path)])
 
     def close(self) -> None:
-        async def stop() -> None:
-            self.server.stop()
-            await self.server.close_all_connections()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        self.served.close()
 
 
 def start_box(engine: EngineStandIn, base: Path, rootfs: Path, name: str,

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from dockyard.api.app import make_app
 from dockyard.config import DaemonConfig
 from dockyard.engine import Engine
+from dockyard.testing.apiserver import ThreadedServer
 
 
 class Server:
@@ -23,22 +21,10 @@ class Server:
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
-        self.loop = asyncio.new_event_loop()
         sock = bind_sockets(0, "127.0.0.1")
         self.url = f"http://127.0.0.1:{sock[0].getsockname()[1]}"
         self.session = requests.Session()
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.server = HTTPServer(make_app(engine), max_body_size=16 << 20)
-            self.server.add_sockets(sock)
-            self.loop.call_soon(ready.set)
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=serve, daemon=True)
-        self.thread.start()
-        ready.wait(5)
+        self.served = ThreadedServer(make_app(engine), sock)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.session.request(method, self.url + path, timeout=30, **kwargs)
@@ -53,13 +39,7 @@ class Server:
         return self.request("DELETE", path, **kwargs)
 
     def close(self) -> None:
-        async def stop() -> None:
-            self.server.stop()
-            await self.server.close_all_connections()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        self.served.close()
         self.session.close()
 
 

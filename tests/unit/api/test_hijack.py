@@ -12,7 +12,6 @@ from typing import Any
 import docker
 import pytest
 from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
-from tornado.httpserver import HTTPServer
 from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_unix_socket
 
@@ -31,6 +30,7 @@ from dockyard.api.hijack import (
     hijack,
     read_frames,
 )
+from dockyard.testing.apiserver import ThreadedServer
 
 events: list[str] = []
 
@@ -68,31 +68,12 @@ class FloodHandler(EngineHandler):
 class Server:
     def __init__(self, path: Path) -> None:
         self.path = str(path)
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self.loop)
-            app = EngineApplication([(r"/echo", EchoHandler), (r"/flood", FloodHandler)],
-                                    engine=None, executor=None)
-            self.server = HTTPServer(app)
-            self.server.add_socket(bind_unix_socket(self.path))
-            self.loop.call_soon(ready.set)
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=serve, daemon=True)
-        self.thread.start()
-        assert ready.wait(5)
+        app = EngineApplication([(r"/echo", EchoHandler), (r"/flood", FloodHandler)],
+                                engine=None, executor=None)
+        self.served = ThreadedServer(app, [bind_unix_socket(self.path)])
 
     def close(self) -> None:
-        async def stop() -> None:
-            self.server.stop()
-            await self.server.close_all_connections()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        self.served.close()
 
 
 @pytest.fixture
