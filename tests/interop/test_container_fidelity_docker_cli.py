@@ -2,7 +2,7 @@
 answers (each expectation below was recorded from dockerd on this machine with the same
 command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups,
 ``--shm-size``, ``top`` with ps options, the environment, HostConfig defaults in ``inspect``,
-``docker update``, /.dockerenv and /etc/mtab, and dockerd's wording for bad input."""
+``docker update``, /.dockerenv and /etc/mtab, events, and dockerd's wording for bad input."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import tarfile
+import time
 from typing import Any
 
 import pytest
@@ -214,3 +215,31 @@ def test_size_and_etc_paths_in_inspect(docker: Any) -> None:
     assert docker("ps", "-a", "-s", "--filter", "name=fid-size", "--format", "{{.Size}}").stdout.startswith("0B ")
     done = docker("inspect", "-f", "{{.HostsPath}} {{.ResolvConfPath}} {{.HostnamePath}}", "fid-size")
     assert [os.path.basename(p) for p in done.stdout.split()] == ["hosts", "resolv.conf", "hostname"]
+
+
+def test_events_of_a_containers_day(docker: Any) -> None:
+    """The events dockerd sends for exec, stop (a kill per signal), networks and volumes (they
+    were missing), in its order (die before the network's disconnect), and its refusal of a
+    ``since`` after ``until``. (dockerd's volume mount/unmount are not sent.)"""
+    since = time.time()
+    docker("run", "-d", "--name", "fid-ev", "--network", "none", "busybox", "sleep", "100")
+    docker("exec", "fid-ev", "true")
+    docker("stop", "-t", "1", "fid-ev")
+    docker("network", "create", "fid-evnet")
+    docker("run", "--rm", "--name", "fid-ev2", "--network", "fid-evnet", "-v", "fid-evvol:/v", "busybox", "true")
+    docker("network", "rm", "fid-evnet")
+    docker("volume", "rm", "fid-evvol")
+    done = docker("events", "--since", str(since), "--until", str(time.time() + 0.5), "--format",
+                  "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.signal}}"
+                  "{{.Actor.Attributes.exitCode}}")
+    assert done.stdout.replace("<no value>", "").split("\n") == [
+        "container create fid-ev ", "network connect none ", "container start fid-ev ",
+        "container exec_create: true  fid-ev ", "container exec_start: true  fid-ev ",
+        "container exec_die fid-ev 0", "container kill fid-ev 15", "container kill fid-ev 9",
+        "container die fid-ev 137", "network disconnect none ", "container stop fid-ev ",
+        "network create fid-evnet ", "volume create  ", "container create fid-ev2 ",
+        "container attach fid-ev2 ", "network connect fid-evnet ", "container start fid-ev2 ",
+        "container die fid-ev2 0", "network disconnect fid-evnet ", "container destroy fid-ev2 ",
+        "network destroy fid-evnet ", "volume destroy  ", ""]
+    done = docker("events", "--since", "5", "--until", "2")
+    assert done.stderr == "Error response from daemon: `since` time (5) cannot be after `until` time (2)\n"

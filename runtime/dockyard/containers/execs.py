@@ -159,6 +159,7 @@ class ExecManager:
             if len(self._execs) >= MAX_FINISHED:
                 self._drop_finished()
             self._execs[exec_id] = ExecInstance(exec_id, record.id, dict(config))
+        self._tell(record, f"exec_create: {_action_command(cmd)}", execID=exec_id)
         return exec_id
 
     def _drop_finished(self) -> None:
@@ -229,6 +230,7 @@ class ExecManager:
         if detach and session.console is not None:
             threading.Thread(target=_drain, args=(session.console,), daemon=True).start()
             session.console = None
+        self._tell(record, f"exec_start: {_action_command(config['Cmd'])}", execID=exec_id)
         threading.Thread(target=self._wait, args=(instance, process), daemon=True,
                          name=f"exec-{exec_id[:12]}").start()
         return session
@@ -315,7 +317,21 @@ class ExecManager:
         return child
 
     def _wait(self, instance: ExecInstance, process: ExecProcess) -> None:
-        self._finish(instance, process.wait().exit_code)
+        code = process.wait().exit_code
+        try:
+            record = self.engine.containers.get(instance.container_id)
+        except NotFound:
+            record = None  # removed meanwhile: nobody to tell of it
+        if record is not None:
+            self._tell(record, "exec_die", execID=instance.id, exitCode=str(code))
+        self._finish(instance, code)
+
+    def _tell(self, record: Any, action: str, **attributes: str) -> None:
+        """An exec's event, on its container as dockerd sends it (none from a containers
+        manager without events, as tests' stand-ins are)."""
+        emit = getattr(self.engine.containers, "emit", None)
+        if emit is not None:
+            emit(record, action, **attributes)
 
     @staticmethod
     def _finish(instance: ExecInstance, code: int) -> None:
@@ -323,6 +339,12 @@ class ExecManager:
         instance.running = False
         instance.spawned.set()
         instance.done.set()
+
+
+def _action_command(cmd: list[str]) -> str:
+    """The command in an exec event's action, as dockerd writes it: the program, a space,
+    the arguments (``exec_create: true `` for a bare ``true``)."""
+    return f"{cmd[0]} {' '.join(cmd[1:])}"
 
 
 def _set_size(fd: int, height: int, width: int) -> None:

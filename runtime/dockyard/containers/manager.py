@@ -161,7 +161,8 @@ class ContainerManager:
                     self._runtime = Runtime()
         return self._runtime
 
-    def _emit(self, record: ContainerRecord, action: str, **extra: str) -> None:
+    def emit(self, record: ContainerRecord, action: str, **extra: str) -> None:
+        """A container event with dockerd's attributes (labels, image, name, then ``extra``)."""
         attrs = {**(record.config.get("Labels") or {}), "image": record.image,
                  "name": record.name.lstrip("/"), **extra}
         self.events.emit("container", action, record.id, attrs)
@@ -201,7 +202,7 @@ class ContainerManager:
                 raise
             self._records[cid] = record
         mark(cid, "create.prepared")
-        self._emit(record, "create")
+        self.emit(record, "create")
         return {"Id": cid, "Warnings": _create.warnings(host_config)}
 
     def _image(self, image_id: str) -> tuple[dict[str, Any], list[str]]:
@@ -308,7 +309,7 @@ class ContainerManager:
             raise
         mark(record.id, "start.shim-replied")
         self._adopt(record, sock, pid)
-        self._emit(record, "start")
+        self.emit(record, "start")
         mark(record.id, "start.done")
 
     def _start_failed(self, record: ContainerRecord, code: int, error: str) -> None:
@@ -401,6 +402,9 @@ class ContainerManager:
         mark(record.id, "exit.packet")
         with self._guard(record):
             self._live.pop(record.id, None)
+            if status.get("oom_killed"):
+                self.emit(record, "oom")
+            self.emit(record, "die", exitCode=str(code))  # before the network's disconnect, as dockerd
             self._network_teardown(record)  # still "running": a wait now waits for the end
             mark(record.id, "exit.teardown")
             record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
@@ -409,9 +413,6 @@ class ContainerManager:
                                 FinishedAt=rfc3339_ns(int(status["finished_at"])))
             for listener in list(self._listeners.get(record.id, [])):
                 listener("exit", b"")
-            if record.state["OOMKilled"]:
-                self._emit(record, "oom")
-            self._emit(record, "die", exitCode=str(code))
             self._resolve(self._exit_waiters, record.id, code, record.state["Error"])
             mark(record.id, "exit.waiters-told")
             if record.id in self._records:
@@ -508,7 +509,7 @@ class ContainerManager:
             raise Conflict(f"Cannot kill container: {name}: Container {record.id} is not running")
         if signo in (signal.SIGKILL, signal.SIGTERM):
             record.manually_stopped = True
-        self._emit(record, "kill", signal=str(signo))
+        self.emit(record, "kill", signal=str(signo))
         if record.state["Paused"] and signo == signal.SIGKILL:
             self.signal(record, signo)
             self._freeze(record, False)
@@ -521,7 +522,7 @@ class ContainerManager:
             raise NotModified("container already stopped")
         record.manually_stopped = True
         self._stop(record, timeout, sig)
-        self._emit(record, "stop")
+        self.emit(record, "stop")
 
     def _stop(self, record: ContainerRecord, timeout: int | None, sig: str | None) -> None:
         if timeout is None:
@@ -532,6 +533,7 @@ class ContainerManager:
         if record.state["Paused"]:
             self._freeze(record, False)
         try:
+            self.emit(record, "kill", signal=str(signo))  # dockerd tells each signal of a stop
             self.signal(record, signo)
             if timeout < 0:
                 future.result()
@@ -541,6 +543,7 @@ class ContainerManager:
             pass
         if record.running:
             try:
+                self.emit(record, "kill", signal=str(int(signal.SIGKILL)))
                 self.signal(record, signal.SIGKILL)
             except NotRunning:
                 return
@@ -554,7 +557,7 @@ class ContainerManager:
         with self._guard(record):
             record.state["Restarting"] = False
             self._start(record)
-        self._emit(record, "restart")
+        self.emit(record, "restart")
 
     # ---- pause ---------------------------------------------------------------------------
 
@@ -575,14 +578,14 @@ class ContainerManager:
         if record.state["Paused"]:
             raise AlreadyPaused(f"Container {record.id} is already paused")
         self._freeze(record, True)
-        self._emit(record, "pause")
+        self.emit(record, "pause")
 
     def unpause(self, name: str) -> None:
         record = self.get(name)
         if not record.state["Paused"]:
             raise Conflict(f"Container {record.id} is not paused")
         self._freeze(record, False)
-        self._emit(record, "unpause")
+        self.emit(record, "unpause")
 
     # ---- remove / rename / prune -----------------------------------------------------------
 
@@ -629,7 +632,7 @@ class ContainerManager:
             self._pending_stdin.pop(record.id, None)
         for listener in listeners:
             listener("exit", b"")
-        self._emit(record, "destroy")
+        self.emit(record, "destroy")
         error = record.state.get("Error") or ""
         self._resolve(self._remove_waiters, record.id, record.state["ExitCode"], "")
         self._resolve(self._exit_waiters, record.id, record.state["ExitCode"], error)
@@ -650,7 +653,7 @@ class ContainerManager:
                 self._names[old] = record.id
                 raise
             self._saver.save(record, wait=True)
-        self._emit(record, "rename", oldName=old)
+        self.emit(record, "rename", oldName=old)
 
     def update(self, name: str, request: dict[str, Any]) -> dict[str, Any]:
         """``POST /containers/{id}/update`` (``docker update``): resources and the restart
@@ -668,7 +671,7 @@ class ContainerManager:
                 self._update_cgroup(record, host_config, request)
             record.host_config = host_config
             self._saver.save(record, wait=True)
-        self._emit(record, "update")
+        self.emit(record, "update")
         return {"Warnings": []}
 
     def _update_cgroup(self, record: ContainerRecord, host_config: dict[str, Any],
@@ -718,7 +721,7 @@ class ContainerManager:
 
     def attached(self, name: str) -> None:
         """An attach began (dockerd logs it as an event)."""
-        self._emit(self.get(name), "attach")
+        self.emit(self.get(name), "attach")
 
     def write_stdin(self, name: str, data: bytes) -> None:
         self._to_shim(self.get(name), b"0" + data)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from ..containers.events import emit_on
 from ..containers.spec import Mount
 from ..containers.trace import mark
 from ..errors import Conflict, InvalidArgument, NotFound
@@ -277,6 +278,7 @@ class NetworkManager:
             self._bridge(net)
             self.state.networks[net.id] = net
             self.state.save(durable=True)
+        self._told(net, "create")
         return {"Id": net.id, "Warning": ""}
 
     def _new_bridge_network(self, name: str, body: dict[str, Any]) -> Network:
@@ -332,6 +334,14 @@ class NetworkManager:
         self._bridges.pop(net.id, None)
         del self.state.networks[net.id]
         self.state.save(durable=True)
+        self._told(net, "destroy")
+
+    def _told(self, net: Network, action: str, container: str = "") -> None:
+        """dockerd's network events: create, destroy, and connect/disconnect of a container
+        (at its start and exit too, for every network it is on, none and host included)."""
+        attrs = {"container": container} if container else {}
+        emit_on(self.engine, "network", action, net.id,
+                {**attrs, "name": net.name, "type": net.driver})
 
     @off_loop
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -453,6 +463,8 @@ class NetworkManager:
         mark(record.id, "net.files")
         self._refresh_peers(record.id)
         self._fill_settings(record, requested)
+        for net in [self.find("host")] if mode == "host" else [n for n, _req in requested]:
+            self._told(net, "connect", record.id)
         mark(record.id, "net.done")
         return NetworkSetup(sb.netns, _file_mounts(directory), hostname)
 
@@ -515,9 +527,15 @@ class NetworkManager:
             netlink.delete_netns(path)
         if eps or sb is not None:  # not again at ``rm`` of a container whose exit tore it down
             self.state.save()
+            for net in self._networks_of(record):
+                self._told(net, "disconnect", record.id)
         if eps:
             self._reap([ep.host_if for ep in eps])
             self._refresh_peers(record.id, [ep.network_id for ep in eps])
+
+    def _networks_of(self, record: ContainerLike) -> list[Network]:
+        names = (record.network_settings or {}).get("Networks") or {}
+        return [n for n in self.state.networks.values() if n.name in names]
 
     def _reap(self, names: list[str]) -> None:
         """The kernel removes a veth with its netns, asynchronously; this makes sure of it a
@@ -563,6 +581,7 @@ class NetworkManager:
                 self._refresh_peers(record.id)
             networks[net.name] = endpoint_settings(net, ep, config, self._dns_names(ep, net))
         self._save_record(record)
+        self._told(net, "connect", record.id)
 
     @off_loop
     def disconnect(self, name_or_id: str, container: str, force: bool = False) -> None:
@@ -582,6 +601,7 @@ class NetworkManager:
                     self._write_files(sb, host_mode=False)
                 self._refresh_peers(record.id, [net.id])
         self._save_record(record)
+        self._told(net, "disconnect", record.id)
 
     def _container(self, name: str) -> ContainerLike:
         containers = getattr(self.engine, "containers", None) if self.engine is not None else None

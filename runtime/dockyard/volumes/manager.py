@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..containers.events import emit_on
 from ..containers.spec import Mount
 from ..errors import Conflict, InvalidArgument, NotFound
 from . import parse
@@ -59,7 +60,9 @@ class VolumeManager:
         if not name:
             name = secrets.token_hex(32)
         labels, opts = body.get("Labels"), body.get("DriverOpts")
-        volume, _ = self.driver.create(name, _str_map(opts, "DriverOpts"), _str_map(labels, "Labels"))
+        volume, new = self.driver.create(name, _str_map(opts, "DriverOpts"), _str_map(labels, "Labels"))
+        if new:
+            self._told(volume.name, "create")
         return volume.view()
 
     def inspect(self, name: str) -> dict[str, Any]:
@@ -82,7 +85,7 @@ class VolumeManager:
         """``DELETE /volumes/{name}``; ``force`` ignores a missing volume, never one in use."""
         try:
             with self._claim(name):
-                self.driver.remove(self.driver.get(name))
+                self._remove(self.driver.get(name))
         except NotFound:
             if not force:
                 raise
@@ -99,12 +102,20 @@ class VolumeManager:
             try:
                 with self._claim(volume.name):
                     size = self.driver.size(volume)
-                    self.driver.remove(volume)
+                    self._remove(volume)
             except (VolumeInUse, NotFound):
                 continue
             deleted.append(volume.name)
             reclaimed += size
         return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+    def _remove(self, volume: Volume) -> None:
+        self.driver.remove(volume)
+        self._told(volume.name, "destroy")
+
+    def _told(self, name: str, action: str) -> None:
+        """dockerd's volume events (create, destroy); mount/unmount are not sent."""
+        emit_on(self.engine, "volume", action, name, {"driver": "local"})
 
     def disk_usage(self) -> list[dict[str, Any]]:
         """``/system/df``'s Volumes: each with ``UsageData`` (Size, RefCount)."""
@@ -173,7 +184,7 @@ class VolumeManager:
             for volume in made:  # unless another container took it up meanwhile
                 try:
                     with _Claim(self, volume.name, ignore=record.id):
-                        self.driver.remove(volume)
+                        self._remove(volume)
                 except (NotFound, VolumeInUse):
                     pass
             self._forget(record.id)
@@ -213,6 +224,7 @@ class VolumeManager:
         volume, new = self.driver.create(req.name, req.driver_opts or None, labels)
         if new:
             made.append(volume)
+            self._told(volume.name, "create")
         req.driver = "local"
         if not req.mode and req.listed and req.from_binds:
             req.mode = "z"  # dockerd's default for a local volume named in Binds
@@ -253,7 +265,7 @@ class VolumeManager:
                 volume = self.driver.get(str(point.get("Name")))
                 if volume.anonymous:
                     with _Claim(self, volume.name, ignore=record.id):
-                        self.driver.remove(volume)
+                        self._remove(volume)
             except (NotFound, VolumeInUse):
                 continue
 

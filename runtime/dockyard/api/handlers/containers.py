@@ -326,7 +326,9 @@ class EventsHandler(ContainersHandler):
     async def get(self) -> None:
         since, until = self.str_arg("since"), self.str_arg("until")
         since_ns = parse_time(since) if since else None
-        until_ns = parse_time(until) if until else 0
+        until_ns = max(parse_time(until), 1) if until else 0  # "0" is a time too (1970)
+        if since_ns is not None and until_ns and until_ns < since_ns:
+            raise InvalidArgument(f"`since` time ({since}) cannot be after `until` time ({until})")
         filters = self.filters_arg()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
