@@ -243,3 +243,14 @@ def test_events_of_a_containers_day(docker: Any) -> None:
         "network destroy fid-evnet ", "volume destroy  ", ""]
     done = docker("events", "--since", "5", "--until", "2")
     assert done.stderr == "Error response from daemon: `since` time (5) cannot be after `until` time (2)\n"
+
+
+def test_init_runs_docker_init_as_pid_1(docker: Any) -> None:
+    """``--init`` (it was recorded and ignored): the daemon's docker-init at /sbin/docker-init
+    as PID 1, running the command; a stop reaches the command through it, as under dockerd."""
+    docker("run", "-d", "--name", "fid-init", "--network", "none", "--init", "busybox", "sleep", "1000")
+    done = docker("exec", "fid-init", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline")
+    assert done.stdout == "/sbin/docker-init -- sleep 1000 "
+    assert docker("diff", "fid-init").stdout == "C /sbin\nA /sbin/docker-init\n"
+    docker("stop", "-t", "5", "fid-init")
+    assert docker("inspect", "-f", "{{.State.ExitCode}}", "fid-init").stdout == "143\n"

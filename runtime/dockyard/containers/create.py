@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
 from typing import Any, Final
 
-from ..errors import Conflict, InvalidArgument
+from ..errors import Conflict, DockyardError, InvalidArgument
 from ..linux import capabilities, users
 from ..linux.cgroups import Limits
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
@@ -310,16 +311,33 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home}")
     masked, readonly = hc.get("MaskedPaths"), hc.get("ReadonlyPaths")
+    args, init = command(cfg), _init(hc)
     return ContainerSpec(
         id=record.id, lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
-        work_dir=record.work_dir, rootfs_dir=record.rootfs, args=command(cfg), env=env,
+        work_dir=record.work_dir, rootfs_dir=record.rootfs,
+        args=[INIT_PATH, "--", *args] if init else args, env=env,
         cwd=cfg.get("WorkingDir") or "/",
         user=User(user.uid, user.gid, list(user.additional_gids)), hostname=hostname,
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
-        mounts=[*_shm(hc), *mounts], network=network, limits=limits(hc), tty=bool(cfg.get("Tty")))
+        mounts=[*_shm(hc), *init, *mounts], network=network, limits=limits(hc),
+        tty=bool(cfg.get("Tty")))
+
+
+INIT_PATH: Final = "/sbin/docker-init"
+
+
+def _init(hc: dict[str, Any]) -> list[Mount]:
+    """``--init``: the daemon's ``docker-init`` (tini, as dockerd's) bound read-only at
+    /sbin/docker-init to run as PID 1, reaping zombies and passing signals on."""
+    if not hc.get("Init"):
+        return []
+    found = shutil.which("docker-init")
+    if found is None:
+        raise DockyardError('exec: "docker-init": executable file not found in $PATH')
+    return [Mount("bind", INIT_PATH, os.path.realpath(found), read_only=True)]
 
 
 def _shm(hc: dict[str, Any]) -> list[Mount]:
