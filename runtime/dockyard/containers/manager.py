@@ -39,6 +39,7 @@ from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModi
 from ..linux import userns
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
+from . import skeleton
 from .events import EventBus
 from .monitor import Monitor
 from .record import CONFIG_FILE, ContainerRecord, Saver
@@ -93,6 +94,7 @@ class ContainerManager:
         self._closing = False
         self.monitor = Monitor()
         self._saver = Saver()
+        self._skeletons = skeleton.Skeletons(self.root)
         engine.store.containers_using = self.containers_using
         self._restore()
 
@@ -230,13 +232,12 @@ class ContainerManager:
         networks = getattr(self.engine, "networks", None)
         if networks is not None:
             networks.validate(record)
-        record.dir.mkdir(parents=True)
+        if not self._skeletons.take(record.dir):
+            skeleton.make(record.dir)
+        _fit_init_layer(record)
         volumes = getattr(self.engine, "volumes", None)
         if volumes is not None:
             record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
-        for sub in (record.upper_dir, record.work_dir, record.rootfs):
-            os.mkdir(sub, 0o755)
-        _runtime_files(record)
         self._saver.save(record, wait=True)
 
     # ---- start ---------------------------------------------------------------------------
@@ -755,6 +756,8 @@ class ContainerManager:
             if directory.name.startswith(".removing-"):
                 userns.remove_tree(directory)  # a removal cut short
                 continue
+            if directory.name == skeleton.POOL:
+                continue
             try:
                 record = ContainerRecord.load(directory)
             except (OSError, ValueError, TypeError):
@@ -792,31 +795,34 @@ class ContainerManager:
     def close(self) -> None:
         """Let go of the shims (containers keep running, as with dockerd's live-restore)."""
         self._closing = True
+        self._skeletons.close()
         self.monitor.close()
         self._saver.flush()
         if self._runtime is not None:
             self._runtime.close()
 
 
-def _runtime_files(record: ContainerRecord) -> None:
-    """What dockerd's init layer gives every container: an empty ``/.dockerenv`` (scripts
-    look for it to know they run in Docker) and ``/etc/mtab`` → ``/proc/mounts``. They go in
-    the upper dir, ``/etc`` there with the image's owner and mode; ``docker diff`` and commit
-    leave them out (:data:`~dockyard.containers.commit.INIT_PATHS`)."""
-    upper = Path(record.upper_dir)
-    os.close(os.open(upper / ".dockerenv", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
-    os.chmod(upper / ".dockerenv", 0o755)  # whatever the umask
+def _fit_init_layer(record: ContainerRecord) -> None:
+    """What dockerd's init layer gives every container, made with the directory
+    (:func:`.skeleton.make`): an empty ``/.dockerenv`` (scripts look for it to know they run in
+    Docker) and ``/etc/mtab`` → ``/proc/mounts``, ``/etc`` in the upper dir. Here it takes the
+    image's ``/etc`` owner and mode, or goes when the image has the link already (a regular
+    mtab is shadowed, as by dockerd). ``docker diff`` and commit leave them out
+    (:data:`~dockyard.containers.commit.INIT_PATHS`)."""
     image_etc = next((Path(d, "etc") for d in reversed(record.lower_dirs) if Path(d, "etc").is_dir()), None)
-    if image_etc is not None and Path(image_etc, "mtab").is_symlink():
-        return  # the image has the link already (a regular mtab is shadowed, as by dockerd)
-    etc = upper / "etc"
-    etc.mkdir(mode=0o755)
-    if image_etc is not None:
-        st = image_etc.stat()
+    if image_etc is None:
+        return
+    etc = Path(record.upper_dir, "etc")
+    if Path(image_etc, "mtab").is_symlink():
+        os.unlink(etc / "mtab")
+        os.rmdir(etc)
+        return
+    st, mine = image_etc.stat(), etc.stat()
+    if stat.S_IMODE(st.st_mode) != stat.S_IMODE(mine.st_mode):
         os.chmod(etc, stat.S_IMODE(st.st_mode))
+    if (st.st_uid, st.st_gid) != (mine.st_uid, mine.st_gid):
         with contextlib.suppress(PermissionError):  # rootless: already the daemon's own
             os.chown(etc, st.st_uid, st.st_gid)
-    os.symlink("/proc/mounts", etc / "mtab")
 
 
 def _unstart(record: ContainerRecord, before: tuple[dict[str, Any], bool, bool]) -> None:
@@ -860,6 +866,7 @@ _trash: queue.SimpleQueue[Path] = queue.SimpleQueue()
 _reaper: threading.Thread | None = None
 _reaper_lock = threading.Lock()
 _LAYOUT = ("config.v2.json", "exit.json", "hosts", "resolv.conf", "hostname",
+           "upper/.dockerenv", "upper/etc/mtab",
            "upper/etc/hosts", "upper/etc/resolv.conf", "upper/etc/hostname")
 _LAYOUT_DIRS = ("upper/etc", "upper", "merged", "work/work", "work")
 

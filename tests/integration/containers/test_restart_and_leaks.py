@@ -17,6 +17,7 @@ from typing import Any
 import docker.errors
 import pytest
 
+from dockyard.containers import skeleton
 from dockyard.linux import cgroups
 from dockyard.testing.daemon import DaemonProcess
 
@@ -145,7 +146,8 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
     _wait_for(lambda: _cgroups(ids) == [])
     _wait_for(lambda: _spare_cgroups_of_gone_spares() == [])
     assert _mounts(daemon.root) == []
-    _wait_for(lambda: list((daemon.root / "containers").iterdir()) == [])
+    _wait_for(lambda: [p.name for p in (daemon.root / "containers").iterdir()] == [skeleton.POOL])
+    assert len(os.listdir(daemon.root / "containers" / skeleton.POOL)) <= 1  # the one kept ready
     assert len(busy_before) == 1  # the launcher itself, and no shim, stays
 
 
@@ -281,8 +283,8 @@ def test_a_restart_waits_for_the_previous_runs_overlay(daemon: DaemonProcess, cl
     import threading
 
     before = _kernel_log().count("upperdir is in-use")
-    c = client.containers.create("busybox", ["sh", "-c", "echo run >> /runs; wc -l < /runs; "
-                                             "exec sleep 100"])
+    c = client.containers.create("busybox", ["sh", "-c", ("echo run >> /runs; wc -l < /runs; "
+                                              "exec sleep 100")])
     try:
         c.start()
         _wait_for(lambda: c.logs() == b"1\n")

@@ -1,0 +1,86 @@
+"""A container's directory made ahead of time: ``upper/`` (with the init layer's ``/.dockerenv``
+and ``/etc/mtab`` → ``/proc/mounts``), ``work/`` and ``merged/``.
+
+Making them is seven file-system calls that each journal on ext4 (~0.1–0.2 ms apiece here), and
+``create`` is answered only after them: a thread keeps one directory ready under
+``containers/.skeletons/``, and a create renames it into place (one call). Without one ready —
+a burst of creates — the create makes its own, as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import threading
+from pathlib import Path
+
+POOL = ".skeletons"
+_ids = itertools.count()
+
+
+def make(path: Path) -> None:
+    """The directory as a create leaves it (the init files as for an image without ``/etc``)."""
+    upper = path / "upper"
+    for directory in (path, upper, path / "work", path / "merged", upper / "etc"):
+        os.mkdir(directory)
+        os.chmod(directory, 0o755)  # whatever the umask: the upper dir's is the container's "/"
+    os.close(os.open(upper / ".dockerenv", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC))
+    os.chmod(upper / ".dockerenv", 0o755)
+    os.symlink("/proc/mounts", upper / "etc" / "mtab")
+
+
+class Skeletons:
+    """One directory kept ready in ``root/.skeletons`` by a thread of its own."""
+
+    def __init__(self, root: Path) -> None:
+        self.pool = root / POOL
+        shutil.rmtree(self.pool, ignore_errors=True)  # what a previous daemon left
+        self.pool.mkdir(parents=True)
+        self._ready: list[Path] = []
+        self._lock = threading.Lock()
+        self._wanted = threading.Event()
+        self._wanted.set()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def take(self, target: Path) -> bool:
+        """Rename a ready directory to ``target``; False when none is ready (the caller makes
+        its own with :func:`make`)."""
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._fill, name="container-skeletons",
+                                                daemon=True)
+                self._thread.start()
+            ready = self._ready.pop() if self._ready else None
+        self._wanted.set()
+        if ready is None:
+            return False
+        try:
+            os.rename(ready, target)
+        except OSError:
+            shutil.rmtree(ready, ignore_errors=True)
+            return False
+        return True
+
+    def close(self) -> None:
+        self._closed = True
+        self._wanted.set()
+
+    def _fill(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._closed:
+                return
+            with self._lock:
+                if self._ready:
+                    continue
+            path = self.pool / f"{os.getpid()}-{next(_ids)}"
+            try:
+                make(path)
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True)
+                continue  # the next take asks again; meanwhile creates make their own
+            with self._lock:
+                self._ready.append(path)
