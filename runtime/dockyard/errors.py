@@ -10,6 +10,7 @@
     ├── NotFound                   404  no such image / container / network / volume
     ├── Conflict                   409  the object is in a state that forbids the action
     ├── NotModified                304  the action was already done (start a running container)
+    ├── NotSupported               501  the object cannot do that (logs of a container logging to "none")
     └── Unavailable                503  a capability the kernel or machine lacks; says what and how
 
 The Engine API (``dockyard.api``) maps ``status`` to the HTTP status and ``str(exc)`` to
@@ -57,6 +58,12 @@ class Conflict(DockyardError):
 
 class NotModified(DockyardError):
     status = 304
+
+
+class NotSupported(DockyardError):
+    """dockerd's errdefs.NotImplemented (the name would shadow Python's constant)."""
+
+    status = 501
 
 
 class Unavailable(DockyardError):

@@ -254,3 +254,27 @@ def test_init_runs_docker_init_as_pid_1(docker: Any) -> None:
     assert docker("diff", "fid-init").stdout == "C /sbin\nA /sbin/docker-init\n"
     docker("stop", "-t", "5", "fid-init")
     assert docker("inspect", "-f", "{{.State.ExitCode}}", "fid-init").stdout == "143\n"
+
+
+def test_devices_and_logging_drivers(docker: Any) -> None:
+    """``--device`` reaches the container (it was ignored); ``--log-driver none`` has no
+    ``docker logs`` and an unknown driver or log option is refused, in dockerd's words."""
+    done = docker("run", "--rm", "--network", "none", "--device", "/dev/null:/dev/fid-null", "busybox",
+                  "sh", "-c", "ls -l /dev/fid-null | cut -c1; echo x > /dev/fid-null && echo wrote")
+    assert done.stdout == "c\nwrote\n"
+    done = docker("run", "--rm", "--network", "none", "--device", "/dev/fid-nope", "busybox", "true")
+    assert ('error gathering device information while adding custom device "/dev/fid-nope": no such file '
+            "or directory") in done.stderr and done.returncode == 127  # the CLI's code for "no such file"
+    done = docker("run", "--name", "fid-nolog", "--network", "none", "--log-driver", "none", "busybox", "echo", "hi")
+    assert done.stdout == "hi\n"
+    done = docker("logs", "fid-nolog")
+    assert done.stderr == "Error response from daemon: configured logging driver does not support reading\n"
+    for args, message in (
+            (["--log-driver", "fid-bogus"], 'error looking up logging plugin fid-bogus: plugin "fid-bogus" not found'),
+            (["--log-opt", "bogus=1"], "unknown log opt 'bogus' for json-file log driver"),
+            (["--group-add", "fid-nogroup"], "Unable to find group fid-nogroup: no matching entries in group file")):
+        done = docker("run", "--rm", "--network", "none", *args, "busybox", "true")
+        assert f"docker: Error response from daemon: {message}\n" in done.stderr, args
+    done = docker("create", "--network", "none", "--oom-kill-disable", "busybox", "true")
+    assert done.stderr == ("WARNING: OOM killer is disabled for the container, but no memory limit is set, "
+                           "this can result in the system running out of resources.\n")

@@ -193,6 +193,7 @@ def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge") ->
 def validate_host_config(hc: dict[str, Any]) -> None:
     """dockerd's checks and wording for what we honour."""
     _check_restart_policy(hc["RestartPolicy"], hc["AutoRemove"])
+    _check_log_config(hc["LogConfig"])
     check_resources(hc)
     for key in ("CapAdd", "CapDrop"):
         try:
@@ -207,7 +208,29 @@ def warnings(hc: dict[str, Any]) -> list[str]:
     out = []
     if hc.get("NetworkMode") == "host" and hc.get("PortBindings"):
         out.append("Published ports are discarded when using host network mode")
+    if hc.get("OomKillDisable") and not hc.get("Memory"):
+        out.append("OOM killer is disabled for the container, but no memory limit is set, this "
+                   "can result in the system running out of resources.")
     return out
+
+
+# dockerd's built-in logging drivers, and the options its file drivers take
+LOG_DRIVERS: Final = ("json-file", "local", "none", "syslog", "journald", "gelf", "fluentd",
+                      "awslogs", "splunk", "etwlogs", "gcplogs", "logentries")
+_FILE_LOG_OPTS: Final = {
+    "json-file": ("max-file", "max-size", "compress", "labels", "labels-regex", "env",
+                  "env-regex", "tag"),
+    "local": ("max-file", "max-size", "compress"),
+}
+
+
+def _check_log_config(config: dict[str, Any]) -> None:
+    driver = str(config.get("Type") or "json-file")
+    if driver not in LOG_DRIVERS:
+        raise InvalidArgument(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
+    for key in config.get("Config") or {}:
+        if driver in _FILE_LOG_OPTS and key not in _FILE_LOG_OPTS[driver]:
+            raise InvalidArgument(f"unknown log opt '{key}' for {driver} log driver")
 
 
 def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
@@ -312,6 +335,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
         env.append(f"HOME={user.home}")
     masked, readonly = hc.get("MaskedPaths"), hc.get("ReadonlyPaths")
     args, init = command(cfg), _init(hc)
+    devices = [_device(d) for d in hc.get("Devices") or []]
     return ContainerSpec(
         id=record.id, lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
         work_dir=record.work_dir, rootfs_dir=record.rootfs,
@@ -322,11 +346,21 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
-        mounts=[*_shm(hc), *init, *mounts], network=network, limits=limits(hc),
+        mounts=[*_shm(hc), *init, *devices, *mounts], network=network, limits=limits(hc),
         tty=bool(cfg.get("Tty")))
 
 
 INIT_PATH: Final = "/sbin/docker-init"
+
+
+def _device(device: dict[str, Any]) -> Mount:
+    """``--device HOST[:CONTAINER]``: the host's node bound at the container's path (rootless
+    Docker's way; no device cgroup restricts access here, so the node works as the host's)."""
+    host = str(device.get("PathOnHost") or "")
+    if not os.path.exists(host):
+        raise DockyardError("error gathering device information while adding custom device "
+                            f'"{host}": no such file or directory')
+    return Mount("bind", str(device.get("PathInContainer") or host), host, options=["norbind"])
 
 
 def _init(hc: dict[str, Any]) -> list[Mount]:

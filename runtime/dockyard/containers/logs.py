@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NotSupported
 
 Entry = tuple[str, bytes]  # ("stdout"|"stderr", payload)
 
@@ -24,6 +24,13 @@ class LogOptions:
     until_ns: int = 0           # 0: no end
     tail: int = -1              # -1: all
     timestamps: bool = False
+
+
+def check_readable(host_config: dict[str, Any]) -> None:
+    """dockerd's 501 for ``docker logs`` of a container logging to ``none`` (the shim keeps
+    its json-file log all the same: attach and the API's followers read through it)."""
+    if (host_config.get("LogConfig") or {}).get("Type") == "none":
+        raise NotSupported("configured logging driver does not support reading")
 
 
 def parse_time(text: str | None) -> int:

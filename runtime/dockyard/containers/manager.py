@@ -598,7 +598,7 @@ class ContainerManager:
                            "container before attempting removal or force remove")
         with self._lock:
             if record.state["Status"] == "removing":
-                raise Conflict(f"removal of container {record.id} is already in progress")
+                raise Conflict(f"removal of container {name} is already in progress")
             previous = record.state["Status"]
             record.state["Status"] = "removing"
         if record.running:

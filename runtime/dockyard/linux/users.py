@@ -70,7 +70,7 @@ def resolve(user: str, layers_top_down: list[str], group_add: Iterable[str] = ()
     if entry is not None and not group:
         extra = [int(g[2]) for g in groups
                  if len(g) > 3 and entry[0] in g[3].split(",") and _int(g[2]) is not None]
-    extra += [_group_id(g, groups) for g in group_add]
+    extra += [_group_id(g, groups, "Unable") for g in group_add]  # libcontainer's capital
     # the primary group is a supplementary one too (containerd and runc since the fix of
     # CVE-2023-25173: dockerd's containers list it in ``id`` and /proc/self/status)
     unique = tuple(dict.fromkeys([gid, *extra]))
@@ -78,11 +78,11 @@ def resolve(user: str, layers_top_down: list[str], group_add: Iterable[str] = ()
     return ExecUser(uid, gid, unique, entry[5] if entry and entry[5] else "/")
 
 
-def _group_id(group: str, groups: list[list[str]]) -> int:
+def _group_id(group: str, groups: list[list[str]], unable: str = "unable") -> int:
     gid = _int(group)
     if gid is not None:
         return gid
     for g in groups:
         if g[0] == group and _int(g[2]) is not None:
             return int(g[2])
-    raise InvalidArgument(f"unable to find group {group}: no matching entries in group file")
+    raise InvalidArgument(f"{unable} to find group {group}: no matching entries in group file")

@@ -19,7 +19,7 @@ from tornado.iostream import StreamClosedError
 
 from ...containers import trace
 from ...containers.events import matches as event_matches
-from ...containers.logs import LogOptions, LogReader, parse_time
+from ...containers.logs import LogOptions, LogReader, check_readable, parse_time
 from ...errors import InvalidArgument
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
@@ -262,6 +262,7 @@ async def _until_read(conn: Any, timeout: float = 0.1) -> None:
 class LogsHandler(ContainersHandler):
     async def get(self, name: str) -> None:
         record = self.containers.get(name)
+        check_readable(record.host_config)
         options = LogOptions(self.bool_arg("stdout"), self.bool_arg("stderr"),
                              parse_time(self.str_arg("since")), parse_time(self.str_arg("until")),
                              _tail(self.get_query_argument("tail", "all")),
