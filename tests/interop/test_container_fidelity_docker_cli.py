@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from dockyard.testing.hostcaps import ipv6_listen
+
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
@@ -278,3 +280,14 @@ def test_devices_and_logging_drivers(docker: Any) -> None:
     done = docker("create", "--network", "none", "--oom-kill-disable", "busybox", "true")
     assert done.stderr == ("WARNING: OOM killer is disabled for the container, but no memory limit is set, "
                            "this can result in the system running out of resources.\n")
+
+
+def test_a_port_without_host_ip_is_published_on_ipv6_too(docker: Any) -> None:
+    """``-p PORT`` binds ``[::]`` beside ``0.0.0.0`` on the same port, as dockerd (where this
+    host has IPv6); ``-p 0.0.0.0::PORT`` stays IPv4 only."""
+    docker("run", "-d", "--name", "fid-v6", "-p", "80", "-p", "0.0.0.0::81", "busybox", "sleep", "1000")
+    lines = docker("port", "fid-v6").stdout.splitlines()
+    port = lines[0].rsplit(":", 1)[1]
+    twin = [f"80/tcp -> [::]:{port}"] if ipv6_listen() else []
+    assert [line.rsplit(":", 1)[0] for line in lines[:1]] == ["80/tcp -> 0.0.0.0"]
+    assert lines[1:] == [*twin, *[line for line in lines[1:] if line.startswith("81/tcp -> 0.0.0.0:")]]

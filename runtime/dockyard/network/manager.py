@@ -732,6 +732,8 @@ class NetworkManager:
         try:
             for b in wanted:
                 done.append(self._bind_one(b))
+                if b.dual and (v6 := _bind_v6(*done[-1][:4])) is not None:
+                    done.append(v6)
         except PortAllocated as exc:  # dockerd's words: the port is the endpoint's failure
             for _proto, _ip, _port, _cport, sock in done:
                 sock.close()
@@ -804,6 +806,15 @@ class NetworkManager:
             net = next((n for n in self.state.networks.values() if n.name == name), None)
             s["Networks"][name] = endpoint_settings(net, None, keep)
         record.network_settings = s
+
+
+def _bind_v6(proto: str, _ip: str, port: int, container_port: int) -> tuple[str, str, int, int, Any] | None:
+    """The ``[::]`` twin of a port published without a host IP, as dockerd binds it: the same
+    port; none where this host has no IPv6 or another program holds that port there."""
+    try:
+        return (proto, "::", port, container_port, bind(proto, "::", port))
+    except (OSError, NetworkError, PortAllocated):
+        return None
 
 
 def _host_mode_hostname(record: ContainerLike) -> str:

@@ -18,6 +18,7 @@ class PortBinding:
     container_port: int
     host_ip: str          # "0.0.0.0" when unspecified
     host_ports: tuple[int, ...]  # candidates in order; (0,) = ephemeral
+    dual: bool = False    # no host IP given: [::] too, on the same port, where IPv6 is (dockerd)
 
 
 def parse_port_key(key: str) -> tuple[int, str]:
@@ -51,14 +52,15 @@ def bindings(config: dict[str, Any], host_config: dict[str, Any]) -> list[PortBi
     for key, entries in declared.items():
         port, proto = parse_port_key(key)
         for entry in entries or [{}]:
-            host_ip = (entry or {}).get("HostIp") or "0.0.0.0"
-            out.append(PortBinding(proto, port, host_ip, _host_ports((entry or {}).get("HostPort") or "", key)))
+            host_ip = (entry or {}).get("HostIp") or ""
+            out.append(PortBinding(proto, port, host_ip or "0.0.0.0",
+                                   _host_ports((entry or {}).get("HostPort") or "", key), not host_ip))
     if host_config.get("PublishAllPorts"):
         done = {parse_port_key(k) for k in declared}
         for key in config.get("ExposedPorts") or {}:
             port, proto = parse_port_key(key)
             if (port, proto) not in done:
-                out.append(PortBinding(proto, port, "0.0.0.0", (0,)))
+                out.append(PortBinding(proto, port, "0.0.0.0", (0,), True))
     return out
 
 

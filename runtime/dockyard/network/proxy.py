@@ -49,8 +49,11 @@ class Published:
 def bind(proto: str, host_ip: str, host_port: int) -> socket.socket:
     """A bound (and, for TCP, listening) socket, or dockerd's "port is already allocated"."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    sock = socket.socket(socket.AF_INET, kind)
+    v6 = ":" in host_ip
+    sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, kind)
     try:
+        if v6:  # [::] beside 0.0.0.0, as dockerd's: IPv6 only, or the port would clash
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if proto == "tcp":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host_ip, host_port))

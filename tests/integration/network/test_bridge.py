@@ -20,6 +20,7 @@ from dockyard.network import nat, netlink
 from dockyard.network.errors import PortAllocated
 from dockyard.network.manager import NetworkManager
 from dockyard.network.proxy import PortProxy, Published, Target, bind
+from dockyard.testing.hostcaps import ipv6_listen
 
 
 def _links() -> set[str]:
@@ -167,7 +168,7 @@ def test_teardown_leaves_nothing_and_is_idempotent(manager: NetworkManager, reco
         start(rec, "true").wait()
     made = {ep.host_if for ep in manager.state.endpoints.values()}
     assert _netns_mounts(manager.netns_dir) == 3
-    assert len(made) == 3 and manager.published_count() == 3
+    assert len(made) == 3 and manager.published_count() == 3 * (2 if ipv6_listen() else 1)  # [::] too
     for rec in recs:
         manager.teardown(rec)
         manager.teardown(rec)
@@ -244,9 +245,14 @@ def test_publish_all_exposed_ports(manager: NetworkManager, record: Callable[...
     rec = record(PublishAllPorts=True, config={"ExposedPorts": {"80/tcp": {}}})
     manager.validate(rec)
     run = start(rec, "echo all > /tmp/a; exec httpd -f -p 80 -h /tmp")
-    [binding] = rec.network_settings["Ports"]["80/tcp"]
+    [binding, *twin] = rec.network_settings["Ports"]["80/tcp"]
     assert binding["HostIp"] == "0.0.0.0" and int(binding["HostPort"]) > 0
     assert _wait_ready(run, f"http://127.0.0.1:{binding['HostPort']}/a") == b"all\n"
+    # dockerd binds [::] on the same port beside 0.0.0.0 when no host IP is given
+    assert twin == ([{"HostIp": "::", "HostPort": binding["HostPort"]}] if ipv6_listen() else [])
+    if twin:
+        assert _wait_ready(run, f"http://[::1]:{binding['HostPort']}/a") == b"all\n"
+
 
 
 def test_udp_proxy_round_trip() -> None:

@@ -45,8 +45,10 @@ def test_port_bindings_ranges_publish_all_and_errors() -> None:
     got = ports.bindings({"ExposedPorts": {"80/tcp": {}, "53/udp": {}}},
                          {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080-8081"}]},
                           "PublishAllPorts": True})
-    assert got == [ports.PortBinding("tcp", 80, "0.0.0.0", (8080, 8081)),
-                   ports.PortBinding("udp", 53, "0.0.0.0", (0,))]
+    assert got == [ports.PortBinding("tcp", 80, "0.0.0.0", (8080, 8081), dual=True),
+                   ports.PortBinding("udp", 53, "0.0.0.0", (0,), dual=True)]
+    explicit = ports.bindings({}, {"PortBindings": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "1"}]}})
+    assert explicit == [ports.PortBinding("tcp", 80, "0.0.0.0", (1,))]  # v4 only, as dockerd
     with pytest.raises(InvalidArgument, match='invalid port specification: "x/tcp"'):
         ports.bindings({}, {"PortBindings": {"x/tcp": []}})
     shaped = ports.settings(["443/tcp", "80/tcp"], [("tcp", "0.0.0.0", 8080, 80)])
