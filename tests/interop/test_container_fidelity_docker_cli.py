@@ -291,3 +291,14 @@ def test_a_port_without_host_ip_is_published_on_ipv6_too(docker: Any) -> None:
     twin = [f"80/tcp -> [::]:{port}"] if ipv6_listen() else []
     assert [line.rsplit(":", 1)[0] for line in lines[:1]] == ["80/tcp -> 0.0.0.0"]
     assert lines[1:] == [*twin, *[line for line in lines[1:] if line.startswith("81/tcp -> 0.0.0.0:")]]
+
+
+def test_unreadable_detach_keys_are_refused(docker: Any) -> None:
+    """As dockerd: an exec's create and an attach refuse detach keys they cannot read (both
+    were accepted, the keys then ignored)."""
+    docker("run", "-d", "--name", "fid-keys", "--network", "none", "busybox", "sleep", "1000")
+    done = docker("exec", "--detach-keys", "bogus", "fid-keys", "true")
+    assert (done.returncode, done.stderr) == (1, "Error response from daemon: Invalid escape keys (bogus) provided\n")
+    assert docker("exec", "--detach-keys", "ctrl-x,a", "fid-keys", "true").returncode == 0
+    done = docker("attach", "--detach-keys", "bogus-key", "fid-keys")
+    assert done.returncode == 1 and "received 400" in done.stderr

@@ -23,6 +23,7 @@ from ...containers.logs import LogOptions, LogReader, check_readable, parse_time
 from ...errors import InvalidArgument
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
+from .execs import check_detach_keys
 
 _STREAM_IDS = {"stdout": STDOUT, "stderr": STDERR}
 
@@ -204,6 +205,7 @@ def _bridge(queue: asyncio.Queue[tuple[str, bytes]]) -> Callable[[str, bytes], N
 class AttachHandler(ContainersHandler):
     async def post(self, name: str) -> None:
         record = self.containers.get(name)
+        check_detach_keys(self.str_arg("detachKeys"), "detach")
         tty = bool(record.config.get("Tty"))
         wanted = {s for s in ("stdout", "stderr") if self.bool_arg(s)}
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()

@@ -21,11 +21,23 @@ def json_body(handler: EngineHandler) -> dict[str, Any]:
     return body
 
 
+def check_detach_keys(keys: str | None, words: str) -> None:
+    """dockerd refuses detach keys it cannot read before anything starts: ``words`` is its
+    wording ("detach" for a container's attach, "escape" for an exec's create)."""
+    if keys:
+        try:
+            detach_sequence(keys)
+        except ValueError:
+            raise InvalidArgument(f"Invalid {words} keys ({keys}) provided") from None
+
+
 class CreateHandler(EngineHandler):
     """POST /containers/{id}/exec"""
 
     async def post(self, name: str) -> None:
-        exec_id = await self.call(self.engine.execs.create, name, json_body(self))
+        body = json_body(self)
+        check_detach_keys(body.get("DetachKeys"), "escape")
+        exec_id = await self.call(self.engine.execs.create, name, body)
         self.write_json({"Id": exec_id}, status=201)
 
 
