@@ -53,8 +53,8 @@ class _Closed(Exception):
 
 
 class Connection(asyncio.Protocol):
-    """One client connection: requests in order, one at a time (no pipelining), kept alive
-    as HTTP/1.1 says unless the client or a response ends it."""
+    """One client connection: requests answered in order, one at a time (a pipelined one
+    waits in the buffer), kept alive as HTTP/1.1 says unless the client or a response ends it."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
