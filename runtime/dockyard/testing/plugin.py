@@ -84,6 +84,18 @@ def dockyard_client(dockyard_daemon: DaemonProcess) -> Iterator[object]:
     client.close()
 
 
+@pytest.fixture
+def dockyard_tidy_client(dockyard_client: object, busybox_image: str) -> Iterator[object]:
+    """The session daemon's docker-py client with busybox loaded; the containers the test
+    made (the docker CLI's beside docker-py's) are removed after it, with their volumes."""
+    api = dockyard_client.api  # type: ignore[attr-defined]
+    before = {c["Id"] for c in api.containers(all=True)}
+    yield dockyard_client
+    for c in api.containers(all=True):
+        if c["Id"] not in before:
+            api.remove_container(c["Id"], force=True, v=True)
+
+
 def _image_state(client: object) -> tuple[set[str], set[str]]:
     images = client.api.images(all=True)  # type: ignore[attr-defined]
     return {i["Id"] for i in images}, {t for i in images for t in i.get("RepoTags") or []}

@@ -1,19 +1,13 @@
-"""Fixtures for container tests through the real Engine API: the session daemon with busybox
-loaded, and cleanup of every container a test leaves behind."""
+"""Fixtures for container tests through the real Engine API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 
 @pytest.fixture
-def client(dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
-    """docker-py client of the session daemon; containers the test made are removed after it."""
-    before = {c["Id"] for c in dockyard_client.api.containers(all=True)}
-    yield dockyard_client
-    for c in dockyard_client.api.containers(all=True):
-        if c["Id"] not in before:
-            dockyard_client.api.remove_container(c["Id"], force=True, v=True)
+def client(dockyard_tidy_client: Any) -> Any:
+    """``dockyard_tidy_client`` (the plugin's): containers a test leaves behind are removed."""
+    return dockyard_tidy_client
