@@ -72,7 +72,6 @@ class Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self._delegate: httputil.HTTPMessageDelegate | None = None
         self._request_line: httputil.RequestStartLine | None = None
-        self._request_headers: httputil.HTTPHeaders | None = None
         self._reading_body = False
         self._read_finished = False
         self._write_finished = False
@@ -111,8 +110,7 @@ class Connection(asyncio.Protocol):
         self._eof = True
         self.server.connections.discard(self)
         self._wake()
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
+        self.resume_writing()  # a writer waiting for the buffer to drain: it never will
         if self._detached:
             return
         if self._reading_body and self._delegate is not None:
@@ -127,12 +125,12 @@ class Connection(asyncio.Protocol):
             self._drained = asyncio.get_running_loop().create_future()
 
     def resume_writing(self) -> None:
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
+        if self._drained is not None:
+            _resolve(self._drained)
 
     def _wake(self) -> None:
-        if self._data is not None and not self._data.done():
-            self._data.set_result(None)
+        if self._data is not None:
+            _resolve(self._data)
 
     # ---- reading requests ----------------------------------------------------------------
 
@@ -180,14 +178,14 @@ class Connection(asyncio.Protocol):
         start_line = httputil.parse_request_start_line(line)
         headers = httputil.HTTPHeaders.parse(rest)
         self._reset()
-        self._request_line, self._request_headers = start_line, headers
+        self._request_line = start_line
         self._keep_alive = _keep_alive(start_line, headers)
         length, chunked = _framing(headers)
         self._delegate = delegate = self.server.app.start_request(self.server, self)
         self._reading_body = True
         ready = delegate.headers_received(start_line, headers)
         if ready is not None or chunked or (length and len(self._buf) < length):
-            return self._body(ready, length, chunked)
+            return self._body(ready, length, chunked, headers.get("Expect") == "100-continue")
         if self._detached:
             return None
         if length:
@@ -206,13 +204,12 @@ class Connection(asyncio.Protocol):
             self._delegate.finish()  # the handler runs (a task of its own)
 
     async def _body(self, ready: Awaitable[None] | None, length: int | None,
-                    chunked: bool) -> None:
+                    chunked: bool, expect_continue: bool) -> None:
         if ready is not None:
             await ready
         if self._detached:
             return
-        assert self._request_headers is not None
-        if self._request_headers.get("Expect") == "100-continue" and not self._write_finished:
+        if expect_continue and not self._write_finished:
             self._send(b"HTTP/1.1 100 (Continue)\r\n\r\n")
         if chunked:
             await self._read_chunked()
@@ -398,15 +395,11 @@ class Connection(asyncio.Protocol):
     def _bad_request(self, why: str) -> None:
         log.info("malformed HTTP request from %s: %s", self.context, why)
         if not self._started:
-            self._write_raw(_BAD_REQUEST)
+            self._send(_BAD_REQUEST)
         if self._reading_body and self._delegate is not None:
             self._reading_body = False
             self._delegate.on_connection_close()
         self._close()
-
-    def _write_raw(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
 
     def _close(self) -> None:
         if self.transport is not None:
