@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 POOL = ".skeletons"
+MTAB_TARGET = "/proc/mounts"  # where the init layer's /etc/mtab points
 _ids = itertools.count()
 
 
@@ -27,7 +28,7 @@ def make(path: Path) -> None:
         os.chmod(directory, 0o755)  # whatever the umask: the upper dir's is the container's "/"
     os.close(os.open(upper / ".dockerenv", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC))
     os.chmod(upper / ".dockerenv", 0o755)
-    os.symlink("/proc/mounts", upper / "etc" / "mtab")
+    os.symlink(MTAB_TARGET, upper / "etc" / "mtab")
 
 
 class Skeletons:

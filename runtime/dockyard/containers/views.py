@@ -19,6 +19,7 @@ from ..errors import DockyardError, InvalidArgument
 from ..store.timefmt import parse_unix
 from .create import command
 from .record import ContainerRecord
+from .skeleton import MTAB_TARGET
 
 _STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
@@ -138,7 +139,7 @@ def _runtime_files_size(record: ContainerRecord) -> int:
     /etc/mtab link (the mountpoints and /.dockerenv are empty)."""
     mtab = Path(record.upper_dir, "etc", "mtab")
     try:
-        return len("/proc/mounts") if os.readlink(mtab) == "/proc/mounts" else 0
+        return len(MTAB_TARGET) if os.readlink(mtab) == MTAB_TARGET else 0
     except OSError:
         return 0
 
