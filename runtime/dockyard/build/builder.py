@@ -247,9 +247,20 @@ class BuildJob:
     def total_steps(self) -> int:
         return sum(1 + p.steps for p in self.plan) + (1 if self.options.labels else 0)
 
-    def _from_line(self, stage: PlannedStage) -> dict[str, Any]:
-        """``Step N/M : FROM …`` of ``stage``, numbered as :meth:`_stream` numbers it."""
-        number = 1 + sum(1 + p.steps for p in self.plan[:self.plan.index(stage)])
+    def _step_number(self, index: int) -> int:
+        """The number of stage ``index``'s ``FROM`` step: one past the steps of the stages
+        planned before it (the plan is known before any base image is pulled)."""
+        number = 1
+        for p in self.plan:
+            if p.index == index:
+                return number
+            number += 1 + p.steps
+        raise KeyError(index)
+
+    def _from_line(self, stage: PlannedStage | ResolvedStage) -> dict[str, Any]:
+        """``Step N/M : FROM …`` of ``stage``: the one place that writes it (a live pull
+        writes it before the pull's messages, :meth:`_run_stage` otherwise)."""
+        number = self._step_number(stage.index)
         return {"stream": f"Step {number}/{self.total_steps} : {stage_line(stage, self.df)}\n"}
 
     def _failed_pull_output(self) -> Iterator[dict[str, Any]]:
@@ -359,16 +370,13 @@ class BuildJob:
 
     def _stream(self, build: ResolvedBuild) -> Iterator[dict[str, Any]]:
         queues = {s.index: queue.Queue[Any]() for s in build.stages}
-        total = self.total_steps
         pool = ThreadPoolExecutor(max_workers=max(1, len(build.stages)),
                                   thread_name_prefix="build-stage")
         try:
-            number = 1
             for stage in build.stages:
                 last = stage.index == build.target
                 self.futures[stage.index] = pool.submit(
-                    self._stage_thread, stage, number, total, queues[stage.index], last)
-                number += 1 + len(stage.steps)
+                    self._stage_thread, stage, queues[stage.index], last)
             for stage in build.stages:
                 yield from self._drain(queues[stage.index])
             yield from self._finish(self.futures[build.target].result(), build)
@@ -394,10 +402,9 @@ class BuildJob:
             if not self.options.quiet:  # text, or a pull's message as it came
                 yield item if isinstance(item, dict) else {"stream": item}
 
-    def _stage_thread(self, stage: ResolvedStage, number: int, total: int,
-                      q: queue.Queue[Any], last: bool) -> str:
+    def _stage_thread(self, stage: ResolvedStage, q: queue.Queue[Any], last: bool) -> str:
         try:
-            image_id = self._run_stage(stage, number, total, q.put, last)
+            image_id = self._run_stage(stage, q.put, last)
         except BaseException as exc:
             self.cancel()
             q.put(exc)
@@ -405,10 +412,10 @@ class BuildJob:
         q.put(_DONE)
         return image_id
 
-    def _run_stage(self, stage: ResolvedStage, number: int, total: int, emit: Any,
-                   last: bool) -> str:
+    def _run_stage(self, stage: ResolvedStage, emit: Any, last: bool) -> str:
+        number, total = self._step_number(stage.index), self.total_steps
         if stage.index != self.announced:  # else the live pull printed it, before its messages
-            emit(f"Step {number}/{total} : {stage_line(stage, self.df)}\n")
+            emit(self._from_line(stage))
             if stage.base_stage is None:
                 self.show_pull(stage.base, emit)
         state = self._initial_state(stage)
