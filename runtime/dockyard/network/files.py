@@ -30,11 +30,25 @@ def hosts(own: Iterable[tuple[str, str]], peers: Iterable[tuple[str, list[str]]]
           extra: Iterable[tuple[str, str]] = ()) -> str:
     """Docker's localhost block, ``--add-host`` lines, the container's own ``ip names`` lines,
     then its peers (dockerd's order)."""
-    lines = [LOCALHOST]
-    lines += [f"{ip}\t{name}\n" for ip, name in extra]
+    lines = [LOCALHOST, added_hosts(extra)]
     lines += [f"{ip}\t{name}\n" for ip, name in own]
     lines += [f"{ip}\t{' '.join(names)}\n" for ip, names in peers]
     return "".join(lines)
+
+
+def host_mode_hosts(extra: Iterable[tuple[str, str]], host_file: str = "/etc/hosts") -> str:
+    """``--network host``: the host's own /etc/hosts (Docker's localhost block if it cannot be
+    read), then the ``--add-host`` lines, as dockerd writes it."""
+    try:
+        text = Path(host_file).read_text()
+    except OSError:
+        text = LOCALHOST
+    return text + added_hosts(extra)
+
+
+def added_hosts(extra: Iterable[tuple[str, str]]) -> str:
+    """``--add-host`` entries as /etc/hosts lines, ``ip<TAB>name`` (every network mode)."""
+    return "".join(f"{ip}\t{name}\n" for ip, name in extra)
 
 
 def resolv_conf(host_file: str = "/etc/resolv.conf", keep_loopback: bool = False) -> str:

@@ -642,11 +642,7 @@ class NetworkManager:
         directory = Path(sb.dir)
         extra = [(ip, name) for ip, name in sb.extra_hosts]
         if host_mode:
-            try:
-                hosts = Path("/etc/hosts").read_text()
-            except OSError:
-                hosts = files.LOCALHOST
-            hosts += "".join(f"{ip}\t{name}\n" for ip, name in extra)
+            hosts = files.host_mode_hosts(extra)
         else:
             eps = self.state.endpoints_for(sb.container_id)
             own = [(eps[0].ip, files.own_names(sb.hostname, sb.domainname))] if eps else []

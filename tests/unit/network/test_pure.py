@@ -79,6 +79,17 @@ def test_add_host_lines_and_dns_options_as_dockerd_writes_them() -> None:
     assert files.resolv_conf_with(host, [], ["."], []) == "nameserver 192.0.2.1\noptions rotate\n"
 
 
+def test_host_mode_hosts_is_the_hosts_file_plus_the_add_host_lines(tmp_path: Path) -> None:
+    host = tmp_path / "hosts"
+    host.write_text("127.0.0.1\tlocalhost\n10.1.2.3\tthe-host\n")
+    extra = [("5.6.7.8", "x.y"), ("1.2.3.4", "a")]
+    assert files.host_mode_hosts(extra, str(host)) == \
+        "127.0.0.1\tlocalhost\n10.1.2.3\tthe-host\n5.6.7.8\tx.y\n1.2.3.4\ta\n"
+    assert files.host_mode_hosts(extra, str(tmp_path / "gone")) == \
+        files.LOCALHOST + "5.6.7.8\tx.y\n1.2.3.4\ta\n"
+    assert files.hosts([], [], extra).endswith(files.added_hosts(extra))
+
+
 def test_in_place_rewrite_keeps_the_inode(tmp_path: Path) -> None:
     path = tmp_path / "hosts"
     files.write(path, "a long first version\n")
