@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import API_VERSION, MIN_API_VERSION, __version__
 from .config import DaemonConfig
+from .containers.events import EventBus
 from .store.images import ImageStore
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Engine:
         self.data_root.mkdir(parents=True, exist_ok=True)
         self._store = ImageStore(self.data_root)
         self._id = self._engine_id()
+        self.events = EventBus()  # /events: every manager that emits takes this one bus
         self._distribution: Distribution | None = None
         self._networks: NetworkManager | None = None
         if (self.data_root / "network" / "state.json").exists():

@@ -120,3 +120,14 @@ def test_missing_image_errors(engine: Engine) -> None:
                  lambda: engine.images_save(["nope"])):
         with pytest.raises(NotFound, match="^No such image: nope:latest$"):
             call()
+
+
+def test_one_event_bus_for_every_manager(engine: Engine) -> None:
+    """``engine.events`` is made with the engine: a volume's create reaches it on a fresh
+    engine (it was dropped while no containers manager existed), and the managers share it."""
+    seen: list[str] = []
+    engine.events.subscribe(lambda e: seen.append(f"{e['Type']} {e['Action']} {e['Actor']['ID']}"))
+    engine.volumes.create({"Name": "ev-vol"})
+    engine.volumes.remove("ev-vol")
+    assert seen == ["volume create ev-vol", "volume destroy ev-vol"]
+    assert engine.containers.events is engine.events is engine.volumes.events

@@ -60,14 +60,12 @@ class EventBus:
         return len(self._subscribers)
 
 
-def emit_on(engine: Any, type_: str, action: str, actor_id: str, attributes: dict[str, str]) -> None:
-    """An event of a manager beside the containers' (a network's, a volume's) on the engine's
-    one bus, the containers manager's. Only once that manager is made: ``engine.containers``
-    makes it on first use, and while it is being made (re-adopting and restarting containers
-    at the daemon's start, which sets their networks up) asking for it would make another."""
-    bus = getattr(getattr(engine, "__dict__", {}).get("_containers"), "events", None)
-    if bus is not None:
-        bus.emit(type_, action, actor_id, attributes)
+def bus_of(engine: Any) -> EventBus:
+    """The engine's one bus (``engine.events``, made with the engine, before any manager),
+    which every manager that emits events takes; a stand-in engine without one (a test's
+    manager on its own) gets a bus nobody reads."""
+    bus: EventBus | None = getattr(engine, "events", None)
+    return bus if bus is not None else EventBus()
 
 
 def matches(event: Event, filters: dict[str, list[str]]) -> bool:

@@ -40,7 +40,7 @@ from ..linux import userns
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
 from . import skeleton
-from .events import EventBus
+from .events import EventBus, bus_of
 from .monitor import Monitor
 from .record import CONFIG_FILE, ContainerRecord, Saver
 from .spec import Mount
@@ -78,7 +78,7 @@ class ContainerManager:
         self.engine = engine
         self.root = Path(engine.data_root) / "containers"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.events: EventBus = getattr(engine, "events", None) or EventBus()
+        self.events: EventBus = bus_of(engine)
         self._lock = threading.RLock()
         self._records: dict[str, ContainerRecord] = {}
         self._names: dict[str, str] = {}

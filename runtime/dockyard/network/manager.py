@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from ..containers.events import emit_on
+from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..containers.trace import mark
 from ..errors import Conflict, InvalidArgument, NotFound
@@ -119,6 +119,7 @@ class NetworkManager:
                  bridge: str | None = None, bip: str | None = None) -> None:
         self.rootless = rootless
         self.engine = engine
+        self.events = bus_of(engine)
         self.state = State(Path(data_root))
         self.netns_dir = Path(data_root) / "netns"
         self.netns_dir.mkdir(parents=True, exist_ok=True)
@@ -340,8 +341,7 @@ class NetworkManager:
         """dockerd's network events: create, destroy, and connect/disconnect of a container
         (at its start and exit too, for every network it is on, none and host included)."""
         attrs = {"container": container} if container else {}
-        emit_on(self.engine, "network", action, net.id,
-                {**attrs, "name": net.name, "type": net.driver})
+        self.events.emit("network", action, net.id, {**attrs, "name": net.name, "type": net.driver})
 
     @off_loop
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..containers.events import emit_on
+from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..errors import Conflict, InvalidArgument, NotFound
 from . import parse
@@ -46,6 +46,7 @@ class VolumeInUse(Conflict):
 class VolumeManager:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
+        self.events = bus_of(engine)
         self.driver = LocalDriver(Path(engine.data_root) / "volumes")
         self._lock = threading.Condition()
         self._pending: dict[str, set[str]] = {}   # volume name → ids of containers being made
@@ -115,7 +116,7 @@ class VolumeManager:
 
     def _told(self, name: str, action: str) -> None:
         """dockerd's volume events (create, destroy); mount/unmount are not sent."""
-        emit_on(self.engine, "volume", action, name, {"driver": "local"})
+        self.events.emit("volume", action, name, {"driver": "local"})
 
     def disk_usage(self) -> list[dict[str, Any]]:
         """``/system/df``'s Volumes: each with ``UsageData`` (Size, RefCount)."""

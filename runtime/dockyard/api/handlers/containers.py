@@ -335,7 +335,7 @@ class EventsHandler(ContainersHandler):
         filters = self.filters_arg()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        bus = self.containers.events
+        bus = self.engine.events
         callback = lambda e: loop.call_soon_threadsafe(queue.put_nowait, e)
         history = bus.subscribe(callback, since_ns)
         self.set_header("Content-Type", "application/json")
