@@ -222,7 +222,7 @@ def test_size_and_etc_paths_in_inspect(docker: Any) -> None:
 def test_events_of_a_containers_day(docker: Any) -> None:
     """The events dockerd sends for exec, stop (a kill per signal), networks and volumes (they
     were missing), in its order (die before the network's disconnect), and its refusal of a
-    ``since`` after ``until``. (dockerd's volume mount/unmount are not sent.)"""
+    ``since`` after ``until``."""
     since = time.time()
     docker("run", "-d", "--name", "fid-ev", "--network", "none", "busybox", "sleep", "100")
     docker("exec", "fid-ev", "true")
@@ -240,11 +240,103 @@ def test_events_of_a_containers_day(docker: Any) -> None:
         "container exec_die fid-ev 0", "container kill fid-ev 15", "container kill fid-ev 9",
         "container die fid-ev 137", "network disconnect none ", "container stop fid-ev ",
         "network create fid-evnet ", "volume create  ", "container create fid-ev2 ",
-        "container attach fid-ev2 ", "network connect fid-evnet ", "container start fid-ev2 ",
-        "container die fid-ev2 0", "network disconnect fid-evnet ", "container destroy fid-ev2 ",
+        "container attach fid-ev2 ", "network connect fid-evnet ", "volume mount  ",
+        "container start fid-ev2 ", "container die fid-ev2 0", "network disconnect fid-evnet ",
+        "volume unmount  ", "container destroy fid-ev2 ",
         "network destroy fid-evnet ", "volume destroy  ", ""]
     done = docker("events", "--since", "5", "--until", "2")
     assert done.stderr == "Error response from daemon: `since` time (5) cannot be after `until` time (2)\n"
+
+
+def test_volume_mount_and_unmount_events(docker: Any) -> None:
+    """dockerd's volume ``mount`` at each start (after the network's connect, with the mount's
+    destination, driver, propagation and read/write) and ``unmount`` when the container stops
+    (after the network's disconnect; around a start that fails too), for named, ``--volumes-from``
+    and anonymous volumes, none for a bind or a tmpfs (they were not sent); a ``create`` at each
+    container's use of a named volume and each ``volume create``, existing or not (it was sent
+    for a new one only). The sequence is dockerd 20.10's on this machine for the same commands;
+    the order among one container's volumes is Go's map order there, so each run of one volume
+    action is compared sorted."""
+    since = time.time()
+    docker("run", "-d", "--name", "fid-vm", "--network", "none", "-v", "fid-vm1:/v", "-v", "fid-vm2:/w:ro",
+           "-v", "/tmp:/hostbind", "--tmpfs", "/t", "busybox", "sleep", "100")
+    docker("kill", "fid-vm")
+    docker("run", "--rm", "--name", "fid-vm-from", "--network", "none", "--volumes-from", "fid-vm:ro",
+           "busybox", "true")
+    docker("rm", "fid-vm")
+    docker("run", "--rm", "--name", "fid-vm-anon", "--network", "none", "--mount", "type=volume,dst=/m",
+           "busybox", "true")
+    docker("run", "--name", "fid-vm-bad", "--network", "none", "-v", "fid-vm1:/v", "busybox", "/nonexistent")
+    docker("rm", "fid-vm-bad")
+    docker("volume", "create", "fid-vm2")
+    docker("volume", "rm", "fid-vm1", "fid-vm2")
+    done = docker("events", "--since", str(since), "--until", str(time.time() + 0.5), "--format", "{{json .}}")
+    mount = {"driver": "local", "propagation": ""}
+    rw, ro = {**mount, "read/write": "true"}, {**mount, "read/write": "false"}
+    local = {"driver": "local"}
+    assert _volume_rows(done.stdout) == [
+        ("volume", "create", "fid-vm1", local), ("volume", "create", "fid-vm2", local),
+        ("container", "create", "fid-vm", {}), ("network", "connect", "none", {"container": "fid-vm"}),
+        ("volume", "mount", "fid-vm1", {"container": "fid-vm", "destination": "/v", **rw}),
+        ("volume", "mount", "fid-vm2", {"container": "fid-vm", "destination": "/w", **ro}),
+        ("container", "start", "fid-vm", {}), ("container", "kill", "fid-vm", {}),
+        ("container", "die", "fid-vm", {}), ("network", "disconnect", "none", {"container": "fid-vm"}),
+        ("volume", "unmount", "fid-vm1", {"container": "fid-vm", **local}),
+        ("volume", "unmount", "fid-vm2", {"container": "fid-vm", **local}),
+        ("container", "create", "fid-vm-from", {}), ("container", "attach", "fid-vm-from", {}),
+        ("network", "connect", "none", {"container": "fid-vm-from"}),
+        ("volume", "mount", "fid-vm1", {"container": "fid-vm-from", "destination": "/v", **ro}),
+        ("volume", "mount", "fid-vm2", {"container": "fid-vm-from", "destination": "/w", **ro}),
+        ("container", "start", "fid-vm-from", {}), ("container", "die", "fid-vm-from", {}),
+        ("network", "disconnect", "none", {"container": "fid-vm-from"}),
+        ("volume", "unmount", "fid-vm1", {"container": "fid-vm-from", **local}),
+        ("volume", "unmount", "fid-vm2", {"container": "fid-vm-from", **local}),
+        ("container", "destroy", "fid-vm-from", {}), ("container", "destroy", "fid-vm", {}),
+        ("volume", "create", "ANON", local), ("container", "create", "fid-vm-anon", {}),
+        ("container", "attach", "fid-vm-anon", {}), ("network", "connect", "none", {"container": "fid-vm-anon"}),
+        ("volume", "mount", "ANON", {"container": "fid-vm-anon", "destination": "/m", **rw}),
+        ("container", "start", "fid-vm-anon", {}), ("container", "die", "fid-vm-anon", {}),
+        ("network", "disconnect", "none", {"container": "fid-vm-anon"}),
+        ("volume", "unmount", "ANON", {"container": "fid-vm-anon", **local}),
+        ("volume", "destroy", "ANON", local), ("container", "destroy", "fid-vm-anon", {}),
+        ("volume", "create", "fid-vm1", local),  # dockerd tells of each use of a named volume
+        ("container", "create", "fid-vm-bad", {}), ("container", "attach", "fid-vm-bad", {}),
+        ("network", "connect", "none", {"container": "fid-vm-bad"}),
+        ("volume", "mount", "fid-vm1", {"container": "fid-vm-bad", "destination": "/v", **rw}),
+        ("network", "disconnect", "none", {"container": "fid-vm-bad"}),
+        ("volume", "unmount", "fid-vm1", {"container": "fid-vm-bad", **local}),
+        ("container", "destroy", "fid-vm-bad", {}), ("volume", "create", "fid-vm2", local),
+        ("volume", "destroy", "fid-vm1", local), ("volume", "destroy", "fid-vm2", local)]
+
+
+def _volume_rows(text: str) -> list[tuple[str, str, str, dict[str, str]]]:
+    """Events as (type, action, actor, attributes): containers by name (their attributes
+    left out), networks by name, an anonymous volume as ANON, ``container`` attributes as
+    names; each run of one volume action sorted (dockerd's order among a container's volumes
+    is random)."""
+    names: dict[str, str] = {}
+    rows: list[tuple[str, str, str, dict[str, str]]] = []
+    for line in text.splitlines():
+        event = json.loads(line)
+        kind, action, actor = event["Type"], event["Action"], event["Actor"]["ID"]
+        attrs = dict(event["Actor"]["Attributes"])
+        if kind == "container":
+            names[actor] = attrs["name"]
+            rows.append((kind, action, attrs["name"], {}))
+            continue
+        if "container" in attrs:
+            attrs["container"] = names.get(attrs["container"], attrs["container"])
+        if kind == "network":
+            actor = attrs.pop("name")
+            attrs.pop("type")
+        rows.append((kind, action, "ANON" if re.fullmatch("[0-9a-f]{64}", actor) else actor, attrs))
+    runs: list[list[tuple[str, str, str, dict[str, str]]]] = []
+    for row in rows:
+        if runs and row[0] == "volume" and runs[-1][-1][:2] == row[:2]:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return [row for run in runs for row in sorted(run, key=lambda r: r[2])]
 
 
 def test_init_runs_docker_init_as_pid_1(docker: Any) -> None:

@@ -296,17 +296,17 @@ class ContainerManager:
                                                 on_started=started)
         except StartFailed as exc:
             _unstart(record, before)
-            self._network_teardown(record)
+            self._teardown(record)
             self._start_failed(record, exc.exit_code, dockerd_start_error(str(exc)))
             raise StartFailed(dockerd_start_error(str(exc)), exc.kind, exc.exit_code) from None
         except Exception as exc:  # refused before the clone (a rootless limit, a missing map…)
             _unstart(record, before)
-            self._network_teardown(record)
+            self._teardown(record)
             self._start_failed(record, 128, str(exc))  # dockerd's exitUnknown
             raise
         except BaseException:
             _unstart(record, before)
-            self._network_teardown(record)
+            self._teardown(record)
             raise
         mark(record.id, "start.shim-replied")
         self._adopt(record, sock, pid)
@@ -338,11 +338,25 @@ class ContainerManager:
             setup = networks.setup(record)
             netns, hostname = setup.netns, setup.hostname or hostname
             mounts += list(setup.mounts)
+        self._volume_events(record, "mount")
         try:
             return _create.build_spec(record, netns, mounts, hostname)
         except BaseException:
-            self._network_teardown(record)
+            self._teardown(record)
             raise
+
+    def _teardown(self, record: ContainerRecord) -> None:
+        """A run ends (or a start fails once its network is up): the network's disconnect,
+        then the volumes' unmount, in dockerd's order."""
+        self._network_teardown(record)
+        self._volume_events(record, "unmount")
+
+    def _volume_events(self, record: ContainerRecord, action: str) -> None:
+        """dockerd's volume mount/unmount events: a container without mounts pays one test."""
+        if record.mounts:
+            volumes = getattr(self.engine, "volumes", None)
+            if volumes is not None:
+                volumes.told_mounts(record, action)
 
     def _network_teardown(self, record: ContainerRecord) -> None:
         networks = getattr(self.engine, "networks", None)
@@ -406,7 +420,7 @@ class ContainerManager:
             if status.get("oom_killed"):
                 self.emit(record, "oom")
             self.emit(record, "die", exitCode=str(code))  # before the network's disconnect, as dockerd
-            self._network_teardown(record)  # still "running": a wait now waits for the end
+            self._teardown(record)  # still "running": a wait now waits for the end
             mark(record.id, "exit.teardown")
             record.state.update(Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, OOMKilled=bool(status.get("oom_killed")),

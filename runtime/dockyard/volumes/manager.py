@@ -8,6 +8,8 @@ two container hooks the lifecycle calls.
   (a volume is a bind of its ``_data`` dir). On any error the volumes it made are removed.
 - :meth:`VolumeManager.release` at container rm: ``-v`` removes the container's anonymous
   volumes (never named ones), as dockerd.
+- :meth:`VolumeManager.told_mounts` at each start and exit: dockerd's volume ``mount`` and
+  ``unmount`` events (only containers with volumes get to it: the start path stays as it was).
 
 A volume's users are the containers whose ``record.mounts`` name it, read from
 ``engine.containers`` (so they survive a daemon restart with the records), plus the
@@ -61,9 +63,8 @@ class VolumeManager:
         if not name:
             name = secrets.token_hex(32)
         labels, opts = body.get("Labels"), body.get("DriverOpts")
-        volume, new = self.driver.create(name, _str_map(opts, "DriverOpts"), _str_map(labels, "Labels"))
-        if new:
-            self._told(volume.name, "create")
+        volume, _new = self.driver.create(name, _str_map(opts, "DriverOpts"), _str_map(labels, "Labels"))
+        self._told(volume.name, "create")  # an existing one's too, as dockerd
         return volume.view()
 
     def inspect(self, name: str) -> dict[str, Any]:
@@ -115,8 +116,25 @@ class VolumeManager:
         self._told(volume.name, "destroy")
 
     def _told(self, name: str, action: str) -> None:
-        """dockerd's volume events (create, destroy); mount/unmount are not sent."""
+        """dockerd's volume events create and destroy (mount and unmount: :meth:`told_mounts`)."""
         self.events.emit("volume", action, name, {"driver": "local"})
+
+    def told_mounts(self, record: Any, action: str) -> None:
+        """dockerd's ``mount`` of each volume a container has, at every start (after the
+        network's connect, before the container's start), and ``unmount`` when it stops
+        (after the network's disconnect); binds and tmpfs have none. Attributes as dockerd's."""
+        for point in record.mounts:
+            if point.get("Type") != "volume":
+                continue
+            attrs = {"container": record.id}
+            if action == "mount":
+                attrs.update({"destination": str(point.get("Destination") or ""),
+                              "driver": str(point.get("Driver") or "local"),
+                              "propagation": str(point.get("Propagation") or ""),
+                              "read/write": "true" if point.get("RW") else "false"})
+            else:
+                attrs["driver"] = str(point.get("Driver") or "local")
+            self.events.emit("volume", action, str(point.get("Name")), attrs)
 
     def disk_usage(self) -> list[dict[str, Any]]:
         """``/system/df``'s Volumes: each with ``UsageData`` (Size, RefCount)."""
@@ -225,6 +243,7 @@ class VolumeManager:
         volume, new = self.driver.create(req.name, req.driver_opts or None, labels)
         if new:
             made.append(volume)
+        if new or not req.inherited:  # dockerd tells of each container's use of a named volume
             self._told(volume.name, "create")
         req.driver = "local"
         if not req.mode and req.listed and req.from_binds:
@@ -251,7 +270,7 @@ class VolumeManager:
                 out.append(parse.MountRequest(
                     type=str(m["Type"]), destination=str(m["Destination"]), source=str(m.get("Source") or ""),
                     name=str(m.get("Name") or ""), read_only=not rw, mode=str(m.get("Mode") or ""),
-                    propagation=str(m.get("Propagation") or ""), copy_data=False))
+                    propagation=str(m.get("Propagation") or ""), copy_data=False, inherited=True))
         return out
 
     def release(self, record: Any, remove_anonymous: bool) -> None:

@@ -58,6 +58,7 @@ class MountRequest:
     listed: bool = True            # shown in the container's Mounts (not for HostConfig.Tmpfs)
     from_binds: bool = False       # named in HostConfig.Binds (a local volume's Mode is "z")
     recursive: bool = True         # a bind's submounts too (BindOptions.NonRecursive: false)
+    inherited: bool = False        # from HostConfig.VolumesFrom (no volume "create" event)
 
 
 class InvalidMount(InvalidArgument):
