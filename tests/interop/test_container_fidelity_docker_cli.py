@@ -13,6 +13,7 @@ import re
 import subprocess
 import tarfile
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -394,3 +395,64 @@ def test_unreadable_detach_keys_are_refused(docker: Any) -> None:
     assert docker("exec", "--detach-keys", "ctrl-x,a", "fid-keys", "true").returncode == 0
     done = docker("attach", "--detach-keys", "bogus-key", "fid-keys")
     assert done.returncode == 1 and "received 400" in done.stderr
+
+
+def _cpuset_root(client: Any) -> tuple[str, str]:
+    """The CPUs and memory nodes dockerd offers: its cgroup root's."""
+    v1 = client.info()["CgroupVersion"] == "1"
+    cpus, mems = (Path(f"/sys/fs/cgroup/cpuset/cpuset.{n}" if v1 else f"/sys/fs/cgroup/cpuset.{n}.effective")
+                  .read_text().strip() for n in ("cpus", "mems"))
+    return cpus, mems
+
+
+def test_cpuset_is_applied_checked_and_updated(docker: Any, client: Any) -> None:
+    """``--cpuset-cpus``/``--cpuset-mems`` confine the container (they were recorded only), are
+    refused in dockerd's words when the host lacks them, and ``docker update`` moves a running
+    container (every process of it) to other CPUs."""
+    cpus, mems = _cpuset_root(client)
+    last = str(max(os.sched_getaffinity(0)))
+    script = "cat /sys/fs/cgroup/cpuset/cpuset.cpus; grep Cpus_allowed_list /proc/self/status"
+    done = docker("run", "--rm", "--network", "none", "--cpuset-cpus", last, "--cpuset-mems", "0", "busybox",
+                  "sh", "-c", script)
+    assert done.stdout == f"{last}\nCpus_allowed_list:\t{last}\n", done.stderr
+    many = str(len(os.sched_getaffinity(0)) + 8)
+    for args, message in (
+            (["--cpuset-cpus", many], f"Requested CPUs are not available - requested {many}, available: {cpus}"),
+            (["--cpuset-cpus", "1-x"], "Invalid value 1-x for cpuset cpus: invalid format: 1-x"),
+            (["--cpuset-mems", "99"], f"Requested memory nodes are not available - requested 99, available: {mems}")):
+        done = docker("create", "--network", "none", *args, "busybox", "true")
+        assert (done.returncode, done.stderr) == (1, f"Error response from daemon: {message}\n"), args
+    docker("run", "-d", "--name", "fid-cpuset", "--network", "none", "busybox", "sh", "-c", "sleep 1000 & wait")
+    done = docker("update", "--cpuset-cpus", last, "fid-cpuset")
+    assert (done.returncode, done.stderr) == (0, "")
+    done = docker("exec", "fid-cpuset", "sh", "-c", "grep -h Cpus_allowed_list /proc/[0-9]*/status | sort -u")
+    assert done.stdout == f"Cpus_allowed_list:\t{last}\n"
+    assert docker("inspect", "-f", "{{.HostConfig.CpusetCpus}}", "fid-cpuset").stdout == f"{last}\n"
+    done = docker("update", "--cpuset-cpus", many, "fid-cpuset")
+    assert done.stderr == f"Error response from daemon: Requested CPUs are not available - requested {many}, available: {cpus}\n"
+
+
+def test_memory_swap_reaches_the_cgroup_and_moves_with_update(docker: Any, client: Any) -> None:
+    """``--memory-swap`` is the cgroup's memory+swap bound (it was always twice ``--memory``),
+    -1 lifting it; ``docker update --memory-swap`` moves it, and a bound below the memory
+    limit is the kernel's refusal in the words dockerd relays from runc (a 500, record kept)."""
+    v1 = client.info()["CgroupVersion"] == "1"
+    path = "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes" if v1 else "/sys/fs/cgroup/memory.swap.max"
+    if v1 and not os.path.exists(path):
+        return  # no swap accounting: dockerd drops the bound too
+    unlimited = Path(path).read_text() if v1 else "max\n"  # the root's: no bound
+    cid = docker("run", "-d", "--name", "fid-swap", "--network", "none", "-m", "20m", "--memory-swap", "30m",
+                 "busybox", "sleep", "1000").stdout.strip()
+    assert docker("exec", "fid-swap", "cat", path).stdout == f"{(30 if v1 else 10) << 20}\n"
+    assert docker("update", "--memory-swap", "50m", "fid-swap").returncode == 0
+    assert docker("exec", "fid-swap", "cat", path).stdout == f"{(50 if v1 else 30) << 20}\n"
+    if v1:
+        done = docker("update", "--memory-swap", "10m", "fid-swap")
+        assert re.fullmatch(f'Error response from daemon: Cannot update container {cid}: runc did not terminate '
+                            'successfully: exit status 1: failed to write "10485760": write /sys/fs/cgroup/memory/'
+                            f'.*/{cid}/memory.memsw.limit_in_bytes: invalid argument\n: unknown\n', done.stderr)
+        assert docker("inspect", "-f", "{{.HostConfig.MemorySwap}}", "fid-swap").stdout == f"{50 << 20}\n"
+    assert docker("update", "--memory-swap", "-1", "fid-swap").returncode == 0
+    assert docker("exec", "fid-swap", "cat", path).stdout == unlimited
+    done = docker("run", "--rm", "--network", "none", "-m", "20m", "--memory-swap", "-1", "busybox", "cat", path)
+    assert done.stdout == unlimited

@@ -2,8 +2,8 @@
 with the image's, HostConfig defaults and dockerd's validation wording, container names, and the
 :class:`~dockyard.containers.spec.ContainerSpec` a start needs.
 
-Pure functions (no engine, no I/O except the user lookup in the image's files), so the rules
-can be read and tested in one place.
+Pure functions (no engine, no I/O except the user lookup in the image's files and, for a
+cpuset, the host's CPUs), so the rules can be read and tested in one place.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import signal
 from typing import Any, Final
 
 from ..errors import Conflict, DockyardError, InvalidArgument
-from ..linux import capabilities, users
+from ..linux import capabilities, cgroups, users
 from ..linux.cgroups import Limits
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
@@ -268,7 +268,24 @@ def check_resources(hc: dict[str, Any], update: bool = False) -> None:
     swappiness = hc.get("MemorySwappiness")
     if swappiness is not None and not 0 <= swappiness <= 100:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
+    if hc.get("CpusetCpus") or hc.get("CpusetMems"):
+        _check_cpuset(hc)
     limits(hc).validate()
+
+
+def _check_cpuset(hc: dict[str, Any]) -> None:
+    """dockerd's words for a cpuset it cannot parse or that names CPUs or memory nodes the
+    host's cpuset root lacks."""
+    available = cgroups.cpuset_available()
+    for key, what, words, have in (("CpusetCpus", "cpus", "CPUs", available[0]),
+                                   ("CpusetMems", "mems", "memory nodes", available[1])):
+        value = str(hc.get(key) or "")
+        wanted = cgroups.parse_uint_list(value)
+        if wanted is None:
+            raise InvalidArgument(f"Invalid value {value} for cpuset {what}: invalid format: {value}")
+        if not wanted <= (cgroups.parse_uint_list(have) or set()):
+            raise InvalidArgument(f"Requested {words} are not available - requested {value}, "
+                                  f"available: {have}")
 
 
 # what ``docker update`` may change: its Resources (a value of 0 or "" leaves one as it is)
@@ -314,7 +331,10 @@ def limits(hc: dict[str, Any]) -> Limits:
     pids = hc.get("PidsLimit")
     return Limits(memory=hc.get("Memory") or None, cpu_quota=quota or None,
                   cpu_period=period if quota else None, cpu_shares=hc.get("CpuShares") or None,
-                  pids=pids if pids and pids > 0 else None)
+                  pids=pids if pids and pids > 0 else None,
+                  memory_swap=hc.get("MemorySwap") or None,
+                  cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None)
+
 
 
 # ---- the spec a start needs ------------------------------------------------------------------

@@ -701,8 +701,10 @@ class ContainerManager:
             if cg is None or not all(os.path.isdir(p) for p in cg.paths):
                 raise OSError("the container has no cgroup of its own (rootless)")
             cg.update(limits)
-        except OSError as exc:
-            raise DockyardError(f"Cannot update container {record.id}: {exc}") from None
+        except OSError as exc:  # a value the kernel refused: in the words dockerd relays from runc
+            detail = str(exc) if exc.strerror is None else \
+                f"runc did not terminate successfully: exit status 1: {exc.strerror}\n: unknown"
+            raise DockyardError(f"Cannot update container {record.id}: {detail}") from None
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         from .views import check_prune_filters, matches_prune

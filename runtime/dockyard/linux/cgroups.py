@@ -9,15 +9,24 @@ and then find no ``memory`` controller there.
 Layout (``<parent>`` defaults to ``dockyard``)::
 
     v1: /sys/fs/cgroup/<controller>/<parent>/<id>/   one dir per mounted hierarchy we use
+        /sys/fs/cgroup/cpuset/<parent>/<id>/         only for a container given a cpuset
     v2: /sys/fs/cgroup/<parent>/<id>/                one dir; controllers enabled on the way down
+
+A v1 cpuset cgroup takes no task until its ``cpuset.cpus`` and ``cpuset.mems`` are set, and a
+new one starts with both empty; every level is filled from its parent when made (as runc
+does). Only a container asking for a cpuset gets one (``--cpuset-cpus``/``--cpuset-mems``, at
+its start or by ``docker update``): the others stay in the cpuset cgroup they were started in,
+so a start without one makes, renames, fills and joins nothing more.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
@@ -25,7 +34,7 @@ from ..errors import InvalidArgument, Unavailable
 from . import syscalls
 
 V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
-V2_CONTROLLERS: Final = ("memory", "cpu", "pids")
+V2_CONTROLLERS: Final = ("memory", "cpu", "pids")  # enabled for every container; cpuset when asked
 _PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
 
 
@@ -38,6 +47,10 @@ class Limits:
     cpu_period: int | None = None      # µs (default 100000 when a quota is set)
     cpu_shares: int | None = None      # relative weight (--cpu-shares), 2..262144
     pids: int | None = None            # --pids-limit; 0 or -1 mean unlimited
+    memory_swap: int | None = None     # memory+swap bytes (--memory-swap), -1 unlimited;
+    #                                    None: twice ``memory`` (dockerd's default)
+    cpuset_cpus: str | None = None     # --cpuset-cpus, e.g. "0-1,3"
+    cpuset_mems: str | None = None     # --cpuset-mems
 
     def validate(self) -> None:
         """Reject values dockerd rejects, with its wording."""
@@ -53,7 +66,19 @@ class Limits:
 
     @property
     def empty(self) -> bool:
-        return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids))
+        return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids,
+                                       self.cpuset_cpus, self.cpuset_mems))
+
+    @property
+    def swap(self) -> int | None:
+        """What the memory+swap bound is written as (v1's ``memory.memsw.limit_in_bytes``)."""
+        if self.memory_swap is not None:
+            return self.memory_swap
+        return self.memory * 2 if self.memory is not None else None
+
+    @property
+    def cpuset(self) -> bool:
+        return bool(self.cpuset_cpus or self.cpuset_mems)
 
 
 @dataclass
@@ -150,11 +175,59 @@ def _read(path: str) -> str:
 
 
 def _write(path: str, value: str) -> None:
+    """Write one cgroup file; a refusal says which value and file, in runc's words (what
+    dockerd relays, e.g. from ``docker update``)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, value.encode("ascii"))
+    except OSError as exc:
+        raise OSError(exc.errno, f'failed to write "{value}": write {path}: '
+                                 f"{os.strerror(exc.errno or 0).lower()}") from None
     finally:
         os.close(fd)
+
+
+def parse_uint_list(text: str) -> set[int] | None:
+    """``"0-2,5"`` as Docker reads a cpuset (its ``ParseUintList``); ``None`` when malformed."""
+    found: set[int] = set()
+    for part in text.split(",") if text else []:
+        low, dash, high = part.partition("-")
+        if not all(re.fullmatch(r"[+-]?[0-9]+", v) for v in ((low, high) if dash else (low,))):
+            return None
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            return None
+        found.update(range(first, last + 1))
+    return found
+
+
+def cpuset_available(hier: Hierarchies | None = None) -> tuple[str, str]:
+    """The CPUs and memory nodes a container may ask for, as dockerd's sysinfo reads them: the
+    cpuset root's ``cpuset.cpus``/``cpuset.mems`` (v1) or ``….effective`` (v2), else what the
+    kernel has online."""
+    hier = hier or detect()
+    if "cpuset" in hier.v1:
+        cpus, mems = (_read(f"{hier.v1['cpuset']}/cpuset.{n}").strip() for n in ("cpus", "mems"))
+    elif hier.v2 is not None:
+        cpus, mems = (_read(f"{hier.v2}/cpuset.{n}.effective").strip() for n in ("cpus", "mems"))
+    else:
+        cpus = mems = ""
+    return (cpus or _read("/sys/devices/system/cpu/online").strip(),
+            mems or _read("/sys/devices/system/node/online").strip() or "0")
+
+
+def _adopt(pids: Callable[[], list[int]], procs: str) -> None:
+    """Move every task ``pids()`` lists into the cgroup whose ``cgroup.procs`` is ``procs``
+    (those already there stay), again until no new one shows up (a task forked meanwhile
+    stays where its parent was)."""
+    moved = {int(pid) for pid in _read(procs).split()}
+    while todo := [pid for pid in pids() if pid not in moved]:
+        for pid in todo:
+            try:
+                _write(procs, str(pid))
+            except ProcessLookupError:
+                pass  # gone meanwhile
+            moved.add(pid)
 
 
 def _counter(text: str, key: str) -> int:
@@ -194,6 +267,9 @@ class CgroupV1:
         self.dirs = {c: os.path.join(hier.v1[c], parent, container_id)
                      for c in V1_CONTROLLERS if c in hier.v1}
         self.paths = sorted(set(self.dirs.values()))
+        self.cpuset = os.path.join(hier.v1["cpuset"], parent, container_id) \
+            if "cpuset" in hier.v1 else None
+        self.in_cpuset = False  # its cpuset cgroup is made: a join goes there too (not in paths)
 
     def rename(self, container_id: str) -> CgroupV1:
         """The same cgroups (tasks included) under another name: v1 allows a rename within
@@ -219,17 +295,18 @@ class CgroupV1:
     def update(self, limits: Limits) -> None:
         """``docker update`` of a running container: unlike :meth:`apply`, a refused value
         leaves the cgroup (and what runs in it) alone. v1 wants memory+swap at least as high
-        as memory, so a raised limit moves that bound first and a lowered one after."""
+        as memory, so a raised bound moves first and a lowered one after the memory limit."""
         if limits.memory is not None:
             mem = self._need("memory")
             writes = [(f"{mem}/memory.limit_in_bytes", limits.memory)]
-            memsw = f"{mem}/memory.memsw.limit_in_bytes"
-            if os.path.exists(memsw):
-                raised = limits.memory * 2 >= (_int_or_none(_read(memsw)) or 0)
-                writes.insert(0 if raised else 1, (memsw, limits.memory * 2))
+            memsw, swap = f"{mem}/memory.memsw.limit_in_bytes", limits.swap
+            if swap is not None and os.path.exists(memsw):
+                raised = swap == -1 or swap >= (_int_or_none(_read(memsw)) or 0)
+                writes.insert(0 if raised else 1, (memsw, swap))
             for path, value in writes:
                 _write(path, str(value))
-        self._apply(replace(limits, memory=None))
+            limits = replace(limits, memory=None, memory_swap=None)
+        self._apply(limits)
 
     def _need(self, controller: str) -> str:
         if controller not in self.dirs:
@@ -239,10 +316,13 @@ class CgroupV1:
 
     def _apply(self, limits: Limits) -> None:
         if limits.memory is not None:
-            mem = self._need("memory")
-            _write(f"{mem}/memory.limit_in_bytes", str(limits.memory))
-            if os.path.exists(f"{mem}/memory.memsw.limit_in_bytes"):
-                _write(f"{mem}/memory.memsw.limit_in_bytes", str(limits.memory * 2))
+            _write(f"{self._need('memory')}/memory.limit_in_bytes", str(limits.memory))
+        if (swap := limits.swap) is not None:  # only where the kernel accounts swap
+            memsw = f"{self._need('memory')}/memory.memsw.limit_in_bytes"
+            if os.path.exists(memsw):
+                _write(memsw, str(swap))
+        if limits.cpuset:
+            self._set_cpuset(limits)
         if limits.cpu_quota is not None or limits.cpu_period is not None:
             cpu = self._need("cpu")
             _write(f"{cpu}/cpu.cfs_period_us", str(limits.cpu_period or 100000))
@@ -253,9 +333,25 @@ class CgroupV1:
             value = "max" if limits.pids <= 0 else str(limits.pids)
             _write(f"{self._need('pids')}/pids.max", value)
 
+    def _set_cpuset(self, limits: Limits) -> None:
+        """Write the cpuset, making its cgroup if need be, which then takes the container's
+        tasks (an embryo at its start, every process at a ``docker update``; a cloned init
+        joins it itself)."""
+        if self.cpuset is None:
+            raise Unavailable("cgroup v1 controller 'cpuset' is not mounted "
+                              "(mount it under /sys/fs/cgroup/cpuset)")
+        _cpuset_dirs(self.cpuset, self.hier.v1["cpuset"])
+        for name, value in (("cpus", limits.cpuset_cpus), ("mems", limits.cpuset_mems)):
+            if value:
+                _write(f"{self.cpuset}/cpuset.{name}", value)
+        _adopt(self.pids, f"{self.cpuset}/cgroup.procs")
+        self.in_cpuset = True
+
     def join(self, pid: int = 0) -> None:
         for path in self.paths:
             _write(f"{path}/cgroup.procs", str(pid))
+        if self.in_cpuset:
+            _write(f"{self.cpuset}/cgroup.procs", str(pid))
 
     def oom_killed(self) -> bool:
         mem = self.dirs.get("memory")
@@ -281,8 +377,24 @@ class CgroupV1:
         _wait_state(state, "FROZEN" if frozen else "THAWED")
 
     def remove(self) -> None:
-        for path in self.paths:
+        for path in self.paths if self.cpuset is None else [*self.paths, self.cpuset]:
             _rmdir(path, "cgroup.procs")
+
+
+def _cpuset_dirs(path: str, root: str) -> None:
+    """Make ``path`` and its ancestors below ``root`` in a v1 cpuset hierarchy, each given
+    its parent's CPUs and memory nodes where it has none (no task may join it then): a level
+    another start made a moment ago may not have them yet."""
+    parent = os.path.dirname(path)
+    if parent != root:
+        _cpuset_dirs(parent, root)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        if not _read(f"{path}/{name}").strip():
+            _write(f"{path}/{name}", _read(f"{parent}/{name}").strip())
 
 
 class CgroupV2:
@@ -308,12 +420,16 @@ class CgroupV2:
         for name in wanted:
             self._need(name)
         os.makedirs(self.parent, exist_ok=True)
-        enable = " ".join(f"+{c}" for c in sorted(set(V2_CONTROLLERS) & self.available))
+        self._enable(set(V2_CONTROLLERS) | set(wanted))
+        os.makedirs(self.path, exist_ok=True)
+        self.apply(limits)
+
+    def _enable(self, controllers: set[str]) -> None:
+        """Let the container's cgroup use ``controllers`` (those this host has)."""
+        enable = " ".join(f"+{c}" for c in sorted(controllers & self.available))
         if enable:
             for level in (self.root, self.parent):
                 _write(f"{level}/cgroup.subtree_control", enable)
-        os.makedirs(self.path, exist_ok=True)
-        self.apply(limits)
 
     def apply(self, limits: Limits) -> None:
         """Write ``limits``; on failure the cgroup is removed (killing what is in it)."""
@@ -324,7 +440,11 @@ class CgroupV2:
             raise
 
     def update(self, limits: Limits) -> None:
-        """``docker update`` of a running container (a refused value changes nothing)."""
+        """``docker update`` of a running container (a refused value changes nothing); a
+        cpuset given the first time needs its controller enabled above the container."""
+        if limits.cpuset and not os.path.exists(f"{self.path}/cpuset.cpus"):
+            self._need("cpuset")
+            self._enable({"cpuset"})
         self._apply(limits)
 
     @staticmethod
@@ -332,11 +452,20 @@ class CgroupV2:
         wanted = ["memory"] if limits.memory is not None else []
         if limits.cpu_quota is not None or limits.cpu_shares or limits.cpu_period is not None:
             wanted.append("cpu")
-        return wanted + (["pids"] if limits.pids is not None else [])
+        return wanted + (["pids"] if limits.pids is not None else []) + \
+            (["cpuset"] if limits.cpuset else [])
 
     def _apply(self, limits: Limits) -> None:
         if limits.memory is not None:
             _write(f"{self.path}/memory.max", str(limits.memory))
+        swap = limits.swap
+        if swap is not None and (swap == -1 or limits.memory is not None) and \
+                os.path.exists(f"{self.path}/memory.swap.max"):  # v2 limits swap alone
+            _write(f"{self.path}/memory.swap.max",
+                   "max" if swap == -1 else str(max(swap - (limits.memory or 0), 0)))
+        for name, value in (("cpus", limits.cpuset_cpus), ("mems", limits.cpuset_mems)):
+            if value:
+                _write(f"{self.path}/cpuset.{name}", value)
         if limits.cpu_quota is not None or limits.cpu_period is not None:
             quota = str(limits.cpu_quota) if limits.cpu_quota and limits.cpu_quota > 0 else "max"
             _write(f"{self.path}/cpu.max", f"{quota} {limits.cpu_period or 100000}")

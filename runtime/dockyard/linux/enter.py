@@ -24,7 +24,7 @@ import os
 import socket
 import termios
 from dataclasses import asdict, dataclass, field
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from ..containers.spec import DEFAULT_PATH
 from . import capabilities, cgroups, idmap, namespaces, syscalls, userns, users
@@ -80,15 +80,23 @@ class ExecContext:
     hier: cgroups.Hierarchies
 
 
+_JOINED: Final = (*cgroups.V1_CONTROLLERS, "cpuset")
+
+
 def join_cgroups(pid: int, hier: cgroups.Hierarchies) -> None:
-    """Move this process into every cgroup ``pid`` is in, for the hierarchies we manage."""
+    """Move this process into every cgroup ``pid`` is in, for the hierarchies we manage
+    (cpuset too: a container given one has a cpuset cgroup; one in ours already is skipped)."""
     with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
         lines = f.read().splitlines()
+    with open("/proc/self/cgroup", encoding="utf-8") as f:
+        own = set(f.read().splitlines())
     for line in lines:
         _hid, controllers, path = line.split(":", 2)
+        if line in own:
+            continue
         if controllers:
             mount = next((hier.v1[c] for c in controllers.split(",")
-                          if c in cgroups.V1_CONTROLLERS and c in hier.v1), None)
+                          if c in _JOINED and c in hier.v1), None)
         else:
             mount = hier.v2 if hier.mode == "v2" else None
         if mount is not None:

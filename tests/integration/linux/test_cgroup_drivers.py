@@ -121,3 +121,85 @@ def test_stats_and_freeze(cgroup: cgroups.Cgroup) -> None:
     finally:
         cgroup.remove()
         proc.wait(5)
+
+
+def _status(pid: int, field: str) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_a_cpuset_is_made_only_when_asked_and_takes_the_tasks(cgroup: cgroups.Cgroup) -> None:
+    """``--cpuset-cpus``: no cpuset cgroup for a container without one (its start makes and
+    joins nothing more); given one later (``docker update``), the cgroup is made with its
+    parent's CPUs and memory nodes filled in, and takes every task already running."""
+    if isinstance(cgroup, cgroups.CgroupV2):
+        cgroup.create(Limits())
+        if "cpuset" not in cgroup.available:  # a hybrid host: nowhere to put it
+            with pytest.raises(Unavailable, match="controller 'cpuset' is not available"):
+                cgroup.update(Limits(cpuset_cpus="0"))
+            return
+    cgroup.create(Limits())
+    last = str(max(os.sched_getaffinity(0)))
+    procs = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
+    try:
+        for proc in procs:
+            cgroup.join(proc.pid)
+        if isinstance(cgroup, cgroups.CgroupV1):
+            assert cgroup.cpuset is not None and not os.path.exists(cgroup.cpuset)
+        cgroup.update(Limits(cpuset_cpus=last))
+        assert [_status(p.pid, "Cpus_allowed_list") for p in procs] == [last, last]
+        if isinstance(cgroup, cgroups.CgroupV1):
+            assert cgroup.cpuset is not None
+            moved = Path(cgroup.cpuset, "cgroup.procs").read_text().split()
+            assert sorted(moved) == sorted(str(p.pid) for p in procs)
+            mems = Path(cgroup.cpuset, "..", "..", "cpuset.mems").read_text()
+            assert Path(cgroup.cpuset, "cpuset.mems").read_text() == mems
+    finally:
+        cgroup.remove()
+        for proc in procs:
+            proc.wait(5)
+    if isinstance(cgroup, cgroups.CgroupV1):
+        assert cgroup.cpuset is not None and not os.path.exists(cgroup.cpuset)
+
+
+def test_a_cloned_init_joins_its_cpuset(cgroup: cgroups.Cgroup) -> None:
+    """A cgroup created with a cpuset (a start that clones its init): ``join`` takes the task
+    into the cpuset cgroup too."""
+    if isinstance(cgroup, cgroups.CgroupV2) and "cpuset" not in cgroup.available:
+        with pytest.raises(Unavailable, match="controller 'cpuset' is not available"):
+            cgroup.create(Limits(cpuset_cpus="0"))
+        return
+    cgroup.create(Limits(cpuset_cpus="0", cpuset_mems="0"))
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        cgroup.join(proc.pid)
+        assert _status(proc.pid, "Cpus_allowed_list") == "0"
+    finally:
+        cgroup.remove()
+        proc.wait(5)
+
+
+def test_memory_swap_is_the_bound_asked_for(cgroup: cgroups.Cgroup) -> None:
+    """``--memory-swap``: the memory+swap bound as given (it was always twice the memory), -1
+    lifting it; ``docker update`` moves it in the order the kernel accepts."""
+    if isinstance(cgroup, cgroups.CgroupV2) and "memory" not in cgroup.available:
+        with pytest.raises(Unavailable, match="controller 'memory' is not available"):
+            cgroup.create(Limits(memory=32 << 20, memory_swap=48 << 20))
+        return
+    v1 = isinstance(cgroup, cgroups.CgroupV1)
+    memory = cgroup.dirs["memory"] if isinstance(cgroup, cgroups.CgroupV1) else cgroup.paths[0]
+    swap = Path(memory, "memory.memsw.limit_in_bytes" if v1 else "memory.swap.max")
+    cgroup.create(Limits(memory=32 << 20, memory_swap=48 << 20))
+    if not swap.exists():
+        return  # a kernel without swap accounting: the bound has nowhere to go (dockerd drops it)
+    unlimited = Path(os.path.dirname(os.path.dirname(memory)), swap.name).read_text() if v1 else "max\n"
+    assert swap.read_text() == f"{(48 if v1 else 16) << 20}\n"
+    cgroup.update(Limits(memory=32 << 20, memory_swap=-1))
+    assert swap.read_text() == unlimited
+    cgroup.update(Limits(memory=16 << 20, memory_swap=24 << 20))  # lowered below the old memory
+    assert swap.read_text() == f"{(24 if v1 else 8) << 20}\n"
+    if v1:  # a bound below the memory limit: the kernel's EINVAL, in runc's words
+        with pytest.raises(OSError, match=r'^\[Errno 22\] failed to write "8388608": write .*memsw'):
+            cgroup.update(Limits(memory_swap=8 << 20))

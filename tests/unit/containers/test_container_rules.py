@@ -12,6 +12,7 @@ import pytest
 from dockyard.containers import create, events, logs, views
 from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.linux import cgroups
 
 IMAGE = {"Cmd": ["sh"], "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/srv", "User": "nobody",
          "Labels": {"from": "image"}, "Entrypoint": None}
@@ -119,6 +120,34 @@ def test_limits_from_host_config() -> None:
     limits = create.limits(hc)
     assert (limits.cpu_quota, limits.cpu_period, limits.memory, limits.pids, limits.cpu_shares) \
         == (150_000, 100_000, 64 << 20, None, 512)
+
+
+def test_swap_and_cpuset_from_host_config() -> None:
+    """``--memory-swap`` (dockerd's default: twice the memory) and the cpuset reach the runtime."""
+    hc = create.host_config_defaults({"Memory": 64 << 20, "CpusetCpus": "0", "CpusetMems": "0"})
+    limits = create.limits(hc)
+    assert (limits.swap, limits.cpuset_cpus, limits.cpuset_mems) == (128 << 20, "0", "0")
+    assert create.limits(create.host_config_defaults({"Memory": 64 << 20, "MemorySwap": -1})).swap == -1
+    assert create.limits(create.host_config_defaults({})).swap is None
+
+
+@pytest.mark.parametrize(("host_config", "message"), [
+    ({"CpusetCpus": "5"}, "^Requested CPUs are not available - requested 5, available: 0-1$"),
+    ({"CpusetCpus": "1-x"}, "^Invalid value 1-x for cpuset cpus: invalid format: 1-x$"),
+    ({"CpusetCpus": "1-0"}, "^Invalid value 1-0 for cpuset cpus: invalid format: 1-0$"),
+    ({"CpusetCpus": "0,"}, "^Invalid value 0, for cpuset cpus: invalid format: 0,$"),
+    ({"CpusetMems": "1"}, "^Requested memory nodes are not available - requested 1, available: 0$"),
+    ({"CpusetMems": "x"}, "^Invalid value x for cpuset mems: invalid format: x$"),
+])
+def test_cpuset_checks_in_dockerds_words(monkeypatch: pytest.MonkeyPatch, host_config: dict[str, Any],
+                                         message: str) -> None:
+    """As dockerd answered on this 2-CPU machine (400), at create and at ``docker update``."""
+    monkeypatch.setattr(cgroups, "cpuset_available", lambda hier=None: ("0-1", "0"))
+    for check in (lambda: create.validate_host_config(create.host_config_defaults(host_config)),
+                  lambda: create.update_host_config(create.host_config_defaults({}), host_config)):
+        with pytest.raises(InvalidArgument, match=message):
+            check()
+    create.check_resources({"CpusetCpus": "1,0-1", "CpusetMems": "0"})
 
 
 def test_names() -> None:
