@@ -2,7 +2,8 @@
 answers (each expectation below was recorded from dockerd on this machine with the same
 command): /etc files from ``--add-host``/``--dns*``/``--domainname``, supplementary groups,
 ``--shm-size``, ``top`` with ps options, the environment, HostConfig defaults in ``inspect``,
-``docker update``, /.dockerenv and /etc/mtab, events, and dockerd's wording for bad input."""
+``docker update``, /.dockerenv and /etc/mtab, events, resources (``--ulimit``, ``--cpuset-*``,
+``--memory-swap``, the NIS domain), and dockerd's wording for bad input."""
 
 from __future__ import annotations
 
@@ -395,6 +396,65 @@ def test_unreadable_detach_keys_are_refused(docker: Any) -> None:
     assert docker("exec", "--detach-keys", "ctrl-x,a", "fid-keys", "true").returncode == 0
     done = docker("attach", "--detach-keys", "bogus-key", "fid-keys")
     assert done.returncode == 1 and "received 400" in done.stderr
+
+
+def _limit(limits: str, what: str) -> list[str]:
+    """Soft and hard of one row of a /proc/<pid>/limits text."""
+    row = next(line for line in limits.splitlines() if line.startswith(what))
+    return row[len(what):].split()[:2]
+
+
+def test_ulimits_reach_the_container_and_its_execs(docker: Any, client: Any, dockyard_daemon: Any) -> None:
+    """``--ulimit`` (it was recorded, not applied): the init sets them before its command, and
+    every exec gets them too, whatever its user (runc's rule); without one a container has the
+    daemon's own limits, as dockerd's with no ``--default-ulimit``."""
+    docker("run", "-d", "--name", "fid-ulimit", "--network", "none", "--ulimit", "nofile=20:30",
+           "--ulimit", "core=-1", "--ulimit", "nproc=50", "busybox", "sleep", "1000")
+    done = docker("exec", "fid-ulimit", "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u; cat /proc/1/limits")
+    first, hard, nproc, limits = done.stdout.split("\n", 3)
+    assert (first, hard, nproc) == ("20", "30", "50"), done.stderr
+    assert _limit(limits, "Max core file size") == ["unlimited", "unlimited"]
+    assert _limit(limits, "Max open files") == ["20", "30"]
+    done = docker("exec", "-u", "1000", "fid-ulimit", "sh", "-c", "ulimit -n; ulimit -u")
+    assert done.stdout == "20\n50\n"
+    own = _limit(Path(f"/proc/{dockyard_daemon.pid}/limits").read_text(), "Max open files")
+    done = docker("run", "--rm", "--network", "none", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn")
+    assert done.stdout.split() == own
+
+
+@pytest.mark.parametrize(("ulimit", "error"), [
+    # the docker CLI refuses soft > hard itself; the Engine API takes it, and runc refuses it
+    ({"Name": "nofile", "Soft": 20, "Hard": 10}, (
+        "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container "
+        "process: error during container init: error setting rlimits for ready process: error setting rlimit "
+        "type 7: invalid argument: unknown")),
+    ({"Name": "foo", "Soft": 20, "Hard": 30},
+     "failed to create shim task: OCI runtime create failed: runc create failed: wrong rlimit value: RLIMIT_FOO: unknown"),
+])
+def test_a_ulimit_the_kernel_refuses_fails_the_start(client: Any, ulimit: dict[str, Any], error: str) -> None:
+    """What dockerd answered through the Engine API: the create is taken, the start is a 500 in
+    runc's words and the container stays created with ExitCode 128 and that error."""
+    import docker.errors
+    container = client.api.create_container(
+        "busybox", ["true"], host_config={"NetworkMode": "none", "Ulimits": [ulimit]})["Id"]
+    with pytest.raises(docker.errors.APIError) as info:
+        client.api.start(container)
+    assert (info.value.status_code, info.value.explanation) == (500, error)
+    state = client.api.inspect_container(container)["State"]
+    assert (state["Status"], state["ExitCode"], state["Error"]) == ("created", 128, error)
+
+
+def test_domainname_is_the_uts_namespaces(docker: Any) -> None:
+    """``--domainname`` sets the kernel's NIS domain name in the container (it only reached
+    /etc/hosts: /proc/sys/kernel/domainname said ``(none)``), which an exec shares; without one
+    the container keeps the host's, as under runc."""
+    docker("run", "-d", "--name", "fid-domain", "--network", "none", "-h", "box", "--domainname", "ex.org",
+           "busybox", "sleep", "1000")
+    done = docker("exec", "fid-domain", "sh", "-c", "cat /proc/sys/kernel/domainname; hostname")
+    assert done.stdout == "ex.org\nbox\n"
+    with open("/proc/sys/kernel/domainname", encoding="ascii") as f:
+        host = f.read()
+    assert docker("run", "--rm", "--network", "none", "busybox", "cat", "/proc/sys/kernel/domainname").stdout == host
 
 
 def _cpuset_root(client: Any) -> tuple[str, str]:

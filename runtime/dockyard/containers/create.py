@@ -16,7 +16,7 @@ import signal
 from typing import Any, Final
 
 from ..errors import Conflict, DockyardError, InvalidArgument
-from ..linux import capabilities, cgroups, users
+from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
@@ -336,6 +336,19 @@ def limits(hc: dict[str, Any]) -> Limits:
                   cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None)
 
 
+def rlimits(hc: dict[str, Any]) -> list[list[int]]:
+    """``--ulimit``s as ``[resource, soft, hard]``, in order, for the init (and each exec) to
+    set. dockerd takes any name at create; runc refuses an unknown one at the start."""
+    out = []
+    for ulimit in hc.get("Ulimits") or []:
+        name = str(ulimit.get("Name") or "")
+        resource = syscalls.RLIMITS.get(name.lower())
+        if resource is None:
+            raise DockyardError("failed to create shim task: OCI runtime create failed: runc create "
+                                f"failed: wrong rlimit value: RLIMIT_{name.upper()}: unknown")
+        out.append([resource, int(ulimit.get("Soft") or 0), int(ulimit.get("Hard") or 0)])
+    return out
+
 
 # ---- the spec a start needs ------------------------------------------------------------------
 
@@ -362,6 +375,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
         args=[INIT_PATH, "--", *args] if init else args, env=env,
         cwd=cfg.get("WorkingDir") or "/",
         user=User(user.uid, user.gid, list(user.additional_gids)), hostname=hostname,
+        domainname=str(cfg.get("Domainname") or ""), rlimits=rlimits(hc),
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],
         masked_paths=list(MASKED_PATHS if masked is None else masked),

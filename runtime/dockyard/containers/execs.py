@@ -29,6 +29,7 @@ from typing import Any
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
+from .create import rlimits
 from .runtime import ExecProcess, Runtime
 from .spec import DEFAULT_PATH
 
@@ -298,7 +299,7 @@ class ExecManager:
             cap_add=list(host.get("CapAdd") or []), cap_drop=list(host.get("CapDrop") or []),
             privileged=bool(config.get("Privileged") or host.get("Privileged")),
             no_new_privs=any(o in ("no-new-privileges", "no-new-privileges:true") for o in security),
-            tty=tty)
+            tty=tty, rlimits=rlimits(host))
 
     @staticmethod
     def _pipes(session: ExecSession, config: dict[str, Any], detach: bool,

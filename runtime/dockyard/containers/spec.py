@@ -59,6 +59,8 @@ class ContainerSpec:
     cwd: str = "/"
     user: User = field(default_factory=User)
     hostname: str = ""
+    domainname: str = ""                   # the UTS namespace's NIS domain (--domainname)
+    rlimits: list[list[int]] = field(default_factory=list)  # [RLIMIT_*, soft, hard] (--ulimit)
     read_only: bool = False
     masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
     readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))

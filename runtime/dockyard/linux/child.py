@@ -144,6 +144,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         else:
             mounts.tmpfs(root, m.target, m.options, m.read_only)
     syscalls.sethostname(spec.hostname or spec.id[:12])  # Docker's default: the short id
+    if spec.domainname:
+        syscalls.setdomainname(spec.domainname)
     mounts.pivot(root)
     mark(spec.id, "child.pivot")
     if ctx.console_fd is not None:
@@ -189,7 +191,19 @@ def _console(spec: ContainerSpec, sock_fd: int) -> None:
     os.close(slave)
 
 
+def set_rlimits(rlimits: list[list[int]]) -> None:
+    """``--ulimit``s, for the init and each exec, while raising a hard limit is still allowed
+    (runc sets them before its init drops capabilities); a refusal in runc's words."""
+    try:
+        for resource, soft, hard in rlimits:
+            syscalls.setrlimit(resource, soft, hard)
+    except OSError as exc:
+        raise OSError(exc.errno, "error during container init: error setting rlimits for ready "
+                                 f"process: {exc.strerror}") from None
+
+
 def _become_user(spec: ContainerSpec, caps: int) -> None:
+    set_rlimits(spec.rlimits)
     capabilities.drop_bounding(caps)
     user = spec.user
     if spec.userns is None or spec.userns.use_helpers:

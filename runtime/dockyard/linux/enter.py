@@ -38,6 +38,7 @@ from .child import (
     _stdio,
     docker_exit_code,
     find_executable,
+    set_rlimits,
 )
 
 CLONE_PARENT = 0x00008000
@@ -58,6 +59,7 @@ class ExecSpec:
     privileged: bool = False                 # the exec's own --privileged: every capability
     no_new_privs: bool = False
     tty: bool = False
+    rlimits: list[list[int]] = field(default_factory=list)  # the container's --ulimit, as runc
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,6 +169,7 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
         _console(ctx.console_fd, user.uid)
     env = dict(item.partition("=")[::2] for item in spec.env)
     env.setdefault("HOME", user.home)
+    set_rlimits(spec.rlimits)
     capabilities.drop_bounding(ctx.caps)
     if _setgroups_allowed():  # "deny" in a user namespace with a single-uid (rootless) map
         syscalls.setgroups(list(user.additional_gids))

@@ -112,6 +112,37 @@ def sethostname(name: str) -> None:
         _fail(f"sethostname({name!r})")
 
 
+def setdomainname(name: str) -> None:
+    """The NIS domain name of this UTS namespace (``--domainname``; runc sets it beside the
+    host name)."""
+    raw = name.encode()
+    if _libc.setdomainname(raw, ctypes.c_size_t(len(raw))) == -1:
+        _fail(f"setdomainname({name!r})")
+
+
+# getrlimit(2) resources by Docker's ``--ulimit`` names (asm-generic numbering)
+RLIMITS: Final = {
+    "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7,
+    "memlock": 8, "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13,
+    "rtprio": 14, "rttime": 15,
+}
+_U64: Final = (1 << 64) - 1
+
+
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    """Set one resource limit of this process. Values are read as Go's ``uint64`` conversion
+    reads Docker's (``-1`` is RLIM_INFINITY); a failure says it in runc's words
+    ("error setting rlimit type 7: invalid argument")."""
+    limit = _Rlimit(soft & _U64, hard & _U64)
+    if _libc.prlimit(ctypes.c_int(0), ctypes.c_int(resource), ctypes.byref(limit), None) == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"error setting rlimit type {resource}: {os.strerror(err).lower()}")
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     rc: int = _libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
                           ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))

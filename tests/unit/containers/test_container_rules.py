@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.containers import create, events, logs, views
 from dockyard.containers.record import ContainerRecord
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import Conflict, DockyardError, InvalidArgument
 from dockyard.linux import cgroups
 
 IMAGE = {"Cmd": ["sh"], "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/srv", "User": "nobody",
@@ -129,6 +129,16 @@ def test_swap_and_cpuset_from_host_config() -> None:
     assert (limits.swap, limits.cpuset_cpus, limits.cpuset_mems) == (128 << 20, "0", "0")
     assert create.limits(create.host_config_defaults({"Memory": 64 << 20, "MemorySwap": -1})).swap == -1
     assert create.limits(create.host_config_defaults({})).swap is None
+
+
+def test_ulimits_from_host_config() -> None:
+    """``--ulimit`` names as runc reads them (any case), in order; an unknown one refused in
+    runc's words when the container starts."""
+    hc = {"Ulimits": [{"Name": "nofile", "Soft": 20, "Hard": 30}, {"Name": "CORE", "Soft": -1, "Hard": -1}]}
+    assert create.rlimits(hc) == [[7, 20, 30], [4, -1, -1]]
+    with pytest.raises(DockyardError, match="^failed to create shim task: OCI runtime create failed: "
+                       "runc create failed: wrong rlimit value: RLIMIT_FOO: unknown$"):
+        create.rlimits({"Ulimits": [{"Name": "foo", "Soft": 1, "Hard": 1}]})
 
 
 @pytest.mark.parametrize(("host_config", "message"), [

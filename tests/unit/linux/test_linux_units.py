@@ -170,11 +170,15 @@ def test_spec_round_trips_and_validates() -> None:
                          limits=Limits(memory=8 << 20), userns=idmap.rootless(1000, 1000))
     assert ContainerSpec.from_json(spec.to_json()) == spec
     spec.limits = Limits(memory=8 << 20, memory_swap=-1, cpuset_cpus="0")
+    spec.domainname, spec.rlimits = "ex.org", [[7, 20, 30]]
     assert ContainerSpec.from_json(spec.to_json()) == spec
     old = spec.to_dict()  # a spec written before the newer fields still decodes
     for name in ("memory_swap", "cpuset_cpus", "cpuset_mems"):
         del old["limits"][name]
     assert ContainerSpec.from_dict(old).limits.swap == 16 << 20
+    for name in ("domainname", "rlimits"):
+        del old[name]
+    assert (ContainerSpec.from_dict(old).domainname, ContainerSpec.from_dict(old).rlimits) == ("", [])
     spec.mounts.append(Mount("bind", "rel", "/src"))
     with pytest.raises(InvalidArgument, match="mount path must be absolute"):
         spec.validate()
