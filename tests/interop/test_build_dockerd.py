@@ -51,6 +51,13 @@ COPY --from=build /out /usr/local/out
 RUN ls -l /usr/local/out
 """
 
+TRIGGERS = """FROM busybox AS base
+ONBUILD RUN echo hi > /hi
+ONBUILD COPY a.txt /a
+FROM base
+RUN cat /hi /a
+"""
+
 
 @pytest.fixture(scope="module")
 def dockerd(busybox_archive: Path) -> Iterator[Dockerd]:
@@ -95,12 +102,13 @@ def _build(client: Any, context: Path, dockerfile: str, tag: str) -> dict[str, A
     return result
 
 
-@pytest.mark.parametrize("name", ["rich", "stages", "whole-context", "failing"])
+@pytest.mark.parametrize("name", ["rich", "stages", "whole-context", "failing", "triggers"])
 def test_classic_builder_parity(name: str, dockerd: Dockerd, dockyard_client: Any,
                                 busybox_image: str, context: Path) -> None:
     dockerfile = {"rich": RICH, "stages": STAGES,
                   "whole-context": "FROM busybox\nCOPY . /ctx/\nCOPY sub/ /sub2\n",
-                  "failing": "FROM busybox\nRUN echo out && exit 7\n"}[name]
+                  "failing": "FROM busybox\nRUN echo out && exit 7\n",
+                  "triggers": TRIGGERS}[name]
     theirs = _build(dockerd.client(), context, dockerfile, f"parity-{name}:1")
     mine = _build(dockyard_client, context, dockerfile, f"parity-{name}:1")
     assert mine["errors"] == theirs["errors"]

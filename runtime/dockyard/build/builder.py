@@ -419,11 +419,11 @@ class BuildJob:
             if stage.base_stage is None:
                 self.show_pull(stage.base, emit)
         state = self._initial_state(stage)
-        emit(f" ---> {short(state.image_id)}\n")
         state.remove_containers = self.options.rm
         state.comments = self._comments(stage)
         runner = StepRunner(self, state, emit)
         self._triggers(runner, emit)
+        emit(f" ---> {short(state.image_id)}\n")  # the FROM step's image: after its triggers
         steps: list[Instruction] = [s.instruction for s in stage.steps]
         if last and self.options.labels:
             steps.append(_labels_step(self.options.labels))
@@ -460,7 +460,8 @@ class BuildJob:
         return out
 
     def _triggers(self, runner: StepRunner, emit: Any) -> None:
-        """The base image's ONBUILD triggers run first (and are not inherited further)."""
+        """The base image's ONBUILD triggers run first (and are not inherited further), as part
+        of the FROM step: dockerd prints no `` ---> <id>`` of their own, the step's comes after."""
         config = runner.state.config.config
         triggers = list(config.get("OnBuild") or [])
         if not triggers:
@@ -474,7 +475,7 @@ class BuildJob:
             if isinstance(step.instruction, CopyLike) and not getattr(step.instruction, "from_", ""):
                 for src in step.instruction.sources:
                     self.context.sources(src)
-            self._step(runner, step.instruction, emit)
+            self._step(runner, step.instruction, emit, show_id=False)
 
     def _initial_state(self, stage: ResolvedStage) -> StageState:
         plat = (stage.platform.os, stage.platform.architecture, stage.platform.variant)
@@ -486,7 +487,7 @@ class BuildJob:
             base_id = self.base_image(stage.base)
         return StageState(ImageConfig(self.store.config(base_id), base_id, plat))
 
-    def _step(self, runner: StepRunner, inst: Instruction, emit: Any) -> None:
+    def _step(self, runner: StepRunner, inst: Instruction, emit: Any, show_id: bool = True) -> None:
         state = runner.state
         parent = state.image_id
         key = runner.key(inst)
@@ -504,7 +505,8 @@ class BuildJob:
             hit = runner.execute(inst)
             cache.put(key, hit, parent, step_line(inst)[:200],
                       self._layer_size(hit, state.config.diff_ids, parent))
-        emit(f" ---> {short(hit)}\n")
+        if show_id:
+            emit(f" ---> {short(hit)}\n")
 
     def _exists(self, image_id: str) -> bool:
         return self.store.meta.image(image_id) is not None
