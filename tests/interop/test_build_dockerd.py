@@ -124,6 +124,7 @@ PULLS = {
     "stages": "FROM {a} AS one\nRUN cat /note > /one\nFROM {b}\nCOPY --from={c} /note /c\n"
               "COPY --from=one /one /one\n",
     "pull-again": "FROM {a}\nRUN cat /note\n",
+    "onbuild": "FROM busybox AS base\nONBUILD COPY --from={c} /note /c\nFROM base\nRUN cat /c\n",
     "unknown-repository": "FROM {host}/nope/x:1\nRUN true\n",
     "unknown-tag": "FROM {a}9\nRUN true\n",
 }

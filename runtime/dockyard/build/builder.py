@@ -11,7 +11,8 @@ A base image that is not in the store (or every one, with ``pull``) is pulled wh
 is resolved, in a thread of its own, and its progress messages go where dockerd puts them:
 after the ``Step N/M : FROM`` line of the stage that uses it (or the step naming it in
 ``--from``). The first stage's pull streams live; a later stage's is kept and written with
-that stage's output, as the rest of a concurrent stage's output is.
+that stage's output, as the rest of a concurrent stage's output is. An image a base's ONBUILD
+trigger names is seen only when the trigger runs: it is pulled then, into the stage's output.
 
 On disk (under the data root)::
 
@@ -279,22 +280,23 @@ class BuildJob:
         config = self.store.config(self.base_image(name))
         return list((config.get("config") or {}).get("Env") or [])
 
-    def base_image(self, name: str) -> str:
-        """The ID of an external image (FROM, --from), pulled when missing (or with --pull)."""
+    def base_image(self, name: str, emit: Any = None) -> str:
+        """The ID of an external image (FROM, --from), pulled when missing (or with --pull);
+        the pull's messages go to ``emit`` if given, else where :meth:`_pull_output` says."""
         with self._pull_lock:
             found = self.bases.get(name)
             if found is None:
-                found = self._find_image(name)
+                found = self._find_image(name, emit)
                 self.bases[name] = found
             return found
 
-    def _find_image(self, name: str) -> str:
+    def _find_image(self, name: str, emit: Any = None) -> str:
         if not self.options.pull:
             try:
                 return self.store.resolve(name)
             except NotFound:
                 pass
-        emit = self._pull_output(name)
+        emit = emit or self._pull_output(name)
         try:  # the build's abort is the pull's cancel: a client that hangs up stops both
             for message in self.builder.engine.image_pull(name, auth=self._auth(name),
                                                           cancel=self.abort):
@@ -475,6 +477,9 @@ class BuildJob:
             if isinstance(step.instruction, CopyLike) and not getattr(step.instruction, "from_", ""):
                 for src in step.instruction.sources:
                     self.context.sources(src)
+            for name in self._images_named(step.instruction):  # unseen before the build ran:
+                self.base_image(name, emit)  # pulled now, its messages here, as for a step's
+                self.show_pull(name, emit)  # (or kept from an earlier pull of it)
             self._step(runner, step.instruction, emit, show_id=False)
 
     def _initial_state(self, stage: ResolvedStage) -> StageState:

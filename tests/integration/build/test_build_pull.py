@@ -122,6 +122,30 @@ def test_each_stage_shows_the_pull_of_its_own_images(
         client.api.remove_image(name)
 
 
+def test_an_onbuild_trigger_shows_the_pull_of_the_image_it_names(
+        build: Callable[..., Built], client: Any, dockyard_registry: RegistryProcess) -> None:
+    """A base's ONBUILD triggers name images the build could not see before they run (``COPY
+    --from=<image>``, ``RUN --mount=from=<image>``): each pull's messages follow ``# Executing
+    N build triggers`` in the order the triggers run, as dockerd's (they were pulled silently)."""
+    copied, copied_image = _publish(dockyard_registry, "lib/trig-copy")
+    mounted, mounted_image = _publish(dockyard_registry, "lib/trig-mount")
+    dockerfile = (f"FROM busybox AS base\nONBUILD COPY --from={copied} /note /c\n"
+                  f"ONBUILD RUN --mount=from={mounted},target=/m cat /m/note\n"
+                  "FROM base\nRUN cat /c\n")
+    got = build({"Dockerfile": dockerfile}, rm=True)
+    assert got.error is None, got.messages
+    lines = _lines(got)
+    start = lines.index("Step 4/5 : FROM base\n")
+    assert lines[start + 1] == "# Executing 2 build triggers\n", lines
+    assert lines[start + 2:start + 10] == _pull_lines(copied, copied_image)[:-1], lines
+    assert lines[start + 10:start + 18] == _pull_lines(mounted, mounted_image)[:-1], lines
+    assert lines[start + 18].startswith(" ---> Running in "), lines
+    client.api.remove_image(got.image_id)
+    client.api.prune_builds()
+    for name in (copied, mounted):
+        client.api.remove_image(name)
+
+
 def test_a_failed_pull_ends_the_stream_with_dockerds_message(
         build: Callable[..., Built], client: Any, dockyard_registry: RegistryProcess) -> None:
     """An unknown repository, an unknown tag; a later stage's base (pulled before any step
