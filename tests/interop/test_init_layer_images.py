@@ -1,6 +1,7 @@
-"""dockerd's init layer (``/.dockerenv``, ``/etc/mtab``) on images whose ``/etc`` is not
-busybox's: the container's ``/etc`` keeps the image's mode, and an image that has the mtab link
-already keeps its own (no ``/etc`` of ours in the writable layer). Containers are created in a
+"""dockerd's init layer (``/.dockerenv``, ``/etc/mtab``, the /etc files' mountpoints) on images
+whose ``/etc`` is not busybox's: the container's ``/etc`` keeps the image's mode, an image that
+has the mtab link already keeps its own, and an image's ``/etc/resolv.conf`` link is shadowed
+by the mountpoint (the container's file is bound there, not where the link points). Containers are created in a
 row, so most take a directory made ahead of time (``containers.skeleton``) and some make
 their own."""
 
@@ -14,6 +15,8 @@ import pytest
 IMAGES = {
     "dy-initlayer-etc700": "FROM busybox\nRUN chmod 700 /etc && chown 12:34 /etc\n",
     "dy-initlayer-ownmtab": "FROM busybox\nRUN ln -s /proc/self/mounts /etc/mtab\n",
+    "dy-initlayer-resolvlink": "FROM busybox\nRUN mkdir -p /run && echo mine > /run/resolv.conf"
+                               " && ln -s /run/resolv.conf /etc/resolv.conf\n",
 }
 
 
@@ -36,6 +39,10 @@ def test_init_layer_fits_the_images_etc(images: Any) -> None:
         out = client.containers.run("dy-initlayer-ownmtab", ["readlink", "/etc/mtab"],
                                     network_mode="none", remove=True)
         assert out == b"/proc/self/mounts\n"
+        script = "test -L /etc/resolv.conf && echo link || echo file; cat /run/resolv.conf"
+        out = client.containers.run("dy-initlayer-resolvlink", ["sh", "-c", script],
+                                    network_mode="none", remove=True)
+        assert out == b"file\nmine\n"
     container = client.containers.create("dy-initlayer-ownmtab", ["true"], network_mode="none")
     try:
         assert client.api.diff(container.id) is None or client.api.diff(container.id) == []

@@ -821,18 +821,16 @@ class ContainerManager:
 def _fit_init_layer(record: ContainerRecord) -> None:
     """What dockerd's init layer gives every container, made with the directory
     (:func:`.skeleton.make`): an empty ``/.dockerenv`` (scripts look for it to know they run in
-    Docker) and ``/etc/mtab`` → ``/proc/mounts``, ``/etc`` in the upper dir. Here it takes the
-    image's ``/etc`` owner and mode, or goes when the image has the link already (a regular
-    mtab is shadowed, as by dockerd). ``docker diff`` and commit leave them out
-    (:data:`~dockyard.containers.commit.INIT_PATHS`)."""
+    Docker), the /etc files' mountpoints and ``/etc/mtab`` → ``/proc/mounts``, ``/etc`` in the
+    upper dir. Here that ``/etc`` takes the image's owner and mode, and the link goes when the
+    image has one already (a regular mtab is shadowed, as by dockerd). ``docker diff`` and
+    commit leave them out (:data:`~dockyard.containers.commit.INIT_PATHS`)."""
     image_etc = next((Path(d, "etc") for d in reversed(record.lower_dirs) if Path(d, "etc").is_dir()), None)
     if image_etc is None:
         return
     etc = Path(record.upper_dir, "etc")
     if Path(image_etc, "mtab").is_symlink():
         os.unlink(etc / "mtab")
-        os.rmdir(etc)
-        return
     st, mine = image_etc.stat(), etc.stat()
     if stat.S_IMODE(st.st_mode) != stat.S_IMODE(mine.st_mode):
         os.chmod(etc, stat.S_IMODE(st.st_mode))

@@ -25,7 +25,8 @@ def _layout(path: Path) -> dict[str, str]:
 
 EXPECTED = {"upper": "dir 0o755", "work": "dir 0o755", "merged": "dir 0o755",
             "upper/.dockerenv": "file 0o755", "upper/etc": "dir 0o755",
-            "upper/etc/mtab": "link /proc/mounts"}
+            "upper/etc/mtab": "link /proc/mounts", "upper/etc/hosts": "file 0o755",
+            "upper/etc/hostname": "file 0o755", "upper/etc/resolv.conf": "file 0o755"}
 
 
 def test_make_lays_out_what_a_create_leaves(tmp_path: Path) -> None:
