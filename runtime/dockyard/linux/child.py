@@ -23,7 +23,7 @@ import termios
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from ..containers.spec import DEFAULT_PATH, ContainerSpec
+from ..containers.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec
 from ..containers.trace import mark
 from ..errors import DockyardError
 from . import capabilities, idmap, mounts, namespaces, overlay, syscalls
@@ -71,6 +71,8 @@ class ChildContext:
     caps: int = 0                  # capability mask, resolved (and validated) before clone
     net_joined: bool = False       # an embryo joined ``spec.network`` through a passed fd
     root_sock: int | None = None   # an embryo's socket to its shim: the root mount goes there
+    cgroupns: bool = False         # unshared already (an embryo's, before it made ``premade``)
+    premade: mounts.Premade | None = None  # an embryo's /proc, /dev and /sys/fs/cgroup
 
 
 def _env_path(env: list[str]) -> str:
@@ -130,13 +132,21 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     if ctx.root_sock is not None:
         _hand_root(root, ctx.root_sock)
     mark(spec.id, "child.overlay")
-    mounts.mount_proc(root)
+    made = ctx.premade
+    masked, readonly = spec.masked_paths, spec.readonly_paths
+    proc = None  # the premade proc has the default /proc entries masked: for a spec that does
+    if made and not spec.privileged and (masked, readonly) == (_MASKED, _READONLY):
+        proc = made.proc
+        masked, readonly = _MASKED_ELSEWHERE, _READONLY_ELSEWHERE
+    mounts.mount_proc(root, proc)
     mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none")
     if not rootless and ctx.hierarchies:
-        mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged)
+        mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged,
+                             made=made.cgroups if made and not spec.privileged else None)
     extra = mounts.host_devices() if spec.privileged and not rootless else []
     mark(spec.id, "child.proc-sys-cg")
-    mounts.mount_dev(root, use_mknod=not rootless, pts_gid=None if rootless else 5, extra=extra)
+    mounts.mount_dev(root, use_mknod=not rootless, pts_gid=None if rootless else 5, extra=extra,
+                     made=made.dev if made else None)
     mark(spec.id, "child.dev")
     for m in spec.mounts:
         if m.type == "bind":
@@ -151,13 +161,22 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     if ctx.console_fd is not None:
         _console(spec, ctx.console_fd)
     if not spec.privileged:
-        mounts.mask(spec.masked_paths)
-        mounts.make_readonly(spec.readonly_paths)
+        mounts.mask(masked)
+        mounts.make_readonly(readonly)
     if spec.cwd != "/":
         os.makedirs(spec.cwd, 0o755, exist_ok=True)
     if spec.read_only:
         mounts.remount_readonly("/")
     mark(spec.id, "child.masked")
+
+
+# Docker's default masked and read-only paths, split: an embryo's premade /proc has its own
+# done (names under /proc); a start that masks the defaults does the rest
+_MASKED, _READONLY = list(MASKED_PATHS), list(READONLY_PATHS)
+_PROC_MASKED = [p.removeprefix("/proc/") for p in _MASKED if p.startswith("/proc/")]
+_PROC_READONLY = [p.removeprefix("/proc/") for p in _READONLY if p.startswith("/proc/")]
+_MASKED_ELSEWHERE = [p for p in _MASKED if not p.startswith("/proc/")]
+_READONLY_ELSEWHERE = [p for p in _READONLY if not p.startswith("/proc/")]
 
 
 def _hand_root(root: str, sock_fd: int) -> None:
@@ -239,7 +258,8 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     if ctx.cgroup is not None:
         ctx.cgroup.join(0)
     mark(spec.id, "child.cgroup-joined")
-    syscalls.unshare(namespaces.FLAGS["cgroup"])
+    if not ctx.cgroupns:
+        syscalls.unshare(namespaces.FLAGS["cgroup"])
     if spec.network not in ("none", "host") and not ctx.net_joined:
         namespaces.join_network(spec.network)
     elif spec.network == "none":  # a namespace of our own (rootless, or no network manager)
@@ -295,7 +315,8 @@ def run(spec: ContainerSpec, ctx: ChildContext) -> NoReturn:
 def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
            hierarchies: list[tuple[str, str, str]]) -> NoReturn:
     """An init cloned before its container is known (``linux.launcher.Embryo``): it joins its
-    cgroup off the clock, then waits for ``{"spec", "caps", "net", "console"}`` with the error
+    cgroup off the clock, unshares its cgroup namespace there and makes /proc, /dev and
+    /sys/fs/cgroup as detached mounts (:class:`mounts.Premade`), then waits for ``{"spec", "caps", "net", "console"}`` with the error
     pipe, stdio, the network namespace to join (a path's: as an fd) and the console socket
     (tty), makes its mount namespace (a copy of the mounts as they are at the start) and, for
     ``none``, its network namespace, and goes on as :func:`run`; the same socket takes the
@@ -304,6 +325,8 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(peer_fd)  # the parent's end: its death is our EOF
         cgroup.join(0)
+        syscalls.unshare(namespaces.FLAGS["cgroup"])  # rooted here: renames keep it
+        premade = mounts.Premade.make(hierarchies, _PROC_MASKED, _PROC_READONLY)
         syscalls.foreground()  # cloned by a spare on idle CPU: the container must not inherit it
         sock = socket.socket(fileno=sock_fd)
         sock.send(b"ready")  # in the cgroup: from now on it may be renamed
@@ -328,7 +351,7 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
             os.close(net)
         ctx = ChildContext(fds[0], None, fds[1:4], None, hierarchies, [],
                            extra[0] if msg["console"] else None, int(msg["caps"]),
-                           bool(msg["net"]), sock.detach())
+                           bool(msg["net"]), sock.detach(), True, premade)
     except BaseException as exc:  # noqa: BLE001 — reported like any failed start; nothing
         # may unwind into the code of the process we were cloned from
         _report(fds[0], "setup", _describe(exc), SETUP_FAILED)

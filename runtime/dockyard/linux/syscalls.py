@@ -41,7 +41,21 @@ MS_REC: Final = 16384
 MS_PRIVATE: Final = 1 << 18
 MS_SLAVE: Final = 1 << 19
 MS_RELATIME: Final = 1 << 21
+MS_STRICTATIME: Final = 1 << 24
 MNT_DETACH: Final = 2
+
+# the new mount API (fsopen, fsmount, move_mount): mounts made before their place exists
+MOUNT_ATTR_RDONLY: Final = 0x1
+MOUNT_ATTR_NOSUID: Final = 0x2
+MOUNT_ATTR_NODEV: Final = 0x4
+MOUNT_ATTR_NOEXEC: Final = 0x8
+MOUNT_ATTR_STRICTATIME: Final = 0x20
+_FSCONFIG_SET_FLAG: Final = 0
+_FSCONFIG_SET_STRING: Final = 1
+_FSCONFIG_CMD_CREATE: Final = 6
+_MOVE_MOUNT_F_EMPTY_PATH: Final = 0x4
+_AT_FDCWD: Final = -100
+_CLOEXEC: Final = 1  # FSOPEN_CLOEXEC, FSMOUNT_CLOEXEC
 
 # prctl(2) options
 PR_SET_PDEATHSIG: Final = 1
@@ -56,7 +70,10 @@ _SYSCALL_NUMBERS: Final = {
     "x86_64": {"clone": 56, "pivot_root": 155, "setns": 308},
     "aarch64": {"clone": 220, "pivot_root": 41, "setns": 268},
 }
-_NR: Final = _SYSCALL_NUMBERS.get(os.uname().machine, _SYSCALL_NUMBERS["x86_64"])
+_NR: Final = {**_SYSCALL_NUMBERS.get(os.uname().machine, _SYSCALL_NUMBERS["x86_64"]),
+              # numbered alike on every architecture since 5.1
+              "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+              "mount_setattr": 442}
 
 
 def _check(result: int, what: str, *paths: str) -> int:
@@ -93,6 +110,70 @@ def mount(source: str | None, target: str, fstype: str | None = None, flags: int
     if rc == -1:
         _fail(f"mount {source or fstype} on {target} (type {fstype}, flags 0x{flags:x}"
               f"{', ' + data if data else ''})", target)
+
+
+def new_mount(fstype: str, source: str, options: str | None, attrs: int) -> int:
+    """A mount of a new ``fstype`` instance that is not attached anywhere yet (fsopen,
+    fsconfig, fsmount): its fd, an ``O_PATH`` directory fd of its root, for ``*at`` calls
+    and :func:`move_mount`. ``options`` as mount(2)'s data (``mode=755,size=64k``); the
+    file system is bound to this process's namespaces (PID for proc, IPC for mqueue,
+    cgroup for cgroup) as it is made."""
+    call = _libc.syscall
+    fs = call(ctypes.c_long(_NR["fsopen"]), fstype.encode(), ctypes.c_uint(_CLOEXEC))
+    if fs == -1:
+        _fail(f"fsopen({fstype})")
+    try:
+        params = [("source", source), *((k, v if eq else None) for k, eq, v in
+                                        (o.partition("=") for o in (options or "").split(",") if o))]
+        for key, value in params:
+            kind = _FSCONFIG_SET_STRING if value is not None else _FSCONFIG_SET_FLAG
+            if call(ctypes.c_long(_NR["fsconfig"]), ctypes.c_int(fs), ctypes.c_uint(kind),
+                    key.encode(), _b(value), ctypes.c_int(0)) == -1:
+                _fail(f"fsconfig({fstype}, {key}{'=' + value if value else ''})")
+        if call(ctypes.c_long(_NR["fsconfig"]), ctypes.c_int(fs), ctypes.c_uint(_FSCONFIG_CMD_CREATE),
+                None, None, ctypes.c_int(0)) == -1:
+            _fail(f"fsconfig({fstype}, create)")
+        fd = call(ctypes.c_long(_NR["fsmount"]), ctypes.c_int(fs), ctypes.c_uint(_CLOEXEC),
+                  ctypes.c_uint(attrs))
+        if fd == -1:
+            _fail(f"fsmount({fstype})")
+        return int(fd)
+    finally:
+        os.close(fs)
+
+
+def clone_mount(dir_fd: int, path: str) -> int:
+    """A detached copy of the mount at ``path`` (relative to the mount ``dir_fd``), as a bind
+    mount of it would be (open_tree with OPEN_TREE_CLONE): its fd."""
+    fd = _libc.syscall(ctypes.c_long(_NR["open_tree"]), ctypes.c_int(dir_fd), _b(path),
+                       ctypes.c_uint(1 | os.O_CLOEXEC))
+    if fd == -1:
+        _fail(f"open_tree({path})", path)
+    return int(fd)
+
+
+def move_mount(fd: int, target: str, dir_fd: int = _AT_FDCWD) -> None:
+    """Attach the mount ``fd`` (with everything mounted on it) at ``target``, relative to
+    ``dir_fd`` (another mount's fd, detached or not) when given."""
+    rc = _libc.syscall(ctypes.c_long(_NR["move_mount"]), ctypes.c_int(fd), b"",
+                       ctypes.c_int(dir_fd), _b(target), ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH))
+    if rc == -1:
+        _fail(f"move_mount to {target}", target)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def set_mount_attrs(fd: int, attrs: int) -> None:
+    """mount_setattr(2) on the mount ``fd`` itself (not what is mounted on it): e.g. a
+    tmpfs made read-only once the directories on it are made."""
+    attr = _MountAttr(attrs, 0, 0, 0)
+    rc = _libc.syscall(ctypes.c_long(_NR["mount_setattr"]), ctypes.c_int(fd), b"",
+                       ctypes.c_uint(0x1000), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+    if rc == -1:  # 0x1000: AT_EMPTY_PATH
+        _fail("mount_setattr")
 
 
 def umount2(target: str, flags: int = 0) -> None:

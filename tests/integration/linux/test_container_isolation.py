@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime
@@ -189,3 +191,48 @@ def test_only_stdio_reaches_the_entrypoint(runtime: Runtime,
     """No launcher socket, pidfd, pipe or another container's fd leaks across exec."""
     r = collect(runtime, make_spec(["ls", "/proc/self/fd"]))
     assert r.out.split() == ["0", "1", "2", "3"]  # 3 is ls's own handle on the directory
+
+
+
+_SEEN = ("exec 2>&1; cat /proc/self/mountinfo; echo ---; cd /dev; "
+         "stat -c '%n %F %a %u:%g %t,%T' * pts/* shm mqueue; cat /proc/1/cgroup; "
+         "ls /sys/fs/cgroup/pids; cat /proc/keys; ls /proc/acpi; "
+         "echo x > /proc/sys/kernel/domainname; touch /sys/fs/cgroup/x /sys/fs/cgroup/pids/x")
+
+
+def _normalized(out: str, spec: ContainerSpec) -> list[str]:
+    """The mount table without mount ids, device numbers, order, nor this container's paths;
+    then the rest as it is."""
+    table, rest = out.split("---\n")
+    lines = [" ".join(line.split()[3:]) for line in table.splitlines()]
+    box = os.path.dirname(spec.upper_dir)
+    return sorted(line.replace(box, "BOX").replace(spec.id, "ID") for line in lines) + [rest]
+
+
+def _through_an_embryo(runtime: Runtime, spec: ContainerSpec, tmp_path: Path) -> str:
+    """The output of ``spec`` started as the daemon starts containers: by a spare shim's
+    embryo (the daemon's cgroup parent)."""
+    log = tmp_path / f"{spec.id}.log"
+    _pid, sock = runtime.start_shim(spec, str(tmp_path), str(log))
+    with sock:
+        while (packet := sock.recv(65536)) and packet[:1] != b"x":
+            pass
+    return "".join(json.loads(line)["log"] for line in log.read_text().splitlines())
+
+
+@pytest.mark.parametrize("privileged", [False, True], ids=["default", "privileged"])
+def test_an_embryos_premade_mounts_are_what_a_clone_mounts(
+        runtime: Runtime, make_spec: Callable[..., ContainerSpec], tmp_path: Path,
+        privileged: bool) -> None:
+    """An embryo makes /proc (with its default masks and read-only entries), /dev and
+    /sys/fs/cgroup before its spec comes and attaches them then; a clone's init mounts them
+    itself. The container must not tell which: the same mounts and options, nodes, masks
+    and refusals."""
+    cloned = make_spec(["sh", "-c", _SEEN], privileged=privileged)
+    hatched = make_spec(["sh", "-c", _SEEN], privileged=privileged)
+    by_clone = collect(runtime, cloned).out
+    by_embryo = _through_an_embryo(runtime, hatched, tmp_path)
+    assert _normalized(by_embryo, hatched) == _normalized(by_clone, cloned)
+    assert " /dev/mqueue " in by_clone and "shm directory 1777" in by_clone
+    if not privileged:
+        assert " /proc/keys " in by_clone and "Read-only file system" in by_clone
