@@ -1,5 +1,6 @@
 """Reading a container's json-file log (written by its shim) for ``GET /containers/{id}/logs``
-and attach's ``logs=1``: stream selection, ``since``/``until``, ``tail``, ``timestamps``.
+and attach's ``logs=1``: stream selection, ``since``/``until``, ``tail``, ``timestamps``,
+``details``.
 
 Each line of ``<id>-json.log`` is ``{"log": "hi\\n", "stream": "stdout", "time": "…Z"}``.
 :class:`LogReader` reads from an offset, so a follower re-reads only what was appended.
@@ -8,8 +9,10 @@ Each line of ``<id>-json.log`` is ``{"log": "hi\\n", "stream": "stdout", "time":
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote_plus
 
 from ..errors import InvalidArgument, NotSupported
 
@@ -24,6 +27,8 @@ class LogOptions:
     until_ns: int = 0           # 0: no end
     tail: int = -1              # -1: all
     timestamps: bool = False
+    details: bool = False
+    attrs: dict[str, str] = field(default_factory=dict)  # the container's, for ``details``
 
 
 def check_readable(host_config: dict[str, Any]) -> None:
@@ -31,6 +36,39 @@ def check_readable(host_config: dict[str, Any]) -> None:
     its json-file log all the same: attach and the API's followers read through it)."""
     if (host_config.get("LogConfig") or {}).get("Type") == "none":
         raise NotSupported("configured logging driver does not support reading")
+
+
+def extra_attrs(config: dict[str, Any], host_config: dict[str, Any]) -> dict[str, str]:
+    """The attributes ``--log-opt labels=/labels-regex=/env=/env-regex=`` pick from the
+    container's labels and environment (dockerd's ``logger.Info.ExtraAttributes``, which its
+    json-file driver stores in each line's ``attrs`` and ``docker logs --details`` prints).
+    They never change over a container's life, so they are computed when the log is read."""
+    options = (host_config.get("LogConfig") or {}).get("Config") or {}
+    labels: dict[str, str] = config.get("Labels") or {}
+    env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+    extra: dict[str, str] = {}
+    if options.get("labels"):
+        extra.update((k, labels[k]) for k in options["labels"].split(",") if k in labels)
+    if options.get("labels-regex"):
+        extra.update(_matching(options["labels-regex"], labels))
+    if options.get("env"):
+        extra.update((k, env[k]) for k in options["env"].split(",") if k in env)
+    if options.get("env-regex"):
+        extra.update(_matching(options["env-regex"], env))
+    return extra
+
+
+def _matching(pattern: str, values: dict[str, str]) -> dict[str, str]:
+    try:
+        found = re.compile(pattern)
+    except re.error:
+        return {}
+    return {k: v for k, v in values.items() if found.search(k)}
+
+
+def details_prefix(attrs: dict[str, str]) -> bytes:
+    """``k=v,k2=v2 `` (sorted, query-escaped, then a space: a bare space without attributes)."""
+    return (",".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in sorted(attrs.items())) + " ").encode()
 
 
 def parse_time(text: str | None) -> int:
@@ -96,6 +134,8 @@ class LogReader:
             if ns < o.since_ns or (o.until_ns and ns > o.until_ns):
                 return None
         payload = item.get("log", "").encode()
+        if o.details:
+            payload = details_prefix(item.get("attrs") or o.attrs) + payload
         if o.timestamps:
             payload = item.get("time", "").encode() + b" " + payload
         return stream, payload

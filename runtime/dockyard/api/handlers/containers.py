@@ -19,7 +19,7 @@ from tornado.iostream import StreamClosedError
 
 from ...containers import trace
 from ...containers.events import matches as event_matches
-from ...containers.logs import LogOptions, LogReader, check_readable, parse_time
+from ...containers.logs import LogOptions, LogReader, check_readable, extra_attrs, parse_time
 from ...errors import InvalidArgument
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
@@ -268,7 +268,9 @@ class LogsHandler(ContainersHandler):
         options = LogOptions(self.bool_arg("stdout"), self.bool_arg("stderr"),
                              parse_time(self.str_arg("since")), parse_time(self.str_arg("until")),
                              _tail(self.get_query_argument("tail", "all")),
-                             self.bool_arg("timestamps"))
+                             self.bool_arg("timestamps"), self.bool_arg("details"))
+        if options.details:
+            options.attrs = extra_attrs(record.config or {}, record.host_config or {})
         if not (options.stdout or options.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         tty = bool(record.config.get("Tty"))
