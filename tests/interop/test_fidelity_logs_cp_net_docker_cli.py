@@ -6,9 +6,12 @@ create/connect/disconnect/ls refusals and inspect's IPAM order, the volume filte
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,3 +72,52 @@ def test_logs_details_prints_the_log_opt_attributes(docker: Any) -> None:
            "--log-opt", "labels=la", "busybox", "echo", "hi", stdin=subprocess.DEVNULL)
     assert docker("logs", "--details", "fid-lg4", text=False).stdout == b"la=1 hi\r\n"
     assert docker("logs", "fid-lg4", text=False).stdout == b"hi\r\n"
+
+
+# ---- cp ----------------------------------------------------------------------------------------
+
+
+def test_cp_archive_keeps_the_owners_without_a_user(docker: Any, tmp_path: Path) -> None:
+    """``cp -a`` into a container with no ``--user`` keeps the file's owner, as without ``-a``
+    (dockerd's tarCopyOptions: only a configured user gives new owners; it made them 0:0)."""
+    src = tmp_path / "f"
+    src.write_text("hi\n")
+    os.chown(src, 1234, 5678)
+    os.chmod(src, 0o640)
+    docker("run", "-d", "--name", "fid-cp1", "--network", "none", "busybox", "sleep", "1000")
+    assert docker("cp", "-a", str(src), "fid-cp1:/tmp/fa").returncode == 0
+    assert docker("cp", str(src), "fid-cp1:/tmp/fn").returncode == 0
+    done = docker("exec", "fid-cp1", "stat", "-c", "%n %u:%g %a", "/tmp/fa", "/tmp/fn")
+    assert done.stdout == "/tmp/fa 1234:5678 640\n/tmp/fn 1234:5678 640\n"
+
+
+def _tar(*names: str, size: int = 3) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(b"x" * size))
+    return buf.getvalue()
+
+
+def test_cp_from_stdin_reads_the_tar_as_dockerd(docker: Any) -> None:
+    """``docker cp - C:DIR``: an empty stream is no error (it was "empty file"); a cut or garbled
+    one is Go's reader's error in dockerd's words (one cut after its first entry was taken
+    without a word; "truncated header"/"invalid header" before)."""
+    docker("run", "-d", "--name", "fid-cp2", "--network", "none", "busybox", "sleep", "1000")
+    assert docker("exec", "fid-cp2", "mkdir", "/d").returncode == 0
+    whole = _tar("one", "two", size=600)
+    assert docker("cp", "-", "fid-cp2:/d", input=whole, text=False).returncode == 0
+    assert docker("cp", "-", "fid-cp2:/d", input=b"", text=False).returncode == 0
+    assert docker("cp", "-", "fid-cp2:/d", input=whole[:1536] + bytes(512), text=False).returncode == 0
+    for data, message in ((b"notatar\n", "unexpected EOF"),
+                          (b"a" * 2048, "archive/tar: invalid tar header"),
+                          (whole[:1000], "unexpected EOF"),
+                          (whole[:1536 + 700], "unexpected EOF"),
+                          (whole[:1536] + bytes(700), "unexpected EOF"),
+                          (whole[:1536] + b"b" * 1024, "archive/tar: invalid tar header")):
+        done = docker("cp", "-", "fid-cp2:/d", input=data, text=False)
+        assert (done.returncode, done.stderr.decode()) == (
+            1, f"Error response from daemon: Error processing tar file(exit status 1): {message}\n"), data[:20]
+    assert docker("exec", "fid-cp2", "ls", "/d").stdout == "one\ntwo\n"

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import IO, Any, Final
 
 from ..errors import DockyardError, Forbidden, InvalidArgument, NotFound
+from .tarcheck import TarCheck
 
 _PACKAGE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
@@ -162,25 +163,34 @@ def put(containers: Any, name: str, path: str | None, body: IO[bytes],
     record = containers.get(name)
     if (record.host_config or {}).get("ReadonlyRootfs"):
         raise Forbidden("container rootfs is marked read-only")
-    chown = (record.config or {}).get("User") or "0" if copy_uid_gid else None
+    # -a: the container's --user owns what arrives; without one, the archive's owners stay
+    # (dockerd's tarCopyOptions: only a configured user gives the copy new owners)
+    chown = (record.config or {}).get("User") or None if copy_uid_gid else None
     helper = _Helper(record, "put", path, stdin=subprocess.PIPE,
                      no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, chown_user=chown)
+    check = TarCheck()
     try:
-        _feed(helper, body)
+        _feed(helper, body, check)
         report = helper.report()
     finally:
         helper.close()
+    if report.get("error") in (None, "failed"):  # it read the stream: say what Go's reader would
+        if check.empty:
+            return  # nothing to unpack is no error for dockerd
+        if (verdict := check.verdict()) is not None:
+            raise DockyardError(f"Error processing tar file(exit status 1): {verdict}")
     _raise(report, name, path)
 
 
-def _feed(helper: _Helper, body: IO[bytes]) -> None:
+def _feed(helper: _Helper, body: IO[bytes], check: TarCheck) -> None:
     """Copy the upload to the helper; if it stops reading (an early error), drain the rest."""
     stdin = helper.proc.stdin
     assert stdin is not None
     try:
         while chunk := body.read(_CHUNK):
+            check.feed(chunk)
             stdin.write(chunk)
         stdin.close()
     except BrokenPipeError:
-        while body.read(_CHUNK):
-            pass
+        while chunk := body.read(_CHUNK):
+            check.feed(chunk)
