@@ -7,6 +7,7 @@ create/connect/disconnect/ls refusals and inspect's IPAM order, the volume filte
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -121,3 +122,44 @@ def test_cp_from_stdin_reads_the_tar_as_dockerd(docker: Any) -> None:
         assert (done.returncode, done.stderr.decode()) == (
             1, f"Error response from daemon: Error processing tar file(exit status 1): {message}\n"), data[:20]
     assert docker("exec", "fid-cp2", "ls", "/d").stdout == "one\ntwo\n"
+
+
+# ---- networks ----------------------------------------------------------------------------------
+
+
+def test_network_create_inspect_and_filters(docker: Any) -> None:
+    """inspect's IPAM config in dockerd's key order (Subnet, IPRange, Gateway); a gateway on the
+    subnet's own address is refused (it was taken); ``ls --filter type=`` other than custom or
+    builtin is refused (it listed the custom ones)."""
+    done = docker("network", "create", "--subnet", "10.216.0.0/16", "--gateway", "10.216.0.254",
+                  "--ip-range", "10.216.5.0/24", "--internal", "--label", "a=b", "--label", "c",
+                  "-o", "foo=bar", "fid-n1")
+    assert done.returncode == 0, done.stderr
+    [info] = json.loads(docker("network", "inspect", "fid-n1").stdout)
+    assert list(info["IPAM"]["Config"][0].items()) == [
+        ("Subnet", "10.216.0.0/16"), ("IPRange", "10.216.5.0/24"), ("Gateway", "10.216.0.254")]
+    assert (info["Internal"], info["Labels"], info["Options"]) == (True, {"a": "b", "c": ""}, {"foo": "bar"})
+    _daemon_error(docker("network", "create", "--subnet", "10.217.0.0/16", "--gateway", "10.217.0.0", "fid-bad"),
+                  "failed to allocate gateway (10.217.0.0): Address already in use")
+    _daemon_error(docker("network", "ls", "--filter", "type=foo"), "invalid filter: 'type'='foo'")
+    listed = docker("network", "ls", "--filter", "type=custom", "--format", "{{.Name}}").stdout.split()
+    assert "fid-n1" in listed and "bridge" not in listed
+
+
+def test_network_connect_and_disconnect_refusals(docker: Any) -> None:
+    """dockerd's words for a container whose namespace is not its own or is private, and for
+    the host and none networks (all were "container sharing network namespace…", 403); ``disconnect
+    -f`` of no container looks for an endpoint of that name."""
+    assert docker("network", "create", "--subnet", "10.218.0.0/24", "fid-n2").returncode == 0
+    docker("run", "-d", "--name", "fid-nc1", "--network", "none", "busybox", "sleep", "1000")
+    docker("run", "-d", "--name", "fid-nc2", "--network", "fid-n2", "busybox", "sleep", "1000")
+    docker("run", "-d", "--name", "fid-nc3", "--network", "container:fid-nc2", "busybox", "sleep", "1000")
+    private = "container cannot be connected to multiple networks with one of the networks in private (none) mode"
+    _daemon_error(docker("network", "connect", "fid-n2", "fid-nc1"), private)
+    _daemon_error(docker("network", "connect", "none", "fid-nc2"), private)
+    _daemon_error(docker("network", "connect", "host", "fid-nc2"),
+                  "container cannot be disconnected from host network or connected to host network")
+    _daemon_error(docker("network", "connect", "fid-n2", "fid-nc3"), "container sharing network namespace "
+                  "with another container or host cannot be connected to any other network")
+    _daemon_error(docker("network", "disconnect", "-f", "fid-n2", "fid-nosuch"), "endpoint fid-nosuch not found")
+    _daemon_error(docker("network", "disconnect", "fid-n2", "fid-nosuch"), "No such container: fid-nosuch")

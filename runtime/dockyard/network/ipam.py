@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
-from ..errors import InvalidArgument
+from ..errors import DockyardError, InvalidArgument
 from .errors import NetworkForbidden
 
 IPv4Net = ipaddress.IPv4Network
@@ -62,6 +62,15 @@ def parse_address(text: str, subnet: IPv4Net, what: str = "address") -> IPv4Addr
     return addr
 
 
+def gateway_address(text: str, subnet: IPv4Net) -> IPv4Addr:
+    """A requested gateway: in the subnet, and not its network or broadcast address (dockerd's
+    allocator holds both from the start, so it answers with a 500 in these words)."""
+    addr = parse_address(text, subnet, "gateway")
+    if addr in (subnet.network_address, subnet.broadcast_address):
+        raise DockyardError(f"failed to allocate gateway ({addr}): Address already in use")
+    return addr
+
+
 def default_gateway(subnet: IPv4Net) -> IPv4Addr:
     return subnet.network_address + 1
 
@@ -90,4 +99,4 @@ def mac_for(addr: IPv4Addr) -> str:
 
 
 __all__ = ["DEFAULT_BRIDGE_SUBNET", "allocate", "candidate_subnets", "default_gateway",
-           "free_subnet", "mac_for", "parse_address", "parse_subnet"]
+           "free_subnet", "gateway_address", "mac_for", "parse_address", "parse_subnet"]

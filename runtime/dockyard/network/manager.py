@@ -298,7 +298,7 @@ class NetworkManager:
         else:
             subnet = ipam.free_subnet(self.nl.routes(exclude=set()) + self._subnets())
         gateway = config.get("Gateway") or str(ipam.default_gateway(subnet))
-        net.subnet, net.gateway = str(subnet), str(ipam.parse_address(gateway, subnet, "gateway"))
+        net.subnet, net.gateway = str(subnet), str(ipam.gateway_address(gateway, subnet))
         if config.get("IPRange"):
             ip_range = ipam.parse_subnet(config["IPRange"])
             if not ip_range.subnet_of(subnet):
@@ -561,10 +561,7 @@ class NetworkManager:
         record = self._container(container)
         with self._lock:
             net = self.find(name_or_id)
-            if net.driver != "bridge" or self.mode(record) in ("host", "none") or \
-                    self.mode(record).startswith("container:"):
-                raise NetworkForbidden("container sharing network namespace with another container or "
-                                       "host cannot be connected to any other network")
+            _check_connectable(net, self.mode(record))
             key = f"{net.id}/{record.id}"
             networks = record.network_settings.setdefault("Networks", {})
             if key in self.state.endpoints or net.name in networks:
@@ -585,7 +582,13 @@ class NetworkManager:
 
     @off_loop
     def disconnect(self, name_or_id: str, container: str, force: bool = False) -> None:
-        record = self._container(container)
+        try:
+            record = self._container(container)
+        except NotFound:
+            if not force:
+                raise
+            self._force_endpoint_delete(name_or_id, container)
+            return
         with self._lock:
             net = self.find(name_or_id)
             networks = record.network_settings.get("Networks") or {}
@@ -602,6 +605,19 @@ class NetworkManager:
                 self._refresh_peers(record.id, [net.id])
         self._save_record(record)
         self._told(net, "disconnect", record.id)
+
+    def _force_endpoint_delete(self, name_or_id: str, name: str) -> None:
+        """``disconnect -f`` naming no container: the network's endpoint of that name goes (a
+        stale one, its container gone), as dockerd's ForceEndpointDelete."""
+        with self._lock:
+            net = self.find(name_or_id)
+            key = next((k for k, ep in self.state.endpoints.items()
+                        if k.startswith(f"{net.id}/") and ep.name.lstrip("/") == name), None)
+            if key is None:
+                raise NotFound(f"endpoint {name} not found")
+            ep = self.state.endpoints.pop(key)
+            self.nl.delete_link(ep.host_if)
+            self.state.save()
 
     def _container(self, name: str) -> ContainerLike:
         containers = getattr(self.engine, "containers", None) if self.engine is not None else None
@@ -825,6 +841,26 @@ def _file_mounts(directory: Path) -> list[Mount]:
             for name in ("resolv.conf", "hostname", "hosts")]
 
 
+def _check_connectable(net: Network, mode: str) -> None:
+    """dockerd's refusals (400) before a connect: host and none networks, and containers whose
+    network namespace is not their own or is private."""
+    if mode == "host" or mode.startswith("container:"):
+        raise InvalidArgument("container sharing network namespace with another container or "
+                              "host cannot be connected to any other network")
+    if net.driver == "host":
+        raise InvalidArgument("container cannot be disconnected from host network or connected "
+                              "to host network")
+    if net.driver == "null" or mode == "none":
+        raise InvalidArgument("container cannot be connected to multiple networks with one of the "
+                              "networks in private (none) mode")
+
+
+def _check_type(value: str) -> bool:
+    if value not in ("custom", "builtin"):
+        raise InvalidArgument(f"invalid filter: 'type'='{value}'")
+    return True
+
+
 def _matches(net: Network, filters: dict[str, list[str]], endpoints: int = 0) -> bool:
     """dockerd's network filters: name (substring), id (prefix), driver, type, label, scope,
     dangling (no endpoints, not pre-defined), until."""
@@ -832,7 +868,7 @@ def _matches(net: Network, filters: dict[str, list[str]], endpoints: int = 0) ->
         "name": lambda v: v in net.name,
         "id": lambda v: net.id.startswith(v),
         "driver": lambda v: v == net.driver,
-        "type": lambda v: (v == "builtin") == net.predefined,
+        "type": lambda v: _check_type(v) and (v == "builtin") == net.predefined,
         "scope": lambda v: v == "local",
         "label": lambda v: _label_match(net.labels, v),
         "label!": lambda v: not _label_match(net.labels, v),

@@ -23,9 +23,10 @@ def prefixlen(net: Network) -> int:
 def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool = True) -> dict[str, Any]:
     config: list[dict[str, str]] = []
     if net.subnet:
-        entry = {"Subnet": net.subnet, "Gateway": net.gateway}
+        entry = {"Subnet": net.subnet}  # dockerd's order: Subnet, IPRange, Gateway
         if net.ip_range:
             entry["IPRange"] = net.ip_range
+        entry["Gateway"] = net.gateway
         config.append(entry)
     containers = {e.container_id: {
         "Name": e.name, "EndpointID": e.endpoint_id, "MacAddress": e.mac,
