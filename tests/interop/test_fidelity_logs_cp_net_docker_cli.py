@@ -163,3 +163,10 @@ def test_network_connect_and_disconnect_refusals(docker: Any) -> None:
                   "with another container or host cannot be connected to any other network")
     _daemon_error(docker("network", "disconnect", "-f", "fid-n2", "fid-nosuch"), "endpoint fid-nosuch not found")
     _daemon_error(docker("network", "disconnect", "fid-n2", "fid-nosuch"), "No such container: fid-nosuch")
+
+
+# ---- volumes -----------------------------------------------------------------------------------
+
+
+def test_volume_filter_wording(docker: Any) -> None:
+    _daemon_error(docker("volume", "ls", "--filter", "dangling=maybe"), "invalid filter 'dangling=[maybe]'")

@@ -379,7 +379,7 @@ def _bool_filter(filters: dict[str, list[str]], key: str) -> bool | None:
         return None
     for value in values:
         if value.lower() not in _TRUE + _FALSE:
-            raise InvalidArgument(f"invalid filter '{key}={value}'")
+            raise InvalidArgument(f"invalid filter '{key}=[{' '.join(values)}]'")  # Go's %s of the list
     return any(v.lower() in _TRUE for v in values)
 
 
