@@ -168,5 +168,14 @@ def test_network_connect_and_disconnect_refusals(docker: Any) -> None:
 # ---- volumes -----------------------------------------------------------------------------------
 
 
-def test_volume_filter_wording(docker: Any) -> None:
+def test_volume_create_of_an_existing_name_and_filter_wording(docker: Any) -> None:
+    """A create naming an existing volume answers with it before looking at the options (it
+    refused options a new volume could not take: 'missing required option: "device"')."""
+    assert docker("volume", "create", "--label", "a=1", "fid-v1").stdout == "fid-v1\n"
+    done = docker("volume", "create", "-o", "type=tmpfs", "--label", "a=2", "fid-v1")
+    assert (done.returncode, done.stdout) == (0, "fid-v1\n"), done.stderr
+    done = docker("volume", "inspect", "-f", "{{json .Labels}} {{json .Options}}", "fid-v1")
+    assert done.stdout == '{"a":"1"} null\n'
+    _daemon_error(docker("volume", "create", "-o", "type=tmpfs", "fid-v2"),
+                  'create fid-v2: missing required option: "device"')
     _daemon_error(docker("volume", "ls", "--filter", "dangling=maybe"), "invalid filter 'dangling=[maybe]'")

@@ -138,15 +138,15 @@ class LocalDriver:
                labels: dict[str, str] | None) -> tuple[Volume, bool]:
         """The volume (new or existing) and whether this call made it."""
         check_volume_name(name)
-        try:
-            check_options(opts or {})
-        except InvalidArgument as exc:
-            raise InvalidArgument(f"create {name}: {exc}") from None
         with self._lock:
             try:
-                return self.get(name), False
+                return self.get(name), False  # before the options, which only a new one needs
             except NotFound:
                 pass
+            try:
+                check_options(opts or {})
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"create {name}: {exc}") from None
             tmp = self.root / f".new-{secrets.token_hex(8)}"
             (tmp / DATA).mkdir(parents=True, mode=0o755)
             meta = {"Name": name, "CreatedAt": rfc3339_ns(time.time_ns() // 10**9 * 10**9),
