@@ -165,6 +165,21 @@ def test_network_connect_and_disconnect_refusals(docker: Any) -> None:
     _daemon_error(docker("network", "disconnect", "fid-n2", "fid-nosuch"), "No such container: fid-nosuch")
 
 
+def test_network_connect_ip_refusals(docker: Any) -> None:
+    """``--ip`` in dockerd's words; the subnet's network and broadcast addresses are held as the
+    gateway's (they were given to the container)."""
+    assert docker("network", "create", "--subnet", "10.219.0.0/24", "fid-n3").returncode == 0
+    docker("run", "-d", "--name", "fid-nc7", "--network", "fid-n3", "--ip", "10.219.0.2", "busybox", "sleep", "1000")
+    docker("run", "-d", "--name", "fid-nc8", "busybox", "sleep", "1000")
+    for ip in ("10.219.0.2", "10.219.0.1", "10.219.0.0", "10.219.0.255"):
+        _daemon_error(docker("network", "connect", "--ip", ip, "fid-n3", "fid-nc8"), "Address already in use")
+    _daemon_error(docker("network", "connect", "--ip", "10.219.1.5", "fid-n3", "fid-nc8"),
+                  "Invalid address 10.219.1.5: It does not belong to any of this network's subnets")
+    assert docker("network", "connect", "--ip", "10.219.0.9", "fid-n3", "fid-nc8").returncode == 0
+    done = docker("inspect", "-f", '{{(index .NetworkSettings.Networks "fid-n3").IPAddress}}', "fid-nc8")
+    assert done.stdout == "10.219.0.9\n"
+
+
 # ---- volumes -----------------------------------------------------------------------------------
 
 

@@ -80,10 +80,7 @@ def allocate(subnet: IPv4Net, used: Iterable[str], ip_range: IPv4Net | None = No
     """The requested address when free, else the lowest free host address (in ``ip_range``)."""
     taken = set(used)
     if wanted:
-        addr = parse_address(wanted, subnet)
-        if str(addr) in taken:
-            raise NetworkForbidden(f"Address already in use: {addr}")
-        return addr
+        return _requested(wanted, subnet, taken)
     pool = ip_range or subnet
     last = subnet.broadcast_address
     for addr in pool:  # a range's own first/last addresses are usable, the subnet's are not
@@ -91,6 +88,20 @@ def allocate(subnet: IPv4Net, used: Iterable[str], ip_range: IPv4Net | None = No
             return addr
     raise NetworkForbidden(f"no available IPv4 addresses on this network's address pools: "
                            f"{subnet}")
+
+
+def _requested(wanted: str, subnet: IPv4Net, taken: set[str]) -> IPv4Addr:
+    """An ``--ip``, in dockerd's words: its allocator holds the subnet's network and broadcast
+    addresses as it holds the gateway's and the endpoints' (all 'Address already in use')."""
+    try:
+        addr = IPv4Addr(wanted)
+    except ValueError:
+        raise InvalidArgument(f"invalid address: {wanted}") from None
+    if addr not in subnet:
+        raise InvalidArgument(f"Invalid address {addr}: It does not belong to any of this network's subnets")
+    if str(addr) in taken or addr in (subnet.network_address, subnet.broadcast_address):
+        raise NetworkForbidden("Address already in use")
+    return addr
 
 
 def mac_for(addr: IPv4Addr) -> str:

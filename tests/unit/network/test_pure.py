@@ -29,8 +29,12 @@ def test_allocation_skips_used_gateway_and_honours_ranges() -> None:
         ipam.allocate(net, ["10.0.0.5"], wanted="10.0.0.5")
     with pytest.raises(NetworkForbidden, match="no available IPv4 addresses"):
         ipam.allocate(net, [f"10.0.0.{i}" for i in range(1, 7)])
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument, match="Invalid address 10.9.0.5: It does not belong to any of this "
+                       "network's subnets"):
         ipam.allocate(net, [], wanted="10.9.0.5")
+    for held in ("10.0.0.0", "10.0.0.7"):  # the subnet's network and broadcast addresses
+        with pytest.raises(NetworkForbidden, match="^Address already in use$"):
+            ipam.allocate(net, [], wanted=held)
 
 
 def test_free_subnet_avoids_routes_and_prefers_the_default() -> None:
