@@ -176,6 +176,19 @@ def test_network_connect_ip_refusals(docker: Any) -> None:
     _daemon_error(docker("network", "connect", "--ip", "10.219.1.5", "fid-n3", "fid-nc8"),
                   "Invalid address 10.219.1.5: It does not belong to any of this network's subnets")
     assert docker("network", "connect", "--ip", "10.219.0.9", "fid-n3", "fid-nc8").returncode == 0
+    assert docker("network", "create", "fid-n4").returncode == 0  # a subnet the daemon picked
+    _daemon_error(docker("network", "connect", "--ip", "10.219.0.10", "fid-n4", "fid-nc8"),
+                  "user specified IP address is supported only when connecting to networks with user "
+                  "configured subnets")
+    done = docker("run", "--rm", "--network", "fid-n4", "--ip", "10.219.0.11", "busybox", "true")
+    assert done.returncode == 125 and done.stderr.startswith(
+        "docker: Error response from daemon: user specified IP address is supported only when connecting "
+        "to networks with user configured subnets"), done.stderr
+    # the default bridge: dockerd's runconfig.ErrUnsupportedNetworkAndIP (the private dockerd
+    # that recorded the rest runs without a default bridge)
+    done = docker("run", "--rm", "--ip", "172.30.0.99", "busybox", "true")
+    assert done.stderr.startswith("docker: Error response from daemon: user specified IP address is "
+                                  "supported on user defined networks only"), done.stderr
     done = docker("inspect", "-f", '{{(index .NetworkSettings.Networks "fid-n3").IPAddress}}', "fid-nc8")
     assert done.stdout == "10.219.0.9\n"
 

@@ -297,6 +297,7 @@ class NetworkManager:
                 raise NetworkForbidden("Pool overlaps with other one on this address space")
         else:
             subnet = ipam.free_subnet(self.nl.routes(exclude=set()) + self._subnets())
+            net.user_subnet = False
         gateway = config.get("Gateway") or str(ipam.default_gateway(subnet))
         net.subnet, net.gateway = str(subnet), str(ipam.gateway_address(gateway, subnet))
         if config.get("IPRange"):
@@ -470,10 +471,12 @@ class NetworkManager:
 
     def _attach(self, sb: Sandbox, inside: netlink.Sandbox | netlink.InetSandbox, net: Network, req: dict[str, Any],
                 ifname: str, primary: bool, name: str) -> Endpoint:
+        wanted = ((req.get("IPAMConfig") or {}).get("IPv4Address")) or None
+        if wanted:
+            _check_user_ip(net)
         index = self._bridge(net)
         subnet = ipam.IPv4Net(net.subnet)
         used = [e.ip for e in self.state.endpoints_of(net.id)] + [net.gateway]
-        wanted = ((req.get("IPAMConfig") or {}).get("IPv4Address")) or None
         ip_range = ipam.IPv4Net(net.ip_range) if net.ip_range else None
         addr = ipam.allocate(subnet, used, ip_range, wanted)
         mac = str(req.get("MacAddress") or ipam.mac_for(addr))
@@ -853,6 +856,15 @@ def _check_connectable(net: Network, mode: str) -> None:
     if net.driver == "null" or mode == "none":
         raise InvalidArgument("container cannot be connected to multiple networks with one of the "
                               "networks in private (none) mode")
+
+
+def _check_user_ip(net: Network) -> None:
+    """dockerd's refusals of an ``--ip`` on a network whose addresses the user did not lay out."""
+    if net.predefined:
+        raise InvalidArgument("user specified IP address is supported on user defined networks only")
+    if not net.user_subnet:
+        raise InvalidArgument("user specified IP address is supported only when connecting to "
+                              "networks with user configured subnets")
 
 
 def _check_type(value: str) -> bool:

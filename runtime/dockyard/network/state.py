@@ -43,6 +43,7 @@ class Network:
     subnet: str = ""
     gateway: str = ""
     ip_range: str = ""
+    user_subnet: bool = True          # the create named its subnet: --ip may pick an address
     bridge: str = ""                  # the Linux bridge's name
     internal: bool = False
     attachable: bool = False
