@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,28 @@ def test_logs_details_prints_the_log_opt_attributes(docker: Any) -> None:
            "--log-opt", "labels=la", "busybox", "echo", "hi", stdin=subprocess.DEVNULL)
     assert docker("logs", "--details", "fid-lg4", text=False).stdout == b"la=1 hi\r\n"
     assert docker("logs", "fid-lg4", text=False).stdout == b"hi\r\n"
+
+
+def test_logs_follow_until_follows_up_to_that_time(docker: Any, dockyard_daemon: Any) -> None:
+    """``-f --until T`` streams what comes before T and ends at T though the container runs on
+    (it ended at once, with what was there): dockerd printed l0…l3 of a line a second, 2.5 s
+    after a start 1.5 s in with T 3 s ahead. Here the second line is written on cue, well
+    before T."""
+    docker("run", "-d", "--name", "fid-lg5", "--network", "none", "busybox", "sh", "-c",
+           "echo a; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo b; sleep 1000")
+    assert docker("logs", "fid-lg5").stdout == "a\n"
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 8))
+    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
+    follower = subprocess.Popen(["docker", "logs", "-f", "--until", until, "fid-lg5"], env=env,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert follower.stdout is not None and follower.stdout.readline() == "a\n"
+        assert docker("exec", "fid-lg5", "touch", "/tmp/go").returncode == 0
+        out, _ = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert (out, follower.returncode) == ("b\n", 0)
+    assert docker("inspect", "-f", "{{.State.Running}}", "fid-lg5").stdout == "true\n"
 
 
 # ---- cp ----------------------------------------------------------------------------------------

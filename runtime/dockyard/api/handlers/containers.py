@@ -274,7 +274,7 @@ class LogsHandler(ContainersHandler):
         if not (options.stdout or options.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         tty = bool(record.config.get("Tty"))
-        follow = self.bool_arg("follow") and not options.until_ns
+        follow = self.bool_arg("follow") and _seconds_until(options.until_ns) != 0.0
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         unsubscribe = self.containers.listen(record.id, _bridge(queue)) if follow else None
         try:
@@ -296,7 +296,10 @@ class LogsHandler(ContainersHandler):
         await self._write(reader.initial(), tty)
         trace.mark(record.id, "logs.initial-sent")
         while follow:
-            kind, _ = await queue.get()
+            try:  # with ``until``, following ends at that time too (dockerd's)
+                kind, _ = await asyncio.wait_for(queue.get(), _seconds_until(options.until_ns))
+            except TimeoutError:
+                kind = "exit"
             trace.mark(record.id, f"logs.{kind}")
             while not queue.empty() and kind != "exit":
                 kind, _ = queue.get_nowait()
@@ -314,6 +317,13 @@ class LogsHandler(ContainersHandler):
     def _frame(self, entries: list[tuple[str, bytes]], tty: bool) -> None:
         if entries:
             self.write(b"".join(d if tty else frame(_STREAM_IDS[k], d) for k, d in entries))
+
+
+def _seconds_until(until_ns: int) -> float | None:
+    """How long a follower may wait for ``until`` (None: no ``until``; 0: it has passed)."""
+    if not until_ns:
+        return None
+    return max(until_ns - time.time_ns(), 0) / 1e9
 
 
 def _tail(text: str) -> int:
