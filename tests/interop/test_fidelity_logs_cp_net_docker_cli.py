@@ -216,6 +216,21 @@ def test_network_connect_ip_refusals(docker: Any) -> None:
     assert done.stdout == "10.219.0.9\n"
 
 
+def test_ephemeral_host_ports_come_in_order(docker: Any) -> None:
+    """``-p 90`` gets the kernel's ephemeral range's ports in order, as dockerd (its first was
+    32768, the start of this machine's range; they were the kernel's random picks)."""
+    low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    found = []
+    for name in ("fid-p1", "fid-p2"):
+        done = docker("run", "-d", "--name", name, "-p", "127.0.0.1::90", "busybox", "sleep", "1000")
+        assert done.returncode == 0, done.stderr
+        address = docker("port", name, "90").stdout.strip()
+        assert address.startswith("127.0.0.1:"), address
+        found.append(int(address.rsplit(":", 1)[1]))
+    assert low <= found[0] <= high
+    assert found[1] == (found[0] + 1 if found[0] < high else low)
+
+
 # ---- volumes -----------------------------------------------------------------------------------
 
 

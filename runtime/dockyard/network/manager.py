@@ -127,6 +127,7 @@ class NetworkManager:
         self._netlink: netlink.Netlink | None = None
         self._bridges: dict[str, int] = {}
         self._proxy = PortProxy()
+        self._ephemeral = ports.EphemeralPorts()
         self._published: dict[str, list[Published]] = {}
         self._factories: dict[str, SocketFactory] = {}
         self._factory_lock = threading.Lock()
@@ -760,13 +761,18 @@ class NetworkManager:
 
     def _bind_one(self, b: ports.PortBinding) -> tuple[str, str, int, int, Any]:
         error: Exception | None = None
-        for host_port in b.host_ports:
+        ephemeral = b.host_ports == (0,)
+        # an ephemeral port in dockerd's order; the kernel's choice if those are all held
+        for host_port in [*self._ephemeral.candidates(b.proto), 0] if ephemeral else b.host_ports:
             try:
                 sock = bind(b.proto, b.host_ip, host_port)
             except Exception as exc:  # noqa: BLE001 - try the next port of a range
                 error = exc
                 continue
-            return (b.proto, b.host_ip, sock.getsockname()[1], b.container_port, sock)
+            port = sock.getsockname()[1]
+            if ephemeral:
+                self._ephemeral.taken(b.proto, port)
+            return (b.proto, b.host_ip, port, b.container_port, sock)
         assert error is not None
         raise error
 

@@ -6,8 +6,10 @@ into a list of bindings, and back into ``NetworkSettings.Ports`` as dockerd show
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..errors import InvalidArgument
 
@@ -17,8 +19,42 @@ class PortBinding:
     proto: str            # tcp | udp
     container_port: int
     host_ip: str          # "0.0.0.0" when unspecified
-    host_ports: tuple[int, ...]  # candidates in order; (0,) = ephemeral
+    host_ports: tuple[int, ...]  # candidates in order; (0,) = ephemeral (EphemeralPorts)
     dual: bool = False    # no host IP given: [::] too, on the same port, where IPv6 is (dockerd)
+
+
+PORT_RANGE_FILE: Final = "/proc/sys/net/ipv4/ip_local_port_range"
+
+
+class EphemeralPorts:
+    """Host ports for ``-p 80`` and ``-P`` in dockerd's order: from the start of the kernel's
+    ephemeral range (32768 here), each after the last one handed out, wrapping at the end —
+    so the first container gets 32768, the next 32769, whatever the kernel would pick."""
+
+    ATTEMPTS: Final = 10  # ports in use by another program skipped before the kernel chooses
+
+    def __init__(self, range_file: str = PORT_RANGE_FILE) -> None:
+        try:
+            with open(range_file) as f:
+                low, high = (int(v) for v in f.read().split())
+        except (OSError, ValueError):
+            low, high = 49153, 65535  # dockerd's fallback
+        self.low, self.high = low, high
+        self._last: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def candidates(self, proto: str) -> Iterator[int]:
+        """Up to ATTEMPTS ports to try in turn; ``taken`` says which one bound."""
+        with self._lock:
+            last = self._last.get(proto, self.high)
+        span = self.high - self.low + 1
+        for step in range(1, min(self.ATTEMPTS, span) + 1):
+            yield self.low + (last - self.low + step) % span
+
+    def taken(self, proto: str, port: int) -> None:
+        if self.low <= port <= self.high:
+            with self._lock:
+                self._last[proto] = port
 
 
 def parse_port_key(key: str) -> tuple[int, str]:

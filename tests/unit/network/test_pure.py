@@ -117,3 +117,21 @@ def test_state_snapshot_is_every_field_and_loads_back(tmp_path: Path) -> None:
     again = State(tmp_path)
     assert (again.networks, again.endpoints, again.sandboxes) == \
         (state.networks, state.endpoints, state.sandboxes)
+
+
+def test_ephemeral_ports_in_dockerds_order(tmp_path: Path) -> None:
+    """From the start of the kernel's range, each after the last one taken, wrapping."""
+    range_file = tmp_path / "range"
+    range_file.write_text("32768\t32771\n")
+    eph = ports.EphemeralPorts(str(range_file))
+    assert list(eph.candidates("tcp")) == [32768, 32769, 32770, 32771]
+    eph.taken("tcp", 32769)  # 32768 was held by another program
+    assert list(eph.candidates("tcp"))[:2] == [32770, 32771]
+    assert next(eph.candidates("udp")) == 32768  # each protocol on its own
+    eph.taken("tcp", 32771)
+    assert next(eph.candidates("tcp")) == 32768
+    eph.taken("tcp", 8080)  # outside the range: not an ephemeral one
+    assert next(eph.candidates("tcp")) == 32768
+    missing = ports.EphemeralPorts(str(tmp_path / "nothing"))
+    assert (missing.low, missing.high) == (49153, 65535)
+    assert len(list(missing.candidates("tcp"))) == ports.EphemeralPorts.ATTEMPTS
