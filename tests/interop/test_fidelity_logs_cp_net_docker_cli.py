@@ -147,6 +147,31 @@ def test_cp_from_stdin_reads_the_tar_as_dockerd(docker: Any) -> None:
     assert docker("exec", "fid-cp2", "ls", "/d").stdout == "one\ntwo\n"
 
 
+def test_cp_into_mounts_of_a_read_only_container(docker: Any, tmp_path: Path) -> None:
+    """A read-only root file system still takes copies into its read-write volumes, running or
+    stopped (all were refused as the rootfs's); a read-only volume or bind refuses them in
+    dockerd's words, with or without ``--read-only`` (it was the helper's EROFS)."""
+    src = tmp_path / "f"
+    src.write_text("hi\n")
+    bound = tmp_path / "bound"
+    bound.mkdir()
+    docker("run", "-d", "--name", "fid-cp3", "--read-only", "-v", "fid-vro:/vol:ro", "-v", "fid-vrw:/rw",
+           "-v", f"{bound}:/bnd:ro", "--network", "none", "busybox", "sleep", "1000")
+    docker("run", "-d", "--name", "fid-cp4", "-v", "fid-vro:/vol:ro", "--network", "none", "busybox", "sleep", "1000")
+    volume_ro, rootfs_ro = "mounted volume is marked read-only", "container rootfs is marked read-only"
+    for dest, message in (("fid-cp3:/", rootfs_ro), ("fid-cp3:/tmp/", rootfs_ro), ("fid-cp3:/vol/", volume_ro),
+                          ("fid-cp3:/bnd/", volume_ro), ("fid-cp4:/vol/", volume_ro)):
+        _daemon_error(docker("cp", str(src), dest), message)
+    assert docker("cp", str(src), "fid-cp3:/rw/").returncode == 0
+    assert docker("cp", str(src), "fid-cp3:/vol/../rw/g").returncode == 0
+    assert docker("stop", "-t", "0", "fid-cp3").returncode == 0
+    done = docker("cp", str(src), "fid-cp3:/rw/h")
+    assert done.returncode == 0, done.stderr
+    _daemon_error(docker("cp", str(src), "fid-cp3:/vol/"), volume_ro)
+    done = docker("run", "--rm", "-v", "fid-vrw:/rw", "--network", "none", "busybox", "ls", "/rw")
+    assert done.stdout == "f\ng\nh\n"
+
+
 # ---- networks ----------------------------------------------------------------------------------
 
 

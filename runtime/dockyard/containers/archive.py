@@ -13,13 +13,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import posixpath
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
-from ..errors import DockyardError, Forbidden, InvalidArgument, NotFound
+from ..errors import DockyardError, InvalidArgument, NotFound
 from .tarcheck import TarCheck
 
 _PACKAGE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -161,8 +162,7 @@ def put(containers: Any, name: str, path: str | None, body: IO[bytes],
     """PUT /containers/{id}/archive: unpack the tar ``body`` into directory ``path``."""
     path = _check_path(path)
     record = containers.get(name)
-    if (record.host_config or {}).get("ReadonlyRootfs"):
-        raise Forbidden("container rootfs is marked read-only")
+    _check_writable(record, path)
     # -a: the container's --user owns what arrives; without one, the archive's owners stay
     # (dockerd's tarCopyOptions: only a configured user gives the copy new owners)
     chown = (record.config or {}).get("User") or None if copy_uid_gid else None
@@ -180,6 +180,24 @@ def put(containers: Any, name: str, path: str | None, body: IO[bytes],
         if (verdict := check.verdict()) is not None:
             raise DockyardError(f"Error processing tar file(exit status 1): {verdict}")
     _raise(report, name, path)
+
+
+def _check_writable(record: Any, path: str) -> None:
+    """dockerd's rule (500s both): a copy into a bind or volume needs that mount read-write (the
+    deepest one holding the path); anywhere else, a root file system that is not read-only."""
+    target = posixpath.normpath("/" + path.lstrip("/"))
+    holding = [m for m in getattr(record, "mounts", None) or [] if m.get("Type") in ("bind", "volume")
+               and _within(target, posixpath.normpath(str(m.get("Destination") or "/")))]
+    if holding:
+        if not max(holding, key=lambda m: len(str(m.get("Destination")))).get("RW"):
+            raise DockyardError("mounted volume is marked read-only")
+        return
+    if (record.host_config or {}).get("ReadonlyRootfs"):
+        raise DockyardError("container rootfs is marked read-only")
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _feed(helper: _Helper, body: IO[bytes], check: TarCheck) -> None:
