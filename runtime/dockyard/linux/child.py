@@ -71,7 +71,8 @@ class ChildContext:
     caps: int = 0                  # capability mask, resolved (and validated) before clone
     net_joined: bool = False       # an embryo joined ``spec.network`` through a passed fd
     root_sock: int | None = None   # an embryo's socket to its shim: the root mount goes there
-    cgroupns: bool = False         # unshared already (an embryo's, before it made ``premade``)
+    cgroupns: bool = False         # unshared already where the init's cgroups are for good
+    #                                (an embryo's, before it made ``premade``'s cgroup tree)
     premade: mounts.Premade | None = None  # an embryo's /proc, /dev and /sys/fs/cgroup
 
 
@@ -142,7 +143,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none")
     if not rootless and ctx.hierarchies:
         mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged,
-                             made=made.cgroups if made and not spec.privileged else None)
+                             made=made.cgroups if made and ctx.cgroupns and not spec.privileged
+                             else None)
     extra = mounts.host_devices() if spec.privileged and not rootless else []
     mark(spec.id, "child.proc-sys-cg")
     mounts.mount_dev(root, use_mknod=not rootless, pts_gid=None if rootless else 5, extra=extra,
@@ -351,7 +353,10 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
             os.close(net)
         ctx = ChildContext(fds[0], None, fds[1:4], None, hierarchies, [],
                            extra[0] if msg["console"] else None, int(msg["caps"]),
-                           bool(msg["net"]), sock.detach(), True, premade)
+                           bool(msg["net"]), sock.detach(),
+                           # a cpuset moved us into a cgroup of its own since: a namespace
+                           # rooted there then, and the cgroup tree mounted in it
+                           not spec.limits.cpuset, premade)
     except BaseException as exc:  # noqa: BLE001 — reported like any failed start; nothing
         # may unwind into the code of the process we were cloned from
         _report(fds[0], "setup", _describe(exc), SETUP_FAILED)

@@ -196,7 +196,8 @@ def test_only_stdio_reaches_the_entrypoint(runtime: Runtime,
 
 _SEEN = ("exec 2>&1; cat /proc/self/mountinfo; echo ---; cd /dev; "
          "stat -c '%n %F %a %u:%g %t,%T' * pts/* shm mqueue; cat /proc/1/cgroup; "
-         "ls /sys/fs/cgroup/pids; cat /proc/keys; ls /proc/acpi; "
+         "ls /sys/fs/cgroup/pids; test -s /proc/keys && echo keys shown || echo keys hidden; "
+         "ls /proc/acpi; "
          "echo x > /proc/sys/kernel/domainname; touch /sys/fs/cgroup/x /sys/fs/cgroup/pids/x")
 
 
@@ -235,4 +236,4 @@ def test_an_embryos_premade_mounts_are_what_a_clone_mounts(
     assert _normalized(by_embryo, hatched) == _normalized(by_clone, cloned)
     assert " /dev/mqueue " in by_clone and "shm directory 1777" in by_clone
     if not privileged:
-        assert " /proc/keys " in by_clone and "Read-only file system" in by_clone
+        assert "keys hidden" in by_clone and "Read-only file system" in by_clone
