@@ -137,20 +137,43 @@ def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
     _rehearse()
     if idle:
         syscalls.foreground()
-    data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 1)
+    if embryo is not None:
+        _announce(ctrl, embryo)
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 20, 4)
+    except OSError:  # ECONNRESET: the holder went with our announcement unread
+        data, fds = b"", []
     if not data:
         if embryo is not None:
             launcher.discard(embryo)
         return  # the launcher (or the daemon holding us) is gone: nothing to run
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    msg = json.loads(data)
     report = ctrl
-    if fds:
+    if fds and not msg.get("hatched"):
         ctrl.close()
         report = socket.socket(fileno=fds[0])
-    msg = json.loads(data)
     try:
-        Shim(launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"], report, embryo).run()
+        Shim(launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"], report, embryo,
+             fds if msg.get("hatched") else None).run()
     except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
         _crash_report(msg["shim"]["dir"])
+
+
+def _announce(ctrl: socket.socket, embryo: Any) -> None:
+    """Once our embryo is in its cgroup, give a copy of its socket to whoever holds us (the
+    daemon's runtime): it may then hand the embryo its container itself and us only what we
+    supervise (``Runtime._hatch``), one process hop less on the start's path. A container
+    that comes to us first (or the holder's end) goes on as before."""
+    import select
+    readable, _, _ = select.select([ctrl, embryo.sock], [], [])
+    if ctrl not in readable and embryo.ready(raise_first=False):
+        try:
+            socket.send_fds(ctrl, [json.dumps({"embryo": embryo.pid}).encode()],
+                            [embryo.sock.fileno()])
+        except OSError:
+            pass  # the holder is gone: the next receive says so
 
 
 def _no_gc() -> None:
@@ -213,9 +236,14 @@ class Shim:
     """The shim's whole life: start the init, pump its output, report its exit, then exit."""
 
     def __init__(self, launcher: Any, spec: ContainerSpec | None, cfg: dict[str, Any],
-                 report: socket.socket | None, embryo: Any = None) -> None:
+                 report: socket.socket | None, embryo: Any = None,
+                 hatched: list[int] | None = None) -> None:
         self.launcher = launcher
         self.embryo = embryo
+        self.hatched = hatched
+        """The daemon gave our embryo its container (``_announce``): our ends of its stdio —
+        stdin's writer when stdin is open, stdout's and stderr's readers — or of the socket
+        a tty's master comes through."""
         self.spec = spec
         self.dir = cfg["dir"]
         self.log = cfg["log_fd"] if "log_fd" in cfg else os.open(
@@ -260,10 +288,10 @@ class Shim:
             delivered = self._send_report({"ok": True, "pid": running.pid, "exec_pipe": True},
                                           [running.exec_pipe])
             os.close(running.exec_pipe)
-            if running.console_sock is not None:
-                self._take_console(running.console_sock)
         else:
             delivered = self._send_report({"ok": True, "pid": running.pid})
+        if running.console_sock is not None:
+            self._take_console(running.console_sock)
         if not delivered:
             os.kill(running.pid, signal.SIGKILL)  # the daemon gave up: run nothing unknown
         mark(self.cid, "shim.reported")
@@ -303,6 +331,8 @@ class Shim:
 
     def _start(self) -> Any:
         assert self.spec is not None
+        if self.hatched is not None:
+            return self._take_hatched(self.hatched)
         stdio: list[int] = []
         theirs: list[int] = []
         if not self.spec.tty:
@@ -326,6 +356,27 @@ class Shim:
         if running.console is not None:
             self._use_console(running.console)
         return running
+
+    def _take_hatched(self, fds: list[int]) -> Any:
+        """Supervise the init the daemon hatched from our embryo (see ``hatched``)."""
+        from ..linux import cgroups
+        from ..linux.launcher import Running
+        assert self.spec is not None
+        embryo, self.embryo = self.embryo, None
+        if embryo is None:
+            raise OSError("no embryo here to have been given a container")
+        console_sock = None
+        if self.spec.tty:
+            console_sock = socket.socket(fileno=fds[0])
+        else:
+            if self.open_stdin:
+                self.stdin = fds.pop(0)
+                os.set_blocking(self.stdin, False)
+            for fd, name in zip(fds, ("stdout", "stderr"), strict=True):
+                self._output(fd, name)
+        cg = cgroups.CgroupV1(self.cid, embryo.cgroup.hier, self.cgroup_parent)
+        return Running(self.cid, embryo.pid, embryo.pidfd, cg, console_sock=console_sock,
+                       root_sock=embryo.sock)
 
     def _use_console(self, master: int) -> None:
         self.console = master

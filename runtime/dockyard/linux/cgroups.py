@@ -33,6 +33,7 @@ from typing import Final, Protocol
 from ..errors import InvalidArgument, Unavailable
 from . import syscalls
 
+DEFAULT_PARENT: Final = "dockyard"  # the cgroup every container's goes under (--cgroup-parent)
 V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
 V2_CONTROLLERS: Final = ("memory", "cpu", "pids")  # enabled for every container; cpuset when asked
 _PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
@@ -262,7 +263,7 @@ def _rmdir(path: str, procs_file: str) -> None:
 class CgroupV1:
     """One directory per mounted v1 hierarchy (co-mounted controllers share one)."""
 
-    def __init__(self, container_id: str, hier: Hierarchies, parent: str = "dockyard") -> None:
+    def __init__(self, container_id: str, hier: Hierarchies, parent: str = DEFAULT_PARENT) -> None:
         self.hier, self.parent = hier, parent
         self.dirs = {c: os.path.join(hier.v1[c], parent, container_id)
                      for c in V1_CONTROLLERS if c in hier.v1}
@@ -400,7 +401,7 @@ def _cpuset_dirs(path: str, root: str) -> None:
 class CgroupV2:
     """One directory in the unified hierarchy; controllers must be enabled in every ancestor."""
 
-    def __init__(self, container_id: str, hier: Hierarchies, parent: str = "dockyard") -> None:
+    def __init__(self, container_id: str, hier: Hierarchies, parent: str = DEFAULT_PARENT) -> None:
         assert hier.v2 is not None
         self.root = hier.v2
         self.available = hier.v2_controllers
@@ -509,7 +510,7 @@ class CgroupV2:
 
 
 def for_container(container_id: str, hier: Hierarchies | None = None,
-                  parent: str = "dockyard", mode: str | None = None) -> Cgroup | None:
+                  parent: str = DEFAULT_PARENT, mode: str | None = None) -> Cgroup | None:
     """The cgroup a container with this id uses on this host (``None`` when none is usable).
 
     ``mode`` forces ``"v1"`` or ``"v2"`` (tests run both drivers on a hybrid host)."""

@@ -100,16 +100,20 @@ class Embryo:
     pidfd: int
     sock: socket.socket
     cgroup: cgroups.CgroupV1
+    is_ready: bool | None = None  # what :meth:`ready` found
 
-    def ready(self) -> bool:
+    def ready(self, raise_first: bool = True) -> bool:
         """Wait until it is in its cgroup (False: it died): only then may the cgroup be
         renamed, and only a live embryo can be trusted to report a failed start. An embryo
         still on idle CPU (``syscalls.background``) is raised first: a start waits for it now."""
-        syscalls.foreground(self.pid)
-        try:
-            return self.sock.recv(16) == b"ready"
-        except OSError:
-            return False
+        if self.is_ready is None:
+            if raise_first:
+                syscalls.foreground(self.pid)
+            try:
+                self.is_ready = self.sock.recv(16) == b"ready"
+            except OSError:
+                self.is_ready = False
+        return self.is_ready
 
 
 class Launcher:
@@ -145,12 +149,7 @@ class Launcher:
             # a single-id map denies setgroups: the init keeps no supplementary groups at all
             extra = user.additional_gids if spec.userns.use_helpers else []
             idmap.check_mapped(spec.userns, user.uid, [user.gid, *extra])
-        if not spec.rootfs_dir:
-            spec.rootfs_dir = os.path.join(os.path.dirname(spec.upper_dir.rstrip("/")), "merged")
-        for path in (spec.upper_dir, spec.work_dir, spec.rootfs_dir):
-            if not os.path.isdir(path):
-                os.makedirs(path, exist_ok=True)
-                os.chmod(path, 0o755)  # the upper dir's mode is the container's "/" mode
+        prepare_dirs(spec)
 
     def start(self, spec: ContainerSpec, stdio: list[int], embryo: Embryo | None = None,
               early: bool = False) -> Running:
@@ -242,15 +241,8 @@ class Launcher:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         con_r, con_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if spec.tty \
             else (None, None)
-        net = None
         try:
-            if spec.network not in ("none", "host"):  # host: the embryo is in ours already
-                net = os.open(spec.network, os.O_RDONLY | os.O_CLOEXEC)
-            cg.apply(spec.limits)
-            message = json.dumps({"caps": caps, "net": net is not None, "console": bool(con_w),
-                                  "spec": spec.to_dict()}).encode()
-            socket.send_fds(embryo.sock, [message], [err_w, *stdio, *([net] if net else []),
-                                                     *([con_w.fileno()] if con_w else [])])
+            send_spec(embryo.sock, spec, cg, caps, [err_w, *stdio], con_w)
             mark(spec.id, "launcher.sent-to-embryo")
         except BaseException:
             _close(err_r)
@@ -260,7 +252,7 @@ class Launcher:
             embryo.sock.close()
             raise
         finally:
-            _close(err_w, net)
+            _close(err_w)
             if con_w:
                 con_w.close()
         if early:
@@ -347,6 +339,35 @@ class Launcher:
         event = cls.collect(running)
         cls.release(running)
         return event
+
+
+def prepare_dirs(spec: ContainerSpec) -> None:
+    """The overlay's upper, work and mount directories (a start's own when a create did not
+    make them), ``rootfs_dir`` defaulting to ``merged`` beside the upper dir."""
+    if not spec.rootfs_dir:
+        spec.rootfs_dir = os.path.join(os.path.dirname(spec.upper_dir.rstrip("/")), "merged")
+    for path in (spec.upper_dir, spec.work_dir, spec.rootfs_dir):
+        if not os.path.isdir(path):
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, 0o755)  # the upper dir's mode is the container's "/" mode
+
+
+def send_spec(sock: socket.socket, spec: ContainerSpec, cg: cgroups.CgroupV1, caps: int,
+              fds: list[int], console: socket.socket | None) -> None:
+    """Hand ``spec`` to a ready embryo on ``sock`` (:func:`child.embryo`), its cgroup (renamed
+    to the container's) given the limits first: ``fds`` are the error pipe and stdio, then the
+    network namespace to join (opened here) and the console socket go along."""
+    net = None
+    try:
+        if spec.network not in ("none", "host"):  # host: the embryo is in ours already
+            net = os.open(spec.network, os.O_RDONLY | os.O_CLOEXEC)
+        cg.apply(spec.limits)
+        message = json.dumps({"caps": caps, "net": net is not None, "console": bool(console),
+                              "spec": spec.to_dict()}).encode()
+        socket.send_fds(sock, [message], [*fds, *([net] if net else []),
+                                          *([console.fileno()] if console else [])])
+    finally:
+        _close(net)
 
 
 def exec_result(exec_pipe: int) -> None:

@@ -238,3 +238,42 @@ def test_unknown_capability_is_refused_before_anything_starts(runtime: Runtime,
                                                               make_spec: MakeSpec) -> None:
     with pytest.raises(InvalidArgument, match='unknown capability: "CAP_NOPE"'):
         runtime.start(make_spec(["true"], cap_add=["nope"]))
+
+
+def _run_in_shim(runtime: Runtime, spec: ContainerSpec, tmp_path: Path,
+                 stdin: bytes | None = None) -> tuple[int, str]:
+    """Exit code and output of ``spec`` started under a shim (with ``stdin`` written)."""
+    log = tmp_path / f"{spec.id}.log"
+    _pid, sock = runtime.start_shim(spec, str(tmp_path), str(log), open_stdin=stdin is not None)
+    with sock:
+        if stdin is not None:
+            sock.send(b"0" + stdin)
+            sock.send(b"c")
+        while (packet := sock.recv(65536)) and packet[:1] != b"x":
+            pass
+    out = "".join(json.loads(line)["log"] for line in log.read_text().splitlines())
+    return json.loads(packet[1:])["exit_code"], out
+
+
+def test_a_start_goes_straight_to_the_held_spares_embryo(runtime: Runtime, make_spec: MakeSpec,
+                                                         tmp_path: Path) -> None:
+    """Once the held spare has announced its embryo, the runtime hands the container to the
+    embryo itself and the spare only supervises: output, stdin, a tty, exit codes and a
+    failed exec come out as through the spare."""
+    cases = [
+        (make_spec(["sh", "-c", "echo out; echo err >&2; exit 3"]), None, 3, "out\nerr\n"),
+        (make_spec(["cat"]), b"fed\n", 0, "fed\n"),
+        (make_spec(["sh", "-c", "tty"], tty=True), None, 0, "/dev/pts/0\r\n"),
+    ]
+    _run_in_shim(runtime, make_spec(["true"]), tmp_path)  # a spare is held from now on
+    for spec, stdin, code, out in cases:
+        time.sleep(1)  # the spare made after the last start announces its embryo meanwhile
+        before = runtime.hatched
+        assert _run_in_shim(runtime, spec, tmp_path, stdin) == (code, out)
+        assert runtime.hatched == before + 1
+    time.sleep(1)
+    before = runtime.hatched
+    with pytest.raises(StartFailed) as failed:
+        runtime.start_shim(make_spec(["no-such-command"]), str(tmp_path), str(tmp_path / "log"))
+    assert failed.value.exit_code == 127 and "executable file not found" in str(failed.value)
+    assert runtime.hatched == before + 1
