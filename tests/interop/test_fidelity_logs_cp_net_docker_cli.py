@@ -256,6 +256,26 @@ def test_ephemeral_host_ports_come_in_order(docker: Any) -> None:
     assert found[1] == (found[0] + 1 if found[0] < high else low)
 
 
+def test_prune_until_takes_durations_and_refuses_nonsense(docker: Any) -> None:
+    """``--filter until=`` is Go's GetTimestamp for container, network and image prune: a
+    duration before now counts (``0s`` pruned nothing: it was read as a date), a bad value is
+    dockerd's error (container and network prune went ahead, image prune said 'invalid
+    filter'); ``network ls`` takes no ``until``."""
+    bad = 'failed to parse value as time or duration: "bogus"'
+    for verb in ("container", "network", "image"):
+        _daemon_error(docker(verb, "prune", "-f", "--filter", "until=bogus"), bad)
+    _daemon_error(docker("network", "ls", "--filter", "until=1h"), "invalid filter 'until'")
+    docker("create", "--name", "fid-old", "--label", "fid=until", "--network", "none", "busybox", "true")
+    assert docker("network", "create", "--label", "fid=until", "fid-n5").returncode == 0
+    for verb in ("container", "network"):
+        done = docker(verb, "prune", "-f", "--filter", "until=2000-01-01T00:00:00Z", "--filter", "label=fid=until")
+        assert done.returncode == 0 and "fid-" not in done.stdout, done.stdout
+    done = docker("container", "prune", "-f", "--filter", "until=0s", "--filter", "label=fid=until")
+    assert done.returncode == 0 and docker("ps", "-aq", "--filter", "name=fid-old").stdout == ""
+    done = docker("network", "prune", "-f", "--filter", "until=0s", "--filter", "label=fid=until")
+    assert done.stdout == "Deleted Networks:\nfid-n5\n\n"
+
+
 # ---- volumes -----------------------------------------------------------------------------------
 
 

@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Any
 
 from . import runopts, streams
@@ -335,28 +334,18 @@ def _exec_status(api: Any, exec_id: str) -> int:
 
 # ---- logs -------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def timestamp(value: str, now: float | None = None) -> str:
     """docker's ``GetTimestamp``: a Go duration (``10m``) before now, an RFC 3339 time, or a
     unix timestamp, as the ``seconds[.nanoseconds]`` string the API takes."""
-    parts = _DURATION.findall(value)
-    if parts and "".join(a + b for a, b in parts) == value:
-        seconds = sum(float(a) * _SECONDS[b] for a, b in parts)
-        return f"{(time.time() if now is None else now) - seconds:.9f}"
+    from ..errors import DockyardError, InvalidArgument
+    from ..store.timefmt import filter_time
+
     if re.fullmatch(r"\d+(\.\d+)?", value):
         return value
     try:
-        stamp = datetime.fromisoformat(value)
-    except ValueError:
-        from ..errors import InvalidArgument
-
+        return f"{filter_time(value, now):.9f}"
+    except DockyardError:
         raise InvalidArgument(f'invalid value for "since": failed to parse value as time or duration: "{value}"') from None
-    if stamp.tzinfo is None:
-        stamp = stamp.astimezone()
-    return f"{stamp.timestamp():.9f}"
 
 
 def logs(args: argparse.Namespace) -> int:

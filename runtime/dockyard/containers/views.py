@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ..diskusage import files_size
 from ..errors import DockyardError, InvalidArgument
-from ..store.timefmt import parse_unix
+from ..store.timefmt import filter_time, parse_unix
 from .create import command
 from .record import ContainerRecord
 from .skeleton import MTAB_TARGET
@@ -244,6 +244,8 @@ def check_prune_filters(filters: dict[str, list[str]]) -> None:
     for key in filters:
         if key not in ("label", "label!", "until"):
             raise InvalidArgument(f"invalid filter '{key}'")
+    for until in filters.get("until", []):
+        filter_time(until)  # a bad one fails the prune before anything goes
 
 
 def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
@@ -254,8 +256,7 @@ def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> boo
         if _label_match(record.config.get("Labels") or {}, spec):
             return False
     for until in filters.get("until", []):
-        limit = float(until) if until.replace(".", "").isdigit() else parse_unix(until)
-        if parse_unix(record.created) >= limit:
+        if parse_unix(record.created) >= filter_time(until):
             return False
     return True
 

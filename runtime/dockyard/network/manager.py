@@ -31,6 +31,7 @@ from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..containers.trace import mark
 from ..errors import Conflict, InvalidArgument, NotFound
+from ..store.timefmt import filter_time, parse_unix
 from . import files, ipam, nat, netlink, ports
 from .errors import (
     NetworkError,
@@ -309,6 +310,8 @@ class NetworkManager:
         return net
 
     def list_networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        if "until" in (filters or {}):  # a prune's filter only, as dockerd's
+            raise InvalidArgument("invalid filter 'until'")
         with self._lock:
             nets = [n for n in self.state.networks.values()
                     if _matches(n, filters or {}, len(self.state.endpoints_of(n.id)))]
@@ -348,6 +351,8 @@ class NetworkManager:
     @off_loop
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """User-defined networks without endpoints (and not named by a created container)."""
+        for until in (filters or {}).get("until", []):
+            filter_time(until)  # a bad one fails the prune before anything goes
         with self._lock:
             wanted = self._networks_wanted_by_containers()
             deleted = []
@@ -890,7 +895,7 @@ def _matches(net: Network, filters: dict[str, list[str]], endpoints: int = 0) ->
         "scope": lambda v: v == "local",
         "label": lambda v: _label_match(net.labels, v),
         "label!": lambda v: not _label_match(net.labels, v),
-        "until": lambda v: net.created <= v,
+        "until": lambda v: parse_unix(net.created) <= filter_time(v),
         "dangling": lambda v: (v.lower() in ("1", "true")) == (not net.predefined and not endpoints),
     }
     for key, values in filters.items():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..oci import reference as _ref
 from .metadata import RefRow
-from .timefmt import parse_unix
+from .timefmt import filter_time
 
 if TYPE_CHECKING:
     from .images import ImageStore
@@ -165,13 +165,7 @@ def _dangling_only(values: list[str]) -> bool:
 def _until(values: list[str]) -> int | None:
     if not values:
         return None
-    value = values[-1]
-    if value.isdigit():
-        return int(value)
-    ts = parse_unix(value)
-    if ts == 0:
-        raise InvalidArgument(f"invalid filter 'until={value}'")
-    return ts
+    return int(filter_time(values[-1]))
 
 
 def labels_match(labels: dict[str, str], wanted: list[str]) -> bool:

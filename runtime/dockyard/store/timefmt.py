@@ -38,3 +38,25 @@ def parse_unix(text: str | None) -> int:
         return int(datetime.fromisoformat(f"{day}T{clock}{zone}").timestamp())
     except ValueError:
         return 0
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def filter_time(value: str, now: float | None = None) -> float:
+    """An ``until``/``since`` filter value as dockerd reads it (Go's ``GetTimestamp``): a Go
+    duration before now (``10m``, ``1h30m``), unix seconds (``1700000000.5``), or an RFC 3339
+    time or date (local time without a zone). Anything else is dockerd's 500."""
+    parts = _DURATION.findall(value)
+    if value != "0" and parts and "".join(a + b for a, b in parts) == value:
+        return (time.time() if now is None else now) - sum(float(a) * _UNIT_SECONDS[b] for a, b in parts)
+    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        stamp = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+    except ValueError:
+        from ..errors import DockyardError
+
+        raise DockyardError(f'failed to parse value as time or duration: "{value}"') from None
+    return (stamp if stamp.tzinfo is not None else stamp.astimezone()).timestamp()
