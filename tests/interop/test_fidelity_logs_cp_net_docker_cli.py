@@ -76,6 +76,18 @@ def test_logs_details_prints_the_log_opt_attributes(docker: Any) -> None:
     assert docker("logs", "fid-lg4", text=False).stdout == b"hi\r\n"
 
 
+def test_log_path_is_the_json_files_once_started(docker: Any) -> None:
+    """inspect's LogPath: "" for a created container and for a driver other than json-file
+    (it was always the json file's path)."""
+    docker("create", "--name", "fid-lp1", "--network", "none", "busybox", "true")
+    docker("run", "--name", "fid-lp2", "--log-driver", "local", "--network", "none", "busybox", "true")
+    for name in ("fid-lp1", "fid-lp2"):
+        assert docker("inspect", "-f", "[{{.LogPath}}]", name).stdout == "[]\n"
+    assert docker("start", "fid-lp1").returncode == 0
+    assert docker("inspect", "-f", "{{.LogPath}}", "fid-lp1").stdout.endswith("-json.log\n")
+    assert docker("logs", "fid-lp2").returncode == 0
+
+
 def test_logs_follow_until_follows_up_to_that_time(docker: Any, dockyard_daemon: Any) -> None:
     """``-f --until T`` streams what comes before T and ends at T though the container runs on
     (it ended at once, with what was there): dockerd printed l0…l3 of a line a second, 2.5 s

@@ -43,6 +43,13 @@ def _network_settings(record: ContainerRecord) -> dict[str, Any]:
     return base
 
 
+def _log_path(record: ContainerRecord) -> str:
+    """dockerd's: the json-file driver's file once the container has started ("" before, and
+    for every other driver, whose logs the shim keeps all the same)."""
+    driver = ((record.host_config or {}).get("LogConfig") or {}).get("Type") or "json-file"
+    return record.log_path if driver == "json-file" and record.has_been_started else ""
+
+
 def inspect(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
     """``GET /containers/{id}/json`` (``size``: SizeRw and SizeRootFs too)."""
     args = command(record.config)
@@ -51,7 +58,7 @@ def inspect(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
     return {**sizes,
         "Id": record.id, "Created": record.created, "Path": args[0] if args else "",
         "Args": args[1:], "State": dict(record.state), "Image": record.image_id,
-        **_etc_paths(record), "LogPath": record.log_path,
+        **_etc_paths(record), "LogPath": _log_path(record),
         "Name": record.name, "RestartCount": record.restart_count, "Driver": "overlay2",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": None, "HostConfig": record.host_config,

@@ -200,7 +200,12 @@ def test_ps_filters(tmp_path: Path) -> None:
 def test_inspect_shape(tmp_path: Path) -> None:
     body = views.inspect(_record(tmp_path))
     assert body["Name"] == "/web" and body["Path"] == "sh" and body["Args"] == []
-    assert body["LogPath"] == str(tmp_path / f"{'ab' * 32}-json.log")
+    assert body["LogPath"] == ""  # dockerd's until the first start
+    started = _record(tmp_path)
+    started.has_been_started = True
+    assert views.inspect(started)["LogPath"] == str(tmp_path / f"{'ab' * 32}-json.log")
+    started.host_config["LogConfig"] = {"Type": "local", "Config": {}}
+    assert views.inspect(started)["LogPath"] == ""
     assert body["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""
 
 
