@@ -368,11 +368,12 @@ class Runtime:
         mark(spec.id, "runtime.renamed")
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         embryos, shims = _stdio_pairs(spec.tty, bool(cfg["open_stdin"]))
+        plain = spec.to_dict()  # for the embryo and the spare both
         try:
             launcher.send_spec(embryo_sock, spec, cg, caps, [err_w, *embryos[:3]],
-                               embryos[3] if spec.tty else None)
+                               embryos[3] if spec.tty else None, plain)
             mark(spec.id, "runtime.sent-to-embryo")
-            socket.send_fds(mine, [json.dumps({"spec": spec.to_dict(), "shim": cfg,
+            socket.send_fds(mine, [json.dumps({"spec": plain, "shim": cfg,
                                                "hatched": True}).encode()], shims)
         except BaseException as exc:
             os.close(err_r)

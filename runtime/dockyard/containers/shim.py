@@ -150,13 +150,14 @@ def _serve_one(launcher: Any, ctrl: socket.socket) -> None:
     for fd in fds:
         os.set_inheritable(fd, False)
     msg = json.loads(data)
+    hatched = fds if msg.get("hatched") else None  # else a report socket, if any
     report = ctrl
-    if fds and not msg.get("hatched"):
+    if fds and hatched is None:
         ctrl.close()
         report = socket.socket(fileno=fds[0])
     try:
         Shim(launcher, ContainerSpec.from_dict(msg["spec"]), msg["shim"], report, embryo,
-             fds if msg.get("hatched") else None).run()
+             hatched).run()
     except BaseException:  # noqa: BLE001 — the shim's last words, then _exit
         _crash_report(msg["shim"]["dir"])
 

@@ -318,11 +318,12 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
            hierarchies: list[tuple[str, str, str]]) -> NoReturn:
     """An init cloned before its container is known (``linux.launcher.Embryo``): it joins its
     cgroup off the clock, unshares its cgroup namespace there and makes /proc, /dev and
-    /sys/fs/cgroup as detached mounts (:class:`mounts.Premade`), then waits for ``{"spec", "caps", "net", "console"}`` with the error
-    pipe, stdio, the network namespace to join (a path's: as an fd) and the console socket
-    (tty), makes its mount namespace (a copy of the mounts as they are at the start) and, for
-    ``none``, its network namespace, and goes on as :func:`run`; the same socket takes the
-    root mount back to the shim (:func:`_hand_root`). Its parent's death, or EOF, ends it."""
+    /sys/fs/cgroup as detached mounts (:class:`mounts.Premade`), then waits for
+    ``{"spec", "caps", "net", "console"}`` with the error pipe, stdio, the network namespace
+    to join (a path's: as an fd) and the console socket (tty), makes its mount namespace (a
+    copy of the mounts as they are at the start) and, for ``none``, its network namespace, and
+    goes on as :func:`run`; the same socket takes the root mount back to the shim
+    (:func:`_hand_root`). Its parent's death, or EOF, ends it."""
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(peer_fd)  # the parent's end: its death is our EOF

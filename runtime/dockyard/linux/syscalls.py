@@ -55,6 +55,8 @@ _FSCONFIG_SET_STRING: Final = 1
 _FSCONFIG_CMD_CREATE: Final = 6
 _MOVE_MOUNT_F_EMPTY_PATH: Final = 0x4
 _AT_FDCWD: Final = -100
+_AT_EMPTY_PATH: Final = 0x1000
+_OPEN_TREE_CLONE: Final = 1
 _CLOEXEC: Final = 1  # FSOPEN_CLOEXEC, FSMOUNT_CLOEXEC
 
 # prctl(2) options
@@ -146,7 +148,7 @@ def clone_mount(dir_fd: int, path: str) -> int:
     """A detached copy of the mount at ``path`` (relative to the mount ``dir_fd``), as a bind
     mount of it would be (open_tree with OPEN_TREE_CLONE): its fd."""
     fd = _libc.syscall(ctypes.c_long(_NR["open_tree"]), ctypes.c_int(dir_fd), _b(path),
-                       ctypes.c_uint(1 | os.O_CLOEXEC))
+                       ctypes.c_uint(_OPEN_TREE_CLONE | os.O_CLOEXEC))
     if fd == -1:
         _fail(f"open_tree({path})", path)
     return int(fd)
@@ -171,8 +173,9 @@ def set_mount_attrs(fd: int, attrs: int) -> None:
     tmpfs made read-only once the directories on it are made."""
     attr = _MountAttr(attrs, 0, 0, 0)
     rc = _libc.syscall(ctypes.c_long(_NR["mount_setattr"]), ctypes.c_int(fd), b"",
-                       ctypes.c_uint(0x1000), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
-    if rc == -1:  # 0x1000: AT_EMPTY_PATH
+                       ctypes.c_uint(_AT_EMPTY_PATH), ctypes.byref(attr),
+                       ctypes.c_size_t(ctypes.sizeof(attr)))
+    if rc == -1:
         _fail("mount_setattr")
 
 
