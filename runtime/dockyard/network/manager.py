@@ -405,20 +405,24 @@ class NetworkManager:
         record.network_settings = settings
 
     def _requested(self, record: ContainerLike, mode: str) -> list[tuple[Network, dict[str, Any]]]:
+        """The networks a start joins: the mode's own unless it was disconnected (the record's
+        ``Networks`` lack it), then those connected or named in ``EndpointsConfig``."""
         settings = record.network_settings or {}
-        asked = dict(settings.get("Networks") or {})
+        recorded = settings.get("Networks")
+        asked = dict(recorded or {})
         asked.update((settings.get("_requested") or {}).get("EndpointsConfig") or {})
         primary = self.find(mode)
-        out: list[tuple[Network, dict[str, Any]]] = [(primary, {})]
+        chosen: dict[str, tuple[Network, dict[str, Any]]] = {}
+        if recorded is None or primary.name in recorded:
+            chosen[primary.id] = (primary, {})
         for key, req in asked.items():
             net = self.find(key)
-            if net.id == primary.id:
-                out[0] = (primary, req or {})
-            else:
-                out.append((net, req or {}))
-        if len(out) > 1 and primary.driver in ("host", "null"):
+            chosen[net.id] = (net, req or {})
+        out = list(chosen.values())
+        private = next((n for n, _ in out if n.driver in ("host", "null")), None)
+        if len(out) > 1 and private is not None:
             raise InvalidArgument("container cannot be connected to multiple networks with one of the "
-                                  f"networks in private ({primary.name}) mode")
+                                  f"networks in private ({private.name}) mode")
         if self.rootless and any(n.driver == "bridge" for n, _ in out):
             self._bridge(next(n for n, _ in out if n.driver == "bridge"))
         return out
@@ -452,7 +456,7 @@ class NetworkManager:
         self._name_options(sb, record)
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" else self._requested(record, mode)
-        bridged = [n for n in requested if n[0].driver == "bridge"]
+        bridged = sorted((n for n in requested if n[0].driver == "bridge"), key=lambda n: _join_order(n[0]))
         mark(record.id, "net.requested")
         if sb.netns not in ("host", "none"):
             ready = self._pool.take(sb.netns, bool(bridged)) if self._pool else None
@@ -460,8 +464,8 @@ class NetworkManager:
             mark(record.id, "net.netns")
             if inside is not None:
                 with inside:
-                    for i, (net, req) in enumerate(bridged):
-                        self._attach(sb, inside, net, req, f"eth{i}", primary=i == 0, name=record.name)
+                    for net, req in bridged:
+                        self._attach(sb, inside, net, req, record.name)
                 mark(record.id, "net.attached")
         self._publish_record(record, sb)
         self.state.save()
@@ -475,8 +479,10 @@ class NetworkManager:
         mark(record.id, "net.done")
         return NetworkSetup(sb.netns, _file_mounts(directory), hostname)
 
-    def _attach(self, sb: Sandbox, inside: netlink.Sandbox | netlink.InetSandbox, net: Network, req: dict[str, Any],
-                ifname: str, primary: bool, name: str) -> Endpoint:
+    def _attach(self, sb: Sandbox, inside: netlink.InetSandbox, net: Network, req: dict[str, Any],
+                name: str) -> Endpoint:
+        """An endpoint on ``net`` as the sandbox's next ethN; it takes the default route when
+        no endpoint holds it (internal networks never do: they have no way out here)."""
         wanted = ((req.get("IPAMConfig") or {}).get("IPv4Address")) or None
         if wanted:
             _check_user_ip(net)
@@ -487,19 +493,36 @@ class NetworkManager:
         addr = ipam.allocate(subnet, used, ip_range, wanted)
         mac = str(req.get("MacAddress") or ipam.mac_for(addr))
         mark(sb.container_id, "net.bridge-ready")
+        ifname = f"eth{sb.next_if}"
         ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
                       "veth" + secrets.token_hex(4)[:7], ifname, list(req.get("Aliases") or []))
         self.state.endpoints[f"{net.id}/{sb.container_id}"] = ep
+        sb.next_if += 1
         try:
             self.nl.add_veth(ep.host_if, sb.netns, index, mac, ifname)
         except NetworkError:  # the bridge went away behind our back: make it again, once
             self._bridges.pop(net.id, None)
             self.nl.add_veth(ep.host_if, sb.netns, self._bridge(net), mac, ifname)
         mark(sb.container_id, "net.veth")
-        gateway = net.gateway if primary and not net.internal else None
-        inside.configure(ifname, ep.ip, subnet.prefixlen, gateway)
+        routes = not sb.gateway and not net.internal
+        inside.configure(ifname, ep.ip, subnet.prefixlen, net.gateway if routes else None)
+        if routes:
+            sb.gateway = net.id
         mark(sb.container_id, "net.configured")
         return ep
+
+    def _reroute(self, sb: Sandbox) -> None:
+        """The default route's endpoint went: the first one left in join order takes it over,
+        as libnetwork picks a new gateway endpoint."""
+        sb.gateway = ""
+        left = [self.state.networks[ep.network_id] for ep in self.state.endpoints_for(sb.container_id)
+                if ep.network_id in self.state.networks]
+        for net in sorted(left, key=_join_order):
+            if not net.internal:
+                with netlink.open_netns(sb.netns) as inside:
+                    inside.route_default(net.gateway)
+                sb.gateway = net.id
+                return
 
     def _setup_joined(self, record: ContainerLike, other: str) -> NetworkSetup:
         """``--network container:x``: x's netns and x's /etc files."""
@@ -570,18 +593,19 @@ class NetworkManager:
         record = self._container(container)
         with self._lock:
             net = self.find(name_or_id)
-            _check_connectable(net, self.mode(record))
-            key = f"{net.id}/{record.id}"
             networks = record.network_settings.setdefault("Networks", {})
+            _check_connectable(net, self.mode(record), networks)
+            key = f"{net.id}/{record.id}"
             if key in self.state.endpoints or net.name in networks:
                 raise NetworkForbidden(f"endpoint with name {record.name.lstrip('/')} already exists "
                                        f"in network {net.name}")
+            if self.rootless and net.driver == "bridge":
+                self._bridge(net)  # refuses: a rootless daemon makes no bridges
             sb = self.state.sandboxes.get(record.id)
             ep = None
-            if sb is not None and sb.netns not in ("host", "none"):
-                ifname = f"eth{len(self.state.endpoints_for(record.id))}"
+            if sb is not None and sb.netns not in ("host", "none") and net.driver == "bridge":
                 with netlink.open_netns(sb.netns) as inside:
-                    ep = self._attach(sb, inside, net, config or {}, ifname, False, record.name)
+                    ep = self._attach(sb, inside, net, config or {}, record.name)
                 self.state.save()
                 self._write_files(sb, host_mode=False)
                 self._refresh_peers(record.id)
@@ -607,10 +631,12 @@ class NetworkManager:
             networks.pop(net.name, None)
             if ep is not None:
                 self.nl.delete_link(ep.host_if)
-                self.state.save()
                 sb = self.state.sandboxes.get(record.id)
                 if sb is not None:
+                    if sb.gateway == net.id:
+                        self._reroute(sb)
                     self._write_files(sb, host_mode=False)
+                self.state.save()
                 self._refresh_peers(record.id, [net.id])
         self._save_record(record)
         self._told(net, "disconnect", record.id)
@@ -855,18 +881,26 @@ def _file_mounts(directory: Path) -> list[Mount]:
             for name in ("resolv.conf", "hostname", "hosts")]
 
 
-def _check_connectable(net: Network, mode: str) -> None:
-    """dockerd's refusals (400) before a connect: host and none networks, and containers whose
-    network namespace is not their own or is private."""
+def _check_connectable(net: Network, mode: str, current: dict[str, Any]) -> None:
+    """dockerd's refusals (400) before a connect: the host network, containers whose network
+    namespace is not their own, and ``none`` beside any other network. That last is judged by
+    the networks the container is on now: one started with ``--network none`` and then
+    disconnected from it may join others, as under dockerd."""
     if mode == "host" or mode.startswith("container:"):
         raise InvalidArgument("container sharing network namespace with another container or "
                               "host cannot be connected to any other network")
     if net.driver == "host":
         raise InvalidArgument("container cannot be disconnected from host network or connected "
                               "to host network")
-    if net.driver == "null" or mode == "none":
+    if current and (net.driver == "null" or "none" in current):
         raise InvalidArgument("container cannot be connected to multiple networks with one of the "
                               "networks in private (none) mode")
+
+
+def _join_order(net: Network) -> tuple[bool, str]:
+    """The order a start joins its networks (eth0 first), as libnetwork sorts a sandbox's
+    endpoints: internal networks last, then by name."""
+    return (net.internal, net.name)
 
 
 def _check_user_ip(net: Network) -> None:

@@ -5,8 +5,8 @@ launcher only has to join it: ``unshare(CLONE_NEWNET)`` on the calling thread, b
 ``/proc/thread-self/ns/net`` onto a file (``<data-root>/netns/<id>``), and ``setns`` back. A
 socket opened while the thread sits in the new namespace stays bound to it, so the container's
 side (``lo`` up, ``eth0`` address, default route) is configured from the daemon without forking
-a helper: with ioctls on an AF_INET socket at start (:class:`InetSandbox`), with pyroute2 for
-``network connect`` (:class:`Sandbox`). The daemon keeps a netns ready (``network/pool.py``);
+a helper: with ioctls on an AF_INET socket (:class:`InetSandbox`), at start and at ``network
+connect`` alike. The daemon keeps a netns ready (``network/pool.py``);
 a bridged start then costs the veth pair (one netlink request) and four ioctls.
 
 Teardown unmounts the netns file; the kernel then destroys the namespace and the veth pair
@@ -187,39 +187,6 @@ def _request(sock: socket.socket, message: bytes) -> int:
             offset += max(length + (-length % 4), 16)
 
 
-class Sandbox:
-    """A netlink socket inside one container netns, opened for configuring it."""
-
-    def __init__(self, ipr: Any) -> None:
-        self._ipr = ipr
-
-    def close(self) -> None:
-        self._ipr.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def configure(self, ifname: str, address: str, prefixlen: int, gateway: str | None) -> None:
-        """Address the interface, bring it up and (for the primary network) route through it."""
-        with _netlink_errors(f"failed to configure {ifname}"):
-            index = self._ipr.link("get", ifname=ifname)[0]["index"]
-            self._ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
-            self._ipr.link("set", index=index, state="up")
-            if gateway:
-                self._ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
-
-    def rename(self, old: str, new: str) -> None:
-        with _netlink_errors(f"failed to rename {old}"):
-            index = self._ipr.link_lookup(ifname=old)[0]
-            self._ipr.link("set", index=index, ifname=new)
-
-    def link_names(self) -> list[str]:
-        return [str(link.get("ifname")) for link in self._ipr.get_links()]
-
-
 class InetSandbox:
     """An AF_INET socket inside one container netns, configuring it with ioctls (as ifconfig
     and route do): a pyroute2 socket costs ~1 ms to open plus ~0.4 ms per request, which
@@ -249,11 +216,21 @@ class InetSandbox:
                                                            struct.pack("16sH14x", name, 0)))[1]
             fcntl.ioctl(self._sock, _SIOCSIFFLAGS, struct.pack("16sH14x", name, flags | _IFF_UP))
             if gateway:
-                fcntl.ioctl(self._sock, _SIOCADDRT, struct.pack(
-                    _RTENTRY, 0, _sin("0.0.0.0"), _sin(gateway), _sin("0.0.0.0"),
-                    _RTF_UP_GATEWAY, 0, 0, 0, 0, 0, 0, 0, 0))
+                self._route_default(gateway)
         except OSError as exc:
             raise NetworkError(f"failed to configure {ifname}: {exc.strerror}") from None
+
+    def route_default(self, gateway: str) -> None:
+        """The default route through ``gateway`` (it moves here when its endpoint went)."""
+        try:
+            self._route_default(gateway)
+        except OSError as exc:
+            raise NetworkError(f"failed to route through {gateway}: {exc.strerror}") from None
+
+    def _route_default(self, gateway: str) -> None:
+        fcntl.ioctl(self._sock, _SIOCADDRT, struct.pack(
+            _RTENTRY, 0, _sin("0.0.0.0"), _sin(gateway), _sin("0.0.0.0"),
+            _RTF_UP_GATEWAY, 0, 0, 0, 0, 0, 0, 0, 0))
 
 
 def _sin(ip: str) -> bytes:
@@ -307,14 +284,12 @@ def _loopback_up() -> None:
         sock.close()
 
 
-def open_netns(path: str) -> Sandbox:
-    """A netlink socket inside an existing pinned netns (``network connect`` while running)."""
+def open_netns(path: str) -> InetSandbox:
+    """A socket inside an existing pinned netns (``network connect`` while running)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with _in_netns(fd):
-            ipr = IPRoute()
-            ipr.link("get", index=1)  # pyroute2 opens its socket on first use: here, inside
-            return Sandbox(ipr)
+            return InetSandbox(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
     finally:
         os.close(fd)
 

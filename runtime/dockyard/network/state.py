@@ -80,6 +80,8 @@ class Sandbox:
     dns: list[str] = field(default_factory=list)                # --dns
     dns_search: list[str] = field(default_factory=list)         # --dns-search
     dns_options: list[str] = field(default_factory=list)        # --dns-option
+    next_if: int = 0                  # ethN names are never reused while it runs, as dockerd's
+    gateway: str = ""                 # the network whose endpoint holds the default route
 
 
 class State:
