@@ -192,7 +192,7 @@ class Engine:
             "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": True,
             "IPv4Forwarding": True, "Debug": self.config.log_level == "debug",
             "NFd": len(os.listdir("/proc/self/fd")), "NGoroutines": 0, "SystemTime": _now_rfc3339(),
-            "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup_version(),
+            "LoggingDriver": getattr(self.config, "log_driver", "json-file"), "CgroupDriver": "cgroupfs", "CgroupVersion": cgroup_version(),
             "NEventsListener": 0, "KernelVersion": platform.release(),
             "OperatingSystem": _os_pretty_name(), "OSVersion": "", "OSType": "linux",
             "Architecture": platform.machine(), "IndexServerAddress": "https://index.docker.io/v1/",

@@ -1,42 +1,101 @@
-"""``dockyard daemon``: run the Engine API server, with dockerd's flag names."""
+"""``dockyard daemon``: run the Engine API server, with dockerd's flag names and its
+configuration file (``--config-file``, daemon.json keys: :mod:`dockyard.config`)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ..config import DaemonConfig, default_data_root, default_host
+from ..config import (check_dns_search, check_ip, default_config_file, default_data_root, default_host,
+                      parse_log_opt, parse_size, parse_ulimit)
+
+# flag → (daemon.json key, how the flag's value goes into it); only the flags given count
+_KEYS: dict[str, str] = {
+    "hosts": "hosts", "data_root": "data-root", "pidfile": "pidfile", "log_level": "log-level",
+    "insecure_registries": "insecure-registries", "registry_mirrors": "registry-mirrors",
+    "bridge": "bridge", "bip": "bip", "default_ulimits": "default-ulimits",
+    "default_shm_size": "default-shm-size", "log_driver": "log-driver", "log_opts": "log-opts",
+    "default_ipc_mode": "default-ipc-mode", "default_cgroupns_mode": "default-cgroupns-mode",
+    "dns": "dns", "dns_search": "dns-search", "dns_opts": "dns-opts",
+}
+
+
+def _flag(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type in dockerd's words: ``invalid argument "x" for "--flag" flag: why``."""
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f'invalid argument "{text}" for "{name}" flag: {exc}') from None
+    return convert
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("daemon", help="Run the dockyard daemon (the Docker Engine API server)")
-    parser.add_argument("-H", "--host", dest="hosts", action="append", metavar="HOST",
-                        help=f"daemon socket(s) to listen on, repeatable (default {default_host()})")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help=f"root directory of persistent state (default {default_data_root()})")
-    parser.add_argument("-p", "--pidfile", type=Path, default=None, help="path to write the daemon's pid")
-    parser.add_argument("-l", "--log-level", default="info",
-                        choices=["debug", "info", "warn", "warning", "error", "fatal"], help="logging level")
-    parser.add_argument("--insecure-registry", dest="insecure_registries", action="append", default=[],
-                        metavar="REGISTRY", help="registry (host:port or CIDR) reachable over plain HTTP, repeatable")
-    parser.add_argument("--registry-mirror", dest="registry_mirrors", action="append", default=[],
-                        metavar="URL", help="preferred Docker Hub mirror, repeatable")
-    parser.add_argument("-b", "--bridge", default=None, metavar="NAME",
-                        help="Linux bridge of the default bridge network (default dockyard0)")
-    parser.add_argument("--bip", default=None, metavar="CIDR",
-                        help="the default bridge's address and subnet, e.g. 172.30.0.1/16")
+    add = parser.add_argument
+    add("--config-file", type=Path, default=None,
+        help=f"daemon configuration file, dockerd's daemon.json keys (default {default_config_file()})")
+    add("-H", "--host", dest="hosts", action="append", metavar="HOST",
+        help=f"daemon socket(s) to listen on, repeatable (default {default_host()})")
+    add("--data-root", type=Path, default=None,
+        help=f"root directory of persistent state (default {default_data_root()})")
+    add("-p", "--pidfile", type=Path, default=None, help="path to write the daemon's pid")
+    add("-l", "--log-level", default=None,
+        choices=["debug", "info", "warn", "warning", "error", "fatal"], help='logging level (default "info")')
+    add("--insecure-registry", dest="insecure_registries", action="append", metavar="REGISTRY",
+        help="registry (host:port or CIDR) reachable over plain HTTP, repeatable")
+    add("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL",
+        help="preferred Docker Hub mirror, repeatable")
+    add("-b", "--bridge", default=None, metavar="NAME",
+        help="Linux bridge of the default bridge network (default dockyard0)")
+    add("--bip", default=None, metavar="CIDR", help="the default bridge's address and subnet, e.g. 172.30.0.1/16")
+    _container_defaults(parser)
     parser.set_defaults(func=run)
 
 
+def _container_defaults(parser: argparse.ArgumentParser) -> None:
+    """What a container gets when it does not say (dockerd's names and checks)."""
+    add = parser.add_argument
+    add("--default-ulimit", dest="default_ulimits", action="append", metavar="NAME=SOFT[:HARD]",
+        type=_flag("--default-ulimit", parse_ulimit), help="default ulimit for containers, repeatable")
+    add("--default-shm-size", type=_flag("--default-shm-size", parse_size), metavar="SIZE",
+        help="default /dev/shm size for containers (default 64MiB)")
+    add("--log-driver", default=None, metavar="DRIVER", help='default log driver for containers (default "json-file")')
+    add("--log-opt", dest="log_opts", action="append", metavar="KEY=VALUE",
+        type=_flag("--log-opt", parse_log_opt), help="default log driver options for containers, repeatable")
+    add("--default-ipc-mode", default=None, metavar="MODE",
+        help='default IPC mode for containers: "shareable" or "private" (default "private")')
+    add("--default-cgroupns-mode", default=None, metavar="MODE",
+        help='default cgroup namespace mode for containers: "host" or "private" (default "private")')
+    add("--dns", action="append", type=_flag("--dns", check_ip), metavar="IP",
+        help="DNS server for containers, repeatable")
+    add("--dns-search", action="append", type=_flag("--dns-search", check_dns_search), metavar="DOMAIN",
+        help="DNS search domain for containers, repeatable")
+    add("--dns-opt", dest="dns_opts", action="append", metavar="OPT", help="DNS option for containers, repeatable")
+
+
+def given(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given, as daemon.json keys and values (for :func:`dockyard.config.load`)."""
+    out: dict[str, Any] = {}
+    for attr, key in _KEYS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if key == "default-ulimits":
+            value = {u["Name"]: u for u in value}  # a later one of a name wins, as dockerd's
+        elif key == "log-opts":
+            value = dict(value)
+        out[key] = value
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..config import load
     from ..daemon import run_daemon
 
-    config = DaemonConfig(log_level=args.log_level, pidfile=args.pidfile,
-                          insecure_registries=list(args.insecure_registries),
-                          registry_mirrors=list(args.registry_mirrors), bridge=args.bridge, bip=args.bip)
-    if args.data_root is not None:
-        config.data_root = args.data_root.resolve()
-    if args.hosts:
-        config.hosts = list(args.hosts)
+    explicit = args.config_file is not None
+    config = load(given(args), args.config_file if explicit else default_config_file(), explicit)
     run_daemon(config)
     return 0

@@ -13,8 +13,10 @@ import random
 import re
 import shutil
 import signal
+from pathlib import Path
 from typing import Any, Final
 
+from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
@@ -22,7 +24,7 @@ from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mou
 
 NAME_RE: Final = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 RESTART_POLICIES: Final = ("", "no", "always", "on-failure", "unless-stopped")
-DEFAULT_SHM_SIZE: Final = 64 << 20
+_DAEMON_DEFAULTS: Final = DaemonConfig(data_root=Path("/"), hosts=[])  # a daemon started without any
 
 # Generated names are "<adjective>_<surname>" as dockerd makes them (lists are our own).
 _ADJECTIVES: Final = (
@@ -150,17 +152,20 @@ def _realtime(name: str) -> int | None:
 # ---- HostConfig ------------------------------------------------------------------------------
 
 
-def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge") -> dict[str, Any]:
-    """``default_network``: what "default" (or no mode) means — "bridge", "none" when rootless."""
+def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge",
+                         daemon: DaemonConfig | None = None) -> dict[str, Any]:
+    """``default_network``: what "default" (or no mode) means — "bridge", "none" when rootless;
+    ``daemon``: its container defaults (``--default-shm-size``, ``--log-driver``/``--log-opt``,
+    ``--default-ipc-mode``, ``--default-cgroupns-mode``), recorded as dockerd records them.
+    ``--default-ulimit`` is not: see :func:`merged_ulimits`."""
+    daemon = daemon or _DAEMON_DEFAULTS
     hc = dict(hc)
     hc["NetworkMode"] = hc.get("NetworkMode") or default_network
     if hc["NetworkMode"] == "default":
         hc["NetworkMode"] = default_network
     hc["RestartPolicy"] = hc.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0}
     hc["RestartPolicy"].setdefault("MaximumRetryCount", 0)
-    hc["LogConfig"] = hc.get("LogConfig") or {"Type": "json-file", "Config": {}}
-    if not hc["LogConfig"].get("Type"):
-        hc["LogConfig"]["Type"] = "json-file"
+    hc["LogConfig"] = _log_config(hc.get("LogConfig") or {}, daemon)
     for key in ("Memory", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod", "MemorySwap"):
         hc[key] = hc.get(key) or 0
     for key in ("AutoRemove", "Privileged", "ReadonlyRootfs", "PublishAllPorts"):
@@ -171,12 +176,12 @@ def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge") ->
     hc.setdefault("CapAdd", None)
     hc.setdefault("CapDrop", None)
     hc.setdefault("PortBindings", {})
-    hc["ShmSize"] = hc.get("ShmSize") or DEFAULT_SHM_SIZE
+    hc["ShmSize"] = hc.get("ShmSize") or daemon.default_shm_size
     hc.setdefault("Runtime", "runc")
     hc.setdefault("ConsoleSize", [0, 0])
     # the docker CLI sends "" for what it leaves to the daemon: dockerd fills in its defaults
-    hc["IpcMode"] = hc.get("IpcMode") or "private"
-    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or "private"  # dockyard's inits get their own
+    hc["IpcMode"] = hc.get("IpcMode") or daemon.default_ipc_mode
+    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or daemon.default_cgroupns_mode  # recorded: an init gets its own
     if hc["Memory"] > 0 and hc["MemorySwap"] == 0:
         hc["MemorySwap"] = hc["Memory"] * 2  # dockerd's default: swap as much as memory
     if hc.get("MemorySwappiness") == -1:
@@ -224,11 +229,26 @@ _FILE_LOG_OPTS: Final = {
 }
 
 
+def _log_config(config: dict[str, Any], daemon: DaemonConfig) -> dict[str, Any]:
+    """dockerd's mergeAndVerifyLogConfig: no driver is the daemon's (``--log-driver``), and a
+    container of the daemon's driver gets the daemon's ``--log-opt``s it does not set."""
+    driver = config.get("Type") or daemon.log_driver
+    options = dict(config.get("Config") or {})
+    if driver == daemon.log_driver:
+        options = {**daemon.log_opts, **options}
+    return {**config, "Type": driver, "Config": options}
+
+
 def _check_log_config(config: dict[str, Any]) -> None:
     driver = str(config.get("Type") or "json-file")
     if driver not in LOG_DRIVERS:
         raise InvalidArgument(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
-    for key in config.get("Config") or {}:
+    check_log_opts(driver, config.get("Config") or {})
+
+
+def check_log_opts(driver: str, options: dict[str, str]) -> None:
+    """The options a file driver knows (the others' are taken as they are)."""
+    for key in options:
         if driver in _FILE_LOG_OPTS and key not in _FILE_LOG_OPTS[driver]:
             raise InvalidArgument(f"unknown log opt '{key}' for {driver} log driver")
 
@@ -336,11 +356,23 @@ def limits(hc: dict[str, Any]) -> Limits:
                   cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None)
 
 
-def rlimits(hc: dict[str, Any]) -> list[list[int]]:
-    """``--ulimit``s as ``[resource, soft, hard]``, in order, for the init (and each exec) to
-    set. dockerd takes any name at create; runc refuses an unknown one at the start."""
+def merged_ulimits(ulimits: list[dict[str, Any]] | None,
+                   defaults: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """dockerd's mergeUlimits: the container's ``--ulimit``s, then each ``--default-ulimit``
+    whose name the container does not set. Done at each start, exec and inspect, never
+    recorded (a daemon restarted with other defaults gives them to every container)."""
+    if not defaults:
+        return ulimits
+    named = {str(u.get("Name")) for u in ulimits or []}
+    return [*(ulimits or []), *(u for name, u in defaults.items() if name not in named)]
+
+
+def rlimits(hc: dict[str, Any], defaults: dict[str, dict[str, Any]] | None = None) -> list[list[int]]:
+    """``--ulimit``s (and the daemon's ``defaults`` not overridden) as ``[resource, soft,
+    hard]``, in order, for the init (and each exec) to set. dockerd takes any name at create;
+    runc refuses an unknown one at the start."""
     out = []
-    for ulimit in hc.get("Ulimits") or []:
+    for ulimit in merged_ulimits(hc.get("Ulimits"), defaults or {}) or []:
         name = str(ulimit.get("Name") or "")
         resource = syscalls.RLIMITS.get(name.lower())
         if resource is None:
@@ -353,7 +385,8 @@ def rlimits(hc: dict[str, Any]) -> list[list[int]]:
 # ---- the spec a start needs ------------------------------------------------------------------
 
 
-def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) -> ContainerSpec:
+def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
+               default_ulimits: dict[str, dict[str, Any]] | None = None) -> ContainerSpec:
     """The runtime's view of ``record`` (resolved user, env, limits, mounts)."""
     cfg, hc = record.config, record.host_config
     layers_top_down = [record.upper_dir, *reversed(record.lower_dirs)]
@@ -375,7 +408,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str) ->
         args=[INIT_PATH, "--", *args] if init else args, env=env,
         cwd=cfg.get("WorkingDir") or "/",
         user=User(user.uid, user.gid, list(user.additional_gids)), hostname=hostname,
-        domainname=str(cfg.get("Domainname") or ""), rlimits=rlimits(hc),
+        domainname=str(cfg.get("Domainname") or ""), rlimits=rlimits(hc, default_ulimits),
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],
         masked_paths=list(MASKED_PATHS if masked is None else masked),

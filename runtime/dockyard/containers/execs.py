@@ -299,7 +299,7 @@ class ExecManager:
             cap_add=list(host.get("CapAdd") or []), cap_drop=list(host.get("CapDrop") or []),
             privileged=bool(config.get("Privileged") or host.get("Privileged")),
             no_new_privs=any(o in ("no-new-privileges", "no-new-privileges:true") for o in security),
-            tty=tty, rlimits=rlimits(host))
+            tty=tty, rlimits=rlimits(host, getattr(self.engine.containers, "default_ulimits", None)))
 
     @staticmethod
     def _pipes(session: ExecSession, config: dict[str, Any], detach: bool,

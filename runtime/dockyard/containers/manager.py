@@ -35,6 +35,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 from ..linux import userns
 from ..store.timefmt import rfc3339_now, rfc3339_ns
@@ -79,6 +80,7 @@ class ContainerManager:
         self.root = Path(engine.data_root) / "containers"
         self.root.mkdir(parents=True, exist_ok=True)
         self.events: EventBus = bus_of(engine)
+        self.daemon: DaemonConfig | None = getattr(engine, "config", None)  # its container defaults
         self._lock = threading.RLock()
         self._records: dict[str, ContainerRecord] = {}
         self._names: dict[str, str] = {}
@@ -122,6 +124,9 @@ class ContainerManager:
         from .views import inspect
         record = self.get(name_or_id)
         body = inspect(record, size)
+        if self.daemon is not None and self.daemon.default_ulimits:  # as dockerd: merged, not kept
+            body["HostConfig"] = {**body["HostConfig"], "Ulimits": _create.merged_ulimits(
+                body["HostConfig"].get("Ulimits"), self.daemon.default_ulimits)}
         execs = getattr(self.engine, "execs", None)
         if execs is not None:
             body["ExecIDs"] = execs.ids_for(record.id) or None  # dockerd: null when none
@@ -163,6 +168,11 @@ class ContainerManager:
                     self._runtime = Runtime()
         return self._runtime
 
+    @property
+    def default_ulimits(self) -> dict[str, dict[str, Any]]:
+        """``--default-ulimit``: applied at each start and exec, never recorded (dockerd's)."""
+        return self.daemon.default_ulimits if self.daemon is not None else {}
+
     def emit(self, record: ContainerRecord, action: str, **extra: str) -> None:
         """A container event with dockerd's attributes (labels, image, name, then ``extra``)."""
         attrs = {**(record.config.get("Labels") or {}), "image": record.image,
@@ -183,7 +193,8 @@ class ContainerManager:
             image_cfg, image_name)
         networks = getattr(self.engine, "networks", None)
         default_network = getattr(networks, "default_network", "bridge")
-        host_config = _create.host_config_defaults(body.get("HostConfig") or {}, default_network)
+        host_config = _create.host_config_defaults(body.get("HostConfig") or {}, default_network,
+                                                   self.daemon)
         _create.validate_host_config(host_config)
         cid = secrets.token_hex(32)
         with self._lock:
@@ -340,7 +351,7 @@ class ContainerManager:
             mounts += list(setup.mounts)
         self._volume_events(record, "mount")
         try:
-            return _create.build_spec(record, netns, mounts, hostname)
+            return _create.build_spec(record, netns, mounts, hostname, self.default_ulimits)
         except BaseException:
             self._teardown(record)
             raise

@@ -670,7 +670,8 @@ class NetworkManager:
 
     def _name_options(self, sb: Sandbox, record: ContainerLike) -> None:
         """What the container asked of its /etc files: ``--domainname``, ``--add-host`` (a
-        ``host-gateway`` address is the default bridge's, as dockerd's default), ``--dns*``."""
+        ``host-gateway`` address is the default bridge's, as dockerd's default), ``--dns*`` (each
+        list the daemon's ``--dns*`` when the container gives none, as dockerd's sandbox options)."""
         hc = record.host_config
         sb.domainname = str(record.config.get("Domainname") or "")
         sb.extra_hosts = []
@@ -679,9 +680,10 @@ class NetworkManager:
             if ip == "host-gateway":
                 ip = self._host_gateway()
             sb.extra_hosts.append([ip, name])
-        sb.dns = [str(d) for d in hc.get("Dns") or []]
-        sb.dns_search = [str(d) for d in hc.get("DnsSearch") or []]
-        sb.dns_options = [str(d) for d in hc.get("DnsOptions") or []]
+        daemon = getattr(self.engine, "config", None)
+        sb.dns = [str(d) for d in hc.get("Dns") or getattr(daemon, "dns", None) or []]
+        sb.dns_search = [str(d) for d in hc.get("DnsSearch") or getattr(daemon, "dns_search", None) or []]
+        sb.dns_options = [str(d) for d in hc.get("DnsOptions") or getattr(daemon, "dns_opts", None) or []]
 
     def _host_gateway(self) -> str:
         bridge = next((n for n in self.state.networks.values() if n.name == "bridge"), None)

@@ -1,0 +1,212 @@
+"""The daemon's flags and configuration file (daemon.json), merged and refused as dockerd 20.10
+merges and refuses them; and the container defaults they carry, applied at create (recorded)
+and at start, exec and inspect (``--default-ulimit``, never recorded).
+
+Every message below is what Debian's dockerd 20.10 answered on this machine to the same flag or
+file (``dockerd --config-file F … FLAG``), after "unable to configure the Docker daemon with
+file F: " for the file's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.cli.daemon import given, register
+from dockyard.config import DaemonConfig, load
+from dockyard.containers import create
+from dockyard.errors import InvalidArgument
+from dockyard.linux import syscalls
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="dockyard")
+    register(parser.add_subparsers())
+    return parser.parse_args(["daemon", *argv])
+
+
+# flag → dockerd 20.10's "invalid argument … flag: …" (a usage error: dockerd exits 125)
+FLAG_ERRORS = {
+    ("--default-ulimit", "nofile=x"): 'strconv.ParseInt: parsing "x": invalid syntax',
+    ("--default-ulimit", "foo=1"): "invalid ulimit type: foo",
+    ("--default-ulimit", "nofile=2:1"): "ulimit soft limit must be less than or equal to hard limit: 2 > 1",
+    ("--default-ulimit", "nofile"): "invalid ulimit argument: nofile",
+    ("--default-ulimit", "nofile=1:2:3"): "too many limit value arguments - 1:2:3, can only have up to "
+                                          "two, `soft[:hard]`",
+    ("--default-ulimit", "nofile=1:y"): 'strconv.ParseInt: parsing "y": invalid syntax',
+    ("--default-shm-size", "x"): "invalid size: 'x'",
+    ("--default-shm-size", "-1"): "invalid size: '-1'",
+    ("--dns", "x"): "x is not an ip address",
+    ("--dns-search", "-x"): "-x is not a valid domain",
+}
+
+
+@pytest.mark.parametrize(("flag", "value"), list(FLAG_ERRORS))
+def test_a_bad_flag_value_is_refused_in_dockerds_words(flag: str, value: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(f"{flag}={value}")
+    assert exc.value.code == 2
+    wanted = f'invalid argument "{value}" for "{flag}" flag: {FLAG_ERRORS[flag, value]}'
+    assert wanted in capsys.readouterr().err
+
+
+def test_flags_become_the_daemons_container_defaults() -> None:
+    args = parse("--default-ulimit", "nofile=1024:2048", "--default-ulimit", "nproc=500",
+                 "--default-ulimit", "nofile=10:20", "--default-shm-size", "128M", "--log-driver", "local",
+                 "--log-opt", "max-size=5m", "--default-ipc-mode", "shareable", "--dns", "1.1.1.1",
+                 "--dns-search", "a.b", "--dns-opt", "ndots:2", "--log-level", "debug")
+    config = load(given(args))
+    assert config.default_ulimits == {"nofile": {"Name": "nofile", "Hard": 20, "Soft": 10},
+                                      "nproc": {"Name": "nproc", "Hard": 500, "Soft": 500}}
+    assert (config.default_shm_size, config.log_driver, config.log_opts) == (128 << 20, "local", {"max-size": "5m"})
+    assert (config.default_ipc_mode, config.default_cgroupns_mode) == ("shareable", "private")
+    assert (config.dns, config.dns_search, config.dns_opts) == (["1.1.1.1"], ["a.b"], ["ndots:2"])
+    assert config.log_level == "debug"
+    assert given(parse()) == {}  # nothing given: nothing to conflict with a file
+
+
+def test_no_file_and_no_flags_is_dockerds_defaults(tmp_path: Path) -> None:
+    config = load({}, tmp_path / "daemon.json")  # the default file need not exist
+    assert config.default_ulimits == {} and config.default_shm_size == 64 << 20
+    assert (config.log_driver, config.log_opts, config.dns) == ("json-file", {}, [])
+    assert (config.default_ipc_mode, config.default_cgroupns_mode) == ("private", "private")
+
+
+def write(tmp_path: Path, content: Any) -> Path:
+    path = tmp_path / "daemon.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def test_the_file_gives_the_same_settings(tmp_path: Path) -> None:
+    path = write(tmp_path, {"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}},
+                            "default-shm-size": "1g", "log-driver": "local", "log-opts": {"max-size": "5m"},
+                            "default-ipc-mode": "shareable", "default-cgroupns-mode": "host",
+                            "dns": ["8.8.8.8"], "dns-search": ["ex.org"], "dns-opts": ["ndots:1"],
+                            "debug": True, "data-root": str(tmp_path / "root"), "hosts": ["unix:///x.sock"]})
+    config = load({"bridge": "br9"}, path, explicit=True)
+    assert config.default_ulimits == {"nofile": {"Name": "nofile", "Hard": 2048, "Soft": 1024}}
+    assert config.default_shm_size == 1 << 30 and config.log_opts == {"max-size": "5m"}
+    assert (config.default_ipc_mode, config.default_cgroupns_mode) == ("shareable", "host")
+    assert (config.dns, config.dns_search, config.dns_opts) == (["8.8.8.8"], ["ex.org"], ["ndots:1"])
+    assert (config.log_level, config.data_root, config.hosts) == ("debug", tmp_path / "root", ["unix:///x.sock"])
+    assert config.bridge == "br9"
+
+
+# daemon.json → dockerd 20.10's refusal (after "unable to configure the Docker daemon with file F: ")
+FILE_ERRORS: list[tuple[Any, dict[str, Any], str]] = [
+    ({"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}},
+     {"default-ulimits": {"nproc": {"Name": "nproc", "Hard": 2, "Soft": 1}}},
+     "the following directives are specified both as a flag and in the configuration file: default-ulimits: "
+     "(from flag: [nproc=1:2], from file: map[nofile:map[Hard:2048 Name:nofile Soft:1024]])"),
+    ({"default-shm-size": "128M"}, {"default-shm-size": 64 << 20},
+     "the following directives are specified both as a flag and in the configuration file: default-shm-size: "
+     "(from flag: 64MiB, from file: 128M)"),
+    ({"log-driver": "local", "log-opts": {"max-size": "1m"}}, {"log-opts": {"max-file": "2"}},
+     "the following directives are specified both as a flag and in the configuration file: log-opts: "
+     "(from flag: map[max-file:2], from file: map[max-size:1m])"),
+    ({"log-level": "debug"}, {"log-level": "warn"},
+     "the following directives are specified both as a flag and in the configuration file: log-level: "
+     "(from flag: warn, from file: debug)"),
+    ({"foo": 1}, {}, "the following directives don't match any configuration option: foo"),
+    ({"default-ulimits": {"nofile": "1024"}}, {},
+     "json: cannot unmarshal string into Go struct field Config.default-ulimits of type units.Ulimit"),
+    ({"default-shm-size": "zz"}, {}, "invalid size: 'zz'"),
+    ({"default-shm-size": 1000}, {}, 'invalid size: "1000"'),
+    ({"dns": ["x"]}, {}, "configuration validation from file failed: x is not an ip address"),
+    ({"dns-search": ["-x"]}, {}, "configuration validation from file failed: -x is not a valid domain"),
+    ('{"debug": true', {}, "unexpected EOF"),
+    ([], {}, "json: cannot unmarshal array into Go value of type map[string]interface {}"),
+    ({}, {"default-ipc-mode": "host"}, "merged configuration validation from file and command line flags "
+     'failed: IPC mode "host" is not supported as default value; use "shareable" or "private"'),
+    ({"default-ipc-mode": "bogus"}, {}, "merged configuration validation from file and command line flags "
+     'failed: default IPC mode setting (bogus) is invalid; use "shareable" or "private"'),
+    ({}, {"default-cgroupns-mode": "bogus"}, "merged configuration validation from file and command line "
+     'flags failed: default cgroup namespace mode (bogus) is invalid; use "host" or "private"'),
+]
+
+
+@pytest.mark.parametrize(("content", "flags", "message"), FILE_ERRORS)
+def test_a_bad_file_is_refused_in_dockerds_words(tmp_path: Path, content: Any, flags: dict[str, Any],
+                                                 message: str) -> None:
+    path = write(tmp_path, content)
+    with pytest.raises(InvalidArgument) as exc:
+        load(flags, path, explicit=True)
+    assert str(exc.value) == f"unable to configure the Docker daemon with file {path}: {message}"
+
+
+def test_unknown_keys_are_all_named(tmp_path: Path) -> None:
+    path = write(tmp_path, {"foo": 1, "bar": 2})
+    with pytest.raises(InvalidArgument) as exc:
+        load({}, path, explicit=True)
+    assert str(exc.value).endswith("don't match any configuration option: foo, bar")  # Go: in any order
+
+
+def test_a_named_file_must_exist_the_default_one_need_not(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        load({}, tmp_path / "nope.json", explicit=True)
+    assert str(exc.value) == (f"unable to configure the Docker daemon with file {tmp_path}/nope.json: "
+                              f"open {tmp_path}/nope.json: no such file or directory")
+    assert load({}, tmp_path / "nope.json").log_driver == "json-file"
+
+
+def test_without_a_file_the_modes_are_refused_without_its_prefix() -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        load({"default-cgroupns-mode": "x"})
+    assert str(exc.value) == 'default cgroup namespace mode (x) is invalid; use "host" or "private"'
+
+
+def test_default_log_options_are_checked_at_the_start() -> None:
+    """dockerd 20.10: "failed to start daemon: failed to set log opts: …"; an unknown default
+    driver is taken, and each create without a driver of its own fails."""
+    with pytest.raises(InvalidArgument) as exc:
+        load({"log-opts": {"foo": "bar"}})
+    assert str(exc.value) == "failed to set log opts: unknown log opt 'foo' for json-file log driver"
+    config = load({"log-driver": "nope"})
+    hc = create.host_config_defaults({}, daemon=config)
+    with pytest.raises(InvalidArgument) as refused:
+        create.validate_host_config(hc)
+    assert str(refused.value) == 'error looking up logging plugin nope: plugin "nope" not found'
+
+
+# ---- applied to containers --------------------------------------------------------------------
+
+
+DAEMON = DaemonConfig(data_root=Path("/"), hosts=[], default_shm_size=128 << 20, log_driver="local",
+                      log_opts={"max-size": "5m"}, default_ipc_mode="shareable", default_cgroupns_mode="host",
+                      default_ulimits={"nofile": {"Name": "nofile", "Hard": 2048, "Soft": 1024},
+                                       "nproc": {"Name": "nproc", "Hard": 600, "Soft": 500}})
+
+
+def test_create_records_the_daemons_defaults_where_the_container_says_nothing() -> None:
+    """What dockerd 20.10 (started with the same defaults) showed in ``docker inspect``."""
+    hc = create.host_config_defaults({}, daemon=DAEMON)
+    assert hc["ShmSize"] == 134217728 and hc["IpcMode"] == "shareable" and hc["CgroupnsMode"] == "host"
+    assert hc["LogConfig"] == {"Type": "local", "Config": {"max-size": "5m"}}
+    assert "Ulimits" not in hc  # never recorded: merged at start, exec and inspect
+    own = create.host_config_defaults({"ShmSize": 1 << 20, "IpcMode": "private", "CgroupnsMode": "private",
+                                       "LogConfig": {"Type": "json-file", "Config": {}}}, daemon=DAEMON)
+    assert (own["ShmSize"], own["IpcMode"], own["CgroupnsMode"]) == (1 << 20, "private", "private")
+    assert own["LogConfig"] == {"Type": "json-file", "Config": {}}  # another driver: none of its opts
+    more = create.host_config_defaults({"LogConfig": {"Type": "", "Config": {"max-file": "2"}}}, daemon=DAEMON)
+    assert more["LogConfig"] == {"Type": "local", "Config": {"max-size": "5m", "max-file": "2"}}
+    mine = create.host_config_defaults({"LogConfig": {"Config": {"max-size": "1m", "mode": "non-blocking"}}},
+                                       daemon=DAEMON)
+    assert mine["LogConfig"]["Config"] == {"max-size": "1m", "mode": "non-blocking"}
+
+
+def test_default_ulimits_merge_after_the_containers_own() -> None:
+    """dockerd's mergeUlimits: the container's first, then each default it does not name."""
+    own = [{"Name": "nofile", "Hard": 200, "Soft": 100}]
+    assert create.merged_ulimits(own, DAEMON.default_ulimits) == [
+        {"Name": "nofile", "Hard": 200, "Soft": 100}, {"Name": "nproc", "Hard": 600, "Soft": 500}]
+    assert create.merged_ulimits(None, {}) is None and create.merged_ulimits([], {}) == []
+    nofile, nproc = syscalls.RLIMITS["nofile"], syscalls.RLIMITS["nproc"]
+    assert create.rlimits({"Ulimits": own}, DAEMON.default_ulimits) == [[nofile, 100, 200], [nproc, 500, 600]]
+    assert create.rlimits({"Ulimits": None}, DAEMON.default_ulimits) == [[nofile, 1024, 2048], [nproc, 500, 600]]
+    assert create.rlimits({"Ulimits": own}) == [[nofile, 100, 200]]
