@@ -253,6 +253,103 @@ def check_log_opts(driver: str, options: dict[str, str]) -> None:
             raise InvalidArgument(f"unknown log opt '{key}' for {driver} log driver")
 
 
+def log_rotation(config: dict[str, Any]) -> list[int]:
+    """``[max_size, max_files, compress, local]`` for the shim's writer, or ``[]`` when the log
+    never rotates. dockerd 20.10 takes any value at create and refuses a bad one when its
+    logger starts, so this runs at the start, with its words: a 500, exit code 128."""
+    driver = config.get("Type") or "json-file"
+    options = config.get("Config") or {}
+    try:
+        if driver == "local":
+            return _local_rotation(options)
+        if driver == "json-file" and "max-size" in options:
+            return _json_file_rotation(options)
+        if driver == "json-file":
+            _json_file_rotation(options)  # max-file's and compress's checks
+    except ValueError as exc:
+        raise DockyardError(f"failed to initialize logging driver: {exc}") from None
+    return []
+
+
+def _json_file_rotation(options: dict[str, str]) -> list[int]:
+    size = -1
+    if "max-size" in options:
+        size = from_human_size(options["max-size"])
+        if size <= 0:
+            raise ValueError("max-size must be a positive number")
+    files = 1
+    if "max-file" in options:
+        files = go_atoi(options["max-file"])
+        if files < 1:
+            raise ValueError("max-file cannot be less than 1")
+    compress = False
+    if "compress" in options:
+        compress = go_parse_bool(options["compress"])
+        if compress and (files == 1 or size == -1):
+            raise ValueError("compress cannot be true when max-file is less than 2 or "
+                             "max-size is not set")
+    return [size, files, compress, False]
+
+
+def _local_rotation(options: dict[str, str]) -> list[int]:
+    """The ``local`` driver: 20 MB, 5 files, compressed unless told otherwise."""
+    size, files, compress = 20 * 1000 * 1000, 5, True
+    if "max-size" in options:
+        try:
+            size = from_human_size(options["max-size"])
+        except ValueError as exc:
+            raise ValueError(f"invalid value for max-size: {options['max-size']}: {exc}") from None
+    if "max-file" in options:
+        try:
+            files = go_atoi(options["max-file"])
+        except ValueError as exc:
+            raise ValueError(f"invalid value for max-file: {options['max-file']}: {exc}") from None
+    if "compress" in options:
+        try:
+            compress = go_parse_bool(options["compress"])
+        except ValueError as exc:
+            raise ValueError(f"error reading compress log option: {exc}") from None
+    if files < 0:
+        raise ValueError("max file count cannot be less than 0")
+    if compress and files <= 1:
+        raise ValueError("compression cannot be enabled when max file count is 1")
+    return [size, files, compress, True]
+
+
+_HUMAN_SIZE: Final = re.compile(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?")
+
+
+def from_human_size(text: str) -> int:
+    """go-units' ``FromHumanSize`` (decimal: ``1k`` and ``1KiB`` are 1000), which both of
+    dockerd 20.10's file log drivers use for ``max-size``."""
+    found = _HUMAN_SIZE.fullmatch(text)
+    if found is None:
+        raise ValueError(f"invalid size: '{text}'")
+    number, unit = found.groups()
+    if number.count(".") > 1:
+        raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
+    return int(float(number) * 1000 ** ("kmgtp".index(unit.lower()) + 1 if unit else 0))
+
+
+def go_atoi(text: str) -> int:
+    """Go's ``strconv.Atoi``, with its error's words."""
+    if re.fullmatch(r"[+-]?\d+", text) is None:
+        raise ValueError(f'strconv.Atoi: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not -(1 << 63) <= value < 1 << 63:
+        raise ValueError(f'strconv.Atoi: parsing "{text}": value out of range')
+    return value
+
+
+def go_parse_bool(text: str) -> bool:
+    """Go's ``strconv.ParseBool``, with its error's words."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
 def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
     name = policy.get("Name") or ""
     if name not in RESTART_POLICIES:
@@ -414,7 +511,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
         mounts=[*_shm(hc), *init, *devices, *mounts], network=network, limits=limits(hc),
-        tty=bool(cfg.get("Tty")))
+        tty=bool(cfg.get("Tty")), log_rotation=log_rotation(hc.get("LogConfig") or {}))
 
 
 INIT_PATH: Final = "/sbin/docker-init"

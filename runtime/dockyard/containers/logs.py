@@ -3,18 +3,22 @@ and attach's ``logs=1``: stream selection, ``since``/``until``, ``tail``, ``time
 ``details``.
 
 Each line of ``<id>-json.log`` is ``{"log": "hi\\n", "stream": "stdout", "time": "…Z"}``.
-:class:`LogReader` reads from an offset, so a follower re-reads only what was appended.
+:class:`LogReader` reads from an offset, so a follower re-reads only what was appended; with
+``max-size`` it reads the rotated files too (``<id>-json.log.N``, :mod:`.logfile`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote_plus
 
 from ..errors import InvalidArgument, NotSupported
+from . import logfile
 
 Entry = tuple[str, bytes]  # ("stdout"|"stderr", payload)
 
@@ -102,27 +106,89 @@ def entry_ns(stamp: str) -> int:
     return 0 if ns is None else ns
 
 
-class LogReader:
-    """Incremental reader of one log file; ``read()`` returns the new matching entries."""
+def log_files(host_config: dict[str, Any]) -> int:
+    """How many of the log's files dockerd reads: 0 when the log never rotates (no
+    ``max-size``, or a driver whose output dockyard keeps in one json-file log), else
+    ``max-file`` (the ``local`` driver's defaults: 5). A start refused bad values already."""
+    config = host_config.get("LogConfig") or {}
+    options = config.get("Config") or {}
+    driver = config.get("Type") or "json-file"
+    if driver == "local":
+        return int(options.get("max-file", 5)) or 1
+    if driver == "json-file" and "max-size" in options:
+        return int(options.get("max-file", 1))
+    return 0
 
-    def __init__(self, path: str, options: LogOptions) -> None:
+
+class LogReader:
+    """Incremental reader of a container's log; ``read()`` returns the new matching entries.
+
+    A log that rotates (``files``: see :func:`log_files`) is read from its rotated files,
+    oldest first, then the live file, which a follower keeps open: when the shim replaces
+    it, the follower reads the old one to its end, then whatever was rotated after it, then
+    the new one — nothing twice, nothing lost unless a whole file was dropped meanwhile
+    (:mod:`.logfile`)."""
+
+    def __init__(self, path: str, options: LogOptions, files: int = 0) -> None:
         self.path = path
         self.options = options
+        self.files = files
         self.offset = 0
         self._rest = b""
+        self._live: BinaryIO | None = None  # a rotating log's live file
+        self._tail = b""                    # the last bytes read from it (see logfile._same)
 
     def read(self) -> list[Entry]:
+        data = self._follow() if self.files else self._append()
+        data = self._rest + data
+        lines = data.split(b"\n")
+        self._rest = lines.pop()
+        return self._entries(lines)
+
+    def _entries(self, lines: list[bytes]) -> list[Entry]:
+        return [e for line in lines if line and (e := self._entry(json.loads(line)))]
+
+    def _append(self) -> bytes:
         try:
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
                 data = f.read()
         except FileNotFoundError:
-            return []
+            return b""
         self.offset += len(data)
-        data = self._rest + data
-        lines = data.split(b"\n")
-        self._rest = lines.pop()
-        return [e for line in lines if line and (e := self._entry(json.loads(line)))]
+        return data
+
+    def _follow(self) -> bytes:
+        if self._live is None:
+            self._live = logfile.open_live(self.path)
+            if self._live is None:
+                return b""
+        data = self._drain()
+        if self._replaced():
+            data += self._drain()  # what the shim wrote before the rename
+            with logfile.locked(os.path.dirname(self.path), fcntl.LOCK_SH):
+                fresh = logfile.open_live(self.path)
+                data += logfile.newer_than(self.path, self.files - 1, self._live, self.offset,
+                                           self._tail)
+            self._live.close()
+            self._live, self.offset, self._tail = fresh, 0, b""
+            data += self._drain()
+        return data
+
+    def _drain(self) -> bytes:
+        if self._live is None:
+            return b""
+        data = self._live.read() or b""
+        self.offset += len(data)
+        self._tail = (self._tail + data)[-4096:]
+        return data
+
+    def _replaced(self) -> bool:
+        assert self._live is not None
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self._live.fileno()).st_ino
+        except FileNotFoundError:  # between the shim's rename and its new file
+            return True
 
     def _entry(self, item: dict[str, Any]) -> Entry | None:
         o = self.options
@@ -141,8 +207,13 @@ class LogReader:
         return stream, payload
 
     def initial(self) -> list[Entry]:
-        """The first read, cut to ``tail``."""
-        entries = self.read()
+        """The first read — a rotating log's rotated files first —, cut to ``tail``."""
+        entries = []
+        if self.files:
+            self._live, rotated = logfile.open_set(self.path, self.files - 1)
+            for data in rotated:
+                entries += self._entries(data.split(b"\n"))
+        entries += self.read()
         tail = self.options.tail
         if tail >= 0:
             entries = entries[len(entries) - tail:] if tail else []

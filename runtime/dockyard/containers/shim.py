@@ -13,7 +13,8 @@ no output is ever missed); a restarted daemon connects to ``<dir>/shim.sock``::
     shim → daemon   b"1" + stdout bytes | b"2" + stderr bytes | b"x" + exit JSON
     daemon → shim   b"0" + stdin bytes  | b"c" (close stdin) | b"r" + b"ROWS COLS" | b"k" + b"SIGNO"
 
-Files written in ``<dir>``: ``<id>-json.log`` (Docker's json-file lines), ``exit.json``
+Files written in ``<dir>``: ``<id>-json.log`` (Docker's json-file lines; rotated into
+``<id>-json.log.N`` with ``max-size``, :mod:`.logfile`), ``exit.json``
 (``{"exit_code", "oom_killed", "finished_at"}``, written atomically before the exit message).
 """
 
@@ -249,6 +250,12 @@ class Shim:
         self.dir = cfg["dir"]
         self.log = cfg["log_fd"] if "log_fd" in cfg else os.open(
             cfg["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        rotation = spec.log_rotation if spec is not None else cfg.get("log_rotation")
+        self.rotating: Any = None
+        """``--log-opt max-size``: the writer that rotates (``logfile.RotatingLog``)."""
+        if rotation:
+            from .logfile import RotatingLog
+            self.rotating = RotatingLog(self.log, cfg["log_path"], rotation)
         self.report = report
         self.running: Any = None          # the launcher's handle (forked mode only)
         self.listener: socket.socket | None = None
@@ -477,14 +484,21 @@ class Shim:
         return True
 
     def _log(self, name: str, data: bytes, final: bool = False) -> None:
-        """Append whole lines as json-file entries; a trailing partial line waits for more."""
-        *lines, rest = (self.partial.get(name, b"") + data).split(b"\n")
-        entries = [line + b"\n" for line in lines]
-        if rest and (final or len(rest) > _PARTIAL_MAX):
+        """Append whole lines as json-file entries; a trailing partial line waits for more.
+        A line of 16 KiB or more goes in 16 KiB pieces, as dockerd's (``_pieces``)."""
+        data = self.partial.get(name, b"") + data
+        *lines, rest = data.split(b"\n")
+        if len(data) < _PARTIAL_MAX:  # no line to cut: the usual case
+            entries = [line + b"\n" for line in lines]
+        else:
+            entries, rest = _pieces(lines, rest)
+        if rest and final:
             entries.append(rest)
             rest = b""
         self.partial[name] = rest
-        if entries:
+        if entries and self.rotating is not None:
+            self.rotating.write(name, entries, log_time())
+        elif entries:
             now = log_time()
             text = "".join(json.dumps({"log": e.decode("utf-8", "replace"), "stream": name,
                                        "time": now}, separators=(",", ":")) + "\n"
@@ -624,6 +638,8 @@ class Shim:
             for fd in self.held:  # the init's mounts go now: after the news
                 os.close(fd)
             mark(self.cid, "shim.released")
+        if self.rotating is not None:
+            self.rotating.settle()
 
     def _handle(self) -> Any:
         """The launcher's view of our init, rebuilt after the hand-off (imports only now)."""
@@ -651,6 +667,10 @@ class Shim:
                  "outputs": {str(fd): name for fd, name in self.outputs.items()},
                  "partial": {k: v.decode("latin-1") for k, v in self.partial.items()},
                  "held": self.held}
+        if self.rotating is not None:
+            state.update(log_path=self.rotating.path, log_rotation=[
+                self.rotating.max_size, self.rotating.max_files, self.rotating.compress,
+                self.rotating.local])
         fds = [self.log, self.pidfd, self.listener.fileno(), *state["clients"],
                *self.outputs, *self.held,
                *(fd for fd in (self.stdin, self.console, self.console_w) if fd is not None)]
@@ -666,6 +686,22 @@ class Shim:
         os.lseek(carrier, 0, os.SEEK_SET)
         import sys
         os.execv(sys.executable, [sys.executable, "-S", "-c", boot, root, str(carrier)])
+
+
+def _pieces(lines: list[bytes], rest: bytes) -> tuple[list[bytes], bytes]:
+    """dockerd's copier holds 16 KiB: a line that fills it is logged in 16 KiB pieces (no
+    ``\n``), its end with the ``\n`` (alone when the line was a multiple of 16 KiB); an
+    unfinished line's full pieces go now, the rest waits."""
+    entries = []
+    for line in lines:
+        while len(line) >= _PARTIAL_MAX:
+            entries.append(line[:_PARTIAL_MAX])
+            line = line[_PARTIAL_MAX:]
+        entries.append(line + b"\n")
+    while len(rest) >= _PARTIAL_MAX:
+        entries.append(rest[:_PARTIAL_MAX])
+        rest = rest[_PARTIAL_MAX:]
+    return entries, rest
 
 
 def _namespaces(pid: int) -> list[int]:

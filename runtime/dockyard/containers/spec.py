@@ -75,6 +75,9 @@ class ContainerSpec:
     cgroup_parent: str = "dockyard"
     die_with_parent: bool = True           # SIGKILL the init if its launcher dies
     tty: bool = False                      # a pty from the container's devpts as stdio + console
+    log_rotation: list[int] = field(default_factory=list)
+    """The shim's log: ``[max_size, max_files, compress, local]`` (``logfile.RotatingLog``);
+    empty: one file that grows (json-file without ``max-size``)."""
 
     def validate(self) -> None:
         """Reject specs the kernel would reject later with a less clear message."""

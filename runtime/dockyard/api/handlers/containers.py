@@ -19,7 +19,8 @@ from tornado.iostream import StreamClosedError
 
 from ...containers import trace
 from ...containers.events import matches as event_matches
-from ...containers.logs import LogOptions, LogReader, check_readable, extra_attrs, parse_time
+from ...containers.logs import (LogOptions, LogReader, check_readable, extra_attrs, log_files,
+                                parse_time)
 from ...errors import InvalidArgument
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
@@ -221,7 +222,8 @@ class AttachHandler(ContainersHandler):
         try:
             if self.bool_arg("logs"):
                 reader = LogReader(record.log_path, LogOptions("stdout" in wanted,
-                                                               "stderr" in wanted))
+                                                               "stderr" in wanted),
+                                   log_files(record.host_config))
                 for kind, data in reader.initial():
                     await conn.write(data if tty else frame(_STREAM_IDS[kind], data))
             while stream:
@@ -288,7 +290,7 @@ class LogsHandler(ContainersHandler):
     async def _send(self, record: Any, options: LogOptions, tty: bool, follow: bool,
                     queue: asyncio.Queue[tuple[str, bytes]]) -> None:
         self.set_header("Content-Type", content_type(self.api_version, tty))
-        reader = LogReader(record.log_path, options)
+        reader = LogReader(record.log_path, options, log_files(record.host_config))
         if not follow:  # all there is: headers and body go out in one write at the finish
             self._frame(reader.initial(), tty)
             self.finish()
