@@ -21,6 +21,7 @@ from ..store import diff
 from ..store.images import LayerInput, tag_reference
 from ..store.importer import apply_changes
 from ..store.timefmt import rfc3339_now
+from . import health
 
 # Mountpoints the runtime creates (dockerd keeps them in a hidden "-init" layer, so they never
 # show in docker diff).
@@ -50,6 +51,9 @@ def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = No
     record = containers.get(name)
     ref = tag_reference(repo, tag) if repo else None
     new_config = apply_changes(_merged_config(record.config, config or {}), change_list or [])
+    checks = health.merge(new_config.get("Healthcheck"), record.config.get("Healthcheck"))
+    if checks is not None:  # a HEALTHCHECK change takes what it leaves unset from the container's
+        new_config["Healthcheck"] = checks
     paused = pause and record.state.get("Running") and not record.state.get("Paused")
     if paused:
         containers.pause(record.id)

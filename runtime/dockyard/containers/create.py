@@ -20,6 +20,7 @@ from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
+from . import health
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
 NAME_RE: Final = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -87,8 +88,12 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
     """The container's Config: the request's fields, the image's where the request is empty.
     An explicit Entrypoint drops the image's Cmd (Docker's rule)."""
     parse_signal(request.get("StopSignal") or None)  # dockerd refuses a bad --stop-signal
+    health.validate(request.get("Healthcheck"))
     cfg = dict(request)
     cfg["Image"] = image_name
+    cfg["Healthcheck"] = health.merge(request.get("Healthcheck"), image.get("Healthcheck"))
+    if cfg["Healthcheck"] is None:
+        del cfg["Healthcheck"]  # omitted, as dockerd's omitempty
     if not cfg.get("Entrypoint"):
         entrypoint = image.get("Entrypoint")
         cfg["Entrypoint"] = None if cfg.get("Entrypoint") == [] or not entrypoint \

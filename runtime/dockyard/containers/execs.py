@@ -186,6 +186,11 @@ class ExecManager:
             for exec_id in self.ids_for(container_id):
                 del self._execs[exec_id]
 
+    def discard(self, exec_id: str) -> None:
+        """Forget one instance (a health check's, once it is read)."""
+        with self._lock:
+            self._execs.pop(exec_id, None)
+
     def tty_of(self, exec_id: str) -> bool:
         return bool(self.get(exec_id).config.get("Tty"))
 
@@ -209,6 +214,8 @@ class ExecManager:
         spec = self._spec(instance, record, use_tty)
         session = ExecSession(instance, use_tty)
         child_ends = self._pipes(session, config, detach, use_tty)
+        # dockerd tells the start before the runtime is asked, so a failed one has it too
+        self._tell(record, f"exec_start: {_action_command(config['Cmd'])}", execID=exec_id)
         try:
             process = self.runtime.exec(spec, *child_ends)
         except StartFailed as exc:
@@ -231,7 +238,6 @@ class ExecManager:
         if detach and session.console is not None:
             threading.Thread(target=_drain, args=(session.console,), daemon=True).start()
             session.console = None
-        self._tell(record, f"exec_start: {_action_command(config['Cmd'])}", execID=exec_id)
         threading.Thread(target=self._wait, args=(instance, process), daemon=True,
                          name=f"exec-{exec_id[:12]}").start()
         return session

@@ -42,6 +42,7 @@ from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
 from . import skeleton
 from .events import EventBus, bus_of
+from .health import HealthMonitor
 from .monitor import Monitor
 from .record import CONFIG_FILE, ContainerRecord, Saver
 from .spec import Mount
@@ -97,6 +98,7 @@ class ContainerManager:
         self.monitor = Monitor()
         self._saver = Saver()
         self._skeletons = skeleton.Skeletons(self.root)
+        self.health = HealthMonitor(self, self._saver.save)  # no thread until a probe runs
         engine.store.containers_using = self.containers_using
         self._restore()
 
@@ -321,6 +323,8 @@ class ContainerManager:
             raise
         mark(record.id, "start.shim-replied")
         self._adopt(record, sock, pid)
+        if record.config.get("Healthcheck"):
+            self.health.start(record)
         self.emit(record, "start")
         mark(record.id, "start.done")
 
@@ -428,6 +432,8 @@ class ContainerManager:
         mark(record.id, "exit.packet")
         with self._guard(record):
             self._live.pop(record.id, None)
+            if "Health" in record.state:
+                self.health.stop(record)
             if status.get("oom_killed"):
                 self.emit(record, "oom")
             self.emit(record, "die", exitCode=str(code))  # before the network's disconnect, as dockerd
@@ -604,6 +610,8 @@ class ContainerManager:
         if record.state["Paused"]:
             raise AlreadyPaused(f"Container {record.id} is already paused")
         self._freeze(record, True)
+        if "Health" in record.state:
+            self.health.stop(record)
         self.emit(record, "pause")
 
     def unpause(self, name: str) -> None:
@@ -611,6 +619,8 @@ class ContainerManager:
         if not record.state["Paused"]:
             raise Conflict(f"Container {record.id} is not paused")
         self._freeze(record, False)
+        if record.config.get("Healthcheck"):
+            self.health.resume(record)
         self.emit(record, "unpause")
 
     # ---- remove / rename / prune -----------------------------------------------------------
@@ -816,12 +826,15 @@ class ContainerManager:
                 time.sleep(0.01)
                 continue
             self._adopt(record, sock, int(record.state["Pid"]))
+            if record.config.get("Healthcheck") and not record.state["Paused"]:
+                self.health.resume(record)
             return
         self._on_exit(record, self._exit_file(record))
 
     def close(self) -> None:
         """Let go of the shims (containers keep running, as with dockerd's live-restore)."""
         self._closing = True
+        self.health.close()
         self._skeletons.close()
         self.monitor.close()
         self._saver.flush()

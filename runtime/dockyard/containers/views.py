@@ -17,6 +17,7 @@ from typing import Any, Final
 from ..diskusage import files_size
 from ..errors import DockyardError, InvalidArgument
 from ..store.timefmt import filter_time, parse_unix
+from . import health
 from .create import command
 from .record import ContainerRecord
 from .skeleton import MTAB_TARGET
@@ -105,7 +106,10 @@ def status_text(record: ContainerRecord, now: float | None = None) -> str:
         return "Removal In Progress"
     if state["Running"] and not state["Restarting"]:
         up = f"Up {human_duration(now - parse_unix(state['StartedAt']))}"
-        return up + " (Paused)" if state["Paused"] else up
+        if state["Paused"]:
+            return up + " (Paused)"
+        checks = health.ps_text(state)
+        return f"{up} ({checks})" if checks else up
     if state["Restarting"]:
         ago = human_duration(now - parse_unix(state["FinishedAt"]))
         return f"Restarting ({state['ExitCode']}) {ago} ago"
@@ -197,6 +201,8 @@ def check_filters(filters: dict[str, list[str]]) -> None:
                 raise DockyardError(f'strconv.Atoi: parsing "{v}": invalid syntax')
             if key in ("publish", "expose"):
                 _port_set(v, key)
+        if key == "health":
+            health.check_filter(values)
 
 
 def _port_set(value: str, key: str = "publish") -> set[str]:
@@ -238,6 +244,7 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
                                 for m in record.mounts),
         "publish": lambda v: bool(_port_set(v) & _published(record)),
         "expose": lambda v: bool(_port_set(v) & set(_network_settings(record)["Ports"] or {})),
+        "health": lambda v: health.status_of(record.state) == v,
     }
     check_filters(filters)
     for key, values in filters.items():

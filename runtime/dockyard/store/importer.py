@@ -20,8 +20,8 @@ from .images import ImageStore, LayerInput, disk_errors, tag_reference
 from .timefmt import rfc3339_now
 from .views import EMPTY_CONFIG
 
-CHANGE_COMMANDS = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL",
-                   "USER", "VOLUME", "WORKDIR"}
+CHANGE_COMMANDS = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD",
+                   "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
 
 
 def import_rootfs(store: ImageStore, stream: BinaryIO, repo: str | None = None,
@@ -150,6 +150,22 @@ def _cmd(key: str) -> Callable[[dict[str, Any], str], None]:
     return apply
 
 
+def _healthcheck(config: dict[str, Any], rest: str) -> None:
+    """As the Dockerfile instruction (flags, ``NONE``, exec or shell form), same words."""
+    from ..build.errors import DockerfileParseError
+    from ..build.instructions import Healthcheck, from_raw
+    from ..build.syntax import node_from_line
+    try:
+        inst = from_raw(node_from_line(f"HEALTHCHECK {rest}", "\\"))
+    except DockerfileParseError as exc:
+        raise InvalidArgument(exc.message) from None
+    assert isinstance(inst, Healthcheck)
+    config["Healthcheck"] = {key: value for key, value in (
+        ("Test", list(inst.test)), ("Interval", inst.interval), ("Timeout", inst.timeout),
+        ("StartPeriod", inst.start_period), ("StartInterval", inst.start_interval),
+        ("Retries", inst.retries)) if value}
+
+
 def _onbuild(config: dict[str, Any], rest: str) -> None:
     config["OnBuild"] = [*(config.get("OnBuild") or []), rest]
 
@@ -160,6 +176,7 @@ _APPLY: dict[str, Callable[[dict[str, Any], str], None]] = {
     "ENV": _env,
     "LABEL": _label,
     "EXPOSE": _expose,
+    "HEALTHCHECK": _healthcheck,
     "VOLUME": _volume,
     "USER": _setter("User"),
     "WORKDIR": _setter("WorkingDir"),
