@@ -78,6 +78,17 @@ def image_table(images: list[docker.models.images.Image], no_trunc: bool = False
     return Table(images, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows)
 
 
+def container_status(container: docker.models.containers.Container) -> str:
+    """The state, with the healthcheck's as ``docker ps`` words it: "running (healthy)",
+    "running (health: starting)" (a listing's ``State`` is a bare word: its ``Status`` has it)."""
+    state = container.attrs.get("State")
+    health = state.get("Health") if isinstance(state, dict) else None
+    if not health or container.status != "running":
+        return str(container.status)
+    word = str(health.get("Status") or "")
+    return f"{container.status} ({'health: starting' if word == 'starting' else word})"
+
+
 def container_table(containers: list[docker.models.containers.Container],
                     no_trunc: bool = False) -> Table:
     rows = []
@@ -87,7 +98,7 @@ def container_table(containers: list[docker.models.containers.Container],
             else str(a.get("Command", ""))
         rows.append([short_id(c.id, no_trunc), str(a.get("Config", {}).get("Image") or
                      a.get("Image", "")), f'"{command[:20] if not no_trunc else command}"',
-                     human_ago(a.get("Created", 0)), c.status, c.name])
+                     human_ago(a.get("Created", 0)), container_status(c), c.name])
     return Table(containers, ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"],
                  rows)
 
@@ -100,7 +111,7 @@ def _image_html(self: docker.models.images.Image) -> str:
 
 def _container_html(self: docker.models.containers.Container) -> str:
     return (f"<b>Container</b> {html.escape(self.name or '')} "
-            f"({html.escape(short_id(self.id))}) — {html.escape(self.status)}")
+            f"({html.escape(short_id(self.id))}) — {html.escape(container_status(self))}")
 
 
 def install() -> None:

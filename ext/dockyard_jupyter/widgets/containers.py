@@ -32,8 +32,9 @@ def container_rows(client: docker.DockerClient) -> list[Row]:
         a = c.attrs
         image = str((a.get("Config") or {}).get("Image", ""))
         ports = format_ports((a.get("NetworkSettings") or {}).get("Ports"))
-        rows.append(Row(c.id, [c.name, image, c.status, ports, reprs.human_ago(a["Created"])],
-                        [c.name, image, c.status, ports, str(a["Created"])], c))
+        status = reprs.container_status(c)
+        rows.append(Row(c.id, [c.name, image, status, ports, reprs.human_ago(a["Created"])],
+                        [c.name, image, status, ports, str(a["Created"])], c))
     return rows
 
 
