@@ -214,14 +214,14 @@ def open_live(path: str) -> BinaryIO | None:
         return None
 
 
-def open_set(path: str, rotated: int) -> tuple[BinaryIO | None, list[bytes]]:
-    """The live file, opened, and the contents of up to ``rotated`` rotated files, oldest
-    first, opened together under the directory's lock (a rotation waits meanwhile) and read
-    after it (the descriptors keep the files whatever their names become)."""
+def open_set(path: str, rotated: int) -> tuple[BinaryIO | None, list[BinaryIO]]:
+    """The live file and up to ``rotated`` rotated files (oldest first), opened together
+    under the directory's lock (a rotation waits meanwhile) and read after it: descriptors
+    keep the files whatever their names become. ``contents`` reads (and closes) one."""
     with locked(os.path.dirname(path), fcntl.LOCK_SH):
         live = open_live(path)
         held = [f for k in range(rotated, 0, -1) if (f := open_rotated(path, k))]
-    return live, [_contents(f) for f in held]
+    return live, held
 
 
 def open_rotated(path: str, k: int) -> BinaryIO | None:
@@ -235,7 +235,7 @@ def open_rotated(path: str, k: int) -> BinaryIO | None:
     return None
 
 
-def _contents(f: BinaryIO) -> bytes:
+def contents(f: BinaryIO) -> bytes:
     """A rotated file's json lines (gunzipped), and the file closed."""
     with f:
         data = f.read()
@@ -254,11 +254,11 @@ def newer_than(path: str, rotated: int, old: BinaryIO, size: int, tail: bytes) -
     reads when ``old`` was dropped meanwhile). Call under the directory's shared lock."""
     ino = os.fstat(old.fileno()).st_ino
     found = [(k, f) for k in range(max(rotated, 1), 0, -1) if (f := open_rotated(path, k))]
-    contents = [(k, _same(f, ino), _contents(f)) for k, f in found]  # _same before closing
-    for i, (_, same, data) in enumerate(contents):
+    read = [(k, _same(f, ino), contents(f)) for k, f in found]  # _same before closing
+    for i, (_, same, data) in enumerate(read):
         if same or (same is None and len(data) == size and data.endswith(tail)):
-            return b"".join(data for _, _, data in contents[i + 1:])
-    return b"".join(data for k, _, data in contents if k <= rotated)
+            return b"".join(data for _, _, data in read[i + 1:])
+    return b"".join(data for k, _, data in read if k <= rotated)
 
 
 def _same(f: BinaryIO, ino: int) -> bool | None:

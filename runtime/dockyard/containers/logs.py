@@ -207,14 +207,20 @@ class LogReader:
         return stream, payload
 
     def initial(self) -> list[Entry]:
-        """The first read — a rotating log's rotated files first —, cut to ``tail``."""
-        entries = []
+        """The first read — a rotating log's rotated files first —, cut to ``tail`` (which
+        reads back from the live file only as many rotated files as it takes)."""
+        entries: list[Entry] = []
+        rotated: list[BinaryIO] = []
         if self.files:
             self._live, rotated = logfile.open_set(self.path, self.files - 1)
-            for data in rotated:
-                entries += self._entries(data.split(b"\n"))
-        entries += self.read()
         tail = self.options.tail
-        if tail >= 0:
-            entries = entries[len(entries) - tail:] if tail else []
-        return entries
+        if tail < 0:
+            for f in rotated:
+                entries += self._entries(logfile.contents(f).split(b"\n"))
+            return entries + self.read()
+        entries = self.read()
+        while rotated and len(entries) < tail:
+            entries = self._entries(logfile.contents(rotated.pop()).split(b"\n")) + entries
+        for f in rotated:
+            f.close()
+        return entries[len(entries) - tail:] if tail else []

@@ -68,6 +68,16 @@ def test_json_file_rotation_keeps_max_file_files(tmp_path: Path) -> None:
     assert _read_all(path, 3, stdout=False) == b""
 
 
+def test_tail_reads_back_only_the_files_it_needs(tmp_path: Path) -> None:
+    path, writer = _log(tmp_path, log_rotation({"Config": {"max-size": "1k", "max-file": "3"}}))
+    _write_lines(writer, 1, 100)
+    assert _lines(_read_all(path, 3, tail=30)) == list(range(71, 101))
+    Path(path + ".2").write_bytes(b"not json\n")  # lines 66–78: not needed for the last 20
+    assert _lines(_read_all(path, 3, tail=20)) == list(range(81, 101))
+    with pytest.raises(ValueError):
+        _read_all(path, 3, tail=30)
+
+
 def test_max_file_1_replaces_the_file_and_reads_it_alone(tmp_path: Path) -> None:
     """dockerd 20.10 with max-size alone: the full file becomes ``.1`` (nobody reads it) and
     ``docker logs`` shows the live file only (lines 92…100)."""
