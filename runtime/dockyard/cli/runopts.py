@@ -18,6 +18,12 @@ from ..errors import InvalidArgument
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _PULL = ("always", "missing", "never")
+_HEALTH_DURATIONS = (  # (flag, help), in the body's order
+    ("interval", "time between running the check"),
+    ("timeout", "maximum time to allow one check to run"),
+    ("start-period", "start period for the container to initialize before starting health-retries countdown"),
+    ("start-interval", "time between running the check during the start period"),
+)
 
 
 def add_create_flags(p: argparse.ArgumentParser) -> None:
@@ -55,6 +61,11 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-signal", help="signal to stop the container")
     p.add_argument("--stop-timeout", type=int, help="timeout (in seconds) to stop a container")
     p.add_argument("--platform", help="set platform if server is multi-platform capable")
+    p.add_argument("--health-cmd", help="command to run to check health")
+    for what, text in _HEALTH_DURATIONS:
+        p.add_argument(f"--health-{what}", help=f"{text} (ms|s|m|h) (default 0s)")
+    p.add_argument("--health-retries", type=int, help="consecutive failures needed to report unhealthy")
+    p.add_argument("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
     p.add_argument("--pull", default="missing", choices=_PULL, help='pull image before running (default "missing")')
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the pull output")
     p.add_argument("image", metavar="IMAGE")
@@ -200,9 +211,50 @@ def create_body(args: argparse.Namespace, detach: bool) -> dict[str, Any]:
         body["StopSignal"] = args.stop_signal
     if args.stop_timeout is not None:
         body["StopTimeout"] = args.stop_timeout
+    checks = healthcheck(args)
+    if checks is not None:
+        body["Healthcheck"] = checks
     if args.network and args.network_alias:
         body["NetworkingConfig"] = {"EndpointsConfig": {args.network: {"Aliases": args.network_alias}}}
     return body
+
+
+def healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--health-*`` and ``--no-healthcheck`` as the docker CLI turns them into
+    ``Config.Healthcheck`` (``None``: the image's stays), with its checks and words."""
+    durations = {what: _duration(getattr(args, "health_" + what.replace("-", "_")), what)
+                 for what, _ in _HEALTH_DURATIONS}
+    retries = args.health_retries or 0
+    if args.no_healthcheck:
+        if args.health_cmd or retries or any(durations.values()):
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not (args.health_cmd or retries or any(durations.values())):
+        return None
+    for what in ("interval", "timeout"):
+        if durations[what] < 0:
+            raise InvalidArgument(f"--health-{what} cannot be negative")
+    if retries < 0:
+        raise InvalidArgument("--health-retries cannot be negative")
+    for what in ("start-period", "start-interval"):
+        if durations[what] < 0:
+            raise InvalidArgument(f"--health-{what} cannot be negative")
+    checks = {"Test": ["CMD-SHELL", args.health_cmd] if args.health_cmd else None,
+              "Interval": durations["interval"], "Timeout": durations["timeout"],
+              "StartPeriod": durations["start-period"],
+              "StartInterval": durations["start-interval"], "Retries": retries}
+    return {key: value for key, value in checks.items() if value}  # Go's omitempty
+
+
+def _duration(text: str | None, what: str) -> int:
+    """A Go duration flag, refused in the docker CLI's words."""
+    if not text:
+        return 0
+    from ..build.flags import parse_duration
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidArgument(f'invalid argument "{text}" for "--health-{what}" flag: {exc}') from None
 
 
 def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
