@@ -81,6 +81,12 @@ def _container_config(p: Parser) -> None:
     p.add_argument("--shm-size")
     p.add_argument("--stop-signal")
     p.add_argument("--stop-timeout", type=int)
+    p.add_argument("--health-cmd", help="command to run to check health")
+    p.add_argument("--health-interval", help="time between checks (ms|s|m|h)")
+    p.add_argument("--health-timeout", help="maximum time one check may run (ms|s|m|h)")
+    p.add_argument("--health-start-period", help="time before failures count (ms|s|m|h)")
+    p.add_argument("--health-retries", type=int, help="failures in a row that make it unhealthy")
+    p.add_argument("--no-healthcheck", action="store_true", help="disable the image's HEALTHCHECK")
     p.add_argument("--raise-error", action="store_true",
                    help="raise if the container exits non-zero (as %%%%script does)")
 

@@ -154,7 +154,46 @@ def run_kwargs(ns: argparse.Namespace, cwd: Path) -> dict[str, Any]:
         kw["nano_cpus"] = int(ns.cpus * 1e9)
     if ns.stop_timeout is not None:
         kw["stop_timeout"] = ns.stop_timeout
+    kw["healthcheck"] = parse_healthcheck(ns)
     return {k: v for k, v in kw.items() if v not in (None, [], {}, False)}
+
+
+_DURATION_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+                   "h": 3600 * 10**9}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(text: str | None, flag: str) -> int:
+    """A Go duration (``1m30s``, ``300ms``, ``-1s``) in nanoseconds; 0 when not given."""
+    if not text or text in ("0", "+0", "-0"):
+        return 0
+    sign, body = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+    parts = _DURATION.findall(body)
+    if not parts or "".join(n + u for n, u in parts) != body:
+        raise CommandUsage(f'invalid argument "{text}" for "{flag}" flag: time: invalid '
+                           f'duration "{text}"')
+    return sign * round(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+
+
+def parse_healthcheck(ns: argparse.Namespace) -> dict[str, Any] | None:
+    """``--health-*``/``--no-healthcheck`` as docker-py's ``healthcheck`` (the docker CLI's
+    checks and words); ``None`` leaves the image's."""
+    durations = {key: parse_duration(getattr(ns, f"health_{key}"), f"--health-{key.replace('_', '-')}")
+                 for key in ("interval", "timeout", "start_period")}
+    retries = ns.health_retries or 0
+    given = bool(ns.health_cmd or retries or any(durations.values()))
+    if ns.no_healthcheck:
+        if given:
+            raise CommandUsage("--no-healthcheck conflicts with --health-* options")
+        return {"test": ["NONE"]}
+    if not given:
+        return None
+    order = ("interval", "timeout", "retries", "start_period")  # the docker CLI's
+    for key, value in ((k, retries if k == "retries" else durations[k]) for k in order):
+        if value < 0:
+            raise CommandUsage(f"--health-{key.replace('_', '-')} cannot be negative")
+    return {"test": ["CMD-SHELL", ns.health_cmd] if ns.health_cmd else None, "retries": retries,
+            **durations}
 
 
 def _extra_hosts(items: list[str]) -> dict[str, str] | None:
