@@ -22,13 +22,16 @@ The status, one state machine per container::
                       for compatibility reasons"); unpause and a re-adopting daemon resume
                       the checks without a reset, a start resets to starting (the log stays)
 
-A change of status is a ``health_status: <status>`` event. Each check is one exec in the
-container (:class:`~.execs.ExecManager`, so ``exec_create``/``exec_start``/``exec_die`` events
-as dockerd's), its stdout and stderr into one buffer of 4096 bytes ("..." when cut), killed
-after ``Timeout`` ("Health check exceeded timeout (1s)", exit code -1); a check that cannot
-start is exit code -1 with the error as its output. Checks run one after the other, each
-``Interval`` after the end of the previous one (``StartInterval`` while still starting inside
-``StartPeriod``), the first one ``Interval`` after the start.
+A change of status is a ``health_status: <status>`` event, and saves the record; a check
+that changes nothing else is kept in memory until the exit, a pause or the daemon's stop (a
+daemon killed meanwhile loses at most those log entries; dockerd keeps them in memory too).
+Each check is one exec in the container (:class:`~.execs.ExecManager`, so ``exec_create``/
+``exec_start``/``exec_die`` events as dockerd's), its stdout and stderr into one buffer of
+4096 bytes ("..." when cut), killed after ``Timeout`` ("Health check exceeded timeout (1s)",
+exit code -1); a check that cannot start is exit code -1 with the error as its output. Checks
+run one after the other, each ``Interval`` after the end of the previous one
+(``StartInterval`` while still starting inside ``StartPeriod``), the first one ``Interval``
+after the start.
 
 Cost: a container without a probe has no thread and no timer; one with a probe has one
 thread, asleep on an event between checks.
@@ -428,9 +431,12 @@ class HealthMonitor:
             self._save(record)
 
     def close(self) -> None:
-        """The daemon stops: the checks end, the state stays (a re-adopting daemon resumes)."""
+        """The daemon stops: the checks end, their last results are saved (a re-adopting
+        daemon resumes the checks from them)."""
         for cid in list(self._checkers):
-            self._end(cid)
+            checker = self._end(cid)
+            if checker is not None:
+                self._save(checker.record)
 
     def _begin(self, record: Any, command: list[str]) -> None:
         checker = Checker(self, record, command)
@@ -455,8 +461,8 @@ class HealthMonitor:
             before = record.state.get("Health") or starting(None)
             after = with_result(before, result, checker.settings, start_ns - checker.started_ns)
             record.state["Health"] = after
-            self._save(record)
             if after["Status"] != before["Status"]:
+                self._save(record)  # a check alone is not written: its log is kept in memory
                 self.containers.emit(record, f"health_status: {after['Status']}")
 
 

@@ -294,11 +294,13 @@ def test_checks_resume_after_a_daemon_restart(private: DaemonProcess) -> None:
     client = private.client()
     try:
         c = _run(client, ["CMD-SHELL", "test -e /tmp/ok"], Retries=1)
-        _status(client, c.id, "unhealthy")
+        _status(client, c.id, "unhealthy", streak=3)
         private.restart()
         client.close()
         client = private.client()
-        assert _health(client, c.id)["Status"] == "unhealthy"
+        health = _health(client, c.id)  # saved at the daemon's stop, though no status changed
+        assert health["Status"] == "unhealthy" and health["FailingStreak"] >= 3
+        assert len(health["Log"]) >= 3
         client.containers.get(c.id).exec_run(["touch", "/tmp/ok"])
         _status(client, c.id, "healthy")
         client.api.remove_container(c.id, force=True)
