@@ -23,10 +23,11 @@ from ..store.importer import apply_changes
 from ..store.timefmt import rfc3339_now
 from . import health
 
-# Mountpoints the runtime creates (dockerd keeps them in a hidden "-init" layer, so they never
-# show in docker diff).
+# dockerd's init layer (the skeleton's, fitted to the image at create: containers/skeleton.py):
+# it keeps them in a hidden "-init" layer, so they never show in docker diff nor in a commit
 INIT_PATHS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv",
-                        "/etc/mtab", "/dev/console", "/dev/pts", "/dev/shm"})
+                        "/etc/mtab", "/dev/console", "/dev/pts", "/dev/shm", "/proc", "/sys"})
+INIT_DIRS = ("etc", "dev")  # which hold init entries: in a layer only for what else they hold
 
 
 def changes(containers: Any, name: str) -> list[dict[str, Any]]:
@@ -36,11 +37,27 @@ def changes(containers: Any, name: str) -> list[dict[str, Any]]:
 
 
 def without_init_paths(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop the runtime's mountpoints, and a parent shown as modified only because of them."""
+    """Drop the init layer's entries, and a parent shown as modified (or added, ``/dev`` for an
+    image without one) only because of them."""
     kept = [c for c in found if c["Path"] not in INIT_PATHS]
     parents = {os.path.dirname(c["Path"]) for c in found if c["Path"] in INIT_PATHS}
-    return [c for c in kept if not (c["Path"] in parents and c["Kind"] == diff.MODIFIED
+    return [c for c in kept if not (c["Path"] in parents and c["Kind"] != diff.DELETED
                                     and not any(o["Path"].startswith(c["Path"] + "/") for o in kept))]
+
+
+def layer_exclusions(upper_dir: str) -> list[str]:
+    """What a commit's layer leaves out: the init layer's entries, and ``etc/`` or ``dev/``
+    when the upper dir holds nothing else there (dockerd's layer has them only when a change
+    was made inside)."""
+    out = [p.lstrip("/") for p in INIT_PATHS]
+    for name in INIT_DIRS:
+        try:
+            entries = os.listdir(os.path.join(upper_dir, name))
+        except OSError:
+            continue
+        if all(f"/{name}/{entry}" in INIT_PATHS for entry in entries):
+            out.append(name)
+    return out
 
 
 def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = None,
@@ -63,7 +80,7 @@ def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = No
             diff_id = None
             if without_init_paths(diff.changes(record.lower_dirs, record.upper_dir)):
                 layer = diff.write_layer(store.content, record.upper_dir,
-                                         [p.lstrip("/") for p in INIT_PATHS])
+                                         layer_exclusions(record.upper_dir))
                 session.blob(layer.blob_digest)
                 layers.append(LayerInput(layer.blob_digest, mt.OCI_LAYER))
                 diff_id = layer.diff_id

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
@@ -844,23 +845,67 @@ class ContainerManager:
 
 def _fit_init_layer(record: ContainerRecord) -> None:
     """What dockerd's init layer gives every container, made with the directory
-    (:func:`.skeleton.make`): an empty ``/.dockerenv`` (scripts look for it to know they run in
-    Docker), the /etc files' mountpoints and ``/etc/mtab`` → ``/proc/mounts``, ``/etc`` in the
-    upper dir. Here that ``/etc`` takes the image's owner and mode, and the link goes when the
-    image has one already (a regular mtab is shadowed, as by dockerd). ``docker diff`` and
-    commit leave them out (:data:`~dockyard.containers.commit.INIT_PATHS`)."""
-    image_etc = next((Path(d, "etc") for d in reversed(record.lower_dirs) if Path(d, "etc").is_dir()), None)
-    if image_etc is None:
-        return
-    etc = Path(record.upper_dir, "etc")
-    if Path(image_etc, "mtab").is_symlink():
-        os.unlink(etc / "mtab")
-    st, mine = image_etc.stat(), etc.stat()
-    if stat.S_IMODE(st.st_mode) != stat.S_IMODE(mine.st_mode):
-        os.chmod(etc, stat.S_IMODE(st.st_mode))
-    if (st.st_uid, st.st_gid) != (mine.st_uid, mine.st_gid):
+    (:func:`.skeleton.make`), fitted to the image as dockerd's init layer would be made over it:
+    an empty ``/.dockerenv`` (scripts look for it to know they run in Docker), the /etc files'
+    mountpoints and ``/etc/mtab`` → ``/proc/mounts``, ``/dev/console``, ``/dev/pts/`` and
+    ``/dev/shm/``. ``/etc`` and ``/dev`` in the upper dir take the image's owner and mode (a
+    copy-up under dockerd); ``/dev/pts`` and ``/dev/shm`` go where the image has those
+    directories (dockerd makes only what is missing; ``/dev/console`` and the mtab link it
+    makes again in any case: an image's own mtab, a file or a link, is shadowed), and ``/proc``
+    and ``/sys`` are made for an image without them. What the image holds
+    is looked up once per image (:func:`_image_init`), so a create of a usual image makes no
+    call here. ``docker diff`` and commit leave all of it out
+    (:data:`~dockyard.containers.commit.INIT_PATHS`)."""
+    image = _image_init(tuple(record.lower_dirs))
+    upper = record.upper_dir
+    if image.etc is not None:
+        _fit_dir(os.path.join(upper, "etc"), image.etc)
+    if image.dev is not None:
+        _fit_dir(os.path.join(upper, "dev"), image.dev)
+    for rel in image.own_dirs:
+        os.rmdir(os.path.join(upper, rel))
+    for rel in image.missing:
+        skeleton.mkdir(os.path.join(upper, rel))
+
+
+class _ImageInit(NamedTuple):
+    """What of dockerd's init layer an image holds already (its top-most entry of each)."""
+
+    etc: os.stat_result | None        # /etc, a directory
+    dev: os.stat_result | None        # /dev, a directory
+    own_dirs: tuple[str, ...]         # dev/pts, dev/shm: directories of the image's
+    missing: tuple[str, ...]          # proc, sys: absent
+
+
+@functools.lru_cache(maxsize=64)
+def _image_init(lower_dirs: tuple[str, ...]) -> _ImageInit:
+    """:class:`_ImageInit` of the image whose layers (bottom first) are ``lower_dirs``: their
+    content never changes, so one look per image."""
+    def entry(rel: str) -> os.stat_result | None:
+        for layer in reversed(lower_dirs):
+            try:
+                return os.lstat(os.path.join(layer, rel))
+            except OSError:
+                continue
+        return None
+
+    def directory(rel: str) -> os.stat_result | None:
+        st = entry(rel)
+        return st if st is not None and stat.S_ISDIR(st.st_mode) else None
+
+    return _ImageInit(directory("etc"), directory("dev"),
+                      tuple(rel for rel in ("dev/pts", "dev/shm") if directory(rel)),
+                      tuple(rel for rel in ("proc", "sys") if entry(rel) is None))
+
+
+def _fit_dir(path: str, image: os.stat_result) -> None:
+    """An init-layer directory takes the image's mode and owner (the skeleton made it 0755, the
+    daemon's)."""
+    if stat.S_IMODE(image.st_mode) != 0o755:
+        os.chmod(path, stat.S_IMODE(image.st_mode))
+    if (image.st_uid, image.st_gid) != (os.geteuid(), os.getegid()):
         with contextlib.suppress(PermissionError):  # rootless: already the daemon's own
-            os.chown(etc, st.st_uid, st.st_gid)
+            os.chown(path, image.st_uid, image.st_gid)
 
 
 def _unstart(record: ContainerRecord, before: tuple[dict[str, Any], bool, bool]) -> None:
@@ -905,8 +950,9 @@ _reaper: threading.Thread | None = None
 _reaper_lock = threading.Lock()
 _LAYOUT = ("config.v2.json", "exit.json", "hosts", "resolv.conf", "hostname",
            "upper/.dockerenv", "upper/etc/mtab",
-           "upper/etc/hosts", "upper/etc/resolv.conf", "upper/etc/hostname")
-_LAYOUT_DIRS = ("upper/etc", "upper", "merged", "work/work", "work")
+           "upper/etc/hosts", "upper/etc/resolv.conf", "upper/etc/hostname", "upper/dev/console")
+_LAYOUT_DIRS = ("upper/etc", "upper/dev/pts", "upper/dev/shm", "upper/dev", "upper/proc", "upper/sys",
+                "upper", "merged", "work/work", "work")
 
 
 def _reap() -> None:

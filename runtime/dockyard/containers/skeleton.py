@@ -1,6 +1,7 @@
-"""A container's directory made ahead of time: ``upper/`` (with the init layer's ``/.dockerenv``,
-``/etc/mtab`` → ``/proc/mounts`` and the mountpoints of ``/etc/hosts``, ``hostname`` and
-``resolv.conf``), ``work/`` and ``merged/``.
+"""A container's directory made ahead of time: ``upper/`` (with dockerd's init layer:
+``/.dockerenv``, ``/etc/mtab`` → ``/proc/mounts``, the mountpoints of ``/etc/hosts``,
+``hostname`` and ``resolv.conf``, and ``/dev/console``, ``/dev/pts/``, ``/dev/shm/``), ``work/``
+and ``merged/``. A create then fits it to the image (``manager._fit_init_layer``).
 
 Making them is a dozen file-system calls that each journal on ext4 (~0.1–0.2 ms apiece here), and
 ``create`` is answered only after them: a thread keeps one directory ready under
@@ -13,6 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import stat
 import threading
 from pathlib import Path
 
@@ -21,21 +23,41 @@ MTAB_TARGET = "/proc/mounts"  # where the init layer's /etc/mtab points
 _ids = itertools.count()
 
 
-PLACEHOLDERS = (".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf")
-"""The init layer's empty files, as dockerd makes them (mode 0755): ``/.dockerenv``, and the
+PLACEHOLDERS = (".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console")
+"""The init layer's empty files, as dockerd makes them (mode 0755): ``/.dockerenv``, the
 mountpoints of the container's /etc files — a start binds those onto them instead of creating
-each through the overlay, on its path."""
+each through the overlay, on its path — and ``/dev/console``."""
+
+DIRS = ("etc", "dev", "dev/pts", "dev/shm")
+"""The init layer's directories in ``upper/`` (mode 0755); ``/proc`` and ``/sys`` too, but only
+for an image without them (made by the create's fitting)."""
+
+
+def mkdir(path: Path | str) -> bool:
+    """A directory of mode 0755 whatever the umask; whether the umask took a bit of it (so the
+    caller knows to ``chmod`` what it makes next)."""
+    os.mkdir(path, 0o755)
+    if stat.S_IMODE(os.stat(path).st_mode) == 0o755:
+        return False
+    os.chmod(path, 0o755)
+    return True
 
 
 def make(path: Path) -> None:
-    """The directory as a create leaves it (the init files as for an image without ``/etc``)."""
+    """The directory as a create leaves it (the init files as for an image without ``/etc`` or
+    ``/dev``). Modes are 0755 whatever the umask: the upper dir's is the container's "/". The
+    first directory tells whether the umask takes a bit of 0755 (``chmod`` each then; not with
+    the usual 022)."""
     upper = path / "upper"
-    for directory in (path, upper, path / "work", path / "merged", upper / "etc"):
-        os.mkdir(directory)
-        os.chmod(directory, 0o755)  # whatever the umask: the upper dir's is the container's "/"
+    fix = mkdir(path)
+    for directory in (upper, path / "work", path / "merged", *(upper / d for d in DIRS)):
+        os.mkdir(directory, 0o755)
+        if fix:
+            os.chmod(directory, 0o755)
     for name in PLACEHOLDERS:
-        os.close(os.open(upper / name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC))
-        os.chmod(upper / name, 0o755)
+        os.close(os.open(upper / name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
+        if fix:
+            os.chmod(upper / name, 0o755)
     os.symlink(MTAB_TARGET, upper / "etc" / "mtab")
 
 

@@ -26,7 +26,9 @@ def _layout(path: Path) -> dict[str, str]:
 EXPECTED = {"upper": "dir 0o755", "work": "dir 0o755", "merged": "dir 0o755",
             "upper/.dockerenv": "file 0o755", "upper/etc": "dir 0o755",
             "upper/etc/mtab": "link /proc/mounts", "upper/etc/hosts": "file 0o755",
-            "upper/etc/hostname": "file 0o755", "upper/etc/resolv.conf": "file 0o755"}
+            "upper/etc/hostname": "file 0o755", "upper/etc/resolv.conf": "file 0o755",
+            "upper/dev": "dir 0o755", "upper/dev/console": "file 0o755", "upper/dev/pts": "dir 0o755",
+            "upper/dev/shm": "dir 0o755"}  # dockerd's init layer, as its export of busybox shows
 
 
 def test_make_lays_out_what_a_create_leaves(tmp_path: Path) -> None:
