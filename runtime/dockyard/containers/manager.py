@@ -278,7 +278,7 @@ class ContainerManager:
         from .runtime import dockerd_start_error
         mark(record.id, "start.begin")
         try:
-            spec = self._spec(record)
+            spec, network_ready = self._spec(record)
         except Exception as exc:  # an unknown --user, a network to join that is gone…
             self._start_failed(record, 128, str(exc))  # dockerd's exitUnknown; --rm honoured
             raise
@@ -307,7 +307,7 @@ class ContainerManager:
         try:
             pid, sock = self.runtime.start_shim(spec, str(record.dir), record.log_path,
                                                 open_stdin=bool(record.config.get("OpenStdin")),
-                                                on_started=started)
+                                                on_started=started, network_ready=network_ready)
         except StartFailed as exc:
             _unstart(record, before)
             self._teardown(record)
@@ -338,7 +338,9 @@ class ContainerManager:
         if record.host_config.get("AutoRemove"):
             threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
 
-    def _spec(self, record: ContainerRecord) -> Any:
+    def _spec(self, record: ContainerRecord) -> tuple[Any, Callable[[], None] | None]:
+        """The container's spec, and what is left of its network's set-up: the runtime runs
+        that while the init makes its mounts (``NetworkManager.setup``'s ``defer``)."""
         hc = record.host_config
         mounts = [Mount(**m) for m in record.spec_mounts]
         hostname = record.config.get("Hostname") or record.short_id
@@ -350,13 +352,15 @@ class ContainerManager:
                 raise Conflict(f"cannot join network of a non running container: {other.id}")
             netns = f"/proc/{other.state['Pid']}/ns/net"
         networks = getattr(self.engine, "networks", None)
+        network_ready = None
         if networks is not None:
-            setup = networks.setup(record)
+            setup = networks.setup(record, defer=True)
             netns, hostname = setup.netns, setup.hostname or hostname
             mounts += list(setup.mounts)
+            network_ready = setup.finish if setup.pending is not None else None
         self._volume_events(record, "mount")
         try:
-            return _create.build_spec(record, netns, mounts, hostname, self.default_ulimits)
+            return _create.build_spec(record, netns, mounts, hostname, self.default_ulimits), network_ready
         except BaseException:
             self._teardown(record)
             raise

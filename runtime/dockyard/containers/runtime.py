@@ -9,6 +9,7 @@ reader thread receives the launcher's replies and exit events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -23,6 +24,7 @@ from typing import Any, Final, Self
 
 from .. import errors
 from ..linux import cgroups, syscalls
+from ..linux.child import GATE_GO, GATE_STOP
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed, exec_result
 from .spec import ContainerSpec
@@ -275,20 +277,24 @@ class Runtime:
 
     def start_shim(self, spec: ContainerSpec, directory: str, log_path: str,
                    open_stdin: bool = False,
-                   on_started: Callable[[int], None] | None = None) -> tuple[int, socket.socket]:
+                   on_started: Callable[[int], None] | None = None,
+                   network_ready: Callable[[], None] | None = None) -> tuple[int, socket.socket]:
         """Start ``spec`` under its own supervisor (:mod:`dockyard.containers.shim`), which
         outlives this runtime; returns the init's pid and a connected socket to the shim.
 
         The spare shim that takes it was forked by the launcher ahead of time and is held
         here: the spec goes to it directly, and it reports on the same socket.
         ``on_started(pid)`` runs once the init exists, while it execs the command (a failed
-        exec still raises afterwards)."""
+        exec still raises afterwards). ``network_ready`` finishes the network's set-up: while
+        an embryo makes its mounts, which then waits for it, or else before the spec goes."""
         mark(spec.id, "runtime.begin")
         cfg = {"dir": directory, "log_path": log_path, "open_stdin": open_stdin}
         try:
-            hatched = self._hatch(spec, cfg, on_started)
+            hatched = self._hatch(spec, cfg, on_started, network_ready)
             if hatched is not None:
                 return hatched
+            if network_ready is not None:
+                network_ready()
             message = json.dumps({"spec": spec.to_dict(), "shim": cfg}).encode()
             mark(spec.id, "runtime.encoded")
             mine = self._hand_to_spare(message)
@@ -330,8 +336,8 @@ class Runtime:
 
     # ---- a container straight to a spare's embryo ---------------------------------------------
 
-    def _hatch(self, spec: ContainerSpec, cfg: dict[str, Any],
-               on_started: Callable[[int], None] | None) -> tuple[int, socket.socket] | None:
+    def _hatch(self, spec: ContainerSpec, cfg: dict[str, Any], on_started: Callable[[int], None] | None,
+               network_ready: Callable[[], None] | None) -> tuple[int, socket.socket] | None:
         """Hand ``spec`` to the embryo of the held spare ourselves, when the spare has announced
         it (``shim._announce``) and the spec fits it: the cgroup renamed, the limits, the spec
         and its stdio to the embryo, then the spare told to supervise what it became — where
@@ -371,13 +377,14 @@ class Runtime:
         plain = spec.to_dict()  # for the embryo and the spare both
         try:
             launcher.send_spec(embryo_sock, spec, cg, caps, [err_w, *embryos[:3]],
-                               embryos[3] if spec.tty else None, plain)
+                               embryos[3] if spec.tty else None, plain, gated=network_ready is not None)
             mark(spec.id, "runtime.sent-to-embryo")
             socket.send_fds(mine, [json.dumps({"spec": plain, "shim": cfg,
                                                "hatched": True}).encode()], shims)
         except BaseException as exc:
             os.close(err_r)
             mine.close()
+            embryo_sock.close()
             cg.remove()  # the embryo with it, whatever it was given
             if isinstance(exc, ConnectionError):
                 return None  # the embryo (or its spare) died meanwhile: start another way
@@ -386,8 +393,10 @@ class Runtime:
             raise
         finally:
             _close_all(err_w, *embryos, *shims)
-            embryo_sock.close()
         self.hatched += 1
+        if network_ready is not None:
+            _open_gate(embryo_sock, network_ready, err_r, mine)
+        embryo_sock.close()
         try:
             if on_started is not None:
                 on_started(embryo_pid)
@@ -485,6 +494,24 @@ def _announcement(sock: socket.socket) -> tuple[int, socket.socket] | None:
         _close_all(*fds)
         return None
     return int(json.loads(data)["embryo"]), socket.socket(fileno=fds[0])
+
+
+def _open_gate(embryo: socket.socket, network_ready: Callable[[], None], err_r: int,
+               mine: socket.socket) -> None:
+    """Finish the network's set-up while the embryo makes its mounts, then let it go on to
+    bind the /etc files (``child.await_gate``). When the set-up fails, the embryo is told to
+    give up, and the start fails with the network's error, as when the set-up came first."""
+    try:
+        network_ready()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            embryo.send(GATE_STOP)
+        embryo.close()
+        os.close(err_r)
+        mine.close()
+        raise
+    with contextlib.suppress(OSError):  # the embryo died meanwhile: its error pipe tells
+        embryo.send(GATE_GO)
 
 
 def _stdio_pairs(tty: bool, open_stdin: bool) -> tuple[list[Any], list[int]]:

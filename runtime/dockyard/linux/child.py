@@ -74,6 +74,7 @@ class ChildContext:
     cgroupns: bool = False         # unshared already where the init's cgroups are for good
     #                                (an embryo's, before it made ``premade``'s cgroup tree)
     premade: mounts.Premade | None = None  # an embryo's /proc, /dev and /sys/fs/cgroup
+    gated: bool = False            # wait for GATE_GO on ``root_sock`` before the spec's mounts
 
 
 def _env_path(env: list[str]) -> str:
@@ -150,6 +151,11 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     mounts.mount_dev(root, use_mknod=not rootless, pts_gid=None if rootless else 5, extra=extra,
                      made=made.dev if made else None)
     mark(spec.id, "child.dev")
+    if ctx.root_sock is not None:
+        if ctx.gated:
+            await_gate(ctx.root_sock)
+            mark(spec.id, "child.gate-opened")
+        os.close(ctx.root_sock)
     for m in spec.mounts:
         if m.type == "bind":
             mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options)
@@ -189,10 +195,35 @@ def _hand_root(root: str, sock_fd: int) -> None:
     where containerd's shim unmounts a container's rootfs too."""
     fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with socket.socket(fileno=sock_fd) as sock:
+        sock = socket.socket(fileno=sock_fd)
+        try:
             socket.send_fds(sock, [b"root"], [fd])
+        finally:
+            sock.detach()  # the caller's to close: a gate may come on it yet
     finally:
         os.close(fd)
+
+
+GATE_GO, GATE_STOP = b"go", b"stop"
+GATE_TIMEOUT = 120.0
+"""Seconds an embryo waits for its network (the daemon finishes it meanwhile, in ms)."""
+
+
+def await_gate(sock_fd: int) -> None:
+    """Wait until the daemon has finished the network's set-up (its /etc files exist to be
+    bound, its interfaces are up): ``GATE_GO``. Anything else — ``GATE_STOP``, EOF, a
+    timeout — is the start's end; the daemon reports its own error then."""
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        sock.settimeout(GATE_TIMEOUT)
+        try:
+            said = sock.recv(16)
+        except OSError:
+            said = b""
+    finally:
+        sock.detach()
+    if said != GATE_GO:
+        raise DockyardError("the container's network was not set up")
 
 
 def _console(spec: ContainerSpec, sock_fd: int) -> None:
@@ -357,7 +388,7 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
                            bool(msg["net"]), sock.detach(),
                            # a cpuset moved us into a cgroup of its own since: a namespace
                            # rooted there then, and the cgroup tree mounted in it
-                           not spec.limits.cpuset, premade)
+                           not spec.limits.cpuset, premade, bool(msg.get("gate")))
     except BaseException as exc:  # noqa: BLE001 — reported like any failed start; nothing
         # may unwind into the code of the process we were cloned from
         _report(fds[0], "setup", _describe(exc), SETUP_FAILED)

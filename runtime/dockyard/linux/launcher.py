@@ -354,18 +354,19 @@ def prepare_dirs(spec: ContainerSpec) -> None:
 
 def send_spec(sock: socket.socket, spec: ContainerSpec, cg: cgroups.CgroupV1, caps: int,
               fds: list[int], console: socket.socket | None,
-              plain: dict[str, Any] | None = None) -> None:
+              plain: dict[str, Any] | None = None, gated: bool = False) -> None:
     """Hand ``spec`` to a ready embryo on ``sock`` (:func:`child.embryo`), its cgroup (renamed
     to the container's) given the limits first: ``fds`` are the error pipe and stdio, then the
     network namespace to join (opened here) and the console socket go along. ``plain``: the
-    spec's ``to_dict()``, when the caller has it already."""
+    spec's ``to_dict()``, when the caller has it already. ``gated``: the embryo waits for
+    :data:`child.GATE_GO` on ``sock`` before it binds the spec's mounts."""
     net = None
     try:
         if spec.network not in ("none", "host"):  # host: the embryo is in ours already
             net = os.open(spec.network, os.O_RDONLY | os.O_CLOEXEC)
         cg.apply(spec.limits)
         message = json.dumps({"caps": caps, "net": net is not None, "console": bool(console),
-                              "spec": spec.to_dict() if plain is None else plain}).encode()
+                              "gate": gated, "spec": spec.to_dict() if plain is None else plain}).encode()
         socket.send_fds(sock, [message], [*fds, *([net] if net else []),
                                           *([console.fileno()] if console else [])])
     finally:

@@ -77,6 +77,14 @@ class NetworkSetup:
     netns: str                                   # "none" | "host" | a netns path to join
     mounts: list[Mount] = field(default_factory=list)
     hostname: str = ""
+    pending: Callable[[], None] | None = None    # the set-up's rest, when ``setup`` deferred it
+
+    def finish(self) -> None:
+        """What ``setup(defer=True)`` left: the endpoints, the /etc files, published ports and
+        events. Runs once; a failure has torn the sandbox down."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending()
 
 
 def _now() -> str:
@@ -132,6 +140,7 @@ class NetworkManager:
         self._published: dict[str, list[Published]] = {}
         self._factories: dict[str, SocketFactory] = {}
         self._factory_lock = threading.Lock()
+        self._insides: dict[str, netlink.InetSandbox] = {}  # deferred set-ups' sockets, by container
         # the daemon's manager (one with an engine) keeps netns ready (see network/pool.py)
         self._pool = NetnsPool(self.netns_dir) if engine is not None and not rootless else None
         self._predefine(bridge or default_bridge_name(Path(data_root)), bip)
@@ -428,16 +437,21 @@ class NetworkManager:
         return out
 
     @off_loop
-    def setup(self, record: ContainerLike) -> NetworkSetup:
-        """Before the init is cloned: netns, endpoints, files, published ports."""
+    def setup(self, record: ContainerLike, defer: bool = False) -> NetworkSetup:
+        """Before the init is cloned: netns, endpoints, files, published ports. ``defer``: the
+        netns only (what a spec names), the rest left to ``finish`` — which a start runs while
+        the init makes its mounts, and which must be done before the init binds the files."""
         with self._lock:
             if record.id in self.state.sandboxes:
                 self._teardown(record)
             try:
-                return self._setup(record)
+                setup = self._setup(record)
             except BaseException:
                 self._teardown(record)
                 raise
+        if not defer:
+            setup.finish()
+        return setup
 
     def _setup(self, record: ContainerLike) -> NetworkSetup:
         mode = self.mode(record)
@@ -456,17 +470,41 @@ class NetworkManager:
         self._name_options(sb, record)
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" else self._requested(record, mode)
-        bridged = sorted((n for n in requested if n[0].driver == "bridge"), key=lambda n: _join_order(n[0]))
         mark(record.id, "net.requested")
+        inside = None
         if sb.netns not in ("host", "none"):
-            ready = self._pool.take(sb.netns, bool(bridged)) if self._pool else None
-            inside = ready.inside if ready else netlink.create_netns(sb.netns, bool(bridged))
-            mark(record.id, "net.netns")
+            bridged = any(n.driver == "bridge" for n, _ in requested)
+            ready = self._pool.take(sb.netns, bridged) if self._pool else None
+            inside = ready.inside if ready else netlink.create_netns(sb.netns, bridged)
             if inside is not None:
-                with inside:
-                    for net, req in bridged:
-                        self._attach(sb, inside, net, req, record.name)
-                mark(record.id, "net.attached")
+                self._insides[record.id] = inside
+            mark(record.id, "net.netns")
+        for net in [self.find("host")] if mode == "host" else [n for n, _req in requested]:
+            self._told(net, "connect", record.id)  # here: before the volumes' mount events
+        return NetworkSetup(sb.netns, _file_mounts(directory), hostname,
+                            functools.partial(self._finish, record, sb, mode, requested))
+
+    @off_loop
+    def _finish(self, record: ContainerLike, sb: Sandbox, mode: str,
+                requested: list[tuple[Network, dict[str, Any]]]) -> None:
+        with self._lock:
+            try:
+                self._finish_locked(record, sb, mode, requested)
+            except BaseException:
+                self._teardown(record)
+                raise
+
+    def _finish_locked(self, record: ContainerLike, sb: Sandbox, mode: str,
+                       requested: list[tuple[Network, dict[str, Any]]]) -> None:
+        if self.state.sandboxes.get(record.id) is not sb:
+            raise NetworkError(f"container {record.id[:12]}: its network was torn down meanwhile")
+        inside = self._insides.pop(record.id, None)
+        if inside is not None:
+            with inside:
+                bridged = [n for n in requested if n[0].driver == "bridge"]
+                for net, req in sorted(bridged, key=lambda n: _join_order(n[0])):
+                    self._attach(sb, inside, net, req, record.name)
+            mark(record.id, "net.attached")
         self._publish_record(record, sb)
         self.state.save()
         mark(record.id, "net.saved")
@@ -474,10 +512,7 @@ class NetworkManager:
         mark(record.id, "net.files")
         self._refresh_peers(record.id)
         self._fill_settings(record, requested)
-        for net in [self.find("host")] if mode == "host" else [n for n, _req in requested]:
-            self._told(net, "connect", record.id)
         mark(record.id, "net.done")
-        return NetworkSetup(sb.netns, _file_mounts(directory), hostname)
 
     def _attach(self, sb: Sandbox, inside: netlink.InetSandbox, net: Network, req: dict[str, Any],
                 name: str) -> Endpoint:
@@ -549,6 +584,9 @@ class NetworkManager:
                 self._clear_settings(record)
 
     def _teardown(self, record: ContainerLike) -> None:
+        inside = self._insides.pop(record.id, None)
+        if inside is not None:  # a deferred set-up that never finished
+            inside.close()
         self._unpublish(record.id)
         eps = self.state.endpoints_for(record.id)
         for ep in eps:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -133,6 +134,12 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
         client.api.create_container("ghost", "true")
     with pytest.raises(docker.errors.APIError):
         client.containers.run("busybox", "true", mem_limit="1m")
+    with socket.socket() as holder:  # a network set-up that fails while the embryo makes its mounts
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        time.sleep(1)  # the spare announces its embryo: the start goes to it
+        with pytest.raises(docker.errors.APIError, match=f"127.0.0.1:{port}"):
+            client.containers.run("busybox", "true", ports={"80/tcp": ("127.0.0.1", port)})
     victim = client.containers.run("busybox", ["sleep", "100"], detach=True)
     os.kill(_shim_pid(daemon, victim.id), signal.SIGKILL)
     victim.wait(timeout=10)

@@ -14,11 +14,12 @@ from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Runtime, dockerd_start_error
 from dockyard.containers.shim import HANDOFF_AFTER
-from dockyard.containers.spec import ContainerSpec, User
+from dockyard.containers.spec import ContainerSpec, Mount, User
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.linux import cgroups
 from dockyard.linux.cgroups import Limits
 from dockyard.linux.launcher import StartFailed
+from dockyard.network.errors import NetworkError
 
 Run = Callable[..., Result]
 MakeSpec = Callable[..., ContainerSpec]
@@ -277,3 +278,52 @@ def test_a_start_goes_straight_to_the_held_spares_embryo(runtime: Runtime, make_
         runtime.start_shim(make_spec(["no-such-command"]), str(tmp_path), str(tmp_path / "log"))
     assert failed.value.exit_code == 127 and "executable file not found" in str(failed.value)
     assert runtime.hatched == before + 1
+
+
+def test_an_embryo_binds_its_files_only_once_the_network_is_ready(runtime: Runtime, make_spec: MakeSpec,
+                                                                  tmp_path: Path) -> None:
+    """A start's network set-up finishes while the embryo makes its mounts: the embryo waits
+    for it before binding the spec's files (made only then, here, after a pause the embryo
+    would have overtaken); a set-up that fails ends the start with its own error and leaves no
+    process behind; without an embryo it runs before the spec goes."""
+    def network_ready(n: int, text: str, delay: float = 0.0) -> Callable[[], None]:
+        def ready() -> None:
+            time.sleep(delay)
+            (tmp_path / f"hosts-{n}").write_text(text)
+        return ready
+
+    def spec_reading(n: int) -> ContainerSpec:
+        return make_spec(["cat", "/etc/gated"], mounts=[Mount("bind", "/etc/gated", str(tmp_path / f"hosts-{n}"),
+                                                              options=["norbind"])])
+
+    def start(spec: ContainerSpec, ready: Callable[[], None]) -> tuple[int, str]:
+        log = tmp_path / f"{spec.id}.log"
+        _pid, sock = runtime.start_shim(spec, str(tmp_path), str(log), network_ready=ready)
+        with sock:
+            while (packet := sock.recv(65536)) and packet[:1] != b"x":
+                pass
+        out = "".join(json.loads(line)["log"] for line in log.read_text().splitlines())
+        return json.loads(packet[1:])["exit_code"], out
+
+    before = runtime.hatched
+    assert start(spec_reading(0), network_ready(0, "first\n")) == (0, "first\n")  # through a spare
+    assert runtime.hatched == before
+    time.sleep(1)  # the spare made after that start announces its embryo meanwhile
+    assert start(spec_reading(1), network_ready(1, "gated\n", delay=0.5)) == (0, "gated\n")
+    assert runtime.hatched == before + 1
+
+    time.sleep(1)
+    failing = spec_reading(2)
+
+    def broken() -> None:
+        raise NetworkError("failed to add the veth pair: the test's own failure")
+    with pytest.raises(NetworkError, match="the test's own failure"):
+        runtime.start_shim(failing, str(tmp_path), str(tmp_path / "log"), network_ready=broken)
+    assert runtime.hatched == before + 2
+    paths = cgroups.CgroupV1(failing.id, cgroups.detect()).paths
+    deadline = time.monotonic() + 10
+    while any(map(os.path.isdir, paths)) and time.monotonic() < deadline:  # the embryo gives up
+        time.sleep(0.05)
+    assert not any(map(os.path.isdir, paths))
+    time.sleep(1)
+    assert start(spec_reading(3), network_ready(3, "after\n")) == (0, "after\n")
