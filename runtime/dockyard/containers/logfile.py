@@ -27,7 +27,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from typing import BinaryIO, Self
 
 PIECE = 16 * 1024
 """dockerd's copier buffer: a line longer than this is logged as pieces of this size (the last
@@ -196,7 +196,7 @@ class locked:
         self.fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.how = how
 
-    def __enter__(self) -> locked:
+    def __enter__(self) -> Self:
         fcntl.flock(self.fd, self.how)
         return self
 

@@ -330,11 +330,15 @@ class ContainerManager:
         mark(record.id, "start.done")
 
     def _start_failed(self, record: ContainerRecord, code: int, error: str) -> None:
-        """As dockerd: the exit code and error recorded, waiters told, and ``--rm`` honoured
-        (the docker CLI's ``run --rm`` waits for the removal after a failed start)."""
+        """As dockerd: the exit code and error recorded, and ``--rm`` honoured (the docker
+        CLI's ``run --rm`` waits for the removal after a failed start). A ``next-exit`` wait
+        is not told (no run has exited: the CLI's ``run`` would print "Error waiting for
+        container" besides the start's error); a restart's failure tells every waiter, as the
+        container stops restarting."""
         record.state.update(ExitCode=code, Error=error)
         self._saver.save(record, wait=True)
-        self._resolve(self._exit_waiters, record.id, code, error)
+        if record.state["Restarting"]:
+            self._resolve(self._exit_waiters, record.id, code, error)
         if record.host_config.get("AutoRemove"):
             threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
 

@@ -117,3 +117,29 @@ def test_tty_stdin_and_resize_after_the_shim_hand_off(client: Any) -> None:
     sock.close()
     assert b"33 77" in data and b"42" in data
     assert client.api.wait(c)["StatusCode"] == 3
+
+
+def test_a_failed_start_tells_no_next_exit_waiter(client: Any, dockyard_daemon: Any) -> None:
+    """dockerd 20.10 leaves a ``next-exit`` wait pending when a start fails (no run exited:
+    the docker CLI's ``run`` would print "Error waiting for container" besides the start's
+    error); the container's removal answers it."""
+    cid = client.api.create_container("busybox", ["nosuchcmd"])["Id"]
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(dockyard_daemon.host.removeprefix("unix://"))
+        s.sendall(f"POST /containers/{cid}/wait?condition=next-exit HTTP/1.1\r\nHost: d\r\n"
+                  "Content-Length: 0\r\n\r\n".encode())
+        s.settimeout(10)
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")  # the headers: the wait is registered
+        with pytest.raises(docker.errors.APIError, match="executable file not found"):
+            client.api.start(cid)
+        s.settimeout(1)
+        with pytest.raises(TimeoutError):
+            s.recv(4096)
+        client.api.remove_container(cid, force=True)
+        s.settimeout(10)
+        body = b""
+        while b"StatusCode" not in body:
+            chunk = s.recv(4096)
+            assert chunk, body
+            body += chunk
+        assert b'"StatusCode": 127' in body
