@@ -257,8 +257,11 @@ class Probe:
             self.execs.discard(exec_id)  # dockerd lists no finished exec in ExecIDs
 
     def cancel(self) -> None:
+        """Kill it if it runs — on a thread of its own: the caller may be the thread that reads
+        every shim (an exit, a pause), and the launcher's request waits behind any start."""
         self._cancelled = True
-        self._kill()
+        if self._process is not None:
+            threading.Thread(target=self._kill, daemon=True, name="health-cancel").start()
 
     def _kill(self) -> None:
         process = self._process

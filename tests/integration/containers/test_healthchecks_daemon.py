@@ -319,3 +319,19 @@ def test_a_failed_exec_has_its_exec_start_event(client: Any) -> None:
                                filters={"container": c.id})
     assert [e["Action"] for e in events if e["Action"].startswith("exec")] == [
         "exec_create: nonexist ", "exec_start: nonexist "]
+
+
+def _probe_pids(container: Any) -> set[str]:
+    lines = container.exec_run(["ps", "-o", "pid,args"]).output.decode().splitlines()
+    return {line.split()[0] for line in lines if line.split()[1:] == ["sleep", "999"]}
+
+
+def test_a_pause_kills_the_check_in_flight(client: Any) -> None:
+    """As dockerd cancels its probe when the monitor stops: the running check is killed (it
+    dies at the unpause), not left to run to its timeout."""
+    c = _run(client, ["CMD", "sleep", "999"], Timeout=120_000 * MS)
+    running = _wait_for(lambda: _probe_pids(c), "a check in flight")
+    c.pause()
+    c.unpause()
+    _wait_for(lambda: not running & _probe_pids(c), f"the check {running} killed")
+    assert _health(client, c.id)["Log"] == []  # its result was not recorded
