@@ -19,6 +19,7 @@ network manager (docs/containers.md, "Daemon defaults").
 
 from __future__ import annotations
 
+import csv
 import ipaddress
 import json
 import os
@@ -64,6 +65,7 @@ class DaemonConfig:
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     dns_opts: list[str] = field(default_factory=list)
+    default_address_pools: list[dict[str, Any]] = field(default_factory=list)  # [{"Base", "Size"}]
 
     @property
     def rootless(self) -> bool:
@@ -73,12 +75,31 @@ class DaemonConfig:
         """dockerd's checks of the merged configuration, in its words (:func:`load` puts the
         file's prefix before the first two when a file was read)."""
         self.check_modes()
+        self.check_pools()
         from .containers.create import LOG_DRIVERS, check_log_opts
         if self.log_driver in LOG_DRIVERS:  # an unknown driver fails each create, as dockerd's
             try:
                 check_log_opts(self.log_driver, self.log_opts)
             except InvalidArgument as exc:
                 raise InvalidArgument(f"failed to set log opts: {exc}") from None
+
+    def check_pools(self) -> None:
+        """dockerd's network controller's check of ``--default-address-pool`` (IPv4 only here:
+        dockyard's networks are)."""
+        for pool in self.default_address_pools:
+            base, size = str(pool["Base"]), int(pool["Size"])
+            try:
+                network = ipaddress.ip_network(base, strict=False)
+            except ValueError:
+                network = None
+            if network is None or "/" not in base:
+                raise InvalidArgument("Error initializing network controller: error obtaining controller "
+                                      f'instance: invalid base pool "{base}": invalid CIDR address: {base}')
+            if network.version != 4:
+                raise InvalidArgument(f'default address pool "{base}": only IPv4 pools are supported')
+            if size <= 0 or size < network.prefixlen or size > 32:
+                raise InvalidArgument("Error initializing network controller: error obtaining controller "
+                                      f"instance: invalid pools size: {size}")
 
     def check_modes(self) -> None:
         ipc, cgroupns = self.default_ipc_mode, self.default_cgroupns_mode
@@ -161,6 +182,26 @@ def check_dns_search(text: str) -> str:
     return match.group(1)
 
 
+def parse_pool(text: str) -> dict[str, Any]:
+    """``--default-address-pool base=10.10.0.0/16,size=24`` (opts.PoolsOpt)."""
+    pool: dict[str, Any] = {"Base": "", "Size": 0}
+    for part in next(csv.reader([text])):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise ValueError(f"invalid field '{part}' must be a key=value pair")
+        key, value = key.lower(), value.lower()
+        if key == "base":
+            pool["Base"] = value
+        elif key == "size":
+            if not re.fullmatch(r"[+-]?\d+", value):
+                raise ValueError(f'invalid size value: "{value}" (must be integer): strconv.Atoi: '
+                                 f'parsing "{value}": invalid syntax')
+            pool["Size"] = int(value)
+        else:
+            raise ValueError(f"unexpected key '{key}' in '{part}'")
+    return pool
+
+
 def parse_log_opt(text: str) -> tuple[str, str]:
     """``--log-opt KEY=VALUE``."""
     key, eq, value = text.partition("=")
@@ -190,7 +231,7 @@ FIELDS: dict[str, str] = {
     "default-ulimits": "default_ulimits", "default-shm-size": "default_shm_size",
     "log-driver": "log_driver", "log-opts": "log_opts", "default-ipc-mode": "default_ipc_mode",
     "default-cgroupns-mode": "default_cgroupns_mode", "dns": "dns", "dns-search": "dns_search",
-    "dns-opts": "dns_opts",
+    "dns-opts": "dns_opts", "default-address-pools": "default_address_pools",
 }
 _LISTS = ("hosts", "insecure-registries", "registry-mirrors", "dns", "dns-search", "dns-opts")
 
@@ -212,6 +253,8 @@ def flag_text(key: str, value: Any) -> str:
     """A flag's value as dockerd prints it (pflag's ``String()``) in a conflict."""
     if key == "default-ulimits":
         return "[" + " ".join(f"{u['Name']}={u['Soft']}:{u['Hard']}" for u in value.values()) + "]"
+    if key == "default-address-pools":  # PoolsOpt's String()
+        return ", ".join(f"{p['Base']} {p['Size']}" for p in value)
     if key == "default-shm-size":
         from .cli.ctformat import binary_size  # go-units' BytesSize: 64MiB
         return binary_size(value)
@@ -238,6 +281,8 @@ def _from_file(key: str, raw: Any) -> Any:
             raise InvalidArgument(str(exc)) from None
     if key == "default-ulimits":
         return _ulimits_from_file(raw, wrong)
+    if key == "default-address-pools":
+        return _pools_from_file(raw, wrong)
     if key == "log-opts":
         if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
             raise wrong("map[string]string")
@@ -259,6 +304,23 @@ def _from_file(key: str, raw: Any) -> Any:
     if not isinstance(raw, str):
         raise wrong("string")
     return raw
+
+
+def _pools_from_file(raw: Any, wrong: Any) -> list[dict[str, Any]]:
+    """``[{"base": "10.10.0.0/16", "size": 24}]`` (field names in any case)."""
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise wrong("[]*ipamutils.NetworkToSplit")
+    pools = []
+    for item in raw:
+        fields = {k.lower(): v for k, v in item.items()}
+        base, size = fields.get("base", ""), fields.get("size", 0)
+        if not isinstance(base, str):
+            raise wrong("string")
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise InvalidArgument(f"json: cannot unmarshal {_json_kind(size)} into Go struct field "
+                                  "Config.default-address-pools of type int")
+        pools.append({"Base": base, "Size": size})
+    return pools
 
 
 def _ulimits_from_file(raw: Any, wrong: Any) -> dict[str, dict[str, Any]]:

@@ -132,7 +132,8 @@ class Engine:
             from .network.manager import NetworkManager
             self._networks = NetworkManager(self.data_root, rootless=self.config.rootless, engine=self,
                                             bridge=getattr(self.config, "bridge", None),
-                                            bip=getattr(self.config, "bip", None))
+                                            bip=getattr(self.config, "bip", None),
+                                            pools=getattr(self.config, "default_address_pools", None))
         return self._networks
 
     @property
@@ -206,6 +207,8 @@ class Engine:
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
             "SecurityOptions": ["name=rootless"] if self.config.rootless else [],  # as dockerd
             "Warnings": None,
+            **({"DefaultAddressPools": pools} if (pools := getattr(self.config, "default_address_pools", None))
+               else {}),
         }
 
     def system_df(self) -> dict[str, Any]:

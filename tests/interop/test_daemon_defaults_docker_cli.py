@@ -1,6 +1,6 @@
 """The docker CLI against a dockyard daemon started with container defaults — some as flags
 (``--default-ulimit``, ``--default-shm-size``, ``--log-driver``/``--log-opt``,
-``--default-ipc-mode``), some in its configuration file (``--dns*``, ``--default-cgroupns-mode``)
+``--default-ipc-mode``, ``--default-address-pool``), some in its configuration file (``--dns*``, ``--default-cgroupns-mode``)
 — and what dockerd 20.10 answered, started with the same defaults, to the same commands."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dockyard.testing.daemon import NetnsDaemonProcess
 
 FLAGS = ("--default-ulimit", "nofile=1024:2048", "--default-ulimit", "nproc=500:600",
          "--default-shm-size", "128M", "--log-driver", "local", "--log-opt", "max-size=5m",
-         "--default-ipc-mode", "shareable")
+         "--default-ipc-mode", "shareable", "--default-address-pool", "base=10.123.0.0/16,size=24")
 FILE = {"dns": ["1.1.1.1"], "dns-search": ["a.b"], "dns-opts": ["ndots:2"], "default-cgroupns-mode": "private"}
 
 
@@ -106,6 +106,21 @@ def test_logs_of_the_default_driver(docker: Any) -> None:
     done = docker("run", "--name", "dd-logs", "--network", "none", "busybox", "echo", "hi")
     assert done.stdout == "hi\n"
     assert docker("logs", "dd-logs").stdout == "hi\n"
+
+
+def test_networks_take_their_subnets_from_the_address_pools(docker: Any) -> None:
+    """dockerd 20.10 with the same pool (in a network namespace of its own): the default bridge
+    10.123.0.0/24, the next network 10.123.1.0/24 with its first address as gateway."""
+    bridge = json.loads(docker("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]
+    assert bridge["Subnet"] == "10.123.0.0/24"
+    assert docker("network", "create", "dd-pool").returncode == 0
+    try:
+        config = json.loads(docker("network", "inspect", "dd-pool").stdout)[0]["IPAM"]["Config"]
+        assert config == [{"Subnet": "10.123.1.0/24", "Gateway": "10.123.1.1"}]
+    finally:
+        docker("network", "rm", "dd-pool")
+    info = json.loads(docker("info", "--format", "{{json .DefaultAddressPools}}").stdout)
+    assert info == [{"Base": "10.123.0.0/16", "Size": 24}]
 
 
 def daemon_refusal(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -42,6 +42,10 @@ FLAG_ERRORS = {
     ("--default-shm-size", "-1"): "invalid size: '-1'",
     ("--dns", "x"): "x is not an ip address",
     ("--dns-search", "-x"): "-x is not a valid domain",
+    ("--default-address-pool", "base=10.0.0.0/16,size=x"):
+        'invalid size value: "x" (must be integer): strconv.Atoi: parsing "x": invalid syntax',
+    ("--default-address-pool", "foo=1"): "unexpected key 'foo' in 'foo=1'",
+    ("--default-address-pool", "base=10.0.0.0/16,size=24,x=1"): "unexpected key 'x' in 'x=1'",
 }
 
 
@@ -110,6 +114,13 @@ FILE_ERRORS: list[tuple[Any, dict[str, Any], str]] = [
     ({"log-driver": "local", "log-opts": {"max-size": "1m"}}, {"log-opts": {"max-file": "2"}},
      "the following directives are specified both as a flag and in the configuration file: log-opts: "
      "(from flag: map[max-file:2], from file: map[max-size:1m])"),
+    ({"default-address-pools": [{"base": "10.1.0.0/16", "size": 24}]},
+     {"default-address-pools": [{"Base": "10.2.0.0/16", "Size": 24}, {"Base": "10.3.0.0/16", "Size": 26}]},
+     "the following directives are specified both as a flag and in the configuration file: "
+     "default-address-pools: (from flag: 10.2.0.0/16 24, 10.3.0.0/16 26, from file: "
+     "[map[base:10.1.0.0/16 size:24]])"),
+    ({"default-address-pools": [{"base": "10.1.0.0/16", "size": "x"}]}, {},
+     "json: cannot unmarshal string into Go struct field Config.default-address-pools of type int"),
     ({"log-level": "debug"}, {"log-level": "warn"},
      "the following directives are specified both as a flag and in the configuration file: log-level: "
      "(from flag: warn, from file: debug)"),
@@ -172,6 +183,36 @@ def test_default_log_options_are_checked_at_the_start() -> None:
     with pytest.raises(InvalidArgument) as refused:
         create.validate_host_config(hc)
     assert str(refused.value) == 'error looking up logging plugin nope: plugin "nope" not found'
+
+
+@pytest.mark.parametrize(("flag", "message"), [
+    # dockerd 20.10: "failed to start daemon: " and this
+    ("base=10.0.0.0/16", "Error initializing network controller: error obtaining controller instance: "
+                         "invalid pools size: 0"),
+    ("size=24", 'Error initializing network controller: error obtaining controller instance: invalid base '
+                'pool "": invalid CIDR address: '),
+    ("base=x,size=24", "Error initializing network controller: error obtaining controller instance: "
+                       'invalid base pool "x": invalid CIDR address: x'),
+    ("base=10.0.0.0/16,size=8", "Error initializing network controller: error obtaining controller instance: "
+                                "invalid pools size: 8"),
+])
+def test_address_pools_are_checked_at_the_start(flag: str, message: str) -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        load(given(parse("--default-address-pool", flag)))
+    assert str(exc.value) == message
+
+
+def test_address_pools_give_subnets_in_order() -> None:
+    from dockyard.network import ipam
+    config = load(given(parse("--default-address-pool", "base=10.123.0.0/16,size=24",
+                              "--default-address-pool", "Base=10.200.0.0/24,SIZE=26")))
+    assert config.default_address_pools == [{"Base": "10.123.0.0/16", "Size": 24},
+                                            {"Base": "10.200.0.0/24", "Size": 26}]
+    pools = config.default_address_pools
+    taken = [ipam.IPv4Net("10.123.0.0/24"), ipam.IPv4Net("10.123.1.0/25")]
+    assert str(ipam.free_subnet(taken, pools=pools)) == "10.123.2.0/24"
+    assert str(ipam.free_subnet([ipam.IPv4Net("10.123.0.0/16")], pools=pools)) == "10.200.0.0/26"
+    assert str(ipam.free_subnet([])) == "172.17.0.0/16"  # without pools: dockerd's candidates
 
 
 # ---- applied to containers --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import (check_dns_search, check_ip, default_config_file, default_data_root, default_host,
-                      parse_log_opt, parse_size, parse_ulimit)
+                      parse_log_opt, parse_pool, parse_size, parse_ulimit)
 
 # flag → (daemon.json key, how the flag's value goes into it); only the flags given count
 _KEYS: dict[str, str] = {
@@ -19,6 +19,7 @@ _KEYS: dict[str, str] = {
     "default_shm_size": "default-shm-size", "log_driver": "log-driver", "log_opts": "log-opts",
     "default_ipc_mode": "default-ipc-mode", "default_cgroupns_mode": "default-cgroupns-mode",
     "dns": "dns", "dns_search": "dns-search", "dns_opts": "dns-opts",
+    "default_address_pools": "default-address-pools",
 }
 
 
@@ -51,6 +52,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add("-b", "--bridge", default=None, metavar="NAME",
         help="Linux bridge of the default bridge network (default dockyard0)")
     add("--bip", default=None, metavar="CIDR", help="the default bridge's address and subnet, e.g. 172.30.0.1/16")
+    add("--default-address-pool", dest="default_address_pools", action="append", metavar="base=CIDR,size=N",
+        type=_flag("--default-address-pool", parse_pool),
+        help="subnets for networks the daemon addresses (default bridge, user networks), repeatable")
     _container_defaults(parser)
     parser.set_defaults(func=run)
 

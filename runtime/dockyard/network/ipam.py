@@ -10,8 +10,9 @@ address's four bytes, so a container's MAC is predictable from its IP.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
-from typing import Final
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
 
 from ..errors import DockyardError, InvalidArgument
 from .errors import NetworkForbidden
@@ -22,20 +23,26 @@ IPv4Addr = ipaddress.IPv4Address
 DEFAULT_BRIDGE_SUBNET: Final = "172.30.0.0/16"
 
 
-def candidate_subnets() -> Iterable[IPv4Net]:
-    """Private /16s in dockerd's order: 172.17–172.31, then /20s of 192.168.0.0/16."""
+def candidate_subnets(pools: Sequence[dict[str, Any]] = ()) -> Iterable[IPv4Net]:
+    """Private /16s in dockerd's order: 172.17–172.31, then /20s of 192.168.0.0/16; with
+    ``--default-address-pool``s (``[{"Base", "Size"}]``), the subnets of each pool in turn."""
+    if pools:
+        for pool in pools:
+            yield from IPv4Net(pool["Base"], strict=False).subnets(new_prefix=int(pool["Size"]))
+        return
     for second in range(17, 32):
         yield IPv4Net(f"172.{second}.0.0/16")
     for third in range(0, 256, 16):
         yield IPv4Net(f"192.168.{third}.0/20")
 
 
-def free_subnet(taken: Iterable[IPv4Net], preferred: str | None = None) -> IPv4Net:
+def free_subnet(taken: Iterable[IPv4Net], preferred: str | None = None,
+                pools: Sequence[dict[str, Any]] = ()) -> IPv4Net:
     """``preferred`` when it overlaps nothing in ``taken`` (host routes, other networks), else
-    the first free candidate."""
+    the first free candidate (of ``pools`` when given)."""
     used = list(taken)
     options = [IPv4Net(preferred)] if preferred else []
-    for net in [*options, *candidate_subnets()]:
+    for net in itertools.chain(options, candidate_subnets(pools)):
         if not any(net.overlaps(other) for other in used):
             return net
     raise NetworkForbidden("could not find an available, non-overlapping IPv4 address pool "

@@ -125,8 +125,10 @@ class NetworkManager:
 
     @off_loop
     def __init__(self, data_root: Path, rootless: bool = False, engine: Any = None,
-                 bridge: str | None = None, bip: str | None = None) -> None:
+                 bridge: str | None = None, bip: str | None = None,
+                 pools: list[dict[str, Any]] | None = None) -> None:
         self.rootless = rootless
+        self.pools = list(pools or [])  # --default-address-pool: where unaddressed networks' subnets come from
         self.engine = engine
         self.events = bus_of(engine)
         self.state = State(Path(data_root))
@@ -212,13 +214,14 @@ class NetworkManager:
 
     def _address_default_bridge(self, net: Network, bip: str | None) -> None:
         """``--bip``, else the address a bridge left by an earlier daemon has, else 172.30/16 or
-        the first private /16 no host route or other network uses."""
+        the first private /16 no host route or other network uses (the first free subnet of the
+        ``--default-address-pool``s when given, as dockerd)."""
         if bip:
             iface = ipam.parse_subnet(bip)
             net.subnet, net.gateway = str(iface), bip.split("/")[0]
             return
         taken = self.nl.routes(exclude={net.bridge}) + self._subnets()
-        subnet = ipam.free_subnet(taken, ipam.DEFAULT_BRIDGE_SUBNET)
+        subnet = ipam.free_subnet(taken, None if self.pools else ipam.DEFAULT_BRIDGE_SUBNET, self.pools)
         net.subnet, net.gateway = str(subnet), str(ipam.default_gateway(subnet))
 
     def _subnets(self) -> list[ipam.IPv4Net]:
@@ -307,7 +310,7 @@ class NetworkManager:
             if any(subnet.overlaps(other) for other in self._subnets()):
                 raise NetworkForbidden("Pool overlaps with other one on this address space")
         else:
-            subnet = ipam.free_subnet(self.nl.routes(exclude=set()) + self._subnets())
+            subnet = ipam.free_subnet(self.nl.routes(exclude=set()) + self._subnets(), pools=self.pools)
             net.user_subnet = False
         gateway = config.get("Gateway") or str(ipam.default_gateway(subnet))
         net.subnet, net.gateway = str(subnet), str(ipam.gateway_address(gateway, subnet))
