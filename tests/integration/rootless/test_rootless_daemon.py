@@ -663,6 +663,23 @@ def test_kernel_limits_are_named(rootless: Rootless) -> None:
     rootless.ok("rm", "-f", "rl-pause")
 
 
+def test_healthchecks(rootless: Rootless) -> None:
+    """A check as an exec in the user's container: healthy, and a timeout killed."""
+    rootless.ok("run", "-d", "--name", "rl-hc", "--health-cmd", "echo $(id -u)",
+                "--health-interval", "100ms", "busybox", "sleep", "100")
+    rootless.ok("run", "-d", "--name", "rl-hc-slow", "--health-cmd", "sleep 5", "--health-timeout",
+                "200ms", "--health-retries", "1", "--health-interval", "100ms", "busybox", "sleep", "100")
+
+    def status(name: str) -> str:
+        return rootless.ok("inspect", "--format", "{{.State.Health.Status}}", name).strip()
+    _wait_for(lambda: (status("rl-hc"), status("rl-hc-slow")) == ("healthy", "unhealthy"), 30)
+    health = json.loads(rootless.ok("inspect", "--format", "{{json .State.Health}}", "rl-hc-slow"))
+    assert health["Log"][0]["Output"] == "Health check exceeded timeout (200ms)"
+    health = json.loads(rootless.ok("inspect", "--format", "{{json .State.Health}}", "rl-hc"))
+    assert health["Log"][0]["Output"] == "0\n"  # root of the user namespace
+    rootless.ok("rm", "-f", "rl-hc", "rl-hc-slow")
+
+
 def test_restart_readopts_a_running_container(rootless: Rootless) -> None:
     port = free_port()
     cid = rootless.ok("run", "-d", "--name", "rl-keep", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
