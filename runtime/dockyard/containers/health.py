@@ -266,7 +266,10 @@ class Probe:
     def _kill(self) -> None:
         process = self._process
         if process is not None:
-            process.signal(signal.SIGKILL)
+            try:
+                process.signal(signal.SIGKILL)
+            except (DockyardError, OSError):
+                pass  # the launcher is gone, and its processes with it
 
     def _collect(self, exec_id: str, session: Any) -> dict[str, Any]:
         output = Output()
@@ -437,7 +440,7 @@ class HealthMonitor:
         """The daemon stops: the checks end, their last results are saved (a re-adopting
         daemon resumes the checks from them)."""
         for cid in list(self._checkers):
-            checker = self._end(cid)
+            checker = self._end(cid, kill=False)  # a probe in flight ends with the launcher
             if checker is not None:
                 self._save(checker.record)
 
@@ -447,12 +450,12 @@ class HealthMonitor:
             self._checkers[record.id] = checker
         checker.thread.start()
 
-    def _end(self, cid: str) -> Checker | None:
+    def _end(self, cid: str, kill: bool = True) -> Checker | None:
         with self._lock:
             checker = self._checkers.pop(cid, None)
             if checker is not None:
                 checker.stop.set()  # under the lock: no result of it is recorded after this
-        if checker is not None:
+        if checker is not None and kill:
             checker.cancel()
         return checker
 
