@@ -233,6 +233,7 @@ class Probe:
         self.command, self.timeout_ns = command, timeout_ns
         self._process: Any = None
         self._cancelled = False
+        self._gate = threading.Lock()  # held while an exec starts: see settle
 
     def run(self) -> dict[str, Any]:
         """The result's ExitCode, Output and End (the caller adds Start)."""
@@ -242,10 +243,13 @@ class Probe:
         except DockyardError as exc:  # the container stopped meanwhile, an empty command…
             return _result(-1, str(exc))
         try:
-            try:
-                session = self.execs.start(exec_id)
-            except DockyardError as exc:  # dockerd's words: "OCI runtime exec failed: …"
-                return _result(-1, str(exc))
+            with self._gate:
+                if self._cancelled:  # stopped meanwhile: no exec started (the daemon may be closing)
+                    return _result(-1, "cancelled")
+                try:
+                    session = self.execs.start(exec_id)
+                except DockyardError as exc:  # dockerd's words: "OCI runtime exec failed: …"
+                    return _result(-1, str(exc))
             try:
                 self._process = session.instance.process
                 if self._cancelled:
@@ -256,12 +260,19 @@ class Probe:
         finally:
             self.execs.discard(exec_id)  # dockerd lists no finished exec in ExecIDs
 
-    def cancel(self) -> None:
-        """Kill it if it runs — on a thread of its own: the caller may be the thread that reads
-        every shim (an exit, a pause), and the launcher's request waits behind any start."""
+    def cancel(self, kill: bool = True) -> None:
+        """No exec to start any more, and with ``kill`` the one running killed — on a thread of
+        its own: the caller may be the thread that reads every shim (an exit, a pause), and the
+        launcher's request waits behind any start."""
         self._cancelled = True
-        if self._process is not None:
+        if kill and self._process is not None:
             threading.Thread(target=self._kill, daemon=True, name="health-cancel").start()
+
+    def settle(self, timeout: float) -> None:
+        """Once cancelled: wait until no exec start is in flight, so that the launcher, closed
+        next at the daemon's stop, is never asked for one it cannot answer any more."""
+        if self._gate.acquire(timeout=timeout):
+            self._gate.release()
 
     def _kill(self) -> None:
         process = self._process
@@ -382,11 +393,11 @@ class Checker:
         since = time.time_ns() - self.started_ns
         return self.settings.wait_ns(str(health.get("Status")), since) / 1e9
 
-    def cancel(self) -> None:
+    def cancel(self, kill: bool = True) -> None:
         self.stop.set()
         probe = self.probe
         if probe is not None:
-            probe.cancel()
+            probe.cancel(kill)
 
 
 class HealthMonitor:
@@ -442,6 +453,8 @@ class HealthMonitor:
         for cid in list(self._checkers):
             checker = self._end(cid, kill=False)  # a probe in flight ends with the launcher
             if checker is not None:
+                if checker.probe is not None:
+                    checker.probe.settle(KILL_WAIT)
                 self._save(checker.record)
 
     def _begin(self, record: Any, command: list[str]) -> None:
@@ -455,8 +468,8 @@ class HealthMonitor:
             checker = self._checkers.pop(cid, None)
             if checker is not None:
                 checker.stop.set()  # under the lock: no result of it is recorded after this
-        if checker is not None and kill:
-            checker.cancel()
+        if checker is not None:
+            checker.cancel(kill)
         return checker
 
     def record_result(self, checker: Checker, result: dict[str, Any], start_ns: int) -> None:
