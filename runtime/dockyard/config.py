@@ -66,6 +66,12 @@ class DaemonConfig:
     dns_search: list[str] = field(default_factory=list)
     dns_opts: list[str] = field(default_factory=list)
     default_address_pools: list[dict[str, Any]] = field(default_factory=list)  # [{"Base", "Size"}]
+    # dockerd's settings that are what dockyard always does: taken when they say so, else refused
+    live_restore: bool = True           # containers outlive the daemon (their shims keep them)
+    storage_driver: str = "overlay2"
+    userland_proxy: bool = True         # published ports go through the daemon's proxy
+    shutdown_timeout: int = 15          # no effect: a stopping daemon stops no container, as
+                                        # dockerd's with --live-restore
 
     @property
     def rootless(self) -> bool:
@@ -76,12 +82,25 @@ class DaemonConfig:
         file's prefix before the first two when a file was read)."""
         self.check_modes()
         self.check_pools()
+        self.check_fixed()
         from .containers.create import LOG_DRIVERS, check_log_opts
         if self.log_driver in LOG_DRIVERS:  # an unknown driver fails each create, as dockerd's
             try:
                 check_log_opts(self.log_driver, self.log_opts)
             except InvalidArgument as exc:
                 raise InvalidArgument(f"failed to set log opts: {exc}") from None
+
+    def check_fixed(self) -> None:
+        """What dockyard cannot be told otherwise."""
+        if self.storage_driver != "overlay2":
+            raise InvalidArgument(f"error initializing graphdriver: driver not supported: {self.storage_driver} "
+                                  "(dockyard stores layers with overlay2 only)")
+        if not self.live_restore:
+            raise InvalidArgument("live-restore cannot be disabled: dockyard's containers always outlive "
+                                  "the daemon, as dockerd's with --live-restore")
+        if not self.userland_proxy:
+            raise InvalidArgument("userland-proxy cannot be disabled: dockyard publishes ports through "
+                                  "its userland proxy only")
 
     def check_pools(self) -> None:
         """dockerd's network controller's check of ``--default-address-pool`` (IPv4 only here:
@@ -115,7 +134,7 @@ class DaemonConfig:
 # ---- values, as dockerd's flags parse them ----------------------------------------------------
 
 
-def _go_int(text: str) -> int:
+def go_int(text: str) -> int:
     """strconv.ParseInt(text, 10, 64), with its error."""
     if not re.fullmatch(r"[+-]?\d+", text):
         raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax')
@@ -136,8 +155,8 @@ def parse_ulimit(text: str) -> dict[str, Any]:
     if len(parts) > 2:
         raise ValueError(f"too many limit value arguments - {values}, can only have up to two, "
                          "`soft[:hard]`")
-    hard = _go_int(parts[1]) if len(parts) == 2 else None  # go-units reads the hard one first
-    soft = _go_int(parts[0])
+    hard = go_int(parts[1]) if len(parts) == 2 else None  # go-units reads the hard one first
+    soft = go_int(parts[0])
     hard = soft if hard is None else hard
     if hard != -1 and soft > hard:
         raise ValueError(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
@@ -232,6 +251,8 @@ FIELDS: dict[str, str] = {
     "log-driver": "log_driver", "log-opts": "log_opts", "default-ipc-mode": "default_ipc_mode",
     "default-cgroupns-mode": "default_cgroupns_mode", "dns": "dns", "dns-search": "dns_search",
     "dns-opts": "dns_opts", "default-address-pools": "default_address_pools",
+    "live-restore": "live_restore", "storage-driver": "storage_driver", "userland-proxy": "userland_proxy",
+    "shutdown-timeout": "shutdown_timeout",
 }
 _LISTS = ("hosts", "insecure-registries", "registry-mirrors", "dns", "dns-search", "dns-opts")
 
@@ -287,10 +308,14 @@ def _from_file(key: str, raw: Any) -> Any:
         if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
             raise wrong("map[string]string")
         return dict(raw)
-    if key == "debug":
+    if key in ("debug", "live-restore", "userland-proxy"):
         if not isinstance(raw, bool):
             raise wrong("bool")
-        return "debug" if raw else None
+        return ("debug" if raw else None) if key == "debug" else raw
+    if key == "shutdown-timeout":
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise wrong("int")
+        return raw
     if key in _LISTS:
         if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
             raise wrong("[]string")

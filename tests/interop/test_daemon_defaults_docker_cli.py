@@ -19,7 +19,8 @@ from dockyard.testing.daemon import NetnsDaemonProcess
 
 FLAGS = ("--default-ulimit", "nofile=1024:2048", "--default-ulimit", "nproc=500:600",
          "--default-shm-size", "128M", "--log-driver", "local", "--log-opt", "max-size=5m",
-         "--default-ipc-mode", "shareable", "--default-address-pool", "base=10.123.0.0/16,size=24")
+         "--default-ipc-mode", "shareable", "--default-address-pool", "base=10.123.0.0/16,size=24",
+         "--live-restore", "--shutdown-timeout", "2", "-s", "overlay2")  # the last three: what it always does
 FILE = {"dns": ["1.1.1.1"], "dns-search": ["a.b"], "dns-opts": ["ndots:2"], "default-cgroupns-mode": "private"}
 
 

@@ -46,6 +46,9 @@ FLAG_ERRORS = {
         'invalid size value: "x" (must be integer): strconv.Atoi: parsing "x": invalid syntax',
     ("--default-address-pool", "foo=1"): "unexpected key 'foo' in 'foo=1'",
     ("--default-address-pool", "base=10.0.0.0/16,size=24,x=1"): "unexpected key 'x' in 'x=1'",
+    ("--live-restore", "maybe"): 'strconv.ParseBool: parsing "maybe": invalid syntax',
+    ("--userland-proxy", "maybe"): 'strconv.ParseBool: parsing "maybe": invalid syntax',
+    ("--shutdown-timeout", "x"): 'strconv.ParseInt: parsing "x": invalid syntax',
 }
 
 
@@ -121,6 +124,9 @@ FILE_ERRORS: list[tuple[Any, dict[str, Any], str]] = [
      "[map[base:10.1.0.0/16 size:24]])"),
     ({"default-address-pools": [{"base": "10.1.0.0/16", "size": "x"}]}, {},
      "json: cannot unmarshal string into Go struct field Config.default-address-pools of type int"),
+    ({"shutdown-timeout": "x"}, {},
+     "json: cannot unmarshal string into Go struct field Config.shutdown-timeout of type int"),
+    ({"live-restore": "yes"}, {}, "json: cannot unmarshal string into Go struct field Config.live-restore of type bool"),
     ({"log-level": "debug"}, {"log-level": "warn"},
      "the following directives are specified both as a flag and in the configuration file: log-level: "
      "(from flag: warn, from file: debug)"),
@@ -213,6 +219,28 @@ def test_address_pools_give_subnets_in_order() -> None:
     assert str(ipam.free_subnet(taken, pools=pools)) == "10.123.2.0/24"
     assert str(ipam.free_subnet([ipam.IPv4Net("10.123.0.0/16")], pools=pools)) == "10.200.0.0/26"
     assert str(ipam.free_subnet([])) == "172.17.0.0/16"  # without pools: dockerd's candidates
+
+
+def test_what_dockyard_always_does_is_taken_and_nothing_else() -> None:
+    """``--live-restore``, ``--storage-driver overlay2``, ``--userland-proxy`` and
+    ``--shutdown-timeout`` (no effect: a stopping daemon stops no container) are taken; asking
+    for anything else is refused before the daemon starts (dockerd 20.10 words an unknown
+    driver "error initializing graphdriver: driver not supported")."""
+    config = load(given(parse("--live-restore", "-s", "overlay2", "--userland-proxy=true", "--shutdown-timeout", "3")))
+    assert (config.live_restore, config.storage_driver, config.userland_proxy, config.shutdown_timeout) == (
+        True, "overlay2", True, 3)
+    for argv, words in ((["--storage-driver", "vfs"], "error initializing graphdriver: driver not supported: vfs"),
+                        (["--live-restore=false"], "live-restore cannot be disabled"),
+                        (["--userland-proxy=false"], "userland-proxy cannot be disabled")):
+        with pytest.raises(InvalidArgument) as exc:
+            load(given(parse(*argv)))
+        assert str(exc.value).startswith(words)
+
+
+def test_the_file_may_say_the_same(tmp_path: Path) -> None:
+    path = write(tmp_path, {"live-restore": True, "storage-driver": "overlay2", "userland-proxy": True,
+                            "shutdown-timeout": 30})
+    assert load({}, path, explicit=True).shutdown_timeout == 30
 
 
 # ---- applied to containers --------------------------------------------------------------------

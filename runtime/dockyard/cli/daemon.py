@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import (check_dns_search, check_ip, default_config_file, default_data_root, default_host,
-                      parse_log_opt, parse_pool, parse_size, parse_ulimit)
+                      go_int, parse_log_opt, parse_pool, parse_size, parse_ulimit)
+from ..containers.create import go_parse_bool as go_bool
 
 # flag → (daemon.json key, how the flag's value goes into it); only the flags given count
 _KEYS: dict[str, str] = {
@@ -19,7 +20,9 @@ _KEYS: dict[str, str] = {
     "default_shm_size": "default-shm-size", "log_driver": "log-driver", "log_opts": "log-opts",
     "default_ipc_mode": "default-ipc-mode", "default_cgroupns_mode": "default-cgroupns-mode",
     "dns": "dns", "dns_search": "dns-search", "dns_opts": "dns-opts",
-    "default_address_pools": "default-address-pools",
+    "default_address_pools": "default-address-pools", "live_restore": "live-restore",
+    "storage_driver": "storage-driver", "userland_proxy": "userland-proxy",
+    "shutdown_timeout": "shutdown-timeout",
 }
 
 
@@ -56,7 +59,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_flag("--default-address-pool", parse_pool),
         help="subnets for networks the daemon addresses (default bridge, user networks), repeatable")
     _container_defaults(parser)
+    _fixed(parser)
     parser.set_defaults(func=run)
+
+
+def _fixed(parser: argparse.ArgumentParser) -> None:
+    """dockerd's settings for what dockyard always does: taken when they say so."""
+    add = parser.add_argument
+    add("--live-restore", nargs="?", const=True, default=None, metavar="true",
+        type=_flag("--live-restore", go_bool), help="containers outlive the daemon (always)")
+    add("-s", "--storage-driver", default=None, metavar="overlay2", help="storage driver (overlay2 only)")
+    add("--userland-proxy", nargs="?", const=True, default=None, metavar="true",
+        type=_flag("--userland-proxy", go_bool), help="published ports through the userland proxy (always)")
+    add("--shutdown-timeout", default=None, metavar="SECONDS", type=_flag("--shutdown-timeout", go_int),
+        help="accepted, without effect: a stopping daemon stops no container (dockerd's with --live-restore)")
 
 
 def _container_defaults(parser: argparse.ArgumentParser) -> None:
