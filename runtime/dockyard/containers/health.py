@@ -232,7 +232,7 @@ class Probe:
         self.execs, self.container_id = execs, container_id
         self.command, self.timeout_ns = command, timeout_ns
         self._process: Any = None
-        self._cancelled = False
+        self._cancelled = self._doomed = False  # no exec to start; the running one to kill
         self._gate = threading.Lock()  # held while an exec starts: see settle
 
     def run(self) -> dict[str, Any]:
@@ -252,7 +252,7 @@ class Probe:
                     return _result(-1, str(exc))
             try:
                 self._process = session.instance.process
-                if self._cancelled:
+                if self._doomed:  # cancelled while it started
                     self._kill()
                 return self._collect(exec_id, session)
             finally:
@@ -265,6 +265,7 @@ class Probe:
         its own: the caller may be the thread that reads every shim (an exit, a pause), and the
         launcher's request waits behind any start."""
         self._cancelled = True
+        self._doomed = kill
         if kill and self._process is not None:
             threading.Thread(target=self._kill, daemon=True, name="health-cancel").start()
 
