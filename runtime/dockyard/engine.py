@@ -205,7 +205,7 @@ class Engine:
                 "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                 "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
-            "SecurityOptions": ["name=rootless"] if self.config.rootless else [],  # as dockerd
+            "SecurityOptions": _security_options(self.config.rootless),
             "Warnings": None,
             **({"DefaultAddressPools": pools} if (pools := getattr(self.config, "default_address_pools", None))
                else {}),
@@ -312,6 +312,14 @@ class Engine:
 
     def image_rootfs_layers(self, name: str) -> list[Path]:
         return self._store.rootfs_layers(name)
+
+
+def _security_options(rootless: bool) -> list[str]:
+    """dockerd's list, in its order: seccomp with the default profile (where the programs
+    here can check the ABI: linux.seccomp), then rootless."""
+    from .linux import seccomp
+    return (["name=seccomp,profile=default"] if seccomp.supported() else []) + \
+        (["name=rootless"] if rootless else [])
 
 
 def _now_rfc3339() -> str:

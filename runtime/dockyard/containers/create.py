@@ -8,6 +8,7 @@ cpuset, the host's CPUs), so the rules can be read and tested in one place.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -211,6 +212,59 @@ def validate_host_config(hc: dict[str, Any]) -> None:
                 capabilities.normalize(name)
         except InvalidArgument as exc:
             raise InvalidArgument(f"invalid {key}: {exc}") from None
+    security_opts(hc.get("SecurityOpt") or [])
+
+
+def security_opts(options: list[str]) -> tuple[str | None, bool]:
+    """``SecurityOpt`` as dockerd's ``parseSecurityOpt`` reads it: the seccomp setting
+    (None: the default profile; "unconfined"; a profile's JSON, which the docker CLI sends in
+    place of the file's name) and no_new_privs; ``label=``/``apparmor=`` are taken and have no
+    effect here (no SELinux or AppArmor), as on a host without them."""
+    profile, no_new_privs = None, False
+    for opt in options:
+        if opt in ("no-new-privileges", "disable"):
+            no_new_privs = no_new_privs or opt == "no-new-privileges"
+            continue
+        key, sep, value = opt.partition("=") if "=" in opt else opt.partition(":")
+        if not sep:
+            raise DockyardError(f'invalid --security-opt 1: "{opt}"')
+        if key == "seccomp":
+            profile = value or None  # "seccomp=": dockerd's default profile
+        elif key == "no-new-privileges":
+            try:
+                no_new_privs = go_parse_bool(value)
+            except ValueError:
+                raise DockyardError(f'invalid --security-opt 2: "{opt}"') from None
+        elif key not in ("label", "apparmor"):
+            raise DockyardError(f'invalid --security-opt 2: "{opt}"')
+    return profile, no_new_privs
+
+
+def seccomp_setting(hc: dict[str, Any]) -> str:
+    """What the spec's ``seccomp`` says (``linux.seccomp.program_for``): nothing for
+    ``--privileged`` or ``seccomp=unconfined``, else the default profile for the container's
+    capabilities or the custom one compiled now — a profile dockerd or runc refuses fails the
+    start, in their words, as under dockerd."""
+    from ..linux import seccomp
+    profile, _nnp = security_opts(hc.get("SecurityOpt") or [])
+    if hc.get("Privileged") or profile == seccomp.UNCONFINED or not seccomp.supported():
+        return ""
+    caps = capabilities.resolve(hc.get("CapAdd") or [], hc.get("CapDrop") or [])
+    mask = capabilities.mask(caps)
+    if profile is None and mask == _DEFAULT_CAPS:  # compiled ahead in the launcher's image
+        return f"{seccomp.DEFAULT}:{mask}"
+    if profile is None:  # other capabilities: compiled here, once per set
+        return seccomp.encode(seccomp.default_program(mask))
+    return seccomp.encode(_custom_program(profile, tuple(caps)))
+
+
+_DEFAULT_CAPS: Final = capabilities.mask(capabilities.DOCKER_DEFAULT)
+
+
+@functools.lru_cache(maxsize=32)
+def _custom_program(profile: str, caps: tuple[str, ...]) -> bytes | None:
+    from ..linux import seccomp
+    return seccomp.compile_profile(profile, caps)
 
 
 def warnings(hc: dict[str, Any]) -> list[str]:
@@ -513,6 +567,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         domainname=str(cfg.get("Domainname") or ""), rlimits=rlimits(hc, default_ulimits),
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],
+        no_new_privs=security_opts(hc.get("SecurityOpt") or [])[1], seccomp=seccomp_setting(hc),
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
         mounts=[*_shm(hc), *init, *devices, *mounts], network=network, limits=limits(hc),

@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
-from .create import rlimits
+from .create import rlimits, seccomp_setting, security_opts
 from .runtime import ExecProcess, Runtime
 from .spec import DEFAULT_PATH
 
@@ -304,8 +304,8 @@ class ExecManager:
             user=config.get("User") or cfg.get("User") or "",
             cap_add=list(host.get("CapAdd") or []), cap_drop=list(host.get("CapDrop") or []),
             privileged=bool(config.get("Privileged") or host.get("Privileged")),
-            no_new_privs=any(o in ("no-new-privileges", "no-new-privileges:true") for o in security),
-            tty=tty, rlimits=rlimits(host, getattr(self.engine.containers, "default_ulimits", None)))
+            no_new_privs=security_opts(security)[1], seccomp=seccomp_setting(host), tty=tty,
+            rlimits=rlimits(host, getattr(self.engine.containers, "default_ulimits", None)))
 
     @staticmethod
     def _pipes(session: ExecSession, config: dict[str, Any], detach: bool,

@@ -68,6 +68,7 @@ class ContainerSpec:
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
     no_new_privs: bool = False
+    seccomp: str = ""                      # linux.seccomp.program_for: "", "default:<caps>", "bpf:…"
     mounts: list[Mount] = field(default_factory=list)
     network: str = "none"                  # "none" (new netns), "host", or a netns path to join
     limits: Limits = field(default_factory=Limits)

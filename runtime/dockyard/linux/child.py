@@ -26,7 +26,7 @@ from typing import NoReturn
 from ..containers.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec
 from ..containers.trace import mark
 from ..errors import DockyardError
-from . import capabilities, idmap, mounts, namespaces, overlay, syscalls
+from . import capabilities, idmap, mounts, namespaces, overlay, seccomp, syscalls
 from .cgroups import Cgroup
 
 SETUP_FAILED = 128  # dockerd's code for a start failure it cannot classify
@@ -256,6 +256,9 @@ def set_rlimits(rlimits: list[list[int]]) -> None:
 
 def _become_user(spec: ContainerSpec, caps: int) -> None:
     set_rlimits(spec.rlimits)
+    program = seccomp.program_for(spec.seccomp, caps)
+    if program and not spec.no_new_privs:  # as runc: while CAP_SYS_ADMIN allows it
+        seccomp.load(program)
     capabilities.drop_bounding(caps)
     user = spec.user
     if spec.userns is None or spec.userns.use_helpers:
@@ -266,6 +269,8 @@ def _become_user(spec: ContainerSpec, caps: int) -> None:
         capabilities.restrict(caps)
     if spec.no_new_privs:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+        if program:  # as runc: last, so the filter need allow nothing of the set-up
+            seccomp.load(program)
     if spec.die_with_parent:  # after the uid change, which would clear it
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
 

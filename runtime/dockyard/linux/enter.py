@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final, NoReturn
 
 from ..containers.spec import DEFAULT_PATH
-from . import capabilities, cgroups, idmap, namespaces, syscalls, userns, users
+from . import capabilities, cgroups, idmap, namespaces, seccomp, syscalls, userns, users
 from .child import (
     SETUP_FAILED,
     ExecError,
@@ -58,6 +58,7 @@ class ExecSpec:
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False                 # the exec's own --privileged: every capability
     no_new_privs: bool = False
+    seccomp: str = ""                        # the container's (``linux.seccomp.program_for``)
     tty: bool = False
     rlimits: list[list[int]] = field(default_factory=list)  # the container's --ulimit, as runc
 
@@ -170,6 +171,9 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
     env = dict(item.partition("=")[::2] for item in spec.env)
     env.setdefault("HOME", user.home)
     set_rlimits(spec.rlimits)
+    program = seccomp.program_for(spec.seccomp, ctx.caps)  # the container's, as runc's exec
+    if program and not spec.no_new_privs:
+        seccomp.load(program)
     capabilities.drop_bounding(ctx.caps)
     if _setgroups_allowed():  # "deny" in a user namespace with a single-uid (rootless) map
         syscalls.setgroups(list(user.additional_gids))
@@ -179,6 +183,8 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
         capabilities.restrict(ctx.caps)
     if spec.no_new_privs:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+        if program:
+            seccomp.load(program)
     try:
         os.chdir(spec.cwd or "/")
     except OSError as exc:

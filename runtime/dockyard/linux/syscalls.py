@@ -69,8 +69,8 @@ PR_CAP_AMBIENT: Final = 47
 PR_CAP_AMBIENT_CLEAR_ALL: Final = 4
 
 _SYSCALL_NUMBERS: Final = {
-    "x86_64": {"clone": 56, "pivot_root": 155, "setns": 308},
-    "aarch64": {"clone": 220, "pivot_root": 41, "setns": 268},
+    "x86_64": {"clone": 56, "pivot_root": 155, "setns": 308, "seccomp": 317},
+    "aarch64": {"clone": 220, "pivot_root": 41, "setns": 268, "seccomp": 277},
 }
 _NR: Final = {**_SYSCALL_NUMBERS.get(os.uname().machine, _SYSCALL_NUMBERS["x86_64"]),
               # numbered alike on every architecture since 5.1
@@ -264,6 +264,19 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
     _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_set_filter(program: bytes) -> None:
+    """``seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)``: ``program`` is ``struct sock_filter``s."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    if _libc.syscall(ctypes.c_long(_NR["seccomp"]), ctypes.c_long(1), ctypes.c_long(0),
+                     ctypes.byref(prog)) != 0:
+        _fail("seccomp(SECCOMP_SET_MODE_FILTER)")
 
 
 def setgroups(gids: list[int]) -> None:
