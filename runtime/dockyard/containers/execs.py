@@ -178,8 +178,14 @@ class ExecManager:
         return self.get(exec_id).inspect()
 
     def ids_for(self, container_id: str) -> list[str]:
-        """The container's exec ids (``ExecIDs`` of container inspect)."""
+        """All the container's exec ids, finished ones too (they stay inspectable)."""
         return [i.id for i in list(self._execs.values()) if i.container_id == container_id]
+
+    def pending_ids(self, container_id: str) -> list[str]:
+        """``ExecIDs`` of container inspect: the execs not run yet and those running — dockerd
+        drops one from the container's list when it ends (or fails to start)."""
+        return [i.id for i in list(self._execs.values())
+                if i.container_id == container_id and i.exit_code is None]
 
     def forget_container(self, container_id: str) -> None:
         with self._lock:

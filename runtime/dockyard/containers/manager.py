@@ -132,7 +132,7 @@ class ContainerManager:
                 body["HostConfig"].get("Ulimits"), self.daemon.default_ulimits)}
         execs = getattr(self.engine, "execs", None)
         if execs is not None:
-            body["ExecIDs"] = execs.ids_for(record.id) or None  # dockerd: null when none
+            body["ExecIDs"] = execs.pending_ids(record.id) or None  # dockerd: null when none
         return body
 
     def listing(self, all: bool = False, limit: int = -1, size: bool = False,

@@ -58,6 +58,20 @@ def test_inspect_lists_exec_ids_and_rm_forgets_them(client: Any) -> None:
     first = client.api.exec_create(c.id, "true")["Id"]
     second = client.api.exec_create(c.id, "true")["Id"]
     assert sorted(client.api.inspect_container(c.id)["ExecIDs"]) == sorted([first, second])
+    # as dockerd 20.10 answered: an exec leaves the list when it ends or fails to start, and
+    # stays inspectable; one still running stays listed
+    client.api.exec_start(first)
+    failed = client.api.exec_create(c.id, "nosuchcmd")["Id"]
+    client.api.exec_start(failed)
+    running = client.api.exec_create(c.id, ["sleep", "100"])["Id"]
+    client.api.exec_start(running, detach=True)
+    for done in (first, failed):  # its exit is recorded just after its stream ends
+        deadline = time.monotonic() + 10
+        while client.api.exec_inspect(done)["Running"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert sorted(client.api.inspect_container(c.id)["ExecIDs"]) == sorted([second, running])
+    assert client.api.exec_inspect(first)["ExitCode"] == 0
+    assert client.api.exec_inspect(failed)["ExitCode"] == 127
     c.remove(force=True)
     with pytest.raises(docker.errors.NotFound):
         client.api.exec_inspect(first)
