@@ -14,10 +14,10 @@ import pytest
 from dockyard.testing import syscallprobe
 
 EPERM, EFAULT, EBADF, EINVAL, ENOSYS = 1, 14, 9, 22, 38
-CALLS = ["39", "272,0x10000000", "272,0", "165", "250,0,-3,0", "308,-1,0", "435", "451,-1",
+CALLS = ["39", "272,0x10000000", "272,0", "165", "250,0,-3,0", "308,-1,0", "435", "470",
          "135,0x0040000", "i386,310,0x10000000"]
 CONFINED = {"39": 0, "272,0x10000000": EPERM, "272,0": EPERM, "165": EPERM, "250,0,-3,0": EPERM,
-            "308,-1,0": EPERM, "435": ENOSYS, "451,-1": ENOSYS, "135,0x0040000": EPERM,
+            "308,-1,0": EPERM, "435": ENOSYS, "470": ENOSYS, "135,0x0040000": EPERM,
             "i386,310,0x10000000": EPERM}
 
 
