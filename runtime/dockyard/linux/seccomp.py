@@ -319,30 +319,35 @@ def _emit_arch(asm: _Asm, arch: str, outcomes: dict[int, Outcome], default: int,
             ranges.append((nr, outcome))
             current = outcome
     ranges.append((highest + 1, RET_ERRNO | ENOSYS if stub else default))
-    blocks: dict[Outcome, str] = {}
-    _search(asm, arch, ranges, 0, len(ranges), blocks, base)
-    for (conds, fallback), label in blocks.items():
+    leaves: dict[Outcome | int, str] = {}
+    root = _search(asm, arch, ranges, 0, len(ranges), leaves)
+    if root in leaves.values():  # one range: no comparison at all
+        asm.ja(root)
+    for outcome, label in leaves.items():  # the leaves, each once, right after the tree
         asm.label(label)
-        _emit_conds(asm, label, conds, fallback, wide=arch != "x86")
-
-
-def _search(asm: _Asm, arch: str, ranges: list[tuple[int, Outcome | int]], lo: int, hi: int,
-            blocks: dict[Outcome, str], floor: int) -> None:
-    """Binary search over ``ranges[lo:hi]`` (the number is known to be >= ``floor``)."""
-    if hi - lo == 1:
-        outcome = ranges[lo][1]
         if isinstance(outcome, int):
             asm.ret(outcome)
         else:
-            label = blocks.setdefault(outcome, f"{arch}-args-{len(blocks)}")
-            asm.ja(label)
-        return
+            _emit_conds(asm, label, outcome[0], outcome[1], wide=arch != "x86")
+
+
+def _search(asm: _Asm, arch: str, ranges: list[tuple[int, Outcome | int]], lo: int, hi: int,
+            leaves: dict[Outcome | int, str]) -> str:
+    """Binary search over ``ranges[lo:hi]``, pre-order; returns the label to jump to. A leaf
+    emits nothing: its comparison jumps straight to the one ``ret`` (or argument block) of that
+    outcome, so a program is about one instruction per range and its boundaries, not two."""
+    if hi - lo == 1:
+        return leaves.setdefault(ranges[lo][1], f"{arch}-leaf-{len(leaves)}")
     mid = (lo + hi) // 2
-    right = asm.fresh()
-    asm.jge(ranges[mid][0], right, None)
-    _search(asm, arch, ranges, lo, mid, blocks, floor)
-    asm.label(right)
-    _search(asm, arch, ranges, mid, hi, blocks, ranges[mid][0])
+    here = asm.fresh()
+    asm.label(here)
+    at = len(asm.code)
+    asm.jge(ranges[mid][0], here, here)  # targets patched below, once the subtrees are placed
+    left = _search(asm, arch, ranges, lo, mid, leaves)
+    right = _search(asm, arch, ranges, mid, hi, leaves)
+    op, _yes, _no, k = asm.code[at]
+    asm.code[at] = (op, right, left, k)
+    return here
 
 
 def _emit_conds(asm: _Asm, label: str, rules: tuple[tuple[tuple[Cond, ...], int], ...],
@@ -538,7 +543,10 @@ def program_for(setting: str, caps_mask: int) -> bytes | None:
 
 def supported() -> bool:
     """The programs here check x86_64's ABIs only; elsewhere nothing is loaded."""
-    return os.uname().machine == "x86_64"
+    return _X86_64
+
+
+_X86_64: Final = os.uname().machine == "x86_64"
 
 
 # ---- step 3: the kernel -----------------------------------------------------------------------
@@ -555,9 +563,9 @@ def load(program: bytes) -> None:
 
 def _warm() -> None:
     """Docker's default capability set's program, compiled at import (see the docstring)."""
-    if supported():
+    if supported():  # through program_for: its code is warm in every process forked from here
         from .capabilities import DOCKER_DEFAULT, mask
-        default_program(mask(DOCKER_DEFAULT))
+        program_for(f"{DEFAULT}:{mask(DOCKER_DEFAULT)}", 0)
 
 
 _warm()
