@@ -248,8 +248,9 @@ def test_daemon_crash_loses_nothing(daemon: DaemonProcess, client: Any) -> None:
 
 def test_a_killed_spare_shim_is_replaced(daemon: DaemonProcess, client: Any) -> None:
     client.containers.run("busybox", "true", remove=True)  # a spare now waits
-    ours = _shims()
-    spares = _idle_spares(ours, daemon.pid)
+    # (the run's own shim, its init gone, looks like one until it has released the overlay)
+    _wait_for(lambda: len(_idle_spares(_shims(), daemon.pid)) == 1)
+    spares = _idle_spares(_shims(), daemon.pid)
     assert len(spares) == 1
     os.kill(spares.pop(), signal.SIGKILL)
     time.sleep(0.1)
