@@ -554,8 +554,9 @@ _X86_64: Final = os.uname().machine == "x86_64"
 def load(program: bytes) -> None:
     """Install ``program`` for this thread and its descendants (no_new_privs set, or
     CAP_SYS_ADMIN: runc loads it last with the one, before dropping capabilities without)."""
+    ready = _ready.get(program) or syscalls.SeccompProgram(program)
     try:
-        syscalls.seccomp_set_filter(program)
+        syscalls.seccomp_set_filter(ready)
     except OSError as exc:
         raise OSError(exc.errno, "error loading seccomp filter into kernel: loading seccomp "
                                  f"filter: {os.strerror(exc.errno or 1).lower()}") from None
@@ -565,7 +566,13 @@ def _warm() -> None:
     """Docker's default capability set's program, compiled at import (see the docstring)."""
     if supported():  # through program_for: its code is warm in every process forked from here
         from .capabilities import DOCKER_DEFAULT, mask
-        program_for(f"{DEFAULT}:{mask(DOCKER_DEFAULT)}", 0)
+        program = program_for(f"{DEFAULT}:{mask(DOCKER_DEFAULT)}", 0)
+        assert program is not None
+        _ready[program] = syscalls.SeccompProgram(program)
+
+
+_ready: dict[bytes, syscalls.SeccompProgram] = {}
+"""Programs with their ``sock_fprog`` built, so that the init only makes the call."""
 
 
 _warm()
