@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..containers.create import seccomp_setting
 from ..containers.runtime import Container, Runtime
 from ..containers.spec import ContainerSpec, Mount, User
 from ..linux import overlay, syscalls
@@ -360,7 +361,7 @@ def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: Ru
         env=step_env(op.env, container_id[:12], user.home), cwd=op.workdir or "/",
         hostname=container_id[:12],
         user=User(user.uid, user.gid, list(user.additional_gids)), network=op.network,
-        mounts=op.mounts)
+        mounts=op.mounts, seccomp=seccomp_setting({}))  # dockerd's default profile, as any container
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, emit), daemon=True)
     reader.start()
