@@ -203,3 +203,16 @@ def test_a_syscall_costs_a_binary_search_not_a_scan() -> None:
         want = ALLOW if nr % 2 else seccomp.RET_TRAP
         assert run_bpf(prog, nr)[0] == want, name
     assert max(run_bpf(prog, nr)[1] for nr in NR64.values()) <= 40
+
+
+@pytest.mark.parametrize("unconditional_first", [True, False])
+def test_an_unconditional_rule_wins_over_conditioned_ones(unconditional_first: bool) -> None:
+    """As libseccomp merges them (dockerd 20.10 answered 13 for every argument, either order)."""
+    plain = {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+    conditioned = {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+                   "args": [{"index": 0, "value": 5, "op": "SCMP_CMP_EQ"}]}
+    rules = [plain, conditioned] if unconditional_first else [conditioned, plain]
+    prog = seccomp.compile_profile(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                               "syscalls": rules}), [])
+    assert prog is not None
+    assert {call(prog, "getpgid", pid) for pid in (0, 5, 7)} == {seccomp.RET_ERRNO | 13}
