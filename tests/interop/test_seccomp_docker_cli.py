@@ -114,6 +114,20 @@ def test_a_profile_file_inspect_and_info(both: dict[str, Cli], tmp_path: Path, p
     done = _same(both, "run", "--rm", "-v", f"{probe}:/probe:ro", "--security-opt",
                  f"seccomp={path}", "busybox", "/probe", "39", "111", "272,0")
     assert done.stdout == "39 -1 13\n111 -1 1\n272,0 0 0\n"
+    conditions = tmp_path / "conditions.json"  # one argument twice (ORed), two arguments (ANDed)
+    conditions.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+         "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GE"},
+                  {"index": 0, "value": 20, "op": "SCMP_CMP_LT"}]},
+        {"names": ["getsid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+         "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GE"},
+                  {"index": 1, "value": 20, "op": "SCMP_CMP_LT"}]},
+        {"names": ["getpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+        {"names": ["getpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+         "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}]}))
+    _same(both, "run", "--rm", "-v", f"{probe}:/probe:ro", "--security-opt",
+          f"seccomp={conditions}", "busybox", "/probe", "121,5", "121,15", "121,25", "124,15,30",
+          "124,15,5", "124,5,5", "140,0,0", "140,1,0")
     shown = []
     for name in ("dockerd", "dockyard"):
         cli = both[name]

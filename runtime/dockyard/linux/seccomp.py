@@ -292,7 +292,7 @@ def _outcomes(profile: Profile, arch: str, default: int) -> dict[int, Outcome]:
             if nr is None:
                 continue  # not a call of this ABI (or of this kernel's time): runc skips it
             if rule.conds:
-                conditional.setdefault(nr, []).append((rule.conds, ret))
+                conditional.setdefault(nr, []).extend((conds, ret) for conds in _split(rule.conds))
             else:
                 plain[nr] = ret
     outcomes: dict[int, Outcome] = {}
@@ -301,6 +301,16 @@ def _outcomes(profile: Profile, arch: str, default: int) -> dict[int, Outcome]:
         conds = tuple(c for c in conditional.get(nr, []) if nr not in plain)
         outcomes[nr] = (conds, fallback)
     return outcomes
+
+
+def _split(conds: tuple[Cond, ...]) -> list[tuple[Cond, ...]]:
+    """runc's rule for a rule that tests one argument twice: each condition becomes a rule of
+    its own (so they are ORed: ``>= 10`` and ``< 20`` on one argument match everything);
+    conditions on different arguments stay ANDed."""
+    indexes = [c.index for c in conds]
+    if len(set(indexes)) == len(indexes):
+        return [conds]
+    return [(c,) for c in conds]
 
 
 def _emit_arch(asm: _Asm, arch: str, outcomes: dict[int, Outcome], default: int,

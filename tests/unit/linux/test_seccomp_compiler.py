@@ -136,6 +136,12 @@ def test_a_custom_profile_and_its_actions() -> None:
         {"names": ["dup"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9,
          "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GE"},
                   {"index": 0, "value": 20, "op": "SCMP_CMP_LT"}]},
+        {"names": ["dup3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9,
+         "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GE"},
+                  {"index": 1, "value": 20, "op": "SCMP_CMP_LT"}]},
+        {"names": ["lseek"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9,
+         "args": [{"index": 0, "value": 10, "op": "SCMP_CMP_GT"},
+                  {"index": 1, "value": 20, "op": "SCMP_CMP_LE"}]},
         {"names": ["dup2"], "action": "SCMP_ACT_ERRNO",
          "args": [{"index": 1, "value": 0xF0, "valueTwo": 0x30, "op": "SCMP_CMP_MASKED_EQ"}]},
     ]})
@@ -144,8 +150,14 @@ def test_a_custom_profile_and_its_actions() -> None:
     assert call(prog, "getpid") == seccomp.RET_ERRNO | 13
     assert call(prog, "getppid") == EPERM
     assert call(prog, "kill") == seccomp.RET_KILL_PROCESS
-    assert [call(prog, "dup", fd) for fd in (9, 10, 19, 20, (1 << 32) | 12)] == \
-        [ALLOW, seccomp.RET_ERRNO | 9, seccomp.RET_ERRNO | 9, ALLOW, ALLOW]
+    # two conditions on one argument are ORed, as runc splits them (dockerd 20.10 refused
+    # getpgid 5, 15 and 25 for ">= 10" and "< 20"); on two arguments they are ANDed
+    assert {call(prog, "dup", fd) for fd in (9, 10, 19, 20, (1 << 32) | 12)} == \
+        {seccomp.RET_ERRNO | 9}
+    assert [call(prog, "dup3", a, b) for a, b in ((15, 30), (15, 5), (5, 5), (1 << 32, 5))] == \
+        [ALLOW, seccomp.RET_ERRNO | 9, ALLOW, seccomp.RET_ERRNO | 9]
+    assert [call(prog, "lseek", a, b) for a, b in ((10, 5), (11, 20), (11, 21), (11, 1 << 32))] == \
+        [ALLOW, seccomp.RET_ERRNO | 9, ALLOW, ALLOW]
     assert [call(prog, "dup2", 0, fd) for fd in (0x30, 0x3F, 0x40)] == [EPERM, EPERM, ALLOW]
     assert run_bpf(prog, 460)[0] == ALLOW  # an allowing default: no ENOSYS above
     assert seccomp.compile_profile("{}", []) is None  # nothing set: no filter, as dockerd
