@@ -21,7 +21,7 @@ from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
-from . import health
+from . import health, logopts
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
 NAME_RE: Final = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -280,7 +280,7 @@ def warnings(hc: dict[str, Any]) -> list[str]:
 
 # dockerd's built-in logging drivers, and the options its file drivers take
 LOG_DRIVERS: Final = ("json-file", "local", "none", "syslog", "journald", "gelf", "fluentd",
-                      "awslogs", "splunk", "etwlogs", "gcplogs", "logentries")
+                      "awslogs", "splunk", "gcplogs", "logentries")  # etwlogs: Windows only
 _FILE_LOG_OPTS: Final = {
     "json-file": ("max-file", "max-size", "compress", "labels", "labels-regex", "env",
                   "env-regex", "tag"),
@@ -306,9 +306,13 @@ def _check_log_config(config: dict[str, Any]) -> None:
 
 
 def check_log_opts(driver: str, options: dict[str, str]) -> None:
-    """The options a file driver knows (the others' are taken as they are)."""
+    """dockerd's ValidateLogOpts: ``mode``/``max-buffer-size`` for every driver, then the
+    options a file driver knows, or a delivering driver's checks (``logopts.validate``);
+    the cloud drivers' are taken as they are (those drivers fail the start)."""
+    logopts.validate(driver, options)
     for key in options:
-        if driver in _FILE_LOG_OPTS and key not in _FILE_LOG_OPTS[driver]:
+        if driver in _FILE_LOG_OPTS and key not in _FILE_LOG_OPTS[driver] \
+                and key not in logopts.BUILTIN_OPTS:
             raise InvalidArgument(f"unknown log opt '{key}' for {driver} log driver")
 
 
@@ -571,7 +575,8 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
         mounts=[*_shm(hc), *init, *devices, *mounts], network=network, limits=limits(hc),
-        tty=bool(cfg.get("Tty")), log_rotation=log_rotation(hc.get("LogConfig") or {}))
+        tty=bool(cfg.get("Tty")), log_rotation=log_rotation(hc.get("LogConfig") or {}),
+        log_delivery=logopts.delivery(hc.get("LogConfig") or {}, record))
 
 
 INIT_PATH: Final = "/sbin/docker-init"

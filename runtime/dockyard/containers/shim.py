@@ -237,6 +237,9 @@ def _detach_fds(keep: int) -> None:
 class Shim:
     """The shim's whole life: start the init, pump its output, report its exit, then exit."""
 
+    delivery: Any = None
+    """A log driver that delivers (syslog, gelf, fluentd): a ``logdrivers.Delivery``."""
+
     def __init__(self, launcher: Any, spec: ContainerSpec | None, cfg: dict[str, Any],
                  report: socket.socket | None, embryo: Any = None,
                  hatched: list[int] | None = None) -> None:
@@ -263,6 +266,8 @@ class Shim:
         self.cid = spec.id if spec is not None else cfg["id"]
         self.cgroup_parent = spec.cgroup_parent if spec is not None else cfg["cgroup_parent"]
         self.sel = selectors.DefaultSelector()
+        if (spec is not None and spec.log_delivery) or "log_delivery" in cfg:
+            self._deliver(spec, cfg)
         self.clients: list[socket.socket] = []
         self.outputs: dict[int, str] = {}      # fd → "stdout" | "stderr"
         self.partial: dict[str, bytes] = {}
@@ -281,6 +286,13 @@ class Shim:
         them down — the overlay syncs its upper file system, every mount of the namespace is
         unmounted, each file system behind them shut down (1.5–2 ms here, more under load).
         Held here, that is not the exiting init's work, which the exit's waiters wait for."""
+
+    def _deliver(self, spec: ContainerSpec | None, cfg: dict[str, Any]) -> None:
+        from .logdrivers import Delivery
+        if spec is not None:
+            self.delivery = Delivery(spec.log_delivery, self.dir, self.sel)
+        else:  # after the hand-off
+            self.delivery = Delivery.resume(cfg["log_delivery"], self.dir, self.sel)
 
     def run(self) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -444,6 +456,8 @@ class Shim:
                     self._add_client(key.fileobj.accept()[0])  # type: ignore[union-attr]
                 elif key.data == "root":
                     self._take_root()
+                elif key.data == "log-sink":
+                    self.delivery.writable()
                 else:
                     self._request(key.fileobj)  # type: ignore[arg-type]
 
@@ -504,6 +518,8 @@ class Shim:
                                        "time": now}, separators=(",", ":")) + "\n"
                            for e in entries)
             os.write(self.log, text.encode())
+        if entries and self.delivery is not None:
+            self.delivery.send(name, entries)
 
     def _broadcast(self, packet: bytes) -> None:
         for client in list(self.clients):
@@ -603,6 +619,8 @@ class Shim:
                     self._read_output(key.fd)
                 elif key.data == "client":
                     self._request(key.fileobj)  # type: ignore[arg-type]
+                elif key.data == "log-sink":
+                    self.delivery.writable()
         for fd, name in list(self.outputs.items()):
             self._log(name, b"", final=True)
 
@@ -640,6 +658,8 @@ class Shim:
             mark(self.cid, "shim.released")
         if self.rotating is not None:
             self.rotating.settle()
+        if self.delivery is not None:
+            self.delivery.close()  # what a stream still holds: after the news
 
     def _handle(self) -> Any:
         """The launcher's view of our init, rebuilt after the hand-off (imports only now)."""
@@ -671,6 +691,8 @@ class Shim:
             state.update(log_path=self.rotating.path, log_rotation=[
                 self.rotating.max_size, self.rotating.max_files, self.rotating.compress,
                 self.rotating.local])
+        if self.delivery is not None:
+            state["log_delivery"] = self.delivery.state()
         fds = [self.log, self.pidfd, self.listener.fileno(), *state["clients"],
                *self.outputs, *self.held,
                *(fd for fd in (self.stdin, self.console, self.console_w) if fd is not None)]

@@ -79,6 +79,9 @@ class ContainerSpec:
     log_rotation: list[int] = field(default_factory=list)
     """The shim's log: ``[max_size, max_files, compress, local]`` (``logfile.RotatingLog``);
     empty: one file that grows (json-file without ``max-size``)."""
+    log_delivery: dict[str, Any] = field(default_factory=dict)
+    """A log driver that delivers (syslog, gelf, fluentd): its settings, resolved at the start
+    (``logopts.delivery``), for the shim's ``logdrivers.Delivery``; empty for the others."""
 
     def validate(self) -> None:
         """Reject specs the kernel would reject later with a less clear message."""

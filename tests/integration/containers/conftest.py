@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import DaemonProcess
 
 
 @pytest.fixture
 def client(dockyard_tidy_client: Any) -> Any:
     """``dockyard_tidy_client`` (the plugin's): containers a test leaves behind are removed."""
     return dockyard_tidy_client
+
+
+@pytest.fixture(scope="module")
+def busybox_daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
+    """A daemon of the module's own with busybox loaded: for tests that restart it."""
+    with DaemonProcess() as d:
+        client = d.client()
+        with open(busybox_archive, "rb") as f:
+            list(client.api.load_image(f))
+        client.close()
+        yield d
