@@ -128,6 +128,19 @@ def test_a_profile_file_inspect_and_info(both: dict[str, Cli], tmp_path: Path, p
     _same(both, "run", "--rm", "-v", f"{probe}:/probe:ro", "--security-opt",
           f"seccomp={conditions}", "busybox", "/probe", "121,5", "121,15", "121,25", "124,15,30",
           "124,15,5", "124,5,5", "140,0,0", "140,1,0")
+    overlapping = tmp_path / "overlapping.json"  # which of two matching rules decides
+
+    def rule(name: str, errno: int, op: str, value: int, two: int = 0) -> dict[str, Any]:
+        return {"names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": errno,
+                "args": [{"index": 0, "value": value, "valueTwo": two, "op": op}]}
+    overlapping.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        rule("getpgid", 13, "SCMP_CMP_GE", 10), rule("getpgid", 22, "SCMP_CMP_EQ", 15),
+        rule("getsid", 22, "SCMP_CMP_GE", 10), rule("getsid", 13, "SCMP_CMP_MASKED_EQ", 0xF0, 0x10),
+        rule("sched_getscheduler", 13, "SCMP_CMP_LT", 30),
+        rule("sched_getscheduler", 22, "SCMP_CMP_GE", 10)]}))
+    _same(both, "run", "--rm", "-v", f"{probe}:/probe:ro", "--security-opt",
+          f"seccomp={overlapping}", "busybox", "/probe",
+          *(f"{nr},{arg}" for nr in (121, 124, 145) for arg in (5, 12, 15, 20, 21, 40)))
     shown = []
     for name in ("dockerd", "dockyard"):
         cli = both[name]

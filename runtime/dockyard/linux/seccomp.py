@@ -298,9 +298,23 @@ def _outcomes(profile: Profile, arch: str, default: int) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     for nr in set(conditional) | set(plain):
         fallback = plain.get(nr, default)
-        conds = tuple(c for c in conditional.get(nr, []) if nr not in plain)
-        outcomes[nr] = (conds, fallback)
+        rules = [] if nr in plain else sorted(conditional.get(nr, []), key=_precedence)
+        outcomes[nr] = (tuple(rules), fallback)
     return outcomes
+
+
+_RANK: Final = {"SCMP_CMP_EQ": 0, "SCMP_CMP_NE": 0, "SCMP_CMP_MASKED_EQ": 1, "SCMP_CMP_GT": 2,
+                "SCMP_CMP_LE": 2, "SCMP_CMP_GE": 3, "SCMP_CMP_LT": 3}
+
+
+def _precedence(rule: tuple[tuple[Cond, ...], int]) -> tuple[int, int, int]:
+    """Where one call's conditioned rules overlap, which decides: libseccomp's tree tests
+    lower arguments first, (in)equality before masks, ``>`` before ``>=`` (``<``, ``<=`` are
+    their negations) and a larger value first — what dockerd 20.10 answered to overlapping
+    pairs (tests/unit/linux/test_seccomp_compiler.py); otherwise the profile's order."""
+    first = rule[0][0]
+    rank = _RANK[first.op]
+    return first.index, rank, -first.value if rank >= 2 else 0
 
 
 def _split(conds: tuple[Cond, ...]) -> list[tuple[Cond, ...]]:

@@ -228,3 +228,28 @@ def test_an_unconditional_rule_wins_over_conditioned_ones(unconditional_first: b
                                                "syscalls": rules}), [])
     assert prog is not None
     assert {call(prog, "getpgid", pid) for pid in (0, 5, 7)} == {seccomp.RET_ERRNO | 13}
+
+
+def _rule(errno: int, op: str, value: int, two: int = 0) -> dict[str, object]:
+    return {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno,
+            "args": [{"index": 0, "value": value, "valueTwo": two, "op": op}]}
+
+
+@pytest.mark.parametrize(("first", "second", "answers"), [  # dockerd 20.10 (libseccomp 2.5)
+    (_rule(13, "SCMP_CMP_GE", 10), _rule(22, "SCMP_CMP_EQ", 15), {5: 0, 15: 22, 25: 13}),
+    (_rule(22, "SCMP_CMP_EQ", 15), _rule(13, "SCMP_CMP_GE", 10), {5: 0, 15: 22, 25: 13}),
+    (_rule(13, "SCMP_CMP_GE", 10), _rule(22, "SCMP_CMP_GT", 14), {12: 13, 15: 22, 40: 22}),
+    (_rule(13, "SCMP_CMP_MASKED_EQ", 0xF0, 0x10), _rule(22, "SCMP_CMP_GE", 10),
+     {5: 0, 12: 22, 20: 13, 21: 13, 40: 22}),
+    (_rule(22, "SCMP_CMP_GE", 10), _rule(13, "SCMP_CMP_MASKED_EQ", 0xF0, 0x10),
+     {5: 0, 12: 22, 20: 13, 21: 13, 40: 22}),
+    (_rule(13, "SCMP_CMP_LT", 30), _rule(22, "SCMP_CMP_GE", 10), {5: 13, 12: 13, 40: 22}),
+    (_rule(13, "SCMP_CMP_NE", 20), _rule(22, "SCMP_CMP_GE", 10), {5: 13, 12: 13, 20: 22, 40: 13}),
+])
+def test_overlapping_conditioned_rules_decide_as_libseccomps(
+        first: dict[str, object], second: dict[str, object], answers: dict[int, int]) -> None:
+    prog = seccomp.compile_profile(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                               "syscalls": [first, second]}), [])
+    assert prog is not None
+    got = {pid: call(prog, "getpgid", pid) for pid in answers}
+    assert got == {pid: ALLOW if e == 0 else seccomp.RET_ERRNO | e for pid, e in answers.items()}
