@@ -54,6 +54,7 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cap-add", action="append", default=[], help="add Linux capabilities")
     p.add_argument("--cap-drop", action="append", default=[], help="drop Linux capabilities")
     p.add_argument("--privileged", action="store_true", help="give extended privileges to this container")
+    p.add_argument("--security-opt", action="append", default=[], help="security options")
     p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem as read only")
     p.add_argument("--restart", default="no", help="restart policy to apply when a container exits")
     p.add_argument("--rm", action="store_true", help="automatically remove the container when it exits")
@@ -278,7 +279,39 @@ def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str
         config["PidsLimit"] = args.pids_limit
     if args.init:
         config["Init"] = True
+    if args.security_opt:
+        config["SecurityOpt"] = security_opts(args.security_opt)
     return config
+
+
+def security_opts(options: list[str]) -> list[str]:
+    """The docker CLI's ``--security-opt``: a ``seccomp=`` file is sent as its JSON, compacted."""
+    out = []
+    for opt in options:
+        key, sep, value = opt.partition("=")
+        if not sep and key != "no-new-privileges":
+            key, sep, value = opt.partition(":")
+        if (not sep or not value) and key != "no-new-privileges":
+            raise InvalidArgument(f'Invalid --security-opt: "{opt}"')
+        if key == "seccomp" and value not in ("builtin", "unconfined"):
+            opt = f"seccomp={_compact_json(value)}"
+        out.append(opt)
+    return out
+
+
+def _compact_json(path: str) -> str:
+    from .. import gojson
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise InvalidArgument(f"opening seccomp profile ({path}) failed: open {path}: {reason}") from None
+    try:
+        return gojson.compact(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"compacting json for seccomp profile ({path}) failed: {exc}") from None
 
 
 def _labels(items: list[str]) -> dict[str, str]:

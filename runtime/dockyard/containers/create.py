@@ -228,8 +228,8 @@ def security_opts(options: list[str]) -> tuple[str | None, bool]:
         key, sep, value = opt.partition("=") if "=" in opt else opt.partition(":")
         if not sep:
             raise DockyardError(f'invalid --security-opt 1: "{opt}"')
-        if key == "seccomp":
-            profile = value or None  # "seccomp=": dockerd's default profile
+        if key == "seccomp":  # "" and "builtin" (current dockerd's name): the default profile
+            profile = None if value in ("", "builtin") else value
         elif key == "no-new-privileges":
             try:
                 no_new_privs = go_parse_bool(value)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any, Final
 
+from .. import gojson
 from ..errors import DockyardError
 from . import syscall_table, syscalls
 
@@ -109,44 +110,11 @@ def parse(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProfileError(f"Decoding seccomp profile failed: {_go_json_error(exc)}") from None
+        raise ProfileError(f"Decoding seccomp profile failed: {gojson.error(exc)}") from None
     if not isinstance(data, dict):
         raise ProfileError("Decoding seccomp profile failed: json: cannot unmarshal "
-                           f"{_json_kind(data)} into Go value of type seccomp.Seccomp")
+                           f"{gojson.kind(data)} into Go value of type seccomp.Seccomp")
     return data
-
-
-def _go_json_error(exc: json.JSONDecodeError) -> str:
-    text, pos = exc.doc, exc.pos
-    if pos >= len(text.rstrip()):
-        return "unexpected end of JSON input"
-    char = text[pos]
-    after = {"Expecting property name enclosed in double quotes": "looking for beginning of object key string",
-             "Expecting ':' delimiter": "after object key",
-             "Expecting ',' delimiter": "after object key:value pair" if _in_object(text, pos)
-             else "after array element",
-             "Extra data": "after top-level value"}.get(exc.msg, "looking for beginning of value")
-    return f"invalid character '{char}' {after}"
-
-
-def _in_object(text: str, pos: int) -> bool:
-    depth = []
-    in_str = escaped = False
-    for ch in text[:pos]:
-        if in_str:
-            in_str, escaped = (in_str if escaped or ch != '"' else False), (ch == "\\" and not escaped)
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth.append(ch)
-        elif ch in "]}" and depth:
-            depth.pop()
-    return bool(depth) and depth[-1] == "{"
-
-
-def _json_kind(value: Any) -> str:
-    return {bool: "bool", int: "number", float: "number", str: "string", list: "array",
-            type(None): "null"}.get(type(value), "object")
 
 
 def resolve(data: dict[str, Any], caps: Iterable[str]) -> Profile | None:
