@@ -291,7 +291,27 @@ def test_a_delivery_crosses_the_hand_off(tmp_path: Path) -> None:
     b.close()
 
 
-def test_only_delivering_containers_import_this_module() -> None:
-    from dockyard.containers import shim
-    assert "logdrivers" not in vars(shim)
-    assert logdrivers.__name__ == "dockyard.containers.logdrivers"
+PROBE = """
+import sys
+from dockyard.containers.shim import Shim
+from dockyard.containers.spec import ContainerSpec
+spec = ContainerSpec("0" * 64, ["/l"], "/u", "/w", ["true"], log_delivery=%r)
+Shim(None, spec, {"dir": sys.argv[1], "log_path": sys.argv[1] + "/log"}, None)
+print("dockyard.containers.logdrivers" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("delivery", "imported"), [
+    ({}, "False"),
+    ({"driver": "syslog", "scheme": "udp", "address": "127.0.0.1:9", "format": "",
+      "facility": 3, "tag": "t", "hostname": "h"}, "True"),
+])
+def test_only_delivering_containers_import_the_drivers(tmp_path: Path, delivery: dict[str, object],
+                                                       imported: str) -> None:
+    """A json-file container's shim pays no import (the start's path stays as it was)."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", PROBE % (delivery,), str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == imported
+    assert logdrivers.__name__ in sys.modules
