@@ -176,7 +176,8 @@ def fluentd_message(conf: dict[str, Any], stream: str, line: bytes, ns: int,
     partial_message … partial_last for a line's pieces."""
     record: dict[str, str] = {"container_id": conf["id"], "container_name": conf["name"],
                               "source": stream,
-                              "log": line.rstrip(b"\n").decode("utf-8", "replace")}
+                              "log": line.rstrip(b"\n").decode("utf-8", "replace"),
+                              **conf.get("extra", {})}
     if partial:
         record.update(partial)
     if conf.get("subsecond"):
@@ -197,6 +198,8 @@ class Sink:
     stream buffered up to ``limit`` bytes and written when its socket takes it."""
 
     RETRY = 1.0
+    """Seconds between two dials of a sink that went away (``gelf-tcp-reconnect-delay``,
+    ``fluentd-retry-wait`` when given)."""
 
     def __init__(self, conf: dict[str, Any], directory: str, sel: selectors.BaseSelector,
                  fd: int | None = None, pending: bytes = b"") -> None:
@@ -227,7 +230,7 @@ class Sink:
         return found[0][0], found[0][4]
 
     def _connect(self) -> None:
-        self.retry_at = time.monotonic() + self.RETRY
+        self.retry_at = time.monotonic() + float(self.conf.get("retry") or self.RETRY)
         try:
             family, target = self._target()
             kind = socket.SOCK_STREAM if self.stream else socket.SOCK_DGRAM

@@ -183,6 +183,8 @@ def _gelf_settings(opts: dict[str, str]) -> dict[str, Any]:
                 raise ValueError(f'"{key}" is only valid for TCP')
             if not re.fullmatch(r"\+?\d+", value):
                 raise ValueError(f'"{key}" must be a positive integer')
+            if key == "gelf-tcp-reconnect-delay":
+                settings["retry"] = float(int(value))
         else:
             raise ValueError(f'unknown log opt "{key}" for gelf log driver')
     return settings
@@ -200,7 +202,7 @@ def _fluentd_settings(opts: dict[str, str]) -> dict[str, Any]:
     for key in ("fluentd-async", "fluentd-async-connect", "fluentd-sub-second-precision",
                 "fluentd-request-ack"):
         flags[key] = _parse_bool(opts[key]) if opts.get(key) else False
-    limit = DEFAULT_BUFFER * 8
+    limit = None
     if opts.get("fluentd-buffer-limit"):
         found = _RAM.fullmatch(opts["fluentd-buffer-limit"])
         if found is None:
@@ -212,9 +214,25 @@ def _fluentd_settings(opts: dict[str, str]) -> dict[str, Any]:
     retries = opts.get("fluentd-max-retries", "")
     if retries and not re.fullmatch(r"\d+", retries):
         raise ValueError(f'strconv.ParseUint: parsing "{retries}": invalid syntax')
-    return {"scheme": scheme, "address": address, "limit": limit,
-            "async": flags["fluentd-async"] or flags["fluentd-async-connect"],
-            "subsecond": flags["fluentd-sub-second-precision"]}
+    settings = {"scheme": scheme, "address": address,
+                "async": flags["fluentd-async"] or flags["fluentd-async-connect"],
+                "subsecond": flags["fluentd-sub-second-precision"]}
+    if limit is not None:
+        settings["limit"] = limit
+    if wait:
+        settings["retry"] = _seconds(wait)
+    return settings
+
+
+_UNITS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                 "h": 3600.0}
+
+
+def _seconds(duration: str) -> float:
+    """A Go duration (checked already) in seconds."""
+    sign = -1.0 if duration.startswith("-") else 1.0
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", duration)
+    return sign * sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def _fluentd_address(text: str) -> tuple[str, str]:
@@ -252,7 +270,8 @@ def _parse_bool(text: str) -> bool:
 class Info:
     """What a tag template and the messages may name (dockerd's ``logger.Info``)."""
 
-    def __init__(self, record: Any, daemon_name: str = "docker") -> None:
+    def __init__(self, record: Any, options: dict[str, str] | None = None,
+                 daemon_name: str = "docker") -> None:
         from .create import command
         args = command(record.config)
         self.fields: dict[str, str] = {
@@ -265,6 +284,10 @@ class Info:
             "ContainerEntrypoint": args[0] if args else "", "LogPath": record.log_path,
         }
         self.created = record.created
+        from .logs import extra_attrs
+        self.extra = extra_attrs(record.config, {"LogConfig": {"Config": options or {}}})
+        """``labels``/``env`` (and their regexes) picked from the container, as dockerd's
+        ``ExtraAttributes``: fields of each GELF message and fluentd record."""
 
 
 def delivery(config: dict[str, Any], record: Any) -> dict[str, Any]:
@@ -275,7 +298,7 @@ def delivery(config: dict[str, Any], record: Any) -> dict[str, Any]:
         return {}
     options = {k: v for k, v in (config.get("Config") or {}).items()}
     try:
-        return _start(driver, options, Info(record))
+        return _start(driver, options, Info(record, options))
     except (ValueError, OSError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DockyardError(f"failed to initialize logging driver: {message}") from None
@@ -288,8 +311,10 @@ def _start(driver: str, options: dict[str, str], info: Info) -> dict[str, Any]:
     settings = {"syslog": _syslog_settings, "gelf": _gelf_settings,
                 "fluentd": _fluentd_settings}[driver](opts)
     settings.update(driver=driver, tag=render_tag(options.get("tag") or "{{.ID}}", info),
-                    limit=_buffer(options), id=info.fields["FullID"],
-                    name=info.fields["ContainerName"])
+                    id=info.fields["FullID"], name=info.fields["ContainerName"])
+    settings.setdefault("limit", _buffer(options))
+    if driver == "fluentd":
+        settings["extra"] = info.extra
     if driver == "syslog":
         settings["hostname"] = info.fields["Hostname"]
         _reach_syslog(settings)
@@ -304,6 +329,9 @@ def _start(driver: str, options: dict[str, str], info: Info) -> dict[str, Any]:
                                  f"{settings['address']} {exc}") from None
     elif settings["scheme"] not in ("tcp", "unix"):
         raise ValueError(f"fluentd over {settings['scheme']} is not supported by dockyard")
+    elif _parse_bool(opts.get("fluentd-request-ack") or "false"):
+        raise ValueError("fluentd-request-ack is not supported by dockyard (no acknowledged, "
+                         "retried delivery here)")
     elif settings["scheme"] == "unix" and not settings["address"]:
         raise ValueError("dial unix: missing address")
     elif not settings["async"]:
@@ -318,11 +346,14 @@ def _buffer(options: dict[str, str]) -> int:
 
 
 def _gelf_extra(info: Info, tag: str) -> dict[str, str]:
-    """The fields every GELF message carries, in the order dockerd's JSON has them."""
+    """The fields every GELF message carries — the container's, then its ``labels``/``env``
+    attributes with a ``_`` before them — sorted, as Go's JSON writes a map."""
     f = info.fields
-    return {"_command": f["Command"], "_container_id": f["FullID"],
-            "_container_name": f["Name"], "_created": info.created,
-            "_image_id": f["ImageFullID"], "_image_name": f["ImageName"], "_tag": tag}
+    extra = {("" if k.startswith("_") else "_") + k: v for k, v in info.extra.items()}
+    extra.update({"_command": f["Command"], "_container_id": f["FullID"],
+                  "_container_name": f["Name"], "_created": info.created,
+                  "_image_id": f["ImageFullID"], "_image_name": f["ImageName"], "_tag": tag})
+    return dict(sorted(extra.items()))
 
 
 def _cannot(driver: str, options: dict[str, str]) -> str:

@@ -133,6 +133,31 @@ def test_gelf_message_is_dockerds() -> None:
                                                          1795976366_510_999_999)
 
 
+GELF_WITH_ATTRS = (  # dockerd 20.10: -l a=1 -l zz=2 -l _u=3 -e FOO=bar -e XY=z, labels/env opts
+    b'{"version":"1.1","host":"vm","short_message":"hi","timestamp":1795977220.05,"level":6,'
+    b'"_FOO":"bar","_XY":"z","_a":"1","_command":"echo hi","_container_id":"0f076a66a11f31bbc'
+    b'a711319edcb52cf24d81cb539ce3c5bb28b55d479484254","_container_name":"hopeful_sutherland",'
+    b'"_created":"2026-11-29T18:33:39.848492323Z","_image_id":"sha256:e1b6d2319a5d4a7463703f3'
+    b'7e52fc2b83674748acee3580dacdbe733e0559bb4","_image_name":"busybox","_tag":"0f076a66a11f",'
+    b'"_u":"3"}')
+
+
+def test_gelf_message_with_labels_and_env() -> None:
+    from types import SimpleNamespace
+
+    from dockyard.containers.logopts import Info, _gelf_extra
+    record = SimpleNamespace(
+        id="0f076a66a11f31bbca711319edcb52cf24d81cb539ce3c5bb28b55d479484254",
+        name="/hopeful_sutherland", image="busybox",
+        image_id="sha256:e1b6d2319a5d4a7463703f37e52fc2b83674748acee3580dacdbe733e0559bb4",
+        config={"Cmd": ["echo", "hi"], "Labels": {"a": "1", "zz": "2", "_u": "3"},
+                "Env": ["FOO=bar", "XY=z"]},
+        created="2026-11-29T18:33:39.848492323Z", log_path="/l")
+    info = Info(record, {"labels": "a,_u,missing", "env-regex": "^X", "env": "FOO"})
+    conf = {"hostname": "vm", "extra": _gelf_extra(info, record.id[:12])}
+    assert gelf_message(conf, "stdout", b"hi\n", 1795977220_050_999_000) == GELF_WITH_ATTRS
+
+
 def test_go_json_escapes_as_go() -> None:
     assert go_json({"_command": "sh -c echo err >&2 <x> \u2028 é"}) == \
         '{"_command":"sh -c echo err \\u003e\\u00262 \\u003cx\\u003e \\u2028 é"}'.encode()
@@ -170,6 +195,15 @@ def test_fluentd_message_is_dockerds() -> None:
     assert fluentd_message(_fluentd_conf(), "stdout", b"hello\n", at) == FLUENTD_RECORDED
     sub = fluentd_message({**_fluentd_conf(), "subsecond": True}, "stdout", b"x\n", at)
     assert sub[14:24] == b"\xd7\x00k\x0cl\xaf\x00\x00\x00\x05"  # EventTime (ext 0)
+
+
+def test_fluentd_record_carries_labels_and_env() -> None:
+    """dockerd 20.10 put ``labels``/``env`` attributes in the record (its map's order is
+    Go's random one; the bytes here are ours)."""
+    message = fluentd_message({**_fluentd_conf(), "extra": {"a": "1", "FOO": "bar"}}, "stdout",
+                              b"hi\n", 0x6B0C7004 * 10**9)
+    assert _msgunpack_map(message) == {"container_id": CID, "container_name": "/f1",
+                                       "source": "stdout", "log": "hi", "a": "1", "FOO": "bar"}
 
 
 def test_fluentd_partial_lines() -> None:

@@ -216,3 +216,37 @@ def test_what_the_shim_is_given() -> None:
 def test_drivers_that_cannot_deliver_here_fail_the_start(driver: str, options: dict[str, str],
                                                          words: str) -> None:
     assert _start_error(driver, options) == f"failed to initialize logging driver: {words}"
+
+
+def test_labels_and_env_become_gelf_and_fluentd_fields() -> None:
+    """dockerd 20.10 (recorded: ``-l a=1 -l zz=2 -l _u=3 -e FOO=bar -e XY=z --log-opt
+    labels=a,_u,missing --log-opt env-regex=^X --log-opt env=FOO``): the GELF message had
+    ``_FOO``, ``_XY``, ``_a`` … ``_tag``, ``_u``, every key sorted."""
+    options = {"labels": "a,_u,missing", "env-regex": "^X", "env": "FOO"}
+    record = SimpleNamespace(**{**vars(RECORD), "config": {
+        "Cmd": ["echo", "hi"], "Labels": {"a": "1", "zz": "2", "_u": "3"},
+        "Env": ["FOO=bar", "XY=z", "PATH=/bin"]}})
+    gelf = logopts.delivery({"Type": "gelf", "Config": {
+        "gelf-address": "udp://127.0.0.1:12201", **options}}, record)
+    assert list(gelf["extra"]) == ["_FOO", "_XY", "_a", "_command", "_container_id",
+                                   "_container_name", "_created", "_image_id", "_image_name",
+                                   "_tag", "_u"]
+    assert (gelf["extra"]["_FOO"], gelf["extra"]["_u"]) == ("bar", "3")
+    held, port = _refused_port()
+    held.listen(1)
+    try:
+        fluentd = logopts.delivery({"Type": "fluentd", "Config": {
+            "fluentd-address": f"127.0.0.1:{port}", "labels": "a", "env": "FOO,PATH",
+            "fluentd-buffer-limit": "2k", "fluentd-retry-wait": "1.5s"}}, record)
+    finally:
+        held.close()
+    assert fluentd["extra"] == {"a": "1", "FOO": "bar", "PATH": "/bin"}
+    assert (fluentd["limit"], fluentd["retry"]) == (2048, 1.5)
+
+
+def test_acknowledged_fluentd_delivery_is_refused() -> None:
+    """dockerd waits for the acks and sends again (recorded: a listener that never answers
+    got the same chunk twice); dockyard cannot, so it says so rather than ignore it."""
+    assert _start_error("fluentd", {"fluentd-request-ack": "true"}) == (
+        "failed to initialize logging driver: fluentd-request-ack is not supported by dockyard "
+        "(no acknowledged, retried delivery here)")
