@@ -414,5 +414,8 @@ class Delivery:
     @classmethod
     def resume(cls, state: dict[str, Any], directory: str,
                sel: selectors.BaseSelector) -> Delivery:
+        """A delivery from the spec's settings, or from ``state`` after the hand-off."""
+        if "conf" not in state:
+            return cls(state, directory, sel)
         return cls(state["conf"], directory, sel, state["fd"],
                    state["pending"].encode("latin-1"))

@@ -237,8 +237,12 @@ def _detach_fds(keep: int) -> None:
 class Shim:
     """The shim's whole life: start the init, pump its output, report its exit, then exit."""
 
+    log_delivery: dict[str, Any] | None = None
+    """A log driver that delivers (syslog, gelf, fluentd): its settings (or, after the
+    hand-off, its state), until the first line makes ``delivery``."""
     delivery: Any = None
-    """A log driver that delivers (syslog, gelf, fluentd): a ``logdrivers.Delivery``."""
+    """That driver's ``logdrivers.Delivery``, made for the first line: importing (compiling)
+    the module costs ~8 ms here, which the start's path does not pay."""
 
     def __init__(self, launcher: Any, spec: ContainerSpec | None, cfg: dict[str, Any],
                  report: socket.socket | None, embryo: Any = None,
@@ -266,8 +270,7 @@ class Shim:
         self.cid = spec.id if spec is not None else cfg["id"]
         self.cgroup_parent = spec.cgroup_parent if spec is not None else cfg["cgroup_parent"]
         self.sel = selectors.DefaultSelector()
-        if (spec is not None and spec.log_delivery) or "log_delivery" in cfg:
-            self._deliver(spec, cfg)
+        self.log_delivery = spec.log_delivery if spec is not None else cfg.get("log_delivery")
         self.clients: list[socket.socket] = []
         self.outputs: dict[int, str] = {}      # fd → "stdout" | "stderr"
         self.partial: dict[str, bytes] = {}
@@ -287,12 +290,12 @@ class Shim:
         unmounted, each file system behind them shut down (1.5–2 ms here, more under load).
         Held here, that is not the exiting init's work, which the exit's waiters wait for."""
 
-    def _deliver(self, spec: ContainerSpec | None, cfg: dict[str, Any]) -> None:
-        from .logdrivers import Delivery
-        if spec is not None:
-            self.delivery = Delivery(spec.log_delivery, self.dir, self.sel)
-        else:  # after the hand-off
-            self.delivery = Delivery.resume(cfg["log_delivery"], self.dir, self.sel)
+    def _deliver(self, name: str, entries: list[bytes]) -> None:
+        if self.delivery is None:
+            from .logdrivers import Delivery
+            assert self.log_delivery is not None
+            self.delivery = Delivery.resume(self.log_delivery, self.dir, self.sel)
+        self.delivery.send(name, entries)
 
     def run(self) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -518,8 +521,8 @@ class Shim:
                                        "time": now}, separators=(",", ":")) + "\n"
                            for e in entries)
             os.write(self.log, text.encode())
-        if entries and self.delivery is not None:
-            self.delivery.send(name, entries)
+        if entries and self.log_delivery:
+            self._deliver(name, entries)
 
     def _broadcast(self, packet: bytes) -> None:
         for client in list(self.clients):
@@ -691,8 +694,9 @@ class Shim:
             state.update(log_path=self.rotating.path, log_rotation=[
                 self.rotating.max_size, self.rotating.max_files, self.rotating.compress,
                 self.rotating.local])
-        if self.delivery is not None:
-            state["log_delivery"] = self.delivery.state()
+        if self.log_delivery:
+            state["log_delivery"] = self.delivery.state() if self.delivery is not None \
+                else self.log_delivery
         fds = [self.log, self.pidfd, self.listener.fileno(), *state["clients"],
                *self.outputs, *self.held,
                *(fd for fd in (self.stdin, self.console, self.console_w) if fd is not None)]

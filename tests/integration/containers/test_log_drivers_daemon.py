@@ -133,6 +133,15 @@ def test_syslog_udp_default_format(client: Any, listeners: list[Listener]) -> No
     assert c.logs(stdout=False) == b"err\n"
 
 
+def test_a_first_line_after_the_hand_off(client: Any, listeners: list[Listener]) -> None:
+    """The shim makes its delivery for the first line; one that comes after its hand-off at
+    0.5 s finds the settings carried over."""
+    udp = _listen(listeners, "udp")
+    c = _run(client, "sleep 1; echo late", "syslog", **{"syslog-address": f"udp://{udp.address}"})
+    assert c.wait()["StatusCode"] == 0
+    assert _lines(udp, 1)[0].endswith(b"]: late\n")
+
+
 def test_syslog_tcp_rfc5424_and_tag(client: Any, listeners: list[Listener]) -> None:
     """dockerd 20.10: ``<30>1 2026-11-29T18:06:31Z vm sl2/busybox 9708 sl2/busybox - five``."""
     tcp = _listen(listeners, "tcp")
