@@ -381,8 +381,8 @@ def _reach_syslog(settings: dict[str, Any]) -> None:
         kind = socket.SOCK_DGRAM if scheme in ("udp", "unixgram") else socket.SOCK_STREAM
         _reach(kind, scheme, address)
         return
-    for path in _UNIX_SYSLOG:
-        for scheme in ("unixgram", "unix"):
+    for scheme in ("unixgram", "unix"):  # srslog's order: each type over the three paths
+        for path in _UNIX_SYSLOG:
             kind = socket.SOCK_DGRAM if scheme == "unixgram" else socket.SOCK_STREAM
             try:
                 _reach(kind, scheme, path)
