@@ -66,6 +66,8 @@ class DaemonConfig:
     dns_search: list[str] = field(default_factory=list)
     dns_opts: list[str] = field(default_factory=list)
     default_address_pools: list[dict[str, Any]] = field(default_factory=list)  # [{"Base", "Size"}]
+    seccomp_profile: str = ""               # --seccomp-profile: a file, "builtin" or "unconfined"
+    seccomp_text: str = field(default="", repr=False)  # that file's content, read by validate()
     # dockerd's settings that are what dockyard always does: taken when they say so, else refused
     live_restore: bool = True           # containers outlive the daemon (their shims keep them)
     storage_driver: str = "overlay2"
@@ -83,12 +85,28 @@ class DaemonConfig:
         self.check_modes()
         self.check_pools()
         self.check_fixed()
+        self.read_seccomp_profile()
         from .containers.create import LOG_DRIVERS, check_log_opts
         if self.log_driver in LOG_DRIVERS:  # an unknown driver fails each create, as dockerd's
             try:
                 check_log_opts(self.log_driver, self.log_opts)
             except InvalidArgument as exc:
                 raise InvalidArgument(f"failed to set log opts: {exc}") from None
+
+    def read_seccomp_profile(self) -> None:
+        """``--seccomp-profile``: the file is read once, at the daemon's start (a missing one
+        stops it, in dockerd's words); its content is checked at each container's start, as
+        dockerd's. ``builtin`` and ``unconfined`` are current dockerd's names for the default
+        profile and for none."""
+        path = self.seccomp_profile
+        if path in ("", "builtin", "unconfined"):
+            self.seccomp_text = ""
+            return
+        try:
+            self.seccomp_text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise InvalidArgument(f"opening seccomp profile ({path}) failed: open {path}: {reason}") from None
 
     def check_fixed(self) -> None:
         """What dockyard cannot be told otherwise."""
@@ -252,7 +270,7 @@ FIELDS: dict[str, str] = {
     "default-cgroupns-mode": "default_cgroupns_mode", "dns": "dns", "dns-search": "dns_search",
     "dns-opts": "dns_opts", "default-address-pools": "default_address_pools",
     "live-restore": "live_restore", "storage-driver": "storage_driver", "userland-proxy": "userland_proxy",
-    "shutdown-timeout": "shutdown_timeout",
+    "shutdown-timeout": "shutdown_timeout", "seccomp-profile": "seccomp_profile",
 }
 _LISTS = ("hosts", "insecure-registries", "registry-mirrors", "dns", "dns-search", "dns-opts")
 

@@ -205,7 +205,7 @@ class Engine:
                 "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                 "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
-            "SecurityOptions": _security_options(self.config.rootless),
+            "SecurityOptions": _security_options(self.config.rootless, getattr(self.config, "seccomp_profile", "")),
             "Warnings": None,
             **({"DefaultAddressPools": pools} if (pools := getattr(self.config, "default_address_pools", None))
                else {}),
@@ -314,11 +314,13 @@ class Engine:
         return self._store.rootfs_layers(name)
 
 
-def _security_options(rootless: bool) -> list[str]:
-    """dockerd's list, in its order: seccomp with the default profile (where the programs
-    here can check the ABI: linux.seccomp), then rootless."""
+def _security_options(rootless: bool, profile: str = "") -> list[str]:
+    """dockerd's list, in its order: seccomp with its profile — "default", or the path given
+    to ``--seccomp-profile`` (where the programs here can check the ABI: linux.seccomp) —,
+    then rootless."""
     from .linux import seccomp
-    return (["name=seccomp,profile=default"] if seccomp.supported() else []) + \
+    shown = "default" if profile in ("", "builtin") else profile
+    return ([f"name=seccomp,profile={shown}"] if seccomp.supported() else []) + \
         (["name=rootless"] if rootless else [])
 
 

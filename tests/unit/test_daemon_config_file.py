@@ -279,3 +279,22 @@ def test_default_ulimits_merge_after_the_containers_own() -> None:
     assert create.rlimits({"Ulimits": own}, DAEMON.default_ulimits) == [[nofile, 100, 200], [nproc, 500, 600]]
     assert create.rlimits({"Ulimits": None}, DAEMON.default_ulimits) == [[nofile, 1024, 2048], [nproc, 500, 600]]
     assert create.rlimits({"Ulimits": own}) == [[nofile, 100, 200]]
+
+
+def test_seccomp_profile_from_the_flag_or_the_file(tmp_path: Path) -> None:
+    """``--seccomp-profile`` / daemon.json ``seccomp-profile``: the file read once at the start
+    (missing: dockerd's "opening seccomp profile (…) failed"); builtin and unconfined read none."""
+    profile = tmp_path / "p.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_ALLOW"}')
+    config = load(given(parse("--seccomp-profile", str(profile))))
+    assert (config.seccomp_profile, config.seccomp_text) == (str(profile), profile.read_text())
+    path = tmp_path / "daemon.json"
+    path.write_text(json.dumps({"seccomp-profile": "unconfined"}))
+    config = load({}, path, explicit=True)
+    assert (config.seccomp_profile, config.seccomp_text) == ("unconfined", "")
+    setting = create.seccomp_setting({}, (config.seccomp_profile, config.seccomp_text))
+    assert setting == ""  # no program: unconfined
+    missing = tmp_path / "nosuch.json"
+    with pytest.raises(InvalidArgument, match=rf"opening seccomp profile \({missing}\) failed: open {missing}: "
+                                              "no such file or directory"):
+        load(given(parse("--seccomp-profile", str(missing))))

@@ -8,8 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import (check_dns_search, check_ip, default_config_file, default_data_root, default_host,
-                      go_int, parse_log_opt, parse_pool, parse_size, parse_ulimit)
+from ..config import (
+    check_dns_search,
+    check_ip,
+    default_config_file,
+    default_data_root,
+    default_host,
+    go_int,
+    parse_log_opt,
+    parse_pool,
+    parse_size,
+    parse_ulimit,
+)
 from ..containers.create import go_parse_bool as go_bool
 
 # flag → (daemon.json key, how the flag's value goes into it); only the flags given count
@@ -22,6 +32,7 @@ _KEYS: dict[str, str] = {
     "dns": "dns", "dns_search": "dns-search", "dns_opts": "dns-opts",
     "default_address_pools": "default-address-pools", "live_restore": "live-restore",
     "storage_driver": "storage-driver", "userland_proxy": "userland-proxy",
+    "seccomp_profile": "seccomp-profile",
     "shutdown_timeout": "shutdown-timeout",
 }
 
@@ -94,6 +105,8 @@ def _container_defaults(parser: argparse.ArgumentParser) -> None:
     add("--dns-search", action="append", type=_flag("--dns-search", check_dns_search), metavar="DOMAIN",
         help="DNS search domain for containers, repeatable")
     add("--dns-opt", dest="dns_opts", action="append", metavar="OPT", help="DNS option for containers, repeatable")
+    add("--seccomp-profile", default=None, metavar="PATH",
+        help='seccomp profile for containers that name none: a file, "builtin" or "unconfined"')
 
 
 def given(args: argparse.Namespace) -> dict[str, Any]:

@@ -228,8 +228,8 @@ def security_opts(options: list[str]) -> tuple[str | None, bool]:
         key, sep, value = opt.partition("=") if "=" in opt else opt.partition(":")
         if not sep:
             raise DockyardError(f'invalid --security-opt 1: "{opt}"')
-        if key == "seccomp":  # "" and "builtin" (current dockerd's name): the default profile
-            profile = None if value in ("", "builtin") else value
+        if key == "seccomp":  # "": the daemon's; "builtin" (current dockerd's name): the default
+            profile = None if value == "" else value
         elif key == "no-new-privileges":
             try:
                 no_new_privs = go_parse_bool(value)
@@ -240,13 +240,18 @@ def security_opts(options: list[str]) -> tuple[str | None, bool]:
     return profile, no_new_privs
 
 
-def seccomp_setting(hc: dict[str, Any]) -> str:
+def seccomp_setting(hc: dict[str, Any], daemon_profile: tuple[str, str] = ("", "")) -> str:
     """What the spec's ``seccomp`` says (``linux.seccomp.program_for``): nothing for
     ``--privileged`` or ``seccomp=unconfined``, else the default profile for the container's
     capabilities or the custom one compiled now — a profile dockerd or runc refuses fails the
-    start, in their words, as under dockerd."""
+    start, in their words, as under dockerd. ``daemon_profile``: ``--seccomp-profile`` as
+    given and the file's content, for a container that names none."""
     from ..linux import seccomp
     profile, _nnp = security_opts(hc.get("SecurityOpt") or [])
+    if profile is None and daemon_profile[0] not in ("", "builtin"):
+        profile = seccomp.UNCONFINED if daemon_profile[0] == "unconfined" else daemon_profile[1]
+    if profile == "builtin":
+        profile = None
     if hc.get("Privileged") or profile == seccomp.UNCONFINED or not seccomp.supported():
         return ""
     caps = capabilities.resolve(hc.get("CapAdd") or [], hc.get("CapDrop") or [])
@@ -546,8 +551,10 @@ def rlimits(hc: dict[str, Any], defaults: dict[str, dict[str, Any]] | None = Non
 
 
 def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
-               default_ulimits: dict[str, dict[str, Any]] | None = None) -> ContainerSpec:
-    """The runtime's view of ``record`` (resolved user, env, limits, mounts)."""
+               default_ulimits: dict[str, dict[str, Any]] | None = None,
+               daemon_seccomp: tuple[str, str] = ("", "")) -> ContainerSpec:
+    """The runtime's view of ``record`` (resolved user, env, limits, mounts); the daemon's
+    ``--default-ulimit`` and ``--seccomp-profile`` for what the container does not say."""
     cfg, hc = record.config, record.host_config
     layers_top_down = [record.upper_dir, *reversed(record.lower_dirs)]
     user = users.resolve(cfg.get("User") or "", layers_top_down, hc.get("GroupAdd") or [])
@@ -571,7 +578,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         domainname=str(cfg.get("Domainname") or ""), rlimits=rlimits(hc, default_ulimits),
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],
-        no_new_privs=security_opts(hc.get("SecurityOpt") or [])[1], seccomp=seccomp_setting(hc),
+        no_new_privs=security_opts(hc.get("SecurityOpt") or [])[1], seccomp=seccomp_setting(hc, daemon_seccomp),
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
         mounts=[*_shm(hc), *init, *devices, *mounts], network=network, limits=limits(hc),

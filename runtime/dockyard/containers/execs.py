@@ -310,7 +310,8 @@ class ExecManager:
             user=config.get("User") or cfg.get("User") or "",
             cap_add=list(host.get("CapAdd") or []), cap_drop=list(host.get("CapDrop") or []),
             privileged=bool(config.get("Privileged") or host.get("Privileged")),
-            no_new_privs=security_opts(security)[1], seccomp=seccomp_setting(host), tty=tty,
+            no_new_privs=security_opts(security)[1], seccomp=seccomp_setting(host, getattr(self.engine.containers, "daemon_seccomp", ("", ""))),
+            tty=tty,
             rlimits=rlimits(host, getattr(self.engine.containers, "default_ulimits", None)))
 
     @staticmethod

@@ -176,6 +176,11 @@ class ContainerManager:
         """``--default-ulimit``: applied at each start and exec, never recorded (dockerd's)."""
         return self.daemon.default_ulimits if self.daemon is not None else {}
 
+    @property
+    def daemon_seccomp(self) -> tuple[str, str]:
+        """``--seccomp-profile`` as given and its file's content (for each start and exec)."""
+        return (self.daemon.seccomp_profile, self.daemon.seccomp_text) if self.daemon is not None else ("", "")
+
     def emit(self, record: ContainerRecord, action: str, **extra: str) -> None:
         """A container event with dockerd's attributes (labels, image, name, then ``extra``)."""
         attrs = {**(record.config.get("Labels") or {}), "image": record.image,
@@ -364,7 +369,8 @@ class ContainerManager:
             network_ready = setup.finish if setup.pending is not None else None
         self._volume_events(record, "mount")
         try:
-            return _create.build_spec(record, netns, mounts, hostname, self.default_ulimits), network_ready
+            return _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
+                                      self.daemon_seccomp), network_ready
         except BaseException:
             self._teardown(record)
             raise
