@@ -22,6 +22,21 @@ from .create import command
 from .record import ContainerRecord
 from .skeleton import MTAB_TARGET
 
+HOST_CONFIG_ZERO: dict[str, Any] = {
+    **dict.fromkeys(("BlkioDeviceReadBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteBps",
+                     "BlkioDeviceWriteIOps", "BlkioWeightDevice", "DeviceCgroupRules", "DeviceRequests",
+                     "Devices", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "Links",
+                     "SecurityOpt", "Ulimits", "VolumesFrom")),
+    **dict.fromkeys(("Cgroup", "CgroupParent", "ContainerIDFile", "CpusetCpus", "CpusetMems",
+                     "Isolation", "PidMode", "UTSMode", "UsernsMode", "VolumeDriver"), ""),
+    **dict.fromkeys(("BlkioWeight", "CpuCount", "CpuPercent", "CpuRealtimePeriod", "CpuRealtimeRuntime",
+                     "IOMaximumBandwidth", "IOMaximumIOps", "KernelMemory", "KernelMemoryTCP",
+                     "MemoryReservation", "OomScoreAdj"), 0),
+    "OomKillDisable": False,
+}
+"""Inspect's ``HostConfig`` fields a client left out, as dockerd shows them: Go's zero values
+(its struct is encoded whole; docker-py sends only what it was given)."""
+
 _STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
@@ -62,7 +77,7 @@ def inspect(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
         **_etc_paths(record), "LogPath": _log_path(record),
         "Name": record.name, "RestartCount": record.restart_count, "Driver": "overlay2",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
-        "ExecIDs": None, "HostConfig": record.host_config,
+        "ExecIDs": None, "HostConfig": {**HOST_CONFIG_ZERO, **record.host_config},
         "GraphDriver": {"Name": "overlay2", "Data": {
             "LowerDir": ":".join(reversed(record.lower_dirs)), "MergedDir": record.rootfs,
             "UpperDir": record.upper_dir, "WorkDir": record.work_dir}},

@@ -307,3 +307,33 @@ def test_read_only_caps_and_limits_reach_the_container(client: Any) -> None:
 def test_empty_entrypoint_resets_it(client: Any) -> None:
     assert client.containers.run("busybox", ["echo", "plain"], entrypoint=[""],
                                  remove=True) == b"plain\n"
+
+
+# What dockerd 20.10 on this machine showed in inspect's HostConfig for a container docker-py
+# created with nothing but an image and a command (recorded 2026-11-29): the fields it was not
+# sent, as Go's zero values.
+DOCKERD_ZERO_HOST_CONFIG = {
+    "BlkioDeviceReadBps": None, "BlkioDeviceReadIOps": None, "BlkioDeviceWriteBps": None,
+    "BlkioDeviceWriteIOps": None, "BlkioWeight": 0, "BlkioWeightDevice": None, "Cgroup": "",
+    "CgroupParent": "", "ContainerIDFile": "", "CpuCount": 0, "CpuPercent": 0, "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "DeviceCgroupRules": None,
+    "DeviceRequests": None, "Devices": None, "Dns": None, "DnsOptions": None, "DnsSearch": None,
+    "ExtraHosts": None, "GroupAdd": None, "IOMaximumBandwidth": 0, "IOMaximumIOps": 0, "Isolation": "",
+    "KernelMemory": 0, "KernelMemoryTCP": 0, "Links": None, "MemoryReservation": 0,
+    "OomKillDisable": False, "OomScoreAdj": 0, "PidMode": "", "SecurityOpt": None, "UTSMode": "",
+    "Ulimits": None, "UsernsMode": "", "VolumeDriver": "", "VolumesFrom": None,
+}
+
+
+def test_inspect_shows_every_host_config_field(client: Any) -> None:
+    cid = client.api.create_container("busybox", "true")["Id"]
+    try:
+        shown = client.api.inspect_container(cid)["HostConfig"]
+        assert {k: shown.get(k, "missing") for k in DOCKERD_ZERO_HOST_CONFIG} == DOCKERD_ZERO_HOST_CONFIG
+        given = client.api.create_container("busybox", "true", host_config=client.api.create_host_config(
+            dns=["10.1.1.1"], security_opt=["no-new-privileges"]))["Id"]
+        shown = client.api.inspect_container(given)["HostConfig"]
+        assert shown["Dns"] == ["10.1.1.1"] and shown["SecurityOpt"] == ["no-new-privileges"]
+        client.api.remove_container(given)
+    finally:
+        client.api.remove_container(cid)
