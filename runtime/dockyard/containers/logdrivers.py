@@ -193,6 +193,28 @@ def fluentd_message(conf: dict[str, Any], stream: str, line: bytes, ns: int,
 # ---- the transport ---------------------------------------------------------------------------
 
 
+def tls_context(tls: dict[str, Any]) -> Any:
+    """The client's TLS settings as dockerd's syslog driver makes them: the CA file (else
+    the system's roots), a client certificate and key, or no verification at all."""
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if tls.get("skip_verify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif tls.get("ca"):
+        try:
+            context.load_verify_locations(tls["ca"])
+        except OSError as exc:
+            text = exc.strerror or str(exc)
+            raise ValueError(f'could not read CA certificate "{tls["ca"]}": open {tls["ca"]}: '
+                             f"{text[:1].lower()}{text[1:]}") from None
+    else:
+        context.load_default_certs()
+    if tls.get("cert") and tls.get("key"):
+        context.load_cert_chain(tls["cert"], tls["key"])
+    return context
+
+
 class Sink:
     """One connection to the log's sink that never blocks: datagrams sent or dropped, a
     stream buffered up to ``limit`` bytes and written when its socket takes it."""
@@ -209,8 +231,10 @@ class Sink:
         self.limit = int(conf.get("limit") or 1 << 20)
         self.pending = bytearray(pending)
         self.sock: socket.socket | None = None
-        self.watched = False
+        self.watched = 0                  # the selector's events for our socket, or 0
         self.connecting = False
+        self.handshaking = False          # TLS (syslog's tcp+tls) after the TCP connect
+        self.want_read = False            # the handshake (or a TLS write) waits to read
         self.retry_at = 0.0
         self.failing = False
         if fd is not None:
@@ -281,42 +305,96 @@ class Sink:
         """Write what the socket takes now (the shim calls this when it is writable)."""
         if self.sock is None:
             return
-        if self.connecting:
-            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                self._failed(OSError(code, os.strerror(code)), reconnect=True)
-                return
-            self.connecting = False
+        if self.connecting and not self._connected():
+            return
+        if self.handshaking and not self._handshake():
+            return
         while self.pending and self.stream:
             try:
                 sent = self.sock.send(self.pending)
             except BlockingIOError:
                 break
-            except OSError as exc:  # the peer went away: what it did not take is lost
-                self._failed(exc, reconnect=True)
+            except OSError as exc:
+                if self._tls_wait(exc):
+                    break
+                self._failed(exc, reconnect=True)  # the peer went away: its share is lost
                 return
             del self.pending[:sent]
             self._ok()
         self._watch()
 
+    def _connected(self) -> bool:
+        """Whether the dial finished (False: still under way, or failed and dropped)."""
+        assert self.sock is not None
+        code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._failed(OSError(code, os.strerror(code)), reconnect=True)
+            return False
+        try:
+            self.sock.getpeername()
+        except OSError:  # ENOTCONN: still connecting
+            self._watch()
+            return False
+        self.connecting = False
+        if self.conf.get("tls"):
+            try:
+                self._wrap()
+            except (OSError, ValueError) as exc:  # a CA file gone since the start
+                self._failed(exc if isinstance(exc, OSError) else OSError(str(exc)))
+                return False
+        return True
+
+    def _wrap(self) -> None:
+        """TLS over the connected socket (syslog's ``tcp+tls``), its handshake driven by
+        the shim's selector like any write."""
+        assert self.sock is not None
+        self._unwatch()
+        host = self.conf["address"].rpartition(":")[0].strip("[]")
+        self.sock = tls_context(self.conf["tls"]).wrap_socket(
+            self.sock, server_hostname=host, do_handshake_on_connect=False)
+        self.handshaking = True
+
+    def _handshake(self) -> bool:
+        assert self.sock is not None
+        try:
+            self.sock.do_handshake()  # type: ignore[attr-defined]
+        except OSError as exc:
+            if not self._tls_wait(exc):
+                self._failed(exc, reconnect=True)
+            else:
+                self._watch()
+            return False
+        self.handshaking, self.want_read = False, False
+        return True
+
+    def _tls_wait(self, exc: OSError) -> bool:
+        """Whether ``exc`` is TLS waiting for the socket (to read, or to write)."""
+        name = type(exc).__name__
+        if name in ("SSLWantReadError", "SSLWantWriteError"):
+            self.want_read = name == "SSLWantReadError"
+            return True
+        return False
+
     def _watch(self) -> None:
-        wanted = self.sock is not None and (self.connecting or bool(self.pending))
-        if wanted == self.watched:
+        busy = self.connecting or self.handshaking or bool(self.pending)
+        wanted = (1 if self.want_read else 2) if self.sock is not None and busy else 0
+        if wanted == self.watched:  # 1, 2: selectors.EVENT_READ, EVENT_WRITE
             return
+        self._unwatch()
         if wanted:
-            assert self.sock is not None
-            self.sel.register(self.sock, 2, "log-sink")  # selectors.EVENT_WRITE
-        else:
-            self.sel.unregister(self.sock)  # type: ignore[arg-type]
+            self.sel.register(self.sock, wanted, "log-sink")  # type: ignore[arg-type]
         self.watched = wanted
+
+    def _unwatch(self) -> None:
+        if self.watched:
+            self.sel.unregister(self.sock)  # type: ignore[arg-type]
+            self.watched = 0
 
     def _failed(self, exc: OSError, reconnect: bool = True) -> None:
         if reconnect and self.sock is not None:
-            if self.watched:
-                self.sel.unregister(self.sock)
-                self.watched = False
+            self._unwatch()
             self.sock.close()
-            self.sock, self.connecting = None, False
+            self.sock, self.connecting, self.handshaking = None, False, False
             self.pending.clear()
         if not self.failing:
             self.failing = True
@@ -338,14 +416,15 @@ class Sink:
     def close(self, timeout: float = 1.0) -> None:
         """The container is gone: what is buffered goes out for up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        while self.sock is not None and (self.pending or self.connecting) \
+        while self.sock is not None and (self.pending or self.connecting or self.handshaking) \
                 and time.monotonic() < deadline:
             import select
-            select.select([], [self.sock], [], max(0.0, deadline - time.monotonic()))
+            ready = [self.sock]
+            select.select(ready if self.want_read else [], [] if self.want_read else ready, [],
+                          max(0.0, deadline - time.monotonic()))
             self.flush()
         if self.sock is not None:
-            if self.watched:
-                self.sel.unregister(self.sock)
+            self._unwatch()
             self.sock.close()
             self.sock = None
 
@@ -375,7 +454,10 @@ class Delivery:
 
     def _encode(self, stream: str, entry: bytes, ns: int) -> list[bytes]:
         if self.driver == "syslog":
-            return [syslog_message(self.conf, stream, entry.rstrip(b"\n"), ns)]
+            message = syslog_message(self.conf, stream, entry.rstrip(b"\n"), ns)
+            if self.conf.get("octets"):  # RFC 5425's framing, which dockerd uses over TLS
+                message = b"%d %s" % (len(message), message)
+            return [message]
         if self.driver == "gelf":
             payload = gelf_message(self.conf, stream, entry, ns)
             if self.sink.stream:
@@ -406,6 +488,9 @@ class Delivery:
     def state(self) -> dict[str, Any]:
         """What crosses the shim's hand-off (its socket's fd stays open across the exec)."""
         sock = self.sink.sock
+        if sock is not None and self.conf.get("tls"):  # a TLS session cannot cross an exec:
+            self.sink.close(0.0)                        # the next interpreter dials again
+            sock = None
         if sock is not None:
             os.set_inheritable(sock.fileno(), True)
         return {"conf": self.conf, "fd": None if sock is None else sock.fileno(),

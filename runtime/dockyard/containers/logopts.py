@@ -113,7 +113,15 @@ def _syslog_settings(opts: dict[str, str]) -> dict[str, Any]:
     fmt = opts.get("syslog-format", "")
     if fmt not in SYSLOG_FORMATS:
         raise ValueError("Invalid syslog format")
-    return {"scheme": scheme, "address": address, "facility": facility, "format": fmt}
+    settings = {"scheme": scheme, "address": address, "facility": facility, "format": fmt}
+    if scheme == "tcp+tls":
+        settings["tls"] = {"ca": opts.get("syslog-tls-ca-cert", ""),
+                           "cert": opts.get("syslog-tls-cert", ""),
+                           "key": opts.get("syslog-tls-key", ""),
+                           "skip_verify": _parse_bool(opts.get("syslog-tls-skip-verify")
+                                                      or "false")}
+        settings["octets"] = fmt in ("rfc5424", "rfc5424micro")  # RFC 5425's framing
+    return settings
 
 
 def _syslog_address(text: str) -> tuple[str, str]:
@@ -376,7 +384,8 @@ def _reach_syslog(settings: dict[str, Any]) -> None:
     local syslog socket, the first of dockerd's three that takes a connection."""
     scheme, address = settings["scheme"], settings["address"]
     if scheme == "tcp+tls":
-        raise ValueError("syslog over tcp+tls is not supported by dockyard")
+        _reach_tls(settings["tls"], address)
+        return
     if scheme:
         kind = socket.SOCK_DGRAM if scheme in ("udp", "unixgram") else socket.SOCK_STREAM
         _reach(kind, scheme, address)
@@ -391,6 +400,32 @@ def _reach_syslog(settings: dict[str, Any]) -> None:
             settings.update(scheme=scheme, address=path)
             return
     raise ValueError("Unix syslog delivery error")
+
+
+def _reach_tls(tls: dict[str, Any], address: str) -> None:
+    """A TCP dial, then the handshake (a certificate the CA does not sign fails the start,
+    in Go's words)."""
+    import ssl
+
+    from .logdrivers import tls_context
+    context = tls_context(tls)
+    host, _, port = address.rpartition(":")
+    try:
+        sock = socket.create_connection((host.strip("[]"), int(port)), timeout=5)
+    except OSError as exc:
+        raise ValueError(f"dial tcp {address}: connect: {_os_words(exc)}") from None
+    try:
+        context.wrap_socket(sock, server_hostname=host.strip("[]")).close()
+    except ssl.SSLCertVerificationError as exc:
+        unknown = exc.verify_code in (18, 19, 20)  # self-signed, or an issuer not known
+        raise ValueError("x509: " + ("certificate signed by unknown authority" if unknown
+                                     else str(exc.verify_message))) from None
+    except (ssl.SSLEOFError, ConnectionResetError):
+        raise ValueError("EOF") from None  # the peer hung up (Go's io.EOF)
+    except OSError as exc:
+        raise ValueError(f"tls: {exc}") from None
+    finally:
+        sock.close()
 
 
 def _reach(kind: int, scheme: str, address: str) -> None:

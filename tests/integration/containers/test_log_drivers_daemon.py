@@ -28,8 +28,8 @@ class Listener:
     """A loopback listener of one kind that keeps what it receives (each datagram, or each
     stream connection's bytes)."""
 
-    def __init__(self, kind: str, path: str = "") -> None:
-        self.kind = kind
+    def __init__(self, kind: str, path: str = "", tls: Any = None) -> None:
+        self.kind, self.tls = kind, tls
         family = socket.AF_UNIX if kind.startswith("unix") else socket.AF_INET
         stype = socket.SOCK_DGRAM if kind in ("udp", "unixgram") else socket.SOCK_STREAM
         self.sock = socket.socket(family, stype)
@@ -55,6 +55,11 @@ class Listener:
             threading.Thread(target=self._read, args=(conn,), daemon=True).start()
 
     def _read(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:  # the daemon's check, gone after its handshake
+                return
         with conn:
             while data := conn.recv(70000):
                 self._keep(data)
@@ -90,8 +95,8 @@ def listeners() -> Iterator[list[Listener]]:
         listener.close()
 
 
-def _listen(made: list[Listener], kind: str, path: str = "") -> Listener:
-    listener = Listener(kind, path)
+def _listen(made: list[Listener], kind: str, path: str = "", tls: Any = None) -> Listener:
+    listener = Listener(kind, path, tls)
     made.append(listener)
     return listener
 
@@ -174,6 +179,44 @@ def test_syslog_unix_sockets_rfc5424micro(client: Any, listeners: list[Listener]
     classic = _lines(stream, 1)[0].decode()
     assert re.fullmatch(rf"<30>\w{{3}} [ \d]\d \d\d:\d\d:\d\d {socket.gethostname()} "
                         rf"{d.id[:12]}\[\d+\]: two\n", classic), classic
+
+
+def test_syslog_over_tls(client: Any, listeners: list[Listener], tmp_path: Path) -> None:
+    """dockerd 20.10 over ``tcp+tls`` (recorded): newline-ended messages, and RFC 5425's
+    octet counting with rfc5424 — ``69 <30>1 2026-11-29T18:39:27Z vm 3c20cdd6fab8 5033
+    3c20cdd6fab8 - hello\\n`` (the length counts the newline)."""
+    import ssl
+    import subprocess
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", "key.pem", "-out", "cert.pem"],
+                   check=True, capture_output=True, cwd=tmp_path)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    tls = _listen(listeners, "tcp", tls=server)
+    address = f"tcp+tls://{tls.address}"
+    c = _run(client, "echo hello", "syslog", **{
+        "syslog-address": address, "syslog-tls-ca-cert": str(tmp_path / "cert.pem"),
+        "syslog-format": "rfc5424"})
+    c.wait()
+    message = tls.wait_for(lambda r: b"".join(r) if b"".join(r).endswith(b"\n") else None)
+    length, _, rest = message.partition(b" ")
+    assert int(length) == len(rest)
+    assert re.fullmatch(rb"<30>1 \S+ \S+ (\w{12}) \d+ \1 - hello\n", rest), message
+    d = _run(client, "echo two; echo three >&2", "syslog", **{
+        "syslog-address": address, "syslog-tls-skip-verify": "true"})
+    d.wait()
+    got = tls.wait_for(lambda r: b"".join(r) if b"".join(r).count(b"\n") >= 3 else None)
+    lines = [_pid(m) for m in got.splitlines(keepends=True)[1:3]]
+    assert sorted(line.split("[PID]: ")[1] for line in lines) == ["three\n", "two\n"]
+    assert all(re.match(rf"<(30|27)>\w{{3}} [ \d]\d \d\d:\d\d:\d\d {d.id[:12]}\[PID\]: ", line)
+               for line in lines), lines
+    e = _run(client, "echo early; sleep 1; echo late", "syslog", **{
+        "syslog-address": address, "syslog-tls-skip-verify": "true"})
+    e.wait()  # a TLS session cannot cross the shim's hand-off: it dials again after it
+    got = tls.wait_for(lambda r: b"".join(r) if b"".join(r).count(b"\n") >= 5 else None)
+    assert [m.rsplit(b": ", 1)[1] for m in got.splitlines(keepends=True)[3:]] == \
+        [b"early\n", b"late\n"]
 
 
 def test_an_unreachable_sink_fails_the_start(client: Any, tmp_path: Path) -> None:

@@ -91,6 +91,16 @@ def test_syslog_rfc5424_and_micro(utc: None) -> None:
         micro, "stdout", b"x", _ns("2026-11-29T18:08:04", 999))
 
 
+def test_syslog_over_tls_counts_octets(utc: None) -> None:
+    """dockerd 20.10 over tcp+tls with rfc5424 (recorded): RFC 5425's ``LEN SP MSG``, the
+    length counting the newline; the other formats end in a newline only."""
+    delivery = Delivery.__new__(Delivery)
+    delivery.conf = {**_syslog("rfc5424", tag="3c20cdd6fab8"), "octets": True}
+    delivery.driver, delivery.partials = "syslog", {}
+    assert delivery._encode("stdout", b"hello\n", _ns("2026-11-29T18:39:27")) == [
+        b"69 <30>1 2026-11-29T18:39:27Z vm 3c20cdd6fab8 5033 3c20cdd6fab8 - hello\n"]
+
+
 def test_syslog_times_are_local(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "CET-1")
     time.tzset()

@@ -210,8 +210,6 @@ def test_what_the_shim_is_given() -> None:
     ("awslogs", {}, "must specify a value for log opt 'awslogs-group'"),
     ("gcplogs", {"gcp-project": "p"},
      "the gcplogs log driver cannot deliver from dockyard (no gcplogs client here)"),
-    ("syslog", {"syslog-address": "tcp+tls://127.0.0.1:1"},
-     "syslog over tcp+tls is not supported by dockyard"),
 ])
 def test_drivers_that_cannot_deliver_here_fail_the_start(driver: str, options: dict[str, str],
                                                          words: str) -> None:
@@ -250,3 +248,55 @@ def test_acknowledged_fluentd_delivery_is_refused() -> None:
     assert _start_error("fluentd", {"fluentd-request-ack": "true"}) == (
         "failed to initialize logging driver: fluentd-request-ack is not supported by dockyard "
         "(no acknowledged, retried delivery here)")
+
+
+def _certificate(tmp_path: Path) -> tuple[str, str]:
+    import subprocess
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", "key.pem", "-out", "cert.pem"],
+                   check=True, capture_output=True, cwd=tmp_path)
+    return str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+
+
+def test_syslog_over_tls_checks_the_peer_at_the_start(tmp_path: Path) -> None:
+    """dockerd 20.10 (recorded against a loopback TLS listener with a self-signed
+    certificate): no CA given, 'x509: certificate signed by unknown authority'; a CA file
+    that cannot be read, its words; the CA given or verification skipped, the start goes."""
+    import ssl
+    import threading
+    cert, key = _certificate(tmp_path)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server.wrap_socket(conn, server_side=True).close()
+            except OSError:
+                conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    address = {"syslog-address": f"tcp+tls://127.0.0.1:{port}"}
+    try:
+        assert _start_error("syslog", address) == \
+            "failed to initialize logging driver: x509: certificate signed by unknown authority"
+        assert _start_error("syslog", {**address, "syslog-tls-ca-cert": "/nonexistent/ca.pem"}) \
+            == 'failed to initialize logging driver: could not read CA certificate ' \
+               '"/nonexistent/ca.pem": open /nonexistent/ca.pem: no such file or directory'
+        got = logopts.delivery({"Type": "syslog", "Config": {
+            **address, "syslog-tls-ca-cert": cert, "syslog-format": "rfc5424"}}, RECORD)
+        assert got["tls"] == {"ca": cert, "cert": "", "key": "", "skip_verify": False}
+        assert got["octets"] is True
+        got = logopts.delivery({"Type": "syslog", "Config": {
+            **address, "syslog-tls-skip-verify": "true"}}, RECORD)
+        assert got["tls"]["skip_verify"] and got["octets"] is False
+    finally:
+        listener.close()
