@@ -267,7 +267,7 @@ class Sink:
             sock.close()
             self._failed(OSError(code, os.strerror(code)))
             return
-        self.sock, self.connecting = sock, code == errno.EINPROGRESS
+        self.sock, self.connecting = sock, self.stream  # a stream's first flush finishes it
         self._watch()
 
     def send(self, messages: list[bytes]) -> None:
