@@ -111,7 +111,10 @@ class UploadWriter:
         self.upload = upload
         self.start = upload.size
         self.offset = self.written_back = self.start
-        self.fd = os.open(upload.data, os.O_WRONLY | os.O_APPEND)
+        try:
+            self.fd = os.open(upload.data, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:  # finished (or cancelled) by another request since: gone
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload.id}) from None
         cached = upload.storage.hashes.pop(upload.id, None)
         self.hasher = cached[1] if cached and cached[0] == self.start else None
 
