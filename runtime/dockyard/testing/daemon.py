@@ -108,6 +108,16 @@ class DaemonProcess:
         kwargs.setdefault("version", "auto")
         return docker.DockerClient(base_url=self.host, **kwargs)
 
+    def load(self, archive: Path) -> Self:
+        """``docker load`` of an image archive (a test's busybox) into this daemon."""
+        client = self.client()
+        try:
+            with open(archive, "rb") as f:
+                list(client.api.load_image(f))
+        finally:
+            client.close()
+        return self
+
     def stop(self, timeout: float = 15.0, sig: int = signal.SIGTERM) -> int | None:
         """Signal the daemon by pid and wait; SIGKILL if it does not stop in time."""
         if self.proc is None:

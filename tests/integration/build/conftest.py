@@ -19,11 +19,7 @@ def daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
     if os.geteuid() != 0:
         pytest.skip("RUN steps need root (namespaces, overlayfs)")
     with DaemonProcess() as d:
-        client = d.client()
-        with open(busybox_archive, "rb") as f:
-            list(client.api.load_image(f))
-        client.close()
-        yield d
+        yield d.load(busybox_archive)
 
 
 @pytest.fixture

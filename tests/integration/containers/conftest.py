@@ -21,8 +21,4 @@ def client(dockyard_tidy_client: Any) -> Any:
 def busybox_daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
     """A daemon of the module's own with busybox loaded: for tests that restart it."""
     with DaemonProcess() as d:
-        client = d.client()
-        with open(busybox_archive, "rb") as f:
-            list(client.api.load_image(f))
-        client.close()
-        yield d
+        yield d.load(busybox_archive)

@@ -22,12 +22,7 @@ NO_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",
 
 
 def _daemon(profile: Path | str, busybox_archive: Path) -> DaemonProcess:
-    d = DaemonProcess(None, "--seccomp-profile", str(profile)).start()
-    client = d.client()
-    with open(busybox_archive, "rb") as f:
-        list(client.api.load_image(f))
-    client.close()
-    return d
+    return DaemonProcess(None, "--seccomp-profile", str(profile)).start().load(busybox_archive)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import json
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -278,26 +277,16 @@ def test_bad_healthchecks_in_dockerds_words(client: Any) -> None:
 # ---- a daemon restart ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def private(busybox_archive: Path) -> Iterator[DaemonProcess]:
-    with DaemonProcess() as d:
-        c = d.client()
-        with open(busybox_archive, "rb") as f:
-            list(c.api.load_image(f))
-        c.close()
-        yield d
-
-
-def test_checks_resume_after_a_daemon_restart(private: DaemonProcess) -> None:
+def test_checks_resume_after_a_daemon_restart(busybox_daemon: DaemonProcess) -> None:
     """dockerd 20.10 with live-restore leaves a re-adopted container's checks stopped (its
     status frozen); dockyard's re-adopting daemon resumes them, the status as it was."""
-    client = private.client()
+    client = busybox_daemon.client()
     try:
         c = _run(client, ["CMD-SHELL", "test -e /tmp/ok"], Retries=1)
         _status(client, c.id, "unhealthy", streak=3)
-        private.restart()
+        busybox_daemon.restart()
         client.close()
-        client = private.client()
+        client = busybox_daemon.client()
         health = _health(client, c.id)  # saved at the daemon's stop, though no status changed
         assert health["Status"] == "unhealthy" and health["FailingStreak"] >= 3
         assert len(health["Log"]) >= 3

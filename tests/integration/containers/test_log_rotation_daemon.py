@@ -7,7 +7,6 @@ tests/unit/containers/test_log_rotation.py, where they were recorded)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ HUNDRED = ["sh", "-c", 'i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1))
 
 
 def _slow(count: int, pause_us: int) -> list[str]:
-    return ["sh", "-c", f'i=1; while [ $i -le {count} ]; do echo "line $i"; i=$((i+1)); '
-            f"usleep {pause_us}; done"]
+    return ["sh", "-c", (f'i=1; while [ $i -le {count} ]; do echo "line $i"; i=$((i+1)); '
+                         f"usleep {pause_us}; done")]
 
 
 def _run(client: Any, command: list[str], **log: Any) -> Any:
@@ -122,31 +121,21 @@ def test_long_lines_are_16k_pieces(client: Any) -> None:
 # ---- a daemon of its own: restarted while a container rotates ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def own_daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
-    with DaemonProcess() as d:
-        client = d.client()
-        with open(busybox_archive, "rb") as f:
-            list(client.api.load_image(f))
-        client.close()
-        yield d
-
-
-def test_a_readopted_container_keeps_rotating(own_daemon: DaemonProcess, tmp_path: Path) -> None:
+def test_a_readopted_container_keeps_rotating(busybox_daemon: DaemonProcess, tmp_path: Path) -> None:
     """The shim owns the writer (and hands it over when it re-executes itself at 0.5 s): a
     daemon restarted mid-run finds the log rotated on, as a rotating log of the same options
     keeps it."""
     options = {"max-size": "1k", "max-file": "3"}
-    client = own_daemon.client()
+    client = busybox_daemon.client()
     try:
         c = _run(client, ["sh", "-c", "sleep 0.8; " + _slow(150, 2000)[2]], **options)
-        own_daemon.restart()
+        busybox_daemon.restart()
         client.close()
-        client = own_daemon.client()
+        client = busybox_daemon.client()
         c = client.containers.get(c.id)
         assert c.wait()["StatusCode"] == 0
         assert _lines(c.logs()) == _kept(tmp_path, options, 150)
-        assert _files(own_daemon.root, c.id) == ["-json.log", "-json.log.1", "-json.log.2"]
+        assert _files(busybox_daemon.root, c.id) == ["-json.log", "-json.log.1", "-json.log.2"]
     finally:
         for item in client.api.containers(all=True):
             client.api.remove_container(item["Id"], force=True)

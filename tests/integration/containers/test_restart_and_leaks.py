@@ -31,11 +31,7 @@ def daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
     os.environ[key] = value  # inherited by the daemon, its launcher and every shim
     try:
         with DaemonProcess() as d:
-            client = d.client()
-            with open(busybox_archive, "rb") as f:
-                list(client.api.load_image(f))
-            client.close()
-            yield d
+            yield d.load(busybox_archive)
     finally:
         del os.environ[key]
 
