@@ -712,6 +712,19 @@ def _live_pids(user: UnprivilegedUser) -> list[int]:
     return live
 
 
+def test_the_default_seccomp_profile_applies(rootless: Rootless) -> None:
+    """A rootless init loads it too (with CAP_SYS_ADMIN in its own user namespace), and execs."""
+    done = rootless.docker("run", "--rm", "busybox", "unshare", "-U", "true")
+    assert (done.returncode, done.stderr) == (1, "unshare: unshare(0x10000000): Operation not permitted\n")
+    done = rootless.docker("run", "--rm", "--security-opt", "seccomp=unconfined", "busybox",
+                           "unshare", "-U", "true")
+    assert done.returncode == 0, done.stderr
+    cid = rootless.ok("run", "-d", "busybox", "sleep", "100").strip()
+    assert rootless.docker("exec", cid, "unshare", "-U", "true").returncode == 1
+    rootless.ok("rm", "-f", cid)
+
+
+# stops the daemon: the module's last test (later ones would find no daemon)
 def test_nothing_left_after_stop(rootless: Rootless) -> None:
     # a container's files the user may not read or delete (mode 0; another owner): read by
     # diff and commit, and removed all the same, in the user namespace
@@ -739,15 +752,3 @@ def test_nothing_left_after_stop(rootless: Rootless) -> None:
     assert not rootless.socket.exists()
     assert not list((rootless.data_root / "containers").glob("[0-9a-f]*"))
     assert not [p for p in rootless.data_root.glob("snapshots/*") if p.name.startswith(("tmp-", "trash-"))]
-
-
-def test_the_default_seccomp_profile_applies(rootless: Rootless) -> None:
-    """A rootless init loads it too (with CAP_SYS_ADMIN in its own user namespace), and execs."""
-    done = rootless.docker("run", "--rm", "busybox", "unshare", "-U", "true")
-    assert (done.returncode, done.stderr) == (1, "unshare: unshare(0x10000000): Operation not permitted\n")
-    done = rootless.docker("run", "--rm", "--security-opt", "seccomp=unconfined", "busybox",
-                           "unshare", "-U", "true")
-    assert done.returncode == 0, done.stderr
-    cid = rootless.ok("run", "-d", "busybox", "sleep", "100").strip()
-    assert rootless.docker("exec", cid, "unshare", "-U", "true").returncode == 1
-    rootless.ok("rm", "-f", cid)
