@@ -42,7 +42,7 @@ def client(profile: Path, busybox_archive: Path) -> Iterator[Any]:
         for item in c.api.containers(all=True):
             c.api.remove_container(item["Id"], force=True)
         c.close()
-        d.stop()
+        d.cleanup()
 
 
 def _mkdir(client: Any, **kw: Any) -> bytes:
@@ -69,7 +69,7 @@ def test_a_missing_profile_stops_the_daemon(tmp_path: Path) -> None:
     d = DaemonProcess(None, "--seccomp-profile", str(missing))
     with pytest.raises(RuntimeError) as failed:
         d.start()
-    d.stop()
+    d.cleanup()
     assert f"opening seccomp profile ({missing}) failed: open {missing}: no such file or directory" \
         in str(failed.value)
 
@@ -87,4 +87,4 @@ def test_a_profile_that_is_not_json_fails_each_start(tmp_path: Path, busybox_arc
         for item in c.api.containers(all=True):
             c.api.remove_container(item["Id"], force=True)
         c.close()
-        d.stop()
+        d.cleanup()
