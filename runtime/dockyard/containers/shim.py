@@ -635,16 +635,10 @@ class Shim:
         event = Launcher.collect(running)
         status = {"exit_code": event["exit_code"], "oom_killed": event["oom_killed"],
                   "finished_at": time.time_ns()}
-        tmp = os.path.join(self.dir, "exit.json.tmp")
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            os.write(out, json.dumps(status).encode())  # no file object: fewer faults
-        finally:
-            os.close(out)
-        os.replace(tmp, os.path.join(self.dir, "exit.json"))
-        if self.listener is not None:  # before the news: a waiter sees them gone
-            os.unlink(os.path.join(self.dir, "shim.sock"))
-            os.unlink(os.path.join(self.dir, "shim.pid"))
+            self._write_exit(status)
+        except FileNotFoundError:  # the directory went (a failed start's ``run --rm``): the
+            pass                   # cgroup must go all the same (``release`` below)
         mark(self.cid, "shim.exit-sending")
         self._broadcast(b"x" + json.dumps(status).encode())
         Launcher.release(running)
@@ -663,6 +657,18 @@ class Shim:
             self.rotating.settle()
         if self.delivery is not None:
             self.delivery.close()  # what a stream still holds: after the news
+
+    def _write_exit(self, status: dict[str, Any]) -> None:
+        tmp = os.path.join(self.dir, "exit.json.tmp")
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(out, json.dumps(status).encode())  # no file object: fewer faults
+        finally:
+            os.close(out)
+        os.replace(tmp, os.path.join(self.dir, "exit.json"))
+        if self.listener is not None:  # before the news: a waiter sees them gone
+            os.unlink(os.path.join(self.dir, "shim.sock"))
+            os.unlink(os.path.join(self.dir, "shim.pid"))
 
     def _handle(self) -> Any:
         """The launcher's view of our init, rebuilt after the hand-off (imports only now)."""

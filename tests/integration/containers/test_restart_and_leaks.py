@@ -136,6 +136,12 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
         time.sleep(1)  # the spare announces its embryo: the start goes to it
         with pytest.raises(docker.errors.APIError, match=f"127.0.0.1:{port}"):
             client.containers.run("busybox", "true", ports={"80/tcp": ("127.0.0.1", port)})
+        time.sleep(1)  # the same with --rm: the removal races the shim's clean-up
+        auto = client.api.create_container("busybox", "true", ports=[80], host_config=client.api.create_host_config(
+            port_bindings={80: ("127.0.0.1", port)}, auto_remove=True))["Id"]
+        ids.append(auto)
+        with pytest.raises(docker.errors.APIError, match=f"127.0.0.1:{port}"):
+            client.api.start(auto)
     victim = client.containers.run("busybox", ["sleep", "100"], detach=True)
     os.kill(_shim_pid(daemon, victim.id), signal.SIGKILL)
     victim.wait(timeout=10)
