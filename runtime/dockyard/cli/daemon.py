@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import (
+    FIELDS,
     check_dns_search,
     check_ip,
     default_config_file,
@@ -22,19 +23,9 @@ from ..config import (
 )
 from ..containers.create import go_parse_bool as go_bool
 
-# flag → (daemon.json key, how the flag's value goes into it); only the flags given count
-_KEYS: dict[str, str] = {
-    "hosts": "hosts", "data_root": "data-root", "pidfile": "pidfile", "log_level": "log-level",
-    "insecure_registries": "insecure-registries", "registry_mirrors": "registry-mirrors",
-    "bridge": "bridge", "bip": "bip", "default_ulimits": "default-ulimits",
-    "default_shm_size": "default-shm-size", "log_driver": "log-driver", "log_opts": "log-opts",
-    "default_ipc_mode": "default-ipc-mode", "default_cgroupns_mode": "default-cgroupns-mode",
-    "dns": "dns", "dns_search": "dns-search", "dns_opts": "dns-opts",
-    "default_address_pools": "default-address-pools", "live_restore": "live-restore",
-    "storage_driver": "storage-driver", "userland_proxy": "userland-proxy",
-    "seccomp_profile": "seccomp-profile",
-    "shutdown_timeout": "shutdown-timeout",
-}
+# flag's dest → daemon.json key: the flags' dests are DaemonConfig's field names ("debug" is a
+# file-only spelling of the log level); only the flags given count
+_KEYS: dict[str, str] = {field: key for key, field in FIELDS.items() if key != "debug"}
 
 
 def _flag(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
