@@ -64,6 +64,14 @@ def dockyard_registry(dockyard_registry_factory: Callable[..., RegistryProcess])
 
 
 @pytest.fixture(scope="session")
+def syscall_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The static syscall probe (``testing.syscallprobe``), built once a session; without gcc
+    the tests that need it fail with the reason (.ci/install installs it)."""
+    from .syscallprobe import build
+    return build(tmp_path_factory.mktemp("syscallprobe"))
+
+
+@pytest.fixture(scope="session")
 def dockyard_daemon() -> Iterator[DaemonProcess]:
     """A real ``dockyard daemon`` on a temporary data root and socket, shared by the session.
 

@@ -22,10 +22,8 @@ CONFINED = {"39": 0, "272,0x10000000": EPERM, "272,0": EPERM, "165": EPERM, "250
 
 
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if syscallprobe.compiler() is None:
-        pytest.skip("gcc is needed to build the syscall probe")
-    return syscallprobe.build(tmp_path_factory.mktemp("probe"))
+def probe(syscall_probe: Path) -> Path:
+    return syscall_probe
 
 
 def _volumes(probe: Path) -> dict[str, dict[str, str]]:

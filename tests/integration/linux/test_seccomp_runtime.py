@@ -43,10 +43,8 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if syscallprobe.compiler() is None:
-        pytest.skip("gcc is needed to build the syscall probe")
-    return syscallprobe.build(tmp_path_factory.mktemp("probe"))
+def probe(syscall_probe: Path) -> Path:
+    return syscall_probe
 
 
 @pytest.fixture
