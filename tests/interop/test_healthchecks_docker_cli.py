@@ -7,14 +7,14 @@ same commands; states are waited for by polling, never timed."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import docker_cli
 
 DEADLINE = 30.0
 FAST = ("--network", "none", "--health-interval", "100ms", "--health-timeout", "2s")
@@ -22,12 +22,7 @@ FAST = ("--network", "none", "--health-interval", "100ms", "--health-timeout", "
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60)
-    return run
+    return docker_cli(dockyard_daemon.host)
 
 
 def _until(what: Callable[[], Any], message: str) -> Any:

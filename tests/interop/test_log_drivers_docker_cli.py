@@ -10,12 +10,13 @@ import json
 import os
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import docker_cli
 
 DEADLINE = 30.0
 
@@ -23,12 +24,7 @@ DEADLINE = 30.0
 @pytest.fixture
 def cli(dockyard_daemon: Any, dockyard_tidy_client: Any) -> Iterator[Any]:
     """``docker ARGS…`` against the session daemon (its containers go with the tidy client)."""
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60)
-    yield run
+    yield docker_cli(dockyard_daemon.host)
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ alone; a bad value fails ``docker run``'s start with exit 125 and the logger's w
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import docker_cli
 
 LOOP = 'i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done'
 
@@ -19,12 +19,7 @@ LOOP = 'i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done'
 @pytest.fixture
 def cli(dockyard_daemon: Any, dockyard_tidy_client: Any) -> Iterator[Any]:
     """``docker ARGS…`` against the session daemon (its containers go with the tidy client)."""
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60)
-    yield run
+    yield docker_cli(dockyard_daemon.host)
 
 
 def _numbers(text: str) -> list[int]:

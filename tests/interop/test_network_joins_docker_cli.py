@@ -13,12 +13,13 @@ for the same commands (recorded 2026-11-29, its own data root, ``--bridge none``
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import docker_cli
 
 PRIVATE = "container cannot be connected to multiple networks with one of the networks in private (none) mode"
 
@@ -26,12 +27,11 @@ PRIVATE = "container cannot be connected to multiple networks with one of the ne
 @pytest.fixture
 def docker(dockyard_daemon: Any, dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
     """The docker CLI on the session daemon; what the test made is removed after it."""
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
+    cli = docker_cli(dockyard_daemon.host)
     made: list[tuple[str, str]] = []
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60)
+        done = cli(*args)
         if args[:2] == ("network", "create") or args[0] in ("run", "create"):
             name = args[args.index("--name") + 1] if "--name" in args else args[-1]
             made.append(("network" if args[0] == "network" else "container", name))

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import docker_cli
 
 
 @pytest.fixture
@@ -31,12 +32,7 @@ def client(dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60)
-    return run
+    return docker_cli(dockyard_daemon.host)
 
 
 def test_network_verbs_and_errors(docker: Any) -> None:

@@ -5,13 +5,13 @@ and ``docker run`` with ``-v`` (named, anonymous, host paths), ``--mount`` and `
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import docker_cli
 
 
 @pytest.fixture
@@ -21,12 +21,7 @@ def docker(dockyard_daemon: Any, dockyard_client: Any, busybox_image: str) -> It
     api = dockyard_client.api
     containers = {c["Id"] for c in api.containers(all=True)}
     volumes = {v["Name"] for v in api.volumes()["Volumes"] or []}
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60)
-    yield run
+    yield docker_cli(dockyard_daemon.host)
     for c in api.containers(all=True):
         if c["Id"] not in containers:
             api.remove_container(c["Id"], force=True, v=True)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -53,6 +54,17 @@ def ping_unix(path: Path, timeout: float = 1.0) -> bool:
     except OSError:
         return False
     return data.startswith(b"HTTP/1.1 200") and data.endswith(b"OK")
+
+
+def docker_cli(host: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The real docker CLI against ``host``: ``run(*args)`` gives its exit code and text
+    output (a failed command does not raise; 60 s at the most)."""
+    env = dict(os.environ, DOCKER_HOST=host)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
+                              text=True, timeout=60)
+    return run
 
 
 class DaemonProcess:
