@@ -109,27 +109,27 @@ def test_the_file_gives_the_same_settings(tmp_path: Path) -> None:
 FILE_ERRORS: list[tuple[Any, dict[str, Any], str]] = [
     ({"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}},
      {"default-ulimits": {"nproc": {"Name": "nproc", "Hard": 2, "Soft": 1}}},
-     "the following directives are specified both as a flag and in the configuration file: default-ulimits: "
-     "(from flag: [nproc=1:2], from file: map[nofile:map[Hard:2048 Name:nofile Soft:1024]])"),
+     ("the following directives are specified both as a flag and in the configuration file: default-ulimits: "
+      "(from flag: [nproc=1:2], from file: map[nofile:map[Hard:2048 Name:nofile Soft:1024]])")),
     ({"default-shm-size": "128M"}, {"default-shm-size": 64 << 20},
-     "the following directives are specified both as a flag and in the configuration file: default-shm-size: "
-     "(from flag: 64MiB, from file: 128M)"),
+     ("the following directives are specified both as a flag and in the configuration file: default-shm-size: "
+      "(from flag: 64MiB, from file: 128M)")),
     ({"log-driver": "local", "log-opts": {"max-size": "1m"}}, {"log-opts": {"max-file": "2"}},
-     "the following directives are specified both as a flag and in the configuration file: log-opts: "
-     "(from flag: map[max-file:2], from file: map[max-size:1m])"),
+     ("the following directives are specified both as a flag and in the configuration file: log-opts: "
+      "(from flag: map[max-file:2], from file: map[max-size:1m])")),
     ({"default-address-pools": [{"base": "10.1.0.0/16", "size": 24}]},
      {"default-address-pools": [{"Base": "10.2.0.0/16", "Size": 24}, {"Base": "10.3.0.0/16", "Size": 26}]},
-     "the following directives are specified both as a flag and in the configuration file: "
-     "default-address-pools: (from flag: 10.2.0.0/16 24, 10.3.0.0/16 26, from file: "
-     "[map[base:10.1.0.0/16 size:24]])"),
+     ("the following directives are specified both as a flag and in the configuration file: "
+      "default-address-pools: (from flag: 10.2.0.0/16 24, 10.3.0.0/16 26, from file: "
+      "[map[base:10.1.0.0/16 size:24]])")),
     ({"default-address-pools": [{"base": "10.1.0.0/16", "size": "x"}]}, {},
      "json: cannot unmarshal string into Go struct field Config.default-address-pools of type int"),
     ({"shutdown-timeout": "x"}, {},
      "json: cannot unmarshal string into Go struct field Config.shutdown-timeout of type int"),
     ({"live-restore": "yes"}, {}, "json: cannot unmarshal string into Go struct field Config.live-restore of type bool"),
     ({"log-level": "debug"}, {"log-level": "warn"},
-     "the following directives are specified both as a flag and in the configuration file: log-level: "
-     "(from flag: warn, from file: debug)"),
+     ("the following directives are specified both as a flag and in the configuration file: log-level: "
+      "(from flag: warn, from file: debug)")),
     ({"foo": 1}, {}, "the following directives don't match any configuration option: foo"),
     ({"default-ulimits": {"nofile": "1024"}}, {},
      "json: cannot unmarshal string into Go struct field Config.default-ulimits of type units.Ulimit"),
@@ -139,12 +139,12 @@ FILE_ERRORS: list[tuple[Any, dict[str, Any], str]] = [
     ({"dns-search": ["-x"]}, {}, "configuration validation from file failed: -x is not a valid domain"),
     ('{"debug": true', {}, "unexpected EOF"),
     ([], {}, "json: cannot unmarshal array into Go value of type map[string]interface {}"),
-    ({}, {"default-ipc-mode": "host"}, "merged configuration validation from file and command line flags "
-     'failed: IPC mode "host" is not supported as default value; use "shareable" or "private"'),
-    ({"default-ipc-mode": "bogus"}, {}, "merged configuration validation from file and command line flags "
-     'failed: default IPC mode setting (bogus) is invalid; use "shareable" or "private"'),
-    ({}, {"default-cgroupns-mode": "bogus"}, "merged configuration validation from file and command line "
-     'flags failed: default cgroup namespace mode (bogus) is invalid; use "host" or "private"'),
+    ({}, {"default-ipc-mode": "host"}, ("merged configuration validation from file and command line flags "
+      'failed: IPC mode "host" is not supported as default value; use "shareable" or "private"')),
+    ({"default-ipc-mode": "bogus"}, {}, ("merged configuration validation from file and command line flags "
+      'failed: default IPC mode setting (bogus) is invalid; use "shareable" or "private"')),
+    ({}, {"default-cgroupns-mode": "bogus"}, ("merged configuration validation from file and command line "
+      'flags failed: default cgroup namespace mode (bogus) is invalid; use "host" or "private"')),
 ]
 
 
@@ -193,14 +193,14 @@ def test_default_log_options_are_checked_at_the_start() -> None:
 
 @pytest.mark.parametrize(("flag", "message"), [
     # dockerd 20.10: "failed to start daemon: " and this
-    ("base=10.0.0.0/16", "Error initializing network controller: error obtaining controller instance: "
-                         "invalid pools size: 0"),
-    ("size=24", 'Error initializing network controller: error obtaining controller instance: invalid base '
-                'pool "": invalid CIDR address: '),
-    ("base=x,size=24", "Error initializing network controller: error obtaining controller instance: "
-                       'invalid base pool "x": invalid CIDR address: x'),
-    ("base=10.0.0.0/16,size=8", "Error initializing network controller: error obtaining controller instance: "
-                                "invalid pools size: 8"),
+    ("base=10.0.0.0/16", ("Error initializing network controller: error obtaining controller instance: "
+                          "invalid pools size: 0")),
+    ("size=24", ('Error initializing network controller: error obtaining controller instance: invalid base '
+                 'pool "": invalid CIDR address: ')),
+    ("base=x,size=24", ("Error initializing network controller: error obtaining controller instance: "
+                        'invalid base pool "x": invalid CIDR address: x')),
+    ("base=10.0.0.0/16,size=8", ("Error initializing network controller: error obtaining controller instance: "
+                                 "invalid pools size: 8")),
 ])
 def test_address_pools_are_checked_at_the_start(flag: str, message: str) -> None:
     with pytest.raises(InvalidArgument) as exc:

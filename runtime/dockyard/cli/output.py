@@ -26,7 +26,7 @@ def run_verb(func: Callable[[argparse.Namespace], int], args: argparse.Namespace
         return 141
     except DockyardError as exc:
         return fail(str(exc))
-    except Exception as exc:  # docker-py and connection errors: one line, never a traceback
+    except Exception as exc:  # noqa: BLE001 — docker-py and connection errors: one line, never a traceback
         return fail(_client_error_message(exc))
 
 

@@ -36,7 +36,7 @@ def split(digest: str) -> tuple[str, str]:
     return algorithm, hexpart
 
 
-def hasher(digest_or_algorithm: str = "sha256") -> "hashlib._Hash":
+def hasher(digest_or_algorithm: str = "sha256") -> hashlib._Hash:
     """A fresh hash object for a digest's algorithm (or an algorithm name)."""
     algorithm = digest_or_algorithm.partition(":")[0]
     if algorithm not in ALGORITHMS:

@@ -27,7 +27,7 @@ LAYERS: Final = frozenset(
 
 def layer_compression(media_type: str) -> str:
     """``"gzip"``, ``"zstd"`` or ``""`` (uncompressed) for a layer media type."""
-    if media_type.endswith("+gzip") or media_type.endswith(".gzip"):
+    if media_type.endswith(("+gzip", ".gzip")):
         return "gzip"
     if media_type.endswith("+zstd"):
         return "zstd"

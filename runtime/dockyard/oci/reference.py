@@ -66,7 +66,7 @@ class Reference:
             out += f"@{self.digest}"
         return out
 
-    def with_tag(self, tag: str) -> "Reference":
+    def with_tag(self, tag: str) -> Reference:
         validate_tag(tag)
         return Reference(self.domain, self.path, tag, None)
 

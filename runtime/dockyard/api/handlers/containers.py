@@ -19,8 +19,14 @@ from tornado.iostream import StreamClosedError
 
 from ...containers import trace
 from ...containers.events import matches as event_matches
-from ...containers.logs import (LogOptions, LogReader, check_readable, extra_attrs, log_files,
-                                parse_time)
+from ...containers.logs import (
+    LogOptions,
+    LogReader,
+    check_readable,
+    extra_attrs,
+    log_files,
+    parse_time,
+)
 from ...errors import InvalidArgument
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
