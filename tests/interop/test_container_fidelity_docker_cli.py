@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -19,17 +18,13 @@ from typing import Any
 
 import pytest
 
+from dockyard.testing.daemon import DockerCLI
 from dockyard.testing.hostcaps import ipv6_listen
 
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60, **kw)
-    return run
+    return DockerCLI(dockyard_daemon.host)
 
 
 LOCALHOST = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"

@@ -6,23 +6,18 @@ from __future__ import annotations
 import os
 import pty
 import select
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dockyard.testing.daemon import DockerCLI
+
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              timeout=60, **kw)
-    run.env = env  # type: ignore[attr-defined]
-    return run
+    return DockerCLI(dockyard_daemon.host, text=False)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from dockyard.testing.daemon import DockerCLI
+
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
@@ -27,13 +29,7 @@ def docker(dockyard_daemon: Any, dockyard_client: Any, busybox_image: str) -> It
     containers = {c["Id"] for c in api.containers(all=True)}
     networks = {n["Id"] for n in api.networks()}
     volumes = {v["Name"] for v in api.volumes()["Volumes"] or []}
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[Any]:
-        kw.setdefault("text", True)
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              timeout=60, **kw)
-    yield run
+    yield DockerCLI(dockyard_daemon.host)
     for c in api.containers(all=True):
         if c["Id"] not in containers:
             api.remove_container(c["Id"], force=True, v=True)

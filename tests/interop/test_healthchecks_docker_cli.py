@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import docker_cli
+from dockyard.testing.daemon import DockerCLI
 
 DEADLINE = 30.0
 FAST = ("--network", "none", "--health-interval", "100ms", "--health-timeout", "2s")
@@ -22,7 +22,7 @@ FAST = ("--network", "none", "--health-interval", "100ms", "--health-timeout", "
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
-    return docker_cli(dockyard_daemon.host)
+    return DockerCLI(dockyard_daemon.host)
 
 
 def _until(what: Callable[[], Any], message: str) -> Any:

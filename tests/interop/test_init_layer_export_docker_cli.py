@@ -8,33 +8,27 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import tarfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from dockyard.testing.daemon import DockerCLI
 from dockyard.testing.dockerd import busybox_rootfs_tar
 
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
-    env = dict(os.environ, DOCKER_HOST=dockyard_daemon.host)
-
-    def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True, timeout=60,
-                              input=stdin)
-    return run
+    return DockerCLI(dockyard_daemon.host, text=False)
 
 
 def _image_tar(odd: bool) -> bytes:
     """The busybox rootfs without /dev, /proc and /sys; ``odd`` adds a /dev of mode 0750 and
     owner 1:2, /dev/pts 0700 of 3:4, /dev/shm → /run/shm, /dev/console a node, a regular mtab."""
-    base = tarfile.open(fileobj=io.BytesIO(busybox_rootfs_tar()))
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
+    with tarfile.open(fileobj=io.BytesIO(busybox_rootfs_tar())) as base, \
+            tarfile.open(fileobj=out, mode="w") as tar:
         for member in base.getmembers():
             tar.addfile(member, base.extractfile(member) if member.isfile() else None)
         if odd:
@@ -52,7 +46,7 @@ def _image_tar(odd: bool) -> bytes:
 @pytest.fixture
 def images(docker: Any, dockyard_clean_images: Any) -> Iterator[None]:
     for tag, odd in (("dy-nodev:1", False), ("dy-odddev:1", True)):
-        done = docker("import", "-c", 'CMD ["sh"]', "-", tag, stdin=_image_tar(odd))
+        done = docker("import", "-c", 'CMD ["sh"]', "-", tag, input=_image_tar(odd))
         assert done.returncode == 0, done.stderr
     yield
 

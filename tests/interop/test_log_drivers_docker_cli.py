@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import docker_cli
+from dockyard.testing.daemon import DockerCLI
 
 DEADLINE = 30.0
 
@@ -24,7 +24,7 @@ DEADLINE = 30.0
 @pytest.fixture
 def cli(dockyard_daemon: Any, dockyard_tidy_client: Any) -> Iterator[Any]:
     """``docker ARGS…`` against the session daemon (its containers go with the tidy client)."""
-    yield docker_cli(dockyard_daemon.host)
+    yield DockerCLI(dockyard_daemon.host)
 
 
 @pytest.fixture

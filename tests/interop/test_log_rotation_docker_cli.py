@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import docker_cli
+from dockyard.testing.daemon import DockerCLI
 
 LOOP = 'i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done'
 
@@ -19,7 +19,7 @@ LOOP = 'i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done'
 @pytest.fixture
 def cli(dockyard_daemon: Any, dockyard_tidy_client: Any) -> Iterator[Any]:
     """``docker ARGS…`` against the session daemon (its containers go with the tidy client)."""
-    yield docker_cli(dockyard_daemon.host)
+    yield DockerCLI(dockyard_daemon.host)
 
 
 def _numbers(text: str) -> list[int]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import docker_cli
+from dockyard.testing.daemon import DockerCLI
 
 PRIVATE = "container cannot be connected to multiple networks with one of the networks in private (none) mode"
 
@@ -27,7 +27,7 @@ PRIVATE = "container cannot be connected to multiple networks with one of the ne
 @pytest.fixture
 def docker(dockyard_daemon: Any, dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
     """The docker CLI on the session daemon; what the test made is removed after it."""
-    cli = docker_cli(dockyard_daemon.host)
+    cli = DockerCLI(dockyard_daemon.host)
     made: list[tuple[str, str]] = []
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

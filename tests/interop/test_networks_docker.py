@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import docker_cli
+from dockyard.testing.daemon import DockerCLI
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def client(dockyard_client: Any, busybox_image: str) -> Iterator[Any]:
 
 @pytest.fixture
 def docker(dockyard_daemon: Any, client: Any) -> Any:
-    return docker_cli(dockyard_daemon.host)
+    return DockerCLI(dockyard_daemon.host)
 
 
 def test_network_verbs_and_errors(docker: Any) -> None:

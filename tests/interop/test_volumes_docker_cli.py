@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import docker_cli
+from dockyard.testing.daemon import DockerCLI
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def docker(dockyard_daemon: Any, dockyard_client: Any, busybox_image: str) -> It
     api = dockyard_client.api
     containers = {c["Id"] for c in api.containers(all=True)}
     volumes = {v["Name"] for v in api.volumes()["Volumes"] or []}
-    yield docker_cli(dockyard_daemon.host)
+    yield DockerCLI(dockyard_daemon.host)
     for c in api.containers(all=True):
         if c["Id"] not in containers:
             api.remove_container(c["Id"], force=True, v=True)

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -56,15 +55,19 @@ def ping_unix(path: Path, timeout: float = 1.0) -> bool:
     return data.startswith(b"HTTP/1.1 200") and data.endswith(b"OK")
 
 
-def docker_cli(host: str) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """The real docker CLI against ``host``: ``run(*args)`` gives its exit code and text
-    output (a failed command does not raise; 60 s at the most)."""
-    env = dict(os.environ, DOCKER_HOST=host)
+class DockerCLI:
+    """The real docker CLI against ``host``: ``docker(*args, **run_kw)`` gives its exit code and
+    output — text unless ``text=False`` (a failed command does not raise; 60 s at the most).
+    ``env`` is its environment, for tests that exec the CLI on a terminal themselves."""
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], check=False, env=env, capture_output=True,
-                              text=True, timeout=60)
-    return run
+    def __init__(self, host: str, *, text: bool = True) -> None:
+        self.env = dict(os.environ, DOCKER_HOST=host)
+        self.text = text
+
+    def __call__(self, *args: str, **run_kw: Any) -> subprocess.CompletedProcess[Any]:
+        options = {"text": self.text, "timeout": 60, **run_kw}
+        return subprocess.run(["docker", *args], check=False, env=self.env, capture_output=True,
+                              **options)
 
 
 class DaemonProcess:
