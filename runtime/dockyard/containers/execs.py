@@ -304,15 +304,16 @@ class ExecManager:
         if tty and not any(e.startswith("TERM=") for e in env):
             env.append("TERM=xterm")
         security = [str(o) for o in host.get("SecurityOpt") or []]
+        containers = self.engine.containers  # the daemon-wide defaults apply to execs too
         return ExecSpec(
             id=instance.id, pid=int(record.state["Pid"]), args=list(config["Cmd"]), env=env,
             cwd=config.get("WorkingDir") or cfg.get("WorkingDir") or "/",
             user=config.get("User") or cfg.get("User") or "",
             cap_add=list(host.get("CapAdd") or []), cap_drop=list(host.get("CapDrop") or []),
             privileged=bool(config.get("Privileged") or host.get("Privileged")),
-            no_new_privs=security_opts(security)[1], seccomp=seccomp_setting(host, getattr(self.engine.containers, "daemon_seccomp", ("", ""))),
-            tty=tty,
-            rlimits=rlimits(host, getattr(self.engine.containers, "default_ulimits", None)))
+            no_new_privs=security_opts(security)[1], tty=tty,
+            seccomp=seccomp_setting(host, containers.daemon_seccomp),
+            rlimits=rlimits(host, containers.default_ulimits))
 
     @staticmethod
     def _pipes(session: ExecSession, config: dict[str, Any], detach: bool,

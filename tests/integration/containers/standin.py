@@ -39,6 +39,8 @@ class Containers:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.records: dict[str, ContainerRecord] = {}
+        self.daemon_seccomp = ("", "")  # a daemon without --seccomp-profile
+        self.default_ulimits: dict[str, dict[str, Any]] = {}  # nor --default-ulimit
 
     def get(self, name: str) -> ContainerRecord:
         for record in self.records.values():
