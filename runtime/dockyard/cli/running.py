@@ -47,7 +47,7 @@ def add_create(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=endpoint_guard(create))
 
 
-class _ExitWaiter(threading.Thread):
+class ExitWaiter(threading.Thread):
     """``POST /containers/{id}/wait`` on its own thread; ``ready`` once the daemon has it."""
 
     def __init__(self, api: Any, cid: str, condition: str) -> None:
@@ -156,7 +156,7 @@ def create_container(api: Any, args: argparse.Namespace, body: dict[str, Any]) -
 
 
 def create(args: argparse.Namespace) -> int:
-    body = runopts.create_body(args, detach=True)
+    body = runopts.create_body(args, detach=False)  # attached by default, as docker create's
     print(create_container(connect(args, timeout=None), args, body))
     return 0
 
@@ -207,7 +207,7 @@ def run_attached(api: Any, cid: str, tty: bool, stdin: bool, condition: str) -> 
     """Attach, register the wait, start, stream to the end, return the exit status."""
     params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
     sock = api.attach_socket(cid, params=params)
-    waiter = _ExitWaiter(api, cid, condition)
+    waiter = ExitWaiter(api, cid, condition)
     waiter.start()
     waiter.ready.wait(2.0)
     status = _start_or_status(api, cid)
@@ -222,7 +222,7 @@ def run_attached(api: Any, cid: str, tty: bool, stdin: bool, condition: str) -> 
     return waiter.status()
 
 
-def _detached(api: Any, cid: str, waiter: _ExitWaiter) -> bool:
+def _detached(api: Any, cid: str, waiter: ExitWaiter) -> bool:
     """The stream ended but the container lives on: the user typed the detach keys
     (ctrl-p ctrl-q), and docker leaves it running and exits 0."""
     waiter.join(1.0)

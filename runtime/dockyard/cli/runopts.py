@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidArgument
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+T = TypeVar("T")
+
 _PULL = ("always", "missing", "never")
 _HEALTH_DURATIONS = (  # (flag, help), in the body's order
     ("interval", "time between running the check"),
@@ -27,61 +29,113 @@ _HEALTH_DURATIONS = (  # (flag, help), in the body's order
 
 
 def add_create_flags(p: argparse.ArgumentParser) -> None:
-    """The flags ``run`` and ``create`` share (``-h`` is ``--hostname``, as in docker)."""
+    """``run``'s and ``create``'s flags with ``--help``, IMAGE and COMMAND (``-h`` is
+    ``--hostname``, as in docker)."""
     p.add_argument("--help", action="help", help="show this help message and exit")
+    add_container_flags(p)
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+
+
+def add_container_flags(p: argparse.ArgumentParser) -> None:
+    """The one table of container flags, shared by ``dockyard run``/``create`` and the
+    notebook's ``%docker run`` (which adds its own ``-d``, ``--raise-error``, IMAGE and
+    COMMAND). Only flags whose HostConfig/Config field the daemon honours are here."""
+    many: dict[str, Any] = {"action": "append", "default": []}
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("--name", help="assign a name to the container")
-    p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
-    p.add_argument("--env-file", action="append", default=[], help="read in a file of environment variables")
-    p.add_argument("-v", "--volume", action="append", default=[], help="bind mount a volume")
-    p.add_argument("--mount", action="append", default=[], help="attach a filesystem mount to the container")
-    p.add_argument("--tmpfs", action="append", default=[], help="mount a tmpfs directory")
-    p.add_argument("-p", "--publish", action="append", default=[], help="publish a container's port(s) to the host")
+    p.add_argument("-e", "--env", **many, help="set environment variables")
+    p.add_argument("--env-file", **many, help="read in a file of environment variables")
+    p.add_argument("-v", "--volume", **many, help="bind mount a volume (a host path starting with . is relative)")
+    p.add_argument("--mount", **many, help="attach a filesystem mount to the container")
+    p.add_argument("--tmpfs", **many, help="mount a tmpfs directory")
+    p.add_argument("--volumes-from", **many, help="mount volumes from the specified container(s)")
+    p.add_argument("-p", "--publish", **many, help="publish a container's port(s) to the host")
     p.add_argument("-P", "--publish-all", action="store_true", help="publish all exposed ports to random ports")
-    p.add_argument("--expose", action="append", default=[], help="expose a port or a range of ports")
+    p.add_argument("--expose", **many, help="expose a port or a range of ports")
     p.add_argument("--network", "--net", help="connect a container to a network")
-    p.add_argument("--network-alias", action="append", default=[], help="add network-scoped alias")
+    p.add_argument("--network-alias", **many, help="add network-scoped alias")
+    p.add_argument("--ip", help="IPv4 address (e.g., 172.30.100.104)")
+    p.add_argument("--mac-address", help="container MAC address (e.g., 92:d0:c6:0a:29:33)")
+    p.add_argument("--add-host", **many, help="add a custom host-to-IP mapping (host:ip)")
+    p.add_argument("--dns", **many, help="set custom DNS servers")
+    p.add_argument("--dns-option", **many, help="set DNS options")
+    p.add_argument("--dns-search", **many, help="set custom DNS search domains")
+    p.add_argument("-h", "--hostname", help="container host name")
+    p.add_argument("--domainname", help="container NIS domain name")
     p.add_argument("-w", "--workdir", help="working directory inside the container")
     p.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("--group-add", **many, help="add additional groups to join")
     p.add_argument("--entrypoint", help="overwrite the default ENTRYPOINT of the image")
-    p.add_argument("-h", "--hostname", help="container host name")
-    p.add_argument("-l", "--label", action="append", default=[], help="set meta data on a container")
+    p.add_argument("-l", "--label", **many, help="set meta data on a container")
     p.add_argument("-m", "--memory", help="memory limit")
+    p.add_argument("--memory-swap", help="swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    p.add_argument("--shm-size", help="size of /dev/shm")
     p.add_argument("--cpus", help="number of CPUs")
-    p.add_argument("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)")
-    p.add_argument("--pids-limit", type=int, help="tune container pids limit (-1 for unlimited)")
-    p.add_argument("--cap-add", action="append", default=[], help="add Linux capabilities")
-    p.add_argument("--cap-drop", action="append", default=[], help="drop Linux capabilities")
+    p.add_argument("-c", "--cpu-shares", help="CPU shares (relative weight)")
+    p.add_argument("--cpu-period", help="limit CPU CFS (Completely Fair Scheduler) period")
+    p.add_argument("--cpu-quota", help="limit CPU CFS (Completely Fair Scheduler) quota")
+    p.add_argument("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--pids-limit", help="tune container pids limit (-1 for unlimited)")
+    p.add_argument("--ulimit", **many, help="ulimit options (name=soft[:hard])")
+    p.add_argument("--device", **many, help="add a host device to the container")
+    p.add_argument("--cap-add", **many, help="add Linux capabilities")
+    p.add_argument("--cap-drop", **many, help="drop Linux capabilities")
     p.add_argument("--privileged", action="store_true", help="give extended privileges to this container")
-    p.add_argument("--security-opt", action="append", default=[], help="security options")
+    p.add_argument("--security-opt", **many, help="security options")
     p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem as read only")
+    p.add_argument("--log-driver", help="logging driver for the container")
+    p.add_argument("--log-opt", **many, help="log driver options")
     p.add_argument("--restart", default="no", help="restart policy to apply when a container exits")
     p.add_argument("--rm", action="store_true", help="automatically remove the container when it exits")
     p.add_argument("--init", action="store_true", help="run an init inside the container")
     p.add_argument("--stop-signal", help="signal to stop the container")
-    p.add_argument("--stop-timeout", type=int, help="timeout (in seconds) to stop a container")
+    p.add_argument("--stop-timeout", help="timeout (in seconds) to stop a container")
     p.add_argument("--platform", help="set platform if server is multi-platform capable")
     p.add_argument("--health-cmd", help="command to run to check health")
     for what, text in _HEALTH_DURATIONS:
         p.add_argument(f"--health-{what}", help=f"{text} (ms|s|m|h) (default 0s)")
-    p.add_argument("--health-retries", type=int, help="consecutive failures needed to report unhealthy")
+    p.add_argument("--health-retries", help="consecutive failures needed to report unhealthy")
     p.add_argument("--no-healthcheck", action="store_true", help="disable any container-specified HEALTHCHECK")
     p.add_argument("--pull", default="missing", choices=_PULL, help='pull image before running (default "missing")')
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the pull output")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
 
 
 # ---- values -------------------------------------------------------------------------------
 
 
+def _daemon_rule(name: str, text: str) -> Any:
+    """One of the parsers the daemon's flags use (``dockyard.config``: go-units' and the
+    docker CLI's rules, shared with dockerd's flags), its ValueError as InvalidArgument."""
+    from .. import config
+
+    try:
+        return getattr(config, name)(text)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
 def ram_bytes(text: str) -> int:
-    """go-units' ``RAMInBytes``: ``512m``, ``1g``, ``1.5GiB``, ``1024`` (binary units)."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?", text.strip().lower())
-    if not match:
+    """go-units' ``RAMInBytes`` as the docker 28 CLI has it (v0.5: a number, then an optional
+    space and ``b``, or ``k``…``p`` with ``b``/``ib``): ``512m``, ``1.5GiB``, ``1024``.
+    The daemon's own flags keep dockerd 20.10's reading (``config.parse_size``)."""
+    cut = max(text.rfind(c) for c in "0123456789. ")
+    if cut == -1:
         raise InvalidArgument(f"invalid size: '{text}'")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    number, suffix = text[:cut + 1].rstrip(" "), text[cut + 1:]
+    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", number) is None:
+        raise InvalidArgument(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
+    size = float(number)
+    if size < 0:
+        raise InvalidArgument(f"invalid size: '{text}'")
+    lowered = suffix.lower() if len(suffix) <= 3 else suffix
+    unit = lowered[:1]
+    if suffix and (len(suffix) > 3 or unit not in "bkmgtp" or (unit == "b" and len(suffix) > 1)
+                   or lowered[1:] not in ("", "b", "ib")):
+        raise InvalidArgument(f"invalid suffix: '{lowered}'")
+    return int(size * 1024 ** "bkmgtp".index(unit)) if unit else int(size)
 
 
 def nano_cpus(text: str) -> int:
@@ -101,9 +155,10 @@ def env_entry(item: str) -> str:
     return f"{item}={os.environ[item]}"
 
 
-def env_file(path: str) -> list[str]:
+def env_file(path: str, cwd: Path | None = None) -> list[str]:
+    """``--env-file``'s lines (a relative ``path`` is taken against ``cwd``)."""
     try:
-        text = Path(path).read_text()
+        text = (Path(path) if cwd is None else cwd / path).read_text()
     except OSError as exc:
         raise InvalidArgument(f"open {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
     lines = [line.lstrip() for line in text.splitlines()]
@@ -163,6 +218,8 @@ def parse_mount(spec: str) -> dict[str, Any]:
         key = key.strip().lower()
         if key in {"readonly", "ro"}:
             mount["ReadOnly"] = value.lower() in {"", "1", "true"}
+        elif key == "volume-nocopy":
+            mount.setdefault("VolumeOptions", {})["NoCopy"] = value.lower() in {"", "1", "true"}
         elif not sep:
             raise InvalidArgument(f"invalid field '{field}' must be a key=value pair")
         elif key == "type":
@@ -173,8 +230,6 @@ def parse_mount(spec: str) -> dict[str, Any]:
             mount["Target"] = value
         elif key == "bind-propagation":
             mount.setdefault("BindOptions", {})["Propagation"] = value
-        elif key == "volume-nocopy":
-            mount.setdefault("VolumeOptions", {})["NoCopy"] = value.lower() in {"", "1", "true"}
         elif key == "volume-driver":
             mount.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {})["Name"] = value
         elif key == "tmpfs-size":
@@ -188,36 +243,156 @@ def parse_mount(spec: str) -> dict[str, Any]:
     return mount
 
 
+def go_int(text: str) -> int:
+    """Go's ``strconv.ParseInt(text, 10, 64)``, refused in its words."""
+    return int(_daemon_rule("go_int", text))
+
+
+def flag_value(flag: str, text: str, parse: Callable[[str], T]) -> T:
+    """``parse(text)``, its refusal worded as the docker CLI's flag parser words it."""
+    try:
+        return parse(text)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f'invalid argument "{text}" for "{flag}" flag: {exc}') from None
+
+
+def ulimit(text: str) -> dict[str, Any]:
+    """go-units' ``ParseUlimit``: ``name=soft[:hard]`` (one value sets both)."""
+    return dict(_daemon_rule("parse_ulimit", text))
+
+
+def _device_mode(mode: str) -> bool:
+    return 0 < len(mode) <= 3 and set(mode) <= set("rwm") and len(set(mode)) == len(mode)
+
+
+def device(text: str) -> dict[str, str]:
+    """``--device HOST[:CONTAINER][:MODE]`` (the docker CLI's validateDevice + parseDevice)."""
+    parts = text.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise InvalidArgument(f"bad format for path: {text}")
+    target, mode = parts[0], "rwm"
+    if len(parts) == 3 and not _device_mode(parts[2]):
+        raise InvalidArgument(f"bad mode specified: {parts[2]}")
+    if len(parts) == 3:
+        target, mode = parts[1], parts[2]
+    elif len(parts) == 2 and _device_mode(parts[1]):
+        mode = parts[1]
+    elif len(parts) == 2:
+        target = parts[1]
+    if not target.startswith("/"):
+        raise InvalidArgument(f"{target} is not an absolute path")
+    return {"PathOnHost": parts[0], "PathInContainer": target, "CgroupPermissions": mode}
+
+
+def ip_address(text: str) -> str:
+    """The docker CLI's ``ValidateIPAddress``: the address in its canonical form."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise InvalidArgument(f"IP address is not correctly formatted: {text}") from None
+
+
+def extra_host(text: str) -> str:
+    """``--add-host name:ip`` or ``name=ip`` (an IPv6 address may be in brackets) → ``name:ip``."""
+    name, sep, addr = text.partition("=")
+    if not sep:
+        name, sep, addr = text.partition(":")
+    if not sep or not name or ":" in name:
+        raise InvalidArgument(f'bad format for add-host: "{text}"')
+    if addr == "host-gateway":
+        return f"{name}:{addr}"
+    if len(addr) > 2 and addr[0] == "[" and addr[-1] == "]":
+        addr = addr[1:-1]
+    try:
+        ip_address(addr)
+    except InvalidArgument:
+        raise InvalidArgument(f'invalid IP address in add-host: "{addr}"') from None
+    return f"{name}:{addr}"
+
+
+def dns_search(text: str) -> str:
+    return str(_daemon_rule("check_dns_search", text))
+
+
+def mac_address(text: str) -> str:
+    if not re.fullmatch(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}", text):
+        raise InvalidArgument(f"{text} is not a valid mac address")
+    return text
+
+
+def capabilities(names: list[str]) -> list[str] | None:
+    """``CAP_``-prefixed, upper case, sorted and unique, as the docker CLI sends them."""
+    def canonical(name: str) -> str:
+        name = name.strip().upper()
+        return name if name == "ALL" or name.startswith("CAP_") else "CAP_" + name
+    return sorted({canonical(n) for n in names}) or None
+
+
+def key_values(items: list[str]) -> dict[str, str]:
+    """``--label``/``--log-opt``'s ``k=v`` (a bare ``k`` is ``k=""``); the last one wins."""
+    return {k: v for k, _, v in (item.partition("=") for item in items)}
+
+
+def bind(spec: str, cwd: Path) -> str:
+    """A ``-v`` bind whose host path starts with "." is made absolute against ``cwd``, as the
+    docker CLI (23+) does against its working directory."""
+    host, sep, rest = spec.partition(":")
+    if sep and host.startswith(".") and host:
+        host = os.path.normpath(os.path.join(cwd, host))
+    return f"{host}{sep}{rest}"
+
+
 # ---- the body -----------------------------------------------------------------------------
 
 
-def create_body(args: argparse.Namespace, detach: bool) -> dict[str, Any]:
-    """The ``POST /containers/create`` body for parsed ``run``/``create`` flags."""
+def create_body(args: argparse.Namespace, detach: bool, cwd: Path | None = None) -> dict[str, Any]:
+    """The ``POST /containers/create`` body for parsed ``run``/``create`` flags (``create`` is
+    ``run`` without ``-d``, as in docker). Relative paths (``-v ./x:/x``, ``--env-file``) are
+    taken against ``cwd`` (default: the working directory). The docker CLI also sends every
+    zero-valued field Go marshals; those are left out here, as the daemon reads them the same."""
     if args.rm and args.restart not in {"", "no"}:
         raise InvalidArgument("Conflicting options: --restart and --rm")
-    env = [e for path in args.env_file for e in env_file(path)] + [env_entry(e) for e in args.env]
+    base = Path.cwd() if cwd is None else cwd
+    env = [e for path in args.env_file for e in env_file(path, base)] + [env_entry(e) for e in args.env]
     volumes: dict[str, dict[str, Any]] = {v: {} for v in args.volume if ":" not in v}
     exposed, bindings = _ports(args)
     body: dict[str, Any] = {
-        "Hostname": args.hostname or "", "User": args.user or "",
-        "AttachStdin": args.interactive and not detach, "AttachStdout": not detach,
-        "AttachStderr": not detach, "Tty": args.tty, "OpenStdin": args.interactive,
-        "StdinOnce": args.interactive and not detach, "Env": env, "Cmd": args.command or None,
-        "Image": args.image, "Volumes": volumes or None, "WorkingDir": args.workdir or "",
+        "Hostname": args.hostname or "", "Domainname": args.domainname or "",
+        "User": args.user or "", "AttachStdin": args.interactive and not detach,
+        "AttachStdout": not detach, "AttachStderr": not detach, "Tty": args.tty,
+        "OpenStdin": args.interactive, "StdinOnce": args.interactive and not detach, "Env": env,
+        "Cmd": args.command or None, "Image": args.image, "Volumes": volumes or None,
+        "WorkingDir": args.workdir or "",
         "Entrypoint": None if args.entrypoint is None else [args.entrypoint],
-        "Labels": _labels(args.label), "ExposedPorts": exposed or None,
-        "HostConfig": host_config(args, bindings),
+        "Labels": key_values(args.label), "ExposedPorts": exposed or None,
+        "HostConfig": host_config(args, bindings, base),
     }
     if args.stop_signal:
         body["StopSignal"] = args.stop_signal
     if args.stop_timeout is not None:
-        body["StopTimeout"] = args.stop_timeout
+        body["StopTimeout"] = flag_value("--stop-timeout", args.stop_timeout, go_int)
     checks = healthcheck(args)
     if checks is not None:
         body["Healthcheck"] = checks
-    if args.network and args.network_alias:
-        body["NetworkingConfig"] = {"EndpointsConfig": {args.network: {"Aliases": args.network_alias}}}
+    endpoint = _endpoint(args)
+    if endpoint:
+        body["NetworkingConfig"] = {"EndpointsConfig": {args.network or "default": endpoint}}
     return body
+
+
+def _endpoint(args: argparse.Namespace) -> dict[str, Any]:
+    """``--network-alias``, ``--ip`` and ``--mac-address``: the endpoint's settings on the
+    container's network (API 1.44+ keeps the MAC address there)."""
+    endpoint: dict[str, Any] = {}
+    if args.network_alias:
+        endpoint["Aliases"] = list(args.network_alias)
+    if args.ip:
+        endpoint["IPAMConfig"] = {"IPv4Address": args.ip}
+    if args.mac_address:
+        endpoint["MacAddress"] = mac_address(args.mac_address)
+    return endpoint
 
 
 def healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -225,7 +400,8 @@ def healthcheck(args: argparse.Namespace) -> dict[str, Any] | None:
     ``Config.Healthcheck`` (``None``: the image's stays), with its checks and words."""
     durations = {what: _duration(getattr(args, "health_" + what.replace("-", "_")), what)
                  for what, _ in _HEALTH_DURATIONS}
-    retries = args.health_retries or 0
+    retries = flag_value("--health-retries", args.health_retries, go_int) \
+        if args.health_retries else 0
     if args.no_healthcheck:
         if args.health_cmd or retries or any(durations.values()):
             raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
@@ -258,29 +434,84 @@ def _duration(text: str | None, what: str) -> int:
         raise InvalidArgument(f'invalid argument "{text}" for "--health-{what}" flag: {exc}') from None
 
 
-def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str]]],
+                cwd: Path) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "Binds": [v for v in args.volume if ":" in v] or None,
+        "Binds": [bind(v, cwd) for v in args.volume if ":" in v] or None,
         "Mounts": [parse_mount(m) for m in args.mount] or None,
         "NetworkMode": args.network or "default", "PortBindings": bindings or None,
         "PublishAllPorts": args.publish_all, "RestartPolicy": restart_policy(args.restart),
-        "AutoRemove": args.rm, "CapAdd": args.cap_add or None, "CapDrop": args.cap_drop or None,
-        "Privileged": args.privileged, "ReadonlyRootfs": args.read_only,
+        "AutoRemove": args.rm, "CapAdd": capabilities(args.cap_add),
+        "CapDrop": capabilities(args.cap_drop), "Privileged": args.privileged,
+        "ReadonlyRootfs": args.read_only, "MemorySwappiness": -1,  # -1: the CLI's "not set"
     }
+    lists = (("--add-host", "ExtraHosts", args.add_host, extra_host),
+             ("--dns", "Dns", args.dns, ip_address),
+             ("--dns-search", "DnsSearch", args.dns_search, dns_search),
+             ("--device", "Devices", args.device, device), ("--ulimit", "Ulimits", args.ulimit, ulimit))
+    for flag, key, items, parse in lists:
+        if items:
+            config[key] = [parse(item) if key == "Devices" else flag_value(flag, item, parse)
+                           for item in items]  # the CLI checks devices after the flags
+    if config.get("Ulimits"):  # one per name, the last given, sorted as the CLI's map sends them
+        config["Ulimits"] = sorted({u["Name"]: u for u in config["Ulimits"]}.values(),
+                                   key=lambda u: str(u["Name"]))
+    for key, items in (("DnsOptions", args.dns_option), ("GroupAdd", args.group_add),
+                       ("VolumesFrom", args.volumes_from)):
+        if items:
+            config[key] = list(items)
     if args.tmpfs:
         config["Tmpfs"] = {t.partition(":")[0]: t.partition(":")[2] for t in args.tmpfs}
-    if args.memory:
-        config["Memory"] = ram_bytes(args.memory)
-    if args.cpus:
-        config["NanoCpus"] = nano_cpus(args.cpus)
-    if args.cpu_shares is not None:
-        config["CpuShares"] = args.cpu_shares
-    if args.pids_limit is not None:
-        config["PidsLimit"] = args.pids_limit
+    config.update(_resources(args))
     if args.init:
         config["Init"] = True
+    if args.log_driver or args.log_opt:
+        config["LogConfig"] = log_config(args.log_driver or "", args.log_opt)
     if args.security_opt:
-        config["SecurityOpt"] = security_opts(args.security_opt)
+        config.update(security_config(args.security_opt))
+    return config
+
+
+_SIZES = (("-m, --memory", "memory", "Memory"), ("--memory-swap", "memory_swap", "MemorySwap"),
+          ("--shm-size", "shm_size", "ShmSize"))
+_INTS = (("-c, --cpu-shares", "cpu_shares", "CpuShares"), ("--cpu-period", "cpu_period", "CpuPeriod"),
+         ("--cpu-quota", "cpu_quota", "CpuQuota"), ("--pids-limit", "pids_limit", "PidsLimit"))
+
+
+def _resources(args: argparse.Namespace) -> dict[str, Any]:
+    """Memory, CPU and pids limits: sizes in go-units' binary units (``--memory-swap -1``:
+    unlimited), integers in Go's ParseInt words."""
+    out: dict[str, Any] = {}
+    for flag, attr, key in _SIZES:
+        text = getattr(args, attr)
+        if text:
+            out[key] = -1 if key == "MemorySwap" and text == "-1" else flag_value(flag, text, ram_bytes)
+    for flag, attr, key in _INTS:
+        if getattr(args, attr) is not None:
+            out[key] = flag_value(flag, getattr(args, attr), go_int)
+    if args.cpus:
+        out["NanoCpus"] = nano_cpus(args.cpus)
+    for key, value in (("CpusetCpus", args.cpuset_cpus), ("CpusetMems", args.cpuset_mems)):
+        if value:
+            out[key] = value
+    return out
+
+
+def log_config(driver: str, options: list[str]) -> dict[str, Any]:
+    """``--log-driver``/``--log-opt``; the ``none`` driver takes no options (the CLI's check)."""
+    if driver == "none" and options:
+        raise InvalidArgument("invalid logging opts for driver none")
+    return {"Type": driver, "Config": key_values(options)}
+
+
+def security_config(options: list[str]) -> dict[str, Any]:
+    """``SecurityOpt`` and, for ``systempaths=unconfined``, empty MaskedPaths and
+    ReadonlyPaths (the option itself is not sent), as the docker CLI does."""
+    opts = security_opts(options)
+    kept = [opt for opt in opts if opt != "systempaths=unconfined"]
+    config: dict[str, Any] = {"SecurityOpt": kept}
+    if len(kept) != len(opts):
+        config["MaskedPaths"], config["ReadonlyPaths"] = [], []
     return config
 
 
@@ -312,10 +543,6 @@ def _compact_json(path: str) -> str:
         return gojson.compact(text)
     except ValueError as exc:
         raise InvalidArgument(f"compacting json for seccomp profile ({path}) failed: {exc}") from None
-
-
-def _labels(items: list[str]) -> dict[str, str]:
-    return {k: v for k, _, v in (item.partition("=") for item in items)}
 
 
 def _ports(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, str]]]]:

@@ -36,7 +36,8 @@ def test_run_failures_are_one_line_with_dockers_status(engine: Engine) -> None:
     code, _, err = engine.cli("run", "--rm", "--pull", "never", "nosuchimage:v9", "true")
     assert code == 125 and "No such image" in err and err.count("\n") == 1
     code, _, err = engine.cli("run", "--rm", "--memory", "lots", "busybox", "true")
-    assert (code, err) == (125, "dockyard: invalid size: 'lots'\n")
+    assert (code, err) == (125, ('dockyard: invalid argument "lots" for "-m, --memory" flag: '
+                                 "invalid size: 'lots'\n"))  # the docker CLI's words
     code, _, err = engine.cli("run", "--rm", "--restart", "always", "busybox", "true")
     assert (code, err) == (125, "dockyard: Conflicting options: --restart and --rm\n")
     assert engine.ok("ps", "-a", "-q") == ""
@@ -57,7 +58,7 @@ def test_run_detached_applies_config_flags(engine: Engine, tmp_path: Path) -> No
            "{{.HostConfig.CpuShares}} {{.HostConfig.PidsLimit}} {{json .HostConfig.CapDrop}} "
            "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}")
     assert engine.ok("inspect", "-f", fmt, "flags") == \
-        'web 67108864 500000000 512 64 ["NET_RAW"] on-failure:2\n'
+        'web 67108864 500000000 512 64 ["CAP_NET_RAW"] on-failure:2\n'  # sent as the docker CLI does
 
 
 @CONTAINERS

@@ -50,10 +50,13 @@ def test_ram_bytes(text: str, size: int) -> None:
     assert runopts.ram_bytes(text) == size
 
 
-@pytest.mark.parametrize("bad", ["lots", "1x", "", "-1m"])
-def test_ram_bytes_refuses(bad: str) -> None:
-    with pytest.raises(InvalidArgument, match="invalid size"):
+@pytest.mark.parametrize("bad,message", [("lots", "invalid size: 'lots'"), ("", "invalid size: ''"),
+                                         ("-1m", "invalid size: '-1m'"), ("1x", "invalid suffix: 'x'"),
+                                         ("1MiBs", "invalid suffix: 'MiBs'")])
+def test_ram_bytes_refuses(bad: str, message: str) -> None:
+    with pytest.raises(InvalidArgument) as refused:
         runopts.ram_bytes(bad)
+    assert str(refused.value) == message
 
 
 def test_publish_specs() -> None:
