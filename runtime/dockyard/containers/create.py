@@ -158,19 +158,22 @@ def _realtime(name: str) -> int | None:
 # ---- HostConfig ------------------------------------------------------------------------------
 
 
-def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge",
-                         daemon: DaemonConfig | None = None) -> dict[str, Any]:
-    """``default_network``: what "default" (or no mode) means — "bridge", "none" when rootless;
-    ``daemon``: its container defaults (``--default-shm-size``, ``--log-driver``/``--log-opt``,
+def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None) -> dict[str, Any]:
+    """``daemon``: its container defaults (``--default-shm-size``, ``--log-driver``/``--log-opt``,
     ``--default-ipc-mode``, ``--default-cgroupns-mode``), recorded as dockerd records them.
-    ``--default-ulimit`` is not: see :func:`merged_ulimits`."""
+    ``--default-ulimit`` is not: see :func:`merged_ulimits`.
+
+    As dockerd 20.10 keeps them: no (or an empty) NetworkMode is recorded as "default" — what
+    the docker CLI and docker-py send — and shown so; whoever needs the network resolves it
+    (``NetworkManager.mode``: the bridge, "none" when rootless). No RestartPolicy, or one
+    without a name, is ``{"Name": "", …}`` (the docker CLI sends "no"); no PortBindings stay
+    null (the docker CLI sends ``{}``)."""
     daemon = daemon or _DAEMON_DEFAULTS
     hc = dict(hc)
-    hc["NetworkMode"] = hc.get("NetworkMode") or default_network
-    if hc["NetworkMode"] == "default":
-        hc["NetworkMode"] = default_network
-    hc["RestartPolicy"] = hc.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0}
-    hc["RestartPolicy"].setdefault("MaximumRetryCount", 0)
+    hc["NetworkMode"] = hc.get("NetworkMode") or "default"
+    policy = hc.get("RestartPolicy") or {}
+    hc["RestartPolicy"] = {"Name": policy.get("Name") or "",
+                           "MaximumRetryCount": policy.get("MaximumRetryCount") or 0}
     hc["LogConfig"] = _log_config(hc.get("LogConfig") or {}, daemon)
     for key in ("Memory", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod", "MemorySwap"):
         hc[key] = hc.get(key) or 0
@@ -181,7 +184,7 @@ def host_config_defaults(hc: dict[str, Any], default_network: str = "bridge",
     hc.setdefault("Binds", None)
     hc.setdefault("CapAdd", None)
     hc.setdefault("CapDrop", None)
-    hc.setdefault("PortBindings", {})
+    hc.setdefault("PortBindings", None)
     hc["ShmSize"] = hc.get("ShmSize") or daemon.default_shm_size
     hc.setdefault("Runtime", "runc")
     hc.setdefault("ConsoleSize", [0, 0])

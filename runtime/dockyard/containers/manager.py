@@ -199,10 +199,7 @@ class ContainerManager:
         config = _create.merge_config(
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
             image_cfg, image_name)
-        networks = getattr(self.engine, "networks", None)
-        default_network = getattr(networks, "default_network", "bridge")
-        host_config = _create.host_config_defaults(body.get("HostConfig") or {}, default_network,
-                                                   self.daemon)
+        host_config = _create.host_config_defaults(body.get("HostConfig") or {}, self.daemon)
         _create.validate_host_config(host_config)
         cid = secrets.token_hex(32)
         with self._lock:
@@ -213,7 +210,9 @@ class ContainerManager:
                                      lower_dirs=list(layers))
             record.config["Hostname"] = record.config.get("Hostname") or cid[:12]
             if body.get("NetworkingConfig"):
-                record.network_settings["_requested"] = _endpoints(body["NetworkingConfig"], default_network)
+                networks = getattr(self.engine, "networks", None)
+                record.network_settings["_requested"] = _endpoints(
+                    body["NetworkingConfig"], getattr(networks, "default_network", "bridge"))
             mark(cid, "create.claimed")
             try:
                 self._prepare(record)
@@ -353,7 +352,7 @@ class ContainerManager:
         hc = record.host_config
         mounts = [Mount(**m) for m in record.spec_mounts]
         hostname = record.config.get("Hostname") or record.short_id
-        mode = hc.get("NetworkMode") or "bridge"
+        mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined
         netns = "host" if mode == "host" else "none"
         if mode.startswith("container:"):
             other = self.get(mode.split(":", 1)[1])

@@ -40,9 +40,18 @@ HOST_CONFIG_ZERO: dict[str, Any] = {
 _STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
+def _network_mode(record: ContainerRecord) -> str:
+    """``HostConfig.NetworkMode`` as recorded and shown: dockerd keeps "default" (what clients
+    send for no ``--network``), and the records of older versions hold the network it meant."""
+    return str(record.host_config.get("NetworkMode") or "default")
+
+
 def _network_settings(record: ContainerRecord) -> dict[str, Any]:
+    """The record's settings (the network manager fills ``Networks`` at create); a record
+    without them names its mode's network, "default" being dockerd's "bridge"."""
     settings = {k: v for k, v in record.network_settings.items() if not k.startswith("_")}
-    mode = record.host_config.get("NetworkMode") or "bridge"
+    mode = _network_mode(record)
+    mode = "bridge" if mode == "default" else mode
     base: dict[str, Any] = {
         "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
@@ -142,7 +151,7 @@ def summary(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
         "Created": parse_unix(record.created), "Ports": _ports(record),
         "Labels": record.config.get("Labels") or {}, "State": record.state["Status"],
         "Status": status_text(record),
-        "HostConfig": {"NetworkMode": record.host_config.get("NetworkMode", "bridge")},
+        "HostConfig": {"NetworkMode": _network_mode(record)},
         "NetworkSettings": {"Networks": _network_settings(record)["Networks"]},
         "Mounts": record.mounts,
     }

@@ -286,8 +286,10 @@ def test_networks_none_host_default_and_bridge_refused(rootless: Rootless) -> No
     client = rootless.client()
     try:
         made = client.containers.create("busybox", "true")
-        assert made.attrs["HostConfig"]["NetworkMode"] == "none"
+        # kept as sent, as dockerd keeps it; for a rootless daemon "default" is none
+        assert made.attrs["HostConfig"]["NetworkMode"] == "default"
         assert list(made.attrs["NetworkSettings"]["Networks"]) == ["none"]
+        assert client.api.containers(all=True, filters={"id": made.id})[0]["HostConfig"]["NetworkMode"] == "default"
         made.remove()
     finally:
         client.close()

@@ -59,6 +59,39 @@ def test_host_config_defaults_as_dockerd_fills_them() -> None:
     assert create.host_config_defaults({"PidsLimit": 0})["PidsLimit"] is None
 
 
+@pytest.mark.parametrize(("sent", "kept"), [
+    ({}, ("default", {"Name": "", "MaximumRetryCount": 0}, None)),
+    ({"NetworkMode": "", "RestartPolicy": None, "PortBindings": None},
+     ("default", {"Name": "", "MaximumRetryCount": 0}, None)),
+    ({"NetworkMode": "default", "RestartPolicy": {"MaximumRetryCount": 0}, "PortBindings": {}},
+     ("default", {"Name": "", "MaximumRetryCount": 0}, {})),
+    ({"NetworkMode": "bridge", "RestartPolicy": {"Name": "no"}}, ("bridge", {"Name": "no", "MaximumRetryCount": 0}, None)),
+    ({"NetworkMode": "none", "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2}},
+     ("none", {"Name": "on-failure", "MaximumRetryCount": 2}, None)),
+])
+def test_network_mode_restart_policy_and_ports_kept_as_dockerd_keeps_them(
+        sent: dict[str, Any], kept: tuple[str, dict[str, Any], Any]) -> None:
+    """dockerd 20.10's answers to the same bodies (tests/interop/test_network_mode_fidelity_docker_cli.py):
+    "default" is never rewritten into the network it means."""
+    hc = create.host_config_defaults(sent)
+    assert (hc["NetworkMode"], hc["RestartPolicy"], hc["PortBindings"]) == kept
+    create.validate_host_config(hc)
+
+
+def test_views_show_the_mode_kept_and_older_records_theirs(tmp_path: Path) -> None:
+    """A record without network settings (no network manager) names "default"'s network,
+    "bridge"; a record an older version wrote holds "bridge" and shows it."""
+    record = _record(tmp_path)
+    record.host_config = create.host_config_defaults({})
+    assert views.summary(record)["HostConfig"] == {"NetworkMode": "default"}
+    assert list(views.inspect(record)["NetworkSettings"]["Networks"]) == ["bridge"]
+    assert views.inspect(record)["HostConfig"]["NetworkMode"] == "default"
+    assert views.matches(record, {"network": ["bridge"]}) and not views.matches(record, {"network": ["default"]})
+    old = _record(tmp_path)
+    assert views.summary(old)["HostConfig"] == {"NetworkMode": "bridge"}
+    assert list(views.summary(old)["NetworkSettings"]["Networks"]) == ["bridge"]
+
+
 def test_update_rules_and_wording() -> None:
     """``docker update`` as dockerd applies it (UpdateHostConfig): zero leaves a value alone,
     the refusals are conflicts in its words."""
