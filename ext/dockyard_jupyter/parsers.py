@@ -10,6 +10,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from dockyard.cli import runopts
+
 from .errors import CommandUsage
 
 
@@ -46,54 +48,15 @@ def _many(p: Parser, *flags: str, dest: str | None = None, help: str = "") -> No
     p.add_argument(*flags, action="append", default=[], help=help, **kw)
 
 
-def _container_config(p: Parser) -> None:
-    """Flags shared by ``run`` and (later) ``create``."""
+def run() -> Parser:
+    """docker's ``run`` flags from dockyard's one table (:mod:`dockyard.cli.runopts`), plus the
+    notebook's ``-d`` and ``--raise-error``; ``-i`` needs ``-d`` (a cell has no stdin)."""
+    p = Parser("run", "Create and run a new container from an image (relative host paths in "
+                      "-v and --env-file are taken from the notebook's directory)")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
-    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
-    p.add_argument("--name")
-    _many(p, "-e", "--env", help="set environment variables")
-    _many(p, "--env-file")
-    _many(p, "-v", "--volume", help="bind mount or volume; relative host paths are resolved "
-          "against the notebook's directory")
-    _many(p, "-p", "--publish")
-    _many(p, "-l", "--label")
-    _many(p, "--cap-add")
-    _many(p, "--cap-drop")
-    _many(p, "--add-host")
-    _many(p, "--dns")
-    _many(p, "--tmpfs")
-    _many(p, "--device")
-    p.add_argument("-w", "--workdir")
-    p.add_argument("-u", "--user")
-    p.add_argument("-h", "--hostname")
-    p.add_argument("--network", "--net", dest="network")
-    p.add_argument("--entrypoint")
-    p.add_argument("--platform")
-    p.add_argument("--pull", choices=["missing", "always", "never"], default="missing")
-    p.add_argument("--privileged", action="store_true")
-    p.add_argument("--init", action="store_true")
-    p.add_argument("--read-only", action="store_true")
-    p.add_argument("-m", "--memory")
-    p.add_argument("--cpus", type=float)
-    p.add_argument("--restart")
-    p.add_argument("--shm-size")
-    p.add_argument("--stop-signal")
-    p.add_argument("--stop-timeout", type=int)
-    p.add_argument("--health-cmd", help="command to run to check health")
-    p.add_argument("--health-interval", help="time between checks (ms|s|m|h)")
-    p.add_argument("--health-timeout", help="maximum time one check may run (ms|s|m|h)")
-    p.add_argument("--health-start-period", help="time before failures count (ms|s|m|h)")
-    p.add_argument("--health-retries", type=int, help="failures in a row that make it unhealthy")
-    p.add_argument("--no-healthcheck", action="store_true", help="disable the image's HEALTHCHECK")
+    runopts.add_container_flags(p)
     p.add_argument("--raise-error", action="store_true",
                    help="raise if the container exits non-zero (as %%%%script does)")
-
-
-def run() -> Parser:
-    p = Parser("run", "Create and run a new container from an image")
-    _container_config(p)
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
     return p

@@ -55,7 +55,10 @@ def run_attached(api: docker.APIClient, cid: str, *, remove: bool) -> Outcome:
     """Attach, start, stream until the container exits; stop it on interrupt.
 
     The attach subscribes to the live streams before its response arrives, so attaching before
-    start loses nothing; ``logs=True`` would replay the log too and could print lines twice."""
+    start loses nothing; ``logs=True`` would replay the log too and could print lines twice.
+    ``remove`` (``--rm``: the daemon removes it as it exits) takes the exit status from a wait
+    for its removal registered before the start, as the docker CLI does, so it cannot be lost."""
+    waiter = _removal_waiter(api, cid) if remove else None
     try:
         stream = api.attach(cid, stdout=True, stderr=True, stream=True, logs=False, demux=True)
         api.start(cid)
@@ -63,14 +66,25 @@ def run_attached(api: docker.APIClient, cid: str, *, remove: bool) -> Outcome:
             stream_to_cell(stream)
         except KeyboardInterrupt:
             stop_escalating(api, cid)
-            return Outcome(exit_code=_exit_code(api, cid), interrupted=True)
-        return Outcome(exit_code=_exit_code(api, cid))
+            return Outcome(exit_code=_exit_code(api, cid, waiter), interrupted=True)
+        return Outcome(exit_code=_exit_code(api, cid, waiter))
     finally:
         if remove:
             _remove(api, cid)
 
 
-def _exit_code(api: docker.APIClient, cid: str) -> int:
+def _removal_waiter(api: docker.APIClient, cid: str) -> Any:
+    from dockyard.cli.running import ExitWaiter
+
+    waiter = ExitWaiter(api, cid, "removed")
+    waiter.start()
+    waiter.ready.wait(2.0)
+    return waiter
+
+
+def _exit_code(api: docker.APIClient, cid: str, waiter: Any = None) -> int:
+    if waiter is not None:
+        return int(waiter.status())
     return int(api.wait(cid).get("StatusCode", -1))
 
 
@@ -104,10 +118,13 @@ def _exited_within(api: docker.APIClient, cid: str, seconds: float) -> bool:
 
 
 def _remove(api: docker.APIClient, cid: str) -> None:
+    """What the daemon's auto-removal did not do (a start that failed, an interrupt); gone or
+    being removed already is fine."""
     try:
         api.remove_container(cid, force=True, v=True)
-    except docker.errors.NotFound:
-        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code not in (404, 409):
+            raise
 
 
 def exec_attached(api: docker.APIClient, cid: str, cmd: list[str], **kw: Any) -> int:

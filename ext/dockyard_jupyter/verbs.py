@@ -7,6 +7,7 @@ code, or None after printing docker's own one-line confirmation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import io
 import json
@@ -24,11 +25,13 @@ from typing import Any
 import docker
 import docker.errors
 
+from dockyard.cli import runopts
+
 from . import reprs, runner
 from .errors import CommandUsage, ContainerExitError, Interrupted
 from .lockfile import LockFile, base_references, pin
 from .progress import BatchedWriter, JsonStreamView, LayerBoard, pump
-from .translate import build_kwargs, parse_filters, parse_key_values, run_kwargs, split_repo_tag
+from .translate import build_kwargs, parse_filters, parse_key_values, parse_volume, split_repo_tag
 
 Verb = Callable[["Context", argparse.Namespace], Any]
 VERBS: dict[str, Verb] = {}
@@ -124,31 +127,45 @@ def _hang_up(api: docker.APIClient, response: Any) -> None:
 
 @verb("run")
 def run(ctx: Context, ns: argparse.Namespace) -> Any:
+    """The docker CLI's create body (dockyard's one flag table, ``dockyard.cli.runopts``), with
+    host paths taken from the notebook's directory; then attach and start, or start alone."""
     if ns.interactive and not ns.detach:
         raise CommandUsage("%docker run: -i is not supported in a notebook (no terminal stdin)")
-    kwargs = run_kwargs(ns, ctx.cwd)
-    container = _create(ctx, ns.image, kwargs, ns.pull)
+    container = _create(ctx, ns, run_body(ns, ctx.cwd))
     _record_run(ctx, ns.image, str(container.attrs["Image"]))
     if ns.detach:
         container.start()
-        container.reload()
+        with contextlib.suppress(docker.errors.NotFound):  # --rm: it may be gone already
+            container.reload()
         return container
     outcome = runner.run_attached(ctx.api, container.id, remove=ns.rm)
     ctx.exit_code = outcome.exit_code
     return _report_exit(container.name or container.short_id, outcome, ns.raise_error)
 
 
-def _create(ctx: Context, image: str, kwargs: dict[str, Any], pull: str) -> Any:
-    if pull == "always":
-        _pull(ctx, image, kwargs.get("platform"))
+def run_body(ns: argparse.Namespace, cwd: Path) -> dict[str, Any]:
+    """The create body for ``%docker run`` flags; host paths (``-v``, ``--env-file``) are taken
+    from the notebook's directory ``cwd``."""
+    ns.volume = [parse_volume(v, cwd) for v in ns.volume]
+    return runopts.create_body(ns, detach=ns.detach, cwd=cwd)
+
+
+def _create(ctx: Context, ns: argparse.Namespace, body: dict[str, Any]) -> Any:
+    """``POST /containers/create``, pulling the image first with ``--pull always`` or when it
+    is missing (unless ``--pull never``); the daemon's warnings are shown as docker shows them."""
+    if ns.pull == "always":
+        _pull(ctx, ns.image, ns.platform, ns.quiet)
     try:
-        return ctx.client.containers.create(image, **kwargs)
+        created = ctx.api.create_container_from_config(body, name=ns.name, platform=ns.platform)
     except docker.errors.ImageNotFound:
-        if pull == "never":
+        if ns.pull == "never":
             raise
-        print(f"Unable to find image '{image}' locally", file=sys.stderr)
-        _pull(ctx, image, kwargs.get("platform"))
-        return ctx.client.containers.create(image, **kwargs)
+        print(f"Unable to find image '{ns.image}' locally", file=sys.stderr)
+        _pull(ctx, ns.image, ns.platform, ns.quiet)
+        created = ctx.api.create_container_from_config(body, name=ns.name, platform=ns.platform)
+    for warning in created.get("Warnings") or []:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return ctx.client.containers.get(created["Id"])
 
 
 def _record_run(ctx: Context, reference: str, image_id: str) -> None:

@@ -1,32 +1,33 @@
-"""``%docker run --health-*`` / ``--no-healthcheck`` → docker-py's ``healthcheck``, with the
-docker CLI's refusals as one-line usage errors."""
+"""``%docker run --health-*`` / ``--no-healthcheck`` → the create body's ``Healthcheck``, with
+the docker CLI's refusals as one-line errors (the table is dockyard's: ``dockyard.cli.runopts``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dockyard.errors import InvalidArgument
 from dockyard_jupyter import parsers
-from dockyard_jupyter.errors import CommandUsage
-from dockyard_jupyter.translate import run_kwargs
+from dockyard_jupyter.verbs import run_body
 
 
-def _kwargs(*argv: str) -> dict[str, object]:
+def _health(*argv: str) -> Any:
     ns = parsers.run().parse_args([*argv, "busybox"])
-    return run_kwargs(ns, Path("/tmp"))
+    return run_body(ns, Path("/tmp")).get("Healthcheck")
 
 
-def test_health_flags_to_docker_py() -> None:
-    assert "healthcheck" not in _kwargs()
-    assert _kwargs("--no-healthcheck")["healthcheck"] == {"test": ["NONE"]}
-    assert _kwargs("--health-cmd", "wget -q localhost || exit 1", "--health-interval", "1m30s",
+def test_health_flags_to_the_body() -> None:
+    assert _health() is None
+    assert _health("--no-healthcheck") == {"Test": ["NONE"]}
+    assert _health("--health-cmd", "wget -q localhost || exit 1", "--health-interval", "1m30s",
                    "--health-timeout", "300ms", "--health-start-period", "1.5s",
-                   "--health-retries", "2")["healthcheck"] == {
-        "test": ["CMD-SHELL", "wget -q localhost || exit 1"], "interval": 90_000_000_000,
-        "timeout": 300_000_000, "start_period": 1_500_000_000, "retries": 2}
-    assert _kwargs("--health-interval", "5s")["healthcheck"] == {
-        "test": None, "interval": 5_000_000_000, "timeout": 0, "start_period": 0, "retries": 0}
+                   "--health-start-interval", "2s", "--health-retries", "2") == {
+        "Test": ["CMD-SHELL", "wget -q localhost || exit 1"], "Interval": 90_000_000_000,
+        "Timeout": 300_000_000, "StartPeriod": 1_500_000_000, "StartInterval": 2_000_000_000,
+        "Retries": 2}
+    assert _health("--health-interval", "5s") == {"Interval": 5_000_000_000}
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -35,9 +36,9 @@ def test_health_flags_to_docker_py() -> None:
     (["--health-retries", "-1", "--health-start-period=-1s"], "--health-retries cannot be negative"),
     (["--health-start-period=-2m"], "--health-start-period cannot be negative"),
     (["--health-timeout", "5"], ('invalid argument "5" for "--health-timeout" flag: time: '
-                                 'invalid duration "5"')),
+                                 'missing unit in duration "5"')),
 ])
 def test_refusals(flags: list[str], message: str) -> None:
-    with pytest.raises(CommandUsage) as info:
-        _kwargs(*flags)
+    with pytest.raises(InvalidArgument) as info:
+        _health(*flags)
     assert str(info.value) == message

@@ -1,68 +1,105 @@
-"""docker's command-line syntax → docker-py keyword arguments."""
+"""docker's command-line syntax in the magics: ``%docker run``'s flags (dockyard's one table,
+as the Engine API body), the notebook's own path rules, and the other verbs' docker-py
+keyword arguments."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dockyard.errors import InvalidArgument
 from dockyard_jupyter import parsers
 from dockyard_jupyter.errors import CommandUsage
-from dockyard_jupyter.translate import (
-    build_kwargs,
-    parse_bytes,
-    parse_filters,
-    parse_publish,
-    parse_volume,
-    run_kwargs,
-    split_repo_tag,
-)
+from dockyard_jupyter.translate import build_kwargs, parse_filters, parse_volume, split_repo_tag
+from dockyard_jupyter.verbs import run_body as run_body_of
 
 
-def run_args(line: str, cwd: Path = Path("/nb")) -> tuple[str, dict]:
-    ns = parsers.parse("run", line.split())
-    return ns.image, run_kwargs(ns, cwd)
+def run_body(line: str, cwd: Path = Path("/nb")) -> dict[str, Any]:
+    return run_body_of(parsers.parse("run", line.split()), cwd)
 
 
 def test_run_options_stop_at_the_image() -> None:
-    image, kw = run_args("--rm --network none -e A=1 busybox sh -c -e x")
-    assert image == "busybox"
-    assert kw == {"command": ["sh", "-c", "-e", "x"], "environment": ["A=1"],
-                  "network_mode": "none"}
+    body = run_body("--rm --network none -e A=1 busybox sh -c -e x")
+    assert body["Image"] == "busybox"
+    assert body["Cmd"] == ["sh", "-c", "-e", "x"] and body["Env"] == ["A=1"]
+    assert body["HostConfig"]["NetworkMode"] == "none" and body["HostConfig"]["AutoRemove"]
 
 
-def test_run_maps_docker_flags_to_docker_py() -> None:
-    _, kw = run_args("-d --name web -p 8080:80 -p 127.0.0.1:9000:9000/udp -l a=b -w /srv "
-                     "-u 1000:1000 -h box --entrypoint sh -m 64m --cpus 0.5 --init "
-                     "--restart on-failure:3 --read-only --tmpfs /run:size=1m img")
-    assert kw == {
-        "name": "web", "ports": {"80/tcp": 8080, "9000/udp": ("127.0.0.1", 9000)},
-        "labels": {"a": "b"}, "working_dir": "/srv", "user": "1000:1000", "hostname": "box",
-        "entrypoint": "sh", "mem_limit": 64 * 1024**2, "nano_cpus": 500_000_000, "init": True,
-        "restart_policy": {"Name": "on-failure", "MaximumRetryCount": 3}, "read_only": True,
-        "tmpfs": {"/run": "size=1m"},
-    }
+def test_run_builds_the_docker_clis_body() -> None:
+    """The magic's flags are the CLI's table: the same body as ``dockyard run``/``docker run``
+    (tests/unit/cli/test_cli_runopts_docker_cli.py compares that with the docker CLI's)."""
+    body = run_body("-d --name web -p 8080:80 -p 127.0.0.1:9000:9000/udp -l a=b -w /srv "
+                    "-u 1000:1000 -h box --entrypoint sh -m 64m --cpus 0.5 --init "
+                    "--restart on-failure:3 --read-only --tmpfs /run:size=1m --add-host h:1.2.3.4 "
+                    "--dns 9.9.9.9 --device /dev/null:/dev/nothing --shm-size 1m "
+                    "--security-opt no-new-privileges --pids-limit 20 --ulimit nofile=100:200 "
+                    "--log-opt max-size=1m -P img")
+    host = body["HostConfig"]
+    assert (body["AttachStdout"], body["Labels"], body["WorkingDir"], body["User"]) == \
+        (False, {"a": "b"}, "/srv", "1000:1000")
+    assert (body["Hostname"], body["Entrypoint"], body["ExposedPorts"]) == \
+        ("box", ["sh"], {"80/tcp": {}, "9000/udp": {}})
+    assert host["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                                    "9000/udp": [{"HostIp": "127.0.0.1", "HostPort": "9000"}]}
+    assert (host["Memory"], host["NanoCpus"], host["Init"], host["ReadonlyRootfs"]) == \
+        (64 << 20, 500_000_000, True, True)
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert (host["Tmpfs"], host["ExtraHosts"], host["Dns"], host["ShmSize"]) == \
+        ({"/run": "size=1m"}, ["h:1.2.3.4"], ["9.9.9.9"], 1 << 20)
+    assert host["Devices"] == [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/nothing",
+                                "CgroupPermissions": "rwm"}]
+    assert (host["SecurityOpt"], host["PidsLimit"], host["PublishAllPorts"]) == \
+        (["no-new-privileges"], 20, True)
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 100, "Hard": 200}]
+    assert host["LogConfig"] == {"Type": "", "Config": {"max-size": "1m"}}
 
 
-def test_user_network_is_a_network_not_a_mode() -> None:
-    assert run_args("--net mynet img")[1] == {"network": "mynet"}
+def test_user_network_is_the_network_mode() -> None:
+    assert run_body("--net mynet --network-alias db img")["HostConfig"]["NetworkMode"] == "mynet"
+    assert run_body("--net mynet --network-alias db img")["NetworkingConfig"] == {
+        "EndpointsConfig": {"mynet": {"Aliases": ["db"]}}}
 
 
 def test_env_without_value_comes_from_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FROM_KERNEL", "yes")
     monkeypatch.delenv("NOT_SET", raising=False)
-    assert run_args("-e FROM_KERNEL -e NOT_SET img")[1]["environment"] == ["FROM_KERNEL=yes"]
+    assert run_body("-e FROM_KERNEL -e NOT_SET img")["Env"] == ["FROM_KERNEL=yes", "NOT_SET"]
 
 
 def test_env_file_is_read_relative_to_the_notebook(tmp_path: Path) -> None:
     (tmp_path / "vars.env").write_text("# comment\nA=1\n\nB=two words\n")
-    _, kw = run_args("--env-file vars.env -e C=3 img", cwd=tmp_path)
-    assert kw["environment"] == ["A=1", "B=two words", "C=3"]
+    assert run_body("--env-file vars.env -e C=3 img", cwd=tmp_path)["Env"] == \
+        ["A=1", "B=two words", "C=3"]
 
 
-def test_missing_env_file_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(CommandUsage, match="open nope.env"):
-        run_args("--env-file nope.env img", cwd=tmp_path)
+def test_missing_env_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="^open nope.env: no such file or directory$"):
+        run_body("--env-file nope.env img", cwd=tmp_path)
+
+
+def test_volumes_resolve_against_the_notebook() -> None:
+    body = run_body("-v ./data:/data -v sub:/sub -v ~/x:/x -v /abs:/abs:ro -v /anon img")
+    assert body["HostConfig"]["Binds"] == ["/nb/data:/data", "sub:/sub",
+                                           str(Path("~/x").expanduser()) + ":/x", "/abs:/abs:ro"]
+    assert body["Volumes"] == {"/anon": {}}
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("--ulimit nofile=20:10 img", ('invalid argument "nofile=20:10" for "--ulimit" flag: ulimit '
+                                   "soft limit must be less than or equal to hard limit: 20 > 10")),
+    ("--pids-limit lots img", ('invalid argument "lots" for "--pids-limit" flag: '
+                               'strconv.ParseInt: parsing "lots": invalid syntax')),
+    ("--security-opt bogus img", 'Invalid --security-opt: "bogus"'),
+    ("-p 80:http img", "invalid containerPort: http"),
+    ("--shm-size lots img", ('invalid argument "lots" for "--shm-size" flag: invalid size: '
+                             "'lots'")),
+])
+def test_bad_values_are_one_line(line: str, message: str) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        run_body(line)
+    assert str(refused.value) == message
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
@@ -82,20 +119,9 @@ def test_bad_volume_spec() -> None:
         parse_volume("a:b:c:d", Path("/"))
 
 
-def test_publish_forms() -> None:
-    assert parse_publish(["80", "81:81", "127.0.0.1::82", "9000:90/udp", "8080:80"]) == {
-        "80/tcp": [None, 8080], "81/tcp": 81, "82/tcp": ("127.0.0.1",), "90/udp": 9000,
-    }
-    with pytest.raises(CommandUsage, match="invalid containerPort"):
-        parse_publish(["80:http"])
-
-
-def test_sizes_and_filters() -> None:
-    assert parse_bytes("1g") == 1024**3 and parse_bytes("512") == 512
+def test_filters() -> None:
     assert parse_filters(["label=a", "label=b", "dangling=true"]) == {
         "label": ["a", "b"], "dangling": ["true"]}
-    with pytest.raises(CommandUsage):
-        parse_bytes("lots")
     with pytest.raises(CommandUsage, match="bad format of filter"):
         parse_filters(["nonsense"])
 
