@@ -16,6 +16,7 @@ import pytest
 
 from dockyard.network import nat
 from dockyard.testing.daemon import DaemonProcess
+from dockyard.testing.httpwait import get_when_up
 
 BRIDGE = f"dytd{os.getpid() % 100000}"
 
@@ -37,19 +38,6 @@ def daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
     assert not nat.rules_tagged("nat", f"dockyard:{BRIDGE} ") and BRIDGE not in os.listdir("/sys/class/net")
 
 
-def _get(url: str, timeout: float = 8.0) -> bytes:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                body: bytes = resp.read()
-                return body
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def _nsfs_mounts(root: Path, pool: bool = False) -> int:
     """Pinned netns under ``root``; those the daemon keeps ready (``netns/pool-*``) only with
     ``pool``."""
@@ -68,10 +56,10 @@ def test_published_port_survives_restart_and_rm_cleans_up(daemon: DaemonProcess)
         settings = c.attrs["NetworkSettings"]
         assert settings["IPAddress"].startswith("10.214.0.") and settings["Gateway"] == "10.214.0.1"
         port = settings["Ports"]["80/tcp"][0]["HostPort"]
-        assert _get(f"http://127.0.0.1:{port}/u") == b"up\n"
+        assert get_when_up(f"http://127.0.0.1:{port}/u") == b"up\n"
     daemon.restart()
     with contextlib.closing(daemon.client()) as client:
-        assert _get(f"http://127.0.0.1:{port}/u") == b"up\n"
+        assert get_when_up(f"http://127.0.0.1:{port}/u") == b"up\n"
         [bridge] = [n for n in client.api.networks() if n["Name"] == "bridge"]
         assert bridge["Options"]["com.docker.network.bridge.name"] == BRIDGE
         client.api.remove_container(c.id, force=True)
