@@ -30,6 +30,8 @@ from ..linux.launcher import StartFailed, exec_result
 from .spec import ContainerSpec
 from .trace import mark
 
+CLOSED: Final = "the daemon is shutting down: the container runtime is closed"
+CLOSE_WAIT: Final = 10.0  # seconds close() waits for a request's answer, at the most
 _PACKAGE_ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
                 "from dockyard.linux.launcher import main; main()")
@@ -171,7 +173,8 @@ class Runtime:
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._containers: dict[str, Container] = {}
         self._execs: dict[str, ExecProcess] = {}
-        self._closed = False
+        self._closed = False  # no more requests: closed, or the launcher died
+        self._closing = False  # closed by close()
         self._spare: tuple[socket.socket, int] | None = None  # a held spare, and its pid
         self._spare_cv = threading.Condition()
         self._filler: threading.Thread | None = None
@@ -204,8 +207,7 @@ class Runtime:
     def _launcher_gone(self) -> None:
         """The launcher died: its containers were SIGKILLed with it (``die_with_parent``)."""
         self._closed = True
-        self._replies.put({"ok": False, "error": {
-            "type": "DockyardError", "message": "the launcher process exited"}})
+        self._replies.put({"ok": False, "gone": True})
         for container in list(self._containers.values()):
             try:
                 _remove_cgroup(container.spec)
@@ -225,12 +227,24 @@ class Runtime:
     def _request(self, msg: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
         with self._lock:
             if self._closed:
-                raise errors.DockyardError("the launcher process exited")
-            socket.send_fds(self._sock, [json.dumps(msg).encode()], fds or [])
+                raise self._gone()
+            try:
+                socket.send_fds(self._sock, [json.dumps(msg).encode()], fds or [])
+            except OSError:  # the launcher died, its end closed before the reader saw it
+                raise self._gone() from None
             reply = self._replies.get()
+        if reply.get("gone"):  # the reader's word for the launcher's end
+            raise self._gone()
         if not reply["ok"]:
             raise _error(reply["error"])
         return reply
+
+    def _gone(self) -> errors.DockyardError:
+        """What a request gets once the launcher is gone: closed by :meth:`close` (the
+        daemon stopping), or dead."""
+        if self._closing:
+            return errors.Unavailable(CLOSED)
+        return errors.DockyardError("the launcher process exited")
 
     def start(self, spec: ContainerSpec, stdin: int | None = None, stdout: int | None = None,
               stderr: int | None = None) -> Container:
@@ -459,16 +473,24 @@ class Runtime:
             spare[0].close()
 
     def close(self) -> None:
-        """Stop the launcher: it kills and reaps every container it still runs."""
+        """Stop the launcher: it kills and reaps every container and exec it still runs. A
+        request on its way (a start, an exec) gets its answer first — waiting at most
+        :data:`CLOSE_WAIT` seconds — and is then ended with the rest; a request made from
+        now on fails with :data:`CLOSED` (503), never with the socket's broken pipe."""
         with self._spare_cv:
-            self._closed = True
+            self._closing = self._closed = True
             if self._spare is not None:
                 self._spare[0].close()
                 self._spare = None
             self._spare_cv.notify()
-        if self._proc.poll() is None:
-            self._sock.shutdown(socket.SHUT_RDWR)
-            self._proc.wait()
+        answered = self._lock.acquire(timeout=CLOSE_WAIT)
+        try:
+            if self._proc.poll() is None:
+                self._sock.shutdown(socket.SHUT_RDWR)
+                self._proc.wait()
+        finally:
+            if answered:
+                self._lock.release()
         self._sock.close()
         self._reader.join(5)
 

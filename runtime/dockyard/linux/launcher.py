@@ -74,6 +74,7 @@ class Running:
     root_sock: socket.socket | None = None  # ``early``: the init sends its root mount there
     """(an ``O_PATH`` fd; holding it defers the overlay's unmount, and its sync of the upper
     file system, from the init's exit to whenever the holder closes it: ``child._hand_root``)"""
+    joined: bool = False  # an exec's process, in a container's namespaces (not an init)
 
 
 def exit_code(status: int) -> int:
@@ -317,7 +318,7 @@ class Launcher:
                 os.waitpid(pid, 0)
                 os.close(pidfd)
             raise StartFailed(failure["message"], failure["kind"], failure["exit"])
-        return Running(spec.id, pid, pidfd, None, console)
+        return Running(spec.id, pid, pidfd, None, console, joined=True)
 
     @staticmethod
     def collect(running: Running) -> dict[str, Any]:
@@ -451,9 +452,15 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.selector.register(sock, selectors.EVENT_READ, None)
         self.spares: Any = None  # dockyard.containers.shim.Spares, on the first shim op
+        self.hung_up = False  # the caller closed its end: what we had to say goes nowhere
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
-        socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
+        """A reply or event; a caller that has closed its end (a daemon stopping while a start,
+        an exec or an exit was on its way) is taken as the EOF it is about to read."""
+        try:
+            socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
+        except (BrokenPipeError, ConnectionResetError):
+            self.hung_up = True
 
     def serve(self) -> None:
         while True:
@@ -469,6 +476,9 @@ class Server:
                     self.launcher.forget_spare(key.data)
                 else:
                     self._exited(key.data)
+                if self.hung_up:
+                    self._shutdown()
+                    return
 
     def _request(self) -> bool:
         data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_PACKET, 3)
@@ -481,6 +491,8 @@ class Server:
             self.send(self._handle(json.loads(data), fds, reply_fds), reply_fds)
         finally:
             _close(*fds, *reply_fds)
+        if self.hung_up:
+            return False
         if self.spares is not None:
             self.spares.refill()  # after the reply: the next shim is forked off the clock
         return True
@@ -540,12 +552,17 @@ class Server:
         Launcher.release(running)
 
     def _shutdown(self) -> None:
-        for running in list(self.running.values()):
+        """Kill everything, then reap the execs' processes before the inits: a killed init
+        exits only once every process of its PID namespace is reaped (``zap_pid_ns_processes``),
+        and an exec's process is ours to reap — waiting for the init first never returns."""
+        running = sorted(self.running.values(), key=lambda r: not r.joined)
+        for item in running:
             try:
-                signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+                signal.pidfd_send_signal(item.pidfd, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            Launcher.reap(running)
+        for item in running:
+            Launcher.reap(item)
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
