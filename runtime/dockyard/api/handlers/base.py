@@ -17,13 +17,14 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from ... import API_VERSION, __version__
-from ...errors import DockyardError, InvalidArgument
+from ...errors import DockyardError, InvalidArgument, Unavailable
 from ..streams import PulledStream, error_message
 
 log = logging.getLogger("dockyard.api")
 T = TypeVar("T")
 
 _FALSE = {"", "0", "no", "false", "none"}
+SHUTTING_DOWN = "the daemon is shutting down"
 _DEFAULT_HEADERS = {"Server": f"Dockyard/{__version__} (linux)", "Api-Version": API_VERSION,
                     "Docker-Experimental": "false", "Ostype": "linux"}
 
@@ -62,8 +63,13 @@ class EngineHandler(tornado.web.RequestHandler):
         return parse_version(self.api_version) < parse_version(version)
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking engine call in the thread pool."""
-        return await IOLoop.current().run_in_executor(self.executor, lambda: func(*args, **kwargs))
+        """Run a blocking engine call in the thread pool; once the daemon has shut the pool
+        down (stopping: calls in flight drain, new ones are refused), :class:`Unavailable`."""
+        try:
+            future = IOLoop.current().run_in_executor(self.executor, lambda: func(*args, **kwargs))
+        except RuntimeError:  # "cannot schedule new futures after shutdown"
+            raise Unavailable(SHUTTING_DOWN) from None
+        return await future
 
     def pull(self, iterator: Iterator[Any]) -> PulledStream:
         return PulledStream(iterator, self.executor)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
-from ...errors import DockyardError, InvalidArgument
+from ...errors import DockyardError, InvalidArgument, Unavailable
 from ..hijack import DEFAULT_DETACH_KEYS, STDERR, STDOUT, detach_sequence, frame, hijack, relay
 from .base import EngineHandler
 
@@ -70,7 +71,8 @@ class StartHandler(EngineHandler):
                 if await self._relay(stream, session):
                     execs.detached(session)  # ctrl-p ctrl-q: the process keeps running
                     return
-                await self.call(execs.wait, exec_id)
+                with contextlib.suppress(Unavailable):  # the daemon stops: ends the exec too
+                    await self.call(execs.wait, exec_id)
             finally:
                 session.close()
 
