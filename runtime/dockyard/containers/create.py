@@ -584,7 +584,8 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         no_new_privs=security_opts(hc.get("SecurityOpt") or [])[1], seccomp=seccomp_setting(hc, daemon_seccomp),
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
-        mounts=[*_shm(hc), *init, *devices, *mounts], network=network, limits=limits(hc),
+        mounts=[*shm_mounts(hc.get("ShmSize") or 0), *init, *devices, *mounts], network=network,
+        limits=limits(hc),
         tty=bool(cfg.get("Tty")), log_rotation=log_rotation(hc.get("LogConfig") or {}),
         log_delivery=logopts.delivery(hc.get("LogConfig") or {}, record))
 
@@ -613,10 +614,10 @@ def _init(hc: dict[str, Any]) -> list[Mount]:
     return [Mount("bind", INIT_PATH, os.path.realpath(found), read_only=True)]
 
 
-def _shm(hc: dict[str, Any]) -> list[Mount]:
-    """``--shm-size``: a /dev/shm of that size over the runtime's 64 MiB one (the options are
-    dockerd's; the user's own mounts come after it, so ``--tmpfs /dev/shm`` still wins)."""
-    size = hc.get("ShmSize") or DEFAULT_SHM_SIZE
-    if size == DEFAULT_SHM_SIZE:
+def shm_mounts(size: int) -> list[Mount]:
+    """``--shm-size`` (0: the default): a /dev/shm of that size over the runtime's 64 MiB one
+    (the options are dockerd's; the user's own mounts come after it, so ``--tmpfs /dev/shm``
+    still wins)."""
+    if size in (0, DEFAULT_SHM_SIZE):
         return []
     return [Mount("tmpfs", "/dev/shm", options=["mode=1777", f"size={size}"])]

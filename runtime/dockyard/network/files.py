@@ -92,6 +92,17 @@ def resolv_conf_with(host_text: str, dns: list[str], search: list[str], options:
     return "".join(out)
 
 
+def container_resolv_conf(host_mode: bool, dns: list[str], search: list[str],
+                          options: list[str]) -> str:
+    """A container's resolv.conf: the host's (its loopback nameservers kept only for a
+    container sharing the host's network), each of ``--dns``/``--dns-search``/``--dns-option``
+    given replacing its part."""
+    text = resolv_conf(keep_loopback=host_mode)
+    if dns or search or options:
+        text = resolv_conf_with(text, dns, search, options)
+    return text
+
+
 def write(path: Path, text: str) -> None:
     """Rewrite in place: a running container has the inode bind-mounted, a rename would
     leave it looking at the old file."""

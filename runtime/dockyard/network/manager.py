@@ -741,9 +741,7 @@ class NetworkManager:
             eps = self.state.endpoints_for(sb.container_id)
             own = [(eps[0].ip, files.own_names(sb.hostname, sb.domainname))] if eps else []
             hosts = files.hosts(own, self._peers(sb.container_id), extra)
-        resolv = files.resolv_conf(keep_loopback=host_mode)
-        if sb.dns or sb.dns_search or sb.dns_options:
-            resolv = files.resolv_conf_with(resolv, sb.dns, sb.dns_search, sb.dns_options)
+        resolv = files.container_resolv_conf(host_mode, sb.dns, sb.dns_search, sb.dns_options)
         files.write(directory / "hosts", hosts)
         files.write(directory / "resolv.conf", resolv)
         files.write(directory / "hostname", sb.hostname + "\n")
