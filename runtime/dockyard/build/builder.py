@@ -53,7 +53,7 @@ from .steps import StageState, StepRunner, temp_dir
 if TYPE_CHECKING:
     from ..containers.runtime import Runtime
     from ..engine import Engine
-    from .executor import RunOp
+    from .executor import DaemonDefaults, RunOp
 
 _DONE = object()
 
@@ -557,7 +557,15 @@ class BuildJob:
             if self.abort.is_set():
                 container.kill()
 
-        run_container(self.builder.runtime, lower_dirs, scratch, op, emit, cid, track)
+        run_container(self.builder.runtime, lower_dirs, scratch, op, emit, cid, track,
+                      self.daemon_defaults)
+
+    @property
+    def daemon_defaults(self) -> DaemonDefaults:
+        """The daemon's container defaults a RUN gets (:class:`.executor.DaemonDefaults`)."""
+        from .executor import DaemonDefaults
+
+        return DaemonDefaults.of(getattr(self.builder.engine, "config", None))
 
     def download(self, url: str, checksum: str = "") -> Path:
         """``ADD <URL>``: fetched once per build (the key and the copy share it)."""

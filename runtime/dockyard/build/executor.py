@@ -20,13 +20,16 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..containers.create import seccomp_setting
+from ..config import DEFAULT_SHM_SIZE
+from ..containers.create import rlimits, seccomp_setting, shm_mounts
 from ..containers.runtime import Container, Runtime
 from ..containers.spec import ContainerSpec, Mount, User
 from ..linux import overlay, syscalls
 from ..linux.mounts import in_root
 from ..linux.users import resolve as resolve_user
+from ..network import files as netfiles
 from ..store.diff import scratch_dir
 from ..store.snapshots import SnapshotStore, unpack
 from .errors import BuildError, StepFailed
@@ -313,6 +316,61 @@ class RunOp:
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+@dataclass(frozen=True)
+class DaemonDefaults:
+    """The daemon's container defaults, which every RUN step gets: dockerd's classic builder
+    runs a RUN in an ordinary container (created and started through the daemon's own
+    paths), so its ``--default-ulimit``s, ``--seccomp-profile``, ``--default-shm-size`` and
+    ``--dns``/``--dns-search``/``--dns-opt`` apply as to any container that names none of
+    them (the build API's own ``ulimits``/``shmsize`` are not taken here)."""
+
+    ulimits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seccomp_profile: tuple[str, str] = ("", "")  # --seccomp-profile as given, its file's text
+    shm_size: int = DEFAULT_SHM_SIZE
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, config: Any) -> DaemonDefaults:
+        """From the daemon's configuration (``DaemonConfig``; anything lacking a field: its
+        default)."""
+        return cls(dict(getattr(config, "default_ulimits", None) or {}),
+                   (getattr(config, "seccomp_profile", ""), getattr(config, "seccomp_text", "")),
+                   getattr(config, "default_shm_size", DEFAULT_SHM_SIZE),
+                   list(getattr(config, "dns", None) or []),
+                   list(getattr(config, "dns_search", None) or []),
+                   list(getattr(config, "dns_opts", None) or []))
+
+    def apply(self, spec: ContainerSpec) -> None:
+        """Limits, seccomp program and /dev/shm, as a container's start resolves them (a
+        profile that does not compile fails the step with dockerd's words)."""
+        spec.rlimits = rlimits({}, self.ulimits)
+        spec.seccomp = seccomp_setting({}, self.seccomp_profile)
+        spec.mounts = [*shm_mounts(self.shm_size), *spec.mounts]
+
+
+ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")
+
+
+def etc_mounts(directory: Path, hostname: str, network: str,
+               defaults: DaemonDefaults) -> list[Mount]:
+    """The step container's /etc/resolv.conf (with the daemon's ``--dns*``), /etc/hosts and
+    /etc/hostname, written in ``directory`` and bound over the image's, as dockerd gives every
+    container its sandbox's files — so what a RUN writes to them stays out of the layer."""
+    host_mode = network == "host"
+    texts = (netfiles.container_resolv_conf(host_mode, defaults.dns, defaults.dns_search,
+                                            defaults.dns_options),
+             netfiles.host_mode_hosts([]) if host_mode else netfiles.hosts([], []),
+             hostname + "\n")
+    mounts = []
+    for target, text in zip(ETC_FILES, texts, strict=True):
+        source = directory / os.path.basename(target)
+        netfiles.write(source, text)
+        mounts.append(Mount("bind", target, str(source)))
+    return mounts
+
+
 def step_env(env: list[str], hostname: str, home: str) -> list[str]:
     """A RUN container's environment as dockerd builds it: ``PATH`` (default unless set) and
     ``HOSTNAME`` first, the step's variables replacing or appending, then ``HOME`` from the
@@ -350,9 +408,11 @@ def _pump(fd: int, emit: Emit) -> None:
 
 def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: RunOp,
                   emit: Emit, container_id: str,
-                  track: Callable[[Container | None], None] | None = None) -> None:
-    """Run ``op`` in a container whose upper dir is ``scratch/fs``; raise StepFailed on a
-    non-zero exit. The container and its cgroup are gone when this returns."""
+                  track: Callable[[Container | None], None] | None = None,
+                  defaults: DaemonDefaults | None = None) -> None:
+    """Run ``op`` in a container whose upper dir is ``scratch/fs``, with the daemon's
+    ``defaults``; raise StepFailed on a non-zero exit. The container and its cgroup are gone
+    when this returns."""
     lowers = lower_dirs or [str(_empty_dir(scratch))]
     user = resolve_user(op.user, [str(scratch / "fs"), *reversed(lowers)])
     spec = ContainerSpec(
@@ -361,7 +421,8 @@ def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: Ru
         env=step_env(op.env, container_id[:12], user.home), cwd=op.workdir or "/",
         hostname=container_id[:12],
         user=User(user.uid, user.gid, list(user.additional_gids)), network=op.network,
-        mounts=op.mounts, seccomp=seccomp_setting({}))  # dockerd's default profile, as any container
+        mounts=list(op.mounts))
+    (defaults or DaemonDefaults()).apply(spec)
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, emit), daemon=True)
     reader.start()

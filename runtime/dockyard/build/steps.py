@@ -50,7 +50,7 @@ from .instructions import (
     command_argv,
 )
 from .remote import is_url
-from .stubs import mount_stubs, remove_mount_stubs
+from .stubs import mount_stubs, remove_copied_up, remove_mount_stubs
 
 if TYPE_CHECKING:
     from .builder import BuildJob
@@ -315,12 +315,15 @@ class StepRunner:
         scratch = executor.new_scratch(self.store.snapshots)
         try:
             with ExitStack() as stack:
-                mounts = [*self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
+                etc = executor.etc_mounts(stack.enter_context(self.job.temp_dir()), cid[:12],
+                                          network, self.job.daemon_defaults)
+                mounts = [*etc, *self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
                 op = executor.RunOp(list(argv), env, cfg.config.get("WorkingDir") or "/",
                                     cfg.config.get("User") or "", network, mounts)
                 stubs = mount_stubs(self.lower_dirs(), [m.target for m in mounts])
                 self.job.run_container(self.lower_dirs(), scratch, op, self.emit, cid)
             remove_mount_stubs(scratch / "fs", stubs)
+            remove_copied_up(scratch / "fs", self.lower_dirs(), stubs, executor.ETC_FILES)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise

@@ -103,4 +103,31 @@ def remove_mount_stubs(upper: Path, stubs: list[str]) -> None:
             continue
 
 
-__all__ = ["mount_stubs", "remove_mount_stubs", "resolve"]
+def remove_copied_up(upper: Path, lower_dirs: list[str], stubs: list[str],
+                     targets: Iterable[str]) -> None:
+    """For mounts that dockerd makes over its init layer (a container's /etc files), also the
+    directory the overlay copied up to hold their stubs: each target's deepest parent that
+    exists in the image, when it is left in the upper dir empty, not opaque and with the
+    image's mode and owner — nothing but the stub's doing (dockerd's layer has no ``/etc``
+    unless the command changed something in it; a ``touch /etc`` alone is lost here)."""
+    layers = list(reversed(lower_dirs))
+    for target in targets:
+        resolved, existing = resolve(lower_dirs, target)
+        parts = resolved.split("/") if resolved else []
+        if not 0 < existing < len(parts) or "/".join(parts[:existing + 1]) not in stubs:
+            continue
+        rel = "/".join(parts[:existing])
+        found = _lookup(layers, len(layers), rel)
+        path = upper / rel
+        try:
+            st = os.lstat(path)
+            if (found is None or not stat.S_ISDIR(st.st_mode) or is_opaque(str(path))
+                    or (st.st_mode, st.st_uid, st.st_gid)
+                    != (found[0].st_mode, found[0].st_uid, found[0].st_gid)):
+                continue
+            os.rmdir(path)  # fails when not empty: then it stays
+        except OSError:
+            continue
+
+
+__all__ = ["mount_stubs", "remove_copied_up", "remove_mount_stubs", "resolve"]

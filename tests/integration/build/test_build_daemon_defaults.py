@@ -1,0 +1,90 @@
+"""A build's RUN steps get the daemon's container defaults, as under dockerd's classic builder,
+which runs each RUN in an ordinary container: ``--default-ulimit``, ``--dns``/``--dns-search``/
+``--dns-opt`` (the step's /etc/resolv.conf), ``--default-shm-size`` and ``--seccomp-profile``.
+
+What dockerd 20.10 (``DOCKER_BUILDKIT=0``, the docker 28 CLI) answered on this machine, started
+with the same options (2026-11-29): ``ulimit -n``/``-Hn``/``-u`` 1024, 2048, 500; resolv.conf
+``search a.b``/``nameserver 1.1.1.1``/``options ndots:2``; /dev/shm 131072 KiB; ``mkdir``
+refused by the profile (EPERM); and a RUN writing /etc/hosts, /etc/resolv.conf or
+/etc/hostname changes none of them in the image (the files are the container's, bound over the
+image's) — nor does its layer hold ``/etc``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from buildhelp import Built, write_context
+
+from dockyard.testing.daemon import DaemonProcess
+
+NO_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+FLAGS = ("--default-ulimit", "nofile=1024:2048", "--default-ulimit", "nproc=500:600",
+         "--dns", "1.1.1.1", "--dns-search", "a.b", "--dns-opt", "ndots:2",
+         "--default-shm-size", "128M")
+RESOLV = "search a.b\nnameserver 1.1.1.1\noptions ndots:2\n"
+
+
+@pytest.fixture(scope="module")
+def client(busybox_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if os.geteuid() != 0:
+        pytest.skip("RUN steps need root (namespaces, overlayfs)")
+    profile = tmp_path_factory.mktemp("seccomp") / "no-mkdir.json"
+    profile.write_text(json.dumps(NO_MKDIR))
+    d = DaemonProcess(None, *FLAGS, "--seccomp-profile", str(profile)).start().load(busybox_archive)
+    c = d.client()
+    try:
+        yield c
+    finally:
+        c.close()
+        d.cleanup()
+
+
+@pytest.fixture
+def build(client: Any, tmp_path: Path) -> Callable[..., Built]:
+    def go(dockerfile: str, tag: str | None = None) -> Built:
+        ctx = write_context(tmp_path / "ctx", {"Dockerfile": dockerfile})
+        messages = list(client.api.build(path=str(ctx), decode=True, nocache=True, tag=tag))
+        return Built(next((m["aux"]["ID"] for m in messages if "aux" in m), None), messages)
+    return go
+
+
+def _top_layer(client: Any, image: str) -> Path:
+    return Path(client.api.inspect_image(image)["GraphDriver"]["Data"]["UpperDir"])
+
+
+def test_a_run_step_gets_the_default_ulimits_dns_and_shm_size(build: Callable[..., Built],
+                                                              client: Any) -> None:
+    got = build("FROM busybox\nRUN (ulimit -n; ulimit -Hn; ulimit -u; cat /etc/resolv.conf; "
+                "df -k /dev/shm | tail -1) | tee /out\n")
+    assert got.error is None, got.text
+    out = (_top_layer(client, str(got.image_id)) / "out").read_text()
+    head, shm = out.rsplit("\n", 2)[:2]
+    assert head == "1024\n2048\n500\n" + RESOLV.rstrip("\n")
+    assert shm.split()[1] == "131072"
+    assert out in got.text  # the step's output, in the build's stream too
+
+
+def test_the_daemons_seccomp_profile_confines_a_run_step(build: Callable[..., Built]) -> None:
+    got = build("FROM busybox\nRUN mkdir /x\n")
+    assert "mkdir: can't create directory '/x': Operation not permitted\n" in got.text
+    assert got.error == "The command '/bin/sh -c mkdir /x' returned a non-zero code: 1"
+
+
+def test_a_run_step_writes_its_own_etc_files_not_the_images(build: Callable[..., Built],
+                                                            client: Any) -> None:
+    written = build("FROM busybox\n"
+                    "RUN echo '10.1.2.3 extra' >> /etc/hosts && echo 'nameserver 9.9.9.9' > "
+                    "/etc/resolv.conf && echo other > /etc/hostname && echo done > /done\n",
+                    "etc-written")
+    assert written.error is None, written.text
+    assert sorted(os.listdir(_top_layer(client, str(written.image_id)))) == ["done"]  # no /etc
+    got = build("FROM etc-written\nRUN cat /etc/resolv.conf /etc/hosts /etc/hostname\n")
+    assert got.error is None, got.text
+    assert "extra" not in got.text and "9.9.9.9" not in got.text and "other" not in got.text
+    assert RESOLV + "127.0.0.1\tlocalhost\n" in got.text
