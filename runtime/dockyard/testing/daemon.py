@@ -205,4 +205,15 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-__all__ = ["IN_NEW_NETNS", "DaemonProcess", "NetnsDaemonProcess", "ping_unix", "rss_kib"]
+def pid_gone(pid: int, timeout: float = 5.0) -> bool:
+    """Whether ``pid`` leaves /proc within ``timeout`` seconds (a killed process lingers until
+    its parent reaps it)."""
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/{pid}"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+__all__ = ["IN_NEW_NETNS", "DaemonProcess", "NetnsDaemonProcess", "pid_gone", "ping_unix", "rss_kib"]

@@ -16,15 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.testing.daemon import DaemonProcess
-
-
-def _gone(pid: int) -> bool:
-    for _ in range(500):
-        if not os.path.exists(f"/proc/{pid}"):
-            return True
-        time.sleep(0.01)
-    return False
+from dockyard.testing.daemon import DaemonProcess, pid_gone
 
 
 def _exec_loop(daemon: DaemonProcess, container: str, done: list[int], stop: threading.Event) -> None:
@@ -64,7 +56,7 @@ def test_a_daemon_stopping_under_exec_load(busybox_archive: Path) -> None:
             worker.join(30)
         log = daemon.log_path.read_text(errors="replace")
         assert "Traceback" not in log, log[-3000:]
-        assert _gone(long_pid), "an exec outlived its daemon"
+        assert pid_gone(long_pid), "an exec outlived its daemon"
         assert os.path.exists(f"/proc/{init}"), "the container did not outlive its daemon"
         daemon.start()
         client.close()

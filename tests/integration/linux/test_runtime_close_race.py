@@ -21,6 +21,7 @@ from dockyard.containers.spec import ContainerSpec
 from dockyard.errors import Unavailable
 from dockyard.linux import cgroups
 from dockyard.linux.enter import ExecSpec
+from dockyard.testing.daemon import pid_gone
 
 MakeSpec = Callable[..., ContainerSpec]
 
@@ -41,14 +42,6 @@ class _GatedSocket:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
-
-
-def _gone(pid: int) -> bool:
-    for _ in range(500):
-        if not os.path.exists(f"/proc/{pid}"):
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_an_exec_on_its_way_when_the_runtime_closes(make_spec: MakeSpec) -> None:
@@ -91,9 +84,9 @@ def test_an_exec_on_its_way_when_the_runtime_closes(make_spec: MakeSpec) -> None
         assert isinstance(result, Unavailable), repr(result)
     else:  # started, then ended with the launcher
         assert result.wait(10).exit_code == 137
-        assert _gone(result.pid)
+        assert pid_gone(result.pid)
     assert container.wait(10).exit_code == 137
-    assert _gone(container.pid)
+    assert pid_gone(container.pid)
     assert not any(os.path.exists(p) for p in cg.paths)
     with pytest.raises(Unavailable, match="the daemon is shutting down"):
         rt.exec(ExecSpec(id="after-close", pid=container.pid, args=["true"]))
@@ -127,5 +120,5 @@ def test_the_launcher_reporting_to_a_closed_runtime_shuts_down_clean(
     assert rt._proc.returncode == 0
     assert "Traceback" not in capfd.readouterr().err
     assert kept.wait(10).exit_code == 137
-    assert _gone(kept.pid) and _gone(ending.pid)
+    assert pid_gone(kept.pid) and pid_gone(ending.pid)
     assert not any(os.path.exists(p) for p in cg.paths)
