@@ -337,9 +337,12 @@ class Shim:
             self._handoff()
 
     def _adoptable(self) -> None:
-        """Only a restarted daemon needs these (see LISTEN_AFTER)."""
-        with open(os.path.join(self.dir, "shim.pid"), "w") as f:
+        """Only a restarted daemon needs these (see LISTEN_AFTER). ``shim.pid`` appears whole
+        (written aside, then renamed): a reader never finds it empty."""
+        path = os.path.join(self.dir, "shim.pid")
+        with open(path + ".tmp", "w") as f:
             f.write(str(os.getpid()))
+        os.replace(path + ".tmp", path)
         self.listener = self._listen()
         self.sel.register(self.listener, selectors.EVENT_READ, "listen")
 
