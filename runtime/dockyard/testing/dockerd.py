@@ -50,29 +50,31 @@ class Dockerd:
         return docker.DockerClient(base_url=self.host, version="auto", timeout=30)
 
 
-def dockerd_command(root: Path, binary: str = DOCKERD) -> list[str]:
-    """dockerd confined to ``root``: config, data, exec root, socket, pidfile."""
+def dockerd_command(root: Path, binary: str = DOCKERD, extra_args: tuple[str, ...] = ()) -> list[str]:
+    """dockerd confined to ``root``: config, data, exec root, socket, pidfile; ``extra_args``
+    after them (a test's daemon options, e.g. ``--default-ulimit``)."""
     (root / "daemon.json").write_text("{}")
     return [
         binary, "--config-file", str(root / "daemon.json"),
         "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
         "-H", f"unix://{root / 'docker.sock'}", "--pidfile", str(root / "dockerd.pid"),
         "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
-        "--shutdown-timeout", "2", "--log-level", "warn",
+        "--shutdown-timeout", "2", "--log-level", "warn", *extra_args,
     ]
 
 
 def start_dockerd(timeout: float = 30.0, binary: str = DOCKERD,
-                  env: dict[str, str] | None = None) -> Dockerd:
+                  env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()) -> Dockerd:
     """Start dockerd in a fresh temp directory (short path: socket names are length-limited).
 
     ``binary`` and ``env`` run another dockerd (e.g. a newer one unpacked in a scratch
     directory, with its containerd first on ``PATH``); by default Debian's, in this environment.
+    ``extra_args``: more options for it.
     """
     root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
     with open(root / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(dockerd_command(root, binary), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env)
+        proc = subprocess.Popen(dockerd_command(root, binary, extra_args), stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     daemon = Dockerd(root, proc)
     try:
         _wait_ready(daemon, timeout)
