@@ -76,6 +76,8 @@ class BuildOptions:
     secrets: dict[str, bytes] = field(default_factory=dict)
     rm: bool = True  # "Removing intermediate container" lines (the Engine API's default)
     registry_auth: dict[str, Any] = field(default_factory=dict)  # X-Registry-Config
+    ulimits: list[dict[str, Any]] = field(default_factory=list)  # --ulimit: each RUN's own
+    shm_size: int = 0  # --shm-size of each RUN's /dev/shm (0: the daemon's default)
 
 
 def short(image_id: str) -> str:

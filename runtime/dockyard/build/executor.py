@@ -311,6 +311,8 @@ class RunOp:
     network: str = "none"
     mounts: list[Mount] = field(default_factory=list)
     created_by: str = ""
+    ulimits: list[dict[str, Any]] = field(default_factory=list)  # the build's --ulimit
+    shm_size: int = 0  # the build's --shm-size (0: the daemon's)
 
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -322,7 +324,8 @@ class DaemonDefaults:
     runs a RUN in an ordinary container (created and started through the daemon's own
     paths), so its ``--default-ulimit``s, ``--seccomp-profile``, ``--default-shm-size`` and
     ``--dns``/``--dns-search``/``--dns-opt`` apply as to any container that names none of
-    them (the build API's own ``ulimits``/``shmsize`` are not taken here)."""
+    them: after the build's own ``--ulimit``s and ``--shm-size`` (:class:`RunOp`), which go
+    into that container's HostConfig."""
 
     ulimits: dict[str, dict[str, Any]] = field(default_factory=dict)
     seccomp_profile: tuple[str, str] = ("", "")  # --seccomp-profile as given, its file's text
@@ -342,12 +345,13 @@ class DaemonDefaults:
                    list(getattr(config, "dns_search", None) or []),
                    list(getattr(config, "dns_opts", None) or []))
 
-    def apply(self, spec: ContainerSpec) -> None:
-        """Limits, seccomp program and /dev/shm, as a container's start resolves them (a
-        profile that does not compile fails the step with dockerd's words)."""
-        spec.rlimits = rlimits({}, self.ulimits)
+    def apply(self, spec: ContainerSpec, op: RunOp) -> None:
+        """Limits, seccomp program and /dev/shm, as a container's start resolves them from the
+        step's own settings and these (a profile that does not compile fails the step with
+        dockerd's words)."""
+        spec.rlimits = rlimits({"Ulimits": op.ulimits}, self.ulimits)
         spec.seccomp = seccomp_setting({}, self.seccomp_profile)
-        spec.mounts = [*shm_mounts(self.shm_size), *spec.mounts]
+        spec.mounts = [*shm_mounts(op.shm_size or self.shm_size), *spec.mounts]
 
 
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")
@@ -422,7 +426,7 @@ def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: Ru
         hostname=container_id[:12],
         user=User(user.uid, user.gid, list(user.additional_gids)), network=op.network,
         mounts=list(op.mounts))
-    (defaults or DaemonDefaults()).apply(spec)
+    (defaults or DaemonDefaults()).apply(spec, op)
     read_fd, write_fd = os.pipe()
     reader = threading.Thread(target=_pump, args=(read_fd, emit), daemon=True)
     reader.start()

@@ -319,7 +319,9 @@ class StepRunner:
                                           network, self.job.daemon_defaults)
                 mounts = [*etc, *self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
                 op = executor.RunOp(list(argv), env, cfg.config.get("WorkingDir") or "/",
-                                    cfg.config.get("User") or "", network, mounts)
+                                    cfg.config.get("User") or "", network, mounts,
+                                    ulimits=self.job.options.ulimits,
+                                    shm_size=self.job.options.shm_size)
                 stubs = mount_stubs(self.lower_dirs(), [m.target for m in mounts])
                 self.job.run_container(self.lower_dirs(), scratch, op, self.emit, cid)
             remove_mount_stubs(scratch / "fs", stubs)

@@ -7,12 +7,16 @@ with the same options (2026-11-29): ``ulimit -n``/``-Hn``/``-u`` 1024, 2048, 500
 ``search a.b``/``nameserver 1.1.1.1``/``options ndots:2``; /dev/shm 131072 KiB; ``mkdir``
 refused by the profile (EPERM); and a RUN writing /etc/hosts, /etc/resolv.conf or
 /etc/hostname changes none of them in the image (the files are the container's, bound over the
-image's) — nor does its layer hold ``/etc``."""
+image's) — nor does its layer hold ``/etc``. The build's own ``--ulimit nofile=100:200`` and
+``--shm-size 32m`` win over the defaults (100, 200, the default nproc 500; 32768 KiB), and
+``--security-opt`` is refused: "The daemon on this platform does not support setting security
+options on build"."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from typing import Any
 import pytest
 from buildhelp import Built, write_context
 
-from dockyard.testing.daemon import DaemonProcess
+from dockyard.testing.daemon import DaemonProcess, DockerCLI
 
 NO_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
@@ -31,18 +35,23 @@ RESOLV = "search a.b\nnameserver 1.1.1.1\noptions ndots:2\n"
 
 
 @pytest.fixture(scope="module")
-def client(busybox_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def daemon(busybox_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     if os.geteuid() != 0:
         pytest.skip("RUN steps need root (namespaces, overlayfs)")
     profile = tmp_path_factory.mktemp("seccomp") / "no-mkdir.json"
     profile.write_text(json.dumps(NO_MKDIR))
-    d = DaemonProcess(None, *FLAGS, "--seccomp-profile", str(profile)).start().load(busybox_archive)
-    c = d.client()
+    d = DaemonProcess(None, *FLAGS, "--seccomp-profile", str(profile))
     try:
-        yield c
+        yield d.start().load(busybox_archive)
     finally:
-        c.close()
         d.cleanup()
+
+
+@pytest.fixture(scope="module")
+def client(daemon: DaemonProcess) -> Iterator[Any]:
+    c = daemon.client()
+    yield c
+    c.close()
 
 
 @pytest.fixture
@@ -88,3 +97,19 @@ def test_a_run_step_writes_its_own_etc_files_not_the_images(build: Callable[...,
     assert got.error is None, got.text
     assert "extra" not in got.text and "9.9.9.9" not in got.text and "other" not in got.text
     assert RESOLV + "127.0.0.1\tlocalhost\n" in got.text
+
+
+def test_the_builds_own_ulimits_and_shm_size_win(daemon: DaemonProcess, tmp_path: Path) -> None:
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN ulimit -n; ulimit -Hn; "
+                                                          "ulimit -u; df -k /dev/shm | tail -1\n"})
+    docker = DockerCLI(daemon.host)
+    docker.env["DOCKER_BUILDKIT"] = "0"
+    done = docker("build", "--no-cache", "--ulimit", "nofile=100:200", "--shm-size", "32m", str(ctx))
+    assert done.returncode == 0, done.stderr
+    assert "\n100\n200\n500\n" in done.stdout
+    shm = re.search(r"^\S+\s+(\d+)\s+\d+\s+\d+\s+\d+% /dev/shm$", done.stdout, re.MULTILINE)
+    assert shm is not None and shm.group(1) == "32768", done.stdout
+    refused = docker("build", "--security-opt", "seccomp=unconfined", str(ctx))
+    assert refused.returncode != 0
+    assert ("The daemon on this platform does not support setting security options on build"
+            in refused.stderr)

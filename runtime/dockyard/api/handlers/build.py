@@ -44,12 +44,39 @@ def _registry_config(value: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _ulimits(text: str | None) -> list[dict[str, Any]]:
+    """``ulimits`` (``docker build --ulimit``): ``[{"Name", "Soft", "Hard"}]``, as dockerd reads it."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"error reading ulimit settings: {exc}") from None
+    if not isinstance(value, list) or not all(isinstance(u, dict) for u in value):
+        raise InvalidArgument("error reading ulimit settings: json: cannot unmarshal "
+                              "into Go value of type []*units.Ulimit")
+    return value
+
+
+def _shm_size(text: str | None) -> int:
+    """``shmsize`` (``docker build --shm-size``) in bytes; 0: the daemon's default."""
+    if not text:
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidArgument(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+
+
 @tornado.web.stream_request_body
 class BuildHandler(UploadHandler):
     def options_from_query(self) -> BuildOptions:
         if self.str_arg("remote"):
             raise InvalidArgument("remote build contexts (git URLs, remote tarballs) are not "
                                   "supported by this daemon: send the context as the body")
+        if self.str_arg("securityopt") not in (None, "null"):  # dockerd's refusal off Windows
+            raise InvalidArgument("The daemon on this platform does not support setting security "
+                                  "options on build")
         cache_from = self.get_query_arguments("cachefrom")
         if len(cache_from) == 1 and cache_from[0].startswith("["):
             cache_from = json.loads(cache_from[0])
@@ -64,7 +91,8 @@ class BuildHandler(UploadHandler):
             target=self.str_arg("target"), network=self.str_arg("networkmode") or "default",
             quiet=self.bool_arg("q"), cache_from=list(cache_from),
             platform=self.str_arg("platform"),
-            rm=self._rm(),
+            rm=self._rm(), ulimits=_ulimits(self.str_arg("ulimits")),
+            shm_size=_shm_size(self.str_arg("shmsize")),
             secrets={k: base64.b64decode(v) for k, v in secrets.items()},
             registry_auth=_registry_config(self.request.headers.get("X-Registry-Config")))
 
