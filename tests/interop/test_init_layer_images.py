@@ -10,6 +10,9 @@ their own."""
 from __future__ import annotations
 
 import io
+import os
+import tarfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,15 +20,36 @@ import pytest
 IMAGES = {
     "dy-initlayer-etc700": "FROM busybox\nRUN chmod 700 /etc && chown 12:34 /etc\n",
     "dy-initlayer-ownmtab": "FROM busybox\nRUN ln -s /proc/self/mounts /etc/mtab\n",
-    "dy-initlayer-resolvlink": "FROM busybox\nRUN mkdir -p /run && echo mine > /run/resolv.conf"
-                               " && ln -s /run/resolv.conf /etc/resolv.conf\n",
+    # a RUN cannot link /etc/resolv.conf: the step's own file is bound there (as under dockerd's
+    # classic builder), so the link comes in an ADDed archive
+    "dy-initlayer-resolvlink": "FROM busybox\nRUN mkdir -p /run && echo mine > /run/resolv.conf\n"
+                               "ADD link.tar /\n",
 }
+
+
+def _context(dockerfile: str) -> io.BytesIO:
+    """A build context: the Dockerfile and ``link.tar`` (``etc/resolv.conf -> /run/resolv.conf``)."""
+    link = io.BytesIO()
+    with tarfile.open(fileobj=link, mode="w") as tar:
+        info = tarfile.TarInfo("etc/resolv.conf")
+        info.type, info.linkname = tarfile.SYMTYPE, "/run/resolv.conf"
+        tar.addfile(info)
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data in (("Dockerfile", dockerfile.encode()), ("link.tar", link.getvalue())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    return context
 
 
 @pytest.fixture
 def images(client: Any) -> Any:
     for tag, dockerfile in IMAGES.items():
-        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+        client.images.build(fileobj=_context(dockerfile), custom_context=True, tag=tag, rm=True)
+    top = Path(client.api.inspect_image("dy-initlayer-resolvlink")["GraphDriver"]["Data"]["UpperDir"])
+    assert os.readlink(top / "etc" / "resolv.conf") == "/run/resolv.conf"  # the image links it
     yield client
     for tag in IMAGES:
         client.images.remove(tag, force=True)
