@@ -47,30 +47,14 @@ def daemon(busybox_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         d.cleanup()
 
 
-@pytest.fixture(scope="module")
-def client(daemon: DaemonProcess) -> Iterator[Any]:
-    c = daemon.client()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def build(client: Any, tmp_path: Path) -> Callable[..., Built]:
-    def go(dockerfile: str, tag: str | None = None) -> Built:
-        ctx = write_context(tmp_path / "ctx", {"Dockerfile": dockerfile})
-        messages = list(client.api.build(path=str(ctx), decode=True, nocache=True, tag=tag))
-        return Built(next((m["aux"]["ID"] for m in messages if "aux" in m), None), messages)
-    return go
-
-
 def _top_layer(client: Any, image: str) -> Path:
     return Path(client.api.inspect_image(image)["GraphDriver"]["Data"]["UpperDir"])
 
 
 def test_a_run_step_gets_the_default_ulimits_dns_and_shm_size(build: Callable[..., Built],
                                                               client: Any) -> None:
-    got = build("FROM busybox\nRUN (ulimit -n; ulimit -Hn; ulimit -u; cat /etc/resolv.conf; "
-                "df -k /dev/shm | tail -1) | tee /out\n")
+    got = build({"Dockerfile": "FROM busybox\nRUN (ulimit -n; ulimit -Hn; ulimit -u; "
+                 "cat /etc/resolv.conf; df -k /dev/shm | tail -1) | tee /out\n"}, nocache=True)
     assert got.error is None, got.text
     out = (_top_layer(client, str(got.image_id)) / "out").read_text()
     head, shm = out.rsplit("\n", 2)[:2]
@@ -80,20 +64,21 @@ def test_a_run_step_gets_the_default_ulimits_dns_and_shm_size(build: Callable[..
 
 
 def test_the_daemons_seccomp_profile_confines_a_run_step(build: Callable[..., Built]) -> None:
-    got = build("FROM busybox\nRUN mkdir /x\n")
+    got = build({"Dockerfile": "FROM busybox\nRUN mkdir /x\n"}, nocache=True)
     assert "mkdir: can't create directory '/x': Operation not permitted\n" in got.text
     assert got.error == "The command '/bin/sh -c mkdir /x' returned a non-zero code: 1"
 
 
 def test_a_run_step_writes_its_own_etc_files_not_the_images(build: Callable[..., Built],
                                                             client: Any) -> None:
-    written = build("FROM busybox\n"
-                    "RUN echo '10.1.2.3 extra' >> /etc/hosts && echo 'nameserver 9.9.9.9' > "
-                    "/etc/resolv.conf && echo other > /etc/hostname && echo done > /done\n",
-                    "etc-written")
+    written = build({"Dockerfile": "FROM busybox\n"
+                     "RUN echo '10.1.2.3 extra' >> /etc/hosts && echo 'nameserver 9.9.9.9' > "
+                     "/etc/resolv.conf && echo other > /etc/hostname && echo done > /done\n"},
+                    nocache=True, tag="etc-written")
     assert written.error is None, written.text
     assert sorted(os.listdir(_top_layer(client, str(written.image_id)))) == ["done"]  # no /etc
-    got = build("FROM etc-written\nRUN cat /etc/resolv.conf /etc/hosts /etc/hostname\n")
+    got = build({"Dockerfile": "FROM etc-written\nRUN cat /etc/resolv.conf /etc/hosts /etc/hostname\n"},
+                nocache=True)
     assert got.error is None, got.text
     assert "extra" not in got.text and "9.9.9.9" not in got.text and "other" not in got.text
     assert RESOLV + "127.0.0.1\tlocalhost\n" in got.text
