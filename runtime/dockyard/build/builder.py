@@ -78,6 +78,8 @@ class BuildOptions:
     registry_auth: dict[str, Any] = field(default_factory=dict)  # X-Registry-Config
     ulimits: list[dict[str, Any]] = field(default_factory=list)  # --ulimit: each RUN's own
     shm_size: int = 0  # --shm-size of each RUN's /dev/shm (0: the daemon's default)
+    resources: dict[str, Any] = field(default_factory=dict)  # --memory, --cpu-*: HostConfig keys
+    extra_hosts: list[str] = field(default_factory=list)  # --add-host: "name:ip", each RUN's
 
 
 def short(image_id: str) -> str:

@@ -17,13 +17,13 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import DEFAULT_SHM_SIZE
-from ..containers.create import rlimits, seccomp_setting, shm_mounts
+from ..containers.create import limits, rlimits, seccomp_setting, shm_mounts
 from ..containers.runtime import Container, Runtime
 from ..containers.spec import ContainerSpec, Mount, User
 from ..linux import overlay, syscalls
@@ -313,6 +313,7 @@ class RunOp:
     created_by: str = ""
     ulimits: list[dict[str, Any]] = field(default_factory=list)  # the build's --ulimit
     shm_size: int = 0  # the build's --shm-size (0: the daemon's)
+    resources: dict[str, Any] = field(default_factory=dict)  # the build's --memory, --cpu-*
 
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -350,6 +351,10 @@ class DaemonDefaults:
         step's own settings and these (a profile that does not compile fails the step with
         dockerd's words)."""
         spec.rlimits = rlimits({"Ulimits": op.ulimits}, self.ulimits)
+        resources = dict(op.resources)
+        if resources.get("Memory") and not resources.get("MemorySwap"):
+            resources["MemorySwap"] = resources["Memory"] * 2  # dockerd's default, as at create
+        spec.limits = limits(resources)
         spec.seccomp = seccomp_setting({}, self.seccomp_profile)
         spec.mounts = [*shm_mounts(op.shm_size or self.shm_size), *spec.mounts]
 
@@ -358,14 +363,16 @@ ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")
 
 
 def etc_mounts(directory: Path, hostname: str, network: str,
-               defaults: DaemonDefaults) -> list[Mount]:
-    """The step container's /etc/resolv.conf (with the daemon's ``--dns*``), /etc/hosts and
-    /etc/hostname, written in ``directory`` and bound over the image's, as dockerd gives every
-    container its sandbox's files — so what a RUN writes to them stays out of the layer."""
+               defaults: DaemonDefaults, extra_hosts: Sequence[str] = ()) -> list[Mount]:
+    """The step container's /etc/resolv.conf (with the daemon's ``--dns*``), /etc/hosts (with
+    the build's ``--add-host`` entries, ``name:ip``) and /etc/hostname, written in ``directory``
+    and bound over the image's, as dockerd gives every container its sandbox's files — so what
+    a RUN writes to them stays out of the layer."""
     host_mode = network == "host"
+    extra = [(ip, name) for name, _, ip in (str(h).partition(":") for h in extra_hosts)]
     texts = (netfiles.container_resolv_conf(host_mode, defaults.dns, defaults.dns_search,
                                             defaults.dns_options),
-             netfiles.host_mode_hosts([]) if host_mode else netfiles.hosts([], []),
+             netfiles.host_mode_hosts(extra) if host_mode else netfiles.hosts([], [], extra),
              hostname + "\n")
     mounts = []
     for target, text in zip(ETC_FILES, texts, strict=True):

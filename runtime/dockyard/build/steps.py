@@ -316,12 +316,14 @@ class StepRunner:
         try:
             with ExitStack() as stack:
                 etc = executor.etc_mounts(stack.enter_context(self.job.temp_dir()), cid[:12],
-                                          network, self.job.daemon_defaults)
+                                          network, self.job.daemon_defaults,
+                                          self.job.options.extra_hosts)
                 mounts = [*etc, *self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
                 op = executor.RunOp(list(argv), env, cfg.config.get("WorkingDir") or "/",
                                     cfg.config.get("User") or "", network, mounts,
                                     ulimits=self.job.options.ulimits,
-                                    shm_size=self.job.options.shm_size)
+                                    shm_size=self.job.options.shm_size,
+                                    resources=self.job.options.resources)
                 stubs = mount_stubs(self.lower_dirs(), [m.target for m in mounts])
                 self.job.run_container(self.lower_dirs(), scratch, op, self.emit, cid)
             remove_mount_stubs(scratch / "fs", stubs)

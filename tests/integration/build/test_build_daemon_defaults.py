@@ -98,3 +98,24 @@ def test_the_builds_own_ulimits_and_shm_size_win(daemon: DaemonProcess, tmp_path
     assert refused.returncode != 0
     assert ("The daemon on this platform does not support setting security options on build"
             in refused.stderr)
+
+
+def test_the_builds_resources_and_extra_hosts_reach_each_run(daemon: DaemonProcess,
+                                                             tmp_path: Path) -> None:
+    """``docker build --memory --cpu-shares --cpuset-cpus --add-host``: the classic builder puts
+    them in each RUN container's HostConfig (swap: twice the memory, dockerd's default)."""
+    cg = "/sys/fs/cgroup"
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": (
+        f"FROM busybox\nRUN cat {cg}/memory/memory.limit_in_bytes {cg}/memory/memory.memsw.limit_in_bytes "
+        f"{cg}/cpu/cpu.shares {cg}/cpuset/cpuset.cpus; grep db.example /etc/hosts\n")})
+    docker = DockerCLI(daemon.host)
+    docker.env["DOCKER_BUILDKIT"] = "0"
+    done = docker("build", "--no-cache", "--memory", "64m", "--cpu-shares", "512",
+                  "--cpuset-cpus", "0", "--add-host", "db.example:10.9.8.7", str(ctx))
+    assert done.returncode == 0, done.stderr
+    assert f"\n{64 << 20}\n{128 << 20}\n512\n0\n10.9.8.7\tdb.example\n" in done.stdout, done.stdout
+    plain = docker("build", "--no-cache", str(ctx))  # without them: no limits, no such host
+    assert f"\n{64 << 20}\n" not in plain.stdout and "10.9.8.7" not in plain.stdout
+    refused = docker("build", "--memory", "64m", "--memory-swap", "32m", str(ctx))
+    assert refused.returncode != 0
+    assert "Minimum memoryswap limit should be larger than memory limit" in refused.stderr

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import tornado.web
 
 from ...build.builder import BuildOptions, parse_build_args
+from ...containers.create import check_resources
 from ...errors import InvalidArgument
 from .base import EngineHandler
 from .images import UploadHandler
@@ -58,14 +60,28 @@ def _ulimits(text: str | None) -> list[dict[str, Any]]:
     return value
 
 
-def _shm_size(text: str | None) -> int:
-    """``shmsize`` (``docker build --shm-size``) in bytes; 0: the daemon's default."""
+def _int(text: str | None) -> int:
+    """An integer parameter (``shmsize``, ``memory``, ``cpushares``, …); 0 when absent."""
     if not text:
         return 0
     try:
         return int(text)
     except ValueError:
         raise InvalidArgument(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+
+
+# ``docker build --memory, --memory-swap, --cpu-*``: each RUN container's HostConfig resources
+_INT_RESOURCES = (("memory", "Memory"), ("memswap", "MemorySwap"), ("cpushares", "CpuShares"),
+                  ("cpuperiod", "CpuPeriod"), ("cpuquota", "CpuQuota"))
+_TEXT_RESOURCES = (("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems"))
+
+
+def _resources(arg: Callable[[str], str | None]) -> dict[str, Any]:
+    """The build's resources as HostConfig keys, checked as dockerd checks a container's."""
+    resources: dict[str, Any] = {key: _int(arg(name)) for name, key in _INT_RESOURCES if arg(name)}
+    resources.update({key: arg(name) for name, key in _TEXT_RESOURCES if arg(name)})
+    check_resources(resources)
+    return resources
 
 
 @tornado.web.stream_request_body
@@ -92,7 +108,8 @@ class BuildHandler(UploadHandler):
             quiet=self.bool_arg("q"), cache_from=list(cache_from),
             platform=self.str_arg("platform"),
             rm=self._rm(), ulimits=_ulimits(self.str_arg("ulimits")),
-            shm_size=_shm_size(self.str_arg("shmsize")),
+            shm_size=_int(self.str_arg("shmsize")), resources=_resources(self.str_arg),
+            extra_hosts=[h for h in self.get_query_arguments("extrahosts") if h],
             secrets={k: base64.b64decode(v) for k, v in secrets.items()},
             registry_auth=_registry_config(self.request.headers.get("X-Registry-Config")))
 
