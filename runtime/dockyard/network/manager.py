@@ -719,14 +719,15 @@ class NetworkManager:
         for item in hc.get("ExtraHosts") or []:
             name, _, ip = str(item).partition(":")
             if ip == "host-gateway":
-                ip = self._host_gateway()
+                ip = self.host_gateway()
             sb.extra_hosts.append([ip, name])
         daemon = getattr(self.engine, "config", None)
         sb.dns = [str(d) for d in hc.get("Dns") or getattr(daemon, "dns", None) or []]
         sb.dns_search = [str(d) for d in hc.get("DnsSearch") or getattr(daemon, "dns_search", None) or []]
         sb.dns_options = [str(d) for d in hc.get("DnsOptions") or getattr(daemon, "dns_opts", None) or []]
 
-    def _host_gateway(self) -> str:
+    def host_gateway(self) -> str:
+        """What ``--add-host NAME:host-gateway`` means: the default bridge's gateway."""
         bridge = next((n for n in self.state.networks.values() if n.name == "bridge"), None)
         if bridge is None or not bridge.gateway:
             raise InvalidArgument("unable to derive the IP value for host-gateway")

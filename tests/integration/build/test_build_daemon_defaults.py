@@ -107,13 +107,18 @@ def test_the_builds_resources_and_extra_hosts_reach_each_run(daemon: DaemonProce
     cg = "/sys/fs/cgroup"
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": (
         f"FROM busybox\nRUN cat {cg}/memory/memory.limit_in_bytes {cg}/memory/memory.memsw.limit_in_bytes "
-        f"{cg}/cpu/cpu.shares {cg}/cpuset/cpuset.cpus; grep db.example /etc/hosts\n")})
+        f"{cg}/cpu/cpu.shares {cg}/cpuset/cpuset.cpus; grep -e db.example -e gw.example /etc/hosts\n")})
     docker = DockerCLI(daemon.host)
     docker.env["DOCKER_BUILDKIT"] = "0"
     done = docker("build", "--no-cache", "--memory", "64m", "--cpu-shares", "512",
-                  "--cpuset-cpus", "0", "--add-host", "db.example:10.9.8.7", str(ctx))
+                  "--cpuset-cpus", "0", "--add-host", "db.example:10.9.8.7",
+                  "--add-host", "gw.example:host-gateway", str(ctx))
     assert done.returncode == 0, done.stderr
-    assert f"\n{64 << 20}\n{128 << 20}\n512\n0\n10.9.8.7\tdb.example\n" in done.stdout, done.stdout
+    client = daemon.client()
+    gateway = client.api.inspect_network("bridge")["IPAM"]["Config"][0]["Gateway"]
+    client.close()
+    assert (f"\n{64 << 20}\n{128 << 20}\n512\n0\n10.9.8.7\tdb.example\n{gateway}\tgw.example\n"
+            in done.stdout), done.stdout
     plain = docker("build", "--no-cache", str(ctx))  # without them: no limits, no such host
     assert f"\n{64 << 20}\n" not in plain.stdout and "10.9.8.7" not in plain.stdout
     refused = docker("build", "--memory", "64m", "--memory-swap", "32m", str(ctx))

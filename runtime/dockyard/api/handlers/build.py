@@ -109,11 +109,20 @@ class BuildHandler(UploadHandler):
             platform=self.str_arg("platform"),
             rm=self._rm(), ulimits=_ulimits(self.str_arg("ulimits")),
             shm_size=_int(self.str_arg("shmsize")), resources=_resources(self.str_arg),
-            extra_hosts=[h for h in self.get_query_arguments("extrahosts") if h],
+            extra_hosts=self._extra_hosts(),
             secrets={k: base64.b64decode(v) for k, v in secrets.items()},
             registry_auth=_registry_config(self.request.headers.get("X-Registry-Config")))
 
     build_stream: Any = None
+
+    def _extra_hosts(self) -> list[str]:
+        """``extrahosts`` (``--add-host name:ip``), ``host-gateway`` resolved as for a container."""
+        hosts = [h for h in self.get_query_arguments("extrahosts") if h]
+        if any(h.endswith(":host-gateway") for h in hosts):
+            gateway = self.engine.networks.host_gateway()
+            hosts = [h.removesuffix("host-gateway") + gateway if h.endswith(":host-gateway") else h
+                     for h in hosts]
+        return hosts
 
     def _first(self, name: str) -> str:
         """The first of repeated values, as dockerd's ``FormValue`` reads it: docker-py sends
