@@ -26,6 +26,8 @@ from typing import Any
 
 from tornado import httputil
 
+from ..errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 MAX_HEADER = 64 << 10
@@ -354,15 +356,18 @@ class Connection(asyncio.Protocol):
         """Take the connection out of HTTP: a duplicate of its socket, and the bytes the
         client sent past the request. Nothing may have been written to the response."""
         assert self.transport is not None
+        sock = self.transport.get_extra_info("socket")
+        if self.transport.is_closing() or sock is None or sock.fileno() < 0:
+            raise Unavailable("the connection is closed")  # the client went, or the daemon stops
         self._detached = True
-        fd = os.dup(self.transport.get_extra_info("socket").fileno())
+        fd = os.dup(sock.fileno())
         buffered = bytes(self._buf)
         self._buf.clear()
         self._close_callback = None
         self.transport.abort()  # its fd goes; the duplicate keeps the connection
-        sock = socket.socket(fileno=fd)
-        sock.setblocking(False)
-        return sock, buffered
+        detached = socket.socket(fileno=fd)
+        detached.setblocking(False)
+        return detached, buffered
 
     def abort(self) -> None:
         """Drop the connection at once: the client sees a truncated response."""

@@ -7,6 +7,7 @@ format: ``{"message": …}`` with the status of the :mod:`dockyard.errors` class
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -69,7 +70,10 @@ class EngineHandler(tornado.web.RequestHandler):
             future = IOLoop.current().run_in_executor(self.executor, lambda: func(*args, **kwargs))
         except RuntimeError:  # "cannot schedule new futures after shutdown"
             raise Unavailable(SHUTTING_DOWN) from None
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:  # the stopping daemon cancelled the request's task
+            raise Unavailable(SHUTTING_DOWN) from None
 
     def pull(self, iterator: Iterator[Any]) -> PulledStream:
         return PulledStream(iterator, self.executor)
