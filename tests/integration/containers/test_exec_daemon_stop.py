@@ -50,6 +50,7 @@ def test_a_daemon_stopping_under_exec_load(busybox_archive: Path) -> None:
             worker.start()
         while len(done) < 12 and all(w.is_alive() for w in workers):
             time.sleep(0.05)
+        assert len(done) >= 12, "the exec load never ran: the workers ended before the stop"
         assert daemon.stop() == 0
         stop.set()
         for worker in workers:
