@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
@@ -48,6 +48,9 @@ from .monitor import Monitor
 from .record import CONFIG_FILE, ContainerRecord, Saver
 from .spec import Mount
 from .trace import mark
+
+if TYPE_CHECKING:
+    from ..linux import cgroups
 
 log = logging.getLogger("dockyard.containers")
 
@@ -405,10 +408,17 @@ class ContainerManager:
                            lambda: self._on_lost(record), lambda: self._shim_done(record.id, done))
 
     def _shim_done(self, cid: str, done: threading.Event) -> None:
+        """The shim's connection closed: it exited. The container's cgroup should be gone by
+        now (the shim removes it after reporting the exit); one it left — a removal the
+        kernel refused until after the shim gave up, or a shim killed after its report — is
+        removed here, else nothing would ever remove it."""
         done.set()
         with self._lock:
             if self._shims.get(cid) is done:
                 del self._shims[cid]
+        if not self._closing and _cgroup_left(cid):
+            log.warning("the shim of %s left its cgroup: removing it", cid)
+            threading.Thread(target=_remove_cgroup, args=(cid,), daemon=True).start()
 
     # ---- shim messages (monitor thread) ----------------------------------------------------
 
@@ -928,19 +938,35 @@ def _unstart(record: ContainerRecord, before: tuple[dict[str, Any], bool, bool])
     record.state.update(state)
 
 
-def _remove_cgroup(container_id: str, attempts: int = 20) -> None:
-    """After a shim died: its container's processes die with it (PDEATHSIG), but may take a
-    moment to leave the cgroup; retry for a few seconds before giving up."""
+def _cgroup_left(container_id: str) -> bool:
+    """Whether any directory of a container's cgroup exists (a stat per hierarchy: a shim's
+    exit pays that; a removal that failed half-way leaves the later ones)."""
+    if os.geteuid() != 0:
+        return False
     from ..linux import cgroups
-    cg = cgroups.for_container(container_id)
-    for _ in range(attempts):
+    cg = cgroups.for_container(container_id, _hierarchies())
+    return cg is not None and any(os.path.isdir(path) for path in cg.paths)
+
+
+@functools.cache
+def _hierarchies() -> cgroups.Hierarchies:
+    from ..linux import cgroups
+    return cgroups.detect()
+
+
+def _remove_cgroup(container_id: str, attempts: int = 6) -> None:
+    """After a shim died: its container's processes die with it (PDEATHSIG), but may take a
+    moment to leave the cgroup (each ``remove`` waits some seconds for that)."""
+    from ..linux import cgroups
+    cg = cgroups.for_container(container_id, _hierarchies())
+    for attempt in range(attempts):
         try:
             if cg is not None:
                 cg.remove()
             return
-        except OSError:
-            time.sleep(0.25)
-    log.warning("could not remove the cgroup of %s", container_id)
+        except OSError as exc:
+            if attempt == attempts - 1:
+                log.warning("could not remove the cgroup of %s: %s", container_id, exc)
 
 
 def _discard(directory: Path) -> None:

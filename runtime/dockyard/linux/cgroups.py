@@ -239,25 +239,28 @@ def _counter(text: str, key: str) -> int:
     return 0
 
 
-def _rmdir(path: str, procs_file: str) -> None:
-    """rmdir a cgroup, killing stragglers; the kernel may report EBUSY for a moment after the
-    last task died, so retry briefly."""
-    for attempt in range(50):
+def _rmdir(path: str, procs_file: str, patience: float = 5.0) -> None:
+    """rmdir a cgroup, killing stragglers. The kernel refuses (EBUSY) while a task that left
+    is still exiting: a moment usually, longer on a busy host — so retry for ``patience``
+    seconds before the error stands (a cgroup given up on stays behind for good)."""
+    deadline = time.monotonic() + patience
+    attempt = 0
+    while True:
         try:
             os.rmdir(path)
             return
         except FileNotFoundError:
             return
         except OSError as exc:
-            if exc.errno != errno.EBUSY:
+            if exc.errno != errno.EBUSY or time.monotonic() > deadline:
                 raise
         for pid in _read(os.path.join(path, procs_file)).split():
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.001 * min(attempt + 1, 10))
-    os.rmdir(path)
+        attempt += 1
+        time.sleep(0.001 * min(attempt, 20))
 
 
 class CgroupV1:

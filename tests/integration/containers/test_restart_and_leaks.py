@@ -78,10 +78,11 @@ def _shim_pid(daemon: DaemonProcess, cid: str) -> int:
     return int(path.read_text())
 
 
-def _wait_for(predicate: Any, timeout: float = 10.0) -> None:
+def _wait_for(predicate: Any, timeout: float = 10.0, what: Any = None) -> None:
+    """Wait for ``predicate``; on a timeout, say what ``what()`` still shows."""
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
+        assert time.monotonic() < deadline, f"condition not reached: {what() if what else ''}"
         time.sleep(0.02)
 
 
@@ -115,6 +116,22 @@ def test_killed_shim_is_reported_and_cleaned(daemon: DaemonProcess, client: Any)
     result = client.api.wait(c.id, timeout=10)
     assert result["StatusCode"] == 255 and "shim" in result["Error"]["Message"]
     _wait_for(lambda: _cgroups([c.id]) == [])
+
+
+def test_cgroup_its_shim_left_is_removed(daemon: DaemonProcess, client: Any) -> None:
+    """A shim that cannot remove its container's cgroup (here: a child cgroup inside it keeps
+    the kernel saying EBUSY until the shim gives up) leaves it to the daemon."""
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    pids = cgroups.detect().v1["pids"]
+    blocker = os.path.join(pids, "dockyard", c.id, "blocker")
+    os.mkdir(blocker)
+    try:
+        c.kill()
+        assert client.api.wait(c.id, timeout=10)["StatusCode"] == 137
+        _wait_for(lambda: f"the shim of {c.id} left its cgroup" in daemon.log(), timeout=30)
+    finally:
+        os.rmdir(blocker)
+    _wait_for(lambda: _cgroups([c.id]) == [], timeout=30, what=daemon.log)
 
 
 def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
@@ -152,7 +169,7 @@ def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
         ids.append(item["Id"])
         client.api.remove_container(item["Id"], force=True)
     _wait_for(lambda: _busy(_shims(), daemon.pid) == busy_before)
-    _wait_for(lambda: _cgroups(ids) == [])
+    _wait_for(lambda: _cgroups(ids) == [], what=lambda: (_cgroups(ids), daemon.log()))
     _wait_for(lambda: _spare_cgroups_of_gone_spares() == [])
     assert _mounts(daemon.root) == []
     _wait_for(lambda: [p.name for p in (daemon.root / "containers").iterdir()] == [skeleton.POOL])
