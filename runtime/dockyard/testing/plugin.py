@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +24,48 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+_CGROUPS_AT_START: frozenset[str] = frozenset()
+_CGROUPS_SEEN: dict[str, str] = {}  # a container (or spare) cgroup → the test it appeared in
+
+
+def _dockyard_cgroups() -> set[str]:
+    """The cgroups under ``dockyard/`` of one hierarchy (pids on v1, the unified one on v2)."""
+    from ..linux import cgroups
+    hier = cgroups.detect()
+    root = hier.v1.get("pids") if hier.mode == "v1" else hier.v2
+    try:
+        return {e.name for e in os.scandir(os.path.join(root or "/-", "dockyard")) if e.is_dir()}
+    except OSError:
+        return set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _CGROUPS_AT_START
+    if os.geteuid() == 0:
+        _CGROUPS_AT_START = frozenset(_dockyard_cgroups())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    yield
+    if os.geteuid() == 0:
+        for name in _dockyard_cgroups() - _CGROUPS_AT_START:
+            _CGROUPS_SEEN.setdefault(name, item.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and os.geteuid() == 0:
+        left = _dockyard_cgroups() & set(_CGROUPS_SEEN)
+        deadline = time.monotonic() + 5  # shims of the last containers may still be removing them
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left &= _dockyard_cgroups()
+        if left:
+            reporter.write("\n")
+        for name in sorted(left):  # a leak some test does not check for: where it came from
+            reporter.write_line(f"cgroup dockyard/{name} left behind; it appeared during "
+                                f"{_CGROUPS_SEEN[name]}", yellow=True)
     if not in_ci() or reporter is None:
         return
     skipped = reporter.stats.get("skipped", [])
