@@ -5,7 +5,10 @@ children created afterwards:
 
 1. The *joiner*, forked by the launcher, moves into the container's cgroups (seen from the
    host, so before entering its cgroup namespace), joins its user, IPC, UTS, network, PID,
-   cgroup and mount namespaces (mount last: it also sets root and cwd to the container's root),
+   cgroup and mount namespaces (mount last: it also sets root and cwd to the container's root;
+   a root joiner joins the user namespace last instead — a remapped container's network
+   namespace may be the initial user namespace's, out of reach from inside the container's —
+   and sets the rlimits before, which inside it could only lower),
    then clones the *process* with ``CLONE_PARENT`` — so the launcher is its parent and reaps
    it like a container — writes its pid to the launcher and exits.
 2. The *process* becomes a session leader, takes its stdio (or a pty from the container's own
@@ -113,9 +116,14 @@ def joiner(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
     try:
         for fd in ctx.close_fds:
             os.close(fd)
-        if ctx.hier.mode != "none" and os.geteuid() == 0:
-            join_cgroups(spec.pid, ctx.hier)
-        namespaces.join(spec.pid)
+        if os.geteuid() == 0:
+            if ctx.hier.mode != "none":
+                join_cgroups(spec.pid, ctx.hier)
+            # a remapped container's: raising a hard limit needs the initial namespace's root
+            set_rlimits(spec.rlimits)
+            namespaces.join(spec.pid, namespaces.ROOT_JOIN_ORDER)
+        else:
+            namespaces.join(spec.pid)
         child = syscalls.clone(CLONE_PARENT)
         if child == 0:
             process(spec, ctx)

@@ -2,7 +2,7 @@
 
 A container always gets new mount, PID, UTS, IPC and cgroup namespaces; a network namespace
 unless it shares the host's (``network="host"``) or joins a prepared one (a path such as
-``/run/netns/x``); a user namespace when rootless or ``--userns`` asks for one. The cgroup
+``/run/netns/x``); a user namespace when rootless or ``--userns-remap`` asks for one. The cgroup
 namespace is created *after* the init process has joined its cgroup (so the container sees its
 own cgroup as ``/``); everything else is created by ``clone`` itself.
 """
@@ -24,6 +24,10 @@ FLAGS: Final = {
 }
 # setns order: the user namespace first (it grants the rights to join the others), mnt last.
 JOIN_ORDER: Final = ("user", "ipc", "uts", "net", "pid", "cgroup", "mnt")
+# root's: every namespace first (root outside may join any), the user namespace last — a
+# remapped container's bridge network belongs to the initial user namespace, which a process
+# in the container's may not join
+ROOT_JOIN_ORDER: Final = ("ipc", "uts", "net", "pid", "cgroup", "mnt", "user")
 
 
 def clone_flags(network: str, userns: bool) -> int:
