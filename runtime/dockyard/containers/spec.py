@@ -72,7 +72,7 @@ class ContainerSpec:
     mounts: list[Mount] = field(default_factory=list)
     network: str = "none"                  # "none" (new netns), "host", or a netns path to join
     limits: Limits = field(default_factory=Limits)
-    userns: UserNamespace | None = None    # rootless / --userns
+    userns: UserNamespace | None = None    # rootless / --userns-remap (who maps: its doc)
     cgroup_parent: str = "dockyard"
     die_with_parent: bool = True           # SIGKILL the init if its launcher dies
     tty: bool = False                      # a pty from the container's devpts as stdio + console
@@ -122,7 +122,7 @@ class ContainerSpec:
             ns = data["userns"]
             data["userns"] = UserNamespace([(a, b, c) for a, b, c in ns["uid_map"]],
                                            [(a, b, c) for a, b, c in ns["gid_map"]],
-                                           ns["use_helpers"])
+                                           ns["use_helpers"], ns.get("by_parent", False))
         return cls(**data)
 
 

@@ -75,6 +75,7 @@ class ChildContext:
     #                                (an embryo's, before it made ``premade``'s cgroup tree)
     premade: mounts.Premade | None = None  # an embryo's /proc, /dev and /sys/fs/cgroup
     gated: bool = False            # wait for GATE_GO on ``root_sock`` before the spec's mounts
+    overlay_fd: int | None = None  # the root, made detached by a root launcher (``linux.remapstart``)
 
 
 def _env_path(env: list[str]) -> str:
@@ -128,9 +129,14 @@ def _enter_userns(spec: ContainerSpec, ctx: ChildContext) -> None:
 
 def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     root = spec.rootfs_dir
-    rootless = spec.userns is not None
+    userns = spec.userns
+    rootless = userns is not None and not userns.by_parent  # a rootless daemon's container
     mounts.make_private()
-    overlay.mount(spec.lower_dirs, spec.upper_dir, spec.work_dir, root, userxattr=rootless)
+    if ctx.overlay_fd is not None:
+        syscalls.move_mount(ctx.overlay_fd, root)
+        os.close(ctx.overlay_fd)
+    else:
+        overlay.mount(spec.lower_dirs, spec.upper_dir, spec.work_dir, root, userxattr=rootless)
     if ctx.root_sock is not None:
         _hand_root(root, ctx.root_sock)
     mark(spec.id, "child.overlay")
@@ -148,7 +154,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
                              else None)
     extra = mounts.host_devices() if spec.privileged and not rootless else []
     mark(spec.id, "child.proc-sys-cg")
-    mounts.mount_dev(root, use_mknod=not rootless, pts_gid=None if rootless else 5, extra=extra,
+    mounts.mount_dev(root, use_mknod=userns is None, pts_gid=_pts_gid(userns), extra=extra,
                      made=made.dev if made else None)
     mark(spec.id, "child.dev")
     if ctx.root_sock is not None:
@@ -176,6 +182,14 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     if spec.read_only:
         mounts.remount_readonly("/")
     mark(spec.id, "child.masked")
+
+
+def _pts_gid(userns: idmap.UserNamespace | None) -> int | None:
+    """devpts' ``gid=5`` (tty), where the namespace maps it (not a rootless one's: its tty
+    group would be another group of the host's)."""
+    if userns is None or userns.by_parent and idmap.mapped(userns.gid_map, 5):
+        return 5
+    return None
 
 
 # Docker's default masked and read-only paths, split: an embryo's premade /proc has its own
@@ -261,7 +275,7 @@ def _become_user(spec: ContainerSpec, caps: int) -> None:
         seccomp.load(program)
     capabilities.drop_bounding(caps)
     user = spec.user
-    if spec.userns is None or spec.userns.use_helpers:
+    if spec.userns is None or spec.userns.from_outside:
         os.setgroups(user.additional_gids)
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)  # non-root: the kernel clears every capability

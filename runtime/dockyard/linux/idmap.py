@@ -1,6 +1,6 @@
-"""User-namespace id maps for rootless containers and ``--userns``.
+"""User-namespace id maps for rootless containers and a root daemon's ``--userns-remap``.
 
-Two ways to map, chosen from /etc/subuid and /etc/subgid:
+A rootless daemon maps in one of two ways, chosen from /etc/subuid and /etc/subgid:
 
 * the user has subordinate ranges → ``0 → the user`` plus ``1.. → the range``, written by the
   setuid helpers ``newuidmap``/``newgidmap`` (only they may map ids the user does not own);
@@ -24,9 +24,47 @@ SUBGID: Final = "/etc/subgid"
 
 @dataclass
 class UserNamespace:
+    """A container's user namespace: its maps, and who writes them. Maps with more than the
+    writer's own id must be written from outside the new namespace, by the launcher, which
+    then tells the init to go on (setgroups stays allowed: ``--group-add`` works):
+
+    * ``use_helpers``: through the setuid ``newuidmap``/``newgidmap`` (a rootless launcher
+      mapping the user's subordinate ranges, :func:`rootless`);
+    * ``by_parent``: itself, to ``/proc/<pid>/uid_map`` (a root launcher: ``--userns-remap``,
+      :func:`remapped`; a root launcher sets it on any map it is given, since only it can
+      write one there); it also puts the init in its cgroup and sets its rlimits then, and
+      makes its overlay and joins its network namespace before the clone (``linux.remapstart``).
+
+    Neither: the init maps itself, a single id (``write_own``, setgroups denied)."""
+
     uid_map: list[Mapping] = field(default_factory=list)
     gid_map: list[Mapping] = field(default_factory=list)
-    use_helpers: bool = False  # newuidmap/newgidmap write the maps from outside
+    use_helpers: bool = False
+    by_parent: bool = False
+
+    @property
+    def from_outside(self) -> bool:
+        """The launcher writes the maps (and supplementary groups may be set)."""
+        return self.use_helpers or self.by_parent
+
+    def outside(self, uid: int, gid: int) -> tuple[int, int]:
+        """The host's ids of the namespace's ``uid``:``gid`` (e.g. its root's, for the owner of
+        a container's upper dir); -1 for an id the maps lack."""
+        return _outside(self.uid_map, uid), _outside(self.gid_map, gid)
+
+
+def remapped(uid: int, gid: int, count: int = 65536) -> UserNamespace:
+    """A root daemon's ``--userns-remap`` namespace: ids ``0..count-1`` are the host's
+    ``uid..``/``gid..`` (dockerd maps the first subordinate range of ``dockremap`` so),
+    written by the launcher."""
+    return UserNamespace([(0, uid, count)], [(0, gid, count)], by_parent=True)
+
+
+def _outside(maps: list[Mapping], value: int) -> int:
+    for inside, outside, count in maps:
+        if inside <= value < inside + count:
+            return outside + value - inside
+    return -1
 
 
 def subordinate_ranges(path: str, user: str, uid: int) -> list[tuple[int, int]]:
@@ -135,6 +173,8 @@ def mapped(maps: list[Mapping], value: int) -> bool:
 
 def missing_ids_hint(ns: UserNamespace) -> str:
     """What to change so that more ids are mapped (the end of every "not mapped" message)."""
+    if ns.by_parent:
+        return "the daemon's --userns-remap range does not reach it"
     if not ns.use_helpers:
         return ("only id 0 is (this user has no subordinate ids in /etc/subuid and /etc/subgid; "
                 "add a range, e.g. usermod --add-subuids 100000-165535 --add-subgids "
@@ -147,6 +187,9 @@ def check_mapped(ns: UserNamespace, uid: int, gids: list[int]) -> None:
     say EINVAL from setresuid deep inside the container's set-up)."""
     if mapped(ns.uid_map, uid) and all(mapped(ns.gid_map, g) for g in gids):
         return
+    if ns.by_parent:
+        raise Unavailable(f"user {uid} or one of groups {gids} is outside the remapped user "
+                          f"namespace's id map: {missing_ids_hint(ns)}")
     if not ns.use_helpers:
         raise Unavailable(f"user {uid}:{gids[0] if gids else 0} is not mapped in the rootless "
                           f"user namespace: {missing_ids_hint(ns)}")

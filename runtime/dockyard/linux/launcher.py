@@ -146,9 +146,11 @@ class Launcher:
         if self.rootless and spec.userns is None:
             spec.userns = idmap.rootless()
         if spec.userns is not None:
+            if not self.rootless:  # root writes any map itself (a remapping daemon's)
+                spec.userns.by_parent = True
             user = spec.user
             # a single-id map denies setgroups: the init keeps no supplementary groups at all
-            extra = user.additional_gids if spec.userns.use_helpers else []
+            extra = user.additional_gids if spec.userns.from_outside else []
             idmap.check_mapped(spec.userns, user.uid, [user.gid, *extra])
         prepare_dirs(spec)
 
@@ -264,7 +266,7 @@ class Launcher:
     def _clone(self, spec: ContainerSpec, stdio: list[int], cg: cgroups.Cgroup | None,
                caps: int) -> Running:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        sync_r, sync_w = os.pipe2(os.O_CLOEXEC) if spec.userns and spec.userns.use_helpers \
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC) if spec.userns and spec.userns.from_outside \
             else (None, None)
         con_r, con_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if spec.tty \
             else (None, None)
@@ -272,11 +274,18 @@ class Launcher:
                                  [fd for fd in (err_r, sync_w) if fd is not None]
                                  + ([con_r.fileno()] if con_r else []),
                                  con_w.detach() if con_w else None, caps)
+        flags = namespaces.clone_flags(spec.network, spec.userns is not None)
         try:
-            pid = syscalls.clone(namespaces.clone_flags(spec.network, spec.userns is not None))
-        except OSError as exc:
+            if spec.userns is not None and spec.userns.by_parent:
+                from . import remapstart  # here: only a remapped start needs it
+                pid = remapstart.clone(spec, ctx, flags)
+            else:
+                pid = syscalls.clone(flags)
+        except BaseException as exc:
             _close(err_r, err_w, sync_r, sync_w, ctx.console_fd)
-            raise _clone_error(exc, spec) from None
+            if isinstance(exc, OSError):
+                raise _clone_error(exc, spec) from None
+            raise
         if pid == 0:
             child.run(spec, ctx)
         mark(spec.id, "launcher.cloned")
@@ -290,7 +299,7 @@ class Launcher:
         console = None
         try:
             if sync_w is not None:
-                _write_maps(pid, spec, sync_w)
+                _write_maps(pid, spec, sync_w, cg)
             console = _receive_console(con_r) if con_r else None
             failure = _exec_outcome(err_r)
         except BaseException:
@@ -393,10 +402,16 @@ def _start_error(report: dict[str, Any]) -> DockyardError:
     return StartFailed(report["message"], report["kind"], report["exit"])
 
 
-def _write_maps(pid: int, spec: ContainerSpec, sync_w: int) -> None:
+def _write_maps(pid: int, spec: ContainerSpec, sync_w: int, cg: cgroups.Cgroup | None) -> None:
+    """The init's maps from outside, then "go" ("0": it gives up). A remapped init gets its
+    cgroup and rlimits here too (``remapstart.release``)."""
     assert spec.userns is not None
     try:
-        idmap.write_for(pid, spec.userns)
+        if spec.userns.by_parent:
+            from . import remapstart
+            remapstart.release(pid, spec, cg)
+        else:
+            idmap.write_for(pid, spec.userns)
     except BaseException:
         os.write(sync_w, b"0")
         raise

@@ -19,7 +19,8 @@ PAGE: Final = 4096
 _SPECIAL: Final = (",", ":", "\\")
 
 
-def _escape(path: str) -> str:
+def check_path(path: str) -> str:
+    """``path`` as an overlay option takes it (refused when it holds a separator)."""
     for ch in _SPECIAL:
         if ch in path:
             raise InvalidArgument(f"overlay layer path {path!r} contains {ch!r}, "
@@ -29,8 +30,8 @@ def _escape(path: str) -> str:
 
 def options(lower_dirs: list[str], upper: str, work: str, userxattr: bool = False) -> str:
     """The ``mount -t overlay`` data string; ``lower_dirs`` lowest first."""
-    lowers = ":".join(_escape(d) for d in reversed(lower_dirs))
-    data = f"lowerdir={lowers},upperdir={_escape(upper)},workdir={_escape(work)}"
+    lowers = ":".join(check_path(d) for d in reversed(lower_dirs))
+    data = f"lowerdir={lowers},upperdir={check_path(upper)},workdir={check_path(work)}"
     return data + (",userxattr" if userxattr else "")
 
 

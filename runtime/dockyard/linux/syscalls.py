@@ -217,12 +217,12 @@ class _Rlimit(ctypes.Structure):
     _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
 
 
-def setrlimit(resource: int, soft: int, hard: int) -> None:
-    """Set one resource limit of this process. Values are read as Go's ``uint64`` conversion
-    reads Docker's (``-1`` is RLIM_INFINITY); a failure says it in runc's words
-    ("error setting rlimit type 7: invalid argument")."""
+def setrlimit(resource: int, soft: int, hard: int, pid: int = 0) -> None:
+    """Set one resource limit of this process (or of ``pid``). Values are read as Go's
+    ``uint64`` conversion reads Docker's (``-1`` is RLIM_INFINITY); a failure says it in runc's
+    words ("error setting rlimit type 7: invalid argument")."""
     limit = _Rlimit(soft & _U64, hard & _U64)
-    if _libc.prlimit(ctypes.c_int(0), ctypes.c_int(resource), ctypes.byref(limit), None) == -1:
+    if _libc.prlimit(ctypes.c_int(pid), ctypes.c_int(resource), ctypes.byref(limit), None) == -1:
         err = ctypes.get_errno()
         raise OSError(err, f"error setting rlimit type {resource}: {os.strerror(err).lower()}")
 

@@ -1,0 +1,100 @@
+"""A root launcher's part in starting a container in a remapped user namespace
+(``--userns-remap``: ``idmap.UserNamespace.by_parent``).
+
+The init is cloned straight into its new user namespace (with its mount, PID, UTS and IPC
+namespaces, which the namespace then owns: it mounts its own /proc, mqueue, cgroups), so from
+its first instruction it has capabilities there only. What needs the initial namespace's root
+is done here, by the launcher:
+
+* the root file system: an overlay made as a detached mount (fsopen/fsmount) with the
+  launcher's credentials — overlayfs works with its mounter's, and a root daemon's layers mark
+  opaque directories with ``trusted.*`` xattrs, which only the initial namespace's root may
+  read or write; the init attaches it in its mount namespace (``child.ChildContext.overlay_fd``);
+* the network: a bridge's (or ``container:``) network namespace belongs to the initial user
+  namespace, which the init may not ``setns`` into; the launcher's thread joins it for the
+  clone (which then makes no network namespace) and returns to its own. ``none`` is a fresh
+  one, the user namespace's;
+* before the init goes on (:func:`release`): its cgroup (``cgroup.procs`` is root's), its
+  rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE`` in the initial namespace) and the
+  maps (no ``newuidmap``: root may write any).
+
+The init's paths — its root's mountpoint, its bind mounts' sources — are looked up by the
+namespace's root (the host's first id of the range), as runc's are: each directory on the way
+must be searchable by it (dockerd's remapped data root is ``0710 root:<remapped gid>``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..containers.spec import ContainerSpec
+from ..errors import Unavailable
+from . import child, idmap, namespaces, overlay, syscalls
+from .cgroups import Cgroup
+
+
+def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
+    """``syscalls.clone(flags)`` for ``spec``, with the detached overlay (and the network joined
+    first): 0 in the child, whose ``ctx`` says what was done for it."""
+    assert spec.userns is not None
+    ctx.overlay_fd = root_mount(spec)
+    ctx.cgroup = None  # the launcher puts the init in it (release); ctx.cgroup is the init's
+    joins = spec.network not in ("none", "host")
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if joins else None
+    try:
+        if joins:
+            namespaces.join_network(spec.network)
+            ctx.net_joined = True
+        pid = syscalls.clone(flags)
+    except BaseException:
+        _back(own)
+        os.close(ctx.overlay_fd)
+        raise
+    if pid == 0:
+        if own is not None:
+            os.close(own)
+        return 0
+    _back(own)
+    os.close(ctx.overlay_fd)
+    return pid
+
+
+def _back(own: int | None) -> None:
+    """Return the launcher's thread to its own network namespace."""
+    if own is not None:
+        try:
+            syscalls.setns(own, namespaces.FLAGS["net"])
+        finally:
+            os.close(own)
+
+
+def root_mount(spec: ContainerSpec) -> int:
+    """The container's overlay, not attached anywhere: its fd. Its upper dir — the
+    container's ``/`` — belongs to the namespace's root, as dockerd's remapped ``diff`` dirs."""
+    assert spec.userns is not None
+    uid, gid = spec.userns.outside(0, 0)
+    st = os.stat(spec.upper_dir)
+    if (st.st_uid, st.st_gid) != (uid, gid) and uid >= 0 and gid >= 0:
+        os.chown(spec.upper_dir, uid, gid)
+    layers = ",".join(f"lowerdir+={overlay.check_path(d)}" for d in reversed(spec.lower_dirs))
+    options = (f"{layers},upperdir={overlay.check_path(spec.upper_dir)},"
+               f"workdir={overlay.check_path(spec.work_dir)}")
+    try:
+        return syscalls.new_mount("overlay", "overlay", options, 0)
+    except OSError as exc:
+        raise Unavailable(f"cannot mount the container's root file system: {exc.strerror}") \
+            from None
+
+
+def release(pid: int, spec: ContainerSpec, cg: Cgroup | None) -> None:
+    """What the init waits for before it goes on: its cgroup, rlimits and maps."""
+    assert spec.userns is not None
+    if cg is not None:
+        cg.join(pid)
+    for resource, soft, hard in spec.rlimits:
+        try:
+            syscalls.setrlimit(resource, soft, hard, pid)
+        except OSError as exc:
+            raise Unavailable("error during container init: error setting rlimits for ready "
+                              f"process: {exc.strerror}") from None
+    idmap.write_for(pid, spec.userns)
