@@ -76,6 +76,7 @@ class ChildContext:
     premade: mounts.Premade | None = None  # an embryo's /proc, /dev and /sys/fs/cgroup
     gated: bool = False            # wait for GATE_GO on ``root_sock`` before the spec's mounts
     overlay_fd: int | None = None  # the root, made detached by a root launcher (``linux.remapstart``)
+    sys_fd: int | None = None      # /sys of a network namespace not the user namespace's, likewise
 
 
 def _env_path(env: list[str]) -> str:
@@ -147,7 +148,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         proc = made.proc
         masked, readonly = _MASKED_ELSEWHERE, _READONLY_ELSEWHERE
     mounts.mount_proc(root, proc)
-    mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none")
+    mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none",
+                     made=ctx.sys_fd)
     if not rootless and ctx.hierarchies:
         mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged,
                              made=made.cgroups if made and ctx.cgroupns and not spec.privileged

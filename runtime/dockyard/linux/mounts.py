@@ -109,10 +109,14 @@ def mount_proc(root: str, made: int | None = None) -> None:
         sc.mount("proc", target, "proc", NOSUID_NODEV_NOEXEC)
 
 
-def mount_sys(root: str, read_only: bool, own_netns: bool) -> None:
-    """A fresh sysfs needs a network namespace we own; otherwise bind the host's."""
+def mount_sys(root: str, read_only: bool, own_netns: bool, made: int | None = None) -> None:
+    """A fresh sysfs needs a network namespace we own; otherwise bind the host's. ``made``: a
+    sysfs of the container's network made for us (:func:`premade_sys`), attached as it is."""
     target = in_root(root, "/sys")
     ensure_dir(target, 0o555)
+    if made is not None:
+        sc.move_mount(made, target)
+        return
     ro = sc.MS_RDONLY if read_only else 0
     try:
         sc.mount("sysfs", target, "sysfs", NOSUID_NODEV_NOEXEC | ro)
@@ -122,6 +126,13 @@ def mount_sys(root: str, read_only: bool, own_netns: bool) -> None:
         sc.mount("/sys", target, None, sc.MS_BIND | sc.MS_REC)
         if read_only:
             remount_readonly(target)
+
+
+def premade_sys(read_only: bool) -> int:
+    """A sysfs of the calling thread's network namespace, not attached anywhere: for an init
+    whose user namespace does not own that network namespace, so may not mount it."""
+    return sc.new_mount("sysfs", "sysfs", None,
+                        ATTR_NOSUID_NODEV_NOEXEC | (sc.MOUNT_ATTR_RDONLY if read_only else 0))
 
 
 def mount_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_only: bool,

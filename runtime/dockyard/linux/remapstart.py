@@ -13,7 +13,8 @@ is done here, by the launcher:
 * the network: a bridge's (or ``container:``) network namespace belongs to the initial user
   namespace, which the init may not ``setns`` into; the launcher's thread joins it for the
   clone (which then makes no network namespace) and returns to its own. ``none`` is a fresh
-  one, the user namespace's;
+  one, the user namespace's. Nor may the init mount a sysfs for a network namespace its user
+  namespace does not own: the launcher makes it there, detached, as the overlay;
 * before the init goes on (:func:`release`): its cgroup (``cgroup.procs`` is root's), its
   rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE`` in the initial namespace) and the
   maps (no ``newuidmap``: root may write any).
@@ -29,7 +30,7 @@ import os
 
 from ..containers.spec import ContainerSpec
 from ..errors import Unavailable
-from . import child, idmap, namespaces, overlay, syscalls
+from . import child, idmap, mounts, namespaces, overlay, syscalls
 from .cgroups import Cgroup
 
 
@@ -45,18 +46,25 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
         if joins:
             namespaces.join_network(spec.network)
             ctx.net_joined = True
+        if spec.network != "none":  # a sysfs showing that network's devices, as dockerd's
+            ctx.sys_fd = mounts.premade_sys(read_only=not spec.privileged)
         pid = syscalls.clone(flags)
     except BaseException:
         _back(own)
-        os.close(ctx.overlay_fd)
+        _close(ctx.overlay_fd, ctx.sys_fd)
         raise
     if pid == 0:
-        if own is not None:
-            os.close(own)
+        _close(own)
         return 0
     _back(own)
-    os.close(ctx.overlay_fd)
+    _close(ctx.overlay_fd, ctx.sys_fd)
     return pid
+
+
+def _close(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
 
 
 def _back(own: int | None) -> None:
