@@ -74,6 +74,16 @@ class DaemonConfig:
     userland_proxy: bool = True         # published ports go through the daemon's proxy
     shutdown_timeout: int = 15          # no effect: a stopping daemon stops no container, as
                                         # dockerd's with --live-restore
+    # --userns-remap resolved (linux.remap.RemappedRoot): containers' root is its first host id,
+    # and the engine's state lives under <data-root>/<uid>.<gid>
+    remapped: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def engine_root(self) -> Path:
+        """Where the engine keeps its state: the data root, or its ``<uid>.<gid>`` directory
+        under ``--userns-remap`` (dockerd's; images pulled before are not seen there)."""
+        root = Path(self.data_root)
+        return root / self.remapped.dir_name if self.remapped is not None else root
 
     @property
     def rootless(self) -> bool:

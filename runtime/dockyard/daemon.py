@@ -116,18 +116,26 @@ class DataRootLock:
         return False
 
 
-def prepare_data_root(path: Path, rootless: bool) -> None:
+def prepare_data_root(path: Path, rootless: bool, remapped: Any = None) -> None:
     """Create the data root: a root daemon's 0710 (root's, as dockerd's /var/lib/docker: other
     users can neither list it nor reach the containers' files and volumes below it), a
     rootless one the user's alone (0700). A wider one, made by an older dockyard or by hand,
     is tightened on every start, as dockerd chmods its root dir when it starts; a narrower one
-    is left as it is."""
+    is left as it is. ``remapped`` (``--userns-remap``): the data root and the engine's
+    ``<uid>.<gid>`` directory in it are 0710 ``root:<remapped gid>``, as dockerd 20.10 makes
+    them, so the containers' root (whose group that is) can reach its root file system."""
     wanted = PRIVATE_DATA_ROOT_MODE if rootless else ROOT_DATA_ROOT_MODE
     path.mkdir(wanted, parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & ~wanted:
         os.chmod(path, wanted)
         log.info("data root %s: mode %04o tightened to %04o", path, mode, wanted)
+    if remapped is not None:
+        engine_root = path / remapped.dir_name
+        engine_root.mkdir(ROOT_DATA_ROOT_MODE, exist_ok=True)
+        for directory in (path, engine_root):
+            os.chown(directory, 0, remapped.gid)
+            os.chmod(directory, ROOT_DATA_ROOT_MODE)
 
 
 def _pid_alive(pid: int) -> bool:

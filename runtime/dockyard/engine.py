@@ -84,9 +84,10 @@ class Engine:
 
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
-        self.data_root = Path(config.data_root)
+        remapped = getattr(config, "remapped", None)  # --userns-remap (linux.remap)
+        self.data_root = Path(config.engine_root) if remapped is not None else Path(config.data_root)
         self.data_root.mkdir(parents=True, exist_ok=True)
-        self._store = ImageStore(self.data_root)
+        self._store = ImageStore(self.data_root, remap=None if remapped is None else remapped.ns)
         self._id = self._engine_id()
         self.events = EventBus()  # /events: every manager that emits takes this one bus
         self._distribution: Distribution | None = None
@@ -205,7 +206,8 @@ class Engine:
                 "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                 "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",
-            "SecurityOptions": _security_options(self.config.rootless, getattr(self.config, "seccomp_profile", "")),
+            "SecurityOptions": _security_options(self.config.rootless, getattr(self.config, "seccomp_profile", ""),
+                                                 self._store.remap is not None),
             "Warnings": None,
             **({"DefaultAddressPools": pools} if (pools := getattr(self.config, "default_address_pools", None))
                else {}),
@@ -314,14 +316,14 @@ class Engine:
         return self._store.rootfs_layers(name)
 
 
-def _security_options(rootless: bool, profile: str = "") -> list[str]:
+def _security_options(rootless: bool, profile: str = "", userns: bool = False) -> list[str]:
     """dockerd's list, in its order: seccomp with its profile — "default", or the path given
     to ``--seccomp-profile`` (where the programs here can check the ABI: linux.seccomp) —,
-    then rootless."""
+    then userns (``--userns-remap``), then rootless."""
     from .linux import seccomp
     shown = "default" if profile in ("", "builtin") else profile
     return ([f"name=seccomp,profile={shown}"] if seccomp.supported() else []) + \
-        (["name=rootless"] if rootless else [])
+        (["name=userns"] if userns else []) + (["name=rootless"] if rootless else [])
 
 
 def _now_rfc3339() -> str:

@@ -27,6 +27,7 @@ from ..containers.create import limits, rlimits, seccomp_setting, shm_mounts
 from ..containers.runtime import Container, Runtime
 from ..containers.spec import ContainerSpec, Mount, User
 from ..linux import overlay, syscalls
+from ..linux.idmap import UserNamespace
 from ..linux.mounts import in_root
 from ..linux.users import resolve as resolve_user
 from ..network import files as netfiles
@@ -94,6 +95,7 @@ class CopyOp:
     link: bool = False  # sources are private files on the upper dir's file system
     downloads: frozenset[Path] = frozenset()  # ADD <URL> files: copied as they are
     notes: list[str] = field(default_factory=list)  # for the build output (owners not kept)
+    remap: UserNamespace | None = None  # --userns-remap: an ADDed archive's owners shifted
 
     def extracts(self, src: Path) -> bool:
         """ADD unpacks a local tar archive (never a downloaded one)."""
@@ -124,6 +126,7 @@ class Roots:
 
     view: Path
     upper: Path
+    root_owner: tuple[int, int] = (0, 0)  # the host ids of the container's root (remapped)
 
     def target(self, path: str) -> Path:
         resolved = in_root(str(self.view), path)
@@ -146,7 +149,7 @@ class Roots:
                 os.chown(real, st.st_uid, st.st_gid)
                 os.chmod(real, stat.S_IMODE(st.st_mode))
             else:
-                os.chown(real, 0, 0)
+                os.chown(real, *self.root_owner)
 
 
 def apply_copy(roots: Roots, op: CopyOp) -> None:
@@ -283,7 +286,7 @@ def _extract(src: Path, target: Path, op: CopyOp) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with open(src, "rb") as f:
         result = unpack(ChunkStream(decompressed_chunks(f)), target, what=f"ADD {src.name}",
-                        layer=False)
+                        layer=False, remap=op.remap)
     if result.unmapped:
         op.notes.append(result.unmapped)
 
@@ -334,6 +337,7 @@ class DaemonDefaults:
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
+    userns: UserNamespace | None = None  # --userns-remap: a RUN is remapped as any container
 
     @classmethod
     def of(cls, config: Any) -> DaemonDefaults:
@@ -344,7 +348,8 @@ class DaemonDefaults:
                    getattr(config, "default_shm_size", DEFAULT_SHM_SIZE),
                    list(getattr(config, "dns", None) or []),
                    list(getattr(config, "dns_search", None) or []),
-                   list(getattr(config, "dns_opts", None) or []))
+                   list(getattr(config, "dns_opts", None) or []),
+                   getattr(getattr(config, "remapped", None), "ns", None))
 
     def apply(self, spec: ContainerSpec, op: RunOp) -> None:
         """Limits, seccomp program and /dev/shm, as a container's start resolves them from the
@@ -357,6 +362,7 @@ class DaemonDefaults:
         spec.limits = limits(resources)
         spec.seccomp = seccomp_setting({}, self.seccomp_profile)
         spec.mounts = [*shm_mounts(op.shm_size or self.shm_size), *spec.mounts]
+        spec.userns = self.userns
 
 
 ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")

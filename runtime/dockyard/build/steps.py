@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..containers.spec import Mount as SpecMount
 from ..oci import mediatypes as mt
 from ..store.diff import adopt_snapshot, write_layer
+from ..store.owners import to_host
 from ..store.images import ImageStore, LayerInput
 from ..store.snapshots import chain_ids
 from . import executor, remote
@@ -205,7 +206,8 @@ class StepRunner:
             with self.store.adding() as session:
                 diff_id = None
                 if scratch is not None and not executor.upper_is_empty(scratch):
-                    layer = write_layer(self.store.content, scratch / "fs")
+                    layer = write_layer(self.store.content, scratch / "fs",
+                                        remap=self.store.snapshots.remap)
                     session.blob(layer.blob_digest)
                     chain = chain_ids([*self.state.config.diff_ids, layer.diff_id])[-1]
                     adopt_snapshot(self.store.snapshots, scratch, chain, layer)
@@ -468,8 +470,9 @@ def _check_mapped(uid: int, gid: int) -> None:
 
 
 def _make_workdir(snapshots: Any, lower_dirs: list[str], upper: Path, path: str) -> None:
+    root_owner = (0, 0) if snapshots.remap is None else to_host(snapshots.remap, 0, 0)
     with executor.image_rootfs(snapshots, lower_dirs) as view:
-        executor.Roots(view, upper).makedirs(path)
+        executor.Roots(view, upper, root_owner).makedirs(path)
 
 
 def _copy_files(snapshots: Any, lower_dirs: list[str], upper: Path, op: executor.CopyOp, chown: str,
@@ -485,7 +488,11 @@ def _copy_files(snapshots: Any, lower_dirs: list[str], upper: Path, op: executor
         op.owner = executor.resolve_owner(chown, view)
         if op.owner is not None and os.geteuid() == 0:
             _check_mapped(*op.owner)
-        executor.apply_copy(executor.Roots(view, upper), op)
+        root_owner = (0, 0)
+        if snapshots.remap is not None:  # --userns-remap: the layer holds the shifted host ids
+            op.owner, op.remap = to_host(snapshots.remap, *(op.owner or (0, 0))), snapshots.remap
+            root_owner = to_host(snapshots.remap, 0, 0)
+        executor.apply_copy(executor.Roots(view, upper, root_owner), op)
         if from_lowers is None:
             return [], op.notes
         return [classic_hash(root, p, image=True) for p in op.sources], op.notes

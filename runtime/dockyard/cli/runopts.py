@@ -84,6 +84,7 @@ def add_container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cap-add", **many, help="add Linux capabilities")
     p.add_argument("--cap-drop", **many, help="drop Linux capabilities")
     p.add_argument("--privileged", action="store_true", help="give extended privileges to this container")
+    p.add_argument("--userns", help='user namespace to use: "host" opts out of the daemon\'s --userns-remap')
     p.add_argument("--security-opt", **many, help="security options")
     p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem as read only")
     p.add_argument("--log-driver", help="logging driver for the container")
@@ -469,6 +470,10 @@ def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str
         config["LogConfig"] = log_config(args.log_driver or "", args.log_opt)
     if args.security_opt:
         config.update(security_config(args.security_opt))
+    if args.userns:  # the CLI's UsernsMode.Valid: "" or "host"
+        if args.userns != "host":
+            raise InvalidArgument("--userns: invalid USER mode")
+        config["UsernsMode"] = args.userns
     return config
 
 

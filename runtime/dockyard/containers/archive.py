@@ -45,8 +45,10 @@ class _Helper:
     """One helper process: its first stdout line is a report, the rest (if any) is a tar."""
 
     def __init__(self, record: Any, op: str, path: str, stdin: int | None = subprocess.DEVNULL,
-                 **extra: Any) -> None:
+                 remap: Any = None, **extra: Any) -> None:
         options: dict[str, Any] = {"path": path, **extra}
+        if remap is not None:  # --userns-remap: ids shifted in, mapped back out (cparchive)
+            options["remap"] = {"uid_map": remap.uid_map, "gid_map": remap.gid_map}
         running = record.state.get("Running") and record.state.get("Pid")
         self.lock = None if running else _lock(record.id)
         if running:
@@ -114,6 +116,11 @@ def _raise(report: dict[str, Any], name: str, path: str) -> None:
     raise DockyardError(message)
 
 
+def _remap(containers: Any) -> Any:
+    """The store's ``--userns-remap`` map (a ``UserNamespace``), or None."""
+    return getattr(containers, "remap", None)
+
+
 def _check_path(path: str | None) -> str:
     if not path:
         raise InvalidArgument("Path cannot be empty")
@@ -123,7 +130,7 @@ def _check_path(path: str | None) -> str:
 def stat(containers: Any, name: str, path: str | None) -> dict[str, Any]:
     """HEAD /containers/{id}/archive: the path's stat (symlinks in it resolved in the container)."""
     path = _check_path(path)
-    helper = _Helper(containers.get(name), "stat", path)
+    helper = _Helper(containers.get(name), "stat", path, remap=_remap(containers))
     try:
         report = helper.report()
     finally:
@@ -136,7 +143,7 @@ def stat(containers: Any, name: str, path: str | None) -> dict[str, Any]:
 def get(containers: Any, name: str, path: str | None) -> tuple[dict[str, Any], Iterator[bytes]]:
     """GET /containers/{id}/archive: the stat and a tar stream of ``path``."""
     path = _check_path(path)
-    helper = _Helper(containers.get(name), "get", path)
+    helper = _Helper(containers.get(name), "get", path, remap=_remap(containers))
     try:
         report = helper.report()
         _raise(report, name, path)
@@ -148,7 +155,7 @@ def get(containers: Any, name: str, path: str | None) -> tuple[dict[str, Any], I
 
 def export(containers: Any, name: str) -> Iterator[bytes]:
     """GET /containers/{id}/export: the container's root file system (no volumes, no /proc)."""
-    helper = _Helper(containers.get(name), "export", "/")
+    helper = _Helper(containers.get(name), "export", "/", remap=_remap(containers))
     try:
         _raise(helper.report(), name, "/")
     except BaseException:
@@ -166,7 +173,7 @@ def put(containers: Any, name: str, path: str | None, body: IO[bytes],
     # -a: the container's --user owns what arrives; without one, the archive's owners stay
     # (dockerd's tarCopyOptions: only a configured user gives the copy new owners)
     chown = (record.config or {}).get("User") or None if copy_uid_gid else None
-    helper = _Helper(record, "put", path, stdin=subprocess.PIPE,
+    helper = _Helper(record, "put", path, stdin=subprocess.PIPE, remap=_remap(containers),
                      no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, chown_user=chown)
     check = TarCheck()
     try:

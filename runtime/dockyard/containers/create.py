@@ -218,6 +218,28 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     security_opts(hc.get("SecurityOpt") or [])
 
 
+def remapped(hc: dict[str, Any], remap: Any) -> bool:
+    """Whether the container runs in the daemon's ``--userns-remap`` user namespace: every
+    UsernsMode but "host" (dockerd 20.10 takes any other value, "private" or "foo", and
+    remaps)."""
+    return remap is not None and hc.get("UsernsMode") != "host"
+
+
+def check_userns(hc: dict[str, Any], remap: Any) -> None:
+    """dockerd's refusals, in its order and words, when its user namespace is in force
+    (checked against dockerd 20.10 with ``--userns-remap=default``; IPC, UTS and cgroup
+    namespace modes, capabilities and devices are taken)."""
+    if not remapped(hc, remap):
+        return
+    if hc.get("Privileged"):
+        raise InvalidArgument("privileged mode is incompatible with user namespaces.  You must run "
+                              "the container in the host namespace when running privileged mode")
+    if hc.get("NetworkMode") == "host":
+        raise InvalidArgument("cannot share the host's network namespace when user namespaces are enabled")
+    if hc.get("PidMode") == "host":
+        raise InvalidArgument("cannot share the host PID namespace when user namespaces are enabled")
+
+
 def security_opts(options: list[str]) -> tuple[str | None, bool]:
     """``SecurityOpt`` as dockerd's ``parseSecurityOpt`` reads it: the seccomp setting
     (None: the default profile; "unconfined"; a profile's JSON, which the docker CLI sends in

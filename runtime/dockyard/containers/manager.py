@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 from ..linux import userns
+from ..linux.idmap import UserNamespace
+from ..store.owners import to_host
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
 from . import skeleton
@@ -101,7 +103,10 @@ class ContainerManager:
         self._closing = False
         self.monitor = Monitor()
         self._saver = Saver()
-        self._skeletons = skeleton.Skeletons(self.root)
+        # --userns-remap: the store's id map (layers and containers' files hold shifted ids)
+        self.remap: UserNamespace | None = getattr(engine.store, "remap", None)
+        self.root_owner = None if self.remap is None else to_host(self.remap, 0, 0)
+        self._skeletons = skeleton.Skeletons(self.root, self.root_owner)
         self.health = HealthMonitor(self, self._saver.save)  # no thread until a probe runs
         engine.store.containers_using = self.containers_using
         self._restore()
@@ -204,6 +209,7 @@ class ContainerManager:
             image_cfg, image_name)
         host_config = _create.host_config_defaults(body.get("HostConfig") or {}, self.daemon)
         _create.validate_host_config(host_config)
+        _create.check_userns(host_config, self.remap)
         cid = secrets.token_hex(32)
         with self._lock:
             full = self._claim_name(name, cid)
@@ -254,8 +260,8 @@ class ContainerManager:
         if networks is not None:
             networks.validate(record)
         if not self._skeletons.take(record.dir):
-            skeleton.make(record.dir)
-        _fit_init_layer(record)
+            skeleton.make(record.dir, self.root_owner)
+        _fit_init_layer(record, self.root_owner)
         volumes = getattr(self.engine, "volumes", None)
         if volumes is not None:
             record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
@@ -371,8 +377,11 @@ class ContainerManager:
             network_ready = setup.finish if setup.pending is not None else None
         self._volume_events(record, "mount")
         try:
-            return _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
-                                      self.daemon_seccomp), network_ready
+            spec = _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
+                                      self.daemon_seccomp)
+            if _create.remapped(hc, self.remap):  # --userns-remap; "host" opts out
+                spec.userns = self.remap
+            return spec, network_ready
         except BaseException:
             self._teardown(record)
             raise
@@ -866,7 +875,7 @@ class ContainerManager:
             self._runtime.close()
 
 
-def _fit_init_layer(record: ContainerRecord) -> None:
+def _fit_init_layer(record: ContainerRecord, owner: tuple[int, int] | None = None) -> None:
     """What dockerd's init layer gives every container, made with the directory
     (:func:`.skeleton.make`), fitted to the image as dockerd's init layer would be made over it:
     an empty ``/.dockerenv`` (scripts look for it to know they run in Docker), the /etc files'
@@ -889,6 +898,8 @@ def _fit_init_layer(record: ContainerRecord) -> None:
         os.rmdir(os.path.join(upper, rel))
     for rel in image.missing:
         skeleton.mkdir(os.path.join(upper, rel))
+        if owner is not None:  # the remapped root's, as the rest of the init layer
+            os.chown(os.path.join(upper, rel), *owner)
 
 
 class _ImageInit(NamedTuple):

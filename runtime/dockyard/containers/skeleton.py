@@ -43,11 +43,12 @@ def mkdir(path: Path | str) -> bool:
     return True
 
 
-def make(path: Path) -> None:
+def make(path: Path, owner: tuple[int, int] | None = None) -> None:
     """The directory as a create leaves it (the init files as for an image without ``/etc`` or
     ``/dev``). Modes are 0755 whatever the umask: the upper dir's is the container's "/". The
     first directory tells whether the umask takes a bit of 0755 (``chmod`` each then; not with
-    the usual 022)."""
+    the usual 022). ``owner``: the host ids of a remapped container's root (``--userns-remap``),
+    which the upper dir and its init files get, as dockerd's init layer."""
     upper = path / "upper"
     fix = mkdir(path)
     for directory in (upper, path / "work", path / "merged", *(upper / d for d in DIRS)):
@@ -59,12 +60,16 @@ def make(path: Path) -> None:
         if fix:
             os.chmod(upper / name, 0o755)
     os.symlink(MTAB_TARGET, upper / "etc" / "mtab")
+    if owner is not None:
+        for rel in ("", *DIRS, *PLACEHOLDERS, "etc/mtab"):
+            os.chown(upper / rel, *owner, follow_symlinks=False)
 
 
 class Skeletons:
     """One directory kept ready in ``root/.skeletons`` by a thread of its own."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: tuple[int, int] | None = None) -> None:
+        self.owner = owner  # see make
         self.pool = root / POOL
         shutil.rmtree(self.pool, ignore_errors=True)  # what a previous daemon left
         self.pool.mkdir(parents=True)
@@ -109,7 +114,7 @@ class Skeletons:
                     continue
             path = self.pool / f"{os.getpid()}-{next(_ids)}"
             try:
-                make(path)
+                make(path, self.owner)
             except OSError:
                 shutil.rmtree(path, ignore_errors=True)
                 continue  # the next take asks again; meanwhile creates make their own

@@ -12,6 +12,11 @@ Hardening: a hostile image must not run code in this root process. Everything is
 before the chroot and file-based imports are switched off after it; no user/group *name*
 lookups (glibc would load the image's NSS modules) — tar headers carry numbers only.
 
+Under ``--userns-remap`` (option ``remap``: the store's uid and gid maps) the files hold the
+host ids of the container's: a tar out gives the container's ids back (an id the map lacks is
+65534, as the kernel shows it), and a tar in is given the host ids of its headers' (or of
+``-a``'s user), refused in dockerd's words for an id the map lacks.
+
 Protocol (argv: ``op``, JSON options; stdout)::
 
     stat    → one JSON line: {"stat": {...}} | {"error": "notfound"|"notdir"|…, "message": …}
@@ -136,9 +141,30 @@ def enter_root(options: dict[str, Any]) -> None:
 # ---- tar out -----------------------------------------------------------------------------------
 
 
+Maps = list[tuple[int, int, int]]
+_REMAP: tuple[Maps, Maps] | None = None  # the store's (uid, gid) maps under --userns-remap
+
+
+def _to_container(maps: Maps, host_id: int) -> int:
+    for inside, outside, count in maps:
+        if outside <= host_id < outside + count:
+            return inside + host_id - outside
+    return 65534
+
+
+def _to_host(maps: Maps, container_id: int) -> int:
+    for inside, outside, count in maps:
+        if inside <= container_id < inside + count:
+            return outside + container_id - inside
+    raise CopyError("failed", f"Error processing tar file(exit status 1): Container ID {container_id} "
+                              "cannot be mapped to a host ID")
+
+
 def _tarinfo_filter(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.mtime = int(info.mtime)  # a float would cost a PAX header per entry
     info.uname = info.gname = ""
+    if _REMAP is not None:
+        info.uid, info.gid = _to_container(_REMAP[0], info.uid), _to_container(_REMAP[1], info.gid)
     return info
 
 
@@ -249,6 +275,8 @@ def _prepare(member: tarfile.TarInfo, dest: str, no_overwrite: bool,
             shutil.rmtree(target) if is_dir else os.unlink(target)
     if owner is not None:
         member.uid, member.gid = owner
+    if _REMAP is not None:
+        member.uid, member.gid = _to_host(_REMAP[0], member.uid), _to_host(_REMAP[1], member.gid)
     member.uname = member.gname = ""
     return member
 
@@ -261,6 +289,10 @@ def _emit(out: _Out, message: dict[str, Any]) -> None:
 
 
 def run(op: str, options: dict[str, Any], out: _Out) -> None:
+    global _REMAP
+    if options.get("remap"):
+        _REMAP = ([(a, b, c) for a, b, c in options["remap"]["uid_map"]],
+                  [(a, b, c) for a, b, c in options["remap"]["gid_map"]])
     path = container_path(options.get("path", "/"))
     if op in ("stat", "get"):
         _emit(out, {"stat": path_stat(path)})

@@ -8,8 +8,9 @@ turns that into tar entries with OCI whiteouts (``.wh.NAME``, ``DIR/.wh..wh..opq
 by path, owner/mode/xattrs/hardlinks/symlinks kept, mtimes kept (whole seconds, USTAR where
 it fits and PAX records where not), so the same upper dir always gives the same diff_id.
 A rootless daemon's upper dirs hold host ids (its own uid for the container's root, its
-subordinate ids for the others): the tar carries the container's ids, through the inverse of
-the map its containers get (an id outside it becomes 65534, as the kernel shows it).
+subordinate ids for the others), and so do a ``--userns-remap`` root daemon's (its remapped
+range): the tar carries the container's ids, through the inverse of the map its containers get
+(an id outside it becomes 65534, as the kernel shows it).
 
 :func:`commit_upper` streams the tar into the content store (uncompressed: blob digest =
 diff_id, compressed when pushed) and then *adopts* the upper dir as the layer's snapshot,
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..linux.idmap import UserNamespace
 from ..oci import mediatypes as mt
 from .content import ContentStore
 from .snapshots import OPAQUE, WHITEOUT_PREFIX, SnapshotStore, UnpackResult
@@ -205,8 +207,11 @@ class _Owned:
 IdMaps = tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]
 
 
-def _rootless_maps() -> IdMaps | None:
-    """The rootless containers' (uid, gid) maps, or None as root (host ids are the ids)."""
+def _store_maps(remap: UserNamespace | None = None) -> IdMaps | None:
+    """The store's (uid, gid) maps: a root daemon's ``--userns-remap`` map, the rootless
+    containers' maps, or None for a plain root daemon (host ids are the ids)."""
+    if remap is not None:
+        return remap.uid_map, remap.gid_map
     if os.geteuid() == 0:
         return None
     from ..linux import idmap
@@ -324,9 +329,10 @@ class _IterReader(io.RawIOBase):
         return data[:n]
 
 
-def layer_tar(upper_dir: str | Path) -> Iterator[bytes]:
-    """The OCI layer tar of an upper dir, as a stream of chunks."""
-    return _Writer(str(upper_dir), _rootless_maps()).entries()
+def layer_tar(upper_dir: str | Path, remap: UserNamespace | None = None) -> Iterator[bytes]:
+    """The OCI layer tar of an upper dir, as a stream of chunks (owners mapped back to the
+    container's ids through ``remap``, a remapped root daemon's map, or the rootless one)."""
+    return _Writer(str(upper_dir), _store_maps(remap)).entries()
 
 
 # ---- storing a layer -------------------------------------------------------------------------
@@ -341,26 +347,31 @@ class Layer:
     size: int  # unpacked bytes, as dockerd counts a layer
 
 
-def write_layer(content: ContentStore, upper_dir: str | Path, exclude: Iterable[str] = ()) -> Layer:
+def write_layer(content: ContentStore, upper_dir: str | Path, exclude: Iterable[str] = (),
+                remap: UserNamespace | None = None) -> Layer:
     """Stream the upper dir's layer tar into the content store (uncompressed); ``exclude``:
-    paths relative to the upper dir left out (a container's runtime files, for a commit)."""
-    return as_owner(_write_layer, content, str(upper_dir), sorted(exclude))
+    paths relative to the upper dir left out (a container's runtime files, for a commit);
+    ``remap``: the store's ``--userns-remap`` map, whose host ids the tar gives back as the
+    container's."""
+    return as_owner(_write_layer, content, str(upper_dir), sorted(exclude), remap)
 
 
-def _write_layer(content: ContentStore, upper_dir: str, exclude: list[str] | None = None) -> Layer:
-    writer = _Writer(upper_dir, _rootless_maps(), frozenset(exclude or ()))
+def _write_layer(content: ContentStore, upper_dir: str, exclude: list[str] | None = None,
+                 remap: UserNamespace | None = None) -> Layer:
+    writer = _Writer(upper_dir, _store_maps(remap), frozenset(exclude or ()))
     digest, written = content.write(_IterReader(writer.entries()))
     return Layer(digest, digest, mt.OCI_LAYER, written, writer.fs_size)
 
 
 def layer_from_upper(upper_dir: str | Path, lower_dirs: Iterable[str | Path] = (),
-                     content: ContentStore | None = None) -> tuple[Iterator[bytes] | Layer, str, int]:
+                     content: ContentStore | None = None,
+                     remap: UserNamespace | None = None) -> tuple[Iterator[bytes] | Layer, str, int]:
     """The contract's entry point: with ``content`` the layer is stored and described
     (``(Layer, diff_id, tar size)``); without, the tar stream is returned unhashed
     (``(chunks, "", 0)``). ``lower_dirs`` is unused: an upper dir is self-contained."""
     if content is None:
-        return layer_tar(upper_dir), "", 0
-    layer = write_layer(content, upper_dir)
+        return layer_tar(upper_dir, remap), "", 0
+    layer = write_layer(content, upper_dir, remap=remap)
     return layer, layer.diff_id, layer.tar_size
 
 
@@ -370,6 +381,10 @@ def scratch_dir(snapshots: SnapshotStore) -> Path:
     path = snapshots.root / f"tmp-{secrets.token_hex(8)}"
     for sub in ("fs", "work", "merged"):
         (path / sub).mkdir(parents=True)
+    if snapshots.remap is not None:  # the container's "/" is its remapped root's
+        from .owners import to_host
+
+        os.chown(path / "fs", *to_host(snapshots.remap, 0, 0))
     return path
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflict, DockyardError, InvalidArgument
+from ..linux.idmap import UserNamespace
 from ..oci import digest as _digest
 from ..oci import mediatypes as mt
 from ..oci import reference as _ref
@@ -126,12 +127,15 @@ def config_labels(config: dict[str, Any]) -> dict[str, str]:
 class ImageStore:
     """The image store under one data root; safe to share between threads."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remap: UserNamespace | None = None) -> None:
+        """``remap``: a root daemon's ``--userns-remap`` map; layers are unpacked with their
+        owners shifted through it (:attr:`SnapshotStore.remap`, the store's id map)."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_root(self.root)
         self.content = ContentStore(self.root)
-        self.snapshots = SnapshotStore(self.root)
+        self.snapshots = SnapshotStore(self.root, remap=remap)
+        self.remap = remap  # the store's id map (None: host ids are the containers' ids)
         self.meta = MetadataStore(self.root / "metadata.db")
         self._lock = threading.RLock()
         self._chain_locks: dict[str, threading.Lock] = {}

@@ -30,6 +30,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..errors import DockyardError
 from ..linux import idmap
 
 CAPS: Final = "security.capability"
@@ -44,15 +45,20 @@ Record = tuple[str, int, int, int | None, bytes | None]
 @dataclass
 class OwnerMap:
     """The ids an unpack may give: those of ``ns`` (None: any, the initial namespace's root).
-    Entries of other ids become root's and are counted."""
+    Entries of other ids become root's and are counted. ``shift`` (a root daemon's
+    ``--userns-remap``): the ids are given as the host's ids ``ns`` maps them to, and one it
+    lacks stops the unpack, in dockerd's words."""
 
     ns: idmap.UserNamespace | None
     unmapped: int = 0
     example: str = ""
+    shift: bool = False
 
     def owner(self, name: str, uid: int, gid: int) -> tuple[int, int]:
         if self.ns is None:
             return uid, gid
+        if self.shift:
+            return to_host(self.ns, uid, gid)
         ok_uid, ok_gid = idmap.mapped(self.ns.uid_map, uid), idmap.mapped(self.ns.gid_map, gid)
         if ok_uid and ok_gid:
             return uid, gid
@@ -86,6 +92,23 @@ class OwnerLog:
         from ..linux import userns
 
         userns.call(apply_records, root, list(self.records.values()), stdlib_only=True)
+
+
+class UnmappedId(DockyardError):
+    """A layer or archive entry whose owner the remapped user namespace lacks (dockerd: 500)."""
+
+
+def to_host(ns: idmap.UserNamespace, uid: int, gid: int) -> tuple[int, int]:
+    """Container ids → the host ids a remapped store keeps (dockerd's ``ToHost``)."""
+    out = []
+    for maps, value in ((ns.uid_map, uid), (ns.gid_map, gid)):
+        for inside, outside, count in maps:
+            if inside <= value < inside + count:
+                out.append(outside + value - inside)
+                break
+        else:
+            raise UnmappedId(f"Container ID {value} cannot be mapped to a host ID")
+    return out[0], out[1]
 
 
 def unmapped_message(owners: OwnerMap, what: str) -> str:
@@ -146,4 +169,4 @@ class _Below:
         self.fds.clear()
 
 
-__all__ = ["OwnerLog", "OwnerMap", "Record", "apply_records", "unmapped_message"]
+__all__ = ["OwnerLog", "OwnerMap", "Record", "UnmappedId", "apply_records", "to_host", "unmapped_message"]

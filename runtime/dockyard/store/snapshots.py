@@ -52,7 +52,7 @@ from ..linux import idmap, userns
 from . import tarparse
 from .compression import Readable, decoder, raw_chunks, sniff
 from .content import WRITEBACK, start_writeback
-from .owners import CAPS, OwnerLog, OwnerMap, unmapped_message
+from .owners import CAPS, OwnerLog, OwnerMap, to_host, unmapped_message
 from .tarparse import ChunkReader, Entry, TarError
 
 WHITEOUT_PREFIX = ".wh."
@@ -159,15 +159,19 @@ def _chunks_of(src: Readable | Iterator[bytes]) -> Iterator[bytes]:
 
 
 def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False,
-           what: str = "", layer: bool = True) -> UnpackResult:
+           what: str = "", layer: bool = True,
+           remap: idmap.UserNamespace | None = None) -> UnpackResult:
     """Unpack a layer stream (gzip, zstd or plain tar; a file or an iterator of chunks) into the
     existing directory ``dest``. ``writeback``: start the disk writes of large files as they
     are written (for an unpack that ends with a sync). A non-root caller gets the layer's
     owners through a helper in its rootless user namespace (:mod:`.owners`); ``what`` names
     the archive in the message about owners that could not be kept (default: the layer).
     ``layer=False``: a plain archive (ADD of a local tar), whose ``.wh.*`` entries are files
-    like any other, not whiteouts or opaque-directory markers (as dockerd's ADD extracts)."""
-    extractor = _Extractor(dest, writeback, whiteouts=layer)
+    like any other, not whiteouts or opaque-directory markers (as dockerd's ADD extracts).
+    ``remap`` (a root daemon's ``--userns-remap``): every owner is given shifted through the
+    map (container id 0 → its first host id), directories the tar does not list are the
+    remapped root's, and an id the map lacks stops the unpack (:class:`.owners.UnmappedId`)."""
+    extractor = _Extractor(dest, writeback, whiteouts=layer, remap=remap)
     producer = _Producer(src)
     producer.start()
     try:
@@ -220,7 +224,8 @@ def _split(name: str) -> tuple[str, str]:
 class _Extractor:
     """Applies tar entries below a root directory descriptor, never following a symlink."""
 
-    def __init__(self, root: Path, writeback: bool = False, whiteouts: bool = True) -> None:
+    def __init__(self, root: Path, writeback: bool = False, whiteouts: bool = True,
+                 remap: idmap.UserNamespace | None = None) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
         self.writeback = writeback
         self.whiteouts = whiteouts  # ``.wh.*`` entries are overlay whiteouts (a layer's tar)
@@ -234,6 +239,11 @@ class _Extractor:
         self.owner = (0, 0)
         self.owners = None if self.privileged else OwnerLog()
         self.ids = OwnerMap(_namespace(self.privileged))
+        self.made_dir_owner: tuple[int, int] | None = None
+        if remap is not None and self.privileged:  # a new file is 0:0, no container id's host id
+            self.owner = (-1, -1)
+            self.ids = OwnerMap(remap, shift=True)
+            self.made_dir_owner = self.ids.owner("", 0, 0)
         self.umask = _umask()
 
     def close(self) -> None:
@@ -260,6 +270,8 @@ class _Extractor:
             if not create:
                 raise HostileLayer(f"invalid layer entry: {rel!r} does not exist") from None
             os.mkdir(base, 0o755, dir_fd=parent)
+            if self.made_dir_owner is not None:
+                os.chown(base, *self.made_dir_owner, dir_fd=parent, follow_symlinks=False)
             fd = os.open(base, _DIR_FLAGS, dir_fd=parent)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
@@ -535,10 +547,12 @@ _HANDLERS = {
 class SnapshotStore:
     """Unpacked layers keyed by chain ID, each written to a temp dir and renamed into place."""
 
-    def __init__(self, root: Path, durable: bool = True) -> None:
+    def __init__(self, root: Path, durable: bool = True,
+                 remap: idmap.UserNamespace | None = None) -> None:
         self.root = Path(root) / "snapshots"
         self.root.mkdir(parents=True, exist_ok=True)
         self.durable = durable
+        self.remap = remap  # the store's id map under --userns-remap: owners kept shifted
 
     def dir(self, chain_id: str) -> Path:
         return self.root / chain_id.removeprefix("sha256:")
@@ -555,7 +569,9 @@ class SnapshotStore:
         tmp = self.root / f"tmp-{secrets.token_hex(8)}"
         (tmp / "fs").mkdir(parents=True)
         try:
-            result = unpack(src, tmp / "fs", writeback=self.durable)
+            if self.remap is not None:  # the layer's root dir is the remapped root's, as dockerd's
+                os.chown(tmp / "fs", *to_host(self.remap, 0, 0))
+            result = unpack(src, tmp / "fs", writeback=self.durable, remap=self.remap)
             if expected_diff_id is not None and result.diff_id != expected_diff_id:
                 raise DigestMismatch(expected_diff_id, result.diff_id)
             if result.unmapped:

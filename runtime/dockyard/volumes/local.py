@@ -100,9 +100,10 @@ def mount_args(opts: dict[str, str]) -> tuple[str, str | None, int, str]:
 
 
 class LocalDriver:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: tuple[int, int] | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.owner = owner  # --userns-remap: a new _data is the remapped root's, as dockerd's
         self._lock = threading.Lock()
         self._sweep()
 
@@ -149,6 +150,8 @@ class LocalDriver:
                 raise InvalidArgument(f"create {name}: {exc}") from None
             tmp = self.root / f".new-{secrets.token_hex(8)}"
             (tmp / DATA).mkdir(parents=True, mode=0o755)
+            if self.owner is not None:
+                os.chown(tmp / DATA, *self.owner)
             meta = {"Name": name, "CreatedAt": rfc3339_ns(time.time_ns() // 10**9 * 10**9),
                     "Labels": labels, "Options": opts}
             _write_json(tmp / META, meta)

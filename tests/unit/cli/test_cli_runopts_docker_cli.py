@@ -116,6 +116,8 @@ CASES = {
                   "--health-retries", "3", "busybox"],
     "no-healthcheck": ["--no-healthcheck", "--log-driver", "none", "busybox"],
     "joined": ["--network", "container:abc", "--mac-address", "02:42:ac:11:00:03", "busybox"],
+    "userns-host": ["--userns", "host", "--privileged", "--network", "host", "busybox"],
+    "userns-empty": ["--userns=", "busybox"],
 }
 
 
@@ -159,6 +161,7 @@ REFUSALS = [
     ["-c", "x"], ["--stop-timeout", "x"], ["--health-retries", "x"], ["--mac-address", "zz"],
     ["--security-opt", "bogus"], ["--log-driver", "none", "--log-opt", "a=b"],
     ["--health-timeout", "5"], ["--no-healthcheck", "--health-retries", "1"],
+    ["--userns", "private"], ["--userns=HOST"], ["--userns", "container:x"],
 ]
 
 

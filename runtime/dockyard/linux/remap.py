@@ -1,0 +1,206 @@
+"""``--userns-remap``: the user whose subordinate ids a root daemon's containers run as.
+
+Resolved once, at the daemon's start, as dockerd resolves it (``parseRemappedRoot`` and
+``NewIdentityMapping``)::
+
+    "default"            → user and group ``dockremap``: created if missing (a system user, as
+                           dockerd's ``adduser --system``/``useradd -r``), and given the first
+                           free 65536-id range at or after 100000 in /etc/subuid and /etc/subgid
+                           if it has none there
+    USER[:GROUP]         → that user (and group; the user's name when none is given)
+    UID[:GID]            → the same, looked up by number
+    "root"               → no remapping (dockerd: "root cannot be remapped with itself")
+
+The map a container gets is the user's subuid ranges (the group's subgid ranges), in file
+order, stacked from container id 0 (dockerd's ``createIDMap``): with ``dockremap:165536:65536``
+container id 0 is host id 165536, 65535 is 231071. The daemon then keeps all its state under
+``<data-root>/<uid>.<gid>`` (the first range's starts), images included.
+
+Refusals are dockerd's one-line start errors (an unknown user or group, no ranges).
+"""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Final
+
+from ..errors import InvalidArgument
+from .idmap import SUBGID, SUBUID, Mapping, UserNamespace, subordinate_ranges
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER: Final = "dockremap"
+RANGE_START: Final = 100000
+RANGE_LENGTH: Final = 65536
+
+
+@dataclass(frozen=True)
+class RemappedRoot:
+    """The resolved remap: who, and the map its containers (and the store's files) get."""
+
+    user: str
+    group: str
+    ns: UserNamespace
+
+    @property
+    def uid(self) -> int:
+        """The host uid of the containers' root."""
+        return self.ns.uid_map[0][1]
+
+    @property
+    def gid(self) -> int:
+        return self.ns.gid_map[0][1]
+
+    @property
+    def dir_name(self) -> str:
+        """The data root's subdirectory, as dockerd names it."""
+        return f"{self.uid}.{self.gid}"
+
+
+def parse(text: str) -> tuple[str, str]:
+    """``USER[:GROUP]`` → (user, group); the group is the user's when none is given."""
+    user, _, group = text.partition(":")
+    if not user:
+        raise InvalidArgument(f'invalid --userns-remap value "{text}": a user is required')
+    return user, group or user
+
+
+def _user_name(user: str) -> str:
+    try:
+        return pwd.getpwuid(int(user)).pw_name if user.isdigit() else pwd.getpwnam(user).pw_name
+    except KeyError:
+        raise InvalidArgument(f'Error during uid lookup for "{user}": getent unable to find entry '
+                              f'"{user}" in passwd database') from None
+
+
+def _group_name(group: str) -> str:
+    try:
+        return grp.getgrgid(int(group)).gr_name if group.isdigit() else grp.getgrnam(group).gr_name
+    except KeyError:
+        raise InvalidArgument(f'Error during groupname lookup for "{group}": getent unable to find '
+                              f'entry "{group}" in group database') from None
+
+
+def stacked(ranges: list[tuple[int, int]]) -> list[Mapping]:
+    """dockerd's createIDMap: each range after the previous one, from container id 0."""
+    maps, inside = [], 0
+    for start, count in ranges:
+        maps.append((inside, start, count))
+        inside += count
+    return maps
+
+
+def resolve(text: str, subuid: str = SUBUID, subgid: str = SUBGID) -> RemappedRoot | None:
+    """The remap ``text`` names (None: "root", no remapping). "default" creates ``dockremap``
+    and its ranges when missing (:func:`ensure_default`)."""
+    if text == "default":
+        ensure_default(DEFAULT_USER, subuid, subgid)
+        user, group = DEFAULT_USER, DEFAULT_USER
+    else:
+        wanted_user, wanted_group = parse(text)
+        user = _user_name(wanted_user)
+        group = _group_name(wanted_group) if ":" in text else user
+    if user == "root":
+        log.warning("User namespaces: root cannot be remapped with itself; user namespaces are OFF")
+        return None
+    uid = pwd.getpwnam(user).pw_uid
+    uids = subordinate_ranges(subuid, user, uid)
+    if not uids:
+        raise InvalidArgument(f'Can\'t create ID mappings: no subuid ranges found for user "{user}"')
+    try:
+        gid: int | None = grp.getgrnam(group).gr_gid
+    except KeyError:
+        gid = None
+    gids = subordinate_ranges(subgid, group, -1 if gid is None else gid)
+    if not gids:
+        raise InvalidArgument(f'Can\'t create ID mappings: no subgid ranges found for group "{group}"')
+    return RemappedRoot(user, group, UserNamespace(stacked(uids), stacked(gids), by_parent=True))
+
+
+# ---- "default": the dockremap user and its ranges ---------------------------------------------
+
+
+def ensure_default(name: str, subuid: str = SUBUID, subgid: str = SUBGID) -> None:
+    """The user ``name`` (dockremap) and its subordinate ranges, made if missing, as dockerd's
+    ``createIDMap`` for "default" does."""
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+    except KeyError:
+        create_system_user(name)
+        uid = pwd.getpwnam(name).pw_uid
+    for path in (subuid, subgid):
+        if not subordinate_ranges(path, name, uid):
+            add_range(path, name, next_range_start(all_ranges(path)))
+
+
+def create_system_user(name: str) -> None:
+    """A system user with its own group, no home and no login, as dockerd adds dockremap
+    (``adduser --system … --group`` where Debian's adduser exists, else ``useradd -r``)."""
+    adduser, useradd = shutil.which("adduser"), shutil.which("useradd")
+    if adduser is not None:
+        argv = [adduser, "--system", "--shell", "/bin/false", "--no-create-home", "--disabled-login",
+                "--disabled-password", "--group", name]
+    elif useradd is not None:
+        argv = [useradd, "-r", "-s", "/bin/false", "-U", name]
+    else:
+        raise InvalidArgument(f"Can't create ID mappings: cannot add user {name}: neither adduser "
+                              "nor useradd is installed")
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InvalidArgument(f"Can't create ID mappings: error adding user {name}: "
+                              f"{(done.stderr or done.stdout).strip() or done.returncode}")
+
+
+def all_ranges(path: str) -> list[tuple[int, int]]:
+    """Every ``(start, count)`` a subid file lists, whoever it is for."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            out.append((int(parts[1]), int(parts[2])))
+    return sorted(out)
+
+
+def next_range_start(ranges: list[tuple[int, int]]) -> int:
+    """dockerd's findNextRangeStart: from 100000, past every range a 65536-id block at the
+    candidate start would overlap (ranges sorted by start)."""
+    start = RANGE_START
+    for begin, count in sorted(ranges):
+        if begin < start + RANGE_LENGTH and start < begin + count:
+            start = begin + count
+    return start
+
+
+def add_range(path: str, name: str, start: int) -> None:
+    """Append ``name:start:65536`` (what ``usermod --add-subuids`` writes), atomically: the file
+    is rewritten aside with its mode and renamed over."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        text, mode = "", 0o644
+    if text and not text.endswith("\n"):
+        text += "\n"
+    tmp = f"{path}.dockyard-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(f"{text}{name}:{start}:{RANGE_LENGTH}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+__all__ = ["DEFAULT_USER", "RemappedRoot", "add_range", "all_ranges", "create_system_user",
+           "ensure_default", "next_range_start", "parse", "resolve", "stacked"]
