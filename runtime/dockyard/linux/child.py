@@ -77,6 +77,7 @@ class ChildContext:
     gated: bool = False            # wait for GATE_GO on ``root_sock`` before the spec's mounts
     overlay_fd: int | None = None  # the root, made detached by a root launcher (``linux.remapstart``)
     sys_fd: int | None = None      # /sys of a network namespace not the user namespace's, likewise
+    binds: dict[int, mounts.MadeBind] = field(default_factory=dict)  # spec.mounts' index: likewise
 
 
 def _env_path(env: list[str]) -> str:
@@ -164,8 +165,10 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
             await_gate(ctx.root_sock)
             mark(spec.id, "child.gate-opened")
         os.close(ctx.root_sock)
-    for m in spec.mounts:
-        if m.type == "bind":
+    for i, m in enumerate(spec.mounts):
+        if i in ctx.binds:
+            mounts.attach_bind(root, ctx.binds[i], m.target)
+        elif m.type == "bind":
             mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options)
         else:
             mounts.tmpfs(root, m.target, m.options, m.read_only)

@@ -341,17 +341,56 @@ def host_devices() -> list[str]:
 
 def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True) -> None:
     """A ``--mount type=bind``; the mountpoint is created with the source's kind."""
-    if not os.path.exists(source):
-        raise InvalidArgument(f"invalid mount config for type \"bind\": "
-                              f"bind source path does not exist: {source}")
-    dest = in_root(root, target)
-    if os.path.isdir(source):
-        ensure_dir(dest)
-    else:
-        ensure_file(dest)
+    _check_source(source)
+    dest = _mountpoint(root, target, os.path.isdir(source))
     sc.mount(source, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
     if read_only:
         remount_readonly(dest)
+
+
+def _check_source(source: str) -> None:
+    if not os.path.exists(source):
+        raise InvalidArgument(f"invalid mount config for type \"bind\": "
+                              f"bind source path does not exist: {source}")
+
+
+def _mountpoint(root: str, target: str, is_dir: bool) -> str:
+    dest = in_root(root, target)
+    if is_dir:
+        ensure_dir(dest)
+    else:
+        ensure_file(dest)
+    return dest
+
+
+class MadeBind(NamedTuple):
+    """A bind mount's source as a detached copy (``fd``), made where the source can be reached,
+    for an init that may not reach it (:func:`premade_bind`, :func:`attach_bind`)."""
+
+    fd: int
+    is_dir: bool
+
+
+def premade_bind(source: str, read_only: bool, recursive: bool = True) -> MadeBind:
+    """:func:`bind`'s mount, not attached anywhere yet."""
+    _check_source(source)
+    fd = sc.clone_mount(sc.AT_FDCWD, source, recursive)
+    try:
+        if read_only:
+            sc.set_mount_attrs(fd, sc.MOUNT_ATTR_RDONLY)
+        return MadeBind(fd, os.path.isdir(source))
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def attach_bind(root: str, made: MadeBind, target: str) -> None:
+    """Attach a :func:`premade_bind` at ``target`` in ``root``, private as :func:`bind`'s is
+    (the copy shares the source's peer group: a mount under it would reach the host)."""
+    dest = _mountpoint(root, target, made.is_dir)
+    sc.move_mount(made.fd, dest)
+    os.close(made.fd)
+    sc.mount(None, dest, None, sc.MS_REC | sc.MS_PRIVATE)
 
 
 # tmpfs option words that set or clear mount flags rather than being tmpfs data (``--tmpfs

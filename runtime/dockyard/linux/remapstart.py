@@ -19,9 +19,13 @@ is done here, by the launcher:
   rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE`` in the initial namespace) and the
   maps (no ``newuidmap``: root may write any).
 
-The init's paths — its root's mountpoint, its bind mounts' sources — are looked up by the
-namespace's root (the host's first id of the range), as runc's are: each directory on the way
-must be searchable by it (dockerd's remapped data root is ``0710 root:<remapped gid>``).
+* the bind mounts: detached copies of their sources, made here (``mounts.premade_bind``), as
+  runc opens them outside since 1.1: a source in a directory only root may search (``/root``)
+  is out of the init's reach.
+
+The init's own mountpoint (``rootfs_dir``) is looked up by the namespace's root (the host's
+first id of the range), as runc's is: each directory on the way must be searchable by it
+(dockerd's remapped data root is ``0710 root:<remapped gid>``).
 """
 
 from __future__ import annotations
@@ -35,14 +39,14 @@ from .cgroups import Cgroup
 
 
 def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
-    """``syscalls.clone(flags)`` for ``spec``, with the detached overlay (and the network joined
-    first): 0 in the child, whose ``ctx`` says what was done for it."""
+    """``syscalls.clone(flags)`` for ``spec``, with its detached mounts made (and the network
+    joined first): 0 in the child, whose ``ctx`` says what was done for it."""
     assert spec.userns is not None
-    ctx.overlay_fd = root_mount(spec)
     ctx.cgroup = None  # the launcher puts the init in it (release); ctx.cgroup is the init's
     joins = spec.network not in ("none", "host")
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if joins else None
     try:
+        _premade(spec, ctx)
         if joins:
             namespaces.join_network(spec.network)
             ctx.net_joined = True
@@ -51,18 +55,30 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
         pid = syscalls.clone(flags)
     except BaseException:
         _back(own)
-        _close(ctx.overlay_fd, ctx.sys_fd)
+        _close_made(ctx)
         raise
     if pid == 0:
-        _close(own)
+        if own is not None:
+            os.close(own)
         return 0
     _back(own)
-    _close(ctx.overlay_fd, ctx.sys_fd)
+    _close_made(ctx)
     return pid
 
 
-def _close(*fds: int | None) -> None:
-    for fd in fds:
+def _premade(spec: ContainerSpec, ctx: child.ChildContext) -> None:
+    """The root file system and the bind mounts' sources, which the init may not reach (its
+    overlay's layers are root's to read, a source may be in a directory only root may search),
+    as detached mounts."""
+    ctx.overlay_fd = root_mount(spec)
+    for i, m in enumerate(spec.mounts):
+        if m.type == "bind":
+            ctx.binds[i] = mounts.premade_bind(m.source, m.read_only, "norbind" not in m.options)
+
+
+def _close_made(ctx: child.ChildContext) -> None:
+    """The launcher's copies of the detached mounts (the init's own keep them alive)."""
+    for fd in (ctx.overlay_fd, ctx.sys_fd, *(made.fd for made in ctx.binds.values())):
         if fd is not None:
             os.close(fd)
 

@@ -40,6 +40,7 @@ MS_MOVE: Final = 8192
 MS_REC: Final = 16384
 MS_PRIVATE: Final = 1 << 18
 MS_SLAVE: Final = 1 << 19
+MS_SHARED: Final = 1 << 20
 MS_RELATIME: Final = 1 << 21
 MS_STRICTATIME: Final = 1 << 24
 MNT_DETACH: Final = 2
@@ -55,6 +56,8 @@ _FSCONFIG_SET_STRING: Final = 1
 _FSCONFIG_CMD_CREATE: Final = 6
 _MOVE_MOUNT_F_EMPTY_PATH: Final = 0x4
 _AT_FDCWD: Final = -100
+AT_FDCWD: Final = _AT_FDCWD
+_AT_RECURSIVE: Final = 0x8000
 _AT_EMPTY_PATH: Final = 0x1000
 _OPEN_TREE_CLONE: Final = 1
 _CLOEXEC: Final = 1  # FSOPEN_CLOEXEC, FSMOUNT_CLOEXEC
@@ -144,11 +147,13 @@ def new_mount(fstype: str, source: str, options: str | None, attrs: int) -> int:
         os.close(fs)
 
 
-def clone_mount(dir_fd: int, path: str) -> int:
-    """A detached copy of the mount at ``path`` (relative to the mount ``dir_fd``), as a bind
-    mount of it would be (open_tree with OPEN_TREE_CLONE): its fd."""
+def clone_mount(dir_fd: int, path: str, recursive: bool = False) -> int:
+    """A detached copy of the mount at ``path`` (relative to the mount ``dir_fd``, or
+    :data:`AT_FDCWD`), as a bind mount of it would be (open_tree with OPEN_TREE_CLONE; with
+    ``recursive``, and what is mounted below it, as ``rbind``): its fd."""
+    flags = _OPEN_TREE_CLONE | os.O_CLOEXEC | (_AT_RECURSIVE if recursive else 0)
     fd = _libc.syscall(ctypes.c_long(_NR["open_tree"]), ctypes.c_int(dir_fd), _b(path),
-                       ctypes.c_uint(_OPEN_TREE_CLONE | os.O_CLOEXEC))
+                       ctypes.c_uint(flags))
     if fd == -1:
         _fail(f"open_tree({path})", path)
     return int(fd)

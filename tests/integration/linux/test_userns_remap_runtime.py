@@ -24,7 +24,8 @@ from containerprobe import Result, collect
 
 from dockyard.containers.runtime import Container, Runtime
 from dockyard.containers.spec import ContainerSpec, Mount, User
-from dockyard.linux import cgroups, idmap
+from dockyard.errors import InvalidArgument
+from dockyard.linux import cgroups, idmap, syscalls
 from dockyard.linux.enter import ExecSpec
 from dockyard.linux.launcher import StartFailed
 from dockyard.network import netlink
@@ -227,8 +228,10 @@ def test_ulimits_apply(run: Callable[..., Result]) -> None:
 
 
 def test_mounts_devices_and_masked_paths(run: Callable[..., Result], base: Path) -> None:
-    shared = base / "shared"
-    shared.mkdir(exist_ok=True)
+    private = base / "private"  # only root may search it: the init, the range's root, may not
+    private.mkdir(mode=0o700)
+    shared = private / "shared"
+    shared.mkdir()
     (shared / "from-host").write_text("hi\n")
     mounts = [Mount("bind", "/data", str(shared), read_only=True), Mount("tmpfs", "/scratch")]
     result = run("cat /data/from-host; touch /data/x 2>&1; touch /scratch/y && echo tmpfs-ok; "
@@ -242,6 +245,32 @@ def test_mounts_devices_and_masked_paths(run: Callable[..., Result], base: Path)
     assert out[2:6] == ["tmpfs-ok", "4", "shm-ok", "1"]
     assert out[6:8] == ["remapbox", "0"]
     assert "Read-only file system" in out[8] and out[9] == "1"
+    with pytest.raises(InvalidArgument, match="bind source path does not exist: /nowhere"):
+        run("true", mounts=[Mount("bind", "/data", "/nowhere")])
+
+
+@pytest.fixture
+def shared_dir(base: Path) -> Iterator[Path]:
+    """A directory bound on itself as a shared mount (as systemd makes ``/``)."""
+    where = base / "peer"
+    where.mkdir()
+    syscalls.mount(str(where), str(where), None, syscalls.MS_BIND)
+    try:
+        syscalls.mount(None, str(where), None, syscalls.MS_SHARED)
+        yield where
+    finally:
+        syscalls.umount2(str(where), syscalls.MNT_DETACH)
+
+
+def test_a_bind_mount_is_private(run: Callable[..., Result], shared_dir: Path) -> None:
+    """The source's copy shares its peer group; attached, it is made private, so what the
+    container mounts under it stays in the container (it may mount: its mount namespace is
+    its user namespace's)."""
+    (shared_dir / "sub").mkdir()
+    result = run("mount -t tmpfs none /data/sub && grep -c /data/sub /proc/mounts",
+                 mounts=[Mount("bind", "/data", str(shared_dir))], cap_add=["SYS_ADMIN"])
+    assert (result.code, result.out.strip()) == (0, "1"), result.err
+    assert f"{shared_dir}/sub" not in Path("/proc/self/mountinfo").read_text()
 
 
 def _exec(runtime: Runtime, box: Container, args: list[str], **kw: Any) -> tuple[int, str]:
