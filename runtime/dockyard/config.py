@@ -74,8 +74,9 @@ class DaemonConfig:
     userland_proxy: bool = True         # published ports go through the daemon's proxy
     shutdown_timeout: int = 15          # no effect: a stopping daemon stops no container, as
                                         # dockerd's with --live-restore
-    # --userns-remap resolved (linux.remap.RemappedRoot): containers' root is its first host id,
-    # and the engine's state lives under <data-root>/<uid>.<gid>
+    userns_remap: str = ""              # --userns-remap: "default", USER[:GROUP], UID[:GID]
+    # --userns-remap resolved at the daemon's start (linux.remap.RemappedRoot): containers' root
+    # is its first host id, and the engine's state lives under <data-root>/<uid>.<gid>
     remapped: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -120,6 +121,9 @@ class DaemonConfig:
 
     def check_fixed(self) -> None:
         """What dockyard cannot be told otherwise."""
+        if self.userns_remap and self.rootless:
+            raise InvalidArgument("--userns-remap needs a root daemon: a rootless daemon's containers "
+                                  "run in its own user namespace already")
         if self.storage_driver != "overlay2":
             raise InvalidArgument(f"error initializing graphdriver: driver not supported: {self.storage_driver} "
                                   "(dockyard stores layers with overlay2 only)")
@@ -281,6 +285,7 @@ FIELDS: dict[str, str] = {
     "dns-opts": "dns_opts", "default-address-pools": "default_address_pools",
     "live-restore": "live_restore", "storage-driver": "storage_driver", "userland-proxy": "userland_proxy",
     "shutdown-timeout": "shutdown_timeout", "seccomp-profile": "seccomp_profile",
+    "userns-remap": "userns_remap",
 }
 _LISTS = ("hosts", "insecure-registries", "registry-mirrors", "dns", "dns-search", "dns-opts")
 

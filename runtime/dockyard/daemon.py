@@ -131,11 +131,24 @@ def prepare_data_root(path: Path, rootless: bool, remapped: Any = None) -> None:
         os.chmod(path, wanted)
         log.info("data root %s: mode %04o tightened to %04o", path, mode, wanted)
     if remapped is not None:
+        _check_reachable(path, remapped.uid, remapped.gid)
         engine_root = path / remapped.dir_name
         engine_root.mkdir(ROOT_DATA_ROOT_MODE, exist_ok=True)
         for directory in (path, engine_root):
             os.chown(directory, 0, remapped.gid)
             os.chmod(directory, ROOT_DATA_ROOT_MODE)
+
+
+def _check_reachable(path: Path, uid: int, gid: int) -> None:
+    """dockerd's check that the remapped root can search every directory above the data root
+    (its containers' root file systems are below it), in dockerd's words."""
+    for parent in path.resolve().parents:
+        st = parent.stat()
+        if not (st.st_mode & stat.S_IXOTH or (st.st_uid == uid and st.st_mode & stat.S_IXUSR)
+                or (st.st_gid == gid and st.st_mode & stat.S_IXGRP)):
+            raise InvalidArgument(f"a subdirectory in your graphroot path ({path}) restricts access to "
+                                  "the remapped root uid/gid; please fix by allowing 'o+x' "
+                                  "permissions on existing directories")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -242,7 +255,13 @@ class Daemon:
     engine: Any = None
 
     def run(self) -> None:
-        prepare_data_root(Path(self.config.data_root), self.config.rootless)
+        if self.config.userns_remap and self.config.remapped is None:
+            from .linux import remap
+            self.config.remapped = remap.resolve(self.config.userns_remap)
+            if self.config.remapped is not None:
+                log.info("User namespaces: ID ranges will be mapped to subuid/subgid ranges of: %s",
+                         self.config.remapped.user)
+        prepare_data_root(Path(self.config.data_root), self.config.rootless, self.config.remapped)
         lock = DataRootLock(Path(self.config.data_root))
         lock.acquire()
         try:

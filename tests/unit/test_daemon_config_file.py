@@ -298,3 +298,19 @@ def test_seccomp_profile_from_the_flag_or_the_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match=rf"opening seccomp profile \({missing}\) failed: open {missing}: "
                                               "no such file or directory"):
         load(given(parse("--seccomp-profile", str(missing))))
+
+
+def test_userns_remap_from_the_flag_or_the_file(tmp_path: Path) -> None:
+    """``--userns-remap`` / daemon.json ``userns-remap``: taken as text (resolved at the
+    daemon's start, linux.remap); the engine's root is ``<data-root>/<uid>.<gid>`` once it is."""
+    assert load(given(parse("--userns-remap", "default"))).userns_remap == "default"
+    path = tmp_path / "daemon.json"
+    path.write_text(json.dumps({"userns-remap": "dockremap:dockremap"}))
+    config = load({}, path, explicit=True)
+    assert config.userns_remap == "dockremap:dockremap" and config.remapped is None
+    assert config.engine_root == config.data_root
+    path.write_text(json.dumps({"userns-remap": True}))
+    with pytest.raises(InvalidArgument, match="json: cannot unmarshal bool into Go struct field "
+                                              "Config.userns-remap of type string"):
+        load({}, path, explicit=True)
+    assert DaemonConfig().userns_remap == ""

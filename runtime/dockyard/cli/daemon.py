@@ -98,6 +98,10 @@ def _container_defaults(parser: argparse.ArgumentParser) -> None:
     add("--dns-opt", dest="dns_opts", action="append", metavar="OPT", help="DNS option for containers, repeatable")
     add("--seccomp-profile", default=None, metavar="PATH",
         help='seccomp profile for containers that name none: a file, "builtin" or "unconfined"')
+    add("--userns-remap", default=None, metavar="default|USER[:GROUP]|UID[:GID]",
+        help="run containers as the user's subordinate ids (root inside is the first of them; "
+             '"default": the user dockremap, made if missing); images and containers then live '
+             "under <data-root>/<uid>.<gid>, as dockerd's; a container's --userns host opts out")
 
 
 def given(args: argparse.Namespace) -> dict[str, Any]:

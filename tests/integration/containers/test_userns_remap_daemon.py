@@ -1,0 +1,135 @@
+"""``dockyard daemon --userns-remap=default`` end to end, through the real docker CLI: every
+container's root is dockremap's first subordinate id (made, with its range, if missing — as
+dockerd does), a file a container makes is owned by the shifted id on disk and shows with the
+container's ids in ``docker diff``/``export``/``cp`` and in a commit's layer; ``--userns=host``
+opts out; create refuses what dockerd 20.10 refuses (its words recorded from a private
+dockerd 20.10 started with ``--userns-remap=default``); a build's RUN is remapped too. The store
+alone: test_userns_remap_store.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dockyard.linux.remap import DEFAULT_USER, RemappedRoot, resolve
+from dockyard.testing.daemon import DaemonProcess, DockerCLI
+
+
+class Remapped:
+    def __init__(self, daemon: DaemonProcess, root: RemappedRoot) -> None:
+        self.daemon, self.root = daemon, root
+        self.docker = DockerCLI(daemon.host)
+        self.engine_root = daemon.root / root.dir_name
+
+    def ok(self, *args: str, **kw: object) -> str:
+        done = self.docker(*args, **kw)  # type: ignore[arg-type]
+        assert done.returncode == 0, done.stderr
+        return str(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def remapped(busybox_archive: Path) -> Iterator[Remapped]:
+    if os.geteuid() != 0:
+        pytest.skip("--userns-remap is a root daemon's")
+    where = Path(tempfile.mkdtemp(prefix="dytest-remapd-", dir="/tmp"))
+    where.chmod(0o711)  # the remapped root searches its way to its containers' root file systems
+    daemon = DaemonProcess(where / "root", "--userns-remap=default")
+    try:
+        daemon.start()
+        root = resolve("default")  # dockremap exists now: the daemon made it if it was missing
+        assert root is not None and root.user == DEFAULT_USER
+        yield Remapped(daemon.load(busybox_archive), root)
+    finally:
+        daemon.remove_containers()
+        daemon.stop()
+        shutil.rmtree(daemon.tmp, ignore_errors=True)
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def test_info_and_the_data_root(remapped: Remapped) -> None:
+    info = json.loads(remapped.ok("info", "--format", "{{json .}}"))
+    assert "name=userns" in info["SecurityOptions"]
+    assert info["DockerRootDir"] == str(remapped.engine_root)
+    for directory in (remapped.daemon.root, remapped.engine_root):  # dockerd 20.10's: 0710 root:gid
+        st = os.stat(directory)
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o710, 0, remapped.root.gid)
+
+
+def test_root_in_the_container_is_the_first_subordinate_id(remapped: Remapped) -> None:
+    out = remapped.ok("run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map")
+    lines = [line.split() for line in out.splitlines()]
+    assert lines[0] == ["0"]
+    assert lines[1] == ["0", str(remapped.root.uid), "65536"]
+    assert lines[2] == ["0", str(remapped.root.gid), "65536"]
+    host = remapped.ok("run", "--rm", "--userns", "host", "busybox", "sh", "-c",
+                       "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox").split()
+    assert host == ["0", "0", "4294967295", f"{remapped.root.uid}:{remapped.root.gid}"]  # shifted
+
+
+def _names(data: bytes) -> dict[str, tuple[int, int]]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name.rstrip("/"): (m.uid, m.gid) for m in tar}
+
+
+def test_a_containers_files_on_disk_and_read_back(remapped: Remapped, tmp_path: Path) -> None:
+    uid, gid = remapped.root.uid, remapped.root.gid
+    name = "dytest-remap-files"
+    remapped.ok("run", "--name", name, "busybox", "sh", "-c",
+                "echo hi > /made && touch /app && chown 1000:100 /app")
+    cid = remapped.ok("inspect", "-f", "{{.Id}}", name).strip()
+    upper = remapped.engine_root / "containers" / cid / "upper"
+    assert (os.lstat(upper / "made").st_uid, os.lstat(upper / "made").st_gid) == (uid, gid)
+    assert (os.lstat(upper / "app").st_uid, os.lstat(upper / "app").st_gid) == (uid + 1000, gid + 100)
+
+    assert {"A /made", "A /app"} <= set(remapped.ok("diff", name).splitlines())
+    exported = _names(remapped.docker("export", name, text=False).stdout)
+    assert exported["made"] == (0, 0) and exported["app"] == (1000, 100) and exported["bin/busybox"] == (0, 0)
+    assert _names(remapped.docker("cp", f"{name}:/app", "-", text=False).stdout) == {"app": (1000, 100)}
+
+    local = tmp_path / "in.txt"
+    local.write_text("x")
+    remapped.ok("cp", str(local), f"{name}:/in.txt")  # the CLI sends the local owner, 0
+    assert os.lstat(upper / "in.txt").st_uid == uid
+
+    remapped.ok("commit", name, "dytest-remap-commit:1")
+    saved = remapped.docker("save", "dytest-remap-commit:1", text=False).stdout
+    with tarfile.open(fileobj=io.BytesIO(saved)) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        top = tar.extractfile(manifest[0]["Layers"][-1]).read()  # type: ignore[union-attr]
+    layer = _names(top)
+    assert layer["made"] == (0, 0) and layer["app"] == (1000, 100) and layer["in.txt"] == (0, 0)
+
+
+REFUSALS = [
+    (["--privileged"], "privileged mode is incompatible with user namespaces.  You must run the "
+                       "container in the host namespace when running privileged mode"),
+    (["--network", "host"], "cannot share the host's network namespace when user namespaces are enabled"),
+    (["--pid", "host"], "cannot share the host PID namespace when user namespaces are enabled"),
+]
+
+
+@pytest.mark.parametrize(("flags", "said"), REFUSALS, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_create_refusals_and_the_opt_out(remapped: Remapped, flags: list[str], said: str) -> None:
+    refused = remapped.docker("create", *flags, "busybox", "true")
+    assert refused.returncode != 0 and f"Error response from daemon: {said}" in refused.stderr
+    cid = remapped.ok("create", "--userns", "host", *flags, "busybox", "true").strip()
+    remapped.ok("rm", cid)
+
+
+def test_a_builds_run_is_remapped(remapped: Remapped, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox\nRUN cat /proc/self/uid_map > /map && mkdir /rd && chown 1000 /rd\n"
+        "COPY --chown=7:8 Dockerfile /owned\nWORKDIR /wd\n")
+    remapped.ok("build", "-q", "-t", "dytest-remap-build:1", str(tmp_path))  # classic: no buildx
+    out = remapped.ok("run", "--rm", "dytest-remap-build:1", "sh", "-c",
+                      "cat /map; stat -c %u:%g /rd /owned /wd").split()
+    assert out == ["0", str(remapped.root.uid), "65536", "1000:0", "7:8", "0:0"]
