@@ -52,7 +52,7 @@ from ..linux import idmap, userns
 from . import tarparse
 from .compression import Readable, decoder, raw_chunks, sniff
 from .content import WRITEBACK, start_writeback
-from .owners import CAPS, OwnerLog, OwnerMap, to_host, unmapped_message
+from .owners import CAPS, OwnerLog, OwnerMap, UnmappedId, to_host, unmapped_message
 from .tarparse import ChunkReader, Entry, TarError
 
 WHITEOUT_PREFIX = ".wh."
@@ -187,6 +187,9 @@ def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False,
         extractor.finish()
         if extractor.owners is not None:
             extractor.owners.apply(str(dest))
+    except UnmappedId as exc:  # dockerd's words (its unpacker's re-exec says the prefix)
+        producer.cancel()
+        raise UnmappedId(f"Error processing tar file(exit status 1): {exc}") from None
     except BaseException:
         producer.cancel()
         raise

@@ -79,9 +79,13 @@ def test_a_layer_unpacks_with_every_owner_shifted(tmp_path: Path) -> None:
 def test_an_owner_outside_the_map_stops_the_unpack_in_dockerds_words(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path, durable=False, remap=REMAP)
     layer = make_tar([F("ok"), F("far", b"x", uid=70000, gid=70000)])
-    with pytest.raises(UnmappedId, match="Container ID 70000 cannot be mapped to a host ID"):
+    with pytest.raises(UnmappedId, match=r"^Error processing tar file\(exit status 1\): Container ID 70000 "
+                                         "cannot be mapped to a host ID$"):
         store.create("sha256:" + "b" * 64, io.BytesIO(layer))
     assert not store.exists("sha256:" + "b" * 64)
+    far_dir = make_tar([F("d/", type=tarfile.DIRTYPE, uid=0, gid=80000)])  # checked last, as dirs are
+    with pytest.raises(UnmappedId, match=r"^Error processing tar file\(exit status 1\): Container ID 80000"):
+        store.create("sha256:" + "c" * 64, io.BytesIO(far_dir))
     assert [e.name for e in os.scandir(store.root)] == []  # the half-made tmp dir is gone
 
 
