@@ -14,7 +14,9 @@ is done here, by the launcher:
   namespace, which the init may not ``setns`` into; the launcher's thread joins it for the
   clone (which then makes no network namespace) and returns to its own. ``none`` is a fresh
   one, the user namespace's. Nor may the init mount a sysfs for a network namespace its user
-  namespace does not own: the launcher makes it there, detached, as the overlay;
+  namespace does not own: the launcher makes it there, detached, as the overlay; and it sets
+  dockerd's ``ip_unprivileged_port_start=0`` there, without which root inside could not bind
+  a port below 1024;
 * before the init goes on (:func:`release`): its cgroup (``cgroup.procs`` is root's), its
   rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE`` in the initial namespace) and the
   maps (no ``newuidmap``: root may write any).
@@ -50,6 +52,7 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
         if joins:
             namespaces.join_network(spec.network)
             ctx.net_joined = True
+            _allow_low_ports()
         if spec.network != "none":  # a sysfs showing that network's devices, as dockerd's
             ctx.sys_fd = mounts.premade_sys(read_only=not spec.privileged)
         pid = syscalls.clone(flags)
@@ -64,6 +67,22 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
     _back(own)
     _close_made(ctx)
     return pid
+
+
+UNPRIVILEGED_PORTS = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+
+def _allow_low_ports() -> None:
+    """dockerd's default for a container's own network (moby#41030, kept under
+    ``--userns-remap``): any port binds without ``CAP_NET_BIND_SERVICE`` — which root in a
+    remapped container lacks in a network namespace of the initial user namespace, so could
+    not bind port 80 at all. (runc makes the namespace inside the user namespace instead.)
+    Written from the calling thread's network namespace, the joined one."""
+    try:
+        with open(UNPRIVILEGED_PORTS, "w", encoding="ascii") as f:
+            f.write("0")
+    except FileNotFoundError:  # before Linux 4.11
+        pass
 
 
 def _premade(spec: ContainerSpec, ctx: child.ChildContext) -> None:

@@ -151,11 +151,13 @@ def test_joins_a_network_namespace_of_the_initial_user_namespace(
         run: Callable[..., Result], runtime: Runtime, netns: str) -> None:
     own = os.readlink(f"/proc/{runtime.launcher_pid}/ns/net")
     result = run("readlink /proc/self/ns/net; cat /proc/net/dev; cat /proc/self/uid_map; "
-                 "(touch /sys/x) 2>&1; ls /sys/class/net", network=netns)
+                 "httpd -p 10.251.7.1:80 && echo bound-80; (touch /sys/x) 2>&1; "
+                 "ls /sys/class/net", network=netns)
     assert result.code == 0, result.err
     assert result.out.splitlines()[0] == f"net:[{os.stat(netns).st_ino}]"
     assert "dyt-remap0:" in result.out and MAP in " ".join(result.out.split())
     assert "Read-only file system" in result.out
+    assert "bound-80" in result.out, result.err  # dockerd's ip_unprivileged_port_start=0
     assert result.out.split()[-2:] == ["dyt-remap0", "lo"]  # a sysfs of its network, not the host's
     assert os.readlink(f"/proc/{runtime.launcher_pid}/ns/net") == own  # the launcher went back
     none = run("cat /proc/net/dev; ls /sys/class/net")
