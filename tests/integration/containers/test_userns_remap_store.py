@@ -89,6 +89,11 @@ def test_a_containers_files_are_shifted_in_and_mapped_back_out(engine: Engine) -
     with pytest.raises(DockyardError, match="Container ID 70000 cannot be mapped to a host ID"):
         archive.put(engine.containers, cid, "/", io.BytesIO(_tar({"far": (70000, 70000)})))
 
+    user = engine.containers.create({"Image": "busybox", "User": "1000:100"}, name="dytest-remap-cpa")["Id"]
+    archive.put(engine.containers, user, "/", io.BytesIO(_tar({"given": (0, 0)})), copy_uid_gid=True)
+    given = Path(engine.containers.get(user).upper_dir) / "given"  # -a: the user's ids, shifted
+    assert _owner(given) == (SHIFT + 1000, SHIFT + 100)  # (dockerd until moby#53084: unshifted)
+
     _, chunks = archive.get(engine.containers, cid, "/app-file")
     assert _headers(chunks) == {"app-file": (1000, 100)}
     exported = _headers(archive.export(engine.containers, cid))

@@ -180,3 +180,12 @@ def test_every_verb_the_issue_names_has_a_parser() -> None:
     assert sorted(parsers.PARSERS) == sorted(wanted)
     from dockyard_jupyter.verbs import VERBS
     assert sorted(VERBS) == sorted(wanted)
+
+
+def test_userns_host_opts_out_of_the_daemons_remap() -> None:
+    """``%docker run --userns host`` (the flag table's, as the docker 28 CLI sends it): a
+    ``--userns-remap`` daemon's opt-out; any other value is the CLI's refusal."""
+    assert run_body("--userns host img")["HostConfig"]["UsernsMode"] == "host"
+    assert "UsernsMode" not in run_body("img")["HostConfig"]
+    with pytest.raises(InvalidArgument, match="^--userns: invalid USER mode$"):
+        run_body("--userns private img")
