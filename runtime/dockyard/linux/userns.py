@@ -49,13 +49,21 @@ def inside() -> bool:
 
 
 def current() -> idmap.UserNamespace:
-    """The calling process's own maps (inside a user namespace: which ids a chown may use)."""
-    maps = []
-    for name in ("uid_map", "gid_map"):
-        with open(f"/proc/self/{name}", encoding="ascii") as f:
-            maps.append([(int(a), int(b), int(c)) for a, b, c in
-                         (line.split() for line in f if line.strip())])
-    return idmap.UserNamespace(maps[0], maps[1], use_helpers=len(maps[0]) > 1)
+    """The calling process's own maps (inside a user namespace: which ids a chown may use).
+    Who wrote them, as far as they tell: several ranges, a rootless daemon's helpers; one range
+    with setgroups allowed, a root launcher (``--userns-remap``)."""
+    uids, gids = _own_map("uid_map"), _own_map("gid_map")
+    with open("/proc/self/setgroups", encoding="ascii") as f:
+        setgroups = f.read().strip() != "deny"
+    several = len(uids) > 1
+    return idmap.UserNamespace(uids, gids, use_helpers=several,
+                               by_parent=setgroups and not several)
+
+
+def _own_map(name: str) -> list[idmap.Mapping]:
+    with open(f"/proc/self/{name}", encoding="ascii") as f:
+        return [(int(a), int(b), int(c)) for a, b, c in
+                (line.split() for line in f if line.strip())]
 
 
 def enter(ns: idmap.UserNamespace | None = None) -> None:

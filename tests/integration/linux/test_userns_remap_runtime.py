@@ -316,6 +316,9 @@ def test_exec_enters_the_user_namespace(runtime: Runtime, netns: str,
         with pytest.raises(StartFailed) as info:
             _exec(runtime, box, ["nosuch"])
         assert info.value.exit_code == 127
+        with pytest.raises(StartFailed, match="user 70000 or one of groups .* outside the "
+                                              "remapped user namespace's id map"):
+            _exec(runtime, box, ["true"], user="70000")
     finally:
         box.cleanup()
 
