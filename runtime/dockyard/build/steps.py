@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from ..containers.spec import Mount as SpecMount
 from ..oci import mediatypes as mt
 from ..store.diff import adopt_snapshot, write_layer
-from ..store.owners import to_host
 from ..store.images import ImageStore, LayerInput
+from ..store.owners import to_host
 from ..store.snapshots import chain_ids
 from . import executor, remote
 from .cache import step_key

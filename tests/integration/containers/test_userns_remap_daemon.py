@@ -31,7 +31,7 @@ class Remapped:
         self.engine_root = daemon.root / root.dir_name
 
     def ok(self, *args: str, **kw: object) -> str:
-        done = self.docker(*args, **kw)  # type: ignore[arg-type]
+        done = self.docker(*args, **kw)
         assert done.returncode == 0, done.stderr
         return str(done.stdout)
 
@@ -110,8 +110,8 @@ def test_a_containers_files_on_disk_and_read_back(remapped: Remapped, tmp_path: 
 
 
 REFUSALS = [
-    (["--privileged"], "privileged mode is incompatible with user namespaces.  You must run the "
-                       "container in the host namespace when running privileged mode"),
+    (["--privileged"], ("privileged mode is incompatible with user namespaces.  You must run the "
+                       "container in the host namespace when running privileged mode")),
     (["--network", "host"], "cannot share the host's network namespace when user namespaces are enabled"),
     (["--pid", "host"], "cannot share the host PID namespace when user namespaces are enabled"),
 ]

@@ -132,33 +132,38 @@ def test_volumes_are_the_remapped_roots(engine: Engine) -> None:
     engine.containers.remove(cid, force=True)
 
 
-def _context(files: dict[str, str]) -> io.BytesIO:
+def _context(files: dict[str, str | bytes]) -> io.BytesIO:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, text in files.items():
+            data = text.encode() if isinstance(text, str) else text
             info = tarfile.TarInfo(name)
-            info.size = len(text)
-            tar.addfile(info, io.BytesIO(text.encode()))
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     buf.seek(0)
     return buf
 
 
 def test_a_builds_copy_and_workdir_give_shifted_owners(engine: Engine) -> None:
     dockerfile = ("FROM busybox\nCOPY plain /plain\nCOPY --chown=1000:100 owned /owned\n"
-                  "WORKDIR /made/here\nCOPY plain rel\n")
+                  "WORKDIR /made/here\nCOPY plain rel\nADD arch.tar /unpacked/\n")
+    archived = _tar({"in/arch-file": (1234, 5)})  # an ADDed archive keeps its owners, shifted
     messages: list[dict[str, Any]] = list(engine.builder.build(
-        _context({"Dockerfile": dockerfile, "plain": "p", "owned": "o"}),
+        _context({"Dockerfile": dockerfile, "plain": "p", "owned": "o", "arch.tar": archived}),
         BuildOptions(tags=["dytest-remap-build:1"])))
     assert not [m for m in messages if "error" in m], messages
     image_id = engine.store.resolve("dytest-remap-build:1")
     layers = engine.store.meta.layers(image_id)
     found: dict[str, tuple[int, int]] = {}
-    for layer in layers[-4:]:
+    for layer in layers[-5:]:
         with engine.store.content.open(layer.blob_digest) as blob:
             found.update(_headers(blob.read()))
     assert found["plain"] == (0, 0) and found["owned"] == (1000, 100)
     assert found["made"] == found["made/here"] == found["made/here/rel"] == (0, 0)
+    assert found["unpacked/in/arch-file"] == (1234, 5) and found["unpacked/in"] == (0, 0)
     snapshots = [Path(p) for p in engine.image_rootfs_layers(image_id)]
     owned = next(s / "owned" for s in snapshots if (s / "owned").exists())
     assert _owner(owned) == (SHIFT + 1000, SHIFT + 100)
     assert _owner(next(s / "made/here" for s in snapshots if (s / "made/here").exists())) == (SHIFT, SHIFT)
+    arch = next(s / "unpacked/in" for s in snapshots if (s / "unpacked/in").exists())
+    assert _owner(arch) == (SHIFT, SHIFT) and _owner(arch / "arch-file") == (SHIFT + 1234, SHIFT + 5)

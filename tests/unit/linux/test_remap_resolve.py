@@ -39,10 +39,10 @@ def test_a_users_ranges_are_stacked_from_container_id_0(subids: tuple[str, str])
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("dytest-nosuchuser", 'Error during uid lookup for "dytest-nosuchuser": getent unable to find '
-                          'entry "dytest-nosuchuser" in passwd database'),
-    ("daemon:dytest-nosuchgroup", 'Error during groupname lookup for "dytest-nosuchgroup": getent '
-                                  'unable to find entry "dytest-nosuchgroup" in group database'),
+    ("dytest-nosuchuser", ('Error during uid lookup for "dytest-nosuchuser": getent unable to find '
+                          'entry "dytest-nosuchuser" in passwd database')),
+    ("daemon:dytest-nosuchgroup", ('Error during groupname lookup for "dytest-nosuchgroup": getent '
+                                  'unable to find entry "dytest-nosuchgroup" in group database')),
     ("nobody", 'Can\'t create ID mappings: no subuid ranges found for user "nobody"'),
     ("daemon:root", 'Can\'t create ID mappings: no subgid ranges found for group "root"'),
     (":x", 'invalid --userns-remap value ":x": a user is required'),

@@ -142,8 +142,8 @@ def test_a_new_volumes_data_is_the_remapped_roots(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("hc", "message"), [
-    ({"Privileged": True}, "privileged mode is incompatible with user namespaces.  You must run the "
-                           "container in the host namespace when running privileged mode"),
+    ({"Privileged": True}, ("privileged mode is incompatible with user namespaces.  You must run the "
+                           "container in the host namespace when running privileged mode")),
     ({"Privileged": True, "NetworkMode": "host"}, "privileged mode is incompatible"),
     ({"NetworkMode": "host"}, "cannot share the host's network namespace when user namespaces are enabled"),
     ({"PidMode": "host"}, "cannot share the host PID namespace when user namespaces are enabled"),
