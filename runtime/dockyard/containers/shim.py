@@ -327,8 +327,11 @@ class Shim:
             self.held = _namespaces(running.pid)
         exited = self._loop(time.monotonic() + LISTEN_AFTER)
         if not exited:
-            self._adoptable()
-            exited = self._loop(time.monotonic() + HANDOFF_AFTER)
+            if self._adoptable():
+                exited = self._loop(time.monotonic() + HANDOFF_AFTER)
+            else:  # removed meanwhile (a failed start's --rm): its init ends, we clean up
+                os.kill(running.pid, signal.SIGKILL)
+                exited = self._loop()
         if exited:
             mark(self.cid, "shim.init-exited")
             self._finish()
@@ -336,22 +339,32 @@ class Shim:
         else:
             self._handoff()
 
-    def _adoptable(self) -> None:
+    def _adoptable(self) -> bool:
         """Only a restarted daemon needs these (see LISTEN_AFTER). ``shim.pid`` appears whole
-        (written aside, then renamed): a reader never finds it empty."""
+        (written aside, then renamed): a reader never finds it empty. False: the container's
+        directory is gone — the daemon removed the container (a start that failed with
+        ``--rm``: the init may take longer than LISTEN_AFTER to give up), nobody will adopt."""
         path = os.path.join(self.dir, "shim.pid")
-        with open(path + ".tmp", "w") as f:
-            f.write(str(os.getpid()))
-        os.replace(path + ".tmp", path)
-        self.listener = self._listen()
+        try:
+            with open(path + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(path + ".tmp", path)
+            self.listener = self._listen()
+        except FileNotFoundError:
+            return False
         self.sel.register(self.listener, selectors.EVENT_READ, "listen")
+        return True
 
     def _listen(self) -> socket.socket:
         path = os.path.join(self.dir, "shim.sock")
         if os.path.exists(path):
             os.unlink(path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        _at(listener, "bind", path)
+        try:
+            _at(listener, "bind", path)
+        except BaseException:
+            listener.close()
+            raise
         listener.listen(8)
         return listener
 

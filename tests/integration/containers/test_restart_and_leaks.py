@@ -134,6 +134,28 @@ def test_cgroup_its_shim_left_is_removed(daemon: DaemonProcess, client: Any) -> 
     _wait_for(lambda: _cgroups([c.id]) == [], timeout=30, what=daemon.log)
 
 
+def test_failed_starts_with_rm_leave_no_cgroup(daemon: DaemonProcess, client: Any) -> None:
+    """A start whose network fails while the embryo makes its mounts, with --rm: the removal
+    takes the container's directory while the embryo is still giving up, so its shim finds
+    nowhere to be adoptable — it must still end the init and remove the cgroup (it crashed
+    and left the cgroup whenever the embryo took more than LISTEN_AFTER to give up)."""
+    ids = []
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        for _ in range(20):  # the embryo takes that long only sometimes
+            time.sleep(0.3)  # the spare announces its embryo: the start goes to it
+            cid = client.api.create_container("busybox", "true", ports=[80],
+                                              host_config=client.api.create_host_config(
+                                                  port_bindings={80: ("127.0.0.1", port)},
+                                                  auto_remove=True))["Id"]
+            ids.append(cid)
+            with pytest.raises(docker.errors.APIError, match=f"127.0.0.1:{port}"):
+                client.api.start(cid)
+    _wait_for(lambda: _cgroups(ids) == [], what=lambda: (_cgroups(ids), daemon.log()))
+    assert client.api.containers(all=True, filters={"id": ids[-1]}) == []
+
+
 def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
     client.containers.run("busybox", "true", remove=True)  # the launcher and a spare exist
     busy_before = _busy(_shims(), daemon.pid)
