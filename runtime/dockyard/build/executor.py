@@ -32,6 +32,7 @@ from ..linux.mounts import in_root
 from ..linux.users import resolve as resolve_user
 from ..network import files as netfiles
 from ..store.diff import scratch_dir
+from ..store.owners import to_host
 from ..store.snapshots import SnapshotStore, unpack
 from .errors import BuildError, StepFailed
 
@@ -383,7 +384,7 @@ def etc_mounts(directory: Path, hostname: str, network: str,
     mounts = []
     for target, text in zip(ETC_FILES, texts, strict=True):
         source = directory / os.path.basename(target)
-        netfiles.write(source, text)
+        netfiles.write(source, text, None if defaults.userns is None else to_host(defaults.userns, 0, 0))
         mounts.append(Mount("bind", target, str(source)))
     return mounts
 

@@ -103,11 +103,14 @@ def container_resolv_conf(host_mode: bool, dns: list[str], search: list[str],
     return text
 
 
-def write(path: Path, text: str) -> None:
+def write(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:
     """Rewrite in place: a running container has the inode bind-mounted, a rename would
-    leave it looking at the old file."""
+    leave it looking at the old file. ``owner``: a ``--userns-remap`` daemon's remapped root,
+    whose files they are (dockerd's: root inside may write them, as without the remap)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
+        if owner is not None:
+            os.fchown(fd, *owner)
         data = text.encode()
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))

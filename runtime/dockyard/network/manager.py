@@ -31,6 +31,7 @@ from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..containers.trace import mark
 from ..errors import Conflict, InvalidArgument, NotFound
+from ..store.owners import to_host
 from ..store.timefmt import filter_time, parse_unix
 from . import files, ipam, nat, netlink, ports
 from .errors import (
@@ -743,9 +744,16 @@ class NetworkManager:
             own = [(eps[0].ip, files.own_names(sb.hostname, sb.domainname))] if eps else []
             hosts = files.hosts(own, self._peers(sb.container_id), extra)
         resolv = files.container_resolv_conf(host_mode, sb.dns, sb.dns_search, sb.dns_options)
-        files.write(directory / "hosts", hosts)
-        files.write(directory / "resolv.conf", resolv)
-        files.write(directory / "hostname", sb.hostname + "\n")
+        owner = self._files_owner()
+        files.write(directory / "hosts", hosts, owner)
+        files.write(directory / "resolv.conf", resolv, owner)
+        files.write(directory / "hostname", sb.hostname + "\n", owner)
+
+    def _files_owner(self) -> tuple[int, int] | None:
+        """``--userns-remap``: a container's /etc files are the remapped root's, as dockerd
+        makes them (a ``--userns host`` container's too)."""
+        remap = getattr(getattr(self.engine, "store", None), "remap", None)
+        return None if remap is None else to_host(remap, 0, 0)
 
     def _peers(self, container_id: str) -> list[tuple[str, list[str]]]:
         """Containers sharing a user-defined network with this one, with the names they answer to."""

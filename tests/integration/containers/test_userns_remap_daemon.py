@@ -71,8 +71,19 @@ def test_root_in_the_container_is_the_first_subordinate_id(remapped: Remapped) -
     assert lines[1] == ["0", str(remapped.root.uid), "65536"]
     assert lines[2] == ["0", str(remapped.root.gid), "65536"]
     host = remapped.ok("run", "--rm", "--userns", "host", "busybox", "sh", "-c",
-                       "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox").split()
-    assert host == ["0", "0", "4294967295", f"{remapped.root.uid}:{remapped.root.gid}"]  # shifted
+                       "cat /proc/self/uid_map; stat -c %u:%g /bin/busybox /etc/hosts").split()
+    shifted = f"{remapped.root.uid}:{remapped.root.gid}"
+    assert host == ["0", "0", "4294967295", shifted, shifted]  # the store's owners, as dockerd
+
+
+def test_the_etc_files_are_the_remapped_roots(remapped: Remapped) -> None:
+    """dockerd 20.10's: /etc/hosts, resolv.conf and hostname show as root's, and root may write
+    them (they were the host's root's here once: 65534 inside, and "Permission denied")."""
+    for network in ("default", "none"):
+        out = remapped.ok("run", "--rm", "--network", network, "busybox", "sh", "-c",
+                          "stat -c %u:%g /etc/hosts /etc/resolv.conf /etc/hostname && "
+                          "echo '# x' >> /etc/hosts && echo '# x' >> /etc/resolv.conf && echo written")
+        assert out.split() == ["0:0", "0:0", "0:0", "written"], network
 
 
 def _names(data: bytes) -> dict[str, tuple[int, int]]:
@@ -127,7 +138,7 @@ def test_create_refusals_and_the_opt_out(remapped: Remapped, flags: list[str], s
 
 def test_a_builds_run_is_remapped(remapped: Remapped, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
-        "FROM busybox\nRUN cat /proc/self/uid_map > /map && mkdir /rd && chown 1000 /rd\n"
+        "FROM busybox\nRUN cat /proc/self/uid_map > /map && mkdir /rd && chown 1000 /rd && echo >> /etc/hosts\n"
         "COPY --chown=7:8 Dockerfile /owned\nWORKDIR /wd\n")
     remapped.ok("build", "-q", "-t", "dytest-remap-build:1", str(tmp_path))  # classic: no buildx
     out = remapped.ok("run", "--rm", "dytest-remap-build:1", "sh", "-c",
