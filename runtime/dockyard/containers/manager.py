@@ -420,14 +420,26 @@ class ContainerManager:
         """The shim's connection closed: it exited. The container's cgroup should be gone by
         now (the shim removes it after reporting the exit); one it left — a removal the
         kernel refused until after the shim gave up, or a shim killed after its report — is
-        removed here, else nothing would ever remove it."""
+        removed here, else nothing would ever remove it. A next start of the container waits
+        for ``done`` (``SHIM_DONE_TIMEOUT``): set after that removal, which must not take the
+        next run's cgroup of the same name."""
+        if not self._closing and _cgroup_left(cid):
+            log.warning("the shim of %s left its cgroup: removing it", cid)
+            threading.Thread(target=self._sweep_cgroup, args=(cid, done), daemon=True).start()
+            return
+        self._shim_gone(cid, done)
+
+    def _sweep_cgroup(self, cid: str, done: threading.Event) -> None:
+        try:
+            _remove_cgroup(cid, attempts=1)  # one try's patience (5 s) < SHIM_DONE_TIMEOUT
+        finally:
+            self._shim_gone(cid, done)
+
+    def _shim_gone(self, cid: str, done: threading.Event) -> None:
         done.set()
         with self._lock:
             if self._shims.get(cid) is done:
                 del self._shims[cid]
-        if not self._closing and _cgroup_left(cid):
-            log.warning("the shim of %s left its cgroup: removing it", cid)
-            threading.Thread(target=_remove_cgroup, args=(cid,), daemon=True).start()
 
     # ---- shim messages (monitor thread) ----------------------------------------------------
 
