@@ -13,11 +13,13 @@ import contextlib
 import json
 import os
 import queue
+import select
 import signal as _signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Self
@@ -529,11 +531,29 @@ def _open_gate(embryo: socket.socket, network_ready: Callable[[], None], err_r: 
         with contextlib.suppress(OSError):
             embryo.send(GATE_STOP)
         embryo.close()
+        _until_eof(err_r, GATE_STOP_WAIT)
         os.close(err_r)
         mine.close()
         raise
     with contextlib.suppress(OSError):  # the embryo died meanwhile: its error pipe tells
         embryo.send(GATE_GO)
+
+
+GATE_STOP_WAIT: Final = 10.0
+"""Seconds a failed start waits for its embryo to give up. Until it has, it may still be
+making its mounts under the container's directory by path: a removal (``--rm``) renaming the
+directory away meanwhile would have it make a fresh ``<id>/merged/proc`` … there."""
+
+
+def _until_eof(fd: int, timeout: float) -> None:
+    """Read ``fd`` (an embryo's error pipe) until EOF — its last holder exited — or
+    ``timeout`` seconds."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if poller.poll(left * 1000) and not os.read(fd, 65536):
+            return
 
 
 def _stdio_pairs(tty: bool, open_stdin: bool) -> tuple[list[Any], list[int]]:
