@@ -351,6 +351,8 @@ class Shim:
             os.replace(path + ".tmp", path)
             self.listener = self._listen()
         except FileNotFoundError:
+            if os.path.isdir(self.dir):
+                raise
             return False
         self.sel.register(self.listener, selectors.EVENT_READ, "listen")
         return True

@@ -154,6 +154,11 @@ def test_failed_starts_with_rm_leave_no_cgroup(daemon: DaemonProcess, client: An
                 client.api.start(cid)
     _wait_for(lambda: _cgroups(ids) == [], what=lambda: (_cgroups(ids), daemon.log()))
     assert client.api.containers(all=True, filters={"id": ids[-1]}) == []
+    # nor a directory: the embryo, still making its mounts by path when the removal renamed
+    # the container's directory away, made a fresh <id>/merged/… there
+    containers = daemon.root / "containers"
+    _wait_for(lambda: not any(p.name.removeprefix(".removing-") in ids for p in containers.iterdir()),
+              what=lambda: sorted(p.name for p in containers.iterdir()))
 
 
 def test_nothing_leaks(daemon: DaemonProcess, client: Any) -> None:
@@ -357,7 +362,8 @@ def test_a_restart_waits_for_the_previous_runs_overlay(daemon: DaemonProcess, cl
                 os.close(fd)
         starter.join(10)
         assert not starter.is_alive() and result == [None]
-        _wait_for(lambda: c.logs() == b"1\n2\n")  # the second run saw the first one's write
+        _wait_for(lambda: c.logs() == b"1\n2\n",  # the second run saw the first one's write
+                  what=lambda: (c.logs(), client.api.inspect_container(c.id)["State"], daemon.log()[-3000:]))
         assert _kernel_log().count("upperdir is in-use") == before
     finally:
         c.remove(force=True)
