@@ -67,20 +67,26 @@ def _outside(maps: list[Mapping], value: int) -> int:
     return -1
 
 
-def subordinate_ranges(path: str, user: str, uid: int) -> list[tuple[int, int]]:
-    """``(start, count)`` ranges listed for ``user`` (by name or uid) in a subid file."""
+def subid_entries(path: str) -> list[tuple[str, int, int]]:
+    """``(owner, start, count)`` of each well-formed line of a subid file (none when the file
+    is missing)."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         return []
-    ranges = []
+    entries = []
     for line in lines:
         parts = line.strip().split(":")
-        if len(parts) == 3 and parts[0] in (user, str(uid)) and parts[1].isdigit() \
-                and parts[2].isdigit() and int(parts[2]) > 0:
-            ranges.append((int(parts[1]), int(parts[2])))
-    return ranges
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            entries.append((parts[0], int(parts[1]), int(parts[2])))
+    return entries
+
+
+def subordinate_ranges(path: str, user: str, uid: int) -> list[tuple[int, int]]:
+    """``(start, count)`` ranges listed for ``user`` (by name or uid) in a subid file."""
+    return [(start, count) for owner, start, count in subid_entries(path)
+            if owner in (user, str(uid)) and count > 0]
 
 
 def rootless(uid: int | None = None, gid: int | None = None,

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..errors import InvalidArgument
-from .idmap import SUBGID, SUBUID, Mapping, UserNamespace, subordinate_ranges
+from .idmap import SUBGID, SUBUID, Mapping, UserNamespace, subid_entries, subordinate_ranges
 
 log = logging.getLogger(__name__)
 
@@ -159,17 +159,7 @@ def create_system_user(name: str) -> None:
 
 def all_ranges(path: str) -> list[tuple[int, int]]:
     """Every ``(start, count)`` a subid file lists, whoever it is for."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in lines:
-        parts = line.strip().split(":")
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-            out.append((int(parts[1]), int(parts[2])))
-    return sorted(out)
+    return sorted((start, count) for _owner, start, count in subid_entries(path))
 
 
 def next_range_start(ranges: list[tuple[int, int]]) -> int:
