@@ -215,6 +215,23 @@ class Launcher:
             except OSError as exc:
                 print(f"dockyard launcher: cannot remove {cg.paths}: {exc}", file=sys.stderr)
 
+    def sweep_spares(self) -> None:
+        """Remove the embryo cgroups of spares that are gone: a launcher killed with its daemon
+        (SIGKILL) never reaped its spares to remove theirs (``forget_spare``). Another
+        daemon's live spares keep theirs."""
+        if self.rootless or self.hier.mode != "v1":
+            return
+        names: set[str] = set()
+        for mountpoint in self.hier.v1.values():
+            try:
+                names.update(os.listdir(os.path.join(mountpoint, cgroups.DEFAULT_PARENT)))
+            except OSError:
+                pass
+        for name in names:
+            pid = name.removeprefix(SPARE_CGROUP.format(pid=""))
+            if name != pid and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                self.forget_spare(int(pid))
+
     @staticmethod
     def discard(embryo: Embryo) -> None:
         embryo.sock.close()
@@ -463,6 +480,7 @@ class Server:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.launcher = Launcher()
+        self.launcher.sweep_spares()
         self.running: dict[str, Running] = {}
         self.selector = selectors.DefaultSelector()
         self.selector.register(sock, selectors.EVENT_READ, None)

@@ -251,6 +251,35 @@ def _has_children(pid: int) -> bool:
         return False
 
 
+def test_a_new_launcher_removes_dead_spares_cgroups(daemon: DaemonProcess) -> None:
+    """A daemon killed with SIGKILL takes its launcher and spares along, and their embryo
+    cgroups (``dockyard/spare-<pid>``) stay: the next daemon's launcher removes them (a live
+    spare's, another daemon's, stays)."""
+    hier = cgroups.detect()
+    dead = cgroups.CgroupV1(f"spare-{_reaped_pid()}", hier).paths
+    live = cgroups.CgroupV1(f"spare-{os.getpid()}", hier).paths
+    for path in dead + live:
+        os.makedirs(path, exist_ok=True)
+    try:
+        daemon.restart()
+        c = daemon.client()
+        c.containers.run("busybox", "true", remove=True)
+        c.close()
+        _wait_for(lambda: not any(os.path.isdir(p) for p in dead), what=lambda: dead)
+        assert all(os.path.isdir(p) for p in live)
+    finally:
+        for path in dead + live:
+            if os.path.isdir(path):
+                os.rmdir(path)
+
+
+def _reaped_pid() -> int:
+    """A pid that no longer exists."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
 def test_exit_file_is_atomic_json(daemon: DaemonProcess, client: Any) -> None:
     c = client.containers.run("busybox", ["sh", "-c", "exit 9"], detach=True, auto_remove=False)
     c.wait()
