@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
@@ -50,9 +50,6 @@ from .monitor import Monitor
 from .record import CONFIG_FILE, ContainerRecord, Saver
 from .spec import Mount
 from .trace import mark
-
-if TYPE_CHECKING:
-    from ..linux import cgroups
 
 log = logging.getLogger("dockyard.containers")
 
@@ -967,21 +964,15 @@ def _cgroup_left(container_id: str) -> bool:
     if os.geteuid() != 0:
         return False
     from ..linux import cgroups
-    cg = cgroups.for_container(container_id, _hierarchies())
+    cg = cgroups.for_container(container_id)
     return cg is not None and any(os.path.isdir(path) for path in cg.paths)
-
-
-@functools.cache
-def _hierarchies() -> cgroups.Hierarchies:
-    from ..linux import cgroups
-    return cgroups.detect()
 
 
 def _remove_cgroup(container_id: str, attempts: int = 6) -> None:
     """After a shim died: its container's processes die with it (PDEATHSIG), but may take a
     moment to leave the cgroup (each ``remove`` waits some seconds for that)."""
     from ..linux import cgroups
-    cg = cgroups.for_container(container_id, _hierarchies())
+    cg = cgroups.for_container(container_id)
     for attempt in range(attempts):
         try:
             if cg is not None:

@@ -180,7 +180,6 @@ class Runtime:
         self._spare: tuple[socket.socket, int] | None = None  # a held spare, and its pid
         self._spare_cv = threading.Condition()
         self._filler: threading.Thread | None = None
-        self._hierarchies: cgroups.Hierarchies | None = None
         self.hatched = 0  # starts handed straight to an embryo (``_hatch``)
         self._reader = threading.Thread(target=self._read, name="dockyard-launcher", daemon=True)
         self._reader.start()
@@ -377,13 +376,13 @@ class Runtime:
                 raise
             self._spare = None
         (mine, spare_pid), (embryo_pid, embryo_sock) = spare, announced
-        spare_cg = cgroups.CgroupV1(launcher.SPARE_CGROUP.format(pid=spare_pid), self._hier())
+        spare_cg = cgroups.CgroupV1(launcher.SPARE_CGROUP.format(pid=spare_pid), cgroups.detected())
         try:
             cg = spare_cg.rename(spec.id)
         except BaseException as exc:
             embryo_sock.close()
             mine.close()  # the spare discards its embryo
-            cgroups.CgroupV1(spec.id, self._hier()).remove()  # whatever was renamed
+            cgroups.CgroupV1(spec.id, cgroups.detected()).remove()  # whatever was renamed
             if isinstance(exc, FileNotFoundError):
                 return None  # the spare was killed and its embryo's cgroup removed meanwhile
             raise
@@ -421,11 +420,6 @@ class Runtime:
             mine.close()
             raise
         return self._shim_started(mine, None)
-
-    def _hier(self) -> cgroups.Hierarchies:
-        if self._hierarchies is None:
-            self._hierarchies = cgroups.detect()
-        return self._hierarchies
 
     # ---- spare shims, held here ---------------------------------------------------------------
 

@@ -22,6 +22,7 @@ so a start without one makes, renames, fills and joins nothing more.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import signal
@@ -117,6 +118,13 @@ def detect(mountinfo: str = _PROC_MOUNTINFO) -> Hierarchies:
                 found.v2 = mountpoint
                 found.v2_controllers = frozenset(_read(f"{mountpoint}/cgroup.controllers").split())
     return found
+
+
+@functools.cache
+def detected() -> Hierarchies:
+    """This host's hierarchies, read once per process: the mounts do not change under a daemon,
+    and a container's stats, pause, exit and clean-up each ask (a read parses mountinfo)."""
+    return detect()
 
 
 class Cgroup(Protocol):
@@ -517,7 +525,7 @@ def for_container(container_id: str, hier: Hierarchies | None = None,
     """The cgroup a container with this id uses on this host (``None`` when none is usable).
 
     ``mode`` forces ``"v1"`` or ``"v2"`` (tests run both drivers on a hybrid host)."""
-    hier = hier or detect()
+    hier = hier or detected()
     mode = mode or hier.mode
     if mode == "v1":
         return CgroupV1(container_id, hier, parent)

@@ -31,7 +31,7 @@ _CGROUPS_SEEN: dict[str, str] = {}  # a container (or spare) cgroup → the test
 def _dockyard_cgroups() -> set[str]:
     """The cgroups under ``dockyard/`` of one hierarchy (pids on v1, the unified one on v2)."""
     from ..linux import cgroups
-    hier = cgroups.detect()
+    hier = cgroups.detected()
     root = hier.v1.get("pids") if hier.mode == "v1" else hier.v2
     try:
         return {e.name for e in os.scandir(os.path.join(root or "/-", "dockyard")) if e.is_dir()}
