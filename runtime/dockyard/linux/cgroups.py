@@ -250,7 +250,8 @@ def _counter(text: str, key: str) -> int:
 def _rmdir(path: str, procs_file: str, patience: float = 5.0) -> None:
     """rmdir a cgroup, killing stragglers. The kernel refuses (EBUSY) while a task that left
     is still exiting: a moment usually, longer on a busy host — so retry for ``patience``
-    seconds before the error stands (a cgroup given up on stays behind for good)."""
+    seconds before the error stands (a container's cgroup left so, the daemon removes when
+    the shim has gone: ``manager._shim_done``)."""
     deadline = time.monotonic() + patience
     attempt = 0
     while True:
