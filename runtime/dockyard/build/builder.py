@@ -80,6 +80,7 @@ class BuildOptions:
     shm_size: int = 0  # --shm-size of each RUN's /dev/shm (0: the daemon's default)
     resources: dict[str, Any] = field(default_factory=dict)  # --memory, --cpu-*: HostConfig keys
     extra_hosts: list[str] = field(default_factory=list)  # --add-host: "name:ip", each RUN's
+    cgroup_parent: str = ""  # --cgroup-parent: where each RUN's cgroup goes ("": the daemon's)
 
 
 def short(image_id: str) -> str:

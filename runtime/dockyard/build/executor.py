@@ -26,7 +26,7 @@ from ..config import DEFAULT_SHM_SIZE
 from ..containers.create import limits, rlimits, seccomp_setting, shm_mounts
 from ..containers.runtime import Container, Runtime
 from ..containers.spec import ContainerSpec, Mount, User
-from ..linux import overlay, syscalls
+from ..linux import cgroups, overlay, syscalls
 from ..linux.idmap import UserNamespace
 from ..linux.mounts import in_root
 from ..linux.users import resolve as resolve_user
@@ -318,6 +318,7 @@ class RunOp:
     ulimits: list[dict[str, Any]] = field(default_factory=list)  # the build's --ulimit
     shm_size: int = 0  # the build's --shm-size (0: the daemon's)
     resources: dict[str, Any] = field(default_factory=dict)  # the build's --memory, --cpu-*
+    cgroup_parent: str = ""  # the build's --cgroup-parent, as given ("": the daemon's)
 
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -353,14 +354,16 @@ class DaemonDefaults:
                    getattr(getattr(config, "remapped", None), "ns", None))
 
     def apply(self, spec: ContainerSpec, op: RunOp) -> None:
-        """Limits, seccomp program and /dev/shm, as a container's start resolves them from the
-        step's own settings and these (a profile that does not compile fails the step with
-        dockerd's words)."""
+        """Limits (under the build's cgroup parent), seccomp program and /dev/shm, as a
+        container's start resolves them from the step's own settings and these (a profile that
+        does not compile fails the step with dockerd's words)."""
         spec.rlimits = rlimits({"Ulimits": op.ulimits}, self.ulimits)
         resources = dict(op.resources)
         if resources.get("Memory") and not resources.get("MemorySwap"):
             resources["MemorySwap"] = resources["Memory"] * 2  # dockerd's default, as at create
         spec.limits = limits(resources)
+        if op.cgroup_parent:  # dockerd's cgroupfs driver places it as runc does
+            spec.cgroup_parent = cgroups.resolve_parent(op.cgroup_parent)
         spec.seccomp = seccomp_setting({}, self.seccomp_profile)
         spec.mounts = [*shm_mounts(op.shm_size or self.shm_size), *spec.mounts]
         spec.userns = self.userns

@@ -325,7 +325,8 @@ class StepRunner:
                                     cfg.config.get("User") or "", network, mounts,
                                     ulimits=self.job.options.ulimits,
                                     shm_size=self.job.options.shm_size,
-                                    resources=self.job.options.resources)
+                                    resources=self.job.options.resources,
+                                    cgroup_parent=self.job.options.cgroup_parent)
                 stubs = mount_stubs(self.lower_dirs(), [m.target for m in mounts])
                 self.job.run_container(self.lower_dirs(), scratch, op, self.emit, cid)
             remove_mount_stubs(scratch / "fs", stubs)

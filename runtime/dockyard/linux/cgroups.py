@@ -12,6 +12,10 @@ Layout (``<parent>`` defaults to ``dockyard``)::
         /sys/fs/cgroup/cpuset/<parent>/<id>/         only for a container given a cpuset
     v2: /sys/fs/cgroup/<parent>/<id>/                one dir; controllers enabled on the way down
 
+``<parent>`` is taken from each hierarchy's root, with or without a leading ``/``; a parent a
+user names (``docker build --cgroup-parent``) is first placed as runc places it:
+:func:`resolve_parent`.
+
 A v1 cpuset cgroup takes no task until its ``cpuset.cpus`` and ``cpuset.mems`` are set, and a
 new one starts with both empty; every level is filled from its parent when made (as runc
 does). Only a container asking for a cpuset gets one (``--cpuset-cpus``/``--cpuset-mems``, at
@@ -277,10 +281,10 @@ class CgroupV1:
 
     def __init__(self, container_id: str, hier: Hierarchies, parent: str = DEFAULT_PARENT) -> None:
         self.hier, self.parent = hier, parent
-        self.dirs = {c: os.path.join(hier.v1[c], parent, container_id)
+        self.dirs = {c: _below(hier.v1[c], parent, container_id)
                      for c in V1_CONTROLLERS if c in hier.v1}
         self.paths = sorted(set(self.dirs.values()))
-        self.cpuset = os.path.join(hier.v1["cpuset"], parent, container_id) \
+        self.cpuset = _below(hier.v1["cpuset"], parent, container_id) \
             if "cpuset" in hier.v1 else None
         self.in_cpuset = False  # its cpuset cgroup is made: a join goes there too (not in paths)
 
@@ -417,7 +421,7 @@ class CgroupV2:
         assert hier.v2 is not None
         self.root = hier.v2
         self.available = hier.v2_controllers
-        self.parent = os.path.join(hier.v2, parent)
+        self.parent = _below(hier.v2, parent)
         self.path = os.path.join(self.parent, container_id)
         self.paths = [self.path]
 
@@ -441,7 +445,11 @@ class CgroupV2:
         """Let the container's cgroup use ``controllers`` (those this host has)."""
         enable = " ".join(f"+{c}" for c in sorted(controllers & self.available))
         if enable:
-            for level in (self.root, self.parent):
+            levels = [self.root]  # and each one down to the parent (``--cgroup-parent a/b``)
+            rel = os.path.relpath(self.parent, self.root)
+            for name in rel.split("/") if rel != "." else []:
+                levels.append(os.path.join(levels[-1], name))
+            for level in levels:
                 _write(f"{level}/cgroup.subtree_control", enable)
 
     def apply(self, limits: Limits) -> None:
@@ -519,6 +527,36 @@ class CgroupV2:
         if os.path.exists(f"{self.path}/cgroup.kill") and self.pids():
             _write(f"{self.path}/cgroup.kill", "1")
         _rmdir(self.path, "cgroup.procs")
+
+
+def _below(root: str, *parts: str) -> str:
+    """``parts`` joined below a hierarchy's ``root``: a parent written ``/X`` (dockerd's form of
+    an absolute one) is from the root too, never from ``/`` itself."""
+    return os.path.join(root, *(p.strip("/") for p in parts if p.strip("/")))
+
+
+def resolve_parent(parent: str, own: str = "/proc/self/cgroup",
+                   hier: Hierarchies | None = None) -> str:
+    """A ``--cgroup-parent`` placed as runc places it under dockerd's cgroupfs driver, as one
+    path from the hierarchies' root: ``/X`` from the root; ``X`` below the daemon's own cgroup
+    (``own``; its launcher, which makes the cgroups, is its child and stays there) — on v2 below that cgroup's parent (runc: the own one holds tasks, so no
+    controller could be enabled below it), on v1 below the memory hierarchy's (runc takes
+    each hierarchy's own path; the one path here is the memory one, where a parent's limit
+    matters most — the same on a host whose cgroups are one tree, as systemd makes them)."""
+    if parent.startswith("/"):
+        return os.path.normpath(parent)
+    hier = hier or detected()
+    paths = {}
+    with open(own, encoding="utf-8") as f:
+        for line in f:
+            _num, controllers, path = line.rstrip("\n").split(":", 2)
+            for name in controllers.split(",") if controllers else [""]:
+                paths[name] = path
+    if hier.mode == "v2":
+        base = os.path.dirname(paths.get("", "/"))
+    else:
+        base = next((paths[c] for c in V1_CONTROLLERS if c in paths), "/")
+    return os.path.normpath(os.path.join("/", base.lstrip("/"), parent))
 
 
 def for_container(container_id: str, hier: Hierarchies | None = None,

@@ -132,6 +132,32 @@ def test_v2_writes_swap_as_swap_alone_and_the_cpuset(tmp_path: Path) -> None:
     assert Path(cg.path, "memory.swap.max").read_text() == str(64 << 20)
 
 
+def test_a_cgroup_parent_is_placed_as_runc_places_it(tmp_path: Path) -> None:
+    """``--cgroup-parent``: ``/X`` from each hierarchy's root; ``X`` below the daemon's own
+    cgroup (v1: the memory hierarchy's; v2: the parent of its own, which holds tasks) —
+    recorded with dockerd 20.10 on this host, whose memory cgroup is not the others'."""
+    own = tmp_path / "cgroup"
+    own.write_text("4:memory:/outer/me\n3:cpuset:/\n1:cpu,cpuacct:/\n0::/svc/me\n")
+    v1 = cgroups.Hierarchies(v1={"memory": "/m", "cpu": "/c"})
+    v2 = cgroups.Hierarchies(v2=str(tmp_path))
+    assert cgroups.resolve_parent("/abs/x", str(own), v1) == "/abs/x"
+    assert cgroups.resolve_parent("rel/x", str(own), v1) == "/outer/me/rel/x"
+    assert cgroups.resolve_parent("rel", str(own), v2) == "/svc/rel"
+    assert cgroups.resolve_parent("../../../up", str(own), v1) == "/up"  # never above the root
+    cg = cgroups.CgroupV1("c1", cgroups.Hierarchies(v1={"memory": "/m", "cpuset": "/s"}), "/p/q")
+    assert cg.dirs == {"memory": "/m/p/q/c1"} and cg.cpuset == "/s/p/q/c1"
+
+
+def test_v2_enables_the_controllers_at_each_level_of_a_parent(tmp_path: Path) -> None:
+    hier = cgroups.Hierarchies(v2=str(tmp_path), v2_controllers=frozenset({"memory", "pids"}))
+    cg = cgroups.CgroupV2("c1", hier, "/a/b")
+    assert cg.path == str(tmp_path / "a" / "b" / "c1")
+    os.makedirs(cg.parent)
+    cg._enable({"memory"})
+    for level in (tmp_path, tmp_path / "a", tmp_path / "a" / "b"):
+        assert (level / "cgroup.subtree_control").read_text() == "+memory", level
+
+
 def test_overlay_options_put_the_top_layer_first() -> None:
     assert overlay.options(["/l/base", "/l/top"], "/c/u", "/c/w") == \
         "lowerdir=/l/top:/l/base,upperdir=/c/u,workdir=/c/w"

@@ -109,7 +109,7 @@ class BuildHandler(UploadHandler):
             platform=self.str_arg("platform"),
             rm=self._rm(), ulimits=_ulimits(self.str_arg("ulimits")),
             shm_size=_int(self.str_arg("shmsize")), resources=_resources(self.str_arg),
-            extra_hosts=self._extra_hosts(),
+            extra_hosts=self._extra_hosts(), cgroup_parent=self.str_arg("cgroupparent") or "",
             secrets={k: base64.b64decode(v) for k, v in secrets.items()},
             registry_auth=_registry_config(self.request.headers.get("X-Registry-Config")))
 
