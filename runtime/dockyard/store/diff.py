@@ -254,7 +254,9 @@ class _Writer:
         if is_whiteout(st):
             parent, _, base = rel.rpartition("/")
             name = f"{parent}/{WHITEOUT_PREFIX}{base}" if parent else WHITEOUT_PREFIX + base
-            yield _header(name, st, tarfile.REGTYPE, None)
+            marker = _Owned(st, st.st_uid, st.st_gid)
+            marker.st_mode = stat.S_IFREG | 0o600  # as dockerd's overlay2 writes it
+            yield _header(name, marker, tarfile.REGTYPE, None)  # type: ignore[arg-type]
         elif stat.S_ISDIR(mode):
             yield _header(rel + "/", st, tarfile.DIRTYPE, path)
             if is_opaque(path):

@@ -95,6 +95,7 @@ def test_layer_tar_whiteouts_and_metadata(changed: tuple[Path, Path]) -> None:
     _, upper = changed
     members = {m.name: m for m in _members(upper)}
     assert members["etc/.wh.b"].isfile() and members["etc/.wh.b"].size == 0
+    assert members["etc/.wh.b"].mode == 0o600  # dockerd's overlay2 writes whiteouts so
     assert members["dir/.wh..wh..opq"].isfile()
     assert "dir/old" not in members
     f = members["file"]
