@@ -24,7 +24,7 @@ from ..store.diff import adopt_snapshot, write_layer
 from ..store.images import ImageStore, LayerInput
 from ..store.owners import to_host
 from ..store.snapshots import chain_ids
-from . import executor, remote
+from . import executor, initlayer, remote
 from .cache import step_key
 from .context import BuildContext, classic_hash, multi_hash
 from .errors import BuildError
@@ -51,7 +51,7 @@ from .instructions import (
     command_argv,
 )
 from .remote import is_url
-from .stubs import mount_stubs, remove_copied_up, remove_mount_stubs
+from .stubs import mount_stubs, remove_mount_stubs
 
 if TYPE_CHECKING:
     from .builder import BuildJob
@@ -327,16 +327,23 @@ class StepRunner:
                                     shm_size=self.job.options.shm_size,
                                     resources=self.job.options.resources,
                                     cgroup_parent=self.job.options.cgroup_parent)
-                stubs = mount_stubs(self.lower_dirs(), [m.target for m in mounts])
-                self.job.run_container(self.lower_dirs(), scratch, op, self.emit, cid)
+                lowers = self._run_lowers()
+                stubs = mount_stubs(lowers, [m.target for m in mounts])
+                self.job.run_container(lowers, scratch, op, self.emit, cid)
             remove_mount_stubs(scratch / "fs", stubs)
-            remove_copied_up(scratch / "fs", self.lower_dirs(), stubs, executor.ETC_FILES)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         image_id = self.commit(save_cmd, scratch)
         self._removed(cid)
         return image_id
+
+    def _run_lowers(self) -> list[str]:
+        """The parent image's layers with dockerd's init layer on top (:mod:`.initlayer`)."""
+        lowers = self.lower_dirs()
+        remap = self.store.snapshots.remap
+        owner = (os.geteuid(), os.getegid()) if remap is None else to_host(remap, 0, 0)
+        return [*lowers, initlayer.lower_dir(self.store.snapshots.root, lowers, owner)]
 
     def _network(self, inst: Run) -> str:
         """``RUN --network`` wins over the build's ``--network`` (part of the cache key, as in

@@ -25,8 +25,9 @@ from ..store.diff import is_opaque, is_whiteout
 _MAX_LINKS = 40
 
 
-def _lookup(layers: list[str], floor: int, rel: str) -> tuple[os.stat_result, int, int] | None:
-    """The entry ``rel`` of the merged layers: (stat, index of its layer, new floor)."""
+def lookup(layers: list[str], floor: int, rel: str) -> tuple[os.stat_result, int, int] | None:
+    """The entry ``rel`` of the merged ``layers`` (top first, the first ``floor`` of them
+    looked at): (stat, index of its layer, new floor); None when absent or whited out."""
     for i in range(floor):
         path = os.path.join(layers[i], rel)
         try:
@@ -58,7 +59,7 @@ def resolve(lower_dirs: list[str], path: str) -> tuple[str, int]:
             todo = [*done, *todo]
             done = []
             continue
-        found = _lookup(layers, floor, "/".join([*done, part]))
+        found = lookup(layers, floor, "/".join([*done, part]))
         if found is None:
             return "/".join([*done, part, *todo]), len(done)
         st, index, floor = found
@@ -103,31 +104,4 @@ def remove_mount_stubs(upper: Path, stubs: list[str]) -> None:
             continue
 
 
-def remove_copied_up(upper: Path, lower_dirs: list[str], stubs: list[str],
-                     targets: Iterable[str]) -> None:
-    """For mounts that dockerd makes over its init layer (a container's /etc files), also the
-    directory the overlay copied up to hold their stubs: each target's deepest parent that
-    exists in the image, when it is left in the upper dir empty, not opaque and with the
-    image's mode and owner — nothing but the stub's doing (dockerd's layer has no ``/etc``
-    unless the command changed something in it; a ``touch /etc`` alone is lost here)."""
-    layers = list(reversed(lower_dirs))
-    for target in targets:
-        resolved, existing = resolve(lower_dirs, target)
-        parts = resolved.split("/") if resolved else []
-        if not 0 < existing < len(parts) or "/".join(parts[:existing + 1]) not in stubs:
-            continue
-        rel = "/".join(parts[:existing])
-        found = _lookup(layers, len(layers), rel)
-        path = upper / rel
-        try:
-            st = os.lstat(path)
-            if (found is None or not stat.S_ISDIR(st.st_mode) or is_opaque(str(path))
-                    or (st.st_mode, st.st_uid, st.st_gid)
-                    != (found[0].st_mode, found[0].st_uid, found[0].st_gid)):
-                continue
-            os.rmdir(path)  # fails when not empty: then it stays
-        except OSError:
-            continue
-
-
-__all__ = ["mount_stubs", "remove_copied_up", "remove_mount_stubs", "resolve"]
+__all__ = ["lookup", "mount_stubs", "remove_mount_stubs", "resolve"]

@@ -9,6 +9,8 @@ On-disk layout (under the daemon's data root)::
                               be adopted instead of unpacked again
       tmp-<random>/fs         an unpack in progress; renamed to <chainID hex> when complete
       trash-<random>/         a snapshot being deleted (renamed first, then removed)
+      init-<key>/fs           the builder's init layers of RUN steps (build/initlayer.py),
+                              made again when wanted: removed at open with tmp-* and trash-*
 
 A crash leaves only ``tmp-*`` / ``trash-*`` directories, which :meth:`SnapshotStore.clean`
 removes: a half-unpacked layer is never visible under a chain ID. Before the rename the
@@ -616,7 +618,7 @@ class SnapshotStore:
         """Remove temp and trash dirs and every snapshot not in ``keep``; return removed IDs."""
         removed = []
         for e in os.scandir(self.root):
-            if e.name.startswith(("tmp-", "trash-")):
+            if e.name.startswith(("tmp-", "trash-", "init-")):
                 userns.remove_tree(e.path)
             elif f"sha256:{e.name}" not in keep:
                 removed.append(f"sha256:{e.name}")

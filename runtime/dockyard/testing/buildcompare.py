@@ -127,6 +127,23 @@ def snapshot_image(api: Any, image: str) -> Snapshot:
         return snapshot_archive(f)
 
 
+def layer_entries(api: Any, image: str) -> list[list[tuple[str, int]]]:
+    """Each layer of ``image`` (bottom first) as its tar's (name, permission bits) sorted,
+    through ``docker save`` (``get_image``): what a user sees of what a step left, whiteouts
+    included."""
+    with tempfile.TemporaryFile() as f:
+        for chunk in api.get_image(image):
+            f.write(chunk)
+        f.seek(0)
+        with tarfile.open(fileobj=f, mode="r:") as tar:
+            manifest = json.load(_member(tar, "manifest.json"))[0]
+            layers = []
+            for name in manifest["Layers"]:
+                with tarfile.open(fileobj=_member(tar, name), mode="r:") as layer:
+                    layers.append(sorted((m.name.rstrip("/"), m.mode & 0o7777) for m in layer))
+            return layers
+
+
 @contextmanager
 def case_context(case: Path) -> Iterator[Path]:
     """A copy of a corpus case without its ``expected.json``: a recorded result is not build

@@ -4,47 +4,30 @@ container, so it has what every container has — and what of it reaches the ste
 What dockerd 20.10 (``DOCKER_BUILDKIT=0``, the docker 28 CLI) did on this machine
 (2026-11-30): ``docker build --cgroup-parent /P`` ran each RUN in ``/P/<id>`` of every
 hierarchy (``--cgroup-parent P``: below the daemon's own cgroup), so a memory limit on the
-parent bounds the step (``hierarchical_memory_limit`` in the step's ``memory.stat``)."""
+parent bounds the step (``hierarchical_memory_limit`` in the step's ``memory.stat``). A RUN
+sees its init layer's ``/.dockerenv`` (empty, 0755) and ``/etc/mtab`` → ``/proc/mounts``; its
+layer has neither — unless it removed them (the whiteouts ``.wh..dockerenv`` and
+``etc/.wh.mtab``; the next step sees both again) or changed one (``touch /.dockerenv``: the
+file) — and in an image made ``FROM scratch`` no ``dev``, ``proc``, ``sys`` or ``etc`` either;
+a step writing in ``/etc`` gives ``etc/`` the image's mode."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from buildhelp import write_context
+from buildhelp import Built, write_context
 
 from dockyard.linux import cgroups
+from dockyard.testing import runprobes
+from dockyard.testing.buildcompare import layer_entries
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
 
 LIMIT = 96 << 20
-PROBE = "FROM busybox\nRUN grep hierarchical_memory_limit /sys/fs/cgroup/memory/memory.stat\n"
-
-
-def _own_cgroup(pid: int, controller: str) -> str:
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _num, names, path = line.split(":", 2)
-        if controller in names.split(","):
-            return path
-    return "/"
-
-
-@contextlib.contextmanager
-def _parent(path: str) -> Iterator[None]:
-    """A v1 memory cgroup ``path`` (from the root) limited to LIMIT; it and what a build made of
-    it in the other hierarchies removed after."""
-    memory = Path(cgroups.detected().v1["memory"], path.lstrip("/"))
-    memory.mkdir()
-    try:
-        (memory / "memory.limit_in_bytes").write_text(str(LIMIT))
-        yield
-    finally:
-        for mount in {*cgroups.detected().v1.values()}:
-            with contextlib.suppress(FileNotFoundError):
-                os.rmdir(os.path.join(mount, path.lstrip("/")))
 
 
 def _limit_seen(daemon: DaemonProcess, ctx: Path, *args: str) -> int:
@@ -52,19 +35,49 @@ def _limit_seen(daemon: DaemonProcess, ctx: Path, *args: str) -> int:
     docker.env["DOCKER_BUILDKIT"] = "0"
     done = docker("build", "--no-cache", *args, str(ctx))
     assert done.returncode == 0, done.stderr
-    line = next(x for x in done.stdout.splitlines() if x.startswith("hierarchical_memory_limit"))
-    return int(line.split()[1])
+    return runprobes.memory_limit_seen(done.stdout)
 
 
 def test_each_run_goes_under_the_builds_cgroup_parent(daemon: DaemonProcess, tmp_path: Path) -> None:
     if cgroups.detected().mode != "v1":
         pytest.skip("the parent's limit is read through v1's hierarchical_memory_limit")
-    ctx = write_context(tmp_path / "ctx", {"Dockerfile": PROBE})
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": runprobes.PROBE})
     name = f"dytest-parent-{uuid.uuid4().hex[:8]}"
-    with _parent(f"/{name}"):
+    with runprobes.limited_parent(f"/{name}", LIMIT):
         assert _limit_seen(daemon, ctx, "--cgroup-parent", f"/{name}") == LIMIT
         assert _limit_seen(daemon, ctx) != LIMIT  # without it: the daemon's own parent
     assert daemon.pid is not None  # a relative parent: below the daemon's own cgroup (runc's rule)
-    relative = os.path.join(_own_cgroup(daemon.pid, "memory"), name)
-    with _parent(relative):
+    relative = os.path.join(runprobes.own_cgroup(daemon.pid, "memory"), name)
+    with runprobes.limited_parent(relative, LIMIT):
         assert _limit_seen(daemon, ctx, "--cgroup-parent", name) == LIMIT
+
+
+def _names(layer: list[tuple[str, int]]) -> list[str]:
+    return [name for name, _mode in layer]
+
+
+def test_a_run_sees_the_init_layer_which_stays_out_of_its_layer(build: Callable[..., Built],
+                                                                 client: Any) -> None:
+    got = build({"Dockerfile": runprobes.INIT_FILES}, nocache=True)
+    assert got.error is None, got.text
+    assert "/.dockerenv\n/proc/mounts\n" in got.text
+    assert got.text.split("/.dockerenv\n")[0].rsplit("\n", 1)[-1].startswith("-rwxr-xr-x ")
+    x, removed, again, touched = layer_entries(client.api, str(got.image_id))[-4:]
+    assert x == [("x", 0o644)]
+    assert _names(removed) == [".wh..dockerenv", "etc", "etc/.wh.mtab"]
+    assert again == [("again", 0o644)]
+    assert touched == [(".dockerenv", 0o755)]
+
+
+def test_a_run_from_scratch_leaves_no_mountpoints(build: Callable[..., Built], client: Any) -> None:
+    got = build({"Dockerfile": runprobes.SCRATCH}, nocache=True)
+    assert got.error is None, got.text
+    x, etc = layer_entries(client.api, str(got.image_id))[-2:]
+    assert x == [("x", 0o644)]
+    assert etc == [("etc", 0o755), ("etc/y", 0o644)]
+
+
+def test_a_run_writing_in_etc_keeps_the_images_mode(build: Callable[..., Built], client: Any) -> None:
+    got = build({"Dockerfile": runprobes.ETC_MODE}, nocache=True)
+    assert got.error is None, got.text
+    assert layer_entries(client.api, str(got.image_id))[-1] == [("etc", 0o750), ("etc/z", 0o644)]

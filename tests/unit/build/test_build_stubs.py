@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dockyard.build.stubs import mount_stubs, remove_copied_up, remove_mount_stubs, resolve
+from dockyard.build.stubs import mount_stubs, remove_mount_stubs, resolve
 
 
 def _layers(tmp_path: Path) -> list[str]:
@@ -53,28 +53,3 @@ def test_only_empty_stubs_are_removed(tmp_path: Path) -> None:
                                "full-file", "never-made"])
     assert sorted(p.name for p in upper.iterdir()) == ["full-file", "kept"]
     assert (upper / "kept" / "dir" / "written").exists()
-
-
-def test_a_parent_copied_up_only_for_the_etc_stubs_leaves_the_layer(tmp_path: Path) -> None:
-    """/etc exists in the image, /etc/resolv.conf does not: the stub's copied-up /etc goes
-    when it is left empty with the image's mode; a changed mode, an entry written beside the
-    stub or an opaque /etc keep it."""
-    image = tmp_path / "l0"
-    (image / "etc").mkdir(parents=True)
-    (image / "etc").chmod(0o755)
-    targets = ["/etc/resolv.conf"]
-    stubs = mount_stubs([str(image)], targets)
-    assert stubs == ["etc/resolv.conf"]
-    cases = {"plain": None, "chmod": 0o700, "written": "x", "opaque": "opaque"}
-    for name, change in cases.items():
-        upper = tmp_path / name
-        (upper / "etc").mkdir(parents=True)
-        (upper / "etc").chmod(0o755 if change != 0o700 else 0o700)
-        (upper / "etc" / "resolv.conf").touch()
-        if change == "x":
-            (upper / "etc" / "x").write_text("x")
-        if change == "opaque":
-            os.setxattr(upper / "etc", "user.overlay.opaque", b"y")
-        remove_mount_stubs(upper, stubs)
-        remove_copied_up(upper, [str(image)], stubs, targets)
-        assert (upper / "etc").exists() == (change is not None), name
