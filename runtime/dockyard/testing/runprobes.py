@@ -38,9 +38,20 @@ def limited_parent(path: str, limit: int) -> Iterator[None]:
         (memory / "memory.limit_in_bytes").write_text(str(limit))
         yield
     finally:
-        for mount in {*hier.v1.values(), *([hier.v2] if hier.v2 else [])}:
+        for mount in _cgroup_mounts():
             with contextlib.suppress(FileNotFoundError):
                 os.rmdir(os.path.join(mount, path.lstrip("/")))
+
+
+def _cgroup_mounts() -> set[str]:
+    """Every cgroup file system mounted here: dockerd makes a parent in each (``name=systemd``
+    and the v2 one too), where dockyard's builds use a few."""
+    found = set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        if right.split()[0] in ("cgroup", "cgroup2"):
+            found.add(left.split()[4])
+    return found
 
 
 def memory_limit_seen(output: str) -> int:
