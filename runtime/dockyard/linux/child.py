@@ -125,8 +125,21 @@ def _enter_userns(spec: ContainerSpec, ctx: ChildContext) -> None:
             raise RuntimeError("the launcher failed to write the user namespace maps")
     else:
         idmap.write_own(spec.userns)
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
+    if spec.userns.by_parent:  # remapped: cloned without its IPC namespace (``remapstart``)
+        os.setresuid(0, 0, 0)
+        _own_ipc()
+        os.setresgid(0, 0, 0)
+    else:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+
+
+def _own_ipc() -> None:
+    """A remapped init's IPC namespace, made as runc makes it: after root's uid, before its gid.
+    Its mqueue file system's root takes the maker's fsuid and fsgid, so /dev/mqueue shows
+    ``0:65534`` inside, as under dockerd 20.10 with ``--userns-remap`` (made by the clone, with
+    the launcher's ids, it showed ``65534:65534``)."""
+    syscalls.unshare(namespaces.FLAGS["ipc"])
 
 
 def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:

@@ -1,9 +1,10 @@
 """A root launcher's part in starting a container in a remapped user namespace
 (``--userns-remap``: ``idmap.UserNamespace.by_parent``).
 
-The init is cloned straight into its new user namespace (with its mount, PID, UTS and IPC
-namespaces, which the namespace then owns: it mounts its own /proc, mqueue, cgroups), so from
-its first instruction it has capabilities there only. What needs the initial namespace's root
+The init is cloned straight into its new user namespace (with its mount, PID and UTS
+namespaces, which the namespace then owns: it mounts its own /proc, cgroups), so from its first
+instruction it has capabilities there only. Its IPC namespace it makes itself once it is root
+there (``child._own_ipc``: /dev/mqueue's owner is runc's then). What needs the initial namespace's root
 is done here, by the launcher:
 
 * the root file system: an overlay made as a detached mount (fsopen/fsmount) with the
@@ -45,6 +46,7 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
     joined first): 0 in the child, whose ``ctx`` says what was done for it."""
     assert spec.userns is not None
     ctx.cgroup = None  # the launcher puts the init in it (release); ctx.cgroup is the init's
+    flags &= ~namespaces.FLAGS["ipc"]  # the init's own to make (child._own_ipc)
     joins = spec.network not in ("none", "host")
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if joins else None
     try:

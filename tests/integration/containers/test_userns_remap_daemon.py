@@ -120,6 +120,13 @@ def test_a_containers_files_on_disk_and_read_back(remapped: Remapped, tmp_path: 
     assert layer["made"] == (0, 0) and layer["app"] == (1000, 100) and layer["in.txt"] == (0, 0)
 
 
+def test_dev_mqueue_is_as_under_dockerd(remapped: Remapped) -> None:
+    """dockerd 20.10's /dev/mqueue under the remap is ``0:65534``: runc makes the IPC namespace
+    (whose mqueue root takes its maker's fsuid and fsgid) between root's uid and gid."""
+    out = remapped.ok("run", "--rm", "busybox", "stat", "-c", "%u:%g %a", "/dev/mqueue")
+    assert out.split() == ["0:65534", "1777"]
+
+
 REFUSALS = [
     (["--privileged"], ("privileged mode is incompatible with user namespaces.  You must run the "
                        "container in the host namespace when running privileged mode")),

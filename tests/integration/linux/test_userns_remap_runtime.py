@@ -402,3 +402,11 @@ def test_a_terminal(runtime: Runtime, make_spec: Callable[..., ContainerSpec]) -
         os.close(box.console)
     assert box.cleanup().exit_code == 0
     assert b"".join(chunks).decode().split() == ["/dev/pts/0", "5", "0"]
+
+
+def test_dev_mqueue_is_as_under_dockerd(run: Callable[..., Result]) -> None:
+    """dockerd 20.10 with --userns-remap shows ``0:65534 1777``: runc makes the IPC namespace
+    (whose mqueue root takes its maker's fsuid and fsgid) after root's uid, before its gid."""
+    result = run("stat -c '%u:%g %a' /dev/mqueue; touch /dev/mqueue/q && stat -c %u:%g /dev/mqueue/q")
+    assert result.code == 0, result.err
+    assert result.out.split() == ["0:65534", "1777", "0:0"]
