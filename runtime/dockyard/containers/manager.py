@@ -356,6 +356,7 @@ class ContainerManager:
         """The container's spec, and what is left of its network's set-up: the runtime runs
         that while the init makes its mounts (``NetworkManager.setup``'s ``defer``)."""
         hc = record.host_config
+        remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         mounts = [Mount(**m) for m in record.spec_mounts]
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined
@@ -367,17 +368,20 @@ class ContainerManager:
             netns = f"/proc/{other.state['Pid']}/ns/net"
         networks = getattr(self.engine, "networks", None)
         network_ready = None
+        pin = ""
         if networks is not None:
-            setup = networks.setup(record, defer=True)
+            setup = networks.setup(record, defer=True, userns=remapped)
             netns, hostname = setup.netns, setup.hostname or hostname
             mounts += list(setup.mounts)
             network_ready = setup.finish if setup.pending is not None else None
+            if setup.pin:  # the clone makes it, in the container's user namespace
+                netns, pin = "none", setup.netns
         self._volume_events(record, "mount")
         try:
             spec = _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
                                       self.daemon_seccomp)
-            if _create.remapped(hc, self.remap):  # --userns-remap; "host" opts out
-                spec.userns = self.remap
+            if remapped:
+                spec.userns, spec.netns_pin = self.remap, pin
             return spec, network_ready
         except BaseException:
             self._teardown(record)

@@ -29,6 +29,7 @@ from ..linux import cgroups, syscalls
 from ..linux.child import GATE_GO, GATE_STOP
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed, exec_result
+from .shim import NETNS_PINNED
 from .spec import ContainerSpec
 from .trace import mark
 
@@ -301,32 +302,39 @@ class Runtime:
         here: the spec goes to it directly, and it reports on the same socket.
         ``on_started(pid)`` runs once the init exists, while it execs the command (a failed
         exec still raises afterwards). ``network_ready`` finishes the network's set-up: while
-        an embryo makes its mounts, which then waits for it, or else before the spec goes."""
+        an embryo makes its mounts, which then waits for it; once the shim says a remapped
+        init's network namespace is pinned (``spec.netns_pin``); or else before the spec goes."""
         mark(spec.id, "runtime.begin")
         cfg = {"dir": directory, "log_path": log_path, "open_stdin": open_stdin}
         try:
             hatched = self._hatch(spec, cfg, on_started, network_ready)
             if hatched is not None:
                 return hatched
-            if network_ready is not None:
+            if network_ready is not None and not spec.netns_pin:
                 network_ready()
+                network_ready = None
             message = json.dumps({"spec": spec.to_dict(), "shim": cfg}).encode()
             mark(spec.id, "runtime.encoded")
             mine = self._hand_to_spare(message)
             mark(spec.id, "runtime.sent-to-spare")
-            return self._shim_started(mine, on_started)
+            return self._shim_started(mine, on_started, network_ready)
         finally:
             self._refill()  # after the start: the next spare's fork must not slow this one
 
     def _shim_started(self, mine: socket.socket, on_started: Callable[[int], None] | None,
+                      network_ready: Callable[[], None] | None = None,
                       ) -> tuple[int, socket.socket]:
         """The shim's report of its start (the exec's pipe with it, when early); then the
-        exec's outcome."""
+        exec's outcome. ``network_ready`` runs when the shim says the init's network
+        namespace is pinned (:func:`_wire_pinned`)."""
         data: bytes = b""
         fds: list[int] = []
         try:
             while True:
                 data, fds, _flags, _addr = socket.recv_fds(mine, 1 << 16, 1)
+                if data == NETNS_PINNED and network_ready is not None:
+                    _wire_pinned(mine, network_ready)
+                    continue
                 if not data.startswith(b'{"embryo"'):
                     break
                 for fd in fds:  # its embryo's announcement, crossed with our container
@@ -531,6 +539,25 @@ def _open_gate(embryo: socket.socket, network_ready: Callable[[], None], err_r: 
         raise
     with contextlib.suppress(OSError):  # the embryo died meanwhile: its error pipe tells
         embryo.send(GATE_GO)
+
+
+def _wire_pinned(shim: socket.socket, network_ready: Callable[[], None]) -> None:
+    """Finish the network's set-up in the namespace a remapped init's clone made, now pinned
+    (``Shim._await_network``), and tell the shim to let the init go on. When the set-up fails,
+    the shim is told to give up; the start fails with the network's error once the shim has
+    reported (its init gone)."""
+    try:
+        network_ready()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shim.send(GATE_STOP)
+            shim.settimeout(GATE_STOP_WAIT)
+            while shim.recv(1 << 16).startswith(b'{"embryo"'):
+                pass
+        shim.close()
+        raise
+    with contextlib.suppress(OSError):  # the shim died meanwhile: the next receive says so
+        shim.send(GATE_GO)
 
 
 GATE_STOP_WAIT: Final = 10.0

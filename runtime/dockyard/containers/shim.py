@@ -48,6 +48,9 @@ HANDOFF_AFTER = 0.5
 """Seconds a container runs before its shim re-executes itself as a bare interpreter that has
 imported only this module: the forked launcher image costs ~14 MiB RSS, the bare one ~10."""
 _PARTIAL_MAX = 16 * 1024  # as dockerd: a line longer than this is logged in pieces
+NETNS_PINNED = b'{"netns": "pinned"}'
+"""On the report socket before the report: a remapped init's network namespace waits for the
+daemon's endpoints (``Shim._await_network``; ``Runtime._shim_started`` answers)."""
 
 
 def log_time(ns: int | None = None) -> str:
@@ -390,13 +393,34 @@ class Shim:
             theirs = stdio
         try:
             embryo, self.embryo = self.embryo, None
-            running = self.launcher.start(self.spec, stdio or [0, 1, 2], embryo, early=True)
+            running = self.launcher.start(self.spec, stdio or [0, 1, 2], embryo, early=True,
+                                          network_wired=self._await_network
+                                          if self.spec.netns_pin else None)
         finally:
             for fd in theirs:
                 os.close(fd)
         if running.console is not None:
             self._use_console(running.console)
         return running
+
+    def _await_network(self) -> None:
+        """A remapped init's network namespace is pinned (``spec.netns_pin``): the daemon wires
+        it now — ``NETNS_PINNED`` on the report socket, ``GATE_GO`` back once its endpoints
+        and /etc files are there (anything else: the start's end; the daemon reports its
+        error)."""
+        from ..errors import DockyardError
+        from ..linux.child import GATE_GO, GATE_TIMEOUT
+        assert self.report is not None
+        self.report.send(NETNS_PINNED)
+        self.report.settimeout(GATE_TIMEOUT)
+        try:
+            said = self.report.recv(16)
+        except OSError:
+            said = b""
+        finally:
+            self.report.settimeout(None)
+        if said != GATE_GO:
+            raise DockyardError("the container's network was not set up")
 
     def _take_hatched(self, fds: list[int]) -> Any:
         """Supervise the init the daemon hatched from our embryo (see ``hatched``)."""

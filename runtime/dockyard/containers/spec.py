@@ -71,6 +71,11 @@ class ContainerSpec:
     seccomp: str = ""                      # linux.seccomp.program_for: "", "default:<caps>", "bpf:…"
     mounts: list[Mount] = field(default_factory=list)
     network: str = "none"                  # "none" (new netns), "host", or a netns path to join
+    netns_pin: str = ""
+    """With ``network`` "none" and a remapped ``userns``: where the launcher pins the init's new
+    network namespace — made by its clone, so the container's user namespace owns it, as runc
+    makes it (its root then has CAP_NET_RAW/CAP_NET_ADMIN there) — for the daemon to wire
+    (veth, addresses, routes) before the init goes on (``linux.remapstart.release``)."""
     limits: Limits = field(default_factory=Limits)
     userns: UserNamespace | None = None    # rootless / --userns-remap (who maps: its doc)
     cgroup_parent: str = "dockyard"

@@ -45,6 +45,8 @@ from ..errors import DockyardError, InvalidArgument, Unavailable
 from . import capabilities, cgroups, child, idmap, mounts, namespaces, syscalls
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from . import enter
 
 MAX_PACKET = 1 << 20
@@ -155,11 +157,13 @@ class Launcher:
         prepare_dirs(spec)
 
     def start(self, spec: ContainerSpec, stdio: list[int], embryo: Embryo | None = None,
-              early: bool = False) -> Running:
+              early: bool = False, network_wired: Callable[[], None] | None = None) -> Running:
         """Start ``spec``: in ``embryo`` when it fits the spec (it is used up either way).
         With ``early`` and an embryo, return as soon as it has the spec: the exec's outcome
         is then ``Running.exec_pipe``'s to tell whoever waits for it (:func:`exec_result`),
-        and a tty's master comes through ``console_sock`` — one process hop less."""
+        and a tty's master comes through ``console_sock`` — one process hop less.
+        ``network_wired``: called once a remapped init's network is pinned
+        (``spec.netns_pin``), for the daemon to wire it before the init goes on."""
         try:
             self._prepare(spec)
             caps = spec_caps(spec)
@@ -176,7 +180,7 @@ class Launcher:
             return self._hatch(spec, stdio, embryo, caps, early)
         cg = self._cgroup(spec)
         try:
-            return self._clone(spec, stdio, cg, caps)
+            return self._clone(spec, stdio, cg, caps, network_wired)
         except BaseException:
             if cg is not None:
                 cg.remove()
@@ -281,7 +285,7 @@ class Launcher:
         return self._started(spec, embryo.pid, embryo.pidfd, err_r, None, con_r, cg)
 
     def _clone(self, spec: ContainerSpec, stdio: list[int], cg: cgroups.Cgroup | None,
-               caps: int) -> Running:
+               caps: int, network_wired: Callable[[], None] | None = None) -> Running:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC) if spec.userns and spec.userns.from_outside \
             else (None, None)
@@ -307,16 +311,18 @@ class Launcher:
             child.run(spec, ctx)
         mark(spec.id, "launcher.cloned")
         _close(err_w, sync_r, ctx.console_fd)
-        return self._started(spec, pid, os.pidfd_open(pid), err_r, sync_w, con_r, cg)
+        return self._started(spec, pid, os.pidfd_open(pid), err_r, sync_w, con_r, cg,
+                             network_wired)
 
     @staticmethod
     def _started(spec: ContainerSpec, pid: int, pidfd: int, err_r: int, sync_w: int | None,
-                 con_r: socket.socket | None, cg: cgroups.Cgroup | None) -> Running:
+                 con_r: socket.socket | None, cg: cgroups.Cgroup | None,
+                 network_wired: Callable[[], None] | None = None) -> Running:
         """Wait for the init's exec (EOF on the error pipe) or its report of why not."""
         console = None
         try:
             if sync_w is not None:
-                _write_maps(pid, spec, sync_w, cg)
+                _write_maps(pid, spec, sync_w, cg, network_wired)
             console = _receive_console(con_r) if con_r else None
             failure = _exec_outcome(err_r)
         except BaseException:
@@ -419,14 +425,15 @@ def _start_error(report: dict[str, Any]) -> DockyardError:
     return StartFailed(report["message"], report["kind"], report["exit"])
 
 
-def _write_maps(pid: int, spec: ContainerSpec, sync_w: int, cg: cgroups.Cgroup | None) -> None:
+def _write_maps(pid: int, spec: ContainerSpec, sync_w: int, cg: cgroups.Cgroup | None,
+                network_wired: Callable[[], None] | None = None) -> None:
     """The init's maps from outside, then "go" ("0": it gives up). A remapped init gets its
-    cgroup and rlimits here too (``remapstart.release``)."""
+    network, cgroup and rlimits here too (``remapstart.release``)."""
     assert spec.userns is not None
     try:
         if spec.userns.by_parent:
             from . import remapstart
-            remapstart.release(pid, spec, cg)
+            remapstart.release(pid, spec, cg, network_wired)
         else:
             idmap.write_for(pid, spec.userns)
     except BaseException:

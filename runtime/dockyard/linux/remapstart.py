@@ -11,16 +11,18 @@ is done here, by the launcher:
   launcher's credentials — overlayfs works with its mounter's, and a root daemon's layers mark
   opaque directories with ``trusted.*`` xattrs, which only the initial namespace's root may
   read or write; the init attaches it in its mount namespace (``child.ChildContext.overlay_fd``);
-* the network: a bridge's (or ``container:``) network namespace belongs to the initial user
-  namespace, which the init may not ``setns`` into; the launcher's thread joins it for the
-  clone (which then makes no network namespace) and returns to its own. ``none`` is a fresh
-  one, the user namespace's. Nor may the init mount a sysfs for a network namespace its user
-  namespace does not own: the launcher makes it there, detached, as the overlay; and it sets
-  dockerd's ``ip_unprivileged_port_start=0`` there, without which root inside could not bind
-  a port below 1024;
-* before the init goes on (:func:`release`): its cgroup (``cgroup.procs`` is root's), its
-  rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE`` in the initial namespace) and the
-  maps (no ``newuidmap``: root may write any).
+* the network: the container's own (bridge or ``none``: ``spec.netns_pin``) is made by the
+  clone, as runc makes it, so the user namespace owns it and root inside has its network
+  capabilities there (raw sockets for ``ping``, ``--cap-add NET_ADMIN``); the launcher pins it
+  at the daemon's path (:func:`pin_network`) and the daemon wires it (veth, addresses) before
+  the init goes on. A ``container:`` network namespace is another's, which the init may not
+  ``setns`` into; the launcher's thread joins it for the clone (which then makes no network
+  namespace) and returns to its own. Nor may the init mount a sysfs for a network namespace
+  its user namespace does not own: the launcher makes it there, detached, as the overlay.
+  Either way the launcher sets dockerd's ``ip_unprivileged_port_start=0`` in it;
+* before the init goes on (:func:`release`): its network pinned and wired, its cgroup
+  (``cgroup.procs`` is root's), its rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE``
+  in the initial namespace) and the maps (no ``newuidmap``: root may write any).
 
 * the bind mounts: detached copies of their sources, made here (``mounts.premade_bind``), as
   runc opens them outside since 1.1: a source in a directory only root may search (``/root``)
@@ -34,11 +36,15 @@ first id of the range), as runc's is: each directory on the way must be searchab
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..containers.spec import ContainerSpec
 from ..errors import Unavailable
 from . import child, idmap, mounts, namespaces, overlay, syscalls
 from .cgroups import Cgroup
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
@@ -77,9 +83,8 @@ UNPRIVILEGED_PORTS = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
 def _allow_low_ports() -> None:
     """dockerd's default for a container's own network (moby#41030, kept under
     ``--userns-remap``): any port binds without ``CAP_NET_BIND_SERVICE`` — which root in a
-    remapped container lacks in a network namespace of the initial user namespace, so could
-    not bind port 80 at all. (runc makes the namespace inside the user namespace instead.)
-    Written from the calling thread's network namespace, the joined one."""
+    remapped container lacks in a joined network namespace of another user namespace, so
+    could not bind port 80 at all. Written from the calling thread's network namespace."""
     try:
         with open(UNPRIVILEGED_PORTS, "w", encoding="ascii") as f:
             f.write("0")
@@ -131,9 +136,33 @@ def root_mount(spec: ContainerSpec) -> int:
             from None
 
 
-def release(pid: int, spec: ContainerSpec, cg: Cgroup | None) -> None:
-    """What the init waits for before it goes on: its cgroup, rlimits and maps."""
+def pin_network(pid: int, path: str) -> None:
+    """Pin the network namespace the clone of ``pid`` made at ``path`` (a bind mount of its
+    ``ns/net``, as the daemon pins the ones it makes: the daemon's veth, port proxy, ``network
+    connect`` and teardown find it there), with dockerd's ``ip_unprivileged_port_start=0``."""
+    ns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    own = None
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
+        syscalls.mount(f"/proc/self/fd/{ns}", path, None, syscalls.MS_BIND)
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        syscalls.setns(ns, namespaces.FLAGS["net"])
+        _allow_low_ports()
+    finally:
+        os.close(ns)
+        _back(own)
+
+
+def release(pid: int, spec: ContainerSpec, cg: Cgroup | None,
+            network_wired: Callable[[], None] | None = None) -> None:
+    """What the init waits for before it goes on: its network pinned (``spec.netns_pin``) and
+    wired (``network_wired``: the daemon's endpoints, through the shim), its cgroup, rlimits
+    and maps."""
     assert spec.userns is not None
+    if spec.netns_pin:
+        pin_network(pid, spec.netns_pin)
+        if network_wired is not None:
+            network_wired()
     if cg is not None:
         cg.join(pid)
     for resource, soft, hard in spec.rlimits:

@@ -116,3 +116,14 @@ def write(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:
         os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
+
+
+def ensure(path: Path, owner: tuple[int, int] | None = None) -> None:
+    """The file, empty, where there is none yet: a remapped start's launcher copies its bind
+    mounts' sources before the network is wired, and :func:`write` then fills that inode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        if owner is not None:
+            os.fchown(fd, *owner)
+    finally:
+        os.close(fd)

@@ -79,6 +79,9 @@ class NetworkSetup:
     mounts: list[Mount] = field(default_factory=list)
     hostname: str = ""
     pending: Callable[[], None] | None = None    # the set-up's rest, when ``setup`` deferred it
+    pin: bool = False
+    """``netns`` is not made yet: the container's clone makes it and pins it there (``setup``'s
+    ``userns``), and ``finish`` must run after that."""
 
     def finish(self) -> None:
         """What ``setup(defer=True)`` left: the endpoints, the /etc files, published ports and
@@ -441,15 +444,20 @@ class NetworkManager:
         return out
 
     @off_loop
-    def setup(self, record: ContainerLike, defer: bool = False) -> NetworkSetup:
+    def setup(self, record: ContainerLike, defer: bool = False,
+              userns: bool = False) -> NetworkSetup:
         """Before the init is cloned: netns, endpoints, files, published ports. ``defer``: the
         netns only (what a spec names), the rest left to ``finish`` — which a start runs while
-        the init makes its mounts, and which must be done before the init binds the files."""
+        the init makes its mounts, and which must be done before the init binds the files.
+        ``userns`` (a remapped container's, ``defer`` with it): the container's own netns is
+        left to its clone, inside its user namespace — which must own the netns, as runc makes
+        it, for root there to have its network capabilities (raw sockets, ``NET_ADMIN``) —
+        and pinned at the path by the launcher (``NetworkSetup.pin``) before ``finish``."""
         with self._lock:
             if record.id in self.state.sandboxes:
                 self._teardown(record)
             try:
-                setup = self._setup(record)
+                setup = self._setup(record, userns)
             except BaseException:
                 self._teardown(record)
                 raise
@@ -457,7 +465,7 @@ class NetworkManager:
             setup.finish()
         return setup
 
-    def _setup(self, record: ContainerLike) -> NetworkSetup:
+    def _setup(self, record: ContainerLike, userns: bool = False) -> NetworkSetup:
         mode = self.mode(record)
         directory = Path(record.dir)
         directory.mkdir(parents=True, exist_ok=True)
@@ -476,7 +484,8 @@ class NetworkManager:
         requested = [] if mode == "host" else self._requested(record, mode)
         mark(record.id, "net.requested")
         inside = None
-        if sb.netns not in ("host", "none"):
+        pin = userns and sb.netns not in ("host", "none")
+        if sb.netns not in ("host", "none") and not pin:
             bridged = any(n.driver == "bridge" for n, _ in requested)
             ready = self._pool.take(sb.netns, bridged) if self._pool else None
             inside = ready.inside if ready else netlink.create_netns(sb.netns, bridged)
@@ -485,8 +494,12 @@ class NetworkManager:
             mark(record.id, "net.netns")
         for net in [self.find("host")] if mode == "host" else [n for n, _req in requested]:
             self._told(net, "connect", record.id)  # here: before the volumes' mount events
-        return NetworkSetup(sb.netns, _file_mounts(directory), hostname,
-                            functools.partial(self._finish, record, sb, mode, requested))
+        mounts = _file_mounts(directory)
+        if pin:  # copied by the launcher before the clone; ``finish`` writes them in place
+            for m in mounts:
+                files.ensure(Path(m.source), self._files_owner())
+        return NetworkSetup(sb.netns, mounts, hostname,
+                            functools.partial(self._finish, record, sb, mode, requested), pin)
 
     @off_loop
     def _finish(self, record: ContainerLike, sb: Sandbox, mode: str,
@@ -503,6 +516,9 @@ class NetworkManager:
         if self.state.sandboxes.get(record.id) is not sb:
             raise NetworkError(f"container {record.id[:12]}: its network was torn down meanwhile")
         inside = self._insides.pop(record.id, None)
+        if inside is None and sb.netns not in ("host", "none") and \
+                any(n.driver == "bridge" for n, _ in requested):  # pinned by the clone
+            inside = netlink.open_netns(sb.netns)
         if inside is not None:
             with inside:
                 bridged = [n for n in requested if n[0].driver == "bridge"]

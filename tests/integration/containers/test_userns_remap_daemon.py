@@ -22,6 +22,7 @@ import pytest
 
 from dockyard.linux.remap import DEFAULT_USER, RemappedRoot, resolve
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.httpwait import get_when_up
 
 
 class Remapped:
@@ -118,6 +119,40 @@ def test_a_containers_files_on_disk_and_read_back(remapped: Remapped, tmp_path: 
         top = tar.extractfile(manifest[0]["Layers"][-1]).read()  # type: ignore[union-attr]
     layer = _names(top)
     assert layer["made"] == (0, 0) and layer["app"] == (1000, 100) and layer["in.txt"] == (0, 0)
+
+
+def test_a_containers_network_namespace_is_its_user_namespaces(remapped: Remapped) -> None:
+    """As under dockerd 20.10 with the remap, whose runc makes the network namespace inside
+    the user namespace: root has its network capabilities there — busybox ping (a raw socket)
+    reaches the gateway, an added NET_ADMIN sets lo's MTU (on a bridge and on none), without it
+    the ioctl is refused as there — while the daemon still wires it: an address, a published
+    port, a network connected while it runs."""
+    script = ("gw=$(ip route | awk '/default/{print $3}'); ping -c1 -W2 $gw >/dev/null && "
+              "echo ping-ok; ip link set lo mtu 1000 && echo mtu-ok; "
+              "cat /proc/sys/net/ipv4/ip_unprivileged_port_start")
+    out = remapped.ok("run", "--rm", "--cap-add", "NET_ADMIN", "busybox", "sh", "-c", script)
+    assert out.split() == ["ping-ok", "mtu-ok", "0"]
+    out = remapped.ok("run", "--rm", "--cap-add", "NET_ADMIN", "--network", "none", "busybox",
+                      "sh", "-c", "ip link set lo mtu 1000 && ip -o link show lo")
+    assert "mtu 1000" in out
+    refused = remapped.docker("run", "--rm", "busybox", "ip", "link", "set", "lo", "mtu", "1000")
+    assert refused.returncode != 0 and "SIOCSIFMTU: Operation not permitted" in refused.stderr
+
+    name = "dytest-remap-web"
+    remapped.ok("network", "create", "dytest-remap-net")
+    try:
+        remapped.ok("run", "-d", "--name", name, "-p", "127.0.0.1::80", "busybox", "sh", "-c",
+                    "mkdir -p /www && echo served > /www/index.html && httpd -f -p 80 -h /www")
+        port = remapped.ok("port", name, "80").split(":")[-1].strip()
+        assert get_when_up(f"http://127.0.0.1:{port}/") == b"served\n"
+        remapped.ok("network", "connect", "dytest-remap-net", name)
+        assert "eth1" in remapped.ok("exec", name, "ip", "-o", "link")
+        remapped.ok("restart", "-t", "0", name)  # its pin made again, by its next clone
+        port = remapped.ok("port", name, "80").split(":")[-1].strip()
+        assert get_when_up(f"http://127.0.0.1:{port}/") == b"served\n"
+    finally:
+        remapped.docker("rm", "-f", name)
+        remapped.docker("network", "rm", "dytest-remap-net")
 
 
 def test_dev_mqueue_is_as_under_dockerd(remapped: Remapped) -> None:

@@ -6,6 +6,7 @@ has — its network, limits, users, exec, clean-up — works as for any other co
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
@@ -402,6 +403,90 @@ def test_a_terminal(runtime: Runtime, make_spec: Callable[..., ContainerSpec]) -
         os.close(box.console)
     assert box.cleanup().exit_code == 0
     assert b"".join(chunks).decode().split() == ["/dev/pts/0", "5", "0"]
+
+
+NS_GET_USERNS = 0xB701  # linux/nsfs.h: the user namespace owning a namespace, as an fd
+
+
+def _owner(ns_path: str) -> str:
+    """``user:[inode]`` of the user namespace owning the namespace at ``ns_path``."""
+    fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        owner = fcntl.ioctl(fd, NS_GET_USERNS)
+    finally:
+        os.close(fd)
+    try:
+        return f"user:[{os.fstat(owner).st_ino}]"
+    finally:
+        os.close(owner)
+
+
+def _shim_run(runtime: Runtime, spec: ContainerSpec,
+              network_ready: Callable[[], None]) -> tuple[int, str]:
+    box = Path(spec.upper_dir).parent
+    box.mkdir()
+    _pid, sock = runtime.start_shim(spec, str(box), str(box / "log.json"),
+                                    network_ready=network_ready)
+    with sock:
+        while (packet := sock.recv(65536)) and packet[:1] != b"x":
+            pass
+    said = "".join(json.loads(line)["log"] for line in (box / "log.json").read_text().splitlines())
+    return json.loads(packet[1:])["exit_code"], said
+
+
+def test_its_own_network_namespace_pinned_for_the_daemon(
+        runtime: Runtime, make_spec: Callable[..., ContainerSpec], base: Path) -> None:
+    """A bridge's namespace as runc makes it under a remapping dockerd: the clone's, owned by
+    the container's user namespace, so root inside has its network capabilities there (a raw
+    socket for ping, NET_ADMIN when added); pinned where the daemon said, and wired by the
+    daemon (here: a link added from outside) before the init goes on."""
+    pin = str(base / f"pin-{next(_ids)}")
+    seen: dict[str, str] = {}
+
+    def wire() -> None:  # the daemon's part, while the init waits
+        seen["owner"] = _owner(pin)
+        subprocess.run(["nsenter", f"--net={pin}", "ip", "link", "add", "dyt-wired", "type",
+                        "veth", "peer", "name", "dyt-peer"], check=True)
+
+    script = ("readlink /proc/self/ns/net; readlink /proc/self/ns/user; "
+              "ip link show dyt-wired >/dev/null && echo wired; "
+              "ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok; "
+              "ip link set lo mtu 1000 && echo mtu-ok; "
+              "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ls /sys/class/net")
+    spec = make_spec(["sh", "-c", script], netns_pin=pin, cap_add=["NET_ADMIN"],
+                     limits=cgroups.Limits(pids=20))
+    try:
+        code, said = _shim_run(runtime, spec, wire)
+        assert code == 0, said
+        assert said.split() == [f"net:[{os.stat(pin).st_ino}]", seen["owner"], "wired",
+                                "ping-ok", "mtu-ok", "0", "dyt-peer", "dyt-wired", "lo"]
+        assert seen["owner"] != os.readlink("/proc/self/ns/user")
+    finally:
+        netlink.delete_netns(pin)  # the daemon's to remove, as any netns it pins
+
+
+def test_a_network_that_fails_to_wire_fails_the_start(
+        runtime: Runtime, make_spec: Callable[..., ContainerSpec], base: Path) -> None:
+    """The daemon's error is the start's; the init never runs, its cgroup goes."""
+    pin = str(base / f"pin-{next(_ids)}")
+    marker = base / f"ran-{next(_ids)}"
+    spec = make_spec(["touch", f"/{marker.name}"], netns_pin=pin, limits=cgroups.Limits(pids=20))
+
+    def wire() -> None:
+        raise InvalidArgument("no address left")
+
+    box = Path(spec.upper_dir).parent
+    box.mkdir()
+    try:
+        with pytest.raises(InvalidArgument, match="no address left"):
+            runtime.start_shim(spec, str(box), str(box / "log.json"), network_ready=wire)
+        assert not (Path(spec.upper_dir) / marker.name).exists()
+        deadline = time.monotonic() + 10
+        while any(spec.id in d for d in _cgroup_dirs()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not any(spec.id in d for d in _cgroup_dirs())
+    finally:
+        netlink.delete_netns(pin)
 
 
 def test_dev_mqueue_is_as_under_dockerd(run: Callable[..., Result]) -> None:
