@@ -240,6 +240,24 @@ def check_userns(hc: dict[str, Any], remap: Any) -> None:
         raise InvalidArgument("cannot share the host PID namespace when user namespaces are enabled")
 
 
+HOST_IPC_REMAPPED: Final = (
+    'error during container init: error mounting "mqueue" to rootfs at "/dev/mqueue": mount '
+    "mqueue:/dev/mqueue (via /proc/self/fd/10), flags: 0xe: operation not permitted")
+"""runc 1.1's words, through dockerd 20.10, for a remapped ``--ipc host`` start (10: its fd)."""
+
+
+def check_userns_start(hc: dict[str, Any]) -> None:
+    """What dockerd 20.10 with ``--userns-remap`` takes at create and fails at every start
+    (``hc`` is a remapped container's): ``--ipc host`` — runc mounts a /dev/mqueue of the
+    host's IPC namespace from inside the container's user namespace, which the kernel refuses
+    (EPERM). Failed here before anything is made, in dockerd's words, with its exit code 128
+    (dockyard never joins the host's IPC namespace: the container would run with its own)."""
+    if hc.get("IpcMode") == "host":
+        from ..linux.launcher import StartFailed
+        from .runtime import dockerd_start_error
+        raise StartFailed(dockerd_start_error(HOST_IPC_REMAPPED), "setup", 128)
+
+
 def security_opts(options: list[str]) -> tuple[str | None, bool]:
     """``SecurityOpt`` as dockerd's ``parseSecurityOpt`` reads it: the seccomp setting
     (None: the default profile; "unconfined"; a profile's JSON, which the docker CLI sends in

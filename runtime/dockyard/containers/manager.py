@@ -357,6 +357,8 @@ class ContainerManager:
         that while the init makes its mounts (``NetworkManager.setup``'s ``defer``)."""
         hc = record.host_config
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
+        if remapped:
+            _create.check_userns_start(hc)
         mounts = [Mount(**m) for m in record.spec_mounts]
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined

@@ -186,3 +186,23 @@ def test_a_builds_run_is_remapped(remapped: Remapped, tmp_path: Path) -> None:
     out = remapped.ok("run", "--rm", "dytest-remap-build:1", "sh", "-c",
                       "cat /map; stat -c %u:%g /rd /owned /wd").split()
     assert out == ["0", str(remapped.root.uid), "65536", "1000:0", "7:8", "0:0"]
+
+
+def test_ipc_host_fails_every_start(remapped: Remapped) -> None:
+    """dockerd 20.10's ``--ipc host`` under the remap is taken at create and fails every start:
+    runc may not mount the host's mqueue from inside the user namespace (a 500, exit code 128,
+    the container stays created; ``--userns host`` opts out)."""
+    said = ('failed to create shim task: OCI runtime create failed: runc create failed: unable to '
+            'start container process: error during container init: error mounting "mqueue" to '
+            'rootfs at "/dev/mqueue": mount mqueue:/dev/mqueue (via /proc/self/fd/10), flags: '
+            "0xe: operation not permitted: unknown")
+    cid = remapped.ok("create", "--ipc", "host", "busybox", "true").strip()
+    try:
+        refused = remapped.docker("start", cid)
+        assert refused.returncode != 0 and f"Error response from daemon: {said}" in refused.stderr
+        state = json.loads(remapped.ok("inspect", "-f", "{{json .State}}", cid))
+        assert (state["Status"], state["ExitCode"], state["Error"]) == ("created", 128, said)
+    finally:
+        remapped.ok("rm", cid)
+    assert remapped.ok("run", "--rm", "--ipc", "host", "--userns", "host", "busybox",
+                       "echo", "ran").strip() == "ran"
