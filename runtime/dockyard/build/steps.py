@@ -320,16 +320,17 @@ class StepRunner:
                 etc = executor.etc_mounts(stack.enter_context(self.job.temp_dir()), cid[:12],
                                           network, self.job.daemon_defaults,
                                           self.job.options.extra_hosts)
-                mounts = [*etc, *self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
+                own = [*self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
                 op = executor.RunOp(list(argv), env, cfg.config.get("WorkingDir") or "/",
-                                    cfg.config.get("User") or "", network, mounts,
+                                    cfg.config.get("User") or "", network, [*etc, *own],
                                     ulimits=self.job.options.ulimits,
                                     shm_size=self.job.options.shm_size,
                                     resources=self.job.options.resources,
                                     cgroup_parent=self.job.options.cgroup_parent)
-                lowers = self._run_lowers()
-                stubs = mount_stubs(lowers, [m.target for m in mounts])
-                self.job.run_container(lowers, scratch, op, self.emit, cid)
+                # BuildKit's stubs: what the step's own mounts make that the image lacks (the
+                # /etc files' mountpoints are in the init layer, as the /etc a stub may copy up)
+                stubs = mount_stubs(self.lower_dirs(), [m.target for m in own])
+                self.job.run_container(self._run_lowers(), scratch, op, self.emit, cid)
             remove_mount_stubs(scratch / "fs", stubs)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -81,3 +81,13 @@ def test_a_run_writing_in_etc_keeps_the_images_mode(build: Callable[..., Built],
     got = build({"Dockerfile": runprobes.ETC_MODE}, nocache=True)
     assert got.error is None, got.text
     assert layer_entries(client.api, str(got.image_id))[-1] == [("etc", 0o750), ("etc/z", 0o644)]
+
+
+def test_a_mount_under_a_missing_etc_leaves_no_etc(build: Callable[..., Built], client: Any) -> None:
+    """BuildKit's stub rule (a RUN --mount's target and missing parents go again when empty)
+    holds over the init layer: the /etc the target needs is the image's to lack."""
+    got = build({"Dockerfile": "FROM scratch\nCOPY --from=busybox /bin/busybox /bin/busybox\n"
+                 "RUN --mount=type=tmpfs,target=/etc/cache/d [\"/bin/busybox\", \"true\"]\n"},
+                nocache=True)
+    assert got.error is None, got.text
+    assert _names(layer_entries(client.api, str(got.image_id))[-1]) == ["bin", "bin/busybox"]
