@@ -11,6 +11,7 @@ namespace), the order of the mount table, a ``/sys/fs/cgroup/unified`` mount, an
 from __future__ import annotations
 
 import os
+import platform
 import re
 import uuid
 from collections.abc import Iterator
@@ -65,24 +66,28 @@ def _build(client: Any, tmp_path: Path, dockerfile: str, **kwargs: Any) -> tuple
     ctx = tmp_path / "ctx"
     ctx.mkdir(exist_ok=True)
     (ctx / "Dockerfile").write_text(dockerfile)
-    messages = list(client.api.build(path=str(ctx), decode=True, nocache=True, rm=True,
-                                     network_mode="none", **kwargs))
+    kwargs.setdefault("network_mode", "none")
+    messages = list(client.api.build(path=str(ctx), decode=True, nocache=True, rm=True, **kwargs))
     text = "".join(m.get("stream", "") + m.get("error", "") for m in messages)
     image = next((m["aux"]["ID"] for m in messages if "aux" in m), None)
     assert image is not None, text
     return image, text
 
 
-def test_a_run_step_sees_the_same_container(clients: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize("network", ["none", "host"])
+def test_a_run_step_sees_the_same_container(clients: dict[str, Any], tmp_path: Path,
+                                            network: str) -> None:
+    """With the host's network, the host's name and /etc/hosts too."""
     seen = {}
     for name, client in clients.items():
-        _image, text = _build(client, tmp_path, SEEN)
+        _image, text = _build(client, tmp_path, SEEN, network_mode=network)
         begin = text.index("\nBEGIN\n")  # the output's, not the Step line's
         out = text[begin + 1:text.index("\nEND\n", begin) + 1]
         seen[name] = re.sub(r"HOSTNAME=[0-9a-f]{12}\n", "HOSTNAME=<id>\n", out)
     assert seen["dockyard"] == seen["dockerd"]
     assert seen["dockerd"].startswith("BEGIN\n-rwxr-xr-x\n/proc/mounts\n")
-    assert "HOME=/root\nHOSTNAME=<id>\nPATH=" in seen["dockerd"]
+    hostname = "<id>" if network == "none" else platform.node()
+    assert f"HOME=/root\nHOSTNAME={hostname}\nPATH=" in seen["dockerd"]
     assert "same-name\n" in seen["dockerd"]
 
 

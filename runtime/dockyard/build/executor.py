@@ -319,6 +319,7 @@ class RunOp:
     shm_size: int = 0  # the build's --shm-size (0: the daemon's)
     resources: dict[str, Any] = field(default_factory=dict)  # the build's --memory, --cpu-*
     cgroup_parent: str = ""  # the build's --cgroup-parent, as given ("": the daemon's)
+    hostname: str = ""  # "": the container's short id (the host's name with --network host)
 
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -436,11 +437,11 @@ def run_container(runtime: Runtime, lower_dirs: list[str], scratch: Path, op: Ru
     when this returns."""
     lowers = lower_dirs or [str(_empty_dir(scratch))]
     user = resolve_user(op.user, [str(scratch / "fs"), *reversed(lowers)])
+    hostname = op.hostname or container_id[:12]
     spec = ContainerSpec(
         id=container_id, lower_dirs=lowers, upper_dir=str(scratch / "fs"),
         work_dir=str(scratch / "work"), rootfs_dir=str(scratch / "merged"), args=op.argv,
-        env=step_env(op.env, container_id[:12], user.home), cwd=op.workdir or "/",
-        hostname=container_id[:12],
+        env=step_env(op.env, hostname, user.home), cwd=op.workdir or "/", hostname=hostname,
         user=User(user.uid, user.gid, list(user.additional_gids)), network=op.network,
         mounts=list(op.mounts))
     (defaults or DaemonDefaults()).apply(spec, op)

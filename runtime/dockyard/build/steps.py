@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -317,7 +318,9 @@ class StepRunner:
         scratch = executor.new_scratch(self.store.snapshots)
         try:
             with ExitStack() as stack:
-                etc = executor.etc_mounts(stack.enter_context(self.job.temp_dir()), cid[:12],
+                # dockerd names a step's container as any: the host's name with its network
+                hostname = platform.node() if network == "host" else cid[:12]
+                etc = executor.etc_mounts(stack.enter_context(self.job.temp_dir()), hostname,
                                           network, self.job.daemon_defaults,
                                           self.job.options.extra_hosts)
                 own = [*self._inline_mounts(files, stack), *self._run_mounts(inst, stack)]
@@ -326,7 +329,8 @@ class StepRunner:
                                     ulimits=self.job.options.ulimits,
                                     shm_size=self.job.options.shm_size,
                                     resources=self.job.options.resources,
-                                    cgroup_parent=self.job.options.cgroup_parent)
+                                    cgroup_parent=self.job.options.cgroup_parent,
+                                    hostname=hostname)
                 # BuildKit's stubs: what the step's own mounts make that the image lacks (the
                 # /etc files' mountpoints are in the init layer, as the /etc a stub may copy up)
                 stubs = mount_stubs(self.lower_dirs(), [m.target for m in own])

@@ -14,6 +14,7 @@ a step writing in ``/etc`` gives ``etc/`` the image's mode."""
 from __future__ import annotations
 
 import os
+import platform
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -91,3 +92,16 @@ def test_a_mount_under_a_missing_etc_leaves_no_etc(build: Callable[..., Built], 
                 nocache=True)
     assert got.error is None, got.text
     assert _names(layer_entries(client.api, str(got.image_id))[-1]) == ["bin", "bin/busybox"]
+
+
+def test_a_run_with_the_hosts_network_has_the_hosts_name(build: Callable[..., Built]) -> None:
+    """dockerd names a host-network container after the host, a build's RUN too (its
+    ``hostname``, /etc/hostname and ``HOSTNAME``); with its own network, the short id."""
+    dockerfile = "FROM busybox\nRUN echo \"<$(hostname) $(cat /etc/hostname) $HOSTNAME>\"\n"
+    host = platform.node()
+    got = build({"Dockerfile": dockerfile}, nocache=True, network_mode="host")
+    assert got.error is None, got.text
+    assert f"<{host} {host} {host}>" in got.text
+    own = build({"Dockerfile": dockerfile}, nocache=True)
+    cid = own.text.split(" ---> Running in ")[1][:12]
+    assert f"<{cid} {cid} {cid}>" in own.text
