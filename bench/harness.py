@@ -219,8 +219,16 @@ class Context:
 
     @contextlib.contextmanager
     def scratch(self, name: str) -> Iterator[Path]:
-        """A fresh directory on the cache's file system, removed afterwards."""
-        path = self.cache / "scratch" / name
+        """A fresh directory on the cache's file system, removed afterwards. Named with this
+        process's pid: two benchmark runs at once (the cache is shared by every clone on the
+        machine) must not remove each other's daemon data; a killed run's is removed by the
+        next that finds its pid gone."""
+        parent = self.cache / "scratch"
+        for stale in parent.glob(f"{name}.*"):
+            pid = stale.name.rsplit(".", 1)[1]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                _remove(stale)
+        path = parent / f"{name}.{os.getpid()}"
         _remove(path)
         path.mkdir(parents=True)
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -100,6 +102,24 @@ def test_cached_inputs_are_made_once(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         ctx.cached("other.bin", broken)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.bin"]
+
+
+def test_scratch_is_per_process_and_a_dead_runs_goes(tmp_path: Path) -> None:
+    """Two benchmark runs at once share the cache: neither may remove the other's scratch
+    (a running daemon's data root); a killed run's is removed by the next."""
+    ctx = harness.Context(cache=tmp_path, peers={})
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    other_live = tmp_path / "scratch" / "api-run-dockyard.1"  # pid 1 always lives
+    stale = tmp_path / "scratch" / f"api-run-dockyard.{dead.pid}"
+    for d in (other_live, stale):
+        d.mkdir(parents=True)
+        (d / "data").write_text("x")
+    with ctx.scratch("api-run-dockyard") as mine:
+        assert mine.name == f"api-run-dockyard.{os.getpid()}" and not any(mine.iterdir())
+        assert other_live.is_dir() and not stale.exists()
+        (mine / "data").write_text("y")
+    assert not mine.exists() and (other_live / "data").read_text() == "x"
 
 
 def test_quick_shrinks_inputs_and_peers_are_found() -> None:
