@@ -1,7 +1,8 @@
 """dockyard's pytest plugin (registered through the ``pytest11`` entry point).
 
 In CI (``CI=true``) a test skipped for a missing capability counts as a failure: CI runs as
-root and must exercise everything.
+root and must exercise everything. So does a container cgroup the run left under
+``dockyard/`` (named with the test it appeared during): no test can count every leak itself.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write("\n")
         for name in sorted(left):  # a leak some test does not check for: where it came from
             reporter.write_line(f"cgroup dockyard/{name} left behind; it appeared during "
-                                f"{_CGROUPS_SEEN[name]}", yellow=True)
+                                f"{_CGROUPS_SEEN[name]}", red=in_ci(), yellow=not in_ci())
+        if left and in_ci():
+            reporter.write_line(f"CI: {len(left)} cgroup(s) left behind; a leak fails CI", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not in_ci() or reporter is None:
         return
     skipped = reporter.stats.get("skipped", [])
