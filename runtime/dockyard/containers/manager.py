@@ -363,11 +363,14 @@ class ContainerManager:
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined
         netns = "host" if mode == "host" else "none"
+        join = ""  # the user namespace of the container whose network this one shares
         if mode.startswith("container:"):
             other = self.get(mode.split(":", 1)[1])
             if not other.running:
                 raise Conflict(f"cannot join network of a non running container: {other.id}")
             netns = f"/proc/{other.state['Pid']}/ns/net"
+            if remapped and _create.remapped(other.host_config, self.remap):
+                join = f"/proc/{other.state['Pid']}/ns/user"
         networks = getattr(self.engine, "networks", None)
         network_ready = None
         pin = ""
@@ -383,7 +386,7 @@ class ContainerManager:
             spec = _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
                                       self.daemon_seccomp)
             if remapped:
-                spec.userns, spec.netns_pin = self.remap, pin
+                spec.userns, spec.netns_pin, spec.userns_join = self.remap, pin, join
             return spec, network_ready
         except BaseException:
             self._teardown(record)

@@ -78,6 +78,11 @@ class ContainerSpec:
     (veth, addresses, routes) before the init goes on (``linux.remapstart.release``)."""
     limits: Limits = field(default_factory=Limits)
     userns: UserNamespace | None = None    # rootless / --userns-remap (who maps: its doc)
+    userns_join: str = ""
+    """A remapped container on another's network (``container:``): that container's user
+    namespace (``/proc/<pid>/ns/user``), joined instead of a new one, as dockerd has runc do —
+    to share a network namespace they share its user namespace, whose root has its network
+    capabilities there (``linux.remapstart``)."""
     cgroup_parent: str = "dockyard"
     die_with_parent: bool = True           # SIGKILL the init if its launcher dies
     tty: bool = False                      # a pty from the container's devpts as stdio + console

@@ -15,11 +15,12 @@ is done here, by the launcher:
   clone, as runc makes it, so the user namespace owns it and root inside has its network
   capabilities there (raw sockets for ``ping``, ``--cap-add NET_ADMIN``); the launcher pins it
   at the daemon's path (:func:`pin_network`) and the daemon wires it (veth, addresses) before
-  the init goes on. A ``container:`` network namespace is another's, which the init may not
-  ``setns`` into; the launcher's thread joins it for the clone (which then makes no network
-  namespace) and returns to its own. Nor may the init mount a sysfs for a network namespace
-  its user namespace does not own: the launcher makes it there, detached, as the overlay.
-  Either way the launcher sets dockerd's ``ip_unprivileged_port_start=0`` in it;
+  the init goes on. A ``container:`` network namespace is another's: the launcher's thread
+  joins it for the clone (which then makes no network namespace) and returns to its own; and
+  when that container's user namespace is given (``spec.userns_join``, dockerd's way: sharing
+  a network namespace, they share its user namespace) the init is cloned in that one
+  (:func:`_clone_in`) rather than a new one. The launcher makes its sysfs there, detached, as
+  the overlay. Either way the launcher sets dockerd's ``ip_unprivileged_port_start=0`` in it;
 * before the init goes on (:func:`release`): its network pinned and wired, its cgroup
   (``cgroup.procs`` is root's), its rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE``
   in the initial namespace) and the maps (no ``newuidmap``: root may write any).
@@ -63,7 +64,10 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
             _allow_low_ports()
         if spec.network != "none":  # a sysfs showing that network's devices, as dockerd's
             ctx.sys_fd = mounts.premade_sys(read_only=not spec.privileged)
-        pid = syscalls.clone(flags)
+        if spec.userns_join:
+            pid = _clone_in(spec.userns_join, flags & ~namespaces.FLAGS["user"])
+        else:
+            pid = syscalls.clone(flags)
     except BaseException:
         _back(own)
         _close_made(ctx)
@@ -74,6 +78,63 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
         return 0
     _back(own)
     _close_made(ctx)
+    return pid
+
+
+def _clone_in(userns: str, flags: int) -> int:
+    """``syscalls.clone(flags)`` with the child in the user namespace at ``userns`` (its other
+    new namespaces that namespace's), and still our child: a helper forked here joins the
+    namespace — a process that does cannot come back, and loses root's rights outside — and
+    clones it with ``CLONE_PARENT``. 0 in the child."""
+    try:
+        ns = os.open(userns, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:  # the other container is gone
+        raise OSError(exc.errno, f"cannot join the user namespace of {userns}: "
+                                 f"{exc.strerror}") from None
+    report_r = report_w = -1
+    try:
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        helper = syscalls.clone(0)
+    except BaseException:
+        for fd in (ns, report_r, report_w):
+            if fd >= 0:
+                os.close(fd)
+        raise
+    if helper == 0:
+        if _helper(ns, report_r, report_w, flags) == 0:
+            return 0
+        os._exit(0)
+    os.close(ns)
+    os.close(report_w)
+    try:
+        said = syscalls.read_all(report_r)
+    finally:
+        os.close(report_r)
+        os.waitpid(helper, 0)
+    if not said.startswith(b"pid "):
+        code = int(said.split()[1]) if said.startswith(b"errno ") else 0
+        raise OSError(code, f"cannot join the user namespace of {userns}: "
+                            f"{os.strerror(code) if code else 'the helper died'}")
+    return int(said.split()[1])
+
+
+def _helper(ns: int, report_r: int, report_w: int, flags: int) -> int:
+    """In :func:`_clone_in`'s helper: join, clone, report the child's pid (or the errno) and
+    return it — 0 in the child, which closes what was the helper's."""
+    try:
+        os.close(report_r)
+        syscalls.setns(ns, namespaces.FLAGS["user"])
+        pid = syscalls.clone(flags | syscalls.CLONE_PARENT)
+    except OSError as exc:
+        os.write(report_w, f"errno {exc.errno or 0}".encode())
+        os._exit(1)
+    except BaseException:  # noqa: BLE001 — nothing may unwind into the launcher's code
+        os._exit(1)
+    if pid == 0:
+        os.close(report_w)
+        os.close(ns)
+        return 0
+    os.write(report_w, f"pid {pid}".encode())
     return pid
 
 
@@ -171,4 +232,5 @@ def release(pid: int, spec: ContainerSpec, cg: Cgroup | None,
         except OSError as exc:
             raise Unavailable("error during container init: error setting rlimits for ready "
                               f"process: {exc.strerror}") from None
-    idmap.write_for(pid, spec.userns)
+    if not spec.userns_join:  # a joined namespace has its maps
+        idmap.write_for(pid, spec.userns)

@@ -126,7 +126,8 @@ def test_a_containers_network_namespace_is_its_user_namespaces(remapped: Remappe
     the user namespace: root has its network capabilities there — busybox ping (a raw socket)
     reaches the gateway, an added NET_ADMIN sets lo's MTU (on a bridge and on none), without it
     the ioctl is refused as there — while the daemon still wires it: an address, a published
-    port, a network connected while it runs."""
+    port, a network connected while it runs; a container on its network shares its user
+    namespace, as dockerd's."""
     script = ("gw=$(ip route | awk '/default/{print $3}'); ping -c1 -W2 $gw >/dev/null && "
               "echo ping-ok; ip link set lo mtu 1000 && echo mtu-ok; "
               "cat /proc/sys/net/ipv4/ip_unprivileged_port_start")
@@ -147,6 +148,11 @@ def test_a_containers_network_namespace_is_its_user_namespaces(remapped: Remappe
         assert get_when_up(f"http://127.0.0.1:{port}/") == b"served\n"
         remapped.ok("network", "connect", "dytest-remap-net", name)
         assert "eth1" in remapped.ok("exec", name, "ip", "-o", "link")
+        joiner = ("readlink /proc/self/ns/user; ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok; "
+                  "wget -qO- http://127.0.0.1/")
+        out = remapped.ok("run", "--rm", "--network", f"container:{name}", "busybox", "sh", "-c", joiner)
+        assert out.split() == [remapped.ok("exec", name, "readlink", "/proc/self/ns/user").strip(),
+                               "ping-ok", "served"]  # dockerd's: the joiner shares its user namespace
         remapped.ok("restart", "-t", "0", name)  # its pin made again, by its next clone
         port = remapped.ok("port", name, "80").split(":")[-1].strip()
         assert get_when_up(f"http://127.0.0.1:{port}/") == b"served\n"

@@ -495,3 +495,33 @@ def test_dev_mqueue_is_as_under_dockerd(run: Callable[..., Result]) -> None:
     result = run("stat -c '%u:%g %a' /dev/mqueue; touch /dev/mqueue/q && stat -c %u:%g /dev/mqueue/q")
     assert result.code == 0, result.err
     assert result.out.split() == ["0:65534", "1777", "0:0"]
+
+
+def test_on_anothers_network_it_shares_that_ones_user_namespace(
+        runtime: Runtime, make_spec: Callable[..., ContainerSpec], base: Path) -> None:
+    """dockerd's ``--network container:x`` under the remap: the joiner shares x's user
+    namespace, which owns x's network namespace, so its root has its network capabilities
+    there too; its other namespaces are its own (and that user namespace's)."""
+    pin = str(base / f"pin-{next(_ids)}")
+    x = runtime.start(make_spec(["sleep", "100"], netns_pin=pin))
+    try:
+        script = ("readlink /proc/self/ns/user; readlink /proc/self/ns/net; "
+                  "ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok; "
+                  "ip link set lo mtu 1000 && echo mtu-ok; cat /proc/self/uid_map; "
+                  "stat -c %u:%g /dev/mqueue; readlink /proc/self/ns/pid; id -u")
+        y = collect(runtime, make_spec(["sh", "-c", script], network=pin, cap_add=["NET_ADMIN"],
+                                       userns_join=f"/proc/{x.pid}/ns/user"))
+        assert y.code == 0, y.err
+        lines = y.out.splitlines()
+        ns = {kind: os.readlink(f"/proc/{x.pid}/ns/{kind}") for kind in ("user", "net", "pid")}
+        assert lines[:4] == [ns["user"], ns["net"], "ping-ok", "mtu-ok"]
+        assert " ".join(lines[4].split()) == MAP and lines[5] == "0:65534"
+        assert lines[6] != ns["pid"] and lines[7] == "0"
+        with pytest.raises(Exception, match="cannot join the user namespace of /nowhere: No such"):
+            runtime.start(make_spec(["true"], network=pin, userns_join="/nowhere"))
+        with pytest.raises(Exception, match=f"cannot join the user namespace of {pin}: Invalid"):
+            runtime.start(make_spec(["true"], network=pin, userns_join=pin))  # the helper's refusal
+    finally:
+        x.kill()
+        x.cleanup()
+        netlink.delete_netns(pin)
