@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from collections.abc import Callable
 
 
-def get_when_up(url: str, timeout: float = 20.0) -> bytes:
+def get_when_up(url: str, timeout: float = 20.0, alive: Callable[[], bool] | None = None) -> bytes:
     """The body of ``GET url``, retried while the connection is refused or reset; the last
-    error is raised once ``timeout`` seconds have passed."""
+    error is raised once ``timeout`` seconds have passed, or at once when ``alive`` says the
+    server (its container) has gone."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -17,6 +19,6 @@ def get_when_up(url: str, timeout: float = 20.0) -> bytes:
                 body: bytes = response.read()
                 return body
         except OSError:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (alive is not None and not alive()):
                 raise
             time.sleep(0.05)

@@ -21,6 +21,7 @@ from dockyard.network.errors import PortAllocated
 from dockyard.network.manager import NetworkManager
 from dockyard.network.proxy import PortProxy, Published, Target, bind
 from dockyard.testing.hostcaps import ipv6_listen
+from dockyard.testing.httpwait import get_when_up
 
 
 def _links() -> set[str]:
@@ -35,16 +36,7 @@ def _wait_gone(names: set[str], timeout: float = 8.0) -> set[str]:
 
 
 def _wait_ready(run: Running, url: str, timeout: float = 5.0) -> bytes:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                body: bytes = resp.read()
-                return body
-        except OSError:
-            if time.monotonic() > deadline or not run.container.running:
-                raise
-            time.sleep(0.02)
+    return get_when_up(url, timeout, alive=lambda: run.container.running)
 
 
 def test_default_bridge_addresses_files_and_settings(manager: NetworkManager, record: Callable[..., Record],
