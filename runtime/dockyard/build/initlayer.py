@@ -13,9 +13,9 @@ scratch`` leaves no ``dev/``, ``proc/`` or ``sys/`` (the mounts' targets) behind
 
 Here it is one more read-only lower dir, on top of the parent image's layers, and so the same
 overlay rules give the same layer. What it holds depends on the image only through ``/etc``
-(a directory keeps the image's mode and owner, as dockerd's copy-up of it in its init layer;
-anything else is hidden by a 0755 one, as dockerd unlinks it) and which of ``dev``, ``proc``,
-``sys`` the image lacks — so few variants exist that each is made once, under
+(a directory keeps the image's mode, owner and xattrs, as dockerd's copy-up of it in its init
+layer; anything else is hidden by a 0755 one, as dockerd unlinks it) and which of ``dev``,
+``proc``, ``sys`` the image lacks — so few variants exist that each is made once, under
 ``snapshots/init-<key>/fs``, and shared by every step that needs it (a RUN makes nothing; the
 store's recovery at the daemon's start removes them with its ``tmp-*`` dirs). Left out:
 ``/dev/console``, ``/dev/pts``, ``/dev/shm``, under the container's /dev tmpfs, never seen.
@@ -44,6 +44,7 @@ MOUNT_DIRS = ("dev", "proc", "sys")
 
 class _Needs(NamedTuple):
     etc: tuple[int, int, int] | None  # the image's /etc directory: mode, uid, gid
+    etc_xattrs: tuple[tuple[str, bytes], ...]  # and its extended attributes (overlay's aside)
     missing: tuple[str, ...]  # of MOUNT_DIRS, those the image has no directory at
     owner: tuple[int, int]  # the container's root on the host (--userns-remap)
 
@@ -67,13 +68,24 @@ def _needs(lower_dirs: tuple[str, ...], owner: tuple[int, int]) -> _Needs:
     """What of the init layer depends on the image (a layer's content never changes)."""
     layers = list(reversed(lower_dirs))
 
-    def directory(rel: str) -> os.stat_result | None:
+    def directory(rel: str) -> tuple[os.stat_result, str] | None:
         found = lookup(layers, len(layers), rel)
-        return found[0] if found is not None and stat.S_ISDIR(found[0].st_mode) else None
+        if found is None or not stat.S_ISDIR(found[0].st_mode):
+            return None
+        return found[0], os.path.join(layers[found[1]], rel)
 
     etc = directory("etc")
-    return _Needs(None if etc is None else (stat.S_IMODE(etc.st_mode), etc.st_uid, etc.st_gid),
+    return _Needs(None if etc is None else (stat.S_IMODE(etc[0].st_mode), etc[0].st_uid,
+                                            etc[0].st_gid),
+                  () if etc is None else _xattrs(etc[1]),
                   tuple(d for d in MOUNT_DIRS if directory(d) is None), owner)
+
+
+def _xattrs(path: str) -> tuple[tuple[str, bytes], ...]:
+    """What a copy-up of ``path`` would keep: its extended attributes but overlay's own."""
+    names = sorted(n for n in os.listxattr(path, follow_symlinks=False)
+                   if not n.startswith(("trusted.overlay.", "user.overlay.")))
+    return tuple((n, os.getxattr(path, n, follow_symlinks=False)) for n in names)
 
 
 def _make(snapshots_root: Path, path: Path, needs: _Needs) -> None:
@@ -92,6 +104,9 @@ def _make(snapshots_root: Path, path: Path, needs: _Needs) -> None:
         _fit(fs / "etc" / "mtab", None, needs.owner)
         if needs.etc is not None:
             _fit(fs / "etc", needs.etc[0], needs.etc[1:])
+        for name, value in needs.etc_xattrs:
+            with contextlib.suppress(OSError):  # one this daemon may not set (trusted.*)
+                os.setxattr(fs / "etc", name, value)
         try:
             os.rename(tmp, path)
         except OSError as exc:
