@@ -116,5 +116,30 @@ def mac_for(addr: IPv4Addr) -> str:
     return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)
 
 
+_MAC_BYTES = (6, 8, 20)  # EUI-48, EUI-64, 20-octet IP over InfiniBand
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_mac(text: str) -> str | None:
+    """A MAC address as Go's ``net.ParseMAC`` reads it (pairs split by ":" or "-", or groups
+    of four by "."; 6, 8 or 20 bytes), written as it prints one (lower case, ":"); None when
+    it is not one."""
+    if len(text) < 14:
+        return None
+    if text[2] in ":-":
+        sep, width = text[2], 2
+    elif text[4] == ".":
+        sep, width = ".", 4
+    else:
+        return None
+    groups = text.split(sep)
+    digits = "".join(groups)
+    if any(len(g) != width for g in groups) or len(digits) // 2 not in _MAC_BYTES or \
+            not all(c in _HEX for c in digits):
+        return None
+    return ":".join(digits[i:i + 2].lower() for i in range(0, len(digits), 2))
+
+
 __all__ = ["DEFAULT_BRIDGE_SUBNET", "allocate", "candidate_subnets", "default_gateway",
-           "free_subnet", "gateway_address", "mac_for", "parse_address", "parse_subnet"]
+           "free_subnet", "gateway_address", "mac_for", "parse_address", "parse_mac",
+           "parse_subnet"]

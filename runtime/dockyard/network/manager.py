@@ -48,6 +48,7 @@ from .proxy import PortProxy, Published, Target, bind
 from .state import Endpoint, Network, Sandbox, State
 from .views import (
     DEFAULT_BRIDGE_OPTIONS,
+    MACS,
     empty_settings,
     endpoint_settings,
     network_json,
@@ -406,6 +407,7 @@ class NetworkManager:
         """At create: ports well-formed, networks exist; fills ``record.network_settings``
         with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig)."""
         ports.bindings(record.config, record.host_config)
+        _check_macs(record)
         mode = self.mode(record)
         if mode == "host":
             record.config["Hostname"] = _host_mode_hostname(record)
@@ -418,6 +420,8 @@ class NetworkManager:
             requested = self._requested(record, mode)
             settings["Networks"] = {net.name: endpoint_settings(net, None, req) for net, req in requested}
             settings["Ports"] = {}
+            settings[MACS] = {net.name: str(req["MacAddress"]) for net, req in requested
+                              if req.get("MacAddress")}
         record.network_settings = settings
 
     def _requested(self, record: ContainerLike, mode: str) -> list[tuple[Network, dict[str, Any]]]:
@@ -425,7 +429,9 @@ class NetworkManager:
         ``Networks`` lack it), then those connected or named in ``EndpointsConfig``."""
         settings = record.network_settings or {}
         recorded = settings.get("Networks")
-        asked = dict(recorded or {})
+        macs = settings.get(MACS) or {}  # a live endpoint's MacAddress may be a generated one
+        asked = {name: {**(ep or {}), "MacAddress": macs.get(name, "")}
+                 for name, ep in (recorded or {}).items()}
         asked.update((settings.get("_requested") or {}).get("EndpointsConfig") or {})
         primary = self.find(mode)
         chosen: dict[str, tuple[Network, dict[str, Any]]] = {}
@@ -546,7 +552,7 @@ class NetworkManager:
         used = [e.ip for e in self.state.endpoints_of(net.id)] + [net.gateway]
         ip_range = ipam.IPv4Net(net.ip_range) if net.ip_range else None
         addr = ipam.allocate(subnet, used, ip_range, wanted)
-        mac = str(req.get("MacAddress") or ipam.mac_for(addr))
+        mac = _mac(req.get("MacAddress")) or ipam.mac_for(addr)
         mark(sb.container_id, "net.bridge-ready")
         ifname = f"eth{sb.next_if}"
         ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
@@ -913,6 +919,7 @@ class NetworkManager:
             if net.name == "bridge" and ep is not None:
                 s.update(EndpointID=ep.endpoint_id, Gateway=net.gateway, IPAddress=ep.ip,
                          IPPrefixLen=prefixlen(net), MacAddress=ep.mac)
+        _keep_macs(record, s)
         record.network_settings = s
 
     def _clear_settings(self, record: ContainerLike) -> None:
@@ -923,6 +930,7 @@ class NetworkManager:
             keep = {k: ep.get(k) for k in ("IPAMConfig", "Links", "Aliases", "DriverOpts")}
             net = next((n for n in self.state.networks.values() if n.name == name), None)
             s["Networks"][name] = endpoint_settings(net, None, keep)
+        _keep_macs(record, s)
         record.network_settings = s
 
 
@@ -976,6 +984,31 @@ def _check_user_ip(net: Network) -> None:
     if not net.user_subnet:
         raise InvalidArgument("user specified IP address is supported only when connecting to "
                               "networks with user configured subnets")
+
+
+def _check_macs(record: ContainerLike) -> None:
+    """At create, every requested endpoint's MAC address must parse (dockerd 25+ checks them
+    there; 20.10 failed the start instead), named by its ``EndpointsConfig`` key."""
+    requested = ((record.network_settings or {}).get("_requested") or {}).get("EndpointsConfig")
+    for key, req in (requested or {}).items():
+        mac = (req or {}).get("MacAddress") or ""
+        if mac and ipam.parse_mac(mac) is None:
+            raise InvalidArgument(f"invalid config for network {key}: invalid MAC address {mac}")
+
+
+def _keep_macs(record: ContainerLike, settings: dict[str, Any]) -> None:
+    if (record.network_settings or {}).get(MACS):
+        settings[MACS] = record.network_settings[MACS]
+
+
+def _mac(text: str | None) -> str | None:
+    """A requested MAC address as the veth gets it (Go's form: lower case, ":")."""
+    if not text:
+        return None
+    mac = ipam.parse_mac(text)
+    if mac is None:
+        raise InvalidArgument(f"invalid MAC address {text}")
+    return mac
 
 
 def _check_type(value: str) -> bool:

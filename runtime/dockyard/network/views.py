@@ -42,15 +42,23 @@ def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool 
     }
 
 
+MACS = "_macs"
+"""``NetworkSettings``' private key (views drop "_" keys): each network's configured MAC address,
+as asked at create — kept across starts, where the live ``MacAddress`` may be a generated one
+(dockerd's ``DesiredMacAddress``)."""
+
+
 def endpoint_settings(net: Network | None, ep: Endpoint | None, request: dict[str, Any] | None,
                       dns_names: list[str] | None = None) -> dict[str, Any]:
     """``NetworkSettings.Networks[name]``: the request's Aliases/IPAMConfig, and the live
-    endpoint's addresses while the container runs (empty strings otherwise, as dockerd)."""
+    endpoint's addresses while the container runs (empty strings otherwise, as dockerd; but
+    a created container shows the MAC address it asked for, as dockerd's request copy)."""
     request = request or {}
     running = ep is not None and net is not None
     return {
         "IPAMConfig": request.get("IPAMConfig"), "Links": request.get("Links"),
-        "Aliases": request.get("Aliases"), "MacAddress": ep.mac if ep else "",
+        "Aliases": request.get("Aliases"),
+        "MacAddress": ep.mac if ep else str(request.get("MacAddress") or ""),
         "DriverOpts": request.get("DriverOpts"),
         "NetworkID": net.id if net else "", "EndpointID": ep.endpoint_id if ep else "",
         "Gateway": net.gateway if running and net and net.gateway else "",
