@@ -1,4 +1,5 @@
-"""Per-version response shapes: the engine answers in API v1.45 terms, older clients get theirs.
+"""Per-version shapes: the engine answers in API v1.45 terms, older clients get theirs, and
+their requests are read as dockerd reads them (the container-wide MAC address).
 
 Only fields whose presence or form changed between MIN_API_VERSION and API_VERSION live here
 (the Engine API's version-history page lists them).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import InvalidArgument
 from .handlers.base import parse_version
 
 V1_42 = (1, 42)
@@ -67,3 +69,59 @@ def complete_version(body: dict[str, Any]) -> dict[str, Any]:
             component.setdefault("Details", {}).setdefault("Experimental", "false")
     body.setdefault("Experimental", False)
     return body
+
+
+# ---- requests ------------------------------------------------------------------------------
+
+MAC_DEPRECATED = ("The container-wide MacAddress field is now deprecated. It should be "
+                  "specified in EndpointsConfig instead.")
+MAC_CONFLICT = "conflicting options: mac-address and the network mode"
+
+
+def migrate_mac_address(body: dict[str, Any], version: str, default_network: str) -> list[str]:
+    """``POST /containers/create``'s container-wide ``MacAddress`` moved to the endpoint of the
+    container's main network (its network mode's) as dockerd 25+ does, in place; the create
+    response's warnings come back. Before 1.44 it is the only MAC a client may set (an
+    endpoint's is dropped) and stays in ``Config``; from 1.44 it is deprecated, taken off
+    ``Config`` with a warning, and must agree with the endpoint's own."""
+    mac = str(body.get("MacAddress") or "")
+    mode = str((body.get("HostConfig") or {}).get("NetworkMode") or "default")
+    main = default_network if mode == "default" else mode
+    private = main in ("host", "none") or main.startswith("container:")
+    networking = body.get("NetworkingConfig") or {}
+    endpoints = dict(networking.get("EndpointsConfig") or {})
+    if "default" in endpoints:  # the docker CLI's name for the default network
+        endpoints[default_network] = endpoints.pop("default")
+    if parse_version(version) < V1_44:
+        if not mac:
+            for endpoint in endpoints.values():
+                if isinstance(endpoint, dict):
+                    endpoint.pop("MacAddress", None)
+            return []
+        if private:
+            raise InvalidArgument(MAC_CONFLICT)
+        for key in endpoints or [main]:
+            endpoints[key] = {**(endpoints.get(key) or {}), "MacAddress": mac}
+    else:
+        body.pop("MacAddress", None)
+        if not mac:
+            return []
+        if not private:
+            _migrate_mac(endpoints, main, mac)
+    body["NetworkingConfig"] = {**networking, "EndpointsConfig": endpoints}
+    return [MAC_DEPRECATED] if parse_version(version) >= V1_44 else []
+
+
+def _migrate_mac(endpoints: dict[str, Any], main: str, mac: str) -> None:
+    if not endpoints:
+        endpoints[main] = {"MacAddress": mac}
+        return
+    if main not in endpoints:
+        raise InvalidArgument("if a container-wide MAC address is supplied, HostConfig.NetworkMode "
+                              "must match the identity of a network in NetworkSettings.Networks")
+    endpoint = endpoints[main] = dict(endpoints[main] or {})
+    if not endpoint.get("MacAddress"):
+        endpoint["MacAddress"] = mac
+    elif endpoint["MacAddress"] != mac:
+        raise InvalidArgument("the container-wide MAC address must match the endpoint-specific "
+                              "MAC address for the main network, or be left empty")

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from ..diskusage import files_size
 from ..errors import DockyardError, InvalidArgument
+from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
 from . import health
 from .create import command
@@ -90,9 +91,30 @@ def inspect(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
         "GraphDriver": {"Name": "overlay2", "Data": {
             "LowerDir": ":".join(reversed(record.lower_dirs)), "MergedDir": record.rootfs,
             "UpperDir": record.upper_dir, "WorkDir": record.work_dir}},
-        "Mounts": record.mounts, "Config": record.config,
+        "Mounts": record.mounts, "Config": _config(record),
         "NetworkSettings": _network_settings(record),
     }
+
+
+def _config(record: ContainerRecord) -> dict[str, Any]:
+    """``Config`` with dockerd's container-wide ``MacAddress`` (omitted when empty): as created
+    through API < 1.44, else the MAC address asked for on the main network's endpoint — dockerd
+    25+ fills it in from there for every client, whichever field set it."""
+    config = dict(record.config)
+    mac = config.get("MacAddress") or _main_endpoint_mac(record)
+    if mac:
+        config["MacAddress"] = mac
+    else:
+        config.pop("MacAddress", None)
+    return config
+
+
+def _main_endpoint_mac(record: ContainerRecord) -> str:
+    mode = _network_mode(record)
+    if mode in ("host", "none") or mode.startswith("container:"):
+        return ""
+    macs = record.network_settings.get(MACS) or {}
+    return str(macs.get("bridge" if mode == "default" else mode) or "")
 
 
 def human_duration(seconds: float) -> str:

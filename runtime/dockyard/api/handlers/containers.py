@@ -28,6 +28,7 @@ from ...containers.logs import (
     parse_time,
 )
 from ...errors import InvalidArgument
+from ..compat import migrate_mac_address
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
 from .execs import check_detach_keys
@@ -88,9 +89,13 @@ class ContainersHandler(EngineHandler):
 class CreateHandler(ContainersHandler):
     async def post(self) -> None:
         body = self.json_body()
+        networks = getattr(self.engine, "networks", None)
+        warnings = migrate_mac_address(body, self.api_version,
+                                       getattr(networks, "default_network", "bridge"))
         result = await self.call(self.containers.create, body, self.str_arg("name"))
         if trace.PATH is not None:
             self.trace_in(result["Id"])
+        result["Warnings"] = [*(result.get("Warnings") or []), *warnings]
         self.write_json(result, 201)
 
 
