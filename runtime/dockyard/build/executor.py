@@ -32,7 +32,7 @@ from ..linux.mounts import in_root
 from ..linux.users import resolve as resolve_user
 from ..network import files as netfiles
 from ..store.diff import scratch_dir
-from ..store.owners import to_host
+from ..store.owners import StoreIdMap, to_host
 from ..store.snapshots import SnapshotStore, unpack
 from .errors import BuildError, StepFailed
 
@@ -96,7 +96,7 @@ class CopyOp:
     link: bool = False  # sources are private files on the upper dir's file system
     downloads: frozenset[Path] = frozenset()  # ADD <URL> files: copied as they are
     notes: list[str] = field(default_factory=list)  # for the build output (owners not kept)
-    remap: UserNamespace | None = None  # --userns-remap: an ADDed archive's owners shifted
+    id_map: StoreIdMap | None = None  # the store's id map (--userns-remap: an ADDed archive's owners shifted)
 
     def extracts(self, src: Path) -> bool:
         """ADD unpacks a local tar archive (never a downloaded one)."""
@@ -287,7 +287,7 @@ def _extract(src: Path, target: Path, op: CopyOp) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with open(src, "rb") as f:
         result = unpack(ChunkStream(decompressed_chunks(f)), target, what=f"ADD {src.name}",
-                        layer=False, remap=op.remap)
+                        layer=False, id_map=op.id_map)
     if result.unmapped:
         op.notes.append(result.unmapped)
 

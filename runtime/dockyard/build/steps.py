@@ -23,7 +23,6 @@ from ..containers.spec import Mount as SpecMount
 from ..oci import mediatypes as mt
 from ..store.diff import adopt_snapshot, write_layer
 from ..store.images import ImageStore, LayerInput
-from ..store.owners import to_host
 from ..store.snapshots import chain_ids
 from . import executor, initlayer, remote
 from .cache import step_key
@@ -207,8 +206,7 @@ class StepRunner:
             with self.store.adding() as session:
                 diff_id = None
                 if scratch is not None and not executor.upper_is_empty(scratch):
-                    layer = write_layer(self.store.content, scratch / "fs",
-                                        remap=self.store.snapshots.remap)
+                    layer = write_layer(self.store.content, scratch / "fs", id_map=self.store.snapshots.id_map)
                     session.blob(layer.blob_digest)
                     chain = chain_ids([*self.state.config.diff_ids, layer.diff_id])[-1]
                     adopt_snapshot(self.store.snapshots, scratch, chain, layer)
@@ -346,8 +344,7 @@ class StepRunner:
     def _run_lowers(self) -> list[str]:
         """The parent image's layers with dockerd's init layer on top (:mod:`.initlayer`)."""
         lowers = self.lower_dirs()
-        remap = self.store.snapshots.remap
-        owner = (os.geteuid(), os.getegid()) if remap is None else to_host(remap, 0, 0)
+        owner = self.store.snapshots.id_map.root_on_disk()
         return [*lowers, initlayer.lower_dir(self.store.snapshots.root, lowers, owner)]
 
     def _network(self, inst: Run) -> str:
@@ -474,16 +471,8 @@ def _isolated(fn: Callable[..., Any], *args: Any) -> Any:
     return userns.call(fn, *args)
 
 
-def _check_mapped(uid: int, gid: int) -> None:
-    """In a rootless daemon's user namespace, an owner outside its map is named, not EINVAL."""
-    from ..linux import idmap, userns
-
-    if userns.inside():
-        idmap.check_mapped(userns.current(), uid, [gid])
-
-
 def _make_workdir(snapshots: Any, lower_dirs: list[str], upper: Path, path: str) -> None:
-    root_owner = (0, 0) if snapshots.remap is None else to_host(snapshots.remap, 0, 0)
+    root_owner = snapshots.id_map.to_disk(0, 0)
     with executor.image_rootfs(snapshots, lower_dirs) as view:
         executor.Roots(view, upper, root_owner).makedirs(path)
 
@@ -499,13 +488,13 @@ def _copy_files(snapshots: Any, lower_dirs: list[str], upper: Path, op: executor
             op.sources = [p for s in patterns for p in BuildContext(root, owned=False).sources(s)]
         view = stack.enter_context(executor.image_rootfs(snapshots, lower_dirs))
         op.owner = executor.resolve_owner(chown, view)
-        if op.owner is not None and os.geteuid() == 0:
-            _check_mapped(*op.owner)
-        root_owner = (0, 0)
-        if snapshots.remap is not None:  # --userns-remap: the layer holds the shifted host ids
-            op.owner, op.remap = to_host(snapshots.remap, *(op.owner or (0, 0))), snapshots.remap
-            root_owner = to_host(snapshots.remap, 0, 0)
-        executor.apply_copy(executor.Roots(view, upper, root_owner), op)
+        id_map = snapshots.id_map  # the store's id map: which owners the upper dir's files get
+        if op.owner is not None:
+            id_map.check_owner(*op.owner)
+        if id_map.remap is not None:  # --userns-remap: the layer holds the shifted host ids
+            op.owner = id_map.to_disk(*(op.owner or (0, 0)))
+        op.id_map = id_map
+        executor.apply_copy(executor.Roots(view, upper, id_map.to_disk(0, 0)), op)
         if from_lowers is None:
             return [], op.notes
         return [classic_hash(root, p, image=True) for p in op.sources], op.notes

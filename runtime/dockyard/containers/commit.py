@@ -80,7 +80,7 @@ def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = No
             diff_id = None
             if without_init_paths(diff.changes(record.lower_dirs, record.upper_dir)):
                 layer = diff.write_layer(store.content, record.upper_dir,
-                                         layer_exclusions(record.upper_dir), store.snapshots.remap)
+                                         layer_exclusions(record.upper_dir), store.snapshots.id_map)
                 session.blob(layer.blob_digest)
                 layers.append(LayerInput(layer.blob_digest, mt.OCI_LAYER))
                 diff_id = layer.diff_id

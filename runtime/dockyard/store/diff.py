@@ -9,8 +9,8 @@ by path, owner/mode/xattrs/hardlinks/symlinks kept, mtimes kept (whole seconds, 
 it fits and PAX records where not), so the same upper dir always gives the same diff_id.
 A rootless daemon's upper dirs hold host ids (its own uid for the container's root, its
 subordinate ids for the others), and so do a ``--userns-remap`` root daemon's (its remapped
-range): the tar carries the container's ids, through the inverse of the map its containers get
-(an id outside it becomes 65534, as the kernel shows it).
+range): the tar carries the container's ids, through the inverse of the store's id map
+(:class:`~dockyard.store.owners.StoreIdMap`; an id outside it becomes 65534, as the kernel shows it).
 
 :func:`commit_upper` streams the tar into the content store (uncompressed: blob digest =
 diff_id, compressed when pushed) and then *adopts* the upper dir as the layer's snapshot,
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..linux.idmap import UserNamespace
 from ..oci import mediatypes as mt
 from .content import ContentStore
+from .owners import IdMaps, StoreIdMap, container_id
 from .snapshots import OPAQUE, WHITEOUT_PREFIX, SnapshotStore, UnpackResult
 
 T = TypeVar("T")
@@ -204,27 +204,8 @@ class _Owned:
         self.st_uid, self.st_gid = uid, gid
 
 
-IdMaps = tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]
-
-
-def _store_maps(remap: UserNamespace | None = None) -> IdMaps | None:
-    """The store's (uid, gid) maps: a root daemon's ``--userns-remap`` map, the rootless
-    containers' maps, or None for a plain root daemon (host ids are the ids)."""
-    if remap is not None:
-        return remap.uid_map, remap.gid_map
-    if os.geteuid() == 0:
-        return None
-    from ..linux import idmap
-
-    ns = idmap.rootless()
-    return ns.uid_map, ns.gid_map
-
-
-def _inside(maps: list[tuple[int, int, int]], host_id: int) -> int:
-    for inside, outside, count in maps:
-        if outside <= host_id < outside + count:
-            return inside + host_id - outside
-    return 65534
+def _read_maps(id_map: StoreIdMap | None) -> IdMaps | None:
+    return (id_map or StoreIdMap.of_process()).read_maps()
 
 
 class _Writer:
@@ -243,8 +224,8 @@ class _Writer:
             if rel in self.exclude:
                 continue
             if self.maps is not None:
-                st = _Owned(st, _inside(self.maps[0], st.st_uid),  # type: ignore[assignment]
-                            _inside(self.maps[1], st.st_gid))
+                st = _Owned(st, container_id(self.maps[0], st.st_uid),  # type: ignore[assignment]
+                            container_id(self.maps[1], st.st_gid))
             yield from self.entry(rel, st)
         yield b"\0" * (_BLOCK * 2)
 
@@ -331,10 +312,10 @@ class _IterReader(io.RawIOBase):
         return data[:n]
 
 
-def layer_tar(upper_dir: str | Path, remap: UserNamespace | None = None) -> Iterator[bytes]:
+def layer_tar(upper_dir: str | Path, id_map: StoreIdMap | None = None) -> Iterator[bytes]:
     """The OCI layer tar of an upper dir, as a stream of chunks (owners mapped back to the
-    container's ids through ``remap``, a remapped root daemon's map, or the rootless one)."""
-    return _Writer(str(upper_dir), _store_maps(remap)).entries()
+    container's ids through ``id_map``, the store's id map; default: this process's)."""
+    return _Writer(str(upper_dir), _read_maps(id_map)).entries()
 
 
 # ---- storing a layer -------------------------------------------------------------------------
@@ -350,30 +331,31 @@ class Layer:
 
 
 def write_layer(content: ContentStore, upper_dir: str | Path, exclude: Iterable[str] = (),
-                remap: UserNamespace | None = None) -> Layer:
+                id_map: StoreIdMap | None = None) -> Layer:
     """Stream the upper dir's layer tar into the content store (uncompressed); ``exclude``:
     paths relative to the upper dir left out (a container's runtime files, for a commit);
-    ``remap``: the store's ``--userns-remap`` map, whose host ids the tar gives back as the
-    container's."""
-    return as_owner(_write_layer, content, str(upper_dir), sorted(exclude), remap)
+    ``id_map``: the store's id map, whose on-disk ids the tar gives back as the container's
+    (default: this process's)."""
+    return as_owner(_write_layer, content, str(upper_dir), sorted(exclude),
+                    id_map or StoreIdMap.of_process())
 
 
 def _write_layer(content: ContentStore, upper_dir: str, exclude: list[str] | None = None,
-                 remap: UserNamespace | None = None) -> Layer:
-    writer = _Writer(upper_dir, _store_maps(remap), frozenset(exclude or ()))
+                 id_map: StoreIdMap | None = None) -> Layer:
+    writer = _Writer(upper_dir, _read_maps(id_map), frozenset(exclude or ()))
     digest, written = content.write(_IterReader(writer.entries()))
     return Layer(digest, digest, mt.OCI_LAYER, written, writer.fs_size)
 
 
 def layer_from_upper(upper_dir: str | Path, lower_dirs: Iterable[str | Path] = (),
                      content: ContentStore | None = None,
-                     remap: UserNamespace | None = None) -> tuple[Iterator[bytes] | Layer, str, int]:
+                     id_map: StoreIdMap | None = None) -> tuple[Iterator[bytes] | Layer, str, int]:
     """The contract's entry point: with ``content`` the layer is stored and described
     (``(Layer, diff_id, tar size)``); without, the tar stream is returned unhashed
     (``(chunks, "", 0)``). ``lower_dirs`` is unused: an upper dir is self-contained."""
     if content is None:
-        return layer_tar(upper_dir, remap), "", 0
-    layer = write_layer(content, upper_dir, remap=remap)
+        return layer_tar(upper_dir, id_map), "", 0
+    layer = write_layer(content, upper_dir, id_map=id_map)
     return layer, layer.diff_id, layer.tar_size
 
 
@@ -383,10 +365,9 @@ def scratch_dir(snapshots: SnapshotStore) -> Path:
     path = snapshots.root / f"tmp-{secrets.token_hex(8)}"
     for sub in ("fs", "work", "merged"):
         (path / sub).mkdir(parents=True)
-    if snapshots.remap is not None:  # the container's "/" is its remapped root's
-        from .owners import to_host
-
-        os.chown(path / "fs", *to_host(snapshots.remap, 0, 0))
+    root_owner = snapshots.id_map.root_owner()
+    if root_owner is not None:  # the container's "/" is its remapped root's
+        os.chown(path / "fs", *root_owner)
     return path
 
 

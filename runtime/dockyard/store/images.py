@@ -33,6 +33,7 @@ from ..oci.reference import Reference
 from .compression import Readable
 from .content import ContentStore
 from .metadata import ImageRow, LayerRow, MetadataStore, RefRow, SnapshotRow
+from .owners import StoreIdMap
 from .removal import ImageNotFound
 from .snapshots import SnapshotStore, UnpackResult, chain_ids
 from .timefmt import ZERO_TIME, parse_unix, rfc3339_now
@@ -129,19 +130,26 @@ class ImageStore:
 
     def __init__(self, root: Path, remap: UserNamespace | None = None) -> None:
         """``remap``: a root daemon's ``--userns-remap`` map; layers are unpacked with their
-        owners shifted through it (:attr:`SnapshotStore.remap`, the store's id map)."""
+        owners shifted through it. :attr:`id_map` is the store's id map (a rootless daemon's too:
+        :class:`~dockyard.store.owners.StoreIdMap`), which the snapshots share."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_root(self.root)
         self.content = ContentStore(self.root)
-        self.snapshots = SnapshotStore(self.root, remap=remap)
-        self.remap = remap  # the store's id map (None: host ids are the containers' ids)
+        self.id_map = StoreIdMap.of_process(remap)
+        self.snapshots = SnapshotStore(self.root, id_map=self.id_map)
         self.meta = MetadataStore(self.root / "metadata.db")
         self._lock = threading.RLock()
         self._chain_locks: dict[str, threading.Lock] = {}
         self._pins: Counter[str] = Counter()
         self.containers_using: ContainersUsing = lambda _image_id: []
         self.recover()
+
+    @property
+    def remap(self) -> UserNamespace | None:
+        """The ``--userns-remap`` map (:attr:`id_map`' own), or None: what a remapped daemon's
+        containers, builds and volumes are given."""
+        return self.id_map.remap
 
     def close(self) -> None:
         self.meta.close()

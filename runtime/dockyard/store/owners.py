@@ -1,5 +1,12 @@
-"""Layer owners under a rootless daemon: the container ids a layer's entries name, given on the
-host as the ids the rootless user namespace maps them to.
+"""Layer owners: the store's id map (:class:`StoreIdMap`), and under a rootless daemon the
+container ids a layer's entries name, given on the host as the ids the rootless user namespace
+maps them to.
+
+:class:`StoreIdMap` is the one answer to "how do the owners the store's files have on disk relate
+to the ids its containers see": a plain root daemon's are the same ids, a ``--userns-remap``
+daemon's are shifted through its map, a rootless daemon's are what its user namespace maps
+them to. The unpacker (:mod:`.snapshots`), the layer writer (:mod:`.diff`), commit and the
+builder ask it (``ImageStore.id_map``) instead of working the map out each on its own.
 
 Why this shape: an unprivileged daemon may not ``chown``, so :mod:`.snapshots` unpacks as usual
 (same code, same speed as root's; an entry of the container's root is already right, since the
@@ -28,7 +35,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from ..errors import DockyardError
 from ..linux import idmap
@@ -111,6 +118,112 @@ def to_host(ns: idmap.UserNamespace, uid: int, gid: int) -> tuple[int, int]:
     return out[0], out[1]
 
 
+IdMaps = tuple[list[idmap.Mapping], list[idmap.Mapping]]  # (uid map, gid map)
+
+
+@dataclass(frozen=True)
+class StoreIdMap:
+    """The store's id map: how the owners of the store's files (layers, containers' upper dirs)
+    relate to the ids its containers see. One per store (``ImageStore.id_map``):
+
+    * ``host`` (a root daemon): the same ids;
+    * ``remap`` (a root daemon's ``--userns-remap``; :attr:`remap` is its map): each id is kept
+      shifted through the map; the daemon gives and reads them so itself, and an id the map
+      lacks is an error, in dockerd's words (:func:`to_host`);
+    * ``userns`` (a rootless daemon; a root daemon run inside a user namespace): the ids the
+      user namespace maps the containers' to. Seen from outside (the daemon's user) they are
+      host ids — its own uid for the containers' root, subordinate ids for the rest —, read
+      back through the inverse of the map, and only a helper inside may give them
+      (:class:`OwnerLog`); seen from inside (as its root: that helper) they are the
+      containers' ids already. An id the map lacks becomes root's, and is counted.
+
+    Which side a process is on is asked where the map is used (a rootless store's object
+    crosses into the helper as it is), and the rootless map is read afresh each time, as the
+    launcher reads it for each start."""
+
+    kind: Literal["host", "remap", "userns"] = "host"
+    remap: idmap.UserNamespace | None = None
+
+    @classmethod
+    def of_process(cls, remap: idmap.UserNamespace | None = None) -> StoreIdMap:
+        """The store's id map for a daemon (or a helper) running as this process does, with
+        ``remap`` its ``--userns-remap`` map if any."""
+        if remap is not None:
+            return cls("remap", remap)
+        if os.geteuid() != 0 or _in_user_namespace():
+            return cls("userns")
+        return cls()
+
+    @staticmethod
+    def inside() -> bool:
+        """Whether this process sees the files as the containers do (root of their user
+        namespace), rather than the host's ids (the rootless daemon's user)."""
+        return os.geteuid() == 0
+
+    def namespace(self) -> idmap.UserNamespace | None:
+        """The map between the containers' ids and the ids this process's files may have: the
+        remap; the rootless map outside the user namespace, the namespace's own inside (which
+        ids a chown there may give); None for any id."""
+        if self.kind == "remap":
+            return self.remap
+        if self.kind != "userns":
+            return None
+        if not self.inside():
+            return idmap.rootless()
+        from ..linux import userns
+
+        return userns.current()
+
+    def read_maps(self) -> IdMaps | None:
+        """The (uid, gid) maps whose inverse turns the owners this process reads on disk into
+        the containers' ids (a layer tar's headers); None: they are the containers' already."""
+        if self.kind == "userns" and self.inside():
+            return None  # the kernel shows them mapped (an id outside as 65534)
+        ns = self.namespace()
+        return None if ns is None else (ns.uid_map, ns.gid_map)
+
+    def owner_map(self) -> OwnerMap:
+        """The ids an unpack in this process may give, and how (:class:`OwnerMap`)."""
+        return OwnerMap(self.namespace(), shift=self.kind == "remap")
+
+    def to_disk(self, uid: int, gid: int) -> tuple[int, int]:
+        """The ids this process gives a file of the containers' ``uid:gid``: shifted under
+        ``--userns-remap`` (:func:`to_host`: an id the map lacks is refused), the same ids
+        otherwise (root's own; in a rootless helper the kernel maps a chown)."""
+        return (uid, gid) if self.remap is None else to_host(self.remap, uid, gid)
+
+    def root_owner(self) -> tuple[int, int] | None:
+        """The host ids a file of the containers' root must be given explicitly (the remapped
+        root), or None: a file this process makes is already the containers' root's."""
+        return None if self.remap is None else self.to_disk(0, 0)
+
+    def check_owner(self, uid: int, gid: int) -> None:
+        """Refuse an explicit owner (``COPY --chown``) the user namespace this process is root
+        of lacks, naming the map (the kernel would say only EINVAL); under ``--userns-remap``
+        :meth:`to_disk` refuses it."""
+        if self.kind == "userns" and self.inside():
+            idmap.check_mapped(self.namespace() or idmap.UserNamespace(), uid, [gid])
+
+    def root_on_disk(self) -> tuple[int, int]:
+        """The ids a file of the containers' root has on disk, as this process reads them."""
+        return self.root_owner() or (os.geteuid(), os.getegid())
+
+
+def _in_user_namespace() -> bool:
+    from ..linux import userns
+
+    return userns.inside()
+
+
+def container_id(maps: list[idmap.Mapping], host_id: int) -> int:
+    """The containers' id of an on-disk ``host_id`` through the inverse of ``maps`` (65534, the
+    kernel's overflow id, for one outside them)."""
+    for inside, outside, count in maps:
+        if outside <= host_id < outside + count:
+            return inside + host_id - outside
+    return 65534
+
+
 def unmapped_message(owners: OwnerMap, what: str) -> str:
     ns = owners.ns or idmap.UserNamespace()
     files = "entry" if owners.unmapped == 1 else "entries"
@@ -169,4 +282,5 @@ class _Below:
         self.fds.clear()
 
 
-__all__ = ["OwnerLog", "OwnerMap", "Record", "UnmappedId", "apply_records", "to_host", "unmapped_message"]
+__all__ = ["IdMaps", "OwnerLog", "OwnerMap", "Record", "StoreIdMap", "UnmappedId", "apply_records", "container_id",
+           "to_host", "unmapped_message"]

@@ -54,7 +54,7 @@ from ..linux import idmap, userns
 from . import tarparse
 from .compression import Readable, decoder, raw_chunks, sniff
 from .content import WRITEBACK, start_writeback
-from .owners import CAPS, OwnerLog, OwnerMap, UnmappedId, to_host, unmapped_message
+from .owners import CAPS, OwnerLog, StoreIdMap, UnmappedId, unmapped_message
 from .tarparse import ChunkReader, Entry, TarError
 
 WHITEOUT_PREFIX = ".wh."
@@ -161,19 +161,19 @@ def _chunks_of(src: Readable | Iterator[bytes]) -> Iterator[bytes]:
 
 
 def unpack(src: Readable | Iterator[bytes], dest: Path, writeback: bool = False,
-           what: str = "", layer: bool = True,
-           remap: idmap.UserNamespace | None = None) -> UnpackResult:
+           what: str = "", layer: bool = True, id_map: StoreIdMap | None = None) -> UnpackResult:
     """Unpack a layer stream (gzip, zstd or plain tar; a file or an iterator of chunks) into the
     existing directory ``dest``. ``writeback``: start the disk writes of large files as they
-    are written (for an unpack that ends with a sync). A non-root caller gets the layer's
-    owners through a helper in its rootless user namespace (:mod:`.owners`); ``what`` names
-    the archive in the message about owners that could not be kept (default: the layer).
-    ``layer=False``: a plain archive (ADD of a local tar), whose ``.wh.*`` entries are files
-    like any other, not whiteouts or opaque-directory markers (as dockerd's ADD extracts).
-    ``remap`` (a root daemon's ``--userns-remap``): every owner is given shifted through the
-    map (container id 0 → its first host id), directories the tar does not list are the
-    remapped root's, and an id the map lacks stops the unpack (:class:`.owners.UnmappedId`)."""
-    extractor = _Extractor(dest, writeback, whiteouts=layer, remap=remap)
+    are written (for an unpack that ends with a sync). ``id_map``: the store's id map (default:
+    this process's, :meth:`StoreIdMap.of_process`). A rootless daemon gets the layer's owners
+    through a helper in its user namespace (:mod:`.owners`); ``what`` names the archive in the
+    message about owners that could not be kept (default: the layer). ``layer=False``: a
+    plain archive (ADD of a local tar), whose ``.wh.*`` entries are files like any other, not
+    whiteouts or opaque-directory markers (as dockerd's ADD extracts). A ``--userns-remap``
+    store's: every owner is given shifted through the map (container id 0 → its first host
+    id), directories the tar does not list are the remapped root's, and an id the map lacks
+    stops the unpack (:class:`.owners.UnmappedId`)."""
+    extractor = _Extractor(dest, writeback, whiteouts=layer, id_map=id_map)
     producer = _Producer(src)
     producer.start()
     try:
@@ -230,7 +230,7 @@ class _Extractor:
     """Applies tar entries below a root directory descriptor, never following a symlink."""
 
     def __init__(self, root: Path, writeback: bool = False, whiteouts: bool = True,
-                 remap: idmap.UserNamespace | None = None) -> None:
+                 id_map: StoreIdMap | None = None) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
         self.writeback = writeback
         self.whiteouts = whiteouts  # ``.wh.*`` entries are overlay whiteouts (a layer's tar)
@@ -243,12 +243,11 @@ class _Extractor:
         # as root, recorded for the user namespace helper (``owners``) when rootless
         self.owner = (0, 0)
         self.owners = None if self.privileged else OwnerLog()
-        self.ids = OwnerMap(_namespace(self.privileged))
-        self.made_dir_owner: tuple[int, int] | None = None
-        if remap is not None and self.privileged:  # a new file is 0:0, no container id's host id
+        id_map = id_map or StoreIdMap.of_process()
+        self.ids = id_map.owner_map()
+        self.made_dir_owner = id_map.root_owner()  # --userns-remap: the remapped root
+        if self.made_dir_owner is not None:  # a new file is 0:0, no container id's host id
             self.owner = (-1, -1)
-            self.ids = OwnerMap(remap, shift=True)
-            self.made_dir_owner = self.ids.owner("", 0, 0)
         self.umask = _umask()
 
     def close(self) -> None:
@@ -506,14 +505,6 @@ def _join(parent: str, base: str) -> str:
     return f"{parent}/{base}" if parent else base
 
 
-def _namespace(privileged: bool) -> idmap.UserNamespace | None:
-    """The map whose ids an unpack may give: none to check in the initial namespace as root;
-    the rootless map for a non-root daemon; the map of the user namespace we are root of."""
-    if not privileged:
-        return idmap.rootless()
-    return userns.current() if userns.inside() else None
-
-
 def _depth(rel: str) -> int:
     return rel.count("/") + 1 if rel else 0
 
@@ -552,12 +543,16 @@ _HANDLERS = {
 class SnapshotStore:
     """Unpacked layers keyed by chain ID, each written to a temp dir and renamed into place."""
 
-    def __init__(self, root: Path, durable: bool = True,
-                 remap: idmap.UserNamespace | None = None) -> None:
+    def __init__(self, root: Path, durable: bool = True, id_map: StoreIdMap | None = None) -> None:
         self.root = Path(root) / "snapshots"
         self.root.mkdir(parents=True, exist_ok=True)
         self.durable = durable
-        self.remap = remap  # the store's id map under --userns-remap: owners kept shifted
+        self.id_map = id_map or StoreIdMap.of_process()  # the store's id map (ImageStore.id_map)
+
+    @property
+    def remap(self) -> idmap.UserNamespace | None:
+        """The store's ``--userns-remap`` map (owners kept shifted), or None."""
+        return self.id_map.remap
 
     def dir(self, chain_id: str) -> Path:
         return self.root / chain_id.removeprefix("sha256:")
@@ -574,9 +569,10 @@ class SnapshotStore:
         tmp = self.root / f"tmp-{secrets.token_hex(8)}"
         (tmp / "fs").mkdir(parents=True)
         try:
-            if self.remap is not None:  # the layer's root dir is the remapped root's, as dockerd's
-                os.chown(tmp / "fs", *to_host(self.remap, 0, 0))
-            result = unpack(src, tmp / "fs", writeback=self.durable, remap=self.remap)
+            root_owner = self.id_map.root_owner()
+            if root_owner is not None:  # the layer's root dir is the remapped root's, as dockerd's
+                os.chown(tmp / "fs", *root_owner)
+            result = unpack(src, tmp / "fs", writeback=self.durable, id_map=self.id_map)
             if expected_diff_id is not None and result.diff_id != expected_diff_id:
                 raise DigestMismatch(expected_diff_id, result.diff_id)
             if result.unmapped:

@@ -19,12 +19,13 @@ from dockyard.containers import create, skeleton
 from dockyard.errors import InvalidArgument
 from dockyard.linux import idmap
 from dockyard.store.diff import layer_tar, write_layer
-from dockyard.store.owners import UnmappedId, to_host
+from dockyard.store.owners import StoreIdMap, UnmappedId, to_host
 from dockyard.store.snapshots import SnapshotStore, unpack
 from dockyard.volumes.local import LocalDriver
 
 SHIFT = 300000
 REMAP = idmap.UserNamespace([(0, SHIFT, 65536)], [(0, SHIFT, 65536)])
+IDS = StoreIdMap.of_process(REMAP)  # the store's id map of a remapping daemon
 LAYER = [
     F("etc/", type=tarfile.DIRTYPE, mode=0o755),
     F("etc/passwd", b"root:x:0:0::/root:/bin/sh\n"),
@@ -59,7 +60,7 @@ def test_to_host_shifts_and_names_an_id_the_map_lacks() -> None:
 
 
 def test_a_layer_unpacks_with_every_owner_shifted(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, durable=False, remap=REMAP)
+    store = SnapshotStore(tmp_path, durable=False, id_map=IDS)
     store.create("sha256:" + "a" * 64, io.BytesIO(make_tar(LAYER)))
     fs = store.path("sha256:" + "a" * 64)
     assert _owner(fs) == (SHIFT, SHIFT)  # the layer's root dir: the remapped root's, as dockerd's
@@ -77,7 +78,7 @@ def test_a_layer_unpacks_with_every_owner_shifted(tmp_path: Path) -> None:
 
 
 def test_an_owner_outside_the_map_stops_the_unpack_in_dockerds_words(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, durable=False, remap=REMAP)
+    store = SnapshotStore(tmp_path, durable=False, id_map=IDS)
     layer = make_tar([F("ok"), F("far", b"x", uid=70000, gid=70000)])
     with pytest.raises(UnmappedId, match=r"^Error processing tar file\(exit status 1\): Container ID 70000 "
                                          "cannot be mapped to a host ID$"):
@@ -106,9 +107,9 @@ def test_a_layer_read_back_carries_the_containers_ids(tmp_path: Path) -> None:
     build stores has the ids the container saw; unpacked again, the same host ids."""
     upper = tmp_path / "upper"
     upper.mkdir()
-    unpack(io.BytesIO(make_tar(LAYER)), upper, remap=REMAP)
+    unpack(io.BytesIO(make_tar(LAYER)), upper, id_map=IDS)
     os.chown(upper / "etc/passwd", 12345, 12345)  # an owner outside the map: the kernel's nobody
-    headers = _headers(list(layer_tar(upper, REMAP)))
+    headers = _headers(list(layer_tar(upper, IDS)))
     assert headers["home/app/notes"] == (1000, 100) and headers["etc"] == (0, 0)
     assert headers["usr/lib/deep/file"] == (65535, 65535) and headers["tmp/.wh.gone"] == (0, 0)
     assert headers["etc/passwd"] == (65534, 65534)
@@ -117,7 +118,7 @@ def test_a_layer_read_back_carries_the_containers_ids(tmp_path: Path) -> None:
     from dockyard.store.content import ContentStore
 
     content = ContentStore(tmp_path / "content")
-    layer = write_layer(content, upper, exclude=["sbin/su"], remap=REMAP)
+    layer = write_layer(content, upper, exclude=["sbin/su"], id_map=IDS)
     with content.open(layer.blob_digest) as blob:
         stored = _headers([blob.read()])
     assert stored["home/app"] == (1000, 1000) and "sbin/su" not in stored
