@@ -17,16 +17,29 @@ container id 0 is host id 165536, 65535 is 231071. The daemon then keeps all its
 ``<data-root>/<uid>.<gid>`` (the first range's starts), images included.
 
 Refusals are dockerd's one-line start errors (an unknown user or group, no ranges).
+
+Making "default"'s user and ranges is safe against a second daemon starting at once and against
+the shadow tools (``useradd``, ``usermod --add-subuids``), where dockerd's is not: daemons take
+turns (a ``flock`` on /etc/.pwd.lock, which no other program uses that way), so only the first
+adds the user and the next finds it; and the ranges are read, chosen and written holding
+/etc/.pwd.lock as ``lckpwdf(3)`` does (a POSIX write lock: the shadow tools take it before they
+read or write /etc/subuid and /etc/subgid), so no other writer slips between the read and the
+write. The user itself is added by ``adduser``/``useradd``, which take that POSIX lock
+themselves (hence not held then); one added meanwhile by anyone else is taken as it is.
 """
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import logging
 import os
 import pwd
 import shutil
 import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -38,6 +51,8 @@ log = logging.getLogger(__name__)
 DEFAULT_USER: Final = "dockremap"
 RANGE_START: Final = 100000
 RANGE_LENGTH: Final = 65536
+PWD_LOCK: Final = "/etc/.pwd.lock"  # lckpwdf(3)'s
+LOCK_TIMEOUT: Final = 15.0  # seconds, as lckpwdf waits
 
 
 @dataclass(frozen=True)
@@ -126,17 +141,69 @@ def resolve(text: str, subuid: str = SUBUID, subgid: str = SUBGID) -> RemappedRo
 # ---- "default": the dockremap user and its ranges ---------------------------------------------
 
 
-def ensure_default(name: str, subuid: str = SUBUID, subgid: str = SUBGID) -> None:
+def ensure_default(name: str, subuid: str = SUBUID, subgid: str = SUBGID,
+                   lock: str = PWD_LOCK) -> None:
     """The user ``name`` (dockremap) and its subordinate ranges, made if missing, as dockerd's
-    ``createIDMap`` for "default" does."""
+    ``createIDMap`` for "default" does — one daemon at a time, and the files read and written
+    under ``lock`` as lckpwdf(3) holds it (see the module's docstring)."""
+    with _locked(lock, fcntl.flock, "another daemon"):  # daemons take turns
+        uid = _existing_or_added(name)
+        with pwd_locked(lock):  # no shadow tool between the read and the write
+            for path in (subuid, subgid):
+                if not subordinate_ranges(path, name, uid):
+                    add_range(path, name, next_range_start(all_ranges(path)))
+
+
+def _existing_or_added(name: str) -> int:
+    """``name``'s uid, adding the system user first if missing; one that another program added
+    meanwhile (adduser then fails: it exists) is taken as it is."""
+    if _uid(name) is None:
+        try:
+            create_system_user(name)
+        except InvalidArgument:
+            if _uid(name) is None:
+                raise
+    return pwd.getpwnam(name).pw_uid
+
+
+def _uid(name: str) -> int | None:
     try:
-        uid = pwd.getpwnam(name).pw_uid
+        return pwd.getpwnam(name).pw_uid
     except KeyError:
-        create_system_user(name)
-        uid = pwd.getpwnam(name).pw_uid
-    for path in (subuid, subgid):
-        if not subordinate_ranges(path, name, uid):
-            add_range(path, name, next_range_start(all_ranges(path)))
+        return None
+
+
+@contextmanager
+def pwd_locked(path: str = PWD_LOCK, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """``path`` (/etc/.pwd.lock) held as lckpwdf(3) holds it — the POSIX write lock the shadow
+    tools take before they read or write /etc/passwd, /etc/subuid and the rest — for a
+    read-modify-write of those files."""
+    with _locked(path, fcntl.lockf, "another program (useradd, vipw, …)", timeout):
+        yield
+
+
+@contextmanager
+def _locked(path: str, take: Callable[[int, int], object], holder: str,
+            timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """An exclusive lock on ``path`` (made 0600 if missing, as lckpwdf makes it) of the kind
+    ``take`` gives: ``fcntl.lockf`` (POSIX, lckpwdf's) or ``fcntl.flock`` (which the POSIX
+    kind ignores, so its holder may still run useradd). Given up after ``timeout`` seconds,
+    as lckpwdf gives up, naming the likely ``holder``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                take(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise InvalidArgument(f"Can't create ID mappings: {path} is held by {holder}; "
+                                          f"gave up after {timeout:g} s") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases either kind
 
 
 def create_system_user(name: str) -> None:
@@ -173,24 +240,34 @@ def next_range_start(ranges: list[tuple[int, int]]) -> int:
 
 
 def add_range(path: str, name: str, start: int) -> None:
-    """Append ``name:start:65536`` (what ``usermod --add-subuids`` writes), atomically: the file
-    is rewritten aside with its mode and renamed over."""
+    """Append ``name:start:65536`` (what ``usermod --add-subuids`` writes), atomically (hold
+    :func:`pwd_locked` around the read that chose ``start`` and this)."""
+    _rewrite(path, lambda lines: [*lines, f"{name}:{start}:{RANGE_LENGTH}"])
+
+
+def remove_ranges(path: str, name: str) -> None:
+    """Drop every line of ``name`` (which ``userdel`` may leave), atomically, others' kept
+    (hold :func:`pwd_locked`)."""
+    _rewrite(path, lambda lines: [x for x in lines if x.split(":", 1)[0] != name])
+
+
+def _rewrite(path: str, change: Callable[[list[str]], list[str]]) -> None:
+    """The file's lines changed: written aside with the file's mode, synced, renamed over."""
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            lines = f.read().splitlines()
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        text, mode = "", 0o644
-    if text and not text.endswith("\n"):
-        text += "\n"
+        lines, mode = [], 0o644
     tmp = f"{path}.dockyard-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(f"{text}{name}:{start}:{RANGE_LENGTH}\n")
+        f.write("".join(f"{line}\n" for line in change(lines)))
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 
-__all__ = ["DEFAULT_USER", "RemappedRoot", "add_range", "all_ranges", "create_system_user",
-           "ensure_default", "next_range_start", "parse", "resolve", "stacked"]
+__all__ = ["DEFAULT_USER", "PWD_LOCK", "RemappedRoot", "add_range", "all_ranges", "create_system_user",
+           "ensure_default", "next_range_start", "parse", "pwd_locked", "remove_ranges", "resolve",
+           "stacked"]

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from ..linux import remap
+from ..linux.idmap import SUBGID, SUBUID, subid_entries
+
 
 def _reachable_by_others(path: Path) -> bool:
     """Every directory on the way is searchable by "other" (the user is in no group of ours)."""
@@ -154,12 +157,10 @@ class UnprivilegedUser:
     def cleanup(self) -> None:
         self.kill_all()
         subprocess.run(["userdel", self.name], check=False, capture_output=True)
-        for path in ("/etc/subuid", "/etc/subgid"):  # userdel may leave them; keep others' lines
-            with contextlib.suppress(FileNotFoundError):
-                lines = Path(path).read_text().splitlines(keepends=True)
-                kept = [line for line in lines if not line.startswith(f"{self.name}:")]
-                if kept != lines:
-                    Path(path).write_text("".join(kept))
+        with remap.pwd_locked():  # userdel may leave them; others' lines kept, as the tools do
+            for path in (SUBUID, SUBGID):
+                if any(owner == self.name for owner, _, _ in subid_entries(path)):
+                    remap.remove_ranges(path, self.name)
         if self.python_mount is not None:
             subprocess.run(["umount", str(self.python_mount)], check=False, capture_output=True)
             with contextlib.suppress(OSError):
