@@ -30,6 +30,7 @@ themselves (hence not held then); one added meanwhile by anyone else is taken as
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import grp
 import logging
@@ -53,6 +54,7 @@ RANGE_START: Final = 100000
 RANGE_LENGTH: Final = 65536
 PWD_LOCK: Final = "/etc/.pwd.lock"  # lckpwdf(3)'s
 LOCK_TIMEOUT: Final = 15.0  # seconds, as lckpwdf waits
+TURN_TIMEOUT: Final = 60.0  # a daemon's turn: longer than an adduser waiting out lckpwdf
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def ensure_default(name: str, subuid: str = SUBUID, subgid: str = SUBGID,
     """The user ``name`` (dockremap) and its subordinate ranges, made if missing, as dockerd's
     ``createIDMap`` for "default" does — one daemon at a time, and the files read and written
     under ``lock`` as lckpwdf(3) holds it (see the module's docstring)."""
-    with _locked(lock, fcntl.flock, "another daemon"):  # daemons take turns
+    with _locked(lock, fcntl.flock, "another daemon", TURN_TIMEOUT):  # daemons take turns
         uid = _existing_or_added(name)
         with pwd_locked(lock):  # no shadow tool between the read and the write
             for path in (subuid, subgid):
@@ -196,7 +198,9 @@ def _locked(path: str, take: Callable[[int, int], object], holder: str,
             try:
                 take(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except BlockingIOError:
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):  # POSIX allows either
+                    raise
                 if time.monotonic() > deadline:
                     raise InvalidArgument(f"Can't create ID mappings: {path} is held by {holder}; "
                                           f"gave up after {timeout:g} s") from None

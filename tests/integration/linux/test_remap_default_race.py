@@ -177,3 +177,31 @@ def test_a_user_another_program_added_meanwhile_is_taken(names: list[str],
     monkeypatch.setattr(remap, "create_system_user", fails)
     with pytest.raises(InvalidArgument, match="error adding user dyrnone"):  # a real failure stays one
         remap.ensure_default(f"dyrnone{os.getpid() % 100000}")
+
+
+_HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+sys.stdout.write("held\\n"); sys.stdout.flush()
+sys.stdin.read(1)
+"""
+
+
+def test_a_lock_held_for_good_is_given_up_on_in_words(names: list[str]) -> None:
+    """As lckpwdf gives up (after 15 s; here sooner), with what holds it named (``names``: root
+    only, nothing made)."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, remap.PWD_LOCK], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        words = (r"^Can't create ID mappings: /etc/.pwd.lock is held by another program \(useradd, "
+                 r"vipw, …\); gave up after 0.1 s$")
+        with pytest.raises(InvalidArgument, match=words), remap.pwd_locked(timeout=0.1):
+            pass
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    with remap.pwd_locked(timeout=30):  # free again
+        pass
