@@ -15,7 +15,9 @@ lookups (glibc would load the image's NSS modules) — tar headers carry numbers
 Under ``--userns-remap`` (option ``remap``: the store's uid and gid maps) the files hold the
 host ids of the container's: a tar out gives the container's ids back (an id the map lacks is
 65534, as the kernel shows it), and a tar in is given the host ids of its headers' (or of
-``-a``'s user), refused in dockerd's words for an id the map lacks.
+``-a``'s user), refused in dockerd's words for an id the map lacks (the arithmetic is
+:mod:`.idmap`'s, as the store's id map's). A rootless daemon's helper works inside its user
+namespace, where the kernel shows the containers' ids already: no map.
 
 Protocol (argv: ``op``, JSON options; stdout)::
 
@@ -39,7 +41,7 @@ import zlib  # noqa: F401
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from . import mounts, namespaces, overlay, syscalls, userns, users
+from . import idmap, mounts, namespaces, overlay, syscalls, userns, users
 
 # Go's os.FileMode type bits, which X-Docker-Container-Path-Stat carries.
 _GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE = 1 << 31, 1 << 27, 1 << 26, 1 << 25
@@ -145,19 +147,17 @@ Maps = list[tuple[int, int, int]]
 _REMAP: tuple[Maps, Maps] | None = None  # the store's (uid, gid) maps under --userns-remap
 
 
-def _to_container(maps: Maps, host_id: int) -> int:
-    for inside, outside, count in maps:
-        if outside <= host_id < outside + count:
-            return inside + host_id - outside
-    return 65534
+def _to_container(maps: Maps, host: int) -> int:
+    inside = idmap.namespace_id(maps, host)
+    return idmap.OVERFLOW_ID if inside is None else inside
 
 
 def _to_host(maps: Maps, container_id: int) -> int:
-    for inside, outside, count in maps:
-        if inside <= container_id < inside + count:
-            return outside + container_id - inside
-    raise CopyError("failed", f"Error processing tar file(exit status 1): Container ID {container_id} "
-                              "cannot be mapped to a host ID")
+    host = idmap.host_id(maps, container_id)
+    if host is None:
+        raise CopyError("failed", f"Error processing tar file(exit status 1): Container ID {container_id} "
+                                  "cannot be mapped to a host ID")
+    return host
 
 
 def _tarinfo_filter(info: tarfile.TarInfo) -> tarfile.TarInfo:

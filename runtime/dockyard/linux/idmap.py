@@ -18,6 +18,7 @@ from typing import Final
 from ..errors import Unavailable
 
 Mapping = tuple[int, int, int]  # (id inside, id outside, count)
+OVERFLOW_ID: Final = 65534  # what the kernel shows for an id a namespace's map lacks
 SUBUID: Final = "/etc/subuid"
 SUBGID: Final = "/etc/subgid"
 
@@ -50,7 +51,8 @@ class UserNamespace:
     def outside(self, uid: int, gid: int) -> tuple[int, int]:
         """The host's ids of the namespace's ``uid``:``gid`` (e.g. its root's, for the owner of
         a container's upper dir); -1 for an id the maps lack."""
-        return _outside(self.uid_map, uid), _outside(self.gid_map, gid)
+        host_uid, host_gid = host_id(self.uid_map, uid), host_id(self.gid_map, gid)
+        return -1 if host_uid is None else host_uid, -1 if host_gid is None else host_gid
 
 
 def remapped(uid: int, gid: int, count: int = 65536) -> UserNamespace:
@@ -60,11 +62,21 @@ def remapped(uid: int, gid: int, count: int = 65536) -> UserNamespace:
     return UserNamespace([(0, uid, count)], [(0, gid, count)], by_parent=True)
 
 
-def _outside(maps: list[Mapping], value: int) -> int:
+def host_id(maps: list[Mapping], value: int) -> int | None:
+    """The id outside (the host's) of id ``value`` inside, or None if ``maps`` lack it."""
     for inside, outside, count in maps:
         if inside <= value < inside + count:
             return outside + value - inside
-    return -1
+    return None
+
+
+def namespace_id(maps: list[Mapping], host: int) -> int | None:
+    """The id inside of host id ``host``, or None if no range of ``maps`` covers it (the kernel
+    shows :data:`OVERFLOW_ID` then)."""
+    for inside, outside, count in maps:
+        if outside <= host < outside + count:
+            return inside + host - outside
+    return None
 
 
 def subid_entries(path: str) -> list[tuple[str, int, int]]:

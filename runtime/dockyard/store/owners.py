@@ -109,12 +109,10 @@ def to_host(ns: idmap.UserNamespace, uid: int, gid: int) -> tuple[int, int]:
     """Container ids → the host ids a remapped store keeps (dockerd's ``ToHost``)."""
     out = []
     for maps, value in ((ns.uid_map, uid), (ns.gid_map, gid)):
-        for inside, outside, count in maps:
-            if inside <= value < inside + count:
-                out.append(outside + value - inside)
-                break
-        else:
+        host = idmap.host_id(maps, value)
+        if host is None:
             raise UnmappedId(f"Container ID {value} cannot be mapped to a host ID")
+        out.append(host)
     return out[0], out[1]
 
 
@@ -218,10 +216,8 @@ def _in_user_namespace() -> bool:
 def container_id(maps: list[idmap.Mapping], host_id: int) -> int:
     """The containers' id of an on-disk ``host_id`` through the inverse of ``maps`` (65534, the
     kernel's overflow id, for one outside them)."""
-    for inside, outside, count in maps:
-        if outside <= host_id < outside + count:
-            return inside + host_id - outside
-    return 65534
+    inside = idmap.namespace_id(maps, host_id)
+    return idmap.OVERFLOW_ID if inside is None else inside
 
 
 def unmapped_message(owners: OwnerMap, what: str) -> str:

@@ -19,6 +19,13 @@ def test_remapped_maps_the_range_and_is_written_by_the_parent() -> None:
     assert not idmap.UserNamespace([(0, 1000, 1)], [(0, 1000, 1)]).from_outside
 
 
+def test_ids_cross_a_stacked_map_both_ways() -> None:
+    """The one arithmetic the store's id map, ``to_host`` and the cp helper share."""
+    stacked = [(0, 1001, 1), (1, 100000, 65536)]  # a rootless map: the user, then its range
+    assert [idmap.host_id(stacked, n) for n in (0, 1, 65536, 65537)] == [1001, 100000, 165535, None]
+    assert [idmap.namespace_id(stacked, h) for h in (1001, 100000, 165535, 0, 165536)] == [0, 1, 65536, None, None]
+    assert idmap.OVERFLOW_ID == 65534 and idmap.host_id([], 0) is None
+
 def test_by_parent_crosses_to_the_launcher_and_old_specs_decode() -> None:
     spec = ContainerSpec("c1", ["/l"], "/u", "/w", ["sh"], userns=idmap.remapped(100000, 100000))
     again = ContainerSpec.from_json(spec.to_json())
