@@ -83,7 +83,7 @@ class ContainerSpec:
     namespace (``/proc/<pid>/ns/user``), joined instead of a new one, as dockerd has runc do —
     to share a network namespace they share its user namespace, whose root has its network
     capabilities there (``linux.remapstart``)."""
-    cgroup_parent: str = "dockyard"
+    cgroup_parent: str | dict[str, str] = "dockyard"  # from the root; v1: maybe per controller
     die_with_parent: bool = True           # SIGKILL the init if its launcher dies
     tty: bool = False                      # a pty from the container's devpts as stdio + console
     log_rotation: list[int] = field(default_factory=list)

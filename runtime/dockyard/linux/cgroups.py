@@ -14,7 +14,7 @@ Layout (``<parent>`` defaults to ``dockyard``)::
 
 ``<parent>`` is taken from each hierarchy's root, with or without a leading ``/``; a parent a
 user names (``docker build --cgroup-parent``) is first placed as runc places it:
-:func:`resolve_parent`.
+:func:`resolve_parent` (on v1 a relative one may be a different path in each hierarchy).
 
 A v1 cpuset cgroup takes no task until its ``cpuset.cpus`` and ``cpuset.mems`` are set, and a
 new one starts with both empty; every level is filled from its parent when made (as runc
@@ -39,6 +39,9 @@ from ..errors import InvalidArgument, Unavailable
 from . import syscalls
 
 DEFAULT_PARENT: Final = "dockyard"  # the cgroup every container's goes under (--cgroup-parent)
+Parent = str | dict[str, str]
+"""A cgroup parent from the hierarchies' root: one path, or on v1 one per controller (a
+relative ``--cgroup-parent`` where the daemon's cgroup differs between hierarchies)."""
 V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
 V2_CONTROLLERS: Final = ("memory", "cpu", "pids")  # enabled for every container; cpuset when asked
 _PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
@@ -279,12 +282,12 @@ def _rmdir(path: str, procs_file: str, patience: float = 5.0) -> None:
 class CgroupV1:
     """One directory per mounted v1 hierarchy (co-mounted controllers share one)."""
 
-    def __init__(self, container_id: str, hier: Hierarchies, parent: str = DEFAULT_PARENT) -> None:
+    def __init__(self, container_id: str, hier: Hierarchies, parent: Parent = DEFAULT_PARENT) -> None:
         self.hier, self.parent = hier, parent
-        self.dirs = {c: _below(hier.v1[c], parent, container_id)
+        self.dirs = {c: _below(hier.v1[c], parent_in(parent, c), container_id)
                      for c in V1_CONTROLLERS if c in hier.v1}
         self.paths = sorted(set(self.dirs.values()))
-        self.cpuset = _below(hier.v1["cpuset"], parent, container_id) \
+        self.cpuset = _below(hier.v1["cpuset"], parent_in(parent, "cpuset"), container_id) \
             if "cpuset" in hier.v1 else None
         self.in_cpuset = False  # its cpuset cgroup is made: a join goes there too (not in paths)
 
@@ -535,14 +538,19 @@ def _below(root: str, *parts: str) -> str:
     return os.path.join(root, *(p.strip("/") for p in parts if p.strip("/")))
 
 
+def parent_in(parent: Parent, controller: str) -> str:
+    """``parent``'s path in ``controller``'s v1 hierarchy."""
+    return parent if isinstance(parent, str) else parent.get(controller, "/")
+
+
 def resolve_parent(parent: str, own: str = "/proc/self/cgroup",
-                   hier: Hierarchies | None = None) -> str:
-    """A ``--cgroup-parent`` placed as runc places it under dockerd's cgroupfs driver, as one
-    path from the hierarchies' root: ``/X`` from the root; ``X`` below the daemon's own cgroup
-    (``own``; its launcher, which makes the cgroups, is its child and stays there) — on v2 below that cgroup's parent (runc: the own one holds tasks, so no
-    controller could be enabled below it), on v1 below the memory hierarchy's (runc takes
-    each hierarchy's own path; the one path here is the memory one, where a parent's limit
-    matters most — the same on a host whose cgroups are one tree, as systemd makes them)."""
+                   hier: Hierarchies | None = None) -> Parent:
+    """A ``--cgroup-parent`` placed as runc places it under dockerd's cgroupfs driver, from
+    the hierarchies' root: ``/X`` from the root; ``X`` below the daemon's own cgroup (``own``;
+    its launcher, which makes the cgroups, is its child and stays there) — on v2 below that
+    cgroup's parent (runc: the own one holds tasks, so no controller could be enabled below
+    it), on v1 below the daemon's path in each hierarchy, which may differ from one to another
+    (then one path per controller; one path where they agree)."""
     if parent.startswith("/"):
         return os.path.normpath(parent)
     hier = hier or detected()
@@ -552,15 +560,18 @@ def resolve_parent(parent: str, own: str = "/proc/self/cgroup",
             _num, controllers, path = line.rstrip("\n").split(":", 2)
             for name in controllers.split(",") if controllers else [""]:
                 paths[name] = path
+
+    def below(base: str) -> str:
+        return os.path.normpath(os.path.join("/", base.lstrip("/"), parent))
+
     if hier.mode == "v2":
-        base = os.path.dirname(paths.get("", "/"))
-    else:
-        base = next((paths[c] for c in V1_CONTROLLERS if c in paths), "/")
-    return os.path.normpath(os.path.join("/", base.lstrip("/"), parent))
+        return below(os.path.dirname(paths.get("", "/")))
+    each = {c: below(paths.get(c, "/")) for c in (*V1_CONTROLLERS, "cpuset")}
+    return each.popitem()[1] if len(set(each.values())) == 1 else each
 
 
 def for_container(container_id: str, hier: Hierarchies | None = None,
-                  parent: str = DEFAULT_PARENT, mode: str | None = None) -> Cgroup | None:
+                  parent: Parent = DEFAULT_PARENT, mode: str | None = None) -> Cgroup | None:
     """The cgroup a container with this id uses on this host (``None`` when none is usable).
 
     ``mode`` forces ``"v1"`` or ``"v2"`` (tests run both drivers on a hybrid host)."""
@@ -569,5 +580,5 @@ def for_container(container_id: str, hier: Hierarchies | None = None,
     if mode == "v1":
         return CgroupV1(container_id, hier, parent)
     if mode == "v2" and hier.v2 is not None:
-        return CgroupV2(container_id, hier, parent)
+        return CgroupV2(container_id, hier, parent_in(parent, "memory"))
     return None

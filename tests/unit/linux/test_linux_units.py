@@ -134,18 +134,31 @@ def test_v2_writes_swap_as_swap_alone_and_the_cpuset(tmp_path: Path) -> None:
 
 def test_a_cgroup_parent_is_placed_as_runc_places_it(tmp_path: Path) -> None:
     """``--cgroup-parent``: ``/X`` from each hierarchy's root; ``X`` below the daemon's own
-    cgroup (v1: the memory hierarchy's; v2: the parent of its own, which holds tasks) —
-    recorded with dockerd 20.10 on this host, whose memory cgroup is not the others'."""
+    cgroup (v1: its path in each hierarchy; v2: the parent of its own, which holds tasks) —
+    recorded with dockerd 20.10 on this host, whose memory cgroup is not the others'
+    (``--cgroup-parent rel``: ``memory:/process_api/<x>/rel/<id>``, ``cpu:/rel/<id>``)."""
     own = tmp_path / "cgroup"
-    own.write_text("4:memory:/outer/me\n3:cpuset:/\n1:cpu,cpuacct:/\n0::/svc/me\n")
-    v1 = cgroups.Hierarchies(v1={"memory": "/m", "cpu": "/c"})
+    own.write_text("8:pids:/p\n5:freezer:/outer/me\n4:memory:/outer/me\n3:cpuset:/\n"
+                   "1:cpu,cpuacct:/\n0::/svc/me\n")
+    v1 = cgroups.Hierarchies(v1={"memory": "/m", "cpu": "/c", "cpuacct": "/c", "pids": "/p",
+                                 "cpuset": "/s"})
     v2 = cgroups.Hierarchies(v2=str(tmp_path))
     assert cgroups.resolve_parent("/abs/x", str(own), v1) == "/abs/x"
-    assert cgroups.resolve_parent("rel/x", str(own), v1) == "/outer/me/rel/x"
+    rel = cgroups.resolve_parent("rel/x", str(own), v1)
+    assert rel == {"memory": "/outer/me/rel/x", "freezer": "/outer/me/rel/x", "pids": "/p/rel/x",
+                   "cpu": "/rel/x", "cpuacct": "/rel/x", "cpuset": "/rel/x"}
     assert cgroups.resolve_parent("rel", str(own), v2) == "/svc/rel"
     assert cgroups.resolve_parent("../../../up", str(own), v1) == "/up"  # never above the root
+    one = tmp_path / "one"  # one tree (as systemd makes them): one path
+    one.write_text("4:memory:/s/me\n3:cpuset:/s/me\n1:cpu,cpuacct:/s/me\n2:pids:/s/me\n"
+                   "5:freezer:/s/me\n")
+    assert cgroups.resolve_parent("rel", str(one), v1) == "/s/me/rel"
     cg = cgroups.CgroupV1("c1", cgroups.Hierarchies(v1={"memory": "/m", "cpuset": "/s"}), "/p/q")
     assert cg.dirs == {"memory": "/m/p/q/c1"} and cg.cpuset == "/s/p/q/c1"
+    cg = cgroups.CgroupV1("c1", v1, rel)
+    assert cg.dirs == {"memory": "/m/outer/me/rel/x/c1", "pids": "/p/p/rel/x/c1",
+                       "cpu": "/c/rel/x/c1", "cpuacct": "/c/rel/x/c1"}
+    assert cg.cpuset == "/s/rel/x/c1"
 
 
 def test_v2_enables_the_controllers_at_each_level_of_a_parent(tmp_path: Path) -> None:
