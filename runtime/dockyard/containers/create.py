@@ -190,7 +190,7 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
     hc.setdefault("ConsoleSize", [0, 0])
     # the docker CLI sends "" for what it leaves to the daemon: dockerd fills in its defaults
     hc["IpcMode"] = hc.get("IpcMode") or daemon.default_ipc_mode
-    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or daemon.default_cgroupns_mode  # recorded: an init gets its own
+    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or daemon.default_cgroupns_mode  # build_spec's cgroupns
     if hc["Memory"] > 0 and hc["MemorySwap"] == 0:
         hc["MemorySwap"] = hc["Memory"] * 2  # dockerd's default: swap as much as memory
     if hc.get("MemorySwappiness") == -1:
@@ -625,7 +625,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
         mounts=[*shm_mounts(hc.get("ShmSize") or 0), *init, *devices, *mounts], network=network,
-        limits=limits(hc),
+        limits=limits(hc), cgroupns="host" if hc.get("CgroupnsMode") == "host" else "private",
         tty=bool(cfg.get("Tty")), log_rotation=log_rotation(hc.get("LogConfig") or {}),
         log_delivery=logopts.delivery(hc.get("LogConfig") or {}, record))
 

@@ -368,7 +368,8 @@ class Runtime:
         spare's work less on the start's path. None: no such embryo (or it died meanwhile),
         and the caller goes through a spare as before."""
         from ..linux import launcher
-        if spec.userns is not None or spec.cgroup_parent != cgroups.DEFAULT_PARENT:
+        if spec.userns is not None or spec.cgroup_parent != cgroups.DEFAULT_PARENT or \
+                spec.cgroupns == "host":  # an embryo has a cgroup namespace of its own
             return None
         with self._spare_cv:
             spare = self._spare

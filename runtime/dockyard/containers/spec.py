@@ -84,6 +84,7 @@ class ContainerSpec:
     to share a network namespace they share its user namespace, whose root has its network
     capabilities there (``linux.remapstart``)."""
     cgroup_parent: str | dict[str, str] = "dockyard"  # from the root; v1: maybe per controller
+    cgroupns: str = "private"              # "host": no cgroup namespace of its own (no embryo)
     die_with_parent: bool = True           # SIGKILL the init if its launcher dies
     tty: bool = False                      # a pty from the container's devpts as stdio + console
     log_rotation: list[int] = field(default_factory=list)

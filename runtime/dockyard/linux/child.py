@@ -164,7 +164,9 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     mounts.mount_proc(root, proc)
     mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none",
                      made=ctx.sys_fd)
-    if not rootless and ctx.hierarchies:
+    if not rootless and ctx.hierarchies and spec.cgroupns == "host":
+        mounts.bind_cgroups(root, ctx.hierarchies, read_only=not spec.privileged)
+    elif not rootless and ctx.hierarchies:
         mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged,
                              made=made.cgroups if made and ctx.cgroupns and not spec.privileged
                              else None)
@@ -328,7 +330,7 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     if ctx.cgroup is not None:
         ctx.cgroup.join(0)
     mark(spec.id, "child.cgroup-joined")
-    if not ctx.cgroupns:
+    if not ctx.cgroupns and spec.cgroupns != "host":
         syscalls.unshare(namespaces.FLAGS["cgroup"])
     if spec.network not in ("none", "host") and not ctx.net_joined:
         namespaces.join_network(spec.network)

@@ -172,7 +172,8 @@ class Launcher:
                 self.discard(embryo)
             raise
         if embryo is not None and (spec.userns is not None or not embryo.ready() or
-                                   spec.cgroup_parent != embryo.cgroup.parent):
+                                   spec.cgroup_parent != embryo.cgroup.parent or
+                                   spec.cgroupns == "host"):  # an embryo has its own
             self.discard(embryo)
             embryo = None
         mark(spec.id, "launcher.prepared")

@@ -155,6 +155,35 @@ def mount_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_o
         sc.mount(None, base, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | NOSUID_NODEV_NOEXEC)
 
 
+def bind_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_only: bool,
+                 own: str = "/proc/self/cgroup") -> None:
+    """/sys/fs/cgroup as runc lays it out for a container in the host's cgroup namespace
+    (``--cgroupns host``), where a new cgroup mount would show the hierarchy's root: a tmpfs
+    (left writable, as dockerd 20.10's) with each v1 hierarchy bound from the caller's cgroup
+    in it (``own``), whose path mountinfo shows; no cgroup2 one (runc lists v1 mounts only)."""
+    base = in_root(root, "/sys/fs/cgroup")
+    if not os.path.isdir(base):
+        return
+    paths = {}
+    with open(own, encoding="utf-8") as f:
+        for line in f:
+            _num, names, path = line.rstrip("\n").split(":", 2)
+            if names:
+                paths[frozenset(names.split(","))] = path
+    sc.mount("tmpfs", base, "tmpfs", NOSUID_NODEV_NOEXEC, "mode=755")
+    flags = sc.MS_REMOUNT | sc.MS_BIND | NOSUID_NODEV_NOEXEC | (sc.MS_RDONLY if read_only else 0)
+    for name, fstype, options in hierarchies:
+        own_path = next((p for names, p in paths.items() if names <= set(options.split(","))),
+                        None)
+        if fstype != "cgroup" or own_path is None:
+            continue
+        target = os.path.join(base, name)
+        os.mkdir(target, 0o555)
+        sc.mount(os.path.join("/sys/fs/cgroup", name, own_path.lstrip("/")), target, None,
+                 sc.MS_BIND)
+        sc.mount(None, target, None, flags)
+
+
 def host_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]:
     """``(name, fstype, options)`` of every cgroup mount under /sys/fs/cgroup on the host."""
     found = []

@@ -67,12 +67,12 @@ def test_a_relative_parent_is_below_the_daemons_path_in_each_hierarchy(
             hier.v1["memory"] == hier.v1["pids"]:
         pytest.skip("needs cgroup v1 with memory and pids in hierarchies of their own")
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN true\n"})
-    with _split_cgroups(f"dytest-split-{uuid.uuid4().hex[:8]}") as (memory, pids):
-        with _PlacedDaemon([memory / "cgroup.procs", pids / "cgroup.procs"]) as daemon:
-            daemon.load(busybox_archive)
-            docker = DockerCLI(daemon.host)
-            docker.env["DOCKER_BUILDKIT"] = "0"
-            done = docker("build", "--no-cache", "--cgroup-parent", "rel", str(ctx))
-            assert done.returncode == 0, done.stderr
-            assert (memory / "rel").is_dir() and (pids / "rel").is_dir()
-            assert not os.path.exists(Path(hier.v1["pids"], memory.name, "rel"))
+    with _split_cgroups(f"dytest-split-{uuid.uuid4().hex[:8]}") as (memory, pids), \
+            _PlacedDaemon([memory / "cgroup.procs", pids / "cgroup.procs"]) as daemon:
+        daemon.load(busybox_archive)
+        docker = DockerCLI(daemon.host)
+        docker.env["DOCKER_BUILDKIT"] = "0"
+        done = docker("build", "--no-cache", "--cgroup-parent", "rel", str(ctx))
+        assert done.returncode == 0, done.stderr
+        assert (memory / "rel").is_dir() and (pids / "rel").is_dir()
+        assert not os.path.exists(Path(hier.v1["pids"], memory.name, "rel"))

@@ -3,9 +3,11 @@ a module of its own so tests import it by a name no other conftest.py shadows)."
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from dockyard.containers.runtime import ExitStatus, Runtime
 from dockyard.containers.spec import ContainerSpec
@@ -46,3 +48,14 @@ def collect(rt: Runtime, spec: ContainerSpec, timeout: float = 20) -> Result:
             t.join(timeout)
     status = container.cleanup(timeout)
     return Result(status, b"".join(sinks[0]).decode(), b"".join(sinks[1]).decode())
+
+
+def through_a_shim(rt: Runtime, spec: ContainerSpec, directory: Path) -> str:
+    """The output of ``spec`` started as the daemon starts containers: by a spare shim (whose
+    embryo takes the specs it can), its log in ``directory``."""
+    log = directory / f"{spec.id}.log"
+    _pid, sock = rt.start_shim(spec, str(directory), str(log))
+    with sock:
+        while (packet := sock.recv(65536)) and packet[:1] != b"x":
+            pass
+    return "".join(json.loads(line)["log"] for line in log.read_text().splitlines())

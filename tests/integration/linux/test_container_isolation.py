@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from containerprobe import Result, collect
+from containerprobe import Result, collect, through_a_shim
 
 from dockyard.containers.runtime import Runtime
 from dockyard.containers.spec import ContainerSpec, Mount, User
@@ -210,17 +209,6 @@ def _normalized(out: str, spec: ContainerSpec) -> list[str]:
     return sorted(line.replace(box, "BOX").replace(spec.id, "ID") for line in lines) + [rest]
 
 
-def _through_an_embryo(runtime: Runtime, spec: ContainerSpec, tmp_path: Path) -> str:
-    """The output of ``spec`` started as the daemon starts containers: by a spare shim's
-    embryo (the daemon's cgroup parent)."""
-    log = tmp_path / f"{spec.id}.log"
-    _pid, sock = runtime.start_shim(spec, str(tmp_path), str(log))
-    with sock:
-        while (packet := sock.recv(65536)) and packet[:1] != b"x":
-            pass
-    return "".join(json.loads(line)["log"] for line in log.read_text().splitlines())
-
-
 @pytest.mark.parametrize("privileged", [False, True], ids=["default", "privileged"])
 def test_an_embryos_premade_mounts_are_what_a_clone_mounts(
         runtime: Runtime, make_spec: Callable[..., ContainerSpec], tmp_path: Path,
@@ -232,7 +220,7 @@ def test_an_embryos_premade_mounts_are_what_a_clone_mounts(
     cloned = make_spec(["sh", "-c", _SEEN], privileged=privileged)
     hatched = make_spec(["sh", "-c", _SEEN], privileged=privileged)
     by_clone = collect(runtime, cloned).out
-    by_embryo = _through_an_embryo(runtime, hatched, tmp_path)
+    by_embryo = through_a_shim(runtime, hatched, tmp_path)  # the daemon's cgroup parent: an embryo
     assert _normalized(by_embryo, hatched) == _normalized(by_clone, cloned)
     assert " /dev/mqueue " in by_clone and "shm directory 1777" in by_clone
     if not privileged:

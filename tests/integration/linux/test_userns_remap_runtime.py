@@ -180,6 +180,20 @@ def test_memory_and_pids_limits_apply(run: Callable[..., Result]) -> None:
     assert (oom.code, oom.status.oom_killed) == (137, True)
 
 
+def test_a_host_cgroupns_binds_the_containers_cgroups(run: Callable[..., Result]) -> None:
+    """``--cgroupns host`` (dockerd 20.10's default on cgroup v1, so every remapped container
+    of it): no cgroup namespace to mount the hierarchies in, so each is bound from the
+    container's cgroup, whose host path shows (and whose limit is there)."""
+    if cgroups.detected().mode != "v1":
+        pytest.skip("recorded on cgroup v1")
+    result = run("grep :memory: /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+                 limits=cgroups.Limits(memory=32 << 20), cgroupns="host")
+    assert result.code == 0, result.err
+    path, limit = result.out.split()
+    assert path.split(":", 2)[2].startswith(f"/{cgroups.DEFAULT_PARENT}/{PREFIX}")
+    assert limit == str(32 << 20)
+
+
 def test_user_and_supplementary_groups(run: Callable[..., Result], base: Path,
                                        make_spec: Callable[..., ContainerSpec],
                                        runtime: Runtime) -> None:

@@ -1,0 +1,52 @@
+"""``--cgroupns`` through the Engine API (``HostConfig.CgroupnsMode``) and the daemon's
+``--default-cgroupns-mode``: a ``host`` container sees its cgroup by its host path, as under
+dockerd 20.10 (``/docker/<id>`` there; ``/dockyard/<id>`` here), a ``private`` one sees ``/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.linux import cgroups
+from dockyard.testing.daemon import DaemonProcess
+
+CMD = ["sh", "-c", "grep :memory: /proc/self/cgroup"]
+
+
+@pytest.fixture(autouse=True)
+def _v1() -> None:
+    if cgroups.detected().mode != "v1":
+        pytest.skip("recorded on cgroup v1 (the embryo path is v1's)")
+
+
+def _memory_cgroup(api: Any, host_config: dict[str, Any]) -> tuple[str, str]:
+    """The container's id and the memory cgroup it printed."""
+    made = api.create_container("busybox", CMD, host_config={"NetworkMode": "none", **host_config})
+    try:
+        api.start(made["Id"])
+        assert api.wait(made["Id"])["StatusCode"] == 0
+        return made["Id"], api.logs(made["Id"]).decode().strip().split(":", 2)[2]
+    finally:
+        api.remove_container(made["Id"], force=True)
+
+
+@pytest.mark.parametrize("mode", ["host", "private"])
+def test_a_containers_cgroupns_mode_is_honoured(client: Any, mode: str) -> None:
+    for _ in range(2):  # the second start may find an embryo waiting (which is private)
+        cid, seen = _memory_cgroup(client.api, {"CgroupnsMode": mode})
+        assert seen == (f"/{cgroups.DEFAULT_PARENT}/{cid}" if mode == "host" else "/")
+
+
+def test_the_daemons_default_cgroupns_mode_applies(busybox_archive: Path) -> None:
+    with DaemonProcess(None, "--default-cgroupns-mode", "host") as daemon:
+        daemon.load(busybox_archive)
+        client = daemon.client()
+        try:
+            cid, seen = _memory_cgroup(client.api, {})
+            assert seen == f"/{cgroups.DEFAULT_PARENT}/{cid}"
+            cid, seen = _memory_cgroup(client.api, {"CgroupnsMode": "private"})
+            assert seen == "/"
+        finally:
+            client.close()
