@@ -43,7 +43,7 @@ from ..linux.idmap import UserNamespace
 from ..store.owners import to_host
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
-from . import skeleton
+from . import nsmodes, skeleton
 from .events import EventBus, bus_of
 from .health import HealthMonitor
 from .monitor import Monitor
@@ -207,6 +207,7 @@ class ContainerManager:
         host_config = _create.host_config_defaults(body.get("HostConfig") or {}, self.daemon)
         _create.validate_host_config(host_config)
         _create.check_userns(host_config, self.remap)
+        nsmodes.check_create(config, host_config, lambda other: self.get(other).id)
         cid = secrets.token_hex(32)
         with self._lock:
             full = self._claim_name(name, cid)
@@ -364,6 +365,7 @@ class ContainerManager:
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined
         netns = "host" if mode == "host" else "none"
         join = ""  # the user namespace of the container whose network this one shares
+        shared = nsmodes.resolve(record, self.get, remapped)  # --pid, --ipc, --uts
         if mode.startswith("container:"):
             other = self.get(mode.split(":", 1)[1])
             if not other.running:
@@ -385,6 +387,7 @@ class ContainerManager:
         try:
             spec = _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
                                       self.daemon_seccomp)
+            nsmodes.apply(spec, shared, _create.shm_mounts(hc.get("ShmSize") or 0))
             if remapped:
                 spec.userns, spec.netns_pin, spec.userns_join = self.remap, pin, join
             return spec, network_ready
@@ -397,6 +400,7 @@ class ContainerManager:
         then the volumes' unmount, in dockerd's order."""
         self._network_teardown(record)
         self._volume_events(record, "unmount")
+        nsmodes.release(record)
 
     def _volume_events(self, record: ContainerRecord, action: str) -> None:
         """dockerd's volume mount/unmount events: a container without mounts pays one test."""
@@ -708,6 +712,7 @@ class ContainerManager:
         if execs is not None:
             execs.forget_container(record.id)
         with self._guard(record):  # an exit being recorded saves first
+            nsmodes.release(record)  # a start that failed before its teardown may leave it
             _discard(record.dir)
         mark(record.id, "rm.discarded")
         with self._lock:

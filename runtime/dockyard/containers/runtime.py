@@ -368,6 +368,8 @@ class Runtime:
         spare's work less on the start's path. None: no such embryo (or it died meanwhile),
         and the caller goes through a spare as before."""
         from ..linux import launcher
+        if not spec.own_namespaces:  # the host's or another's: a clone
+            return None
         if spec.userns is not None or spec.cgroup_parent != cgroups.DEFAULT_PARENT or \
                 spec.cgroupns == "host":  # an embryo has a cgroup namespace of its own
             return None

@@ -76,6 +76,14 @@ class ContainerSpec:
     network namespace — made by its clone, so the container's user namespace owns it, as runc
     makes it (its root then has CAP_NET_RAW/CAP_NET_ADMIN there) — for the daemon to wire
     (veth, addresses, routes) before the init goes on (``linux.remapstart.release``)."""
+    pid_ns: str = ""
+    """The PID namespace (``--pid``): "" one of its own, "host", or a path to join
+    (``/proc/<pid>/ns/pid``: ``container:x``). ``ipc_ns`` likewise (``--ipc``)."""
+    ipc_ns: str = ""
+    uts_ns: str = ""                       # "" one of its own, or "host" (no hostname set)
+    shm: str = ""
+    """/dev/shm: "" a tmpfs of its own, "none" none (``--ipc none``), else the path bound
+    there (``containers.nsmodes``: the host's, a shareable container's)."""
     limits: Limits = field(default_factory=Limits)
     userns: UserNamespace | None = None    # rootless / --userns-remap (who maps: its doc)
     userns_join: str = ""
@@ -93,6 +101,12 @@ class ContainerSpec:
     log_delivery: dict[str, Any] = field(default_factory=dict)
     """A log driver that delivers (syslog, gelf, fluentd): its settings, resolved at the start
     (``logopts.delivery``), for the shim's ``logdrivers.Delivery``; empty for the others."""
+
+    @property
+    def own_namespaces(self) -> bool:
+        """PID, IPC and UTS namespaces and a /dev/shm of its own, as an embryo has them (a
+        spec sharing one starts by a clone)."""
+        return not (self.pid_ns or self.ipc_ns or self.uts_ns or self.shm)
 
     def validate(self) -> None:
         """Reject specs the kernel would reject later with a less clear message."""

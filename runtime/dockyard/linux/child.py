@@ -173,7 +173,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     extra = mounts.host_devices() if spec.privileged and not rootless else []
     mark(spec.id, "child.proc-sys-cg")
     mounts.mount_dev(root, use_mknod=userns is None, pts_gid=_pts_gid(userns), extra=extra,
-                     made=made.dev if made else None)
+                     made=made.dev if made else None, shm=spec.shm)
     mark(spec.id, "child.dev")
     if ctx.root_sock is not None:
         if ctx.gated:
@@ -187,9 +187,10 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
             mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options)
         else:
             mounts.tmpfs(root, m.target, m.options, m.read_only)
-    syscalls.sethostname(spec.hostname or spec.id[:12])  # Docker's default: the short id
-    if spec.domainname:
-        syscalls.setdomainname(spec.domainname)
+    if spec.uts_ns != "host":  # --uts host: the host's names stay
+        syscalls.sethostname(spec.hostname or spec.id[:12])  # Docker's default: the short id
+        if spec.domainname:
+            syscalls.setdomainname(spec.domainname)
     mounts.pivot(root)
     mark(spec.id, "child.pivot")
     if ctx.console_fd is not None:
@@ -332,6 +333,8 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     mark(spec.id, "child.cgroup-joined")
     if not ctx.cgroupns and spec.cgroupns != "host":
         syscalls.unshare(namespaces.FLAGS["cgroup"])
+    if spec.ipc_ns.startswith("/"):  # --ipc container:x, before /dev's mqueue is mounted
+        namespaces.join_path(spec.ipc_ns, "ipc")
     if spec.network not in ("none", "host") and not ctx.net_joined:
         namespaces.join_network(spec.network)
     elif spec.network == "none":  # a namespace of our own (rootless, or no network manager)

@@ -171,6 +171,9 @@ class Launcher:
             if embryo is not None:
                 self.discard(embryo)
             raise
+        if embryo is not None and not spec.own_namespaces:  # the host's or another's: a clone
+            self.discard(embryo)
+            embryo = None
         if embryo is not None and (spec.userns is not None or not embryo.ready() or
                                    spec.cgroup_parent != embryo.cgroup.parent or
                                    spec.cgroupns == "host"):  # an embryo has its own
@@ -296,13 +299,17 @@ class Launcher:
                                  [fd for fd in (err_r, sync_w) if fd is not None]
                                  + ([con_r.fileno()] if con_r else []),
                                  con_w.detach() if con_w else None, caps)
-        flags = namespaces.clone_flags(spec.network, spec.userns is not None)
+        flags = namespaces.clone_flags(spec.network, spec.userns is not None) & \
+            ~namespaces.shared_flags(spec.pid_ns, spec.ipc_ns, spec.uts_ns)
         try:
             if spec.userns is not None and spec.userns.by_parent:
                 from . import remapstart  # here: only a remapped start needs it
                 pid = remapstart.clone(spec, ctx, flags)
             else:
-                pid = syscalls.clone(flags)
+                with namespaces.children_in(spec.pid_ns):  # --pid container:x
+                    pid = syscalls.clone(flags)
+                    if pid == 0:  # the init never leaves the block: it cannot go back
+                        child.run(spec, ctx)
         except BaseException as exc:
             _close(err_r, err_w, sync_r, sync_w, ctx.console_fd)
             if isinstance(exc, OSError):

@@ -201,9 +201,10 @@ def host_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str,
 
 
 def mount_dev(root: str, use_mknod: bool, pts_gid: int | None, extra: Iterable[str] = (),
-              made: int | None = None) -> None:
+              made: int | None = None, shm: str = "") -> None:
     """/dev as a small tmpfs holding only the devices a container may use. ``made``: that
-    tree made ahead with the same nodes (:func:`premade_dev`), ``extra`` ones added to it."""
+    tree made ahead with the same nodes (:func:`premade_dev`), ``extra`` ones added to it.
+    ``shm`` (``ContainerSpec.shm``): "none" leaves /dev/shm out, a path is bound there."""
     dev = in_root(root, "/dev")
     ensure_dir(dev)
     if made is not None:
@@ -212,8 +213,13 @@ def mount_dev(root: str, use_mknod: bool, pts_gid: int | None, extra: Iterable[s
             _dev_nodes(dev, extra, use_mknod)
         return
     for sub, fstype, source, flags, _attrs, options in DEV_MOUNTS:
+        if sub == "shm" and shm == "none":  # --ipc none: no /dev/shm at all, as runc's
+            continue
         if sub:
             os.mkdir(os.path.join(dev, sub), DEV_DIR_MODES[sub])
+        if sub == "shm" and shm:  # the host's, a shareable container's (dockerd's ShmPath)
+            sc.mount(shm, os.path.join(dev, sub), None, sc.MS_BIND | sc.MS_REC)
+            continue
         sc.mount(source, os.path.join(dev, sub), fstype, flags,
                  _dev_options(sub, options, pts_gid) or None)
         if not sub:
@@ -486,3 +492,19 @@ def make_readonly(paths: Iterable[str]) -> None:
                 continue
             raise
         remount_readonly(path)
+
+
+def host_shm(path: str, size: int) -> None:
+    """A shareable container's /dev/shm: a tmpfs mounted where the daemon runs, as dockerd's
+    ``setupIpcDirs`` mounts it, for the container and its ``--ipc container:`` joiners to
+    bind (a mount in another mount namespace cannot be bound). One mounted already — a
+    daemon restarted meanwhile, a start failed after it — is kept."""
+    os.makedirs(path, 0o700, exist_ok=True)
+    if not os.path.ismount(path):
+        sc.mount("shm", path, "tmpfs", NOSUID_NODEV_NOEXEC, f"mode=1777,size={size}")
+
+
+def release_shm(path: str) -> None:
+    """:func:`host_shm`'s tmpfs unmounted (detached: a joiner may hold it yet)."""
+    if os.path.ismount(path):
+        sc.umount2(path, sc.MNT_DETACH)

@@ -9,10 +9,12 @@ own cgroup as ``/``); everything else is created by ``clone`` itself.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
 import struct
+from collections.abc import Iterator
 from typing import Final
 
 from . import syscalls
@@ -38,6 +40,41 @@ def clone_flags(network: str, userns: bool) -> int:
     if userns:
         flags |= FLAGS["user"]
     return flags
+
+
+def shared_flags(pid: str, ipc: str, uts: str) -> int:
+    """The clone flags a container leaves out for the namespaces it shares (``--pid``,
+    ``--ipc``, ``--uts``: "host", or a path to join; "" is one of its own)."""
+    return (FLAGS["pid"] if pid else 0) | (FLAGS["ipc"] if ipc else 0) | \
+        (FLAGS["uts"] if uts else 0)
+
+
+@contextlib.contextmanager
+def children_in(pid_ns: str) -> Iterator[None]:
+    """Children cloned meanwhile go into the PID namespace at ``pid_ns`` (a path: ``--pid
+    container:x``; anything else changes nothing). Entering a PID namespace moves only the
+    caller's later children, and the caller's own is entered again afterwards."""
+    if not pid_ns.startswith("/"):
+        yield
+        return
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        join_path(pid_ns, "pid")
+        try:
+            yield
+        finally:
+            syscalls.setns(own, FLAGS["pid"])
+    finally:
+        os.close(own)
+
+
+def join_path(path: str, kind: str) -> None:
+    """Enter the ``kind`` namespace at ``path`` (``/proc/<pid>/ns/<kind>``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        syscalls.setns(fd, FLAGS[kind])
+    finally:
+        os.close(fd)
 
 
 _SIOCSIFFLAGS: Final = 0x8914

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import stat
 import tarfile
 import tempfile
@@ -212,3 +213,25 @@ def test_ipc_host_fails_every_start(remapped: Remapped) -> None:
         remapped.ok("rm", cid)
     assert remapped.ok("run", "--rm", "--ipc", "host", "--userns", "host", "busybox",
                        "echo", "ran").strip() == "ran"
+
+
+def test_namespace_modes_under_the_remap(remapped: Remapped) -> None:
+    """``--uts host`` and ``--ipc shareable`` run remapped (the shareable /dev/shm is the
+    container's own tmpfs then); joining another container's PID or IPC namespace is refused
+    at the start (dockerd has runc join that container's user namespace too, which is not done
+    here for those), and runs with ``--userns host`` on both sides."""
+    assert remapped.ok("run", "--rm", "--uts", "host", "busybox", "hostname").strip() == socket.gethostname()
+    size = remapped.ok("run", "--rm", "--ipc", "shareable", "--shm-size", "1m", "busybox", "df", "-k", "/dev/shm")
+    assert size.split("\n")[1].split()[1] == "1024"
+    donor = remapped.ok("run", "-d", "--ipc", "shareable", "busybox", "sleep", "60").strip()
+    plain = remapped.ok("run", "-d", "--userns", "host", "--ipc", "shareable", "busybox", "sleep", "60").strip()
+    try:
+        for flag in ("--pid", "--ipc"):
+            refused = remapped.docker("run", "--rm", flag, f"container:{donor}", "busybox", "true")
+            assert refused.returncode == 125 and "is not supported with --userns-remap" in refused.stderr
+            joined = remapped.ok("run", "--rm", "--userns", "host", flag, f"container:{plain}", "busybox",
+                                 "readlink", f"/proc/self/ns/{flag[2:]}")
+            mine = remapped.ok("exec", plain, "readlink", f"/proc/self/ns/{flag[2:]}")
+            assert joined == mine
+    finally:
+        remapped.ok("rm", "-f", donor, plain)

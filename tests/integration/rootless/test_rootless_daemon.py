@@ -648,6 +648,23 @@ def test_add_of_a_local_tar_with_whiteout_names(rootless: Rootless) -> None:
     rootless.ok("rmi", "rl-add-wh")
 
 
+def test_namespace_modes(rootless: Rootless) -> None:
+    """``--uts host``, ``--ipc none`` and ``shareable`` run; ``--pid``/``--ipc`` host and
+    ``container:`` are refused at the start, saying why (``containers.nsmodes``)."""
+    assert rootless.ok("run", "--rm", "--uts", "host", "busybox", "hostname").strip() == socket.gethostname()
+    assert "shm" not in rootless.ok("run", "--rm", "--ipc", "none", "busybox", "ls", "/dev").split()
+    assert "/dev/shm" in rootless.ok("run", "--rm", "--ipc", "shareable", "busybox", "df", "/dev/shm")
+    rootless.ok("run", "-d", "--name", "rl-donor", "--ipc", "shareable", "busybox", "sleep", "60")
+    for flag in ("--pid", "--ipc"):
+        for mode in ("host", "container:rl-donor"):
+            refused = rootless.docker("run", "--rm", flag, mode, "busybox", "true")
+            assert refused.returncode == 125, refused.stderr
+            assert "a rootless daemon cannot share the host's or another container's PID or IPC " \
+                   "namespace" in refused.stderr
+    rootless.ok("rm", "-f", "rl-donor")
+    assert rootless.ok("ps", "-aq") == ""
+
+
 def test_kernel_limits_are_named(rootless: Rootless) -> None:
     limited = rootless.docker("run", "--rm", "--memory", "64m", "busybox", "true")
     if limited.returncode != 0:  # cgroup v1 (or v2 without delegation): no cgroup for us
