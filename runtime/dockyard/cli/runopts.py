@@ -85,6 +85,8 @@ def add_container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cap-drop", **many, help="drop Linux capabilities")
     p.add_argument("--privileged", action="store_true", help="give extended privileges to this container")
     p.add_argument("--userns", help='user namespace to use: "host" opts out of the daemon\'s --userns-remap')
+    p.add_argument("--cgroupns", help='cgroup namespace to use: "host", "private" '
+                   "(default: the daemon's --default-cgroupns-mode)")
     p.add_argument("--security-opt", **many, help="security options")
     p.add_argument("--read-only", action="store_true", help="mount the container's root filesystem as read only")
     p.add_argument("--log-driver", help="logging driver for the container")
@@ -474,6 +476,10 @@ def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str
         if args.userns != "host":
             raise InvalidArgument("--userns: invalid USER mode")
         config["UsernsMode"] = args.userns
+    if args.cgroupns:  # the CLI's CgroupnsMode.Valid
+        if args.cgroupns not in ("host", "private"):
+            raise InvalidArgument("--cgroupns: invalid CGROUP mode")
+        config["CgroupnsMode"] = args.cgroupns
     return config
 
 

@@ -118,6 +118,9 @@ CASES = {
     "joined": ["--network", "container:abc", "--mac-address", "02:42:ac:11:00:03", "busybox"],
     "userns-host": ["--userns", "host", "--privileged", "--network", "host", "busybox"],
     "userns-empty": ["--userns=", "busybox"],
+    "cgroupns-host": ["--cgroupns", "host", "busybox"],
+    "cgroupns-private": ["--cgroupns=private", "busybox"],
+    "cgroupns-empty": ["--cgroupns=", "busybox"],
 }
 
 
@@ -162,6 +165,7 @@ REFUSALS = [
     ["--security-opt", "bogus"], ["--log-driver", "none", "--log-opt", "a=b"],
     ["--health-timeout", "5"], ["--no-healthcheck", "--health-retries", "1"],
     ["--userns", "private"], ["--userns=HOST"], ["--userns", "container:x"],
+    ["--cgroupns", "foo"], ["--cgroupns", "HOST"], ["--cgroupns", "container:x"],
 ]
 
 
