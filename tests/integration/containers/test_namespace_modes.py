@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from docker.errors import APIError
 
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
 
@@ -116,7 +117,7 @@ def _start_error(client: Any, **host: Any) -> tuple[int, str, dict[str, Any]]:
     """A create with ``host`` config, then its start's status and message, and its State."""
     made = client.api.create_container("busybox", "true",
                                        host_config=client.api.create_host_config(**host))
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(APIError) as caught:
         client.api.start(made["Id"])
     state = client.api.inspect_container(made["Id"])["State"]
     return caught.value.response.status_code, caught.value.explanation, state
@@ -142,7 +143,7 @@ def test_joins_are_refused_in_dockerds_words(client: Any) -> None:
         assert (status, message) == (500, words), host
         assert (state["Status"], state["ExitCode"], state["Error"]) == ("created", 128, words)
     for key in ("ipc_mode", "pid_mode"):
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(APIError) as caught:
             client.api.create_container("busybox", "true", host_config=client.api.create_host_config(
                 **{key: "container:no-such-thing"}))
         assert caught.value.response.status_code == 400
@@ -174,3 +175,19 @@ def test_uts_host_keeps_the_hosts_hostname(docker: DockerCLI) -> None:
     refused = docker("run", "--rm", "--uts", "host", "--hostname", "foo", "busybox", "true")
     assert refused.returncode == 125
     assert "Error response from daemon: conflicting options: hostname and the UTS mode" in refused.stderr
+
+
+def test_a_daemons_default_shareable_ipc_can_be_joined(busybox_archive: Any) -> None:
+    """``--default-ipc-mode shareable``: every container's IpcMode, and each can be joined."""
+    with DaemonProcess(None, "--default-ipc-mode", "shareable") as daemon:
+        daemon.load(busybox_archive)
+        docker = DockerCLI(daemon.host)
+        donor = docker("run", "-d", "--network", "none", "busybox", "sleep", "300").stdout.strip()
+        try:
+            assert docker("inspect", "-f", "{{.HostConfig.IpcMode}}", donor).stdout == "shareable\n"
+            assert docker("exec", donor, "sh", "-c", "echo kept > /dev/shm/note").returncode == 0
+            seen = _run(docker, "--network", "none", "--ipc", f"container:{donor}", "busybox",
+                        "cat", "/dev/shm/note")
+            assert seen == "kept\n"
+        finally:
+            docker("rm", "-f", donor)
