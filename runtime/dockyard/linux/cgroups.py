@@ -43,6 +43,7 @@ Parent = str | dict[str, str]
 """A cgroup parent from the hierarchies' root: one path, or on v1 one per controller (a
 relative ``--cgroup-parent`` where the daemon's cgroup differs between hierarchies)."""
 V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
+V1_UNLIMITED: Final = ("blkio", "devices")  # and named ones (``name=systemd``): no limits here
 V2_CONTROLLERS: Final = ("memory", "cpu", "pids")  # enabled for every container; cpuset when asked
 _PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
 
@@ -119,7 +120,7 @@ def detect(mountinfo: str = _PROC_MOUNTINFO) -> Hierarchies:
             mountpoint = left.split()[4].replace("\\040", " ")
             if fstype == "cgroup":
                 for opt in options.split(","):
-                    if opt in V1_CONTROLLERS or opt in ("blkio", "devices", "cpuset"):
+                    if opt in (*V1_CONTROLLERS, *V1_UNLIMITED, "cpuset") or opt.startswith("name="):
                         found.v1.setdefault(opt, mountpoint)
             elif fstype == "cgroup2" and found.v2 is None:
                 found.v2 = mountpoint
@@ -280,16 +281,28 @@ def _rmdir(path: str, procs_file: str, patience: float = 5.0) -> None:
 
 
 class CgroupV1:
-    """One directory per mounted v1 hierarchy (co-mounted controllers share one)."""
+    """One directory per mounted v1 hierarchy (co-mounted controllers share one).
 
-    def __init__(self, container_id: str, hier: Hierarchies, parent: Parent = DEFAULT_PARENT) -> None:
+    ``everywhere``: in every hierarchy, as runc puts a container — the ones without limits
+    here (blkio, devices, ``name=systemd``, a hybrid host's v2 one) and cpuset too — for a
+    container in the host's cgroup namespace, where its paths show. Any removal removes
+    those too (a shim's view of the cgroup does not know how it was made)."""
+
+    def __init__(self, container_id: str, hier: Hierarchies, parent: Parent = DEFAULT_PARENT,
+                 everywhere: bool = False) -> None:
         self.hier, self.parent = hier, parent
         self.dirs = {c: _below(hier.v1[c], parent_in(parent, c), container_id)
                      for c in V1_CONTROLLERS if c in hier.v1}
-        self.paths = sorted(set(self.dirs.values()))
         self.cpuset = _below(hier.v1["cpuset"], parent_in(parent, "cpuset"), container_id) \
             if "cpuset" in hier.v1 else None
         self.in_cpuset = False  # its cpuset cgroup is made: a join goes there too (not in paths)
+        others = [_below(m, parent_in(parent, c), container_id) for c, m in hier.v1.items()
+                  if c in V1_UNLIMITED or c.startswith("name=")]
+        if hier.v2 is not None:  # hybrid: the empty v2 hierarchy beside v1's
+            others.append(_below(hier.v2, parent_in(parent, "memory"), container_id))
+        self.others = sorted(set(others) - set(self.dirs.values()))
+        self.everywhere = everywhere
+        self.paths = sorted(set(self.dirs.values()) | (set(self.others) if everywhere else set()))
 
     def rename(self, container_id: str) -> CgroupV1:
         """The same cgroups (tasks included) under another name: v1 allows a rename within
@@ -302,6 +315,9 @@ class CgroupV1:
     def create(self, limits: Limits) -> None:
         for path in self.paths:
             os.makedirs(path, exist_ok=True)
+        if self.everywhere and self.cpuset is not None:
+            _cpuset_dirs(self.cpuset, self.hier.v1["cpuset"])
+            self.in_cpuset = True
         self.apply(limits)
 
     def apply(self, limits: Limits) -> None:
@@ -397,7 +413,7 @@ class CgroupV1:
         _wait_state(state, "FROZEN" if frozen else "THAWED")
 
     def remove(self) -> None:
-        for path in self.paths if self.cpuset is None else [*self.paths, self.cpuset]:
+        for path in {*self.paths, *self.others, *([self.cpuset] if self.cpuset else [])}:
             _rmdir(path, "cgroup.procs")
 
 
@@ -571,14 +587,16 @@ def resolve_parent(parent: str, own: str = "/proc/self/cgroup",
 
 
 def for_container(container_id: str, hier: Hierarchies | None = None,
-                  parent: Parent = DEFAULT_PARENT, mode: str | None = None) -> Cgroup | None:
+                  parent: Parent = DEFAULT_PARENT, mode: str | None = None,
+                  everywhere: bool = False) -> Cgroup | None:
     """The cgroup a container with this id uses on this host (``None`` when none is usable).
 
-    ``mode`` forces ``"v1"`` or ``"v2"`` (tests run both drivers on a hybrid host)."""
+    ``mode`` forces ``"v1"`` or ``"v2"`` (tests run both drivers on a hybrid host);
+    ``everywhere``: see :class:`CgroupV1` (v2 has one hierarchy)."""
     hier = hier or detected()
     mode = mode or hier.mode
     if mode == "v1":
-        return CgroupV1(container_id, hier, parent)
+        return CgroupV1(container_id, hier, parent, everywhere)
     if mode == "v2" and hier.v2 is not None:
         return CgroupV2(container_id, hier, parent_in(parent, "memory"))
     return None

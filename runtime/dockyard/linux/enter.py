@@ -86,12 +86,13 @@ class ExecContext:
     hier: cgroups.Hierarchies
 
 
-_JOINED: Final = (*cgroups.V1_CONTROLLERS, "cpuset")
+_JOINED: Final = (*cgroups.V1_CONTROLLERS, *cgroups.V1_UNLIMITED, "cpuset")
 
 
 def join_cgroups(pid: int, hier: cgroups.Hierarchies) -> None:
-    """Move this process into every cgroup ``pid`` is in, for the hierarchies we manage
-    (cpuset too: a container given one has a cpuset cgroup; one in ours already is skipped)."""
+    """Move this process into every cgroup ``pid`` is in (cpuset too: a container given one
+    has a cpuset cgroup; a host-cgroupns one is in every hierarchy, a hybrid host's v2 one
+    included); one in ours already is skipped."""
     with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
         lines = f.read().splitlines()
     with open("/proc/self/cgroup", encoding="utf-8") as f:
@@ -102,9 +103,9 @@ def join_cgroups(pid: int, hier: cgroups.Hierarchies) -> None:
             continue
         if controllers:
             mount = next((hier.v1[c] for c in controllers.split(",")
-                          if c in _JOINED and c in hier.v1), None)
+                          if (c in _JOINED or c.startswith("name=")) and c in hier.v1), None)
         else:
-            mount = hier.v2 if hier.mode == "v2" else None
+            mount = hier.v2
         if mount is not None:
             with open(os.path.join(mount, path.lstrip("/"), "cgroup.procs"), "w") as procs:
                 procs.write("0")

@@ -132,8 +132,8 @@ class Launcher:
             import subprocess  # noqa: F401
 
     def _cgroup(self, spec: ContainerSpec) -> cgroups.Cgroup | None:
-        cg = None if self.rootless else cgroups.for_container(spec.id, self.hier,
-                                                              spec.cgroup_parent)
+        cg = None if self.rootless else cgroups.for_container(
+            spec.id, self.hier, spec.cgroup_parent, everywhere=spec.cgroupns == "host")
         if cg is None and not spec.limits.empty:
             raise Unavailable("resource limits need a writable cgroup hierarchy, and "
                               + ("a rootless process cannot create cgroups on cgroup v1 "

@@ -39,6 +39,21 @@ def test_a_containers_cgroupns_mode_is_honoured(client: Any, mode: str) -> None:
         assert seen == (f"/{cgroups.DEFAULT_PARENT}/{cid}" if mode == "host" else "/")
 
 
+def test_an_exec_joins_a_host_cgroupns_containers_cgroups(client: Any) -> None:
+    """Every hierarchy's, as runc's exec: the init is in ``/dockyard/<id>`` of each."""
+    api = client.api
+    made = api.create_container("busybox", ["sleep", "60"],
+                                host_config={"NetworkMode": "none", "CgroupnsMode": "host"})
+    try:
+        api.start(made["Id"])
+        ex = api.exec_create(made["Id"], ["cat", "/proc/self/cgroup"])
+        lines = api.exec_start(ex["Id"]).decode().splitlines()
+        own = f"/{cgroups.DEFAULT_PARENT}/{made['Id']}"
+        assert lines and all(line.split(":", 2)[2] == own for line in lines), lines
+    finally:
+        api.remove_container(made["Id"], force=True)
+
+
 def test_the_daemons_default_cgroupns_mode_applies(busybox_archive: Path) -> None:
     with DaemonProcess(None, "--default-cgroupns-mode", "host") as daemon:
         daemon.load(busybox_archive)

@@ -1,6 +1,7 @@
 """``--cgroupns host`` through the runtime, asserted from inside the container, as dockerd 20.10
 (runc) showed it on this cgroup-v1 host (2026-11-30): ``/proc/self/cgroup`` gives the
-container's cgroup by its host path (``/docker/<id>`` there, ``/dockyard/<id>`` here), and
+container's cgroup by its host path in every hierarchy (``/docker/<id>`` there,
+``/dockyard/<id>`` here: a container in the host's namespace joins all, removed after it), and
 /sys/fs/cgroup is a writable tmpfs with each v1 hierarchy bound read-only from that cgroup
 (mountinfo's root field is its path), no ``unified`` one. ``private`` (the default here) shows
 each hierarchy's root. An embryo has a cgroup namespace of its own, so a host spec handed to a
@@ -8,6 +9,8 @@ spare is started by a clone: the embryo path must show the host paths all the sa
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +30,21 @@ def _memory_path(out: str) -> str:
     table = out.split("---\n")[0]
     return next(line.split(":", 2)[2] for line in table.splitlines()
                 if "memory" in line.split(":")[1].split(","))
+
+
+def _every_mount() -> list[str]:
+    """Every cgroup hierarchy's mountpoint here (v1's, named ones, a hybrid host's v2 one)."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return [line.split()[4] for line in f if line.partition(" - ")[2].startswith("cgroup")]
+
+
+def _left(own: str, patience: float) -> list[str]:
+    """The hierarchies still holding cgroup ``own`` once ``patience`` seconds have passed."""
+    deadline = time.monotonic() + patience
+    while (left := [m for m in _every_mount() if os.path.exists(os.path.join(m, own.lstrip("/")))]) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def _cgroup_mounts(out: str) -> dict[str, tuple[str, str, str]]:
@@ -53,9 +71,12 @@ def test_a_host_cgroupns_shows_the_hosts_paths(runtime: Runtime, tmp_path: Path,
     out = collect(runtime, spec).out if way == "clone" else through_a_shim(runtime, spec, tmp_path)
     own = f"/{cgroups.DEFAULT_PARENT}/{spec.id}"
     assert _memory_path(out) == own, out
+    table = out.split("---\n")[0].splitlines()  # in every hierarchy, as runc puts it
+    assert table and all(line.split(":", 2)[2] == own for line in table), out
+    assert not _left(own, patience=0 if way == "clone" else 10)  # a shim removes after the news
     mounts = _cgroup_mounts(out)
     assert mounts["/sys/fs/cgroup"][1].startswith("rw,") and "tmpfs writable" in out
-    assert mounts["/sys/fs/cgroup/memory"][:1] == (own,), out
+    assert {r for r, _o, _t in list(mounts.values())[1:]} == {own}, out
     assert all(o.startswith("ro,nosuid,nodev,noexec") for _r, o, _t in list(mounts.values())[1:])
     assert {t for _r, _o, t in mounts.values()} == {"tmpfs", "cgroup"}  # no cgroup2 one
     assert "unified" not in out.split("---\n")[2].split()

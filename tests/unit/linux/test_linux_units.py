@@ -88,7 +88,7 @@ def test_cgroup_detection_hybrid_and_pure_v2(tmp_path: Path) -> None:
     hier = cgroups.detect(str(info))
     assert hier.v1["cpu"] == hier.v1["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct"
     assert hier.v2 == "/sys/fs/cgroup/unified"
-    assert "name=systemd" not in hier.v1
+    assert hier.v1["name=systemd"] == "/sys/fs/cgroup/systemd"  # joined with --cgroupns host
     v2root = tmp_path / "cg2"
     v2root.mkdir()
     (v2root / "cgroup.controllers").write_text("cpu memory pids\n")
@@ -159,6 +159,18 @@ def test_a_cgroup_parent_is_placed_as_runc_places_it(tmp_path: Path) -> None:
     assert cg.dirs == {"memory": "/m/outer/me/rel/x/c1", "pids": "/p/p/rel/x/c1",
                        "cpu": "/c/rel/x/c1", "cpuacct": "/c/rel/x/c1"}
     assert cg.cpuset == "/s/rel/x/c1"
+
+
+def test_a_host_cgroupns_container_is_in_every_hierarchy() -> None:
+    """``everywhere`` adds the hierarchies without limits here (and a hybrid host's v2 one) to
+    what is made and joined; any removal removes them, whoever asks."""
+    hier = cgroups.Hierarchies(v1={"memory": "/m", "blkio": "/b", "devices": "/d",
+                                   "name=systemd": "/y", "cpuset": "/s"}, v2="/u")
+    every = cgroups.CgroupV1("c1", hier, everywhere=True)
+    assert every.paths == ["/b/dockyard/c1", "/d/dockyard/c1", "/m/dockyard/c1",
+                           "/u/dockyard/c1", "/y/dockyard/c1"]
+    plain = cgroups.CgroupV1("c1", hier)
+    assert plain.paths == ["/m/dockyard/c1"] and plain.others == every.others
 
 
 def test_v2_enables_the_controllers_at_each_level_of_a_parent(tmp_path: Path) -> None:
