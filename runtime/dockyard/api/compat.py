@@ -1,5 +1,6 @@
 """Per-version shapes: the engine answers in API v1.45 terms, older clients get theirs, and
-their requests are read as dockerd reads them (the container-wide MAC address).
+their requests are read as dockerd reads them (the container-wide MAC address, the cgroup
+namespace an old client gets).
 
 Only fields whose presence or form changed between MIN_API_VERSION and API_VERSION live here
 (the Engine API's version-history page lists them).
@@ -12,6 +13,7 @@ from typing import Any
 from ..errors import InvalidArgument
 from .handlers.base import parse_version
 
+V1_41 = (1, 41)
 V1_42 = (1, 42)
 V1_44 = (1, 44)
 V1_45 = (1, 45)
@@ -125,3 +127,15 @@ def _migrate_mac(endpoints: dict[str, Any], main: str, mac: str) -> None:
     elif endpoint["MacAddress"] != mac:
         raise InvalidArgument("the container-wide MAC address must match the endpoint-specific "
                               "MAC address for the main network, or be left empty")
+
+
+def old_cgroupns_default(body: dict[str, Any], version: str, v1_host: bool) -> None:
+    """A create through API < 1.41 that names no cgroup namespace mode gets the host's on a
+    cgroup v1 host, as dockerd gives it (those clients predate private cgroup namespaces there),
+    whatever the daemon's default; in place."""
+    if v1_host and parse_version(version) < V1_41:
+        host_config = body.get("HostConfig")
+        if isinstance(host_config, dict) and not host_config.get("CgroupnsMode"):
+            host_config["CgroupnsMode"] = "host"
+        elif host_config is None:
+            body["HostConfig"] = {"CgroupnsMode": "host"}

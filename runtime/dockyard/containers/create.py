@@ -158,6 +158,21 @@ def _realtime(name: str) -> int | None:
 # ---- HostConfig ------------------------------------------------------------------------------
 
 
+def cgroup_v1_host() -> bool:
+    """Whether the host has cgroup v1 hierarchies (legacy or hybrid, as this one): dockerd's
+    "not unified", under which its cgroup namespace defaults differ."""
+    return bool(cgroups.detected().v1)
+
+
+def default_cgroupns(hc: dict[str, Any], daemon: DaemonConfig) -> str:
+    """A container's cgroup namespace mode when its create names none, as dockerd 20.10 picks
+    it: on a cgroup v1 host a privileged container shares the host's (whatever the daemon's
+    default); otherwise ``--default-cgroupns-mode``."""
+    if hc.get("Privileged") and cgroup_v1_host():
+        return "host"
+    return daemon.default_cgroupns_mode
+
+
 def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None) -> dict[str, Any]:
     """``daemon``: its container defaults (``--default-shm-size``, ``--log-driver``/``--log-opt``,
     ``--default-ipc-mode``, ``--default-cgroupns-mode``), recorded as dockerd records them.
@@ -190,7 +205,7 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
     hc.setdefault("ConsoleSize", [0, 0])
     # the docker CLI sends "" for what it leaves to the daemon: dockerd fills in its defaults
     hc["IpcMode"] = hc.get("IpcMode") or daemon.default_ipc_mode
-    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or daemon.default_cgroupns_mode  # build_spec's cgroupns
+    hc["CgroupnsMode"] = hc.get("CgroupnsMode") or default_cgroupns(hc, daemon)  # build_spec's cgroupns
     if hc["Memory"] > 0 and hc["MemorySwap"] == 0:
         hc["MemorySwap"] = hc["Memory"] * 2  # dockerd's default: swap as much as memory
     if hc.get("MemorySwappiness") == -1:

@@ -65,3 +65,37 @@ def test_the_daemons_default_cgroupns_mode_applies(busybox_archive: Path) -> Non
             assert seen == "/"
         finally:
             client.close()
+
+
+def test_a_privileged_container_shares_the_hosts_cgroupns_by_default(client: Any) -> None:
+    """dockerd 20.10 on a cgroup v1 host: a privileged create naming no mode is recorded (and
+    runs) with the host's cgroup namespace, whatever the daemon's default; one naming
+    ``private`` keeps it."""
+    api = client.api
+    cid, seen = _memory_cgroup(api, {"Privileged": True})
+    assert seen == f"/{cgroups.DEFAULT_PARENT}/{cid}"
+    made = api.create_container("busybox", ["true"], host_config={"Privileged": True})
+    try:
+        assert api.inspect_container(made["Id"])["HostConfig"]["CgroupnsMode"] == "host"
+    finally:
+        api.remove_container(made["Id"], force=True)
+    cid, seen = _memory_cgroup(api, {"Privileged": True, "CgroupnsMode": "private"})
+    assert seen == "/"
+
+
+@pytest.mark.parametrize(("version", "expected"), [("1.40", "host"), ("1.41", "private")])
+def test_a_client_older_than_api_1_41_gets_the_hosts_cgroupns(dockyard_daemon: Any, busybox_image: str,
+                                                               version: str,
+                                                               expected: str) -> None:
+    """As dockerd gives it on a cgroup v1 host: clients before 1.41 knew no cgroup namespaces."""
+    import docker
+
+    api = docker.APIClient(base_url=dockyard_daemon.host, version=version, timeout=60)
+    try:
+        made = api.create_container("busybox", ["true"])
+        try:
+            assert api.inspect_container(made["Id"])["HostConfig"]["CgroupnsMode"] == expected
+        finally:
+            api.remove_container(made["Id"], force=True)
+    finally:
+        api.close()

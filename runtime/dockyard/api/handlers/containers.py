@@ -18,6 +18,7 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 
 from ...containers import trace
+from ...containers.create import cgroup_v1_host
 from ...containers.events import matches as event_matches
 from ...containers.logs import (
     LogOptions,
@@ -28,7 +29,7 @@ from ...containers.logs import (
     parse_time,
 )
 from ...errors import InvalidArgument
-from ..compat import migrate_mac_address
+from ..compat import migrate_mac_address, old_cgroupns_default
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
 from .execs import check_detach_keys
@@ -92,6 +93,7 @@ class CreateHandler(ContainersHandler):
         networks = getattr(self.engine, "networks", None)
         warnings = migrate_mac_address(body, self.api_version,
                                        getattr(networks, "default_network", "bridge"))
+        old_cgroupns_default(body, self.api_version, cgroup_v1_host())
         result = await self.call(self.containers.create, body, self.str_arg("name"))
         if trace.PATH is not None:
             self.trace_in(result["Id"])
