@@ -299,7 +299,7 @@ class CgroupV1:
         others = [_below(m, parent_in(parent, c), container_id) for c, m in hier.v1.items()
                   if c in V1_UNLIMITED or c.startswith("name=")]
         if hier.v2 is not None:  # hybrid: the empty v2 hierarchy beside v1's
-            others.append(_below(hier.v2, parent_in(parent, "memory"), container_id))
+            others.append(_below(hier.v2, parent_in(parent, ""), container_id))
         self.others = sorted(set(others) - set(self.dirs.values()))
         self.everywhere = everywhere
         self.paths = sorted(set(self.dirs.values()) | (set(self.others) if everywhere else set()))
@@ -566,9 +566,13 @@ def resolve_parent(parent: str, own: str = "/proc/self/cgroup",
     its launcher, which makes the cgroups, is its child and stays there) — on v2 below that
     cgroup's parent (runc: the own one holds tasks, so no controller could be enabled below
     it), on v1 below the daemon's path in each hierarchy, which may differ from one to another
-    (then one path per controller; one path where they agree)."""
+    (then one path per hierarchy, named ones and a hybrid host's v2 one — key ``""`` —
+    included; one path where they agree). ``X`` is cleaned on its own first, as runc's
+    ``CleanPath``: its ``..`` never climb above the daemon's cgroup (dockerd 20.10 here:
+    ``../../p`` is ``<own>/p``)."""
     if parent.startswith("/"):
         return os.path.normpath(parent)
+    parent = os.path.normpath("/" + parent).lstrip("/")
     hier = hier or detected()
     paths = {}
     with open(own, encoding="utf-8") as f:
@@ -582,7 +586,9 @@ def resolve_parent(parent: str, own: str = "/proc/self/cgroup",
 
     if hier.mode == "v2":
         return below(os.path.dirname(paths.get("", "/")))
-    each = {c: below(paths.get(c, "/")) for c in (*V1_CONTROLLERS, "cpuset")}
+    named = [c for c in hier.v1 if c.startswith("name=") or c in V1_UNLIMITED]
+    each = {c: below(paths.get(c, "/"))
+            for c in (*V1_CONTROLLERS, "cpuset", *named, *([""] if hier.v2 else []))}
     return each.popitem()[1] if len(set(each.values())) == 1 else each
 
 

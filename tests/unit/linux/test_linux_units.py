@@ -148,11 +148,19 @@ def test_a_cgroup_parent_is_placed_as_runc_places_it(tmp_path: Path) -> None:
     assert rel == {"memory": "/outer/me/rel/x", "freezer": "/outer/me/rel/x", "pids": "/p/rel/x",
                    "cpu": "/rel/x", "cpuacct": "/rel/x", "cpuset": "/rel/x"}
     assert cgroups.resolve_parent("rel", str(own), v2) == "/svc/rel"
-    assert cgroups.resolve_parent("../../../up", str(own), v1) == "/up"  # never above the root
     one = tmp_path / "one"  # one tree (as systemd makes them): one path
     one.write_text("4:memory:/s/me\n3:cpuset:/s/me\n1:cpu,cpuacct:/s/me\n2:pids:/s/me\n"
                    "5:freezer:/s/me\n")
     assert cgroups.resolve_parent("rel", str(one), v1) == "/s/me/rel"
+    # ``..`` never climbs above the daemon's cgroup (dockerd 20.10: ``../../p`` is ``<own>/p``)
+    assert cgroups.resolve_parent("../../../up", str(one), v1) == "/s/me/up"
+    assert cgroups.resolve_parent("x/../../..", str(one), v1) == "/s/me"
+    hybrid = cgroups.Hierarchies(v1={**v1.v1, "name=systemd": "/n", "blkio": "/b"}, v2="/u")
+    split = cgroups.resolve_parent("rel", str(own), hybrid)  # named and v2: the daemon's too
+    assert isinstance(split, dict)
+    assert (split["name=systemd"], split["blkio"], split[""]) == ("/rel", "/rel", "/svc/me/rel")
+    cg = cgroups.CgroupV1("c1", hybrid, split, everywhere=True)
+    assert "/u/svc/me/rel/c1" in cg.paths and "/n/rel/c1" in cg.paths
     cg = cgroups.CgroupV1("c1", cgroups.Hierarchies(v1={"memory": "/m", "cpuset": "/s"}), "/p/q")
     assert cg.dirs == {"memory": "/m/p/q/c1"} and cg.cpuset == "/s/p/q/c1"
     cg = cgroups.CgroupV1("c1", v1, rel)
