@@ -62,6 +62,7 @@ class DaemonConfig:
     log_opts: dict[str, str] = field(default_factory=dict)
     default_ipc_mode: str = "private"
     default_cgroupns_mode: str = "private"
+    cgroup_parent: str = ""                 # --cgroup-parent: containers' when they name none
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     dns_opts: list[str] = field(default_factory=list)
@@ -285,7 +286,7 @@ FIELDS: dict[str, str] = {
     "dns-opts": "dns_opts", "default-address-pools": "default_address_pools",
     "live-restore": "live_restore", "storage-driver": "storage_driver", "userland-proxy": "userland_proxy",
     "shutdown-timeout": "shutdown_timeout", "seccomp-profile": "seccomp_profile",
-    "userns-remap": "userns_remap",
+    "userns-remap": "userns_remap", "cgroup-parent": "cgroup_parent",
 }
 _LISTS = ("hosts", "insecure-registries", "registry-mirrors", "dns", "dns-search", "dns-opts")
 

@@ -91,6 +91,8 @@ def _container_defaults(parser: argparse.ArgumentParser) -> None:
         help='default IPC mode for containers: "shareable" or "private" (default "private")')
     add("--default-cgroupns-mode", default=None, metavar="MODE",
         help='default cgroup namespace mode for containers: "host" or "private" (default "private")')
+    add("--cgroup-parent", default=None, metavar="PARENT",
+        help="parent cgroup for containers that name none (default: dockyard)")
     add("--dns", action="append", type=_flag("--dns", check_ip), metavar="IP",
         help="DNS server for containers, repeatable")
     add("--dns-search", action="append", type=_flag("--dns-search", check_dns_search), metavar="DOMAIN",

@@ -608,11 +608,23 @@ def rlimits(hc: dict[str, Any], defaults: dict[str, dict[str, Any]] | None = Non
 # ---- the spec a start needs ------------------------------------------------------------------
 
 
+def cgroup_parent(hc: dict[str, Any], daemon: DaemonConfig | None = None) -> cgroups.Parent:
+    """Where the container's cgroup goes (``--cgroup-parent``, else the daemon's), placed as
+    dockerd's cgroupfs driver places it (:func:`cgroups.resolve_parent`). Not recorded:
+    dockerd keeps ``HostConfig.CgroupParent`` as given, and so does the record; the spec, and
+    whatever finds the cgroup later (pause, update, top, the sweep of one a shim left), ask
+    here again — the daemon's own cgroup, which a relative one is below, does not move."""
+    given = str(hc.get("CgroupParent") or (daemon.cgroup_parent if daemon is not None else ""))
+    return cgroups.resolve_parent(given) if given else cgroups.DEFAULT_PARENT
+
+
 def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
                default_ulimits: dict[str, dict[str, Any]] | None = None,
-               daemon_seccomp: tuple[str, str] = ("", "")) -> ContainerSpec:
+               daemon_seccomp: tuple[str, str] = ("", ""),
+               parent: cgroups.Parent = cgroups.DEFAULT_PARENT) -> ContainerSpec:
     """The runtime's view of ``record`` (resolved user, env, limits, mounts); the daemon's
-    ``--default-ulimit`` and ``--seccomp-profile`` for what the container does not say."""
+    ``--default-ulimit`` and ``--seccomp-profile`` for what the container does not say;
+    ``parent``: its cgroup's (:func:`cgroup_parent`)."""
     cfg, hc = record.config, record.host_config
     layers_top_down = [record.upper_dir, *reversed(record.lower_dirs)]
     user = users.resolve(cfg.get("User") or "", layers_top_down, hc.get("GroupAdd") or [])
@@ -641,6 +653,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
         mounts=[*shm_mounts(hc.get("ShmSize") or 0), *init, *devices, *mounts], network=network,
         limits=limits(hc), cgroupns="host" if hc.get("CgroupnsMode") == "host" else "private",
+        cgroup_parent=parent,
         tty=bool(cfg.get("Tty")), log_rotation=log_rotation(hc.get("LogConfig") or {}),
         log_delivery=logopts.delivery(hc.get("LogConfig") or {}, record))
 

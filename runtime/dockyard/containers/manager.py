@@ -150,7 +150,7 @@ class ContainerManager:
         record = self.get(name)
         if not record.running:
             raise NotRunning(f"Container {record.id} is not running")
-        return top(record, ps_args)
+        return top(record, ps_args, self._cgroup(record))
 
     def counts(self) -> dict[str, int]:
         """``/info``'s container figures."""
@@ -386,7 +386,8 @@ class ContainerManager:
         self._volume_events(record, "mount")
         try:
             spec = _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
-                                      self.daemon_seccomp)
+                                      self.daemon_seccomp,
+                                      _create.cgroup_parent(hc, self.daemon))
             nsmodes.apply(spec, shared, _create.shm_mounts(hc.get("ShmSize") or 0))
             if remapped:
                 spec.userns, spec.netns_pin, spec.userns_join = self.remap, pin, join
@@ -424,26 +425,35 @@ class ContainerManager:
                 sock.send(data)
         done = self._shims[record.id] = threading.Event()
         self.monitor.watch(record.id, sock, lambda k, b: self._on_packet(record, k, b),
-                           lambda: self._on_lost(record), lambda: self._shim_done(record.id, done))
+                           lambda: self._on_lost(record), lambda: self._shim_done(record, done))
 
-    def _shim_done(self, cid: str, done: threading.Event) -> None:
+    def _shim_done(self, record: ContainerRecord, done: threading.Event) -> None:
         """The shim's connection closed: it exited. The container's cgroup should be gone by
         now (the shim removes it after reporting the exit); one it left — a removal the
         kernel refused until after the shim gave up, or a shim killed after its report — is
         removed here, else nothing would ever remove it. A next start of the container waits
         for ``done`` (``SHIM_DONE_TIMEOUT``): set after that removal, which must not take the
         next run's cgroup of the same name."""
-        if not self._closing and _cgroup_left(cid):
+        cid = record.id
+        cg = self._cgroup(record) if os.geteuid() == 0 and not self._closing else None
+        if cg is not None and _cgroup_left(cg):
             log.warning("the shim of %s left its cgroup: removing it", cid)
-            threading.Thread(target=self._sweep_cgroup, args=(cid, done), daemon=True).start()
+            threading.Thread(target=self._sweep_cgroup, args=(cid, cg, done), daemon=True).start()
             return
         self._shim_gone(cid, done)
 
-    def _sweep_cgroup(self, cid: str, done: threading.Event) -> None:
+    def _sweep_cgroup(self, cid: str, cg: Any, done: threading.Event) -> None:
         try:
-            _remove_cgroup(cid, attempts=1)  # one try's patience (5 s) < SHIM_DONE_TIMEOUT
+            _remove_cgroup(cid, cg, attempts=1)  # one try's patience (5 s) < SHIM_DONE_TIMEOUT
         finally:
             self._shim_gone(cid, done)
+
+    def _cgroup(self, record: ContainerRecord) -> Any:
+        """The container's cgroup (a ``cgroups.Cgroup``; ``None`` where none is usable), below
+        its parent (``--cgroup-parent``, else the daemon's: ``create.cgroup_parent``)."""
+        from ..linux import cgroups
+        return cgroups.for_container(record.id,
+                                     parent=_create.cgroup_parent(record.host_config, self.daemon))
 
     def _shim_gone(self, cid: str, done: threading.Event) -> None:
         done.set()
@@ -473,7 +483,8 @@ class ContainerManager:
                 status: dict[str, Any] = json.load(f)
                 return status
         except (OSError, ValueError):
-            threading.Thread(target=_remove_cgroup, args=(record.id,), daemon=True).start()
+            threading.Thread(target=_remove_cgroup, args=(record.id, self._cgroup(record)),
+                             daemon=True).start()
             return {"exit_code": 255, "oom_killed": False, "finished_at": time.time_ns(),
                     "error": "the container's shim exited unexpectedly"}
 
@@ -649,8 +660,7 @@ class ContainerManager:
     # ---- pause ---------------------------------------------------------------------------
 
     def _freeze(self, record: ContainerRecord, frozen: bool) -> None:
-        from ..linux import cgroups
-        cg = cgroups.for_container(record.id)
+        cg = self._cgroup(record)
         if cg is None:
             raise Conflict("pause needs the freezer cgroup, which this daemon cannot use "
                            "(rootless on cgroup v1)")
@@ -768,12 +778,11 @@ class ContainerManager:
 
     def _update_cgroup(self, record: ContainerRecord, host_config: dict[str, Any],
                        request: dict[str, Any]) -> None:
-        from ..linux import cgroups
         limits = _create.limits(host_config)
         pids = request.get("PidsLimit")
         if pids is not None and pids <= 0:
             limits.pids = -1  # written as "max": no limit any more
-        cg = cgroups.for_container(record.id)
+        cg = self._cgroup(record)
         try:
             if cg is None or not all(os.path.isdir(p) for p in cg.paths):
                 raise OSError("the container has no cgroup of its own (rootless)")
@@ -972,21 +981,15 @@ def _unstart(record: ContainerRecord, before: tuple[dict[str, Any], bool, bool])
     record.state.update(state)
 
 
-def _cgroup_left(container_id: str) -> bool:
-    """Whether any directory of a container's cgroup exists (a stat per hierarchy: a shim's
-    exit pays that; a removal that failed half-way leaves the later ones)."""
-    if os.geteuid() != 0:
-        return False
-    from ..linux import cgroups
-    cg = cgroups.for_container(container_id)
-    return cg is not None and any(os.path.isdir(path) for path in cg.paths)
+def _cgroup_left(cg: Any) -> bool:
+    """Whether any directory of a container's cgroup ``cg`` exists (a stat per hierarchy: a
+    shim's exit pays that; a removal that failed half-way leaves the later ones)."""
+    return any(os.path.isdir(path) for path in cg.paths)
 
 
-def _remove_cgroup(container_id: str, attempts: int = 6) -> None:
+def _remove_cgroup(container_id: str, cg: Any, attempts: int = 6) -> None:
     """After a shim died: its container's processes die with it (PDEATHSIG), but may take a
     moment to leave the cgroup (each ``remove`` waits some seconds for that)."""
-    from ..linux import cgroups
-    cg = cgroups.for_container(container_id)
     for attempt in range(attempts):
         try:
             if cg is not None:

@@ -350,11 +350,10 @@ def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
 # ---- top -------------------------------------------------------------------------------------
 
 
-def top(record: ContainerRecord, ps_args: str = "") -> dict[str, Any]:
-    """``docker top``: ps -ef columns for every process in the container's cgroup; with
-    ``ps_args``, the host's ``ps`` run with them and its rows kept for those processes."""
-    from ..linux import cgroups
-    cg = cgroups.for_container(record.id)
+def top(record: ContainerRecord, ps_args: str = "", cg: Any = None) -> dict[str, Any]:
+    """``docker top``: ps -ef columns for every process in the container's cgroup ``cg`` (a
+    ``cgroups.Cgroup``; none: the init alone); with ``ps_args``, the host's ``ps`` run with
+    them and its rows kept for those processes."""
     pids = sorted(cg.pids()) if cg is not None else [int(record.state["Pid"])]
     if ps_args.strip():
         return _ps_top(ps_args, pids)

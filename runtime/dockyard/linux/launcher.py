@@ -140,7 +140,10 @@ class Launcher:
                                  "(cgroup v2 with delegation is required)" if self.rootless
                                  else "none is mounted under /sys/fs/cgroup"))
         if cg is not None:
-            cg.create(spec.limits)
+            try:
+                cg.create(spec.limits)
+            except NotADirectoryError:
+                raise InvalidArgument(_parent_not_a_directory(cg)) from None
         return cg
 
     def _prepare(self, spec: ContainerSpec) -> None:
@@ -611,6 +614,17 @@ class Server:
                 pass
         for item in running:
             Launcher.reap(item)
+
+
+def _parent_not_a_directory(cg: cgroups.Cgroup) -> str:
+    """dockerd 20.10's 400 for a ``--cgroup-parent`` through a file (``/cgroup.procs/x``): runc
+    fails first reading the freezer state below it."""
+    dirs = getattr(cg, "dirs", {})
+    where = f"{dirs['freezer']}/freezer.state" if "freezer" in dirs else f"{cg.paths[0]}/cgroup.procs"
+    return ("failed to create shim task: OCI runtime create failed: runc create failed: unable to "
+            f"get cgroup freezer state: openat2 {where}: not a directory: unknown: Are you trying "
+            "to mount a directory onto a file (or vice-versa)? Check if the specified host path "
+            "exists and is the expected type")
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

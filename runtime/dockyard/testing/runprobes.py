@@ -30,7 +30,8 @@ def own_cgroup(pid: int, controller: str) -> str:
 def limited_parent(path: str, limit: int) -> Iterator[None]:
     """The v1 memory cgroup ``path`` (from the root) limited to ``limit`` bytes; after, it is
     removed from every hierarchy (a daemon makes the parent in each it uses, and leaves it:
-    dockerd does)."""
+    dockerd does). A container cgroup left inside makes that ``rmdir`` fail: the leak check
+    for a parent the plugin's (``dockyard/`` only) does not watch."""
     hier = cgroups.detected()
     memory = Path(hier.v1["memory"], path.lstrip("/"))
     memory.mkdir()
