@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 
 from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
-from ..linux import userns
+from ..linux import sysctls, userns
 from ..linux.idmap import UserNamespace
 from ..store.owners import to_host
 from ..store.timefmt import rfc3339_now, rfc3339_ns
@@ -389,6 +389,8 @@ class ContainerManager:
                                       self.daemon_seccomp,
                                       _create.cgroup_parent(hc, self.daemon))
             nsmodes.apply(spec, shared, _create.shm_mounts(hc.get("ShmSize") or 0))
+            if spec.sysctls:
+                sysctls.check(spec)
             if remapped:
                 spec.userns, spec.netns_pin, spec.userns_join = self.remap, pin, join
             return spec, network_ready

@@ -60,6 +60,7 @@ class ContainerSpec:
     user: User = field(default_factory=User)
     hostname: str = ""
     domainname: str = ""                   # the UTS namespace's NIS domain (--domainname)
+    sysctls: dict[str, str] = field(default_factory=dict)  # --sysctl (linux.sysctls)
     rlimits: list[list[int]] = field(default_factory=list)  # [RLIMIT_*, soft, hard] (--ulimit)
     read_only: bool = False
     masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))

@@ -26,7 +26,7 @@ from typing import NoReturn
 from ..containers.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec
 from ..containers.trace import mark
 from ..errors import DockyardError
-from . import capabilities, idmap, mounts, namespaces, overlay, seccomp, syscalls
+from . import capabilities, idmap, mounts, namespaces, overlay, seccomp, syscalls, sysctls
 from .cgroups import Cgroup
 
 SETUP_FAILED = 128  # dockerd's code for a start failure it cannot classify
@@ -191,6 +191,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         syscalls.sethostname(spec.hostname or spec.id[:12])  # Docker's default: the short id
         if spec.domainname:
             syscalls.setdomainname(spec.domainname)
+    if spec.sysctls:  # through the /proc still at /proc, in the init's namespaces: runc's order
+        sysctls.apply(spec.sysctls)
     mounts.pivot(root)
     mark(spec.id, "child.pivot")
     if ctx.console_fd is not None:
@@ -339,6 +341,7 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
         namespaces.join_network(spec.network)
     elif spec.network == "none":  # a namespace of our own (rootless, or no network manager)
         namespaces.loopback_up()
+        sysctls.set_netns_defaults()
     mark(spec.id, "child.fs")
     _filesystem(spec, ctx)
     _become_user(spec, ctx.caps)

@@ -20,7 +20,7 @@ is done here, by the launcher:
   when that container's user namespace is given (``spec.userns_join``, dockerd's way: sharing
   a network namespace, they share its user namespace) the init is cloned in that one
   (:func:`_clone_in`) rather than a new one. The launcher makes its sysfs there, detached, as
-  the overlay. Either way the launcher sets dockerd's ``ip_unprivileged_port_start=0`` in it;
+  the overlay. Either way the launcher sets dockerd's sysctls in it (``sysctls.NETNS_DEFAULTS``);
 * before the init goes on (:func:`release`): its network pinned and wired, its cgroup
   (``cgroup.procs`` is root's), its rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE``
   in the initial namespace) and the maps (no ``newuidmap``: root may write any).
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from ..containers.spec import ContainerSpec
 from ..errors import Unavailable
-from . import child, idmap, mounts, namespaces, overlay, syscalls
+from . import child, idmap, mounts, namespaces, overlay, syscalls, sysctls
 from .cgroups import Cgroup
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
         if joins:
             namespaces.join_network(spec.network)
             ctx.net_joined = True
-            _allow_low_ports()
+            sysctls.set_netns_defaults()
         if spec.network != "none":  # a sysfs showing that network's devices, as dockerd's
             ctx.sys_fd = mounts.premade_sys(read_only=not spec.privileged)
         if spec.userns_join:
@@ -138,21 +138,6 @@ def _helper(ns: int, report_r: int, report_w: int, flags: int) -> int:
     return pid
 
 
-UNPRIVILEGED_PORTS = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
-
-
-def _allow_low_ports() -> None:
-    """dockerd's default for a container's own network (moby#41030, kept under
-    ``--userns-remap``): any port binds without ``CAP_NET_BIND_SERVICE`` — which root in a
-    remapped container lacks in a joined network namespace of another user namespace, so
-    could not bind port 80 at all. Written from the calling thread's network namespace."""
-    try:
-        with open(UNPRIVILEGED_PORTS, "w", encoding="ascii") as f:
-            f.write("0")
-    except FileNotFoundError:  # before Linux 4.11
-        pass
-
-
 def _premade(spec: ContainerSpec, ctx: child.ChildContext) -> None:
     """The root file system and the bind mounts' sources, which the init may not reach (its
     overlay's layers are root's to read, a source may be in a directory only root may search),
@@ -200,7 +185,7 @@ def root_mount(spec: ContainerSpec) -> int:
 def pin_network(pid: int, path: str) -> None:
     """Pin the network namespace the clone of ``pid`` made at ``path`` (a bind mount of its
     ``ns/net``, as the daemon pins the ones it makes: the daemon's veth, port proxy, ``network
-    connect`` and teardown find it there), with dockerd's ``ip_unprivileged_port_start=0``."""
+    connect`` and teardown find it there), with dockerd's sysctls (``sysctls.NETNS_DEFAULTS``)."""
     ns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     own = None
     try:
@@ -208,7 +193,7 @@ def pin_network(pid: int, path: str) -> None:
         syscalls.mount(f"/proc/self/fd/{ns}", path, None, syscalls.MS_BIND)
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         syscalls.setns(ns, namespaces.FLAGS["net"])
-        _allow_low_ports()
+        sysctls.set_netns_defaults()
     finally:
         os.close(ns)
         _back(own)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Self
 
-from ..linux import syscalls
+from ..linux import syscalls, sysctls
 from .errors import NetworkError
 
 _NET = syscalls.CLONE_NEWNET
@@ -252,8 +252,9 @@ def _in_netns(fd: int) -> Iterator[None]:
 
 
 def create_netns(path: str, with_socket: bool = True) -> InetSandbox | None:
-    """A new network namespace pinned at ``path`` with ``lo`` up; with ``with_socket``, a
-    socket inside it for configuring it further."""
+    """A new network namespace pinned at ``path`` with ``lo`` up and dockerd's sysctls
+    (``linux.sysctls.NETNS_DEFAULTS``); with ``with_socket``, a socket inside it for
+    configuring it further."""
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     sandbox = None
@@ -262,6 +263,7 @@ def create_netns(path: str, with_socket: bool = True) -> InetSandbox | None:
         try:
             syscalls.mount("/proc/thread-self/ns/net", path, None, syscalls.MS_BIND)
             _loopback_up()
+            sysctls.set_netns_defaults()
             if with_socket:
                 sandbox = InetSandbox(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
         finally:
