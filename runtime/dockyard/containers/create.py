@@ -491,6 +491,26 @@ def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
 
 
+# what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
+# the key, the feature (``cgroups.supported``), the value it keeps instead, the warning
+_DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
+    ("MemoryReservation", "reservation", 0, "Your kernel does not support memory soft limit "
+     "capabilities or the cgroup is not mounted. Limitation discarded."),
+)
+
+
+def discard_unsupported(hc: dict[str, Any]) -> list[str]:
+    """Drop from ``hc`` (in place) what this host's cgroups cannot apply, as dockerd's
+    verifyPlatformContainerResources does before its range checks: its warnings, in order
+    (an unset value, or an OOM killer left on, warns of nothing)."""
+    have, out = cgroups.supported(), []
+    for key, feature, kept, warning in _DISCARDABLE:
+        if hc.get(key) not in (None, 0, False, []) and feature not in have:
+            hc[key] = kept
+            out.append(warning)
+    return out
+
+
 def check_resources(hc: dict[str, Any], update: bool = False) -> None:
     """dockerd's verifyPlatformContainerResources, at create and for ``docker update``'s
     request (a swap limit alone is fine there: the container has its memory limit)."""
@@ -576,7 +596,8 @@ def limits(hc: dict[str, Any]) -> Limits:
                   cpu_period=period if quota else None, cpu_shares=hc.get("CpuShares") or None,
                   pids=pids if pids and pids > 0 else None,
                   memory_swap=hc.get("MemorySwap") or None,
-                  cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None)
+                  cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None,
+                  memory_reservation=hc.get("MemoryReservation") or None)
 
 
 def merged_ulimits(ulimits: list[dict[str, Any]] | None,
