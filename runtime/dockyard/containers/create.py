@@ -494,6 +494,8 @@ def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
 # what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
 # the key, the feature (``cgroups.supported``), the value it keeps instead, the warning
 _DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
+    ("MemorySwappiness", "swappiness", None, "Your kernel does not support memory swappiness "
+     "capabilities or the cgroup is not mounted. Memory swappiness discarded."),
     ("MemoryReservation", "reservation", 0, "Your kernel does not support memory soft limit "
      "capabilities or the cgroup is not mounted. Limitation discarded."),
 )
@@ -597,7 +599,8 @@ def limits(hc: dict[str, Any]) -> Limits:
                   pids=pids if pids and pids > 0 else None,
                   memory_swap=hc.get("MemorySwap") or None,
                   cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None,
-                  memory_reservation=hc.get("MemoryReservation") or None)
+                  memory_reservation=hc.get("MemoryReservation") or None,
+                  swappiness=hc.get("MemorySwappiness"))
 
 
 def merged_ulimits(ulimits: list[dict[str, Any]] | None,

@@ -62,6 +62,7 @@ class Limits:
     cpuset_cpus: str | None = None     # --cpuset-cpus, e.g. "0-1,3"
     cpuset_mems: str | None = None     # --cpuset-mems
     memory_reservation: int | None = None  # soft limit bytes (--memory-reservation)
+    swappiness: int | None = None      # 0..100 (--memory-swappiness); v1 only
 
     def validate(self) -> None:
         """Reject values dockerd rejects, with its wording."""
@@ -85,7 +86,7 @@ class Limits:
     def empty(self) -> bool:
         return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids,
                                        self.cpuset_cpus, self.cpuset_mems,
-                                       self.memory_reservation))
+                                       self.memory_reservation, self.swappiness))
 
     @property
     def swap(self) -> int | None:
@@ -391,6 +392,8 @@ class CgroupV1:
         if limits.memory_reservation is not None:
             _write(f"{self._need('memory')}/memory.soft_limit_in_bytes",
                    str(limits.memory_reservation))
+        if limits.swappiness is not None:
+            _write(f"{self._need('memory')}/memory.swappiness", str(limits.swappiness))
         if limits.cpuset:
             self._set_cpuset(limits)
         if limits.cpu_quota is not None or limits.cpu_period is not None:

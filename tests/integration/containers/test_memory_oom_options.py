@@ -66,6 +66,7 @@ def test_memory_reservation_is_the_soft_limit_and_updates(client: Any) -> None:
     ({"mem_reservation": "5m"}, "Minimum memory reservation allowed is 6MB"),
     ({"mem_reservation": "20m", "mem_limit": "10m"},
      "Minimum memory limit can not be less than memory reservation limit, see usage"),
+    ({"mem_swappiness": 101}, "Invalid value: 101, valid memory swappiness range is 0-100"),
 ])
 def test_refusals_in_dockerds_words(client: Any, kw: dict[str, Any], words: str) -> None:
     with pytest.raises(docker.errors.APIError) as err:
@@ -78,3 +79,21 @@ def test_update_refuses_a_small_reservation(client: Any) -> None:
     with pytest.raises(docker.errors.APIError) as upd:
         client.api.update_container(c.id, mem_reservation="5m")
     assert upd.value.explanation == "Minimum memory reservation allowed is 6MB"
+
+
+def test_memory_swappiness_is_written_only_when_asked(client: Any) -> None:
+    if "swappiness" not in cgroups.supported():  # cgroup v2: discarded with dockerd's warning
+        c, made = _run(client, mem_swappiness=10)
+        assert "Memory swappiness discarded" in made["Warnings"][0]
+        assert c.attrs["HostConfig"]["MemorySwappiness"] is None
+        return
+    c, made = _run(client, mem_swappiness=0)
+    assert not made["Warnings"]
+    assert _read(f"{_memory_dir(_pid(c))}/memory.swappiness") == "0"
+    assert c.attrs["HostConfig"]["MemorySwappiness"] == 0
+    c, _ = _run(client, mem_swappiness=100)
+    assert _read(f"{_memory_dir(_pid(c))}/memory.swappiness") == "100"
+    plain, _ = _run(client)
+    mem = _memory_dir(_pid(plain))
+    assert _read(f"{mem}/memory.swappiness") == _read(f"{os.path.dirname(mem)}/memory.swappiness")
+    assert plain.attrs["HostConfig"]["MemorySwappiness"] is None
