@@ -498,6 +498,8 @@ _DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
      "capabilities or the cgroup is not mounted. Memory swappiness discarded."),
     ("MemoryReservation", "reservation", 0, "Your kernel does not support memory soft limit "
      "capabilities or the cgroup is not mounted. Limitation discarded."),
+    ("OomKillDisable", "oom_kill_disable", False, "Your kernel does not support "
+     "OomKillDisable. OomKillDisable discarded."),
 )
 
 
@@ -600,7 +602,8 @@ def limits(hc: dict[str, Any]) -> Limits:
                   memory_swap=hc.get("MemorySwap") or None,
                   cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None,
                   memory_reservation=hc.get("MemoryReservation") or None,
-                  swappiness=hc.get("MemorySwappiness"))
+                  swappiness=hc.get("MemorySwappiness"),
+                  oom_kill_disable=bool(hc.get("OomKillDisable")))
 
 
 def merged_ulimits(ulimits: list[dict[str, Any]] | None,

@@ -63,6 +63,7 @@ class Limits:
     cpuset_mems: str | None = None     # --cpuset-mems
     memory_reservation: int | None = None  # soft limit bytes (--memory-reservation)
     swappiness: int | None = None      # 0..100 (--memory-swappiness); v1 only
+    oom_kill_disable: bool = False     # --oom-kill-disable; v1 only
 
     def validate(self) -> None:
         """Reject values dockerd rejects, with its wording."""
@@ -86,7 +87,8 @@ class Limits:
     def empty(self) -> bool:
         return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids,
                                        self.cpuset_cpus, self.cpuset_mems,
-                                       self.memory_reservation, self.swappiness))
+                                       self.memory_reservation, self.swappiness)) \
+            and not self.oom_kill_disable
 
     @property
     def swap(self) -> int | None:
@@ -394,6 +396,8 @@ class CgroupV1:
                    str(limits.memory_reservation))
         if limits.swappiness is not None:
             _write(f"{self._need('memory')}/memory.swappiness", str(limits.swappiness))
+        if limits.oom_kill_disable:
+            _write(f"{self._need('memory')}/memory.oom_control", "1")
         if limits.cpuset:
             self._set_cpuset(limits)
         if limits.cpu_quota is not None or limits.cpu_period is not None:

@@ -97,3 +97,21 @@ def test_memory_swappiness_is_written_only_when_asked(client: Any) -> None:
     mem = _memory_dir(_pid(plain))
     assert _read(f"{mem}/memory.swappiness") == _read(f"{os.path.dirname(mem)}/memory.swappiness")
     assert plain.attrs["HostConfig"]["MemorySwappiness"] is None
+
+
+def test_oom_kill_disable_sets_oom_control(client: Any) -> None:
+    if "oom_kill_disable" not in cgroups.supported():
+        c, made = _run(client, oom_kill_disable=True, mem_limit="10m")
+        assert made["Warnings"] == ["Your kernel does not support OomKillDisable. "
+                                    "OomKillDisable discarded."]
+        return
+    c, made = _run(client, oom_kill_disable=True)
+    assert made["Warnings"] == ["OOM killer is disabled for the container, but no memory limit "
+                                "is set, this can result in the system running out of resources."]
+    assert "oom_kill_disable 1" in _read(f"{_memory_dir(_pid(c))}/memory.oom_control")
+    assert c.attrs["HostConfig"]["OomKillDisable"] is True
+    limited, made = _run(client, oom_kill_disable=True, mem_limit="10m")
+    assert not made["Warnings"]
+    assert "oom_kill_disable 1" in _read(f"{_memory_dir(_pid(limited))}/memory.oom_control")
+    plain, _ = _run(client)
+    assert "oom_kill_disable 0" in _read(f"{_memory_dir(_pid(plain))}/memory.oom_control")
