@@ -537,6 +537,9 @@ def check_resources(hc: dict[str, Any], update: bool = False) -> None:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
     if hc.get("CpusetCpus") or hc.get("CpusetMems"):
         _check_cpuset(hc)
+    adj = hc.get("OomScoreAdj") or 0
+    if not -1000 <= adj <= 1000:
+        raise InvalidArgument(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
     limits(hc).validate()
 
 
@@ -673,6 +676,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         cwd=cfg.get("WorkingDir") or "/",
         user=User(user.uid, user.gid, list(user.additional_gids)), hostname=hostname,
         domainname=str(cfg.get("Domainname") or ""), rlimits=rlimits(hc, default_ulimits),
+        oom_score_adj=int(hc.get("OomScoreAdj") or 0),
         sysctls={str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],

@@ -66,6 +66,8 @@ def test_memory_reservation_is_the_soft_limit_and_updates(client: Any) -> None:
     ({"mem_reservation": "5m"}, "Minimum memory reservation allowed is 6MB"),
     ({"mem_reservation": "20m", "mem_limit": "10m"},
      "Minimum memory limit can not be less than memory reservation limit, see usage"),
+    ({"oom_score_adj": 1001}, "Invalid value 1001, range for oom score adj is [-1000, 1000]"),
+    ({"oom_score_adj": -1001}, "Invalid value -1001, range for oom score adj is [-1000, 1000]"),
     ({"mem_swappiness": 101}, "Invalid value: 101, valid memory swappiness range is 0-100"),
 ])
 def test_refusals_in_dockerds_words(client: Any, kw: dict[str, Any], words: str) -> None:
@@ -115,3 +117,13 @@ def test_oom_kill_disable_sets_oom_control(client: Any) -> None:
     assert "oom_kill_disable 1" in _read(f"{_memory_dir(_pid(limited))}/memory.oom_control")
     plain, _ = _run(client)
     assert "oom_kill_disable 0" in _read(f"{_memory_dir(_pid(plain))}/memory.oom_control")
+
+
+def test_oom_score_adj_reaches_the_init_its_children_and_execs(client: Any) -> None:
+    c, _ = _run(client, oom_score_adj=500)
+    assert _read(f"/proc/{_pid(c)}/oom_score_adj") == "500"
+    assert c.attrs["HostConfig"]["OomScoreAdj"] == 500
+    code, out = c.exec_run(["sh", "-c", "cat /proc/self/oom_score_adj"])
+    assert (code, out.strip()) == (0, b"500")
+    plain, _ = _run(client)
+    assert _read(f"/proc/{_pid(plain)}/oom_score_adj") == _read("/proc/self/oom_score_adj")
