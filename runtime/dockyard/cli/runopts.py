@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import InvalidArgument
+from ..linux.sysctls import IPC_KEYS
 
 T = TypeVar("T")
 
@@ -80,6 +81,7 @@ def add_container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
     p.add_argument("--pids-limit", help="tune container pids limit (-1 for unlimited)")
     p.add_argument("--ulimit", **many, help="ulimit options (name=soft[:hard])")
+    p.add_argument("--sysctl", **many, help="sysctl options (key=value)")
     p.add_argument("--device", **many, help="add a host device to the container")
     p.add_argument("--cap-add", **many, help="add Linux capabilities")
     p.add_argument("--cap-drop", **many, help="drop Linux capabilities")
@@ -257,6 +259,15 @@ def flag_value(flag: str, text: str, parse: Callable[[str], T]) -> T:
         return parse(text)
     except InvalidArgument as exc:
         raise InvalidArgument(f'invalid argument "{text}" for "{flag}" flag: {exc}') from None
+
+
+def sysctl(text: str) -> tuple[str, str]:
+    """The docker CLI's ``ValidateSysctl``: only the IPC keys, ``net.*`` and ``fs.mqueue.*``
+    (the daemon would take ``kernel.domainname`` too; the CLI never sends it)."""
+    key, sep, value = text.partition("=")
+    if sep and (key in IPC_KEYS or key.startswith(("net.", "fs.mqueue."))):
+        return key, value
+    raise InvalidArgument(f"sysctl '{text}' is not allowed")
 
 
 def ulimit(text: str) -> dict[str, Any]:
@@ -463,6 +474,8 @@ def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str
                        ("VolumesFrom", args.volumes_from)):
         if items:
             config[key] = list(items)
+    if args.sysctl:  # a map: the last value of a key wins
+        config["Sysctls"] = dict(flag_value("--sysctl", item, sysctl) for item in args.sysctl)
     if args.tmpfs:
         config["Tmpfs"] = {t.partition(":")[0]: t.partition(":")[2] for t in args.tmpfs}
     config.update(_resources(args))

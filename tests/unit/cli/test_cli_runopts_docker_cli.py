@@ -20,7 +20,7 @@ from dockyard.errors import InvalidArgument
 from dockyard.testing.createcapture import CreateCapture
 
 # values that are maps in the API: an entry with an empty value ("/x": "", "80/tcp": {}) counts
-_MAPS = {"Labels", "Tmpfs", "ExposedPorts", "Volumes", "PortBindings", "Config", "DriverOpts"}
+_MAPS = {"Labels", "Sysctls", "Tmpfs", "ExposedPorts", "Volumes", "PortBindings", "Config", "DriverOpts"}
 # where an empty list differs from none (systempaths=unconfined sends [])
 _KEEP_EMPTY = {"MaskedPaths", "ReadonlyPaths"}
 
@@ -121,6 +121,10 @@ CASES = {
     "cgroupns-host": ["--cgroupns", "host", "busybox"],
     "cgroupns-private": ["--cgroupns=private", "busybox"],
     "cgroupns-empty": ["--cgroupns=", "busybox"],
+    "sysctls": ["--sysctl", "net.ipv4.ip_forward=1", "--sysctl", "kernel.shmmax=100",
+                "--sysctl", "fs.mqueue.msg_max=20", "--sysctl", "kernel.sem=250 32000 32 200",
+                "--sysctl", "net.a=b=c", "--sysctl", "net.x=1", "--sysctl", "net.x=2",
+                "--sysctl", "net.empty=", "busybox"],
 }
 
 
@@ -166,6 +170,8 @@ REFUSALS = [
     ["--health-timeout", "5"], ["--no-healthcheck", "--health-retries", "1"],
     ["--userns", "private"], ["--userns=HOST"], ["--userns", "container:x"],
     ["--cgroupns", "foo"], ["--cgroupns", "HOST"], ["--cgroupns", "container:x"],
+    ["--sysctl", "vm.swappiness=10"], ["--sysctl", "net.ipv4.ip_forward"],
+    ["--sysctl", "kernel.domainname=x"], ["--sysctl", "kernel.hostname=x"], ["--sysctl", "=1"],
 ]
 
 
