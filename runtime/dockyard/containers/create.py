@@ -491,6 +491,30 @@ def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
 
 
+# what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
+# the key, the feature (``cgroups.supported``), the value it keeps instead, the warning
+_DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
+    ("MemorySwappiness", "swappiness", None, "Your kernel does not support memory swappiness "
+     "capabilities or the cgroup is not mounted. Memory swappiness discarded."),
+    ("MemoryReservation", "reservation", 0, "Your kernel does not support memory soft limit "
+     "capabilities or the cgroup is not mounted. Limitation discarded."),
+    ("OomKillDisable", "oom_kill_disable", False, "Your kernel does not support "
+     "OomKillDisable. OomKillDisable discarded."),
+)
+
+
+def discard_unsupported(hc: dict[str, Any]) -> list[str]:
+    """Drop from ``hc`` (in place) what this host's cgroups cannot apply, as dockerd's
+    verifyPlatformContainerResources does before its range checks: its warnings, in order
+    (an unset value, or an OOM killer left on, warns of nothing)."""
+    have, out = cgroups.supported(), []
+    for key, feature, kept, warning in _DISCARDABLE:
+        if hc.get(key) not in (None, 0, False, []) and feature not in have:
+            hc[key] = kept
+            out.append(warning)
+    return out
+
+
 def check_resources(hc: dict[str, Any], update: bool = False) -> None:
     """dockerd's verifyPlatformContainerResources, at create and for ``docker update``'s
     request (a swap limit alone is fine there: the container has its memory limit)."""
@@ -513,6 +537,9 @@ def check_resources(hc: dict[str, Any], update: bool = False) -> None:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
     if hc.get("CpusetCpus") or hc.get("CpusetMems"):
         _check_cpuset(hc)
+    adj = hc.get("OomScoreAdj") or 0
+    if not -1000 <= adj <= 1000:
+        raise InvalidArgument(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
     limits(hc).validate()
 
 
@@ -576,7 +603,10 @@ def limits(hc: dict[str, Any]) -> Limits:
                   cpu_period=period if quota else None, cpu_shares=hc.get("CpuShares") or None,
                   pids=pids if pids and pids > 0 else None,
                   memory_swap=hc.get("MemorySwap") or None,
-                  cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None)
+                  cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None,
+                  memory_reservation=hc.get("MemoryReservation") or None,
+                  swappiness=hc.get("MemorySwappiness"),
+                  oom_kill_disable=bool(hc.get("OomKillDisable")))
 
 
 def merged_ulimits(ulimits: list[dict[str, Any]] | None,
@@ -646,6 +676,7 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         cwd=cfg.get("WorkingDir") or "/",
         user=User(user.uid, user.gid, list(user.additional_gids)), hostname=hostname,
         domainname=str(cfg.get("Domainname") or ""), rlimits=rlimits(hc, default_ulimits),
+        oom_score_adj=int(hc.get("OomScoreAdj") or 0),
         sysctls={str(k): str(v) for k, v in (hc.get("Sysctls") or {}).items()},
         read_only=hc["ReadonlyRootfs"], cap_add=list(hc.get("CapAdd") or []),
         cap_drop=list(hc.get("CapDrop") or []), privileged=hc["Privileged"],

@@ -313,7 +313,8 @@ class ExecManager:
             privileged=bool(config.get("Privileged") or host.get("Privileged")),
             no_new_privs=security_opts(security)[1], tty=tty,
             seccomp=seccomp_setting(host, containers.daemon_seccomp),
-            rlimits=rlimits(host, containers.default_ulimits))
+            rlimits=rlimits(host, containers.default_ulimits),
+            oom_score_adj=int(host.get("OomScoreAdj") or 0))
 
     @staticmethod
     def _pipes(session: ExecSession, config: dict[str, Any], detach: bool,

@@ -205,6 +205,7 @@ class ContainerManager:
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
             image_cfg, image_name)
         host_config = _create.host_config_defaults(body.get("HostConfig") or {}, self.daemon)
+        discarded = _create.discard_unsupported(host_config)
         _create.validate_host_config(host_config)
         _create.check_userns(host_config, self.remap)
         nsmodes.check_create(config, host_config, lambda other: self.get(other).id)
@@ -230,7 +231,7 @@ class ContainerManager:
             self._records[cid] = record
         mark(cid, "create.prepared")
         self.emit(record, "create")
-        return {"Id": cid, "Warnings": _create.warnings(host_config)}
+        return {"Id": cid, "Warnings": [*discarded, *_create.warnings(host_config)]}
 
     def _image(self, image_id: str) -> tuple[dict[str, Any], list[str]]:
         """An image's config and layer dirs; cached, since an image ID names immutable content."""
@@ -764,6 +765,8 @@ class ContainerManager:
         policy; a running container's cgroup gets the new limits first, so a refused value
         leaves the record as it was."""
         record = self.get(name)
+        request = dict(request)
+        discarded = _create.discard_unsupported(request)
         with self._lock:
             try:
                 host_config = _create.update_host_config(record.host_config, request)
@@ -776,7 +779,7 @@ class ContainerManager:
             record.host_config = host_config
             self._saver.save(record, wait=True)
         self.emit(record, "update")
-        return {"Warnings": []}
+        return {"Warnings": discarded}
 
     def _update_cgroup(self, record: ContainerRecord, host_config: dict[str, Any],
                        request: dict[str, Any]) -> None:

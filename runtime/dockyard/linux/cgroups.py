@@ -61,11 +61,20 @@ class Limits:
     #                                    None: twice ``memory`` (dockerd's default)
     cpuset_cpus: str | None = None     # --cpuset-cpus, e.g. "0-1,3"
     cpuset_mems: str | None = None     # --cpuset-mems
+    memory_reservation: int | None = None  # soft limit bytes (--memory-reservation)
+    swappiness: int | None = None      # 0..100 (--memory-swappiness); v1 only
+    oom_kill_disable: bool = False     # --oom-kill-disable; v1 only
 
     def validate(self) -> None:
         """Reject values dockerd rejects, with its wording."""
         if self.memory is not None and self.memory < 6 * 1024 * 1024:
             raise InvalidArgument("Minimum memory limit allowed is 6MB")
+        if self.memory_reservation is not None:
+            if self.memory_reservation < 6 * 1024 * 1024:
+                raise InvalidArgument("Minimum memory reservation allowed is 6MB")
+            if self.memory is not None and self.memory < self.memory_reservation:
+                raise InvalidArgument("Minimum memory limit can not be less than memory "
+                                      "reservation limit, see usage")
         if self.cpu_period is not None and not 1000 <= self.cpu_period <= 1_000_000:
             raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) "
                                   "or larger than 1s (i.e. 1000000)")
@@ -77,7 +86,9 @@ class Limits:
     @property
     def empty(self) -> bool:
         return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids,
-                                       self.cpuset_cpus, self.cpuset_mems))
+                                       self.cpuset_cpus, self.cpuset_mems,
+                                       self.memory_reservation, self.swappiness)) \
+            and not self.oom_kill_disable
 
     @property
     def swap(self) -> int | None:
@@ -133,6 +144,29 @@ def detected() -> Hierarchies:
     """This host's hierarchies, read once per process: the mounts do not change under a daemon,
     and a container's stats, pause, exit and clean-up each ask (a read parses mountinfo)."""
     return detect()
+
+
+@functools.cache
+def supported() -> frozenset[str]:
+    """The settings this host's cgroups take, found as dockerd's sysinfo finds them (a v1
+    hierarchy's root has the file; on v2 the controller): a create or update asking for one
+    missing has it discarded with dockerd's warning (``containers.create.discard_unsupported``)."""
+    hier, found = detected(), set[str]()
+    if "memory" in hier.v1:
+        root = hier.v1["memory"]
+        found.update(name for name, path in (("reservation", "memory.soft_limit_in_bytes"),
+                                             ("swappiness", "memory.swappiness"),
+                                             ("oom_kill_disable", "memory.oom_control"))
+                     if os.path.exists(f"{root}/{path}"))
+    elif "memory" in hier.v2_controllers:
+        found.add("reservation")  # v2 has no swappiness nor OOM-kill switch (dockerd's sysinfo)
+    if "blkio" in hier.v1:
+        root = hier.v1["blkio"]
+        found.update(name for name, files in (("blkio_weight", ("blkio.weight", "blkio.bfq.weight")),
+                                              ("blkio_weight_device", ("blkio.weight_device",
+                                                                       "blkio.bfq.weight_device")))
+                     if any(os.path.exists(f"{root}/{f}") for f in files))
+    return frozenset(found)
 
 
 class Cgroup(Protocol):
@@ -357,6 +391,13 @@ class CgroupV1:
             memsw = f"{self._need('memory')}/memory.memsw.limit_in_bytes"
             if os.path.exists(memsw):
                 _write(memsw, str(swap))
+        if limits.memory_reservation is not None:
+            _write(f"{self._need('memory')}/memory.soft_limit_in_bytes",
+                   str(limits.memory_reservation))
+        if limits.swappiness is not None:
+            _write(f"{self._need('memory')}/memory.swappiness", str(limits.swappiness))
+        if limits.oom_kill_disable:
+            _write(f"{self._need('memory')}/memory.oom_control", "1")
         if limits.cpuset:
             self._set_cpuset(limits)
         if limits.cpu_quota is not None or limits.cpu_period is not None:
@@ -489,7 +530,8 @@ class CgroupV2:
 
     @staticmethod
     def _wanted(limits: Limits) -> list[str]:
-        wanted = ["memory"] if limits.memory is not None else []
+        memory = limits.memory is not None or limits.memory_reservation is not None
+        wanted = ["memory"] if memory else []
         if limits.cpu_quota is not None or limits.cpu_shares or limits.cpu_period is not None:
             wanted.append("cpu")
         return wanted + (["pids"] if limits.pids is not None else []) + \
@@ -503,6 +545,8 @@ class CgroupV2:
                 os.path.exists(f"{self.path}/memory.swap.max"):  # v2 limits swap alone
             _write(f"{self.path}/memory.swap.max",
                    "max" if swap == -1 else str(max(swap - (limits.memory or 0), 0)))
+        if limits.memory_reservation is not None:  # runc's v2 conversion: the soft limit
+            _write(f"{self.path}/memory.low", str(limits.memory_reservation))
         for name, value in (("cpus", limits.cpuset_cpus), ("mems", limits.cpuset_mems)):
             if value:
                 _write(f"{self.path}/cpuset.{name}", value)

@@ -291,7 +291,22 @@ def set_rlimits(rlimits: list[list[int]]) -> None:
                                  f"process: {exc.strerror}") from None
 
 
+def set_oom_score_adj(value: int) -> None:
+    """``--oom-score-adj``, for the init and each exec while still root (lowering it needs
+    ``CAP_SYS_RESOURCE``); what it execs, and every child, inherits it. 0 writes nothing."""
+    if value:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())
+        except OSError as exc:
+            raise OSError(exc.errno, f"error during container init: write "
+                                     f"/proc/self/oom_score_adj: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+
+
 def _become_user(spec: ContainerSpec, caps: int) -> None:
+    set_oom_score_adj(spec.oom_score_adj)
     set_rlimits(spec.rlimits)
     program = seccomp.program_for(spec.seccomp, caps)
     if program and not spec.no_new_privs:  # as runc: while CAP_SYS_ADMIN allows it

@@ -41,6 +41,7 @@ from .child import (
     _stdio,
     docker_exit_code,
     find_executable,
+    set_oom_score_adj,
     set_rlimits,
 )
 
@@ -64,6 +65,7 @@ class ExecSpec:
     seccomp: str = ""                        # the container's (``linux.seccomp.program_for``)
     tty: bool = False
     rlimits: list[list[int]] = field(default_factory=list)  # the container's --ulimit, as runc
+    oom_score_adj: int = 0                   # the container's --oom-score-adj, as runc's exec
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,6 +181,7 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
         _console(ctx.console_fd, user.uid)
     env = dict(item.partition("=")[::2] for item in spec.env)
     env.setdefault("HOME", user.home)
+    set_oom_score_adj(spec.oom_score_adj)
     set_rlimits(spec.rlimits)
     program = seccomp.program_for(spec.seccomp, ctx.caps)  # the container's, as runc's exec
     if program and not spec.no_new_privs:
