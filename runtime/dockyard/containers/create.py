@@ -500,6 +500,10 @@ _DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
      "capabilities or the cgroup is not mounted. Limitation discarded."),
     ("OomKillDisable", "oom_kill_disable", False, "Your kernel does not support "
      "OomKillDisable. OomKillDisable discarded."),
+    ("BlkioWeight", "blkio_weight", 0, "Your kernel does not support Block I/O weight or the "
+     "cgroup is not mounted. Weight discarded."),
+    ("BlkioWeightDevice", "blkio_weight_device", [], "Your kernel does not support Block I/O "
+     "weight_device or the cgroup is not mounted. Weight-device discarded."),
 )
 
 
@@ -540,6 +544,8 @@ def check_resources(hc: dict[str, Any], update: bool = False) -> None:
     adj = hc.get("OomScoreAdj") or 0
     if not -1000 <= adj <= 1000:
         raise InvalidArgument(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
+    if hc.get("BlkioWeight") and not 10 <= hc["BlkioWeight"] <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
     limits(hc).validate()
 
 

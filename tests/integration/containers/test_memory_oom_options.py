@@ -127,3 +127,20 @@ def test_oom_score_adj_reaches_the_init_its_children_and_execs(client: Any) -> N
     assert (code, out.strip()) == (0, b"500")
     plain, _ = _run(client)
     assert _read(f"/proc/{_pid(plain)}/oom_score_adj") == _read("/proc/self/oom_score_adj")
+
+
+def test_blkio_weight_where_the_kernel_lacks_it_is_discarded_with_a_warning(client: Any) -> None:
+    if "blkio_weight" in cgroups.supported():
+        pytest.fail("this host's blkio hierarchy has a weight file: dockyard does not write it yet")
+    c, made = _run(client, blkio_weight=500)
+    assert made["Warnings"] == ["Your kernel does not support Block I/O weight or the cgroup is "
+                                "not mounted. Weight discarded."]
+    assert c.attrs["HostConfig"]["BlkioWeight"] == 0
+    # discarded before dockerd's range check: 5 is not refused either
+    _c, made = _run(client, blkio_weight=5)
+    assert "Weight discarded." in made["Warnings"][0]
+    assert client.api.update_container(c.id, blkio_weight=300)["Warnings"] == [
+        "Your kernel does not support Block I/O weight or the cgroup is not mounted. "
+        "Weight discarded."]
+    c.reload()
+    assert c.attrs["HostConfig"]["BlkioWeight"] == 0
