@@ -40,7 +40,6 @@ from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 from ..linux import sysctls, userns
 from ..linux.idmap import UserNamespace
-from ..store.owners import to_host
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from . import create as _create
 from . import nsmodes, skeleton
@@ -101,8 +100,8 @@ class ContainerManager:
         self.monitor = Monitor()
         self._saver = Saver()
         # --userns-remap: the store's id map (layers and containers' files hold shifted ids)
-        self.remap: UserNamespace | None = getattr(engine.store, "remap", None)
-        self.root_owner = None if self.remap is None else to_host(self.remap, 0, 0)
+        self.remap: UserNamespace | None = engine.store.remap
+        self.root_owner = engine.store.id_map.root_owner()
         self._skeletons = skeleton.Skeletons(self.root, self.root_owner)
         self.health = HealthMonitor(self, self._saver.save)  # no thread until a probe runs
         engine.store.containers_using = self.containers_using

@@ -29,7 +29,6 @@ from typing import Any
 from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..errors import Conflict, InvalidArgument, NotFound
-from ..store.owners import to_host
 from . import parse
 from .copyup import copy_up, image_path_kind, is_empty
 from .local import LocalDriver, Volume, mounted
@@ -50,9 +49,9 @@ class VolumeManager:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.events = bus_of(engine)
-        remap = getattr(getattr(engine, "store", None), "remap", None)  # --userns-remap
+        store = getattr(engine, "store", None)  # --userns-remap: volumes are the remapped root's
         self.driver = LocalDriver(Path(engine.data_root) / "volumes",
-                                  None if remap is None else to_host(remap, 0, 0))
+                                  store.id_map.root_owner() if store is not None else None)
         self._lock = threading.Condition()
         self._pending: dict[str, set[str]] = {}   # volume name → ids of containers being made
         self._removing: set[str] = set()
