@@ -14,6 +14,7 @@ import random
 import re
 import shutil
 import signal
+import stat
 from pathlib import Path
 from typing import Any, Final
 
@@ -675,6 +676,10 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
     masked, readonly = hc.get("MaskedPaths"), hc.get("ReadonlyPaths")
     args, init = command(cfg), _init(hc)
     devices = [_device(d) for d in hc.get("Devices") or []]
+    resources = limits(hc)
+    resources.devices = cgroups.device_rules(bool(hc.get("Privileged")), [
+        *(rule for _mount, rules in devices for rule in rules),
+        *(str(r) for r in hc.get("DeviceCgroupRules") or [])])
     return ContainerSpec(
         id=record.id, lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
         work_dir=record.work_dir, rootfs_dir=record.rootfs,
@@ -689,8 +694,9 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
         no_new_privs=security_opts(hc.get("SecurityOpt") or [])[1], seccomp=seccomp_setting(hc, daemon_seccomp),
         masked_paths=list(MASKED_PATHS if masked is None else masked),
         readonly_paths=list(READONLY_PATHS if readonly is None else readonly),
-        mounts=[*shm_mounts(hc.get("ShmSize") or 0), *init, *devices, *mounts], network=network,
-        limits=limits(hc), cgroupns="host" if hc.get("CgroupnsMode") == "host" else "private",
+        mounts=[*shm_mounts(hc.get("ShmSize") or 0), *init, *(m for m, _r in devices), *mounts],
+        network=network, limits=resources,
+        cgroupns="host" if hc.get("CgroupnsMode") == "host" else "private",
         cgroup_parent=parent,
         tty=bool(cfg.get("Tty")), log_rotation=log_rotation(hc.get("LogConfig") or {}),
         log_delivery=logopts.delivery(hc.get("LogConfig") or {}, record))
@@ -699,14 +705,28 @@ def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
 INIT_PATH: Final = "/sbin/docker-init"
 
 
-def _device(device: dict[str, Any]) -> Mount:
-    """``--device HOST[:CONTAINER]``: the host's node bound at the container's path (rootless
-    Docker's way; no device cgroup restricts access here, so the node works as the host's)."""
+def _device(device: dict[str, Any]) -> tuple[Mount, list[str]]:
+    """``--device HOST[:CONTAINER][:PERMISSIONS]``: the host's node bound at the container's
+    path, and the device cgroup rule that lets the container use it (every node below a
+    directory, as dockerd walks one)."""
     host = str(device.get("PathOnHost") or "")
+    access = str(device.get("CgroupPermissions") or "rwm")
     if not os.path.exists(host):
         raise DockyardError("error gathering device information while adding custom device "
                             f'"{host}": no such file or directory')
-    return Mount("bind", str(device.get("PathInContainer") or host), host, options=["norbind"])
+    paths = [os.path.join(top, name) for top, _dirs, names in os.walk(host) for name in names] \
+        if os.path.isdir(host) else [host]
+    rules = []
+    for path in paths:
+        st = os.stat(path)
+        kind = "c" if stat.S_ISCHR(st.st_mode) else "b" if stat.S_ISBLK(st.st_mode) else ""
+        if kind:
+            rules.append(f"{kind} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} {access}")
+        elif path == host:
+            raise DockyardError("error gathering device information while adding custom "
+                                f'device "{host}": not a device node')
+    mount = Mount("bind", str(device.get("PathInContainer") or host), host, options=["norbind"])
+    return mount, rules
 
 
 def _init(hc: dict[str, Any]) -> list[Mount]:

@@ -387,7 +387,7 @@ class Runtime:
                 raise
             self._spare = None
         (mine, spare_pid), (embryo_pid, embryo_sock) = spare, announced
-        spare_cg = cgroups.CgroupV1(launcher.SPARE_CGROUP.format(pid=spare_pid), cgroups.detected())
+        spare_cg = cgroups.CgroupV1.spare(launcher.SPARE_CGROUP.format(pid=spare_pid), cgroups.detected())
         try:
             cg = spare_cg.rename(spec.id)
         except BaseException as exc:

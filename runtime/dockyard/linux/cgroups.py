@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
-from ..errors import InvalidArgument, Unavailable
+from ..errors import DockyardError, InvalidArgument, Unavailable
 from . import syscalls
 
 DEFAULT_PARENT: Final = "dockyard"  # the cgroup every container's goes under (--cgroup-parent)
@@ -44,6 +44,15 @@ Parent = str | dict[str, str]
 relative ``--cgroup-parent`` where the daemon's cgroup differs between hierarchies)."""
 V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
 V1_UNLIMITED: Final = ("blkio", "devices")  # and named ones (``name=systemd``): no limits here
+V1_JOINED: Final = (*V1_CONTROLLERS, "devices")  # every container's (devices: its rules only)
+DEFAULT_DEVICES: Final = ("b *:* m", "c *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
+                          "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",
+                          "c 10:200 rwm", "c 136:* rwm")
+"""A container's device rules as dockerd 20.10 has runc write them (its ``devices.list``):
+every other node denied — ``mknod`` is allowed, using the node is not — but null, zero,
+full, random, urandom, tty, console, ptmx, the ptys and tun. Sorted as runc sorts them
+(:func:`device_rules`)."""
+ALL_DEVICES: Final = ("a *:* rwm",)  # --privileged, or a rule of type "a"
 V2_CONTROLLERS: Final = ("memory", "cpu", "pids")  # enabled for every container; cpuset when asked
 _PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
 
@@ -64,6 +73,9 @@ class Limits:
     memory_reservation: int | None = None  # soft limit bytes (--memory-reservation)
     swappiness: int | None = None      # 0..100 (--memory-swappiness); v1 only
     oom_kill_disable: bool = False     # --oom-kill-disable; v1 only
+    devices: list[str] | None = field(default_factory=lambda: list(DEFAULT_DEVICES))
+    """The device rules (v1 ``devices.list`` lines, :func:`device_rules`); ``None`` leaves
+    them alone (``docker update``). v1 only: v2 needs an eBPF program, not done."""
 
     def validate(self) -> None:
         """Reject values dockerd rejects, with its wording."""
@@ -100,6 +112,42 @@ class Limits:
     @property
     def cpuset(self) -> bool:
         return bool(self.cpuset_cpus or self.cpuset_mems)
+
+
+_DEVICE_RULE: Final = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
+def device_rules(privileged: bool = False, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """A container's device rules: ``--privileged`` (or any rule of type ``a``) every device;
+    else :data:`DEFAULT_DEVICES` plus ``extra`` (``--device`` nodes' and
+    ``--device-cgroup-rule`` lines, refused in dockerd's words when malformed), one line per
+    node with the accesses merged and sorted as runc sorts them (major, minor — ``*`` first —
+    then type), so that ``devices.list`` reads as under dockerd."""
+    merged: dict[tuple[int, int, str], set[str]] = {}
+    for rule in (*DEFAULT_DEVICES, *extra):
+        match = _DEVICE_RULE.match(rule)
+        if match is None:
+            raise DockyardError(f"invalid device cgroup rule format: '{rule}'")
+        kind, major, minor, access = match.groups()
+        privileged = privileged or kind == "a"
+        key = (-1 if major == "*" else int(major), -1 if minor == "*" else int(minor), kind)
+        merged.setdefault(key, set()).update(access)
+    if privileged:
+        return list(ALL_DEVICES)
+    return [f"{kind} {'*' if major < 0 else major}:{'*' if minor < 0 else minor} "
+            + "".join(a for a in "rwm" if a in access)
+            for (major, minor, kind), access in sorted(merged.items())]
+
+
+def _write_devices(path: str, rules: list[str]) -> None:
+    """Replace a v1 devices cgroup's list: all allowed, or all denied then each rule allowed
+    (as runc does; the container's init has not run anything yet)."""
+    if list(rules) == list(ALL_DEVICES):
+        _write(f"{path}/devices.allow", "a")
+        return
+    _write(f"{path}/devices.deny", "a")
+    for rule in rules:
+        _write(f"{path}/devices.allow", rule)
 
 
 @dataclass
@@ -326,7 +374,7 @@ class CgroupV1:
                  everywhere: bool = False) -> None:
         self.hier, self.parent = hier, parent
         self.dirs = {c: _below(hier.v1[c], parent_in(parent, c), container_id)
-                     for c in V1_CONTROLLERS if c in hier.v1}
+                     for c in V1_JOINED if c in hier.v1}
         self.cpuset = _below(hier.v1["cpuset"], parent_in(parent, "cpuset"), container_id) \
             if "cpuset" in hier.v1 else None
         self.in_cpuset = False  # its cpuset cgroup is made: a join goes there too (not in paths)
@@ -337,6 +385,7 @@ class CgroupV1:
         self.others = sorted(set(others) - set(self.dirs.values()))
         self.everywhere = everywhere
         self.paths = sorted(set(self.dirs.values()) | (set(self.others) if everywhere else set()))
+        self.devices: list[str] | None = None  # the device rules written here, when known
 
     def rename(self, container_id: str) -> CgroupV1:
         """The same cgroups (tasks included) under another name: v1 allows a rename within
@@ -344,7 +393,16 @@ class CgroupV1:
         other = CgroupV1(container_id, self.hier, self.parent)
         for old, new in {self.dirs[c]: other.dirs[c] for c in self.dirs}.items():
             os.rename(old, new)
+        other.devices = self.devices
         return other
+
+    @classmethod
+    def spare(cls, name: str, hier: Hierarchies) -> CgroupV1:
+        """An embryo's cgroup (``dockyard/spare-<pid>``): made with the default device rules
+        (:data:`DEFAULT_DEVICES`), so a start writes them only for a spec with others."""
+        cg = cls(name, hier)
+        cg.devices = list(DEFAULT_DEVICES)
+        return cg
 
     def create(self, limits: Limits) -> None:
         for path in self.paths:
@@ -376,7 +434,7 @@ class CgroupV1:
             for path, value in writes:
                 _write(path, str(value))
             limits = replace(limits, memory=None, memory_swap=None)
-        self._apply(limits)
+        self._apply(replace(limits, devices=None))  # dockerd updates no device rules
 
     def _need(self, controller: str) -> str:
         if controller not in self.dirs:
@@ -385,6 +443,10 @@ class CgroupV1:
         return self.dirs[controller]
 
     def _apply(self, limits: Limits) -> None:
+        devices = self.dirs.get("devices")
+        if devices and limits.devices is not None and limits.devices != self.devices:
+            _write_devices(devices, limits.devices)
+            self.devices = list(limits.devices)
         if limits.memory is not None:
             _write(f"{self._need('memory')}/memory.limit_in_bytes", str(limits.memory))
         if (swap := limits.swap) is not None:  # only where the kernel accounts swap

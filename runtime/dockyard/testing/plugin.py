@@ -30,14 +30,18 @@ _CGROUPS_SEEN: dict[str, str] = {}  # a container (or spare) cgroup → the test
 
 
 def _dockyard_cgroups() -> set[str]:
-    """The cgroups under ``dockyard/`` of one hierarchy (pids on v1, the unified one on v2)."""
+    """The cgroups under ``dockyard/`` (pids and devices on v1, the unified one on v2)."""
     from ..linux import cgroups
     hier = cgroups.detected()
-    root = hier.v1.get("pids") if hier.mode == "v1" else hier.v2
-    try:
-        return {e.name for e in os.scandir(os.path.join(root or "/-", "dockyard")) if e.is_dir()}
-    except OSError:
-        return set()
+    roots = [hier.v1.get("pids"), hier.v1.get("devices")] if hier.mode == "v1" else [hier.v2]
+    found = set[str]()
+    for root in roots:
+        try:
+            found.update(e.name for e in os.scandir(os.path.join(root or "/-", "dockyard"))
+                         if e.is_dir())
+        except OSError:
+            pass
+    return found
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
