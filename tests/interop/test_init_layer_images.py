@@ -9,17 +9,20 @@ their own."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 IMAGES = {
     "dy-initlayer-etc700": "FROM busybox\nRUN chmod 700 /etc && chown 12:34 /etc\n",
-    "dy-initlayer-ownmtab": "FROM busybox\nRUN ln -s /proc/self/mounts /etc/mtab\n",
+    # -f: a RUN sees the init layer's /etc/mtab already, as under dockerd's classic builder
+    "dy-initlayer-ownmtab": "FROM busybox\nRUN ln -sf /proc/self/mounts /etc/mtab\n",
     # a RUN cannot link /etc/resolv.conf: the step's own file is bound there (as under dockerd's
     # classic builder), so the link comes in an ADDed archive
     "dy-initlayer-resolvlink": "FROM busybox\nRUN mkdir -p /run && echo mine > /run/resolv.conf\n"
@@ -46,13 +49,16 @@ def _context(dockerfile: str) -> io.BytesIO:
 
 @pytest.fixture
 def images(client: Any) -> Any:
-    for tag, dockerfile in IMAGES.items():
-        client.images.build(fileobj=_context(dockerfile), custom_context=True, tag=tag, rm=True)
-    top = Path(client.api.inspect_image("dy-initlayer-resolvlink")["GraphDriver"]["Data"]["UpperDir"])
-    assert os.readlink(top / "etc" / "resolv.conf") == "/run/resolv.conf"  # the image links it
-    yield client
-    for tag in IMAGES:
-        client.images.remove(tag, force=True)
+    try:
+        for tag, dockerfile in IMAGES.items():
+            client.images.build(fileobj=_context(dockerfile), custom_context=True, tag=tag, rm=True)
+        top = Path(client.api.inspect_image("dy-initlayer-resolvlink")["GraphDriver"]["Data"]["UpperDir"])
+        assert os.readlink(top / "etc" / "resolv.conf") == "/run/resolv.conf"  # the image links it
+        yield client
+    finally:  # a build that failed must not leave the others (children of busybox) behind
+        for tag in IMAGES:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(tag, force=True)
 
 
 def test_init_layer_fits_the_images_etc(images: Any) -> None:
