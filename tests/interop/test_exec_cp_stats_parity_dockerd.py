@@ -14,21 +14,11 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd
 
 pytestmark = pytest.mark.slow
 
 Probe = Callable[..., subprocess.CompletedProcess[bytes]]
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    daemon = start_dockerd()
-    try:
-        load_busybox(daemon)
-        yield daemon
-    finally:
-        stop_dockerd(daemon)
 
 
 def _cli(host: str) -> Probe:

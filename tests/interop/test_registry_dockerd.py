@@ -3,28 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
 from dockyard.registry.auth.htpasswd import entry
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd
 from dockyard.testing.registry import RegistryProcess
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 USER, PASSWORD = "dock", "dock-secret"
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    daemon = start_dockerd()
-    try:
-        load_busybox(daemon)
-        yield daemon
-    finally:
-        stop_dockerd(daemon)
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dockyard.testing import syscallprobe
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +32,6 @@ CALLS = [
     "i386,20", "i386,310,0x10000000", "i386,136,0xffffffff", "i386,136,0x0040000",
     "0x40000110,0x10000000", "0x40000027",
 ]
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    daemon = start_dockerd()
-    try:
-        load_busybox(daemon)
-        yield daemon
-    finally:
-        stop_dockerd(daemon)
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,11 @@ from typing import Any
 import pytest
 
 from dockyard.testing.daemon import DockerCLI
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd
 
 pytestmark = pytest.mark.slow
 
 READ = "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range"
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    daemon = start_dockerd()
-    try:
-        load_busybox(daemon)
-        yield daemon
-    finally:
-        stop_dockerd(daemon)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import DaemonProcess
+from dockyard.testing.daemon import DaemonProcess, DockerCLI
 
 
 @pytest.fixture
@@ -22,3 +22,10 @@ def busybox_daemon(busybox_archive: Path) -> Iterator[DaemonProcess]:
     """A daemon of the module's own with busybox loaded: for tests that restart it."""
     with DaemonProcess() as d:
         yield d.load(busybox_archive)
+
+
+@pytest.fixture
+def docker(dockyard_daemon: DaemonProcess, client: Any) -> DockerCLI:
+    """The docker CLI against the session daemon (``client``: busybox loaded, containers
+    removed after the test)."""
+    return DockerCLI(dockyard_daemon.host)

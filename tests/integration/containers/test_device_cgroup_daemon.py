@@ -17,7 +17,7 @@ import pytest
 from docker.errors import APIError, BuildError
 
 from dockyard.linux import cgroups
-from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.daemon import DockerCLI
 
 pytestmark = pytest.mark.skipif(cgroups.detected().mode != "v1"
                                 or "devices" not in cgroups.detected().v1,
@@ -37,13 +37,6 @@ EXTRA = ["--device", "/dev/zero:/dev/myzero", "--device", "/dev/null:/dev/n2:r",
 PROBE = "mknod /tmp/x c 42 0 && cat /tmp/x"  # no driver: ENXIO once the cgroup lets it through
 REFUSED = "Operation not permitted"
 PASSED = "No such device or address"
-
-
-@pytest.fixture
-def docker(dockyard_daemon: DaemonProcess, client: Any) -> DockerCLI:
-    """The docker CLI against the session daemon (``client``: busybox loaded, containers
-    removed after the test)."""
-    return DockerCLI(dockyard_daemon.host)
 
 
 def _run(docker: DockerCLI, *args: str) -> tuple[int, str]:

@@ -21,13 +21,6 @@ from docker.errors import APIError
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
 
 
-@pytest.fixture
-def docker(dockyard_daemon: DaemonProcess, client: Any) -> DockerCLI:
-    """The docker CLI against the session daemon (``client``: busybox loaded, containers
-    removed after the test)."""
-    return DockerCLI(dockyard_daemon.host)
-
-
 def _run(docker: DockerCLI, *args: str) -> str:
     done = docker("run", "--rm", *args)
     assert done.returncode == 0, done.stderr

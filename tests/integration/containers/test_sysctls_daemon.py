@@ -14,20 +14,13 @@ from typing import Any
 import pytest
 from docker.errors import APIError
 
-from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.daemon import DockerCLI
 
 PORTS = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
 PING = "/proc/sys/net/ipv4/ping_group_range"
 READ = f"cat {PORTS} {PING}"
 DEFAULTS = "0\n0\t2147483647\n"
 RUNC = "failed to create shim task: OCI runtime create failed: runc create failed: "
-
-
-@pytest.fixture
-def docker(dockyard_daemon: DaemonProcess, client: Any) -> DockerCLI:
-    """The docker CLI against the session daemon (``client``: busybox loaded, containers
-    removed after the test)."""
-    return DockerCLI(dockyard_daemon.host)
 
 
 def _run(docker: DockerCLI, *args: str) -> str:
