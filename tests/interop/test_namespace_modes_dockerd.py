@@ -58,8 +58,8 @@ def both(dockerd: Dockerd, dockyard_daemon: Any, busybox_archive: Any) -> Iterat
     ["--pid", "container:ns-private", "busybox", "cat", "/proc/1/cmdline"],
     ["--pid", "container:ns-stopped", "busybox", "true"],
     ["--pid", "container:nosuch", "busybox", "true"],
-    ["--ipc", "host", "busybox", "sh", "-c", "readlink /proc/self/ns/ipc; df -k /dev/shm | tail -1; "
-                                             "grep -c ' /dev/mqueue ' /proc/self/mountinfo"],
+    ["--ipc", "host", "busybox", "sh", "-c", ("readlink /proc/self/ns/ipc; df -k /dev/shm | tail -1; "
+                                              "grep -c ' /dev/mqueue ' /proc/self/mountinfo")],
     ["--ipc", "none", "--shm-size", "1m", "busybox", "ls", "/dev"],
     ["--ipc", "shareable", "--shm-size", "1m", "busybox", "df", "-k", "/dev/shm"],
     ["--ipc", "container:ns-share", "busybox", "sh", "-c", "cat /dev/shm/note; df -k /dev/shm"],

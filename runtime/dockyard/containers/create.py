@@ -495,16 +495,20 @@ def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
 # what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
 # the key, the feature (``cgroups.supported``), the value it keeps instead, the warning
 _DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
-    ("MemorySwappiness", "swappiness", None, "Your kernel does not support memory swappiness "
-     "capabilities or the cgroup is not mounted. Memory swappiness discarded."),
-    ("MemoryReservation", "reservation", 0, "Your kernel does not support memory soft limit "
-     "capabilities or the cgroup is not mounted. Limitation discarded."),
-    ("OomKillDisable", "oom_kill_disable", False, "Your kernel does not support "
-     "OomKillDisable. OomKillDisable discarded."),
-    ("BlkioWeight", "blkio_weight", 0, "Your kernel does not support Block I/O weight or the "
-     "cgroup is not mounted. Weight discarded."),
-    ("BlkioWeightDevice", "blkio_weight_device", [], "Your kernel does not support Block I/O "
-     "weight_device or the cgroup is not mounted. Weight-device discarded."),
+    ("MemorySwappiness", "swappiness", None,
+     ("Your kernel does not support memory swappiness capabilities or the cgroup is not "
+      "mounted. Memory swappiness discarded.")),
+    ("MemoryReservation", "reservation", 0,
+     ("Your kernel does not support memory soft limit capabilities or the cgroup is not "
+      "mounted. Limitation discarded.")),
+    ("OomKillDisable", "oom_kill_disable", False,
+     "Your kernel does not support OomKillDisable. OomKillDisable discarded."),
+    ("BlkioWeight", "blkio_weight", 0,
+     ("Your kernel does not support Block I/O weight or the cgroup is not mounted. "
+      "Weight discarded.")),
+    ("BlkioWeightDevice", "blkio_weight_device", [],
+     ("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. "
+      "Weight-device discarded.")),
 )
 
 

@@ -112,17 +112,17 @@ def test_pause_update_top_and_exec_find_the_cgroup_under_its_parent(client: Any)
 
 def test_the_daemons_cgroup_parent_is_the_default(busybox_archive: Path) -> None:
     name = _parent()
-    with limited_parent(f"/{name}", LIMIT):
-        with DaemonProcess(None, "--cgroup-parent", f"/{name}") as daemon:
-            daemon.load(busybox_archive)
-            client = daemon.client()
-            try:
-                cid, paths, limit = _run(client.api, PROBE, {})
-                assert paths and all(p == f"/{name}/{cid}" for p in paths), paths
-                assert limit == LIMIT
-                assert _gone(os.path.join(cgroups.detected().v1["memory"], name, cid))
-            finally:
-                client.close()
+    with limited_parent(f"/{name}", LIMIT), \
+            DaemonProcess(None, "--cgroup-parent", f"/{name}") as daemon:
+        daemon.load(busybox_archive)
+        client = daemon.client()
+        try:
+            cid, paths, limit = _run(client.api, PROBE, {})
+            assert paths and all(p == f"/{name}/{cid}" for p in paths), paths
+            assert limit == LIMIT
+            assert _gone(os.path.join(cgroups.detected().v1["memory"], name, cid))
+        finally:
+            client.close()
 
 
 def _remove_everywhere(name: str) -> None:

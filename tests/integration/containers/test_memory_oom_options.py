@@ -104,12 +104,12 @@ def test_memory_swappiness_is_written_only_when_asked(client: Any) -> None:
 def test_oom_kill_disable_sets_oom_control(client: Any) -> None:
     if "oom_kill_disable" not in cgroups.supported():
         c, made = _run(client, oom_kill_disable=True, mem_limit="10m")
-        assert made["Warnings"] == ["Your kernel does not support OomKillDisable. "
-                                    "OomKillDisable discarded."]
+        assert made["Warnings"] == [("Your kernel does not support OomKillDisable. "
+                                     "OomKillDisable discarded.")]
         return
     c, made = _run(client, oom_kill_disable=True)
-    assert made["Warnings"] == ["OOM killer is disabled for the container, but no memory limit "
-                                "is set, this can result in the system running out of resources."]
+    assert made["Warnings"] == [("OOM killer is disabled for the container, but no memory limit "
+                                 "is set, this can result in the system running out of resources.")]
     assert "oom_kill_disable 1" in _read(f"{_memory_dir(_pid(c))}/memory.oom_control")
     assert c.attrs["HostConfig"]["OomKillDisable"] is True
     limited, made = _run(client, oom_kill_disable=True, mem_limit="10m")
@@ -133,14 +133,14 @@ def test_blkio_weight_where_the_kernel_lacks_it_is_discarded_with_a_warning(clie
     if "blkio_weight" in cgroups.supported():
         pytest.fail("this host's blkio hierarchy has a weight file: dockyard does not write it yet")
     c, made = _run(client, blkio_weight=500)
-    assert made["Warnings"] == ["Your kernel does not support Block I/O weight or the cgroup is "
-                                "not mounted. Weight discarded."]
+    assert made["Warnings"] == [("Your kernel does not support Block I/O weight or the cgroup is "
+                                 "not mounted. Weight discarded.")]
     assert c.attrs["HostConfig"]["BlkioWeight"] == 0
     # discarded before dockerd's range check: 5 is not refused either
     _c, made = _run(client, blkio_weight=5)
     assert "Weight discarded." in made["Warnings"][0]
     assert client.api.update_container(c.id, blkio_weight=300)["Warnings"] == [
-        "Your kernel does not support Block I/O weight or the cgroup is not mounted. "
-        "Weight discarded."]
+        ("Your kernel does not support Block I/O weight or the cgroup is not mounted. "
+         "Weight discarded.")]
     c.reload()
     assert c.attrs["HostConfig"]["BlkioWeight"] == 0

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,9 +85,9 @@ def test_ipc_shareable_and_a_joiner_share_ipc_and_shm(docker: DockerCLI, client:
     joiner = client.containers.create("busybox", "true", ipc_mode=f"container:{donor.name}")
     assert joiner.attrs["HostConfig"]["IpcMode"] == f"container:{donor.id}"  # by its id, as dockerd
     shm = f"{donor.id}/mounts/shm"
-    assert any(shm in line for line in open("/proc/self/mountinfo", encoding="utf-8"))
+    assert shm in Path("/proc/self/mountinfo").read_text(encoding="utf-8")
     donor.remove(force=True)
-    assert not any(shm in line for line in open("/proc/self/mountinfo", encoding="utf-8"))
+    assert shm not in Path("/proc/self/mountinfo").read_text(encoding="utf-8")
 
 
 def test_ipc_container_of_a_host_ipc_container_is_the_hosts(docker: DockerCLI, client: Any,
@@ -121,8 +122,8 @@ def test_joins_are_refused_in_dockerds_words(client: Any) -> None:
     stopped = client.containers.create("busybox", "true", ipc_mode="shareable")
     cases = [
         ({"ipc_mode": f"container:{private.id}"},
-         f"can't join IPC of container {private.id}: non-shareable IPC (hint: use "
-         "IpcMode:shareable for the donor container)"),
+         (f"can't join IPC of container {private.id}: non-shareable IPC (hint: use "
+          "IpcMode:shareable for the donor container)")),
         ({"ipc_mode": f"container:{stopped.name}"},
          f"can't join IPC of container {stopped.id}: container {stopped.id} is not running"),
         ({"ipc_mode": "container:"}, 'can\'t join IPC of container : invalid name or ID supplied: ""'),
@@ -146,8 +147,8 @@ def test_joins_are_refused_in_dockerds_words(client: Any) -> None:
 def test_other_pid_and_uts_modes_are_taken_as_private(client: Any) -> None:
     api = client.api
     for host in ({"PidMode": "foo"}, {"UTSMode": "foo"}, {"UTSMode": "container:x"}):
-        made = api.create_container("busybox", ["sh", "-c", "readlink /proc/self/ns/pid; "
-                                                "readlink /proc/self/ns/uts"], host_config=host)
+        made = api.create_container("busybox", ["sh", "-c", ("readlink /proc/self/ns/pid; "
+                                                 "readlink /proc/self/ns/uts")], host_config=host)
         api.start(made["Id"])
         assert api.wait(made["Id"])["StatusCode"] == 0
         out = api.logs(made["Id"]).decode().split()
