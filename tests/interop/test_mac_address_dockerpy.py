@@ -19,31 +19,28 @@ import pytest
 
 from dockyard.api.compat import MAC_CONFLICT, MAC_DEPRECATED
 from dockyard.testing.daemon import DockerCLI
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd
 
 MAC = "02:42:ac:11:00:99"
 ETH0 = "cat /sys/class/net/eth0/address; sleep 300"
 
 
 @pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    """A private dockerd 20.10 with a "macnet" network — removed before it stops: dockerd
-    keeps a network's bridge on the host after it exits."""
-    daemon = start_dockerd()
-    client = daemon.client()
+def dockerd(dockerd: Dockerd) -> Iterator[Dockerd]:
+    """The private dockerd (conftest's) with a "macnet" network — removed before it stops:
+    dockerd keeps a network's bridge on the host after it exits."""
+    client = dockerd.client()
     try:
-        load_busybox(daemon)
         net = client.networks.create("macnet", ipam=docker.types.IPAMConfig(
             pool_configs=[docker.types.IPAMPool(subnet="10.252.9.0/24")]))
         try:
-            yield daemon
+            yield dockerd
         finally:
             for c in client.api.containers(all=True):
                 client.api.remove_container(c["Id"], force=True)
             net.remove()
     finally:
         client.close()
-        stop_dockerd(daemon)
 
 
 @pytest.fixture
