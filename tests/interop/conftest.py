@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
 
 
 @pytest.fixture
@@ -16,12 +13,3 @@ def client(dockyard_tidy_client: Any) -> Any:
     return dockyard_tidy_client
 
 
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    """A private dockerd 20.10 with busybox loaded, for one test module's side-by-side runs."""
-    daemon = start_dockerd()
-    try:
-        load_busybox(daemon)
-        yield daemon
-    finally:
-        stop_dockerd(daemon)

@@ -18,6 +18,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .daemon import DaemonProcess
+    from .dockerd import Dockerd
     from .registry import RegistryProcess
 
 
@@ -118,6 +119,20 @@ def syscall_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the tests that need it fail with the reason (.ci/install installs it)."""
     from .syscallprobe import build
     return build(tmp_path_factory.mktemp("syscallprobe"))
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Iterator[Dockerd]:
+    """A private dockerd 20.10 (Debian's docker.io) with busybox loaded, for one test
+    module's side-by-side runs; stopped by pid when the module ends."""
+    from .dockerd import load_busybox, start_dockerd, stop_dockerd
+
+    daemon = start_dockerd()
+    try:
+        load_busybox(daemon)
+        yield daemon
+    finally:
+        stop_dockerd(daemon)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import io
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from store_helpers import F, add_image, make_tar
 
 from dockyard.store.archive import load, save
 from dockyard.store.images import ImageStore
-from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -43,15 +42,6 @@ LAYERS = [
         F("var/cache/new", b"new", mtime=1_650_000_000),
     ]),
 ]
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    daemon = start_dockerd()
-    try:
-        yield daemon
-    finally:
-        stop_dockerd(daemon)
 
 
 def tree(root: Path, layer: bytes) -> dict[str, tuple[object, ...]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from dockyard.testing.buildcompare import (
     snapshot_archive,
     snapshot_image,
 )
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd
 
 
 def layer(entries: list[tuple[str, str, Any]]) -> bytes:
@@ -98,16 +97,6 @@ def test_differences_are_readable_lines() -> None:
                      "tree /new: unexpected (type=dir mode=0700 uid=0 gid=0)"]
     assert compare(sample(), other, ignore_keys=["config.User"], ignore_paths=["/etc/b", "/n*"]) == []
     assert "2 difference(s)" in report("case", lines[:2])
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    daemon = start_dockerd()
-    try:
-        load_busybox(daemon)
-        yield daemon
-    finally:
-        stop_dockerd(daemon)
 
 
 def build(daemon: Dockerd, context: Path) -> str:
