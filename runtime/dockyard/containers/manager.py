@@ -787,8 +787,8 @@ class ContainerManager:
         if pids is not None and pids <= 0:
             limits.pids = -1  # written as "max": no limit any more
         cg = self._cgroup(record)
-        try:
-            if cg is None or not all(os.path.isdir(p) for p in cg.paths):
+        try:  # any one of its own: a container an older daemon started has no devices cgroup
+            if cg is None or not any(os.path.isdir(p) for p in cg.paths):
                 raise OSError("the container has no cgroup of its own (rootless)")
             cg.update(limits)
         except OSError as exc:  # a value the kernel refused: in the words dockerd relays from runc
