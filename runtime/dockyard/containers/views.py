@@ -18,6 +18,7 @@ from ..diskusage import files_size
 from ..errors import DockyardError, InvalidArgument
 from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
+from ..units import human_duration
 from . import health
 from .create import command
 from .record import ContainerRecord
@@ -115,34 +116,6 @@ def _main_endpoint_mac(record: ContainerRecord) -> str:
         return ""
     macs = record.network_settings.get(MACS) or {}
     return str(macs.get("bridge" if mode == "default" else mode) or "")
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration, which ``docker ps`` status strings use."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(s / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def status_text(record: ContainerRecord, now: float | None = None) -> str:

@@ -22,8 +22,9 @@ def test_human_size_precision_4_as_system_df() -> None:
 
 @pytest.mark.parametrize(("seconds", "text"), [
     (0.5, "Less than a second"), (1, "1 second"), (30, "30 seconds"), (60, "About a minute"),
-    (59 * 60, "59 minutes"), (3600, "About an hour"), (2 * 3600, "2 hours"), (47 * 3600, "47 hours"),
+    (59 * 60, "59 minutes"), (3600, "About an hour"), (2 * 3600, "2 hours"), (9000, "3 hours"), (47 * 3600, "47 hours"),
     (3 * 86400, "3 days"), (20 * 86400, "2 weeks"), (90 * 86400, "3 months"), (800 * 86400, "2 years"),
+    (3 * 365 * 86400 - 1800, "2 years"),  # years from the hours before rounding, as go-units
 ])
 def test_human_duration_matches_go_units(seconds: float, text: str) -> None:
     assert fmt.human_duration(seconds) == text

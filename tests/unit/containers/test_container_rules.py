@@ -13,6 +13,7 @@ from dockyard.containers import create, events, logs, views
 from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict, DockyardError, InvalidArgument
 from dockyard.linux import cgroups
+from dockyard.store.timefmt import parse_unix
 
 IMAGE = {"Cmd": ["sh"], "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/srv", "User": "nobody",
          "Labels": {"from": "image"}, "Entrypoint": None}
@@ -201,14 +202,6 @@ def test_names() -> None:
     assert name.startswith("/") and "_" in name
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0.5, "Less than a second"), (1, "1 second"),
-                                               (59, "59 seconds"), (90, "About a minute"),
-                                               (600, "10 minutes"), (3600, "About an hour"),
-                                               (7200, "2 hours"), (3 * 86400, "3 days")])
-def test_human_duration(seconds: float, text: str) -> None:
-    assert views.human_duration(seconds) == text
-
-
 def _record(tmp_path: Path, **state: Any) -> ContainerRecord:
     record = ContainerRecord(id="ab" * 32, name="/web", image="busybox", image_id="sha256:" + "c" * 64,
                              config={"Labels": {"tier": "front"}, "Cmd": ["sh"]},
@@ -228,6 +221,13 @@ def test_ps_filters(tmp_path: Path) -> None:
         views.matches(exited, {"status": ["sleeping"]})
     assert views.status_text(exited).startswith("Exited (3) ")
     assert views.status_text(_record(tmp_path)) == "Created"
+
+
+def test_status_ages_round_hours_as_go_units(tmp_path: Path) -> None:
+    """2.5 hours up is "Up 3 hours" as in dockerd's ps (go-units adds 0.5 and truncates;
+    Python's round() would give 2)."""
+    up = _record(tmp_path, Status="running", Running=True, StartedAt="2026-01-01T00:00:00Z")
+    assert views.status_text(up, now=parse_unix("2026-01-01T02:30:00Z")) == "Up 3 hours"
 
 
 def test_inspect_shape(tmp_path: Path) -> None:
