@@ -311,8 +311,8 @@ def flag_text(key: str, value: Any) -> str:
     if key == "default-address-pools":  # PoolsOpt's String()
         return ", ".join(f"{p['Base']} {p['Size']}" for p in value)
     if key == "default-shm-size":
-        from .cli.ctformat import binary_size  # go-units' BytesSize: 64MiB
-        return binary_size(value)
+        from .units import bytes_size  # go-units' BytesSize: 64MiB
+        return bytes_size(value)
     return go_text(value)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def human_size(size: float, precision: int = 3) -> str:
@@ -43,4 +44,15 @@ def human_duration(seconds: float) -> str:
     return f"{int(seconds // 3600) // 24 // 365} years"
 
 
-__all__ = ["human_duration", "human_size"]
+
+def bytes_size(size: float) -> str:
+    """go-units' ``BytesSize``: binary units, 4 significant digits (``1.5MiB``), as ``docker
+    stats`` and ``docker info`` print memory."""
+    unit = 0
+    while size >= 1024 and unit < len(_BINARY_UNITS) - 1:
+        size /= 1024
+        unit += 1
+    return f"{size:.4g}{_BINARY_UNITS[unit]}"
+
+
+__all__ = ["bytes_size", "human_duration", "human_size"]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..store.compression import ChunkStream, decompressed_chunks
+from ..store.diff import walk
 from ..store.snapshots import unpack
 from .dockerignore import DockerIgnore
 from .errors import BuildError
@@ -74,7 +75,7 @@ class BuildContext:
         ignore = DockerIgnore.from_file(ignore_file)
         keep = set(ignore.walk(self.root))
         unsent = set()
-        for rel, st in sorted(_walk(str(self.root)), reverse=True):
+        for rel, st in sorted(walk(str(self.root)), reverse=True):
             if rel in keep or rel in (".dockerignore",):
                 continue
             path = self.root / rel
@@ -172,18 +173,6 @@ def _glob(root: str, pattern: str) -> list[str]:
     return current
 
 
-def _walk(root: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
-    base = os.path.join(root, rel) if rel else root
-    with os.scandir(base) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    for entry in entries:
-        path = f"{rel}/{entry.name}" if rel else entry.name
-        st = entry.stat(follow_symlinks=False)
-        yield path, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, path)
-
-
 _TYPEFLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IFBLK: "4",
               stat.S_IFDIR: "5", stat.S_IFIFO: "6"}
 
@@ -254,7 +243,7 @@ def classic_hash(root: Path, path: Path, image: bool = False,
     # the classic walk skips the context root itself (``COPY . /dst``), not a named subdir
     top = os.path.relpath(path, root)
     hashes = [] if top == "." else [top if top in unsent else entry_hash(root, path, st, image)]
-    for rel, child in _walk(str(path)):
+    for rel, child in walk(str(path)):
         name = rel if top == "." else f"{top}/{rel}"
         hashes.append(name if name in unsent else entry_hash(root, path / rel, child, image))
     joined = ",".join(sorted(hashes))

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..units import bytes_size
 from . import formatting as fmt
 
 PS_TABLE = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -109,16 +110,6 @@ def ps_row(container: Mapping[str, Any], no_trunc: bool) -> dict[str, Any]:
 # ---- stats --------------------------------------------------------------------------------
 
 
-def binary_size(size: float) -> str:
-    """go-units' ``BytesSize``: ``1.5MiB``."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    unit = 0
-    while size >= 1024 and unit < len(units) - 1:
-        size /= 1024
-        unit += 1
-    return f"{size:.4g}{units[unit]}"
-
-
 def cpu_percent(stats: Mapping[str, Any]) -> float:
     cpu, pre = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
     delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get("total_usage", 0)
@@ -156,7 +147,7 @@ def stats_row(stats: Mapping[str, Any], name: str, no_trunc: bool = False) -> di
         "BlockIO": f"{size(read)} / {size(write)}", "CPUPerc": f"{cpu_percent(stats):.2f}%",
         "Container": name or cid[:12], "ID": cid if no_trunc else cid[:12],
         "MemPerc": f"{used / limit * 100.0 if limit else 0.0:.2f}%",
-        "MemUsage": f"{binary_size(used)} / {binary_size(limit)}",
+        "MemUsage": f"{bytes_size(used)} / {bytes_size(limit)}",
         "Name": name.lstrip("/") or "--", "NetIO": f"{size(rx)} / {size(tx)}",
         "PIDs": str((stats.get("pids_stats") or {}).get("current", 0)),
     }

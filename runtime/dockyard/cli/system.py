@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from .. import API_VERSION, __version__
+from ..units import bytes_size
 from . import formatting as fmt
 from .client import connect
 
@@ -88,23 +89,13 @@ def info_text(data: dict[str, Any], client: dict[str, Any]) -> str:
               f" Kernel Version: {get('KernelVersion', '')}",
               f" Operating System: {get('OperatingSystem', '')}", f" OSType: {get('OSType', '')}",
               f" Architecture: {get('Architecture', '')}", f" CPUs: {get('NCPU', 0)}",
-              f" Total Memory: {_binary_size(get('MemTotal', 0))}", f" Name: {get('Name', '')}",
+              f" Total Memory: {bytes_size(get('MemTotal', 0))}", f" Name: {get('Name', '')}",
               f" ID: {get('ID', '')}", f" Docker Root Dir: {get('DockerRootDir', '')}",
               f" Debug Mode: {str(bool(get('Debug'))).lower()}",
               f" Experimental: {str(bool(get('ExperimentalBuild'))).lower()}",
               f" Live Restore Enabled: {str(bool(get('LiveRestoreEnabled'))).lower()}"]
     lines += [f"WARNING: {w}" for w in get("Warnings") or []]
     return "\n".join(lines) + "\n"
-
-
-def _binary_size(size: float) -> str:
-    """go-units' ``BytesSize`` (binary units), as ``docker info`` prints memory."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    unit = 0
-    while size >= 1024 and unit < len(units) - 1:
-        size /= 1024
-        unit += 1
-    return f"{size:.4g}{units[unit]}"
 
 
 # ---- system df ------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def is_opaque(path: str) -> bool:
     return False
 
 
-def _walk(root: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
+def walk(root: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
     """Every entry below ``root`` as (relative path, lstat), sorted, parents before children."""
     base = os.path.join(root, rel) if rel else root
     with os.scandir(base) as it:
@@ -68,7 +68,7 @@ def _walk(root: str, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
         st = entry.stat(follow_symlinks=False)
         yield path, st
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, path)
+            yield from walk(root, path)
 
 
 def _in_lowers(lower_dirs: list[str], rel: str) -> bool:
@@ -104,7 +104,7 @@ def changes(lower_dirs: Iterable[str | Path], upper_dir: str | Path) -> list[dic
 
 def _changes(lower_dirs: list[str], upper_dir: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for rel, st in _walk(upper_dir):
+    for rel, st in walk(upper_dir):
         if is_whiteout(st):
             kind = DELETED
         else:
@@ -220,7 +220,7 @@ class _Writer:
         self.exclude = exclude
 
     def entries(self) -> Iterator[bytes]:
-        for rel, st in _walk(self.root):
+        for rel, st in walk(self.root):
             if rel in self.exclude:
                 continue
             if self.maps is not None:
@@ -374,7 +374,7 @@ def scratch_dir(snapshots: SnapshotStore) -> Path:
 def _strip_overlay_xattrs(root: str) -> None:
     """Copy-up leaves origin/impure markers meant for the upper layer only; as a lower layer
     the snapshot keeps just the opaque marker, like an unpacked one."""
-    for rel, st in [("", os.lstat(root)), *_walk(root)]:
+    for rel, st in [("", os.lstat(root)), *walk(root)]:
         if stat.S_ISLNK(st.st_mode) or is_whiteout(st):
             continue
         path = os.path.join(root, rel) if rel else root
@@ -408,5 +408,18 @@ def adopt_snapshot(snapshots: SnapshotStore, scratch: Path, chain_id: str, layer
         shutil.rmtree(scratch, ignore_errors=True)  # the same layer exists already
 
 
-__all__ = ["ADDED", "DELETED", "MODIFIED", "Layer", "adopt_snapshot", "as_owner", "changes", "is_whiteout",
-           "layer_from_upper", "layer_tar", "scratch_dir", "write_layer"]
+__all__ = [
+    "ADDED",
+    "DELETED",
+    "MODIFIED",
+    "Layer",
+    "adopt_snapshot",
+    "as_owner",
+    "changes",
+    "is_whiteout",
+    "layer_from_upper",
+    "layer_tar",
+    "scratch_dir",
+    "walk",
+    "write_layer",
+]

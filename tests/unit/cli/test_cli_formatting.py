@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dockyard import units
 from dockyard.cli import formatting as fmt
 from dockyard.errors import InvalidArgument
 
@@ -80,3 +81,9 @@ def test_format_rows_table_json_and_plain() -> None:
     assert fmt.format_rows("{{.ID}}", rows, headers, "") == "a1\nb2\n"
     assert fmt.format_rows("{{.ID}}", [], headers, "") == ""
     assert fmt.format_rows("table", rows, headers, "{{.ID}}").splitlines()[0] == "IMAGE ID"
+
+
+@pytest.mark.parametrize(("size", "text"), [(0, "0B"), (1023, "1023B"), (1536 * 1024, "1.5MiB"),
+                                            (64 * 1024 * 1024, "64MiB"), (24 * 1024**3 - 1, "24GiB")])
+def test_bytes_size_is_binary_with_4_significant_digits(size: int, text: str) -> None:
+    assert units.bytes_size(size) == text
