@@ -16,7 +16,7 @@ import shutil
 import signal
 import stat
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument
@@ -649,14 +649,27 @@ def rlimits(hc: dict[str, Any], defaults: dict[str, dict[str, Any]] | None = Non
 # ---- the spec a start needs ------------------------------------------------------------------
 
 
-def cgroup_parent(hc: dict[str, Any], daemon: DaemonConfig | None = None) -> cgroups.Parent:
+def cgroup_parent(record: Any, daemon: DaemonConfig | None = None,
+                  start: bool = False) -> cgroups.Parent:
     """Where the container's cgroup goes (``--cgroup-parent``, else the daemon's), placed as
-    dockerd's cgroupfs driver places it (:func:`cgroups.resolve_parent`). Not recorded:
-    dockerd keeps ``HostConfig.CgroupParent`` as given, and so does the record; the spec, and
-    whatever finds the cgroup later (pause, update, top, the sweep of one a shim left), ask
-    here again — the daemon's own cgroup, which a relative one is below, does not move."""
+    dockerd's cgroupfs driver places it (:func:`cgroups.resolve_parent`): a relative one is
+    below the daemon's own cgroup, which a restarted daemon may not share. So it is resolved
+    once and kept in the record (``record.cgroup_parent``: the parent as given, and where it
+    went): a start (``start``) resolves it again only when what is given changed (``docker
+    update`` cannot, a daemon's ``--cgroup-parent`` can), and whatever finds the cgroup after
+    (pause, update, top, the sweep of one a shim left, a re-adopting daemon) takes what the
+    last start kept — or, for a record from before it was kept, resolves it as then.
+    ``HostConfig.CgroupParent`` stays as given, as dockerd keeps it."""
+    hc, kept = record.host_config, record.cgroup_parent
+    if kept is not None and not start:
+        return cast(cgroups.Parent, kept["resolved"])
     given = str(hc.get("CgroupParent") or (daemon.cgroup_parent if daemon is not None else ""))
-    return cgroups.resolve_parent(given) if given else cgroups.DEFAULT_PARENT
+    if kept is not None and kept["given"] == given:
+        return cast(cgroups.Parent, kept["resolved"])
+    resolved = cgroups.resolve_parent(given) if given else cgroups.DEFAULT_PARENT
+    if start:
+        record.cgroup_parent = {"given": given, "resolved": resolved}
+    return resolved
 
 
 def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,

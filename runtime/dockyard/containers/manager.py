@@ -387,7 +387,7 @@ class ContainerManager:
         try:
             spec = _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
                                       self.daemon_seccomp,
-                                      _create.cgroup_parent(hc, self.daemon))
+                                      _create.cgroup_parent(record, self.daemon, start=True))
             nsmodes.apply(spec, shared, _create.shm_mounts(hc.get("ShmSize") or 0))
             if spec.sysctls:
                 sysctls.check(spec)
@@ -452,10 +452,10 @@ class ContainerManager:
 
     def _cgroup(self, record: ContainerRecord) -> Any:
         """The container's cgroup (a ``cgroups.Cgroup``; ``None`` where none is usable), below
-        its parent (``--cgroup-parent``, else the daemon's: ``create.cgroup_parent``)."""
+        its parent (``--cgroup-parent``, else the daemon's), where its last start put it
+        (``create.cgroup_parent``)."""
         from ..linux import cgroups
-        return cgroups.for_container(record.id,
-                                     parent=_create.cgroup_parent(record.host_config, self.daemon))
+        return cgroups.for_container(record.id, parent=_create.cgroup_parent(record, self.daemon))
 
     def _shim_gone(self, cid: str, done: threading.Event) -> None:
         done.set()

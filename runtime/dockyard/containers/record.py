@@ -54,6 +54,10 @@ class ContainerRecord:
     work_dir: str = ""
     rootfs: str = ""
     log_path: str = ""
+    cgroup_parent: dict[str, Any] | None = None
+    """Where the last start put the container's cgroup: ``{"given": <--cgroup-parent, or the
+    daemon's>, "resolved": <cgroups.Parent>}`` (``create.cgroup_parent``); ``None`` before
+    a start, and in a record an older daemon wrote."""
 
     def __post_init__(self) -> None:
         self.dir = Path(self.dir)

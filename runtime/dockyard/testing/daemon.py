@@ -197,6 +197,20 @@ class NetnsDaemonProcess(DaemonProcess):
         return [*IN_NEW_NETNS, *super().command()]
 
 
+class PlacedDaemonProcess(DaemonProcess):
+    """A ``DaemonProcess`` that starts in the cgroups ``procs`` names (their ``cgroup.procs``
+    files; a shell moves itself there and execs the daemon, so the pid is the daemon's).
+    ``procs`` may change between a stop and a start: a daemon restarted elsewhere."""
+
+    def __init__(self, procs: list[Path], *extra_args: str) -> None:
+        super().__init__(None, *extra_args)
+        self.procs = procs
+
+    def command(self) -> list[str]:
+        moves = "; ".join(f"echo $$ > {p}" for p in self.procs)
+        return ["sh", "-c", f'{moves}; exec "$@"', "sh", *super().command()]
+
+
 def rss_kib(pid: int) -> int:
     """Resident set size of ``pid`` in KiB (``VmRSS`` from /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -18,19 +18,7 @@ import pytest
 from buildhelp import write_context
 
 from dockyard.linux import cgroups
-from dockyard.testing.daemon import DaemonProcess, DockerCLI
-
-
-class _PlacedDaemon(DaemonProcess):
-    """A daemon that starts in the cgroups ``procs`` name (``cgroup.procs`` files)."""
-
-    def __init__(self, procs: list[Path]) -> None:
-        super().__init__(None)
-        self.procs = procs
-
-    def command(self) -> list[str]:
-        moves = "; ".join(f"echo $$ > {p}" for p in self.procs)
-        return ["sh", "-c", f'{moves}; exec "$@"', "sh", *super().command()]
+from dockyard.testing.daemon import DockerCLI, PlacedDaemonProcess
 
 
 def _rmdir_all(paths: list[Path]) -> None:
@@ -68,7 +56,7 @@ def test_a_relative_parent_is_below_the_daemons_path_in_each_hierarchy(
         pytest.skip("needs cgroup v1 with memory and pids in hierarchies of their own")
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN true\n"})
     with _split_cgroups(f"dytest-split-{uuid.uuid4().hex[:8]}") as (memory, pids), \
-            _PlacedDaemon([memory / "cgroup.procs", pids / "cgroup.procs"]) as daemon:
+            PlacedDaemonProcess([memory / "cgroup.procs", pids / "cgroup.procs"]) as daemon:
         daemon.load(busybox_archive)
         docker = DockerCLI(daemon.host)
         docker.env["DOCKER_BUILDKIT"] = "0"

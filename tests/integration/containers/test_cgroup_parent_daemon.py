@@ -19,7 +19,7 @@ import docker
 import pytest
 
 from dockyard.linux import cgroups
-from dockyard.testing.daemon import DaemonProcess
+from dockyard.testing.daemon import DaemonProcess, PlacedDaemonProcess
 from dockyard.testing.runprobes import limited_parent, own_cgroup
 
 LIMIT = 48 << 20
@@ -200,3 +200,74 @@ def test_a_parent_through_a_file_is_refused_in_dockerds_words(client: Any) -> No
             "vice-versa)? Check if the specified host path exists and is the expected type")
     finally:
         api.remove_container(made["Id"], force=True)
+
+
+def _placed(name: str) -> list[Path]:
+    """The memory, freezer and pids cgroups ``/<name>`` (made), for a daemon to start in."""
+    hier = cgroups.detected().v1
+    dirs = [Path(hier[c], name) for c in ("memory", "freezer", "pids")]
+    for d in dirs:
+        d.mkdir()
+    return [d / "cgroup.procs" for d in dirs]
+
+
+def _rmdir_below_mounts(*names: str) -> None:
+    """``names`` (deepest first) in every hierarchy, waiting for leaving processes."""
+    for name in names:
+        for mount in {*cgroups.detected().v1.values(), *filter(None, [cgroups.detected().v2])}:
+            path, deadline = os.path.join(mount, name), time.monotonic() + 10
+            while os.path.exists(path):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    assert time.monotonic() < deadline, f"{path} stays"
+                    time.sleep(0.05)
+
+
+def test_a_daemon_restarted_in_another_cgroup_finds_a_relative_parents_cgroup(
+        busybox_archive: Path) -> None:
+    """A relative parent is below the daemon's own cgroup when the container starts; a daemon
+    restarted in another one re-adopts the container, and pause, update, top, exec, its exit's
+    removal and a next start all use where it went (kept in the record), not a place below
+    the daemon's new cgroup."""
+    name, rel, hier = _parent(), f"rel-{uuid.uuid4().hex[:8]}", cgroups.detected().v1
+    first, then = f"{name}-a", f"{name}-b"
+    daemon = PlacedDaemonProcess(_placed(first))
+    try:
+        _placed(then)
+        with daemon:
+            daemon.load(busybox_archive)
+            client = daemon.client()
+            c = client.containers.run("busybox", ["sleep", "300"], detach=True,
+                                      network_mode="none", cgroup_parent=rel)
+            client.close()
+            mine = {k: Path(hier[k], first, rel, c.id) for k in ("memory", "freezer", "pids")}
+            assert all(p.is_dir() for p in mine.values())
+            daemon.procs = [Path(hier[k], then, "cgroup.procs") for k in mine]
+            daemon.restart()
+            assert own_cgroup(daemon.pid or 0, "memory") == f"/{then}"
+            client = daemon.client()
+            api = client.api
+            try:
+                api.pause(c.id)
+                assert (mine["freezer"] / "freezer.state").read_text().strip() == "FROZEN"
+                api.unpause(c.id)
+                api.update_container(c.id, mem_limit=32 << 20, memswap_limit=64 << 20)
+                assert int((mine["memory"] / "memory.limit_in_bytes").read_text()) == 32 << 20
+                pid = api.inspect_container(c.id)["State"]["Pid"]
+                assert str(pid) in [row[1] for row in api.top(c.id)["Processes"]]
+                ex = api.exec_create(c.id, ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"])
+                assert int(api.exec_start(ex["Id"])) == 32 << 20
+                api.kill(c.id)
+                assert api.wait(c.id, timeout=10)["StatusCode"] == 137
+                assert all(_gone(str(p)) for p in mine.values())
+                api.start(c.id)  # where its first start put it, not below the daemon's new one
+                pid = api.inspect_container(c.id)["State"]["Pid"]
+                assert own_cgroup(pid, "memory") == f"/{first}/{rel}/{c.id}"
+                assert not Path(hier["memory"], then, rel).exists()
+            finally:
+                api.remove_container(c.id, force=True)
+                client.close()
+            assert all(_gone(str(p)) for p in mine.values())
+    finally:
+        _rmdir_below_mounts(f"{first}/{rel}", f"{then}/{rel}", rel, first, then)

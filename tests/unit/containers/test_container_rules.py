@@ -279,3 +279,24 @@ def test_event_bus_history_and_filters() -> None:
     assert seen[0]["from"] == "busybox" and seen[0]["scope"] == "local"
     assert events.matches(seen[0], {"container": ["web"], "event": ["die"]})
     assert not events.matches(seen[0], {"type": ["image"]})
+
+
+def test_a_cgroup_parent_is_resolved_at_a_start_and_kept() -> None:
+    """A start keeps where the parent went; after, the kept place answers even when what is
+    given differs (a daemon restarted with another --cgroup-parent: the running container is
+    where it was); a next start resolves anew only then; a record without it resolves."""
+    record = ContainerRecord(id="c" * 64, name="/c", image="i", image_id="sha256:x", config={},
+                             host_config={"CgroupParent": "/mine"}, created="", dir=Path("/x"),
+                             lower_dirs=[])
+    assert create.cgroup_parent(record) == "/mine" and record.cgroup_parent is None
+    assert create.cgroup_parent(record, start=True) == "/mine"
+    assert record.cgroup_parent == {"given": "/mine", "resolved": "/mine"}
+    record.cgroup_parent["resolved"] = {"memory": "/elsewhere/mine", "cpu": "/mine"}
+    assert create.cgroup_parent(record, start=True) == record.cgroup_parent["resolved"]
+    record.host_config = {}
+    assert create.cgroup_parent(record)["memory"] == "/elsewhere/mine"  # type: ignore[index]
+    assert create.cgroup_parent(record, start=True) == cgroups.DEFAULT_PARENT
+    assert record.cgroup_parent == {"given": "", "resolved": cgroups.DEFAULT_PARENT}
+    loaded = ContainerRecord.from_dict({k: v for k, v in record.to_dict().items()
+                                        if k != "cgroup_parent"})  # an older daemon's record
+    assert loaded.cgroup_parent is None and create.cgroup_parent(loaded) == cgroups.DEFAULT_PARENT
