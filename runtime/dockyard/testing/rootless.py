@@ -6,8 +6,9 @@ and makes this interpreter usable by it: a root-only install (pyenv under ``/roo
 bind-mounted read-only at a path the user can reach. ``run``/``popen`` start commands as the
 user (``setuid`` in the child, so the pid is the command's own), with ``env()`` as the
 environment: HOME, the interpreter first on PATH, and ``XDG_RUNTIME_DIR`` when one was asked for.
+``run_python`` runs a script's source as the user with this checkout's dockyard importable.
 ``cleanup()`` kills what still runs as the user (by pid), deletes the user, its subid lines,
-its directories and the bind mount.
+its directories and the bind mount; ``made()`` is create and cleanup around a ``with`` block.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 from ..linux import remap
 from ..linux.idmap import SUBGID, SUBUID, subid_entries
+
+RUNTIME_DIR: Path = Path(__file__).resolve().parents[2]  # the directory dockyard is imported from
 
 
 def _reachable_by_others(path: Path) -> bool:
@@ -75,6 +79,16 @@ class UnprivilegedUser:
             user.cleanup()
             raise
         return user
+
+    @classmethod
+    @contextlib.contextmanager
+    def made(cls, subids: bool = True, runtime_dir: bool = True, prefix: str = "dy") -> Iterator[Self]:
+        """A user for the ``with`` block, removed after it however the block ends."""
+        user = cls.create(subids, runtime_dir, prefix)
+        try:
+            yield user
+        finally:
+            user.cleanup()
 
     def _python_for_user(self) -> None:
         """This interpreter, reachable by the user: as it is, or its installation bind-mounted
@@ -126,6 +140,16 @@ class UnprivilegedUser:
         kwargs.setdefault("timeout", 60)
         return subprocess.run(argv, check=False, **self._as_user(kwargs))
 
+    def run_python(self, source: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``source`` saved as ``script.py`` in the user's home and run there by this
+        interpreter as the user, ``args`` after it, with dockyard importable from
+        :data:`RUNTIME_DIR`; stdout and stderr captured as text."""
+        script = self.home / "script.py"
+        script.write_text(source)
+        script.chmod(0o644)
+        return self.run([self.python, str(script), *args], env={"PYTHONPATH": str(RUNTIME_DIR)},
+                        timeout=timeout)
+
     def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
         return subprocess.Popen(argv, **self._as_user(kwargs))
 
@@ -170,4 +194,4 @@ class UnprivilegedUser:
                 shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ["UnprivilegedUser"]
+__all__ = ["RUNTIME_DIR", "UnprivilegedUser"]

@@ -4,20 +4,11 @@ status, the hand-off to a bare interpreter, and a kill through the shim — no r
 from __future__ import annotations
 
 import json
-import os
-import pwd
-import shutil
-import subprocess
-import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-RUNTIME_DIR = Path(__file__).resolve().parents[3] / "runtime"
-PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+from dockyard.testing.rootless import UnprivilegedUser
 
 SCRIPT = r'''
 import json, os, sys, time
@@ -59,33 +50,13 @@ print(json.dumps(out))
 
 
 @pytest.fixture
-def unprivileged() -> Iterator[tuple[str, Path]]:
-    name = f"dy{uuid.uuid4().hex[:8]}"
-    saved = {p: Path(p).read_bytes() if Path(p).exists() else None
-             for p in ("/etc/subuid", "/etc/subgid")}
-    subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True)
-    home = Path(tempfile.mkdtemp(prefix="dyrootless-shim-", dir="/tmp"))
-    try:
-        home.chmod(0o755)
-        entry = pwd.getpwnam(name)
-        os.chown(home, entry.pw_uid, entry.pw_gid)
-        yield name, home
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
-        for path, data in saved.items():
-            if data is not None:
-                Path(path).write_bytes(data)
-        shutil.rmtree(home, ignore_errors=True)
+def unprivileged() -> Iterator[UnprivilegedUser]:
+    with UnprivilegedUser.made(subids=True, runtime_dir=False) as user:
+        yield user
 
 
-def test_rootless_shim(unprivileged: tuple[str, Path]) -> None:
-    name, home = unprivileged
-    (home / "script.py").write_text(SCRIPT)
-    (home / "script.py").chmod(0o644)
-    done = subprocess.run(
-        ["runuser", "-u", name, "--", "env", f"PYTHONPATH={RUNTIME_DIR}", PYTHON,
-         str(home / "script.py"), str(home)],
-        check=False, capture_output=True, text=True, timeout=60, cwd=home)
+def test_rootless_shim(unprivileged: UnprivilegedUser) -> None:
+    done = unprivileged.run_python(SCRIPT, str(unprivileged.home))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.splitlines()[-1])
     quick = out["quick"]

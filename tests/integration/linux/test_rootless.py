@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
-import subprocess
-import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-RUNTIME_DIR = Path(__file__).resolve().parents[3] / "runtime"
-PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+from dockyard.testing.rootless import UnprivilegedUser
 
 SCRIPT = r'''
 import json, os, sys
@@ -67,41 +60,22 @@ print(json.dumps(out))
 
 
 @pytest.fixture(params=["subids", "single"])
-def unprivileged(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path, str]]:
+def unprivileged(request: pytest.FixtureRequest) -> Iterator[tuple[UnprivilegedUser, str]]:
     if os.geteuid() != 0:
         pytest.skip("creating a test user needs root")
-    name = f"dy{uuid.uuid4().hex[:8]}"
-    saved = {p: Path(p).read_bytes() if Path(p).exists() else None
-             for p in ("/etc/subuid", "/etc/subgid")}
-    extra = [] if request.param == "subids" else ["-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"]
-    subprocess.run(["useradd", "-M", "-s", "/bin/sh", *extra, name], check=True)
-    home = Path(tempfile.mkdtemp(prefix="dyrootless-", dir="/tmp"))
-    try:
-        home.chmod(0o755)
-        entry = pwd.getpwnam(name)
-        os.chown(home, entry.pw_uid, entry.pw_gid)
-        yield name, home, request.param
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
-        for path, data in saved.items():
-            if data is not None:
-                Path(path).write_bytes(data)
-        shutil.rmtree(home, ignore_errors=True)
+    with UnprivilegedUser.made(subids=request.param == "subids", runtime_dir=False) as user:
+        yield user, request.param
 
 
-def test_rootless_busybox_container(unprivileged: tuple[str, Path, str]) -> None:
-    name, home, mode = unprivileged
-    (home / "script.py").write_text(SCRIPT)
-    (home / "script.py").chmod(0o644)
+def test_rootless_busybox_container(unprivileged: tuple[UnprivilegedUser, str]) -> None:
+    user, mode = unprivileged
+    home = user.home
     if mode == "subids" and not shutil.which("newuidmap"):
         pytest.fail("newuidmap is missing: install the uidmap package")
-    done = subprocess.run(
-        ["runuser", "-u", name, "--", "env", f"PYTHONPATH={RUNTIME_DIR}", PYTHON,
-         str(home / "script.py"), str(home)],
-        check=False, capture_output=True, text=True, timeout=60, cwd=home)
+    done = user.run_python(SCRIPT, str(home))
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.splitlines()[-1])
-    uid = pwd.getpwnam(name).pw_uid
+    uid = user.uid
     lines = out["output"].splitlines()
     assert out["status"] == 0, out["output"]
     assert lines[0].startswith("uid=0(root) gid=0(root)")

@@ -109,14 +109,7 @@ def rootless(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     # subids: $XDG_RUNTIME_DIR set; single: unset, the daemon falls back to /tmp/dockyard-<uid>
     user = UnprivilegedUser.create(subids=mode == "subids", runtime_dir=mode == "subids", prefix="dyd")
     try:
-        if user.runtime_dir is not None:
-            sock = user.runtime_dir / "dockyard" / "dockyard.sock"
-        else:
-            fallback = Path(f"/tmp/dockyard-{user.uid}")
-            shutil.rmtree(fallback, ignore_errors=True)  # a deleted user's, with the same uid
-            user.extra_dirs.append(fallback)
-            sock = fallback / "dockyard" / "dockyard.sock"
-        daemon = Rootless(user, mode, sock, user.home / ".local/share/dockyard",
+        daemon = Rootless(user, mode, user.daemon_socket(), user.home / ".local/share/dockyard",
                           tmp_path_factory.mktemp("rootless-log") / "daemon.log")
         daemon.start()
         archive = build_busybox_archive(tmp_path_factory.mktemp("rootless-busybox"))

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-RUNTIME_DIR = Path(__file__).resolve().parents[3] / "runtime"
-PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+from dockyard.testing.rootless import RUNTIME_DIR, UnprivilegedUser
 
 SCRIPT = r'''
 import json, os, sys
@@ -59,31 +54,22 @@ print(json.dumps({"left": [v["Name"] for v in volumes.list_volumes()["Volumes"]]
 
 
 @pytest.fixture(params=["root", "rootless"])
-def user(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, Path]]:
-    home = Path(tempfile.mkdtemp(prefix="dyvolumes-", dir="/tmp"))
-    home.chmod(0o755)
-    name = None
-    if request.param == "rootless":
-        name = f"dy{uuid.uuid4().hex[:8]}"
-        subprocess.run(["useradd", "-M", "-s", "/bin/sh", "-K", "SUB_UID_COUNT=0", "-K",
-                        "SUB_GID_COUNT=0", name], check=True)
-        entry = pwd.getpwnam(name)
-        os.chown(home, entry.pw_uid, entry.pw_gid)
-    try:
-        yield name, home
-    finally:
-        if name:
-            subprocess.run(["userdel", name], check=False, capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+def user(request: pytest.FixtureRequest) -> Iterator[UnprivilegedUser | None]:
+    if request.param == "root":
+        yield None
+        return
+    with UnprivilegedUser.made(subids=False, runtime_dir=False) as made:
+        yield made
 
 
-def test_resolved_mounts_in_a_runtime_container(user: tuple[str | None, Path]) -> None:
-    name, home = user
-    (home / "script.py").write_text(SCRIPT)
-    (home / "script.py").chmod(0o644)
-    prefix = ["runuser", "-u", name, "--"] if name else []
-    done = subprocess.run([*prefix, "env", f"PYTHONPATH={RUNTIME_DIR}", PYTHON, str(home / "script.py"),
-                           str(home)], check=False, capture_output=True, text=True, timeout=60, cwd=home)
+def test_resolved_mounts_in_a_runtime_container(user: UnprivilegedUser | None, tmp_path: Path) -> None:
+    if user is None:
+        (tmp_path / "script.py").write_text(SCRIPT)
+        done = subprocess.run([sys.executable, str(tmp_path / "script.py"), str(tmp_path)],
+                              env={**os.environ, "PYTHONPATH": str(RUNTIME_DIR)},
+                              check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    else:
+        done = user.run_python(SCRIPT, str(user.home))
     assert done.returncode == 0, done.stderr
     first, second = (json.loads(line) for line in done.stdout.splitlines()[-2:])
     assert first["status"] == 0, first["output"]
