@@ -74,8 +74,9 @@ class Limits:
     swappiness: int | None = None      # 0..100 (--memory-swappiness); v1 only
     oom_kill_disable: bool = False     # --oom-kill-disable; v1 only
     devices: list[str] | None = field(default_factory=lambda: list(DEFAULT_DEVICES))
-    """The device rules (v1 ``devices.list`` lines, :func:`device_rules`); ``None`` leaves
-    them alone (``docker update``). v1 only: v2 needs an eBPF program, not done."""
+    """The device rules (v1 ``devices.list`` lines, :func:`device_rules`; on v2 compiled to
+    an eBPF program, :mod:`dockyard.linux.devicebpf`); ``None`` leaves them alone
+    (``docker update``)."""
 
     def validate(self) -> None:
         """Reject values dockerd rejects, with its wording."""
@@ -537,7 +538,9 @@ def _cpuset_dirs(path: str, root: str) -> None:
 
 
 class CgroupV2:
-    """One directory in the unified hierarchy; controllers must be enabled in every ancestor."""
+    """One directory in the unified hierarchy; controllers must be enabled in every ancestor.
+    The device rules are an eBPF program attached to it (:mod:`dockyard.linux.devicebpf`),
+    in place when :meth:`create` returns, so before any task of the container joins."""
 
     def __init__(self, container_id: str, hier: Hierarchies, parent: str = DEFAULT_PARENT) -> None:
         assert hier.v2 is not None
@@ -546,6 +549,7 @@ class CgroupV2:
         self.parent = _below(hier.v2, parent)
         self.path = os.path.join(self.parent, container_id)
         self.paths = [self.path]
+        self.devices: list[str] | None = None  # the device rules installed here, when known
 
     def _need(self, controller: str) -> None:
         if controller not in self.available:
@@ -588,7 +592,7 @@ class CgroupV2:
         if limits.cpuset and not os.path.exists(f"{self.path}/cpuset.cpus"):
             self._need("cpuset")
             self._enable({"cpuset"})
-        self._apply(limits)
+        self._apply(replace(limits, devices=None))  # dockerd updates no device rules
 
     @staticmethod
     def _wanted(limits: Limits) -> list[str]:
@@ -600,6 +604,10 @@ class CgroupV2:
             (["cpuset"] if limits.cpuset else [])
 
     def _apply(self, limits: Limits) -> None:
+        if limits.devices is not None and limits.devices != self.devices:
+            from . import devicebpf  # v2 only: not in a v1 host's launcher image
+            devicebpf.install(self.path, limits.devices)  # before any task of the container runs
+            self.devices = list(limits.devices)
         if limits.memory is not None:
             _write(f"{self.path}/memory.max", str(limits.memory))
         swap = limits.swap

@@ -73,8 +73,8 @@ PR_CAP_AMBIENT: Final = 47
 PR_CAP_AMBIENT_CLEAR_ALL: Final = 4
 
 _SYSCALL_NUMBERS: Final = {
-    "x86_64": {"clone": 56, "pivot_root": 155, "setns": 308, "seccomp": 317},
-    "aarch64": {"clone": 220, "pivot_root": 41, "setns": 268, "seccomp": 277},
+    "x86_64": {"clone": 56, "pivot_root": 155, "setns": 308, "seccomp": 317, "bpf": 321},
+    "aarch64": {"clone": 220, "pivot_root": 41, "setns": 268, "seccomp": 277, "bpf": 280},
 }
 _NR: Final = {**_SYSCALL_NUMBERS.get(os.uname().machine, _SYSCALL_NUMBERS["x86_64"]),
               # numbered alike on every architecture since 5.1
@@ -293,6 +293,17 @@ def seccomp_set_filter(program: SeccompProgram) -> None:
     """``seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)``."""
     if _libc.syscall(*_SECCOMP_ARGS, program.ref) != 0:
         _fail("seccomp(SECCOMP_SET_MODE_FILTER)")
+
+
+def bpf(cmd: int, attr: ctypes.Array[ctypes.c_char], what: str) -> int:
+    """``bpf(cmd, attr, sizeof attr)``: its result (a new fd for a load); ``attr`` is a
+    ``union bpf_attr`` laid out by the caller (``linux.devicebpf``), fields the kernel fills
+    in written back into it. ``what`` names the call in the error."""
+    rc = _libc.syscall(ctypes.c_long(_NR["bpf"]), ctypes.c_int(cmd), attr,
+                       ctypes.c_uint(len(attr)))
+    if rc == -1:
+        _fail(what)
+    return int(rc)
 
 
 def setgroups(gids: list[int]) -> None:
