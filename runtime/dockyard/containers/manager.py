@@ -286,7 +286,7 @@ class ContainerManager:
 
     def _start(self, record: ContainerRecord) -> None:
         from ..linux.launcher import StartFailed
-        from .runtime import dockerd_start_error
+        from .runtime import dockerd_start_error, start_exit_code
         mark(record.id, "start.begin")
         try:
             spec, network_ready = self._spec(record)
@@ -327,7 +327,7 @@ class ContainerManager:
         except Exception as exc:  # refused before the clone (a rootless limit, a missing map…)
             _unstart(record, before)
             self._teardown(record)
-            self._start_failed(record, 128, str(exc))  # dockerd's exitUnknown
+            self._start_failed(record, start_exit_code(str(exc)), str(exc))
             raise
         except BaseException:
             _unstart(record, before)

@@ -10,6 +10,7 @@ reader thread receives the launcher's replies and exit events.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import queue
@@ -45,6 +46,16 @@ def dockerd_start_error(message: str) -> str:
     the docker CLI prints after ``docker: Error response from daemon:``."""
     return ("failed to create shim task: OCI runtime create failed: runc create failed: "
             f"unable to start container process: {message}: unknown")
+
+
+def start_exit_code(message: str) -> int:
+    """The exit code dockerd 20.10 records for a start the runtime refused, read from the
+    message as its ``translateContainerdStartErr`` reads it: ENOTDIR's words (a
+    ``--cgroup-parent`` through a file, a mount onto a file) 127 — that message also ends
+    with its "Are you trying to mount a directory onto a file" — else its ``exitUnknown``,
+    128. (Its 126 for EACCES's words and 127 for a command not found come with the init's
+    own failures: ``StartFailed.exit_code``.)"""
+    return 127 if os.strerror(errno.ENOTDIR).lower() in message.lower() else 128
 
 
 @dataclass(frozen=True)

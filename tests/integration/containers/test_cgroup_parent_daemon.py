@@ -192,12 +192,14 @@ def test_a_parent_through_a_file_is_refused_in_dockerds_words(client: Any) -> No
         with pytest.raises(docker.errors.APIError) as caught:
             api.start(made["Id"])
         freezer = cgroups.detected().v1["freezer"]
-        assert caught.value.status_code == 400
-        assert caught.value.explanation == (
-            "failed to create shim task: OCI runtime create failed: runc create failed: unable to "
-            f"get cgroup freezer state: openat2 {freezer}/cgroup.procs/x/{made['Id']}/freezer.state:"
-            " not a directory: unknown: Are you trying to mount a directory onto a file (or "
-            "vice-versa)? Check if the specified host path exists and is the expected type")
+        words = ("failed to create shim task: OCI runtime create failed: runc create failed: "
+                 f"unable to get cgroup freezer state: openat2 {freezer}/cgroup.procs/x/"
+                 f"{made['Id']}/freezer.state: not a directory: unknown: Are you trying to mount "
+                 "a directory onto a file (or vice-versa)? Check if the specified host path "
+                 "exists and is the expected type")
+        assert (caught.value.status_code, caught.value.explanation) == (400, words)
+        state = api.inspect_container(made["Id"])["State"]  # dockerd: ENOTDIR's words are 127
+        assert (state["Status"], state["ExitCode"], state["Error"]) == ("created", 127, words)
     finally:
         api.remove_container(made["Id"], force=True)
 
