@@ -6,7 +6,7 @@ mountpoints out of them, whiteouts where it removed them), and runs under the bu
 
 Known differences, left out here (docs/builder.md): the cgroup paths a step reads
 (``/proc/self/cgroup``, its cgroup mounts' roots: dockyard gives every container its own cgroup
-namespace), the order of the mount table, a ``/sys/fs/cgroup/unified`` mount, and mtimes."""
+namespace), the order of the mount table, and mtimes."""
 
 from __future__ import annotations
 

@@ -137,9 +137,12 @@ def premade_sys(read_only: bool) -> int:
 
 def mount_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_only: bool,
                   made: int | None = None) -> None:
-    """/sys/fs/cgroup as Docker lays it out: a tmpfs with one mount per host hierarchy
-    (``(name, fstype, options)``), each showing the container's own cgroup as its root.
-    ``made``: that tree, read-only, made ahead (:func:`premade_cgroups`)."""
+    """/sys/fs/cgroup as runc lays it out for dockerd 20.10 in a cgroup namespace of the
+    container's own (cgroup v1): a tmpfs, left writable (a file can be made in it), with one
+    mount per host hierarchy (``(name, fstype, options)``, :func:`host_hierarchies`: v1 ones
+    only), each showing the container's own cgroup as its root, read-only unless
+    ``--privileged``. ``made``: that tree, read-only hierarchies, made ahead
+    (:func:`premade_cgroups`)."""
     base = in_root(root, "/sys/fs/cgroup")
     if not os.path.isdir(base):
         return
@@ -150,9 +153,13 @@ def mount_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_o
     flags = NOSUID_NODEV_NOEXEC | (sc.MS_RDONLY if read_only else 0)
     for name, fstype, options in hierarchies:
         os.mkdir(os.path.join(base, name), 0o555)
-        sc.mount("cgroup", os.path.join(base, name), fstype, flags, options or None)
-    if read_only:
-        sc.mount(None, base, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | NOSUID_NODEV_NOEXEC)
+        sc.mount(_cgroup_source(name), os.path.join(base, name), fstype, flags, options or None)
+
+
+def _cgroup_source(name: str) -> str:
+    """The source mountinfo shows for a hierarchy runc mounts: ``systemd`` for name=systemd's,
+    ``cgroup`` for the others."""
+    return "systemd" if name == "systemd" else "cgroup"
 
 
 def bind_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_only: bool,
@@ -185,15 +192,16 @@ def bind_cgroups(root: str, hierarchies: Iterable[tuple[str, str, str]], read_on
 
 
 def host_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]:
-    """``(name, fstype, options)`` of every cgroup mount under /sys/fs/cgroup on the host."""
+    """``(name, fstype, options)`` of every v1 cgroup mount under /sys/fs/cgroup on the host:
+    runc mounts those in a container, not a hybrid host's v2 ``unified`` one (it lists v1
+    mounts only; dockerd 20.10's containers have none)."""
     found = []
     with open(mountinfo, encoding="utf-8") as f:
         for line in f:
             left, _, right = line.partition(" - ")
             fields = right.split()
             mountpoint = left.split()[4]
-            if fields[0] not in ("cgroup", "cgroup2") or \
-                    os.path.dirname(mountpoint) != "/sys/fs/cgroup":
+            if fields[0] != "cgroup" or os.path.dirname(mountpoint) != "/sys/fs/cgroup":
                 continue
             opts = [o for o in fields[2].split(",") if o not in ("rw", "ro")]
             found.append((os.path.basename(mountpoint), fields[0], ",".join(opts)))
@@ -228,9 +236,9 @@ def mount_dev(root: str, use_mknod: bool, pts_gid: int | None, extra: Iterable[s
 
 
 class Premade(NamedTuple):
-    """/proc, /dev and the read-only /sys/fs/cgroup of a container as detached mounts (fds),
-    made by an embryo while it waits: a start attaches them instead of making them (~1.5 ms
-    of its path here). The embryo has unshared its cgroup namespace first."""
+    """/proc, /dev and the /sys/fs/cgroup (read-only hierarchies) of a container as detached
+    mounts (fds), made by an embryo while it waits: a start attaches them instead of making
+    them (~1.5 ms of its path here). The embryo has unshared its cgroup namespace first."""
 
     proc: int
     dev: int
@@ -314,16 +322,15 @@ def _attach_closing(fd: int, target: str, dir_fd: int) -> None:
 
 
 def premade_cgroups(hierarchies: Iterable[tuple[str, str, str]]) -> int:
-    """:func:`mount_cgroups`' read-only tree, of this process's cgroup namespace, not attached
-    anywhere."""
+    """:func:`mount_cgroups`' tree with read-only hierarchies, of this process's cgroup
+    namespace, not attached anywhere."""
     base = sc.new_mount("tmpfs", "tmpfs", "mode=755", ATTR_NOSUID_NODEV_NOEXEC)
     try:
         for name, fstype, options in hierarchies:
             os.mkdir(name, 0o555, dir_fd=base)
-            _attach_closing(sc.new_mount(fstype, "cgroup", options or None,
+            _attach_closing(sc.new_mount(fstype, _cgroup_source(name), options or None,
                                          ATTR_NOSUID_NODEV_NOEXEC | sc.MOUNT_ATTR_RDONLY),
                             name, base)
-        sc.set_mount_attrs(base, sc.MOUNT_ATTR_RDONLY)
     except BaseException:
         os.close(base)
         raise

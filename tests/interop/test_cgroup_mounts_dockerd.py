@@ -1,0 +1,60 @@
+"""/sys/fs/cgroup of a container in a cgroup namespace of its own (``--cgroupns private``, and
+dockyard's default), side by side with a private dockerd 20.10 on this cgroup-v1 host with a
+v2 ``unified`` mount: a writable tmpfs (a file can be made in it) holding each v1 hierarchy,
+read-only, as a cgroup mount of the container's namespace (root ``/``; name=systemd's source
+``systemd``), and no ``unified`` one — runc lists v1 mounts only. ``--privileged``: dockerd
+clears the cgroup mount's read-only flag (moby's ``WithMounts``), so the hierarchies are
+writable too; dockerd cannot start a privileged container on this machine (runc: "unable to
+apply caps: operation not permitted": CAP_SYS_RESOURCE is not in the bounding set), so that
+case is asserted on dockyard alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.linux import cgroups
+from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.dockerd import Dockerd
+
+SEEN = ("grep ' - cgroup' /proc/self/mountinfo; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; "
+        "echo ---; ls /sys/fs/cgroup; touch /sys/fs/cgroup/x && echo tmpfs writable; "
+        "mkdir /sys/fs/cgroup/memory/x && echo memory writable && rmdir /sys/fs/cgroup/memory/x; true")
+
+
+@pytest.fixture(autouse=True)
+def _v1() -> None:
+    if cgroups.detected().mode != "v1":
+        pytest.skip("recorded on cgroup v1")
+
+
+def _seen(host: str, *flags: str) -> tuple[list[str], str]:
+    """The cgroup mounts (mount id, parent and device number left out) and the rest."""
+    done = DockerCLI(host)("run", "--rm", "--network", "none", "--cgroupns", "private", *flags,
+                           "busybox", "sh", "-c", SEEN)
+    assert done.returncode == 0, done.stderr
+    table, _, rest = done.stdout.partition("---\n")
+    return sorted(" ".join(line.split()[3:]) for line in table.splitlines()), rest
+
+
+def test_a_private_cgroupns_mounts_what_dockerds_does(dockerd: Dockerd,
+                                                      dockyard_daemon: DaemonProcess,
+                                                      busybox_image: str) -> None:
+    theirs, ours = _seen(dockerd.host), _seen(dockyard_daemon.host)
+    assert ours == theirs
+    mounts, rest = ours
+    assert "/ /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755" in mounts
+    assert "/ /sys/fs/cgroup/memory ro,nosuid,nodev,noexec,relatime - cgroup cgroup rw,memory" \
+        in mounts
+    assert "- cgroup systemd rw,name=systemd" in " ".join(mounts)
+    assert "unified" not in rest.split() and "cgroup2" not in " ".join(mounts)
+    assert "tmpfs writable" in rest and "memory writable" not in rest
+
+
+def test_a_privileged_ones_hierarchies_are_writable(dockyard_daemon: DaemonProcess,
+                                                    busybox_image: str) -> None:
+    mounts, rest = _seen(dockyard_daemon.host, "--privileged")
+    hierarchies = [m for m in mounts if " - cgroup " in m]
+    assert hierarchies and all(m.split()[2].startswith("rw,") for m in hierarchies), mounts
+    assert "/ /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755" in mounts
+    assert "unified" not in rest.split() and "cgroup2" not in " ".join(mounts)
+    assert "tmpfs writable" in rest and "memory writable" in rest
