@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
-from ..errors import Conflict, DockyardError, InvalidArgument
+from ..distribution.manifests import Platform, containerd_format, serves
+from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
 from . import health, logopts
@@ -491,6 +492,16 @@ def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
     if auto_remove and name not in ("", "no"):
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
 
+
+
+def check_platform(image: str, image_config: dict[str, Any], wanted: Platform) -> None:
+    """A create's ``platform`` against the image's (dockerd's 404: the docker CLI's
+    ``--pull missing`` then pulls that platform's image)."""
+    actual = Platform(str(image_config.get("os") or ""), str(image_config.get("architecture") or ""),
+                      str(image_config.get("variant") or ""))
+    if not serves(wanted, actual):
+        raise NotFound(f"image with reference {image} was found but does not match the specified "
+                       f"platform: wanted {containerd_format(wanted)}, actual: {containerd_format(actual)}")
 
 # what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
 # the key, the feature (``cgroups.supported``), the value it keeps instead, the warning

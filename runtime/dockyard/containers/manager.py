@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import DaemonConfig
+from ..distribution.manifests import Platform
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 from ..linux import sysctls, userns
 from ..linux.idmap import UserNamespace
@@ -193,12 +194,16 @@ class ContainerManager:
 
     # ---- create --------------------------------------------------------------------------
 
-    def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-        """``POST /containers/create``: nothing is written unless every check passes."""
+    def create(self, body: dict[str, Any], name: str | None = None,
+               platform: Platform | None = None) -> dict[str, Any]:
+        """``POST /containers/create``: nothing is written unless every check passes;
+        ``platform`` (``?platform=``) must be one the image serves."""
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidArgument("No image specified")  # dockerd: "config cannot be empty"…
         image_id = self.engine.store.resolve(image_name)
+        if platform is not None:
+            _create.check_platform(image_name, self.engine.store.config(image_id), platform)
         image_cfg, layers = self._image(image_id)
         config = _create.merge_config(
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},

@@ -18,6 +18,13 @@ from ..oci import digest as _digest
 from ..oci import mediatypes as mt
 from .errors import ManifestUnknown, UnsupportedManifest
 
+_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "i386": "386"}
+# Go's GOARCH values, which containerd knows an architecture alone by
+_KNOWN_ARCH = frozenset({"386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "loong64",
+                         "mips", "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc",
+                         "ppc64", "ppc64le", "riscv", "riscv64", "s390", "s390x", "sparc", "sparc64",
+                         "wasm"})
+
 
 @dataclass(frozen=True)
 class Platform:
@@ -34,11 +41,16 @@ def parse_platform(text: str | None) -> Platform:
     if not text:
         return host_platform()
     parts = text.strip().lower().split("/")
-    if len(parts) == 1 and parts[0] not in ("linux", "windows", "darwin"):
+    if parts[0] in ("linux", "windows", "darwin") and len(parts) == 1:  # an OS alone: this machine's arch
+        here = host_platform()
+        return Platform(parts[0], here.architecture, here.variant)
+    if len(parts) == 1:
         parts = ["linux", parts[0]]
+        if _ARCH_ALIASES.get(parts[1], parts[1]) not in _KNOWN_ARCH:  # os/arch pairs are not checked
+            raise InvalidArgument(f"\"{text}\": unknown operating system or architecture: invalid argument")
     if len(parts) < 2 or len(parts) > 3 or not all(parts):
         raise InvalidArgument(f"\"{text}\": unknown operating system or architecture: invalid argument")
-    arch = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "i386": "386"}.get(parts[1], parts[1])
+    arch = _ARCH_ALIASES.get(parts[1], parts[1])
     variant = parts[2] if len(parts) == 3 else ""
     return Platform(parts[0], arch, _norm_variant(arch, variant))
 
@@ -49,6 +61,30 @@ def host_platform() -> Platform:
     if arch == "arm" and _platform.machine().startswith("armv6"):
         variant = "v6"
     return Platform("linux", arch, variant)
+
+
+def serves(wanted: Platform, image: Platform) -> bool:
+    """Whether an image of platform ``image`` runs where ``wanted`` is asked for, as
+    containerd's ``platforms.Only`` decides: the same OS and architecture, where an arm
+    variant serves every newer one and an arm64 machine also takes 32-bit arm (v8 and older)."""
+    if wanted.os != image.os:
+        return False
+    if wanted.architecture == image.architecture:
+        if image.architecture != "arm":
+            return True
+        return _arm_level(image.variant) <= _arm_level(wanted.variant)
+    return wanted.architecture == "arm64" and image.architecture == "arm" and _arm_level(image.variant) <= 8
+
+
+def _arm_level(variant: str) -> int:
+    """``v6`` → 6; an arm image or request without a variant is v7, as containerd normalises it."""
+    digits = variant.lstrip("v")
+    return int(digits) if digits.isdigit() else 7
+
+
+def containerd_format(p: Platform) -> str:
+    """``p`` as containerd's ``platforms.Format`` prints it: arm64's implied v8 left out."""
+    return str(Platform(p.os, p.architecture, "" if p.variant == "v8" and p.architecture == "arm64" else p.variant))
 
 
 def _norm_variant(arch: str, variant: str) -> str:

@@ -139,6 +139,35 @@ def test_platform_selection() -> None:
         manifests.parse_platform("a/b/c/d")
 
 
+def test_platform_parsing_as_containerd() -> None:
+    here = manifests.host_platform()
+    assert manifests.parse_platform("linux") == manifests.Platform("linux", here.architecture, here.variant)
+    assert str(manifests.parse_platform("x86_64")) == "linux/amd64"
+    assert str(manifests.parse_platform("linux/whatever")) == "linux/whatever"  # pairs are not checked
+    for bad in ("bogus", "linux/", "a/b/c/d"):
+        with pytest.raises(InvalidArgument, match="unknown operating system or architecture"):
+            manifests.parse_platform(bad)
+
+
+@pytest.mark.parametrize(("wanted", "image", "served"), [
+    ("linux/amd64", "linux/amd64", True), ("linux/amd64", "linux/386", False),
+    ("linux/amd64", "windows/amd64", False), ("linux/arm64", "linux/amd64", False),
+    ("linux/arm64", "linux/arm64", True), ("linux/arm64", "linux/arm/v7", True),
+    ("linux/arm/v7", "linux/arm/v6", True), ("linux/arm/v6", "linux/arm/v7", False),
+    ("linux/arm/v7", "linux/arm", True), ("linux/arm/v6", "linux/arm", False),
+])
+def test_which_image_platforms_serve_a_wanted_one(wanted: str, image: str, served: bool) -> None:
+    """containerd's platforms.Only: an older arm variant serves, arm64 takes 32-bit arm."""
+    os_, arch, *variant = image.split("/")
+    assert manifests.serves(manifests.parse_platform(wanted),
+                            manifests.Platform(os_, arch, "".join(variant))) is served
+
+
+def test_platforms_print_as_containerd() -> None:
+    assert manifests.containerd_format(manifests.parse_platform("linux/arm64")) == "linux/arm64"
+    assert manifests.containerd_format(manifests.parse_platform("linux/arm/v7")) == "linux/arm/v7"
+
+
 def test_manifest_parsing_refuses_schema1_and_garbage() -> None:
     with pytest.raises(UnsupportedManifest, match="schema 1"):
         manifests.parse(b'{"schemaVersion": 1, "fsLayers": []}', "")

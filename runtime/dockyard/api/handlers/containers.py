@@ -28,6 +28,7 @@ from ...containers.logs import (
     log_files,
     parse_time,
 )
+from ...distribution.manifests import parse_platform
 from ...errors import InvalidArgument
 from ..compat import migrate_mac_address, old_cgroupns_default
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
@@ -94,7 +95,10 @@ class CreateHandler(ContainersHandler):
         warnings = migrate_mac_address(body, self.api_version,
                                        getattr(networks, "default_network", "bridge"))
         old_cgroupns_default(body, self.api_version, cgroup_v1_host())
-        result = await self.call(self.containers.create, body, self.str_arg("name"))
+        platform = None
+        if (wanted := self.str_arg("platform")) and not self.version_below("1.41"):
+            platform = parse_platform(wanted)  # 1.41 added it; older clients' is not read
+        result = await self.call(self.containers.create, body, self.str_arg("name"), platform)
         if trace.PATH is not None:
             self.trace_in(result["Id"])
         result["Warnings"] = [*(result.get("Warnings") or []), *warnings]
