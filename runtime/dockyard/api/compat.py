@@ -129,6 +129,18 @@ def _migrate_mac(endpoints: dict[str, Any], main: str, mac: str) -> None:
                               "MAC address for the main network, or be left empty")
 
 
+def refuse_endpoints(body: dict[str, Any], version: str) -> None:
+    """A create through API < 1.44 may name one network endpoint at the most (1.44 let a
+    container be created on several): refused with dockerd 20.10's 400 and words (API 1.41,
+    checked here), the names in the request's order (Go's map order, which varies). dockerd
+    25+ refuses it for those clients too, worded "Container cannot be created with multiple
+    network endpoints: …"."""
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if parse_version(version) < V1_44 and len(endpoints) > 1:
+        raise InvalidArgument("Container cannot be connected to network endpoints: "
+                              + ", ".join(endpoints))
+
+
 def old_cgroupns_default(body: dict[str, Any], version: str, v1_host: bool) -> None:
     """A create through API < 1.41 that names no cgroup namespace mode gets the host's on a
     cgroup v1 host, as dockerd gives it (those clients predate private cgroup namespaces there),
