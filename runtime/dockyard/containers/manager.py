@@ -198,6 +198,7 @@ class ContainerManager:
                platform: Platform | None = None) -> dict[str, Any]:
         """``POST /containers/create``: nothing is written unless every check passes;
         ``platform`` (``?platform=``) must be one the image serves."""
+        _create.check_blkio_types(body.get("HostConfig") or {})  # dockerd's decoder: first
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidArgument("No image specified")  # dockerd: "config cannot be empty"…

@@ -67,6 +67,12 @@ def memory_stats(s: cgstats.Sample, machine_memory: int) -> dict[str, Any]:
     return out
 
 
+def blkio_stats(s: cgstats.Sample) -> dict[str, Any]:
+    """A running container's: on v1 every key a list (dockerd copies each runc gives, empty
+    or not); on v2 ``io_service_bytes_recursive`` alone, from io.stat, the rest null."""
+    return {key: s.blkio.get(key, [] if s.version == "v1" else None) for key in _BLKIO_KEYS}
+
+
 def snapshot(pid: int, name: str, container_id: str, hier: Hierarchies,
              machine_memory: int) -> dict[str, Any]:
     """One sample of a running container (``precpu_stats``/``preread`` left empty)."""
@@ -77,10 +83,9 @@ def snapshot(pid: int, name: str, container_id: str, hier: Hierarchies,
     pids: dict[str, Any] = {"current": s.pids_current or 0}
     if s.pids_limit:
         pids["limit"] = s.pids_limit
-    blkio: dict[str, Any] = {key: [] for key in _BLKIO_KEYS}  # running: lists, as dockerd
-    blkio["io_service_bytes_recursive"] = s.blkio or []
     out: dict[str, Any] = {
-        "read": rfc3339_now(), "preread": ZERO_TIME, "pids_stats": pids, "blkio_stats": blkio,
+        "read": rfc3339_now(), "preread": ZERO_TIME, "pids_stats": pids,
+        "blkio_stats": blkio_stats(s),
         "num_procs": 0, "storage_stats": {}, "cpu_stats": cpu_stats(s),
         "precpu_stats": empty_cpu(), "memory_stats": memory_stats(s, machine_memory),
         "name": name, "id": container_id,

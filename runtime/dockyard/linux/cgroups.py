@@ -44,7 +44,12 @@ Parent = str | dict[str, str]
 relative ``--cgroup-parent`` where the daemon's cgroup differs between hierarchies)."""
 V1_CONTROLLERS: Final = ("memory", "cpu", "cpuacct", "pids", "freezer")
 V1_UNLIMITED: Final = ("blkio", "devices")  # and named ones (``name=systemd``): no limits here
-V1_JOINED: Final = (*V1_CONTROLLERS, "devices")  # every container's (devices: its rules only)
+V1_JOINED: Final = (*V1_CONTROLLERS, "devices", "blkio")
+"""Every container's hierarchies (devices: its rules; blkio: its I/O counts for ``docker
+stats`` and the throttles and weights it is given, :attr:`Limits.blkio_devices`)."""
+BLKIO_THROTTLES: Final = {"read_bps": "rbps", "write_bps": "wbps", "read_iops": "riops",
+                          "write_iops": "wiops"}
+"""The throttles: v1's ``blkio.throttle.<name>_device`` → v2's ``io.max`` key, in runc's order."""
 DEFAULT_DEVICES: Final = ("b *:* m", "c *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
                           "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",
                           "c 10:200 rwm", "c 136:* rwm")
@@ -53,7 +58,8 @@ every other node denied — ``mknod`` is allowed, using the node is not — but 
 full, random, urandom, tty, console, ptmx, the ptys and tun. Sorted as runc sorts them
 (:func:`device_rules`)."""
 ALL_DEVICES: Final = ("a *:* rwm",)  # --privileged, or a rule of type "a"
-V2_CONTROLLERS: Final = ("memory", "cpu", "pids")  # enabled for every container; cpuset when asked
+V2_CONTROLLERS: Final = ("memory", "cpu", "pids", "io")  # every container's (where the host
+#                                                          has them); cpuset when asked
 _PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
 
 
@@ -77,6 +83,11 @@ class Limits:
     """The device rules (v1 ``devices.list`` lines, :func:`device_rules`; on v2 compiled to
     an eBPF program, :mod:`dockyard.linux.devicebpf`); ``None`` leaves them alone
     (``docker update``)."""
+    blkio_weight: int | None = None    # 10..1000 (--blkio-weight), where the kernel has a file
+    blkio_devices: dict[str, list[list[int]]] = field(default_factory=dict)
+    """Per block device, ``[major, minor, value]`` each: ``"weight"`` (--blkio-weight-device)
+    and the :data:`BLKIO_THROTTLES` (--device-read-bps …; 0 removes one), written as runc
+    writes them (:func:`_blkio_v1`, :func:`_io_v2`)."""
 
     def validate(self) -> None:
         """Reject values dockerd rejects, with its wording."""
@@ -100,8 +111,9 @@ class Limits:
     def empty(self) -> bool:
         return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids,
                                        self.cpuset_cpus, self.cpuset_mems,
-                                       self.memory_reservation, self.swappiness)) \
-            and not self.oom_kill_disable
+                                       self.memory_reservation, self.swappiness,
+                                       self.blkio_weight)) \
+            and not self.oom_kill_disable and not self.blkio_devices
 
     @property
     def swap(self) -> int | None:
@@ -213,8 +225,13 @@ def supported() -> frozenset[str]:
         root = hier.v1["blkio"]
         found.update(name for name, files in (("blkio_weight", ("blkio.weight", "blkio.bfq.weight")),
                                               ("blkio_weight_device", ("blkio.weight_device",
-                                                                       "blkio.bfq.weight_device")))
+                                                                       "blkio.bfq.weight_device")),
+                                              *((f"blkio_{t}", (f"blkio.throttle.{t}_device",))
+                                                for t in BLKIO_THROTTLES))
                      if any(os.path.exists(f"{root}/{f}") for f in files))
+    elif "memory" not in hier.v1 and "io" in hier.v2_controllers:  # v2: all with io
+        found.update(("blkio_weight", "blkio_weight_device",
+                      *(f"blkio_{t}" for t in BLKIO_THROTTLES)))
     return frozenset(found)
 
 
@@ -472,6 +489,8 @@ class CgroupV1:
         if limits.pids is not None:
             value = "max" if limits.pids <= 0 else str(limits.pids)
             _write(f"{self._need('pids')}/pids.max", value)
+        if limits.blkio_weight or limits.blkio_devices:
+            _blkio_v1(self._need("blkio"), limits)
 
     def _set_cpuset(self, limits: Limits) -> None:
         """Write the cpuset, making its cgroup if need be, which then takes the container's
@@ -519,6 +538,55 @@ class CgroupV1:
     def remove(self) -> None:
         for path in {*self.paths, *self.others, *([self.cpuset] if self.cpuset else [])}:
             _rmdir(path, "cgroup.procs")
+
+
+def _blkio_v1(path: str, limits: Limits) -> None:
+    """Weights and throttles as runc writes them (v1): ``blkio.weight`` where the kernel has
+    it, else BFQ's ``blkio.bfq.weight`` (this kernel's, in a child cgroup only — so dockerd's
+    sysinfo, reading the root, says neither and the weights are dropped at create); one
+    ``MAJ:MIN VALUE`` line per device. A refusal reads as runc's at the start ("error setting
+    cgroup config for procHooks process"): the kernel's ENODEV for a node that is not a
+    block device."""
+    weight = "blkio.weight" if os.path.exists(f"{path}/blkio.weight") else "blkio.bfq.weight"
+    if limits.blkio_weight:  # also docker update's: worded as any of its refusals
+        _write(f"{path}/{weight}", str(limits.blkio_weight))
+    writes = [(f"{weight}_device", f"{major}:{minor} {value}")
+              for major, minor, value in limits.blkio_devices.get("weight", []) if value]
+    writes += [(f"blkio.throttle.{name}_device", f"{major}:{minor} {value}")
+               for name in BLKIO_THROTTLES
+               for major, minor, value in limits.blkio_devices.get(name, [])]
+    for name, value in writes:  # a start's only
+        _write_prochooks(f"{path}/{name}", value)
+
+
+def _write_prochooks(path: str, value: str) -> None:
+    """:func:`_write`, a refusal in dockerd's whole words when runc sets a new container's
+    cgroup (the start fails with them, exit 128)."""
+    try:
+        _write(path, value)
+    except OSError as exc:
+        raise OSError(exc.errno, "failed to create shim task: OCI runtime create failed: runc "
+                                 "create failed: unable to start container process: error "
+                                 "during container init: error setting cgroup config for "
+                                 f"procHooks process: {exc.strerror}: unknown") from None
+
+
+def _io_v2(path: str, limits: Limits) -> None:
+    """Weights and throttles as runc writes them on v2: a weight to BFQ's ``io.bfq.weight``
+    when the kernel has it, else to ``io.weight`` converted from blkio's 10..1000 to
+    1..10000; device weights only to BFQ's (``MAJ:MIN W`` lines); throttles as ``io.max``
+    lines, one key each (``MAJ:MIN rbps=N``)."""
+    bfq = os.path.exists(f"{path}/io.bfq.weight")
+    if limits.blkio_weight:
+        if bfq:
+            _write(f"{path}/io.bfq.weight", str(limits.blkio_weight))
+        else:
+            _write(f"{path}/io.weight", str(1 + (limits.blkio_weight - 10) * 9999 // 990))
+    for major, minor, value in limits.blkio_devices.get("weight", []) if bfq else []:
+        _write_prochooks(f"{path}/io.bfq.weight", f"{major}:{minor} {value}")
+    for name, key in BLKIO_THROTTLES.items():
+        for major, minor, value in limits.blkio_devices.get(name, []):
+            _write_prochooks(f"{path}/io.max", f"{major}:{minor} {key}={value}")
 
 
 def _cpuset_dirs(path: str, root: str) -> None:
@@ -601,7 +669,8 @@ class CgroupV2:
         if limits.cpu_quota is not None or limits.cpu_shares or limits.cpu_period is not None:
             wanted.append("cpu")
         return wanted + (["pids"] if limits.pids is not None else []) + \
-            (["cpuset"] if limits.cpuset else [])
+            (["cpuset"] if limits.cpuset else []) + \
+            (["io"] if limits.blkio_weight or limits.blkio_devices else [])
 
     def _apply(self, limits: Limits) -> None:
         if limits.devices is not None and limits.devices != self.devices:
@@ -628,6 +697,8 @@ class CgroupV2:
             _write(f"{self.path}/cpu.weight", str(weight))
         if limits.pids is not None:
             _write(f"{self.path}/pids.max", "max" if limits.pids <= 0 else str(limits.pids))
+        if limits.blkio_weight or limits.blkio_devices:
+            _io_v2(self.path, limits)
 
     def join(self, pid: int = 0) -> None:
         _write(f"{self.path}/cgroup.procs", str(pid))

@@ -35,7 +35,9 @@ class Sample:
     memory_stat: dict[str, int] = field(default_factory=dict)
     pids_current: int | None = None
     pids_limit: int | None = None            # None: unlimited
-    blkio: list[dict[str, int | str]] | None = None   # io_service_bytes_recursive entries
+    blkio: dict[str, list[dict[str, int | str]]] = field(default_factory=dict)
+    """``blkio_stats`` lists by key (``io_service_bytes_recursive``, ``io_serviced_recursive``):
+    what the cgroup has; a key it lacks is dockerd's empty list (v1) or null (v2)."""
     version: str = "v1"
 
 
@@ -110,7 +112,11 @@ def _sample_v1(hier: Hierarchies, paths: dict[str, str]) -> Sample:
         s.pids_current = _int(_read(f"{pids}/pids.current"))
         s.pids_limit = _int(_read(f"{pids}/pids.max"))
     if (blkio := _dir(hier, paths, "blkio")) is not None and paths["blkio"] != "/":
-        s.blkio = _blkio_v1(_read(f"{blkio}/blkio.throttle.io_service_bytes_recursive"))
+        # runc's choice here: the throttle layer's counts (no CFQ, and BFQ's full set only
+        # with its debug files). The kernel counts there only once some cgroup has a throttle
+        # on the device (blk_throtl_activated): until then every count is 0 and no line shows.
+        s.blkio = {key: _blkio_v1(_read(f"{blkio}/blkio.throttle.{key}"))
+                   for key in ("io_service_bytes_recursive", "io_serviced_recursive")}
     return s
 
 
@@ -138,12 +144,15 @@ def _sample_v2(path: str) -> Sample:
     s.memory_stat = _keyed(_read(f"{path}/memory.stat"))
     s.pids_current = _int(_read(f"{path}/pids.current"))
     s.pids_limit = _int(_read(f"{path}/pids.max"))
-    s.blkio = _io_v2(_read(f"{path}/io.stat"))
+    entries = _io_v2(_read(f"{path}/io.stat"))
+    if entries:
+        s.blkio = {"io_service_bytes_recursive": entries}
     return s
 
 
 def _io_v2(text: str | None) -> list[dict[str, int | str]]:
-    """io.stat "MAJ:MIN rbytes=… wbytes=…" as v1-style Read/Write entries (dockerd does so)."""
+    """io.stat "MAJ:MIN rbytes=… wbytes=…" as ``read`` and ``write`` entries of
+    ``io_service_bytes_recursive``, the only key dockerd 20.10 fills on v2 (its stats_unix)."""
     entries: list[dict[str, int | str]] = []
     for line in (text or "").splitlines():
         device, *pairs = line.split()

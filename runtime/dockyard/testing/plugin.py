@@ -31,10 +31,11 @@ _CGROUPS_SEEN: dict[str, str] = {}  # a container (or spare) cgroup → the test
 
 
 def _dockyard_cgroups() -> set[str]:
-    """The cgroups under ``dockyard/`` (pids and devices on v1, the unified one on v2)."""
+    """The cgroups under ``dockyard/`` (pids, devices and blkio on v1, the unified one on v2)."""
     from ..linux import cgroups
     hier = cgroups.detected()
-    roots = [hier.v1.get("pids"), hier.v1.get("devices")] if hier.mode == "v1" else [hier.v2]
+    roots = [hier.v1.get(c) for c in ("pids", "devices", "blkio")] if hier.mode == "v1" \
+        else [hier.v2]
     found = set[str]()
     for root in roots:
         try:

@@ -172,14 +172,15 @@ def test_a_cgroup_parent_is_placed_as_runc_places_it(tmp_path: Path) -> None:
 def test_a_host_cgroupns_container_is_in_every_hierarchy() -> None:
     """``everywhere`` adds the hierarchies without limits here (and a hybrid host's v2 one) to
     what is made and joined; any removal removes them, whoever asks. Every container is in the
-    devices hierarchy (its device rules)."""
+    devices hierarchy (its device rules) and the blkio one (its I/O counts and throttles)."""
     hier = cgroups.Hierarchies(v1={"memory": "/m", "blkio": "/b", "devices": "/d",
                                    "name=systemd": "/y", "cpuset": "/s"}, v2="/u")
     every = cgroups.CgroupV1("c1", hier, everywhere=True)
     assert every.paths == ["/b/dockyard/c1", "/d/dockyard/c1", "/m/dockyard/c1",
                            "/u/dockyard/c1", "/y/dockyard/c1"]
     plain = cgroups.CgroupV1("c1", hier)
-    assert plain.paths == ["/d/dockyard/c1", "/m/dockyard/c1"] and plain.others == every.others
+    assert plain.paths == ["/b/dockyard/c1", "/d/dockyard/c1", "/m/dockyard/c1"]
+    assert plain.others == every.others
 
 
 def test_v2_enables_the_controllers_at_each_level_of_a_parent(tmp_path: Path) -> None:
