@@ -229,9 +229,9 @@ def _rmdir_below_mounts(*names: str) -> None:
 def test_a_daemon_restarted_in_another_cgroup_finds_a_relative_parents_cgroup(
         busybox_archive: Path) -> None:
     """A relative parent is below the daemon's own cgroup when the container starts; a daemon
-    restarted in another one re-adopts the container, and pause, update, top, exec, its exit's
-    removal and a next start all use where it went (kept in the record), not a place below
-    the daemon's new cgroup."""
+    restarted in another one re-adopts the container, and pause, update, top, exec, the sweep
+    of the cgroup its shim left and a next start all use where it went (kept in the record),
+    not a place below the daemon's new cgroup."""
     name, rel, hier = _parent(), f"rel-{uuid.uuid4().hex[:8]}", cgroups.detected().v1
     first, then = f"{name}-a", f"{name}-b"
     daemon = PlacedDaemonProcess(_placed(first))
@@ -260,9 +260,18 @@ def test_a_daemon_restarted_in_another_cgroup_finds_a_relative_parents_cgroup(
                 assert str(pid) in [row[1] for row in api.top(c.id)["Processes"]]
                 ex = api.exec_create(c.id, ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"])
                 assert int(api.exec_start(ex["Id"])) == 32 << 20
-                api.kill(c.id)
-                assert api.wait(c.id, timeout=10)["StatusCode"] == 137
-                assert all(_gone(str(p)) for p in mine.values())
+                blocker = mine["pids"] / "blocker"  # the shim gives up: the daemon's sweep
+                blocker.mkdir()
+                try:
+                    api.kill(c.id)
+                    assert api.wait(c.id, timeout=10)["StatusCode"] == 137
+                    deadline = time.monotonic() + 30
+                    while f"the shim of {c.id} left its cgroup" not in daemon.log():
+                        assert time.monotonic() < deadline, daemon.log()
+                        time.sleep(0.05)
+                finally:
+                    blocker.rmdir()
+                assert all(_gone(str(p), timeout=30) for p in mine.values())
                 api.start(c.id)  # where its first start put it, not below the daemon's new one
                 pid = api.inspect_container(c.id)["State"]["Pid"]
                 assert own_cgroup(pid, "memory") == f"/{first}/{rel}/{c.id}"

@@ -27,27 +27,44 @@ def _v1_devices() -> None:
         pytest.skip("a v1 devices hierarchy (the upgrade concerns cgroup v1 only)")
 
 
-def _as_an_old_daemon_left_it(daemon_pid: int, cid: str) -> Path:
-    """Move the container's processes to the daemon's devices cgroup, remove its own one."""
+def _as_an_old_daemon_left_it(launchers: str, cid: str) -> Path:
+    """Move the container's processes to its launcher's devices cgroup (``launchers``, the
+    daemon's), remove its own one."""
     devices = cgroups.detected().v1["devices"]
     mine = Path(devices, "dockyard", cid)
-    launchers = Path(devices, own_cgroup(daemon_pid, "devices").lstrip("/"), "cgroup.procs")
     for pid in (mine / "cgroup.procs").read_text().split():
-        launchers.write_text(pid)
+        Path(devices, launchers.lstrip("/"), "cgroup.procs").write_text(pid)
     mine.rmdir()
     return mine
 
 
-def test_a_container_without_a_devices_cgroup_of_its_own(dockyard_daemon: DaemonProcess,
-                                                         client: Any) -> None:
-    api, hier = client.api, cgroups.detected().v1
-    made = api.create_container("busybox", ["sleep", "60"], host_config={"NetworkMode": "none"})
-    cid = made["Id"]
-    api.start(cid)
-    assert dockyard_daemon.pid is not None
-    gone = _as_an_old_daemon_left_it(dockyard_daemon.pid, cid)
+def test_a_container_without_a_devices_cgroup_of_its_own(busybox_daemon: DaemonProcess) -> None:
+    """The state made while the daemon is down; a daemon started after (an upgrade) re-adopts
+    the container and works with it."""
+    hier = cgroups.detected().v1
+    client = busybox_daemon.client()
+    cid = client.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none").id
+    client.close()
+    assert busybox_daemon.pid is not None
+    launchers = own_cgroup(busybox_daemon.pid, "devices")
+    busybox_daemon.stop()
+    try:
+        gone = _as_an_old_daemon_left_it(launchers, cid)
+    finally:
+        busybox_daemon.start()
+    client = busybox_daemon.client()
+    try:
+        _exercise(client.api, hier, cid, launchers)
+        assert not gone.exists()
+    finally:
+        client.api.remove_container(cid, force=True)
+        client.close()
+
+
+def _exercise(api: Any, hier: dict[str, str], cid: str, launchers: str) -> None:
+    """Exec, update, pause, top, stats and the exit's removal."""
     pid = api.inspect_container(cid)["State"]["Pid"]
-    assert own_cgroup(pid, "devices") == own_cgroup(dockyard_daemon.pid, "devices")
+    assert own_cgroup(pid, "devices") == launchers
 
     ex = api.exec_create(cid, ["echo", "in"])
     assert api.exec_start(ex["Id"]) == b"in\n"
@@ -65,7 +82,6 @@ def test_a_container_without_a_devices_cgroup_of_its_own(dockyard_daemon: Daemon
     api.unpause(cid)
     assert str(pid) in [row[1] for row in api.top(cid)["Processes"]]
     assert api.stats(cid, stream=False)["memory_stats"]["limit"] == 32 << 20
-    assert not gone.exists()
 
     api.kill(cid)
     assert api.wait(cid, timeout=10)["StatusCode"] == 137
