@@ -370,8 +370,9 @@ class ContainerManager:
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined
         netns = "host" if mode == "host" else "none"
+        # --pid, --ipc, --uts; userns: the user namespace of x, a --pid/--ipc container:x
+        shared = nsmodes.resolve(record, self.get, self.root_owner if remapped else None)
         join = ""  # the user namespace of the container whose network this one shares
-        shared = nsmodes.resolve(record, self.get, remapped)  # --pid, --ipc, --uts
         if mode.startswith("container:"):
             other = self.get(mode.split(":", 1)[1])
             if not other.running:
@@ -379,6 +380,7 @@ class ContainerManager:
             netns = f"/proc/{other.state['Pid']}/ns/net"
             if remapped and _create.remapped(other.host_config, self.remap):
                 join = f"/proc/{other.state['Pid']}/ns/user"
+                nsmodes.same_userns(join, shared.userns)
         networks = getattr(self.engine, "networks", None)
         network_ready = None
         pin = ""
@@ -398,7 +400,8 @@ class ContainerManager:
             if spec.sysctls:
                 sysctls.check(spec)
             if remapped:
-                spec.userns, spec.netns_pin, spec.userns_join = self.remap, pin, join
+                spec.userns, spec.netns_pin = self.remap, pin
+                spec.userns_join = spec.userns_join or join
             return spec, network_ready
         except BaseException:
             self._teardown(record)

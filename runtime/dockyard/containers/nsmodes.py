@@ -12,6 +12,15 @@ not shareable) fails the start with its words and exit code 128.
 ``containers/<id>/mounts/shm`` and binds in (so that a ``container:`` joiner can bind the same
 one: a mount of another mount namespace cannot be bound), and ``container:x`` x's.
 Unknown PID and UTS modes are taken and mean a namespace of its own, as dockerd's.
+
+A container in a user namespace of its own — remapped (``--userns-remap``) or rootless —
+that joins x's PID or IPC namespace joins x's user namespace, which owns them, instead of
+making one (``ContainerSpec.userns_join``), as dockerd 20.10 has runc do: its id map is x's
+(one remap range, or the rootless user's, so its files on disk are owned alike). A remapped
+shareable container's /dev/shm is its root's. A rootless daemon mounts no tmpfs: a
+shareable container has its own, which a joiner copies from its mount namespace
+(``/proc/<pid>/root/dev/shm``). Rootless ``--pid host`` binds the host's /proc and ``--ipc
+host`` its /dev/mqueue, which a user namespace may not mount afresh (crun does the same).
 """
 
 from __future__ import annotations
@@ -29,12 +38,14 @@ IPC_MODES: Final = ("", "private", "shareable", "host", "none")
 
 
 class Namespaces(NamedTuple):
-    """What a start's spec takes (``ContainerSpec``'s fields of the same names)."""
+    """What a start's spec takes (``ContainerSpec``'s fields of the same names; ``userns``
+    its ``userns_join``)."""
 
     pid_ns: str = ""
     ipc_ns: str = ""
     uts_ns: str = ""
     shm: str = ""
+    userns: str = ""
 
 
 def check_create(config: dict[str, Any], hc: dict[str, Any], full_id: Callable[[str], str]) -> None:
@@ -56,60 +67,103 @@ def check_create(config: dict[str, Any], hc: dict[str, Any], full_id: Callable[[
             hc[key] = f"container:{found}"
 
 
-def resolve(record: Any, get: Callable[[str], Any], remapped: bool) -> Namespaces:
+def resolve(record: Any, get: Callable[[str], Any],
+            remap_root: tuple[int, int] | None = None) -> Namespaces:
     """The namespaces of ``record``'s start (``get``: another container's record, or
-    NotFound). Mounts a shareable container's /dev/shm (:func:`release` unmounts it)."""
+    NotFound; ``remap_root``: the host ids of a remapped container's root). Mounts a shareable
+    container's /dev/shm (:func:`release` unmounts it).
+
+    A container in a user namespace of its own (remapped, rootless) joining another's PID or
+    IPC namespace joins that one's user namespace first, which owns them, as dockerd 20.10
+    has runc do ("to share a PID namespace, they must also share a user namespace")."""
     hc = record.host_config
-    modes = (str(hc.get("PidMode") or ""), str(hc.get("IpcMode") or ""))
-    joins = any(mode.startswith("container:") for mode in modes)
-    if os.geteuid() != 0 and (joins or "host" in modes):
-        raise DockyardError("a rootless daemon cannot share the host's or another container's "
-                            "PID or IPC namespace (--pid/--ipc host or container:): its "
-                            "containers' user namespaces do not own them")
-    if remapped and joins:
-        raise DockyardError("joining another container's PID or IPC namespace (--pid/--ipc "
-                            "container:) is not supported with --userns-remap")
-    ipc, shm = _ipc(record, get, remapped)
-    return Namespaces(_pid(modes[0], get), ipc, "host" if hc.get("UTSMode") == "host" else "", shm)
+    pid_ns, pid_donor = _pid(str(hc.get("PidMode") or ""), get)
+    ipc, shm, ipc_donor = _ipc(record, get, remap_root)
+    userns = ""
+    if remap_root is not None or os.geteuid() != 0:
+        userns = _donors_userns([(flag, donor) for flag, donor in
+                                 (("PID", pid_donor), ("IPC", ipc_donor)) if donor])
+    uts = "host" if hc.get("UTSMode") == "host" else ""
+    return Namespaces(pid_ns, ipc, uts, shm, userns)
+
+
+def _donors_userns(donors: list[tuple[str, Any]]) -> str:
+    """The user namespace a container of its own user namespace joins to share the
+    namespaces of ``donors`` (``(kind, record)``): theirs ("" with none). A donor in the
+    daemon's own (``--userns host``), or two in different ones, cannot be joined so."""
+    found: dict[tuple[int, int], str] = {}
+    for kind, donor in donors:
+        path = f"/proc/{donor.state['Pid']}/ns/user"
+        ns = _ns(path)
+        if ns == _ns("/proc/self/ns/user"):
+            raise DockyardError(f"cannot join the {kind} namespace of container {donor.id}: "
+                                "it runs in the daemon's user namespace (--userns host), "
+                                "which a remapped container cannot share; run both remapped "
+                                "or both with --userns host")
+        found.setdefault(ns, path)
+    if len(found) > 1:
+        raise DockyardError("the PID and IPC namespaces to join belong to different user "
+                            "namespaces (each container has its own): share both with one "
+                            "container")
+    return next(iter(found.values()), "")
+
+
+def same_userns(network: str, shared: str) -> None:
+    """A remapped container on x's network (``network``: x's user namespace) and in y's PID
+    or IPC namespace (``shared``: y's) joins one user namespace: x's and y's must be one."""
+    if shared and _ns(network) != _ns(shared):
+        raise DockyardError("the network and the PID or IPC namespace to join belong to "
+                            "different user namespaces (each container has its own): share "
+                            "them with one container")
+
+
+def _ns(path: str) -> tuple[int, int]:
+    try:
+        ns = os.stat(path)
+    except OSError as exc:
+        raise DockyardError(f"cannot join the user namespace at {path}: {exc.strerror}") from None
+    return ns.st_dev, ns.st_ino
 
 
 def apply(spec: Any, shared: Namespaces, own_shm: list[Any]) -> None:
     """``shared`` into ``spec`` (a ``ContainerSpec``); where /dev/shm is not a tmpfs of its
     own, ``own_shm`` (the ``--shm-size`` tmpfs ``create.build_spec`` puts first) goes: dockerd
     sizes only a container's own (a shareable one's here: :func:`own_shm`)."""
-    spec.pid_ns, spec.ipc_ns, spec.uts_ns, spec.shm = shared
+    spec.pid_ns, spec.ipc_ns, spec.uts_ns, spec.shm, spec.userns_join = shared
     if shared.shm and own_shm and spec.mounts[:len(own_shm)] == own_shm:
         del spec.mounts[:len(own_shm)]
 
 
-def _pid(mode: str, get: Callable[[str], Any]) -> str:
+def _pid(mode: str, get: Callable[[str], Any]) -> tuple[str, Any]:
+    """(pid_ns, the donor's record or None) for a PidMode."""
     if mode == "host":
-        return "host"
+        return "host", None
     kind, _sep, other = mode.partition(":")
     if kind != "container":
-        return ""  # private, or anything else dockerd takes ("host:x" too)
+        return "", None  # private, or anything else dockerd takes ("host:x" too)
     try:
         donor = _named(other, get)
     except DockyardError as exc:
         raise DockyardError(f"cannot join PID of a non running container: {other}: {exc}") from None
-    return f"/proc/{_running(donor)}/ns/pid"
+    return f"/proc/{_running(donor)}/ns/pid", donor
 
 
-def _ipc(record: Any, get: Callable[[str], Any], remapped: bool) -> tuple[str, str]:
-    """(ipc_ns, shm) for ``record``'s IpcMode."""
+def _ipc(record: Any, get: Callable[[str], Any],
+         remap_root: tuple[int, int] | None) -> tuple[str, str, Any]:
+    """(ipc_ns, shm, the donor's record or None) for ``record``'s IpcMode."""
     mode = str(record.host_config.get("IpcMode") or "")
     if mode in ("", "private"):
-        return "", ""
+        return "", "", None
     if mode == "none":
-        return "", "none"
+        return "", "none", None
     if mode == "shareable":
-        if remapped or os.geteuid() != 0:  # its own tmpfs: no joiner is taken there
-            return "", ""
-        return "", own_shm(record)
+        if os.geteuid() != 0:  # its own tmpfs: a rootless daemon mounts none
+            return "", "", None
+        return "", own_shm(record, remap_root), None
     if mode == "host":
         if not os.path.isdir("/dev/shm"):
             raise DockyardError("/dev/shm is not mounted, but must be for --ipc=host")
-        return "host", "/dev/shm"
+        return "host", "/dev/shm", None
     kind, _sep, other = mode.partition(":")
     if kind != "container":
         raise DockyardError(f"Invalid IPC mode: {mode}")
@@ -120,10 +174,12 @@ def _ipc(record: Any, get: Callable[[str], Any], remapped: bool) -> tuple[str, s
     except DockyardError as exc:
         raise DockyardError(f"{prefix}: {exc}") from None
     shm = shm_path(donor, get)
-    if not shm or not os.path.isdir(shm):
+    if shm and shm != "/dev/shm" and os.geteuid() != 0:
+        shm = f"/proc/{pid}/root/dev/shm"  # rootless: the donor's own tmpfs (no daemon's)
+    elif not shm or not os.path.isdir(shm):
         raise DockyardError(f"{prefix}: non-shareable IPC (hint: use IpcMode:shareable for "
                             "the donor container)")
-    return f"/proc/{pid}/ns/ipc", shm
+    return f"/proc/{pid}/ns/ipc", shm, donor
 
 
 def _named(name: str, get: Callable[[str], Any]) -> Any:
@@ -159,12 +215,14 @@ def shm_path(record: Any, get: Callable[[str], Any], depth: int = 0) -> str:
     return ""
 
 
-def own_shm(record: Any) -> str:
+def own_shm(record: Any, owner: tuple[int, int] | None = None) -> str:
     """A shareable container's /dev/shm: a tmpfs of ``ShmSize`` mounted by the daemon (once:
-    a restart finds it mounted) at its ``mounts/shm``, as dockerd's ``setupIpcDirs``."""
+    a restart finds it mounted) at its ``mounts/shm``, as dockerd's ``setupIpcDirs``; a
+    remapped one's (``owner``: the host ids of its root) is its root's, the directories to it
+    too, so that its root (and a joiner's) reaches it and sees it as ``0:0``."""
     path = os.path.join(record.dir, SHM_DIR)
     size = int(record.host_config.get("ShmSize") or 0) or 64 << 20
-    mounts.host_shm(path, size)
+    mounts.host_shm(path, size, owner)
     return path
 
 

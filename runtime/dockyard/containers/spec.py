@@ -89,10 +89,12 @@ class ContainerSpec:
     limits: Limits = field(default_factory=Limits)
     userns: UserNamespace | None = None    # rootless / --userns-remap (who maps: its doc)
     userns_join: str = ""
-    """A remapped container on another's network (``container:``): that container's user
-    namespace (``/proc/<pid>/ns/user``), joined instead of a new one, as dockerd has runc do —
-    to share a network namespace they share its user namespace, whose root has its network
-    capabilities there (``linux.remapstart``)."""
+    """A remapped container on another's network (``container:``) or a remapped or rootless
+    one in another's PID or IPC namespace (``--pid``/``--ipc container:``): that container's
+    user namespace (``/proc/<pid>/ns/user``), joined instead of a new one, as dockerd has runc
+    do — to share a network, PID or IPC namespace they share the user namespace that owns it,
+    whose root has its capabilities there (``linux.namespaces.clone_in``); its maps are that
+    namespace's."""
     cgroup_parent: str | dict[str, str] = "dockyard"  # from the root; v1: maybe per controller
     cgroupns: str = "private"              # "host": no cgroup namespace of its own (no embryo)
     die_with_parent: bool = True           # SIGKILL the init if its launcher dies

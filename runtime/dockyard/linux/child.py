@@ -123,11 +123,12 @@ def _enter_userns(spec: ContainerSpec, ctx: ChildContext) -> None:
     if ctx.sync_fd is not None:  # the launcher writes our maps (newuidmap) and then says "go"
         if os.read(ctx.sync_fd, 1) != b"1":
             raise RuntimeError("the launcher failed to write the user namespace maps")
-    else:
+    elif not spec.userns_join:  # a joined namespace has its maps
         idmap.write_own(spec.userns)
     if spec.userns.by_parent:  # remapped: cloned without its IPC namespace (``remapstart``)
         os.setresuid(0, 0, 0)
-        _own_ipc()
+        if not spec.ipc_ns:  # --ipc container:x: x's, joined below (its user namespace ours)
+            _own_ipc()
         os.setresgid(0, 0, 0)
     else:
         os.setresgid(0, 0, 0)
@@ -161,7 +162,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     if made and not spec.privileged and (masked, readonly) == (_MASKED, _READONLY):
         proc = made.proc
         masked, readonly = _MASKED_ELSEWHERE, _READONLY_ELSEWHERE
-    mounts.mount_proc(root, proc)
+    mounts.mount_proc(root, proc, host_pid=spec.pid_ns == "host")
     mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none",
                      made=ctx.sys_fd)
     if not rootless and ctx.hierarchies and spec.cgroupns == "host":
@@ -173,7 +174,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     extra = mounts.host_devices() if spec.privileged and not rootless else []
     mark(spec.id, "child.proc-sys-cg")
     mounts.mount_dev(root, use_mknod=userns is None, pts_gid=_pts_gid(userns), extra=extra,
-                     made=made.dev if made else None, shm=spec.shm)
+                     made=made.dev if made else None, shm=spec.shm,
+                     host_ipc=spec.ipc_ns == "host")
     mark(spec.id, "child.dev")
     if ctx.root_sock is not None:
         if ctx.gated:

@@ -308,6 +308,9 @@ class Launcher:
             if spec.userns is not None and spec.userns.by_parent:
                 from . import remapstart  # here: only a remapped start needs it
                 pid = remapstart.clone(spec, ctx, flags)
+            elif spec.userns_join:  # rootless: x's user namespace, for x's PID or IPC one
+                pid = namespaces.clone_in(spec.userns_join, spec.pid_ns,
+                                          flags & ~namespaces.FLAGS["user"])
             else:
                 with namespaces.children_in(spec.pid_ns):  # --pid container:x
                     pid = syscalls.clone(flags)
@@ -445,7 +448,7 @@ def _write_maps(pid: int, spec: ContainerSpec, sync_w: int, cg: cgroups.Cgroup |
         if spec.userns.by_parent:
             from . import remapstart
             remapstart.release(pid, spec, cg, network_wired)
-        else:
+        elif not spec.userns_join:  # a joined namespace has its maps
             idmap.write_for(pid, spec.userns)
     except BaseException:
         os.write(sync_w, b"0")

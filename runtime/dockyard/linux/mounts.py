@@ -100,13 +100,66 @@ def ensure_file(path: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
 
 
-def mount_proc(root: str, made: int | None = None) -> None:
+def mount_proc(root: str, made: int | None = None, host_pid: bool = False) -> None:
+    """/proc: a procfs of the init's PID namespace (``made``: one made ahead). ``host_pid``:
+    the host's PID namespace, which a user namespace of its own may not mount a procfs of
+    (rootless ``--pid host``): the host's /proc is bound then, as crun binds it."""
     target = in_root(root, "/proc")
     ensure_dir(target, 0o555)
     if made is not None:
         sc.move_mount(made, target)
-    else:
+        return
+    try:
         sc.mount("proc", target, "proc", NOSUID_NODEV_NOEXEC)
+    except PermissionError:
+        if not host_pid:
+            raise
+        sc.mount("/proc", target, None, sc.MS_BIND | sc.MS_REC)
+
+
+def _bind_shm(shm: str, target: str) -> None:
+    """``shm`` bound at ``target``: a path here, or another process's /dev/shm reached through
+    its root (``/proc/<pid>/root/dev/shm``: a rootless donor's own tmpfs), which no bind may
+    take from another mount namespace — copied there (:func:`clone_in_namespace_of`)."""
+    pid, sep, inside = shm.removeprefix("/proc/").partition("/root/")
+    if shm.startswith("/proc/") and pid.isdigit() and sep:
+        fd = clone_in_namespace_of(int(pid), "/" + inside)
+        try:
+            sc.move_mount(fd, target)
+        finally:
+            os.close(fd)
+        return
+    sc.mount(shm, target, None, sc.MS_BIND | sc.MS_REC)
+
+
+def clone_in_namespace_of(pid: int, path: str) -> int:
+    """A detached copy (with what is mounted below it) of the mount at ``path`` in the mount
+    namespace of ``pid``: entered for the copy, then left for the caller's own. The caller
+    needs ``CAP_SYS_ADMIN`` in the user namespace owning both (a container's init in the
+    user namespace it joined)."""
+    own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    other = -1
+    try:
+        other = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        sc.setns(other, sc.CLONE_NEWNS)
+        try:
+            return sc.clone_mount(sc.AT_FDCWD, path, recursive=True)
+        finally:
+            sc.setns(own, sc.CLONE_NEWNS)  # the root and working directory: our own again
+    finally:
+        os.close(own)
+        if other >= 0:
+            os.close(other)
+
+
+def _host_mqueue(target: str) -> None:
+    """/dev/mqueue of a container in the host's IPC namespace and a user namespace of its own
+    (rootless ``--ipc host``): the kernel lets only the initial user namespace mount that
+    namespace's mqueue, so the host's /dev/mqueue is bound where it is mounted (crun's way),
+    and the directory left empty where it is not — the queues themselves (``mq_open``) are
+    the host's either way."""
+    if os.path.ismount("/dev/mqueue"):
+        sc.mount("/dev/mqueue", target, None, sc.MS_BIND | sc.MS_REC)
 
 
 def mount_sys(root: str, read_only: bool, own_netns: bool, made: int | None = None) -> None:
@@ -209,10 +262,11 @@ def host_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str,
 
 
 def mount_dev(root: str, use_mknod: bool, pts_gid: int | None, extra: Iterable[str] = (),
-              made: int | None = None, shm: str = "") -> None:
+              made: int | None = None, shm: str = "", host_ipc: bool = False) -> None:
     """/dev as a small tmpfs holding only the devices a container may use. ``made``: that
     tree made ahead with the same nodes (:func:`premade_dev`), ``extra`` ones added to it.
-    ``shm`` (``ContainerSpec.shm``): "none" leaves /dev/shm out, a path is bound there."""
+    ``shm`` (``ContainerSpec.shm``): "none" leaves /dev/shm out, a path is bound there.
+    ``host_ipc``: the host's IPC namespace, whose mqueue a user namespace may not mount."""
     dev = in_root(root, "/dev")
     ensure_dir(dev)
     if made is not None:
@@ -226,10 +280,15 @@ def mount_dev(root: str, use_mknod: bool, pts_gid: int | None, extra: Iterable[s
         if sub:
             os.mkdir(os.path.join(dev, sub), DEV_DIR_MODES[sub])
         if sub == "shm" and shm:  # the host's, a shareable container's (dockerd's ShmPath)
-            sc.mount(shm, os.path.join(dev, sub), None, sc.MS_BIND | sc.MS_REC)
+            _bind_shm(shm, os.path.join(dev, sub))
             continue
-        sc.mount(source, os.path.join(dev, sub), fstype, flags,
-                 _dev_options(sub, options, pts_gid) or None)
+        try:
+            sc.mount(source, os.path.join(dev, sub), fstype, flags,
+                     _dev_options(sub, options, pts_gid) or None)
+        except PermissionError:
+            if sub != "mqueue" or not host_ipc:
+                raise
+            _host_mqueue(os.path.join(dev, sub))
         if not sub:
             _dev_nodes(dev, [*DEVICES, *extra], use_mknod)
             _dev_links(dev)
@@ -501,14 +560,19 @@ def make_readonly(paths: Iterable[str]) -> None:
         remount_readonly(path)
 
 
-def host_shm(path: str, size: int) -> None:
+def host_shm(path: str, size: int, owner: tuple[int, int] | None = None) -> None:
     """A shareable container's /dev/shm: a tmpfs mounted where the daemon runs, as dockerd's
     ``setupIpcDirs`` mounts it, for the container and its ``--ipc container:`` joiners to
     bind (a mount in another mount namespace cannot be bound). One mounted already — a
-    daemon restarted meanwhile, a start failed after it — is kept."""
+    daemon restarted meanwhile, a start failed after it — is kept. ``owner``: the host ids
+    the directory, its parent and the tmpfs get (dockerd's ``MkdirAllAndChown`` and chown
+    for a remapped root)."""
     os.makedirs(path, 0o700, exist_ok=True)
     if not os.path.ismount(path):
         sc.mount("shm", path, "tmpfs", NOSUID_NODEV_NOEXEC, f"mode=1777,size={size}")
+    if owner is not None:
+        os.chown(os.path.dirname(path), *owner)
+        os.chown(path, *owner)
 
 
 def release_shm(path: str) -> None:

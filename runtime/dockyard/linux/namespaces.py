@@ -68,6 +68,75 @@ def children_in(pid_ns: str) -> Iterator[None]:
         os.close(own)
 
 
+def clone_in(userns: str, pid_ns: str, flags: int) -> int:
+    """``syscalls.clone(flags)`` with the child in the user namespace at ``userns`` (its other
+    new namespaces that namespace's) and, given ``pid_ns`` (a path), in that PID namespace
+    (``--pid container:x``: x's, which x's user namespace owns), and still our child: a
+    helper forked here joins them — a process that joins a user namespace cannot come back,
+    and loses its rights outside — and clones it with ``CLONE_PARENT``. 0 in the child.
+
+    The helper needs no rights outside: joining a user namespace takes ``CAP_SYS_ADMIN`` in
+    it, which root has and so has its owner (a rootless launcher, for its containers'); in it
+    the helper may enter the PID namespace it owns."""
+    fds: list[int] = []
+    try:
+        for kind, path in [("user", userns), ("PID", pid_ns)][:2 if pid_ns.startswith("/") else 1]:
+            fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+    except OSError as exc:  # the other container is gone
+        _close(fds)
+        raise OSError(exc.errno, f"cannot join the {kind} namespace of {path}: "
+                                 f"{exc.strerror}") from None
+    report_r = report_w = -1
+    try:
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        helper = syscalls.clone(0)
+    except BaseException:
+        _close([*fds, report_r, report_w])
+        raise
+    if helper == 0:
+        if _helper(fds, report_r, report_w, flags) == 0:
+            return 0
+        os._exit(0)
+    _close([*fds, report_w])
+    try:
+        said = syscalls.read_all(report_r)
+    finally:
+        os.close(report_r)
+        os.waitpid(helper, 0)
+    if not said.startswith(b"pid "):
+        code = int(said.split()[1]) if said.startswith(b"errno ") else 0
+        raise OSError(code, f"cannot join the user namespace of {userns}: "
+                            f"{os.strerror(code) if code else 'the helper died'}")
+    return int(said.split()[1])
+
+
+def _helper(fds: list[int], report_r: int, report_w: int, flags: int) -> int:
+    """In :func:`clone_in`'s helper: join (the user namespace first: it grants the rights to
+    enter the other), clone, report the child's pid (or the errno) and return it — 0 in the
+    child, which closes what was the helper's."""
+    try:
+        os.close(report_r)
+        for fd, kind in zip(fds, ("user", "pid"), strict=False):
+            syscalls.setns(fd, FLAGS[kind])
+        pid = syscalls.clone(flags | syscalls.CLONE_PARENT)
+    except OSError as exc:
+        os.write(report_w, f"errno {exc.errno or 0}".encode())
+        os._exit(1)
+    except BaseException:  # noqa: BLE001 — nothing may unwind into the launcher's code
+        os._exit(1)
+    if pid == 0:
+        _close([*fds, report_w])
+        return 0
+    os.write(report_w, f"pid {pid}".encode())
+    return pid
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
 def join_path(path: str, kind: str) -> None:
     """Enter the ``kind`` namespace at ``path`` (``/proc/<pid>/ns/<kind>``)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -19,8 +19,10 @@ is done here, by the launcher:
   joins it for the clone (which then makes no network namespace) and returns to its own; and
   when that container's user namespace is given (``spec.userns_join``, dockerd's way: sharing
   a network namespace, they share its user namespace) the init is cloned in that one
-  (:func:`_clone_in`) rather than a new one. The launcher makes its sysfs there, detached, as
-  the overlay. Either way the launcher sets dockerd's sysctls in it (``sysctls.NETNS_DEFAULTS``);
+  (``namespaces.clone_in``) rather than a new one. The launcher makes its sysfs there,
+  detached, as the overlay. ``--pid``/``--ipc container:x`` join x's user namespace so too
+  (``containers.nsmodes``): the clone goes into x's PID namespace from there, and the init,
+  root in x's user namespace, enters x's IPC namespace itself rather than making its own. Either way the launcher sets dockerd's sysctls in it (``sysctls.NETNS_DEFAULTS``);
 * before the init goes on (:func:`release`): its network pinned and wired, its cgroup
   (``cgroup.procs`` is root's), its rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE``
   in the initial namespace) and the maps (no ``newuidmap``: root may write any).
@@ -53,7 +55,7 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
     joined first): 0 in the child, whose ``ctx`` says what was done for it."""
     assert spec.userns is not None
     ctx.cgroup = None  # the launcher puts the init in it (release); ctx.cgroup is the init's
-    flags &= ~namespaces.FLAGS["ipc"]  # the init's own to make (child._own_ipc)
+    flags &= ~namespaces.FLAGS["ipc"]  # the init's own to make or x's to join (child._own_ipc)
     joins = spec.network not in ("none", "host")
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if joins else None
     try:
@@ -64,8 +66,9 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
             sysctls.set_netns_defaults()
         if spec.network != "none":  # a sysfs showing that network's devices, as dockerd's
             ctx.sys_fd = mounts.premade_sys(read_only=not spec.privileged)
-        if spec.userns_join:
-            pid = _clone_in(spec.userns_join, flags & ~namespaces.FLAGS["user"])
+        if spec.userns_join:  # and x's PID namespace, for --pid container:x
+            pid = namespaces.clone_in(spec.userns_join, spec.pid_ns,
+                                      flags & ~namespaces.FLAGS["user"])
         else:
             pid = syscalls.clone(flags)
     except BaseException:
@@ -78,63 +81,6 @@ def clone(spec: ContainerSpec, ctx: child.ChildContext, flags: int) -> int:
         return 0
     _back(own)
     _close_made(ctx)
-    return pid
-
-
-def _clone_in(userns: str, flags: int) -> int:
-    """``syscalls.clone(flags)`` with the child in the user namespace at ``userns`` (its other
-    new namespaces that namespace's), and still our child: a helper forked here joins the
-    namespace — a process that does cannot come back, and loses root's rights outside — and
-    clones it with ``CLONE_PARENT``. 0 in the child."""
-    try:
-        ns = os.open(userns, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:  # the other container is gone
-        raise OSError(exc.errno, f"cannot join the user namespace of {userns}: "
-                                 f"{exc.strerror}") from None
-    report_r = report_w = -1
-    try:
-        report_r, report_w = os.pipe2(os.O_CLOEXEC)
-        helper = syscalls.clone(0)
-    except BaseException:
-        for fd in (ns, report_r, report_w):
-            if fd >= 0:
-                os.close(fd)
-        raise
-    if helper == 0:
-        if _helper(ns, report_r, report_w, flags) == 0:
-            return 0
-        os._exit(0)
-    os.close(ns)
-    os.close(report_w)
-    try:
-        said = syscalls.read_all(report_r)
-    finally:
-        os.close(report_r)
-        os.waitpid(helper, 0)
-    if not said.startswith(b"pid "):
-        code = int(said.split()[1]) if said.startswith(b"errno ") else 0
-        raise OSError(code, f"cannot join the user namespace of {userns}: "
-                            f"{os.strerror(code) if code else 'the helper died'}")
-    return int(said.split()[1])
-
-
-def _helper(ns: int, report_r: int, report_w: int, flags: int) -> int:
-    """In :func:`_clone_in`'s helper: join, clone, report the child's pid (or the errno) and
-    return it — 0 in the child, which closes what was the helper's."""
-    try:
-        os.close(report_r)
-        syscalls.setns(ns, namespaces.FLAGS["user"])
-        pid = syscalls.clone(flags | syscalls.CLONE_PARENT)
-    except OSError as exc:
-        os.write(report_w, f"errno {exc.errno or 0}".encode())
-        os._exit(1)
-    except BaseException:  # noqa: BLE001 — nothing may unwind into the launcher's code
-        os._exit(1)
-    if pid == 0:
-        os.close(report_w)
-        os.close(ns)
-        return 0
-    os.write(report_w, f"pid {pid}".encode())
     return pid
 
 

@@ -5,7 +5,9 @@
 and makes this interpreter usable by it: a root-only install (pyenv under ``/root``) is
 bind-mounted read-only at a path the user can reach. ``run``/``popen`` start commands as the
 user (``setuid`` in the child, so the pid is the command's own), with ``env()`` as the
-environment: HOME, the interpreter first on PATH, and ``XDG_RUNTIME_DIR`` when one was asked for.
+environment: HOME, the interpreter first on PATH, this checkout's dockyard importable
+(``PYTHONPATH``: a worktree's, not the installed one) and ``XDG_RUNTIME_DIR`` when one was
+asked for.
 ``run_python`` runs a script's source as the user with this checkout's dockyard importable.
 ``cleanup()`` kills what still runs as the user (by pid), deletes the user, its subid lines,
 its directories and the bind mount; ``made()`` is create and cleanup around a ``with`` block.
@@ -111,6 +113,7 @@ class UnprivilegedUser:
                "PATH": ":".join(path), "SHELL": "/bin/sh"}
         if self.library_path:
             env["LD_LIBRARY_PATH"] = self.library_path
+        env["PYTHONPATH"] = str(RUNTIME_DIR)  # a daemon the user runs: this checkout's code
         if self.runtime_dir is not None:
             env["XDG_RUNTIME_DIR"] = str(self.runtime_dir)
         env.update(extra)
@@ -147,8 +150,7 @@ class UnprivilegedUser:
         script = self.home / "script.py"
         script.write_text(source)
         script.chmod(0o644)
-        return self.run([self.python, str(script), *args], env={"PYTHONPATH": str(RUNTIME_DIR)},
-                        timeout=timeout)
+        return self.run([self.python, str(script), *args], timeout=timeout)
 
     def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
         return subprocess.Popen(argv, **self._as_user(kwargs))

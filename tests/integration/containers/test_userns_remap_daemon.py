@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.linux.remap import DEFAULT_USER, RemappedRoot, resolve
+from dockyard.testing import nsjoin
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
 from dockyard.testing.httpwait import get_when_up
 
@@ -216,22 +217,61 @@ def test_ipc_host_fails_every_start(remapped: Remapped) -> None:
 
 
 def test_namespace_modes_under_the_remap(remapped: Remapped) -> None:
-    """``--uts host`` and ``--ipc shareable`` run remapped (the shareable /dev/shm is the
-    container's own tmpfs then); joining another container's PID or IPC namespace is refused
-    at the start (dockerd has runc join that container's user namespace too, which is not done
-    here for those), and runs with ``--userns host`` on both sides."""
+    """``--uts host`` and ``--ipc shareable`` run remapped (the shareable /dev/shm is the tmpfs
+    the daemon mounts, its root's as under dockerd 20.10: ``0:0`` inside); joining another
+    container's PID or IPC namespace runs with ``--userns host`` on both sides."""
     assert remapped.ok("run", "--rm", "--uts", "host", "busybox", "hostname").strip() == socket.gethostname()
-    size = remapped.ok("run", "--rm", "--ipc", "shareable", "--shm-size", "1m", "busybox", "df", "-k", "/dev/shm")
-    assert size.split("\n")[1].split()[1] == "1024"
-    donor = remapped.ok("run", "-d", "--ipc", "shareable", "busybox", "sleep", "60").strip()
+    size = remapped.ok("run", "--rm", "--ipc", "shareable", "--shm-size", "1m", "busybox",
+                       "sh", "-c", "stat -c %u:%g /dev/shm; df -k /dev/shm")
+    assert size.split("\n")[0] == "0:0" and size.split("\n")[2].split()[1] == "1024"
     plain = remapped.ok("run", "-d", "--userns", "host", "--ipc", "shareable", "busybox", "sleep", "60").strip()
     try:
         for flag in ("--pid", "--ipc"):
-            refused = remapped.docker("run", "--rm", flag, f"container:{donor}", "busybox", "true")
-            assert refused.returncode == 125 and "is not supported with --userns-remap" in refused.stderr
             joined = remapped.ok("run", "--rm", "--userns", "host", flag, f"container:{plain}", "busybox",
                                  "readlink", f"/proc/self/ns/{flag[2:]}")
             mine = remapped.ok("exec", plain, "readlink", f"/proc/self/ns/{flag[2:]}")
             assert joined == mine
     finally:
-        remapped.ok("rm", "-f", donor, plain)
+        remapped.ok("rm", "-f", plain)
+
+
+def test_joining_pid_and_ipc_shares_the_user_namespace(remapped: Remapped, syscall_probe: Path) -> None:
+    """dockerd 20.10 under the remap has runc join x's user namespace for ``--pid`` and
+    ``--ipc container:x`` ("to share a PID namespace, they must also share a user
+    namespace"): the joiner sees x's processes, its SysV shared memory and its /dev/shm (the
+    daemon's tmpfs, its root's: ``0:0`` inside), has its id map and a network namespace of its
+    own, an exec into it works, and both go away with nothing left mounted — each as under a
+    private dockerd 20.10 with ``--userns-remap default``."""
+    donor, joiner = "dytest-remap-donor", "dytest-remap-joiner"
+    probe = ("-v", f"{syscall_probe}:/probe:ro")
+    try:
+        nsjoin.start_pair(remapped.ok, donor, joiner, probe)
+        nsjoin.check_joined(remapped.ok, donor, joiner, probe)
+        nets = [nsjoin.namespaces(remapped.ok, name, "net") for name in (joiner, donor)]
+        assert nets[0] != nets[1]  # its own, inside the donor's user namespace
+        out = remapped.ok("exec", joiner, "sh", "-c", "stat -c %u:%g /dev/shm; cat /proc/self/uid_map; id -u")
+        assert out.split() == ["0:0", "0", str(remapped.root.uid), "65536", "0"]
+        one = remapped.ok("run", "--rm", "--pid", f"container:{donor}", "busybox", "ps", "-o", "args")
+        assert "sleep 300" in one and "sleep 301" in one
+        ids = [remapped.ok("inspect", "-f", "{{.Id}}", name).strip() for name in (joiner, donor)]
+        for name in (joiner, donor):
+            remapped.ok("rm", "-f", name)
+    finally:
+        remapped.docker("rm", "-f", joiner, donor)
+    with open("/proc/self/mountinfo") as mountinfo:  # the donor's /dev/shm, the root file systems
+        left = [line for line in mountinfo if any(cid in line for cid in ids)]
+    assert left == []
+
+
+def test_joining_a_donor_of_the_hosts_user_namespace_is_refused(remapped: Remapped) -> None:
+    """A remapped container cannot share the namespaces of a ``--userns host`` one (dockerd
+    20.10 has runc try to join that one's user namespace, the daemon's own); refused at the
+    start, naming why."""
+    plain = remapped.ok("run", "-d", "--userns", "host", "--ipc", "shareable", "busybox", "sleep", "60").strip()
+    try:
+        for flag in ("--pid", "--ipc"):
+            refused = remapped.docker("run", "--rm", flag, f"container:{plain}", "busybox", "true")
+            assert refused.returncode == 125 and \
+                "it runs in the daemon's user namespace (--userns host)" in refused.stderr
+    finally:
+        remapped.ok("rm", "-f", plain)

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from dockyard.testing import nsjoin
 from dockyard.testing.busybox import (
     BUSYBOX,
     build_busybox_archive,
@@ -642,19 +643,50 @@ def test_add_of_a_local_tar_with_whiteout_names(rootless: Rootless) -> None:
 
 
 def test_namespace_modes(rootless: Rootless) -> None:
-    """``--uts host``, ``--ipc none`` and ``shareable`` run; ``--pid``/``--ipc`` host and
-    ``container:`` are refused at the start, saying why (``containers.nsmodes``)."""
+    """``--uts host``, ``--ipc none`` and ``shareable`` run; ``--pid host`` sees the host's
+    processes through the host's /proc, bound (a user namespace of its own may not mount a
+    procfs of the host's PID namespace: crun binds it so), and ``--ipc host`` is in the host's
+    IPC namespace with its /dev/shm."""
     assert rootless.ok("run", "--rm", "--uts", "host", "busybox", "hostname").strip() == socket.gethostname()
     assert "shm" not in rootless.ok("run", "--rm", "--ipc", "none", "busybox", "ls", "/dev").split()
     assert "/dev/shm" in rootless.ok("run", "--rm", "--ipc", "shareable", "busybox", "df", "/dev/shm")
-    rootless.ok("run", "-d", "--name", "rl-donor", "--ipc", "shareable", "busybox", "sleep", "60")
-    for flag in ("--pid", "--ipc"):
-        for mode in ("host", "container:rl-donor"):
-            refused = rootless.docker("run", "--rm", flag, mode, "busybox", "true")
-            assert refused.returncode == 125, refused.stderr
-            assert "a rootless daemon cannot share the host's or another container's PID or IPC " \
-                   "namespace" in refused.stderr
-    rootless.ok("rm", "-f", "rl-donor")
+    out = rootless.ok("run", "--rm", "--pid", "host", "busybox", "sh", "-c",
+                      f"readlink /proc/self/ns/pid; test -d /proc/{os.getpid()} && echo sees-us")
+    assert out.split() == [os.readlink("/proc/self/ns/pid"), "sees-us"]
+    note = Path("/dev/shm") / f"dytest-rl-{rootless.user.name}"
+    note.write_text("from-host\n")
+    try:
+        out = rootless.ok("run", "--rm", "--ipc", "host", "busybox", "sh", "-c",
+                          f"readlink /proc/self/ns/ipc; cat /dev/shm/{note.name}")
+        assert out.split() == [os.readlink("/proc/self/ns/ipc"), "from-host"]
+    finally:
+        note.unlink()
+    assert rootless.ok("ps", "-aq") == ""
+
+
+def test_joining_pid_and_ipc_of_a_container(rootless: Rootless, syscall_probe: Path) -> None:
+    """``--pid``/``--ipc container:x`` join x's user namespace, which owns x's PID and IPC
+    namespaces (as dockerd has runc do under a remap): the joiner sees x's processes, its SysV
+    shared memory and its /dev/shm (x's own tmpfs, copied from x's mount namespace; a joiner
+    of the joiner gets it too), has x's id map, an exec into it works, and both go away."""
+    probe = rootless.user.home / "syscallprobe"  # where the user may read it
+    shutil.copy(syscall_probe, probe)
+    os.chmod(probe, 0o755)
+    bind = ("-v", f"{probe}:/probe:ro")
+    donor, joiner = "rl-donor", "rl-joiner"
+    try:
+        nsjoin.start_pair(rootless.ok, donor, joiner, bind)
+        nsjoin.check_joined(rootless.ok, donor, joiner, bind)
+        ids = "id -u; cat /proc/self/uid_map"
+        assert rootless.ok("exec", joiner, "sh", "-c", ids) == rootless.ok("exec", donor, "sh", "-c", ids)
+        one = rootless.ok("run", "--rm", "--pid", f"container:{donor}", "busybox", "ps", "-o", "args")
+        assert "sleep 300" in one and "sleep 301" in one
+        chained = rootless.ok("run", "--rm", "--ipc", f"container:{joiner}", "busybox", "cat", "/dev/shm/note")
+        assert chained == "from-donor\n"  # x's /dev/shm, through its joiner
+        rootless.ok("rm", "-f", joiner, donor)
+    finally:
+        rootless.docker("rm", "-f", joiner, donor)
+        probe.unlink()
     assert rootless.ok("ps", "-aq") == ""
 
 
