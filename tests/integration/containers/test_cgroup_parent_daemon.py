@@ -81,6 +81,7 @@ def test_a_relative_parent_goes_below_the_daemons_own_cgroup(dockyard_daemon: Da
             assert f"/{own_cgroup(pid, 'pids').strip('/')}/{name}/{cid}".replace("//", "/") \
                 in paths
             assert limit == LIMIT
+            assert _gone(os.path.join(cgroups.detected().v1["memory"], memory.lstrip("/"), cid))
         finally:
             _remove_everywhere(name)
 
