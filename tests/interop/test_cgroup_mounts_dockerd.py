@@ -6,15 +6,23 @@ read-only, as a cgroup mount of the container's namespace (root ``/``; name=syst
 clears the cgroup mount's read-only flag (moby's ``WithMounts``), so the hierarchies are
 writable too; dockerd cannot start a privileged container on this machine (runc: "unable to
 apply caps: operation not permitted": CAP_SYS_RESOURCE is not in the bounding set), so that
-case is asserted on dockyard alone."""
+case is asserted on dockyard alone. Under ``--userns-remap`` dockerd clears that flag too (the
+remapped root may not write there all the same: "Permission denied"), in either cgroup
+namespace mode; the tmpfs is the remapped root's."""
 
 from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from dockyard.linux import cgroups
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
-from dockyard.testing.dockerd import Dockerd
+from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
 
 SEEN = ("grep ' - cgroup' /proc/self/mountinfo; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; "
         "echo ---; ls /sys/fs/cgroup; touch /sys/fs/cgroup/x && echo tmpfs writable; "
@@ -28,12 +36,14 @@ def _v1() -> None:
 
 
 def _seen(host: str, *flags: str) -> tuple[list[str], str]:
-    """The cgroup mounts (mount id, parent and device number left out) and the rest."""
+    """The cgroup mounts (mount id, parent and device number left out; a container's own
+    cgroup, which a host cgroup namespace shows, as ``/ID``) and the rest."""
     done = DockerCLI(host)("run", "--rm", "--network", "none", "--cgroupns", "private", *flags,
                            "busybox", "sh", "-c", SEEN)
     assert done.returncode == 0, done.stderr
     table, _, rest = done.stdout.partition("---\n")
-    return sorted(" ".join(line.split()[3:]) for line in table.splitlines()), rest
+    return sorted(re.sub(r"^/(docker|dockyard)/[0-9a-f]{64} ", "/ID ", " ".join(line.split()[3:]))
+                  for line in table.splitlines()), rest
 
 
 def test_a_private_cgroupns_mounts_what_dockerds_does(dockerd: Dockerd,
@@ -58,3 +68,32 @@ def test_a_privileged_ones_hierarchies_are_writable(dockyard_daemon: DaemonProce
     assert "/ /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755" in mounts
     assert "unified" not in rest.split() and "cgroup2" not in " ".join(mounts)
     assert "tmpfs writable" in rest and "memory writable" in rest
+
+
+@pytest.fixture(scope="module")
+def remapped_pair(busybox_archive: Path) -> Iterator[tuple[str, str]]:
+    """A private dockerd and a dockyard daemon, each with ``--userns-remap default``."""
+    theirs = start_dockerd(extra_args=("--userns-remap", "default"))
+    try:
+        load_busybox(theirs)
+        where = Path(tempfile.mkdtemp(prefix="dytest-remap-", dir="/tmp"))
+        where.chmod(0o711)  # the remapped root searches its way to its containers' roots
+        try:
+            with DaemonProcess(where / "root", "--userns-remap=default") as ours:
+                ours.load(busybox_archive)
+                yield theirs.host, ours.host
+        finally:
+            shutil.rmtree(where, ignore_errors=True)
+    finally:
+        stop_dockerd(theirs)
+
+
+@pytest.mark.parametrize("mode", ["private", "host"])
+def test_under_the_remap_the_hierarchies_are_writable_as_dockerds(
+        remapped_pair: tuple[str, str], mode: str) -> None:
+    theirs, ours = (_seen(host, "--cgroupns", mode) for host in remapped_pair)
+    assert ours == theirs
+    mounts, rest = ours
+    hierarchies = [m for m in mounts if " - cgroup " in m]
+    assert hierarchies and all(m.split()[2].startswith("rw,") for m in hierarchies), mounts
+    assert "tmpfs writable" in rest and "memory writable" not in rest

@@ -165,12 +165,13 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     mounts.mount_proc(root, proc, host_pid=spec.pid_ns == "host")
     mounts.mount_sys(root, read_only=not spec.privileged, own_netns=spec.network == "none",
                      made=ctx.sys_fd)
+    # dockerd clears the cgroup mount's read-only flag for --privileged and under the remap
+    cgroups_ro = not spec.privileged and spec.userns is None
     if not rootless and ctx.hierarchies and spec.cgroupns == "host":
-        mounts.bind_cgroups(root, ctx.hierarchies, read_only=not spec.privileged)
+        mounts.bind_cgroups(root, ctx.hierarchies, read_only=cgroups_ro)
     elif not rootless and ctx.hierarchies:
-        mounts.mount_cgroups(root, ctx.hierarchies, read_only=not spec.privileged,
-                             made=made.cgroups if made and ctx.cgroupns and not spec.privileged
-                             else None)
+        mounts.mount_cgroups(root, ctx.hierarchies, read_only=cgroups_ro,
+                             made=made.cgroups if made and ctx.cgroupns and cgroups_ro else None)
     extra = mounts.host_devices() if spec.privileged and not rootless else []
     mark(spec.id, "child.proc-sys-cg")
     mounts.mount_dev(root, use_mknod=userns is None, pts_gid=_pts_gid(userns), extra=extra,

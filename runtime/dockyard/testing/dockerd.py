@@ -72,6 +72,8 @@ def start_dockerd(timeout: float = 30.0, binary: str = DOCKERD,
     ``extra_args``: more options for it.
     """
     root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
+    if any(arg.startswith("--userns-remap") for arg in extra_args):
+        root.chmod(0o711)  # dockerd: the remapped root must search its way to its data root
     with open(root / "dockerd.log", "wb") as log:
         proc = subprocess.Popen(dockerd_command(root, binary, extra_args), stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env)
