@@ -4,11 +4,13 @@ It runs in the freshly cloned child (new mount/PID/UTS/IPC[/net][/user] namespac
 returns: it either reports why it cannot run the entrypoint on the *error pipe* (a
 close-on-exec pipe to the launcher) and exits with the code dockerd would record
 (:func:`docker_exit_code`), or writes :data:`EXECUTING` there once the entrypoint is found and
-execs it. The start is done at that byte, as ``runc start`` is done once runc's init has
-looked the entrypoint up: waiting for the pipe's EOF would wait for the kernel to tear down
-this Python image (2–4 ms here). An ``execve`` that fails after that (a script's missing
-interpreter, a binary for another machine) is the process's own end, as with runc: its
-message in the container's output, exit code 1.
+execs it. The start is done at the pipe's EOF after that byte, as ``runc start`` reads its
+exec fifo to the end (runc's init holds it close-on-exec): the container's process is then
+its command, never this Python image (``docker top`` right after a start listed the launcher's
+command line). The EOF waits for the kernel to tear the image down (2–4 ms here). An
+``execve`` that fails after the byte (a script's missing interpreter, a binary for another
+machine) is the process's own end, as with runc: the start stands, its message in the
+container's output, exit code 1.
 """
 
 from __future__ import annotations
