@@ -141,6 +141,17 @@ def refuse_endpoints(body: dict[str, Any], version: str) -> None:
                               + ", ".join(endpoints))
 
 
+def refuse_old_subpath(body: dict[str, Any], version: str) -> None:
+    """``Mounts[].VolumeOptions.Subpath`` came with API 1.45: an older client naming it is
+    refused with dockerd 26+'s 400 and words (moby's container create router), not ignored."""
+    if parse_version(version) >= V1_45:
+        return
+    for mount in (body.get("HostConfig") or {}).get("Mounts") or []:
+        options = mount.get("VolumeOptions") if isinstance(mount, dict) else None
+        if isinstance(options, dict) and options.get("Subpath"):
+            raise InvalidArgument("VolumeOptions.Subpath needs API v1.45 or newer")
+
+
 def old_cgroupns_default(body: dict[str, Any], version: str, v1_host: bool) -> None:
     """A create through API < 1.41 that names no cgroup namespace mode gets the host's on a
     cgroup v1 host, as dockerd gives it (those clients predate private cgroup namespaces there),

@@ -36,6 +36,16 @@ def stat_header(stat: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(stat).encode()).decode()
 
 
+def _resolved(mount: dict[str, Any]) -> dict[str, Any]:
+    """A bind for the helper: a volume's subpath resolved as a start resolves it (dockerd's
+    ``docker cp`` mounts the volumes as a start does, subpath and its refusals included)."""
+    if not mount.get("subpath"):
+        return mount
+    from ..store.diff import as_owner
+    from ..volumes.subpath import resolve
+    return {**mount, "subpath": as_owner(resolve, mount["source"], mount["subpath"])}
+
+
 def _lock(container_id: str) -> threading.Lock:
     with _locks_guard:
         return _locks.setdefault(container_id, threading.Lock())
@@ -57,7 +67,7 @@ class _Helper:
             os.makedirs(record.rootfs, exist_ok=True)
             options.update(lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
                            work_dir=record.work_dir, mountpoint=record.rootfs,
-                           binds=[m for m in getattr(record, "spec_mounts", []) or []
+                           binds=[_resolved(m) for m in getattr(record, "spec_mounts", []) or []
                                   if m.get("type") == "bind" and op != "export"])
         if self.lock is not None:
             self.lock.acquire()

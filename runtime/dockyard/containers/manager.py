@@ -42,6 +42,7 @@ from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModi
 from ..linux import sysctls, userns
 from ..linux.idmap import UserNamespace
 from ..store.timefmt import rfc3339_now, rfc3339_ns
+from ..volumes.subpath import resolve_mounts
 from . import create as _create
 from . import nsmodes, skeleton
 from .events import EventBus, bus_of
@@ -366,7 +367,7 @@ class ContainerManager:
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         if remapped:
             _create.check_userns_start(hc)
-        mounts = [Mount(**m) for m in record.spec_mounts]
+        mounts = resolve_mounts([Mount(**m) for m in record.spec_mounts])
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined
         netns = "host" if mode == "host" else "none"

@@ -38,6 +38,7 @@ class Mount:
     source: str = ""
     read_only: bool = False
     options: list[str] = field(default_factory=list)
+    subpath: str = ""              # a volume's VolumeOptions.Subpath (the launcher opens it)
 
 
 @dataclass

@@ -189,7 +189,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         if i in ctx.binds:
             mounts.attach_bind(root, ctx.binds[i], m.target)
         elif m.type == "bind":
-            mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options)
+            mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options,
+                        m.subpath)
         else:
             mounts.tmpfs(root, m.target, m.options, m.read_only)
     if spec.uts_ns != "host":  # --uts host: the host's names stay

@@ -130,7 +130,8 @@ def enter_root(options: dict[str, Any]) -> None:
         overlay.mount(options["lower_dirs"], options["upper_dir"], options["work_dir"], root,
                       userxattr=rootless)
         for m in options.get("binds", []):  # its volumes and bind mounts, as dockerd mounts them
-            mounts.bind(root, m["source"], m["target"], m.get("read_only", False))
+            mounts.bind(root, m["source"], m["target"], m.get("read_only", False),
+                        subpath=m.get("subpath", ""))
     os.chroot(root)
     os.chdir("/")
     tarfile.pwd = tarfile.grp = None  # type: ignore[attr-defined]  # no NSS: numbers only

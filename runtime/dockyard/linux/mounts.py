@@ -440,13 +440,37 @@ def host_devices() -> list[str]:
     return sorted(names)
 
 
-def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True) -> None:
-    """A ``--mount type=bind``; the mountpoint is created with the source's kind."""
-    _check_source(source)
-    dest = _mountpoint(root, target, os.path.isdir(source))
-    sc.mount(source, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
+def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True,
+         subpath: str = "") -> None:
+    """A ``--mount type=bind``; the mountpoint is created with the source's kind. With a
+    volume's ``subpath`` the source is what :func:`open_beneath` opens below ``source``."""
+    fd = open_beneath(source, subpath) if subpath else -1
+    try:
+        source = f"/proc/self/fd/{fd}" if subpath else source
+        _check_source(source)
+        dest = _mountpoint(root, target, os.path.isdir(source))
+        sc.mount(source, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
+    finally:
+        if subpath:
+            os.close(fd)
     if read_only:
         remount_readonly(dest)
+
+
+def open_beneath(base: str, subpath: str) -> int:
+    """An ``O_PATH`` fd of ``subpath`` below the directory ``base`` that no symlink, magic link
+    or ``..`` out of ``base`` led to: the kernel refuses them during the walk (``openat2``), so
+    the path checked is the one mounted (a volume's subpath: :mod:`dockyard.volumes.subpath`
+    resolved its links first). Refused: ELOOP (a link), EXDEV (out of ``base``), ENOENT."""
+    top = os.open(base, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return sc.openat2(top, subpath, os.O_PATH | os.O_CLOEXEC, sc.RESOLVE_BENEATH
+                          | sc.RESOLVE_NO_SYMLINKS | sc.RESOLVE_NO_MAGICLINKS)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot access path {os.path.join(base, subpath)}: "
+                      f"{os.strerror(exc.errno or 0).lower()}") from None
+    finally:
+        os.close(top)
 
 
 def _check_source(source: str) -> None:
@@ -472,14 +496,23 @@ class MadeBind(NamedTuple):
     is_dir: bool
 
 
-def premade_bind(source: str, read_only: bool, recursive: bool = True) -> MadeBind:
+def premade_bind(source: str, read_only: bool, recursive: bool = True,
+                 subpath: str = "") -> MadeBind:
     """:func:`bind`'s mount, not attached anywhere yet."""
-    _check_source(source)
-    fd = sc.clone_mount(sc.AT_FDCWD, source, recursive)
+    path_fd = open_beneath(source, subpath) if subpath else -1
+    try:
+        if subpath:
+            source = f"/proc/self/fd/{path_fd}"
+        _check_source(source)
+        fd = sc.clone_mount(sc.AT_FDCWD, source, recursive)
+        is_dir = os.path.isdir(source)
+    finally:
+        if subpath:
+            os.close(path_fd)
     try:
         if read_only:
             sc.set_mount_attrs(fd, sc.MOUNT_ATTR_RDONLY)
-        return MadeBind(fd, os.path.isdir(source))
+        return MadeBind(fd, is_dir)
     except BaseException:
         os.close(fd)
         raise

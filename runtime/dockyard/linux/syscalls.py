@@ -79,7 +79,7 @@ _SYSCALL_NUMBERS: Final = {
 _NR: Final = {**_SYSCALL_NUMBERS.get(os.uname().machine, _SYSCALL_NUMBERS["x86_64"]),
               # numbered alike on every architecture since 5.1
               "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-              "mount_setattr": 442}
+              "mount_setattr": 442, "openat2": 437}
 
 
 def _check(result: int, what: str, *paths: str) -> int:
@@ -183,6 +183,27 @@ def set_mount_attrs(fd: int, attrs: int) -> None:
                        ctypes.c_size_t(ctypes.sizeof(attr)))
     if rc == -1:
         _fail("mount_setattr")
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+# openat2(2) resolve flags
+RESOLVE_NO_MAGICLINKS: Final = 0x02
+RESOLVE_NO_SYMLINKS: Final = 0x04
+RESOLVE_BENEATH: Final = 0x08
+
+
+def openat2(dir_fd: int, path: str, flags: int, resolve: int) -> int:
+    """openat2(2) (Linux 5.6+): ``path`` opened relative to ``dir_fd`` under ``resolve``'s
+    rules, which the kernel enforces at every step of the walk (no check-then-use race)."""
+    how = _OpenHow(flags, 0, resolve)
+    fd = _libc.syscall(ctypes.c_long(_NR["openat2"]), ctypes.c_int(dir_fd), _b(path),
+                       ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
+    if fd == -1:
+        _fail(f"openat2 {path}", path)
+    return int(fd)
 
 
 def umount2(target: str, flags: int = 0) -> None:

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from typing import Any
 from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..errors import Conflict, InvalidArgument, NotFound
-from . import parse
+from ..linux.mounts import open_beneath
+from . import parse, subpath
 from .copyup import copy_up, image_path_kind, is_empty
 from .local import LocalDriver, Volume, mounted
 
@@ -225,9 +227,10 @@ class VolumeManager:
             return mount, _point(req, req.source)
         volume = self._volume(record, req, made)
         source = self.driver.mountpoint(volume)
-        if req.copy_data and is_empty(source):
-            copy_up(record.lower_dirs, req.destination, source)
-        return Mount("bind", req.destination, source, req.read_only, []), _point(req, source)
+        if req.copy_data:
+            _populate(record, req, source)
+        mount = Mount("bind", req.destination, source, req.read_only, [], req.subpath)
+        return mount, _point(req, source)
 
     def _volume(self, record: Any, req: parse.MountRequest, made: list[Volume]) -> Volume:
         _check_driver(req.driver, req.name)
@@ -329,6 +332,33 @@ def _dedupe(requests: list[parse.MountRequest]) -> list[parse.MountRequest]:
         by_dest[req.destination] = req
     return sorted(by_dest.values(), key=lambda r: (len([p for p in r.destination.split("/") if p]),
                                                    r.destination))
+
+
+def _populate(record: Any, req: parse.MountRequest, source: str) -> None:
+    """The image's content copied into a new volume; with a subpath, into that directory when
+    it is there and empty (dockerd's ``populateVolume`` mounts the subpath as a start would,
+    only where the image has the destination, and copies nothing when the subpath is missing)."""
+    if not req.subpath:
+        if is_empty(source):
+            copy_up(record.lower_dirs, req.destination, source)
+        return
+    if not image_path_kind(record.lower_dirs, req.destination):
+        return
+    rel = subpath.copy_target(source, req.subpath)
+    if rel is None:
+        return
+    if os.geteuid() != 0:  # the user's own rights bound what a swapped-in link could reach
+        target = os.path.join(source, rel)
+        if os.path.isdir(target) and not os.path.islink(target) and is_empty(target):
+            copy_up(record.lower_dirs, req.destination, target)
+        return
+    fd = open_beneath(source, rel)  # root copies through the fd: a link put there meanwhile
+    try:                            # is refused, not followed out of the volume
+        target = f"/proc/self/fd/{fd}"
+        if stat.S_ISDIR(os.fstat(fd).st_mode) and is_empty(target):
+            copy_up(record.lower_dirs, req.destination, target)
+    finally:
+        os.close(fd)
 
 
 def _ensure_bind_source(req: parse.MountRequest) -> None:

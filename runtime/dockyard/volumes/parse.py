@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..errors import InvalidArgument
+from .subpath import is_local
 
 NAME_RE: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 PROPAGATIONS: Final = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -59,6 +60,7 @@ class MountRequest:
     from_binds: bool = False       # named in HostConfig.Binds (a local volume's Mode is "z")
     recursive: bool = True         # a bind's submounts too (BindOptions.NonRecursive: false)
     inherited: bool = False        # from HostConfig.VolumesFrom (no volume "create" event)
+    subpath: str = ""              # VolumeOptions.Subpath, lexically checked (.subpath)
 
 
 class InvalidMount(InvalidArgument):
@@ -189,15 +191,19 @@ def _bind_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
 
 def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
     _extra("volume", spec, "BindOptions", "TmpfsOptions")
+    options = spec.get("VolumeOptions") or {}
+    subpath = str(options.get("Subpath") or "")
+    if subpath and not source:
+        raise _config_error("volume", "must not set Subpath when using anonymous volumes")
+    if subpath and not is_local(subpath):
+        raise _config_error("volume", "subpath must be a relative path within the volume")
     if req.read_only and not source:
         raise _config_error("volume", "must not set ReadOnly mode when using anonymous volumes")
     if source:
         check_volume_name(source)
-    options = spec.get("VolumeOptions") or {}
-    if options.get("Subpath"):
-        raise _config_error("volume", "VolumeOptions.Subpath is not supported by this daemon")
     driver = options.get("DriverConfig") or {}
     req.name = source
+    req.subpath = subpath
     req.copy_data = not options.get("NoCopy")
     req.labels = dict(options.get("Labels") or {})
     req.driver = str(driver.get("Name") or "")

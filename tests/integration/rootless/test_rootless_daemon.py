@@ -362,6 +362,24 @@ def test_volume_copy_up_keeps_owners_and_reads_what_the_user_may_not(rootless: R
     rootless.ok("rmi", "rl-copyup")
 
 
+def test_volume_subpath(rootless: Rootless) -> None:
+    """``volume-subpath``: the daemon's user resolves it (as the owner where a container closed
+    a directory to it, with subordinate ids), the launcher mounts it in the user namespace; a
+    link out of the volume is refused in dockerd 26's words."""
+    closed = "chown 1000 /v/in && chmod 700 /v/in" if rootless.mode == "subids" else "true"
+    rootless.ok("run", "--rm", "-v", "rl-sub:/v", "busybox", "sh", "-c",
+                f"mkdir -p /v/in/sub && echo deep > /v/in/sub/f && ln -s /etc /v/out && {closed}")
+    out = rootless.ok("run", "--rm", "--mount", "type=volume,src=rl-sub,dst=/d,volume-subpath=in/sub",
+                      "busybox", "sh", "-c", "cat /d/f; echo more > /d/g; ls /d")
+    assert out == "deep\nf\ng\n"
+    escape = rootless.docker("run", "--rm", "--mount", "type=volume,src=rl-sub,dst=/d,volume-subpath=out",
+                             "busybox", "cat", "/d/passwd")
+    data = rootless.data_root / "volumes/rl-sub/_data"
+    assert escape.returncode != 0 and "root:x:0:0" not in escape.stdout
+    assert f"path concatenation escapes the base directory, base: {data}, subpath: out" in escape.stderr
+    rootless.ok("volume", "rm", "rl-sub")
+
+
 def test_user_flag(rootless: Rootless) -> None:
     done = rootless.docker("run", "--rm", "--user", "1000:1000", "busybox", "sh", "-c",
                            "id -u; id -g; touch /tmp/f && stat -c %u /tmp/f")

@@ -122,5 +122,20 @@ def test_bind_options(tmp_path: Path) -> None:
     req = parse.parse_mount({"Type": "bind", "Source": str(tmp_path / "new"), "Target": "/x",
                              "BindOptions": {"CreateMountpoint": True, "NonRecursive": True}})
     assert req.create_source and not req.recursive
-    with pytest.raises(InvalidMount, match="Subpath is not supported"):
-        parse.parse_mount({"Type": "volume", "Source": "vv", "Target": "/x", "VolumeOptions": {"Subpath": "a"}})
+    req = parse.parse_mount({"Type": "volume", "Source": "vv", "Target": "/x",
+                             "VolumeOptions": {"Subpath": "a/../b"}})
+    assert req.subpath == "a/../b"
+
+
+@pytest.mark.parametrize(("source", "subpath", "words"), [
+    ("", "a", "must not set Subpath when using anonymous volumes"),
+    ("vv", "/etc", "subpath must be a relative path within the volume"),
+    ("vv", "..", "subpath must be a relative path within the volume"),
+    ("vv", "a/../../b", "subpath must be a relative path within the volume"),
+])
+def test_volume_subpath_refusals(source: str, subpath: str, words: str) -> None:
+    """moby's linux parser (daemon 26+), checked lexically at create."""
+    with pytest.raises(InvalidMount) as refused:
+        parse.parse_mount({"Type": "volume", "Source": source, "Target": "/x",
+                           "VolumeOptions": {"Subpath": subpath}})
+    assert str(refused.value) == f'invalid mount config for type "volume": {words}'

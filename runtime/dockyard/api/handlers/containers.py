@@ -30,7 +30,7 @@ from ...containers.logs import (
 )
 from ...distribution.manifests import parse_platform
 from ...errors import InvalidArgument
-from ..compat import migrate_mac_address, old_cgroupns_default, refuse_endpoints
+from ..compat import migrate_mac_address, old_cgroupns_default, refuse_endpoints, refuse_old_subpath
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
 from .execs import check_detach_keys
@@ -92,6 +92,7 @@ class CreateHandler(ContainersHandler):
     async def post(self) -> None:
         body = self.json_body()
         refuse_endpoints(body, self.api_version)
+        refuse_old_subpath(body, self.api_version)
         networks = getattr(self.engine, "networks", None)
         warnings = migrate_mac_address(body, self.api_version,
                                        getattr(networks, "default_network", "bridge"))
