@@ -4,7 +4,9 @@ Pure functions over :mod:`ipaddress`; the allocations themselves are persisted b
 :mod:`dockyard.network.state` (so they survive a daemon restart and are released on teardown).
 The defaults follow dockerd: the gateway is the subnet's first host, containers get the next
 free address (from ``IPRange`` when given), and the MAC is ``02:42`` followed by the IPv4
-address's four bytes, so a container's MAC is predictable from its IP.
+address's four bytes, so a container's MAC is predictable from its IP. An IPv6 pool (a network
+created with ``EnableIPv6``) has no defaults: its subnet is the one given; its addresses go as
+the IPv4 ones do, but for the broadcast address, which IPv6 has none of.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from .errors import NetworkForbidden
 
 IPv4Net = ipaddress.IPv4Network
 IPv4Addr = ipaddress.IPv4Address
+IPv6Net = ipaddress.IPv6Network
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+NO_IPV6_POOL: Final = ("could not find an available, non-overlapping IPv6 address pool among the "
+                       "defaults to assign to the network")
+"""dockerd 20.10's 404 for ``EnableIPv6`` without an IPv6 subnet: its default pools are IPv4."""
 
 DEFAULT_BRIDGE_SUBNET: Final = "172.30.0.0/16"
 
@@ -59,6 +68,35 @@ def parse_subnet(text: str) -> IPv4Net:
     return net
 
 
+def is_ipv6(subnet: str) -> bool:
+    """An IPAM config entry's subnet is an IPv6 one (anything else is read as IPv4)."""
+    try:
+        return ipaddress.ip_network(subnet, strict=False).version == 6
+    except ValueError:
+        return False
+
+
+def parse_subnet6(text: str) -> IPv6Net:
+    try:
+        return IPv6Net(text, strict=False)
+    except ValueError:
+        raise InvalidArgument(f"invalid CIDR address: {text}") from None
+
+
+def gateway6_address(text: str, subnet: IPv6Net) -> ipaddress.IPv6Address:
+    """A requested IPv6 gateway, refused in the words of dockerd's allocator (a 500): outside
+    the subnet, or its network address (held from the start, as in IPv4)."""
+    try:
+        addr = ipaddress.IPv6Address(text.split("/")[0])
+    except ValueError:
+        raise InvalidArgument(f"invalid gateway: {text}") from None
+    if addr not in subnet:
+        raise DockyardError(f"failed to allocate gateway ({addr}): Requested address is out of range")
+    if addr == subnet.network_address:
+        raise DockyardError(f"failed to allocate gateway ({addr}): Address already in use")
+    return addr
+
+
 def parse_address(text: str, subnet: IPv4Net, what: str = "address") -> IPv4Addr:
     try:
         addr = IPv4Addr(text.split("/")[0])
@@ -78,35 +116,44 @@ def gateway_address(text: str, subnet: IPv4Net) -> IPv4Addr:
     return addr
 
 
-def default_gateway(subnet: IPv4Net) -> IPv4Addr:
+def default_gateway(subnet: IPNet) -> IPAddr:
     return subnet.network_address + 1
 
 
-def allocate(subnet: IPv4Net, used: Iterable[str], ip_range: IPv4Net | None = None,
-             wanted: str | None = None) -> IPv4Addr:
-    """The requested address when free, else the lowest free host address (in ``ip_range``)."""
+def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
+             wanted: str | None = None) -> IPAddr:
+    """The requested address when free, else the lowest free host address (in ``ip_range``);
+    ``used`` holds addresses as ``str`` writes them (IPv6 compressed)."""
     taken = set(used)
     if wanted:
         return _requested(wanted, subnet, taken)
     pool = ip_range or subnet
-    last = subnet.broadcast_address
+    held = _held(subnet)
     for addr in pool:  # a range's own first/last addresses are usable, the subnet's are not
-        if addr != last and addr != subnet.network_address and str(addr) not in taken:
+        if addr not in held and str(addr) not in taken:
             return addr
-    raise NetworkForbidden(f"no available IPv4 addresses on this network's address pools: "
-                           f"{subnet}")
+    raise NetworkForbidden(f"no available IPv{subnet.version} addresses on this network's "
+                           f"address pools: {subnet}")
 
 
-def _requested(wanted: str, subnet: IPv4Net, taken: set[str]) -> IPv4Addr:
-    """An ``--ip``, in dockerd's words: its allocator holds the subnet's network and broadcast
-    addresses as it holds the gateway's and the endpoints' (all 'Address already in use')."""
+def _held(subnet: IPNet) -> tuple[IPAddr, ...]:
+    """What dockerd's allocator holds from the start: the network address, and IPv4's broadcast."""
+    if subnet.version == 4:
+        return (subnet.network_address, subnet.broadcast_address)
+    return (subnet.network_address,)
+
+
+def _requested(wanted: str, subnet: IPNet, taken: set[str]) -> IPAddr:
+    """An ``--ip``/``--ip6``, in dockerd's words: its allocator holds the subnet's network (and
+    IPv4 broadcast) address as it holds the gateway's and the endpoints' (all 'Address already
+    in use')."""
     try:
-        addr = IPv4Addr(wanted)
+        addr = ipaddress.ip_address(wanted)
     except ValueError:
         raise InvalidArgument(f"invalid address: {wanted}") from None
     if addr not in subnet:
         raise InvalidArgument(f"Invalid address {addr}: It does not belong to any of this network's subnets")
-    if str(addr) in taken or addr in (subnet.network_address, subnet.broadcast_address):
+    if str(addr) in taken or addr in _held(subnet):
         raise NetworkForbidden("Address already in use")
     return addr
 
@@ -140,6 +187,6 @@ def parse_mac(text: str) -> str | None:
     return ":".join(digits[i:i + 2].lower() for i in range(0, len(digits), 2))
 
 
-__all__ = ["DEFAULT_BRIDGE_SUBNET", "allocate", "candidate_subnets", "default_gateway",
-           "free_subnet", "gateway_address", "mac_for", "parse_address", "parse_mac",
-           "parse_subnet"]
+__all__ = ["DEFAULT_BRIDGE_SUBNET", "NO_IPV6_POOL", "allocate", "candidate_subnets",
+           "default_gateway", "free_subnet", "gateway6_address", "gateway_address", "is_ipv6",
+           "mac_for", "parse_address", "parse_mac", "parse_subnet", "parse_subnet6"]

@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import functools
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -51,8 +52,10 @@ from .views import (
     MACS,
     empty_settings,
     endpoint_settings,
+    gateway6,
     network_json,
     prefixlen,
+    prefixlen6,
 )
 
 log = logging.getLogger("dockyard.network")
@@ -61,6 +64,8 @@ T = TypeVar("T")
 PREDEFINED = ("bridge", "host", "none")
 DEFAULT_BRIDGE = "dockyard0"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+NO_SUBNET_FOR_IP = ("user specified IP address is supported only when connecting to networks with "
+                    "user configured subnets")
 
 
 class ContainerLike(Protocol):
@@ -258,6 +263,9 @@ class NetworkManager:
                     "or use --network host or --network none")
             netlink.ip_forward()
             index = self.nl.ensure_bridge(net.bridge, net.gateway, prefixlen(net))
+            if net.ipv6 and net.subnet6:  # dockerd's bridge: the gateway and fe80::1 (no NAT)
+                self.nl.add_address6(index, gateway6(net), prefixlen6(net))
+                self.nl.add_address6(index, "fe80::1", 64)
             nat.install(net.subnet, net.bridge, net.internal)
             self._bridges[net.id] = index
         return index
@@ -287,8 +295,6 @@ class NetworkManager:
             raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
         if driver != "bridge":
             raise NotFound(f'plugin "{driver}" not found')
-        if body.get("EnableIPv6"):
-            raise InvalidArgument("IPv6 networks are not supported by dockyard")
         with self._lock:
             if any(n.name == name for n in self.state.networks.values()):
                 raise NetworkExists(name)
@@ -309,7 +315,8 @@ class NetworkManager:
                       labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
                       bridge=options.get(BRIDGE_NAME_OPTION) or f"br-{net_id[:12]}")
         configs = ((body.get("IPAM") or {}).get("Config")) or []
-        config = configs[0] if configs else {}
+        config: dict[str, Any] = next((c for c in configs if not ipam.is_ipv6(c.get("Subnet") or "")), {})
+        config6 = next((c for c in configs if ipam.is_ipv6(c.get("Subnet") or "")), None)
         if config.get("Subnet"):
             subnet = ipam.parse_subnet(config["Subnet"])
             if any(subnet.overlaps(other) for other in self._subnets()):
@@ -324,7 +331,28 @@ class NetworkManager:
             if not ip_range.subnet_of(subnet):
                 raise InvalidArgument(f"invalid ip-range {config['IPRange']}: it does not belong to subnet {subnet}")
             net.ip_range = str(ip_range)
+        net.ipv6 = bool(body.get("EnableIPv6"))
+        if config6 is not None:
+            self._pool6(net, config6)
+        elif net.ipv6:
+            raise NotFound(ipam.NO_IPV6_POOL)
         return net
+
+    def _pool6(self, net: Network, config: dict[str, Any]) -> None:
+        """The IPv6 pool of a create's IPAM config, as dockerd keeps it: addresses come from it
+        only with ``EnableIPv6``, its gateway (the first address unless given) is the bridge's."""
+        subnet = ipam.parse_subnet6(config["Subnet"])
+        if any(subnet.overlaps(ipaddress.IPv6Network(n.subnet6))
+               for n in self.state.networks.values() if n.subnet6):
+            raise NetworkForbidden("Pool overlaps with other one on this address space")
+        net.subnet6 = str(subnet)
+        if config.get("Gateway"):
+            net.gateway6 = str(ipam.gateway6_address(config["Gateway"], subnet))
+        if config.get("IPRange"):
+            ip_range = ipam.parse_subnet6(config["IPRange"])
+            if not ip_range.subnet_of(subnet):
+                raise InvalidArgument(f"invalid ip-range {config['IPRange']}: it does not belong to subnet {subnet}")
+            net.ip_range6 = str(ip_range)
 
     def list_networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         if "until" in (filters or {}):  # a prune's filter only, as dockerd's
@@ -551,12 +579,14 @@ class NetworkManager:
         subnet = ipam.IPv4Net(net.subnet)
         used = [e.ip for e in self.state.endpoints_of(net.id)] + [net.gateway]
         ip_range = ipam.IPv4Net(net.ip_range) if net.ip_range else None
-        addr = ipam.allocate(subnet, used, ip_range, wanted)
+        addr = ipaddress.IPv4Address(ipam.allocate(subnet, used, ip_range, wanted))
+        addr6 = self._allocate6(net, req)
         mac = _mac(req.get("MacAddress")) or ipam.mac_for(addr)
         mark(sb.container_id, "net.bridge-ready")
         ifname = f"eth{sb.next_if}"
         ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
-                      "veth" + secrets.token_hex(4)[:7], ifname, list(req.get("Aliases") or []))
+                      "veth" + secrets.token_hex(4)[:7], ifname, list(req.get("Aliases") or []),
+                      addr6)
         self.state.endpoints[f"{net.id}/{sb.container_id}"] = ep
         sb.next_if += 1
         try:
@@ -567,10 +597,28 @@ class NetworkManager:
         mark(sb.container_id, "net.veth")
         routes = not sb.gateway and not net.internal
         inside.configure(ifname, ep.ip, subnet.prefixlen, net.gateway if routes else None)
+        if ep.ip6:
+            netlink.configure6(sb.netns, ifname, ep.ip6, prefixlen6(net),
+                               gateway6(net) if routes else None)
         if routes:
             sb.gateway = net.id
         mark(sb.container_id, "net.configured")
         return ep
+
+    def _allocate6(self, net: Network, req: dict[str, Any]) -> str:
+        """An endpoint's IPv6 address (``--ip6``, else the pool's lowest free one) on an
+        ``EnableIPv6`` network; "" on others (an ``--ip6`` is refused in ``--ip``'s words where
+        no IPv6 subnet was given, as dockerd's per-family check; the default bridge has no IPv6
+        here, and ignores it)."""
+        wanted = ((req.get("IPAMConfig") or {}).get("IPv6Address")) or None
+        if wanted and not net.predefined and not net.subnet6:
+            raise InvalidArgument(NO_SUBNET_FOR_IP)
+        if not (net.ipv6 and net.subnet6):
+            return ""
+        subnet = ipaddress.IPv6Network(net.subnet6)
+        used = [e.ip6 for e in self.state.endpoints_of(net.id) if e.ip6] + [gateway6(net)]
+        ip_range = ipaddress.IPv6Network(net.ip_range6) if net.ip_range6 else None
+        return str(ipam.allocate(subnet, used, ip_range, wanted))
 
     def _reroute(self, sb: Sandbox) -> None:
         """The default route's endpoint went: the first one left in join order takes it over,
@@ -582,6 +630,9 @@ class NetworkManager:
             if not net.internal:
                 with netlink.open_netns(sb.netns) as inside:
                     inside.route_default(net.gateway)
+                ep = self.state.endpoints[f"{net.id}/{sb.container_id}"]
+                if ep.ip6:
+                    netlink.configure6(sb.netns, ep.ifname, None, 0, gateway6(net))
                 sb.gateway = net.id
                 return
 
@@ -763,7 +814,8 @@ class NetworkManager:
             hosts = files.host_mode_hosts(extra)
         else:
             eps = self.state.endpoints_for(sb.container_id)
-            own = [(eps[0].ip, files.own_names(sb.hostname, sb.domainname))] if eps else []
+            names = files.own_names(sb.hostname, sb.domainname)
+            own = [(ip, names) for ip in (eps[0].ip, eps[0].ip6) if ip] if eps else []
             hosts = files.hosts(own, self._peers(sb.container_id), extra)
         resolv = files.container_resolv_conf(host_mode, sb.dns, sb.dns_search, sb.dns_options)
         owner = self._files_owner()
@@ -785,9 +837,12 @@ class NetworkManager:
             if net is None or net.predefined:
                 continue
             for peer in self.state.endpoints_of(ep.network_id):
-                if peer.container_id != container_id:
-                    names = out.setdefault(peer.ip, [])
-                    names += [n for n in self._dns_names(peer, net) or [] if n not in names]
+                if peer.container_id == container_id:
+                    continue
+                for ip in (peer.ip, peer.ip6):  # an IPv6 line as well: AAAA by name
+                    if ip:
+                        names = out.setdefault(ip, [])
+                        names += [n for n in self._dns_names(peer, net) or [] if n not in names]
         return list(out.items())
 
     def _dns_names(self, ep: Endpoint | None, net: Network) -> list[str] | None:
@@ -819,6 +874,13 @@ class NetworkManager:
         if sb.netns == "none":  # rootless: the launcher's netns, entered through a helper
             return Target(None, factory=functools.partial(self._factory_socket, sb.container_id))
         return Target(None, sb.netns)
+
+    def _target6(self, sb: Sandbox, target: Target) -> Target:
+        """Where an IPv6 host address's port goes: the endpoint's IPv6 address when it has one,
+        as dockerd's docker-proxy for ``[::]`` (``target`` otherwise)."""
+        eps = [e for e in self.state.endpoints_for(sb.container_id)
+               if not self.state.networks[e.network_id].internal]
+        return Target(eps[0].ip6) if eps and eps[0].ip6 and target.ip == eps[0].ip else target
 
     def _factory_socket(self, container_id: str, kind: int) -> socket.socket:
         """A socket in a rootless container's netns (see :mod:`dockyard.network.nsconnect`)."""
@@ -882,12 +944,13 @@ class NetworkManager:
     def _publish(self, sb: Sandbox, target: Target, bound: list[tuple[Any, ...]]) -> None:
         """Serve bound sockets (setup) or re-bind recorded ports (restore)."""
         pubs = self._published.setdefault(sb.container_id, [])
+        target6 = self._target6(sb, target)
         for entry in bound:
             proto, host_ip, host_port, container_port = entry[:4]
             sock = entry[4] if len(entry) > 4 else bind(proto, host_ip, host_port)
             pub = Published(proto, host_ip, host_port, container_port, sock)
             pubs.append(pub)
-            self._proxy.start(pub, target)
+            self._proxy.start(pub, target6 if ":" in host_ip else target)
         sb.ports = [[p.proto, p.host_ip, p.host_port, p.container_port] for p in pubs]
 
     def _unpublish(self, container_id: str) -> None:
@@ -982,8 +1045,7 @@ def _check_user_ip(net: Network) -> None:
     if net.predefined:
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
     if not net.user_subnet:
-        raise InvalidArgument("user specified IP address is supported only when connecting to "
-                              "networks with user configured subnets")
+        raise InvalidArgument(NO_SUBNET_FOR_IP)
 
 
 def _check_macs(record: ContainerLike) -> None:

@@ -143,6 +143,17 @@ class Netlink:
         if code:
             raise NetworkError(f"failed to add the veth pair {host_name}: {os.strerror(code)}")
 
+    def add_address6(self, index: int, address: str, prefixlen: int) -> None:
+        """An IPv6 address on a host interface (a bridge's gateway; kept if it is there)."""
+        with self._lock:
+            if self._raw is None:
+                self._raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                          socket.NETLINK_ROUTE)
+            self._seq += 1
+            code = _request(self._raw, _newaddr6(self._seq, index, address, prefixlen))
+        if code:
+            raise NetworkError(f"failed to add {address}/{prefixlen}: {os.strerror(code)}")
+
 
 # rtnetlink constants (linux/rtnetlink.h, if_link.h, veth.h)
 _RTM_NEWLINK, _NLMSG_ERROR = 16, 2
@@ -171,6 +182,59 @@ def _newveth(seq: int, name: str, master: int, peer: str, netns_fd: int, mac: st
         _attr(_IFLA_MASTER, struct.pack("I", master)) + _attr(_IFLA_LINKINFO, linkinfo)
     return struct.pack("IHHII", 16 + len(body), _RTM_NEWLINK, _NLM_F_REQUEST_ACK_EXCL_CREATE,
                        seq, 0) + body
+
+
+_RTM_NEWADDR, _RTM_NEWROUTE = 20, 24
+_NLM_F_REQUEST_ACK_CREATE_REPLACE = 0x1 | 0x4 | 0x400 | 0x100
+_IFA_ADDRESS, _IFA_FLAGS, _IFA_F_NODAD = 1, 8, 0x02
+_RTA_OIF, _RTA_GATEWAY, _RTA_PRIORITY = 4, 5, 6
+_RT_TABLE_MAIN, _RTPROT_BOOT, _RTN_UNICAST = 254, 3, 1
+_IP6_DEFAULT_METRIC = 1024  # what the kernel gives a route without one, as dockerd's has
+
+
+def _newaddr6(seq: int, index: int, address: str, prefixlen: int) -> bytes:
+    """RTM_NEWADDR of an IPv6 address without duplicate address detection (usable at once, as
+    libnetwork adds a bridge's and an endpoint's: IFA_F_NODAD)."""
+    body = struct.pack("BBBBI", socket.AF_INET6, prefixlen, _IFA_F_NODAD, 0, index) + \
+        _attr(_IFA_ADDRESS, socket.inet_pton(socket.AF_INET6, address)) + \
+        _attr(_IFA_FLAGS, struct.pack("I", _IFA_F_NODAD))
+    return struct.pack("IHHII", 16 + len(body), _RTM_NEWADDR, _NLM_F_REQUEST_ACK_CREATE_REPLACE,
+                       seq, 0) + body
+
+
+def _newroute6(seq: int, index: int, gateway: str) -> bytes:
+    """RTM_NEWROUTE of the IPv6 default route through ``gateway`` on interface ``index``."""
+    body = struct.pack("BBBBBBBBI", socket.AF_INET6, 0, 0, 0, _RT_TABLE_MAIN, _RTPROT_BOOT, 0,
+                       _RTN_UNICAST, 0) + \
+        _attr(_RTA_GATEWAY, socket.inet_pton(socket.AF_INET6, gateway)) + \
+        _attr(_RTA_OIF, struct.pack("I", index)) + \
+        _attr(_RTA_PRIORITY, struct.pack("I", _IP6_DEFAULT_METRIC))
+    return struct.pack("IHHII", 16 + len(body), _RTM_NEWROUTE, _NLM_F_REQUEST_ACK_CREATE_REPLACE,
+                       seq, 0) + body
+
+
+def configure6(netns_path: str, ifname: str, address: str | None, prefixlen: int,
+               gateway: str | None) -> None:
+    """A container interface's IPv6 address and (``gateway``) default route, over a netlink
+    socket opened inside its netns (the ioctls of :class:`InetSandbox` are IPv4's)."""
+    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with _in_netns(fd):
+            index = socket.if_nametoindex(ifname)
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                 socket.NETLINK_ROUTE)
+    finally:
+        os.close(fd)
+    with sock:
+        if address:
+            code = _request(sock, _newaddr6(1, index, address, prefixlen))
+            if code:
+                raise NetworkError(f"failed to configure {ifname}: {address}/{prefixlen}: "
+                                   f"{os.strerror(code)}")
+        if gateway:
+            code = _request(sock, _newroute6(2, index, gateway))
+            if code:
+                raise NetworkError(f"failed to route through {gateway}: {os.strerror(code)}")
 
 
 def _request(sock: socket.socket, message: bytes) -> int:

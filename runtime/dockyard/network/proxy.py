@@ -112,8 +112,8 @@ async def _close(pub: Published) -> None:
 def _upstream_socket(kind: int, target: Target) -> socket.socket:
     if target.factory is not None:
         sock = target.factory(kind)
-    elif target.ip is not None:
-        sock = socket.socket(socket.AF_INET, kind)
+    elif target.ip is not None:  # an endpoint's IPv6 address for an IPv6 host address
+        sock = socket.socket(socket.AF_INET6 if ":" in target.ip else socket.AF_INET, kind)
     else:
         assert target.netns is not None
         with socket_in_netns(target.netns):

@@ -47,6 +47,10 @@ class Network:
     bridge: str = ""                  # the Linux bridge's name
     internal: bool = False
     attachable: bool = False
+    ipv6: bool = False                # EnableIPv6: endpoints get an address from ``subnet6`` too
+    subnet6: str = ""                 # the IPv6 pool as given (kept without EnableIPv6, as dockerd)
+    gateway6: str = ""                # as given ("": the pool's first address, not shown)
+    ip_range6: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
 
@@ -66,6 +70,7 @@ class Endpoint:
     host_if: str                      # veth<7 hex> on the bridge
     ifname: str                       # eth0, eth1… in the container
     aliases: list[str] = field(default_factory=list)
+    ip6: str = ""                     # on an EnableIPv6 network
 
 
 @dataclass

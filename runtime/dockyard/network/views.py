@@ -20,6 +20,18 @@ def prefixlen(net: Network) -> int:
     return ipaddress.IPv4Network(net.subnet).prefixlen if net.subnet else 0
 
 
+def prefixlen6(net: Network) -> int:
+    return ipaddress.IPv6Network(net.subnet6).prefixlen if net.subnet6 else 0
+
+
+def gateway6(net: Network) -> str:
+    """The IPv6 gateway the bridge holds: the one given, else the pool's first address (dockerd's
+    inspect shows only a given one)."""
+    if net.gateway6 or not net.subnet6:
+        return net.gateway6
+    return str(ipaddress.IPv6Network(net.subnet6).network_address + 1)
+
+
 def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool = True) -> dict[str, Any]:
     config: list[dict[str, str]] = []
     if net.subnet:
@@ -28,12 +40,20 @@ def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool 
             entry["IPRange"] = net.ip_range
         entry["Gateway"] = net.gateway
         config.append(entry)
+    if net.subnet6:
+        entry = {"Subnet": net.subnet6}
+        if net.ip_range6:
+            entry["IPRange"] = net.ip_range6
+        if net.gateway6:
+            entry["Gateway"] = net.gateway6
+        config.append(entry)
     containers = {e.container_id: {
         "Name": e.name, "EndpointID": e.endpoint_id, "MacAddress": e.mac,
-        "IPv4Address": f"{e.ip}/{prefixlen(net)}", "IPv6Address": ""} for e in endpoints}
+        "IPv4Address": f"{e.ip}/{prefixlen(net)}",
+        "IPv6Address": f"{e.ip6}/{prefixlen6(net)}" if e.ip6 else ""} for e in endpoints}
     return {
         "Name": net.name, "Id": net.id, "Created": net.created, "Scope": "local",
-        "Driver": net.driver, "EnableIPv6": False,
+        "Driver": net.driver, "EnableIPv6": net.ipv6,
         "IPAM": {"Driver": "default", "Options": None if net.predefined else {}, "Config": config},
         "Internal": net.internal, "Attachable": net.attachable, "Ingress": False,
         "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
@@ -63,7 +83,9 @@ def endpoint_settings(net: Network | None, ep: Endpoint | None, request: dict[st
         "NetworkID": net.id if net else "", "EndpointID": ep.endpoint_id if ep else "",
         "Gateway": net.gateway if running and net and net.gateway else "",
         "IPAddress": ep.ip if ep else "", "IPPrefixLen": prefixlen(net) if running and net else 0,
-        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": gateway6(net) if running and net and ep and ep.ip6 else "",
+        "GlobalIPv6Address": ep.ip6 if ep else "",
+        "GlobalIPv6PrefixLen": prefixlen6(net) if running and net and ep and ep.ip6 else 0,
         "DNSNames": dns_names if running else None,
     }
 

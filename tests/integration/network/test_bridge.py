@@ -267,3 +267,45 @@ def test_udp_proxy_round_trip() -> None:
         client.close()
         echo.close()
     assert pub.sock.fileno() == -1
+
+
+def _addresses6(ifname: str) -> set[str]:
+    out = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", ifname], capture_output=True,
+                         text=True, check=True).stdout
+    return {line.split()[3] for line in out.splitlines()}
+
+
+def test_ipv6_network_survives_a_restart_and_releases_its_addresses(
+        tmp_path: Path, manager: NetworkManager, record: Callable[..., Record],
+        start: Callable[..., Running]) -> None:
+    """A container's eth0 has its IPv6 address at once (no duplicate address detection: a
+    tentative address refuses a bind) and the default route; teardown frees the address; the
+    bridge gets its IPv6 gateway (and fe80::1) back when the next daemon remakes it."""
+    manager.create({"Name": "dyt-six", "EnableIPv6": True,
+                    "IPAM": {"Config": [{"Subnet": "fd00:d1a:7::/64"}]}})
+    bridge = manager.find("dyt-six").bridge
+    assert {"fd00:d1a:7::1/64", "fe80::1/64"} <= _addresses6(bridge)
+    rec = record(NetworkMode="dyt-six")
+    manager.validate(rec)
+    code, out = start(rec, "ip -6 -o addr show dev eth0; ip -6 route show default; "
+                           "httpd -p '[fd00:d1a:7::2]:7' && echo bound").wait()
+    assert code == 0, out
+    [global6] = [line for line in out.splitlines() if "inet6 fd00:d1a:7::2/64 scope global" in line]
+    assert "tentative" not in global6
+    assert "default via fd00:d1a:7::1 dev eth0" in out and "bound" in out
+    assert rec.network_settings["Networks"]["dyt-six"]["GlobalIPv6Address"] == "fd00:d1a:7::2"
+    manager.teardown(rec)
+    assert not manager.state.endpoints
+    manager.close()  # no container left: the bridge goes
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
+    again = NetworkManager(tmp_path / "data", bridge=manager.find("bridge").bridge)
+    manager.state = again.state  # the fixture removes what the second daemon knew
+    try:
+        assert {"fd00:d1a:7::1/64", "fe80::1/64"} <= _addresses6(bridge)
+        other = record(NetworkMode="dyt-six")
+        again.validate(other)
+        again.setup(other)
+        assert other.network_settings["Networks"]["dyt-six"]["GlobalIPv6Address"] == "fd00:d1a:7::2"
+        again.teardown(other)
+    finally:
+        again.close()

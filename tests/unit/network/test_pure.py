@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.network import files, ipam, ports
 from dockyard.network.errors import NetworkForbidden
 from dockyard.network.state import Endpoint, Network, Sandbox, State
@@ -35,6 +35,28 @@ def test_allocation_skips_used_gateway_and_honours_ranges() -> None:
     for held in ("10.0.0.0", "10.0.0.7"):  # the subnet's network and broadcast addresses
         with pytest.raises(NetworkForbidden, match="^Address already in use$"):
             ipam.allocate(net, [], wanted=held)
+
+
+def test_ipv6_allocation_has_no_broadcast_and_dockerds_refusals() -> None:
+    net = ipaddress.IPv6Network("fd00:1::/126")
+    assert str(ipam.allocate(net, ["fd00:1::1"])) == "fd00:1::2"
+    assert str(ipam.allocate(net, ["fd00:1::1", "fd00:1::2"])) == "fd00:1::3"  # last is usable
+    assert str(ipam.allocate(ipaddress.IPv6Network("fd00:1::/64"), ["fd00:1::fe"],
+                             ipaddress.IPv6Network("fd00:1::100/120"))) == "fd00:1::100"
+    assert str(ipam.allocate(net, [], wanted="fd00:1:0::3")) == "fd00:1::3"
+    with pytest.raises(NetworkForbidden, match="Address already in use"):
+        ipam.allocate(net, [], wanted="fd00:1::")
+    with pytest.raises(InvalidArgument, match="Invalid address fd00:2::1: It does not belong"):
+        ipam.allocate(net, [], wanted="fd00:2::1")
+    with pytest.raises(NetworkForbidden, match="no available IPv6 addresses"):
+        ipam.allocate(net, ["fd00:1::1", "fd00:1::2", "fd00:1::3"])
+    assert str(ipam.gateway6_address("fd00:1::fe", ipaddress.IPv6Network("fd00:1::/64"))) == "fd00:1::fe"
+    with pytest.raises(DockyardError, match=r"failed to allocate gateway \(fd00:2::1\): Requested "
+                                            "address is out of range"):
+        ipam.gateway6_address("fd00:2::1", net)
+    with pytest.raises(DockyardError, match="Address already in use"):
+        ipam.gateway6_address("fd00:1::", net)
+    assert ipam.is_ipv6("fd00::/64") and not ipam.is_ipv6("10.0.0.0/8") and not ipam.is_ipv6("")
 
 
 def test_free_subnet_avoids_routes_and_prefers_the_default() -> None:
