@@ -100,9 +100,9 @@ def test_parse_challenge() -> None:
 
 
 def test_endpoints_and_insecure_registries() -> None:
-    config = RegistryConfig(insecure=["10.0.0.0/8", "myreg:5000"], mirrors=["https://mirror.example"])
+    config = RegistryConfig(insecure=["10.0.0.0/8", "myreg:5000"], mirrors=["https://192.0.2.10"])  # no name to resolve
     hub = config.endpoints("docker.io")
-    assert [e.host for e in hub] == ["mirror.example", HUB_ENDPOINT] and hub[0].mirror
+    assert [e.host for e in hub] == ["192.0.2.10", HUB_ENDPOINT] and hub[0].mirror
     assert config.endpoints("localhost:5000")[0].insecure
     assert config.endpoints("127.0.0.5:80")[0].insecure
     assert config.endpoints("10.1.2.3:5000")[0].insecure
