@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from dockyard.testing.daemon import DockerCLI
+from dockyard.testing.dockerd import Dockerd
 
 
 @pytest.fixture
@@ -13,3 +17,14 @@ def client(dockyard_tidy_client: Any) -> Any:
     return dockyard_tidy_client
 
 
+
+
+@pytest.fixture
+def both(dockerd: Dockerd, dockyard_daemon: Any, client: Any) -> Iterator[dict[str, Any]]:
+    """The private dockerd and the session daemon side by side: name → (docker CLI, docker-py
+    client); busybox is in each (the fixtures load it). Modules wanting another shape define
+    their own ``both``."""
+    theirs = dockerd.client()
+    yield {"dockerd": (DockerCLI(dockerd.host), theirs),
+           "dockyard": (DockerCLI(dockyard_daemon.host), client)}
+    theirs.close()

@@ -15,23 +15,12 @@ from typing import Any
 import pytest
 
 from dockyard.testing.blockdev import Disk, scratch_on_disk
-from dockyard.testing.daemon import DockerCLI
-from dockyard.testing.dockerd import Dockerd
 
 pytestmark = pytest.mark.slow
 
 READ = ("cd /sys/fs/cgroup/blkio && cat blkio.throttle.read_bps_device "
         "blkio.throttle.write_bps_device blkio.throttle.read_iops_device "
         "blkio.throttle.write_iops_device")
-
-
-@pytest.fixture
-def both(dockerd: Dockerd, dockyard_daemon: Any, client: Any) -> Iterator[dict[str, Any]]:
-    """name → (docker CLI, docker-py client); busybox is in each (the fixtures load it)."""
-    theirs = dockerd.client()
-    yield {"dockerd": (DockerCLI(dockerd.host), theirs),
-           "dockyard": (DockerCLI(dockyard_daemon.host), client)}
-    theirs.close()
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from .. import errors
 from ..linux import cgroups, syscalls
 from ..linux.child import GATE_GO, GATE_STOP
 from ..linux.enter import ExecSpec
-from ..linux.launcher import StartFailed, exec_result
+from ..linux.launcher import ENOTDIR_HINT, StartFailed, exec_result
 from .shim import NETNS_PINNED
 from .spec import ContainerSpec
 from .trace import mark
@@ -43,9 +43,13 @@ _BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
 
 def dockerd_start_error(message: str) -> str:
     """The whole message dockerd (with containerd and runc) returns for a failed start, which
-    the docker CLI prints after ``docker: Error response from daemon:``."""
-    return ("failed to create shim task: OCI runtime create failed: runc create failed: "
-            f"unable to start container process: {message}: unknown")
+    the docker CLI prints after ``docker: Error response from daemon:``; ENOTDIR's words get
+    its ``translateContainerdStartErr``'s hint (``docker run busybox /etc/passwd/x``)."""
+    whole = ("failed to create shim task: OCI runtime create failed: runc create failed: "
+             f"unable to start container process: {message}: unknown")
+    if os.strerror(errno.ENOTDIR).lower() in whole.lower():
+        whole += ENOTDIR_HINT
+    return whole
 
 
 def start_exit_code(message: str) -> int:

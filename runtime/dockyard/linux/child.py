@@ -36,19 +36,43 @@ EXECUTING = b"x"    # on the error pipe: set up, entrypoint found, execve next (
 EXEC_FAILED = 1     # runc's exit code when the execve itself fails
 
 
-def docker_exit_code(message: str, cmd: str) -> int:
-    """dockerd's classification of a failed start: 127 when the command is missing, 126 when
-    something is not permitted, 127 for a file/directory mix-up, 128 otherwise."""
+def docker_exit_code(message: str) -> int:
+    """dockerd 20.10.24's ``translateContainerdStartErr`` over what runc says: 127 for a
+    missing file ("executable file not found", ENOENT's words — the command named or not: 20.10
+    records 127 for ``/Nope``, which an older rule's case-sensitive look for the command
+    missed), 126 for EACCES's, 127 for ENOTDIR's, checked in that order; else its
+    ``exitUnknown``, 128. A code other than 128 is also its 400 (``startInvalidConfigError``)."""
     text = message.lower()
     code = SETUP_FAILED
-    if cmd.lower() in text and ("executable file not found" in text
-                                or "no such file or directory" in text):
+    if "executable file not found" in text or "no such file or directory" in text:
         code = 127
     if "permission denied" in text:
         code = 126
     if "not a directory" in text:
         code = 127
     return code
+
+
+def chdir_cwd(cwd: str, user_set: bool) -> bool:
+    """runc's ``finalizeNamespace``: the cwd is entered before the user change (root may enter
+    what the user may not: ``-u nobody -w /root`` runs) and, when that is refused (EACCES,
+    EPERM: a directory only the user may enter), once more after it (``user_set``). Returns
+    whether it is entered; raises runc's error otherwise."""
+    try:
+        os.chdir(cwd)
+    except PermissionError as exc:
+        if user_set:
+            raise _cwd_error(cwd, exc) from None
+        return False
+    except OSError as exc:
+        raise _cwd_error(cwd, exc) from None
+    return True
+
+
+def _cwd_error(cwd: str, exc: OSError) -> ExecError:
+    message = (f'chdir to cwd ("{cwd}") set in config.json failed: '
+               f"{os.strerror(exc.errno or 13).lower()}")
+    return ExecError(message, docker_exit_code(message))
 
 
 class ExecError(Exception):
@@ -94,9 +118,9 @@ def find_executable(name: str, env: list[str]) -> str:
     if "/" in name:
         try:
             st = os.stat(name)
-        except OSError as exc:
-            raise ExecError(f'exec: "{name}": stat {name}: {os.strerror(exc.errno or 2).lower()}',
-                            127) from None
+        except OSError as exc:  # ENOENT 127, EACCES (a directory the user may not search) 126
+            message = f'exec: "{name}": stat {name}: {os.strerror(exc.errno or 2).lower()}'
+            raise ExecError(message, docker_exit_code(message)) from None
         if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
             raise ExecError(f'exec: "{name}": permission denied', 126)
         return name
@@ -365,13 +389,10 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
         sysctls.set_netns_defaults()
     mark(spec.id, "child.fs")
     _filesystem(spec, ctx)
+    entered = chdir_cwd(spec.cwd, False)
     _become_user(spec, ctx.caps)
-    try:
-        os.chdir(spec.cwd)
-    except OSError as exc:
-        message = (f'chdir to cwd ("{spec.cwd}") set in config.json failed: '
-                   f"{os.strerror(exc.errno or 13).lower()}")
-        raise ExecError(message, docker_exit_code(message, spec.args[0])) from None
+    if not entered:
+        chdir_cwd(spec.cwd, True)
     path = find_executable(spec.args[0], spec.env)
     mark(spec.id, "child.exec")
     return path
@@ -404,7 +425,7 @@ def run(spec: ContainerSpec, ctx: ChildContext) -> NoReturn:
     except BaseException as exc:  # noqa: BLE001 — anything else: report it, never let Python unwind further
         typed = isinstance(exc, DockyardError)
         message = str(exc) if typed else _describe(exc)
-        code = docker_exit_code(message, spec.args[0] if spec.args else "")
+        code = docker_exit_code(message)
         _report(ctx.err_fd, "setup", message, code, type(exc).__name__ if typed else "StartFailed")
         _say(message)
     finally:

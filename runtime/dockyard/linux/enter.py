@@ -39,6 +39,7 @@ from .child import (
     _report,
     _say,
     _stdio,
+    chdir_cwd,
     docker_exit_code,
     find_executable,
     set_oom_score_adj,
@@ -162,7 +163,7 @@ def process(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
         _say(str(exc))
     except BaseException as exc:  # noqa: BLE001 — reported to the launcher, never unwound
         message = str(exc) if not isinstance(exc, OSError) else _describe(exc)
-        code = docker_exit_code(message, spec.args[0] if spec.args else "")
+        code = docker_exit_code(message)
         _report(ctx.err_fd, "setup", message, code, type(exc).__name__)
         _say(message)
     finally:
@@ -181,6 +182,7 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
         _console(ctx.console_fd, user.uid)
     env = dict(item.partition("=")[::2] for item in spec.env)
     env.setdefault("HOME", user.home)
+    entered = chdir_cwd(spec.cwd or "/", False)
     set_oom_score_adj(spec.oom_score_adj)
     set_rlimits(spec.rlimits)
     program = seccomp.program_for(spec.seccomp, ctx.caps)  # the container's, as runc's exec
@@ -197,12 +199,8 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
         if program:
             seccomp.load(program)
-    try:
-        os.chdir(spec.cwd or "/")
-    except OSError as exc:
-        message = (f'chdir to cwd ("{spec.cwd}") set in config.json failed: '
-                   f"{os.strerror(exc.errno or 13).lower()}")
-        raise ExecError(message, docker_exit_code(message, spec.args[0])) from None
+    if not entered:
+        chdir_cwd(spec.cwd or "/", True)
     return find_executable(spec.args[0], spec.env), env
 
 

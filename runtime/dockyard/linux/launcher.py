@@ -37,7 +37,7 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..containers.spec import ContainerSpec
 from ..containers.trace import mark
@@ -55,13 +55,15 @@ SPARE_CGROUP = "spare-{pid}"
 
 
 class StartFailed(DockyardError):
-    """The init process died before exec; ``exit_code`` is what Docker records (127/126/125)."""
+    """The init process died before exec; ``exit_code`` is what Docker records (127/126/125).
+    dockerd answers 400 where its ``translateContainerdStartErr`` set 126 or 127
+    (``startInvalidConfigError``), else 500 (``errdefs.Unknown``)."""
 
     def __init__(self, message: str, kind: str, exit_code: int) -> None:
         super().__init__(message)
         self.kind = kind
         self.exit_code = exit_code
-        self.status = 400 if kind == "exec" else 500
+        self.status = 400 if exit_code in (126, 127) else 500
 
 
 @dataclass
@@ -629,9 +631,12 @@ def _parent_not_a_directory(cg: cgroups.Cgroup) -> str:
     dirs = getattr(cg, "dirs", {})
     where = f"{dirs['freezer']}/freezer.state" if "freezer" in dirs else f"{cg.paths[0]}/cgroup.procs"
     return ("failed to create shim task: OCI runtime create failed: runc create failed: unable to "
-            f"get cgroup freezer state: openat2 {where}: not a directory: unknown: Are you trying "
-            "to mount a directory onto a file (or vice-versa)? Check if the specified host path "
-            "exists and is the expected type")
+            f"get cgroup freezer state: openat2 {where}: not a directory: unknown{ENOTDIR_HINT}")
+
+
+ENOTDIR_HINT: Final = (": Are you trying to mount a directory onto a file (or vice-versa)? "
+                       "Check if the specified host path exists and is the expected type")
+"""What dockerd 20.10's ``translateContainerdStartErr`` adds to a start's error in ENOTDIR's words."""
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

@@ -137,11 +137,11 @@ def test_an_exec_that_fails_after_the_lookup_is_the_containers_exit(
     assert (result.code, result.err, result.out) == (1, message + "\n", "")
 
 
-def test_unreachable_workdir_fails_like_runc(runtime: Runtime, make_spec: MakeSpec) -> None:
-    with pytest.raises(StartFailed) as info:
-        runtime.start(make_spec(["true"], cwd="/root", user=User(1, 1)))
-    assert str(info.value) == 'chdir to cwd ("/root") set in config.json failed: permission denied'
-    assert info.value.exit_code == 126
+def test_a_workdir_only_root_may_enter_is_entered_before_the_user_change(
+        runtime: Runtime, make_spec: MakeSpec) -> None:
+    """runc's finalizeNamespace: the cwd first, as root (dockerd runs ``-u nobody -w /root``)."""
+    result = collect(runtime, make_spec(["sh", "-c", "pwd; id -u"], cwd="/root", user=User(1, 1)))
+    assert (result.code, result.out) == (0, "/root\n1\n")
 
 
 def test_path_lookup_uses_the_containers_path(run: Run, runtime: Runtime,

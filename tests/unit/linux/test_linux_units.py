@@ -14,6 +14,7 @@ from dockyard.containers.spec import ContainerSpec, Mount, User
 from dockyard.errors import InvalidArgument, Unavailable
 from dockyard.linux import capabilities, cgroups, child, idmap, mounts, overlay, syscalls, users
 from dockyard.linux.cgroups import Limits
+from dockyard.linux.launcher import StartFailed
 
 
 def test_capabilities_follow_dockerd() -> None:
@@ -287,11 +288,20 @@ def test_single_id_map_refuses_unmapped_users() -> None:
 
 
 def test_docker_exit_code_classification() -> None:
-    assert child.docker_exit_code('exec: "foo": executable file not found in $PATH', "foo") == 127
-    assert child.docker_exit_code("exec: \"/x\": stat /x: no such file or directory", "/x") == 127
-    assert child.docker_exit_code('exec: "/etc": permission denied', "/etc") == 126
-    assert child.docker_exit_code("mount /a on /b: not a directory", "true") == 127
-    assert child.docker_exit_code("mount proc: device or resource busy", "true") == 128
+    """dockerd 20.10.24's rule: the command need not be named (its ``/Nope`` is 127)."""
+    assert child.docker_exit_code('exec: "foo": executable file not found in $PATH') == 127
+    assert child.docker_exit_code("exec: \"/x\": stat /x: no such file or directory") == 127
+    assert child.docker_exit_code("mount /a on /b: no such file or directory") == 127
+    assert child.docker_exit_code('exec: "/etc": permission denied') == 126
+    assert child.docker_exit_code("mount /a on /b: not a directory") == 127
+    assert child.docker_exit_code("mount proc: device or resource busy") == 128
+
+
+def test_a_refused_starts_status_follows_its_exit_code() -> None:
+    """dockerd's 400 (``startInvalidConfigError``) where it set 126 or 127, else 500."""
+    assert StartFailed("mount /a on /b: no such file or directory", "setup", 127).status == 400
+    assert StartFailed('exec: "/etc": permission denied', "exec", 126).status == 400
+    assert StartFailed("mount proc: device or resource busy", "setup", 128).status == 500
 
 
 def test_background_and_foreground_move_a_process_between_policies() -> None:

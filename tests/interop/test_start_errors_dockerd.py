@@ -1,0 +1,38 @@
+"""A start the runtime refuses, side by side with a private real dockerd 20.10: ``docker run``'s
+exit code and words, and the State left behind, as its ``translateContainerdStartErr`` makes
+them — 126 for EACCES's words (a file that is not executable, a directory, a path the user may
+not search), 127 for a missing file or ENOTDIR's words (with its hint), the 400 of an invalid
+config — and runc's way with a working directory only root may enter (entered before the user
+change: the command runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    ("busybox", "/etc/passwd"),             # a file, mode 644: permission denied, 126
+    ("busybox", "/etc"),                    # a directory: permission denied, 126
+    ("busybox", "/nope"),                   # stat: no such file or directory, 127
+    ("busybox", "nope"),                    # executable file not found in $PATH, 127
+    ("busybox", "/Nope"),                   # 127 whatever the command's case
+    ("-u", "nobody", "busybox", "/root/x"),  # stat as nobody in a 0700 /root: 126
+    ("busybox", "/etc/passwd/x"),           # not a directory: 127 and dockerd's hint
+    ("-u", "nobody", "-w", "/root", "busybox", "pwd"),  # root enters it first: runs
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=[" ".join(c) for c in CASES])
+def test_a_refused_start_is_dockerds(both: dict[str, Any], args: tuple[str, ...]) -> None:
+    seen = {}
+    for name, (cli, client) in both.items():
+        done = cli("run", "--network", "none", "--name", "startcheck", *args)
+        state = client.api.inspect_container("startcheck")["State"]
+        client.api.remove_container("startcheck", force=True)
+        seen[name] = (done.returncode, done.stdout, done.stderr,
+                      state["Status"], state["ExitCode"], state["Error"])
+    assert seen["dockyard"] == seen["dockerd"]
+
