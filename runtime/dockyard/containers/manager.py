@@ -375,13 +375,11 @@ class ContainerManager:
         shared = nsmodes.resolve(record, self.get, self.root_owner if remapped else None)
         join = ""  # the user namespace of the container whose network this one shares
         if mode.startswith("container:"):
-            other = self.get(mode.split(":", 1)[1])
-            if not other.running:
-                raise Conflict(f"cannot join network of a non running container: {other.id}")
-            netns = f"/proc/{other.state['Pid']}/ns/net"
-            if remapped and _create.remapped(other.host_config, self.remap):
-                join = f"/proc/{other.state['Pid']}/ns/user"
-                nsmodes.same_userns(join, shared.userns)
+            try:
+                netns, join = self._network_donor(mode.split(":", 1)[1], remapped, shared)
+            except BaseException:
+                nsmodes.release(record)  # a shareable /dev/shm resolve mounted
+                raise
         networks = getattr(self.engine, "networks", None)
         network_ready = None
         pin = ""
@@ -407,6 +405,19 @@ class ContainerManager:
         except BaseException:
             self._teardown(record)
             raise
+
+    def _network_donor(self, name: str, remapped: bool,
+                       shared: nsmodes.Namespaces) -> tuple[str, str]:
+        """(netns, userns to join) of a ``--network container:x`` start: a remapped joiner
+        joins x's user namespace, never the daemon's (x ``--userns host``)."""
+        other = self.get(name)
+        if not other.running:
+            raise Conflict(f"cannot join network of a non running container: {other.id}")
+        join = ""
+        if remapped:
+            join = nsmodes.donor_userns("network", other)
+            nsmodes.same_userns(join, shared.userns)
+        return f"/proc/{other.state['Pid']}/ns/net", join
 
     def _teardown(self, record: ContainerRecord) -> None:
         """A run ends (or a start fails once its network is up): the network's disconnect,

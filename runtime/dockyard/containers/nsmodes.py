@@ -93,19 +93,28 @@ def _donors_userns(donors: list[tuple[str, Any]]) -> str:
     daemon's own (``--userns host``), or two in different ones, cannot be joined so."""
     found: dict[tuple[int, int], str] = {}
     for kind, donor in donors:
-        path = f"/proc/{donor.state['Pid']}/ns/user"
-        ns = _ns(path)
-        if ns == _ns("/proc/self/ns/user"):
-            raise DockyardError(f"cannot join the {kind} namespace of container {donor.id}: "
-                                "it runs in the daemon's user namespace (--userns host), "
-                                "which a remapped container cannot share; run both remapped "
-                                "or both with --userns host")
-        found.setdefault(ns, path)
+        path = donor_userns(kind, donor)
+        found.setdefault(_ns(path), path)
     if len(found) > 1:
         raise DockyardError("the PID and IPC namespaces to join belong to different user "
                             "namespaces (each container has its own): share both with one "
                             "container")
     return next(iter(found.values()), "")
+
+
+def donor_userns(kind: str, donor: Any) -> str:
+    """The user namespace (a /proc path) of ``donor``, whose ``kind`` namespace (PID, IPC,
+    network) a container of a user namespace of its own joins — refused when it is the
+    daemon's (a ``--userns host`` donor): dockerd 20.10's runc fails there ("can't get final
+    child's PID from pipe: EOF"), and a remapped joiner of a network kept in a user namespace
+    of its own would start without its capabilities there."""
+    path = f"/proc/{donor.state['Pid']}/ns/user"
+    if _ns(path) == _ns("/proc/self/ns/user"):
+        raise DockyardError(f"cannot join the {kind} namespace of container {donor.id}: "
+                            "it runs in the daemon's user namespace (--userns host), "
+                            "which a remapped container cannot share; run both remapped "
+                            "or both with --userns host")
+    return path
 
 
 def same_userns(network: str, shared: str) -> None:

@@ -265,13 +265,21 @@ def test_joining_pid_and_ipc_shares_the_user_namespace(remapped: Remapped, sysca
 
 def test_joining_a_donor_of_the_hosts_user_namespace_is_refused(remapped: Remapped) -> None:
     """A remapped container cannot share the namespaces of a ``--userns host`` one (dockerd
-    20.10 has runc try to join that one's user namespace, the daemon's own); refused at the
-    start, naming why."""
+    20.10 has runc try to join that one's user namespace, the daemon's own: "can't get final
+    child's PID from pipe: EOF"); refused at the start, naming why — a network joiner started
+    before, without its capabilities there."""
     plain = remapped.ok("run", "-d", "--userns", "host", "--ipc", "shareable", "busybox", "sleep", "60").strip()
     try:
-        for flag in ("--pid", "--ipc"):
+        for flag, kind in (("--pid", "PID"), ("--ipc", "IPC"), ("--network", "network")):
             refused = remapped.docker("run", "--rm", flag, f"container:{plain}", "busybox", "true")
             assert refused.returncode == 125 and \
-                "it runs in the daemon's user namespace (--userns host)" in refused.stderr
+                f"cannot join the {kind} namespace of container {plain}: it runs in the " \
+                "daemon's user namespace (--userns host)" in refused.stderr
+        refused = remapped.docker("run", "--name", "dytest-netjoin", "--network", f"container:{plain}",
+                                  "busybox", "true")
+        state = json.loads(remapped.ok("inspect", "dytest-netjoin"))[0]["State"]
+        assert (state["Status"], state["ExitCode"]) == ("created", 128)  # dockerd's, and its 500
+        assert state["Error"] in refused.stderr
+        remapped.ok("rm", "dytest-netjoin")
     finally:
         remapped.ok("rm", "-f", plain)
