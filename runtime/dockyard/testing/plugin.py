@@ -3,18 +3,25 @@
 In CI (``CI=true``) a test skipped for a missing capability counts as a failure: CI runs as
 root and must exercise everything. So does a container cgroup the run left under
 ``dockyard/`` (named with the test it appeared during): no test can count every leak itself.
+And so does a lookup of a name beyond this machine by a Python process of the run (the test
+process and every daemon it starts; ``netguard.py``): refused, named with its test, and a
+failure in CI — tests reach loopback and their own namespaces, nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from . import netguard
 
 if TYPE_CHECKING:
     from .daemon import DaemonProcess
@@ -46,10 +53,50 @@ def _dockyard_cgroups() -> set[str]:
     return found
 
 
+_GUARD_DIR: Path | None = None
+_TESTS_RUN: list[tuple[float, float, str]] = []  # (start, end, nodeid): a lookup's test by time
+
+
+def _guard_lookups() -> None:
+    """:mod:`netguard` in this process and, by ``PYTHONPATH``, in every Python one it starts."""
+    global _GUARD_DIR
+    _GUARD_DIR = Path(tempfile.mkdtemp(prefix="dockyard-netguard-"))
+    log = str(_GUARD_DIR / "lookups.log")
+    site = netguard.sitecustomize_dir(_GUARD_DIR / "site")
+    os.environ[netguard.LOG_ENV] = log
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    netguard.install(log)
+
+
+def _report_lookups(reporter: Any) -> bool:
+    """Each refused lookup with the test that ran then; whether there was one."""
+    if _GUARD_DIR is None:
+        return False
+    found = netguard.read(str(_GUARD_DIR / "lookups.log"))
+    shutil.rmtree(_GUARD_DIR, ignore_errors=True)
+    if found:
+        reporter.write("\n")
+    for stamp, name, process in found:
+        test = next((nodeid for start, end, nodeid in _TESTS_RUN if start <= stamp <= end),
+                    "no test (between tests)")
+        reporter.write_line(f"name lookup of {name} refused (tests reach nothing beyond this "
+                            f"machine); it came during {test} from {process}",
+                            red=in_ci(), yellow=not in_ci())
+    return bool(found)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _CGROUPS_AT_START
+    _guard_lookups()
     if os.geteuid() == 0:
         _CGROUPS_AT_START = frozenset(_dockyard_cgroups())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    start = time.time()
+    yield
+    _TESTS_RUN.append((start, time.time(), item.nodeid))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -76,6 +123,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if left and in_ci():
             reporter.write_line(f"CI: {len(left)} cgroup(s) left behind; a leak fails CI", red=True)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if reporter is not None and _report_lookups(reporter) and in_ci():
+        reporter.write_line("CI: a name beyond this machine was looked up; that fails CI", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not in_ci() or reporter is None:
         return
     skipped = reporter.stats.get("skipped", [])
