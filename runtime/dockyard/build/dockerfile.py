@@ -286,7 +286,7 @@ def _platform(value: Platform | str | None, fallback: Platform | str | None = No
         return value
     try:
         return platforms.parse(value)
-    except platforms.PlatformError as exc:
+    except InvalidArgument as exc:
         raise DockerfileResolveError(f"failed to parse platform {value}: {exc}") from None
 
 
@@ -304,7 +304,7 @@ class _Resolver:
                  target: Platform, image_env: ImageEnv | None) -> None:
         self.df = df
         self.build_args = build_args
-        self.platform_args = {**build.args("BUILD"), **target.args("TARGET")}
+        self.platform_args = {**platforms.args(build, "BUILD"), **platforms.args(target, "TARGET")}
         self.target_platform = target
         self.image_env = image_env
         self.lexer = Lexer(escape=df.escape)

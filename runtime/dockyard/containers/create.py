@@ -21,10 +21,11 @@ from typing import Any, Final, cast
 
 from .. import gojson
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
-from ..distribution.manifests import Platform, containerd_format, serves
+from ..distribution.manifests import serves
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
+from ..oci.platform import Platform
 from . import health, logopts
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
@@ -503,7 +504,7 @@ def check_platform(image: str, image_config: dict[str, Any], wanted: Platform) -
                       str(image_config.get("variant") or ""))
     if not serves(wanted, actual):
         raise NotFound(f"image with reference {image} was found but does not match the specified "
-                       f"platform: wanted {containerd_format(wanted)}, actual: {containerd_format(actual)}")
+                       f"platform: wanted {wanted}, actual: {actual}")
 
 # what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
 # the key, the feature (``cgroups.supported``), the value it keeps instead, the warning

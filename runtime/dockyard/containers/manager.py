@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import DaemonConfig
-from ..distribution.manifests import Platform
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 from ..linux import sysctls, userns
 from ..linux.idmap import UserNamespace
+from ..oci.platform import Platform
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from ..volumes.subpath import resolve_mounts
 from . import create as _create

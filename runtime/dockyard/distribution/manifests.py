@@ -8,91 +8,36 @@ keys in a fixed order, so pushing the same image twice gives the same digest.
 from __future__ import annotations
 
 import json
-import platform as _platform
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine import go_arch
 from ..errors import InvalidArgument
 from ..oci import digest as _digest
 from ..oci import mediatypes as mt
+from ..oci import platform as _platform
+from ..oci.platform import Platform
 from .errors import ManifestUnknown, UnsupportedManifest
-
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "i386": "386"}
-# Go's GOARCH values, which containerd knows an architecture alone by
-_KNOWN_ARCH = frozenset({"386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "loong64",
-                         "mips", "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc",
-                         "ppc64", "ppc64le", "riscv", "riscv64", "s390", "s390x", "sparc", "sparc64",
-                         "wasm"})
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str = ""
-
-    def __str__(self) -> str:
-        return "/".join(x for x in (self.os, self.architecture, self.variant) if x)
 
 
 def parse_platform(text: str | None) -> Platform:
-    """``linux/arm64/v8`` → Platform; None or empty → this machine's platform."""
-    if not text:
-        return host_platform()
-    parts = text.strip().lower().split("/")
-    if parts[0] in ("linux", "windows", "darwin") and len(parts) == 1:  # an OS alone: this machine's arch
-        here = host_platform()
-        return Platform(parts[0], here.architecture, here.variant)
-    if len(parts) == 1:
-        parts = ["linux", parts[0]]
-        if _ARCH_ALIASES.get(parts[1], parts[1]) not in _KNOWN_ARCH:  # os/arch pairs are not checked
-            raise InvalidArgument(f"\"{text}\": unknown operating system or architecture: invalid argument")
-    if len(parts) < 2 or len(parts) > 3 or not all(parts):
-        raise InvalidArgument(f"\"{text}\": unknown operating system or architecture: invalid argument")
-    arch = _ARCH_ALIASES.get(parts[1], parts[1])
-    variant = parts[2] if len(parts) == 3 else ""
-    return Platform(parts[0], arch, _norm_variant(arch, variant))
+    """A ``?platform=`` as containerd parses it; None or empty → this machine's platform."""
+    return _platform.parse(text) if text else _platform.default()
 
 
 def host_platform() -> Platform:
-    arch = go_arch()
-    variant = {"arm64": "v8", "arm": "v7"}.get(arch, "")
-    if arch == "arm" and _platform.machine().startswith("armv6"):
-        variant = "v6"
-    return Platform("linux", arch, variant)
+    return _platform.default()
 
 
 def serves(wanted: Platform, image: Platform) -> bool:
-    """Whether an image of platform ``image`` runs where ``wanted`` is asked for, as
-    containerd's ``platforms.Only`` decides: the same OS and architecture, where an arm
-    variant serves every newer one and an arm64 machine also takes 32-bit arm (v8 and older)."""
-    if wanted.os != image.os:
+    """Whether an image of platform ``image`` runs where ``wanted`` is asked for, as dockerd
+    20.10's ``OnlyPlatformWithFallback`` decides: containerd's ``platforms.Only``, or, for an
+    image config without a variant (the image spec had none), the same OS and architecture."""
+    if _platform.only(wanted).match(image):
+        return True
+    if image.variant:
         return False
-    if wanted.architecture == image.architecture:
-        if image.architecture != "arm":
-            return True
-        return _arm_level(image.variant) <= _arm_level(wanted.variant)
-    return wanted.architecture == "arm64" and image.architecture == "arm" and _arm_level(image.variant) <= 8
-
-
-def _arm_level(variant: str) -> int:
-    """``v6`` → 6; an arm image or request without a variant is v7, as containerd normalises it."""
-    digits = variant.lstrip("v")
-    return int(digits) if digits.isdigit() else 7
-
-
-def containerd_format(p: Platform) -> str:
-    """``p`` as containerd's ``platforms.Format`` prints it: arm64's implied v8 left out."""
-    return str(Platform(p.os, p.architecture, "" if p.variant == "v8" and p.architecture == "arm64" else p.variant))
-
-
-def _norm_variant(arch: str, variant: str) -> str:
-    if arch == "arm64" and variant in ("", "8"):
-        return "v8"
-    if arch == "arm" and variant.isdigit():
-        return "v" + variant
-    return variant
+    have, want = _platform.normalize(image), _platform.normalize(wanted)
+    return (have.os, have.architecture) == (want.os, want.architecture)
 
 
 @dataclass(frozen=True)
@@ -152,15 +97,17 @@ def _descriptor(raw: Any) -> Descriptor:
 
 
 def select(index: Index, wanted: Platform) -> Descriptor:
-    """The index entry for ``wanted``, as dockerd chooses it (exact variant preferred)."""
-    candidates = [d for d in index.manifests if d.platform and d.media_type in mt.MANIFESTS | {""}
-                  and d.platform.os == wanted.os and d.platform.architecture == wanted.architecture]
-    exact = [d for d in candidates
-             if _norm_variant(wanted.architecture, d.platform.variant if d.platform else "") == wanted.variant]
-    if exact:
-        return exact[0]
-    if candidates and not wanted.variant:
-        return candidates[0]
+    """The index entry for ``wanted``, as dockerd 20.10's ``filterManifests`` chooses it: the
+    first whose normalised platform is the wanted one, else (arm alone, for lists from before
+    variants were compared) the first of the same OS and architecture, whatever its variant."""
+    want = _platform.normalize(wanted)
+    entries = [(d, _platform.normalize(d.platform)) for d in index.manifests
+               if d.platform and d.media_type in mt.MANIFESTS | {""}]
+    chosen = [d for d, p in entries if p == want]
+    if not chosen and want.architecture == "arm":
+        chosen = [d for d, p in entries if (p.os, p.architecture) == (want.os, want.architecture)]
+    if chosen:
+        return chosen[0]
     raise ManifestUnknown(f"no matching manifest for {wanted} in the manifest list entries")
 
 

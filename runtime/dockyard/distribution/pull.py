@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import DigestMismatch, Forbidden, Unauthorized
 from ..oci import mediatypes as mt
 from ..oci.digest import of_bytes
+from ..oci.platform import Platform
 from ..oci.reference import Reference
 from ..store.content import Ingest
 from ..store.images import AddSession, LayerInput, disk_errors, parse_config
@@ -27,7 +28,7 @@ from . import manifests
 from .client import BlobStream, Registry
 from .credentials import AuthConfig
 from .errors import ManifestUnknown, RegistryError, UnsupportedManifest
-from .manifests import Descriptor, ImageManifest, Index, Platform
+from .manifests import Descriptor, ImageManifest, Index
 from .progress import Message, Throttle, layer, progress, short_id, status
 from .transfer import CHUNK, Context, Pipe, drain
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import InvalidArgument, NotFound, Unavailable
 from ..oci import reference as _ref
 from ..oci.digest import of_bytes
+from ..oci.platform import Platform
 from ..oci.reference import Reference
 from ..store.images import ImageStore
 from . import manifests
@@ -189,7 +190,7 @@ def _has_domain(term: str) -> bool:
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
 
 
-def _platform_json(p: manifests.Platform) -> dict[str, str]:
+def _platform_json(p: Platform) -> dict[str, str]:
     out = {"architecture": p.architecture, "os": p.os}
     if p.variant:
         out["variant"] = p.variant

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from .. import __version__
 from ..errors import InvalidArgument
 from ..oci import mediatypes as mt
+from ..oci import platform as _platform
 from .compression import ChunkStream, decompressed_chunks
 from .images import ImageStore, LayerInput, disk_errors, tag_reference
 from .timefmt import rfc3339_now
@@ -62,18 +63,14 @@ def _config(diff_id: str, config_obj: dict[str, Any], message: str, plat: tuple[
 
 
 def parse_platform(text: str | None) -> tuple[str, str, str]:
-    """``os/arch[/variant]`` → parts; defaults to this machine."""
-    from ..engine import go_arch
-
-    if not text:
-        return "linux", go_arch(), ""
-    parts = text.lower().split("/")
-    if len(parts) > 3 or not all(parts):
-        raise InvalidArgument(f'"{text}": unknown operating system or architecture: invalid argument')
-    if parts[0] != "linux":
-        raise InvalidArgument(f'operating system is not supported: "{parts[0]}"')
-    arch = parts[1] if len(parts) > 1 else go_arch()
-    return "linux", arch, parts[2] if len(parts) > 2 else ""
+    """``--platform`` as dockerd 20.10's import takes it: parsed as containerd does, then only
+    its OS kept — the image is recorded with this machine's architecture and no variant
+    (its ``Architecture: runtime.GOARCH``), and an OS other than linux is refused."""
+    here = _platform.default()
+    wanted = _platform.parse(text) if text else here
+    if wanted.os != "linux":
+        raise InvalidArgument("operating system is not supported")
+    return "linux", here.architecture, ""
 
 
 def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dockyard.distribution.credentials import AuthConfig, decode_header
 from dockyard.distribution.endpoints import HUB_ENDPOINT, RegistryConfig
 from dockyard.distribution.errors import ManifestUnknown, UnsupportedManifest
 from dockyard.errors import InvalidArgument
+from dockyard.oci.platform import Platform
 
 # ---- X-Registry-Auth and config.json --------------------------------------------------------
 
@@ -141,31 +142,61 @@ def test_platform_selection() -> None:
 
 def test_platform_parsing_as_containerd() -> None:
     here = manifests.host_platform()
-    assert manifests.parse_platform("linux") == manifests.Platform("linux", here.architecture, here.variant)
+    assert manifests.parse_platform("linux") == Platform("linux", here.architecture, here.variant)
     assert str(manifests.parse_platform("x86_64")) == "linux/amd64"
     assert str(manifests.parse_platform("linux/whatever")) == "linux/whatever"  # pairs are not checked
-    for bad in ("bogus", "linux/", "a/b/c/d"):
-        with pytest.raises(InvalidArgument, match="unknown operating system or architecture"):
-            manifests.parse_platform(bad)
+    with pytest.raises(InvalidArgument, match="unknown operating system or architecture"):
+        manifests.parse_platform("bogus")
+    with pytest.raises(InvalidArgument, match="is an invalid component of"):
+        manifests.parse_platform("linux/")
+    with pytest.raises(InvalidArgument, match="cannot parse platform specifier"):
+        manifests.parse_platform("a/b/c/d")
 
 
 @pytest.mark.parametrize(("wanted", "image", "served"), [
-    ("linux/amd64", "linux/amd64", True), ("linux/amd64", "linux/386", False),
+    ("linux/amd64", "linux/amd64", True), ("linux/amd64", "linux/386", True),
+    ("linux/386", "linux/amd64", False),
     ("linux/amd64", "windows/amd64", False), ("linux/arm64", "linux/amd64", False),
     ("linux/arm64", "linux/arm64", True), ("linux/arm64", "linux/arm/v7", True),
     ("linux/arm/v7", "linux/arm/v6", True), ("linux/arm/v6", "linux/arm/v7", False),
-    ("linux/arm/v7", "linux/arm", True), ("linux/arm/v6", "linux/arm", False),
+    ("linux/arm/v7", "linux/arm", True), ("linux/arm/v6", "linux/arm", True),
+    ("linux/amd64/v2", "linux/amd64", True),
 ])
 def test_which_image_platforms_serve_a_wanted_one(wanted: str, image: str, served: bool) -> None:
-    """containerd's platforms.Only: an older arm variant serves, arm64 takes 32-bit arm."""
+    """dockerd 20.10's OnlyPlatformWithFallback: containerd's platforms.Only (386 on amd64, an
+    older arm variant, 32-bit arm on arm64), or an image without a variant of the same OS and
+    architecture (checked: a variantless arm image is created for linux/arm/v6 and v5)."""
     os_, arch, *variant = image.split("/")
     assert manifests.serves(manifests.parse_platform(wanted),
-                            manifests.Platform(os_, arch, "".join(variant))) is served
+                            Platform(os_, arch, "".join(variant))) is served
 
 
 def test_platforms_print_as_containerd() -> None:
-    assert manifests.containerd_format(manifests.parse_platform("linux/arm64")) == "linux/arm64"
-    assert manifests.containerd_format(manifests.parse_platform("linux/arm/v7")) == "linux/arm/v7"
+    assert str(manifests.parse_platform("linux/arm64")) == "linux/arm64"
+    assert str(manifests.parse_platform("linux/arm64/v8")) == "linux/arm64/v8"
+    assert str(manifests.parse_platform("linux/arm/v7")) == "linux/arm/v7"
+    assert str(manifests.parse_platform("armhf")) == "linux/arm"
+
+
+def test_index_choice_as_dockerd() -> None:
+    """dockerd 20.10's filterManifests (checked against a loopback registry): the normalised
+    platform exactly, else for arm the first entry of that architecture whatever its variant;
+    arm64 never falls back to 32-bit arm there, amd64 never to 386."""
+    index = manifests.parse(_index(("linux", "amd64", "v2"), ("linux", "amd64", ""), ("linux", "arm", "v7"),
+                                   ("linux", "arm", "v5"), ("linux", "386", "")), "")
+    assert isinstance(index, manifests.Index)
+
+    def pick(platform: str) -> str:
+        return manifests.select(index, manifests.parse_platform(platform)).digest[7]
+
+    assert pick("linux/amd64") == "2" and pick("linux/amd64/v2") == "1"
+    assert pick("linux/arm/v6") == "3" and pick("linux/arm/v5") == "4" and pick("linux/arm") == "3"
+    with pytest.raises(ManifestUnknown, match="^no matching manifest for linux/arm64 in the manifest list entries$"):
+        manifests.select(index, manifests.parse_platform("linux/arm64"))
+    only_386 = manifests.parse(_index(("linux", "386", "")), "")
+    assert isinstance(only_386, manifests.Index)
+    with pytest.raises(ManifestUnknown, match="no matching manifest for linux/amd64 in"):
+        manifests.select(only_386, manifests.parse_platform("linux/amd64"))
 
 
 def test_manifest_parsing_refuses_schema1_and_garbage() -> None:

@@ -11,6 +11,7 @@ import tarfile
 import pytest
 from store_helpers import F, make_tar, sha256, store_state
 
+from dockyard.engine import go_arch
 from dockyard.errors import InvalidArgument
 from dockyard.store.images import ImageStore
 from dockyard.store.importer import apply_changes, import_rootfs, parse_platform
@@ -33,7 +34,8 @@ def test_import_untagged_with_message_and_platform(store: ImageStore) -> None:
     msgs = list(import_rootfs(store, io.BytesIO(ROOTFS), message="hello", platform="linux/arm64/v8"))
     info = store.inspect(msgs[0]["status"])
     assert info["RepoTags"] == [] and info["Comment"] == "hello"
-    assert (info["Architecture"], info["Variant"]) == ("arm64", "v8")
+    # dockerd 20.10 records this machine's architecture whatever --platform says (checked)
+    assert (info["Os"], info["Architecture"], info.get("Variant")) == ("linux", go_arch(), None)
     assert store.history(msgs[0]["status"])[0]["Comment"] == "hello"
 
 
@@ -55,10 +57,31 @@ def test_invalid_change(store: ImageStore) -> None:
         import_rootfs(store, io.BytesIO(ROOTFS), changes=["RUN echo"])
 
 
-def test_invalid_platform() -> None:
-    with pytest.raises(InvalidArgument, match="operating system is not supported"):
-        parse_platform("windows/amd64")
-    assert parse_platform("linux/amd64") == ("linux", "amd64", "")
+@pytest.mark.parametrize("text", ["windows/amd64", "windows", "darwin/arm64", "macos"])
+def test_another_os_is_refused_in_dockerds_words(text: str) -> None:
+    with pytest.raises(InvalidArgument, match="^operating system is not supported$"):
+        parse_platform(text)
+
+
+@pytest.mark.parametrize("text", ["linux/amd64", "amd64", "x86_64", "arm64", "linux/arm/v6", "linux",
+                                  "Linux/AMD64", "linux/foo", None])
+def test_any_linux_platform_is_this_machines_as_dockerd_records_it(text: str | None) -> None:
+    """dockerd 20.10 parses --platform as containerd does, then keeps only the OS (checked:
+    amd64, arm64, linux/arm/v6 and the rest each gave a linux/<this machine> image)."""
+    assert parse_platform(text) == ("linux", go_arch(), "")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("bogus", '"bogus": unknown operating system or architecture: invalid argument'),
+    ("linux/a/b/c", '"linux/a/b/c": cannot parse platform specifier: invalid argument'),
+    ("*", '"*": wildcards not yet supported: invalid argument'),
+    ("linux/x y", ('"x y" is an invalid component of "linux/x y": platform specifier component must '
+                  'match "^[A-Za-z0-9_-]+$": invalid argument')),
+])
+def test_unparsable_platforms_in_containerds_words(text: str, message: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        parse_platform(text)
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize("data,exc", [
