@@ -799,7 +799,7 @@ class ContainerManager:
             record.host_config = host_config
             self._saver.save(record, wait=True)
         self.emit(record, "update")
-        return {"Warnings": discarded}
+        return {"Warnings": discarded or None}  # dockerd 20.10: null when there is none
 
     def _update_cgroup(self, record: ContainerRecord, host_config: dict[str, Any],
                        request: dict[str, Any]) -> None:
