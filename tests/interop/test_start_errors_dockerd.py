@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import docker
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -36,3 +37,35 @@ def test_a_refused_start_is_dockerds(both: dict[str, Any], args: tuple[str, ...]
                       state["Status"], state["ExitCode"], state["Error"])
     assert seen["dockyard"] == seen["dockerd"]
 
+
+
+def _status(call: Any) -> tuple[int, str]:
+    try:
+        call()
+    except docker.errors.APIError as exc:
+        return exc.status_code, str(exc.explanation)
+    return 0, ""
+
+
+@pytest.mark.parametrize("user", ["ghost", "0:ghostg"])
+def test_a_user_the_image_lacks_is_a_500(both: dict[str, Any], user: str) -> None:
+    """dockerd looks the user up while making the spec: its System error, 500, for a start
+    (exit code 128 recorded) and for an exec."""
+    seen = {}
+    for name, (_cli, client) in both.items():
+        api = client.api
+        api.create_container("busybox", ["true"], name="usercheck", user=user,
+                             host_config=api.create_host_config(network_mode="none"))
+        start = _status(lambda api=api: api.start("usercheck"))
+        state = api.inspect_container("usercheck")["State"]
+        api.remove_container("usercheck", force=True)
+        running = api.create_container("busybox", ["sleep", "60"], name="usercheck",
+                                       host_config=api.create_host_config(network_mode="none"))
+        api.start(running)
+        exec_id = api.exec_create(running, ["true"], user=user)["Id"]
+        execed = _status(lambda api=api, exec_id=exec_id: api.exec_start(exec_id, detach=True))
+        exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        api.remove_container(running, force=True)
+        seen[name] = (start, state["Status"], state["ExitCode"], state["Error"], execed, exit_code)
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"][0][0] == 500

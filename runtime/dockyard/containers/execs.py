@@ -29,6 +29,7 @@ from typing import Any
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
+from ..linux.users import UnknownUser
 from .create import rlimits, seccomp_setting, security_opts
 from .runtime import ExecProcess, Runtime
 from .spec import DEFAULT_PATH
@@ -46,11 +47,14 @@ def dockerd_exec_error(message: str) -> str:
     return f"OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown"
 
 
-def _exec_message(message: str) -> str:
-    """dockerd resolves the user itself, so that failure comes without the runtime's wrapping."""
+def _exec_failed(message: str) -> ExecStartFailed:
+    """dockerd resolves the user itself, so that failure comes without the runtime's wrapping,
+    and as its spec's failures are, with 500 (:class:`~dockyard.linux.users.UnknownUser`)."""
     if message.startswith(("unable to find user ", "unable to find group ")):
-        return message
-    return dockerd_exec_error(message)
+        failed = ExecStartFailed(message)
+        failed.status = UnknownUser.status
+        return failed
+    return ExecStartFailed(dockerd_exec_error(message))
 
 
 def merge_env(base: list[str], extra: list[str]) -> list[str]:
@@ -227,7 +231,7 @@ class ExecManager:
         except StartFailed as exc:
             session.close()
             self._finish(instance, 127 if exc.exit_code == 127 else 126)
-            raise ExecStartFailed(_exec_message(str(exc))) from None
+            raise _exec_failed(str(exc)) from None
         except BaseException:
             session.close()
             self._finish(instance, 126)

@@ -13,7 +13,12 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import InvalidArgument
+from ..errors import DockyardError
+
+
+class UnknownUser(DockyardError):
+    """A user or group name the image lacks. dockerd looks it up while it makes the runtime
+    spec (a start's, an exec's), and a failure there is its ``errdefs.System``: 500."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def resolve(user: str, layers_top_down: list[str], group_add: Iterable[str] = ()
     uid = _int(name)
     match = [e for e in passwd if (e[2] == name if uid is not None else e[0] == name)]
     if not match and uid is None:
-        raise InvalidArgument(f"unable to find user {name}: no matching entries in passwd file")
+        raise UnknownUser(f"unable to find user {name}: no matching entries in passwd file")
     entry = match[0] if match else None
     uid = int(entry[2]) if entry else uid
     gid = int(entry[3]) if entry and _int(entry[3]) is not None else 0
@@ -85,4 +90,4 @@ def _group_id(group: str, groups: list[list[str]], unable: str = "unable") -> in
     for g in groups:
         if g[0] == group and _int(g[2]) is not None:
             return int(g[2])
-    raise InvalidArgument(f"{unable} to find group {group}: no matching entries in group file")
+    raise UnknownUser(f"{unable} to find group {group}: no matching entries in group file")

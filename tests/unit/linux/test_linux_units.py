@@ -47,10 +47,10 @@ def test_users_resolve_like_docker(image: list[str]) -> None:
     assert users.resolve("app:staff", image) == users.ExecUser(1000, 50, (50,), "/home/app")
     assert users.resolve("4242", image) == users.ExecUser(4242, 0, (0,), "/")
     assert users.resolve("4242:7", image, ["staff"]).additional_gids == (7, 50)
-    with pytest.raises(InvalidArgument, match="unable to find user ghost: no matching entries "
+    with pytest.raises(users.UnknownUser, match="unable to find user ghost: no matching entries "
                                               "in passwd file"):
         users.resolve("ghost", image)
-    with pytest.raises(InvalidArgument, match="unable to find group nope: no matching entries "
+    with pytest.raises(users.UnknownUser, match="unable to find group nope: no matching entries "
                                               "in group file"):
         users.resolve("app:nope", image)
 
@@ -59,7 +59,7 @@ def test_users_whiteout_hides_lower_passwd(image: list[str]) -> None:
     if os.geteuid() != 0:
         pytest.skip("a whiteout is a 0/0 character device: mknod needs root")
     os.mknod(os.path.join(image[0], "etc/passwd"), 0o020000 | 0o600, 0)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(users.UnknownUser):
         users.resolve("app", image)
 
 
