@@ -7,6 +7,7 @@ change: the command runs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -69,3 +70,24 @@ def test_a_user_the_image_lacks_is_a_500(both: dict[str, Any], user: str) -> Non
         seen[name] = (start, state["Status"], state["ExitCode"], state["Error"], execed, exit_code)
     assert seen["dockyard"] == seen["dockerd"]
     assert seen["dockerd"][0][0] == 500
+
+
+@pytest.mark.parametrize("flag", ["--mount", "-v"])
+def test_a_bind_source_gone_since_the_create(both: dict[str, Any], tmp_path: Path,
+                                            flag: str) -> None:
+    """dockerd's start first checks the settings: a ``--mount`` bind's source must be there,
+    else 400 and the State untouched; a ``-v`` bind's directory is made again."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        source = tmp_path / name
+        source.mkdir()
+        spec = f"type=bind,source={source},target=/m" if flag == "--mount" else f"{source}:/m"
+        assert cli("create", "--network", "none", "--name", "bindcheck", flag, spec,
+                   "busybox", "true").returncode == 0
+        source.rmdir()
+        start = _status(lambda client=client: client.api.start("bindcheck"))
+        state = client.api.inspect_container("bindcheck")["State"]
+        client.api.remove_container("bindcheck", force=True)
+        seen[name] = (start[0], start[1].replace(str(source), "<src>"), state["ExitCode"],
+                      state["Error"].replace(str(source), "<src>"), source.is_dir())
+    assert seen["dockyard"] == seen["dockerd"]

@@ -42,6 +42,7 @@ from ..linux import sysctls, userns
 from ..linux.idmap import UserNamespace
 from ..oci.platform import Platform
 from ..store.timefmt import rfc3339_now, rfc3339_ns
+from ..volumes.manager import remake_sources, verify_sources
 from ..volumes.subpath import resolve_mounts
 from . import create as _create
 from . import nsmodes, skeleton
@@ -283,6 +284,7 @@ class ContainerManager:
                 raise NotModified("container already started")
             if record.state["Status"] in ("removing", "dead"):
                 raise Conflict("container is marked for removal and cannot be started")
+            verify_sources(record)
             self._start(record)
 
     def _guard(self, record: ContainerRecord) -> threading.Lock:
@@ -367,6 +369,7 @@ class ContainerManager:
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         if remapped:
             _create.check_userns_start(hc)
+        remake_sources(record)
         mounts = resolve_mounts([Mount(**m) for m in record.spec_mounts])
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined

@@ -361,6 +361,21 @@ def _populate(record: Any, req: parse.MountRequest, source: str) -> None:
         os.close(fd)
 
 
+def verify_sources(record: Any) -> None:
+    """A ``docker start``'s check, dockerd's ``verifyContainerSettings``: a ``--mount`` bind
+    whose source went away since the create is refused (400) before the start begins, so
+    nothing is recorded in the State (a restart does not check: :func:`remake_sources`)."""
+    parse.requests(record.config, record.host_config)
+
+
+def remake_sources(record: Any) -> None:
+    """Every start: a ``-v`` bind's host directory that went away since the create is made
+    again, as dockerd's ``MountPoint.Setup`` makes each bind source (``MkdirAllAndChownNew``)."""
+    for req in parse.requests(record.config, record.host_config):
+        if req.type == "bind" and req.create_source:
+            _ensure_bind_source(req)
+
+
 def _ensure_bind_source(req: parse.MountRequest) -> None:
     """``-v /host:/ctr`` makes a missing host directory (dockerd does); ``--mount`` does not."""
     if os.path.lexists(req.source):
