@@ -55,6 +55,8 @@ class DaemonConfig:
     registry_mirrors: list[str] = field(default_factory=list)
     bridge: str | None = None               # -b: the default bridge network's Linux bridge
     bip: str | None = None                  # --bip: its address/prefix (first use only)
+    ipv6: bool = False                      # --ipv6: IPv6 on the default bridge network
+    fixed_cidr_v6: str | None = None        # --fixed-cidr-v6: its IPv6 subnet
     # container defaults: what a container gets when it does not say
     default_ulimits: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → {Name, Hard, Soft}
     default_shm_size: int = DEFAULT_SHM_SIZE
@@ -96,6 +98,7 @@ class DaemonConfig:
         file's prefix before the first two when a file was read)."""
         self.check_modes()
         self.check_pools()
+        self.check_ipv6()
         self.check_fixed()
         self.read_seccomp_profile()
         from .containers.create import LOG_DRIVERS, check_log_opts
@@ -119,6 +122,17 @@ class DaemonConfig:
         except OSError as exc:
             reason = (exc.strerror or str(exc)).lower()
             raise InvalidArgument(f"opening seccomp profile ({path}) failed: open {path}: {reason}") from None
+
+    def check_ipv6(self) -> None:
+        """``--ipv6`` needs ``--fixed-cidr-v6``: dockerd 20.10 does not start without it (its
+        default pools are IPv4), in these words; a bad CIDR is refused as a network's subnet."""
+        if self.fixed_cidr_v6:
+            from .network.ipam import parse_subnet6
+            parse_subnet6(self.fixed_cidr_v6)
+        elif self.ipv6:
+            raise InvalidArgument("Error initializing network controller: IPv6 is enabled for the "
+                                  "default bridge, but no subnet is configured. Specify an IPv6 "
+                                  "subnet using --fixed-cidr-v6")
 
     def check_fixed(self) -> None:
         """What dockyard cannot be told otherwise."""
@@ -280,6 +294,7 @@ FIELDS: dict[str, str] = {
     "hosts": "hosts", "data-root": "data_root", "pidfile": "pidfile", "log-level": "log_level",
     "debug": "log_level", "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors", "bridge": "bridge", "bip": "bip",
+    "ipv6": "ipv6", "fixed-cidr-v6": "fixed_cidr_v6",
     "default-ulimits": "default_ulimits", "default-shm-size": "default_shm_size",
     "log-driver": "log_driver", "log-opts": "log_opts", "default-ipc-mode": "default_ipc_mode",
     "default-cgroupns-mode": "default_cgroupns_mode", "dns": "dns", "dns-search": "dns_search",
@@ -342,7 +357,7 @@ def _from_file(key: str, raw: Any) -> Any:
         if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
             raise wrong("map[string]string")
         return dict(raw)
-    if key in ("debug", "live-restore", "userland-proxy"):
+    if key in ("debug", "live-restore", "userland-proxy", "ipv6"):
         if not isinstance(raw, bool):
             raise wrong("bool")
         return ("debug" if raw else None) if key == "debug" else raw

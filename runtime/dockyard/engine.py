@@ -134,7 +134,9 @@ class Engine:
             self._networks = NetworkManager(self.data_root, rootless=self.config.rootless, engine=self,
                                             bridge=getattr(self.config, "bridge", None),
                                             bip=getattr(self.config, "bip", None),
-                                            pools=getattr(self.config, "default_address_pools", None))
+                                            pools=getattr(self.config, "default_address_pools", None),
+                                            ipv6=getattr(self.config, "ipv6", False),
+                                            fixed_cidr_v6=getattr(self.config, "fixed_cidr_v6", None))
         return self._networks
 
     @property

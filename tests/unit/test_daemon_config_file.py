@@ -314,3 +314,26 @@ def test_userns_remap_from_the_flag_or_the_file(tmp_path: Path) -> None:
                                               "Config.userns-remap of type string"):
         load({}, path, explicit=True)
     assert DaemonConfig().userns_remap == ""
+
+
+def test_ipv6_and_fixed_cidr_v6_from_the_flags_or_the_file(tmp_path: Path) -> None:
+    """``--ipv6``/``--fixed-cidr-v6`` (daemon.json ``ipv6``, ``fixed-cidr-v6``): the default
+    bridge's IPv6; ``--ipv6`` alone stops the start as dockerd 20.10's does (no default pool)."""
+    config = load(given(parse("--ipv6", "--fixed-cidr-v6", "fd00:1::/64")))
+    assert (config.ipv6, config.fixed_cidr_v6) == (True, "fd00:1::/64")
+    path = write(tmp_path, {"ipv6": True, "fixed-cidr-v6": "fd00:2::/64"})
+    config = load({}, path, explicit=True)
+    assert (config.ipv6, config.fixed_cidr_v6) == (True, "fd00:2::/64")
+    assert load(given(parse("--fixed-cidr-v6", "fd00:1::/64"))).ipv6 is False  # kept, unused
+    with pytest.raises(InvalidArgument) as exc:
+        load(given(parse("--ipv6")))
+    assert str(exc.value) == ("Error initializing network controller: IPv6 is enabled for the default "
+                              "bridge, but no subnet is configured. Specify an IPv6 subnet using "
+                              "--fixed-cidr-v6")
+    bad_bool = "json: cannot unmarshal string into Go struct field Config.ipv6 of type bool"
+    bad_cidr = "json: cannot unmarshal number into Go struct field Config.fixed-cidr-v6 of type string"
+    for content, message in (({"ipv6": "yes"}, bad_bool), ({"fixed-cidr-v6": 5}, bad_cidr)):
+        with pytest.raises(InvalidArgument) as exc:
+            load({}, write(tmp_path, content), explicit=True)
+        assert str(exc.value) == f"unable to configure the Docker daemon with file {path}: {message}"
+    assert (DaemonConfig().ipv6, DaemonConfig().fixed_cidr_v6) == (False, None)

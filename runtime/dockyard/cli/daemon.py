@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add("-b", "--bridge", default=None, metavar="NAME",
         help="Linux bridge of the default bridge network (default dockyard0)")
     add("--bip", default=None, metavar="CIDR", help="the default bridge's address and subnet, e.g. 172.30.0.1/16")
+    add("--ipv6", nargs="?", const=True, default=None, metavar="true", type=_flag("--ipv6", go_bool),
+        help="IPv6 on the default bridge network (needs --fixed-cidr-v6)")
+    add("--fixed-cidr-v6", default=None, metavar="CIDR", help="the default bridge's IPv6 subnet, e.g. fd00:1::/64")
     add("--default-address-pool", dest="default_address_pools", action="append", metavar="base=CIDR,size=N",
         type=_flag("--default-address-pool", parse_pool),
         help="subnets for networks the daemon addresses (default bridge, user networks), repeatable")

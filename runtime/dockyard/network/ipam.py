@@ -97,6 +97,23 @@ def gateway6_address(text: str, subnet: IPv6Net) -> ipaddress.IPv6Address:
     return addr
 
 
+def range_in(subnet: IPNet, ip_range: IPNet) -> IPNet:
+    """Where an ``IPRange``'s addresses come from, as dockerd's allocator reads it: the range's
+    first and last addresses under the subnet's mask (libnetwork's getAddressRange), so a range
+    outside the subnet (dockerd 20.10 takes an IPv6 one) means the addresses at the same offsets
+    in it, and one wider than the subnet the whole subnet. A range inside is itself."""
+    if ip_range.prefixlen <= subnet.prefixlen:
+        return subnet
+    host = int(ip_range.network_address) & int(subnet.hostmask)
+    return ipaddress.ip_network((int(subnet.network_address) | host, ip_range.prefixlen))
+
+
+def mac_address6(subnet: IPv6Net, mac: str) -> ipaddress.IPv6Address:
+    """The default bridge's IPv6 address for a MAC: dockerd 20.10 builds it from the interface's
+    MAC (its last 48 bits) when ``--fixed-cidr-v6`` leaves at least 48 host bits."""
+    return ipaddress.IPv6Address(int(subnet.network_address) | int(mac.replace(":", ""), 16))
+
+
 def parse_address(text: str, subnet: IPv4Net, what: str = "address") -> IPv4Addr:
     try:
         addr = IPv4Addr(text.split("/")[0])
@@ -121,9 +138,10 @@ def default_gateway(subnet: IPNet) -> IPAddr:
 
 
 def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
-             wanted: str | None = None) -> IPAddr:
+             wanted: str | None = None, owner: str = "") -> IPAddr:
     """The requested address when free, else the lowest free host address (in ``ip_range``);
-    ``used`` holds addresses as ``str`` writes them (IPv6 compressed)."""
+    ``used`` holds addresses as ``str`` writes them (IPv6 compressed). ``owner`` names the
+    network in an exhausted pool's refusal, as dockerd's ``name (id)`` (its 500)."""
     taken = set(used)
     if wanted:
         return _requested(wanted, subnet, taken)
@@ -132,8 +150,8 @@ def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
     for addr in pool:  # a range's own first/last addresses are usable, the subnet's are not
         if addr not in held and str(addr) not in taken:
             return addr
-    raise NetworkForbidden(f"no available IPv{subnet.version} addresses on this network's "
-                           f"address pools: {subnet}")
+    raise DockyardError(f"no available IPv{subnet.version} addresses on this network's "
+                           f"address pools: {owner or subnet}")
 
 
 def _held(subnet: IPNet) -> tuple[IPAddr, ...]:
@@ -189,4 +207,4 @@ def parse_mac(text: str) -> str | None:
 
 __all__ = ["DEFAULT_BRIDGE_SUBNET", "NO_IPV6_POOL", "allocate", "candidate_subnets",
            "default_gateway", "free_subnet", "gateway6_address", "gateway_address", "is_ipv6",
-           "mac_for", "parse_address", "parse_mac", "parse_subnet", "parse_subnet6"]
+           "mac_address6", "mac_for", "parse_address", "parse_mac", "parse_subnet", "parse_subnet6", "range_in"]

@@ -136,7 +136,8 @@ class NetworkManager:
     @off_loop
     def __init__(self, data_root: Path, rootless: bool = False, engine: Any = None,
                  bridge: str | None = None, bip: str | None = None,
-                 pools: list[dict[str, Any]] | None = None) -> None:
+                 pools: list[dict[str, Any]] | None = None, ipv6: bool = False,
+                 fixed_cidr_v6: str | None = None) -> None:
         self.rootless = rootless
         self.pools = list(pools or [])  # --default-address-pool: where unaddressed networks' subnets come from
         self.engine = engine
@@ -156,6 +157,7 @@ class NetworkManager:
         # the daemon's manager (one with an engine) keeps netns ready (see network/pool.py)
         self._pool = NetnsPool(self.netns_dir) if engine is not None and not rootless else None
         self._predefine(bridge or default_bridge_name(Path(data_root)), bip)
+        self._default_ipv6(ipv6, fixed_cidr_v6)
         self._restore()
 
     @off_loop
@@ -222,6 +224,24 @@ class NetworkManager:
         if not bip and not self.rootless:
             self._address_default_bridge(net, None)
 
+    def _default_ipv6(self, ipv6: bool, fixed_cidr_v6: str | None) -> None:
+        """``--ipv6``/``--fixed-cidr-v6``: the default bridge's IPv6 pool, as dockerd 20.10 sets
+        it up at each start (kept and shown without ``--ipv6``, giving no addresses then). A
+        change while containers use the network waits for them, as ``--bip``'s; otherwise the
+        bridge is made again without the old addresses."""
+        net = self.find("bridge")
+        subnet6 = str(ipam.parse_subnet6(fixed_cidr_v6)) if fixed_cidr_v6 else ""
+        if (net.ipv6, net.subnet6) == (ipv6, subnet6):
+            return
+        if self.state.endpoints_of(net.id):
+            log.warning("default bridge in use: keeping its IPv6 settings (%s)", net.subnet6 or "none")
+            return
+        if not self.rootless and net.subnet6 and net.bridge:
+            nat.remove(net.bridge)
+            self.nl.delete_link(net.bridge)
+        net.ipv6, net.subnet6 = ipv6, subnet6
+        self.state.save(durable=True)
+
     def _address_default_bridge(self, net: Network, bip: str | None) -> None:
         """``--bip``, else the address a bridge left by an earlier daemon has, else 172.30/16 or
         the first private /16 no host route or other network uses (the first free subnet of the
@@ -264,6 +284,7 @@ class NetworkManager:
             netlink.ip_forward()
             index = self.nl.ensure_bridge(net.bridge, net.gateway, prefixlen(net))
             if net.ipv6 and net.subnet6:  # dockerd's bridge: the gateway and fe80::1 (no NAT)
+                netlink.ipv6_forward()
                 self.nl.add_address6(index, gateway6(net), prefixlen6(net))
                 self.nl.add_address6(index, "fe80::1", 64)
             nat.install(net.subnet, net.bridge, net.internal)
@@ -349,10 +370,8 @@ class NetworkManager:
         if config.get("Gateway"):
             net.gateway6 = str(ipam.gateway6_address(config["Gateway"], subnet))
         if config.get("IPRange"):
-            ip_range = ipam.parse_subnet6(config["IPRange"])
-            if not ip_range.subnet_of(subnet):
-                raise InvalidArgument(f"invalid ip-range {config['IPRange']}: it does not belong to subnet {subnet}")
-            net.ip_range6 = str(ip_range)
+            # taken outside the subnet too, as dockerd 20.10 takes it (see ipam.range_in)
+            net.ip_range6 = str(ipam.parse_subnet6(config["IPRange"]))
 
     def list_networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         if "until" in (filters or {}):  # a prune's filter only, as dockerd's
@@ -579,9 +598,9 @@ class NetworkManager:
         subnet = ipam.IPv4Net(net.subnet)
         used = [e.ip for e in self.state.endpoints_of(net.id)] + [net.gateway]
         ip_range = ipam.IPv4Net(net.ip_range) if net.ip_range else None
-        addr = ipaddress.IPv4Address(ipam.allocate(subnet, used, ip_range, wanted))
-        addr6 = self._allocate6(net, req)
+        addr = ipaddress.IPv4Address(ipam.allocate(subnet, used, ip_range, wanted, f"{net.name} ({net.id})"))
         mac = _mac(req.get("MacAddress")) or ipam.mac_for(addr)
+        addr6 = self._allocate6(net, req, mac)
         mark(sb.container_id, "net.bridge-ready")
         ifname = f"eth{sb.next_if}"
         ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
@@ -605,20 +624,22 @@ class NetworkManager:
         mark(sb.container_id, "net.configured")
         return ep
 
-    def _allocate6(self, net: Network, req: dict[str, Any]) -> str:
-        """An endpoint's IPv6 address (``--ip6``, else the pool's lowest free one) on an
-        ``EnableIPv6`` network; "" on others (an ``--ip6`` is refused in ``--ip``'s words where
-        no IPv6 subnet was given, as dockerd's per-family check; the default bridge has no IPv6
-        here, and ignores it)."""
+    def _allocate6(self, net: Network, req: dict[str, Any], mac: str) -> str:
+        """An endpoint's IPv6 address (``--ip6``, else the pool's lowest free one; on the
+        default bridge with at least 48 host bits, the one its MAC makes) on an ``EnableIPv6``
+        network; "" on others. An ``--ip6`` is refused in ``--ip``'s words on the default
+        bridge and where no IPv6 subnet was given, as dockerd's per-family check."""
         wanted = ((req.get("IPAMConfig") or {}).get("IPv6Address")) or None
-        if wanted and not net.predefined and not net.subnet6:
-            raise InvalidArgument(NO_SUBNET_FOR_IP)
+        if wanted:
+            _check_user_ip6(net)
         if not (net.ipv6 and net.subnet6):
             return ""
         subnet = ipaddress.IPv6Network(net.subnet6)
         used = [e.ip6 for e in self.state.endpoints_of(net.id) if e.ip6] + [gateway6(net)]
-        ip_range = ipaddress.IPv6Network(net.ip_range6) if net.ip_range6 else None
-        return str(ipam.allocate(subnet, used, ip_range, wanted))
+        if net.predefined and subnet.prefixlen <= 80:
+            wanted = str(ipam.mac_address6(subnet, mac))
+        ip_range = ipam.range_in(subnet, ipaddress.IPv6Network(net.ip_range6)) if net.ip_range6 else None
+        return str(ipam.allocate(subnet, used, ip_range, wanted, f"{net.name} ({net.id})"))
 
     def _reroute(self, sb: Sandbox) -> None:
         """The default route's endpoint went: the first one left in join order takes it over,
@@ -979,9 +1000,12 @@ class NetworkManager:
         for net, req in requested:
             ep = self.state.endpoints.get(f"{net.id}/{record.id}")
             s["Networks"][net.name] = endpoint_settings(net, ep, req, self._dns_names(ep, net))
-            if net.name == "bridge" and ep is not None:
+            if net.name == "bridge" and ep is not None:  # the default bridge's at the top too
                 s.update(EndpointID=ep.endpoint_id, Gateway=net.gateway, IPAddress=ep.ip,
                          IPPrefixLen=prefixlen(net), MacAddress=ep.mac)
+                if ep.ip6:
+                    s.update(GlobalIPv6Address=ep.ip6, GlobalIPv6PrefixLen=prefixlen6(net),
+                             IPv6Gateway=gateway6(net))
         _keep_macs(record, s)
         record.network_settings = s
 
@@ -1045,6 +1069,15 @@ def _check_user_ip(net: Network) -> None:
     if net.predefined:
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
     if not net.user_subnet:
+        raise InvalidArgument(NO_SUBNET_FOR_IP)
+
+
+def _check_user_ip6(net: Network) -> None:
+    """An ``--ip6``'s refusals: as an ``--ip``'s on the predefined networks, else where the
+    network has no IPv6 subnet (dockerd checks each family against its own pools)."""
+    if net.predefined:
+        _check_user_ip(net)
+    if not net.subnet6:
         raise InvalidArgument(NO_SUBNET_FOR_IP)
 
 

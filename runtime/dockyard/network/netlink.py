@@ -387,7 +387,18 @@ def socket_in_netns(path: str) -> Iterator[None]:
 
 def ip_forward() -> None:
     """Routing between the bridge and the host's interfaces, as dockerd enables it."""
-    path = "/proc/sys/net/ipv4/ip_forward"
+    _switch_on("/proc/sys/net/ipv4/ip_forward")
+
+
+def ipv6_forward() -> None:
+    """IPv6 routing, as dockerd 20.10's bridge driver switches it on for a network with an IPv6
+    pool and ``EnableIPv6`` (libnetwork's setupIPv6Forwarding: ``default`` then ``all``, each
+    only when not 1 already; ``accept_ra`` untouched, nothing restored at its stop)."""
+    for path in ("/proc/sys/net/ipv6/conf/default/forwarding", "/proc/sys/net/ipv6/conf/all/forwarding"):
+        _switch_on(path)
+
+
+def _switch_on(path: str) -> None:
     with open(path, encoding="ascii") as f:
         if f.read().strip() == "1":
             return

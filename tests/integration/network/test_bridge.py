@@ -309,3 +309,35 @@ def test_ipv6_network_survives_a_restart_and_releases_its_addresses(
         again.teardown(other)
     finally:
         again.close()
+
+
+def test_default_bridge_ipv6_follows_the_daemons_flags(tmp_path: Path, manager: NetworkManager,
+                                                        record: Callable[..., Record]) -> None:
+    """``--fixed-cidr-v6`` alone: the subnet shown, no addresses (dockerd 20.10's); with
+    ``--ipv6``: the bridge holds the pool's first address, a container the one its MAC makes,
+    at the top of NetworkSettings too; without them again the bridge comes back without it."""
+    bridge, cidr = manager.find("bridge").bridge, "fd00:d1a:8::/64"
+    manager.close()
+    seen = []
+    for flags in ({"fixed_cidr_v6": cidr}, {"ipv6": True, "fixed_cidr_v6": cidr}, {}):
+        again = NetworkManager(tmp_path / "data", bridge=bridge, **flags)
+        manager.state = again.state  # the fixture removes what the last daemon knew
+        try:
+            rec = record()
+            again.validate(rec)
+            again.setup(rec)
+            s = rec.network_settings
+            info = again.inspect("bridge")
+            seen.append((info["EnableIPv6"], info["IPAM"]["Config"][1:], s["GlobalIPv6Address"],
+                         s["Networks"]["bridge"]["GlobalIPv6Address"], s["IPv6Gateway"],
+                         s["GlobalIPv6PrefixLen"], "fd00:d1a:8::1/64" in _addresses6(bridge),
+                         s["MacAddress"]))
+            again.teardown(rec)
+        finally:
+            again.close()
+    mac = seen[1][-1].replace(":", "")
+    mine = f"fd00:d1a:8::{int(mac[:4], 16):x}:{int(mac[4:8], 16):x}:{int(mac[8:], 16):x}"
+    assert [row[:-1] for row in seen] == [
+        (False, [{"Subnet": cidr}], "", "", "", 0, False),
+        (True, [{"Subnet": cidr}], mine, mine, "fd00:d1a:8::1", 64, True),
+        (False, [], "", "", "", 0, False)]

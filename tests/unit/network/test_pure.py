@@ -27,7 +27,7 @@ def test_allocation_skips_used_gateway_and_honours_ranges() -> None:
     assert str(ipam.allocate(net, [], wanted="10.0.0.5")) == "10.0.0.5"
     with pytest.raises(NetworkForbidden, match="Address already in use"):
         ipam.allocate(net, ["10.0.0.5"], wanted="10.0.0.5")
-    with pytest.raises(NetworkForbidden, match="no available IPv4 addresses"):
+    with pytest.raises(DockyardError, match="no available IPv4 addresses"):
         ipam.allocate(net, [f"10.0.0.{i}" for i in range(1, 7)])
     with pytest.raises(InvalidArgument, match="Invalid address 10.9.0.5: It does not belong to any of this "
                        "network's subnets"):
@@ -48,7 +48,7 @@ def test_ipv6_allocation_has_no_broadcast_and_dockerds_refusals() -> None:
         ipam.allocate(net, [], wanted="fd00:1::")
     with pytest.raises(InvalidArgument, match="Invalid address fd00:2::1: It does not belong"):
         ipam.allocate(net, [], wanted="fd00:2::1")
-    with pytest.raises(NetworkForbidden, match="no available IPv6 addresses"):
+    with pytest.raises(DockyardError, match="no available IPv6 addresses"):
         ipam.allocate(net, ["fd00:1::1", "fd00:1::2", "fd00:1::3"])
     assert str(ipam.gateway6_address("fd00:1::fe", ipaddress.IPv6Network("fd00:1::/64"))) == "fd00:1::fe"
     with pytest.raises(DockyardError, match=r"failed to allocate gateway \(fd00:2::1\): Requested "
@@ -157,3 +157,30 @@ def test_ephemeral_ports_in_dockerds_order(tmp_path: Path) -> None:
     missing = ports.EphemeralPorts(str(tmp_path / "nothing"))
     assert (missing.low, missing.high) == (49153, 65535)
     assert len(list(missing.candidates("tcp"))) == ports.EphemeralPorts.ATTEMPTS
+
+
+def test_an_exhausted_pool_is_dockerds_500_naming_the_network() -> None:
+    """libnetwork's plain error (a 500, not a 403), ``name (id)`` when the caller says them."""
+    net = ipaddress.IPv4Network("10.0.0.0/30")
+    with pytest.raises(DockyardError) as exc:
+        ipam.allocate(net, ["10.0.0.1", "10.0.0.2"], owner="n1 (abc)")
+    assert not isinstance(exc.value, NetworkForbidden)
+    assert str(exc.value) == "no available IPv4 addresses on this network's address pools: n1 (abc)"
+
+
+def test_a_range_is_read_as_offsets_into_its_subnet() -> None:
+    """dockerd's getAddressRange: inside, the range itself; outside, the same offsets in the
+    subnet; wider than it, the whole subnet."""
+    subnet = ipaddress.IPv6Network("fd00:1::/64")
+    assert ipam.range_in(subnet, ipaddress.IPv6Network("fd00:1::100/120")) == \
+        ipaddress.IPv6Network("fd00:1::100/120")
+    assert ipam.range_in(subnet, ipaddress.IPv6Network("fd00:2::/126")) == ipaddress.IPv6Network("fd00:1::/126")
+    assert ipam.range_in(subnet, ipaddress.IPv6Network("fd00:9:8:7:6:5:4:0/112")) == \
+        ipaddress.IPv6Network("fd00:1::6:5:4:0/112")
+    assert ipam.range_in(subnet, ipaddress.IPv6Network("fd00::/48")) == subnet
+
+
+def test_the_default_bridges_ipv6_address_carries_the_mac() -> None:
+    """As dockerd 20.10 builds it with --fixed-cidr-v6 of at least 48 host bits."""
+    subnet = ipaddress.IPv6Network("fd00:d0c:68::/64")
+    assert str(ipam.mac_address6(subnet, "02:42:0a:fd:44:02")) == "fd00:d0c:68::242:afd:4402"
