@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from dockyard.distribution.manifests import host_platform
+from dockyard.oci import platform as oci_platform
 from dockyard.testing.daemon import DockerCLI
 from dockyard.testing.dockerd import Dockerd
 
-HERE = host_platform()
+HERE = oci_platform.default()
 OTHER = "linux/arm64" if HERE.architecture != "arm64" else "linux/amd64"
 
 

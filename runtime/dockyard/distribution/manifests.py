@@ -24,10 +24,6 @@ def parse_platform(text: str | None) -> Platform:
     return _platform.parse(text) if text else _platform.default()
 
 
-def host_platform() -> Platform:
-    return _platform.default()
-
-
 def serves(wanted: Platform, image: Platform) -> bool:
     """Whether an image of platform ``image`` runs where ``wanted`` is asked for, as dockerd
     20.10's ``OnlyPlatformWithFallback`` decides: containerd's ``platforms.Only``, or, for an

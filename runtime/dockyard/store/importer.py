@@ -32,17 +32,17 @@ def import_rootfs(store: ImageStore, stream: BinaryIO, repo: str | None = None,
     ``{"stream": "WARNING: …"}`` about owners a rootless daemon could not keep)."""
     ref = tag_reference(repo, tag) if repo else None
     config_obj = apply_changes(dict(EMPTY_CONFIG), changes or [])
-    os_name, arch, variant = parse_platform(platform)
-    return _run(store, stream, ref, config_obj, message or "Imported from -", (os_name, arch, variant))
+    return _run(store, stream, ref, config_obj, message or "Imported from -",
+                import_architecture(platform))
 
 
 def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, Any], message: str,
-         plat: tuple[str, str, str]) -> Iterator[dict[str, Any]]:
+         architecture: str) -> Iterator[dict[str, Any]]:
     with store.adding() as session, disk_errors(store.root):
         upload = ChunkStream(decompressed_chunks(stream))
         diff_id, _ = store.content.write(upload)
         session.blob(diff_id)  # kept if an image uses it, else removed on exit
-        config = _config(diff_id, config_obj, message, plat)
+        config = _config(diff_id, config_obj, message, architecture)
         layer = LayerInput(diff_id, mt.OCI_LAYER)
         prepared = store.prepare(config, [layer], [ref] if ref else [], session=session)
         store.commit([prepared])
@@ -50,27 +50,26 @@ def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, An
     yield {"status": prepared.image.id}
 
 
-def _config(diff_id: str, config_obj: dict[str, Any], message: str, plat: tuple[str, str, str]) -> bytes:
+def _config(diff_id: str, config_obj: dict[str, Any], message: str, architecture: str) -> bytes:
     created = rfc3339_now()
-    out: dict[str, Any] = {"architecture": plat[1], "comment": message, "config": config_obj,
+    out: dict[str, Any] = {"architecture": architecture, "comment": message, "config": config_obj,
                            "container_config": dict(EMPTY_CONFIG), "created": created,
                            "docker_version": __version__,
-                           "history": [{"created": created, "comment": message}], "os": plat[0],
+                           "history": [{"created": created, "comment": message}], "os": "linux",
                            "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
-    if plat[2]:
-        out["variant"] = plat[2]
     return json.dumps(out, separators=(",", ":")).encode()
 
 
-def parse_platform(text: str | None) -> tuple[str, str, str]:
-    """``--platform`` as dockerd 20.10's import takes it: parsed as containerd does, then only
-    its OS kept — the image is recorded with this machine's architecture and no variant
-    (its ``Architecture: runtime.GOARCH``), and an OS other than linux is refused."""
+def import_architecture(text: str | None) -> str:
+    """The architecture an import of ``--platform`` records, as dockerd 20.10's: the platform
+    parsed as containerd does, then only its OS kept — the image is linux with this machine's
+    architecture and no variant (its ``Architecture: runtime.GOARCH``), and an OS other than
+    linux is refused."""
     here = _platform.default()
     wanted = _platform.parse(text) if text else here
     if wanted.os != "linux":
         raise InvalidArgument("operating system is not supported")
-    return "linux", here.architecture, ""
+    return here.architecture
 
 
 def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:

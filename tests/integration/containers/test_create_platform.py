@@ -10,10 +10,10 @@ import docker
 import pytest
 from docker.errors import APIError
 
-from dockyard.distribution.manifests import host_platform
+from dockyard.oci import platform as oci_platform
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
 
-HOST = host_platform()
+HOST = oci_platform.default()
 OTHER = "linux/arm64" if HOST.architecture != "arm64" else "linux/amd64"
 
 

@@ -19,6 +19,7 @@ from dockyard.distribution.credentials import AuthConfig, decode_header
 from dockyard.distribution.endpoints import HUB_ENDPOINT, RegistryConfig
 from dockyard.distribution.errors import ManifestUnknown, UnsupportedManifest
 from dockyard.errors import InvalidArgument
+from dockyard.oci import platform as oci_platform
 from dockyard.oci.platform import Platform
 
 # ---- X-Registry-Auth and config.json --------------------------------------------------------
@@ -141,7 +142,7 @@ def test_platform_selection() -> None:
 
 
 def test_platform_parsing_as_containerd() -> None:
-    here = manifests.host_platform()
+    here = oci_platform.default()
     assert manifests.parse_platform("linux") == Platform("linux", here.architecture, here.variant)
     assert str(manifests.parse_platform("x86_64")) == "linux/amd64"
     assert str(manifests.parse_platform("linux/whatever")) == "linux/whatever"  # pairs are not checked

@@ -166,14 +166,14 @@ def test_manifest_list_platform_selection(source: Node, node_factory: Callable[.
                                           dockyard_registry: RegistryProcess, tmp_path: Path) -> None:
     import urllib3
 
-    from dockyard.distribution.manifests import host_platform
+    from dockyard.oci import platform as oci_platform
     from dockyard.testing.busybox import build_busybox_archive
 
     repo = f"{dockyard_registry.host}/multi"
     other = node_factory("other")
     other.load(build_busybox_archive(tmp_path, extra_files={"etc/motd": b"s390x\n"}))
     entries = []
-    for node, tag, arch in ((source, "a", host_platform().architecture), (other, "b", "s390x")):
+    for node, tag, arch in ((source, "a", oci_platform.default().architecture), (other, "b", "s390x")):
         node.store.tag("busybox:latest", repo, tag)
         messages = push(node, repo, tag)
         entries.append({"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -196,7 +196,7 @@ def test_manifest_list_platform_selection(source: Node, node_factory: Callable[.
         run(fresh.dist.pull(repo, "latest", platform="linux/riscv64"))
     inspect = fresh.dist.inspect(f"{repo}:latest")
     assert inspect["Descriptor"]["digest"] == of_bytes(index)
-    assert {p["architecture"] for p in inspect["Platforms"]} == {host_platform().architecture, "s390x"}
+    assert {p["architecture"] for p in inspect["Platforms"]} == {oci_platform.default().architecture, "s390x"}
 
 
 def test_docker_hub_names_go_to_the_mirror(source: Node, node_factory: Callable[..., Node],
@@ -270,7 +270,7 @@ def test_search_of_a_registry_with_v1_search(source: Node) -> None:
 
 def test_explicit_platform_must_match_a_single_platform_image(source: Node, node_factory: Callable[..., Node],
                                                               dockyard_registry: RegistryProcess) -> None:
-    from dockyard.distribution.manifests import host_platform
+    from dockyard.oci import platform as oci_platform
 
     repo = f"{dockyard_registry.host}/single"
     source.store.tag("busybox:latest", repo, "v1")
@@ -280,5 +280,5 @@ def test_explicit_platform_must_match_a_single_platform_image(source: Node, node
                                               "wanted linux/s390x, actual: linux/"):
         run(fresh.dist.pull(repo, "v1", platform="linux/s390x"))
     assert fresh.store.count_images() == 0
-    run(fresh.dist.pull(repo, "v1", platform=str(host_platform())))
+    run(fresh.dist.pull(repo, "v1", platform=str(oci_platform.default())))
     assert fresh.store.count_images() == 1

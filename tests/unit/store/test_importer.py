@@ -14,7 +14,7 @@ from store_helpers import F, make_tar, sha256, store_state
 from dockyard.engine import go_arch
 from dockyard.errors import InvalidArgument
 from dockyard.store.images import ImageStore
-from dockyard.store.importer import apply_changes, import_rootfs, parse_platform
+from dockyard.store.importer import apply_changes, import_architecture, import_rootfs
 from dockyard.store.snapshots import HostileLayer
 
 ROOTFS = make_tar([F("bin/", type=tarfile.DIRTYPE), F("bin/hello", b"hi\n", mode=0o755)])
@@ -60,7 +60,7 @@ def test_invalid_change(store: ImageStore) -> None:
 @pytest.mark.parametrize("text", ["windows/amd64", "windows", "darwin/arm64", "macos"])
 def test_another_os_is_refused_in_dockerds_words(text: str) -> None:
     with pytest.raises(InvalidArgument, match="^operating system is not supported$"):
-        parse_platform(text)
+        import_architecture(text)
 
 
 @pytest.mark.parametrize("text", ["linux/amd64", "amd64", "x86_64", "arm64", "linux/arm/v6", "linux",
@@ -68,7 +68,7 @@ def test_another_os_is_refused_in_dockerds_words(text: str) -> None:
 def test_any_linux_platform_is_this_machines_as_dockerd_records_it(text: str | None) -> None:
     """dockerd 20.10 parses --platform as containerd does, then keeps only the OS (checked:
     amd64, arm64, linux/arm/v6 and the rest each gave a linux/<this machine> image)."""
-    assert parse_platform(text) == ("linux", go_arch(), "")
+    assert import_architecture(text) == go_arch()
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -80,7 +80,7 @@ def test_any_linux_platform_is_this_machines_as_dockerd_records_it(text: str | N
 ])
 def test_unparsable_platforms_in_containerds_words(text: str, message: str) -> None:
     with pytest.raises(InvalidArgument) as info:
-        parse_platform(text)
+        import_architecture(text)
     assert str(info.value) == message
 
 
