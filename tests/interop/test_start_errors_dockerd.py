@@ -91,3 +91,20 @@ def test_a_bind_source_gone_since_the_create(both: dict[str, Any], tmp_path: Pat
         seen[name] = (start[0], start[1].replace(str(source), "<src>"), state["ExitCode"],
                       state["Error"].replace(str(source), "<src>"), source.is_dir())
     assert seen["dockyard"] == seen["dockerd"]
+
+
+@pytest.mark.parametrize("workdir", ["/etc/passwd", "/etc//passwd/", "/etc/hosts", "/etc/passwd/x"])
+def test_a_working_dir_that_is_a_file_fails_the_create(both: dict[str, Any], workdir: str) -> None:
+    """dockerd makes the working directory at create: a file there (the image's, the init
+    layer's /etc/hosts) fails the create with 500, and no container is left."""
+    seen = {}
+    for name, (_cli, client) in both.items():
+        api = client.api
+        before = len(api.containers(all=True))
+        made = _status(lambda api=api: api.create_container(
+            "busybox", ["true"], working_dir=workdir,
+            host_config=api.create_host_config(network_mode="none")))
+        words = made[1] if made[1].startswith("Cannot mkdir") else made[1].rpartition(": ")[2]
+        seen[name] = (made[0], words, len(api.containers(all=True)) - before)
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"][0] == 500

@@ -268,6 +268,7 @@ class ContainerManager:
         if not self._skeletons.take(record.dir):
             skeleton.make(record.dir, self.root_owner)
         _fit_init_layer(record, self.root_owner)
+        _create.check_working_dir(record)
         volumes = getattr(self.engine, "volumes", None)
         if volumes is not None:
             record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
