@@ -480,16 +480,13 @@ def _receive_console(sock: socket.socket) -> int | None:
 
 
 def _exec_outcome(err_r: int) -> bytes:
-    """The init's failure report from its error pipe, or b"" once it has exec'd: after
-    ``child.EXECUTING``, the pipe's EOF (close-on-exec), as ``runc start`` reads its exec fifo
-    to the end — before it, ``docker top`` would list the init as the launcher's Python, and an
-    exec would find it there. An ``execve`` that fails after ``EXECUTING`` ends the process:
-    EOF as well, and the start stands (the container's exit 1, as runc's)."""
-    first = os.read(err_r, 65536)
-    if first.startswith(child.EXECUTING):
-        syscalls.read_all(err_r)
-        return b""
-    return first and first + syscalls.read_all(err_r)
+    """The init's failure report from its error pipe, or b"" at its EOF with none: it has
+    exec'd (close-on-exec), as ``runc start`` reads its exec fifo to the end — before that,
+    ``docker top`` would list the init as the launcher's Python, and an exec would find it
+    there. An ``execve`` that fails after the lookup ends the process unreported: EOF as well,
+    and the start stands (the container's exit 1, as runc's). One wake-up: the init writes
+    nothing on its way to the exec."""
+    return syscalls.read_all(err_r)
 
 
 def _kill_and_reap(pid: int, pidfd: int) -> None:

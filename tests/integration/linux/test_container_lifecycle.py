@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 from containerprobe import Result, collect
 
+from dockyard.containers import shim
 from dockyard.containers.runtime import Runtime, dockerd_start_error
 from dockyard.containers.shim import HANDOFF_AFTER
 from dockyard.containers.spec import ContainerSpec, Mount, User
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.linux import cgroups
 from dockyard.linux.cgroups import Limits
-from dockyard.linux.launcher import StartFailed
+from dockyard.linux.launcher import Launcher, StartFailed
+from dockyard.linux.syscalls import read_all
 from dockyard.network.errors import NetworkError
 
 Run = Callable[..., Result]
@@ -327,3 +329,31 @@ def test_an_embryo_binds_its_files_only_once_the_network_is_ready(runtime: Runti
     assert not any(map(os.path.isdir, paths))
     time.sleep(1)
     assert start(spec_reading(3), network_ready(3, "after\n")) == (0, "after\n")
+
+
+def test_an_init_writes_nothing_on_its_error_pipe_on_its_way_to_the_exec(make_spec: MakeSpec) -> None:
+    """A started init's error pipe ends (close-on-exec) with nothing on it: whoever waits for
+    the exec wakes once, at the exec, not on the way to it (a byte before the ``execve`` woke
+    it, and it preempted the init for it, on the start's path). The raw pipe of an embryo's
+    early start, as a shim hands it to the daemon."""
+    shim.warm(1)  # as a launcher before it clones: the init imports nothing past pivot_root
+    launcher = Launcher()
+    embryo = launcher.embryo()
+    assert embryo is not None  # root on cgroup v1, as CI
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        running = launcher.start(make_spec(["sleep", "30"]), [devnull] * 3, embryo, early=True)
+    finally:
+        os.close(devnull)
+    assert running.exec_pipe is not None and running.root_sock is not None
+    try:
+        said = read_all(running.exec_pipe)
+        exe = os.readlink(f"/proc/{running.pid}/exe")
+    finally:
+        os.close(running.exec_pipe)
+        running.root_sock.close()
+        os.kill(running.pid, signal.SIGKILL)
+        event = Launcher.reap(running)
+    assert said == b""
+    assert exe == "/bin/sleep"  # its command (the path in its mount namespace), not Python
+    assert event["exit_code"] == 128 + signal.SIGKILL
