@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
+from ..linux import users
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
-from ..linux.users import UnknownUser
 from .create import rlimits, seccomp_setting, security_opts
 from .runtime import ExecProcess, Runtime
 from .spec import DEFAULT_PATH
@@ -52,9 +52,19 @@ def _exec_failed(message: str) -> ExecStartFailed:
     and as its spec's failures are, with 500 (:class:`~dockyard.linux.users.UnknownUser`)."""
     if message.startswith(("unable to find user ", "unable to find group ")):
         failed = ExecStartFailed(message)
-        failed.status = UnknownUser.status
+        failed.status = users.UnknownUser.status
         return failed
     return ExecStartFailed(dockerd_exec_error(message))
+
+
+def _runs_as_root(record: Any) -> bool:
+    """Whether the container's own process is root, so holds the container's capabilities
+    (dockerd gives a non-root one none: neither does an exec of it then)."""
+    layers_top_down = [record.upper_dir, *reversed(record.lower_dirs)]
+    try:
+        return users.resolve(record.config.get("User") or "", layers_top_down).uid == 0
+    except users.UnknownUser:
+        return False
 
 
 def merge_env(base: list[str], extra: list[str]) -> list[str]:
@@ -318,7 +328,8 @@ class ExecManager:
             no_new_privs=security_opts(security)[1], tty=tty,
             seccomp=seccomp_setting(host, containers.daemon_seccomp),
             rlimits=rlimits(host, containers.default_ulimits),
-            oom_score_adj=int(host.get("OomScoreAdj") or 0))
+            oom_score_adj=int(host.get("OomScoreAdj") or 0),
+            holds_caps=_runs_as_root(record))
 
     @staticmethod
     def _pipes(session: ExecSession, config: dict[str, Any], detach: bool,

@@ -67,6 +67,11 @@ class ExecSpec:
     tty: bool = False
     rlimits: list[list[int]] = field(default_factory=list)  # the container's --ulimit, as runc
     oom_score_adj: int = 0                   # the container's --oom-score-adj, as runc's exec
+    holds_caps: bool = False
+    """The container's process (its user root) holds its capabilities: until the execve,
+    so does the exec's process whatever its user (dockerd 20.10 gives an exec its container's process spec, the
+    capabilities made for the container's user). The execve of a non-root user drops them: they
+    let it reach its command (``exec -u nobody c /root/x`` in a 0700 /root runs it)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,9 +196,12 @@ def _setup(spec: ExecSpec, ctx: ExecContext) -> tuple[str, dict[str, str]]:
     capabilities.drop_bounding(ctx.caps)
     if _setgroups_allowed():  # "deny" in a user namespace with a single-uid (rootless) map
         syscalls.setgroups(list(user.additional_gids))
+    keep = user.uid == 0 or spec.holds_caps
+    if keep and user.uid != 0:  # runc's SetKeepCaps around the user change, then ApplyCaps
+        syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1)  # (the execve resets the flag)
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
-    if user.uid == 0:
+    if keep:
         capabilities.restrict(ctx.caps)
     if spec.no_new_privs:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
