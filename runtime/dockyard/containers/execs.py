@@ -67,6 +67,13 @@ def _runs_as_root(record: Any) -> bool:
         return False
 
 
+def _exec_exit_code(exc: StartFailed) -> int:
+    """127 for a command that is not there alone (as current dockerd; 20.10 records 126) and
+    dockerd 20.10's 126 for the rest — a working directory that is not there too."""
+    missing = exc.exit_code == 127 and str(exc).startswith('exec: "')
+    return 127 if missing else 126
+
+
 def merge_env(base: list[str], extra: list[str]) -> list[str]:
     """dockerd's ReplaceOrAppendEnvValues: same-name entries replaced in place, others appended."""
     merged = {item.partition("=")[0]: item for item in base}
@@ -240,7 +247,7 @@ class ExecManager:
             process = self.runtime.exec(spec, *child_ends)
         except StartFailed as exc:
             session.close()
-            self._finish(instance, 127 if exc.exit_code == 127 else 126)
+            self._finish(instance, _exec_exit_code(exc))
             raise _exec_failed(str(exc)) from None
         except BaseException:
             session.close()
