@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from dockyard.engine import go_arch
@@ -163,3 +164,25 @@ def test_build_from_platform_as_dockerd(dockerd: Dockerd, dockyard_daemon: Any, 
         words = f"failed to parse platform {platform}: "
         line = next(x for x in said["dockerd"][1].splitlines() if x.startswith(words))
         assert line in said["dockyard"][1]
+
+
+@pytest.mark.parametrize("platform", ["bogus", "linux/a/b/c"])
+def test_build_from_platform_error_in_the_stream(dockerd: Dockerd, dockyard_daemon: Any,
+                                                 client: Any, tmp_path: Path, platform: str) -> None:
+    """The classic builder meets a bad FROM --platform at that FROM step: 200, ``Step 1/2 :
+    FROM …`` and then the error in the stream (not an error response before it)."""
+    (tmp_path / "Dockerfile").write_text(f"FROM --platform={platform} busybox\nRUN true\n")
+    said = {}
+    for name, host in (("dockerd", dockerd.host), ("dockyard", dockyard_daemon.host)):
+        api = docker.APIClient(base_url=host, version="1.41")
+        try:
+            messages = list(api.build(path=str(tmp_path), decode=True))
+        except docker.errors.APIError as exc:
+            messages = [{"status": exc.status_code, "message": exc.explanation}]
+        finally:
+            api.close()
+        said[name] = ("".join(m.get("stream", "") for m in messages),
+                      [m.get("error") or m.get("message") for m in messages
+                       if "error" in m or "message" in m])
+    assert said["dockyard"] == said["dockerd"]
+    assert said["dockerd"][0] == f"Step 1/2 : FROM --platform={platform} busybox\n"

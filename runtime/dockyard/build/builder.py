@@ -198,6 +198,7 @@ class BuildJob:
         self.context = BuildContext.from_tar(stream, self.builder.root / "tmp")
         try:
             self._parse()
+            yield from self._platform_error()
             build = yield from self._prepare()
         except BaseException:
             self.context.close()
@@ -213,6 +214,17 @@ class BuildJob:
             raise classic_parse_error(exc) from None
         self.plan = plan(self.df, self.options.build_args, self.options.target,
                          target_platform=self.options.platform)
+
+    def _platform_error(self) -> Iterator[dict[str, Any]]:
+        """A ``FROM --platform`` that does not parse, as the classic builder meets it: the
+        first stage's after its ``Step 1/N : FROM`` line, in the stream (a later stage's still
+        before anything runs, where dockerd would build the stages before it first)."""
+        failing = next((p for p in self.plan if p.platform_error is not None), None)
+        if failing is None or failing.platform_error is None:
+            return
+        if failing is self.plan[0] and not self.options.quiet:
+            yield self._from_line(failing)
+        raise failing.platform_error
 
     def _prepare(self) -> Generator[dict[str, Any], None, ResolvedBuild]:
         """Resolve and check the build in a thread, streaming the first stage's pull as it

@@ -258,6 +258,9 @@ class PlannedStage:
     base: str
     base_stage: int | None
     steps: int
+    platform_error: DockerfileError | None = None
+    """Its ``FROM --platform`` did not parse: the classic builder says so when it reaches
+    that ``FROM`` step, in the build's stream (the base is planned as the target platform's)."""
 
 
 def plan(
@@ -271,12 +274,14 @@ def plan(
     image whose environment :func:`resolve` needs."""
     resolver = _Resolver(dockerfile, dict(build_args or {}), _platform(None),
                          _platform(target_platform), None)
+    resolver.platform_errors = {}
     try:
         order = resolver.graph(target)[0]
     except DockerfileError as exc:
         raise exc.with_source(dockerfile.source) from None
-    return tuple(PlannedStage(i, *resolver.bases[i][:2], len(dockerfile.stages[i].instructions))
-                 for i in order)
+    errors = {i: exc.with_source(dockerfile.source) for i, exc in resolver.platform_errors.items()}
+    return tuple(PlannedStage(i, *resolver.bases[i][:2], len(dockerfile.stages[i].instructions),
+                              errors.get(i)) for i in order)
 
 
 def _platform(value: Platform | str | None, fallback: Platform | str | None = None) -> Platform:
@@ -315,6 +320,7 @@ class _Resolver:
         self.stage_declared: dict[int, set[str]] = {}
         self.bases: dict[int, tuple[str, int | None, Platform]] = {}
         self.states: dict[int, _State] = {}
+        self.platform_errors: dict[int, DockerfileError] | None = None  # kept, not raised (plan)
 
     # global scope
 
@@ -416,7 +422,10 @@ class _Resolver:
             try:
                 platform = _platform(self.expand(f.platform, env, f))
             except DockerfileResolveError as exc:
-                raise exc.located(f.line, f.end_line, 1, f.original) from None
+                located = exc.located(f.line, f.end_line, 1, f.original)
+                if self.platform_errors is None:
+                    raise located from None
+                self.platform_errors[stage.index] = located
         found = self.df.find(name)
         if found is not None and found.index < stage.index:
             return name, found.index, platform
