@@ -13,15 +13,13 @@ namespace mode; the tmpfs is the remapped root's."""
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dockyard.linux import cgroups
-from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.daemon import DaemonProcess, DockerCLI, remapped_daemon
 from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
 
 SEEN = ("grep ' - cgroup' /proc/self/mountinfo; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; "
@@ -76,14 +74,9 @@ def remapped_pair(busybox_archive: Path) -> Iterator[tuple[str, str]]:
     theirs = start_dockerd(extra_args=("--userns-remap", "default"))
     try:
         load_busybox(theirs)
-        where = Path(tempfile.mkdtemp(prefix="dytest-remap-", dir="/tmp"))
-        where.chmod(0o711)  # the remapped root searches its way to its containers' roots
-        try:
-            with DaemonProcess(where / "root", "--userns-remap=default") as ours:
-                ours.load(busybox_archive)
-                yield theirs.host, ours.host
-        finally:
-            shutil.rmtree(where, ignore_errors=True)
+        with remapped_daemon() as ours:
+            ours.load(busybox_archive)
+            yield theirs.host, ours.host
     finally:
         stop_dockerd(theirs)
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -211,6 +212,21 @@ class PlacedDaemonProcess(DaemonProcess):
         return ["sh", "-c", f'{moves}; exec "$@"', "sh", *super().command()]
 
 
+@contextlib.contextmanager
+def remapped_daemon(*extra_args: str) -> Iterator[DaemonProcess]:
+    """A started ``--userns-remap=default`` daemon, its data root in a directory the remapped
+    root may search its way through (0711) to its containers' root file systems; removed with
+    its containers, its scratch directory and that directory however the block ends."""
+    where = Path(tempfile.mkdtemp(prefix="dytest-remapd-", dir="/tmp"))
+    where.chmod(0o711)
+    daemon = DaemonProcess(where / "root", "--userns-remap=default", *extra_args)
+    try:
+        yield daemon.start()
+    finally:
+        daemon.cleanup()
+        shutil.rmtree(where, ignore_errors=True)
+
+
 def rss_kib(pid: int) -> int:
     """Resident set size of ``pid`` in KiB (``VmRSS`` from /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -230,4 +246,5 @@ def pid_gone(pid: int, timeout: float = 5.0) -> bool:
     return True
 
 
-__all__ = ["IN_NEW_NETNS", "DaemonProcess", "NetnsDaemonProcess", "pid_gone", "ping_unix", "rss_kib"]
+__all__ = ["IN_NEW_NETNS", "DaemonProcess", "NetnsDaemonProcess", "pid_gone", "ping_unix", "remapped_daemon",
+           "rss_kib"]

@@ -11,11 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import socket
 import stat
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 
 from dockyard.linux.remap import DEFAULT_USER, RemappedRoot, resolve
 from dockyard.testing import nsjoin
-from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.daemon import DaemonProcess, DockerCLI, remapped_daemon
 from dockyard.testing.httpwait import get_when_up
 
 
@@ -43,19 +41,10 @@ class Remapped:
 def remapped(busybox_archive: Path) -> Iterator[Remapped]:
     if os.geteuid() != 0:
         pytest.skip("--userns-remap is a root daemon's")
-    where = Path(tempfile.mkdtemp(prefix="dytest-remapd-", dir="/tmp"))
-    where.chmod(0o711)  # the remapped root searches its way to its containers' root file systems
-    daemon = DaemonProcess(where / "root", "--userns-remap=default")
-    try:
-        daemon.start()
+    with remapped_daemon() as daemon:
         root = resolve("default")  # dockremap exists now: the daemon made it if it was missing
         assert root is not None and root.user == DEFAULT_USER
         yield Remapped(daemon.load(busybox_archive), root)
-    finally:
-        daemon.remove_containers()
-        daemon.stop()
-        shutil.rmtree(daemon.tmp, ignore_errors=True)
-        shutil.rmtree(where, ignore_errors=True)
 
 
 def test_info_and_the_data_root(remapped: Remapped) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import docker
 import pytest
 
 from dockyard.linux.mounts import open_beneath
-from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.daemon import DaemonProcess, DockerCLI, remapped_daemon
 
 RUN = ("run", "--rm", "--network", "none")
 
@@ -201,16 +199,8 @@ def test_the_launcher_refuses_a_link_swapped_in(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def remapped(busybox_archive: Path) -> Iterator[DaemonProcess]:
-    where = Path(tempfile.mkdtemp(prefix="dytest-remapd-", dir="/tmp"))
-    where.chmod(0o711)  # the remapped root searches its way to its containers' root file systems
-    daemon = DaemonProcess(where / "root", "--userns-remap=default")
-    try:
-        daemon.start()
+    with remapped_daemon() as daemon:
         yield daemon.load(busybox_archive)
-    finally:
-        daemon.remove_containers()
-        daemon.stop()
-        shutil.rmtree(where, ignore_errors=True)
 
 
 def test_under_userns_remap(remapped: DaemonProcess) -> None:
