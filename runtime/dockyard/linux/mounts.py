@@ -20,10 +20,11 @@ when its last process exits the kernel drops the namespace and every mount in it
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Final, NamedTuple
 
 from ..errors import InvalidArgument
@@ -444,17 +445,26 @@ def bind(root: str, source: str, target: str, read_only: bool, recursive: bool =
          subpath: str = "") -> None:
     """A ``--mount type=bind``; the mountpoint is created with the source's kind. With a
     volume's ``subpath`` the source is what :func:`open_beneath` opens below ``source``."""
-    fd = open_beneath(source, subpath) if subpath else -1
-    try:
-        source = f"/proc/self/fd/{fd}" if subpath else source
-        _check_source(source)
-        dest = _mountpoint(root, target, os.path.isdir(source))
-        sc.mount(source, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
-    finally:
-        if subpath:
-            os.close(fd)
+    with _source_beneath(source, subpath) as path:
+        _check_source(path)
+        dest = _mountpoint(root, target, os.path.isdir(path))
+        sc.mount(path, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
     if read_only:
         remount_readonly(dest)
+
+
+@contextlib.contextmanager
+def _source_beneath(source: str, subpath: str) -> Iterator[str]:
+    """A bind's source: ``source`` itself, or with a ``subpath`` the fd :func:`open_beneath`
+    opened below it (as a ``/proc/self/fd`` path, closed after the block)."""
+    if not subpath:
+        yield source
+        return
+    fd = open_beneath(source, subpath)
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 def open_beneath(base: str, subpath: str) -> int:
@@ -499,16 +509,10 @@ class MadeBind(NamedTuple):
 def premade_bind(source: str, read_only: bool, recursive: bool = True,
                  subpath: str = "") -> MadeBind:
     """:func:`bind`'s mount, not attached anywhere yet."""
-    path_fd = open_beneath(source, subpath) if subpath else -1
-    try:
-        if subpath:
-            source = f"/proc/self/fd/{path_fd}"
-        _check_source(source)
-        fd = sc.clone_mount(sc.AT_FDCWD, source, recursive)
-        is_dir = os.path.isdir(source)
-    finally:
-        if subpath:
-            os.close(path_fd)
+    with _source_beneath(source, subpath) as path:
+        _check_source(path)
+        fd = sc.clone_mount(sc.AT_FDCWD, path, recursive)
+        is_dir = os.path.isdir(path)
     try:
         if read_only:
             sc.set_mount_attrs(fd, sc.MOUNT_ATTR_RDONLY)
