@@ -22,7 +22,7 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -132,12 +132,7 @@ class Netlink:
         Python per bridged start."""
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            with self._lock:
-                if self._raw is None:
-                    self._raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                                              socket.NETLINK_ROUTE)
-                self._seq += 1
-                code = _request(self._raw, _newveth(self._seq, host_name, bridge, peer, fd, mac))
+            code = self._raw_request(lambda seq: _newveth(seq, host_name, bridge, peer, fd, mac))
         finally:
             os.close(fd)
         if code:
@@ -145,14 +140,19 @@ class Netlink:
 
     def add_address6(self, index: int, address: str, prefixlen: int) -> None:
         """An IPv6 address on a host interface (a bridge's gateway; kept if it is there)."""
+        code = self._raw_request(lambda seq: _newaddr6(seq, index, address, prefixlen))
+        if code:
+            raise NetworkError(f"failed to add {address}/{prefixlen}: {os.strerror(code)}")
+
+    def _raw_request(self, message: Callable[[int], bytes]) -> int:
+        """One hand-written rtnetlink request (``message(seq)``) on the raw socket, opened at
+        first use: 0 or the kernel's errno."""
         with self._lock:
             if self._raw is None:
                 self._raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                                           socket.NETLINK_ROUTE)
             self._seq += 1
-            code = _request(self._raw, _newaddr6(self._seq, index, address, prefixlen))
-        if code:
-            raise NetworkError(f"failed to add {address}/{prefixlen}: {os.strerror(code)}")
+            return _request(self._raw, message(self._seq))
 
 
 # rtnetlink constants (linux/rtnetlink.h, if_link.h, veth.h)
