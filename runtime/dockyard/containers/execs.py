@@ -60,9 +60,12 @@ def _exec_failed(message: str) -> ExecStartFailed:
 def _runs_as_root(record: Any) -> bool:
     """Whether the container's own process is root, so holds the container's capabilities
     (dockerd gives a non-root one none: neither does an exec of it then)."""
+    user = record.config.get("User") or ""
+    if not user:  # Docker's default, root: no passwd to read on an exec's path
+        return True
     layers_top_down = [record.upper_dir, *reversed(record.lower_dirs)]
     try:
-        return users.resolve(record.config.get("User") or "", layers_top_down).uid == 0
+        return users.resolve(user, layers_top_down).uid == 0
     except users.UnknownUser:
         return False
 
