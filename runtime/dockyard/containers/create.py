@@ -518,7 +518,6 @@ def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
         raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
 
 
-
 def check_platform(image: str, image_config: dict[str, Any], wanted: Platform) -> None:
     """A create's ``platform`` against the image's (dockerd's 404: the docker CLI's
     ``--pull missing`` then pulls that platform's image)."""
@@ -527,6 +526,7 @@ def check_platform(image: str, image_config: dict[str, Any], wanted: Platform) -
     if not serves(wanted, actual):
         raise NotFound(f"image with reference {image} was found but does not match the specified "
                        f"platform: wanted {wanted}, actual: {actual}")
+
 
 # what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
 # the key, the feature (``cgroups.supported``), the value it keeps instead, the warning
