@@ -83,7 +83,7 @@ def test_a_relative_parent_goes_below_the_daemons_own_cgroup(dockyard_daemon: Da
             assert limit == LIMIT
             assert _gone(os.path.join(cgroups.detected().v1["memory"], memory.lstrip("/"), cid))
         finally:
-            _remove_everywhere(name)
+            _rmdir_below_mounts(name)
 
 
 def test_pause_update_top_and_exec_find_the_cgroup_under_its_parent(client: Any) -> None:
@@ -126,13 +126,34 @@ def test_the_daemons_cgroup_parent_is_the_default(busybox_archive: Path) -> None
             client.close()
 
 
-def _remove_everywhere(name: str) -> None:
-    """A relative parent's directories in the hierarchies other than memory (below ``/``)."""
-    for mount in {*cgroups.detected().v1.values(), *filter(None, [cgroups.detected().v2])}:
-        try:
-            os.rmdir(os.path.join(mount, name))
-        except FileNotFoundError:
-            pass
+def _rmdir_below_mounts(*names: str) -> None:
+    """``names`` (deepest first) in every hierarchy, waiting for leaving processes."""
+    for name in names:
+        for mount in {*cgroups.detected().v1.values(), *filter(None, [cgroups.detected().v2])}:
+            path, deadline = os.path.join(mount, name), time.monotonic() + 10
+            while os.path.exists(path):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    assert time.monotonic() < deadline, f"{path} stays"
+                    time.sleep(0.05)
+
+
+def _kill_past_a_blocker(api: Any, daemon: DaemonProcess, cid: str, pids_dir: Path) -> None:
+    """Kill ``cid`` with a child cgroup in its pids cgroup (``pids_dir``), which its shim then
+    cannot remove: once the shim has said so in the daemon's log, the daemon's sweep is the
+    one to remove it."""
+    blocker = pids_dir / "blocker"
+    blocker.mkdir()
+    try:
+        api.kill(cid)
+        assert api.wait(cid, timeout=10)["StatusCode"] == 137
+        deadline = time.monotonic() + 30
+        while f"the shim of {cid} left its cgroup" not in daemon.log():
+            assert time.monotonic() < deadline, daemon.log()
+            time.sleep(0.05)
+    finally:
+        blocker.rmdir()
 
 
 def test_a_restarted_daemon_finds_the_cgroup_under_its_parent(busybox_daemon: DaemonProcess) -> None:
@@ -167,17 +188,7 @@ def test_a_cgroup_its_shim_left_under_a_parent_is_removed(busybox_daemon: Daemon
         client = busybox_daemon.client()
         c = client.containers.run("busybox", ["sleep", "60"], detach=True, network_mode="none",
                                   cgroup_parent=f"/{name}")
-        blocker = Path(hier["pids"], name, c.id, "blocker")
-        blocker.mkdir()
-        try:
-            c.kill()
-            assert client.api.wait(c.id, timeout=10)["StatusCode"] == 137
-            deadline = time.monotonic() + 30
-            while f"the shim of {c.id} left its cgroup" not in busybox_daemon.log():
-                assert time.monotonic() < deadline, busybox_daemon.log()
-                time.sleep(0.05)
-        finally:
-            blocker.rmdir()
+        _kill_past_a_blocker(client.api, busybox_daemon, c.id, Path(hier["pids"], name, c.id))
         try:
             assert _gone(str(Path(hier["pids"], name, c.id)), timeout=30)
         finally:
@@ -214,19 +225,6 @@ def _placed(name: str) -> list[Path]:
     return [d / "cgroup.procs" for d in dirs]
 
 
-def _rmdir_below_mounts(*names: str) -> None:
-    """``names`` (deepest first) in every hierarchy, waiting for leaving processes."""
-    for name in names:
-        for mount in {*cgroups.detected().v1.values(), *filter(None, [cgroups.detected().v2])}:
-            path, deadline = os.path.join(mount, name), time.monotonic() + 10
-            while os.path.exists(path):
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    assert time.monotonic() < deadline, f"{path} stays"
-                    time.sleep(0.05)
-
-
 def test_a_daemon_restarted_in_another_cgroup_finds_a_relative_parents_cgroup(
         busybox_archive: Path) -> None:
     """A relative parent is below the daemon's own cgroup when the container starts; a daemon
@@ -261,17 +259,7 @@ def test_a_daemon_restarted_in_another_cgroup_finds_a_relative_parents_cgroup(
                 assert str(pid) in [row[1] for row in api.top(c.id)["Processes"]]
                 ex = api.exec_create(c.id, ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"])
                 assert int(api.exec_start(ex["Id"])) == 32 << 20
-                blocker = mine["pids"] / "blocker"  # the shim gives up: the daemon's sweep
-                blocker.mkdir()
-                try:
-                    api.kill(c.id)
-                    assert api.wait(c.id, timeout=10)["StatusCode"] == 137
-                    deadline = time.monotonic() + 30
-                    while f"the shim of {c.id} left its cgroup" not in daemon.log():
-                        assert time.monotonic() < deadline, daemon.log()
-                        time.sleep(0.05)
-                finally:
-                    blocker.rmdir()
+                _kill_past_a_blocker(api, daemon, c.id, mine["pids"])  # the daemon's sweep
                 assert all(_gone(str(p), timeout=30) for p in mine.values())
                 api.start(c.id)  # where its first start put it, not below the daemon's new one
                 pid = api.inspect_container(c.id)["State"]["Pid"]
