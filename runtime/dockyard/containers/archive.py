@@ -55,7 +55,8 @@ class _Helper:
     """One helper process: its first stdout line is a report, the rest (if any) is a tar."""
 
     def __init__(self, record: Any, op: str, path: str, stdin: int | None = subprocess.DEVNULL,
-                 remap: Any = None, **extra: Any) -> None:
+                 remap: Any = None, files: list[dict[str, Any]] | None = None,
+                 **extra: Any) -> None:
         options: dict[str, Any] = {"path": path, **extra}
         if remap is not None:  # --userns-remap: ids shifted in, mapped back out (cparchive)
             options["remap"] = {"uid_map": remap.uid_map, "gid_map": remap.gid_map}
@@ -67,8 +68,9 @@ class _Helper:
             os.makedirs(record.rootfs, exist_ok=True)
             options.update(lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
                            work_dir=record.work_dir, mountpoint=record.rootfs,
-                           binds=[_resolved(m) for m in getattr(record, "spec_mounts", []) or []
-                                  if m.get("type") == "bind" and op != "export"])
+                           binds=[] if op == "export" else [
+                               *(_resolved(m) for m in getattr(record, "spec_mounts", []) or []
+                                 if m.get("type") == "bind"), *(files or [])])
         if self.lock is not None:
             self.lock.acquire()
         try:
@@ -131,6 +133,25 @@ def _remap(containers: Any) -> Any:
     return getattr(containers, "remap", None)
 
 
+def _network_files(containers: Any, record: Any) -> list[dict[str, Any]]:
+    """dockerd's NetworkMounts for a stopped container's cp: /etc/resolv.conf, hostname and
+    hosts bound from the files its last start wrote (a ``container:`` joiner's are its donor's;
+    none before a first start, nor where the user mounted something there), read-only with a
+    read-only root file system. dockerd mounts them for an archive request as a start does."""
+    mode = str((record.host_config or {}).get("NetworkMode") or "")
+    directory = record.dir
+    if mode.startswith("container:"):
+        try:
+            directory = containers.get(mode.partition(":")[2]).dir
+        except NotFound:
+            return []
+    taken = {posixpath.normpath(str(m.get("Destination") or "")) for m in record.mounts or []}
+    read_only = bool((record.host_config or {}).get("ReadonlyRootfs"))
+    return [{"source": str(source), "target": f"/etc/{name}", "read_only": read_only}
+            for name in ("resolv.conf", "hostname", "hosts")
+            if f"/etc/{name}" not in taken and (source := directory / name).is_file()]
+
+
 def _check_path(path: str | None) -> str:
     if not path:
         raise InvalidArgument("Path cannot be empty")
@@ -140,7 +161,9 @@ def _check_path(path: str | None) -> str:
 def stat(containers: Any, name: str, path: str | None) -> dict[str, Any]:
     """HEAD /containers/{id}/archive: the path's stat (symlinks in it resolved in the container)."""
     path = _check_path(path)
-    helper = _Helper(containers.get(name), "stat", path, remap=_remap(containers))
+    record = containers.get(name)
+    helper = _Helper(record, "stat", path, remap=_remap(containers),
+                     files=_network_files(containers, record))
     try:
         report = helper.report()
     finally:
@@ -153,7 +176,9 @@ def stat(containers: Any, name: str, path: str | None) -> dict[str, Any]:
 def get(containers: Any, name: str, path: str | None) -> tuple[dict[str, Any], Iterator[bytes]]:
     """GET /containers/{id}/archive: the stat and a tar stream of ``path``."""
     path = _check_path(path)
-    helper = _Helper(containers.get(name), "get", path, remap=_remap(containers))
+    record = containers.get(name)
+    helper = _Helper(record, "get", path, remap=_remap(containers),
+                     files=_network_files(containers, record))
     try:
         report = helper.report()
         _raise(report, name, path)
@@ -184,6 +209,7 @@ def put(containers: Any, name: str, path: str | None, body: IO[bytes],
     # (dockerd's tarCopyOptions: only a configured user gives the copy new owners)
     chown = (record.config or {}).get("User") or None if copy_uid_gid else None
     helper = _Helper(record, "put", path, stdin=subprocess.PIPE, remap=_remap(containers),
+                     files=_network_files(containers, record),
                      no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, chown_user=chown)
     check = TarCheck()
     try:

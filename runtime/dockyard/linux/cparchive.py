@@ -273,6 +273,9 @@ def _prepare(member: tarfile.TarInfo, dest: str, no_overwrite: bool,
         if no_overwrite and not is_dir and member.isdir():
             raise CopyError("conflict", f"cannot overwrite non-directory {target!r} with directory {member.name!r}")
         if not (is_dir and member.isdir()):
+            if not is_dir and _mountpoint(target):
+                raise CopyError("failed", "Error processing tar file(exit status 1): "
+                                          f"unlinkat {target}: device or resource busy")
             shutil.rmtree(target) if is_dir else os.unlink(target)
     if owner is not None:
         member.uid, member.gid = owner
@@ -280,6 +283,15 @@ def _prepare(member: tarfile.TarInfo, dest: str, no_overwrite: bool,
         member.uid, member.gid = _to_host(_REMAP[0], member.uid), _to_host(_REMAP[1], member.gid)
     member.uname = member.gname = ""
     return member
+
+
+def _mountpoint(path: str) -> bool:
+    """Whether a file is a mountpoint (a bind of /etc/hosts, hostname, resolv.conf or of the
+    user's): dockerd's unpack, in the namespace holding the mount, cannot unlink it (EBUSY);
+    this helper may be in another one (a running container's root seen through /proc), where
+    the kernel would unlink it and take the mount away from the container."""
+    own = syscalls.mount_id(path)
+    return own is not None and own != syscalls.mount_id(os.path.dirname(path))
 
 
 # ---- entry point ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from typing import Final, NoReturn
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -204,6 +205,24 @@ def openat2(dir_fd: int, path: str, flags: int, resolve: int) -> int:
     if fd == -1:
         _fail(f"openat2 {path}", path)
     return int(fd)
+
+
+_STATX_MNT_ID: Final = 0x1000
+_AT_SYMLINK_NOFOLLOW: Final = 0x100
+_STATX_SIZE: Final = 256  # struct statx; stx_mnt_id (u64) at byte 144
+_STATX_MNT_ID_AT: Final = 144
+
+
+def mount_id(path: str) -> int | None:
+    """The id of the mount ``path`` (not followed if a symlink) is on, from statx(2) (Linux
+    5.8+; None on an older kernel, which does not fill it in)."""
+    buf = ctypes.create_string_buffer(_STATX_SIZE)
+    if _libc.statx(ctypes.c_int(_AT_FDCWD), _b(path), ctypes.c_int(_AT_SYMLINK_NOFOLLOW),
+                   ctypes.c_uint(_STATX_MNT_ID), buf) == -1:
+        _fail(f"statx {path}", path)
+    if not int.from_bytes(buf.raw[:4], sys.byteorder) & _STATX_MNT_ID:
+        return None
+    return int.from_bytes(buf.raw[_STATX_MNT_ID_AT:_STATX_MNT_ID_AT + 8], sys.byteorder)
 
 
 def umount2(target: str, flags: int = 0) -> None:

@@ -1,0 +1,104 @@
+"""``docker cp`` of /etc/hostname, /etc/hosts and /etc/resolv.conf, side by side with a private
+real dockerd 20.10: for an archive request of a stopped container dockerd mounts the files its
+last start wrote (a ``container:`` joiner's are its donor's) as a start does, so a copy out gives
+them rather than the image's empty placeholders, and a copy in — stopped or running — cannot
+unlink a mountpoint (``unlinkat …: device or resource busy``, 500); before a first start there
+is nothing mounted and the placeholders are what is copied."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+FILES = ("hostname", "hosts", "resolv.conf")
+
+
+def _copied_out(cli: Any, container: str, path: str) -> tuple[int, str, list[tuple[str, int, int, bytes]]]:
+    """``docker cp CONTAINER:PATH -``: exit code, stderr and the tar's (name, permission bits,
+    size, content); dockerd's headers carry the file type in the mode too (Go's c_ISREG)."""
+    done = cli("cp", f"{container}:{path}", "-", text=False)
+    if done.returncode:
+        return done.returncode, done.stderr.decode(), []
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+        members = [(m.name, m.mode & 0o7777, m.size, tar.extractfile(m).read() if m.isfile() else b"")  # type: ignore[union-attr]
+                   for m in tar.getmembers()]
+    return 0, "", members
+
+
+def _removed(cli: Any, *names: str) -> None:
+    cli("rm", "-f", *names)
+
+
+def test_a_stopped_containers_network_files_are_its_last_starts(both: dict[str, Any],
+                                                                 tmp_path: Path) -> None:
+    """…and a never started one's are the placeholders, which a copy in replaces."""
+    (tmp_path / "hostname").write_text("given\n")
+    seen = {}
+    for name, (cli, _client) in both.items():
+        try:
+            done = cli("run", "--name", "netfiles", "--network", "none", "--hostname", "hh",
+                       "--dns", "192.0.2.53", "--add-host", "peer:192.0.2.7", "busybox", "true")
+            assert done.returncode == 0, done.stderr
+            assert cli("create", "--name", "netnever", "--network", "none", "busybox",
+                       "true").returncode == 0
+            never = [_copied_out(cli, "netnever", f"/etc/{f}")[2][0][1:3] for f in FILES]
+            copied = cli("cp", str(tmp_path / "hostname"), "netnever:/etc/hostname")
+            seen[name] = ([_copied_out(cli, "netfiles", f"/etc/{f}") for f in FILES],
+                          never, copied.returncode, _copied_out(cli, "netnever", "/etc/hostname")[2])
+        finally:
+            _removed(cli, "netfiles", "netnever")
+    assert seen["dockyard"] == seen["dockerd"]
+    hostname, hosts, resolv = (out[2][0] for out in seen["dockerd"][0])
+    assert hostname == ("hostname", 0o644, 3, b"hh\n")
+    assert b"192.0.2.7\tpeer\n" in hosts[3] and resolv[3] == b"nameserver 192.0.2.53\n"
+    assert seen["dockerd"][1:] == ([(0o755, 0)] * 3, 0, [("hostname", 0o644, 6, b"given\n")])
+
+
+def test_a_joiners_network_files_are_its_donors(both: dict[str, Any]) -> None:
+    seen = {}
+    for name, (cli, _client) in both.items():
+        try:
+            assert cli("run", "-d", "--name", "netdonor", "--network", "none", "--hostname", "dh",
+                       "busybox", "sleep", "60").returncode == 0
+            done = cli("run", "--name", "netjoiner", "--network", "container:netdonor", "busybox", "true")
+            assert done.returncode == 0, done.stderr
+            while_there = _copied_out(cli, "netjoiner", "/etc/hostname")
+            _removed(cli, "netdonor")
+            seen[name] = (while_there, _copied_out(cli, "netjoiner", "/etc/hostname")[2][0][1:3])
+        finally:
+            _removed(cli, "netjoiner", "netdonor")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"] == ((0, "", [("hostname", 0o644, 3, b"dh\n")]), (0o755, 0))
+
+
+def test_a_copy_into_a_mounted_file_is_refused(both: dict[str, Any], tmp_path: Path) -> None:
+    """The network files of a stopped and of a running container, and a user's file bind."""
+    (tmp_path / "new").write_text("new\n")
+    (tmp_path / "bound").write_text("bound\n")
+    seen = {}
+    for name, (cli, _client) in both.items():
+        try:
+            assert cli("run", "--name", "netstopped", "--network", "none", "busybox",
+                       "true").returncode == 0
+            assert cli("run", "-d", "--name", "netrunning", "--network", "none", "-v",
+                       f"{tmp_path / 'bound'}:/etc/bound", "busybox", "sleep", "60").returncode == 0
+            tried = [cli("cp", str(tmp_path / "new"), f"{c}:{p}") for c in ("netstopped", "netrunning")
+                     for p in [*(f"/etc/{f}" for f in FILES)] + ["/etc/bound"] * (c == "netrunning")]
+            after = cli("exec", "netrunning", "sh", "-c", "cat /etc/hostname /etc/bound; "
+                        "grep -c ' /etc/h' /proc/mounts")
+            seen[name] = ([(t.returncode, t.stderr) for t in tried],
+                          _copied_out(cli, "netstopped", "/etc/hostname")[2][0][1:3],
+                          after.stdout.split("\n")[1:])
+        finally:
+            _removed(cli, "netstopped", "netrunning")
+    assert seen["dockyard"] == seen["dockerd"]
+    busy = ("Error response from daemon: Error processing tar file(exit status 1): "
+            "unlinkat /etc/hostname: device or resource busy\n")
+    assert seen["dockerd"][0][0] == (1, busy)
+    assert (tmp_path / "bound").read_text() == "bound\n"
