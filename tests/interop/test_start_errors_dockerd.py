@@ -108,3 +108,27 @@ def test_a_working_dir_that_is_a_file_fails_the_create(both: dict[str, Any], wor
         seen[name] = (made[0], words, len(api.containers(all=True)) - before)
     assert seen["dockyard"] == seen["dockerd"]
     assert seen["dockerd"][0] == 500
+
+
+def test_a_network_donor_is_looked_for_at_the_start(both: dict[str, Any]) -> None:
+    """``--network container:x``: dockerd 20.10 creates the container whatever x is, and its
+    start fails with 404 (exit code 128 and the words recorded) until there is an x to join."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        api = client.api
+        try:
+            created = cli("create", "--pull", "never", "--name", "netjoin", "--network",
+                          "container:netgone", "busybox", "true")
+            start = _status(lambda api=api: api.start("netjoin"))
+            state = api.inspect_container("netjoin")["State"]
+            assert cli("run", "-d", "--name", "netgone", "--network", "none", "busybox",
+                       "sleep", "60").returncode == 0
+            again = _status(lambda api=api: api.start("netjoin"))
+            seen[name] = (created.returncode, created.stderr, start, state["Status"],
+                          state["ExitCode"], state["Error"], again,
+                          api.inspect_container("netjoin")["HostConfig"]["NetworkMode"])
+        finally:
+            cli("rm", "-f", "netjoin", "netgone")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"][:6] == (0, "", (404, "No such container: netgone"), "created", 128,
+                                   "No such container: netgone")

@@ -452,7 +452,9 @@ class NetworkManager:
     @off_loop
     def validate(self, record: ContainerLike) -> None:
         """At create: ports well-formed, networks exist; fills ``record.network_settings``
-        with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig)."""
+        with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig).
+        A ``container:x`` mode's x is looked for at the start, as dockerd 20.10 does (its
+        create takes a name no container has; the start fails with 404)."""
         ports.bindings(record.config, record.host_config)
         _check_macs(record)
         mode = self.mode(record)
@@ -460,7 +462,6 @@ class NetworkManager:
             record.config["Hostname"] = _host_mode_hostname(record)
         settings = empty_settings()
         if mode.startswith("container:"):
-            self._joined_sandbox(mode.split(":", 1)[1], must_run=False)
             record.network_settings = settings
             return
         with self._lock:
@@ -659,19 +660,14 @@ class NetworkManager:
 
     def _setup_joined(self, record: ContainerLike, other: str) -> NetworkSetup:
         """``--network container:x``: x's netns and x's /etc files."""
-        sb = self._joined_sandbox(other, must_run=True)
-        assert sb is not None
-        return NetworkSetup(sb.netns, _file_mounts(Path(sb.dir)), sb.hostname)
-
-    def _joined_sandbox(self, other: str, must_run: bool) -> Sandbox | None:
         containers = getattr(self.engine, "containers", None) if self.engine is not None else None
         if containers is None:
             raise NotFound(f"No such container: {other}")
         target = containers.get(other)
         sb = self.state.sandboxes.get(target.id)
-        if must_run and sb is None:
+        if sb is None:
             raise Conflict(f"cannot join network of a non running container: {target.id}")
-        return sb
+        return NetworkSetup(sb.netns, _file_mounts(Path(sb.dir)), sb.hostname)
 
     @off_loop
     def teardown(self, record: ContainerLike) -> None:
