@@ -37,10 +37,11 @@ class Containers:
 
 def test_stopped_container_with_a_bind_mount(tmp_path: Path) -> None:
     rootfs = busybox_rootfs(tmp_path / "rootfs")
-    for sub in ("upper", "work", "merged", "vol"):
+    for sub in ("upper", "work", "merged", "vol", "ctr"):
         (tmp_path / sub).mkdir()
     record = SimpleNamespace(
         id="dytest-cp-binds", state={"Running": False, "Pid": 0}, config={}, host_config={},
+        dir=tmp_path / "ctr", mounts=[],  # never started: no /etc files of its own to bind
         lower_dirs=[str(rootfs)], upper_dir=str(tmp_path / "upper"), work_dir=str(tmp_path / "work"),
         rootfs=str(tmp_path / "merged"),
         spec_mounts=[{"type": "bind", "source": str(tmp_path / "vol"), "target": "/data",
