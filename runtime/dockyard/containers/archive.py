@@ -138,6 +138,8 @@ def _network_files(containers: Any, record: Any) -> list[dict[str, Any]]:
     hosts bound from the files its last start wrote (a ``container:`` joiner's are its donor's;
     none before a first start, nor where the user mounted something there), read-only with a
     read-only root file system. dockerd mounts them for an archive request as a start does."""
+    if record.state.get("Running"):
+        return []  # its root, seen through /proc, has them mounted
     mode = str((record.host_config or {}).get("NetworkMode") or "")
     directory = record.dir
     if mode.startswith("container:"):
