@@ -112,7 +112,8 @@ def test_a_working_dir_that_is_a_file_fails_the_create(both: dict[str, Any], wor
 
 def test_a_network_donor_is_looked_for_at_the_start(both: dict[str, Any]) -> None:
     """``--network container:x``: dockerd 20.10 creates the container whatever x is, and its
-    start fails with 404 (exit code 128 and the words recorded) until there is an x to join."""
+    start fails with 404 (exit code 128 and the words recorded) until there is an x to join;
+    a create naming an x that is there records x's full id."""
     seen = {}
     for name, (cli, client) in both.items():
         api = client.api
@@ -124,11 +125,16 @@ def test_a_network_donor_is_looked_for_at_the_start(both: dict[str, Any]) -> Non
             assert cli("run", "-d", "--name", "netgone", "--network", "none", "busybox",
                        "sleep", "60").returncode == 0
             again = _status(lambda api=api: api.start("netjoin"))
+            assert cli("create", "--name", "netjoin2", "--network", "container:netgone",
+                       "busybox", "true").returncode == 0
+            modes = [api.inspect_container(c)["HostConfig"]["NetworkMode"].replace(
+                api.inspect_container("netgone")["Id"], "<id>") for c in ("netjoin", "netjoin2")]
             seen[name] = (created.returncode, created.stderr, start, state["Status"],
-                          state["ExitCode"], state["Error"], again,
-                          api.inspect_container("netjoin")["HostConfig"]["NetworkMode"])
+                          state["ExitCode"], state["Error"], again, modes)
         finally:
-            cli("rm", "-f", "netjoin", "netgone")
+            cli("rm", "-f", "netjoin", "netjoin2", "netgone")
     assert seen["dockyard"] == seen["dockerd"]
     assert seen["dockerd"][:6] == (0, "", (404, "No such container: netgone"), "created", 128,
                                    "No such container: netgone")
+    assert seen["dockerd"][7] == ["container:netgone", "container:<id>"]
+

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -453,8 +454,8 @@ class NetworkManager:
     def validate(self, record: ContainerLike) -> None:
         """At create: ports well-formed, networks exist; fills ``record.network_settings``
         with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig).
-        A ``container:x`` mode's x is looked for at the start, as dockerd 20.10 does (its
-        create takes a name no container has; the start fails with 404)."""
+        A ``container:x`` mode is recorded with x's full id when there is an x, as dockerd
+        20.10's create does; its create takes a name no container has (the start fails, 404)."""
         ports.bindings(record.config, record.host_config)
         _check_macs(record)
         mode = self.mode(record)
@@ -462,6 +463,9 @@ class NetworkManager:
             record.config["Hostname"] = _host_mode_hostname(record)
         settings = empty_settings()
         if mode.startswith("container:"):
+            with contextlib.suppress(NotFound):
+                donor = self._container(mode.partition(":")[2])
+                record.host_config["NetworkMode"] = f"container:{donor.id}"
             record.network_settings = settings
             return
         with self._lock:
