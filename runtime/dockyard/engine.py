@@ -291,8 +291,9 @@ class Engine:
     def registry_login(self, auth: AuthConfig) -> dict[str, Any]:
         return self.distribution.login(auth)
 
-    def image_search(self, term: str, limit: int = 25, auth: AuthConfig | None = None) -> list[dict[str, Any]]:
-        return self.distribution.search(term, limit, auth)
+    def image_search(self, term: str, limit: int = 25, auth: AuthConfig | None = None,
+                     filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        return self.distribution.search(term, limit, auth, filters)
 
     def distribution_inspect(self, name: str, auth: AuthConfig | None = None) -> dict[str, Any]:
         return self.distribution.inspect(name, auth)

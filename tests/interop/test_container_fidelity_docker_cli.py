@@ -83,7 +83,7 @@ def test_errors_in_dockerd_words(docker: Any) -> None:
         ("kill", "fid-nosuch"): "Cannot kill container: fid-nosuch: No such container: fid-nosuch",
         ("ps", "-a", "--filter", "exited=abc"): 'strconv.Atoi: parsing "abc": invalid syntax',
         ("ps", "--filter", "before=fid-nosuch"): "no such container fid-nosuch",
-        ("container", "prune", "-f", "--filter", "bogus=1"): "invalid filter 'bogus'",
+        ("container", "prune", "-f", "--filter", "bogus=1"): "Invalid filter 'bogus'",
     }
     for args, message in expected.items():
         done = docker(*args)

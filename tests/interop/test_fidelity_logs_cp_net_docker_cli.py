@@ -272,7 +272,7 @@ def test_prune_until_takes_durations_and_refuses_nonsense(docker: Any) -> None:
     bad = 'failed to parse value as time or duration: "bogus"'
     for verb in ("container", "network", "image"):
         _daemon_error(docker(verb, "prune", "-f", "--filter", "until=bogus"), bad)
-    _daemon_error(docker("network", "ls", "--filter", "until=1h"), "invalid filter 'until'")
+    _daemon_error(docker("network", "ls", "--filter", "until=1h"), "Invalid filter 'until'")
     docker("create", "--name", "fid-old", "--label", "fid=until", "--network", "none", "busybox", "true")
     assert docker("network", "create", "--label", "fid=until", "fid-n5").returncode == 0
     for verb in ("container", "network"):
@@ -297,4 +297,4 @@ def test_volume_create_of_an_existing_name_and_filter_wording(docker: Any) -> No
     assert done.stdout == '{"a":"1"} null\n'
     _daemon_error(docker("volume", "create", "-o", "type=tmpfs", "fid-v2"),
                   'create fid-v2: missing required option: "device"')
-    _daemon_error(docker("volume", "ls", "--filter", "dangling=maybe"), "invalid filter 'dangling=[maybe]'")
+    _daemon_error(docker("volume", "ls", "--filter", "dangling=maybe"), "Invalid filter 'dangling=[maybe]'")

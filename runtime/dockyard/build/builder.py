@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import DockyardError, InvalidArgument, NotFound
+from ..filters import Filters, check_keys
 from ..oci import reference
 from . import remote
 from .cache import BuildCache
@@ -45,6 +46,7 @@ from .context import BuildContext
 from .dockerfile import Dockerfile, PlannedStage, ResolvedBuild, ResolvedStage, parse, plan, resolve
 from .errors import BuildError, DockerfileParseError
 from .expand import Lexer
+from .flags import parse_duration
 from .imageconfig import ImageConfig
 from .instructions import Arg, Cmd, CopyLike, Expose, Instruction, KeyValue, Label, Run
 from .platforms import Platform
@@ -119,9 +121,11 @@ class Builder:
         """The build's JSON messages; raises before the first one for bad input."""
         return BuildStream(BuildJob(self, options), stream)
 
-    def prune(self, all: bool = True) -> dict[str, Any]:
+    def prune(self, all: bool = True, filters: Filters | None = None) -> dict[str, Any]:
         """Forget every cache entry and remove the intermediate images no tag or child image
-        needs (newest first, so a chain of them goes); tagged images stay."""
+        needs (newest first, so a chain of them goes); tagged images stay. ``filters`` are
+        checked as dockerd checks a build cache prune's (:func:`check_prune_filters`)."""
+        check_prune_filters(filters or {})
         entries = self.cache.entries()
         self.cache.remove(e.key for e in entries)
         reclaimed = 0
@@ -139,6 +143,41 @@ class Builder:
 
     def disk_usage(self) -> list[dict[str, Any]]:
         return self.cache.disk_usage()
+
+
+PRUNE_FILTERS = ("until", "unused-for", "label", "label!",
+                 "id", "parent", "type", "description", "inuse", "shared", "private")
+_CACHE_FIELDS = ("id", "parent", "type", "description", "inuse", "shared", "private")
+_ONE_VALUE = "filters expect only one value"
+
+
+def check_prune_filters(filters: Filters) -> int | None:
+    """A build cache prune's filters as dockerd 20.10 refuses them (its builder-next's
+    toBuildkitPruneInfo), each behind "failed to prune build cache: ": the keys, ``until``
+    beside its old name ``unused-for``, more than one value of a key, a value of ``until``
+    that is no Go duration (its 500). The duration in nanoseconds, or None."""
+    try:
+        return _prune_until(filters)
+    except DockyardError as exc:
+        kind = InvalidArgument if isinstance(exc, InvalidArgument) else DockyardError
+        raise kind(f"failed to prune build cache: {exc}") from None
+
+
+def _prune_until(filters: Filters) -> int | None:
+    check_keys(filters, PRUNE_FILTERS)
+    if filters.get("until") and filters.get("unused-for"):
+        raise InvalidArgument('conflicting filters: "until" and "unused-for"')
+    key = "unused-for" if filters.get("unused-for") else "until"
+    values = filters.get(key, [])
+    if len(values) > 1:
+        raise InvalidArgument(_ONE_VALUE)
+    try:
+        until = parse_duration(values[0]) if values else None
+    except ValueError as exc:
+        raise DockyardError(f"\"{key}\" filter expects a duration (e.g., '24h'): {exc}") from None
+    if any(len(filters[k]) > 1 for k in _CACHE_FIELDS if k in filters):
+        raise InvalidArgument(_ONE_VALUE)
+    return until
 
 
 class BuildStream:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..diskusage import files_size
-from ..errors import DockyardError, InvalidArgument
+from ..errors import DockyardError
+from ..filters import Filters, InvalidFilter, bool_filter, check_keys, go_match, prune_until
 from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
 from ..units import human_duration
@@ -204,24 +205,31 @@ def _ancestor(record: ContainerRecord, value: str) -> bool:
 
 
 _PS_FILTERS: Final = ("status", "name", "id", "label", "ancestor", "exited", "network", "volume",
-                      "before", "since", "health", "is-task", "publish", "expose")
+                      "before", "since", "health", "is-task", "publish", "expose",
+                      "isolation")  # taken and ignored on Linux, as dockerd's (list_unix.go)
 
 
-def check_filters(filters: dict[str, list[str]]) -> None:
-    """``docker ps --filter`` keys and values dockerd refuses, in its words, before any
-    container is looked at."""
-    for key, values in filters.items():
-        if key not in _PS_FILTERS:
-            raise InvalidArgument(f"invalid filter '{key}'")
-        for v in values:
-            if key == "status" and v not in _STATUSES:
-                raise InvalidArgument(f"invalid filter 'status={v}'")
-            if key == "exited" and not v.lstrip("-").isdigit():  # Go's Atoi, and dockerd's 500
-                raise DockyardError(f'strconv.Atoi: parsing "{v}": invalid syntax')
-            if key in ("publish", "expose"):
-                _port_set(v, key)
-        if key == "health":
-            health.check_filter(values)
+def check_filters(filters: Filters) -> None:
+    """``docker ps --filter`` keys and values dockerd refuses, in its words and its order
+    (foldFilter's), before any container is looked at."""
+    check_keys(filters, _PS_FILTERS)
+    for v in filters.get("exited", []):
+        if not re.fullmatch(r"[+-]?[0-9]+", v):  # Go's Atoi, and dockerd's 500
+            raise DockyardError(f'strconv.Atoi: parsing "{v}": invalid syntax')
+    for v in filters.get("status", []):
+        if v not in _STATUSES:
+            raise InvalidFilter("status", v)
+    _is_task(filters)
+    health.check_filter(filters.get("health", []))
+    for key in ("publish", "expose"):
+        for v in filters.get(key, []):
+            _port_set(v, key)
+
+
+def _is_task(filters: Filters) -> bool | None:
+    """``is-task``: whether swarm's task containers are asked for (dockerd reads "true" and
+    "false" alone); no container here is one."""
+    return bool_filter(filters, "is-task", ("true",), ("false",))
 
 
 def _port_set(value: str, key: str = "publish") -> set[str]:
@@ -252,7 +260,7 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
     """``docker ps --filter``: each key must match one of its values."""
     checks: dict[str, Callable[[str], bool]] = {
         "status": lambda v: bool(record.state["Status"] == v),
-        "name": lambda v: re.search(v, record.name) is not None,
+        "name": lambda v: go_match(v, record.name),
         "id": lambda v: record.id.startswith(v),
         "label": lambda v: _label_match(record.config.get("Labels") or {}, v),
         "ancestor": lambda v: _ancestor(record, v),
@@ -266,6 +274,8 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
         "health": lambda v: health.status_of(record.state) == v,
     }
     check_filters(filters)
+    if _is_task(filters):
+        return False
     for key, values in filters.items():
         check = checks.get(key)
         if check is not None and values and not any(check(v) for v in values):
@@ -273,12 +283,9 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
     return True
 
 
-def check_prune_filters(filters: dict[str, list[str]]) -> None:
-    for key in filters:
-        if key not in ("label", "label!", "until"):
-            raise InvalidArgument(f"invalid filter '{key}'")
-    for until in filters.get("until", []):
-        filter_time(until)  # a bad one fails the prune before anything goes
+def check_prune_filters(filters: Filters) -> None:
+    check_keys(filters, ("label", "label!", "until"))
+    prune_until(filters)  # a bad one fails the prune before anything goes
 
 
 def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:

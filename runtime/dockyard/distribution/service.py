@@ -7,13 +7,15 @@ One :class:`Distribution` per engine; each operation gets a fresh :class:`~.tran
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument, NotFound, Unavailable
+from ..filters import Filters, InvalidFilter, check_keys, unique_exact_match
 from ..oci import reference as _ref
 from ..oci.digest import of_bytes
 from ..oci.platform import Platform
@@ -131,8 +133,11 @@ class Distribution:
         Registry(endpoint, auth, self.pool).check_login()
         return {"Status": "Login Succeeded", "IdentityToken": ""}
 
-    def search(self, term: str, limit: int = 25, auth: AuthConfig | None = None) -> list[dict[str, Any]]:
-        """``GET /images/search``: the registry's v1 search API (OCI registries have none)."""
+    def search(self, term: str, limit: int = 25, auth: AuthConfig | None = None,
+               filters: Filters | None = None) -> list[dict[str, Any]]:
+        """``GET /images/search``: the registry's v1 search API (OCI registries have none);
+        ``filters`` (:func:`search_filter`) choose among the ``limit`` results, as dockerd's."""
+        keep = search_filter(filters or {})
         domain, _, text = term.partition("/") if _has_domain(term) else (_ref.DEFAULT_DOMAIN, "", term)
         endpoint = self.config.endpoints(domain)[-1]
         reg = Registry(endpoint, auth or AuthConfig(), self.pool)
@@ -146,9 +151,10 @@ class Distribution:
             results = json.loads(resp.data).get("results") or []
         except (ValueError, AttributeError):
             raise RegistryError(f"{domain}: invalid search response") from None
-        return [{"name": r.get("name", ""), "description": r.get("description", ""),
-                 "star_count": r.get("star_count", 0), "is_official": bool(r.get("is_official")),
-                 "is_automated": bool(r.get("is_automated"))} for r in results[:limit]]
+        found = [{"name": r.get("name", ""), "description": r.get("description", ""),
+                  "star_count": r.get("star_count", 0), "is_official": bool(r.get("is_official")),
+                  "is_automated": bool(r.get("is_automated"))} for r in results[:limit]]
+        return [r for r in found if keep(r)]
 
     def inspect(self, name: str, auth: AuthConfig | None = None) -> dict[str, Any]:
         """``GET /distribution/{name}/json``: descriptor and platforms, nothing downloaded."""
@@ -168,6 +174,28 @@ class Distribution:
             platforms = [{"architecture": config.get("architecture", ""), "os": config.get("os", ""),
                           **({"variant": config["variant"]} if config.get("variant") else {})}]
         return {"Descriptor": descriptor, "Platforms": platforms}
+
+
+SEARCH_FILTERS = ("is-automated", "is-official", "stars")
+
+
+def search_filter(filters: Filters) -> Callable[[dict[str, Any]], bool]:
+    """A search's filters as dockerd 20.10 reads them, refused before any registry is asked:
+    ``is-automated``/``is-official`` one value, "true" or "false" (``UniqueExactMatch``),
+    ``stars`` Go integers (the largest is the least a result has)."""
+    check_keys(filters, SEARCH_FILTERS)
+    wanted: dict[str, bool] = {}
+    for key in ("is-automated", "is-official"):
+        if key in filters:
+            if not (unique_exact_match(filters, key, "true") or unique_exact_match(filters, key, "false")):
+                raise InvalidFilter(key, filters[key])
+            wanted[key.replace("-", "_")] = unique_exact_match(filters, key, "true")
+    stars = 0
+    for value in filters.get("stars", []):
+        if not re.fullmatch(r"[+-]?[0-9]+", value):  # Go's Atoi
+            raise InvalidFilter("stars", value)
+        stars = max(stars, int(value))
+    return lambda r: r["star_count"] >= stars and all(r[k] == v for k, v in wanted.items())
 
 
 def pull_reference(name: str, tag: str | None, all_tags: bool = False) -> Reference:

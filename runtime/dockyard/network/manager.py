@@ -32,7 +32,8 @@ from typing import Any, Protocol, TypeVar
 from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..containers.trace import mark
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
+from ..filters import Filters, check_keys, prune_until
 from ..store.owners import to_host
 from ..store.timefmt import filter_time, parse_unix
 from . import files, ipam, nat, netlink, ports
@@ -375,8 +376,7 @@ class NetworkManager:
             net.ip_range6 = str(ipam.parse_subnet6(config["IPRange"]))
 
     def list_networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
-        if "until" in (filters or {}):  # a prune's filter only, as dockerd's
-            raise InvalidArgument("invalid filter 'until'")
+        _check_list_filters(filters or {})
         with self._lock:
             nets = [n for n in self.state.networks.values()
                     if _matches(n, filters or {}, len(self.state.endpoints_of(n.id)))]
@@ -416,8 +416,8 @@ class NetworkManager:
     @off_loop
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """User-defined networks without endpoints (and not named by a created container)."""
-        for until in (filters or {}).get("until", []):
-            filter_time(until)  # a bad one fails the prune before anything goes
+        check_keys(filters or {}, PRUNE_FILTERS)
+        prune_until(filters or {})  # a bad one fails the prune before anything goes
         with self._lock:
             wanted = self._networks_wanted_by_containers()
             deleted = []
@@ -1106,10 +1106,23 @@ def _mac(text: str | None) -> str | None:
     return mac
 
 
-def _check_type(value: str) -> bool:
-    if value not in ("custom", "builtin"):
-        raise InvalidArgument(f"invalid filter: 'type'='{value}'")
-    return True
+LIST_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
+PRUNE_FILTERS = ("label", "label!", "until")
+
+
+def _check_list_filters(filters: Filters) -> None:
+    """dockerd's refusals of a network list's filters, in its order and words: the keys,
+    one ``dangling`` spelled as Go reads it (400), a ``type`` of neither kind (its 500)."""
+    check_keys(filters, LIST_FILTERS)
+    dangling = filters.get("dangling", [])
+    if len(dangling) > 1:
+        raise InvalidArgument('got more than one value for filter key "dangling"')
+    if dangling and dangling[0] not in ("0", "false", "1", "true"):
+        raise InvalidArgument("invalid value for filter 'dangling', must be \"true\" (or \"1\"), "
+                              "or \"false\" (or \"0\")")
+    for value in filters.get("type", []):
+        if value not in ("custom", "builtin"):
+            raise DockyardError(f"invalid filter: 'type'='{value}'")
 
 
 def _matches(net: Network, filters: dict[str, list[str]], endpoints: int = 0) -> bool:
@@ -1119,17 +1132,15 @@ def _matches(net: Network, filters: dict[str, list[str]], endpoints: int = 0) ->
         "name": lambda v: v in net.name,
         "id": lambda v: net.id.startswith(v),
         "driver": lambda v: v == net.driver,
-        "type": lambda v: _check_type(v) and (v == "builtin") == net.predefined,
+        "type": lambda v: (v == "builtin") == net.predefined,
         "scope": lambda v: v == "local",
         "label": lambda v: _label_match(net.labels, v),
         "label!": lambda v: not _label_match(net.labels, v),
         "until": lambda v: parse_unix(net.created) <= filter_time(v),
-        "dangling": lambda v: (v.lower() in ("1", "true")) == (not net.predefined and not endpoints),
+        "dangling": lambda v: (v in ("1", "true")) == (not net.predefined and not endpoints),
     }
     for key, values in filters.items():
-        check = checks.get(key)
-        if check is None:
-            raise InvalidArgument(f"invalid filter '{key}'")
+        check = checks[key]  # the keys were checked (_check_list_filters, PRUNE_FILTERS)
         if key == "label!":
             if not all(check(v) for v in values):
                 return False

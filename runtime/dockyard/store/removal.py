@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import Conflict, NotFound
+from ..filters import bool_filter, check_keys, prune_until
 from ..oci import reference as _ref
 from .metadata import RefRow
-from .timefmt import filter_time
 
 if TYPE_CHECKING:
     from .images import ImageStore
@@ -131,18 +131,16 @@ PRUNE_FILTERS = {"dangling", "until", "label", "label!"}
 
 def prune_images(store: ImageStore, filters: dict[str, list[str]]) -> dict[str, Any]:
     """Remove dangling images (``dangling=false``: every image no container uses)."""
-    for key in filters:
-        if key not in PRUNE_FILTERS:
-            raise InvalidArgument(f"invalid filter '{key}'")
-    dangling_only = _dangling_only(filters.get("dangling", ["true"]))
-    until = _until(filters.get("until", []))
+    check_keys(filters, PRUNE_FILTERS)
+    dangling_only = bool_filter(filters, "dangling", false_first=True) is not False
+    until = prune_until(filters)
     records: list[dict[str, Any]] = []
     reclaimed = 0
     for image in store.meta.images("ORDER BY seq DESC"):
         refs = store.meta.refs(image.id)
         if (dangling_only and refs) or store.meta.children(image.id) or store.containers_using(image.id):
             continue
-        if until is not None and image.created_unix >= until:
+        if until is not None and image.created_unix >= int(until):
             continue
         if not _labels_match(image.label_dict, filters):
             continue
@@ -152,20 +150,6 @@ def prune_images(store: ImageStore, filters: dict[str, list[str]]) -> dict[str, 
         reclaimed += _delete_helper(store, image.id, records, False, True, quiet=True)
     return {"ImagesDeleted": records or None, "SpaceReclaimed": reclaimed}
 
-
-def _dangling_only(values: list[str]) -> bool:
-    value = values[-1].lower() if values else "true"
-    if value in ("true", "1"):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise InvalidArgument(f"invalid filter 'dangling={values[-1]}'")
-
-
-def _until(values: list[str]) -> int | None:
-    if not values:
-        return None
-    return int(filter_time(values[-1]))
 
 
 def labels_match(labels: dict[str, str], wanted: list[str]) -> bool:

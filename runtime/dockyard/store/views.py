@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
+from ..filters import bool_filter, check_keys, glob
 from .metadata import ImageRow, RefRow
 from .removal import familiar, labels_match
 
 if TYPE_CHECKING:
     from .images import ImageStore
 
-LIST_FILTERS = {"dangling", "reference", "label", "before", "since", "until"}
+LIST_FILTERS = ("dangling", "reference", "label", "before", "since")  # no until: a prune's alone
 
 EMPTY_CONFIG: dict[str, Any] = {
     "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
@@ -43,17 +43,11 @@ def _digests(refs: list[RefRow]) -> list[str]:
     return [familiar(r) for r in refs if r.digest is not None]
 
 
-def _glob(pattern: str) -> re.Pattern[str]:
-    """Go's path.Match: ``*`` and ``?`` never cross ``/``."""
-    out = ""
-    for ch in pattern:
-        out += "[^/]*" if ch == "*" else "[^/]" if ch == "?" else re.escape(ch)
-    return re.compile(out + r"\Z")
-
-
 def _reference_match(patterns: list[str], refs: list[RefRow]) -> bool:
     for pattern in patterns:
-        rx = _glob(pattern)
+        if not refs:
+            return False  # dockerd matches references alone: a bad pattern is not read here
+        rx = glob(pattern)
         for r in refs:
             name = familiar(r)
             repo = name.split("@")[0].rsplit(":", 1)[0] if r.digest is None else name.split("@")[0]
@@ -63,9 +57,7 @@ def _reference_match(patterns: list[str], refs: list[RefRow]) -> bool:
 
 
 def list_images(store: ImageStore, all: bool, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
-    for key in filters:
-        if key not in LIST_FILTERS:
-            raise InvalidArgument(f"invalid filter '{key}'")
+    check_keys(filters, LIST_FILTERS)
     refs = _refs_by_image(store)
     images = store.meta.images("ORDER BY created_unix DESC, seq DESC")
     parents = {i.parent for i in images if i.parent}
@@ -84,8 +76,7 @@ def list_images(store: ImageStore, all: bool, filters: dict[str, list[str]]) -> 
 def _filter(store: ImageStore, images: list[ImageRow], refs: dict[str, list[RefRow]],
             filters: dict[str, list[str]]) -> set[str]:
     keep = set()
-    dangling = filters.get("dangling")
-    want_dangling = None if not dangling else dangling[-1].lower() in ("true", "1")
+    want_dangling = bool_filter(filters, "dangling", ("true",), ("false",))
     before = [store.get(n).created_unix for n in filters.get("before", [])]
     since = [store.get(n).created_unix for n in filters.get("since", [])]
     for image in images:

@@ -30,6 +30,7 @@ from typing import Any
 from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..errors import Conflict, InvalidArgument, NotFound
+from ..filters import bool_filter, check_keys
 from ..linux.mounts import open_beneath
 from . import parse, subpath
 from .copyup import copy_up, image_path_kind, is_empty
@@ -39,8 +40,7 @@ log = logging.getLogger("dockyard.volumes")
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 LIST_FILTERS = ("dangling", "name", "driver", "label")
-PRUNE_FILTERS = ("label", "label!", "all")
-_TRUE, _FALSE = ("true", "1"), ("false", "0")
+PRUNE_FILTERS = ("label", "label!", "all")  # all: API 1.42's (the handler's, before it)
 
 
 class VolumeInUse(Conflict):
@@ -76,8 +76,8 @@ class VolumeManager:
 
     def list_volumes(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         filters = filters or {}
-        _check_filters(filters, LIST_FILTERS)
-        dangling = _bool_filter(filters, "dangling")
+        check_keys(filters, LIST_FILTERS)
+        dangling = bool_filter(filters, "dangling")
         used = self._used_names() if dangling is not None else set()
         out = []
         for volume in self.driver.all():
@@ -99,8 +99,8 @@ class VolumeManager:
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``POST /volumes/prune``: unused anonymous volumes (all unused ones with all=true)."""
         filters = filters or {}
-        _check_filters(filters, PRUNE_FILTERS)
-        every = bool(_bool_filter(filters, "all"))
+        check_keys(filters, PRUNE_FILTERS)
+        every = bool(bool_filter(filters, "all"))
         deleted, reclaimed = [], 0
         for volume in self.driver.all():
             if not every and not volume.anonymous or not _label_match(volume, filters):
@@ -412,22 +412,6 @@ def _str_map(value: Any, field: str) -> dict[str, str] | None:
     if value is not None and not isinstance(value, dict):
         raise InvalidArgument(f"invalid {field}: expected an object")
     return {str(k): str(v) for k, v in value.items()} if value else None
-
-
-def _check_filters(filters: dict[str, list[str]], allowed: tuple[str, ...]) -> None:
-    for key in filters:
-        if key not in allowed:
-            raise InvalidArgument(f"invalid filter '{key}'")
-
-
-def _bool_filter(filters: dict[str, list[str]], key: str) -> bool | None:
-    values = filters.get(key)
-    if not values:
-        return None
-    for value in values:
-        if value.lower() not in _TRUE + _FALSE:
-            raise InvalidArgument(f"invalid filter '{key}=[{' '.join(values)}]'")  # Go's %s of the list
-    return any(v.lower() in _TRUE for v in values)
 
 
 def _matches(volume: Volume, filters: dict[str, list[str]]) -> bool:

@@ -58,7 +58,7 @@ def test_bad_input_is_one_line(cli: Any) -> None:
     code, _, err = cli("volume", "create", "-o", "nokey", "v")
     assert code == 1 and 'bad format for option (expected key=value)' in err
     code, _, err = cli("volume", "ls", "-f", "colour=red")
-    assert code == 1 and "invalid filter 'colour'" in err
+    assert code == 1 and "Invalid filter 'colour'" in err
 
 
 def test_prune(cli: Any, client: Any) -> None:

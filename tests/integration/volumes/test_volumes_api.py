@@ -65,9 +65,9 @@ def test_path_like_names_never_leave_the_volumes_dir(client: Any, dockyard_daemo
 
 
 def test_filters_are_checked(client: Any) -> None:
-    with pytest.raises(docker.errors.APIError, match="invalid filter 'colour'"):
+    with pytest.raises(docker.errors.APIError, match="Invalid filter 'colour'"):
         client.api.volumes(filters={"colour": "red"})
-    with pytest.raises(docker.errors.APIError, match="invalid filter 'dangling=\\[maybe\\]'"):
+    with pytest.raises(docker.errors.APIError, match="Invalid filter 'dangling=\\[maybe\\]'"):
         client.api.volumes(filters={"dangling": "maybe"})
 
 

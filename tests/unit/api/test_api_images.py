@@ -104,9 +104,12 @@ def test_prune_default_keeps_tagged_and_all_removes_unused(loaded) -> None:
     assert loaded.get("/images/json").json() == []
 
 
-def test_bad_filters_are_400(loaded) -> None:
+def test_bad_filters_json_is_dockerds_500(loaded) -> None:
     r = loaded.get("/images/json", params={"filters": "{not json"})
-    assert r.status_code == 400 and r.json()["message"].startswith("invalid filter")
+    assert r.status_code == 500
+    r = loaded.get("/images/json", params={"filters": '{"dangling": "true"}'})
+    assert (r.status_code, r.json()["message"]) == (
+        500, "json: cannot unmarshal string into Go value of type map[string]bool")
 
 
 def test_list_filters(loaded) -> None:

@@ -217,7 +217,7 @@ def test_ps_filters(tmp_path: Path) -> None:
     assert views.matches(exited, {"status": ["exited"], "exited": ["3"], "label": ["tier=front"],
                                   "name": ["we"], "ancestor": ["busybox"], "id": ["abab"]})
     assert not views.matches(exited, {"label": ["tier=back"]})
-    with pytest.raises(InvalidArgument, match="invalid filter 'status=sleeping'"):
+    with pytest.raises(InvalidArgument, match="Invalid filter 'status=sleeping'"):
         views.matches(exited, {"status": ["sleeping"]})
     assert views.status_text(exited).startswith("Exited (3) ")
     assert views.status_text(_record(tmp_path)) == "Created"

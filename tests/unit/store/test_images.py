@@ -140,7 +140,7 @@ def test_prune_dangling_and_all(store: ImageStore) -> None:
     report = store.prune({"dangling": ["false"]})
     assert report["ImagesDeleted"][:2] == [{"Untagged": "keep:latest"}, {"Deleted": tagged}]
     assert store.count_images() == 0
-    with pytest.raises(InvalidArgument, match="invalid filter 'bogus'"):
+    with pytest.raises(InvalidArgument, match="Invalid filter 'bogus'"):
         store.prune({"bogus": ["1"]})
 
 

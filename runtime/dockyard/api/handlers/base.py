@@ -18,7 +18,8 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from ... import API_VERSION, __version__
-from ...errors import DockyardError, InvalidArgument, Unavailable
+from ...errors import DockyardError, Unavailable
+from ...filters import parse as parse_filters
 from ..streams import PulledStream, error_message
 
 log = logging.getLogger("dockyard.api")
@@ -89,17 +90,8 @@ class EngineHandler(tornado.web.RequestHandler):
         return value if value else None
 
     def filters_arg(self) -> dict[str, list[str]]:
-        """``filters`` as ``{"key": ["v", …]}``; the legacy ``{"key": {"v": true}}`` form too."""
-        raw = self.get_query_argument("filters", "")
-        if not raw:
-            return {}
-        try:
-            parsed = json.loads(raw)
-        except ValueError as exc:
-            raise InvalidArgument(f"invalid filter: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise InvalidArgument("invalid filter: expected a JSON object")
-        return {str(k): _filter_values(v) for k, v in parsed.items()}
+        """``filters`` as ``{"key": ["v", …]}`` (:func:`dockyard.filters.parse`)."""
+        return parse_filters(self.get_query_argument("filters", ""))
 
     # ---- output ----------------------------------------------------------------------------
 
@@ -131,14 +123,6 @@ class EngineHandler(tornado.web.RequestHandler):
             log.debug("%s %s: %s", self.request.method, self.request.uri, value)
         else:
             super().log_exception(typ, value, tb)
-
-
-def _filter_values(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [str(k) for k, on in value.items() if on]
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
 
 
 class NotFoundHandler(EngineHandler):

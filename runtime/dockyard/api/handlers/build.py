@@ -150,4 +150,5 @@ class BuildHandler(UploadHandler):
 
 class PruneHandler(EngineHandler):
     async def post(self) -> None:
-        self.write_json(await self.call(self.engine.builder.prune, all=self.bool_arg("all")))
+        self.write_json(await self.call(self.engine.builder.prune, all=self.bool_arg("all"),
+                                        filters=self.filters_arg()))

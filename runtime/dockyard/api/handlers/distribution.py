@@ -62,9 +62,13 @@ class AuthHandler(EngineHandler):
 
 
 class SearchHandler(EngineHandler):
-    """``GET /images/search?term=&limit=``."""
+    """``GET /images/search?term=&limit=&filters=``."""
 
     async def get(self) -> None:
+        from ...distribution.service import search_filter
+
+        filters = self.filters_arg()
+        search_filter(filters)  # dockerd refuses them before it looks at the term
         term = self.str_arg("term")
         if not term:
             raise InvalidArgument("term is required")
@@ -72,7 +76,7 @@ class SearchHandler(EngineHandler):
         if not raw.isdigit() or not 1 <= int(raw) <= 100:
             raise InvalidArgument(f"invalid limit {raw!r}: must be between 1 and 100")
         limit = int(raw)
-        result = await self.call(self.engine.image_search, term, limit, registry_auth(self))
+        result = await self.call(self.engine.image_search, term, limit, registry_auth(self), filters)
         self.write_json(result)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tornado.web
 
+from ...filters import check_keys
 from .base import EngineHandler
 from .execs import json_body
 
@@ -23,11 +24,13 @@ class CreateHandler(EngineHandler):
 
 
 class PruneHandler(EngineHandler):
-    """POST /volumes/prune — before API 1.42 every unused volume goes, not only anonymous ones."""
+    """POST /volumes/prune — before API 1.42 every unused volume goes, not only anonymous ones,
+    and ``all`` is no filter there (dockerd 20.10: ``Invalid filter 'all'``)."""
 
     async def post(self) -> None:
         filters = self.filters_arg()
         if self.version_below("1.42"):
+            check_keys(filters, ("label", "label!"))
             filters["all"] = ["true"]
         self.write_json(await self.call(self.engine.volumes.prune, filters))
 
