@@ -186,6 +186,7 @@ class Engine:
         }
 
     def info(self) -> dict[str, Any]:
+        from .containers.unsupported import RUNTIMES  # the names a create takes
         images = self._store.count_images()
         return {
             "ID": self._id, **self.containers.counts(), "Images": images, "Driver": "overlay2",
@@ -204,7 +205,8 @@ class Engine:
                                "Mirrors": list(self.config.registry_mirrors)},
             "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "Name": platform.node(),
             "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
-            "Runtimes": {"runc": {"path": "runc"}}, "DefaultRuntime": "runc", "Swarm": {
+            "Runtimes": {name: {"path": "runc"} for name in RUNTIMES},
+            "DefaultRuntime": RUNTIMES[0], "Swarm": {
                 "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                 "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "",

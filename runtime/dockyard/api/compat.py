@@ -162,3 +162,13 @@ def old_cgroupns_default(body: dict[str, Any], version: str, v1_host: bool) -> N
             host_config["CgroupnsMode"] = "host"
         elif host_config is None:
             body["HostConfig"] = {"CgroupnsMode": "host"}
+
+
+def ignore_kernel_memory(body: dict[str, Any], version: str) -> None:
+    """From 1.42 a create's ``KernelMemory`` is ignored (set to 0), as current dockerd's
+    router does ("removed in API 1.42"); an older client's is kept and warned of as dockerd
+    20.10 warns (``containers.create``); in place."""
+    host_config = body.get("HostConfig")
+    if parse_version(version) >= V1_42 and isinstance(host_config, dict) \
+            and host_config.get("KernelMemory"):
+        host_config["KernelMemory"] = 0

@@ -27,7 +27,7 @@ from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
 from ..oci.platform import Platform
-from . import health, logopts
+from . import health, logopts, unsupported
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
 NAME_RE: Final = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -207,7 +207,13 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
     hc.setdefault("CapDrop", None)
     hc.setdefault("PortBindings", None)
     hc["ShmSize"] = hc.get("ShmSize") or daemon.default_shm_size
-    hc.setdefault("Runtime", "runc")
+    hc["Runtime"] = hc.get("Runtime") or unsupported.RUNTIMES[0]  # "": the daemon's default
+    if not hc.get("StorageOpt"):
+        hc.pop("StorageOpt", None)  # dockerd's omitempty
+    hc.pop("InitPath", None)  # docker-py's init_path: no field of dockerd's HostConfig
+    if hc.get("DeviceRequests"):  # each a whole DeviceRequest, as dockerd's struct shows it
+        hc["DeviceRequests"] = [{"Driver": "", "Count": 0, "DeviceIDs": None, "Capabilities": None,
+                                 "Options": None, **r} for r in hc["DeviceRequests"]]
     hc.setdefault("ConsoleSize", [0, 0])
     # the docker CLI sends "" for what it leaves to the daemon: dockerd fills in its defaults
     hc["IpcMode"] = hc.get("IpcMode") or daemon.default_ipc_mode
@@ -237,6 +243,7 @@ def validate_host_config(hc: dict[str, Any]) -> None:
         except InvalidArgument as exc:
             raise InvalidArgument(f"invalid {key}: {exc}") from None
     security_opts(hc.get("SecurityOpt") or [])
+    unsupported.check_runtime(hc)
 
 
 def remapped(hc: dict[str, Any], remap: Any) -> bool:
@@ -365,7 +372,7 @@ def warnings(hc: dict[str, Any]) -> list[str]:
     if hc.get("OomKillDisable") and not hc.get("Memory"):
         out.append("OOM killer is disabled for the container, but no memory limit is set, this "
                    "can result in the system running out of resources.")
-    return out
+    return [*out, *unsupported.runtime_warnings(hc)]
 
 
 # dockerd's built-in logging drivers, and the options its file drivers take
@@ -529,7 +536,9 @@ def check_platform(image: str, image_config: dict[str, Any], wanted: Platform) -
 
 
 # what dockerd discards, with a warning, where the host's cgroups lack it (its sysinfo):
-# the key, the feature (``cgroups.supported``), the value it keeps instead, the warning
+# the key, the feature (``cgroups.supported``; "": never there), the value it keeps instead
+# (_KEPT: the value given, only warned of), the warning
+_KEPT: Final = object()
 _DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
     ("MemorySwappiness", "swappiness", None,
      ("Your kernel does not support memory swappiness capabilities or the cgroup is not "
@@ -537,8 +546,15 @@ _DISCARDABLE: Final[tuple[tuple[str, str, Any, str], ...]] = (
     ("MemoryReservation", "reservation", 0,
      ("Your kernel does not support memory soft limit capabilities or the cgroup is not "
       "mounted. Limitation discarded.")),
+    # kept and shown, with no effect: runc 1.1 writes no kernel memory limit (nor dockyard)
+    ("KernelMemory", "", _KEPT,
+     "Specifying a kernel memory limit is deprecated and will be removed in a future release."),
+    ("KernelMemory", "kmem", 0,
+     ("Your kernel does not support kernel memory limit capabilities or the cgroup is not "
+      "mounted. Limitation discarded.")),
     ("OomKillDisable", "oom_kill_disable", False,
      "Your kernel does not support OomKillDisable. OomKillDisable discarded."),
+    ("CpuPercent", "", 0, "linux does not support CPU percent. Percent discarded."),  # Windows'
     ("BlkioWeight", "blkio_weight", 0,
      ("Your kernel does not support Block I/O weight or the cgroup is not mounted. "
       "Weight discarded.")),
@@ -601,7 +617,8 @@ def discard_unsupported(hc: dict[str, Any]) -> list[str]:
     have, out = cgroups.supported(), []
     for key, feature, kept, warning in _DISCARDABLE:
         if hc.get(key) not in (None, 0, False, []) and feature not in have:
-            hc[key] = kept
+            if kept is not _KEPT:
+                hc[key] = kept
             out.append(warning)
     return out
 
@@ -634,6 +651,8 @@ def check_resources(hc: dict[str, Any], update: bool = False) -> None:
     if hc.get("BlkioWeight") and not 10 <= hc["BlkioWeight"] <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
     limits(hc).validate()
+    if 0 < (hc.get("KernelMemory") or 0) < 6 * 1024 * 1024:  # kept, without effect (runc 1.1's)
+        raise InvalidArgument("Minimum kernel memory limit allowed is 6MB")
 
 
 def _check_cpuset(hc: dict[str, Any]) -> None:
@@ -700,7 +719,9 @@ def limits(hc: dict[str, Any]) -> Limits:
                   memory_reservation=hc.get("MemoryReservation") or None,
                   swappiness=hc.get("MemorySwappiness"),
                   oom_kill_disable=bool(hc.get("OomKillDisable")),
-                  blkio_weight=hc.get("BlkioWeight") or None)
+                  blkio_weight=hc.get("BlkioWeight") or None,
+                  cpu_rt_period=hc.get("CpuRealtimePeriod") or None,
+                  cpu_rt_runtime=hc.get("CpuRealtimeRuntime") or None)
 
 
 def merged_ulimits(ulimits: list[dict[str, Any]] | None,

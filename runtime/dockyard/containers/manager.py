@@ -45,7 +45,7 @@ from ..store.timefmt import rfc3339_now, rfc3339_ns
 from ..volumes.manager import remake_sources, verify_sources
 from ..volumes.subpath import resolve_mounts
 from . import create as _create
-from . import nsmodes, skeleton
+from . import nsmodes, skeleton, unsupported
 from .events import EventBus, bus_of
 from .health import HealthMonitor
 from .monitor import Monitor
@@ -201,6 +201,7 @@ class ContainerManager:
         """``POST /containers/create``: nothing is written unless every check passes;
         ``platform`` (``?platform=``) must be one the image serves."""
         _create.check_blkio_types(body.get("HostConfig") or {})  # dockerd's decoder: first
+        unsupported.check_decoded(body.get("HostConfig") or {})
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidArgument("No image specified")  # dockerd: "config cannot be empty"…
@@ -216,9 +217,13 @@ class ContainerManager:
         _create.validate_host_config(host_config)
         _create.check_userns(host_config, self.remap)
         nsmodes.check_create(config, host_config, lambda other: self.get(other).id)
+        unsupported.check_storage_opts(host_config)
+        links = self._links(host_config)
         cid = secrets.token_hex(32)
         with self._lock:
             full = self._claim_name(name, cid)
+            if links:  # as dockerd's link graph shows them
+                host_config["Links"] = [f"{child}:{full}/{alias}" for child, alias in links]
             record = ContainerRecord(id=cid, name=full, image=image_name, image_id=image_id,
                                      config=config, host_config=host_config,
                                      created=rfc3339_now(), dir=self.root / cid,
@@ -239,6 +244,26 @@ class ContainerManager:
         mark(cid, "create.prepared")
         self.emit(record, "create")
         return {"Id": cid, "Warnings": [*discarded, *_create.warnings(host_config)]}
+
+    def _links(self, hc: dict[str, Any]) -> list[tuple[str, str]]:
+        """``--link NAME[:ALIAS]``, outside user-defined networks, as dockerd's registerLinks
+        takes it at create: each must name a container (its 400 otherwise); the child's name
+        and the alias (the name when none is given). Only registered: a link's environment
+        and hosts entries are not made (dockyard has no legacy links; dockerd makes none on
+        ``--network none`` either)."""
+        mode = str(hc.get("NetworkMode") or "default")
+        if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
+            return []
+        out = []
+        for link in hc.get("Links") or []:
+            name, _, alias = str(link).partition(":")
+            name = name.lstrip("/")
+            try:
+                child = self.get(name)
+            except NotFound as exc:
+                raise InvalidArgument(f"could not get container for {name}: {exc}") from None
+            out.append((child.name, alias.lstrip("/") or name))
+        return out
 
     def _image(self, image_id: str) -> tuple[dict[str, Any], list[str]]:
         """An image's config and layer dirs; cached, since an image ID names immutable content."""
@@ -367,6 +392,7 @@ class ContainerManager:
         """The container's spec, and what is left of its network's set-up: the runtime runs
         that while the init makes its mounts (``NetworkManager.setup``'s ``defer``)."""
         hc = record.host_config
+        unsupported.check_device_requests(hc)  # dockerd's is in the spec's making: here before it
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         if remapped:
             _create.check_userns_start(hc)
@@ -378,7 +404,7 @@ class ContainerManager:
         # --pid, --ipc, --uts; userns: the user namespace of x, a --pid/--ipc container:x
         shared = nsmodes.resolve(record, self.get, self.root_owner if remapped else None)
         join = ""  # the user namespace of the container whose network this one shares
-        if mode.startswith("container:"):
+        if mode.startswith("container:") and not record.config.get("NetworkDisabled"):
             try:
                 netns, join = self._network_donor(mode.split(":", 1)[1], remapped, shared)
             except BaseException:

@@ -84,6 +84,8 @@ class Limits:
     an eBPF program, :mod:`dockyard.linux.devicebpf`); ``None`` leaves them alone
     (``docker update``)."""
     blkio_weight: int | None = None    # 10..1000 (--blkio-weight), where the kernel has a file
+    cpu_rt_period: int | None = None   # µs (--cpu-rt-period); v1 only
+    cpu_rt_runtime: int | None = None  # µs (--cpu-rt-runtime); v1 only
     blkio_devices: dict[str, list[list[int]]] = field(default_factory=dict)
     """Per block device, ``[major, minor, value]`` each: ``"weight"`` (--blkio-weight-device)
     and the :data:`BLKIO_THROTTLES` (--device-read-bps …; 0 removes one), written as runc
@@ -112,7 +114,8 @@ class Limits:
         return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids,
                                        self.cpuset_cpus, self.cpuset_mems,
                                        self.memory_reservation, self.swappiness,
-                                       self.blkio_weight)) \
+                                       self.blkio_weight, self.cpu_rt_period,
+                                       self.cpu_rt_runtime)) \
             and not self.oom_kill_disable and not self.blkio_devices
 
     @property
@@ -219,8 +222,12 @@ def supported() -> frozenset[str]:
                                              ("swappiness", "memory.swappiness"),
                                              ("oom_kill_disable", "memory.oom_control"))
                      if os.path.exists(f"{root}/{path}"))
+        if os.path.exists(f"{root}/memory.kmem.limit_in_bytes"):
+            found.add("kmem")
     elif "memory" in hier.v2_controllers:
         found.add("reservation")  # v2 has no swappiness nor OOM-kill switch (dockerd's sysinfo)
+    if "cpu" in hier.v1 and os.path.exists(f"{hier.v1['cpu']}/cpu.rt_runtime_us"):
+        found.add("cpu_rt")  # real-time group scheduling (v2 has none)
     if "blkio" in hier.v1:
         root = hier.v1["blkio"]
         found.update(name for name, files in (("blkio_weight", ("blkio.weight", "blkio.bfq.weight")),
@@ -461,6 +468,8 @@ class CgroupV1:
         return self.dirs[controller]
 
     def _apply(self, limits: Limits) -> None:
+        if limits.cpu_rt_period or limits.cpu_rt_runtime:
+            _rt_sched(self._need("cpu"), limits)
         devices = self.dirs.get("devices")
         if devices and limits.devices is not None and limits.devices != self.devices:
             _write_devices(devices, limits.devices)
@@ -557,6 +566,24 @@ def _blkio_v1(path: str, limits: Limits) -> None:
                for major, minor, value in limits.blkio_devices.get(name, [])]
     for name, value in writes:  # a start's only
         _write_prochooks(f"{path}/{name}", value)
+
+
+def _rt_sched(path: str, limits: Limits) -> None:
+    """``--cpu-rt-period`` then ``--cpu-rt-runtime``, as runc's v1 cpu controller writes them
+    when it applies the cgroup (the period as an unsigned number): the kernel refuses a
+    runtime its parent's does not leave room for (dockerd's own parent, as dockyard's, has
+    none unless given some), which fails the start in runc's words."""
+    writes = [("cpu.rt_period_us", str(limits.cpu_rt_period % (1 << 64)) if limits.cpu_rt_period else ""),
+              ("cpu.rt_runtime_us", str(limits.cpu_rt_runtime) if limits.cpu_rt_runtime else "")]
+    for name, value in writes:
+        if not value:
+            continue
+        try:
+            _write(f"{path}/{name}", value)
+        except OSError as exc:
+            raise OSError(exc.errno, "failed to create shim task: OCI runtime create failed: runc "
+                                     "create failed: unable to start container process: unable to "
+                                     f"apply cgroup configuration: {exc.strerror}: unknown") from None
 
 
 def _write_prochooks(path: str, value: str) -> None:

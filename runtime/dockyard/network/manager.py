@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from ..containers.events import bus_of
 from ..containers.spec import Mount
@@ -458,10 +458,13 @@ class NetworkManager:
         20.10's create does; its create takes a name no container has (the start fails, 404)."""
         ports.bindings(record.config, record.host_config)
         _check_macs(record)
+        settings = empty_settings()
         mode = self.mode(record)
         if mode == "host":
             record.config["Hostname"] = _host_mode_hostname(record)
-        settings = empty_settings()
+        if _disabled(record):  # on no network, as dockerd's updateContainerNetworkSettings
+            record.network_settings = settings
+            return
         if mode.startswith("container:"):
             with contextlib.suppress(NotFound):
                 donor = self._container(mode.partition(":")[2])
@@ -527,6 +530,9 @@ class NetworkManager:
         mode = self.mode(record)
         directory = Path(record.dir)
         directory.mkdir(parents=True, exist_ok=True)
+        disabled = _disabled(record)
+        if disabled:
+            mode = "none"  # its own network namespace, whatever the mode (see _disabled)
         if mode.startswith("container:"):
             return self._setup_joined(record, mode.split(":", 1)[1])
         hostname = str(record.config.get("Hostname") or "") or record.id[:12]
@@ -539,7 +545,7 @@ class NetworkManager:
             sb = Sandbox(record.id, str(self.netns_dir / record.id), str(directory), hostname)
         self._name_options(sb, record)
         self.state.sandboxes[record.id] = sb
-        requested = [] if mode == "host" else self._requested(record, mode)
+        requested = [] if mode == "host" or disabled else self._requested(record, mode)
         mark(record.id, "net.requested")
         inside = None
         pin = userns and sb.netns not in ("host", "none")
@@ -552,7 +558,7 @@ class NetworkManager:
             mark(record.id, "net.netns")
         for net in [self.find("host")] if mode == "host" else [n for n, _req in requested]:
             self._told(net, "connect", record.id)  # here: before the volumes' mount events
-        mounts = _file_mounts(directory)
+        mounts = _file_mounts(directory, ("hostname",) if disabled else _ETC_FILES)
         if pin:  # copied by the launcher before the clone; ``finish`` writes them in place
             for m in mounts:
                 files.ensure(Path(m.source), self._files_owner())
@@ -583,10 +589,12 @@ class NetworkManager:
                 for net, req in sorted(bridged, key=lambda n: _join_order(n[0])):
                     self._attach(sb, inside, net, req, record.name)
             mark(record.id, "net.attached")
-        self._publish_record(record, sb)
+        disabled = _disabled(record)
+        if not disabled:
+            self._publish_record(record, sb)
         self.state.save()
         mark(record.id, "net.saved")
-        self._write_files(sb, host_mode=mode == "host")
+        self._write_files(sb, host_mode=mode == "host", hostname_only=disabled)
         mark(record.id, "net.files")
         self._refresh_peers(record.id)
         self._fill_settings(record, requested)
@@ -828,8 +836,11 @@ class NetworkManager:
             raise InvalidArgument("unable to derive the IP value for host-gateway")
         return bridge.gateway
 
-    def _write_files(self, sb: Sandbox, host_mode: bool) -> None:
+    def _write_files(self, sb: Sandbox, host_mode: bool, hostname_only: bool = False) -> None:
         directory = Path(sb.dir)
+        if hostname_only:
+            files.write(directory / "hostname", sb.hostname + "\n", self._files_owner())
+            return
         extra = [(ip, name) for ip, name in sb.extra_hosts]
         if host_mode:
             hosts = files.host_mode_hosts(extra)
@@ -991,6 +1002,9 @@ class NetworkManager:
     def _fill_settings(self, record: ContainerLike, requested: list[tuple[Network, dict[str, Any]]]) -> None:
         sb = self.state.sandboxes[record.id]
         s = empty_settings()
+        if _disabled(record):
+            record.network_settings = s
+            return
         s["SandboxID"] = secrets.token_hex(32) if sb.netns not in ("host", "none") else ""
         s["SandboxKey"] = sb.netns if sb.netns not in ("host", "none") else ""
         keys = ports.exposed_keys(record.config, record.host_config)
@@ -1037,9 +1051,21 @@ def _host_mode_hostname(record: ContainerLike) -> str:
     return asked if asked and asked != record.id[:12] else platform.node()
 
 
-def _file_mounts(directory: Path) -> list[Mount]:
+_ETC_FILES: Final = ("resolv.conf", "hostname", "hosts")
+
+
+def _file_mounts(directory: Path, names: tuple[str, ...] = _ETC_FILES) -> list[Mount]:
     return [Mount("bind", f"/etc/{name}", str(directory / name), options=["norbind"])
-            for name in ("resolv.conf", "hostname", "hosts")]
+            for name in names]
+
+
+def _disabled(record: ContainerLike) -> bool:
+    """``Config.NetworkDisabled`` (docker-py's ``network_disabled``), as dockerd 20.10 takes it
+    whatever the network mode: connected to no network (``Networks`` empty, nothing
+    published), its spec naming no network namespace, so the runtime's default gives it a new
+    one with ``lo`` alone; only /etc/hostname is the daemon's (the image's hosts and
+    resolv.conf show)."""
+    return bool(record.config.get("NetworkDisabled"))
 
 
 def _check_connectable(net: Network, mode: str, current: dict[str, Any]) -> None:

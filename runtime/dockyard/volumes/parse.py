@@ -250,17 +250,24 @@ def parse_config_volume(path: str) -> MountRequest:
 
 def requests(config: dict[str, Any], host_config: dict[str, Any]) -> list[MountRequest]:
     """Every mount a container asks for, duplicates refused, image volumes filling the gaps,
-    sorted parents first (as dockerd mounts them)."""
+    sorted parents first (as dockerd mounts them). A volume of ``Binds`` or of
+    ``Config.Volumes`` (``-v NAME:/x``, ``-v /x``, the image's) is ``--volume-driver``'s, as
+    dockerd's; a ``--mount`` names its own."""
     taken: dict[str, MountRequest] = {}
-    for req in [*(parse_bind(str(b)) for b in host_config.get("Binds") or []),
-                *(parse_mount(m) for m in host_config.get("Mounts") or []),
+    driver = str(host_config.get("VolumeDriver") or "")
+    binds = [parse_bind(str(b)) for b in host_config.get("Binds") or []]
+    for req in [*binds, *(parse_mount(m) for m in host_config.get("Mounts") or []),
                 *(parse_tmpfs(d, str(v or "")) for d, v in (host_config.get("Tmpfs") or {}).items())]:
         if req.destination in taken:
             raise InvalidMount(f"Duplicate mount point: {req.destination}")
         taken[req.destination] = req
     for path in sorted(config.get("Volumes") or {}):
         req = parse_config_volume(str(path))
-        taken.setdefault(req.destination, req)
+        if taken.setdefault(req.destination, req) is req:
+            binds.append(req)
+    for req in binds:
+        if req.type == "volume" and not req.driver:
+            req.driver = driver
     return sorted(taken.values(), key=lambda r: (_depth(r.destination), r.destination))
 
 

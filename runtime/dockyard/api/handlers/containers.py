@@ -30,7 +30,13 @@ from ...containers.logs import (
 )
 from ...distribution.manifests import parse_platform
 from ...errors import InvalidArgument
-from ..compat import migrate_mac_address, old_cgroupns_default, refuse_endpoints, refuse_old_subpath
+from ..compat import (
+    ignore_kernel_memory,
+    migrate_mac_address,
+    old_cgroupns_default,
+    refuse_endpoints,
+    refuse_old_subpath,
+)
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
 from .base import EngineHandler
 from .execs import check_detach_keys
@@ -97,6 +103,7 @@ class CreateHandler(ContainersHandler):
         warnings = migrate_mac_address(body, self.api_version,
                                        getattr(networks, "default_network", "bridge"))
         old_cgroupns_default(body, self.api_version, cgroup_v1_host())
+        ignore_kernel_memory(body, self.api_version)
         platform = None
         if (wanted := self.str_arg("platform")) and not self.version_below("1.41"):
             platform = parse_platform(wanted)  # 1.41 added it; older clients' is not read
