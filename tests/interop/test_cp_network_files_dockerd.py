@@ -102,3 +102,22 @@ def test_a_copy_into_a_mounted_file_is_refused(both: dict[str, Any], tmp_path: P
             "unlinkat /etc/hostname: device or resource busy\n")
     assert seen["dockerd"][0][0] == (1, busy)
     assert (tmp_path / "bound").read_text() == "bound\n"
+
+
+def test_a_stopped_containers_mount_source_gone(both: dict[str, Any], tmp_path: Path) -> None:
+    """dockerd mounts the volumes for an archive request too: a ``--mount`` source removed
+    since the create fails it as a path not found (404), whatever the path."""
+    seen = {}
+    for name, (cli, _client) in both.items():
+        source = tmp_path / name
+        source.mkdir()
+        try:
+            assert cli("create", "--name", "netbindgone", "--network", "none", "--mount",
+                       f"type=bind,source={source},target=/m", "busybox", "true").returncode == 0
+            source.rmdir()
+            seen[name] = _copied_out(cli, "netbindgone", "/etc/passwd")
+        finally:
+            _removed(cli, "netbindgone")
+    assert seen["dockyard"] == seen["dockerd"]
+    missing = "Error response from daemon: Could not find the file /etc/passwd in container netbindgone\n"
+    assert seen["dockerd"] == (1, missing, [])

@@ -138,3 +138,38 @@ def test_a_network_donor_is_looked_for_at_the_start(both: dict[str, Any]) -> Non
                                    "No such container: netgone")
     assert seen["dockerd"][7] == ["container:netgone", "container:<id>"]
 
+
+def test_a_restart_does_not_check_the_settings(both: dict[str, Any], tmp_path: Path) -> None:
+    """dockerd's restart is a stop and a start without ``docker start``'s settings check: a
+    ``--mount`` source gone is runc's error at the mount (127), a ``container:`` donor gone the
+    start's (its full id, recorded at create); the failure is 500 "Cannot restart container
+    NAME: …", and an earlier run's exit code stays where nothing gives one (137, 3)."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        api, source = client.api, tmp_path / name
+        source.mkdir()
+        bind = ["--network", "none", "--mount", f"type=bind,source={source},target=/m"]
+        runs = [("rsbind", [*bind, "busybox", "sh", "-c", "exit 3"]),
+                ("rsbound", ["-d", *bind, "busybox", "sleep", "60"]),
+                ("rsjoiner", ["--network", "container:rsdonor", "busybox", "sh", "-c", "exit 3"]),
+                ("rsjoined", ["-d", "--network", "container:rsdonor", "busybox", "sleep", "60"])]
+        try:
+            assert cli("run", "-d", "--name", "rsdonor", "--network", "none", "busybox",
+                       "sleep", "60").returncode == 0
+            donor = api.inspect_container("rsdonor")["Id"]
+            for container, args in runs:
+                assert cli("run", "--name", container, *args).returncode in (0, 3)
+            source.rmdir()
+            cli("rm", "-f", "rsdonor")
+            outcome = []
+            for container, _args in runs:
+                restart = _status(lambda api=api, c=container: api.restart(c, timeout=0))
+                info = api.inspect_container(container)
+                outcome.append((restart, info["State"]["Status"], info["State"]["ExitCode"],
+                                info["State"]["Error"], info["HostConfig"]["NetworkMode"]))
+            seen[name] = repr(outcome).replace(str(source), "<src>").replace(donor, "<donor>")
+        finally:
+            cli("rm", "-f", *(c for c, _args in runs), "rsdonor")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert "(500, 'Cannot restart container rsjoined: No such container: <donor>'), 'exited', " \
+           "137, 'No such container: <donor>', 'container:<donor>')" in seen["dockerd"]

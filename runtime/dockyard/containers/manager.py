@@ -56,6 +56,7 @@ from .trace import mark
 log = logging.getLogger("dockyard.containers")
 
 SHIM_DONE_TIMEOUT = 10.0
+EXIT_UNKNOWN = 128  # dockerd's exitUnknown: a failed start's code when nothing says another
 """Seconds a start waits for the container's previous shim to finish: it releases the previous
 run's overlay after reporting the exit (``shim.Shim._finish``), and two overlays must not share
 an upper dir."""
@@ -326,7 +327,7 @@ class ContainerManager:
         try:
             spec, network_ready = self._spec(record)
         except Exception as exc:  # an unknown --user, a network to join that is gone…
-            self._start_failed(record, 128, str(exc))  # dockerd's exitUnknown; --rm honoured
+            self._start_failed(record, EXIT_UNKNOWN, str(exc))  # --rm honoured
             raise
         mark(record.id, "start.spec")
         try:
@@ -380,7 +381,11 @@ class ContainerManager:
         CLI's ``run --rm`` waits for the removal after a failed start). A ``next-exit`` wait
         is not told (no run has exited: the CLI's ``run`` would print "Error waiting for
         container" besides the start's error); a restart's failure tells every waiter, as the
-        container stops restarting."""
+        container stops restarting. ``EXIT_UNKNOWN`` (a failure dockerd's
+        ``translateContainerdStartErr`` gives no code of its own) keeps the exit code of an
+        earlier run, as dockerd's containerStart sets 128 only over a 0."""
+        if code == EXIT_UNKNOWN:
+            code = int(record.state.get("ExitCode") or EXIT_UNKNOWN)
         record.state.update(ExitCode=code, Error=error)
         self._saver.save(record, wait=True)
         if record.state["Restarting"]:
@@ -701,13 +706,20 @@ class ContainerManager:
             future.result(30)
 
     def restart(self, name: str, timeout: int | None = None, sig: str | None = None) -> None:
+        """dockerd's restart: a stop and its start *without* the settings check of ``docker
+        start`` (a ``--mount`` source gone is runc's error at the mount, a ``container:`` donor
+        gone the start's); what fails is 500 "Cannot restart container NAME: …", whatever the
+        failure's own status (dockerd wraps it and loses its kind)."""
         record = self.get(name)
-        if record.running:
-            record.manually_stopped = True
-            self._stop(record, timeout, sig)
-        with self._guard(record):
-            record.state["Restarting"] = False
-            self._start(record)
+        try:
+            if record.running:
+                record.manually_stopped = True
+                self._stop(record, timeout, sig)
+            with self._guard(record):
+                record.state["Restarting"] = False
+                self._start(record)
+        except DockyardError as exc:
+            raise DockyardError(f"Cannot restart container {name}: {exc}") from exc
         self.emit(record, "restart")
 
     # ---- pause ---------------------------------------------------------------------------

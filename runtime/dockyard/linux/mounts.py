@@ -441,12 +441,23 @@ def host_devices() -> list[str]:
     return sorted(names)
 
 
+class BindSourceGone(FileNotFoundError):
+    """A bind's source is not there at a start, in runc's words (exit code 127, from ENOENT's):
+    a restart, or a restart policy's start, meets a ``--mount`` source removed since the
+    create; ``docker start`` refuses it first (``volumes.manager.verify_sources``)."""
+
+    def __init__(self, source: str, target: str) -> None:
+        super().__init__(errno.ENOENT, f'error during container init: error mounting "{source}" '
+                                       f'to rootfs at "{target}": stat {source}: no such file or '
+                                       "directory")
+
+
 def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True,
          subpath: str = "") -> None:
     """A ``--mount type=bind``; the mountpoint is created with the source's kind. With a
     volume's ``subpath`` the source is what :func:`open_beneath` opens below ``source``."""
     with _source_beneath(source, subpath) as path:
-        _check_source(path)
+        _check_source(path, target)
         dest = _mountpoint(root, target, os.path.isdir(path))
         sc.mount(path, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
     if read_only:
@@ -483,10 +494,9 @@ def open_beneath(base: str, subpath: str) -> int:
         os.close(top)
 
 
-def _check_source(source: str) -> None:
+def _check_source(source: str, target: str) -> None:
     if not os.path.exists(source):
-        raise InvalidArgument(f"invalid mount config for type \"bind\": "
-                              f"bind source path does not exist: {source}")
+        raise BindSourceGone(source, target)
 
 
 def _mountpoint(root: str, target: str, is_dir: bool) -> str:
@@ -506,11 +516,11 @@ class MadeBind(NamedTuple):
     is_dir: bool
 
 
-def premade_bind(source: str, read_only: bool, recursive: bool = True,
+def premade_bind(source: str, target: str, read_only: bool, recursive: bool = True,
                  subpath: str = "") -> MadeBind:
-    """:func:`bind`'s mount, not attached anywhere yet."""
+    """:func:`bind`'s mount, not attached anywhere yet (``target`` names it in an error)."""
     with _source_beneath(source, subpath) as path:
-        _check_source(path)
+        _check_source(path, target)
         fd = sc.clone_mount(sc.AT_FDCWD, path, recursive)
         is_dir = os.path.isdir(path)
     try:

@@ -91,8 +91,8 @@ def _premade(spec: ContainerSpec, ctx: child.ChildContext) -> None:
     ctx.overlay_fd = root_mount(spec)
     for i, m in enumerate(spec.mounts):
         if m.type == "bind":
-            ctx.binds[i] = mounts.premade_bind(m.source, m.read_only, "norbind" not in m.options,
-                                               m.subpath)
+            ctx.binds[i] = mounts.premade_bind(m.source, m.target, m.read_only,
+                                               "norbind" not in m.options, m.subpath)
 
 
 def _close_made(ctx: child.ChildContext) -> None:

@@ -369,9 +369,15 @@ def verify_sources(record: Any) -> None:
 
 
 def remake_sources(record: Any) -> None:
-    """Every start: a ``-v`` bind's host directory that went away since the create is made
-    again, as dockerd's ``MountPoint.Setup`` makes each bind source (``MkdirAllAndChownNew``)."""
-    for req in parse.requests(record.config, record.host_config):
+    """Every start: a ``-v`` bind's host directory (or a ``CreateMountpoint`` one's) that went
+    away since the create is made again, as dockerd's ``MountPoint.Setup`` makes each bind
+    source (``MkdirAllAndChownNew``). Another ``--mount`` source gone is left to the runtime's
+    mount (``mounts.BindSourceGone``, runc's words): a restart does not check the settings."""
+    hc = record.host_config
+    asked = [*(parse.parse_bind(str(b)) for b in hc.get("Binds") or []),
+             *(parse.parse_mount(m) for m in hc.get("Mounts") or []
+               if (m.get("BindOptions") or {}).get("CreateMountpoint"))]
+    for req in asked:
         if req.type == "bind" and req.create_source:
             _ensure_bind_source(req)
 

@@ -13,7 +13,7 @@ from containerprobe import collect
 
 from dockyard.containers.runtime import Runtime
 from dockyard.containers.spec import ContainerSpec, Mount
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import DockyardError
 from dockyard.linux import cgroups
 from dockyard.linux.cgroups import Limits
 from dockyard.linux.launcher import StartFailed
@@ -76,7 +76,8 @@ def test_a_batch_of_runs_leaves_nothing_behind(runtime: Runtime, make_spec: Make
     assert running.cleanup().exit_code == 137
     with pytest.raises(StartFailed):
         runtime.start(make_spec(["missing-binary"], limits=limits))
-    with pytest.raises(InvalidArgument, match="bind source path does not exist"):
+    with pytest.raises(StartFailed, match='error mounting "/nonexistent/dir" to rootfs at "/x": '
+                       "stat /nonexistent/dir: no such file or directory"):
         runtime.start(make_spec(["true"], limits=limits,
                                 mounts=[Mount("bind", "/x", "/nonexistent/dir")]))
     assert _snapshot(runtime, prefix, paths) == before

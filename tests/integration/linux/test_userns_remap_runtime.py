@@ -262,7 +262,8 @@ def test_mounts_devices_and_masked_paths(run: Callable[..., Result], base: Path)
     assert out[2:6] == ["tmpfs-ok", "4", "shm-ok", "1"]
     assert out[6:8] == ["remapbox", "0"]
     assert "Read-only file system" in out[8] and out[9] == "1"
-    with pytest.raises(InvalidArgument, match="bind source path does not exist: /nowhere"):
+    with pytest.raises(StartFailed, match='error mounting "/nowhere" to rootfs at "/data": stat '
+                       "/nowhere: no such file or directory"):
         run("true", mounts=[Mount("bind", "/data", "/nowhere")])
 
 
