@@ -175,3 +175,36 @@ def test_kernel_memory_is_ignored_from_api_1_42(both: dict[str, Any]) -> None:
     finally:
         api.close()
     assert (created["Warnings"], shown) == ([], 0)
+
+
+SUBNETS = {"dockerd": "10.231.70.0/24", "dockyard": "10.231.71.0/24"}  # a bridge each
+
+
+@pytest.mark.parametrize("ips", [["169.254.3.3", "169.254.4.4"], ["nope"], ["10.9.9.9"]],
+                         ids=["link-local", "unparsable", "not-link-local"])
+def test_link_local_ips_are_dockerds(both: dict[str, Any], ips: list[str]) -> None:
+    """``--link-local-ip``s on a user-defined network: each on the container's interface with
+    libnetwork's /16 (and its broadcast), or the start refused as dockerd refuses it when it
+    connects the container (500: one that does not parse, one that is not link-local)."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        api = client.api
+        net = api.create_network("llnet", ipam={"Config": [{"Subnet": SUBNETS[name]}]})
+        try:
+            api.create_container(
+                "busybox", ["sh", "-c", "ip -o -4 addr show eth0 | grep 169.254 | cut -d' ' -f4-8"],
+                name="llcheck", host_config=api.create_host_config(network_mode="llnet"),
+                networking_config=api.create_networking_config(
+                    {"llnet": api.create_endpoint_config(link_local_ips=ips)}))
+            try:
+                api.start("llcheck")
+                started = None
+            except docker.errors.APIError as exc:
+                started = (exc.status_code, exc.explanation)
+            api.wait("llcheck")
+            state = api.inspect_container("llcheck")["State"]
+            seen[name] = (started, api.logs("llcheck").decode(), state["ExitCode"], state["Error"])
+        finally:
+            cli("rm", "-f", "llcheck")
+            api.remove_network(net["Id"])
+    assert seen["dockyard"] == seen["dockerd"]

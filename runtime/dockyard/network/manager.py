@@ -546,6 +546,8 @@ class NetworkManager:
         self._name_options(sb, record)
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" or disabled else self._requested(record, mode)
+        for _net, req in requested:  # refused before the init is cloned, as by dockerd
+            _link_local_ips(req)
         mark(record.id, "net.requested")
         inside = None
         pin = userns and sb.netns not in ("host", "none")
@@ -607,6 +609,7 @@ class NetworkManager:
         wanted = ((req.get("IPAMConfig") or {}).get("IPv4Address")) or None
         if wanted:
             _check_user_ip(net)
+        link_local = _link_local_ips(req)
         index = self._bridge(net)
         subnet = ipam.IPv4Net(net.subnet)
         used = [e.ip for e in self.state.endpoints_of(net.id)] + [net.gateway]
@@ -632,6 +635,8 @@ class NetworkManager:
         if ep.ip6:
             netlink.configure6(sb.netns, ifname, ep.ip6, prefixlen6(net),
                                gateway6(net) if routes else None)
+        if link_local:
+            netlink.add_addresses(sb.netns, ifname, link_local)
         if routes:
             sb.gateway = net.id
         mark(sb.container_id, "net.configured")
@@ -1066,6 +1071,23 @@ def _disabled(record: ContainerLike) -> bool:
     one with ``lo`` alone; only /etc/hostname is the daemon's (the image's hosts and
     resolv.conf show)."""
     return bool(record.config.get("NetworkDisabled"))
+
+
+def _link_local_ips(req: dict[str, Any]) -> list[tuple[str, int]]:
+    """An endpoint's ``--link-local-ip``s with libnetwork's prefixes (/16, /64), checked as
+    dockerd checks them when it connects the container (the start's 500): first that each
+    parses, then that each is link-local."""
+    given = [str(ip) for ip in (req.get("IPAMConfig") or {}).get("LinkLocalIPs") or []]
+    parsed = []
+    for text in given:
+        try:
+            parsed.append(ipaddress.ip_address(text))
+        except ValueError:
+            raise DockyardError(f"Invalid link-local IP address: [{' '.join(given)}]") from None
+    for ip in parsed:
+        if not ip.is_link_local:
+            raise DockyardError(f"invalid link local IP address: {ip}")
+    return [(str(ip), 16 if ip.version == 4 else 64) for ip in parsed]
 
 
 def _check_connectable(net: Network, mode: str, current: dict[str, Any]) -> None:

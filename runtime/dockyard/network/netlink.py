@@ -186,7 +186,7 @@ def _newveth(seq: int, name: str, master: int, peer: str, netns_fd: int, mac: st
 
 _RTM_NEWADDR, _RTM_NEWROUTE = 20, 24
 _NLM_F_REQUEST_ACK_CREATE_REPLACE = 0x1 | 0x4 | 0x400 | 0x100
-_IFA_ADDRESS, _IFA_FLAGS, _IFA_F_NODAD = 1, 8, 0x02
+_IFA_ADDRESS, _IFA_LOCAL, _IFA_BROADCAST, _IFA_FLAGS, _IFA_F_NODAD = 1, 2, 4, 8, 0x02
 _RTA_OIF, _RTA_GATEWAY, _RTA_PRIORITY = 4, 5, 6
 _RT_TABLE_MAIN, _RTPROT_BOOT, _RTN_UNICAST = 254, 3, 1
 _IP6_DEFAULT_METRIC = 1024  # what the kernel gives a route without one, as dockerd's has
@@ -198,6 +198,18 @@ def _newaddr6(seq: int, index: int, address: str, prefixlen: int) -> bytes:
     body = struct.pack("BBBBI", socket.AF_INET6, prefixlen, _IFA_F_NODAD, 0, index) + \
         _attr(_IFA_ADDRESS, socket.inet_pton(socket.AF_INET6, address)) + \
         _attr(_IFA_FLAGS, struct.pack("I", _IFA_F_NODAD))
+    return struct.pack("IHHII", 16 + len(body), _RTM_NEWADDR, _NLM_F_REQUEST_ACK_CREATE_REPLACE,
+                       seq, 0) + body
+
+
+def _newaddr4(seq: int, index: int, address: str, prefixlen: int) -> bytes:
+    """RTM_NEWADDR of an IPv4 address with its subnet's broadcast, as libnetwork adds an
+    endpoint's link-local ones (``ip addr add A/P brd +``)."""
+    packed = socket.inet_pton(socket.AF_INET, address)
+    broadcast = ipaddress.IPv4Network(f"{address}/{prefixlen}", strict=False).broadcast_address
+    body = struct.pack("BBBBI", socket.AF_INET, prefixlen, 0, 0, index) + \
+        _attr(_IFA_LOCAL, packed) + _attr(_IFA_ADDRESS, packed) + \
+        _attr(_IFA_BROADCAST, broadcast.packed)
     return struct.pack("IHHII", 16 + len(body), _RTM_NEWADDR, _NLM_F_REQUEST_ACK_CREATE_REPLACE,
                        seq, 0) + body
 
@@ -217,14 +229,7 @@ def configure6(netns_path: str, ifname: str, address: str | None, prefixlen: int
                gateway: str | None) -> None:
     """A container interface's IPv6 address and (``gateway``) default route, over a netlink
     socket opened inside its netns (the ioctls of :class:`InetSandbox` are IPv4's)."""
-    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        with _in_netns(fd):
-            index = socket.if_nametoindex(ifname)
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                                 socket.NETLINK_ROUTE)
-    finally:
-        os.close(fd)
+    index, sock = _route_socket_in(netns_path, ifname)
     with sock:
         if address:
             code = _request(sock, _newaddr6(1, index, address, prefixlen))
@@ -235,6 +240,31 @@ def configure6(netns_path: str, ifname: str, address: str | None, prefixlen: int
             code = _request(sock, _newroute6(2, index, gateway))
             if code:
                 raise NetworkError(f"failed to route through {gateway}: {os.strerror(code)}")
+
+
+def add_addresses(netns_path: str, ifname: str, addresses: list[tuple[str, int]]) -> None:
+    """More addresses (``--link-local-ip``: address, prefix length) on a container's
+    interface, after its own; a refusal in libnetwork's words, as the start's failure."""
+    index, sock = _route_socket_in(netns_path, ifname)
+    with sock:
+        for seq, (address, prefixlen) in enumerate(addresses, 1):
+            v6 = ":" in address
+            code = _request(sock, (_newaddr6 if v6 else _newaddr4)(seq, index, address, prefixlen))
+            if code:
+                shown = " ".join(f"{a}/{p}" for a, p in addresses)
+                raise NetworkError(f'error setting interface "{ifname}" link local IPs to '
+                                   f"[{shown}]: {os.strerror(code).lower()}")
+
+
+def _route_socket_in(netns_path: str, ifname: str) -> tuple[int, socket.socket]:
+    """``ifname``'s index in the netns at ``netns_path`` and a netlink socket opened there."""
+    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with _in_netns(fd):
+            return socket.if_nametoindex(ifname), socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+    finally:
+        os.close(fd)
 
 
 def _request(sock: socket.socket, message: bytes) -> int:
