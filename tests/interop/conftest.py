@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dockyard.testing.daemon import DockerCLI
-from dockyard.testing.dockerd import Dockerd
+from dockyard.testing.daemon import DockerCLI, remapped_daemon
+from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
 
 
 @pytest.fixture
@@ -28,3 +29,17 @@ def both(dockerd: Dockerd, dockyard_daemon: Any, client: Any) -> Iterator[dict[s
     yield {"dockerd": (DockerCLI(dockerd.host), theirs),
            "dockyard": (DockerCLI(dockyard_daemon.host), client)}
     theirs.close()
+
+
+@pytest.fixture(scope="module")
+def remapped_pair(busybox_archive: Path) -> Iterator[tuple[str, str]]:
+    """A private dockerd and a dockyard daemon, each with ``--userns-remap default`` and busybox:
+    their hosts (``unix://…``), dockerd's first."""
+    theirs = start_dockerd(extra_args=("--userns-remap", "default"))
+    try:
+        load_busybox(theirs)
+        with remapped_daemon() as ours:
+            ours.load(busybox_archive)
+            yield theirs.host, ours.host
+    finally:
+        stop_dockerd(theirs)

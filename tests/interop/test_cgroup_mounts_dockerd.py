@@ -13,14 +13,12 @@ namespace mode; the tmpfs is the remapped root's."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from dockyard.linux import cgroups
-from dockyard.testing.daemon import DaemonProcess, DockerCLI, remapped_daemon
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.dockerd import Dockerd
 
 SEEN = ("grep ' - cgroup' /proc/self/mountinfo; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; "
         "echo ---; ls /sys/fs/cgroup; touch /sys/fs/cgroup/x && echo tmpfs writable; "
@@ -66,19 +64,6 @@ def test_a_privileged_ones_hierarchies_are_writable(dockyard_daemon: DaemonProce
     assert "/ /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755" in mounts
     assert "unified" not in rest.split() and "cgroup2" not in " ".join(mounts)
     assert "tmpfs writable" in rest and "memory writable" in rest
-
-
-@pytest.fixture(scope="module")
-def remapped_pair(busybox_archive: Path) -> Iterator[tuple[str, str]]:
-    """A private dockerd and a dockyard daemon, each with ``--userns-remap default``."""
-    theirs = start_dockerd(extra_args=("--userns-remap", "default"))
-    try:
-        load_busybox(theirs)
-        with remapped_daemon() as ours:
-            ours.load(busybox_archive)
-            yield theirs.host, ours.host
-    finally:
-        stop_dockerd(theirs)
 
 
 @pytest.mark.parametrize("mode", ["private", "host"])

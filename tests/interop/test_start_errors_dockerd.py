@@ -3,15 +3,22 @@ exit code and words, and the State left behind, as its ``translateContainerdStar
 them — 126 for EACCES's words (a file that is not executable, a directory, a path the user may
 not search), 127 for a missing file or ENOTDIR's words (with its hint), the 400 of an invalid
 config — and runc's way with a working directory only root may enter (entered before the user
-change: the command runs)."""
+change: the command runs). Bind sources: a ``-v`` directory is made by each start, not the
+create (the remapped root's under ``--userns-remap``), a path through a file left to the mount."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
+
+from dockyard.testing.daemon import DockerCLI
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +180,71 @@ def test_a_restart_does_not_check_the_settings(both: dict[str, Any], tmp_path: P
     assert seen["dockyard"] == seen["dockerd"]
     assert "(500, 'Cannot restart container rsjoined: No such container: <donor>'), 'exited', " \
            "137, 'No such container: <donor>', 'container:<donor>')" in seen["dockerd"]
+
+
+def _made(path: Path) -> list[tuple[str, str]]:
+    """(name, "mode uid:gid") of ``path`` and of its parent, or "missing"."""
+    seen = []
+    for p in (path.parent, path):
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            seen.append((p.name, "missing"))
+        else:
+            seen.append((p.name, f"{st.st_mode & 0o7777:o} {st.st_uid}:{st.st_gid}"))
+    return seen
+
+
+def test_a_missing_directory_is_made_at_each_start(both: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file\n")
+    seen = {}
+    for name, (cli, client) in both.items():
+        (tmp_path / name).mkdir()
+        source, through_file = tmp_path / name / "new" / "sub", tmp_path / "file" / name
+        try:
+            made = [cli("create", "--name", c, "--network", "none", "-v", f"{s}:/x", "busybox",
+                        "true").returncode for c, s in (("srcnew", source), ("srcfile", through_file))]
+            after_create = _made(source)
+            started = _status(lambda client=client: client.api.start("srcnew"))
+            after_start = _made(source)
+            refused = _status(lambda client=client: client.api.start("srcfile"))
+            state = client.api.inspect_container("srcfile")["State"]
+            seen[name] = (made, after_create, started, after_start,
+                          refused[0], refused[1].replace(str(through_file), "<src>"),
+                          state["Status"], state["ExitCode"])
+        finally:
+            cli("rm", "-f", "srcnew", "srcfile")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"][:4] == ([0, 0], [("new", "missing"), ("sub", "missing")], (0, ""),
+                                   [("new", "755 0:0"), ("sub", "755 0:0")])
+    words = ("failed to create shim task: OCI runtime create failed: runc create failed: unable "
+             'to start container process: error during container init: error mounting "<src>" to '
+             'rootfs at "/x": stat <src>: not a directory: unknown: Are you trying to mount a '
+             "directory onto a file (or vice-versa)? Check if the specified host path exists and "
+             "is the expected type")
+    assert seen["dockerd"][4:] == (400, words, "created", 127)
+
+
+@pytest.fixture
+def searchable() -> Iterator[Path]:
+    """A scratch directory the remapped root may search its way through (pytest's is 0700)."""
+    where = Path(tempfile.mkdtemp(prefix="dytest-binds-", dir="/tmp"))
+    where.chmod(0o711)
+    yield where
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def test_under_the_remap_it_is_the_remapped_roots(remapped_pair: tuple[str, str],
+                                                  searchable: Path) -> None:
+    outcome = []
+    for index, host in enumerate(remapped_pair):
+        source = searchable / f"new{index}" / "sub"
+        done = DockerCLI(host)("run", "--rm", "--network", "none", "-v", f"{source}:/x", "busybox",
+                               "sh", "-c", "stat -c '%a %u:%g' /x; touch /x/f && echo written")
+        outcome.append((done.returncode, done.stdout, done.stderr,
+                        [seen for _name, seen in _made(source)]))
+    theirs, ours = outcome
+    assert ours == theirs
+    remapped_root = f"{os.stat(searchable / 'new0' / 'sub').st_uid}"
+    assert remapped_root != "0"
+    assert theirs == (0, "755 0:0\nwritten\n", "", [f"755 {remapped_root}:{remapped_root}"] * 2)

@@ -401,7 +401,7 @@ class ContainerManager:
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         if remapped:
             _create.check_userns_start(hc)
-        remake_sources(record)
+        remake_sources(record, self.root_owner)
         mounts = resolve_mounts([Mount(**m) for m in record.spec_mounts])
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined

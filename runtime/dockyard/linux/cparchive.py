@@ -333,7 +333,7 @@ def main() -> None:
         run(op, options, out)
     except CopyError as exc:
         _emit(out, {"error": exc.kind, "message": str(exc)})
-    except mounts.BindSourceGone as exc:  # dockerd's mount of the volumes fails: its 404
+    except mounts.BindSourceError as exc:  # dockerd's mount of the volumes fails: its 404
         _emit(out, {"error": "notfound", "message": str(exc.strerror)})
     except (OSError, tarfile.TarError, ValueError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

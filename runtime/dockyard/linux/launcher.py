@@ -320,7 +320,7 @@ class Launcher:
                         child.run(spec, ctx)
         except BaseException as exc:
             _close(err_r, err_w, sync_r, sync_w, ctx.console_fd)
-            if isinstance(exc, mounts.BindSourceGone):  # a remapped start's, made out here
+            if isinstance(exc, mounts.BindSourceError):  # a remapped start's, made out here
                 raise StartFailed(str(exc.strerror), "setup", 127) from None
             if isinstance(exc, OSError):
                 raise _clone_error(exc, spec) from None

@@ -441,15 +441,15 @@ def host_devices() -> list[str]:
     return sorted(names)
 
 
-class BindSourceGone(FileNotFoundError):
-    """A bind's source is not there at a start, in runc's words (exit code 127, from ENOENT's):
-    a restart, or a restart policy's start, meets a ``--mount`` source removed since the
-    create; ``docker start`` refuses it first (``volumes.manager.verify_sources``)."""
+class BindSourceError(OSError):
+    """A bind's source cannot be stat'ed at a start, in runc's words (exit code 127, from
+    ENOENT's or ENOTDIR's): a restart, or a restart policy's start, meets a ``--mount`` source
+    removed since the create (``docker start`` refuses it first:
+    ``volumes.manager.verify_sources``), any start a ``-v`` path through a file."""
 
-    def __init__(self, source: str, target: str) -> None:
-        super().__init__(errno.ENOENT, f'error during container init: error mounting "{source}" '
-                                       f'to rootfs at "{target}": stat {source}: no such file or '
-                                       "directory")
+    def __init__(self, code: int, source: str, target: str) -> None:
+        super().__init__(code, f'error during container init: error mounting "{source}" to '
+                               f'rootfs at "{target}": stat {source}: {os.strerror(code).lower()}')
 
 
 def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True,
@@ -495,8 +495,10 @@ def open_beneath(base: str, subpath: str) -> int:
 
 
 def _check_source(source: str, target: str) -> None:
-    if not os.path.exists(source):
-        raise BindSourceGone(source, target)
+    try:
+        os.stat(source)
+    except OSError as exc:
+        raise BindSourceError(exc.errno or errno.ENOENT, source, target) from None
 
 
 def _mountpoint(root: str, target: str, is_dir: bool) -> str:

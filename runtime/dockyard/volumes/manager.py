@@ -29,7 +29,7 @@ from typing import Any
 
 from ..containers.events import bus_of
 from ..containers.spec import Mount
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..filters import bool_filter, check_keys
 from ..linux.mounts import open_beneath
 from . import parse, subpath
@@ -220,8 +220,7 @@ class VolumeManager:
         if req.type == "tmpfs":
             mount = Mount("tmpfs", req.destination, "", req.read_only, list(req.tmpfs_data))
             return mount, _point(req, "") if req.listed else None
-        if req.type == "bind":
-            _ensure_bind_source(req)
+        if req.type == "bind":  # a -v directory missing is made by the start (remake_sources)
             options = [req.propagation] + ([] if req.recursive else ["norbind"])
             mount = Mount("bind", req.destination, req.source, req.read_only, options)
             return mount, _point(req, req.source)
@@ -368,33 +367,43 @@ def verify_sources(record: Any) -> None:
     parse.requests(record.config, record.host_config)
 
 
-def remake_sources(record: Any) -> None:
-    """Every start: a ``-v`` bind's host directory (or a ``CreateMountpoint`` one's) that went
-    away since the create is made again, as dockerd's ``MountPoint.Setup`` makes each bind
-    source (``MkdirAllAndChownNew``). Another ``--mount`` source gone is left to the runtime's
-    mount (``mounts.BindSourceGone``, runc's words): a restart does not check the settings."""
+def remake_sources(record: Any, owner: tuple[int, int] | None = None) -> None:
+    """Every start (never the create): a ``-v`` bind's host directory (or a ``CreateMountpoint``
+    one's) that is missing is made, as dockerd's ``MountPoint.Setup`` makes each bind source
+    (``MkdirAllAndChownNew``: 0755, each directory it makes given to ``owner``, the remapped
+    root under ``--userns-remap``). Another ``--mount`` source gone is left to the runtime's
+    mount (``mounts.BindSourceError``, runc's words): a restart does not check the settings."""
     hc = record.host_config
     asked = [*(parse.parse_bind(str(b)) for b in hc.get("Binds") or []),
              *(parse.parse_mount(m) for m in hc.get("Mounts") or []
                if (m.get("BindOptions") or {}).get("CreateMountpoint"))]
     for req in asked:
         if req.type == "bind" and req.create_source:
-            _ensure_bind_source(req)
+            _make_bind_source(req.source, owner)
 
 
-def _ensure_bind_source(req: parse.MountRequest) -> None:
-    """``-v /host:/ctr`` makes a missing host directory (dockerd does); ``--mount`` does not."""
-    if os.path.lexists(req.source):
-        return
-    if not req.create_source:
-        raise parse.InvalidMount('invalid mount config for type "bind": '
-                                 f"bind source path does not exist: {req.source}")
-    try:
-        os.makedirs(req.source, 0o755, exist_ok=True)
-    except OSError as exc:
-        raise InvalidArgument(f"error while creating mount source path '{req.source}': "
-                              f"mkdir {req.source}: {exc.strerror.lower() if exc.strerror else exc}") from None
-
+def _make_bind_source(source: str, owner: tuple[int, int] | None) -> None:
+    """``MkdirAllAndChownNew(source, 0755, owner)``: the missing directories made from the top
+    down, each chowned when ``owner`` is given; a path through a file (ENOTDIR) is left to the
+    mount, which refuses it in runc's words, as dockerd leaves it; any other refusal fails the
+    start with dockerd's 500 naming the directory it could not make."""
+    missing = []
+    path = source
+    while not os.path.lexists(path) and path != "/":
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            continue  # made meanwhile (another start): not ours to chown
+        except NotADirectoryError:
+            return
+        except OSError as exc:
+            raise DockyardError(f"error while creating mount source path '{source}': mkdir "
+                                f"{directory}: {(exc.strerror or str(exc)).lower()}") from None
+        if owner is not None:
+            os.chown(directory, *owner)
 
 def _point(req: parse.MountRequest, source: str) -> dict[str, Any]:
     """The Engine API ``MountPoint`` for one mount."""
