@@ -68,6 +68,70 @@ def parse_subnet(text: str) -> IPv4Net:
     return net
 
 
+def check_pool_subnet(text: str) -> None:
+    """A create's ``IPAM.Config[].Subnet`` read as Go's ``net.ParseCIDR`` reads it (an address,
+    a slash, a decimal prefix length), refused in dockerd's words (a 500) before anything else
+    about the create is judged."""
+    address, slash, bits = text.partition("/")
+    try:
+        ip = ipaddress.ip_address(address)
+        if not slash or not bits.isdigit() or int(bits) > ip.max_prefixlen:
+            raise ValueError(text)
+    except ValueError:
+        raise DockyardError(f"Invalid subnet {text} : invalid CIDR address: {text}") from None
+
+
+def parse_ip_range(text: str, pool: IPNet) -> IPNet:
+    """An ``IPRange`` (a sub-pool of ``pool``, of its family) as dockerd's allocator parses
+    it, refused in its words (a 500)."""
+    try:
+        if "/" not in text:
+            raise ValueError(text)
+        ip_range = ipaddress.ip_network(text, strict=False)
+        if ip_range.version != pool.version:
+            raise ValueError(text)
+        return ip_range
+    except ValueError:
+        raise DockyardError(f'failed to parse pool request for address space "LocalDefault" pool '
+                            f'"{pool}" subpool "{text}": Invalid Address SubPool') from None
+
+
+def check_gateway(text: str) -> None:
+    """A create's ``Gateway`` that is no address at all, in dockerd's words (a 500)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise DockyardError(f"invalid gateway address {text} in Ipam configuration") from None
+
+
+def auxiliary(aux: dict[str, Any], subnet: IPNet, held: Iterable[str], network: str) -> dict[str, str]:
+    """``AuxiliaryAddresses`` (``--aux-address name=ip``): addresses of the subnet a create
+    reserves, never handed to a container; refused as dockerd refuses them (unparsable, outside
+    the subnet, or already held: the gateway, the network or broadcast address, another one)."""
+    taken = {str(a) for a in _held(subnet)} | set(held)
+    kept: dict[str, str] = {}
+    for name, value in aux.items():
+        try:
+            addr = ipaddress.ip_address(str(value))
+        except ValueError:
+            raise DockyardError(f"non parsable secondary ip address ({name}:{value}) passed for "
+                                f"network {network}") from None
+        if addr not in subnet:
+            raise NetworkForbidden(f"auxiliary address: ({name}:{value}) must belong to the master "
+                                   f"pool: {subnet}")
+        if str(addr) in taken:
+            raise DockyardError(f"failed to allocate secondary ip address ({name}:{value}): "
+                                "Address already in use")
+        taken.add(str(addr))
+        kept[str(name)] = str(value)
+    return kept
+
+
+def held_auxiliary(aux: dict[str, str]) -> list[str]:
+    """A network's auxiliary addresses as ``allocate``'s ``used`` holds addresses."""
+    return [str(ipaddress.ip_address(value)) for value in aux.values()]
+
+
 def is_ipv6(subnet: str) -> bool:
     """An IPAM config entry's subnet is an IPv6 one (anything else is read as IPv4)."""
     try:
@@ -147,7 +211,9 @@ def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
         return _requested(wanted, subnet, taken)
     pool = ip_range or subnet
     held = _held(subnet)
-    for addr in pool:  # a range's own first/last addresses are usable, the subnet's are not
+    if ip_range is not None and ip_range.version == 4:
+        held += (ip_range.network_address,)  # dockerd 20.10 never hands an IPv4 range's first out
+    for addr in pool:  # the range's last address is usable, as an IPv6 range's first
         if addr not in held and str(addr) not in taken:
             return addr
     raise DockyardError(f"no available IPv{subnet.version} addresses on this network's "

@@ -63,7 +63,8 @@ from .views import (
 log = logging.getLogger("dockyard.network")
 T = TypeVar("T")
 
-PREDEFINED = ("bridge", "host", "none")
+PREDEFINED = ("bridge", "host", "none", "default")
+"""Names no create may take (dockerd's IsPreDefinedNetwork; "default" is the network mode)."""
 DEFAULT_BRIDGE = "dockyard0"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 NO_SUBNET_FOR_IP = ("user specified IP address is supported only when connecting to networks with "
@@ -257,7 +258,8 @@ class NetworkManager:
         net.subnet, net.gateway = str(subnet), str(ipam.default_gateway(subnet))
 
     def _subnets(self) -> list[ipam.IPv4Net]:
-        return [ipam.IPv4Net(n.subnet) for n in self.state.networks.values() if n.subnet]
+        return [ipam.IPv4Net(n.subnet) for n in self.state.networks.values()
+                if n.subnet and not n.config_only]  # a template holds no pool
 
     def _restore(self) -> None:
         """Bridges and NAT back in place, published ports of running containers re-served."""
@@ -310,25 +312,57 @@ class NetworkManager:
 
     @off_loop
     def create(self, body: dict[str, Any]) -> dict[str, str]:
+        """A user-defined bridge network, or a ``--config-only`` template (no bridge, never
+        joined) or one made ``--config-from`` such a template; dockerd 20.10's checks in its
+        order, and its words."""
         name = body.get("Name") or ""
         if not name:
             raise InvalidArgument("network name must not be empty")
-        driver = body.get("Driver") or "bridge"
-        if driver in ("host", "null"):
-            raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
-        if driver != "bridge":
-            raise NotFound(f'plugin "{driver}" not found')
+        if name in PREDEFINED:
+            raise NetworkForbidden(f"operation is not permitted on predefined {name} network ")
+        configs = ((body.get("IPAM") or {}).get("Config")) or []
+        for config in configs:
+            ipam.check_pool_subnet(str(config.get("Subnet") or ""))
+        if body.get("ConfigOnly"):
+            _check_config_only(body)
+        else:
+            _check_operator_fields(body)
         with self._lock:
             if any(n.name == name for n in self.state.networks.values()):
                 raise NetworkExists(name)
-            if self.rootless:
-                self._bridge(Network("", name, "bridge", "", bridge=f"br-{name}"))  # raises, says why
-            net = self._new_bridge_network(name, body)
-            self._bridge(net)
+            if body.get("ConfigOnly"):
+                net = _template(_new_id(), name, _now(), body)
+            else:
+                if self.rootless:
+                    self._bridge(Network("", name, "bridge", "", bridge=f"br-{name}"))  # raises, says why
+                if (body.get("ConfigFrom") or {}).get("Network"):
+                    body = self._from_template(body)
+                net = self._new_bridge_network(name, body)
+                self._bridge(net)
             self.state.networks[net.id] = net
             self.state.save(durable=True)
         self._told(net, "create")
         return {"Id": net.id, "Warning": ""}
+
+    def _from_template(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The create as its ``ConfigFrom`` network makes it: that template's IPAM config and
+        driver options; a create that names its own is refused, as dockerd."""
+        wanted = str((body.get("ConfigFrom") or {}).get("Network") or "")
+        template = next((n for n in self.state.networks.values()
+                         if n.config_only and wanted in (n.name, n.id)), None)
+        if template is None:
+            raise NotFound(f'configuration network "{wanted}" does not exist')
+        ipam_body = body.get("IPAM") or {}
+        if ipam_body.get("Config") or ipam_body.get("Options") or body.get("EnableIPv6") \
+                or body.get("Labels") or ipam_body.get("Driver") not in (None, "", "default"):
+            raise NetworkForbidden("user specified configurations are not supported if the network "
+                                   "depends on a configuration network")
+        if body.get("Options"):
+            raise NetworkForbidden("network driver options are not supported if the network "
+                                   "depends on a configuration network")
+        return {**body, "Options": template.options, "EnableIPv6": template.ipv6, "Labels": template.labels,
+                "IPAM": {"Options": template.ipam_options, "Config": template_pools(template)},
+                "_config_from": template.name}
 
     def _new_bridge_network(self, name: str, body: dict[str, Any]) -> Network:
         net_id = _new_id()
@@ -336,10 +370,14 @@ class NetworkManager:
         net = Network(net_id, name, "bridge", _now(), internal=bool(body.get("Internal")),
                       attachable=bool(body.get("Attachable")), options=options,
                       labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
-                      bridge=options.get(BRIDGE_NAME_OPTION) or f"br-{net_id[:12]}")
+                      bridge=options.get(BRIDGE_NAME_OPTION) or f"br-{net_id[:12]}",
+                      ipam_options=_ipam_options(body), config_from=body.get("_config_from", ""))
         configs = ((body.get("IPAM") or {}).get("Config")) or []
-        config: dict[str, Any] = next((c for c in configs if not ipam.is_ipv6(c.get("Subnet") or "")), {})
-        config6 = next((c for c in configs if ipam.is_ipv6(c.get("Subnet") or "")), None)
+        v4 = [c for c in configs if not ipam.is_ipv6(c.get("Subnet") or "")]
+        v6 = [c for c in configs if ipam.is_ipv6(c.get("Subnet") or "")]
+        if len(v4) > 1 or len(v6) > 1:
+            raise NetworkForbidden("bridge driver doesn't support multiple subnets")
+        config: dict[str, Any] = v4[0] if v4 else {}
         if config.get("Subnet"):
             subnet = ipam.parse_subnet(config["Subnet"])
             if any(subnet.overlaps(other) for other in self._subnets()):
@@ -347,16 +385,16 @@ class NetworkManager:
         else:
             subnet = ipam.free_subnet(self.nl.routes(exclude=set()) + self._subnets(), pools=self.pools)
             net.user_subnet = False
+        if config.get("IPRange"):  # outside the subnet too, as dockerd 20.10 (see ipam.range_in)
+            net.ip_range = str(ipam.parse_ip_range(config["IPRange"], subnet))
+        net.gateway_given = bool(config.get("Gateway")) or not net.user_subnet
         gateway = config.get("Gateway") or str(ipam.default_gateway(subnet))
+        ipam.check_gateway(gateway)
         net.subnet, net.gateway = str(subnet), str(ipam.gateway_address(gateway, subnet))
-        if config.get("IPRange"):
-            ip_range = ipam.parse_subnet(config["IPRange"])
-            if not ip_range.subnet_of(subnet):
-                raise InvalidArgument(f"invalid ip-range {config['IPRange']}: it does not belong to subnet {subnet}")
-            net.ip_range = str(ip_range)
+        net.aux = ipam.auxiliary(config.get("AuxiliaryAddresses") or {}, subnet, [net.gateway], name)
         net.ipv6 = bool(body.get("EnableIPv6"))
-        if config6 is not None:
-            self._pool6(net, config6)
+        if v6:
+            self._pool6(net, v6[0])
         elif net.ipv6:
             raise NotFound(ipam.NO_IPV6_POOL)
         return net
@@ -366,14 +404,15 @@ class NetworkManager:
         only with ``EnableIPv6``, its gateway (the first address unless given) is the bridge's."""
         subnet = ipam.parse_subnet6(config["Subnet"])
         if any(subnet.overlaps(ipaddress.IPv6Network(n.subnet6))
-               for n in self.state.networks.values() if n.subnet6):
+               for n in self.state.networks.values() if n.subnet6 and not n.config_only):
             raise NetworkForbidden("Pool overlaps with other one on this address space")
         net.subnet6 = str(subnet)
         if config.get("Gateway"):
+            ipam.check_gateway(config["Gateway"])
             net.gateway6 = str(ipam.gateway6_address(config["Gateway"], subnet))
         if config.get("IPRange"):
-            # taken outside the subnet too, as dockerd 20.10 takes it (see ipam.range_in)
-            net.ip_range6 = str(ipam.parse_subnet6(config["IPRange"]))
+            net.ip_range6 = str(ipam.parse_ip_range(config["IPRange"], subnet))  # as IPv4's
+        net.aux6 = ipam.auxiliary(config.get("AuxiliaryAddresses") or {}, subnet, [gateway6(net)], net.name)
 
     def list_networks(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         _check_list_filters(filters or {})
@@ -396,10 +435,13 @@ class NetworkManager:
             if self.state.endpoints_of(net.id):
                 raise NetworkForbidden(f"error while removing network: network {net.name} id "
                                        f"{net.id} has active endpoints")
+            if any(n.config_from == net.name for n in self.state.networks.values()):
+                raise NetworkForbidden("error while removing network: configuration network "
+                                       f'"{net.name}" is in use')
             self._destroy(net)
 
     def _destroy(self, net: Network) -> None:
-        if not self.rootless:
+        if not self.rootless and not net.config_only:
             nat.remove(net.bridge)
             self.nl.delete_link(net.bridge)
         self._bridges.pop(net.id, None)
@@ -415,25 +457,18 @@ class NetworkManager:
 
     @off_loop
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
-        """User-defined networks without endpoints (and not named by a created container)."""
+        """User-defined networks without endpoints, as dockerd 20.10: a stopped or created
+        container naming one does not keep it (its next start says the network is gone)."""
         check_keys(filters or {}, PRUNE_FILTERS)
         prune_until(filters or {})  # a bad one fails the prune before anything goes
         with self._lock:
-            wanted = self._networks_wanted_by_containers()
             deleted = []
             for net in list(self.state.networks.values()):
-                if (not net.predefined and not self.state.endpoints_of(net.id)
-                        and net.name not in wanted and _matches(net, filters or {})):
+                if (not net.predefined and not net.config_only and not self.state.endpoints_of(net.id)
+                        and _matches(net, filters or {})):
                     self._destroy(net)
                     deleted.append(net.name)
         return {"NetworksDeleted": deleted}
-
-    def _networks_wanted_by_containers(self) -> set[str]:
-        containers = getattr(self.engine, "containers", None) if self.engine is not None else None
-        records = getattr(containers, "all", None)
-        if not callable(records):
-            return set()
-        return {name for r in records() for name in (r.network_settings.get("Networks") or {})}
 
     # ---- container hooks ----------------------------------------------------------------------
 
@@ -473,7 +508,8 @@ class NetworkManager:
             return
         with self._lock:
             requested = self._requested(record, mode)
-            settings["Networks"] = {net.name: endpoint_settings(net, None, req) for net, req in requested}
+            # NetworkID "" until a start, as dockerd's created container shows it
+            settings["Networks"] = {net.name: endpoint_settings(None, None, req) for net, req in requested}
             settings["Ports"] = {}
             settings[MACS] = {net.name: str(req["MacAddress"]) for net, req in requested
                               if req.get("MacAddress")}
@@ -488,21 +524,32 @@ class NetworkManager:
         asked = {name: {**(ep or {}), "MacAddress": macs.get(name, "")}
                  for name, ep in (recorded or {}).items()}
         asked.update((settings.get("_requested") or {}).get("EndpointsConfig") or {})
-        primary = self.find(mode)
+        primary = self._find_recorded(mode, recorded)
         chosen: dict[str, tuple[Network, dict[str, Any]]] = {}
         if recorded is None or primary.name in recorded:
             chosen[primary.id] = (primary, {})
         for key, req in asked.items():
-            net = self.find(key)
+            net = self._find_recorded(key, recorded)
             chosen[net.id] = (net, req or {})
         out = list(chosen.values())
-        private = next((n for n, _ in out if n.driver in ("host", "null")), None)
+        private = next((n for n, _ in out if n.driver in ("host", "null") and not n.config_only), None)
         if len(out) > 1 and private is not None:
             raise InvalidArgument("container cannot be connected to multiple networks with one of the "
                                   f"networks in private ({private.name}) mode")
         if self.rootless and any(n.driver == "bridge" for n, _ in out):
             self._bridge(next(n for n, _ in out if n.driver == "bridge"))
         return out
+
+    def _find_recorded(self, name: str, recorded: dict[str, Any] | None) -> Network:
+        """A network a container was created on; gone since (removed, pruned), it is named by
+        the id its create recorded, as dockerd's start names it."""
+        try:
+            return self.find(name)
+        except NetworkNotFound:
+            network_id = ((recorded or {}).get(name) or {}).get("NetworkID")
+            if network_id:
+                raise NetworkNotFound(network_id) from None
+            raise
 
     @off_loop
     def setup(self, record: ContainerLike, defer: bool = False,
@@ -546,6 +593,8 @@ class NetworkManager:
         self._name_options(sb, record)
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" or disabled else self._requested(record, mode)
+        if any(net.config_only for net, _ in requested):
+            raise NetworkForbidden(CONFIG_ONLY_ENDPOINT)
         for _net, req in requested:  # refused before the init is cloned, as by dockerd
             _link_local_ips(req)
         mark(record.id, "net.requested")
@@ -612,8 +661,9 @@ class NetworkManager:
         link_local = _link_local_ips(req)
         index = self._bridge(net)
         subnet = ipam.IPv4Net(net.subnet)
-        used = [e.ip for e in self.state.endpoints_of(net.id)] + [net.gateway]
-        ip_range = ipam.IPv4Net(net.ip_range) if net.ip_range else None
+        used = [e.ip for e in self.state.endpoints_of(net.id)]
+        used += [net.gateway, *ipam.held_auxiliary(net.aux)]
+        ip_range = ipam.range_in(subnet, ipam.IPv4Net(net.ip_range)) if net.ip_range else None
         addr = ipaddress.IPv4Address(ipam.allocate(subnet, used, ip_range, wanted, f"{net.name} ({net.id})"))
         mac = _mac(req.get("MacAddress")) or ipam.mac_for(addr)
         addr6 = self._allocate6(net, req, mac)
@@ -653,7 +703,8 @@ class NetworkManager:
         if not (net.ipv6 and net.subnet6):
             return ""
         subnet = ipaddress.IPv6Network(net.subnet6)
-        used = [e.ip6 for e in self.state.endpoints_of(net.id) if e.ip6] + [gateway6(net)]
+        used = [e.ip6 for e in self.state.endpoints_of(net.id) if e.ip6]
+        used += [gateway6(net), *ipam.held_auxiliary(net.aux6)]
         if net.predefined and subnet.prefixlen <= 80:
             wanted = str(ipam.mac_address6(subnet, mac))
         ip_range = ipam.range_in(subnet, ipaddress.IPv6Network(net.ip_range6)) if net.ip_range6 else None
@@ -743,7 +794,10 @@ class NetworkManager:
         with self._lock:
             net = self.find(name_or_id)
             networks = record.network_settings.setdefault("Networks", {})
-            _check_connectable(net, self.mode(record), networks)
+            if net.config_only and record.id in self.state.sandboxes:
+                raise NetworkForbidden(CONFIG_ONLY_ENDPOINT)  # a created one: its start refuses
+            if not net.config_only:
+                _check_connectable(net, self.mode(record), networks)
             key = f"{net.id}/{record.id}"
             if key in self.state.endpoints or net.name in networks:
                 raise NetworkForbidden(f"endpoint with name {record.name.lstrip('/')} already exists "
@@ -1088,6 +1142,78 @@ def _link_local_ips(req: dict[str, Any]) -> list[tuple[str, int]]:
         if not ip.is_link_local:
             raise DockyardError(f"invalid link local IP address: {ip}")
     return [(str(ip), 16 if ip.version == 4 else 64) for ip in parsed]
+
+
+CONFIG_ONLY_ENDPOINT = "cannot create endpoint on configuration-only network"
+OPERATOR_FIELDS = ("configuration network can only contain network specific fields. Network "
+                   "operator fields like [ ingress | internal | attachable | scope ] are not supported.")
+NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
+                 "to connect this node to swarm and try again.")
+
+
+def _check_operator_fields(body: dict[str, Any]) -> None:
+    """A network's driver, IPAM driver, ingress and scope as dockerd 20.10 refuses them without
+    a swarm, in its order: only the bridge driver can be made (host and null exist once), only
+    the default IPAM driver is built in (its ``null`` one has no IPv4 pool to give)."""
+    driver = body.get("Driver") or "bridge"
+    if driver not in ("bridge", "host", "null"):
+        raise NotFound(f'plugin "{driver}" not found')
+    if body.get("Ingress"):
+        raise NetworkForbidden("Ingress network can only be global scope network")
+    scope = body.get("Scope") or ""
+    if scope == "swarm":
+        raise NetworkForbidden("cannot create a swarm scoped network when swarm is not active")
+    if scope not in ("", "local"):
+        raise DockyardError(NOT_A_MANAGER)
+    if driver != "bridge":
+        raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
+    ipam_driver = (body.get("IPAM") or {}).get("Driver") or "default"
+    if ipam_driver == "null":
+        raise DockyardError("ipv4 pool is empty")
+    if ipam_driver != "default":
+        raise NotFound(f'plugin "{ipam_driver}" not found')
+
+
+def _check_config_only(body: dict[str, Any]) -> None:
+    if body.get("Ingress") or body.get("Internal") or body.get("Attachable") or body.get("Scope"):
+        raise NetworkForbidden(OPERATOR_FIELDS)
+    if (body.get("ConfigFrom") or {}).get("Network"):
+        raise NetworkForbidden("a configuration network cannot depend on another configuration network")
+
+
+def _ipam_options(body: dict[str, Any]) -> dict[str, str] | None:
+    options = (body.get("IPAM") or {}).get("Options")
+    return None if options is None else {str(k): str(v) for k, v in options.items()}
+
+
+def _template(net_id: str, name: str, created: str, body: dict[str, Any]) -> Network:
+    """A ``--config-only`` network: its IPAM config and options kept as given (only the
+    subnets were checked, as dockerd checks them), for ``--config-from`` creates to copy; no
+    bridge, no pool held, driver ``null`` whatever was asked."""
+    configs = ((body.get("IPAM") or {}).get("Config")) or []
+    v4: dict[str, Any] = next((c for c in configs if not ipam.is_ipv6(c.get("Subnet") or "")), {})
+    v6: dict[str, Any] = next((c for c in configs if ipam.is_ipv6(c.get("Subnet") or "")), {})
+    return Network(net_id, name, "null", created, config_only=True,
+                   subnet=str(v4.get("Subnet") or ""), gateway=str(v4.get("Gateway") or ""),
+                   ip_range=str(v4.get("IPRange") or ""), gateway_given=True,
+                   aux={str(k): str(v) for k, v in (v4.get("AuxiliaryAddresses") or {}).items()},
+                   subnet6=str(v6.get("Subnet") or ""), gateway6=str(v6.get("Gateway") or ""),
+                   ip_range6=str(v6.get("IPRange") or ""),
+                   aux6={str(k): str(v) for k, v in (v6.get("AuxiliaryAddresses") or {}).items()},
+                   ipv6=bool(body.get("EnableIPv6")), ipam_options=_ipam_options(body),
+                   options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
+                   labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()})
+
+
+def template_pools(net: Network) -> list[dict[str, Any]]:
+    """A template's pools as a create's ``IPAM.Config``."""
+    pools = []
+    for subnet, ip_range, gateway, aux in ((net.subnet, net.ip_range, net.gateway, net.aux),
+                                           (net.subnet6, net.ip_range6, net.gateway6, net.aux6)):
+        if subnet:
+            pools.append({"Subnet": subnet, "IPRange": ip_range, "Gateway": gateway,
+                          "AuxiliaryAddresses": aux})
+    return pools
 
 
 def _check_connectable(net: Network, mode: str, current: dict[str, Any]) -> None:

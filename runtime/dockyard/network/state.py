@@ -53,6 +53,12 @@ class Network:
     ip_range6: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+    gateway_given: bool = True        # inspect shows an IPv4 Gateway only if asked for or pooled
+    aux: dict[str, str] = field(default_factory=dict)   # AuxiliaryAddresses: held, never handed out
+    aux6: dict[str, str] = field(default_factory=dict)
+    ipam_options: dict[str, str] | None = field(default_factory=dict)  # IPAM.Options as given
+    config_only: bool = False         # --config-only: an IPAM/options template, no bridge, no endpoints
+    config_from: str = ""             # --config-from: the name of the template it was made from
 
     @property
     def predefined(self) -> bool:

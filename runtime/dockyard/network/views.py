@@ -33,20 +33,8 @@ def gateway6(net: Network) -> str:
 
 
 def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool = True) -> dict[str, Any]:
-    config: list[dict[str, str]] = []
-    if net.subnet:
-        entry = {"Subnet": net.subnet}  # dockerd's order: Subnet, IPRange, Gateway
-        if net.ip_range:
-            entry["IPRange"] = net.ip_range
-        entry["Gateway"] = net.gateway
-        config.append(entry)
-    if net.subnet6:
-        entry = {"Subnet": net.subnet6}
-        if net.ip_range6:
-            entry["IPRange"] = net.ip_range6
-        if net.gateway6:
-            entry["Gateway"] = net.gateway6
-        config.append(entry)
+    config = [_ipam_entry(net.subnet, net.ip_range, net.gateway if net.gateway_given else "", net.aux),
+              _ipam_entry(net.subnet6, net.ip_range6, net.gateway6, net.aux6)]
     containers = {e.container_id: {
         "Name": e.name, "EndpointID": e.endpoint_id, "MacAddress": e.mac,
         "IPv4Address": f"{e.ip}/{prefixlen(net)}",
@@ -54,12 +42,28 @@ def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool 
     return {
         "Name": net.name, "Id": net.id, "Created": net.created, "Scope": "local",
         "Driver": net.driver, "EnableIPv6": net.ipv6,
-        "IPAM": {"Driver": "default", "Options": None if net.predefined else {}, "Config": config},
+        "IPAM": {"Driver": "default", "Options": None if net.predefined else net.ipam_options,
+                 "Config": [entry for entry in config if entry]},
         "Internal": net.internal, "Attachable": net.attachable, "Ingress": False,
-        "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
+        "ConfigFrom": {"Network": net.config_from}, "ConfigOnly": net.config_only,
         "Containers": containers if with_containers else {},
         "Options": dict(net.options), "Labels": dict(net.labels),
     }
+
+
+def _ipam_entry(subnet: str, ip_range: str, gateway: str, aux: dict[str, str]) -> dict[str, Any]:
+    """One pool of ``IPAM.Config`` in dockerd's order (Subnet, IPRange, Gateway,
+    AuxiliaryAddresses), each key only when set; ``{}`` for no pool."""
+    if not subnet:
+        return {}
+    entry: dict[str, Any] = {"Subnet": subnet}
+    if ip_range:
+        entry["IPRange"] = ip_range
+    if gateway:
+        entry["Gateway"] = gateway
+    if aux:
+        entry["AuxiliaryAddresses"] = dict(aux)
+    return entry
 
 
 MACS = "_macs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,15 @@ def test_allocation_skips_used_gateway_and_honours_ranges() -> None:
     net = ipam.IPv4Net("10.0.0.0/29")
     assert str(ipam.allocate(net, ["10.0.0.1"])) == "10.0.0.2"
     assert str(ipam.allocate(net, ["10.0.0.1", "10.0.0.2"])) == "10.0.0.3"
-    assert str(ipam.allocate(net, [], ipam.IPv4Net("10.0.0.4/30"))) == "10.0.0.4"
+    # dockerd 20.10 never hands out an IPv4 range's first address; its last one it does (but
+    # for the subnet's broadcast)
+    assert str(ipam.allocate(net, [], ipam.IPv4Net("10.0.0.4/30"))) == "10.0.0.5"
+    with pytest.raises(DockyardError, match="no available IPv4 addresses"):
+        ipam.allocate(net, ["10.0.0.5", "10.0.0.6"], ipam.IPv4Net("10.0.0.4/30"))  # .7: broadcast
+    assert str(ipam.allocate(ipam.IPv4Net("10.0.1.0/24"), ["10.0.1.1", "10.0.1.2"],
+                             ipam.IPv4Net("10.0.1.0/30"))) == "10.0.1.3"
+    v6 = ipaddress.IPv6Network("fd00:1::/64")  # an IPv6 range's first address is handed out
+    assert str(ipam.allocate(v6, ["fd00:1::1"], ipaddress.IPv6Network("fd00:1::100/120"))) == "fd00:1::100"
     assert str(ipam.allocate(net, [], wanted="10.0.0.5")) == "10.0.0.5"
     with pytest.raises(NetworkForbidden, match="Address already in use"):
         ipam.allocate(net, ["10.0.0.5"], wanted="10.0.0.5")
@@ -184,3 +193,31 @@ def test_the_default_bridges_ipv6_address_carries_the_mac() -> None:
     """As dockerd 20.10 builds it with --fixed-cidr-v6 of at least 48 host bits."""
     subnet = ipaddress.IPv6Network("fd00:d0c:68::/64")
     assert str(ipam.mac_address6(subnet, "02:42:0a:fd:44:02")) == "fd00:d0c:68::242:afd:4402"
+
+
+def test_a_creates_subnets_ranges_gateways_and_auxiliary_addresses_in_dockerds_words() -> None:
+    """Go's ParseCIDR (a slash and a decimal prefix), a sub-pool of the pool's family, an
+    address for a gateway; auxiliary addresses inside the subnet and not already held."""
+    for good in ("10.0.0.0/24", "10.0.0.1/24", "fd00::/64"):
+        ipam.check_pool_subnet(good)
+    for bad in ("bogus", "10.0.0.0", "10.0.0.0/33", "fd00::/129", "10.0.0.0/x", ""):
+        with pytest.raises(DockyardError, match=f"^Invalid subnet {re.escape(bad)} : invalid CIDR address: "):
+            ipam.check_pool_subnet(bad)
+    pool = ipam.IPv4Net("10.0.0.0/24")
+    assert str(ipam.parse_ip_range("10.0.0.130/25", pool)) == "10.0.0.128/25"
+    for bad in ("bogus", "10.0.0.128", "fd00::/64"):
+        with pytest.raises(DockyardError, match='subpool "' + re.escape(bad) + '": Invalid Address SubPool'):
+            ipam.parse_ip_range(bad, pool)
+    with pytest.raises(DockyardError, match="^invalid gateway address x in Ipam configuration$"):
+        ipam.check_gateway("x")
+    assert ipam.auxiliary({"a": "10.0.0.5"}, pool, ["10.0.0.1"], "n") == {"a": "10.0.0.5"}
+    with pytest.raises(DockyardError, match=r"non parsable secondary ip address \(a:x\) passed for network n"):
+        ipam.auxiliary({"a": "x"}, pool, [], "n")
+    with pytest.raises(NetworkForbidden, match=r"\(a:10.1.0.5\) must belong to the master pool: 10.0.0.0/24"):
+        ipam.auxiliary({"a": "10.1.0.5"}, pool, [], "n")
+    for held in ("10.0.0.1", "10.0.0.0", "10.0.0.255"):
+        with pytest.raises(DockyardError, match=rf"\(a:{held}\): Address already in use"):
+            ipam.auxiliary({"a": held}, pool, ["10.0.0.1"], "n")
+    with pytest.raises(DockyardError, match=r"\(b:10.0.0.9\): Address already in use"):
+        ipam.auxiliary({"a": "10.0.0.9", "b": "10.0.0.9"}, pool, [], "n")
+    assert ipam.held_auxiliary({"x": "fd00:0::2"}) == ["fd00::2"]
