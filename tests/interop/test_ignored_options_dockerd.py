@@ -208,3 +208,23 @@ def test_link_local_ips_are_dockerds(both: dict[str, Any], ips: list[str]) -> No
             cli("rm", "-f", "llcheck")
             api.remove_network(net["Id"])
     assert seen["dockyard"] == seen["dockerd"]
+
+
+def test_an_updated_real_time_setting_is_recorded_for_the_next_start(both: dict[str, Any]) -> None:
+    """``docker update --cpu-rt-period/--cpu-rt-runtime``: dockerd 20.10 records them and
+    writes neither to the running container's cgroup (a runtime the kernel would refuse is
+    taken); they are the next start's."""
+    seen = {}
+    for name, (cli, _client) in both.items():
+        cli("run", "-d", "--pull", "never", "--network", "none", "--name", "rtupdate", "busybox",
+            "sleep", "60")
+        try:
+            updated = cli("update", "--cpu-rt-period", "2000", "--cpu-rt-runtime", "100", "rtupdate")
+            inside = cli("exec", "rtupdate", "cat", "/sys/fs/cgroup/cpu/cpu.rt_period_us")
+            shown = cli("inspect", "-f", "{{.HostConfig.CpuRealtimePeriod}} "
+                        "{{.HostConfig.CpuRealtimeRuntime}}", "rtupdate")
+            seen[name] = (updated.returncode, updated.stdout, updated.stderr, inside.stdout,
+                          shown.stdout)
+        finally:
+            cli("rm", "-f", "rtupdate")
+    assert seen["dockyard"] == seen["dockerd"]

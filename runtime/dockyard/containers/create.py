@@ -670,9 +670,11 @@ def _check_cpuset(hc: dict[str, Any]) -> None:
                                   f"available: {have}")
 
 
-# what ``docker update`` may change: its Resources (a value of 0 or "" leaves one as it is)
+# what ``docker update`` may change: its Resources (a value of 0 or "" leaves one as it is);
+# the real-time ones are recorded for the next start only (dockerd 20.10 writes none live)
 UPDATABLE: Final = ("CpuShares", "NanoCpus", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
-                    "Memory", "MemorySwap", "MemoryReservation", "BlkioWeight")
+                    "Memory", "MemorySwap", "MemoryReservation", "BlkioWeight",
+                    "CpuRealtimePeriod", "CpuRealtimeRuntime")
 
 
 def update_host_config(hc: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:

@@ -459,7 +459,8 @@ class CgroupV1:
             for path, value in writes:
                 _write(path, str(value))
             limits = replace(limits, memory=None, memory_swap=None)
-        self._apply(replace(limits, devices=None))  # dockerd updates no device rules
+        # dockerd 20.10 updates no device rules, nor the real-time settings it records
+        self._apply(replace(limits, devices=None, cpu_rt_period=None, cpu_rt_runtime=None))
 
     def _need(self, controller: str) -> str:
         if controller not in self.dirs:
