@@ -77,6 +77,44 @@ def test_a_joiners_network_files_are_its_donors(both: dict[str, Any]) -> None:
     assert seen["dockerd"] == ((0, "", [("hostname", 0o644, 3, b"dh\n")]), (0o755, 0))
 
 
+def _etc_paths(client: Any, container: str) -> tuple[str, ...]:
+    found = client.api.inspect_container(container)
+    return (*(found[k] for k in ("HostsPath", "HostnamePath", "ResolvConfPath")),
+            found["Config"]["Hostname"], found["Config"]["Domainname"])
+
+
+def test_a_joiners_inspect_names_its_donors_files(both: dict[str, Any]) -> None:
+    """dockerd 20.10 names a ``container:x`` joiner's HostsPath, HostnamePath and
+    ResolvConfPath from its start on as x's, and takes x's Hostname and Domainname into its
+    Config (``initializeNetworking``), all kept once it has stopped and x has gone; a joiner
+    never started names none ("") and a copy out of it gives the image's placeholder."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        try:
+            assert cli("run", "-d", "--name", "netdonor", "--network", "none", "--hostname", "dh",
+                       "--domainname", "example.test", "busybox", "sleep", "60").returncode == 0
+            assert cli("create", "--name", "netcreated", "--network", "container:netdonor",
+                       "busybox", "true").returncode == 0
+            done = cli("run", "-d", "--name", "netjoined", "--network", "container:netdonor",
+                       "busybox", "sleep", "60")
+            assert done.returncode == 0, done.stderr
+            donor, created = _etc_paths(client, "netdonor"), _etc_paths(client, "netcreated")
+            joined = _etc_paths(client, "netjoined")
+            placeholder = _copied_out(cli, "netcreated", "/etc/hostname")[2][0][1:3]
+            cli("rm", "-f", "netdonor")
+            assert cli("kill", "netjoined").returncode == 0
+            client.api.wait("netjoined")
+            seen[name] = (created[:3], created[3] == client.api.inspect_container("netcreated")[
+                "Id"][:12], created[4], placeholder,
+                joined == donor, _etc_paths(client, "netjoined") == donor, donor[3:],
+                [Path(p).name for p in donor[:3]])
+        finally:
+            _removed(cli, "netjoined", "netcreated", "netdonor")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"] == (("", "", ""), True, "", (0o755, 0), True, True,
+                               ("dh", "example.test"), ["hosts", "hostname", "resolv.conf"])
+
+
 def test_a_copy_into_a_mounted_file_is_refused(both: dict[str, Any], tmp_path: Path) -> None:
     """The network files of a stopped and of a running container, and a user's file bind."""
     (tmp_path / "new").write_text("new\n")

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any, Final
 
 from ..errors import DockyardError, InvalidArgument, NotFound
@@ -133,20 +134,15 @@ def _remap(containers: Any) -> Any:
     return getattr(containers, "remap", None)
 
 
-def _network_files(containers: Any, record: Any) -> list[dict[str, Any]]:
+def _network_files(record: Any) -> list[dict[str, Any]]:
     """dockerd's NetworkMounts for a stopped container's cp: /etc/resolv.conf, hostname and
-    hosts bound from the files its last start wrote (a ``container:`` joiner's are its donor's;
-    none before a first start, nor where the user mounted something there), read-only with a
-    read-only root file system. dockerd mounts them for an archive request as a start does."""
+    hosts bound from the files its last start wrote (a ``container:`` joiner's are the ones
+    its donor had at its last start, ``etc_dir``; none before a first start, nor where the user
+    mounted something there), read-only with a read-only root file system. dockerd mounts them
+    for an archive request as a start does."""
     if record.state.get("Running"):
         return []  # its root, seen through /proc, has them mounted
-    mode = str((record.host_config or {}).get("NetworkMode") or "")
-    directory = record.dir
-    if mode.startswith("container:"):
-        try:
-            directory = containers.get(mode.partition(":")[2]).dir
-        except NotFound:
-            return []
+    directory = Path(getattr(record, "etc_dir", "") or record.dir)
     taken = {posixpath.normpath(str(m.get("Destination") or "")) for m in record.mounts or []}
     read_only = bool((record.host_config or {}).get("ReadonlyRootfs"))
     return [{"source": str(source), "target": f"/etc/{name}", "read_only": read_only}
@@ -165,7 +161,7 @@ def stat(containers: Any, name: str, path: str | None) -> dict[str, Any]:
     path = _check_path(path)
     record = containers.get(name)
     helper = _Helper(record, "stat", path, remap=_remap(containers),
-                     files=_network_files(containers, record))
+                     files=_network_files(record))
     try:
         report = helper.report()
     finally:
@@ -180,7 +176,7 @@ def get(containers: Any, name: str, path: str | None) -> tuple[dict[str, Any], I
     path = _check_path(path)
     record = containers.get(name)
     helper = _Helper(record, "get", path, remap=_remap(containers),
-                     files=_network_files(containers, record))
+                     files=_network_files(record))
     try:
         report = helper.report()
         _raise(report, name, path)
@@ -211,7 +207,7 @@ def put(containers: Any, name: str, path: str | None, body: IO[bytes],
     # (dockerd's tarCopyOptions: only a configured user gives the copy new owners)
     chown = (record.config or {}).get("User") or None if copy_uid_gid else None
     helper = _Helper(record, "put", path, stdin=subprocess.PIPE, remap=_remap(containers),
-                     files=_network_files(containers, record),
+                     files=_network_files(record),
                      no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, chown_user=chown)
     check = TarCheck()
     try:

@@ -411,7 +411,8 @@ class ContainerManager:
         join = ""  # the user namespace of the container whose network this one shares
         if mode.startswith("container:") and not record.config.get("NetworkDisabled"):
             try:
-                netns, join = self._network_donor(mode.split(":", 1)[1], remapped, shared)
+                netns, join = self._network_donor(record, mode.split(":", 1)[1], remapped,
+                                                  shared)
             except BaseException:
                 nsmodes.release(record)  # a shareable /dev/shm resolve mounted
                 raise
@@ -441,13 +442,14 @@ class ContainerManager:
             self._teardown(record)
             raise
 
-    def _network_donor(self, name: str, remapped: bool,
+    def _network_donor(self, record: ContainerRecord, name: str, remapped: bool,
                        shared: nsmodes.Namespaces) -> tuple[str, str]:
         """(netns, userns to join) of a ``--network container:x`` start: a remapped joiner
         joins x's user namespace, never the daemon's (x ``--userns host``)."""
         other = self.get(name)
         if not other.running:
             raise Conflict(f"cannot join network of a non running container: {other.id}")
+        adopt_donors_files(record, other)
         join = ""
         if remapped:
             join = nsmodes.donor_userns("network", other)
@@ -1039,6 +1041,15 @@ def _fit_dir(path: str, image: os.stat_result) -> None:
     if (image.st_uid, image.st_gid) != (os.geteuid(), os.getegid()):
         with contextlib.suppress(PermissionError):  # rootless: already the daemon's own
             os.chown(path, image.st_uid, image.st_gid)
+
+
+def adopt_donors_files(record: ContainerRecord, donor: ContainerRecord) -> None:
+    """A ``--network container:x`` start: the joiner names x's /etc files and takes x's
+    Hostname and Domainname into its Config, as dockerd 20.10's ``initializeNetworking`` —
+    its inspect shows them from then on, x gone or not."""
+    record.etc_dir = donor.etc_dir or str(donor.dir)
+    for key in ("Hostname", "Domainname"):
+        record.config[key] = donor.config.get(key) or ""
 
 
 def _unstart(record: ContainerRecord, before: tuple[dict[str, Any], bool, bool]) -> None:

@@ -58,6 +58,11 @@ class ContainerRecord:
     """Where the last start put the container's cgroup: ``{"given": <--cgroup-parent, or the
     daemon's>, "resolved": <cgroups.Parent>}`` (``create.cgroup_parent``); ``None`` before
     a start, and in a record an older daemon wrote."""
+    etc_dir: str = ""
+    """Whose ``resolv.conf``, ``hostname`` and ``hosts`` the container has when they are not
+    its own: a ``--network container:x`` joiner's are x's (x's own or, x a joiner too, the
+    ones x has), set at each start as dockerd 20.10's ``initializeNetworkingPaths`` copies
+    x's paths, and kept when x has gone; "" for a container with its own."""
 
     def __post_init__(self) -> None:
         self.dir = Path(self.dir)

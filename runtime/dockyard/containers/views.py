@@ -158,11 +158,13 @@ def summary(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
 
 
 def _etc_paths(record: ContainerRecord) -> dict[str, str]:
-    """Where the container's /etc files are, once a start has written them (dockerd names
-    them from the create on; "" before a first start here)."""
-    return {key: str(path) if (path := record.dir / name).exists() else ""
-            for key, name in (("ResolvConfPath", "resolv.conf"), ("HostnamePath", "hostname"),
-                              ("HostsPath", "hosts"))}
+    """Where the container's /etc files are, once a start has written them ("" before a
+    first start); a ``container:`` joiner's are its donor's from its first start on, named
+    even once the donor has gone (``ContainerRecord.etc_dir``), as dockerd 20.10's."""
+    names = (("ResolvConfPath", "resolv.conf"), ("HostnamePath", "hostname"), ("HostsPath", "hosts"))
+    if record.etc_dir:
+        return {key: str(Path(record.etc_dir, name)) for key, name in names}
+    return {key: str(path) if (path := record.dir / name).exists() else "" for key, name in names}
 
 
 def _runtime_files_size(record: ContainerRecord) -> int:
