@@ -11,17 +11,16 @@ from dockyard.build.builder import check_prune_filters
 from dockyard.distribution.service import search_filter
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.filters import (
-    BadPattern,
     InvalidFilter,
     bool_filter,
     check_keys,
     exact_match,
-    glob,
     go_match,
     parse,
     prune_until,
     unique_exact_match,
 )
+from dockyard.gomatch import BadPattern, glob
 
 
 def _refused(exc: pytest.ExceptionInfo[DockyardError]) -> tuple[int, str]:

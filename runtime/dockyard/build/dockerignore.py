@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from .. import gomatch
 from ..errors import InvalidArgument
 
 IGNORE_FILE = ".dockerignore"
@@ -89,40 +90,10 @@ class Pattern:
 
 def _check_syntax(pattern: str) -> None:
     """Reject what Go's filepath.Match rejects (unclosed classes, bad ranges, trailing \\)."""
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= n:
-                raise IgnorePatternError("syntax error in pattern")
-            i += 2
-        elif ch == "[":
-            i = _check_class(pattern, i + 1)
-        else:
-            i += 1
-
-
-def _class_char(pattern: str, i: int) -> int:
-    if i >= len(pattern) or pattern[i] in "-]":
-        raise IgnorePatternError("syntax error in pattern")
-    if pattern[i] == "\\":
-        i += 1
-        if i >= len(pattern):
-            raise IgnorePatternError("syntax error in pattern")
-    return i + 1
-
-
-def _check_class(pattern: str, i: int) -> int:
-    if i < len(pattern) and pattern[i] == "^":
-        i += 1
-    ranges = 0
-    while True:
-        if i < len(pattern) and pattern[i] == "]" and ranges > 0:
-            return i + 1
-        i = _class_char(pattern, i)
-        if i < len(pattern) and pattern[i] == "-":
-            i = _class_char(pattern, i + 1)
-        ranges += 1
+    try:
+        gomatch.glob(pattern)
+    except gomatch.BadPattern:
+        raise IgnorePatternError("syntax error in pattern") from None
 
 
 def compile_pattern(text: str, exclusion: bool) -> Pattern:

@@ -6,7 +6,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
-from ..filters import bool_filter, check_keys, glob
+from ..filters import bool_filter, check_keys
+from ..gomatch import glob
 from .metadata import ImageRow, RefRow
 from .removal import familiar, labels_match
 
