@@ -135,3 +135,45 @@ def test_docker_cli_filters_as_dockerd(both: dict[str, Any]) -> None:
     assert answers["dockyard"] == answers["dockerd"]
     assert answers["dockerd"][1] == (1, "", "Error response from daemon: Invalid filter 'status=foo'\n")
     assert [a[1] for a in answers["dockerd"][-4:]] == ["", "flt-c\n", "flt-c\n", "flt-c\n"]
+
+
+def _shortest(client: Any, network: str) -> str:
+    """The shortest prefix of ``network``'s id that no other network's id begins with."""
+    others = [n.id for n in client.networks.list() if n.id != network]
+    return next(network[:k] for k in range(1, 65) if not any(o.startswith(network[:k]) for o in others))
+
+
+def test_ps_network_filter_by_name_and_id_as_dockerd(both: dict[str, Any]) -> None:
+    """``ps --filter network=``: a network's name finds its running, exited and created
+    containers; its id, whole or any prefix ("" too), those whose endpoint names it — not a
+    created container's (``NetworkID`` "" until its first start); a ``container:`` joiner is
+    on no network, a name is matched whole."""
+    names = ("fltn-run", "fltn-exited", "fltn-created", "fltn-none", "fltn-joiner", "fltn-nonec")
+    answers: dict[str, list[list[str]]] = {}
+    for name, (docker, client) in both.items():
+        network = client.networks.create("fltn-net").id
+        none = client.networks.get("none").id
+        try:
+            for args in (("run", "-d", "--name", "fltn-run", "--network", "fltn-net"),
+                         ("run", "--name", "fltn-exited", "--network", "fltn-net"),
+                         ("create", "--name", "fltn-created", "--network", "fltn-net"),
+                         ("run", "-d", "--name", "fltn-none", "--network", "none"),
+                         ("run", "-d", "--name", "fltn-joiner", "--network", "container:fltn-run"),
+                         ("create", "--name", "fltn-nonec", "--network", "none")):
+                done = docker(*args, "busybox", "sleep" if "-d" in args else "true", "60")
+                assert done.returncode == 0, done.stderr
+            values = ["fltn-net", network, network[:12], _shortest(client, network), "none", none,
+                      _shortest(client, none),
+                      "container:fltn-run", "", "fltn-ne", "nosuch"]
+            answers[name] = [sorted(docker("ps", "-a", "--filter", "name=fltn-", "--filter",
+                                           f"network={v}", "--format", "{{.Names}}").stdout.split())
+                             for v in values]
+        finally:
+            docker("rm", "-f", *names)
+            client.networks.get("fltn-net").remove()
+    assert answers["dockyard"] == answers["dockerd"]
+    on_net = ["fltn-exited", "fltn-run"]
+    assert answers["dockerd"] == [
+        ["fltn-created", *on_net], on_net, on_net, on_net, ["fltn-none", "fltn-nonec"],
+        ["fltn-none"], ["fltn-none"], [], ["fltn-created", "fltn-exited", "fltn-none", "fltn-nonec",
+                                           "fltn-run"], [], []]

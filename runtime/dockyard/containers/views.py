@@ -258,6 +258,15 @@ def _published(record: ContainerRecord) -> set[str]:
             for key, bindings in ports.items() for b in bindings or [] if b.get("HostPort")}
 
 
+def _on_network(record: ContainerRecord, value: str) -> bool:
+    """dockerd 20.10's ps ``network`` filter: a network the container is on, by its name or
+    by a prefix of the id its endpoint names (any prefix, "" too) — which a created
+    container's endpoints do not until its first start (``NetworkID`` ""): by name alone."""
+    networks = _network_settings(record)["Networks"]
+    return value in networks or any(str((ep or {}).get("NetworkID") or "").startswith(value)
+                                    for ep in networks.values())
+
+
 def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
     """``docker ps --filter``: each key must match one of its values."""
     checks: dict[str, Callable[[str], bool]] = {
@@ -268,7 +277,7 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
         "ancestor": lambda v: _ancestor(record, v),
         "exited": lambda v: (record.has_been_started and not record.running
                              and str(record.state["ExitCode"]) == v),
-        "network": lambda v: v in _network_settings(record)["Networks"],
+        "network": lambda v: _on_network(record, v),
         "volume": lambda v: any(v in (m.get("Name"), m.get("Destination"))
                                 for m in record.mounts),
         "publish": lambda v: bool(_port_set(v) & _published(record)),
