@@ -63,7 +63,7 @@ class ContainerSpec:
     domainname: str = ""                   # the UTS namespace's NIS domain (--domainname)
     sysctls: dict[str, str] = field(default_factory=dict)  # --sysctl (linux.sysctls)
     rlimits: list[list[int]] = field(default_factory=list)  # [RLIMIT_*, soft, hard] (--ulimit)
-    oom_score_adj: int = 0                 # --oom-score-adj; 0: the launcher's, left alone
+    oom_score_adj: int = 0                 # --oom-score-adj (written, 0 too: linux.child)
     read_only: bool = False
     masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
     readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))

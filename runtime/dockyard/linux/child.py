@@ -17,6 +17,7 @@ output, exit code 1.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -324,18 +325,24 @@ def set_rlimits(rlimits: list[list[int]]) -> None:
 
 def set_oom_score_adj(value: int) -> None:
     """``--oom-score-adj``, for the init and each exec while still root (lowering it needs
-    ``CAP_SYS_RESOURCE``); what it execs, and every child, inherits it. 0 writes nothing.
-    A refusal in runc 1.1's words: its nsexec writes the value before it reports the child's
-    PID and, refused, dies with no reason given (dockerd 20.10's "can't get final child's
-    PID from pipe: EOF", for ``--oom-score-adj -1`` where the daemon lacks CAP_SYS_RESOURCE)."""
-    if value:
+    ``CAP_SYS_RESOURCE``); what it execs, and every child, inherits it. Written whatever its
+    value, as runc writes the one dockerd gives (0 by default): a container does not keep the
+    daemon's own — but a 0 the process may not write (below its score without the privilege
+    to lower it: a rootless daemon under systemd --user; inside a user namespace, where the
+    file is not its to open) is left as it was. A refusal in runc
+    1.1's words: its nsexec writes the value before it reports the child's PID and, refused,
+    dies with no reason given (dockerd 20.10's "can't get final child's PID from pipe: EOF",
+    for ``--oom-score-adj -1`` where the daemon lacks CAP_SYS_RESOURCE)."""
+    try:
         fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, str(value).encode())
-        except OSError as exc:
-            raise OSError(exc.errno, "can't get final child's PID from pipe: EOF") from None
         finally:
             os.close(fd)
+    except OSError as exc:
+        if value == 0 and exc.errno == errno.EACCES:  # not even opened, in a user namespace
+            return
+        raise OSError(exc.errno, "can't get final child's PID from pipe: EOF") from None
 
 
 def _become_user(spec: ContainerSpec, caps: int) -> None:

@@ -5,13 +5,16 @@ them; the refusals and warnings in its words."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
 from dockyard.linux import cgroups
+from dockyard.testing.daemon import NetnsDaemonProcess
 
 MIB = 1024 * 1024
 
@@ -126,7 +129,33 @@ def test_oom_score_adj_reaches_the_init_its_children_and_execs(client: Any) -> N
     code, out = c.exec_run(["sh", "-c", "cat /proc/self/oom_score_adj"])
     assert (code, out.strip()) == (0, b"500")
     plain, _ = _run(client)
-    assert _read(f"/proc/{_pid(plain)}/oom_score_adj") == _read("/proc/self/oom_score_adj")
+    assert _read(f"/proc/{_pid(plain)}/oom_score_adj") == "0"
+
+
+def _own_score(value: str) -> None:
+    with open("/proc/self/oom_score_adj", "w", encoding="ascii") as f:
+        f.write(value)
+
+
+def test_a_container_does_not_keep_a_raised_daemons_score(busybox_archive: Path) -> None:
+    """A daemon started with a raised ``oom_score_adj`` (as under systemd --user, 100): its
+    containers and their execs get their own, 0 unless asked, as runc writes dockerd's value
+    — they kept the daemon's."""
+    _own_score("100")  # the daemon inherits it; raising needs no privilege, 0 is this one's again
+    try:
+        with NetnsDaemonProcess() as daemon:
+            _own_score("0")
+            daemon.load(busybox_archive)
+            with contextlib.closing(daemon.client()) as client:
+                c, _ = _run(client, network_mode="none")
+                asked, _ = _run(client, network_mode="none", oom_score_adj=300)
+                code, out = c.exec_run(["cat", "/proc/self/oom_score_adj"])
+                seen = (_read(f"/proc/{daemon.pid}/oom_score_adj"),
+                        _read(f"/proc/{_pid(c)}/oom_score_adj"), (code, out),
+                        _read(f"/proc/{_pid(asked)}/oom_score_adj"))
+    finally:
+        _own_score("0")
+    assert seen == ("100", "0", (0, b"0\n"), "300")
 
 
 def test_blkio_weight_where_the_kernel_lacks_it_is_discarded_with_a_warning(client: Any) -> None:
