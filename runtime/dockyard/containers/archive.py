@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -37,14 +38,14 @@ def stat_header(stat: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(stat).encode()).decode()
 
 
-def _resolved(mount: dict[str, Any]) -> dict[str, Any]:
-    """A bind for the helper: a volume's subpath resolved as a start resolves it (dockerd's
-    ``docker cp`` mounts the volumes as a start does, subpath and its refusals included)."""
-    if not mount.get("subpath"):
-        return mount
-    from ..store.diff import as_owner
-    from ..volumes.subpath import resolve
-    return {**mount, "subpath": as_owner(resolve, mount["source"], mount["subpath"])}
+def _binds(record: Any) -> list[dict[str, Any]]:
+    """The binds of the helper: the record's bind mounts with each volume's subpath resolved
+    as a start resolves them (dockerd's ``docker cp`` mounts the volumes as a start does,
+    subpath and its refusals included)."""
+    from ..volumes.subpath import resolve_mounts
+    from .spec import Mount
+    binds = [Mount(**m) for m in getattr(record, "spec_mounts", []) or [] if m.get("type") == "bind"]
+    return [asdict(m) for m in resolve_mounts(binds)]
 
 
 def _lock(container_id: str) -> threading.Lock:
@@ -69,9 +70,7 @@ class _Helper:
             os.makedirs(record.rootfs, exist_ok=True)
             options.update(lower_dirs=list(record.lower_dirs), upper_dir=record.upper_dir,
                            work_dir=record.work_dir, mountpoint=record.rootfs,
-                           binds=[] if op == "export" else [
-                               *(_resolved(m) for m in getattr(record, "spec_mounts", []) or []
-                                 if m.get("type") == "bind"), *(files or [])])
+                           binds=[] if op == "export" else [*_binds(record), *(files or [])])
         if self.lock is not None:
             self.lock.acquire()
         try:

@@ -43,6 +43,7 @@ from ..linux.idmap import UserNamespace
 from ..oci.platform import Platform
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from ..volumes.manager import remake_sources, verify_sources
+from ..volumes.parse import MountRequest
 from ..volumes.subpath import resolve_mounts
 from . import create as _create
 from . import nsmodes, skeleton, unsupported
@@ -311,8 +312,7 @@ class ContainerManager:
                 raise NotModified("container already started")
             if record.state["Status"] in ("removing", "dead"):
                 raise Conflict("container is marked for removal and cannot be started")
-            verify_sources(record)
-            self._start(record)
+            self._start(record, verify_sources(record))
 
     def _guard(self, record: ContainerRecord) -> threading.Lock:
         """The container's own lock: start, restart and exit handling (network teardown) of
@@ -320,12 +320,15 @@ class ContainerManager:
         with self._lock:
             return self._guards.setdefault(record.id, threading.Lock())
 
-    def _start(self, record: ContainerRecord) -> None:
+    def _start(self, record: ContainerRecord,
+               asked: list[MountRequest] | None = None) -> None:
+        """Start ``record``; ``asked``: its mount requests when a ``docker start`` has checked
+        them (``verify_sources``), else (a restart) ``remake_sources`` parses what it needs."""
         from ..linux.launcher import StartFailed
         from .runtime import dockerd_start_error, start_exit_code
         mark(record.id, "start.begin")
         try:
-            spec, network_ready = self._spec(record)
+            spec, network_ready = self._spec(record, asked)
         except Exception as exc:  # an unknown --user, a network to join that is gone…
             self._start_failed(record, EXIT_UNKNOWN, str(exc))  # --rm honoured
             raise
@@ -393,7 +396,8 @@ class ContainerManager:
         if record.host_config.get("AutoRemove"):
             threading.Thread(target=self._auto_remove, args=(record,), daemon=True).start()
 
-    def _spec(self, record: ContainerRecord) -> tuple[Any, Callable[[], None] | None]:
+    def _spec(self, record: ContainerRecord, asked: list[MountRequest] | None = None
+              ) -> tuple[Any, Callable[[], None] | None]:
         """The container's spec, and what is left of its network's set-up: the runtime runs
         that while the init makes its mounts (``NetworkManager.setup``'s ``defer``)."""
         hc = record.host_config
@@ -401,7 +405,7 @@ class ContainerManager:
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         if remapped:
             _create.check_userns_start(hc)
-        remake_sources(record, self.root_owner)
+        remake_sources(record, self.root_owner, asked)
         mounts = resolve_mounts([Mount(**m) for m in record.spec_mounts])
         hostname = record.config.get("Hostname") or record.short_id
         mode = str(hc.get("NetworkMode") or "default")  # "default" is never host nor joined
@@ -452,8 +456,8 @@ class ContainerManager:
         adopt_donors_files(record, other)
         join = ""
         if remapped:
-            join = nsmodes.donor_userns("network", other)
-            nsmodes.same_userns(join, shared.userns)
+            join = nsmodes.one_userns([nsmodes.donor_userns("network", other), shared.userns],
+                                      "the network and the PID or IPC namespace")
         return f"/proc/{other.state['Pid']}/ns/net", join
 
     def _teardown(self, record: ContainerRecord) -> None:

@@ -81,25 +81,11 @@ def resolve(record: Any, get: Callable[[str], Any],
     ipc, shm, ipc_donor = _ipc(record, get, remap_root)
     userns = ""
     if remap_root is not None or os.geteuid() != 0:
-        userns = _donors_userns([(flag, donor) for flag, donor in
-                                 (("PID", pid_donor), ("IPC", ipc_donor)) if donor])
+        userns = one_userns([donor_userns(kind, donor) for kind, donor in
+                             (("PID", pid_donor), ("IPC", ipc_donor)) if donor],
+                            "the PID and IPC namespaces", "both")
     uts = "host" if hc.get("UTSMode") == "host" else ""
     return Namespaces(pid_ns, ipc, uts, shm, userns)
-
-
-def _donors_userns(donors: list[tuple[str, Any]]) -> str:
-    """The user namespace a container of its own user namespace joins to share the
-    namespaces of ``donors`` (``(kind, record)``): theirs ("" with none). A donor in the
-    daemon's own (``--userns host``), or two in different ones, cannot be joined so."""
-    found: dict[tuple[int, int], str] = {}
-    for kind, donor in donors:
-        path = donor_userns(kind, donor)
-        found.setdefault(_ns(path), path)
-    if len(found) > 1:
-        raise DockyardError("the PID and IPC namespaces to join belong to different user "
-                            "namespaces (each container has its own): share both with one "
-                            "container")
-    return next(iter(found.values()), "")
 
 
 def donor_userns(kind: str, donor: Any) -> str:
@@ -117,13 +103,19 @@ def donor_userns(kind: str, donor: Any) -> str:
     return path
 
 
-def same_userns(network: str, shared: str) -> None:
-    """A remapped container on x's network (``network``: x's user namespace) and in y's PID
-    or IPC namespace (``shared``: y's) joins one user namespace: x's and y's must be one."""
-    if shared and _ns(network) != _ns(shared):
-        raise DockyardError("the network and the PID or IPC namespace to join belong to "
-                            "different user namespaces (each container has its own): share "
-                            "them with one container")
+def one_userns(paths: list[str], what: str, which: str = "them") -> str:
+    """The one user namespace (the first of ``paths``, /proc paths; "" skipped) that a
+    container of its own user namespace joins to share the namespaces ``what`` names, each
+    owned by the user namespace at its path: "" with none. A container joins one user
+    namespace, so two different ones are refused, telling to share ``which`` with one
+    container."""
+    found: dict[tuple[int, int], str] = {}
+    for path in filter(None, paths):
+        found.setdefault(_ns(path), path)
+    if len(found) > 1:
+        raise DockyardError(f"{what} to join belong to different user namespaces (each "
+                            f"container has its own): share {which} with one container")
+    return next(iter(found.values()), "")
 
 
 def _ns(path: str) -> tuple[int, int]:

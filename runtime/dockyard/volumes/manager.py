@@ -360,23 +360,28 @@ def _populate(record: Any, req: parse.MountRequest, source: str) -> None:
         os.close(fd)
 
 
-def verify_sources(record: Any) -> None:
+def verify_sources(record: Any) -> list[parse.MountRequest]:
     """A ``docker start``'s check, dockerd's ``verifyContainerSettings``: a ``--mount`` bind
     whose source went away since the create is refused (400) before the start begins, so
-    nothing is recorded in the State (a restart does not check: :func:`remake_sources`)."""
-    parse.requests(record.config, record.host_config)
+    nothing is recorded in the State (a restart does not check: :func:`remake_sources`).
+    Returns the requests it parsed, for that start's :func:`remake_sources`."""
+    return parse.requests(record.config, record.host_config)
 
 
-def remake_sources(record: Any, owner: tuple[int, int] | None = None) -> None:
+def remake_sources(record: Any, owner: tuple[int, int] | None = None,
+                   asked: list[parse.MountRequest] | None = None) -> None:
     """Every start (never the create): a ``-v`` bind's host directory (or a ``CreateMountpoint``
     one's) that is missing is made, as dockerd's ``MountPoint.Setup`` makes each bind source
     (``MkdirAllAndChownNew``: 0755, each directory it makes given to ``owner``, the remapped
     root under ``--userns-remap``). Another ``--mount`` source gone is left to the runtime's
-    mount (``mounts.BindSourceError``, runc's words): a restart does not check the settings."""
-    hc = record.host_config
-    asked = [*(parse.parse_bind(str(b)) for b in hc.get("Binds") or []),
-             *(parse.parse_mount(m) for m in hc.get("Mounts") or []
-               if (m.get("BindOptions") or {}).get("CreateMountpoint"))]
+    mount (``mounts.BindSourceError``, runc's words): a restart does not check the settings,
+    so its requests (``asked`` None) are only those that may be made, parsed here; a
+    ``docker start`` gives those :func:`verify_sources` parsed."""
+    if asked is None:
+        hc = record.host_config
+        asked = [*(parse.parse_bind(str(b)) for b in hc.get("Binds") or []),
+                 *(parse.parse_mount(m) for m in hc.get("Mounts") or []
+                   if (m.get("BindOptions") or {}).get("CreateMountpoint"))]
     for req in asked:
         if req.type == "bind" and req.create_source:
             _make_bind_source(req.source, owner)
@@ -404,6 +409,7 @@ def _make_bind_source(source: str, owner: tuple[int, int] | None) -> None:
                                 f"{directory}: {(exc.strerror or str(exc)).lower()}") from None
         if owner is not None:
             os.chown(directory, *owner)
+
 
 def _point(req: parse.MountRequest, source: str) -> dict[str, Any]:
     """The Engine API ``MountPoint`` for one mount."""
