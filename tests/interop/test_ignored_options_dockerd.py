@@ -84,6 +84,8 @@ API_CASES: list[dict[str, Any]] = [
     {"StorageOpt": {}},                           # nothing, shown as nothing
     {"DeviceRequests": [{"Driver": "nvidia", "Count": 1}]},  # the start: its words, 128
     {"CpuRealtimePeriod": -1},                    # the start: written as an unsigned number
+    {"ShmSize": -1},                              # 400 at create (it failed the start)
+    {"CgroupnsMode": "foo"},                      # 400: invalid cgroup namespace mode
 ]
 _SHOWN = ("KernelMemory", "CpuPercent", "InitPath", "Runtime", "StorageOpt", "DeviceRequests",
           "CpuRealtimePeriod")

@@ -243,7 +243,11 @@ def validate_host_config(hc: dict[str, Any]) -> None:
         except InvalidArgument as exc:
             raise InvalidArgument(f"invalid {key}: {exc}") from None
     security_opts(hc.get("SecurityOpt") or [])
+    if (hc.get("ShmSize") or 0) < 0:
+        raise InvalidArgument("SHM size can not be less than 0")
     unsupported.check_runtime(hc)
+    if hc.get("CgroupnsMode") not in ("host", "private"):  # "": the daemon's, filled in
+        raise InvalidArgument(f"invalid cgroup namespace mode: {hc.get('CgroupnsMode')}")
 
 
 def remapped(hc: dict[str, Any], remap: Any) -> bool:
