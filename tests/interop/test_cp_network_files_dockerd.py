@@ -115,6 +115,35 @@ def test_a_joiners_inspect_names_its_donors_files(both: dict[str, Any]) -> None:
                                ("dh", "example.test"), ["hosts", "hostname", "resolv.conf"])
 
 
+def test_a_joiner_of_a_joiner_shares_the_first_ones_namespace_and_files(both: dict[str, Any]) -> None:
+    """dockerd 20.10 starts ``--network container:y`` where y itself joined x: the same
+    network namespace, x's /etc files and hostname; with y stopped, the start is refused."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        try:
+            assert cli("run", "-d", "--name", "netroot", "--hostname", "rooth", "busybox",
+                       "sleep", "60").returncode == 0
+            assert cli("run", "-d", "--name", "netmid", "--network", "container:netroot",
+                       "busybox", "sleep", "60").returncode == 0
+            done = cli("run", "-d", "--name", "netleaf", "--network", "container:netmid",
+                       "busybox", "sleep", "60")
+            assert done.returncode == 0, done.stderr
+            links = [cli("exec", c, "readlink", "/proc/self/ns/net").stdout for c in ("netroot", "netleaf")]
+            hostname = cli("exec", "netleaf", "cat", "/etc/hostname").stdout
+            same_files = _etc_paths(client, "netleaf") == _etc_paths(client, "netroot")
+            assert cli("rm", "-f", "netleaf").returncode == 0
+            assert cli("stop", "-t", "0", "netmid").returncode == 0
+            refused = cli("run", "-d", "--name", "netleaf", "--network", "container:netmid",
+                          "busybox", "true")
+            mid = client.api.inspect_container("netmid")["Id"]
+            seen[name] = (links[0] == links[1], hostname, same_files, refused.returncode,
+                          refused.stderr.replace(mid, "<mid>").splitlines()[:1])
+        finally:
+            _removed(cli, "netleaf", "netmid", "netroot")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"][:4] == (True, "rooth\n", True, 125)
+
+
 def test_a_copy_into_a_mounted_file_is_refused(both: dict[str, Any], tmp_path: Path) -> None:
     """The network files of a stopped and of a running container, and a user's file bind."""
     (tmp_path / "new").write_text("new\n")

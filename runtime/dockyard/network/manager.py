@@ -727,14 +727,20 @@ class NetworkManager:
                 return
 
     def _setup_joined(self, record: ContainerLike, other: str) -> NetworkSetup:
-        """``--network container:x``: x's netns and x's /etc files."""
+        """``--network container:x``: x's netns and x's /etc files — those of the container
+        whose namespace x itself joined, when x is a running joiner too (dockerd starts such
+        a chain: each link's files are the namespace's owner's)."""
         containers = getattr(self.engine, "containers", None) if self.engine is not None else None
         if containers is None:
             raise NotFound(f"No such container: {other}")
-        target = containers.get(other)
-        sb = self.state.sandboxes.get(target.id)
-        if sb is None:
-            raise Conflict(f"cannot join network of a non running container: {target.id}")
+        target = first = containers.get(other)
+        seen = set()
+        while (sb := self.state.sandboxes.get(target.id)) is None:
+            mode = self.mode(target)
+            if not (mode.startswith("container:") and target.running) or target.id in seen:
+                raise Conflict(f"cannot join network of a non running container: {first.id}")
+            seen.add(target.id)
+            target = containers.get(mode.split(":", 1)[1])
         return NetworkSetup(sb.netns, _file_mounts(Path(sb.dir)), sb.hostname)
 
     @off_loop
