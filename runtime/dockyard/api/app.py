@@ -70,6 +70,7 @@ ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     (r"/containers/([^/]+)/export", container_io.ExportHandler),
     (r"/containers/([^/]+)/changes", container_io.ChangesHandler),
     (r"/commit", container_io.CommitHandler),
+    (r"/containers/(.+)", containers.LinkNameRemoveHandler),  # last: after every /containers/x/verb
 ]
 
 

@@ -91,6 +91,21 @@ def process_env(env: list[str]) -> list[str]:
     return [item for item in merged.values() if item is not None]
 
 
+def merged_env(defaults: list[str], env: list[str]) -> list[str]:
+    """The process's variables as dockerd's CreateDaemonEnvironment orders them: its own
+    (``defaults``: PATH, HOSTNAME, TERM, the links' — :func:`links.env`) first, a duplicate
+    among them keeping its first place and last value (Go's setenv in runc), the container's
+    replacing theirs in place (a bare ``NAME`` unsets one), the rest after."""
+    last: dict[str, bool] = {}
+    for item in env:
+        key, eq, _ = item.partition("=")
+        last[key] = bool(eq)
+    merged = {item.partition("=")[0]: item for item in defaults}
+    merged = {key: item for key, item in merged.items() if last.get(key, True)}
+    merged.update((item.partition("=")[0], item) for item in process_env(env))
+    return list(merged.values())
+
+
 def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str) -> dict[str, Any]:
     """The container's Config: the request's fields, the image's where the request is empty.
     An explicit Entrypoint drops the image's Cmd (Docker's rule)."""
@@ -785,19 +800,19 @@ def cgroup_parent(record: Any, daemon: DaemonConfig | None = None,
 def build_spec(record: Any, network: str, mounts: list[Mount], hostname: str,
                default_ulimits: dict[str, dict[str, Any]] | None = None,
                daemon_seccomp: tuple[str, str] = ("", ""),
-               parent: cgroups.Parent = cgroups.DEFAULT_PARENT) -> ContainerSpec:
+               parent: cgroups.Parent = cgroups.DEFAULT_PARENT,
+               linked: list[str] | None = None) -> ContainerSpec:
     """The runtime's view of ``record`` (resolved user, env, limits, mounts); the daemon's
     ``--default-ulimit`` and ``--seccomp-profile`` for what the container does not say;
-    ``parent``: its cgroup's (:func:`cgroup_parent`)."""
+    ``parent``: its cgroup's (:func:`cgroup_parent`); ``linked``: its links' variables."""
     cfg, hc = record.config, record.host_config
     layers_top_down = [record.upper_dir, *reversed(record.lower_dirs)]
     user = users.resolve(cfg.get("User") or "", layers_top_down, hc.get("GroupAdd") or [])
-    env = process_env(list(cfg.get("Env") or []))
+    ours = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}", *(["TERM=xterm"] if cfg.get("Tty") else []),
+            *(linked or [])]
+    env = merged_env(ours, list(cfg.get("Env") or []))
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, f"PATH={DEFAULT_PATH}")
-    env.append(f"HOSTNAME={hostname}")
-    if cfg.get("Tty") and not any(e.startswith("TERM=") for e in env):
-        env.append("TERM=xterm")
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home}")
     masked, readonly = hc.get("MaskedPaths"), hc.get("ReadonlyPaths")

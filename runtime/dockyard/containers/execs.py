@@ -30,7 +30,8 @@ from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux import users
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
-from .create import rlimits, seccomp_setting, security_opts
+from . import links
+from .create import merged_env, rlimits, seccomp_setting, security_opts
 from .runtime import ExecProcess, Runtime
 from .spec import DEFAULT_PATH
 
@@ -97,6 +98,7 @@ class ExecInstance:
     process: ExecProcess | None = None
     done: threading.Event = field(default_factory=threading.Event)
     spawned: threading.Event = field(default_factory=threading.Event)  # start finished, either way
+    linked: list[str] = field(default_factory=list)  # its container's links' variables, at create
 
     def inspect(self) -> dict[str, Any]:
         cmd = list(self.config.get("Cmd") or [])
@@ -179,11 +181,12 @@ class ExecManager:
         cmd = config.get("Cmd")
         if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
             raise InvalidArgument("No exec command specified")
+        linked = links.exec_env(record, self.engine.containers.get)  # dockerd: at the create
         exec_id = secrets.token_hex(32)
         with self._lock:
             if len(self._execs) >= MAX_FINISHED:
                 self._drop_finished()
-            self._execs[exec_id] = ExecInstance(exec_id, record.id, dict(config))
+            self._execs[exec_id] = ExecInstance(exec_id, record.id, dict(config), linked=linked)
         self._tell(record, f"exec_create: {_action_command(cmd)}", execID=exec_id)
         return exec_id
 
@@ -322,7 +325,8 @@ class ExecManager:
 
     def _spec(self, instance: ExecInstance, record: Any, tty: bool) -> ExecSpec:
         config, cfg, host = instance.config, record.config or {}, record.host_config or {}
-        env = merge_env(list(cfg.get("Env") or []), list(config.get("Env") or []))
+        env = merge_env(merged_env(instance.linked, list(cfg.get("Env") or [])),
+                        list(config.get("Env") or []))
         if not any(e.startswith("PATH=") for e in env):
             env.insert(0, f"PATH={DEFAULT_PATH}")
         if tty and not any(e.startswith("TERM=") for e in env):

@@ -46,7 +46,7 @@ from ..volumes.manager import remake_sources, verify_sources
 from ..volumes.parse import MountRequest
 from ..volumes.subpath import resolve_mounts
 from . import create as _create
-from . import nsmodes, skeleton, unsupported
+from . import links, nsmodes, skeleton, unsupported
 from .events import EventBus, bus_of
 from .health import HealthMonitor
 from .monitor import Monitor
@@ -123,6 +123,8 @@ class ContainerManager:
         by_name = self._names.get("/" + name_or_id.lstrip("/"))
         if by_name is not None and (record := self._records.get(by_name)) is not None:
             return record
+        if "/" in name_or_id.strip("/") and (record := self._link_child(name_or_id)) is not None:
+            return record
         with self._lock:
             found = [r for i, r in self._records.items() if i.startswith(name_or_id)] \
                 if name_or_id else []
@@ -132,10 +134,19 @@ class ContainerManager:
             raise InvalidArgument(f"multiple IDs found with provided prefix: {name_or_id}")
         raise NotFound(f"No such container: {name_or_id}")
 
+    def _link_child(self, name: str) -> ContainerRecord | None:
+        """A link's name (``/parent/alias``) names its child, as dockerd reserves it."""
+        parent_name, alias = links.split_name(name)
+        parent = self._records.get(self._names.get(parent_name) or "")
+        link = next((lk for lk in parent.links if lk[0] == alias), None) if parent else None
+        return self._records.get(link[1]) if link is not None else None
+
     def inspect(self, name_or_id: str, size: bool = False) -> dict[str, Any]:
         from .views import inspect
         record = self.get(name_or_id)
         body = inspect(record, size)
+        if record.links or body["HostConfig"].get("Links"):  # dockerd shows the registered ones
+            body["HostConfig"] = {**body["HostConfig"], "Links": links.shown(record, self.get)}
         if self.daemon is not None and self.daemon.default_ulimits:  # as dockerd: merged, not kept
             body["HostConfig"] = {**body["HostConfig"], "Ulimits": _create.merged_ulimits(
                 body["HostConfig"].get("Ulimits"), self.daemon.default_ulimits)}
@@ -204,6 +215,7 @@ class ContainerManager:
         ``platform`` (``?platform=``) must be one the image serves."""
         _create.check_blkio_types(body.get("HostConfig") or {})  # dockerd's decoder: first
         unsupported.check_decoded(body.get("HostConfig") or {})
+        links.check_create(body.get("HostConfig") or {})
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidArgument("No image specified")  # dockerd: "config cannot be empty"…
@@ -220,12 +232,9 @@ class ContainerManager:
         _create.check_userns(host_config, self.remap)
         nsmodes.check_create(config, host_config, lambda other: self.get(other).id)
         unsupported.check_storage_opts(host_config)
-        links = self._links(host_config)
         cid = secrets.token_hex(32)
         with self._lock:
             full = self._claim_name(name, cid)
-            if links:  # as dockerd's link graph shows them
-                host_config["Links"] = [f"{child}:{full}/{alias}" for child, alias in links]
             record = ContainerRecord(id=cid, name=full, image=image_name, image_id=image_id,
                                      config=config, host_config=host_config,
                                      created=rfc3339_now(), dir=self.root / cid,
@@ -237,6 +246,7 @@ class ContainerManager:
                     body["NetworkingConfig"], getattr(networks, "default_network", "bridge"))
             mark(cid, "create.claimed")
             try:
+                links.register(record, self.get)
                 self._prepare(record)
             except BaseException:
                 self._names.pop(full, None)
@@ -246,26 +256,6 @@ class ContainerManager:
         mark(cid, "create.prepared")
         self.emit(record, "create")
         return {"Id": cid, "Warnings": [*discarded, *_create.warnings(host_config)]}
-
-    def _links(self, hc: dict[str, Any]) -> list[tuple[str, str]]:
-        """``--link NAME[:ALIAS]``, outside user-defined networks, as dockerd's registerLinks
-        takes it at create: each must name a container (its 400 otherwise); the child's name
-        and the alias (the name when none is given). Only registered: a link's environment
-        and hosts entries are not made (dockyard has no legacy links; dockerd makes none on
-        ``--network none`` either)."""
-        mode = str(hc.get("NetworkMode") or "default")
-        if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
-            return []
-        out = []
-        for link in hc.get("Links") or []:
-            name, _, alias = str(link).partition(":")
-            name = name.lstrip("/")
-            try:
-                child = self.get(name)
-            except NotFound as exc:
-                raise InvalidArgument(f"could not get container for {name}: {exc}") from None
-            out.append((child.name, alias.lstrip("/") or name))
-        return out
 
     def _image(self, image_id: str) -> tuple[dict[str, Any], list[str]]:
         """An image's config and layer dirs; cached, since an image ID names immutable content."""
@@ -405,6 +395,7 @@ class ContainerManager:
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         if remapped:
             _create.check_userns_start(hc)
+        linked = links.resolve(record, self.get)
         remake_sources(record, self.root_owner, asked)
         mounts = resolve_mounts([Mount(**m) for m in record.spec_mounts])
         hostname = record.config.get("Hostname") or record.short_id
@@ -424,7 +415,7 @@ class ContainerManager:
         network_ready = None
         pin = ""
         if networks is not None:
-            setup = networks.setup(record, defer=True, userns=remapped)
+            setup = networks.setup(record, defer=True, userns=remapped, links=linked.hosts)
             netns, hostname = setup.netns, setup.hostname or hostname
             mounts += list(setup.mounts)
             network_ready = setup.finish if setup.pending is not None else None
@@ -434,7 +425,8 @@ class ContainerManager:
         try:
             spec = _create.build_spec(record, netns, mounts, hostname, self.default_ulimits,
                                       self.daemon_seccomp,
-                                      _create.cgroup_parent(record, self.daemon, start=True))
+                                      _create.cgroup_parent(record, self.daemon, start=True),
+                                      linked.env)
             nsmodes.apply(spec, shared, _create.shm_mounts(hc.get("ShmSize") or 0))
             if spec.sysctls:
                 sysctls.check(spec)
@@ -781,8 +773,26 @@ class ContainerManager:
                 raise
         self._destroy(record, volumes)
 
+    def remove_link(self, name: str) -> None:
+        """``DELETE /containers/{parent/alias}?link=1`` (``docker rm --link``): the link goes
+        and a running parent's /etc/hosts loses its line, as dockerd's rmLink. ``name`` must
+        name a container (a link's name names its child): a plain name is dockerd's 500."""
+        self.get(name)
+        parent_name, alias = links.split_name(name)
+        if not parent_name:
+            raise DockyardError(links.DEFAULT_LINK)
+        with self._lock:
+            parent = self._records.get(self._names.get(parent_name) or "")
+            if parent is None or not links.unlink(parent, alias):
+                return
+        self._saver.save(parent, wait=True)
+        networks = getattr(self.engine, "networks", None)
+        if networks is not None:
+            networks.unlink(parent.id, alias)
+
     def _destroy(self, record: ContainerRecord, volumes: bool) -> None:
         mark(record.id, "rm.begin")
+        self._last_seen_as(record)
         vol = getattr(self.engine, "volumes", None)
         if vol is not None:
             vol.release(record, remove_anonymous=volumes)
@@ -809,6 +819,15 @@ class ContainerManager:
         error = record.state.get("Error") or ""
         self._resolve(self._remove_waiters, record.id, record.state["ExitCode"], "")
         self._resolve(self._exit_waiters, record.id, record.state["ExitCode"], error)
+
+    def _last_seen_as(self, record: ContainerRecord) -> None:
+        """Its parents' links keep a removed child, by the name it had (dockerd's link index
+        keeps the container itself: their starts and execs are refused naming it)."""
+        for parent in self.all():
+            for link in parent.links:
+                if link[1] == record.id and link[2] != record.name:
+                    link[2] = record.name
+                    self._saver.save(parent)
 
     def rename(self, name: str, new_name: str) -> None:
         record = self.get(name)

@@ -63,6 +63,9 @@ class ContainerRecord:
     its own: a ``--network container:x`` joiner's are x's (x's own or, x a joiner too, the
     ones x has), set at each start as dockerd 20.10's ``initializeNetworkingPaths`` copies
     x's paths, and kept when x has gone; "" for a container with its own."""
+    links: list[list[str]] = field(default_factory=list)
+    """Its legacy links on the default bridge, in the order registered: ``[alias, child id,
+    child name]`` (``containers.links.Link``; the name as last seen, for a removed child)."""
 
     def __post_init__(self) -> None:
         self.dir = Path(self.dir)

@@ -27,10 +27,10 @@ DEFAULT_DNS: Final = "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
 
 
 def hosts(own: Iterable[tuple[str, str]], peers: Iterable[tuple[str, list[str]]],
-          extra: Iterable[tuple[str, str]] = ()) -> str:
-    """Docker's localhost block, ``--add-host`` lines, the container's own ``ip names`` lines,
-    then its peers (dockerd's order)."""
-    lines = [LOCALHOST, added_hosts(extra)]
+          extra: Iterable[tuple[str, str]] = (), linked: Iterable[tuple[str, str]] = ()) -> str:
+    """Docker's localhost block, ``--add-host`` lines, its legacy links' lines, the
+    container's own ``ip names`` lines, then its peers (dockerd's order)."""
+    lines = [LOCALHOST, added_hosts(extra), added_hosts(linked)]
     lines += [f"{ip}\t{name}\n" for ip, name in own]
     lines += [f"{ip}\t{' '.join(names)}\n" for ip, names in peers]
     return "".join(lines)

@@ -24,11 +24,12 @@ import platform
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
+from ..containers import links as _links
 from ..containers.events import bus_of
 from ..containers.spec import Mount
 from ..containers.trace import mark
@@ -552,20 +553,21 @@ class NetworkManager:
             raise
 
     @off_loop
-    def setup(self, record: ContainerLike, defer: bool = False,
-              userns: bool = False) -> NetworkSetup:
+    def setup(self, record: ContainerLike, defer: bool = False, userns: bool = False,
+              links: Iterable[Sequence[str]] = ()) -> NetworkSetup:
         """Before the init is cloned: netns, endpoints, files, published ports. ``defer``: the
         netns only (what a spec names), the rest left to ``finish`` — which a start runs while
         the init makes its mounts, and which must be done before the init binds the files.
         ``userns`` (a remapped container's, ``defer`` with it): the container's own netns is
         left to its clone, inside its user namespace — which must own the netns, as runc makes
         it, for root there to have its network capabilities (raw sockets, ``NET_ADMIN``) —
-        and pinned at the path by the launcher (``NetworkSetup.pin``) before ``finish``."""
+        and pinned at the path by the launcher (``NetworkSetup.pin``) before ``finish``.
+        ``links``: its legacy links' /etc/hosts entries (``containers.links.HostEntry``)."""
         with self._lock:
             if record.id in self.state.sandboxes:
                 self._teardown(record)
             try:
-                setup = self._setup(record, userns)
+                setup = self._setup(record, userns, links)
             except BaseException:
                 self._teardown(record)
                 raise
@@ -573,7 +575,8 @@ class NetworkManager:
             setup.finish()
         return setup
 
-    def _setup(self, record: ContainerLike, userns: bool = False) -> NetworkSetup:
+    def _setup(self, record: ContainerLike, userns: bool = False,
+               links: Iterable[Sequence[str]] = ()) -> NetworkSetup:
         mode = self.mode(record)
         directory = Path(record.dir)
         directory.mkdir(parents=True, exist_ok=True)
@@ -591,12 +594,14 @@ class NetworkManager:
         else:
             sb = Sandbox(record.id, str(self.netns_dir / record.id), str(directory), hostname)
         self._name_options(sb, record)
+        sb.links = [list(entry) for entry in links]
         self.state.sandboxes[record.id] = sb
         requested = [] if mode == "host" or disabled else self._requested(record, mode)
         if any(net.config_only for net, _ in requested):
             raise NetworkForbidden(CONFIG_ONLY_ENDPOINT)
-        for _net, req in requested:  # refused before the init is cloned, as by dockerd
+        for net, req in requested:  # refused before the init is cloned, as by dockerd
             _link_local_ips(req)
+            _check_links(net, req)
         mark(record.id, "net.requested")
         inside = None
         pin = userns and sb.netns not in ("host", "none")
@@ -648,6 +653,7 @@ class NetworkManager:
         self._write_files(sb, host_mode=mode == "host", hostname_only=disabled)
         mark(record.id, "net.files")
         self._refresh_peers(record.id)
+        self._refresh_link_parents(record.id)
         self._fill_settings(record, requested)
         mark(record.id, "net.done")
 
@@ -671,7 +677,7 @@ class NetworkManager:
         ifname = f"eth{sb.next_if}"
         ep = Endpoint(net.id, sb.container_id, name.lstrip("/"), _new_id(), str(addr), mac,
                       "veth" + secrets.token_hex(4)[:7], ifname, list(req.get("Aliases") or []),
-                      addr6)
+                      addr6, links=[] if net.predefined else [str(lk) for lk in req.get("Links") or []])
         self.state.endpoints[f"{net.id}/{sb.container_id}"] = ep
         sb.next_if += 1
         try:
@@ -804,6 +810,7 @@ class NetworkManager:
                 raise NetworkForbidden(CONFIG_ONLY_ENDPOINT)  # a created one: its start refuses
             if not net.config_only:
                 _check_connectable(net, self.mode(record), networks)
+            _check_links(net, config or {})
             key = f"{net.id}/{record.id}"
             if key in self.state.endpoints or net.name in networks:
                 raise NetworkForbidden(f"endpoint with name {record.name.lstrip('/')} already exists "
@@ -913,7 +920,8 @@ class NetworkManager:
             eps = self.state.endpoints_for(sb.container_id)
             names = files.own_names(sb.hostname, sb.domainname)
             own = [(ip, names) for ip in (eps[0].ip, eps[0].ip6) if ip] if eps else []
-            hosts = files.hosts(own, self._peers(sb.container_id), extra)
+            linked = [(ip, e[3]) for e in sb.links for ip in e[:2] if ip]
+            hosts = files.hosts(own, self._peers(sb.container_id), extra, linked)
         resolv = files.container_resolv_conf(host_mode, sb.dns, sb.dns_search, sb.dns_options)
         owner = self._files_owner()
         files.write(directory / "hosts", hosts, owner)
@@ -933,19 +941,58 @@ class NetworkManager:
             net = self.state.networks.get(ep.network_id)
             if net is None or net.predefined:
                 continue
+            linked = [_links.parse(link) for link in ep.links]
             for peer in self.state.endpoints_of(ep.network_id):
                 if peer.container_id == container_id:
                     continue
+                dns = self._dns_names(peer, net) or []
+                dns += [alias for name, alias in linked if name in dns]  # ours alone to resolve
                 for ip in (peer.ip, peer.ip6):  # an IPv6 line as well: AAAA by name
                     if ip:
                         names = out.setdefault(ip, [])
-                        names += [n for n in self._dns_names(peer, net) or [] if n not in names]
+                        names += [n for n in dns if n not in names]
         return list(out.items())
 
     def _dns_names(self, ep: Endpoint | None, net: Network) -> list[str] | None:
         if ep is None or net.predefined:
             return None
         return [ep.name, *ep.aliases, ep.container_id[:12]]
+
+    def _refresh_link_parents(self, child_id: str) -> None:
+        """A linked child started: its running parents' lines for it take its new address,
+        as dockerd's parent update rewrites their /etc/hosts (the IPv4 address: its
+        etchosts.Update matches the alias's lines; a stopped parent is left alone)."""
+        if not any(sb.links for sb in self.state.sandboxes.values()):
+            return
+        bridge = self.find("bridge")
+        ep = self.state.endpoints.get(f"{bridge.id}/{child_id}")
+        if ep is None or not ep.ip:
+            return
+        for sb in list(self.state.sandboxes.values()):
+            entries = [e for e in sb.links if e[4] == child_id]
+            if not entries or sb.netns == "host":
+                continue
+            for entry in entries:
+                entry[0] = ep.ip
+            self.state.save()
+            self._rewrite_hosts(sb)
+
+    @off_loop
+    def unlink(self, parent_id: str, alias: str) -> None:
+        """``docker rm --link``: a running parent's /etc/hosts loses the link's lines."""
+        with self._lock:
+            sb = self.state.sandboxes.get(parent_id)
+            if sb is None or all(e[2] != alias for e in sb.links):
+                return
+            sb.links = [e for e in sb.links if e[2] != alias]
+            self.state.save()
+            self._rewrite_hosts(sb)
+
+    def _rewrite_hosts(self, sb: Sandbox) -> None:
+        try:
+            self._write_files(sb, host_mode=False)
+        except OSError as exc:
+            log.warning("container %s: /etc/hosts not updated: %s", sb.container_id[:12], exc)
 
     def _refresh_peers(self, container_id: str, network_ids: list[str] | None = None) -> None:
         """Rewrite the /etc/hosts of every container on the networks this one joined or left."""
@@ -1236,6 +1283,15 @@ def _check_connectable(net: Network, mode: str, current: dict[str, Any]) -> None
     if current and (net.driver == "null" or "none" in current):
         raise InvalidArgument("container cannot be connected to multiple networks with one of the "
                               "networks in private (none) mode")
+
+
+def _check_links(net: Network, req: dict[str, Any]) -> None:
+    """A user-defined network's endpoint links (``EndpointsConfig[net].Links``, which the
+    docker CLI sends for ``--link`` there) parse, else dockerd's 500; the predefined networks'
+    are ignored, as dockerd's."""
+    if not net.predefined:
+        for link in req.get("Links") or []:
+            _links.parse(str(link))
 
 
 def _join_order(net: Network) -> tuple[bool, str]:

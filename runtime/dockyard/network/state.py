@@ -77,6 +77,7 @@ class Endpoint:
     ifname: str                       # eth0, eth1… in the container
     aliases: list[str] = field(default_factory=list)
     ip6: str = ""                     # on an EnableIPv6 network
+    links: list[str] = field(default_factory=list)  # EndpointsConfig Links: "name[:alias]"
 
 
 @dataclass
@@ -93,6 +94,9 @@ class Sandbox:
     dns_options: list[str] = field(default_factory=list)        # --dns-option
     next_if: int = 0                  # ethN names are never reused while it runs, as dockerd's
     gateway: str = ""                 # the network whose endpoint holds the default route
+    links: list[list[str]] = field(default_factory=list)
+    """Its legacy links' /etc/hosts entries: [ip, ip6, alias, names, child id]
+    (``containers.links.HostEntry``), as its start found the children."""
 
 
 class State:

@@ -38,7 +38,7 @@ from ..compat import (
     refuse_old_subpath,
 )
 from ..hijack import STDERR, STDOUT, content_type, frame, hijack
-from .base import EngineHandler
+from .base import EngineHandler, NotFoundHandler
 from .execs import check_detach_keys
 
 _STREAM_IDS = {"stdout": STDOUT, "stderr": STDERR}
@@ -170,9 +170,23 @@ class RenameHandler(ContainersHandler):
 
 class RemoveHandler(ContainersHandler):
     async def delete(self, name: str) -> None:
-        await self.call(self.containers.remove, name, force=self.bool_arg("force"),
-                        volumes=self.bool_arg("v"))
+        if self.bool_arg("link"):  # docker rm --link /parent/alias: only the link goes
+            await self.call(self.containers.remove_link, name)
+        else:
+            await self.call(self.containers.remove, name, force=self.bool_arg("force"),
+                            volumes=self.bool_arg("v"))
         self.no_content()
+
+
+class LinkNameRemoveHandler(RemoveHandler):
+    """``DELETE /containers/parent/alias``: dockerd's remove route takes a name with "/" (a
+    link's, which ``docker rm --link`` sends); any other request there is an unknown path."""
+
+    def prepare(self) -> None:
+        if self.request.method != "DELETE":
+            NotFoundHandler.prepare(self)  # type: ignore[arg-type]
+        else:
+            super().prepare()
 
 
 class PruneHandler(ContainersHandler):

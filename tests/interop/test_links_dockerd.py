@@ -1,0 +1,281 @@
+"""Legacy links (``docker run --link name[:alias]``, docker-py's ``links=``) side by side with a
+private dockerd 20.10 on a Linux bridge of its own (made here: links live on the default
+bridge, which the shared private dockerd runs without), through the docker CLI and docker-py.
+
+dockerd 20.10's behaviour, recorded here:
+
+- the linker's /etc/hosts has ``<child ip>\\t<alias> <child hostname> [<child name>]`` (the name
+  only when the alias is not it) after the ``--add-host`` lines and before its own; its
+  environment ``<ALIAS>_PORT``, ``_PORT_<n>_<PROTO>`` (+ ``_ADDR``/``_PORT``/``_PROTO``; ``_START``
+  /``_END`` for three contiguous entries or more), ``<ALIAS>_NAME=/<linker>/<alias>`` and the
+  child's variables as ``<ALIAS>_ENV_<var>`` (not HOME/PATH), after PATH and HOSTNAME and before
+  its own (which replace them in place); an exec gets them too; ``HostConfig.Links`` in inspect
+  is ``/<child>:/<linker>/<alias>`` (two links with one alias: the first kept, silently);
+- refused at create: a missing child (400 ``could not get container for x: No such container:
+  x``), ``a:b:c`` and "" (500), a child on ``host`` networking or a linker on ``host`` or
+  ``container:`` networking (400, ``conflicting options: …``), before any container is made;
+  refused at the start (500, exit code 128, State.Error): a child off the default bridge ("does
+  not belong to the default network"), then one not running; a linker on ``--network none``
+  starts without links;
+- ``docker rm --link /linker/alias`` (DELETE /containers/linker/alias?link=1) prints the name,
+  drops the link and the running linker's /etc/hosts line; a plain name is 500 ``Conflict,
+  cannot remove the default link name of the container``, an unknown one 404;
+- a child started again with another address: its running linkers' lines take the new one
+  (while it is stopped, an exec in a linker is refused: its variables need the child);
+- ``docker rm -f <child>``: the linker keeps the link (inspect), its start and exec are refused
+  naming the removed child, and ``rm --link`` no longer finds the link (404);
+- on a user-defined network ``--link`` is the endpoint's (``Networks[n].Links``, HostConfig's
+  null): the alias resolves in the linker alone, no variables, a missing child is no error;
+  docker-py's ``links=`` (HostConfig alone) is ignored there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from dockyard.testing.daemon import DaemonProcess, DockerCLI
+from dockyard.testing.dockerd import start_dockerd, stop_dockerd
+
+BRIDGE = "dklinks0"  # dockerd's -b bridge (dockyard's is its own dy<hash>)
+SUBNETS = {"dockyard": "10.253.83.", "dockerd": "10.253.84."}
+NETWORK = "dylk-net"
+
+
+@pytest.fixture(scope="module")
+def sides(busybox_archive: Path) -> Iterator[dict[str, tuple[DockerCLI, Any]]]:
+    """The docker CLI and a docker-py client against each daemon, each on a bridge of its own."""
+    if os.geteuid() != 0:
+        pytest.skip("a private dockerd needs root")
+    dockyard = DaemonProcess(None, "--bip", f"{SUBNETS['dockyard']}1/24")
+    subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
+    dockerd = None
+    clients: list[Any] = []
+    try:
+        subprocess.run(["ip", "addr", "add", f"{SUBNETS['dockerd']}1/24", "dev", BRIDGE], check=True)
+        dockerd = start_dockerd(extra_args=("--bridge", BRIDGE))
+        dockyard.start().load(busybox_archive)
+        _ok(DockerCLI(dockerd.host)("load", "-i", str(busybox_archive)))
+        clients = [dockyard.client(), dockerd.client()]
+        yield {"dockyard": (DockerCLI(dockyard.host), clients[0]),
+               "dockerd": (DockerCLI(dockerd.host), clients[1])}
+    finally:
+        for client in clients:
+            client.close()
+        dockyard.cleanup()
+        if dockerd is not None:
+            _remove_all(DockerCLI(dockerd.host))
+            stop_dockerd(dockerd)
+        subprocess.run(["ip", "link", "del", BRIDGE], check=False)
+
+
+def _remove_all(cli: DockerCLI) -> None:
+    for cid in cli("ps", "-aq").stdout.split():
+        cli("rm", "-f", cid)
+    cli("network", "rm", NETWORK)
+
+
+@pytest.fixture
+def clean(sides: dict[str, tuple[DockerCLI, Any]]) -> Iterator[dict[str, tuple[DockerCLI, Any]]]:
+    yield sides
+    for cli, _client in sides.values():
+        _remove_all(cli)
+
+
+def _ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _same(seen: dict[str, Any], side: str, cli: DockerCLI) -> Any:
+    """``seen[side]`` with the side's addresses and the ids of its containers made neutral."""
+    text = json.dumps(seen[side]).replace(SUBNETS[side], "NET.")
+    for line in cli("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}").stdout.splitlines():
+        cid, name = line.split()
+        text = text.replace(cid, f"<{name}>").replace(cid[:12], f"<{name}>")
+    return json.loads(re.sub(r"(?<![0-9a-f])[0-9a-f]{12}(?![0-9a-f])", "<id>", text))
+
+
+def _compare(seen: dict[str, Any], sides: dict[str, tuple[DockerCLI, Any]]) -> Any:
+    out = {side: _same(seen, side, cli) for side, (cli, _client) in sides.items()}
+    assert out["dockyard"] == out["dockerd"]
+    return out["dockerd"]
+
+
+def _web(client: Any) -> None:
+    """The child: variables (a bare one too) and exposed ports, sent in one order to both (the
+    docker CLI's ``-e`` list comes out in an order of its own each time)."""
+    api = client.api
+    made = api.create_container("busybox", ["sleep", "300"], name="web",
+                                environment=["FOO=bar", "SP=a b", "BARE"],
+                                ports=[80, (53, "udp"), 8080, 8081])
+    api.start(made["Id"])
+
+
+def test_hosts_and_variables_of_a_linker_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "ports", "--expose", "7000/tcp", "--expose", "7000/udp",
+                "--expose", "7001", "-h", "porthost", "busybox", "sleep", "300"))
+        hosts = _ok(cli("run", "--rm", "--name", "lnk", "--link", "web:w", "--link", "ports",
+                        "--add-host", "foo:1.2.3.4", "busybox", "cat", "/etc/hosts")).splitlines()
+        environ = _ok(cli("run", "--rm", "--name", "lnk2", "-t", "--link", "ports:p", "--link", "web:Web-x",
+                          "-e", "ZZ=1", "-e", "P_NAME=mine", "busybox", "cat", "/proc/1/environ"))
+        py = client.containers.run("busybox", ["sh", "-c", "tail -2 /etc/hosts; env | sort"],
+                                   links={"web": "w"}, name="pylnk", remove=True).decode()
+        links = sorted(hosts[7:-1])  # dockerd writes them as a Go map iterates: at random
+        seen[side] = [[hosts[6], *links, hosts[-1]], _by_link(environ.strip().split("\0")), py.splitlines()]
+    hosts, environ, py = _compare(seen, clean)
+    assert hosts == ["1.2.3.4\tfoo", "NET.2\tw <web> web", "NET.3\tports porthost", "NET.4\t<id>"]
+    assert environ[:3] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                           "HOSTNAME=<id>", "TERM=xterm"]
+    assert "P_NAME=mine" in environ and "P_PORT_7000_TCP_END=tcp://NET.3:7001" in environ
+    assert "W_NAME=/pylnk/w" in py and "W_ENV_SP=a b" in py and not any("BARE" in v for v in py)
+
+
+def _by_link(environ: list[str]) -> list[str]:
+    """dockerd orders links as a Go map iterates (at random): each link's run of variables
+    (P_…, WEB_X_…) sorted as a block, the rest kept in place."""
+    blocks: dict[str, list[str]] = {}
+    for item in environ:
+        prefix = next((p for p in ("P_", "WEB_X_") if item.startswith(p) and item != "P_NAME=mine"), "")
+        blocks.setdefault(prefix, []).append(item)
+    rest = blocks.pop("", [])
+    return rest[:3] + [v for p in sorted(blocks) for v in blocks[p]] + rest[3:]
+
+
+def test_inspect_exec_and_rm_link_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "db", "-h", "dbhost", "busybox", "sleep", "300"))
+        _ok(cli("run", "-d", "--name", "par", "--link", "web:w", "--link", "db:w", "--link", "db",
+                "busybox", "sleep", "300"))
+        links = sorted(client.api.inspect_container("par")["HostConfig"]["Links"])
+        env = sorted(v for v in _ok(cli("exec", "par", "env")).splitlines() if v.startswith(("W_", "DB_")))
+        removals = [(d.returncode, d.stdout.strip(), d.stderr.strip()) for d in
+                    (cli("rm", "--link", "/par/w"), cli("rm", "--link", "par/w"), cli("rm", "--link", "web"),
+                     cli("rm", "--link", "nope"))]
+        after = [client.api.inspect_container("par")["HostConfig"]["Links"],
+                 _ok(cli("exec", "par", "cat", "/etc/hosts")).splitlines()[6:],
+                 client.api.inspect_container("web")["State"]["Running"]]
+        seen[side] = [links, env, removals, after]
+    links, env, removals, after = _compare(seen, clean)
+    assert links == ["/db:/par/db", "/web:/par/w"]  # the second "w" dropped without a word
+    assert "W_NAME=/par/w" in env and "DB_NAME=/par/db" in env
+    assert removals == [
+        [0, "/par/w", ""], [1, "", "Error response from daemon: No such container: par/w"],
+        [1, "", "Error response from daemon: Conflict, cannot remove the default link name of the container"],
+        [1, "", "Error response from daemon: No such container: nope"]]
+    assert after == [["/db:/par/db"], ["NET.3\tdb dbhost", "NET.4\t<par>"], True]
+
+
+def test_refusals_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "hostc", "--network", "host", "busybox", "sleep", "300"))
+        _ok(cli("run", "-d", "--name", "nonec", "--network", "none", "busybox", "sleep", "300"))
+        _ok(cli("create", "--name", "stopped", "busybox", "true"))
+        api = client.api
+        at_create = []
+        for hc in ({"Links": ["nope"]}, {"Links": ["a:b:c"]}, {"Links": [""]},
+                   {"Links": ["hostc:h"]}, {"NetworkMode": "host", "Links": ["web:w"]},
+                   {"NetworkMode": "container:web", "Links": ["web:w"]},
+                   {"NetworkMode": "none", "Links": ["nope"]}):
+            try:
+                api.create_container("busybox", "true", host_config={"NetworkMode": "default", **hc})
+                at_create.append("created")
+            except docker.errors.APIError as exc:
+                at_create.append([exc.status_code, exc.explanation])
+        at_start = []
+        for child in ("nonec", "stopped"):
+            _ok(cli("create", "--name", f"to-{child}", "--link", f"{child}:c", "busybox", "true"))
+            done = cli("start", f"to-{child}")
+            state = client.api.inspect_container(f"to-{child}")["State"]
+            at_start.append([done.returncode, done.stderr.strip(), state["Status"], state["ExitCode"],
+                             state["Error"]])
+        on_none = cli("run", "--rm", "--network", "none", "--link", "stopped:c", "busybox", "cat", "/etc/hosts")
+        seen[side] = [at_create, at_start, on_none.returncode,
+                      len(cli("ps", "-a", "-q").stdout.split())]
+    at_create, at_start, on_none, count = _compare(seen, clean)
+    conflict = "This would result in undefined behavior"
+    assert at_create == [
+        [400, "could not get container for nope: No such container: nope"],
+        [500, "bad format for links: a:b:c"], [500, "empty string specified for links"],
+        [400, f"conflicting options: host type networking can't be used with links. {conflict}"],
+        [400, f"conflicting options: host type networking can't be used with links. {conflict}"],
+        [400, f"conflicting options: container type network can't be used with links. {conflict}"],
+        [400, "could not get container for nope: No such container: nope"]]
+    not_running = "Cannot link to a non running container: /stopped AS /to-stopped/c"
+    assert at_start[1][1:] == [
+        f"Error response from daemon: {not_running}\nError: failed to start containers: to-stopped",
+        "created", 128, not_running]
+    assert at_start[0][4] == "Cannot link to /nonec, as it does not belong to the default network"
+    assert (on_none, count) == (0, 6)
+
+
+def test_a_childs_restart_and_removal_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "par", "--link", "web:w", "busybox", "sleep", "300"))
+        hosts = Path(client.api.inspect_container("par")["HostsPath"])
+        _ok(cli("stop", "-t0", "web"))
+        _ok(cli("run", "-d", "--name", "thief", "busybox", "sleep", "300"))  # web's address
+        stopped = [hosts.read_text().splitlines()[6:], cli("exec", "par", "true").stderr.strip()]
+        _ok(cli("start", "web"))
+        started = hosts.read_text().splitlines()[6:]
+        _ok(cli("rm", "-f", "web"))
+        removed = [client.api.inspect_container("par")["HostConfig"]["Links"],
+                   cli("exec", "par", "true").stderr.strip(), cli("rm", "--link", "/par/w").stderr.strip()]
+        _ok(cli("stop", "-t0", "par"))
+        removed.append(cli("start", "par").stderr.strip().splitlines()[0])
+        seen[side] = [stopped, started, removed]
+    stopped, started, removed = _compare(seen, clean)
+    refused = "Error response from daemon: Cannot link to a non running container: /web AS /par/w"
+    assert stopped == [["NET.2\tw <id> web", "NET.3\t<par>"], refused]
+    assert started == ["NET.4\tw <id> web", "NET.3\t<par>"]
+    assert removed == [["/web:/par/w"], refused, "Error response from daemon: No such container: par/w",
+                       refused]
+
+
+def test_links_on_a_user_defined_network_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _ok(cli("network", "create", NETWORK))
+        _ok(cli("run", "-d", "--name", "child", "--network", NETWORK, "busybox", "sleep", "300"))
+        _ok(cli("run", "-d", "--name", "linker", "--network", NETWORK, "--link", "child:o",
+                "--link", "nope:n", "busybox", "sleep", "300"))
+        _ok(cli("run", "-d", "--name", "other", "--network", NETWORK, "busybox", "sleep", "300"))
+        py = client.containers.run("busybox", "sleep 300", name="py", network=NETWORK,
+                                   links={"child": "o"}, detach=True)
+        pings = [cli("exec", name, "ping", "-c1", "-W5", "o").returncode for name in ("linker", "other", "py")]
+        shown = client.api.inspect_container("linker")
+        seen[side] = [pings, shown["HostConfig"]["Links"], shown["NetworkSettings"]["Networks"][NETWORK]["Links"],
+                      [v for v in _ok(cli("exec", "linker", "env")).splitlines() if v.startswith("O_")],
+                      client.api.inspect_container(py.id)["HostConfig"]["Links"], _bad_link(client.api)]
+    assert _compare(seen, clean) == [
+        [0, 1, 1], None, ["child:o", "nope:n"], [], None,
+        ["created", 500, "bad format for links: a:b:c"]]
+
+
+def _bad_link(api: Any) -> list[Any]:
+    """An endpoint's link that does not parse (the docker CLI refuses it itself): taken at
+    create, refused at the start."""
+    made = api.create_container(
+        "busybox", "true", host_config=api.create_host_config(network_mode=NETWORK),
+        networking_config=api.create_networking_config(
+            {NETWORK: api.create_endpoint_config(links={"a:b": "c"})}))
+    with pytest.raises(docker.errors.APIError) as caught:
+        api.start(made["Id"])
+    return ["created", caught.value.status_code, caught.value.explanation]
