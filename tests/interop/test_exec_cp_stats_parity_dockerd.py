@@ -84,3 +84,17 @@ def test_json_shapes_match(both: dict[str, Any]) -> None:
             "pids": sorted(stats["pids_stats"]), "stat": (sorted(stat), stat["name"], stat["mode"]),
         }
     assert shapes["dockyard"] == shapes["dockerd"]
+
+
+@pytest.mark.parametrize("args", [[], ["-t"], ["-u", "nobody", "-e", "Y=2", "-e", "PATH=/usr/bin:/bin"]])
+def test_an_execs_environment_is_dockerds(both: dict[str, Any], args: list[str]) -> None:
+    """dockerd's daemon variables first (PATH, HOSTNAME, TERM with the exec's tty), the
+    container's, the exec's replacing same-name ones in place, HOME last."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        hostname = client.api.inspect_container("parity")["Config"]["Hostname"]
+        done = cli("exec", *args, "parity", "env")
+        assert done.returncode == 0, done.stderr
+        seen[name] = done.stdout.decode().replace(hostname, "<host>")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"].split()[1] == "HOSTNAME=<host>"

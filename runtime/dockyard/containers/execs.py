@@ -5,8 +5,9 @@ once (``POST /exec/{id}/start``); its process joins the container through the la
 (:mod:`dockyard.linux.enter`). The instance lives in memory, as in dockerd, and is forgotten
 when its container goes away. What the process sees, as dockerd composes it:
 
-- env: the container's ``Config.Env``, then the exec's ``Env`` replacing same-name entries;
-  ``TERM=xterm`` with a tty unless set; ``HOME`` from the user's passwd entry unless set.
+- env: dockerd's daemon variables (PATH, HOSTNAME, ``TERM=xterm`` with the exec's tty, the
+  links'), the container's ``Config.Env`` replacing them in place, then the exec's ``Env``
+  replacing same-name entries; ``HOME`` from the user's passwd entry unless set.
 - user / working dir: the exec's, else the container's ``Config.User`` / ``WorkingDir``.
 - capabilities: the container's (``CapAdd``/``CapDrop``/``Privileged``), or all with the
   exec's ``Privileged``; ``no_new_privs`` from ``SecurityOpt: no-new-privileges``.
@@ -325,12 +326,12 @@ class ExecManager:
 
     def _spec(self, instance: ExecInstance, record: Any, tty: bool) -> ExecSpec:
         config, cfg, host = instance.config, record.config or {}, record.host_config or {}
-        env = merge_env(merged_env(instance.linked, list(cfg.get("Env") or [])),
-                        list(config.get("Env") or []))
+        # dockerd's CreateDaemonEnvironment for the exec's tty, then the exec's own
+        ours = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={cfg.get('Hostname') or record.id[:12]}",
+                *(["TERM=xterm"] if tty else []), *instance.linked]
+        env = merge_env(merged_env(ours, list(cfg.get("Env") or [])), list(config.get("Env") or []))
         if not any(e.startswith("PATH=") for e in env):
             env.insert(0, f"PATH={DEFAULT_PATH}")
-        if tty and not any(e.startswith("TERM=") for e in env):
-            env.append("TERM=xterm")
         security = [str(o) for o in host.get("SecurityOpt") or []]
         containers = self.engine.containers  # the daemon-wide defaults apply to execs too
         return ExecSpec(
