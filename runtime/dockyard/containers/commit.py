@@ -22,6 +22,7 @@ from ..store.images import LayerInput, tag_reference
 from ..store.importer import apply_changes
 from ..store.timefmt import rfc3339_now
 from . import health
+from .create import go_config
 
 # dockerd's init layer (the skeleton's, fitted to the image at create: containers/skeleton.py):
 # it keeps them in a hidden "-init" layer, so they never show in docker diff nor in a commit
@@ -118,8 +119,8 @@ def _image_config(parent: dict[str, Any], record: Any, config: dict[str, Any],
         diff_ids.append(diff_id)
     out: dict[str, Any] = {
         "architecture": parent.get("architecture", ""), "os": parent.get("os", "linux"),
-        "author": author, "comment": comment, "config": {**config, "Image": record.image_id},
-        "container": record.id, "container_config": record.config, "created": created,
+        "author": author, "comment": comment, "config": go_config(config),  # Image as the container's
+        "container": record.id, "container_config": go_config(record.config), "created": created,
         "docker_version": __version__,
         "history": [*(parent.get("history") or []), entry],
         "rootfs": {"type": "layers", "diff_ids": diff_ids},

@@ -106,6 +106,19 @@ def merged_env(defaults: list[str], env: list[str]) -> list[str]:
     return list(merged.values())
 
 
+OMITEMPTY: Final = ("ArgsEscaped", "NetworkDisabled", "MacAddress", "StopSignal", "StopTimeout",
+                    "Shell", "ExposedPorts", "Healthcheck")
+"""The fields of Go's ``container.Config`` tagged ``omitempty``: dockerd's JSON leaves them
+out when empty (a container's inspect, a committed image's config)."""
+_POINTERS: Final = ("StopTimeout", "Healthcheck")  # empty only when nil: a 0 timeout shows
+
+
+def go_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as dockerd writes a ``container.Config``: its empty omitempty fields left out."""
+    return {key: value for key, value in config.items()
+            if key not in OMITEMPTY or (value is not None if key in _POINTERS else bool(value))}
+
+
 def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str) -> dict[str, Any]:
     """The container's Config: the request's fields, the image's where the request is empty.
     An explicit Entrypoint drops the image's Cmd (Docker's rule)."""

@@ -21,7 +21,7 @@ from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
 from ..units import human_duration
 from . import health
-from .create import command
+from .create import command, go_config
 from .record import ContainerRecord
 from .skeleton import MTAB_TARGET
 
@@ -102,7 +102,7 @@ def _config(record: ContainerRecord) -> dict[str, Any]:
     """``Config`` with dockerd's container-wide ``MacAddress`` (omitted when empty): as created
     through API < 1.44, else the MAC address asked for on the main network's endpoint — dockerd
     25+ fills it in from there for every client, whichever field set it."""
-    config = dict(record.config)
+    config = go_config(record.config)
     mac = config.get("MacAddress") or _main_endpoint_mac(record)
     if mac:
         config["MacAddress"] = mac
