@@ -248,3 +248,30 @@ def test_under_the_remap_it_is_the_remapped_roots(remapped_pair: tuple[str, str]
     remapped_root = f"{os.stat(searchable / 'new0' / 'sub').st_uid}"
     assert remapped_root != "0"
     assert theirs == (0, "755 0:0\nwritten\n", "", [f"755 {remapped_root}:{remapped_root}"] * 2)
+
+
+def test_an_oom_score_under_the_remap_is_written_from_outside(remapped_pair: tuple[str, str]) -> None:
+    """dockerd's runc writes ``--oom-score-adj`` as the host's root before the init runs, for the
+    init and each exec; below the daemon's own it needs CAP_SYS_RESOURCE (this machine's
+    bounding set lacks it: refused, in runc's words)."""
+    outcome = []
+    for index, host in enumerate(remapped_pair):
+        cli = DockerCLI(host)
+        run = cli("run", "--rm", "--network", "none", "--oom-score-adj", "500", "busybox",
+                  "cat", "/proc/self/oom_score_adj")
+        name = f"dyoom{index}"
+        made = cli("run", "-d", "--name", name, "--network", "none", "--oom-score-adj", "300",
+                   "busybox", "sleep", "60")
+        execd = cli("exec", name, "cat", "/proc/self/oom_score_adj")
+        cli("rm", "-f", name)
+        lower = cli("run", "--name", name, "--network", "none", "--oom-score-adj", "-1",
+                    "busybox", "true")
+        state = cli("inspect", "-f", "{{.State.ExitCode}} {{.State.Error}}", name)
+        cli("rm", "-f", name)
+        outcome.append(((run.returncode, run.stdout), made.returncode,
+                        (execd.returncode, execd.stdout),
+                        (lower.returncode, lower.stderr.splitlines()[0]), state.stdout))
+    theirs, ours = outcome
+    assert ours == theirs
+    assert theirs[:3] == ((0, "500\n"), 0, (0, "300\n"))
+    assert "can't get final child's PID from pipe: EOF" in theirs[3][1]

@@ -323,18 +323,25 @@ def set_rlimits(rlimits: list[list[int]]) -> None:
                                  f"process: {exc.strerror}") from None
 
 
-def set_oom_score_adj(value: int) -> None:
+def set_oom_score_adj(value: int, pid: int | str = "self") -> None:
     """``--oom-score-adj``, for the init and each exec while still root (lowering it needs
     ``CAP_SYS_RESOURCE``); what it execs, and every child, inherits it. Written whatever its
     value, as runc writes the one dockerd gives (0 by default): a container does not keep the
     daemon's own — but a 0 the process may not write (below its score without the privilege
     to lower it: a rootless daemon under systemd --user; inside a user namespace, where the
-    file is not its to open) is left as it was. A refusal in runc
-    1.1's words: its nsexec writes the value before it reports the child's PID and, refused,
-    dies with no reason given (dockerd 20.10's "can't get final child's PID from pipe: EOF",
-    for ``--oom-score-adj -1`` where the daemon lacks CAP_SYS_RESOURCE)."""
+    file is not its to open) is left as it was. A remapped container's init and execs have it
+    written from outside (``pid``: by the root launcher, ``remapstart.release``, and an exec's
+    joiner before it enters), as runc's nsexec writes it as the host's root before its clone;
+    a score already there is not written again (inside, the file is not theirs to open).
+    A refusal in runc 1.1's words: its nsexec writes the value before it reports the child's
+    PID and, refused, dies with no reason given (dockerd 20.10's "can't get final child's PID
+    from pipe: EOF", for ``--oom-score-adj -1`` where the daemon lacks CAP_SYS_RESOURCE)."""
+    path = f"/proc/{pid}/oom_score_adj"
     try:
-        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        with open(path, "rb") as current:
+            if int(current.read()) == value:
+                return
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, str(value).encode())
         finally:
@@ -342,7 +349,11 @@ def set_oom_score_adj(value: int) -> None:
     except OSError as exc:
         if value == 0 and exc.errno == errno.EACCES:  # not even opened, in a user namespace
             return
-        raise OSError(exc.errno, "can't get final child's PID from pipe: EOF") from None
+        raise OSError(exc.errno, OOM_SCORE_REFUSED) from None
+
+
+OOM_SCORE_REFUSED = "can't get final child's PID from pipe: EOF"
+"""runc 1.1's words for an ``oom_score_adj`` it may not write (see :func:`set_oom_score_adj`)."""
 
 
 def _become_user(spec: ContainerSpec, caps: int) -> None:

@@ -128,8 +128,10 @@ def joiner(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
         if os.geteuid() == 0:
             if ctx.hier.mode != "none":
                 join_cgroups(spec.pid, ctx.hier)
-            # a remapped container's: raising a hard limit needs the initial namespace's root
+            # a remapped container's: raising a hard limit needs the initial namespace's root,
+            # and inside, its /proc/self/oom_score_adj is not the exec's to open
             set_rlimits(spec.rlimits)
+            set_oom_score_adj(spec.oom_score_adj)
             namespaces.join(spec.pid, namespaces.ROOT_JOIN_ORDER)
         else:
             namespaces.join(spec.pid)

@@ -25,7 +25,9 @@ is done here, by the launcher:
   root in x's user namespace, enters x's IPC namespace itself rather than making its own. Either way the launcher sets dockerd's sysctls in it (``sysctls.NETNS_DEFAULTS``);
 * before the init goes on (:func:`release`): its network pinned and wired, its cgroup
   (``cgroup.procs`` is root's), its rlimits (raising a hard limit needs ``CAP_SYS_RESOURCE``
-  in the initial namespace) and the maps (no ``newuidmap``: root may write any).
+  in the initial namespace), its ``--oom-score-adj`` (inside, ``/proc/self/oom_score_adj`` is
+  not the init's to open: runc's nsexec writes it as the host's root too, before its clone)
+  and the maps (no ``newuidmap``: root may write any).
 
 * the bind mounts: detached copies of their sources, made here (``mounts.premade_bind``), as
   runc opens them outside since 1.1: a source in a directory only root may search (``/root``)
@@ -45,6 +47,7 @@ from ..containers.spec import ContainerSpec
 from ..errors import Unavailable
 from . import child, idmap, mounts, namespaces, overlay, syscalls, sysctls
 from .cgroups import Cgroup
+from .launcher import StartFailed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -149,8 +152,8 @@ def pin_network(pid: int, path: str) -> None:
 def release(pid: int, spec: ContainerSpec, cg: Cgroup | None,
             network_wired: Callable[[], None] | None = None) -> None:
     """What the init waits for before it goes on: its network pinned (``spec.netns_pin``) and
-    wired (``network_wired``: the daemon's endpoints, through the shim), its cgroup, rlimits
-    and maps."""
+    wired (``network_wired``: the daemon's endpoints, through the shim), its cgroup, rlimits,
+    OOM score and maps."""
     assert spec.userns is not None
     if spec.netns_pin:
         pin_network(pid, spec.netns_pin)
@@ -164,5 +167,9 @@ def release(pid: int, spec: ContainerSpec, cg: Cgroup | None,
         except OSError as exc:
             raise Unavailable("error during container init: error setting rlimits for ready "
                               f"process: {exc.strerror}") from None
+    try:
+        child.set_oom_score_adj(spec.oom_score_adj, pid)
+    except OSError as exc:  # as the init's own refusal (child.run's report)
+        raise StartFailed(str(exc.strerror), "setup", child.SETUP_FAILED) from None
     if not spec.userns_join:  # a joined namespace has its maps
         idmap.write_for(pid, spec.userns)
