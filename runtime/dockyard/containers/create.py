@@ -524,12 +524,15 @@ def from_human_size(text: str) -> int:
 
 
 def go_atoi(text: str) -> int:
-    """Go's ``strconv.Atoi``, with its error's words."""
-    if re.fullmatch(r"[+-]?\d+", text) is None:
-        raise ValueError(f'strconv.Atoi: parsing "{text}": invalid syntax')
+    """Go's ``strconv.Atoi`` (ASCII digits, one optional sign), with its error's words (the
+    text as Go's ``%q`` prints it)."""
+    from ..build.imageconfig import go_quote
+
+    if re.fullmatch(r"[+-]?[0-9]+", text) is None:
+        raise ValueError(f"strconv.Atoi: parsing {go_quote(text)}: invalid syntax")
     value = int(text)
     if not -(1 << 63) <= value < 1 << 63:
-        raise ValueError(f'strconv.Atoi: parsing "{text}": value out of range')
+        raise ValueError(f"strconv.Atoi: parsing {go_quote(text)}: value out of range")
     return value
 
 

@@ -140,8 +140,11 @@ class Distribution:
         keep = search_filter(filters or {})
         domain, _, text = term.partition("/") if _has_domain(term) else (_ref.DEFAULT_DOMAIN, "", term)
         endpoint = self.config.endpoints(domain)[-1]
+        if domain == _ref.DEFAULT_DOMAIN:  # dockerd pings no official index
+            check_search_limit(limit)
         reg = Registry(endpoint, auth or AuthConfig(), self.pool)
         reg.ping()
+        check_search_limit(limit)
         query = urllib.parse.urlencode({"q": text, "n": str(limit)})
         resp = reg.request("GET", f"/v1/search?{query}", frozenset())
         if resp.status != 200:
@@ -177,6 +180,13 @@ class Distribution:
 
 
 SEARCH_FILTERS = ("is-automated", "is-official", "stars")
+
+
+def check_search_limit(limit: int) -> None:
+    """dockerd 20.10's range of a search's ``limit`` (its registry session checks it after
+    the endpoint answered its ping)."""
+    if not 1 <= limit <= 100:
+        raise InvalidArgument(f"Limit {limit} is outside the range of [1, 100]")
 
 
 def search_filter(filters: Filters) -> Callable[[dict[str, Any]], bool]:

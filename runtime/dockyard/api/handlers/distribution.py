@@ -12,7 +12,7 @@ from typing import Any
 
 import tornado.web
 
-from ...errors import InvalidArgument
+from ...errors import DockyardError, InvalidArgument
 from ..streams import write_json_stream
 from .base import EngineHandler
 from .images import CreateHandler as ImportHandler
@@ -62,20 +62,24 @@ class AuthHandler(EngineHandler):
 
 
 class SearchHandler(EngineHandler):
-    """``GET /images/search?term=&limit=&filters=``."""
+    """``GET /images/search?term=&limit=&filters=``: dockerd 20.10's order — ``limit`` read
+    first (Go's ``strconv.Atoi``, its 500), then the filters, then the search (whose range
+    check of ``limit`` follows the registry's ping, :meth:`DistributionService.search`)."""
 
     async def get(self) -> None:
-        from ...distribution.service import search_filter
+        from ...containers.create import go_atoi
+        from ...distribution.service import check_search_limit, search_filter
 
+        try:
+            limit = go_atoi(self.get_query_argument("limit", "", strip=False) or "25")
+        except ValueError as exc:
+            raise DockyardError(str(exc)) from None
         filters = self.filters_arg()
         search_filter(filters)  # dockerd refuses them before it looks at the term
         term = self.str_arg("term")
-        if not term:
+        if not term:  # dockerd would search Docker Hub, checking the limit first (no ping)
+            check_search_limit(limit)
             raise InvalidArgument("term is required")
-        raw = self.get_query_argument("limit", "") or "25"
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
-            raise InvalidArgument(f"invalid limit {raw!r}: must be between 1 and 100")
-        limit = int(raw)
         result = await self.call(self.engine.image_search, term, limit, registry_auth(self), filters)
         self.write_json(result)
 
