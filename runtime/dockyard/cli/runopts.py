@@ -60,6 +60,7 @@ def add_container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ip", help="IPv4 address (e.g., 172.30.100.104)")
     p.add_argument("--mac-address", help="container MAC address (e.g., 92:d0:c6:0a:29:33)")
     p.add_argument("--add-host", **many, help="add a custom host-to-IP mapping (host:ip)")
+    p.add_argument("--link", **many, help="add link to another container (name[:alias])")
     p.add_argument("--dns", **many, help="set custom DNS servers")
     p.add_argument("--dns-option", **many, help="set DNS options")
     p.add_argument("--dns-search", **many, help="set custom DNS search domains")
@@ -326,6 +327,19 @@ def extra_host(text: str) -> str:
     return f"{name}:{addr}"
 
 
+def link(text: str) -> str:
+    """The docker CLI's ``ValidateLink`` (``opts.ParseLink``, dockerd's reading too): the
+    entry is sent as given."""
+    from ..containers.links import parse
+    from ..errors import DockyardError
+
+    try:
+        parse(text)
+    except DockyardError as exc:
+        raise InvalidArgument(str(exc)) from None
+    return text
+
+
 def dns_search(text: str) -> str:
     return str(_daemon_rule("check_dns_search", text))
 
@@ -398,10 +412,15 @@ def create_body(args: argparse.Namespace, detach: bool, cwd: Path | None = None)
 
 def _endpoint(args: argparse.Namespace) -> dict[str, Any]:
     """``--network-alias``, ``--ip`` and ``--mac-address``: the endpoint's settings on the
-    container's network (API 1.44+ keeps the MAC address there)."""
+    container's network (API 1.44+ keeps the MAC address there); ``--link`` there too on a
+    user-defined network, as the docker CLI sends it (beside ``HostConfig.Links``)."""
+    from ..containers.links import user_defined
+
     endpoint: dict[str, Any] = {}
     if args.network_alias:
         endpoint["Aliases"] = list(args.network_alias)
+    if args.link and user_defined(args.network or ""):
+        endpoint["Links"] = [link(item) for item in args.link]
     if args.ip:
         endpoint["IPAMConfig"] = {"IPv4Address": args.ip}
     if args.mac_address:
@@ -459,7 +478,7 @@ def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str
         "CapDrop": capabilities(args.cap_drop), "Privileged": args.privileged,
         "ReadonlyRootfs": args.read_only, "MemorySwappiness": -1,  # -1: the CLI's "not set"
     }
-    lists = (("--add-host", "ExtraHosts", args.add_host, extra_host),
+    lists = (("--add-host", "ExtraHosts", args.add_host, extra_host), ("--link", "Links", args.link, link),
              ("--dns", "Dns", args.dns, ip_address),
              ("--dns-search", "DnsSearch", args.dns_search, dns_search),
              ("--device", "Devices", args.device, device), ("--ulimit", "Ulimits", args.ulimit, ulimit))

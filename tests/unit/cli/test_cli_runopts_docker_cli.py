@@ -115,6 +115,11 @@ CASES = {
                   "--health-start-period", "1m", "--health-start-interval", "2s",
                   "--health-retries", "3", "busybox"],
     "no-healthcheck": ["--no-healthcheck", "--log-driver", "none", "busybox"],
+    "links": ["--link", "a", "--link", "b:al", "--link", "/x:/p/y", "--link", "a:", "busybox"],
+    "links-user-defined": ["--network", "net1", "--network-alias", "q", "--link", "a:b",
+                           "--link", "c", "busybox"],
+    "links-host": ["--network", "host", "--link", "a", "busybox"],
+    "links-none": ["--network", "none", "--link", "a", "busybox"],
     "joined": ["--network", "container:abc", "--mac-address", "02:42:ac:11:00:03", "busybox"],
     "userns-host": ["--userns", "host", "--privileged", "--network", "host", "busybox"],
     "userns-empty": ["--userns=", "busybox"],
@@ -171,6 +176,7 @@ REFUSALS = [
     ["--userns", "private"], ["--userns=HOST"], ["--userns", "container:x"],
     ["--cgroupns", "foo"], ["--cgroupns", "HOST"], ["--cgroupns", "container:x"],
     ["--sysctl", "vm.swappiness=10"], ["--sysctl", "net.ipv4.ip_forward"],
+    ["--link", "a:b:c"], ["--link="], ["--network", "net1", "--link", "x:y:z"],
     ["--sysctl", "kernel.domainname=x"], ["--sysctl", "kernel.hostname=x"], ["--sysctl", "=1"],
 ]
 
