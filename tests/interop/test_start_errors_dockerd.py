@@ -146,6 +146,35 @@ def test_a_network_donor_is_looked_for_at_the_start(both: dict[str, Any]) -> Non
     assert seen["dockerd"][7] == ["container:netgone", "container:<id>"]
 
 
+
+NO_NETWORK = [("foo:bar", None), ("nope", None), ("foo:bar", {"foo:bar": {"Aliases": ["a"]}}),
+              ("bridge", {"nope": {}})]
+
+
+@pytest.mark.parametrize(("mode", "endpoints"), NO_NETWORK, ids=[f"{m}-{e}" for m, e in NO_NETWORK])
+def test_a_network_there_is_none_of_is_looked_for_at_the_start(
+        both: dict[str, Any], mode: str, endpoints: dict[str, Any] | None) -> None:
+    """dockerd 20.10's create records the networks as the request names them, a mode with a
+    colon (``foo:bar``) too, and its start answers 404 (exit code 128) — a refused create
+    reads to the docker CLI as an image to pull."""
+    seen = {}
+    for name, (cli, client) in both.items():
+        api = client.api
+        created = _status(lambda api=api: api.create_container(
+            "busybox", ["true"], name="nonet", host_config={"NetworkMode": mode},
+            networking_config={"EndpointsConfig": endpoints} if endpoints else None))
+        start = _status(lambda api=api: api.start("nonet"))
+        info = api.inspect_container("nonet")
+        networks = {key: ep["Aliases"] for key, ep in info["NetworkSettings"]["Networks"].items()}
+        state = info["State"]
+        by_cli = cli("start", "nonet")
+        cli("rm", "-f", "nonet")
+        seen[name] = (created, start, info["HostConfig"]["NetworkMode"], networks, state["Status"],
+                      state["ExitCode"], state["Error"], by_cli.returncode, by_cli.stderr)
+    assert seen["dockyard"] == seen["dockerd"]
+    missing = next(iter(endpoints)) if endpoints else mode
+    assert seen["dockerd"][:2] == ((0, ""), (404, f"network {missing} not found"))
+
 def test_a_restart_does_not_check_the_settings(both: dict[str, Any], tmp_path: Path) -> None:
     """dockerd's restart is a stop and a start without ``docker start``'s settings check: a
     ``--mount`` source gone is runc's error at the mount (127), a ``container:`` donor gone the

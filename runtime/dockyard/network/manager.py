@@ -488,8 +488,10 @@ class NetworkManager:
 
     @off_loop
     def validate(self, record: ContainerLike) -> None:
-        """At create: ports well-formed, networks exist; fills ``record.network_settings``
-        with the requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig).
+        """At create: ports well-formed; fills ``record.network_settings`` with the requested
+        endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig). A network there is
+        none of (``foo``, ``foo:bar``) is no refusal: dockerd 20.10's create records the names
+        as given (:func:`_as_named`) and its start answers 404 "network foo:bar not found".
         A ``container:x`` mode is recorded with x's full id when there is an x, as dockerd
         20.10's create does; its create takes a name no container has (the start fails, 404)."""
         ports.bindings(record.config, record.host_config)
@@ -508,11 +510,14 @@ class NetworkManager:
             record.network_settings = settings
             return
         with self._lock:
-            requested = self._requested(record, mode)
+            try:
+                named = [(net.name, req) for net, req in self._requested(record, mode)]
+            except NetworkNotFound:
+                named = _as_named(record, mode)
             # NetworkID "" until a start, as dockerd's created container shows it
-            settings["Networks"] = {net.name: endpoint_settings(None, None, req) for net, req in requested}
+            settings["Networks"] = {name: endpoint_settings(None, None, req) for name, req in named}
             settings["Ports"] = {}
-            settings[MACS] = {net.name: str(req["MacAddress"]) for net, req in requested
+            settings[MACS] = {name: str(req["MacAddress"]) for name, req in named
                               if req.get("MacAddress")}
         record.network_settings = settings
 
@@ -1315,6 +1320,17 @@ def _check_user_ip6(net: Network) -> None:
         _check_user_ip(net)
     if not net.subnet6:
         raise InvalidArgument(NO_SUBNET_FOR_IP)
+
+
+def _as_named(record: ContainerLike, mode: str) -> list[tuple[str, dict[str, Any]]]:
+    """The endpoints of a create that names a network there is none of, as dockerd 20.10's
+    ``updateContainerNetworkSettings`` records them: its ``EndpointsConfig`` by the names it
+    gives, or else the mode's name, looked up no further (the start finds none: 404)."""
+    requested = ((record.network_settings or {}).get("_requested") or {}).get("EndpointsConfig")
+    if requested:
+        return [(name, {**(req or {}), "MacAddress": (req or {}).get("MacAddress") or ""})
+                for name, req in requested.items()]
+    return [(mode, {"MacAddress": ""})]
 
 
 def _check_macs(record: ContainerLike) -> None:
