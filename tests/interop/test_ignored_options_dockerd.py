@@ -29,6 +29,8 @@ CLI_CASES = [
     ("--link", "nosuchcontainer:alias"),                # 400: could not get container
     ("--volume-driver", "foo", "-v", "ignoredopts:/x"),  # 404: no volume plugin foo
     ("--oom-score-adj", "-1"),  # lowered: runc's words where the daemons lack CAP_SYS_RESOURCE
+    ("--restart", "on-failure:-1"),                     # 400: cannot be negative (no prefix)
+    ("--restart", "always:-1"),                         # 400: cannot be used with 'always'
 ]
 
 
@@ -86,6 +88,13 @@ API_CASES: list[dict[str, Any]] = [
     {"CpuRealtimePeriod": -1},                    # the start: written as an unsigned number
     {"ShmSize": -1},                              # 400 at create (it failed the start)
     {"CgroupnsMode": "foo"},                      # 400: invalid cgroup namespace mode
+    # the restart policy: 400s in 20.10's words (no "invalid restart policy: " before them)
+    {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": -1}},
+    {"RestartPolicy": {"Name": "no", "MaximumRetryCount": -1}},
+    {"RestartPolicy": {"Name": "", "MaximumRetryCount": -1}},  # taken
+    {"RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 2}},
+    {"RestartPolicy": {"Name": "sometimes"}},
+    {"AutoRemove": True, "RestartPolicy": {"Name": "sometimes"}},  # AutoRemove's, first
 ]
 _SHOWN = ("KernelMemory", "CpuPercent", "InitPath", "Runtime", "StorageOpt", "DeviceRequests",
           "CpuRealtimePeriod")
@@ -118,6 +127,20 @@ def test_a_field_is_answered_as_dockerd_answers_it(both: dict[str, Any],
     seen = {name: _create_and_start(cli.env["DOCKER_HOST"], host_config)
             for name, (cli, _client) in both.items()}
     assert seen["dockyard"] == seen["dockerd"]
+
+
+@pytest.mark.parametrize("policy", ["on-failure:-1", "always:2"])
+def test_an_updated_restart_policy_is_checked_as_dockerd_checks_it(both: dict[str, Any],
+                                                                  policy: str) -> None:
+    seen = {}
+    for name, (cli, _client) in both.items():
+        assert cli("create", "--pull", "never", "--network", "none", "--name", "optupd",
+                   "busybox", "true").returncode == 0
+        done = cli("update", "--restart", policy, "optupd")
+        cli("rm", "-f", "optupd")
+        seen[name] = (done.returncode, done.stdout, done.stderr)
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"][0] == 1
 
 
 @pytest.mark.parametrize("mode", ["default", "none", "host"])

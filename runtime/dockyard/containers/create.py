@@ -546,18 +546,19 @@ def go_parse_bool(text: str) -> bool:
 
 
 def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
+    """dockerd 20.10's ``verifyContainerSettings`` over the restart policy, in its order and
+    words (a create's and an update's): AutoRemove with a policy other than "" or "no" first,
+    then the name; a retry count only with on-failure, never negative ("" takes any)."""
     name = policy.get("Name") or ""
-    if name not in RESTART_POLICIES:
-        raise InvalidArgument(f"invalid restart policy: unknown policy '{name}'; use one of "
-                              "'no', 'always', 'on-failure', or 'unless-stopped'")
     retries = int(policy.get("MaximumRetryCount") or 0)
-    if retries < 0:
-        raise InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
-    if retries and name != "on-failure":
-        raise InvalidArgument("invalid restart policy: maximum retry count can only be used "
-                              "with 'on-failure'")
     if auto_remove and name not in ("", "no"):
-        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+    if name == "on-failure" and retries < 0:
+        raise InvalidArgument("maximum retry count cannot be negative")
+    if name in ("always", "unless-stopped", "no") and retries:
+        raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy '{name}'")
 
 
 def check_platform(image: str, image_config: dict[str, Any], wanted: Platform) -> None:

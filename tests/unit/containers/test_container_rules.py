@@ -134,9 +134,13 @@ def test_bad_signal() -> None:
 
 @pytest.mark.parametrize(("host_config", "message"), [
     ({"Memory": 1 << 20}, "Minimum memory limit allowed is 6MB"),
-    ({"RestartPolicy": {"Name": "sometimes"}}, "invalid restart policy: unknown policy"),
-    ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}, "can only be used with"),
-    ({"AutoRemove": True, "RestartPolicy": {"Name": "always"}}, "cannot specify both"),
+    ({"RestartPolicy": {"Name": "sometimes"}}, "^invalid restart policy 'sometimes'$"),
+    ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}},
+     "^maximum retry count cannot be used with restart policy 'always'$"),
+    ({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": -1}},
+     "^maximum retry count cannot be negative$"),
+    ({"AutoRemove": True, "RestartPolicy": {"Name": "sometimes"}},
+     "^can't create 'AutoRemove' container with restart policy$"),
     ({"NanoCpus": 1000}, "Range of CPUs is from 0.01"),
     ({"MemorySwap": 64 << 20}, "You should always set the Memory limit when using Memoryswap limit"),
     ({"MemorySwappiness": 101}, "Invalid value: 101, valid memory swappiness range is 0-100"),
