@@ -26,7 +26,13 @@ dockerd 20.10's behaviour, recorded here:
   naming the removed child, and ``rm --link`` no longer finds the link (404);
 - on a user-defined network ``--link`` is the endpoint's (``Networks[n].Links``, HostConfig's
   null): the alias resolves in the linker alone, no variables, a missing child is no error;
-  docker-py's ``links=`` (HostConfig alone) is ignored there.
+  docker-py's ``links=`` (HostConfig alone) is ignored there;
+- a daemon restart (its containers stop with it): each container's links are registered anew
+  from HostConfig.Links by the children's names — a child removed and re-created, or renamed
+  and its name taken by another, is linked again (inspect, the linker's start, /etc/hosts and
+  its variables as for a new link); a name that is gone drops its link and every one after it
+  ("failed to register link for container" in dockerd's log); a link ``docker rm --link``
+  dropped is back; a missing name is looked up as an id prefix too (as any container name).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import docker
 import pytest
 
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
-from dockyard.testing.dockerd import start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd, restart_dockerd, start_dockerd, stop_dockerd
 
 BRIDGE = "dklinks0"  # dockerd's -b bridge (dockyard's is its own dy<hash>)
 SUBNETS = {"dockyard": "10.253.83.", "dockerd": "10.253.84."}
@@ -51,30 +57,38 @@ NETWORK = "dylk-net"
 
 
 @pytest.fixture(scope="module")
-def sides(busybox_archive: Path) -> Iterator[dict[str, tuple[DockerCLI, Any]]]:
-    """The docker CLI and a docker-py client against each daemon, each on a bridge of its own."""
+def daemons(busybox_archive: Path) -> Iterator[tuple[DaemonProcess, Dockerd]]:
+    """A dockyard daemon and a private dockerd, each on a bridge of its own."""
     if os.geteuid() != 0:
         pytest.skip("a private dockerd needs root")
     dockyard = DaemonProcess(None, "--bip", f"{SUBNETS['dockyard']}1/24")
     subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
     dockerd = None
-    clients: list[Any] = []
     try:
         subprocess.run(["ip", "addr", "add", f"{SUBNETS['dockerd']}1/24", "dev", BRIDGE], check=True)
         dockerd = start_dockerd(extra_args=("--bridge", BRIDGE))
         dockyard.start().load(busybox_archive)
         _ok(DockerCLI(dockerd.host)("load", "-i", str(busybox_archive)))
-        clients = [dockyard.client(), dockerd.client()]
-        yield {"dockyard": (DockerCLI(dockyard.host), clients[0]),
-               "dockerd": (DockerCLI(dockerd.host), clients[1])}
+        yield dockyard, dockerd
     finally:
-        for client in clients:
-            client.close()
         dockyard.cleanup()
         if dockerd is not None:
             _remove_all(DockerCLI(dockerd.host))
             stop_dockerd(dockerd)
         subprocess.run(["ip", "link", "del", BRIDGE], check=False)
+
+
+@pytest.fixture(scope="module")
+def sides(daemons: tuple[DaemonProcess, Dockerd]) -> Iterator[dict[str, tuple[DockerCLI, Any]]]:
+    """The docker CLI and a docker-py client against each daemon."""
+    dockyard, dockerd = daemons
+    clients = [dockyard.client(), dockerd.client()]
+    try:
+        yield {"dockyard": (DockerCLI(dockyard.host), clients[0]),
+               "dockerd": (DockerCLI(dockerd.host), clients[1])}
+    finally:
+        for client in clients:
+            client.close()
 
 
 def _remove_all(cli: DockerCLI) -> None:
@@ -99,7 +113,8 @@ def _same(seen: dict[str, Any], side: str, cli: DockerCLI) -> Any:
     """``seen[side]`` with the side's addresses and the ids of its containers made neutral."""
     text = json.dumps(seen[side]).replace(SUBNETS[side], "NET.")
     for line in cli("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}").stdout.splitlines():
-        cid, name = line.split()
+        cid, names = line.split()
+        name = names.split(",")[0]  # dockerd's ps adds a child's link names ("web,par/w")
         text = text.replace(cid, f"<{name}>").replace(cid[:12], f"<{name}>")
     return json.loads(re.sub(r"(?<![0-9a-f])[0-9a-f]{12}(?![0-9a-f])", "<id>", text))
 
@@ -279,3 +294,72 @@ def _bad_link(api: Any) -> list[Any]:
     with pytest.raises(docker.errors.APIError) as caught:
         api.start(made["Id"])
     return ["created", caught.value.status_code, caught.value.explanation]
+
+
+# ---- a daemon restart -------------------------------------------------------------------------
+# Names no container id can start with: dockerd looks a link's child up as any name, so a
+# missing name would be taken as an id prefix (hex) after the restart.
+LINKERS = {"p1": ["ch1:al"], "p2": ["ch2:al"], "p3": ["ch3:al"],
+           "p4": ["ch4a:a", "ch4g:g", "ch4b:b"], "p5": ["ch1:al"], "p6": ["ch6:al"], "p7": ["ch7:al"]}
+SEEN_INSIDE = ("sed -n '7,$p' /etc/hosts | grep -v \"$(hostname)\"; "
+               "env | grep -E '^[A-Z0-9_]+_(NAME|ENV_[A-Z]+)=' | sort")
+
+
+def _links_of(cli: DockerCLI) -> dict[str, Any]:
+    shown = {p: json.loads(_ok(cli("inspect", "-f", "{{json .HostConfig.Links}}", p))) for p in LINKERS}
+    return {p: sorted(links) if links else links for p, links in shown.items()}  # a Go map's order
+
+
+def _restart(side: str, daemons: tuple[DaemonProcess, Dockerd]) -> None:
+    if side == "dockyard":
+        daemons[0].restart()  # its containers keep running
+    else:
+        restart_dockerd(daemons[1])  # its containers stop (no live-restore)
+
+
+def _addresses_named(text: str, cli: DockerCLI) -> str:
+    """Each container's address as ``<ip name>``: dockerd's restarted children take addresses
+    anew, dockyard's kept theirs."""
+    for cid in _ok(cli("ps", "-q")).split():
+        name, ip = _ok(cli("inspect", "-f", "{{.Name}} {{.NetworkSettings.Networks.bridge.IPAddress}}",
+                           cid)).split()
+        text = text.replace(f"{ip}\t", f"<ip {name.lstrip('/')}>\t")
+    return text
+
+
+def test_links_after_a_daemon_restart_as_dockerd(daemons: tuple[DaemonProcess, Dockerd],
+                                                 clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    """dockerd's restore registers every container's links anew from HostConfig.Links by the
+    children's names: a child removed and re-created (or renamed, another taking its name) is
+    linked again, one whose name is gone is dropped and so is every link after it, and a link
+    ``docker rm --link`` dropped comes back (HostConfig.Links keeps it)."""
+    seen: dict[str, Any] = {}
+    for side, (cli, _client) in clean.items():
+        for child in ("ch1", "ch2", "ch3", "ch4a", "ch4g", "ch4b", "ch6", "ch7"):
+            _ok(cli("run", "-d", "--name", child, "busybox", "sleep", "300"))
+        for linker, values in LINKERS.items():
+            flags = [arg for value in values for arg in ("--link", value)]
+            _ok(cli("create", "--name", linker, *flags, "busybox", "sh", "-c", SEEN_INSIDE))
+        for argv in (["rm", "-f", "ch2"], ["run", "-d", "--name", "ch2", "-e", "NEW=1", "busybox", "sleep", "300"],
+                     ["rm", "-f", "ch3"], ["rm", "-f", "ch4g"], ["rm", "--link", "/p5/al"],
+                     ["rename", "ch6", "ch6old"],
+                     ["run", "-d", "--name", "ch6", "-e", "WHO=new", "busybox", "sleep", "300"],
+                     ["rename", "ch7", "ch7old"]):
+            _ok(cli(*argv))
+        before = _links_of(cli)
+        _restart(side, daemons)
+        for child in ("ch1", "ch2", "ch4a", "ch4b", "ch6", "ch6old", "ch7old"):
+            _ok(cli("start", child))
+        after = _links_of(cli)
+        inside = {p: _addresses_named(_ok(cli("start", "-a", p)), cli) for p in LINKERS}
+        seen[side] = [before, after, inside]
+    before, after, inside = _compare(seen, clean)
+    assert before == {"p1": ["/ch1:/p1/al"], "p2": ["/ch2:/p2/al"], "p3": ["/ch3:/p3/al"],
+                      "p4": ["/ch4a:/p4/a", "/ch4b:/p4/b", "/ch4g:/p4/g"], "p5": None,
+                      "p6": ["/ch6old:/p6/al"], "p7": ["/ch7old:/p7/al"]}
+    assert after == {"p1": ["/ch1:/p1/al"], "p2": ["/ch2:/p2/al"], "p3": None, "p4": ["/ch4a:/p4/a"],
+                     "p5": ["/ch1:/p5/al"], "p6": ["/ch6:/p6/al"], "p7": None}
+    assert inside == {
+        "p1": "<ip ch1>\tal <ch1> ch1\nAL_NAME=/p1/al", "p2": "<ip ch2>\tal <ch2> ch2\nAL_ENV_NEW=1\nAL_NAME=/p2/al",
+        "p3": "", "p4": "<ip ch4a>\ta <ch4a> ch4a\nA_NAME=/p4/a", "p5": "<ip ch1>\tal <ch1> ch1\nAL_NAME=/p5/al",
+        "p6": "<ip ch6>\tal <ch6> ch6\nAL_ENV_WHO=new\nAL_NAME=/p6/al", "p7": ""}

@@ -24,8 +24,9 @@ tests/interop/test_links_dockerd.py):
   --link`` no longer finds the link's name.
 
 The containers manager keeps the links (``ContainerRecord.links``) through the functions at
-the end, which look other containers up with its ``get``; the network manager keeps a running
-parent's /etc/hosts lines (``Sandbox.links``). The rest is pure.
+the end, which look other containers up with its ``get``; a daemon's start registers them anew
+by name (:func:`reregister`); the network manager keeps a running parent's /etc/hosts lines
+(``Sandbox.links``). The rest is pure.
 """
 
 from __future__ import annotations
@@ -229,6 +230,21 @@ def register(record: Any, get: Get) -> None:
             raise InvalidArgument(HOST_AND_LINKS)
         if all(link[0] != alias for link in record.links):  # dockerd ignores a taken alias
             record.links.append(list(Link(alias, child.id, child.name)))
+
+
+def reregister(record: Any, get: Get) -> str | None:
+    """At a daemon's start, as dockerd's restore (``registerLinks`` again): the links made
+    anew from ``HostConfig.Links`` by their children's names now, so a child removed and
+    re-created (or renamed, and another given its name) is that one, and a removed one is
+    dropped; the first entry it cannot link ends the registration there (the entries after
+    it are dropped too). ``docker rm --link`` left ``HostConfig.Links`` as it was: its link
+    comes back. Returns dockerd's error for the log, or None."""
+    record.links = []
+    try:
+        register(record, get)
+    except DockyardError as exc:
+        return str(exc)
+    return None
 
 
 def _child(get: Get, name: str, words: str) -> Any:

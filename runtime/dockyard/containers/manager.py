@@ -962,6 +962,7 @@ class ContainerManager:
             self._names[record.name] = record.id
             if record.running:
                 self._reconnect(record)
+        self._restore_links()
         for record in list(self._records.values()):
             policy = (record.host_config.get("RestartPolicy") or {}).get("Name")
             if not record.running and (policy == "always" or (
@@ -970,6 +971,17 @@ class ContainerManager:
                     self._start(record)
                 except Exception as exc:  # noqa: BLE001 — one bad container must not stop the daemon
                     log.warning("could not restart %s: %s", record.id, exc)
+
+    def _restore_links(self) -> None:
+        """Every container's links registered anew by name, before any start, as dockerd's
+        restore does (:func:`links.reregister`); one it cannot link is logged as dockerd's."""
+        for record in list(self._records.values()):
+            before = [list(link) for link in record.links]
+            error = links.reregister(record, self.get)
+            if error is not None:
+                log.error("failed to register link for container %s: %s", record.id, error)
+            if record.links != before:
+                self._saver.save(record)
 
     def _reconnect(self, record: ContainerRecord) -> None:
         from .shim import connect

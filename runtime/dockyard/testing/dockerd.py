@@ -15,7 +15,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
@@ -33,6 +33,9 @@ class DockerdError(RuntimeError):
 class Dockerd:
     root: Path
     process: subprocess.Popen[bytes]
+    command: list[str] = field(default_factory=list)
+    """How it was started (:func:`restart_dockerd` starts it so again)."""
+    env: dict[str, str] | None = None
 
     @property
     def socket(self) -> Path:
@@ -74,16 +77,31 @@ def start_dockerd(timeout: float = 30.0, binary: str = DOCKERD,
     root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
     if any(arg.startswith("--userns-remap") for arg in extra_args):
         root.chmod(0o711)  # dockerd: the remapped root must search its way to its data root
-    with open(root / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(dockerd_command(root, binary, extra_args), stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-    daemon = Dockerd(root, proc)
+    command = dockerd_command(root, binary, extra_args)
+    daemon = Dockerd(root, _launch(root, command, env, "wb"), command, env)
     try:
         _wait_ready(daemon, timeout)
     except BaseException:
         stop_dockerd(daemon)
         raise
     return daemon
+
+
+def _launch(root: Path, command: list[str], env: dict[str, str] | None,
+            mode: str) -> subprocess.Popen[bytes]:
+    with open(root / "dockerd.log", mode) as log:
+        return subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+
+
+def restart_dockerd(daemon: Dockerd, timeout: float = 30.0) -> None:
+    """A daemon restart: SIGTERM by pid (its containers stop with it, as without
+    live-restore), then the same command on the same data root; ``daemon`` is the new one."""
+    assert daemon.command, "restart_dockerd: a daemon start_dockerd started"
+    daemon.process.send_signal(signal.SIGTERM)
+    daemon.process.wait(30)
+    daemon.process = _launch(daemon.root, daemon.command, daemon.env, "ab")
+    _wait_ready(daemon, timeout)
 
 
 def _wait_ready(daemon: Dockerd, timeout: float) -> None:

@@ -143,6 +143,18 @@ def test_register_refusals() -> None:
     assert parent.links == []
 
 
+def test_reregister_links_by_name_now_and_stops_at_the_first_missing_child() -> None:
+    web, db = _record("/web"), _record("/db")
+    parent = _record("/par", [["w", "old-web-id", "/web"], ["gone", "x-id", "/x"]])
+    parent.host_config["Links"] = ["web:w", "db:d"]  # the links kept before are replaced
+    assert links.reregister(parent, _getter(web, db)) is None
+    assert parent.links == [["w", "web-id", "/web"], ["d", "db-id", "/db"]]
+    parent.host_config["Links"] = ["web:w", "x:g", "db:d"]
+    assert links.reregister(parent, _getter(web, db)) == \
+        "could not get container for x: No such container: x"
+    assert parent.links == [["w", "web-id", "/web"]]  # db's too is dropped, as dockerd's
+
+
 def test_resolve_refuses_in_dockerds_order_and_names_a_removed_child() -> None:
     web, on_none = _record("/web", running=False), _record("/nonec", networks=("none",))
     parent = _record("/par", [["w", "web-id", "/web"], ["n", "nonec-id", "/nonec"]])
