@@ -32,7 +32,10 @@ dockerd 20.10's behaviour, recorded here:
   and its name taken by another, is linked again (inspect, the linker's start, /etc/hosts and
   its variables as for a new link); a name that is gone drops its link and every one after it
   ("failed to register link for container" in dockerd's log); a link ``docker rm --link``
-  dropped is back; a missing name is looked up as an id prefix too (as any container name).
+  dropped is back; a missing name is looked up as an id prefix too (as any container name);
+- ``docker inspect linker/alias`` (``/linker/alias`` too, ``container inspect``, docker-py, GET
+  /containers/linker/alias/json with the "/" escaped or not) is the child's inspect; an unknown
+  alias is "No such object" (``container inspect``: 404 "No such container: linker/nope").
 """
 
 from __future__ import annotations
@@ -363,3 +366,28 @@ def test_links_after_a_daemon_restart_as_dockerd(daemons: tuple[DaemonProcess, D
         "p1": "<ip ch1>\tal <ch1> ch1\nAL_NAME=/p1/al", "p2": "<ip ch2>\tal <ch2> ch2\nAL_ENV_NEW=1\nAL_NAME=/p2/al",
         "p3": "", "p4": "<ip ch4a>\ta <ch4a> ch4a\nA_NAME=/p4/a", "p5": "<ip ch1>\tal <ch1> ch1\nAL_NAME=/p5/al",
         "p6": "<ip ch6>\tal <ch6> ch6\nAL_ENV_WHO=new\nAL_NAME=/p6/al", "p7": ""}
+
+
+def test_inspect_of_a_links_name_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    """A link's name (``linker/alias``, a "/" in it) names its child: dockerd's inspect route
+    takes a name with slashes (``/containers/{name:.*}/json``), escaped or not."""
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "par", "--link", "web:w", "busybox", "sleep", "300"))
+        said = [[d.returncode, d.stdout.strip(), d.stderr.strip()] for d in (
+            cli("inspect", "-f", "{{.Name}}", "par/w"), cli("inspect", "-f", "{{.Name}}", "/par/w"),
+            cli("container", "inspect", "-f", "{{.Name}}", "par/w"),
+            cli("inspect", "--type", "container", "-f", "{{.Name}}", "par/w"),
+            cli("inspect", "par/nope"), cli("inspect", "web/w"), cli("container", "inspect", "par/nope"))]
+        api = client.api
+        raw = [api._get(api.base_url + f"/v1.41/containers/{path}/json") for path in ("par/w", "par%2Fw",
+                                                                                     "par/nope")]
+        seen[side] = [said, api.inspect_container("par/w")["Name"],
+                      [[r.status_code, r.json().get("Name", r.json().get("message"))] for r in raw]]
+    said, py, raw = _compare(seen, clean)
+    assert said == [[0, "/web", ""]] * 4 + [
+        [1, "[]", "Error: No such object: par/nope"], [1, "[]", "Error: No such object: web/w"],
+        [1, "[]", "Error response from daemon: No such container: par/nope"]]
+    assert py == "/web"
+    assert raw == [[200, "/web"], [200, "/web"], [404, "No such container: par/nope"]]

@@ -428,7 +428,7 @@ ROUTES: list[tuple[str, type[EngineHandler]]] = [
     (r"/containers/create", CreateHandler),
     (r"/containers/json", ListHandler),
     (r"/containers/prune", PruneHandler),
-    (r"/containers/([^/]+)/json", InspectHandler),
+    (r"/containers/(.+)/json", InspectHandler),  # a link's name too (linker/alias), as dockerd's
     (r"/containers/([^/]+)/start", StartHandler),
     (r"/containers/([^/]+)/stop", StopHandler),
     (r"/containers/([^/]+)/restart", RestartHandler),
