@@ -71,7 +71,8 @@ def _exported(docker: Any, name: str) -> dict[str, tuple[str, int, str, int, str
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
         for m in tar.getmembers():
             if m.name.rstrip("/") in INIT_NAMES:
-                found[m.name.rstrip("/")] = (m.type.decode(), m.mode, f"{m.uid}:{m.gid}", m.size, m.linkname)
+                mode = m.mode & 0o7777  # its type bits too, as dockerd's: test_archive_headers_dockerd
+                found[m.name.rstrip("/")] = (m.type.decode(), mode, f"{m.uid}:{m.gid}", m.size, m.linkname)
     return found
 
 

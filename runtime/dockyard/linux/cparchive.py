@@ -9,8 +9,10 @@ seen there), or, for a stopped one, its overlay mounted in a private mount names
 with the helper — nothing can leak (its bind mounts and volumes are mounted there too).
 
 Hardening: a hostile image must not run code in this root process. Everything is imported
-before the chroot and file-based imports are switched off after it; no user/group *name*
-lookups (glibc would load the image's NSS modules) — tar headers carry numbers only.
+before the chroot and file-based imports are switched off after it; no NSS lookups (glibc would
+load the image's modules): a tar out's user and group names, which dockerd's headers carry as
+its chrooted getpwuid/getgrgid finds them, are read from the image's /etc/passwd and /etc/group
+as text. A tar out's headers are Go's (:mod:`dockyard.gotar`), byte for byte dockerd's.
 
 Under ``--userns-remap`` (option ``remap``: the store's uid and gid maps) the files hold the
 host ids of the container's: a tar out gives the container's ids back (an id the map lacks is
@@ -41,6 +43,7 @@ import zlib  # noqa: F401
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from .. import gotar
 from . import idmap, mounts, namespaces, overlay, syscalls, userns, users
 
 # Go's os.FileMode type bits, which X-Docker-Container-Path-Stat carries.
@@ -161,16 +164,8 @@ def _to_host(maps: Maps, container_id: int) -> int:
     return host
 
 
-def _tarinfo_filter(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.mtime = int(info.mtime)  # a float would cost a PAX header per entry
-    info.uname = info.gname = ""
-    if _REMAP is not None:
-        info.uid, info.gid = _to_container(_REMAP[0], info.uid), _to_container(_REMAP[1], info.gid)
-    return info
-
-
 class _Out:
-    """A write-only binary stream over fd 1 (tarfile needs ``write``)."""
+    """A write-only binary stream over fd 1."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -182,42 +177,115 @@ class _Out:
         return len(data)
 
 
+def _id_names(database: str) -> dict[int, bytes]:
+    """An id → name table of the container's ``/etc/passwd`` or ``/etc/group``, read as glibc's
+    files backend reads it (the first line with an id wins) — dockerd's tar looks names up with
+    getpwuid/getgrgid chrooted in the container; read here as plain text, no NSS module loaded."""
+    names: dict[int, bytes] = {}
+    try:
+        with open(f"/etc/{database}", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return names
+    for line in lines:
+        fields = line.split(b":")
+        if len(fields) < 3 or not fields[0] or fields[0][:1] in b"+-#" or not fields[2].isdigit():
+            continue
+        names.setdefault(int(fields[2]), fields[0])
+    return names
+
+
+class _TarWriter:
+    """dockerd's ``docker cp``/``docker export`` stream (moby's ``addTarFile`` over Go's tar
+    writer, :mod:`dockyard.gotar`): a file seen before under another name is a hard link to it,
+    a socket is left out; names are looked up by the ids on disk, before a remap's mapping."""
+
+    def __init__(self, out: IO[bytes] | _Out) -> None:
+        self.out = out
+        self.links: dict[tuple[int, int], bytes] = {}
+        self.users, self.groups = _id_names("passwd"), _id_names("group")
+
+    def add(self, path: str, arcname: str) -> os.stat_result | None:
+        st = os.lstat(path)
+        kind = stat.S_IFMT(st.st_mode)
+        if kind == stat.S_IFSOCK:
+            return None
+        name, link, hardlink = os.fsencode(arcname.lstrip("/")), b"", False
+        if kind == stat.S_IFLNK:
+            link = os.fsencode(os.readlink(path))
+        elif kind != stat.S_IFDIR and st.st_nlink > 1:
+            link = self.links.setdefault((st.st_dev, st.st_ino), name)
+            hardlink = link != name
+        uid, gid = st.st_uid, st.st_gid
+        if _REMAP is not None:
+            uid, gid = _to_container(_REMAP[0], uid), _to_container(_REMAP[1], gid)
+        size = st.st_size if kind == stat.S_IFREG and not hardlink else 0
+        device = kind in (stat.S_IFCHR, stat.S_IFBLK)
+        entry = gotar.Entry(
+            name + b"/" if kind == stat.S_IFDIR else name, st.st_mode, uid, gid, size,
+            st.st_mtime_ns // 1_000_000_000, link if kind == stat.S_IFLNK or hardlink else b"",
+            hardlink, self.users.get(st.st_uid, b""), self.groups.get(st.st_gid, b""),
+            os.major(st.st_rdev) if device else 0, os.minor(st.st_rdev) if device else 0,
+            _capability(path))
+        self.out.write(gotar.header(entry))
+        if size:
+            self._copy(path, size)
+        return st
+
+    def _copy(self, path: str, size: int) -> None:
+        """``size`` bytes of the file, as its header says (zeros for what a writer truncated)."""
+        left = size
+        with open(path, "rb") as f:
+            while left and (chunk := f.read(min(left, 1 << 20))):
+                self.out.write(chunk)
+                left -= len(chunk)
+        self.out.write(b"\0" * left + gotar.padding(size))
+
+    def close(self) -> None:
+        self.out.write(gotar.END)
+
+
+def _capability(path: str) -> dict[str, bytes] | None:
+    """The one xattr moby's tar keeps (``security.capability``)."""
+    try:
+        return {"security.capability": os.getxattr(path, "security.capability", follow_symlinks=False)}
+    except OSError:
+        return None
+
+
 def write_tar(out: IO[bytes] | _Out, path: str, name: str, one_file_system: bool = False) -> None:
     """A tar of ``path`` whose top entry is ``name`` (``.`` for a directory's contents)."""
     real = path.removesuffix("/.")
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-        if name == "/" or one_file_system:
-            _add_tree(tar, real or "/", one_file_system)
-        else:
-            tar.add(real, arcname=name, recursive=True, filter=_tarinfo_filter)
+    tar = _TarWriter(out)
+    if name == "/" or one_file_system:
+        _add_tree(tar, real or "/", one_file_system)
+    else:
+        root_dev = os.lstat(real).st_dev
+        _add_entry(tar, real, name, root_dev, one_fs=False, runtime_fs=False)
+    tar.close()
 
 
 _RUNTIME_FS = frozenset({"/proc", "/sys", "/dev"})  # the runtime's mounts, not the container's files
 
 
-def _add_tree(tar: tarfile.TarFile, root: str, one_file_system: bool) -> None:
+def _add_tree(tar: _TarWriter, root: str, one_file_system: bool) -> None:
     """The whole root as ``./``-less relative entries. Other file systems only as their
     mountpoint directory with ``one_file_system`` (export: no volumes either); /proc, /sys and
     /dev contents never, as dockerd copies from the container's layers, not its live mounts."""
     root_dev = os.lstat(root).st_dev
     for entry in sorted(os.listdir(root)):
-        _add_entry(tar, os.path.join(root, entry), entry, root_dev, one_file_system)
+        _add_entry(tar, os.path.join(root, entry), entry, root_dev, one_file_system, True)
 
 
-def _add_entry(tar: tarfile.TarFile, path: str, arcname: str, root_dev: int, one_fs: bool) -> None:
-    info = tar.gettarinfo(path, arcname)
-    if info is None:  # a socket: tar cannot hold it
+def _add_entry(tar: _TarWriter, path: str, arcname: str, root_dev: int, one_fs: bool,
+               runtime_fs: bool) -> None:
+    st = tar.add(path, arcname)
+    if st is None or not stat.S_ISDIR(st.st_mode):
         return
-    info = _tarinfo_filter(info)
-    if info.isreg():
-        with open(path, "rb") as f:
-            tar.addfile(info, f)
-        return
-    tar.addfile(info)
-    other_fs = info.isdir() and os.lstat(path).st_dev != root_dev
-    if info.isdir() and not (other_fs and (one_fs or path in _RUNTIME_FS)):
+    other_fs = st.st_dev != root_dev
+    if not (other_fs and (one_fs or (runtime_fs and path in _RUNTIME_FS))):
         for entry in sorted(os.listdir(path)):
-            _add_entry(tar, os.path.join(path, entry), f"{arcname}/{entry}", root_dev, one_fs)
+            _add_entry(tar, os.path.join(path, entry), f"{arcname}/{entry}", root_dev, one_fs, runtime_fs)
 
 
 # ---- tar in ------------------------------------------------------------------------------------
@@ -241,6 +309,9 @@ def extract(stream: IO[bytes], dest: str, no_overwrite_dir_non_dir: bool,
         for member in tar:
             member = _prepare(member, dest, no_overwrite_dir_non_dir, owner)
             tar.extract(member, dest, set_attrs=not member.isdir(), numeric_owner=True, **trusted)  # type: ignore[arg-type]
+            if member.issym():  # tarfile leaves a link's time; dockerd's unpack sets it (lutimes)
+                os.utime(os.path.join(dest, member.name.lstrip("/")), (member.mtime, member.mtime),
+                         follow_symlinks=False)
             if member.isdir():
                 directories.append(member)
         for member in reversed(directories):  # after their contents, as extractall does
