@@ -121,28 +121,20 @@ class Builder:
         """The build's JSON messages; raises before the first one for bad input."""
         return BuildStream(BuildJob(self, options), stream)
 
-    def prune(self, all: bool = True, filters: Filters | None = None) -> dict[str, Any]:
-        """Forget every cache entry and remove the intermediate images no tag or child image
-        needs (newest first, so a chain of them goes); tagged images stay. ``filters`` are
-        checked as dockerd checks a build cache prune's (:func:`check_prune_filters`)."""
-        check_prune_filters(filters or {})
-        entries = self.cache.entries()
-        self.cache.remove(e.key for e in entries)
-        reclaimed = 0
-        for entry in sorted(entries, key=lambda e: -e.created):
-            if self.store.meta.image(entry.image_id) is None or self.store.meta.refs(entry.image_id):
-                continue
-            try:
-                removed = self.store.remove(entry.image_id, force=False, prune=False)
-            except DockyardError:
-                continue
-            if any("Deleted" in r for r in removed):
-                reclaimed += entry.size
-        deleted = [e.key.removeprefix("sha256:")[:25] for e in entries]
-        return {"CachesDeleted": deleted, "SpaceReclaimed": reclaimed}
+    def prune(self, all: bool = True, filters: Filters | None = None,
+              keep_storage: int = 0) -> dict[str, Any]:
+        """``POST /build/prune`` as BuildKit prunes for dockerd 20.10 (:mod:`.prune`): the
+        records its filters, ``all`` and ``keep-storage`` choose are forgotten and their
+        intermediate images removed where nothing else needs them."""
+        from .prune import prune
+
+        until = check_prune_filters(filters or {})
+        return prune(self, all, filters or {}, until, keep_storage)
 
     def disk_usage(self) -> list[dict[str, Any]]:
-        return self.cache.disk_usage()
+        from .prune import disk_usage
+
+        return disk_usage(self)
 
 
 PRUNE_FILTERS = ("until", "unused-for", "label", "label!",

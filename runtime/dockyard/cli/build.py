@@ -51,6 +51,9 @@ def register(sub: Sub[argparse.ArgumentParser]) -> None:
     prune = bsub.add_parser("prune", help="Remove build cache")
     prune.add_argument("-a", "--all", action="store_true", help="remove all unused build cache")
     prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    prune.add_argument("--filter", action="append", default=[],
+                       help="provide filter values (e.g. 'until=24h')")
+    prune.add_argument("--keep-storage", default="0", help="amount of disk space to keep for cache")
     prune.set_defaults(func=builder_prune)
 
 
@@ -261,8 +264,12 @@ class StepView:
 
 def builder_prune(args: argparse.Namespace) -> int:
     from .formatting import human_size
+    from .images import parse_filters
+    from .runopts import ram_bytes
 
-    result = connect(args).prune_builds()
+    filters = parse_filters(args.filter)
+    result = connect(args).prune_builds(filters=filters or None, all=args.all,
+                                        keep_storage=ram_bytes(args.keep_storage) or None)
     deleted = result.get("CachesDeleted") or []
     if deleted:
         print("Deleted build cache objects:")

@@ -14,8 +14,8 @@ from typing import Any
 import tornado.web
 
 from ...build.builder import BuildOptions, parse_build_args
-from ...containers.create import check_resources
-from ...errors import InvalidArgument
+from ...containers.create import check_resources, go_atoi
+from ...errors import DockyardError, InvalidArgument
 from .base import EngineHandler
 from .images import UploadHandler
 
@@ -149,6 +149,19 @@ class BuildHandler(UploadHandler):
 
 
 class PruneHandler(EngineHandler):
+    """``POST /build/prune``: dockerd 20.10 reads the filters, then ``keep-storage`` (Go's
+    ``strconv.Atoi``), each refusal a 500 in its words."""
+
     async def post(self) -> None:
+        try:
+            filters = self.filters_arg()
+        except DockyardError as exc:
+            raise DockyardError(f"could not parse filters: {exc}") from None
+        raw = self.get_query_argument("keep-storage", "", strip=False) or "0"
+        try:
+            keep = go_atoi(raw)
+        except ValueError as exc:
+            raise DockyardError(f"keep-storage is in bytes and expects an integer, got {raw}: "
+                                f"{exc}") from None
         self.write_json(await self.call(self.engine.builder.prune, all=self.bool_arg("all"),
-                                        filters=self.filters_arg()))
+                                        filters=filters, keep_storage=keep))
