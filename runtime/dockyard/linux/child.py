@@ -408,6 +408,8 @@ def _setup(spec: ContainerSpec, ctx: ChildContext) -> str:
     elif spec.network == "none":  # a namespace of our own (rootless, or no network manager)
         namespaces.loopback_up()
         sysctls.set_netns_defaults()
+        if not spec.netns_pin:  # a remapped one's, wired by now, had it from the launcher
+            sysctls.set_ipv6_off()
     mark(spec.id, "child.fs")
     _filesystem(spec, ctx)
     entered = chdir_cwd(spec.cwd, False)

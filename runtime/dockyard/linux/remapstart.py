@@ -144,6 +144,7 @@ def pin_network(pid: int, path: str) -> None:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         syscalls.setns(ns, namespaces.FLAGS["net"])
         sysctls.set_netns_defaults()
+        sysctls.set_ipv6_off()  # before the daemon wires it: its own, just made
     finally:
         os.close(ns)
         _back(own)

@@ -1,5 +1,5 @@
 """Kernel parameters a container sets in its own namespaces: dockerd 20.10's defaults for a
-network namespace of the container's own, and ``HostConfig.Sysctls`` (``--sysctl``) with runc's
+network namespace of the container's own (IPv6 off in one just made), and ``HostConfig.Sysctls`` (``--sysctl``) with runc's
 checks and words.
 
 A key's file is ``/proc/sys/<key, dots as slashes>``, and what a write changes is the namespace
@@ -27,6 +27,15 @@ NETNS_DEFAULTS: Final = (
 )
 """dockerd 20.10's for a container with a network namespace of its own (not ``--network
 host``; ``container:x`` has x's); a ``--sysctl`` of the same key wins, written after."""
+
+NETNS_IPV6_OFF: Final = (
+    ("net.ipv6.conf.all.disable_ipv6", "1"),      # every interface there: lo's ::1 goes
+    ("net.ipv6.conf.default.disable_ipv6", "1"),  # and each one made or moved in after
+)
+"""dockerd 20.10's libnetwork on a network namespace it makes for a container: IPv6 off, so an
+interface of an IPv4-only network has no fe80:: address (nor joins IPv6 multicast groups);
+one given an IPv6 address has it back on, ``lo`` with it (``network.netlink.enable_ipv6``).
+For a namespace just made alone (:func:`set_ipv6_off`): ``all`` rewrites every interface's."""
 
 IPC_KEYS: Final = frozenset({
     "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -64,6 +73,16 @@ def set_netns_defaults() -> None:
     """:data:`NETNS_DEFAULTS` in the calling thread's network namespace (~20 µs); a key the
     kernel lacks (before 4.11) is left out, as dockerd leaves it."""
     for key, value in NETNS_DEFAULTS:
+        try:
+            write(key, value)
+        except OSError:
+            pass
+
+
+def set_ipv6_off() -> None:
+    """:data:`NETNS_IPV6_OFF` in the calling thread's network namespace, which it has just
+    made; a kernel without IPv6 has no such keys (nothing to turn off)."""
+    for key, value in NETNS_IPV6_OFF:
         try:
             write(key, value)
         except OSError:

@@ -694,6 +694,7 @@ class NetworkManager:
         routes = not sb.gateway and not net.internal
         inside.configure(ifname, ep.ip, subnet.prefixlen, net.gateway if routes else None)
         if ep.ip6:
+            netlink.enable_ipv6(sb.netns, ifname)
             netlink.configure6(sb.netns, ifname, ep.ip6, prefixlen6(net),
                                gateway6(net) if routes else None)
         if link_local:

@@ -242,6 +242,22 @@ def configure6(netns_path: str, ifname: str, address: str | None, prefixlen: int
                 raise NetworkError(f"failed to route through {gateway}: {os.strerror(code)}")
 
 
+def enable_ipv6(netns_path: str, ifname: str) -> None:
+    """IPv6 on ``ifname`` and ``lo`` in the netns at ``netns_path`` (off since it was made:
+    ``linux.sysctls.NETNS_IPV6_OFF``), as libnetwork's setIPv6 turns it on for an interface
+    given an IPv6 address — before the address goes on (the kernel refuses one, EACCES, on an
+    interface with IPv6 off); an interface of an IPv4-only network keeps it off."""
+    fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with _in_netns(fd):
+            for name in (ifname, "lo"):
+                sysctls.write(f"net.ipv6.conf.{name}.disable_ipv6", "0")
+    except OSError as exc:
+        raise NetworkError(f"failed to configure ipv6: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
 def add_addresses(netns_path: str, ifname: str, addresses: list[tuple[str, int]]) -> None:
     """More addresses (``--link-local-ip``: address, prefix length) on a container's
     interface, after its own; a refusal in libnetwork's words, as the start's failure."""
@@ -347,7 +363,7 @@ def _in_netns(fd: int) -> Iterator[None]:
 
 def create_netns(path: str, with_socket: bool = True) -> InetSandbox | None:
     """A new network namespace pinned at ``path`` with ``lo`` up and dockerd's sysctls
-    (``linux.sysctls.NETNS_DEFAULTS``); with ``with_socket``, a socket inside it for
+    (``linux.sysctls.NETNS_DEFAULTS``, IPv6 off: ``NETNS_IPV6_OFF``); with ``with_socket``, a socket inside it for
     configuring it further."""
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -358,6 +374,7 @@ def create_netns(path: str, with_socket: bool = True) -> InetSandbox | None:
             syscalls.mount("/proc/thread-self/ns/net", path, None, syscalls.MS_BIND)
             _loopback_up()
             sysctls.set_netns_defaults()
+            sysctls.set_ipv6_off()
             if with_socket:
                 sandbox = InetSandbox(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
         finally:

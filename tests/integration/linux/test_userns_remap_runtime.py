@@ -453,8 +453,9 @@ def test_its_own_network_namespace_pinned_for_the_daemon(
         runtime: Runtime, make_spec: Callable[..., ContainerSpec], base: Path) -> None:
     """A bridge's namespace as runc makes it under a remapping dockerd: the clone's, owned by
     the container's user namespace, so root inside has its network capabilities there (a raw
-    socket for ping, NET_ADMIN when added); pinned where the daemon said, and wired by the
-    daemon (here: a link added from outside) before the init goes on."""
+    socket for ping, NET_ADMIN when added); pinned where the daemon said, with IPv6 off as
+    dockerd's, and wired by the daemon (here: a link added from outside, IPv6 turned on for it)
+    before the init goes on."""
     pin = str(base / f"pin-{next(_ids)}")
     seen: dict[str, str] = {}
 
@@ -462,19 +463,25 @@ def test_its_own_network_namespace_pinned_for_the_daemon(
         seen["owner"] = _owner(pin)
         subprocess.run(["nsenter", f"--net={pin}", "ip", "link", "add", "dyt-wired", "type",
                         "veth", "peer", "name", "dyt-peer"], check=True)
+        netlink.enable_ipv6(pin, "dyt-wired")  # as for an endpoint with an IPv6 address
 
     script = ("readlink /proc/self/ns/net; readlink /proc/self/ns/user; "
               "ip link show dyt-wired >/dev/null && echo wired; "
               "ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok; "
               "ip link set lo mtu 1000 && echo mtu-ok; "
-              "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ls /sys/class/net")
+              "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; ls /sys/class/net; "
+              "cd /proc/sys/net/ipv6/conf && cat all/disable_ipv6 dyt-peer/disable_ipv6 "
+              "dyt-wired/disable_ipv6 lo/disable_ipv6")
     spec = make_spec(["sh", "-c", script], netns_pin=pin, cap_add=["NET_ADMIN"],
                      limits=cgroups.Limits(pids=20))
     try:
         code, said = _shim_run(runtime, spec, wire)
         assert code == 0, said
+        # dockerd's IPv6 off in it (set before the wiring, not undone after): on for lo and
+        # an interface the daemon turned it on for, off for one it did not
         assert said.split() == [f"net:[{os.stat(pin).st_ino}]", seen["owner"], "wired",
-                                "ping-ok", "mtu-ok", "0", "dyt-peer", "dyt-wired", "lo"]
+                                "ping-ok", "mtu-ok", "0", "dyt-peer", "dyt-wired", "lo",
+                                "1", "1", "0", "0"]
         assert seen["owner"] != os.readlink("/proc/self/ns/user")
     finally:
         netlink.delete_netns(pin)  # the daemon's to remove, as any netns it pins
