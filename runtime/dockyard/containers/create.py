@@ -266,8 +266,7 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     check_resources(hc)
     for key in ("CapAdd", "CapDrop"):
         try:
-            for name in hc.get(key) or []:
-                capabilities.normalize(name)
+            capabilities.check_available(hc.get(key) or [])
         except InvalidArgument as exc:
             raise InvalidArgument(f"invalid {key}: {exc}") from None
     security_opts(hc.get("SecurityOpt") or [])

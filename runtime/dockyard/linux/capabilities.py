@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Final
 
@@ -42,14 +43,53 @@ def last_cap() -> int:
 
 
 def normalize(name: str) -> str:
-    """``net_admin`` / ``CAP_NET_ADMIN`` → ``CAP_NET_ADMIN``; ``all`` → ``ALL``."""
+    """``net_admin`` / ``CAP_NET_ADMIN`` → ``CAP_NET_ADMIN``; ``all`` → ``ALL``. A name past
+    the kernel's last capability is unknown, as to moby (its list is the kernel's)."""
     upper = name.strip().upper()
     if upper == "ALL":
         return upper
     full = upper if upper.startswith("CAP_") else f"CAP_{upper}"
-    if full not in NUMBERS:
+    if NUMBERS.get(full, last_cap() + 1) > last_cap():
         raise InvalidArgument(f'unknown capability: "{full}"')
     return full
+
+
+_available: list[frozenset[str]] = []
+
+
+def available() -> frozenset[str]:
+    """The capabilities this daemon can give a container, read once, as moby's ``caps`` package
+    reads them since moby PR #42933 (``ccaps.Current``): a root daemon's effective set — one
+    its bounding set lacked when it started is not there —, a rootless daemon's bounding set
+    (its containers' roots hold their user namespace's whole set under it). Unreadable: every
+    capability the kernel knows, as moby's fallback."""
+    if not _available:
+        known = [f"CAP_{name}" for name in NAMES[: last_cap() + 1]]
+        bits = _status_mask("CapEff" if os.geteuid() == 0 else "CapBnd")
+        _available.append(frozenset(c for c in known if bits is None or bits >> NUMBERS[c] & 1))
+    return _available[0]
+
+
+def _status_mask(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split(":", 1)[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def check_available(names: Iterable[str]) -> None:
+    """A ``CapAdd`` or ``CapDrop`` list as current moby checks it at create: each name known
+    and one this daemon can give, in moby's words (dockerd 20.10 took it and failed the start
+    in runc's, "unable to apply caps"; dockyard dropped it silently)."""
+    for name in names:
+        full = normalize(name)
+        if full != "ALL" and full not in available():
+            raise InvalidArgument("capability not supported by your kernel or not available "
+                                  f'in the current environment: "{full}"')
 
 
 def resolve(cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
