@@ -64,6 +64,36 @@ def adapt_disk_usage(usage: dict[str, Any], version: str) -> dict[str, Any]:
     return usage
 
 
+def adapt_container_inspect(container: dict[str, Any], version: str) -> dict[str, Any]:
+    """An endpoint's ``DNSNames`` came with API 1.44: an older client's has none."""
+    if parse_version(version) < V1_44:
+        for endpoint in _endpoints(container):
+            endpoint.pop("DNSNames", None)
+    return container
+
+
+def adapt_container_summaries(items: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """``GET /containers/json``: before 1.44 no endpoint has ``DNSNames``, and its ``Aliases``
+    are null, as dockerd 20.10's list view (checked at API 1.41) carries none."""
+    if parse_version(version) < V1_44:
+        for item in items:
+            for endpoint in _endpoints(item):
+                endpoint.pop("DNSNames", None)
+                endpoint["Aliases"] = None
+    return items
+
+
+def _endpoints(container: dict[str, Any]) -> list[dict[str, Any]]:
+    """The container's endpoints, copied into it in place of the ones its record holds."""
+    settings = container.get("NetworkSettings")
+    if not isinstance(settings, dict) or not settings.get("Networks"):
+        return []
+    networks = {name: dict(endpoint) if isinstance(endpoint, dict) else endpoint
+                for name, endpoint in settings["Networks"].items()}
+    container["NetworkSettings"] = {**settings, "Networks": networks}
+    return [endpoint for endpoint in networks.values() if isinstance(endpoint, dict)]
+
+
 def complete_version(body: dict[str, Any]) -> dict[str, Any]:
     """Fields ``docker version`` prints that dockerd always sends (Details are strings)."""
     for component in body.get("Components") or []:

@@ -31,6 +31,8 @@ from ...containers.logs import (
 from ...distribution.manifests import parse_platform
 from ...errors import InvalidArgument
 from ..compat import (
+    adapt_container_inspect,
+    adapt_container_summaries,
     ignore_kernel_memory,
     migrate_mac_address,
     old_cgroupns_default,
@@ -118,12 +120,13 @@ class ListHandler(ContainersHandler):
     async def get(self) -> None:
         result = self.containers.listing(all=self.bool_arg("all"), limit=self.int_arg("limit", -1),
                                       size=self.bool_arg("size"), filters=self.filters_arg())
-        self.write_json(result)
+        self.write_json(adapt_container_summaries(result, self.api_version))
 
 
 class InspectHandler(ContainersHandler):
     async def get(self, name: str) -> None:
-        self.write_json(self.containers.inspect(name, self.bool_arg("size")))
+        container = self.containers.inspect(name, self.bool_arg("size"))
+        self.write_json(adapt_container_inspect(container, self.api_version))
 
 
 class StartHandler(ContainersHandler):
