@@ -35,7 +35,10 @@ dockerd 20.10's behaviour, recorded here:
   dropped is back; a missing name is looked up as an id prefix too (as any container name);
 - ``docker inspect linker/alias`` (``/linker/alias`` too, ``container inspect``, docker-py, GET
   /containers/linker/alias/json with the "/" escaped or not) is the child's inspect; an unknown
-  alias is "No such object" (``container inspect``: 404 "No such container: linker/nope").
+  alias is "No such object" (``container inspect``: 404 "No such container: linker/nope");
+- a child's Names in ``GET /containers/json`` are its name and its links' (``/par/w``), sorted;
+  ``docker ps --no-trunc`` shows ``par/w,web``; ``rm --link`` and the linker's removal drop a
+  link's name, the linker's rename renames it.
 """
 
 from __future__ import annotations
@@ -391,3 +394,30 @@ def test_inspect_of_a_links_name_as_dockerd(clean: dict[str, tuple[DockerCLI, An
         [1, "[]", "Error response from daemon: No such container: par/nope"]]
     assert py == "/web"
     assert raw == [[200, "/web"], [200, "/web"], [404, "No such container: par/nope"]]
+
+
+def test_a_childs_names_in_ps_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    """dockerd's name index names a child by its links too: ``GET /containers/json`` lists
+    them among its Names, sorted, and ``docker ps --no-trunc`` shows ``web,par/w`` (without
+    --no-trunc the CLI keeps the plain name); a link's name goes with ``rm --link`` and with
+    its linker, and follows the linker's rename."""
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "par", "--link", "web:w", "--link", "web:x", "busybox",
+                "sleep", "300"))
+        _ok(cli("run", "-d", "--name", "apar", "--link", "web:w", "busybox", "sleep", "300"))
+        names = [[c["Names"] for c in client.api.containers(all=True)]]
+        shown = [_ok(cli("ps", "-a", "--no-trunc", "--format", "{{.Names}}")),
+                 _ok(cli("ps", "-a", "--format", "{{.Names}}"))]
+        _ok(cli("rm", "--link", "par/x"))
+        _ok(cli("rename", "apar", "zpar"))
+        names.append(client.api.containers(filters={"name": "web"})[0]["Names"])
+        _ok(cli("rm", "-f", "par"))
+        names.append(client.api.containers(filters={"name": "web"})[0]["Names"])
+        seen[side] = [names, shown]
+    names, shown = _compare(seen, clean)
+    assert names == [[["/apar"], ["/par"], ["/apar/w", "/par/w", "/par/x", "/web"]],
+                     ["/par/w", "/web", "/zpar/w"], ["/web", "/zpar/w"]]
+    assert shown == ["apar\npar\napar/w,par/w,par/x,web", "apar\npar\nweb"]
+

@@ -25,7 +25,8 @@ tests/interop/test_links_dockerd.py):
 
 The containers manager keeps the links (``ContainerRecord.links``) through the functions at
 the end, which look other containers up with its ``get``; a daemon's start registers them anew
-by name (:func:`reregister`); the network manager keeps a running parent's /etc/hosts lines
+by name (:func:`reregister`), and a child's ``ps`` Names carry the links' names
+(:func:`names_by_child`); the network manager keeps a running parent's /etc/hosts lines
 (``Sandbox.links``). The rest is pure.
 """
 
@@ -318,6 +319,16 @@ def linked_env(record: Any, children: list[tuple[list[str], Any | None]]) -> lis
         link[2] = child.name
         ip = str(_bridge_entry(child).get("IPAddress") or "")
         out += env(name, ip, child.config.get("Env") or [], child.config.get("ExposedPorts") or {})
+    return out
+
+
+def names_by_child(records: Iterable[Any]) -> dict[str, list[str]]:
+    """The registered links' names (``/parent/alias``) by child id: dockerd's name index
+    names the child by them too, so ``GET /containers/json`` lists them among its Names."""
+    out: dict[str, list[str]] = {}
+    for record in records:
+        for link in record.links:
+            out.setdefault(link[1], []).append(full_name(record.name, link[0]))
     return out
 
 

@@ -20,7 +20,7 @@ from ..filters import Filters, InvalidFilter, bool_filter, check_keys, go_match,
 from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
 from ..units import human_duration
-from . import health
+from . import health, links
 from .create import command, go_config
 from .record import ContainerRecord
 from .skeleton import MTAB_TARGET
@@ -139,10 +139,12 @@ def status_text(record: ContainerRecord, now: float | None = None) -> str:
     return f"Exited ({state['ExitCode']}) {ago} ago"
 
 
-def summary(record: ContainerRecord, size: bool = False) -> dict[str, Any]:
-    """One ``GET /containers/json`` entry."""
+def summary(record: ContainerRecord, size: bool = False,
+            link_names: list[str] | None = None) -> dict[str, Any]:
+    """One ``GET /containers/json`` entry; its Names are its name and the names of the links
+    to it, sorted (dockerd's name index order)."""
     item: dict[str, Any] = {
-        "Id": record.id, "Names": [record.name], "Image": record.image,
+        "Id": record.id, "Names": sorted([record.name, *(link_names or [])]), "Image": record.image,
         "ImageID": record.image_id, "Command": summary_command(command(record.config)),
         "Created": parse_unix(record.created), "Ports": _ports(record),
         "Labels": record.config.get("Labels") or {}, "State": record.state["Status"],
@@ -335,7 +337,8 @@ def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
     chosen.sort(key=lambda r: r.created, reverse=True)
     if limit > 0:
         chosen = chosen[:limit]
-    return [summary(r, size) for r in chosen]
+    names = links.names_by_child(records)
+    return [summary(r, size, names.get(r.id)) for r in chosen]
 
 
 # ---- top -------------------------------------------------------------------------------------
