@@ -36,6 +36,8 @@ dockerd 20.10's behaviour, recorded here:
 - ``docker inspect linker/alias`` (``/linker/alias`` too, ``container inspect``, docker-py, GET
   /containers/linker/alias/json with the "/" escaped or not) is the child's inspect; an unknown
   alias is "No such object" (``container inspect``: 404 "No such container: linker/nope");
+  every container route takes a link's name (stop, start, restart, kill, wait, logs, top,
+  pause, unpause, rename, stats, changes, export, archive, exec, attach, resize, update);
 - a child's Names in ``GET /containers/json`` are its name and its links' (``/par/w``), sorted;
   ``docker ps --no-trunc`` shows ``par/w,web``; ``rm --link`` and the linker's removal drop a
   link's name, the linker's rename renames it.
@@ -421,3 +423,23 @@ def test_a_childs_names_in_ps_as_dockerd(clean: dict[str, tuple[DockerCLI, Any]]
                      ["/par/w", "/web", "/zpar/w"], ["/web", "/zpar/w"]]
     assert shown == ["apar\npar\napar/w,par/w,par/x,web", "apar\npar\nweb"]
 
+
+def test_a_links_name_on_every_container_route_as_dockerd(
+        clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    """dockerd's container routes take a name with "/" (``{name:.*}``): a link's name names
+    its child in a stop, start, restart, kill, wait, logs, top, the CLI's as well."""
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "par", "--link", "web:w", "busybox", "sleep", "300"))
+        api = client.api
+        api.stop("par/w", timeout=0)
+        done = [api.wait("par/w")["StatusCode"], api.inspect_container("web")["State"]["Running"]]
+        api.start("par/w")
+        api.restart("par/w", timeout=0)
+        done += [api.top("par/w")["Titles"][:2], api.logs("par/w").decode(), api.kill("par/w", "SIGKILL")]
+        done += [cli("logs", "par/w").returncode, _ok(cli("start", "par/w")),
+                 _ok(cli("stop", "-t", "0", "par/w")), api.inspect_container("web")["State"]["Running"]]
+        seen[side] = done
+    done = _compare(seen, clean)
+    assert done == [137, False, ["UID", "PID"], "", None, 0, "par/w", "par/w", False]

@@ -427,24 +427,28 @@ class EventsHandler(ContainersHandler):
         self.finish()
 
 
+NAME = "(.+)"
+"""A container's name in a route's path: a link's name too (``linker/alias``, with its "/"),
+as dockerd's ``{name:.*}`` takes it on every container route."""
+
 ROUTES: list[tuple[str, type[EngineHandler]]] = [
     (r"/containers/create", CreateHandler),
     (r"/containers/json", ListHandler),
     (r"/containers/prune", PruneHandler),
-    (r"/containers/(.+)/json", InspectHandler),  # a link's name too (linker/alias), as dockerd's
-    (r"/containers/([^/]+)/start", StartHandler),
-    (r"/containers/([^/]+)/stop", StopHandler),
-    (r"/containers/([^/]+)/restart", RestartHandler),
-    (r"/containers/([^/]+)/kill", KillHandler),
-    (r"/containers/([^/]+)/wait", WaitHandler),
-    (r"/containers/([^/]+)/pause", PauseHandler),
-    (r"/containers/([^/]+)/unpause", UnpauseHandler),
-    (r"/containers/([^/]+)/rename", RenameHandler),
-    (r"/containers/([^/]+)/top", TopHandler),
-    (r"/containers/([^/]+)/update", UpdateHandler),
-    (r"/containers/([^/]+)/logs", LogsHandler),
-    (r"/containers/([^/]+)/attach", AttachHandler),
-    (r"/containers/([^/]+)/resize", ResizeHandler),
+    (rf"/containers/{NAME}/json", InspectHandler),
+    (rf"/containers/{NAME}/start", StartHandler),
+    (rf"/containers/{NAME}/stop", StopHandler),
+    (rf"/containers/{NAME}/restart", RestartHandler),
+    (rf"/containers/{NAME}/kill", KillHandler),
+    (rf"/containers/{NAME}/wait", WaitHandler),
+    (rf"/containers/{NAME}/pause", PauseHandler),
+    (rf"/containers/{NAME}/unpause", UnpauseHandler),
+    (rf"/containers/{NAME}/rename", RenameHandler),
+    (rf"/containers/{NAME}/top", TopHandler),
+    (rf"/containers/{NAME}/update", UpdateHandler),
+    (rf"/containers/{NAME}/logs", LogsHandler),
+    (rf"/containers/{NAME}/attach", AttachHandler),
+    (rf"/containers/{NAME}/resize", ResizeHandler),
     (r"/containers/([^/]+)", RemoveHandler),
     (r"/events", EventsHandler),
 ]
