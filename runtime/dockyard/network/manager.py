@@ -336,18 +336,20 @@ class NetworkManager:
             else:
                 if self.rootless:
                     self._bridge(Network("", name, "bridge", "", bridge=f"br-{name}"))  # raises, says why
+                template = ""
                 if (body.get("ConfigFrom") or {}).get("Network"):
-                    body = self._from_template(body)
-                net = self._new_bridge_network(name, body)
+                    body, template = self._from_template(body)
+                net = self._new_bridge_network(name, body, template)
                 self._bridge(net)
             self.state.networks[net.id] = net
             self.state.save(durable=True)
         self._told(net, "create")
         return {"Id": net.id, "Warning": ""}
 
-    def _from_template(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The create as its ``ConfigFrom`` network makes it: that template's IPAM config and
-        driver options; a create that names its own is refused, as dockerd."""
+    def _from_template(self, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The create as its ``ConfigFrom`` network makes it (and that template's name): the
+        template's IPAM config, driver options and labels; a create that names its own is
+        refused, as dockerd."""
         wanted = str((body.get("ConfigFrom") or {}).get("Network") or "")
         template = next((n for n in self.state.networks.values()
                          if n.config_only and wanted in (n.name, n.id)), None)
@@ -362,17 +364,16 @@ class NetworkManager:
             raise NetworkForbidden("network driver options are not supported if the network "
                                    "depends on a configuration network")
         return {**body, "Options": template.options, "EnableIPv6": template.ipv6, "Labels": template.labels,
-                "IPAM": {"Options": template.ipam_options, "Config": template_pools(template)},
-                "_config_from": template.name}
+                "IPAM": {"Options": template.ipam_options, "Config": template_pools(template)}}, template.name
 
-    def _new_bridge_network(self, name: str, body: dict[str, Any]) -> Network:
+    def _new_bridge_network(self, name: str, body: dict[str, Any], config_from: str = "") -> Network:
         net_id = _new_id()
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
         net = Network(net_id, name, "bridge", _now(), internal=bool(body.get("Internal")),
                       attachable=bool(body.get("Attachable")), options=options,
                       labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
                       bridge=options.get(BRIDGE_NAME_OPTION) or f"br-{net_id[:12]}",
-                      ipam_options=_ipam_options(body), config_from=body.get("_config_from", ""))
+                      ipam_options=_ipam_options(body), config_from=config_from)
         configs = ((body.get("IPAM") or {}).get("Config")) or []
         v4 = [c for c in configs if not ipam.is_ipv6(c.get("Subnet") or "")]
         v6 = [c for c in configs if ipam.is_ipv6(c.get("Subnet") or "")]
