@@ -28,6 +28,15 @@ def kernel_env(real_dockerd: Dockerd, monkeypatch: pytest.MonkeyPatch) -> Docker
     return real_dockerd
 
 
+def executed(sources: tuple[str, ...], folder: Path, allow_errors: bool = False) -> Any:
+    """A notebook of one code cell per source, run in a real kernel started in ``folder``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
 def stream_text(cell: Any, name: str) -> str:
     return "".join(o["text"] for o in cell.outputs
                    if o["output_type"] == "stream" and o["name"] == name)
@@ -35,17 +44,14 @@ def stream_text(cell: Any, name: str) -> str:
 
 def test_notebook_runs_docker_magics(kernel_env: Dockerd, tmp_path: Path) -> None:
     (tmp_path / "input.txt").write_text("from the notebook folder\n")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+    nb = executed((
         "%load_ext dockyard_jupyter",
         "%docker images",
         "%docker run --rm --network none busybox echo hello",
         "%docker run --rm --network none -v .:/work busybox cat /work/input.txt",
         "%%dockerfile -t kernel-built:1\nFROM busybox\nLABEL from=kernel\n",
         "_.labels",
-    )]
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    ), tmp_path)
     images = nb.cells[1].outputs[0]["data"]
     assert "busybox" in images["text/plain"] and "<table>" in images["text/html"]
     assert stream_text(nb.cells[2], "stdout") == "hello\n"
@@ -173,15 +179,12 @@ def test_run_link_in_a_kernel(dockyard_daemon: DaemonProcess, dockyard_tidy_clie
     child's address and variables, and a malformed link is one UsageError line in the docker
     CLI's words, with no container made."""
     monkeypatch.setenv("DOCKYARD_HOST", dockyard_daemon.host)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+    nb = executed((
         "%load_ext dockyard_jupyter",
         "%docker run -d --name kl-web -h webhost -e FOO=bar busybox sleep 60",
         "%docker run --rm --name kl-user --link kl-web:w busybox sh -c 'grep -w w /etc/hosts; env'",
         "%docker run --rm --link a:b:c busybox true",
-    )]
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    ), tmp_path, allow_errors=True)
     ip = dockyard_tidy_client.api.inspect_container("kl-web")["NetworkSettings"]["Networks"][
         "bridge"]["IPAddress"]
     hosts, *env = stream_text(nb.cells[2], "stdout").splitlines()
