@@ -26,11 +26,8 @@ PASSWORD = "s3cret-Pa55-never-printed"
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionProcess]:
     auth = tmp_path_factory.mktemp("htpasswd") / "htpasswd"
     auth.write_bytes(b"alice:" + bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)))
-    reg = DistributionProcess(htpasswd=auth).start()
-    try:
+    with DistributionProcess(htpasswd=auth) as reg:  # stopped, and its root removed
         yield reg
-    finally:
-        reg.stop()
 
 
 @pytest.fixture
