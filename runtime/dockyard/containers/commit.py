@@ -31,10 +31,12 @@ INIT_PATHS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.do
 INIT_DIRS = ("etc", "dev")  # which hold init entries: in a layer only for what else they hold
 
 
-def changes(containers: Any, name: str) -> list[dict[str, Any]]:
-    """GET /containers/{id}/changes: [{"Path", "Kind"}] (0 modified, 1 added, 2 deleted)."""
+def changes(containers: Any, name: str) -> list[dict[str, Any]] | None:
+    """GET /containers/{id}/changes: [{"Path", "Kind"}] (0 modified, 1 added, 2 deleted); None
+    when there are none, as dockerd 20.10 answers (Go's nil slice: ``null``, docker-py's
+    ``diff()`` None), created, running or stopped alike."""
     record = containers.get(name)
-    return without_init_paths(diff.changes(record.lower_dirs, record.upper_dir))
+    return without_init_paths(diff.changes(record.lower_dirs, record.upper_dir)) or None
 
 
 def without_init_paths(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

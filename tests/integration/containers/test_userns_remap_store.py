@@ -100,7 +100,7 @@ def test_a_containers_files_are_shifted_in_and_mapped_back_out(engine: Engine) -
     assert exported["app-file"] == (1000, 100) and exported["root-file"] == (0, 0)
     assert exported["bin/busybox"] == (0, 0)
 
-    changes = {c["Path"]: c["Kind"] for c in commit.changes(engine.containers, cid)}
+    changes = {c["Path"]: c["Kind"] for c in commit.changes(engine.containers, cid) or []}
     assert changes["/app-file"] == 1 and changes["/root-file"] == 1
     image_id = commit.commit(engine, cid, "dytest-remap-commit", "v1")
     top = engine.store.meta.layers(image_id)[-1]
