@@ -50,6 +50,7 @@ def both(dockerd: Dockerd, dockyard_daemon: Any, busybox_archive: Any) -> Iterat
 @pytest.mark.parametrize("args", [
     ["exec", "parity", "/etc/passwd"],
     ["exec", "-w", "/nowhere", "parity", "true"],
+    ["exec", "-w", "relative", "parity", "true"],
     ["exec", "-u", "nouser", "parity", "true"],
     ["exec", "parity", "sh", "-c", "echo out; echo err >&2; exit 7"],
     ["exec", "-u", "nobody", "-e", "A=b", "parity", "sh", "-c", "id -u; echo $A"],

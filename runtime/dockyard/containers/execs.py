@@ -246,10 +246,14 @@ class ExecManager:
         config = instance.config
         use_tty = bool(config.get("Tty") if tty is None else tty)
         spec = self._spec(instance, record, use_tty)
-        session = ExecSession(instance, use_tty)
-        child_ends = self._pipes(session, config, detach, use_tty)
         # dockerd tells the start before the runtime is asked, so a failed one has it too
         self._tell(record, f"exec_start: {_action_command(config['Cmd'])}", execID=exec_id)
+        if not spec.cwd.startswith("/"):  # runc checks the process before anything is made
+            self._finish(instance, 126)
+            raise ExecStartFailed("OCI runtime exec failed: exec failed: Cwd must be an absolute "
+                                  "path: unknown")
+        session = ExecSession(instance, use_tty)
+        child_ends = self._pipes(session, config, detach, use_tty)
         try:
             process = self.runtime.exec(spec, *child_ends)
         except StartFailed as exc:
