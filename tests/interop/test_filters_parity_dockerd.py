@@ -177,3 +177,19 @@ def test_ps_network_filter_by_name_and_id_as_dockerd(both: dict[str, Any]) -> No
         ["fltn-created", *on_net], on_net, on_net, on_net, ["fltn-none", "fltn-nonec"],
         ["fltn-none"], ["fltn-none"], [], ["fltn-created", "fltn-exited", "fltn-none", "fltn-nonec",
                                            "fltn-run"], [], []]
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.endswith("-prune")])
+def test_a_prune_that_removes_nothing_answers_as_dockerd(both: dict[str, Any], endpoint: str) -> None:
+    """The body of a prune whose filter matches nothing: dockerd 20.10 answers ``null`` for the
+    deleted containers, images, networks and build caches (Go's nil slice) but ``[]`` for
+    volumes."""
+    method, path = ENDPOINTS[endpoint]
+    bodies = {}
+    for name, (_cli, client) in both.items():
+        api = client.api
+        response = api.request(method, f"{api.base_url}/v1.41{path}", timeout=30,
+                               params={"filters": '{"label": ["dytest-prunes-nothing=1"]}'})
+        assert response.status_code == 200, response.text
+        bodies[name] = json.loads(response.text)
+    assert bodies["dockyard"] == bodies["dockerd"]

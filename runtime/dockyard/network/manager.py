@@ -470,7 +470,7 @@ class NetworkManager:
                         and _matches(net, filters or {})):
                     self._destroy(net)
                     deleted.append(net.name)
-        return {"NetworksDeleted": deleted}
+        return {"NetworksDeleted": deleted or None}  # Go's nil slice when none went
 
     # ---- container hooks ----------------------------------------------------------------------
 
