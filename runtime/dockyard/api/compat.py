@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..containers.links import user_defined
 from ..errors import InvalidArgument
+from ..store.timefmt import ZERO_TIME
 from .handlers.base import parse_version
 
 V1_41 = (1, 41)
@@ -65,11 +67,36 @@ def adapt_disk_usage(usage: dict[str, Any], version: str) -> dict[str, Any]:
 
 
 def adapt_container_inspect(container: dict[str, Any], version: str) -> dict[str, Any]:
-    """An endpoint's ``DNSNames`` came with API 1.44: an older client's has none."""
-    if parse_version(version) < V1_44:
+    """An endpoint's ``DNSNames`` came with API 1.44: an older client's has none. Before 1.45
+    an endpoint's ``Aliases`` on a user-defined network end with the short id and hostname
+    (:func:`_legacy_aliases`); from 1.45 they are the ones asked for, as moby's."""
+    wanted = parse_version(version)
+    if wanted < V1_44:
         for endpoint in _endpoints(container):
             endpoint.pop("DNSNames", None)
+    if wanted < V1_45:
+        _legacy_aliases(container)
     return container
+
+
+def _legacy_aliases(container: dict[str, Any]) -> None:
+    """dockerd 20.10 (API 1.41), and each daemon up to moby 25 (1.44), appends the short id,
+    then the hostname, to an endpoint's aliases on a user-defined network when it joins it —
+    at a start, or a ``network connect`` even of a stopped container — each unless there
+    already; moby 26 keeps the aliases asked for and adds them back for clients below 1.45.
+    An endpoint joined: the container has started once, or its endpoint names its network
+    (a create's name none: NetworkID "" until the first start; a connect's does)."""
+    if not _endpoints(container):  # (copied: the record's stay as asked)
+        return
+    started = (container.get("State") or {}).get("StartedAt", ZERO_TIME) != ZERO_TIME
+    extra = [container["Id"][:12], (container.get("Config") or {}).get("Hostname") or ""]
+    for name, endpoint in container["NetworkSettings"]["Networks"].items():
+        if isinstance(endpoint, dict) and user_defined(name) and (started or endpoint.get("NetworkID")):
+            aliases = list(endpoint.get("Aliases") or [])
+            for alias in extra:
+                if alias and alias not in aliases:
+                    aliases.append(alias)
+            endpoint["Aliases"] = aliases
 
 
 def adapt_container_summaries(items: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:

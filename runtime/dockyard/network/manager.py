@@ -961,9 +961,13 @@ class NetworkManager:
         return list(out.items())
 
     def _dns_names(self, ep: Endpoint | None, net: Network) -> list[str] | None:
+        """What a peer resolves it by: its name, aliases, short id and hostname, each once (a
+        ``--hostname`` too, as dockerd 20.10's endpoint aliases and moby's DNSNames have it)."""
         if ep is None or net.predefined:
             return None
-        return [ep.name, *ep.aliases, ep.container_id[:12]]
+        sb = self.state.sandboxes.get(ep.container_id)
+        names = [ep.name, *ep.aliases, ep.container_id[:12], sb.hostname if sb else ""]
+        return list(dict.fromkeys(n for n in names if n))
 
     def _refresh_link_parents(self, child_id: str) -> None:
         """A linked child started: its running parents' lines for it take its new address,
