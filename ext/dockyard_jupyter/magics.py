@@ -28,7 +28,7 @@ from traitlets import Bool, Unicode
 from dockyard.errors import DockyardError
 
 from . import client as clients
-from . import parsers, reproduce, reprs, verbs  # noqa: F401 - reproduce registers its verb
+from . import parsers, reprs, verbs
 from .errors import CommandUsage
 from .lockfile import LockFile
 

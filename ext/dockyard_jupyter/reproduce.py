@@ -20,10 +20,9 @@ import docker.errors
 from .errors import CommandUsage
 from .lockfile import METADATA_KEY, LockFile, merged, notebook_record
 from .translate import split_repo_tag
-from .verbs import Context, _pull, build_from_text, verb
+from .verbs import Context, _pull, build_from_text
 
 
-@verb("reproduce")
 def reproduce(ctx: Context, ns: argparse.Namespace) -> list[Any]:
     images, where = recorded(ctx.cwd, getattr(ns, "from_notebook", None))
     names = ns.images or sorted(images)

@@ -593,3 +593,11 @@ def info(ctx: Context, ns: argparse.Namespace) -> Any:
     data = ctx.client.info()
     fmt = getattr(ns, "format", None)
     return Lines([format_template(fmt, data)]) if fmt else Mapping(data)
+
+
+@verb("reproduce")
+def reproduce(ctx: Context, ns: argparse.Namespace) -> Any:
+    """Its own module (the lock's and the notebook's records), which builds on this one's pull
+    and build: imported when called, so this table is whole once this module is imported."""
+    from .reproduce import reproduce as run
+    return run(ctx, ns)
