@@ -1,6 +1,9 @@
 """The daemon end to end with ``-b``/``--bip``: a published port answers on 127.0.0.1, survives
 a daemon restart (the proxy is re-served for the running container), and ``rm -f`` leaves no
-veth, netns mount or proxy behind. The bridge and its NAT rules are removed at the end."""
+veth, netns mount or proxy behind. The bridge and its NAT rules are removed at the end.
+
+What the daemon made is told apart from the host's other interfaces (other daemons' bridges and
+veths come and go meanwhile) by its bridge: the daemon puts each container's veth on it."""
 
 from __future__ import annotations
 
@@ -46,13 +49,20 @@ def _nsfs_mounts(root: Path, pool: bool = False) -> int:
                    and (pool or "/netns/pool-" not in line))
 
 
+def _ours() -> set[str]:
+    """The interfaces on the daemon's bridge: its containers' veths, and no other process's."""
+    return set(os.listdir(f"/sys/class/net/{BRIDGE}/brif"))
+
+
 def test_published_port_survives_restart_and_rm_cleans_up(daemon: DaemonProcess) -> None:
-    links = set(os.listdir("/sys/class/net")) | {BRIDGE}
     with contextlib.closing(daemon.client()) as client:
         c: Any = client.containers.run("busybox", ["sh", "-c", "echo up > /tmp/u; exec httpd -f -p 80 -h /tmp"],
                                        ports={"80/tcp": ("127.0.0.1", None)}, detach=True)
         c.reload()
         assert _nsfs_mounts(daemon.root) == 1
+        [veth] = _ours()  # the container's host end: its eth0's peer
+        assert c.exec_run(["cat", "/sys/class/net/eth0/iflink"]).output == \
+            Path(f"/sys/class/net/{veth}/ifindex").read_bytes()
         settings = c.attrs["NetworkSettings"]
         assert settings["IPAddress"].startswith("10.214.0.") and settings["Gateway"] == "10.214.0.1"
         port = settings["Ports"]["80/tcp"][0]["HostPort"]
@@ -62,11 +72,12 @@ def test_published_port_survives_restart_and_rm_cleans_up(daemon: DaemonProcess)
         assert get_when_up(f"http://127.0.0.1:{port}/u") == b"up\n"
         [bridge] = [n for n in client.api.networks() if n["Name"] == "bridge"]
         assert bridge["Options"]["com.docker.network.bridge.name"] == BRIDGE
+        assert _ours() == {veth}
         client.api.remove_container(c.id, force=True)
     deadline = time.monotonic() + 8
-    while set(os.listdir("/sys/class/net")) - links and time.monotonic() < deadline:
+    while (_ours() or os.path.exists(f"/sys/class/net/{veth}")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert set(os.listdir("/sys/class/net")) - links == set()
+    assert _ours() == set() and not os.path.exists(f"/sys/class/net/{veth}")  # on the bridge or off
     assert _nsfs_mounts(daemon.root) == 0
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/u", timeout=1)
