@@ -7,11 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import (
+    Dockerd,
+    load_busybox,
+    skip_unless_root,
+    start_dockerd,
+    stop_dockerd,
+)
 
 
 @pytest.fixture(scope="session")
 def real_dockerd() -> Iterator[Dockerd]:
+    skip_unless_root()
     daemon = start_dockerd()
     try:
         load_busybox(daemon, "busybox:latest")

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from dockyard.testing.daemon import DockerCLI, remapped_daemon
-from dockyard.testing.dockerd import Dockerd, load_busybox, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import (
+    Dockerd,
+    load_busybox,
+    skip_unless_root,
+    start_dockerd,
+    stop_dockerd,
+)
 
 
 @pytest.fixture
@@ -35,6 +41,7 @@ def both(dockerd: Dockerd, dockyard_daemon: Any, client: Any) -> Iterator[dict[s
 def remapped_pair(busybox_archive: Path) -> Iterator[tuple[str, str]]:
     """A private dockerd and a dockyard daemon, each with ``--userns-remap default`` and busybox:
     their hosts (``unix://…``), dockerd's first."""
+    skip_unless_root()
     theirs = start_dockerd(extra_args=("--userns-remap", "default"))
     try:
         load_busybox(theirs)

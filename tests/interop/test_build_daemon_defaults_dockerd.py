@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from dockyard.testing.daemon import DaemonProcess
-from dockyard.testing.dockerd import start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import skip_unless_root, start_dockerd, stop_dockerd
 
 NO_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
@@ -35,8 +34,7 @@ ETC = ("FROM busybox\nRUN echo '10.1.2.3 extra' >> /etc/hosts && echo 'nameserve
 @pytest.fixture(scope="module")
 def clients(busybox_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """{"dockerd": …, "dockyard": …}: docker-py clients of the two daemons."""
-    if os.geteuid() != 0:
-        pytest.skip("a private dockerd needs root")
+    skip_unless_root()
     profile = tmp_path_factory.mktemp("seccomp") / "no-mkdir.json"
     profile.write_text(json.dumps(NO_MKDIR))
     options = (*FLAGS, "--seccomp-profile", str(profile))

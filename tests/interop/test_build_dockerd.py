@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.testing.dockerd import Dockerd, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import Dockerd, skip_unless_root, start_dockerd, stop_dockerd
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.slow,
               pytest.mark.usefixtures("busybox_image", "dockyard_clean_images")]
@@ -62,8 +62,7 @@ RUN cat /hi /a
 
 @pytest.fixture(scope="module")
 def dockerd(busybox_archive: Path) -> Iterator[Dockerd]:
-    if os.geteuid() != 0:
-        pytest.skip("a private dockerd needs root")
+    skip_unless_root()
     daemon = start_dockerd()
     try:
         client = daemon.client()

@@ -10,7 +10,6 @@ namespace), the order of the mount table, and mtimes."""
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 import uuid
@@ -24,7 +23,7 @@ from dockyard.linux import cgroups
 from dockyard.testing import runprobes
 from dockyard.testing.buildcompare import layer_entries
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
-from dockyard.testing.dockerd import start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import skip_unless_root, start_dockerd, stop_dockerd
 
 SEEN = ("FROM busybox\nRUN echo BEGIN; ls -l /.dockerenv | cut -c1-10; readlink /etc/mtab; "
         "ls -a / /etc; env | sort; id; grep Cap /proc/self/status; cat /etc/hosts; "
@@ -37,8 +36,7 @@ LIMIT = 80 << 20
 def daemons(busybox_archive: Path) -> Iterator[dict[str, tuple[Any, str]]]:
     """{"dockerd": (client, host), "dockyard": (client, host)}: docker-py clients of the two
     daemons and their sockets (for the docker CLI)."""
-    if os.geteuid() != 0:
-        pytest.skip("a private dockerd needs root")
+    skip_unless_root()
     dockerd = start_dockerd()
     dockyard = DaemonProcess(None)
     made: dict[str, tuple[Any, str]] = {}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ import docker
 import pytest
 
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
-from dockyard.testing.dockerd import DockerdError, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import DockerdError, skip_unless_root, start_dockerd, stop_dockerd
 
 BRIDGE = "dkv6dflt0"  # dockerd's -b bridge (dockyard's is its own dy<hash>)
 SIDES = {"dockyard": ("fd00:d1a:68::", "10.253.71.", "fd00:d1a:69::", "fd00:d1a:70::"),
@@ -45,8 +44,7 @@ FORWARDING = ("/proc/sys/net/ipv6/conf/default/forwarding", "/proc/sys/net/ipv6/
 @pytest.fixture(scope="module")
 def sides(busybox_archive: Path) -> Iterator[dict[str, DockerCLI]]:
     """The docker CLI against each daemon, both started with ``--ipv6 --fixed-cidr-v6``."""
-    if os.geteuid() != 0:
-        pytest.skip("a private dockerd needs root")
+    skip_unless_root()
     v6, v4, _, _ = SIDES["dockyard"]
     dockyard = DaemonProcess(None, "--bip", f"{v4}1/24", "--ipv6", "--fixed-cidr-v6", f"{v6}/64")
     v6, v4, _, _ = SIDES["dockerd"]
@@ -125,8 +123,7 @@ def test_ip6_on_the_default_bridge_is_refused_as_dockerd(clean: dict[str, Docker
 
 
 def test_ipv6_without_fixed_cidr_v6_stops_the_start(busybox_archive: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("a private dockerd needs root")
+    skip_unless_root()
     subprocess.run(["ip", "link", "add", f"{BRIDGE}x", "type", "bridge"], check=True)
     try:  # dockerd's default bridge on a bridge of its own (with --bridge none it has none)
         with pytest.raises(DockerdError, match=re.escape(NO_CIDR)):

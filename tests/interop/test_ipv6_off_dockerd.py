@@ -12,7 +12,6 @@ running (with two networks at the start, which is eth0 is a Go map's order: not 
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
-from dockyard.testing.dockerd import start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import skip_unless_root, start_dockerd, stop_dockerd
 
 BRIDGE = "dkv6off0"  # dockerd's -b bridge (dockyard's is its own dy<hash>)
 SUBNETS = {"dockyard": ("10.253.86.", "10.253.88.0/24", "10.253.90.0/24", "fd00:d1a:76::/64"),
@@ -38,8 +37,7 @@ SHOW = ("for f in all default; do echo \"$f $(cat /proc/sys/net/ipv6/conf/$f/dis
 def sides(busybox_archive: Path) -> Iterator[dict[str, DockerCLI]]:
     """The docker CLI against each daemon, each on a bridge of its own, with an IPv4-only and
     an IPv6 user network."""
-    if os.geteuid() != 0:
-        pytest.skip("a private dockerd needs root")
+    skip_unless_root()
     dockyard = DaemonProcess(None, "--bip", f"{SUBNETS['dockyard'][0]}1/24")
     subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
     dockerd = None

@@ -46,7 +46,6 @@ dockerd 20.10's behaviour, recorded here:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -57,7 +56,13 @@ import docker
 import pytest
 
 from dockyard.testing.daemon import DaemonProcess, DockerCLI
-from dockyard.testing.dockerd import Dockerd, restart_dockerd, start_dockerd, stop_dockerd
+from dockyard.testing.dockerd import (
+    Dockerd,
+    restart_dockerd,
+    skip_unless_root,
+    start_dockerd,
+    stop_dockerd,
+)
 
 BRIDGE = "dklinks0"  # dockerd's -b bridge (dockyard's is its own dy<hash>)
 SUBNETS = {"dockyard": "10.253.83.", "dockerd": "10.253.84."}
@@ -67,8 +72,7 @@ NETWORK = "dylk-net"
 @pytest.fixture(scope="module")
 def daemons(busybox_archive: Path) -> Iterator[tuple[DaemonProcess, Dockerd]]:
     """A dockyard daemon and a private dockerd, each on a bridge of its own."""
-    if os.geteuid() != 0:
-        pytest.skip("a private dockerd needs root")
+    skip_unless_root()
     dockyard = DaemonProcess(None, "--bip", f"{SUBNETS['dockyard']}1/24")
     subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
     dockerd = None

@@ -176,8 +176,9 @@ def syscall_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dockerd() -> Iterator[Dockerd]:
     """A private dockerd 20.10 (Debian's docker.io) with busybox loaded, for one test
     module's side-by-side runs; stopped by pid when the module ends."""
-    from .dockerd import load_busybox, start_dockerd, stop_dockerd
+    from .dockerd import load_busybox, skip_unless_root, start_dockerd, stop_dockerd
 
+    skip_unless_root()
     daemon = start_dockerd()
     try:
         load_busybox(daemon)
