@@ -67,6 +67,13 @@ class InvalidMount(InvalidArgument):
     pass
 
 
+class InvalidBind(InvalidMount):
+    """A ``HostConfig.Binds`` entry its parser refuses: dockerd 20.10 parses them while it
+    registers the mounts, after its create checks, and returns the error as it is — a 500."""
+
+    status = 500
+
+
 def invalid_spec(raw: str) -> str:
     return f"invalid volume specification: '{raw}'"
 
@@ -77,6 +84,9 @@ def _config_error(kind: str, message: str) -> InvalidMount:
 
 def check_volume_name(name: str) -> None:
     """The local driver's rule: a name can never be a path (no "/", no "..")."""
+    if len(name) == 1:
+        raise InvalidMount(f"create {name}: volume name is too short, names should be at least "
+                           "two alphanumeric characters")
     if not NAME_RE.match(name):
         raise InvalidMount(f'create {name}: "{name}" includes invalid characters for a local '
                            'volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you '
@@ -110,28 +120,31 @@ def _check_target(kind: str, target: str) -> None:
 
 
 def parse_bind(raw: str) -> MountRequest:
-    """One ``HostConfig.Binds`` entry (``ParseMountRaw``)."""
+    """One ``HostConfig.Binds`` entry (``ParseMountRaw``); a named volume's name is checked
+    as the volume's create checks it (a 400 in its words, after the parse)."""
     if raw.count(":") > 2 or not raw.split(":", 1)[0]:
-        raise InvalidMount(invalid_spec(raw))
+        raise InvalidBind(invalid_spec(raw))
     parts = raw.split(":")
     if len(parts) == 1:
         source, target, mode = "", parts[0], ""
     elif len(parts) == 2:
         if valid_mode(parts[1]):  # "/foo:rw": a mode but no destination
-            raise InvalidMount(invalid_spec(raw))
+            raise InvalidBind(invalid_spec(raw))
         (source, target), mode = parts, ""
     else:
         source, target, mode = parts
     if not valid_mode(mode):
-        raise InvalidMount(f"invalid mode: {mode}")
+        raise InvalidBind(f"invalid mode: {mode}")
     words = mode.split(",") if mode else []
     kind = "bind" if source.startswith("/") else "volume"
     try:
         _check_target(kind, target)
-        if kind == "volume" and source:
-            check_volume_name(source)
+        if kind == "bind" and "nocopy" in words:  # the parser's VolumeOptions on a bind
+            raise _config_error(kind, "field VolumeOptions must not be specified")
     except InvalidMount as exc:
-        raise InvalidMount(f"{invalid_spec(raw)}: {exc}") from None
+        raise InvalidBind(f"{invalid_spec(raw)}: {exc}") from None
+    if kind == "volume" and source:
+        check_volume_name(source)
     req = MountRequest(type=kind, destination=posixpath.normpath(target), mode=mode,
                        read_only="ro" in words, copy_data="nocopy" not in words, from_binds=True)
     if kind == "bind":
@@ -231,8 +244,12 @@ def tmpfs_options(options: dict[str, Any]) -> list[str]:
 
 
 def parse_tmpfs(destination: str, data: str) -> MountRequest:
-    """One ``HostConfig.Tmpfs`` entry; flag words (``ro``, ``exec``…) are kept for the mount."""
-    _check_target("tmpfs", destination)
+    """One ``HostConfig.Tmpfs`` entry; flag words (``ro``, ``exec``…) are kept for the mount.
+    Its destination's check words no mount type (dockerd's ``ValidateTmpfsMountDestination``)."""
+    if destination == "/":
+        raise InvalidMount("invalid specification: destination can't be '/'")
+    if not destination.startswith("/"):
+        raise InvalidMount(f"invalid mount path: '{destination}' mount path must be absolute")
     words = [w for w in (data or "").split(",") if w]
     return MountRequest(type="tmpfs", destination=posixpath.normpath(destination),
                         read_only="ro" in words, tmpfs_data=[w for w in words if w != "ro"],
@@ -255,9 +272,11 @@ def requests(config: dict[str, Any], host_config: dict[str, Any]) -> list[MountR
     dockerd's; a ``--mount`` names its own."""
     taken: dict[str, MountRequest] = {}
     driver = str(host_config.get("VolumeDriver") or "")
+    # dockerd checks Mounts and Tmpfs at create, Binds after: a refusal of theirs comes first
+    mounts = [parse_mount(m) for m in host_config.get("Mounts") or []]
+    tmpfs = [parse_tmpfs(d, str(v or "")) for d, v in (host_config.get("Tmpfs") or {}).items()]
     binds = [parse_bind(str(b)) for b in host_config.get("Binds") or []]
-    for req in [*binds, *(parse_mount(m) for m in host_config.get("Mounts") or []),
-                *(parse_tmpfs(d, str(v or "")) for d, v in (host_config.get("Tmpfs") or {}).items())]:
+    for req in [*binds, *mounts, *tmpfs]:
         if req.destination in taken:
             raise InvalidMount(f"Duplicate mount point: {req.destination}")
         taken[req.destination] = req
@@ -275,5 +294,5 @@ def _depth(path: str) -> int:
     return len([p for p in path.split("/") if p])
 
 
-__all__ = ["InvalidMount", "MountRequest", "check_volume_name", "parse_bind", "parse_config_volume",
+__all__ = ["InvalidBind", "InvalidMount", "MountRequest", "check_volume_name", "parse_bind", "parse_config_volume",
            "parse_mount", "parse_tmpfs", "requests", "tmpfs_options", "valid_mode"]

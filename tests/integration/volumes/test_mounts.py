@@ -77,16 +77,16 @@ def test_tmpfs_mounts(client: Any, run: Any) -> None:
     assert lines[-1] == "1770"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"mounts": [docker.types.Mount("/x", "/nope", type="bind")]},
+@pytest.mark.parametrize("kwargs, status, message", [
+    ({"mounts": [docker.types.Mount("/x", "/nope", type="bind")]}, 400,
      'invalid mount config for type "bind": bind source path does not exist: /nope'),
-    ({"binds": ["/a:/data", "vol-h4x:/data"]}, "Duplicate mount point: /data"),
-    ({"binds": ["x"]}, "invalid volume specification: 'x'"),
-    ({"binds": ["foo/bar:/x"]}, "includes invalid characters for a local volume name"),
-    ({"binds": ["/a:rel"]}, "invalid mount path: 'rel' mount path must be absolute"),
-    ({"binds": ["vol-h4y:/etc/passwd"]}, None),  # fine: a named volume over a file is allowed
+    ({"binds": ["/a:/data", "vol-h4x:/data"]}, 400, "Duplicate mount point: /data"),
+    ({"binds": ["x"]}, 500, "invalid volume specification: 'x'"),  # dockerd 20.10's statuses
+    ({"binds": ["foo/bar:/x"]}, 400, "includes invalid characters for a local volume name"),
+    ({"binds": ["/a:rel"]}, 500, "invalid mount path: 'rel' mount path must be absolute"),
+    ({"binds": ["vol-h4y:/etc/passwd"]}, 0, None),  # fine: a named volume over a file is allowed
 ])
-def test_bad_mounts_refused_before_anything_is_made(client: Any, kwargs: dict[str, Any],
+def test_bad_mounts_refused_before_anything_is_made(client: Any, kwargs: dict[str, Any], status: int,
                                                     message: str | None) -> None:
     api = client.api
     before_volumes = {v["Name"] for v in api.volumes()["Volumes"] or []}
@@ -97,7 +97,7 @@ def test_bad_mounts_refused_before_anything_is_made(client: Any, kwargs: dict[st
         return
     with pytest.raises(docker.errors.APIError) as info:
         api.create_container("busybox", ["true"], volumes=["/anon-x"], host_config=hc)
-    assert info.value.status_code == 400 and message in info.value.explanation
+    assert info.value.status_code == status and message in info.value.explanation
     assert {c["Id"] for c in api.containers(all=True)} == before
     assert {v["Name"] for v in api.volumes()["Volumes"] or []} == before_volumes
 

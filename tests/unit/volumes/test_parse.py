@@ -34,8 +34,10 @@ def test_bind_default_propagation_and_named_volume() -> None:
     ("/a:/b:ro,rw", "invalid mode: ro,rw"),
     ("/a:/", ("invalid volume specification: '/a:/': invalid mount config for type \"bind\": "
              "invalid specification: destination can't be '/'")),
-    ("../etc:/x", ("invalid volume specification: '../etc:/x': create ../etc: \"../etc\" includes "
-                  "invalid characters for a local volume name")),
+    ("../etc:/x", "create ../etc: \"../etc\" includes invalid characters for a local volume name"),
+    ("v:/x", "create v: volume name is too short, names should be at least two alphanumeric characters"),
+    ("/a:/b:ro,nocopy", ("invalid volume specification: '/a:/b:ro,nocopy': invalid mount config for "
+                         "type \"bind\": field VolumeOptions must not be specified")),
     ("a/b:/x", ("includes invalid characters for a local volume name, only "
                "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host "
                "directory, use absolute path")),

@@ -1,0 +1,55 @@
+"""A create's mount requests refused as a private dockerd 20.10 refuses them, status and words:
+``HostConfig.Binds`` are parsed after the create's checks and their parser's errors come as
+they are (500), a named volume's bad name as its volume create says it (400), ``Mounts`` and
+``Tmpfs`` are checked first (400; a tmpfs destination's words name no mount type)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CASES: dict[str, dict[str, Any]] = {
+    "bind relative target": {"Binds": ["/tmp:rel"]},
+    "bind bad mode": {"Binds": ["/tmp:/x:bogus"]},
+    "bind two rw words": {"Binds": ["/tmp:/x:rw,ro"]},
+    "bind four parts": {"Binds": ["a:b:c:d"]},
+    "bind empty source": {"Binds": [":/x"]},
+    "bind no target": {"Binds": ["/tmp:"]},
+    "bind onto root": {"Binds": ["/tmp:/"]},
+    "bind empty target": {"Binds": ["/tmp::ro"]},
+    "bind nocopy": {"Binds": ["/tmp:/x:ro,nocopy"]},
+    "volume relative target": {"Binds": ["x"]},
+    "volume bad name": {"Binds": ["bad@name:/x"]},
+    "volume path-like name": {"Binds": ["rel/dir:/x"]},
+    "volume one-letter name": {"Binds": ["vv:/x", "v:/y"]},
+    "bad name before bad bind": {"Binds": ["bad@name:/x", "/tmp:rel"]},
+    "bad bind before bad name": {"Binds": ["/tmp:rel", "bad@name:/x"]},
+    "duplicate binds": {"Binds": ["/tmp:/x", "/var:/x"]},
+    "tmpfs relative": {"Tmpfs": {"rel": ""}},
+    "tmpfs root": {"Tmpfs": {"/": ""}},
+    "tmpfs empty": {"Tmpfs": {"": ""}},
+    "tmpfs before binds": {"Tmpfs": {"rel": ""}, "Binds": ["a:b:c:d"]},
+    "mounts before binds": {"Binds": ["a:b:c:d"], "Mounts": [{"Type": "foo", "Target": "/x"}]},
+    "mounts before tmpfs": {"Tmpfs": {"rel": ""}, "Mounts": [{"Type": "foo", "Target": "/x"}]},
+}
+
+
+def _create(client: Any, host_config: dict[str, Any]) -> tuple[int, str]:
+    api = client.api
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none", **host_config}}
+    response = api._post_json(api._url("/containers/create"), data=body)
+    if response.status_code == 201:
+        api.remove_container(response.json()["Id"], v=True)
+        return 201, ""
+    return response.status_code, json.loads(response.text)["message"]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_mount_refusals_as_dockerd(both: dict[str, Any], name: str) -> None:
+    answers = {side: _create(client, CASES[name]) for side, (_cli, client) in both.items()}
+    assert answers["dockyard"] == answers["dockerd"]
+    assert answers["dockerd"][0] in (400, 500)
