@@ -40,7 +40,10 @@ dockerd 20.10's behaviour, recorded here:
   pause, unpause, rename, stats, changes, export, archive, exec, attach, resize, update);
 - a child's Names in ``GET /containers/json`` are its name and its links' (``/par/w``), sorted;
   ``docker ps --no-trunc`` shows ``par/w,web``; ``rm --link`` and the linker's removal drop a
-  link's name, the linker's rename renames it.
+  link's name, the linker's rename renames it;
+- a stopped child answers by a link's name as by its own (kill's words name it as given):
+  unpause 500 "is not paused", pause, resize, kill, exec and top 409 "is not running", update
+  200, stop 304, stats a zero sample, logs and an attach without ``stream`` empty, restart 204.
 """
 
 from __future__ import annotations
@@ -447,3 +450,60 @@ def test_a_links_name_on_every_container_route_as_dockerd(
         seen[side] = done
     done = _compare(seen, clean)
     assert done == [137, False, ["UID", "PID"], "", None, 0, "par/w", "par/w", False]
+
+
+STOPPED_ROUTES: list[tuple[str, str, str, Any]] = [  # what, method, route, query or JSON body
+    ("unpause", "post", "/unpause", None), ("pause", "post", "/pause", None),
+    ("update", "json", "/update", {"CpuShares": 512}), ("resize", "post", "/resize", {"h": 10, "w": 20}),
+    ("kill", "post", "/kill", None), ("stop", "post", "/stop", {"t": 0}),
+    ("exec", "json", "/exec", {"Cmd": ["true"], "AttachStdout": True}), ("top", "get", "/top", None),
+    ("stats", "get", "/stats", {"stream": 0}), ("logs", "get", "/logs", {"stdout": 1, "stderr": 1}),
+    ("attach", "post", "/attach", {"stream": 0, "logs": 1, "stdout": 1}),
+    ("restart", "post", "/restart", {"t": 0})]
+
+
+def _stopped_route(api: Any, name: str, method: str, route: str, given: Any) -> list[Any]:
+    """One request by ``name``: its status and body (JSON decoded, else the text)."""
+    url = api._url("/containers/{0}" + route, name)
+    if method == "json":
+        answer = api._post_json(url, data=given)
+    else:
+        answer = getattr(api, f"_{method}")(url, params=given)
+    try:
+        return [answer.status_code, answer.json()]
+    except ValueError:
+        return [answer.status_code, answer.text]
+
+
+def test_a_stopped_childs_routes_by_its_links_name_as_dockerd(
+        clean: dict[str, tuple[DockerCLI, Any]]) -> None:
+    """A stopped child, by its link's name (``par/w``) and by its own: each route answers
+    as by the plain name (kill's words name it as given), in dockerd's status and words — unpause 500 'is not paused',
+    resize 409 'is not running' as pause, kill, exec and top, update 200, stop 304, stats
+    a zero sample, logs and a ``stream=0`` attach empty, restart 204 (a ``stream=1`` attach
+    stays open on both: the docker CLI refuses before it asks)."""
+    seen: dict[str, Any] = {}
+    for side, (cli, client) in clean.items():
+        _web(client)
+        _ok(cli("run", "-d", "--name", "par", "--link", "web:w", "busybox", "sleep", "300"))
+        api = client.api
+        answers = {}
+        for name in ("par/w", "web"):
+            api.stop("web", timeout=0)
+            answers[name] = [_stopped_route(api, name, *route[1:]) for route in STOPPED_ROUTES]
+        said = [[d.returncode, d.stdout.strip(), d.stderr.strip()] for d in (
+            cli("unpause", "par/w"), cli("stop", "par/w"), cli("attach", "par/w"))]
+        seen[side] = [answers, said]
+    answers, said = _compare(seen, clean)  # (the child's id reads <par/w>: its first ps name)
+    by_route = dict(zip([route[0] for route in STOPPED_ROUTES], answers["web"], strict=True))
+    by_link = dict(zip([route[0] for route in STOPPED_ROUTES], answers["par/w"], strict=True))
+    assert by_link.pop("kill") == [409, {"message": "Cannot kill container: par/w: Container <par/w> "
+                                                    "is not running"}]  # the name as given
+    assert by_link == {what: answer for what, answer in by_route.items() if what != "kill"}
+    assert by_route["unpause"] == [500, {"message": "Container <par/w> is not paused"}]
+    assert by_route["resize"] == [409, {"message": "Container <par/w> is not running"}]
+    assert by_route["kill"] == [409, {"message": "Cannot kill container: web: Container <par/w> is not running"}]
+    assert by_route["update"] == [200, {"Warnings": None}]
+    assert [by_route[what][0] for what in ("stop", "logs", "attach", "restart")] == [304, 200, 200, 204]
+    assert said == [[1, "", "Error response from daemon: Container <par/w> is not paused"],
+                    [0, "par/w", ""], [1, "", "You cannot attach to a stopped container, start it first"]]

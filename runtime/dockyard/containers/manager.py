@@ -74,6 +74,11 @@ class AlreadyPaused(Conflict):
     pass
 
 
+class NotPaused(DockyardError):
+    """An unpause of a container that is not paused: dockerd 20.10's is a plain error (500),
+    running, created or stopped alike, where a pause of a stopped one is its 409."""
+
+
 class Live:
     """What the daemon holds for a running container: its shim connection and listeners."""
 
@@ -745,7 +750,7 @@ class ContainerManager:
     def unpause(self, name: str) -> None:
         record = self.get(name)
         if not record.state["Paused"]:
-            raise Conflict(f"Container {record.id} is not paused")
+            raise NotPaused(f"Container {record.id} is not paused")
         self._freeze(record, False)
         if record.config.get("Healthcheck"):
             self.health.resume(record)
@@ -925,10 +930,12 @@ class ContainerManager:
         self._to_shim(self.get(name), b"c")
 
     def resize(self, name: str, height: int, width: int) -> None:
+        """A running container's terminal size (409 otherwise, as dockerd 20.10); the shim
+        takes the sizes as Go's ``uint16`` conversions of them (runc's winsize)."""
         record = self.get(name)
         if not record.running:
             raise NotRunning(f"Container {record.id} is not running")
-        self._to_shim(record, f"r{height} {width}".encode())
+        self._to_shim(record, f"r{height & 0xFFFF} {width & 0xFFFF}".encode())
 
     def _to_shim(self, record: ContainerRecord, packet: bytes) -> None:
         """To the shim — or queued until the start when a client attached before it."""

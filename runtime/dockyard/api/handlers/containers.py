@@ -18,7 +18,7 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 
 from ...containers import trace
-from ...containers.create import cgroup_v1_host
+from ...containers.create import cgroup_v1_host, go_atoi
 from ...containers.events import matches as event_matches
 from ...containers.logs import (
     LogOptions,
@@ -79,6 +79,14 @@ class ContainersHandler(EngineHandler):
             return int(value)
         except ValueError:
             raise InvalidArgument(f"invalid value for {name}: {value!r}") from None
+
+    def atoi_arg(self, name: str) -> int:
+        """A query parameter as dockerd reads one with ``strconv.Atoi(r.Form.Get(name))``: the
+        first value, "" when absent; refused in Go's words (400)."""
+        try:
+            return go_atoi((self.get_query_arguments(name, strip=False) or [""])[0])
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
 
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -208,12 +216,15 @@ class TopHandler(ContainersHandler):
 
 
 class ResizeHandler(ContainersHandler):
+    """POST /containers/{id}/resize?h=&w=, as dockerd 20.10: h, then w, read as Go's
+    strconv.Atoi reads them (400 in its words, before the container is looked up), a
+    container not running 409, then 200 with no body nor Content-Type."""
+
     async def post(self, name: str) -> None:
-        record = self.containers.get(name)
-        height, width = self.int_arg("h", 0), self.int_arg("w", 0)
-        if record.running and height and width:
-            self.containers.resize(name, height, width)
+        height, width = self.atoi_arg("h"), self.atoi_arg("w")
+        self.containers.resize(name, height, width)
         self.set_status(200)
+        self.clear_header("Content-Type")
         self.finish()
 
 
