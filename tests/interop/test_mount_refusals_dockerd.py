@@ -1,7 +1,9 @@
 """A create's mount requests refused as a private dockerd 20.10 refuses them, status and words:
 ``HostConfig.Binds`` are parsed after the create's checks and their parser's errors come as
 they are (500), a named volume's bad name as its volume create says it (400), ``Mounts`` and
-``Tmpfs`` are checked first (400; a tmpfs destination's words name no mount type)."""
+``Tmpfs`` are checked first (400; a tmpfs destination's words name no mount type). And what it
+takes that looks wrong: a relative ``Config.Volumes`` key (``docker run -v data``; ``-v v:/x``,
+which the docker CLI reads as a Windows drive's path) is an anonymous volume below the root."""
 
 from __future__ import annotations
 
@@ -53,3 +55,25 @@ def test_mount_refusals_as_dockerd(both: dict[str, Any], name: str) -> None:
     answers = {side: _create(client, CASES[name]) for side, (_cli, client) in both.items()}
     assert answers["dockyard"] == answers["dockerd"]
     assert answers["dockerd"][0] in (400, 500)
+
+
+@pytest.mark.parametrize("volume", ["data", "v:/x", "usr/share", "bin"])
+def test_a_relative_anonymous_volume_as_dockerd(both: dict[str, Any], volume: str) -> None:
+    """``docker run -v <relative>``: the volume is mounted at that path below ``/`` (filled from
+    the image there), its ``Destination`` the path as given."""
+    script = f"grep -c ' /{volume} ' /proc/mounts; ls /{volume} | wc -l"
+    answers = {}
+    for side, (docker, _client) in both.items():
+        made = docker("create", "--pull", "never", "--network", "none", "-v", volume, "busybox",
+                      "sh", "-c", script)
+        assert made.returncode == 0, made.stderr
+        cid = made.stdout.strip()
+        try:
+            ran = docker("start", "-a", cid)
+            destinations = docker("inspect", "-f", "{{range .Mounts}}{{.Destination}}{{end}}", cid)
+            answers[side] = (ran.returncode, ran.stdout, ran.stderr, destinations.stdout)
+        finally:
+            docker("rm", "-v", cid)
+    assert answers["dockyard"] == answers["dockerd"]
+    assert answers["dockerd"][0] == 0 and answers["dockerd"][1].startswith("1\n")
+    assert answers["dockerd"][3] == volume + "\n"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 import secrets
 import stat
@@ -228,7 +229,9 @@ class VolumeManager:
         source = self.driver.mountpoint(volume)
         if req.copy_data:
             _populate(record, req, source)
-        mount = Mount("bind", req.destination, source, req.read_only, [], req.subpath)
+        # a relative Config.Volumes key is a path below the container's root (shown as given)
+        target = posixpath.join("/", req.destination)
+        mount = Mount("bind", target, source, req.read_only, [], req.subpath)
         return mount, _point(req, source)
 
     def _volume(self, record: Any, req: parse.MountRequest, made: list[Volume]) -> Volume:

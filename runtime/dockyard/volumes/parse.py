@@ -257,12 +257,17 @@ def parse_tmpfs(destination: str, data: str) -> MountRequest:
 
 
 def parse_config_volume(path: str) -> MountRequest:
-    """A ``Config.Volumes`` key: an anonymous volume at an absolute path."""
-    try:
-        _check_target("volume", path)
-    except InvalidMount as exc:
-        raise InvalidMount(f"{invalid_spec(path)}: {exc}") from None
-    return MountRequest(type="volume", destination=posixpath.normpath(path))
+    """A ``Config.Volumes`` key: an anonymous volume. dockerd takes any key, cleaned: a
+    relative one (``docker run -v data``, or ``-v v:/x``, which the docker CLI reads as a
+    Windows drive's path) is the path below the container's root, and shown as given. Only
+    the root itself, which no container could start with, is refused here."""
+    destination = posixpath.normpath(path) if path else ""
+    if destination in ("", "/", "."):
+        try:
+            _check_target("volume", destination.replace(".", "/"))
+        except InvalidMount as exc:
+            raise InvalidMount(f"{invalid_spec(path)}: {exc}") from None
+    return MountRequest(type="volume", destination=destination)
 
 
 def requests(config: dict[str, Any], host_config: dict[str, Any]) -> list[MountRequest]:

@@ -108,9 +108,13 @@ def test_duplicate_mount_point(host_config: dict[str, object]) -> None:
         parse.requests({}, host_config)
 
 
-def test_config_volume_must_be_absolute() -> None:
-    with pytest.raises(InvalidMount, match="mount path must be absolute"):
-        parse.requests({"Volumes": {"data": {}}}, {})
+def test_config_volume_relative_is_below_the_root_and_the_root_is_refused() -> None:
+    """dockerd takes any ``Config.Volumes`` key, cleaned; only the root itself is refused here."""
+    (data,) = parse.requests({"Volumes": {"data/../data/": {}}}, {})
+    assert (data.type, data.destination, data.name) == ("volume", "data", "")
+    for root in ("/", "", "/a/..", "a/.."):
+        with pytest.raises(InvalidMount, match="invalid volume specification"):
+            parse.requests({"Volumes": {root: {}}}, {})
 
 
 def test_valid_modes() -> None:
