@@ -343,7 +343,10 @@ class LogsHandler(ContainersHandler):
 
     async def _send(self, record: Any, options: LogOptions, tty: bool, follow: bool,
                     queue: asyncio.Queue[tuple[str, bytes]]) -> None:
-        self.set_header("Content-Type", content_type(self.api_version, tty))
+        if self.version_below("1.42"):  # dockerd 20.10 names no type for a log stream
+            self.clear_header("Content-Type")
+        else:
+            self.set_header("Content-Type", content_type(self.api_version, tty))
         reader = LogReader(record.log_path, options, log_files(record.host_config))
         if not follow:  # all there is: headers and body go out in one write at the finish
             self._frame(reader.initial(), tty)
