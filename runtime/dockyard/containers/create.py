@@ -179,14 +179,36 @@ def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:
     raise InvalidArgument(f"Invalid signal: {value}")
 
 
-def _realtime(name: str) -> int | None:
-    """Go's names for the real-time signals (RTMIN, RTMIN+n, RTMAX-n, RTMAX: 34…64 on
-    Linux), which images use as STOPSIGNAL (systemd's SIGRTMIN+3)."""
-    base, sign, offset = name.partition("+") if "+" in name else name.partition("-")
-    if base not in ("RTMIN", "RTMAX") or (sign and not offset.isdigit()):
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_kill_signal(value: str | None) -> int:
+    """A kill's ``signal`` as dockerd 20.10's ParseSignal reads it: a name, or any nonzero
+    integer Go's Atoi reads (``99``, ``-1``); which numbers Linux has is checked later, after
+    the container is found (:func:`unsupported_signal`). None or "": SIGKILL."""
+    text = (value or "").strip()
+    if _GO_INT.fullmatch(text) and -(1 << 63) <= int(text) < (1 << 63) and int(text) != 0:
+        return int(text)
+    return parse_signal(value, signal.SIGKILL)
+
+
+def unsupported_signal(number: int) -> str | None:
+    """dockerd's words for a number that names no Linux signal (Go's SignalMap: 1–31 and the
+    real-time 34–64), printed as the unsigned 64-bit number it passes on; None for one."""
+    if 1 <= number <= 31 or 34 <= number <= 64:
         return None
-    number = (34 if base == "RTMIN" else 64) + (int(offset or 0) if sign != "-" else -int(offset))
-    return number if 34 <= number <= 64 else None
+    return f"The linux daemon does not support signal {number % (1 << 64)}"
+
+
+def _realtime(name: str) -> int | None:
+    """Go's names for the real-time signals, which images use as STOPSIGNAL (systemd's
+    SIGRTMIN+3): exactly its SignalMap's — RTMIN, RTMIN+1 … RTMIN+15, RTMAX-14 … RTMAX-1,
+    RTMAX (34…64 on Linux); ``RTMIN+0``, ``RTMIN+16``, ``RTMAX-15`` name none."""
+    return _REALTIME.get(name)
+
+
+_REALTIME: Final = {"RTMIN": 34, "RTMAX": 64, **{f"RTMIN+{n}": 34 + n for n in range(1, 16)},
+                    **{f"RTMAX-{n}": 64 - n for n in range(1, 15)}}
 
 
 # ---- HostConfig ------------------------------------------------------------------------------

@@ -659,11 +659,14 @@ class ContainerManager:
             raise NotRunning(f"Container {record.id} is not running") from None
 
     def kill(self, name: str, sig: str | None = None) -> None:
-        signo = _create.parse_signal(sig, signal.SIGKILL)  # dockerd checks it first
+        signo = _create.parse_kill_signal(sig)  # dockerd checks it first
         try:
             record = self.get(name)
         except NotFound as exc:
             raise NotFound(f"Cannot kill container: {name}: {exc}") from None
+        unsupported = _create.unsupported_signal(signo)
+        if unsupported:  # a plain error of dockerd's: 500
+            raise DockyardError(f"Cannot kill container: {name}: {unsupported}")
         if not record.running:
             raise Conflict(f"Cannot kill container: {name}: Container {record.id} is not running")
         if signo in (signal.SIGKILL, signal.SIGTERM):
