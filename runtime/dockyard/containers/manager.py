@@ -933,12 +933,14 @@ class ContainerManager:
         self._to_shim(self.get(name), b"c")
 
     def resize(self, name: str, height: int, width: int) -> None:
-        """A running container's terminal size (409 otherwise, as dockerd 20.10); the shim
-        takes the sizes as Go's ``uint16`` conversions of them (runc's winsize)."""
+        """A running container's terminal size (409 otherwise, as dockerd 20.10), told as its
+        ``resize`` event with the sizes given (a container without a terminal too); the shim
+        takes them as Go's ``uint16`` conversions of them (runc's winsize)."""
         record = self.get(name)
         if not record.running:
             raise NotRunning(f"Container {record.id} is not running")
         self._to_shim(record, f"r{height & 0xFFFF} {width & 0xFFFF}".encode())
+        self.emit(record, "resize", height=str(height), width=str(width))
 
     def _to_shim(self, record: ContainerRecord, packet: bytes) -> None:
         """To the shim — or queued until the start when a client attached before it."""
