@@ -132,8 +132,11 @@ def _answers(host: str) -> bool:
 
 
 def stop_dockerd(daemon: Dockerd) -> None:
-    """SIGTERM by pid (dockerd stops its containerd), SIGKILL if stuck, then unmount and delete."""
+    """SIGTERM by pid (dockerd stops its containerd), SIGKILL if stuck, then unmount and delete;
+    the bridges of the networks it made go too (dockerd keeps them across its restarts, so
+    its stop leaves them on the host)."""
     proc = daemon.process
+    bridges = _bridges(daemon) if proc.poll() is None else []
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -143,6 +146,18 @@ def stop_dockerd(daemon: Dockerd) -> None:
             proc.wait(5)
     unmount_under(daemon.root)
     shutil.rmtree(daemon.root, ignore_errors=True)
+    for bridge in bridges:
+        subprocess.run(["ip", "link", "delete", bridge], check=False, capture_output=True)
+
+
+def _bridges(daemon: Dockerd) -> list[str]:
+    """The Linux bridges of the daemon's bridge networks (``br-<id12>``, or the name given)."""
+    try:
+        networks = docker.APIClient(base_url=daemon.host, version="1.41", timeout=5).networks()
+    except Exception:  # noqa: BLE001 - a daemon that does not answer: nothing to learn
+        return []
+    return [(n.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{n['Id'][:12]}"
+            for n in networks if n.get("Driver") == "bridge"]
 
 
 def unmount_under(root: Path) -> None:
