@@ -496,7 +496,8 @@ def _objects(ctx: Context, ns: argparse.Namespace, kind: str) -> Any:
         opts = parse_key_values(ns.opt, "--opt")
         labels = parse_key_values(ns.label, "--label")
         kw = {"driver": ns.driver, "labels": labels or None,
-              ("options" if kind == "network" else "driver_opts"): opts or None}
+              ("options" if kind == "network" else "driver_opts"): opts or None,
+              "check_duplicate": kind == "network"}  # a taken name refused, as by the docker CLI
         created = collection.create(ns.name, **{k: v for k, v in kw.items() if v})
         print(created.id if kind == "network" else created.name)
         return None

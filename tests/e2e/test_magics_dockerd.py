@@ -176,6 +176,10 @@ def test_networks_volumes_and_system(shell: InteractiveShell, engine: docker.Doc
         assert "nbvol" in repr(docker_(shell, "volume ls"))
         assert "nbnet" in repr(docker_(shell, "network ls"))
         assert docker_(shell, "network inspect nbnet")[0]["Labels"] == {"a": "b"}  # type: ignore
+        # a taken name is refused, as by the docker CLI (dockerd 20.10 makes a second network
+        # unless the create asks it to check)
+        with pytest.raises(UsageError, match="^Error response from daemon: network with name nbnet already exists$"):
+            docker_(shell, "network create nbnet")
     finally:
         docker_(shell, "volume rm nbvol")
         docker_(shell, "network rm nbnet")

@@ -19,8 +19,8 @@ import subprocess
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
+from sidebyside import ApiSide, tidied
 
 from dockyard.testing.dockerd import Dockerd
 
@@ -28,23 +28,12 @@ PREFIX = {"dockyard": "10.241.", "dockerd": "10.242."}
 _case = itertools.count(1)
 
 
-class Side:
-    """One daemon through docker-py's API client: (status, decoded body) per request."""
+class Side(ApiSide):
+    """One daemon through docker-py's API client, in a /16 of its own."""
 
     def __init__(self, name: str, host: str) -> None:
-        self.name, self.prefix = name, PREFIX[name]
-        self.api = docker.APIClient(base_url=host, version="1.41", timeout=30)
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        url = self.api._url(path)
-        if method == "POST":
-            response = self.api._post_json(url, data=body)
-        elif method == "GET":
-            response = self.api._get(url)
-        else:
-            response = self.api._delete(url)
-        text = response.text.strip()
-        return response.status_code, json.loads(text) if text else None
+        super().__init__(name, host)
+        self.prefix = PREFIX[name]
 
     def swap(self, value: Any) -> Any:
         """``value`` with this daemon's prefix written as dockerd's, ids and times blanked."""
@@ -60,20 +49,8 @@ class Side:
 @pytest.fixture
 def sides(dockyard_daemon: Any, busybox_image: str, dockerd: Dockerd) -> Iterator[list[Side]]:
     """dockerd and the session daemon; every network and container a test made goes after it."""
-    made = [Side("dockerd", dockerd.host), Side("dockyard", dockyard_daemon.host)]
-    before = {s.name: ({c["Id"] for c in s.api.containers(all=True)},
-                       {n["Id"] for n in s.api.networks()}) for s in made}
-    yield made
-    for side in made:
-        containers, networks = before[side.name]
-        for c in side.api.containers(all=True):
-            if c["Id"] not in containers:
-                side.api.remove_container(c["Id"], force=True)
-        # a --config-from network before its template
-        for n in sorted(side.api.networks(), key=lambda n: not n["ConfigFrom"]["Network"]):
-            if n["Id"] not in networks:
-                side.call("DELETE", f"/networks/{n['Id']}")
-        side.api.close()
+    with tidied([Side("dockerd", dockerd.host), Side("dockyard", dockyard_daemon.host)]) as made:
+        yield made
 
 
 def _body(template: str, side: Side, block: int) -> Any:

@@ -229,3 +229,11 @@ def ignore_kernel_memory(body: dict[str, Any], version: str) -> None:
     if parse_version(version) >= V1_42 and isinstance(host_config, dict) \
             and host_config.get("KernelMemory"):
         host_config["KernelMemory"] = 0
+
+
+def network_check_duplicate(body: dict[str, Any], version: str) -> bool:
+    """Whether ``POST /networks/create`` refuses a name a network has already. Below API 1.44
+    only when the request's ``CheckDuplicate`` says so, as dockerd 20.10 (absent or null is
+    false: docker-py's default makes a second network; the docker CLI sends true); from 1.44
+    always ("CheckDuplicate is now always enabled", the field deprecated)."""
+    return parse_version(version) >= V1_44 or bool(body.get("CheckDuplicate"))

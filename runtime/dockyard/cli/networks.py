@@ -51,7 +51,7 @@ def create(args: argparse.Namespace) -> int:
     result = connect(args).create_network(
         args.name, driver=args.driver, options=_pairs(args.opt) or None, ipam=ipam_config(args),
         internal=args.internal, labels=_pairs(args.label) or None, enable_ipv6=args.ipv6,
-        attachable=args.attachable or None)
+        attachable=args.attachable or None, check_duplicate=True)  # as the docker CLI below API 1.44
     for warning in [result.get("Warning")] if result.get("Warning") else []:
         print(f"WARNING: {warning}", file=sys.stderr)
     print(result.get("Id", ""))

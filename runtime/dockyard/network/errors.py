@@ -5,6 +5,7 @@
     NetworkError (DockyardError)        500  plumbing failed (netlink, iptables, a proxy)
     ├── NetworkNotFound (NotFound)      404  "network x not found"
     ├── NetworkExists (Conflict)        409  "network with name x already exists"
+    ├── NetworkAmbiguous (InvalidArgument) 400  a name two networks share, an ID prefix several have
     ├── NetworkForbidden (Forbidden)    403  pre-defined networks, active endpoints, pool overlap
     ├── PortAllocated (DockyardError)   500  "Bind for 0.0.0.0:8080 failed: port is already allocated"
     └── NetworkUnavailable (Unavailable) 503 rootless bridge: names the missing capability
@@ -12,7 +13,11 @@
 
 from __future__ import annotations
 
-from ..errors import Conflict, DockyardError, Forbidden, NotFound, Unavailable
+from typing import Literal
+
+from ..errors import Conflict, DockyardError, Forbidden, InvalidArgument, NotFound, Unavailable
+
+Asker = Literal["engine", "inspect", "remove"]
 
 
 class NetworkError(DockyardError):
@@ -27,6 +32,23 @@ class NetworkNotFound(NotFound):
 class NetworkExists(Conflict):
     def __init__(self, name: str) -> None:
         super().__init__(f"network with name {name} already exists")
+
+
+class NetworkAmbiguous(InvalidArgument):
+    """More than one network answers to ``term``: a name two share (a create with
+    ``CheckDuplicate`` false makes a second) or an ID prefix. dockerd 20.10 words it by who
+    looked: its daemon's FindNetwork (a start, connect, disconnect), the router's inspect, and
+    its remove."""
+
+    def __init__(self, term: str, count: int, by_name: bool, asker: Asker = "engine") -> None:
+        basis = "name" if by_name else "ID prefix"
+        if asker == "inspect":
+            text = f"{count} matches found based on {basis}: network {term} is ambiguous"
+        elif asker == "remove" or not by_name:
+            text = f"network {term} is ambiguous ({count} matches found based on {basis})"
+        else:
+            text = f"network {term} is ambiguous ({count} matches found on name)"
+        super().__init__(text)
 
 
 class NetworkForbidden(Forbidden):

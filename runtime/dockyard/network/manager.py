@@ -39,6 +39,8 @@ from ..store.owners import to_host
 from ..store.timefmt import filter_time, parse_unix
 from . import files, ipam, nat, netlink, ports
 from .errors import (
+    Asker,
+    NetworkAmbiguous,
     NetworkError,
     NetworkExists,
     NetworkForbidden,
@@ -298,24 +300,30 @@ class NetworkManager:
 
     # ---- networks ---------------------------------------------------------------------------
 
-    def find(self, name_or_id: str) -> Network:
-        """By exact name, full id, then unique id prefix (dockerd's order)."""
+    def find(self, name_or_id: str, asker: Asker = "engine") -> Network:
+        """By full id, then exact name, then id prefix (dockerd's order). Two networks may
+        share a name (a create with ``CheckDuplicate`` false): a name or prefix more than one
+        answers to is ambiguous, worded for ``asker`` as dockerd words it."""
+        net = self.state.networks.get(name_or_id)
+        if net is not None:
+            return net
         nets = list(self.state.networks.values())
-        for match in ([n for n in nets if n.name == name_or_id], [n for n in nets if n.id == name_or_id]):
-            if match:
-                return match[0]
-        found = [n for n in nets if name_or_id and n.id.startswith(name_or_id)]
-        if len(found) > 1:
-            raise NotFound(f"network {name_or_id} is ambiguous ({len(found)} matches found based on ID prefix)")
-        if not found:
-            raise NetworkNotFound(name_or_id)
-        return found[0]
+        for found, by_name in (([n for n in nets if n.name == name_or_id], True),
+                               ([n for n in nets if name_or_id and n.id.startswith(name_or_id)], False)):
+            if len(found) == 1:
+                return found[0]
+            if found:
+                raise NetworkAmbiguous(name_or_id, len(found), by_name, asker)
+        raise NetworkNotFound(name_or_id)
 
     @off_loop
-    def create(self, body: dict[str, Any]) -> dict[str, str]:
+    def create(self, body: dict[str, Any], check_duplicate: bool = True) -> dict[str, str]:
         """A user-defined bridge network, or a ``--config-only`` template (no bridge, never
         joined) or one made ``--config-from`` such a template; dockerd 20.10's checks in its
-        order, and its words."""
+        order, and its words. A name a network has already is refused only when
+        ``check_duplicate`` (the request's ``CheckDuplicate`` below API 1.44, see
+        ``api.compat``); otherwise a second network takes it, with dockerd 20.10's warning.
+        Networks are keyed by id; each has its own bridge (``br-<id>``)."""
         name = body.get("Name") or ""
         if not name:
             raise InvalidArgument("network name must not be empty")
@@ -329,7 +337,8 @@ class NetworkManager:
         else:
             _check_operator_fields(body)
         with self._lock:
-            if any(n.name == name for n in self.state.networks.values()):
+            same = [n for n in self.state.networks.values() if n.name == name]
+            if same and check_duplicate:
                 raise NetworkExists(name)
             if body.get("ConfigOnly"):
                 net = _template(_new_id(), name, _now(), body)
@@ -344,7 +353,8 @@ class NetworkManager:
             self.state.networks[net.id] = net
             self.state.save(durable=True)
         self._told(net, "create")
-        return {"Id": net.id, "Warning": ""}
+        return {"Id": net.id,
+                "Warning": f"Network with name {name} (id : {same[0].id}) already exists" if same else ""}
 
     def _from_template(self, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """The create as its ``ConfigFrom`` network makes it (and that template's name): the
@@ -425,13 +435,13 @@ class NetworkManager:
 
     def inspect(self, name_or_id: str) -> dict[str, Any]:
         with self._lock:
-            net = self.find(name_or_id)
+            net = self.find(name_or_id, "inspect")
             return network_json(net, self.state.endpoints_of(net.id))
 
     @off_loop
     def remove(self, name_or_id: str) -> None:
         with self._lock:
-            net = self.find(name_or_id)
+            net = self.find(name_or_id, "remove")
             if net.predefined:
                 raise NetworkForbidden(f"{net.name} is a pre-defined network and cannot be removed")
             if self.state.endpoints_of(net.id):
@@ -513,7 +523,7 @@ class NetworkManager:
         with self._lock:
             try:
                 named = [(net.name, req) for net, req in self._requested(record, mode)]
-            except NetworkNotFound:
+            except (NetworkNotFound, NetworkAmbiguous):
                 named = _as_named(record, mode)
             # NetworkID "" until a start, as dockerd's created container shows it
             settings["Networks"] = {name: endpoint_settings(None, None, req) for name, req in named}
@@ -531,10 +541,15 @@ class NetworkManager:
         asked = {name: {**(ep or {}), "MacAddress": macs.get(name, "")}
                  for name, ep in (recorded or {}).items()}
         asked.update((settings.get("_requested") or {}).get("EndpointsConfig") or {})
-        primary = self._find_recorded(mode, recorded)
         chosen: dict[str, tuple[Network, dict[str, Any]]] = {}
-        if recorded is None or primary.name in recorded:
-            chosen[primary.id] = (primary, {})
+        try:
+            primary = self._find_recorded(mode, recorded)
+        except NetworkAmbiguous:
+            if recorded is None:
+                raise
+        else:  # a start joins what the record names (by id where it has one), as dockerd's
+            if recorded is None or primary.name in recorded:
+                chosen[primary.id] = (primary, {})
         for key, req in asked.items():
             net = self._find_recorded(key, recorded)
             chosen[net.id] = (net, req or {})
@@ -548,15 +563,14 @@ class NetworkManager:
         return out
 
     def _find_recorded(self, name: str, recorded: dict[str, Any] | None) -> Network:
-        """A network a container was created on; gone since (removed, pruned), it is named by
-        the id its create recorded, as dockerd's start names it."""
-        try:
-            return self.find(name)
-        except NetworkNotFound:
-            network_id = ((recorded or {}).get(name) or {}).get("NetworkID")
-            if network_id:
-                raise NetworkNotFound(network_id) from None
-            raise
+        """A network a container was created or ran on: a user-defined one by the
+        ``NetworkID`` its last run recorded, when it has one (dockerd's getNetworkID), so a
+        network given its name since (a second one, or one made after it was removed) is not
+        the one it joins — gone, it is named by that id —; else by name."""
+        network_id = str(((recorded or {}).get(name) or {}).get("NetworkID") or "")
+        if network_id and _user_defined(name):
+            return self.find(network_id)
+        return self.find(name)
 
     @off_loop
     def setup(self, record: ContainerLike, defer: bool = False, userns: bool = False,
@@ -785,8 +799,10 @@ class NetworkManager:
             self._refresh_peers(record.id, [ep.network_id for ep in eps])
 
     def _networks_of(self, record: ContainerLike) -> list[Network]:
-        names = (record.network_settings or {}).get("Networks") or {}
-        return [n for n in self.state.networks.values() if n.name in names]
+        """The networks the record names: by the ids its start recorded, else by name."""
+        recorded = (record.network_settings or {}).get("Networks") or {}
+        found = (self._recorded_network(name, recorded) for name in recorded)
+        return [net for net in found if net is not None]
 
     def _reap(self, names: list[str]) -> None:
         """The kernel removes a veth with its netns, asynchronously; this makes sure of it a
@@ -809,17 +825,33 @@ class NetworkManager:
 
     @off_loop
     def connect(self, name_or_id: str, container: str, config: dict[str, Any] | None = None) -> None:
+        """A running container gets an endpoint now; a created or stopped one only has the
+        network recorded for its next start, as dockerd 20.10 records it: by the name the
+        network has (``NetworkID`` "" until a start), or as named when no one network answers
+        to it (none, or two sharing the name), and not again when a network of that name is
+        recorded already."""
         record = self._container(container)
         with self._lock:
-            net = self.find(name_or_id)
             networks = record.network_settings.setdefault("Networks", {})
-            if net.config_only and record.id in self.state.sandboxes:
+            running = record.id in self.state.sandboxes
+            try:
+                net = self.find(name_or_id)
+            except (NetworkNotFound, NetworkAmbiguous):
+                if running:
+                    raise
+                networks[name_or_id] = endpoint_settings(None, None, config)
+                self._save_record(record)
+                return
+            if net.config_only and running:
                 raise NetworkForbidden(CONFIG_ONLY_ENDPOINT)  # a created one: its start refuses
             if not net.config_only:
                 _check_connectable(net, self.mode(record), networks)
             _check_links(net, config or {})
-            key = f"{net.id}/{record.id}"
-            if key in self.state.endpoints or net.name in networks:
+            if not running and any(getattr(self._recorded_network(k, networks), "name", None) == net.name
+                                   for k in networks):
+                return  # dockerd's "avoid duplicate config": a network of that name is recorded
+            recorded_id = (networks.get(net.name) or {}).get("NetworkID")
+            if f"{net.id}/{record.id}" in self.state.endpoints or (running and recorded_id in ("", net.id)):
                 raise NetworkForbidden(f"endpoint with name {record.name.lstrip('/')} already exists "
                                        f"in network {net.name}")
             if self.rootless and net.driver == "bridge":
@@ -832,9 +864,18 @@ class NetworkManager:
                 self.state.save()
                 self._write_files(sb, host_mode=False)
                 self._refresh_peers(record.id)
-            networks[net.name] = endpoint_settings(net, ep, config, self._dns_names(ep, net))
+            # a second network of a name the record has replaces its entry, as dockerd's
+            networks[net.name] = endpoint_settings(net if running else None, ep, config,
+                                                   self._dns_names(ep, net))
         self._save_record(record)
         self._told(net, "connect", record.id)
+
+    def _recorded_network(self, key: str, networks: dict[str, Any]) -> Network | None:
+        """The network a record's ``Networks[key]`` is, if one answers to it."""
+        try:
+            return self._find_recorded(key, networks)
+        except (NotFound, NetworkAmbiguous):
+            return None
 
     @off_loop
     def disconnect(self, name_or_id: str, container: str, force: bool = False) -> None:
@@ -846,23 +887,39 @@ class NetworkManager:
             self._force_endpoint_delete(name_or_id, container)
             return
         with self._lock:
-            net = self.find(name_or_id)
-            networks = record.network_settings.get("Networks") or {}
-            ep = self.state.endpoints.pop(f"{net.id}/{record.id}", None)
-            if ep is None and net.name not in networks:
-                raise NetworkForbidden(f"container {record.id} is not connected to network {net.name}")
-            networks.pop(net.name, None)
-            if ep is not None:
-                self.nl.delete_link(ep.host_if)
-                sb = self.state.sandboxes.get(record.id)
-                if sb is not None:
-                    if sb.gateway == net.id:
-                        self._reroute(sb)
-                    self._write_files(sb, host_mode=False)
-                self.state.save()
-                self._refresh_peers(record.id, [net.id])
+            networks = record.network_settings.setdefault("Networks", {})
+            running = record.id in self.state.sandboxes
+            net: Network | None = None
+            try:
+                net = self.find(name_or_id)
+            except (NetworkNotFound, NetworkAmbiguous):
+                if running and not force:
+                    raise
+            if net is None or not running:
+                _forget(record.id, networks, name_or_id, net)
+            else:
+                self._disconnect_running(record, networks, net)
         self._save_record(record)
-        self._told(net, "disconnect", record.id)
+        if net is not None:
+            self._told(net, "disconnect", record.id)
+
+    def _disconnect_running(self, record: ContainerLike, networks: dict[str, Any], net: Network) -> None:
+        """The running container's endpoint on ``net`` goes, and the record's entry of its
+        name (which may be a second network of that name's, connected later: dockerd 20.10's
+        record keeps one per name)."""
+        ep = self.state.endpoints.pop(f"{net.id}/{record.id}", None)
+        if ep is None and (net.name not in networks or net.driver == "bridge"):
+            raise DockyardError(f"container {record.id} is not connected to network {net.name}")
+        networks.pop(net.name, None)
+        if ep is not None:
+            self.nl.delete_link(ep.host_if)
+            sb = self.state.sandboxes.get(record.id)
+            if sb is not None:
+                if sb.gateway == net.id:
+                    self._reroute(sb)
+                self._write_files(sb, host_mode=False)
+            self.state.save()
+            self._refresh_peers(record.id, [net.id])
 
     def _force_endpoint_delete(self, name_or_id: str, name: str) -> None:
         """``disconnect -f`` naming no container: the network's endpoint of that name goes (a
@@ -1147,13 +1204,15 @@ class NetworkManager:
         record.network_settings = s
 
     def _clear_settings(self, record: ContainerLike) -> None:
-        """After exit: dockerd keeps the network names and their requests, drops addresses."""
+        """After exit: dockerd keeps the network names, their requests and the ids its start
+        recorded (the next start joins those, :meth:`_find_recorded`), drops addresses."""
         old = record.network_settings.get("Networks") or {}
         s = empty_settings()
         for name, ep in old.items():
             keep = {k: ep.get(k) for k in ("IPAMConfig", "Links", "Aliases", "DriverOpts")}
-            net = next((n for n in self.state.networks.values() if n.name == name), None)
-            s["Networks"][name] = endpoint_settings(net, None, keep)
+            entry = endpoint_settings(self._recorded_network(name, old), None, keep)
+            entry["NetworkID"] = ep.get("NetworkID") or entry["NetworkID"]
+            s["Networks"][name] = entry
         _keep_macs(record, s)
         record.network_settings = s
 
@@ -1278,6 +1337,24 @@ def template_pools(net: Network) -> list[dict[str, Any]]:
             pools.append({"Subnet": subnet, "IPRange": ip_range, "Gateway": gateway,
                           "AuxiliaryAddresses": aux})
     return pools
+
+
+def _forget(container_id: str, networks: dict[str, Any], name: str, net: Network | None) -> None:
+    """dockerd 20.10's disconnect of a container not running (or ``-f`` of a running one from
+    a name no one network answers to): its record forgets the entry of the name given, else
+    of the name of the network it names; its 500 when there is neither."""
+    for key in (name, net.name if net else None):
+        if key is not None and key in networks:
+            del networks[key]
+            return
+    raise DockyardError(f"container {container_id} is not connected to the network "
+                        f"{net.name if net else name}")
+
+
+def _user_defined(name: str) -> bool:
+    """dockerd's NetworkMode.IsUserDefined: a network named by neither a predefined name nor
+    a ``container:`` mode."""
+    return name not in PREDEFINED and not name.startswith("container:")
 
 
 def _check_connectable(net: Network, mode: str, current: dict[str, Any]) -> None:

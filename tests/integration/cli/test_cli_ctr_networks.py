@@ -15,6 +15,10 @@ def test_network_create_ls_inspect_connect_rm(engine: Engine) -> None:
     nid = engine.ok("network", "create", "--subnet", "10.123.0.0/24", "--gateway", "10.123.0.1",
                     "--label", "team=h5", "cli-net").strip()
     assert re.fullmatch(r"[0-9a-f]{64}", nid)
+    # a taken name is refused, as by the docker CLI (dockerd 20.10 makes a second network
+    # unless the create asks it to check)
+    assert engine.cli("network", "create", "cli-net") == (
+        1, "", "dockyard: network with name cli-net already exists\n")
     header, *rows = engine.ok("network", "ls", "--filter", "name=cli-net").splitlines()
     assert re.split(r"\s{2,}", header) == ["NETWORK ID", "NAME", "DRIVER", "SCOPE"]
     assert rows == [f"{nid[:12]}   cli-net   bridge    local"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tornado.web
 
+from ..compat import network_check_duplicate
 from .base import EngineHandler
 from .execs import json_body
 
@@ -19,7 +20,9 @@ class CreateHandler(EngineHandler):
     """POST /networks/create"""
 
     async def post(self) -> None:
-        self.write_json(await self.call(self.engine.networks.create, json_body(self)), status=201)
+        body = json_body(self)
+        self.write_json(await self.call(self.engine.networks.create, body,
+                                        network_check_duplicate(body, self.api_version)), status=201)
 
 
 class PruneHandler(EngineHandler):
