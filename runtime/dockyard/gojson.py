@@ -1,6 +1,7 @@
 """Go's ``encoding/json`` as dockerd and the docker CLI word it: a decode error's message, a
-value's kind in "cannot unmarshal" errors, and ``json.Compact`` (what the CLI sends for a
-``--security-opt seccomp=<file>``). Pure, and light: the CLI imports it."""
+value's kind in "cannot unmarshal" errors, ``json.Compact`` (what the CLI sends for a
+``--security-opt seccomp=<file>``) and the encoder's compact output (:func:`dumps`, every
+Engine API body). Pure, and light: the CLI imports it."""
 
 from __future__ import annotations
 
@@ -57,3 +58,9 @@ def compact(text: str) -> str:
             out.append(ch)
             in_str = ch == '"'
     return "".join(out)
+
+
+def dumps(value: Any) -> str:
+    """``value`` as dockerd's encoder writes a body: no spaces between tokens (its
+    ``{"message":"…"}``); no trailing newline (callers add the encoder's)."""
+    return json.dumps(value, separators=(",", ":"))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import logging
 import threading
 from collections import deque
@@ -28,6 +27,7 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
+from .. import gojson
 from ..errors import DockyardError, InvalidArgument
 from .wire import Connection
 
@@ -221,7 +221,7 @@ def error_message(exc: BaseException) -> str:
 
 def stream_error(exc: BaseException) -> bytes:
     message = error_message(exc)
-    return (json.dumps({"errorDetail": {"message": message}, "error": message}) + "\n").encode()
+    return (gojson.dumps({"errorDetail": {"message": message}, "error": message}) + "\n").encode()
 
 
 async def write_json_stream(handler: RequestHandler, stream: PulledStream | BackgroundStream) -> None:
@@ -230,7 +230,7 @@ async def write_json_stream(handler: RequestHandler, stream: PulledStream | Back
     started = False
     try:
         while (item := await stream.next()) is not END:
-            handler.write(json.dumps(item).encode() + b"\n")
+            handler.write(gojson.dumps(item).encode() + b"\n")
             started = True
             await handler.flush()
     except StreamClosedError:

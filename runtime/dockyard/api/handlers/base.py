@@ -8,7 +8,6 @@ format: ``{"message": …}`` with the status of the :mod:`dockyard.errors` class
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 import tornado.web
 from tornado.ioloop import IOLoop
 
-from ... import API_VERSION, __version__
+from ... import API_VERSION, __version__, gojson
 from ...errors import DockyardError, Unavailable
 from ...filters import parse as parse_filters
 from ..streams import PulledStream, error_message
@@ -98,7 +97,7 @@ class EngineHandler(tornado.web.RequestHandler):
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(value) + "\n")
+        self.finish(gojson.dumps(value) + "\n")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """The one place an exception becomes a wire error."""
@@ -115,7 +114,7 @@ class EngineHandler(tornado.web.RequestHandler):
             self.finish()
             return
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message}) + "\n")
+        self.finish(gojson.dumps({"message": message}) + "\n")
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Expected errors are one log line; only real bugs get a traceback."""
@@ -131,7 +130,7 @@ class NotFoundHandler(EngineHandler):
     def prepare(self) -> None:
         self.set_status(404)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": "page not found"}) + "\n")
+        self.finish(gojson.dumps({"message": "page not found"}) + "\n")
 
 
 class VersionErrorHandler(EngineHandler):
@@ -143,4 +142,4 @@ class VersionErrorHandler(EngineHandler):
     def prepare(self) -> None:
         self.set_status(400)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": self.message}) + "\n")
+        self.finish(gojson.dumps({"message": self.message}) + "\n")

@@ -17,6 +17,7 @@ from typing import Any
 
 from tornado.iostream import StreamClosedError
 
+from ... import gojson
 from ...containers import trace
 from ...containers.create import cgroup_v1_host, go_atoi
 from ...containers.events import matches as event_matches
@@ -237,14 +238,14 @@ class WaitHandler(ContainersHandler):
         self.set_status(200)
         self.set_header("Content-Type", "application/json")
         if future.done():  # exited already (``run``'s usual case): headers and body in one go
-            self.finish(json.dumps(future.result()) + "\n")
+            self.finish(gojson.dumps(future.result()) + "\n")
             return
         try:
             await self.flush()
             trace.mark(self.trace_id, "wait.flushed")
             body = await asyncio.wrap_future(future)
             trace.mark(self.trace_id, "wait.woken")
-            self.finish(json.dumps(body) + "\n")
+            self.finish(gojson.dumps(body) + "\n")
         except StreamClosedError:
             future.cancel()
 
@@ -425,7 +426,7 @@ class EventsHandler(ContainersHandler):
                 self.finish()
                 return
             if event_matches(event, filters):
-                self.write(json.dumps(event) + "\n")
+                self.write(gojson.dumps(event) + "\n")
         await self.flush()
         while True:
             timeout = max(0.0, until_ns / 1e9 - time.time()) if until_ns else None
@@ -436,7 +437,7 @@ class EventsHandler(ContainersHandler):
             if until_ns and event["timeNano"] > until_ns:
                 break
             if event_matches(event, filters):
-                self.write(json.dumps(event) + "\n")
+                self.write(gojson.dumps(event) + "\n")
                 await self.flush()
         self.finish()
 
