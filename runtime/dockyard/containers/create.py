@@ -179,17 +179,15 @@ def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:
     raise InvalidArgument(f"Invalid signal: {value}")
 
 
-_GO_INT = re.compile(r"[+-]?[0-9]+")
-
-
 def parse_kill_signal(value: str | None) -> int:
     """A kill's ``signal`` as dockerd 20.10's ParseSignal reads it: a name, or any nonzero
     integer Go's Atoi reads (``99``, ``-1``); which numbers Linux has is checked later, after
     the container is found (:func:`unsupported_signal`). None or "": SIGKILL."""
-    text = (value or "").strip()
-    if _GO_INT.fullmatch(text) and -(1 << 63) <= int(text) < (1 << 63) and int(text) != 0:
-        return int(text)
-    return parse_signal(value, signal.SIGKILL)
+    try:
+        number = go_atoi((value or "").strip())
+    except ValueError:
+        number = 0
+    return number or parse_signal(value, signal.SIGKILL)
 
 
 def unsupported_signal(number: int) -> str | None:
