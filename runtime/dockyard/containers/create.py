@@ -266,8 +266,8 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
     # the docker CLI sends "" for what it leaves to the daemon: dockerd fills in its defaults
     hc["IpcMode"] = hc.get("IpcMode") or daemon.default_ipc_mode
     hc["CgroupnsMode"] = hc.get("CgroupnsMode") or default_cgroupns(hc, daemon)  # build_spec's cgroupns
-    if hc["Memory"] > 0 and hc["MemorySwap"] == 0:
-        hc["MemorySwap"] = hc["Memory"] * 2  # dockerd's default: swap as much as memory
+    if hc["Memory"] > 0 and hc["MemorySwap"] == 0:  # dockerd's default: swap as much as memory
+        hc["MemorySwap"] = (hc["Memory"] * 2 + (1 << 63)) % (1 << 64) - (1 << 63)  # Go's int64
     if hc.get("MemorySwappiness") == -1:
         hc["MemorySwappiness"] = None  # the CLI's "unset"
     hc.setdefault("MemorySwappiness", None)
@@ -292,6 +292,9 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     security_opts(hc.get("SecurityOpt") or [])
     if (hc.get("ShmSize") or 0) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
+    adj = hc.get("OomScoreAdj") or 0  # after the resources and the SHM size, as dockerd
+    if not -1000 <= adj <= 1000:
+        raise InvalidArgument(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
     unsupported.check_runtime(hc)
     if hc.get("CgroupnsMode") not in ("host", "private"):  # "": the daemon's, filled in
         raise InvalidArgument(f"invalid cgroup namespace mode: {hc.get('CgroupnsMode')}")
@@ -420,10 +423,11 @@ def warnings(hc: dict[str, Any]) -> list[str]:
     out = []
     if hc.get("NetworkMode") == "host" and hc.get("PortBindings"):
         out.append("Published ports are discarded when using host network mode")
-    if hc.get("OomKillDisable") and not hc.get("Memory"):
-        out.append("OOM killer is disabled for the container, but no memory limit is set, this "
-                   "can result in the system running out of resources.")
     return [*out, *unsupported.runtime_warnings(hc)]
+
+
+OOM_UNLIMITED: Final = ("OOM killer is disabled for the container, but no memory limit is set, "
+                        "this can result in the system running out of resources.")
 
 
 # dockerd's built-in logging drivers, and the options its file drivers take
@@ -668,28 +672,50 @@ def blkio_devices(hc: dict[str, Any]) -> dict[str, list[list[int]]]:
 def discard_unsupported(hc: dict[str, Any]) -> list[str]:
     """Drop from ``hc`` (in place) what this host's cgroups cannot apply, as dockerd's
     verifyPlatformContainerResources does before its range checks: its warnings, in order
-    (an unset value, or an OOM killer left on, warns of nothing)."""
+    (an unset value, a number not above 0, or an OOM killer left on, warns of nothing; a
+    swappiness, of 0 too) — an OOM killer disabled without a memory limit among them, at
+    create as at an update."""
     have, out = cgroups.supported(), []
     for key, feature, kept, warning in _DISCARDABLE:
-        if hc.get(key) not in (None, 0, False, []) and feature not in have:
+        if _asked(key, hc.get(key)) and feature not in have:
             if kept is not _KEPT:
                 hc[key] = kept
             out.append(warning)
+        if key == "OomKillDisable" and hc.get(key) and not hc.get("Memory"):  # kept: a warning
+            out.append(OOM_UNLIMITED)
     return out
 
 
+def _asked(key: str, value: Any) -> bool:
+    if key == "MemorySwappiness":
+        return value is not None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value > 0
+    return bool(value)
+
+
+MIN_MEMORY: Final = 6 * 1024 * 1024  # dockerd's linuxMinMemory
+
+
 def check_resources(hc: dict[str, Any], update: bool = False) -> None:
-    """dockerd's verifyPlatformContainerResources, at create and for ``docker update``'s
-    request (a swap limit alone is fine there: the container has its memory limit)."""
-    nano, ncpu = hc.get("NanoCpus") or 0, os.cpu_count() or 1
+    """dockerd 20.10's verifyPlatformContainerResources, at create and for ``docker update``'s
+    request (a swap limit alone is fine there: the container has its memory limit): its checks
+    in its order — memory, then CPU, cpuset, block I/O — each on the values it looks at (a
+    negative one mostly passes: it means "unset" further on, or runc refuses it at the start).
+    What the kernel refuses or clamps is refused at the start or the update, in runc's words."""
+    _check_memory(hc, update)
+    _check_cpu(hc)
+    if hc.get("CpusetCpus") or hc.get("CpusetMems"):
+        _check_cpuset(hc)
+    if (hc.get("BlkioWeight") or 0) > 0 and not 10 <= hc["BlkioWeight"] <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
+
+
+def _check_memory(hc: dict[str, Any], update: bool) -> None:
     memory, swap = hc.get("Memory") or 0, hc.get("MemorySwap") or 0
-    if nano and (nano < 10_000_000 or nano > ncpu * 1_000_000_000):
-        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
-                              f"{ncpu} CPUs available")
-    for key, what in (("CpuPeriod", "CPU Period"), ("CpuQuota", "CPU Quota")):
-        if nano and hc.get(key):
-            raise InvalidArgument(f"Conflicting options: Nano CPUs and {what} cannot both be set")
-    if memory and 0 < swap < memory:
+    if memory and memory < MIN_MEMORY:  # a negative one too
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if memory > 0 and 0 < swap < memory:
         raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, "
                               "see usage")
     if not memory and swap > 0 and not update:
@@ -698,16 +724,30 @@ def check_resources(hc: dict[str, Any], update: bool = False) -> None:
     swappiness = hc.get("MemorySwappiness")
     if swappiness is not None and not 0 <= swappiness <= 100:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
-    if hc.get("CpusetCpus") or hc.get("CpusetMems"):
-        _check_cpuset(hc)
-    adj = hc.get("OomScoreAdj") or 0
-    if not -1000 <= adj <= 1000:
-        raise InvalidArgument(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
-    if hc.get("BlkioWeight") and not 10 <= hc["BlkioWeight"] <= 1000:
-        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
-    limits(hc).validate()
-    if 0 < (hc.get("KernelMemory") or 0) < 6 * 1024 * 1024:  # kept, without effect (runc 1.1's)
+    reservation = hc.get("MemoryReservation") or 0
+    if 0 < reservation < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory reservation allowed is 6MB")
+    if memory > 0 and reservation > 0 and memory < reservation:
+        raise InvalidArgument("Minimum memory limit can not be less than memory reservation "
+                              "limit, see usage")
+    if 0 < (hc.get("KernelMemory") or 0) < MIN_MEMORY:  # kept, without effect (runc 1.1's)
         raise InvalidArgument("Minimum kernel memory limit allowed is 6MB")
+
+
+def _check_cpu(hc: dict[str, Any]) -> None:
+    nano, ncpu = hc.get("NanoCpus") or 0, os.cpu_count() or 1
+    period, quota = hc.get("CpuPeriod") or 0, hc.get("CpuQuota") or 0
+    for value, what in ((period, "CPU Period"), (quota, "CPU Quota")):
+        if nano > 0 and value > 0:
+            raise InvalidArgument(f"Conflicting options: Nano CPUs and {what} cannot both be set")
+    if nano < 0 or nano > ncpu * 1_000_000_000:  # below 0.01 is the kernel's to refuse
+        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
+                              f"{ncpu} CPUs available")
+    if period and not 1000 <= period <= 1_000_000:  # with a quota or not
+        raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
+                              "than 1s (i.e. 1000000)")
+    if 0 < quota < 1000:
+        raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
 
 
 def _check_cpuset(hc: dict[str, Any]) -> None:
@@ -728,7 +768,7 @@ def _check_cpuset(hc: dict[str, Any]) -> None:
 # what ``docker update`` may change: its Resources (a value of 0 or "" leaves one as it is);
 # the real-time ones are recorded for the next start only (dockerd 20.10 writes none live)
 UPDATABLE: Final = ("CpuShares", "NanoCpus", "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems",
-                    "Memory", "MemorySwap", "MemoryReservation", "BlkioWeight",
+                    "Memory", "MemorySwap", "MemoryReservation", "KernelMemory", "BlkioWeight",
                     "CpuRealtimePeriod", "CpuRealtimeRuntime")
 
 
@@ -741,7 +781,7 @@ def update_host_config(hc: dict[str, Any], request: dict[str, Any]) -> dict[str,
                               ("NanoCpus", "CpuQuota", "Nano CPUs … CPU Quota"),
                               ("CpuPeriod", "NanoCpus", "CPU Period … NanoCPUs"),
                               ("CpuQuota", "NanoCpus", "CPU Quota … NanoCPUs")):
-        if request.get(key) and hc.get(other):
+        if (request.get(key) or 0) > 0 and (hc.get(other) or 0) > 0:
             asked, kept = words.split(" … ")
             raise Conflict(f"Conflicting options: {asked} cannot be updated as {kept} has "
                            "already been set")
@@ -764,21 +804,53 @@ def update_host_config(hc: dict[str, Any], request: dict[str, Any]) -> dict[str,
 
 
 def limits(hc: dict[str, Any]) -> Limits:
+    """What a start writes to the container's cgroup: the record's resources as dockerd 20.10
+    puts them in the OCI spec (getMemoryResources, getCPUResources: a memory, swap or
+    reservation only above 0, a quota and period of ``NanoCpus`` unless ``CpuQuota`` or
+    ``CpuPeriod`` says otherwise, negative shares refused in its words) and runc applies it
+    (a zero left alone)."""
+    shares = hc.get("CpuShares") or 0
+    if shares < 0:
+        raise DockyardError("shares: invalid argument")
     nano = hc.get("NanoCpus") or 0
-    quota = nano * 100_000 // 1_000_000_000 if nano else (hc.get("CpuQuota") or None)
-    period = 100_000 if nano else (hc.get("CpuPeriod") or None)
+    period, quota = (100_000, nano * 100_000 // 1_000_000_000) if nano > 0 else (0, 0)
     pids = hc.get("PidsLimit")
-    return Limits(memory=hc.get("Memory") or None, cpu_quota=quota or None,
-                  cpu_period=period if quota else None, cpu_shares=hc.get("CpuShares") or None,
+    return Limits(memory=_positive(hc.get("Memory")), memory_swap=_positive(hc.get("MemorySwap")),
+                  memory_reservation=_positive(hc.get("MemoryReservation")),
+                  cpu_quota=hc.get("CpuQuota") or quota or None,
+                  cpu_period=hc.get("CpuPeriod") or period or None, cpu_shares=shares or None,
                   pids=pids if pids and pids > 0 else None,
-                  memory_swap=hc.get("MemorySwap") or None,
                   cpuset_cpus=hc.get("CpusetCpus") or None, cpuset_mems=hc.get("CpusetMems") or None,
-                  memory_reservation=hc.get("MemoryReservation") or None,
                   swappiness=hc.get("MemorySwappiness"),
                   oom_kill_disable=bool(hc.get("OomKillDisable")),
                   blkio_weight=hc.get("BlkioWeight") or None,
                   cpu_rt_period=hc.get("CpuRealtimePeriod") or None,
                   cpu_rt_runtime=hc.get("CpuRealtimeRuntime") or None)
+
+
+def update_limits(request: dict[str, Any]) -> Limits:
+    """What ``docker update`` writes to a running container's cgroup: the request alone, as
+    dockerd 20.10 hands it to runc (toContainerdResources) — a swap bound only above 0, the
+    shares as Go's uint64 (a negative one is far above the kernel's maximum), ``NanoCpus``'
+    period and quota first — and runc's update writes what is not zero; no real-time
+    settings, device rules, swappiness nor OOM killer switch."""
+    nano = request.get("NanoCpus") or 0
+    period, quota = (100_000, nano * 100_000 // 1_000_000_000) if nano else (0, 0)
+    pids = request.get("PidsLimit")
+    return Limits(memory=request.get("Memory") or None,
+                  memory_swap=_positive(request.get("MemorySwap")),
+                  memory_reservation=request.get("MemoryReservation") or None,
+                  cpu_quota=quota or request.get("CpuQuota") or None,
+                  cpu_period=period or request.get("CpuPeriod") or None,
+                  cpu_shares=(request.get("CpuShares") or 0) % (1 << 64) or None,
+                  pids=None if pids is None else pids if pids > 0 else -1,
+                  cpuset_cpus=request.get("CpusetCpus") or None,
+                  cpuset_mems=request.get("CpusetMems") or None,
+                  blkio_weight=request.get("BlkioWeight") or None, devices=None)
+
+
+def _positive(value: int | None) -> int | None:
+    return value if value and value > 0 else None
 
 
 def merged_ulimits(ulimits: list[dict[str, Any]] | None,

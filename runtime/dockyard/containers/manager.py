@@ -870,18 +870,16 @@ class ContainerManager:
             resources = any(request.get(k) for k in _create.UPDATABLE) or \
                 request.get("PidsLimit") is not None
             if resources and record.running and not record.state["Restarting"]:
-                self._update_cgroup(record, host_config, request)
+                self._update_cgroup(record, request)
             record.host_config = host_config
             self._saver.save(record, wait=True)
         self.emit(record, "update")
         return {"Warnings": discarded or None}  # dockerd 20.10: null when there is none
 
-    def _update_cgroup(self, record: ContainerRecord, host_config: dict[str, Any],
-                       request: dict[str, Any]) -> None:
-        limits = _create.limits(host_config)
-        pids = request.get("PidsLimit")
-        if pids is not None and pids <= 0:
-            limits.pids = -1  # written as "max": no limit any more
+    def _update_cgroup(self, record: ContainerRecord, request: dict[str, Any]) -> None:
+        """The request's limits to the cgroup (:func:`create.update_limits`): those it does
+        not name stay as they are."""
+        limits = _create.update_limits(request)
         cg = self._cgroup(record)
         try:  # any one of its own: a container an older daemon started has no devices cgroup
             if cg is None or not any(os.path.isdir(p) for p in cg.paths):

@@ -128,7 +128,6 @@ class ContainerSpec:
             if not m.target.startswith("/"):
                 raise InvalidArgument(f"invalid mount config for type \"{m.type}\": "
                                       f"invalid mount path: '{m.target}' mount path must be absolute")
-        self.limits.validate()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for a JSON message (what ``from_dict`` takes back): ``asdict``'s result

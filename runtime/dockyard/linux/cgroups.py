@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
-from ..errors import DockyardError, InvalidArgument, Unavailable
+from ..errors import DockyardError, Unavailable
 from . import syscalls
 
 DEFAULT_PARENT: Final = "dockyard"  # the cgroup every container's goes under (--cgroup-parent)
@@ -65,15 +65,17 @@ _PROC_MOUNTINFO: Final = "/proc/self/mountinfo"
 
 @dataclass
 class Limits:
-    """Resource limits as ``docker run`` takes them; ``None`` means "no limit"."""
+    """Resource limits as runc 1.1 takes them from dockerd's OCI spec: ``None`` leaves a
+    setting as it is (a new cgroup's: no limit), as runc leaves a zero. They are checked
+    before (``containers.create.check_resources``, in dockerd's words); what the kernel then
+    refuses or clamps is refused here in runc's words (a cgroup file's value, cpu-shares)."""
 
     memory: int | None = None          # bytes (--memory)
-    cpu_quota: int | None = None       # µs per period (--cpus × period)
-    cpu_period: int | None = None      # µs (default 100000 when a quota is set)
-    cpu_shares: int | None = None      # relative weight (--cpu-shares), 2..262144
+    cpu_quota: int | None = None       # µs per period (--cpus × period, --cpu-quota)
+    cpu_period: int | None = None      # µs (--cpu-period; 100000 with --cpus)
+    cpu_shares: int | None = None      # relative weight (--cpu-shares): the kernel's 2..262144
     pids: int | None = None            # --pids-limit; 0 or -1 mean unlimited
-    memory_swap: int | None = None     # memory+swap bytes (--memory-swap), -1 unlimited;
-    #                                    None: twice ``memory`` (dockerd's default)
+    memory_swap: int | None = None     # memory+swap bytes (--memory-swap), -1 unlimited
     cpuset_cpus: str | None = None     # --cpuset-cpus, e.g. "0-1,3"
     cpuset_mems: str | None = None     # --cpuset-mems
     memory_reservation: int | None = None  # soft limit bytes (--memory-reservation)
@@ -91,24 +93,6 @@ class Limits:
     and the :data:`BLKIO_THROTTLES` (--device-read-bps …; 0 removes one), written as runc
     writes them (:func:`_blkio_v1`, :func:`_io_v2`)."""
 
-    def validate(self) -> None:
-        """Reject values dockerd rejects, with its wording."""
-        if self.memory is not None and self.memory < 6 * 1024 * 1024:
-            raise InvalidArgument("Minimum memory limit allowed is 6MB")
-        if self.memory_reservation is not None:
-            if self.memory_reservation < 6 * 1024 * 1024:
-                raise InvalidArgument("Minimum memory reservation allowed is 6MB")
-            if self.memory is not None and self.memory < self.memory_reservation:
-                raise InvalidArgument("Minimum memory limit can not be less than memory "
-                                      "reservation limit, see usage")
-        if self.cpu_period is not None and not 1000 <= self.cpu_period <= 1_000_000:
-            raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) "
-                                  "or larger than 1s (i.e. 1000000)")
-        if self.cpu_quota is not None and 0 < self.cpu_quota < 1000:
-            raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
-        if self.cpu_shares is not None and not 0 <= self.cpu_shares <= 262144:
-            raise InvalidArgument("cpu-shares must be in the range 2..262144")
-
     @property
     def empty(self) -> bool:
         return all(v is None for v in (self.memory, self.cpu_quota, self.cpu_shares, self.pids,
@@ -117,13 +101,6 @@ class Limits:
                                        self.blkio_weight, self.cpu_rt_period,
                                        self.cpu_rt_runtime)) \
             and not self.oom_kill_disable and not self.blkio_devices
-
-    @property
-    def swap(self) -> int | None:
-        """What the memory+swap bound is written as (v1's ``memory.memsw.limit_in_bytes``)."""
-        if self.memory_swap is not None:
-            return self.memory_swap
-        return self.memory * 2 if self.memory is not None else None
 
     @property
     def cpuset(self) -> bool:
@@ -438,27 +415,21 @@ class CgroupV1:
         self.apply(limits)
 
     def apply(self, limits: Limits) -> None:
-        """Write ``limits``; on failure the cgroups are removed (killing what is in them)."""
+        """Write ``limits`` at a start; on failure the cgroups are removed (killing what is in
+        them) and a refusal is in runc's words there (:func:`_prochooks`)."""
         try:
             self._apply(limits)
+        except OSError as exc:
+            self.remove()
+            raise _prochooks(exc) from None
         except BaseException:
             self.remove()
             raise
 
     def update(self, limits: Limits) -> None:
         """``docker update`` of a running container: unlike :meth:`apply`, a refused value
-        leaves the cgroup (and what runs in it) alone. v1 wants memory+swap at least as high
-        as memory, so a raised bound moves first and a lowered one after the memory limit."""
-        if limits.memory is not None:
-            mem = self._need("memory")
-            writes = [(f"{mem}/memory.limit_in_bytes", limits.memory)]
-            memsw, swap = f"{mem}/memory.memsw.limit_in_bytes", limits.swap
-            if swap is not None and os.path.exists(memsw):
-                raised = swap == -1 or swap >= (_int_or_none(_read(memsw)) or 0)
-                writes.insert(0 if raised else 1, (memsw, swap))
-            for path, value in writes:
-                _write(path, str(value))
-            limits = replace(limits, memory=None, memory_swap=None)
+        leaves the cgroup (and what runs in it) alone — those written before it stay, as
+        runc's ``update`` leaves them."""
         # dockerd 20.10 updates no device rules, nor the real-time settings it records
         self._apply(replace(limits, devices=None, cpu_rt_period=None, cpu_rt_runtime=None))
 
@@ -475,12 +446,8 @@ class CgroupV1:
         if devices and limits.devices is not None and limits.devices != self.devices:
             _write_devices(devices, limits.devices)
             self.devices = list(limits.devices)
-        if limits.memory is not None:
-            _write(f"{self._need('memory')}/memory.limit_in_bytes", str(limits.memory))
-        if (swap := limits.swap) is not None:  # only where the kernel accounts swap
-            memsw = f"{self._need('memory')}/memory.memsw.limit_in_bytes"
-            if os.path.exists(memsw):
-                _write(memsw, str(swap))
+        if limits.memory is not None or limits.memory_swap is not None:
+            _memory_v1(self._need("memory"), limits.memory, limits.memory_swap)
         if limits.memory_reservation is not None:
             _write(f"{self._need('memory')}/memory.soft_limit_in_bytes",
                    str(limits.memory_reservation))
@@ -490,12 +457,8 @@ class CgroupV1:
             _write(f"{self._need('memory')}/memory.oom_control", "1")
         if limits.cpuset:
             self._set_cpuset(limits)
-        if limits.cpu_quota is not None or limits.cpu_period is not None:
-            cpu = self._need("cpu")
-            _write(f"{cpu}/cpu.cfs_period_us", str(limits.cpu_period or 100000))
-            _write(f"{cpu}/cpu.cfs_quota_us", str(limits.cpu_quota or -1))
-        if limits.cpu_shares:
-            _write(f"{self._need('cpu')}/cpu.shares", str(max(limits.cpu_shares, 2)))
+        if limits.cpu_shares or limits.cpu_period or limits.cpu_quota:
+            _cpu_v1(self._need("cpu"), limits)
         if limits.pids is not None:
             value = "max" if limits.pids <= 0 else str(limits.pids)
             _write(f"{self._need('pids')}/pids.max", value)
@@ -550,6 +513,46 @@ class CgroupV1:
             _rmdir(path, "cgroup.procs")
 
 
+def _memory_v1(path: str, memory: int | None, swap: int | None) -> None:
+    """The memory limit and the memory+swap bound, as runc 1.1 writes them (its
+    ``setMemoryAndSwap``): the kernel wants memory+swap at least as high as memory, so with
+    both given the bound goes first when it is unlimited or above the memory limit in place,
+    else after it; a bound where the kernel accounts no swap is not written."""
+    limit, memsw = f"{path}/memory.limit_in_bytes", f"{path}/memory.memsw.limit_in_bytes"
+    writes = [(limit, memory), (memsw, swap if os.path.exists(memsw) else None)]
+    if memory and swap and (swap == -1 or (_int_or_none(_read(limit)) or 0) < swap):
+        writes.reverse()
+    for name, value in writes:
+        if value:
+            _write(name, str(value))
+
+
+def _cpu_v1(path: str, limits: Limits) -> None:
+    """runc 1.1's v1 cpu settings, in its order: the shares, read back — the kernel clamps
+    them to 2..262144, which runc refuses in its words ("the minimum allowed cpu-shares is
+    2"), the value written staying —, then the period, then the quota (a period the kernel
+    refuses beside a quota is tried again after the quota)."""
+    if limits.cpu_shares:
+        _write(f"{path}/cpu.shares", str(limits.cpu_shares))
+        kept = _int_or_none(_read(f"{path}/cpu.shares"))
+        if kept is not None and kept != limits.cpu_shares:
+            bound = "maximum" if limits.cpu_shares > kept else "minimum"
+            raise OSError(errno.EINVAL, f"the {bound} allowed cpu-shares is {kept}")
+    period = f"{path}/cpu.cfs_period_us"
+    retry = False
+    if limits.cpu_period:
+        try:
+            _write(period, str(limits.cpu_period))
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or not limits.cpu_quota:
+                raise
+            retry = True
+    if limits.cpu_quota:
+        _write(f"{path}/cpu.cfs_quota_us", str(limits.cpu_quota))
+        if retry:
+            _write(period, str(limits.cpu_period))
+
+
 def _blkio_v1(path: str, limits: Limits) -> None:
     """Weights and throttles as runc writes them (v1): ``blkio.weight`` where the kernel has
     it, else BFQ's ``blkio.bfq.weight`` (this kernel's, in a child cgroup only — so dockerd's
@@ -582,21 +585,30 @@ def _rt_sched(path: str, limits: Limits) -> None:
         try:
             _write(f"{path}/{name}", value)
         except OSError as exc:
-            raise OSError(exc.errno, "failed to create shim task: OCI runtime create failed: runc "
-                                     "create failed: unable to start container process: unable to "
-                                     f"apply cgroup configuration: {exc.strerror}: unknown") from None
+            raise OSError(exc.errno, f"{_START_FAILED}unable to apply cgroup configuration: "
+                                     f"{exc.strerror}: unknown") from None
+
+
+_START_FAILED: Final = ("failed to create shim task: OCI runtime create failed: runc create "
+                       "failed: unable to start container process: ")
+
+
+def _prochooks(exc: OSError) -> OSError:
+    """A refusal when runc sets a new container's cgroup, in dockerd's whole words (the start
+    fails with them, exit 128); one already in whole words (the real-time settings, which
+    runc writes earlier) as it is."""
+    if (exc.strerror or "").startswith(_START_FAILED):
+        return exc
+    return OSError(exc.errno, f"{_START_FAILED}error during container init: error setting "
+                              f"cgroup config for procHooks process: {exc.strerror}: unknown")
 
 
 def _write_prochooks(path: str, value: str) -> None:
-    """:func:`_write`, a refusal in dockerd's whole words when runc sets a new container's
-    cgroup (the start fails with them, exit 128)."""
+    """:func:`_write`, a refusal in :func:`_prochooks`' words."""
     try:
         _write(path, value)
     except OSError as exc:
-        raise OSError(exc.errno, "failed to create shim task: OCI runtime create failed: runc "
-                                 "create failed: unable to start container process: error "
-                                 "during container init: error setting cgroup config for "
-                                 f"procHooks process: {exc.strerror}: unknown") from None
+        raise _prochooks(exc) from None
 
 
 def _io_v2(path: str, limits: Limits) -> None:
@@ -707,7 +719,7 @@ class CgroupV2:
             self.devices = list(limits.devices)
         if limits.memory is not None:
             _write(f"{self.path}/memory.max", str(limits.memory))
-        swap = limits.swap
+        swap = limits.memory_swap
         if swap is not None and (swap == -1 or limits.memory is not None) and \
                 os.path.exists(f"{self.path}/memory.swap.max"):  # v2 limits swap alone
             _write(f"{self.path}/memory.swap.max",
@@ -717,9 +729,10 @@ class CgroupV2:
         for name, value in (("cpus", limits.cpuset_cpus), ("mems", limits.cpuset_mems)):
             if value:
                 _write(f"{self.path}/cpuset.{name}", value)
-        if limits.cpu_quota is not None or limits.cpu_period is not None:
+        if limits.cpu_quota or limits.cpu_period:  # runc's: no period keeps the one in place
             quota = str(limits.cpu_quota) if limits.cpu_quota and limits.cpu_quota > 0 else "max"
-            _write(f"{self.path}/cpu.max", f"{quota} {limits.cpu_period or 100000}")
+            period = f" {limits.cpu_period}" if limits.cpu_period else ""
+            _write(f"{self.path}/cpu.max", f"{quota}{period}")
         if limits.cpu_shares:
             weight = 1 + ((max(limits.cpu_shares, 2) - 2) * 9999) // 262142
             _write(f"{self.path}/cpu.weight", str(weight))

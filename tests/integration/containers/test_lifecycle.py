@@ -300,7 +300,7 @@ def test_read_only_caps_and_limits_reach_the_container(client: Any) -> None:
                                 pids_limit=42, remove=True)
     assert out.split() == [str(64 << 20).encode(), b"42"]
     with pytest.raises(docker.errors.APIError) as cpus:
-        client.containers.run("busybox", "true", nano_cpus=1000, remove=True)
+        client.containers.run("busybox", "true", nano_cpus=-1, remove=True)
     assert "Range of CPUs is from 0.01" in cpus.value.explanation
 
 

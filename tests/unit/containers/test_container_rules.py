@@ -141,7 +141,7 @@ def test_bad_signal() -> None:
      "^maximum retry count cannot be negative$"),
     ({"AutoRemove": True, "RestartPolicy": {"Name": "sometimes"}},
      "^can't create 'AutoRemove' container with restart policy$"),
-    ({"NanoCpus": 1000}, "Range of CPUs is from 0.01"),
+    ({"NanoCpus": -1}, "Range of CPUs is from 0.01"),
     ({"MemorySwap": 64 << 20}, "You should always set the Memory limit when using Memoryswap limit"),
     ({"MemorySwappiness": 101}, "Invalid value: 101, valid memory swappiness range is 0-100"),
     ({"CapAdd": ["BOGUS"]}, 'invalid CapAdd: unknown capability: "CAP_BOGUS"'),
@@ -161,12 +161,14 @@ def test_limits_from_host_config() -> None:
 
 
 def test_swap_and_cpuset_from_host_config() -> None:
-    """``--memory-swap`` (dockerd's default: twice the memory) and the cpuset reach the runtime."""
+    """``--memory-swap`` (dockerd's default: twice the memory) and the cpuset reach the runtime;
+    a bound of -1 is none written (a new cgroup's: unlimited), as dockerd's spec has it."""
     hc = create.host_config_defaults({"Memory": 64 << 20, "CpusetCpus": "0", "CpusetMems": "0"})
     limits = create.limits(hc)
-    assert (limits.swap, limits.cpuset_cpus, limits.cpuset_mems) == (128 << 20, "0", "0")
-    assert create.limits(create.host_config_defaults({"Memory": 64 << 20, "MemorySwap": -1})).swap == -1
-    assert create.limits(create.host_config_defaults({})).swap is None
+    assert (limits.memory_swap, limits.cpuset_cpus, limits.cpuset_mems) == (128 << 20, "0", "0")
+    unlimited = create.host_config_defaults({"Memory": 64 << 20, "MemorySwap": -1})
+    assert create.limits(unlimited).memory_swap is None
+    assert create.limits(create.host_config_defaults({})).memory_swap is None
 
 
 def test_ulimits_from_host_config() -> None:

@@ -98,14 +98,6 @@ def test_cgroup_detection_hybrid_and_pure_v2(tmp_path: Path) -> None:
     assert pure.mode == "v2" and pure.v2_controllers == {"cpu", "memory", "pids"}
 
 
-def test_limits_validation() -> None:
-    Limits(memory=6 << 20, cpu_quota=1000, cpu_period=100000, cpu_shares=1024, pids=-1).validate()
-    for bad in (Limits(memory=1), Limits(cpu_period=10), Limits(cpu_quota=5),
-                Limits(cpu_shares=300000)):
-        with pytest.raises(InvalidArgument):
-            bad.validate()
-
-
 def test_cpuset_lists_are_read_as_docker_reads_them() -> None:
     assert cgroups.parse_uint_list("0-2,5,+7") == {0, 1, 2, 5, 7}
     assert cgroups.parse_uint_list("") == set()
@@ -129,8 +121,8 @@ def test_v2_writes_swap_as_swap_alone_and_the_cpuset(tmp_path: Path) -> None:
     assert Path(tmp_path, "dockyard", "cgroup.subtree_control").read_text() == "+cpuset"
     cg.update(Limits(memory=64 << 20, memory_swap=-1))
     assert Path(cg.path, "memory.swap.max").read_text() == "max"
-    cg.update(Limits(memory=64 << 20))  # dockerd's default: swap as much as memory
-    assert Path(cg.path, "memory.swap.max").read_text() == str(64 << 20)
+    cg.update(Limits(memory=32 << 20))  # no bound given: runc leaves the one in place
+    assert Path(cg.path, "memory.swap.max").read_text() == "max"
 
 
 def test_a_cgroup_parent_is_placed_as_runc_places_it(tmp_path: Path) -> None:
@@ -237,7 +229,7 @@ def test_spec_round_trips_and_validates() -> None:
     old = spec.to_dict()  # a spec written before the newer fields still decodes
     for name in ("memory_swap", "cpuset_cpus", "cpuset_mems"):
         del old["limits"][name]
-    assert ContainerSpec.from_dict(old).limits.swap == 16 << 20
+    assert ContainerSpec.from_dict(old).limits.memory_swap is None
     for name in ("domainname", "rlimits"):
         del old[name]
     assert (ContainerSpec.from_dict(old).domainname, ContainerSpec.from_dict(old).rlimits) == ("", [])
