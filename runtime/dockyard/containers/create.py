@@ -26,6 +26,7 @@ from ..distribution.manifests import serves
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
+from ..network import ports
 from ..oci.platform import Platform
 from . import health, logopts, unsupported
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
@@ -236,7 +237,8 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
     the docker CLI and docker-py send — and shown so; whoever needs the network resolves it
     (``NetworkManager.mode``: the bridge, "none" when rootless). No RestartPolicy, or one
     without a name, is ``{"Name": "", …}`` (the docker CLI sends "no"); no PortBindings stay
-    null (the docker CLI sends ``{}``)."""
+    null (the docker CLI sends ``{}``), and each binding is Go's struct: ``HostIp`` and
+    ``HostPort`` both, nothing else."""
     daemon = daemon or _DAEMON_DEFAULTS
     hc = dict(hc)
     hc["NetworkMode"] = hc.get("NetworkMode") or "default"
@@ -253,7 +255,7 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
     hc.setdefault("Binds", None)
     hc.setdefault("CapAdd", None)
     hc.setdefault("CapDrop", None)
-    hc.setdefault("PortBindings", None)
+    hc["PortBindings"] = ports.go_port_map(hc.get("PortBindings"))  # Go's nat.PortMap
     hc["ShmSize"] = hc.get("ShmSize") or daemon.default_shm_size
     hc["Runtime"] = hc.get("Runtime") or unsupported.RUNTIMES[0]  # "": the daemon's default
     if not hc.get("StorageOpt"):

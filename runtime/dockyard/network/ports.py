@@ -100,6 +100,18 @@ def bindings(config: dict[str, Any], host_config: dict[str, Any]) -> list[PortBi
     return out
 
 
+def go_port_map(declared: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``HostConfig.PortBindings`` as dockerd stores and shows it, Go's ``nat.PortMap``: keys
+    sorted, each binding with both ``HostIp`` and ``HostPort`` ("" when missing) and nothing
+    else; a key's null or empty list kept as sent."""
+    if declared is None:
+        return None
+    return {key: None if entries is None else
+            [{"HostIp": str((e or {}).get("HostIp") or ""), "HostPort": str((e or {}).get("HostPort") or "")}
+             for e in entries]
+            for key, entries in sorted(declared.items())}
+
+
 def exposed_keys(config: dict[str, Any], host_config: dict[str, Any]) -> list[str]:
     """Every port key inspect lists, published or not, normalised to ``port/proto``."""
     keys = [*(config.get("ExposedPorts") or {}), *(host_config.get("PortBindings") or {})]

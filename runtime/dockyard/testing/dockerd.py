@@ -76,17 +76,21 @@ def dockerd_command(root: Path, binary: str = DOCKERD, extra_args: tuple[str, ..
 
 
 def start_dockerd(timeout: float = 30.0, binary: str = DOCKERD,
-                  env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()) -> Dockerd:
+                  env: dict[str, str] | None = None, extra_args: tuple[str, ...] = (),
+                  wrapper: tuple[str, ...] = (), bridge: bool = False) -> Dockerd:
     """Start dockerd in a fresh temp directory (short path: socket names are length-limited).
 
     ``binary`` and ``env`` run another dockerd (e.g. a newer one unpacked in a scratch
     directory, with its containerd first on ``PATH``); by default Debian's, in this environment.
-    ``extra_args``: more options for it.
+    ``extra_args``: more options for it. ``wrapper``: a command that execs it (the pid stays
+    dockerd's), e.g. into a network namespace of its own — where ``bridge`` gives it its
+    default bridge (``--bridge=none`` otherwise: no bridge beside the host's).
     """
     root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
     if any(arg.startswith("--userns-remap") for arg in extra_args):
         root.chmod(0o711)  # dockerd: the remapped root must search its way to its data root
-    command = dockerd_command(root, binary, extra_args)
+    command = [*wrapper, *(arg for arg in dockerd_command(root, binary, extra_args)
+                           if not (bridge and arg == "--bridge=none"))]
     daemon = Dockerd(root, _launch(root, command, env, "wb"), command, env)
     try:
         _wait_ready(daemon, timeout)
