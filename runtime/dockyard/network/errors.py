@@ -3,6 +3,8 @@
 ::
 
     NetworkError (DockyardError)        500  plumbing failed (netlink, iptables, a proxy)
+    │   └── ExternalConnectivity         500  a start's published ports: "driver failed programming
+    │                                         external connectivity on endpoint NAME (ID): CAUSE"
     ├── NetworkNotFound (NotFound)      404  "network x not found"
     ├── NetworkExists (Conflict)        409  "network with name x already exists"
     ├── NetworkAmbiguous (InvalidArgument) 400  a name two networks share, an ID prefix several have
@@ -22,6 +24,16 @@ Asker = Literal["engine", "inspect", "remove"]
 
 class NetworkError(DockyardError):
     """Kernel or tool plumbing failed; the message says which step."""
+
+
+class ExternalConnectivity(NetworkError):
+    """A published port a start could not serve, as dockerd's bridge driver words it: the
+    endpoint, then the cause (``invalid transport protocol: 0``, ``Error starting userland
+    proxy: protocol not supported``)."""
+
+    def __init__(self, name: str, endpoint_id: str, cause: str) -> None:
+        super().__init__("driver failed programming external connectivity on endpoint "
+                         f"{name} ({endpoint_id}): {cause}")
 
 
 class NetworkNotFound(NotFound):

@@ -40,6 +40,7 @@ from ..store.timefmt import filter_time, parse_unix
 from . import files, ipam, nat, netlink, ports
 from .errors import (
     Asker,
+    ExternalConnectivity,
     NetworkAmbiguous,
     NetworkError,
     NetworkExists,
@@ -50,7 +51,7 @@ from .errors import (
 )
 from .nsconnect import SocketFactory
 from .pool import NetnsPool
-from .proxy import PortProxy, Published, Target, bind
+from .proxy import PortProxy, Published, Target, bind, check_protocol
 from .state import Endpoint, Network, Sandbox, State
 from .views import (
     DEFAULT_BRIDGE_OPTIONS,
@@ -505,7 +506,7 @@ class NetworkManager:
         as given (:func:`_as_named`) and its start answers 404 "network foo:bar not found".
         A ``container:x`` mode is recorded with x's full id when there is an x, as dockerd
         20.10's create does; its create takes a name no container has (the start fails, 404)."""
-        ports.bindings(record.config, record.host_config)
+        ports.check_bindings(record.host_config)
         _check_macs(record)
         settings = empty_settings()
         mode = self.mode(record)
@@ -589,7 +590,7 @@ class NetworkManager:
             try:
                 setup = self._setup(record, userns, links)
             except BaseException:
-                self._teardown(record)
+                self._teardown(record, failed=True)
                 raise
         if not defer:
             setup.finish()
@@ -648,7 +649,7 @@ class NetworkManager:
             try:
                 self._finish_locked(record, sb, mode, requested)
             except BaseException:
-                self._teardown(record)
+                self._teardown(record, failed=True)
                 raise
 
     def _finish_locked(self, record: ContainerLike, sb: Sandbox, mode: str,
@@ -778,7 +779,9 @@ class NetworkManager:
             if isinstance(record.network_settings, dict):
                 self._clear_settings(record)
 
-    def _teardown(self, record: ContainerLike) -> None:
+    def _teardown(self, record: ContainerLike, failed: bool = False) -> None:
+        """``failed``: a start's set-up that failed — its veths are deleted before the start
+        answers, as dockerd's endpoint removal does (an exit's go with the netns, reaped later)."""
         inside = self._insides.pop(record.id, None)
         if inside is not None:  # a deferred set-up that never finished
             inside.close()
@@ -794,7 +797,11 @@ class NetworkManager:
             self.state.save()
             for net in self._networks_of(record):
                 self._told(net, "disconnect", record.id)
-        if eps:
+        if eps and failed:
+            for ep in eps:
+                with contextlib.suppress(NetworkError):
+                    self.nl.delete_link(ep.host_if)
+        elif eps:
             self._reap([ep.host_if for ep in eps])
             self._refresh_peers(record.id, [ep.network_id for ep in eps])
 
@@ -1124,15 +1131,22 @@ class NetworkManager:
         done: list[tuple[Any, ...]] = []
         try:
             for b in wanted:
+                check_protocol(b.proto)
                 done.append(self._bind_one(b))
                 if b.dual and (v6 := _bind_v6(*done[-1][:4])) is not None:
                     done.append(v6)
-        except PortAllocated as exc:  # dockerd's words: the port is the endpoint's failure
+        except (PortAllocated, NetworkError) as exc:  # dockerd's words: the endpoint's failure
             for _proto, _ip, _port, _cport, sock in done:
                 sock.close()
             eps = self.state.endpoints_for(record.id)
             endpoint = eps[0].endpoint_id if eps else _new_id()
-            raise PortAllocated.on_endpoint(exc, record.name.lstrip("/"), endpoint) from None
+            if isinstance(exc, PortAllocated):
+                raise PortAllocated.on_endpoint(exc, record.name.lstrip("/"), endpoint) from None
+            raise ExternalConnectivity(record.name.lstrip("/"), endpoint, str(exc)) from None
+        except BaseException:
+            for _proto, _ip, _port, _cport, sock in done:
+                sock.close()
+            raise
         sb.ports = [list(p) for p in done]
         self._publish(sb, target, done)
 
@@ -1187,7 +1201,7 @@ class NetworkManager:
             return
         s["SandboxID"] = secrets.token_hex(32) if sb.netns not in ("host", "none") else ""
         s["SandboxKey"] = sb.netns if sb.netns not in ("host", "none") else ""
-        keys = ports.exposed_keys(record.config, record.host_config)
+        keys = ports.exposed_keys(record.config)
         s["Ports"] = ports.settings(keys, [(str(p[0]), str(p[1]), int(p[2]), int(p[3])) for p in sb.ports])
         if self.mode(record) == "host":
             requested = [(self.find("host"), {})]

@@ -6,6 +6,7 @@ into a list of bindings, and back into ``NetworkSettings.Ports`` as dockerd show
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from ..errors import InvalidArgument
 
 @dataclass(frozen=True)
 class PortBinding:
-    proto: str            # tcp | udp
+    proto: str            # tcp | udp | sctp; icmp or "0" (an unknown name) fail the start
     container_port: int
     host_ip: str          # "0.0.0.0" when unspecified
     host_ports: tuple[int, ...]  # candidates in order; (0,) = ephemeral (EphemeralPorts)
@@ -57,47 +58,82 @@ class EphemeralPorts:
                 self._last[proto] = port
 
 
-def parse_port_key(key: str) -> tuple[int, str]:
-    """``"80"``, ``"80/tcp"``, ``"53/udp"`` → (port, proto)."""
-    port_text, _, proto = key.partition("/")
-    proto = (proto or "tcp").lower()
-    if proto not in ("tcp", "udp", "sctp") or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise InvalidArgument(f"invalid port specification: \"{key}\"")
-    if proto == "sctp":
-        raise InvalidArgument("sctp ports are not supported by dockyard")
-    return int(port_text), proto
+# libnetwork's types.Protocol numbers (types.ParseProtocol): any other name is 0
+PROTOCOLS: Final = {"icmp": 1, "tcp": 6, "udp": 17, "sctp": 132}
 
 
-def _host_ports(text: str, key: str) -> tuple[int, ...]:
+def split_proto_port(raw: str) -> tuple[str, str]:
+    """go-connections' ``nat.SplitProtoPort``: ``"80"`` → (tcp, 80), ``"80/"`` → (tcp, 80),
+    ``"80/udp/x"`` → (udp, 80), ``"/tcp"`` → ("", "") — the protocol as written (``TCP``)."""
+    parts = raw.split("/")
+    if not raw or not parts[0]:
+        return "", ""
+    if len(parts) == 1:
+        return "tcp", raw
+    return parts[1] or "tcp", parts[0]
+
+
+def _uint16(text: str) -> int:
+    """Go's ``strconv.ParseUint(text, 10, 16)``: ASCII digits, at most 65535."""
+    if not text or not text.isascii() or not text.isdigit() or int(text) > 0xFFFF:
+        raise ValueError(text)
+    return int(text)
+
+
+def parse_port(text: str) -> int:
+    """``nat.ParsePort``: "" is 0; anything but a 16-bit number is refused (ValueError)."""
+    return _uint16(text) if text else 0
+
+
+def port_range(text: str) -> tuple[int, int]:
+    """``nat.ParsePortRangeToInt``: "" is (0, 0); ``"8080"``, ``"8080-8081"``; a range that
+    runs backwards is refused (ValueError)."""
     if not text:
-        return (0,)
-    low, _, high = text.partition("-")
+        return 0, 0
+    low, dash, high = text.partition("-")
+    first = _uint16(low)
+    last = _uint16(high.partition("-")[0]) if dash else first
+    if last < first:
+        raise ValueError(text)
+    return first, last
+
+
+def port_int(key: str) -> int:
+    """``nat.Port.Int``: the port number of a key, 0 where it is none (``abc/tcp``)."""
     try:
-        first, last = int(low), int(high or low)
+        return parse_port(split_proto_port(key)[1])
     except ValueError:
-        raise InvalidArgument(f"invalid hostPort: {text}") from None
-    if not 0 <= first <= last < 65536:
-        raise InvalidArgument(f"invalid hostPort: {text}")
-    return tuple(range(first, last + 1))
+        return 0
 
 
-def bindings(config: dict[str, Any], host_config: dict[str, Any]) -> list[PortBinding]:
-    """Every port to publish, validated (bad input is a 400 at create time)."""
-    out: list[PortBinding] = []
-    declared = host_config.get("PortBindings") or {}
-    for key, entries in declared.items():
-        port, proto = parse_port_key(key)
-        for entry in entries or [{}]:
-            host_ip = (entry or {}).get("HostIp") or ""
-            out.append(PortBinding(proto, port, host_ip or "0.0.0.0",
-                                   _host_ports((entry or {}).get("HostPort") or "", key), not host_ip))
-    if host_config.get("PublishAllPorts"):
-        done = {parse_port_key(k) for k in declared}
-        for key in config.get("ExposedPorts") or {}:
-            port, proto = parse_port_key(key)
-            if (port, proto) not in done:
-                out.append(PortBinding(proto, port, "0.0.0.0", (0,), True))
-    return out
+def protocol(key: str) -> str:
+    """The protocol libnetwork makes of a key (``types.ParseProtocol``, then its ``String``):
+    tcp, udp, sctp or icmp whatever their case, and "0" for any other (``80/foo``, ``/tcp``)."""
+    name = split_proto_port(key)[0].lower()
+    return name if name in PROTOCOLS else "0"
+
+
+def check_bindings(host_config: dict[str, Any]) -> None:
+    """dockerd 20.10's ``validatePortBindings`` at create: each key's port part (the key itself
+    is taken as written: ``80/foo``, ``80/``, ``/tcp``, ``0/tcp``), then each binding's
+    ``HostPort`` (a port or range, a ``/proto`` after it ignored); both quoted as Go's %q.
+    An sctp key is refused here in dockyard's words: its proxy has no SCTP."""
+    from ..build.imageconfig import go_quote
+
+    for key, entries in (host_config.get("PortBindings") or {}).items():
+        port_text = split_proto_port(key)[1]
+        try:
+            parse_port(port_text)
+        except ValueError:
+            raise InvalidArgument(f"invalid port specification: {go_quote(port_text)}") from None
+        if split_proto_port(key)[0].lower() == "sctp":
+            raise InvalidArgument("sctp ports are not supported by dockyard")
+        for entry in entries or []:
+            host_port = str((entry or {}).get("HostPort") or "")
+            try:
+                port_range(split_proto_port(host_port)[1])
+            except ValueError:
+                raise InvalidArgument(f"invalid port specification: {go_quote(host_port)}") from None
 
 
 def go_port_map(declared: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -112,10 +148,42 @@ def go_port_map(declared: dict[str, Any] | None) -> dict[str, Any] | None:
             for key, entries in sorted(declared.items())}
 
 
-def exposed_keys(config: dict[str, Any], host_config: dict[str, Any]) -> list[str]:
-    """Every port key inspect lists, published or not, normalised to ``port/proto``."""
-    keys = [*(config.get("ExposedPorts") or {}), *(host_config.get("PortBindings") or {})]
-    return sorted({"{}/{}".format(*parse_port_key(k)) for k in keys})
+def _host_ip(text: str) -> str:
+    """A binding's host address as Go's ``net.ParseIP`` reads it: one it cannot read is none
+    (both families, as no address), never a name to look up."""
+    try:
+        return str(ipaddress.ip_address(text)) if text else ""
+    except ValueError:
+        return ""
+
+
+def bindings(config: dict[str, Any], host_config: dict[str, Any]) -> list[PortBinding]:
+    """Every port to publish, as dockerd 20.10 picks them: an ``ExposedPorts`` key's bindings
+    are ``PortBindings``' under the very same string (``80/TCP`` or ``80/`` bound while
+    ``80/tcp`` is exposed publishes nothing, nor does a binding nothing exposes); a null or
+    empty list publishes nothing unless ``PublishAllPorts``, which gives every exposed key
+    without bindings an ephemeral port. Bound keys first, in the order given."""
+    declared = host_config.get("PortBindings") or {}
+    exposed = list(config.get("ExposedPorts") or {})
+    out: list[PortBinding] = []
+    for key in [k for k in declared if k in exposed] + [k for k in exposed if k not in declared]:
+        proto, port = protocol(key), port_int(key)
+        entries = declared.get(key) or []
+        for entry in entries:
+            host_ip = _host_ip(str((entry or {}).get("HostIp") or ""))
+            first, last = port_range(split_proto_port(str((entry or {}).get("HostPort") or ""))[1])
+            out.append(PortBinding(proto, port, host_ip or "0.0.0.0",
+                                   tuple(range(first, last + 1)), not host_ip))
+        if not entries and host_config.get("PublishAllPorts"):
+            out.append(PortBinding(proto, port, "0.0.0.0", (0,), True))
+    return out
+
+
+def exposed_keys(config: dict[str, Any]) -> list[str]:
+    """``NetworkSettings.Ports``' keys of a running container: one per ``ExposedPorts`` key,
+    as libnetwork gives them back (``80/TCP`` and ``80/`` → ``80/tcp``, ``80/foo`` → ``80/0``,
+    ``abc/tcp`` → ``0/tcp``); a ``PortBindings`` key nothing exposes is not among them."""
+    return sorted({f"{port_int(k)}/{protocol(k)}" for k in config.get("ExposedPorts") or {}})
 
 
 def settings(keys: list[str], published: list[tuple[str, str, int, int]]) -> dict[str, Any]:

@@ -46,6 +46,17 @@ class Published:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
+def check_protocol(proto: str) -> None:
+    """Whether a published port's protocol can be served, before any host port is taken:
+    dockerd's bridge driver refuses a protocol it has no address type for (``icmp``, and "0"
+    for a name it does not know) in its words, ``invalid transport protocol: 0``; dockyard's
+    proxy relays TCP streams and UDP datagrams, no SCTP."""
+    if proto == "sctp":
+        raise NetworkError("sctp ports are not supported by dockyard")
+    if proto not in ("tcp", "udp"):
+        raise NetworkError(f"invalid transport protocol: {proto}")
+
+
 def bind(proto: str, host_ip: str, host_port: int) -> socket.socket:
     """A bound (and, for TCP, listening) socket, or dockerd's "port is already allocated"."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM

@@ -51,6 +51,8 @@ def record(tmp_path: Path) -> Callable[..., Record]:
     def make(name: str = "", **host_config: Any) -> Record:
         cid = secrets.token_hex(32)
         config = host_config.pop("config", {})
+        if host_config.get("PortBindings") and "ExposedPorts" not in config:  # as the CLI's -p
+            config["ExposedPorts"] = {key: {} for key in host_config["PortBindings"]}
         networks = host_config.pop("networks", None)
         rec = Record(cid, "/" + (name or f"c{next(_n)}"), tmp_path / "containers" / cid,
                      config=config, host_config=host_config)

@@ -24,7 +24,8 @@ from dockyard.network.manager import NetworkManager
 base = Path(sys.argv[1])
 busybox_rootfs(base / "rootfs")
 mgr = NetworkManager(base / "data", rootless=True)
-rec = SimpleNamespace(id="ab" * 32, name="/rl", dir=base / "c", config={}, network_settings={},
+rec = SimpleNamespace(id="ab" * 32, name="/rl", dir=base / "c", config={"ExposedPorts": {"80/tcp": {}}},
+                      network_settings={},
                       host_config={"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1"}]}})
 mgr.validate(rec)
 setup = mgr.setup(rec)

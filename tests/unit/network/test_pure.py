@@ -82,12 +82,39 @@ def test_port_bindings_ranges_publish_all_and_errors() -> None:
                           "PublishAllPorts": True})
     assert got == [ports.PortBinding("tcp", 80, "0.0.0.0", (8080, 8081), dual=True),
                    ports.PortBinding("udp", 53, "0.0.0.0", (0,), dual=True)]
-    explicit = ports.bindings({}, {"PortBindings": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "1"}]}})
+    exposed = {"ExposedPorts": {"80/tcp": {}}}
+    explicit = ports.bindings(exposed, {"PortBindings": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "1"}]}})
     assert explicit == [ports.PortBinding("tcp", 80, "0.0.0.0", (1,))]  # v4 only, as dockerd
-    with pytest.raises(InvalidArgument, match='invalid port specification: "x/tcp"'):
-        ports.bindings({}, {"PortBindings": {"x/tcp": []}})
+    # dockerd 20.10: the binding's key must be the exposed key as written; null/[] publish nothing
+    assert ports.bindings({}, {"PortBindings": {"80/tcp": [{"HostPort": "1"}]}}) == []
+    assert ports.bindings(exposed, {"PortBindings": {"80/TCP": [{"HostPort": "1"}]}}) == []
+    assert ports.bindings(exposed, {"PortBindings": {"80/tcp": []}}) == []
+    assert ports.bindings(exposed, {"PortBindings": {"80/tcp": None}, "PublishAllPorts": True}) == \
+        [ports.PortBinding("tcp", 80, "0.0.0.0", (0,), dual=True)]
+    odd = ports.bindings({"ExposedPorts": {"80/foo": {}, "abc/TCP": {}}}, {"PublishAllPorts": True})
+    assert [(b.proto, b.container_port) for b in odd] == [("0", 80), ("tcp", 0)]
+    unreadable = ports.bindings(exposed, {"PortBindings": {"80/tcp": [{"HostIp": "bogus", "HostPort": "1/udp"}]}})
+    assert unreadable == [ports.PortBinding("tcp", 80, "0.0.0.0", (1,), dual=True)]  # no name lookup
+    with pytest.raises(InvalidArgument, match='invalid port specification: "x"'):
+        ports.check_bindings({"PortBindings": {"x/tcp": []}})
+    with pytest.raises(InvalidArgument, match='invalid port specification: "8081-8080"'):
+        ports.check_bindings({"PortBindings": {"80/tcp": [{"HostPort": "8081-8080"}]}})
+    ports.check_bindings({"PortBindings": {k: [{"HostPort": "8080/udp"}] for k in ("0/tcp", "/tcp", "80/", "80/foo")}})
     shaped = ports.settings(["443/tcp", "80/tcp"], [("tcp", "0.0.0.0", 8080, 80)])
     assert shaped == {"443/tcp": None, "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
+
+
+def test_port_keys_as_go_connections_reads_them() -> None:
+    assert [ports.split_proto_port(k) for k in ("80", "80/", "80/UDP", "80/tcp/x", "/tcp", "")] == \
+        [("tcp", "80"), ("tcp", "80"), ("UDP", "80"), ("tcp", "80"), ("", ""), ("", "")]
+    assert ports.exposed_keys({"ExposedPorts": {k: {} for k in ("80/TCP", "81/", "82/foo", "/tcp", "99999/udp",
+                                                                 "83/icmp", "080/sctp")}}) == \
+        ["0/0", "0/udp", "80/sctp", "80/tcp", "81/tcp", "82/0", "83/icmp"]
+    assert ports.go_port_map({"b": [{"HostPort": "1", "X": 1}], "a": None, "c": []}) == \
+        {"a": None, "b": [{"HostIp": "", "HostPort": "1"}], "c": []}
+    for bad in ("+1", "-1", " 1", "65536", "\uff11"):
+        with pytest.raises(ValueError):
+            ports.parse_port(bad)
 
 
 def test_hosts_and_resolv_conf(tmp_path: Path) -> None:
