@@ -1131,7 +1131,7 @@ class NetworkManager:
         done: list[tuple[Any, ...]] = []
         try:
             for b in wanted:
-                check_protocol(b.proto)
+                check_protocol(b.proto, b.host_ip)
                 done.append(self._bind_one(b))
                 if b.dual and (v6 := _bind_v6(*done[-1][:4])) is not None:
                     done.append(v6)

@@ -116,8 +116,7 @@ def protocol(key: str) -> str:
 def check_bindings(host_config: dict[str, Any]) -> None:
     """dockerd 20.10's ``validatePortBindings`` at create: each key's port part (the key itself
     is taken as written: ``80/foo``, ``80/``, ``/tcp``, ``0/tcp``), then each binding's
-    ``HostPort`` (a port or range, a ``/proto`` after it ignored); both quoted as Go's %q.
-    An sctp key is refused here in dockyard's words: its proxy has no SCTP."""
+    ``HostPort`` (a port or range, a ``/proto`` after it ignored); both quoted as Go's %q."""
     from ..build.imageconfig import go_quote
 
     for key, entries in (host_config.get("PortBindings") or {}).items():
@@ -126,8 +125,6 @@ def check_bindings(host_config: dict[str, Any]) -> None:
             parse_port(port_text)
         except ValueError:
             raise InvalidArgument(f"invalid port specification: {go_quote(port_text)}") from None
-        if split_proto_port(key)[0].lower() == "sctp":
-            raise InvalidArgument("sctp ports are not supported by dockyard")
         for entry in entries or []:
             host_port = str((entry or {}).get("HostPort") or "")
             try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -46,15 +47,37 @@ class Published:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
-def check_protocol(proto: str) -> None:
+def check_protocol(proto: str, host_ip: str) -> None:
     """Whether a published port's protocol can be served, before any host port is taken:
     dockerd's bridge driver refuses a protocol it has no address type for (``icmp``, and "0"
-    for a name it does not know) in its words, ``invalid transport protocol: 0``; dockyard's
-    proxy relays TCP streams and UDP datagrams, no SCTP."""
-    if proto == "sctp":
-        raise NetworkError("sctp ports are not supported by dockyard")
-    if proto not in ("tcp", "udp"):
+    for a name it does not know) in its words, ``invalid transport protocol: 0``.
+
+    ``sctp``: dockerd's docker-proxy opens an SCTP socket (``socket(AF_INET, SOCK_STREAM,
+    IPPROTO_SCTP)``); where the kernel has no SCTP that fails, and so does the start: ``Error
+    starting userland proxy: protocol not supported`` (the errno in Go's words). The socket is
+    tried here for real, so that failure is the kernel's. Where the kernel does take it,
+    dockyard still refuses the start, in the same shape: its proxy relays TCP streams and UDP
+    datagrams only — it has no SCTP association relay — and a port that carries nothing would
+    be worse than a clear refusal. (That branch needs a kernel with SCTP to be exercised.)"""
+    if proto not in ("tcp", "udp", "sctp"):
         raise NetworkError(f"invalid transport protocol: {proto}")
+    if proto != "sctp":
+        return
+    try:
+        probe = socket.socket(socket.AF_INET6 if ":" in host_ip else socket.AF_INET,
+                              socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+    except OSError as exc:
+        raise NetworkError(f"Error starting userland proxy: {go_errno(exc)}") from None
+    probe.close()
+    raise NetworkError("Error starting userland proxy: sctp ports are not supported by dockyard "
+                       "(it has no SCTP proxy)")
+
+
+def go_errno(exc: OSError) -> str:
+    """An errno as Go's ``syscall.Errno.Error`` words it: the C library's text, lower case
+    first ("protocol not supported")."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]
 
 
 def bind(proto: str, host_ip: str, host_port: int) -> socket.socket:

@@ -99,7 +99,7 @@ def test_port_bindings_ranges_publish_all_and_errors() -> None:
         ports.check_bindings({"PortBindings": {"x/tcp": []}})
     with pytest.raises(InvalidArgument, match='invalid port specification: "8081-8080"'):
         ports.check_bindings({"PortBindings": {"80/tcp": [{"HostPort": "8081-8080"}]}})
-    ports.check_bindings({"PortBindings": {k: [{"HostPort": "8080/udp"}] for k in ("0/tcp", "/tcp", "80/", "80/foo")}})
+    ports.check_bindings({"PortBindings": {k: [{"HostPort": "8080/udp"}] for k in ("0/tcp", "/tcp", "80/", "80/sctp")}})
     shaped = ports.settings(["443/tcp", "80/tcp"], [("tcp", "0.0.0.0", 8080, 80)])
     assert shaped == {"443/tcp": None, "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
 
