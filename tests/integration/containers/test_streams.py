@@ -142,4 +142,4 @@ def test_a_failed_start_tells_no_next_exit_waiter(client: Any, dockyard_daemon: 
             chunk = s.recv(4096)
             assert chunk, body
             body += chunk
-        assert b'"StatusCode": 127' in body
+        assert b'"StatusCode":127' in body
