@@ -69,23 +69,49 @@ def bus_of(engine: Any) -> EventBus:
 
 
 def matches(event: Event, filters: dict[str, list[str]]) -> bool:
-    """dockerd's event filters: type, event/action, container, image, label, scope."""
+    """dockerd's events filter (its ``Filter.Include``), every key at once: ``type``,
+    ``event``, ``scope`` and ``image`` exactly; ``container``, ``network``, ``volume``,
+    ``daemon`` and the swarm kinds as a prefix of the actor's id or name, whatever the event's
+    type; ``label``: every one given (``k`` or ``k=v``) among the actor's attributes. A key it
+    does not know filters nothing."""
     actor = event["Actor"]
-    attrs = actor["Attributes"]
-    checks: dict[str, Callable[[str], bool]] = {
-        "type": lambda v: event["Type"] == v,
-        "event": lambda v: event["Action"] == v or event["Action"].split(":")[0] == v,
-        "container": lambda v: event["Type"] == "container" and (
-            actor["ID"].startswith(v) or attrs.get("name") == v),
-        "image": lambda v: attrs.get("image") == v or actor["ID"] == v,
-        "label": lambda v: _label(attrs, v),
-        "scope": lambda v: v == "local",
-    }
-    for key, values in filters.items():
-        check = checks.get(key)
-        if check is not None and values and not any(check(v) for v in values):
-            return False
-    return True
+    attrs: dict[str, str] = actor.get("Attributes") or {}
+    fields = {key: set(values) for key, values in filters.items() if values}
+
+    def exact(key: str, source: str) -> bool:
+        return key not in fields or source in fields[key]
+
+    def fuzzy(key: str) -> bool:  # Go's FuzzyMatch of the actor's id, then of its name
+        return key not in fields or any(
+            source.startswith(prefix) for source in (actor["ID"], attrs.get("name", ""))
+            for prefix in fields[key])
+
+    action = event["Action"]
+    if fields.get("event", set()) & {"health_status", "exec_create", "exec_start"}:
+        by_event = any(action.startswith(value) for value in fields["event"])
+    else:
+        by_event = exact("event", action)
+    image = attrs.get("name" if event["Type"] == "image" else "image", "")
+    return (by_event and exact("type", event["Type"]) and exact("scope", event.get("scope", ""))
+            and all(fuzzy(key) for key in _BY_NAME)
+            and any(exact("image", source) for source in
+                    (actor["ID"], image, _familiar(actor["ID"]), _familiar(image)))
+            and all(_label(attrs, spec) for spec in fields.get("label", ())))
+
+
+_BY_NAME = ("daemon", "container", "plugin", "volume", "network", "node", "service", "secret",
+            "config")
+
+
+def _familiar(image: str) -> str:
+    """moby's stripTag: the name as users type it, without tag or digest (``busybox`` for
+    ``docker.io/library/busybox:1``); what no reference parses, as it is."""
+    from ..oci.reference import InvalidReference, parse
+
+    try:
+        return parse(image, default_tag=False).familiar_repository
+    except (InvalidReference, ValueError):
+        return image
 
 
 def _label(attrs: dict[str, str], spec: str) -> bool:
