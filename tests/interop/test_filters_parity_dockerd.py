@@ -193,3 +193,19 @@ def test_a_prune_that_removes_nothing_answers_as_dockerd(both: dict[str, Any], e
         assert response.status_code == 200, response.text
         bodies[name] = json.loads(response.text)
     assert bodies["dockyard"] == bodies["dockerd"]
+
+
+def test_ps_name_filter_reads_the_name_with_and_without_its_slash(both: dict[str, Any]) -> None:
+    """dockerd matches a ``name`` value against ``/name`` and ``name``: an anchored pattern finds
+    the container either way."""
+    values = ["^fltname-c$", "^/fltname-c$", "fltname", "^fltname-c", "-c$", "^ltname"]
+    answers = {}
+    for side, (docker, _client) in both.items():
+        assert docker("create", "--name", "fltname-c", "--network", "none", "busybox", "true").returncode == 0
+        try:
+            answers[side] = [docker("ps", "-a", "--filter", f"name={v}", "--format", "{{.Names}}").stdout
+                             for v in values]
+        finally:
+            docker("rm", "-f", "fltname-c")
+    assert answers["dockyard"] == answers["dockerd"]
+    assert answers["dockerd"][:2] == ["fltname-c\n", "fltname-c\n"]

@@ -273,7 +273,7 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
     """``docker ps --filter``: each key must match one of its values."""
     checks: dict[str, Callable[[str], bool]] = {
         "status": lambda v: bool(record.state["Status"] == v),
-        "name": lambda v: go_match(v, record.name),
+        "name": lambda v: go_match(v, record.name) or go_match(v, record.name.removeprefix("/")),
         "id": lambda v: record.id.startswith(v),
         "label": lambda v: _label_match(record.config.get("Labels") or {}, v),
         "ancestor": lambda v: _ancestor(record, v),
