@@ -148,7 +148,7 @@ def layer_entries(api: Any, image: str) -> list[list[tuple[str, int]]]:
 def case_context(case: Path) -> Iterator[Path]:
     """A copy of a corpus case without its ``expected.json``: a recorded result is not build
     input (a ``COPY . /x`` would otherwise see it)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="dytest-case-") as tmp:
         dest = Path(tmp) / case.name
         shutil.copytree(case, dest, symlinks=True, ignore=shutil.ignore_patterns("expected.json"))
         yield dest

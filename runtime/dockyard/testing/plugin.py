@@ -2,7 +2,8 @@
 
 In CI (``CI=true``) a test skipped for a missing capability counts as a failure: CI runs as
 root and must exercise everything. So does a container cgroup the run left under
-``dockyard/`` (named with the test it appeared during): no test can count every leak itself.
+``dockyard/``, and a temporary directory, file or mount of ours (``tmpwatch.py``), each named
+with the test it appeared during: no test can count every leak itself.
 And so does a lookup of a name beyond this machine by a Python process of the run (the test
 process and every daemon it starts; ``netguard.py``): refused, named with its test, and a
 failure in CI — tests reach loopback and their own namespaces, nothing else.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import netguard
+from . import netguard, tmpwatch
 
 if TYPE_CHECKING:
     from .daemon import DaemonProcess
@@ -85,9 +86,19 @@ def _report_lookups(reporter: Any) -> bool:
     return bool(found)
 
 
+_TEMP: tmpwatch.Watch | None = None
+
+
+def _basetemp(config: pytest.Config) -> str | None:
+    """This session's ``tmp_path`` base (made now rather than at the first ``tmp_path``)."""
+    factory = getattr(config, "_tmp_path_factory", None)  # None under -p no:tmpdir
+    return str(factory.getbasetemp()) if factory is not None else None
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    global _CGROUPS_AT_START
+    global _CGROUPS_AT_START, _TEMP
     _guard_lookups()
+    _TEMP = tmpwatch.Watch(_basetemp(session.config))
     if os.geteuid() == 0:
         _CGROUPS_AT_START = frozenset(_dockyard_cgroups())
 
@@ -105,23 +116,43 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     if os.geteuid() == 0:
         for name in _dockyard_cgroups() - _CGROUPS_AT_START:
             _CGROUPS_SEEN.setdefault(name, item.nodeid)
+    if _TEMP is not None:
+        _TEMP.scan(item.nodeid)
+
+
+def _leaks_left() -> tuple[set[str], list[tuple[str, str]]]:
+    """The cgroups and the temporary names and mounts still left, after a grace of five
+    seconds: the last tests' daemons and shims may still be removing theirs."""
+    cgroups = _dockyard_cgroups() & set(_CGROUPS_SEEN) if os.geteuid() == 0 else set()
+    temp = _TEMP.left() if _TEMP is not None else []
+    deadline = time.monotonic() + 5
+    while (cgroups or temp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        cgroups &= _dockyard_cgroups()
+        temp = _TEMP.left() if temp and _TEMP is not None else []
+    return cgroups, temp
+
+
+def _report_leaks(reporter: Any) -> int:
+    """Each leak with the test during which it appeared (one no test checks for: where it
+    came from); how many there were."""
+    cgroups, temp = _leaks_left()
+    lines = [(f"cgroup dockyard/{name}", _CGROUPS_SEEN[name]) for name in sorted(cgroups)] + temp
+    if lines:
+        reporter.write("\n")
+    for what, test in lines:
+        reporter.write_line(f"{what} left behind; it appeared during {test}",
+                            red=in_ci(), yellow=not in_ci())
+    return len(lines)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and os.geteuid() == 0:
-        left = _dockyard_cgroups() & set(_CGROUPS_SEEN)
-        deadline = time.monotonic() + 5  # shims of the last containers may still be removing them
-        while left and time.monotonic() < deadline:
-            time.sleep(0.1)
-            left &= _dockyard_cgroups()
-        if left:
-            reporter.write("\n")
-        for name in sorted(left):  # a leak some test does not check for: where it came from
-            reporter.write_line(f"cgroup dockyard/{name} left behind; it appeared during "
-                                f"{_CGROUPS_SEEN[name]}", red=in_ci(), yellow=not in_ci())
+    if reporter is not None:
+        left = _report_leaks(reporter)
         if left and in_ci():
-            reporter.write_line(f"CI: {len(left)} cgroup(s) left behind; a leak fails CI", red=True)
+            reporter.write_line(f"CI: {left} cgroup(s), temporary name(s) or mount(s) left behind; "
+                                "a leak fails CI", red=True)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if reporter is not None and _report_lookups(reporter) and in_ci():
         reporter.write_line("CI: a name beyond this machine was looked up; that fails CI", red=True)

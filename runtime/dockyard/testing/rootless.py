@@ -64,7 +64,7 @@ class UnprivilegedUser:
         if os.geteuid() != 0:
             raise PermissionError("creating a test user needs root")
         name = f"{prefix}{uuid.uuid4().hex[:8]}"
-        home = Path(tempfile.mkdtemp(prefix=f"{name}-home-", dir="/tmp"))
+        home = Path(tempfile.mkdtemp(prefix=f"dytest-{name}-home-", dir="/tmp"))
         extra = [] if subids else ["-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"]
         subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/bin/sh", *extra, name],
                        check=True, capture_output=True)
@@ -74,7 +74,7 @@ class UnprivilegedUser:
             os.chown(home, user.uid, user.gid)
             home.chmod(0o700)
             if runtime_dir:
-                user.runtime_dir = Path(tempfile.mkdtemp(prefix=f"{name}-run-", dir="/tmp"))
+                user.runtime_dir = Path(tempfile.mkdtemp(prefix=f"dytest-{name}-run-", dir="/tmp"))
                 os.chown(user.runtime_dir, user.uid, user.gid)
             user._python_for_user()
         except BaseException:
@@ -98,7 +98,7 @@ class UnprivilegedUser:
         base = Path(sys.base_prefix)
         if _reachable_by_others(base) and _reachable_by_others(Path(sys.executable).parent):
             return
-        mount = Path(tempfile.mkdtemp(prefix=f"{self.name}-python-", dir="/tmp"))
+        mount = Path(tempfile.mkdtemp(prefix=f"dytest-{self.name}-python-", dir="/tmp"))
         mount.chmod(0o755)
         subprocess.run(["mount", "--bind", str(base), str(mount)], check=True, capture_output=True)
         self.python_mount = mount

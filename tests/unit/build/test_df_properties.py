@@ -82,7 +82,7 @@ def test_ignore_patterns_raise_only_typed_errors(patterns: list[str], path: str)
 def test_walk_agrees_with_matches(paths: list[str]) -> None:
     ignore = DockerIgnore(["a*", "!ab", "**/c", "b/"])
     import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="dytest-walk-") as tmp:
         root = Path(tmp)
         for p in paths:
             target = root / p
