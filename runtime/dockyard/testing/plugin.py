@@ -146,6 +146,7 @@ def _report_leaks(reporter: Any) -> int:
     return len(lines)
 
 
+@pytest.hookimpl(trylast=True)  # after the runner's: an interrupted run's fixtures torn down
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:

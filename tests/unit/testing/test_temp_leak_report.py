@@ -158,3 +158,19 @@ def test_every_temporary_name_made_in_a_temporary_directory_is_watched() -> None
     assert any(p.name == "daemon.py" for p in sources)
     unwatched = [where for path in sources for where in _unwatched(path)]
     assert unwatched == [], f"give these a prefix of tmpwatch.PREFIXES: {unwatched}"
+
+
+def test_an_interrupted_run_names_no_fixture_it_tears_down(tmp_path: Path, made: Path) -> None:
+    """The report comes after an interrupted run's fixtures are torn down (the runner's
+    sessionfinish), so a session fixture's directory is not named as left behind."""
+    run = _run(tmp_path, "import shutil, tempfile, pytest\n\n" + _KEEP.format(record=str(made)) +
+               "@pytest.fixture(scope='session')\n"
+               "def scratch():\n"
+               "    path = keep('scratch', tempfile.mkdtemp(prefix='dytest-scratch-'))\n"
+               "    yield path\n"
+               "    shutil.rmtree(path)\n\n"
+               "def test_first(scratch):\n    pass\n\n"
+               "def test_interrupted(scratch):\n    raise KeyboardInterrupt\n", "true")
+    assert "KeyboardInterrupt" in run.stdout, run.stdout + run.stderr
+    assert not os.path.exists(_made(made)["scratch"])
+    assert _left_lines(run.stdout, _made(made)) == [], run.stdout
