@@ -924,6 +924,10 @@ class ContainerManager:
         """An attach began (dockerd logs it as an event)."""
         self.emit(self.get(name), "attach")
 
+    def detached(self, name: str) -> None:
+        """An attach ended by its detach keys (dockerd's "detach" event)."""
+        self.emit(self.get(name), "detach")
+
     def write_stdin(self, name: str, data: bytes) -> None:
         self._to_shim(self.get(name), b"0" + data)
 

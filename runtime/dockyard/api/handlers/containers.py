@@ -40,7 +40,16 @@ from ..compat import (
     refuse_endpoints,
     refuse_old_subpath,
 )
-from ..hijack import STDERR, STDOUT, content_type, frame, hijack
+from ..hijack import (
+    DEFAULT_DETACH_KEYS,
+    STDERR,
+    STDOUT,
+    DetachScanner,
+    content_type,
+    detach_sequence,
+    frame,
+    hijack,
+)
 from .base import EngineHandler, NotFoundHandler
 from .execs import check_detach_keys
 
@@ -261,7 +270,8 @@ def _bridge(queue: asyncio.Queue[tuple[str, bytes]]) -> Callable[[str, bytes], N
 class AttachHandler(ContainersHandler):
     async def post(self, name: str) -> None:
         record = self.containers.get(name)
-        check_detach_keys(self.str_arg("detachKeys"), "detach")
+        keys = self.str_arg("detachKeys")
+        check_detach_keys(keys, "detach")
         tty = bool(record.config.get("Tty"))
         wanted = {s for s in ("stdout", "stderr") if self.bool_arg(s)}
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -272,8 +282,10 @@ class AttachHandler(ContainersHandler):
         self.containers.attached(record.id)
         # Without stdin the client half-closes at once, so its EOF says nothing: such an
         # attach ends with the container's exit or removal.
-        pump = asyncio.ensure_future(self._stdin(conn, record)) if self.bool_arg("stdin") \
-            else None
+        # on a tty, dockerd watches the input for the detach keys: they end the attach alone
+        scanner = DetachScanner(detach_sequence(keys or DEFAULT_DETACH_KEYS) if tty else b"")
+        pump = asyncio.ensure_future(self._stdin(conn, record, scanner, queue)) \
+            if self.bool_arg("stdin") else None
         try:
             if self.bool_arg("logs"):
                 reader = LogReader(record.log_path, LogOptions("stdout" in wanted,
@@ -283,6 +295,9 @@ class AttachHandler(ContainersHandler):
                     await conn.write(data if tty else frame(_STREAM_IDS[kind], data))
             while stream:
                 kind, data = await queue.get()
+                if kind == "detach":
+                    await self.call(self.containers.detached, record.id)
+                    break
                 if kind == "exit":
                     break
                 if kind in wanted:
@@ -296,10 +311,17 @@ class AttachHandler(ContainersHandler):
                 pump.cancel()
             conn.close()
 
-    async def _stdin(self, conn: Any, record: Any) -> None:
-        """Client input to the container; its half-close is EOF (with StdinOnce)."""
+    async def _stdin(self, conn: Any, record: Any, scanner: DetachScanner,
+                     queue: asyncio.Queue[tuple[str, bytes]]) -> None:
+        """Client input to the container; its half-close is EOF (with StdinOnce); the detach
+        keys end the attach instead (the container goes on)."""
         while data := await conn.read():  # in the pool: a busy shim must not stall the loop
-            await self.call(self.containers.write_stdin, record.id, data)
+            passed = scanner.feed(data)
+            if passed:
+                await self.call(self.containers.write_stdin, record.id, passed)
+            if scanner.detached:
+                queue.put_nowait(("detach", b""))
+                return
         if record.config.get("StdinOnce"):
             await self.call(self.containers.close_stdin, record.id)
 
