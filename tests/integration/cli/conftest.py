@@ -2,8 +2,8 @@
 
 ``engine`` is parametrized by name: ``dockerd`` (a private real dockerd in its own network
 namespace, so user-defined bridges never touch the host) always, ``dockyard`` (a dockyard
-daemon, also in a network namespace of its own) for the verb groups whose endpoints dockyard serves — listed in ``SERVED``
-below and extended as the endpoint modules land. Both daemons are shared by the session;
+daemon, also in a network namespace of its own) for the verb groups whose endpoints dockyard
+serves — ``cliengines.SERVED``. Both daemons are shared by the session;
 every test removes the containers and networks it made.
 """
 
@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cliengines import Engine
 
-from dockyard.cli.main import main
 from dockyard.testing.daemon import IN_NEW_NETNS, NetnsDaemonProcess
 from dockyard.testing.dockerd import (
     DOCKERD,
@@ -30,55 +28,6 @@ from dockyard.testing.dockerd import (
     load_busybox,
     stop_dockerd,
 )
-
-# Verb groups → the daemons they are tested against (dockyard once its endpoints are in the tree).
-SERVED: dict[str, tuple[str, ...]] = {
-    "containers": ("dockerd", "dockyard"),
-    "archive": ("dockerd", "dockyard"),  # cp, diff, commit, export
-    "mounts": ("dockerd", "dockyard"),  # --tmpfs, -v, --mount
-    "top-ps-args": ("dockerd",),  # dockyard's /top ignores ps_args so far
-    "detach-keys": ("dockerd",),  # dockyard's attach has no detach keys (ctrl-p ctrl-q) so far
-    "networks": ("dockerd", "dockyard"),
-    "objects": ("dockerd", "dockyard"),  # inspect's lookup over every object kind
-}
-
-
-def engines(group: str) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("engine", SERVED[group], indirect=True)
-
-
-@dataclass
-class Engine:
-    """One daemon as the CLI tests see it."""
-
-    name: str
-    host: str
-    capfd: pytest.CaptureFixture[str]
-
-    def cli(self, *argv: str) -> tuple[int, str, str]:
-        """``dockyard -H host argv…`` in this process: (status, stdout, stderr)."""
-        self.capfd.readouterr()
-        code = main(["-H", self.host, *argv])
-        out, err = self.capfd.readouterr()
-        return code, out, err
-
-    def ok(self, *argv: str) -> str:
-        code, out, err = self.cli(*argv)
-        assert code == 0, f"dockyard {' '.join(argv)} → {code}: {err}"
-        return out
-
-    def proc(self, *argv: str, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
-        """The CLI as a separate process (stdin, signals, terminals)."""
-        kwargs.setdefault("capture_output", True)
-        kwargs.setdefault("timeout", 60)
-        kwargs.setdefault("text", True)
-        return subprocess.run([sys.executable, "-m", "dockyard.cli.main", "-H", self.host, *argv],
-                              check=False, **kwargs)
-
-    def client(self) -> Any:
-        import docker
-
-        return docker.APIClient(base_url=self.host, version="auto", timeout=60)
 
 
 def _start_private_netns_dockerd() -> Dockerd:

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from conftest import Engine, engines
+from cliengines import Engine, engines
 
 
 @engines("networks")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Engine, engines
+from cliengines import Engine, engines
 
 CONTAINERS = engines("containers")
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Engine, engines
+from cliengines import Engine, engines
 
 CONTAINERS = engines("containers")
 DOCKER = shutil.which("docker")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import Engine, engines
+from cliengines import Engine, engines
 
 CONTAINERS = engines("containers")
 

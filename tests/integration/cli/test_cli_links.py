@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Engine, engines
+from cliengines import Engine, engines
 
 
 @engines("containers")
