@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,24 +72,38 @@ def test_raise_error_is_one_line(shell: InteractiveShell) -> None:
         docker_(shell, "run --rm --raise-error --network none busybox sh -c 'exit 7'")
 
 
-def test_output_arrives_while_the_container_runs(shell: InteractiveShell,
+def test_output_arrives_while_the_container_runs(shell: InteractiveShell, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    writes: list[tuple[float, str]] = []
+    """The container prints "first", then waits on a FIFO that this test opens only once
+    "first" has reached the cell's output: buffered output would never get there (the gate
+    opens anyway after a minute, so a failure ends instead of hanging)."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    first_seen = threading.Event()
+    opened_after_first: list[bool] = []
+
+    def open_gate() -> None:
+        opened_after_first.append(first_seen.wait(60))
+        with open(gate, "w") as fifo:
+            fifo.write("go\n")
 
     class Recorder(io.StringIO):
         def write(self, text: str) -> int:
-            writes.append((time.monotonic(), text))
+            super().write(text)
+            if "first" in self.getvalue():
+                first_seen.set()
             return len(text)
 
-    monkeypatch.setattr(sys, "stdout", Recorder())
-    start = time.monotonic()
-    docker_(shell, "run --rm --network none busybox sh -c 'echo first; sleep 1; echo second'")
+    recorder = Recorder()
+    monkeypatch.setattr(sys, "stdout", recorder)
+    opener = threading.Thread(target=open_gate, daemon=True)
+    opener.start()
+    docker_(shell, f"run --rm --network none -v {gate}:/gate busybox "
+                   "sh -c 'echo first; read x < /gate; echo second'")
     monkeypatch.undo()
-    texts = "".join(t for _, t in writes)
-    assert texts == "first\nsecond\n"
-    first = next(ts for ts, t in writes if "first" in t)
-    second = next(ts for ts, t in writes if "second" in t)
-    assert first - start < 0.9 and second - first > 0.8
+    opener.join(5)
+    assert recorder.getvalue() == "first\nsecond\n"
+    assert opened_after_first == [True]
 
 
 def test_interpolation_from_the_user_namespace(shell: InteractiveShell,
@@ -210,9 +226,8 @@ def test_logs_follow_returns_when_the_container_exits(shell: InteractiveShell,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     c = docker_(shell, "run -d --network none busybox sh -c 'echo a; sleep 0.5; echo b'")
     try:
-        started = time.monotonic()
-        docker_(shell, f"logs -f {c.id}")  # type: ignore[attr-defined]
-        assert capsys.readouterr().out == "a\nb\n" and time.monotonic() - started < 10
+        docker_(shell, f"logs -f {c.id}")  # type: ignore[attr-defined]  # returns at the exit
+        assert capsys.readouterr().out == "a\nb\n"
     finally:
         docker_(shell, f"rm -f {c.id}")  # type: ignore[attr-defined]
 
