@@ -5,6 +5,7 @@ magic."""
 from __future__ import annotations
 
 import json
+import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,19 +93,18 @@ def test_interrupt_stops_and_removes_the_container(kernel: tuple[KernelManager, 
     km, kc = kernel
     kc.execute_interactive("%load_ext dockyard_jupyter", timeout=60)
     outputs: list[dict[str, Any]] = []
-    msg_id = kc.execute("%docker run --rm --name to-interrupt --network none busybox sleep 30")
+    # sleep as PID 1 ignores SIGINT and SIGTERM and cannot finish by itself within the reply's
+    # safety timeout: a reply means the escalation stopped it, and 137 that SIGKILL did.
+    msg_id = kc.execute("%docker run --rm --name to-interrupt --network none busybox sleep 3600")
     engine = kernel_env.client()
     try:
         wait_running(engine, "to-interrupt")
-        started = time.monotonic()
         km.interrupt_kernel()
-        reply = _reply(kc, msg_id, outputs, timeout=30)
-        elapsed = time.monotonic() - started
+        reply = _reply(kc, msg_id, outputs, timeout=60)
         assert reply["content"]["status"] == "ok"
-        assert elapsed < 10, f"interrupt took {elapsed:.1f}s"
         assert not engine.containers.list(all=True, filters={"name": "to-interrupt"})
         stderr = "".join(o["text"] for o in outputs if o.get("name") == "stderr")
-        assert "to-interrupt stopped: interrupted" in stderr
+        assert "to-interrupt stopped: interrupted (exit status 137)" in stderr
         assert "busybox" in json.loads((tmp_path / "dockyard.lock.json").read_text())["runs"]
     finally:
         for c in engine.containers.list(all=True, filters={"name": "to-interrupt"}):
@@ -113,15 +113,20 @@ def test_interrupt_stops_and_removes_the_container(kernel: tuple[KernelManager, 
 
 
 def _reply(kc: Any, msg_id: str, outputs: list[dict[str, Any]], timeout: float) -> Any:
+    """The cell's reply, collecting its streams; a safety timeout ends a cell that never
+    returns (a failure, not a measurement)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        msg = kc.get_iopub_msg(timeout=timeout)
+        try:
+            msg = kc.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+        except queue.Empty:
+            break
         if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
             outputs.append(msg["content"])
         if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
                 and msg["content"]["execution_state"] == "idle"):
             return kc.get_shell_msg(timeout=5)
-    raise AssertionError("no reply")
+    raise AssertionError(f"the cell never returned after the interrupt: {outputs}")
 
 
 def test_interrupt_cancels_a_build(kernel: tuple[KernelManager, Any],
@@ -129,17 +134,16 @@ def test_interrupt_cancels_a_build(kernel: tuple[KernelManager, Any],
     km, kc = kernel
     kc.execute_interactive("%load_ext dockyard_jupyter", timeout=60)
     outputs: list[dict[str, Any]] = []
-    msg_id = kc.execute("%%dockerfile -t never-built:1\nFROM busybox\nRUN sleep 30\n")
+    # The step cannot finish by itself: the reply comes only if the interrupt hangs up.
+    msg_id = kc.execute("%%dockerfile -t never-built:1\nFROM busybox\nRUN sleep 3600\n")
     engine = kernel_env.client()
     try:
         deadline = time.monotonic() + 20
         while not engine.containers.list(filters={"ancestor": "busybox"}):
             assert time.monotonic() < deadline, "the RUN step never started"
             time.sleep(0.05)
-        started = time.monotonic()
         km.interrupt_kernel()
-        reply = _reply(kc, msg_id, outputs, timeout=30)
-        assert time.monotonic() - started < 5
+        reply = _reply(kc, msg_id, outputs, timeout=60)
         assert reply["content"]["status"] == "error"
         assert reply["content"]["evalue"] == "build interrupted"
         deadline = time.monotonic() + 15
