@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import io
 import json
+import os
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -83,24 +85,49 @@ def test_post_without_token_or_xsrf_is_refused(server: JupyterServer) -> None:
     assert allowed.status_code == 200 and "SpaceReclaimed" in allowed.json()
 
 
-def test_logs_follow_streams_chunk_by_chunk(server: JupyterServer, real_dockerd: Dockerd) -> None:
+def test_logs_follow_streams_chunk_by_chunk(server: JupyterServer, real_dockerd: Dockerd,
+                                            tmp_path: Path) -> None:
+    """The container logs line1, then waits on a FIFO the test opens only once line1 came
+    through the proxy: a proxy that buffered the stream would never pass it on (the gate
+    opens anyway after 20 s, before the read timeout, so a failure ends instead of hanging)."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    first_seen = threading.Event()
+    opened_after_first: list[bool] = []
+
+    def open_gate() -> None:
+        opened_after_first.append(first_seen.wait(20))
+        for _ in range(200):                   # the reader may not have opened it yet
+            try:
+                fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            os.write(fd, b"go\n")
+            os.close(fd)
+            return
+
     engine = real_dockerd.client()
     container = engine.containers.run(
-        "busybox", ["sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.5; done"],
-        detach=True, network_mode="none")
+        "busybox", ["sh", "-c", "echo line1; read x < /gate; echo line2; echo line3"],
+        volumes={str(gate): {"bind": "/gate", "mode": "rw"}}, detach=True, network_mode="none")
+    opener = threading.Thread(target=open_gate, daemon=True)
+    opener.start()
     try:
-        start = time.monotonic()
-        stamps = []
+        body = b""
         with server.get(f"/dockyard/api/v1.41/containers/{container.id}/logs"
                         "?follow=1&stdout=1", stream=True) as response:
             assert response.status_code == 200
             for chunk in response.iter_content(None):
-                stamps.append((time.monotonic() - start, chunk))
-        body = b"".join(c for _, c in stamps)
-        assert body.count(b"line") == 3 and b"line3\n" in body
-        assert stamps[0][0] < 0.8, "first line must arrive before the container ends"
-        assert stamps[-1][0] > 0.9
+                body += chunk
+                if b"line1" in body:
+                    first_seen.set()
+        assert body.count(b"line") == 3 and b"line3\n" in body    # followed to the exit
+        opener.join(15)
+        assert opened_after_first == [True], "line1 reached the client only after the gate"
     finally:
+        first_seen.set()
+        opener.join(15)
         container.remove(force=True)
         engine.close()
 
