@@ -84,14 +84,17 @@ def _legacy_aliases(container: dict[str, Any]) -> None:
     then the hostname, to an endpoint's aliases on a user-defined network when it joins it —
     at a start, or a ``network connect`` even of a stopped container — each unless there
     already; moby 26 keeps the aliases asked for and adds them back for clients below 1.45.
-    An endpoint joined: the container has started once, or its endpoint names its network
-    (a create's name none: NetworkID "" until the first start; a connect's does)."""
+    An endpoint joined: the container has started once, or its endpoint names its network, or
+    a connect made it — one of a network other than the create's (a create's endpoint has
+    NetworkID "" until the first start, and so has a created container's connect)."""
     if not _endpoints(container):  # (copied: the record's stay as asked)
         return
     started = (container.get("State") or {}).get("StartedAt", ZERO_TIME) != ZERO_TIME
+    created_on = (container.get("HostConfig") or {}).get("NetworkMode")
     extra = [container["Id"][:12], (container.get("Config") or {}).get("Hostname") or ""]
     for name, endpoint in container["NetworkSettings"]["Networks"].items():
-        if isinstance(endpoint, dict) and user_defined(name) and (started or endpoint.get("NetworkID")):
+        joined = started or endpoint.get("NetworkID") or name != created_on
+        if isinstance(endpoint, dict) and user_defined(name) and joined:
             aliases = list(endpoint.get("Aliases") or [])
             for alias in extra:
                 if alias and alias not in aliases:
