@@ -174,10 +174,10 @@ def test_oom_kill_is_reported_as_docker_does(run: Run) -> None:
     assert r.status.oom_killed and r.code == 137 and "survived" not in r.out
 
 
-def test_limits_out_of_range_are_rejected_with_dockerds_words(runtime: Runtime,
+def test_a_spec_without_a_command_is_refused_in_dockerds_words(runtime: Runtime,
                                                               make_spec: MakeSpec) -> None:
-    with pytest.raises(InvalidArgument, match="Minimum memory limit allowed is 6MB"):
-        runtime.start(make_spec(["true"], limits=Limits(memory=1024)))
+    """(Limits out of dockerd's ranges are refused at create, in its words and order:
+    containers.create.check_resources, tests/interop/test_resource_limits_dockerd.py.)"""
     with pytest.raises(InvalidArgument, match="No command specified"):
         runtime.start(make_spec([]))
 
