@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from dockyard.testing.dockerd import Dockerd
+from dockyard.testing.fifogate import FifoGate
 from dockyard_jupyter import client as clients
 
 pytestmark = pytest.mark.interop
@@ -74,36 +73,24 @@ def test_raise_error_is_one_line(shell: InteractiveShell) -> None:
 
 def test_output_arrives_while_the_container_runs(shell: InteractiveShell, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The container prints "first", then waits on a FIFO that this test opens only once
-    "first" has reached the cell's output: buffered output would never get there (the gate
-    opens anyway after a minute, so a failure ends instead of hanging)."""
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    first_seen = threading.Event()
-    opened_after_first: list[bool] = []
-
-    def open_gate() -> None:
-        opened_after_first.append(first_seen.wait(60))
-        with open(gate, "w") as fifo:
-            fifo.write("go\n")
+    """The container prints "first", then waits on a gate this test opens only once "first"
+    reached the cell's output: buffered output would never get there first."""
+    gate = FifoGate(tmp_path / "gate", patience=60)
 
     class Recorder(io.StringIO):
         def write(self, text: str) -> int:
             super().write(text)
             if "first" in self.getvalue():
-                first_seen.set()
+                gate.seen()
             return len(text)
 
     recorder = Recorder()
     monkeypatch.setattr(sys, "stdout", recorder)
-    opener = threading.Thread(target=open_gate, daemon=True)
-    opener.start()
-    docker_(shell, f"run --rm --network none -v {gate}:/gate busybox "
+    docker_(shell, f"run --rm --network none -v {gate.path}:/gate busybox "
                    "sh -c 'echo first; read x < /gate; echo second'")
     monkeypatch.undo()
-    opener.join(5)
     assert recorder.getvalue() == "first\nsecond\n"
-    assert opened_after_first == [True]
+    assert gate.opened_after_seen()
 
 
 def test_interpolation_from_the_user_namespace(shell: InteractiveShell,

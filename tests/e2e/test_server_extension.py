@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import io
 import json
-import os
 import threading
 import time
 import urllib.parse
@@ -22,6 +21,7 @@ from jupyter_procs import JupyterServer, free_port, start_server, stop_server
 
 from dockyard.testing.busybox import build_busybox_archive
 from dockyard.testing.dockerd import Dockerd
+from dockyard.testing.fifogate import FifoGate
 
 pytestmark = pytest.mark.interop
 
@@ -87,32 +87,15 @@ def test_post_without_token_or_xsrf_is_refused(server: JupyterServer) -> None:
 
 def test_logs_follow_streams_chunk_by_chunk(server: JupyterServer, real_dockerd: Dockerd,
                                             tmp_path: Path) -> None:
-    """The container logs line1, then waits on a FIFO the test opens only once line1 came
-    through the proxy: a proxy that buffered the stream would never pass it on (the gate
-    opens anyway after 20 s, before the read timeout, so a failure ends instead of hanging)."""
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    first_seen = threading.Event()
-    opened_after_first: list[bool] = []
-
-    def open_gate() -> None:
-        opened_after_first.append(first_seen.wait(20))
-        for _ in range(200):                   # the reader may not have opened it yet
-            try:
-                fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                time.sleep(0.05)
-                continue
-            os.write(fd, b"go\n")
-            os.close(fd)
-            return
-
+    """The container logs line1, then waits on a gate the test opens only once line1 came
+    through the proxy: a proxy that buffered the stream would never pass it on first (the
+    gate opens anyway after 20 s, before the read timeout, so a failure ends)."""
+    gate = FifoGate(tmp_path / "gate", patience=20)
     engine = real_dockerd.client()
     container = engine.containers.run(
         "busybox", ["sh", "-c", "echo line1; read x < /gate; echo line2; echo line3"],
-        volumes={str(gate): {"bind": "/gate", "mode": "rw"}}, detach=True, network_mode="none")
-    opener = threading.Thread(target=open_gate, daemon=True)
-    opener.start()
+        volumes={str(gate.path): {"bind": "/gate", "mode": "rw"}}, detach=True,
+        network_mode="none")
     try:
         body = b""
         with server.get(f"/dockyard/api/v1.41/containers/{container.id}/logs"
@@ -121,13 +104,11 @@ def test_logs_follow_streams_chunk_by_chunk(server: JupyterServer, real_dockerd:
             for chunk in response.iter_content(None):
                 body += chunk
                 if b"line1" in body:
-                    first_seen.set()
+                    gate.seen()
         assert body.count(b"line") == 3 and b"line3\n" in body    # followed to the exit
-        opener.join(15)
-        assert opened_after_first == [True], "line1 reached the client only after the gate"
+        assert gate.opened_after_seen(), "line1 reached the client only after the gate"
     finally:
-        first_seen.set()
-        opener.join(15)
+        gate.seen()
         container.remove(force=True)
         engine.close()
 
@@ -303,7 +284,6 @@ def test_hijack_errors_and_auth(server: JupyterServer) -> None:
 def echo_ws_server() -> Iterator[int]:
     """A websocket echo app on loopback, standing in for a web app in a host-network
     container (busybox has no websocket server)."""
-    import threading
 
     import tornado.web
     import tornado.websocket
