@@ -17,6 +17,7 @@ import signal as signal_module
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from .. import gosignal
 from ..errors import InvalidArgument
 from ..oci import reference
 from . import platforms
@@ -647,8 +648,7 @@ _EXPANDERS: dict[type, Callable[[_Resolver, Instruction, _State], Instruction]] 
 
 
 _SIGNALS = {s.name[3:] for s in signal_module.Signals if not s.name.startswith("SIG_")} | {
-    "IOT", "POLL", "UNUSED", "CLD"} | {f"RTMIN+{i}" for i in range(1, 16)} | {
-    f"RTMAX-{i}" for i in range(1, 15)}
+    "IOT", "POLL", "UNUSED", "CLD"} | set(gosignal.REALTIME)
 
 
 def valid_signal(text: str) -> bool:

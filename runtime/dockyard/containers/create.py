@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 from typing import Any, Final, cast
 
-from .. import gojson
+from .. import gojson, gosignal
 from ..build import stubs
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..distribution.manifests import serves
@@ -200,14 +200,9 @@ def unsupported_signal(number: int) -> str | None:
 
 
 def _realtime(name: str) -> int | None:
-    """Go's names for the real-time signals, which images use as STOPSIGNAL (systemd's
-    SIGRTMIN+3): exactly its SignalMap's — RTMIN, RTMIN+1 … RTMIN+15, RTMAX-14 … RTMAX-1,
-    RTMAX (34…64 on Linux); ``RTMIN+0``, ``RTMIN+16``, ``RTMAX-15`` name none."""
-    return _REALTIME.get(name)
-
-
-_REALTIME: Final = {"RTMIN": 34, "RTMAX": 64, **{f"RTMIN+{n}": 34 + n for n in range(1, 16)},
-                    **{f"RTMAX-{n}": 64 - n for n in range(1, 15)}}
+    """Go's names for the real-time signals (:data:`dockyard.gosignal.REALTIME`), which
+    images use as STOPSIGNAL (systemd's SIGRTMIN+3)."""
+    return gosignal.REALTIME.get(name)
 
 
 # ---- HostConfig ------------------------------------------------------------------------------
