@@ -91,12 +91,20 @@ def matches(event: Event, filters: dict[str, list[str]]) -> bool:
         by_event = any(action.startswith(value) for value in fields["event"])
     else:
         by_event = exact("event", action)
-    image = attrs.get("name" if event["Type"] == "image" else "image", "")
     return (by_event and exact("type", event["Type"]) and exact("scope", event.get("scope", ""))
-            and all(fuzzy(key) for key in _BY_NAME)
-            and any(exact("image", source) for source in
-                    (actor["ID"], image, _familiar(actor["ID"]), _familiar(image)))
+            and all(fuzzy(key) for key in _BY_NAME) and _image_matches(event, fields)
             and all(_label(attrs, spec) for spec in fields.get("label", ())))
+
+
+def _image_matches(event: Event, fields: dict[str, set[str]]) -> bool:
+    """``image``: the actor's id or its image's name, each as given or without its tag (the
+    references are parsed only when the filter is there: every event passes this check)."""
+    if "image" not in fields:
+        return True
+    actor = event["Actor"]
+    image = (actor.get("Attributes") or {}).get("name" if event["Type"] == "image" else "image", "")
+    return any(source in fields["image"] for source in
+               (actor["ID"], image, _familiar(actor["ID"]), _familiar(image)))
 
 
 _BY_NAME = ("daemon", "container", "plugin", "volume", "network", "node", "service", "secret",
