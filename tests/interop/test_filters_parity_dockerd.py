@@ -39,6 +39,15 @@ CASES: list[tuple[str, str, int, str | None]] = [
     ("ps", '{"is-task": ["True"]}', 400, "Invalid filter 'is-task=[True]'"),
     ("ps", '{"isolation": ["foo"]}', 200, None),
     ("ps", '{"until": ["1h"]}', 400, "Invalid filter 'until'"),
+    ("ps", '{"exited": ["abc"]}', 500, 'strconv.Atoi: parsing "abc": invalid syntax'),
+    ("ps", '{"exited": [" 3"]}', 500, 'strconv.Atoi: parsing " 3": invalid syntax'),
+    ("ps", '{"exited": [""]}', 500, 'strconv.Atoi: parsing "": invalid syntax'),
+    ("ps", '{"exited": ["\\t3"]}', 500, 'strconv.Atoi: parsing "\\t3": invalid syntax'),
+    ("ps", '{"exited": ["99999999999999999999"]}', 500,
+     'strconv.Atoi: parsing "99999999999999999999": value out of range'),
+    ("ps", '{"exited": ["-9223372036854775809"]}', 500,
+     'strconv.Atoi: parsing "-9223372036854775809": value out of range'),
+    ("ps", '{"exited": ["-1", "+3", "03", "9223372036854775807"]}', 200, None),
     ("ps", "[]", 500, "json: cannot unmarshal array into Go value of type map[string]map[string]bool"),
     ("ps", '{"status": "running"}', 500, "json: cannot unmarshal string into Go value of type map[string]bool"),
     ("ps", '{"status": {"running": 1}}', 500, "json: cannot unmarshal number into Go value of type bool"),
@@ -209,3 +218,24 @@ def test_ps_name_filter_reads_the_name_with_and_without_its_slash(both: dict[str
             docker("rm", "-f", "fltname-c")
     assert answers["dockyard"] == answers["dockerd"]
     assert answers["dockerd"][:2] == ["fltname-c\n", "fltname-c\n"]
+
+
+def test_ps_exited_filter_reads_its_code_as_go_atoi(both: dict[str, Any]) -> None:
+    """``ps --filter exited=``: dockerd reads each value with Go's Atoi and compares numbers, so
+    ``+3``, ``03`` and ``+03`` find a container that exited with 3 (``-0`` one with 0); a
+    created container, never started, is found by none."""
+    values = ["3", "+3", "03", "+03", "-3", "0", "-0", "4"]
+    answers = {}
+    for side, (docker, _client) in both.items():
+        assert docker("run", "--name", "fltexit-3", "--network", "none", "busybox", "sh", "-c",
+                      "exit 3").returncode == 3
+        assert docker("run", "--name", "fltexit-0", "--network", "none", "busybox", "true").returncode == 0
+        assert docker("create", "--name", "fltexit-c", "--network", "none", "busybox", "true").returncode == 0
+        try:
+            answers[side] = [sorted(docker("ps", "-a", "--filter", "name=fltexit-", "--filter",
+                                           f"exited={v}", "--format", "{{.Names}}").stdout.split())
+                             for v in values]
+        finally:
+            docker("rm", "-f", "fltexit-3", "fltexit-0", "fltexit-c")
+    assert answers["dockyard"] == answers["dockerd"]
+    assert answers["dockerd"] == [["fltexit-3"]] * 4 + [[], ["fltexit-0"], ["fltexit-0"], []]

@@ -21,7 +21,7 @@ from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
 from ..units import human_duration
 from . import health, links
-from .create import command, go_config
+from .create import command, go_atoi, go_config
 from .record import ContainerRecord
 from .skeleton import MTAB_TARGET
 
@@ -217,9 +217,7 @@ def check_filters(filters: Filters) -> None:
     """``docker ps --filter`` keys and values dockerd refuses, in its words and its order
     (foldFilter's), before any container is looked at."""
     check_keys(filters, _PS_FILTERS)
-    for v in filters.get("exited", []):
-        if not re.fullmatch(r"[+-]?[0-9]+", v):  # Go's Atoi, and dockerd's 500
-            raise DockyardError(f'strconv.Atoi: parsing "{v}": invalid syntax')
+    _exit_codes(filters)
     for v in filters.get("status", []):
         if v not in _STATUSES:
             raise InvalidFilter("status", v)
@@ -228,6 +226,15 @@ def check_filters(filters: Filters) -> None:
     for key in ("publish", "expose"):
         for v in filters.get(key, []):
             _port_set(v, key)
+
+
+def _exit_codes(filters: Filters) -> set[int]:
+    """``exited``: the exit codes asked for, each read by Go's Atoi as dockerd's foldFilter reads
+    it (``+3`` and ``03`` are 3; out of int64's range refused), its error dockerd's 500."""
+    try:
+        return {go_atoi(v) for v in filters.get("exited", [])}
+    except ValueError as e:
+        raise DockyardError(str(e)) from None
 
 
 def _is_task(filters: Filters) -> bool | None:
@@ -278,7 +285,7 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
         "label": lambda v: _label_match(record.config.get("Labels") or {}, v),
         "ancestor": lambda v: _ancestor(record, v),
         "exited": lambda v: (record.has_been_started and not record.running
-                             and str(record.state["ExitCode"]) == v),
+                             and record.state["ExitCode"] == go_atoi(v)),
         "network": lambda v: _on_network(record, v),
         "volume": lambda v: any(v in (m.get("Name"), m.get("Destination"))
                                 for m in record.mounts),
