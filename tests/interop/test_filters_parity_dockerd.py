@@ -45,6 +45,8 @@ CASES: list[tuple[str, str, int, str | None]] = [
     ("ps", '{"exited": ["\\t3"]}', 500, 'strconv.Atoi: parsing "\\t3": invalid syntax'),
     ("ps", '{"exited": ["99999999999999999999"]}', 500,
      'strconv.Atoi: parsing "99999999999999999999": value out of range'),
+    ("ps", '{"exited": ["99999999999999999999a"]}', 500,
+     'strconv.Atoi: parsing "99999999999999999999a": value out of range'),
     ("ps", '{"exited": ["-9223372036854775809"]}', 500,
      'strconv.Atoi: parsing "-9223372036854775809": value out of range'),
     ("ps", '{"exited": ["-1", "+3", "03", "9223372036854775807"]}', 200, None),

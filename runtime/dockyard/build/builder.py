@@ -693,7 +693,7 @@ def _labels_step(labels: dict[str, str]) -> Label:
 
 
 def _q(text: str) -> str:
-    from .imageconfig import go_quote
+    from ..gostrconv import quote as go_quote
 
     return go_quote(text)
 

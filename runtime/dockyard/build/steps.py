@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..containers.spec import Mount as SpecMount
+from ..gostrconv import quote as go_quote
 from ..oci import mediatypes as mt
 from ..store.diff import adopt_snapshot, write_layer
 from ..store.images import ImageStore, LayerInput
@@ -28,7 +29,7 @@ from . import executor, initlayer, remote
 from .cache import step_key
 from .context import BuildContext, classic_hash, multi_hash
 from .errors import BuildError
-from .imageconfig import ImageConfig, go_duration, go_list, go_quote, go_rune
+from .imageconfig import ImageConfig, go_duration, go_list, go_rune
 from .instructions import (
     Add,
     Arg,

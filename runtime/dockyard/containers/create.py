@@ -24,6 +24,7 @@ from ..build import stubs
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..distribution.manifests import serves
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
+from ..gostrconv import atoi as go_atoi
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
 from ..network import ports
@@ -541,19 +542,6 @@ def from_human_size(text: str) -> int:
     if number.count(".") > 1:
         raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
     return int(float(number) * 1000 ** ("kmgtp".index(unit.lower()) + 1 if unit else 0))
-
-
-def go_atoi(text: str) -> int:
-    """Go's ``strconv.Atoi`` (ASCII digits, one optional sign), with its error's words (the
-    text as Go's ``%q`` prints it)."""
-    from ..build.imageconfig import go_quote
-
-    if re.fullmatch(r"[+-]?[0-9]+", text) is None:
-        raise ValueError(f"strconv.Atoi: parsing {go_quote(text)}: invalid syntax")
-    value = int(text)
-    if not -(1 << 63) <= value < 1 << 63:
-        raise ValueError(f"strconv.Atoi: parsing {go_quote(text)}: value out of range")
-    return value
 
 
 def go_parse_bool(text: str) -> bool:

@@ -17,11 +17,12 @@ from typing import Any, Final
 from ..diskusage import files_size
 from ..errors import DockyardError
 from ..filters import Filters, InvalidFilter, bool_filter, check_keys, go_match, prune_until
+from ..gostrconv import atoi as go_atoi
 from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
 from ..units import human_duration
 from . import health, links
-from .create import command, go_atoi, go_config
+from .create import command, go_config
 from .record import ContainerRecord
 from .skeleton import MTAB_TARGET
 

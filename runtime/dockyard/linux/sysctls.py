@@ -102,7 +102,7 @@ def refusal(sysctls: dict[str, str], host_net: bool, host_ipc: bool, host_uts: b
     """runc's validation (``libcontainer/configs/validate``): only keys of a namespace the
     container has of its own; the whole message dockerd returns for the refused start, or
     "". (The docker CLI refuses all but the IPC and ``net.*``/``fs.mqueue.*`` ones itself.)"""
-    from ..build.imageconfig import go_quote
+    from ..gostrconv import quote as go_quote
     for key in sysctls:
         if key in IPC_KEYS or key.startswith("fs.mqueue."):
             if not host_ipc:

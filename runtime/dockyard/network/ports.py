@@ -117,7 +117,7 @@ def check_bindings(host_config: dict[str, Any]) -> None:
     """dockerd 20.10's ``validatePortBindings`` at create: each key's port part (the key itself
     is taken as written: ``80/foo``, ``80/``, ``/tcp``, ``0/tcp``), then each binding's
     ``HostPort`` (a port or range, a ``/proto`` after it ignored); both quoted as Go's %q."""
-    from ..build.imageconfig import go_quote
+    from ..gostrconv import quote as go_quote
 
     for key, entries in (host_config.get("PortBindings") or {}).items():
         port_text = split_proto_port(key)[1]

@@ -14,9 +14,10 @@ import pytest
 from dockyard.build.cache import BuildCache, step_key
 from dockyard.build.context import BuildContext, ContextError, classic_hash, multi_hash
 from dockyard.build.dockerfile import parse, resolve
-from dockyard.build.imageconfig import ImageConfig, go_duration, go_list, go_quote, go_rune
+from dockyard.build.imageconfig import ImageConfig, go_duration, go_list, go_rune
 from dockyard.build.steps import StageState, apply_meta, meta_comment
 from dockyard.cli.build import StepView
+from dockyard.gostrconv import quote as go_quote
 
 
 @pytest.mark.parametrize(("text", "quoted"), [

@@ -14,8 +14,9 @@ from typing import Any
 import tornado.web
 
 from ...build.builder import BuildOptions, parse_build_args
-from ...containers.create import check_resources, go_atoi
+from ...containers.create import check_resources
 from ...errors import DockyardError, InvalidArgument
+from ...gostrconv import atoi as go_atoi
 from .base import EngineHandler
 from .images import UploadHandler
 

@@ -19,7 +19,7 @@ from tornado.iostream import StreamClosedError
 
 from ... import gojson
 from ...containers import trace
-from ...containers.create import cgroup_v1_host, go_atoi
+from ...containers.create import cgroup_v1_host
 from ...containers.events import matches as event_matches
 from ...containers.logs import (
     LogOptions,
@@ -31,6 +31,7 @@ from ...containers.logs import (
 )
 from ...distribution.manifests import parse_platform
 from ...errors import InvalidArgument
+from ...gostrconv import atoi as go_atoi
 from ..compat import (
     adapt_container_inspect,
     adapt_container_summaries,

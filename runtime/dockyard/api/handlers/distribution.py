@@ -67,8 +67,8 @@ class SearchHandler(EngineHandler):
     check of ``limit`` follows the registry's ping, :meth:`DistributionService.search`)."""
 
     async def get(self) -> None:
-        from ...containers.create import go_atoi
         from ...distribution.service import check_search_limit, search_filter
+        from ...gostrconv import atoi as go_atoi
 
         try:
             limit = go_atoi(self.get_query_argument("limit", "", strip=False) or "25")
