@@ -18,6 +18,7 @@ from ..diskusage import files_size
 from ..errors import DockyardError
 from ..filters import Filters, InvalidFilter, bool_filter, check_keys, go_match, prune_until
 from ..gostrconv import atoi as go_atoi
+from ..network import ports
 from ..network.views import MACS
 from ..store.timefmt import filter_time, parse_unix
 from ..units import human_duration
@@ -186,9 +187,9 @@ def summary_command(args: list[str]) -> str:
 
 
 def _ports(record: ContainerRecord) -> list[dict[str, Any]]:
-    ports = (record.network_settings.get("Ports") or {}) if record.running else {}
+    keys = (record.network_settings.get("Ports") or {}) if record.running else {}
     out: list[dict[str, Any]] = []
-    for key, bindings in ports.items():
+    for key, bindings in keys.items():
         port, _, proto = key.partition("/")
         for b in bindings or [{}]:
             entry: dict[str, Any] = {"PrivatePort": int(port), "Type": proto or "tcp"}
@@ -245,27 +246,24 @@ def _is_task(filters: Filters) -> bool | None:
 
 
 def _port_set(value: str, key: str = "publish") -> set[str]:
-    """``8080``, ``8080/udp``, ``8000-8090/tcp`` as the ``port/proto`` keys they cover;
-    dockerd's words (and its 500) for what it cannot read."""
+    """``8080``, ``8080/udp``, ``8000-8090/tcp`` as the ``port/proto`` keys they cover, read as
+    dockerd's ``portOp`` reads them (go-connections' ``nat``); its words, and its 500, for what
+    it cannot read."""
     if ":" in value:
         raise DockyardError(f"filter for '{key}' should not contain ':': {value}")
-    port, _, proto = value.partition("/")
-    start, _, end = port.partition("-")
-    bounds = []
-    for text in (start, end or start):
-        if not text.isdigit() or int(text) > 65535:
-            why = "value out of range" if text.isdigit() else "invalid syntax"
-            raise DockyardError(f'error while looking up for {key} {value}: strconv.ParseUint: '
-                                f'parsing "{text}": {why}')
-        bounds.append(int(text))
-    return {f"{p}/{proto or 'tcp'}" for p in range(bounds[0], bounds[1] + 1)}
+    proto, port = ports.split_proto_port(value)
+    try:
+        first, last = ports.parse_port_range(port)
+    except ValueError as e:
+        raise DockyardError(f"error while looking up for {key} {value}: {e}") from None
+    return {f"{p}/{proto}" for p in range(first, last + 1)}
 
 
 def _published(record: ContainerRecord) -> set[str]:
     """The host ports a running container publishes, as ``port/proto``."""
-    ports = (record.network_settings.get("Ports") or {}) if record.running else {}
+    keys = (record.network_settings.get("Ports") or {}) if record.running else {}
     return {f"{b['HostPort']}/{key.partition('/')[2] or 'tcp'}"
-            for key, bindings in ports.items() for b in bindings or [] if b.get("HostPort")}
+            for key, bindings in keys.items() for b in bindings or [] if b.get("HostPort")}
 
 
 def _on_network(record: ContainerRecord, value: str) -> bool:

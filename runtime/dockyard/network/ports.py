@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors import InvalidArgument
+from ..gostrconv import parse_uint
+from ..gostrconv import quote as go_quote
 
 
 @dataclass(frozen=True)
@@ -73,29 +75,32 @@ def split_proto_port(raw: str) -> tuple[str, str]:
     return parts[1] or "tcp", parts[0]
 
 
-def _uint16(text: str) -> int:
-    """Go's ``strconv.ParseUint(text, 10, 16)``: ASCII digits, at most 65535."""
-    if not text or not text.isascii() or not text.isdigit() or int(text) > 0xFFFF:
-        raise ValueError(text)
-    return int(text)
-
-
 def parse_port(text: str) -> int:
     """``nat.ParsePort``: "" is 0; anything but a 16-bit number is refused (ValueError)."""
-    return _uint16(text) if text else 0
+    return parse_uint(text, 16) if text else 0
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """go-connections' ``nat.ParsePortRange`` as dockerd 20.10 vendors it, in its words (a ps
+    ``publish``/``expose`` filter shows them): ``"8080"``, ``"8080-8081"``, a third part
+    ignored (``1-2-3`` is 1-2); "" and a range that runs backwards are refused, each number
+    as ``strconv.ParseUint(…, 10, 16)`` reads it. ValueError."""
+    if not text:
+        raise ValueError("Empty string specified for ports.")
+    if "-" not in text:
+        port = parse_uint(text, 16)
+        return port, port
+    parts = text.split("-")
+    first, last = parse_uint(parts[0], 16), parse_uint(parts[1], 16)
+    if last < first:
+        raise ValueError(f"Invalid range specified for the Port: {text}")
+    return first, last
 
 
 def port_range(text: str) -> tuple[int, int]:
-    """``nat.ParsePortRangeToInt``: "" is (0, 0); ``"8080"``, ``"8080-8081"``; a range that
-    runs backwards is refused (ValueError)."""
-    if not text:
-        return 0, 0
-    low, dash, high = text.partition("-")
-    first = _uint16(low)
-    last = _uint16(high.partition("-")[0]) if dash else first
-    if last < first:
-        raise ValueError(text)
-    return first, last
+    """``nat.ParsePortRangeToInt`` (a create's ``HostPort``): "" is (0, 0), any other text
+    :func:`parse_port_range`'s."""
+    return parse_port_range(text) if text else (0, 0)
 
 
 def port_int(key: str) -> int:
@@ -117,8 +122,6 @@ def check_bindings(host_config: dict[str, Any]) -> None:
     """dockerd 20.10's ``validatePortBindings`` at create: each key's port part (the key itself
     is taken as written: ``80/foo``, ``80/``, ``/tcp``, ``0/tcp``), then each binding's
     ``HostPort`` (a port or range, a ``/proto`` after it ignored); both quoted as Go's %q."""
-    from ..gostrconv import quote as go_quote
-
     for key, entries in (host_config.get("PortBindings") or {}).items():
         port_text = split_proto_port(key)[1]
         try:

@@ -117,6 +117,21 @@ def test_port_keys_as_go_connections_reads_them() -> None:
             ports.parse_port(bad)
 
 
+def test_port_ranges_as_dockerds_go_connections_reads_them() -> None:
+    """nat.ParsePortRange as dockerd 20.10.24 answered a ps publish filter; a create's HostPort
+    (ParsePortRangeToInt) takes "" as no port."""
+    assert [ports.parse_port_range(t) for t in ("80", "080", "1-2-3", "0-0", "80-80")] == \
+        [(80, 80), (80, 80), (1, 2), (0, 0), (80, 80)]
+    assert ports.port_range("") == (0, 0)
+    for text, words in [("80-70", "Invalid range specified for the Port: 80-70"),
+                        ("", "Empty string specified for ports."),
+                        ("80-", 'strconv.ParseUint: parsing "": invalid syntax'),
+                        ("999999a", 'strconv.ParseUint: parsing "999999a": value out of range')]:
+        with pytest.raises(ValueError) as refused:
+            ports.parse_port_range(text)
+        assert str(refused.value) == words
+
+
 def test_hosts_and_resolv_conf(tmp_path: Path) -> None:
     text = files.hosts([("10.0.0.2", "box")], [("10.0.0.3", ["web", "www"])])
     assert text.startswith("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
