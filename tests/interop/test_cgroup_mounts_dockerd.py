@@ -8,7 +8,12 @@ writable too; dockerd cannot start a privileged container on this machine (runc:
 apply caps: operation not permitted": CAP_SYS_RESOURCE is not in the bounding set), so that
 case is asserted on dockyard alone. Under ``--userns-remap`` dockerd clears that flag too (the
 remapped root may not write there all the same: "Permission denied"), in either cgroup
-namespace mode; the tmpfs is the remapped root's."""
+namespace mode; the tmpfs is the remapped root's.
+
+The masked paths under /proc and /sys as dockerd's runc mounts them: a masked directory behind
+a read-only tmpfs of the default size (``df`` in a container lists it with its size), a file
+behind /dev/null, the read-only entries bound read-only — from an embryo's premade /proc
+(dockyard's default) and from an init that mounts its own (``--cgroupns host``)."""
 
 from __future__ import annotations
 
@@ -75,3 +80,25 @@ def test_under_the_remap_the_hierarchies_are_writable_as_dockerds(
     hierarchies = [m for m in mounts if " - cgroup " in m]
     assert hierarchies and all(m.split()[2].startswith("rw,") for m in hierarchies), mounts
     assert "tmpfs writable" in rest and "memory writable" not in rest
+
+
+MASKS = "grep -E ' /(proc|sys)/' /proc/self/mountinfo | grep -v ' /sys/fs/cgroup'; df | grep -c ' /proc/acpi$'; true"
+
+
+def _masks(host: str, *flags: str) -> list[str]:
+    """The mounts under /proc and /sys but the cgroup tree (mount ids and devices left out),
+    sorted (the premade ones come in another order), and df's count of /proc/acpi."""
+    done = DockerCLI(host)("run", "--rm", "--network", "none", *flags, "busybox", "sh", "-c", MASKS)
+    assert done.returncode == 0, done.stderr
+    *table, listed = done.stdout.splitlines()
+    return [*sorted(" ".join(line.split()[3:]) for line in table), f"df lists /proc/acpi: {listed}"]
+
+
+@pytest.mark.parametrize("flags", [(), ("--cgroupns", "host")], ids=["premade", "own"])
+def test_masked_paths_are_mounted_as_dockerds(dockerd: Dockerd, dockyard_daemon: DaemonProcess,
+                                              busybox_image: str, flags: tuple[str, ...]) -> None:
+    theirs, ours = _masks(dockerd.host, *flags), _masks(dockyard_daemon.host, *flags)
+    assert ours == theirs
+    assert "/ /proc/acpi ro,relatime - tmpfs tmpfs ro" in ours
+    assert "/null /proc/keys rw,nosuid - tmpfs tmpfs rw,size=65536k,mode=755" in ours
+    assert ours[-1] == "df lists /proc/acpi: 1"

@@ -354,7 +354,7 @@ def premade_proc(masked: Iterable[str], readonly: Iterable[str], dev: int) -> in
                 is_dir = stat.S_ISDIR(os.stat(name, dir_fd=proc).st_mode)
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            cover = sc.new_mount("tmpfs", "tmpfs", "size=0,ro", sc.MOUNT_ATTR_RDONLY) if is_dir \
+            cover = sc.new_mount("tmpfs", "tmpfs", "ro", sc.MOUNT_ATTR_RDONLY) if is_dir \
                 else sc.clone_mount(dev, "null")
             _attach_closing(cover, name, proc)
         for name in readonly:
@@ -586,14 +586,15 @@ def remount_readonly(path: str) -> None:
 
 
 def mask(paths: Iterable[str]) -> None:
-    """Hide each existing path: files behind /dev/null, directories behind an empty ro tmpfs."""
+    """Hide each existing path: files behind /dev/null, directories behind an empty ro tmpfs
+    (of the default size, as runc mounts it: ``df`` in the container shows its size)."""
     for path in paths:
         try:
             is_dir = stat.S_ISDIR(os.stat(path).st_mode)
         except (FileNotFoundError, NotADirectoryError):
             continue
         if is_dir:
-            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, "size=0")
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
         else:
             sc.mount("/dev/null", path, None, sc.MS_BIND)
 
