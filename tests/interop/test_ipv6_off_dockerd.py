@@ -8,6 +8,9 @@ for a container, ``net.ipv6.conf.{all,default}.disable_ipv6`` are 1 — no ``::1
 under ``--network none``; an interface given an IPv6 address (an ``--ipv6`` network) has it 0,
 and ``lo`` then too (``::1``), whether it joined at the start or by ``network connect`` while
 running (with two networks at the start, which is eth0 is a Go map's order: not compared); ``--sysctl net.ipv6.conf.all.disable_ipv6=0`` turns it all back on.
+
+And the veth pair's transmit queue: libnetwork makes both ends with a length of 0 (``ip link``
+shows no ``qlen``), on the default bridge and on a user network.
 """
 
 from __future__ import annotations
@@ -113,3 +116,23 @@ def test_connected_while_running(sides: dict[str, DockerCLI]) -> None:
     assert after == ["all 1", "default 1", "lo 0 scope host", "eth0 1",
                      "eth1 0 scope global scope link"]
 
+
+
+QUEUE = "cat /sys/class/net/eth0/tx_queue_len /sys/class/net/eth0/iflink"
+
+
+@pytest.mark.parametrize("network", ["default", V4])
+def test_a_veth_pair_has_no_transmit_queue(sides: dict[str, DockerCLI], network: str) -> None:
+    """The container's end and the host's (found, while it runs, by the index of eth0's peer)."""
+    seen = {}
+    for side, cli in sides.items():
+        cid = _ok(cli("run", "-d", "--pull", "never", "--network", network, "busybox", "sleep", "60"))
+        try:
+            inside, peer = _shown(cli("exec", cid, "sh", "-c", QUEUE))
+            host = [link for link in Path("/sys/class/net").iterdir()
+                    if (link / "ifindex").read_text().strip() == peer]
+            assert len(host) == 1, peer
+            seen[side] = [inside, (host[0] / "tx_queue_len").read_text().strip()]
+        finally:
+            cli("rm", "-f", cid)
+    assert _compare(seen) == ["0", "0"]

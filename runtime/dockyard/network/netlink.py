@@ -88,11 +88,12 @@ class Netlink:
             return {str(link.get("ifname")) for link in self._ipr.get_links()}
 
     def ensure_bridge(self, name: str, gateway: str, prefixlen: int) -> int:
-        """Create (or adopt, after a daemon restart) the bridge with the gateway address, up."""
+        """Create (or adopt, after a daemon restart) the bridge with the gateway address, up;
+        its transmit queue length 0, as libnetwork makes one."""
         with self._lock, _netlink_errors(f"failed to create bridge {name}"):
             found = self._ipr.link_lookup(ifname=name)
             if not found:
-                self._ipr.link("add", ifname=name, kind="bridge")
+                self._ipr.link("add", ifname=name, kind="bridge", txqlen=0)
                 found = self._ipr.link_lookup(ifname=name)
             index = found[0]
             have = {(a.get("address"), a["prefixlen"]) for a in self._ipr.get_addr(index=index, family=2)}
@@ -158,7 +159,8 @@ class Netlink:
 # rtnetlink constants (linux/rtnetlink.h, if_link.h, veth.h)
 _RTM_NEWLINK, _NLMSG_ERROR = 16, 2
 _NLM_F_REQUEST_ACK_EXCL_CREATE = 0x1 | 0x4 | 0x200 | 0x400
-_IFLA_ADDRESS, _IFLA_IFNAME, _IFLA_MASTER, _IFLA_LINKINFO, _IFLA_NET_NS_FD = 1, 3, 10, 18, 28
+_IFLA_ADDRESS, _IFLA_IFNAME, _IFLA_MASTER, _IFLA_TXQLEN, _IFLA_LINKINFO, _IFLA_NET_NS_FD = \
+    1, 3, 10, 13, 18, 28
 _IFLA_INFO_KIND, _IFLA_INFO_DATA, _VETH_INFO_PEER = 1, 2, 1
 
 
@@ -173,12 +175,15 @@ def _ifinfo(flags: int = 0) -> bytes:
 
 
 def _newveth(seq: int, name: str, master: int, peer: str, netns_fd: int, mac: str) -> bytes:
-    peer_info = _ifinfo() + _attr(_IFLA_IFNAME, peer.encode() + b"\0") + \
+    """Both ends with a transmit queue length of 0, as libnetwork makes a veth pair (``ip link``
+    shows no ``qlen``; the kernel's default would be 1000)."""
+    no_queue = _attr(_IFLA_TXQLEN, struct.pack("I", 0))
+    peer_info = _ifinfo() + _attr(_IFLA_IFNAME, peer.encode() + b"\0") + no_queue + \
         _attr(_IFLA_NET_NS_FD, struct.pack("I", netns_fd)) + \
         _attr(_IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
     linkinfo = _attr(_IFLA_INFO_KIND, b"veth\0") + \
         _attr(_IFLA_INFO_DATA, _attr(_VETH_INFO_PEER, peer_info))
-    body = _ifinfo(0x1) + _attr(_IFLA_IFNAME, name.encode() + b"\0") + \
+    body = _ifinfo(0x1) + _attr(_IFLA_IFNAME, name.encode() + b"\0") + no_queue + \
         _attr(_IFLA_MASTER, struct.pack("I", master)) + _attr(_IFLA_LINKINFO, linkinfo)
     return struct.pack("IHHII", 16 + len(body), _RTM_NEWLINK, _NLM_F_REQUEST_ACK_EXCL_CREATE,
                        seq, 0) + body

@@ -54,6 +54,8 @@ def test_default_bridge_addresses_files_and_settings(manager: NetworkManager, re
     assert "127.0.0.1\tlocalhost" in out and f"{s['IPAddress']}\tbox1" in out
     assert s["Networks"]["bridge"]["NetworkID"] == bridge.id
     assert manager.inspect("bridge")["Containers"][rec.id]["IPv4Address"] == f"{s['IPAddress']}/{s['IPPrefixLen']}"
+    # no transmit queue, as libnetwork makes a bridge
+    assert Path(f"/sys/class/net/{bridge.bridge}/tx_queue_len").read_text() == "0\n"
 
 
 def test_user_network_names_aliases_and_peer_updates(manager: NetworkManager, record: Callable[..., Record],
