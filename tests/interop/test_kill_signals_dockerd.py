@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SIGNALS = ["99", "32", "-1", "+9", "0", "x", "RTMIN+15", "RTMIN+16", "RTMIN+0", "RTMAX-15", "CLD",
+SIGNALS = ["99", "32", "-1", "+9", "0", "x", "RTMIN+15", "RTMIN+16", "RTMIN+0", "RTMAX-15", "CLD", " 9", " KILL",
            "UNUSED"]
 
 

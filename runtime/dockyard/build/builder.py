@@ -50,7 +50,7 @@ from .flags import parse_duration
 from .imageconfig import ImageConfig
 from .instructions import Arg, Cmd, CopyLike, Expose, Instruction, KeyValue, Label, Run
 from .platforms import Platform
-from .steps import StageState, StepRunner, temp_dir
+from .steps import StageState, StepRunner, dispatch_check, temp_dir
 
 if TYPE_CHECKING:
     from ..containers.runtime import Runtime
@@ -541,6 +541,7 @@ class BuildJob:
         return StageState(ImageConfig(self.store.config(base_id), base_id, plat))
 
     def _step(self, runner: StepRunner, inst: Instruction, emit: Any, show_id: bool = True) -> None:
+        dispatch_check(inst)
         state = runner.state
         parent = state.image_id
         key = runner.key(inst)

@@ -13,11 +13,9 @@ a FROM naming a later stage.
 
 from __future__ import annotations
 
-import signal as signal_module
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .. import gosignal
 from ..errors import InvalidArgument
 from ..oci import reference
 from . import platforms
@@ -602,11 +600,9 @@ class _Resolver:
         return replace(inst, path=self.expand(inst.path, st.env, inst))
 
     def _stopsignal(self, inst: StopSignal, st: _State) -> Instruction:
-        signal = self.expand(inst.signal, st.env, inst)
-        if not valid_signal(signal):
-            raise DockerfileResolveError(f"Invalid signal: {signal}").located(
-                inst.line, inst.end_line, 1, inst.original)
-        return replace(inst, signal=signal)
+        """Expanded alone: the signal is read when the step runs (``steps.dispatch_check``),
+        where the classic builder's dispatcher reads it."""
+        return replace(inst, signal=self.expand(inst.signal, st.env, inst))
 
     def _volume(self, inst: Volume, st: _State) -> Instruction:
         return replace(inst, paths=tuple(self.expand(p, st.env, inst) for p in inst.paths))
@@ -645,17 +641,6 @@ _EXPANDERS: dict[type, Callable[[_Resolver, Instruction, _State], Instruction]] 
     Volume: _Resolver._volume, Copy: _Resolver._copy, Add: _Resolver._copy,  # type: ignore[dict-item]
     Run: _Resolver._run,  # type: ignore[dict-item]
 }
-
-
-_SIGNALS = {s.name[3:] for s in signal_module.Signals if not s.name.startswith("SIG_")} | {
-    "IOT", "POLL", "UNUSED", "CLD"} | set(gosignal.REALTIME)
-
-
-def valid_signal(text: str) -> bool:
-    """moby's signal.ParseSignal: a non-zero number, or a name with or without ``SIG``."""
-    if text.lstrip("+-").isdigit():
-        return int(text) != 0
-    return text.upper().removeprefix("SIG") in _SIGNALS
 
 
 def parse_and_resolve(source: str | bytes, **kwargs: object) -> ResolvedBuild:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import gosignal
 from ..containers.spec import Mount as SpecMount
 from ..gostrconv import quote as go_quote
 from ..oci import mediatypes as mt
@@ -120,6 +121,17 @@ def _health_text(inst: Healthcheck) -> str:
     durations = " ".join(go_quote(go_duration(v)) for v in
                          (inst.interval, inst.timeout, inst.start_period))
     return f"&{{{go_list(list(inst.test))} {durations} {go_rune(inst.retries)}}}"
+
+
+def dispatch_check(inst: Instruction) -> None:
+    """What the classic builder's dispatcher refuses as it reaches a step, before the cache is
+    looked at — in the stream, after the step's line: a STOPSIGNAL moby's ParseSignal cannot
+    read (``0``, ``UNUSED``; any other nonzero number is taken, ``65`` too)."""
+    if isinstance(inst, StopSignal):
+        try:
+            gosignal.parse(inst.signal)
+        except ValueError as e:
+            raise BuildError(str(e)) from None
 
 
 def apply_meta(inst: Instruction, state: StageState) -> None:
@@ -511,4 +523,4 @@ def temp_dir(parent: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["StageState", "StepRunner", "apply_meta", "meta_comment", "temp_dir"]
+__all__ = ["StageState", "StepRunner", "apply_meta", "dispatch_check", "meta_comment", "temp_dir"]

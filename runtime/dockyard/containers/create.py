@@ -162,34 +162,22 @@ def command(cfg: dict[str, Any]) -> list[str]:
 
 
 def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:
-    """``"SIGKILL"``, ``"KILL"``, ``"9"`` or 9 → 9; dockerd's 400 otherwise."""
+    """A create's ``StopSignal``, a kill's ``signal`` as dockerd 20.10 reads them
+    (:func:`dockyard.gosignal.parse`: ``"SIGKILL"``, ``"kill"``, ``"9"``, ``"+9"`` or 9 → 9;
+    ``"65"`` and ``"-1"`` too); dockerd's 400 otherwise. None or "": ``default``."""
     if value in (None, ""):
         return default
-    text = str(value).strip().upper()
-    if text.isdigit():
-        number = int(text)
-        if 0 < number < 65:
-            return number
-    else:
-        name = text if text.startswith("SIG") else "SIG" + text
-        member = getattr(signal.Signals, name, None)
-        if member is not None:
-            return int(member)
-        realtime = _realtime(name[3:])
-        if realtime is not None:
-            return realtime
-    raise InvalidArgument(f"Invalid signal: {value}")
+    try:
+        return gosignal.parse(str(value))
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
 
 
 def parse_kill_signal(value: str | None) -> int:
-    """A kill's ``signal`` as dockerd 20.10's ParseSignal reads it: a name, or any nonzero
-    integer Go's Atoi reads (``99``, ``-1``); which numbers Linux has is checked later, after
-    the container is found (:func:`unsupported_signal`). None or "": SIGKILL."""
-    try:
-        number = go_atoi((value or "").strip())
-    except ValueError:
-        number = 0
-    return number or parse_signal(value, signal.SIGKILL)
+    """A kill's ``signal``: any nonzero integer is taken (``99``, ``-1``), which numbers Linux
+    has is checked later, after the container is found (:func:`unsupported_signal`). None or
+    "": SIGKILL."""
+    return parse_signal(value, signal.SIGKILL)
 
 
 def unsupported_signal(number: int) -> str | None:
@@ -198,12 +186,6 @@ def unsupported_signal(number: int) -> str | None:
     if 1 <= number <= 31 or 34 <= number <= 64:
         return None
     return f"The linux daemon does not support signal {number % (1 << 64)}"
-
-
-def _realtime(name: str) -> int | None:
-    """Go's names for the real-time signals (:data:`dockyard.gosignal.REALTIME`), which
-    images use as STOPSIGNAL (systemd's SIGRTMIN+3)."""
-    return gosignal.REALTIME.get(name)
 
 
 # ---- HostConfig ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .. import gosignal
 from ..config import DaemonConfig
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 from ..linux import sysctls, userns
@@ -690,11 +691,16 @@ class ContainerManager:
         if timeout is None:
             stop_timeout = record.config.get("StopTimeout")
             timeout = 10 if stop_timeout is None else int(stop_timeout)
-        signo = _create.parse_signal(sig or record.config.get("StopSignal"), signal.SIGTERM)
+        signo = _create.parse_signal(sig) if sig else _stop_signal(record)
         future = self.exit_future(record.id, "not-running")
         if record.state["Paused"]:
             self._freeze(record, False)
         try:
+            if not gosignal.deliverable(signo):  # runc's EINVAL: dockerd waits 2 s, then kills
+                log.error("Error sending stop (signal %d) to container %s: unable to signal init: "
+                          "invalid argument", signo, record.id)
+                future.result(2)
+                return
             self.emit(record, "kill", signal=str(signo))  # dockerd tells each signal of a stop
             self.signal(record, signo)
             if timeout < 0:
@@ -1023,6 +1029,15 @@ class ContainerManager:
         self._saver.flush()
         if self._runtime is not None:
             self._runtime.close()
+
+
+def _stop_signal(record: ContainerRecord) -> int:
+    """The signal a stop sends, as dockerd's ``Container.StopSignal``: the config's, one it
+    cannot read (a record from before a check) SIGTERM, as none."""
+    try:
+        return _create.parse_signal(record.config.get("StopSignal"), signal.SIGTERM)
+    except InvalidArgument:
+        return int(signal.SIGTERM)
 
 
 def _fit_init_layer(record: ContainerRecord, owner: tuple[int, int] | None = None) -> None:

@@ -120,7 +120,8 @@ def test_update_rules_and_wording() -> None:
 
 @pytest.mark.parametrize(("text", "number"), [("SIGKILL", 9), ("kill", 9), ("9", 9), (15, 15),
                                               ("", signal.SIGTERM), ("HUP", 1),
-                                              ("SIGRTMIN+3", 37), ("RTMAX-1", 63), ("RTMIN", 34)])
+                                              ("SIGRTMIN+3", 37), ("RTMAX-1", 63), ("RTMIN", 34),
+                                              ("+9", 9), ("09", 9), ("65", 65), ("-1", -1), ("IOT", 6)])
 def test_signals(text: Any, number: int) -> None:
     assert create.parse_signal(text) == number
 
@@ -130,6 +131,9 @@ def test_bad_signal() -> None:
         create.parse_signal("SIGNOPE")
     with pytest.raises(InvalidArgument, match="Invalid signal: RTMIN\\+40"):
         create.parse_signal("RTMIN+40")
+    for text in (" 9", "KILL ", "UNUSED", "0", "-0"):  # dockerd 20.10's ParseSignal: not trimmed
+        with pytest.raises(InvalidArgument, match=f"^Invalid signal: {text}$"):
+            create.parse_signal(text)
 
 
 @pytest.mark.parametrize(("host_config", "message"), [

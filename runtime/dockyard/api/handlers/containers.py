@@ -168,7 +168,8 @@ class RestartHandler(ContainersHandler):
 
 class KillHandler(ContainersHandler):
     async def post(self, name: str) -> None:
-        self.containers.kill(name, self.str_arg("signal"))
+        # as dockerd reads it: untrimmed (" 9" is no signal)
+        self.containers.kill(name, self.get_query_argument("signal", None, strip=False))
         self.no_content()
 
 
