@@ -3,15 +3,18 @@
 Two processes, as runc's ``nsexec`` does it, because entering a PID namespace only affects
 children created afterwards:
 
-1. The *joiner*, forked by the launcher, moves into the container's cgroups (seen from the
-   host, so before entering its cgroup namespace), joins its user, IPC, UTS, network, PID,
+1. The *joiner*, forked by the launcher, joins the container's user, IPC, UTS, network, PID,
    cgroup and mount namespaces (mount last: it also sets root and cwd to the container's root;
    a root joiner joins the user namespace last instead — a remapped container's network
    namespace may be the initial user namespace's, out of reach from inside the container's —
    and sets the rlimits before, which inside it could only lower),
    then clones the *process* with ``CLONE_PARENT`` — so the launcher is its parent and reaps
    it like a container — writes its pid to the launcher and exits.
-2. The *process* becomes a session leader, takes its stdio (or a pty from the container's own
+2. The launcher (root) moves the process into the container's cgroups, seen from the host, and
+   lets it go on: as runc's exec enters them only with its final process, so a container at
+   its ``pids.max`` (a fork bomb's) still takes a ``docker exec c kill …`` — a move into a
+   cgroup is not a fork in it.
+3. The *process* becomes a session leader, takes its stdio (or a pty from the container's own
    devpts), resolves the user through the container's /etc/passwd and /etc/group, changes to
    the working directory, applies the container's capabilities, ``no_new_privs``, and execs.
 
@@ -83,10 +86,12 @@ class ExecSpec:
 
 @dataclass
 class ExecContext:
-    """The fds the launcher prepared: error pipe, pid pipe, console socket, stdio."""
+    """The fds the launcher prepared: error pipe, pid pipe, the pipe on which the process
+    waits for its cgroups, console socket, stdio."""
 
     err_fd: int
     pid_fd: int
+    go_fd: int
     stdio: list[int]
     close_fds: list[int]
     console_fd: int | None
@@ -97,13 +102,13 @@ class ExecContext:
 _JOINED: Final = (*cgroups.V1_CONTROLLERS, *cgroups.V1_UNLIMITED, "cpuset")
 
 
-def join_cgroups(pid: int, hier: cgroups.Hierarchies) -> None:
-    """Move this process into every cgroup ``pid`` is in (cpuset too: a container given one
-    has a cpuset cgroup; a host-cgroupns one is in every hierarchy, a hybrid host's v2 one
-    included); one in ours already is skipped."""
+def join_cgroups(mover: int, pid: int, hier: cgroups.Hierarchies) -> None:
+    """Move process ``mover`` into every cgroup ``pid`` is in (cpuset too: a container given
+    one has a cpuset cgroup; a host-cgroupns one is in every hierarchy, a hybrid host's v2 one
+    included); one it is in already is skipped."""
     with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
         lines = f.read().splitlines()
-    with open("/proc/self/cgroup", encoding="utf-8") as f:
+    with open(f"/proc/{mover}/cgroup", encoding="utf-8") as f:
         own = set(f.read().splitlines())
     for line in lines:
         _hid, controllers, path = line.split(":", 2)
@@ -116,7 +121,7 @@ def join_cgroups(pid: int, hier: cgroups.Hierarchies) -> None:
             mount = hier.v2
         if mount is not None:
             with open(os.path.join(mount, path.lstrip("/"), "cgroup.procs"), "w") as procs:
-                procs.write("0")
+                procs.write(str(mover))
 
 
 def joiner(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
@@ -126,8 +131,6 @@ def joiner(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
         for fd in ctx.close_fds:
             os.close(fd)
         if os.geteuid() == 0:
-            if ctx.hier.mode != "none":
-                join_cgroups(spec.pid, ctx.hier)
             # a remapped container's: raising a hard limit needs the initial namespace's root,
             # and inside, its /proc/self/oom_score_adj is not the exec's to open
             set_rlimits(spec.rlimits)
@@ -158,6 +161,9 @@ def process(spec: ExecSpec, ctx: ExecContext) -> NoReturn:
     code = SETUP_FAILED
     try:
         os.close(ctx.pid_fd)
+        if os.read(ctx.go_fd, 1) != b"1":  # the launcher could not move us: it reports why
+            os._exit(SETUP_FAILED)
+        os.close(ctx.go_fd)
         path, env = _setup(spec, ctx)
         try:
             os.execve(path, spec.args, env)
@@ -244,31 +250,58 @@ def launch(spec: ExecSpec, stdio: list[int], hier: cgroups.Hierarchies,
     exited (the caller reaps it), and ``pid`` is 0 if it never existed."""
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
     con_r, con_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if spec.tty \
         else (None, None)
-    ctx = ExecContext(err_w, pid_w, stdio, [err_r, pid_r] + ([con_r.fileno()] if con_r else []),
+    ctx = ExecContext(err_w, pid_w, go_r, stdio,
+                      [err_r, pid_r, go_w] + ([con_r.fileno()] if con_r else []),
                       con_w.fileno() if con_w else None, caps, hier)
     joiner_pid = os.fork()
     if joiner_pid == 0:
         joiner(spec, ctx)
     os.close(err_w)
     os.close(pid_w)
+    os.close(go_r)
     if con_w is not None:
         con_w.close()
+    moved: str | None = None
     try:
         text = syscalls.read_all(pid_r)
         os.waitpid(joiner_pid, 0)
         pid = int(text) if text else 0
         pidfd = os.pidfd_open(pid) if pid else -1
-        console = _receive_console(con_r) if con_r is not None and pid else None
+        if pid:
+            moved = _move(pid, spec.pid, hier)
+            if moved is None:
+                os.write(go_w, b"1")
+        os.close(go_w)
+        go_w = -1
+        console = _receive_console(con_r) if con_r is not None and pid and moved is None else None
         failure = syscalls.read_all(err_r)
     finally:
+        if go_w != -1:
+            os.close(go_w)
         os.close(pid_r)
         os.close(err_r)
         if con_r is not None:
             con_r.close()
     report: dict[str, Any] | None = _parse_report(failure) if failure or not pid else None
+    if moved is not None:
+        report = {"kind": "setup", "message": moved, "exit": SETUP_FAILED}
     return pid, pidfd, console, report
+
+
+def _move(pid: int, container: int, hier: cgroups.Hierarchies) -> str | None:
+    """The exec's process into the container's cgroups (a root launcher's; a rootless one has
+    none to move it to): None, or why it could not be moved."""
+    if os.geteuid() != 0 or hier.mode == "none":
+        return None
+    try:
+        join_cgroups(pid, container, hier)
+    except OSError as exc:
+        gone = _container_gone(exc, container)
+        return gone or f"failed to add the exec process to the container's cgroups: {_describe(exc)}"
+    return None
 
 
 def _parse_report(data: bytes) -> dict[str, Any]:

@@ -62,3 +62,19 @@ def test_exec_on_a_paused_container_is_409(box: Any) -> None:
     assert info.value.status_code == 409
     assert info.value.explanation == f"Container {box.id} is paused, unpause the container before exec"
     assert box.exec_run("true").exit_code == 0
+
+
+def test_a_container_at_its_pids_limit_takes_an_exec(client: Any) -> None:
+    """As under dockerd 20.10 (recorded: ``--pids-limit 1``, ``docker exec c true`` and
+    ``sh -c 'echo hi'`` exit 0, pids.current then 2): runc moves an exec's process into the
+    container's cgroups only once it exists, and a move is not a fork — so a fork-bombed
+    container can still be looked into and killed from an exec. The exec's process is in the
+    pids cgroup all the same: it can fork no further."""
+    box = client.containers.run("busybox", ["sleep", "1000"], detach=True, pids_limit=1)
+    try:
+        assert box.exec_run("true") == (0, b"")
+        script = "read n < /sys/fs/cgroup/pids/pids.current; echo $n; ls /; true"
+        code, out = box.exec_run(["sh", "-c", script])  # builtins but ls: a fork
+        assert (code, out) == (2, b"2\nsh: can't fork: Resource temporarily unavailable\n")
+    finally:
+        box.remove(force=True)
