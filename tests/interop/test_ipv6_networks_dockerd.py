@@ -9,7 +9,10 @@ lowest free address (``--ip6`` picks one), its /etc/hosts a second line with its
 ``IPv6Gateway``/``GlobalIPv6Address``/``GlobalIPv6PrefixLen`` on its network's entry (the
 top-level ones stay empty: they are the default bridge's); the bridge holds the gateway and
 fe80::1; no ip6tables rules (no outbound NAT) without dockerd's experimental ``--ip6tables``;
-a published port's ``[::]`` side is proxied to the container's IPv6 address.
+a published port's ``[::]`` side is proxied to the container's IPv6 address. With an
+``--ip-range`` and no ``--gateway``, the gateway is the range's first address the allocator does
+not hold (IPv4 and IPv6 alike: 10.0.0.64 for 10.0.0.64/26, 10.0.0.1 for 10.0.0.0/25); a
+container gets the lowest free address of the range, its first one when the gateway is given.
 """
 
 from __future__ import annotations
@@ -236,3 +239,33 @@ def test_published_port_answers_on_ipv6_loopback_through_the_ipv6_address(
         assert ports == [f"0.0.0.0:{port}", f"[::]:{port}"], side
         assert _fetch("::1", port) == b"six\n", side
         _ok(cli("rm", "-f", cid))
+
+
+RANGES = {"dockyard": ("10.253.63.", "10.253.65.", "10.253.67.", "fd00:d1a:3::"),
+          "dockerd": ("10.253.64.", "10.253.66.", "10.253.68.", "fd00:d0c:3::")}
+"""Per daemon: three IPv4 /24s and an IPv6 /64 for the ranges' networks."""
+SHOW_ADDRESSES = ("ip -o addr show eth0 scope global | awk '{print $4}'; ip route | grep default; "
+                  "ip -6 route | grep default | cut -d' ' -f1-3")
+
+
+def test_a_ranges_first_address_is_the_gateway_unless_one_is_given(sides: dict[str, DockerCLI]) -> None:
+    seen: dict[str, list[str]] = {}
+    for side, cli in sides.items():
+        v4, given, first, v6 = RANGES[side]
+        _ok(cli("network", "create", "--ipv6", "--subnet", f"{v4}0/24", "--ip-range", f"{v4}64/26",
+                "--subnet", f"{v6}/64", "--ip-range", f"{v6}100/120", "dy6-ranges"))
+        _ok(cli("network", "create", "--subnet", f"{given}0/24", "--gateway", f"{given}1",
+                "--ip-range", f"{given}64/26", "dy6-range-gw"))
+        _ok(cli("network", "create", "--subnet", f"{first}0/24", "--ip-range", f"{first}0/25",
+                "dy6-range-first"))
+        text = "\n".join(_ok(cli("run", "--rm", "--pull", "never", "--network", network, "busybox",
+                                 "sh", "-c", SHOW_ADDRESSES))
+                         for network in ("dy6-ranges", "dy6-range-gw", "dy6-range-first"))
+        for prefix, name in ((v4, "V4."), (given, "GIVEN."), (first, "FIRST."), (v6, "V6::")):
+            text = text.replace(prefix, name)
+        seen[side] = [line.rstrip() for line in text.splitlines()]
+    assert seen["dockyard"] == seen["dockerd"]
+    assert seen["dockerd"] == [
+        "V4.65/24", "V6::101/64", "default via V4.64 dev eth0", "default via V6::100",
+        "GIVEN.64/24", "default via GIVEN.1 dev eth0",
+        "FIRST.2/24", "default via FIRST.1 dev eth0"]

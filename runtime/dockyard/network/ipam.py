@@ -197,8 +197,14 @@ def gateway_address(text: str, subnet: IPv4Net) -> IPv4Addr:
     return addr
 
 
-def default_gateway(subnet: IPNet) -> IPAddr:
-    return subnet.network_address + 1
+def default_gateway(subnet: IPNet, ip_range: IPNet | None = None) -> IPAddr:
+    """A gateway not given: the first address the allocator does not hold of the range the
+    addresses come from — the subnet's, or an ``IPRange``'s as :func:`range_in` reads it (so
+    ``--ip-range 10.0.0.64/26`` gives the bridge 10.0.0.64) — as libnetwork asks its allocator
+    for one before any endpoint's."""
+    held = _held(subnet)
+    pool = range_in(subnet, ip_range) if ip_range is not None else subnet
+    return next((addr for addr in pool if addr not in held), subnet.network_address + 1)
 
 
 def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
@@ -211,9 +217,7 @@ def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
         return _requested(wanted, subnet, taken)
     pool = ip_range or subnet
     held = _held(subnet)
-    if ip_range is not None and ip_range.version == 4:
-        held += (ip_range.network_address,)  # dockerd 20.10 never hands an IPv4 range's first out
-    for addr in pool:  # the range's last address is usable, as an IPv6 range's first
+    for addr in pool:  # a range's first and last are usable, but for the subnet's own
         if addr not in held and str(addr) not in taken:
             return addr
     raise DockyardError(f"no available IPv{subnet.version} addresses on this network's "

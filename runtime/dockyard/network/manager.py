@@ -398,10 +398,12 @@ class NetworkManager:
         else:
             subnet = ipam.free_subnet(self.nl.routes(exclude=set()) + self._subnets(), pools=self.pools)
             net.user_subnet = False
+        ip_range = None
         if config.get("IPRange"):  # outside the subnet too, as dockerd 20.10 (see ipam.range_in)
-            net.ip_range = str(ipam.parse_ip_range(config["IPRange"], subnet))
+            ip_range = ipam.parse_ip_range(config["IPRange"], subnet)
+            net.ip_range = str(ip_range)
         net.gateway_given = bool(config.get("Gateway")) or not net.user_subnet
-        gateway = config.get("Gateway") or str(ipam.default_gateway(subnet))
+        gateway = config.get("Gateway") or str(ipam.default_gateway(subnet, ip_range))
         ipam.check_gateway(gateway)
         net.subnet, net.gateway = str(subnet), str(ipam.gateway_address(gateway, subnet))
         net.aux = ipam.auxiliary(config.get("AuxiliaryAddresses") or {}, subnet, [net.gateway], name)
@@ -414,7 +416,8 @@ class NetworkManager:
 
     def _pool6(self, net: Network, config: dict[str, Any]) -> None:
         """The IPv6 pool of a create's IPAM config, as dockerd keeps it: addresses come from it
-        only with ``EnableIPv6``, its gateway (the first address unless given) is the bridge's."""
+        only with ``EnableIPv6``, its gateway (unless given, the first of its range: see
+        ``views.gateway6``) is the bridge's."""
         subnet = ipam.parse_subnet6(config["Subnet"])
         if any(subnet.overlaps(ipaddress.IPv6Network(n.subnet6))
                for n in self.state.networks.values() if n.subnet6 and not n.config_only):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from . import ipam
 from .state import Endpoint, Network
 
 DEFAULT_BRIDGE_OPTIONS = {
@@ -25,11 +26,12 @@ def prefixlen6(net: Network) -> int:
 
 
 def gateway6(net: Network) -> str:
-    """The IPv6 gateway the bridge holds: the one given, else the pool's first address (dockerd's
-    inspect shows only a given one)."""
+    """The IPv6 gateway the bridge holds: the one given, else the first address of the pool's
+    range (``ipam.default_gateway``; dockerd's inspect shows only a given one)."""
     if net.gateway6 or not net.subnet6:
         return net.gateway6
-    return str(ipaddress.IPv6Network(net.subnet6).network_address + 1)
+    ip_range = ipaddress.IPv6Network(net.ip_range6) if net.ip_range6 else None
+    return str(ipam.default_gateway(ipaddress.IPv6Network(net.subnet6), ip_range))
 
 
 def network_json(net: Network, endpoints: list[Endpoint], with_containers: bool = True) -> dict[str, Any]:

@@ -20,15 +20,25 @@ def test_mac_is_derived_from_the_ip_as_dockerd_does() -> None:
     assert ipam.mac_for(ipaddress.IPv4Address("172.17.0.2")) == "02:42:ac:11:00:02"
 
 
+def test_a_gateway_not_given_is_its_ranges_first_free_address() -> None:
+    net = ipam.IPv4Net("10.0.0.0/24")
+    assert str(ipam.default_gateway(net)) == "10.0.0.1"
+    assert str(ipam.default_gateway(net, ipam.IPv4Net("10.0.0.0/25"))) == "10.0.0.1"  # .0: held
+    assert str(ipam.default_gateway(net, ipam.IPv4Net("10.0.0.64/26"))) == "10.0.0.64"
+    assert str(ipam.default_gateway(net, ipam.IPv4Net("10.9.0.64/26"))) == "10.0.0.64"  # offsets
+    v6 = ipaddress.IPv6Network("fd00:1::/64")
+    assert str(ipam.default_gateway(v6)) == "fd00:1::1"
+    assert str(ipam.default_gateway(v6, ipaddress.IPv6Network("fd00:1::100/120"))) == "fd00:1::100"
+
+
 def test_allocation_skips_used_gateway_and_honours_ranges() -> None:
     net = ipam.IPv4Net("10.0.0.0/29")
     assert str(ipam.allocate(net, ["10.0.0.1"])) == "10.0.0.2"
     assert str(ipam.allocate(net, ["10.0.0.1", "10.0.0.2"])) == "10.0.0.3"
-    # dockerd 20.10 never hands out an IPv4 range's first address; its last one it does (but
-    # for the subnet's broadcast)
-    assert str(ipam.allocate(net, [], ipam.IPv4Net("10.0.0.4/30"))) == "10.0.0.5"
+    # a range's first and last addresses are handed out, but for the subnet's own (.7: broadcast)
+    assert str(ipam.allocate(net, [], ipam.IPv4Net("10.0.0.4/30"))) == "10.0.0.4"
     with pytest.raises(DockyardError, match="no available IPv4 addresses"):
-        ipam.allocate(net, ["10.0.0.5", "10.0.0.6"], ipam.IPv4Net("10.0.0.4/30"))  # .7: broadcast
+        ipam.allocate(net, ["10.0.0.4", "10.0.0.5", "10.0.0.6"], ipam.IPv4Net("10.0.0.4/30"))
     assert str(ipam.allocate(ipam.IPv4Net("10.0.1.0/24"), ["10.0.1.1", "10.0.1.2"],
                              ipam.IPv4Net("10.0.1.0/30"))) == "10.0.1.3"
     v6 = ipaddress.IPv6Network("fd00:1::/64")  # an IPv6 range's first address is handed out
