@@ -6,6 +6,7 @@ Through the raw API at 1.41 and the docker CLI."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -203,3 +204,40 @@ def test_the_docker_cli_sees_the_same_refusals(both: dict[str, Any]) -> None:
     assert "Minimum memory limit allowed is 6MB" in seen["dockerd"][1][1]
     assert "CPU cfs period can not be less than 1ms" in seen["dockerd"][2][1]
     assert seen["dockerd"][5] == "2\n1000\n"
+
+
+CPUSET = ("grep cpuset /proc/self/cgroup; cat /sys/fs/cgroup/cpuset/cpuset.cpus "
+          "/sys/fs/cgroup/cpuset/cpuset.mems; grep Cpus_allowed_list /proc/1/status")
+
+
+def test_an_update_of_a_cpuset_is_seen_inside_as_under_dockerd(apis: dict[str, Any]) -> None:
+    """dockerd 20.10 (recorded on this cgroup v1 host): ``POST /containers/{id}/update`` with
+    ``CpusetCpus``/``CpusetMems`` of a running container started without them records them in
+    HostConfig and writes its own cpuset cgroup, which the container sees — in a cgroup
+    namespace of its own (dockyard's default) too, rooted there since its start (dockyard's was
+    the hierarchy's root, the container moved below it at the update: /sys/fs/cgroup/cpuset
+    showed the root's CPUs and /proc/self/cgroup a path; in the host's namespace it matched);
+    a CPU or memory node the host lacks is refused first."""
+    last = str(max(os.sched_getaffinity(0)))
+    seen = {}
+    for name, api in apis.items():
+        made = api.create_container("busybox", ["sleep", "60"],
+                                    host_config={"NetworkMode": "none", "CgroupnsMode": "private"})
+        try:
+            api.start(made["Id"])
+            url = api._url("/containers/{0}/update", made["Id"])
+            answers = [(done.status_code, done.json()) for done in (
+                api._post_json(url, data=body) for body in (
+                    {"CpusetCpus": "1024"}, {"CpusetMems": "1024"}, {"CpusetCpus": "abc"},
+                    {"CpusetCpus": last, "CpusetMems": "0"}))]
+            inside = api.exec_start(api.exec_create(made["Id"], ["sh", "-c", CPUSET])).decode()
+            recorded = api.inspect_container(made["Id"])["HostConfig"]
+            seen[name] = [answers, re.sub(r"/(docker|dockyard)/[0-9a-f]{64}$", "/<cg>", inside,
+                                          flags=re.MULTILINE),
+                          [recorded["CpusetCpus"], recorded["CpusetMems"]]]
+        finally:
+            api.remove_container(made["Id"], force=True)
+    assert seen["dockyard"] == seen["dockerd"]
+    answers, inside, recorded = seen["dockerd"]
+    assert answers[-1] == (200, {"Warnings": None}) and recorded == [last, "0"]
+    assert inside.split("\n")[1:4] == [last, "0", f"Cpus_allowed_list:\t{last}"]

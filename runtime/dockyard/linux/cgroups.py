@@ -9,7 +9,7 @@ and then find no ``memory`` controller there.
 Layout (``<parent>`` defaults to ``dockyard``)::
 
     v1: /sys/fs/cgroup/<controller>/<parent>/<id>/   one dir per mounted hierarchy we use
-        /sys/fs/cgroup/cpuset/<parent>/<id>/         only for a container given a cpuset
+        /sys/fs/cgroup/cpuset/<parent>/<id>/         its cpuset (runc makes one for every container)
     v2: /sys/fs/cgroup/<parent>/<id>/                one dir; controllers enabled on the way down
 
 ``<parent>`` is taken from each hierarchy's root, with or without a leading ``/``; a parent a
@@ -18,9 +18,10 @@ user names (``docker build --cgroup-parent``) is first placed as runc places it:
 
 A v1 cpuset cgroup takes no task until its ``cpuset.cpus`` and ``cpuset.mems`` are set, and a
 new one starts with both empty; every level is filled from its parent when made (as runc
-does). Only a container asking for a cpuset gets one (``--cpuset-cpus``/``--cpuset-mems``, at
-its start or by ``docker update``): the others stay in the cpuset cgroup they were started in,
-so a start without one makes, renames, fills and joins nothing more.
+does). Every container has one of its own, as under runc, made with the rest (an embryo's
+ahead of its start, renamed with it): a container in a cgroup namespace of its own has it as
+the namespace's root, so a cpuset a ``docker update`` gives it later shows in its
+/sys/fs/cgroup/cpuset and /proc/self/cgroup as dockerd's does.
 """
 
 from __future__ import annotations
@@ -393,7 +394,11 @@ class CgroupV1:
         """The same cgroups (tasks included) under another name: v1 allows a rename within
         one parent, which costs far less than moving a task (see ``linux.launcher.Embryo``)."""
         other = CgroupV1(container_id, self.hier, self.parent)
-        for old, new in {self.dirs[c]: other.dirs[c] for c in self.dirs}.items():
+        pairs = {self.dirs[c]: other.dirs[c] for c in self.dirs}
+        if self.cpuset is not None and other.cpuset is not None:  # made with the rest
+            pairs[self.cpuset] = other.cpuset
+            other.in_cpuset = True
+        for old, new in pairs.items():
             os.rename(old, new)
         other.devices = self.devices
         return other
@@ -409,7 +414,7 @@ class CgroupV1:
     def create(self, limits: Limits) -> None:
         for path in self.paths:
             os.makedirs(path, exist_ok=True)
-        if self.everywhere and self.cpuset is not None:
+        if self.cpuset is not None:  # its own, as runc's: a cgroup namespace is rooted there
             _cpuset_dirs(self.cpuset, self.hier.v1["cpuset"])
             self.in_cpuset = True
         self.apply(limits)

@@ -495,9 +495,9 @@ def embryo(sock_fd: int, peer_fd: int, cgroup: Cgroup,
         ctx = ChildContext(fds[0], None, fds[1:4], None, hierarchies, [],
                            extra[0] if msg["console"] else None, int(msg["caps"]),
                            bool(msg["net"]), sock.detach(),
-                           # a cpuset moved us into a cgroup of its own since: a namespace
-                           # rooted there then, and the cgroup tree mounted in it
-                           not spec.limits.cpuset, premade, bool(msg.get("gate")))
+                           # our cgroups are the container's, its cpuset's too (made and
+                           # joined with the rest): the namespace and premade tree stay right
+                           True, premade, bool(msg.get("gate")))
     except BaseException as exc:  # noqa: BLE001 — reported like any failed start; nothing
         # may unwind into the code of the process we were cloned from
         _report(fds[0], "setup", _describe(exc), SETUP_FAILED)

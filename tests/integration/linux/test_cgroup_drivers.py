@@ -130,10 +130,11 @@ def _status(pid: int, field: str) -> str:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-def test_a_cpuset_is_made_only_when_asked_and_takes_the_tasks(cgroup: cgroups.Cgroup) -> None:
-    """``--cpuset-cpus``: no cpuset cgroup for a container without one (its start makes and
-    joins nothing more); given one later (``docker update``), the cgroup is made with its
-    parent's CPUs and memory nodes filled in, and takes every task already running."""
+def test_every_container_has_a_cpuset_of_its_own(cgroup: cgroups.Cgroup) -> None:
+    """v1: a cpuset cgroup for every container, as runc makes one, with its parent's CPUs and
+    memory nodes filled in, which a join takes a task into — so a container in a cgroup
+    namespace of its own has it as its root, and a cpuset given later (``docker update``)
+    shows there; a rename (an embryo's) carries it along; removal takes it too."""
     if isinstance(cgroup, cgroups.CgroupV2):
         cgroup.create(Limits())
         if "cpuset" not in cgroup.available:  # a hybrid host: nowhere to put it
@@ -147,15 +148,17 @@ def test_a_cpuset_is_made_only_when_asked_and_takes_the_tasks(cgroup: cgroups.Cg
         for proc in procs:
             cgroup.join(proc.pid)
         if isinstance(cgroup, cgroups.CgroupV1):
-            assert cgroup.cpuset is not None and not os.path.exists(cgroup.cpuset)
-        cgroup.update(Limits(cpuset_cpus=last))
-        assert [_status(p.pid, "Cpus_allowed_list") for p in procs] == [last, last]
-        if isinstance(cgroup, cgroups.CgroupV1):
             assert cgroup.cpuset is not None
-            moved = Path(cgroup.cpuset, "cgroup.procs").read_text().split()
-            assert sorted(moved) == sorted(str(p.pid) for p in procs)
+            joined = Path(cgroup.cpuset, "cgroup.procs").read_text().split()
+            assert sorted(joined) == sorted(str(p.pid) for p in procs)
             mems = Path(cgroup.cpuset, "..", "..", "cpuset.mems").read_text()
             assert Path(cgroup.cpuset, "cpuset.mems").read_text() == mems
+            renamed = cgroup.rename(cgroup.cpuset.rsplit("/", 1)[1] + "-renamed")
+            assert renamed.cpuset is not None and os.path.isdir(renamed.cpuset)
+            assert not os.path.exists(cgroup.cpuset)
+            cgroup = renamed
+        cgroup.update(Limits(cpuset_cpus=last))
+        assert [_status(p.pid, "Cpus_allowed_list") for p in procs] == [last, last]
     finally:
         cgroup.remove()
         for proc in procs:
