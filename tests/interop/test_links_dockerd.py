@@ -322,6 +322,10 @@ def _bad_link(api: Any) -> list[Any]:
 # missing name would be taken as an id prefix (hex) after the restart.
 LINKERS = {"p1": ["ch1:al"], "p2": ["ch2:al"], "p3": ["ch3:al"],
            "p4": ["ch4a:a", "ch4g:g", "ch4b:b"], "p5": ["ch1:al"], "p6": ["ch6:al"], "p7": ["ch7:al"]}
+# dockerd's stop stops each running container with its stop signal and timeout: a sleep as
+# PID 1 ignores SIGTERM, and 10 s later it is SIGKILLed. Stopped with SIGKILL it goes at once,
+# with the same exit (137).
+KILLED = ("--stop-signal", "KILL")
 SEEN_INSIDE = ("sed -n '7,$p' /etc/hosts | grep -v \"$(hostname)\"; "
                "env | grep -E '^[A-Z0-9_]+_(NAME|ENV_[A-Z]+)=' | sort")
 
@@ -357,14 +361,15 @@ def test_links_after_a_daemon_restart_as_dockerd(daemons: tuple[DaemonProcess, D
     seen: dict[str, Any] = {}
     for side, (cli, _client) in clean.items():
         for child in ("ch1", "ch2", "ch3", "ch4a", "ch4g", "ch4b", "ch6", "ch7"):
-            _ok(cli("run", "-d", "--name", child, "busybox", "sleep", "300"))
+            _ok(cli("run", "-d", "--name", child, *KILLED, "busybox", "sleep", "300"))
         for linker, values in LINKERS.items():
             flags = [arg for value in values for arg in ("--link", value)]
             _ok(cli("create", "--name", linker, *flags, "busybox", "sh", "-c", SEEN_INSIDE))
-        for argv in (["rm", "-f", "ch2"], ["run", "-d", "--name", "ch2", "-e", "NEW=1", "busybox", "sleep", "300"],
+        for argv in (["rm", "-f", "ch2"], ["run", "-d", "--name", "ch2", "-e", "NEW=1", *KILLED, "busybox", "sleep",
+                                           "300"],
                      ["rm", "-f", "ch3"], ["rm", "-f", "ch4g"], ["rm", "--link", "/p5/al"],
                      ["rename", "ch6", "ch6old"],
-                     ["run", "-d", "--name", "ch6", "-e", "WHO=new", "busybox", "sleep", "300"],
+                     ["run", "-d", "--name", "ch6", "-e", "WHO=new", *KILLED, "busybox", "sleep", "300"],
                      ["rename", "ch7", "ch7old"]):
             _ok(cli(*argv))
         before = _links_of(cli)
