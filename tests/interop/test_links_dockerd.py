@@ -503,7 +503,7 @@ def test_a_stopped_childs_routes_by_its_links_name_as_dockerd(
             api.stop("web", timeout=0)
             answers[name] = [_stopped_route(api, name, *route[1:]) for route in STOPPED_ROUTES]
         said = [[d.returncode, d.stdout.strip(), d.stderr.strip()] for d in (
-            cli("unpause", "par/w"), cli("stop", "par/w"), cli("attach", "par/w"))]
+            cli("unpause", "par/w"), cli("stop", "-t", "0", "par/w"), cli("attach", "par/w"))]
         seen[side] = [answers, said]
     answers, said = _compare(seen, clean)  # (the child's id reads <par/w>: its first ps name)
     by_route = dict(zip([route[0] for route in STOPPED_ROUTES], answers["web"], strict=True))
