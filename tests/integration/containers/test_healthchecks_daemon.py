@@ -26,8 +26,17 @@ DEADLINE = 30.0
 def _run(client: Any, test: list[str], name: str | None = None, image: str = "busybox",
          **healthcheck: Any) -> Any:
     hc = {"Test": test, **FAST, **healthcheck} if test else (healthcheck or None)
-    return client.containers.run(image, ["sleep", "1000"], detach=True, healthcheck=hc,
-                                 network_mode="none", name=name)
+    if "StartInterval" not in (hc or {}):
+        return client.containers.run(image, ["sleep", "1000"], detach=True, healthcheck=hc,
+                                     network_mode="none", name=name)
+    # docker-py's Healthcheck drops StartInterval (API 1.44): the config is sent as given
+    api = client.api
+    config = api.create_container_config(image, ["sleep", "1000"], healthcheck=hc,
+                                         host_config=api.create_host_config(network_mode="none"))
+    config["Healthcheck"] = hc
+    cid = api.create_container_from_config(config, name)["Id"]
+    api.start(cid)
+    return client.containers.get(cid)
 
 
 def _health(client: Any, cid: str) -> dict[str, Any]:
