@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 
 def _attach_and_type(client: Any, typed: bytes, keys: str | None) -> tuple[bool, bytes, bool, list[str]]:
     """Attach to a fresh ``-dit`` shell, type ``typed``: whether the daemon closed the stream,
-    what the shell echoed, whether the container still runs, and the attach's events."""
+    what the shell echoed, whether the container still runs, and the attach's events. The
+    reading ends when the stream closes, or when the echo of a last ``echo typed-end`` shows
+    all the input went through (3 s at the most otherwise)."""
     api = client.api
     cid = api.create_container("busybox", "sh", tty=True, stdin_open=True,
                                host_config=api.create_host_config(network_mode="none"))["Id"]
@@ -53,7 +55,7 @@ def _attach_and_type(client: Any, typed: bytes, keys: str | None) -> tuple[bool,
 
 @pytest.mark.parametrize(("typed", "keys"), [
     (b"\x10\x11", None),                      # ctrl-p ctrl-q
-    (b"echo a\n\x10echo b\n", None),          # a ctrl-p alone is passed on after all
+    (b"echo a\n\x10echo b\necho typed-end\n", None),  # a ctrl-p alone is passed on after all
     (b"\x01a", "ctrl-a,a"),                   # keys of the client's choosing
     (b"\x10\x11echo typed-end\n", "ctrl-a,a"),  # then ctrl-p ctrl-q is plain input
 ])
