@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
@@ -135,7 +136,9 @@ class DaemonProcess:
         return self
 
     def stop(self, timeout: float = 15.0, sig: int = signal.SIGTERM) -> int | None:
-        """Signal the daemon by pid and wait; SIGKILL if it does not stop in time."""
+        """Signal the daemon by pid and wait; SIGKILL if it does not stop in time, with a
+        warning that carries its log's end (a stop that waited out the daemon's drain — a
+        connection or an engine call left open — shows there, else only as a slow teardown)."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -145,6 +148,9 @@ class DaemonProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                warnings.warn(f"dockyard daemon {self.proc.pid} did not stop within {timeout:g}s of "
+                              f"signal {sig}: killed; its log ends:\n{self.log()[-1500:]}",
+                              RuntimeWarning, stacklevel=2)
         code = self.proc.returncode
         self.proc = None
         return code
