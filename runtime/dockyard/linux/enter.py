@@ -273,7 +273,10 @@ def launch(spec: ExecSpec, stdio: list[int], hier: cgroups.Hierarchies,
         if pid:
             moved = _move(pid, spec.pid, hier)
             if moved is None:
-                os.write(go_w, b"1")
+                try:
+                    os.write(go_w, b"1")
+                except BrokenPipeError:  # killed while it waited (its container removed):
+                    pass                 # reaped as any exec's process — its init waits for that
         os.close(go_w)
         go_w = -1
         console = _receive_console(con_r) if con_r is not None and pid and moved is None else None
@@ -298,7 +301,7 @@ def _move(pid: int, container: int, hier: cgroups.Hierarchies) -> str | None:
         return None
     try:
         join_cgroups(pid, container, hier)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a cgroup file read as the process went
         gone = _container_gone(exc, container)
         return gone or f"failed to add the exec process to the container's cgroups: {_describe(exc)}"
     return None
