@@ -186,8 +186,9 @@ def test_default_log_options_are_checked_at_the_start() -> None:
     assert str(exc.value) == "failed to set log opts: unknown log opt 'foo' for json-file log driver"
     config = load({"log-driver": "nope"})
     hc = create.host_config_defaults({}, daemon=config)
+    create.validate_host_config(hc)
     with pytest.raises(InvalidArgument) as refused:
-        create.validate_host_config(hc)
+        create.check_after_image(hc)
     assert str(refused.value) == 'error looking up logging plugin nope: plugin "nope" not found'
 
 

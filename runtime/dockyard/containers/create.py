@@ -121,11 +121,25 @@ def go_config(config: dict[str, Any]) -> dict[str, Any]:
             if key not in OMITEMPTY or (value is not None if key in _POINTERS else bool(value))}
 
 
-def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str) -> dict[str, Any]:
-    """The container's Config: the request's fields, the image's where the request is empty.
-    An explicit Entrypoint drops the image's Cmd (Docker's rule)."""
-    parse_signal(request.get("StopSignal") or None)  # dockerd refuses a bad --stop-signal
+def check_config(request: dict[str, Any]) -> None:
+    """dockerd 20.10's ``validateContainerConfig`` of a create's own Config, before it looks
+    the image up, in its order: the working directory, the stop signal, each ``Env`` entry (an
+    empty name: ``=x`` or ""), the health check."""
+    workdir = str(request.get("WorkingDir") or "")
+    if workdir and not workdir.startswith("/"):
+        raise InvalidArgument(f"the working directory '{workdir}' is invalid, it needs to be an "
+                              "absolute path")
+    parse_signal(request.get("StopSignal") or None)
+    for entry in request.get("Env") or []:
+        if not str(entry).partition("=")[0]:
+            raise InvalidArgument(f"invalid environment variable: {entry}")
     health.validate(request.get("Healthcheck"))
+
+
+def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str) -> dict[str, Any]:
+    """The container's Config: the request's fields (checked: :func:`check_config`), the
+    image's where the request is empty. An explicit Entrypoint drops the image's Cmd (Docker's
+    rule)."""
     cfg = dict(request)
     cfg["Image"] = image_name
     cfg["Healthcheck"] = health.merge(request.get("Healthcheck"), image.get("Healthcheck"))
@@ -260,16 +274,16 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
 
 
 def validate_host_config(hc: dict[str, Any]) -> None:
-    """dockerd's checks and wording for what we honour."""
+    """dockerd's checks and wording for what we honour, made before it looks the image up
+    (its ``verifyContainerSettings``); the log driver's and the security options' come after
+    (:func:`check_after_image`)."""
     _check_restart_policy(hc["RestartPolicy"], hc["AutoRemove"])
-    _check_log_config(hc["LogConfig"])
     check_resources(hc)
     for key in ("CapAdd", "CapDrop"):
         try:
             capabilities.check_available(hc.get(key) or [])
         except InvalidArgument as exc:
             raise InvalidArgument(f"invalid {key}: {exc}") from None
-    security_opts(hc.get("SecurityOpt") or [])
     if (hc.get("ShmSize") or 0) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
     adj = hc.get("OomScoreAdj") or 0  # after the resources and the SHM size, as dockerd
@@ -278,6 +292,13 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     unsupported.check_runtime(hc)
     if hc.get("CgroupnsMode") not in ("host", "private"):  # "": the daemon's, filled in
         raise InvalidArgument(f"invalid cgroup namespace mode: {hc.get('CgroupnsMode')}")
+
+
+def check_after_image(hc: dict[str, Any]) -> None:
+    """What dockerd 20.10 checks once it has the image: the log driver and its options
+    (``mergeAndVerifyLogConfig``), then the security options (``parseSecurityOpt``)."""
+    _check_log_config(hc["LogConfig"])
+    security_opts(hc.get("SecurityOpt") or [])
 
 
 def remapped(hc: dict[str, Any], remap: Any) -> bool:

@@ -74,17 +74,6 @@ def user_defined(mode: str) -> bool:
     return mode not in ("", "default", "bridge", "host", "none") and not mode.startswith("container:")
 
 
-def check_create(hc: dict[str, Any]) -> None:
-    """dockerd's decoder's refusals of links beside a network mode that has no use for them."""
-    mode = str(hc.get("NetworkMode") or "")
-    if not hc.get("Links"):
-        return
-    if mode == "host":
-        raise InvalidArgument(HOST_AND_LINKS)
-    if mode.startswith("container:"):
-        raise InvalidArgument(CONTAINER_AND_LINKS)
-
-
 def full_name(parent: str, alias: str) -> str:
     """The link's name, ``/parent/alias`` (``parent`` with its "/")."""
     return posixpath.join(parent, alias)

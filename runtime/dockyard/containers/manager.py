@@ -220,23 +220,26 @@ class ContainerManager:
         """``POST /containers/create``: nothing is written unless every check passes;
         ``platform`` (``?platform=``) must be one the image serves."""
         _create.check_blkio_types(body.get("HostConfig") or {})  # dockerd's decoder: first
+        nsmodes.check_decoded(body, body.get("HostConfig") or {})
         unsupported.check_decoded(body.get("HostConfig") or {})
-        links.check_create(body.get("HostConfig") or {})
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidArgument("No image specified")  # dockerd: "config cannot be empty"…
-        image_id = self.engine.store.resolve(image_name)
-        if platform is not None:
-            _create.check_platform(image_name, self.engine.store.config(image_id), platform)
-        image_cfg, layers = self._image(image_id)
-        config = _create.merge_config(
-            {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
-            image_cfg, image_name)
+        # what dockerd verifies before it looks the image up: a bad option is refused at once,
+        # not after the docker CLI, told "No such image", has pulled it
+        request = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+        _create.check_config(request)
         host_config = _create.host_config_defaults(body.get("HostConfig") or {}, self.daemon)
         discarded = _create.discard_unsupported(host_config)
         _create.validate_host_config(host_config)
         _create.check_userns(host_config, self.remap)
-        nsmodes.check_create(config, host_config, lambda other: self.get(other).id)
+        nsmodes.check_create(host_config, lambda other: self.get(other).id)
+        image_id = self.engine.store.resolve(image_name)
+        if platform is not None:
+            _create.check_platform(image_name, self.engine.store.config(image_id), platform)
+        image_cfg, layers = self._image(image_id)
+        config = _create.merge_config(request, image_cfg, image_name)
+        _create.check_after_image(host_config)
         unsupported.check_storage_opts(host_config)
         cid = secrets.token_hex(32)
         with self._lock:

@@ -2,7 +2,8 @@
 checked and resolved as dockerd 20.10 does (its words, its moments).
 
 At create a ``container:x`` PID or IPC mode names a container that must exist (400 "No such
-container: x") and is recorded with x's full id; a hostname beside ``--uts host`` is refused.
+container: x") and is recorded with x's full id; before the image is looked up, what a
+``container:x`` network mode or ``--uts host`` leaves no room for is refused (:func:`check_decoded`).
 At each start the modes become the spec's ``pid_ns``/``ipc_ns``/``uts_ns``/``shm``
 (:func:`resolve`); what dockerd refuses there (an unknown IPC mode, a donor not running or
 not shareable) fails the start with its words and exit code 128.
@@ -31,6 +32,7 @@ from typing import Any, Final, NamedTuple
 
 from ..errors import DockyardError, InvalidArgument, NotFound
 from ..linux import mounts
+from . import links
 
 SHM_DIR: Final = "mounts/shm"
 """A shareable container's /dev/shm, under its directory (dockerd's ``ShmResourcePath``)."""
@@ -48,11 +50,38 @@ class Namespaces(NamedTuple):
     userns: str = ""
 
 
-def check_create(config: dict[str, Any], hc: dict[str, Any], full_id: Callable[[str], str]) -> None:
-    """dockerd's create-time checks, in place: ``container:x`` PID and IPC modes name a
-    container that exists, recorded by its full id (``full_id`` raises NotFound)."""
+def check_decoded(config: dict[str, Any], hc: dict[str, Any]) -> None:
+    """dockerd 20.10's decoder's ``validateNetMode``, first of its checks of a create's body
+    (before the image is looked up), in its order: what a ``container:x`` network mode leaves
+    no room for — its own hostname, links, DNS servers, extra hosts, published or exposed
+    ports (the request's own ``ExposedPorts``: an image's are no conflict) —, a hostname beside
+    ``--uts host`` and links beside ``--network host``. The MAC address's conflict is the
+    API edge's (``api.compat.migrate_mac_address``)."""
+    mode = str(hc.get("NetworkMode") or "")
+    kind, _, other = mode.partition(":")
+    if kind == "container" and not other:
+        raise InvalidArgument("Invalid network mode: invalid container format container:<name|id>")
+    if kind == "container":
+        for conflict, words in ((config.get("Hostname"), "conflicting options: hostname and the network mode"),
+                                (hc.get("Links"), links.CONTAINER_AND_LINKS),
+                                (hc.get("Dns"), "conflicting options: dns and the network mode"),
+                                (hc.get("ExtraHosts"),
+                                 "conflicting options: custom host-to-IP mapping and the network mode"),
+                                (hc.get("PortBindings") or hc.get("PublishAllPorts"),
+                                 "conflicting options: port publishing and the container type network mode"),
+                                (config.get("ExposedPorts"),
+                                 "conflicting options: port exposing and the container type network mode")):
+            if conflict:
+                raise InvalidArgument(words)
     if hc.get("UTSMode") == "host" and config.get("Hostname"):
         raise InvalidArgument("conflicting options: hostname and the UTS mode")
+    if mode == "host" and hc.get("Links"):
+        raise InvalidArgument(links.HOST_AND_LINKS)
+
+
+def check_create(hc: dict[str, Any], full_id: Callable[[str], str]) -> None:
+    """dockerd's create-time checks, in place: ``container:x`` PID and IPC modes name a
+    container that exists, recorded by its full id (``full_id`` raises NotFound)."""
     for key in ("IpcMode", "PidMode"):
         mode = str(hc.get(key) or "")
         kind, sep, other = mode.partition(":")

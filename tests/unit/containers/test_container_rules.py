@@ -43,8 +43,23 @@ def test_a_bare_name_unsets_the_variable() -> None:
     assert cfg["Env"] == ["A", "B=1", "PATH=/bin"]
     assert create.process_env(cfg["Env"]) == ["B=1", "PATH=/bin"]
     assert create.process_env(["X=1", "Y=2", "X=3"]) == ["Y=2", "X=3"]
-    with pytest.raises(InvalidArgument, match="Invalid signal: BOGUS"):
-        create.merge_config({"StopSignal": "BOGUS"}, IMAGE, "busybox")
+    create.check_config({"Env": ["A", "B=1", "C="]})
+
+
+@pytest.mark.parametrize(("request_config", "words"), [
+    ({"WorkingDir": "rel", "StopSignal": "BOGUS"}, ("the working directory 'rel' is invalid, it needs "
+                                                   "to be an absolute path")),
+    ({"StopSignal": "BOGUS", "Env": ["=x"]}, "Invalid signal: BOGUS"),
+    ({"Env": ["A=1", "=x"], "Healthcheck": {"Interval": 1}}, "invalid environment variable: =x"),
+    ({"Env": [""]}, "invalid environment variable: "),
+    ({"Healthcheck": {"Interval": 1}}, "Interval in Healthcheck cannot be less than 1ms"),
+])
+def test_the_requests_config_is_checked_in_dockerds_order(request_config: dict[str, Any],
+                                                           words: str) -> None:
+    """dockerd 20.10's validateContainerConfig (recorded with raw create bodies)."""
+    with pytest.raises(InvalidArgument) as refused:
+        create.check_config(request_config)
+    assert str(refused.value) == words
 
 
 def test_host_config_defaults_as_dockerd_fills_them() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dockyard.containers import health
-from dockyard.containers.create import merge_config
+from dockyard.containers.create import check_config, merge_config
 from dockyard.containers.health import Output, Settings, with_result
 from dockyard.errors import InvalidArgument
 
@@ -77,7 +77,7 @@ def test_create_merges_and_checks_the_request() -> None:
     assert cfg["Healthcheck"] == {**IMAGE, "Retries": 9}
     assert "Healthcheck" not in merge_config({}, {"Cmd": ["sh"]}, "busybox")
     with pytest.raises(InvalidArgument):
-        merge_config({"Healthcheck": {"Retries": -1}}, image, "img")
+        check_config({"Healthcheck": {"Retries": -1}})
 
 
 @pytest.mark.parametrize(("config", "command"), [

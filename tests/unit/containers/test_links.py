@@ -75,16 +75,6 @@ def test_parse_refuses_with_dockerds_500(value: str, words: str) -> None:
     assert str(caught.value) == words and caught.value.status == 500
 
 
-@pytest.mark.parametrize(("mode", "words"), [("host", links.HOST_AND_LINKS),
-                                             ("container:abc", links.CONTAINER_AND_LINKS)])
-def test_check_create_refuses_links_beside_host_and_container_modes(mode: str, words: str) -> None:
-    with pytest.raises(InvalidArgument, match="^conflicting options: "):
-        links.check_create({"NetworkMode": mode, "Links": ["web:w"]})
-    links.check_create({"NetworkMode": mode})
-    links.check_create({"NetworkMode": "none", "Links": ["web:w"]})
-    assert words.endswith("This would result in undefined behavior")
-
-
 def test_names_in_hosts_and_inspect() -> None:
     assert links.host_names("w", "8713d2f4a908", "/web") == "w 8713d2f4a908 web"
     assert links.host_names("my-db", "dbhost", "/my-db") == "my-db dbhost"

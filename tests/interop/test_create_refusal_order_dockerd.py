@@ -1,0 +1,95 @@
+"""Which refusal a create gets, side by side with a private dockerd 20.10, through raw bodies
+(the docker CLI checks much itself): dockerd refuses what its request decoder and its
+``verifyContainerSettings`` find wrong *before* it looks the image up — so ``docker run`` of an
+image not here, with a bad option, fails at once rather than after a pull — and only the log
+driver, security options and storage options after it. Recorded answers, in dockerd's order:
+
+- the decoder's ``validateNetMode``: what a ``container:x`` network mode leaves no room for
+  (its own hostname, links, DNS servers, extra hosts, published then exposed ports — the
+  request's own), a hostname beside ``--uts host``, links beside ``--network host``; before
+  the decoder's QoS and resource checks;
+- ``validateContainerConfig``: the working directory, the stop signal, an ``Env`` entry with
+  no name (``=x``, ""), the health check;
+- the host config's checks (restart policy, resources, capabilities, SHM size, OOM score,
+  runtime, cgroup namespace mode) and a ``container:x`` PID mode's lookup.
+
+Each body names an image neither daemon has, but for the last group, which names busybox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sidebyside import ApiSide, tidied
+
+from dockyard.testing.dockerd import Dockerd
+
+MISSING = "dy-no-such-image:1"
+
+BEFORE_THE_IMAGE = [
+    {"HostConfig": {"NetworkMode": "container:"}},
+    {"HostConfig": {"NetworkMode": "container"}},
+    {"Hostname": "x", "HostConfig": {"NetworkMode": "container:abc", "Links": ["a:b"]}},
+    {"HostConfig": {"NetworkMode": "container:abc", "Links": ["a:b"], "Dns": ["10.0.0.1"]}},
+    {"HostConfig": {"NetworkMode": "container:abc", "Dns": ["10.0.0.1"], "ExtraHosts": ["a:10.0.0.2"]}},
+    {"HostConfig": {"NetworkMode": "container:abc", "ExtraHosts": ["a:10.0.0.2"], "PublishAllPorts": True}},
+    {"ExposedPorts": {"80/tcp": {}}, "HostConfig": {"NetworkMode": "container:abc",
+                                                    "PortBindings": {"80/tcp": [{"HostPort": "80"}]}}},
+    {"ExposedPorts": {"80/tcp": {}}, "HostConfig": {"NetworkMode": "container:abc"}},
+    {"Hostname": "x", "HostConfig": {"UTSMode": "host", "NetworkMode": "host", "Links": ["a:b"]}},
+    {"HostConfig": {"NetworkMode": "host", "Links": ["a:b"], "Dns": ["10.0.0.1"]}},
+    {"HostConfig": {"NetworkMode": "container:abc", "Dns": ["10.0.0.1"], "IOMaximumIOps": 5}},
+    {"WorkingDir": "rel", "StopSignal": "BOGUS"},
+    {"StopSignal": "BOGUS", "Env": ["=x"]},
+    {"Env": ["A=1", "=x"], "Healthcheck": {"Interval": 1}},
+    {"Env": [""]},
+    {"Healthcheck": {"Interval": 1}, "HostConfig": {"Memory": 1}},
+    {"HostConfig": {"Memory": 1, "PidsLimit": -5}},
+    {"HostConfig": {"RestartPolicy": {"Name": "bogus"}, "Memory": 1}},
+    {"HostConfig": {"RestartPolicy": {"Name": "always"}, "AutoRemove": True}},
+    {"HostConfig": {"CapAdd": ["NOPE"], "ShmSize": -1}},
+    {"HostConfig": {"ShmSize": -1, "OomScoreAdj": 5000}},
+    {"HostConfig": {"OomScoreAdj": 5000, "Runtime": "nope"}},
+    {"HostConfig": {"Runtime": "nope", "CgroupnsMode": "bogus"}},
+    {"HostConfig": {"CpusetCpus": "99"}},
+    {"HostConfig": {"PidMode": "container:dy-no-such-container"}},
+    {"HostConfig": {"SecurityOpt": ["bogus"], "ShmSize": -1}},
+]
+AFTER_THE_IMAGE = [
+    {"HostConfig": {"NetworkMode": "container:abc", "PortBindings": {}, "DnsSearch": ["a.b"]}},
+    {"HostConfig": {"LogConfig": {"Type": "nope"}}},
+    {"HostConfig": {"SecurityOpt": ["bogus"], "LogConfig": {"Type": "nope"}}},
+    {"HostConfig": {"StorageOpt": {"size": "1G"}}},
+]
+
+
+@pytest.fixture
+def sides(dockyard_daemon: Any, busybox_image: str, dockerd: Dockerd) -> Iterator[list[ApiSide]]:
+    with tidied([ApiSide("dockerd", dockerd.host), ApiSide("dockyard", dockyard_daemon.host)]) as made:
+        yield made
+
+
+def _said(sides: list[ApiSide], body: dict[str, Any]) -> tuple[int, Any]:
+    """Both daemons' (status, body), the same (a created container's id read as ``<id>``)."""
+    said = []
+    for side in sides:
+        status, answer = side.call("POST", "/containers/create", body)
+        said.append((status, {**answer, "Id": "<id>"} if "Id" in answer else answer))
+    assert said[1] == said[0]
+    return said[0]
+
+
+@pytest.mark.parametrize("body", BEFORE_THE_IMAGE, ids=lambda body: json.dumps(body)[:70])
+def test_refused_before_the_image_is_looked_up(sides: list[ApiSide], body: dict[str, Any]) -> None:
+    status, answer = _said(sides, {"Image": MISSING, **body})
+    assert status in (400, 500) and "No such image" not in answer["message"]
+
+
+@pytest.mark.parametrize("body", AFTER_THE_IMAGE, ids=lambda body: json.dumps(body)[:70])
+def test_checked_once_the_image_is_found(sides: list[ApiSide], body: dict[str, Any]) -> None:
+    assert _said(sides, {"Image": MISSING, **body}) == (404, {"message": f"No such image: {MISSING}"})
+    status, answer = _said(sides, {"Image": "busybox", **body})
+    assert status == 201 or "message" in answer
