@@ -263,13 +263,21 @@ class VolumeManager:
                 ids.discard(cid)
 
     def _from_volumes_from(self, record: Any) -> list[parse.MountRequest]:
-        """``HostConfig.VolumesFrom`` (``container[:ro|:rw]``): the other container's mounts."""
+        """``HostConfig.VolumesFrom`` (``container[:ro|:rw]``): the other container's mounts;
+        a refusal is dockerd's 400, a container not found too."""
         out = []
         for spec in record.host_config.get("VolumesFrom") or []:
+            if not spec:
+                raise InvalidArgument("volumes-from specification cannot be an empty string")
             name, _, mode = str(spec).partition(":")
             if mode not in ("", "ro", "rw"):
                 raise InvalidArgument(f"invalid mode: {mode}")
-            other = self.engine.containers.get(name)
+            if not name:
+                raise InvalidArgument('invalid name or ID supplied: ""')
+            try:
+                other = self.engine.containers.get(name)
+            except NotFound as exc:
+                raise InvalidArgument(str(exc)) from None
             for m in other.mounts:
                 if m.get("Type") not in ("bind", "volume"):
                     continue
