@@ -64,13 +64,16 @@ BEFORE_THE_IMAGE = [
 AFTER_THE_IMAGE = [
     {"HostConfig": {"NetworkMode": "container:abc", "PortBindings": {}, "DnsSearch": ["a.b"]}},
     {"HostConfig": {"LogConfig": {"Type": "nope"}}},
-    {"HostConfig": {"SecurityOpt": ["bogus"], "LogConfig": {"Type": "nope"}}},
+    {"HostConfig": {"SecurityOpt": ["bogus"], "LogConfig": {"Type": "json-file", "Config": {"foo": "bar"}}}},
     {"HostConfig": {"StorageOpt": {"size": "1G"}}},
     {"HostConfig": {"VolumesFrom": ["dy-no-such-container"]}},
     {"HostConfig": {"VolumesFrom": [""]}},
     {"HostConfig": {"VolumesFrom": [":ro"]}},
     {"HostConfig": {"VolumesFrom": ["dy-no-such-container:bogus"]}},
 ]
+"""With busybox present each is then answered as dockerd answers it — but an unknown log driver,
+which dockerd looks up as a plugin for 15 s (tests/interop/test_ignored_options_dockerd.py
+compares that one with a recording)."""
 
 
 @pytest.fixture
@@ -98,5 +101,7 @@ def test_refused_before_the_image_is_looked_up(sides: list[ApiSide], body: dict[
 @pytest.mark.parametrize("body", AFTER_THE_IMAGE, ids=lambda body: json.dumps(body)[:70])
 def test_checked_once_the_image_is_found(sides: list[ApiSide], body: dict[str, Any]) -> None:
     assert _said(sides, {"Image": MISSING, **body}) == (404, {"message": f"No such image: {MISSING}"})
+    if body["HostConfig"].get("LogConfig", {}).get("Type") == "nope":
+        return
     status, answer = _said(sides, {"Image": "busybox", **body})
     assert status in (201, 400, 500), answer
