@@ -125,10 +125,7 @@ def check_config(request: dict[str, Any]) -> None:
     """dockerd 20.10's ``validateContainerConfig`` of a create's own Config, before it looks
     the image up, in its order: the working directory, the stop signal, each ``Env`` entry (an
     empty name: ``=x`` or ""), the health check."""
-    workdir = str(request.get("WorkingDir") or "")
-    if workdir and not workdir.startswith("/"):
-        raise InvalidArgument(f"the working directory '{workdir}' is invalid, it needs to be an "
-                              "absolute path")
+    _check_working_dir(str(request.get("WorkingDir") or ""))
     parse_signal(request.get("StopSignal") or None)
     for entry in request.get("Env") or []:
         if not str(entry).partition("=")[0]:
@@ -163,10 +160,15 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
     cfg.setdefault("OnBuild", image.get("OnBuild"))
     if not command(cfg):
         raise InvalidArgument("No command specified")
-    if cfg["WorkingDir"] and not cfg["WorkingDir"].startswith("/"):
-        raise InvalidArgument(f"the working directory '{cfg['WorkingDir']}' is invalid, it needs "
-                              "to be an absolute path")
+    _check_working_dir(cfg["WorkingDir"])  # the image's: the request's was checked before
     return cfg
+
+
+def _check_working_dir(workdir: str) -> None:
+    """dockerd's ``translateWorkingDir``: an absolute path, or none."""
+    if workdir and not workdir.startswith("/"):
+        raise InvalidArgument(f"the working directory '{workdir}' is invalid, it needs to be an "
+                              "absolute path")
 
 
 def command(cfg: dict[str, Any]) -> list[str]:

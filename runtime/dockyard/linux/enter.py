@@ -103,8 +103,8 @@ _JOINED: Final = (*cgroups.V1_CONTROLLERS, *cgroups.V1_UNLIMITED, "cpuset")
 
 
 def join_cgroups(mover: int, pid: int, hier: cgroups.Hierarchies) -> None:
-    """Move process ``mover`` into every cgroup ``pid`` is in (cpuset too: a container given
-    one has a cpuset cgroup; a host-cgroupns one is in every hierarchy, a hybrid host's v2 one
+    """Move process ``mover`` into every cgroup ``pid`` is in (its cpuset cgroup too — every
+    container has one; a host-cgroupns one is in every hierarchy, a hybrid host's v2 one
     included); one it is in already is skipped."""
     with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
         lines = f.read().splitlines()
