@@ -238,7 +238,7 @@ class VolumeManager:
         _check_driver(req.driver, req.name)
         labels = dict(req.labels) or None
         if not req.name:
-            if image_path_kind(record.lower_dirs, req.destination) == "file":
+            if image_path_kind(_created_root(record), req.destination) == "file":
                 raise InvalidArgument("cannot mount volume over existing file, file exists "
                                       f"{Path(record.rootfs) / req.destination.lstrip('/')}")
             req.name = secrets.token_hex(32)
@@ -344,15 +344,25 @@ def _dedupe(requests: list[parse.MountRequest]) -> list[parse.MountRequest]:
                                                    r.destination))
 
 
+def _created_root(record: Any) -> list[str]:
+    """The layers of a container's root at its create, bottom first: the image's, with the
+    init layer's files over them (``/.dockerenv``, ``/etc/mtab``, the mountpoints of the /etc
+    files and ``/dev/console``, ``/dev/pts``, ``/dev/shm``) — what dockerd looks at in the
+    container's mounted root for a volume's copy-up and an anonymous volume over a file."""
+    return [*record.lower_dirs, record.upper_dir]
+
+
 def _populate(record: Any, req: parse.MountRequest, source: str) -> None:
     """The image's content copied into a new volume; with a subpath, into that directory when
     it is there and empty (dockerd's ``populateVolume`` mounts the subpath as a start would,
-    only where the image has the destination, and copies nothing when the subpath is missing)."""
+    only where the image has the destination, and copies nothing when the subpath is missing).
+    The content is the container's root at its create (:func:`_created_root`)."""
+    layers = _created_root(record)
     if not req.subpath:
         if is_empty(source):
-            copy_up(record.lower_dirs, req.destination, source)
+            copy_up(layers, req.destination, source)
         return
-    if not image_path_kind(record.lower_dirs, req.destination):
+    if not image_path_kind(layers, req.destination):
         return
     rel = subpath.copy_target(source, req.subpath)
     if rel is None:
@@ -360,13 +370,13 @@ def _populate(record: Any, req: parse.MountRequest, source: str) -> None:
     if os.geteuid() != 0:  # the user's own rights bound what a swapped-in link could reach
         target = os.path.join(source, rel)
         if os.path.isdir(target) and not os.path.islink(target) and is_empty(target):
-            copy_up(record.lower_dirs, req.destination, target)
+            copy_up(layers, req.destination, target)
         return
     fd = open_beneath(source, rel)  # root copies through the fd: a link put there meanwhile
     try:                            # is refused, not followed out of the volume
         target = f"/proc/self/fd/{fd}"
         if stat.S_ISDIR(os.fstat(fd).st_mode) and is_empty(target):
-            copy_up(record.lower_dirs, req.destination, target)
+            copy_up(layers, req.destination, target)
     finally:
         os.close(fd)
 

@@ -29,6 +29,7 @@ base = Path(sys.argv[1])
 busybox_rootfs(base / "rootfs")
 (base / "host").mkdir()
 (base / "host" / "in").write_text("host file\n")
+(base / "c" / "upper").mkdir(parents=True)  # the container's directory, as a create makes it
 volumes = VolumeManager(SimpleNamespace(data_root=str(base / "data")))
 record = ContainerRecord(
     id="c" * 64, name="/c", image="busybox", image_id="", created="", dir=base / "c",
