@@ -10,11 +10,15 @@ driver, security options and storage options after it. Recorded answers, in dock
   the decoder's QoS and resource checks;
 - ``validateContainerConfig``: the working directory, the stop signal, an ``Env`` entry with
   no name (``=x``, ""), the health check;
-- the host config's checks (restart policy, resources, capabilities, SHM size, OOM score,
-  runtime, cgroup namespace mode) and a ``container:x`` PID mode's lookup.
+- the host config's checks: AutoRemove beside a restart policy, the ``Mounts`` (a bind's
+  source must exist; a volume's name and a tmpfs size wait), the extra hosts, the published
+  ports (Go's map: one bad key a body), the restart policy, the capabilities; then the
+  resources, SHM size, OOM score, runtime, ``Tmpfs`` destinations (a map too), cgroup
+  namespace mode; and a ``container:x`` PID mode's lookup.
 
 After the image: ``VolumesFrom`` (an empty one, an empty name, a bad mode, a container not
-found: each a 400).
+found: each a 400), the ``Binds``, a ``Mounts`` volume's name, duplicate mount points, a
+published port's host address, an extra host's address dockerd takes (trimmed, IPv4 in IPv6).
 
 Each body names an image neither daemon has, but for the last group, which names busybox.
 """
@@ -31,6 +35,7 @@ from sidebyside import ApiSide, tidied
 from dockyard.testing.dockerd import Dockerd
 
 MISSING = "dy-no-such-image:1"
+BIND_REL = {"Type": "bind", "Source": "rel", "Target": "/x"}
 
 BEFORE_THE_IMAGE = [
     {"HostConfig": {"NetworkMode": "container:"}},
@@ -60,6 +65,30 @@ BEFORE_THE_IMAGE = [
     {"HostConfig": {"CpusetCpus": "99"}},
     {"HostConfig": {"PidMode": "container:dy-no-such-container"}},
     {"HostConfig": {"SecurityOpt": ["bogus"], "ShmSize": -1}},
+    {"HostConfig": {"AutoRemove": True, "RestartPolicy": {"Name": "always"}, "Mounts": [BIND_REL]}},
+    {"HostConfig": {"Mounts": [BIND_REL], "ExtraHosts": ["bad"]}},
+    {"HostConfig": {"Mounts": [{"Type": "volume", "Source": "a/b", "Target": "/y"}, BIND_REL]}},
+    {"HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "/y", "TmpfsOptions": {"SizeBytes": -1}},
+                               BIND_REL]}},
+    {"HostConfig": {"Mounts": [{"Type": "bogus", "Target": ""}]}},
+    {"HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "/x/.."}]}},
+    {"HostConfig": {"Mounts": [{"Type": "bind", "Source": "/dy-no-such-dir", "Target": "/x"}]}},
+    {"HostConfig": {"ExtraHosts": ["a:10.0.0.1", "bad"], "PortBindings": {"abc/tcp": []}}},
+    {"HostConfig": {"ExtraHosts": [":10.0.0.1"]}},
+    {"HostConfig": {"ExtraHosts": ["a=10.0.0.1"]}},
+    {"HostConfig": {"ExtraHosts": ["a:[::1]"]}},
+    {"HostConfig": {"ExtraHosts": ["a:fe80::1%eth0"]}},
+    {"HostConfig": {"ExtraHosts": ["a:01.2.3.4"]}},
+    {"HostConfig": {"ExtraHosts": ["a:\x1c10.0.0.1"]}},
+    {"HostConfig": {"ExtraHosts": ["a:bogus"], "Memory": 1}},
+    {"HostConfig": {"PortBindings": {"abc/tcp": []}, "RestartPolicy": {"Name": "bogus"}}},
+    {"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "abc"}]}, "CapAdd": ["NOPE"]}},
+    {"HostConfig": {"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}, "Mounts": [BIND_REL]}},
+    {"HostConfig": {"CapAdd": ["NOPE"], "Memory": 1}},
+    {"HostConfig": {"Memory": 1, "Tmpfs": {"rel": ""}}},
+    {"HostConfig": {"Runtime": "nope", "Tmpfs": {"rel": ""}}},
+    {"HostConfig": {"Tmpfs": {"rel": ""}, "CgroupnsMode": "bogus"}},
+    {"HostConfig": {"Tmpfs": {"/x/..": ""}}},
 ]
 AFTER_THE_IMAGE = [
     {"HostConfig": {"NetworkMode": "container:abc", "PortBindings": {}, "DnsSearch": ["a.b"]}},
@@ -70,6 +99,15 @@ AFTER_THE_IMAGE = [
     {"HostConfig": {"VolumesFrom": [""]}},
     {"HostConfig": {"VolumesFrom": [":ro"]}},
     {"HostConfig": {"VolumesFrom": ["dy-no-such-container:bogus"]}},
+    {"HostConfig": {"Binds": ["/tmp:rel"]}},
+    {"HostConfig": {"Mounts": [{"Type": "volume", "Source": "a/b", "Target": "/x"}]}},
+    {"HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "/x"}, {"Type": "tmpfs", "Target": "/x"}]}},
+    {"HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "rel",
+                                 "CgroupPermissions": "rwm"}]}},
+    {"HostConfig": {"Sysctls": {"bogus.key": "1"}, "Ulimits": [{"Name": "bogus", "Soft": 1, "Hard": 1}]}},
+    {"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "bogus", "HostPort": "80"}]}}},
+    {"HostConfig": {"ExtraHosts": ["a:host-gateway", "b: 10.0.0.1 ", "c:::ffff:10.0.0.1",
+                                   "d:\u00a010.0.0.1"]}},
 ]
 """With busybox present each is then answered as dockerd answers it — but an unknown log driver,
 which dockerd looks up as a plugin for 15 s (tests/interop/test_ignored_options_dockerd.py

@@ -9,6 +9,7 @@ cpuset, the host's CPUs), so the rules can be read and tested in one place.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import random
@@ -21,14 +22,17 @@ from typing import Any, Final, cast
 
 from .. import gojson, gosignal
 from ..build import stubs
+from ..build.syntax import strip_space
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..distribution.manifests import serves
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
 from ..gostrconv import atoi as go_atoi
+from ..gostrconv import quote as go_quote
 from ..linux import capabilities, cgroups, syscalls, users
 from ..linux.cgroups import Limits
 from ..network import ports
 from ..oci.platform import Platform
+from ..volumes import parse as mountspec
 from . import health, logopts, unsupported
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
@@ -277,23 +281,55 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
 
 def validate_host_config(hc: dict[str, Any]) -> None:
     """dockerd's checks and wording for what we honour, made before it looks the image up
-    (its ``verifyContainerSettings``); the log driver's and the security options' come after
-    (:func:`check_after_image`)."""
-    _check_restart_policy(hc["RestartPolicy"], hc["AutoRemove"])
-    check_resources(hc)
+    (its ``verifyContainerSettings``), in its order: ``validateHostConfig``'s — AutoRemove
+    beside a restart policy, the ``Mounts``, the extra hosts, the published ports, the restart
+    policy, the capabilities — then its platform's: the resources, SHM size, OOM score,
+    runtime, ``Tmpfs`` destinations, cgroup namespace mode. The log driver's and the security
+    options' come after (:func:`check_after_image`); a ``Binds`` entry's when the mounts are
+    registered."""
+    _check_auto_remove(hc["RestartPolicy"], hc["AutoRemove"])
+    for spec in hc.get("Mounts") or []:
+        mountspec.check_mount(spec)
+    for entry in hc.get("ExtraHosts") or []:
+        check_extra_host(str(entry))
+    ports.check_bindings(hc)
+    _check_restart_policy(hc["RestartPolicy"])
     for key in ("CapAdd", "CapDrop"):
         try:
             capabilities.check_available(hc.get(key) or [])
         except InvalidArgument as exc:
             raise InvalidArgument(f"invalid {key}: {exc}") from None
+    check_resources(hc)
     if (hc.get("ShmSize") or 0) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
     adj = hc.get("OomScoreAdj") or 0  # after the resources and the SHM size, as dockerd
     if not -1000 <= adj <= 1000:
         raise InvalidArgument(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
     unsupported.check_runtime(hc)
+    for destination in hc.get("Tmpfs") or {}:
+        mountspec.check_tmpfs_destination(str(destination))
     if hc.get("CgroupnsMode") not in ("host", "private"):  # "": the daemon's, filled in
         raise InvalidArgument(f"invalid cgroup namespace mode: {hc.get('CgroupnsMode')}")
+
+
+def check_extra_host(entry: str) -> None:
+    """An ``ExtraHosts`` entry as dockerd 20.10's ``opts.ValidateExtraHost`` reads it: split at
+    its first colon, a name, then ``host-gateway`` or an address Go's ``net.ParseIP`` takes
+    once Go's spaces are trimmed (no zone, no brackets; ``name=ip`` is the newer docker CLI's,
+    which sends it as ``name:ip``); both refusals quote as Go's %q."""
+    name, sep, address = entry.partition(":")
+    if not sep or not name:
+        raise InvalidArgument(f"bad format for add-host: {go_quote(entry)}")
+    if address == "host-gateway":
+        return
+    try:
+        ipaddress.ip_address(strip_space(address))
+    except ValueError:
+        valid = False
+    else:
+        valid = "%" not in address  # Go's net.ParseIP reads no zone
+    if not valid:
+        raise InvalidArgument(f"invalid IP address in add-host: {go_quote(address)}")
 
 
 def check_after_image(hc: dict[str, Any]) -> None:
@@ -558,14 +594,18 @@ def go_parse_bool(text: str) -> bool:
     raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
-def _check_restart_policy(policy: dict[str, Any], auto_remove: bool) -> None:
-    """dockerd 20.10's ``verifyContainerSettings`` over the restart policy, in its order and
-    words (a create's and an update's): AutoRemove with a policy other than "" or "no" first,
-    then the name; a retry count only with on-failure, never negative ("" takes any)."""
+def _check_auto_remove(policy: dict[str, Any], auto_remove: bool) -> None:
+    """``validateHostConfig``'s first check: AutoRemove with a policy other than "" or "no"."""
+    if auto_remove and (policy.get("Name") or "") not in ("", "no"):
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+
+
+def _check_restart_policy(policy: dict[str, Any]) -> None:
+    """dockerd 20.10's ``validateRestartPolicy``, in its order and words (a create's and an
+    update's): a retry count only with on-failure, never negative ("" takes any), then the
+    name."""
     name = policy.get("Name") or ""
     retries = int(policy.get("MaximumRetryCount") or 0)
-    if auto_remove and name not in ("", "no"):
-        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     if name == "on-failure" and retries < 0:
         raise InvalidArgument("maximum retry count cannot be negative")
     if name in ("always", "unless-stopped", "no") and retries:
@@ -784,7 +824,7 @@ def update_host_config(hc: dict[str, Any], request: dict[str, Any]) -> dict[str,
         hc["PidsLimit"] = max(request["PidsLimit"], 0)  # unlimited again reads back as 0
     policy = request.get("RestartPolicy") or {}
     if policy.get("Name"):
-        _check_restart_policy(policy, False)
+        _check_restart_policy(policy)
         if hc.get("AutoRemove") and policy["Name"] != "no":
             raise Conflict("Restart policy cannot be updated because AutoRemove is enabled "
                            "for the container")

@@ -297,7 +297,7 @@ class ContainerManager:
         _create.check_working_dir(record)
         volumes = getattr(self.engine, "volumes", None)
         if volumes is not None:
-            record.spec_mounts = [asdict(m) for m in volumes.resolve(record)]
+            record.spec_mounts = [asdict(m) for m in volumes.resolve(record, checked=True)]
         self._saver.save(record, wait=True)
 
     # ---- start ---------------------------------------------------------------------------

@@ -503,13 +503,14 @@ class NetworkManager:
 
     @off_loop
     def validate(self, record: ContainerLike) -> None:
-        """At create: ports well-formed; fills ``record.network_settings`` with the requested
-        endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig). A network there is
-        none of (``foo``, ``foo:bar``) is no refusal: dockerd 20.10's create records the names
-        as given (:func:`_as_named`) and its start answers 404 "network foo:bar not found".
-        A ``container:x`` mode is recorded with x's full id when there is an x, as dockerd
-        20.10's create does; its create takes a name no container has (the start fails, 404)."""
-        ports.check_bindings(record.host_config)
+        """At create (the published ports were checked before the image was looked up, in
+        ``containers.create.validate_host_config``): fills ``record.network_settings`` with the
+        requested endpoints (``Networks`` may carry NetworkingConfig.EndpointsConfig). A network
+        there is none of (``foo``, ``foo:bar``) is no refusal: dockerd 20.10's create records
+        the names as given (:func:`_as_named`) and its start answers 404 "network foo:bar not
+        found". A ``container:x`` mode is recorded with x's full id when there is an x, as
+        dockerd 20.10's create does; its create takes a name no container has (the start
+        fails, 404)."""
         _check_macs(record)
         settings = empty_settings()
         mode = self.mode(record)

@@ -191,9 +191,12 @@ class VolumeManager:
 
     # ---- container hooks ------------------------------------------------------------------
 
-    def resolve(self, record: Any) -> list[Mount]:
-        """The container's runtime mounts; fills ``record.mounts`` (see the module doc)."""
-        requests = self._from_volumes_from(record) + parse.requests(record.config, record.host_config)
+    def resolve(self, record: Any, checked: bool = False) -> list[Mount]:
+        """The container's runtime mounts; fills ``record.mounts`` (see the module doc).
+        ``checked``: its ``Mounts`` and ``Tmpfs`` were checked before the image was looked up
+        (``containers.create.validate_host_config``), not to be checked again."""
+        requests = (self._from_volumes_from(record)
+                    + parse.requests(record.config, record.host_config, checked))
         requests = _dedupe(requests)
         made: list[Volume] = []
         mounts: list[Mount] = []

@@ -110,10 +110,16 @@ def valid_mode(mode: str) -> bool:
     return True
 
 
+def _is_root(path: str) -> bool:
+    """Whether Go's ``path.Clean`` makes ``path`` the root (``/x/..``, ``//``: normpath keeps
+    a leading ``//``)."""
+    return posixpath.normpath(path) in ("/", "//")
+
+
 def _check_target(kind: str, target: str) -> None:
     if not target:
         raise _config_error(kind, "field Target must not be empty")
-    if target == "/":
+    if _is_root(target):
         raise _config_error(kind, "invalid specification: destination can't be '/'")
     if not target.startswith("/"):
         raise _config_error(kind, f"invalid mount path: '{target}' mount path must be absolute")
@@ -162,29 +168,49 @@ def _extra(kind: str, spec: dict[str, Any], *names: str) -> None:
             raise _config_error(kind, f"field {name} must not be specified")
 
 
-def parse_mount(spec: dict[str, Any]) -> MountRequest:
-    """One ``HostConfig.Mounts`` entry (``validateMountConfig`` + ``parseMountSpec``)."""
+def check_mount(spec: dict[str, Any]) -> None:
+    """One ``HostConfig.Mounts`` entry as dockerd's ``ValidateMountConfig`` checks it, at a
+    create before the image is looked up (and at each ``docker start``): the target, then the
+    type and the fields it takes; a bind's source must exist. A volume's name and a tmpfs size
+    are refused later, once the image is found (:func:`parse_mount`)."""
     kind = str(spec.get("Type") or "")
-    target = str(spec.get("Target") or "")
     source = str(spec.get("Source") or "")
-    read_only = bool(spec.get("ReadOnly"))
-    if kind not in ("bind", "volume", "tmpfs"):
-        raise _config_error(kind, "mount type unknown")
-    _check_target(kind, target)
-    req = MountRequest(type=kind, destination=posixpath.normpath(target), read_only=read_only)
+    _check_target(kind, str(spec.get("Target") or ""))
     if kind == "bind":
-        _bind_mount(spec, req, source)
+        _check_bind(spec, source)
     elif kind == "volume":
-        _volume_mount(spec, req, source)
-    else:
+        _check_volume(spec, source)
+    elif kind == "tmpfs":
         _extra(kind, spec, "BindOptions", "VolumeOptions")
         if source:
             raise _config_error(kind, "field Source must not be specified")
+    else:
+        raise _config_error(kind, "mount type unknown")
+
+
+def parse_mount(spec: dict[str, Any], checked: bool = False) -> MountRequest:
+    """One ``HostConfig.Mounts`` entry (``parseMountSpec``); ``checked``: :func:`check_mount`
+    has passed it (a create's, before the image), so its work is not done twice."""
+    if not checked:
+        check_mount(spec)
+    kind = str(spec.get("Type") or "")
+    source = str(spec.get("Source") or "")
+    req = MountRequest(type=kind, destination=posixpath.normpath(str(spec.get("Target") or "")),
+                       read_only=bool(spec.get("ReadOnly")))
+    if kind == "bind":
+        options = spec.get("BindOptions") or {}
+        req.create_source = bool(options.get("CreateMountpoint"))
+        req.source = posixpath.normpath(source)
+        req.propagation = str(options.get("Propagation") or "") or DEFAULT_PROPAGATION
+        req.recursive = not options.get("NonRecursive")
+    elif kind == "volume":
+        _volume_mount(spec, req, source)
+    else:
         req.tmpfs_data = tmpfs_options(spec.get("TmpfsOptions") or {})
     return req
 
 
-def _bind_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
+def _check_bind(spec: dict[str, Any], source: str) -> None:
     _extra("bind", spec, "VolumeOptions", "TmpfsOptions")
     if not source:
         raise _config_error("bind", "field Source must not be empty")
@@ -194,29 +220,28 @@ def _bind_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
         raise _config_error("bind", f"invalid propagation mode: {propagation}")
     if not source.startswith("/"):
         raise _config_error("bind", f"invalid mount path: '{source}' mount path must be absolute")
-    req.create_source = bool(options.get("CreateMountpoint"))
-    if not req.create_source and not os.path.lexists(source):
+    if not options.get("CreateMountpoint") and not os.path.lexists(source):
         raise _config_error("bind", f"bind source path does not exist: {source}")
-    req.source = posixpath.normpath(source)
-    req.propagation = propagation or DEFAULT_PROPAGATION
-    req.recursive = not options.get("NonRecursive")
 
 
-def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
+def _check_volume(spec: dict[str, Any], source: str) -> None:
     _extra("volume", spec, "BindOptions", "TmpfsOptions")
-    options = spec.get("VolumeOptions") or {}
-    subpath = str(options.get("Subpath") or "")
+    subpath = str((spec.get("VolumeOptions") or {}).get("Subpath") or "")
     if subpath and not source:
         raise _config_error("volume", "must not set Subpath when using anonymous volumes")
     if subpath and not is_local(subpath):
         raise _config_error("volume", "subpath must be a relative path within the volume")
-    if req.read_only and not source:
+    if spec.get("ReadOnly") and not source:
         raise _config_error("volume", "must not set ReadOnly mode when using anonymous volumes")
+
+
+def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
     if source:
         check_volume_name(source)
+    options = spec.get("VolumeOptions") or {}
     driver = options.get("DriverConfig") or {}
     req.name = source
-    req.subpath = subpath
+    req.subpath = str(options.get("Subpath") or "")
     req.copy_data = not options.get("NoCopy")
     req.labels = dict(options.get("Labels") or {})
     req.driver = str(driver.get("Name") or "")
@@ -243,13 +268,20 @@ def tmpfs_options(options: dict[str, Any]) -> list[str]:
     return out
 
 
-def parse_tmpfs(destination: str, data: str) -> MountRequest:
-    """One ``HostConfig.Tmpfs`` entry; flag words (``ro``, ``exec``…) are kept for the mount.
-    Its destination's check words no mount type (dockerd's ``ValidateTmpfsMountDestination``)."""
-    if destination == "/":
+def check_tmpfs_destination(destination: str) -> None:
+    """A ``HostConfig.Tmpfs`` key as dockerd's ``ValidateTmpfsMountDestination`` checks it, at
+    a create before the image is looked up: its words name no mount type."""
+    if _is_root(destination):
         raise InvalidMount("invalid specification: destination can't be '/'")
     if not destination.startswith("/"):
         raise InvalidMount(f"invalid mount path: '{destination}' mount path must be absolute")
+
+
+def parse_tmpfs(destination: str, data: str, checked: bool = False) -> MountRequest:
+    """One ``HostConfig.Tmpfs`` entry; flag words (``ro``, ``exec``…) are kept for the mount.
+    ``checked``: :func:`check_tmpfs_destination` has passed it."""
+    if not checked:
+        check_tmpfs_destination(destination)
     words = [w for w in (data or "").split(",") if w]
     return MountRequest(type="tmpfs", destination=posixpath.normpath(destination),
                         read_only="ro" in words, tmpfs_data=[w for w in words if w != "ro"],
@@ -270,16 +302,19 @@ def parse_config_volume(path: str) -> MountRequest:
     return MountRequest(type="volume", destination=destination)
 
 
-def requests(config: dict[str, Any], host_config: dict[str, Any]) -> list[MountRequest]:
+def requests(config: dict[str, Any], host_config: dict[str, Any],
+             checked: bool = False) -> list[MountRequest]:
     """Every mount a container asks for, duplicates refused, image volumes filling the gaps,
     sorted parents first (as dockerd mounts them). A volume of ``Binds`` or of
     ``Config.Volumes`` (``-v NAME:/x``, ``-v /x``, the image's) is ``--volume-driver``'s, as
-    dockerd's; a ``--mount`` names its own."""
+    dockerd's; a ``--mount`` names its own. ``checked``: the ``Mounts`` and ``Tmpfs`` have
+    passed :func:`check_mount` and :func:`check_tmpfs_destination` (a create's, before the
+    image); else they are checked here."""
     taken: dict[str, MountRequest] = {}
     driver = str(host_config.get("VolumeDriver") or "")
     # dockerd checks Mounts and Tmpfs at create, Binds after: a refusal of theirs comes first
-    mounts = [parse_mount(m) for m in host_config.get("Mounts") or []]
-    tmpfs = [parse_tmpfs(d, str(v or "")) for d, v in (host_config.get("Tmpfs") or {}).items()]
+    mounts = [parse_mount(m, checked) for m in host_config.get("Mounts") or []]
+    tmpfs = [parse_tmpfs(d, str(v or ""), checked) for d, v in (host_config.get("Tmpfs") or {}).items()]
     binds = [parse_bind(str(b)) for b in host_config.get("Binds") or []]
     for req in [*binds, *mounts, *tmpfs]:
         if req.destination in taken:
@@ -299,5 +334,5 @@ def _depth(path: str) -> int:
     return len([p for p in path.split("/") if p])
 
 
-__all__ = ["InvalidBind", "InvalidMount", "MountRequest", "check_volume_name", "parse_bind", "parse_config_volume",
-           "parse_mount", "parse_tmpfs", "requests", "tmpfs_options", "valid_mode"]
+__all__ = ["InvalidBind", "InvalidMount", "MountRequest", "check_mount", "check_tmpfs_destination",
+           "check_volume_name", "parse_bind", "parse_config_volume", "parse_mount", "parse_tmpfs", "requests", "tmpfs_options", "valid_mode"]

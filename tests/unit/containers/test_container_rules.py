@@ -171,6 +171,56 @@ def test_host_config_checks(host_config: dict[str, Any], message: str) -> None:
         create.validate_host_config(create.host_config_defaults(host_config))
 
 
+BIND_REL = {"Type": "bind", "Source": "rel", "Target": "/x"}
+
+
+@pytest.mark.parametrize(("host_config", "message"), [
+    ({"AutoRemove": True, "RestartPolicy": {"Name": "always"}, "Mounts": [BIND_REL]},
+     "^can't create 'AutoRemove' container with restart policy$"),
+    ({"Mounts": [BIND_REL], "ExtraHosts": ["bad"]},
+     "^invalid mount config for type \"bind\": invalid mount path: 'rel' mount path must be absolute$"),
+    ({"ExtraHosts": ["bad"], "PortBindings": {"abc/tcp": []}}, '^bad format for add-host: "bad"$'),
+    ({"PortBindings": {"abc/tcp": []}, "RestartPolicy": {"Name": "bogus"}},
+     '^invalid port specification: "abc"$'),
+    ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}, "CapAdd": ["NOPE"]},
+     "^maximum retry count cannot be used with restart policy 'always'$"),
+    ({"CapAdd": ["NOPE"], "Memory": 1}, '^invalid CapAdd: unknown capability: "CAP_NOPE"$'),
+    ({"Memory": 1, "Tmpfs": {"rel": ""}}, "^Minimum memory limit allowed is 6MB$"),
+    ({"Runtime": "nope", "Tmpfs": {"rel": ""}}, "^Unknown runtime specified nope$"),
+    ({"Tmpfs": {"rel": ""}, "CgroupnsMode": "bogus"}, "^invalid mount path: 'rel' mount path must be absolute$"),
+])
+def test_host_config_checks_in_dockerds_order(host_config: dict[str, Any], message: str) -> None:
+    """Two faults a body, the first refused as dockerd 20.10 refuses it (recorded, 400):
+    ``validateHostConfig``'s checks, then its platform's."""
+    with pytest.raises(InvalidArgument, match=message):
+        create.validate_host_config(create.host_config_defaults(host_config))
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("bad", 'bad format for add-host: "bad"'),
+    (":10.0.0.1", 'bad format for add-host: ":10.0.0.1"'),
+    ("a=10.0.0.1", 'bad format for add-host: "a=10.0.0.1"'),
+    ("a:bogus", 'invalid IP address in add-host: "bogus"'),
+    ("a:[::1]", 'invalid IP address in add-host: "[::1]"'),
+    ("a:fe80::1%eth0", 'invalid IP address in add-host: "fe80::1%eth0"'),
+    ("a:01.2.3.4", 'invalid IP address in add-host: "01.2.3.4"'),
+    ("a:1.2.3.4:5", 'invalid IP address in add-host: "1.2.3.4:5"'),
+    ("a:\x1c10.0.0.1", 'invalid IP address in add-host: "\\x1c10.0.0.1"'),
+    ("a\t:\u00e9", 'invalid IP address in add-host: "\u00e9"'),
+])
+def test_extra_host_refusals(entry: str, message: str) -> None:
+    """As dockerd 20.10 answered each (400), its %q quoting; Go trims no \\x1c."""
+    with pytest.raises(InvalidArgument) as refused:
+        create.check_extra_host(entry)
+    assert str(refused.value) == message
+
+
+def test_extra_hosts_dockerd_takes() -> None:
+    for entry in ("a:host-gateway", "b: 10.0.0.1 ", "c:::ffff:10.0.0.1", "d:\u00a010.0.0.1",
+                  "e:10.0.0.1\n", "f:fe80::1"):
+        create.check_extra_host(entry)
+
+
 def test_limits_from_host_config() -> None:
     hc = create.host_config_defaults({"NanoCpus": 1_500_000_000, "Memory": 64 << 20,
                                       "PidsLimit": -1, "CpuShares": 512})

@@ -71,11 +71,54 @@ def test_mount_bind_source_must_exist(tmp_path: Path) -> None:
      'invalid mount config for type "tmpfs": field Source must not be specified'),
     ({"Type": "npipe", "Target": "/x"}, 'invalid mount config for type "npipe": mount type unknown'),
     ({"Type": "volume", "Source": "v1"}, 'invalid mount config for type "volume": field Target must not be empty'),
+    ({"Type": "npipe", "Target": "rel"},
+     "invalid mount config for type \"npipe\": invalid mount path: 'rel' mount path must be absolute"),
+    ({"Type": "tmpfs", "Target": "/x/.."},
+     "invalid mount config for type \"tmpfs\": invalid specification: destination can't be '/'"),
+    ({"Type": "tmpfs", "Target": "//"},
+     "invalid mount config for type \"tmpfs\": invalid specification: destination can't be '/'"),
 ])
 def test_bad_mounts(spec: dict[str, object], message: str) -> None:
-    with pytest.raises(InvalidMount) as info:
-        parse.parse_mount(spec)
-    assert str(info.value) == message
+    """Each refused by the create's check (before the image) and by the parse unless told it
+    was checked; the target before the type, cleaned as Go's ``path.Clean`` for the root."""
+    for refuse in (parse.check_mount, parse.parse_mount):
+        with pytest.raises(InvalidMount) as info:
+            refuse(spec)
+        assert str(info.value) == message
+
+
+def test_what_a_mounts_check_leaves_to_its_parse() -> None:
+    """A volume's name and a tmpfs size are refused once the image is found (dockerd 20.10:
+    when it registers the mounts), not by the create's check; a parse told the entry was
+    checked does not look again (a bind source is looked up once)."""
+    named = {"Type": "volume", "Source": "a/b", "Target": "/x"}
+    sized = {"Type": "tmpfs", "Target": "/x", "TmpfsOptions": {"SizeBytes": -1}}
+    for spec, words in ((named, 'create a/b: "a/b" includes invalid characters'),
+                        (sized, 'invalid mount config for type "tmpfs": invalid tmpfs size: -1')):
+        parse.check_mount(spec)
+        with pytest.raises(InvalidMount, match=words):
+            parse.parse_mount(spec, checked=True)
+    gone = {"Type": "bind", "Source": "/dy-nope", "Target": "/x"}
+    assert parse.parse_mount(gone, checked=True).source == "/dy-nope"
+    assert [r.source for r in parse.requests({}, {"Mounts": [gone]}, checked=True)] == ["/dy-nope"]
+    with pytest.raises(InvalidMount, match="bind source path does not exist: /dy-nope"):
+        parse.requests({}, {"Mounts": [gone]})
+
+
+@pytest.mark.parametrize("destination, message", [
+    ("rel", "invalid mount path: 'rel' mount path must be absolute"),
+    ("", "invalid mount path: '' mount path must be absolute"),
+    ("/", "invalid specification: destination can't be '/'"),
+    ("/x/..", "invalid specification: destination can't be '/'"),
+    ("//", "invalid specification: destination can't be '/'"),
+])
+def test_bad_tmpfs_destinations(destination: str, message: str) -> None:
+    """dockerd's ``ValidateTmpfsMountDestination``: its words name no mount type."""
+    for refuse in (parse.check_tmpfs_destination, lambda d: parse.parse_tmpfs(d, "")):
+        with pytest.raises(InvalidMount) as info:
+            refuse(destination)
+        assert str(info.value) == message
+    assert parse.parse_tmpfs(destination, "", checked=True).type == "tmpfs"
 
 
 def test_volume_and_tmpfs_mounts() -> None:
