@@ -99,3 +99,29 @@ def test_an_execs_environment_is_dockerds(both: dict[str, Any], args: list[str])
         seen[name] = done.stdout.decode().replace(hostname, "<host>")
     assert seen["dockyard"] == seen["dockerd"]
     assert seen["dockerd"].split()[1] == "HOSTNAME=<host>"
+
+
+LINKS = ("ln -s /proc/self/fd /tmp/self; ln -s ../../nowhere/x /tmp/up; ln -s /tmp/loop /tmp/loop; "
+         "ln -s b /tmp/a; ln -s a /tmp/b; mkdir -p /tmp/d; ln -s /tmp/loop /tmp/d/x")
+
+
+@pytest.mark.parametrize("path", ["/etc/mtab", "/tmp/self", "/tmp/up", "/tmp/loop", "/tmp/loop/x",
+                                  "/tmp/loop/", "/tmp/a", "/tmp/d/x", "/tmp/d/x/y"])
+def test_a_links_target_and_loops_as_dockerd(both: dict[str, Any], path: str) -> None:
+    """``docker cp`` of a link in a running container: its ``linkTarget`` followed inside the
+    root as dockerd follows it, where ``/proc`` is an empty directory (``/etc/mtab`` →
+    ``/proc/mounts``, never a failed read of ``/proc/self``, which names no process of the
+    helper's pid namespace), and a loop's 500 naming the looping path under the root."""
+    answers = {}
+    for name, (cli, client) in both.items():
+        assert cli("exec", "parity", "sh", "-c", f"[ -e /tmp/d ] || {{ {LINKS}; }}").returncode == 0
+        api = client.api
+        response = api._get(api._url("/containers/parity/archive"), params={"path": path})
+        if response.status_code == 200:
+            stat = json.loads(base64.urlsafe_b64decode(response.headers["X-Docker-Container-Path-Stat"]))
+            answers[name] = (200, {k: v for k, v in stat.items() if k != "mtime"})
+        else:
+            root = api.inspect_container("parity")["GraphDriver"]["Data"]["MergedDir"]
+            answers[name] = (response.status_code, response.json()["message"].replace(root, "<root>"))
+    assert answers["dockyard"] == answers["dockerd"]
+    assert answers["dockerd"][0] in (200, 500)

@@ -32,6 +32,7 @@ Protocol (argv: ``op``, JSON options; stdout)::
 from __future__ import annotations
 
 import bz2  # noqa: F401 - tarfile imports these lazily; after the chroot it could not
+import errno
 import json
 import lzma  # noqa: F401
 import os
@@ -41,7 +42,7 @@ import sys
 import tarfile
 import zlib  # noqa: F401
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from .. import gotar
 from . import idmap, mounts, namespaces, overlay, syscalls, userns, users
@@ -107,11 +108,56 @@ def path_stat(path: str) -> dict[str, Any]:
         raise CopyError("notfound", path) from None
     except NotADirectoryError:
         raise CopyError("notfound", path) from None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        clean = os.path.normpath(path)  # dockerd follows the parent's links, the path's own with a "/"
+        raise CopyError("toomany", clean if follow else os.path.dirname(clean)) from None
     link = ""
     if stat.S_ISLNK(st.st_mode):
-        link = os.path.realpath(path)
+        link = link_target(path)
     return {"name": base_name(path), "size": st.st_size, "mode": go_mode(st.st_mode),
             "mtime": _rfc3339(st.st_mtime), "linkTarget": link}
+
+
+KERNEL_VIEWS: Final = ("proc", "sys")
+"""Where dockerd's copy sees empty directories (it mounts the root and the volumes only): a
+running container's files there, which the helper sees, are never followed."""
+
+MAX_LINKS: Final = 255  # moby's FollowSymlinkInScope gives up after as many
+
+
+def link_target(path: str) -> str:
+    """dockerd's ``linkTarget``: ``path`` with every symlink in it followed inside the root
+    (already entered), as moby's ``FollowSymlinkInScope`` — a component that is missing or
+    unreadable ends the following and the rest is kept as written; nothing below
+    :data:`KERNEL_VIEWS` is followed (``/etc/mtab`` gives ``/proc/mounts``, and never a
+    ``/proc/self`` of a process outside the container's pid namespace); a loop is a
+    ``toomany`` :class:`CopyError`, as moby's "too many links"."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved = "/"
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        candidate = os.path.join(resolved, part)
+        if resolved != "/" and candidate.split("/")[1] in KERNEL_VIEWS:
+            resolved = candidate
+            continue
+        try:
+            target = os.readlink(candidate)
+        except OSError:  # not a link, missing, or a kernel file's link that cannot be read
+            resolved = candidate
+            continue
+        hops += 1
+        if hops > MAX_LINKS:
+            raise CopyError("toomany", os.path.normpath(path))
+        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+        if target.startswith("/"):
+            resolved = "/"
+    return resolved
 
 
 # ---- entering the root -------------------------------------------------------------------------
