@@ -3,6 +3,7 @@
 ::
 
     DockyardError                  500  something broke that the caller could not prevent
+    ├── ExitTimeout                500  a process still running when the wait for its exit gave up
     ├── InvalidArgument            400  the request itself is wrong (bad reference, bad flag value)
     │   └── DigestMismatch         400  content does not hash to the digest it claims
     ├── Unauthorized               401  credentials missing or wrong
@@ -25,6 +26,12 @@ class DockyardError(Exception):
     """Base of every error the engine raises on purpose."""
 
     status: int = 500
+
+
+class ExitTimeout(DockyardError):
+    """A process still running when a wait for its exit gave up: after a SIGKILL, one the kernel
+    holds in uninterruptible sleep (a task of a frozen v1 cgroup keeps SIGKILL pending until
+    the cgroup is thawed). Never a bare ``TimeoutError``: the edge shows its words."""
 
 
 class InvalidArgument(DockyardError):

@@ -38,7 +38,14 @@ from typing import Any, NamedTuple
 
 from .. import gosignal
 from ..config import DaemonConfig
-from ..errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
+from ..errors import (
+    Conflict,
+    DockyardError,
+    ExitTimeout,
+    InvalidArgument,
+    NotFound,
+    NotModified,
+)
 from ..linux import sysctls, userns
 from ..linux.idmap import UserNamespace
 from ..oci.platform import Platform
@@ -58,6 +65,11 @@ from .trace import mark
 log = logging.getLogger("dockyard.containers")
 
 SHIM_DONE_TIMEOUT = 10.0
+KILL_WAIT = 10.0
+KILL_LAST_WAIT = 2.0
+"""dockerd 20.10's Kill: seconds a SIGKILL's exit is waited for before its direct SIGKILL, and
+after that; a stop whose kill failed waits the last ones once more."""
+KILL_FAILED = "tried to kill container, but did not receive an exit event"
 EXIT_UNKNOWN = 128  # dockerd's exitUnknown: a failed start's code when nothing says another
 """Seconds a start waits for the container's previous shim to finish: it releases the previous
 run's overlay after reporting the exit (``shim.Shim._finish``), and two overlays must not share
@@ -675,11 +687,13 @@ class ContainerManager:
             raise Conflict(f"Cannot kill container: {name}: Container {record.id} is not running")
         if signo in (signal.SIGKILL, signal.SIGTERM):
             record.manually_stopped = True
-        self.emit(record, "kill", signal=str(signo))
-        if record.state["Paused"] and signo == signal.SIGKILL:
-            self.signal(record, signo)
-            self._freeze(record, False)
+        if signo == signal.SIGKILL:  # dockerd's Kill: answered once the container is gone
+            try:
+                self._kill(record)
+            except ExitTimeout as exc:
+                raise DockyardError(f"Cannot kill container: {name}: {exc}") from exc
             return
+        self.emit(record, "kill", signal=str(signo))
         self.signal(record, signo)
 
     def stop(self, name: str, timeout: int | None = None, sig: str | None = None) -> None:
@@ -687,7 +701,10 @@ class ContainerManager:
         if not record.running:
             raise NotModified("container already stopped")
         record.manually_stopped = True
-        self._stop(record, timeout, sig)
+        try:
+            self._stop(record, timeout, sig)
+        except ExitTimeout as exc:
+            raise DockyardError(f"cannot stop container: {name}: {exc}") from exc
         self.emit(record, "stop")
 
     def _stop(self, record: ContainerRecord, timeout: int | None, sig: str | None) -> None:
@@ -714,11 +731,39 @@ class ContainerManager:
             pass
         if record.running:
             try:
-                self.emit(record, "kill", signal=str(int(signal.SIGKILL)))
-                self.signal(record, signal.SIGKILL)
-            except NotRunning:
-                return
-            future.result(30)
+                self._kill(record)
+            except ExitTimeout:  # dockerd gives the container two more seconds, then fails
+                with contextlib.suppress(concurrent.futures.TimeoutError):
+                    future.result(KILL_LAST_WAIT)
+                    return
+                raise
+
+    def _kill(self, record: ContainerRecord) -> None:
+        """dockerd 20.10's Kill: SIGKILL and its kill event (a paused container thawed after
+        it), :data:`KILL_WAIT` seconds for the exit, SIGKILL again (its direct kill(2), no
+        event), :data:`KILL_LAST_WAIT` more. Still running then, the kernel holds it (a frozen
+        v1 parent cgroup keeps SIGKILL pending): :class:`ExitTimeout` in dockerd's words, the
+        container left as it is."""
+        future = self.exit_future(record.id, "not-running")
+        self.emit(record, "kill", signal=str(int(signal.SIGKILL)))
+        try:
+            self.signal(record, signal.SIGKILL)
+            if record.state["Paused"]:
+                self._freeze(record, False)
+            future.result(KILL_WAIT)
+            return
+        except NotRunning:
+            return
+        except concurrent.futures.TimeoutError:
+            log.error("Container %s failed to exit within %ss of kill - trying direct SIGKILL",
+                      record.id, KILL_WAIT)
+        try:
+            self.signal(record, signal.SIGKILL)
+            future.result(KILL_LAST_WAIT)
+        except NotRunning:
+            return
+        except concurrent.futures.TimeoutError:
+            raise ExitTimeout(KILL_FAILED) from None
 
     def restart(self, name: str, timeout: int | None = None, sig: str | None = None) -> None:
         """dockerd's restart: a stop and its start *without* the settings check of ``docker
@@ -784,9 +829,12 @@ class ContainerManager:
         if record.running:
             record.manually_stopped = True
             try:
-                self._stop(record, 0, "SIGKILL")
-            except BaseException:
+                self._kill(record)  # dockerd's rm -f: its Kill, no stop
+            except BaseException as exc:
                 record.state["Status"] = previous
+                if isinstance(exc, ExitTimeout):
+                    raise DockyardError(f"Could not kill running container {record.id}, "
+                                        f"cannot remove - {exc}") from exc
                 raise
         self._destroy(record, volumes)
 

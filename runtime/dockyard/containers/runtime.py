@@ -95,7 +95,7 @@ class Container:
 
     def wait(self, timeout: float | None = None) -> ExitStatus:
         if not self._done.wait(timeout):
-            raise TimeoutError(f"container {self.id} still running after {timeout} s")
+            raise errors.ExitTimeout(f"container {self.id} still running after {timeout} s")
         assert self._status is not None
         return self._status
 
@@ -157,7 +157,7 @@ class ExecProcess:
 
     def wait(self, timeout: float | None = None) -> ExitStatus:
         if not self._done.wait(timeout):
-            raise TimeoutError(f"exec {self.id} still running after {timeout} s")
+            raise errors.ExitTimeout(f"exec {self.id} still running after {timeout} s")
         assert self._status is not None
         return self._status
 

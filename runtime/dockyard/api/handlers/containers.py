@@ -168,8 +168,9 @@ class RestartHandler(ContainersHandler):
 
 class KillHandler(ContainersHandler):
     async def post(self, name: str) -> None:
-        # as dockerd reads it: untrimmed (" 9" is no signal)
-        self.containers.kill(name, self.get_query_argument("signal", None, strip=False))
+        # as dockerd reads it: untrimmed (" 9" is no signal); a SIGKILL waits for the exit
+        await self.call(self.containers.kill, name,
+                        self.get_query_argument("signal", None, strip=False))
         self.no_content()
 
 
