@@ -282,7 +282,16 @@ FAILING = {
     "80/sctp exposed, -P": ({"80/sctp": {}}, None, True),
     "80/sctp after a tcp port": ({"80/tcp": {}, "81/sctp": {}},
                                  {"80/tcp": [{"HostPort": "18080"}], "81/sctp": [BOUND]}, False),
+    "tcp on an address not here": ({"80/tcp": {}}, {"80/tcp": [{"HostIp": "192.0.2.1", "HostPort": "18080"}]},
+                                   False),
+    "udp on an address not here": ({"80/udp": {}}, {"80/udp": [{"HostIp": "192.0.2.1", "HostPort": "18080"}]},
+                                   False),
+    "tcp6 on an address not here": ({"80/tcp": {}},
+                                    {"80/tcp": [{"HostIp": "2001:db8::1", "HostPort": "18080"}]}, False),
 }
+NOT_HERE = {"tcp on an address not here": "tcp4 192.0.2.1:18080", "udp on an address not here": "udp4 192.0.2.1:18080",
+            "tcp6 on an address not here": "tcp6 [2001:db8::1]:18080"}
+"""The userland proxy's Go listen, in its words: which network and address."""
 
 
 def _sctp_refused() -> bool:
@@ -326,5 +335,7 @@ def test_a_start_fails_on_its_ports_as_dockerds(daemons: tuple[DaemonProcess, Do
     assert seen["dockyard"] == seen["dockerd"]
     cause = "Error starting userland proxy: protocol not supported" if "sctp" in case else \
         f"invalid transport protocol: {'icmp' if 'icmp' in case else 0}"
+    if case in NOT_HERE:
+        cause = f"Error starting userland proxy: listen {NOT_HERE[case]}: bind: cannot assign requested address"
     assert seen["dockerd"][0] == [500, ("driver failed programming external connectivity on "
                                         f"endpoint ports (ID): {cause}")]

@@ -81,7 +81,8 @@ def go_errno(exc: OSError) -> str:
 
 
 def bind(proto: str, host_ip: str, host_port: int) -> socket.socket:
-    """A bound (and, for TCP, listening) socket, or dockerd's "port is already allocated"."""
+    """A bound (and, for TCP, listening) socket, or dockerd's "port is already allocated" (any other
+    failure in the words of its userland proxy's Go listen)."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     v6 = ":" in host_ip
     sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, kind)
@@ -97,7 +98,9 @@ def bind(proto: str, host_ip: str, host_port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise PortAllocated(host_ip, host_port) from None
-        raise NetworkError(f"failed to bind {host_ip}:{host_port}/{proto}: {exc.strerror}") from None
+        address = f"[{host_ip}]:{host_port}" if v6 else f"{host_ip}:{host_port}"  # Go's JoinHostPort
+        raise NetworkError(f"Error starting userland proxy: listen {proto}{6 if v6 else 4} {address}: "
+                           f"bind: {go_errno(exc)}") from None
     sock.setblocking(False)
     return sock
 
