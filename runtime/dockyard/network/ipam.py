@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Final
 
 from ..errors import DockyardError, InvalidArgument
@@ -202,9 +202,8 @@ def default_gateway(subnet: IPNet, ip_range: IPNet | None = None) -> IPAddr:
     addresses come from — the subnet's, or an ``IPRange``'s as :func:`range_in` reads it (so
     ``--ip-range 10.0.0.64/26`` gives the bridge 10.0.0.64) — as libnetwork asks its allocator
     for one before any endpoint's."""
-    held = _held(subnet)
-    pool = range_in(subnet, ip_range) if ip_range is not None else subnet
-    return next((addr for addr in pool if addr not in held), subnet.network_address + 1)
+    first = _first_free(subnet, range_in(subnet, ip_range) if ip_range is not None else subnet)
+    return subnet.network_address + 1 if first is None else first
 
 
 def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
@@ -215,13 +214,19 @@ def allocate(subnet: IPNet, used: Iterable[str], ip_range: IPNet | None = None,
     taken = set(used)
     if wanted:
         return _requested(wanted, subnet, taken)
-    pool = ip_range or subnet
+    addr = _first_free(subnet, ip_range or subnet, taken)
+    if addr is None:
+        raise DockyardError(f"no available IPv{subnet.version} addresses on this network's "
+                            f"address pools: {owner or subnet}")
+    return addr
+
+
+def _first_free(subnet: IPNet, pool: IPNet, taken: Collection[str] = ()) -> IPAddr | None:
+    """The lowest address of ``pool`` the allocator does not hold (:func:`_held`: a range's
+    first and last are usable, but for the subnet's own) and ``taken`` (as ``str`` writes
+    them) does not name; None when there is none."""
     held = _held(subnet)
-    for addr in pool:  # a range's first and last are usable, but for the subnet's own
-        if addr not in held and str(addr) not in taken:
-            return addr
-    raise DockyardError(f"no available IPv{subnet.version} addresses on this network's "
-                           f"address pools: {owner or subnet}")
+    return next((a for a in pool if a not in held and str(a) not in taken), None)
 
 
 def _held(subnet: IPNet) -> tuple[IPAddr, ...]:
