@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..diskusage import files_size
 from ..errors import DockyardError
@@ -215,26 +215,36 @@ _PS_FILTERS: Final = ("status", "name", "id", "label", "ancestor", "exited", "ne
                       "isolation")  # taken and ignored on Linux, as dockerd's (list_unix.go)
 
 
-def check_filters(filters: Filters) -> None:
+class PsFilters(NamedTuple):
+    """What :func:`check_filters` read of a ps request's values, once for every container:
+    ``exited``'s codes, ``is-task``, and each ``publish``/``expose`` value's ``port/proto``
+    keys."""
+
+    exit_codes: frozenset[int]
+    is_task: bool | None
+    ports: dict[str, dict[str, set[str]]]
+
+
+def check_filters(filters: Filters) -> PsFilters:
     """``docker ps --filter`` keys and values dockerd refuses, in its words and its order
-    (foldFilter's), before any container is looked at."""
+    (foldFilter's), before any container is looked at; what it read of them."""
     check_keys(filters, _PS_FILTERS)
-    _exit_codes(filters)
+    codes = _exit_codes(filters)
     for v in filters.get("status", []):
         if v not in _STATUSES:
             raise InvalidFilter("status", v)
-    _is_task(filters)
+    is_task = _is_task(filters)
     health.check_filter(filters.get("health", []))
-    for key in ("publish", "expose"):
-        for v in filters.get(key, []):
-            _port_set(v, key)
+    port_sets = {key: {v: _port_set(v, key) for v in filters.get(key, [])}
+                 for key in ("publish", "expose")}
+    return PsFilters(codes, is_task, port_sets)
 
 
-def _exit_codes(filters: Filters) -> set[int]:
+def _exit_codes(filters: Filters) -> frozenset[int]:
     """``exited``: the exit codes asked for, each read by Go's Atoi as dockerd's foldFilter reads
     it (``+3`` and ``03`` are 3; out of int64's range refused), its error dockerd's 500."""
     try:
-        return {go_atoi(v) for v in filters.get("exited", [])}
+        return frozenset(go_atoi(v) for v in filters.get("exited", []))
     except ValueError as e:
         raise DockyardError(str(e)) from None
 
@@ -275,8 +285,11 @@ def _on_network(record: ContainerRecord, value: str) -> bool:
                                     for ep in networks.values())
 
 
-def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
-    """``docker ps --filter``: each key must match one of its values."""
+def matches(record: ContainerRecord, filters: dict[str, list[str]],
+            read: PsFilters | None = None) -> bool:
+    """``docker ps --filter``: each key must match one of its values; ``read``: the filters as
+    :func:`check_filters` read them (checked and read here without)."""
+    read = check_filters(filters) if read is None else read
     checks: dict[str, Callable[[str], bool]] = {
         "status": lambda v: bool(record.state["Status"] == v),
         "name": lambda v: go_match(v, record.name) or go_match(v, record.name.removeprefix("/")),
@@ -284,16 +297,16 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
         "label": lambda v: _label_match(record.config.get("Labels") or {}, v),
         "ancestor": lambda v: _ancestor(record, v),
         "exited": lambda v: (record.has_been_started and not record.running
-                             and record.state["ExitCode"] == go_atoi(v)),
+                             and record.state["ExitCode"] in read.exit_codes),
         "network": lambda v: _on_network(record, v),
         "volume": lambda v: any(v in (m.get("Name"), m.get("Destination"))
                                 for m in record.mounts),
-        "publish": lambda v: bool(_port_set(v) & _published(record)),
-        "expose": lambda v: bool(_port_set(v) & set(_network_settings(record)["Ports"] or {})),
+        "publish": lambda v: bool(read.ports["publish"][v] & _published(record)),
+        "expose": lambda v: bool(read.ports["expose"][v]
+                                 & set(_network_settings(record)["Ports"] or {})),
         "health": lambda v: health.status_of(record.state) == v,
     }
-    check_filters(filters)
-    if _is_task(filters):
+    if read.is_task:
         return False
     for key, values in filters.items():
         check = checks.get(key)
@@ -335,11 +348,11 @@ def _created_between(records: list[ContainerRecord], filters: dict[str, list[str
 
 def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
             filters: dict[str, list[str]]) -> list[dict[str, Any]]:
-    check_filters(filters)
+    read = check_filters(filters)
     since, before = _created_between(records, filters)
     chosen = [r for r in records if (all_ or limit > 0 or r.running
                                      or "status" in filters or "exited" in filters)
-              and since < r.created < before and matches(r, filters)]
+              and since < r.created < before and matches(r, filters, read)]
     chosen.sort(key=lambda r: r.created, reverse=True)
     if limit > 0:
         chosen = chosen[:limit]
