@@ -18,6 +18,7 @@ from typing import Any
 import docker
 import pytest
 
+from dockyard.testing import busybox
 from dockyard.testing.daemon import DockerCLI
 
 pytestmark = pytest.mark.slow
@@ -304,3 +305,64 @@ def test_an_oom_score_under_the_remap_is_written_from_outside(remapped_pair: tup
     assert ours == theirs
     assert theirs[:3] == ((0, "500\n"), 0, (0, "300\n"))
     assert "can't get final child's PID from pipe: EOF" in theirs[3][1]
+
+
+IMAGE_WORKDIRS = ["rel", "rel/sub/..", "./dot", "rel/", "..", "a//b"]
+
+
+def _workdir_image(tag: str, workdir: str) -> busybox.Image:
+    """busybox with ``workdir`` in its config, as no builder writes it (a crafted image)."""
+    base = busybox.make_image(tag)
+    config = busybox.image_config([b.digest for b in base.layers])
+    config["config"]["WorkingDir"] = workdir
+    blob = busybox.Blob.of(busybox.CONFIG, busybox.canonical_json(config))
+    manifest = busybox.Blob.of(busybox.MANIFEST, busybox.canonical_json({
+        "schemaVersion": 2, "mediaType": busybox.MANIFEST, "config": blob.descriptor(),
+        "layers": [b.descriptor() for b in base.layers]}))
+    return busybox.Image(tag, manifest, blob, base.layers)
+
+
+def test_an_images_relative_working_dir_fails_each_start(both: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    """dockerd 20.10 refuses only a create's own relative working directory: an image's is
+    taken, kept as Go's filepath.Clean writes it (``rel/sub/..`` ``rel``, ``./dot`` ``dot``,
+    ``..`` itself), and each start is runc's refusal of the spec — 500 "failed to create shim
+    task: OCI runtime create failed: runc create failed: Cwd must be an absolute path:
+    unknown", exit code 128 and those words in State.Error (dockyard refused the create, 400).
+    A create's absolute one is cleaned likewise (``/a/../b//`` ``/b``, ``//x`` ``/x``).
+    (dockerd makes the directory at the create — ``docker diff`` shows ``A /rel`` — which
+    dockyard's init makes at a start: not compared.)"""
+    tags = [f"dyworkdir:{n}" for n in range(len(IMAGE_WORKDIRS))]
+    archive = busybox.write_archive(tmp_path / "workdirs.tar", [
+        _workdir_image(tag, workdir) for tag, workdir in zip(tags, IMAGE_WORKDIRS)])
+    seen = {}
+    for name, (_cli, client) in both.items():
+        api = client.api
+        with open(archive, "rb") as f:
+            list(api.load_image(f))
+        try:
+            answers = []
+            for tag in tags:
+                cid = api.create_container(tag, ["true"], host_config=api.create_host_config(
+                    network_mode="none"))["Id"]
+                start = _status(lambda api=api, cid=cid: api.start(cid))
+                info = api.inspect_container(cid)
+                answers.append((info["Config"]["WorkingDir"], start, info["State"]["ExitCode"],
+                                info["State"]["Error"]))
+                api.remove_container(cid, force=True)
+            for workdir in ("/a/../b//", "//x"):
+                cid = api.create_container("busybox", ["true"], working_dir=workdir,
+                                           host_config=api.create_host_config(network_mode="none"))["Id"]
+                answers.append(api.inspect_container(cid)["Config"]["WorkingDir"])
+                api.remove_container(cid, force=True)
+        finally:
+            for tag in tags:
+                api.remove_image(tag, force=True)
+        seen[name] = answers
+    assert seen["dockyard"] == seen["dockerd"]
+    words = ("failed to create shim task: OCI runtime create failed: runc create failed: "
+             "Cwd must be an absolute path: unknown")
+    refused = (500, words)
+    assert seen["dockerd"][0] == ("rel", refused, 128, refused[1])
+    assert [a[0] for a in seen["dockerd"][:6]] == ["rel", "rel", "dot", "rel", "..", "a/b"]
+    assert seen["dockerd"][6:] == ["/b", "/x"]

@@ -22,6 +22,7 @@ from typing import Any, Final, cast
 
 from .. import gojson, gosignal
 from ..build import stubs
+from ..build.dockerignore import go_clean
 from ..build.syntax import strip_space
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..distribution.manifests import serves
@@ -164,12 +165,17 @@ def merge_config(request: dict[str, Any], image: dict[str, Any], image_name: str
     cfg.setdefault("OnBuild", image.get("OnBuild"))
     if not command(cfg):
         raise InvalidArgument("No command specified")
-    _check_working_dir(cfg["WorkingDir"])  # the image's: the request's was checked before
-    return cfg
+    return cfg  # an image's relative WorkingDir is taken, as dockerd's: its start fails
+
+
+RELATIVE_CWD: Final = ("failed to create shim task: OCI runtime create failed: runc create "
+                       "failed: Cwd must be an absolute path: unknown")
+"""runc 1.1's refusal of a relative working directory (an image's: a request's is refused at
+create) through dockerd 20.10: each start fails so, exit code 128."""
 
 
 def _check_working_dir(workdir: str) -> None:
-    """dockerd's ``translateWorkingDir``: an absolute path, or none."""
+    """dockerd's ``translateWorkingDir`` of a create's own: an absolute path, or none."""
     if workdir and not workdir.startswith("/"):
         raise InvalidArgument(f"the working directory '{workdir}' is invalid, it needs to be an "
                               "absolute path")
@@ -368,14 +374,16 @@ HOST_IPC_REMAPPED: Final = (
 
 
 def check_working_dir(record: Any) -> None:
-    """dockerd 20.10 makes the working directory at create, in the container's mounted root
+    """dockerd 20.10 cleans the working directory (Go's ``filepath.Clean``: ``/a/../b/`` is
+    ``/b``, an image's ``./rel`` ``rel``) and makes it at create, in the container's mounted root
     (``SetupWorkingDirectory``), and a create that cannot is refused (500) and leaves nothing:
     a path ending in a file (after the image's symlinks) in its words, one through a file with
     ENOTDIR's (its words name its own root; here the path in the container)."""
     workdir = record.config.get("WorkingDir") or ""
     if not workdir:
         return
-    clean = "/" + os.path.normpath(workdir).lstrip("/")  # Go's filepath.Clean
+    record.config["WorkingDir"] = go_clean(workdir)  # kept so, relative (an image's) or not
+    clean = go_clean("/" + workdir)  # made under the root, as GetResourcePath joins it
     layers = [*record.lower_dirs, record.upper_dir]
     resolved, existing = stubs.resolve(layers, clean)
     parts = resolved.split("/") if resolved else []
@@ -386,6 +394,14 @@ def check_working_dir(record: Any) -> None:
     if existing == len(parts):
         raise DockyardError(f"Cannot mkdir: {clean} is not a directory")
     raise DockyardError(f"lstat {clean}: not a directory")
+
+
+def check_cwd_start(cfg: dict[str, Any]) -> None:
+    """A start with a relative working directory fails as runc refuses its spec
+    (:data:`RELATIVE_CWD`), before anything is made."""
+    if not (cfg.get("WorkingDir") or "/").startswith("/"):
+        from ..linux.launcher import StartFailed
+        raise StartFailed(RELATIVE_CWD, "setup", 128)
 
 
 def check_userns_start(hc: dict[str, Any]) -> None:

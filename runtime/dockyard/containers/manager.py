@@ -413,6 +413,7 @@ class ContainerManager:
         that while the init makes its mounts (``NetworkManager.setup``'s ``defer``)."""
         hc = record.host_config
         unsupported.check_device_requests(hc)  # dockerd's is in the spec's making: here before it
+        _create.check_cwd_start(record.config)
         remapped = _create.remapped(hc, self.remap)  # --userns-remap; "host" opts out
         if remapped:
             _create.check_userns_start(hc)
