@@ -23,6 +23,7 @@ import re
 import socket
 from typing import Any, Final
 
+from .. import gostrconv
 from ..errors import DockyardError, InvalidArgument
 
 FILE_DRIVERS: Final = frozenset(("json-file", "local", "none"))
@@ -148,9 +149,22 @@ def _facility(text: str) -> int:
         return FACILITIES["daemon"]
     if text in FACILITIES:
         return FACILITIES[text]
-    if re.fullmatch(r"[+-]?\d+", text) and 0 <= int(text) <= 23:
-        return int(text)
-    raise ValueError("invalid syslog facility")
+    number = _atoi(text)
+    if number is None or not _in_range(number, 0, 23):
+        raise ValueError("invalid syslog facility")
+    return number
+
+
+def _in_range(number: int | None, low: int, high: int) -> bool:
+    return number is not None and low <= number <= high
+
+
+def _atoi(text: str) -> int | None:
+    """Go's ``strconv.Atoi``, None where it fails (the drivers word their own refusal)."""
+    try:
+        return gostrconv.atoi(text)
+    except gostrconv.NumError:
+        return None
 
 
 # ---- gelf --------------------------------------------------------------------------------------
@@ -180,19 +194,19 @@ def _gelf_settings(opts: dict[str, str]) -> dict[str, Any]:
                 raise ValueError("compression is only supported on UDP")
             if key == "gelf-compression-type" and value in ("gzip", "zlib", "none"):
                 settings["compression"] = value
-            elif key == "gelf-compression-level" and re.fullmatch(r"[+-]?\d+", value) \
-                    and -1 <= int(value) <= 9:
-                settings["level"] = int(value)
+            elif key == "gelf-compression-level" and _in_range(_atoi(value), -1, 9):
+                settings["level"] = gostrconv.atoi(value)
             else:
-                raise ValueError(f'unknown value "{value}" for log opt "{key}" for gelf log '
-                                 "driver")
+                raise ValueError(f"unknown value {gostrconv.quote(value)} for log opt "
+                                 f"{gostrconv.quote(key)} for gelf log driver")
         elif key in ("gelf-tcp-max-reconnect", "gelf-tcp-reconnect-delay"):
             if scheme != "tcp":
                 raise ValueError(f'"{key}" is only valid for TCP')
-            if not re.fullmatch(r"\+?\d+", value):
+            number = _atoi(value)
+            if number is None or number < 0:
                 raise ValueError(f'"{key}" must be a positive integer')
             if key == "gelf-tcp-reconnect-delay":
-                settings["retry"] = float(int(value))
+                settings["retry"] = float(number)
         else:
             raise ValueError(f'unknown log opt "{key}" for gelf log driver')
     return settings
@@ -220,8 +234,8 @@ def _fluentd_settings(opts: dict[str, str]) -> dict[str, Any]:
     if wait and not re.fullmatch(r"[+-]?(0|(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+", wait):
         raise ValueError(f'time: invalid duration "{wait}"')
     retries = opts.get("fluentd-max-retries", "")
-    if retries and not re.fullmatch(r"\d+", retries):
-        raise ValueError(f'strconv.ParseUint: parsing "{retries}": invalid syntax')
+    if retries:
+        gostrconv.parse_uint(retries)  # its NumError is dockerd's answer
     settings = {"scheme": scheme, "address": address,
                 "async": flags["fluentd-async"] or flags["fluentd-async-connect"],
                 "subsecond": flags["fluentd-sub-second-precision"]}
@@ -261,9 +275,11 @@ def _fluentd_address(text: str) -> tuple[str, str]:
         raise ValueError(f"invalid fluentd-address {text}: address {address}: too many "
                          "colons in address")
     name, colon, port = address.rpartition(":") if ":" in address else (address, "", "")
-    if colon and not re.fullmatch(r"[+-]?\d+", port):
-        raise ValueError(f'invalid fluentd-address {text}: strconv.Atoi: parsing "{port}": '
-                         "invalid syntax")
+    if colon:
+        try:
+            gostrconv.atoi(port)
+        except gostrconv.NumError as e:
+            raise ValueError(f"invalid fluentd-address {text}: {e}") from None
     return scheme, f"{name}:{port or 24224}"
 
 
