@@ -166,6 +166,22 @@ def test_stop_kill_wait_restart_remove(client: Any) -> None:
         client.containers.get(c.id)
 
 
+def test_a_kill_answers_once_the_container_is_gone(client: Any) -> None:
+    """dockerd's Kill answers after the exit: ``docker kill c && docker rm c`` removes it (a
+    SIGKILL answered at once left it running for the rm: 409), and ``rm -f`` tells one kill."""
+    for _ in range(5):
+        c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+        c.kill()
+        assert client.api.inspect_container(c.id)["State"]["Running"] is False
+        c.remove()
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    since = time.time()
+    client.api.remove_container(c.id, force=True)
+    events = client.api.events(since=since, until=time.time() + 0.5, decode=True, filters={"container": c.id})
+    assert [(e["Action"], e["Actor"]["Attributes"].get("signal")) for e in events] == \
+        [("kill", "9"), ("die", None), ("destroy", None)]
+
+
 def test_force_remove_running(client: Any) -> None:
     c = client.containers.run("busybox", ["sleep", "100"], detach=True)
     client.api.remove_container(c.id, force=True)
