@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidArgument
+from .gostrconv import parse_int
 from .hosts import client_host, default_data_root, default_host, default_socket, is_root
 
 __all__ = ["DaemonConfig", "client_host", "default_config_file", "default_data_root", "default_host",
@@ -181,16 +182,6 @@ class DaemonConfig:
 # ---- values, as dockerd's flags parse them ----------------------------------------------------
 
 
-def go_int(text: str) -> int:
-    """strconv.ParseInt(text, 10, 64), with its error."""
-    if not re.fullmatch(r"[+-]?\d+", text):
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax')
-    value = int(text)
-    if not -(1 << 63) <= value < (1 << 63):
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
-    return value
-
-
 def parse_ulimit(text: str) -> dict[str, Any]:
     """go-units' ParseUlimit: ``nofile=1024:2048`` (or ``nofile=1024``: hard = soft)."""
     name, eq, values = text.partition("=")
@@ -202,8 +193,8 @@ def parse_ulimit(text: str) -> dict[str, Any]:
     if len(parts) > 2:
         raise ValueError(f"too many limit value arguments - {values}, can only have up to two, "
                          "`soft[:hard]`")
-    hard = go_int(parts[1]) if len(parts) == 2 else None  # go-units reads the hard one first
-    soft = go_int(parts[0])
+    hard = parse_int(parts[1]) if len(parts) == 2 else None  # go-units reads the hard one first
+    soft = parse_int(parts[0])
     hard = soft if hard is None else hard
     if hard != -1 and soft > hard:
         raise ValueError(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")

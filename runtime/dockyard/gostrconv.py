@@ -3,8 +3,9 @@
 
 Go reads the digits left to right and stops at the first fault, so which of the two a text
 gets depends on where its trouble starts: ``999999a`` overflows a 16-bit number before the
-``a`` is reached (out of range), ``a999999`` is invalid syntax. Base 10 only (no ``_``, no
-``0x``), as every call in dockerd that dockyard mirrors. Pure.
+``a`` is reached (out of range), ``a999999`` is invalid syntax. Base 10, and base 0 for
+pflag's integer flags (dockerd's and the docker CLI's: ``0x10``, ``0o17``, ``010``,
+``1_000``). Pure.
 """
 
 from __future__ import annotations
@@ -41,31 +42,75 @@ def quote(text: str) -> str:
     return "".join(out) + '"'
 
 
-def parse_uint(text: str, bits: int = 64, func: str = "ParseUint") -> int:
-    """``strconv.ParseUint(text, 10, bits)``: ASCII digits alone, at most ``2**bits - 1``."""
+def parse_uint(text: str, bits: int = 64, func: str = "ParseUint", base: int = 10) -> int:
+    """``strconv.ParseUint(text, base, bits)``, base 10 or 0: at most ``2**bits - 1``; base 0
+    (pflag's integer flags) takes a ``0b``, ``0o``, ``0x`` or a bare ``0`` (octal) prefix and
+    ``_`` between digits."""
     if not text:
         raise NumError(func, text, SYNTAX)
-    limit, value = (1 << bits) - 1, 0
-    for ch in text:
-        if not "0" <= ch <= "9":
+    digits, radix = _prefixed(text) if base == 0 else (text, base)
+    limit, value, underscores = (1 << bits) - 1, 0, False
+    for ch in digits:
+        if ch == "_" and base == 0:
+            underscores = True
+            continue
+        digit = int(ch, 36) if ch.isascii() and ch.isalnum() else radix
+        if digit >= radix:
             raise NumError(func, text, SYNTAX)
-        value = value * 10 + ord(ch) - 48
+        value = value * radix + digit
         if value > limit:
             raise NumError(func, text, RANGE)
+    if underscores and not _underscores_ok(text):
+        raise NumError(func, text, SYNTAX)
     return value
 
 
-def parse_int(text: str, bits: int = 64, func: str = "ParseInt") -> int:
-    """``strconv.ParseInt(text, 10, bits)``: one optional sign, then ParseUint's digits."""
+def _prefixed(text: str) -> tuple[str, int]:
+    """Base 0's digits and radix, as Go reads the prefix."""
+    if text[0] != "0":
+        return text, 10
+    if len(text) >= 3 and text[1].lower() in "box":
+        return text[2:], {"b": 2, "o": 8, "x": 16}[text[1].lower()]
+    return text[1:], 8
+
+
+def _underscores_ok(text: str) -> bool:
+    """Go's ``underscoreOK``: each ``_`` between digits (a base prefix counts as one)."""
+    text = text[1:] if text[:1] in ("+", "-") else text
+    saw, start, hexa = "^", 0, False
+    if len(text) >= 2 and text[0] == "0" and text[1].lower() in "box":
+        saw, start, hexa = "0", 2, text[1].lower() == "x"
+    for ch in text[start:]:
+        if ch.isdigit() and ch.isascii() or hexa and ch.lower() in "abcdef":
+            saw = "0"
+        elif ch == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
+
+
+def parse_int(text: str, bits: int = 64, func: str = "ParseInt", base: int = 10) -> int:
+    """``strconv.ParseInt(text, base, bits)``: one optional sign, then ParseUint's digits."""
     sign = -1 if text[:1] == "-" else 1
     digits = text[1:] if text[:1] in ("+", "-") else text
     try:
-        magnitude = parse_uint(digits, bits)
+        magnitude = parse_uint(digits, bits, base=base)
     except NumError as e:
         raise NumError(func, text, e.reason) from None
     if magnitude > (1 << (bits - 1)) - (sign > 0):
         raise NumError(func, text, RANGE)
     return sign * magnitude
+
+
+def pflag_int(text: str) -> int:
+    """An ``int`` flag's value as pflag reads it (dockerd's and the docker CLI's flags):
+    ``strconv.ParseInt(text, 0, 64)``."""
+    return parse_int(text, base=0)
 
 
 def atoi(text: str) -> int:

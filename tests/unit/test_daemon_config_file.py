@@ -230,6 +230,8 @@ def test_what_dockyard_always_does_is_taken_and_nothing_else() -> None:
     config = load(given(parse("--live-restore", "-s", "overlay2", "--userland-proxy=true", "--shutdown-timeout", "3")))
     assert (config.live_restore, config.storage_driver, config.userland_proxy, config.shutdown_timeout) == (
         True, "overlay2", True, 3)
+    # an int flag as pflag reads it (base 0), as the docker CLI read its own: 0x10 is 16
+    assert load(given(parse("--shutdown-timeout", "0x10"))).shutdown_timeout == 16
     for argv, words in ((["--storage-driver", "vfs"], "error initializing graphdriver: driver not supported: vfs"),
                         (["--live-restore=false"], "live-restore cannot be disabled"),
                         (["--userland-proxy=false"], "userland-proxy cannot be disabled")):

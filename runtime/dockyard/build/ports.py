@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 
+from ..gostrconv import NumError, parse_uint
+
 PROTOCOLS = ("tcp", "udp", "sctp")
 
 
 def _uint16(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
-        raise ValueError(text)
-    return int(text)
+    """go-connections' ``strconv.ParseUint(text, 10, 16)`` (ASCII digits alone)."""
+    try:
+        return parse_uint(text, 16)
+    except NumError:
+        raise ValueError(text) from None
 
 
 def port_range(text: str) -> tuple[int, int]:

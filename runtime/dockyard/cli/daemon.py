@@ -15,13 +15,13 @@ from ..config import (
     default_config_file,
     default_data_root,
     default_host,
-    go_int,
     parse_log_opt,
     parse_pool,
     parse_size,
     parse_ulimit,
 )
 from ..containers.create import go_parse_bool as go_bool
+from ..gostrconv import pflag_int
 
 # flag's dest → daemon.json key: the flags' dests are DaemonConfig's field names ("debug" is a
 # file-only spelling of the log level); only the flags given count
@@ -76,7 +76,7 @@ def _fixed(parser: argparse.ArgumentParser) -> None:
     add("-s", "--storage-driver", default=None, metavar="overlay2", help="storage driver (overlay2 only)")
     add("--userland-proxy", nargs="?", const=True, default=None, metavar="true",
         type=_flag("--userland-proxy", go_bool), help="published ports through the userland proxy (always)")
-    add("--shutdown-timeout", default=None, metavar="SECONDS", type=_flag("--shutdown-timeout", go_int),
+    add("--shutdown-timeout", default=None, metavar="SECONDS", type=_flag("--shutdown-timeout", pflag_int),
         help="accepted, without effect: a stopping daemon stops no container (dockerd's with --live-restore)")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import gostrconv
 from ..errors import InvalidArgument
 from ..linux.sysctls import IPC_KEYS
 
@@ -177,9 +178,12 @@ def restart_policy(text: str) -> dict[str, Any]:
         raise InvalidArgument(f"invalid restart policy '{name}'")
     if count and name != "on-failure":
         raise InvalidArgument("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
-    if count and not count.isdigit():
-        raise InvalidArgument("invalid restart policy format: maximum retry count must be an integer")
-    return {"Name": name if name != "no" else "no", "MaximumRetryCount": int(count or 0)}
+    try:  # the docker CLI's Atoi: +3 and -1 are counts
+        retries = gostrconv.atoi(count) if count else 0
+    except gostrconv.NumError:
+        raise InvalidArgument("invalid restart policy format: maximum retry count must be an "
+                              "integer") from None
+    return {"Name": name if name != "no" else "no", "MaximumRetryCount": retries}
 
 
 def _port_range(text: str) -> list[int]:
@@ -250,8 +254,12 @@ def parse_mount(spec: str) -> dict[str, Any]:
 
 
 def go_int(text: str) -> int:
-    """Go's ``strconv.ParseInt(text, 10, 64)``, refused in its words."""
-    return int(_daemon_rule("go_int", text))
+    """An int flag of the docker CLI's (pflag: ``strconv.ParseInt(text, 0, 64)``: ``0x10``
+    is 16, ``010`` 8), refused in its words."""
+    try:
+        return gostrconv.pflag_int(text)
+    except gostrconv.NumError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def flag_value(flag: str, text: str, parse: Callable[[str], T]) -> T:

@@ -52,6 +52,8 @@ def test_ports(specs: list[str], keys: list[str]) -> None:
     ("80/icmp", "invalid proto: icmp"), ("9-1", "invalid containerPort: 9-1"),
     ("/tcp", "no port specified: /tcp<empty>"), ("a:b:80", "invalid IP address: a"),
     ("x:80", "invalid hostPort: x"),
+    ("\u0668\u0660", "invalid containerPort: \u0668\u0660"),  # Go's ParseUint: ASCII digits alone
+    ("\u00b2", "invalid containerPort: \u00b2"), ("\u0668:80", "invalid hostPort: \u0668"),
 ])
 def test_port_errors(spec: str, message: str) -> None:
     with pytest.raises(ValueError) as info:

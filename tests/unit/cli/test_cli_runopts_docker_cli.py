@@ -114,6 +114,10 @@ CASES = {
                   "--health-cmd", "true", "--health-interval", "1s", "--health-timeout", "100ms",
                   "--health-start-period", "1m", "--health-start-interval", "2s",
                   "--health-retries", "3", "busybox"],
+    "pflag-ints": ["--stop-timeout", "0x10", "--health-cmd", "true", "--health-retries", "0o7",
+                   "-c", "010", "--pids-limit=-0b11", "--cpu-period", "1_000",
+                   "--restart", "on-failure:+3", "busybox"],
+    "restart-minus-one": ["--restart", "on-failure:-1", "busybox"],
     "no-healthcheck": ["--no-healthcheck", "--log-driver", "none", "busybox"],
     "links": ["--link", "a", "--link", "b:al", "--link", "/x:/p/y", "--link", "a:", "busybox"],
     "links-user-defined": ["--network", "net1", "--network-alias", "q", "--link", "a:b",
@@ -178,6 +182,9 @@ REFUSALS = [
     ["--sysctl", "vm.swappiness=10"], ["--sysctl", "net.ipv4.ip_forward"],
     ["--link", "a:b:c"], ["--link="], ["--network", "net1", "--link", "x:y:z"],
     ["--sysctl", "kernel.domainname=x"], ["--sysctl", "kernel.hostname=x"], ["--sysctl", "=1"],
+    ["--ulimit", "nofile=0x10"], ["--ulimit", "nofile=99999999999999999999a"],
+    ["--ulimit", "nofile=\u0663"], ["--restart", "on-failure:0x3"], ["--restart", "on-failure:\u00b2"],
+    ["--stop-timeout", "99999999999999999999a"], ["--stop-timeout", "1__0"],
 ]
 
 
