@@ -187,14 +187,24 @@ def restart_policy(text: str) -> dict[str, Any]:
 
 
 def _port_range(text: str) -> list[int]:
-    start, _, end = text.partition("-")
-    try:
-        first, last = int(start), int(end or start)
-    except ValueError:
-        raise InvalidArgument(f"invalid containerPort: {text}") from None
-    if not 0 < first <= last <= 65535:
-        raise InvalidArgument(f"invalid range specified for container port: {text}")
+    """go-connections' ``nat.ParsePortRange`` as the docker 28 CLI vendors it (each number
+    ``strconv.ParseUint(…, 10, 16)``, a third part ignored), ValueError in its words."""
+    if not text:
+        raise ValueError("empty string specified for ports")
+    parts = text.split("-")
+    first = gostrconv.parse_uint(parts[0], 16)
+    last = gostrconv.parse_uint(parts[1], 16) if len(parts) > 1 else first
+    if last < first:
+        raise ValueError(f"invalid range specified for port: {text}")
     return list(range(first, last + 1))
+
+
+def _port_rows(text: str, what: str) -> list[int]:
+    """A ``-p`` side's ports; refused as the CLI's ``nat.ParsePortSpec`` words it."""
+    try:
+        return _port_range(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid {what}: {text}") from None
 
 
 def parse_publish(spec: str) -> list[tuple[str, str, str]]:
@@ -211,8 +221,8 @@ def parse_publish(spec: str) -> list[tuple[str, str, str]]:
         ip, parts = parts[0], parts[1:]
     container = parts[-1]
     host = parts[0] if len(parts) > 1 else ""
-    ports = _port_range(container)
-    hosts = [str(p) for p in _port_range(host)] if host else [""] * len(ports)
+    ports = _port_rows(container, "containerPort")
+    hosts = [str(p) for p in _port_rows(host, "hostPort")] if host else [""] * len(ports)
     if len(hosts) == 1 and len(ports) > 1:
         hosts = hosts * len(ports)
     if len(hosts) != len(ports):
@@ -604,6 +614,13 @@ def _ports(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], dict[st
             exposed[key] = {}
             bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": port})
     for spec in args.expose:
-        number, _, proto = spec.partition("/")
-        exposed.update({f"{p}/{proto or 'tcp'}": {} for p in _port_range(number)})
+        if ":" in spec:
+            raise InvalidArgument(f"invalid port format for --expose: {spec}")
+        number, *rest = spec.split("/")  # nat.SplitProtoPort
+        proto = rest[0] if rest and rest[0] and number else "tcp"
+        try:
+            numbers = _port_range(number)
+        except ValueError as e:
+            raise InvalidArgument(f"invalid range format for --expose: {spec}, error: {e}") from None
+        exposed.update({f"{p}/{proto}": {} for p in numbers})
     return exposed, bindings

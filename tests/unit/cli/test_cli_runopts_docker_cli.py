@@ -118,6 +118,8 @@ CASES = {
                    "-c", "010", "--pids-limit=-0b11", "--cpu-period", "1_000",
                    "--restart", "on-failure:+3", "busybox"],
     "restart-minus-one": ["--restart", "on-failure:-1", "busybox"],
+    "port-numbers": ["--expose", "0", "-p", "0", "-p", "1-2-3", "--expose", "7-8-9",
+                     "--expose", "10/udp", "-p", "011:12", "busybox"],
     "no-healthcheck": ["--no-healthcheck", "--log-driver", "none", "busybox"],
     "links": ["--link", "a", "--link", "b:al", "--link", "/x:/p/y", "--link", "a:", "busybox"],
     "links-user-defined": ["--network", "net1", "--network-alias", "q", "--link", "a:b",
@@ -185,6 +187,9 @@ REFUSALS = [
     ["--ulimit", "nofile=0x10"], ["--ulimit", "nofile=99999999999999999999a"],
     ["--ulimit", "nofile=\u0663"], ["--restart", "on-failure:0x3"], ["--restart", "on-failure:\u00b2"],
     ["--stop-timeout", "99999999999999999999a"], ["--stop-timeout", "1__0"],
+    ["--expose", "x"], ["--expose", "\u0668\u0660"], ["--expose", "80-70"], ["--expose", " 80"],
+    ["--expose", "1:2"], ["--expose", "/udp"], ["-p", "\u0668\u0660"], ["-p", "8080:\u0668\u0660"],
+    ["-p", "+80"], ["-p", "80-70"], ["-p", "65536"], ["-p", "x:80"], ["-p", "80-81:90-92"],
 ]
 
 
