@@ -1,7 +1,7 @@
 """EXPOSE port specs (``80``, ``53/udp``, ``8000-8002/tcp``) → image-config port keys.
 
 Same grammar and wording as docker/go-connections' ``nat.ParsePortSpecs``, which the
-Dockerfile front end uses: a range expands to one key per port, protocols are
+Dockerfile front end uses (its ``ParsePortRange`` is ``network.ports.parse_port_range``): a range expands to one key per port, protocols are
 tcp/udp/sctp (case-insensitive), ``ip:host:container`` is accepted and the host part
 ignored for EXPOSE.
 """
@@ -10,30 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..gostrconv import NumError, parse_uint
+from ..network.ports import parse_port_range
 
 PROTOCOLS = ("tcp", "udp", "sctp")
-
-
-def _uint16(text: str) -> int:
-    """go-connections' ``strconv.ParseUint(text, 10, 16)`` (ASCII digits alone)."""
-    try:
-        return parse_uint(text, 16)
-    except NumError:
-        raise ValueError(text) from None
-
-
-def port_range(text: str) -> tuple[int, int]:
-    if not text:
-        raise ValueError("empty string specified for ports")
-    if "-" not in text:
-        value = _uint16(text)
-        return value, value
-    start_s, end_s = text.split("-")[:2]
-    start, end = _uint16(start_s), _uint16(end_s)
-    if end < start:
-        raise ValueError(f"invalid range specified for container port: {text}")
-    return start, end
 
 
 def _split(raw: str) -> tuple[str, str, str]:
@@ -63,12 +42,12 @@ def parse_port(raw: str) -> list[str]:
     if not container:
         raise ValueError(f"no port specified: {raw}<empty>")
     try:
-        start, end = port_range(container)
+        start, end = parse_port_range(container)
     except ValueError:
         raise ValueError(f"invalid containerPort: {container}") from None
     if host:
         try:
-            port_range(host)
+            parse_port_range(host)
         except ValueError:
             raise ValueError(f"invalid hostPort: {host}") from None
     if proto not in PROTOCOLS:
