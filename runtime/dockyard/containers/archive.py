@@ -117,16 +117,16 @@ class _Helper:
             self.lock = None
 
 
-def _raise(report: dict[str, Any], name: str, path: str, root: str = "") -> None:
-    """The helper's error as dockerd answers it; ``root``: the container's root directory on
-    the host, which dockerd's symlink-loop message names the looping path under."""
+def _raise(report: dict[str, Any], name: str, path: str, record: Any = None) -> None:
+    """The helper's error as dockerd answers it; ``record``: the container's, whose root
+    directory on the host dockerd's symlink-loop message names the looping path under."""
     kind, message = report.get("error"), report.get("message", "")
     if kind is None:
         return
     if kind == "notfound":
         raise NotFound(f"Could not find the file {path} in container {name}")
     if kind == "toomany":
-        raise DockyardError(f"evalSymlinksInScope: too many links in {root}{message}")
+        raise DockyardError(f"evalSymlinksInScope: too many links in {record.rootfs}{message}")
     if kind in ("notdir", "conflict", "breakout", "invalid"):
         raise InvalidArgument(message)
     raise DockyardError(message)
@@ -169,7 +169,7 @@ def stat(containers: Any, name: str, path: str | None) -> dict[str, Any]:
         report = helper.report()
     finally:
         helper.close()
-    _raise(report, name, path, record.rootfs)
+    _raise(report, name, path, record)
     result: dict[str, Any] = report["stat"]
     return result
 
@@ -182,7 +182,7 @@ def get(containers: Any, name: str, path: str | None) -> tuple[dict[str, Any], I
                      files=_network_files(record))
     try:
         report = helper.report()
-        _raise(report, name, path, record.rootfs)
+        _raise(report, name, path, record)
     except BaseException:
         helper.close()
         raise
