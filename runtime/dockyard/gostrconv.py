@@ -43,9 +43,9 @@ def quote(text: str) -> str:
 
 
 def parse_uint(text: str, bits: int = 64, func: str = "ParseUint", base: int = 10) -> int:
-    """``strconv.ParseUint(text, base, bits)``, base 10 or 0: at most ``2**bits - 1``; base 0
-    (pflag's integer flags) takes a ``0b``, ``0o``, ``0x`` or a bare ``0`` (octal) prefix and
-    ``_`` between digits."""
+    """``strconv.ParseUint(text, base, bits)``: at most ``2**bits - 1``; base 0 (pflag's
+    integer flags) takes a ``0b``, ``0o``, ``0x`` or a bare ``0`` (octal) prefix and ``_``
+    between digits; another base (2 to 36) its digits alone."""
     if not text:
         raise NumError(func, text, SYNTAX)
     digits, radix = _prefixed(text) if base == 0 else (text, base)

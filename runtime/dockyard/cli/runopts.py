@@ -254,8 +254,12 @@ def parse_mount(spec: str) -> dict[str, Any]:
             mount.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {})["Name"] = value
         elif key == "tmpfs-size":
             mount.setdefault("TmpfsOptions", {})["SizeBytes"] = ram_bytes(value)
-        elif key == "tmpfs-mode":
-            mount.setdefault("TmpfsOptions", {})["Mode"] = int(value, 8)
+        elif key == "tmpfs-mode":  # the CLI's strconv.ParseUint(value, 8, 32)
+            try:
+                mode = gostrconv.parse_uint(value, 32, base=8)
+            except gostrconv.NumError:
+                raise InvalidArgument(f"invalid value for {key}: {value}") from None
+            mount.setdefault("TmpfsOptions", {})["Mode"] = mode
         elif key != "consistency":
             raise InvalidArgument(f"unexpected key '{key}' in '{field}'")
     if "Target" not in mount:
@@ -489,7 +493,7 @@ def host_config(args: argparse.Namespace, bindings: dict[str, list[dict[str, str
                 cwd: Path) -> dict[str, Any]:
     config: dict[str, Any] = {
         "Binds": [bind(v, cwd) for v in args.volume if ":" in v] or None,
-        "Mounts": [parse_mount(m) for m in args.mount] or None,
+        "Mounts": [flag_value("--mount", m, parse_mount) for m in args.mount] or None,
         "NetworkMode": args.network or "default", "PortBindings": bindings or None,
         "PublishAllPorts": args.publish_all, "RestartPolicy": restart_policy(args.restart),
         "AutoRemove": args.rm, "CapAdd": capabilities(args.cap_add),

@@ -106,7 +106,8 @@ CASES = {
               "example.org", "-h", "hn", "busybox"],
     "files": ["-v", "/data", "-v", "/h:/c:ro", "-v", "./rel:/r", "-v", "../up:/u", "-v", "named:/n",
               "--mount", "type=bind,src=/a,dst=/b,readonly", "--mount",
-              "type=tmpfs,dst=/t,tmpfs-size=1m", "--mount", "type=volume,src=v,dst=/v,volume-nocopy",
+              "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=01777", "--mount",
+              "type=volume,src=v,dst=/v,volume-nocopy",
               "--tmpfs", "/run:size=1m", "--tmpfs", "/x", "--volumes-from", "other:ro",
               "-e", "A=1", "-e", "FROM_ENV", "-e", "UNSET", "--env-file", "vars.env", "-w", "/w",
               "-u", "1:2", "-l", "k=v", "-l", "k2", "--entrypoint", "", "busybox", "ls", "-l"],
@@ -190,6 +191,9 @@ REFUSALS = [
     ["--expose", "x"], ["--expose", "\u0668\u0660"], ["--expose", "80-70"], ["--expose", " 80"],
     ["--expose", "1:2"], ["--expose", "/udp"], ["-p", "\u0668\u0660"], ["-p", "8080:\u0668\u0660"],
     ["-p", "+80"], ["-p", "80-70"], ["-p", "65536"], ["-p", "x:80"], ["-p", "80-81:90-92"],
+    *(["--mount", f"type=tmpfs,dst=/t,tmpfs-mode={mode}"]
+      for mode in ("9", "1_7", " 17", "+17", "0o17", "0x1", "-1", "40000000000")),
+    ["--mount", "type=tmpfs"], ["--mount", "bogus=1,dst=/x"], ["--mount", "dst=/x,nokey"],
 ]
 
 
