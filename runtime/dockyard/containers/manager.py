@@ -52,6 +52,7 @@ from ..oci.platform import Platform
 from ..store.timefmt import rfc3339_now, rfc3339_ns
 from ..volumes.manager import remake_sources, verify_sources
 from ..volumes.parse import MountRequest
+from ..volumes.propagation import rootfs_propagation
 from ..volumes.subpath import resolve_mounts
 from . import create as _create
 from . import links, nsmodes, skeleton, unsupported
@@ -452,6 +453,9 @@ class ContainerManager:
             nsmodes.apply(spec, shared, _create.shm_mounts(hc.get("ShmSize") or 0))
             if spec.sysctls:
                 sysctls.check(spec)
+            # dockerd's setMounts: a propagating bind's source must be able to (a 500 here)
+            spec.rootfs_propagation = rootfs_propagation(
+                spec.mounts, str(self.engine.data_root), record.id)
             if remapped:
                 spec.userns, spec.netns_pin = self.remap, pin
                 spec.userns_join = spec.userns_join or join

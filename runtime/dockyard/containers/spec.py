@@ -39,6 +39,10 @@ class Mount:
     read_only: bool = False
     options: list[str] = field(default_factory=list)
     subpath: str = ""              # a volume's VolumeOptions.Subpath (the launcher opens it)
+    implied: bool = False
+    """A bind's ``rslave`` that dockerd gives a source in its root unasked
+    (``volumes.parse.check_daemon_root``): where the source's mount is neither shared nor a
+    slave, the start falls back to private (``volumes.propagation``) instead of refusing."""
 
 
 @dataclass
@@ -73,6 +77,9 @@ class ContainerSpec:
     no_new_privs: bool = False
     seccomp: str = ""                      # linux.seccomp.program_for: "", "default:<caps>", "bpf:…"
     mounts: list[Mount] = field(default_factory=list)
+    rootfs_propagation: str = ""
+    """The propagation of the container's root mount (the OCI spec's ``rootfsPropagation``, as
+    dockerd sets it from its binds': ``volumes.propagation``): "" is runc's ``rslave``."""
     network: str = "none"                  # "none" (new netns), "host", or a netns path to join
     netns_pin: str = ""
     """With ``network`` "none" and a remapped ``userns``: where the launcher pins the init's new

@@ -175,7 +175,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     root = spec.rootfs_dir
     userns = spec.userns
     rootless = userns is not None and not userns.by_parent  # a rootless daemon's container
-    mounts.make_private()
+    mounts.prepare_root(root, spec.rootfs_propagation)
     if ctx.overlay_fd is not None:
         syscalls.move_mount(ctx.overlay_fd, root)
         os.close(ctx.overlay_fd)
@@ -213,10 +213,10 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         os.close(ctx.root_sock)
     for i, m in enumerate(spec.mounts):
         if i in ctx.binds:
-            mounts.attach_bind(root, ctx.binds[i], m.target)
+            mounts.attach_bind(root, ctx.binds[i], m.target, mounts.bind_propagation(m.options))
         elif m.type == "bind":
             mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options,
-                        m.subpath)
+                        m.subpath, mounts.bind_propagation(m.options))
         else:
             mounts.tmpfs(root, m.target, m.options, m.read_only)
     if spec.uts_ns != "host":  # --uts host: the host's names stay

@@ -2,10 +2,16 @@
 
 Order (each step relies on the one before):
 
-1. make ``/`` recursively private — nothing we mount may propagate back to the host;
+1. ``/`` given the spec's root propagation (:func:`prepare_root`, runc's ``prepareRoot``):
+   recursively a slave by default — the host's mount events still reach the copies of its
+   mounts, nothing we mount goes back —, ``shared`` for a container with an ``rshared`` bind
+   (the parent mount of the rootfs dir made private then, so the overlay stays ours);
 2. overlay on the rootfs dir (``overlay.py``); /proc, /sys (read-only), /sys/fs/cgroup, /dev
-   (tmpfs + device nodes + pts + shm + mqueue) and the user's ``--mount``s inside it;
-3. ``pivot_root`` into it and detach the old root;
+   (tmpfs + device nodes + pts + shm + mqueue) and the user's ``--mount``s inside it, each
+   bind given its propagation (private unless it asks: the host's mounts under a ``rslave``
+   one appear in it, a ``rshared`` one's go both ways);
+3. ``pivot_root`` into it and detach the old root, made a slave first (its unmounts must not
+   reach the host through a mount it shares);
 4. masked paths, read-only paths, then a read-only root if asked.
 
 An embryo (``linux.launcher.Embryo``) makes /proc, /dev and /sys/fs/cgroup before its
@@ -23,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from typing import Final, NamedTuple
@@ -57,8 +64,57 @@ _KEEP_FLAGS: Final = ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8
                       (1024, sc.MS_NOATIME), (2048, 2048), (4096, sc.MS_RELATIME))
 
 
+# the OCI spec's propagation words as mount(2) flags (runc's mountPropagationMapping)
+PROPAGATION_FLAGS: Final = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+}
+DEFAULT_ROOT_PROPAGATION: Final = sc.MS_SLAVE | sc.MS_REC  # runc's, with no rootfsPropagation
+
+
+def bind_propagation(options: list[str]) -> str:
+    """The propagation word among a bind's options ("" for none: private)."""
+    return next((o for o in options if o in PROPAGATION_FLAGS), "")
+
+
 def make_private() -> None:
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+
+
+def prepare_root(rootfs: str, propagation: str = "") -> None:
+    """``/`` of a new mount namespace given ``propagation`` (runc's ``prepareRoot``; "" is
+    its ``rslave``); where that may share (``shared``: ``/`` itself, the others keep what the
+    copy gave them), the mount holding ``rootfs`` is made private if it is shared, so the
+    root's overlay, mounted on it, reaches no other namespace."""
+    flags = PROPAGATION_FLAGS.get(propagation, DEFAULT_ROOT_PROPAGATION)
+    sc.mount(None, "/", None, flags)
+    if flags & sc.MS_SHARED:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            found = source_mount(rootfs, f.read())
+        if found is not None and any(o.startswith("shared:") for o in found[1].split(" ")):
+            sc.mount(None, found[0], None, sc.MS_PRIVATE)
+
+
+def source_mount(path: str, mountinfo: str) -> tuple[str, str] | None:
+    """(mount point, optional fields) of the mount holding ``path`` (links resolved by the
+    caller) as moby's ``getSourceMount`` and runc's ``getParentMount`` find it in
+    ``mountinfo``'s text: among the mount points that are a string prefix of ``path``
+    (``mountinfo.ParentsFilter``) the longest, the first of equals. None if there is none."""
+    best: tuple[str, str] | None = None
+    for line in mountinfo.splitlines():
+        fields = line.partition(" - ")[0].split(" ")
+        if len(fields) < 6:
+            continue
+        mountpoint = unescape(fields[4])
+        if path.startswith(mountpoint) and (best is None or len(mountpoint) > len(best[0])):
+            best = (mountpoint, " ".join(fields[6:]))
+    return best
+
+
+def unescape(field: str) -> str:
+    """A mountinfo path: the kernel writes space, tab, newline and backslash as ``\\ooo``."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def in_root(root: str, path: str) -> str:
@@ -453,15 +509,23 @@ class BindSourceError(OSError):
 
 
 def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True,
-         subpath: str = "") -> None:
+         subpath: str = "", propagation: str = "") -> None:
     """A ``--mount type=bind``; the mountpoint is created with the source's kind. With a
-    volume's ``subpath`` the source is what :func:`open_beneath` opens below ``source``."""
+    volume's ``subpath`` the source is what :func:`open_beneath` opens below ``source``.
+    ``propagation``: a word of :data:`PROPAGATION_FLAGS`, "" is ``rprivate``."""
     with _source_beneath(source, subpath) as path:
         _check_source(path, target)
         dest = _mountpoint(root, target, os.path.isdir(path))
         sc.mount(path, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
     if read_only:
         remount_readonly(dest)
+    propagate(dest, propagation)
+
+
+def propagate(path: str, propagation: str) -> None:
+    """The mount at ``path`` given ``propagation`` (runc's, after the bind): "" is
+    ``rprivate``, what a bind without a word has been (dockerd gives every bind one)."""
+    sc.mount(None, path, None, PROPAGATION_FLAGS.get(propagation, sc.MS_PRIVATE | sc.MS_REC))
 
 
 @contextlib.contextmanager
@@ -534,13 +598,14 @@ def premade_bind(source: str, target: str, read_only: bool, recursive: bool = Tr
         raise
 
 
-def attach_bind(root: str, made: MadeBind, target: str) -> None:
-    """Attach a :func:`premade_bind` at ``target`` in ``root``, private as :func:`bind`'s is
-    (the copy shares the source's peer group: a mount under it would reach the host)."""
+def attach_bind(root: str, made: MadeBind, target: str, propagation: str = "") -> None:
+    """Attach a :func:`premade_bind` at ``target`` in ``root``, given its ``propagation`` as
+    :func:`bind`'s is (private unless asked: the copy shares the source's peer group, a mount
+    under it would reach the host)."""
     dest = _mountpoint(root, target, made.is_dir)
     sc.move_mount(made.fd, dest)
     os.close(made.fd)
-    sc.mount(None, dest, None, sc.MS_REC | sc.MS_PRIVATE)
+    propagate(dest, propagation)
 
 
 # tmpfs option words that set or clear mount flags rather than being tmpfs data (``--tmpfs
@@ -568,9 +633,19 @@ def tmpfs(root: str, target: str, options: list[str], read_only: bool) -> None:
 
 def pivot(root: str) -> None:
     """Make ``root`` the new ``/`` and detach the old one (pivot_root(".", ".") needs no
-    put_old directory inside the image)."""
-    os.chdir(root)
-    sc.pivot_root(".", ".")
+    put_old directory inside the image), made a slave first as runc does: a copy of a host
+    mount it holds may share the host's peer group (a ``shared`` root's), and the detach
+    would unmount the host's own then. The new ``/`` keeps what it has: runc gives a
+    ``shared`` or ``rslave`` root propagation no second time after its pivot (dockerd's
+    container with an ``rshared`` bind has a private ``/``)."""
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.chdir(root)
+        sc.pivot_root(".", ".")
+        os.fchdir(old)  # "." named our new root for mount(2); the old one is stacked on it
+    finally:
+        os.close(old)
+    sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
     sc.umount2(".", sc.MNT_DETACH)
     os.chdir("/")
 

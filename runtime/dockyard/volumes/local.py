@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import threading
@@ -33,6 +32,7 @@ from typing import Any, Final
 
 from ..diskusage import files_size
 from ..errors import DockyardError, InvalidArgument, NotFound
+from ..linux.mounts import unescape
 from ..store.timefmt import rfc3339_ns
 from .parse import NAME_RE, check_volume_name
 
@@ -198,10 +198,6 @@ class LocalDriver:
         return files_size([volume.data])
 
 
-def _unescape(field: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
 def mounts_below(path: Path | str) -> list[str]:
     """Mount points at or under ``path`` in our mount namespace (``os.path.ismount`` misses a
     bind mount from the same file system)."""
@@ -209,7 +205,7 @@ def mounts_below(path: Path | str) -> list[str]:
     out = []
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
-            point = _unescape(line.split(" ", 5)[4])
+            point = unescape(line.split(" ", 5)[4])
             if point == root or point.startswith(root + "/"):
                 out.append(point)
     return out

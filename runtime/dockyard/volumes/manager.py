@@ -196,7 +196,8 @@ class VolumeManager:
         ``checked``: its ``Mounts`` and ``Tmpfs`` were checked before the image was looked up
         (``containers.create.validate_host_config``), not to be checked again."""
         requests = (self._from_volumes_from(record)
-                    + parse.requests(record.config, record.host_config, checked))
+                    + parse.requests(record.config, record.host_config, checked,
+                                     str(self.engine.data_root)))
         requests = _dedupe(requests)
         made: list[Volume] = []
         mounts: list[Mount] = []
@@ -226,7 +227,8 @@ class VolumeManager:
             return mount, _point(req, "") if req.listed else None
         if req.type == "bind":  # a -v directory missing is made by the start (remake_sources)
             options = [req.propagation] + ([] if req.recursive else ["norbind"])
-            mount = Mount("bind", req.destination, req.source, req.read_only, options)
+            mount = Mount("bind", req.destination, req.source, req.read_only, options,
+                          implied=req.implied)
             return mount, _point(req, req.source)
         volume = self._volume(record, req, made)
         source = self.driver.mountpoint(volume)
@@ -281,6 +283,7 @@ class VolumeManager:
                 other = self.engine.containers.get(name)
             except NotFound as exc:
                 raise InvalidArgument(str(exc)) from None
+            implied = {str(m.get("target")) for m in other.spec_mounts or [] if m.get("implied")}
             for m in other.mounts:
                 if m.get("Type") not in ("bind", "volume"):
                     continue
@@ -288,7 +291,8 @@ class VolumeManager:
                 out.append(parse.MountRequest(
                     type=str(m["Type"]), destination=str(m["Destination"]), source=str(m.get("Source") or ""),
                     name=str(m.get("Name") or ""), read_only=not rw, mode=str(m.get("Mode") or ""),
-                    propagation=str(m.get("Propagation") or ""), copy_data=False, inherited=True))
+                    propagation=str(m.get("Propagation") or ""), copy_data=False, inherited=True,
+                    implied=m.get("Type") == "bind" and str(m["Destination"]) in implied))
         return out
 
     def release(self, record: Any, remove_anonymous: bool) -> None:

@@ -13,6 +13,11 @@ their wording live in one place. Four sources feed one list of :class:`MountRequ
 
 Messages follow dockerd's (``invalid mount config for type "bind": …``,
 ``invalid volume specification: '…'``, ``Duplicate mount point: …``): clients match on them.
+
+A bind whose source and the daemon's root are one inside the other (dockerd's
+``validateBindDaemonRoot``: a plain string prefix, either way) must propagate: its propagation,
+unless asked for, is ``rslave`` (:attr:`MountRequest.implied`), and one asked for that is
+neither ``rslave`` nor ``rshared`` is refused (:func:`check_daemon_root`).
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..errors import InvalidArgument
+from ..gostrconv import quote
 from .subpath import is_local
 
 NAME_RE: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 PROPAGATIONS: Final = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 DEFAULT_PROPAGATION: Final = "rprivate"
+DAEMON_ROOT_PROPAGATIONS: Final = ("rslave", "rshared")  # what a bind in the daemon's root may ask
 _RW_MODES: Final = ("rw", "ro")
 _LABEL_MODES: Final = ("z", "Z")
 _COPY_MODES: Final = ("nocopy",)
@@ -61,6 +68,10 @@ class MountRequest:
     recursive: bool = True         # a bind's submounts too (BindOptions.NonRecursive: false)
     inherited: bool = False        # from HostConfig.VolumesFrom (no volume "create" event)
     subpath: str = ""              # VolumeOptions.Subpath, lexically checked (.subpath)
+    spec_source: str = ""          # a bind's source as written (dockerd's Spec.Source)
+    asked: bool = False            # a bind's propagation was asked for (a -v mode word,
+    #                                BindOptions.Propagation): dockerd's Spec.BindOptions
+    implied: bool = False          # rslave given for a bind in the daemon's root, not asked
 
 
 class InvalidMount(InvalidArgument):
@@ -125,9 +136,10 @@ def _check_target(kind: str, target: str) -> None:
         raise _config_error(kind, f"invalid mount path: '{target}' mount path must be absolute")
 
 
-def parse_bind(raw: str) -> MountRequest:
+def parse_bind(raw: str, check_name: bool = True) -> MountRequest:
     """One ``HostConfig.Binds`` entry (``ParseMountRaw``); a named volume's name is checked
-    as the volume's create checks it (a 400 in its words, after the parse)."""
+    as the volume's create checks it (a 400 in its words, after the parse; ``check_name``
+    False: the caller does, after its duplicate check, as dockerd)."""
     if raw.count(":") > 2 or not raw.split(":", 1)[0]:
         raise InvalidBind(invalid_spec(raw))
     parts = raw.split(":")
@@ -149,14 +161,15 @@ def parse_bind(raw: str) -> MountRequest:
             raise _config_error(kind, "field VolumeOptions must not be specified")
     except InvalidMount as exc:
         raise InvalidBind(f"{invalid_spec(raw)}: {exc}") from None
-    if kind == "volume" and source:
+    if kind == "volume" and source and check_name:
         check_volume_name(source)
     req = MountRequest(type=kind, destination=posixpath.normpath(target), mode=mode,
                        read_only="ro" in words, copy_data="nocopy" not in words, from_binds=True)
     if kind == "bind":
-        req.source = posixpath.normpath(source)
+        req.source, req.spec_source = posixpath.normpath(source), source
         req.create_source = True
-        req.propagation = next((w for w in words if w in PROPAGATIONS), DEFAULT_PROPAGATION)
+        asked = next((w for w in words if w in PROPAGATIONS), "")
+        req.propagation, req.asked = asked or DEFAULT_PROPAGATION, bool(asked)
     else:
         req.name = source
     return req
@@ -188,9 +201,12 @@ def check_mount(spec: dict[str, Any]) -> None:
         raise _config_error(kind, "mount type unknown")
 
 
-def parse_mount(spec: dict[str, Any], checked: bool = False) -> MountRequest:
+def parse_mount(spec: dict[str, Any], checked: bool = False,
+                check_name: bool = True) -> MountRequest:
     """One ``HostConfig.Mounts`` entry (``parseMountSpec``); ``checked``: :func:`check_mount`
-    has passed it (a create's, before the image), so its work is not done twice."""
+    has passed it (a create's, before the image), so its work is not done twice;
+    ``check_name``: a volume's name is checked here (else by the caller, as in
+    :func:`parse_bind`)."""
     if not checked:
         check_mount(spec)
     kind = str(spec.get("Type") or "")
@@ -200,11 +216,12 @@ def parse_mount(spec: dict[str, Any], checked: bool = False) -> MountRequest:
     if kind == "bind":
         options = spec.get("BindOptions") or {}
         req.create_source = bool(options.get("CreateMountpoint"))
-        req.source = posixpath.normpath(source)
-        req.propagation = str(options.get("Propagation") or "") or DEFAULT_PROPAGATION
+        req.source, req.spec_source = posixpath.normpath(source), source
+        asked = str(options.get("Propagation") or "")
+        req.propagation, req.asked = asked or DEFAULT_PROPAGATION, bool(asked)
         req.recursive = not options.get("NonRecursive")
     elif kind == "volume":
-        _volume_mount(spec, req, source)
+        _volume_mount(spec, req, source, check_name)
     else:
         req.tmpfs_data = tmpfs_options(spec.get("TmpfsOptions") or {})
     return req
@@ -235,8 +252,9 @@ def _check_volume(spec: dict[str, Any], source: str) -> None:
         raise _config_error("volume", "must not set ReadOnly mode when using anonymous volumes")
 
 
-def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str) -> None:
-    if source:
+def _volume_mount(spec: dict[str, Any], req: MountRequest, source: str,
+                  check_name: bool) -> None:
+    if source and check_name:
         check_volume_name(source)
     options = spec.get("VolumeOptions") or {}
     driver = options.get("DriverConfig") or {}
@@ -302,24 +320,59 @@ def parse_config_volume(path: str) -> MountRequest:
     return MountRequest(type="volume", destination=destination)
 
 
-def requests(config: dict[str, Any], host_config: dict[str, Any],
-             checked: bool = False) -> list[MountRequest]:
+def check_daemon_root(req: MountRequest, daemon_root: str) -> None:
+    """dockerd's ``validateBindDaemonRoot`` for one bind (its source as written, the daemon's
+    root — ``DockerRootDir`` — each a string prefix of the other): a mount inside the root,
+    held privately by a container, would keep the daemon from removing it; so the bind gets
+    ``rslave`` unless a propagation was asked for, and one asked for must be ``rslave`` or
+    ``rshared`` — else dockerd's 400. The start falls back to private for an implied one
+    whose source's mount neither is shared nor receives (``volumes.propagation``)."""
+    source = req.spec_source
+    if req.type != "bind" or not daemon_root or not (
+            source.startswith(daemon_root) or daemon_root.startswith(source)):
+        return
+    if not req.asked:
+        req.propagation, req.implied = "rslave", True
+    elif req.propagation not in DAEMON_ROOT_PROPAGATIONS:
+        raise InvalidMount('invalid mount config: must use either propagation mode "rslave" or '
+                           '"rshared" when mount source is within the daemon root, daemon root: '
+                           f"{quote(daemon_root)}, bind mount source: {quote(source)}, "
+                           f"propagation: {quote(req.propagation)}")
+
+
+def requests(config: dict[str, Any], host_config: dict[str, Any], checked: bool = False,
+             daemon_root: str = "") -> list[MountRequest]:
     """Every mount a container asks for, duplicates refused, image volumes filling the gaps,
     sorted parents first (as dockerd mounts them). A volume of ``Binds`` or of
     ``Config.Volumes`` (``-v NAME:/x``, ``-v /x``, the image's) is ``--volume-driver``'s, as
     dockerd's; a ``--mount`` names its own. ``checked``: the ``Mounts`` and ``Tmpfs`` have
     passed :func:`check_mount` and :func:`check_tmpfs_destination` (a create's, before the
-    image); else they are checked here."""
+    image); else they are checked here, first. Then dockerd's ``registerMountPoints`` order:
+    each ``Binds`` entry parsed, its daemon-root rule (``daemon_root``: a create's, see
+    :func:`check_daemon_root`), its duplicate, its volume's name; then each ``Mounts`` entry
+    likewise (its duplicate named by its ``Target`` as written)."""
+    mount_specs = host_config.get("Mounts") or []
+    tmpfs_specs = host_config.get("Tmpfs") or {}
+    if not checked:
+        for spec in mount_specs:
+            check_mount(spec)
+        for destination in tmpfs_specs:
+            check_tmpfs_destination(str(destination))
+    tmpfs = [parse_tmpfs(d, str(v or ""), True) for d, v in tmpfs_specs.items()]
     taken: dict[str, MountRequest] = {}
+    binds = []
+    for raw in host_config.get("Binds") or []:
+        req = parse_bind(str(raw), check_name=False)
+        check_daemon_root(req, daemon_root)
+        _take(taken, req, tmpfs, req.destination)
+        binds.append(req)
+    for spec in mount_specs:
+        req = parse_mount(spec, checked=True, check_name=False)
+        check_daemon_root(req, daemon_root)
+        _take(taken, req, tmpfs, str(spec.get("Target") or ""))
+    for req in tmpfs:
+        _take(taken, req, [], req.destination)
     driver = str(host_config.get("VolumeDriver") or "")
-    # dockerd checks Mounts and Tmpfs at create, Binds after: a refusal of theirs comes first
-    mounts = [parse_mount(m, checked) for m in host_config.get("Mounts") or []]
-    tmpfs = [parse_tmpfs(d, str(v or ""), checked) for d, v in (host_config.get("Tmpfs") or {}).items()]
-    binds = [parse_bind(str(b)) for b in host_config.get("Binds") or []]
-    for req in [*binds, *mounts, *tmpfs]:
-        if req.destination in taken:
-            raise InvalidMount(f"Duplicate mount point: {req.destination}")
-        taken[req.destination] = req
     for path in sorted(config.get("Volumes") or {}):
         req = parse_config_volume(str(path))
         if taken.setdefault(req.destination, req) is req:
@@ -330,9 +383,21 @@ def requests(config: dict[str, Any], host_config: dict[str, Any],
     return sorted(taken.values(), key=lambda r: (_depth(r.destination), r.destination))
 
 
+def _take(taken: dict[str, MountRequest], req: MountRequest, tmpfs: list[MountRequest],
+          shown: str) -> None:
+    """``req`` taken at its destination, unless one is there (``shown`` names it then); a
+    volume's name checked after (dockerd's volume create, once the duplicate is ruled out)."""
+    if req.destination in taken or any(t.destination == req.destination for t in tmpfs):
+        raise InvalidMount(f"Duplicate mount point: {shown}")
+    if req.type == "volume" and req.name:
+        check_volume_name(req.name)
+    taken[req.destination] = req
+
+
 def _depth(path: str) -> int:
     return len([p for p in path.split("/") if p])
 
 
-__all__ = ["InvalidBind", "InvalidMount", "MountRequest", "check_mount", "check_tmpfs_destination",
-           "check_volume_name", "parse_bind", "parse_config_volume", "parse_mount", "parse_tmpfs", "requests", "tmpfs_options", "valid_mode"]
+__all__ = ["InvalidBind", "InvalidMount", "MountRequest", "check_daemon_root", "check_mount",
+           "check_tmpfs_destination", "check_volume_name", "parse_bind", "parse_config_volume",
+           "parse_mount", "parse_tmpfs", "requests", "tmpfs_options", "valid_mode"]
