@@ -134,7 +134,7 @@ def _unmount_below(top: Path) -> None:
 @pytest.fixture
 def tmpfs_dir() -> Iterator[Path]:
     """A directory of our own under /tmp; every mount the test makes below it is undone."""
-    top = Path(tempfile.mkdtemp(prefix="dy-propagation-"))
+    top = Path(tempfile.mkdtemp(prefix="dytest-propagation-"))
     try:
         yield top
     finally:
