@@ -134,30 +134,10 @@ def link_target(path: str) -> str:
     :data:`KERNEL_VIEWS` is followed (``/etc/mtab`` gives ``/proc/mounts``, and never a
     ``/proc/self`` of a process outside the container's pid namespace); a loop is a
     ``toomany`` :class:`CopyError`, as moby's "too many links"."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved = "/"
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            resolved = os.path.dirname(resolved)
-            continue
-        candidate = os.path.join(resolved, part)
-        if resolved != "/" and candidate.split("/")[1] in KERNEL_VIEWS:
-            resolved = candidate
-            continue
-        try:
-            target = os.readlink(candidate)
-        except OSError:  # not a link, missing, or a kernel file's link that cannot be read
-            resolved = candidate
-            continue
-        hops += 1
-        if hops > MAX_LINKS:
-            raise CopyError("toomany", os.path.normpath(path))
-        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-        if target.startswith("/"):
-            resolved = "/"
-    return resolved
+    try:
+        return mounts.in_root("/", path, MAX_LINKS, KERNEL_VIEWS)
+    except mounts.LinkLoop:
+        raise CopyError("toomany", os.path.normpath(path)) from None
 
 
 # ---- entering the root -------------------------------------------------------------------------

@@ -117,9 +117,16 @@ def unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def in_root(root: str, path: str) -> str:
+class LinkLoop(InvalidArgument):
+    """More symbolic links on a path than :func:`in_root` follows."""
+
+
+def in_root(root: str, path: str, max_links: int = 40, opaque: Iterable[str] = ()) -> str:
     """``root``/``path`` with symlinks resolved *inside* ``root`` (an absolute link points at
-    root's top, ``..`` stops at root), so an image cannot make a mount land on the host."""
+    root's top, ``..`` stops at root), so an image cannot make a mount land on the host. A
+    part that is no link, is missing, or is a link that cannot be read (a foreign
+    ``/proc/self``) is kept as written; nothing below a top directory named in ``opaque`` is
+    followed; more than ``max_links`` links is :class:`LinkLoop`."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
     resolved: list[str] = []
     hops = 0
@@ -128,17 +135,20 @@ def in_root(root: str, path: str) -> str:
         if part == "..":
             resolved = resolved[:-1]
             continue
-        candidate = os.path.join(root, *resolved, part)
-        if os.path.islink(candidate):
-            hops += 1
-            if hops > 40:
-                raise InvalidArgument(f"too many levels of symbolic links in {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+        if resolved and resolved[0] in opaque:
+            resolved.append(part)
             continue
-        resolved.append(part)
+        try:
+            target = os.readlink(os.path.join(root, *resolved, part))
+        except OSError:
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > max_links:
+            raise LinkLoop(f"too many levels of symbolic links in {path}")
+        if target.startswith("/"):
+            resolved = []
+        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
     return os.path.join(root, *resolved)
 
 
