@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 from ..errors import DockyardError, Unavailable
-from . import syscalls
+from . import mounts, syscalls
 
 DEFAULT_PARENT: Final = "dockyard"  # the cgroup every container's goes under (--cgroup-parent)
 Parent = str | dict[str, str]
@@ -170,7 +170,7 @@ def detect(mountinfo: str = _PROC_MOUNTINFO) -> Hierarchies:
         for line in f:
             left, _, right = line.partition(" - ")
             fstype, _source, options = (right.split() + ["", ""])[:3]
-            mountpoint = left.split()[4].replace("\\040", " ")
+            mountpoint = mounts.unescape(left.split()[4])
             if fstype == "cgroup":
                 for opt in options.split(","):
                     if opt in (*V1_CONTROLLERS, *V1_UNLIMITED, "cpuset") or opt.startswith("name="):

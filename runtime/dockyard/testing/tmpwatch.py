@@ -28,6 +28,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 
+from ..linux.mounts import unescape
+
 # The start of every temporary name dockyard's code and tests give in a temporary directory:
 #   dockyard-   daemon.py's, registry.py's, the plugin's netguard, the quickstart's, the rootless
 #               daemon's /tmp/dockyard-<uid> fallback runtime directory
@@ -82,21 +84,6 @@ class Mount:
         return f"{self.target} ({self.fstype} {self.source}, {self.root})"
 
 
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes (``\\040``)."""
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
 def mounts() -> list[Mount]:
     try:
         with open("/proc/self/mountinfo") as f:
@@ -107,8 +94,8 @@ def mounts() -> list[Mount]:
     for line in lines:
         fields = line.split(" ")
         sep = fields.index("-")
-        found.append(Mount(fields[0], fields[2], _unescape(fields[3]), _unescape(fields[4]),
-                           fields[sep + 1], _unescape(fields[sep + 2])))
+        found.append(Mount(fields[0], fields[2], unescape(fields[3]), unescape(fields[4]),
+                           fields[sep + 1], unescape(fields[sep + 2])))
     return found
 
 
