@@ -320,6 +320,11 @@ def parse_config_volume(path: str) -> MountRequest:
     return MountRequest(type="volume", destination=destination)
 
 
+def in_daemon_root(source: str, daemon_root: str) -> bool:
+    """dockerd's test, a string prefix either way (``/tmp`` holds ``/tmp2/data`` too)."""
+    return bool(daemon_root) and (source.startswith(daemon_root) or daemon_root.startswith(source))
+
+
 def check_daemon_root(req: MountRequest, daemon_root: str) -> None:
     """dockerd's ``validateBindDaemonRoot`` for one bind (its source as written, the daemon's
     root — ``DockerRootDir`` — each a string prefix of the other): a mount inside the root,
@@ -328,8 +333,7 @@ def check_daemon_root(req: MountRequest, daemon_root: str) -> None:
     ``rshared`` — else dockerd's 400. The start falls back to private for an implied one
     whose source's mount neither is shared nor receives (``volumes.propagation``)."""
     source = req.spec_source
-    if req.type != "bind" or not daemon_root or not (
-            source.startswith(daemon_root) or daemon_root.startswith(source)):
+    if req.type != "bind" or not in_daemon_root(source, daemon_root):
         return
     if not req.asked:
         req.propagation, req.implied = "rslave", True
@@ -399,5 +403,6 @@ def _depth(path: str) -> int:
 
 
 __all__ = ["InvalidBind", "InvalidMount", "MountRequest", "check_daemon_root", "check_mount",
-           "check_tmpfs_destination", "check_volume_name", "parse_bind", "parse_config_volume",
-           "parse_mount", "parse_tmpfs", "requests", "tmpfs_options", "valid_mode"]
+           "check_tmpfs_destination", "check_volume_name", "in_daemon_root", "parse_bind",
+           "parse_config_volume", "parse_mount", "parse_tmpfs", "requests", "tmpfs_options",
+           "valid_mode"]

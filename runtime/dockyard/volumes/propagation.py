@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import DockyardError
 from ..linux.mounts import bind_propagation
 from ..linux.mounts import source_mount as _mount_holding
+from .parse import in_daemon_root
 
 log = logging.getLogger("dockyard.volumes")
 
@@ -66,11 +67,6 @@ def rootfs_propagation(mounts: list[Any], daemon_root: str, container: str = "",
     return root
 
 
-def in_daemon_root(source: str, daemon_root: str) -> bool:
-    """dockerd's test, a string prefix either way (``/tmp`` holds ``/tmp2/data`` too)."""
-    return bool(daemon_root) and (source.startswith(daemon_root) or daemon_root.startswith(source))
-
-
 def _ensure(source: str, mountinfo: str, tags: tuple[str, ...], kind: str) -> None:
     mountpoint, optional = source_mount(source, mountinfo)
     if not any(o.startswith(tags) for o in optional.split(" ")):
@@ -100,5 +96,4 @@ def eval_symlinks(source: str) -> str:
         raise PropagationRefused(f"lstat {missing}: {os.strerror(exc.errno or 2).lower()}") from None
 
 
-__all__ = ["PropagationRefused", "eval_symlinks", "in_daemon_root",
-           "rootfs_propagation", "source_mount"]
+__all__ = ["PropagationRefused", "eval_symlinks", "rootfs_propagation", "source_mount"]
