@@ -80,20 +80,28 @@ def parse_port(text: str) -> int:
     return parse_uint(text, 16) if text else 0
 
 
-def parse_port_range(text: str) -> tuple[int, int]:
+_RANGE_WORDS: Final = {  # (empty, backwards) of go-connections' ParsePortRange
+    False: ("Empty string specified for ports.", "Invalid range specified for the Port: {}"),
+    True: ("empty string specified for ports", "invalid range specified for port: {}"),
+}
+
+
+def parse_port_range(text: str, cli: bool = False) -> tuple[int, int]:
     """go-connections' ``nat.ParsePortRange`` as dockerd 20.10 vendors it, in its words (a ps
-    ``publish``/``expose`` filter shows them): ``"8080"``, ``"8080-8081"``, a third part
-    ignored (``1-2-3`` is 1-2); "" and a range that runs backwards are refused, each number
-    as ``strconv.ParseUint(…, 10, 16)`` reads it. ValueError."""
+    ``publish``/``expose`` filter shows them; ``cli``: the newer ones the docker 28 CLI
+    vendors): ``"8080"``, ``"8080-8081"``, a third part ignored (``1-2-3`` is 1-2); "" and a
+    range that runs backwards are refused, each number as ``strconv.ParseUint(…, 10, 16)``
+    reads it. ValueError."""
+    empty, backwards = _RANGE_WORDS[cli]
     if not text:
-        raise ValueError("Empty string specified for ports.")
+        raise ValueError(empty)
     if "-" not in text:
         port = parse_uint(text, 16)
         return port, port
     parts = text.split("-")
     first, last = parse_uint(parts[0], 16), parse_uint(parts[1], 16)
     if last < first:
-        raise ValueError(f"Invalid range specified for the Port: {text}")
+        raise ValueError(backwards.format(text))
     return first, last
 
 
