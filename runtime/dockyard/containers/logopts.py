@@ -192,10 +192,11 @@ def _gelf_settings(opts: dict[str, str]) -> dict[str, Any]:
         if key in ("gelf-compression-level", "gelf-compression-type"):
             if scheme != "udp":
                 raise ValueError("compression is only supported on UDP")
+            level = _atoi(value) if key == "gelf-compression-level" else None
             if key == "gelf-compression-type" and value in ("gzip", "zlib", "none"):
                 settings["compression"] = value
-            elif key == "gelf-compression-level" and _in_range(_atoi(value), -1, 9):
-                settings["level"] = gostrconv.atoi(value)
+            elif _in_range(level, -1, 9):
+                settings["level"] = level
             else:
                 raise ValueError(f"unknown value {gostrconv.quote(value)} for log opt "
                                  f"{gostrconv.quote(key)} for gelf log driver")
