@@ -68,18 +68,20 @@ class ExitStatus:
     oom_killed: bool = False
 
 
-class Container:
-    """A started container; its exit is reported by the launcher, never polled."""
+class _Launched:
+    """A process the launcher started and reports the exit of (never polled): a container's
+    init or an exec's process."""
 
-    def __init__(self, runtime: Runtime, spec: ContainerSpec, pid: int) -> None:
+    kind = "container"
+
+    def __init__(self, runtime: Runtime, id: str, pid: int) -> None:
         self.runtime = runtime
-        self.spec = spec
-        self.id = spec.id
+        self.id = id
         self.pid = pid
         self._done = threading.Event()
         self._status: ExitStatus | None = None
         self.console: int | None = None
-        """With ``spec.tty``: the pty master (read output, write input); the caller closes it."""
+        """With a tty: the pty master (read output, write input); the caller closes it."""
 
     def _exited(self, status: ExitStatus) -> None:
         self._status = status
@@ -95,9 +97,17 @@ class Container:
 
     def wait(self, timeout: float | None = None) -> ExitStatus:
         if not self._done.wait(timeout):
-            raise errors.ExitTimeout(f"container {self.id} still running after {timeout} s")
+            raise errors.ExitTimeout(f"{self.kind} {self.id} still running after {timeout} s")
         assert self._status is not None
         return self._status
+
+
+class Container(_Launched):
+    """A started container."""
+
+    def __init__(self, runtime: Runtime, spec: ContainerSpec, pid: int) -> None:
+        super().__init__(runtime, spec.id, pid)
+        self.spec = spec
 
     def signal(self, signo: int = _signal.SIGTERM) -> None:
         """Signal the init process (through a pidfd: never a recycled pid)."""
@@ -134,32 +144,15 @@ class Container:
         return status
 
 
-class ExecProcess:
+class ExecProcess(_Launched):
     """A process started inside a running container (``docker exec``); the launcher is its
     parent and reports its exit like a container's."""
 
+    kind = "exec"
+
     def __init__(self, runtime: Runtime, spec: ExecSpec, pid: int) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, spec.id, pid)
         self.spec = spec
-        self.id = spec.id
-        self.pid = pid
-        self.console: int | None = None
-        self._done = threading.Event()
-        self._status: ExitStatus | None = None
-
-    def _exited(self, status: ExitStatus) -> None:
-        self._status = status
-        self._done.set()
-
-    @property
-    def running(self) -> bool:
-        return not self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> ExitStatus:
-        if not self._done.wait(timeout):
-            raise errors.ExitTimeout(f"exec {self.id} still running after {timeout} s")
-        assert self._status is not None
-        return self._status
 
     def signal(self, signo: int = _signal.SIGTERM) -> None:
         if self.running:
