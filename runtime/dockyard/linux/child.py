@@ -228,7 +228,7 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     mounts.pivot(root)
     mark(spec.id, "child.pivot")
     if ctx.console_fd is not None:
-        _console(spec, ctx.console_fd)
+        _console(ctx.console_fd, spec.user.uid, dev_console=True)
     if not spec.privileged:
         mounts.mask(masked)
         mounts.make_readonly(readonly)
@@ -295,14 +295,15 @@ def await_gate(sock_fd: int) -> None:
         raise DockyardError("the container's network was not set up")
 
 
-def _console(spec: ContainerSpec, sock_fd: int) -> None:
-    """A pty from the container's own devpts (``/dev/ptmx`` now leads there) as stdio,
-    controlling terminal and ``/dev/console``; its master goes back to the launcher, as
-    runc hands it over through ``--console-socket``."""
+def _console(sock_fd: int, uid: int, dev_console: bool = False) -> None:
+    """A pty from the container's own devpts (``/dev/ptmx`` now leads there) as stdio and
+    controlling terminal, and for a container's init (``dev_console``) ``/dev/console``; its
+    master goes back to the launcher, as runc hands it over through ``--console-socket``."""
     master, slave = os.openpty()
-    mounts.ensure_file("/dev/console")
-    syscalls.mount(os.ttyname(slave), "/dev/console", None, syscalls.MS_BIND)
-    os.fchown(slave, spec.user.uid, -1)
+    if dev_console:
+        mounts.ensure_file("/dev/console")
+        syscalls.mount(os.ttyname(slave), "/dev/console", None, syscalls.MS_BIND)
+    os.fchown(slave, uid, -1)
     for target in range(3):
         os.dup2(slave, target)
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)

@@ -24,11 +24,9 @@ start (:mod:`dockyard.linux.child`), with the exit codes dockerd records (126/12
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
-import termios
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, NoReturn
 
@@ -37,6 +35,7 @@ from . import capabilities, cgroups, idmap, namespaces, seccomp, syscalls, usern
 from .child import (
     SETUP_FAILED,
     ExecError,
+    _console,
     _default_signals,
     _describe,
     _report,
@@ -226,20 +225,6 @@ def _setgroups_allowed() -> bool:
             return f.read().strip() != "deny"
     except OSError:
         return True
-
-
-def _console(sock_fd: int, uid: int) -> None:
-    """A pty from the container's devpts as stdio and controlling terminal; the master goes
-    back to the launcher."""
-    master, slave = os.openpty()
-    os.fchown(slave, uid, -1)
-    for target in range(3):
-        os.dup2(slave, target)
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-    with socket.socket(fileno=sock_fd) as sock:
-        socket.send_fds(sock, [b"console"], [master])
-    os.close(master)
-    os.close(slave)
 
 
 def launch(spec: ExecSpec, stdio: list[int], hier: cgroups.Hierarchies,
