@@ -6,7 +6,9 @@ and ``merged/``. A create then fits it to the image (``manager._fit_init_layer``
 Making them is a dozen file-system calls that each journal on ext4 (~0.1–0.2 ms apiece here), and
 ``create`` is answered only after them: a thread keeps one directory ready under
 ``containers/.skeletons/``, and a create renames it into place (one call). Without one ready —
-a burst of creates — the create makes its own, as before.
+a burst of creates — the create makes its own, as before. A taken one's init entries are given
+the create's time (:func:`refresh`): dockerd makes its init layer at create, and ``docker cp``,
+``docker export`` show their times.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ each through the overlay, on its path — and ``/dev/console``."""
 DIRS = ("etc", "dev", "dev/pts", "dev/shm")
 """The init layer's directories in ``upper/`` (mode 0755); ``/proc`` and ``/sys`` too, but only
 for an image without them (made by the create's fitting)."""
+
+
+_INIT_ENTRIES = ("", *DIRS, *PLACEHOLDERS, "etc/mtab")
 
 
 def mkdir(path: Path | str) -> bool:
@@ -61,8 +66,17 @@ def make(path: Path, owner: tuple[int, int] | None = None) -> None:
             os.chmod(upper / name, 0o755)
     os.symlink(MTAB_TARGET, upper / "etc" / "mtab")
     if owner is not None:
-        for rel in ("", *DIRS, *PLACEHOLDERS, "etc/mtab"):
+        for rel in _INIT_ENTRIES:
             os.chown(upper / rel, *owner, follow_symlinks=False)
+
+
+def refresh(path: Path) -> None:
+    """The times of ``path``'s init entries (and of its upper dir, the container's "/") set to
+    now, as if made by the create that takes it: the thread made them ahead, maybe minutes ago.
+    One ``utimensat`` each (atime and mtime, as dockerd's at create); the mtab link's own."""
+    upper = f"{path}/upper/"  # joined as strings: Path's joins cost more than the calls
+    for rel in _INIT_ENTRIES:
+        os.utime(upper + rel, follow_symlinks=False)
 
 
 class Skeletons:
@@ -81,8 +95,8 @@ class Skeletons:
         self._thread: threading.Thread | None = None
 
     def take(self, target: Path) -> bool:
-        """Rename a ready directory to ``target``; False when none is ready (the caller makes
-        its own with :func:`make`)."""
+        """Rename a ready directory to ``target``, its times the take's (:func:`refresh`); False
+        when none is ready (the caller makes its own with :func:`make`)."""
         with self._lock:
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._fill, name="container-skeletons",
@@ -97,6 +111,7 @@ class Skeletons:
         except OSError:
             shutil.rmtree(ready, ignore_errors=True)
             return False
+        refresh(target)
         return True
 
     def close(self) -> None:
