@@ -3,7 +3,9 @@
 they are (500), a named volume's bad name as its volume create says it (400), ``Mounts`` and
 ``Tmpfs`` are checked first (400; a tmpfs destination's words name no mount type). And what it
 takes that looks wrong: a relative ``Config.Volumes`` key (``docker run -v data``; ``-v v:/x``,
-which the docker CLI reads as a Windows drive's path) is an anonymous volume below the root."""
+which the docker CLI reads as a Windows drive's path) is an anonymous volume below the root.
+Of two faults in one ``Mounts`` entry, the one dockerd checks first; another type's options,
+which dockerd 20.10 does not look at, taken."""
 
 from __future__ import annotations
 
@@ -43,6 +45,39 @@ CASES: dict[str, dict[str, Any]] = {
     "mounts before binds": {"Binds": ["a:b:c:d"], "Mounts": [{"Type": "foo", "Target": "/x"}]},
     "mounts before tmpfs": {"Tmpfs": {"rel": ""}, "Mounts": [{"Type": "foo", "Target": "/x"}]},
 }
+_BIND = {"Type": "bind", "Target": "/x"}
+_BOGUS = {"Propagation": "bogus"}
+TWO_FAULTS: dict[str, dict[str, Any]] = {
+    "bind relative source and target": {**_BIND, "Source": "rel", "Target": "rel"},
+    "bind no source, bad propagation": {**_BIND, "BindOptions": _BOGUS},
+    "bind no source, volume options": {**_BIND, "VolumeOptions": {}},
+    "bind no source, tmpfs options": {**_BIND, "TmpfsOptions": {}},
+    "bind relative source, bad propagation": {**_BIND, "Source": "rel", "BindOptions": _BOGUS},
+    "bind missing source, bad propagation": {**_BIND, "Source": "/dy-none", "BindOptions": _BOGUS},
+    "bind read-only, bad propagation": {**_BIND, "Source": "/tmp", "ReadOnly": True,
+                                        "BindOptions": {"NonRecursive": True, **_BOGUS}},
+    "bind bad propagation, volume options": {**_BIND, "Source": "/tmp", "BindOptions": _BOGUS,
+                                             "VolumeOptions": {}},
+    "bind relative source, volume options": {**_BIND, "Source": "rel", "VolumeOptions": {}},
+    "bind relative source, tmpfs options": {**_BIND, "Source": "rel", "TmpfsOptions": {}},
+    "bind missing source, volume options": {**_BIND, "Source": "/dy-none", "VolumeOptions": {}},
+    "volume anonymous read-only, tmpfs options": {"Type": "volume", "Target": "/x", "ReadOnly": True,
+                                                  "TmpfsOptions": {}},
+    "volume bind options, tmpfs options": {"Type": "volume", "Target": "/x", "BindOptions": {},
+                                           "TmpfsOptions": {}},
+    "tmpfs source, volume options": {"Type": "tmpfs", "Target": "/x", "Source": "a", "VolumeOptions": {}},
+    "tmpfs bind options, source": {"Type": "tmpfs", "Target": "/x", "Source": "a", "BindOptions": {}},
+}
+"""A ``Mounts`` entry with two faults: dockerd 20.10's ``validateMountConfigImpl`` names the
+first of its checks — the target; a bind's source given, its propagation, no
+``VolumeOptions``, its source absolute, there; a volume's ``BindOptions``, an anonymous one
+not read-only; a tmpfs' ``BindOptions``, its ``Source``."""
+ODD_OPTIONS: dict[str, dict[str, Any]] = {
+    "bind tmpfs options": {**_BIND, "Source": "/tmp", "TmpfsOptions": {"SizeBytes": 5}},
+    "volume tmpfs options": {"Type": "volume", "Target": "/x", "TmpfsOptions": {}},
+    "tmpfs volume options": {"Type": "tmpfs", "Target": "/x", "VolumeOptions": {"NoCopy": True}},
+}
+"""Options of another type dockerd 20.10 does not look at: taken (and ignored)."""
 
 
 def _create(client: Any, host_config: dict[str, Any]) -> tuple[int, str]:
@@ -60,6 +95,21 @@ def test_mount_refusals_as_dockerd(both: dict[str, Any], name: str) -> None:
     answers = {side: _create(client, CASES[name]) for side, (_cli, client) in both.items()}
     assert answers["dockyard"] == answers["dockerd"]
     assert answers["dockerd"][0] in (400, 500)
+
+
+@pytest.mark.parametrize("name", list(TWO_FAULTS))
+def test_the_first_of_two_mount_faults_as_dockerd(both: dict[str, Any], name: str) -> None:
+    mounts = {"Mounts": [TWO_FAULTS[name]]}
+    answers = {side: _create(client, mounts) for side, (_cli, client) in both.items()}
+    assert answers["dockyard"] == answers["dockerd"]
+    assert answers["dockerd"][0] == 400
+
+
+@pytest.mark.parametrize("name", list(ODD_OPTIONS))
+def test_another_types_options_taken_as_dockerd(both: dict[str, Any], name: str) -> None:
+    mounts = {"Mounts": [ODD_OPTIONS[name]]}
+    answers = {side: _create(client, mounts) for side, (_cli, client) in both.items()}
+    assert answers["dockyard"] == answers["dockerd"] == (201, "")
 
 
 @pytest.mark.parametrize("volume", ["data", "v:/x", "usr/share", "bin"])

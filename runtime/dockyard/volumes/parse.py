@@ -193,8 +193,8 @@ def check_mount(spec: dict[str, Any]) -> None:
         _check_bind(spec, source)
     elif kind == "volume":
         _check_volume(spec, source)
-    elif kind == "tmpfs":
-        _extra(kind, spec, "BindOptions", "VolumeOptions")
+    elif kind == "tmpfs":  # dockerd 20.10 takes (and ignores) a tmpfs' VolumeOptions
+        _extra(kind, spec, "BindOptions")
         if source:
             raise _config_error(kind, "field Source must not be specified")
     else:
@@ -228,13 +228,15 @@ def parse_mount(spec: dict[str, Any], checked: bool = False,
 
 
 def _check_bind(spec: dict[str, Any], source: str) -> None:
-    _extra("bind", spec, "VolumeOptions", "TmpfsOptions")
+    """dockerd 20.10's order: the source given, the propagation, no ``VolumeOptions``, the
+    source absolute, then there (``TmpfsOptions`` are taken, and ignored)."""
     if not source:
         raise _config_error("bind", "field Source must not be empty")
     options = spec.get("BindOptions") or {}
     propagation = str(options.get("Propagation") or "")
     if propagation and propagation not in PROPAGATIONS:
         raise _config_error("bind", f"invalid propagation mode: {propagation}")
+    _extra("bind", spec, "VolumeOptions")
     if not source.startswith("/"):
         raise _config_error("bind", f"invalid mount path: '{source}' mount path must be absolute")
     if not options.get("CreateMountpoint") and not os.path.lexists(source):
@@ -242,7 +244,9 @@ def _check_bind(spec: dict[str, Any], source: str) -> None:
 
 
 def _check_volume(spec: dict[str, Any], source: str) -> None:
-    _extra("volume", spec, "BindOptions", "TmpfsOptions")
+    """No ``BindOptions`` (dockerd 20.10 takes, and ignores, ``TmpfsOptions``), a subpath
+    (dockerd 26's) in the volume, no ``ReadOnly`` for an anonymous one."""
+    _extra("volume", spec, "BindOptions")
     subpath = str((spec.get("VolumeOptions") or {}).get("Subpath") or "")
     if subpath and not source:
         raise _config_error("volume", "must not set Subpath when using anonymous volumes")
