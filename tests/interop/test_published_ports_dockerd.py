@@ -76,6 +76,11 @@ def daemons(busybox_archive: Path) -> Iterator[tuple[DaemonProcess, Dockerd]]:
         dockerd = start_dockerd(wrapper=tuple(_in_netns(NETNS["dockerd"])), bridge=True)
         load_busybox(dockerd)
         dockyard.start().load(busybox_archive)
+        for host in (dockerd.host, dockyard.host):
+            # dockyard's bridge, its rules and its pins come with a first start (dockerd's
+            # bridge with the daemon): every test, in any order, finds them there
+            ran = DockerCLI(host)("run", "--rm", "--pull", "never", "busybox", "true")
+            assert ran.returncode == 0, ran.stderr
         yield dockyard, dockerd
     finally:
         dockyard.cleanup()
