@@ -285,12 +285,13 @@ def host_config_defaults(hc: dict[str, Any], daemon: DaemonConfig | None = None)
     return hc
 
 
-def validate_host_config(hc: dict[str, Any]) -> None:
+def validate_host_config(hc: dict[str, Any], remap: Any = None) -> None:
     """dockerd's checks and wording for what we honour, made before it looks the image up
     (its ``verifyContainerSettings``), in its order: ``validateHostConfig``'s — AutoRemove
     beside a restart policy, the ``Mounts``, the extra hosts, the published ports, the restart
-    policy, the capabilities — then its platform's: the resources, SHM size, OOM score,
-    runtime, ``Tmpfs`` destinations, cgroup namespace mode. The log driver's and the security
+    policy, the capabilities — then its platform's: the resources, SHM size, OOM score, what
+    the daemon's user namespace (``remap``) rules out (:func:`check_userns`), runtime,
+    ``Tmpfs`` destinations, cgroup namespace mode. The log driver's and the security
     options' come after (:func:`check_after_image`); a ``Binds`` entry's when the mounts are
     registered."""
     _check_auto_remove(hc["RestartPolicy"], hc["AutoRemove"])
@@ -311,6 +312,7 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     adj = hc.get("OomScoreAdj") or 0  # after the resources and the SHM size, as dockerd
     if not -1000 <= adj <= 1000:
         raise InvalidArgument(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
+    check_userns(hc, remap)
     unsupported.check_runtime(hc)
     for destination in hc.get("Tmpfs") or {}:
         mountspec.check_tmpfs_destination(str(destination))

@@ -244,8 +244,7 @@ class ContainerManager:
         _create.check_config(request)
         host_config = _create.host_config_defaults(body.get("HostConfig") or {}, self.daemon)
         discarded = _create.discard_unsupported(host_config)
-        _create.validate_host_config(host_config)
-        _create.check_userns(host_config, self.remap)
+        _create.validate_host_config(host_config, self.remap)
         nsmodes.check_create(host_config, lambda other: self.get(other).id)
         image_id = self.engine.store.resolve(image_name)
         if platform is not None:
