@@ -4,10 +4,12 @@ Lifecycle::
 
     create the data root (mode 0710, rootless 0700; tightened if wider)
     lock <data-root>/dockyard.lock (flock; holds our pid)   -- a second daemon stops here
+    the data root on a shared mount (root daemons)           -- linux/daemonroot.py
     write --pidfile                                          -- refused if a live daemon owns it
     bind every -H address (unix sockets mode 0660)           -- before the engine opens: fail fast
     open the engine, serve until SIGTERM/SIGINT
-    stop listening, close connections, close the engine, remove sockets, pidfile, lock
+    stop listening, close connections, close the engine, remove sockets, pidfile,
+    the data root's own bind (if the start made it), lock
 
 Heavy modules (the store, sqlite) are imported only once the lock is held, so the refusal of a
 second daemon and ``--help`` are instant.
@@ -265,6 +267,7 @@ class Daemon:
         lock = DataRootLock(Path(self.config.data_root))
         lock.acquire()
         try:
+            self._share_data_root()
             if self.config.pidfile is not None:
                 write_pidfile(Path(self.config.pidfile))
             self.listeners = bind_hosts(list(self.config.hosts))
@@ -273,7 +276,30 @@ class Daemon:
             close_listeners(self.listeners)
             if self.config.pidfile is not None:
                 remove_pidfile(Path(self.config.pidfile))
+            self._release_data_root()
             lock.release()
+
+    def _share_data_root(self) -> None:
+        """The data root on a shared mount (``linux.daemonroot``; a rootless daemon cannot
+        mount, see there); a failure is dockerd's warning, not a failed start."""
+        if self.config.rootless:
+            return
+        from .linux import daemonroot
+        try:
+            daemonroot.share(self.config.data_root)
+        except OSError as exc:
+            log.warning("Error while setting daemon root propagation, this is not generally "
+                        "critical but may cause some functionality to not work or fallback to "
+                        "less desirable behavior (dir %s): %s", self.config.data_root, exc)
+
+    def _release_data_root(self) -> None:
+        if self.config.rootless:
+            return
+        from .linux import daemonroot
+        try:
+            daemonroot.release(self.config.data_root)
+        except OSError as exc:
+            log.warning("error unmounting daemon root %s: %s", self.config.data_root, exc)
 
     async def _serve(self) -> None:
         from concurrent.futures import ThreadPoolExecutor

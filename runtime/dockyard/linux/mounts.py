@@ -96,6 +96,20 @@ def prepare_root(rootfs: str, propagation: str = "") -> None:
             sc.mount(None, found[0], None, sc.MS_PRIVATE)
 
 
+def share_in_place(path: str, is_mountpoint: bool) -> None:
+    """``path`` made a shared mount as moby's ``mount.MakeShared`` makes it: bound onto itself
+    first (recursively) unless it is a mount point already, then that one mount made shared
+    (its submounts keep their propagation)."""
+    if not is_mountpoint:
+        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+    sc.mount(None, path, None, sc.MS_SHARED)
+
+
+def detach(path: str) -> None:
+    """The mount at ``path`` unmounted lazily, its submounts with it (moby's ``mount.Unmount``)."""
+    sc.umount2(path, sc.MNT_DETACH)
+
+
 def source_mount(path: str, mountinfo: str) -> tuple[str, str] | None:
     """(mount point, optional fields) of the mount holding ``path`` (links resolved by the
     caller) as moby's ``getSourceMount`` and runc's ``getParentMount`` find it in

@@ -177,8 +177,17 @@ class DaemonProcess:
             self.remove_containers()
         self.stop()
         self.kill_leftovers()
+        self.release_root()
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.tmp)
+
+    def release_root(self) -> None:
+        """The data root's own shared bind a killed daemon left (``linux.daemonroot``), with
+        whatever its containers left mounted below it; a clean stop removed it already."""
+        from ..linux import daemonroot
+
+        with contextlib.suppress(OSError):
+            daemonroot.release(str(self.root), force=True)
 
     def __enter__(self) -> Self:
         try:

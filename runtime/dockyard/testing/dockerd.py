@@ -77,8 +77,10 @@ def dockerd_command(root: Path, binary: str = DOCKERD, extra_args: tuple[str, ..
 
 def start_dockerd(timeout: float = 30.0, binary: str = DOCKERD,
                   env: dict[str, str] | None = None, extra_args: tuple[str, ...] = (),
-                  wrapper: tuple[str, ...] = (), bridge: bool = False) -> Dockerd:
-    """Start dockerd in a fresh temp directory (short path: socket names are length-limited).
+                  wrapper: tuple[str, ...] = (), bridge: bool = False,
+                  root: Path | None = None) -> Dockerd:
+    """Start dockerd in a fresh temp directory (short path: socket names are length-limited),
+    or in ``root``, an empty directory of the test's (e.g. on a file system it mounted).
 
     ``binary`` and ``env`` run another dockerd (e.g. a newer one unpacked in a scratch
     directory, with its containerd first on ``PATH``); by default Debian's, in this environment.
@@ -86,7 +88,7 @@ def start_dockerd(timeout: float = 30.0, binary: str = DOCKERD,
     dockerd's), e.g. into a network namespace of its own — where ``bridge`` gives it its
     default bridge (``--bridge=none`` otherwise: no bridge beside the host's).
     """
-    root = Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
+    root = root or Path(tempfile.mkdtemp(prefix="dkd-", dir="/tmp"))
     if any(arg.startswith("--userns-remap") for arg in extra_args):
         root.chmod(0o711)  # dockerd: the remapped root must search its way to its data root
     command = [*wrapper, *(arg for arg in dockerd_command(root, binary, extra_args)

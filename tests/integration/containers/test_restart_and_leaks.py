@@ -65,9 +65,10 @@ def _cgroups(ids: list[str]) -> list[str]:
 
 
 def _mounts(root: Path) -> list[str]:
-    """Mounts under ``root`` but the netns the daemon keeps ready (at most one per kind)."""
+    """Mounts under ``root`` but the netns the daemon keeps ready (at most one per kind) and
+    the data root's own shared bind (``linux.daemonroot``)."""
     found = [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-             if str(root) in line]
+             if str(root) in line and line.split()[4] != str(root)]
     assert len([line for line in found if "/netns/pool-" in line]) <= 2
     return [line for line in found if "/netns/pool-" not in line]
 
