@@ -312,14 +312,7 @@ IMAGE_WORKDIRS = ["rel", "rel/sub/..", "./dot", "rel/", "..", "a//b"]
 
 def _workdir_image(tag: str, workdir: str) -> busybox.Image:
     """busybox with ``workdir`` in its config, as no builder writes it (a crafted image)."""
-    base = busybox.make_image(tag)
-    config = busybox.image_config([b.digest for b in base.layers])
-    config["config"]["WorkingDir"] = workdir
-    blob = busybox.Blob.of(busybox.CONFIG, busybox.canonical_json(config))
-    manifest = busybox.Blob.of(busybox.MANIFEST, busybox.canonical_json({
-        "schemaVersion": 2, "mediaType": busybox.MANIFEST, "config": blob.descriptor(),
-        "layers": [b.descriptor() for b in base.layers]}))
-    return busybox.Image(tag, manifest, blob, base.layers)
+    return busybox.configured(busybox.make_image(tag), tag, WorkingDir=workdir)
 
 
 def test_an_images_relative_working_dir_fails_each_start(both: dict[str, Any],

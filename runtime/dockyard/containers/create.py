@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from .. import gojson, gosignal
-from ..build import stubs
-from ..build.dockerignore import go_clean
 from ..build.syntax import strip_space
 from ..config import DEFAULT_SHM_SIZE, DaemonConfig
 from ..distribution.manifests import serves
@@ -373,29 +371,6 @@ HOST_IPC_REMAPPED: Final = (
     'error during container init: error mounting "mqueue" to rootfs at "/dev/mqueue": mount '
     "mqueue:/dev/mqueue (via /proc/self/fd/10), flags: 0xe: operation not permitted")
 """runc 1.1's words, through dockerd 20.10, for a remapped ``--ipc host`` start (10: its fd)."""
-
-
-def check_working_dir(record: Any) -> None:
-    """dockerd 20.10 cleans the working directory (Go's ``filepath.Clean``: ``/a/../b/`` is
-    ``/b``, an image's ``./rel`` ``rel``) and makes it at create, in the container's mounted root
-    (``SetupWorkingDirectory``), and a create that cannot is refused (500) and leaves nothing:
-    a path ending in a file (after the image's symlinks) in its words, one through a file with
-    ENOTDIR's (its words name its own root; here the path in the container)."""
-    workdir = record.config.get("WorkingDir") or ""
-    if not workdir:
-        return
-    record.config["WorkingDir"] = go_clean(workdir)  # kept so, relative (an image's) or not
-    clean = go_clean("/" + workdir)  # made under the root, as GetResourcePath joins it
-    layers = [*record.lower_dirs, record.upper_dir]
-    resolved, existing = stubs.resolve(layers, clean)
-    parts = resolved.split("/") if resolved else []
-    upto = "/".join(parts[:existing])
-    found = stubs.lookup(layers[::-1], len(layers), upto) if upto else None
-    if found is None or stat.S_ISDIR(found[0].st_mode):
-        return
-    if existing == len(parts):
-        raise DockyardError(f"Cannot mkdir: {clean} is not a directory")
-    raise DockyardError(f"lstat {clean}: not a directory")
 
 
 def check_cwd_start(cfg: dict[str, Any]) -> None:

@@ -55,7 +55,7 @@ from ..volumes.parse import MountRequest
 from ..volumes.propagation import rootfs_propagation
 from ..volumes.subpath import resolve_mounts
 from . import create as _create
-from . import links, nsmodes, skeleton, unsupported
+from . import links, nsmodes, skeleton, unsupported, workdir
 from .events import EventBus, bus_of
 from .health import HealthMonitor
 from .monitor import Monitor
@@ -306,7 +306,7 @@ class ContainerManager:
         if not self._skeletons.take(record.dir):
             skeleton.make(record.dir, self.root_owner)
         _fit_init_layer(record, self.root_owner)
-        _create.check_working_dir(record)
+        workdir.setup(record, self.root_owner)  # dockerd's SetupWorkingDirectory
         volumes = getattr(self.engine, "volumes", None)
         if volumes is not None:
             record.spec_mounts = [asdict(m) for m in volumes.resolve(record, checked=True)]

@@ -311,6 +311,18 @@ def make_image(tag: str = "busybox:latest", extra_files: dict[str, bytes] | None
     return Image(tag, manifest, config, layers)
 
 
+def configured(base: Image, tag: str, **config: Any) -> Image:
+    """``base``'s layers as ``tag`` with ``config`` in its config's ``config`` (a crafted image:
+    a WorkingDir no builder writes, say)."""
+    full = image_config([b.digest for b in base.layers])
+    full["config"].update(config)
+    blob = Blob.of(CONFIG, canonical_json(full))
+    manifest = Blob.of(MANIFEST, canonical_json({
+        "schemaVersion": 2, "mediaType": MANIFEST, "config": blob.descriptor(),
+        "layers": [b.descriptor() for b in base.layers]}))
+    return Image(tag, manifest, blob, base.layers)
+
+
 def archive_members(images: Sequence[Image]) -> list[tuple[str, Blob]]:
     """Every file of a ``docker save`` archive of ``images``, in the order Docker 25+ writes
     them; a layer shared by several images is stored once."""

@@ -420,6 +420,34 @@ def test_cp_both_ways_running_and_stopped(rootless: Rootless) -> None:
     rootless.ok("rm", "rl-cp-stopped")
 
 
+def test_the_create_makes_the_working_dir(rootless: Rootless, tmp_path: Path) -> None:
+    """As dockerd's create (tests/interop/test_working_dir_create_dockerd.py): the working
+    directory is there before any start, a parent of the image's copied up with its owner and
+    mode (one the daemon's user may not search: made in the user namespace), the rest the
+    container's root's."""
+    layer = tmp_path / "workdir.tar"
+    with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
+        _tar_add(tar, "owned", tarfile.DIRTYPE, (1000, 1000), 0o750)
+    archive = write_archive(tmp_path / "rl-workdir.tar", [make_image("rl-workdir:latest", extra_layers=[layer])])
+    with open(archive, "rb") as f:
+        done = rootless.docker("load", stdin=f)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rootless.ok("create", "--name", "rl-wd", "-w", "/owned/new/dir", "rl-workdir", "true")
+    assert rootless.ok("diff", "rl-wd").splitlines() == ["C /owned", "A /owned/new", "A /owned/new/dir"]
+    client = rootless.client()
+    try:
+        data = b"".join(client.containers.get("rl-wd").export())
+    finally:
+        client.close()
+    with tarfile.open(fileobj=io.BytesIO(data)) as exported:
+        found = {m.name: (m.uid, m.gid, oct(stat.S_IMODE(m.mode))) for m in exported if m.name.startswith("owned")}
+    owner = 1000 if rootless.mode == "subids" else 0
+    assert found == {"owned": (owner, owner, "0o750"), "owned/new": (0, 0, "0o755"),
+                     "owned/new/dir": (0, 0, "0o755")}
+    rootless.ok("rm", "rl-wd")
+    rootless.ok("rmi", "rl-workdir")
+
+
 def test_build_with_run_workdir_and_copy(rootless: Rootless) -> None:
     ctx = rootless.user.home / "ctx"
     subids = rootless.mode == "subids"
