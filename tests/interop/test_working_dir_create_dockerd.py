@@ -83,6 +83,8 @@ CASES = [
     (["-w", "/etc/x"], "dywd:base", ("etc",)),            # in the init layer's /etc
     (["-u", "1000:1000", "-w", "/n1/n2"], "dywd:base", ("n1",)),
     (["-w", "/tmp/a"], "dywd:base", ("tmp",)),            # a 1777 parent
+    (["-w", "/proc/foo"], "dywd:base", ("proc",)),        # C /proc: each start fails
+    (["-w", "/etc/mtab/x"], "dywd:base", ("proc",)),      # the init layer's link followed
     ([], "dywd:missing", ("img",)),
     ([], "dywd:relative", ("rel",)),                      # made under /; each start fails
 ]

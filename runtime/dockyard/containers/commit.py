@@ -41,18 +41,24 @@ def changes(containers: Any, name: str) -> list[dict[str, Any]] | None:
 
 def without_init_paths(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop the init layer's entries, and a parent shown as modified (or added, ``/dev`` for an
-    image without one) only because of them."""
+    image without one) only because of them. An init directory holding what the container made
+    (``-w /proc/foo``: dockerd's create makes it) is modified, as the init layer's copied up
+    under dockerd."""
     kept = [c for c in found if c["Path"] not in INIT_PATHS]
+    holding = {c["Path"] for c in found if c["Path"] in INIT_PATHS
+               and any(o["Path"].startswith(c["Path"] + "/") for o in kept)}
     parents = {os.path.dirname(c["Path"]) for c in found if c["Path"] in INIT_PATHS}
-    return [c for c in kept if not (c["Path"] in parents and c["Kind"] != diff.DELETED
-                                    and not any(o["Path"].startswith(c["Path"] + "/") for o in kept))]
+    return [{"Path": c["Path"], "Kind": diff.MODIFIED} if c["Path"] in holding else c
+            for c in found if c["Path"] not in INIT_PATHS or c["Path"] in holding
+            if not (c["Path"] in parents and c["Kind"] != diff.DELETED
+                    and not any(o["Path"].startswith(c["Path"] + "/") for o in kept))]
 
 
 def layer_exclusions(upper_dir: str) -> list[str]:
     """What a commit's layer leaves out: the init layer's entries, and ``etc/`` or ``dev/``
     when the upper dir holds nothing else there (dockerd's layer has them only when a change
     was made inside)."""
-    out = [p.lstrip("/") for p in INIT_PATHS]
+    out = [p.lstrip("/") for p in INIT_PATHS if not _holds_entries(upper_dir, p)]
     for name in INIT_DIRS:
         try:
             entries = os.listdir(os.path.join(upper_dir, name))
@@ -61,6 +67,15 @@ def layer_exclusions(upper_dir: str) -> list[str]:
         if all(f"/{name}/{entry}" in INIT_PATHS for entry in entries):
             out.append(name)
     return out
+
+
+def _holds_entries(upper_dir: str, path: str) -> bool:
+    """Whether the init directory ``path`` (``/proc``, ``/dev/shm``…) holds anything in the
+    upper dir: a commit's layer has it then, as dockerd's (a file of the init layer, none)."""
+    try:
+        return bool(os.listdir(upper_dir + path))
+    except OSError:
+        return False
 
 
 def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = None,

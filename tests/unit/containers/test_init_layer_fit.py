@@ -111,3 +111,18 @@ def test_the_init_layer_is_neither_a_change_nor_in_a_commit(tmp_path: Path) -> N
                                                 {"Path": "/dev/mine", "Kind": diff.ADDED},
                                                 {"Path": "/x", "Kind": diff.ADDED}]
     assert "dev" not in commit.layer_exclusions(record.upper_dir)
+
+
+def test_an_init_directory_holding_the_containers_files_is_modified(tmp_path: Path) -> None:
+    """``-w /proc/foo``: dockerd's create makes it in its container layer, over the init
+    layer's /proc — ``C /proc``, ``A /proc/foo`` in docker diff, both in a commit's layer."""
+    layer = tmp_path / "layer"
+    (layer / "bin").mkdir(parents=True)
+    record = _container(tmp_path, layer)
+    _fit_init_layer(record)
+    Path(record.upper_dir, "proc", "foo").mkdir()
+    found = diff.changes(record.lower_dirs, record.upper_dir)
+    assert commit.without_init_paths(found) == [{"Path": "/proc", "Kind": diff.MODIFIED},
+                                                {"Path": "/proc/foo", "Kind": diff.ADDED}]
+    excluded = commit.layer_exclusions(record.upper_dir)
+    assert "proc" not in excluded and {"sys", "dev/pts", "dev"} <= set(excluded)
