@@ -177,7 +177,7 @@ class ContainerManager:
     def listing(self, all: bool = False, limit: int = -1, size: bool = False,
              filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         from .views import listing
-        return listing(self.all(), all, limit, size, filters or {})
+        return listing(self.all(), all, limit, size, filters or {}, self.engine.store.lineage)
 
     def top(self, name: str, ps_args: str = "") -> dict[str, Any]:
         from .views import top

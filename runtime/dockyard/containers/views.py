@@ -204,12 +204,6 @@ def _label_match(labels: dict[str, str], spec: str) -> bool:
     return key in labels and (not eq or labels[key] == value)
 
 
-def _ancestor(record: ContainerRecord, value: str) -> bool:
-    return value in (record.image, record.image_id) or record.image_id.removeprefix(
-        "sha256:").startswith(value.removeprefix("sha256:")) or (
-        ":" not in value and record.image == value + ":latest")
-
-
 _PS_FILTERS: Final = ("status", "name", "id", "label", "ancestor", "exited", "network", "volume",
                       "before", "since", "health", "is-task", "publish", "expose",
                       "isolation")  # taken and ignored on Linux, as dockerd's (list_unix.go)
@@ -217,17 +211,22 @@ _PS_FILTERS: Final = ("status", "name", "id", "label", "ancestor", "exited", "ne
 
 class PsFilters(NamedTuple):
     """What :func:`check_filters` read of a ps request's values, once for every container:
-    ``exited``'s codes, ``is-task``, and each ``publish``/``expose`` value's ``port/proto``
-    keys."""
+    ``exited``'s codes, ``is-task``, each ``publish``/``expose`` value's ``port/proto``
+    keys, and each ``ancestor`` value's image IDs."""
 
     exit_codes: frozenset[int]
     is_task: bool | None
     ports: dict[str, dict[str, set[str]]]
+    ancestors: dict[str, frozenset[str]]
 
 
-def check_filters(filters: Filters) -> PsFilters:
+def check_filters(filters: Filters,
+                  lineage: Callable[[str], frozenset[str]] = lambda _: frozenset()) -> PsFilters:
     """``docker ps --filter`` keys and values dockerd refuses, in its words and its order
-    (foldFilter's), before any container is looked at; what it read of them."""
+    (foldFilter's), before any container is looked at; what it read of them. ``lineage``: the
+    image IDs an ``ancestor`` value stands for (the image store's; dockerd's GetImage and the
+    images built on it — a container matches by its image's ID, never by the name it was
+    created with)."""
     check_keys(filters, _PS_FILTERS)
     codes = _exit_codes(filters)
     for v in filters.get("status", []):
@@ -237,7 +236,7 @@ def check_filters(filters: Filters) -> PsFilters:
     health.check_filter(filters.get("health", []))
     port_sets = {key: {v: _port_set(v, key) for v in filters.get(key, [])}
                  for key in ("publish", "expose")}
-    return PsFilters(codes, is_task, port_sets)
+    return PsFilters(codes, is_task, port_sets, {v: lineage(v) for v in filters.get("ancestor", [])})
 
 
 def _exit_codes(filters: Filters) -> frozenset[int]:
@@ -295,7 +294,7 @@ def matches(record: ContainerRecord, filters: dict[str, list[str]],
         "name": lambda v: go_match(v, record.name) or go_match(v, record.name.removeprefix("/")),
         "id": lambda v: record.id.startswith(v),
         "label": lambda v: _label_match(record.config.get("Labels") or {}, v),
-        "ancestor": lambda v: _ancestor(record, v),
+        "ancestor": lambda v: record.image_id in read.ancestors[v],
         "exited": lambda v: (record.has_been_started and not record.running
                              and record.state["ExitCode"] in read.exit_codes),
         "network": lambda v: _on_network(record, v),
@@ -347,8 +346,9 @@ def _created_between(records: list[ContainerRecord], filters: dict[str, list[str
 
 
 def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
-            filters: dict[str, list[str]]) -> list[dict[str, Any]]:
-    read = check_filters(filters)
+            filters: dict[str, list[str]],
+            lineage: Callable[[str], frozenset[str]] = lambda _: frozenset()) -> list[dict[str, Any]]:
+    read = check_filters(filters, lineage)
     since, before = _created_between(records, filters)
     chosen = [r for r in records if (all_ or limit > 0 or r.running
                                      or "status" in filters or "exited" in filters)

@@ -367,6 +367,22 @@ class ImageStore:
             return rows[0][0] if rows else None
         return None
 
+    def lineage(self, name: str) -> frozenset[str]:
+        """The image ``name`` names and every image built on it (children, theirs…), as
+        dockerd's ps ``ancestor`` filter finds them; none when it names no image (its
+        lookup error is dropped, as dockerd drops it)."""
+        try:
+            found = [self.resolve(name)]
+        except DockyardError:
+            return frozenset()
+        seen: set[str] = set()
+        while found:
+            image_id = found.pop()
+            if image_id not in seen:
+                seen.add(image_id)
+                found.extend(self.meta.children(image_id))
+        return frozenset(seen)
+
     def get(self, name: str) -> ImageRow:
         image = self.meta.image(self.resolve(name))
         if image is None:

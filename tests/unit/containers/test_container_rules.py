@@ -289,8 +289,11 @@ def _record(tmp_path: Path, **state: Any) -> ContainerRecord:
 def test_ps_filters(tmp_path: Path) -> None:
     exited = _record(tmp_path, Status="exited", ExitCode=3)
     exited.has_been_started = True
-    assert views.matches(exited, {"status": ["exited"], "exited": ["3"], "label": ["tier=front"],
-                                  "name": ["we"], "ancestor": ["busybox"], "id": ["abab"]})
+    asked = {"status": ["exited"], "exited": ["3"], "label": ["tier=front"], "name": ["we"],
+             "ancestor": ["busybox"], "id": ["abab"]}
+    images = {"busybox": frozenset({exited.image_id})}  # the image store's lineage, as it answers
+    assert views.matches(exited, asked, views.check_filters(asked, lambda v: images.get(v, frozenset())))
+    assert not views.matches(exited, {"ancestor": ["busybox"]})  # a name: matched by ID alone
     assert not views.matches(exited, {"label": ["tier=back"]})
     with pytest.raises(InvalidArgument, match="Invalid filter 'status=sleeping'"):
         views.matches(exited, {"status": ["sleeping"]})
