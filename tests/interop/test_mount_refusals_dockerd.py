@@ -44,6 +44,8 @@ CASES: dict[str, dict[str, Any]] = {
     "tmpfs before binds": {"Tmpfs": {"rel": ""}, "Binds": ["a:b:c:d"]},
     "mounts before binds": {"Binds": ["a:b:c:d"], "Mounts": [{"Type": "foo", "Target": "/x"}]},
     "mounts before tmpfs": {"Tmpfs": {"rel": ""}, "Mounts": [{"Type": "foo", "Target": "/x"}]},
+    "bind at a tmpfs": {"Tmpfs": {"/x": ""}, "Binds": ["/tmp:/x/"]},
+    "volume at a tmpfs": {"Tmpfs": {"/x": ""}, "Binds": ["vv:/x"]},
 }
 _BIND = {"Type": "bind", "Target": "/x"}
 _BOGUS = {"Propagation": "bogus"}

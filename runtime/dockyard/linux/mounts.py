@@ -641,8 +641,17 @@ _TMPFS_CLEAR: Final = {"rw": sc.MS_RDONLY, "exec": sc.MS_NOEXEC, "suid": sc.MS_N
 
 
 def tmpfs(root: str, target: str, options: list[str], read_only: bool) -> None:
+    """A tmpfs as runc mounts one: writable, then given the mode of the directory it covers,
+    if there was one (runc's chmod: over busybox's /home it is 755 whatever ``mode=`` says; a
+    second tmpfs at one place takes the first's), then made read-only if asked by a bind
+    remount (its superblock stays rw)."""
     dest = in_root(root, target)
-    ensure_dir(dest)
+    try:
+        covered = os.stat(dest).st_mode
+    except FileNotFoundError:
+        covered = 0
+    if not stat.S_ISDIR(covered):
+        ensure_dir(dest)  # refused if there is a file
     flags = NOSUID_NODEV_NOEXEC | (sc.MS_RDONLY if read_only else 0)
     data = []
     for word in options:
@@ -652,7 +661,11 @@ def tmpfs(root: str, target: str, options: list[str], read_only: bool) -> None:
             flags &= ~_TMPFS_CLEAR[word]
         elif word not in ("rprivate", "private", "shared", "rshared", "slave", "rslave"):
             data.append(word)
-    sc.mount("tmpfs", dest, "tmpfs", flags, ",".join(data) or None)
+    sc.mount("tmpfs", dest, "tmpfs", flags & ~sc.MS_RDONLY, ",".join(data) or None)
+    if covered:
+        os.chmod(dest, stat.S_IMODE(covered))
+    if flags & sc.MS_RDONLY:
+        remount_readonly(dest)
 
 
 def pivot(root: str) -> None:

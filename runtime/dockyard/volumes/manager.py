@@ -127,9 +127,12 @@ class VolumeManager:
     def told_mounts(self, record: Any, action: str) -> None:
         """dockerd's ``mount`` of each volume a container has, at every start (after the
         network's connect, before the container's start), and ``unmount`` when it stops
-        (after the network's disconnect); binds and tmpfs have none. Attributes as dockerd's."""
+        (after the network's disconnect); binds and tmpfs have none, nor has a ``mount`` a
+        volume under a ``Tmpfs`` one, which is not mounted (its ``unmount`` is told). Attributes
+        as dockerd's."""
+        tmpfs = {posixpath.normpath(str(d)) for d in record.host_config.get("Tmpfs") or {}}
         for point in record.mounts:
-            if point.get("Type") != "volume":
+            if point.get("Type") != "volume" or action == "mount" and point.get("Destination") in tmpfs:
                 continue
             attrs = {"container": record.id}
             if action == "mount":
@@ -205,7 +208,8 @@ class VolumeManager:
         try:
             for req in requests:
                 mount, point = self._resolve_one(record, req, made)
-                mounts.append(mount)
+                if req.mounted:
+                    mounts.append(mount)
                 if point is not None:
                     points.append(point)
         except BaseException:
@@ -258,8 +262,8 @@ class VolumeManager:
         if new or not req.inherited:  # dockerd tells of each container's use of a named volume
             self._told(volume.name, "create")
         req.driver = "local"
-        if not req.mode and req.listed and req.from_binds:
-            req.mode = "z"  # dockerd's default for a local volume named in Binds
+        if not req.mode and req.registered:
+            req.mode = "z"  # dockerd's default for a local volume named in Binds or Mounts
         return volume
 
     def _forget(self, cid: str) -> None:
@@ -343,12 +347,15 @@ class _Claim:
 
 
 def _dedupe(requests: list[parse.MountRequest]) -> list[parse.MountRequest]:
-    """Later sources win over ``--volumes-from`` ones at the same destination."""
-    by_dest: dict[str, parse.MountRequest] = {}
-    for req in requests:
-        by_dest[req.destination] = req
-    return sorted(by_dest.values(), key=lambda r: (len([p for p in r.destination.split("/") if p]),
-                                                   r.destination))
+    """The container's own requests win over ``--volumes-from`` ones at the same destination,
+    and a later of these over an earlier; its own are kept as ``parse.requests`` gave them (a
+    ``--mount`` tmpfs after a ``Tmpfs`` one at its destination)."""
+    inherited = {req.destination: req for req in requests if req.inherited}
+    own = [req for req in requests if not req.inherited]
+    for req in own:
+        inherited.pop(req.destination, None)
+    return sorted([*inherited.values(), *own],
+                  key=lambda r: (len([p for p in r.destination.split("/") if p]), r.destination))
 
 
 def _created_root(record: Any) -> list[str]:

@@ -64,7 +64,8 @@ class MountRequest:
     tmpfs_data: list[str] = field(default_factory=list)
     create_source: bool = False    # a -v bind whose host directory may be made
     listed: bool = True            # shown in the container's Mounts (not for HostConfig.Tmpfs)
-    from_binds: bool = False       # named in HostConfig.Binds (a local volume's Mode is "z")
+    registered: bool = False       # named in Binds or Mounts, not Config.Volumes: dockerd's
+    #                                registerMountPoints gives a local volume's Mode "z"
     recursive: bool = True         # a bind's submounts too (BindOptions.NonRecursive: false)
     inherited: bool = False        # from HostConfig.VolumesFrom (no volume "create" event)
     subpath: str = ""              # VolumeOptions.Subpath, lexically checked (.subpath)
@@ -72,6 +73,7 @@ class MountRequest:
     asked: bool = False            # a bind's propagation was asked for (a -v mode word,
     #                                BindOptions.Propagation): dockerd's Spec.BindOptions
     implied: bool = False          # rslave given for a bind in the daemon's root, not asked
+    mounted: bool = True           # False: a --mount under a HostConfig.Tmpfs one (shown only)
 
 
 class InvalidMount(InvalidArgument):
@@ -164,7 +166,7 @@ def parse_bind(raw: str, check_name: bool = True) -> MountRequest:
     if kind == "volume" and source and check_name:
         check_volume_name(source)
     req = MountRequest(type=kind, destination=posixpath.normpath(target), mode=mode,
-                       read_only="ro" in words, copy_data="nocopy" not in words, from_binds=True)
+                       read_only="ro" in words, copy_data="nocopy" not in words, registered=True)
     if kind == "bind":
         req.source, req.spec_source = posixpath.normpath(source), source
         req.create_source = True
@@ -212,7 +214,7 @@ def parse_mount(spec: dict[str, Any], checked: bool = False,
     kind = str(spec.get("Type") or "")
     source = str(spec.get("Source") or "")
     req = MountRequest(type=kind, destination=posixpath.normpath(str(spec.get("Target") or "")),
-                       read_only=bool(spec.get("ReadOnly")))
+                       read_only=bool(spec.get("ReadOnly")), registered=True)
     if kind == "bind":
         options = spec.get("BindOptions") or {}
         req.create_source = bool(options.get("CreateMountpoint"))
@@ -357,8 +359,14 @@ def requests(config: dict[str, Any], host_config: dict[str, Any], checked: bool 
     passed :func:`check_mount` and :func:`check_tmpfs_destination` (a create's, before the
     image); else they are checked here, first. Then dockerd's ``registerMountPoints`` order:
     each ``Binds`` entry parsed, its daemon-root rule (``daemon_root``: a create's, see
-    :func:`check_daemon_root`), its duplicate, its volume's name; then each ``Mounts`` entry
-    likewise (its duplicate named by its ``Target`` as written)."""
+    :func:`check_daemon_root`), its duplicate (of a bind or a ``Tmpfs`` one), its volume's
+    name; then each ``Mounts`` entry likewise (its duplicate, of a bind or a ``--mount``, named
+    by its ``Target`` as written).
+
+    A ``--mount`` where a ``Tmpfs`` one is, dockerd 20.10 takes (its duplicate check skips
+    them): a tmpfs is mounted over the ``Tmpfs`` one (the two sort in this order), a bind or a
+    volume is shown (and a volume made and filled) but not mounted (``mounted``): dockerd's
+    start skips a mount point where a tmpfs is."""
     mount_specs = host_config.get("Mounts") or []
     tmpfs_specs = host_config.get("Tmpfs") or {}
     if not checked:
@@ -367,35 +375,46 @@ def requests(config: dict[str, Any], host_config: dict[str, Any], checked: bool 
         for destination in tmpfs_specs:
             check_tmpfs_destination(str(destination))
     tmpfs = [parse_tmpfs(d, str(v or ""), True) for d, v in tmpfs_specs.items()]
+    under_tmpfs = {req.destination for req in tmpfs}
     taken: dict[str, MountRequest] = {}
     binds = []
     for raw in host_config.get("Binds") or []:
         req = parse_bind(str(raw), check_name=False)
         check_daemon_root(req, daemon_root)
-        _take(taken, req, tmpfs, req.destination)
+        _take(taken, req, req.destination, under_tmpfs)
         binds.append(req)
     for spec in mount_specs:
         req = parse_mount(spec, checked=True, check_name=False)
         check_daemon_root(req, daemon_root)
-        _take(taken, req, tmpfs, str(spec.get("Target") or ""))
-    for req in tmpfs:
-        _take(taken, req, [], req.destination)
+        _take(taken, req, str(spec.get("Target") or ""))
+        req.mounted = req.type == "tmpfs" or req.destination not in under_tmpfs
+    _take_tmpfs(tmpfs)
     driver = str(host_config.get("VolumeDriver") or "")
     for path in sorted(config.get("Volumes") or {}):
         req = parse_config_volume(str(path))
-        if taken.setdefault(req.destination, req) is req:
+        if req.destination not in under_tmpfs and taken.setdefault(req.destination, req) is req:
             binds.append(req)
     for req in binds:
         if req.type == "volume" and not req.driver:
             req.driver = driver
-    return sorted(taken.values(), key=lambda r: (_depth(r.destination), r.destination))
+    return sorted([*tmpfs, *taken.values()], key=lambda r: (_depth(r.destination), r.destination))
 
 
-def _take(taken: dict[str, MountRequest], req: MountRequest, tmpfs: list[MountRequest],
-          shown: str) -> None:
-    """``req`` taken at its destination, unless one is there (``shown`` names it then); a
-    volume's name checked after (dockerd's volume create, once the duplicate is ruled out)."""
-    if req.destination in taken or any(t.destination == req.destination for t in tmpfs):
+def _take_tmpfs(tmpfs: list[MountRequest]) -> None:
+    """Two ``Tmpfs`` keys that clean to one path are refused."""
+    seen: set[str] = set()
+    for req in tmpfs:
+        if req.destination in seen:
+            raise InvalidMount(f"Duplicate mount point: {req.destination}")
+        seen.add(req.destination)
+
+
+def _take(taken: dict[str, MountRequest], req: MountRequest, shown: str,
+          tmpfs: frozenset[str] | set[str] = frozenset()) -> None:
+    """``req`` taken at its destination, unless one is there, or a ``Tmpfs`` one for a bind
+    (``shown`` names it then); a volume's name checked after (dockerd's volume create, once
+    the duplicate is ruled out)."""
+    if req.destination in taken or req.destination in tmpfs:
         raise InvalidMount(f"Duplicate mount point: {shown}")
     if req.type == "volume" and req.name:
         check_volume_name(req.name)

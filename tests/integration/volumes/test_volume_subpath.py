@@ -75,8 +75,8 @@ def test_inspect_shows_the_volume_and_the_request(client: Any, cli: DockerCLI) -
     assert cid.returncode == 0, cid.stderr
     [info] = json.loads(cli("inspect", cid.stdout.strip()).stdout)
     assert info["Mounts"] == [{"Type": "volume", "Name": "sp-inspect", "Source": str(data),
-                               "Destination": "/data", "Driver": "local", "Mode": "", "RW": True,
-                               "Propagation": ""}]
+                               "Destination": "/data", "Driver": "local", "Mode": "z", "RW": True,
+                               "Propagation": ""}]  # a --mount's local volume: dockerd's "z"
     [spec] = info["HostConfig"]["Mounts"]
     assert spec["VolumeOptions"]["Subpath"] == "sub/dir"
     # docker cp mounts the volumes as a start does: the subpath's file is at /data/f

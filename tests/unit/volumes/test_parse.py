@@ -151,6 +151,15 @@ def test_duplicate_mount_point(host_config: dict[str, object]) -> None:
         parse.requests({}, host_config)
 
 
+def test_a_mount_beside_a_tmpfs_is_taken() -> None:
+    """dockerd 20.10: a tmpfs --mount is mounted over a Tmpfs one, a volume's is shown only."""
+    reqs = parse.requests({"Volumes": {"/v": {}}}, {"Tmpfs": {"/t": "size=1m", "/v": ""}, "Mounts": [
+        {"Type": "tmpfs", "Target": "/t"}, {"Type": "volume", "Source": "vv", "Target": "/v"}]})
+    assert [(r.type, r.destination, r.listed, r.mounted) for r in reqs] == [
+        ("tmpfs", "/t", False, True), ("tmpfs", "/t", True, True),
+        ("tmpfs", "/v", False, True), ("volume", "/v", True, False)]
+
+
 def test_config_volume_relative_is_below_the_root_and_the_root_is_refused() -> None:
     """dockerd takes any ``Config.Volumes`` key, cleaned; only the root itself is refused here."""
     (data,) = parse.requests({"Volumes": {"data/../data/": {}}}, {})
