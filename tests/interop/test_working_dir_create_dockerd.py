@@ -171,3 +171,26 @@ def test_a_remapped_daemon_makes_it_for_the_remapped_root(remapped_pair: tuple[s
             client.close()
     assert seen["dockyard"] == seen["dockerd"]
     assert seen["dockerd"][0]["deep/a/b"] == (0, 0, "0o40755")
+
+
+@pytest.mark.parametrize("workdir", ["/proc/foo", "/etc/mtab/x"])
+def test_a_start_that_cannot_make_it(loaded: dict[str, Any], workdir: str) -> None:
+    """What the create made under /proc is hidden by the start's procfs: runc's MkdirAll of the
+    cwd fails, in Go's words for the part it names (500 and 128; ENOTDIR's 400, 127 and hint)."""
+    seen = {}
+    for name, (_cli, client) in loaded.items():
+        api = client.api
+        cid = api.create_container("busybox", ["pwd"], working_dir=workdir,
+                                   host_config=api.create_host_config(network_mode="none"))["Id"]
+        try:
+            try:
+                api.start(cid)
+                started: tuple[int, str] = (0, "")
+            except docker.errors.APIError as exc:
+                started = (exc.status_code, str(exc.explanation))
+            state = api.inspect_container(cid)["State"]
+        finally:
+            api.remove_container(cid, force=True)
+        seen[name] = (started, state["Status"], state["ExitCode"], state["Error"])
+    assert seen["dockyard"] == seen["dockerd"]
+    assert "error during container init: mkdir " in seen["dockerd"][0][1]

@@ -17,6 +17,7 @@ output, exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -232,11 +233,35 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
     if not spec.privileged:
         mounts.mask(masked)
         mounts.make_readonly(readonly)
-    if spec.cwd != "/":
-        os.makedirs(spec.cwd, 0o755, exist_ok=True)
+    if spec.cwd != "/":  # the create made it; a mount over it hides that (runc makes it too)
+        mkdir_all(spec.cwd)
     if spec.read_only:
         mounts.remount_readonly("/")
     mark(spec.id, "child.masked")
+
+
+def mkdir_all(path: str, mode: int = 0o755) -> None:
+    """Go's ``os.MkdirAll``, as runc's ``prepareRootfs`` makes the cwd, failing in runc's words
+    with the part Go names: ``mkdir /proc/foo: no such file or directory`` (procfs refuses),
+    ``mkdir /etc/mtab: not a directory`` (a link to a file, followed)."""
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            return
+        failed = errno.ENOTDIR
+    except OSError:
+        parent = path.rstrip("/").rpartition("/")[0]
+        if parent:
+            mkdir_all(parent, mode)
+        try:
+            os.mkdir(path, mode)
+            return
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(path).st_mode):
+                    return
+            failed = exc.errno or errno.EIO
+    raise OSError(failed, f"error during container init: mkdir {path}: "
+                          f"{os.strerror(failed).lower()}")
 
 
 def _pts_gid(userns: idmap.UserNamespace | None) -> int | None:
