@@ -952,13 +952,13 @@ class ContainerManager:
             raise DockyardError(f"Cannot update container {record.id}: {detail}") from None
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from .views import check_prune_filters, matches_prune
+        from .views import check_prune_filters, matches_prune, size_rw
         check_prune_filters(filters)
         deleted, reclaimed = [], 0
         for record in self.all():
             if record.running or not matches_prune(record, filters):
                 continue
-            reclaimed += _du(record.upper_dir)
+            reclaimed += size_rw(record)
             try:
                 self.remove(record.id)
             except (Conflict, NotFound):
@@ -1260,14 +1260,3 @@ def _endpoints(networking: dict[str, Any], default_network: str = "bridge") -> d
     if "default" in endpoints:
         endpoints[default_network] = endpoints.pop("default")
     return {**networking, "EndpointsConfig": endpoints}
-
-
-def _du(path: str) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
-    return total

@@ -156,7 +156,7 @@ def summary(record: ContainerRecord, size: bool = False,
         "Mounts": record.mounts,
     }
     if size:
-        item["SizeRw"] = max(files_size([record.upper_dir]) - _runtime_files_size(record), 0)
+        item["SizeRw"] = size_rw(record)
         item["SizeRootFs"] = item["SizeRw"] + files_size(record.lower_dirs)
     return item
 
@@ -169,6 +169,12 @@ def _etc_paths(record: ContainerRecord) -> dict[str, str]:
     if record.etc_dir:
         return {key: str(Path(record.etc_dir, name)) for key, name in names}
     return {key: str(path) if (path := record.dir / name).exists() else "" for key, name in names}
+
+
+def size_rw(record: ContainerRecord) -> int:
+    """dockerd's SizeRw (GetContainerLayerSize): the container's own files, each inode once,
+    without its init layer's — what ps -s shows and a prune reclaims."""
+    return max(files_size([record.upper_dir]) - _runtime_files_size(record), 0)
 
 
 def _runtime_files_size(record: ContainerRecord) -> int:
