@@ -899,17 +899,24 @@ class ContainerManager:
                     self._saver.save(parent)
 
     def rename(self, name: str, new_name: str) -> None:
-        record = self.get(name)
-        if not new_name:
+        """dockerd 20.10's ContainerRename: the names checked, ``/`` put before the new one,
+        the container looked up, then the new name reserved — its refusals (a bad name shown
+        with its ``/``, one in use) wrapped in 'Error when allocating new name: '."""
+        if not name or not new_name:
             raise InvalidArgument("Neither old nor new names may be empty")
+        new_name = new_name if new_name.startswith("/") else "/" + new_name
+        record = self.get(name)
         with self._lock:
             old = record.name
-            if _create.check_name(new_name) == old:
+            if new_name == old:
                 raise InvalidArgument("Renaming a container with the same name as its current "
                                       "name")
             self._names.pop(old, None)
             try:
                 record.name = self._claim_name(new_name, record.id)
+            except (InvalidArgument, Conflict) as exc:
+                self._names[old] = record.id
+                raise type(exc)(f"Error when allocating new name: {exc}") from None
             except BaseException:
                 self._names[old] = record.id
                 raise
