@@ -35,7 +35,8 @@ from ..volumes import parse as mountspec
 from . import health, logopts, unsupported
 from .spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, ContainerSpec, Mount, User
 
-NAME_RE: Final = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# \Z where Go's regexp has $: Python's $ also takes a trailing newline
+NAME_RE: Final = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
 RESTART_POLICIES: Final = ("", "no", "always", "on-failure", "unless-stopped")
 _DAEMON_DEFAULTS: Final = DaemonConfig(data_root=Path("/"), hosts=[])  # a daemon started without any
 

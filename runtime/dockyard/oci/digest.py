@@ -9,7 +9,8 @@ from typing import Final
 from ..errors import InvalidArgument
 
 ALGORITHMS: Final = {"sha256": 64, "sha512": 128}
-_DIGEST = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9=_-]{32,})$")
+# \Z where Go's regexp has $: Python's $ also takes a trailing newline
+_DIGEST = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-fA-F0-9=_-]{32,})\Z")
 
 
 class InvalidDigest(InvalidArgument):

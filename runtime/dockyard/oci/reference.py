@@ -22,9 +22,10 @@ NAME_TOTAL_MAX = 255
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
-_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+# \Z where Go's regexp has $: Python's $ also takes a trailing newline
+_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
+_DOMAIN_RE = re.compile(rf"^{_DOMAIN}\Z")
+TAG_RE = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)
 
 
 class InvalidReference(InvalidArgument):

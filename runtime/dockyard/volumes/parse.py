@@ -32,7 +32,8 @@ from ..errors import InvalidArgument
 from ..gostrconv import quote
 from .subpath import is_local
 
-NAME_RE: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# \Z where Go's regexp has $: Python's $ also takes a trailing newline
+NAME_RE: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
 PROPAGATIONS: Final = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 DEFAULT_PROPAGATION: Final = "rprivate"
 DAEMON_ROOT_PROPAGATIONS: Final = ("rslave", "rshared")  # what a bind in the daemon's root may ask
@@ -101,7 +102,7 @@ def check_volume_name(name: str) -> None:
         raise InvalidMount(f"create {name}: volume name is too short, names should be at least "
                            "two alphanumeric characters")
     if not NAME_RE.match(name):
-        raise InvalidMount(f'create {name}: "{name}" includes invalid characters for a local '
+        raise InvalidMount(f'create {name}: {quote(name)} includes invalid characters for a local '
                            'volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you '
                            "intended to pass a host directory, use absolute path")
 

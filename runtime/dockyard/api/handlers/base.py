@@ -85,7 +85,8 @@ class EngineHandler(tornado.web.RequestHandler):
         return value.strip().lower() not in _FALSE
 
     def str_arg(self, name: str) -> str | None:
-        value = self.get_query_argument(name, None)
+        """As sent (Go's r.Form.Get strips nothing: a name ending in a newline is refused)."""
+        value = self.get_query_argument(name, None, strip=False)
         return value if value else None
 
     def filters_arg(self) -> dict[str, list[str]]:

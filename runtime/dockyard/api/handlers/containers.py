@@ -188,7 +188,7 @@ class UnpauseHandler(ContainersHandler):
 
 class RenameHandler(ContainersHandler):
     async def post(self, name: str) -> None:
-        self.containers.rename(name, self.get_query_argument("name", ""))
+        self.containers.rename(name, self.get_query_argument("name", "", strip=False))
         self.no_content()
 
 
