@@ -612,7 +612,7 @@ class ContainerManager:
                  cid: str, code: int, error: str) -> None:
         with self._lock:
             waiters = table.pop(cid, [])
-        body = {"StatusCode": code, "Error": {"Message": error} if error else None}
+        body = _wait_body(code, error)
         for future in waiters:
             if not future.done():
                 future.set_result(body)
@@ -653,17 +653,15 @@ class ContainerManager:
 
     def exit_future(self, name: str, condition: str = "not-running"
                     ) -> concurrent.futures.Future[dict[str, Any]]:
-        """A future of the wait body; ``condition`` as dockerd: not-running, next-exit, removed."""
-        if condition not in ("", "not-running", "next-exit", "removed"):
-            raise InvalidArgument(f"invalid condition: \"{condition}\"")
+        """A future of the wait body; ``condition`` as dockerd 20.10's postContainersWait:
+        next-exit, removed, and not-running for any other (its switch has no refusal)."""
         record = self.get(name)
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
         with self._lock:
-            if condition in ("", "not-running") and not record.running \
+            if condition not in ("next-exit", "removed") and not record.running \
                     and not record.state["Restarting"]:
-                error = record.state.get("Error") or ""
-                future.set_result({"StatusCode": record.state["ExitCode"],
-                                   "Error": {"Message": error} if error else None})
+                future.set_result(_wait_body(record.state["ExitCode"],
+                                             record.state.get("Error") or ""))
             else:
                 table = self._remove_waiters if condition == "removed" else self._exit_waiters
                 table.setdefault(record.id, []).append(future)
@@ -1202,6 +1200,11 @@ def _remove_cgroup(container_id: str, cg: Any, attempts: int = 6) -> None:
         except OSError as exc:
             if attempt == attempts - 1:
                 log.warning("could not remove the cgroup of %s: %s", container_id, exc)
+
+
+def _wait_body(code: int, error: str) -> dict[str, Any]:
+    """A wait's answer, its keys in dockerd's order (ContainerWaitOKBody: Error first)."""
+    return {"Error": {"Message": error} if error else None, "StatusCode": code}
 
 
 def _discard(directory: Path) -> None:
