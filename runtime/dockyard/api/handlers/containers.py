@@ -426,15 +426,16 @@ class EventsHandler(ContainersHandler):
     async def get(self) -> None:
         since, until = self.str_arg("since"), self.str_arg("until")
         since_ns = parse_time(since) if since else None
-        until_ns = max(parse_time(until), 1) if until else 0  # "0" is a time too (1970)
-        if since_ns is not None and until_ns and until_ns < since_ns:
+        until_ns = parse_time(until) if until else None  # "0" is a time too (1970)
+        if since_ns is not None and until_ns is not None and until_ns < since_ns:
             raise InvalidArgument(f"`since` time ({since}) cannot be after `until` time ({until})")
         filters = self.filters_arg()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         bus = self.engine.events
         callback = lambda e: loop.call_soon_threadsafe(queue.put_nowait, e)
-        history = bus.subscribe(callback, since_ns)
+        # dockerd replays its buffer when either bound is given: until alone, from its first event
+        history = bus.subscribe(callback, since_ns if since_ns is not None or not until else 0)
         self.set_header("Content-Type", "application/json")
         try:
             await self._stream(history, queue, filters, until_ns)
@@ -444,9 +445,9 @@ class EventsHandler(ContainersHandler):
             bus.unsubscribe(callback)
 
     async def _stream(self, history: list[dict[str, Any]], queue: asyncio.Queue[dict[str, Any]],
-                      filters: dict[str, list[str]], until_ns: int) -> None:
+                      filters: dict[str, list[str]], until_ns: int | None) -> None:
         await self.flush()
-        for event in history:
+        for event in history:  # dockerd's buffer: an until of 0 (1970) bounds none of it
             if until_ns and event["timeNano"] > until_ns:
                 self.finish()
                 return
@@ -454,12 +455,12 @@ class EventsHandler(ContainersHandler):
                 self.write(gojson.dumps(event) + "\n")
         await self.flush()
         while True:
-            timeout = max(0.0, until_ns / 1e9 - time.time()) if until_ns else None
+            timeout = max(0.0, until_ns / 1e9 - time.time()) if until_ns is not None else None
             try:
                 event = await asyncio.wait_for(queue.get(), timeout)
             except TimeoutError:
                 break
-            if until_ns and event["timeNano"] > until_ns:
+            if until_ns is not None and event["timeNano"] > until_ns:
                 break
             if event_matches(event, filters):
                 self.write(gojson.dumps(event) + "\n")
