@@ -252,26 +252,6 @@ async def relay(stream: HijackedStream, stdin: int | None, outputs: list[tuple[i
                 await asyncio.gather(task, return_exceptions=True)
 
 
-def detach_sequence(keys: str) -> bytes:
-    """Docker's ``--detach-keys`` ("ctrl-p,ctrl-q", "a,ctrl-@") as the bytes to watch for."""
-    out = bytearray()
-    for key in (k.strip() for k in keys.split(",") if k.strip()):
-        lowered = key.lower()
-        if lowered.startswith("ctrl-") and len(key) == 6:
-            char = lowered[5]
-            if "a" <= char <= "z":
-                out.append(ord(char) - ord("a") + 1)
-            elif char in "@[\\]^_":
-                out.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[char])
-            else:
-                raise ValueError(f"Unknown character: '{key}'")
-        elif len(key) == 1:
-            out += key.encode()
-        else:
-            raise ValueError(f"Unknown character: '{key}'")
-    return bytes(out)
-
-
 class DetachScanner:
     """Holds back input that could start the detach sequence; releases it on a mismatch."""
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Conflict, DockyardError, InvalidArgument, NotFound
+from ..goterm import detach_sequence
 from ..linux import users
 from ..linux.enter import ExecSpec
 from ..linux.launcher import StartFailed
@@ -178,10 +179,16 @@ class ExecManager:
     # ---- the API's verbs ---------------------------------------------------------------------
 
     def create(self, container: str, config: dict[str, Any]) -> str:
-        record = self._running_record(container)
-        cmd = config.get("Cmd")
+        cmd = config.get("Cmd")  # dockerd's router, before the container is looked up
         if not cmd or not isinstance(cmd, list) or not all(isinstance(c, str) for c in cmd):
             raise InvalidArgument("No exec command specified")
+        record = self._running_record(container)
+        keys = config.get("DetachKeys")
+        if keys:  # ContainerExecCreate's plain error: a 500
+            try:
+                detach_sequence(keys)
+            except ValueError:
+                raise DockyardError(f"Invalid escape keys ({keys}) provided") from None
         linked = links.exec_env(record, self.engine.containers.get)  # dockerd: at the create
         exec_id = secrets.token_hex(32)
         with self._lock:

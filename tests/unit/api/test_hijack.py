@@ -25,11 +25,11 @@ from dockyard.api.hijack import (
     DetachScanner,
     FrameReader,
     demux,
-    detach_sequence,
     frame,
     hijack,
     read_frames,
 )
+from dockyard.goterm import detach_sequence
 from dockyard.testing.apiserver import ThreadedServer
 
 events: list[str] = []

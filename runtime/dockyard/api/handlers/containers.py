@@ -32,6 +32,7 @@ from ...containers.logs import (
 from ...distribution.manifests import parse_platform
 from ...errors import InvalidArgument
 from ...gostrconv import atoi as go_atoi
+from ...goterm import detach_sequence
 from ..compat import (
     adapt_container_inspect,
     adapt_container_summaries,
@@ -47,7 +48,6 @@ from ..hijack import (
     STDOUT,
     DetachScanner,
     content_type,
-    detach_sequence,
     frame,
     hijack,
 )

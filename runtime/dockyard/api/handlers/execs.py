@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from ...errors import DockyardError, InvalidArgument, Unavailable
-from ..hijack import DEFAULT_DETACH_KEYS, STDERR, STDOUT, detach_sequence, frame, hijack, relay
+from ...goterm import detach_sequence
+from ..hijack import DEFAULT_DETACH_KEYS, STDERR, STDOUT, frame, hijack, relay
 from .base import EngineHandler
 
 
@@ -24,7 +25,8 @@ def json_body(handler: EngineHandler) -> dict[str, Any]:
 
 def check_detach_keys(keys: str | None, words: str) -> None:
     """dockerd refuses detach keys it cannot read before anything starts: ``words`` is its
-    wording ("detach" for a container's attach, "escape" for an exec's create)."""
+    wording ("detach" for a container's attach; an exec's create checks its own, after the
+    container, in ``containers/execs.py``)."""
     if keys:
         try:
             detach_sequence(keys)
@@ -37,7 +39,6 @@ class CreateHandler(EngineHandler):
 
     async def post(self, name: str) -> None:
         body = json_body(self)
-        check_detach_keys(body.get("DetachKeys"), "escape")
         exec_id = await self.call(self.engine.execs.create, name, body)
         self.write_json({"Id": exec_id}, status=201)
 
