@@ -960,7 +960,7 @@ class ContainerManager:
         from .views import check_prune_filters, matches_prune, size_rw
         check_prune_filters(filters)
         deleted, reclaimed = [], 0
-        for record in self.all():
+        for record in sorted(self.all(), key=lambda r: r.created, reverse=True):  # dockerd's List
             if record.running or not matches_prune(record, filters):
                 continue
             reclaimed += size_rw(record)
