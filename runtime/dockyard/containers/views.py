@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -338,28 +338,48 @@ def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> boo
     return True
 
 
-def _created_between(records: list[ContainerRecord], filters: dict[str, list[str]]
-                     ) -> tuple[str, str]:
-    """``before``/``since`` name containers; the bounds are their creation times."""
-    def created(ref: str) -> str:
+def _bounds(records: list[ContainerRecord], filters: dict[str, list[str]]
+            ) -> tuple[ContainerRecord | None, ContainerRecord | None]:
+    """The containers ``before`` and ``since`` name; of several, the oldest before and the
+    newest since (dockerd 20.10 keeps whichever its map walks last: any of them)."""
+    def find(ref: str) -> ContainerRecord:
         for r in records:
             if ref in (r.id, r.name, r.name.lstrip("/")) or (len(ref) >= 3 and r.id.startswith(ref)):
-                return r.created
+                return r
         raise DockyardError(f"no such container {ref}")  # dockerd's words, and its 500
-    before = min((created(v) for v in filters.get("before", [])), default="~")
-    since = max((created(v) for v in filters.get("since", [])), default="")
-    return since, before
+    before = min((find(v) for v in filters.get("before", [])), key=_created, default=None)
+    since = max((find(v) for v in filters.get("since", [])), key=_created, default=None)
+    return before, since
+
+
+def _created(record: ContainerRecord) -> str:
+    return record.created
+
+
+def _between(ordered: list[ContainerRecord], before: ContainerRecord | None,
+             since: ContainerRecord | None) -> Iterator[ContainerRecord]:
+    """dockerd 20.10's walk of the list, newest first: ``before`` skips the containers up to its
+    own, that one too; ``since`` stops at its own — met only once before's is passed
+    (before=B since=B lists what is older than B)."""
+    for r in ordered:
+        if before is not None:
+            if r.id == before.id:
+                before = None
+            continue
+        if since is not None and r.id == since.id:
+            return
+        yield r
 
 
 def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
             filters: dict[str, list[str]],
             lineage: Callable[[str], frozenset[str]] = lambda _: frozenset()) -> list[dict[str, Any]]:
     read = check_filters(filters, lineage)
-    since, before = _created_between(records, filters)
-    chosen = [r for r in records if (all_ or limit > 0 or r.running
-                                     or "status" in filters or "exited" in filters)
-              and since < r.created < before and matches(r, filters, read)]
-    chosen.sort(key=lambda r: r.created, reverse=True)
+    before, since = _bounds(records, filters)
+    ordered = sorted(records, key=_created, reverse=True)
+    chosen = [r for r in _between(ordered, before, since)
+              if (all_ or limit > 0 or r.running or "status" in filters or "exited" in filters)
+              and matches(r, filters, read)]
     if limit > 0:
         chosen = chosen[:limit]
     names = links.names_by_child(records)
