@@ -60,7 +60,7 @@ def share(data_root: str | os.PathLike[str], mountinfo: str | None = None) -> No
     if found is None:
         raise OSError(f"error getting daemon root's parent mount: no mount holds {root}")
     mountpoint, optional = found
-    if _tagged(optional, "shared:", "master:"):
+    if mounts.tagged(optional, "shared:", "master:"):
         if not (mountpoint == root and _ours(marker, root, table)):
             _remove(marker)
         return
@@ -84,7 +84,7 @@ def release(data_root: str | os.PathLike[str], force: bool = False) -> bool:
     table = _mountinfo()
     if not _ours(marker, root, table):
         return False
-    below = [p for p in _mountpoints(table) if p.startswith(root + "/")]
+    below = [e.mountpoint for e in mounts.entries(table) if e.mountpoint.startswith(root + "/")]
     if below and not force:
         log.info("daemon root %s: kept as a shared mount for the next start, %d mount(s) "
                  "below it (first %s)", root, len(below), below[0])
@@ -102,27 +102,17 @@ def _ours(marker: Path, root: str, mountinfo: str) -> bool:
     except OSError:
         return False
     at = _mount_at(root, mountinfo)
-    return (at is not None and at[0] == mount_id and _tagged(at[1], "shared:")
+    return (at is not None and at[0] == mount_id and mounts.tagged(at[1], "shared:")
             and boot == _boot_id())
 
 
 def _mount_at(root: str, mountinfo: str) -> tuple[str, str] | None:
     """(mount id, optional fields) of the mount on top at ``root``: the last one listed there."""
     found = None
-    for line in mountinfo.splitlines():
-        fields = line.partition(" - ")[0].split(" ")
-        if len(fields) >= 6 and mounts.unescape(fields[4]) == root:
-            found = (fields[0], " ".join(fields[6:]))
+    for entry in mounts.entries(mountinfo):
+        if entry.mountpoint == root:
+            found = (entry.id, entry.optional)
     return found
-
-
-def _mountpoints(mountinfo: str) -> list[str]:
-    return [mounts.unescape(line.split(" ")[4]) for line in mountinfo.splitlines()
-            if len(line.split(" ")) > 4]
-
-
-def _tagged(optional: str, *tags: str) -> bool:
-    return any(field.startswith(tags) for field in optional.split(" "))
 
 
 def _write_marker(marker: Path, mount_id: str) -> None:

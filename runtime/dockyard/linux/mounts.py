@@ -92,7 +92,7 @@ def prepare_root(rootfs: str, propagation: str = "") -> None:
     if flags & sc.MS_SHARED:
         with open("/proc/self/mountinfo", encoding="utf-8") as f:
             found = source_mount(rootfs, f.read())
-        if found is not None and any(o.startswith("shared:") for o in found[1].split(" ")):
+        if found is not None and tagged(found[1], "shared:"):
             sc.mount(None, found[0], None, sc.MS_PRIVATE)
 
 
@@ -110,19 +110,37 @@ def detach(path: str) -> None:
     sc.umount2(path, sc.MNT_DETACH)
 
 
+class MountEntry(NamedTuple):
+    """One line of ``/proc/self/mountinfo``: what dockyard reads of it."""
+
+    id: str
+    mountpoint: str  # unescaped
+    optional: str    # the optional fields ("shared:N master:M"), space-separated
+
+
+def entries(mountinfo: str) -> Iterator[MountEntry]:
+    """``mountinfo``'s text, line by line, in the kernel's order."""
+    for line in mountinfo.splitlines():
+        fields = line.partition(" - ")[0].split(" ")
+        if len(fields) >= 6:
+            yield MountEntry(fields[0], unescape(fields[4]), " ".join(fields[6:]))
+
+
+def tagged(optional: str, *tags: str) -> bool:
+    """Whether a mount's optional fields hold one starting with a tag (``shared:``,
+    ``master:``)."""
+    return any(field.startswith(tags) for field in optional.split(" "))
+
+
 def source_mount(path: str, mountinfo: str) -> tuple[str, str] | None:
     """(mount point, optional fields) of the mount holding ``path`` (links resolved by the
     caller) as moby's ``getSourceMount`` and runc's ``getParentMount`` find it in
     ``mountinfo``'s text: among the mount points that are a string prefix of ``path``
     (``mountinfo.ParentsFilter``) the longest, the first of equals. None if there is none."""
     best: tuple[str, str] | None = None
-    for line in mountinfo.splitlines():
-        fields = line.partition(" - ")[0].split(" ")
-        if len(fields) < 6:
-            continue
-        mountpoint = unescape(fields[4])
-        if path.startswith(mountpoint) and (best is None or len(mountpoint) > len(best[0])):
-            best = (mountpoint, " ".join(fields[6:]))
+    for entry in entries(mountinfo):
+        if path.startswith(entry.mountpoint) and (best is None or len(entry.mountpoint) > len(best[0])):
+            best = (entry.mountpoint, entry.optional)
     return best
 
 

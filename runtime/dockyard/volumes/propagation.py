@@ -22,7 +22,7 @@ import os
 from typing import Any
 
 from ..errors import DockyardError
-from ..linux.mounts import bind_propagation
+from ..linux.mounts import bind_propagation, tagged
 from ..linux.mounts import source_mount as _mount_holding
 from .parse import in_daemon_root
 
@@ -69,7 +69,7 @@ def rootfs_propagation(mounts: list[Any], daemon_root: str, container: str = "",
 
 def _ensure(source: str, mountinfo: str, tags: tuple[str, ...], kind: str) -> None:
     mountpoint, optional = source_mount(source, mountinfo)
-    if not any(o.startswith(tags) for o in optional.split(" ")):
+    if not tagged(optional, *tags):
         raise PropagationRefused(f"path {source} is mounted on {mountpoint} but it is not a "
                                  f"{kind} mount")
 
