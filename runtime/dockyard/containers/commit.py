@@ -45,13 +45,20 @@ def without_init_paths(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     (``-w /proc/foo``: dockerd's create makes it) is modified, as the init layer's copied up
     under dockerd."""
     kept = [c for c in found if c["Path"] not in INIT_PATHS]
-    holding = {c["Path"] for c in found if c["Path"] in INIT_PATHS
-               and any(o["Path"].startswith(c["Path"] + "/") for o in kept)}
+
+    def holds(path: str) -> bool:
+        return any(o["Path"].startswith(path + "/") for o in kept)
+
     parents = {os.path.dirname(c["Path"]) for c in found if c["Path"] in INIT_PATHS}
-    return [{"Path": c["Path"], "Kind": diff.MODIFIED} if c["Path"] in holding else c
-            for c in found if c["Path"] not in INIT_PATHS or c["Path"] in holding
-            if not (c["Path"] in parents and c["Kind"] != diff.DELETED
-                    and not any(o["Path"].startswith(c["Path"] + "/") for o in kept))]
+    out = []
+    for c in found:
+        path = c["Path"]
+        if path in INIT_PATHS:
+            if holds(path):
+                out.append({"Path": path, "Kind": diff.MODIFIED})
+        elif not (path in parents and c["Kind"] != diff.DELETED and not holds(path)):
+            out.append(c)
+    return out
 
 
 def layer_exclusions(upper_dir: str) -> list[str]:
