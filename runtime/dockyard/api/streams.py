@@ -20,7 +20,7 @@ import io
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
 
@@ -225,33 +225,29 @@ def stream_error(exc: BaseException) -> bytes:
 
 
 async def write_json_stream(handler: RequestHandler, stream: PulledStream | BackgroundStream) -> None:
-    """Write each item as one JSON line, flushed; errors before the first line propagate."""
+    """Write each item as one JSON line, flushed; an error after the first line ends the stream
+    with a JSON error line (what docker's progress readers show)."""
     handler.set_header("Content-Type", "application/json")
-    started = False
-    try:
-        while (item := await stream.next()) is not END:
-            handler.write(gojson.dumps(item).encode() + b"\n")
-            started = True
-            await handler.flush()
-    except StreamClosedError:
-        return
-    except Exception as exc:
-        if not started:
-            raise
-        _log_stream_error(handler, exc)
-        handler.write(stream_error(exc))
-    finally:
-        await stream.aclose()
+    await _pump(handler, stream, lambda item: gojson.dumps(item).encode() + b"\n",
+                lambda exc: handler.write(stream_error(exc)))
 
 
 async def write_bytes_stream(handler: RequestHandler, stream: PulledStream, content_type: str) -> None:
-    """Write each chunk with backpressure; an error mid-stream cuts the connection."""
+    """Write each chunk with backpressure; an error mid-stream cuts the connection (a raw body
+    has no place for an error line)."""
     handler.set_header("Content-Type", content_type)
+    await _pump(handler, stream, lambda chunk: chunk, lambda exc: abort_connection(handler))
+
+
+async def _pump(handler: RequestHandler, stream: PulledStream | BackgroundStream,
+                encode: Callable[[Any], bytes], failed: Callable[[BaseException], None]) -> None:
+    """Write the stream's items, each flushed; an error before anything was written propagates
+    (the handler answers it with a status), after that it is logged and ``failed`` ends the body."""
     started = False
     try:
-        while (chunk := await stream.next()) is not END:
-            if chunk:
-                handler.write(chunk)
+        while (item := await stream.next()) is not END:
+            if data := encode(item):
+                handler.write(data)
                 started = True
                 await handler.flush()
     except StreamClosedError:
@@ -260,7 +256,7 @@ async def write_bytes_stream(handler: RequestHandler, stream: PulledStream, cont
         if not started:
             raise
         _log_stream_error(handler, exc)
-        abort_connection(handler)
+        failed(exc)
     finally:
         await stream.aclose()
 
