@@ -13,7 +13,8 @@ shows as ``n/a (endpoint missing)``.
 
 Targets (issue 3): ≤ 15 ms median with ``--network none``, ≤ 25 ms with the bridge; daemon idle
 RSS < 60 MiB; shim ≤ 13 MiB. Standalone: ``python3 -m bench.bench_api_run [--repeats N]``;
-``--rss`` only reads dockyard's memory figures, ``--cpu`` the CPU a run costs in each process;
+``--rss`` only reads dockyard's memory figures, ``--cli`` only times the CLIs (``run --rm``, ``ps``:
+dockyard's and the docker CLI against one dockyard daemon), ``--cpu`` the CPU a run costs in each process;
 ``--trace`` instead runs only dockyard's docker-py figures with the daemon's phase marks on
 (``DOCKYARD_TRACE``, :mod:`dockyard.containers.trace`) and prints where a run's time goes —
 on a shared machine the medians are noise, the phases are not.
@@ -217,13 +218,18 @@ def dockerpy_run(side: Side, network: str | None, repeats: int) -> Stats:
 def cli_run(ctx: Context, side: Side, network: str | None, repeats: int, client: str = "docker") -> Stats:
     """``docker run --rm busybox true`` (or ``dockyard run …``): CLI start-up included, as users
     see it."""
+    verb = ["run", "--rm", *(["--network", network] if network else []), "busybox", "true"]
+    return cli_verb(ctx, side, verb, repeats, client)
+
+
+def cli_verb(ctx: Context, side: Side, verb: list[str], repeats: int, client: str = "docker") -> Stats:
+    """``docker <verb>`` (or ``dockyard <verb>``) against ``side``, start to exit."""
     if client == "docker" and "docker" not in ctx.peers:
         raise Unsupported("docker CLI not installed")
     env = dict(os.environ, DOCKER_HOST=side.host, DOCKYARD_HOST=side.host,
                DOCKER_CONFIG=str(ctx.cache / "docker-config"))
     head = ["docker"] if client == "docker" else [sys.executable, "-m", "dockyard.cli.main"]
-    argv = [*head, "run", "--rm", *(["--network", network] if network else []), "busybox", "true"]
-    return measure(lambda: run(*argv, env=env), repeats, warmup=2)
+    return measure(lambda: run(*head, *verb, env=env), repeats, warmup=2)
 
 
 PODMAN_ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
@@ -355,7 +361,8 @@ def _with_side(make: Callable[[], contextlib.AbstractContextManager[Side]],
         return dict.fromkeys(names, _reason(exc))
 
 
-FIGURES = ["none", "bridge", "cli none", "cli bridge", "docker cli none", "batch", "rss", "shim"]
+FIGURES = ["none", "bridge", "cli none", "cli bridge", "docker cli none", "cli ps", "docker cli ps", "batch",
+           "rss", "shim"]
 
 
 def _dockyard_figures(ctx: Context, side: Side) -> dict[str, Figure]:
@@ -365,9 +372,18 @@ def _dockyard_figures(ctx: Context, side: Side) -> dict[str, Figure]:
     figures["bridge"] = _safe(lambda: dockerpy_run(side, None, reps))
     figures["batch"] = _safe(lambda: detached_batch(side, max(ctx.repeats // 2, 2)))
     figures["shim"] = _safe(lambda: shim_rss(side))
-    figures["cli none"] = _safe(lambda: cli_run(ctx, side, "none", max(ctx.repeats * 2, 10), "dockyard"))
-    figures["docker cli none"] = _safe(lambda: cli_run(ctx, side, "none", max(ctx.repeats * 2, 10)))
+    figures.update(_cli_figures(ctx, side))
     return figures
+
+
+def _cli_figures(ctx: Context, side: Side) -> dict[str, Figure]:
+    """dockyard's CLI and the docker CLI against one dockyard daemon: ``run --rm`` and ``ps``
+    (a verb that reads one JSON answer: start-up and little else)."""
+    reps = max(ctx.repeats * 2, 10)
+    return {"cli none": _safe(lambda: cli_run(ctx, side, "none", reps, "dockyard")),
+            "docker cli none": _safe(lambda: cli_run(ctx, side, "none", reps)),
+            "cli ps": _safe(lambda: cli_verb(ctx, side, ["ps"], reps, "dockyard")),
+            "docker cli ps": _safe(lambda: cli_verb(ctx, side, ["ps"], reps))}
 
 
 def _dockerd_figures(ctx: Context, side: Side) -> dict[str, Figure]:
@@ -377,6 +393,7 @@ def _dockerd_figures(ctx: Context, side: Side) -> dict[str, Figure]:
     figures["bridge"] = _safe(lambda: dockerpy_run(side, None, reps))
     figures["cli none"] = _safe(lambda: cli_run(ctx, side, "none", reps))
     figures["cli bridge"] = _safe(lambda: cli_run(ctx, side, None, reps))
+    figures["cli ps"] = _safe(lambda: cli_verb(ctx, side, ["ps"], reps))
     figures["batch"] = _safe(lambda: detached_batch(side, max(ctx.repeats // 2, 2)))
     figures["shim"] = _safe(lambda: shim_rss(side))
     return figures
@@ -436,6 +453,8 @@ def results(mine: dict[str, Figure], dockerd: dict[str, Figure], podman: dict[st
         Result("CLI run --rm true (network none)", mine["cli none"],
                {"docker CLI → dockyard daemon": mine["docker cli none"],
                 "docker CLI → dockerd": dockerd["cli none"]}),
+        Result("CLI ps", mine["cli ps"],
+               {"docker CLI → dockyard daemon": mine["docker cli ps"], "docker CLI → dockerd": dockerd["cli ps"]}),
         Result(f"{BATCH}× run -d, then wait", mine["batch"], {"dockerd (docker-py)": dockerd["batch"]}),
         Result("daemon idle RSS", mine["rss"], {"dockerd + containerd": dockerd["rss"]}, "< 60 MiB"),
         Result("per-container supervisor RSS", mine["shim"], {"containerd-shim-runc-v2": dockerd["shim"]},
@@ -479,6 +498,16 @@ def traced(ctx: Context, repeats: int) -> str:
         finally:
             del os.environ["DOCKYARD_TRACE"], os.environ["DOCKYARD_TRACE_CPU"]
     return "\n".join(out)
+
+
+def cli_only(ctx: Context) -> list[Result]:
+    """Only the two CLI rows, dockyard's daemon alone (``--cli``): the CLIs' start-up is the
+    figure, and dockerd's side of it does not change with dockyard's code."""
+    archive = busybox_archive(ctx)
+    mine = _with_side(lambda: dockyard_side(ctx, archive), lambda s: _cli_figures(ctx, s), FIGURES)
+    skipped: dict[str, Figure] = dict.fromkeys(FIGURES, "skipped with --cli")
+    rows = results({**skipped, **mine}, skipped, skipped, {})
+    return [r for r in rows if r.name.startswith("CLI ")]
 
 
 def cpu_ms(stat: str) -> tuple[float, float]:
@@ -549,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if "--rss" in args:
         print(memory(Context(repeats=repeats)))
+        return 0
+    if "--cli" in args:
+        print(format_table(cli_only(Context(repeats=repeats))))
         return 0
     if "--cpu" in args:
         print(cpu_split(Context(repeats=repeats), max(repeats * 20, 100)))

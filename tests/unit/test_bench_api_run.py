@@ -65,15 +65,17 @@ def test_amount_figures_format_and_compare() -> None:
 def test_results_table_lists_every_peer_and_reason() -> None:
     t = Stats((0.01, 0.012, 0.011))
     mine: dict[str, Figure] = {"none": t, "bridge": "endpoint missing", "batch": t, "rss": Amount(40, "MiB"),
-                               "shim": Amount(8, "MiB"), "cli none": Stats((0.2,)), "docker cli none": t}
-    dockerd: dict[str, Figure] = {k: Stats((0.3,)) for k in ("none", "bridge", "cli none", "cli bridge", "batch")}
+                               "shim": Amount(8, "MiB"), "cli none": Stats((0.2,)), "docker cli none": t,
+                               "cli ps": Stats((0.1,)), "docker cli ps": Stats((0.02,))}
+    dockerd: dict[str, Figure] = {k: Stats((0.3,)) for k in ("none", "bridge", "cli none", "cli bridge", "cli ps",
+                                                             "batch")}
     dockerd.update(rss=Amount(112, "MiB"), shim=Amount(13, "MiB"))
     podman: dict[str, Figure] = {"none": "podman not installed", "bridge": "podman not installed"}
     low: dict[str, Figure] = {"runc run": Stats((0.026,)), "crun run": Stats((0.009,)),
                               "unshare+chroot floor": Stats((0.003,))}
     results = api_run.results(mine, dockerd, podman, low, Stats((0.008,)))
     assert [r.name for r in results] == ["api run --rm true (network none)", "api run --rm true (default bridge)",
-                                         "CLI run --rm true (network none)", "50× run -d, then wait", "daemon idle RSS", "per-container supervisor RSS"]
+                                         "CLI run --rm true (network none)", "CLI ps", "50× run -d, then wait", "daemon idle RSS", "per-container supervisor RSS"]
     assert set(results[0].peers) == {"dockerd (docker-py)", "docker run --rm (CLI)", "podman run --rm (runc)",
                                      "runc run", "crun run", "unshare+chroot floor",
                                      "docker-py alone (null server)"}
