@@ -130,7 +130,7 @@ class VolumeManager:
         (after the network's disconnect); binds and tmpfs have none, nor has a ``mount`` a
         volume under a ``Tmpfs`` one, which is not mounted (its ``unmount`` is told). Attributes
         as dockerd's."""
-        tmpfs = {posixpath.normpath(str(d)) for d in record.host_config.get("Tmpfs") or {}}
+        tmpfs = {str(d) for d in record.host_config.get("Tmpfs") or {}}  # as sent: dockerd's
         for point in record.mounts:
             if point.get("Type") != "volume" or action == "mount" and point.get("Destination") in tmpfs:
                 continue
@@ -198,10 +198,10 @@ class VolumeManager:
         """The container's runtime mounts; fills ``record.mounts`` (see the module doc).
         ``checked``: its ``Mounts`` and ``Tmpfs`` were checked before the image was looked up
         (``containers.create.validate_host_config``), not to be checked again."""
-        requests = (self._from_volumes_from(record)
-                    + parse.requests(record.config, record.host_config, checked,
-                                     str(self.engine.data_root)))
-        requests = _dedupe(requests)
+        inherited = self._from_volumes_from(record)
+        own = parse.requests(record.config, record.host_config, checked, str(self.engine.data_root),
+                             inherited={req.destination for req in inherited})
+        requests = _dedupe(inherited, own, {str(d) for d in record.host_config.get("Tmpfs") or {}})
         made: list[Volume] = []
         mounts: list[Mount] = []
         points: list[dict[str, Any]] = []
@@ -291,10 +291,10 @@ class VolumeManager:
             for m in other.mounts:
                 if m.get("Type") not in ("bind", "volume"):
                     continue
-                rw = bool(m.get("RW")) if not mode else mode == "rw"
+                rw = bool(m.get("RW")) and mode != "ro"  # dockerd's m.RW && ReadWrite(mode)
                 out.append(parse.MountRequest(
                     type=str(m["Type"]), destination=str(m["Destination"]), source=str(m.get("Source") or ""),
-                    name=str(m.get("Name") or ""), read_only=not rw, mode=str(m.get("Mode") or ""),
+                    name=str(m.get("Name") or ""), read_only=not rw,  # no Mode: dockerd copies none
                     propagation=str(m.get("Propagation") or ""), copy_data=False, inherited=True,
                     implied=m.get("Type") == "bind" and str(m["Destination"]) in implied))
         return out
@@ -346,16 +346,20 @@ class _Claim:
             self.manager._lock.notify_all()
 
 
-def _dedupe(requests: list[parse.MountRequest]) -> list[parse.MountRequest]:
-    """The container's own requests win over ``--volumes-from`` ones at the same destination,
-    and a later of these over an earlier; its own are kept as ``parse.requests`` gave them (a
-    ``--mount`` tmpfs after a ``Tmpfs`` one at its destination)."""
-    inherited = {req.destination: req for req in requests if req.inherited}
-    own = [req for req in requests if not req.inherited]
+def _dedupe(inherited: list[parse.MountRequest], own: list[parse.MountRequest],
+            tmpfs: set[str]) -> list[parse.MountRequest]:
+    """The container's own mount points win over ``--volumes-from`` ones at the same
+    destination, and a later of these over an earlier; a ``Tmpfs`` one does not (it is no
+    mount point of dockerd's): the inherited one stays in ``Mounts``, not mounted where a
+    ``Tmpfs`` key as sent (``tmpfs``) is its destination, under the tmpfs where the key only
+    cleans to it (``/data/``), as dockerd's ``setupMounts``."""
+    kept = {req.destination: req for req in inherited}
     for req in own:
-        inherited.pop(req.destination, None)
-    return sorted([*inherited.values(), *own],
-                  key=lambda r: (len([p for p in r.destination.split("/") if p]), r.destination))
+        if req.type != "tmpfs" or req.listed:
+            kept.pop(req.destination, None)
+    for req in kept.values():
+        req.mounted = req.destination not in tmpfs
+    return sorted([*kept.values(), *own], key=parse.mount_order)
 
 
 def _created_root(record: Any) -> list[str]:

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..build.dockerignore import go_clean
 from ..errors import InvalidArgument
 from ..gostrconv import quote
 from .subpath import is_local
@@ -166,10 +167,10 @@ def parse_bind(raw: str, check_name: bool = True) -> MountRequest:
         raise InvalidBind(f"{invalid_spec(raw)}: {exc}") from None
     if kind == "volume" and source and check_name:
         check_volume_name(source)
-    req = MountRequest(type=kind, destination=posixpath.normpath(target), mode=mode,
+    req = MountRequest(type=kind, destination=go_clean(target), mode=mode,
                        read_only="ro" in words, copy_data="nocopy" not in words, registered=True)
     if kind == "bind":
-        req.source, req.spec_source = posixpath.normpath(source), source
+        req.source, req.spec_source = go_clean(source), source
         req.create_source = True
         asked = next((w for w in words if w in PROPAGATIONS), "")
         req.propagation, req.asked = asked or DEFAULT_PROPAGATION, bool(asked)
@@ -214,12 +215,12 @@ def parse_mount(spec: dict[str, Any], checked: bool = False,
         check_mount(spec)
     kind = str(spec.get("Type") or "")
     source = str(spec.get("Source") or "")
-    req = MountRequest(type=kind, destination=posixpath.normpath(str(spec.get("Target") or "")),
+    req = MountRequest(type=kind, destination=go_clean(str(spec.get("Target") or "")),
                        read_only=bool(spec.get("ReadOnly")), registered=True)
     if kind == "bind":
         options = spec.get("BindOptions") or {}
         req.create_source = bool(options.get("CreateMountpoint"))
-        req.source, req.spec_source = posixpath.normpath(source), source
+        req.source, req.spec_source = go_clean(source), source
         asked = str(options.get("Propagation") or "")
         req.propagation, req.asked = asked or DEFAULT_PROPAGATION, bool(asked)
         req.recursive = not options.get("NonRecursive")
@@ -308,7 +309,7 @@ def parse_tmpfs(destination: str, data: str, checked: bool = False) -> MountRequ
     if not checked:
         check_tmpfs_destination(destination)
     words = [w for w in (data or "").split(",") if w]
-    return MountRequest(type="tmpfs", destination=posixpath.normpath(destination),
+    return MountRequest(type="tmpfs", destination=go_clean(destination),
                         read_only="ro" in words, tmpfs_data=[w for w in words if w != "ro"],
                         listed=False)
 
@@ -318,7 +319,7 @@ def parse_config_volume(path: str) -> MountRequest:
     relative one (``docker run -v data``, or ``-v v:/x``, which the docker CLI reads as a
     Windows drive's path) is the path below the container's root, and shown as given. Only
     the root itself, which no container could start with, is refused here."""
-    destination = posixpath.normpath(path) if path else ""
+    destination = go_clean(path) if path else ""
     if destination in ("", "/", "."):
         try:
             _check_target("volume", destination.replace(".", "/"))
@@ -352,7 +353,8 @@ def check_daemon_root(req: MountRequest, daemon_root: str) -> None:
 
 
 def requests(config: dict[str, Any], host_config: dict[str, Any], checked: bool = False,
-             daemon_root: str = "") -> list[MountRequest]:
+             daemon_root: str = "", inherited: frozenset[str] | set[str] = frozenset()
+             ) -> list[MountRequest]:
     """Every mount a container asks for, duplicates refused, image volumes filling the gaps,
     sorted parents first (as dockerd mounts them). A volume of ``Binds`` or of
     ``Config.Volumes`` (``-v NAME:/x``, ``-v /x``, the image's) is ``--volume-driver``'s, as
@@ -367,7 +369,14 @@ def requests(config: dict[str, Any], host_config: dict[str, Any], checked: bool 
     A ``--mount`` where a ``Tmpfs`` one is, dockerd 20.10 takes (its duplicate check skips
     them): a tmpfs is mounted over the ``Tmpfs`` one (the two sort in this order), a bind or a
     volume is shown (and a volume made and filled) but not mounted (``mounted``): dockerd's
-    start skips a mount point where a tmpfs is."""
+    start skips a mount point where a tmpfs is.
+
+    dockerd compares a ``Tmpfs`` key as sent with the other mounts' cleaned destinations: a
+    bind or a ``--mount`` at ``/data`` beside a ``Tmpfs`` key ``/data/`` is neither refused
+    nor skipped (it is mounted, the tmpfs over it), and two keys that clean to one path are
+    each mounted, in the order sent. A ``Config.Volumes`` path (an image's ``VOLUME``, ``-v
+    /x``) where another mount is, or a ``--volumes-from`` one (``inherited``), is left out:
+    dockerd's ``HasMountFor``."""
     mount_specs = host_config.get("Mounts") or []
     tmpfs_specs = host_config.get("Tmpfs") or {}
     if not checked:
@@ -376,7 +385,7 @@ def requests(config: dict[str, Any], host_config: dict[str, Any], checked: bool 
         for destination in tmpfs_specs:
             check_tmpfs_destination(str(destination))
     tmpfs = [parse_tmpfs(d, str(v or ""), True) for d, v in tmpfs_specs.items()]
-    under_tmpfs = {req.destination for req in tmpfs}
+    under_tmpfs = {str(d) for d in tmpfs_specs}
     taken: dict[str, MountRequest] = {}
     binds = []
     for raw in host_config.get("Binds") or []:
@@ -389,25 +398,24 @@ def requests(config: dict[str, Any], host_config: dict[str, Any], checked: bool 
         check_daemon_root(req, daemon_root)
         _take(taken, req, str(spec.get("Target") or ""))
         req.mounted = req.type == "tmpfs" or req.destination not in under_tmpfs
-    _take_tmpfs(tmpfs)
     driver = str(host_config.get("VolumeDriver") or "")
     for path in sorted(config.get("Volumes") or {}):
         req = parse_config_volume(str(path))
-        if req.destination not in under_tmpfs and taken.setdefault(req.destination, req) is req:
+        if (req.destination not in under_tmpfs and req.destination not in inherited
+                and taken.setdefault(req.destination, req) is req):
             binds.append(req)
     for req in binds:
         if req.type == "volume" and not req.driver:
             req.driver = driver
-    return sorted([*tmpfs, *taken.values()], key=lambda r: (_depth(r.destination), r.destination))
+    return sorted([*tmpfs, *taken.values()], key=mount_order)
 
 
-def _take_tmpfs(tmpfs: list[MountRequest]) -> None:
-    """Two ``Tmpfs`` keys that clean to one path are refused."""
-    seen: set[str] = set()
-    for req in tmpfs:
-        if req.destination in seen:
-            raise InvalidMount(f"Duplicate mount point: {req.destination}")
-        seen.add(req.destination)
+def mount_order(req: MountRequest) -> tuple[int, str, int]:
+    """The order dockerd's ``sortMounts`` gives a container's mounts: parents first; at one
+    path, its mount points (binds, volumes) before the ``Tmpfs`` ones, and those before a
+    tmpfs ``--mount`` (``TmpfsMounts`` lists them so)."""
+    rank = 0 if req.type != "tmpfs" else 1 if not req.listed else 2
+    return _depth(req.destination), req.destination, rank
 
 
 def _take(taken: dict[str, MountRequest], req: MountRequest, shown: str,
@@ -427,6 +435,6 @@ def _depth(path: str) -> int:
 
 
 __all__ = ["InvalidBind", "InvalidMount", "MountRequest", "check_daemon_root", "check_mount",
-           "check_tmpfs_destination", "check_volume_name", "in_daemon_root", "parse_bind",
-           "parse_config_volume", "parse_mount", "parse_tmpfs", "requests", "tmpfs_options",
-           "valid_mode"]
+           "check_tmpfs_destination", "check_volume_name", "in_daemon_root", "mount_order",
+           "parse_bind", "parse_config_volume", "parse_mount", "parse_tmpfs", "requests",
+           "tmpfs_options", "valid_mode"]

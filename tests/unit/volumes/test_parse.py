@@ -157,7 +157,20 @@ def test_a_mount_beside_a_tmpfs_is_taken() -> None:
         {"Type": "tmpfs", "Target": "/t"}, {"Type": "volume", "Source": "vv", "Target": "/v"}]})
     assert [(r.type, r.destination, r.listed, r.mounted) for r in reqs] == [
         ("tmpfs", "/t", False, True), ("tmpfs", "/t", True, True),
-        ("tmpfs", "/v", False, True), ("volume", "/v", True, False)]
+        ("volume", "/v", True, False), ("tmpfs", "/v", False, True)]
+
+
+def test_tmpfs_keys_are_compared_as_sent() -> None:
+    """dockerd 20.10 looks a ``Tmpfs`` key up as sent: two keys cleaning to one path are both
+    mounted (in the order sent), a bind or a ``--mount`` at the path a key only cleans to is
+    neither refused nor skipped (mounted first, under the tmpfs), nor is a ``Config.Volumes``
+    one; one at a ``--volumes-from`` path is left out."""
+    reqs = parse.requests({"Volumes": {"/v": {}, "/w": {}}}, {
+        "Tmpfs": {"/t/.": "size=2m", "//t": "size=1m", "/b/": "", "/v/": ""},
+        "Binds": ["/tmp:/b"]}, inherited={"/w"})
+    assert [(r.type, r.destination, r.tmpfs_data, r.mounted) for r in reqs] == [
+        ("bind", "/b", [], True), ("tmpfs", "/b", [], True), ("tmpfs", "/t", ["size=2m"], True),
+        ("tmpfs", "/t", ["size=1m"], True), ("volume", "/v", [], True), ("tmpfs", "/v", [], True)]
 
 
 def test_config_volume_relative_is_below_the_root_and_the_root_is_refused() -> None:
