@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
@@ -163,17 +163,23 @@ def history(store: ImageStore, image: ImageRow) -> list[dict[str, Any]]:
 
 
 def disk_usage(store: ImageStore, containers_per_image: dict[str, int] | None = None) -> list[dict[str, Any]]:
-    """``/system/df`` images: summaries with SharedSize (bytes of layers another image also
-    uses) and Containers counted, which ``docker system df`` needs for RECLAIMABLE."""
-    shared_rows = store.meta.query(
-        "SELECT l.image_id, COALESCE(SUM(s.size), 0) FROM layers l "
-        "JOIN snapshot_refs r ON r.chain_id = l.chain_id JOIN snapshots s ON s.chain_id = l.chain_id "
-        "WHERE r.refs > 1 GROUP BY l.image_id"
-    )
-    shared = {image_id: int(size) for image_id, size in shared_rows}
+    """``/system/df`` images: those ``docker images`` lists (a build's intermediate images are
+    left out, as dockerd 20.10 leaves them), each with the Containers using it and SharedSize —
+    the bytes of its layers another listed image also has, counted among the listed ones only
+    (a layer shared with an intermediate image alone is the image's own) — which ``docker system
+    df`` needs for UNIQUE SIZE and RECLAIMABLE."""
     counts = containers_per_image or {}
-    out = list_images(store, all=True, filters={})
+    out = list_images(store, all=False, filters={})
+    listed = {summary["Id"] for summary in out}
+    layers: dict[str, list[tuple[str, int]]] = {}
+    for image_id, chain_id, size in store.meta.query(
+            "SELECT l.image_id, l.chain_id, s.size FROM layers l "
+            "JOIN snapshots s ON s.chain_id = l.chain_id"):
+        if image_id in listed:
+            layers.setdefault(image_id, []).append((chain_id, int(size)))
+    users = Counter(chain_id for held in layers.values() for chain_id, _size in held)
     for summary in out:
-        summary["SharedSize"] = shared.get(summary["Id"], 0)
+        held = layers.get(summary["Id"], [])
+        summary["SharedSize"] = sum(size for chain_id, size in held if users[chain_id] > 1)
         summary["Containers"] = counts.get(summary["Id"], 0)
     return out
