@@ -162,7 +162,7 @@ def test_dockyard_cli_search_fails_cleanly(env: dict[str, str], dockyard_registr
 def test_bad_requests_are_400s(dockyard_client: Any, registry: RegistryProcess) -> None:
     api = dockyard_client.api
     cases: list[tuple[Callable[[], object], str]] = [
-        (lambda: api.pull("Upper/Case"), "repository name (Upper/Case) must be lowercase"),
+        (lambda: api.pull("Upper/Case"), "invalid reference format: repository name must be lowercase"),
         (lambda: api.pull(f"{registry.host}/x", tag="bad tag!"), "invalid tag format"),
         (lambda: api.pull(f"{registry.host}/x", platform="linux/a/b/c"), "cannot parse platform specifier"),
         (lambda: api.push("x:y", tag="also:bad"), "invalid tag format"),

@@ -115,7 +115,9 @@ def test_image_import_through_engine(engine: Engine) -> None:
 def test_missing_image_errors(engine: Engine) -> None:
     from dockyard.errors import NotFound
 
-    for call in (lambda: engine.image_inspect("nope"), lambda: engine.image_history("nope"),
+    with pytest.raises(NotFound, match="^no such image: nope: No such image: nope:latest$"):
+        engine.image_inspect("nope")  # dockerd 20.10's LookupImage
+    for call in (lambda: engine.image_history("nope"),
                  lambda: engine.image_remove("nope"), lambda: engine.image_tag("nope", "x", None),
                  lambda: engine.images_save(["nope"])):
         with pytest.raises(NotFound, match="^No such image: nope:latest$"):

@@ -119,6 +119,8 @@ class EngineApplication(tornado.web.Application):
                 return self.get_handler_delegate(request, VersionErrorHandler, {"message": message})
             request.api_version = version  # type: ignore[attr-defined]
             request.path = request.path[match.end():]
+        if "%0a" in request.path.lower():  # dockerd's routes take a name as ``.*``: no newline
+            return self.get_handler_delegate(request, NotFoundHandler)
         for matcher, handler in self.routes_by_segment.get(request.path[1:].split("/", 1)[0], ()):
             params = matcher.match(request)
             if params is not None:

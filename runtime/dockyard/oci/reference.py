@@ -23,9 +23,12 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 # \Z where Go's regexp has $: Python's $ also takes a trailing newline
-_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
-_DOMAIN_RE = re.compile(rf"^{_DOMAIN}\Z")
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)
+_TAG = r"[\w][\w.-]{0,127}"
+TAG_RE = re.compile(rf"^{_TAG}\Z", re.ASCII)
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+# distribution's ReferenceRegexp: a name (an optional domain, path components), a tag, a digest
+_REFERENCE = re.compile(
+    rf"^((?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)(?::({_TAG}))?(?:@({_DIGEST}))?\Z", re.ASCII)
 
 
 class InvalidReference(InvalidArgument):
@@ -73,13 +76,15 @@ class Reference:
 
 
 def validate_tag(tag: str) -> str:
+    """A tag alone, as distribution's ``WithTag`` checks it (``docker tag``'s and a push's)."""
     if not TAG_RE.match(tag):
-        raise InvalidReference(f"invalid tag format: {tag!r}")
+        raise InvalidReference("invalid tag format")
     return tag
 
 
 def split_domain(name: str) -> tuple[str, str]:
-    """Split a repository name into (domain, path) with Docker's defaults applied."""
+    """Split a repository name into (domain, path) with Docker's defaults applied: Go's
+    ``splitDockerDomain``, which also takes a whole reference (its tag stays in the path)."""
     first, sep, rest = name.partition("/")
     if not sep or ("." not in first and ":" not in first and first != "localhost"):
         domain, path = DEFAULT_DOMAIN, name
@@ -93,37 +98,45 @@ def split_domain(name: str) -> tuple[str, str]:
 
 
 def parse(text: str, default_tag: bool = True) -> Reference:
-    """Parse and normalise ``text``; add ``:latest`` when no tag or digest is given."""
-    if not text:
-        raise InvalidReference("invalid reference format")
-    name, at, dgst = text.partition("@")
-    if at:
-        _digest.validate(dgst)
-    tag: str | None = None
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1 :]
-        validate_tag(tag)
-    if _digest.is_hex_id(name, 64) and len(name) == 64:
+    """Parse and normalise ``text``; add ``:latest`` when no tag or digest is given.
+
+    The checks and words of dockerd 20.10's ``ParseNormalizedNamed`` (distribution's
+    reference package as it vendors it), in its order: a 64-hex name, an upper-case letter
+    before the first ``:`` of what follows the domain, the whole reference's expression
+    (a bad tag or digest is an ``invalid reference format`` too), the name's length, then
+    the digest's own check."""
+    if _digest.is_hex_id(text, 64) and len(text) == 64:
         raise InvalidReference(
-            f"invalid repository name ({name}), cannot specify 64-byte hexadecimal strings"
+            f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
         )
-    domain, path = split_domain(name)
-    if not _DOMAIN_RE.match(domain):
+    domain, remainder = split_domain(text)
+    if remainder.partition(":")[0].lower() != remainder.partition(":")[0]:
+        raise InvalidReference("invalid reference format: repository name must be lowercase")
+    match = _REFERENCE.match(f"{domain}/{remainder}")
+    if match is None:
+        if _REFERENCE.match(f"{domain}/{remainder}".lower()):
+            raise InvalidReference("repository name must be lowercase")
         raise InvalidReference("invalid reference format")
-    if not _PATH.match(path):
-        if _PATH.match(path.lower()):
-            raise InvalidReference(
-                "invalid reference format: repository name "
-                f"({path}) must be lowercase"
-            )
-        raise InvalidReference("invalid reference format")
-    if len(domain) + 1 + len(path) > NAME_TOTAL_MAX:
-        raise InvalidReference("invalid reference format: repository name must not be more than 255 characters")
-    if tag is None and not at and default_tag:
+    name, tag, dgst = match.groups()
+    if len(name) > NAME_TOTAL_MAX:
+        raise InvalidReference("repository name must not be more than 255 characters")
+    if dgst is not None:
+        _check_digest(dgst)
+    if tag is None and dgst is None and default_tag:
         tag = DEFAULT_TAG
-    return Reference(domain, path, tag, dgst or None)
+    return Reference(domain, remainder[:len(name) - len(domain) - 1], tag, dgst)
+
+
+def _check_digest(dgst: str) -> None:
+    """go-digest's ``Validate`` of a digest the reference's expression took, in its words."""
+    algorithm, _, encoded = dgst.partition(":")
+    size = _digest.ALGORITHMS.get(algorithm) or {"sha384": 96}.get(algorithm)
+    if size is None:
+        raise InvalidReference("unsupported digest algorithm")
+    if len(encoded) != size:
+        raise InvalidReference("invalid checksum digest length")
+    if not re.fullmatch(r"[a-f0-9]+", encoded):
+        raise InvalidReference("invalid checksum digest format")
 
 
 def parse_repository(name: str) -> Reference:

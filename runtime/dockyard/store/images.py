@@ -406,8 +406,13 @@ class ImageStore:
     # ---- tagging ----------------------------------------------------------------------------
 
     def tag(self, name: str, repo: str, tag: str | None) -> None:
+        """The image first; a ``repo`` or ``tag`` that does not parse is dockerd 20.10's plain
+        500 (TagImage passes the reference package's error up untyped), its refusals 400s."""
         image_id = self.resolve(name)
-        ref = tag_reference(repo, tag)
+        try:
+            ref = tag_reference(repo, tag)
+        except _ref.InvalidReference as exc:
+            raise DockyardError(str(exc)) from None
         with self.meta.tx() as db:
             self.meta.set_ref(db, _ref_row(ref, image_id))
             db.execute("UPDATE images SET last_tag_time = ? WHERE id = ?", (rfc3339_now(), image_id))
@@ -469,9 +474,16 @@ class ImageStore:
         return disk_usage(self, counts)
 
     def inspect(self, name: str) -> dict[str, Any]:
+        """dockerd 20.10's LookupImage: a lookup that fails says so before its own words,
+        ``no such image: NAME: …``, and keeps its kind (404, or a bad reference's 400)."""
         from .views import inspect
 
-        return inspect(self, self.get(name))
+        try:
+            image = self.get(name)
+        except DockyardError as exc:
+            exc.args = (f"no such image: {name}: {exc}",)
+            raise
+        return inspect(self, image)
 
     def history(self, name: str) -> list[dict[str, Any]]:
         from .views import history
@@ -495,13 +507,19 @@ def _lock_root(root: Path) -> int:
 
 
 def tag_reference(repo: str, tag: str | None) -> Reference:
-    """The reference ``docker tag`` creates from its ``repo`` and ``tag`` arguments."""
+    """The reference ``docker tag`` (a commit, an import) creates from its ``repo`` and ``tag``
+    arguments, refused as dockerd 20.10's reference store refuses it: a ``tag`` replaces what
+    ``repo`` carries (``TrimNamed``), a digest left is refused, and so is the name ``sha256``."""
     ref = _ref.parse(repo, default_tag=False)
-    if ref.digest:
-        raise InvalidArgument("refusing to create a tag with a digest reference")
     if tag:
-        return ref.with_tag(tag)
-    return ref if ref.tag else ref.with_tag(_ref.DEFAULT_TAG)
+        ref = ref.with_tag(tag)
+    elif ref.digest:
+        raise InvalidArgument("refusing to create a tag with a digest reference")
+    elif not ref.tag:
+        ref = ref.with_tag(_ref.DEFAULT_TAG)
+    if ref.familiar_repository == "sha256":
+        raise InvalidArgument("refusing to create an ambiguous tag using digest algorithm as name")
+    return ref
 
 
 def parse_config(data: bytes) -> dict[str, Any]:

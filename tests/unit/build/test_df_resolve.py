@@ -204,7 +204,7 @@ def test_unknown_from_name_is_an_image_with_a_hint() -> None:
      "a stage can only build on earlier stages"), 1),
     ("ARG IMG\nFROM $IMG\n", {}, "base name ($IMG) should not be blank", 2),
     ("FROM Busybox\n", {}, ('failed to parse stage name "Busybox": invalid reference format: '
-                           "repository name (library/Busybox) must be lowercase"), 1),
+                           "repository name must be lowercase"), 1),
     ("FROM --platform=bogus busybox\n", {},
      'failed to parse platform bogus: "bogus": unknown operating system or architecture: invalid argument', 1),
     ("FROM busybox\nWORKDIR ${X:?need X}\n", {}, "X: need X", 2),

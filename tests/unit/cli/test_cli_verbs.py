@@ -52,7 +52,7 @@ def test_inspect_and_format(cli, busybox_image: str) -> None:
     assert cli("image", "inspect", "-f", "{{.Id}} {{.Os}}", "busybox")[1] == f"{busybox_image} linux\n"
     code, out, err = cli("image", "inspect", "busybox", "nope")
     assert code == 1 and len(json.loads(out)) == 1
-    assert err == "dockyard: No such image: nope:latest\n"
+    assert err == "dockyard: no such image: nope: No such image: nope:latest\n"  # as dockerd 20.10
 
 
 def test_tag_rmi(cli, busybox_image: str) -> None:

@@ -47,11 +47,9 @@ class HistoryHandler(EngineHandler):
 
 class TagHandler(EngineHandler):
     async def post(self, name: str) -> None:
-        repo = self.str_arg("repo")
-        if repo is None:
-            raise InvalidArgument("repository name must have at least one component")
-        await self.call(self.engine.image_tag, name, repo, self.str_arg("tag"))
+        await self.call(self.engine.image_tag, name, self.str_arg("repo") or "", self.str_arg("tag"))
         self.set_status(201)
+        self.clear_header("Content-Type")
         self.finish()
 
 
