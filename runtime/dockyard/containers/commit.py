@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from typing import Any
 
 from .. import __version__
@@ -21,7 +22,7 @@ from ..store import diff
 from ..store.images import LayerInput, tag_reference
 from ..store.importer import apply_changes
 from ..store.timefmt import rfc3339_now
-from . import health
+from . import health, skeleton
 from .create import go_config
 
 # dockerd's init layer (the skeleton's, fitted to the image at create: containers/skeleton.py):
@@ -29,6 +30,7 @@ from .create import go_config
 INIT_PATHS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv",
                         "/etc/mtab", "/dev/console", "/dev/pts", "/dev/shm", "/proc", "/sys"})
 INIT_DIRS = ("etc", "dev")  # which hold init entries: in a layer only for what else they hold
+_INIT_FILES = frozenset("/" + name for name in skeleton.PLACEHOLDERS)
 
 
 def changes(containers: Any, name: str) -> list[dict[str, Any]] | None:
@@ -36,53 +38,72 @@ def changes(containers: Any, name: str) -> list[dict[str, Any]] | None:
     when there are none, as dockerd 20.10 answers (Go's nil slice: ``null``, docker-py's
     ``diff()`` None), created, running or stopped alike."""
     record = containers.get(name)
-    return without_init_paths(diff.changes(record.lower_dirs, record.upper_dir)) or None
+    found = diff.changes(record.lower_dirs, record.upper_dir)
+    return without_init_paths(found, record.upper_dir) or None
 
 
-def without_init_paths(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop the init layer's entries, and a parent shown as modified (or added, ``/dev`` for an
-    image without one) only because of them. An init directory holding what the container made
-    (``-w /proc/foo``: dockerd's create makes it) is modified, as the init layer's copied up
-    under dockerd."""
-    kept = [c for c in found if c["Path"] not in INIT_PATHS]
-
-    def holds(path: str) -> bool:
-        return any(o["Path"].startswith(path + "/") for o in kept)
-
-    parents = {os.path.dirname(c["Path"]) for c in found if c["Path"] in INIT_PATHS}
+def without_init_paths(found: list[dict[str, Any]], upper_dir: str) -> list[dict[str, Any]]:
+    """Drop the init layer's entries as made (``upper_dir`` tells), and ``/etc`` or ``/dev``
+    when nothing else changed in them. An init entry the container changed (``docker cp`` onto
+    ``/etc/hosts`` of a container never started) or that holds what it made (``-w /proc/foo``:
+    dockerd's create makes it) is modified, as the init layer's copied up under dockerd; so is
+    ``/etc`` or ``/dev`` holding a change, even for an image without it (dockerd's init layer
+    has it: ``C /dev``, never ``A``)."""
+    kept = [c["Path"] for c in found if c["Path"] not in INIT_PATHS]
+    shown = [c["Path"] for c in found if c["Path"] in INIT_PATHS
+             and (_holds(c["Path"], kept) or _changed(upper_dir, c["Path"]))]
     out = []
     for c in found:
         path = c["Path"]
-        if path in INIT_PATHS:
-            if holds(path):
+        if path in INIT_PATHS or path.lstrip("/") in INIT_DIRS and c["Kind"] != diff.DELETED:
+            if path in shown or _holds(path, kept) or _holds(path, shown):
                 out.append({"Path": path, "Kind": diff.MODIFIED})
-        elif not (path in parents and c["Kind"] != diff.DELETED and not holds(path)):
+        else:
             out.append(c)
     return out
 
 
+def _holds(directory: str, paths: list[str]) -> bool:
+    return any(p.startswith(directory + "/") for p in paths)
+
+
 def layer_exclusions(upper_dir: str) -> list[str]:
-    """What a commit's layer leaves out: the init layer's entries, and ``etc/`` or ``dev/``
-    when the upper dir holds nothing else there (dockerd's layer has them only when a change
-    was made inside)."""
-    out = [p.lstrip("/") for p in INIT_PATHS if not _holds_entries(upper_dir, p)]
+    """What a commit's layer leaves out: the init layer's entries as made, and ``etc/`` or
+    ``dev/`` when the upper dir holds nothing else there (dockerd's layer has them only when a
+    change was made inside)."""
+    out = [p.lstrip("/") for p in INIT_PATHS if not _in_layer(upper_dir, p)]
     for name in INIT_DIRS:
         try:
             entries = os.listdir(os.path.join(upper_dir, name))
         except OSError:
             continue
-        if all(f"/{name}/{entry}" in INIT_PATHS for entry in entries):
+        if all(p.lstrip("/") in out for p in (f"/{name}/{entry}" for entry in entries)):
             out.append(name)
     return out
 
 
-def _holds_entries(upper_dir: str, path: str) -> bool:
-    """Whether the init directory ``path`` (``/proc``, ``/dev/shm``…) holds anything in the
-    upper dir: a commit's layer has it then, as dockerd's (a file of the init layer, none)."""
+def _in_layer(upper_dir: str, path: str) -> bool:
+    """Whether the init entry ``path`` is in a commit's layer, as dockerd's copy-up puts it
+    there: a directory (``/proc``, ``/dev/shm``…) holding anything, a file changed."""
     try:
-        return bool(os.listdir(upper_dir + path))
+        return bool(os.listdir(upper_dir + path)) or _changed(upper_dir, path)
+    except OSError:
+        return _changed(upper_dir, path)
+
+
+def _changed(upper_dir: str, path: str) -> bool:
+    """Whether the init file ``path`` is no longer as the init layer made it: an empty regular
+    file of mode 0755, ``/etc/mtab`` a link to ``/proc/mounts`` (its time is not looked at: a
+    ``touch`` alone is missed)."""
+    full = upper_dir + path
+    try:
+        st = os.lstat(full)
+        if path == "/etc/mtab":
+            return not stat.S_ISLNK(st.st_mode) or os.readlink(full) != skeleton.MTAB_TARGET
     except OSError:
         return False
+    return path in _INIT_FILES and (not stat.S_ISREG(st.st_mode) or st.st_size != 0
+                                    or stat.S_IMODE(st.st_mode) != 0o755)
 
 
 def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = None,
@@ -103,7 +124,7 @@ def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = No
         with store.adding() as session:
             layers = [LayerInput(x.blob_digest, x.media_type) for x in store.meta.layers(record.image_id)]
             diff_id = None
-            if without_init_paths(diff.changes(record.lower_dirs, record.upper_dir)):
+            if without_init_paths(diff.changes(record.lower_dirs, record.upper_dir), record.upper_dir):
                 layer = diff.write_layer(store.content, record.upper_dir,
                                          layer_exclusions(record.upper_dir), store.snapshots.id_map)
                 session.blob(layer.blob_digest)

@@ -101,16 +101,35 @@ def test_the_init_layer_is_neither_a_change_nor_in_a_commit(tmp_path: Path) -> N
     _fit_init_layer(record)
     found = diff.changes(record.lower_dirs, record.upper_dir)
     assert {c["Path"] for c in found} >= {"/dev", "/proc", "/sys", "/etc"}  # added, for the overlay
-    assert commit.without_init_paths(found) == []  # dockerd's docker diff: nothing
+    assert commit.without_init_paths(found, record.upper_dir) == []  # dockerd's diff: nothing
     assert sorted(commit.layer_exclusions(record.upper_dir)) == sorted(
         [p.lstrip("/") for p in commit.INIT_PATHS] + ["etc", "dev"])
     Path(record.upper_dir, "x").touch()
     Path(record.upper_dir, "dev", "mine").touch()
     found = diff.changes(record.lower_dirs, record.upper_dir)
-    assert commit.without_init_paths(found) == [{"Path": "/dev", "Kind": diff.ADDED},
-                                                {"Path": "/dev/mine", "Kind": diff.ADDED},
-                                                {"Path": "/x", "Kind": diff.ADDED}]
+    assert commit.without_init_paths(found, record.upper_dir) == [  # dockerd: C /dev, never A
+        {"Path": "/dev", "Kind": diff.MODIFIED}, {"Path": "/dev/mine", "Kind": diff.ADDED},
+        {"Path": "/x", "Kind": diff.ADDED}]
     assert "dev" not in commit.layer_exclusions(record.upper_dir)
+
+
+def test_an_init_file_changed_or_an_init_directory_used_is_in_diff_and_layer(tmp_path: Path) -> None:
+    """``docker cp`` onto ``/etc/hosts`` of a container never started (dockerd: ``C /etc``,
+    ``C /etc/hosts``, both in a commit's layer), ``-w /dev/shm/x`` (``dev/`` in the layer)."""
+    layer = tmp_path / "layer"
+    (layer / "bin").mkdir(parents=True)
+    record = _container(tmp_path, layer)
+    _fit_init_layer(record)
+    Path(record.upper_dir, "etc", "hosts").write_text("hi\n")
+    Path(record.upper_dir, "dev", "shm", "x").mkdir()
+    found = diff.changes(record.lower_dirs, record.upper_dir)
+    assert commit.without_init_paths(found, record.upper_dir) == [
+        {"Path": "/dev", "Kind": diff.MODIFIED}, {"Path": "/dev/shm", "Kind": diff.MODIFIED},
+        {"Path": "/dev/shm/x", "Kind": diff.ADDED}, {"Path": "/etc", "Kind": diff.MODIFIED},
+        {"Path": "/etc/hosts", "Kind": diff.MODIFIED}]
+    excluded = commit.layer_exclusions(record.upper_dir)
+    assert not {"dev", "dev/shm", "etc", "etc/hosts"} & set(excluded)
+    assert {"etc/hostname", "etc/mtab", "dev/console", "dev/pts"} <= set(excluded)
 
 
 def test_an_init_directory_holding_the_containers_files_is_modified(tmp_path: Path) -> None:
@@ -122,7 +141,7 @@ def test_an_init_directory_holding_the_containers_files_is_modified(tmp_path: Pa
     _fit_init_layer(record)
     Path(record.upper_dir, "proc", "foo").mkdir()
     found = diff.changes(record.lower_dirs, record.upper_dir)
-    assert commit.without_init_paths(found) == [{"Path": "/proc", "Kind": diff.MODIFIED},
-                                                {"Path": "/proc/foo", "Kind": diff.ADDED}]
+    assert commit.without_init_paths(found, record.upper_dir) == [
+        {"Path": "/proc", "Kind": diff.MODIFIED}, {"Path": "/proc/foo", "Kind": diff.ADDED}]
     excluded = commit.layer_exclusions(record.upper_dir)
     assert "proc" not in excluded and {"sys", "dev/pts", "dev"} <= set(excluded)
