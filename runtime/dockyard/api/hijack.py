@@ -28,13 +28,14 @@ import socket
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from http import HTTPStatus
 from typing import Any, Self
 
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from .. import API_VERSION
-from ..errors import Unavailable
+from ..errors import DockyardError, Unavailable
 from .wire import Connection
 
 RAW_STREAM = "application/vnd.docker.raw-stream"
@@ -167,6 +168,19 @@ async def hijack(handler: RequestHandler, tty: bool = False) -> HijackedStream:
     hijacked = HijackedStream(sock, buffered)
     await hijacked.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
     return hijacked
+
+
+async def refuse(handler: RequestHandler, exc: DockyardError) -> None:
+    """An attach refused before its switch, as dockerd 20.10's postContainersAttach refuses it:
+    the connection taken over, a bare status line, the raw stream's Content-Type and the words
+    with CRLF written on it (no JSON, no other header, upgrade asked or not), then closed."""
+    if not isinstance(handler.request.connection, Connection):
+        raise exc
+    sock, _ = handler.detach()
+    phrase = HTTPStatus(exc.status).phrase
+    async with HijackedStream(sock) as stream:
+        await stream.write(f"HTTP/1.1 {exc.status} {phrase}\r\nContent-Type: {RAW_STREAM}\r\n\r\n"
+                           f"{exc}\r\n".encode())
 
 
 def _default_headers(handler: RequestHandler) -> list[tuple[str, str]]:

@@ -986,6 +986,16 @@ class ContainerManager:
                     listeners.remove(listener)
         return unsubscribe
 
+    def to_attach(self, name: str) -> ContainerRecord:
+        """The container an attach joins, refused as dockerd 20.10's ContainerAttach refuses it
+        (named as the request named it): paused or restarting, a conflict."""
+        record = self.get(name)
+        if record.state.get("Paused"):
+            raise Conflict(f"container {name} is paused, unpause the container before attach")
+        if record.state.get("Restarting"):
+            raise Conflict(f"container {name} is restarting, wait until the container is running")
+        return record
+
     def attached(self, name: str) -> None:
         """An attach began (dockerd logs it as an event)."""
         self.emit(self.get(name), "attach")

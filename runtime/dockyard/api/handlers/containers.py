@@ -30,7 +30,7 @@ from ...containers.logs import (
     parse_time,
 )
 from ...distribution.manifests import parse_platform
-from ...errors import InvalidArgument
+from ...errors import DockyardError, InvalidArgument
 from ...gostrconv import atoi as go_atoi
 from ...goterm import detach_sequence
 from ..compat import (
@@ -50,6 +50,7 @@ from ..hijack import (
     content_type,
     frame,
     hijack,
+    refuse,
 )
 from .base import EngineHandler, NotFoundHandler
 from .execs import check_detach_keys
@@ -272,9 +273,13 @@ def _bridge(queue: asyncio.Queue[tuple[str, bytes]]) -> Callable[[str, bytes], N
 
 class AttachHandler(ContainersHandler):
     async def post(self, name: str) -> None:
-        record = self.containers.get(name)
         keys = self.str_arg("detachKeys")
-        check_detach_keys(keys, "detach")
+        try:  # dockerd: the keys before the lookup, and a refusal as raw text on the connection
+            check_detach_keys(keys, "detach")
+            record = self.containers.to_attach(name)
+        except DockyardError as exc:
+            await refuse(self, exc)
+            return
         tty = bool(record.config.get("Tty"))
         wanted = {s for s in ("stdout", "stderr") if self.bool_arg(s)}
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
