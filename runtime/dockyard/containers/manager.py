@@ -957,10 +957,10 @@ class ContainerManager:
             raise DockyardError(f"Cannot update container {record.id}: {detail}") from None
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from .views import check_prune_filters, matches_prune, size_rw
+        from .views import check_prune_filters, matches_prune, newest_first, size_rw
         check_prune_filters(filters)
         deleted, reclaimed = [], 0
-        for record in sorted(self.all(), key=lambda r: r.created, reverse=True):  # dockerd's List
+        for record in newest_first(self.all()):
             if record.running or not matches_prune(record, filters):
                 continue
             reclaimed += size_rw(record)

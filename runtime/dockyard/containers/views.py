@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -20,7 +20,7 @@ from ..filters import Filters, InvalidFilter, bool_filter, check_keys, go_match,
 from ..gostrconv import atoi as go_atoi
 from ..network import ports
 from ..network.views import MACS
-from ..store.timefmt import filter_time, parse_unix
+from ..store.timefmt import filter_time, parse_ns, parse_unix
 from ..units import human_duration
 from . import health, links
 from .create import command, go_config
@@ -332,8 +332,8 @@ def matches_prune(record: ContainerRecord, filters: dict[str, list[str]]) -> boo
     for spec in filters.get("label!", []):
         if _label_match(record.config.get("Labels") or {}, spec):
             return False
-    for until in filters.get("until", []):
-        if parse_unix(record.created) >= filter_time(until):
+    for until in filters.get("until", []):  # dockerd: kept if created after it, to the nanosecond
+        if parse_ns(record.created) / 1e9 > filter_time(until):
             return False
     return True
 
@@ -352,8 +352,14 @@ def _bounds(records: list[ContainerRecord], filters: dict[str, list[str]]
     return before, since
 
 
-def _created(record: ContainerRecord) -> str:
-    return record.created
+def _created(record: ContainerRecord) -> tuple[int, str]:
+    """dockerd 20.10's byCreatedDescending key: the creation time itself, then the ID."""
+    return parse_ns(record.created), record.id
+
+
+def newest_first(records: Iterable[ContainerRecord]) -> list[ContainerRecord]:
+    """The containers as dockerd 20.10's List gives them (ps, a prune's walk)."""
+    return sorted(records, key=_created, reverse=True)
 
 
 def _between(ordered: list[ContainerRecord], before: ContainerRecord | None,
@@ -376,7 +382,7 @@ def listing(records: list[ContainerRecord], all_: bool, limit: int, size: bool,
             lineage: Callable[[str], frozenset[str]] = lambda _: frozenset()) -> list[dict[str, Any]]:
     read = check_filters(filters, lineage)
     before, since = _bounds(records, filters)
-    ordered = sorted(records, key=_created, reverse=True)
+    ordered = newest_first(records)
     chosen = [r for r in _between(ordered, before, since)
               if (all_ or limit > 0 or r.running or "status" in filters or "exited" in filters)
               and matches(r, filters, read)]

@@ -40,6 +40,16 @@ def parse_unix(text: str | None) -> int:
         return 0
 
 
+def parse_ns(text: str | None) -> int:
+    """Nanoseconds since the epoch for an RFC 3339 timestamp; 0 when absent or unparsable. What
+    to order and compare by: Go's fractions are trimmed, so as strings ``.1Z`` sorts after
+    ``.15Z`` and ``05Z`` after ``05.5Z``."""
+    m = _RFC3339.match(text or "")
+    if not m:
+        return 0
+    return parse_unix(text) * 1_000_000_000 + int((m.group(3) or "")[:9].ljust(9, "0"))
+
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
