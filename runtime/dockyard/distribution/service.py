@@ -223,6 +223,19 @@ def pull_reference(name: str, tag: str | None, all_tags: bool = False) -> Refere
     return ref
 
 
+def asks_every_tag(name: str, tag: str | None) -> bool:
+    """Whether ``fromImage=name`` with this ``tag`` pulls every tag, as dockerd 20.10's pull
+    of a reference with neither tag nor digest does (``docker pull -a`` sends that; the CLI
+    and docker-py add ``latest`` otherwise)."""
+    if tag:
+        return False
+    try:
+        ref = _ref.parse(name, default_tag=False)
+    except InvalidArgument:
+        return False  # the pull refuses it in its words
+    return ref.tag is None and ref.digest is None
+
+
 def _has_domain(term: str) -> bool:
     first, sep, _ = term.partition("/")
     return bool(sep) and ("." in first or ":" in first or first == "localhost")

@@ -29,11 +29,13 @@ class CreateHandler(ImportHandler):
     """``POST /images/create``: ``fromImage`` pulls from a registry, ``fromSrc`` imports."""
 
     def start(self, reader: Any) -> Any:
-        image = self.str_arg("fromImage")
+        from ...distribution.service import asks_every_tag
+
+        image, tag = self.str_arg("fromImage"), self.str_arg("tag")
         if image is None:
             return super().start(reader)
-        return self.engine.image_pull(image, tag=self.str_arg("tag"), platform=self.str_arg("platform"),
-                                      auth=registry_auth(self))
+        return self.engine.image_pull(image, tag=tag, platform=self.str_arg("platform"),
+                                      auth=registry_auth(self), all_tags=asks_every_tag(image, tag))
 
 
 class PushHandler(EngineHandler):
