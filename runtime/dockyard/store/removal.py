@@ -15,6 +15,7 @@ from ..errors import Conflict, NotFound
 from ..filters import bool_filter, check_keys, prune_until
 from ..oci import reference as _ref
 from .metadata import RefRow
+from .timefmt import parse_ns
 
 if TYPE_CHECKING:
     from .images import ImageStore
@@ -140,7 +141,7 @@ def prune_images(store: ImageStore, filters: dict[str, list[str]]) -> dict[str, 
         refs = store.meta.refs(image.id)
         if (dangling_only and refs) or store.meta.children(image.id) or store.containers_using(image.id):
             continue
-        if until is not None and image.created_unix >= int(until):
+        if until is not None and parse_ns(image.created) / 1e9 > until:  # dockerd: created after it
             continue
         if not _labels_match(image.label_dict, filters):
             continue

@@ -10,6 +10,7 @@ from ..filters import bool_filter, check_keys
 from ..gomatch import glob
 from .metadata import ImageRow, RefRow
 from .removal import familiar, labels_match
+from .timefmt import parse_ns
 
 if TYPE_CHECKING:
     from .images import ImageStore
@@ -78,8 +79,8 @@ def _filter(store: ImageStore, images: list[ImageRow], refs: dict[str, list[RefR
             filters: dict[str, list[str]]) -> set[str]:
     keep = set()
     want_dangling = bool_filter(filters, "dangling", ("true",), ("false",))
-    before = [store.get(n).created_unix for n in filters.get("before", [])]
-    since = [store.get(n).created_unix for n in filters.get("since", [])]
+    before = [parse_ns(store.get(n).created) for n in filters.get("before", [])]
+    since = [parse_ns(store.get(n).created) for n in filters.get("since", [])]
     for image in images:
         mine = refs.get(image.id, [])
         if want_dangling is not None and (not mine) != want_dangling:
@@ -88,7 +89,8 @@ def _filter(store: ImageStore, images: list[ImageRow], refs: dict[str, list[RefR
             continue
         if "label" in filters and not labels_match(image.label_dict, filters["label"]):
             continue
-        if any(image.created_unix >= b for b in before) or any(image.created_unix <= s for s in since):
+        created = parse_ns(image.created)  # dockerd compares the times themselves, not seconds
+        if any(created >= b for b in before) or any(created <= s for s in since):
             continue
         keep.add(image.id)
     return keep
