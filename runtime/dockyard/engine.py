@@ -90,6 +90,7 @@ class Engine:
         self._store = ImageStore(self.data_root, remap=None if remapped is None else remapped.ns)
         self._id = self._engine_id()
         self.events = EventBus()  # /events: every manager that emits takes this one bus
+        self._store.emit = self.events.emit  # the image events (ImageStore.log_event)
         self._distribution: Distribution | None = None
         self._networks: NetworkManager | None = None
         if (self.data_root / "network" / "state.json").exists():

@@ -19,7 +19,7 @@ from typing import Any
 from .. import __version__
 from ..oci import mediatypes as mt
 from ..store import diff
-from ..store.images import LayerInput, tag_reference
+from ..store.images import LayerInput, asked_reference, tag_reference
 from ..store.importer import apply_changes
 from ..store.timefmt import rfc3339_now
 from . import health, skeleton
@@ -132,11 +132,16 @@ def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = No
                 diff_id = layer.diff_id
             parent = store.config(record.image_id)
             image_config = _image_config(parent, record, new_config, diff_id, comment, author)
-            return str(store.add(image_config, layers, refs=[ref] if ref else [],
-                                 parent=record.image_id, session=session))
+            image_id = str(store.add(image_config, layers, refs=[ref] if ref else [],
+                                     parent=record.image_id, session=session))
     finally:
         if paused:
             containers.unpause(record.id)
+    asked = asked_reference(repo, tag).familiar() if repo else ""
+    if asked:  # dockerd 20.10: the image's tag event, then the container's commit
+        store.log_event("tag", image_id, asked)
+    containers.emit(record, "commit", comment=comment, imageID=image_id, imageRef=asked)
+    return image_id
 
 
 def _merged_config(container: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,13 @@
 
 A message::
 
-    {"Type": "container", "Action": "start", "Actor": {"ID": id, "Attributes": {...}},
-     "scope": "local", "time": secs, "timeNano": ns,
-     "status": "start", "id": id, "from": image}          # legacy fields, containers only
+    {"status": "start", "id": id, "from": image,    # legacy fields: containers, images (no from)
+     "Type": "container", "Action": "start", "Actor": {"ID": id, "Attributes": {...}},
+     "scope": "local", "time": secs, "timeNano": ns}
+
+Image events (``Type: image``) come from the store's :meth:`~dockyard.store.images.ImageStore.
+log_event`, which the engine points at this bus: load, save, import, tag, untag, delete, prune,
+pull, push, as dockerd 20.10's ``LogImageEvent``.
 """
 
 from __future__ import annotations
@@ -29,11 +33,9 @@ class EventBus:
 
     def emit(self, type_: str, action: str, actor_id: str, attributes: dict[str, str]) -> Event:
         ns = time.time_ns()
-        event: Event = {"Type": type_, "Action": action,
-                        "Actor": {"ID": actor_id, "Attributes": attributes},
+        event: Event = {**_legacy(type_, action, actor_id, attributes), "Type": type_,
+                        "Action": action, "Actor": {"ID": actor_id, "Attributes": attributes},
                         "scope": "local", "time": ns // 1_000_000_000, "timeNano": ns}
-        if type_ == "container":
-            event.update(status=action, id=actor_id, **{"from": attributes.get("image", "")})
         with self._lock:
             self._history.append(event)
             subscribers = list(self._subscribers)
@@ -58,6 +60,17 @@ class EventBus:
     @property
     def listeners(self) -> int:
         return len(self._subscribers)
+
+
+def _legacy(type_: str, action: str, actor_id: str, attributes: dict[str, str]) -> Event:
+    """The deprecated fields dockerd 20.10's ``Events.Log`` fills for containers and images,
+    first in its message and each left out when empty (``omitempty``: an image prune's event
+    has no ``id``)."""
+    if type_ not in ("container", "image"):
+        return {}
+    fields = {"status": action, "id": actor_id,
+              "from": attributes.get("image", "") if type_ == "container" else ""}
+    return {key: value for key, value in fields.items() if value}
 
 
 def bus_of(engine: Any) -> EventBus:

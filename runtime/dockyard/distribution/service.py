@@ -64,10 +64,11 @@ class Distribution:
         ctx = self._context(cancel)
         if all_tags:
             yield from self._pull_all(ctx, ref, wanted, auth or AuthConfig())
-            return
-        result = _pull.Pulled()
-        yield from _pull.pull(ctx, ref, wanted, auth or AuthConfig(), result, strict=bool(platform))
-        yield _pull.final_status(ref, result)
+        else:
+            result = _pull.Pulled()
+            yield from _pull.pull(ctx, ref, wanted, auth or AuthConfig(), result, strict=bool(platform))
+            yield _pull.final_status(ref, result)
+        self._log_event("pull", ref)
 
     def _pull_all(self, ctx: Context, ref: Reference, wanted: Any, auth: AuthConfig) -> Iterator[Message]:
         endpoint = self.config.endpoints(ref.domain)[-1]
@@ -111,6 +112,12 @@ class Distribution:
         reg = ctx.registry(endpoint, auth or AuthConfig())
         for target, image_id in targets:
             yield from _push.push_image(ctx, reg, target, image_id, options or _push.Options())
+        self._log_event("push", ref)
+
+    def _log_event(self, action: str, ref: Reference) -> None:
+        """dockerd 20.10's event once a pull or push is done (up to date too): the reference as
+        asked (a repository alone for every tag), named by its repository."""
+        self.store.log_event(action, ref.familiar(), ref.familiar_repository)
 
     def _push_targets(self, ref: Reference) -> list[tuple[Reference, str]]:
         if ref.tag:

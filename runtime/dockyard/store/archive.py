@@ -121,6 +121,7 @@ def _save_stream(store: ImageStore, selection: dict[str, list[Reference]]) -> It
         mdigest = _sha(manifest)
         yield from _blob_member(manifest, mdigest, image.created_unix, written)
         _describe(image_id, tags, layers, mdigest, len(manifest), manifests, index, repos)
+        store.log_event("save", image_id, image_id)  # dockerd 20.10: once an image, as it is written
     yield from _small("index.json", _json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": index}))
     yield from _small("manifest.json", _json(manifests))
     yield from _small("oci-layout", _json({"imageLayoutVersion": "1.0.0"}))
@@ -212,6 +213,8 @@ def load(store: ImageStore, stream: BinaryIO, quiet: bool = False) -> Iterator[d
         plan = _plan(store, archive)
         prepared = [store.prepare(cfg, layers, refs, session=session) for cfg, layers, refs in plan]
         moved = store.commit(prepared)
+    for p in prepared:  # dockerd 20.10: a load event an image, its tags set with no tag event
+        store.log_event("load", p.image.id, p.image.id)
     yield from session.warnings()  # a rootless daemon's layer owners it could not keep
     for name, old in moved:
         yield {"stream": f"The image {name} already exists, renaming the old one with ID {old} to empty string\n"}

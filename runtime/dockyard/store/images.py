@@ -39,6 +39,8 @@ from .snapshots import SnapshotStore, UnpackResult, chain_ids
 from .timefmt import ZERO_TIME, parse_unix, rfc3339_now
 
 ContainersUsing = Callable[[str], list[tuple[str, bool]]]
+EmitEvent = Callable[[str, str, str, dict[str, str]], object]
+"""``EventBus.emit``: (type, action, actor ID, attributes)."""
 """image ID → [(container ID, running)]; installed by the containers package."""
 
 
@@ -143,6 +145,7 @@ class ImageStore:
         self._chain_locks: dict[str, threading.Lock] = {}
         self._pins: Counter[str] = Counter()
         self.containers_using: ContainersUsing = lambda _image_id: []
+        self.emit: EmitEvent = lambda *_event: None  # the engine's bus (engine.events.emit)
         self.recover()
 
     @property
@@ -403,11 +406,26 @@ class ImageStore:
     def layers_size(self) -> int:
         return self.meta.layers_size()
 
+    # ---- events -----------------------------------------------------------------------------
+
+    def log_event(self, action: str, actor_id: str, name: str) -> None:
+        """An image event as dockerd 20.10's ``LogImageEvent`` makes it: the labels of the image
+        ``actor_id`` names while it is there (not a delete's), then ``name`` over them. The actor
+        is the image's ID (its name too, but for a tag's reference), or for a pull or push the
+        reference as given, named by its repository."""
+        try:
+            attributes = config_labels(self.config(self.resolve(actor_id)))
+        except (DockyardError, OSError):  # gone (a delete), or no image by that name
+            attributes = {}
+        attributes["name"] = name
+        self.emit("image", action, actor_id, dict(sorted(attributes.items())))  # Go's map order
+
     # ---- tagging ----------------------------------------------------------------------------
 
     def tag(self, name: str, repo: str, tag: str | None) -> None:
         """The image first; a ``repo`` or ``tag`` that does not parse is dockerd 20.10's plain
-        500 (TagImage passes the reference package's error up untyped), its refusals 400s."""
+        500 (TagImage passes the reference package's error up untyped), its refusals 400s.
+        ``docker tag`` and a build's ``-t`` log a ``tag`` event, as ``TagImageWithReference``."""
         image_id = self.resolve(name)
         try:
             ref = tag_reference(repo, tag)
@@ -416,6 +434,7 @@ class ImageStore:
         with self.meta.tx() as db:
             self.meta.set_ref(db, _ref_row(ref, image_id))
             db.execute("UPDATE images SET last_tag_time = ? WHERE id = ?", (rfc3339_now(), image_id))
+        self.log_event("tag", image_id, asked_reference(repo, tag).familiar())
 
     def untag(self, ref: Reference) -> None:
         with self.meta.tx() as db:
@@ -510,16 +529,21 @@ def tag_reference(repo: str, tag: str | None) -> Reference:
     """The reference ``docker tag`` (a commit, an import) creates from its ``repo`` and ``tag``
     arguments, refused as dockerd 20.10's reference store refuses it: a ``tag`` replaces what
     ``repo`` carries (``TrimNamed``), a digest left is refused, and so is the name ``sha256``."""
-    ref = _ref.parse(repo, default_tag=False)
-    if tag:
-        ref = ref.with_tag(tag)
-    elif ref.digest:
+    ref = asked_reference(repo, tag)
+    if ref.digest:
         raise InvalidArgument("refusing to create a tag with a digest reference")
-    elif not ref.tag:
+    if not ref.tag:
         ref = ref.with_tag(_ref.DEFAULT_TAG)
     if ref.familiar_repository == "sha256":
         raise InvalidArgument("refusing to create an ambiguous tag using digest algorithm as name")
     return ref
+
+
+def asked_reference(repo: str, tag: str | None) -> Reference:
+    """``repo`` and ``tag`` as asked, before the store's ``latest`` is added: what dockerd
+    20.10's tag event names (a tag, commit or import of ``repo`` alone: ``name: repo``)."""
+    ref = _ref.parse(repo, default_tag=False)
+    return ref.with_tag(tag) if tag else ref
 
 
 def parse_config(data: bytes) -> dict[str, Any]:

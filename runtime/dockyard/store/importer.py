@@ -17,7 +17,7 @@ from ..errors import InvalidArgument
 from ..oci import mediatypes as mt
 from ..oci import platform as _platform
 from .compression import ChunkStream, decompressed_chunks
-from .images import ImageStore, LayerInput, disk_errors, tag_reference
+from .images import ImageStore, LayerInput, asked_reference, disk_errors, tag_reference
 from .timefmt import rfc3339_now
 from .views import EMPTY_CONFIG
 
@@ -31,13 +31,15 @@ def import_rootfs(store: ImageStore, stream: BinaryIO, repo: str | None = None,
     """Import; yields ``{"status": "sha256:…"}`` once the image is committed (after any
     ``{"stream": "WARNING: …"}`` about owners a rootless daemon could not keep)."""
     ref = tag_reference(repo, tag) if repo else None
+    asked = asked_reference(repo, tag).familiar() if repo else ""
     config_obj = apply_changes(dict(EMPTY_CONFIG), changes or [])
-    return _run(store, stream, ref, config_obj, message or "Imported from -",
+    return _run(store, stream, ref, asked, config_obj, message or "Imported from -",
                 import_architecture(platform))
 
 
-def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, Any], message: str,
-         architecture: str) -> Iterator[dict[str, Any]]:
+def _run(store: ImageStore, stream: BinaryIO, ref: Any, asked: str, config_obj: dict[str, Any],
+         message: str, architecture: str) -> Iterator[dict[str, Any]]:
+    """``asked``: the reference as asked, which the tag event names ("" for none)."""
     with store.adding() as session, disk_errors(store.root):
         upload = ChunkStream(decompressed_chunks(stream))
         diff_id, _ = store.content.write(upload)
@@ -46,6 +48,10 @@ def _run(store: ImageStore, stream: BinaryIO, ref: Any, config_obj: dict[str, An
         layer = LayerInput(diff_id, mt.OCI_LAYER)
         prepared = store.prepare(config, [layer], [ref] if ref else [], session=session)
         store.commit([prepared])
+    image_id = prepared.image.id
+    if asked:  # dockerd 20.10: its tag event, then the import's
+        store.log_event("tag", image_id, asked)
+    store.log_event("import", image_id, image_id)
     yield from session.warnings()  # a rootless daemon's layer owners it could not keep
     yield {"status": prepared.image.id}
 

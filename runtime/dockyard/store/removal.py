@@ -67,12 +67,11 @@ def remove_image(store: ImageStore, name: str, force: bool = False,
                     f'conflict: unable to remove repository reference "{name}" (must force) - '
                     f"container {users[0][0][:12]} is using its referenced image {short_id(image_id)}"
                 )
-        store.untag(ref)
-        records.append({"Untagged": ref.familiar()})
+        _untag(store, image_id, ref, records)
         refs = [r for r in refs if r.name != str(ref)]
         if ref.digest is None and not any(r.digest is None and r.repository == ref.repository for r in refs):
             for r in [r for r in refs if r.digest is not None and r.repository == ref.repository]:
-                store.untag(_row_ref(r))
+                store.untag(_row_ref(r))  # dockerd 20.10 tidies these with no untag event
                 records.append({"Untagged": familiar(r)})
                 refs.remove(r)
         if refs:
@@ -80,10 +79,17 @@ def remove_image(store: ImageStore, name: str, force: bool = False,
     elif is_single_reference(refs):
         _check_conflicts(store, image_id, force, active_reference=False)
         for r in refs:
-            store.untag(_row_ref(r))
-            records.append({"Untagged": familiar(r)})
+            _untag(store, image_id, _row_ref(r), records)
     _delete_helper(store, image_id, records, force, prune)
     return records
+
+
+def _untag(store: ImageStore, image_id: str, ref: _ref.Reference, records: list[dict[str, Any]]) -> None:
+    """One reference removed: its record, and dockerd 20.10's ``untag`` event — named by the
+    image's ID, not the reference, with the image's labels."""
+    store.untag(ref)
+    records.append({"Untagged": ref.familiar()})
+    store.log_event("untag", image_id, image_id)
 
 
 def _row_ref(row: RefRow) -> _ref.Reference:
@@ -117,10 +123,10 @@ def _delete_helper(store: ImageStore, image_id: str, records: list[dict[str, Any
     image = store.meta.image(image_id)
     parent = image.parent if image else ""
     for r in store.meta.refs(image_id):
-        store.untag(_row_ref(r))
-        records.append({"Untagged": familiar(r)})
+        _untag(store, image_id, _row_ref(r), records)
     removed, reclaimed = store.delete_image(image_id)
     records.append({"Deleted": image_id})
+    store.log_event("delete", image_id, image_id)
     records.extend({"Deleted": chain} for chain in removed)
     if prune and parent and store.meta.image(parent) and not store.meta.refs(parent):
         reclaimed += _delete_helper(store, parent, records, False, True, quiet=True)
@@ -146,9 +152,9 @@ def prune_images(store: ImageStore, filters: dict[str, list[str]]) -> dict[str, 
         if not _labels_match(image.label_dict, filters):
             continue
         for r in refs:
-            store.untag(_row_ref(r))
-            records.append({"Untagged": familiar(r)})
+            _untag(store, image.id, _row_ref(r), records)
         reclaimed += _delete_helper(store, image.id, records, False, True, quiet=True)
+    store.emit("image", "prune", "", {"reclaimed": str(reclaimed)})  # dockerd's, after the deletes
     return {"ImagesDeleted": records or None, "SpaceReclaimed": reclaimed}
 
 
