@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import json
 import re
 import signal
 import sys
@@ -60,9 +59,9 @@ class ExitWaiter(threading.Thread):
 
     def run(self) -> None:
         try:
-            resp = self.api.open_wait(self.cid, self.condition)
+            answer = self.api.open_wait(self.cid, self.condition)
             self.ready.set()  # dockerd flushes the headers once the waiter is registered
-            self.body = json.loads(resp.read())
+            self.body = answer()
         except Exception as exc:  # noqa: BLE001 - reported by status()
             self.error = exc
         finally:
