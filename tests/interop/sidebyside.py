@@ -36,9 +36,10 @@ S = TypeVar("S", bound=ApiSide)
 
 
 @contextlib.contextmanager
-def tidied(sides: list[S]) -> Iterator[list[S]]:
+def tidied(sides: list[S], volumes: bool = False) -> Iterator[list[S]]:
     """``sides`` for a test: the containers and networks it made go after it (a
-    ``--config-from`` network before its template), and the clients are closed."""
+    ``--config-from`` network before its template; with ``volumes``, each container's
+    anonymous volumes), and the clients are closed."""
     before = [({c["Id"] for c in s.api.containers(all=True)}, {n["Id"] for n in s.api.networks()})
               for s in sides]
     try:
@@ -47,7 +48,7 @@ def tidied(sides: list[S]) -> Iterator[list[S]]:
         for side, (containers, networks) in zip(sides, before, strict=True):
             for c in side.api.containers(all=True):
                 if c["Id"] not in containers:
-                    side.api.remove_container(c["Id"], force=True)
+                    side.api.remove_container(c["Id"], force=True, v=volumes)
             for n in sorted(side.api.networks(), key=lambda n: not n["ConfigFrom"]["Network"]):
                 if n["Id"] not in networks:
                     side.call("DELETE", f"/networks/{n['Id']}")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sidebyside import ApiSide
+from sidebyside import ApiSide, tidied
 
 VOLUME = "dy-from-tmpfs"
 SOURCES: dict[str, dict[str, Any]] = {
@@ -76,17 +76,13 @@ def _remove_volumes(side: ApiSide) -> None:
 def sides(dockerd: Any, dockyard_daemon: Any, busybox_image: str) -> Iterator[list[ApiSide]]:
     """The two daemons; the containers a test made go after it with their volumes (the
     anonymous ones too), then the named volumes."""
-    pair = [ApiSide("dockerd", dockerd.host), ApiSide("dockyard", dockyard_daemon.host)]
-    before = [{c["Id"] for c in s.api.containers(all=True)} for s in pair]
-    try:
+    hosts = {"dockerd": dockerd.host, "dockyard": dockyard_daemon.host}
+    with tidied([ApiSide(name, host) for name, host in hosts.items()], volumes=True) as pair:
         yield pair
-    finally:
-        for side, ids in zip(pair, before, strict=True):
-            for c in side.api.containers(all=True):
-                if c["Id"] not in ids:
-                    side.api.remove_container(c["Id"], v=True, force=True)
-            _remove_volumes(side)
-            side.api.close()
+    for name, host in hosts.items():
+        side = ApiSide(name, host)
+        _remove_volumes(side)
+        side.api.close()
 
 
 @pytest.mark.parametrize("name", list(CASES))

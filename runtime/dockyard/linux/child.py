@@ -17,7 +17,6 @@ output, exit code 1.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -214,7 +213,8 @@ def _filesystem(spec: ContainerSpec, ctx: ChildContext) -> None:
         os.close(ctx.root_sock)
     for i, m in enumerate(spec.mounts):
         if i in ctx.binds:
-            mounts.attach_bind(root, ctx.binds[i], m.target, mounts.bind_propagation(m.options))
+            mounts.attach_bind(root, ctx.binds[i], m.source, m.target,
+                               mounts.bind_propagation(m.options))
         elif m.type == "bind":
             mounts.bind(root, m.source, m.target, m.read_only, "norbind" not in m.options,
                         m.subpath, mounts.bind_propagation(m.options))
@@ -245,23 +245,9 @@ def mkdir_all(path: str, mode: int = 0o755) -> None:
     with the part Go names: ``mkdir /proc/foo: no such file or directory`` (procfs refuses),
     ``mkdir /etc/mtab: not a directory`` (a link to a file, followed)."""
     try:
-        if stat.S_ISDIR(os.stat(path).st_mode):
-            return
-        failed = errno.ENOTDIR
-    except OSError:
-        parent = path.rstrip("/").rpartition("/")[0]
-        if parent:
-            mkdir_all(parent, mode)
-        try:
-            os.mkdir(path, mode)
-            return
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                if stat.S_ISDIR(os.lstat(path).st_mode):
-                    return
-            failed = exc.errno or errno.EIO
-    raise OSError(failed, f"error during container init: mkdir {path}: "
-                          f"{os.strerror(failed).lower()}")
+        mounts.go_mkdir_all(path, mode)
+    except OSError as exc:
+        raise OSError(exc.errno, f"error during container init: {exc.strerror}") from None
 
 
 def _pts_gid(userns: idmap.UserNamespace | None) -> int | None:

@@ -539,15 +539,65 @@ def host_devices() -> list[str]:
     return sorted(names)
 
 
-class BindSourceError(OSError):
+class MountError(OSError):
+    """A container's mount refused in runc's words: ``error during container init: error
+    mounting "<source>" to rootfs at "<target>": <why>`` (a tmpfs' source is ``tmpfs``)."""
+
+    def __init__(self, code: int, source: str, target: str, why: str) -> None:
+        super().__init__(code, f'error during container init: error mounting "{source}" to '
+                               f'rootfs at "{target}": {why}')
+
+
+class BindSourceError(MountError):
     """A bind's source cannot be stat'ed at a start, in runc's words (exit code 127, from
     ENOENT's or ENOTDIR's): a restart, or a restart policy's start, meets a ``--mount`` source
     removed since the create (``docker start`` refuses it first:
     ``volumes.manager.verify_sources``), any start a ``-v`` path through a file."""
 
     def __init__(self, code: int, source: str, target: str) -> None:
-        super().__init__(code, f'error during container init: error mounting "{source}" to '
-                               f'rootfs at "{target}": stat {source}: {os.strerror(code).lower()}')
+        super().__init__(code, source, target, f"stat {source}: {os.strerror(code).lower()}")
+
+
+def go_mkdir_all(path: str, mode: int = 0o755) -> None:
+    """Go's ``os.MkdirAll`` as runc calls it, its error naming the part whose mkdir failed:
+    ``mkdir /proc/foo: no such file or directory`` (procfs refuses), ``mkdir /sys/x:
+    read-only file system``, ``mkdir /etc/mtab: not a directory`` (a link to a file, followed)."""
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            return
+        failed = errno.ENOTDIR
+    except OSError:
+        parent = path.rstrip("/").rpartition("/")[0]
+        if parent:
+            go_mkdir_all(parent, mode)
+        try:
+            os.mkdir(path, mode)
+            return
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(path).st_mode):
+                    return
+            failed = exc.errno or errno.EIO
+    raise OSError(failed, f"mkdir {path}: {os.strerror(failed).lower()}")
+
+
+# what runc lets a bind cover under /proc: the files lxcfs emulates
+_PROC_BINDABLE: Final = ("cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg",
+                         "slabinfo", "net/dev", "sys/kernel/ns_last_pid")
+
+
+def check_proc_mount(root: str, source: str, target: str, dest: str) -> None:
+    """runc's ``checkProcMount`` for a bind: none at the container's /proc but of a proc file
+    system (the host's /proc, here), none below it but over a file lxcfs emulates."""
+    below = os.path.relpath(dest, os.path.join(root, "proc"))
+    if below.startswith(".."):
+        return
+    if below == "." and os.path.realpath(source) != "/proc":
+        raise MountError(errno.EINVAL, source, target,
+                         f'"{dest}" cannot be mounted because it is not of type proc')
+    if below != "." and below not in _PROC_BINDABLE:
+        raise MountError(errno.EINVAL, source, target,
+                         f'"{dest}" cannot be mounted because it is inside /proc')
 
 
 def bind(root: str, source: str, target: str, read_only: bool, recursive: bool = True,
@@ -557,7 +607,7 @@ def bind(root: str, source: str, target: str, read_only: bool, recursive: bool =
     ``propagation``: a word of :data:`PROPAGATION_FLAGS`, "" is ``rprivate``."""
     with _source_beneath(source, subpath) as path:
         _check_source(path, target)
-        dest = _mountpoint(root, target, os.path.isdir(path))
+        dest = _mountpoint(root, source, target, os.path.isdir(path))
         sc.mount(path, dest, None, sc.MS_BIND | (sc.MS_REC if recursive else 0))
     if read_only:
         remount_readonly(dest)
@@ -607,12 +657,20 @@ def _check_source(source: str, target: str) -> None:
         raise BindSourceError(exc.errno or errno.ENOENT, source, target) from None
 
 
-def _mountpoint(root: str, target: str, is_dir: bool) -> str:
+def _mountpoint(root: str, source: str, target: str, is_dir: bool) -> str:
+    """A bind's mountpoint made as runc's ``prepareBindMount`` makes it (after its /proc
+    check), refused in its words."""
     dest = in_root(root, target)
-    if is_dir:
-        ensure_dir(dest)
-    else:
-        ensure_file(dest)
+    check_proc_mount(root, source, target, dest)
+    try:
+        go_mkdir_all(dest if is_dir else os.path.dirname(dest))
+        if not is_dir and not os.path.exists(dest):
+            try:
+                os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            except OSError as exc:
+                raise OSError(exc.errno, f"open {dest}: {os.strerror(exc.errno or 0).lower()}") from None
+    except OSError as exc:
+        raise MountError(exc.errno or errno.EIO, source, target, str(exc.strerror)) from None
     return dest
 
 
@@ -640,11 +698,11 @@ def premade_bind(source: str, target: str, read_only: bool, recursive: bool = Tr
         raise
 
 
-def attach_bind(root: str, made: MadeBind, target: str, propagation: str = "") -> None:
-    """Attach a :func:`premade_bind` at ``target`` in ``root``, given its ``propagation`` as
-    :func:`bind`'s is (private unless asked: the copy shares the source's peer group, a mount
-    under it would reach the host)."""
-    dest = _mountpoint(root, target, made.is_dir)
+def attach_bind(root: str, made: MadeBind, source: str, target: str, propagation: str = "") -> None:
+    """Attach a :func:`premade_bind` of ``source`` at ``target`` in ``root``, given its
+    ``propagation`` as :func:`bind`'s is (private unless asked: the copy shares the source's
+    peer group, a mount under it would reach the host)."""
+    dest = _mountpoint(root, source, target, made.is_dir)
     sc.move_mount(made.fd, dest)
     os.close(made.fd)
     propagate(dest, propagation)
@@ -668,8 +726,13 @@ def tmpfs(root: str, target: str, options: list[str], read_only: bool) -> None:
         covered = os.stat(dest).st_mode
     except FileNotFoundError:
         covered = 0
-    if not stat.S_ISDIR(covered):
-        ensure_dir(dest)  # refused if there is a file
+    if not covered:  # runc makes it only if missing (a file is left to the mount)
+        try:
+            go_mkdir_all(dest)
+        except OSError as exc:
+            raise MountError(exc.errno or errno.EIO, "tmpfs", target, str(exc.strerror)) from None
+    elif not stat.S_ISDIR(covered):
+        ensure_dir(dest)  # refused
     flags = NOSUID_NODEV_NOEXEC | (sc.MS_RDONLY if read_only else 0)
     data = []
     for word in options:

@@ -430,20 +430,21 @@ def _make_bind_source(source: str, owner: tuple[int, int] | None) -> None:
     """``MkdirAllAndChownNew(source, 0755, owner)``: the missing directories made from the top
     down, each chowned when ``owner`` is given; a path through a file (ENOTDIR) is left to the
     mount, which refuses it in runc's words, as dockerd leaves it; any other refusal fails the
-    start with dockerd's 500 naming the directory it could not make."""
+    start with dockerd's 500 naming the directory it could not make (a link to nowhere is
+    missing to Go's ``Stat`` and there to its ``Mkdir``: ``file exists``)."""
     missing = []
     path = source
-    while not os.path.lexists(path) and path != "/":
+    while not os.path.exists(path) and path != "/":  # Go's Stat: a link to nowhere is missing
         missing.append(path)
         path = os.path.dirname(path)
     for directory in reversed(missing):
         try:
             os.mkdir(directory, 0o755)
-        except FileExistsError:
-            continue  # made meanwhile (another start): not ours to chown
         except NotADirectoryError:
             return
         except OSError as exc:
+            if isinstance(exc, FileExistsError) and os.path.isdir(directory):
+                continue  # made meanwhile (another start): not ours to chown
             raise DockyardError(f"error while creating mount source path '{source}': mkdir "
                                 f"{directory}: {(exc.strerror or str(exc)).lower()}") from None
         if owner is not None:

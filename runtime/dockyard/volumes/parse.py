@@ -243,8 +243,19 @@ def _check_bind(spec: dict[str, Any], source: str) -> None:
     _extra("bind", spec, "VolumeOptions")
     if not source.startswith("/"):
         raise _config_error("bind", f"invalid mount path: '{source}' mount path must be absolute")
-    if not options.get("CreateMountpoint") and not os.path.lexists(source):
-        raise _config_error("bind", f"bind source path does not exist: {source}")
+    if not options.get("CreateMountpoint"):
+        _check_bind_source(source)
+
+
+def _check_bind_source(source: str) -> None:
+    """dockerd's ``fileInfo``: an ``os.Stat`` of the source, through its links (one to nowhere
+    does not exist), another refusal in Go's words."""
+    try:
+        os.stat(source)
+    except FileNotFoundError:
+        raise _config_error("bind", f"bind source path does not exist: {source}") from None
+    except OSError as exc:
+        raise _config_error("bind", f"stat {source}: {os.strerror(exc.errno or 0).lower()}") from None
 
 
 def _check_volume(spec: dict[str, Any], source: str) -> None:
