@@ -45,17 +45,20 @@ def _digests(refs: list[RefRow]) -> list[str]:
     return [familiar(r) for r in refs if r.digest is not None]
 
 
-def _reference_match(patterns: list[str], refs: list[RefRow]) -> bool:
-    for pattern in patterns:
-        if not refs:
-            return False  # dockerd matches references alone: a bad pattern is not read here
-        rx = glob(pattern)
-        for r in refs:
-            name = familiar(r)
-            repo = name.split("@")[0].rsplit(":", 1)[0] if r.digest is None else name.split("@")[0]
-            if rx.match(name) or rx.match(repo):
-                return True
-    return False
+def _matching_refs(patterns: list[str], refs: list[RefRow]) -> list[RefRow]:
+    """The references a ``reference`` filter keeps — as dockerd's image list, which shows only
+    those (``docker images busybox`` lists busybox's tags, not another repository's tag of
+    the same image): a pattern matches a reference's familiar string or its repository."""
+    if not refs:
+        return []  # dockerd reads no pattern without references: a bad one is not refused here
+    rxs = [glob(pattern) for pattern in patterns]
+    out = []
+    for r in refs:
+        name = familiar(r)
+        repo = name.split("@")[0].rsplit(":", 1)[0] if r.digest is None else name.split("@")[0]
+        if any(rx.match(name) or rx.match(repo) for rx in rxs):
+            out.append(r)
+    return out
 
 
 def list_images(store: ImageStore, all: bool, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -69,6 +72,8 @@ def list_images(store: ImageStore, all: bool, filters: dict[str, list[str]]) -> 
         if image.id not in keep:
             continue
         mine = refs.get(image.id, [])
+        if "reference" in filters:
+            mine = _matching_refs(filters["reference"], mine)
         if not all and not mine and image.id in parents:
             continue  # an intermediate image of a build, shown only with --all
         out.append(_summary(image, mine))
@@ -85,7 +90,7 @@ def _filter(store: ImageStore, images: list[ImageRow], refs: dict[str, list[RefR
         mine = refs.get(image.id, [])
         if want_dangling is not None and (not mine) != want_dangling:
             continue
-        if "reference" in filters and not _reference_match(filters["reference"], mine):
+        if "reference" in filters and not _matching_refs(filters["reference"], mine):
             continue
         if "label" in filters and not labels_match(image.label_dict, filters["label"]):
             continue
