@@ -39,9 +39,9 @@ from .snapshots import SnapshotStore, UnpackResult, chain_ids
 from .timefmt import ZERO_TIME, parse_unix, rfc3339_now
 
 ContainersUsing = Callable[[str], list[tuple[str, bool]]]
+"""image ID → [(container ID, running)]; installed by the containers package."""
 EmitEvent = Callable[[str, str, str, dict[str, str]], object]
 """``EventBus.emit``: (type, action, actor ID, attributes)."""
-"""image ID → [(container ID, running)]; installed by the containers package."""
 
 
 @dataclass
