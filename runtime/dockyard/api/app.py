@@ -30,7 +30,13 @@ from .handlers import (
     system,
     volumes,
 )
-from .handlers.base import NotFoundHandler, VersionErrorHandler, parse_version
+from .handlers.base import (
+    CleanPathRedirect,
+    NotFoundHandler,
+    VersionErrorHandler,
+    parse_version,
+    unclean_path_target,
+)
 
 access_log = logging.getLogger("dockyard.api.access")
 
@@ -111,6 +117,9 @@ class EngineApplication(tornado.web.Application):
         self.routes_by_segment = index_routes(handlers)
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        target = unclean_path_target(request.path, request.query)
+        if target is not None:
+            return self.get_handler_delegate(request, CleanPathRedirect, {"location": target})
         match = _VERSION_PREFIX.match(request.path)
         if match:
             version = match.group(1)

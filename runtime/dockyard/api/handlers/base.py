@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
+import tornado.httputil
 import tornado.web
 from tornado.ioloop import IOLoop
 
@@ -106,6 +108,8 @@ class EngineHandler(tornado.web.RequestHandler):
         if isinstance(exc, DockyardError):
             status_code = exc.status
             message = error_message(exc)
+        elif isinstance(exc, tornado.web.HTTPError) and status_code == 405:
+            status_code, message = 404, "page not found"  # dockerd's router: no route, no 405
         elif isinstance(exc, tornado.web.HTTPError):
             message = exc.log_message or self._reason
         else:
@@ -144,3 +148,41 @@ class VersionErrorHandler(EngineHandler):
         self.set_status(400)
         self.set_header("Content-Type", "application/json")
         self.finish(gojson.dumps({"message": self.message}) + "\n")
+
+
+class CleanPathRedirect(tornado.web.RequestHandler):
+    """A path that is not clean (``//``, ``.``, ``..`` segments, once decoded), as dockerd's
+    router (gorilla/mux) answers it before any of its handlers: 301 to the clean path, the query
+    kept, none of dockerd's headers; the docker CLI follows it to the clean name
+    (``docker image inspect /busybox`` shows busybox)."""
+
+    def initialize(self, location: str) -> None:
+        self.location = location
+
+    def set_default_headers(self) -> None:
+        self._headers = tornado.httputil.HTTPHeaders()
+
+    def prepare(self) -> None:
+        self.set_status(301)
+        self.set_header("Location", self.location)
+        self.finish()
+
+
+def unclean_path_target(raw_path: str, query: str) -> str | None:
+    """Where gorilla/mux's ``cleanPath`` redirects ``raw_path`` (None: it is clean): Go's
+    ``path.Clean`` of the decoded path, its trailing slash kept, escaped as Go's URL escapes a
+    path (a path without ``//``, ``/.`` or an escape is clean: every request asks)."""
+    if "//" not in raw_path and "/." not in raw_path and "%" not in raw_path:
+        return None
+    path = urllib.parse.unquote(raw_path)
+    parts: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if parts:
+                parts.pop()
+        elif segment not in ("", "."):
+            parts.append(segment)
+    clean = "/" + "/".join(parts) + ("/" if path.endswith("/") and parts else "")
+    if clean == path:
+        return None
+    return urllib.parse.quote(clean, safe="/$&+,:;=@") + (f"?{query}" if query else "")
