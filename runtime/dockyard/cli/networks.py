@@ -12,10 +12,9 @@ from typing import Any
 
 from ..errors import InvalidArgument
 from . import formatting as fmt
-from .client import connect
+from .client import connect, endpoint_guard
 from .images import confirm, parse_filters
 from .output import fail
-from .running import endpoint_guard
 
 Sub = argparse._SubParsersAction
 
