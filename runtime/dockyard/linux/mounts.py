@@ -8,8 +8,9 @@ Order (each step relies on the one before):
    (the parent mount of the rootfs dir made private then, so the overlay stays ours);
 2. overlay on the rootfs dir (``overlay.py``); /proc, /sys (read-only), /sys/fs/cgroup, /dev
    (tmpfs + device nodes + pts + shm + mqueue) and the user's ``--mount``s inside it, each
-   bind given its propagation (private unless it asks: the host's mounts under a ``rslave``
-   one appear in it, a ``rshared`` one's go both ways);
+   bind given its propagation (a ``-v``/``--mount`` bind's ``rprivate`` unless it asks: the
+   host's mounts under a ``rslave`` one appear in it, a ``rshared`` one's go both ways; a
+   volume's none, so it stays the slave of the daemon root's shared mount it was made from);
 3. ``pivot_root`` into it and detach the old root, made a slave first (its unmounts must not
    reach the host through a mount it shares);
 4. masked paths, read-only paths, then a read-only root if asked.
@@ -604,7 +605,9 @@ def bind(root: str, source: str, target: str, read_only: bool, recursive: bool =
          subpath: str = "", propagation: str = "") -> None:
     """A ``--mount type=bind``; the mountpoint is created with the source's kind. With a
     volume's ``subpath`` the source is what :func:`open_beneath` opens below ``source``.
-    ``propagation``: a word of :data:`PROPAGATION_FLAGS`, "" is ``rprivate``."""
+    ``propagation``: a word of :data:`PROPAGATION_FLAGS`; "" (a volume's) leaves the bind as
+    it was made, as runc does: a slave of what the source's mount is a slave of (under the
+    default ``rslave`` root, the daemon root's shared mount: ``master:N``)."""
     with _source_beneath(source, subpath) as path:
         _check_source(path, target)
         dest = _mountpoint(root, source, target, os.path.isdir(path))
@@ -615,9 +618,11 @@ def bind(root: str, source: str, target: str, read_only: bool, recursive: bool =
 
 
 def propagate(path: str, propagation: str) -> None:
-    """The mount at ``path`` given ``propagation`` (runc's, after the bind): "" is
-    ``rprivate``, what a bind without a word has been (dockerd gives every bind one)."""
-    sc.mount(None, path, None, PROPAGATION_FLAGS.get(propagation, sc.MS_PRIVATE | sc.MS_REC))
+    """The mount at ``path`` given ``propagation`` (runc's, after the bind); "" changes
+    nothing, as runc applies no flag to a mount without one (dockerd gives every bind a word,
+    a volume none)."""
+    if propagation:
+        sc.mount(None, path, None, PROPAGATION_FLAGS[propagation])
 
 
 @contextlib.contextmanager
@@ -700,12 +705,14 @@ def premade_bind(source: str, target: str, read_only: bool, recursive: bool = Tr
 
 def attach_bind(root: str, made: MadeBind, source: str, target: str, propagation: str = "") -> None:
     """Attach a :func:`premade_bind` of ``source`` at ``target`` in ``root``, given its
-    ``propagation`` as :func:`bind`'s is (private unless asked: the copy shares the source's
-    peer group, a mount under it would reach the host)."""
+    ``propagation`` as :func:`bind`'s is. "" (a volume's) is ``rslave`` here: the copy was
+    made in the daemon's namespace, a peer of the source's shared mount (a mount under it would
+    reach the host); :func:`bind`'s copy of that mount in the container's ``rslave`` root is
+    its slave, and so is this one then."""
     dest = _mountpoint(root, source, target, made.is_dir)
     sc.move_mount(made.fd, dest)
     os.close(made.fd)
-    propagate(dest, propagation)
+    propagate(dest, propagation or "rslave")
 
 
 # tmpfs option words that set or clear mount flags rather than being tmpfs data (``--tmpfs

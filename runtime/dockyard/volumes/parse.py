@@ -163,6 +163,8 @@ def parse_bind(raw: str, check_name: bool = True) -> MountRequest:
         _check_target(kind, target)
         if kind == "bind" and "nocopy" in words:  # the parser's VolumeOptions on a bind
             raise _config_error(kind, "field VolumeOptions must not be specified")
+        if kind == "volume" and any(w in PROPAGATIONS for w in words):  # … BindOptions on a volume
+            raise _config_error(kind, "field BindOptions must not be specified")
     except InvalidMount as exc:
         raise InvalidBind(f"{invalid_spec(raw)}: {exc}") from None
     if kind == "volume" and source and check_name:
