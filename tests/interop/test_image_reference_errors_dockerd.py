@@ -63,3 +63,32 @@ def test_reference_errors_as_dockerds(both: dict[str, tuple[DockerCLI, Any]]) ->
     assert seen["dockyard"] == seen["dockerd"]
     statuses = {(s[0], s[2]) for s in seen["dockerd"] if isinstance(s[0], str)}
     assert {("POST", 500), ("POST", 400), ("GET", 400), ("GET", 404), ("POST", 201)} <= statuses
+
+
+SAVES = ["Busybox:x", "x:A!", "a:b:c", "busybox:dyref-nosuch", "dyref-nosuch", "abcdef", "sha256:abc",
+         f"dyref-nosuch@sha256:{HEX}"]
+COMMITS = [{"repo": "ABC"}, {"repo": "a:b:c"}, {"repo": "x", "tag": "A:B"}, {"repo": "sha256"},
+           {"repo": f"x@sha256:{HEX}"}, {"container": "dyref-nosuch", "repo": "ABC"}]
+
+
+def test_save_and_commit_names_as_dockerds(both: dict[str, tuple[DockerCLI, Any]]) -> None:
+    """A save reads each name as dockerd 20.10's tarexport (a bad one its untyped 500, a missing
+    bare name ``No such image: NAME`` as given, a missing tag ``reference does not exist``); a
+    commit's repo and tag that do not parse are its untyped 500, as a tag's."""
+    seen: dict[str, list[Any]] = {}
+    for side, (cli, client) in both.items():
+        api = client.api
+        made = cli("create", "--pull", "never", "--name", "dyref-c", "busybox", "true")
+        assert made.returncode == 0, made.stderr
+        try:
+            seen[side] = []
+            for name in SAVES:
+                answer = api.get(api._url("/images/get"), params={"names": name})
+                seen[side].append([name, answer.status_code, answer.text])
+            for params in COMMITS:
+                answer = api.post(api._url("/commit"), params={"container": "dyref-c", **params})
+                seen[side].append([params, answer.status_code, answer.text])
+        finally:
+            cli("rm", "-f", "dyref-c")
+    assert seen["dockyard"] == seen["dockerd"]
+    assert [s[1] for s in seen["dockerd"]][:3] == [500, 500, 500]

@@ -117,9 +117,10 @@ def test_missing_image_errors(engine: Engine) -> None:
 
     with pytest.raises(NotFound, match="^no such image: nope: No such image: nope:latest$"):
         engine.image_inspect("nope")  # dockerd 20.10's LookupImage
+    with pytest.raises(NotFound, match="^No such image: nope$"):
+        engine.images_save(["nope"])  # its tarexport: the name as given
     for call in (lambda: engine.image_history("nope"),
-                 lambda: engine.image_remove("nope"), lambda: engine.image_tag("nope", "x", None),
-                 lambda: engine.images_save(["nope"])):
+                 lambda: engine.image_remove("nope"), lambda: engine.image_tag("nope", "x", None)):
         with pytest.raises(NotFound, match="^No such image: nope:latest$"):
             call()
 

@@ -19,7 +19,7 @@ from typing import Any
 from .. import __version__
 from ..oci import mediatypes as mt
 from ..store import diff
-from ..store.images import LayerInput, asked_reference, tag_reference
+from ..store.images import LayerInput, asked_reference, new_tag
 from ..store.importer import apply_changes
 from ..store.timefmt import rfc3339_now
 from . import health, skeleton
@@ -112,7 +112,7 @@ def commit(engine: Any, name: str, repo: str | None = None, tag: str | None = No
     """POST /commit: the new image's ID (``sha256:…``), tagged ``repo:tag`` when given."""
     containers, store = engine.containers, engine.store
     record = containers.get(name)
-    ref = tag_reference(repo, tag) if repo else None
+    ref = new_tag(repo, tag) if repo else None
     new_config = apply_changes(_merged_config(record.config, config or {}), change_list or [])
     checks = health.merge(new_config.get("Healthcheck"), record.config.get("Healthcheck"))
     if checks is not None:  # a HEALTHCHECK change takes what it leaves unset from the container's

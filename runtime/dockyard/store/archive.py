@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 from ..errors import DockyardError, InvalidArgument, NotFound
+from ..oci import digest as _digest
 from ..oci import mediatypes as mt
 from ..oci import reference as _ref
 from ..oci.reference import Reference
@@ -51,26 +52,54 @@ class InvalidArchive(InvalidArgument):
 
 
 def _selection(store: ImageStore, names: list[str]) -> dict[str, list[Reference]]:
-    """image ID → the tags to record for it, following ``docker save``'s rules: a bare name
-    saves every tag of that repository, an ID saves the image untagged."""
+    """image ID → the tags to record for it, as dockerd 20.10's tarexport reads each name: an ID
+    or a digest alone saves the image untagged; a reference that does not parse is its untyped
+    500; a bare name saves every tag of that repository, or else (and ``sha256``) is searched as
+    a short ID (``No such image: NAME`` as given); a tag or digest is looked up (``reference does
+    not exist``)."""
     out: dict[str, list[Reference]] = {}
     for name in names:
+        if _is_image_id(name):
+            out.setdefault(store.resolve(name), [])
+            continue
         try:
-            ref: Reference | None = _ref.parse(name, default_tag=False)
-        except InvalidArgument:
-            ref = None
-        if ref is not None and ref.tag is None and ref.digest is None:
+            ref = _ref.parse(name, default_tag=False)
+        except InvalidArgument as exc:
+            raise DockyardError(str(exc)) from None
+        if ref.familiar_repository == "sha256" or (ref.tag is None and ref.digest is None):
             rows = [r for r in store.meta.refs() if r.repository == ref.repository and r.tag]
-            for row in rows:
+            for row in rows if ref.familiar_repository != "sha256" else []:
                 out.setdefault(row.image_id, []).append(ref.with_tag(row.tag or ""))
-            if rows:
-                continue
-        image_id = store.resolve(name)
+            if not rows or ref.familiar_repository == "sha256":
+                out.setdefault(_search(store, name), [])
+            continue
+        image_id = store._by_reference(ref)
+        if image_id is None:
+            raise NotFound("reference does not exist")
         tags = out.setdefault(image_id, [])
-        tagged = store.meta.ref(str(ref)) if ref is not None and ref.tag is not None else None
-        if ref is not None and tagged is not None and tagged.image_id == image_id and ref not in tags:
+        if ref.tag is not None and ref not in tags:
             tags.append(ref)
     return out
+
+
+def _is_image_id(name: str) -> bool:
+    """ParseAnyReference's IDs: 64 hex digits, or a digest that parses (``sha256:<64 hex>``)."""
+    if len(name) == 64 and _digest.is_hex_id(name, 64):
+        return True
+    try:
+        _digest.validate(name)
+    except InvalidArgument:
+        return False
+    return True
+
+
+def _search(store: ImageStore, name: str) -> str:
+    """The image store's Search: a unique ID prefix, with or without ``sha256:``."""
+    bare = name.removeprefix("sha256:")
+    ids = store.meta.ids_with_prefix(bare) if bare and _digest.is_hex_id(bare) else []
+    if len(ids) != 1:
+        raise NotFound(f"No such image: {name}")
+    return str(ids[0])
 
 
 def _header(name: str, size: int, mtime: int, dir: bool = False) -> bytes:

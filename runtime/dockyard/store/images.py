@@ -427,10 +427,7 @@ class ImageStore:
         500 (TagImage passes the reference package's error up untyped), its refusals 400s.
         ``docker tag`` and a build's ``-t`` log a ``tag`` event, as ``TagImageWithReference``."""
         image_id = self.resolve(name)
-        try:
-            ref = tag_reference(repo, tag)
-        except _ref.InvalidReference as exc:
-            raise DockyardError(str(exc)) from None
+        ref = new_tag(repo, tag)
         with self.meta.tx() as db:
             self.meta.set_ref(db, _ref_row(ref, image_id))
             db.execute("UPDATE images SET last_tag_time = ? WHERE id = ?", (rfc3339_now(), image_id))
@@ -544,6 +541,16 @@ def asked_reference(repo: str, tag: str | None) -> Reference:
     20.10's tag event names (a tag, commit or import of ``repo`` alone: ``name: repo``)."""
     ref = _ref.parse(repo, default_tag=False)
     return ref.with_tag(tag) if tag else ref
+
+
+def new_tag(repo: str, tag: str | None) -> Reference:
+    """``tag_reference`` for a tag or a commit: what does not parse is dockerd 20.10's plain 500
+    (its TagImage and commit pass the reference package's error up untyped), its refusals
+    400s (an import's parse errors are 400s: ``tag_reference``)."""
+    try:
+        return tag_reference(repo, tag)
+    except _ref.InvalidReference as exc:
+        raise DockyardError(str(exc)) from None
 
 
 def parse_config(data: bytes) -> dict[str, Any]:

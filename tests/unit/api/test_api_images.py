@@ -137,7 +137,7 @@ def test_save_one_and_many_then_reload(loaded, tmp_path: Path) -> None:
 
 def test_save_missing_is_404_json(api) -> None:
     r = api.get("/images/nope/get")
-    assert r.status_code == 404 and r.json()["message"] == "No such image: nope:latest"
+    assert r.status_code == 404 and r.json()["message"] == "No such image: nope"
     assert api.get("/images/get").status_code == 400
 
 
