@@ -220,8 +220,12 @@ def error_message(exc: BaseException) -> str:
 
 
 def stream_error(exc: BaseException) -> bytes:
+    """The error line; its ``code`` where the error carries one (``stream_code``: a failed
+    RUN's exit status, which the docker CLI exits with, as dockerd 20.10's JSONError)."""
     message = error_message(exc)
-    return (gojson.dumps({"errorDetail": {"message": message}, "error": message}) + "\n").encode()
+    code = getattr(exc, "stream_code", 0)
+    detail = {"code": code, "message": message} if code else {"message": message}
+    return (gojson.dumps({"errorDetail": detail, "error": message}) + "\n").encode()
 
 
 async def write_json_stream(handler: RequestHandler, stream: PulledStream | BackgroundStream) -> None:

@@ -123,3 +123,8 @@ class StepFailed(BuildError):
     def __init__(self, command: str, code: int) -> None:
         super().__init__(f"The command '{command}' returned a non-zero code: {code}")
         self.code = code
+
+    @property
+    def stream_code(self) -> int:
+        """The build stream's ``errorDetail.code`` (:func:`dockyard.api.streams.stream_error`)."""
+        return self.code
