@@ -54,7 +54,9 @@ class AuthConfig:
 
 
 def decode_header(value: str | None) -> AuthConfig:
-    """Parse ``X-Registry-Auth`` (base64url JSON, padding optional); empty → anonymous."""
+    """Parse ``X-Registry-Auth`` (base64url JSON, padding optional; plain JSON too, as some old
+    clients send it); empty → anonymous, and so is a header that does not decode, as dockerd
+    20.10 takes it ("to increase compatibility to existing api it is defaulting to be empty")."""
     if not value or not value.strip():
         return AuthConfig()
     text = value.strip()
@@ -62,14 +64,11 @@ def decode_header(value: str | None) -> AuthConfig:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         data = json.loads(raw)
     except (binascii.Error, ValueError):
-        # docker CLI sends {} for anonymous; some old clients send plain JSON
         try:
             data = json.loads(text)
         except ValueError:
-            raise InvalidArgument("invalid X-Registry-Auth header") from None
-    if not isinstance(data, dict):
-        raise InvalidArgument("invalid X-Registry-Auth header")
-    return from_dict(data)
+            return AuthConfig()
+    return from_dict(data) if isinstance(data, dict) else AuthConfig()
 
 
 def from_dict(data: dict[str, Any]) -> AuthConfig:

@@ -32,8 +32,8 @@ def test_registry_auth_header_forms() -> None:
     assert decode_header(unpadded).password == "x"
     assert decode_header("").empty and decode_header("e30=").empty  # "{}" as docker CLI sends
     assert decode_header(json.dumps({"identitytoken": "t"})).identitytoken == "t"
-    with pytest.raises(InvalidArgument):
-        decode_header("!!!not-base64!!!")
+    assert decode_header("!!!not-base64!!!").empty  # dockerd 20.10: anonymous, no error
+    assert decode_header("WzFd").empty  # [1]
     assert "p:w" not in repr(auth)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import tornado.web
 
+from ... import gojson
 from ...errors import DockyardError, InvalidArgument
 from ..streams import write_json_stream
 from .base import EngineHandler
@@ -38,11 +39,43 @@ class CreateHandler(ImportHandler):
                                       auth=registry_auth(self), all_tags=asks_every_tag(image, tag))
 
 
+def push_auth(handler: tornado.web.RequestHandler) -> Any:
+    """A push's credentials as dockerd 20.10's postImagesPush reads them: ``X-Registry-Auth``,
+    or else the body as JSON credentials (the API's first form) — a body that gives none (empty,
+    or a form's, which Go's ParseForm has read) is its 400 in encoding/json's words."""
+    from ...distribution.credentials import from_dict
+
+    if handler.request.headers.get("X-Registry-Auth"):
+        return registry_auth(handler)
+    form = handler.request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+    try:
+        value = _first_json_value(b"" if form else handler.request.body)
+    except ValueError as exc:
+        raise InvalidArgument(f"Bad parameters and missing X-Registry-Auth: {exc}") from None
+    return from_dict(value or {})
+
+
+def _first_json_value(body: bytes) -> Any:
+    """Go's ``json.Decoder.Decode`` into an AuthConfig: the first value (what follows is not
+    read), ``EOF`` for none, ``unexpected EOF`` for a cut one."""
+    text = body.decode("utf-8", "replace").lstrip(" \t\r\n")
+    if not text:
+        raise ValueError("EOF")
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError as exc:
+        words = gojson.error(exc)
+        raise ValueError("unexpected EOF" if words == "unexpected end of JSON input" else words) from None
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"json: cannot unmarshal {gojson.kind(value)} into Go value of type types.AuthConfig")
+    return value
+
+
 class PushHandler(EngineHandler):
     """``POST /images/{name}/push?tag=``."""
 
     async def post(self, name: str) -> None:
-        auth = registry_auth(self)
+        auth = push_auth(self)
         iterator = await self.call(self.engine.image_push, name, tag=self.str_arg("tag"), auth=auth)
         await write_json_stream(self, self.pull(iterator))
 
