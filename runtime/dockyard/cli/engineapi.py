@@ -109,11 +109,11 @@ class EngineAPI:
         return target + ("?" + urlencode(query) if query else "")
 
     def open(self, conn: Connection, method: str, target: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None, upgrade: bool = False) -> tuple[int, dict[str, str]]:
-        """Send a request on ``conn`` and read its status and headers (for an ``upgrade``, not
-        a byte past them); an error status is an :class:`APIError`."""
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
+        """Send a request on ``conn`` and read its status and headers; an error status is an
+        :class:`APIError`."""
         conn.send(method, target, body, {**(headers or {}), **self.headers})
-        status, head = conn.head(upgrade)
+        status, head = conn.head()
         if status >= 400:
             raise APIError(status, _explanation(conn.body(method, status, head)), method, target)
         return status, head
@@ -194,7 +194,7 @@ class EngineAPI:
             params = {**params, "detachKeys": self.detach_keys}
         conn = self._connect()
         self.open(conn, "POST", self.target("/containers/{0}/attach", container, params=params),
-                  headers={"Connection": "Upgrade", "Upgrade": "tcp"}, upgrade=True)
+                  headers={"Connection": "Upgrade", "Upgrade": "tcp"})
         return conn.detach()
 
     def close(self) -> None:

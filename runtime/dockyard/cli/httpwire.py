@@ -46,12 +46,8 @@ class Connection:
         lines += [f"{name}: {value}" for name, value in headers.items()]
         self._socket().sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
 
-    def head(self, upgrade: bool = False) -> tuple[int, dict[str, str]]:
-        """The status and headers (names lower-cased) of the next response. ``upgrade``: read
-        nothing past them — after a ``101`` the bytes that follow (an attach's first output)
-        belong to whoever takes the socket (:meth:`detach`)."""
-        if upgrade:
-            self._fill_to_blank_line()
+    def head(self) -> tuple[int, dict[str, str]]:
+        """The status and headers (names lower-cased) of the next response."""
         status_line = self._line()
         status = int(status_line.split(None, 2)[1])
         headers: dict[str, str] = {}
@@ -93,20 +89,6 @@ class Connection:
             self.close()
             raise ConnectionResetError("the daemon closed the connection")
         self.buf += data
-
-    def _fill_to_blank_line(self) -> None:
-        """Take from the socket up to the end of the headers and no byte more: each read peeks
-        first and takes only what precedes the blank line (a terminator may straddle reads)."""
-        sock = self.sock
-        assert sock is not None
-        while b"\r\n\r\n" not in self.buf:
-            peeked = sock.recv(65536, socket.MSG_PEEK)
-            if not peeked:
-                self.close()
-                raise ConnectionResetError("the daemon closed the connection")
-            tail = bytes(self.buf[-3:])
-            end = (tail + peeked).find(b"\r\n\r\n")
-            self.buf += sock.recv(len(peeked) if end < 0 else end + 4 - len(tail))
 
     def _line(self) -> bytes:
         while (end := self.buf.find(b"\r\n")) < 0:

@@ -118,21 +118,3 @@ def test_an_upgraded_connection_is_handed_over(serve: Serve) -> None:
     assert conn.sock is None and sock.fileno() >= 0
     sock.close()
     assert server.requests[0].endswith(b"Connection: Upgrade\r\nUpgrade: tcp")
-
-
-def test_an_upgrade_reads_no_byte_past_its_headers(tmp_path: Path) -> None:
-    """The stream's first bytes may come with the 101's headers, and a header's blank line may
-    be split across reads: the socket handed over still holds every byte after it."""
-    conn = Connection(str(tmp_path / "unused.sock"), 5)
-    ours, theirs = socket.socketpair()
-    conn.sock = ours
-    with theirs:
-        theirs.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r")
-        sent = threading.Timer(0.2, lambda: theirs.sendall(b"\n\r\n\x01\x00\x00\x00\x00\x00\x00\x02hi"))
-        sent.start()
-        status, head = conn.head(upgrade=True)
-        sent.join()
-        assert (status, head["content-type"]) == (101, "application/vnd.docker.raw-stream")
-        sock = conn.detach()
-        with sock:
-            assert sock.recv(64) == b"\x01\x00\x00\x00\x00\x00\x00\x02hi"
