@@ -5,26 +5,25 @@
 (any object, container first, as docker looks them up) and ``system prune``.
 
 Streaming verbs live in :mod:`.running`, tar transfers in :mod:`.copy`, output wording in
-:mod:`.ctformat`; the first two are imported when a verb of theirs runs or its parser is built,
-so ``dockyard ps`` loads neither (nor ``run``'s flags). A verb whose endpoint the daemon does not
-serve fails with one line naming it.
+:mod:`.ctformat`. A verb whose endpoint the daemon does not serve fails with one line naming it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from . import ctformat
+from . import copy as cpmod
+from . import ctformat, running
 from . import formatting as fmt
-from .client import DaemonError, connect, connect_light, endpoint_guard
+from .client import DaemonError, connect, connect_light
 from .images import confirm, parse_filters
 from .output import fail
+from .running import endpoint_guard
 
 Sub = argparse._SubParsersAction
 Verb = Callable[[argparse.Namespace], int]
@@ -58,7 +57,7 @@ def stop(args: argparse.Namespace) -> int:
 
     def one(name: str) -> None:
         api._raise_for_status(api._post(api._url("/containers/{0}/stop", name), params=params))
-    return _each(args.containers, one)
+    return running.each(args.containers, one)
 
 
 def restart(args: argparse.Namespace) -> int:
@@ -67,26 +66,26 @@ def restart(args: argparse.Namespace) -> int:
 
     def one(name: str) -> None:
         api._raise_for_status(api._post(api._url("/containers/{0}/restart", name), params=params))
-    return _each(args.containers, one)
+    return running.each(args.containers, one)
 
 
 def kill(args: argparse.Namespace) -> int:
     api = connect(args)
-    return _each(args.containers, lambda n: api.kill(n, args.signal))
+    return running.each(args.containers, lambda n: api.kill(n, args.signal))
 
 
 def rm(args: argparse.Namespace) -> int:
     api = connect(args, timeout=None)
-    return _each(args.containers,
+    return running.each(args.containers,
                         lambda n: api.remove_container(n, v=args.volumes, force=args.force, link=args.link))
 
 
 def pause(args: argparse.Namespace) -> int:
-    return _each(args.containers, connect(args).pause)
+    return running.each(args.containers, connect(args).pause)
 
 
 def unpause(args: argparse.Namespace) -> int:
-    return _each(args.containers, connect(args).unpause)
+    return running.each(args.containers, connect(args).unpause)
 
 
 def rename(args: argparse.Namespace) -> int:
@@ -307,33 +306,10 @@ def _one(p: argparse.ArgumentParser, func: Verb) -> argparse.ArgumentParser:
     return p
 
 
-def _each(names: list[str], action: Any) -> int:
-    from .running import each
-
-    return each(names, action)
-
-
-def _running(name: str) -> Verb:
-    """A verb of :mod:`.running`'s, imported when it runs."""
-    def verb(args: argparse.Namespace) -> int:
-        return int(getattr(importlib.import_module("dockyard.cli.running"), name)(args))
-    verb.__name__ = verb.__qualname__ = name
-    return verb
-
-
-def _later(module: str, name: str) -> Callable[[argparse.ArgumentParser], None]:
-    """``module``'s flag adder, imported when its parser is built (``ps`` builds neither
-    ``run``'s nor ``cp``'s: the lazy parser's stand-ins for them are no ArgumentParser)."""
-    def add(p: argparse.ArgumentParser) -> None:
-        if isinstance(p, argparse.ArgumentParser):
-            getattr(importlib.import_module(f"dockyard.cli.{module}"), name)(p)
-    return add
-
-
 def add_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR and forward signals")
     p.add_argument("-i", "--interactive", action="store_true", help="attach container's STDIN")
-    _containers(p, _running("start"))
+    _containers(p, running.start)
 
 
 def add_stop(p: argparse.ArgumentParser, func: Verb = stop) -> None:
@@ -372,7 +348,7 @@ def add_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", help="show logs before a timestamp or relative (e.g. 42m)")
     p.add_argument("-n", "--tail", default="all", help='number of lines to show from the end (default "all")')
     p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
-    _one(p, _running("logs"))
+    _one(p, running.logs)
 
 
 def add_exec(p: argparse.ArgumentParser) -> None:
@@ -385,14 +361,14 @@ def add_exec(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workdir", help="working directory inside the container")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
-    p.set_defaults(func=endpoint_guard(_running("exec_")))
+    p.set_defaults(func=endpoint_guard(running.exec_))
 
 
 def add_attach(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
     p.add_argument("--sig-proxy", type=lambda s: s.lower() in {"1", "true", "t"}, default=True,
                    help="proxy all received signals to the process (default true)")
-    _one(p, _running("attach"))
+    _one(p, running.attach)
 
 
 def add_inspect(p: argparse.ArgumentParser, kind: str | None = None) -> None:
@@ -454,9 +430,8 @@ def _guarded(add: Callable[[argparse.ArgumentParser], None]) -> Callable[[argpar
 
 # name -> (add flags, help, aliases, also top-level)
 VERBS: dict[str, tuple[Callable[[argparse.ArgumentParser], object], str, tuple[str, ...], bool]] = {
-    # top-level run and create: running.register (its RUN_HELP and CREATE_HELP, the same words)
-    "run": (_later("running", "add_run"), "Create and run a new container from an image", (), False),
-    "create": (_later("running", "add_create"), "Create a new container", (), False),
+    "run": (running.add_run, running.RUN_HELP, (), False),  # top-level run and create: running.register
+    "create": (running.add_create, running.CREATE_HELP, (), False),
     "start": (add_start, "Start one or more stopped containers", (), True),
     "stop": (add_stop, "Stop one or more running containers", (), True),
     "restart": (lambda p: add_stop(p, restart), "Restart one or more containers", (), True),
@@ -474,10 +449,10 @@ VERBS: dict[str, tuple[Callable[[argparse.ArgumentParser], object], str, tuple[s
     "pause": (lambda p: _containers(p, pause), "Pause all processes within one or more containers", (), True),
     "unpause": (lambda p: _containers(p, unpause), "Unpause all processes within one or more containers", (), True),
     "stats": (add_stats, "Display a live stream of container(s) resource usage statistics", (), True),
-    "cp": (_guarded(_later("copy", "add_cp")), "Copy files/folders between a container and the local filesystem", (), True),
+    "cp": (_guarded(cpmod.add_cp), "Copy files/folders between a container and the local filesystem", (), True),
     "diff": (lambda p: _one(p, diff), "Inspect changes to files or directories on a container's filesystem", (), True),
     "commit": (add_commit, "Create a new image from a container's changes", (), True),
-    "export": (_guarded(_later("copy", "add_export")), "Export a container's filesystem as a tar archive", (), True),
+    "export": (_guarded(cpmod.add_export), "Export a container's filesystem as a tar archive", (), True),
     "prune": (add_prune, "Remove all stopped containers", (), False),
 }
 

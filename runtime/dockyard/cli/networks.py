@@ -12,9 +12,10 @@ from typing import Any
 
 from ..errors import InvalidArgument
 from . import formatting as fmt
-from .client import connect, endpoint_guard
+from .client import connect
 from .images import confirm, parse_filters
 from .output import fail
+from .running import endpoint_guard
 
 Sub = argparse._SubParsersAction
 

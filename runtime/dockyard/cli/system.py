@@ -284,8 +284,8 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
 
 def _system_prune(args: argparse.Namespace) -> int:
     """``system prune`` runs with the container verbs (imported only then: ``version`` stays light)."""
-    from .client import endpoint_guard
     from .containers import system_prune
+    from .running import endpoint_guard
 
     return endpoint_guard(system_prune)(args)
 

@@ -125,13 +125,3 @@ def test_parsing_run_loads_no_other_container_verb() -> None:
     assert _heavy(modules) == []
     assert sorted(m for m in modules if m in {"dockyard.cli.containers", "dockyard.cli.images",
                                                "dockyard.cli.copy", "dockyard.config"}) == []
-
-
-def test_parsing_ps_loads_no_streaming_verb_nor_run_flags() -> None:
-    """``ps`` is in :mod:`.containers`, whose streaming verbs (:mod:`.running`, :mod:`.streams`),
-    ``run``'s flags (:mod:`.runopts`) and tar transfers (:mod:`.copy`) load only when used (the
-    ``container`` group still builds all its verbs' parsers, ``container run``'s among them)."""
-    modules = _loaded(["ps", "-a"])
-    assert "dockyard.cli.containers" in modules
-    assert sorted(m for m in modules if m in {"dockyard.cli.running", "dockyard.cli.streams",
-                                               "dockyard.cli.runopts", "dockyard.cli.copy"}) == []
