@@ -1,5 +1,5 @@
-"""The CLI's light Engine API client: HTTP/1.1 (:mod:`.httpwire`) over the daemon's unix socket
-(or a plain ``tcp://`` address), for the verbs users type most — ``version``, ``info``, ``ps``, ``images``,
+"""The CLI's light Engine API client: ``http.client`` over the daemon's unix socket (or a plain
+``tcp://`` address), for the verbs users type most — ``version``, ``info``, ``ps``, ``images``,
 ``system df``, and ``run``, ``create``, ``start`` (an attach is an upgraded connection handed to
 :mod:`.streams`; a missing image is pulled by the ``pull`` verb's docker-py).
 
@@ -15,6 +15,7 @@ does not answer the negotiation is :class:`~dockyard.errors.Unavailable`, an err
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -23,7 +24,6 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..errors import DockyardError
-from .httpwire import Connection
 
 
 class APIError(DockyardError):
@@ -37,7 +37,23 @@ class APIError(DockyardError):
         self.method, self.path = method, path
 
 
-def connector(host: str, timeout: float | None) -> Callable[[], Connection] | None:
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def connector(host: str, timeout: float | None) -> Callable[[], http.client.HTTPConnection] | None:
     """What makes a connection to ``unix:///abs/path`` or ``tcp://host:port`` (``http://``);
     None for a host this client leaves to docker-py."""
     parts = urlsplit(host.strip())
@@ -45,9 +61,9 @@ def connector(host: str, timeout: float | None) -> Callable[[], Connection] | No
         return None
     path, hostname, port = parts.path, parts.hostname, parts.port
     if parts.scheme == "unix" and not parts.netloc and path.startswith("/"):
-        return lambda: Connection(path, timeout)
+        return lambda: _UnixConnection(path, timeout)
     if parts.scheme in ("tcp", "http") and hostname and port and path in ("", "/"):
-        return lambda: Connection((hostname, port), timeout)
+        return lambda: http.client.HTTPConnection(hostname, port, timeout=timeout)
     return None
 
 
@@ -90,7 +106,7 @@ class EngineAPI:
     takes it. Kept-alive connections are reused one request at a time, from any thread (a
     signal's kill, a resize); a wait and an attach hold connections of their own."""
 
-    def __init__(self, connect: Callable[[], Connection]) -> None:
+    def __init__(self, connect: Callable[[], http.client.HTTPConnection]) -> None:
         self._connect = connect
         self._idle = [connect()]
         config = general_config()
@@ -108,15 +124,16 @@ class EngineAPI:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         return target + ("?" + urlencode(query) if query else "")
 
-    def open(self, conn: Connection, method: str, target: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
-        """Send a request on ``conn`` and read its status and headers; an error status is an
-        :class:`APIError`."""
-        conn.send(method, target, body, {**(headers or {}), **self.headers})
-        status, head = conn.head()
-        if status >= 400:
-            raise APIError(status, _explanation(conn.body(method, status, head)), method, target)
-        return status, head
+    def open(self, method: str, target: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+             conn: http.client.HTTPConnection | None = None) -> http.client.HTTPResponse:
+        """Send a request on ``conn`` (a new connection if None) and read its status and headers;
+        an error status is an :class:`APIError`."""
+        conn = conn or self._connect()
+        conn.request(method, target, body=body, headers={**(headers or {}), **self.headers})
+        response = conn.getresponse()
+        if response.status >= 400:
+            raise APIError(response.status, _explanation(response.read()), method, target)
+        return response
 
     def call(self, method: str, path: str, *args: str, params: dict[str, Any] | None = None,
              body: dict[str, Any] | None = None, versioned: bool = True) -> Any:
@@ -129,7 +146,7 @@ class EngineAPI:
             headers = {"Content-Type": "application/json"}
         conn = self._idle.pop() if self._idle else self._connect()
         try:
-            answer = conn.body(method, *self.open(conn, method, target, data, headers))
+            answer = self.open(method, target, data, headers, conn).read()
         except BaseException:
             conn.close()
             raise
@@ -180,22 +197,21 @@ class EngineAPI:
     def wait(self, container: str, condition: str | None = None) -> dict[str, Any]:
         return dict(self.call("POST", "/containers/{0}/wait", container, params={"condition": condition}))
 
-    def open_wait(self, container: str, condition: str) -> Callable[[], dict[str, Any]]:
+    def open_wait(self, container: str, condition: str) -> http.client.HTTPResponse:
         """``POST /containers/{id}/wait`` on a connection of its own, returned once the daemon has
-        sent the headers — it has registered the waiter: what reads the answer when it comes."""
-        conn = self._connect()
-        status, head = self.open(conn, "POST", self.target("/containers/{0}/wait", container,
-                                                           params={"condition": condition}))
-        return lambda: dict(json.loads(conn.body("POST", status, head)))
+        sent the headers — it has registered the waiter — the body still to read."""
+        return self.open("POST", self.target("/containers/{0}/wait", container, params={"condition": condition}))
 
     def attach_socket(self, container: str, params: dict[str, Any]) -> socket.socket:
         """The attach's connection, upgraded: the socket itself (docker-py's hands out the same)."""
         if "detachKeys" not in params and self.detach_keys:
             params = {**params, "detachKeys": self.detach_keys}
         conn = self._connect()
-        self.open(conn, "POST", self.target("/containers/{0}/attach", container, params=params),
-                  headers={"Connection": "Upgrade", "Upgrade": "tcp"})
-        return conn.detach()
+        self.open("POST", self.target("/containers/{0}/attach", container, params=params),
+                  headers={"Connection": "Upgrade", "Upgrade": "tcp"}, conn=conn)
+        sock, conn.sock = conn.sock, None  # the connection lets go of it: the session owns it
+        assert sock is not None
+        return sock
 
     def close(self) -> None:
         while self._idle:

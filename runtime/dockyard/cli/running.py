@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import re
 import signal
 import sys
@@ -59,9 +60,9 @@ class ExitWaiter(threading.Thread):
 
     def run(self) -> None:
         try:
-            answer = self.api.open_wait(self.cid, self.condition)
+            resp = self.api.open_wait(self.cid, self.condition)
             self.ready.set()  # dockerd flushes the headers once the waiter is registered
-            self.body = answer()
+            self.body = json.loads(resp.read())
         except Exception as exc:  # noqa: BLE001 - reported by status()
             self.error = exc
         finally:
