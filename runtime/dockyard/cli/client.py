@@ -1,6 +1,6 @@
 """The CLI's connection to a daemon, host chosen as ``-H`` → DOCKYARD_HOST → default:
-:func:`connect_light` for the verbs users type most (:mod:`.engineapi`, no docker-py: ``ps``,
-``images``, ``run``…), :func:`connect` (docker-py's ``APIClient``) for the others.
+:func:`connect_light` for the verbs that only read JSON answers (:mod:`.engineapi`, no docker-py),
+:func:`connect` (docker-py's ``APIClient``) for the others.
 
 docker-py is imported here, lazily, so that ``dockyard --help``, ``dockyard daemon`` and the
 light verbs never load it.
@@ -36,15 +36,16 @@ def connect(args: argparse.Namespace, timeout: int | None = 60) -> Any:
 def connect_light(args: argparse.Namespace, timeout: int | None = 60) -> Any:
     """An :class:`.engineapi.EngineAPI` for the selected daemon, API version negotiated — or,
     for a host it does not speak, docker-py's ``APIClient`` (the same method names)."""
-    from .engineapi import EngineAPI, connector
+    from .engineapi import EngineAPI, connection
 
     host = client_host(getattr(args, "host", None))
-    connect_to = connector(host, timeout)
-    if connect_to is None:
+    conn = connection(host, timeout)
+    if conn is None:
         return connect(args, timeout)
     try:
-        return EngineAPI(connect_to)
+        return EngineAPI(conn)
     except Exception:  # noqa: BLE001 - as docker-py's negotiation: any failure is "cannot connect"
+        conn.close()
         raise _unavailable(host) from None
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import json
 import re
 import signal
 import sys
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import runopts, streams
-from .client import DaemonError, connect, connect_light
+from .client import DaemonError, connect
 from .output import fail
 
 Verb = Callable[[argparse.Namespace], int]
@@ -60,9 +59,10 @@ class ExitWaiter(threading.Thread):
 
     def run(self) -> None:
         try:
-            resp = self.api.open_wait(self.cid, self.condition)
+            url = self.api._url("/containers/{0}/wait", self.cid)
+            resp = self.api._post(url, params={"condition": self.condition}, timeout=None, stream=True)
             self.ready.set()  # dockerd flushes the headers once the waiter is registered
-            self.body = json.loads(resp.read())
+            self.body = self.api._result(resp, json=True)
         except Exception as exc:  # noqa: BLE001 - reported by status()
             self.error = exc
         finally:
@@ -109,17 +109,6 @@ def is_api_error(exc: BaseException) -> bool:
     return isinstance(exc, APIError) or (docker_errors is not None and isinstance(exc, docker_errors.APIError))
 
 
-# The 404 messages docker-py takes for an image that is not there (its ImageNotFound).
-_IMAGE_NOT_FOUND = ("no such image", "not found: does not exist or no pull access", "repository does not exist",
-                    "was found but does not match the specified platform")
-
-
-def is_image_not_found(exc: BaseException) -> bool:
-    explanation = str(getattr(exc, "explanation", None) or "").lower()
-    return (is_api_error(exc) and getattr(exc, "status_code", None) == 404
-            and any(fragment in explanation for fragment in _IMAGE_NOT_FOUND))
-
-
 def endpoint_guard(func: Verb) -> Verb:
     """A route the daemon lacks (404 ``page not found``) becomes one line naming the request."""
     @functools.wraps(func)
@@ -163,17 +152,18 @@ def pull(api: Any, image: str, platform: str | None, quiet: bool) -> None:
 
 
 def create_container(api: Any, args: argparse.Namespace, body: dict[str, Any]) -> str:
-    """Create, pulling the image first when it is missing (or always, with ``--pull always``):
-    the pull is the ``pull`` verb's, through docker-py (credentials, progress)."""
+    """Create, pulling the image first when it is missing (or always, with ``--pull always``)."""
+    import docker.errors
+
     if args.pull == "always":
-        pull(connect(args, timeout=None), args.image, args.platform, args.quiet)
+        pull(api, args.image, args.platform, args.quiet)
     try:
         result = api.create_container_from_config(body, name=args.name, platform=args.platform)
-    except Exception as exc:
-        if args.pull == "never" or not is_image_not_found(exc):
+    except docker.errors.ImageNotFound:
+        if args.pull == "never":
             raise
         print(f"Unable to find image '{familiar(args.image)}' locally", file=sys.stderr)
-        pull(connect(args, timeout=None), args.image, args.platform, args.quiet)
+        pull(api, args.image, args.platform, args.quiet)
         result = api.create_container_from_config(body, name=args.name, platform=args.platform)
     for warning in result.get("Warnings") or []:
         print(f"WARNING: {warning}", file=sys.stderr)
@@ -182,7 +172,7 @@ def create_container(api: Any, args: argparse.Namespace, body: dict[str, Any]) -
 
 def create(args: argparse.Namespace) -> int:
     body = runopts.create_body(args, detach=False)  # attached by default, as docker create's
-    print(create_container(connect_light(args, timeout=None), args, body))
+    print(create_container(connect(args, timeout=None), args, body))
     return 0
 
 
@@ -195,16 +185,16 @@ def _needs_terminal(tty: bool, stdin: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import docker.errors
+
     from ..errors import DockyardError
 
     _needs_terminal(args.tty and not args.detach, args.interactive)
     try:
-        api = connect_light(args, timeout=None)
+        api = connect(args, timeout=None)
         body = runopts.create_body(args, detach=args.detach)
         cid = create_container(api, args, body)
-    except Exception as exc:
-        if not (is_api_error(exc) or isinstance(exc, DockyardError)):
-            raise
+    except (docker.errors.APIError, DockyardError) as exc:
         fail(api_error_message(exc))
         return 125
     if args.detach:
@@ -217,11 +207,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _start_or_status(api: Any, cid: str) -> int:
     """Start; a failure is printed and mapped to docker's 125/126/127."""
+    import docker.errors
+
     try:
         api.start(cid)
-    except Exception as exc:
-        if not is_api_error(exc):
-            raise
+    except docker.errors.APIError as exc:
         message = api_error_message(exc)
         fail(message)
         return _status_of_start_error(message)
@@ -285,7 +275,7 @@ def _quiet_kill(api: Any, cid: str, name: str) -> None:
 
 
 def start(args: argparse.Namespace) -> int:
-    api = connect_light(args, timeout=None)
+    api = connect(args, timeout=None)
     if args.attach or args.interactive:
         if len(args.containers) > 1:
             return fail("you cannot start and attach multiple containers at once")
@@ -303,13 +293,13 @@ def config_id(api: Any, name: str) -> str:
 def each(names: list[str], action: Any) -> int:
     """Apply ``action`` to each container, printing its name as given, as docker does; one
     error line per failure, and exit status 1 if any failed."""
+    import docker.errors
+
     status = 0
     for name in names:
         try:
             action(name)
-        except Exception as exc:
-            if not is_api_error(exc):
-                raise
+        except docker.errors.APIError as exc:
             status = fail(api_error_message(exc))
         else:
             print(name)

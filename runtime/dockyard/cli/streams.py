@@ -1,10 +1,9 @@
 """The CLI's side of hijacked streams: attach/exec sessions, raw terminals, resize, log frames.
 
-docker-py or :mod:`.engineapi` hands out the upgraded connection (``attach_socket``,
-``exec_start(socket=True)``); this module pumps it: stdin → socket (then a half-close, which the
-daemon turns into EOF on the process's stdin), socket → stdout/stderr (Docker's 8-byte stdcopy
-frames unless the session is a TTY), with the local terminal in raw mode and its size sent on
-start and on every SIGWINCH.
+docker-py hands out the upgraded connection (``attach_socket``, ``exec_start(socket=True)``);
+this module pumps it: stdin → socket (then a half-close, which the daemon turns into EOF on the
+process's stdin), socket → stdout/stderr (Docker's 8-byte stdcopy frames unless the session is a
+TTY), with the local terminal in raw mode and its size sent on start and on every SIGWINCH.
 """
 
 from __future__ import annotations

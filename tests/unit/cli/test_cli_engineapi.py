@@ -6,7 +6,7 @@ from __future__ import annotations
 import docker.utils
 import pytest
 
-from dockyard.cli.engineapi import connector, filters_param
+from dockyard.cli.engineapi import connection, filters_param
 
 
 @pytest.mark.parametrize("filters", [
@@ -20,7 +20,7 @@ def test_filters_are_encoded_as_docker_py_encodes_them(filters: dict[str, object
 @pytest.mark.parametrize("host", ["ssh://me@box", "https://127.0.0.1:2376", "unix://relative/sock",
                                   "tcp://127.0.0.1", "fd://", "tcp://127.0.0.1:2375/path"])
 def test_hosts_it_does_not_speak_are_left_to_docker_py(host: str) -> None:
-    assert connector(host, 1) is None
+    assert connection(host, 1) is None
 
 
 @pytest.mark.parametrize(("host", "address"), [
@@ -28,7 +28,6 @@ def test_hosts_it_does_not_speak_are_left_to_docker_py(host: str) -> None:
     ("tcp://127.0.0.1:2375", ("127.0.0.1", 2375)), ("http://localhost:2375/", ("localhost", 2375)),
 ])
 def test_unix_and_plain_tcp_hosts_are_its_own(host: str, address: object) -> None:
-    connect = connector(host, 1)
-    assert connect is not None
-    conn = connect()
+    conn = connection(host, 1)
+    assert conn is not None
     assert getattr(conn, "path", (conn.host, conn.port)) == address
