@@ -1,9 +1,7 @@
-"""The CLI's connection to a daemon, host chosen as ``-H`` → DOCKYARD_HOST → default:
-:func:`connect_light` for the verbs that only read JSON answers (:mod:`.engineapi`, no docker-py),
-:func:`connect` (docker-py's ``APIClient``) for the others.
+"""The CLI's connection to a daemon: docker-py, host chosen as ``-H`` → DOCKYARD_HOST → default.
 
-docker-py is imported here, lazily, so that ``dockyard --help``, ``dockyard daemon`` and the
-light verbs never load it.
+docker-py is imported here, lazily, so that ``dockyard --help`` and ``dockyard daemon`` stay
+light.
 """
 
 from __future__ import annotations
@@ -30,27 +28,9 @@ def connect(args: argparse.Namespace, timeout: int | None = 60) -> Any:
     try:
         return docker.APIClient(base_url=host, version="auto", timeout=timeout)
     except docker.errors.DockerException:
-        raise _unavailable(host) from None
-
-
-def connect_light(args: argparse.Namespace, timeout: int | None = 60) -> Any:
-    """An :class:`.engineapi.EngineAPI` for the selected daemon, API version negotiated — or,
-    for a host it does not speak, docker-py's ``APIClient`` (the same method names)."""
-    from .engineapi import EngineAPI, connection
-
-    host = client_host(getattr(args, "host", None))
-    conn = connection(host, timeout)
-    if conn is None:
-        return connect(args, timeout)
-    try:
-        return EngineAPI(conn)
-    except Exception:  # noqa: BLE001 - as docker-py's negotiation: any failure is "cannot connect"
-        conn.close()
-        raise _unavailable(host) from None
-
-
-def _unavailable(host: str) -> Unavailable:
-    return Unavailable(f"Cannot connect to the dockyard daemon at {host}. Is the dockyard daemon running?")
+        raise Unavailable(
+            f"Cannot connect to the dockyard daemon at {host}. Is the dockyard daemon running?"
+        ) from None
 
 
 def json_messages(chunks: Iterable[Any]) -> Iterator[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any
 from . import copy as cpmod
 from . import ctformat, running
 from . import formatting as fmt
-from .client import DaemonError, connect, connect_light
+from .client import DaemonError, connect
 from .images import confirm, parse_filters
 from .output import fail
 from .running import endpoint_guard
@@ -36,7 +36,7 @@ def ps(args: argparse.Namespace) -> int:
     limit = 1 if args.latest else args.last
     shown = args.format or ""
     size = args.size or ".Size" in shown or "json" in shown  # docker asks for sizes a format shows
-    containers = connect_light(args).containers(all=args.all or limit != -1, limit=limit, size=size,
+    containers = connect(args).containers(all=args.all or limit != -1, limit=limit, size=size,
                                           filters=parse_filters(args.filter) or None)
     rows = [ctformat.ps_row(c, args.no_trunc) for c in containers]
     if args.quiet:

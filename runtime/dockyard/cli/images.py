@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from ..errors import InvalidArgument
 from . import formatting as fmt
-from .client import connect, connect_light, json_messages
+from .client import connect, json_messages
 from .output import fail
 
 Sub = argparse._SubParsersAction
@@ -62,7 +62,7 @@ def ls(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     if args.reference:
         filters.setdefault("reference", []).append(args.reference)
-    images = connect_light(args).images(all=args.all, filters=filters or None)
+    images = connect(args).images(all=args.all, filters=filters or None)
     rows = [row for image in images for row in image_rows(image, args.digests, args.no_trunc)]
     if args.quiet:
         template = "{{.ID}}"

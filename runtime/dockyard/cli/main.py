@@ -1,8 +1,7 @@
 """The ``dockyard`` command: docker-like verbs over the Engine API, plus ``daemon`` and ``registry``.
 
 Each verb group lives in its own module exposing ``register(subparsers)``; every verb sets
-``func(args) -> int``. Client verbs talk to the daemon through :mod:`.client` (docker-py, or
-:mod:`.engineapi` for the verbs that only read a JSON answer), never to the store.
+``func(args) -> int``. Client verbs talk to the daemon through docker-py, never to the store.
 Errors reach the user as one line on stderr (``dockyard: <message>``) and exit status 1;
 usage errors exit 2 as argparse does.
 

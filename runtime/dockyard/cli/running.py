@@ -85,40 +85,25 @@ class ExitWaiter(threading.Thread):
 
 def api_error_message(exc: Exception) -> str:
     """The daemon's message; a route it lacks (404 ``page not found``) is named instead."""
-    explanation = str(getattr(exc, "explanation", None) or exc)
-    if getattr(exc, "status_code", None) == 404 and "page not found" in explanation:
-        method, path = _request_of(exc)
-        return f"the daemon does not serve {method} {path.split('?')[0]} (page not found)"
-    return explanation
-
-
-def _request_of(exc: Exception) -> tuple[str, str]:
-    """(method, path) of the request a docker-py or :mod:`.engineapi` error answered."""
     response = getattr(exc, "response", None)
-    if response is not None:
-        return response.request.method, response.request.path_url
-    return getattr(exc, "method", "?"), getattr(exc, "path", "?")
-
-
-def is_api_error(exc: BaseException) -> bool:
-    """An error status from the daemon, through docker-py or :mod:`.engineapi` (docker-py is not
-    imported to ask: an error of its cannot exist if nothing loaded it)."""
-    from .engineapi import APIError
-
-    docker_errors = sys.modules.get("docker.errors")
-    return isinstance(exc, APIError) or (docker_errors is not None and isinstance(exc, docker_errors.APIError))
+    explanation = str(getattr(exc, "explanation", None) or exc)
+    if response is not None and response.status_code == 404 and "page not found" in explanation:
+        request = response.request
+        return (f"the daemon does not serve {request.method} "
+                f"{request.path_url.split('?')[0]} (page not found)")
+    return explanation
 
 
 def endpoint_guard(func: Verb) -> Verb:
     """A route the daemon lacks (404 ``page not found``) becomes one line naming the request."""
     @functools.wraps(func)
     def guarded(args: argparse.Namespace) -> int:
+        import docker.errors
+
         try:
             return func(args)
-        except Exception as exc:
-            if is_api_error(exc):
-                raise DaemonError(api_error_message(exc)) from None
-            raise
+        except docker.errors.APIError as exc:
+            raise DaemonError(api_error_message(exc)) from None
     return guarded
 
 

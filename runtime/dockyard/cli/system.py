@@ -10,7 +10,7 @@ from typing import Any
 from .. import API_VERSION, __version__
 from ..units import bytes_size
 from . import formatting as fmt
-from .client import connect_light
+from .client import connect
 
 Sub = argparse._SubParsersAction
 
@@ -35,7 +35,7 @@ def _go_arch() -> str:
 
 
 def version(args: argparse.Namespace) -> int:
-    api = connect_light(args)
+    api = connect(args)
     data = {"Client": client_info(api.api_version), "Server": api.version()}
     if args.format:
         template, _ = fmt.expand_format(args.format, "")
@@ -65,7 +65,7 @@ def version_text(client: dict[str, Any], server: dict[str, Any]) -> str:
 
 
 def info(args: argparse.Namespace) -> int:
-    api = connect_light(args)
+    api = connect(args)
     data = api.info()
     if args.format:
         data["ClientInfo"] = client_info(api.api_version)
@@ -104,7 +104,7 @@ def info_text(data: dict[str, Any], client: dict[str, Any]) -> str:
 
 
 def df(args: argparse.Namespace) -> int:
-    usage = connect_light(args).df()
+    usage = connect(args).df()
     if args.verbose:
         sys.stdout.write(df_verbose(usage))
         return 0

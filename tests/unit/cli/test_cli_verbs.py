@@ -1,4 +1,4 @@
-"""The dockyard CLI's client verbs against a real daemon (docker-py or cli.engineapi underneath)."""
+"""The dockyard CLI's client verbs against a real daemon (docker-py underneath)."""
 
 from __future__ import annotations
 
@@ -164,28 +164,3 @@ def test_a_closed_pipe_is_quiet(dockyard_daemon, busybox_image: str) -> None:
     assert proc.wait(30) == 141
     assert proc.stderr.read() == b""
     proc.stderr.close()
-
-
-# What a fresh ``dockyard <verb>`` process loaded of docker-py and its transport, on stderr's last line.
-_IMPORT_PROBE = ("import sys\n"
-                 "from dockyard.cli.main import main\n"
-                 "status = main(sys.argv[1:])\n"
-                 "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'requests', 'urllib3'))\n"
-                 "print('heavy:', *heavy, file=sys.stderr)\n"
-                 "sys.exit(status)\n")
-
-
-@pytest.mark.parametrize(("argv", "first_line"), [
-    (["version"], "Client:"), (["info"], "Client:"), (["ps", "-a"], "CONTAINER ID"),
-    (["container", "ls"], "CONTAINER ID"), (["images"], "REPOSITORY"), (["image", "ls"], "REPOSITORY"),
-    (["system", "df"], "TYPE"),
-], ids=" ".join)
-def test_reading_verbs_import_no_docker_py(dockyard_daemon, busybox_image: str, argv: list[str],
-                                           first_line: str) -> None:
-    """The verbs that only read a JSON answer talk through cli.engineapi: docker-py, requests and
-    urllib3 cost a start ~180 ms of imports (``python -X importtime -m dockyard.cli.main ps``)."""
-    proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, "-H", dockyard_daemon.host, *argv],
-                          check=False, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split()[0] == first_line.split()[0]
-    assert proc.stderr.splitlines()[-1] == "heavy:"
