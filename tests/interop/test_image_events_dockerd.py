@@ -70,13 +70,6 @@ def _shown(events: list[dict[str, Any]], names: Names) -> list[str]:
     return lines
 
 
-def _cli_events(cli: DockerCLI, since: str, until: str, *filters: str) -> list[dict[str, Any]]:
-    args = [a for f in filters for a in ("--filter", f)]
-    done = cli("events", "--since", since, "--until", until, *args, "--format", "{{json .}}")
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
 def _image_steps(cli: DockerCLI, rootfs: Path, tmp: Path) -> None:
     def ok(*args: str) -> str:
         done = cli(*args)
@@ -114,7 +107,7 @@ def test_image_events_through_docker_cli(both: dict[str, Side], tmp_path: Path) 
         _image_steps(cli, rootfs, tmp_path / side)
         until = f"{time.time():.6f}"  # past: each command's events were sent before it returned
         names = Names()
-        seen[side] = [_shown(_cli_events(cli, since, until, *spec), names) for spec in FILTERS]
+        seen[side] = [_shown(cli.events(since, until, *spec), names) for spec in FILTERS]
     for spec, ours, theirs in zip(FILTERS, seen["dockyard"], seen["dockerd"], strict=True):
         assert ours == theirs, spec
     assert seen["dockerd"][0] == [
@@ -154,7 +147,7 @@ def test_classic_build_tags_through_docker_cli(both: dict[str, Side], tmp_path: 
         assert built.returncode == 0, built.stderr
         until = f"{time.time():.6f}"
         assert cli("rmi", "dyev-b:1", "dyev-b").returncode == 0
-        seen[side] = _shown(_cli_events(cli, since, until, "type=image"), Names())
+        seen[side] = _shown(cli.events(since, until, "type=image"), Names())
     assert seen["dockyard"] == seen["dockerd"]
     assert seen["dockerd"] == [
         'image tag <0> {"dyev": "b", "name": "dyev-b:1"} {"status": "tag", "id": "<0>"}',

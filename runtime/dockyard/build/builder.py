@@ -29,7 +29,7 @@ import queue
 import re
 import shutil
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -77,6 +77,7 @@ class BuildOptions:
     platform: str | None = None
     secrets: dict[str, bytes] = field(default_factory=dict)
     rm: bool = True  # "Removing intermediate container" lines (the Engine API's default)
+    force_rm: bool = False  # forcerm: a failed RUN's container removed (and its line) too
     registry_auth: dict[str, Any] = field(default_factory=dict)  # X-Registry-Config
     ulimits: list[dict[str, Any]] = field(default_factory=list)  # --ulimit: each RUN's own
     shm_size: int = 0  # --shm-size of each RUN's /dev/shm (0: the daemon's default)
@@ -470,6 +471,7 @@ class BuildJob:
                 self.show_pull(stage.base, emit)
         state = self._initial_state(stage)
         state.remove_containers = self.options.rm
+        state.force_remove = self.options.force_rm
         state.comments = self._comments(stage)
         runner = StepRunner(self, state, emit)
         self._triggers(runner, emit)
@@ -591,7 +593,9 @@ class BuildJob:
     # ---- services for the steps ------------------------------------------------------------
 
     def run_container(self, lower_dirs: list[str], scratch: Path, op: RunOp, emit: Any,
-                      cid: str) -> None:
+                      cid: str, started: Callable[[], None] | None = None) -> None:
+        """Run a RUN step's container (:func:`.executor.run_container`); ``started`` is
+        called once it runs (its ``start`` event)."""
         from .executor import run_container
 
         if self.abort.is_set():
@@ -603,6 +607,8 @@ class BuildJob:
                     self.running.pop(cid, None)
                     return
                 self.running[cid] = container
+            if started is not None:
+                started()
             if self.abort.is_set():
                 container.kill()
 

@@ -29,7 +29,7 @@ from ..store.snapshots import chain_ids
 from . import executor, initlayer, remote
 from .cache import step_key
 from .context import BuildContext, classic_hash, multi_hash
-from .errors import BuildError
+from .errors import BuildError, StepFailed
 from .imageconfig import ImageConfig, go_duration, go_list, go_rune
 from .instructions import (
     Add,
@@ -53,6 +53,7 @@ from .instructions import (
     command_argv,
 )
 from .remote import is_url
+from .stepevents import StepContainer
 from .stubs import mount_stubs, remove_mount_stubs
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class StageState:
     args: dict[str, str] = field(default_factory=dict)
     comments: dict[int, str] = field(default_factory=dict)  # id(inst) -> classic comment
     remove_containers: bool = True  # the API's rm: print "Removing intermediate container"
+    force_remove: bool = False  # forcerm: a failed RUN's container removed too
 
     @property
     def image_id(self) -> str:
@@ -268,13 +270,20 @@ class StepRunner:
         self.emit(f" ---> Running in {cid[:12]}\n")
         comment = meta_comment(inst, self.state)
         apply_meta(inst, self.state)
+        container = self._container(cid)  # the step's config: a LABEL's own label in it
         image_id = self.commit(self.state.config.nop_cmd(comment), None)
-        self._removed(cid)
+        self._removed(container)
         return image_id
 
-    def _removed(self, cid: str) -> None:
+    def _container(self, cid: str) -> StepContainer:
+        """The step's container, created (:mod:`.stepevents`) on the parent image."""
+        return StepContainer.of(self.job.builder.engine, cid, self.state.image_id,
+                                self.state.config.config)
+
+    def _removed(self, container: StepContainer) -> None:
         if self.state.remove_containers:
-            self.emit(f"Removing intermediate container {cid[:12]}\n")
+            self.emit(f"Removing intermediate container {container.id[:12]}\n")
+            container("destroy")
 
     # -- WORKDIR --
 
@@ -284,6 +293,7 @@ class StepRunner:
         cmd = self.state.config.nop_cmd(f"WORKDIR {path}", one_word=True)
         cid = executor.container_id()
         self.emit(f" ---> Running in {cid[:12]}\n")
+        container = self._container(cid)
         scratch = None
         if not self._exists(path):
             scratch = executor.new_scratch(self.store.snapshots)
@@ -293,7 +303,7 @@ class StepRunner:
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise
         image_id = self.commit(cmd, scratch)
-        self._removed(cid)
+        self._removed(container)
         return image_id
 
     def _exists(self, path: str) -> bool:
@@ -326,6 +336,8 @@ class StepRunner:
         network = self._network(inst)
         cid = executor.container_id()
         self.emit(f" ---> Running in {cid[:12]}\n")
+        container = self._container(cid)
+        container("attach")
         scratch = executor.new_scratch(self.store.snapshots)
         try:
             with ExitStack() as stack:
@@ -345,14 +357,26 @@ class StepRunner:
                 # BuildKit's stubs: what the step's own mounts make that the image lacks (the
                 # /etc files' mountpoints are in the init layer, as the /etc a stub may copy up)
                 stubs = mount_stubs(self.lower_dirs(), [m.target for m in own])
-                self.job.run_container(self._run_lowers(), scratch, op, self.emit, cid)
+                self._run_in(container, scratch, op)
             remove_mount_stubs(scratch / "fs", stubs)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         image_id = self.commit(save_cmd, scratch)
-        self._removed(cid)
+        self._removed(container)
         return image_id
+
+    def _run_in(self, container: StepContainer, scratch: Path, op: executor.RunOp) -> None:
+        """Run the step; a failed one's container stays (no destroy) unless ``forcerm``."""
+        try:
+            self.job.run_container(self._run_lowers(), scratch, op, self.emit, container.id,
+                                   started=lambda: container("start"))
+        except StepFailed as exc:
+            container.ran(exc.code)
+            if self.state.force_remove:
+                self._removed(container)
+            raise
+        container.ran(0)
 
     def _run_lowers(self) -> list[str]:
         """The parent image's layers with dockerd's init layer on top (:mod:`.initlayer`)."""

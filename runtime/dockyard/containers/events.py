@@ -9,7 +9,8 @@ A message::
 
 Image events (``Type: image``) come from the store's :meth:`~dockyard.store.images.ImageStore.
 log_event`, which the engine points at this bus: load, save, import, tag, untag, delete, prune,
-pull, push, as dockerd 20.10's ``LogImageEvent``.
+pull, push, as dockerd 20.10's ``LogImageEvent``. A classic build's step containers are
+logged by :mod:`dockyard.build.stepevents`, which runs none through the container manager.
 """
 
 from __future__ import annotations

@@ -71,6 +71,13 @@ class DockerCLI:
         return subprocess.run(["docker", *args], check=False, env=self.env, capture_output=True,
                               **options)
 
+    def events(self, since: str, until: str, *filters: str) -> list[dict[str, Any]]:
+        """``docker events --since --until --filter …`` as ``{{json .}}``, each message decoded."""
+        args = [a for f in filters for a in ("--filter", f)]
+        done = self("events", "--since", since, "--until", until, *args, "--format", "{{json .}}")
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
 
 class DaemonProcess:
     """One ``dockyard daemon`` on a private data root (``root``) and socket (``socket``)."""
