@@ -64,3 +64,10 @@ def dumps(value: Any) -> str:
     """``value`` as dockerd's encoder writes a body: no spaces between tokens (its
     ``{"message":"…"}``); no trailing newline (callers add the encoder's)."""
     return json.dumps(value, separators=(",", ":"))
+
+
+def stream_dumps(value: Any) -> str:
+    """A message of a JSON stream (pull, push, build, load, stats) as dockerd's
+    ``json.Marshal`` writes it: :func:`dumps` with Go's HTML escaping, ``<``, ``>`` and ``&``
+    as ``\\u003c``, ``\\u003e``, ``\\u0026`` (a progress bar's arrow). Only strings hold them."""
+    return dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

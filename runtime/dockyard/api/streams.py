@@ -225,14 +225,14 @@ def stream_error(exc: BaseException) -> bytes:
     message = error_message(exc)
     code = getattr(exc, "stream_code", 0)
     detail = {"code": code, "message": message} if code else {"message": message}
-    return (gojson.dumps({"errorDetail": detail, "error": message}) + "\n").encode()
+    return (gojson.stream_dumps({"errorDetail": detail, "error": message}) + "\n").encode()
 
 
 async def write_json_stream(handler: RequestHandler, stream: PulledStream | BackgroundStream) -> None:
     """Write each item as one JSON line, flushed; an error after the first line ends the stream
     with a JSON error line (what docker's progress readers show)."""
     handler.set_header("Content-Type", "application/json")
-    await _pump(handler, stream, lambda item: gojson.dumps(item).encode() + b"\n",
+    await _pump(handler, stream, lambda item: gojson.stream_dumps(item).encode() + b"\n",
                 lambda exc: handler.write(stream_error(exc)))
 
 

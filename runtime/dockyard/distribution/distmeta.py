@@ -58,6 +58,14 @@ class DistMeta:
             self.db.execute("INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?)",
                             (diff_id, compression, blob.blob_digest, blob.media_type, blob.size))
 
+    def diff_id(self, blob_digest: str) -> str | None:
+        """The layer a blob is the compressed form of, where a push made it (dockerd's v2
+        metadata ``GetDiffID``)."""
+        with self._lock:
+            row = self.db.execute("SELECT diff_id FROM blobs WHERE blob_digest = ? LIMIT 1",
+                                  (blob_digest,)).fetchone()
+        return str(row[0]) if row else None
+
     def record_seen(self, blob_digest: str, registry: str, repository: str) -> None:
         with self._lock:
             self.db.execute("INSERT OR IGNORE INTO seen VALUES (?,?,?)", (blob_digest, registry, repository))

@@ -37,13 +37,14 @@ def progress(text: str, id: str, current: int, total: int) -> Message:
 
 
 def bar(current: int, total: int) -> str:
-    """dockerd's textual bar: ``[=====>      ]  1.2MB/3.4MB``."""
+    """dockerd's textual bar (``JSONProgress.String`` at its width without a terminal): an
+    arrow after ``=`` for each two percent, even at 100, and the current size right-aligned
+    in eight: ``[=======>   …]  1.049MB/1.1MB``; a current beyond the total shows alone."""
     if total <= 0:
-        return f"{human(current)}"
-    filled = min(BAR_WIDTH, BAR_WIDTH * current // total)
-    arrow = ">" if filled < BAR_WIDTH else ""
-    return f"[{'=' * max(filled - (1 if arrow else 0), 0)}{arrow}{' ' * (BAR_WIDTH - filled)}] " \
-           f"{human(current)}/{human(total)}"
+        return f"{human(current):>8}" if current > 0 else ""
+    done = min(50, int(current / total * 100) // 2)
+    numbers = f"{human(current):>8}" + (f"/{human(total)}" if current <= total else "")
+    return f"[{'=' * done}>{' ' * (BAR_WIDTH - done)}] {numbers}"
 
 
 def human(n: float) -> str:

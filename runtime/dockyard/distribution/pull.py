@@ -4,15 +4,20 @@ Layers download concurrently (``MAX_DOWNLOADS`` at a time, dockerd's default is 
 streams into the content store, hashed on the way and visible only once its digest matches.
 While it downloads, the same buffers feed the unpacker in other threads (inflate; tar and
 files), so a layer is extracted as it arrives; the snapshot becomes visible only once its diff_id (from the
-digest-verified config) matches. Layers whose blob is already stored are skipped ("Already
-exists"). The image's rows and references are committed last, in one transaction: a failed
-pull leaves no reference and nothing it brought.
+digest-verified config) matches. The image's rows and references are committed last, in one
+transaction: a failed pull leaves no reference and nothing it brought.
+
+What is here already is not fetched, as dockerd 20.10's puller decides it: an image whose
+config is stored pulls no layer at all (no layer line, only the digest and status); a layer
+whose blob is stored, or whose blob a push made from a layer the store has at that chain
+(dockerd's v2 metadata: the blob's diff_id known, its chain in the layer store), is
+"Already exists" — the image's row then names the stored layer's blob.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -60,8 +65,9 @@ def pull(ctx: Context, ref: Reference, platform: Platform, auth: AuthConfig,
         manifest, digest, data = _resolve(reg, ref, data, media_type, platform)
         with ctx.store.adding() as session, disk_errors(ctx.store.root):
             check = platform if strict and digest == top else None
-            yield from _pull_image(ctx, reg, ref, manifest, digest, data, session, result, check)
-            _commit(ctx, ref, top, digest, manifest, session, result)
+            layers = yield from _pull_image(ctx, reg, ref, manifest, digest, data, session, result,
+                                            check)
+            _commit(ctx, ref, top, digest, manifest, layers, session, result)
             yield from session.warnings()  # layer owners a rootless daemon could not keep
     except Forbidden as exc:  # dockerd: a "denied" answer is a 404 to the client
         raise ManifestUnknown(_access_denied(ref, exc)) from None
@@ -126,7 +132,8 @@ def _resolve(reg: Registry, ref: Reference, data: bytes, media_type: str,
 
 def _pull_image(ctx: Context, reg: Registry, ref: Reference, manifest: ImageManifest, digest: str,
                 data: bytes, session: AddSession, result: Pulled,
-                check: Platform | None = None) -> Iterator[Message]:
+                check: Platform | None = None) -> Generator[Message, None, list[LayerInput]]:
+    """Config and layers; returns the image's layers as its row will name them."""
     config_bytes = _config(ctx, reg, ref, manifest.config)
     config = parse_config(config_bytes)
     if check is not None:
@@ -140,7 +147,12 @@ def _pull_image(ctx: Context, reg: Registry, ref: Reference, manifest: ImageMani
     session.blob(digest)
     ctx.store.content.write_bytes(data, digest)  # kept, so a push elsewhere keeps the digest
     result.config_bytes = config_bytes
-    yield from _layers(ctx, reg, ref, manifest.layers, diff_ids, session)
+    stored = ctx.store.meta.layers(manifest.config.digest)
+    if stored:  # the image is here: dockerd's puller fetches nothing (ImageStore.Get)
+        for row in stored:
+            session.blob(row.blob_digest)
+        return [LayerInput(row.blob_digest, row.media_type) for row in stored]
+    return (yield from _layers(ctx, reg, ref, manifest.layers, diff_ids, session))
 
 
 def _check_platform(ref: Reference, config: dict[str, Any], wanted: Platform) -> None:
@@ -167,24 +179,38 @@ def _config(ctx: Context, reg: Registry, ref: Reference, d: Descriptor) -> bytes
 
 
 def _layers(ctx: Context, reg: Registry, ref: Reference, layers: list[Descriptor], diff_ids: list[str],
-            session: AddSession) -> Iterator[Message]:
+            session: AddSession) -> Generator[Message, None, list[LayerInput]]:
     chains = chain_ids(diff_ids)
     jobs: dict[str, tuple[Descriptor, str, str]] = {}
-    for d, diff_id, chain in zip(layers, diff_ids, chains, strict=True):
-        session.blob(d.digest)
-        if ctx.store.content.has(d.digest):
+    inputs = [LayerInput(d.digest, d.media_type) for d in layers]
+    for i, (d, diff_id, chain) in enumerate(zip(layers, diff_ids, chains, strict=True)):
+        held = None if ctx.store.content.has(d.digest) else _held(ctx, d.digest, diff_id, chain)
+        inputs[i] = held or inputs[i]
+        session.blob(inputs[i].blob_digest)
+        if held is not None or ctx.store.content.has(d.digest):
             yield layer("Already exists", short_id(d.digest))
         elif d.digest not in jobs:
             jobs[d.digest] = (d, diff_id, chain)
             yield layer("Pulling fs layer", short_id(d.digest))
     if not jobs:
-        return
+        return inputs
     for d, _, _ in list(jobs.values())[MAX_DOWNLOADS:]:
         yield layer("Waiting", short_id(d.digest))
     with ThreadPoolExecutor(MAX_DOWNLOADS, thread_name_prefix="pull") as pool:
         futures: list[Future[None]] = [pool.submit(_download, ctx, reg, ref, d, diff_id, chain, session)
                                        for d, diff_id, chain in jobs.values()]
         yield from drain(ctx, futures)
+    return inputs
+
+
+def _held(ctx: Context, blob_digest: str, diff_id: str, chain: str) -> LayerInput | None:
+    """The stored layer at ``chain`` a push made ``blob_digest`` from, if any (see the
+    module's docstring)."""
+    if ctx.meta.diff_id(blob_digest) != diff_id:
+        return None
+    rows = ctx.store.meta.query("SELECT blob_digest, media_type FROM layers WHERE chain_id = ? "
+                                "LIMIT 1", (chain,))
+    return LayerInput(str(rows[0][0]), str(rows[0][1])) if rows else None
 
 
 def _download(ctx: Context, reg: Registry, ref: Reference, d: Descriptor, diff_id: str, chain: str,
@@ -216,7 +242,10 @@ def _download(ctx: Context, reg: Registry, ref: Reference, d: Descriptor, diff_i
     ctx.emit(layer("Download complete", sid))
     if unpacker is not None and unpacker.error is not None:
         raise unpacker.error
-    ctx.emit(progress("Extracting", sid, d.size, d.size))
+    # twice, as dockerd's progress reader reports its end: the read that reaches the size,
+    # then the one that meets EOF
+    for _ in range(2):
+        ctx.emit(progress("Extracting", sid, d.size, d.size))
     ctx.emit(layer("Pull complete", sid))
 
 
@@ -224,6 +253,7 @@ def _receive(ctx: Context, resp: BlobStream, blob: Ingest, pipe: Pipe | None, si
     """The blob's bytes (``blob.size`` of them at most) into ``pipe`` and ``blob``."""
     size = blob.size or 0
     throttle = Throttle()
+    shown = -1
     try:
         while blob.written < size:
             ctx.check()
@@ -235,9 +265,11 @@ def _receive(ctx: Context, resp: BlobStream, blob: Ingest, pipe: Pipe | None, si
             blob.write(chunk)
             if throttle.due():
                 ctx.emit(progress("Downloading", sid, blob.written, size))
+                shown = blob.written
     finally:
         resp.release()
-    ctx.emit(progress("Downloading", sid, blob.written, size))
+    if shown != blob.written:  # the last count, once
+        ctx.emit(progress("Downloading", sid, blob.written, size))
     ctx.emit(layer("Verifying Checksum", sid))
 
 
@@ -260,14 +292,13 @@ class _Unpacker(threading.Thread):
 
 
 def _commit(ctx: Context, ref: Reference, top: str, digest: str, manifest: ImageManifest,
-            session: AddSession, result: Pulled) -> None:
+            layers: list[LayerInput], session: AddSession, result: Pulled) -> None:
     store = ctx.store
     config_bytes = result.config_bytes
     refs = [Reference(ref.domain, ref.path, None, top)]
     if ref.tag and not ref.digest:
         refs.insert(0, Reference(ref.domain, ref.path, ref.tag, None))
     previous = store.meta.ref(str(refs[0]))
-    layers = [LayerInput(d.digest, d.media_type) for d in manifest.layers]
     prepared = store.prepare(config_bytes, layers, refs, manifest=(digest, manifest.media_type),
                              config_media_type=manifest.config.media_type or mt.DOCKER_CONFIG,
                              session=session)

@@ -104,9 +104,9 @@ def test_each_stage_shows_the_pull_of_its_own_images(
     again = build({"Dockerfile": dockerfile}, pull=True)
     assert again.error is None, again.messages
     lines = _lines(again)
-    layers = [f"{layer.digest[7:19]}: Already exists\n" for layer in first_image.layers]
-    assert lines[:6] == [f"Step 1/5 : FROM {first} AS one\n", "1: Pulling from lib/first\n",
-                         *layers, f"Digest: {first_image.manifest.digest}\n",
+    # an image here already: no layer line, as dockerd's puller
+    assert lines[:4] == [f"Step 1/5 : FROM {first} AS one\n", "1: Pulling from lib/first\n",
+                         f"Digest: {first_image.manifest.digest}\n",
                          f"Status: Image is up to date for {first}\n"], lines
     mounted, mounted_image = _publish(dockyard_registry, "lib/mounted")
     run = f"RUN --mount=from={mounted},target=/m cat /m/note"
