@@ -45,25 +45,30 @@ def _digests(refs: list[RefRow]) -> list[str]:
     return [familiar(r) for r in refs if r.digest is not None]
 
 
-def _matching_refs(patterns: list[str], refs: list[RefRow]) -> list[RefRow]:
-    """The references a ``reference`` filter keeps — as dockerd's image list, which shows only
-    those (``docker images busybox`` lists busybox's tags, not another repository's tag of
-    the same image): a pattern matches a reference's familiar string or its repository."""
-    if not refs:
-        return []  # dockerd reads no pattern without references: a bad one is not refused here
+def _matching_refs(patterns: list[str], refs: dict[str, list[RefRow]]) -> dict[str, list[RefRow]]:
+    """Each image's references a ``reference`` filter keeps — as dockerd's image list, which
+    shows only those (``docker images busybox`` lists busybox's tags, not another repository's
+    tag of the same image): a pattern matches a reference's familiar string or its repository.
+    The patterns are read once, and only when some image has a reference (dockerd reads none
+    without: a bad one is not refused then)."""
+    if not any(refs.values()):
+        return {}
     rxs = [glob(pattern) for pattern in patterns]
-    out = []
-    for r in refs:
-        name = familiar(r)
-        repo = name.split("@")[0].rsplit(":", 1)[0] if r.digest is None else name.split("@")[0]
-        if any(rx.match(name) or rx.match(repo) for rx in rxs):
-            out.append(r)
+    out: dict[str, list[RefRow]] = {}
+    for image_id, mine in refs.items():
+        for r in mine:
+            name = familiar(r)
+            repo = name.split("@")[0].rsplit(":", 1)[0] if r.digest is None else name.split("@")[0]
+            if any(rx.match(name) or rx.match(repo) for rx in rxs):
+                out.setdefault(image_id, []).append(r)
     return out
 
 
 def list_images(store: ImageStore, all: bool, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
     check_keys(filters, LIST_FILTERS)
     refs = _refs_by_image(store)
+    if "reference" in filters:  # an image keeps the references that match, and is kept for them
+        refs = _matching_refs(filters["reference"], refs)
     images = store.meta.images("ORDER BY created_unix DESC, seq DESC")
     parents = {i.parent for i in images if i.parent}
     keep = _filter(store, images, refs, filters)
@@ -72,8 +77,6 @@ def list_images(store: ImageStore, all: bool, filters: dict[str, list[str]]) -> 
         if image.id not in keep:
             continue
         mine = refs.get(image.id, [])
-        if "reference" in filters:
-            mine = _matching_refs(filters["reference"], mine)
         if not all and not mine and image.id in parents:
             continue  # an intermediate image of a build, shown only with --all
         out.append(_summary(image, mine))
@@ -90,7 +93,7 @@ def _filter(store: ImageStore, images: list[ImageRow], refs: dict[str, list[RefR
         mine = refs.get(image.id, [])
         if want_dangling is not None and (not mine) != want_dangling:
             continue
-        if "reference" in filters and not _matching_refs(filters["reference"], mine):
+        if "reference" in filters and not mine:  # refs: the matching ones (list_images)
             continue
         if "label" in filters and not labels_match(image.label_dict, filters["label"]):
             continue
