@@ -73,7 +73,7 @@ def _selection(store: ImageStore, names: list[str]) -> dict[str, list[Reference]
             if not rows or ref.familiar_repository == "sha256":
                 out.setdefault(_search(store, name), [])
             continue
-        image_id = store._by_reference(ref)
+        image_id = store.by_reference(ref)
         if image_id is None:
             raise NotFound("reference does not exist")
         tags = out.setdefault(image_id, [])

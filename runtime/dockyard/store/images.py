@@ -346,7 +346,7 @@ class ImageStore:
         except InvalidArgument:
             ref = None
         if ref is not None:
-            found = self._by_reference(ref)
+            found = self.by_reference(ref)
             if found:
                 return found
         if _digest.is_hex_id(name):
@@ -357,7 +357,8 @@ class ImageStore:
             _ref.parse(name)  # re-raise the reference error for input that is neither
         raise ImageNotFound(shown_name(name))
 
-    def _by_reference(self, ref: Reference) -> str | None:
+    def by_reference(self, ref: Reference) -> str | None:
+        """The image a tag or digest reference names, None when none."""
         row = self.meta.ref(str(ref))
         if row:
             return row.image_id
