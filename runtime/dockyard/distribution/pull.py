@@ -184,10 +184,11 @@ def _layers(ctx: Context, reg: Registry, ref: Reference, layers: list[Descriptor
     jobs: dict[str, tuple[Descriptor, str, str]] = {}
     inputs = [LayerInput(d.digest, d.media_type) for d in layers]
     for i, (d, diff_id, chain) in enumerate(zip(layers, diff_ids, chains, strict=True)):
-        held = None if ctx.store.content.has(d.digest) else _held(ctx, d.digest, diff_id, chain)
+        present = ctx.store.content.has(d.digest)
+        held = None if present else _held(ctx, d.digest, diff_id, chain)
         inputs[i] = held or inputs[i]
         session.blob(inputs[i].blob_digest)
-        if held is not None or ctx.store.content.has(d.digest):
+        if present or held is not None:
             yield layer("Already exists", short_id(d.digest))
         elif d.digest not in jobs:
             jobs[d.digest] = (d, diff_id, chain)
